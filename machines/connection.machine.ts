@@ -1,0 +1,193 @@
+import { setup } from 'xstate';
+import type { ConnectionContext, ConnectionEvent, ConnectionInput } from '../src/connection/types.js';
+import { connectionActions, connectionGuards, connectionDelays, initialConnectionContext } from '../src/connection/implementation.js';
+import { socketActor } from '../src/transport/socket-actor.js';
+import { tokenActor } from '../src/connection/token-actor.js';
+import { heartbeatMachine } from './heartbeat.machine.js';
+import { flusherMachine } from './flusher.machine.js';
+
+const dial = [{ guard: 'isOffline', target: '#connection.offline' }, { target: '#connection.link' }] as const;
+
+/**
+ * One connection's lifecycle. `link` owns the socket: entering it dials, leaving it closes the socket.
+ * `retrying` is the one decision point every failure goes through.
+ */
+export const connectionMachine = setup({
+  types: {} as { context: ConnectionContext; events: ConnectionEvent; input: ConnectionInput },
+  actions: connectionActions,
+  guards: connectionGuards,
+  delays: connectionDelays,
+  actors: { socket: socketActor, token: tokenActor, heartbeat: heartbeatMachine, flusher: flusherMachine },
+}).createMachine({
+  id: 'connection',
+  context: ({ input }) => initialConnectionContext(input),
+  initial: 'idle',
+  states: {
+    idle: {
+      on: {
+        'connection.start': [{ guard: 'closesWhileHidden', target: 'suspended' }, ...dial],
+        'connection.stop': 'closed',
+      },
+    },
+
+    link: {
+      invoke: { id: 'socket', src: 'socket', input: ({ context }) => context.rt },
+      initial: 'connecting',
+      on: {
+        'socket.close': { target: 'retrying', actions: 'recordClose' },
+        'auth.error': { target: 'retrying', actions: 'recordAuthError' },
+        'env.offline': 'offline',
+        'page.hidden': { guard: 'closesWhenHidden', target: 'suspended' },
+        'connection.stop': '.closing',
+      },
+      states: {
+        connecting: {
+          after: { connectTimeout: { target: '#connection.retrying', actions: 'recordConnectTimeout' } },
+          on: { 'socket.open': 'authenticating' },
+        },
+        halfOpen: {
+          entry: 'beginProbe',
+          after: { connectTimeout: { target: '#connection.retrying', actions: 'recordConnectTimeout' } },
+          on: { 'socket.open': 'authenticating' },
+        },
+        authenticating: {
+          entry: 'authenticate',
+          always: { guard: 'authAnswerNotAwaited', target: 'connected' },
+          after: { authTimeout: { target: '#connection.retrying', actions: 'recordAuthTimeout' } },
+          on: { 'auth.ok': { target: 'connected', actions: 'acceptSession' } },
+        },
+        connected: {
+          type: 'parallel',
+          entry: ['markConnected', 'resubscribe'],
+          exit: 'markDisconnected',
+          invoke: { id: 'heartbeat', src: 'heartbeat', input: ({ context }) => context.rt },
+          after: { minUptime: { actions: 'markStable' } },
+          on: {
+            'heartbeat.timeout': { target: '#connection.retrying', actions: 'recordHeartbeatTimeout' },
+            'heartbeat.pong': { actions: 'forwardToHeartbeat' },
+            'page.hidden': [{ guard: 'closesWhenHidden', target: '#connection.suspended' }, { actions: 'forwardToHeartbeat' }],
+            'page.freeze': { actions: 'forwardToHeartbeat' },
+            'page.visible': { actions: 'forwardToHeartbeat' },
+            'page.resume': { actions: 'forwardToHeartbeat' },
+            'auth.error': { actions: 'reportRefreshRefused' },
+          },
+          states: {
+            outbound: {
+              initial: 'streaming',
+              states: {
+                streaming: {
+                  entry: 'openFastPath',
+                  exit: 'closeFastPath',
+                  always: { guard: 'hasQueued', target: 'draining' },
+                  on: { 'queue.pending': 'draining' },
+                },
+                draining: {
+                  invoke: { id: 'flusher', src: 'flusher', input: ({ context }) => context.rt, onDone: 'streaming' },
+                },
+              },
+            },
+            token: {
+              initial: 'valid',
+              states: {
+                valid: {
+                  always: { guard: 'tokenExpires', target: 'scheduled' },
+                },
+                scheduled: {
+                  after: { tokenRefresh: 'refreshing' },
+                },
+                refreshing: {
+                  invoke: {
+                    src: 'token',
+                    input: ({ context }) => context.rt,
+                    onDone: { target: 'confirming', actions: 'sendRefreshedToken' },
+                    onError: { target: 'expiring', actions: 'reportRefreshFailed' },
+                  },
+                },
+                confirming: {
+                  after: { authTimeout: { target: 'expiring', actions: 'reportRefreshTimeout' } },
+                  on: { 'auth.ok': { target: 'valid', actions: 'acceptSession' } },
+                },
+                expiring: {},
+              },
+            },
+          },
+        },
+        closing: {
+          entry: 'closeSocket',
+          after: { closeTimeout: '#connection.closed' },
+          on: {
+            'socket.close': '#connection.closed',
+            'auth.error': {},
+            'env.offline': {},
+            'page.hidden': {},
+            'connection.stop': {},
+          },
+        },
+      },
+    },
+
+    retrying: {
+      always: [
+        { guard: 'isFatal', target: 'failed' },
+        { guard: 'isOffline', target: 'offline' },
+        { guard: 'mustRefreshToken', target: 'link', actions: 'requestFreshToken' },
+        { guard: 'probeFailed', target: 'circuitOpen', actions: 'tripCircuit' },
+        { guard: 'circuitTripped', target: 'circuitOpen', actions: 'tripCircuit' },
+        { target: 'reconnecting' },
+      ],
+    },
+
+    reconnecting: {
+      entry: 'announceRetry',
+      after: { reconnectDelay: 'link' },
+      on: {
+        'env.offline': 'offline',
+        'env.online': 'link',
+        'page.hidden': { guard: 'closesWhenHidden', target: 'suspended' },
+        'connection.retry': { target: 'link', actions: 'resetAttempts' },
+        'connection.stop': 'closed',
+      },
+    },
+
+    circuitOpen: {
+      entry: 'announceCircuitOpen',
+      after: { recoveryTimeout: 'link.halfOpen' },
+      on: {
+        'env.offline': 'offline',
+        'connection.retry': { target: 'link', actions: 'resetAttempts' },
+        'connection.stop': 'closed',
+      },
+    },
+
+    offline: {
+      on: {
+        'env.online': [{ guard: 'circuitIsOpen', target: 'circuitOpen' }, { target: 'link' }],
+        'connection.stop': 'closed',
+      },
+    },
+
+    suspended: {
+      on: {
+        'page.visible': dial,
+        'page.resume': dial,
+        'env.offline': 'offline',
+        'connection.stop': 'closed',
+      },
+    },
+
+    closed: {
+      entry: 'settleClosed',
+      on: { 'connection.start': [{ guard: 'isOffline', target: 'offline', actions: 'resetAttempts' }, { target: 'link', actions: 'resetAttempts' }] },
+    },
+
+    failed: {
+      entry: 'settleFailed',
+      on: {
+        'connection.retry': [{ guard: 'isOffline', target: 'offline', actions: 'resetAttempts' }, { target: 'link', actions: 'resetAttempts' }],
+        'connection.stop': 'closed',
+      },
+    },
+  },
+});
+
+export type ConnectionMachine = typeof connectionMachine;

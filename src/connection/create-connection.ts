@@ -1,0 +1,146 @@
+import { createActor, type Actor, type SnapshotFrom } from 'xstate';
+import { connectionMachine, type ConnectionMachine } from '../../machines/connection.machine.js';
+import type { MessageListener } from './router.js';
+import type { ConnectionMetricsSnapshot } from '../metrics/connection-metrics.js';
+import type { SessionInfo } from '../protocol/adapter.js';
+import type { SocketchartError } from '../protocol/errors.js';
+import { resolveOptions, type ConnectionOptions } from './options.js';
+import { ConnectionRuntime, type ConnectionEvents, type SendOptions } from './runtime.js';
+import type { ConnectionStatus } from './types.js';
+
+export type ConnectionSnapshot = SnapshotFrom<ConnectionMachine>;
+
+/** The state a snapshot rests in, flattened to one name (`{ link: 'connected' }` → `'connected'`). */
+export function statusOf(snapshot: ConnectionSnapshot): ConnectionStatus {
+  const value = snapshot.value as string | Record<string, unknown>;
+  if (typeof value === 'string') return value as ConnectionStatus;
+  const link = value.link as string | Record<string, unknown>;
+  return (typeof link === 'string' ? link : 'connected') as ConnectionStatus;
+}
+
+/** One WebSocket connection driven by its statechart. */
+export class Connection {
+  /** The XState actor (for inspection and the React/Vue bindings). */
+  readonly actor: Actor<ConnectionMachine>;
+  readonly name: string;
+  private readonly rt: ConnectionRuntime;
+
+  constructor(options: ConnectionOptions) {
+    const resolved = resolveOptions(options);
+    this.name = resolved.name;
+    this.rt = new ConnectionRuntime(resolved);
+    this.actor = createActor(connectionMachine, {
+      input: { rt: this.rt },
+      clock: resolved.clock,
+      id: resolved.name,
+      ...(resolved.inspect ? { inspect: resolved.inspect } : {}),
+    });
+    this.rt.actor = this.actor;
+    this.actor.subscribe((snapshot) => this.observe(snapshot));
+    this.actor.start();
+  }
+
+  private observe(snapshot: ConnectionSnapshot): void {
+    const status = statusOf(snapshot);
+    const previous = this.rt.status;
+    if (status === previous) return;
+    this.rt.status = status;
+    this.rt.metrics.onState(status);
+    this.rt.log('debug', `${previous} → ${status}`);
+    this.rt.emit('state', { status, previous });
+  }
+
+  /** Dials (from `idle` or `closed`); does nothing while already running. */
+  start(): this {
+    this.rt.watchEnvironment();
+    this.actor.send({ type: 'connection.start' });
+    return this;
+  }
+
+  /** Closes the connection (code 1000); nothing reopens it but `start()`. Queued sends reject with CLOSED. */
+  stop(options: { code?: number; reason?: string } = {}): this {
+    this.actor.send({ type: 'connection.stop', ...options });
+    return this;
+  }
+
+  /** Dials again now: leaves `failed`, or skips a backoff or an open circuit. */
+  retry(): this {
+    this.actor.send({ type: 'connection.retry' });
+    return this;
+  }
+
+  /**
+   * Sends application data: written at once when connected and the socket is not backed up,
+   * queued otherwise. Resolves when written; rejects with a SocketchartError (QUEUE_OVERFLOW,
+   * MESSAGE_EXPIRED, MESSAGE_TOO_LARGE, CLOSED, INVALID_MESSAGE_FORMAT).
+   */
+  send(data: unknown, options?: SendOptions): Promise<void> {
+    return this.rt.send(data, options);
+  }
+
+  /** Listens to one channel; the server is asked to (re)subscribe on every connect. Returns the unsubscribe function. */
+  subscribe<T = unknown>(channel: string, listener: MessageListener<T>): () => void {
+    const { first, unsubscribe } = this.rt.router.subscribe(channel, listener as MessageListener);
+    const { protocol } = this.rt.options;
+    if (first && this.rt.status === 'connected') this.rt.write(protocol.subscribeFrame(channel, undefined));
+    let active = true;
+    return () => {
+      if (!active) return;
+      active = false;
+      if (unsubscribe() && this.rt.status === 'connected') this.rt.write(protocol.unsubscribeFrame(channel));
+    };
+  }
+
+  /** Listens to `state`, `error`, `message` (every inbound message) or `control` frames. Returns the remover. */
+  on<K extends keyof ConnectionEvents>(event: K, listener: (payload: ConnectionEvents[K]) => void): () => void {
+    return this.rt.on(event, listener);
+  }
+
+  get status(): ConnectionStatus {
+    return this.rt.status as ConnectionStatus;
+  }
+
+  get isConnected(): boolean {
+    return this.rt.status === 'connected';
+  }
+
+  get snapshot(): ConnectionSnapshot {
+    return this.actor.getSnapshot();
+  }
+
+  get lastError(): SocketchartError | null {
+    return this.actor.getSnapshot().context.lastError;
+  }
+
+  get session(): SessionInfo | null {
+    return this.actor.getSnapshot().context.session;
+  }
+
+  /** Messages waiting in the outbound queue. */
+  get queued(): number {
+    return this.rt.queuedCount;
+  }
+
+  /** Sockets this connection has dialed so far. */
+  get dials(): number {
+    return this.rt.dials;
+  }
+
+  metrics(): ConnectionMetricsSnapshot {
+    const { depth, capacity } = this.rt.queueSnapshot();
+    return this.rt.metrics.snapshot({ queueDepth: depth, queueCapacity: capacity });
+  }
+
+  /** Stops the actor for good: closes the socket, clears every timer, rejects queued sends. */
+  dispose(): void {
+    if (this.actor.getSnapshot().status === 'active') this.actor.send({ type: 'connection.stop' });
+    this.rt.unwatchEnvironment();
+    this.actor.stop();
+    this.rt.disposeQueue();
+  }
+}
+
+/** Creates a connection (not started: call `start()`). Options are validated here. */
+export function createConnection(options: ConnectionOptions): Connection {
+  return new Connection(options);
+}

@@ -1,0 +1,202 @@
+import { setup, type ActionFunction } from 'xstate';
+import { classifyClose, errorFrameAction, type CloseAction } from '../protocol/close-codes.js';
+import { ErrorCode, SocketchartError } from '../protocol/errors.js';
+import { recoveryDelay } from '../policy/backoff.js';
+import { retryDelay } from '../policy/retry-delay.js';
+import type { ConnectionContext, ConnectionEvent, ConnectionInput, RetryKind } from './types.js';
+
+type Args = { context: ConnectionContext; event: ConnectionEvent };
+const typed = setup({ types: {} as { context: ConnectionContext; events: ConnectionEvent } });
+
+export function initialConnectionContext({ rt }: ConnectionInput): ConnectionContext {
+  return {
+    rt,
+    attempt: 0,
+    failures: 0,
+    trips: 0,
+    circuitOpen: false,
+    probing: false,
+    tokenRejections: 0,
+    stable: false,
+    connectedAt: null,
+    session: null,
+    lastError: null,
+    outcome: null,
+    retryKind: 'backoff',
+    retryDelayMs: 0,
+  };
+}
+
+/** Records a failed attempt or a lost connection and decides how the next dial is timed. */
+function failure(context: ConnectionContext, action: CloseAction, error: SocketchartError): Partial<ConnectionContext> {
+  const { rt } = context;
+  let outcome = action;
+  let tokenRejections = context.tokenRejections;
+  if (action === 'refresh-token') {
+    const canRefresh = typeof rt.options.auth?.token === 'function';
+    if (!canRefresh || tokenRejections >= 1) outcome = 'fail';
+    else tokenRejections++;
+  }
+  const counts = outcome === 'reconnect' || outcome === 'reconnect-fast' || outcome === 'reconnect-slow';
+  const kind: RetryKind =
+    outcome === 'reconnect-fast' ? 'restart' : outcome === 'reconnect-slow' ? 'later' : context.stable ? 'immediate' : 'backoff';
+  return {
+    lastError: error,
+    outcome,
+    tokenRejections,
+    failures: counts ? context.failures + 1 : context.failures,
+    retryKind: kind,
+    retryDelayMs: retryDelay(kind, context.attempt, error.retryAfterMs, rt.options.reconnect, rt.options.random),
+    attempt: kind === 'immediate' ? context.attempt : context.attempt + 1,
+    stable: false,
+    connectedAt: null,
+  };
+}
+
+function recordFailure(build: (args: Args) => { action: CloseAction; error: SocketchartError }) {
+  return typed.enqueueActions(({ context, event, enqueue }) => {
+    const { action, error } = build({ context, event });
+    enqueue.assign(failure(context, action, error));
+    enqueue(() => context.rt.reportError(error));
+  });
+}
+
+const timeout = (message: string) => new SocketchartError(ErrorCode.TIMEOUT, { message, recovery: 'retry' });
+
+function actionForError(error: SocketchartError): CloseAction {
+  if (error.recovery === 'retry') return error.code === ErrorCode.RATE_LIMIT_EXCEEDED ? 'reconnect-slow' : 'reconnect';
+  if (error.recovery === 'fail') return 'fail';
+  return errorFrameAction[error.code] ?? 'reconnect';
+}
+
+const sideEffect = (fn: (args: Args) => void): ActionFunction<ConnectionContext, ConnectionEvent, ConnectionEvent, undefined, never, never, never, never, never> =>
+  fn as never;
+
+export const connectionActions = {
+  recordClose: recordFailure(({ event }) => {
+    const closed = event as Extract<ConnectionEvent, { type: 'socket.close' }>;
+    return classifyClose(closed);
+  }),
+  recordAuthError: recordFailure(({ event }) => {
+    const { error } = event as Extract<ConnectionEvent, { type: 'auth.error' }>;
+    return { action: actionForError(error), error };
+  }),
+  recordConnectTimeout: recordFailure(({ context }) => ({
+    action: 'reconnect',
+    error: timeout(`The socket did not open within ${context.rt.options.connectTimeoutMs} ms`),
+  })),
+  recordAuthTimeout: recordFailure(({ context }) => ({
+    action: 'reconnect',
+    error: timeout(`The server did not answer the auth frame within ${context.rt.options.authTimeoutMs} ms`),
+  })),
+  recordHeartbeatTimeout: recordFailure(() => ({
+    action: 'reconnect',
+    error: new SocketchartError(ErrorCode.NETWORK_ERROR, { message: 'No pong: the socket is dead (half-open)', recovery: 'retry' }),
+  })),
+  beginProbe: typed.assign({ probing: true }),
+  tripCircuit: typed.assign(({ context }) => ({ trips: context.trips + 1, circuitOpen: true, probing: false })),
+  authenticate: sideEffect(({ context }) => context.rt.authenticate()),
+  acceptSession: typed.assign(({ context, event }) => {
+    const { session } = event as Extract<ConnectionEvent, { type: 'auth.ok' }>;
+    context.rt.awaitingAuth = false;
+    return { session, tokenRejections: 0 };
+  }),
+  markConnected: typed.assign(({ context }) => ({
+    connectedAt: context.rt.options.clock.now(),
+    probing: false,
+    circuitOpen: false,
+    outcome: null,
+  })),
+  markStable: typed.assign({ stable: true, attempt: 0, failures: 0, trips: 0 }),
+  markDisconnected: sideEffect(({ context }) => {
+    context.rt.fastPath = false;
+    context.rt.awaitingAuth = false;
+  }),
+  resubscribe: sideEffect(({ context }) => context.rt.resubscribe()),
+  openFastPath: sideEffect(({ context }) => {
+    context.rt.fastPath = true;
+  }),
+  closeFastPath: sideEffect(({ context }) => {
+    context.rt.fastPath = false;
+  }),
+  forwardToHeartbeat: typed.sendTo('heartbeat', ({ event }) => event),
+  sendRefreshedToken: sideEffect(({ context, event }) => {
+    const token = (event as unknown as { output: string | undefined }).output;
+    if (token !== undefined) context.rt.sendRefreshedToken(token);
+  }),
+  reportRefreshRefused: sideEffect(({ context, event }) => context.rt.reportError((event as Extract<ConnectionEvent, { type: 'auth.error' }>).error)),
+  reportRefreshFailed: sideEffect(({ context, event }) => {
+    const cause = (event as unknown as { error: unknown }).error;
+    context.rt.reportError(
+      cause instanceof SocketchartError
+        ? cause
+        : new SocketchartError(ErrorCode.AUTHENTICATION_FAILED, { message: 'Token refresh failed; the session will end at expiry', recovery: 'retry', cause }),
+    );
+  }),
+  reportRefreshTimeout: sideEffect(({ context }) =>
+    context.rt.reportError(timeout('The server did not confirm the refreshed token; the session will end at expiry')),
+  ),
+  requestFreshToken: sideEffect(({ context }) => {
+    context.rt.tokenReason = 'rejected';
+  }),
+  closeSocket: sideEffect(({ context, event }) => {
+    const stop = event as Extract<ConnectionEvent, { type: 'connection.stop' }>;
+    context.rt.closeSocket(stop.code ?? 1000, stop.reason ?? 'client closed');
+  }),
+  announceRetry: sideEffect(({ context }) =>
+    context.rt.log('info', `reconnecting in ${context.retryDelayMs} ms`, { attempt: context.attempt, kind: context.retryKind }),
+  ),
+  announceCircuitOpen: sideEffect(({ context }) =>
+    context.rt.log('warn', 'circuit open', { trips: context.trips, failures: context.failures }),
+  ),
+  resetAttempts: typed.assign(({ context }) => {
+    context.rt.watchEnvironment();
+    const { rt: _rt, ...fresh } = initialConnectionContext({ rt: context.rt });
+    return fresh;
+  }),
+  settleClosed: sideEffect(({ context }) => {
+    context.rt.unwatchEnvironment();
+    context.rt.rejectQueued(new SocketchartError(ErrorCode.CLOSED, { message: 'The connection was closed' }));
+  }),
+  settleFailed: sideEffect(({ context }) => {
+    context.rt.unwatchEnvironment();
+    const cause = context.lastError;
+    context.rt.rejectQueued(
+      new SocketchartError(ErrorCode.CLOSED, { message: `The connection failed${cause ? `: ${cause.message}` : ''}`, cause }),
+    );
+  }),
+};
+
+export const connectionGuards = {
+  isOffline: ({ context }: Args) => !context.rt.online,
+  closesWhenHidden: ({ context }: Args) => context.rt.options.closeWhenHidden,
+  closesWhileHidden: ({ context }: Args) => context.rt.options.closeWhenHidden && context.rt.hidden,
+  authAnswerNotAwaited: ({ context }: Args) => !context.rt.awaitingAuth,
+  hasQueued: ({ context }: Args) => context.rt.queuedCount > 0,
+  tokenExpires: ({ context }: Args) => context.session?.expiresAt !== undefined && context.rt.canRefreshInBand(),
+  isFatal: ({ context }: Args) => context.outcome === 'fail',
+  mustRefreshToken: ({ context }: Args) => context.outcome === 'refresh-token',
+  probeFailed: ({ context }: Args) => context.probing,
+  circuitTripped: ({ context }: Args) => {
+    const circuit = context.rt.options.circuit;
+    return circuit !== false && context.failures >= circuit.failureThreshold;
+  },
+  circuitIsOpen: ({ context }: Args) => context.circuitOpen,
+};
+
+export const connectionDelays = {
+  connectTimeout: ({ context }: Args) => context.rt.options.connectTimeoutMs,
+  authTimeout: ({ context }: Args) => context.rt.options.authTimeoutMs,
+  closeTimeout: ({ context }: Args) => context.rt.options.closeTimeoutMs,
+  minUptime: ({ context }: Args) => context.rt.options.reconnect.minUptimeMs,
+  reconnectDelay: ({ context }: Args) => context.retryDelayMs,
+  recoveryTimeout: ({ context }: Args) => {
+    const circuit = context.rt.options.circuit;
+    return circuit === false ? 0 : recoveryDelay(context.trips, circuit);
+  },
+  tokenRefresh: ({ context }: Args) => {
+    const expiresAt = context.session?.expiresAt ?? 0;
+    const lead = context.rt.options.auth?.refreshLeadMs ?? 0;
+    return Math.max(0, expiresAt - lead - context.rt.options.clock.now());
+  },
+};

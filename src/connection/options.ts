@@ -1,0 +1,335 @@
+import type { AuthMode, ProtocolAdapter } from '../protocol/adapter.js';
+import { jsonProtocol } from '../protocol/json-protocol.js';
+import { InvalidOptionError } from '../protocol/errors.js';
+import type { Clock } from '../environment/clock.js';
+import { systemClock } from '../environment/clock.js';
+import type { EnvironmentSource } from '../environment/environment.js';
+import { noEnvironment } from '../environment/environment.js';
+import { browserEnvironment } from '../environment/browser.js';
+import type { WebSocketConstructor } from '../transport/websocket-like.js';
+import { defaultWebSocket } from '../transport/websocket-like.js';
+import type { OverflowPolicy } from '../queue/outbound-queue.js';
+
+/** Why the token provider is being asked. */
+export type TokenReason = 'connect' | 'refresh' | 'rejected';
+
+/** Returns the token to present; may be async. Called on every dial and before expiry. */
+export type TokenProvider = (context: { reason: TokenReason }) => string | Promise<string>;
+
+export interface AuthOptions {
+  /** The token, or a function (possibly async) that returns a fresh one. */
+  token: string | TokenProvider;
+  /**
+   * How the token reaches the server: the first frame after open, a `Sec-WebSocket-Protocol` entry,
+   * or the URL query (legacy; redacted from every log, error and metric).
+   * @default 'message'
+   */
+  mode?: AuthMode;
+  /** Query parameter carrying the token in `query` mode. @default 'token' */
+  queryParam?: string;
+  /** How long before `expiresAt` the token is refreshed in-band, without dropping the socket. @default 30000 */
+  refreshLeadMs?: number;
+}
+
+export interface ReconnectOptions {
+  /** First backoff delay. @default 1000 */
+  baseMs?: number;
+  /** Largest backoff delay. @default 30000 */
+  capMs?: number;
+  /** Growth factor between attempts. @default 2 */
+  multiplier?: number;
+  /** Random spread as a ratio of the delay (0 disables jitter). @default 0.5 */
+  jitter?: number;
+  /** A connection up this long counts as stable: attempts reset and the next drop retries at once. @default 5000 */
+  minUptimeMs?: number;
+  /** After a 1012 (server restart) the retry is spread uniformly over this window. @default 2000 */
+  restartWindowMs?: number;
+  /** After a 1013 (try again later) or a 4029 without `retry_after`, wait at least this long. @default 10000 */
+  tryLaterMs?: number;
+}
+
+export interface CircuitOptions {
+  /** Consecutive failed attempts that open the circuit. @default 5 */
+  failureThreshold?: number;
+  /** How long the circuit stays open before one probe. @default 30000 */
+  recoveryMs?: number;
+  /** Growth of the recovery time on every repeated trip. @default 2 */
+  recoveryMultiplier?: number;
+  /** Largest recovery time. @default 300000 */
+  maxRecoveryMs?: number;
+}
+
+export interface HeartbeatOptions {
+  /** Time between pings while the link is quiet. @default 30000 */
+  intervalMs?: number;
+  /** How long to wait for the pong before the socket is declared dead. @default 5000 */
+  timeoutMs?: number;
+}
+
+export interface QueueOptions {
+  /** Most messages held while the fast path is closed. @default 1000 */
+  maxMessages?: number;
+  /** Most bytes held while the fast path is closed. @default 1048576 */
+  maxBytes?: number;
+  /** What happens when the queue is full. @default 'evict-lowest' */
+  overflow?: OverflowPolicy;
+  /** Time-to-live of a queued message unless `send()` says otherwise (ms; `0` for none). @default 0 */
+  defaultTtlMs?: number;
+  /** `bufferedAmount` above which `send()` queues instead of writing. @default 1048576 */
+  highWaterMark?: number;
+}
+
+/** A logger; every argument it receives has tokens redacted. */
+export interface Logger {
+  debug?(message: string, details?: Record<string, unknown>): void;
+  info?(message: string, details?: Record<string, unknown>): void;
+  warn?(message: string, details?: Record<string, unknown>): void;
+  error?(message: string, details?: Record<string, unknown>): void;
+}
+
+export interface ConnectionOptions {
+  /** The server address (`ws:` or `wss:`), or a function returning it at each dial. */
+  url: string | (() => string);
+  /** A name for logs, metrics and the inspector. @default the url's host and path */
+  name?: string;
+  /** WebSocket constructor: the browser's, `ws` or `mock-socket`. @default globalThis.WebSocket, or `ws` in Node */
+  WebSocket?: WebSocketConstructor;
+  /** Extra subprotocols to offer. @default [] */
+  protocols?: string[];
+  /** Wire protocol adapter. @default jsonProtocol */
+  protocol?: ProtocolAdapter;
+  /** Authentication; none when absent. @default undefined */
+  auth?: AuthOptions;
+  /** Heartbeat; `false` turns it off. @default { intervalMs: 30000, timeoutMs: 5000 } */
+  heartbeat?: HeartbeatOptions | false;
+  /** Reconnection backoff. @default see ReconnectOptions */
+  reconnect?: ReconnectOptions;
+  /** Circuit breaker; `false` turns it off. @default see CircuitOptions */
+  circuit?: CircuitOptions | false;
+  /** Outbound queue used while the fast path is closed. @default see QueueOptions */
+  queue?: QueueOptions;
+  /** Longest wait for the socket to open. @default 10000 */
+  connectTimeoutMs?: number;
+  /** Longest wait for the server's answer to the auth frame. @default 10000 */
+  authTimeoutMs?: number;
+  /** Longest wait for the close handshake after `stop()`. @default 2000 */
+  closeTimeoutMs?: number;
+  /** Largest outbound message; bigger ones reject with MESSAGE_TOO_LARGE. @default 65536 */
+  maxMessageBytes?: number;
+  /** Largest inbound frame accepted; bigger ones are dropped with MESSAGE_TOO_LARGE. @default 1048576 */
+  maxInboundBytes?: number;
+  /** Network and page-lifecycle events; `false` ignores the environment. @default browser events in browsers, none in Node */
+  environment?: EnvironmentSource | false;
+  /** Close the socket while the page is hidden and reopen it when visible. @default false */
+  closeWhenHidden?: boolean;
+  /** Source of time; tests pass a SimulatedClock. @default the host's timers */
+  clock?: Clock;
+  /** Source of randomness for jitter. @default Math.random */
+  random?: () => number;
+  /** Receives lifecycle logs, tokens redacted. @default no logging */
+  logger?: Logger;
+  /** XState inspection observer (for `@statelyai/inspect` or the offline inspector). @default undefined */
+  inspect?: (event: unknown) => void;
+}
+
+export interface ResolvedOptions {
+  url: string | (() => string);
+  name: string;
+  WebSocket: WebSocketConstructor;
+  protocols: string[];
+  protocol: ProtocolAdapter;
+  auth: Required<AuthOptions> | undefined;
+  heartbeat: Required<HeartbeatOptions> | false;
+  reconnect: Required<ReconnectOptions>;
+  circuit: Required<CircuitOptions> | false;
+  queue: Required<QueueOptions>;
+  connectTimeoutMs: number;
+  authTimeoutMs: number;
+  closeTimeoutMs: number;
+  maxMessageBytes: number;
+  maxInboundBytes: number;
+  environment: EnvironmentSource;
+  closeWhenHidden: boolean;
+  clock: Clock;
+  random: () => number;
+  logger: Logger | undefined;
+  inspect: ((event: unknown) => void) | undefined;
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+function num(path: string, value: unknown, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER, integer = true): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || Number.isNaN(value) || value < min || value > max || (integer && !Number.isInteger(value))) {
+    const kind = integer ? 'an integer' : 'a number';
+    throw new InvalidOptionError(path, `${kind} in [${min}, ${max === Number.MAX_SAFE_INTEGER ? '∞' : max}]`, value);
+  }
+  return value;
+}
+
+function section(path: string, value: unknown): Record<string, unknown> {
+  if (value === undefined) return {};
+  if (!isObject(value)) throw new InvalidOptionError(path, 'an object', value);
+  return value;
+}
+
+function checkKeys(path: string, value: Record<string, unknown>, known: readonly string[]): void {
+  for (const key of Object.keys(value)) {
+    if (!known.includes(key)) throw new InvalidOptionError(path ? `${path}.${key}` : key, `one of ${known.join(', ')}`, 'an unknown option');
+  }
+}
+
+const MAX_DELAY = 2 ** 31 - 1;
+
+const topLevelKeys = [
+  'url', 'name', 'WebSocket', 'protocols', 'protocol', 'auth', 'heartbeat', 'reconnect', 'circuit', 'queue',
+  'connectTimeoutMs', 'authTimeoutMs', 'closeTimeoutMs', 'maxMessageBytes', 'maxInboundBytes', 'environment',
+  'closeWhenHidden', 'clock', 'random', 'logger', 'inspect',
+] as const;
+
+/** Validates options at creation; throws InvalidOptionError naming the first bad option. */
+export function resolveOptions(input: unknown): ResolvedOptions {
+  if (!isObject(input)) throw new InvalidOptionError('options', 'an object', input);
+  checkKeys('', input, topLevelKeys);
+  const o = input as Partial<ConnectionOptions>;
+
+  if (typeof o.url === 'string') {
+    if (!/^wss?:\/\//i.test(o.url)) throw new InvalidOptionError('url', 'a ws:// or wss:// URL', o.url);
+  } else if (typeof o.url !== 'function') {
+    throw new InvalidOptionError('url', 'a ws:// or wss:// URL or a function returning one', o.url);
+  }
+
+  const WebSocketCtor = o.WebSocket ?? defaultWebSocket();
+  if (typeof WebSocketCtor !== 'function') {
+    throw new InvalidOptionError('WebSocket', 'a WebSocket constructor (none is global here: pass `ws` or use the Node entry)', o.WebSocket);
+  }
+  if (o.protocols !== undefined && (!Array.isArray(o.protocols) || o.protocols.some((p) => typeof p !== 'string' || p === ''))) {
+    throw new InvalidOptionError('protocols', 'an array of non-empty strings', o.protocols);
+  }
+  const protocol = o.protocol ?? jsonProtocol;
+  if (!isObject(protocol) || typeof protocol.decode !== 'function' || typeof protocol.encode !== 'function') {
+    throw new InvalidOptionError('protocol', 'a ProtocolAdapter', o.protocol);
+  }
+
+  let auth: ResolvedOptions['auth'];
+  if (o.auth !== undefined) {
+    const a = section('auth', o.auth);
+    checkKeys('auth', a, ['token', 'mode', 'queryParam', 'refreshLeadMs']);
+    if (!(typeof a.token === 'string' && a.token !== '') && typeof a.token !== 'function') {
+      throw new InvalidOptionError('auth.token', 'a non-empty string or a token provider function', a.token === undefined ? undefined : 'an invalid token');
+    }
+    const mode = a.mode ?? 'message';
+    if (mode !== 'message' && mode !== 'subprotocol' && mode !== 'query') {
+      throw new InvalidOptionError('auth.mode', "'message', 'subprotocol' or 'query'", mode);
+    }
+    const queryParam = a.queryParam ?? 'token';
+    if (typeof queryParam !== 'string' || !/^[A-Za-z0-9_.-]+$/.test(queryParam)) {
+      throw new InvalidOptionError('auth.queryParam', 'a URL-safe parameter name', queryParam);
+    }
+    auth = {
+      token: a.token as string | TokenProvider,
+      mode,
+      queryParam,
+      refreshLeadMs: num('auth.refreshLeadMs', a.refreshLeadMs, 30_000, 0, MAX_DELAY),
+    };
+  }
+
+  let heartbeat: ResolvedOptions['heartbeat'] = false;
+  if (o.heartbeat !== false) {
+    const h = section('heartbeat', o.heartbeat);
+    checkKeys('heartbeat', h, ['intervalMs', 'timeoutMs']);
+    heartbeat = {
+      intervalMs: num('heartbeat.intervalMs', h.intervalMs, 30_000, 1, MAX_DELAY),
+      timeoutMs: num('heartbeat.timeoutMs', h.timeoutMs, 5_000, 1, MAX_DELAY),
+    };
+  }
+
+  const r = section('reconnect', o.reconnect);
+  checkKeys('reconnect', r, ['baseMs', 'capMs', 'multiplier', 'jitter', 'minUptimeMs', 'restartWindowMs', 'tryLaterMs']);
+  const baseMs = num('reconnect.baseMs', r.baseMs, 1_000, 0, MAX_DELAY);
+  const reconnect: Required<ReconnectOptions> = {
+    baseMs,
+    capMs: num('reconnect.capMs', r.capMs, Math.max(30_000, baseMs), baseMs, MAX_DELAY),
+    multiplier: num('reconnect.multiplier', r.multiplier, 2, 1, 100, false),
+    jitter: num('reconnect.jitter', r.jitter, 0.5, 0, 1, false),
+    minUptimeMs: num('reconnect.minUptimeMs', r.minUptimeMs, 5_000, 0, MAX_DELAY),
+    restartWindowMs: num('reconnect.restartWindowMs', r.restartWindowMs, 2_000, 0, MAX_DELAY),
+    tryLaterMs: num('reconnect.tryLaterMs', r.tryLaterMs, 10_000, 0, MAX_DELAY),
+  };
+
+  let circuit: ResolvedOptions['circuit'] = false;
+  if (o.circuit !== false) {
+    const c = section('circuit', o.circuit);
+    checkKeys('circuit', c, ['failureThreshold', 'recoveryMs', 'recoveryMultiplier', 'maxRecoveryMs']);
+    const recoveryMs = num('circuit.recoveryMs', c.recoveryMs, 30_000, 1, MAX_DELAY);
+    circuit = {
+      failureThreshold: num('circuit.failureThreshold', c.failureThreshold, 5, 1, 1_000),
+      recoveryMs,
+      recoveryMultiplier: num('circuit.recoveryMultiplier', c.recoveryMultiplier, 2, 1, 100, false),
+      maxRecoveryMs: num('circuit.maxRecoveryMs', c.maxRecoveryMs, Math.max(300_000, recoveryMs), recoveryMs, MAX_DELAY),
+    };
+  }
+
+  const q = section('queue', o.queue);
+  checkKeys('queue', q, ['maxMessages', 'maxBytes', 'overflow', 'defaultTtlMs', 'highWaterMark']);
+  const overflow = q.overflow ?? 'evict-lowest';
+  if (overflow !== 'reject' && overflow !== 'evict-lowest') throw new InvalidOptionError('queue.overflow', "'reject' or 'evict-lowest'", overflow);
+  const queue: Required<QueueOptions> = {
+    maxMessages: num('queue.maxMessages', q.maxMessages, 1_000, 0),
+    maxBytes: num('queue.maxBytes', q.maxBytes, 1_048_576, 0),
+    overflow,
+    defaultTtlMs: num('queue.defaultTtlMs', q.defaultTtlMs, 0, 0, MAX_DELAY),
+    highWaterMark: num('queue.highWaterMark', q.highWaterMark, 1_048_576, 0),
+  };
+
+  let environment: EnvironmentSource = noEnvironment;
+  if (o.environment !== false) {
+    const env = o.environment ?? browserEnvironment() ?? noEnvironment;
+    if (!isObject(env) || typeof env.subscribe !== 'function') throw new InvalidOptionError('environment', 'an EnvironmentSource', env);
+    environment = env;
+  }
+
+  const clock = o.clock ?? systemClock;
+  if (!isObject(clock) || typeof clock.now !== 'function' || typeof clock.setTimeout !== 'function' || typeof clock.clearTimeout !== 'function') {
+    throw new InvalidOptionError('clock', 'a Clock (now, setTimeout, clearTimeout)', o.clock);
+  }
+  if (o.random !== undefined && typeof o.random !== 'function') throw new InvalidOptionError('random', 'a function returning [0, 1)', o.random);
+  if (o.logger !== undefined && !isObject(o.logger)) throw new InvalidOptionError('logger', 'a logger object', o.logger);
+  if (o.inspect !== undefined && typeof o.inspect !== 'function') throw new InvalidOptionError('inspect', 'a function', o.inspect);
+  if (o.closeWhenHidden !== undefined && typeof o.closeWhenHidden !== 'boolean') throw new InvalidOptionError('closeWhenHidden', 'a boolean', o.closeWhenHidden);
+  if (o.name !== undefined && (typeof o.name !== 'string' || o.name === '')) throw new InvalidOptionError('name', 'a non-empty string', o.name);
+
+  return {
+    url: o.url,
+    name: o.name ?? (typeof o.url === 'string' ? nameFromUrl(o.url) : 'connection'),
+    WebSocket: WebSocketCtor,
+    protocols: o.protocols ?? [],
+    protocol,
+    auth,
+    heartbeat,
+    reconnect,
+    circuit,
+    queue,
+    connectTimeoutMs: num('connectTimeoutMs', o.connectTimeoutMs, 10_000, 1, MAX_DELAY),
+    authTimeoutMs: num('authTimeoutMs', o.authTimeoutMs, 10_000, 1, MAX_DELAY),
+    closeTimeoutMs: num('closeTimeoutMs', o.closeTimeoutMs, 2_000, 1, MAX_DELAY),
+    maxMessageBytes: num('maxMessageBytes', o.maxMessageBytes, 65_536, 1),
+    maxInboundBytes: num('maxInboundBytes', o.maxInboundBytes, 1_048_576, 1),
+    environment,
+    closeWhenHidden: o.closeWhenHidden ?? false,
+    clock,
+    random: o.random ?? Math.random,
+    logger: o.logger,
+    inspect: o.inspect,
+  };
+}
+
+function nameFromUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.host}${parsed.pathname === '/' ? '' : parsed.pathname}`;
+  } catch {
+    return 'connection';
+  }
+}

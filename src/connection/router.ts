@@ -1,0 +1,96 @@
+import type { InboundMessage } from '../protocol/adapter.js';
+
+/** Receives inbound application data. */
+export type MessageListener<T = unknown> = (data: T, message: InboundMessage<T>) => void;
+
+interface ChannelEntry {
+  listeners: Set<MessageListener>;
+  lastSeq: number | undefined;
+}
+
+const rethrowLater = (error: unknown) =>
+  queueMicrotask(() => {
+    throw error;
+  });
+
+/** Plain maps of listeners: inbound data goes from the socket straight here, never through the machine. */
+export class Router {
+  private channels: Map<string, ChannelEntry> | undefined;
+  private any: MessageListener[] | undefined;
+  /** Inbound messages dropped because their sequence number was already seen. */
+  duplicates = 0;
+
+  subscribe(channel: string, listener: MessageListener): { first: boolean; unsubscribe: () => boolean } {
+    const channels = (this.channels ??= new Map());
+    let entry = channels.get(channel);
+    const first = entry === undefined;
+    if (!entry) channels.set(channel, (entry = { listeners: new Set(), lastSeq: undefined }));
+    entry.listeners.add(listener);
+    const current = entry;
+    return {
+      first,
+      unsubscribe: () => {
+        current.listeners.delete(listener);
+        if (current.listeners.size > 0 || channels.get(channel) !== current) return false;
+        channels.delete(channel);
+        return true;
+      },
+    };
+  }
+
+  onAny(listener: MessageListener): () => void {
+    (this.any ??= []).push(listener);
+    return () => {
+      if (!this.any) return;
+      const index = this.any.indexOf(listener);
+      if (index >= 0) this.any.splice(index, 1);
+    };
+  }
+
+  channelNames(): string[] {
+    return this.channels ? [...this.channels.keys()] : [];
+  }
+
+  lastSeq(channel: string): number | undefined {
+    return this.channels?.get(channel)?.lastSeq;
+  }
+
+  deliver(message: InboundMessage): void {
+    const ch = message.ch;
+    if (ch !== undefined && this.channels !== undefined) {
+      const entry = this.channels.get(ch);
+      if (entry !== undefined) {
+        const seq = message.seq;
+        if (seq !== undefined) {
+          if (entry.lastSeq !== undefined && seq <= entry.lastSeq) {
+            this.duplicates++;
+            return;
+          }
+          entry.lastSeq = seq;
+        }
+        for (const listener of entry.listeners) {
+          try {
+            listener(message.data, message);
+          } catch (error) {
+            rethrowLater(error);
+          }
+        }
+      }
+    }
+    const any = this.any;
+    if (any !== undefined) {
+      for (let i = 0; i < any.length; i++) {
+        try {
+          any[i]!(message.data, message);
+        } catch (error) {
+          rethrowLater(error);
+        }
+      }
+    }
+  }
+
+  clear(): void {
+    this.channels = undefined;
+    this.any = undefined;
+  }
+}

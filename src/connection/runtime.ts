@@ -1,0 +1,448 @@
+import type { AnyActorRef } from 'xstate';
+import type { FrameSink, InboundMessage, OutgoingFrame, SessionInfo } from '../protocol/adapter.js';
+import { ErrorCode, SocketchartError } from '../protocol/errors.js';
+import { redactSecret, redactUrl } from '../protocol/redact.js';
+import { OutboundQueue, type Priority } from '../queue/outbound-queue.js';
+import { ConnectionMetrics } from '../metrics/connection-metrics.js';
+import type { EnvironmentEvent } from '../environment/environment.js';
+import { ReadyState, type WebSocketLike } from '../transport/websocket-like.js';
+import type { ResolvedOptions, TokenReason } from './options.js';
+import { Router } from './router.js';
+import { connectionStatuses, type ConnectionEvent } from './types.js';
+
+export interface SendOptions {
+  /** Queue priority when the message cannot be written at once. @default 'normal' */
+  priority?: Priority;
+  /** Time-to-live while queued, in ms; the promise rejects with MESSAGE_EXPIRED after it. @default queue.defaultTtlMs */
+  ttl?: number;
+  /** Channel to publish on (default protocol: a `publish` frame). @default undefined */
+  channel?: string;
+  /** Application event name carried with the message. @default undefined */
+  event?: string;
+  /** Message id carried with the message (acks and dedup build on it). @default undefined */
+  id?: string;
+}
+
+/** Events `on()` can listen to. */
+export interface ConnectionEvents {
+  state: { status: string; previous: string };
+  error: SocketchartError;
+  message: InboundMessage;
+  control: { type: string; frame: Readonly<Record<string, unknown>> };
+}
+
+type Listener<K extends keyof ConnectionEvents> = (payload: ConnectionEvents[K]) => void;
+
+const RESOLVED: Promise<void> = Promise.resolve();
+const envEventTypes: Record<EnvironmentEvent, ConnectionEvent['type']> = {
+  online: 'env.online',
+  offline: 'env.offline',
+  hidden: 'page.hidden',
+  visible: 'page.visible',
+  freeze: 'page.freeze',
+  resume: 'page.resume',
+};
+
+let openSockets = 0;
+/** Sockets opened by any connection in this process and not yet closed (leak checks). */
+export const liveSocketCount = () => openSockets;
+
+function utf8Length(text: string): number {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) bytes += 1;
+    else if (c < 0x800) bytes += 2;
+    else if (c >= 0xd800 && c <= 0xdbff) {
+      bytes += 4;
+      i++;
+    } else bytes += 3;
+  }
+  return bytes;
+}
+
+function frameBytes(frame: OutgoingFrame, limit: number): number {
+  if (typeof frame === 'string') return frame.length * 3 <= limit ? frame.length : utf8Length(frame);
+  return frame.byteLength;
+}
+
+/**
+ * Everything one connection owns outside its statechart: the socket, the data plane (router, queue,
+ * fast path), metrics and listeners. The machine reaches it through its context; it never decides state.
+ */
+export class ConnectionRuntime implements FrameSink {
+  readonly options: ResolvedOptions;
+  readonly router = new Router();
+  readonly metrics: ConnectionMetrics;
+  actor: AnyActorRef | undefined;
+  ws: WebSocketLike | null = null;
+  token: string | undefined;
+  tokenReason: TokenReason = 'connect';
+  /** Open only in `connected.outbound.streaming`: `send()` may write directly. */
+  fastPath = false;
+  /** Set while the machine waits for an answer to an auth frame. */
+  awaitingAuth = false;
+  online: boolean;
+  hidden: boolean;
+  status = 'idle';
+  /** Socket dials made by this connection (invariant checks). */
+  dials = 0;
+  private queue: OutboundQueue | undefined;
+  private listeners: Map<keyof ConnectionEvents, Set<Listener<never>>> | undefined;
+  private releaseEnvironment: (() => void) | undefined;
+
+  constructor(options: ResolvedOptions) {
+    this.options = options;
+    this.metrics = new ConnectionMetrics(connectionStatuses, options.clock);
+    this.online = options.environment.isOnline?.() ?? true;
+    this.hidden = options.environment.isHidden?.() ?? false;
+  }
+
+  toJSON(): Record<string, unknown> {
+    return { name: this.options.name, status: this.status, queued: this.queuedCount };
+  }
+
+  private toMachine(event: ConnectionEvent): void {
+    this.actor?.send(event);
+  }
+
+  // Environment
+
+  watchEnvironment(): void {
+    if (this.releaseEnvironment) return;
+    const env = this.options.environment;
+    this.online = env.isOnline?.() ?? true;
+    this.hidden = env.isHidden?.() ?? false;
+    this.releaseEnvironment = env.subscribe((event) => this.onEnvironment(event));
+  }
+
+  unwatchEnvironment(): void {
+    this.releaseEnvironment?.();
+    this.releaseEnvironment = undefined;
+  }
+
+  onEnvironment(event: EnvironmentEvent): void {
+    if (event === 'online' || event === 'offline') this.online = event === 'online';
+    else this.hidden = event === 'hidden' || event === 'freeze';
+    this.toMachine({ type: envEventTypes[event] } as ConnectionEvent);
+  }
+
+  // Tokens
+
+  async obtainToken(reason: TokenReason): Promise<string | undefined> {
+    const auth = this.options.auth;
+    if (!auth) return undefined;
+    const token = typeof auth.token === 'string' ? auth.token : await auth.token({ reason });
+    if (typeof token !== 'string' || token === '') {
+      throw new SocketchartError(ErrorCode.AUTHENTICATION_FAILED, { message: 'The token provider returned no token', recovery: 'retry' });
+    }
+    return token;
+  }
+
+  // Transport
+
+  /** Opens the one socket of this connection; the socket actor owns its lifetime. */
+  openSocket(token: string | undefined): WebSocketLike {
+    const { options } = this;
+    const auth = options.auth;
+    const mode = auth?.mode ?? 'message';
+    let url = typeof options.url === 'string' ? options.url : options.url();
+    if (auth && mode === 'query' && token !== undefined) {
+      url += `${url.includes('?') ? '&' : '?'}${encodeURIComponent(auth.queryParam)}=${encodeURIComponent(token)}`;
+    }
+    const protocols = [...options.protocols, ...(options.protocol.subprotocols({ mode, token }) ?? [])];
+    this.token = token;
+    this.dials++;
+    this.log('debug', 'dial', { url: this.redact(url) });
+    const ws = protocols.length > 0 ? new options.WebSocket(url, protocols) : new options.WebSocket(url);
+    openSockets++;
+    ws.binaryType = 'arraybuffer';
+    let settled = false;
+    const settle = () => {
+      if (settled) return false;
+      settled = true;
+      openSockets--;
+      return true;
+    };
+    ws.onopen = () => {
+      this.ws = ws;
+      this.toMachine({ type: 'socket.open' });
+    };
+    ws.onclose = (event) => {
+      if (!settle()) return;
+      if (this.ws === ws) this.ws = null;
+      this.fastPath = false;
+      const code = options.protocol.normalizeCloseCode?.(event.code) ?? event.code;
+      this.toMachine({ type: 'socket.close', code, reason: event.reason ?? '', wasClean: event.wasClean ?? false });
+    };
+    ws.onerror = () => {};
+    if (typeof ws.on === 'function' && typeof ws.terminate === 'function') {
+      (ws.on as (event: 'message', listener: (data: Uint8Array & { toString(): string }, isBinary: boolean) => void) => void)(
+        'message',
+        (data, isBinary) => {
+          if (data.length > options.maxInboundBytes) return this.tooLarge(data.length);
+          this.metrics.messagesIn++;
+          this.metrics.bytesIn += data.length;
+          options.protocol.decode(isBinary ? data : data.toString(), this);
+        },
+      );
+    } else {
+      ws.onmessage = (event) => {
+        const data = event.data as string | ArrayBuffer;
+        const size = typeof data === 'string' ? data.length : data.byteLength;
+        if (size > options.maxInboundBytes) return this.tooLarge(size);
+        this.metrics.messagesIn++;
+        this.metrics.bytesIn += size;
+        options.protocol.decode(data, this);
+      };
+    }
+    (ws as { __settle?: () => boolean }).__settle = settle;
+    return ws;
+  }
+
+  /** Lets go of a socket: closes it (or drops it when it is a zombie) and detaches every handler. */
+  releaseSocket(ws: WebSocketLike, mode: 'close' | 'drop'): void {
+    const settle = (ws as { __settle?: () => boolean }).__settle;
+    ws.onopen = null;
+    ws.onclose = null;
+    ws.onmessage = null;
+    ws.removeAllListeners?.('message');
+    if (this.ws === ws) this.ws = null;
+    this.fastPath = false;
+    if (ws.readyState === ReadyState.CLOSED) {
+      settle?.();
+      return;
+    }
+    try {
+      if (mode === 'drop' && ws.terminate) ws.terminate();
+      else ws.close(1000, 'client closed');
+    } catch {
+      // a socket that cannot be closed is already gone
+    }
+    settle?.();
+  }
+
+  /** Starts the close handshake in `closing`; `socket.close` or the close timeout ends it. */
+  closeSocket(code = 1000, reason = 'client closed'): void {
+    const ws = this.ws;
+    if (!ws) return;
+    try {
+      ws.close(code, reason);
+    } catch {
+      this.toMachine({ type: 'socket.close', code: 1006, reason: '', wasClean: false });
+    }
+  }
+
+  /** Writes a control frame immediately (auth, ping, subscribe); control frames never queue. */
+  write(frame: OutgoingFrame | undefined): boolean {
+    const ws = this.ws;
+    if (frame === undefined || !ws || ws.readyState !== ReadyState.OPEN) return false;
+    ws.send(frame);
+    return true;
+  }
+
+  authenticate(): void {
+    const auth = this.options.auth;
+    const mode = auth?.mode ?? 'message';
+    this.awaitingAuth = this.options.protocol.awaitsAuthAnswer({ mode, token: this.token });
+    this.write(this.options.protocol.authFrame({ mode, token: this.token }));
+  }
+
+  sendRefreshedToken(token: string): void {
+    this.token = token;
+    this.awaitingAuth = true;
+    this.write(this.options.protocol.refreshFrame(token));
+  }
+
+  canRefreshInBand(): boolean {
+    return typeof this.options.auth?.token === 'function' && this.options.protocol.refreshFrame('') !== undefined;
+  }
+
+  resubscribe(): void {
+    const { protocol } = this.options;
+    for (const channel of this.router.channelNames()) this.write(protocol.subscribeFrame(channel, this.router.lastSeq(channel)));
+  }
+
+  // Frame sink (called by the protocol adapter for every inbound frame)
+
+  data(message: InboundMessage): void {
+    this.router.deliver(message);
+  }
+
+  authOk(session: SessionInfo): void {
+    this.awaitingAuth = false;
+    this.toMachine({ type: 'auth.ok', session });
+  }
+
+  pong(ts: number | undefined): void {
+    this.toMachine(ts === undefined ? { type: 'heartbeat.pong' } : { type: 'heartbeat.pong', ts });
+  }
+
+  ping(ts: number | undefined): void {
+    this.write(this.options.protocol.pongFrame(ts));
+  }
+
+  serverError(error: SocketchartError): void {
+    if (this.awaitingAuth && error.messageId === undefined) {
+      this.awaitingAuth = false;
+      this.toMachine({ type: 'auth.error', error });
+      return;
+    }
+    this.reportError(error);
+  }
+
+  control(type: string, frame: Readonly<Record<string, unknown>>): void {
+    if (this.listeners?.has('control')) this.emit('control', { type, frame });
+  }
+
+  invalid(error: SocketchartError): void {
+    this.reportError(error);
+  }
+
+  private tooLarge(size: number): void {
+    this.reportError(
+      new SocketchartError(ErrorCode.MESSAGE_TOO_LARGE, {
+        message: `Inbound frame of ${size} bytes exceeds maxInboundBytes (${this.options.maxInboundBytes})`,
+        recovery: 'none',
+        details: { size, limit: this.options.maxInboundBytes },
+      }),
+    );
+  }
+
+  reportError(error: SocketchartError): void {
+    this.metrics.errors++;
+    this.log('warn', error.message, { code: error.code });
+    this.emit('error', error);
+  }
+
+  // Data plane
+
+  get queuedCount(): number {
+    return this.queue?.size ?? 0;
+  }
+
+  send(data: unknown, options: SendOptions | undefined): Promise<void> {
+    let frame: OutgoingFrame;
+    try {
+      frame = this.options.protocol.encode(data, options ?? {});
+    } catch (cause) {
+      return Promise.reject(new SocketchartError(ErrorCode.INVALID_MESSAGE_FORMAT, { message: 'The message cannot be encoded', recovery: 'fail', cause }));
+    }
+    const limit = this.options.maxMessageBytes;
+    const bytes = frameBytes(frame, limit);
+    if (bytes > limit) {
+      this.metrics.drops++;
+      return Promise.reject(
+        new SocketchartError(ErrorCode.MESSAGE_TOO_LARGE, { message: `Message of ${bytes} bytes exceeds maxMessageBytes (${limit})`, details: { bytes, limit } }),
+      );
+    }
+    const ws = this.ws;
+    if (this.fastPath && ws !== null && ws.bufferedAmount < this.options.queue.highWaterMark) {
+      ws.send(frame);
+      this.metrics.messagesOut++;
+      this.metrics.bytesOut += bytes;
+      return RESOLVED;
+    }
+    if (this.status === 'closed' || this.status === 'failed') {
+      return Promise.reject(new SocketchartError(ErrorCode.CLOSED, { message: `The connection is ${this.status}` }));
+    }
+    const queue = (this.queue ??= new OutboundQueue(this.options.queue, this.options.clock));
+    const ttl = options?.ttl ?? this.options.queue.defaultTtlMs;
+    const promise = queue.enqueue({
+      payload: frame,
+      bytes,
+      priority: options?.priority ?? 'normal',
+      ...(ttl > 0 ? { ttlMs: ttl } : {}),
+      ...(options?.id === undefined ? {} : { id: options.id }),
+    });
+    if (this.fastPath) {
+      this.fastPath = false;
+      this.toMachine({ type: 'queue.pending' });
+    }
+    return promise;
+  }
+
+  /** Writes queued messages in priority order while the socket accepts them. */
+  drain(): 'empty' | 'blocked' {
+    const queue = this.queue;
+    if (!queue || queue.size === 0) return 'empty';
+    const ws = this.ws;
+    if (!ws || ws.readyState !== ReadyState.OPEN) return 'blocked';
+    const highWaterMark = this.options.queue.highWaterMark;
+    while (queue.size > 0) {
+      if (ws.bufferedAmount >= highWaterMark) return 'blocked';
+      const message = queue.shift();
+      if (!message) break;
+      try {
+        ws.send(message.payload);
+      } catch {
+        queue.unshift(message);
+        return 'blocked';
+      }
+      this.metrics.messagesOut++;
+      this.metrics.bytesOut += message.bytes;
+      message.resolve();
+    }
+    return 'empty';
+  }
+
+  /** Delay before the flusher tries again when the socket pushed back. */
+  flushRetryDelay(): number {
+    return 10;
+  }
+
+  rejectQueued(error: SocketchartError): void {
+    if (!this.queue) return;
+    this.queue.rejectAll(error);
+  }
+
+  disposeQueue(): void {
+    this.queue?.dispose();
+  }
+
+  queueSnapshot(): { depth: number; capacity: number } {
+    return { depth: this.queue?.size ?? 0, capacity: this.options.queue.maxMessages };
+  }
+
+  // Listeners
+
+  on<K extends keyof ConnectionEvents>(event: K, listener: Listener<K>): () => void {
+    if (event === 'message') return this.router.onAny((_, message) => (listener as Listener<'message'>)(message));
+    const listeners = (this.listeners ??= new Map());
+    let set = listeners.get(event);
+    if (!set) listeners.set(event, (set = new Set()));
+    set.add(listener as Listener<never>);
+    return () => {
+      set.delete(listener as Listener<never>);
+      if (set.size === 0) listeners.delete(event);
+    };
+  }
+
+  emit<K extends keyof ConnectionEvents>(event: K, payload: ConnectionEvents[K]): void {
+    const set = this.listeners?.get(event);
+    if (!set) return;
+    for (const listener of [...set]) {
+      try {
+        (listener as Listener<K>)(payload);
+      } catch (error) {
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
+    }
+  }
+
+  // Logs
+
+  redact(text: string): string {
+    return redactSecret(redactUrl(text, this.options.auth?.queryParam), this.token);
+  }
+
+  log(level: 'debug' | 'info' | 'warn' | 'error', message: string, details?: Record<string, unknown>): void {
+    const logger = this.options.logger;
+    const fn = logger?.[level];
+    if (!fn) return;
+    const safe = details ? (JSON.parse(this.redact(JSON.stringify(details))) as Record<string, unknown>) : undefined;
+    fn.call(logger, this.redact(`[${this.options.name}] ${message}`), safe);
+  }
+}

@@ -1,0 +1,55 @@
+import { assign, sendParent } from 'xstate';
+import type { ConnectionRuntime } from '../connection/runtime.js';
+
+export interface HeartbeatContext {
+  readonly rt: ConnectionRuntime;
+  /** Clock time the outstanding ping was sent. */
+  sentAt: number;
+  /** Inbound message count when the ping was sent: any traffic since proves the link alive. */
+  inboundAtPing: number;
+}
+
+export type HeartbeatEvent =
+  | { type: 'heartbeat.pong'; ts?: number }
+  | { type: 'page.hidden' }
+  | { type: 'page.visible' }
+  | { type: 'page.freeze' }
+  | { type: 'page.resume' };
+
+type Args = { context: HeartbeatContext };
+
+const settings = (rt: ConnectionRuntime) => rt.options.heartbeat || { intervalMs: 30_000, timeoutMs: 5_000 };
+
+/** A timer that fired this much later than asked was throttled or frozen; its verdict is not trusted. */
+const LATE_FACTOR = 2;
+
+export const heartbeatActions = {
+  sendPing: assign<HeartbeatContext, HeartbeatEvent, undefined, HeartbeatEvent, never>(({ context: { rt } }) => {
+    const now = rt.options.clock.now();
+    rt.write(rt.options.protocol.pingFrame(now));
+    return { sentAt: now, inboundAtPing: rt.metrics.messagesIn };
+  }),
+  recordRtt: ({ context }: Args) => {
+    context.rt.metrics.rtt.record(context.rt.options.clock.now() - context.sentAt);
+  },
+  reportTimeout: sendParent<HeartbeatContext, HeartbeatEvent, undefined, { type: 'heartbeat.timeout' }, HeartbeatEvent>({ type: 'heartbeat.timeout' }),
+};
+
+export const heartbeatGuards = {
+  pageHidden: ({ context }: Args) => context.rt.hidden,
+  heardSincePing: ({ context }: Args) => context.rt.metrics.messagesIn !== context.inboundAtPing,
+  timerWasLate: ({ context }: Args) => {
+    const elapsed = context.rt.options.clock.now() - context.sentAt;
+    return elapsed > settings(context.rt).timeoutMs * LATE_FACTOR;
+  },
+  disabled: ({ context }: Args) => context.rt.options.heartbeat === false || context.rt.options.protocol.pingFrame(0) === undefined,
+};
+
+export const heartbeatDelays = {
+  interval: ({ context }: Args) => settings(context.rt).intervalMs,
+  pongTimeout: ({ context }: Args) => settings(context.rt).timeoutMs,
+};
+
+export function initialHeartbeatContext(rt: ConnectionRuntime): HeartbeatContext {
+  return { rt, sentAt: 0, inboundAtPing: 0 };
+}

@@ -1,0 +1,6 @@
+import WebSocket from 'ws';
+import { setDefaultWebSocket, type WebSocketConstructor } from './transport/websocket-like.js';
+
+setDefaultWebSocket(WebSocket as unknown as WebSocketConstructor);
+
+export * from './index.js';

@@ -1,0 +1,38 @@
+export { createConnection, Connection, statusOf, type ConnectionSnapshot } from './connection/create-connection.js';
+export type {
+  ConnectionOptions,
+  AuthOptions,
+  ReconnectOptions,
+  CircuitOptions,
+  HeartbeatOptions,
+  QueueOptions,
+  Logger,
+  TokenProvider,
+  TokenReason,
+} from './connection/options.js';
+export type { SendOptions, ConnectionEvents } from './connection/runtime.js';
+export type { MessageListener } from './connection/router.js';
+export { connectionStatuses, type ConnectionStatus, type ConnectionEvent, type ConnectionContext } from './connection/types.js';
+export { connectionMachine, type ConnectionMachine } from '../machines/connection.machine.js';
+export { heartbeatMachine } from '../machines/heartbeat.machine.js';
+export { flusherMachine } from '../machines/flusher.machine.js';
+export { ErrorCode, SocketchartError, InvalidOptionError, isSocketchartError, defaultRecovery, type Recovery } from './protocol/errors.js';
+export { CloseCode, closeCodeTable, classifyClose, type CloseAction, type CloseRule } from './protocol/close-codes.js';
+export type {
+  ProtocolAdapter,
+  FrameSink,
+  InboundMessage,
+  SessionInfo,
+  AuthMode,
+  OutgoingFrame,
+  IncomingFrame,
+  EncodeOptions,
+} from './protocol/adapter.js';
+export { jsonProtocol, JSON_SUBPROTOCOL, TOKEN_SUBPROTOCOL_PREFIX } from './protocol/json-protocol.js';
+export { graphqlTransportWsProtocol, GRAPHQL_TRANSPORT_WS, type GraphqlTransportWsOptions } from './protocol/graphql-transport-ws.js';
+export { setDefaultWebSocket, type WebSocketLike, type WebSocketConstructor } from './transport/websocket-like.js';
+export type { Clock } from './environment/clock.js';
+export type { EnvironmentSource, EnvironmentEvent } from './environment/environment.js';
+export { browserEnvironment } from './environment/browser.js';
+export type { Priority, OverflowPolicy } from './queue/outbound-queue.js';
+export type { ConnectionMetricsSnapshot } from './metrics/connection-metrics.js';

@@ -1,0 +1,184 @@
+import type { Clock } from '../environment/clock.js';
+import { detectIssues, healthScore, type Issue, type IssueThresholds } from './health.js';
+import { LatencySamples, type LatencySummary } from './latency.js';
+import { StateHistory, type StateChange } from './state-history.js';
+
+/** A connection's metrics at one moment; plain data, safe to `JSON.stringify`. */
+export interface ConnectionMetricsSnapshot {
+  /** Current state of the connection, or `null` before the first state change. */
+  state: string | null;
+  /** Ms spent in each state since creation, including the ongoing stay in the current one. */
+  timeInState: Record<string, number>;
+  /** Times the connection entered `connected`. */
+  connects: number;
+  /** Entries into `connected` after the first. */
+  reconnects: number;
+  /** Time to recover, in ms: from leaving `connected` to entering it again. */
+  timeToRecover: LatencySummary;
+  /** Heartbeat round-trip times, in ms. */
+  rtt: LatencySummary;
+  /** Data messages received. */
+  messagesIn: number;
+  /** Data messages written to the socket. */
+  messagesOut: number;
+  /** Bytes received in data messages. */
+  bytesIn: number;
+  /** Bytes written in data messages. */
+  bytesOut: number;
+  /** Messages waiting in the outbound queue. */
+  queueDepth: number;
+  /** Outbound messages dropped (evicted, expired or refused by the queue). */
+  drops: number;
+  /** Errors reported by the connection. */
+  errors: number;
+  /** The last state changes, oldest first. */
+  history: StateChange[];
+  /** Health score in [0, 1] (see `healthScore()`). */
+  healthScore: number;
+  /** Detected problems with recommended actions (see `detectIssues()`). */
+  issues: Issue[];
+}
+
+/** Options of `ConnectionMetrics`. */
+export interface ConnectionMetricsOptions {
+  /**
+   * Window in which errors and reconnects count as recent for the health score, in ms.
+   * @default 60000
+   */
+  recentWindowMs?: number;
+  /**
+   * Thresholds of issue detection.
+   * @default defaultIssueThresholds
+   */
+  issueThresholds?: Partial<IssueThresholds>;
+}
+
+const CONNECTED = 'connected';
+const RECENT_SLOTS = 32;
+
+class RecentEvents {
+  private stamps: Float64Array | undefined;
+  private total = 0;
+
+  add(at: number): void {
+    (this.stamps ??= new Float64Array(RECENT_SLOTS))[this.total % RECENT_SLOTS] = at;
+    this.total++;
+  }
+
+  since(from: number): number {
+    if (this.stamps === undefined) return 0;
+    let n = 0;
+    const kept = Math.min(this.total, RECENT_SLOTS);
+    for (let i = 0; i < kept; i++) if (this.stamps[i]! >= from) n++;
+    return n;
+  }
+}
+
+/**
+ * Plain per-connection metrics: counters the data path bumps directly, RTT and recovery samples, state
+ * durations and history, health score and issues. Nothing here goes through a state machine.
+ */
+export class ConnectionMetrics {
+  /** Entries into `connected`. */
+  connects = 0;
+  /** Entries into `connected` after the first. */
+  reconnects = 0;
+  /** Data messages received. */
+  messagesIn = 0;
+  /** Data messages written to the socket. */
+  messagesOut = 0;
+  /** Bytes received in data messages. */
+  bytesIn = 0;
+  /** Bytes written in data messages. */
+  bytesOut = 0;
+  /** Outbound messages dropped by the queue (evicted, expired, refused). */
+  drops = 0;
+  /** Errors seen; prefer `recordError()`, which also counts the error as recent for the health score. */
+  errors = 0;
+  /** Heartbeat round-trip times, in ms. */
+  readonly rtt = new LatencySamples();
+  /** Time to recover, in ms: from leaving `connected` to entering it again. */
+  readonly recovery = new LatencySamples();
+
+  private readonly history: StateHistory;
+  private readonly clock: Pick<Clock, 'now'>;
+  private readonly options: ConnectionMetricsOptions;
+  private readonly recentErrors = new RecentEvents();
+  private readonly recentReconnects = new RecentEvents();
+  private leftConnectedAt = Number.NaN;
+
+  constructor(stateNames: readonly string[], clock: Pick<Clock, 'now'>, options: ConnectionMetricsOptions = {}) {
+    this.history = new StateHistory(stateNames);
+    this.clock = clock;
+    this.options = options;
+  }
+
+  /** Current state, or `undefined` before the first `onState()`. */
+  get state(): string | undefined {
+    return this.history.current;
+  }
+
+  /** Records a state change (the same state again is ignored), counting connects, reconnects and recovery time. */
+  onState(state: string): void {
+    const previous = this.history.current;
+    if (state === previous) return;
+    const now = this.clock.now();
+    this.history.enter(state, now);
+    if (previous === CONNECTED) {
+      this.leftConnectedAt = now;
+    } else if (state === CONNECTED) {
+      if (this.connects > 0) {
+        this.reconnects++;
+        this.recentReconnects.add(now);
+        if (!Number.isNaN(this.leftConnectedAt)) this.recovery.record(now - this.leftConnectedAt);
+      }
+      this.connects++;
+      this.leftConnectedAt = Number.NaN;
+    }
+  }
+
+  /** Counts one error, also as recent for the health score. */
+  recordError(): void {
+    this.errors++;
+    this.recentErrors.add(this.clock.now());
+  }
+
+  /** The metrics now, as plain data. */
+  snapshot(extra: { queueDepth: number; queueCapacity: number }): ConnectionMetricsSnapshot {
+    const now = this.clock.now();
+    const from = now - (this.options.recentWindowMs ?? 60_000);
+    const rtt = this.rtt.summary();
+    const state = this.history.current ?? null;
+    const dropRate = this.drops > 0 ? this.drops / (this.drops + this.messagesOut) : 0;
+    const score = healthScore({
+      connected: state === CONNECTED,
+      rttP95: rtt.p95,
+      errorsRecent: this.recentErrors.since(from),
+      reconnectsRecent: this.recentReconnects.since(from),
+      queueDepth: extra.queueDepth,
+      queueCapacity: extra.queueCapacity,
+      dropRate,
+    });
+    return {
+      state,
+      timeInState: this.history.timeInState(now),
+      connects: this.connects,
+      reconnects: this.reconnects,
+      timeToRecover: this.recovery.summary(),
+      rtt,
+      messagesIn: this.messagesIn,
+      messagesOut: this.messagesOut,
+      bytesIn: this.bytesIn,
+      bytesOut: this.bytesOut,
+      queueDepth: extra.queueDepth,
+      drops: this.drops,
+      errors: this.errors,
+      history: this.history.recent(),
+      healthScore: score,
+      issues: detectIssues(
+        { healthScore: score, rttP95: rtt.p95, queueDepth: extra.queueDepth, queueCapacity: extra.queueCapacity, dropRate },
+        this.options.issueThresholds,
+      ),
+    };
+  }
+}

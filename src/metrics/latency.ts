@@ -1,0 +1,71 @@
+/** Percentiles of the retained samples; every field is `null` when there are none. */
+export interface LatencySummary {
+  /** Median, in ms (nearest rank). */
+  p50: number | null;
+  /** 95th percentile, in ms (nearest rank). */
+  p95: number | null;
+  /** 99th percentile, in ms (nearest rank). */
+  p99: number | null;
+  /** Most recent sample, in ms. */
+  last: number | null;
+  /** Samples recorded since creation (not only the retained ones). */
+  count: number;
+}
+
+/** Capacity of the ring of retained samples. */
+export const LATENCY_SAMPLES = 128;
+
+/** The last 128 latency samples in a ring (allocated on the first sample), with exact nearest-rank percentiles. */
+export class LatencySamples {
+  private ring: Float64Array | undefined;
+  private recorded = 0;
+
+  /** Records one sample, in ms; non-finite values are ignored. */
+  record(ms: number): void {
+    if (!Number.isFinite(ms)) return;
+    const ring = (this.ring ??= new Float64Array(LATENCY_SAMPLES));
+    ring[this.recorded % LATENCY_SAMPLES] = ms;
+    this.recorded++;
+  }
+
+  /** Samples recorded since creation. */
+  get count(): number {
+    return this.recorded;
+  }
+
+  /** Most recent sample, or `null` when there is none. */
+  get last(): number | null {
+    if (this.ring === undefined || this.recorded === 0) return null;
+    return this.ring[(this.recorded - 1) % LATENCY_SAMPLES]!;
+  }
+
+  /** Nearest-rank percentile `p` (0–100) of the retained samples, or `null` when there are none. */
+  percentile(p: number): number | null {
+    const sorted = this.sorted();
+    return sorted === undefined ? null : rank(sorted, p);
+  }
+
+  /** p50 / p95 / p99 / last / count in one pass. */
+  summary(): LatencySummary {
+    const sorted = this.sorted();
+    if (sorted === undefined) return { p50: null, p95: null, p99: null, last: null, count: this.recorded };
+    return {
+      p50: rank(sorted, 50),
+      p95: rank(sorted, 95),
+      p99: rank(sorted, 99),
+      last: this.last,
+      count: this.recorded,
+    };
+  }
+
+  private sorted(): Float64Array | undefined {
+    if (this.ring === undefined || this.recorded === 0) return undefined;
+    return this.ring.slice(0, Math.min(this.recorded, LATENCY_SAMPLES)).sort();
+  }
+}
+
+function rank(sorted: Float64Array, p: number): number {
+  const n = sorted.length;
+  const index = Math.ceil(((p > 100 ? 100 : p > 0 ? p : 0) / 100) * n) - 1;
+  return sorted[index < 0 ? 0 : index >= n ? n - 1 : index]!;
+}

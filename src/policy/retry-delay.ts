@@ -1,0 +1,29 @@
+import type { RetryKind } from '../connection/types.js';
+import type { ReconnectOptions } from '../connection/options.js';
+import { backoffDelay } from './backoff.js';
+
+/**
+ * The wait before the next dial:
+ * - `immediate`: 0 (the first retry after a stable connection);
+ * - `restart`: uniform over `restartWindowMs` (a 1012 restart: everybody comes back, spread);
+ * - `later`: at least the server's `retry_after`, else `tryLaterMs`, and never less than the backoff;
+ * - `backoff`: exponential, capped, jittered (`backoffDelay`).
+ */
+export function retryDelay(
+  kind: RetryKind,
+  attempt: number,
+  retryAfterMs: number | undefined,
+  policy: Required<ReconnectOptions>,
+  random: () => number,
+): number {
+  switch (kind) {
+    case 'immediate':
+      return 0;
+    case 'restart':
+      return Math.round(random() * policy.restartWindowMs);
+    case 'later':
+      return Math.max(backoffDelay(attempt, policy, random), retryAfterMs ?? policy.tryLaterMs);
+    case 'backoff':
+      return backoffDelay(attempt, policy, random);
+  }
+}

@@ -1,0 +1,88 @@
+import type { Clock } from '../environment/clock.js';
+import { InvalidOptionError } from '../protocol/errors.js';
+
+/** Settings of a token bucket rate limiter. */
+export interface TokenBucketOptions {
+  /** Tokens added per second, continuously (fractional tokens accrue between takes). */
+  ratePerSec: number;
+  /** Capacity: the most tokens that can be taken at once after an idle period. The bucket starts full. */
+  burst: number;
+}
+
+const EPSILON = 1e-9;
+
+/**
+ * A token bucket that refills continuously from the clock. Over any window of `W` ms it grants at
+ * most `burst + ratePerSec * W / 1000` tokens. `blockUntil()` honours a server's `retry_after`.
+ */
+export class TokenBucket {
+  private readonly ratePerMs: number;
+  private readonly capacity: number;
+  private readonly clock: Pick<Clock, 'now'>;
+  private tokens: number;
+  private updatedAt: number;
+  private blocked = 0;
+
+  constructor(options: TokenBucketOptions, clock: Pick<Clock, 'now'>) {
+    if (!(options.ratePerSec >= 0) || options.ratePerSec === Infinity) {
+      throw new InvalidOptionError('ratePerSec', 'a finite number >= 0', options.ratePerSec);
+    }
+    if (!(options.burst >= 0) || options.burst === Infinity) {
+      throw new InvalidOptionError('burst', 'a finite number >= 0', options.burst);
+    }
+    this.ratePerMs = options.ratePerSec / 1000;
+    this.capacity = options.burst;
+    this.clock = clock;
+    this.tokens = options.burst;
+    this.updatedAt = clock.now();
+  }
+
+  /** Takes `n` tokens if they are available now (and the bucket is not blocked); returns whether it did. */
+  tryTake(n = 1): boolean {
+    const now = this.clock.now();
+    if (now < this.blocked) return false;
+    this.refill(now);
+    if (this.tokens + EPSILON < n) return false;
+    this.tokens -= n;
+    return true;
+  }
+
+  /** Tokens (possibly fractional) that could be taken now; 0 while blocked. */
+  available(): number {
+    const now = this.clock.now();
+    if (now < this.blocked) return 0;
+    this.refill(now);
+    return this.tokens > 0 ? this.tokens : 0;
+  }
+
+  /**
+   * Whole ms until `tryTake(n)` would succeed: 0 when it would succeed now, `Infinity` when it never
+   * can (`n > burst`, or a zero rate with too few tokens).
+   */
+  msUntil(n = 1): number {
+    const now = this.clock.now();
+    if (n > this.capacity + EPSILON) return Infinity;
+    this.refill(now);
+    const unblock = this.blocked > now ? this.blocked - now : 0;
+    if (this.tokens + EPSILON >= n) return Math.ceil(unblock);
+    if (this.ratePerMs === 0) return Infinity;
+    return Math.max(Math.ceil(unblock), Math.ceil((n - this.tokens - EPSILON / 2) / this.ratePerMs));
+  }
+
+  /** Grants nothing before `timestampMs` (clock time), e.g. when the server answered `retry_after`. Never shortens an existing block. */
+  blockUntil(timestampMs: number): void {
+    if (timestampMs > this.blocked) this.blocked = timestampMs;
+  }
+
+  /** Clock time before which nothing is granted; 0 when never blocked. */
+  get blockedUntil(): number {
+    return this.blocked;
+  }
+
+  private refill(now: number): void {
+    if (now <= this.updatedAt) return;
+    const next = this.tokens + (now - this.updatedAt) * this.ratePerMs;
+    this.tokens = next < this.capacity ? next : this.capacity;
+    this.updatedAt = now;
+  }
+}

@@ -1,0 +1,128 @@
+import { ErrorCode, SocketchartError, type Recovery } from './errors.js';
+
+/** WebSocket close codes socketchart gives meaning to. */
+export const CloseCode = {
+  Normal: 1000,
+  GoingAway: 1001,
+  ProtocolError: 1002,
+  UnsupportedData: 1003,
+  NoStatus: 1005,
+  Abnormal: 1006,
+  InvalidPayload: 1007,
+  PolicyViolation: 1008,
+  MessageTooBig: 1009,
+  InternalError: 1011,
+  ServiceRestart: 1012,
+  TryAgainLater: 1013,
+  BadGateway: 1014,
+  TlsHandshake: 1015,
+  Unauthorized: 4001,
+  Forbidden: 4003,
+  SlowConsumer: 4008,
+  RateLimited: 4029,
+} as const;
+
+/**
+ * How the connection reacts to a close.
+ * - `reconnect`: back off and dial again (counts toward the circuit breaker);
+ * - `reconnect-fast`: the server is restarting: dial again soon, spread by jitter;
+ * - `reconnect-slow`: the server is overloaded: wait at least the "try later" delay;
+ * - `reconnect-normal`: a clean close by the server: dial again without counting a failure;
+ * - `refresh-token`: fetch a fresh token and dial once more; a second refusal is fatal;
+ * - `fail`: go to `failed`; only `retry()` dials again.
+ */
+export type CloseAction =
+  | 'reconnect'
+  | 'reconnect-fast'
+  | 'reconnect-slow'
+  | 'reconnect-normal'
+  | 'refresh-token'
+  | 'fail';
+
+export interface CloseRule {
+  readonly action: CloseAction;
+  readonly error: ErrorCode;
+  readonly description: string;
+}
+
+/** The one table that classifies close codes. Codes not listed fall back by range (see `classifyClose`). */
+export const closeCodeTable: Readonly<Record<number, CloseRule>> = {
+  1000: { action: 'reconnect-normal', error: ErrorCode.CLOSED, description: 'normal closure' },
+  1001: { action: 'reconnect-normal', error: ErrorCode.CLOSED, description: 'going away' },
+  1002: { action: 'fail', error: ErrorCode.INVALID_MESSAGE_FORMAT, description: 'protocol error' },
+  1003: { action: 'fail', error: ErrorCode.INVALID_MESSAGE_FORMAT, description: 'unsupported data' },
+  1005: { action: 'reconnect', error: ErrorCode.NETWORK_ERROR, description: 'no status received' },
+  1006: { action: 'reconnect', error: ErrorCode.NETWORK_ERROR, description: 'abnormal closure' },
+  1007: { action: 'fail', error: ErrorCode.INVALID_MESSAGE_FORMAT, description: 'invalid frame payload' },
+  1008: { action: 'fail', error: ErrorCode.AUTHORIZATION_FAILED, description: 'policy violation' },
+  1009: { action: 'reconnect', error: ErrorCode.MESSAGE_TOO_LARGE, description: 'message too big' },
+  1011: { action: 'reconnect', error: ErrorCode.SERVER_ERROR, description: 'internal server error' },
+  1012: { action: 'reconnect-fast', error: ErrorCode.SERVER_ERROR, description: 'service restart' },
+  1013: { action: 'reconnect-slow', error: ErrorCode.SERVER_ERROR, description: 'try again later' },
+  1014: { action: 'reconnect', error: ErrorCode.SERVER_ERROR, description: 'bad gateway' },
+  1015: { action: 'reconnect', error: ErrorCode.NETWORK_ERROR, description: 'TLS handshake failure' },
+  3000: { action: 'refresh-token', error: ErrorCode.AUTHENTICATION_FAILED, description: 'unauthorized' },
+  3003: { action: 'fail', error: ErrorCode.AUTHORIZATION_FAILED, description: 'forbidden' },
+  3008: { action: 'reconnect', error: ErrorCode.TIMEOUT, description: 'timeout' },
+  4001: { action: 'refresh-token', error: ErrorCode.AUTHENTICATION_FAILED, description: 'unauthorized' },
+  4003: { action: 'fail', error: ErrorCode.AUTHORIZATION_FAILED, description: 'forbidden' },
+  4008: { action: 'reconnect-slow', error: ErrorCode.SERVER_ERROR, description: 'slow consumer' },
+  4029: { action: 'reconnect-slow', error: ErrorCode.RATE_LIMIT_EXCEEDED, description: 'rate limited' },
+};
+
+const fallbackRule: CloseRule = { action: 'reconnect', error: ErrorCode.CONNECTION_FAILED, description: 'closed' };
+
+export interface ClosedBy {
+  code: number;
+  reason?: string;
+}
+
+export interface CloseClassification {
+  action: CloseAction;
+  error: SocketchartError;
+}
+
+const recoveryOf: Record<CloseAction, Recovery> = {
+  reconnect: 'retry',
+  'reconnect-fast': 'retry',
+  'reconnect-slow': 'retry',
+  'reconnect-normal': 'retry',
+  'refresh-token': 'refresh_token',
+  fail: 'fail',
+};
+
+/** Reads a `retry_after` (seconds) the server may put in a close reason, as JSON or `retry_after=N`. */
+export function retryAfterFromReason(reason: string | undefined): number | undefined {
+  if (!reason) return undefined;
+  const match = /retry_after"?\s*[:=]\s*(\d+(?:\.\d+)?)/.exec(reason);
+  return match?.[1] === undefined ? undefined : Math.round(Number(match[1]) * 1000);
+}
+
+export function closeRule(code: number): CloseRule {
+  return closeCodeTable[code] ?? fallbackRule;
+}
+
+/** Classifies a close the connection did not ask for. */
+export function classifyClose({ code, reason }: ClosedBy): CloseClassification {
+  const rule = closeRule(code);
+  const retryAfterMs = retryAfterFromReason(reason);
+  const error = new SocketchartError(rule.error, {
+    message: `Connection closed by the server: ${code} ${rule.description}${reason ? ` (${truncate(reason)})` : ''}`,
+    recovery: recoveryOf[rule.action],
+    closeCode: code,
+    ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+  });
+  return { action: rule.action, error };
+}
+
+/** Error frames by code: the recovery a connection takes when one arrives outside a single message. */
+export const errorFrameAction: Readonly<Partial<Record<ErrorCode, CloseAction>>> = {
+  AUTHENTICATION_FAILED: 'refresh-token',
+  AUTHORIZATION_FAILED: 'fail',
+  RATE_LIMIT_EXCEEDED: 'reconnect-slow',
+  SERVER_ERROR: 'reconnect',
+  TIMEOUT: 'reconnect',
+  CONNECTION_FAILED: 'reconnect',
+};
+
+const truncate = (text: string) => (text.length > 120 ? `${text.slice(0, 120)}…` : text);

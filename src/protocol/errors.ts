@@ -1,0 +1,112 @@
+/** Every failure the engine reports carries one of these codes. */
+export const ErrorCode = {
+  CONNECTION_FAILED: 'CONNECTION_FAILED',
+  AUTHENTICATION_FAILED: 'AUTHENTICATION_FAILED',
+  AUTHORIZATION_FAILED: 'AUTHORIZATION_FAILED',
+  RATE_LIMIT_EXCEEDED: 'RATE_LIMIT_EXCEEDED',
+  MESSAGE_TOO_LARGE: 'MESSAGE_TOO_LARGE',
+  INVALID_MESSAGE_FORMAT: 'INVALID_MESSAGE_FORMAT',
+  SERVER_ERROR: 'SERVER_ERROR',
+  NETWORK_ERROR: 'NETWORK_ERROR',
+  TIMEOUT: 'TIMEOUT',
+  QUEUE_OVERFLOW: 'QUEUE_OVERFLOW',
+  MESSAGE_EXPIRED: 'MESSAGE_EXPIRED',
+  CLOSED: 'CLOSED',
+  INVALID_OPTION: 'INVALID_OPTION',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/**
+ * What the engine does about an error.
+ * - `retry`: reconnect with backoff (the connection survives).
+ * - `refresh_token`: obtain a fresh token once, then fail if it is refused again.
+ * - `fail`: the connection (or the single message) is given up; only `retry()` dials again.
+ * - `none`: reported only; nothing changes.
+ */
+export type Recovery = 'retry' | 'refresh_token' | 'fail' | 'none';
+
+/** The recovery each code takes by default (the seed's error table). */
+export const defaultRecovery: Readonly<Record<ErrorCode, Recovery>> = {
+  CONNECTION_FAILED: 'retry',
+  AUTHENTICATION_FAILED: 'refresh_token',
+  AUTHORIZATION_FAILED: 'fail',
+  RATE_LIMIT_EXCEEDED: 'retry',
+  MESSAGE_TOO_LARGE: 'fail',
+  INVALID_MESSAGE_FORMAT: 'none',
+  SERVER_ERROR: 'retry',
+  NETWORK_ERROR: 'retry',
+  TIMEOUT: 'retry',
+  QUEUE_OVERFLOW: 'fail',
+  MESSAGE_EXPIRED: 'fail',
+  CLOSED: 'fail',
+  INVALID_OPTION: 'fail',
+};
+
+export interface SocketchartErrorInit {
+  message?: string;
+  recovery?: Recovery;
+  details?: unknown;
+  /** WebSocket close code that caused the error, when there is one. */
+  closeCode?: number;
+  /** Milliseconds the server asked us to wait (`retry_after`). */
+  retryAfterMs?: number;
+  /** Id of the message the error belongs to, when it concerns one message. */
+  messageId?: string;
+  cause?: unknown;
+}
+
+/** The one error type socketchart throws, rejects with and emits. */
+export class SocketchartError extends Error {
+  override readonly name = 'SocketchartError';
+  readonly code: ErrorCode;
+  readonly recovery: Recovery;
+  readonly details?: unknown;
+  readonly closeCode?: number;
+  readonly retryAfterMs?: number;
+  readonly messageId?: string;
+
+  constructor(code: ErrorCode, init: SocketchartErrorInit = {}) {
+    super(init.message ?? code, init.cause === undefined ? undefined : { cause: init.cause });
+    this.code = code;
+    this.recovery = init.recovery ?? defaultRecovery[code];
+    if (init.details !== undefined) this.details = init.details;
+    if (init.closeCode !== undefined) this.closeCode = init.closeCode;
+    if (init.retryAfterMs !== undefined) this.retryAfterMs = init.retryAfterMs;
+    if (init.messageId !== undefined) this.messageId = init.messageId;
+  }
+
+  toJSON(): Record<string, unknown> {
+    return {
+      name: this.name,
+      code: this.code,
+      message: this.message,
+      recovery: this.recovery,
+      closeCode: this.closeCode,
+      retryAfterMs: this.retryAfterMs,
+      messageId: this.messageId,
+      details: this.details,
+    };
+  }
+}
+
+export const isSocketchartError = (value: unknown): value is SocketchartError =>
+  value instanceof SocketchartError;
+
+/** Thrown at creation when an option is invalid; the message names the option. */
+export class InvalidOptionError extends SocketchartError {
+  readonly option: string;
+  constructor(option: string, expectation: string, received: unknown) {
+    super(ErrorCode.INVALID_OPTION, {
+      message: `Invalid option \`${option}\`: expected ${expectation}, received ${describe(received)}`,
+      details: { option },
+    });
+    this.option = option;
+  }
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  if (typeof value === 'number' || typeof value === 'boolean' || value == null) return String(value);
+  if (Array.isArray(value)) return 'an array';
+  return `a ${typeof value}`;
+}

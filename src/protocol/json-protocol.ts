@@ -1,0 +1,95 @@
+import type { FrameSink, IncomingFrame, InboundMessage, OutgoingFrame, ProtocolAdapter } from './adapter.js';
+import { ErrorCode, SocketchartError, type ErrorCode as ErrorCodeType } from './errors.js';
+
+/** Subprotocol name of socketchart's default JSON protocol. */
+export const JSON_SUBPROTOCOL = 'socketchart.v1';
+/** Prefix of the subprotocol entry that carries the token in `subprotocol` auth mode. */
+export const TOKEN_SUBPROTOCOL_PREFIX = 'socketchart.token.';
+
+const knownErrorCodes = new Set<string>(Object.values(ErrorCode));
+
+type Frame = Record<string, unknown> & { type?: unknown };
+
+const isRecord = (value: unknown): value is Frame =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+const invalid = (message: string, details?: unknown) =>
+  new SocketchartError(ErrorCode.INVALID_MESSAGE_FORMAT, { message, recovery: 'none', details });
+
+function serverError(frame: Frame): SocketchartError {
+  const code = typeof frame.code === 'string' && knownErrorCodes.has(frame.code) ? (frame.code as ErrorCodeType) : ErrorCode.SERVER_ERROR;
+  const retryAfter = typeof frame.retry_after === 'number' ? Math.round(frame.retry_after * 1000) : undefined;
+  return new SocketchartError(code, {
+    message: typeof frame.message === 'string' ? frame.message : `Server error ${String(frame.code)}`,
+    details: frame.details,
+    ...(typeof frame.id === 'string' ? { messageId: frame.id } : {}),
+    ...(retryAfter === undefined ? {} : { retryAfterMs: retryAfter }),
+  });
+}
+
+const controlTypes = new Set(['ack', 'subscribed', 'unsubscribed', 'gap', 'presence', 'typing', 'rate_limit_status']);
+
+/**
+ * socketchart's default protocol: JSON text frames `{ "type": ..., ... }` (see the README's protocol table).
+ * Binary frames pass through to subscribers untouched.
+ */
+export const jsonProtocol: ProtocolAdapter = {
+  name: 'socketchart.v1',
+  subprotocols: ({ mode, token }) =>
+    mode === 'subprotocol' && token !== undefined ? [JSON_SUBPROTOCOL, TOKEN_SUBPROTOCOL_PREFIX + token] : undefined,
+  authFrame: ({ mode, token }) => (mode === 'message' && token !== undefined ? JSON.stringify({ type: 'auth', token }) : undefined),
+  awaitsAuthAnswer: ({ token }) => token !== undefined,
+  refreshFrame: (token) => JSON.stringify({ type: 'auth', token }),
+  pingFrame: (ts) => `{"type":"ping","ts":${ts}}`,
+  pongFrame: (ts) => (ts === undefined ? '{"type":"pong"}' : `{"type":"pong","ts":${ts}}`),
+  encode(data, { channel, event, id }): OutgoingFrame {
+    if (channel === undefined) {
+      if (typeof data === 'string' || data instanceof ArrayBuffer || ArrayBuffer.isView(data)) return data;
+      return JSON.stringify(data);
+    }
+    return JSON.stringify({ type: 'publish', ch: channel, id, event, data });
+  },
+  subscribeFrame: (ch, since) => JSON.stringify(since === undefined ? { type: 'subscribe', ch } : { type: 'subscribe', ch, since }),
+  unsubscribeFrame: (ch) => JSON.stringify({ type: 'unsubscribe', ch }),
+  decode(raw: IncomingFrame, sink: FrameSink): void {
+    if (typeof raw !== 'string') {
+      sink.data({ data: raw });
+      return;
+    }
+    let frame: unknown;
+    try {
+      frame = JSON.parse(raw);
+    } catch {
+      sink.invalid(invalid('Malformed frame: not JSON', { length: raw.length }));
+      return;
+    }
+    if (!isRecord(frame) || typeof frame.type !== 'string') {
+      sink.invalid(invalid('Malformed frame: no "type"'));
+      return;
+    }
+    switch (frame.type) {
+      case 'message':
+        sink.data(frame as unknown as InboundMessage);
+        return;
+      case 'pong':
+        sink.pong(typeof frame.ts === 'number' ? frame.ts : undefined);
+        return;
+      case 'ping':
+        sink.ping(typeof frame.ts === 'number' ? frame.ts : undefined);
+        return;
+      case 'auth_ok':
+        sink.authOk({
+          ...(typeof frame.userId === 'string' ? { userId: frame.userId } : {}),
+          ...(typeof frame.sessionId === 'string' ? { sessionId: frame.sessionId } : {}),
+          ...(typeof frame.expiresAt === 'number' ? { expiresAt: frame.expiresAt } : {}),
+        });
+        return;
+      case 'error':
+        sink.serverError(serverError(frame));
+        return;
+      default:
+        if (controlTypes.has(frame.type)) sink.control(frame.type, frame);
+        else sink.invalid(invalid(`Unknown frame type "${frame.type.slice(0, 40)}"`, { type: frame.type.slice(0, 40) }));
+    }
+  },
+};

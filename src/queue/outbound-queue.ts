@@ -1,0 +1,506 @@
+import type { Clock, TimerHandle } from '../environment/clock.js';
+import { ErrorCode, InvalidOptionError, SocketchartError } from '../protocol/errors.js';
+
+/** Priority of an outbound message; `critical` is sent first, `low` is evicted first. */
+export type Priority = 'critical' | 'high' | 'normal' | 'low';
+
+/**
+ * What happens when a message does not fit in the queue.
+ * - `reject`: the new message is rejected with `QUEUE_OVERFLOW`.
+ * - `evict-lowest`: queued messages are evicted (rejected with `QUEUE_OVERFLOW`), lowest priority and
+ *   oldest first, as long as they rank below the new message (a queued message of the same priority is
+ *   older, so it goes first); when that cannot make room, the new message is rejected instead.
+ */
+export type OverflowPolicy = 'reject' | 'evict-lowest';
+
+/** A message waiting in the outbound queue. Its owner settles it with `resolve()` once written, or `reject()`. */
+export interface QueuedMessage {
+  /** Position in enqueue order, unique per queue. */
+  readonly seq: number;
+  /** What to write on the socket. */
+  readonly payload: string | ArrayBufferLike | ArrayBufferView;
+  /** Size of the payload in bytes, as counted against `maxBytes`. */
+  readonly bytes: number;
+  /** Priority the message was sent with. */
+  readonly priority: Priority;
+  /** Clock time at which it was enqueued. */
+  readonly enqueuedAt: number;
+  /** Clock time at which it expires; `Infinity` when it has no TTL. */
+  readonly expiresAt: number;
+  /** Application message id, when it has one (ack / dedup). */
+  readonly id?: string;
+  /** Settles the `enqueue()` promise successfully. */
+  resolve(): void;
+  /** Settles the `enqueue()` promise with an error. */
+  reject(error: SocketchartError): void;
+}
+
+/** Bounds and overflow behaviour of an outbound queue. */
+export interface OutboundQueueOptions {
+  /**
+   * Most messages held at once.
+   * @default 1000
+   */
+  maxMessages: number;
+  /**
+   * Most payload bytes held at once; a single message larger than this is always rejected.
+   * @default 1048576 (1 MiB)
+   */
+  maxBytes: number;
+  /**
+   * What to do when a message does not fit.
+   * @default 'evict-lowest'
+   */
+  overflow: OverflowPolicy;
+}
+
+/** A message to enqueue. */
+export interface EnqueueInput {
+  /** What to write on the socket. */
+  payload: string | ArrayBufferLike | ArrayBufferView;
+  /** Size of the payload in bytes. */
+  bytes: number;
+  /** Send priority. */
+  priority: Priority;
+  /** Most time the message may wait in the queue, in ms; omitted (or `Infinity`) for no limit. 0 or less: already expired. */
+  ttlMs?: number;
+  /** Application message id. */
+  id?: string;
+}
+
+/** Defaults of `OutboundQueueOptions`. */
+export const defaultOutboundQueueOptions: Readonly<OutboundQueueOptions> = {
+  maxMessages: 1000,
+  maxBytes: 1024 * 1024,
+  overflow: 'evict-lowest',
+};
+
+/** Every priority, highest first. */
+export const priorities: readonly Priority[] = ['critical', 'high', 'normal', 'low'];
+const RANK: Readonly<Record<Priority, number>> = { low: 0, normal: 1, high: 2, critical: 3 };
+const MAX_TIMER_MS = 2_147_483_647;
+
+class Entry implements QueuedMessage {
+  heapIndex = -1;
+  queued = false;
+  resolve!: () => void;
+  reject!: (error: SocketchartError) => void;
+  constructor(
+    readonly seq: number,
+    readonly payload: string | ArrayBufferLike | ArrayBufferView,
+    readonly bytes: number,
+    readonly priority: Priority,
+    readonly enqueuedAt: number,
+    readonly expiresAt: number,
+    readonly id: string | undefined,
+  ) {}
+}
+
+class Lane {
+  items: Entry[] = [];
+  head = 0;
+  bytes = 0;
+  get length(): number {
+    return this.items.length - this.head;
+  }
+  shift(): Entry | undefined {
+    const entry = this.items[this.head];
+    if (entry === undefined) return undefined;
+    this.bytes -= entry.bytes;
+    if (++this.head === this.items.length) {
+      this.items.length = 0;
+      this.head = 0;
+    } else {
+      (this.items as Array<Entry | undefined>)[this.head - 1] = undefined;
+      if (this.head >= 64 && this.head * 2 >= this.items.length) {
+        this.items.splice(0, this.head);
+        this.head = 0;
+      }
+    }
+    return entry;
+  }
+  unshift(entry: Entry): void {
+    if (this.head > 0) this.items[--this.head] = entry;
+    else this.items.unshift(entry);
+    this.bytes += entry.bytes;
+  }
+  push(entry: Entry): void {
+    this.items.push(entry);
+    this.bytes += entry.bytes;
+  }
+  removeUnqueued(): void {
+    const kept: Entry[] = [];
+    let bytes = 0;
+    for (let i = this.head; i < this.items.length; i++) {
+      const entry = this.items[i]!;
+      if (!entry.queued) continue;
+      kept.push(entry);
+      bytes += entry.bytes;
+    }
+    this.items = kept;
+    this.head = 0;
+    this.bytes = bytes;
+  }
+}
+
+/**
+ * The outbound priority queue a connection uses whenever its fast path is closed. Bounded by count and
+ * bytes; every message's `enqueue()` promise settles exactly once: resolved by its owner after writing,
+ * or rejected with `QUEUE_OVERFLOW` (not admitted / evicted), `MESSAGE_EXPIRED` (TTL passed while
+ * queued) or whatever `rejectAll()` is given. One clock timer per queue serves every TTL.
+ */
+export class OutboundQueue {
+  /** Messages lost to the queue: evicted, expired or refused for lack of room. */
+  dropped = 0;
+  /** Messages rejected with `MESSAGE_EXPIRED`. */
+  expired = 0;
+  /** Queued messages evicted to make room for higher-priority ones. */
+  evicted = 0;
+
+  private readonly options: OutboundQueueOptions;
+  private readonly clock: Clock;
+  private readonly lanes: Array<Lane | undefined> = [undefined, undefined, undefined, undefined];
+  private heap: Entry[] | undefined;
+  private count = 0;
+  private totalBytes = 0;
+  private nextSeq = 0;
+  private timer: TimerHandle | undefined;
+  private timerAt = Infinity;
+  private disposed = false;
+  private readonly onTimer = (): void => {
+    this.timer = undefined;
+    this.timerAt = Infinity;
+    this.expireDue(this.clock.now());
+    this.arm();
+  };
+
+  constructor(options: Partial<OutboundQueueOptions>, clock: Clock) {
+    const merged = { ...defaultOutboundQueueOptions, ...options };
+    if (!(merged.maxMessages >= 1)) throw new InvalidOptionError('maxMessages', 'a number >= 1', merged.maxMessages);
+    if (!(merged.maxBytes >= 1)) throw new InvalidOptionError('maxBytes', 'a number >= 1', merged.maxBytes);
+    if (merged.overflow !== 'reject' && merged.overflow !== 'evict-lowest') {
+      throw new InvalidOptionError('overflow', "'reject' or 'evict-lowest'", merged.overflow);
+    }
+    this.options = merged;
+    this.clock = clock;
+  }
+
+  /** Number of messages queued. */
+  get size(): number {
+    return this.count;
+  }
+
+  /** Payload bytes queued. */
+  get bytes(): number {
+    return this.totalBytes;
+  }
+
+  /**
+   * Queues a message. The promise resolves when its owner has written it (`resolve()`), and rejects with a
+   * `SocketchartError`: `QUEUE_OVERFLOW` when it is not admitted or later evicted, `MESSAGE_EXPIRED` when
+   * its TTL passes while queued, `CLOSED` after `dispose()`, or the error given to `rejectAll()`.
+   */
+  enqueue(input: EnqueueInput): Promise<void> {
+    const rank = RANK[input.priority];
+    if (rank === undefined) {
+      return Promise.reject(new InvalidOptionError('priority', "'critical', 'high', 'normal' or 'low'", input.priority));
+    }
+    if (this.disposed) return Promise.reject(closedError(input.id));
+    const now = this.clock.now();
+    const ttl = input.ttlMs;
+    const entry = new Entry(
+      this.nextSeq++,
+      input.payload,
+      input.bytes,
+      input.priority,
+      now,
+      ttl === undefined ? Infinity : now + ttl,
+      input.id,
+    );
+    const promise = new Promise<void>((resolve, reject) => {
+      entry.resolve = resolve;
+      entry.reject = reject;
+    });
+    if (entry.expiresAt <= now) {
+      this.expired++;
+      this.dropped++;
+      entry.reject(expiredError(entry));
+      return promise;
+    }
+    this.expireDue(now);
+    if (this.admit(entry, false)) this.lane(rank).push(entry);
+    return promise;
+  }
+
+  /** Per-priority number of queued messages. */
+  depthByPriority(): Record<Priority, number> {
+    return {
+      critical: this.lanes[3]?.length ?? 0,
+      high: this.lanes[2]?.length ?? 0,
+      normal: this.lanes[1]?.length ?? 0,
+      low: this.lanes[0]?.length ?? 0,
+    };
+  }
+
+  /** The next message to send (highest priority, oldest first) without removing it; never an expired one. */
+  peek(): QueuedMessage | undefined {
+    this.expireDue(this.clock.now());
+    for (let rank = 3; rank >= 0; rank--) {
+      const lane = this.lanes[rank];
+      if (lane !== undefined && lane.length > 0) return lane.items[lane.head];
+    }
+    return undefined;
+  }
+
+  /** Removes and returns the next message to send; the caller then settles it (`resolve()` / `reject()`) or `unshift()`s it. */
+  shift(): QueuedMessage | undefined {
+    this.expireDue(this.clock.now());
+    for (let rank = 3; rank >= 0; rank--) {
+      const lane = this.lanes[rank];
+      if (lane === undefined || lane.length === 0) continue;
+      const entry = lane.shift()!;
+      this.detach(entry);
+      this.arm();
+      return entry;
+    }
+    return undefined;
+  }
+
+  /**
+   * Puts a message taken with `shift()` back at the head of its priority (e.g. the write could not happen).
+   * If the queue filled up meanwhile, the overflow policy applies to it as the oldest message of its priority.
+   */
+  unshift(message: QueuedMessage): void {
+    if (!(message instanceof Entry) || message.queued) return;
+    if (this.disposed) {
+      message.reject(closedError(message.id));
+      return;
+    }
+    const now = this.clock.now();
+    if (message.expiresAt <= now) {
+      this.expired++;
+      this.dropped++;
+      message.reject(expiredError(message));
+      return;
+    }
+    this.expireDue(now);
+    if (this.admit(message, true)) this.lane(RANK[message.priority]).unshift(message);
+  }
+
+  /** Rejects every queued message with `error` and empties the queue; returns how many there were. */
+  rejectAll(error: SocketchartError): number {
+    const rejected: Entry[] = [];
+    for (let rank = 3; rank >= 0; rank--) {
+      const lane = this.lanes[rank];
+      if (lane === undefined) continue;
+      for (let i = lane.head; i < lane.items.length; i++) {
+        const entry = lane.items[i]!;
+        entry.queued = false;
+        rejected.push(entry);
+      }
+      this.lanes[rank] = undefined;
+    }
+    if (this.heap !== undefined) {
+      for (const entry of this.heap) entry.heapIndex = -1;
+      this.heap = undefined;
+    }
+    this.count = 0;
+    this.totalBytes = 0;
+    this.arm();
+    for (const entry of rejected) entry.reject(error);
+    return rejected.length;
+  }
+
+  /** Rejects whatever is queued with `CLOSED`, clears the timer; later `enqueue()` calls reject with `CLOSED`. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.rejectAll(new SocketchartError(ErrorCode.CLOSED, { message: 'Outbound queue disposed' }));
+    this.disposed = true;
+  }
+
+  private lane(rank: number): Lane {
+    return (this.lanes[rank] ??= new Lane());
+  }
+
+  private admit(entry: Entry, atHead: boolean): boolean {
+    const { maxMessages, maxBytes, overflow } = this.options;
+    const needCount = this.count + 1 - maxMessages;
+    const needBytes = this.totalBytes + entry.bytes - maxBytes;
+    if (needCount > 0 || needBytes > 0) {
+      if (overflow === 'reject' || entry.bytes > maxBytes || !this.canEvict(entry, atHead, needCount, needBytes)) {
+        this.dropped++;
+        entry.reject(
+          new SocketchartError(ErrorCode.QUEUE_OVERFLOW, {
+            message: entry.bytes > maxBytes ? 'Message larger than the outbound queue' : 'Outbound queue full',
+            details: { reason: 'rejected', maxMessages, maxBytes },
+            ...(entry.id === undefined ? {} : { messageId: entry.id }),
+          }),
+        );
+        return false;
+      }
+      this.evictFor(needCount, needBytes);
+    }
+    this.count++;
+    this.totalBytes += entry.bytes;
+    entry.queued = true;
+    if (entry.expiresAt !== Infinity) this.heapPush(entry);
+    return true;
+  }
+
+  private canEvict(entry: Entry, atHead: boolean, needCount: number, needBytes: number): boolean {
+    const limit = RANK[entry.priority] - (atHead ? 1 : 0);
+    let count = 0;
+    let bytes = 0;
+    for (let rank = 0; rank <= limit; rank++) {
+      const lane = this.lanes[rank];
+      if (lane === undefined) continue;
+      count += lane.length;
+      bytes += lane.bytes;
+    }
+    return count >= needCount && bytes >= needBytes;
+  }
+
+  private evictFor(needCount: number, needBytes: number): void {
+    const victims: Entry[] = [];
+    for (let rank = 0; rank < 4 && (needCount > 0 || needBytes > 0); rank++) {
+      const lane = this.lanes[rank];
+      while (lane !== undefined && lane.length > 0 && (needCount > 0 || needBytes > 0)) {
+        const entry = lane.shift()!;
+        this.detach(entry);
+        needCount--;
+        needBytes -= entry.bytes;
+        victims.push(entry);
+      }
+    }
+    this.evicted += victims.length;
+    this.dropped += victims.length;
+    for (const entry of victims) {
+      entry.reject(
+        new SocketchartError(ErrorCode.QUEUE_OVERFLOW, {
+          message: 'Evicted from the outbound queue by a higher-priority message',
+          details: { reason: 'evicted', priority: entry.priority },
+          ...(entry.id === undefined ? {} : { messageId: entry.id }),
+        }),
+      );
+    }
+  }
+
+  private detach(entry: Entry): void {
+    entry.queued = false;
+    this.count--;
+    this.totalBytes -= entry.bytes;
+    if (entry.heapIndex >= 0) this.heapRemove(entry.heapIndex);
+  }
+
+  private expireDue(now: number): void {
+    const heap = this.heap;
+    if (heap === undefined || heap.length === 0 || heap[0]!.expiresAt > now) return;
+    const victims: Entry[] = [];
+    let ranks = 0;
+    while (heap.length > 0 && heap[0]!.expiresAt < now) {
+      const entry = heap[0]!;
+      this.detach(entry);
+      ranks |= 1 << RANK[entry.priority];
+      victims.push(entry);
+    }
+    for (let rank = 0; rank < 4; rank++) {
+      if (ranks & (1 << rank)) this.lanes[rank]!.removeUnqueued();
+    }
+    this.expired += victims.length;
+    this.dropped += victims.length;
+    this.arm();
+    for (const entry of victims) entry.reject(expiredError(entry));
+  }
+
+  private arm(): void {
+    const heap = this.heap;
+    if (heap === undefined || heap.length === 0) {
+      if (this.timer !== undefined) {
+        this.clock.clearTimeout(this.timer);
+        this.timer = undefined;
+        this.timerAt = Infinity;
+      }
+      return;
+    }
+    const at = heap[0]!.expiresAt;
+    if (this.timer !== undefined) {
+      if (this.timerAt <= at) return;
+      this.clock.clearTimeout(this.timer);
+    }
+    this.timerAt = at;
+    this.timer = this.clock.setTimeout(this.onTimer, Math.min(MAX_TIMER_MS, Math.max(0, at - this.clock.now())));
+  }
+
+  private heapPush(entry: Entry): void {
+    const heap = (this.heap ??= []);
+    entry.heapIndex = heap.length;
+    heap.push(entry);
+    this.siftUp(entry.heapIndex);
+    if (entry.heapIndex === 0) this.arm();
+  }
+
+  private heapRemove(index: number): void {
+    const heap = this.heap!;
+    const removed = heap[index]!;
+    const last = heap.pop()!;
+    removed.heapIndex = -1;
+    if (index === heap.length) return;
+    heap[index] = last;
+    last.heapIndex = index;
+    this.siftUp(index);
+    this.siftDown(last.heapIndex);
+  }
+
+  private siftUp(index: number): void {
+    const heap = this.heap!;
+    const entry = heap[index]!;
+    while (index > 0) {
+      const parentIndex = (index - 1) >> 1;
+      const parent = heap[parentIndex]!;
+      if (!before(entry, parent)) break;
+      heap[index] = parent;
+      parent.heapIndex = index;
+      index = parentIndex;
+    }
+    heap[index] = entry;
+    entry.heapIndex = index;
+  }
+
+  private siftDown(index: number): void {
+    const heap = this.heap!;
+    const entry = heap[index]!;
+    const length = heap.length;
+    for (;;) {
+      let child = 2 * index + 1;
+      if (child >= length) break;
+      const right = child + 1;
+      if (right < length && before(heap[right]!, heap[child]!)) child = right;
+      const candidate = heap[child]!;
+      if (!before(candidate, entry)) break;
+      heap[index] = candidate;
+      candidate.heapIndex = index;
+      index = child;
+    }
+    heap[index] = entry;
+    entry.heapIndex = index;
+  }
+}
+
+function before(a: Entry, b: Entry): boolean {
+  return a.expiresAt < b.expiresAt || (a.expiresAt === b.expiresAt && a.seq < b.seq);
+}
+
+function expiredError(entry: Entry): SocketchartError {
+  return new SocketchartError(ErrorCode.MESSAGE_EXPIRED, {
+    message: 'Message expired in the outbound queue',
+    details: { priority: entry.priority, waitedMs: entry.expiresAt - entry.enqueuedAt },
+    ...(entry.id === undefined ? {} : { messageId: entry.id }),
+  });
+}
+
+function closedError(id: string | undefined): SocketchartError {
+  return new SocketchartError(ErrorCode.CLOSED, {
+    message: 'Outbound queue disposed',
+    ...(id === undefined ? {} : { messageId: id }),
+  });
+}

@@ -1,0 +1,154 @@
+import type { IncomingMessage } from 'node:http';
+import { errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
+import { z } from 'zod';
+import { scrubSecret } from './logger.js';
+
+/** Subprotocol of the JSON wire protocol; the only protocol the server ever echoes. */
+export const SUBPROTOCOL = 'socketchart.v1';
+/** In `subprotocol` mode the client offers `socketchart.v1, socketchart.token.<token>`. */
+export const TOKEN_SUBPROTOCOL_PREFIX = 'socketchart.token.';
+
+/** How a client presents its token. */
+export type TokenMode = 'message' | 'subprotocol' | 'query';
+
+/** Who is on the other end of a connection, as established by the token. */
+export interface Identity {
+  readonly userId: string;
+  /** Epoch milliseconds at which the session ends (the token's `exp`); the socket is closed with 4001 then. */
+  readonly expiresAt?: number;
+  readonly roles: readonly string[];
+  readonly permissions: readonly string[];
+  /** Every claim of the token (or what a custom `verify` returned). */
+  readonly claims: Readonly<Record<string, unknown>>;
+}
+
+/** What a custom `verify(token)` hook resolves with; throwing (or rejecting) refuses the token. */
+export interface VerifiedToken {
+  userId: string;
+  /** Epoch milliseconds. */
+  expiresAt?: number;
+  roles?: readonly string[];
+  permissions?: readonly string[];
+  claims?: Record<string, unknown>;
+}
+
+export type VerifyToken = (token: string) => VerifiedToken | Promise<VerifiedToken>;
+
+/** A refused token; `reason` is safe to log and to send (it never contains the token). */
+export class AuthenticationError extends Error {
+  override readonly name = 'AuthenticationError';
+}
+
+export interface AuthenticatorOptions {
+  jwtSecret?: string | Uint8Array;
+  verify?: VerifyToken;
+  issuer?: string;
+  audience?: string;
+  clockToleranceSec: number;
+}
+
+export type Authenticate = (token: string) => Promise<Identity>;
+
+const verifiedSchema = z.object({
+  userId: z.string().min(1).max(128),
+  expiresAt: z.number().finite().optional(),
+  roles: z.array(z.string()).optional(),
+  permissions: z.array(z.string()).optional(),
+  claims: z.record(z.string(), z.unknown()).optional(),
+});
+
+const stringList = (value: unknown): string[] =>
+  Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : [];
+
+function identityFromClaims(payload: JWTPayload): Identity {
+  const userId = payload.sub;
+  if (typeof userId !== 'string' || userId.length === 0 || userId.length > 128) {
+    throw new AuthenticationError('token has no usable "sub" claim');
+  }
+  const scope = typeof payload.scope === 'string' ? payload.scope.split(' ').filter(Boolean) : [];
+  return {
+    userId,
+    ...(typeof payload.exp === 'number' ? { expiresAt: payload.exp * 1000 } : {}),
+    roles: stringList(payload.roles),
+    permissions: [...stringList(payload.permissions), ...scope],
+    claims: payload,
+  };
+}
+
+function joseReason(error: unknown): string {
+  if (error instanceof joseErrors.JWTExpired) return 'token expired';
+  if (error instanceof joseErrors.JWTClaimValidationFailed) return `claim "${error.claim}" is invalid`;
+  if (error instanceof joseErrors.JWSSignatureVerificationFailed) return 'invalid signature';
+  if (error instanceof joseErrors.JOSEAlgNotAllowed) return 'algorithm not allowed';
+  if (error instanceof joseErrors.JWSInvalid || error instanceof joseErrors.JWTInvalid) return 'malformed token';
+  if (error instanceof AuthenticationError) return error.message;
+  return 'token rejected';
+}
+
+/** Builds the token check: HS256 JWTs with `jose`, or the custom `verify` hook when given. */
+export function createAuthenticator(options: AuthenticatorOptions): Authenticate {
+  const { verify } = options;
+  if (verify) {
+    return async (token) => {
+      let result: unknown;
+      try {
+        result = await verify(token);
+      } catch (error) {
+        const message = error instanceof Error ? scrubSecret(error.message, token).slice(0, 200) : 'token rejected';
+        throw new AuthenticationError(message || 'token rejected');
+      }
+      const parsed = verifiedSchema.safeParse(result);
+      if (!parsed.success) throw new AuthenticationError('verify() returned no usable identity');
+      const { userId, expiresAt, roles, permissions, claims } = parsed.data;
+      return { userId, ...(expiresAt === undefined ? {} : { expiresAt }), roles: roles ?? [], permissions: permissions ?? [], claims: claims ?? {} };
+    };
+  }
+  const secret = options.jwtSecret;
+  if (secret === undefined) throw new Error('createAuthenticator needs jwtSecret or verify');
+  const key = typeof secret === 'string' ? new TextEncoder().encode(secret) : secret;
+  return async (token) => {
+    try {
+      const { payload } = await jwtVerify(token, key, {
+        algorithms: ['HS256'],
+        clockTolerance: options.clockToleranceSec,
+        ...(options.issuer === undefined ? {} : { issuer: options.issuer }),
+        ...(options.audience === undefined ? {} : { audience: options.audience }),
+      });
+      return identityFromClaims(payload);
+    } catch (error) {
+      throw new AuthenticationError(joseReason(error));
+    }
+  };
+}
+
+/** Offered subprotocols, as sent in `Sec-WebSocket-Protocol`. */
+export function offeredProtocols(request: IncomingMessage): string[] {
+  const header = request.headers['sec-websocket-protocol'];
+  if (typeof header !== 'string') return [];
+  return header
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
+}
+
+/** The token carried by the handshake itself (subprotocol or query), if the mode is enabled and present. */
+export function handshakeToken(
+  request: IncomingMessage,
+  modes: ReadonlySet<TokenMode>,
+  queryParam: string,
+): { token: string; mode: 'subprotocol' | 'query' } | undefined {
+  if (modes.has('subprotocol')) {
+    const entry = offeredProtocols(request).find((protocol) => protocol.startsWith(TOKEN_SUBPROTOCOL_PREFIX));
+    const token = entry?.slice(TOKEN_SUBPROTOCOL_PREFIX.length);
+    if (token) return { token, mode: 'subprotocol' };
+  }
+  if (modes.has('query')) {
+    const token = new URL(request.url ?? '/', 'http://localhost').searchParams.get(queryParam);
+    if (token) return { token, mode: 'query' };
+  }
+  return undefined;
+}
+
+/** Protocol names safe to log: token entries are replaced. */
+export const loggableProtocols = (protocols: readonly string[]): string[] =>
+  protocols.map((protocol) => (protocol.startsWith(TOKEN_SUBPROTOCOL_PREFIX) ? `${TOKEN_SUBPROTOCOL_PREFIX}[redacted]` : protocol.slice(0, 64)));

@@ -1,0 +1,156 @@
+import type { Identity } from './auth.js';
+
+export const MAX_CHANNEL_LENGTH = 200;
+const SEGMENT_CHARS = 'A-Za-z0-9_.@=+~|-';
+/** `type:id` or `type:id:sub`; segments never contain `:` or `*`. */
+export const CHANNEL_NAME_PATTERN = new RegExp(`^[A-Za-z0-9_-]+(?::[${SEGMENT_CHARS}]+){1,2}$`);
+const PATTERN_SEGMENT = new RegExp(`^(?:\\{userId\\}|[${SEGMENT_CHARS}*]+)$`);
+
+/** What a client asks to do on a channel. */
+export type ChannelAction = 'subscribe' | 'publish' | 'presence';
+
+/**
+ * Who may perform an action on the channels a rule matches:
+ * `true` every authenticated user, `false` nobody,
+ * `{ roles }` users holding at least one of the roles, `{ permissions }` users holding every listed permission
+ * (both keys: both conditions), or a function deciding per identity and channel.
+ */
+export type Grant =
+  | boolean
+  | { roles?: readonly string[]; permissions?: readonly string[] }
+  | ((identity: Identity, channel: string) => boolean);
+
+/** One authorization rule. Rules are tried in order; the first whose pattern matches decides. No match: denied. */
+export interface ChannelRule {
+  /**
+   * Matched segment by segment (`:`-separated): `*` matches one segment, a trailing `*` one or more,
+   * `*` inside a segment any characters of that segment (`room-*`), and `{userId}` exactly the caller's user id.
+   * Examples: `chat:*`, `user:{userId}:*`, `agent-status:{userId}`.
+   */
+  pattern: string;
+  /** Who may subscribe (and so receive messages, presence diffs and typing). @default false */
+  subscribe?: Grant;
+  /** Who may publish. @default false */
+  publish?: Grant;
+  /** Who may join, leave and list presence and send typing indicators. @default false */
+  presence?: Grant;
+  /** Events a publish may carry; a publish without `event` counts as `message`. Omitted: any event. */
+  events?: readonly string[];
+}
+
+/** The rules used when `channels` is not given: users may use their own `user:<id>` channels and read `broadcast:all`. */
+export const defaultChannelRules: readonly ChannelRule[] = [
+  { pattern: 'user:{userId}', subscribe: true },
+  { pattern: 'user:{userId}:*', subscribe: true, publish: true, presence: true },
+  { pattern: 'broadcast:all', subscribe: true },
+];
+
+/** Channel every connection of a user receives without subscribing; `sendToUser` publishes here. */
+export const userChannel = (userId: string): string => `user:${userId}`;
+/** Channel every connection receives without subscribing; `broadcastAll` publishes here. */
+export const BROADCAST_ALL_CHANNEL = 'broadcast:all';
+
+export const isChannelName = (name: string): boolean => name.length <= MAX_CHANNEL_LENGTH && CHANNEL_NAME_PATTERN.test(name);
+
+/** The `type` of a `type:id[:sub]` channel, which selects its rate limit. */
+export const channelType = (name: string): string => {
+  const colon = name.indexOf(':');
+  return colon < 0 ? name : name.slice(0, colon);
+};
+
+/** Returns why a pattern is invalid, or undefined. */
+export function patternProblem(pattern: string): string | undefined {
+  const segments = pattern.split(':');
+  if (segments.length < 1 || segments.length > 3) return 'one to three `:`-separated segments';
+  if (segments.some((segment) => !PATTERN_SEGMENT.test(segment))) return 'segments of letters, digits, _ . @ = + ~ | -, `*` or `{userId}`';
+  return undefined;
+}
+
+type SegmentMatcher = { kind: 'literal'; text: string } | { kind: 'any' } | { kind: 'glob'; re: RegExp } | { kind: 'self' };
+
+interface CompiledRule {
+  rule: ChannelRule;
+  segments: SegmentMatcher[];
+  rest: boolean;
+  events: ReadonlySet<string> | undefined;
+}
+
+const escapeRe = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+function compileSegment(segment: string): SegmentMatcher {
+  if (segment === '{userId}') return { kind: 'self' };
+  if (segment === '*') return { kind: 'any' };
+  if (segment.includes('*')) return { kind: 'glob', re: new RegExp(`^${segment.split('*').map(escapeRe).join('.*')}$`) };
+  return { kind: 'literal', text: segment };
+}
+
+function compileRule(rule: ChannelRule): CompiledRule {
+  const parts = rule.pattern.split(':');
+  const rest = parts[parts.length - 1] === '*';
+  return {
+    rule,
+    segments: parts.map(compileSegment),
+    rest,
+    events: rule.events ? new Set(rule.events) : undefined,
+  };
+}
+
+function segmentMatches(matcher: SegmentMatcher, segment: string, identity: Identity): boolean {
+  switch (matcher.kind) {
+    case 'literal':
+      return matcher.text === segment;
+    case 'any':
+      return segment.length > 0;
+    case 'glob':
+      return matcher.re.test(segment);
+    case 'self':
+      return segment === identity.userId;
+  }
+}
+
+function matches(compiled: CompiledRule, parts: readonly string[], identity: Identity): boolean {
+  const { segments, rest } = compiled;
+  if (rest ? parts.length < segments.length : parts.length !== segments.length) return false;
+  const fixed = rest ? segments.length - 1 : segments.length;
+  for (let i = 0; i < fixed; i++) {
+    if (!segmentMatches(segments[i]!, parts[i]!, identity)) return false;
+  }
+  return true;
+}
+
+function granted(grant: Grant | undefined, identity: Identity, channel: string): boolean {
+  if (grant === undefined || grant === false) return false;
+  if (grant === true) return true;
+  if (typeof grant === 'function') {
+    try {
+      return grant(identity, channel) === true;
+    } catch {
+      return false;
+    }
+  }
+  if (grant.roles && !grant.roles.some((role) => identity.roles.includes(role))) return false;
+  if (grant.permissions && !grant.permissions.every((permission) => identity.permissions.includes(permission))) return false;
+  return true;
+}
+
+export type AuthorizationResult = { ok: true } | { ok: false; reason: string };
+
+/** Channel authorization: compiled once, asked for every subscribe, publish, presence and typing frame. */
+export class ChannelAuthorizer {
+  private readonly rules: readonly CompiledRule[];
+
+  constructor(rules: readonly ChannelRule[]) {
+    this.rules = rules.map(compileRule);
+  }
+
+  authorize(identity: Identity, channel: string, action: ChannelAction, event?: string): AuthorizationResult {
+    const parts = channel.split(':');
+    const compiled = this.rules.find((candidate) => matches(candidate, parts, identity));
+    if (!compiled) return { ok: false, reason: `no rule allows ${action} on this channel` };
+    if (!granted(compiled.rule[action], identity, channel)) return { ok: false, reason: `${action} is not allowed on this channel` };
+    if (action === 'publish' && compiled.events && !compiled.events.has(event ?? 'message')) {
+      return { ok: false, reason: `event "${event ?? 'message'}" is not allowed on this channel` };
+    }
+    return { ok: true };
+  }
+}

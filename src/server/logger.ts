@@ -1,0 +1,32 @@
+import { pino, type Logger } from 'pino';
+
+export type { Logger };
+
+/** Paths pino censors even if a caller logs a whole request or frame. */
+export const redactPaths = [
+  'token',
+  '*.token',
+  'headers.authorization',
+  'headers.cookie',
+  'headers["sec-websocket-protocol"]',
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers["sec-websocket-protocol"]',
+];
+
+/** The logger used when none is given: pino at `info`, named `socketchart-server`, with token paths censored. */
+export const createDefaultLogger = (): Logger =>
+  pino({ name: 'socketchart-server', level: 'info', redact: { paths: redactPaths, censor: '[redacted]' } });
+
+/** Replaces every occurrence of a secret in a text. */
+export function scrubSecret(text: string, secret: string | undefined): string {
+  if (!secret || secret.length < 4) return text;
+  return text.split(secret).join('[redacted]');
+}
+
+/** The request path; a query string (which may carry a token in legacy `query` mode) is never logged. */
+export function loggableUrl(url: string | undefined): string {
+  if (url === undefined) return '';
+  const question = url.indexOf('?');
+  return question < 0 ? url.slice(0, 200) : `${url.slice(0, Math.min(question, 200))}?[redacted]`;
+}

@@ -1,0 +1,71 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** The server's Prometheus instruments, all registered on one per-server `Registry`. */
+export interface ServerMetrics {
+  readonly registry: Registry;
+  readonly connections: Gauge;
+  readonly connectionsOpened: Counter;
+  readonly connectionsClosed: Counter<'code'>;
+  readonly messagesIn: Counter<'type'>;
+  readonly messagesOut: Counter<'type'>;
+  readonly bytesIn: Counter;
+  readonly bytesOut: Counter;
+  readonly deliveryLatency: Histogram;
+  readonly errors: Counter<'code'>;
+  readonly rateLimited: Counter<'scope'>;
+  readonly slowConsumers: Counter;
+  readonly backendUp: Gauge;
+  /** Counts one outbound frame of a type (children are cached: this is on the hot path). */
+  countOut(type: string, bytes: number): void;
+  countIn(type: string, bytes: number): void;
+}
+
+export interface MetricsOptions {
+  prefix: string;
+  registry?: Registry;
+  defaultMetrics: boolean;
+}
+
+export function createMetrics({ prefix, registry = new Registry(), defaultMetrics }: MetricsOptions): ServerMetrics {
+  const registers = [registry];
+  if (defaultMetrics) collectDefaultMetrics({ register: registry, prefix });
+  const messagesIn = new Counter({ name: `${prefix}messages_in_total`, help: 'Frames received, by frame type', labelNames: ['type'] as const, registers });
+  const messagesOut = new Counter({ name: `${prefix}messages_out_total`, help: 'Frames sent, by frame type', labelNames: ['type'] as const, registers });
+  const bytesIn = new Counter({ name: `${prefix}bytes_in_total`, help: 'Bytes of frames received', registers });
+  const bytesOut = new Counter({ name: `${prefix}bytes_out_total`, help: 'Bytes of frames sent', registers });
+  const outChildren = new Map<string, Counter.Internal>();
+  const inChildren = new Map<string, Counter.Internal>();
+  const child = (cache: Map<string, Counter.Internal>, counter: Counter<'type'>, type: string) => {
+    let found = cache.get(type);
+    if (!found) cache.set(type, (found = counter.labels(type)));
+    return found;
+  };
+  return {
+    registry,
+    connections: new Gauge({ name: `${prefix}connections`, help: 'Open WebSocket connections on this node', registers }),
+    connectionsOpened: new Counter({ name: `${prefix}connections_opened_total`, help: 'WebSocket connections accepted', registers }),
+    connectionsClosed: new Counter({ name: `${prefix}connections_closed_total`, help: 'WebSocket connections closed, by close code', labelNames: ['code'] as const, registers }),
+    messagesIn,
+    messagesOut,
+    bytesIn,
+    bytesOut,
+    deliveryLatency: new Histogram({
+      name: `${prefix}delivery_latency_seconds`,
+      help: 'Time from publish to fan-out on this node',
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    }),
+    errors: new Counter({ name: `${prefix}errors_total`, help: 'Error frames sent, by error code', labelNames: ['code'] as const, registers }),
+    rateLimited: new Counter({ name: `${prefix}rate_limited_total`, help: 'Frames refused by a rate limit, by scope', labelNames: ['scope'] as const, registers }),
+    slowConsumers: new Counter({ name: `${prefix}slow_consumers_total`, help: 'Connections closed because their send buffer overflowed', registers }),
+    backendUp: new Gauge({ name: `${prefix}backend_up`, help: '1 when the shared backend (Redis) is reachable', registers }),
+    countOut(type, bytes) {
+      child(outChildren, messagesOut, type).inc();
+      bytesOut.inc(bytes);
+    },
+    countIn(type, bytes) {
+      child(inChildren, messagesIn, type).inc();
+      bytesIn.inc(bytes);
+    },
+  };
+}
