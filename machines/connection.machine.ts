@@ -9,7 +9,8 @@ import { flusherMachine } from './flusher.machine.js';
 const dial = [{ guard: 'isOffline', target: '#connection.offline' }, { target: '#connection.link' }] as const;
 
 /**
- * One connection's lifecycle. `link` owns the socket: entering it dials, leaving it closes the socket.
+ * One connection's lifecycle. `link` owns the socket: entering it dials, leaving it closes the socket,
+ * and events from a socket it no longer owns are ignored (`fromOwnSocket`).
  * `retrying` is the one decision point every failure goes through.
  */
 export const connectionMachine = setup({
@@ -34,8 +35,8 @@ export const connectionMachine = setup({
       invoke: { id: 'socket', src: 'socket', input: ({ context }) => context.rt },
       initial: 'connecting',
       on: {
-        'socket.close': { target: 'retrying', actions: 'recordClose' },
-        'auth.error': { target: 'retrying', actions: 'recordAuthError' },
+        'socket.close': { guard: 'fromOwnSocket', target: 'retrying', actions: 'recordClose' },
+        'auth.error': { guard: 'fromOwnSocket', target: 'retrying', actions: 'recordAuthError' },
         'env.offline': 'offline',
         'page.hidden': { guard: 'closesWhenHidden', target: 'suspended' },
         'connection.stop': '.closing',
@@ -43,18 +44,18 @@ export const connectionMachine = setup({
       states: {
         connecting: {
           after: { connectTimeout: { target: '#connection.retrying', actions: 'recordConnectTimeout' } },
-          on: { 'socket.open': 'authenticating' },
+          on: { 'socket.open': { guard: 'fromOwnSocket', target: 'authenticating' } },
         },
         halfOpen: {
           entry: 'beginProbe',
           after: { connectTimeout: { target: '#connection.retrying', actions: 'recordConnectTimeout' } },
-          on: { 'socket.open': 'authenticating' },
+          on: { 'socket.open': { guard: 'fromOwnSocket', target: 'authenticating' } },
         },
         authenticating: {
           entry: 'authenticate',
           always: { guard: 'authAnswerNotAwaited', target: 'connected' },
           after: { authTimeout: { target: '#connection.retrying', actions: 'recordAuthTimeout' } },
-          on: { 'auth.ok': { target: 'connected', actions: 'acceptSession' } },
+          on: { 'auth.ok': { guard: 'fromOwnSocket', target: 'connected', actions: 'acceptSession' } },
         },
         connected: {
           type: 'parallel',
@@ -69,7 +70,7 @@ export const connectionMachine = setup({
             'page.freeze': { actions: 'forwardToHeartbeat' },
             'page.visible': { actions: 'forwardToHeartbeat' },
             'page.resume': { actions: 'forwardToHeartbeat' },
-            'auth.error': { actions: 'reportRefreshRefused' },
+            'auth.error': { guard: 'fromOwnSocket', actions: 'reportRefreshRefused' },
           },
           states: {
             outbound: {
@@ -105,7 +106,7 @@ export const connectionMachine = setup({
                 },
                 confirming: {
                   after: { authTimeout: { target: 'expiring', actions: 'reportRefreshTimeout' } },
-                  on: { 'auth.ok': { target: 'valid', actions: 'acceptSession' } },
+                  on: { 'auth.ok': { guard: 'fromOwnSocket', target: 'valid', actions: 'acceptSession' } },
                 },
                 expiring: {},
               },
@@ -116,7 +117,7 @@ export const connectionMachine = setup({
           entry: 'closeSocket',
           after: { closeTimeout: '#connection.closed' },
           on: {
-            'socket.close': '#connection.closed',
+            'socket.close': { guard: 'fromOwnSocket', target: '#connection.closed' },
             'auth.error': {},
             'env.offline': {},
             'page.hidden': {},

@@ -3,7 +3,7 @@ import { classifyClose, errorFrameAction, type CloseAction } from '../protocol/c
 import { ErrorCode, SocketchartError } from '../protocol/errors.js';
 import { recoveryDelay } from '../policy/backoff.js';
 import { retryDelay } from '../policy/retry-delay.js';
-import type { ConnectionContext, ConnectionEvent, ConnectionInput, RetryKind } from './types.js';
+import type { ConnectionContext, ConnectionEvent, ConnectionInput, RetryKind, SocketEvent } from './types.js';
 
 type Args = { context: ConnectionContext; event: ConnectionEvent };
 const typed = setup({ types: {} as { context: ConnectionContext; events: ConnectionEvent } });
@@ -55,7 +55,9 @@ function failure(context: ConnectionContext, action: CloseAction, error: Socketc
 
 function recordFailure(build: (args: Args) => { action: CloseAction; error: SocketchartError }) {
   return typed.enqueueActions(({ context, event, enqueue }) => {
-    const { action, error } = build({ context, event });
+    const built = build({ context, event });
+    const action = built.action;
+    const error = context.rt.redactError(built.error);
     enqueue.assign(failure(context, action, error));
     enqueue(() => context.rt.reportError(error));
   });
@@ -168,10 +170,12 @@ export const connectionActions = {
 };
 
 export const connectionGuards = {
+  fromOwnSocket: ({ context, event }: Args) => (event as SocketEvent).socket === context.rt.currentSocket,
   isOffline: ({ context }: Args) => !context.rt.online,
   closesWhenHidden: ({ context }: Args) => context.rt.options.closeWhenHidden,
   closesWhileHidden: ({ context }: Args) => context.rt.options.closeWhenHidden && context.rt.hidden,
-  authAnswerNotAwaited: ({ context }: Args) => !context.rt.awaitingAuth,
+  authAnswerNotAwaited: ({ context: { rt } }: Args) =>
+    !rt.options.protocol.awaitsAuthAnswer({ mode: rt.options.auth?.mode ?? 'message', token: rt.token }),
   hasQueued: ({ context }: Args) => context.rt.queuedCount > 0,
   tokenExpires: ({ context }: Args) => context.session?.expiresAt !== undefined && context.rt.canRefreshInBand(),
   isFatal: ({ context }: Args) => context.outcome === 'fail',

@@ -1,7 +1,7 @@
 import type { AnyActorRef } from 'xstate';
 import type { FrameSink, InboundMessage, OutgoingFrame, SessionInfo } from '../protocol/adapter.js';
 import { ErrorCode, SocketchartError } from '../protocol/errors.js';
-import { redactSecret, redactUrl } from '../protocol/redact.js';
+import { redactDeep, redactSecret, redactUrl } from '../protocol/redact.js';
 import { OutboundQueue, type Priority } from '../queue/outbound-queue.js';
 import { ConnectionMetrics } from '../metrics/connection-metrics.js';
 import type { EnvironmentEvent } from '../environment/environment.js';
@@ -87,6 +87,9 @@ export class ConnectionRuntime implements FrameSink {
   status = 'idle';
   /** Socket dials made by this connection (invariant checks). */
   dials = 0;
+  /** Id of the socket actor now running; events stamped with another id are stale. */
+  currentSocket = 0;
+  private socketIds = 0;
   private queue: OutboundQueue | undefined;
   private listeners: Map<keyof ConnectionEvents, Set<Listener<never>>> | undefined;
   private releaseEnvironment: (() => void) | undefined;
@@ -141,6 +144,12 @@ export class ConnectionRuntime implements FrameSink {
 
   // Transport
 
+  /** Called when a socket actor starts: every event its socket sends carries the returned id. */
+  beginSocket(): number {
+    this.currentSocket = ++this.socketIds;
+    return this.currentSocket;
+  }
+
   /** Opens the one socket of this connection; the socket actor owns its lifetime. */
   openSocket(token: string | undefined): WebSocketLike {
     const { options } = this;
@@ -166,14 +175,14 @@ export class ConnectionRuntime implements FrameSink {
     };
     ws.onopen = () => {
       this.ws = ws;
-      this.toMachine({ type: 'socket.open' });
+      this.toMachine({ type: 'socket.open', socket: this.currentSocket });
     };
     ws.onclose = (event) => {
       if (!settle()) return;
       if (this.ws === ws) this.ws = null;
       this.fastPath = false;
       const code = options.protocol.normalizeCloseCode?.(event.code) ?? event.code;
-      this.toMachine({ type: 'socket.close', code, reason: event.reason ?? '', wasClean: event.wasClean ?? false });
+      this.toMachine({ type: 'socket.close', socket: this.currentSocket, code, reason: event.reason ?? '', wasClean: event.wasClean ?? false });
     };
     ws.onerror = () => {};
     if (typeof ws.on === 'function' && typeof ws.terminate === 'function') {
@@ -229,7 +238,7 @@ export class ConnectionRuntime implements FrameSink {
     try {
       ws.close(code, reason);
     } catch {
-      this.toMachine({ type: 'socket.close', code: 1006, reason: '', wasClean: false });
+      this.toMachine({ type: 'socket.close', socket: this.currentSocket, code: 1006, reason: '', wasClean: false });
     }
   }
 
@@ -271,7 +280,7 @@ export class ConnectionRuntime implements FrameSink {
 
   authOk(session: SessionInfo): void {
     this.awaitingAuth = false;
-    this.toMachine({ type: 'auth.ok', session });
+    this.toMachine({ type: 'auth.ok', socket: this.currentSocket, session });
   }
 
   pong(ts: number | undefined): void {
@@ -285,7 +294,7 @@ export class ConnectionRuntime implements FrameSink {
   serverError(error: SocketchartError): void {
     if (this.awaitingAuth && error.messageId === undefined) {
       this.awaitingAuth = false;
-      this.toMachine({ type: 'auth.error', error });
+      this.toMachine({ type: 'auth.error', socket: this.currentSocket, error });
       return;
     }
     this.reportError(error);
@@ -309,7 +318,22 @@ export class ConnectionRuntime implements FrameSink {
     );
   }
 
+  /** A copy of the error with the token removed from its message and details, when it appears there. */
+  redactError(error: SocketchartError): SocketchartError {
+    const token = this.token;
+    if (!token || !(error.message.includes(token) || JSON.stringify(error.details ?? null).includes(token))) return error;
+    return new SocketchartError(error.code, {
+      message: this.redact(error.message),
+      recovery: error.recovery,
+      details: redactDeep(error.details, (text) => this.redact(text)),
+      ...(error.closeCode === undefined ? {} : { closeCode: error.closeCode }),
+      ...(error.retryAfterMs === undefined ? {} : { retryAfterMs: error.retryAfterMs }),
+      ...(error.messageId === undefined ? {} : { messageId: error.messageId }),
+    });
+  }
+
   reportError(error: SocketchartError): void {
+    error = this.redactError(error);
     this.metrics.errors++;
     this.log('warn', error.message, { code: error.code });
     this.emit('error', error);
@@ -442,7 +466,7 @@ export class ConnectionRuntime implements FrameSink {
     const logger = this.options.logger;
     const fn = logger?.[level];
     if (!fn) return;
-    const safe = details ? (JSON.parse(this.redact(JSON.stringify(details))) as Record<string, unknown>) : undefined;
+    const safe = details ? (redactDeep(details, (text) => this.redact(text)) as Record<string, unknown>) : undefined;
     fn.call(logger, this.redact(`[${this.options.name}] ${message}`), safe);
   }
 }

@@ -57,10 +57,10 @@ export type ConnectionEvent =
   | { type: 'connection.start' }
   | { type: 'connection.stop'; code?: number; reason?: string }
   | { type: 'connection.retry' }
-  | { type: 'socket.open' }
-  | { type: 'socket.close'; code: number; reason: string; wasClean: boolean }
-  | { type: 'auth.ok'; session: SessionInfo }
-  | { type: 'auth.error'; error: SocketchartError }
+  | { type: 'socket.open'; socket: number }
+  | { type: 'socket.close'; socket: number; code: number; reason: string; wasClean: boolean }
+  | { type: 'auth.ok'; socket: number; session: SessionInfo }
+  | { type: 'auth.error'; socket: number; error: SocketchartError }
   | { type: 'heartbeat.timeout' }
   | { type: 'heartbeat.pong'; ts?: number }
   | { type: 'queue.pending' }
@@ -72,3 +72,6 @@ export type ConnectionEvent =
   | { type: 'page.resume' };
 
 export type ConnectionEventType = ConnectionEvent['type'];
+
+/** Events that come from one socket; the machine ignores them once that socket is no longer its own. */
+export type SocketEvent = Extract<ConnectionEvent, { socket: number }>;

@@ -15,6 +15,7 @@ const asAuthError = (cause: unknown) =>
 export const socketActor = fromCallback<EventObject, ConnectionRuntime>(({ input: rt }) => {
   let ws: WebSocketLike | undefined;
   let stopped = false;
+  const id = rt.beginSocket();
   const dial = (token: string | undefined) => {
     if (stopped) return;
     rt.tokenReason = 'connect';
@@ -23,6 +24,7 @@ export const socketActor = fromCallback<EventObject, ConnectionRuntime>(({ input
     } catch (cause) {
       rt.actor?.send({
         type: 'socket.close',
+        socket: id,
         code: 1006,
         reason: rt.redact(cause instanceof Error ? cause.message : 'dial failed'),
         wasClean: false,
@@ -33,7 +35,7 @@ export const socketActor = fromCallback<EventObject, ConnectionRuntime>(({ input
   if (!auth || typeof auth.token === 'string') dial(auth?.token as string | undefined);
   else
     rt.obtainToken(rt.tokenReason).then(dial, (cause: unknown) => {
-      if (!stopped) rt.actor?.send({ type: 'auth.error', error: asAuthError(cause) });
+      if (!stopped) rt.actor?.send({ type: 'auth.error', socket: id, error: asAuthError(cause) });
     });
   return () => {
     stopped = true;

@@ -1,0 +1,134 @@
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+
+/** A Lua script run with EVALSHA, falling back to EVAL once after a Redis restart (NOSCRIPT). */
+export class LuaScript {
+  private readonly sha: string;
+
+  constructor(
+    private readonly source: string,
+    private readonly keyCount: number,
+  ) {
+    this.sha = createHash('sha1').update(source).digest('hex');
+  }
+
+  async run(redis: Redis, args: readonly (string | number)[]): Promise<unknown> {
+    try {
+      return await redis.evalsha(this.sha, this.keyCount, ...args);
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.includes('NOSCRIPT')) throw error;
+      return redis.eval(this.source, this.keyCount, ...args);
+    }
+  }
+}
+
+const ensureChannel = `
+local function ensure(meta, ttl)
+  if redis.call('EXISTS', meta) == 0 then
+    local t = redis.call('TIME')
+    local base = string.format('%d', tonumber(t[1]) * 1000000 + tonumber(t[2]))
+    redis.call('HSET', meta, 'base', base, 'seq', base)
+    redis.call('PEXPIRE', meta, ttl)
+  end
+end
+`;
+
+/**
+ * KEYS: meta, history, dedup. ARGV: payload, historySize, ttlMs, dedupTtlMs, useDedup ('1'|'0'), pubsub channel.
+ * Returns {duplicate (0|1), seq as string}.
+ */
+export const appendScript = new LuaScript(
+  `${ensureChannel}
+if ARGV[5] == '1' then
+  local seen = redis.call('GET', KEYS[3])
+  if seen then return {1, seen} end
+end
+ensure(KEYS[1], ARGV[3])
+local seq = string.format('%d', redis.call('HINCRBY', KEYS[1], 'seq', 1))
+redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[2], seq .. '-0', 'm', ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+if ARGV[5] == '1' then redis.call('SET', KEYS[3], seq, 'PX', ARGV[4]) end
+redis.call('PUBLISH', ARGV[6], 'm' .. seq .. ' ' .. ARGV[1])
+return {0, seq}
+`,
+  3,
+);
+
+/** KEYS: meta, history. ARGV: first seq to return, limit, ttlMs. Returns {base, seq, entries}. */
+export const readScript = new LuaScript(
+  `${ensureChannel}
+ensure(KEYS[1], ARGV[3])
+local meta = redis.call('HMGET', KEYS[1], 'base', 'seq')
+local entries = {}
+if tonumber(ARGV[2]) > 0 then
+  entries = redis.call('XRANGE', KEYS[2], ARGV[1] .. '-0', '+', 'COUNT', ARGV[2])
+end
+return {meta[1], meta[2], entries}
+`,
+  2,
+);
+
+/** KEYS: members hash, user's refs set, node's entries set. ARGV: userId, ref, member JSON, node entry. Returns 1 on a new join. */
+export const presenceJoinScript = new LuaScript(
+  `
+redis.call('SADD', KEYS[3], ARGV[4])
+if redis.call('SADD', KEYS[2], ARGV[2]) == 1 and redis.call('SCARD', KEYS[2]) == 1 then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+  return 1
+end
+return 0
+`,
+  3,
+);
+
+/** KEYS: members hash, user's refs set, node's entries set. ARGV: userId, ref, node entry. Returns 1 when the user left. */
+export const presenceLeaveScript = new LuaScript(
+  `
+redis.call('SREM', KEYS[3], ARGV[3])
+if redis.call('SREM', KEYS[2], ARGV[2]) == 1 and redis.call('SCARD', KEYS[2]) == 0 then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  return 1
+end
+return 0
+`,
+  3,
+);
+
+/**
+ * KEYS: nodes sorted set. ARGV: this node id, node timeout ms.
+ * Marks this node alive (Redis clock) and returns nodes silent for longer than the timeout.
+ */
+export const heartbeatScript = new LuaScript(
+  `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZADD', KEYS[1], now, ARGV[1])
+return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]), 'LIMIT', 0, 16)
+`,
+  1,
+);
+
+/**
+ * KEYS: nodes sorted set, dead node's entries set. ARGV: dead node id, key prefix.
+ * Removes every presence entry of a dead node exactly once (whoever removes it from the set does the work)
+ * and returns the leaves to announce as a flat list {ch, userId, ...}.
+ */
+export const reapScript = new LuaScript(
+  `
+if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return {} end
+local leaves = {}
+for _, raw in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  local entry = cjson.decode(raw)
+  local refs = ARGV[2] .. 'pr:' .. entry[1] .. ' ' .. entry[2]
+  if redis.call('SREM', refs, entry[3]) == 1 and redis.call('SCARD', refs) == 0 then
+    redis.call('HDEL', ARGV[2] .. 'pm:' .. entry[1], entry[2])
+    table.insert(leaves, entry[1])
+    table.insert(leaves, entry[2])
+  end
+end
+redis.call('DEL', KEYS[2])
+return leaves
+`,
+  2,
+);

@@ -1,0 +1,354 @@
+import { Redis } from 'ioredis';
+import type { Logger } from '../logger.js';
+import type { HistoryRead, StoredMessage } from '../history.js';
+import type { ResolvedRedisOptions } from '../options.js';
+import type { PresenceMember } from '../schema.js';
+import {
+  appendScript,
+  heartbeatScript,
+  presenceJoinScript,
+  presenceLeaveScript,
+  readScript,
+  reapScript,
+  type LuaScript,
+} from './redis-scripts.js';
+import type { AppendInput, AppendResult, Backend, BackendListener, ChannelSignal, GlobalSignal } from './types.js';
+
+export interface RedisBackendConfig {
+  redis: ResolvedRedisOptions;
+  nodeId: string;
+  historySize: number;
+  historyTtlMs: number;
+  dedupWindowMs: number;
+  logger: Logger;
+}
+
+interface Watch {
+  count: number;
+  ready: Promise<void>;
+}
+
+type Payload = Omit<StoredMessage, 'seq'>;
+
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+function toMessage(seq: number, json: string): StoredMessage | undefined {
+  try {
+    const payload: unknown = JSON.parse(json);
+    if (!isRecord(payload) || typeof payload.ts !== 'number') return undefined;
+    const message: StoredMessage = { seq, data: payload.data, ts: payload.ts };
+    if (typeof payload.id === 'string') message.id = payload.id;
+    if (typeof payload.event === 'string') message.event = payload.event;
+    if (typeof payload.from === 'string') message.from = payload.from;
+    return message;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Scale-out backend. Per channel: a hash `meta:<ch>` (base and seq, HINCRBY), a stream `hist:<ch>`
+ * (XADD MAXLEN, entry id = seq), a pub/sub channel `chan:<ch>` carrying messages and signals;
+ * idempotency keys `dedup:<key>` (SET PX); presence hashes `pm:<ch>` with per-user ref sets, each
+ * entry also listed under its node so a dead node's presence is reaped; nodes alive in `nodes` (ZSET).
+ * Appends run as one Lua script, so numbering, history, dedup and fan-out are atomic and in order.
+ */
+export class RedisBackend implements Backend {
+  readonly kind = 'redis';
+  private readonly command: Redis;
+  private readonly subscriber: Redis;
+  private listener: BackendListener | undefined;
+  private readonly watches = new Map<string, Watch>();
+  private readonly prefix: string;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private up = { command: false, subscriber: false };
+  private lostSinceRecovery = false;
+  private closed = false;
+  private lastErrorLog = 0;
+
+  constructor(private readonly config: RedisBackendConfig) {
+    const { redis } = config;
+    this.prefix = redis.keyPrefix;
+    const base = {
+      ...redis.options,
+      lazyConnect: true,
+      connectTimeout: redis.connectTimeoutMs,
+      retryStrategy: (times: number) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
+    };
+    this.command = new Redis(redis.url, {
+      ...base,
+      enableOfflineQueue: false,
+      autoResendUnfulfilledCommands: false,
+      maxRetriesPerRequest: 0,
+      commandTimeout: redis.commandTimeoutMs,
+      connectionName: `socketchart:${config.nodeId}:cmd`,
+    });
+    this.subscriber = new Redis(redis.url, {
+      ...base,
+      enableOfflineQueue: true,
+      autoResubscribe: true,
+      maxRetriesPerRequest: null,
+      connectionName: `socketchart:${config.nodeId}:sub`,
+    });
+    this.track(this.command, 'command');
+    this.track(this.subscriber, 'subscriber');
+    this.subscriber.on('message', (channel: string, text: string) => this.onPubSub(channel, text));
+  }
+
+  private key(kind: string, name: string): string {
+    return `${this.prefix}${kind}:${name}`;
+  }
+
+  private track(client: Redis, role: 'command' | 'subscriber'): void {
+    client.on('error', (error: Error) => {
+      const now = Date.now();
+      if (now - this.lastErrorLog > 5000) {
+        this.lastErrorLog = now;
+        this.config.logger.warn({ role, err: error.message }, 'redis error');
+      }
+    });
+    client.on('ready', () => {
+      this.up[role] = true;
+      this.onReachability();
+    });
+    client.on('close', () => {
+      if (this.up[role]) this.config.logger.warn({ role }, 'redis connection lost');
+      this.up[role] = false;
+      this.onReachability();
+    });
+  }
+
+  private onReachability(): void {
+    const up = this.isUp();
+    if (this.closed) return;
+    this.listener?.status(up);
+    if (!up) {
+      this.lostSinceRecovery = true;
+      return;
+    }
+    if (!this.lostSinceRecovery) return;
+    this.lostSinceRecovery = false;
+    void this.recover();
+  }
+
+  private async recover(): Promise<void> {
+    try {
+      await this.subscriber.ping();
+      this.config.logger.info('redis reachable again; resuming from history');
+      await this.beat();
+      this.listener?.recovered();
+    } catch (error) {
+      this.config.logger.warn({ err: (error as Error).message }, 'redis recovery failed');
+    }
+  }
+
+  isUp(): boolean {
+    return this.up.command && this.up.subscriber;
+  }
+
+  async start(listener: BackendListener): Promise<void> {
+    this.listener = listener;
+    const timeout = this.config.redis.connectTimeoutMs;
+    const ready = (client: Redis) =>
+      new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`Redis not reachable within ${timeout} ms`)), timeout);
+        client.once('ready', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+        client.connect().catch(() => undefined);
+      });
+    try {
+      await Promise.all([ready(this.command), ready(this.subscriber)]);
+      await this.subscriber.subscribe(this.key('global', 'signals'));
+      await this.beat();
+    } catch (error) {
+      this.closed = true;
+      this.command.disconnect();
+      this.subscriber.disconnect();
+      throw error;
+    }
+    this.lostSinceRecovery = false;
+    this.heartbeat = setInterval(() => void this.beat().catch(() => undefined), this.config.redis.nodeHeartbeatMs);
+    this.heartbeat.unref();
+  }
+
+  private async beat(): Promise<void> {
+    const dead = (await heartbeatScript.run(this.command, [this.key('nodes', 'alive'), this.config.nodeId, this.config.redis.nodeTimeoutMs])) as string[];
+    for (const node of dead) {
+      if (node === this.config.nodeId) continue;
+      const flat = (await reapScript.run(this.command, [this.key('nodes', 'alive'), this.key('pn', node), node, this.prefix])) as string[];
+      const leavesByChannel = new Map<string, PresenceMember[]>();
+      for (let i = 0; i + 1 < flat.length; i += 2) {
+        const ch = flat[i]!;
+        const list = leavesByChannel.get(ch) ?? [];
+        list.push({ userId: flat[i + 1]! });
+        leavesByChannel.set(ch, list);
+      }
+      this.config.logger.info({ node, leaves: flat.length / 2 }, 'reaped presence of a dead node');
+      for (const [ch, leaves] of leavesByChannel) await this.signalChannel(ch, { kind: 'presence', joins: [], leaves });
+    }
+  }
+
+  private onPubSub(channel: string, text: string): void {
+    const listener = this.listener;
+    if (!listener) return;
+    if (channel === this.key('global', 'signals')) {
+      try {
+        const signal = JSON.parse(text) as GlobalSignal;
+        if (signal.kind === 'logout') listener.globalSignal(signal);
+      } catch {
+        return;
+      }
+      return;
+    }
+    const chanPrefix = `${this.prefix}chan:`;
+    if (!channel.startsWith(chanPrefix)) return;
+    const ch = channel.slice(chanPrefix.length);
+    if (text.startsWith('m')) {
+      const space = text.indexOf(' ');
+      const message = toMessage(Number(text.slice(1, space)), text.slice(space + 1));
+      if (message) listener.message(ch, message);
+    } else if (text.startsWith('s')) {
+      try {
+        listener.channelSignal(ch, JSON.parse(text.slice(1)) as ChannelSignal);
+      } catch {
+        return;
+      }
+    }
+  }
+
+  private run(script: LuaScript, args: readonly (string | number)[]): Promise<unknown> {
+    return script.run(this.command, args);
+  }
+
+  async append(ch: string, input: AppendInput): Promise<AppendResult> {
+    const payload: Payload = { data: input.data, ts: input.ts };
+    if (input.id !== undefined) payload.id = input.id;
+    if (input.event !== undefined) payload.event = input.event;
+    if (input.from !== undefined) payload.from = input.from;
+    const dedupKey = input.dedupKey === undefined ? this.key('dedup', '-') : this.key('dedup', input.dedupKey);
+    const [duplicate, seq] = (await this.run(appendScript, [
+      this.key('meta', ch),
+      this.key('hist', ch),
+      dedupKey,
+      JSON.stringify(payload),
+      this.config.historySize,
+      this.config.historyTtlMs,
+      this.config.dedupWindowMs,
+      input.dedupKey === undefined ? '0' : '1',
+      this.key('chan', ch),
+    ])) as [number, string];
+    return { seq: Number(seq), duplicate: duplicate === 1 };
+  }
+
+  async read(ch: string, since: number, limit: number): Promise<HistoryRead> {
+    const [base, current, raw] = (await this.run(readScript, [this.key('meta', ch), this.key('hist', ch), String(since + 1), limit, this.config.historyTtlMs])) as [
+      string,
+      string,
+      [string, string[]][],
+    ];
+    const entries: StoredMessage[] = [];
+    for (const [id, fields] of raw) {
+      const message = toMessage(Number(id.slice(0, id.indexOf('-'))), fields[1] ?? '');
+      if (message) entries.push(message);
+    }
+    return { base: Number(base), current: Number(current), entries };
+  }
+
+  watch(ch: string): Promise<void> {
+    let watch = this.watches.get(ch);
+    if (!watch) {
+      const created: Watch = { count: 0, ready: Promise.resolve() };
+      created.ready = this.subscriber.subscribe(this.key('chan', ch)).then(
+        () => undefined,
+        (error: unknown) => {
+          if (this.watches.get(ch) === created) this.watches.delete(ch);
+          throw error;
+        },
+      );
+      this.watches.set(ch, (watch = created));
+    }
+    watch.count += 1;
+    return watch.ready;
+  }
+
+  unwatch(ch: string): void {
+    const watch = this.watches.get(ch);
+    if (!watch) return;
+    watch.count -= 1;
+    if (watch.count > 0) return;
+    this.watches.delete(ch);
+    if (!this.closed) this.subscriber.unsubscribe(this.key('chan', ch)).catch(() => undefined);
+  }
+
+  async signalChannel(ch: string, signal: ChannelSignal): Promise<void> {
+    await this.command.publish(this.key('chan', ch), `s${JSON.stringify(signal)}`);
+  }
+
+  async signalGlobal(signal: GlobalSignal): Promise<void> {
+    await this.command.publish(this.key('global', 'signals'), JSON.stringify(signal));
+  }
+
+  private presenceKeys(ch: string, userId: string): string[] {
+    return [this.key('pm', ch), this.key('pr', `${ch} ${userId}`), this.key('pn', this.config.nodeId)];
+  }
+
+  async presenceJoin(ch: string, ref: string, member: PresenceMember): Promise<boolean> {
+    const entry = JSON.stringify([ch, member.userId, ref]);
+    const joined = await this.run(presenceJoinScript, [...this.presenceKeys(ch, member.userId), member.userId, ref, JSON.stringify(member), entry]);
+    return joined === 1;
+  }
+
+  async presenceLeave(ch: string, ref: string, userId: string): Promise<boolean> {
+    const entry = JSON.stringify([ch, userId, ref]);
+    const left = await this.run(presenceLeaveScript, [...this.presenceKeys(ch, userId), userId, ref, entry]);
+    return left === 1;
+  }
+
+  async presenceList(ch: string): Promise<PresenceMember[]> {
+    const all = await this.command.hgetall(this.key('pm', ch));
+    const members: PresenceMember[] = [];
+    for (const [userId, json] of Object.entries(all)) {
+      try {
+        const member: unknown = JSON.parse(json);
+        members.push(isRecord(member) && isRecord(member.meta) ? { userId, meta: member.meta } : { userId });
+      } catch {
+        members.push({ userId });
+      }
+    }
+    return members;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    if (this.command.status === 'ready') {
+      await this.command
+        .multi()
+        .zrem(this.key('nodes', 'alive'), this.config.nodeId)
+        .del(this.key('pn', this.config.nodeId))
+        .exec()
+        .catch(() => undefined);
+    }
+    this.listener = undefined;
+    await Promise.all([quit(this.command), quit(this.subscriber)]);
+  }
+}
+
+async function quit(client: Redis): Promise<void> {
+  if (client.status === 'end') return;
+  if (client.status !== 'ready') {
+    client.disconnect();
+    return;
+  }
+  const timer = setTimeout(() => client.disconnect(), 1000);
+  try {
+    await client.quit();
+  } catch {
+    client.disconnect();
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,63 @@
+import type { HistoryRead, StoredMessage } from '../history.js';
+import type { PresenceMember } from '../schema.js';
+
+/** A message to number, keep and fan out. */
+export interface AppendInput {
+  id?: string;
+  data: unknown;
+  event?: string;
+  from?: string;
+  ts: number;
+  /** Idempotency key: a second append with the same key inside the window returns the first seq and is not delivered. */
+  dedupKey?: string;
+}
+
+export interface AppendResult {
+  seq: number;
+  duplicate: boolean;
+}
+
+/** Unnumbered events fanned out to every node for one channel. */
+export type ChannelSignal =
+  | { kind: 'presence'; joins: PresenceMember[]; leaves: PresenceMember[] }
+  | { kind: 'typing'; userId: string; typing: boolean; origin: string };
+
+/** Unnumbered events fanned out to every node. */
+export type GlobalSignal = { kind: 'logout'; userId: string; reason: string };
+
+/** What a backend reports to its node. */
+export interface BackendListener {
+  /** A numbered message of a watched channel, from any node (this one included). */
+  message(ch: string, message: StoredMessage): void;
+  channelSignal(ch: string, signal: ChannelSignal): void;
+  globalSignal(signal: GlobalSignal): void;
+  /** The shared store came back after an outage: resume subscriptions from history and re-register presence. */
+  recovered(): void;
+  /** Reachability of the shared store changed. */
+  status(up: boolean): void;
+}
+
+/**
+ * The storage and fan-out primitives a node needs; everything else (ordering, replay plans, gaps,
+ * authorization, limits) lives above it and is shared by both backends.
+ */
+export interface Backend {
+  readonly kind: 'memory' | 'redis';
+  start(listener: BackendListener): Promise<void>;
+  isUp(): boolean;
+  /** Numbers, keeps (bounded) and fans out one message, atomically with the idempotency check. */
+  append(ch: string, input: AppendInput): Promise<AppendResult>;
+  /** The channel's numbering and up to `limit` retained messages after `since` (creating the channel if new). */
+  read(ch: string, since: number, limit: number): Promise<HistoryRead>;
+  /** Starts receiving the channel's messages and signals on this node; resolves once they flow. Reference counted. */
+  watch(ch: string): Promise<void>;
+  unwatch(ch: string): void;
+  signalChannel(ch: string, signal: ChannelSignal): Promise<void>;
+  signalGlobal(signal: GlobalSignal): Promise<void>;
+  /** Adds one connection's presence; true when it is the user's first on the channel (a join to announce). */
+  presenceJoin(ch: string, ref: string, member: PresenceMember): Promise<boolean>;
+  /** Removes one connection's presence; true when it was the user's last on the channel (a leave to announce). */
+  presenceLeave(ch: string, ref: string, userId: string): Promise<boolean>;
+  presenceList(ch: string): Promise<PresenceMember[]>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,354 @@
+import { randomUUID } from 'node:crypto';
+import { WebSocket, type RawData } from 'ws';
+import { AuthenticationError, type Authenticate, type Identity } from './auth.js';
+import { channelType } from './channels.js';
+import { ServerCloseCode, WireErrorCode } from './close-codes.js';
+import type { Hub, HubClient } from './hub.js';
+import type { Logger } from './logger.js';
+import type { ServerMetrics } from './metrics.js';
+import { ConnectionRateLimiter, FloodMeter } from './rate-limit.js';
+import { parseClientFrame, type ClientFrame, type ErrorFrame, type PresenceMember, type ServerFrame } from './schema.js';
+import type { Subscription } from './subscription.js';
+import type { ResolvedOptions } from './options.js';
+
+export interface ConnectionContext {
+  options: ResolvedOptions;
+  hub: Hub;
+  metrics: ServerMetrics;
+  logger: Logger;
+  authenticate: Authenticate;
+  onClosed(connection: Connection): void;
+}
+
+/** The token check done at the upgrade, for tokens carried by the handshake. */
+export type HandshakeAuth =
+  | { kind: 'none' }
+  | { kind: 'ok'; identity: Identity; mode: 'subprotocol' | 'query' }
+  | { kind: 'failed'; reason: string; mode: 'subprotocol' | 'query' };
+
+const MAX_EARLY_FRAMES = 64;
+const FLOOD_WINDOW_MS = 10_000;
+const CLOSE_GRACE_MS = 2000;
+const SLOW_CONSUMER_GRACE_MS = 1000;
+const MAX_TIMER_MS = 2_147_483_647;
+
+const truncateReason = (reason: string) => (Buffer.byteLength(reason) <= 123 ? reason : Buffer.from(reason).subarray(0, 120).toString());
+
+/** One socket: authentication, frame validation, rate limits, timers, and the hub operations it asks for. */
+export class Connection implements HubClient {
+  readonly id = randomUUID();
+  readonly key: string;
+  readonly sessionId = randomUUID();
+  readonly subscriptions = new Map<string, Subscription>();
+  readonly presence = new Map<string, PresenceMember>();
+  readonly typing = new Map<string, NodeJS.Timeout>();
+  /** Set on every inbound frame or pong; cleared by each protocol-level ping. */
+  alive = true;
+  lastFrameAt = Date.now();
+  private state: 'authenticating' | 'open' | 'closing' | 'closed' = 'authenticating';
+  private currentIdentity: Identity | undefined;
+  private attached = false;
+  private authPending = false;
+  private readonly early: ClientFrame[] = [];
+  private readonly limiter: ConnectionRateLimiter;
+  private readonly flood: FloodMeter;
+  private authTimer: NodeJS.Timeout | undefined;
+  private expiryTimer: NodeJS.Timeout | undefined;
+  private killTimer: NodeJS.Timeout | undefined;
+  private log: Logger;
+  private resolveClosed!: () => void;
+  /** Settles once the socket is closed and its presence, typing and subscriptions are cleaned up. */
+  readonly closed = new Promise<void>((resolve) => (this.resolveClosed = resolve));
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly ctx: ConnectionContext,
+    nodeId: string,
+  ) {
+    this.key = `${nodeId}:${this.id}`;
+    this.limiter = new ConnectionRateLimiter(ctx.options.rateLimits);
+    this.flood = new FloodMeter(ctx.options.floodThreshold, FLOOD_WINDOW_MS);
+    this.log = ctx.logger.child({ conn: this.id });
+    ws.on('message', (data, isBinary) => this.onFrame(data, isBinary));
+    ws.on('pong', () => (this.alive = true));
+    ws.on('error', (error) => this.log.debug({ err: error.message }, 'socket error'));
+    ws.on('close', (code, reason) => this.onClose(code, reason.toString()));
+  }
+
+  get identity(): Identity {
+    if (!this.currentIdentity) throw new Error('connection is not authenticated');
+    return this.currentIdentity;
+  }
+
+  get userId(): string | undefined {
+    return this.currentIdentity?.userId;
+  }
+
+  get open(): boolean {
+    return (this.state === 'open' || this.state === 'authenticating') && this.ws.readyState === WebSocket.OPEN;
+  }
+
+  get isAuthenticated(): boolean {
+    return this.state === 'open';
+  }
+
+  start(handshake: HandshakeAuth): void {
+    if (handshake.kind === 'ok') {
+      this.accept(handshake.identity);
+    } else if (handshake.kind === 'failed') {
+      this.rejectAuth(handshake.reason);
+    } else if (this.ctx.options.auth.modes.has('message')) {
+      this.authTimer = setTimeout(() => this.timeoutAuth(), this.ctx.options.auth.timeoutMs);
+    } else {
+      this.rejectAuth('a token is required in the handshake');
+    }
+  }
+
+  sendText(text: string, type: string): void {
+    if (!this.open) return;
+    if (this.ws.bufferedAmount > this.ctx.options.maxBufferedBytes) {
+      this.slowConsumer();
+      return;
+    }
+    this.ws.send(text);
+    this.ctx.metrics.countOut(type, text.length);
+  }
+
+  send(frame: ServerFrame): void {
+    this.sendText(JSON.stringify(frame), frame.type);
+  }
+
+  sendError(code: WireErrorCode, message: string, extra: Omit<Partial<ErrorFrame>, 'type' | 'code' | 'message'> = {}): void {
+    this.ctx.metrics.errors.labels(code).inc();
+    this.send({ type: 'error', code, message, ...extra });
+  }
+
+  closeWith(code: number, reason: string, error?: { code: WireErrorCode; message: string }, graceMs = CLOSE_GRACE_MS): void {
+    if (this.state === 'closing' || this.state === 'closed') return;
+    if (error) this.sendError(error.code, error.message);
+    this.state = 'closing';
+    this.clearTimers();
+    this.log.info({ code, reason }, 'closing connection');
+    try {
+      this.ws.close(code, truncateReason(reason));
+    } catch {
+      this.ws.terminate();
+    }
+    this.killTimer = setTimeout(() => this.ws.terminate(), graceMs);
+    this.killTimer.unref();
+  }
+
+  /** Protocol-level liveness: terminates a socket that did not answer the previous ping, then pings. */
+  ping(): void {
+    if (this.state === 'closed') return;
+    if (!this.alive) {
+      this.log.info('no pong since the last ping; terminating');
+      this.ws.terminate();
+      return;
+    }
+    this.alive = false;
+    this.ws.ping();
+  }
+
+  closeIfIdle(now: number, idleTimeoutMs: number): void {
+    if (this.state === 'open' && now - this.lastFrameAt > idleTimeoutMs) this.closeWith(ServerCloseCode.GoingAway, 'idle timeout');
+  }
+
+  private clearTimers(): void {
+    clearTimeout(this.authTimer);
+    clearTimeout(this.expiryTimer);
+  }
+
+  private onFrame(data: RawData, isBinary: boolean): void {
+    if (this.state === 'closing' || this.state === 'closed') return;
+    this.alive = true;
+    this.lastFrameAt = Date.now();
+    const bytes = Buffer.isBuffer(data) ? data.length : Array.isArray(data) ? data.reduce((sum, part) => sum + part.length, 0) : data.byteLength;
+    if (isBinary) {
+      this.ctx.metrics.countIn('binary', bytes);
+      this.refuseInvalid('binary frames are not supported; send JSON text frames');
+      return;
+    }
+    const parsed = parseClientFrame(data.toString());
+    this.ctx.metrics.countIn(parsed.ok ? parsed.frame.type : 'invalid', bytes);
+    if (!parsed.ok) {
+      this.refuseInvalid(parsed.message, parsed.details, parsed.id);
+      return;
+    }
+    const frame = parsed.frame;
+    if (this.state === 'open') {
+      this.dispatch(frame);
+    } else if (this.authPending) {
+      if (this.early.length >= MAX_EARLY_FRAMES) this.rejectAuth('too many frames before authentication');
+      else this.early.push(frame);
+    } else if (frame.type === 'auth') {
+      void this.authenticate(frame.token);
+    } else {
+      this.rejectAuth('authenticate first: the first frame must be auth {token}');
+    }
+  }
+
+  private refuseInvalid(message: string, details?: unknown, id?: string): void {
+    if (this.state === 'authenticating' && !this.authPending) {
+      this.sendError(WireErrorCode.INVALID_MESSAGE_FORMAT, message, { ...(details === undefined ? {} : { details }) });
+      this.rejectAuth('authenticate first: the first frame must be auth {token}');
+      return;
+    }
+    if (!this.take('control', id)) return;
+    this.sendError(WireErrorCode.INVALID_MESSAGE_FORMAT, message, { ...(details === undefined ? {} : { details }), ...(id === undefined ? {} : { id }) });
+  }
+
+  private take(scope: string, id: string | undefined): boolean {
+    const now = Date.now();
+    const result = this.limiter.take(scope, now);
+    if (result.ok) {
+      if (result.announce) this.send({ type: 'rate_limit_status', ...result.announce });
+      return true;
+    }
+    this.ctx.metrics.rateLimited.labels(scope).inc();
+    const retryAfter = result.retryAfterMs / 1000;
+    this.sendError(WireErrorCode.RATE_LIMIT_EXCEEDED, `rate limit exceeded for ${scope}`, {
+      retry_after: retryAfter,
+      details: { ...result.status, retry_after_ms: result.retryAfterMs },
+      ...(id === undefined ? {} : { id }),
+    });
+    if (this.flood.reject(now)) {
+      this.log.warn({ scope }, 'flooding past the rate limit');
+      this.closeWith(ServerCloseCode.RateLimited, `rate limited; retry_after=${Math.max(1, Math.ceil(retryAfter))}`);
+    }
+    return false;
+  }
+
+  private dispatch(frame: ClientFrame): void {
+    const scope = frame.type === 'publish' ? channelType(frame.ch) : 'control';
+    if (!this.take(scope, frame.type === 'publish' ? frame.id : undefined)) return;
+    const { hub } = this.ctx;
+    const failed = (error: unknown) => {
+      this.log.error({ err: String(error), type: frame.type }, 'frame handler failed');
+      this.sendError(WireErrorCode.SERVER_ERROR, 'internal error');
+    };
+    switch (frame.type) {
+      case 'auth':
+        void this.refresh(frame.token).catch(failed);
+        return;
+      case 'ping':
+        this.send(frame.ts === undefined ? { type: 'pong' } : { type: 'pong', ts: frame.ts });
+        return;
+      case 'subscribe':
+        void hub.subscribe(this, frame).catch(failed);
+        return;
+      case 'unsubscribe':
+        hub.unsubscribe(this, frame);
+        return;
+      case 'publish':
+        void hub.publish(this, frame).catch(failed);
+        return;
+      case 'presence':
+        void hub.presence(this, frame).catch(failed);
+        return;
+      case 'typing':
+        void hub.typing(this, frame).catch(failed);
+        return;
+    }
+  }
+
+  private async verify(token: string): Promise<Identity | string> {
+    try {
+      return await this.ctx.authenticate(token);
+    } catch (error) {
+      return error instanceof AuthenticationError ? error.message : 'token rejected';
+    }
+  }
+
+  private async authenticate(token: string): Promise<void> {
+    this.authPending = true;
+    const result = await this.verify(token);
+    this.authPending = false;
+    if (this.state !== 'authenticating') return;
+    if (typeof result === 'string') this.rejectAuth(result);
+    else this.accept(result);
+  }
+
+  private accept(identity: Identity): void {
+    const { hub, options } = this.ctx;
+    if (hub.userConnectionCount(identity.userId) >= options.maxConnectionsPerUser) {
+      this.closeWith(ServerCloseCode.TryAgainLater, 'too many connections for this user', {
+        code: WireErrorCode.CONNECTION_FAILED,
+        message: `at most ${options.maxConnectionsPerUser} connections per user`,
+      });
+      return;
+    }
+    clearTimeout(this.authTimer);
+    this.currentIdentity = identity;
+    this.state = 'open';
+    this.log = this.log.child({ userId: identity.userId });
+    this.send({ type: 'auth_ok', userId: identity.userId, sessionId: this.sessionId, ...(identity.expiresAt === undefined ? {} : { expiresAt: identity.expiresAt }) });
+    hub.attach(this);
+    this.attached = true;
+    this.scheduleExpiry();
+    this.log.info('authenticated');
+    for (const frame of this.early.splice(0)) {
+      if (this.state !== 'open') break;
+      this.dispatch(frame);
+    }
+  }
+
+  private async refresh(token: string): Promise<void> {
+    const result = await this.verify(token);
+    if (this.state !== 'open') return;
+    if (typeof result === 'string') {
+      this.sendError(WireErrorCode.AUTHENTICATION_FAILED, `token refresh refused: ${result}`);
+      return;
+    }
+    if (result.userId !== this.identity.userId) {
+      this.closeWith(ServerCloseCode.Forbidden, 'token belongs to another user', {
+        code: WireErrorCode.AUTHENTICATION_FAILED,
+        message: 'a refreshed token must belong to the same user',
+      });
+      return;
+    }
+    this.currentIdentity = result;
+    this.scheduleExpiry();
+    this.send({ type: 'auth_ok', userId: result.userId, sessionId: this.sessionId, ...(result.expiresAt === undefined ? {} : { expiresAt: result.expiresAt }) });
+    this.ctx.hub.reauthorize(this);
+    this.log.info('token refreshed');
+  }
+
+  private scheduleExpiry(): void {
+    clearTimeout(this.expiryTimer);
+    const expiresAt = this.currentIdentity?.expiresAt;
+    if (expiresAt === undefined) return;
+    const delay = Math.min(Math.max(expiresAt - Date.now(), 0), MAX_TIMER_MS);
+    this.expiryTimer = setTimeout(() => {
+      if (Date.now() < expiresAt) this.scheduleExpiry();
+      else this.closeWith(ServerCloseCode.Unauthorized, 'session expired', { code: WireErrorCode.AUTHENTICATION_FAILED, message: 'session expired' });
+    }, delay);
+  }
+
+  private rejectAuth(reason: string): void {
+    this.log.info({ reason }, 'authentication failed');
+    this.closeWith(ServerCloseCode.Unauthorized, reason, { code: WireErrorCode.AUTHENTICATION_FAILED, message: reason });
+  }
+
+  private timeoutAuth(): void {
+    this.closeWith(ServerCloseCode.Unauthorized, 'authentication timeout', { code: WireErrorCode.TIMEOUT, message: 'authentication timeout' });
+  }
+
+  private slowConsumer(): void {
+    this.ctx.metrics.slowConsumers.inc();
+    this.log.warn({ bufferedAmount: this.ws.bufferedAmount }, 'slow consumer');
+    this.closeWith(ServerCloseCode.SlowConsumer, 'slow consumer', undefined, SLOW_CONSUMER_GRACE_MS);
+  }
+
+  private onClose(code: number, reason: string): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.clearTimers();
+    clearTimeout(this.killTimer);
+    this.ctx.metrics.connectionsClosed.labels(String(code)).inc();
+    this.log.info({ code, reason: reason.slice(0, 123) }, 'connection closed');
+    this.ctx.onClosed(this);
+    const cleanup = this.attached ? this.ctx.hub.detach(this) : Promise.resolve();
+    cleanup.catch((error: unknown) => this.log.warn({ err: String(error) }, 'cleanup failed')).finally(() => this.resolveClosed());
+  }
+}

@@ -1,0 +1,51 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Registry } from 'prom-client';
+
+/** What `/healthz` reports. */
+export interface HealthReport {
+  /** `ok`: serving; `degraded`: serving on this node only (Redis unreachable); `shutting_down`: draining (HTTP 503). */
+  status: 'ok' | 'degraded' | 'shutting_down';
+  nodeId: string;
+  backend: 'memory' | 'redis';
+  backendUp: boolean;
+  connections: number;
+  uptimeSeconds: number;
+}
+
+export interface HttpEndpoints {
+  healthPath: string | false;
+  metricsPath: string | false;
+  registry: Registry;
+  health(): HealthReport;
+}
+
+/** Serves `/healthz` and `/metrics`; returns false for any other request so the caller can pass it on. */
+export function handleHttpRequest(endpoints: HttpEndpoints, request: IncomingMessage, response: ServerResponse): boolean {
+  const path = (request.url ?? '/').split('?')[0];
+  if (request.method !== 'GET' && request.method !== 'HEAD') return false;
+  if (endpoints.healthPath !== false && path === endpoints.healthPath) {
+    const report = endpoints.health();
+    const body = JSON.stringify(report);
+    response.writeHead(report.status === 'shutting_down' ? 503 : 200, {
+      'content-type': 'application/json',
+      'cache-control': 'no-store',
+      'content-length': Buffer.byteLength(body),
+    });
+    response.end(request.method === 'HEAD' ? undefined : body);
+    return true;
+  }
+  if (endpoints.metricsPath !== false && path === endpoints.metricsPath) {
+    endpoints.registry.metrics().then(
+      (body) => {
+        response.writeHead(200, { 'content-type': endpoints.registry.contentType, 'cache-control': 'no-store' });
+        response.end(request.method === 'HEAD' ? undefined : body);
+      },
+      () => {
+        response.writeHead(500, { 'content-type': 'text/plain' });
+        response.end('metrics unavailable');
+      },
+    );
+    return true;
+  }
+  return false;
+}

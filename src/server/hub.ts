@@ -1,0 +1,295 @@
+import type { Identity } from './auth.js';
+import type { Backend, BackendListener, ChannelSignal, GlobalSignal } from './backend/types.js';
+import { BROADCAST_ALL_CHANNEL, ChannelAuthorizer, userChannel } from './channels.js';
+import { ServerCloseCode, WireErrorCode } from './close-codes.js';
+import type { StoredMessage } from './history.js';
+import type { Logger } from './logger.js';
+import type { ServerMetrics } from './metrics.js';
+import type { ClientFrame, ErrorFrame, PresenceMember, ServerFrame } from './schema.js';
+import { encodeMessage, Subscription, type HistoryReader, type SubscriberSink } from './subscription.js';
+
+type Frame<T extends ClientFrame['type']> = Extract<ClientFrame, { type: T }>;
+
+/** What the hub needs from an authenticated connection. */
+export interface HubClient extends SubscriberSink {
+  /** Unique across nodes: `<nodeId>:<connectionId>`. */
+  readonly key: string;
+  readonly identity: Identity;
+  readonly subscriptions: Map<string, Subscription>;
+  readonly presence: Map<string, PresenceMember>;
+  readonly typing: Map<string, NodeJS.Timeout>;
+  send(frame: ServerFrame): void;
+  sendError(code: WireErrorCode, message: string, extra?: Omit<Partial<ErrorFrame>, 'type' | 'code' | 'message'>): void;
+  closeWith(code: number, reason: string, error?: { code: WireErrorCode; message: string }): void;
+}
+
+export interface HubOptions {
+  backend: Backend;
+  authorizer: ChannelAuthorizer;
+  metrics: ServerMetrics;
+  logger: Logger;
+  historySize: number;
+  maxSubscriptions: number;
+  typingTimeoutMs: number;
+  implicitChannels: boolean;
+}
+
+interface ChannelEntry {
+  subs: Map<Subscription, HubClient>;
+  ready: Promise<void>;
+}
+
+const MAX_META_BYTES = 1024;
+
+/** Local subscriptions, users and presence of this node, and the channel operations on them. */
+export class Hub implements BackendListener {
+  private readonly channels = new Map<string, ChannelEntry>();
+  private readonly users = new Map<string, Set<HubClient>>();
+  private readonly read: HistoryReader;
+  private backendUp = false;
+
+  constructor(private readonly options: HubOptions) {
+    this.read = (ch, since, limit) => options.backend.read(ch, since, limit);
+  }
+
+  userConnectionCount(userId: string): number {
+    return this.users.get(userId)?.size ?? 0;
+  }
+
+  get isBackendUp(): boolean {
+    return this.backendUp;
+  }
+
+  attach(client: HubClient): void {
+    const { userId } = client.identity;
+    let set = this.users.get(userId);
+    if (!set) this.users.set(userId, (set = new Set()));
+    set.add(client);
+    if (!this.options.implicitChannels) return;
+    for (const ch of [userChannel(userId), BROADCAST_ALL_CHANNEL]) {
+      const sub = new Subscription(ch, client, this.read, this.options.historySize, true);
+      this.addSub(client, sub).catch((error: unknown) => this.options.logger.warn({ ch, err: String(error) }, 'implicit subscription failed'));
+    }
+  }
+
+  async detach(client: HubClient): Promise<void> {
+    const set = this.users.get(client.identity.userId);
+    set?.delete(client);
+    if (set?.size === 0) this.users.delete(client.identity.userId);
+    for (const sub of [...client.subscriptions.values()]) this.removeSub(client, sub);
+    for (const ch of [...client.typing.keys()]) this.stopTyping(client, ch);
+    const channels = [...client.presence.keys()];
+    client.presence.clear();
+    await Promise.all(channels.map((ch) => this.leave(client, ch)));
+  }
+
+  private addSub(client: HubClient, sub: Subscription): Promise<void> {
+    let entry = this.channels.get(sub.ch);
+    if (!entry) {
+      const ready = this.options.backend.watch(sub.ch);
+      ready.catch(() => undefined);
+      entry = { subs: new Map(), ready };
+      this.channels.set(sub.ch, entry);
+    }
+    entry.subs.set(sub, client);
+    client.subscriptions.set(sub.ch, sub);
+    return entry.ready;
+  }
+
+  private removeSub(client: HubClient, sub: Subscription): void {
+    sub.close();
+    if (client.subscriptions.get(sub.ch) === sub) client.subscriptions.delete(sub.ch);
+    const entry = this.channels.get(sub.ch);
+    if (entry?.subs.delete(sub) && entry.subs.size === 0) {
+      this.channels.delete(sub.ch);
+      this.options.backend.unwatch(sub.ch);
+    }
+  }
+
+  private allowed(client: HubClient, ch: string, action: 'subscribe' | 'publish' | 'presence', id?: string, event?: string): boolean {
+    const verdict = this.options.authorizer.authorize(client.identity, ch, action, event);
+    if (verdict.ok) return true;
+    client.sendError(WireErrorCode.AUTHORIZATION_FAILED, verdict.reason, { details: { ch, action }, ...(id === undefined ? {} : { id }) });
+    return false;
+  }
+
+  async subscribe(client: HubClient, { ch, since }: Frame<'subscribe'>): Promise<void> {
+    if (!this.allowed(client, ch, 'subscribe')) return;
+    const existing = client.subscriptions.get(ch);
+    if (existing) this.removeSub(client, existing);
+    else if ([...client.subscriptions.values()].filter((sub) => !sub.implicit).length >= this.options.maxSubscriptions) {
+      client.sendError(WireErrorCode.RATE_LIMIT_EXCEEDED, 'too many subscriptions', { details: { ch, limit: this.options.maxSubscriptions } });
+      return;
+    }
+    const sub = new Subscription(ch, client, this.read, this.options.historySize);
+    try {
+      await this.addSub(client, sub);
+      await sub.start(since);
+    } catch (error) {
+      if (sub.closed) return;
+      this.removeSub(client, sub);
+      this.options.logger.warn({ ch, err: String(error) }, 'subscribe failed');
+      client.sendError(WireErrorCode.SERVER_ERROR, 'subscribe failed: history unavailable, retry', { details: { ch } });
+    }
+  }
+
+  unsubscribe(client: HubClient, { ch }: Frame<'unsubscribe'>): void {
+    const sub = client.subscriptions.get(ch);
+    if (sub) this.removeSub(client, sub);
+    client.send({ type: 'unsubscribed', ch });
+  }
+
+  async publish(client: HubClient, { ch, id, data, event }: Frame<'publish'>): Promise<void> {
+    if (!this.allowed(client, ch, 'publish', id, event)) return;
+    try {
+      const result = await this.append(ch, data, event, id, client.identity.userId);
+      if (id !== undefined) client.send({ type: 'ack', id, seq: result.seq, ...(result.duplicate ? { duplicate: true } : {}) });
+    } catch (error) {
+      this.options.logger.warn({ ch, err: String(error) }, 'publish failed');
+      client.sendError(WireErrorCode.SERVER_ERROR, 'publish failed, retry', { details: { ch }, ...(id === undefined ? {} : { id }) });
+    }
+  }
+
+  /** Numbers, keeps and fans out one message; with an `id`, a repeat inside the dedup window returns the first seq. */
+  append(ch: string, data: unknown, event: string | undefined, id: string | undefined, from: string | undefined) {
+    return this.options.backend.append(ch, {
+      data,
+      ts: Date.now(),
+      ...(id === undefined ? {} : { id, dedupKey: JSON.stringify([from ?? '', ch, id]) }),
+      ...(event === undefined ? {} : { event }),
+      ...(from === undefined ? {} : { from }),
+    });
+  }
+
+  async presence(client: HubClient, { ch, action, meta }: Frame<'presence'>): Promise<void> {
+    if (!this.allowed(client, ch, 'presence')) return;
+    try {
+      if (action === 'join' && !client.presence.has(ch)) {
+        if (meta !== undefined && JSON.stringify(meta).length > MAX_META_BYTES) {
+          client.sendError(WireErrorCode.MESSAGE_TOO_LARGE, `presence meta is limited to ${MAX_META_BYTES} bytes`, { details: { ch } });
+          return;
+        }
+        const member: PresenceMember = meta === undefined ? { userId: client.identity.userId } : { userId: client.identity.userId, meta };
+        client.presence.set(ch, member);
+        try {
+          if (await this.options.backend.presenceJoin(ch, client.key, member)) {
+            await this.options.backend.signalChannel(ch, { kind: 'presence', joins: [member], leaves: [] });
+          }
+        } catch (error) {
+          if (client.presence.get(ch) === member) client.presence.delete(ch);
+          throw error;
+        }
+      } else if (action === 'leave' && client.presence.delete(ch)) {
+        await this.leave(client, ch);
+      }
+      client.send({ type: 'presence_state', ch, members: await this.options.backend.presenceList(ch) });
+    } catch (error) {
+      this.options.logger.warn({ ch, err: String(error) }, 'presence failed');
+      client.sendError(WireErrorCode.SERVER_ERROR, 'presence failed, retry', { details: { ch, action } });
+    }
+  }
+
+  private async leave(client: HubClient, ch: string): Promise<void> {
+    const { userId } = client.identity;
+    try {
+      if (await this.options.backend.presenceLeave(ch, client.key, userId)) {
+        await this.options.backend.signalChannel(ch, { kind: 'presence', joins: [], leaves: [{ userId }] });
+      }
+    } catch (error) {
+      this.options.logger.warn({ ch, err: String(error) }, 'presence leave failed');
+    }
+  }
+
+  async typing(client: HubClient, { ch, typing }: Frame<'typing'>): Promise<void> {
+    if (!this.allowed(client, ch, 'presence')) return;
+    const timer = client.typing.get(ch);
+    if (!typing) {
+      if (timer) this.stopTyping(client, ch);
+      return;
+    }
+    if (timer) {
+      timer.refresh();
+      return;
+    }
+    client.typing.set(
+      ch,
+      setTimeout(() => this.stopTyping(client, ch), this.options.typingTimeoutMs),
+    );
+    await this.signalTyping(client, ch, true);
+  }
+
+  private stopTyping(client: HubClient, ch: string): void {
+    const timer = client.typing.get(ch);
+    if (!timer) return;
+    clearTimeout(timer);
+    client.typing.delete(ch);
+    void this.signalTyping(client, ch, false);
+  }
+
+  private async signalTyping(client: HubClient, ch: string, typing: boolean): Promise<void> {
+    try {
+      await this.options.backend.signalChannel(ch, { kind: 'typing', userId: client.identity.userId, typing, origin: client.key });
+    } catch (error) {
+      this.options.logger.debug({ ch, err: String(error) }, 'typing signal failed');
+    }
+  }
+
+  /** After a token refresh: drops subscriptions and presence the new claims no longer allow. */
+  reauthorize(client: HubClient): void {
+    for (const sub of [...client.subscriptions.values()]) {
+      if (sub.implicit || this.options.authorizer.authorize(client.identity, sub.ch, 'subscribe').ok) continue;
+      this.removeSub(client, sub);
+      client.send({ type: 'unsubscribed', ch: sub.ch, reason: 'forbidden' });
+    }
+    for (const ch of [...client.presence.keys()]) {
+      if (this.options.authorizer.authorize(client.identity, ch, 'presence').ok) continue;
+      client.presence.delete(ch);
+      void this.leave(client, ch);
+    }
+  }
+
+  message(ch: string, message: StoredMessage): void {
+    const entry = this.channels.get(ch);
+    if (!entry) return;
+    this.options.metrics.deliveryLatency.observe(Math.max(0, Date.now() - message.ts) / 1000);
+    const text = encodeMessage(ch, message);
+    for (const sub of entry.subs.keys()) sub.offer(message, text);
+  }
+
+  channelSignal(ch: string, signal: ChannelSignal): void {
+    const entry = this.channels.get(ch);
+    if (!entry) return;
+    const frame: ServerFrame =
+      signal.kind === 'presence'
+        ? { type: 'presence', ch, joins: signal.joins, leaves: signal.leaves }
+        : { type: 'typing', ch, userId: signal.userId, typing: signal.typing };
+    const text = JSON.stringify(frame);
+    for (const [sub, client] of entry.subs) {
+      if (sub.closed || (signal.kind === 'typing' && client.key === signal.origin)) continue;
+      client.sendText(text, frame.type);
+    }
+  }
+
+  globalSignal(signal: GlobalSignal): void {
+    if (signal.kind !== 'logout') return;
+    for (const client of [...(this.users.get(signal.userId) ?? [])]) {
+      client.closeWith(ServerCloseCode.Unauthorized, signal.reason, { code: WireErrorCode.AUTHENTICATION_FAILED, message: signal.reason });
+    }
+  }
+
+  recovered(): void {
+    for (const entry of this.channels.values()) for (const sub of entry.subs.keys()) sub.resync();
+    for (const set of this.users.values()) {
+      for (const client of set) {
+        for (const [ch, member] of client.presence) {
+          this.options.backend.presenceJoin(ch, client.key, member).catch(() => undefined);
+        }
+      }
+    }
+  }
+
+  status(up: boolean): void {
+    this.backendUp = up;
+    this.options.metrics.backendUp.set(up ? 1 : 0);
+  }
+}

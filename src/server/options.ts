@@ -1,0 +1,393 @@
+import type { Server as HttpServer } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
+import { randomUUID } from 'node:crypto';
+import type { RedisOptions } from 'ioredis';
+import { Registry } from 'prom-client';
+import { z } from 'zod';
+import { InvalidOptionError } from '../protocol/errors.js';
+import type { TokenMode, VerifyToken } from './auth.js';
+import { defaultChannelRules, patternProblem, type ChannelRule } from './channels.js';
+import { createDefaultLogger, type Logger } from './logger.js';
+import { normalizeOrigin, type OriginPolicy } from './origin.js';
+import { defaultRateLimits, type RateLimit } from './rate-limit.js';
+
+/** How tokens are checked and presented. */
+export interface ServerAuthOptions {
+  /** HS256 secret, at least 32 bytes. One of `jwtSecret` and `verify` is required. */
+  jwtSecret?: string | Uint8Array;
+  /** Custom token check used instead of JWT verification; throw (or reject) to refuse the token. */
+  verify?: VerifyToken;
+  /** Required `iss` claim (JWT only). @default undefined (not checked) */
+  issuer?: string;
+  /** Required `aud` claim (JWT only). @default undefined (not checked) */
+  audience?: string;
+  /** Clock skew tolerated on `exp` / `nbf` (JWT only), in seconds. @default 0 */
+  clockToleranceSec?: number;
+  /**
+   * Accepted ways to present the token: `message` (the first frame is `auth {token}`), `subprotocol`
+   * (`Sec-WebSocket-Protocol: socketchart.v1, socketchart.token.<token>`; only `socketchart.v1` is echoed)
+   * and `query` (legacy `?token=`; never logged).
+   * @default ['message', 'subprotocol']
+   */
+  modes?: readonly TokenMode[];
+  /** Query parameter carrying the token in `query` mode. @default 'token' */
+  queryParam?: string;
+  /** In `message` mode, how long a new socket may stay unauthenticated before it is closed with 4001. @default 10000 */
+  timeoutMs?: number;
+}
+
+/** Scale-out through Redis: fan-out (pub/sub), sequence numbers, history (streams) and presence. */
+export interface RedisBackendOptions {
+  /** `redis://` or `rediss://` URL. @default 'redis://127.0.0.1:6379' */
+  url?: string;
+  /** Extra ioredis options; the server overrides the offline-queue and retry settings it depends on. */
+  options?: RedisOptions;
+  /** Prefix of every key and pub/sub channel. @default 'socketchart:' */
+  keyPrefix?: string;
+  /** How often this node announces it is alive (and reaps dead nodes' presence). @default 5000 */
+  nodeHeartbeatMs?: number;
+  /** A node silent this long is dead: its presence entries are removed and leaves are broadcast. @default 15000 */
+  nodeTimeoutMs?: number;
+  /** How long `createServer` waits for Redis before it rejects. @default 10000 */
+  connectTimeoutMs?: number;
+  /** Timeout of one Redis command. @default 5000 */
+  commandTimeoutMs?: number;
+}
+
+/** Prometheus settings. */
+export interface ServerMetricsOptions {
+  /** Prefix of every metric name. @default 'socketchart_' */
+  prefix?: string;
+  /** Registry to register on. @default a new Registry per server */
+  registry?: Registry;
+  /** Also collect prom-client's default process metrics. @default false */
+  defaultMetrics?: boolean;
+}
+
+/** Options of `createServer`. Every option is checked at creation; an invalid one throws an error naming it. */
+export interface ServerOptions {
+  /** Existing HTTP(S) server to attach to (upgrades, `/healthz`, `/metrics`); exclusive with `port`. @default undefined */
+  server?: HttpServer | HttpsServer;
+  /** Port to listen on when no `server` is given (0: any free port). @default undefined (one of `server` and `port` is required) */
+  port?: number;
+  /** Interface to listen on when no `server` is given. @default '127.0.0.1' */
+  host?: string;
+  /** Only upgrades to this path are accepted. @default undefined (any path) */
+  path?: string;
+  /** Token verification and token modes. */
+  auth: ServerAuthOptions;
+  /** Origins allowed to connect, compared exactly (`scheme://host[:port]`); `'*'` allows any. @default '*' */
+  allowedOrigins?: '*' | readonly string[];
+  /** Accept handshakes without `Origin` (non-browser clients). @default true with `allowedOrigins: '*'`, false with a list */
+  allowMissingOrigin?: boolean;
+  /** Accept `Origin: null`. @default false */
+  allowNullOrigin?: boolean;
+  /** How a refused Origin is answered: `close` (upgrade, then close 1008 so clients stop retrying) or `http` (403 at the upgrade). @default 'close' */
+  originRejection?: 'close' | 'http';
+  /** Channel authorization rules, first match decides, no match denies. @default defaultChannelRules */
+  channels?: readonly ChannelRule[];
+  /** Deliver `user:<userId>` and `broadcast:all` to every connection without a subscribe. @default true */
+  implicitChannels?: boolean;
+  /** Rate limits per channel type (plus `default` and `control`), merged over `defaultRateLimits`. @default defaultRateLimits */
+  rateLimits?: Readonly<Record<string, RateLimit>>;
+  /** Refused frames within 10 s after which the connection is closed with 4029. @default 50 */
+  floodThreshold?: number;
+  /** Largest inbound frame in bytes; larger closes the socket with 1009. @default 65536 */
+  maxPayload?: number;
+  /** Open sockets on this node; beyond, new sockets are closed with 1013. @default 10000 */
+  maxConnections?: number;
+  /** Sockets of one user on this node; beyond, the new socket is closed with 1013. @default 10 */
+  maxConnectionsPerUser?: number;
+  /** Subscriptions of one connection. @default 100 */
+  maxSubscriptionsPerConnection?: number;
+  /** Messages kept per channel for resume. @default 1000 */
+  historySize?: number;
+  /** A channel without activity for this long forgets its history and numbering. @default 86400000 */
+  historyTtlMs?: number;
+  /** How long a publish `id` is remembered (per user and channel) for idempotent publish. @default 600000 */
+  dedupWindowMs?: number;
+  /** Protocol-level ping interval; a socket that has not answered the previous ping is terminated (0 disables). @default 30000 */
+  heartbeatIntervalMs?: number;
+  /** A client that sends no frame for this long is closed with 1001 (0 disables). @default 300000 */
+  idleTimeoutMs?: number;
+  /** Send buffer above which a socket is a slow consumer and is closed with 4008. @default 1048576 */
+  maxBufferedBytes?: number;
+  /** How long `close()` waits for sockets to close before terminating them. @default 5000 */
+  shutdownTimeoutMs?: number;
+  /** A `typing: true` not refreshed within this time is turned off for everyone. @default 6000 */
+  typingTimeoutMs?: number;
+  /** pino logger; tokens are never logged. @default pino at `info` named `socketchart-server` */
+  logger?: Logger;
+  /** Prometheus settings. */
+  metrics?: ServerMetricsOptions;
+  /** Health endpoint path on the same HTTP server (`false` disables). @default '/healthz' */
+  healthPath?: string | false;
+  /** Prometheus endpoint path on the same HTTP server (`false` disables). @default '/metrics' */
+  metricsPath?: string | false;
+  /** Redis URL or options; absent: a single node with an in-memory backend. @default undefined */
+  redis?: string | RedisBackendOptions;
+  /** This node's id (logs, health, Redis presence). @default a random UUID */
+  nodeId?: string;
+}
+
+export interface ResolvedRedisOptions {
+  url: string;
+  options: RedisOptions;
+  keyPrefix: string;
+  nodeHeartbeatMs: number;
+  nodeTimeoutMs: number;
+  connectTimeoutMs: number;
+  commandTimeoutMs: number;
+}
+
+export interface ResolvedOptions {
+  server: HttpServer | HttpsServer | undefined;
+  port: number | undefined;
+  host: string;
+  path: string | undefined;
+  auth: {
+    jwtSecret: string | Uint8Array | undefined;
+    verify: VerifyToken | undefined;
+    issuer: string | undefined;
+    audience: string | undefined;
+    clockToleranceSec: number;
+    modes: ReadonlySet<TokenMode>;
+    queryParam: string;
+    timeoutMs: number;
+  };
+  origin: OriginPolicy;
+  originRejection: 'close' | 'http';
+  channels: readonly ChannelRule[];
+  implicitChannels: boolean;
+  rateLimits: Readonly<Record<string, RateLimit>>;
+  floodThreshold: number;
+  maxPayload: number;
+  maxConnections: number;
+  maxConnectionsPerUser: number;
+  maxSubscriptionsPerConnection: number;
+  historySize: number;
+  historyTtlMs: number;
+  dedupWindowMs: number;
+  heartbeatIntervalMs: number;
+  idleTimeoutMs: number;
+  maxBufferedBytes: number;
+  shutdownTimeoutMs: number;
+  typingTimeoutMs: number;
+  logger: Logger;
+  metrics: { prefix: string; registry: Registry | undefined; defaultMetrics: boolean };
+  healthPath: string | false;
+  metricsPath: string | false;
+  redis: ResolvedRedisOptions | undefined;
+  nodeId: string;
+}
+
+const fn = <T>(what: string) => z.custom<T>((value) => typeof value === 'function', { message: `a function (${what})` });
+const positiveInt = z.number().int().positive();
+const nonNegativeInt = z.number().int().nonnegative();
+const httpPath = z.string().regex(/^\/[^?#\s]*$/, 'a path starting with /');
+const isHttpServer = (value: unknown) =>
+  typeof value === 'object' && value !== null && typeof (value as { on?: unknown }).on === 'function' && typeof (value as { listen?: unknown }).listen === 'function';
+const isLogger = (value: unknown) =>
+  typeof value === 'object' &&
+  value !== null &&
+  ['info', 'warn', 'error', 'debug', 'child'].every((method) => typeof (value as Record<string, unknown>)[method] === 'function');
+
+const grant = z.union([
+  z.boolean(),
+  z.strictObject({ roles: z.array(z.string()).optional(), permissions: z.array(z.string()).optional() }),
+  fn<(...args: never[]) => boolean>('identity, channel => boolean'),
+]);
+
+const channelRule = z.strictObject({
+  pattern: z.string().superRefine((pattern, ctx) => {
+    const problem = patternProblem(pattern);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  }),
+  subscribe: grant.optional(),
+  publish: grant.optional(),
+  presence: grant.optional(),
+  events: z.array(z.string().min(1)).optional(),
+});
+
+const rateLimit = z.strictObject({ perMinute: z.number().positive().finite(), burst: positiveInt });
+
+const secret = z.union([
+  z.string().min(32, 'at least 32 characters (256 bits) for HS256'),
+  z.instanceof(Uint8Array).refine((bytes) => bytes.length >= 32, 'at least 32 bytes (256 bits) for HS256'),
+]);
+
+const redisUrl = z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL');
+
+const schema = z
+  .strictObject({
+    server: z.custom<HttpServer | HttpsServer>(isHttpServer, { message: 'an http.Server or https.Server' }).optional(),
+    port: z.number().int().min(0).max(65535).optional(),
+    host: z.string().min(1).optional(),
+    path: httpPath.optional(),
+    auth: z
+      .strictObject({
+        jwtSecret: secret.optional(),
+        verify: fn<VerifyToken>('token => identity').optional(),
+        issuer: z.string().optional(),
+        audience: z.string().optional(),
+        clockToleranceSec: z.number().nonnegative().finite().optional(),
+        modes: z
+          .array(z.enum(['message', 'subprotocol', 'query']))
+          .min(1)
+          .refine((modes) => new Set(modes).size === modes.length, 'distinct modes')
+          .optional(),
+        queryParam: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'a URL-safe parameter name').optional(),
+        timeoutMs: positiveInt.optional(),
+      })
+      .refine((auth) => auth.jwtSecret !== undefined || auth.verify !== undefined, 'auth.jwtSecret or auth.verify'),
+    allowedOrigins: z
+      .union([
+        z.literal('*'),
+        z.array(z.string().refine((entry) => normalizeOrigin(entry) !== undefined, 'an origin like https://app.example.com')),
+      ])
+      .optional(),
+    allowMissingOrigin: z.boolean().optional(),
+    allowNullOrigin: z.boolean().optional(),
+    originRejection: z.enum(['close', 'http']).optional(),
+    channels: z.array(channelRule).optional(),
+    implicitChannels: z.boolean().optional(),
+    rateLimits: z.record(z.string().min(1), rateLimit).optional(),
+    floodThreshold: positiveInt.optional(),
+    maxPayload: z.number().int().min(256).max(64 * 1024 * 1024).optional(),
+    maxConnections: positiveInt.optional(),
+    maxConnectionsPerUser: positiveInt.optional(),
+    maxSubscriptionsPerConnection: positiveInt.optional(),
+    historySize: nonNegativeInt.max(1_000_000).optional(),
+    historyTtlMs: positiveInt.optional(),
+    dedupWindowMs: positiveInt.optional(),
+    heartbeatIntervalMs: nonNegativeInt.optional(),
+    idleTimeoutMs: nonNegativeInt.optional(),
+    maxBufferedBytes: positiveInt.optional(),
+    shutdownTimeoutMs: nonNegativeInt.optional(),
+    typingTimeoutMs: positiveInt.optional(),
+    logger: z.custom<Logger>(isLogger, { message: 'a pino logger' }).optional(),
+    metrics: z
+      .strictObject({
+        prefix: z.string().regex(/^[a-zA-Z_:][a-zA-Z0-9_:]*$/, 'a Prometheus metric name prefix').optional(),
+        registry: z.instanceof(Registry).optional(),
+        defaultMetrics: z.boolean().optional(),
+      })
+      .optional(),
+    healthPath: z.union([httpPath, z.literal(false)]).optional(),
+    metricsPath: z.union([httpPath, z.literal(false)]).optional(),
+    redis: z
+      .union([
+        redisUrl,
+        z.strictObject({
+          url: redisUrl.optional(),
+          options: z.record(z.string(), z.unknown()).optional(),
+          keyPrefix: z.string().min(1).optional(),
+          nodeHeartbeatMs: positiveInt.optional(),
+          nodeTimeoutMs: positiveInt.optional(),
+          connectTimeoutMs: positiveInt.optional(),
+          commandTimeoutMs: positiveInt.optional(),
+        }),
+      ])
+      .optional(),
+    nodeId: z.string().min(1).max(64).regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, _ . -').optional(),
+  })
+  .superRefine((options, ctx) => {
+    if (options.server === undefined && options.port === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['port'], message: 'a port (or a `server` to attach to)' });
+    }
+    if (options.server !== undefined && options.port !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['port'], message: 'no port when attaching to `server`' });
+    }
+    const redis = options.redis;
+    if (typeof redis === 'object' && redis.nodeTimeoutMs !== undefined && redis.nodeTimeoutMs <= (redis.nodeHeartbeatMs ?? 5000)) {
+      ctx.addIssue({ code: 'custom', path: ['redis', 'nodeTimeoutMs'], message: 'more than redis.nodeHeartbeatMs' });
+    }
+  });
+
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let value = input;
+  for (const key of path) {
+    if (typeof value !== 'object' || value === null) return undefined;
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return value;
+}
+
+function optionName(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((name, key) => (typeof key === 'number' ? `${name}[${key}]` : name ? `${name}.${String(key)}` : String(key)), '');
+}
+
+/** Validates options and fills in defaults; throws `InvalidOptionError` naming the first bad option. */
+export function resolveOptions(input: ServerOptions): ResolvedOptions {
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    if (issue.code === 'unrecognized_keys') {
+      const path = [...issue.path, issue.keys[0] ?? ''];
+      throw new InvalidOptionError(optionName(path), 'a known option', valueAt(input, path));
+    }
+    const path = issue.path.length ? issue.path : ['options'];
+    const expectation = issue.message.replace(/^Invalid input: expected /, '');
+    throw new InvalidOptionError(optionName(path), expectation, issue.path.length ? valueAt(input, issue.path) : input);
+  }
+  const options = input;
+  const auth = options.auth;
+  const allowed = options.allowedOrigins ?? '*';
+  const redis = typeof options.redis === 'string' ? { url: options.redis } : options.redis;
+  return {
+    server: options.server,
+    port: options.port,
+    host: options.host ?? '127.0.0.1',
+    path: options.path,
+    auth: {
+      jwtSecret: auth.jwtSecret,
+      verify: auth.verify,
+      issuer: auth.issuer,
+      audience: auth.audience,
+      clockToleranceSec: auth.clockToleranceSec ?? 0,
+      modes: new Set(auth.modes ?? ['message', 'subprotocol']),
+      queryParam: auth.queryParam ?? 'token',
+      timeoutMs: auth.timeoutMs ?? 10_000,
+    },
+    origin: {
+      allowed: allowed === '*' ? '*' : new Set(allowed.map((entry) => normalizeOrigin(entry)!)),
+      allowMissing: options.allowMissingOrigin ?? allowed === '*',
+      allowNull: options.allowNullOrigin ?? false,
+    },
+    originRejection: options.originRejection ?? 'close',
+    channels: options.channels ?? defaultChannelRules,
+    implicitChannels: options.implicitChannels ?? true,
+    rateLimits: { ...defaultRateLimits, ...options.rateLimits },
+    floodThreshold: options.floodThreshold ?? 50,
+    maxPayload: options.maxPayload ?? 64 * 1024,
+    maxConnections: options.maxConnections ?? 10_000,
+    maxConnectionsPerUser: options.maxConnectionsPerUser ?? 10,
+    maxSubscriptionsPerConnection: options.maxSubscriptionsPerConnection ?? 100,
+    historySize: options.historySize ?? 1000,
+    historyTtlMs: options.historyTtlMs ?? 86_400_000,
+    dedupWindowMs: options.dedupWindowMs ?? 600_000,
+    heartbeatIntervalMs: options.heartbeatIntervalMs ?? 30_000,
+    idleTimeoutMs: options.idleTimeoutMs ?? 300_000,
+    maxBufferedBytes: options.maxBufferedBytes ?? 1024 * 1024,
+    shutdownTimeoutMs: options.shutdownTimeoutMs ?? 5000,
+    typingTimeoutMs: options.typingTimeoutMs ?? 6000,
+    logger: options.logger ?? createDefaultLogger(),
+    metrics: {
+      prefix: options.metrics?.prefix ?? 'socketchart_',
+      registry: options.metrics?.registry,
+      defaultMetrics: options.metrics?.defaultMetrics ?? false,
+    },
+    healthPath: options.healthPath ?? '/healthz',
+    metricsPath: options.metricsPath ?? '/metrics',
+    redis: redis && {
+      url: redis.url ?? 'redis://127.0.0.1:6379',
+      options: redis.options ?? {},
+      keyPrefix: redis.keyPrefix ?? 'socketchart:',
+      nodeHeartbeatMs: redis.nodeHeartbeatMs ?? 5000,
+      nodeTimeoutMs: redis.nodeTimeoutMs ?? Math.max(15_000, 3 * (redis.nodeHeartbeatMs ?? 5000)),
+      connectTimeoutMs: redis.connectTimeoutMs ?? 10_000,
+      commandTimeoutMs: redis.commandTimeoutMs ?? 5000,
+    },
+    nodeId: options.nodeId ?? randomUUID(),
+  };
+}

@@ -1,0 +1,48 @@
+import { createConnection, type ConnectionOptions, type SocketchartError } from '../../src/index.js';
+import { SimulatedClock, createManualEnvironment, createMockServer, type MockServerOptions } from '../../src/testing/index.js';
+
+export const URL = 'ws://mock.test/socket';
+
+/** Lets queued microtasks and mock-socket callbacks run. */
+export const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** A connection on a mock server, a simulated clock and a manual environment, with everything it does recorded. */
+export function harness(options: Partial<ConnectionOptions> = {}, serverOptions: MockServerOptions = {}) {
+  const clock = new SimulatedClock(1_700_000_000_000);
+  const server = createMockServer({ now: () => clock.now(), ...serverOptions });
+  const env = createManualEnvironment();
+  const connection = createConnection({
+    url: URL,
+    WebSocket: server.WebSocket,
+    clock,
+    environment: env,
+    random: () => 0.5,
+    ...options,
+  });
+  const states: string[] = [connection.status];
+  const errors: SocketchartError[] = [];
+  connection.on('state', ({ status }) => states.push(status));
+  connection.on('error', (error) => errors.push(error));
+  return {
+    clock,
+    server,
+    env,
+    connection,
+    states,
+    errors,
+    settle,
+    /** Moves simulated time and lets the effects land. */
+    async advance(ms: number) {
+      clock.advance(ms);
+      await settle();
+    },
+    /** Starts and waits until connected. */
+    async connect() {
+      connection.start();
+      await settle();
+      await settle();
+    },
+  };
+}
+
+export type Harness = ReturnType<typeof harness>;

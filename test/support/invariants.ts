@@ -1,0 +1,23 @@
+import { expect } from 'vitest';
+import type { Harness } from './harness.js';
+
+const noSocketStates = new Set(['idle', 'reconnecting', 'circuitOpen', 'offline', 'suspended', 'closed', 'failed']);
+
+/** DESIGN invariants 1, 3 and 4 that hold in every resting state. */
+export function expectInvariants(h: Harness): void {
+  const { connection, server } = h;
+  expect(server.live.length, 'at most one open or opening socket').toBeLessThanOrEqual(1);
+  if (noSocketStates.has(connection.status)) {
+    expect(server.live.length, `no socket while ${connection.status}`).toBe(0);
+    expect(Object.keys(connection.snapshot.children), `no child actor while ${connection.status}`).toEqual([]);
+  }
+}
+
+/** DESIGN invariant 4: nothing outlives `stop()`. */
+export function expectNothingLeft(h: Harness): void {
+  expect(h.connection.status).toBe('closed');
+  expect(h.server.live.length, 'sockets').toBe(0);
+  expect(h.clock.pending, 'timers').toBe(0);
+  expect(Object.keys(h.connection.snapshot.children), 'child actors').toEqual([]);
+  expect(h.env.listenerCount, 'environment listeners').toBe(0);
+}

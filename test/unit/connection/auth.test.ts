@@ -1,0 +1,203 @@
+import { describe, expect, it } from 'vitest';
+import { ErrorCode, JSON_SUBPROTOCOL, TOKEN_SUBPROTOCOL_PREFIX, type TokenReason } from '../../../src/index.js';
+import { harness } from '../../support/harness.js';
+import { expectInvariants } from '../../support/invariants.js';
+
+const SECRET = 'secret-token-value-123';
+
+function provider(tokens: string[] = [SECRET]) {
+  const calls: TokenReason[] = [];
+  let next = 0;
+  const token = async ({ reason }: { reason: TokenReason }) => {
+    calls.push(reason);
+    return tokens[Math.min(next++, tokens.length - 1)]!;
+  };
+  return { token, calls };
+}
+
+describe('authentication', () => {
+  it('message mode (default) sends the token as the first frame and waits for auth_ok', async () => {
+    const h = harness({ auth: { token: SECRET } }, { autoAuth: false });
+    h.connection.start();
+    await h.settle();
+    expect(h.connection.status).toBe('authenticating');
+    expect(h.server.last!.sent[0]?.json).toEqual({ type: 'auth', token: SECRET });
+    h.server.last!.push({ type: 'auth_ok', userId: 'u', sessionId: 's' });
+    await h.settle();
+    expect(h.connection.status).toBe('connected');
+    expect(h.connection.session).toEqual({ userId: 'u', sessionId: 's' });
+  });
+
+  it('subprotocol mode offers the token as a Sec-WebSocket-Protocol entry and sends no auth frame', async () => {
+    const h = harness({ auth: { token: SECRET, mode: 'subprotocol' }, protocols: ['app.v2'] }, { autoAuth: false });
+    h.connection.start();
+    await h.settle();
+    expect(h.server.last!.protocols).toEqual(['app.v2', JSON_SUBPROTOCOL, TOKEN_SUBPROTOCOL_PREFIX + SECRET]);
+    expect(h.server.last!.sentOfType('auth')).toEqual([]);
+    h.server.last!.push({ type: 'auth_ok', userId: 'u' });
+    await h.settle();
+    expect(h.connection.status).toBe('connected');
+  });
+
+  it('query mode puts the token in the URL and redacts it from every log line and error', async () => {
+    const lines: string[] = [];
+    const record = (message: string, details?: Record<string, unknown>) => lines.push(message + JSON.stringify(details ?? {}));
+    const h = harness({
+      url: 'ws://mock.test/socket?room=1',
+      auth: { token: SECRET, mode: 'query' },
+      logger: { debug: record, info: record, warn: record, error: record },
+    });
+    await h.connect();
+    expect(h.server.last!.url).toBe(`ws://mock.test/socket?room=1&token=${SECRET}`);
+    h.server.last!.closeFromServer(1011, `boom ${SECRET}`);
+    await h.settle();
+    expect(lines.length).toBeGreaterThan(3);
+    expect(lines.join('\n')).not.toContain(SECRET);
+    expect(JSON.stringify(h.errors)).not.toContain(SECRET);
+    expect(JSON.stringify(h.connection.metrics())).not.toContain(SECRET);
+  });
+
+  it('asks an async token provider on every dial', async () => {
+    const { token, calls } = provider();
+    const h = harness({ auth: { token } });
+    await h.connect();
+    h.server.last!.drop();
+    await h.settle();
+    await h.advance(h.connection.snapshot.context.retryDelayMs);
+    await h.settle();
+    expect(h.connection.status).toBe('connected');
+    expect(calls).toEqual(['connect', 'connect']);
+  });
+
+  it('refreshes the token in-band before expiry without dropping the socket', async () => {
+    const { token, calls } = provider(['t1', 't2', 't3']);
+    const h = harness({ auth: { token, refreshLeadMs: 30_000 } }, { sessionTtlMs: 120_000 });
+    await h.connect();
+    const socket = h.server.last!;
+    await h.advance(89_999);
+    expect(socket.sentOfType('auth')).toHaveLength(1);
+    await h.advance(1);
+    await h.settle();
+    expect(socket.sentOfType('auth').map((frame) => frame.token)).toEqual(['t1', 't2']);
+    expect(calls).toEqual(['connect', 'refresh']);
+    await h.advance(90_000);
+    await h.settle();
+    expect(socket.sentOfType('auth').map((frame) => frame.token)).toEqual(['t1', 't2', 't3']);
+    expect(h.server.sockets).toHaveLength(1);
+    expect(h.connection.status).toBe('connected');
+  });
+
+  it('a refused in-band refresh is reported, retried once with a fresh token, then ends in failed', async () => {
+    const { token } = provider(['good', 'bad']);
+    const h = harness({ auth: { token } }, { sessionTtlMs: 60_000, autoAuth: (t) => t === 'good' });
+    h.server.onFrame = () => {};
+    await h.connect();
+    const socket = h.server.last!;
+    socket.sent.length = 0;
+    await h.advance(30_000);
+    await h.settle();
+    expect(h.connection.status).toBe('failed');
+    expect(h.errors.map((e) => e.code)).toContain(ErrorCode.AUTHENTICATION_FAILED);
+  });
+
+  it('on 4001 fetches a fresh token once and connects with it', async () => {
+    const { token, calls } = provider(['stale', 'fresh']);
+    const h = harness({ auth: { token } }, { autoAuth: (t) => t === 'fresh' });
+    h.connection.start();
+    await h.settle();
+    await h.settle();
+    expect(h.connection.status).toBe('connected');
+    expect(calls).toEqual(['connect', 'rejected']);
+    expect(h.server.sockets).toHaveLength(2);
+  });
+
+  it('a token refused twice in a row ends in failed, with no third dial without retry() (invariant 6)', async () => {
+    const { token, calls } = provider(['bad']);
+    const h = harness({ auth: { token } }, { autoAuth: false });
+    h.server.onFrame = (socket, frame) => {
+      if (frame.json?.type === 'auth') socket.closeFromServer(4001, 'unauthorized');
+    };
+    h.connection.start();
+    await h.settle();
+    await h.settle();
+    expect(h.connection.status).toBe('failed');
+    expect(h.server.sockets).toHaveLength(2);
+    expect(calls).toEqual(['connect', 'rejected']);
+    await h.advance(24 * 3_600_000);
+    h.env.emit('offline');
+    h.env.emit('online');
+    h.env.emit('visible');
+    await h.settle();
+    expect(h.server.sockets).toHaveLength(2);
+    h.connection.retry();
+    await h.settle();
+    await h.settle();
+    expect(h.server.sockets).toHaveLength(4);
+    expect(calls).toEqual(['connect', 'rejected', 'connect', 'rejected']);
+    expect(h.connection.status).toBe('failed');
+  });
+
+  it('a static token refused with 4001 fails at once: the same credential is never presented twice', async () => {
+    const h = harness({ auth: { token: SECRET } }, { autoAuth: false });
+    h.server.onFrame = (socket, frame) => {
+      if (frame.json?.type === 'auth') socket.closeFromServer(4001);
+    };
+    h.connection.start();
+    await h.settle();
+    expect(h.connection.status).toBe('failed');
+    await h.advance(3_600_000);
+    expect(h.server.sockets).toHaveLength(1);
+  });
+
+  it('4003 forbidden fails at once and never dials again on its own', async () => {
+    const h = harness({ auth: { token: async () => 'x' } }, { autoAuth: false });
+    h.server.onFrame = (socket, frame) => {
+      if (frame.json?.type === 'auth') socket.closeFromServer(4003, 'forbidden');
+    };
+    h.connection.start();
+    await h.settle();
+    await h.settle();
+    expect(h.connection.status).toBe('failed');
+    expect(h.connection.lastError?.code).toBe(ErrorCode.AUTHORIZATION_FAILED);
+    await h.advance(3_600_000);
+    expect(h.server.sockets).toHaveLength(1);
+    expectInvariants(h);
+  });
+
+  it('an AUTHORIZATION_FAILED error frame during auth fails the connection', async () => {
+    const h = harness({ auth: { token: SECRET } }, { autoAuth: false });
+    h.server.onFrame = (socket, frame) => {
+      if (frame.json?.type === 'auth') socket.push({ type: 'error', code: 'AUTHORIZATION_FAILED', message: 'no' });
+    };
+    h.connection.start();
+    await h.settle();
+    expect(h.connection.status).toBe('failed');
+    expect(h.server.live).toHaveLength(0);
+  });
+
+  it('a token provider that throws is retried with backoff, not treated as a refusal', async () => {
+    let fail = true;
+    const h = harness({ auth: { token: async () => { if (fail) throw new Error('offline idp'); return 'ok'; } } });
+    h.connection.start();
+    await h.settle();
+    expect(h.connection.status).toBe('reconnecting');
+    expect(h.errors[0]?.code).toBe(ErrorCode.AUTHENTICATION_FAILED);
+    expect(h.errors[0]?.recovery).toBe('retry');
+    fail = false;
+    await h.advance(h.connection.snapshot.context.retryDelayMs);
+    await h.settle();
+    expect(h.connection.status).toBe('connected');
+  });
+
+  it('a server that never answers auth times out after authTimeoutMs and reconnects', async () => {
+    const h = harness({ auth: { token: SECRET }, authTimeoutMs: 3_000 }, { autoAuth: false });
+    h.connection.start();
+    await h.settle();
+    await h.advance(2_999);
+    expect(h.connection.status).toBe('authenticating');
+    await h.advance(1);
+    expect(h.connection.status).toBe('reconnecting');
+    expect(h.errors.at(-1)?.code).toBe(ErrorCode.TIMEOUT);
+    expect(h.server.live).toHaveLength(0);
+  });
+});

@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import { harness } from '../../support/harness.js';
+import { expectInvariants, expectNothingLeft } from '../../support/invariants.js';
+
+describe('connection lifecycle', () => {
+  it('starts idle and dials nothing until start()', async () => {
+    const h = harness();
+    await h.advance(60_000);
+    expect(h.connection.status).toBe('idle');
+    expect(h.server.sockets).toHaveLength(0);
+  });
+
+  it('goes idle → connecting → authenticating → connected with a token', async () => {
+    const h = harness({ auth: { token: 'tkn' } });
+    await h.connect();
+    expect(h.states).toEqual(['idle', 'connecting', 'authenticating', 'connected']);
+    expect(h.server.last?.sentOfType('auth')).toEqual([{ type: 'auth', token: 'tkn' }]);
+    expect(h.connection.session).toMatchObject({ userId: 'user-1' });
+    expectInvariants(h);
+  });
+
+  it('passes through authenticating without resting there when no auth answer is awaited', async () => {
+    const h = harness();
+    await h.connect();
+    expect(h.states).toEqual(['idle', 'connecting', 'connected']);
+    expect(h.server.last?.sentOfType('auth')).toEqual([]);
+  });
+
+  it('runs the heartbeat child while connected and the flusher only while draining', async () => {
+    const h = harness();
+    await h.connect();
+    expect(Object.keys(h.connection.snapshot.children)).toEqual(['socket', 'heartbeat']);
+  });
+
+  it('stop() closes with 1000, passes through closing, and leaves no socket, timer, actor or listener', async () => {
+    const h = harness({ auth: { token: 'tkn' } });
+    await h.connect();
+    h.connection.stop();
+    expect(h.connection.status).toBe('closing');
+    expect(h.server.last?.closedByClient).toEqual({ code: 1000, reason: 'client closed' });
+    await h.settle();
+    expectNothingLeft(h);
+  });
+
+  it('leaves closing after closeTimeout when the server never completes the close handshake', async () => {
+    const h = harness({ closeTimeoutMs: 500 });
+    await h.connect();
+    h.server.onClientClose = () => {};
+    h.connection.stop();
+    await h.advance(499);
+    expect(h.connection.status).toBe('closing');
+    await h.advance(1);
+    expectNothingLeft(h);
+  });
+});
