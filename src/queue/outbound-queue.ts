@@ -362,7 +362,7 @@ export class OutboundQueue {
 
   private evictFor(needCount: number, needBytes: number): void {
     const victims: Entry[] = [];
-    for (let rank = 0; rank < 4 && (needCount > 0 || needBytes > 0); rank++) {
+    for (let rank = 3; rank >= 0 && (needCount > 0 || needBytes > 0); rank++) {
       const lane = this.lanes[rank];
       while (lane !== undefined && lane.length > 0 && (needCount > 0 || needBytes > 0)) {
         const entry = lane.shift()!;
@@ -397,7 +397,7 @@ export class OutboundQueue {
     if (heap === undefined || heap.length === 0 || heap[0]!.expiresAt > now) return;
     const victims: Entry[] = [];
     let ranks = 0;
-    while (heap.length > 0 && heap[0]!.expiresAt < now) {
+    while (heap.length > 0 && heap[0]!.expiresAt <= now) {
       const entry = heap[0]!;
       this.detach(entry);
       ranks |= 1 << RANK[entry.priority];

@@ -4,7 +4,7 @@ export const MAX_CHANNEL_LENGTH = 200;
 const SEGMENT_CHARS = 'A-Za-z0-9_.@=+~|-';
 /** `type:id` or `type:id:sub`; segments never contain `:` or `*`. */
 export const CHANNEL_NAME_PATTERN = new RegExp(`^[A-Za-z0-9_-]+(?::[${SEGMENT_CHARS}]+){1,2}$`);
-const PATTERN_SEGMENT = new RegExp(`^(?:\\{userId\\}|[${SEGMENT_CHARS}*]+)$`);
+const PATTERN_SEGMENT = new RegExp(`^(?:\\{userId\\}|[*${SEGMENT_CHARS}]+)$`);
 
 /** What a client asks to do on a channel. */
 export type ChannelAction = 'subscribe' | 'publish' | 'presence';
@@ -20,7 +20,7 @@ export type Grant =
   | { roles?: readonly string[]; permissions?: readonly string[] }
   | ((identity: Identity, channel: string) => boolean);
 
-/** One authorization rule. Rules are tried in order; the first whose pattern matches decides. No match: denied. */
+/** One authorization rule. Rules add up: an action is allowed when at least one rule whose pattern matches grants it; otherwise it is denied. */
 export interface ChannelRule {
   /**
    * Matched segment by segment (`:`-separated): `*` matches one segment, a trailing `*` one or more,
@@ -145,12 +145,13 @@ export class ChannelAuthorizer {
 
   authorize(identity: Identity, channel: string, action: ChannelAction, event?: string): AuthorizationResult {
     const parts = channel.split(':');
-    const compiled = this.rules.find((candidate) => matches(candidate, parts, identity));
-    if (!compiled) return { ok: false, reason: `no rule allows ${action} on this channel` };
-    if (!granted(compiled.rule[action], identity, channel)) return { ok: false, reason: `${action} is not allowed on this channel` };
-    if (action === 'publish' && compiled.events && !compiled.events.has(event ?? 'message')) {
-      return { ok: false, reason: `event "${event ?? 'message'}" is not allowed on this channel` };
+    let grantedWithoutEvent = false;
+    for (const compiled of this.rules) {
+      if (!matches(compiled, parts, identity) || !granted(compiled.rule[action], identity, channel)) continue;
+      if (action !== 'publish' || !compiled.events || compiled.events.has(event ?? 'message')) return { ok: true };
+      grantedWithoutEvent = true;
     }
-    return { ok: true };
+    if (grantedWithoutEvent) return { ok: false, reason: `event "${event ?? 'message'}" is not allowed on this channel` };
+    return { ok: false, reason: `${action} is not allowed on this channel` };
   }
 }

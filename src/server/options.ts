@@ -84,7 +84,7 @@ export interface ServerOptions {
   allowNullOrigin?: boolean;
   /** How a refused Origin is answered: `close` (upgrade, then close 1008 so clients stop retrying) or `http` (403 at the upgrade). @default 'close' */
   originRejection?: 'close' | 'http';
-  /** Channel authorization rules, first match decides, no match denies. @default defaultChannelRules */
+  /** Channel authorization rules; an action is allowed when a matching rule grants it, denied otherwise. @default defaultChannelRules */
   channels?: readonly ChannelRule[];
   /** Deliver `user:<userId>` and `broadcast:all` to every connection without a subscribe. @default true */
   implicitChannels?: boolean;

@@ -52,7 +52,7 @@ export class SimulatedClock implements Clock {
       const due = this.earliestDue(target);
       if (!due) break;
       this.timers.delete(due.id);
-      this.current = due.at;
+      this.current = Math.max(this.current, due.at);
       due.fn();
     }
     this.current = target;

@@ -1,24 +1,18 @@
-import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 
-/** A Lua script run with EVALSHA, falling back to EVAL once after a Redis restart (NOSCRIPT). */
+/**
+ * A Lua script, always sent with EVAL (Redis caches the compiled body). Not EVALSHA: its NOSCRIPT
+ * fallback after a Redis restart would resend some calls later than calls issued after them, and
+ * appends from one node must reach Redis in the order they were made.
+ */
 export class LuaScript {
-  private readonly sha: string;
-
   constructor(
     private readonly source: string,
     private readonly keyCount: number,
-  ) {
-    this.sha = createHash('sha1').update(source).digest('hex');
-  }
+  ) {}
 
-  async run(redis: Redis, args: readonly (string | number)[]): Promise<unknown> {
-    try {
-      return await redis.evalsha(this.sha, this.keyCount, ...args);
-    } catch (error) {
-      if (!(error instanceof Error) || !error.message.includes('NOSCRIPT')) throw error;
-      return redis.eval(this.source, this.keyCount, ...args);
-    }
+  run(redis: Redis, args: readonly (string | number)[]): Promise<unknown> {
+    return redis.eval(this.source, this.keyCount, ...args);
   }
 }
 

@@ -1,0 +1,706 @@
+import {
+  createEmptyActor,
+  type ActorLogic,
+  type AnyActorScope,
+  type AnyMachineSnapshot,
+  type AnyStateMachine,
+  type AnyStateNode,
+  type AnyTransitionDefinition,
+  type EventObject,
+  type InputFrom,
+  type InspectionEvent,
+  type SnapshotFrom,
+  type StateValue,
+} from 'xstate';
+import { getAdjacencyMap, getShortestPaths, type AdjacencyMap } from 'xstate/graph';
+
+/**
+ * Model-based testing for XState v5 machines: traverse a machine with `xstate/graph` (no I/O: actions
+ * are not executed, timers are modelled), pick paths that reach every state node and every transition,
+ * replay each path against the real system through stimulus functions, and measure the state and
+ * transition coverage the real actors reached (through XState inspection).
+ *
+ * Nothing here knows about any particular machine: events, the world around the machine and the
+ * stimuli come from the caller.
+ */
+
+// ---------------------------------------------------------------------------------------------------
+// Machine structure: state node ids and transition ids
+
+/** Every state node of a machine below its root, nested ones included, in document order. */
+export function stateNodesOf(machine: AnyStateMachine): AnyStateNode[] {
+  const nodes: AnyStateNode[] = [];
+  const walk = (node: AnyStateNode) => {
+    for (const child of Object.values(node.states) as AnyStateNode[]) {
+      nodes.push(child);
+      walk(child);
+    }
+  };
+  walk(machine.root);
+  return nodes;
+}
+
+function guardName(guard: unknown): string | undefined {
+  if (guard === undefined) return undefined;
+  if (typeof guard === 'string') return guard;
+  if (typeof guard === 'function') return guard.name || 'guard';
+  if (typeof guard === 'object' && guard !== null && 'type' in guard) return String((guard as { type: unknown }).type);
+  return 'guard';
+}
+
+function eventLabel(transition: AnyTransitionDefinition): string {
+  const type = transition.eventType as string;
+  const source = transition.source.id;
+  if (type === '') return 'always';
+  for (const [prefix, name] of [
+    ['xstate.after.', 'after'],
+    ['xstate.done.actor.', 'done'],
+    ['xstate.error.actor.', 'error'],
+  ] as const) {
+    if (type.startsWith(prefix)) {
+      const rest = type.slice(prefix.length);
+      return `${name}(${name === 'after' && rest.endsWith(`.${source}`) ? rest.slice(0, -source.length - 1) : rest})`;
+    }
+  }
+  return type;
+}
+
+interface TransitionIndex {
+  readonly ids: readonly string[];
+  readonly byDefinition: ReadonlyMap<AnyTransitionDefinition, string>;
+}
+
+const transitionIndexes = new WeakMap<AnyStateMachine, TransitionIndex>();
+
+function indexTransitions(machine: AnyStateMachine): TransitionIndex {
+  const cached = transitionIndexes.get(machine);
+  if (cached) return cached;
+  const ids: string[] = [];
+  const byDefinition = new Map<AnyTransitionDefinition, string>();
+  const add = (transition: AnyTransitionDefinition) => {
+    if (byDefinition.has(transition)) return;
+    const guard = guardName(transition.guard);
+    const targets = transition.target?.map((node: AnyStateNode) => node.id).join(', ');
+    const base = `${transition.source.id}: ${eventLabel(transition)}${guard ? ` [${guard}]` : ''} → ${targets || '(stays)'}${transition.reenter ? ' (reenter)' : ''}`;
+    let id = base;
+    for (let n = 2; ids.includes(id); n++) id = `${base} #${n}`;
+    ids.push(id);
+    byDefinition.set(transition, id);
+  };
+  for (const node of [machine.root, ...stateNodesOf(machine)]) {
+    for (const list of node.transitions.values()) for (const transition of list) add(transition);
+    for (const transition of node.always ?? []) add(transition);
+  }
+  const index = { ids, byDefinition };
+  transitionIndexes.set(machine, index);
+  return index;
+}
+
+/**
+ * Every transition of a machine, each named `source: event [guard] → targets`: one per
+ * (source state node, event type, guard/target branch), eventless (`always`), delayed (`after`)
+ * and invocation (`done` / `error`) transitions included.
+ */
+export function transitionsOf(machine: AnyStateMachine): readonly string[] {
+  return indexTransitions(machine).ids;
+}
+
+/** The id `transitionsOf` gives a transition definition, or `undefined` if it is not the machine's. */
+export function transitionId(machine: AnyStateMachine, transition: AnyTransitionDefinition): string | undefined {
+  return indexTransitions(machine).byDefinition.get(transition);
+}
+
+/** Ids of the state nodes active in a state value (ancestors included, the root excluded). */
+export function activeStateIds(machine: AnyStateMachine, value: StateValue): string[] {
+  const ids: string[] = [];
+  const walk = (node: AnyStateNode, v: StateValue) => {
+    if (typeof v === 'string') {
+      const child = node.states[v] as AnyStateNode | undefined;
+      if (child) ids.push(child.id);
+      return;
+    }
+    for (const [key, sub] of Object.entries(v)) {
+      const child = node.states[key] as AnyStateNode | undefined;
+      if (!child) continue;
+      ids.push(child.id);
+      if (sub !== undefined) walk(child, sub as StateValue);
+    }
+  };
+  walk(machine.root, value);
+  return ids;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Coverage
+
+export interface CoverageFigures {
+  reached: number;
+  total: number;
+  /** Ids not reached, in document order. */
+  missing: string[];
+}
+
+export interface MachineCoverage {
+  /** The machine's id. */
+  machine: string;
+  states: CoverageFigures;
+  transitions: CoverageFigures;
+}
+
+const isMachineSnapshot = (snapshot: unknown): snapshot is AnyMachineSnapshot =>
+  typeof snapshot === 'object' && snapshot !== null && 'machine' in snapshot && 'value' in snapshot;
+
+/**
+ * Counts the state nodes and transitions of one or more machines that actors actually went through.
+ * Hand `coverage.inspect` to `createActor(…, { inspect })` (or an `inspect` option that forwards to it):
+ * every microstep of every actor running one of the machines is recorded, children included.
+ */
+export class Coverage {
+  private readonly machines: readonly AnyStateMachine[];
+  private readonly states = new Map<AnyStateMachine, Set<string>>();
+  private readonly transitions = new Map<AnyStateMachine, Set<string>>();
+
+  constructor(machines: readonly AnyStateMachine[]) {
+    this.machines = machines;
+    for (const machine of machines) {
+      this.states.set(machine, new Set());
+      this.transitions.set(machine, new Set());
+    }
+  }
+
+  /** An inspection observer: `createActor(logic, { inspect: coverage.inspect })`. */
+  readonly inspect = (event: InspectionEvent): void => {
+    if (event.type !== '@xstate.microstep' && event.type !== '@xstate.snapshot') return;
+    const snapshot = event.snapshot;
+    if (!isMachineSnapshot(snapshot)) return;
+    const machine = snapshot.machine as AnyStateMachine;
+    if (!this.states.has(machine)) return;
+    this.markSnapshot(machine, snapshot);
+    if (event.type === '@xstate.microstep') {
+      for (const transition of event._transitions) {
+        const id = transitionId(machine, transition);
+        if (id !== undefined) this.transitions.get(machine)?.add(id);
+      }
+    }
+  };
+
+  /** Records the state nodes active in a snapshot of one of the machines. */
+  markSnapshot(machine: AnyStateMachine, snapshot: AnyMachineSnapshot): void {
+    const set = this.states.get(machine);
+    if (!set) return;
+    for (const id of activeStateIds(machine, snapshot.value as StateValue)) set.add(id);
+  }
+
+  markStates(machine: AnyStateMachine, ids: Iterable<string>): void {
+    const set = this.states.get(machine);
+    if (set) for (const id of ids) set.add(id);
+  }
+
+  markTransitions(machine: AnyStateMachine, ids: Iterable<string>): void {
+    const set = this.transitions.get(machine);
+    if (set) for (const id of ids) set.add(id);
+  }
+
+  reachedStates(machine: AnyStateMachine): ReadonlySet<string> {
+    return this.states.get(machine) ?? new Set();
+  }
+
+  reachedTransitions(machine: AnyStateMachine): ReadonlySet<string> {
+    return this.transitions.get(machine) ?? new Set();
+  }
+
+  report(): MachineCoverage[] {
+    return this.machines.map((machine) => {
+      const figures = (all: readonly string[], reached: ReadonlySet<string>): CoverageFigures => {
+        const missing = all.filter((id) => !reached.has(id));
+        return { reached: all.length - missing.length, total: all.length, missing };
+      };
+      return {
+        machine: machine.id,
+        states: figures(
+          stateNodesOf(machine).map((node) => node.id),
+          this.reachedStates(machine),
+        ),
+        transitions: figures(transitionsOf(machine), this.reachedTransitions(machine)),
+      };
+    });
+  }
+
+  /** One line per machine: `connection: states 24/24 (100%), transitions 70/70 (100%)`, then what is missing. */
+  format(): string {
+    const pct = ({ reached, total }: CoverageFigures) => `${reached}/${total} (${total === 0 ? 100 : Math.floor((reached / total) * 1000) / 10}%)`;
+    return this.report()
+      .map(({ machine, states, transitions }) =>
+        [
+          `${machine}: states ${pct(states)}, transitions ${pct(transitions)}`,
+          ...states.missing.map((id) => `  state not reached: ${id}`),
+          ...transitions.missing.map((id) => `  transition not reached: ${id}`),
+        ].join('\n'),
+      )
+      .join('\n');
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The model: a machine, the world around it, and model time
+
+/** A delayed event the machine has scheduled (an `after` transition, or a delayed `raise`). */
+export interface ModelTimer {
+  readonly id: string;
+  readonly event: EventObject;
+  /** Model time at which it fires. */
+  readonly dueAt: number;
+}
+
+/** One vertex of the model graph. */
+export interface ModelState<TSnapshot extends AnyMachineSnapshot = AnyMachineSnapshot, TWorld = unknown> {
+  readonly status: 'active';
+  readonly output: undefined;
+  readonly error: undefined;
+  /** The machine's snapshot (computed by the pure machine: no action was executed). */
+  readonly snapshot: TSnapshot;
+  /** What the caller models around the machine (network, page, server…): whatever its guards read. */
+  readonly world: TWorld;
+  /** Model time, in ms since the start. */
+  readonly now: number;
+  /** Delayed events scheduled and not cancelled, in scheduling order. */
+  readonly timers: readonly ModelTimer[];
+  /** Ids (`transitionsOf`) of the transitions the step into this state took, eventless ones included. */
+  readonly taken: readonly string[];
+  /** Ids of the state nodes the step into this state went through, transient ones included. */
+  readonly visited: readonly string[];
+}
+
+export type ModelStateOf<TMachine extends AnyStateMachine, TWorld> = ModelState<SnapshotFrom<TMachine> & AnyMachineSnapshot, TWorld>;
+
+export interface ModelConfig<TMachine extends AnyStateMachine, TWorld> {
+  machine: TMachine;
+  /** Input of the machine. Whatever it carries is read by guards and delays; it must not perform I/O. */
+  input: InputFrom<TMachine>;
+  /** The world at the start. */
+  world: TWorld;
+  /**
+   * The events the world can produce in a state, with representative payloads. Delayed events are
+   * added by the model: in every state, only the timer due first is offered.
+   */
+  events(state: ModelStateOf<TMachine, TWorld>): readonly EventObject[];
+  /** Changes the world an event brings, before the machine sees it (e.g. an `offline` event). */
+  before?(world: TWorld, event: EventObject, state: ModelStateOf<TMachine, TWorld>): TWorld;
+  /** Changes to the world that follow from the machine's step (e.g. a resource released on leaving a state). */
+  after?(world: TWorld, event: EventObject, previous: ModelStateOf<TMachine, TWorld>, next: SnapshotFrom<TMachine>): TWorld;
+  /** Mirrors the world (and model time) into whatever guards and delays read, before each step. */
+  sync?(world: TWorld, now: number): void;
+  /** An event the system raises by itself in this state (applied at once, in the same step). */
+  internal?(snapshot: SnapshotFrom<TMachine>, world: TWorld): EventObject | undefined;
+  /** Model time an event takes (delayed events take the time until their timer). @default 0 */
+  duration?(event: EventObject, state: ModelStateOf<TMachine, TWorld>): number;
+  /**
+   * The part of a state that decides what can happen next; states with equal abstractions are one
+   * vertex. Pending timers are added by the model. @default the state value, the context and the world
+   */
+  abstract?(snapshot: SnapshotFrom<TMachine>, world: TWorld): unknown;
+  /** A short, unique name of an event (path names, edge keys). @default its JSON */
+  describeEvent?(event: EventObject): string;
+  /** Most vertices to visit before the traversal gives up. @default 200000 */
+  limit?: number;
+}
+
+export interface ModelStep<TState> {
+  readonly event: EventObject;
+  /** The state the event leads to. */
+  readonly state: TState;
+}
+
+export interface ModelPath<TState> {
+  /** The events of the path, in order (a readable name for a test). */
+  readonly description: string;
+  readonly start: TState;
+  readonly steps: readonly ModelStep<TState>[];
+  /** Why the path was chosen: the state nodes and transitions it is the shortest way to. */
+  readonly reasons: readonly string[];
+}
+
+export interface PathOptions {
+  /** Also add simple paths (no repeated vertex) from the start, of this many steps. @default 0 */
+  simpleDepth?: number;
+  /** Most simple paths to add (evenly spread over all of them). @default 50 */
+  simpleLimit?: number;
+}
+
+/** What a stimulus is told about the step it must bring about. */
+export interface ReplayStep<TState> {
+  readonly index: number;
+  readonly event: EventObject;
+  readonly before: TState;
+  readonly after: TState;
+  /** The event of the following step, if any (to arrange the world ahead of time). */
+  readonly next: EventObject | undefined;
+  /** Model time the step takes (for a delayed event: ms until its timer fires). */
+  readonly elapsed: number;
+  readonly path: ModelPath<TState>;
+}
+
+/** Makes the real system produce one model event. */
+export type Stimulus<TSut, TState> = (sut: TSut, step: ReplayStep<TState>) => void | Promise<void>;
+
+export interface ReplayOptions<TSut, TState> {
+  /** Builds a fresh system under test for one path. */
+  setup(path: ModelPath<TState>): TSut | Promise<TSut>;
+  /** Stimuli by event type. */
+  stimuli: Readonly<Record<string, Stimulus<TSut, TState>>>;
+  /** Stimulus of delayed events (`xstate.after.*`) without an entry of their own (typically: advance a clock by `step.elapsed`). */
+  delayed?: Stimulus<TSut, TState>;
+  /** Checks that the real system is in the state the model predicts; called at the start and after every step. */
+  assert(sut: TSut, state: TState, step: ReplayStep<TState> | undefined): void | Promise<void>;
+  /** Runs after the path, failed or not. */
+  teardown?(sut: TSut, path: ModelPath<TState>, failed: boolean): void | Promise<void>;
+  /** Lets the real system settle after a stimulus. @default one `setImmediate` turn */
+  settle?(): Promise<void>;
+}
+
+export interface MachineModel<TMachine extends AnyStateMachine, TWorld> {
+  readonly machine: TMachine;
+  /** The model as actor logic, for the `xstate/graph` functions. */
+  readonly logic: ActorLogic<ModelStateOf<TMachine, TWorld>, EventObject, undefined>;
+  readonly initial: ModelStateOf<TMachine, TWorld>;
+  /** Serialized vertex of a state. */
+  key(state: ModelStateOf<TMachine, TWorld>): string;
+  describeEvent(event: EventObject): string;
+  /** The model graph (built once, with `xstate/graph`'s `getAdjacencyMap`). */
+  adjacency(): AdjacencyMap<ModelStateOf<TMachine, TWorld>, EventObject>;
+  size(): { vertices: number; edges: number };
+  /** What the model itself can reach: every transition and state node some edge of the graph takes. */
+  reachable(): { states: ReadonlySet<string>; transitions: ReadonlySet<string> };
+  /**
+   * Paths from the start: the shortest path to every reachable state node and through every reachable
+   * transition (from `getShortestPaths`), plus simple paths when asked; paths that are prefixes of
+   * others are dropped.
+   */
+  paths(options?: PathOptions): ModelPath<ModelStateOf<TMachine, TWorld>>[];
+  /** Replays one path against the real system: stimulus, settle, assert, step after step. */
+  replay<TSut>(path: ModelPath<ModelStateOf<TMachine, TWorld>>, options: ReplayOptions<TSut, ModelStateOf<TMachine, TWorld>>): Promise<void>;
+}
+
+const DELAYED_PREFIX = 'xstate.after.';
+
+/** Whether an event is a delayed (`after`) event. */
+export const isDelayedEvent = (event: EventObject): boolean => event.type.startsWith(DELAYED_PREFIX);
+
+/** The timer that fires first (the earliest due; the first scheduled among equals). */
+export function nextTimer(timers: readonly ModelTimer[]): ModelTimer | undefined {
+  let best: ModelTimer | undefined;
+  for (const timer of timers) if (!best || timer.dueAt < best.dueAt) best = timer;
+  return best;
+}
+
+interface Capture {
+  timers: ModelTimer[];
+  now: number;
+  taken: string[];
+  visited: Set<string>;
+}
+
+interface RaiseParams {
+  event: EventObject;
+  id: string | undefined;
+  delay: number | undefined;
+}
+
+/** Builds a model of a machine: see `ModelConfig`. */
+export function createModel<TMachine extends AnyStateMachine, TWorld>(config: ModelConfig<TMachine, TWorld>): MachineModel<TMachine, TWorld> {
+  type State = ModelStateOf<TMachine, TWorld>;
+  type Snap = SnapshotFrom<TMachine>;
+  const { machine } = config;
+  const describeEvent = config.describeEvent ?? ((event: EventObject) => JSON.stringify(event));
+  const abstract = config.abstract ?? ((snapshot: Snap, world: TWorld) => ({ value: (snapshot as AnyMachineSnapshot).value, context: (snapshot as AnyMachineSnapshot).context, world }));
+
+  // The actor scope of every model step: actions are not executed; delayed raises and cancels are
+  // recorded as model timers, and microsteps (through the public inspection API) as taken transitions.
+  let capture: Capture | undefined;
+  const self = createEmptyActor();
+  self.system.inspect((event: InspectionEvent) => {
+    if (!capture || event.type !== '@xstate.microstep' || event.actorRef !== self) return;
+    for (const transition of event._transitions) {
+      const id = transitionId(machine, transition);
+      if (id !== undefined) capture.taken.push(id);
+    }
+    if (isMachineSnapshot(event.snapshot)) for (const id of activeStateIds(machine, event.snapshot.value as StateValue)) capture.visited.add(id);
+  });
+  const scope = {
+    self,
+    system: self.system,
+    id: 'model',
+    sessionId: self.sessionId,
+    logger: () => {},
+    defer: () => {},
+    emit: () => {},
+    stopChild: () => {},
+    actionExecutor: (action: { type: string; params: unknown }) => {
+      if (!capture) return;
+      if (action.type === 'xstate.raise') {
+        const { event, id, delay } = action.params as RaiseParams;
+        if (typeof delay !== 'number') return;
+        const timerId = id ?? event.type;
+        capture.timers = capture.timers.filter((timer) => timer.id !== timerId);
+        capture.timers.push({ id: timerId, event, dueAt: capture.now + delay });
+      } else if (action.type === 'xstate.cancel') {
+        const { sendId } = action.params as { sendId: string };
+        capture.timers = capture.timers.filter((timer) => timer.id !== sendId);
+      }
+    },
+  } as unknown as AnyActorScope;
+
+  const run = (now: number, timers: readonly ModelTimer[], world: TWorld, step: (snapshot: Snap | undefined) => Snap, start: Snap | undefined) => {
+    capture = { timers: [...timers], now, taken: [], visited: new Set() };
+    try {
+      config.sync?.(world, now);
+      let snapshot = step(start);
+      for (let i = 0; i < 100; i++) {
+        const internal = config.internal?.(snapshot, world);
+        if (!internal) break;
+        config.sync?.(world, now);
+        snapshot = machine.transition(snapshot, internal as never, scope) as Snap;
+      }
+      for (const id of activeStateIds(machine, (snapshot as AnyMachineSnapshot).value as StateValue)) capture.visited.add(id);
+      return { snapshot, timers: capture.timers, taken: capture.taken, visited: [...capture.visited] };
+    } finally {
+      capture = undefined;
+    }
+  };
+
+  const vertexKey = (state: State): string =>
+    JSON.stringify([abstract(state.snapshot, state.world), state.timers.map((timer) => [timer.id, timer.dueAt - state.now])]);
+
+  const initial: State = (() => {
+    const result = run(0, [], config.world, () => machine.getInitialSnapshot(scope, config.input) as Snap, undefined);
+    return {
+      status: 'active',
+      output: undefined,
+      error: undefined,
+      snapshot: result.snapshot as State['snapshot'],
+      world: config.world,
+      now: 0,
+      timers: result.timers,
+      taken: result.taken,
+      visited: result.visited,
+    };
+  })();
+
+  // Steps are memoized by (vertex, event). Model time is relative: a step taken from a vertex at
+  // another time is the same step shifted in time.
+  const memo = new Map<string, { from: number; next: State }>();
+  const shift = (state: State, delta: number): State =>
+    delta === 0 ? state : { ...state, now: state.now + delta, timers: state.timers.map((timer) => ({ ...timer, dueAt: timer.dueAt + delta })) };
+
+  const transition = (state: State, event: EventObject): State => {
+    const memoKey = `${vertexKey(state)}\u0000${describeEvent(event)}`;
+    const cached = memo.get(memoKey);
+    if (cached) return shift(cached.next, state.now - cached.from);
+    let now = state.now;
+    let timers = state.timers;
+    if (isDelayedEvent(event)) {
+      const timer = timers.find((t) => t.event.type === event.type);
+      if (timer) {
+        now = Math.max(now, timer.dueAt);
+        timers = timers.filter((t) => t !== timer);
+      }
+    } else {
+      now += config.duration?.(event, state) ?? 0;
+    }
+    const world = config.before ? config.before(state.world, event, state) : state.world;
+    const result = run(now, timers, world, (snapshot) => machine.transition(snapshot, event as never, scope) as Snap, state.snapshot as Snap);
+    const next: State = {
+      status: 'active',
+      output: undefined,
+      error: undefined,
+      snapshot: result.snapshot as State['snapshot'],
+      world: config.after ? config.after(world, event, state, result.snapshot) : world,
+      now,
+      timers: result.timers,
+      taken: result.taken,
+      visited: result.visited,
+    };
+    memo.set(memoKey, { from: state.now, next });
+    return next;
+  };
+
+  const eventsOf = (state: State): EventObject[] => {
+    if (state.snapshot.status !== 'active') return [];
+    const due = nextTimer(state.timers);
+    return [...config.events(state), ...(due ? [due.event] : [])];
+  };
+
+  const logic: ActorLogic<State, EventObject, undefined> = {
+    transition: (state, event) => transition(state, event),
+    getInitialSnapshot: () => initial,
+    getPersistedSnapshot: (state) => state,
+  };
+
+  const traversal = {
+    events: eventsOf,
+    serializeState: (state: State) => vertexKey(state),
+    serializeEvent: (event: EventObject) => describeEvent(event),
+    limit: config.limit ?? 200_000,
+  };
+
+  let adjacencyCache: AdjacencyMap<State, EventObject> | undefined;
+  const adjacency = () => (adjacencyCache ??= getAdjacencyMap(logic, traversal));
+
+  const describePath = (steps: readonly ModelStep<State>[]) => (steps.length === 0 ? '(start)' : steps.map((step) => describeEvent(step.event)).join(' → '));
+
+  const reachable = () => {
+    const states = new Set<string>(initial.visited);
+    const transitions = new Set<string>(initial.taken);
+    for (const vertex of Object.values(adjacency())) {
+      for (const { state } of Object.values(vertex.transitions)) {
+        for (const id of state.visited) states.add(id);
+        for (const id of state.taken) transitions.add(id);
+      }
+    }
+    return { states, transitions };
+  };
+
+  const paths = (options: PathOptions = {}): ModelPath<State>[] => {
+    const adj = adjacency();
+    // Shortest path to every vertex, from xstate/graph.
+    const toVertex = new Map<string, ModelStep<State>[]>();
+    for (const path of getShortestPaths(logic, traversal)) {
+      toVertex.set(vertexKey(path.state), path.steps.slice(1).map((step) => ({ event: step.event, state: step.state })));
+    }
+    // For every state node and transition: the shortest edge path that reaches it.
+    const best = new Map<string, ModelStep<State>[]>();
+    const offer = (target: string, steps: ModelStep<State>[]) => {
+      const current = best.get(target);
+      if (!current || steps.length < current.length) best.set(target, steps);
+    };
+    for (const id of initial.visited) offer(`state ${id}`, []);
+    for (const [key, vertex] of Object.entries(adj)) {
+      const prefix = toVertex.get(key);
+      if (!prefix) continue;
+      for (const { event, state } of Object.values(vertex.transitions)) {
+        const candidate = () => [...prefix, { event, state }];
+        for (const id of state.visited) if ((best.get(`state ${id}`)?.length ?? Infinity) > prefix.length + 1) offer(`state ${id}`, candidate());
+        for (const id of state.taken) if ((best.get(`transition ${id}`)?.length ?? Infinity) > prefix.length + 1) offer(`transition ${id}`, candidate());
+      }
+    }
+    const chosen: Array<{ steps: ModelStep<State>[]; reasons: string[] }> = [];
+    for (const [reason, steps] of best) chosen.push({ steps, reasons: [reason] });
+
+    // Simple paths of a bounded length from the start (no vertex twice, self-loops skipped).
+    const depth = options.simpleDepth ?? 0;
+    if (depth > 0) {
+      const found: ModelStep<State>[][] = [];
+      const onPath = new Set<string>();
+      const walk = (key: string, steps: ModelStep<State>[]) => {
+        const vertex = adj[key as keyof typeof adj];
+        const next = vertex ? Object.values(vertex.transitions).filter(({ state }) => !onPath.has(vertexKey(state))) : [];
+        if (steps.length === depth || next.length === 0) {
+          if (steps.length > 0) found.push(steps);
+          return;
+        }
+        for (const { event, state } of next) {
+          const nextKey = vertexKey(state);
+          onPath.add(nextKey);
+          walk(nextKey, [...steps, { event, state }]);
+          onPath.delete(nextKey);
+        }
+      };
+      const startKey = vertexKey(initial);
+      onPath.add(startKey);
+      walk(startKey, []);
+      const limit = Math.min(options.simpleLimit ?? 50, found.length);
+      for (let i = 0; i < limit; i++) {
+        const steps = found[Math.floor((i * found.length) / limit)];
+        if (steps) chosen.push({ steps, reasons: [`simple path of ${steps.length} steps`] });
+      }
+    }
+
+    // The graph keeps one representative state per vertex; replay the events from the start so that
+    // every path is one consistent run of the model (payloads and model time included).
+    const rederive = (steps: readonly ModelStep<State>[]): ModelStep<State>[] => {
+      let state = initial;
+      return steps.map((step, index) => {
+        const name = describeEvent(step.event);
+        const event = eventsOf(state).find((candidate) => describeEvent(candidate) === name);
+        if (!event) throw new Error(`Model path broken at step ${index + 1}: "${name}" is not offered (${describePath(steps)})`);
+        const next = transition(state, event);
+        if (vertexKey(next) !== vertexKey(step.state)) {
+          throw new Error(`The abstraction misses something that decides the next state: "${name}" at step ${index + 1} of ${describePath(steps)}`);
+        }
+        state = next;
+        return { event, state: next };
+      });
+    };
+    for (const candidate of chosen) candidate.steps = rederive(candidate.steps);
+
+    // Drop paths that are prefixes of others (their reasons go to the longer path).
+    const keyOf = (steps: readonly ModelStep<State>[]) => steps.map((step) => describeEvent(step.event));
+    chosen.sort((a, b) => b.steps.length - a.steps.length);
+    const kept: Array<{ steps: ModelStep<State>[]; reasons: string[]; keys: string[] }> = [];
+    for (const candidate of chosen) {
+      const keys = keyOf(candidate.steps);
+      const superPath = kept.find((path) => keys.every((key, i) => path.keys[i] === key));
+      if (superPath) superPath.reasons.push(...candidate.reasons);
+      else kept.push({ ...candidate, keys });
+    }
+    return kept
+      .sort((a, b) => a.steps.length - b.steps.length || a.keys.join('\u0000').localeCompare(b.keys.join('\u0000')))
+      .map(({ steps, reasons }) => ({ description: describePath(steps), start: initial, steps, reasons }));
+  };
+
+  const replay = async <TSut>(path: ModelPath<State>, options: ReplayOptions<TSut, State>): Promise<void> => {
+    const settle = options.settle ?? (() => new Promise<void>((resolve) => setImmediate(resolve)));
+    const sut = await options.setup(path);
+    let failed = false;
+    let index = -1;
+    try {
+      await options.assert(sut, path.start, undefined);
+      let before = path.start;
+      for (index = 0; index < path.steps.length; index++) {
+        const step = path.steps[index] as ModelStep<State>;
+        const replayStep: ReplayStep<State> = {
+          index,
+          event: step.event,
+          before,
+          after: step.state,
+          next: path.steps[index + 1]?.event,
+          elapsed: step.state.now - before.now,
+          path,
+        };
+        const stimulus = options.stimuli[step.event.type] ?? (isDelayedEvent(step.event) ? options.delayed : undefined);
+        if (!stimulus) throw new Error(`No stimulus for the event type "${step.event.type}"`);
+        await stimulus(sut, replayStep);
+        await settle();
+        await options.assert(sut, step.state, replayStep);
+        before = step.state;
+      }
+    } catch (error) {
+      failed = true;
+      if (error instanceof Error) {
+        const where = index < 0 ? 'at the start' : `at step ${index + 1} (${describeEvent((path.steps[index] as ModelStep<State>).event)})`;
+        error.message = `${error.message}\n  ${where} of the path: ${path.description}`;
+      }
+      throw error;
+    } finally {
+      await options.teardown?.(sut, path, failed);
+    }
+  };
+
+  return {
+    machine,
+    logic,
+    initial,
+    key: vertexKey,
+    describeEvent,
+    adjacency,
+    size: () => {
+      const adj = adjacency();
+      const vertices = Object.keys(adj).length;
+      const edges = Object.values(adj).reduce((sum, vertex) => sum + Object.keys(vertex.transitions).length, 0);
+      return { vertices, edges };
+    },
+    reachable,
+    paths,
+    replay,
+  };
+}

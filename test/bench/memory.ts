@@ -1,0 +1,361 @@
+/**
+ * Memory: JS heap per connection for 1,000 connections, socket included, against a plain `ws` server in a
+ * separate process (servers/plain-server.ts). Needs --expose-gc (run.ts forks it with the flag).
+ *
+ * For each variant: warm up, GC, read heapUsed; open 1,000 connections (100 at a time) and wait until all
+ * are open/connected; GC; read heapUsed; report (after − before) / 1,000. Then a breakdown of socketchart's
+ * bytes: (A) a differential with an in-memory socket, building the connection up piece by piece, and
+ * (B) a heap-snapshot attribution of the objects 1,000 real socketchart connections add.
+ *
+ * Run alone: `node --expose-gc --import tsx test/bench/memory.ts [--quick]`.
+ */
+import WebSocket from 'ws';
+import { createActor, createMachine } from 'xstate';
+import { createConnection, heartbeatMachine, type Connection, type ConnectionOptions, type WebSocketConstructor } from '../../src/index.node.js';
+import { resolveOptions } from '../../src/connection/options.js';
+import { ConnectionRuntime } from '../../src/connection/runtime.js';
+import { FakeSocket } from './lib/fake-socket.js';
+import { openRaw, whenConnected } from './lib/clients.js';
+import { attribute, child, isNewMask, isOffHeap, nodeIds, nodesNamed, path, takeHeapSnapshot, totalsByKind, type HeapGraph } from './lib/heap-snapshot.js';
+import { forkTs, here, isType, nextMessage, stopChild, toParent } from './lib/proc.js';
+import { fixed, heading, int, kb, sleep, table, verdict } from './lib/stats.js';
+
+const quick = process.argv.includes('--quick');
+const N = 1_000;
+const BATCH = 100;
+const TARGET_KB = 8;
+
+const gcFn = (globalThis as { gc?: () => void }).gc;
+if (!gcFn) {
+  console.error('memory.ts needs --expose-gc');
+  process.exit(2);
+}
+const gc = gcFn;
+
+interface Usage {
+  heap: number;
+  external: number;
+}
+
+async function settleHeap(): Promise<Usage> {
+  for (let i = 0; i < 4; i++) {
+    gc();
+    await sleep(10);
+  }
+  const m = process.memoryUsage();
+  return { heap: m.heapUsed, external: m.external };
+}
+
+const server = forkTs(here(import.meta.url, './servers/plain-server.ts'));
+let url = '';
+
+async function serverOpen(): Promise<number> {
+  server.send({ type: 'count' });
+  return (await nextMessage(server, isType<{ type: 'count'; open: number }>('count'), 10_000)).open;
+}
+
+async function waitServerOpen(expected: number, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const open = await serverOpen();
+    if (open === expected) return;
+    if (Date.now() > deadline) throw new Error(`server holds ${open} connections, expected ${expected}`);
+    await sleep(25);
+  }
+}
+
+/** One variant: how to open one connection (kept alive by what it returns) and how to close it. */
+interface Variant<T> {
+  label: string;
+  open: () => Promise<T>;
+  close: (item: T) => void;
+  /** Opens a real socket each (the server's count is checked). */
+  sockets: boolean;
+}
+
+const socketchartOptions = (heartbeat: boolean): ConnectionOptions => ({ url, ...(heartbeat ? {} : { heartbeat: false }) });
+
+const bareMachine = createMachine({ id: 'bare', initial: 'idle', states: { idle: {} } });
+
+const variants = {
+  raw: {
+    label: 'raw ws client',
+    open: () => openRaw(url),
+    close: (ws: WebSocket) => ws.terminate(),
+    sockets: true,
+  } satisfies Variant<WebSocket>,
+  rawActor: {
+    label: 'raw ws + started bare XState actor',
+    open: async () => ({ ws: await openRaw(url), actor: createActor(bareMachine).start() }),
+    close: (item: { ws: WebSocket; actor: { stop(): void } }) => {
+      item.actor.stop();
+      item.ws.terminate();
+    },
+    sockets: true,
+  } satisfies Variant<{ ws: WebSocket; actor: { stop(): void } }>,
+  scNoHeartbeat: {
+    label: 'socketchart, heartbeat off (queue on)',
+    open: async () => {
+      const connection = createConnection(socketchartOptions(false)).start();
+      await whenConnected(connection);
+      return connection;
+    },
+    close: (connection: Connection) => connection.dispose(),
+    sockets: true,
+  } satisfies Variant<Connection>,
+  scDefault: {
+    label: 'socketchart, default (heartbeat on, queue on)',
+    open: async () => {
+      const connection = createConnection(socketchartOptions(true)).start();
+      await whenConnected(connection);
+      return connection;
+    },
+    close: (connection: Connection) => connection.dispose(),
+    sockets: true,
+  } satisfies Variant<Connection>,
+};
+
+async function openAll<T>(variant: Variant<T>, count = N): Promise<T[]> {
+  const items: T[] = [];
+  for (let i = 0; i < count; i += BATCH) {
+    const batch = await Promise.all(Array.from({ length: Math.min(BATCH, count - i) }, () => variant.open()));
+    items.push(...batch);
+  }
+  if (variant.sockets) await waitServerOpen(count);
+  return items;
+}
+
+async function closeAll<T>(variant: Variant<T>, items: T[]): Promise<void> {
+  for (const item of items) variant.close(item);
+  items.length = 0;
+  if (variant.sockets) await waitServerOpen(0);
+  await sleep(50);
+}
+
+interface Measured {
+  label: string;
+  perConn: number;
+  externalPerConn: number;
+}
+
+/** Opens N, measures, and hands the open items to `whileOpen` before closing them. */
+async function measure<T>(variant: Variant<T>, whileOpen?: (items: T[], before: Usage) => Promise<void>): Promise<Measured> {
+  const before = await settleHeap();
+  const items = await openAll(variant);
+  const after = await settleHeap();
+  const result = { label: variant.label, perConn: (after.heap - before.heap) / N, externalPerConn: (after.external - before.external) / N };
+  console.log(`  ${variant.label.padEnd(48)} ${kb(result.perConn)}/conn`);
+  if (whileOpen) await whileOpen(items, before);
+  await closeAll(variant, items);
+  return result;
+}
+
+// ─── breakdown A: differential with an in-memory socket ─────────────────────────────────────────────
+
+async function heapOf<T>(label: string, build: () => Promise<T> | T, teardown?: (items: T[]) => void): Promise<{ label: string; perConn: number }> {
+  const before = await settleHeap();
+  const items: T[] = [];
+  for (let i = 0; i < N; i++) items.push(await build());
+  const after = await settleHeap();
+  const perConn = (after.heap - before.heap) / N;
+  teardown?.(items);
+  items.length = 0;
+  await settleHeap();
+  return { label, perConn };
+}
+
+const fakeOptions = (heartbeat: boolean): ConnectionOptions => ({
+  url: 'ws://fake.invalid/bench',
+  WebSocket: FakeSocket as unknown as WebSocketConstructor,
+  ...(heartbeat ? {} : { heartbeat: false }),
+});
+
+async function fakeConnected(heartbeat: boolean): Promise<Connection> {
+  const connection = createConnection(fakeOptions(heartbeat)).start();
+  await whenConnected(connection);
+  return connection;
+}
+
+async function differential() {
+  // warm every path once
+  for (let i = 0; i < 50; i++) {
+    (await fakeConnected(true)).dispose();
+    (await fakeConnected(false)).dispose();
+  }
+  const sharedRt = new ConnectionRuntime(resolveOptions(fakeOptions(true)));
+  const rows = [
+    await heapOf('resolveOptions() result', () => resolveOptions(fakeOptions(true))),
+    await heapOf('ConnectionRuntime (+ its options, metrics, router)', () => new ConnectionRuntime(resolveOptions(fakeOptions(true)))),
+    await heapOf('started bare XState actor (1-state machine)', () => createActor(bareMachine).start(), (items) => items.forEach((a) => a.stop())),
+    await heapOf('started heartbeatMachine actor alone (waiting, 30 s timer)', () => createActor(heartbeatMachine, { input: sharedRt }).start(), (items) =>
+      items.forEach((a) => a.stop()),
+    ),
+    await heapOf('Connection created, not started (idle)', () => createConnection(fakeOptions(true)), (items) => items.forEach((c) => c.dispose())),
+    await heapOf('Connection connected, heartbeat off (in-memory socket)', () => fakeConnected(false), (items) => items.forEach((c) => c.dispose())),
+    await heapOf('Connection connected, heartbeat on (in-memory socket)', () => fakeConnected(true), (items) => items.forEach((c) => c.dispose())),
+  ];
+  return rows;
+}
+
+// ─── breakdown B: heap snapshot attribution ─────────────────────────────────────────────────────────
+
+const componentLabels = [
+  'ws client socket: WebSocket, net.Socket, Receiver, Sender, socket handlers',
+  'heartbeat child actor (Actor, snapshot, context, scope)',
+  'socket child actor (fromCallback)',
+  'flusher child actor',
+  'actor system (registry maps, scheduler, timers)',
+  'root actor: connection machine Actor, snapshot, context',
+  'ConnectionMetrics (incl. latency samples, state history)',
+  'Router',
+  'resolved options object',
+  'ConnectionRuntime (rest)',
+  'Connection object (rest)',
+];
+
+function rootsOf(g: HeapGraph, conn: number): number[] {
+  const actor = child(g, conn, 'actor');
+  const rt = child(g, conn, 'rt');
+  const children = path(g, actor, '_snapshot.children');
+  return [
+    child(g, rt, 'ws'),
+    child(g, children, 'heartbeat'),
+    child(g, children, 'socket'),
+    child(g, children, 'flusher'),
+    child(g, actor, 'system'),
+    actor,
+    child(g, rt, 'metrics'),
+    child(g, rt, 'router'),
+    child(g, rt, 'options'),
+    rt,
+    conn,
+  ];
+}
+
+async function snapshotBreakdown() {
+  const baseline = nodeIds(await takeHeapSnapshot());
+  const items = await openAll(variants.scDefault);
+  const g = await takeHeapSnapshot();
+  const isNew = isNewMask(g, baseline);
+  const connections = nodesNamed(g, 'object', 'Connection').filter((n) => isNew[n] && child(g, n, 'rt') >= 0);
+  const roots = connections.map((c) => rootsOf(g, c));
+  const { components, unclaimed } = attribute(g, isNew, componentLabels, roots);
+  let newBytes = 0;
+  let newOffHeap = 0;
+  for (let n = 0; n < g.nodeCount; n++) if (isNew[n]) (isOffHeap(g, n) ? (newOffHeap += g.size[n]!) : (newBytes += g.size[n]!));
+  const byKind = totalsByKind(g, (n) => isNew[n] === 1);
+  const unclaimedByKind = totalsByKind(g, (n) => unclaimed[n] === 1);
+  await closeAll(variants.scDefault, items);
+  return { found: connections.length, components, newBytes, newOffHeap, byKind, unclaimedByKind };
+}
+
+// ─── main ───────────────────────────────────────────────────────────────────────────────────────────
+
+export interface MemoryResult {
+  raw: number;
+  rawActor: number;
+  scNoHeartbeat: number;
+  scDefault: number;
+  scSteady: number | null;
+}
+
+async function main(): Promise<MemoryResult> {
+  const listening = await nextMessage(server, isType<{ type: 'listening'; port: number }>('listening'), 30_000);
+  url = `ws://127.0.0.1:${listening.port}`;
+  console.log(heading(`Memory — JS heap per connection, ${int(N)} connections held open, socket included`));
+  console.log(`heapUsed after full GCs, (after − before) / ${int(N)}; plain ws server in a separate process; socketchart: createConnection(), no auth, default heartbeat (30 s) unless noted\n`);
+
+  // warm-up: every variant once, small
+  for (const variant of Object.values(variants) as Variant<unknown>[]) await closeAll(variant, await openAll(variant, 100));
+
+  console.log('measuring');
+  const raw = await measure(variants.raw);
+  const rawActor = await measure(variants.rawActor);
+  const scNoHeartbeat = await measure(variants.scNoHeartbeat);
+  let scSteady: number | null = null;
+  const scDefault = await measure(variants.scDefault, async (_items, before) => {
+    if (quick) return;
+    // `connected` holds a minUptime timer (5 s) until the connection counts as stable; measure after it too.
+    await sleep(5_500);
+    scSteady = ((await settleHeap()).heap - before.heap) / N;
+    console.log(`  ${'  same, 5.5 s later (minUptime fired)'.padEnd(48)} ${kb(scSteady)}/conn`);
+  });
+
+  const rows = [
+    [raw.label, kb(raw.perConn), kb(raw.externalPerConn), '', '', ''],
+    [rawActor.label, kb(rawActor.perConn), kb(rawActor.externalPerConn), `+${kb(rawActor.perConn - raw.perConn)}`, '', ''],
+    [scNoHeartbeat.label, kb(scNoHeartbeat.perConn), kb(scNoHeartbeat.externalPerConn), `+${kb(scNoHeartbeat.perConn - raw.perConn)}`, '', ''],
+    [scDefault.label, kb(scDefault.perConn), kb(scDefault.externalPerConn), `+${kb(scDefault.perConn - raw.perConn)}`, `≤ ${TARGET_KB} KB`, verdict(scDefault.perConn <= TARGET_KB * 1024)],
+  ];
+  if (scSteady !== null) {
+    const steady: number = scSteady;
+    rows.push(['  same, 5.5 s later (minUptime timer fired: steady state)', kb(steady), '', `+${kb(steady - raw.perConn)}`, '', '']);
+  }
+  console.log('\nHeap per connection (socket included)');
+  console.log(table(['variant', 'heap/conn', 'external/conn', 'vs raw ws', 'target', ''], rows));
+  console.log('  external = ArrayBuffers/Buffers outside the JS heap (socket read buffers etc.), shown for reference, not in the target');
+
+  console.log('\nBreakdown A — differential, in-memory socket (no TCP): what each piece adds per connection');
+  const diff = await differential();
+  console.log(table(['piece (1,000 held, heap/each)', 'heap/each'], diff.map((r) => [r.label, kb(r.perConn)])));
+  const get = (prefix: string) => diff.find((r) => r.label.startsWith(prefix))!.perConn;
+  const idle = get('Connection created');
+  const hbOff = get('Connection connected, heartbeat off');
+  const hbOn = get('Connection connected, heartbeat on');
+  const runtime = get('ConnectionRuntime');
+  console.log(
+    `  ⇒ root actor + system (idle) ≈ ${kb(idle - runtime)}; connected adds ${kb(hbOff - idle)} (socket + heartbeat children, timers, snapshots);` +
+      ` heartbeat on adds ${kb(hbOn - hbOff)} over off (the heartbeat child exists either way, parked in 'off')`,
+  );
+
+  console.log(`\nBreakdown B — heap snapshot: objects added by ${int(N)} real socketchart connections (default options), per connection`);
+  const b = await snapshotBreakdown();
+  console.log(`  ${b.found} Connection objects found; new objects total ${kb(b.newBytes / N)}/conn (snapshot sizes are V8 shallow sizes)\n`);
+  console.log(
+    table(
+      ['component (claimed in this order; each stops at the others)', 'KB/conn', 'objects/conn', 'largest kinds (bytes/conn × count/conn)'],
+      [
+        ...b.components.map((c) => [
+          c.label,
+          fixed(c.bytes / N / 1024),
+          fixed(c.nodes / N, 1),
+          [...c.kinds.values()]
+            .sort((x, y) => y.bytes - x.bytes)
+            .slice(0, 4)
+            .map((k) => `${k.kind} ${int(k.bytes / N)} B×${fixed(k.count / N, 1)}`)
+            .join(', '),
+        ]),
+        [
+          'not reachable from a connection without crossing another (JIT code, timer lists, …)',
+          fixed(b.unclaimedByKind.reduce((s, k) => s + k.bytes, 0) / N / 1024),
+          fixed(b.unclaimedByKind.reduce((s, k) => s + k.count, 0) / N, 1),
+          b.unclaimedByKind
+            .slice(0, 4)
+            .map((k) => `${k.kind} ${int(k.bytes / N)} B`)
+            .join(', '),
+        ],
+      ],
+    ),
+  );
+  console.log('\n  Largest kinds of new objects overall (per connection)');
+  console.log(
+    table(
+      ['kind', 'bytes/conn', 'count/conn'],
+      b.byKind.slice(0, 15).map((k) => [k.kind, int(k.bytes / N), fixed(k.count / N, 1)]),
+    ),
+  );
+
+  return { raw: raw.perConn, rawActor: rawActor.perConn, scNoHeartbeat: scNoHeartbeat.perConn, scDefault: scDefault.perConn, scSteady };
+}
+
+try {
+  const result = await main();
+  toParent({ type: 'result', bench: 'memory', result });
+  server.send({ type: 'exit' });
+  await stopChild(server);
+  process.exit(0);
+} catch (error) {
+  console.error('memory bench failed:', error);
+  await stopChild(server, 500);
+  process.exit(1);
+}

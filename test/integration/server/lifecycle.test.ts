@@ -1,0 +1,134 @@
+import { createServer as createHttpServer, type Server } from 'node:http';
+import type { Socket } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { InvalidOptionError } from '../../../src/protocol/errors.js';
+import { createServer, type ServerOptions } from '../../../src/server/index.js';
+import { connectAs, delay, eventually, httpUrl, metricValue, mintToken, open, SECRET, silentLogger, startServer, wsUrl } from './helpers.js';
+
+const validOptions = (): ServerOptions => ({ port: 0, auth: { jwtSecret: SECRET }, logger: silentLogger() });
+
+describe('lifecycle: options, graceful shutdown, health and metrics, attaching to a server', () => {
+  it.each([
+    [{ maxPayload: -1 }, 'maxPayload'],
+    [{ maxPayloads: 10 }, 'maxPayloads'],
+    [{ auth: {} }, 'auth'],
+    [{ auth: { jwtSecret: 'too-short' } }, 'auth.jwtSecret'],
+    [{ auth: { jwtSecret: SECRET, modes: ['cookie'] } }, 'auth.modes[0]'],
+    [{ auth: { jwtSecret: SECRET, verify: 'yes' } }, 'auth.verify'],
+    [{ channels: [{ pattern: 'a:b:c:d', subscribe: true }] }, 'channels[0].pattern'],
+    [{ channels: [{ pattern: 'chat:*', subscribe: 'yes' }] }, 'channels[0].subscribe'],
+    [{ allowedOrigins: ['not an origin'] }, 'allowedOrigins[0]'],
+    [{ allowedOrigins: ['https://app.example.com/path'] }, 'allowedOrigins[0]'],
+    [{ rateLimits: { chat: { perMinute: 120, burst: 0 } } }, 'rateLimits.chat.burst'],
+    [{ port: undefined }, 'port'],
+    [{ port: 70000 }, 'port'],
+    [{ redis: 'http://127.0.0.1:6379' }, 'redis'],
+    [{ redis: { nodeHeartbeatMs: 1000, nodeTimeoutMs: 500 } }, 'redis.nodeTimeoutMs'],
+    [{ logger: console }, 'logger'],
+    [{ healthPath: 'healthz' }, 'healthPath'],
+  ])('refuses invalid options at creation, naming the option (%j → %s)', (patch, option) => {
+    const attempt = () => createServer({ ...validOptions(), ...(patch as Partial<ServerOptions>) });
+    expect(attempt).toThrow(InvalidOptionError);
+    expect(attempt).toThrow(new RegExp(`\`${option.replace(/[[\].]/g, '\\$&')}\``));
+    try {
+      attempt();
+    } catch (error) {
+      expect((error as InvalidOptionError).option).toBe(option);
+    }
+  });
+
+  it('rejects when the port is taken, and leaks nothing', async () => {
+    const first = await startServer();
+    await expect(startServer({ port: first.address()!.port })).rejects.toThrow(/EADDRINUSE/);
+    await first.close();
+  });
+
+  it('serves /healthz with the node status and connection count', async () => {
+    const server = await startServer({ nodeId: 'node-health' });
+    const client = await connectAs(server, 'alice');
+    const response = await fetch(httpUrl(server, '/healthz'));
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ status: 'ok', nodeId: 'node-health', backend: 'memory', backendUp: true, connections: 1 });
+    await client.close();
+    await server.close();
+  });
+
+  it('serves Prometheus metrics at /metrics from a per-server registry', async () => {
+    const server = await startServer();
+    const other = await startServer();
+    const alice = await connectAs(server, 'alice');
+    alice.send({ type: 'subscribe', ch: 'chat:metrics' });
+    await alice.nextOfType('subscribed');
+    alice.send({ type: 'publish', ch: 'chat:metrics', id: 'm1', data: 1 });
+    await alice.nextOfType('message', { ch: 'chat:metrics' });
+    const response = await fetch(httpUrl(server, '/metrics'));
+    expect(response.headers.get('content-type')).toMatch(/^text\/plain/);
+    const text = await response.text();
+    expect(metricValue(text, 'socketchart_connections')).toBe(1);
+    expect(metricValue(text, 'socketchart_messages_in_total', 'type="publish"')).toBe(1);
+    expect(metricValue(text, 'socketchart_messages_out_total', 'type="message"')).toBe(1);
+    expect(metricValue(text, 'socketchart_delivery_latency_seconds_count')).toBe(1);
+    expect(text).toContain('socketchart_delivery_latency_seconds_bucket{le="0.005"}');
+    const otherText = await (await fetch(httpUrl(other, '/metrics'))).text();
+    expect(metricValue(otherText, 'socketchart_messages_in_total', 'type="publish"')).toBeUndefined();
+    await alice.close();
+    await Promise.all([server.close(), other.close()]);
+  });
+
+  it('shuts down gracefully: every socket is closed with 1012, then nothing is accepted', async () => {
+    const server = await startServer();
+    const url = wsUrl(server);
+    const clients = await Promise.all(['a', 'b', 'c'].map((user) => connectAs(server, user)));
+    await server.close();
+    for (const client of clients) expect(await client.closed).toEqual({ code: 1012, reason: 'server restart' });
+    expect(server.connections).toBe(0);
+    await expect(open(url)).rejects.toThrow();
+    await server.close();
+  });
+
+  it('terminates sockets that do not finish the close handshake within shutdownTimeoutMs', async () => {
+    const server = await startServer({ shutdownTimeoutMs: 300 });
+    const stuck = await connectAs(server, 'stuck');
+    (stuck.ws as unknown as { _socket: Socket })._socket.pause();
+    const started = Date.now();
+    await server.close();
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(server.connections).toBe(0);
+    (stuck.ws as unknown as { _socket: Socket })._socket.resume();
+    await stuck.closed;
+  });
+
+  it('attaches to an existing http.Server: upgrades on its path, health and metrics, the app’s own routes untouched', async () => {
+    const app: Server = createHttpServer((_request, response) => {
+      response.writeHead(200, { 'content-type': 'text/plain' });
+      response.end('app says hi');
+    });
+    await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
+    const server = await createServer({ server: app, path: '/ws', auth: { jwtSecret: SECRET }, logger: silentLogger(), channels: [{ pattern: '*', subscribe: true }] });
+    const port = server.address()!.port;
+    expect(await (await fetch(`http://127.0.0.1:${port}/anything`)).text()).toBe('app says hi');
+    expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+    await expect(open(`ws://127.0.0.1:${port}/elsewhere`)).rejects.toMatchObject({ status: 404 });
+    const viaPath = await open(`ws://127.0.0.1:${port}/ws`);
+    viaPath.send({ type: 'auth', token: await mintToken({ sub: 'alice' }) });
+    await viaPath.nextOfType('auth_ok');
+    await server.close();
+    expect((await viaPath.closed).code).toBe(1012);
+    expect(app.listening).toBe(true);
+    expect(await (await fetch(`http://127.0.0.1:${port}/healthz`)).text()).toBe('app says hi');
+    await new Promise<void>((resolve) => app.close(() => resolve()));
+  });
+
+  it('counts connections in the gauge and closes by code', async () => {
+    const server = await startServer();
+    const client = await connectAs(server, 'alice');
+    await client.close();
+    await eventually(() => server.connections === 0);
+    await delay(10);
+    const text = await server.metrics.metrics();
+    expect(metricValue(text, 'socketchart_connections')).toBe(0);
+    expect(metricValue(text, 'socketchart_connections_opened_total')).toBe(1);
+    expect(metricValue(text, 'socketchart_connections_closed_total', 'code="1000"')).toBe(1);
+    await server.close();
+  });
+});

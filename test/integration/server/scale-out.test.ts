@@ -1,0 +1,302 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { SocketchartServer } from '../../../src/server/index.js';
+import { startRedis, type RedisProcess } from '../../support/redis.js';
+import { connectAs, connectTo, delay, eventually, httpUrl, SECRET, startServer, type Frame, type TestClient } from './helpers.js';
+
+const fixture = fileURLToPath(new URL('./fixtures/redis-node.ts', import.meta.url));
+const HEARTBEAT_MS = 150;
+const NODE_TIMEOUT_MS = 600;
+
+/** Walks a subscriber's message and gap frames for one channel: every number after the first is accounted for exactly once, in order. */
+function accountedFor(frames: readonly Frame[], ch: string): { seqs: number[]; gaps: [number, number][]; contiguous: boolean } {
+  const seqs: number[] = [];
+  const gaps: [number, number][] = [];
+  let last: number | undefined;
+  let contiguous = true;
+  for (const frame of frames) {
+    if (frame.ch !== ch) continue;
+    if (frame.type === 'message') {
+      const seq = frame.seq as number;
+      if (last !== undefined && seq !== last + 1) contiguous = false;
+      seqs.push(seq);
+      last = seq;
+    } else if (frame.type === 'gap') {
+      const from = frame.from as number;
+      const to = frame.to as number;
+      if (last !== undefined && from !== last + 1) contiguous = false;
+      gaps.push([from, to]);
+      last = to;
+    }
+  }
+  return { seqs, gaps, contiguous };
+}
+
+describe('scale-out over one real Redis', () => {
+  let redis: RedisProcess;
+  let prefixCounter = 0;
+  const nodes: SocketchartServer[] = [];
+  const children: ChildProcess[] = [];
+
+  const startNode = async (keyPrefix: string, extra: Parameters<typeof startServer>[0] = {}) => {
+    const node = await startServer({
+      rateLimits: { chat: { perMinute: 60_000, burst: 1000 } },
+      ...extra,
+      redis: { url: redis.url, keyPrefix, nodeHeartbeatMs: HEARTBEAT_MS, nodeTimeoutMs: NODE_TIMEOUT_MS, connectTimeoutMs: 3000, commandTimeoutMs: 1000 },
+    });
+    nodes.push(node);
+    return node;
+  };
+
+  const cluster = async (count: number, extra: Parameters<typeof startServer>[0] = {}) => {
+    const prefix = `t${++prefixCounter}:`;
+    return Promise.all(Array.from({ length: count }, () => startNode(prefix, extra)));
+  };
+
+  const spawnNode = (keyPrefix: string): Promise<{ child: ChildProcess; url: string }> =>
+    new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', fixture], {
+        env: {
+          ...process.env,
+          SC_SECRET: SECRET,
+          SC_REDIS_URL: redis.url,
+          SC_KEY_PREFIX: keyPrefix,
+          SC_HEARTBEAT_MS: String(HEARTBEAT_MS),
+          SC_NODE_TIMEOUT_MS: String(NODE_TIMEOUT_MS),
+        },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      children.push(child);
+      const timer = setTimeout(() => reject(new Error('child node did not start within 15 s')), 15_000);
+      let output = '';
+      child.stdout!.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+        const match = /READY (\d+)/.exec(output);
+        if (match) {
+          clearTimeout(timer);
+          resolve({ child, url: `ws://127.0.0.1:${match[1]}/` });
+        }
+      });
+      child.once('exit', (code) => reject(new Error(`child node exited with ${code}`)));
+    });
+
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+
+  afterEach(async () => {
+    children.splice(0).forEach((child) => child.kill('SIGKILL'));
+    await Promise.all(nodes.splice(0).map((node) => node.close()));
+  });
+
+  afterAll(async () => {
+    await redis?.stop();
+  });
+
+  const subscribe = async (client: TestClient, ch: string, since?: number) => {
+    client.send({ type: 'subscribe', ch, ...(since === undefined ? {} : { since }) });
+    return client.nextOfType('subscribed', { ch });
+  };
+
+  it('delivers to a client on node A, in order, what is published on node B and C', async () => {
+    const [a, b, c] = await cluster(3);
+    const reader = await connectAs(a!, 'reader');
+    const writer = await connectAs(b!, 'writer');
+    await subscribe(reader, 'chat:room');
+    for (let n = 1; n <= 100; n++) writer.send({ type: 'publish', ch: 'chat:room', id: `w${n}`, data: { n } });
+    await eventually(() => writer.ofType('ack').length === 100, 5000, '100 acks on node B');
+    await c!.broadcast('chat:room', { n: 101 });
+    await eventually(() => reader.ofType('message', 'chat:room').length === 101, 5000, '101 messages on node A');
+    const frames = reader.ofType('message', 'chat:room');
+    expect(frames.map((frame) => (frame.data as { n: number }).n)).toEqual(Array.from({ length: 101 }, (_, i) => i + 1));
+    expect(accountedFor(reader.frames, 'chat:room')).toMatchObject({ contiguous: true, gaps: [] });
+    expect(writer.ofType('ack').map((ack) => ack.seq)).toEqual(frames.slice(0, 100).map((frame) => frame.seq));
+    await Promise.all([reader.close(), writer.close()]);
+  });
+
+  it('numbers one channel once across nodes: interleaved publishers on A and B give one gap-free sequence', async () => {
+    const [a, b, c] = await cluster(3);
+    const reader = await connectAs(c!, 'reader');
+    await subscribe(reader, 'chat:shared');
+    const left = await connectAs(a!, 'left');
+    const right = await connectAs(b!, 'right');
+    for (let n = 0; n < 50; n++) {
+      left.send({ type: 'publish', ch: 'chat:shared', data: { from: 'left', n } });
+      right.send({ type: 'publish', ch: 'chat:shared', data: { from: 'right', n } });
+    }
+    await eventually(() => reader.ofType('message', 'chat:shared').length === 100, 5000);
+    const { seqs, contiguous } = accountedFor(reader.frames, 'chat:shared');
+    expect(contiguous).toBe(true);
+    expect(new Set(seqs).size).toBe(100);
+    const perSender = (who: string) =>
+      reader
+        .ofType('message', 'chat:shared')
+        .filter((frame) => (frame.data as { from: string }).from === who)
+        .map((frame) => (frame.data as { n: number }).n);
+    expect(perSender('left')).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    expect(perSender('right')).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    await Promise.all([reader.close(), left.close(), right.close()]);
+  });
+
+  it('resumes across nodes: missed messages are replayed from the shared history, then live continues', async () => {
+    const [a, b, c] = await cluster(3);
+    const first = await connectAs(a!, 'mobile');
+    await subscribe(first, 'chat:resume');
+    await b!.broadcast('chat:resume', { n: 1 });
+    const seen = await first.nextOfType('message', { ch: 'chat:resume' });
+    await first.close();
+    for (let n = 2; n <= 10; n++) await b!.broadcast('chat:resume', { n });
+    const again = await connectAs(c!, 'mobile');
+    const subscribed = await subscribe(again, 'chat:resume', seen.seq as number);
+    expect(subscribed.seq).toBe((seen.seq as number) + 9);
+    await a!.broadcast('chat:resume', { n: 11 });
+    await eventually(() => again.ofType('message', 'chat:resume').length === 10, 5000);
+    expect(again.ofType('message', 'chat:resume').map((frame) => (frame.data as { n: number }).n)).toEqual([2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+    expect(accountedFor(again.frames, 'chat:resume')).toMatchObject({ contiguous: true, gaps: [] });
+    await again.close();
+  });
+
+  it('answers an explicit gap across nodes when the shared history (MAXLEN) no longer reaches back', async () => {
+    const [a, b] = await cluster(2, { historySize: 5 });
+    const first = await connectAs(a!, 'mobile');
+    const start = await subscribe(first, 'chat:trimmed');
+    await first.close();
+    for (let n = 1; n <= 9; n++) await a!.broadcast('chat:trimmed', { n });
+    const again = await connectAs(b!, 'mobile');
+    const since = start.seq as number;
+    await subscribe(again, 'chat:trimmed', since);
+    await eventually(() => again.ofType('message', 'chat:trimmed').length === 5, 5000);
+    expect(again.ofType('gap', 'chat:trimmed')).toEqual([{ type: 'gap', ch: 'chat:trimmed', from: since + 1, to: since + 4 }]);
+    expect(again.ofType('message', 'chat:trimmed').map((frame) => (frame.data as { n: number }).n)).toEqual([5, 6, 7, 8, 9]);
+    await again.close();
+  });
+
+  it('deduplicates a publish id across nodes: acked twice with one seq, delivered once', async () => {
+    const [a, b] = await cluster(2);
+    const reader = await connectAs(b!, 'reader');
+    await subscribe(reader, 'chat:dedup');
+    const onA = await connectAs(a!, 'writer');
+    onA.send({ type: 'publish', ch: 'chat:dedup', id: 'same', data: 1 });
+    const firstAck = await onA.nextOfType('ack');
+    const onB = await connectAs(b!, 'writer');
+    onB.send({ type: 'publish', ch: 'chat:dedup', id: 'same', data: 1 });
+    const secondAck = await onB.nextOfType('ack');
+    expect(secondAck).toMatchObject({ seq: firstAck.seq, duplicate: true });
+    await reader.nextOfType('message', { ch: 'chat:dedup' });
+    await delay(100);
+    expect(reader.ofType('message', 'chat:dedup')).toHaveLength(1);
+    await Promise.all([reader.close(), onA.close(), onB.close()]);
+  });
+
+  it('shares presence and typing across nodes, with automatic leave on disconnect', async () => {
+    const [a, b] = await cluster(2);
+    const watcher = await connectAs(b!, 'watcher');
+    await subscribe(watcher, 'room:global');
+    const alice = await connectAs(a!, 'alice');
+    const bob = await connectAs(b!, 'bob');
+    alice.send({ type: 'presence', ch: 'room:global', action: 'join', meta: { device: 'phone' } });
+    await alice.nextOfType('presence_state');
+    bob.send({ type: 'presence', ch: 'room:global', action: 'join' });
+    await bob.nextOfType('presence_state');
+    expect(await watcher.nextOfType('presence')).toMatchObject({ joins: [{ userId: 'alice', meta: { device: 'phone' } }] });
+    watcher.send({ type: 'presence', ch: 'room:global', action: 'list' });
+    const list = await watcher.nextOfType('presence_state');
+    expect((list.members as { userId: string }[]).map((member) => member.userId).sort()).toEqual(['alice', 'bob']);
+    alice.send({ type: 'typing', ch: 'room:global', typing: true });
+    expect(await watcher.nextOfType('typing')).toMatchObject({ userId: 'alice', typing: true });
+    await alice.close();
+    expect(await watcher.next((frame) => frame.type === 'presence' && (frame.leaves as unknown[]).length > 0)).toMatchObject({ leaves: [{ userId: 'alice' }] });
+    expect(await watcher.nextOfType('typing', { typing: false })).toMatchObject({ userId: 'alice' });
+    await Promise.all([watcher.close(), bob.close()]);
+  });
+
+  it('reaps the presence of a node that dies (SIGKILL) and announces the leaves', async () => {
+    const prefix = `t${++prefixCounter}:`;
+    const survivor = await startNode(prefix);
+    const doomed = await spawnNode(prefix);
+    const watcher = await connectAs(survivor, 'watcher');
+    await subscribe(watcher, 'room:fragile');
+    const ghost = await connectTo(doomed.url, 'ghost');
+    ghost.send({ type: 'presence', ch: 'room:fragile', action: 'join' });
+    await ghost.nextOfType('presence_state');
+    await watcher.nextOfType('presence', { ch: 'room:fragile' });
+    doomed.child.kill('SIGKILL');
+    await ghost.closed;
+    const leave = await watcher.next((frame) => frame.type === 'presence' && (frame.leaves as unknown[]).length > 0, NODE_TIMEOUT_MS + 3000);
+    expect(leave).toMatchObject({ ch: 'room:fragile', joins: [], leaves: [{ userId: 'ghost' }] });
+    watcher.send({ type: 'presence', ch: 'room:fragile', action: 'list' });
+    expect((await watcher.nextOfType('presence_state')).members).toEqual([]);
+    await watcher.close();
+  });
+
+  it('logs a user out on every node, and sendToUser reaches the user on every node', async () => {
+    const [a, b] = await cluster(2);
+    const phone = await connectAs(a!, 'zoe');
+    const laptop = await connectAs(b!, 'zoe');
+    await delay(50);
+    await a!.sendToUser('zoe', { hello: true });
+    await Promise.all([phone, laptop].map((client) => client.nextOfType('message', { ch: 'user:zoe' })));
+    await b!.logout('zoe');
+    expect((await phone.closed).code).toBe(4001);
+    expect((await laptop.closed).code).toBe(4001);
+  });
+
+  it('survives Redis being killed mid-stream and restarted empty: nothing crashes, every acked message is delivered or covered by an explicit gap', async () => {
+    const [a, b] = await cluster(2);
+    const reader = await connectAs(a!, 'reader');
+    await subscribe(reader, 'chat:outage');
+    const member = await connectAs(a!, 'member');
+    member.send({ type: 'presence', ch: 'chat:outage', action: 'join' });
+    await member.nextOfType('presence_state');
+    const writer = await connectAs(b!, 'writer');
+    let n = 0;
+    const publishFor = async (ms: number) => {
+      const until = Date.now() + ms;
+      while (Date.now() < until) {
+        n += 1;
+        writer.send({ type: 'publish', ch: 'chat:outage', id: `o${n}`, data: { n } });
+        await delay(15);
+      }
+    };
+    await publishFor(400);
+    const lastBeforeKill = reader.ofType('message', 'chat:outage').at(-1)!;
+    await redis.kill();
+    await publishFor(400);
+    await eventually(() => writer.ofType('error').some((frame) => frame.code === 'SERVER_ERROR'), 3000, 'a publish refused during the outage');
+    const health = await (await fetch(httpUrl(a!, '/healthz'))).json();
+    expect(health).toMatchObject({ status: 'degraded', backendUp: false });
+    await redis.restart();
+    await eventually(async () => (await (await fetch(httpUrl(b!, '/healthz'))).json()).backendUp === true, 8000, 'node B back on Redis');
+    await eventually(async () => (await (await fetch(httpUrl(a!, '/healthz'))).json()).backendUp === true, 8000, 'node A back on Redis');
+    const resumeFrom = n;
+    await publishFor(400);
+    await eventually(
+      () => reader.ofType('message', 'chat:outage').some((frame) => (frame.data as { n: number }).n > resumeFrom),
+      5000,
+      'live delivery after the restart',
+    );
+    await eventually(() => writer.ofType('ack').length + writer.ofType('error').length === n, 5000, 'every publish answered');
+
+    const walk = accountedFor(reader.frames, 'chat:outage');
+    expect(walk.contiguous).toBe(true);
+    expect(walk.gaps.length).toBeGreaterThanOrEqual(1);
+    const delivered = new Set(reader.ofType('message', 'chat:outage').map((frame) => frame.id));
+    const covered = (seq: number) => walk.gaps.some(([from, to]) => seq >= from && seq <= to);
+    const lost = writer.ofType('ack').filter((ack) => !delivered.has(ack.id) && !covered(ack.seq as number));
+    expect(lost).toEqual([]);
+    const refused = writer.ofType('error');
+    expect(refused.every((frame) => frame.code === 'SERVER_ERROR' && typeof frame.id === 'string')).toBe(true);
+
+    const late = await connectAs(b!, 'late');
+    await subscribe(late, 'chat:outage', lastBeforeKill.seq as number);
+    await eventually(() => late.ofType('message', 'chat:outage').length > 0, 5000, 'replay after the restart');
+    const lateWalk = accountedFor(late.frames, 'chat:outage');
+    expect(lateWalk.contiguous).toBe(true);
+    expect(lateWalk.gaps[0]?.[0]).toBe((lastBeforeKill.seq as number) + 1);
+
+    member.send({ type: 'presence', ch: 'chat:outage', action: 'list' });
+    expect((await member.nextOfType('presence_state', {}, 5000)).members).toEqual([{ userId: 'member' }]);
+    await Promise.all([reader.close(), writer.close(), member.close(), late.close()]);
+  });
+});

@@ -1,0 +1,112 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from './ports.js';
+
+/** A real `redis-server` started for a test: no persistence, loopback only, a free port. */
+export interface RedisProcess {
+  readonly port: number;
+  readonly url: string;
+  /** SIGKILL; without persistence every key is gone. */
+  kill(): Promise<void>;
+  /** Starts a fresh (empty) server on the same port. */
+  restart(): Promise<void>;
+  /** Stops the server for good and removes its directory. */
+  stop(): Promise<void>;
+}
+
+const running = new Set<ChildProcess>();
+process.once('exit', () => running.forEach((child) => child.kill('SIGKILL')));
+
+function ping(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ port, host: '127.0.0.1' });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(500, () => done(false));
+    socket.once('error', () => done(false));
+    socket.once('connect', () => socket.write('PING\r\n'));
+    socket.once('data', (data) => done(data.toString().startsWith('+PONG')));
+  });
+}
+
+async function launch(port: number, dir: string): Promise<ChildProcess> {
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no', '--dir', dir, '--loglevel', 'warning'],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let exited = false;
+  let spawnError: Error | undefined;
+  child.once('exit', () => (exited = true));
+  child.once('error', (error) => {
+    spawnError = error;
+    exited = true;
+  });
+  const deadline = Date.now() + 5000;
+  while (Date.now() < deadline) {
+    if (spawnError) throw new Error(`cannot run redis-server (apt-get install -y redis-server): ${spawnError.message}`);
+    if (exited) throw new Error(`redis-server exited at start on port ${port}`);
+    if (await ping(port)) {
+      running.add(child);
+      child.once('exit', () => running.delete(child));
+      return child;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  child.kill('SIGKILL');
+  throw new Error(`redis-server did not answer on port ${port} within 5 s`);
+}
+
+function exit(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill(signal);
+  });
+}
+
+/** Starts `redis-server --save '' --appendonly no` on a free loopback port; retries a few ports if one is taken meanwhile. */
+export async function startRedis(): Promise<RedisProcess> {
+  const dir = mkdtempSync(join(tmpdir(), 'socketchart-redis-'));
+  let port = 0;
+  let child: ChildProcess | undefined;
+  for (let attempt = 0; attempt < 5 && !child; attempt++) {
+    port = await freePort();
+    try {
+      child = await launch(port, dir);
+    } catch (error) {
+      if (attempt === 4 || String(error).includes('cannot run')) throw error;
+    }
+  }
+  let current: ChildProcess | undefined = child;
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    async kill() {
+      if (current) await exit(current, 'SIGKILL');
+      current = undefined;
+    },
+    async restart() {
+      if (current) await exit(current, 'SIGKILL');
+      for (let attempt = 0; ; attempt++) {
+        try {
+          current = await launch(port, dir);
+          return;
+        } catch (error) {
+          if (attempt >= 10) throw error;
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+      }
+    },
+    async stop() {
+      if (current) await exit(current, 'SIGTERM');
+      current = undefined;
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

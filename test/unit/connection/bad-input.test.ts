@@ -1,0 +1,170 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ErrorCode } from '../../../src/index.js';
+import type { MockSocket } from '../../../src/testing/index.js';
+import { harness, type Harness } from '../../support/harness.js';
+import { expectInvariants } from '../../support/invariants.js';
+
+const socketOf = (h: Harness): MockSocket => {
+  const socket = h.server.last;
+  if (!socket) throw new Error('no socket was dialed');
+  return socket;
+};
+
+/** A connected harness that records what its subscribers of channel `a` receive. */
+async function connected(options: Parameters<typeof harness>[0] = {}) {
+  const h = harness(options);
+  const got: unknown[] = [];
+  h.connection.subscribe('a', (data) => got.push(data));
+  await h.connect();
+  expect(h.connection.status).toBe('connected');
+  return { h, got, socket: socketOf(h) };
+}
+
+/** Runs `fn` with queueMicrotask captured, so errors rethrown "later" by listeners can be inspected, not crash the run. */
+function capturingMicrotasks(fn: () => void): Array<() => void> {
+  const deferred: Array<() => void> = [];
+  const spy = vi.spyOn(globalThis, 'queueMicrotask').mockImplementation((callback: () => void) => {
+    deferred.push(callback);
+  });
+  try {
+    fn();
+  } finally {
+    spy.mockRestore();
+  }
+  return deferred;
+}
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+describe('bad input from the server', () => {
+  it('malformed JSON is an INVALID_MESSAGE_FORMAT error with recovery none; the connection stays up and keeps delivering', async () => {
+    const { h, got, socket } = await connected();
+    socket.push('{"type":"message", "ch": "a", ');
+    expect(h.errors).toHaveLength(1);
+    expect(h.errors[0]).toMatchObject({ name: 'SocketchartError', code: ErrorCode.INVALID_MESSAGE_FORMAT, recovery: 'none' });
+    expect(h.connection.status).toBe('connected');
+    socket.push({ type: 'message', ch: 'a', seq: 1, data: 'still here' });
+    expect(got).toEqual(['still here']);
+    expectInvariants(h);
+  });
+
+  it('a frame without a type is INVALID_MESSAGE_FORMAT (objects, arrays and bare JSON values alike)', async () => {
+    const { h, got, socket } = await connected();
+    socket.push({ ch: 'a', data: 1 });
+    socket.push('[1,2,3]');
+    socket.push('42');
+    socket.push('null');
+    socket.push({ type: 7 });
+    expect(h.errors.map((error) => [error.code, error.recovery])).toEqual(Array(5).fill([ErrorCode.INVALID_MESSAGE_FORMAT, 'none']));
+    expect(h.connection.status).toBe('connected');
+    socket.push({ type: 'message', ch: 'a', seq: 1, data: 'ok' });
+    expect(got).toEqual(['ok']);
+  });
+
+  it('an unknown frame type is INVALID_MESSAGE_FORMAT naming the type; the connection stays up', async () => {
+    const { h, got, socket } = await connected();
+    socket.push({ type: 'bogus', ch: 'a', data: 1 });
+    expect(h.errors).toHaveLength(1);
+    expect(h.errors[0]).toMatchObject({ code: ErrorCode.INVALID_MESSAGE_FORMAT, recovery: 'none' });
+    expect(h.errors[0]?.message).toContain('bogus');
+    expect(h.connection.status).toBe('connected');
+    socket.push({ type: 'message', ch: 'a', seq: 1, data: 'ok' });
+    expect(got).toEqual(['ok']);
+  });
+
+  it('an inbound frame above maxInboundBytes is dropped with MESSAGE_TOO_LARGE (recovery none); later frames still arrive', async () => {
+    const { h, got, socket } = await connected({ maxInboundBytes: 100 });
+    socket.push({ type: 'message', ch: 'a', seq: 1, data: 'x'.repeat(200) });
+    expect(got).toEqual([]);
+    expect(h.errors).toHaveLength(1);
+    expect(h.errors[0]).toMatchObject({ code: ErrorCode.MESSAGE_TOO_LARGE, recovery: 'none' });
+    socket.push(new ArrayBuffer(101));
+    expect(h.errors.map((error) => error.code)).toEqual([ErrorCode.MESSAGE_TOO_LARGE, ErrorCode.MESSAGE_TOO_LARGE]);
+    expect(h.connection.status).toBe('connected');
+    socket.push({ type: 'message', ch: 'a', seq: 2, data: 'small' });
+    expect(got).toEqual(['small']);
+  });
+
+  it('maxInboundBytes counts UTF-8 bytes: a multi-byte frame short in UTF-16 units but over the limit in bytes is MESSAGE_TOO_LARGE', async () => {
+    const { h, got, socket } = await connected({ maxInboundBytes: 100 });
+    const frame = JSON.stringify({ type: 'message', ch: 'a', seq: 1, data: 'é'.repeat(55) });
+    expect(frame.length).toBeLessThanOrEqual(100);
+    expect(new TextEncoder().encode(frame).byteLength).toBeGreaterThan(100);
+    socket.push(frame);
+    expect(got).toEqual([]);
+    expect(h.errors.map((error) => error.code)).toEqual([ErrorCode.MESSAGE_TOO_LARGE]);
+  });
+
+  it('a server that never answers auth times out after authTimeoutMs with TIMEOUT and reconnects', async () => {
+    const h = harness({ auth: { token: 'tkn' }, authTimeoutMs: 3_000 }, { autoAuth: false });
+    h.connection.start();
+    await h.settle();
+    expect(h.connection.status).toBe('authenticating');
+    await h.advance(2_999);
+    expect(h.connection.status).toBe('authenticating');
+    expect(h.errors).toEqual([]);
+    await h.advance(1);
+    expect(h.connection.status).toBe('reconnecting');
+    expect(h.errors.map((error) => [error.code, error.recovery])).toEqual([[ErrorCode.TIMEOUT, 'retry']]);
+    expect(h.connection.lastError?.code).toBe(ErrorCode.TIMEOUT);
+    expect(h.server.live).toHaveLength(0);
+    expectInvariants(h);
+  });
+
+  it('a server error frame with an id reaches on(error) with messageId, and the connection stays up', async () => {
+    const { h, got, socket } = await connected();
+    socket.push({ type: 'error', id: 'msg-7', code: 'RATE_LIMIT_EXCEEDED', message: 'slow down', retry_after: 2 });
+    socket.push({ type: 'error', id: 'msg-8', code: 'NOT_A_KNOWN_CODE', message: 'odd' });
+    expect(h.errors).toHaveLength(2);
+    expect(h.errors[0]).toMatchObject({ code: ErrorCode.RATE_LIMIT_EXCEEDED, messageId: 'msg-7', message: 'slow down', retryAfterMs: 2_000 });
+    expect(h.errors[1]).toMatchObject({ code: ErrorCode.SERVER_ERROR, messageId: 'msg-8' });
+    expect(h.connection.status).toBe('connected');
+    socket.push({ type: 'message', ch: 'a', seq: 1, data: 'ok' });
+    expect(got).toEqual(['ok']);
+  });
+
+  it('a channel listener that throws does not stop delivery to the other listeners; the error is rethrown asynchronously', async () => {
+    const h = harness();
+    const boom = new Error('listener bug');
+    const seen: string[] = [];
+    h.connection.subscribe('a', () => {
+      seen.push('first');
+      throw boom;
+    });
+    h.connection.subscribe('a', () => seen.push('second'));
+    h.connection.on('message', () => seen.push('any'));
+    await h.connect();
+    const deferred = capturingMicrotasks(() => socketOf(h).push({ type: 'message', ch: 'a', seq: 1, data: 1 }));
+    expect(seen).toEqual(['first', 'second', 'any']);
+    expect(deferred).toHaveLength(1);
+    expect(() => deferred[0]?.()).toThrow(boom);
+    const again = capturingMicrotasks(() => socketOf(h).push({ type: 'message', ch: 'a', seq: 2, data: 2 }));
+    expect(seen).toEqual(['first', 'second', 'any', 'first', 'second', 'any']);
+    expect(again).toHaveLength(1);
+  });
+
+  it('an on(message) or on(error) listener that throws does not stop the others either', async () => {
+    const h = harness();
+    const seen: string[] = [];
+    h.connection.on('message', () => {
+      seen.push('message-1');
+      throw new Error('m');
+    });
+    h.connection.on('message', () => seen.push('message-2'));
+    h.connection.on('error', () => {
+      seen.push('error-1');
+      throw new Error('e');
+    });
+    h.connection.on('error', () => seen.push('error-2'));
+    await h.connect();
+    const deferred = capturingMicrotasks(() => {
+      socketOf(h).push({ type: 'message', ch: 'x', data: 1 });
+      socketOf(h).push('not json');
+    });
+    expect(seen).toEqual(['message-1', 'message-2', 'error-1', 'error-2']);
+    expect(deferred).toHaveLength(2);
+    expect(h.connection.status).toBe('connected');
+  });
+});

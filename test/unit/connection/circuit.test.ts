@@ -1,0 +1,132 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { harness, type Harness } from '../../support/harness.js';
+import { expectInvariants } from '../../support/invariants.js';
+
+const circuit = { failureThreshold: 3, recoveryMs: 10_000, recoveryMultiplier: 2, maxRecoveryMs: 35_000 };
+const reconnect = { baseMs: 100, capMs: 1_000, jitter: 0 };
+
+async function failUntil(h: Harness, status: string) {
+  for (let i = 0; i < 50 && h.connection.status !== status; i++) {
+    const delay = h.connection.snapshot.context.retryDelayMs;
+    await h.advance(Math.max(delay, 0));
+  }
+}
+
+describe('circuit breaker', () => {
+  it('opens after failureThreshold consecutive failed dials and dials nothing while open', async () => {
+    const h = harness({ circuit, reconnect });
+    h.server.refusing = true;
+    h.connection.start();
+    await h.settle();
+    await failUntil(h, 'circuitOpen');
+    expect(h.connection.status).toBe('circuitOpen');
+    expect(h.server.sockets).toHaveLength(3);
+    await h.advance(9_999);
+    expect(h.server.sockets).toHaveLength(3);
+    expectInvariants(h);
+  });
+
+  it('after the recovery timeout makes exactly one probe in halfOpen; failure re-opens with a longer timeout', async () => {
+    const h = harness({ circuit, reconnect });
+    h.server.refusing = true;
+    h.connection.start();
+    await h.settle();
+    await failUntil(h, 'circuitOpen');
+    const dials = h.server.sockets.length;
+    await h.advance(10_000);
+    expect(h.server.sockets).toHaveLength(dials + 1);
+    expect(h.connection.status).toBe('circuitOpen');
+    expect(h.states.slice(-2)).toEqual(['halfOpen', 'circuitOpen']);
+    await h.advance(19_999);
+    expect(h.server.sockets).toHaveLength(dials + 1);
+    await h.advance(1);
+    expect(h.server.sockets).toHaveLength(dials + 2);
+    await h.advance(35_000);
+    expect(h.server.sockets).toHaveLength(dials + 3);
+  });
+
+  it('a successful probe closes the circuit', async () => {
+    const h = harness({ circuit, reconnect });
+    h.server.refusing = true;
+    h.connection.start();
+    await h.settle();
+    await failUntil(h, 'circuitOpen');
+    h.server.refusing = false;
+    await h.advance(10_000);
+    expect(h.connection.status).toBe('connected');
+    expect(h.connection.snapshot.context.circuitOpen).toBe(false);
+  });
+
+  it('a connection that flaps right after a successful probe trips again instead of hammering', async () => {
+    const h = harness({ circuit, reconnect });
+    h.server.refusing = true;
+    h.connection.start();
+    await h.settle();
+    await failUntil(h, 'circuitOpen');
+    h.server.refusing = false;
+    await h.advance(10_000);
+    h.server.last!.drop();
+    await h.settle();
+    expect(h.connection.status).toBe('circuitOpen');
+  });
+
+  it('retry() skips an open circuit on explicit request', async () => {
+    const h = harness({ circuit, reconnect });
+    h.server.refusing = true;
+    h.connection.start();
+    await h.settle();
+    await failUntil(h, 'circuitOpen');
+    h.server.refusing = false;
+    h.connection.retry();
+    await h.settle();
+    expect(h.connection.status).toBe('connected');
+  });
+
+  it('offline while the circuit is open comes back to circuitOpen, not to a dial, when online returns', async () => {
+    const h = harness({ circuit, reconnect });
+    h.server.refusing = true;
+    h.connection.start();
+    await h.settle();
+    await failUntil(h, 'circuitOpen');
+    const dials = h.server.sockets.length;
+    h.env.emit('offline');
+    h.env.emit('online');
+    await h.settle();
+    expect(h.connection.status).toBe('circuitOpen');
+    expect(h.server.sockets).toHaveLength(dials);
+  });
+});
+
+describe('backoff inside the machine (invariant 5)', () => {
+  it('every backoff delay lies within [baseMs, capMs] whatever the failures and the randomness', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 0, max: 5_000 }),
+        fc.integer({ min: 1, max: 60_000 }),
+        fc.double({ min: 1, max: 4, noNaN: true }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.array(fc.double({ min: 0, max: 0.999_999, noNaN: true }), { minLength: 1, maxLength: 12 }),
+        async (baseMs, span, multiplier, jitter, randoms) => {
+          let i = 0;
+          const h = harness({
+            reconnect: { baseMs, capMs: baseMs + span, multiplier, jitter },
+            circuit: false,
+            random: () => randoms[i++ % randoms.length]!,
+          });
+          h.server.refusing = true;
+          h.connection.start();
+          await h.settle();
+          for (let n = 0; n < randoms.length; n++) {
+            const { retryDelayMs, retryKind } = h.connection.snapshot.context;
+            expect(retryKind).toBe('backoff');
+            expect(retryDelayMs).toBeGreaterThanOrEqual(baseMs);
+            expect(retryDelayMs).toBeLessThanOrEqual(baseMs + span);
+            await h.advance(retryDelayMs);
+          }
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+});

@@ -1,0 +1,517 @@
+import { describe, expect, it } from 'vitest';
+import { ErrorCode, type InboundMessage, type SocketchartError } from '../../../src/index.js';
+import { SimulatedClock, type MockSocket } from '../../../src/testing/index.js';
+import { harness, settle, type Harness } from '../../support/harness.js';
+
+/** Records every inspection event of the connection (and its children) by type. */
+function inspection() {
+  const types: string[] = [];
+  return {
+    types,
+    inspect: (event: unknown) => {
+      types.push((event as { type: string }).type);
+    },
+    /** Inspection events recorded since `mark`. */
+    since: (mark: number) => types.slice(mark),
+  };
+}
+
+type Settled = { status: 'pending' | 'resolved' | 'rejected'; error: SocketchartError | undefined };
+
+/** Observes a send() promise without leaving a rejection unhandled. */
+function track(promise: Promise<void>): Settled {
+  const box: Settled = { status: 'pending', error: undefined };
+  promise.then(
+    () => {
+      box.status = 'resolved';
+    },
+    (error: SocketchartError) => {
+      box.status = 'rejected';
+      box.error = error;
+    },
+  );
+  return box;
+}
+
+const socketOf = (h: Harness): MockSocket => {
+  const socket = h.server.last;
+  if (!socket) throw new Error('no socket was dialed');
+  return socket;
+};
+
+/** Raw frames a socket received from the client, in order. */
+const raws = (socket: MockSocket) => socket.sent.map((frame) => frame.raw);
+
+/**
+ * A SimulatedClock that fails loudly instead of spinning forever when a timer keeps re-arming itself
+ * at the same instant (SimulatedClock.advance would otherwise never return).
+ */
+class StormGuardClock extends SimulatedClock {
+  private lastFiredAt = Number.NaN;
+  private burst = 0;
+  override setTimeout(fn: () => void, ms: number) {
+    return super.setTimeout(() => {
+      const now = this.now();
+      if (now === this.lastFiredAt) {
+        if (++this.burst > 1_000) throw new Error(`timer storm: more than 1000 timers fired at t=${now} without time advancing`);
+      } else {
+        this.lastFiredAt = now;
+        this.burst = 0;
+      }
+      fn();
+    }, ms);
+  }
+}
+
+describe('data plane', () => {
+  // Fast path
+
+  it('send() while connected writes straight to the socket with no machine event and no new snapshot', async () => {
+    const spy = inspection();
+    const h = harness({ inspect: spy.inspect });
+    await h.connect();
+    const socket = socketOf(h);
+    const before = h.connection.snapshot;
+    const mark = spy.types.length;
+    const sent = h.connection.send({ hello: 'world' });
+    expect(raws(socket).at(-1)).toBe('{"hello":"world"}');
+    expect(spy.since(mark).filter((type) => type === '@xstate.event')).toEqual([]);
+    expect(spy.since(mark)).toEqual([]);
+    expect(h.connection.snapshot).toBe(before);
+    await expect(sent).resolves.toBeUndefined();
+  });
+
+  it('a burst of fast-path sends costs no state transition at all and each is counted in the metrics', async () => {
+    const spy = inspection();
+    const h = harness({ inspect: spy.inspect });
+    await h.connect();
+    const before = h.connection.snapshot;
+    const mark = spy.types.length;
+    for (let i = 0; i < 1_000; i++) void h.connection.send(`m${i}`);
+    expect(spy.since(mark)).toEqual([]);
+    expect(h.connection.snapshot).toBe(before);
+    expect(raws(socketOf(h)).slice(-3)).toEqual(['m997', 'm998', 'm999']);
+    expect(h.connection.metrics().messagesOut).toBe(1_000);
+    expect(h.connection.queued).toBe(0);
+  });
+
+  it('inbound message frames reach channel subscribers and on(message) listeners with no machine event', async () => {
+    const spy = inspection();
+    const h = harness({ inspect: spy.inspect });
+    const onRoom: Array<[unknown, InboundMessage]> = [];
+    const onAny: InboundMessage[] = [];
+    h.connection.subscribe('room', (data, message) => onRoom.push([data, message]));
+    h.connection.on('message', (message) => onAny.push(message));
+    await h.connect();
+    const before = h.connection.snapshot;
+    const mark = spy.types.length;
+    socketOf(h).push({ type: 'message', ch: 'room', seq: 1, id: 'x1', event: 'chat', data: { text: 'hi' } });
+    socketOf(h).push({ type: 'message', ch: 'elsewhere', seq: 1, data: 'other' });
+    expect(onRoom).toEqual([[{ text: 'hi' }, expect.objectContaining({ ch: 'room', seq: 1, id: 'x1', event: 'chat', data: { text: 'hi' } })]]);
+    expect(onAny.map((message) => [message.ch, message.data])).toEqual([
+      ['room', { text: 'hi' }],
+      ['elsewhere', 'other'],
+    ]);
+    expect(spy.since(mark).filter((type) => type === '@xstate.event')).toEqual([]);
+    expect(spy.since(mark)).toEqual([]);
+    expect(h.connection.snapshot).toBe(before);
+    expect(h.connection.metrics().messagesIn).toBeGreaterThanOrEqual(2);
+  });
+
+  // Queueing and flushing
+
+  it('send() before start() queues, and on connect the queue is flushed by priority, FIFO within a priority', async () => {
+    const h = harness();
+    const sends = (
+      [
+        ['low-1', 'low'],
+        ['normal-1', 'normal'],
+        ['critical-1', 'critical'],
+        ['high-1', 'high'],
+        ['normal-2', 'normal'],
+        ['low-2', 'low'],
+        ['critical-2', 'critical'],
+        ['high-2', 'high'],
+      ] as const
+    ).map(([data, priority]) => track(h.connection.send(data, { priority })));
+    expect(h.connection.queued).toBe(8);
+    await h.connect();
+    expect(h.connection.status).toBe('connected');
+    expect(raws(socketOf(h))).toEqual(['critical-1', 'critical-2', 'high-1', 'high-2', 'normal-1', 'normal-2', 'low-1', 'low-2']);
+    expect(sends.map((box) => box.status)).toEqual(Array(8).fill('resolved'));
+    expect(h.connection.queued).toBe(0);
+  });
+
+  it('the queued messages go out before any message sent after the connect', async () => {
+    const h = harness();
+    void h.connection.send('queued-normal');
+    void h.connection.send('queued-low', { priority: 'low' });
+    await h.connect();
+    void h.connection.send('later', { priority: 'critical' });
+    expect(raws(socketOf(h))).toEqual(['queued-normal', 'queued-low', 'later']);
+  });
+
+  it('send() while reconnecting queues, and the new socket receives the queue in priority order first', async () => {
+    const h = harness();
+    await h.connect();
+    const first = socketOf(h);
+    h.server.dropAll();
+    await h.settle();
+    expect(h.connection.status).toBe('reconnecting');
+    const boxes = [
+      track(h.connection.send('n1')),
+      track(h.connection.send('h1', { priority: 'high' })),
+      track(h.connection.send('n2')),
+      track(h.connection.send('c1', { priority: 'critical' })),
+    ];
+    expect(h.connection.queued).toBe(4);
+    expect(boxes.map((box) => box.status)).toEqual(Array(4).fill('pending'));
+    await h.advance(1_000);
+    await h.settle();
+    expect(h.connection.status).toBe('connected');
+    const second = socketOf(h);
+    expect(second).not.toBe(first);
+    void h.connection.send('after');
+    expect(raws(second)).toEqual(['c1', 'h1', 'n1', 'n2', 'after']);
+    await h.settle();
+    expect(boxes.map((box) => box.status)).toEqual(Array(4).fill('resolved'));
+  });
+
+  it('messages sent while the queue is still draining go after the queue (order preserved)', async () => {
+    const h = harness({ queue: { highWaterMark: 1_000 } }, { autoOpen: false });
+    void h.connection.send('q-normal');
+    void h.connection.send('q-high', { priority: 'high' });
+    h.connection.start();
+    await h.settle();
+    const socket = socketOf(h);
+    socket.bufferedAmount = 5_000;
+    socket.accept();
+    await h.settle();
+    expect(h.connection.status).toBe('connected');
+    expect(h.connection.snapshot.children.flusher).toBeDefined();
+    void h.connection.send('during-1');
+    void h.connection.send('during-2');
+    expect(raws(socket)).toEqual([]);
+    socket.bufferedAmount = 0;
+    await h.advance(10);
+    expect(raws(socket)).toEqual(['q-high', 'q-normal', 'during-1', 'during-2']);
+    expect(h.connection.snapshot.children.flusher).toBeUndefined();
+  });
+
+  it('bufferedAmount at the high-water mark queues send() and starts the flusher, which drains once the buffer falls', async () => {
+    const spy = inspection();
+    const h = harness({ inspect: spy.inspect, queue: { highWaterMark: 1_000 } });
+    await h.connect();
+    const socket = socketOf(h);
+    expect(h.connection.snapshot.children.flusher).toBeUndefined();
+
+    socket.bufferedAmount = 1_000;
+    const box = track(h.connection.send('backed-up'));
+    expect(h.connection.queued).toBe(1);
+    expect(raws(socket)).not.toContain('backed-up');
+    expect(h.connection.snapshot.children.flusher).toBeDefined();
+
+    await h.advance(100);
+    expect(box.status).toBe('pending');
+    expect(h.connection.queued).toBe(1);
+    expect(h.connection.snapshot.children.flusher).toBeDefined();
+
+    socket.bufferedAmount = 999;
+    await h.advance(10);
+    expect(raws(socket)).toContain('backed-up');
+    expect(box.status).toBe('resolved');
+    expect(h.connection.queued).toBe(0);
+    expect(h.connection.snapshot.children.flusher).toBeUndefined();
+
+    const mark = spy.types.length;
+    const before = h.connection.snapshot;
+    void h.connection.send('fast-again');
+    expect(raws(socket).at(-1)).toBe('fast-again');
+    expect(spy.since(mark)).toEqual([]);
+    expect(h.connection.snapshot).toBe(before);
+  });
+
+  it('bufferedAmount above the high-water mark also queues', async () => {
+    const h = harness({ queue: { highWaterMark: 1_000 } });
+    await h.connect();
+    socketOf(h).bufferedAmount = 50_000;
+    void h.connection.send('x');
+    expect(h.connection.queued).toBe(1);
+    expect(h.connection.snapshot.children.flusher).toBeDefined();
+  });
+
+  // TTL, overflow, close
+
+  it('a queued message expires with MESSAGE_EXPIRED at its ttl, not before', async () => {
+    const clock = new StormGuardClock(1_700_000_000_000);
+    const h = harness({ clock });
+    const box = track(h.connection.send('stale', { ttl: 1_000 }));
+    const fresh = track(h.connection.send('fresh'));
+    clock.advance(999);
+    await settle();
+    expect(box.status).toBe('pending');
+    clock.advance(1);
+    await settle();
+    expect(box.status).toBe('rejected');
+    expect(box.error?.code).toBe(ErrorCode.MESSAGE_EXPIRED);
+    expect(h.connection.queued).toBe(1);
+    expect(fresh.status).toBe('pending');
+    h.connection.stop();
+    await settle();
+  });
+
+  it('queue.defaultTtlMs applies to sends without a ttl', async () => {
+    const clock = new StormGuardClock(1_700_000_000_000);
+    const h = harness({ clock, queue: { defaultTtlMs: 500 } });
+    const box = track(h.connection.send('x'));
+    clock.advance(499);
+    await settle();
+    expect(box.status).toBe('pending');
+    clock.advance(1);
+    await settle();
+    expect(box.error?.code).toBe(ErrorCode.MESSAGE_EXPIRED);
+    h.connection.stop();
+    await settle();
+  });
+
+  it('overflow "reject": a send that does not fit rejects with QUEUE_OVERFLOW and the queued ones survive', async () => {
+    const h = harness({ queue: { maxMessages: 2, overflow: 'reject' } });
+    const a = track(h.connection.send('a', { priority: 'low' }));
+    const b = track(h.connection.send('b'));
+    const c = track(h.connection.send('c', { priority: 'critical' }));
+    await h.settle();
+    expect(c.status).toBe('rejected');
+    expect(c.error?.code).toBe(ErrorCode.QUEUE_OVERFLOW);
+    expect(h.connection.queued).toBe(2);
+    await h.connect();
+    expect(raws(socketOf(h))).toEqual(['b', 'a']);
+    expect([a.status, b.status]).toEqual(['resolved', 'resolved']);
+  });
+
+  it('overflow "evict-lowest": a higher-priority send evicts the lowest, oldest queued message with QUEUE_OVERFLOW', async () => {
+    const h = harness({ queue: { maxMessages: 2, overflow: 'evict-lowest' } });
+    const low = track(h.connection.send('low', { priority: 'low' }));
+    const normal = track(h.connection.send('normal'));
+    const high = track(h.connection.send('high', { priority: 'high' }));
+    await h.settle();
+    expect(low.status).toBe('rejected');
+    expect(low.error?.code).toBe(ErrorCode.QUEUE_OVERFLOW);
+    const lower = track(h.connection.send('too-low', { priority: 'low' }));
+    await h.settle();
+    expect(lower.error?.code).toBe(ErrorCode.QUEUE_OVERFLOW);
+    await h.connect();
+    expect(raws(socketOf(h))).toEqual(['high', 'normal']);
+    expect([normal.status, high.status]).toEqual(['resolved', 'resolved']);
+  });
+
+  it('the queue bound queue.maxBytes counts UTF-8 bytes, not UTF-16 code units', async () => {
+    const h = harness({ queue: { maxBytes: 100, overflow: 'reject' } });
+    const box = track(h.connection.send('é'.repeat(60)));
+    await h.settle();
+    expect(box.status).toBe('rejected');
+    expect(box.error?.code).toBe(ErrorCode.QUEUE_OVERFLOW);
+  });
+
+  it('stop() rejects every queued send with CLOSED', async () => {
+    const h = harness();
+    const boxes = [track(h.connection.send('a')), track(h.connection.send('b', { priority: 'high' }))];
+    h.connection.stop();
+    await h.settle();
+    expect(h.connection.status).toBe('closed');
+    expect(boxes.map((box) => box.error?.code)).toEqual([ErrorCode.CLOSED, ErrorCode.CLOSED]);
+    expect(h.connection.queued).toBe(0);
+  });
+
+  it('stop() while reconnecting rejects the sends queued during the backoff with CLOSED', async () => {
+    const h = harness();
+    await h.connect();
+    h.server.dropAll();
+    await h.settle();
+    const box = track(h.connection.send('a'));
+    h.connection.stop();
+    await h.settle();
+    expect(box.error?.code).toBe(ErrorCode.CLOSED);
+  });
+
+  it('send() after stop rejects with CLOSED and writes nothing', async () => {
+    const h = harness();
+    await h.connect();
+    h.connection.stop();
+    await h.settle();
+    expect(h.connection.status).toBe('closed');
+    const written = socketOf(h).sent.length;
+    await expect(h.connection.send('late')).rejects.toMatchObject({ code: ErrorCode.CLOSED });
+    expect(socketOf(h).sent.length).toBe(written);
+  });
+
+  it('failed rejects queued sends with CLOSED carrying the fatal error as its cause', async () => {
+    const h = harness({}, { autoOpen: false });
+    h.connection.start();
+    await h.settle();
+    const box = track(h.connection.send('a'));
+    socketOf(h).closeFromServer(4003, 'forbidden');
+    await h.settle();
+    expect(h.connection.status).toBe('failed');
+    expect(box.error?.code).toBe(ErrorCode.CLOSED);
+    const cause = box.error?.cause as SocketchartError | undefined;
+    expect(cause?.code).toBe(ErrorCode.AUTHORIZATION_FAILED);
+    expect(cause).toBe(h.connection.lastError);
+    await expect(h.connection.send('after')).rejects.toMatchObject({ code: ErrorCode.CLOSED });
+  });
+
+  // Size and format
+
+  it('rejects a message above maxMessageBytes with MESSAGE_TOO_LARGE and writes nothing; exactly the limit passes', async () => {
+    const h = harness({ maxMessageBytes: 100 });
+    await h.connect();
+    const socket = socketOf(h);
+    await expect(h.connection.send('x'.repeat(101))).rejects.toMatchObject({ code: ErrorCode.MESSAGE_TOO_LARGE });
+    await expect(h.connection.send({ text: 'x'.repeat(95) })).rejects.toMatchObject({ code: ErrorCode.MESSAGE_TOO_LARGE });
+    await expect(h.connection.send(new Uint8Array(101))).rejects.toMatchObject({ code: ErrorCode.MESSAGE_TOO_LARGE });
+    expect(socket.sent).toEqual([]);
+    await expect(h.connection.send('x'.repeat(100))).resolves.toBeUndefined();
+    expect(h.connection.status).toBe('connected');
+  });
+
+  it('counts UTF-8 bytes: a multi-byte string under the limit in UTF-16 length but over it in bytes is MESSAGE_TOO_LARGE', async () => {
+    const h = harness({ maxMessageBytes: 100 });
+    await h.connect();
+    const accented = 'é'.repeat(60); // 60 code units, 120 bytes
+    const emoji = '😀'.repeat(30); // 60 code units, 120 bytes
+    await expect(h.connection.send(accented)).rejects.toMatchObject({ code: ErrorCode.MESSAGE_TOO_LARGE });
+    await expect(h.connection.send(emoji)).rejects.toMatchObject({ code: ErrorCode.MESSAGE_TOO_LARGE });
+    await expect(h.connection.send('é'.repeat(50))).resolves.toBeUndefined(); // exactly 100 bytes
+    expect(raws(socketOf(h))).toEqual(['é'.repeat(50)]);
+  });
+
+  it('MESSAGE_TOO_LARGE applies while queued too (before start)', async () => {
+    const h = harness({ maxMessageBytes: 100 });
+    await expect(h.connection.send('é'.repeat(60))).rejects.toMatchObject({ code: ErrorCode.MESSAGE_TOO_LARGE });
+    expect(h.connection.queued).toBe(0);
+  });
+
+  it('data that cannot be encoded (circular object) rejects with INVALID_MESSAGE_FORMAT and the connection carries on', async () => {
+    const h = harness();
+    await h.connect();
+    const circular: Record<string, unknown> = { a: 1 };
+    circular.self = circular;
+    await expect(h.connection.send(circular)).rejects.toMatchObject({ code: ErrorCode.INVALID_MESSAGE_FORMAT });
+    await expect(h.connection.send({ big: 1n })).rejects.toMatchObject({ code: ErrorCode.INVALID_MESSAGE_FORMAT });
+    expect(socketOf(h).sent).toEqual([]);
+    expect(h.connection.status).toBe('connected');
+    await expect(h.connection.send({ ok: true })).resolves.toBeUndefined();
+  });
+
+  it('binary frames (ArrayBuffer, Uint8Array) pass through send() unchanged', async () => {
+    const h = harness();
+    await h.connect();
+    const buffer = new Uint8Array([1, 2, 3]).buffer;
+    const view = new Uint8Array([4, 5, 6, 7]);
+    await h.connection.send(buffer);
+    await h.connection.send(view);
+    const [first, second] = socketOf(h).sent;
+    expect(first?.raw).toBe(buffer);
+    expect(second?.raw).toBe(view);
+    expect(h.connection.metrics().bytesOut).toBe(7);
+  });
+
+  it('binary frames queued before start go out unchanged on connect', async () => {
+    const h = harness();
+    const view = new Uint8Array([9, 8, 7]);
+    void h.connection.send(view);
+    await h.connect();
+    expect(socketOf(h).sent[0]?.raw).toBe(view);
+  });
+
+  // Subscriptions
+
+  it('subscribe() sends a subscribe frame when connected; only unsubscribing the last listener sends unsubscribe', async () => {
+    const h = harness();
+    await h.connect();
+    const socket = socketOf(h);
+    const off1 = h.connection.subscribe('room', () => {});
+    expect(socket.sentOfType('subscribe')).toEqual([{ type: 'subscribe', ch: 'room' }]);
+    const off2 = h.connection.subscribe('room', () => {});
+    expect(socket.sentOfType('subscribe')).toHaveLength(1);
+    off1();
+    off1();
+    expect(socket.sentOfType('unsubscribe')).toEqual([]);
+    off2();
+    expect(socket.sentOfType('unsubscribe')).toEqual([{ type: 'unsubscribe', ch: 'room' }]);
+    off2();
+    expect(socket.sentOfType('unsubscribe')).toHaveLength(1);
+  });
+
+  it('subscribe() before connecting sends nothing until connected, then subscribes without since', async () => {
+    const h = harness();
+    h.connection.subscribe('room', () => {});
+    h.connection.subscribe('news', () => {});
+    await h.connect();
+    expect(socketOf(h).sentOfType('subscribe')).toEqual([
+      { type: 'subscribe', ch: 'room' },
+      { type: 'subscribe', ch: 'news' },
+    ]);
+  });
+
+  it('after a reconnect every channel is resubscribed with since = the last seq seen', async () => {
+    const h = harness();
+    h.connection.subscribe('a', () => {});
+    h.connection.subscribe('b', () => {});
+    h.connection.subscribe('quiet', () => {});
+    await h.connect();
+    const first = socketOf(h);
+    first.push({ type: 'message', ch: 'a', seq: 1, data: 1 });
+    first.push({ type: 'message', ch: 'a', seq: 2, data: 2 });
+    first.push({ type: 'message', ch: 'a', seq: 3, data: 3 });
+    first.push({ type: 'message', ch: 'b', seq: 7, data: 7 });
+    h.server.dropAll();
+    await h.settle();
+    expect(h.connection.status).toBe('reconnecting');
+    await h.advance(1_000);
+    await h.settle();
+    expect(h.connection.status).toBe('connected');
+    const second = socketOf(h);
+    expect(second).not.toBe(first);
+    expect(second.sentOfType('subscribe')).toEqual([
+      { type: 'subscribe', ch: 'a', since: 3 },
+      { type: 'subscribe', ch: 'b', since: 7 },
+      { type: 'subscribe', ch: 'quiet' },
+    ]);
+  });
+
+  it('a channel unsubscribed before the reconnect is not resubscribed', async () => {
+    const h = harness();
+    const off = h.connection.subscribe('gone', () => {});
+    h.connection.subscribe('kept', () => {});
+    await h.connect();
+    off();
+    h.server.dropAll();
+    await h.settle();
+    await h.advance(1_000);
+    await h.settle();
+    expect(socketOf(h).sentOfType('subscribe')).toEqual([{ type: 'subscribe', ch: 'kept' }]);
+  });
+
+  it('an inbound message whose seq was already seen is dropped: each is delivered once, also across a reconnect replay', async () => {
+    const h = harness();
+    const got: unknown[] = [];
+    const any: unknown[] = [];
+    h.connection.subscribe('a', (data) => got.push(data));
+    h.connection.on('message', (message) => any.push(message.data));
+    await h.connect();
+    const first = socketOf(h);
+    for (const seq of [1, 2, 2, 1, 3]) first.push({ type: 'message', ch: 'a', seq, data: `m${seq}` });
+    expect(got).toEqual(['m1', 'm2', 'm3']);
+    expect(any).toEqual(['m1', 'm2', 'm3']);
+
+    h.server.dropAll();
+    await h.settle();
+    await h.advance(1_000);
+    await h.settle();
+    const second = socketOf(h);
+    expect(second.sentOfType('subscribe')).toEqual([{ type: 'subscribe', ch: 'a', since: 3 }]);
+    for (const seq of [2, 3, 4, 5]) second.push({ type: 'message', ch: 'a', seq, data: `m${seq}` });
+    expect(got).toEqual(['m1', 'm2', 'm3', 'm4', 'm5']);
+    expect(any).toEqual(['m1', 'm2', 'm3', 'm4', 'm5']);
+  });
+});

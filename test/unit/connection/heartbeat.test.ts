@@ -1,0 +1,99 @@
+import { describe, expect, it } from 'vitest';
+import { ErrorCode } from '../../../src/index.js';
+import { harness } from '../../support/harness.js';
+
+const heartbeat = { intervalMs: 10_000, timeoutMs: 2_000 };
+const reconnect = { minUptimeMs: 3_600_000 };
+
+describe('heartbeat', () => {
+  it('pings after intervalMs of quiet and records the round-trip time', async () => {
+    const h = harness({ heartbeat });
+    await h.connect();
+    await h.advance(9_999);
+    expect(h.server.last!.sentOfType('ping')).toHaveLength(0);
+    await h.advance(1);
+    expect(h.server.last!.sentOfType('ping')).toHaveLength(1);
+    expect(h.connection.metrics().rtt.count).toBe(1);
+  });
+
+  it('declares a socket that stops answering dead after timeoutMs and reconnects (half-open detection)', async () => {
+    const h = harness({ heartbeat, reconnect }, { autoPong: false });
+    await h.connect();
+    await h.advance(10_000 + 1_999);
+    expect(h.connection.status).toBe('connected');
+    await h.advance(1);
+    expect(h.connection.status).toBe('reconnecting');
+    expect(h.errors.at(-1)?.code).toBe(ErrorCode.NETWORK_ERROR);
+    expect(h.server.sockets[0]!.isLive).toBe(false);
+  });
+
+  it('counts any inbound traffic after the ping as proof of life', async () => {
+    const h = harness({ heartbeat, reconnect }, { autoPong: false });
+    await h.connect();
+    await h.advance(10_000);
+    h.server.last!.push({ type: 'message', ch: 'x', data: 1 });
+    await h.advance(2_000);
+    expect(h.connection.status).toBe('connected');
+  });
+
+  it('suspends timeouts while the page is hidden: no false positive from throttled timers', async () => {
+    const h = harness({ heartbeat, reconnect }, { autoPong: false });
+    await h.connect();
+    await h.advance(10_000);
+    h.env.emit('hidden');
+    await h.advance(10 * 60_000);
+    expect(h.connection.status).toBe('connected');
+    expect(h.server.last!.sentOfType('ping')).toHaveLength(1);
+  });
+
+  it('verifies the link with an immediate ping when the page becomes visible, and reconnects a zombie', async () => {
+    const h = harness({ heartbeat, reconnect }, { autoPong: false });
+    await h.connect();
+    h.env.emit('hidden');
+    await h.advance(60_000);
+    h.env.emit('visible');
+    await h.settle();
+    expect(h.server.last!.sentOfType('ping')).toHaveLength(1);
+    await h.advance(2_000);
+    expect(h.connection.status).toBe('reconnecting');
+  });
+
+  it('keeps a healthy link on resume when the pong comes back', async () => {
+    const h = harness({ heartbeat });
+    await h.connect();
+    h.env.emit('freeze');
+    await h.advance(60_000);
+    h.env.emit('resume');
+    await h.advance(2_000);
+    expect(h.connection.status).toBe('connected');
+    expect(h.server.sockets).toHaveLength(1);
+  });
+
+  it('does not trust a pong timeout that fired far later than scheduled: it pings again against a fresh deadline', async () => {
+    const h = harness({ heartbeat, reconnect }, { autoPong: false });
+    await h.connect();
+    await h.advance(10_000);
+    h.clock.jump(60_000);
+    await h.advance(0);
+    expect(h.connection.status).toBe('connected');
+    expect(h.server.last!.sentOfType('ping')).toHaveLength(2);
+    await h.advance(2_000);
+    expect(h.connection.status).toBe('reconnecting');
+  });
+
+  it('can be turned off', async () => {
+    const h = harness({ heartbeat: false }, { autoPong: false });
+    await h.connect();
+    await h.advance(3_600_000);
+    expect(h.server.last!.sentOfType('ping')).toHaveLength(0);
+    expect(h.connection.status).toBe('connected');
+  });
+
+  it('stops with the connected state: no ping after the connection leaves connected', async () => {
+    const h = harness({ heartbeat });
+    await h.connect();
+    h.server.last!.drop();
+    await h.settle();
+    expect(h.connection.snapshot.children.heartbeat).toBeUndefined();
+  });
+});

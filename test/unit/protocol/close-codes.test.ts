@@ -1,0 +1,137 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  CloseCode,
+  ErrorCode,
+  SocketchartError,
+  classifyClose,
+  closeCodeTable,
+  graphqlTransportWsProtocol,
+  type CloseAction,
+  type Recovery,
+} from '../../../src/index.js';
+import { closeRule, retryAfterFromReason } from '../../../src/protocol/close-codes.js';
+
+/** The recovery each close action announces on its error. */
+const recoveryFor: Record<CloseAction, Recovery> = {
+  reconnect: 'retry',
+  'reconnect-fast': 'retry',
+  'reconnect-slow': 'retry',
+  'reconnect-normal': 'retry',
+  'refresh-token': 'refresh_token',
+  fail: 'fail',
+};
+
+const rows = Object.entries(closeCodeTable).map(([code, rule]) => [Number(code), rule] as const);
+
+describe('classifyClose', () => {
+  it.each(rows)('%i → the action and error of its table row', (code, rule) => {
+    const { action, error } = classifyClose({ code, reason: 'why' });
+    expect(action).toBe(rule.action);
+    expect(error).toBeInstanceOf(SocketchartError);
+    expect(error.code).toBe(rule.error);
+    expect(error.closeCode).toBe(code);
+    expect(error.recovery).toBe(recoveryFor[rule.action]);
+    expect(error.message).toContain(String(code));
+    expect(error.message).toContain(rule.description);
+    expect(error.message).toContain('why');
+    expect(closeRule(code)).toBe(rule);
+  });
+
+  it('the table gives the DESIGN meanings to the codes it names', () => {
+    const expected: Array<[number, CloseAction, ErrorCode]> = [
+      [CloseCode.Normal, 'reconnect-normal', ErrorCode.CLOSED],
+      [CloseCode.GoingAway, 'reconnect-normal', ErrorCode.CLOSED],
+      [CloseCode.Abnormal, 'reconnect', ErrorCode.NETWORK_ERROR],
+      [CloseCode.PolicyViolation, 'fail', ErrorCode.AUTHORIZATION_FAILED],
+      [CloseCode.MessageTooBig, 'reconnect', ErrorCode.MESSAGE_TOO_LARGE],
+      [CloseCode.InternalError, 'reconnect', ErrorCode.SERVER_ERROR],
+      [CloseCode.ServiceRestart, 'reconnect-fast', ErrorCode.SERVER_ERROR],
+      [CloseCode.TryAgainLater, 'reconnect-slow', ErrorCode.SERVER_ERROR],
+      [CloseCode.Unauthorized, 'refresh-token', ErrorCode.AUTHENTICATION_FAILED],
+      [CloseCode.Forbidden, 'fail', ErrorCode.AUTHORIZATION_FAILED],
+      [CloseCode.RateLimited, 'reconnect-slow', ErrorCode.RATE_LIMIT_EXCEEDED],
+    ];
+    for (const [code, action, error] of expected) {
+      expect(classifyClose({ code }), `close ${code}`).toMatchObject({ action, error: { code: error } });
+    }
+  });
+
+  it('every named CloseCode has a row in the table', () => {
+    for (const [name, code] of Object.entries(CloseCode)) expect(closeCodeTable[code], name).toBeDefined();
+  });
+
+  it.each([1004, 1010, 1016, 2000, 2999, 3001, 3999, 4000, 4002, 4999, 0, -1])('unknown code %i falls back to reconnect / CONNECTION_FAILED', (code) => {
+    const { action, error } = classifyClose({ code });
+    expect(action).toBe('reconnect');
+    expect(error.code).toBe(ErrorCode.CONNECTION_FAILED);
+    expect(error.recovery).toBe('retry');
+    expect(error.closeCode).toBe(code);
+  });
+
+  it('any code not in the table falls back to reconnect / CONNECTION_FAILED', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 5_000 }).filter((code) => closeCodeTable[code] === undefined),
+        (code) => {
+          expect(classifyClose({ code })).toMatchObject({ action: 'reconnect', error: { code: ErrorCode.CONNECTION_FAILED, closeCode: code } });
+        },
+      ),
+    );
+  });
+
+  it('parses retry_after (seconds) from a JSON reason into retryAfterMs', () => {
+    const { error } = classifyClose({ code: 4029, reason: '{"retry_after":3}' });
+    expect(error.retryAfterMs).toBe(3_000);
+    expect(retryAfterFromReason('{"error":"rate limited","retry_after": 12}')).toBe(12_000);
+  });
+
+  it('parses retry_after=N (fractional) from a plain-text reason', () => {
+    expect(classifyClose({ code: 1013, reason: 'retry_after=2.5' }).error.retryAfterMs).toBe(2_500);
+    expect(retryAfterFromReason('overloaded; retry_after=0.25')).toBe(250);
+  });
+
+  it('has no retryAfterMs when the reason carries none (or a malformed one)', () => {
+    for (const reason of [undefined, '', 'bye', 'retry_after=', 'retry_after=soon', '{"retry_after":"x"}', 'retry_after=-5']) {
+      expect(retryAfterFromReason(reason), String(reason)).toBeUndefined();
+      expect(classifyClose({ code: 4029, ...(reason === undefined ? {} : { reason }) }).error.retryAfterMs).toBeUndefined();
+    }
+  });
+
+  it('keeps the retry_after of any code, not only 4029', () => {
+    expect(classifyClose({ code: 1012, reason: 'retry_after=1' }).error.retryAfterMs).toBe(1_000);
+  });
+
+  it('truncates a long reason in the error message', () => {
+    const { error } = classifyClose({ code: 1011, reason: 'x'.repeat(500) });
+    expect(error.message.length).toBeLessThan(300);
+  });
+});
+
+describe('graphql-transport-ws close code normalisation', () => {
+  const normalize = (code: number) => graphqlTransportWsProtocol().normalizeCloseCode?.(code) ?? code;
+
+  it.each([
+    [4400, 1002, 'fail'],
+    [4401, 4001, 'refresh-token'],
+    [4403, 4003, 'fail'],
+    [4406, 1002, 'fail'],
+    [4408, 3008, 'reconnect'],
+    [4409, 1002, 'fail'],
+    [4429, 4029, 'reconnect-slow'],
+    [4499, 1000, 'reconnect-normal'],
+    [4500, 1011, 'reconnect'],
+  ] as const)('%i maps to %i (%s)', (code, normalized, action) => {
+    expect(normalize(code)).toBe(normalized);
+    expect(classifyClose({ code: normalize(code) }).action).toBe(action);
+  });
+
+  it('leaves standard and unknown codes unchanged', () => {
+    for (const code of [1000, 1001, 1006, 1011, 1012, 4001, 4003, 4999, 3000]) expect(normalize(code)).toBe(code);
+  });
+
+  it('4401 (unauthorized) and 4403 (forbidden) get the same errors as 4001 and 4003', () => {
+    expect(classifyClose({ code: normalize(4401) }).error.code).toBe(ErrorCode.AUTHENTICATION_FAILED);
+    expect(classifyClose({ code: normalize(4403) }).error.code).toBe(ErrorCode.AUTHORIZATION_FAILED);
+  });
+});

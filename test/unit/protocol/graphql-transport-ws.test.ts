@@ -1,0 +1,295 @@
+import { describe, expect, it } from 'vitest';
+import {
+  ErrorCode,
+  GRAPHQL_TRANSPORT_WS,
+  graphqlTransportWsProtocol,
+  type ConnectionOptions,
+  type FrameSink,
+  type GraphqlTransportWsOptions,
+  type TokenReason,
+} from '../../../src/index.js';
+import type { MockSocket } from '../../../src/testing/index.js';
+import { harness, type Harness } from '../../support/harness.js';
+import { expectInvariants } from '../../support/invariants.js';
+
+/** Server-side behaviour of the mock graphql-transport-ws server; tests flip these switches. */
+interface GqlServer {
+  /** Answer connection_init with connection_ack. */
+  ack: boolean;
+  /** Answer ping with pong. */
+  pong: boolean;
+  /** connection_init payloads received, in order. */
+  inits: unknown[];
+  /** subscribe frames received, in order. */
+  subscribes: Array<Record<string, unknown>>;
+}
+
+/** A connection speaking graphql-transport-ws to a mock server built on MockServer's onFrame hook. */
+function graphql(options: Partial<ConnectionOptions> = {}, adapter: GraphqlTransportWsOptions = {}) {
+  const h = harness({ protocol: graphqlTransportWsProtocol(adapter), ...options }, { autoAuth: false, autoPong: false });
+  const gql: GqlServer = { ack: true, pong: true, inits: [], subscribes: [] };
+  h.server.onFrame = (socket, frame) => {
+    const json = frame.json;
+    if (!json) return;
+    switch (json.type) {
+      case 'connection_init':
+        gql.inits.push(json.payload);
+        if (gql.ack) socket.push({ type: 'connection_ack' });
+        break;
+      case 'ping':
+        if (gql.pong) socket.push({ type: 'pong' });
+        break;
+      case 'subscribe':
+        gql.subscribes.push(json);
+        break;
+    }
+  };
+  return { h, gql };
+}
+
+const socketOf = (h: Harness): MockSocket => {
+  const socket = h.server.last;
+  if (!socket) throw new Error('no socket was dialed');
+  return socket;
+};
+
+function provider(tokens: string[]) {
+  const reasons: TokenReason[] = [];
+  let next = 0;
+  const token = async ({ reason }: { reason: TokenReason }) => {
+    reasons.push(reason);
+    return tokens[Math.min(next++, tokens.length - 1)]!;
+  };
+  return { token, reasons };
+}
+
+describe('graphql-transport-ws adapter: codec', () => {
+  const adapter = graphqlTransportWsProtocol();
+
+  function decodeOne(raw: string | ArrayBuffer) {
+    const calls: Array<[string, unknown[]]> = [];
+    const record =
+      (name: string) =>
+      (...args: unknown[]) => {
+        calls.push([name, args]);
+      };
+    const sink: FrameSink = {
+      data: record('data'),
+      authOk: record('authOk'),
+      pong: record('pong'),
+      ping: record('ping'),
+      serverError: record('serverError'),
+      control: record('control'),
+      invalid: record('invalid'),
+    };
+    adapter.decode(raw, sink);
+    expect(calls).toHaveLength(1);
+    return calls[0]!;
+  }
+
+  it('offers the graphql-transport-ws subprotocol and waits for connection_ack', () => {
+    expect(adapter.name).toBe(GRAPHQL_TRANSPORT_WS);
+    expect(adapter.subprotocols({ mode: 'message', token: 't' })).toEqual([GRAPHQL_TRANSPORT_WS]);
+    expect(adapter.awaitsAuthAnswer({ mode: 'message', token: undefined })).toBe(true);
+  });
+
+  it('encodes connection_init, ping, pong, subscribe and complete', () => {
+    expect(JSON.parse(adapter.authFrame({ mode: 'message', token: 't' }) as string)).toEqual({ type: 'connection_init', payload: { token: 't' } });
+    expect(JSON.parse(adapter.authFrame({ mode: 'message', token: undefined }) as string)).toEqual({ type: 'connection_init', payload: {} });
+    expect(JSON.parse(adapter.pingFrame(1) as string)).toEqual({ type: 'ping' });
+    expect(JSON.parse(adapter.pongFrame(undefined) as string)).toEqual({ type: 'pong' });
+    expect(JSON.parse(adapter.encode({ query: '{ a }' }, { channel: 'op1' }) as string)).toEqual({ type: 'subscribe', id: 'op1', payload: { query: '{ a }' } });
+    expect(JSON.parse(adapter.unsubscribeFrame('op1') as string)).toEqual({ type: 'complete', id: 'op1' });
+    expect(adapter.subscribeFrame('op1', 3)).toBeUndefined();
+    expect(adapter.refreshFrame('t')).toBeUndefined();
+  });
+
+  it('routes connection_ack, ping, pong, next, error, complete; rejects binary, malformed and unknown frames', () => {
+    expect(decodeOne('{"type":"connection_ack","payload":{}}')).toEqual(['authOk', [{}]]);
+    expect(decodeOne('{"type":"ping"}')).toEqual(['ping', [undefined]]);
+    expect(decodeOne('{"type":"pong"}')).toEqual(['pong', [undefined]]);
+    expect(decodeOne('{"type":"next","id":"op1","payload":{"data":{"n":1}}}')).toEqual(['data', [{ ch: 'op1', data: { data: { n: 1 } } }]]);
+    const [kind, [error]] = decodeOne('{"type":"error","id":"op1","payload":[{"message":"bad"}]}');
+    expect(kind).toBe('serverError');
+    expect(error).toMatchObject({ code: ErrorCode.SERVER_ERROR, messageId: 'op1', recovery: 'none', details: [{ message: 'bad' }] });
+    expect(decodeOne('{"type":"complete","id":"op1"}')).toEqual(['control', ['complete', { type: 'complete', id: 'op1' }]]);
+    for (const raw of [new ArrayBuffer(2), 'nope', '[]', '{"type":"subscribe"}']) {
+      const [invalidKind, [invalidError]] = decodeOne(raw);
+      expect(invalidKind).toBe('invalid');
+      expect(invalidError).toMatchObject({ code: ErrorCode.INVALID_MESSAGE_FORMAT, recovery: 'none' });
+    }
+  });
+});
+
+describe('graphql-transport-ws adapter driving a connection', () => {
+  it('connection_init with the token payload → connection_ack → connected', async () => {
+    const { h, gql } = graphql({ auth: { token: 'tkn' } });
+    gql.ack = false;
+    h.connection.start();
+    await h.settle();
+    const socket = socketOf(h);
+    expect(socket.protocols).toEqual([GRAPHQL_TRANSPORT_WS]);
+    expect(socket.sent[0]?.json).toEqual({ type: 'connection_init', payload: { token: 'tkn' } });
+    expect(h.connection.status).toBe('authenticating');
+    socket.push({ type: 'connection_ack' });
+    await h.settle();
+    expect(h.connection.status).toBe('connected');
+    expect(h.states).toEqual(['idle', 'connecting', 'authenticating', 'connected']);
+    expectInvariants(h);
+  });
+
+  it('sends connection_init (empty payload) and waits for the ack even without auth', async () => {
+    const { h, gql } = graphql();
+    await h.connect();
+    expect(gql.inits).toEqual([{}]);
+    expect(h.connection.status).toBe('connected');
+  });
+
+  it('builds the connection_init payload with initPayload', async () => {
+    const { h, gql } = graphql({ auth: { token: 'tkn' } }, { initPayload: (token) => ({ Authorization: `Bearer ${token}` }) });
+    await h.connect();
+    expect(gql.inits).toEqual([{ Authorization: 'Bearer tkn' }]);
+    expect(h.connection.status).toBe('connected');
+  });
+
+  it('a connection_ack that never comes times out after authTimeoutMs', async () => {
+    const { h, gql } = graphql({ authTimeoutMs: 2_000 });
+    gql.ack = false;
+    h.connection.start();
+    await h.settle();
+    await h.advance(2_000);
+    expect(h.connection.status).toBe('reconnecting');
+    expect(h.connection.lastError?.code).toBe(ErrorCode.TIMEOUT);
+  });
+
+  it('answers a server ping with pong, without any state change', async () => {
+    const { h } = graphql();
+    await h.connect();
+    const before = h.connection.snapshot;
+    socketOf(h).push({ type: 'ping' });
+    expect(socketOf(h).sent.at(-1)?.json).toEqual({ type: 'pong' });
+    expect(h.connection.snapshot).toBe(before);
+  });
+
+  it('the heartbeat sends ping and accepts pong; without pong the socket is declared dead', async () => {
+    const { h, gql } = graphql({ heartbeat: { intervalMs: 1_000, timeoutMs: 500 } });
+    await h.connect();
+    const socket = socketOf(h);
+    for (let i = 1; i <= 3; i++) {
+      await h.advance(1_000);
+      expect(socket.sentOfType('ping')).toHaveLength(i);
+      expect(h.connection.status).toBe('connected');
+    }
+    await h.advance(999);
+    expect(h.connection.status).toBe('connected');
+    expect(socket.sentOfType('ping')).toEqual([{ type: 'ping' }, { type: 'ping' }, { type: 'ping' }]);
+    expect(h.connection.metrics().rtt.count).toBeGreaterThanOrEqual(3);
+
+    gql.pong = false;
+    await h.advance(1);
+    expect(socket.sentOfType('ping')).toHaveLength(4);
+    await h.advance(499);
+    expect(h.connection.status).toBe('connected');
+    await h.advance(1);
+    expect(h.connection.status).toBe('reconnecting');
+    expect(h.connection.lastError?.code).toBe(ErrorCode.NETWORK_ERROR);
+  });
+
+  it('send(payload, { channel }) sends subscribe { id, payload }', async () => {
+    const { h, gql } = graphql();
+    await h.connect();
+    const payload = { query: 'subscription { ticks }', variables: { every: 1 } };
+    await h.connection.send(payload, { channel: 'op1' });
+    expect(gql.subscribes).toEqual([{ type: 'subscribe', id: 'op1', payload }]);
+  });
+
+  it('next frames reach the subscribers of their operation id, and only them', async () => {
+    const { h } = graphql();
+    const op1: unknown[] = [];
+    const op2: unknown[] = [];
+    h.connection.subscribe('op1', (data) => op1.push(data));
+    h.connection.subscribe('op2', (data) => op2.push(data));
+    await h.connect();
+    const socket = socketOf(h);
+    expect(socket.sentOfType('subscribe')).toEqual([]);
+    socket.push({ type: 'next', id: 'op1', payload: { data: { ticks: 1 } } });
+    socket.push({ type: 'next', id: 'op1', payload: { data: { ticks: 2 } } });
+    socket.push({ type: 'next', id: 'op2', payload: { data: { other: true } } });
+    expect(op1).toEqual([{ data: { ticks: 1 } }, { data: { ticks: 2 } }]);
+    expect(op2).toEqual([{ data: { other: true } }]);
+  });
+
+  it('an operation error reaches on(error) with the operation id; complete reaches on(control); the socket stays up', async () => {
+    const { h } = graphql();
+    const controls: string[] = [];
+    h.connection.on('control', ({ type, frame }) => controls.push(`${type}:${String(frame.id)}`));
+    await h.connect();
+    socketOf(h).push({ type: 'error', id: 'op1', payload: [{ message: 'no such field' }] });
+    socketOf(h).push({ type: 'complete', id: 'op1' });
+    expect(h.errors).toHaveLength(1);
+    expect(h.errors[0]).toMatchObject({ code: ErrorCode.SERVER_ERROR, messageId: 'op1' });
+    expect(controls).toEqual(['complete:op1']);
+    expect(h.connection.status).toBe('connected');
+  });
+
+  it('unsubscribing the last listener of an operation sends complete', async () => {
+    const { h } = graphql();
+    await h.connect();
+    const off = h.connection.subscribe('op1', () => {});
+    off();
+    expect(socketOf(h).sentOfType('complete')).toEqual([{ type: 'complete', id: 'op1' }]);
+  });
+
+  it('close 4401 behaves as 4001: one fresh token and a redial, then failed if refused again', async () => {
+    const tokens = provider(['t1', 't2', 't3']);
+    const { h, gql } = graphql({ auth: { token: tokens.token } });
+    await h.connect();
+    expect(h.connection.status).toBe('connected');
+    gql.ack = false;
+    socketOf(h).closeFromServer(4401, 'Unauthorized');
+    await h.settle();
+    await h.settle();
+    expect(tokens.reasons).toEqual(['connect', 'rejected']);
+    expect(h.server.sockets).toHaveLength(2);
+    expect(gql.inits).toEqual([{ token: 't1' }, { token: 't2' }]);
+    expect(h.connection.status).toBe('authenticating');
+
+    socketOf(h).closeFromServer(4401, 'Unauthorized');
+    await h.settle();
+    expect(h.connection.status).toBe('failed');
+    expect(h.connection.lastError).toMatchObject({ code: ErrorCode.AUTHENTICATION_FAILED, closeCode: 4001 });
+    await h.advance(600_000);
+    expect(h.server.sockets).toHaveLength(2);
+    expect(tokens.reasons).toEqual(['connect', 'rejected']);
+  });
+
+  it('close 4401 with a static token fails at once', async () => {
+    const { h } = graphql({ auth: { token: 'static' } });
+    await h.connect();
+    socketOf(h).closeFromServer(4401, 'Unauthorized');
+    await h.settle();
+    expect(h.connection.status).toBe('failed');
+    expect(h.server.sockets).toHaveLength(1);
+  });
+
+  it('close 4403 goes to failed and never dials again on its own', async () => {
+    const { h } = graphql({ auth: { token: 'tkn' } });
+    await h.connect();
+    socketOf(h).closeFromServer(4403, 'Forbidden');
+    await h.settle();
+    expect(h.connection.status).toBe('failed');
+    expect(h.connection.lastError).toMatchObject({ code: ErrorCode.AUTHORIZATION_FAILED, closeCode: 4003, recovery: 'fail' });
+    await h.advance(600_000);
+    expect(h.server.sockets).toHaveLength(1);
+    expectInvariants(h);
+  });
+
+  it('close 4500 (internal server error) reconnects', async () => {
+    const { h } = graphql();
+    await h.connect();
+    socketOf(h).closeFromServer(4500, 'Internal Server Error');
+    await h.settle();
+    expect(h.connection.status).toBe('reconnecting');
+    expect(h.connection.lastError).toMatchObject({ code: ErrorCode.SERVER_ERROR, closeCode: 1011 });
+  });
+});
