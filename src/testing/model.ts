@@ -450,11 +450,11 @@ export function createModel<TMachine extends AnyStateMachine, TWorld>(config: Mo
     },
   } as unknown as AnyActorScope;
 
-  const run = (now: number, timers: readonly ModelTimer[], world: TWorld, step: (snapshot: Snap | undefined) => Snap, start: Snap | undefined) => {
+  const run = (now: number, timers: readonly ModelTimer[], world: TWorld, step: () => Snap) => {
     capture = { timers: [...timers], now, taken: [], visited: new Set() };
     try {
       config.sync?.(world, now);
-      let snapshot = step(start);
+      let snapshot = step();
       for (let i = 0; i < 100; i++) {
         const internal = config.internal?.(snapshot, world);
         if (!internal) break;
@@ -472,7 +472,7 @@ export function createModel<TMachine extends AnyStateMachine, TWorld>(config: Mo
     JSON.stringify([abstract(state.snapshot, state.world), state.timers.map((timer) => [timer.id, timer.dueAt - state.now])]);
 
   const initial: State = (() => {
-    const result = run(0, [], config.world, () => machine.getInitialSnapshot(scope, config.input) as Snap, undefined);
+    const result = run(0, [], config.world, () => machine.getInitialSnapshot(scope, config.input) as Snap);
     return {
       status: 'active',
       output: undefined,
@@ -508,7 +508,7 @@ export function createModel<TMachine extends AnyStateMachine, TWorld>(config: Mo
       now += config.duration?.(event, state) ?? 0;
     }
     const world = config.before ? config.before(state.world, event, state) : state.world;
-    const result = run(now, timers, world, (snapshot) => machine.transition(snapshot, event as never, scope) as Snap, state.snapshot as Snap);
+    const result = run(now, timers, world, () => machine.transition(state.snapshot, event as never, scope) as Snap);
     const next: State = {
       status: 'active',
       output: undefined,
@@ -525,7 +525,7 @@ export function createModel<TMachine extends AnyStateMachine, TWorld>(config: Mo
   };
 
   const eventsOf = (state: State): EventObject[] => {
-    if (state.snapshot.status !== 'active') return [];
+    if ((state.snapshot as AnyMachineSnapshot).status !== 'active') return [];
     const due = nextTimer(state.timers);
     return [...config.events(state), ...(due ? [due.event] : [])];
   };
@@ -535,6 +535,9 @@ export function createModel<TMachine extends AnyStateMachine, TWorld>(config: Mo
     getInitialSnapshot: () => initial,
     getPersistedSnapshot: (state) => state,
   };
+
+  const edgesOf = (vertex: { transitions: object } | undefined) =>
+    (vertex ? Object.values(vertex.transitions) : []) as Array<{ event: EventObject; state: State }>;
 
   const traversal = {
     events: eventsOf,
@@ -552,7 +555,7 @@ export function createModel<TMachine extends AnyStateMachine, TWorld>(config: Mo
     const states = new Set<string>(initial.visited);
     const transitions = new Set<string>(initial.taken);
     for (const vertex of Object.values(adjacency())) {
-      for (const { state } of Object.values(vertex.transitions)) {
+      for (const { state } of edgesOf(vertex)) {
         for (const id of state.visited) states.add(id);
         for (const id of state.taken) transitions.add(id);
       }
@@ -577,7 +580,7 @@ export function createModel<TMachine extends AnyStateMachine, TWorld>(config: Mo
     for (const [key, vertex] of Object.entries(adj)) {
       const prefix = toVertex.get(key);
       if (!prefix) continue;
-      for (const { event, state } of Object.values(vertex.transitions)) {
+      for (const { event, state } of edgesOf(vertex)) {
         const candidate = () => [...prefix, { event, state }];
         for (const id of state.visited) if ((best.get(`state ${id}`)?.length ?? Infinity) > prefix.length + 1) offer(`state ${id}`, candidate());
         for (const id of state.taken) if ((best.get(`transition ${id}`)?.length ?? Infinity) > prefix.length + 1) offer(`transition ${id}`, candidate());
@@ -593,7 +596,7 @@ export function createModel<TMachine extends AnyStateMachine, TWorld>(config: Mo
       const onPath = new Set<string>();
       const walk = (key: string, steps: ModelStep<State>[]) => {
         const vertex = adj[key as keyof typeof adj];
-        const next = vertex ? Object.values(vertex.transitions).filter(({ state }) => !onPath.has(vertexKey(state))) : [];
+        const next = edgesOf(vertex).filter(({ state }) => !onPath.has(vertexKey(state)));
         if (steps.length === depth || next.length === 0) {
           if (steps.length > 0) found.push(steps);
           return;

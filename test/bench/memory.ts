@@ -16,7 +16,7 @@ import { resolveOptions } from '../../src/connection/options.js';
 import { ConnectionRuntime } from '../../src/connection/runtime.js';
 import { FakeSocket } from './lib/fake-socket.js';
 import { openRaw, whenConnected } from './lib/clients.js';
-import { attribute, child, isNewMask, isOffHeap, nodeIds, nodesNamed, path, takeHeapSnapshot, totalsByKind, type HeapGraph } from './lib/heap-snapshot.js';
+import { attribute, child, isNewMask, isOffHeap, nodeIds, nodesNamed, path, takeHeapSnapshot, totalsByKind, type HeapGraph, type KindTotal } from './lib/heap-snapshot.js';
 import { forkTs, here, isType, nextMessage, stopChild, toParent } from './lib/proc.js';
 import { fixed, heading, int, kb, sleep, table, verdict } from './lib/stats.js';
 
@@ -308,42 +308,40 @@ async function main(): Promise<MemoryResult> {
       ` heartbeat on adds ${kb(hbOn - hbOff)} over off (the heartbeat child exists either way, parked in 'off')`,
   );
 
-  console.log(`\nBreakdown B — heap snapshot: objects added by ${int(N)} real socketchart connections (default options), per connection`);
+  console.log(`\nBreakdown B — heap snapshot: objects 1,000 real socketchart connections (default options) add, per connection`);
   const b = await snapshotBreakdown();
-  console.log(`  ${b.found} Connection objects found; new objects total ${kb(b.newBytes / N)}/conn (snapshot sizes are V8 shallow sizes)\n`);
+  const perConn = (bytes: number) => fixed(bytes / N / 1024);
+  const kinds = (list: Iterable<KindTotal>, count = 4) =>
+    [...list]
+      .sort((x, y) => y.bytes - x.bytes)
+      .slice(0, count)
+      .map((k) => `${k.kind} ${int(k.bytes / N)} B×${fixed(k.count / N, 1)}`)
+      .join(', ');
+  console.log(
+    `  ${b.found} Connection objects found. New JS-heap objects: ${kb(b.newBytes / N)}/conn, plus ${kb(b.newOffHeap / N)}/conn off-heap ` +
+      '(ArrayBuffer backing stores, native handles).\n' +
+      '  V8 shallow sizes; each component is walked from its root without crossing another component\'s root, in this order,\n' +
+      '  so an object two components share goes to the first. heap KB excludes off-heap.\n',
+  );
+  const unclaimedHeap = b.unclaimedByKind.reduce((s, k) => s + k.bytes, 0);
+  const unclaimedOff = b.unclaimedByKind.reduce((s, k) => s + k.offHeap, 0);
   console.log(
     table(
-      ['component (claimed in this order; each stops at the others)', 'KB/conn', 'objects/conn', 'largest kinds (bytes/conn × count/conn)'],
+      ['component', 'heap KB/conn', 'off-heap KB', 'objects', 'largest kinds (bytes × count, per conn)'],
       [
-        ...b.components.map((c) => [
-          c.label,
-          fixed(c.bytes / N / 1024),
-          fixed(c.nodes / N, 1),
-          [...c.kinds.values()]
-            .sort((x, y) => y.bytes - x.bytes)
-            .slice(0, 4)
-            .map((k) => `${k.kind} ${int(k.bytes / N)} B×${fixed(k.count / N, 1)}`)
-            .join(', '),
-        ]),
-        [
-          'not reachable from a connection without crossing another (JIT code, timer lists, …)',
-          fixed(b.unclaimedByKind.reduce((s, k) => s + k.bytes, 0) / N / 1024),
-          fixed(b.unclaimedByKind.reduce((s, k) => s + k.count, 0) / N, 1),
-          b.unclaimedByKind
-            .slice(0, 4)
-            .map((k) => `${k.kind} ${int(k.bytes / N)} B`)
-            .join(', '),
-        ],
+        ...b.components.map((c) => [c.label, perConn(c.bytes), perConn(c.offHeap), fixed(c.nodes / N, 1), kinds(c.kinds.values())]),
+        ['(no connection reaches it: JIT code, caches, …)', perConn(unclaimedHeap), perConn(unclaimedOff), '', kinds(b.unclaimedByKind, 3)],
       ],
     ),
   );
-  console.log('\n  Largest kinds of new objects overall (per connection)');
+  const xstateHeap = b.components.filter((c) => /actor|system/.test(c.label)).reduce((s, c) => s + c.bytes, 0);
+  const plainHeap = b.components.filter((c) => /Metrics|Router|options|Runtime|Connection object/.test(c.label)).reduce((s, c) => s + c.bytes, 0);
   console.log(
-    table(
-      ['kind', 'bytes/conn', 'count/conn'],
-      b.byKind.slice(0, 15).map((k) => [k.kind, int(k.bytes / N), fixed(k.count / N, 1)]),
-    ),
+    `  ⇒ XState actors (root + children + system): ${kb(xstateHeap / N)}; socketchart's plain objects (runtime, metrics, router, options, Connection): ${kb(plainHeap / N)};` +
+      ` the ws socket: ${kb(b.components[0]!.bytes / N)}`,
   );
+  console.log('\n  Largest kinds of new JS-heap objects overall, per connection');
+  console.log(table(['kind', 'bytes/conn', 'count/conn'], b.byKind.filter((k) => k.bytes > 0).slice(0, 12).map((k) => [k.kind, int(k.bytes / N), fixed(k.count / N, 1)])));
 
   return { raw: raw.perConn, rawActor: rawActor.perConn, scNoHeartbeat: scNoHeartbeat.perConn, scDefault: scDefault.perConn, scSteady };
 }

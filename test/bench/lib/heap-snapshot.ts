@@ -128,11 +128,11 @@ export function kindOf(g: HeapGraph, n: number): string {
     case 'code':
       return '(compiled code)';
     case 'array':
-      return `(array) ${name}`;
+      return name ? `(array) ${name}` : '(internal array)';
     case 'hidden':
       return `(hidden) ${name.replace(/ \/ .*$/, '')}${name.includes(' / ') ? ` / ${name.split(' / ')[1]}` : ''}`;
     case 'object shape':
-      return '(object shape)';
+      return '(hidden class)';
     default:
       return `(${type}) ${name}`.trim();
   }

@@ -1,0 +1,108 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createConnection, ErrorCode, type Connection } from '../../src/index.node.js';
+import { liveSocketCount } from '../../src/testing/index.js';
+import { FaultProxy } from '../support/fault-proxy.js';
+import { ProtocolServer } from '../support/echo-server.js';
+
+const until = async (condition: () => boolean, ms = 5_000) => {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting for condition');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+};
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!();
+});
+
+async function setup(options: Partial<Parameters<typeof createConnection>[0]> = {}) {
+  const server = new ProtocolServer();
+  const port = await server.listen();
+  const proxy = new FaultProxy({ host: '127.0.0.1', port });
+  const proxyPort = await proxy.listen();
+  const connection: Connection = createConnection({
+    url: `ws://127.0.0.1:${proxyPort}`,
+    auth: { token: 'tkn' },
+    reconnect: { baseMs: 50, capMs: 200, minUptimeMs: 60_000 },
+    ...options,
+  });
+  cleanups.push(async () => {
+    connection.dispose();
+    await proxy.close();
+    await server.stop();
+  });
+  return { server, proxy, connection, port };
+}
+
+describe('against a real ws server on loopback', () => {
+  it('connects, authenticates, round-trips a message and closes cleanly', async () => {
+    const { connection } = await setup();
+    const received: unknown[] = [];
+    connection.subscribe('room:1', (data) => received.push(data));
+    connection.start();
+    await until(() => connection.isConnected);
+    await connection.send({ hello: 'world' }, { channel: 'room:1' });
+    await until(() => received.length === 1);
+    expect(received).toEqual([{ hello: 'world' }]);
+    const before = liveSocketCount();
+    connection.stop();
+    await until(() => connection.status === 'closed');
+    expect(liveSocketCount()).toBe(before - 1);
+  });
+
+  it('text and binary frames both round-trip', async () => {
+    const { connection } = await setup();
+    const frames: unknown[] = [];
+    connection.on('message', (message) => frames.push(message.data));
+    connection.start();
+    await until(() => connection.isConnected);
+    await connection.send(new Uint8Array([1, 2, 3]));
+    await until(() => frames.length === 1);
+    expect(new Uint8Array(frames[0] as ArrayBufferLike)).toEqual(new Uint8Array([1, 2, 3]));
+  });
+
+  it('comes back after the server is killed and restarted on the same port', async () => {
+    const { connection, server, port } = await setup();
+    connection.start();
+    await until(() => connection.isConnected);
+    await server.stop();
+    await until(() => connection.status === 'reconnecting' || connection.status === 'connecting');
+    await server.listen(port);
+    await until(() => connection.isConnected, 10_000);
+    expect(connection.metrics().reconnects).toBe(1);
+  });
+
+  it('detects a blackholed (half-open) link by heartbeat and recovers when the path heals', async () => {
+    const { connection, proxy } = await setup({ heartbeat: { intervalMs: 100, timeoutMs: 100 } });
+    connection.start();
+    await until(() => connection.isConnected);
+    const errors: string[] = [];
+    connection.on('error', (error) => errors.push(error.code));
+    proxy.mode = 'blackhole';
+    await until(() => connection.status !== 'connected', 3_000);
+    expect(errors).toContain(ErrorCode.NETWORK_ERROR);
+    proxy.mode = 'pass';
+    await until(() => connection.isConnected, 10_000);
+  });
+
+  it('a TCP reset is classified as a network error and reconnects', async () => {
+    const { connection, proxy } = await setup();
+    connection.start();
+    await until(() => connection.isConnected);
+    proxy.reset();
+    await until(() => connection.lastError?.code === ErrorCode.NETWORK_ERROR);
+    await until(() => connection.isConnected, 10_000);
+    expect(proxy.connections).toBe(2);
+  });
+
+  it('a refused token fails without hammering the server', async () => {
+    const { connection, server } = await setup({ auth: { token: 'bad' } });
+    server.acceptToken = () => false;
+    connection.start();
+    await until(() => connection.status === 'failed');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(server.connections).toBe(1);
+  });
+});
