@@ -276,11 +276,11 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   const overflow = q.overflow ?? 'evict-lowest';
   if (overflow !== 'reject' && overflow !== 'evict-lowest') throw new InvalidOptionError('queue.overflow', "'reject' or 'evict-lowest'", overflow);
   const queue: Required<QueueOptions> = {
-    maxMessages: num('queue.maxMessages', q.maxMessages, 1_000, 0),
-    maxBytes: num('queue.maxBytes', q.maxBytes, 1_048_576, 0),
+    maxMessages: num('queue.maxMessages', q.maxMessages, 1_000, 1),
+    maxBytes: num('queue.maxBytes', q.maxBytes, 1_048_576, 1),
     overflow,
     defaultTtlMs: num('queue.defaultTtlMs', q.defaultTtlMs, 0, 0, MAX_DELAY),
-    highWaterMark: num('queue.highWaterMark', q.highWaterMark, 1_048_576, 0),
+    highWaterMark: num('queue.highWaterMark', q.highWaterMark, 1_048_576, 1),
   };
 
   let environment: EnvironmentSource = noEnvironment;

@@ -61,10 +61,16 @@ function utf8Length(text: string): number {
   return bytes;
 }
 
-function frameBytes(frame: OutgoingFrame, limit: number): number {
+/** Exact size in bytes, except that a text frame which fits `limit` however it is encoded is counted by length. */
+function frameBytes(frame: OutgoingFrame | ArrayBuffer, limit: number): number {
   if (typeof frame === 'string') return frame.length * 3 <= limit ? frame.length : utf8Length(frame);
   return frame.byteLength;
 }
+
+const exactBytes = (frame: OutgoingFrame) => (typeof frame === 'string' ? utf8Length(frame) : frame.byteLength);
+
+/** `bufferedAmount` is missing on some WebSocket stand-ins: count it as empty. */
+const belowHighWater = (ws: WebSocketLike, highWaterMark: number) => !(ws.bufferedAmount >= highWaterMark);
 
 /**
  * Everything one connection owns outside its statechart: the socket, the data plane (router, queue,
@@ -198,7 +204,7 @@ export class ConnectionRuntime implements FrameSink {
     } else {
       ws.onmessage = (event) => {
         const data = event.data as string | ArrayBuffer;
-        const size = typeof data === 'string' ? data.length : data.byteLength;
+        const size = frameBytes(data, options.maxInboundBytes);
         if (size > options.maxInboundBytes) return this.tooLarge(size);
         this.metrics.messagesIn++;
         this.metrics.bytesIn += size;
@@ -334,7 +340,7 @@ export class ConnectionRuntime implements FrameSink {
 
   reportError(error: SocketchartError): void {
     error = this.redactError(error);
-    this.metrics.errors++;
+    this.metrics.recordError();
     this.log('warn', error.message, { code: error.code });
     this.emit('error', error);
   }
@@ -361,7 +367,7 @@ export class ConnectionRuntime implements FrameSink {
       );
     }
     const ws = this.ws;
-    if (this.fastPath && ws !== null && ws.bufferedAmount < this.options.queue.highWaterMark) {
+    if (this.fastPath && ws !== null && belowHighWater(ws, this.options.queue.highWaterMark)) {
       ws.send(frame);
       this.metrics.messagesOut++;
       this.metrics.bytesOut += bytes;
@@ -374,7 +380,7 @@ export class ConnectionRuntime implements FrameSink {
     const ttl = options?.ttl ?? this.options.queue.defaultTtlMs;
     const promise = queue.enqueue({
       payload: frame,
-      bytes,
+      bytes: exactBytes(frame),
       priority: options?.priority ?? 'normal',
       ...(ttl > 0 ? { ttlMs: ttl } : {}),
       ...(options?.id === undefined ? {} : { id: options.id }),
@@ -394,7 +400,7 @@ export class ConnectionRuntime implements FrameSink {
     if (!ws || ws.readyState !== ReadyState.OPEN) return 'blocked';
     const highWaterMark = this.options.queue.highWaterMark;
     while (queue.size > 0) {
-      if (ws.bufferedAmount >= highWaterMark) return 'blocked';
+      if (!belowHighWater(ws, highWaterMark)) return 'blocked';
       const message = queue.shift();
       if (!message) break;
       try {

@@ -21,9 +21,9 @@ export interface ConnectionMetricsSnapshot {
   messagesIn: number;
   /** Data messages written to the socket. */
   messagesOut: number;
-  /** Bytes received in data messages. */
+  /** Bytes received in data messages (UTF-16 length for small text frames outside Node). */
   bytesIn: number;
-  /** Bytes written in data messages. */
+  /** Bytes written in data messages (text frames small enough to fit any limit are counted by length). */
   bytesOut: number;
   /** Messages waiting in the outbound queue. */
   queueDepth: number;

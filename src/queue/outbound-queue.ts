@@ -205,9 +205,11 @@ export class OutboundQueue {
     if (rank === undefined) {
       return Promise.reject(new InvalidOptionError('priority', "'critical', 'high', 'normal' or 'low'", input.priority));
     }
+    if (!(input.bytes >= 0)) return Promise.reject(new InvalidOptionError('bytes', 'a number >= 0', input.bytes));
+    const ttl = input.ttlMs;
+    if (ttl !== undefined && Number.isNaN(ttl)) return Promise.reject(new InvalidOptionError('ttlMs', 'a number', ttl));
     if (this.disposed) return Promise.reject(closedError(input.id));
     const now = this.clock.now();
-    const ttl = input.ttlMs;
     const entry = new Entry(
       this.nextSeq++,
       input.payload,
@@ -362,7 +364,7 @@ export class OutboundQueue {
 
   private evictFor(needCount: number, needBytes: number): void {
     const victims: Entry[] = [];
-    for (let rank = 3; rank >= 0 && (needCount > 0 || needBytes > 0); rank++) {
+    for (let rank = 0; rank < 4 && (needCount > 0 || needBytes > 0); rank++) {
       const lane = this.lanes[rank];
       while (lane !== undefined && lane.length > 0 && (needCount > 0 || needBytes > 0)) {
         const entry = lane.shift()!;

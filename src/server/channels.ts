@@ -34,7 +34,7 @@ export interface ChannelRule {
   publish?: Grant;
   /** Who may join, leave and list presence and send typing indicators. @default false */
   presence?: Grant;
-  /** Events a publish may carry; a publish without `event` counts as `message`. Omitted: any event. */
+  /** Events a publish may carry; a publish without `event` counts as `message`. @default undefined (any event) */
   events?: readonly string[];
 }
 

@@ -71,7 +71,7 @@ export class Connection implements HubClient {
     this.log = ctx.logger.child({ conn: this.id });
     ws.on('message', (data, isBinary) => this.onFrame(data, isBinary));
     ws.on('pong', () => (this.alive = true));
-    ws.on('error', (error) => this.log.debug({ err: error.message }, 'socket error'));
+    ws.on('error', (error: Error & { code?: string }) => this.onSocketError(error));
     ws.on('close', (code, reason) => this.onClose(code, reason.toString()));
   }
 
@@ -138,9 +138,13 @@ export class Connection implements HubClient {
     this.killTimer.unref();
   }
 
-  /** Protocol-level liveness: terminates a socket that did not answer the previous ping, then pings. */
-  ping(): void {
+  /** Protocol-level liveness for quiet sockets: terminates one that did not answer the previous ping, then pings. */
+  ping(now: number, intervalMs: number): void {
     if (this.state === 'closed') return;
+    if (now - this.lastFrameAt < intervalMs) {
+      this.alive = true;
+      return;
+    }
     if (!this.alive) {
       this.log.info('no pong since the last ping; terminating');
       this.ws.terminate();
@@ -316,8 +320,9 @@ export class Connection implements HubClient {
 
   private scheduleExpiry(): void {
     clearTimeout(this.expiryTimer);
-    const expiresAt = this.currentIdentity?.expiresAt;
-    if (expiresAt === undefined) return;
+    const exp = this.currentIdentity?.expiresAt;
+    if (exp === undefined) return;
+    const expiresAt = exp + this.ctx.options.auth.clockToleranceSec * 1000;
     const delay = Math.min(Math.max(expiresAt - Date.now(), 0), MAX_TIMER_MS);
     this.expiryTimer = setTimeout(() => {
       if (Date.now() < expiresAt) this.scheduleExpiry();
@@ -338,6 +343,17 @@ export class Connection implements HubClient {
     this.ctx.metrics.slowConsumers.inc();
     this.log.warn({ bufferedAmount: this.ws.bufferedAmount }, 'slow consumer');
     this.closeWith(ServerCloseCode.SlowConsumer, 'slow consumer', undefined, SLOW_CONSUMER_GRACE_MS);
+  }
+
+  private onSocketError(error: Error & { code?: string }): void {
+    const code =
+      error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH'
+        ? WireErrorCode.MESSAGE_TOO_LARGE
+        : error.code === 'WS_ERR_INVALID_UTF8'
+          ? WireErrorCode.INVALID_MESSAGE_FORMAT
+          : undefined;
+    if (code) this.ctx.metrics.errors.labels(code).inc();
+    this.log.info({ err: error.message, code: error.code }, 'socket error');
   }
 
   private onClose(code: number, reason: string): void {

@@ -251,7 +251,12 @@ async function start(options: ResolvedOptions): Promise<SocketchartServer> {
 
   const timers: NodeJS.Timeout[] = [];
   if (options.heartbeatIntervalMs > 0) {
-    timers.push(setInterval(() => connections.forEach((connection) => connection.ping()), options.heartbeatIntervalMs));
+    timers.push(
+      setInterval(() => {
+        const now = Date.now();
+        connections.forEach((connection) => connection.ping(now, options.heartbeatIntervalMs));
+      }, options.heartbeatIntervalMs),
+    );
   }
   if (options.idleTimeoutMs > 0) {
     timers.push(

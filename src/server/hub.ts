@@ -116,14 +116,15 @@ export class Hub implements BackendListener {
   async subscribe(client: HubClient, { ch, since }: Frame<'subscribe'>): Promise<void> {
     if (!this.allowed(client, ch, 'subscribe')) return;
     const existing = client.subscriptions.get(ch);
-    if (existing) this.removeSub(client, existing);
-    else if ([...client.subscriptions.values()].filter((sub) => !sub.implicit).length >= this.options.maxSubscriptions) {
+    if (!existing && [...client.subscriptions.values()].filter((sub) => !sub.implicit).length >= this.options.maxSubscriptions) {
       client.sendError(WireErrorCode.RATE_LIMIT_EXCEEDED, 'too many subscriptions', { details: { ch, limit: this.options.maxSubscriptions } });
       return;
     }
     const sub = new Subscription(ch, client, this.read, this.options.historySize);
+    const watching = this.addSub(client, sub);
+    if (existing) this.removeSub(client, existing);
     try {
-      await this.addSub(client, sub);
+      await watching;
       await sub.start(since);
     } catch (error) {
       if (sub.closed) return;

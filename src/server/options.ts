@@ -13,9 +13,9 @@ import { defaultRateLimits, type RateLimit } from './rate-limit.js';
 
 /** How tokens are checked and presented. */
 export interface ServerAuthOptions {
-  /** HS256 secret, at least 32 bytes. One of `jwtSecret` and `verify` is required. */
+  /** HS256 secret, at least 32 bytes. One of `jwtSecret` and `verify` is required. @default undefined */
   jwtSecret?: string | Uint8Array;
-  /** Custom token check used instead of JWT verification; throw (or reject) to refuse the token. */
+  /** Custom token check used instead of JWT verification; throw (or reject) to refuse the token. @default undefined */
   verify?: VerifyToken;
   /** Required `iss` claim (JWT only). @default undefined (not checked) */
   issuer?: string;
@@ -38,9 +38,9 @@ export interface ServerAuthOptions {
 
 /** Scale-out through Redis: fan-out (pub/sub), sequence numbers, history (streams) and presence. */
 export interface RedisBackendOptions {
-  /** `redis://` or `rediss://` URL. @default 'redis://127.0.0.1:6379' */
+  /** `redis://` or `rediss://` URL. @default undefined (ioredis `options`, else 127.0.0.1:6379) */
   url?: string;
-  /** Extra ioredis options; the server overrides the offline-queue and retry settings it depends on. */
+  /** ioredis options (host, port, password, tls, …); the server overrides the offline-queue, retry and lazy-connect settings it depends on. @default {} */
   options?: RedisOptions;
   /** Prefix of every key and pub/sub channel. @default 'socketchart:' */
   keyPrefix?: string;
@@ -74,7 +74,7 @@ export interface ServerOptions {
   host?: string;
   /** Only upgrades to this path are accepted. @default undefined (any path) */
   path?: string;
-  /** Token verification and token modes. */
+  /** Token verification and token modes (required: `auth.jwtSecret` or `auth.verify`). @default none, required */
   auth: ServerAuthOptions;
   /** Origins allowed to connect, compared exactly (`scheme://host[:port]`); `'*'` allows any. @default '*' */
   allowedOrigins?: '*' | readonly string[];
@@ -118,7 +118,7 @@ export interface ServerOptions {
   typingTimeoutMs?: number;
   /** pino logger; tokens are never logged. @default pino at `info` named `socketchart-server` */
   logger?: Logger;
-  /** Prometheus settings. */
+  /** Prometheus settings. @default { prefix: 'socketchart_', defaultMetrics: false } */
   metrics?: ServerMetricsOptions;
   /** Health endpoint path on the same HTTP server (`false` disables). @default '/healthz' */
   healthPath?: string | false;
@@ -131,7 +131,7 @@ export interface ServerOptions {
 }
 
 export interface ResolvedRedisOptions {
-  url: string;
+  url: string | undefined;
   options: RedisOptions;
   keyPrefix: string;
   nodeHeartbeatMs: number;
@@ -192,11 +192,14 @@ const isLogger = (value: unknown) =>
   value !== null &&
   ['info', 'warn', 'error', 'debug', 'child'].every((method) => typeof (value as Record<string, unknown>)[method] === 'function');
 
-const grant = z.union([
-  z.boolean(),
-  z.strictObject({ roles: z.array(z.string()).optional(), permissions: z.array(z.string()).optional() }),
-  fn<(...args: never[]) => boolean>('identity, channel => boolean'),
-]);
+const grant = z.union(
+  [
+    z.boolean(),
+    z.strictObject({ roles: z.array(z.string()).optional(), permissions: z.array(z.string()).optional() }),
+    fn<(...args: never[]) => boolean>('identity, channel => boolean'),
+  ],
+  { error: 'true, false, { roles?, permissions? } or a function (identity, channel) => boolean' },
+);
 
 const channelRule = z.strictObject({
   pattern: z.string().superRefine((pattern, ctx) => {
@@ -241,10 +244,13 @@ const schema = z
       })
       .refine((auth) => auth.jwtSecret !== undefined || auth.verify !== undefined, 'auth.jwtSecret or auth.verify'),
     allowedOrigins: z
-      .union([
-        z.literal('*'),
-        z.array(z.string().refine((entry) => normalizeOrigin(entry) !== undefined, 'an origin like https://app.example.com')),
-      ])
+      .union(
+        [
+          z.literal('*'),
+          z.array(z.string().refine((entry) => normalizeOrigin(entry) !== undefined, 'an origin like https://app.example.com')),
+        ],
+        { error: "'*' or an array of origins" },
+      )
       .optional(),
     allowMissingOrigin: z.boolean().optional(),
     allowNullOrigin: z.boolean().optional(),
@@ -273,8 +279,8 @@ const schema = z
         defaultMetrics: z.boolean().optional(),
       })
       .optional(),
-    healthPath: z.union([httpPath, z.literal(false)]).optional(),
-    metricsPath: z.union([httpPath, z.literal(false)]).optional(),
+    healthPath: z.union([httpPath, z.literal(false)], { error: 'a path starting with / or false' }).optional(),
+    metricsPath: z.union([httpPath, z.literal(false)], { error: 'a path starting with / or false' }).optional(),
     redis: z
       .union([
         redisUrl,
@@ -287,7 +293,7 @@ const schema = z
           connectTimeoutMs: positiveInt.optional(),
           commandTimeoutMs: positiveInt.optional(),
         }),
-      ])
+      ], { error: 'a redis:// URL or { url?, options?, keyPrefix?, … }' })
       .optional(),
     nodeId: z.string().min(1).max(64).regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, _ . -').optional(),
   })
@@ -327,7 +333,7 @@ export function resolveOptions(input: ServerOptions): ResolvedOptions {
       throw new InvalidOptionError(optionName(path), 'a known option', valueAt(input, path));
     }
     const path = issue.path.length ? issue.path : ['options'];
-    const expectation = issue.message.replace(/^Invalid input: expected /, '');
+    const expectation = issue.message.replace(/^(Invalid input|Invalid option|Too small|Too big): expected /, '');
     throw new InvalidOptionError(optionName(path), expectation, issue.path.length ? valueAt(input, issue.path) : input);
   }
   const options = input;
@@ -380,7 +386,7 @@ export function resolveOptions(input: ServerOptions): ResolvedOptions {
     healthPath: options.healthPath ?? '/healthz',
     metricsPath: options.metricsPath ?? '/metrics',
     redis: redis && {
-      url: redis.url ?? 'redis://127.0.0.1:6379',
+      url: redis.url,
       options: redis.options ?? {},
       keyPrefix: redis.keyPrefix ?? 'socketchart:',
       nodeHeartbeatMs: redis.nodeHeartbeatMs ?? 5000,

@@ -110,8 +110,15 @@ export function transitionId(machine: AnyStateMachine, transition: AnyTransition
   return indexTransitions(machine).byDefinition.get(transition);
 }
 
+const activeCache = new WeakMap<AnyStateMachine, Map<string, readonly string[]>>();
+
 /** Ids of the state nodes active in a state value (ancestors included, the root excluded). */
-export function activeStateIds(machine: AnyStateMachine, value: StateValue): string[] {
+export function activeStateIds(machine: AnyStateMachine, value: StateValue): readonly string[] {
+  let cache = activeCache.get(machine);
+  if (!cache) activeCache.set(machine, (cache = new Map()));
+  const key = typeof value === 'string' ? value : JSON.stringify(value);
+  const cached = cache.get(key);
+  if (cached) return cached;
   const ids: string[] = [];
   const walk = (node: AnyStateNode, v: StateValue) => {
     if (typeof v === 'string') {
@@ -127,6 +134,7 @@ export function activeStateIds(machine: AnyStateMachine, value: StateValue): str
     }
   };
   walk(machine.root, value);
+  cache.set(key, ids);
   return ids;
 }
 
@@ -248,6 +256,8 @@ export class Coverage {
 export interface ModelTimer {
   readonly id: string;
   readonly event: EventObject;
+  /** The delay it was scheduled with, in ms. */
+  readonly delay: number;
   /** Model time at which it fires. */
   readonly dueAt: number;
 }
@@ -366,6 +376,8 @@ export interface MachineModel<TMachine extends AnyStateMachine, TWorld> {
   /** Serialized vertex of a state. */
   key(state: ModelStateOf<TMachine, TWorld>): string;
   describeEvent(event: EventObject): string;
+  /** The events offered in a state: the caller's, plus the timer due first. */
+  events(state: ModelStateOf<TMachine, TWorld>): EventObject[];
   /** The model graph (built once, with `xstate/graph`'s `getAdjacencyMap`). */
   adjacency(): AdjacencyMap<ModelStateOf<TMachine, TWorld>, EventObject>;
   size(): { vertices: number; edges: number };
@@ -442,7 +454,7 @@ export function createModel<TMachine extends AnyStateMachine, TWorld>(config: Mo
         if (typeof delay !== 'number') return;
         const timerId = id ?? event.type;
         capture.timers = capture.timers.filter((timer) => timer.id !== timerId);
-        capture.timers.push({ id: timerId, event, dueAt: capture.now + delay });
+        capture.timers.push({ id: timerId, event, delay, dueAt: capture.now + delay });
       } else if (action.type === 'xstate.cancel') {
         const { sendId } = action.params as { sendId: string };
         capture.timers = capture.timers.filter((timer) => timer.id !== sendId);
@@ -695,6 +707,7 @@ export function createModel<TMachine extends AnyStateMachine, TWorld>(config: Mo
     initial,
     key: vertexKey,
     describeEvent,
+    events: eventsOf,
     adjacency,
     size: () => {
       const adj = adjacency();

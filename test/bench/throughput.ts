@@ -16,8 +16,8 @@
  *   socketchart's 1 MiB high-water mark, so its fast path stays open). The server counts frames and
  *   measures msgs/s from the first to the N-th frame it receives.
  *
- * Runs are interleaved (raw, socketchart, reference, raw, …) after one warm-up run of each; figures are
- * medians. Run alone: `node --expose-gc --import tsx test/bench/throughput.ts [--quick]`.
+ * Runs are interleaved in ABBA order (raw, socketchart, reference | socketchart, raw, reference | …) after
+ * one warm-up run of each; figures are medians. Run alone: `node --expose-gc --import tsx test/bench/throughput.ts [--quick]`.
  */
 import WebSocket from 'ws';
 import { createActor, setup } from 'xstate';
@@ -28,11 +28,15 @@ import { forkTs, here, isType, nextMessage, stopChild, toParent } from './lib/pr
 import { fixed, heading, int, median, rate, table, tick, verdict } from './lib/stats.js';
 
 const quick = process.argv.includes('--quick');
-const ROUNDS = quick ? 1 : 3;
-const RECV_N = quick ? 200_000 : 2_000_000;
-const RECV_N_XSTATE = quick ? 100_000 : 500_000;
-const SEND_N = quick ? 200_000 : 1_000_000;
+const ROUNDS = quick ? 2 : 5;
+/** Run sizes are picked from the warm-up rates so that one run takes about this long (bounded below and above). */
+const RECV_SECONDS = quick ? 0.3 : 2;
+const SEND_SECONDS = quick ? 0.3 : 1.5;
+const XSTATE_SECONDS = quick ? 0.3 : 1;
+const MAX_N = 2_000_000;
+const MIN_N = 100_000;
 const WARMUP_N = quick ? 50_000 : 200_000;
+const sizeFor = (rate: number, seconds: number) => Math.max(MIN_N, Math.min(MAX_N, Math.round((rate * seconds) / 10_000) * 10_000));
 const BURST = 256;
 const SEND_LIMIT = 256 * 1024;
 const YIELD_EVERY = 16_384;
@@ -50,15 +54,32 @@ function counter(n: number) {
   let resolve!: () => void;
   const done = new Promise<void>((r) => (resolve = r));
   let sink = 0;
+  let cpuStart: NodeJS.CpuUsage | undefined;
+  let cpu: NodeJS.CpuUsage | undefined;
   const listener: Listener = (data) => {
     if (data !== undefined) sink++;
-    if (++count === 1) first = performance.now();
+    if (++count === 1) {
+      first = performance.now();
+      cpuStart = process.cpuUsage();
+    }
     if (count === n) {
       last = performance.now();
+      cpu = process.cpuUsage(cpuStart);
       resolve();
     }
   };
-  return { listener, done, rate: () => (n - 1) / ((last - first) / 1000), check: () => sink };
+  return {
+    listener,
+    done,
+    result: (): Run => ({ rate: (n - 1) / ((last - first) / 1000), cpuNs: cpu ? ((cpu.user + cpu.system) * 1000) / (n - 1) : Number.NaN }),
+    check: () => sink,
+  };
+}
+
+/** One run: msgs/s, and this (client) process's CPU time per message over the same stretch. */
+interface Run {
+  rate: number;
+  cpuNs: number;
 }
 
 const server = forkTs(here(import.meta.url, './servers/throughput-server.ts'));
@@ -88,7 +109,7 @@ let url = '';
 
 // ─── receive ────────────────────────────────────────────────────────────────────────────────────────
 
-async function receiveRaw(n: number): Promise<number> {
+async function receiveRaw(n: number): Promise<Run> {
   const ws = await openRaw(url);
   const c = counter(n);
   const listener = c.listener;
@@ -100,10 +121,10 @@ async function receiveRaw(n: number): Promise<number> {
   server.send({ type: 'blast', n });
   await withTimeout(c.done, 120_000, 'raw receive');
   ws.terminate();
-  return c.rate();
+  return c.result();
 }
 
-async function receiveSocketchart(n: number): Promise<number> {
+async function receiveSocketchart(n: number): Promise<Run> {
   const connection = createConnection({ url, name: 'bench-receive' });
   const c = counter(n);
   connection.subscribe(CHANNEL, c.listener);
@@ -112,7 +133,7 @@ async function receiveSocketchart(n: number): Promise<number> {
   server.send({ type: 'blast', n });
   await withTimeout(c.done, 120_000, 'socketchart receive');
   connection.dispose();
-  return c.rate();
+  return c.result();
 }
 
 const messageMachine = setup({
@@ -124,7 +145,7 @@ const messageMachine = setup({
   states: { open: { on: { message: { actions: 'deliver' } } } },
 });
 
-async function receiveXState(n: number): Promise<number> {
+async function receiveXState(n: number): Promise<Run> {
   const ws = await openRaw(url);
   const c = counter(n);
   const actor = createActor(messageMachine, { input: { listener: c.listener } }).start();
@@ -137,7 +158,7 @@ async function receiveXState(n: number): Promise<number> {
   await withTimeout(c.done, 180_000, 'xstate receive');
   ws.terminate();
   actor.stop();
-  return c.rate();
+  return c.result();
 }
 
 // ─── send ───────────────────────────────────────────────────────────────────────────────────────────
@@ -162,24 +183,19 @@ async function drive(ws: WebSocket, burst: (count: number) => void, n: number): 
   }
 }
 
-interface SendResult {
-  rate: number;
-  clientRate: number;
-}
-
-async function sendRun(ws: WebSocket, burst: (count: number) => void, n: number, what: string): Promise<SendResult> {
+async function sendRun(ws: WebSocket, burst: (count: number) => void, n: number, what: string): Promise<Run> {
   server.send({ type: 'sink', n });
   await withTimeout(nextMessage(server, isType('sinking')), 10_000, 'sink');
   const sunk = nextMessage(server, isType<{ type: 'sunk'; n: number; bytes: number; wrongSize: number; ms: number }>('sunk'), 180_000);
-  const started = performance.now();
+  const cpuStart = process.cpuUsage();
   await drive(ws, burst, n);
-  const clientMs = performance.now() - started;
+  const cpu = process.cpuUsage(cpuStart);
   const result = await withTimeout(sunk, 180_000, what);
   if (result.wrongSize !== 0 || result.bytes !== n * FRAME_BYTES) throw new Error(`${what}: server saw ${result.wrongSize} frames of the wrong size`);
-  return { rate: (n - 1) / (result.ms / 1000), clientRate: n / (clientMs / 1000) };
+  return { rate: (n - 1) / (result.ms / 1000), cpuNs: ((cpu.user + cpu.system) * 1000) / n };
 }
 
-async function sendRaw(n: number): Promise<SendResult> {
+async function sendRaw(n: number): Promise<Run> {
   const ws = await openRaw(url);
   const message = OUTBOUND_MESSAGE;
   const result = await sendRun(
@@ -194,7 +210,7 @@ async function sendRaw(n: number): Promise<SendResult> {
   return result;
 }
 
-async function sendSocketchart(n: number): Promise<SendResult> {
+async function sendSocketchart(n: number): Promise<Run> {
   const connection: Connection = createConnection({ url, name: 'bench-send' });
   connection.start();
   await whenConnected(connection);
@@ -218,81 +234,97 @@ async function sendSocketchart(n: number): Promise<SendResult> {
 
 // ─── main ───────────────────────────────────────────────────────────────────────────────────────────
 
-async function measure<T>(label: string, fn: () => Promise<T>, show: (value: T) => string): Promise<T> {
+const show = (r: Run) => `${rate(r.rate).padStart(9)}   client CPU ${fixed(r.cpuNs, 0)} ns/msg`;
+
+async function measure(label: string, fn: () => Promise<Run>): Promise<Run> {
   gc();
   await tick();
   const value = await fn();
-  console.log(`  ${label.padEnd(34)} ${show(value)}`);
+  console.log(`  ${label.padEnd(36)} ${show(value)}`);
   return value;
 }
 
 export interface ThroughputResult {
-  receive: { raw: number; socketchart: number; xstate: number; ratio: number };
-  send: { raw: number; socketchart: number; ratio: number };
+  receive: { raw: number; socketchart: number; xstate: number; ratio: number; cpuRatio: number };
+  send: { raw: number; socketchart: number; ratio: number; cpuRatio: number };
 }
 
 async function main(): Promise<ThroughputResult> {
   const listening = await withTimeout(nextMessage(server, isType<{ type: 'listening'; port: number }>('listening')), 30_000, 'server start');
   url = `ws://127.0.0.1:${listening.port}`;
   console.log(heading('Throughput — socketchart vs raw ws, same run, loopback, server in a separate process'));
-  console.log(`sample inbound frame  (${FRAME_BYTES} B): ${messageFrame(123456)}`);
-  console.log(`outbound message      (${FRAME_BYTES} B): ${OUTBOUND_MESSAGE}  (same string object sent by both clients)`);
-  console.log(`receive N = ${int(RECV_N)} (XState reference: ${int(RECV_N_XSTATE)}); send N = ${int(SEND_N)}; ${ROUNDS} interleaved round(s) after 1 warm-up round\n`);
+  console.log(`inbound frame  (${FRAME_BYTES} B, seq 1..N): ${messageFrame(123456)}`);
+  console.log(`outbound message (${FRAME_BYTES} B): ${OUTBOUND_MESSAGE}  — one constant string object, sent as is by both clients (no JSON.stringify on either side)`);
+  console.log('receive: raw = ws.on("message") → JSON.parse(buf.toString()) → type/channel check → listener;  socketchart = subscribe(channel, listener)');
+  console.log(`send: bursts of ${BURST}, then wait for the TCP socket's 'drain' when bufferedAmount ≥ ${SEND_LIMIT / 1024} KiB (same driver for both; socketchart's own high-water mark is 1 MiB)`);
+  console.log('msgs/s is wall clock (raw and socketchart interleaved, so load from other processes hits both); client CPU ns/msg is this process\'s CPU time / messages\n');
 
-  console.log('warm-up (not counted)');
-  await measure('receive raw ws', () => receiveRaw(WARMUP_N), rate);
-  await measure('receive socketchart', () => receiveSocketchart(WARMUP_N), rate);
-  await measure('receive raw ws + XState event/msg', () => receiveXState(WARMUP_N / 2), rate);
-  await measure('send raw ws', () => sendRaw(WARMUP_N), (r) => rate(r.rate));
-  await measure('send socketchart', () => sendSocketchart(WARMUP_N), (r) => rate(r.rate));
+  console.log('warm-up (not counted; also sizes the runs to ~' + `${RECV_SECONDS} s receive / ${SEND_SECONDS} s send each)`);
+  const wRaw = await measure('receive raw ws', () => receiveRaw(WARMUP_N));
+  await measure('receive socketchart', () => receiveSocketchart(WARMUP_N));
+  const wXs = await measure('receive raw ws + XState event/msg', () => receiveXState(WARMUP_N / 2));
+  const wSend = await measure('send raw ws', () => sendRaw(WARMUP_N));
+  await measure('send socketchart', () => sendSocketchart(WARMUP_N));
+  const recvN = sizeFor(wRaw.rate, RECV_SECONDS);
+  const xsN = sizeFor(wXs.rate, XSTATE_SECONDS);
+  const sendN = sizeFor(wSend.rate, SEND_SECONDS);
+  console.log(`run sizes: receive N = ${int(recvN)}, XState reference N = ${int(xsN)}, send N = ${int(sendN)}; ${ROUNDS} interleaved round(s)`);
 
-  const recv = { raw: [] as number[], sc: [] as number[], xs: [] as number[] };
-  const send = { raw: [] as SendResult[], sc: [] as SendResult[] };
+  const recv = { raw: [] as Run[], sc: [] as Run[], xs: [] as Run[] };
+  const send = { raw: [] as Run[], sc: [] as Run[] };
   for (let round = 1; round <= ROUNDS; round++) {
     console.log(`round ${round}/${ROUNDS}`);
-    recv.raw.push(await measure('receive raw ws', () => receiveRaw(RECV_N), rate));
-    recv.sc.push(await measure('receive socketchart', () => receiveSocketchart(RECV_N), rate));
-    recv.xs.push(await measure('receive raw ws + XState event/msg', () => receiveXState(RECV_N_XSTATE), rate));
-    send.raw.push(await measure('send raw ws', () => sendRaw(SEND_N), (r) => `${rate(r.rate)} at server (client loop ${rate(r.clientRate)})`));
-    send.sc.push(await measure('send socketchart', () => sendSocketchart(SEND_N), (r) => `${rate(r.rate)} at server (client loop ${rate(r.clientRate)})`));
+    // ABBA order: odd rounds raw first, even rounds socketchart first, so neither always runs second.
+    const rawFirst = round % 2 === 1;
+    const recvPair = [
+      async () => recv.raw.push(await measure('receive raw ws', () => receiveRaw(recvN))),
+      async () => recv.sc.push(await measure('receive socketchart', () => receiveSocketchart(recvN))),
+    ];
+    const sendPair = [
+      async () => send.raw.push(await measure('send raw ws', () => sendRaw(sendN))),
+      async () => send.sc.push(await measure('send socketchart', () => sendSocketchart(sendN))),
+    ];
+    if (!rawFirst) recvPair.reverse(), sendPair.reverse();
+    for (const run of recvPair) await run();
+    recv.xs.push(await measure('receive raw ws + XState event/msg', () => receiveXState(xsN)));
+    for (const run of sendPair) await run();
   }
 
-  const runs = (values: number[]) => values.map((v) => int(v / 1000)).join(' / ');
-  const rRaw = median(recv.raw);
-  const rSc = median(recv.sc);
-  const rXs = median(recv.xs);
-  const sRaw = median(send.raw.map((r) => r.rate));
-  const sSc = median(send.sc.map((r) => r.rate));
-  const perMsg = (r: number) => `${fixed(1e9 / r, 0)} ns`;
+  const runs = (values: Run[]) => values.map((v) => int(v.rate / 1000)).join(' / ');
+  const med = (values: Run[]) => ({ rate: median(values.map((v) => v.rate)), cpu: median(values.map((v) => v.cpuNs)) });
+  const rRaw = med(recv.raw);
+  const rSc = med(recv.sc);
+  const rXs = med(recv.xs);
+  const sRaw = med(send.raw);
+  const sSc = med(send.sc);
+  const ns = (v: number) => `${fixed(v, 0)} ns`;
 
-  console.log(`\nReceive (server → client): msgs/s from the first to the N-th message delivered to the listener`);
+  console.log(`\nReceive (server → client), N = ${int(recvN)} (reference ${int(xsN)}): msgs/s from the first to the N-th message delivered to the listener`);
   console.log(
     table(
-      ['variant', 'runs (k msg/s)', 'median', 'per msg', '× raw', 'target', ''],
+      ['variant', 'runs (k msg/s)', 'median', '× raw', 'target', '', 'client CPU/msg', '× raw'],
       [
-        ['raw ws: JSON.parse + listener', runs(recv.raw), rate(rRaw), perMsg(rRaw), '1.00', '', ''],
-        ['socketchart: subscribe() listener', runs(recv.sc), rate(rSc), perMsg(rSc), fixed(rSc / rRaw), `≥ ${TARGET}`, verdict(rSc / rRaw >= TARGET)],
-        ['reference: raw ws + 1 XState event/msg', runs(recv.xs), rate(rXs), perMsg(rXs), fixed(rXs / rRaw), '(why data bypasses the machine)', ''],
+        ['raw ws: JSON.parse + listener', runs(recv.raw), rate(rRaw.rate), '1.00', '', '', ns(rRaw.cpu), '1.00'],
+        ['socketchart: subscribe() listener', runs(recv.sc), rate(rSc.rate), fixed(rSc.rate / rRaw.rate), `≥ ${TARGET}`, verdict(rSc.rate / rRaw.rate >= TARGET), ns(rSc.cpu), fixed(rSc.cpu / rRaw.cpu)],
+        ['reference: raw ws + 1 XState event/msg', runs(recv.xs), rate(rXs.rate), fixed(rXs.rate / rRaw.rate), 'reference', '', ns(rXs.cpu), fixed(rXs.cpu / rRaw.cpu)],
       ],
     ),
   );
-  console.log(
-    `  per-message overhead vs raw: socketchart ${fixed(1e9 / rSc - 1e9 / rRaw, 0)} ns, XState event ${fixed(1e9 / rXs - 1e9 / rRaw, 0)} ns (end to end, noisy; see the in-process micro bench)`,
-  );
+  console.log(`  one XState event per message costs ≈ ${ns(rXs.cpu - rRaw.cpu)} of CPU more per message than raw — why inbound data bypasses the machine`);
 
-  console.log(`\nSend (client → server): msgs/s from the first to the N-th frame counted at the server`);
+  console.log(`\nSend (client → server), N = ${int(sendN)}: msgs/s from the first to the N-th frame counted at the server`);
   console.log(
     table(
-      ['variant', 'runs (k msg/s)', 'median', 'per msg', '× raw', 'target', ''],
+      ['variant', 'runs (k msg/s)', 'median', '× raw', 'target', '', 'client CPU/msg', '× raw'],
       [
-        ['raw ws: ws.send(string)', runs(send.raw.map((r) => r.rate)), rate(sRaw), perMsg(sRaw), '1.00', '', ''],
-        ['socketchart: connection.send(string)', runs(send.sc.map((r) => r.rate)), rate(sSc), perMsg(sSc), fixed(sSc / sRaw), `≥ ${TARGET}`, verdict(sSc / sRaw >= TARGET)],
+        ['raw ws: ws.send(string)', runs(send.raw), rate(sRaw.rate), '1.00', '', '', ns(sRaw.cpu), '1.00'],
+        ['socketchart: connection.send(string)', runs(send.sc), rate(sSc.rate), fixed(sSc.rate / sRaw.rate), `≥ ${TARGET}`, verdict(sSc.rate / sRaw.rate >= TARGET), ns(sSc.cpu), fixed(sSc.cpu / sRaw.cpu)],
       ],
     ),
   );
   return {
-    receive: { raw: rRaw, socketchart: rSc, xstate: rXs, ratio: rSc / rRaw },
-    send: { raw: sRaw, socketchart: sSc, ratio: sSc / sRaw },
+    receive: { raw: rRaw.rate, socketchart: rSc.rate, xstate: rXs.rate, ratio: rSc.rate / rRaw.rate, cpuRatio: rSc.cpu / rRaw.cpu },
+    send: { raw: sRaw.rate, socketchart: sSc.rate, ratio: sSc.rate / sRaw.rate, cpuRatio: sSc.cpu / sRaw.cpu },
   };
 }
 

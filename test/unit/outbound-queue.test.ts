@@ -344,6 +344,19 @@ describe('OutboundQueue', () => {
     expect(() => new OutboundQueue({ maxBytes: -1 }, new SimulatedClock())).toThrow(/maxBytes/);
   });
 
+  it('rejects a message with an invalid priority, byte size or TTL with INVALID_OPTION and does not queue it', async () => {
+    const { queue, clock } = makeQueue();
+    const boxes = [
+      track(queue.enqueue({ payload: 'x', bytes: 1, priority: 'urgent' as Priority })),
+      track(queue.enqueue({ payload: 'x', bytes: Number.NaN, priority: 'normal' })),
+      track(queue.enqueue({ payload: 'x', bytes: 1, priority: 'normal', ttlMs: Number.NaN })),
+    ];
+    await flush();
+    expect(boxes.map(codeOf)).toEqual([ErrorCode.INVALID_OPTION, ErrorCode.INVALID_OPTION, ErrorCode.INVALID_OPTION]);
+    expect(queue.size).toBe(0);
+    expect(clock.pending).toBe(0);
+  });
+
   it('defaults to 1000 messages, 1 MiB and evict-lowest', async () => {
     const { queue } = makeQueue();
     const first = send(queue, 'low', 'first');
@@ -462,6 +475,39 @@ describe('OutboundQueue', () => {
           expect(queue.evicted).toBeLessThanOrEqual(count.overflow);
         }),
         { numRuns: 300 },
+      );
+    });
+
+    it('expires every queued message exactly at its own expiry time, whatever the mix of TTLs and removals', () => {
+      fc.assert(
+        fc.property(
+          fc.array(fc.record({ priority: priorityArb, ttlMs: fc.integer({ min: 1, max: 300 }) }), {
+            minLength: 1,
+            maxLength: 80,
+          }),
+          fc.nat({ max: 80 }),
+          (messages, shifts) => {
+            const { queue, clock } = makeQueue();
+            for (const { priority, ttlMs } of messages) {
+              queue.enqueue({ payload: 'x', bytes: 1, priority, ttlMs }).catch(() => undefined);
+            }
+            const taken = new Set<number>();
+            for (let i = 0; i < shifts; i++) {
+              const message = queue.shift();
+              if (message !== undefined) taken.add(message.seq);
+            }
+            const expiries = messages.flatMap((m, seq) => (taken.has(seq) ? [] : [m.ttlMs]));
+            const due = (t: number): number => expiries.filter((at) => at <= t).length;
+            for (const at of [...new Set(expiries)].sort((a, b) => a - b)) {
+              clock.advance(at - 1 - clock.now());
+              expect(queue.expired).toBe(due(at - 1));
+              clock.advance(1);
+              expect(queue.expired).toBe(due(at));
+              expect(queue.size).toBe(expiries.length - due(at));
+            }
+            expect(clock.pending).toBe(0);
+          },
+        ),
       );
     });
 

@@ -29,6 +29,7 @@ export class MemoryBackend implements Backend {
   private readonly channels = new Map<string, ChannelState>();
   private readonly dedup = new Map<string, { seq: number; expiresAt: number }>();
   private readonly presence = new Map<string, Map<string, PresenceEntry>>();
+  private readonly watched = new Map<string, number>();
   private sweeper: NodeJS.Timeout | undefined;
   private readonly maxDedupEntries: number;
 
@@ -90,9 +91,15 @@ export class MemoryBackend implements Backend {
     return { base: state.base, current: state.seq, entries: limit > 0 ? state.ring.after(since, limit) : [] };
   }
 
-  async watch(): Promise<void> {}
+  async watch(ch: string): Promise<void> {
+    this.watched.set(ch, (this.watched.get(ch) ?? 0) + 1);
+  }
 
-  unwatch(): void {}
+  unwatch(ch: string): void {
+    const count = (this.watched.get(ch) ?? 0) - 1;
+    if (count > 0) this.watched.set(ch, count);
+    else this.watched.delete(ch);
+  }
 
   async signalChannel(ch: string, signal: ChannelSignal): Promise<void> {
     this.listener?.channelSignal(ch, signal);
@@ -129,7 +136,7 @@ export class MemoryBackend implements Backend {
 
   private sweep(now: number): void {
     for (const [ch, state] of this.channels) {
-      if (now - state.touchedAt > this.options.historyTtlMs) this.channels.delete(ch);
+      if (now - state.touchedAt > this.options.historyTtlMs && !this.watched.has(ch)) this.channels.delete(ch);
     }
     this.rememberedSeq('', now);
   }

@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from '../logger.js';
 import type { HistoryRead, StoredMessage } from '../history.js';
 import type { ResolvedRedisOptions } from '../options.js';
@@ -61,6 +61,7 @@ export class RedisBackend implements Backend {
   private readonly watches = new Map<string, Watch>();
   private readonly prefix: string;
   private heartbeat: NodeJS.Timeout | undefined;
+  private toucher: NodeJS.Timeout | undefined;
   private up = { command: false, subscriber: false };
   private lostSinceRecovery = false;
   private closed = false;
@@ -75,7 +76,8 @@ export class RedisBackend implements Backend {
       connectTimeout: redis.connectTimeoutMs,
       retryStrategy: (times: number) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
     };
-    this.command = new Redis(redis.url, {
+    const connect = (options: RedisOptions) => (redis.url === undefined ? new Redis(options) : new Redis(redis.url, options));
+    this.command = connect({
       ...base,
       enableOfflineQueue: false,
       autoResendUnfulfilledCommands: false,
@@ -83,7 +85,7 @@ export class RedisBackend implements Backend {
       commandTimeout: redis.commandTimeoutMs,
       connectionName: `socketchart:${config.nodeId}:cmd`,
     });
-    this.subscriber = new Redis(redis.url, {
+    this.subscriber = connect({
       ...base,
       enableOfflineQueue: true,
       autoResubscribe: true,
@@ -171,6 +173,18 @@ export class RedisBackend implements Backend {
     this.lostSinceRecovery = false;
     this.heartbeat = setInterval(() => void this.beat().catch(() => undefined), this.config.redis.nodeHeartbeatMs);
     this.heartbeat.unref();
+    this.toucher = setInterval(() => void this.touchWatched().catch(() => undefined), Math.max(1000, Math.min(this.config.historyTtlMs / 4, 600_000)));
+    this.toucher.unref();
+  }
+
+  /** Keeps the numbering and history of channels with subscribers here from expiring while nobody publishes. */
+  private async touchWatched(): Promise<void> {
+    if (!this.isUp() || this.watches.size === 0) return;
+    const pipeline = this.command.pipeline();
+    for (const ch of this.watches.keys()) {
+      pipeline.pexpire(this.key('meta', ch), this.config.historyTtlMs).pexpire(this.key('hist', ch), this.config.historyTtlMs);
+    }
+    await pipeline.exec();
   }
 
   private async beat(): Promise<void> {
@@ -323,7 +337,8 @@ export class RedisBackend implements Backend {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.heartbeat) clearInterval(this.heartbeat);
+    clearInterval(this.heartbeat);
+    clearInterval(this.toucher);
     if (this.command.status === 'ready') {
       await this.command
         .multi()

@@ -160,5 +160,5 @@ process.on('disconnect', () => process.exit(0));
 
 wss.on('listening', () => {
   const address = wss.address();
-  send({ type: 'listening', port: typeof address === 'string' ? 0 : address.port });
+  send({ type: 'listening', port: typeof address === 'object' && address !== null ? address.port : 0 });
 });

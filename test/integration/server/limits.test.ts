@@ -125,7 +125,7 @@ describe('limits: rate limits, flooding, connection caps, slow consumers, heartb
   });
 
   it('terminates a socket that stops answering protocol pings, and keeps one that answers', async () => {
-    const server = await start({ heartbeatIntervalMs: 100 });
+    const server = await start({ heartbeatIntervalMs: 250 });
     const deaf = await connectAs(server, 'deaf', {}, { autoPong: false });
     const healthy = await connectAs(server, 'healthy');
     const closed = await Promise.race([deaf.closed, delay(2000).then(() => 'still open')]);

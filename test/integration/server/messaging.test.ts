@@ -211,7 +211,7 @@ describe('messaging: subscribe, publish, resume, presence, typing', () => {
     alice.send({ type: 'typing', ch: 'chat:typing', typing: true });
     await bob.nextOfType('typing', { typing: true });
     await alice.close();
-    expect(await bob.nextOfType('typing', { typing: false }, 200)).toMatchObject({ userId: 'alice' });
+    expect(await bob.nextOfType('typing', { typing: false }, 1000)).toMatchObject({ userId: 'alice' });
     expect(alice.ofType('typing')).toEqual([]);
     await bob.close();
   });

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { SocketchartServer } from '../../../src/server/index.js';
+import { freePort } from '../../support/ports.js';
 import { startRedis, type RedisProcess } from '../../support/redis.js';
 import { connectAs, connectTo, delay, eventually, httpUrl, SECRET, startServer, type Frame, type TestClient } from './helpers.js';
 
@@ -240,6 +241,25 @@ describe('scale-out over one real Redis', () => {
     await b!.logout('zoe');
     expect((await phone.closed).code).toBe(4001);
     expect((await laptop.closed).code).toBe(4001);
+  });
+
+  it('accepts a plain redis:// URL as the redis option', async () => {
+    const a = await startServer({ redis: redis.url });
+    const b = await startServer({ redis: redis.url });
+    nodes.push(a, b);
+    const reader = await connectAs(a, 'reader');
+    await subscribe(reader, 'chat:plain-url');
+    await b.broadcast('chat:plain-url', 'hello');
+    expect(await reader.nextOfType('message', { ch: 'chat:plain-url' })).toMatchObject({ data: 'hello' });
+    expect(a.health()).toMatchObject({ backend: 'redis', backendUp: true, status: 'ok' });
+    await reader.close();
+  });
+
+  it('refuses to start when Redis cannot be reached within connectTimeoutMs', async () => {
+    const nowhere = `redis://127.0.0.1:${await freePort()}`;
+    const started = Date.now();
+    await expect(startServer({ redis: { url: nowhere, connectTimeoutMs: 300 } })).rejects.toThrow(/Redis not reachable within 300 ms/);
+    expect(Date.now() - started).toBeLessThan(3000);
   });
 
   it('survives Redis being killed mid-stream and restarted empty: nothing crashes, every acked message is delivered or covered by an explicit gap', async () => {

@@ -1,0 +1,99 @@
+/**
+ * `npm run bench`: runs every socketchart benchmark in sequence, each in its own Node process (started with
+ * --expose-gc through tsx), prints their tables as they finish, then a summary against the targets.
+ * These are figures, not timed tests: the exit code is 0 whatever the figures, non-zero only if a bench
+ * crashed. `npm run bench -- --quick` runs a short smoke version.
+ *
+ *   micro.ts       data-plane CPU and allocation per message, in process (in-memory socket)
+ *   throughput.ts  receive/send msgs/s vs raw ws over loopback (server: servers/throughput-server.ts)
+ *   memory.ts      heap per connection for 1,000 connections, and where socketchart's bytes go
+ *                  (server: servers/plain-server.ts)
+ */
+import os from 'node:os';
+import type { MicroResult } from './micro.js';
+import type { ThroughputResult } from './throughput.js';
+import type { MemoryResult } from './memory.js';
+import { forkTs, here, isType, nextMessage } from './lib/proc.js';
+import { fixed, heading, int, kb, rate, table, verdict } from './lib/stats.js';
+
+const quick = process.argv.includes('--quick');
+const args = quick ? ['--quick'] : [];
+
+const load = () => os.loadavg().map((v) => v.toFixed(2)).join(' / ');
+const startedAt = performance.now();
+console.log(`socketchart benchmarks${quick ? ' (--quick: smoke sizes, figures not meaningful)' : ''}`);
+console.log(
+  `node ${process.version}, ${os.cpus().length} CPU(s) (${os.cpus()[0]?.model.trim() ?? '?'}), load average 1/5/15 min at start: ${load()}`,
+);
+console.log('each bench runs in a fresh process: node --expose-gc --import tsx <bench>.ts');
+
+interface ResultMessage<T> {
+  type: 'result';
+  bench: string;
+  result: T;
+}
+
+async function runBench<T>(file: string): Promise<T | undefined> {
+  const child = forkTs(here(import.meta.url, file), { args, flags: ['--expose-gc'] });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  let result: T | undefined;
+  const got = nextMessage(child, isType<ResultMessage<T>>('result'), 10 * 60_000).then(
+    (m) => (result = m.result),
+    () => undefined,
+  );
+  const code = await exited;
+  await got;
+  if (code !== 0 || result === undefined) {
+    console.error(`\n${file} did not finish (exit code ${code})`);
+    return undefined;
+  }
+  return result;
+}
+
+const micro = await runBench<MicroResult>('./micro.ts');
+const throughput = await runBench<ThroughputResult>('./throughput.ts');
+const memory = await runBench<MemoryResult>('./memory.ts');
+
+console.log(heading('Summary'));
+const rows: (string | number)[][] = [];
+if (throughput) {
+  rows.push([
+    'receive throughput, socketchart / raw ws',
+    `${fixed(throughput.receive.ratio)}×  (${rate(throughput.receive.socketchart)} vs ${rate(throughput.receive.raw)})`,
+    '≥ 0.95×',
+    verdict(throughput.receive.ratio >= 0.95),
+  ]);
+  rows.push([
+    'send throughput, socketchart / raw ws',
+    `${fixed(throughput.send.ratio)}×  (${rate(throughput.send.socketchart)} vs ${rate(throughput.send.raw)})`,
+    '≥ 0.95×',
+    verdict(throughput.send.ratio >= 0.95),
+  ]);
+  rows.push(['  client CPU per message, socketchart / raw (receive, send)', `${fixed(throughput.receive.cpuRatio)}×, ${fixed(throughput.send.cpuRatio)}×`, '', '']);
+  rows.push(['reference: raw ws + 1 XState event per message / raw ws', `${fixed(throughput.receive.xstate / throughput.receive.raw)}×  (${rate(throughput.receive.xstate)})`, '', '']);
+}
+if (micro) {
+  rows.push([
+    'data plane, in process: receive CPU/msg over raw',
+    `+${fixed(micro.receive.socketchart - micro.receive.raw, 0)} ns (${fixed(micro.receive.raw, 0)} → ${fixed(micro.receive.socketchart, 0)} ns), +${fixed(micro.receive.scAlloc - micro.receive.rawAlloc, 0)} B alloc`,
+    '',
+    '',
+  ]);
+  rows.push([
+    'data plane, in process: send CPU/msg over raw',
+    `+${fixed(micro.send.socketchart - micro.send.raw, 0)} ns, +${fixed(micro.send.scAlloc - micro.send.rawAlloc, 0)} B alloc/msg`,
+    '',
+    '',
+  ]);
+  rows.push(['data plane, in process: 1 XState event per message', `+${int(micro.receive.xstate - micro.receive.raw)} ns, +${int(micro.receive.xsAlloc - micro.receive.rawAlloc)} B alloc/msg`, '', '']);
+}
+if (memory) {
+  rows.push(['heap per connection, socketchart default (socket included)', kb(memory.scDefault), '≤ 8 KB', verdict(memory.scDefault <= 8 * 1024)]);
+  if (memory.scSteady !== null) rows.push(['  same, steady state (after minUptime)', kb(memory.scSteady), '≤ 8 KB', verdict(memory.scSteady <= 8 * 1024)]);
+  rows.push(['  socketchart heartbeat off', kb(memory.scNoHeartbeat), '', '']);
+  rows.push(['  raw ws / raw ws + bare XState actor', `${kb(memory.raw)} / ${kb(memory.rawActor)}`, '', '']);
+}
+console.log(table(['figure', 'value', 'target', ''], rows));
+console.log(`\nload average at end: ${load()}; total ${fixed((performance.now() - startedAt) / 1000, 1)} s`);
+const failed = [micro, throughput, memory].some((r) => r === undefined);
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,90 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { Identity } from '../../../src/server/auth.js';
+import { ChannelAuthorizer } from '../../../src/server/channels.js';
+import { planReplay, type StoredMessage } from '../../../src/server/history.js';
+import { TokenBucket } from '../../../src/server/rate-limit.js';
+
+const identity = (userId: string): Identity => ({ userId, roles: [], permissions: [], claims: {} });
+const message = (seq: number): StoredMessage => ({ seq, data: seq, ts: 0 });
+
+describe('properties of the pure parts: replay plans, token buckets, channel patterns', () => {
+  it('a replay plan accounts for every number after since exactly once, in order, and invents no message', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 1_000_000 }),
+        fc.integer({ min: 0, max: 50 }),
+        fc.integer({ min: 0, max: 50 }),
+        fc.integer({ min: 0, max: 70 }),
+        (base, published, retained, sinceOffset) => {
+          const current = base + published;
+          const kept = Math.min(retained, published);
+          const entries = Array.from({ length: kept }, (_, i) => message(current - kept + 1 + i));
+          const since = sinceOffset === 0 ? 0 : base + sinceOffset - 1;
+          const items = planReplay(since, { base, current, entries });
+          let next = (since === 0 ? base : since) + 1;
+          for (const item of items) {
+            if (item.kind === 'gap') {
+              expect(item.from).toBe(next);
+              expect(item.to).toBeGreaterThanOrEqual(item.from);
+              expect(entries.some((entry) => entry.seq >= item.from && entry.seq <= item.to)).toBe(false);
+              next = item.to + 1;
+            } else {
+              expect(item.message.seq).toBe(next);
+              expect(entries).toContain(item.message);
+              next += 1;
+            }
+          }
+          expect(next).toBe(Math.max(current, since === 0 ? base : since) + 1);
+        },
+      ),
+    );
+  });
+
+  it('a token bucket never accepts more than burst + rate × T in any interval of length T', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 600 }),
+        fc.integer({ min: 1, max: 30 }),
+        fc.array(fc.integer({ min: 0, max: 120_000 }), { minLength: 1, maxLength: 300 }),
+        (perMinute, burst, times) => {
+          const bucket = new TokenBucket({ perMinute, burst }, 0);
+          const accepted = [...times].sort((a, b) => a - b).filter((time) => bucket.take(time));
+          for (let i = 0; i < accepted.length; i++) {
+            for (let j = i; j < accepted.length; j++) {
+              expect(j - i + 1).toBeLessThanOrEqual(burst + (perMinute / 60_000) * (accepted[j]! - accepted[i]!) + 1e-9);
+            }
+          }
+        },
+      ),
+    );
+  });
+
+  it('a {userId} pattern grants a user their own channels and nobody else’s', () => {
+    const authorizer = new ChannelAuthorizer([{ pattern: 'user:{userId}:*', subscribe: true }]);
+    const segment = fc.stringMatching(/^[A-Za-z0-9_.@=+~|-]{1,12}$/);
+    fc.assert(
+      fc.property(segment, segment, segment, (caller, owner, sub) => {
+        expect(authorizer.authorize(identity(caller), `user:${owner}:${sub}`, 'subscribe').ok).toBe(caller === owner);
+        expect(authorizer.authorize(identity(caller), `user:${owner}:${sub}`, 'publish').ok).toBe(false);
+      }),
+    );
+  });
+
+  it('a trailing * matches one or more segments, an inner * exactly one, and a glob only within its segment', () => {
+    const authorizer = new ChannelAuthorizer([
+      { pattern: 'chat:*', subscribe: true },
+      { pattern: 'team:*:general', publish: true },
+      { pattern: 'room-*:lobby', presence: true },
+    ]);
+    const who = identity('u');
+    expect(authorizer.authorize(who, 'chat:a', 'subscribe').ok).toBe(true);
+    expect(authorizer.authorize(who, 'chat:a:b', 'subscribe').ok).toBe(true);
+    expect(authorizer.authorize(who, 'chatter:a', 'subscribe').ok).toBe(false);
+    expect(authorizer.authorize(who, 'team:x:general', 'publish').ok).toBe(true);
+    expect(authorizer.authorize(who, 'team:x:random', 'publish').ok).toBe(false);
+    expect(authorizer.authorize(who, 'room-7:lobby', 'presence').ok).toBe(true);
+    expect(authorizer.authorize(who, 'room:lobby', 'presence').ok).toBe(false);
+    expect(authorizer.authorize(who, 'room-7:lobby:x', 'presence').ok).toBe(false);
+  });
+});

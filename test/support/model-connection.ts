@@ -1,0 +1,696 @@
+import { expect } from 'vitest';
+import type { AnyActorRef, AnyMachineSnapshot, EventObject, InspectionEvent, StateValue } from 'xstate';
+import {
+  ErrorCode,
+  SocketchartError,
+  connectionMachine,
+  createConnection,
+  jsonProtocol,
+  statusOf,
+  type Connection,
+  type ConnectionOptions,
+  type ConnectionSnapshot,
+} from '../../src/index.js';
+import { ConnectionRuntime } from '../../src/connection/runtime.js';
+import { resolveOptions } from '../../src/connection/options.js';
+import type { WebSocketConstructor } from '../../src/transport/websocket-like.js';
+import {
+  SimulatedClock,
+  activeStateIds,
+  createManualEnvironment,
+  createMockServer,
+  createModel,
+  nextTimer,
+  type Coverage,
+  type ManualEnvironment,
+  type MachineModel,
+  type MockServer,
+  type MockSocket,
+  type ModelStateOf,
+  type ReplayOptions,
+  type ReplayStep,
+  type Stimulus,
+} from '../../src/testing/index.js';
+import { settle, URL } from './harness.js';
+import { checkConnectionInvariants, expectNothingLeftAfterStop } from './model-invariants.js';
+
+// ---------------------------------------------------------------------------------------------------
+// Options: small and round, so that the circuit opens after two failures, every delay is a multiple
+// of the flusher's 10 ms retry, and the timers of `connected` never fall due together.
+
+export const TIMING = {
+  connectTimeoutMs: 2_000,
+  authTimeoutMs: 2_000,
+  closeTimeoutMs: 1_000,
+  reconnect: { baseMs: 100, capMs: 400, multiplier: 2, jitter: 0.5, minUptimeMs: 5_000, restartWindowMs: 1_000, tryLaterMs: 1_000 },
+  circuit: { failureThreshold: 2, recoveryMs: 1_000, recoveryMultiplier: 2, maxRecoveryMs: 2_000 },
+  heartbeat: { intervalMs: 1_000, timeoutMs: 500 },
+  queue: { highWaterMark: 1_024 },
+  /** `auth_ok.expiresAt` is this far ahead; the in-band refresh starts `refreshLeadMs` before it. */
+  sessionTtlMs: 10_000,
+  refreshLeadMs: 4_000,
+  /** `ConnectionRuntime.flushRetryDelay()`. */
+  flushRetryMs: 10,
+} as const;
+
+/** Longest a dead socket can stay `connected` with the heartbeat on: a full interval, then the pong timeout. */
+const HEARTBEAT_WORST = TIMING.heartbeat.intervalMs + TIMING.heartbeat.timeoutMs;
+/**
+ * Stimuli that need real time the model does not count (the heartbeat giving up, the flusher's retry)
+ * are offered only when no connection timer falls due within their time plus this margin.
+ */
+const MARGIN = 200;
+
+export interface Variant {
+  readonly name: string;
+  /** Auth with a token provider the test answers (so it can hold, give or refuse every token); otherwise no auth. */
+  readonly tokenProvider: boolean;
+  readonly closeWhenHidden: boolean;
+  readonly heartbeat: boolean;
+}
+
+export const variants: readonly Variant[] = [
+  { name: 'token provider, in-band refresh, heartbeat', tokenProvider: true, closeWhenHidden: false, heartbeat: true },
+  { name: 'no auth, closeWhenHidden, no heartbeat', tokenProvider: false, closeWhenHidden: true, heartbeat: false },
+];
+
+type TokenProvider = (context: { reason: string }) => Promise<string>;
+
+function connectionOptions(
+  variant: Variant,
+  deps: { WebSocket: WebSocketConstructor; clock: SimulatedClock; environment: ManualEnvironment; token: TokenProvider; inspect?: (event: unknown) => void },
+): ConnectionOptions {
+  return {
+    url: URL,
+    WebSocket: deps.WebSocket,
+    clock: deps.clock,
+    environment: deps.environment,
+    random: () => 0.5,
+    connectTimeoutMs: TIMING.connectTimeoutMs,
+    authTimeoutMs: TIMING.authTimeoutMs,
+    closeTimeoutMs: TIMING.closeTimeoutMs,
+    reconnect: { ...TIMING.reconnect },
+    circuit: { ...TIMING.circuit },
+    heartbeat: variant.heartbeat ? { ...TIMING.heartbeat } : false,
+    queue: { ...TIMING.queue },
+    closeWhenHidden: variant.closeWhenHidden,
+    ...(variant.tokenProvider ? { auth: { token: deps.token, refreshLeadMs: TIMING.refreshLeadMs } } : {}),
+    ...(deps.inspect ? { inspect: deps.inspect } : {}),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The model's runtime: a real ConnectionRuntime whose external state (network, page, queue, socket id,
+// token, time) is set from the model before each step. It never dials: actions are not executed.
+
+/** A SimulatedClock whose time the model sets (graph traversal visits states out of time order). */
+export class ModelClock extends SimulatedClock {
+  at = 0;
+  override now(): number {
+    return this.at;
+  }
+}
+
+export class ModelRuntime extends ConnectionRuntime {
+  queued = 0;
+  override get queuedCount(): number {
+    return this.queued;
+  }
+  override watchEnvironment(): void {}
+  override unwatchEnvironment(): void {}
+}
+
+/** Builds the runtime graph traversal runs the pure machines with (no socket is ever opened). */
+export function modelRuntime(variant: Variant, overrides: Partial<ConnectionOptions> = {}): { rt: ModelRuntime; clock: ModelClock } {
+  const clock = new ModelClock();
+  const server = createMockServer({ autoOpen: false });
+  const options = connectionOptions(variant, {
+    WebSocket: server.WebSocket,
+    clock,
+    environment: createManualEnvironment(),
+    token: () => Promise.resolve('token'),
+  });
+  return { rt: new ModelRuntime(resolveOptions({ ...options, ...overrides })), clock };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The world around the machine
+
+export interface World {
+  readonly online: boolean;
+  readonly hidden: boolean;
+  /** Messages wait in the outbound queue, and the network pushes back (sockets report a full buffer). */
+  readonly queued: boolean;
+  /** The connection's socket as the server sees it. */
+  readonly socket: 'none' | 'dialed' | 'open' | 'closing';
+  /** The socket actor waits for the token provider (nothing dialed yet). */
+  readonly tokenHeld: boolean;
+  /** An auth (or refresh) frame waits for the server's answer. */
+  readonly authAwaited: boolean;
+}
+
+export type ConnectionModel = MachineModel<typeof connectionMachine, World>;
+export type State = ModelStateOf<typeof connectionMachine, World>;
+
+/** A model event with its payload. */
+type ModelEvent = EventObject & Record<string, unknown>;
+
+/** Socket id the model stamps on socket events: always the connection's current socket. */
+const SOCKET = 1;
+export const CLOSE_CODES = [1006, 1012, 1013, 4001, 4003, 1008, 4029, 1000] as const;
+export const AUTH_ERROR_CODES = [ErrorCode.AUTHENTICATION_FAILED, ErrorCode.AUTHORIZATION_FAILED, ErrorCode.RATE_LIMIT_EXCEEDED] as const;
+
+/** The errors the client builds from the server's error frames (decoded by the real protocol). */
+const authErrors = new Map<string, SocketchartError>(
+  AUTH_ERROR_CODES.map((code) => {
+    let decoded: SocketchartError | undefined;
+    jsonProtocol.decode(JSON.stringify({ type: 'error', code, message: `refused: ${code}` }), {
+      data: () => {},
+      authOk: () => {},
+      pong: () => {},
+      ping: () => {},
+      serverError: (error) => {
+        decoded = error;
+      },
+      control: () => {},
+      invalid: () => {},
+    });
+    if (!decoded) throw new Error(`the protocol did not decode an error frame with code ${code}`);
+    return [code, decoded];
+  }),
+);
+
+const tokenInvokeId = (() => {
+  const id = connectionMachine.getStateNodeById('connection.link.connected.token.refreshing').invoke[0]?.id;
+  if (!id) throw new Error('connection.link.connected.token.refreshing invokes no token actor');
+  return id;
+})();
+export const EVENT = {
+  tokenDone: `xstate.done.actor.${tokenInvokeId}`,
+  tokenError: `xstate.error.actor.${tokenInvokeId}`,
+  flusherDone: 'xstate.done.actor.flusher',
+} as const;
+
+const is = (snapshot: AnyMachineSnapshot, path: string) =>
+  activeStateIds(connectionMachine, snapshot.value as StateValue).includes(`connection.${path}`);
+
+const childOf = (snapshot: AnyMachineSnapshot, id: string): unknown => (snapshot.children as Record<string, unknown>)[id];
+
+export function describeEvent(event: EventObject): string {
+  const e = event as EventObject & { code?: number; error?: SocketchartError };
+  if (event.type === 'socket.close') return `socket.close ${e.code}`;
+  if (event.type === 'auth.error') return `auth.error ${e.error?.code}`;
+  if (event.type.startsWith('xstate.after.')) return `after ${event.type.slice('xstate.after.'.length).split('.')[0]}`;
+  if (event.type === EVENT.tokenDone) return 'token refreshed';
+  if (event.type === EVENT.tokenError) return 'token refresh failed';
+  if (event.type === EVENT.flusherDone) return 'flusher done';
+  return event.type;
+}
+
+/** The model of the connection machine in one variant. */
+export function connectionModel(variant: Variant): ConnectionModel {
+  const { rt, clock } = modelRuntime(variant);
+  const threshold = TIMING.circuit.failureThreshold;
+  return createModel<typeof connectionMachine, World>({
+    machine: connectionMachine,
+    input: { rt },
+    world: { online: true, hidden: false, queued: false, socket: 'none', tokenHeld: false, authAwaited: false },
+    // What decides the future: the state value, the context fields guards and delays read (capped where
+    // more makes no difference: backoff is capped from attempt 2, recovery from trip 2, the circuit
+    // opens at `threshold`), and the world. `outcome` and `retryKind` are only read in the transient
+    // `retrying` state, and `retryDelayMs` lives on as the pending timer.
+    abstract: (snapshot, world) => {
+      const c = snapshot.context;
+      return {
+        value: snapshot.value,
+        attempt: Math.min(c.attempt, 2),
+        failures: Math.min(c.failures, threshold),
+        trips: Math.min(c.trips, 2),
+        circuitOpen: c.circuitOpen,
+        probing: c.probing,
+        tokenRejections: c.tokenRejections,
+        stable: c.stable,
+        expiry: c.session?.expiresAt !== undefined,
+        world,
+      };
+    },
+    sync: (world, now) => {
+      rt.online = world.online;
+      rt.hidden = world.hidden;
+      rt.queued = world.queued ? 1 : 0;
+      rt.currentSocket = SOCKET;
+      rt.token = variant.tokenProvider ? 'token' : undefined;
+      clock.at = now;
+    },
+    describeEvent,
+    events: (state) => {
+      const s = state.snapshot;
+      const w = state.world;
+      const at = (path: string) => is(s, path);
+      const events: ModelEvent[] = [];
+      const socketClose = (code: number) => ({ type: 'socket.close', socket: SOCKET, code, reason: '', wasClean: code !== 1006 });
+      const authError = (code: string) => ({ type: 'auth.error', socket: SOCKET, error: authErrors.get(code) });
+      // The environment: `online` may fire while online (a network change); the rest only flips.
+      events.push({ type: 'env.online' });
+      if (w.online) events.push({ type: 'env.offline' });
+      if (w.hidden) events.push({ type: 'page.visible' }, { type: 'page.resume' });
+      else events.push({ type: 'page.hidden' }, { type: 'page.freeze' });
+      // The user.
+      if (at('idle') || at('closed')) events.push({ type: 'connection.start' });
+      if (!at('closed')) events.push({ type: 'connection.stop' });
+      if (at('reconnecting') || at('circuitOpen') || at('failed')) events.push({ type: 'connection.retry' });
+      // The socket, the server and the token provider.
+      const opening = at('link.connecting') || at('link.halfOpen');
+      if (opening && (w.tokenHeld || w.socket === 'dialed')) events.push({ type: 'socket.open', socket: SOCKET }, socketClose(1006));
+      if ((opening || at('link.closing')) && w.tokenHeld) for (const code of AUTH_ERROR_CODES) events.push(authError(code));
+      if ((at('link.authenticating') || at('link.connected')) && w.socket === 'open') {
+        for (const code of CLOSE_CODES) events.push(socketClose(code));
+        if (w.authAwaited) {
+          events.push({ type: 'auth.ok', socket: SOCKET, session: { userId: 'user-1', sessionId: 's1', expiresAt: state.now + TIMING.sessionTtlMs } });
+          for (const code of AUTH_ERROR_CODES) events.push(authError(code));
+        }
+      }
+      if (at('link.closing') && w.socket === 'closing') events.push(socketClose(1000));
+      if (at('link.closing') && w.socket === 'dialed') events.push(socketClose(1006));
+      if (at('link.connected')) {
+        const quiet = (nextTimer(state.timers)?.dueAt ?? Infinity) - state.now;
+        events.push({ type: 'heartbeat.pong' });
+        if (variant.heartbeat && !w.hidden && quiet > HEARTBEAT_WORST + MARGIN) events.push({ type: 'heartbeat.timeout' });
+        if (at('link.connected.outbound.streaming') && !w.queued) events.push({ type: 'queue.pending' });
+        if (at('link.connected.outbound.draining') && quiet > TIMING.flushRetryMs + MARGIN) events.push({ type: EVENT.flusherDone, actorId: 'flusher', output: undefined });
+        if (at('link.connected.token.refreshing')) {
+          events.push(
+            { type: EVENT.tokenDone, actorId: tokenInvokeId, output: 'token-refreshed' },
+            { type: EVENT.tokenError, actorId: tokenInvokeId, error: new Error('token service down') },
+          );
+        }
+      }
+      return events;
+    },
+    before: (world, event) => {
+      switch (event.type) {
+        case 'env.online':
+          return { ...world, online: true };
+        case 'env.offline':
+          return { ...world, online: false };
+        case 'page.hidden':
+        case 'page.freeze':
+          return { ...world, hidden: true };
+        case 'page.visible':
+        case 'page.resume':
+          return { ...world, hidden: false };
+        case 'queue.pending':
+          return { ...world, queued: true };
+        case EVENT.flusherDone:
+          return { ...world, queued: false };
+        case 'socket.open':
+          return { ...world, socket: 'open', tokenHeld: false };
+        case 'socket.close':
+          return { ...world, socket: 'none', tokenHeld: false };
+        case 'auth.ok':
+          return { ...world, authAwaited: false };
+        case 'auth.error':
+          return { ...world, authAwaited: false, tokenHeld: false };
+        default:
+          return world;
+      }
+    },
+    after: (world, _event, previous, next) => {
+      const prev = previous.snapshot;
+      let w = world;
+      if (!is(next, 'link')) {
+        w = { ...w, socket: 'none', tokenHeld: false, authAwaited: false };
+      } else {
+        if (childOf(next, 'socket') !== childOf(prev, 'socket')) {
+          // A new socket actor: it dials at once, or first asks the token provider.
+          w = { ...w, socket: variant.tokenProvider ? 'none' : 'dialed', tokenHeld: variant.tokenProvider, authAwaited: false };
+        }
+        if (is(next, 'link.authenticating') && !is(prev, 'link.authenticating')) w = { ...w, authAwaited: true };
+        if (is(next, 'link.connected.token.confirming') && !is(prev, 'link.connected.token.confirming')) w = { ...w, authAwaited: true };
+        if (is(prev, 'link.connected') && !is(next, 'link.connected')) w = { ...w, authAwaited: false };
+        if (is(next, 'link.closing') && !is(prev, 'link.closing') && w.socket === 'open') w = { ...w, socket: 'closing' };
+      }
+      if (is(next, 'closed') || is(next, 'failed')) w = { ...w, queued: false };
+      return w;
+    },
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The real system: createConnection on the mock server, a SimulatedClock and a manual environment
+
+interface PendingToken {
+  readonly reason: string;
+  resolve(token: string): void;
+  reject(error: unknown): void;
+}
+
+/** A token provider the test answers by hand. */
+export class TokenGate {
+  readonly pending: PendingToken[] = [];
+  issued = 0;
+  readonly provider: TokenProvider = ({ reason }) =>
+    new Promise<string>((resolve, reject) => {
+      this.pending.push({ reason, resolve, reject });
+    });
+
+  give(): void {
+    this.pending.pop()?.resolve(`token-${++this.issued}`);
+  }
+
+  refuse(error: unknown): void {
+    this.pending.pop()?.reject(error);
+  }
+
+  /** Answers every request but the latest (those of socket or token actors that are gone), or all of them. */
+  answerStale(keepLatest: boolean): void {
+    const stale = this.pending.splice(0, keepLatest ? Math.max(0, this.pending.length - 1) : this.pending.length);
+    for (const request of stale) request.resolve(`stale-token-${++this.issued}`);
+  }
+}
+
+export interface Dial {
+  /** Status of the connection when it dialed. */
+  readonly status: string;
+  readonly online: boolean;
+  /** Live sockets (opening or open) just before the dial. */
+  readonly liveBefore: number;
+  /** Which halfOpen visit the dial belongs to (0 outside halfOpen). */
+  readonly halfOpenVisit: number;
+}
+
+export interface Sut {
+  readonly variant: Variant;
+  readonly connection: Connection;
+  readonly server: MockServer;
+  readonly clock: SimulatedClock;
+  readonly env: ManualEnvironment;
+  readonly tokens: TokenGate;
+  readonly dials: Dial[];
+  /** Event types the connection actor processed, in order. */
+  readonly rootEvents: string[];
+  /** Event types each child actor processed, by actor id. */
+  readonly childEvents: Map<string, string[]>;
+  /** Times the connection entered halfOpen. */
+  halfOpenVisits: number;
+  /** The network pushes back: new sockets report a full buffer. */
+  blocked: boolean;
+  /** Dials at the start of the current step. */
+  dialsAtStep: number;
+  /** Dials when the connection last entered `failed` or `closed`. */
+  dialsAtRest: number | undefined;
+  /** Every backoff delay the connection scheduled, with its kind. */
+  readonly delays: Array<{ kind: string; ms: number }>;
+  /** Delayed events the connection actor has scheduled on the clock, by id: when and with which delay. */
+  readonly timers: Map<string, { dueAt: number; delay: number }>;
+}
+
+/** A connection on a mock server that opens nothing by itself, with everything it does recorded. */
+export function createSut(variant: Variant, coverage: Coverage | undefined, serverOptions: { autoPong?: boolean; autoOpen?: boolean } = {}): Sut {
+  const clock = new SimulatedClock(1_700_000_000_000);
+  const server = createMockServer({ autoOpen: false, autoAuth: false, autoPong: true, now: () => clock.now(), ...serverOptions });
+  // The server never completes a close handshake by itself: `closing` is a state the test leaves.
+  server.onClientClose = () => {};
+  const env = createManualEnvironment();
+  const tokens = new TokenGate();
+  let lastRoot: AnyMachineSnapshot | undefined;
+  const sutRef: { current?: Sut } = {};
+  const Base = server.WebSocket;
+  const WebSocket = class {
+    constructor(url: string, protocols?: string | string[]) {
+      const sut = sutRef.current;
+      const liveBefore = server.live.length;
+      const socket = new Base(url, protocols) as unknown as MockSocket;
+      if (sut) {
+        if (sut.blocked) socket.bufferedAmount = TIMING.queue.highWaterMark;
+        const status = lastRoot ? statusOf(lastRoot as ConnectionSnapshot) : 'idle';
+        sut.dials.push({ status, online: env.online, liveBefore, halfOpenVisit: status === 'halfOpen' ? sut.halfOpenVisits : 0 });
+      }
+      return socket;
+    }
+  } as unknown as WebSocketConstructor;
+  const inspect = (raw: unknown) => {
+    const event = raw as InspectionEvent;
+    coverage?.inspect(event);
+    const sut = sutRef.current;
+    if (!sut) return;
+    const isRoot = event.actorRef.sessionId === event.rootId;
+    if (isRoot && event.type === '@xstate.action') {
+      const params = event.action.params as { id?: string; delay?: number; sendId?: string } | undefined;
+      if (event.action.type === 'xstate.raise' && typeof params?.delay === 'number' && params.id !== undefined) {
+        sut.timers.set(params.id, { dueAt: clock.now() + params.delay, delay: params.delay });
+      }
+      if (event.action.type === 'xstate.cancel' && params?.sendId !== undefined) sut.timers.delete(params.sendId);
+    }
+    if (event.type === '@xstate.event') {
+      if (isRoot) {
+        sut.rootEvents.push(event.event.type);
+        sut.timers.delete(event.event.type);
+      }
+      else {
+        const id = (event.actorRef as AnyActorRef).id;
+        const list = sut.childEvents.get(id) ?? [];
+        list.push(event.event.type);
+        sut.childEvents.set(id, list);
+      }
+    }
+    if (isRoot && (event.type === '@xstate.microstep' || event.type === '@xstate.snapshot')) {
+      const snapshot = event.snapshot as AnyMachineSnapshot;
+      const wasHalfOpen = lastRoot !== undefined && is(lastRoot, 'link.halfOpen');
+      if (is(snapshot, 'link.halfOpen') && !wasHalfOpen) sut.halfOpenVisits++;
+      if (is(snapshot, 'reconnecting') && (lastRoot === undefined || !is(lastRoot, 'reconnecting'))) {
+        sut.delays.push({ kind: String(snapshot.context.retryKind), ms: Number(snapshot.context.retryDelayMs) });
+      }
+      lastRoot = snapshot;
+    }
+  };
+  const connection = createConnection(connectionOptions(variant, { WebSocket, clock, environment: env, token: tokens.provider, inspect }));
+  const sut: Sut = {
+    variant,
+    connection,
+    server,
+    clock,
+    env,
+    tokens,
+    dials: [],
+    rootEvents: [],
+    childEvents: new Map(),
+    halfOpenVisits: 0,
+    blocked: false,
+    dialsAtStep: 0,
+    dialsAtRest: undefined,
+    delays: [],
+    timers: new Map(),
+  };
+  sutRef.current = sut;
+  lastRoot = connection.snapshot;
+  connection.on('state', ({ status }) => {
+    if (status === 'failed' || status === 'closed') sut.dialsAtRest = connection.dials;
+  });
+  return sut;
+}
+
+const socketOf = (sut: Sut): MockSocket => {
+  const socket = sut.server.last;
+  if (!socket) throw new Error('the connection never dialed');
+  return socket;
+};
+
+const afterEventsSince = (events: readonly string[], mark: number) => events.slice(mark).filter((type) => type.startsWith('xstate.after.'));
+
+/** Advances the clock by exactly `ms` and checks that the expected timer (and no other) fires then, not a millisecond earlier. */
+export function fireTimer(sut: Sut, events: readonly string[], expected: string, ms: number): void {
+  const mark = events.length;
+  if (ms > 0) {
+    sut.clock.advance(ms - 1);
+    expect(afterEventsSince(events, mark), `${expected} must not fire before ${ms} ms`).toEqual([]);
+  }
+  sut.clock.advance(ms > 0 ? 1 : 0);
+  expect(afterEventsSince(events, mark), `${expected} fires after exactly ${ms} ms`).toEqual([expected]);
+}
+
+type ConnectionStimulus = Stimulus<Sut, State>;
+
+/** Before every step: answer token requests of actors that are gone (they must not dial), and mark the step. */
+function prologue(sut: Sut, step: ReplayStep<State>): void {
+  const keep = step.before.world.tokenHeld || is(step.before.snapshot, 'link.connected.token.refreshing');
+  sut.tokens.answerStale(keep);
+  sut.dialsAtStep = sut.dials.length;
+}
+
+const stimuli: Record<string, ConnectionStimulus> = {
+  'connection.start': ({ connection }) => void connection.start(),
+  'connection.stop': ({ connection }) => void connection.stop(),
+  'connection.retry': ({ connection }) => void connection.retry(),
+  'env.online': ({ env }) => env.emit('online'),
+  'env.offline': ({ env }) => env.emit('offline'),
+  'page.hidden': ({ env }) => env.emit('hidden'),
+  'page.visible': ({ env }) => env.emit('visible'),
+  'page.freeze': ({ env }) => env.emit('freeze'),
+  'page.resume': ({ env }) => env.emit('resume'),
+  'socket.open': async (sut, step) => {
+    if (step.before.world.tokenHeld) {
+      sut.tokens.give();
+      await settle();
+    }
+    const socket = socketOf(sut);
+    expect(socket.readyState, 'a socket is being opened').toBe(0);
+    socket.accept();
+  },
+  'socket.close': async (sut, step) => {
+    const { code } = step.event as EventObject & { code: number };
+    const { world, snapshot } = step.before;
+    if (world.tokenHeld) {
+      sut.tokens.give();
+      await settle();
+    }
+    const socket = socketOf(sut);
+    if (is(snapshot, 'link.closing') && world.socket === 'closing') socket.finish(code, 'client closed', true);
+    else if (code === 1006) socket.drop();
+    else socket.closeFromServer(code);
+  },
+  'auth.error': (sut, step) => {
+    const { error } = step.event as EventObject & { error: SocketchartError };
+    if (step.before.world.tokenHeld) sut.tokens.refuse(error);
+    else socketOf(sut).push({ type: 'error', code: error.code, message: error.message });
+  },
+  'auth.ok': (sut) => {
+    socketOf(sut).push({ type: 'auth_ok', userId: 'user-1', sessionId: 's1', expiresAt: sut.clock.now() + TIMING.sessionTtlMs });
+  },
+  'heartbeat.pong': (sut) => socketOf(sut).push({ type: 'pong', ts: sut.clock.now() }),
+  'heartbeat.timeout': (sut) => {
+    // A dead socket: the server stops answering pings; time runs until the heartbeat gives up.
+    const mark = sut.rootEvents.length;
+    const start = sut.clock.now();
+    sut.server.options.autoPong = false;
+    try {
+      while (!sut.rootEvents.slice(mark).includes('heartbeat.timeout')) {
+        expect(sut.clock.next(), 'a heartbeat timer is pending').toBe(true);
+        expect(sut.clock.now() - start, 'the heartbeat gives up within interval + timeout').toBeLessThanOrEqual(HEARTBEAT_WORST);
+      }
+    } finally {
+      sut.server.options.autoPong = true;
+    }
+    expect(afterEventsSince(sut.rootEvents, mark), 'no connection timer fires meanwhile').toEqual([]);
+  },
+  'queue.pending': (sut) => {
+    sut.blocked = true;
+    socketOf(sut).bufferedAmount = TIMING.queue.highWaterMark;
+    const queuedBefore = sut.connection.queued;
+    void sut.connection.send({ n: 1 }).catch(() => {});
+    expect(sut.connection.queued, 'send() queues while the socket pushes back').toBe(queuedBefore + 1);
+  },
+  [EVENT.flusherDone]: (sut) => {
+    // The network drains: the flusher writes the queue at its next retry.
+    sut.blocked = false;
+    for (const socket of sut.server.sockets) socket.bufferedAmount = 0;
+    sut.clock.advance(TIMING.flushRetryMs);
+  },
+  [EVENT.tokenDone]: (sut) => sut.tokens.give(),
+  [EVENT.tokenError]: (sut) => sut.tokens.refuse(new Error('token service down')),
+};
+
+/**
+ * A delayed transition: the connection scheduled the timer with the delay the model computed, and it
+ * fires exactly when due. (Real time can run a little ahead of model time — the flusher's retry — so the
+ * wait is measured from when the real timer was scheduled.)
+ */
+const delayed: ConnectionStimulus = (sut, step) => {
+  const type = step.event.type;
+  const modelled = step.before.timers.find((timer) => timer.event.type === type);
+  const real = sut.timers.get(type);
+  expect(real, `the connection has scheduled ${type}`).toBeDefined();
+  expect(real?.delay, `${type} is scheduled with the modelled delay`).toBe(modelled?.delay);
+  const remaining = (real?.dueAt ?? 0) - sut.clock.now();
+  expect(remaining, `${type} is not overdue`).toBeGreaterThanOrEqual(0);
+  fireTimer(sut, sut.rootEvents, type, remaining);
+};
+
+/** The model's abstraction of a real snapshot's context (the fields that decide what happens next). */
+function contextFacts(snapshot: AnyMachineSnapshot) {
+  const c = snapshot.context as ConnectionSnapshot['context'];
+  return {
+    attempt: Math.min(c.attempt, 2),
+    failures: Math.min(c.failures, TIMING.circuit.failureThreshold),
+    trips: Math.min(c.trips, 2),
+    circuitOpen: c.circuitOpen,
+    probing: c.probing,
+    tokenRejections: c.tokenRejections,
+    stable: c.stable,
+  };
+}
+
+/** Checks that the real connection is where the model says, then every invariant. */
+export function assertMatches(sut: Sut, state: State, step: ReplayStep<State> | undefined): void {
+  const real = sut.connection.snapshot;
+  expect(real.value, 'state value').toEqual(state.snapshot.value);
+  expect(contextFacts(real), 'context').toEqual(contextFacts(state.snapshot));
+  const { world } = state;
+  expect(sut.connection.queued > 0, 'messages queued').toBe(world.queued);
+  const live = sut.server.live;
+  const last = sut.server.last;
+  switch (world.socket) {
+    case 'none':
+      expect(live, 'no live socket').toHaveLength(0);
+      break;
+    case 'dialed':
+      expect(live.map((s) => s.readyState), 'one socket, opening').toEqual([0]);
+      break;
+    case 'open':
+      expect(live.map((s) => s.readyState), 'one socket, open').toEqual([1]);
+      break;
+    case 'closing':
+      expect(live, 'no live socket').toHaveLength(0);
+      expect(last?.readyState, 'the client closed its socket').toBe(2);
+      break;
+  }
+  if (world.tokenHeld) expect(sut.tokens.pending.length, 'a token request waits').toBeGreaterThan(0);
+  checkConnectionInvariants(sut, state, step);
+}
+
+/** Stops the connection at the end of every path, and checks that nothing is left. */
+export async function stopAndCheck(sut: Sut): Promise<void> {
+  sut.connection.stop();
+  await settle();
+  if (sut.connection.status === 'closing') {
+    const socket = sut.server.last;
+    if (socket && socket.readyState === 2) socket.finish(1000, 'client closed', true);
+    await settle();
+  }
+  if (sut.connection.status === 'closing') {
+    sut.clock.advance(TIMING.closeTimeoutMs);
+    await settle();
+  }
+  const dials = sut.dials.length;
+  sut.tokens.answerStale(false);
+  await settle();
+  expect(sut.dials.length, 'a token that arrives after stop() dials nothing').toBe(dials);
+  expectNothingLeftAfterStop(sut);
+  sut.connection.dispose();
+}
+
+export function replayOptions(variant: Variant, coverage: Coverage): ReplayOptions<Sut, State> {
+  const wrapped: Record<string, ConnectionStimulus> = {};
+  for (const [type, stimulus] of Object.entries(stimuli)) {
+    wrapped[type] = async (sut, step) => {
+      prologue(sut, step);
+      await stimulus(sut, step);
+    };
+  }
+  return {
+    setup: () => createSut(variant, coverage),
+    stimuli: wrapped,
+    delayed: async (sut, step) => {
+      prologue(sut, step);
+      await delayed(sut, step);
+    },
+    assert: assertMatches,
+    teardown: async (sut, _path, failed) => {
+      if (failed) {
+        sut.connection.dispose();
+        return;
+      }
+      await stopAndCheck(sut);
+    },
+  };
+}

@@ -1,0 +1,101 @@
+import { expect } from 'vitest';
+import type { AnyMachineSnapshot, StateValue } from 'xstate';
+import { connectionMachine } from '../../src/index.js';
+import { activeStateIds, type ReplayStep } from '../../src/testing/index.js';
+import type { Dial, State, Sut } from './model-connection.js';
+import { TIMING } from './model-connection.js';
+
+/**
+ * DESIGN "Invariants" 1–6, checked against the real connection after every step of every model path.
+ * (7, delivery across reconnects, is a data-plane property the lifecycle model does not drive.)
+ */
+
+const statusOfValue = (snapshot: AnyMachineSnapshot): string => {
+  const ids = activeStateIds(connectionMachine, snapshot.value as StateValue);
+  const leaf = ids.find((id) => id.split('.').length === 3) ?? ids[0] ?? 'connection.idle';
+  return leaf.split('.').slice(-1)[0] ?? 'idle';
+};
+
+const SOCKETLESS = new Set(['idle', 'reconnecting', 'circuitOpen', 'offline', 'suspended', 'closed', 'failed']);
+const DIALING = new Set(['connecting', 'halfOpen']);
+/** Timers each resting state may own (the connection's own; children add theirs in `link`). */
+const TIMERS: Readonly<Record<string, number>> = { idle: 0, offline: 0, suspended: 0, closed: 0, failed: 0, reconnecting: 1, circuitOpen: 1 };
+
+function expectedChildren(snapshot: AnyMachineSnapshot): string[] {
+  const ids = activeStateIds(connectionMachine, snapshot.value as StateValue);
+  if (!ids.includes('connection.link')) return [];
+  const children = ['socket'];
+  if (ids.includes('connection.link.connected')) {
+    children.push('heartbeat');
+    if (ids.includes('connection.link.connected.outbound.draining')) children.push('flusher');
+    if (ids.includes('connection.link.connected.token.refreshing')) {
+      const node = connectionMachine.getStateNodeById('connection.link.connected.token.refreshing');
+      children.push(node.invoke[0]?.id ?? 'token');
+    }
+  }
+  return children.sort();
+}
+
+const describeDial = (dial: Dial) => `dial in ${dial.status} (online: ${dial.online}, live sockets before: ${dial.liveBefore})`;
+
+export function checkConnectionInvariants(sut: Sut, state: State, step: ReplayStep<State> | undefined): void {
+  const { connection, server, clock, env, dials } = sut;
+  const snapshot = connection.snapshot;
+  const status = statusOfValue(snapshot);
+  const stepDials = dials.slice(sut.dialsAtStep);
+
+  // 1. At most one open or opening socket.
+  expect(server.live.length, '1: at most one open or opening socket').toBeLessThanOrEqual(1);
+  for (const dial of stepDials) expect(dial.liveBefore, `1: ${describeDial(dial)} while another socket was live`).toBe(0);
+
+  // 2 + 3. Dials happen only in connecting or halfOpen: never while circuitOpen, offline, closed or failed
+  // (nor in any other state), never while the network is down; one dial per halfOpen visit.
+  for (const dial of stepDials) {
+    expect(DIALING.has(dial.status), `2/3: ${describeDial(dial)}`).toBe(true);
+    expect(dial.online, `3: ${describeDial(dial)}: the environment is offline`).toBe(true);
+  }
+  const probes = new Map<number, number>();
+  for (const dial of dials) if (dial.halfOpenVisit > 0) probes.set(dial.halfOpenVisit, (probes.get(dial.halfOpenVisit) ?? 0) + 1);
+  for (const [visit, count] of probes) expect(count, `2: dials in halfOpen visit ${visit}`).toBe(1);
+  if (!sut.variant.tokenProvider) {
+    // Without a token to wait for, the probe dials as halfOpen is entered.
+    for (let visit = 1; visit <= sut.halfOpenVisits; visit++) expect(probes.get(visit) ?? 0, `2: dials in halfOpen visit ${visit}`).toBe(1);
+  }
+
+  // 4. What a state started stops when it is left: no socket and no child outside `link`, exactly the
+  // children of the active states inside it, no stray timer, no environment listener once closed or failed.
+  const children = Object.keys(snapshot.children).sort();
+  expect(children, `4: child actors in ${status}`).toEqual(expectedChildren(snapshot));
+  if (SOCKETLESS.has(status)) expect(server.live, `4: live sockets in ${status}`).toHaveLength(0);
+  const timers = TIMERS[status];
+  if (timers !== undefined) expect(clock.pending, `4: pending timers in ${status}`).toBe(timers);
+  if (status === 'closed' || status === 'failed') expect(env.listenerCount, `4: environment listeners in ${status}`).toBe(0);
+  else if (status !== 'idle') expect(env.listenerCount, `4: environment listeners in ${status}`).toBe(1);
+
+  // 5. Backoff delays lie within [base, cap].
+  for (const { kind, ms } of sut.delays) {
+    if (kind !== 'backoff') continue;
+    expect(ms, '5: backoff delay ≥ base').toBeGreaterThanOrEqual(TIMING.reconnect.baseMs);
+    expect(ms, '5: backoff delay ≤ cap').toBeLessThanOrEqual(TIMING.reconnect.capMs);
+  }
+
+  // 6. A permanently rejected credential (4003, AUTHORIZATION_FAILED, a second 4001) — like every
+  // fatal failure — never causes another dial without retry()/start().
+  if (status === 'failed' || status === 'closed') {
+    expect(sut.dialsAtRest, `6: dials recorded when ${status} was entered`).toBeDefined();
+    expect(connection.dials, `6: no dial since the connection became ${status}`).toBe(sut.dialsAtRest);
+  }
+  if (step && statusOfValue(state.snapshot) === 'failed') {
+    expect(stepDials, `6: no dial on the way to failed (${step.event.type})`).toEqual([]);
+  }
+}
+
+/** After stop(): no socket, no timer, no child actor, no environment listener. */
+export function expectNothingLeftAfterStop(sut: Sut): void {
+  const { connection, server, clock, env } = sut;
+  expect(connection.status, 'stop() ends in closed').toBe('closed');
+  expect(server.live, '4: sockets after stop()').toHaveLength(0);
+  expect(clock.pending, '4: timers after stop()').toBe(0);
+  expect(Object.keys(connection.snapshot.children), '4: child actors after stop()').toEqual([]);
+  expect(env.listenerCount, '4: environment listeners after stop()').toBe(0);
+}
