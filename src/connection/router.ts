@@ -57,11 +57,11 @@ export class Router {
 
   deliver(message: InboundMessage): void {
     const ch = message.ch;
-    if (ch !== undefined && this.channels !== undefined) {
+    if (typeof ch === 'string' && this.channels !== undefined) {
       const entry = this.channels.get(ch);
       if (entry !== undefined) {
         const seq = message.seq;
-        if (seq !== undefined) {
+        if (typeof seq === 'number') {
           if (entry.lastSeq !== undefined && seq <= entry.lastSeq) {
             this.duplicates++;
             return;

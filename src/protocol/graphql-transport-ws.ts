@@ -19,7 +19,7 @@ const closeCodeMap: Readonly<Record<number, number>> = {
   4406: 1002,
   4408: 3008,
   4409: 1002,
-  4429: 4029,
+  4429: 1002,
   4499: 1000,
   4500: 1011,
 };

@@ -111,7 +111,7 @@ export class Connection implements HubClient {
       return;
     }
     this.ws.send(text);
-    this.ctx.metrics.countOut(type, text.length);
+    this.ctx.metrics.countOut(type, Buffer.byteLength(text));
   }
 
   send(frame: ServerFrame): void {

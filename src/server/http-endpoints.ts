@@ -1,4 +1,5 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, RequestListener, Server as HttpServer, ServerResponse } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
 import type { Registry } from 'prom-client';
 
 /** What `/healthz` reports. */
@@ -48,4 +49,29 @@ export function handleHttpRequest(endpoints: HttpEndpoints, request: IncomingMes
     return true;
   }
   return false;
+}
+
+/**
+ * Serves the endpoints on `server`. On an attached server the app's existing `request` listeners are
+ * wrapped (they get every other request) and restored by the returned function; on the server's own
+ * HTTP server anything else is a 404.
+ */
+export function attachHttpEndpoints(server: HttpServer | HttpsServer, own: boolean, endpoints: HttpEndpoints): () => void {
+  const serve = endpoints.healthPath !== false || endpoints.metricsPath !== false;
+  const previous = own ? [] : (server.listeners('request') as RequestListener[]);
+  const onRequest: RequestListener = (request, response) => {
+    if (serve && handleHttpRequest(endpoints, request, response)) return;
+    if (own) {
+      response.writeHead(404, { 'content-type': 'text/plain' });
+      response.end('Not Found');
+      return;
+    }
+    for (const listener of previous) listener.call(server, request, response);
+  };
+  if (!own) server.removeAllListeners('request');
+  server.on('request', onRequest);
+  return () => {
+    server.off('request', onRequest);
+    for (const listener of previous) server.on('request', listener);
+  };
 }

@@ -106,7 +106,7 @@ export interface ServerOptions {
   historyTtlMs?: number;
   /** How long a publish `id` is remembered (per user and channel) for idempotent publish. @default 600000 */
   dedupWindowMs?: number;
-  /** Protocol-level ping interval; a socket that has not answered the previous ping is terminated (0 disables). @default 30000 */
+  /** Protocol-level ping interval for sockets quiet that long; one that has not answered the previous ping is terminated (0 disables). @default 30000 */
   heartbeatIntervalMs?: number;
   /** A client that sends no frame for this long is closed with 1001 (0 disables). @default 300000 */
   idleTimeoutMs?: number;

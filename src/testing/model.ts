@@ -1,5 +1,6 @@
 import {
-  createEmptyActor,
+  createActor,
+  fromTransition,
   type ActorLogic,
   type AnyActorScope,
   type AnyMachineSnapshot,
@@ -296,8 +297,11 @@ export interface ModelConfig<TMachine extends AnyStateMachine, TWorld> {
   events(state: ModelStateOf<TMachine, TWorld>): readonly EventObject[];
   /** Changes the world an event brings, before the machine sees it (e.g. an `offline` event). */
   before?(world: TWorld, event: EventObject, state: ModelStateOf<TMachine, TWorld>): TWorld;
-  /** Changes to the world that follow from the machine's step (e.g. a resource released on leaving a state). */
-  after?(world: TWorld, event: EventObject, previous: ModelStateOf<TMachine, TWorld>, next: SnapshotFrom<TMachine>): TWorld;
+  /**
+   * Changes to the world that follow from the machine's step (e.g. a resource released on leaving a
+   * state); `taken` holds the ids of the transitions the step took.
+   */
+  after?(world: TWorld, event: EventObject, previous: ModelStateOf<TMachine, TWorld>, next: SnapshotFrom<TMachine>, taken: readonly string[]): TWorld;
   /** Mirrors the world (and model time) into whatever guards and delays read, before each step. */
   sync?(world: TWorld, now: number): void;
   /** An event the system raises by itself in this state (applied at once, in the same step). */
@@ -429,7 +433,9 @@ export function createModel<TMachine extends AnyStateMachine, TWorld>(config: Mo
   // The actor scope of every model step: actions are not executed; delayed raises and cancels are
   // recorded as model timers, and microsteps (through the public inspection API) as taken transitions.
   let capture: Capture | undefined;
-  const self = createEmptyActor();
+  // `self` has an (inert) parent, so that `sendParent` actions resolve.
+  const inert = fromTransition((state: undefined) => state, undefined);
+  const self = createActor(inert, { parent: createActor(inert) });
   self.system.inspect((event: InspectionEvent) => {
     if (!capture || event.type !== '@xstate.microstep' || event.actorRef !== self) return;
     for (const transition of event._transitions) {
@@ -467,6 +473,7 @@ export function createModel<TMachine extends AnyStateMachine, TWorld>(config: Mo
     try {
       config.sync?.(world, now);
       let snapshot = step();
+      for (const id of activeStateIds(machine, (snapshot as AnyMachineSnapshot).value as StateValue)) capture.visited.add(id);
       for (let i = 0; i < 100; i++) {
         const internal = config.internal?.(snapshot, world);
         if (!internal) break;
@@ -526,7 +533,7 @@ export function createModel<TMachine extends AnyStateMachine, TWorld>(config: Mo
       output: undefined,
       error: undefined,
       snapshot: result.snapshot as State['snapshot'],
-      world: config.after ? config.after(world, event, state, result.snapshot) : world,
+      world: config.after ? config.after(world, event, state, result.snapshot, result.taken) : world,
       now,
       timers: result.timers,
       taken: result.taken,

@@ -186,8 +186,8 @@ async function differential() {
   const rows = [
     await heapOf('resolveOptions() result', () => resolveOptions(fakeOptions(true))),
     await heapOf('ConnectionRuntime (+ its options, metrics, router)', () => new ConnectionRuntime(resolveOptions(fakeOptions(true)))),
-    await heapOf('started bare XState actor (1-state machine)', () => createActor(bareMachine).start(), (items) => items.forEach((a) => a.stop())),
-    await heapOf('started heartbeatMachine actor alone (waiting, 30 s timer)', () => createActor(heartbeatMachine, { input: sharedRt }).start(), (items) =>
+    await heapOf('started bare XState actor (1-state machine; incl. its own system)', () => createActor(bareMachine).start(), (items) => items.forEach((a) => a.stop())),
+    await heapOf('started heartbeatMachine actor alone (waiting, 30 s timer; incl. its own system)', () => createActor(heartbeatMachine, { input: sharedRt }).start(), (items) =>
       items.forEach((a) => a.stop()),
     ),
     await heapOf('Connection created, not started (idle)', () => createConnection(fakeOptions(true)), (items) => items.forEach((c) => c.dispose())),

@@ -27,6 +27,7 @@ import {
   type MockServer,
   type MockSocket,
   type ModelStateOf,
+  type ModelTimer,
   type ReplayOptions,
   type ReplayStep,
   type Stimulus,
@@ -210,7 +211,6 @@ export function describeEvent(event: EventObject): string {
 /** The model of the connection machine in one variant. */
 export function connectionModel(variant: Variant): ConnectionModel {
   const { rt, clock } = modelRuntime(variant);
-  const threshold = TIMING.circuit.failureThreshold;
   return createModel<typeof connectionMachine, World>({
     machine: connectionMachine,
     input: { rt },
@@ -218,22 +218,14 @@ export function connectionModel(variant: Variant): ConnectionModel {
     // What decides the future: the state value, the context fields guards and delays read (capped where
     // more makes no difference: backoff is capped from attempt 2, recovery from trip 2, the circuit
     // opens at `threshold`), and the world. `outcome` and `retryKind` are only read in the transient
-    // `retrying` state, and `retryDelayMs` lives on as the pending timer.
-    abstract: (snapshot, world) => {
-      const c = snapshot.context;
-      return {
-        value: snapshot.value,
-        attempt: Math.min(c.attempt, 2),
-        failures: Math.min(c.failures, threshold),
-        trips: Math.min(c.trips, 2),
-        circuitOpen: c.circuitOpen,
-        probing: c.probing,
-        tokenRejections: c.tokenRejections,
-        stable: c.stable,
-        expiry: c.session?.expiresAt !== undefined,
-        world,
-      };
-    },
+    // `retrying` state, `retryDelayMs` lives on as the pending timer, and the session is always renewed
+    // (auth.ok) before `connected` is entered. In closing, closed and failed the context no longer
+    // matters: the only ways on are closed, or start()/retry(), which reset it.
+    abstract: (snapshot, world) => ({
+      value: snapshot.value,
+      context: contextOf(snapshot),
+      world,
+    }),
     sync: (world, now) => {
       rt.online = world.online;
       rt.hidden = world.hidden;
@@ -379,6 +371,11 @@ export interface Dial {
   readonly halfOpenVisit: number;
 }
 
+export interface RealTimer {
+  readonly dueAt: number;
+  readonly delay: number;
+}
+
 export interface Sut {
   readonly variant: Variant;
   readonly connection: Connection;
@@ -401,8 +398,8 @@ export interface Sut {
   dialsAtRest: number | undefined;
   /** Every backoff delay the connection scheduled, with its kind. */
   readonly delays: Array<{ kind: string; ms: number }>;
-  /** Delayed events the connection actor has scheduled on the clock, by id: when and with which delay. */
-  readonly timers: Map<string, { dueAt: number; delay: number }>;
+  /** Delayed events each actor has scheduled on the clock (by actor id, `root` for the connection), by timer id. */
+  readonly timers: Map<string, Map<string, RealTimer>>;
 }
 
 /** A connection on a mock server that opens nothing by itself, with everything it does recorded. */
@@ -435,23 +432,23 @@ export function createSut(variant: Variant, coverage: Coverage | undefined, serv
     const sut = sutRef.current;
     if (!sut) return;
     const isRoot = event.actorRef.sessionId === event.rootId;
-    if (isRoot && event.type === '@xstate.action') {
+    const actor = isRoot ? 'root' : (event.actorRef as AnyActorRef).id;
+    let timers = sut.timers.get(actor);
+    if (!timers) sut.timers.set(actor, (timers = new Map()));
+    if (event.type === '@xstate.action') {
       const params = event.action.params as { id?: string; delay?: number; sendId?: string } | undefined;
       if (event.action.type === 'xstate.raise' && typeof params?.delay === 'number' && params.id !== undefined) {
-        sut.timers.set(params.id, { dueAt: clock.now() + params.delay, delay: params.delay });
+        timers.set(params.id, { dueAt: clock.now() + params.delay, delay: params.delay });
       }
-      if (event.action.type === 'xstate.cancel' && params?.sendId !== undefined) sut.timers.delete(params.sendId);
+      if (event.action.type === 'xstate.cancel' && params?.sendId !== undefined) timers.delete(params.sendId);
     }
     if (event.type === '@xstate.event') {
-      if (isRoot) {
-        sut.rootEvents.push(event.event.type);
-        sut.timers.delete(event.event.type);
-      }
+      timers.delete(event.event.type);
+      if (isRoot) sut.rootEvents.push(event.event.type);
       else {
-        const id = (event.actorRef as AnyActorRef).id;
-        const list = sut.childEvents.get(id) ?? [];
+        const list = sut.childEvents.get(actor) ?? [];
         list.push(event.event.type);
-        sut.childEvents.set(id, list);
+        sut.childEvents.set(actor, list);
       }
     }
     if (isRoot && (event.type === '@xstate.microstep' || event.type === '@xstate.snapshot')) {
@@ -490,7 +487,7 @@ export function createSut(variant: Variant, coverage: Coverage | undefined, serv
   return sut;
 }
 
-const socketOf = (sut: Sut): MockSocket => {
+export const socketOf = (sut: Sut): MockSocket => {
   const socket = sut.server.last;
   if (!socket) throw new Error('the connection never dialed');
   return socket;
@@ -591,20 +588,21 @@ const stimuli: Record<string, ConnectionStimulus> = {
 };
 
 /**
- * A delayed transition: the connection scheduled the timer with the delay the model computed, and it
- * fires exactly when due. (Real time can run a little ahead of model time — the flusher's retry — so the
- * wait is measured from when the real timer was scheduled.)
+ * A delayed transition of an actor (`root` or a child id): the actor scheduled the timer with the delay
+ * the model computed, and it fires exactly when due, not a millisecond earlier. (Real time can run a
+ * little ahead of model time — the flusher's retry — so the wait is measured from the real timer.)
  */
-const delayed: ConnectionStimulus = (sut, step) => {
+export function fireDelayed(sut: Sut, actor: string, step: ReplayStep<{ readonly timers: readonly ModelTimer[] }>): void {
   const type = step.event.type;
   const modelled = step.before.timers.find((timer) => timer.event.type === type);
-  const real = sut.timers.get(type);
-  expect(real, `the connection has scheduled ${type}`).toBeDefined();
+  const real = sut.timers.get(actor)?.get(type);
+  expect(real, `${actor} has scheduled ${type}`).toBeDefined();
   expect(real?.delay, `${type} is scheduled with the modelled delay`).toBe(modelled?.delay);
-  const remaining = (real?.dueAt ?? 0) - sut.clock.now();
-  expect(remaining, `${type} is not overdue`).toBeGreaterThanOrEqual(0);
-  fireTimer(sut, sut.rootEvents, type, remaining);
-};
+  const events = actor === 'root' ? sut.rootEvents : (sut.childEvents.get(actor) ?? []);
+  fireTimer(sut, events, type, Math.max(0, (real?.dueAt ?? 0) - sut.clock.now()));
+}
+
+const delayed: ConnectionStimulus = (sut, step) => fireDelayed(sut, 'root', step);
 
 /** The model's abstraction of a real snapshot's context (the fields that decide what happens next). */
 function contextFacts(snapshot: AnyMachineSnapshot) {
@@ -620,11 +618,16 @@ function contextFacts(snapshot: AnyMachineSnapshot) {
   };
 }
 
+/** The context as far as it decides the future (nothing in closing, closed and failed). */
+function contextOf(snapshot: AnyMachineSnapshot) {
+  return is(snapshot, 'link.closing') || is(snapshot, 'closed') || is(snapshot, 'failed') ? null : contextFacts(snapshot);
+}
+
 /** Checks that the real connection is where the model says, then every invariant. */
 export function assertMatches(sut: Sut, state: State, step: ReplayStep<State> | undefined): void {
   const real = sut.connection.snapshot;
   expect(real.value, 'state value').toEqual(state.snapshot.value);
-  expect(contextFacts(real), 'context').toEqual(contextFacts(state.snapshot));
+  expect(contextOf(real), 'context').toEqual(contextOf(state.snapshot));
   const { world } = state;
   expect(sut.connection.queued > 0, 'messages queued').toBe(world.queued);
   const live = sut.server.live;
@@ -645,7 +648,7 @@ export function assertMatches(sut: Sut, state: State, step: ReplayStep<State> | 
       break;
   }
   if (world.tokenHeld) expect(sut.tokens.pending.length, 'a token request waits').toBeGreaterThan(0);
-  checkConnectionInvariants(sut, state, step);
+  checkConnectionInvariants(sut, step);
 }
 
 /** Stops the connection at the end of every path, and checks that nothing is left. */

@@ -1,8 +1,8 @@
 import { expect } from 'vitest';
-import type { AnyMachineSnapshot, StateValue } from 'xstate';
+import type { AnyMachineSnapshot, EventObject, StateValue } from 'xstate';
 import { connectionMachine } from '../../src/index.js';
-import { activeStateIds, type ReplayStep } from '../../src/testing/index.js';
-import type { Dial, State, Sut } from './model-connection.js';
+import { activeStateIds } from '../../src/testing/index.js';
+import type { Dial, Sut } from './model-connection.js';
 import { TIMING } from './model-connection.js';
 
 /**
@@ -38,7 +38,11 @@ function expectedChildren(snapshot: AnyMachineSnapshot): string[] {
 
 const describeDial = (dial: Dial) => `dial in ${dial.status} (online: ${dial.online}, live sockets before: ${dial.liveBefore})`;
 
-export function checkConnectionInvariants(sut: Sut, state: State, step: ReplayStep<State> | undefined): void {
+/**
+ * Checks the invariants on the real connection. `step`: the model step just replayed, if any (a step
+ * the model ends in `failed` must not have dialed).
+ */
+export function checkConnectionInvariants(sut: Sut, step?: { readonly event: EventObject; readonly after: { readonly snapshot: AnyMachineSnapshot } }): void {
   const { connection, server, clock, env, dials } = sut;
   const snapshot = connection.snapshot;
   const status = statusOfValue(snapshot);
@@ -85,7 +89,7 @@ export function checkConnectionInvariants(sut: Sut, state: State, step: ReplaySt
     expect(sut.dialsAtRest, `6: dials recorded when ${status} was entered`).toBeDefined();
     expect(connection.dials, `6: no dial since the connection became ${status}`).toBe(sut.dialsAtRest);
   }
-  if (step && statusOfValue(state.snapshot) === 'failed') {
+  if (step && statusOfValue(step.after.snapshot) === 'failed') {
     expect(stepDials, `6: no dial on the way to failed (${step.event.type})`).toEqual([]);
   }
 }

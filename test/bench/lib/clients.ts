@@ -56,12 +56,20 @@ export function socketOfConnection(connection: Connection): WebSocket {
 /** The TCP socket under a `ws` client (for its `drain` event). */
 export const tcpOf = (ws: WebSocket) => (ws as unknown as { _socket: Socket })._socket;
 
-/** Waits for the TCP socket to drain (or close). */
-export function drained(socket: Socket): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
+/** Waits for the TCP socket to drain (or close); rejects after `timeoutMs`. */
+export function drained(socket: Socket, timeoutMs = 30_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new Error(`socket did not drain within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const cleanup = () => {
+      clearTimeout(timer);
       socket.off('drain', done);
       socket.off('close', done);
+    };
+    const done = () => {
+      cleanup();
       resolve();
     };
     socket.on('drain', done);

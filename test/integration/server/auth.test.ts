@@ -131,9 +131,9 @@ describe('authentication: token modes, expiry, refresh, logout, and no token in 
 
   it('closes the socket with 4001 when the session expires (exp)', async () => {
     const client = await open(wsUrl(server));
-    const ok = await authenticate(client, 'dave', 1);
+    const ok = await authenticate(client, 'dave', 2);
     const expiresAt = ok.expiresAt as number;
-    const closed = await Promise.race([client.closed, new Promise((resolve) => setTimeout(() => resolve('still open'), 3000))]);
+    const closed = await Promise.race([client.closed, new Promise((resolve) => setTimeout(() => resolve('still open'), 3500))]);
     expect(closed).toEqual({ code: 4001, reason: 'session expired' });
     expect(Date.now()).toBeGreaterThanOrEqual(expiresAt);
     expect(client.ofType('error')).toMatchObject([{ code: 'AUTHENTICATION_FAILED', message: 'session expired' }]);
@@ -141,11 +141,11 @@ describe('authentication: token modes, expiry, refresh, logout, and no token in 
 
   it('refreshes the token in-band without dropping the socket', async () => {
     const client = await open(wsUrl(server));
-    await authenticate(client, 'erin', 1);
+    const first = await authenticate(client, 'erin', 2);
     client.send({ type: 'auth', token: await token('erin', 600) });
     const refreshed = await client.nextOfType('auth_ok');
     expect(refreshed.expiresAt as number).toBeGreaterThan(Date.now() + 500_000);
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await new Promise((resolve) => setTimeout(resolve, (first.expiresAt as number) - Date.now() + 200));
     client.send({ type: 'ping', ts: 1 });
     await client.nextOfType('pong');
     expect(client.ws.readyState).toBe(WebSocket.OPEN);

@@ -102,6 +102,17 @@ describe('limits: rate limits, flooding, connection caps, slow consumers, heartb
     await Promise.all(clients.map((client) => client.close()));
   });
 
+  it('refuses subscriptions beyond maxSubscriptionsPerConnection, keeping the connection', async () => {
+    const server = await start({ maxSubscriptionsPerConnection: 3 });
+    const client = await connectAs(server, 'collector');
+    for (let i = 0; i < 4; i++) client.send({ type: 'subscribe', ch: `chat:c${i}` });
+    expect(await client.nextOfType('error')).toMatchObject({ code: 'RATE_LIMIT_EXCEEDED', message: 'too many subscriptions', details: { ch: 'chat:c3', limit: 3 } });
+    await eventually(() => client.ofType('subscribed').length === 3);
+    client.send({ type: 'subscribe', ch: 'chat:c0', since: 0 });
+    await client.nextOfType('subscribed', { ch: 'chat:c0' });
+    await client.close();
+  });
+
   it('closes a slow consumer with 4008 once its send buffer passes maxBufferedBytes, while a fast one gets everything', async () => {
     const server = await start({ maxBufferedBytes: 256 * 1024, rateLimits: { chat: { perMinute: 1e6, burst: 1e6 } } });
     const slow = await connectAs(server, 'slow');

@@ -228,6 +228,13 @@ describe('messaging: subscribe, publish, resume, presence, typing', () => {
     await Promise.all([phone.close(), laptop.close(), other.close()]);
   });
 
+  it('deduplicates server-side broadcasts that carry an id', async () => {
+    const first = await server.broadcast('chat:server-dedup', { n: 1 }, undefined, { id: 'job-1' });
+    const again = await server.broadcast('chat:server-dedup', { n: 1 }, undefined, { id: 'job-1' });
+    expect(again).toEqual({ seq: first.seq, duplicate: true });
+    await expect(server.broadcast('not a channel', {})).rejects.toThrow(TypeError);
+  });
+
   it('answers ping {ts} with pong {ts}', async () => {
     const alice = await connectAs(server, 'alice');
     alice.send({ type: 'ping', ts: 12345 });

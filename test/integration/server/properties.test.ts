@@ -2,7 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Identity } from '../../../src/server/auth.js';
 import { ChannelAuthorizer } from '../../../src/server/channels.js';
-import { planReplay, type StoredMessage } from '../../../src/server/history.js';
+import { planReplay, type HistoryRead, type StoredMessage } from '../../../src/server/history.js';
+import { Subscription } from '../../../src/server/subscription.js';
 import { TokenBucket } from '../../../src/server/rate-limit.js';
 
 const identity = (userId: string): Identity => ({ userId, roles: [], permissions: [], claims: {} });
@@ -87,4 +88,29 @@ describe('properties of the pure parts: replay plans, token buckets, channel pat
     expect(authorizer.authorize(who, 'room:lobby', 'presence').ok).toBe(false);
     expect(authorizer.authorize(who, 'room-7:lobby:x', 'presence').ok).toBe(false);
   });
+
+  it('a live subscription that sees a number skipped waits for history to fill the hole, and reports a gap for what it cannot', async () => {
+    const sent: { type: string; seq?: number; from?: number; to?: number }[] = [];
+    const sink = { open: true, sendText: (text: string) => sent.push(JSON.parse(text) as { type: string }) };
+    let history: StoredMessage[] = [];
+    const reader = async (_ch: string, since: number): Promise<HistoryRead> => ({
+      base: 100,
+      current: 110,
+      entries: history.filter((entry) => entry.seq > since),
+    });
+    const sub = new Subscription('chat:x', sink, reader, 1000);
+    await sub.start(undefined);
+    expect(sent).toEqual([{ type: 'subscribed', ch: 'chat:x', seq: 110 }]);
+    sub.offer(message(111));
+    history = [112, 113].map(message);
+    sub.offer(message(114));
+    sub.offer(message(113));
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    sub.offer(message(114));
+    history = [];
+    sub.offer(message(117));
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(sent.slice(1).map((frame) => (frame.type === 'gap' ? `gap ${frame.from}-${frame.to}` : frame.seq))).toEqual([111, 112, 113, 114, 'gap 115-116', 117]);
+  });
 });
+

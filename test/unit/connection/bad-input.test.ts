@@ -167,4 +167,13 @@ describe('bad input from the server', () => {
     expect(deferred).toHaveLength(2);
     expect(h.connection.status).toBe('connected');
   });
+  it('a message frame with a non-numeric seq is delivered but neither deduplicated nor remembered as the last seq', async () => {
+    const { h, got, socket } = await connected();
+    socket.push({ type: 'message', ch: 'a', seq: null, data: 1 });
+    socket.push({ type: 'message', ch: 'a', seq: null, data: 2 });
+    socket.push({ type: 'message', ch: 'a', seq: 'x', data: 3 });
+    socket.push({ type: 'message', ch: 'a', seq: 1, data: 4 });
+    expect(got).toEqual([1, 2, 3, 4]);
+    expect(h.errors).toEqual([]);
+  });
 });

@@ -118,7 +118,7 @@ describe('graphql-transport-ws close code normalisation', () => {
     [4406, 1002, 'fail'],
     [4408, 3008, 'reconnect'],
     [4409, 1002, 'fail'],
-    [4429, 4029, 'reconnect-slow'],
+    [4429, 1002, 'fail'],
     [4499, 1000, 'reconnect-normal'],
     [4500, 1011, 'reconnect'],
   ] as const)('%i maps to %i (%s)', (code, normalized, action) => {

@@ -1,0 +1,121 @@
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { AuthenticationError, handshakeToken, loggableProtocols, offeredProtocols, SUBPROTOCOL, type Authenticate } from './auth.js';
+import { ServerCloseCode } from './close-codes.js';
+import type { HandshakeAuth } from './connection.js';
+import { loggableUrl, type Logger } from './logger.js';
+import type { ResolvedOptions } from './options.js';
+import { checkOrigin } from './origin.js';
+
+/** What is logged about a handshake: never its query string nor a token subprotocol. */
+export interface HandshakeMeta {
+  ip: string | undefined;
+  path: string;
+  protocols: string[];
+}
+
+export interface UpgradeContext {
+  options: ResolvedOptions;
+  logger: Logger;
+  authenticate: Authenticate;
+  /** Other listeners may serve upgrades to other paths (attached server). */
+  sharesUpgrades: () => boolean;
+  isClosing: () => boolean;
+  openConnections: () => number;
+  accept: (ws: WebSocket, handshake: HandshakeAuth, meta: HandshakeMeta) => void;
+}
+
+export function rejectHttp(socket: Duplex, status: number): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const text = STATUS_CODES[status] ?? 'Error';
+  socket.once('finish', () => socket.destroy());
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new AuthenticationError(message)), ms)));
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * The HTTP `upgrade` listener: path, Origin and connection-limit checks, verification of a token carried
+ * by the handshake, then the WebSocket upgrade itself (which `ws` refuses with 400 for bad keys or versions).
+ */
+export function createUpgradeHandler(ctx: UpgradeContext): { onUpgrade: (request: IncomingMessage, socket: Duplex, head: Buffer) => void; close: () => void } {
+  const { options, logger } = ctx;
+  let pending = 0;
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: options.maxPayload,
+    perMessageDeflate: false,
+    clientTracking: false,
+    handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
+  });
+
+  const upgradeThenClose = (request: IncomingMessage, socket: Duplex, head: Buffer, code: number, reason: string) => {
+    wss.handleUpgrade(request, socket, head, (ws) => {
+      ws.on('error', () => undefined);
+      ws.close(code, reason);
+      setTimeout(() => ws.terminate(), 2000).unref();
+    });
+  };
+
+  const verifyHandshake = async (request: IncomingMessage): Promise<HandshakeAuth> => {
+    const carried = handshakeToken(request, options.auth.modes, options.auth.queryParam);
+    if (!carried) return { kind: 'none' };
+    pending += 1;
+    try {
+      const identity = await withTimeout(ctx.authenticate(carried.token), options.auth.timeoutMs, 'authentication timeout');
+      return { kind: 'ok', identity, mode: carried.mode };
+    } catch (error) {
+      return { kind: 'failed', reason: error instanceof AuthenticationError ? error.message : 'token rejected', mode: carried.mode };
+    } finally {
+      pending -= 1;
+    }
+  };
+
+  const upgrade = async (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const meta: HandshakeMeta = { ip: request.socket.remoteAddress, path: loggableUrl(request.url), protocols: loggableProtocols(offeredProtocols(request)) };
+    const origin = checkOrigin(request.headers.origin, options.origin);
+    if (!origin.ok) {
+      logger.warn({ ...meta, reason: origin.reason }, 'origin rejected');
+      if (options.originRejection === 'http') rejectHttp(socket, 403);
+      else upgradeThenClose(request, socket, head, ServerCloseCode.PolicyViolation, origin.reason);
+      return;
+    }
+    if (ctx.openConnections() + pending >= options.maxConnections) {
+      logger.warn(meta, 'connection limit reached');
+      upgradeThenClose(request, socket, head, ServerCloseCode.TryAgainLater, 'server is at its connection limit');
+      return;
+    }
+    const handshake = await verifyHandshake(request);
+    if (ctx.isClosing()) {
+      rejectHttp(socket, 503);
+      return;
+    }
+    wss.handleUpgrade(request, socket, head, (ws) => ctx.accept(ws, handshake, meta));
+  };
+
+  const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => undefined);
+    if (options.path !== undefined && (request.url ?? '/').split('?')[0] !== options.path) {
+      if (!ctx.sharesUpgrades()) rejectHttp(socket, 404);
+      return;
+    }
+    if (ctx.isClosing()) {
+      rejectHttp(socket, 503);
+      return;
+    }
+    upgrade(request, socket, head).catch((error: unknown) => {
+      logger.error({ err: String(error) }, 'upgrade failed');
+      socket.destroy();
+    });
+  };
+
+  return { onUpgrade, close: () => wss.close() };
+}
