@@ -5,6 +5,7 @@ export default defineConfig({
     index: 'src/index.ts',
     'index.node': 'src/index.node.ts',
     testing: 'src/testing/index.ts',
+    server: 'src/server/index.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,
@@ -12,5 +13,5 @@ export default defineConfig({
   clean: true,
   target: 'es2022',
   splitting: true,
-  external: ['ws', 'xstate', 'rxjs'],
+  external: ['ws', 'xstate', 'rxjs', 'jose', 'zod', 'pino', 'prom-client', 'ioredis'],
 });

@@ -6,6 +6,8 @@ export type MessageListener<T = unknown> = (data: T, message: InboundMessage<T>)
 interface ChannelEntry {
   listeners: Set<MessageListener>;
   lastSeq: number | undefined;
+  /** The frame that started the channel's operation, resent on every connect (protocols that start operations). */
+  operation: unknown;
 }
 
 const rethrowLater = (error: unknown) =>
@@ -24,7 +26,7 @@ export class Router {
     const channels = (this.channels ??= new Map());
     let entry = channels.get(channel);
     const first = entry === undefined;
-    if (!entry) channels.set(channel, (entry = { listeners: new Set(), lastSeq: undefined }));
+    if (!entry) channels.set(channel, (entry = { listeners: new Set(), lastSeq: undefined, operation: undefined }));
     entry.listeners.add(listener);
     const current = entry;
     return {
@@ -53,6 +55,18 @@ export class Router {
 
   lastSeq(channel: string): number | undefined {
     return this.channels?.get(channel)?.lastSeq;
+  }
+
+  /** Remembers the frame that started a subscribed channel's operation; false when nobody listens to it. */
+  rememberOperation(channel: string, frame: unknown): boolean {
+    const entry = this.channels?.get(channel);
+    if (!entry) return false;
+    entry.operation = frame;
+    return true;
+  }
+
+  operation(channel: string): unknown {
+    return this.channels?.get(channel)?.operation;
   }
 
   deliver(message: InboundMessage): void {

@@ -275,7 +275,11 @@ export class ConnectionRuntime implements FrameSink {
 
   resubscribe(): void {
     const { protocol } = this.options;
-    for (const channel of this.router.channelNames()) this.write(protocol.subscribeFrame(channel, this.router.lastSeq(channel)));
+    for (const channel of this.router.channelNames()) {
+      this.write(protocol.subscribeFrame(channel, this.router.lastSeq(channel)));
+      const operation = this.router.operation(channel) as OutgoingFrame | undefined;
+      if (operation !== undefined) this.write(operation);
+    }
   }
 
   // Frame sink (called by the protocol adapter for every inbound frame)
@@ -360,6 +364,10 @@ export class ConnectionRuntime implements FrameSink {
     }
     const limit = this.options.maxMessageBytes;
     const bytes = frameBytes(frame, limit);
+    if (this.options.protocol.startsOperations && options?.channel !== undefined && bytes <= limit) {
+      const remembered = this.router.rememberOperation(options.channel, frame);
+      if (remembered && this.status !== 'connected' && this.status !== 'closed' && this.status !== 'failed') return RESOLVED;
+    }
     if (bytes > limit) {
       this.metrics.drops++;
       return Promise.reject(

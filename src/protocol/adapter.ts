@@ -75,6 +75,12 @@ export interface ProtocolAdapter {
   /** Frame that (re)subscribes to a channel, resuming after `since` when given. */
   subscribeFrame(channel: string, since: number | undefined): OutgoingFrame | undefined;
   unsubscribeFrame(channel: string): OutgoingFrame | undefined;
+  /**
+   * Whether `send(data, { channel })` starts an operation on that channel (as a graphql-transport-ws
+   * `subscribe` does): the connection then remembers the payload and sends it again on every connect
+   * while the channel has subscribers.
+   */
+  readonly startsOperations?: boolean;
   /** Maps the protocol's own close codes onto socketchart's table (`closeCodeTable`); identity when absent. */
   normalizeCloseCode?(code: number): number;
   /** Decodes one inbound frame into exactly one call on `sink`. */

@@ -42,6 +42,7 @@ export function graphqlTransportWsProtocol(options: GraphqlTransportWsOptions = 
     authFrame: ({ token }) => JSON.stringify({ type: 'connection_init', payload: initPayload(token) }),
     awaitsAuthAnswer: () => true,
     refreshFrame: () => undefined,
+    startsOperations: true,
     pingFrame: () => '{"type":"ping"}',
     pongFrame: () => '{"type":"pong"}',
     encode(data, { channel }): OutgoingFrame {

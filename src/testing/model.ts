@@ -393,6 +393,11 @@ export interface MachineModel<TMachine extends AnyStateMachine, TWorld> {
    * others are dropped.
    */
   paths(options?: PathOptions): ModelPath<ModelStateOf<TMachine, TWorld>>[];
+  /**
+   * The path taking the named events from the start, in order (names as `describeEvent` gives them):
+   * a hand-written scenario that stays checked against the machine. Throws when an event is not offered.
+   */
+  path(events: readonly string[], reason?: string): ModelPath<ModelStateOf<TMachine, TWorld>>;
   /** Replays one path against the real system: stimulus, settle, assert, step after step. */
   replay<TSut>(path: ModelPath<ModelStateOf<TMachine, TWorld>>, options: ReplayOptions<TSut, ModelStateOf<TMachine, TWorld>>): Promise<void>;
 }
@@ -670,6 +675,20 @@ export function createModel<TMachine extends AnyStateMachine, TWorld>(config: Mo
       .map(({ steps, reasons }) => ({ description: describePath(steps), start: initial, steps, reasons }));
   };
 
+  const pathOf = (names: readonly string[], reason = 'scenario'): ModelPath<State> => {
+    let state = initial;
+    const steps = names.map((name, index) => {
+      const offered = eventsOf(state);
+      const event = offered.find((candidate) => describeEvent(candidate) === name);
+      if (!event) {
+        throw new Error(`"${name}" (step ${index + 1}) is not offered; the model offers: ${offered.map(describeEvent).join(', ') || 'nothing'}`);
+      }
+      state = transition(state, event);
+      return { event, state };
+    });
+    return { description: describePath(steps), start: initial, steps, reasons: [reason] };
+  };
+
   const replay = async <TSut>(path: ModelPath<State>, options: ReplayOptions<TSut, State>): Promise<void> => {
     const settle = options.settle ?? (() => new Promise<void>((resolve) => setImmediate(resolve)));
     const sut = await options.setup(path);
@@ -724,6 +743,7 @@ export function createModel<TMachine extends AnyStateMachine, TWorld>(config: Mo
     },
     reachable,
     paths,
+    path: pathOf,
     replay,
   };
 }

@@ -232,6 +232,32 @@ describe('graphql-transport-ws adapter driving a connection', () => {
     expect(h.connection.status).toBe('connected');
   });
 
+  it('a subscribed operation is started again, once, after every reconnect', async () => {
+    const { h, gql } = graphql();
+    h.connection.subscribe('op1', () => {});
+    await h.connect();
+    const payload = { query: 'subscription { ticks }' };
+    await h.connection.send(payload, { channel: 'op1' });
+    socketOf(h).drop();
+    await h.settle();
+    await h.advance(h.connection.snapshot.context.retryDelayMs);
+    await h.settle();
+    expect(h.connection.status).toBe('connected');
+    expect(h.server.sockets).toHaveLength(2);
+    expect(gql.subscribes).toEqual([
+      { type: 'subscribe', id: 'op1', payload },
+      { type: 'subscribe', id: 'op1', payload },
+    ]);
+  });
+
+  it('an operation started while disconnected is sent once on connect, not queued twice', async () => {
+    const { h, gql } = graphql();
+    h.connection.subscribe('op1', () => {});
+    await h.connection.send({ query: 'subscription { a }' }, { channel: 'op1' });
+    await h.connect();
+    expect(gql.subscribes).toHaveLength(1);
+  });
+
   it('unsubscribing the last listener of an operation sends complete', async () => {
     const { h } = graphql();
     await h.connect();
