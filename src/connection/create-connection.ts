@@ -65,6 +65,7 @@ export class Connection {
 
   /** Dials again now: leaves `failed`, or skips a backoff or an open circuit. */
   retry(): this {
+    if (this.rt.status === 'failed') this.rt.watchEnvironment();
     this.actor.send({ type: 'connection.retry' });
     return this;
   }

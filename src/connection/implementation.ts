@@ -152,7 +152,6 @@ export const connectionActions = {
     context.rt.log('warn', 'circuit open', { trips: context.trips, failures: context.failures }),
   ),
   resetAttempts: typed.assign(({ context }) => {
-    context.rt.watchEnvironment();
     const { rt: _rt, ...fresh } = initialConnectionContext({ rt: context.rt });
     return fresh;
   }),

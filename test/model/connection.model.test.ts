@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { connectionMachine } from '../../src/index.js';
 import { Coverage, stateNodesOf, transitionsOf } from '../../src/testing/index.js';
-import { connectionModel, replayOptions, variants } from '../support/model-connection.js';
+import { connectionModel, replayOptions, variants, type Sut } from '../support/model-connection.js';
 
 /**
  * Model-based tests of the connection machine. Paths come from `xstate/graph` over the pure machine
@@ -34,6 +34,113 @@ for (const { variant, model, paths } of models) {
     }
   });
 }
+
+/** Hand-written paths through the same model: sequences the invariants are about, checked step by step like the generated ones. */
+interface Scenario {
+  readonly name: string;
+  /** Index in `variants`. */
+  readonly variant: number;
+  readonly events: readonly string[];
+  readonly check?: (sut: Sut) => void;
+}
+
+const delaysOf = (sut: Sut, timer: string) => sut.scheduled.filter(({ id }) => id.startsWith(`xstate.after.${timer}.`)).map(({ delay }) => delay);
+const cycle = ['socket.open', 'socket.close 1000', 'after reconnectDelay'];
+
+const scenarios: readonly Scenario[] = [
+  {
+    name: 'a 4001 gets one fresh token; a second 4001 before a token is accepted is final, and nothing dials until retry()',
+    variant: 0,
+    events: ['connection.start', 'socket.open', 'socket.close 4001', 'socket.open', 'socket.close 4001', 'env.offline', 'env.online', 'connection.retry', 'socket.open', 'auth.ok'],
+    check: (sut) => {
+      expect(sut.tokens.reasons).toEqual(['connect', 'rejected', 'connect']);
+      expect(sut.connection.dials).toBe(3);
+    },
+  },
+  {
+    name: 'an accepted token clears the refusals: a later 4001 gets a fresh token again',
+    variant: 0,
+    events: ['connection.start', 'socket.open', 'socket.close 4001', 'socket.open', 'auth.ok', 'socket.close 4001', 'socket.open', 'auth.ok'],
+    check: (sut) => expect(sut.tokens.reasons).toEqual(['connect', 'rejected', 'rejected']),
+  },
+  {
+    name: 'AUTHORIZATION_FAILED from the server is final until retry()',
+    variant: 0,
+    events: ['connection.start', 'socket.open', 'auth.error AUTHORIZATION_FAILED', 'page.hidden', 'page.visible', 'connection.retry', 'socket.open', 'auth.ok'],
+    check: (sut) => expect(sut.connection.dials).toBe(2),
+  },
+  {
+    name: 'the in-band refresh renews the session on the same socket',
+    variant: 0,
+    events: ['connection.start', 'socket.open', 'auth.ok', 'after minUptime', 'after tokenRefresh', 'token refreshed', 'auth.ok', 'after tokenRefresh'],
+    check: (sut) => {
+      expect(sut.server.sockets).toHaveLength(1);
+      expect(sut.server.sockets[0]?.sentOfType('auth').map((frame) => frame.token)).toEqual(['token-1', 'token-2']);
+      expect(delaysOf(sut, 'tokenRefresh')).toEqual([6_000, 6_000]);
+    },
+  },
+  {
+    name: 'the circuit opens after two consecutive failures, dials nothing while open, probes once and closes on success',
+    variant: 1,
+    events: ['connection.start', 'socket.close 1006', 'after reconnectDelay', 'socket.close 1006', 'after recoveryTimeout', 'socket.open', 'after minUptime'],
+    check: (sut) => {
+      expect(sut.connection.dials).toBe(3);
+      expect(delaysOf(sut, 'recoveryTimeout')).toEqual([1_000]);
+    },
+  },
+  {
+    name: 'a failed probe reopens the circuit for twice the recovery time',
+    variant: 1,
+    events: ['connection.start', 'socket.close 1006', 'after reconnectDelay', 'socket.close 1006', 'after recoveryTimeout', 'socket.close 1006', 'after recoveryTimeout', 'socket.open'],
+    check: (sut) => expect(delaysOf(sut, 'recoveryTimeout')).toEqual([1_000, 2_000]),
+  },
+  {
+    name: 'backoff doubles from base to cap while the server keeps closing normally',
+    variant: 1,
+    events: ['connection.start', ...cycle, ...cycle, ...cycle, ...cycle, 'socket.open'],
+    check: (sut) => expect(delaysOf(sut, 'reconnectDelay')).toEqual([100, 200, 400, 400]),
+  },
+  {
+    name: 'the first retry after a stable connection is immediate',
+    variant: 1,
+    events: ['connection.start', 'socket.open', 'after minUptime', 'socket.close 1006', 'after reconnectDelay', 'socket.open'],
+    check: (sut) => expect(delaysOf(sut, 'reconnectDelay')).toEqual([0]),
+  },
+  {
+    name: 'with closeWhenHidden, hiding the page closes the socket and showing it dials again',
+    variant: 1,
+    events: ['connection.start', 'socket.open', 'page.hidden', 'page.visible', 'socket.open'],
+    check: (sut) => expect(sut.server.sockets.map((socket) => socket.closedByClient?.code)).toEqual([1000, undefined]),
+  },
+  {
+    name: 'retry() from failed while the network is down waits offline and dials nothing',
+    variant: 1,
+    events: ['connection.start', 'socket.open', 'socket.close 4003', 'env.offline', 'connection.retry', 'env.online', 'socket.open'],
+    check: (sut) => expect(sut.dials.map((dial) => dial.online)).toEqual([true, true]),
+  },
+];
+
+describe('connection model scenarios', () => {
+  for (const scenario of scenarios) {
+    it(scenario.name, async () => {
+      const entry = models[scenario.variant];
+      if (!entry) throw new Error(`no variant ${scenario.variant}`);
+      const options = replayOptions(entry.variant, coverage);
+      await entry.model.replay(entry.model.path(scenario.events), {
+        ...options,
+        teardown: async (sut, path, failed) => {
+          try {
+            if (!failed) scenario.check?.(sut);
+          } catch (error) {
+            await options.teardown?.(sut, path, true);
+            throw error;
+          }
+          await options.teardown?.(sut, path, failed);
+        },
+      });
+    });
+  }
+});
 
 describe('connection model coverage', () => {
   it('replays reach every state node and every transition of the connection machine', () => {

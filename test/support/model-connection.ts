@@ -340,9 +340,12 @@ interface PendingToken {
 /** A token provider the test answers by hand. */
 export class TokenGate {
   readonly pending: PendingToken[] = [];
+  /** Why each token was asked for, in order. */
+  readonly reasons: string[] = [];
   issued = 0;
   readonly provider: TokenProvider = ({ reason }) =>
     new Promise<string>((resolve, reject) => {
+      this.reasons.push(reason);
       this.pending.push({ reason, resolve, reject });
     });
 
@@ -398,6 +401,8 @@ export interface Sut {
   dialsAtRest: number | undefined;
   /** Every backoff delay the connection scheduled, with its kind. */
   readonly delays: Array<{ kind: string; ms: number }>;
+  /** Every delayed event the connection actor scheduled, in order. */
+  readonly scheduled: Array<{ id: string; delay: number }>;
   /** Delayed events each actor has scheduled on the clock (by actor id, `root` for the connection), by timer id. */
   readonly timers: Map<string, Map<string, RealTimer>>;
 }
@@ -439,6 +444,7 @@ export function createSut(variant: Variant, coverage: Coverage | undefined, serv
       const params = event.action.params as { id?: string; delay?: number; sendId?: string } | undefined;
       if (event.action.type === 'xstate.raise' && typeof params?.delay === 'number' && params.id !== undefined) {
         timers.set(params.id, { dueAt: clock.now() + params.delay, delay: params.delay });
+        if (isRoot) sut.scheduled.push({ id: params.id, delay: params.delay });
       }
       if (event.action.type === 'xstate.cancel' && params?.sendId !== undefined) timers.delete(params.sendId);
     }
@@ -478,6 +484,7 @@ export function createSut(variant: Variant, coverage: Coverage | undefined, serv
     dialsAtRest: undefined,
     delays: [],
     timers: new Map(),
+    scheduled: [],
   };
   sutRef.current = sut;
   lastRoot = connection.snapshot;
