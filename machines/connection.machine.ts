@@ -6,7 +6,20 @@ import { tokenActor } from '../src/connection/token-actor.js';
 import { heartbeatMachine } from './heartbeat.machine.js';
 import { flusherMachine } from './flusher.machine.js';
 
-const dial = [{ guard: 'isOffline', target: '#connection.offline' }, { target: '#connection.link' }] as const;
+/** Every dial from a state without a socket asks the environment first. */
+const dial = [
+  { guard: 'closesWhileHidden', target: '#connection.suspended' },
+  { guard: 'isOffline', target: '#connection.offline' },
+  { target: '#connection.link' },
+] as const;
+
+/** An explicit start() or retry(): the same, with the attempt counters and the circuit reset. */
+const dialAfresh = [
+  { guard: 'closesWhileHidden', target: '#connection.suspended', actions: 'resetAttempts' },
+  { guard: 'isOffline', target: '#connection.offline', actions: 'resetAttempts' },
+  { target: '#connection.link', actions: 'resetAttempts' },
+] as const;
+
 
 /**
  * One connection's lifecycle. `link` owns the socket: entering it dials, leaving it closes the socket,
@@ -26,7 +39,7 @@ export const connectionMachine = setup({
   states: {
     idle: {
       on: {
-        'connection.start': [{ guard: 'closesWhileHidden', target: 'suspended' }, ...dial],
+        'connection.start': dial,
         'connection.stop': 'closed',
       },
     },
@@ -39,7 +52,7 @@ export const connectionMachine = setup({
         'auth.error': { guard: 'fromOwnSocket', target: 'retrying', actions: 'recordAuthError' },
         'env.offline': 'offline',
         'page.hidden': { guard: 'closesWhenHidden', target: 'suspended' },
-        'connection.stop': '.closing',
+        'connection.stop': [{ guard: 'hasOpenSocket', target: '.closing' }, { target: 'closed' }],
       },
       states: {
         connecting: {
@@ -118,7 +131,6 @@ export const connectionMachine = setup({
           after: { closeTimeout: '#connection.closed' },
           on: {
             'socket.close': { guard: 'fromOwnSocket', target: '#connection.closed' },
-            'auth.error': {},
             'env.offline': {},
             'page.hidden': {},
             'connection.stop': {},
@@ -155,6 +167,7 @@ export const connectionMachine = setup({
       after: { recoveryTimeout: 'link.halfOpen' },
       on: {
         'env.offline': 'offline',
+        'page.hidden': { guard: 'closesWhenHidden', target: 'suspended' },
         'connection.retry': { target: 'link', actions: 'resetAttempts' },
         'connection.stop': 'closed',
       },
@@ -162,15 +175,27 @@ export const connectionMachine = setup({
 
     offline: {
       on: {
-        'env.online': [{ guard: 'circuitIsOpen', target: 'circuitOpen' }, { target: 'link' }],
+        'env.online': [
+          { guard: 'closesWhileHidden', target: 'suspended' },
+          { guard: 'circuitIsOpen', target: 'circuitOpen' },
+          { target: 'link' },
+        ],
         'connection.stop': 'closed',
       },
     },
 
     suspended: {
       on: {
-        'page.visible': dial,
-        'page.resume': dial,
+        'page.visible': [
+          { guard: 'isOffline', target: 'offline' },
+          { guard: 'circuitIsOpen', target: 'circuitOpen' },
+          { target: 'link' },
+        ],
+        'page.resume': [
+          { guard: 'isOffline', target: 'offline' },
+          { guard: 'circuitIsOpen', target: 'circuitOpen' },
+          { target: 'link' },
+        ],
         'env.offline': 'offline',
         'connection.stop': 'closed',
       },
@@ -178,13 +203,13 @@ export const connectionMachine = setup({
 
     closed: {
       entry: 'settleClosed',
-      on: { 'connection.start': [{ guard: 'isOffline', target: 'offline', actions: 'resetAttempts' }, { target: 'link', actions: 'resetAttempts' }] },
+      on: { 'connection.start': dialAfresh },
     },
 
     failed: {
       entry: 'settleFailed',
       on: {
-        'connection.retry': [{ guard: 'isOffline', target: 'offline', actions: 'resetAttempts' }, { target: 'link', actions: 'resetAttempts' }],
+        'connection.retry': dialAfresh,
         'connection.stop': 'closed',
       },
     },

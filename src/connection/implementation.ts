@@ -171,6 +171,7 @@ export const connectionActions = {
 export const connectionGuards = {
   fromOwnSocket: ({ context, event }: Args) => (event as SocketEvent).socket === context.rt.currentSocket,
   isOffline: ({ context }: Args) => !context.rt.online,
+  hasOpenSocket: ({ context }: Args) => context.rt.ws !== null,
   closesWhenHidden: ({ context }: Args) => context.rt.options.closeWhenHidden,
   closesWhileHidden: ({ context }: Args) => context.rt.options.closeWhenHidden && context.rt.hidden,
   authAnswerNotAwaited: ({ context: { rt } }: Args) =>

@@ -239,6 +239,7 @@ export class ConnectionRuntime implements FrameSink {
 
   /** Starts the close handshake in `closing`; `socket.close` or the close timeout ends it. */
   closeSocket(code = 1000, reason = 'client closed'): void {
+    this.awaitingAuth = false;
     const ws = this.ws;
     if (!ws) return;
     try {

@@ -23,6 +23,27 @@ import { getAdjacencyMap, getShortestPaths, type AdjacencyMap } from 'xstate/gra
  *
  * Nothing here knows about any particular machine: events, the world around the machine and the
  * stimuli come from the caller.
+ *
+ * ```ts
+ * const model = createModel({
+ *   machine: doorMachine,
+ *   input: { … },                                   // what guards and delays read; no I/O
+ *   world: { locked: false },                       // what the machine's guards see of the outside
+ *   events: ({ world }) => [{ type: 'open' }, { type: world.locked ? 'unlock' : 'lock' }],
+ *   before: (world, event) => (event.type === 'lock' ? { locked: true } : event.type === 'unlock' ? { locked: false } : world),
+ *   sync: (world) => { input.locked = world.locked },
+ * });
+ * const coverage = new Coverage([doorMachine]);
+ * for (const path of model.paths({ simpleDepth: 4 })) {
+ *   it(path.description, () => model.replay(path, {
+ *     setup: () => createDoor({ inspect: coverage.inspect }),
+ *     stimuli: { open: (door) => door.push(), lock: (door) => door.turnKey(), unlock: (door) => door.turnKey() },
+ *     delayed: (door, step) => door.clock.advance(step.elapsed),
+ *     assert: (door, state) => expect(door.snapshot.value).toEqual(state.snapshot.value),
+ *   }));
+ * }
+ * // afterwards: coverage.report() / coverage.format()
+ * ```
  */
 
 // ---------------------------------------------------------------------------------------------------
@@ -315,7 +336,7 @@ export interface ModelConfig<TMachine extends AnyStateMachine, TWorld> {
   abstract?(snapshot: SnapshotFrom<TMachine>, world: TWorld): unknown;
   /** A short, unique name of an event (path names, edge keys). @default its JSON */
   describeEvent?(event: EventObject): string;
-  /** Most vertices to visit before the traversal gives up. @default 200000 */
+  /** Most traversal iterations (edges queued) before `xstate/graph` gives up. @default 200000 */
   limit?: number;
 }
 
@@ -335,6 +356,8 @@ export interface ModelPath<TState> {
 }
 
 export interface PathOptions {
+  /** Also add the shortest path to every vertex of the model graph (every reachable state × world). @default false */
+  vertices?: boolean;
   /** Also add simple paths (no repeated vertex) from the start, of this many steps. @default 0 */
   simpleDepth?: number;
   /** Most simple paths to add (evenly spread over all of them). @default 50 */
@@ -612,6 +635,9 @@ export function createModel<TMachine extends AnyStateMachine, TWorld>(config: Mo
     }
     const chosen: Array<{ steps: ModelStep<State>[]; reasons: string[] }> = [];
     for (const [reason, steps] of best) chosen.push({ steps, reasons: [reason] });
+    if (options.vertices) {
+      for (const steps of toVertex.values()) if (steps.length > 0) chosen.push({ steps, reasons: ['model vertex'] });
+    }
 
     // Simple paths of a bounded length from the start (no vertex twice, self-loops skipped).
     const depth = options.simpleDepth ?? 0;

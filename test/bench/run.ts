@@ -19,6 +19,8 @@ import { fixed, heading, int, kb, rate, table, verdict } from './lib/stats.js';
 const quick = process.argv.includes('--quick');
 const args = quick ? ['--quick'] : [];
 
+/** "+12", "-3", "+0": a signed, rounded figure. */
+const signed = (v: number, digits = 0) => `${Math.round(v * 10 ** digits) >= 0 ? '+' : '-'}${fixed(Math.abs(v), digits)}`;
 const load = () => os.loadavg().map((v) => v.toFixed(2)).join(' / ');
 const startedAt = performance.now();
 console.log(`socketchart benchmarks${quick ? ' (--quick: smoke sizes, figures not meaningful)' : ''}`);
@@ -75,13 +77,13 @@ if (throughput) {
 if (micro) {
   rows.push([
     'data plane, in process: receive CPU/msg over raw',
-    `+${fixed(micro.receive.socketchart - micro.receive.raw, 0)} ns (${fixed(micro.receive.raw, 0)} → ${fixed(micro.receive.socketchart, 0)} ns), +${fixed(micro.receive.scAlloc - micro.receive.rawAlloc, 0)} B alloc`,
+    `${signed(micro.receive.socketchart - micro.receive.raw)} ns (${fixed(micro.receive.raw, 0)} → ${fixed(micro.receive.socketchart, 0)} ns), ${signed(micro.receive.scAlloc - micro.receive.rawAlloc)} B alloc/msg`,
     '',
     '',
   ]);
   rows.push([
     'data plane, in process: send CPU/msg over raw',
-    `+${fixed(micro.send.socketchart - micro.send.raw, 0)} ns, +${fixed(micro.send.scAlloc - micro.send.rawAlloc, 0)} B alloc/msg`,
+    `${signed(micro.send.socketchart - micro.send.raw)} ns, ${signed(micro.send.scAlloc - micro.send.rawAlloc)} B alloc/msg`,
     '',
     '',
   ]);

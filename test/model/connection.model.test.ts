@@ -21,7 +21,7 @@ const UNREACHABLE: Readonly<Record<string, string>> = {
 const coverage = new Coverage([connectionMachine]);
 const models = variants.map((variant) => {
   const model = connectionModel(variant);
-  return { variant, model, paths: model.paths({ simpleDepth: 6, simpleLimit: 40 }) };
+  return { variant, model, paths: model.paths({ vertices: true, simpleDepth: 6, simpleLimit: 40 }) };
 });
 
 for (const { variant, model, paths } of models) {
@@ -111,6 +111,24 @@ const scenarios: readonly Scenario[] = [
     variant: 1,
     events: ['connection.start', 'socket.open', 'page.hidden', 'page.visible', 'socket.open'],
     check: (sut) => expect(sut.server.sockets.map((socket) => socket.closedByClient?.code)).toEqual([1000, undefined]),
+  },
+  {
+    name: 'stop() while the token is being fetched closes at once: a token that arrives afterwards dials nothing',
+    variant: 0,
+    events: ['connection.start', 'connection.stop'],
+    check: (sut) => expect(sut.connection.dials).toBe(0),
+  },
+  {
+    name: 'with closeWhenHidden, a page hidden while offline does not dial when the network returns',
+    variant: 1,
+    events: ['connection.start', 'socket.open', 'env.offline', 'page.hidden', 'env.online', 'page.visible'],
+    check: (sut) => expect(sut.dials.filter((dial) => dial.hidden), 'dials while the page was hidden').toEqual([]),
+  },
+  {
+    name: 'with closeWhenHidden, a page hidden while the circuit is open is not probed until it is visible',
+    variant: 1,
+    events: ['connection.start', 'socket.close 1006', 'after reconnectDelay', 'socket.close 1006', 'page.hidden', 'page.visible', 'after recoveryTimeout'],
+    check: (sut) => expect(sut.dials.filter((dial) => dial.hidden), 'dials while the page was hidden').toEqual([]),
   },
   {
     name: 'retry() from failed while the network is down waits offline and dials nothing',

@@ -13,7 +13,7 @@ import {
 } from '../../src/index.js';
 import { ConnectionRuntime } from '../../src/connection/runtime.js';
 import { resolveOptions } from '../../src/connection/options.js';
-import type { WebSocketConstructor } from '../../src/transport/websocket-like.js';
+import type { WebSocketConstructor, WebSocketLike } from '../../src/transport/websocket-like.js';
 import {
   SimulatedClock,
   activeStateIds,
@@ -111,6 +111,20 @@ export class ModelClock extends SimulatedClock {
     return this.at;
   }
 }
+
+/** Stands for an open socket while the pure machine is traversed: it accepts writes and closes, and does nothing. */
+const openSocketStandIn: WebSocketLike = {
+  readyState: 1,
+  bufferedAmount: 0,
+  protocol: '',
+  binaryType: 'arraybuffer',
+  send: () => {},
+  close: () => {},
+  onopen: null,
+  onclose: null,
+  onerror: null,
+  onmessage: null,
+};
 
 export class ModelRuntime extends ConnectionRuntime {
   queued = 0;
@@ -231,6 +245,7 @@ export function connectionModel(variant: Variant): ConnectionModel {
       rt.hidden = world.hidden;
       rt.queued = world.queued ? 1 : 0;
       rt.currentSocket = SOCKET;
+      rt.ws = world.socket === 'open' || world.socket === 'closing' ? openSocketStandIn : null;
       rt.token = variant.tokenProvider ? 'token' : undefined;
       clock.at = now;
     },
@@ -254,7 +269,10 @@ export function connectionModel(variant: Variant): ConnectionModel {
       // The socket, the server and the token provider.
       const opening = at('link.connecting') || at('link.halfOpen');
       if (opening && (w.tokenHeld || w.socket === 'dialed')) events.push({ type: 'socket.open', socket: SOCKET }, socketClose(1006));
-      if ((opening || at('link.closing')) && w.tokenHeld) for (const code of AUTH_ERROR_CODES) events.push(authError(code));
+      if ((opening || at('link.closing')) && w.tokenHeld) {
+        events.push({ type: 'token.granted' });
+        for (const code of AUTH_ERROR_CODES) events.push(authError(code));
+      }
       if ((at('link.authenticating') || at('link.connected')) && w.socket === 'open') {
         for (const code of CLOSE_CODES) events.push(socketClose(code));
         if (w.authAwaited) {
@@ -295,6 +313,8 @@ export function connectionModel(variant: Variant): ConnectionModel {
           return { ...world, queued: true };
         case EVENT.flusherDone:
           return { ...world, queued: false };
+        case 'token.granted':
+          return { ...world, socket: 'dialed', tokenHeld: false };
         case 'socket.open':
           return { ...world, socket: 'open', tokenHeld: false };
         case 'socket.close':
@@ -368,6 +388,7 @@ export interface Dial {
   /** Status of the connection when it dialed. */
   readonly status: string;
   readonly online: boolean;
+  readonly hidden: boolean;
   /** Live sockets (opening or open) just before the dial. */
   readonly liveBefore: number;
   /** Which halfOpen visit the dial belongs to (0 outside halfOpen). */
@@ -426,7 +447,7 @@ export function createSut(variant: Variant, coverage: Coverage | undefined, serv
       if (sut) {
         if (sut.blocked) socket.bufferedAmount = TIMING.queue.highWaterMark;
         const status = lastRoot ? statusOf(lastRoot as ConnectionSnapshot) : 'idle';
-        sut.dials.push({ status, online: env.online, liveBefore, halfOpenVisit: status === 'halfOpen' ? sut.halfOpenVisits : 0 });
+        sut.dials.push({ status, online: env.online, hidden: env.hidden, liveBefore, halfOpenVisit: status === 'halfOpen' ? sut.halfOpenVisits : 0 });
       }
       return socket;
     }
@@ -532,6 +553,7 @@ const stimuli: Record<string, ConnectionStimulus> = {
   'page.visible': ({ env }) => env.emit('visible'),
   'page.freeze': ({ env }) => env.emit('freeze'),
   'page.resume': ({ env }) => env.emit('resume'),
+  'token.granted': (sut) => sut.tokens.give(),
   'socket.open': async (sut, step) => {
     if (step.before.world.tokenHeld) {
       sut.tokens.give();

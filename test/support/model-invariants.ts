@@ -55,7 +55,7 @@ export function checkConnectionInvariants(sut: Sut, step?: { readonly event: Eve
   // 2 + 3. Dials happen only in connecting or halfOpen: never while circuitOpen, offline, closed or failed
   // (nor in any other state), never while the network is down; one dial per halfOpen visit.
   for (const dial of stepDials) {
-    expect(DIALING.has(dial.status), `2/3: ${describeDial(dial)}`).toBe(true);
+    expect(DIALING.has(dial.status), `2/3: ${describeDial(dial)}: only connecting and halfOpen may dial`).toBe(true);
     expect(dial.online, `3: ${describeDial(dial)}: the environment is offline`).toBe(true);
   }
   const probes = new Map<number, number>();
