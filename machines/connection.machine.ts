@@ -1,4 +1,4 @@
-import { setup } from 'xstate';
+import { not, setup } from 'xstate';
 import type { ConnectionContext, ConnectionEvent, ConnectionInput } from '../src/connection/types.js';
 import { connectionActions, connectionGuards, connectionDelays, initialConnectionContext } from '../src/connection/implementation.js';
 import { socketActor } from '../src/transport/socket-actor.js';
@@ -74,18 +74,41 @@ export const connectionMachine = setup({
           type: 'parallel',
           entry: ['markConnected', 'resubscribe'],
           exit: 'markDisconnected',
-          invoke: { id: 'heartbeat', src: 'heartbeat', input: ({ context }) => context.rt },
           after: { minUptime: { actions: 'markStable' } },
           on: {
             'heartbeat.timeout': { target: '#connection.retrying', actions: 'recordHeartbeatTimeout' },
-            'heartbeat.pong': { actions: 'forwardToHeartbeat' },
-            'page.hidden': [{ guard: 'closesWhenHidden', target: '#connection.suspended' }, { actions: 'forwardToHeartbeat' }],
-            'page.freeze': { actions: 'forwardToHeartbeat' },
-            'page.visible': { actions: 'forwardToHeartbeat' },
-            'page.resume': { actions: 'forwardToHeartbeat' },
+            'page.hidden': { guard: 'closesWhenHidden', target: '#connection.suspended' },
             'auth.error': { guard: 'fromOwnSocket', actions: 'reportRefreshRefused' },
           },
           states: {
+            liveness: {
+              initial: 'quiet',
+              states: {
+                quiet: {
+                  always: [
+                    { guard: 'heartbeatOff', target: 'unmonitored' },
+                    { guard: 'pageHidden', target: 'suspended' },
+                  ],
+                  after: { heartbeatInterval: 'probing' },
+                  on: {
+                    'page.hidden': { guard: not('closesWhenHidden'), target: 'suspended' },
+                    'page.freeze': 'suspended',
+                  },
+                },
+                probing: {
+                  invoke: { id: 'heartbeat', src: 'heartbeat', input: ({ context }) => context.rt, onDone: 'quiet' },
+                  on: {
+                    'heartbeat.pong': { actions: 'forwardToHeartbeat' },
+                    'page.hidden': { guard: not('closesWhenHidden'), target: 'suspended' },
+                    'page.freeze': 'suspended',
+                  },
+                },
+                suspended: {
+                  on: { 'page.visible': 'probing', 'page.resume': 'probing' },
+                },
+                unmonitored: {},
+              },
+            },
             outbound: {
               initial: 'streaming',
               states: {

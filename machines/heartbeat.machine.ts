@@ -10,9 +10,10 @@ import {
 } from '../src/heartbeat/implementation.js';
 
 /**
- * Child of `connected`: pings when the link is quiet and reports `heartbeat.timeout` to its parent
- * when no pong (and no other traffic) comes back. Suspended while the page is hidden or frozen, where
- * timers lie; on wake it verifies the link at once, against a wall-clock deadline.
+ * One liveness probe, started by `connected.liveness` after a quiet interval or when the page wakes:
+ * ping, then either a pong (an RTT sample), any other traffic, or `heartbeat.timeout` to the parent.
+ * A pong timeout that fired far later than scheduled (a throttled or frozen timer) is not trusted:
+ * the probe pings again against a fresh wall-clock deadline.
  */
 export const heartbeatMachine = setup({
   types: {} as { context: HeartbeatContext; events: HeartbeatEvent; input: ConnectionRuntime },
@@ -22,34 +23,19 @@ export const heartbeatMachine = setup({
 }).createMachine({
   id: 'heartbeat',
   context: ({ input }) => initialHeartbeatContext(input),
-  initial: 'waiting',
+  initial: 'awaitingPong',
   states: {
-    waiting: {
-      always: [
-        { guard: 'disabled', target: 'off' },
-        { guard: 'pageHidden', target: 'suspended' },
-      ],
-      after: { interval: 'awaitingPong' },
-      on: { 'page.hidden': 'suspended', 'page.freeze': 'suspended' },
-    },
     awaitingPong: {
       entry: 'sendPing',
       after: {
         pongTimeout: [
-          { guard: 'heardSincePing', target: 'waiting' },
+          { guard: 'heardSincePing', target: 'alive' },
           { guard: 'timerWasLate', target: 'awaitingPong', reenter: true },
           { actions: 'reportTimeout' },
         ],
       },
-      on: {
-        'heartbeat.pong': { target: 'waiting', actions: 'recordRtt' },
-        'page.hidden': 'suspended',
-        'page.freeze': 'suspended',
-      },
+      on: { 'heartbeat.pong': { target: 'alive', actions: 'recordRtt' } },
     },
-    suspended: {
-      on: { 'page.visible': 'awaitingPong', 'page.resume': 'awaitingPong' },
-    },
-    off: {},
+    alive: { type: 'final' },
   },
 });

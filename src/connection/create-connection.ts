@@ -1,4 +1,5 @@
-import { createActor, type Actor, type SnapshotFrom } from 'xstate';
+import { createActor, type Actor, type AnyActorRef, type SnapshotFrom } from 'xstate';
+import { releaseActor, sharedParent } from './actor-system.js';
 import { connectionMachine, type ConnectionMachine } from '../../machines/connection.machine.js';
 import type { MessageListener } from './router.js';
 import type { ConnectionMetricsSnapshot } from '../metrics/connection-metrics.js';
@@ -24,16 +25,18 @@ export class Connection {
   readonly actor: Actor<ConnectionMachine>;
   readonly name: string;
   private readonly rt: ConnectionRuntime;
+  private readonly parent: AnyActorRef | undefined;
 
   constructor(options: ConnectionOptions) {
     const resolved = resolveOptions(options);
     this.name = resolved.name;
     this.rt = new ConnectionRuntime(resolved);
+    this.parent = resolved.inspect ? undefined : sharedParent(resolved.clock);
     this.actor = createActor(connectionMachine, {
       input: { rt: this.rt },
       clock: resolved.clock,
       id: resolved.name,
-      ...(resolved.inspect ? { inspect: resolved.inspect } : {}),
+      ...(this.parent ? { parent: this.parent } : { inspect: resolved.inspect }),
     });
     this.rt.actor = this.actor;
     this.actor.subscribe((snapshot) => this.observe(snapshot));
@@ -136,7 +139,7 @@ export class Connection {
   dispose(): void {
     if (this.actor.getSnapshot().status === 'active') this.actor.send({ type: 'connection.stop' });
     this.rt.unwatchEnvironment();
-    this.actor.stop();
+    releaseActor(this.actor, this.parent);
     this.rt.disposeQueue();
   }
 }

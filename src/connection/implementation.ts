@@ -173,6 +173,8 @@ export const connectionGuards = {
   isOffline: ({ context }: Args) => !context.rt.online,
   hasOpenSocket: ({ context }: Args) => context.rt.ws !== null,
   closesWhenHidden: ({ context }: Args) => context.rt.options.closeWhenHidden,
+  pageHidden: ({ context }: Args) => context.rt.hidden,
+  heartbeatOff: ({ context: { rt } }: Args) => rt.options.heartbeat === false || rt.options.protocol.pingFrame(0) === undefined,
   closesWhileHidden: ({ context }: Args) => context.rt.options.closeWhenHidden && context.rt.hidden,
   authAnswerNotAwaited: ({ context: { rt } }: Args) =>
     !rt.options.protocol.awaitsAuthAnswer({ mode: rt.options.auth?.mode ?? 'message', token: rt.token }),
@@ -193,6 +195,7 @@ export const connectionDelays = {
   authTimeout: ({ context }: Args) => context.rt.options.authTimeoutMs,
   closeTimeout: ({ context }: Args) => context.rt.options.closeTimeoutMs,
   minUptime: ({ context }: Args) => context.rt.options.reconnect.minUptimeMs,
+  heartbeatInterval: ({ context }: Args) => (context.rt.options.heartbeat ? context.rt.options.heartbeat.intervalMs : 0),
   reconnectDelay: ({ context }: Args) => context.retryDelayMs,
   recoveryTimeout: ({ context }: Args) => {
     const circuit = context.rt.options.circuit;

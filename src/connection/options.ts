@@ -182,6 +182,18 @@ function checkKeys(path: string, value: Record<string, unknown>, known: readonly
 
 const MAX_DELAY = 2 ** 31 - 1;
 
+const interned = new Map<string, object>();
+const NO_PROTOCOLS: string[] = Object.freeze([]) as unknown as string[];
+
+/** Connections with equal settings share one frozen copy of them (a few hundred bytes each otherwise). */
+function intern<T extends object>(kind: string, value: T): T {
+  const key = kind + JSON.stringify(value);
+  const known = interned.get(key);
+  if (known) return known as T;
+  if (interned.size < 512) interned.set(key, Object.freeze(value));
+  return value;
+}
+
 const topLevelKeys = [
   'url', 'name', 'WebSocket', 'protocols', 'protocol', 'auth', 'heartbeat', 'reconnect', 'circuit', 'queue',
   'connectTimeoutMs', 'authTimeoutMs', 'closeTimeoutMs', 'maxMessageBytes', 'maxInboundBytes', 'environment',
@@ -239,16 +251,16 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   if (o.heartbeat !== false) {
     const h = section('heartbeat', o.heartbeat);
     checkKeys('heartbeat', h, ['intervalMs', 'timeoutMs']);
-    heartbeat = {
+    heartbeat = intern('heartbeat', {
       intervalMs: num('heartbeat.intervalMs', h.intervalMs, 30_000, 1, MAX_DELAY),
       timeoutMs: num('heartbeat.timeoutMs', h.timeoutMs, 5_000, 1, MAX_DELAY),
-    };
+    });
   }
 
   const r = section('reconnect', o.reconnect);
   checkKeys('reconnect', r, ['baseMs', 'capMs', 'multiplier', 'jitter', 'minUptimeMs', 'restartWindowMs', 'tryLaterMs']);
   const baseMs = num('reconnect.baseMs', r.baseMs, 1_000, 0, MAX_DELAY);
-  const reconnect: Required<ReconnectOptions> = {
+  const reconnect: Required<ReconnectOptions> = intern('reconnect', {
     baseMs,
     capMs: num('reconnect.capMs', r.capMs, Math.max(30_000, baseMs), baseMs, MAX_DELAY),
     multiplier: num('reconnect.multiplier', r.multiplier, 2, 1, 100, false),
@@ -256,32 +268,32 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     minUptimeMs: num('reconnect.minUptimeMs', r.minUptimeMs, 5_000, 0, MAX_DELAY),
     restartWindowMs: num('reconnect.restartWindowMs', r.restartWindowMs, 2_000, 0, MAX_DELAY),
     tryLaterMs: num('reconnect.tryLaterMs', r.tryLaterMs, 10_000, 0, MAX_DELAY),
-  };
+  });
 
   let circuit: ResolvedOptions['circuit'] = false;
   if (o.circuit !== false) {
     const c = section('circuit', o.circuit);
     checkKeys('circuit', c, ['failureThreshold', 'recoveryMs', 'recoveryMultiplier', 'maxRecoveryMs']);
     const recoveryMs = num('circuit.recoveryMs', c.recoveryMs, 30_000, 1, MAX_DELAY);
-    circuit = {
+    circuit = intern('circuit', {
       failureThreshold: num('circuit.failureThreshold', c.failureThreshold, 5, 1, 1_000),
       recoveryMs,
       recoveryMultiplier: num('circuit.recoveryMultiplier', c.recoveryMultiplier, 2, 1, 100, false),
       maxRecoveryMs: num('circuit.maxRecoveryMs', c.maxRecoveryMs, Math.max(300_000, recoveryMs), recoveryMs, MAX_DELAY),
-    };
+    });
   }
 
   const q = section('queue', o.queue);
   checkKeys('queue', q, ['maxMessages', 'maxBytes', 'overflow', 'defaultTtlMs', 'highWaterMark']);
   const overflow = q.overflow ?? 'evict-lowest';
   if (overflow !== 'reject' && overflow !== 'evict-lowest') throw new InvalidOptionError('queue.overflow', "'reject' or 'evict-lowest'", overflow);
-  const queue: Required<QueueOptions> = {
+  const queue: Required<QueueOptions> = intern('queue', {
     maxMessages: num('queue.maxMessages', q.maxMessages, 1_000, 1),
     maxBytes: num('queue.maxBytes', q.maxBytes, 1_048_576, 1),
     overflow,
     defaultTtlMs: num('queue.defaultTtlMs', q.defaultTtlMs, 0, 0, MAX_DELAY),
     highWaterMark: num('queue.highWaterMark', q.highWaterMark, 1_048_576, 1),
-  };
+  });
 
   let environment: EnvironmentSource = noEnvironment;
   if (o.environment !== false) {
@@ -304,7 +316,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     url: o.url,
     name: o.name ?? (typeof o.url === 'string' ? nameFromUrl(o.url) : 'connection'),
     WebSocket: WebSocketCtor,
-    protocols: o.protocols ?? [],
+    protocols: o.protocols === undefined || o.protocols.length === 0 ? NO_PROTOCOLS : [...o.protocols],
     protocol,
     auth,
     heartbeat,

@@ -34,6 +34,7 @@ export interface ConnectionEvents {
 type Listener<K extends keyof ConnectionEvents> = (payload: ConnectionEvents[K]) => void;
 
 const RESOLVED: Promise<void> = Promise.resolve();
+const NO_SEND_OPTIONS: SendOptions = Object.freeze({});
 const envEventTypes: Record<EnvironmentEvent, ConnectionEvent['type']> = {
   online: 'env.online',
   offline: 'env.offline',
@@ -192,13 +193,14 @@ export class ConnectionRuntime implements FrameSink {
     };
     ws.onerror = () => {};
     if (typeof ws.on === 'function' && typeof ws.terminate === 'function') {
-      (ws.on as (event: 'message', listener: (data: Uint8Array & { toString(): string }, isBinary: boolean) => void) => void)(
+      (ws.on as (event: 'message', listener: (data: { length: number; toString(): string } | ArrayBuffer, isBinary: boolean) => void) => void)(
         'message',
         (data, isBinary) => {
-          if (data.length > options.maxInboundBytes) return this.tooLarge(data.length);
+          const size = isBinary ? (data as ArrayBuffer).byteLength : (data as { length: number }).length;
+          if (size > options.maxInboundBytes) return this.tooLarge(size);
           this.metrics.messagesIn++;
-          this.metrics.bytesIn += data.length;
-          options.protocol.decode(isBinary ? data : data.toString(), this);
+          this.metrics.bytesIn += size;
+          options.protocol.decode(isBinary ? (data as ArrayBuffer) : data.toString(), this);
         },
       );
     } else {
@@ -359,7 +361,7 @@ export class ConnectionRuntime implements FrameSink {
   send(data: unknown, options: SendOptions | undefined): Promise<void> {
     let frame: OutgoingFrame;
     try {
-      frame = this.options.protocol.encode(data, options ?? {});
+      frame = this.options.protocol.encode(data, options ?? NO_SEND_OPTIONS);
     } catch (cause) {
       return Promise.reject(new SocketchartError(ErrorCode.INVALID_MESSAGE_FORMAT, { message: 'The message cannot be encoded', recovery: 'fail', cause }));
     }

@@ -3,22 +3,17 @@ import type { ConnectionRuntime } from '../connection/runtime.js';
 
 export interface HeartbeatContext {
   readonly rt: ConnectionRuntime;
-  /** Clock time the outstanding ping was sent. */
+  /** Clock time the ping was sent. */
   sentAt: number;
   /** Inbound message count when the ping was sent: any traffic since proves the link alive. */
   inboundAtPing: number;
 }
 
-export type HeartbeatEvent =
-  | { type: 'heartbeat.pong'; ts?: number }
-  | { type: 'page.hidden' }
-  | { type: 'page.visible' }
-  | { type: 'page.freeze' }
-  | { type: 'page.resume' };
+export type HeartbeatEvent = { type: 'heartbeat.pong'; ts?: number };
 
 type Args = { context: HeartbeatContext };
 
-const settings = (rt: ConnectionRuntime) => rt.options.heartbeat || { intervalMs: 30_000, timeoutMs: 5_000 };
+const timeoutOf = (rt: ConnectionRuntime) => (rt.options.heartbeat ? rt.options.heartbeat.timeoutMs : 5_000);
 
 /** A timer that fired this much later than asked was throttled or frozen; its verdict is not trusted. */
 const LATE_FACTOR = 2;
@@ -36,18 +31,12 @@ export const heartbeatActions = {
 };
 
 export const heartbeatGuards = {
-  pageHidden: ({ context }: Args) => context.rt.hidden,
   heardSincePing: ({ context }: Args) => context.rt.metrics.messagesIn !== context.inboundAtPing,
-  timerWasLate: ({ context }: Args) => {
-    const elapsed = context.rt.options.clock.now() - context.sentAt;
-    return elapsed > settings(context.rt).timeoutMs * LATE_FACTOR;
-  },
-  disabled: ({ context }: Args) => context.rt.options.heartbeat === false || context.rt.options.protocol.pingFrame(0) === undefined,
+  timerWasLate: ({ context }: Args) => context.rt.options.clock.now() - context.sentAt > timeoutOf(context.rt) * LATE_FACTOR,
 };
 
 export const heartbeatDelays = {
-  interval: ({ context }: Args) => settings(context.rt).intervalMs,
-  pongTimeout: ({ context }: Args) => settings(context.rt).timeoutMs,
+  pongTimeout: ({ context }: Args) => timeoutOf(context.rt),
 };
 
 export function initialHeartbeatContext(rt: ConnectionRuntime): HeartbeatContext {

@@ -1,3 +1,4 @@
+import { ringWrite } from './ring.js';
 import type { Clock } from '../environment/clock.js';
 import { detectIssues, healthScore, type Issue, type IssueThresholds } from './health.js';
 import { LatencySamples, type LatencySummary } from './latency.js';
@@ -57,18 +58,18 @@ const CONNECTED = 'connected';
 const RECENT_SLOTS = 32;
 
 class RecentEvents {
-  private stamps: Float64Array | undefined;
+  private stamps: number[] | undefined;
   private total = 0;
 
   add(at: number): void {
-    (this.stamps ??= new Float64Array(RECENT_SLOTS))[this.total % RECENT_SLOTS] = at;
+    this.stamps = ringWrite(this.stamps, this.total, RECENT_SLOTS, at);
     this.total++;
   }
 
   since(from: number): number {
     if (this.stamps === undefined) return 0;
     let n = 0;
-    const kept = Math.min(this.total, RECENT_SLOTS);
+    const kept = Math.min(this.total, this.stamps.length);
     for (let i = 0; i < kept; i++) if (this.stamps[i]! >= from) n++;
     return n;
   }
@@ -78,6 +79,8 @@ class RecentEvents {
  * Plain per-connection metrics: counters the data path bumps directly, RTT and recovery samples, state
  * durations and history, health score and issues. Nothing here goes through a state machine.
  */
+const noOptions: ConnectionMetricsOptions = Object.freeze({});
+
 export class ConnectionMetrics {
   /** Entries into `connected`. */
   connects = 0;
@@ -103,11 +106,11 @@ export class ConnectionMetrics {
   private readonly history: StateHistory;
   private readonly clock: Pick<Clock, 'now'>;
   private readonly options: ConnectionMetricsOptions;
-  private readonly recentErrors = new RecentEvents();
-  private readonly recentReconnects = new RecentEvents();
+  private recentErrors: RecentEvents | undefined;
+  private recentReconnects: RecentEvents | undefined;
   private leftConnectedAt = Number.NaN;
 
-  constructor(stateNames: readonly string[], clock: Pick<Clock, 'now'>, options: ConnectionMetricsOptions = {}) {
+  constructor(stateNames: readonly string[], clock: Pick<Clock, 'now'>, options: ConnectionMetricsOptions = noOptions) {
     this.history = new StateHistory(stateNames);
     this.clock = clock;
     this.options = options;
@@ -129,7 +132,7 @@ export class ConnectionMetrics {
     } else if (state === CONNECTED) {
       if (this.connects > 0) {
         this.reconnects++;
-        this.recentReconnects.add(now);
+        (this.recentReconnects ??= new RecentEvents()).add(now);
         if (!Number.isNaN(this.leftConnectedAt)) this.recovery.record(now - this.leftConnectedAt);
       }
       this.connects++;
@@ -140,7 +143,7 @@ export class ConnectionMetrics {
   /** Counts one error, also as recent for the health score. */
   recordError(): void {
     this.errors++;
-    this.recentErrors.add(this.clock.now());
+    (this.recentErrors ??= new RecentEvents()).add(this.clock.now());
   }
 
   /** The metrics now, as plain data. */
@@ -153,8 +156,8 @@ export class ConnectionMetrics {
     const score = healthScore({
       connected: state === CONNECTED,
       rttP95: rtt.p95,
-      errorsRecent: this.recentErrors.since(from),
-      reconnectsRecent: this.recentReconnects.since(from),
+      errorsRecent: this.recentErrors?.since(from) ?? 0,
+      reconnectsRecent: this.recentReconnects?.since(from) ?? 0,
       queueDepth: extra.queueDepth,
       queueCapacity: extra.queueCapacity,
       dropRate,

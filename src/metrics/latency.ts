@@ -1,3 +1,5 @@
+import { ringWrite } from './ring.js';
+
 /** Percentiles of the retained samples; every field is `null` when there are none. */
 export interface LatencySummary {
   /** Median, in ms (nearest rank). */
@@ -15,16 +17,15 @@ export interface LatencySummary {
 /** Capacity of the ring of retained samples. */
 export const LATENCY_SAMPLES = 128;
 
-/** The last 128 latency samples in a ring (allocated on the first sample), with exact nearest-rank percentiles. */
+/** The last 128 latency samples in a ring (grown on demand), with exact nearest-rank percentiles. */
 export class LatencySamples {
-  private ring: Float64Array | undefined;
+  private ring: number[] | undefined;
   private recorded = 0;
 
   /** Records one sample, in ms; non-finite values are ignored. */
   record(ms: number): void {
     if (!Number.isFinite(ms)) return;
-    const ring = (this.ring ??= new Float64Array(LATENCY_SAMPLES));
-    ring[this.recorded % LATENCY_SAMPLES] = ms;
+    this.ring = ringWrite(this.ring, this.recorded, LATENCY_SAMPLES, ms);
     this.recorded++;
   }
 
@@ -36,7 +37,7 @@ export class LatencySamples {
   /** Most recent sample, or `null` when there is none. */
   get last(): number | null {
     if (this.ring === undefined || this.recorded === 0) return null;
-    return this.ring[(this.recorded - 1) % LATENCY_SAMPLES]!;
+    return this.ring[(this.recorded - 1) % this.ring.length]!;
   }
 
   /** Nearest-rank percentile `p` (0–100) of the retained samples, or `null` when there are none. */
@@ -60,7 +61,7 @@ export class LatencySamples {
 
   private sorted(): Float64Array | undefined {
     if (this.ring === undefined || this.recorded === 0) return undefined;
-    return this.ring.slice(0, Math.min(this.recorded, LATENCY_SAMPLES)).sort();
+    return Float64Array.from(this.ring).sort();
   }
 }
 

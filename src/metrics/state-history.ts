@@ -1,3 +1,5 @@
+import { ringValues, ringWrite } from './ring.js';
+
 /** One remembered state change. */
 export interface StateChange {
   /** State entered. */
@@ -12,21 +14,20 @@ export const STATE_HISTORY_SIZE = 100;
 const MAX_STATES = 256;
 
 /**
- * The last 100 state changes (timestamps in a Float64Array, states as indices in a Uint8Array) and the
+ * The last 100 state changes (timestamps and state indices in small rings that grow with use) and the
  * time accumulated in each state. States not named to the constructor are added on first entry.
  */
 export class StateHistory {
-  private readonly names: string[];
-  private totals: Float64Array;
-  private times: Float64Array | undefined;
-  private states: Uint8Array | undefined;
+  private names: readonly string[];
+  private totals: number[] | undefined;
+  private times: number[] | undefined;
+  private states: number[] | undefined;
   private changes = 0;
   private currentIndex = -1;
   private enteredAt = 0;
 
   constructor(stateNames: readonly string[]) {
-    this.names = stateNames.slice(0, MAX_STATES);
-    this.totals = new Float64Array(this.names.length);
+    this.names = stateNames.length > MAX_STATES ? stateNames.slice(0, MAX_STATES) : stateNames;
   }
 
   /** State entered last, or `undefined` before the first `enter()`. */
@@ -38,10 +39,12 @@ export class StateHistory {
   enter(state: string, at: number): void {
     const index = this.indexOf(state);
     if (index < 0 || index === this.currentIndex) return;
-    if (this.currentIndex >= 0 && at > this.enteredAt) this.totals[this.currentIndex]! += at - this.enteredAt;
-    const slot = this.changes % STATE_HISTORY_SIZE;
-    (this.times ??= new Float64Array(STATE_HISTORY_SIZE))[slot] = at;
-    (this.states ??= new Uint8Array(STATE_HISTORY_SIZE))[slot] = index;
+    if (this.currentIndex >= 0 && at > this.enteredAt) {
+      const totals = (this.totals ??= new Array<number>(this.names.length).fill(0));
+      totals[this.currentIndex] = (totals[this.currentIndex] ?? 0) + (at - this.enteredAt);
+    }
+    this.times = ringWrite(this.times, this.changes, STATE_HISTORY_SIZE, at);
+    this.states = ringWrite(this.states, this.changes, STATE_HISTORY_SIZE, index);
     this.changes++;
     this.currentIndex = index;
     this.enteredAt = at;
@@ -51,7 +54,7 @@ export class StateHistory {
   timeInState(now: number): Record<string, number> {
     const result: Record<string, number> = {};
     for (let i = 0; i < this.names.length; i++) {
-      let total = this.totals[i]!;
+      let total = this.totals?.[i] ?? 0;
       if (i === this.currentIndex && now > this.enteredAt) total += now - this.enteredAt;
       result[this.names[i]!] = total;
     }
@@ -60,23 +63,16 @@ export class StateHistory {
 
   /** The remembered state changes, oldest first. */
   recent(): StateChange[] {
-    const result: StateChange[] = [];
-    if (this.times === undefined || this.states === undefined) return result;
-    const n = Math.min(this.changes, STATE_HISTORY_SIZE);
-    for (let i = this.changes - n; i < this.changes; i++) {
-      const slot = i % STATE_HISTORY_SIZE;
-      result.push({ state: this.names[this.states[slot]!]!, at: this.times[slot]! });
-    }
-    return result;
+    const times = ringValues(this.times, this.changes, STATE_HISTORY_SIZE);
+    const states = ringValues(this.states, this.changes, STATE_HISTORY_SIZE);
+    return times.map((at, i) => ({ state: this.names[states[i]!]!, at }));
   }
 
   private indexOf(state: string): number {
     const index = this.names.indexOf(state);
     if (index >= 0 || this.names.length >= MAX_STATES) return index;
-    this.names.push(state);
-    const totals = new Float64Array(this.names.length);
-    totals.set(this.totals);
-    this.totals = totals;
+    this.names = [...this.names, state];
+    this.totals?.push(0);
     return this.names.length - 1;
   }
 }

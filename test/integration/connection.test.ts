@@ -63,6 +63,23 @@ describe('against a real ws server on loopback', () => {
     expect(new Uint8Array(frames[0] as ArrayBufferLike)).toEqual(new Uint8Array([1, 2, 3]));
   });
 
+  it('a binary frame above maxInboundBytes is dropped with MESSAGE_TOO_LARGE and counted in bytes', async () => {
+    const { connection } = await setup({ maxInboundBytes: 1_000 });
+    const frames: unknown[] = [];
+    const errors: string[] = [];
+    connection.on('message', (message) => frames.push(message.data));
+    connection.on('error', (error) => errors.push(error.code));
+    connection.start();
+    await until(() => connection.isConnected);
+    await connection.send(new Uint8Array(2_000));
+    await connection.send(new Uint8Array(10));
+    await until(() => frames.length === 1);
+    expect(errors).toEqual([ErrorCode.MESSAGE_TOO_LARGE]);
+    expect((frames[0] as ArrayBuffer).byteLength).toBe(10);
+    expect(connection.metrics().bytesIn).toBeGreaterThanOrEqual(10);
+    expect(Number.isFinite(connection.metrics().bytesIn)).toBe(true);
+  });
+
   it('comes back after the server is killed and restarted on the same port', async () => {
     const { connection, server, port } = await setup();
     connection.start();

@@ -26,10 +26,16 @@ describe('connection lifecycle', () => {
     expect(h.server.last?.sentOfType('auth')).toEqual([]);
   });
 
-  it('runs the heartbeat child while connected and the flusher only while draining', async () => {
-    const h = harness();
+  it('at rest in connected only the socket actor runs; the heartbeat child exists for one probe', async () => {
+    const h = harness({ heartbeat: { intervalMs: 10_000, timeoutMs: 1_000 } }, { autoPong: false });
     await h.connect();
-    expect(Object.keys(h.connection.snapshot.children)).toEqual(['socket', 'heartbeat']);
+    expect(Object.keys(h.connection.snapshot.children)).toEqual(['socket']);
+    await h.advance(10_000);
+    expect(Object.keys(h.connection.snapshot.children).sort()).toEqual(['heartbeat', 'socket']);
+    h.server.last!.push({ type: 'pong' });
+    await h.settle();
+    expect(Object.keys(h.connection.snapshot.children)).toEqual(['socket']);
+    expect(h.connection.metrics().rtt.count).toBe(1);
   });
 
   it('stop() closes with 1000, passes through closing, and leaves no socket, timer, actor or listener', async () => {
