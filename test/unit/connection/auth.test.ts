@@ -1,18 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { ErrorCode, JSON_SUBPROTOCOL, TOKEN_SUBPROTOCOL_PREFIX, type TokenReason } from '../../../src/index.js';
+import { ErrorCode, JSON_SUBPROTOCOL, TOKEN_SUBPROTOCOL_PREFIX } from '../../../src/index.js';
+import { tokenProvider } from '../../support/tokens.js';
 import { harness } from '../../support/harness.js';
 import { expectInvariants } from '../../support/invariants.js';
 
 const SECRET = 'secret-token-value-123';
 
 function provider(tokens: string[] = [SECRET]) {
-  const calls: TokenReason[] = [];
-  let next = 0;
-  const token = async ({ reason }: { reason: TokenReason }) => {
-    calls.push(reason);
-    return tokens[Math.min(next++, tokens.length - 1)]!;
-  };
-  return { token, calls };
+  const { token, reasons } = tokenProvider(tokens);
+  return { token, calls: reasons };
 }
 
 describe('authentication', () => {

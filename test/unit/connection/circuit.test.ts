@@ -6,20 +6,20 @@ import { expectInvariants } from '../../support/invariants.js';
 const circuit = { failureThreshold: 3, recoveryMs: 10_000, recoveryMultiplier: 2, maxRecoveryMs: 35_000 };
 const reconnect = { baseMs: 100, capMs: 1_000, jitter: 0 };
 
-async function failUntil(h: Harness, status: string) {
-  for (let i = 0; i < 50 && h.connection.status !== status; i++) {
-    const delay = h.connection.snapshot.context.retryDelayMs;
-    await h.advance(Math.max(delay, 0));
-  }
+/** A connection whose server refuses every dial, driven until the circuit opens. */
+async function openCircuit(): Promise<Harness> {
+  const h = harness({ circuit, reconnect });
+  h.server.refusing = true;
+  h.connection.start();
+  await h.settle();
+  for (let i = 0; i < 50 && h.connection.status !== 'circuitOpen'; i++) await h.advance(h.connection.snapshot.context.retryDelayMs);
+  expect(h.connection.status).toBe('circuitOpen');
+  return h;
 }
 
 describe('circuit breaker', () => {
   it('opens after failureThreshold consecutive failed dials and dials nothing while open', async () => {
-    const h = harness({ circuit, reconnect });
-    h.server.refusing = true;
-    h.connection.start();
-    await h.settle();
-    await failUntil(h, 'circuitOpen');
+    const h = await openCircuit();
     expect(h.connection.status).toBe('circuitOpen');
     expect(h.server.sockets).toHaveLength(3);
     await h.advance(9_999);
@@ -28,11 +28,7 @@ describe('circuit breaker', () => {
   });
 
   it('after the recovery timeout makes exactly one probe in halfOpen; failure re-opens with a longer timeout', async () => {
-    const h = harness({ circuit, reconnect });
-    h.server.refusing = true;
-    h.connection.start();
-    await h.settle();
-    await failUntil(h, 'circuitOpen');
+    const h = await openCircuit();
     const dials = h.server.sockets.length;
     await h.advance(10_000);
     expect(h.server.sockets).toHaveLength(dials + 1);
@@ -47,11 +43,7 @@ describe('circuit breaker', () => {
   });
 
   it('a successful probe closes the circuit', async () => {
-    const h = harness({ circuit, reconnect });
-    h.server.refusing = true;
-    h.connection.start();
-    await h.settle();
-    await failUntil(h, 'circuitOpen');
+    const h = await openCircuit();
     h.server.refusing = false;
     await h.advance(10_000);
     expect(h.connection.status).toBe('connected');
@@ -59,11 +51,7 @@ describe('circuit breaker', () => {
   });
 
   it('a connection that flaps right after a successful probe trips again instead of hammering', async () => {
-    const h = harness({ circuit, reconnect });
-    h.server.refusing = true;
-    h.connection.start();
-    await h.settle();
-    await failUntil(h, 'circuitOpen');
+    const h = await openCircuit();
     h.server.refusing = false;
     await h.advance(10_000);
     h.server.last!.drop();
@@ -72,11 +60,7 @@ describe('circuit breaker', () => {
   });
 
   it('retry() skips an open circuit on explicit request', async () => {
-    const h = harness({ circuit, reconnect });
-    h.server.refusing = true;
-    h.connection.start();
-    await h.settle();
-    await failUntil(h, 'circuitOpen');
+    const h = await openCircuit();
     h.server.refusing = false;
     h.connection.retry();
     await h.settle();
@@ -84,11 +68,7 @@ describe('circuit breaker', () => {
   });
 
   it('offline while the circuit is open comes back to circuitOpen, not to a dial, when online returns', async () => {
-    const h = harness({ circuit, reconnect });
-    h.server.refusing = true;
-    h.connection.start();
-    await h.settle();
-    await failUntil(h, 'circuitOpen');
+    const h = await openCircuit();
     const dials = h.server.sockets.length;
     h.env.emit('offline');
     h.env.emit('online');

@@ -6,9 +6,9 @@ import {
   type ConnectionOptions,
   type FrameSink,
   type GraphqlTransportWsOptions,
-  type TokenReason,
 } from '../../../src/index.js';
 import type { MockSocket } from '../../../src/testing/index.js';
+import { tokenProvider } from '../../support/tokens.js';
 import { harness, type Harness } from '../../support/harness.js';
 import { expectInvariants } from '../../support/invariants.js';
 
@@ -53,15 +53,7 @@ const socketOf = (h: Harness): MockSocket => {
   return socket;
 };
 
-function provider(tokens: string[]) {
-  const reasons: TokenReason[] = [];
-  let next = 0;
-  const token = async ({ reason }: { reason: TokenReason }) => {
-    reasons.push(reason);
-    return tokens[Math.min(next++, tokens.length - 1)]!;
-  };
-  return { token, reasons };
-}
+const provider = tokenProvider;
 
 describe('graphql-transport-ws adapter: codec', () => {
   const adapter = graphqlTransportWsProtocol();
