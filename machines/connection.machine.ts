@@ -175,7 +175,7 @@ export const connectionMachine = setup({
 
     reconnecting: {
       entry: 'announceRetry',
-      after: { reconnectDelay: 'link' },
+      after: { reconnectDelay: [{ guard: 'closesWhileHidden', target: 'suspended' }, { target: 'link' }] },
       on: {
         'env.offline': 'offline',
         'env.online': 'link',
@@ -187,7 +187,7 @@ export const connectionMachine = setup({
 
     circuitOpen: {
       entry: 'announceCircuitOpen',
-      after: { recoveryTimeout: 'link.halfOpen' },
+      after: { recoveryTimeout: [{ guard: 'closesWhileHidden', target: 'suspended' }, { target: 'link.halfOpen' }] },
       on: {
         'env.offline': 'offline',
         'page.hidden': { guard: 'closesWhenHidden', target: 'suspended' },

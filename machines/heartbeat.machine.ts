@@ -34,7 +34,7 @@ export const heartbeatMachine = setup({
           { actions: 'reportTimeout' },
         ],
       },
-      on: { 'heartbeat.pong': { target: 'alive', actions: 'recordRtt' } },
+      on: { 'heartbeat.pong': { guard: 'answersThisPing', target: 'alive', actions: 'recordRtt' } },
     },
     alive: { type: 'final' },
   },

@@ -11,7 +11,7 @@ export interface HeartbeatContext {
 
 export type HeartbeatEvent = { type: 'heartbeat.pong'; ts?: number };
 
-type Args = { context: HeartbeatContext };
+type Args = { context: HeartbeatContext; event: HeartbeatEvent };
 
 const timeoutOf = (rt: ConnectionRuntime) => (rt.options.heartbeat ? rt.options.heartbeat.timeoutMs : 5_000);
 
@@ -31,6 +31,8 @@ export const heartbeatActions = {
 };
 
 export const heartbeatGuards = {
+  /** A pong that echoes an older ping's time belongs to an earlier probe. */
+  answersThisPing: ({ context, event }: Args) => event.ts === undefined || event.ts >= context.sentAt,
   heardSincePing: ({ context }: Args) => context.rt.metrics.messagesIn !== context.inboundAtPing,
   timerWasLate: ({ context }: Args) => context.rt.options.clock.now() - context.sentAt > timeoutOf(context.rt) * LATE_FACTOR,
 };

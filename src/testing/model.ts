@@ -274,7 +274,10 @@ export class Coverage {
 // ---------------------------------------------------------------------------------------------------
 // The model: a machine, the world around it, and model time
 
-/** A delayed event the machine has scheduled (an `after` transition, or a delayed `raise`). */
+/**
+ * A delayed event the machine has scheduled (an `after` transition, or a delayed `raise`), or one the
+ * world has (`ModelConfig.timers`: a child actor's timeout, a server that answers after a while).
+ */
 export interface ModelTimer {
   readonly id: string;
   readonly event: EventObject;
@@ -282,6 +285,18 @@ export interface ModelTimer {
   readonly delay: number;
   /** Model time at which it fires. */
   readonly dueAt: number;
+  /** Scheduled by `ModelConfig.timers` (the world), not by the machine. */
+  readonly world?: true;
+}
+
+/** A timer of the world, as `ModelConfig.timers` starts it. */
+export interface WorldTimer {
+  /** Unique among the world's timers, and distinct from the machine's delayed event ids. */
+  readonly id: string;
+  /** The event it brings (to the machine, and to `before` / `after`). */
+  readonly event: EventObject;
+  /** In ms from the step that starts it. */
+  readonly delay: number;
 }
 
 /** One vertex of the model graph. */
@@ -301,6 +316,11 @@ export interface ModelState<TSnapshot extends AnyMachineSnapshot = AnyMachineSna
   readonly taken: readonly string[];
   /** Ids of the state nodes the step into this state went through, transient ones included. */
   readonly visited: readonly string[];
+  /**
+   * The timers the step into this state fired, in order: none for an event of the world, else the one
+   * offered, followed by every other timer due at the same instant (a clock fires them together).
+   */
+  readonly fired: readonly ModelTimer[];
 }
 
 export type ModelStateOf<TMachine extends AnyStateMachine, TWorld> = ModelState<SnapshotFrom<TMachine> & AnyMachineSnapshot, TWorld>;
@@ -313,7 +333,9 @@ export interface ModelConfig<TMachine extends AnyStateMachine, TWorld> {
   world: TWorld;
   /**
    * The events the world can produce in a state, with representative payloads. Delayed events are
-   * added by the model: in every state, only the timer due first is offered.
+   * added by the model: in every state, only the timer due first is offered; when it fires, every other
+   * timer due at the same instant fires with it, in scheduling order, in the same step (nothing can
+   * happen between them on a real clock either).
    */
   events(state: ModelStateOf<TMachine, TWorld>): readonly EventObject[];
   /** Changes the world an event brings, before the machine sees it (e.g. an `offline` event). */
@@ -323,6 +345,20 @@ export interface ModelConfig<TMachine extends AnyStateMachine, TWorld> {
    * state); `taken` holds the ids of the transitions the step took.
    */
   after?(world: TWorld, event: EventObject, previous: ModelStateOf<TMachine, TWorld>, next: SnapshotFrom<TMachine>, taken: readonly string[]): TWorld;
+  /**
+   * Delayed events of the world that the machine's own `after` transitions do not show (a child actor's
+   * timeout, a server that answers after a while). Called after every step (`previous` → `next`, with the
+   * world as `after` left it): the world's timers to start (one with the id of a pending world timer
+   * replaces it) and the ids of those to cancel. They are offered and fire like the machine's timers
+   * (only the one due first; model time moves to it); their event types must not be offered by `events`.
+   */
+  timers?(
+    world: TWorld,
+    event: EventObject,
+    previous: ModelStateOf<TMachine, TWorld>,
+    next: SnapshotFrom<TMachine>,
+    taken: readonly string[],
+  ): { start?: readonly WorldTimer[]; cancel?: readonly string[] } | undefined;
   /** Mirrors the world (and model time) into whatever guards and delays read, before each step. */
   sync?(world: TWorld, now: number): void;
   /** An event the system raises by itself in this state (applied at once, in the same step). */
@@ -530,43 +566,74 @@ export function createModel<TMachine extends AnyStateMachine, TWorld>(config: Mo
       timers: result.timers,
       taken: result.taken,
       visited: result.visited,
+      fired: [],
     };
   })();
 
   // Steps are memoized by (vertex, event). Model time is relative: a step taken from a vertex at
   // another time is the same step shifted in time.
   const memo = new Map<string, { from: number; next: State }>();
+  const shiftTimers = (timers: readonly ModelTimer[], delta: number) => timers.map((timer) => ({ ...timer, dueAt: timer.dueAt + delta }));
   const shift = (state: State, delta: number): State =>
-    delta === 0 ? state : { ...state, now: state.now + delta, timers: state.timers.map((timer) => ({ ...timer, dueAt: timer.dueAt + delta })) };
+    delta === 0 ? state : { ...state, now: state.now + delta, timers: shiftTimers(state.timers, delta), fired: shiftTimers(state.fired, delta) };
+
+  /** The pending timer an event is the firing of, if any. */
+  const timerOf = (timers: readonly ModelTimer[], event: EventObject): ModelTimer | undefined =>
+    isDelayedEvent(event) ? timers.find((t) => !t.world && t.event.type === event.type) : timers.find((t) => t.world && t.event.type === event.type);
+
+  /** One event at model time `now`, with `timers` pending: the world before, the machine, the world after. */
+  const step = (state: State, event: EventObject, now: number, timers: readonly ModelTimer[]): State => {
+    const world = config.before ? config.before(state.world, event, state) : state.world;
+    const result = run(now, timers, world, () => machine.transition(state.snapshot, event as never, scope) as Snap);
+    const nextWorld = config.after ? config.after(world, event, state, result.snapshot, result.taken) : world;
+    let nextTimers = result.timers;
+    const changes = config.timers?.(nextWorld, event, state, result.snapshot, result.taken);
+    if (changes) {
+      const replaced = new Set([...(changes.cancel ?? []), ...(changes.start ?? []).map((timer) => timer.id)]);
+      nextTimers = [
+        ...nextTimers.filter((timer) => !(timer.world && replaced.has(timer.id))),
+        ...(changes.start ?? []).map((timer): ModelTimer => ({ id: timer.id, event: timer.event, delay: timer.delay, dueAt: now + timer.delay, world: true })),
+      ];
+    }
+    return {
+      status: 'active',
+      output: undefined,
+      error: undefined,
+      snapshot: result.snapshot as State['snapshot'],
+      world: nextWorld,
+      now,
+      timers: nextTimers,
+      taken: result.taken,
+      visited: result.visited,
+      fired: [],
+    };
+  };
 
   const transition = (state: State, event: EventObject): State => {
     const memoKey = `${vertexKey(state)}\u0000${describeEvent(event)}`;
     const cached = memo.get(memoKey);
     if (cached) return shift(cached.next, state.now - cached.from);
-    let now = state.now;
-    let timers = state.timers;
-    if (isDelayedEvent(event)) {
-      const timer = timers.find((t) => t.event.type === event.type);
-      if (timer) {
-        now = Math.max(now, timer.dueAt);
-        timers = timers.filter((t) => t !== timer);
-      }
+    const timer = timerOf(state.timers, event);
+    let next: State;
+    if (!timer) {
+      next = step(state, event, state.now + (isDelayedEvent(event) ? 0 : (config.duration?.(event, state) ?? 0)), state.timers);
     } else {
-      now += config.duration?.(event, state) ?? 0;
+      // The timer fires, then every other one due by then (scheduled earlier, or by the steps themselves).
+      const now = Math.max(state.now, timer.dueAt);
+      const fired = [timer];
+      next = step(state, timer.event, now, state.timers.filter((t) => t !== timer));
+      const taken = [...next.taken];
+      const visited = new Set(next.visited);
+      for (let due = nextTimer(next.timers); due && due.dueAt <= now; due = nextTimer(next.timers)) {
+        if (fired.length > 100) throw new Error(`More than 100 timers fire at ${now} ms: ${fired.map((t) => t.id).join(', ')}`);
+        const current = due;
+        fired.push(current);
+        next = step(next, current.event, now, next.timers.filter((t) => t !== current));
+        taken.push(...next.taken);
+        for (const id of next.visited) visited.add(id);
+      }
+      next = { ...next, taken, visited: [...visited], fired };
     }
-    const world = config.before ? config.before(state.world, event, state) : state.world;
-    const result = run(now, timers, world, () => machine.transition(state.snapshot, event as never, scope) as Snap);
-    const next: State = {
-      status: 'active',
-      output: undefined,
-      error: undefined,
-      snapshot: result.snapshot as State['snapshot'],
-      world: config.after ? config.after(world, event, state, result.snapshot, result.taken) : world,
-      now,
-      timers: result.timers,
-      taken: result.taken,
-      visited: result.visited,
-    };
     memo.set(memoKey, { from: state.now, next });
     return next;
   };

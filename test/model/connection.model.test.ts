@@ -9,6 +9,11 @@ import { connectionModel, replayOptions, variants, type Sut } from '../support/m
  * steps), in two option sets between them able to reach every transition. Each path is replayed
  * against a real connection on the mock server and a simulated clock; after every step the real
  * connection must be in the state the model predicts and DESIGN's invariants must hold.
+ *
+ * The server answers nothing by itself: each pong is a step. The heartbeat probe of
+ * `connected.liveness.probing` is part of the model's world: its pong timeout is a timer of the model,
+ * and what the probe then reports (its done event when a pong or other traffic came, else
+ * `heartbeat.timeout`) reaches the machine in the same step.
  */
 
 /** Transitions no run of the machine, as the runtime drives it, can take; each with the reason. */
@@ -46,6 +51,9 @@ interface Scenario {
 
 const delaysOf = (sut: Sut, timer: string) => sut.scheduled.filter(({ id }) => id.startsWith(`xstate.after.${timer}.`)).map(({ delay }) => delay);
 const cycle = ['socket.open', 'socket.close 1000', 'after reconnectDelay'];
+/** `n` quiet intervals, each ending in a probe the server answers. */
+const beats = (n: number) => Array.from({ length: n }, () => ['after heartbeatInterval', 'heartbeat.pong']).flat();
+const pings = (sut: Sut) => sut.server.sockets.map((socket) => socket.sentOfType('ping').length);
 
 const scenarios: readonly Scenario[] = [
   {
@@ -70,13 +78,72 @@ const scenarios: readonly Scenario[] = [
     check: (sut) => expect(sut.connection.dials).toBe(2),
   },
   {
-    name: 'the in-band refresh renews the session on the same socket',
+    // minUptime and the token refresh fall due with a quiet interval: both fire, in the order scheduled.
+    // The refresh's auth_ok reaches the probe then in flight: traffic since its ping, proof enough.
+    name: 'the in-band refresh renews the session on the same socket while the heartbeat probes it',
     variant: 0,
-    events: ['connection.start', 'socket.open', 'auth.ok', 'after minUptime', 'after tokenRefresh', 'token refreshed', 'auth.ok', 'after tokenRefresh'],
+    events: [
+      'connection.start', 'socket.open', 'auth.ok', ...beats(4), 'after minUptime', 'heartbeat.pong', 'after tokenRefresh', 'token refreshed', 'auth.ok',
+      'pong timeout', ...beats(5), 'after tokenRefresh',
+    ],
     check: (sut) => {
       expect(sut.server.sockets).toHaveLength(1);
       expect(sut.server.sockets[0]?.sentOfType('auth').map((frame) => frame.token)).toEqual(['token-1', 'token-2']);
       expect(delaysOf(sut, 'tokenRefresh')).toEqual([6_000, 6_000]);
+      expect(pings(sut)).toEqual([11]);
+      expect(sut.connection.metrics().rtt.count, 'RTT samples: pongs, not the probe the auth_ok answered').toBe(10);
+      expect(sut.rootEvents).not.toContain('heartbeat.timeout');
+    },
+  },
+  {
+    name: 'a frozen page is not probed, and its session is still refreshed in band',
+    variant: 0,
+    events: ['connection.start', 'socket.open', 'auth.ok', 'page.freeze', 'after minUptime', 'after tokenRefresh', 'token refreshed', 'auth.ok', 'after tokenRefresh'],
+    check: (sut) => {
+      expect(sut.server.sockets[0]?.sentOfType('auth').map((frame) => frame.token)).toEqual(['token-1', 'token-2']);
+      expect(pings(sut)).toEqual([0]);
+    },
+  },
+  {
+    name: 'the heartbeat probes after every quiet interval, and each pong re-arms the interval',
+    variant: 0,
+    events: ['connection.start', 'socket.open', 'auth.ok', ...beats(3)],
+    check: (sut) => {
+      expect(pings(sut)).toEqual([3]);
+      expect(delaysOf(sut, 'heartbeatInterval')).toEqual([1_000, 1_000, 1_000, 1_000]);
+      expect(sut.connection.metrics().rtt.count).toBe(3);
+    },
+  },
+  {
+    name: 'an unanswered probe ends the link after the pong timeout; the connection backs off and dials again',
+    variant: 0,
+    events: ['connection.start', 'socket.open', 'auth.ok', 'after heartbeatInterval', 'pong timeout', 'after reconnectDelay', 'socket.open', 'auth.ok'],
+    check: (sut) => {
+      expect(sut.rootEvents.filter((type) => type === 'heartbeat.timeout')).toHaveLength(1);
+      expect(sut.server.sockets.map((socket) => socket.closedByClient !== undefined)).toEqual([true, false]);
+      expect(delaysOf(sut, 'reconnectDelay')).toEqual([100]);
+      expect(pings(sut)).toEqual([1, 0]);
+    },
+  },
+  {
+    // heartbeat.timeout leads to a retry at zero delay: that timer falls due at once and fires in the same step.
+    name: 'a stable connection whose probe goes unanswered dials again at once',
+    variant: 0,
+    events: ['connection.start', 'socket.open', 'auth.ok', 'page.freeze', 'after minUptime', 'page.resume', 'pong timeout', 'socket.open'],
+    check: (sut) => {
+      expect(delaysOf(sut, 'reconnectDelay')).toEqual([0]);
+      expect(sut.connection.dials).toBe(2);
+      expect(pings(sut)).toEqual([1, 0]);
+    },
+  },
+  {
+    name: 'a page that wakes is probed at once; a probe the page hides is dropped, and times nothing out',
+    variant: 0,
+    events: ['connection.start', 'socket.open', 'auth.ok', 'page.hidden', 'page.visible', 'page.hidden', 'after minUptime', 'page.resume', 'heartbeat.pong'],
+    check: (sut) => {
+      expect(pings(sut)).toEqual([2]);
+      expect(sut.rootEvents).not.toContain('heartbeat.timeout');
+      expect(sut.connection.status).toBe('connected');
     },
   },
   {

@@ -4,23 +4,34 @@ import { Coverage } from '../../src/testing/index.js';
 import { heartbeatModel, heartbeatReplay, heartbeatVariants } from '../support/model-children.js';
 
 /**
- * Model-based tests of the heartbeat machine, replayed as the child of a real connection: pings and
- * pongs from the mock server, the page lifecycle from a manual environment, throttled timers from a
- * simulated clock that jumps.
+ * Model-based tests of the heartbeat machine (one liveness probe), replayed as the child of a real
+ * connection whose `liveness` region starts it after a quiet interval or as the page wakes: pings,
+ * pongs and other traffic from the mock server, throttled timers from a simulated clock that jumps.
+ * The probe is the same whichever way it starts: one model, replayed from each start.
  */
 
 const coverage = new Coverage([heartbeatMachine]);
-const models = heartbeatVariants.map((variant) => {
-  const model = heartbeatModel(variant);
-  return { variant, model, paths: model.paths({ simpleDepth: 5, simpleLimit: 20 }) };
-});
+const model = heartbeatModel();
+const paths = model.paths({ simpleDepth: 5, simpleLimit: 20 });
 
-for (const { variant, model, paths } of models) {
-  describe(`heartbeat model (${variant.name})`, () => {
+/** Hand-written paths through the same model (a re-ping returns to the start vertex: no simple path goes on from it). */
+const scenarios: ReadonlyArray<{ name: string; events: readonly string[] }> = [
+  { name: 'a pong timeout that fired late is not trusted: the probe pings again, and a pong ends it', events: ['clock.throttled', 'after pongTimeout', 'heartbeat.pong'] },
+  { name: 'a pong timeout that fired late pings again; the second, on time and unanswered, is reported', events: ['clock.throttled', 'after pongTimeout', 'after pongTimeout'] },
+  { name: 'traffic after a re-ping proves the link alive', events: ['clock.throttled', 'after pongTimeout', 'server.message', 'after pongTimeout'] },
+];
+
+for (const variant of heartbeatVariants) {
+  describe(`heartbeat model (probe started ${variant.name})`, () => {
     const options = heartbeatReplay(variant, coverage);
     for (const path of paths) {
       it(path.description, async () => {
         await model.replay(path, options);
+      });
+    }
+    for (const scenario of scenarios) {
+      it(scenario.name, async () => {
+        await model.replay(model.path(scenario.events), options);
       });
     }
   });
@@ -29,9 +40,10 @@ for (const { variant, model, paths } of models) {
 describe('heartbeat model coverage', () => {
   it('replays reach every state node and every transition of the heartbeat machine', () => {
     const [report] = coverage.report();
+    const { vertices, edges } = model.size();
     console.log(
       [
-        ...models.map(({ variant, model, paths }) => `heartbeat model (${variant.name}): ${model.size().vertices} vertices, ${model.size().edges} edges, ${paths.length} paths`),
+        `heartbeat model: ${vertices} vertices, ${edges} edges, ${paths.length} paths (+ ${scenarios.length} scenarios), replayed from ${heartbeatVariants.length} starts`,
         `replayed: ${coverage.format()}`,
       ].join('\n'),
     );

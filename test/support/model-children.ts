@@ -9,6 +9,7 @@ import {
   type MachineModel,
   type ModelStateOf,
   type ReplayOptions,
+  type ReplayStep,
 } from '../../src/testing/index.js';
 import { settle } from './harness.js';
 import { checkConnectionInvariants } from './model-invariants.js';
@@ -16,8 +17,8 @@ import { TIMING, createSut, fireDelayed, modelRuntime, socketOf, stopAndCheck, t
 
 /**
  * Models of the connection's two child machines, replayed inside a real connection: the heartbeat
- * (ping / pong / timeout, page lifecycle, throttled timers) and the flusher (draining the outbound
- * queue while the socket pushes back).
+ * probe (ping / pong / other traffic / timeout, throttled timers) and the flusher (draining the
+ * outbound queue while the socket pushes back).
  */
 
 const describeEvent = (event: EventObject) =>
@@ -29,26 +30,24 @@ const childSnapshot = (sut: Sut, id: string): AnyMachineSnapshot | undefined => 
 };
 
 // ---------------------------------------------------------------------------------------------------
-// Heartbeat
+// Heartbeat: one probe, started by the connection's `liveness` region
 
 export interface HeartbeatVariant {
   readonly name: string;
-  readonly enabled: boolean;
-  /** The page is hidden when the connection comes up. */
-  readonly startHidden: boolean;
+  /** How `connected.liveness` comes to start the probe. */
+  readonly start: 'interval' | 'visible' | 'resume';
 }
 
 export const heartbeatVariants: readonly HeartbeatVariant[] = [
-  { name: 'visible page', enabled: true, startHidden: false },
-  { name: 'page hidden when connected', enabled: true, startHidden: true },
-  { name: 'heartbeat disabled', enabled: false, startHidden: false },
+  { name: 'after a quiet interval', start: 'interval' },
+  { name: 'as a page hidden when connected becomes visible', start: 'visible' },
+  { name: 'as a frozen page resumes', start: 'resume' },
 ];
 
 export interface HeartbeatWorld {
-  readonly hidden: boolean;
   /** Inbound messages so far (the runtime's `metrics.messagesIn`). */
   readonly inbound: number;
-  /** The heartbeat reported a dead socket: the connection stopped it. */
+  /** The probe reported a dead socket: the connection stopped it. */
   readonly reported: boolean;
 }
 
@@ -59,77 +58,97 @@ const THROTTLE = 3 * TIMING.heartbeat.timeoutMs;
 
 const connectionVariant = (heartbeat: boolean): Variant => ({ name: 'no auth', tokenProvider: false, closeWhenHidden: false, heartbeat });
 
-export function heartbeatModel(variant: HeartbeatVariant): MachineModel<typeof heartbeatMachine, HeartbeatWorld> {
-  const { rt, clock } = modelRuntime(connectionVariant(variant.enabled));
-  const report = transitionsOf(heartbeatMachine).find((id) => id.startsWith('heartbeat.awaitingPong: after(pongTimeout) → (stays)'));
+const heartbeatTransition = (prefix: string) => {
+  const id = transitionsOf(heartbeatMachine).find((candidate) => candidate.startsWith(prefix));
+  if (!id) throw new Error(`the heartbeat machine has no transition ${prefix}…`);
+  return id;
+};
+const REPORT = heartbeatTransition('heartbeat.awaitingPong: after(pongTimeout) → (stays)');
+const REPING = heartbeatTransition('heartbeat.awaitingPong: after(pongTimeout) [timerWasLate] → heartbeat.awaitingPong');
+const PONGED = heartbeatTransition('heartbeat.awaitingPong: heartbeat.pong [answersThisPing] → heartbeat.alive');
+
+export function heartbeatModel(): MachineModel<typeof heartbeatMachine, HeartbeatWorld> {
+  const { rt, clock } = modelRuntime(connectionVariant(true));
   const heard = (snapshot: AnyMachineSnapshot, world: HeartbeatWorld) =>
     snapshot.value === 'awaitingPong' && world.inbound !== (snapshot.context as { inboundAtPing: number }).inboundAtPing;
   return createModel<typeof heartbeatMachine, HeartbeatWorld>({
     machine: heartbeatMachine,
     input: rt,
-    world: { hidden: variant.startHidden, inbound: 0, reported: false },
-    abstract: (snapshot, world) => ({ value: snapshot.value, heard: heard(snapshot, world), hidden: world.hidden, reported: world.reported }),
+    world: { inbound: 0, reported: false },
+    abstract: (snapshot, world) => ({ value: snapshot.value, heard: heard(snapshot, world), reported: world.reported }),
     sync: (world, now) => {
-      rt.hidden = world.hidden;
       rt.metrics.messagesIn = world.inbound;
       clock.at = now;
     },
     describeEvent,
     events: (state) => {
       const { snapshot, world } = state;
-      if (world.reported) return [];
-      const events: EventObject[] = world.hidden ? [{ type: 'page.visible' }, { type: 'page.resume' }] : [{ type: 'page.hidden' }, { type: 'page.freeze' }];
-      if (snapshot.value === 'awaitingPong') {
-        events.push({ type: 'heartbeat.pong' });
-        if (!heard(snapshot, world)) events.push({ type: 'server.message' });
-        if ((nextTimer(state.timers)?.dueAt ?? -Infinity) > state.now) events.push({ type: 'clock.throttled' });
-      }
+      if (world.reported || snapshot.value !== 'awaitingPong') return [];
+      const events: EventObject[] = [{ type: 'heartbeat.pong' }];
+      if (!heard(snapshot, world)) events.push({ type: 'server.message' });
+      if ((nextTimer(state.timers)?.dueAt ?? -Infinity) > state.now) events.push({ type: 'clock.throttled' });
       return events;
     },
     duration: (event) => (event.type === 'clock.throttled' ? THROTTLE : 0),
-    before: (world, event) => {
-      if (event.type === 'page.hidden' || event.type === 'page.freeze') return { ...world, hidden: true };
-      if (event.type === 'page.visible' || event.type === 'page.resume') return { ...world, hidden: false };
-      if (event.type === 'server.message') return { ...world, inbound: world.inbound + 1 };
-      return world;
-    },
-    after: (world, _event, _previous, _next, taken) => (report !== undefined && taken.includes(report) ? { ...world, reported: true } : world),
+    before: (world, event) => (event.type === 'server.message' || event.type === 'heartbeat.pong' ? { ...world, inbound: world.inbound + 1 } : world),
+    after: (world, _event, _previous, _next, taken) => (taken.includes(REPORT) ? { ...world, reported: true } : world),
   });
 }
 
+/** Transitions a path took up to and including `step`. */
+const takenSoFar = (step: ReplayStep<HeartbeatState> | undefined, id: string) =>
+  step ? step.path.steps.slice(0, step.index + 1).reduce((n, { state }) => n + state.taken.filter((taken) => taken === id).length, 0) : 0;
+
 export function heartbeatReplay(variant: HeartbeatVariant, coverage: Coverage): ReplayOptions<Sut, HeartbeatState> {
   let seq = 0;
+  const liveness = (sut: Sut) => (sut.connection.snapshot.value as { link?: { connected?: { liveness?: string } } }).link?.connected?.liveness;
   return {
     setup: async () => {
-      const sut = createSut(connectionVariant(variant.enabled), coverage, { autoPong: false });
-      if (variant.startHidden) sut.env.emit('hidden');
+      const sut = createSut(connectionVariant(true), coverage);
+      if (variant.start === 'visible') sut.env.emit('hidden');
       sut.connection.start();
       await settle();
       socketOf(sut).accept();
       await settle();
       expect(sut.connection.status).toBe('connected');
+      expect(liveness(sut), 'liveness as the connection comes up').toBe(variant.start === 'visible' ? 'suspended' : 'quiet');
+      if (variant.start === 'interval') sut.clock.advance(TIMING.heartbeat.intervalMs);
+      if (variant.start === 'visible') sut.env.emit('visible');
+      if (variant.start === 'resume') {
+        sut.env.emit('freeze');
+        expect(liveness(sut), 'a frozen page suspends the liveness checks').toBe('suspended');
+        sut.env.emit('resume');
+      }
+      await settle();
+      expect(liveness(sut), 'the probe runs').toBe('probing');
       return sut;
     },
     stimuli: {
       'heartbeat.pong': (sut) => socketOf(sut).push({ type: 'pong', ts: sut.clock.now() }),
       'server.message': (sut) => socketOf(sut).push({ type: 'message', ch: 'news', seq: ++seq, data: seq }),
       'clock.throttled': (sut) => sut.clock.jump(THROTTLE),
-      'page.hidden': (sut) => sut.env.emit('hidden'),
-      'page.visible': (sut) => sut.env.emit('visible'),
-      'page.freeze': (sut) => sut.env.emit('freeze'),
-      'page.resume': (sut) => sut.env.emit('resume'),
     },
-    delayed: (sut, step) => fireDelayed(sut, 'heartbeat', step),
-    assert: (sut, state) => {
+    delayed: (sut, step) => fireDelayed(sut, step, (timer) => ({ actor: 'heartbeat', type: timer.event.type })),
+    assert: (sut, state, step) => {
       const child = childSnapshot(sut, 'heartbeat');
       if (state.world.reported) {
-        expect(child, 'the connection stops the heartbeat that reported a dead socket').toBeUndefined();
+        expect(child, 'the connection stops the probe that reported a dead socket').toBeUndefined();
         expect(sut.rootEvents, 'the connection heard of the timeout').toContain('heartbeat.timeout');
         expect(sut.connection.status).toBe('reconnecting');
+      } else if (state.snapshot.status === 'done') {
+        expect(child, 'a probe that found the link alive is gone').toBeUndefined();
+        expect(sut.rootEvents.at(-1), 'the connection heard the probe end').toBe('xstate.done.actor.heartbeat');
+        expect(sut.connection.status).toBe('connected');
+        expect(liveness(sut), 'the connection waits a quiet interval again').toBe('quiet');
+        expect(sut.timers.get('root')?.get(`xstate.after.heartbeatInterval.connection.link.connected.liveness.quiet`)?.delay).toBe(TIMING.heartbeat.intervalMs);
       } else {
         expect(sut.connection.status).toBe('connected');
+        expect(liveness(sut)).toBe('probing');
         expect(child?.value, 'heartbeat state').toEqual(state.snapshot.value);
       }
+      // One ping as the probe starts, and one more each time it distrusts a late timer.
+      expect(socketOf(sut).sentOfType('ping'), 'pings sent').toHaveLength(1 + takenSoFar(step, REPING));
+      expect(sut.connection.metrics().rtt.count, 'RTT samples (one per pong)').toBe(takenSoFar(step, PONGED));
       checkConnectionInvariants(sut);
     },
     teardown: async (sut, _path, failed) => {
@@ -208,13 +227,13 @@ export function flusherReplay(variant: FlusherVariant, coverage: Coverage): Repl
       },
       'network.congests': congest,
     },
-    delayed: (sut, step) => fireDelayed(sut, 'flusher', step),
+    delayed: (sut, step) => fireDelayed(sut, step, (timer) => ({ actor: 'flusher', type: timer.event.type })),
     assert: (sut, state) => {
       expect(sut.connection.status).toBe('connected');
       const child = childSnapshot(sut, 'flusher');
       if (state.snapshot.status === 'done') {
         expect(child, 'the flusher is gone once the queue is written').toBeUndefined();
-        expect(sut.connection.snapshot.value).toEqual({ link: { connected: { outbound: 'streaming', token: 'valid' } } });
+        expect(sut.connection.snapshot.value).toEqual({ link: { connected: { liveness: 'unmonitored', outbound: 'streaming', token: 'valid' } } });
         expect(sut.connection.queued).toBe(0);
         expect(socketOf(sut).sent.map((frame) => frame.raw)).toContain(JSON.stringify({ n: 1 }));
       } else {

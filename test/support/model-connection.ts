@@ -5,6 +5,7 @@ import {
   SocketchartError,
   connectionMachine,
   createConnection,
+  heartbeatMachine,
   jsonProtocol,
   statusOf,
   type Connection,
@@ -21,6 +22,7 @@ import {
   createMockServer,
   createModel,
   nextTimer,
+  transitionsOf,
   type Coverage,
   type ManualEnvironment,
   type MachineModel,
@@ -36,8 +38,9 @@ import { settle, URL } from './harness.js';
 import { checkConnectionInvariants, expectNothingLeftAfterStop } from './model-invariants.js';
 
 // ---------------------------------------------------------------------------------------------------
-// Options: small and round, so that the circuit opens after two failures, every delay is a multiple
-// of the flusher's 10 ms retry, and the timers of `connected` never fall due together.
+// Options: small and round, so that the circuit opens after two failures and every delay is a multiple
+// of the flusher's 10 ms retry. The heartbeat interval divides `minUptime` and the token refresh: timers
+// of `connected` do fall due together, and the model fires them together, as the clock does.
 
 export const TIMING = {
   connectTimeoutMs: 2_000,
@@ -54,11 +57,9 @@ export const TIMING = {
   flushRetryMs: 10,
 } as const;
 
-/** Longest a dead socket can stay `connected` with the heartbeat on: a full interval, then the pong timeout. */
-const HEARTBEAT_WORST = TIMING.heartbeat.intervalMs + TIMING.heartbeat.timeoutMs;
 /**
- * Stimuli that need real time the model does not count (the heartbeat giving up, the flusher's retry)
- * are offered only when no connection timer falls due within their time plus this margin.
+ * A stimulus that needs real time the model does not count (the flusher's retry) is offered only when
+ * no timer falls due within its time plus this margin.
  */
 const MARGIN = 200;
 
@@ -162,6 +163,12 @@ export interface World {
   readonly tokenHeld: boolean;
   /** An auth (or refresh) frame waits for the server's answer. */
   readonly authAwaited: boolean;
+  /**
+   * The heartbeat probe of `connected.liveness.probing` (its ping is out): `awaiting` a pong, or `heard`
+   * other traffic since the ping (proof enough when its pong timeout fires). Within a step, `answered`
+   * and `unanswered` say what the probe reports (its done event, or `heartbeat.timeout`).
+   */
+  readonly probe: 'none' | 'awaiting' | 'heard' | 'answered' | 'unanswered';
 }
 
 export type ConnectionModel = MachineModel<typeof connectionMachine, World>;
@@ -195,6 +202,26 @@ const authErrors = new Map<string, SocketchartError>(
   }),
 );
 
+/** Id of the model's timer for the pong timeout of the probe (the heartbeat child's own timer). */
+export const PROBE_TIMER = 'probe.pongTimeout';
+/** The event of that timer: the probe's pong timeout fires (the machine sees what the probe then reports). */
+export const PONG_TIMEOUT = 'heartbeat.pongTimeout';
+/** The heartbeat child's own delayed event for it. */
+const childPongTimeout = (() => {
+  const type = heartbeatMachine
+    .getStateNodeById('heartbeat.awaitingPong')
+    .after.map((transition) => transition.eventType)
+    .find((type) => type.startsWith('xstate.after.pongTimeout.'));
+  if (!type) throw new Error('heartbeat.awaitingPong has no pongTimeout');
+  return type;
+})();
+
+const heartbeatInvokeId = (() => {
+  const id = connectionMachine.getStateNodeById('connection.link.connected.liveness.probing').invoke[0]?.id;
+  if (!id) throw new Error('connection.link.connected.liveness.probing invokes no heartbeat');
+  return id;
+})();
+
 const tokenInvokeId = (() => {
   const id = connectionMachine.getStateNodeById('connection.link.connected.token.refreshing').invoke[0]?.id;
   if (!id) throw new Error('connection.link.connected.token.refreshing invokes no token actor');
@@ -204,7 +231,12 @@ export const EVENT = {
   tokenDone: `xstate.done.actor.${tokenInvokeId}`,
   tokenError: `xstate.error.actor.${tokenInvokeId}`,
   flusherDone: 'xstate.done.actor.flusher',
+  heartbeatDone: `xstate.done.actor.${heartbeatInvokeId}`,
 } as const;
+
+const PROBING = 'link.connected.liveness.probing';
+/** Transitions that start a probe (a heartbeat child, which pings at once). */
+const probeStarts = transitionsOf(connectionMachine).filter((id) => id.endsWith(`→ connection.${PROBING}`));
 
 const is = (snapshot: AnyMachineSnapshot, path: string) =>
   activeStateIds(connectionMachine, snapshot.value as StateValue).includes(`connection.${path}`);
@@ -219,7 +251,19 @@ export function describeEvent(event: EventObject): string {
   if (event.type === EVENT.tokenDone) return 'token refreshed';
   if (event.type === EVENT.tokenError) return 'token refresh failed';
   if (event.type === EVENT.flusherDone) return 'flusher done';
+  if (event.type === PONG_TIMEOUT) return 'pong timeout';
   return event.type;
+}
+
+/**
+ * What the probe makes of an event while it runs: a pong answers it; any other frame from the server
+ * (auth_ok, an error frame) is traffic since its ping; its pong timeout finds one or the other, or nothing.
+ */
+function probeAfter(probe: World['probe'], event: EventObject): World['probe'] {
+  if (event.type === 'heartbeat.pong') return 'answered';
+  if (event.type === 'auth.ok' || event.type === 'auth.error') return probe === 'awaiting' ? 'heard' : probe;
+  if (event.type === PONG_TIMEOUT) return probe === 'heard' ? 'answered' : 'unanswered';
+  return probe;
 }
 
 /** The model of the connection machine in one variant. */
@@ -228,7 +272,7 @@ export function connectionModel(variant: Variant): ConnectionModel {
   return createModel<typeof connectionMachine, World>({
     machine: connectionMachine,
     input: { rt },
-    world: { online: true, hidden: false, queued: false, socket: 'none', tokenHeld: false, authAwaited: false },
+    world: { online: true, hidden: false, queued: false, socket: 'none', tokenHeld: false, authAwaited: false, probe: 'none' },
     // What decides the future: the state value, the context fields guards and delays read (capped where
     // more makes no difference: backoff is capped from attempt 2, recovery from trip 2, the circuit
     // opens at `threshold`), and the world. `outcome` and `retryKind` are only read in the transient
@@ -284,8 +328,9 @@ export function connectionModel(variant: Variant): ConnectionModel {
       if (at('link.closing') && w.socket === 'dialed') events.push(socketClose(1006));
       if (at('link.connected')) {
         const quiet = (nextTimer(state.timers)?.dueAt ?? Infinity) - state.now;
+        // A pong answers the probe; outside a probe it is stray traffic. (The probe's pong timeout is a
+        // timer of the model's world: see `timers`.)
         events.push({ type: 'heartbeat.pong' });
-        if (variant.heartbeat && !w.hidden && quiet > HEARTBEAT_WORST + MARGIN) events.push({ type: 'heartbeat.timeout' });
         if (at('link.connected.outbound.streaming') && !w.queued) events.push({ type: 'queue.pending' });
         if (at('link.connected.outbound.draining') && quiet > TIMING.flushRetryMs + MARGIN) events.push({ type: EVENT.flusherDone, actorId: 'flusher', output: undefined });
         if (at('link.connected.token.refreshing')) {
@@ -297,7 +342,8 @@ export function connectionModel(variant: Variant): ConnectionModel {
       }
       return events;
     },
-    before: (world, event) => {
+    before: (current, event, state) => {
+      const world = is(state.snapshot, PROBING) ? { ...current, probe: probeAfter(current.probe, event) } : current;
       switch (event.type) {
         case 'env.online':
           return { ...world, online: true };
@@ -343,7 +389,22 @@ export function connectionModel(variant: Variant): ConnectionModel {
         if (is(next, 'link.closing') && !is(prev, 'link.closing') && w.socket === 'open') w = { ...w, socket: 'closing' };
       }
       if (is(next, 'closed') || is(next, 'failed')) w = { ...w, queued: false };
+      if (!is(next, PROBING)) w = { ...w, probe: 'none' };
+      else if (childOf(next, heartbeatInvokeId) !== childOf(prev, heartbeatInvokeId)) w = { ...w, probe: 'awaiting' };
       return w;
+    },
+    // A probe reports at once what its pong timeout found: traffic since the ping (done), or none.
+    internal: (snapshot, world) => {
+      if (!is(snapshot, PROBING)) return undefined;
+      if (world.probe === 'answered') return { type: EVENT.heartbeatDone, actorId: heartbeatInvokeId, output: undefined };
+      if (world.probe === 'unanswered') return { type: 'heartbeat.timeout' };
+      return undefined;
+    },
+    // The pong timeout of the probe: the heartbeat child's timer, started with it, gone with it.
+    timers: (_world, _event, previous, next) => {
+      if (!is(next, PROBING)) return { cancel: [PROBE_TIMER] };
+      if (childOf(next, heartbeatInvokeId) === childOf(previous.snapshot, heartbeatInvokeId)) return undefined;
+      return { start: [{ id: PROBE_TIMER, event: { type: PONG_TIMEOUT }, delay: TIMING.heartbeat.timeoutMs }] };
     },
   });
 }
@@ -418,6 +479,8 @@ export interface Sut {
   blocked: boolean;
   /** Dials at the start of the current step. */
   dialsAtStep: number;
+  /** Pings the server had received at the start of the current step. */
+  pingsAtStep: number;
   /** Dials when the connection last entered `failed` or `closed`. */
   dialsAtRest: number | undefined;
   /** Every backoff delay the connection scheduled, with its kind. */
@@ -431,7 +494,8 @@ export interface Sut {
 /** A connection on a mock server that opens nothing by itself, with everything it does recorded. */
 export function createSut(variant: Variant, coverage: Coverage | undefined, serverOptions: { autoPong?: boolean; autoOpen?: boolean } = {}): Sut {
   const clock = new SimulatedClock(1_700_000_000_000);
-  const server = createMockServer({ autoOpen: false, autoAuth: false, autoPong: true, now: () => clock.now(), ...serverOptions });
+  // The server answers nothing by itself (pings included): every answer is a step of the model.
+  const server = createMockServer({ autoOpen: false, autoAuth: false, autoPong: false, now: () => clock.now(), ...serverOptions });
   // The server never completes a close handshake by itself: `closing` is a state the test leaves.
   server.onClientClose = () => {};
   const env = createManualEnvironment();
@@ -502,6 +566,7 @@ export function createSut(variant: Variant, coverage: Coverage | undefined, serv
     halfOpenVisits: 0,
     blocked: false,
     dialsAtStep: 0,
+    pingsAtStep: 0,
     dialsAtRest: undefined,
     delays: [],
     timers: new Map(),
@@ -523,16 +588,53 @@ export const socketOf = (sut: Sut): MockSocket => {
 
 const afterEventsSince = (events: readonly string[], mark: number) => events.slice(mark).filter((type) => type.startsWith('xstate.after.'));
 
-/** Advances the clock by exactly `ms` and checks that the expected timer (and no other) fires then, not a millisecond earlier. */
-export function fireTimer(sut: Sut, events: readonly string[], expected: string, ms: number): void {
-  const mark = events.length;
+/** Where the real system keeps a model timer: the actor that scheduled it (`root` or a child id) and its delayed event. */
+export type TimerOwner = (timer: ModelTimer) => { readonly actor: string; readonly type: string };
+
+/**
+ * A delayed step: the timers it fires (the one offered, and every other due at the same instant). Each
+ * was scheduled by its actor with the modelled delay (those the step itself schedules, at zero delay, are
+ * checked by their firing); the first fires exactly when due, not a millisecond earlier; and the actors
+ * fire these delayed events, in this order, and no other. (Real time can run a little ahead of model
+ * time — the flusher's retry — so the waits are measured from the real timers.)
+ */
+export function fireDelayed(sut: Sut, step: ReplayStep<{ readonly fired: readonly ModelTimer[] }>, owner: TimerOwner): void {
+  const fired = step.after.fired.map((timer) => ({ timer, ...owner(timer) }));
+  expect(fired.length, `${step.event.type} is a timer of the model`).toBeGreaterThan(0);
+  const actors = [...new Set(['root', ...fired.map(({ actor }) => actor)])];
+  const eventsOf = (actor: string) => (actor === 'root' ? sut.rootEvents : (sut.childEvents.get(actor) ?? []));
+  const marks = new Map(actors.map((actor) => [actor, eventsOf(actor).length]));
+  const firedSince = () => actors.map((actor) => [actor, afterEventsSince(eventsOf(actor), marks.get(actor) ?? 0)] as const);
+  const expected = actors.map((actor) => [actor, fired.filter((f) => f.actor === actor).map((f) => f.type)] as const);
+  const realOf = ({ actor, type }: { actor: string; type: string }) => sut.timers.get(actor)?.get(type);
+  for (const f of fired) {
+    const real = realOf(f);
+    if (real) expect(real.delay, `${f.actor}: ${f.type} is scheduled with the modelled delay`).toBe(f.timer.delay);
+  }
+  const first = fired[0];
+  const real = first && realOf(first);
+  expect(real, `${first?.actor} has scheduled ${first?.type}`).toBeDefined();
+  const ms = Math.max(0, (real?.dueAt ?? 0) - sut.clock.now());
   if (ms > 0) {
     sut.clock.advance(ms - 1);
-    expect(afterEventsSince(events, mark), `${expected} must not fire before ${ms} ms`).toEqual([]);
+    expect(firedSince(), `${first?.type} must not fire before ${ms} ms`).toEqual(actors.map((actor) => [actor, []]));
   }
   sut.clock.advance(ms > 0 ? 1 : 0);
-  expect(afterEventsSince(events, mark), `${expected} fires after exactly ${ms} ms`).toEqual([expected]);
+  for (const f of fired.slice(1)) {
+    const later = realOf(f);
+    if (later && later.dueAt > sut.clock.now() && !eventsOf(f.actor).slice(marks.get(f.actor) ?? 0).includes(f.type)) sut.clock.advance(later.dueAt - sut.clock.now());
+  }
+  expect(firedSince(), `${fired.map((f) => f.type).join(' + ')} fire after exactly ${ms} ms, and nothing else`).toEqual(expected);
 }
+
+/** The connection's timers are its own, but for the probe's pong timeout: the heartbeat child's. */
+const connectionTimerOwner: TimerOwner = (timer) => {
+  if (!timer.world) return { actor: 'root', type: timer.event.type };
+  if (timer.id !== PROBE_TIMER) throw new Error(`unknown world timer ${timer.id}`);
+  return { actor: heartbeatInvokeId, type: childPongTimeout };
+};
+
+const pingsSent = (sut: Sut) => sut.server.sockets.reduce((n, socket) => n + socket.sentOfType('ping').length, 0);
 
 type ConnectionStimulus = Stimulus<Sut, State>;
 
@@ -541,6 +643,7 @@ function prologue(sut: Sut, step: ReplayStep<State>): void {
   const keep = step.before.world.tokenHeld || is(step.before.snapshot, 'link.connected.token.refreshing');
   sut.tokens.answerStale(keep);
   sut.dialsAtStep = sut.dials.length;
+  sut.pingsAtStep = pingsSent(sut);
 }
 
 const stimuli: Record<string, ConnectionStimulus> = {
@@ -584,21 +687,8 @@ const stimuli: Record<string, ConnectionStimulus> = {
     socketOf(sut).push({ type: 'auth_ok', userId: 'user-1', sessionId: 's1', expiresAt: sut.clock.now() + TIMING.sessionTtlMs });
   },
   'heartbeat.pong': (sut) => socketOf(sut).push({ type: 'pong', ts: sut.clock.now() }),
-  'heartbeat.timeout': (sut) => {
-    // A dead socket: the server stops answering pings; time runs until the heartbeat gives up.
-    const mark = sut.rootEvents.length;
-    const start = sut.clock.now();
-    sut.server.options.autoPong = false;
-    try {
-      while (!sut.rootEvents.slice(mark).includes('heartbeat.timeout')) {
-        expect(sut.clock.next(), 'a heartbeat timer is pending').toBe(true);
-        expect(sut.clock.now() - start, 'the heartbeat gives up within interval + timeout').toBeLessThanOrEqual(HEARTBEAT_WORST);
-      }
-    } finally {
-      sut.server.options.autoPong = true;
-    }
-    expect(afterEventsSince(sut.rootEvents, mark), 'no connection timer fires meanwhile').toEqual([]);
-  },
+  // The probe's pong timeout (a timer of the heartbeat child), with what it reports to the connection.
+  [PONG_TIMEOUT]: (sut, step) => fireDelayed(sut, step, connectionTimerOwner),
   'queue.pending': (sut) => {
     sut.blocked = true;
     socketOf(sut).bufferedAmount = TIMING.queue.highWaterMark;
@@ -616,22 +706,7 @@ const stimuli: Record<string, ConnectionStimulus> = {
   [EVENT.tokenError]: (sut) => sut.tokens.refuse(new Error('token service down')),
 };
 
-/**
- * A delayed transition of an actor (`root` or a child id): the actor scheduled the timer with the delay
- * the model computed, and it fires exactly when due, not a millisecond earlier. (Real time can run a
- * little ahead of model time — the flusher's retry — so the wait is measured from the real timer.)
- */
-export function fireDelayed(sut: Sut, actor: string, step: ReplayStep<{ readonly timers: readonly ModelTimer[] }>): void {
-  const type = step.event.type;
-  const modelled = step.before.timers.find((timer) => timer.event.type === type);
-  const real = sut.timers.get(actor)?.get(type);
-  expect(real, `${actor} has scheduled ${type}`).toBeDefined();
-  expect(real?.delay, `${type} is scheduled with the modelled delay`).toBe(modelled?.delay);
-  const events = actor === 'root' ? sut.rootEvents : (sut.childEvents.get(actor) ?? []);
-  fireTimer(sut, events, type, Math.max(0, (real?.dueAt ?? 0) - sut.clock.now()));
-}
-
-const delayed: ConnectionStimulus = (sut, step) => fireDelayed(sut, 'root', step);
+const delayed: ConnectionStimulus = (sut, step) => fireDelayed(sut, step, connectionTimerOwner);
 
 /** The model's abstraction of a real snapshot's context (the fields that decide what happens next). */
 function contextFacts(snapshot: AnyMachineSnapshot) {
@@ -677,6 +752,15 @@ export function assertMatches(sut: Sut, state: State, step: ReplayStep<State> | 
       break;
   }
   if (world.tokenHeld) expect(sut.tokens.pending.length, 'a token request waits').toBeGreaterThan(0);
+  // 4, inside `link` too: the clock holds exactly the model's timers (the connection's delayed events and
+  // the probe's pong timeout), and the flusher's retry while it waits for the socket to drain.
+  const flusherWaits = is(state.snapshot, 'link.connected.outbound.draining') ? 1 : 0;
+  expect(sut.clock.pending, `4: pending timers (${state.timers.map((timer) => timer.id).join(', ') || 'none'} modelled)`).toBe(state.timers.length + flusherWaits);
+  // The liveness region pings as a probe starts (after a quiet interval, or as the page wakes), and only then.
+  if (step) {
+    const probes = step.after.taken.filter((id) => probeStarts.includes(id)).length;
+    expect(pingsSent(sut) - sut.pingsAtStep, 'pings sent: one per probe started').toBe(probes);
+  }
   checkConnectionInvariants(sut, step);
 }
 

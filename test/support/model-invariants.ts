@@ -26,7 +26,11 @@ function expectedChildren(snapshot: AnyMachineSnapshot): string[] {
   if (!ids.includes('connection.link')) return [];
   const children = ['socket'];
   if (ids.includes('connection.link.connected')) {
-    children.push('heartbeat');
+    // The heartbeat runs one probe at a time, only in `liveness.probing`.
+    if (ids.includes('connection.link.connected.liveness.probing')) {
+      const node = connectionMachine.getStateNodeById('connection.link.connected.liveness.probing');
+      children.push(node.invoke[0]?.id ?? 'heartbeat');
+    }
     if (ids.includes('connection.link.connected.outbound.draining')) children.push('flusher');
     if (ids.includes('connection.link.connected.token.refreshing')) {
       const node = connectionMachine.getStateNodeById('connection.link.connected.token.refreshing');

@@ -96,4 +96,22 @@ describe('heartbeat', () => {
     await h.settle();
     expect(h.connection.snapshot.children.heartbeat).toBeUndefined();
   });
+  it('a late pong that echoes an earlier ping neither ends the current probe nor skews the RTT', async () => {
+    const h = harness({ heartbeat, reconnect }, { autoPong: false });
+    await h.connect();
+    await h.advance(10_000);
+    const first = h.server.last!.sentOfType('ping')[0]!.ts as number;
+    h.server.last!.push({ type: 'message', ch: 'x', data: 'traffic' });
+    await h.advance(2_000);
+    await h.advance(10_000);
+    const second = h.server.last!.sentOfType('ping')[1]!.ts as number;
+    await h.advance(300);
+    h.server.last!.push({ type: 'pong', ts: first });
+    await h.settle();
+    expect(h.connection.metrics().rtt.count).toBe(0);
+    expect(Object.keys(h.connection.snapshot.children)).toContain('heartbeat');
+    h.server.last!.push({ type: 'pong', ts: second });
+    await h.settle();
+    expect(h.connection.metrics().rtt.last).toBe(300);
+  });
 });
