@@ -1,24 +1,30 @@
-import { not, setup } from 'xstate';
+import { and, not, setup } from 'xstate';
 import type { ConnectionContext, ConnectionEvent, ConnectionInput } from '../src/connection/types.js';
 import { connectionActions, connectionGuards, connectionDelays, initialConnectionContext } from '../src/connection/implementation.js';
 import { socketActor } from '../src/transport/socket-actor.js';
 import { tokenActor } from '../src/connection/token-actor.js';
+import { permitActor } from '../src/connection/permit-actor.js';
 import { heartbeatMachine } from './heartbeat.machine.js';
 import { flusherMachine } from './flusher.machine.js';
 
-/** Every dial from a state without a socket asks the environment first. */
+/** Every dial from a state without a socket asks the environment first, then the dial gate (if any). */
 const dial = [
   { guard: 'closesWhileHidden', target: '#connection.suspended' },
   { guard: 'isOffline', target: '#connection.offline' },
-  { target: '#connection.link' },
+  { guard: 'dialsFreely', target: '#connection.link' },
+  { target: '#connection.queued' },
 ] as const;
 
 /** An explicit start() or retry(): the same, with the attempt counters and the circuit reset. */
 const dialAfresh = [
   { guard: 'closesWhileHidden', target: '#connection.suspended', actions: 'resetAttempts' },
   { guard: 'isOffline', target: '#connection.offline', actions: 'resetAttempts' },
-  { target: '#connection.link', actions: 'resetAttempts' },
+  { guard: 'dialsFreely', target: '#connection.link', actions: 'resetAttempts' },
+  { target: '#connection.queued', actions: 'resetAttempts' },
 ] as const;
+
+/** A dial now, through the gate when there is one. */
+const redial = [{ guard: 'dialsFreely', target: '#connection.link' }, { target: '#connection.queued' }] as const;
 
 
 /**
@@ -31,7 +37,7 @@ export const connectionMachine = setup({
   actions: connectionActions,
   guards: connectionGuards,
   delays: connectionDelays,
-  actors: { socket: socketActor, token: tokenActor, heartbeat: heartbeatMachine, flusher: flusherMachine },
+  actors: { socket: socketActor, token: tokenActor, permit: permitActor, heartbeat: heartbeatMachine, flusher: flusherMachine },
 }).createMachine({
   id: 'connection',
   context: ({ input }) => initialConnectionContext(input),
@@ -44,8 +50,18 @@ export const connectionMachine = setup({
       },
     },
 
+    queued: {
+      invoke: { id: 'permit', src: 'permit', input: ({ context }) => context.rt },
+      on: {
+        'permit.granted': [{ guard: 'circuitIsOpen', target: 'link.halfOpen' }, { target: 'link' }],
+        'env.offline': 'offline',
+        'page.hidden': { guard: 'closesWhenHidden', target: 'suspended' },
+        'connection.stop': 'closed',
+      },
+    },
+
     link: {
-      invoke: { id: 'socket', src: 'socket', input: ({ context }) => context.rt },
+      invoke: { id: 'socket', src: 'socket', input: ({ context }) => context },
       initial: 'connecting',
       on: {
         'socket.close': { guard: 'fromOwnSocket', target: 'retrying', actions: 'recordClose' },
@@ -166,7 +182,8 @@ export const connectionMachine = setup({
       always: [
         { guard: 'isFatal', target: 'failed' },
         { guard: 'isOffline', target: 'offline' },
-        { guard: 'mustRefreshToken', target: 'link', actions: 'requestFreshToken' },
+        { guard: and(['mustRefreshToken', 'dialsFreely']), target: 'link', actions: 'requestFreshToken' },
+        { guard: 'mustRefreshToken', target: 'queued', actions: 'requestFreshToken' },
         { guard: 'probeFailed', target: 'circuitOpen', actions: 'tripCircuit' },
         { guard: 'circuitTripped', target: 'circuitOpen', actions: 'tripCircuit' },
         { target: 'reconnecting' },
@@ -175,23 +192,35 @@ export const connectionMachine = setup({
 
     reconnecting: {
       entry: 'announceRetry',
-      after: { reconnectDelay: [{ guard: 'closesWhileHidden', target: 'suspended' }, { target: 'link' }] },
+      after: { reconnectDelay: [{ guard: 'closesWhileHidden', target: 'suspended' }, ...redial] },
       on: {
         'env.offline': 'offline',
-        'env.online': 'link',
+        'env.online': redial,
         'page.hidden': { guard: 'closesWhenHidden', target: 'suspended' },
-        'connection.retry': { target: 'link', actions: 'resetAttempts' },
+        'connection.retry': [
+          { guard: 'dialsFreely', target: 'link', actions: 'resetAttempts' },
+          { target: 'queued', actions: 'resetAttempts' },
+        ],
         'connection.stop': 'closed',
       },
     },
 
     circuitOpen: {
       entry: 'announceCircuitOpen',
-      after: { recoveryTimeout: [{ guard: 'closesWhileHidden', target: 'suspended' }, { target: 'link.halfOpen' }] },
+      after: {
+        recoveryTimeout: [
+          { guard: 'closesWhileHidden', target: 'suspended' },
+          { guard: 'dialsFreely', target: 'link.halfOpen' },
+          { target: 'queued' },
+        ],
+      },
       on: {
         'env.offline': 'offline',
         'page.hidden': { guard: 'closesWhenHidden', target: 'suspended' },
-        'connection.retry': { target: 'link', actions: 'resetAttempts' },
+        'connection.retry': [
+          { guard: 'dialsFreely', target: 'link', actions: 'resetAttempts' },
+          { target: 'queued', actions: 'resetAttempts' },
+        ],
         'connection.stop': 'closed',
       },
     },
@@ -201,7 +230,7 @@ export const connectionMachine = setup({
         'env.online': [
           { guard: 'closesWhileHidden', target: 'suspended' },
           { guard: 'circuitIsOpen', target: 'circuitOpen' },
-          { target: 'link' },
+          ...redial,
         ],
         'connection.stop': 'closed',
       },
@@ -209,16 +238,8 @@ export const connectionMachine = setup({
 
     suspended: {
       on: {
-        'page.visible': [
-          { guard: 'isOffline', target: 'offline' },
-          { guard: 'circuitIsOpen', target: 'circuitOpen' },
-          { target: 'link' },
-        ],
-        'page.resume': [
-          { guard: 'isOffline', target: 'offline' },
-          { guard: 'circuitIsOpen', target: 'circuitOpen' },
-          { target: 'link' },
-        ],
+        'page.visible': [{ guard: 'isOffline', target: 'offline' }, { guard: 'circuitIsOpen', target: 'circuitOpen' }, ...redial],
+        'page.resume': [{ guard: 'isOffline', target: 'offline' }, { guard: 'circuitIsOpen', target: 'circuitOpen' }, ...redial],
         'env.offline': 'offline',
         'connection.stop': 'closed',
       },

@@ -24,7 +24,31 @@ export function initialConnectionContext({ rt }: ConnectionInput): ConnectionCon
     outcome: null,
     retryKind: 'backoff',
     retryDelayMs: 0,
+    urlIndex: 0,
+    urlFailures: 0,
+    failedOverAt: 0,
   };
+}
+
+/** The url the next dial uses: the current one, or the primary again once `primaryRetryMs` has passed. */
+export function urlToDial(context: ConnectionContext): number {
+  const { rt } = context;
+  if (context.urlIndex === 0 || !rt.options.urls) return 0;
+  return rt.options.clock.now() - context.failedOverAt >= rt.options.failover.primaryRetryMs ? 0 : context.urlIndex;
+}
+
+/** Moves to the next url after `failover.after` consecutive failures on the current one. */
+function failoverAfterFailure(context: ConnectionContext): Pick<ConnectionContext, 'urlIndex' | 'urlFailures' | 'failedOverAt'> {
+  const { rt } = context;
+  const urls = rt.options.urls;
+  const { urlIndex, urlFailures, failedOverAt } = context;
+  if (!urls || urls.length < 2) return { urlIndex, urlFailures, failedOverAt };
+  const now = rt.options.clock.now();
+  if (rt.dialedUrl !== urlIndex) return { urlIndex, urlFailures, failedOverAt: now };
+  if (urlFailures + 1 < rt.options.failover.after) return { urlIndex, urlFailures: urlFailures + 1, failedOverAt };
+  const next = (urlIndex + 1) % urls.length;
+  rt.announceFailover(urlIndex, next);
+  return { urlIndex: next, urlFailures: 0, failedOverAt: now };
 }
 
 /** Records a failed attempt or a lost connection and decides how the next dial is timed. */
@@ -38,6 +62,7 @@ function failure(context: ConnectionContext, action: CloseAction, error: Socketc
     else tokenRejections++;
   }
   const counts = outcome === 'reconnect' || outcome === 'reconnect-fast' || outcome === 'reconnect-slow';
+  const failover = counts ? failoverAfterFailure(context) : {};
   const kind: RetryKind =
     outcome === 'reconnect-fast' ? 'restart' : outcome === 'reconnect-slow' ? 'later' : context.stable ? 'immediate' : 'backoff';
   return {
@@ -50,6 +75,7 @@ function failure(context: ConnectionContext, action: CloseAction, error: Socketc
     attempt: kind === 'immediate' ? context.attempt : context.attempt + 1,
     stable: false,
     connectedAt: null,
+    ...failover,
   };
 }
 
@@ -103,12 +129,18 @@ export const connectionActions = {
     context.rt.awaitingAuth = false;
     return { session, tokenRejections: 0 };
   }),
-  markConnected: typed.assign(({ context }) => ({
-    connectedAt: context.rt.options.clock.now(),
-    probing: false,
-    circuitOpen: false,
-    outcome: null,
-  })),
+  markConnected: typed.assign(({ context }) => {
+    const { rt } = context;
+    if (rt.dialedUrl !== context.urlIndex) rt.announceFailover(context.urlIndex, rt.dialedUrl);
+    return {
+      connectedAt: rt.options.clock.now(),
+      probing: false,
+      circuitOpen: false,
+      outcome: null,
+      urlIndex: rt.dialedUrl,
+      urlFailures: 0,
+    };
+  }),
   markStable: typed.assign({ stable: true, attempt: 0, failures: 0, trips: 0 }),
   markDisconnected: sideEffect(({ context }) => {
     context.rt.fastPath = false;
@@ -171,6 +203,7 @@ export const connectionActions = {
 export const connectionGuards = {
   fromOwnSocket: ({ context, event }: Args) => (event as SocketEvent).socket === context.rt.currentSocket,
   isOffline: ({ context }: Args) => !context.rt.online,
+  dialsFreely: ({ context }: Args) => context.rt.options.dialGate === undefined,
   hasOpenSocket: ({ context }: Args) => context.rt.ws !== null,
   closesWhenHidden: ({ context }: Args) => context.rt.options.closeWhenHidden,
   pageHidden: ({ context }: Args) => context.rt.hidden,

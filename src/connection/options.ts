@@ -9,6 +9,7 @@ import { browserEnvironment } from '../environment/browser.js';
 import type { WebSocketConstructor } from '../transport/websocket-like.js';
 import { defaultWebSocket } from '../transport/websocket-like.js';
 import type { OverflowPolicy } from '../queue/outbound-queue.js';
+import type { DialGate } from '../policy/dial-budget.js';
 
 /** Why the token provider is being asked. */
 export type TokenReason = 'connect' | 'refresh' | 'rejected';
@@ -87,9 +88,21 @@ export interface Logger {
   error?(message: string, details?: Record<string, unknown>): void;
 }
 
+export interface FailoverOptions {
+  /** Consecutive failed dials on the current url before moving to the next one. @default 3 */
+  after?: number;
+  /** While on a backup url, dial the primary again once this long has passed since failing over. @default 60000 */
+  primaryRetryMs?: number;
+}
+
 export interface ConnectionOptions {
-  /** The server address (`ws:` or `wss:`), or a function returning it at each dial. */
-  url: string | (() => string);
+  /**
+   * The server address (`ws:` or `wss:`); several addresses (primary first) for failover; or a
+   * function returning the address at each dial.
+   */
+  url: string | readonly string[] | (() => string);
+  /** How the connection moves between several urls. @default { after: 3, primaryRetryMs: 60000 } */
+  failover?: FailoverOptions;
   /** A name for logs, metrics and the inspector. @default the url's host and path */
   name?: string;
   /** WebSocket constructor: the browser's, `ws` or `mock-socket`. @default globalThis.WebSocket, or `ws` in Node */
@@ -130,10 +143,17 @@ export interface ConnectionOptions {
   logger?: Logger;
   /** XState inspection observer (for `@statelyai/inspect` or the offline inspector). @default undefined */
   inspect?: (event: unknown) => void;
+  /** Permission to dial, shared with other connections (a pool passes its dial budget); every dial waits in `queued` for it. @default none: dial freely */
+  dialGate?: DialGate;
+  /** Priority of this connection's dials at the gate (1 first). @default 1 */
+  priority?: number;
 }
 
 export interface ResolvedOptions {
+  /** The addresses in failover order (one for a single url). */
+  urls: readonly string[] | undefined;
   url: string | (() => string);
+  failover: Required<FailoverOptions>;
   name: string;
   WebSocket: WebSocketConstructor;
   protocols: string[];
@@ -154,6 +174,8 @@ export interface ResolvedOptions {
   random: () => number;
   logger: Logger | undefined;
   inspect: ((event: unknown) => void) | undefined;
+  dialGate: DialGate | undefined;
+  priority: number;
 }
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
@@ -195,9 +217,9 @@ function intern<T extends object>(kind: string, value: T): T {
 }
 
 const topLevelKeys = [
-  'url', 'name', 'WebSocket', 'protocols', 'protocol', 'auth', 'heartbeat', 'reconnect', 'circuit', 'queue',
+  'url', 'failover', 'name', 'WebSocket', 'protocols', 'protocol', 'auth', 'heartbeat', 'reconnect', 'circuit', 'queue',
   'connectTimeoutMs', 'authTimeoutMs', 'closeTimeoutMs', 'maxMessageBytes', 'maxInboundBytes', 'environment',
-  'closeWhenHidden', 'clock', 'random', 'logger', 'inspect',
+  'closeWhenHidden', 'clock', 'random', 'logger', 'inspect', 'dialGate', 'priority',
 ] as const;
 
 /** Validates options at creation; throws InvalidOptionError naming the first bad option. */
@@ -206,11 +228,25 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   checkKeys('', input, topLevelKeys);
   const o = input as Partial<ConnectionOptions>;
 
-  if (typeof o.url === 'string') {
-    if (!/^wss?:\/\//i.test(o.url)) throw new InvalidOptionError('url', 'a ws:// or wss:// URL', o.url);
+  const isWsUrl = (value: unknown) => typeof value === 'string' && /^wss?:\/\//i.test(value);
+  let urls: readonly string[] | undefined;
+  if (Array.isArray(o.url)) {
+    if (o.url.length === 0) throw new InvalidOptionError('url', 'at least one ws:// or wss:// URL', o.url);
+    o.url.forEach((url, index) => {
+      if (!isWsUrl(url)) throw new InvalidOptionError(`url[${index}]`, 'a ws:// or wss:// URL', url);
+    });
+    urls = Object.freeze([...(o.url as string[])]);
+  } else if (typeof o.url === 'string') {
+    if (!isWsUrl(o.url)) throw new InvalidOptionError('url', 'a ws:// or wss:// URL', o.url);
   } else if (typeof o.url !== 'function') {
-    throw new InvalidOptionError('url', 'a ws:// or wss:// URL or a function returning one', o.url);
+    throw new InvalidOptionError('url', 'a ws:// or wss:// URL, an array of them, or a function returning one', o.url);
   }
+  const f = section('failover', o.failover);
+  checkKeys('failover', f, ['after', 'primaryRetryMs']);
+  const failover = intern('failover', {
+    after: num('failover.after', f.after, 3, 1, 1_000),
+    primaryRetryMs: num('failover.primaryRetryMs', f.primaryRetryMs, 60_000, 0, MAX_DELAY),
+  });
 
   const WebSocketCtor = o.WebSocket ?? defaultWebSocket();
   if (typeof WebSocketCtor !== 'function') {
@@ -311,10 +347,16 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   if (o.inspect !== undefined && typeof o.inspect !== 'function') throw new InvalidOptionError('inspect', 'a function', o.inspect);
   if (o.closeWhenHidden !== undefined && typeof o.closeWhenHidden !== 'boolean') throw new InvalidOptionError('closeWhenHidden', 'a boolean', o.closeWhenHidden);
   if (o.name !== undefined && (typeof o.name !== 'string' || o.name === '')) throw new InvalidOptionError('name', 'a non-empty string', o.name);
+  if (o.dialGate !== undefined && (!isObject(o.dialGate) || typeof o.dialGate.request !== 'function')) {
+    throw new InvalidOptionError('dialGate', 'a DialGate (request(priority, grant))', o.dialGate);
+  }
 
+  const single = urls ? urls[0]! : (o.url as string | (() => string));
   return {
-    url: o.url,
-    name: o.name ?? (typeof o.url === 'string' ? nameFromUrl(o.url) : 'connection'),
+    urls,
+    url: single,
+    failover,
+    name: o.name ?? (typeof single === 'string' ? nameFromUrl(single) : 'connection'),
     WebSocket: WebSocketCtor,
     protocols: o.protocols === undefined || o.protocols.length === 0 ? NO_PROTOCOLS : [...o.protocols],
     protocol,
@@ -334,6 +376,8 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     random: o.random ?? Math.random,
     logger: o.logger,
     inspect: o.inspect,
+    dialGate: o.dialGate,
+    priority: num('priority', o.priority, 1, 0, 1_000_000, false),
   };
 }
 

@@ -29,6 +29,8 @@ export interface ConnectionEvents {
   error: SocketchartError;
   message: InboundMessage;
   control: { type: string; frame: Readonly<Record<string, unknown>> };
+  /** The connection moved to another of its urls (`to` 0: back on the primary). */
+  failover: { from: number; to: number; url: string };
 }
 
 type Listener<K extends keyof ConnectionEvents> = (payload: ConnectionEvents[K]) => void;
@@ -94,6 +96,8 @@ export class ConnectionRuntime implements FrameSink {
   status = 'idle';
   /** Socket dials made by this connection (invariant checks). */
   dials = 0;
+  /** Index of the url the current socket was dialed to. */
+  dialedUrl = 0;
   /** Id of the socket actor now running; events stamped with another id are stale. */
   currentSocket = 0;
   private socketIds = 0;
@@ -137,6 +141,14 @@ export class ConnectionRuntime implements FrameSink {
     this.toMachine({ type: envEventTypes[event] } as ConnectionEvent);
   }
 
+  announceFailover(from: number, to: number): void {
+    const urls = this.options.urls;
+    if (!urls) return;
+    const event = { from, to, url: this.redact(urls[to]!) };
+    this.log('warn', to === 0 ? 'back on the primary url' : 'failing over', event);
+    this.emit('failover', event);
+  }
+
   // Tokens
 
   async obtainToken(reason: TokenReason): Promise<string | undefined> {
@@ -158,11 +170,13 @@ export class ConnectionRuntime implements FrameSink {
   }
 
   /** Opens the one socket of this connection; the socket actor owns its lifetime. */
-  openSocket(token: string | undefined): WebSocketLike {
+  openSocket(token: string | undefined, urlIndex = 0): WebSocketLike {
     const { options } = this;
     const auth = options.auth;
     const mode = auth?.mode ?? 'message';
-    let url = typeof options.url === 'string' ? options.url : options.url();
+    const urls = options.urls;
+    this.dialedUrl = urls ? Math.min(urlIndex, urls.length - 1) : 0;
+    let url = urls ? urls[this.dialedUrl]! : typeof options.url === 'string' ? options.url : options.url();
     if (auth && mode === 'query' && token !== undefined) {
       url += `${url.includes('?') ? '&' : '?'}${encodeURIComponent(auth.queryParam)}=${encodeURIComponent(token)}`;
     }

@@ -6,6 +6,7 @@ import type { ConnectionRuntime } from './runtime.js';
 /** Every state a connection can rest in, as `status` reports it. */
 export const connectionStatuses = [
   'idle',
+  'queued',
   'connecting',
   'halfOpen',
   'authenticating',
@@ -47,6 +48,12 @@ export interface ConnectionContext {
   retryKind: RetryKind;
   /** Delay before the next dial, decided when the failure was recorded. */
   retryDelayMs: number;
+  /** Index of the url in use, when the connection has several (0 is the primary). */
+  urlIndex: number;
+  /** Consecutive failed dials on that url. */
+  urlFailures: number;
+  /** Clock time of the last move away from the primary (drives the primary retry). */
+  failedOverAt: number;
 }
 
 export interface ConnectionInput {
@@ -64,6 +71,7 @@ export type ConnectionEvent =
   | { type: 'heartbeat.timeout' }
   | { type: 'heartbeat.pong'; ts?: number }
   | { type: 'queue.pending' }
+  | { type: 'permit.granted' }
   | { type: 'env.online' }
   | { type: 'env.offline' }
   | { type: 'page.hidden' }

@@ -1,6 +1,7 @@
 import { fromCallback, type EventObject } from 'xstate';
 import { ErrorCode, SocketchartError } from '../protocol/errors.js';
-import type { ConnectionRuntime } from '../connection/runtime.js';
+import type { ConnectionContext } from '../connection/types.js';
+import { urlToDial } from '../connection/implementation.js';
 import type { WebSocketLike } from './websocket-like.js';
 
 const asAuthError = (cause: unknown) =>
@@ -12,7 +13,9 @@ const asAuthError = (cause: unknown) =>
  * The socket actor: owns at most one WebSocket for as long as it runs. It obtains the token, dials,
  * and when stopped (its state is left) closes the socket and detaches every handler.
  */
-export const socketActor = fromCallback<EventObject, ConnectionRuntime>(({ input: rt }) => {
+export const socketActor = fromCallback<EventObject, ConnectionContext>(({ input: context }) => {
+  const rt = context.rt;
+  const urlIndex = urlToDial(context);
   let ws: WebSocketLike | undefined;
   let stopped = false;
   const id = rt.beginSocket();
@@ -20,7 +23,7 @@ export const socketActor = fromCallback<EventObject, ConnectionRuntime>(({ input
     if (stopped) return;
     rt.tokenReason = 'connect';
     try {
-      ws = rt.openSocket(token);
+      ws = rt.openSocket(token, urlIndex);
     } catch (cause) {
       rt.actor?.send({
         type: 'socket.close',

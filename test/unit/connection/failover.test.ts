@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest';
+import { harness } from '../../support/harness.js';
+
+const urls = ['ws://primary.test/ws', 'ws://backup.test/ws', 'ws://fallback.test/ws'];
+const options = { url: urls, failover: { after: 2, primaryRetryMs: 60_000 }, reconnect: { baseMs: 100, capMs: 100 }, circuit: false as const };
+
+describe('url failover', () => {
+  it('dials the primary first', async () => {
+    const h = harness(options);
+    await h.connect();
+    expect(h.server.last!.url).toBe(urls[0]);
+  });
+
+  it('moves to the next url after failover.after consecutive failures, and says so', async () => {
+    const h = harness(options);
+    const moves: Array<[number, number]> = [];
+    h.connection.on('failover', ({ from, to }) => moves.push([from, to]));
+    h.server.refusing = true;
+    h.connection.start();
+    await h.settle();
+    await h.advance(100);
+    expect(h.server.sockets.map((s) => s.url)).toEqual([urls[0], urls[0]]);
+    h.server.refusing = false;
+    await h.advance(100);
+    expect(h.server.last!.url).toBe(urls[1]);
+    expect(h.connection.status).toBe('connected');
+    expect(moves).toEqual([[0, 1]]);
+    expect(h.connection.snapshot.context.urlIndex).toBe(1);
+  });
+
+  it('walks on to the fallback when the backup fails too, and wraps around', async () => {
+    const h = harness(options);
+    h.server.refusing = true;
+    h.connection.start();
+    await h.settle();
+    for (let i = 0; i < 6; i++) await h.advance(100);
+    expect(h.server.sockets.map((s) => s.url)).toEqual([urls[0], urls[0], urls[1], urls[1], urls[2], urls[2], urls[0]]);
+  });
+
+  it('probes the primary again on the first dial after primaryRetryMs, and stays there when it answers', async () => {
+    const h = harness(options);
+    const moves: Array<[number, number]> = [];
+    h.connection.on('failover', ({ from, to }) => moves.push([from, to]));
+    h.server.refusing = true;
+    h.connection.start();
+    await h.settle();
+    await h.advance(100);
+    h.server.refusing = false;
+    await h.advance(100);
+    expect(h.server.last!.url).toBe(urls[1]);
+    await h.advance(60_000);
+    h.server.last!.drop();
+    await h.settle();
+    await h.advance(h.connection.snapshot.context.retryDelayMs);
+    expect(h.server.last!.url).toBe(urls[0]);
+    expect(h.connection.status).toBe('connected');
+    expect(moves).toEqual([[0, 1], [1, 0]]);
+  });
+
+  it('a failed primary probe keeps the backup and waits another primaryRetryMs', async () => {
+    const h = harness(options);
+    h.server.refusing = true;
+    h.connection.start();
+    await h.settle();
+    await h.advance(100);
+    h.server.refusing = false;
+    await h.advance(100);
+    await h.advance(60_000);
+    h.server.refusing = true;
+    h.server.last!.drop();
+    await h.settle();
+    await h.advance(100);
+    expect(h.server.last!.url).toBe(urls[0]);
+    h.server.refusing = false;
+    await h.advance(100);
+    expect(h.server.last!.url).toBe(urls[1]);
+    expect(h.connection.status).toBe('connected');
+  });
+
+  it('names a bad url in a list by its index', () => {
+    expect(() => harness({ url: ['ws://ok.test', 'http://nope.test'] })).toThrow(/`url\[1\]`/);
+  });
+});
