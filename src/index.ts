@@ -36,3 +36,10 @@ export type { EnvironmentSource, EnvironmentEvent } from './environment/environm
 export { browserEnvironment } from './environment/browser.js';
 export type { Priority, OverflowPolicy } from './queue/outbound-queue.js';
 export type { ConnectionMetricsSnapshot } from './metrics/connection-metrics.js';
+export { createPool, Pool, type PoolStatus, type PoolMetrics } from './pool/create-pool.js';
+export type { PoolOptions, EndpointOptions } from './pool/options.js';
+export type { PoolEvents, PoolHealth } from './pool/runtime.js';
+export type { BalancingStrategy, HealthPolicy } from './pool/balancer.js';
+export { poolMachine, type PoolMachine } from '../machines/pool.machine.js';
+export { DialBudget, type DialGate, type DialBudgetOptions } from './policy/dial-budget.js';
+export type { FailoverOptions } from './connection/options.js';

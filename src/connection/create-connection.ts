@@ -27,11 +27,12 @@ export class Connection {
   private readonly rt: ConnectionRuntime;
   private readonly parent: AnyActorRef | undefined;
 
-  constructor(options: ConnectionOptions) {
+  /** @param owner the actor that owns this connection (a pool); by default connections share one per clock. */
+  constructor(options: ConnectionOptions, owner?: AnyActorRef) {
     const resolved = resolveOptions(options);
     this.name = resolved.name;
     this.rt = new ConnectionRuntime(resolved);
-    this.parent = resolved.inspect ? undefined : sharedParent(resolved.clock);
+    this.parent = owner ?? (resolved.inspect ? undefined : sharedParent(resolved.clock));
     this.actor = createActor(connectionMachine, {
       input: { rt: this.rt },
       clock: resolved.clock,
@@ -128,6 +129,17 @@ export class Connection {
   /** Sockets this connection has dialed so far. */
   get dials(): number {
     return this.rt.dials;
+  }
+
+  /** The last heartbeat round-trip time in ms, or `null` before the first pong. */
+  get rttMs(): number | null {
+    return this.rt.metrics.rtt.last;
+  }
+
+  /** The url the connection dials now (redacted). */
+  get url(): string {
+    const { urls, url } = this.rt.options;
+    return this.rt.redact(urls ? urls[this.actor.getSnapshot().context.urlIndex]! : typeof url === 'string' ? url : url());
   }
 
   metrics(): ConnectionMetricsSnapshot {

@@ -95,12 +95,25 @@ export const isSocketchartError = (value: unknown): value is SocketchartError =>
 /** Thrown at creation when an option is invalid; the message names the option. */
 export class InvalidOptionError extends SocketchartError {
   readonly option: string;
+  readonly expectation: string;
+  readonly received: string;
   constructor(option: string, expectation: string, received: unknown) {
+    const text = describe(received);
     super(ErrorCode.INVALID_OPTION, {
-      message: `Invalid option \`${option}\`: expected ${expectation}, received ${describe(received)}`,
+      message: `Invalid option \`${option}\`: expected ${expectation}, received ${text}`,
       details: { option },
     });
     this.option = option;
+    this.expectation = expectation;
+    this.received = text;
+  }
+
+  /** The same error for an option nested under `prefix` (e.g. an endpoint of a pool). */
+  within(prefix: string): InvalidOptionError {
+    const nested = new InvalidOptionError(`${prefix}.${this.option}`, this.expectation, undefined);
+    Object.defineProperty(nested, 'message', { value: `Invalid option \`${prefix}.${this.option}\`: expected ${this.expectation}, received ${this.received}` });
+    Object.defineProperty(nested, 'received', { value: this.received });
+    return nested;
   }
 }
 

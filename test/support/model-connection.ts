@@ -15,6 +15,7 @@ import {
 import { ConnectionRuntime } from '../../src/connection/runtime.js';
 import { resolveOptions } from '../../src/connection/options.js';
 import type { WebSocketConstructor, WebSocketLike } from '../../src/transport/websocket-like.js';
+import type { DialGate } from '../../src/policy/dial-budget.js';
 import {
   SimulatedClock,
   activeStateIds,
@@ -69,19 +70,46 @@ export interface Variant {
   readonly tokenProvider: boolean;
   readonly closeWhenHidden: boolean;
   readonly heartbeat: boolean;
+  /** The server's auth_ok carries `expiresAt` (with a token provider: the in-band refresh runs). @default true */
+  readonly sessionExpires?: boolean;
+  /**
+   * A dial gate (`ModelDialGate`) every dial waits for in `queued`: `held`, it holds each request until
+   * the model grants it (`permit.granted`, a step of its own); `open`, it grants within `request()`.
+   * @default none: the connection dials freely
+   */
+  readonly dialGate?: 'held' | 'open';
 }
 
 export const variants: readonly Variant[] = [
   { name: 'token provider, in-band refresh, heartbeat', tokenProvider: true, closeWhenHidden: false, heartbeat: true },
   { name: 'no auth, closeWhenHidden, no heartbeat', tokenProvider: false, closeWhenHidden: true, heartbeat: false },
+  {
+    name: 'dial gate the model grants, token provider, closeWhenHidden, no heartbeat',
+    tokenProvider: true,
+    closeWhenHidden: true,
+    heartbeat: false,
+    sessionExpires: false,
+    dialGate: 'held',
+  },
 ];
+
+/** The priority the gated variants dial at (the gate must be asked with it). */
+export const GATE_PRIORITY = 3;
 
 type TokenProvider = (context: { reason: string }) => Promise<string>;
 
 function connectionOptions(
   variant: Variant,
-  deps: { WebSocket: WebSocketConstructor; clock: SimulatedClock; environment: ManualEnvironment; token: TokenProvider; inspect?: (event: unknown) => void },
+  deps: {
+    WebSocket: WebSocketConstructor;
+    clock: SimulatedClock;
+    environment: ManualEnvironment;
+    token: TokenProvider;
+    gate?: DialGate;
+    inspect?: (event: unknown) => void;
+  },
 ): ConnectionOptions {
+  if (variant.dialGate && !deps.gate) throw new Error(`variant "${variant.name}" needs a dial gate`);
   return {
     url: URL,
     WebSocket: deps.WebSocket,
@@ -97,9 +125,17 @@ function connectionOptions(
     queue: { ...TIMING.queue },
     closeWhenHidden: variant.closeWhenHidden,
     ...(variant.tokenProvider ? { auth: { token: deps.token, refreshLeadMs: TIMING.refreshLeadMs } } : {}),
+    ...(variant.dialGate ? { dialGate: deps.gate, priority: GATE_PRIORITY } : {}),
     ...(deps.inspect ? { inspect: deps.inspect } : {}),
   };
 }
+
+/** Stands for the dial gate while the pure machine is traversed (its `permit` actor is never started). */
+const gateStandIn: DialGate = {
+  request: () => {
+    throw new Error('the model asked the dial gate: no actor runs in graph traversal');
+  },
+};
 
 // ---------------------------------------------------------------------------------------------------
 // The model's runtime: a real ConnectionRuntime whose external state (network, page, queue, socket id,
@@ -145,6 +181,7 @@ export function modelRuntime(variant: Variant, overrides: Partial<ConnectionOpti
     clock,
     environment: createManualEnvironment(),
     token: () => Promise.resolve('token'),
+    gate: gateStandIn,
   });
   return { rt: new ModelRuntime(resolveOptions({ ...options, ...overrides })), clock };
 }
@@ -310,6 +347,8 @@ export function connectionModel(variant: Variant): ConnectionModel {
       if (at('idle') || at('closed')) events.push({ type: 'connection.start' });
       if (!at('closed')) events.push({ type: 'connection.stop' });
       if (at('reconnecting') || at('circuitOpen') || at('failed')) events.push({ type: 'connection.retry' });
+      // The dial gate: a held request waits in `queued` until the model grants it.
+      if (variant.dialGate === 'held' && at('queued')) events.push({ type: 'permit.granted' });
       // The socket, the server and the token provider.
       const opening = at('link.connecting') || at('link.halfOpen');
       if (opening && (w.tokenHeld || w.socket === 'dialed')) events.push({ type: 'socket.open', socket: SOCKET }, socketClose(1006));
@@ -320,7 +359,8 @@ export function connectionModel(variant: Variant): ConnectionModel {
       if ((at('link.authenticating') || at('link.connected')) && w.socket === 'open') {
         for (const code of CLOSE_CODES) events.push(socketClose(code));
         if (w.authAwaited) {
-          events.push({ type: 'auth.ok', socket: SOCKET, session: { userId: 'user-1', sessionId: 's1', expiresAt: state.now + TIMING.sessionTtlMs } });
+          const expiresAt = variant.sessionExpires === false ? {} : { expiresAt: state.now + TIMING.sessionTtlMs };
+          events.push({ type: 'auth.ok', socket: SOCKET, session: { userId: 'user-1', sessionId: 's1', ...expiresAt } });
           for (const code of AUTH_ERROR_CODES) events.push(authError(code));
         }
       }
@@ -394,7 +434,9 @@ export function connectionModel(variant: Variant): ConnectionModel {
       return w;
     },
     // A probe reports at once what its pong timeout found: traffic since the ping (done), or none.
+    // An open dial gate grants as it is asked: `queued` is left in the step that enters it.
     internal: (snapshot, world) => {
+      if (variant.dialGate === 'open' && is(snapshot, 'queued')) return { type: 'permit.granted' };
       if (!is(snapshot, PROBING)) return undefined;
       if (world.probe === 'answered') return { type: EVENT.heartbeatDone, actorId: heartbeatInvokeId, output: undefined };
       if (world.probe === 'unanswered') return { type: 'heartbeat.timeout' };
@@ -445,6 +487,76 @@ export class TokenGate {
   }
 }
 
+/** One request a connection made at the dial gate. */
+export interface GateRequest {
+  readonly priority: number;
+  /** Connection status when it asked. */
+  readonly status: string;
+  /** Requests of this connection still waiting when it asked (other than this one). */
+  readonly waitingBefore: number;
+  /** `granted` once the gate called its grant; `withdrawn` if withdrawn while it waited. */
+  state: 'waiting' | 'granted' | 'withdrawn';
+  /** Times the connection called the withdraw function. */
+  withdrawals: number;
+  /** Connection status when it first withdrew the request. */
+  withdrawnIn: string | undefined;
+  readonly grant: () => void;
+}
+
+/**
+ * A dial gate the model controls. `held`: it grants a waiting request only when the model's
+ * `permit.granted` step says so (`grant()`); `open`: it grants every request within `request()`, as a
+ * dial budget with permits to spare does. A withdrawn request is never granted.
+ */
+export class ModelDialGate implements DialGate {
+  readonly requests: GateRequest[] = [];
+  /** Permits granted so far. */
+  granted = 0;
+
+  constructor(
+    private readonly mode: 'held' | 'open',
+    private readonly statusNow: () => string,
+  ) {}
+
+  request(priority: number, grant: () => void): () => void {
+    const request: GateRequest = {
+      priority,
+      status: this.statusNow(),
+      waitingBefore: this.waiting().length,
+      state: 'waiting',
+      withdrawals: 0,
+      withdrawnIn: undefined,
+      grant,
+    };
+    this.requests.push(request);
+    if (this.mode === 'open') this.give(request);
+    return () => {
+      request.withdrawals++;
+      request.withdrawnIn ??= this.statusNow();
+      if (request.state === 'waiting') request.state = 'withdrawn';
+    };
+  }
+
+  /** Requests waiting for a permit (neither granted nor withdrawn). */
+  waiting(): GateRequest[] {
+    return this.requests.filter((request) => request.state === 'waiting');
+  }
+
+  /** The model's `permit.granted`: grants the one request that waits. */
+  grant(): void {
+    const waiting = this.waiting();
+    expect(waiting.length, 'permit.granted: requests waiting at the gate').toBe(1);
+    this.give(waiting[0] as GateRequest);
+  }
+
+  private give(request: GateRequest): void {
+    if (request.state !== 'waiting') throw new Error(`the gate must not grant a ${request.state} request`);
+    request.state = 'granted';
+    this.granted++;
+    request.grant();
+  }
+}
+
 export interface Dial {
   /** Status of the connection when it dialed. */
   readonly status: string;
@@ -454,6 +566,9 @@ export interface Dial {
   readonly liveBefore: number;
   /** Which halfOpen visit the dial belongs to (0 outside halfOpen). */
   readonly halfOpenVisit: number;
+  /** With a dial gate: permits granted before the dial, and requests then waiting at the gate. */
+  readonly permits: number;
+  readonly gateWaiting: number;
 }
 
 export interface RealTimer {
@@ -468,6 +583,8 @@ export interface Sut {
   readonly clock: SimulatedClock;
   readonly env: ManualEnvironment;
   readonly tokens: TokenGate;
+  /** The dial gate of the gated variants. */
+  readonly gate: ModelDialGate | undefined;
   readonly dials: Dial[];
   /** Event types the connection actor processed, in order. */
   readonly rootEvents: string[];
@@ -475,6 +592,8 @@ export interface Sut {
   readonly childEvents: Map<string, string[]>;
   /** Times the connection entered halfOpen. */
   halfOpenVisits: number;
+  /** Times the connection entered queued. */
+  queuedVisits: number;
   /** The network pushes back: new sockets report a full buffer. */
   blocked: boolean;
   /** Dials at the start of the current step. */
@@ -501,6 +620,7 @@ export function createSut(variant: Variant, coverage: Coverage | undefined, serv
   const env = createManualEnvironment();
   const tokens = new TokenGate();
   let lastRoot: AnyMachineSnapshot | undefined;
+  const gate = variant.dialGate ? new ModelDialGate(variant.dialGate, () => (lastRoot ? statusOf(lastRoot as ConnectionSnapshot) : 'idle')) : undefined;
   const sutRef: { current?: Sut } = {};
   const Base = server.WebSocket;
   const WebSocket = class {
@@ -511,7 +631,15 @@ export function createSut(variant: Variant, coverage: Coverage | undefined, serv
       if (sut) {
         if (sut.blocked) socket.bufferedAmount = TIMING.queue.highWaterMark;
         const status = lastRoot ? statusOf(lastRoot as ConnectionSnapshot) : 'idle';
-        sut.dials.push({ status, online: env.online, hidden: env.hidden, liveBefore, halfOpenVisit: status === 'halfOpen' ? sut.halfOpenVisits : 0 });
+        sut.dials.push({
+          status,
+          online: env.online,
+          hidden: env.hidden,
+          liveBefore,
+          halfOpenVisit: status === 'halfOpen' ? sut.halfOpenVisits : 0,
+          permits: gate?.granted ?? 0,
+          gateWaiting: gate?.waiting().length ?? 0,
+        });
       }
       return socket;
     }
@@ -546,13 +674,16 @@ export function createSut(variant: Variant, coverage: Coverage | undefined, serv
       const snapshot = event.snapshot as AnyMachineSnapshot;
       const wasHalfOpen = lastRoot !== undefined && is(lastRoot, 'link.halfOpen');
       if (is(snapshot, 'link.halfOpen') && !wasHalfOpen) sut.halfOpenVisits++;
+      if (is(snapshot, 'queued') && (lastRoot === undefined || !is(lastRoot, 'queued'))) sut.queuedVisits++;
       if (is(snapshot, 'reconnecting') && (lastRoot === undefined || !is(lastRoot, 'reconnecting'))) {
         sut.delays.push({ kind: String(snapshot.context.retryKind), ms: Number(snapshot.context.retryDelayMs) });
       }
       lastRoot = snapshot;
     }
   };
-  const connection = createConnection(connectionOptions(variant, { WebSocket, clock, environment: env, token: tokens.provider, inspect }));
+  const connection = createConnection(
+    connectionOptions(variant, { WebSocket, clock, environment: env, token: tokens.provider, ...(gate ? { gate } : {}), inspect }),
+  );
   const sut: Sut = {
     variant,
     connection,
@@ -560,10 +691,12 @@ export function createSut(variant: Variant, coverage: Coverage | undefined, serv
     clock,
     env,
     tokens,
+    gate,
     dials: [],
     rootEvents: [],
     childEvents: new Map(),
     halfOpenVisits: 0,
+    queuedVisits: 0,
     blocked: false,
     dialsAtStep: 0,
     pingsAtStep: 0,
@@ -684,7 +817,12 @@ const stimuli: Record<string, ConnectionStimulus> = {
     else socketOf(sut).push({ type: 'error', code: error.code, message: error.message });
   },
   'auth.ok': (sut) => {
-    socketOf(sut).push({ type: 'auth_ok', userId: 'user-1', sessionId: 's1', expiresAt: sut.clock.now() + TIMING.sessionTtlMs });
+    const expiresAt = sut.variant.sessionExpires === false ? {} : { expiresAt: sut.clock.now() + TIMING.sessionTtlMs };
+    socketOf(sut).push({ type: 'auth_ok', userId: 'user-1', sessionId: 's1', ...expiresAt });
+  },
+  'permit.granted': (sut) => {
+    if (!sut.gate) throw new Error('permit.granted without a dial gate');
+    sut.gate.grant();
   },
   'heartbeat.pong': (sut) => socketOf(sut).push({ type: 'pong', ts: sut.clock.now() }),
   // The probe's pong timeout (a timer of the heartbeat child), with what it reports to the connection.

@@ -3,11 +3,12 @@ import type { AnyMachineSnapshot, EventObject, StateValue } from 'xstate';
 import { connectionMachine } from '../../src/index.js';
 import { activeStateIds } from '../../src/testing/index.js';
 import type { Dial, Sut } from './model-connection.js';
-import { TIMING } from './model-connection.js';
+import { GATE_PRIORITY, TIMING } from './model-connection.js';
 
 /**
  * DESIGN "Invariants" 1–6, checked against the real connection after every step of every model path.
  * (7, delivery across reconnects, is a data-plane property the lifecycle model does not drive.)
+ * With a dial gate, 8: the gate's permits (see `checkDialGate`).
  */
 
 const statusOfValue = (snapshot: AnyMachineSnapshot): string => {
@@ -16,13 +17,21 @@ const statusOfValue = (snapshot: AnyMachineSnapshot): string => {
   return leaf.split('.').slice(-1)[0] ?? 'idle';
 };
 
-const SOCKETLESS = new Set(['idle', 'reconnecting', 'circuitOpen', 'offline', 'suspended', 'closed', 'failed']);
+const SOCKETLESS = new Set(['idle', 'queued', 'reconnecting', 'circuitOpen', 'offline', 'suspended', 'closed', 'failed']);
 const DIALING = new Set(['connecting', 'halfOpen']);
 /** Timers each resting state may own (the connection's own; children add theirs in `link`). */
-const TIMERS: Readonly<Record<string, number>> = { idle: 0, offline: 0, suspended: 0, closed: 0, failed: 0, reconnecting: 1, circuitOpen: 1 };
+const TIMERS: Readonly<Record<string, number>> = { idle: 0, queued: 0, offline: 0, suspended: 0, closed: 0, failed: 0, reconnecting: 1, circuitOpen: 1 };
+
+const permitInvokeId = (() => {
+  const id = connectionMachine.getStateNodeById('connection.queued').invoke[0]?.id;
+  if (!id) throw new Error('connection.queued invokes no permit actor');
+  return id;
+})();
 
 function expectedChildren(snapshot: AnyMachineSnapshot): string[] {
   const ids = activeStateIds(connectionMachine, snapshot.value as StateValue);
+  // `queued` waits for the dial gate through its permit actor.
+  if (ids.includes('connection.queued')) return [permitInvokeId];
   if (!ids.includes('connection.link')) return [];
   const children = ['socket'];
   if (ids.includes('connection.link.connected')) {
@@ -96,6 +105,44 @@ export function checkConnectionInvariants(sut: Sut, step?: { readonly event: Eve
   if (step && statusOfValue(step.after.snapshot) === 'failed') {
     expect(stepDials, `6: no dial on the way to failed (${step.event.type})`).toEqual([]);
   }
+
+  checkDialGate(sut, status);
+}
+
+/**
+ * 8. The dial gate (variants with one). Every dial waits for a permit of its own: no dial while
+ * `queued` or while a request waits at the gate, and never two dials on one permit. A connection asks
+ * the gate once per visit of `queued`, from `queued`, with its priority, and has at most one request
+ * outstanding; leaving `queued` withdraws a request still waiting (so a connection that is not in
+ * `queued` has none), and the gate never grants a withdrawn one.
+ */
+function checkDialGate(sut: Sut, status: string): void {
+  const { gate, dials } = sut;
+  if (!gate) {
+    expect(status, '8: no gate, no queue').not.toBe('queued');
+    return;
+  }
+  for (const dial of dials.slice(sut.dialsAtStep)) {
+    expect(dial.status, `8: ${describeDial(dial)}: no dial while queued`).not.toBe('queued');
+    expect(dial.gateWaiting, `8: ${describeDial(dial)} while a request waited at the gate`).toBe(0);
+  }
+  dials.forEach((dial, i) => {
+    const previous = i === 0 ? 0 : (dials[i - 1] as Dial).permits;
+    expect(dial.permits, `8: dial ${i + 1} (${describeDial(dial)}) has a permit of its own (permits granted before it; before the previous dial: ${previous})`).toBeGreaterThan(previous);
+  });
+  expect(gate.requests.length, '8: one request at the gate per visit of queued').toBe(sut.queuedVisits);
+  gate.requests.forEach((request, i) => {
+    const which = `8: request ${i + 1} (made in ${request.status})`;
+    expect(request.status, `${which}: asked from queued`).toBe('queued');
+    expect(request.priority, `${which}: asked with the connection's priority`).toBe(GATE_PRIORITY);
+    expect(request.waitingBefore, `${which}: at most one request outstanding per connection`).toBe(0);
+    expect(request.withdrawals, `${which}: withdrawn at most once`).toBeLessThanOrEqual(1);
+    if (request.state === 'withdrawn') expect(request.withdrawnIn, `${which}: withdrawn as queued was left`).not.toBe('queued');
+  });
+  const waiting = gate.waiting();
+  expect(waiting.length, '8: at most one request outstanding per connection').toBeLessThanOrEqual(1);
+  if (status !== 'queued') expect(waiting, `8: requests waiting at the gate in ${status}`).toEqual([]);
+  else expect(waiting.length, '8: queued: its request waits at the gate').toBe(sut.variant.dialGate === 'held' ? 1 : 0);
 }
 
 /** After stop(): no socket, no timer, no child actor, no environment listener. */
@@ -106,4 +153,5 @@ export function expectNothingLeftAfterStop(sut: Sut): void {
   expect(clock.pending, '4: timers after stop()').toBe(0);
   expect(Object.keys(connection.snapshot.children), '4: child actors after stop()').toEqual([]);
   expect(env.listenerCount, '4: environment listeners after stop()').toBe(0);
+  if (sut.gate) expect(sut.gate.waiting(), '8: requests waiting at the gate after stop()').toEqual([]);
 }

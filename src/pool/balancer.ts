@@ -1,0 +1,46 @@
+import type { Connection } from '../connection/create-connection.js';
+
+/** How `send(group, …)` picks a member. */
+export type BalancingStrategy = 'round-robin' | 'least-pending' | 'random';
+
+export interface HealthPolicy {
+  /** A member whose last heartbeat RTT is above this is out of rotation. @default 1000 */
+  maxRttMs: number;
+}
+
+export const isHealthy = (connection: Connection, health: HealthPolicy) =>
+  connection.isConnected && (connection.rttMs === null || connection.rttMs <= health.maxRttMs);
+
+const usable = (connection: Connection) => connection.status !== 'closed' && connection.status !== 'failed';
+
+/**
+ * Chooses the member a group message goes to: among healthy members; failing that among connected
+ * ones; failing that among any member that will still connect (the message queues there).
+ */
+export class Balancer {
+  private cursor = 0;
+
+  constructor(
+    private readonly strategy: BalancingStrategy,
+    private readonly health: HealthPolicy,
+    private readonly random: () => number,
+  ) {}
+
+  pick(members: readonly Connection[]): Connection | undefined {
+    let candidates = members.filter((member) => isHealthy(member, this.health));
+    if (candidates.length === 0) candidates = members.filter((member) => member.isConnected);
+    if (candidates.length === 0) candidates = members.filter(usable);
+    if (candidates.length === 0) return undefined;
+    switch (this.strategy) {
+      case 'random':
+        return candidates[Math.floor(this.random() * candidates.length)];
+      case 'least-pending': {
+        let best = candidates[0]!;
+        for (const candidate of candidates) if (candidate.queued < best.queued) best = candidate;
+        return best;
+      }
+      case 'round-robin':
+        return candidates[this.cursor++ % candidates.length];
+    }
+  }
+}

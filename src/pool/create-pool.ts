@@ -1,0 +1,151 @@
+import { createActor, type Actor, type SnapshotFrom } from 'xstate';
+import { poolMachine, type PoolMachine } from '../../machines/pool.machine.js';
+import type { Connection } from '../connection/create-connection.js';
+import type { MessageListener } from '../connection/router.js';
+import type { SendOptions } from '../connection/runtime.js';
+import type { ConnectionStatus } from '../connection/types.js';
+import type { ConnectionMetricsSnapshot } from '../metrics/connection-metrics.js';
+import { ErrorCode, SocketchartError } from '../protocol/errors.js';
+import { resolvePoolOptions, type PoolOptions } from './options.js';
+import { PoolRuntime, type PoolEvents, type PoolHealth } from './runtime.js';
+
+export interface PoolStatus {
+  /** The pool machine's state: idle, starting, running, stopping or stopped. */
+  state: string;
+  /** All connections connected (`up`), some (`degraded`) or none (`down`). */
+  health: PoolHealth;
+  /** Each connection's status by endpoint name. */
+  connections: Record<string, ConnectionStatus>;
+}
+
+export interface PoolMetrics {
+  health: PoolHealth;
+  /** Mean of the connections' health scores, 0–1. */
+  healthScore: number;
+  /** Sums over every connection. */
+  totals: { connects: number; reconnects: number; messagesIn: number; messagesOut: number; bytesIn: number; bytesOut: number; drops: number; errors: number; queueDepth: number };
+  /** Dial permits granted so far and connections waiting for one. */
+  dials: { granted: number; waiting: number };
+  connections: Record<string, ConnectionMetricsSnapshot>;
+}
+
+/** Many connections under one parent statechart: staggered, herd-controlled, load-balanced. */
+export class Pool {
+  /** The pool actor (its connections are its children, for inspection). */
+  readonly actor: Actor<PoolMachine>;
+  private readonly rt: PoolRuntime;
+
+  constructor(options: PoolOptions) {
+    const resolved = resolvePoolOptions(options);
+    this.rt = new PoolRuntime(resolved);
+    this.actor = createActor(poolMachine, {
+      input: { rt: this.rt },
+      clock: resolved.clock,
+      ...(resolved.inspect ? { inspect: resolved.inspect } : {}),
+    });
+    this.rt.actor = this.actor;
+    this.actor.start();
+    try {
+      this.rt.createConnections(this.actor);
+    } catch (error) {
+      this.actor.stop();
+      throw error;
+    }
+  }
+
+  /** Starts the connections in priority order, `staggerMs` apart. */
+  start(): this {
+    this.actor.send({ type: 'pool.start' });
+    return this;
+  }
+
+  /** Closes every connection (1000); nothing reopens them but `start()`. */
+  stop(): this {
+    this.actor.send({ type: 'pool.stop' });
+    return this;
+  }
+
+  connection(name: string): Connection | undefined {
+    return this.rt.connections.get(name);
+  }
+
+  get connections(): readonly Connection[] {
+    return this.rt.order;
+  }
+
+  /**
+   * Sends through one endpoint, or through a group: a healthy member picked by the pool's balancing
+   * strategy (round-robin, least-pending or random).
+   */
+  send(target: string, data: unknown, options?: SendOptions): Promise<void> {
+    const direct = this.rt.connections.get(target);
+    if (direct) return direct.send(data, options);
+    const members = this.rt.groups.get(target);
+    if (!members) return Promise.reject(new SocketchartError(ErrorCode.INVALID_OPTION, { message: `No endpoint or group named "${target}"`, recovery: 'fail' }));
+    const member = this.rt.balancer.pick(members);
+    if (!member) return Promise.reject(new SocketchartError(ErrorCode.CLOSED, { message: `Every member of group "${target}" is closed or failed` }));
+    return member.send(data, options);
+  }
+
+  /** Listens to one endpoint's channel, or to all its messages; returns the unsubscribe function. */
+  subscribe<T = unknown>(endpoint: string, channel: string, listener: MessageListener<T>): () => void;
+  subscribe<T = unknown>(endpoint: string, listener: MessageListener<T>): () => void;
+  subscribe<T = unknown>(endpoint: string, channelOrListener: string | MessageListener<T>, maybeListener?: MessageListener<T>): () => void {
+    const connection = this.rt.connections.get(endpoint);
+    if (!connection) throw new SocketchartError(ErrorCode.INVALID_OPTION, { message: `No endpoint named "${endpoint}"`, recovery: 'fail' });
+    if (typeof channelOrListener === 'string') {
+      if (!maybeListener) throw new SocketchartError(ErrorCode.INVALID_OPTION, { message: 'subscribe(endpoint, channel, listener) needs a listener', recovery: 'fail' });
+      return connection.subscribe(channelOrListener, maybeListener);
+    }
+    const listener = channelOrListener;
+    return connection.on('message', (message) => listener(message.data as T, message as never));
+  }
+
+  /** Listens to `state` (any connection), `health` (aggregate) or `failover`; returns the remover. */
+  on<K extends keyof PoolEvents>(event: K, listener: (payload: PoolEvents[K]) => void): () => void {
+    return this.rt.on(event, listener);
+  }
+
+  get snapshot(): SnapshotFrom<PoolMachine> {
+    return this.actor.getSnapshot();
+  }
+
+  status(): PoolStatus {
+    const connections: Record<string, ConnectionStatus> = {};
+    for (const connection of this.rt.order) connections[connection.name] = connection.status;
+    const value = this.actor.getSnapshot().value;
+    return { state: typeof value === 'string' ? value : Object.keys(value)[0]!, health: this.rt.health, connections };
+  }
+
+  metrics(): PoolMetrics {
+    const connections: Record<string, ConnectionMetricsSnapshot> = {};
+    const totals = { connects: 0, reconnects: 0, messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, drops: 0, errors: 0, queueDepth: 0 };
+    let score = 0;
+    for (const connection of this.rt.order) {
+      const m = connection.metrics();
+      connections[connection.name] = m;
+      for (const key of Object.keys(totals) as Array<keyof typeof totals>) totals[key] += m[key];
+      score += m.healthScore;
+    }
+    return {
+      health: this.rt.health,
+      healthScore: this.rt.order.length === 0 ? 0 : score / this.rt.order.length,
+      totals,
+      dials: { granted: this.rt.budget?.granted ?? 0, waiting: this.rt.budget?.queued ?? 0 },
+      connections,
+    };
+  }
+
+  /** Stops everything for good: every connection actor, the budget timer, the environment listener. */
+  dispose(): void {
+    for (const connection of this.rt.order) connection.dispose();
+    this.rt.budget?.dispose();
+    this.rt.fanout.unwatch();
+    this.actor.stop();
+  }
+}
+
+/** Creates a pool (not started: call `start()`). Options, and every endpoint's options, are validated here. */
+export function createPool(options: PoolOptions): Pool {
+  return new Pool(options);
+}
