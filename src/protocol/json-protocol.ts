@@ -27,7 +27,7 @@ function serverError(frame: Frame): SocketchartError {
   });
 }
 
-const controlTypes = new Set(['ack', 'subscribed', 'unsubscribed', 'gap', 'presence', 'typing', 'rate_limit_status']);
+const controlTypes = new Set(['ack', 'subscribed', 'unsubscribed', 'gap', 'presence', 'presence_state', 'typing', 'rate_limit_status']);
 
 /**
  * socketchart's default protocol: JSON text frames `{ "type": ..., ... }` (see the README's protocol table).

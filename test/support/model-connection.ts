@@ -83,6 +83,9 @@ export interface Variant {
 export const variants: readonly Variant[] = [
   { name: 'token provider, in-band refresh, heartbeat', tokenProvider: true, closeWhenHidden: false, heartbeat: true },
   { name: 'no auth, closeWhenHidden, no heartbeat', tokenProvider: false, closeWhenHidden: true, heartbeat: false },
+  // Every dial through the gate: a token provider for the fresh-token redial after a 4001, closeWhenHidden
+  // for a page hidden while queued; no in-band refresh and no heartbeat (the first variant covers them),
+  // which keeps the graph to the size of the others.
   {
     name: 'dial gate the model grants, token provider, closeWhenHidden, no heartbeat',
     tokenProvider: true,
@@ -91,6 +94,8 @@ export const variants: readonly Variant[] = [
     sessionExpires: false,
     dialGate: 'held',
   },
+  // The second variant again, through a gate with permits to spare: `queued` is left within the step.
+  { name: 'dial gate that grants at once, no auth, closeWhenHidden, no heartbeat', tokenProvider: false, closeWhenHidden: true, heartbeat: false, dialGate: 'open' },
 ];
 
 /** The priority the gated variants dial at (the gate must be asked with it). */
@@ -456,6 +461,8 @@ export function connectionModel(variant: Variant): ConnectionModel {
 
 interface PendingToken {
   readonly reason: string;
+  /** Connection status when the token was asked for. */
+  readonly status: string;
   resolve(token: string): void;
   reject(error: unknown): void;
 }
@@ -465,11 +472,18 @@ export class TokenGate {
   readonly pending: PendingToken[] = [];
   /** Why each token was asked for, in order. */
   readonly reasons: string[] = [];
+  /** Connection status at each request, in order. */
+  readonly statuses: string[] = [];
   issued = 0;
+
+  constructor(private readonly statusNow: () => string = () => 'unknown') {}
+
   readonly provider: TokenProvider = ({ reason }) =>
     new Promise<string>((resolve, reject) => {
+      const status = this.statusNow();
       this.reasons.push(reason);
-      this.pending.push({ reason, resolve, reject });
+      this.statuses.push(status);
+      this.pending.push({ reason, status, resolve, reject });
     });
 
   give(): void {
@@ -618,9 +632,10 @@ export function createSut(variant: Variant, coverage: Coverage | undefined, serv
   // The server never completes a close handshake by itself: `closing` is a state the test leaves.
   server.onClientClose = () => {};
   const env = createManualEnvironment();
-  const tokens = new TokenGate();
   let lastRoot: AnyMachineSnapshot | undefined;
-  const gate = variant.dialGate ? new ModelDialGate(variant.dialGate, () => (lastRoot ? statusOf(lastRoot as ConnectionSnapshot) : 'idle')) : undefined;
+  const statusNow = () => (lastRoot ? statusOf(lastRoot as ConnectionSnapshot) : 'idle');
+  const tokens = new TokenGate(statusNow);
+  const gate = variant.dialGate ? new ModelDialGate(variant.dialGate, statusNow) : undefined;
   const sutRef: { current?: Sut } = {};
   const Base = server.WebSocket;
   const WebSocket = class {
@@ -630,7 +645,7 @@ export function createSut(variant: Variant, coverage: Coverage | undefined, serv
       const socket = new Base(url, protocols) as unknown as MockSocket;
       if (sut) {
         if (sut.blocked) socket.bufferedAmount = TIMING.queue.highWaterMark;
-        const status = lastRoot ? statusOf(lastRoot as ConnectionSnapshot) : 'idle';
+        const status = statusNow();
         sut.dials.push({
           status,
           online: env.online,
@@ -923,21 +938,34 @@ export async function stopAndCheck(sut: Sut): Promise<void> {
   sut.connection.dispose();
 }
 
+/**
+ * Right after the stimulus (synchronously, for a synchronous one: before any microtask), a connection
+ * that is not in `queued` has no request waiting at the gate: leaving `queued` withdraws it at once.
+ */
+function epilogue(sut: Sut): void {
+  if (sut.gate && sut.connection.status !== 'queued') {
+    expect(sut.gate.waiting(), `8: requests waiting at the gate right after the step, in ${sut.connection.status}`).toEqual([]);
+  }
+}
+
+/** A stimulus between the prologue and the epilogue, without a microtask turn when it is synchronous. */
+const framed =
+  (stimulus: ConnectionStimulus): ConnectionStimulus =>
+  (sut, step) => {
+    prologue(sut, step);
+    const done = stimulus(sut, step);
+    if (done instanceof Promise) return done.then(() => epilogue(sut));
+    epilogue(sut);
+    return undefined;
+  };
+
 export function replayOptions(variant: Variant, coverage: Coverage): ReplayOptions<Sut, State> {
   const wrapped: Record<string, ConnectionStimulus> = {};
-  for (const [type, stimulus] of Object.entries(stimuli)) {
-    wrapped[type] = async (sut, step) => {
-      prologue(sut, step);
-      await stimulus(sut, step);
-    };
-  }
+  for (const [type, stimulus] of Object.entries(stimuli)) wrapped[type] = framed(stimulus);
   return {
     setup: () => createSut(variant, coverage),
     stimuli: wrapped,
-    delayed: async (sut, step) => {
-      prologue(sut, step);
-      await delayed(sut, step);
-    },
+    delayed: framed(delayed),
     assert: assertMatches,
     teardown: async (sut, _path, failed) => {
       if (failed) {

@@ -106,6 +106,14 @@ export function checkConnectionInvariants(sut: Sut, step?: { readonly event: Eve
     expect(stepDials, `6: no dial on the way to failed (${step.event.type})`).toEqual([]);
   }
 
+  // A token is asked for by the socket actor of `link` as it dials (reason connect or rejected), or by
+  // the in-band refresh of `connected`: never while queued for a permit, nor anywhere else.
+  sut.tokens.statuses.forEach((asked, i) => {
+    const reason = sut.tokens.reasons[i];
+    const where = reason === 'refresh' ? ['connected'] : ['connecting', 'halfOpen'];
+    expect(where, `token request ${i + 1} (${reason}) made in ${asked}`).toContain(asked);
+  });
+
   checkDialGate(sut, status);
 }
 

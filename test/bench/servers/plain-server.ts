@@ -1,13 +1,29 @@
 /**
- * A plain `ws` server for the memory bench, run in its own process: it holds many idle connections and
- * answers socketchart's default-protocol control frames (`ping` → `pong`, `auth` → `auth_ok`,
- * `subscribe` → `subscribed`). Reports `{ type: 'listening', port }` over IPC; `{ type: 'count' }` →
- * `{ type: 'count', open }`.
+ * A plain `ws` server for the memory and pool benches, run in its own process: it holds many idle
+ * connections and answers socketchart's default-protocol control frames (`ping` → `pong`, `auth` →
+ * `auth_ok`, `subscribe` → `subscribed`). IPC:
+ *
+ *   ← { type: 'listening', port }                          once, at start (port chosen by the OS)
+ *   → { type: 'count' }         ← { type: 'count', open }   sockets held now
+ *   → { type: 'restart', mode: 'close1012' | 'terminate', downMs }
+ *       stops listening, then closes every socket (close frame 1012 "service restart", or a TCP reset with
+ *       `terminate`), waits `downMs`, listens again on the SAME port and answers
+ *   ← { type: 'restarted', port, downAt, upAt, closed }     downAt/upAt: Date.now() of "listener closed" and
+ *       of the new listener's 'listening' event (wall clock, comparable across processes on one host)
+ *   → { type: 'exit' }
+ *
+ * One WebSocketServer in noServer mode, fed by whichever HTTP server is listening, so a restart keeps the
+ * client count and the port.
  */
+import http from 'node:http';
+import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 
-const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false, backlog: 2048 });
+const HOST = '127.0.0.1';
+const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, clientTracking: true });
 const send = (message: unknown) => process.send?.(message);
+let listener: http.Server | undefined;
+let port = 0;
 
 wss.on('connection', (ws) => {
   ws.on('message', (data, isBinary) => {
@@ -25,13 +41,60 @@ wss.on('connection', (ws) => {
   ws.on('error', () => {});
 });
 
-process.on('message', (message: { type: string }) => {
+/** Starts an HTTP listener on `onPort` (0: any); resolves with the port once it is listening. */
+function listen(onPort: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = http.createServer((_req, res) => {
+      res.writeHead(426).end();
+    });
+    server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+      socket.on('error', () => {});
+      wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+    });
+    server.once('error', reject);
+    server.listen({ host: HOST, port: onPort, backlog: 2048 }, () => {
+      server.off('error', reject);
+      server.on('error', () => {});
+      listener = server;
+      const address = server.address();
+      resolve(typeof address === 'object' && address !== null ? address.port : 0);
+    });
+  });
+}
+
+async function restart(mode: 'close1012' | 'terminate', downMs: number): Promise<void> {
+  const old = listener;
+  listener = undefined;
+  old?.close(); // the listening socket closes now; upgraded sockets are closed below
+  const downAt = Date.now();
+  let closed = 0;
+  for (const ws of wss.clients) {
+    closed++;
+    if (mode === 'terminate') ws.terminate();
+    else ws.close(1012, 'service restart');
+  }
+  await new Promise((resolve) => setTimeout(resolve, downMs));
+  // The port is free again (the listener is closed; Node listens with SO_REUSEADDR, so TIME_WAIT pairs
+  // left by the closed connections do not block the bind). A few retries in case the bind races anyway.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await listen(port);
+      break;
+    } catch (error) {
+      if (attempt >= 50) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+  send({ type: 'restarted', port, downAt, upAt: Date.now(), closed });
+}
+
+process.on('message', (message: { type: string; mode?: 'close1012' | 'terminate'; downMs?: number }) => {
   if (message.type === 'count') send({ type: 'count', open: wss.clients.size });
+  else if (message.type === 'restart')
+    restart(message.mode ?? 'close1012', message.downMs ?? 200).catch((error: Error) => send({ type: 'error', message: error.message }));
   else if (message.type === 'exit') process.exit(0);
 });
 process.on('disconnect', () => process.exit(0));
 
-wss.on('listening', () => {
-  const address = wss.address();
-  send({ type: 'listening', port: typeof address === 'object' && address !== null ? address.port : 0 });
-});
+port = await listen(0);
+send({ type: 'listening', port });

@@ -1,0 +1,61 @@
+export interface DemoArgs {
+  /** Seconds the scripted demo runs. */
+  durationSec: number;
+  /** Connections in the pool (the first eight are the seed feeds). */
+  connections: number;
+  /** Repeat the fault cycle until interrupted. */
+  forever: boolean;
+  /** Redis URL: run two server nodes sharing it. */
+  redis: string | undefined;
+}
+
+export const usage = `usage: npm start -- [options]
+
+  --duration <seconds>   how long the scripted demo runs (10-3600, default 30)
+  --connections <n>      connections in the pool (1-1000, default 8: the seed feeds)
+  --forever              repeat the fault cycle until Ctrl-C
+  --redis <url>          run two server nodes that share this Redis (default: one in-process node, no Redis)
+  --help                 this text`;
+
+export class UsageError extends Error {}
+
+function integer(flag: string, value: string | undefined, min: number, max: number): number {
+  const n = Number(value);
+  if (value === undefined || !Number.isInteger(n) || n < min || n > max) {
+    throw new UsageError(`${flag} expects a whole number from ${min} to ${max}, got ${value === undefined ? 'nothing' : JSON.stringify(value)}`);
+  }
+  return n;
+}
+
+/** Parses the demo's flags; throws UsageError for anything it does not know. */
+export function parseDemoArgs(argv: readonly string[]): DemoArgs | 'help' {
+  const args: DemoArgs = { durationSec: 30, connections: 8, forever: false, redis: undefined };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i]!;
+    const [name, inline] = flag.includes('=') ? [flag.slice(0, flag.indexOf('=')), flag.slice(flag.indexOf('=') + 1)] : [flag, undefined];
+    const value = () => inline ?? argv[++i];
+    switch (name) {
+      case '--help':
+      case '-h':
+        return 'help';
+      case '--duration':
+        args.durationSec = integer('--duration', value(), 10, 3_600);
+        break;
+      case '--connections':
+        args.connections = integer('--connections', value(), 1, 1_000);
+        break;
+      case '--forever':
+        args.forever = true;
+        break;
+      case '--redis': {
+        const url = value();
+        if (!url || !/^rediss?:\/\//.test(url)) throw new UsageError(`--redis expects a redis:// URL, got ${url === undefined ? 'nothing' : JSON.stringify(url)}`);
+        args.redis = url;
+        break;
+      }
+      default:
+        throw new UsageError(`unknown option ${JSON.stringify(flag)}`);
+    }
+  }
+  return args;
+}

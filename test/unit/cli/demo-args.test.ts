@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest';
+import { parseDemoArgs, UsageError } from '../../../src/cli/demo-args.js';
+
+describe('demo flags', () => {
+  it('defaults to a 30 s run of the eight seed feeds on one in-process node', () => {
+    expect(parseDemoArgs([])).toEqual({ durationSec: 30, connections: 8, forever: false, redis: undefined });
+  });
+
+  it('reads --duration, --connections, --forever and --redis, with or without =', () => {
+    expect(parseDemoArgs(['--duration', '60', '--connections=20', '--forever', '--redis', 'redis://127.0.0.1:6379'])).toEqual({
+      durationSec: 60,
+      connections: 20,
+      forever: true,
+      redis: 'redis://127.0.0.1:6379',
+    });
+  });
+
+  it('answers --help', () => {
+    expect(parseDemoArgs(['--help'])).toBe('help');
+  });
+
+  it.each([
+    [['--bogus'], /unknown option/],
+    [['--duration'], /--duration expects/],
+    [['--duration', '5'], /--duration expects a whole number from 10/],
+    [['--connections', '0'], /--connections expects/],
+    [['--connections', '2.5'], /--connections expects/],
+    [['--redis', 'http://x'], /--redis expects a redis:\/\/ URL/],
+  ])('rejects %j with a usage error', (argv, message) => {
+    expect(() => parseDemoArgs(argv)).toThrow(UsageError);
+    expect(() => parseDemoArgs(argv)).toThrow(message);
+  });
+});
