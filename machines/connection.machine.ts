@@ -53,7 +53,11 @@ export const connectionMachine = setup({
     queued: {
       invoke: { id: 'permit', src: 'permit', input: ({ context }) => context.rt },
       on: {
-        'permit.granted': [{ guard: 'circuitIsOpen', target: 'link.halfOpen' }, { target: 'link' }],
+        'permit.granted': [
+          { guard: 'closesWhileHidden', target: 'suspended' },
+          { guard: 'circuitIsOpen', target: 'link.halfOpen' },
+          { target: 'link' },
+        ],
         'env.offline': 'offline',
         'page.hidden': { guard: 'closesWhenHidden', target: 'suspended' },
         'connection.stop': 'closed',
@@ -195,7 +199,7 @@ export const connectionMachine = setup({
       after: { reconnectDelay: [{ guard: 'closesWhileHidden', target: 'suspended' }, ...redial] },
       on: {
         'env.offline': 'offline',
-        'env.online': redial,
+        'env.online': [{ guard: 'closesWhileHidden', target: 'suspended' }, ...redial],
         'page.hidden': { guard: 'closesWhenHidden', target: 'suspended' },
         'connection.retry': [
           { guard: 'dialsFreely', target: 'link', actions: 'resetAttempts' },

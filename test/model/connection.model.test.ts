@@ -294,7 +294,7 @@ const scenarios: readonly Scenario[] = [
   {
     // Fails until `queued` checks the page at the grant as the delayed dials check it when their timer
     // fires (e.g. 'permit.granted': [{ guard: 'closesWhileHidden', target: 'suspended' }, …]).
-    name: 'BUG dial gate, closeWhenHidden: a permit granted after the page froze in queued dials the hidden page (permit.granted does not check closesWhileHidden)',
+    name: 'dial gate, closeWhenHidden: a permit granted after the page froze in queued suspends instead of dialing the hidden page',
     variant: GATED,
     events: [...gatedUp, 'socket.close 1006', 'after reconnectDelay', 'page.freeze', 'permit.granted'],
     check: async (sut) => {
