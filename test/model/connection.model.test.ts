@@ -292,8 +292,7 @@ const scenarios: readonly Scenario[] = [
     },
   },
   {
-    // Fails until `queued` checks the page at the grant as the delayed dials check it when their timer
-    // fires (e.g. 'permit.granted': [{ guard: 'closesWhileHidden', target: 'suspended' }, …]).
+    // `queued` checks the page at the grant, as the delayed dials check it when their timer fires.
     name: 'dial gate, closeWhenHidden: a permit granted after the page froze in queued suspends instead of dialing the hidden page',
     variant: GATED,
     events: [...gatedUp, 'socket.close 1006', 'after reconnectDelay', 'page.freeze', 'permit.granted'],
