@@ -18,7 +18,7 @@ const usable = (connection: Connection) => connection.status !== 'closed' && con
  * ones; failing that among any member that will still connect (the message queues there).
  */
 export class Balancer {
-  private cursor = 0;
+  private readonly cursors = new Map<readonly Connection[], number>();
 
   constructor(
     private readonly strategy: BalancingStrategy,
@@ -39,8 +39,11 @@ export class Balancer {
         for (const candidate of candidates) if (candidate.queued < best.queued) best = candidate;
         return best;
       }
-      case 'round-robin':
-        return candidates[this.cursor++ % candidates.length];
+      case 'round-robin': {
+        const cursor = this.cursors.get(members) ?? 0;
+        this.cursors.set(members, cursor + 1);
+        return candidates[cursor % candidates.length];
+      }
     }
   }
 }

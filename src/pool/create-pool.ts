@@ -138,6 +138,7 @@ export class Pool {
 
   /** Stops everything for good: every connection actor, the budget timer, the environment listener. */
   dispose(): void {
+    if (this.actor.getSnapshot().status !== 'active') return;
     for (const connection of this.rt.order) connection.dispose();
     this.rt.budget?.dispose();
     this.rt.fanout.unwatch();

@@ -114,6 +114,9 @@ export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
   if (o.dialBudget === false) dialBudget = false;
   else if (o.dialBudget !== undefined) {
     if (!isObject(o.dialBudget)) throw new InvalidOptionError('dialBudget', 'an object or false', o.dialBudget);
+    for (const key of Object.keys(o.dialBudget)) {
+      if (key !== 'ratePerSec' && key !== 'burst') throw new InvalidOptionError(`dialBudget.${key}`, 'one of ratePerSec, burst', 'an unknown option');
+    }
     dialBudget = o.dialBudget;
   }
   const balancing = o.balancing ?? 'round-robin';
@@ -121,6 +124,9 @@ export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
     throw new InvalidOptionError('balancing', "'round-robin', 'least-pending' or 'random'", balancing);
   }
   if (o.health !== undefined && !isObject(o.health)) throw new InvalidOptionError('health', 'an object', o.health);
+  for (const key of Object.keys(o.health ?? {})) {
+    if (key !== 'maxRttMs') throw new InvalidOptionError(`health.${key}`, 'maxRttMs', 'an unknown option');
+  }
   const health = { maxRttMs: count('health.maxRttMs', o.health?.maxRttMs, 1_000, 1) };
   let environment: EnvironmentSource = noEnvironment;
   if (o.environment !== false) {

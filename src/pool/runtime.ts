@@ -25,10 +25,12 @@ const resting = new Set<string>(['idle', 'closed', 'failed']);
 
 function connectionOptions(endpoint: EndpointOptions, pool: ResolvedPoolOptions, rt: PoolRuntime): ConnectionOptions {
   const { name, priority, group: _group, ...own } = endpoint;
+  const closeTimeoutMs = Math.min(own.closeTimeoutMs ?? pool.defaults.closeTimeoutMs ?? 2_000, pool.stopTimeoutMs);
   return {
     ...pool.defaults,
     ...own,
     url: own.url,
+    closeTimeoutMs,
     name,
     priority: priority ?? 2,
     environment: rt.fanout,
@@ -52,6 +54,7 @@ export class PoolRuntime {
   health: PoolHealth = 'down';
   private connected = 0;
   private active = 0;
+  private readonly stoppedByPool = new Set<Connection>();
   private listeners: Map<keyof PoolEvents, Set<(payload: never) => void>> | undefined;
 
   constructor(readonly options: ResolvedPoolOptions) {
@@ -87,10 +90,14 @@ export class PoolRuntime {
     }
   }
 
-  /** Starts the next connection in order, or all the remaining ones when there is no stagger. */
+  /** Starts the next connection in order, or all the remaining ones when there is no stagger. A connection the user stopped stays stopped. */
   startNext(): void {
     const last = this.options.staggerMs === 0 ? this.order.length : Math.min(this.started + 1, this.order.length);
-    while (this.started < last) this.order[this.started++]!.start();
+    while (this.started < last) {
+      const connection = this.order[this.started++]!;
+      if (connection.status === 'idle' || this.stoppedByPool.has(connection)) connection.start();
+    }
+    if (this.started >= this.order.length) this.stoppedByPool.clear();
   }
 
   get allStarted(): boolean {
@@ -102,7 +109,10 @@ export class PoolRuntime {
   }
 
   stopAll(): void {
-    for (const connection of this.order) connection.stop();
+    for (const connection of this.order) {
+      if (connection.status !== 'closed' && connection.status !== 'idle') this.stoppedByPool.add(connection);
+      connection.stop();
+    }
   }
 
   resetStarts(): void {
