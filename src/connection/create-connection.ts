@@ -26,6 +26,7 @@ export class Connection {
   readonly name: string;
   private readonly rt: ConnectionRuntime;
   private readonly parent: AnyActorRef | undefined;
+  private userStopped = false;
 
   /** @param owner the actor that owns this connection (a pool); by default connections share one per clock. */
   constructor(options: ConnectionOptions, owner?: AnyActorRef) {
@@ -56,6 +57,7 @@ export class Connection {
 
   /** Dials (from `idle` or `closed`); does nothing while already running. */
   start(): this {
+    this.userStopped = false;
     this.rt.watchEnvironment();
     this.actor.send({ type: 'connection.start' });
     return this;
@@ -63,8 +65,26 @@ export class Connection {
 
   /** Closes the connection (code 1000); nothing reopens it but `start()`. Queued sends reject with CLOSED. */
   stop(options: { code?: number; reason?: string } = {}): this {
+    this.userStopped = true;
     this.actor.send({ type: 'connection.stop', ...options });
     return this;
+  }
+
+  /** Whether the connection's own user stopped it (an owner, such as a pool, must not start it again). */
+  get stoppedByUser(): boolean {
+    return this.userStopped;
+  }
+
+  /** Starts on behalf of the owner (a pool): does nothing to a connection its user stopped. */
+  startForOwner(): void {
+    if (this.userStopped) return;
+    this.rt.watchEnvironment();
+    this.actor.send({ type: 'connection.start' });
+  }
+
+  /** Stops on behalf of the owner (a pool), leaving the user's own intent as it was. */
+  stopForOwner(): void {
+    this.actor.send({ type: 'connection.stop' });
   }
 
   /** Dials again now: leaves `failed`, or skips a backoff or an open circuit. */

@@ -35,15 +35,18 @@ export class Balancer {
       case 'random':
         return candidates[Math.floor(this.random() * candidates.length)];
       case 'least-pending': {
-        let best = candidates[0]!;
-        for (const candidate of candidates) if (candidate.queued < best.queued) best = candidate;
-        return best;
+        const least = Math.min(...candidates.map((candidate) => candidate.queued));
+        return this.next(members, candidates.filter((candidate) => candidate.queued === least));
       }
-      case 'round-robin': {
-        const cursor = this.cursors.get(members) ?? 0;
-        this.cursors.set(members, cursor + 1);
-        return candidates[cursor % candidates.length];
-      }
+      case 'round-robin':
+        return this.next(members, candidates);
     }
+  }
+
+  /** Takes turns within a group (each group keeps its own turn). */
+  private next(members: readonly Connection[], candidates: Connection[]): Connection | undefined {
+    const cursor = this.cursors.get(members) ?? 0;
+    this.cursors.set(members, cursor + 1);
+    return candidates[cursor % candidates.length];
   }
 }

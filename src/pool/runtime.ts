@@ -54,7 +54,6 @@ export class PoolRuntime {
   health: PoolHealth = 'down';
   private connected = 0;
   private active = 0;
-  private readonly stoppedByPool = new Set<Connection>();
   private listeners: Map<keyof PoolEvents, Set<(payload: never) => void>> | undefined;
 
   constructor(readonly options: ResolvedPoolOptions) {
@@ -93,11 +92,7 @@ export class PoolRuntime {
   /** Starts the next connection in order, or all the remaining ones when there is no stagger. A connection the user stopped stays stopped. */
   startNext(): void {
     const last = this.options.staggerMs === 0 ? this.order.length : Math.min(this.started + 1, this.order.length);
-    while (this.started < last) {
-      const connection = this.order[this.started++]!;
-      if (connection.status === 'idle' || this.stoppedByPool.has(connection)) connection.start();
-    }
-    if (this.started >= this.order.length) this.stoppedByPool.clear();
+    while (this.started < last) this.order[this.started++]!.startForOwner();
   }
 
   get allStarted(): boolean {
@@ -109,10 +104,7 @@ export class PoolRuntime {
   }
 
   stopAll(): void {
-    for (const connection of this.order) {
-      if (connection.status !== 'closed' && connection.status !== 'idle') this.stoppedByPool.add(connection);
-      connection.stop();
-    }
+    for (const connection of this.order) connection.stopForOwner();
   }
 
   resetStarts(): void {

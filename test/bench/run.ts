@@ -8,11 +8,16 @@
  *   throughput.ts  receive/send msgs/s vs raw ws over loopback (server: servers/throughput-server.ts)
  *   memory.ts      heap per connection for 1,000 connections, and where socketchart's bytes go
  *                  (server: servers/plain-server.ts)
+ *   pool.ts        pool start time for 1,000 and 10,000 connections (in-memory socket, each run in a fresh
+ *                  process: pool-start-worker.ts), heap per pooled connection, the per-actor-stop cost that
+ *                  grows with the pool, and the reconnect spread of 1,000 pooled connections after a real
+ *                  server restart (server: servers/plain-server.ts, restarted on the same port)
  */
 import os from 'node:os';
 import type { MicroResult } from './micro.js';
 import type { ThroughputResult } from './throughput.js';
 import type { MemoryResult } from './memory.js';
+import type { PoolResult } from './pool.js';
 import { forkTs, here, isType, nextMessage } from './lib/proc.js';
 import { fixed, heading, int, kb, rate, table, verdict } from './lib/stats.js';
 
@@ -55,6 +60,7 @@ async function runBench<T>(file: string): Promise<T | undefined> {
 const micro = await runBench<MicroResult>('./micro.ts');
 const throughput = await runBench<ThroughputResult>('./throughput.ts');
 const memory = await runBench<MemoryResult>('./memory.ts');
+const pool = await runBench<PoolResult>('./pool.ts');
 
 console.log(heading('Summary'));
 const rows: (string | number)[][] = [];
@@ -95,7 +101,58 @@ if (memory) {
   rows.push(['  socketchart heartbeat off', kb(memory.scNoHeartbeat), '', '']);
   rows.push(['  raw ws / raw ws + bare XState actor', `${kb(memory.raw)} / ${kb(memory.rawActor)}`, '', '']);
 }
+if (pool) {
+  const ms = (v: number) => `${int(v)} ms`;
+  const { budget, free, ratioTarget } = pool.start;
+  const startRow = (label: string, f: typeof budget) => [
+    label,
+    `${fixed(f.ratio, 1)}×  (${ms(f.smallTotal)} → ${ms(f.largeTotal)}; create ${ms(f.smallCreate)} → ${ms(f.largeCreate)}, start ${ms(f.smallStart)} → ${ms(f.largeStart)})`,
+    `≤ ${fixed(ratioTarget, 0)}×`,
+    verdict(f.ratio <= ratioTarget),
+  ];
+  rows.push(startRow(`pool start ${int(budget.large)} / ${int(budget.small)}, dial budget 1e6/s burst 1e6 (in-memory socket)`, budget));
+  rows.push(startRow(`pool start ${int(free.large)} / ${int(free.small)}, dialBudget false (in-memory socket)`, free));
+  rows.push([`  heap per pooled connection at ${int(pool.heap.n)} (in-memory socket included)`, `${kb(pool.heap.budget)} / ${kb(pool.heap.free)} (budget / none); standalone ${kb(pool.heap.standalone)}`, '', '']);
+  rows.push([
+    `  one actor stop in a ${int(pool.heap.n)}-connection pool's XState system`,
+    `${fixed(pool.stopCost.large / 1000, 2)} ms (${int(pool.stopCost.scheduledLarge)} delayed events scanned; ${fixed(pool.stopCost.alone, 1)} µs in an empty system)`,
+    '',
+    '',
+  ]);
+  rows.push([
+    `  pool.dispose(): ${int(pool.start.free.small)} / ${int(pool.dispose.probeN)} connections`,
+    `${ms(pool.dispose.small)} / ${ms(pool.dispose.probe)} (${fixed(pool.dispose.probeN / pool.start.free.small, 0)}× the connections, ${fixed(pool.dispose.probe / pool.dispose.small, 1)}× the time)`,
+    '',
+    '',
+  ]);
+  rows.push([
+    `  heartbeat CPU per probe at ${int(pool.start.free.small)} / ${int(pool.start.free.large)} connections`,
+    `${fixed(pool.heartbeat.smallMs, 2)} / ${fixed(pool.heartbeat.largeMs, 2)} ms; ${fixed(pool.heartbeat.largeShare * 100, 0)} % of a core at ${int(pool.start.free.large)} × 1 probe / 30 s`,
+    '',
+    '',
+  ]);
+  const r = pool.restart;
+  const counted = r.runs.filter((x) => x.counted);
+  const peak = Math.max(...counted.map((x) => Math.max(x.peakDials, x.peakGrants)));
+  const bound = counted[0]?.bound ?? Number.NaN;
+  rows.push([
+    `restart, ${int(r.n)} pooled conns: peak dials / 100 ms (budget ${r.budget.ratePerSec}/s, burst ${r.budget.burst})`,
+    `${counted.map((x) => x.peakDials).join(', ')} (runs)`,
+    `≤ ${bound}`,
+    verdict(peak <= bound),
+  ]);
+  const times = counted.map((x) => x.allConnectedMs);
+  rows.push([
+    `restart: all ${int(r.n)} connected again, from server listening (restartWindowMs ${r.reconnect.restartWindowMs}, baseMs ${r.reconnect.baseMs})`,
+    times.map((t) => (t === null ? '> 20 s' : ms(t))).join(', '),
+    `≤ ${ms(r.targetMs)}`,
+    verdict(times.every((t) => t !== null && t <= r.targetMs)),
+  ]);
+  for (const x of r.runs.filter((y) => !y.counted)) {
+    rows.push([`  reference: ${x.label}`, x.allConnectedMs === null ? '> 20 s' : ms(x.allConnectedMs), '', '']);
+  }
+}
 console.log(table(['figure', 'value', 'target', ''], rows));
 console.log(`\nload average at end: ${load()}; total ${fixed((performance.now() - startedAt) / 1000, 1)} s`);
-const failed = [micro, throughput, memory].some((r) => r === undefined);
+const failed = [micro, throughput, memory, pool].some((r) => r === undefined);
 process.exit(failed ? 1 : 0);

@@ -1,0 +1,485 @@
+/**
+ * Server: the reference server (socketchart/server, createServer with the in-memory backend, no Redis) in
+ * its own process (servers/socketchart-server.ts), raw `ws` clients in two client processes
+ * (servers/server-clients.ts), all on 127.0.0.1. Auth: a `verify` hook that accepts any token as its user
+ * id (no JWT cost); every client has its own user id. Needs --expose-gc only in the server process (forked
+ * with it here).
+ *
+ * 1. Fan-out deliveries/s: FANOUT_SUBS subscribers of one channel (half in each client process); the
+ *    server process calls server.broadcast(ch, data) in bursts of BURST per event-loop turn and, after each
+ *    burst, waits for every TCP socket holding more than HIGH_WATER unsent bytes to drain (so no subscriber
+ *    nears `maxBufferedBytes`, 1 MiB, and none is cut off as a slow consumer). The clients count text frames
+ *    from the frame headers only (ws's Receiver detached: the server is what gets measured). Figure:
+ *    messages × subscribers / (last frame counted at any client − first broadcast), hr-epoch clocks
+ *    (performance.timeOrigin + now) of the two processes. One warm-up run, then ROUNDS runs; median.
+ * 2. Delivery latency at 10,000 deliveries/s, two shapes, each from ONE client process that holds the
+ *    publisher and the subscribers (one monotonic clock, no cross-process clock):
+ *      fan-out: 1 publisher × 100 publishes/s → 100 subscribers (10,000 deliveries/s);
+ *      publish: 1 publisher × 10,000 publishes/s → 1 subscriber (10,000 publishes and deliveries/s).
+ *    Client `publish` frames (fire and forget, no id) through the whole server path (zod, authorization,
+ *    rate limit, numbering, history, fan-out); `rateLimits.bench` is raised on the server for this. The
+ *    latency is performance.now() at the subscriber's `message` event − performance.now() just before the
+ *    publisher's ws.send: one way, nothing halved, client-side parse included. 1 s warm-up, then LAT_MS.
+ * 3. Heap per server connection: a fresh server process; warm-up (200 clients open and close); full GCs;
+ *    heapUsed; MEM_CONNS clients (half in each client process) authenticate and subscribe to one channel;
+ *    full GCs; (after − before) / MEM_CONNS. Then where the bytes go (two heap snapshots in the server,
+ *    servers/snapshot-split.ts), and the heap after one sendToUser() to every connected user.
+ *
+ * Run alone: `node --expose-gc --import tsx test/bench/server.ts [--quick]`.
+ */
+import type { ChildProcess } from 'node:child_process';
+import os from 'node:os';
+import type { Split } from './servers/snapshot-split.js';
+import { forkTs, here, isType, nextMessage, stopChild, toParent } from './lib/proc.js';
+import { fixed, heading, int, kb, median, rate, sleep, table, verdict } from './lib/stats.js';
+
+const quick = process.argv.includes('--quick');
+const FANOUT_SUBS = quick ? 200 : 1_000;
+const ROUNDS = quick ? 1 : 3;
+const RUN_SECONDS = quick ? 0.5 : 2;
+const BURST = 16;
+const HIGH_WATER = 256 * 1024;
+const LAT_MS = quick ? 1_000 : 5_000;
+const LAT_WARMUP_MS = quick ? 300 : 1_000;
+const MEM_CONNS = quick ? 1_000 : 10_000;
+const SPLIT = !process.argv.includes('--no-split');
+
+const TARGET_DELIVERIES = 200_000;
+const TARGET_P99_MS = 10;
+const TARGET_KB = 8;
+
+export interface LatencyFigures {
+  label: string;
+  publishesPerSec: number;
+  subscribers: number;
+  deliveriesPerSec: number;
+  /** Deliveries measured, and expected (published after the warm-up × subscribers). */
+  samples: number;
+  expected: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+  /** p99 of how late the publisher was against its schedule (ms): large means the rate was not kept. */
+  publisherLagP99: number;
+}
+
+export interface ServerResult {
+  fanout: {
+    subscribers: number;
+    /** Median deliveries/s over the runs (messages × subscribers / time). */
+    deliveriesPerSec: number;
+    runs: number[];
+    /** Server process CPU per delivery (µs), median: 1e6 / this = what one fully busy core could deliver. */
+    serverCpuUsPerDelivery: number;
+    /** Reference on the same sockets: the same frame text written with ws.send() per socket, no socketchart. */
+    rawDeliveriesPerSec: number;
+    rawServerCpuUsPerDelivery: number;
+    /** Experiment: server.broadcast() with the TCP sockets corked around each burst. */
+    corkedDeliveriesPerSec: number;
+    corkedServerCpuUsPerDelivery: number;
+  };
+  latency: { fanout: LatencyFigures; publish: LatencyFigures };
+  memory: {
+    connections: number;
+    /** JS heap per connection (bytes), socket included. */
+    heapPerConn: number;
+    externalPerConn: number;
+    /** Of which the ws WebSocket + net.Socket objects (heap snapshot), bytes; null without the split. */
+    wsPerConn: number | null;
+    /** Heap per connection after one sendToUser() to every user (bytes). */
+    afterSendToUserPerConn: number;
+    /** Heap still held over the baseline once every client has disconnected again (bytes, all users). */
+    retainedAfterCloseBytes: number;
+  };
+}
+
+interface Heap {
+  type: 'heap';
+  heapUsed: number;
+  external: number;
+  rss: number;
+  open: number;
+}
+
+const children: ChildProcess[] = [];
+function fork(file: string, flags: string[] = []): ChildProcess {
+  const child = forkTs(here(import.meta.url, file), { flags });
+  child.on('message', (m) => {
+    if (isType<{ type: 'error'; message: string }>('error')(m)) console.error(`${file} (pid ${child.pid}): ${m.message}`);
+  });
+  children.push(child);
+  return child;
+}
+
+/** Waits for a `type` message from the child; rejects on its `error` message, on its exit, or on timeout. */
+function expect<T extends { type: string }>(child: ChildProcess, type: T['type'], timeoutMs: number): Promise<T> {
+  return nextMessage(child, (m): m is T | { type: 'error'; message: string } => isType<T>(type)(m) || isType<{ type: 'error'; message: string }>('error')(m), timeoutMs).then((m) =>
+    m.type === 'error' ? Promise.reject(new Error((m as { message: string }).message)) : (m as T),
+  );
+}
+
+async function ask<T extends { type: string }>(child: ChildProcess, message: { type: string } & Record<string, unknown>, reply: T['type'], timeoutMs = 30_000): Promise<T> {
+  const answer = expect<T>(child, reply, timeoutMs);
+  child.send(message);
+  return answer;
+}
+
+async function serverOpen(server: ChildProcess): Promise<number> {
+  return (await ask<{ type: 'count'; open: number }>(server, { type: 'count' }, 'count', 10_000)).open;
+}
+
+async function waitOpen(server: ChildProcess, expected: number, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const open = await serverOpen(server);
+    if (open === expected) return;
+    if (Date.now() > deadline) throw new Error(`server holds ${open} connections, expected ${expected}`);
+    await sleep(50);
+  }
+}
+
+async function startServer(): Promise<{ server: ChildProcess; url: string }> {
+  const server = fork('./servers/socketchart-server.ts', ['--expose-gc']);
+  const { port } = await expect<{ type: 'listening'; port: number }>(server, 'listening', 30_000);
+  return { server, url: `ws://127.0.0.1:${port}/` };
+}
+
+const load = () => os.loadavg().map((v) => v.toFixed(2)).join(' / ');
+const pct = (sorted: Float64Array, p: number) => (sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!);
+const ms = (v: number) => `${fixed(v, 2)} ms`;
+
+// ─── 1. fan-out ─────────────────────────────────────────────────────────────────────────────────────
+
+interface Counted {
+  type: 'counted';
+  firstAt: number;
+  lastAt: number;
+  frames: number;
+  other: number;
+  cpuUs: number;
+}
+interface Fanned {
+  type: 'fanned';
+  startedAt: number;
+  publishMs: number;
+  drainedMs: number;
+  cpuUs: number;
+  sysUs: number;
+  drainWaits: number;
+  maxBuffered: number;
+  failed: number;
+}
+
+type FanoutMode = 'socketchart' | 'corked' | 'raw';
+const MODES: { mode: FanoutMode; label: string }[] = [
+  { mode: 'socketchart', label: 'socketchart: server.broadcast()' },
+  { mode: 'raw', label: 'reference: raw ws.send(frame) per socket' },
+  { mode: 'corked', label: 'experiment: server.broadcast(), sockets corked per burst' },
+];
+
+interface FanoutRun {
+  mode: FanoutMode;
+  messages: number;
+  deliveries: number;
+  ms: number;
+  rate: number;
+  serverCpuUs: number;
+  serverSysUs: number;
+  clientCpuUs: number;
+  drainWaits: number;
+  maxBuffered: number;
+}
+
+async function fanoutRun(server: ChildProcess, clients: ChildProcess[], ch: string, messages: number, mode: FanoutMode): Promise<FanoutRun> {
+  const timeoutMs = 60_000;
+  await Promise.all(clients.map((c) => ask(c, { type: 'count', perSocket: messages }, 'counting')));
+  const counted = clients.map((c) => expect<Counted>(c, 'counted', timeoutMs));
+  const fanned = await ask<Fanned>(server, { type: 'fanout', ch, messages, burst: BURST, highWater: HIGH_WATER, mode }, 'fanned', timeoutMs);
+  const results = await Promise.all(counted);
+  const deliveries = messages * FANOUT_SUBS;
+  const frames = results.reduce((s, r) => s + r.frames, 0);
+  if (frames !== deliveries || fanned.failed > 0) throw new Error(`fan-out: ${frames} frames counted, ${deliveries} expected, ${fanned.failed} broadcasts failed`);
+  const elapsed = Math.max(...results.map((r) => r.lastAt)) - fanned.startedAt;
+  return {
+    mode,
+    messages,
+    deliveries,
+    ms: elapsed,
+    rate: (deliveries / elapsed) * 1000,
+    serverCpuUs: fanned.cpuUs,
+    serverSysUs: fanned.sysUs,
+    clientCpuUs: results.reduce((s, r) => s + r.cpuUs, 0),
+    drainWaits: fanned.drainWaits,
+    maxBuffered: fanned.maxBuffered,
+  };
+}
+
+/** The `message` frame the server sends for the fan-out payload (same shape as src/server/subscription.ts encodeMessage). */
+const fanoutFrameBytes = (ch: string) =>
+  Buffer.byteLength(JSON.stringify({ type: 'message', ch, seq: Date.now() * 1000, data: { v: 'x'.repeat(24) }, ts: Date.now() }));
+
+async function fanout(server: ChildProcess, url: string, clients: ChildProcess[]): Promise<ServerResult['fanout']> {
+  const ch = 'bench:fanout';
+  console.log(heading(`1. Fan-out — server.broadcast() to ${int(FANOUT_SUBS)} subscribers of one channel`));
+  console.log(
+    `server.broadcast(ch, {v: 24 chars}) in the server process, ${BURST} calls per event-loop turn, then waiting for any socket over ${HIGH_WATER / 1024} KB unsent to drain;` +
+      `\n${int(FANOUT_SUBS)} raw ws subscribers in ${clients.length} client processes, counting frames from their headers; message frame ${fanoutFrameBytes(ch)} bytes of JSON.` +
+      '\ndeliveries/s = messages × subscribers / (last frame counted at any client − first broadcast). Variants interleaved per round, on the same sockets:' +
+      '\n  raw ws.send = the same frame text, built once per message, written with ws.send() to every server-side socket (no socketchart: the ws + kernel floor);' +
+      '\n  corked = server.broadcast() with every TCP socket corked around each burst (what coalescing a tick\'s writes per socket would give).\n',
+  );
+  const per = FANOUT_SUBS / clients.length;
+  const t0 = performance.now();
+  await Promise.all(clients.map((c, i) => ask(c, { type: 'open', url, count: per, userPrefix: `f${i}-`, ch, concurrency: 100 }, 'opened', 60_000)));
+  await waitOpen(server, FANOUT_SUBS);
+  console.log(`  ${int(FANOUT_SUBS)} subscribers ready in ${fixed((performance.now() - t0) / 1000, 1)} s`);
+
+  const warm: FanoutRun[] = [];
+  for (const { mode } of MODES) warm.push(await fanoutRun(server, clients, ch, quick ? 100 : 150, mode));
+  const messages = Math.max(100, Math.min(5_000, Math.round((warm[0]!.rate * RUN_SECONDS) / FANOUT_SUBS / 50) * 50));
+  const runs: FanoutRun[] = [];
+  for (let i = 0; i < ROUNDS; i++) for (const { mode } of MODES) runs.push(await fanoutRun(server, clients, ch, messages, mode));
+  const ns = (us: number, deliveries: number) => `${fixed((us * 1000) / deliveries, 0)} ns`;
+  const summary = MODES.map(({ mode, label }) => {
+    const mine = runs.filter((r) => r.mode === mode);
+    const med = (f: (r: FanoutRun) => number) => median(mine.map(f));
+    return {
+      mode,
+      label,
+      runs: mine,
+      rate: med((r) => r.rate),
+      cpu: med((r) => r.serverCpuUs / r.deliveries),
+      sys: med((r) => r.serverSysUs / r.deliveries),
+      client: med((r) => r.clientCpuUs / r.deliveries),
+      drainWaits: Math.max(...mine.map((r) => r.drainWaits)),
+      maxBuffered: Math.max(...mine.map((r) => r.maxBuffered)),
+    };
+  });
+  console.log(`  ${int(messages)} messages × ${int(FANOUT_SUBS)} subscribers = ${int(messages * FANOUT_SUBS)} deliveries per run; warm-up ${warm.map((w) => rate(w.rate)).join(' / ')}\n`);
+  const sc = summary[0]!;
+  console.log(
+    table(
+      ['variant', 'runs (k/s)', 'median deliveries/s', 'target', '', 'server CPU/delivery', '  of which kernel', 'clients CPU/delivery', 'drain waits', 'max unsent'],
+      summary.map((v) => [
+        v.label,
+        v.runs.map((r) => fixed(r.rate / 1000, 0)).join(', '),
+        rate(v.rate),
+        v.mode === 'socketchart' ? `≥ ${rate(TARGET_DELIVERIES)}` : '',
+        v.mode === 'socketchart' ? verdict(v.rate >= TARGET_DELIVERIES) : '',
+        ns(v.cpu, 1),
+        ns(v.sys, 1),
+        ns(v.client, 1),
+        int(v.drainWaits),
+        kb(v.maxBuffered, 0),
+      ]),
+    ),
+  );
+  const raw = summary[1]!;
+  const corked = summary[2]!;
+  console.log(
+    `\n  socketchart: ${fixed(sc.rate / raw.rate)}× raw ws deliveries/s; server CPU ${ns(sc.cpu, 1)} vs ${ns(raw.cpu, 1)} per delivery (+${ns(sc.cpu - raw.cpu, 1)} over ws.send);` +
+      ` one fully busy server core ≈ ${rate(1e6 / sc.cpu)} (socketchart), ${rate(1e6 / corked.cpu)} (corked).` +
+      '\n  server CPU/delivery: the server process\'s CPU time (user + kernel) from the first broadcast until every socket drained, ÷ deliveries; kernel time' +
+      '\n  includes the loopback TCP path. On a 2-core box the server shares the CPUs with both client processes.',
+  );
+  await Promise.all(clients.map((c) => ask(c, { type: 'closeAll' }, 'closed')));
+  await waitOpen(server, 0);
+  return {
+    subscribers: FANOUT_SUBS,
+    deliveriesPerSec: sc.rate,
+    runs: sc.runs.map((r) => r.rate),
+    serverCpuUsPerDelivery: sc.cpu,
+    rawDeliveriesPerSec: raw.rate,
+    rawServerCpuUsPerDelivery: raw.cpu,
+    corkedDeliveriesPerSec: corked.rate,
+    corkedServerCpuUsPerDelivery: corked.cpu,
+  };
+}
+
+// ─── 2. latency ─────────────────────────────────────────────────────────────────────────────────────
+
+interface LatencyReply {
+  type: 'latency';
+  samples: Float64Array;
+  expected: number;
+  published: number;
+  lagP99Ms: number;
+}
+
+async function latencyCase(client: ChildProcess, url: string, label: string, subscribers: number, publishRate: number, tag: string): Promise<LatencyFigures> {
+  const reply = await ask<LatencyReply>(
+    client,
+    { type: 'latency', url, ch: `bench:lat-${tag}`, subscribers, rate: publishRate, warmupMs: LAT_WARMUP_MS, measureMs: LAT_MS, userPrefix: `l${tag}-` },
+    'latency',
+    LAT_MS + LAT_WARMUP_MS + 60_000,
+  );
+  const sorted = reply.samples.slice().sort();
+  return {
+    label,
+    publishesPerSec: publishRate,
+    subscribers,
+    deliveriesPerSec: publishRate * subscribers,
+    samples: sorted.length,
+    expected: reply.expected,
+    p50: pct(sorted, 0.5),
+    p95: pct(sorted, 0.95),
+    p99: pct(sorted, 0.99),
+    max: sorted.length ? sorted[sorted.length - 1]! : Number.NaN,
+    publisherLagP99: reply.lagP99Ms,
+  };
+}
+
+async function latency(url: string, client: ChildProcess): Promise<ServerResult['latency']> {
+  console.log(heading('2. Delivery latency at 10,000 deliveries/s'));
+  console.log(
+    'client publish frames {type:publish, ch, data:{t}} (no id: fire and forget) through the full server path; publisher and subscribers in ONE' +
+      '\nclient process: latency = performance.now() at the subscriber\'s message event − performance.now() before ws.send (one way, not halved,' +
+      `\nclient-side parse included). ${fixed(LAT_WARMUP_MS / 1000, 1)} s warm-up, then ${fixed(LAT_MS / 1000, 1)} s measured.\n`,
+  );
+  const fan = await latencyCase(client, url, 'fan-out: 100 publishes/s → 100 subscribers', 100, 100, 'a');
+  const pub = await latencyCase(client, url, 'publish: 10,000 publishes/s → 1 subscriber', 1, 10_000, 'b');
+  console.log(
+    table(
+      ['shape', 'deliveries/s', 'measured', 'p50', 'p95', 'p99', 'max', 'target p99', '', 'publisher lag p99'],
+      [fan, pub].map((f) => [
+        f.label,
+        int(f.deliveriesPerSec),
+        `${int(f.samples)}/${int(f.expected)}`,
+        ms(f.p50),
+        ms(f.p95),
+        ms(f.p99),
+        ms(f.max),
+        `< ${TARGET_P99_MS} ms`,
+        verdict(f.p99 < TARGET_P99_MS && f.samples === f.expected),
+        ms(f.publisherLagP99),
+      ]),
+    ),
+  );
+  console.log('  publisher lag: how late each publish left against its steady schedule (timer granularity ~1 ms); it is not in the latency.');
+  return { fanout: fan, publish: pub };
+}
+
+// ─── 3. memory ──────────────────────────────────────────────────────────────────────────────────────
+
+async function memory(clients: ChildProcess[]): Promise<ServerResult['memory']> {
+  console.log(heading(`3. Heap per server connection at ${int(MEM_CONNS)} connections`));
+  console.log(
+    `a fresh server process; warm-up (200 clients open and close); full GCs; heapUsed; ${int(MEM_CONNS)} clients (${clients.length} processes × ${int(MEM_CONNS / clients.length)})` +
+      '\nauthenticate (auth frame, verify hook) and subscribe to one channel; full GCs; (after − before) / connections. Server defaults otherwise' +
+      '\n(heartbeat 30 s, implicit user:<id> and broadcast:all subscriptions, metrics, a silent pino logger).\n',
+  );
+  const { server, url } = await startServer();
+  const ch = 'bench:mem';
+  await ask(clients[0]!, { type: 'open', url, count: 200, userPrefix: 'w-', ch, concurrency: 50 }, 'opened', 60_000);
+  await ask(clients[0]!, { type: 'closeAll' }, 'closed');
+  await waitOpen(server, 0);
+  await sleep(200);
+  if (SPLIT) await ask(server, { type: 'baseline' }, 'baseline', 60_000);
+  const before = await ask<Heap>(server, { type: 'heap' }, 'heap');
+  const t0 = performance.now();
+  const per = MEM_CONNS / clients.length;
+  const opened = await Promise.all(clients.map((c, i) => ask<{ type: 'opened'; ms: number }>(c, { type: 'open', url, count: per, userPrefix: `m${i}-`, ch, concurrency: 100 }, 'opened', 120_000)));
+  await waitOpen(server, MEM_CONNS);
+  const openMs = performance.now() - t0;
+  const after = await ask<Heap>(server, { type: 'heap' }, 'heap');
+  const heapPerConn = (after.heapUsed - before.heapUsed) / MEM_CONNS;
+  const externalPerConn = (after.external - before.external) / MEM_CONNS;
+  const rssPerConn = (after.rss - before.rss) / MEM_CONNS;
+  console.log(`  ${int(MEM_CONNS)} connections authenticated and subscribed in ${fixed(openMs / 1000, 1)} s (${opened.map((o) => `${fixed(o.ms / 1000, 1)} s`).join(', ')} per client process)`);
+  console.log(
+    table(
+      ['figure', 'before', 'after', 'per connection', 'target', ''],
+      [
+        ['JS heap (heapUsed)', `${fixed(before.heapUsed / 2 ** 20, 1)} MB`, `${fixed(after.heapUsed / 2 ** 20, 1)} MB`, kb(heapPerConn), `≤ ${TARGET_KB} KB`, verdict(heapPerConn <= TARGET_KB * 1024)],
+        ['external (Buffers, ArrayBuffers)', `${fixed(before.external / 2 ** 20, 1)} MB`, `${fixed(after.external / 2 ** 20, 1)} MB`, kb(externalPerConn), '', ''],
+        ['RSS (reference: includes kernel-side and allocator slack)', `${fixed(before.rss / 2 ** 20, 1)} MB`, `${fixed(after.rss / 2 ** 20, 1)} MB`, kb(rssPerConn), '', ''],
+      ],
+    ),
+  );
+
+  let wsPerConn: number | null = null;
+  if (SPLIT) {
+    const t1 = performance.now();
+    const { split } = await ask<{ type: 'snapshot'; split: Split }>(server, { type: 'snapshot' }, 'snapshot', 120_000);
+    const n = Math.max(1, split.connections);
+    console.log(
+      `\n  Where the bytes go — heap snapshot in the server (${fixed((performance.now() - t1) / 1000, 1)} s): ${int(split.connections)} server Connection objects; new JS-heap objects` +
+        ` ${kb(split.newBytes / n)}/conn (V8 shallow sizes; heapUsed above also counts allocator slack), plus ${kb(split.offHeapBytes / n)}/conn off-heap.` +
+        '\n  Each component is walked from its root without crossing another root, in this order; an object two share goes to the first.\n',
+    );
+    console.log(
+      table(
+        ['component', 'heap/conn', 'objects/conn', 'largest kinds (bytes × count, per conn)'],
+        split.rows.map((r) => [r.label, kb(r.bytes / n), fixed(r.objects / n, 1), r.kinds]),
+      ),
+    );
+    wsPerConn = split.rows[0]!.bytes / n;
+    const own = split.rows.slice(1).reduce((s, r) => s + r.bytes, 0) / n;
+    console.log(`  ⇒ ws socket ${kb(wsPerConn)}; socketchart's own per-connection state ${kb(own)} (everything else above)`);
+  }
+
+  const t2 = performance.now();
+  for (let i = 0; i < clients.length; i++) await ask(server, { type: 'sendToUsers', prefix: `m${i}-`, count: per }, 'sent', 60_000);
+  const sendMs = performance.now() - t2;
+  const afterSend = await ask<Heap>(server, { type: 'heap' }, 'heap');
+  const afterSendToUserPerConn = (afterSend.heapUsed - before.heapUsed) / MEM_CONNS;
+  await Promise.all(clients.map((c) => ask(c, { type: 'closeAll' }, 'closed')));
+  await waitOpen(server, 0);
+  const afterClose = await ask<Heap>(server, { type: 'heap' }, 'heap');
+  const leftAfterClose = afterClose.heapUsed - before.heapUsed;
+  console.log(
+    `\n  after one sendToUser() to each of the ${int(MEM_CONNS)} users (${fixed(sendMs, 0)} ms): heap ${kb(afterSendToUserPerConn)}/conn ` +
+      `(+${kb(afterSendToUserPerConn - heapPerConn)}); after all ${int(MEM_CONNS)} disconnect: still +${fixed(leftAfterClose / 2 ** 20, 1)} MB over the baseline` +
+      ` (${kb(leftAfterClose / MEM_CONNS)} per departed user).` +
+      '\n  Every channel that carries one message gets its own history, a MessageRing preallocating historySize (1,000) slots ≈ 8 KB' +
+      '\n  (src/server/history.ts:57, created per channel in src/server/backend/memory.ts:55), and keeps it for historyTtlMs (24 h) after its last use.',
+  );
+  server.send({ type: 'exit' });
+  await stopChild(server);
+  return { connections: MEM_CONNS, heapPerConn, externalPerConn, wsPerConn, afterSendToUserPerConn, retainedAfterCloseBytes: leftAfterClose };
+}
+
+// ─── main ───────────────────────────────────────────────────────────────────────────────────────────
+
+async function metricsCost(server: ChildProcess): Promise<void> {
+  const m = await ask<{ type: 'metricsCost'; countOutNs: number; byteLengthNs: number; sendTextBaseNs: number }>(server, { type: 'metricsCost', n: 2_000_000 }, 'metricsCost');
+  console.log(
+    `\n  per-frame bookkeeping in Connection.sendText, measured alone in the server process: metrics.countOut() ${fixed(m.countOutNs, 0)} ns` +
+      ` (prom-client labels().inc re-hashes the label object on every call) + Buffer.byteLength(text) ${fixed(m.byteLengthNs, 0)} ns per delivery.`,
+  );
+}
+
+async function main(): Promise<ServerResult> {
+  const startedAt = performance.now();
+  console.log(heading('Server — socketchart/server on loopback: fan-out, delivery latency, heap per connection'));
+  console.log(
+    'createServer() (in-memory backend, no Redis) in its own process; auth: verify hook accepting any token as the user id (no JWT);' +
+      '\nraw ws clients (message-mode auth, then subscribe) in 2 client processes; 127.0.0.1, OS ports.' +
+      `\n${os.cpus().length} CPU(s); load average 1/5/15 min at start: ${load()}`,
+  );
+  const clients = [fork('./servers/server-clients.ts'), fork('./servers/server-clients.ts')];
+  const ready = Promise.all(clients.map((c) => expect(c, 'ready', 30_000)));
+  const { server, url } = await startServer();
+  await ready;
+  const fan = await fanout(server, url, clients);
+  await metricsCost(server);
+  const lat = await latency(url, clients[0]!);
+  server.send({ type: 'exit' });
+  await stopChild(server);
+  const mem = await memory(clients);
+  for (const c of clients) c.send({ type: 'exit' });
+  await Promise.all(clients.map((c) => stopChild(c)));
+  console.log(`\nserver bench: ${fixed((performance.now() - startedAt) / 1000, 1)} s; load average at end: ${load()}`);
+  return { fanout: fan, latency: lat, memory: mem };
+}
+
+try {
+  const result = await main();
+  toParent({ type: 'result', bench: 'server', result });
+  process.exit(0);
+} catch (error) {
+  console.error('server bench failed:', error);
+  await Promise.all(children.map((c) => stopChild(c, 500)));
+  process.exit(1);
+}

@@ -1,0 +1,318 @@
+import { describe, expect, it } from 'vitest';
+import { ErrorCode, SocketchartError, type BalancingStrategy, type EndpointOptions, type PoolOptions } from '../../../src/index.js';
+import type { MockSocket } from '../../../src/testing/index.js';
+import { poolHarness } from '../../support/model-pool.js';
+
+/**
+ * Groups and load balancing: send(group, data) picks among the healthy members by round-robin,
+ * least-pending or random; a member whose heartbeat round trip is too slow is out of rotation until it
+ * is fast again. Then send and subscribe errors and listeners.
+ */
+
+const members = (group: string, names: string[]): EndpointOptions[] => names.map((name) => ({ name, group, url: `ws://mock.test/${name}` }));
+
+function groupPool(balancing: BalancingStrategy, overrides: Partial<PoolOptions> = {}, endpoints = members('workers', ['a', 'b', 'c'])) {
+  const h = poolHarness({ staggerMs: 0, balancing, ...overrides }, { endpoints });
+  /** Application messages each member's socket received (frames carrying `n`), by member. */
+  const received = () =>
+    Object.fromEntries(
+      endpoints.map(({ name }) => [name, h.dialsOf(name).flatMap((dial) => dial.socket.sent.flatMap((frame) => (frame.json && 'n' in frame.json ? [frame.json.n] : [])))]),
+    );
+  return { ...h, received };
+}
+
+const rejection = async (promise: Promise<unknown>): Promise<SocketchartError> => {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).toBeInstanceOf(SocketchartError);
+    return error as SocketchartError;
+  }
+  throw new Error('expected the promise to reject');
+};
+
+describe('send(group, data): load balancing', () => {
+  it('round-robin: takes the members in turn', async () => {
+    const h = groupPool('round-robin');
+    h.pool.start();
+    await h.settle();
+    for (let n = 1; n <= 6; n++) await h.pool.send('workers', { n });
+    expect(h.received()).toEqual({ a: [1, 4], b: [2, 5], c: [3, 6] });
+  });
+
+  it('round-robin: skips a member that is not connected, and takes it back once it is', async () => {
+    const h = groupPool('round-robin', { defaults: { reconnect: { baseMs: 1_000, capMs: 1_000, jitter: 0 } } });
+    h.pool.start();
+    await h.settle();
+    h.socketOf('b').drop();
+    await h.settle();
+    for (let n = 1; n <= 4; n++) await h.pool.send('workers', { n });
+    expect(h.received().b, 'b is reconnecting').toEqual([]);
+    expect(h.received().a!.length + h.received().c!.length).toBe(4);
+    expect(h.received().a!.length).toBe(2);
+    await h.advance(1_000);
+    expect(h.connection('b').status).toBe('connected');
+    for (let n = 5; n <= 10; n++) await h.pool.send('workers', { n });
+    expect(h.received().b).toHaveLength(2);
+  });
+
+  it('round-robin: each group keeps its own turn, even when sends to two groups interleave', async () => {
+    const h = groupPool('round-robin', {}, [...members('left', ['l1', 'l2']), ...members('right', ['r1', 'r2', 'r3'])]);
+    h.pool.start();
+    await h.settle();
+    for (let n = 1; n <= 4; n++) {
+      await h.pool.send('left', { n });
+      await h.pool.send('right', { n: 10 + n });
+    }
+    expect(h.received()).toEqual({ l1: [1, 3], l2: [2, 4], r1: [11, 14], r2: [12], r3: [13] });
+  });
+
+  it('least-pending: sends to the member with the fewest messages waiting in its queue, taking turns among ties', async () => {
+    const h = groupPool('least-pending', { defaults: { queue: { highWaterMark: 100 } } });
+    h.pool.start();
+    await h.settle();
+    // a and b push back (their socket buffers are full): what is sent to them waits in their queue.
+    h.socketOf('a').bufferedAmount = 1_000;
+    h.socketOf('b').bufferedAmount = 1_000;
+    const sends: Array<Promise<void>> = [];
+    const picks: string[] = [];
+    for (let n = 1; n <= 5; n++) {
+      const before = h.pool.connections.map((connection) => connection.queued);
+      sends.push(h.pool.send('workers', { n }));
+      const grew = h.pool.connections.findIndex((connection, i) => connection.queued > before[i]!);
+      const min = Math.min(...before);
+      const picked = grew >= 0 ? h.pool.connections[grew]!.name : 'c';
+      picks.push(picked);
+      expect(before[h.pool.connections.findIndex((connection) => connection.name === picked)], `send ${n} went to a member with the fewest pending`).toBe(min);
+    }
+    expect(picks).toEqual(['a', 'c', 'b', 'c', 'c']);
+    expect(h.pool.connections.map((connection) => connection.queued)).toEqual([1, 1, 0]);
+    // Once the buffers drain, the queued messages go out.
+    h.socketOf('a').bufferedAmount = 0;
+    h.socketOf('b').bufferedAmount = 0;
+    await h.advance(10);
+    await Promise.all(sends);
+    expect(h.received()).toEqual({ a: [1], b: [3], c: [2, 4, 5] });
+  });
+
+  it('random: picks the member the pool\'s random source points at', async () => {
+    const draws = [0.1, 0.5, 0.9, 0, 0.99];
+    const h = groupPool('random', { random: () => draws.shift() ?? 0.5 });
+    h.pool.start();
+    await h.settle();
+    for (let n = 1; n <= 5; n++) await h.pool.send('workers', { n });
+    expect(h.received()).toEqual({ a: [1, 4], b: [2], c: [3, 5] });
+  });
+
+  it('random: only among the connected members', async () => {
+    const h = groupPool('random', { random: () => 0.99, defaults: { reconnect: { baseMs: 1_000, capMs: 1_000, jitter: 0 } } });
+    h.pool.start();
+    await h.settle();
+    h.socketOf('c').drop();
+    await h.settle();
+    for (let n = 1; n <= 3; n++) await h.pool.send('workers', { n });
+    expect(h.received()).toEqual({ a: [], b: [1, 2, 3], c: [] });
+  });
+});
+
+describe('health checks: heartbeat round trips take slow members out of rotation', () => {
+  /** A group whose server answers pings after `latency[name]` ms of simulated time. */
+  function timedGroup(maxRttMs: number) {
+    const latency: Record<string, number> = { a: 0, b: 0 };
+    const h = groupPool(
+      'round-robin',
+      { health: { maxRttMs }, defaults: { heartbeat: { intervalMs: 1_000, timeoutMs: 5_000 } } },
+      members('workers', ['a', 'b']),
+    );
+    h.server.options.autoPong = false;
+    h.server.onFrame = (socket: MockSocket, frame) => {
+      if (frame.json?.type !== 'ping') return;
+      const name = socket.url.split('/').pop()!;
+      const pong = () => socket.push({ type: 'pong', ts: frame.json!.ts });
+      if (latency[name] === 0) pong();
+      else h.clock.setTimeout(pong, latency[name]!);
+    };
+    return { ...h, latency };
+  }
+
+  it('a member whose last RTT is above health.maxRttMs is out of rotation, and back once it is fast again', async () => {
+    const h = timedGroup(200);
+    h.pool.start();
+    await h.settle();
+    h.latency.a = 500;
+    await h.advance(1_000);
+    await h.advance(500);
+    expect(h.connection('a').rttMs).toBe(500);
+    expect(h.connection('b').rttMs).toBe(0);
+    for (let n = 1; n <= 4; n++) await h.pool.send('workers', { n });
+    expect(h.received()).toEqual({ a: [], b: [1, 2, 3, 4] });
+    expect(h.connection('a').status, 'a slow member stays connected').toBe('connected');
+
+    h.latency.a = 0;
+    await h.advanceBy(1_000, 100);
+    expect(h.connection('a').rttMs).toBe(0);
+    for (let n = 5; n <= 8; n++) await h.pool.send('workers', { n });
+    expect(h.received().a).toHaveLength(2);
+    expect(h.received().b).toHaveLength(6);
+  });
+
+  it('when every member is slow, sends still go to the connected ones rather than nowhere', async () => {
+    const h = timedGroup(200);
+    h.pool.start();
+    await h.settle();
+    h.latency.a = 500;
+    h.latency.b = 700;
+    await h.advance(1_000);
+    await h.advance(700);
+    expect([h.connection('a').rttMs, h.connection('b').rttMs]).toEqual([500, 700]);
+    for (let n = 1; n <= 4; n++) await h.pool.send('workers', { n });
+    expect(h.received().a!.length + h.received().b!.length).toBe(4);
+  });
+
+  it('reports each member\'s RTT in its metrics and a lower health score for the slow one', async () => {
+    const h = timedGroup(200);
+    h.pool.start();
+    await h.settle();
+    h.latency.a = 500;
+    await h.advance(1_000);
+    await h.advance(500);
+    const metrics = h.pool.metrics();
+    expect(metrics.connections.a!.rtt.last).toBe(500);
+    expect(metrics.connections.a!.healthScore).toBeLessThan(metrics.connections.b!.healthScore);
+    expect(metrics.healthScore).toBeCloseTo((metrics.connections.a!.healthScore + metrics.connections.b!.healthScore) / 2, 9);
+  });
+});
+
+describe('send errors and targets', () => {
+  it('send(endpoint, data) goes to that endpoint', async () => {
+    const h = groupPool('round-robin');
+    h.pool.start();
+    await h.settle();
+    await h.pool.send('b', { n: 1 });
+    await h.pool.send('b', { n: 2 });
+    expect(h.received()).toEqual({ a: [], b: [1, 2], c: [] });
+  });
+
+  it('rejects a send to an unknown target with a typed INVALID_OPTION error naming it', async () => {
+    const h = groupPool('round-robin');
+    h.pool.start();
+    await h.settle();
+    const error = await rejection(h.pool.send('nobody', { n: 1 }));
+    expect(error.code).toBe(ErrorCode.INVALID_OPTION);
+    expect(error.message).toContain('"nobody"');
+  });
+
+  it('rejects a send to a group whose members are all closed with a typed CLOSED error', async () => {
+    const h = groupPool('round-robin');
+    h.pool.start();
+    await h.settle();
+    for (const name of ['a', 'b', 'c']) h.connection(name).stop();
+    await h.settle();
+    const error = await rejection(h.pool.send('workers', { n: 1 }));
+    expect(error.code).toBe(ErrorCode.CLOSED);
+    expect(error.message).toContain('"workers"');
+    h.pool.stop();
+    await h.settle();
+    expect((await rejection(h.pool.send('workers', { n: 2 }))).code).toBe(ErrorCode.CLOSED);
+    expect((await rejection(h.pool.send('a', { n: 3 }))).code, 'and a send to a closed endpoint').toBe(ErrorCode.CLOSED);
+  });
+
+  it('rejects with CLOSED when every member failed (fatal close)', async () => {
+    const h = groupPool('least-pending');
+    h.pool.start();
+    await h.settle();
+    for (const name of ['a', 'b', 'c']) h.socketOf(name).closeFromServer(4003, 'forbidden');
+    await h.settle();
+    expect(Object.values(h.pool.status().connections)).toEqual(['failed', 'failed', 'failed']);
+    expect((await rejection(h.pool.send('workers', { n: 1 }))).code).toBe(ErrorCode.CLOSED);
+  });
+
+  it('queues a group send on a member that will reconnect when none is connected, and delivers it then', async () => {
+    const h = groupPool('round-robin');
+    h.pool.start();
+    await h.settle();
+    h.server.dropAll();
+    await h.settle();
+    const sent = h.pool.send('workers', { n: 1 });
+    expect(h.pool.connections.reduce((sum, connection) => sum + connection.queued, 0)).toBe(1);
+    await h.advance(100);
+    await sent;
+    expect(Object.values(h.received()).flat()).toEqual([1]);
+  });
+});
+
+describe('subscribe', () => {
+  const message = (ch: string, seq: number, data: unknown) => ({ type: 'message', ch, seq, data });
+
+  it('subscribe(endpoint, channel, listener) asks that endpoint\'s server for the channel and hears only it, until unsubscribed', async () => {
+    const h = poolHarness({ staggerMs: 0 });
+    const heard: unknown[] = [];
+    const unsubscribe = h.pool.subscribe('workflows', 'wf:1', (data) => heard.push(data));
+    h.pool.start();
+    await h.settle();
+    const socket = h.socketOf('workflows');
+    expect(socket.sentOfType('subscribe')).toEqual([{ type: 'subscribe', ch: 'wf:1' }]);
+    expect(h.socketOf('routes').sentOfType('subscribe'), 'other endpoints are not asked').toEqual([]);
+    socket.push(message('wf:1', 1, 'one'));
+    socket.push(message('wf:2', 1, 'other channel'));
+    h.socketOf('routes').push(message('wf:1', 1, 'other endpoint'));
+    expect(heard).toEqual(['one']);
+    unsubscribe();
+    expect(socket.sentOfType('unsubscribe')).toEqual([{ type: 'unsubscribe', ch: 'wf:1' }]);
+    socket.push(message('wf:1', 2, 'two'));
+    expect(heard).toEqual(['one']);
+    unsubscribe();
+    expect(socket.sentOfType('unsubscribe'), 'unsubscribing twice is harmless').toHaveLength(1);
+  });
+
+  it('resubscribes on every reconnect, from the last sequence seen', async () => {
+    const h = poolHarness({ staggerMs: 0 });
+    const heard: unknown[] = [];
+    h.pool.subscribe('queue', 'jobs', (data) => heard.push(data));
+    h.pool.start();
+    await h.settle();
+    h.socketOf('queue').push(message('jobs', 7, 'job 7'));
+    h.socketOf('queue').drop();
+    await h.advance(100);
+    expect(h.socketOf('queue').sentOfType('subscribe')).toEqual([{ type: 'subscribe', ch: 'jobs', since: 7 }]);
+    h.socketOf('queue').push(message('jobs', 7, 'job 7 again'));
+    h.socketOf('queue').push(message('jobs', 8, 'job 8'));
+    expect(heard).toEqual(['job 7', 'job 8']);
+  });
+
+  it('subscribe(endpoint, listener) hears every message of that endpoint, whatever the channel, until unsubscribed', async () => {
+    const h = poolHarness({ staggerMs: 0 });
+    const heard: unknown[] = [];
+    const unsubscribe = h.pool.subscribe('system-status', (data) => heard.push(data));
+    h.pool.start();
+    await h.settle();
+    const socket = h.socketOf('system-status');
+    socket.push(message('cpu', 1, 'cpu 1'));
+    socket.push(message('disk', 1, 'disk 1'));
+    h.socketOf('webhook-status').push(message('cpu', 1, 'not this endpoint'));
+    expect(heard).toEqual(['cpu 1', 'disk 1']);
+    unsubscribe();
+    socket.push(message('cpu', 2, 'cpu 2'));
+    expect(heard).toEqual(['cpu 1', 'disk 1']);
+  });
+
+  it('throws a typed error for an unknown endpoint, or a channel without a listener', () => {
+    const h = poolHarness();
+    const attempt = (fn: () => unknown) => {
+      try {
+        fn();
+      } catch (error) {
+        return error;
+      }
+      return undefined;
+    };
+    const unknown = attempt(() => h.pool.subscribe('nobody', 'ch', () => {}));
+    expect(unknown).toBeInstanceOf(SocketchartError);
+    expect((unknown as SocketchartError).code).toBe(ErrorCode.INVALID_OPTION);
+    expect((unknown as SocketchartError).message).toContain('"nobody"');
+    const subscribeWithoutListener = h.pool.subscribe as unknown as (endpoint: string, channel: string) => unknown;
+    const missing = attempt(() => subscribeWithoutListener.call(h.pool, 'queue', 'ch'));
+    expect(missing).toBeInstanceOf(SocketchartError);
+    expect((missing as SocketchartError).code).toBe(ErrorCode.INVALID_OPTION);
+  });
+});

@@ -1,0 +1,204 @@
+import { describe, expect, it, vi } from 'vitest';
+import { ErrorCode, SocketchartError } from '../../../src/index.js';
+import { createMockServer, liveSocketCount, type MockSocket } from '../../../src/testing/index.js';
+import { poolHarness, type PoolHarness } from '../../support/model-pool.js';
+
+/**
+ * stop() and dispose(): nothing outlives them — no socket, no timer, no environment listener, no
+ * waiting dial request, and after dispose() no running actor.
+ */
+
+/** Checks that the stopped pool left nothing behind. */
+function expectNothingLeft(h: PoolHarness, socketsBefore: number): void {
+  expect(h.pool.status().state).toBe('stopped');
+  expect(Object.values(h.pool.status().connections)).toEqual(Array(h.pool.connections.length).fill('closed'));
+  expect(h.server.live, 'sockets the server sees').toHaveLength(0);
+  expect(liveSocketCount() - socketsBefore, 'sockets not yet closed').toBe(0);
+  expect(h.clock.pending, 'timers').toBe(0);
+  expect(h.env.listenerCount, 'environment listeners').toBe(0);
+  expect(h.rt.fanout.size, 'connections listening through the pool').toBe(0);
+  expect(h.pool.metrics().dials.waiting, 'dial requests').toBe(0);
+  for (const connection of h.pool.connections) expect(Object.keys(connection.snapshot.children), `${connection.name}'s child actors`).toEqual([]);
+}
+
+/** After dispose(): every actor stopped, nothing left. */
+function expectDisposed(h: PoolHarness, socketsBefore: number): void {
+  expect(h.pool.actor.getSnapshot().status).toBe('stopped');
+  for (const connection of h.pool.connections) expect(connection.actor.getSnapshot().status, `${connection.name}'s actor`).toBe('stopped');
+  expect(h.server.live).toHaveLength(0);
+  expect(liveSocketCount() - socketsBefore).toBe(0);
+  expect(h.clock.pending).toBe(0);
+  expect(h.env.listenerCount).toBe(0);
+  expect(h.pool.metrics().dials.waiting).toBe(0);
+}
+
+describe('pool.stop()', () => {
+  it('closes every connection (1000) and leaves zero sockets, timers and listeners', async () => {
+    const before = liveSocketCount();
+    const h = poolHarness({ staggerMs: 0, defaults: { heartbeat: { intervalMs: 1_000, timeoutMs: 500 } } });
+    h.pool.start();
+    await h.advance(1_200);
+    const sockets = h.server.live;
+    h.pool.stop();
+    expect(h.pool.status().state).toBe('stopping');
+    await h.settle();
+    expect(sockets.map((socket) => socket.closedByClient?.code)).toEqual(Array(8).fill(1000));
+    expectNothingLeft(h, before);
+    await h.advance(600_000);
+    expect(h.dials, 'nothing dials afterwards').toHaveLength(8);
+  });
+
+  it('waits in stopping for the close handshakes, then is stopped', async () => {
+    const before = liveSocketCount();
+    const h = poolHarness({ staggerMs: 0 });
+    const held: MockSocket[] = [];
+    h.server.onClientClose = (socket: MockSocket) => {
+      held.push(socket);
+    };
+    h.pool.start();
+    await h.settle();
+    h.pool.stop();
+    await h.advance(100);
+    expect(h.pool.status().state).toBe('stopping');
+    expect(Object.values(h.pool.status().connections)).toEqual(Array(8).fill('closing'));
+    for (const socket of held.slice(0, 7)) socket.finish(1000, '', true);
+    await h.settle();
+    expect(h.pool.status().state, 'one still closing').toBe('stopping');
+    held[7]!.finish(1000, '', true);
+    await h.settle();
+    expectNothingLeft(h, before);
+  });
+
+  it('during the staggered start: the connections not started yet never dial', async () => {
+    const before = liveSocketCount();
+    const h = poolHarness({ staggerMs: 100 });
+    h.pool.start();
+    await h.advance(100);
+    h.pool.stop();
+    await h.settle();
+    await h.advance(10_000);
+    expect(h.dialOrder()).toEqual(['queue', 'adw-monitor']);
+    expectNothingLeft(h, before);
+  });
+
+  it('from every waiting state — backoff, open circuit, offline, queued for a permit, failed — stops at once', async () => {
+    const before = liveSocketCount();
+    const refusing = createMockServer();
+    refusing.refusing = true;
+    const h = poolHarness(
+      { staggerMs: 0, dialBudget: { ratePerSec: 1, burst: 6 }, defaults: { circuit: { failureThreshold: 1, recoveryMs: 60_000 }, reconnect: { baseMs: 60_000, capMs: 60_000, jitter: 0 } } },
+      { route: (url, server) => (url.endsWith('/routes') ? refusing : server) },
+    );
+    h.pool.start();
+    await h.settle();
+    h.socketOf('queue').drop();
+    h.socketOf('workflows').closeFromServer(4003);
+    await h.settle();
+    expect(h.pool.status().connections).toMatchObject({
+      queue: 'circuitOpen',
+      workflows: 'failed',
+      routes: 'circuitOpen',
+      'system-status': 'queued',
+      'webhook-status': 'queued',
+    });
+    h.pool.stop();
+    await h.settle();
+    expectNothingLeft(h, before);
+  });
+
+  it('rejects the sends still queued with CLOSED', async () => {
+    const h = poolHarness({ staggerMs: 0, dialBudget: { ratePerSec: 1, burst: 1 } });
+    h.pool.start();
+    await h.settle();
+    expect(h.connection('routes').status).toBe('queued');
+    const pending = h.pool.send('routes', { n: 1 });
+    h.pool.stop();
+    await expect(pending).rejects.toBeInstanceOf(SocketchartError);
+    await expect(pending).rejects.toMatchObject({ code: ErrorCode.CLOSED });
+  });
+
+  it('bounds the close handshakes by stopTimeoutMs: then the pool is stopped with no socket open and no timer left', async () => {
+    const before = liveSocketCount();
+    const h = poolHarness({ staggerMs: 0, stopTimeoutMs: 1_000, defaults: { closeTimeoutMs: 10_000, heartbeat: false } });
+    h.server.onClientClose = () => {}; // the server never answers the close handshake
+    h.pool.start();
+    await h.settle();
+    h.pool.stop();
+    await h.advance(1_000);
+    expect(h.pool.status().state).toBe('stopped');
+    // stopTimeoutMs is the longest stop() takes, whatever the connections' own closeTimeoutMs (10 s).
+    expect(Object.values(h.pool.status().connections), 'connections once the pool is stopped').toEqual(Array(8).fill('closed'));
+    expect(liveSocketCount() - before, 'sockets once the pool is stopped').toBe(0);
+    expect(h.clock.pending, 'timers once the pool is stopped').toBe(0);
+  });
+});
+
+describe('pool.dispose()', () => {
+  it('from running: every connection actor and the pool actor stopped, nothing left', async () => {
+    const before = liveSocketCount();
+    const h = poolHarness({ staggerMs: 0 });
+    h.pool.start();
+    await h.settle();
+    h.pool.dispose();
+    await h.settle();
+    expectDisposed(h, before);
+  });
+
+  it('in the middle of the staggered start, with dials waiting for permits', async () => {
+    const before = liveSocketCount();
+    const h = poolHarness({ staggerMs: 100, dialBudget: { ratePerSec: 5, burst: 1 } });
+    h.pool.start();
+    await h.advance(250);
+    expect(h.pool.metrics().dials.waiting).toBeGreaterThan(0);
+    const dials = h.dials.length;
+    h.pool.dispose();
+    await h.settle();
+    expectDisposed(h, before);
+    await h.advance(60_000);
+    expect(h.dials, 'no dial after dispose()').toHaveLength(dials);
+  });
+
+  it('while stopping, with close handshakes unanswered', async () => {
+    const before = liveSocketCount();
+    const h = poolHarness({ staggerMs: 0 });
+    h.server.onClientClose = () => {};
+    h.pool.start();
+    await h.settle();
+    h.pool.stop();
+    await h.settle();
+    expect(h.pool.status().state).toBe('stopping');
+    h.pool.dispose();
+    await h.settle();
+    expectDisposed(h, before);
+  });
+
+  it('after stop()', async () => {
+    const before = liveSocketCount();
+    const h = poolHarness({ staggerMs: 0 });
+    h.pool.start();
+    await h.settle();
+    h.pool.stop();
+    await h.settle();
+    h.pool.dispose();
+    await h.settle();
+    expectDisposed(h, before);
+  });
+
+  it('a second dispose() — React StrictMode runs cleanups twice — is silent', async () => {
+    const before = liveSocketCount();
+    const h = poolHarness({ staggerMs: 0 });
+    h.pool.start();
+    await h.settle();
+    h.pool.dispose();
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    try {
+      expect(() => h.pool.dispose()).not.toThrow();
+      // Not once per connection: "Event "connection.release" was sent to stopped actor".
+      expect(warn.mock.calls.map((call) => String(call[0]))).toEqual([]);
+    } finally {
+      warn.mockRestore();
+    }
+    await h.settle();
+    expectDisposed(h, before);
+  });
+});
