@@ -28,6 +28,42 @@ const hubMachine = setup({
   },
 });
 
+type SchedulerFns = {
+  schedule(source: AnyActorRef, target: AnyActorRef, event: AnyEventObject, delay: number, id?: string): void;
+  cancel(source: AnyActorRef, id: string): void;
+  cancelAll(actor: AnyActorRef): void;
+};
+
+/**
+ * XState's scheduler cancels an actor's delayed events by scanning every pending event of the whole
+ * system, so in a system shared by 10,000 connections each actor stop (a socket, a permit wait, a
+ * heartbeat probe) costs milliseconds. This indexes pending event ids by actor, so a stop touches only
+ * the stopping actor's own timers. Ids of events that already fired are pruned as the actor schedules.
+ */
+export function indexScheduledEvents(root: AnyActorRef): void {
+  const system = root.system as unknown as { scheduler: SchedulerFns; _snapshot: { _scheduledEvents: Record<string, unknown> } };
+  const { scheduler } = system;
+  if ((scheduler as { indexed?: boolean }).indexed) return;
+  const schedule = scheduler.schedule;
+  const cancel = scheduler.cancel;
+  const byActor = new WeakMap<AnyActorRef, Set<string>>();
+  const isPending = (source: AnyActorRef, id: string) => `${source.sessionId}.${id}` in system._snapshot._scheduledEvents;
+  scheduler.schedule = (source, target, event, delay, id = Math.random().toString(36).slice(2)) => {
+    schedule(source, target, event, delay, id);
+    let ids = byActor.get(source);
+    if (!ids) byActor.set(source, (ids = new Set()));
+    else if (ids.size >= 8) for (const known of ids) if (!isPending(source, known)) ids.delete(known);
+    ids.add(id);
+  };
+  scheduler.cancelAll = (actor) => {
+    const ids = byActor.get(actor);
+    if (!ids) return;
+    byActor.delete(actor);
+    for (const id of ids) cancel(actor, id);
+  };
+  (scheduler as { indexed?: boolean }).indexed = true;
+}
+
 const hubs = new WeakMap<Clock, Actor<typeof hubMachine>>();
 
 /** The shared parent for connections on this clock. */
@@ -35,6 +71,7 @@ export function sharedParent(clock: Clock): AnyActorRef {
   let hub = hubs.get(clock);
   if (!hub) {
     hub = createActor(hubMachine, { clock }).start();
+    indexScheduledEvents(hub);
     hubs.set(clock, hub);
   }
   return hub;

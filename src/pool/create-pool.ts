@@ -1,4 +1,5 @@
 import { createActor, type Actor, type SnapshotFrom } from 'xstate';
+import { indexScheduledEvents } from '../connection/actor-system.js';
 import { poolMachine, type PoolMachine } from '../../machines/pool.machine.js';
 import type { Connection } from '../connection/create-connection.js';
 import type { MessageListener } from '../connection/router.js';
@@ -44,6 +45,7 @@ export class Pool {
       ...(resolved.inspect ? { inspect: resolved.inspect } : {}),
     });
     this.rt.actor = this.actor;
+    indexScheduledEvents(this.actor);
     this.actor.start();
     try {
       this.rt.createConnections(this.actor);
