@@ -47,14 +47,14 @@ export function planReplay(since: number, read: HistoryRead): ReplayItem[] {
   return items;
 }
 
-/** Fixed-capacity history of consecutive sequence numbers (the in-memory backend's store). */
+/** Bounded history of consecutive sequence numbers (the in-memory backend's store); grows as messages arrive. */
 export class MessageRing {
   private readonly slots: (StoredMessage | undefined)[];
   private start = 0;
   private size = 0;
 
   constructor(readonly capacity: number) {
-    this.slots = new Array<StoredMessage | undefined>(capacity);
+    this.slots = [];
   }
 
   push(message: StoredMessage): void {

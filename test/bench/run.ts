@@ -17,6 +17,8 @@ import os from 'node:os';
 import type { MicroResult } from './micro.js';
 import type { ThroughputResult } from './throughput.js';
 import type { MemoryResult } from './memory.js';
+import type { ServerResult } from './server.js';
+import { serverSummaryRows } from './lib/server-summary.js';
 import type { PoolResult } from './pool.js';
 import { forkTs, here, isType, nextMessage } from './lib/proc.js';
 import { fixed, heading, int, kb, rate, table, verdict } from './lib/stats.js';
@@ -61,6 +63,7 @@ const micro = await runBench<MicroResult>('./micro.ts');
 const throughput = await runBench<ThroughputResult>('./throughput.ts');
 const memory = await runBench<MemoryResult>('./memory.ts');
 const pool = await runBench<PoolResult>('./pool.ts');
+const server = await runBench<ServerResult>('./server.ts');
 
 console.log(heading('Summary'));
 const rows: (string | number)[][] = [];
@@ -152,7 +155,8 @@ if (pool) {
     rows.push([`  reference: ${x.label}`, x.allConnectedMs === null ? '> 20 s' : ms(x.allConnectedMs), '', '']);
   }
 }
+if (server) rows.push(...serverSummaryRows(server));
 console.log(table(['figure', 'value', 'target', ''], rows));
 console.log(`\nload average at end: ${load()}; total ${fixed((performance.now() - startedAt) / 1000, 1)} s`);
-const failed = [micro, throughput, memory, pool].some((r) => r === undefined);
+const failed = [micro, throughput, memory, pool, server].some((r) => r === undefined);
 process.exit(failed ? 1 : 0);

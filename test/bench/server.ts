@@ -108,8 +108,14 @@ function fork(file: string, flags: string[] = []): ChildProcess {
   child.on('message', (m) => {
     if (isType<{ type: 'error'; message: string }>('error')(m)) console.error(`${file} (pid ${child.pid}): ${m.message}`);
   });
+  child.on('error', (error) => console.error(`${file} (pid ${child.pid}): ${error.message}`));
   children.push(child);
   return child;
+}
+
+/** Sends over IPC if the child is still there (a dead child is reported by whatever waits for its answer). */
+function tell(child: ChildProcess, message: unknown): void {
+  if (child.connected) child.send(message as never);
 }
 
 /** Waits for a `type` message from the child; rejects on its `error` message, on its exit, or on timeout. */
@@ -121,7 +127,7 @@ function expect<T extends { type: string }>(child: ChildProcess, type: T['type']
 
 async function ask<T extends { type: string }>(child: ChildProcess, message: { type: string } & Record<string, unknown>, reply: T['type'], timeoutMs = 30_000): Promise<T> {
   const answer = expect<T>(child, reply, timeoutMs);
-  child.send(message);
+  tell(child, message);
   return answer;
 }
 
@@ -314,6 +320,7 @@ async function latencyCase(client: ChildProcess, url: string, label: string, sub
     'latency',
     LAT_MS + LAT_WARMUP_MS + 60_000,
   );
+  if (reply.samples.length < reply.expected * 0.99) throw new Error(`${label}: only ${reply.samples.length} of ${reply.expected} deliveries arrived`);
   const sorted = reply.samples.slice().sort();
   return {
     label,
@@ -435,7 +442,7 @@ async function memory(clients: ChildProcess[]): Promise<ServerResult['memory']> 
       '\n  Every channel that carries one message gets its own history, a MessageRing preallocating historySize (1,000) slots ≈ 8 KB' +
       '\n  (src/server/history.ts:57, created per channel in src/server/backend/memory.ts:55), and keeps it for historyTtlMs (24 h) after its last use.',
   );
-  server.send({ type: 'exit' });
+  tell(server, { type: 'exit' });
   await stopChild(server);
   return { connections: MEM_CONNS, heapPerConn, externalPerConn, wsPerConn, afterSendToUserPerConn, retainedAfterCloseBytes: leftAfterClose };
 }
@@ -465,10 +472,10 @@ async function main(): Promise<ServerResult> {
   const fan = await fanout(server, url, clients);
   await metricsCost(server);
   const lat = await latency(url, clients[0]!);
-  server.send({ type: 'exit' });
+  tell(server, { type: 'exit' });
   await stopChild(server);
   const mem = await memory(clients);
-  for (const c of clients) c.send({ type: 'exit' });
+  for (const c of clients) tell(c, { type: 'exit' });
   await Promise.all(clients.map((c) => stopChild(c)));
   console.log(`\nserver bench: ${fixed((performance.now() - startedAt) / 1000, 1)} s; load average at end: ${load()}`);
   return { fanout: fan, latency: lat, memory: mem };

@@ -227,12 +227,14 @@ async function latency({ url, ch, subscribers, rate, warmupMs, measureMs, userPr
       if (t >= measureFrom && recorded < expected) samples[recorded++] = at - t;
     });
   }
+  let lost = '';
+  for (const ws of [...subs, publisher]) ws.once('close', (code) => (lost ||= `close code ${code}`));
   await sleep(200);
   const lags: number[] = [];
   const interval = 1000 / rate;
   const started = performance.now();
   let sent = 0;
-  while (sent < total) {
+  while (sent < total && !lost) {
     const now = performance.now();
     const due = Math.min(total, Math.floor((now - started) / interval) + 1);
     while (sent < due) {
@@ -245,7 +247,11 @@ async function latency({ url, ch, subscribers, rate, warmupMs, measureMs, userPr
     await sleep(1);
   }
   const deadline = performance.now() + 3_000;
-  while (recorded < expected && performance.now() < deadline) await sleep(20);
+  while (recorded < expected && performance.now() < deadline && !lost) await sleep(20);
+  if (lost) {
+    for (const ws of [...subs, publisher]) ws.terminate();
+    throw new Error(`latency: a socket closed during the run (${lost})`);
+  }
   lags.sort((a, b) => a - b);
   const lagP99Ms = lags[Math.min(lags.length - 1, Math.floor(lags.length * 0.99))] ?? 0;
   for (const ws of [...subs, publisher]) ws.terminate();
