@@ -37,6 +37,7 @@ class Ledger {
   acked = 0;
   circuitTrips = 0;
   tokens = 0;
+  expiries = 0;
 
   publish(ch: string, seq: number): void {
     let set = this.published.get(ch);
@@ -127,7 +128,10 @@ class Demo {
     this.ports[index] = server.address()!.port;
   }
 
+  private identityProviderDown = false;
+
   private async token(name: string): Promise<string> {
+    if (this.identityProviderDown && name === 'webhook-status') throw new Error('identity provider unavailable');
     this.ledger.tokens++;
     return new SignJWT({})
       .setProtectedHeader({ alg: 'HS256' })
@@ -203,6 +207,9 @@ class Demo {
     pool.on('health', ({ health }) => this.line(`pool               ${health}`));
     for (const connection of pool.connections) {
       const ch = `feed:${connection.name}`;
+      connection.on('error', (error) => {
+        if (error.closeCode === undefined && error.code === 'AUTHENTICATION_FAILED') this.line(`${connection.name.padEnd(18)} ${error.message}`);
+      });
       connection.subscribe(ch, (_data, message) => {
         if (typeof message.seq === 'number') this.ledger.receive(ch, message.seq);
       });
@@ -241,10 +248,10 @@ class Demo {
   private async cycle(stopped: () => boolean): Promise<void> {
     const D = this.args.durationSec * 1_000;
     const steps: Array<[number, string, () => Promise<void> | void]> = [
-      [0.2, 'fault: server restart (close with 1012, listen again on the same port)', () => this.restartServer()],
-      [0.45, 'fault: blackhole between clients and server (packets dropped, sockets stay open)', () => this.blackhole(true)],
-      [0.6, 'fault healed: blackhole removed', () => this.blackhole(false)],
-      [0.7, "fault: the server ends webhook-status's session (4001): one fresh token, then back", () => this.endSession('webhook-status')],
+      [0.15, 'fault: server restart (close with 1012, listen again on the same port)', () => this.restartServer()],
+      [0.3, 'fault: blackhole between clients and server (packets stall, sockets stay open)', () => this.blackhole(true)],
+      [0.42, 'fault healed: blackhole removed', () => this.blackhole(false)],
+      [0.5, "fault: token expiry: webhook-status's identity provider is down, its refresh fails and its token runs out", () => this.expireToken('webhook-status')],
       [1, 'end of the scripted cycle', () => undefined],
     ];
     const start = Date.now();
@@ -271,8 +278,18 @@ class Demo {
     for (const proxy of this.proxies) proxy.mode = on ? 'blackhole' : 'pass';
   }
 
-  private async endSession(name: string): Promise<void> {
-    await this.servers[0]?.logout(`demo-${name}`);
+  /** The provider refuses `name`'s refresh until the server ends the expired session (4001); then it is back. */
+  private expireToken(name: string): void {
+    this.identityProviderDown = true;
+    const connection = this.pool.connection(name);
+    if (!connection) return;
+    const off = connection.on('state', () => {
+      if (connection.lastError?.closeCode !== 4001) return;
+      this.ledger.expiries++;
+      this.identityProviderDown = false;
+      this.line(`${name.padEnd(18)} token expired (4001): the identity provider is back, one fresh token, then reconnect`);
+      off();
+    });
   }
 
   private progress(): void {
@@ -311,6 +328,7 @@ class Demo {
       ['client publishes sent / acked', `${this.ledger.sent} / ${this.ledger.acked} (a publish written into a dying socket is not resent without ack tracking)`],
       ['circuit trips', String(this.ledger.circuitTrips)],
       ['tokens issued (dials and in-band refreshes)', String(this.ledger.tokens)],
+      ['sessions ended by token expiry', String(this.ledger.expiries)],
     ];
     for (const [label, value] of rows) console.log(`  ${label.padEnd(32)} ${value}`);
   }
