@@ -439,8 +439,8 @@ async function memory(clients: ChildProcess[]): Promise<ServerResult['memory']> 
     `\n  after one sendToUser() to each of the ${int(MEM_CONNS)} users (${fixed(sendMs, 0)} ms): heap ${kb(afterSendToUserPerConn)}/conn ` +
       `(+${kb(afterSendToUserPerConn - heapPerConn)}); after all ${int(MEM_CONNS)} disconnect: still +${fixed(leftAfterClose / 2 ** 20, 1)} MB over the baseline` +
       ` (${kb(leftAfterClose / MEM_CONNS)} per departed user).` +
-      '\n  Every channel that carries one message gets its own history, a MessageRing preallocating historySize (1,000) slots ≈ 8 KB' +
-      '\n  (src/server/history.ts:57, created per channel in src/server/backend/memory.ts:55), and keeps it for historyTtlMs (24 h) after its last use.',
+      '\n  Every channel that carries a message keeps its own history (a MessageRing that grows with use up to historySize) for' +
+      '\n  historyTtlMs (24 h) after its last use: what stays after the users left is their channels\' entries and one message each.',
   );
   tell(server, { type: 'exit' });
   await stopChild(server);
