@@ -222,6 +222,23 @@ const topLevelKeys = [
   'closeWhenHidden', 'clock', 'random', 'logger', 'inspect', 'dialGate', 'priority',
 ] as const;
 
+/** The `environment` option: a source, `false` for none, or the browser's events when there are any. */
+export function resolveEnvironment(value: unknown): EnvironmentSource {
+  if (value === false) return noEnvironment;
+  const env = value ?? browserEnvironment() ?? noEnvironment;
+  if (!isObject(env) || typeof env.subscribe !== 'function') throw new InvalidOptionError('environment', 'an EnvironmentSource', env);
+  return env as unknown as EnvironmentSource;
+}
+
+/** The `clock` option: a Clock, or the host's timers. */
+export function resolveClock(value: unknown): Clock {
+  const clock = value ?? systemClock;
+  if (!isObject(clock) || typeof clock.now !== 'function' || typeof clock.setTimeout !== 'function' || typeof clock.clearTimeout !== 'function') {
+    throw new InvalidOptionError('clock', 'a Clock (now, setTimeout, clearTimeout)', value);
+  }
+  return clock as unknown as Clock;
+}
+
 /** Validates options at creation; throws InvalidOptionError naming the first bad option. */
 export function resolveOptions(input: unknown): ResolvedOptions {
   if (!isObject(input)) throw new InvalidOptionError('options', 'an object', input);
@@ -331,17 +348,8 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     highWaterMark: num('queue.highWaterMark', q.highWaterMark, 1_048_576, 1),
   });
 
-  let environment: EnvironmentSource = noEnvironment;
-  if (o.environment !== false) {
-    const env = o.environment ?? browserEnvironment() ?? noEnvironment;
-    if (!isObject(env) || typeof env.subscribe !== 'function') throw new InvalidOptionError('environment', 'an EnvironmentSource', env);
-    environment = env;
-  }
-
-  const clock = o.clock ?? systemClock;
-  if (!isObject(clock) || typeof clock.now !== 'function' || typeof clock.setTimeout !== 'function' || typeof clock.clearTimeout !== 'function') {
-    throw new InvalidOptionError('clock', 'a Clock (now, setTimeout, clearTimeout)', o.clock);
-  }
+  const environment = resolveEnvironment(o.environment);
+  const clock = resolveClock(o.clock);
   if (o.random !== undefined && typeof o.random !== 'function') throw new InvalidOptionError('random', 'a function returning [0, 1)', o.random);
   if (o.logger !== undefined && !isObject(o.logger)) throw new InvalidOptionError('logger', 'a logger object', o.logger);
   if (o.inspect !== undefined && typeof o.inspect !== 'function') throw new InvalidOptionError('inspect', 'a function', o.inspect);

@@ -1,9 +1,7 @@
 import type { ConnectionOptions } from '../connection/options.js';
+import { resolveClock, resolveEnvironment } from '../connection/options.js';
 import type { Clock } from '../environment/clock.js';
-import { systemClock } from '../environment/clock.js';
 import type { EnvironmentSource } from '../environment/environment.js';
-import { noEnvironment } from '../environment/environment.js';
-import { browserEnvironment } from '../environment/browser.js';
 import { InvalidOptionError } from '../protocol/errors.js';
 import type { DialBudgetOptions } from '../policy/dial-budget.js';
 import type { BalancingStrategy, HealthPolicy } from './balancer.js';
@@ -128,16 +126,8 @@ export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
     if (key !== 'maxRttMs') throw new InvalidOptionError(`health.${key}`, 'maxRttMs', 'an unknown option');
   }
   const health = { maxRttMs: count('health.maxRttMs', o.health?.maxRttMs, 1_000, 1) };
-  let environment: EnvironmentSource = noEnvironment;
-  if (o.environment !== false) {
-    const env = o.environment ?? browserEnvironment() ?? noEnvironment;
-    if (!isObject(env) || typeof env.subscribe !== 'function') throw new InvalidOptionError('environment', 'an EnvironmentSource', env);
-    environment = env;
-  }
-  const clock = o.clock ?? systemClock;
-  if (!isObject(clock) || typeof clock.now !== 'function' || typeof clock.setTimeout !== 'function') {
-    throw new InvalidOptionError('clock', 'a Clock (now, setTimeout, clearTimeout)', o.clock);
-  }
+  const environment = resolveEnvironment(o.environment);
+  const clock = resolveClock(o.clock);
   if (o.random !== undefined && typeof o.random !== 'function') throw new InvalidOptionError('random', 'a function returning [0, 1)', o.random);
   if (o.inspect !== undefined && typeof o.inspect !== 'function') throw new InvalidOptionError('inspect', 'a function', o.inspect);
   return {
