@@ -43,3 +43,5 @@ export type { BalancingStrategy, HealthPolicy } from './pool/balancer.js';
 export { poolMachine, type PoolMachine } from '../machines/pool.machine.js';
 export { DialBudget, type DialGate, type DialBudgetOptions } from './policy/dial-budget.js';
 export type { FailoverOptions } from './connection/options.js';
+export type { AckOptions } from './connection/options.js';
+export type { AckInfo } from './queue/ack-tracker.js';

@@ -35,6 +35,7 @@ class Ledger {
   readonly gapRanges = new Map<string, Array<[number, number]>>();
   sent = 0;
   acked = 0;
+  unacked = 0;
   circuitTrips = 0;
   tokens = 0;
   expiries = 0;
@@ -214,10 +215,7 @@ class Demo {
         if (typeof message.seq === 'number') this.ledger.receive(ch, message.seq);
       });
       connection.on('control', ({ type, frame }) => {
-        if (type === 'ack' && typeof frame.seq === 'number') {
-          this.ledger.acked++;
-          if (frame.duplicate !== true) this.ledger.publish(ch, frame.seq);
-        }
+        if (type === 'ack' && typeof frame.seq === 'number') this.ledger.publish(ch, frame.seq);
         if (type === 'gap' && typeof frame.from === 'number' && typeof frame.to === 'number') this.ledger.gap(ch, frame.from, frame.to);
       });
     }
@@ -239,7 +237,10 @@ class Demo {
         }
         if (tick % 10 === i % 10) {
           this.ledger.sent++;
-          connection.send({ from: connection.name, tick }, { channel: ch, id: randomUUID(), ttl: 10_000 }).catch(() => undefined);
+          connection.send({ from: connection.name, tick }, { channel: ch, id: randomUUID(), ack: true }).then(
+            () => this.ledger.acked++,
+            () => this.ledger.unacked++,
+          );
         }
       }
     }, 100);
@@ -304,7 +305,7 @@ class Demo {
   private async finish(): Promise<void> {
     clearInterval(this.publisher);
     clearInterval(this.progressTimer);
-    await sleep(1_500);
+    await sleep(2_500);
     const metrics = this.pool.metrics();
     this.pool.stop();
     await sleep(300);
@@ -325,7 +326,7 @@ class Demo {
       ['messages published / received', `${published} confirmed by the server / ${received} delivered`],
       ['messages lost silently / duplicated', `${lost} / ${duplicated}`],
       ['messages behind an explicit gap', `${announced}${announced > 0 ? ' (history the restarted node no longer had; subscribers were told)' : ''}`],
-      ['client publishes sent / acked', `${this.ledger.sent} / ${this.ledger.acked} (a publish written into a dying socket is not resent without ack tracking)`],
+      ['client publishes sent / acked / failed', `${this.ledger.sent} / ${this.ledger.acked} / ${this.ledger.unacked} (ack: true; resent after reconnects, stored once)`],
       ['circuit trips', String(this.ledger.circuitTrips)],
       ['tokens issued (dials and in-band refreshes)', String(this.ledger.tokens)],
       ['sessions ended by token expiry', String(this.ledger.expiries)],

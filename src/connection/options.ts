@@ -88,6 +88,13 @@ export interface Logger {
   error?(message: string, details?: Record<string, unknown>): void;
 }
 
+export interface AckOptions {
+  /** How long the server's ack may take after a write before the message is written again. @default 10000 */
+  timeoutMs?: number;
+  /** Writes per message (the first included) before its promise rejects with TIMEOUT. @default 3 */
+  maxAttempts?: number;
+}
+
 export interface FailoverOptions {
   /** Consecutive failed dials on the current url before moving to the next one. @default 3 */
   after?: number;
@@ -121,6 +128,8 @@ export interface ConnectionOptions {
   circuit?: CircuitOptions | false;
   /** Outbound queue used while the fast path is closed. @default see QueueOptions */
   queue?: QueueOptions;
+  /** Messages sent with `ack: true`. @default { timeoutMs: 10000, maxAttempts: 3 } */
+  acks?: AckOptions;
   /** Longest wait for the socket to open. @default 10000 */
   connectTimeoutMs?: number;
   /** Longest wait for the server's answer to the auth frame. @default 10000 */
@@ -163,6 +172,7 @@ export interface ResolvedOptions {
   reconnect: Required<ReconnectOptions>;
   circuit: Required<CircuitOptions> | false;
   queue: Required<QueueOptions>;
+  acks: Required<AckOptions>;
   connectTimeoutMs: number;
   authTimeoutMs: number;
   closeTimeoutMs: number;
@@ -217,7 +227,7 @@ function intern<T extends object>(kind: string, value: T): T {
 }
 
 const topLevelKeys = [
-  'url', 'failover', 'name', 'WebSocket', 'protocols', 'protocol', 'auth', 'heartbeat', 'reconnect', 'circuit', 'queue',
+  'url', 'failover', 'name', 'WebSocket', 'protocols', 'protocol', 'auth', 'heartbeat', 'reconnect', 'circuit', 'queue', 'acks',
   'connectTimeoutMs', 'authTimeoutMs', 'closeTimeoutMs', 'maxMessageBytes', 'maxInboundBytes', 'environment',
   'closeWhenHidden', 'clock', 'random', 'logger', 'inspect', 'dialGate', 'priority',
 ] as const;
@@ -348,6 +358,13 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     highWaterMark: num('queue.highWaterMark', q.highWaterMark, 1_048_576, 1),
   });
 
+  const a = section('acks', o.acks);
+  checkKeys('acks', a, ['timeoutMs', 'maxAttempts']);
+  const acks = intern('acks', {
+    timeoutMs: num('acks.timeoutMs', a.timeoutMs, 10_000, 1, MAX_DELAY),
+    maxAttempts: num('acks.maxAttempts', a.maxAttempts, 3, 1, 1_000),
+  });
+
   const environment = resolveEnvironment(o.environment);
   const clock = resolveClock(o.clock);
   if (o.random !== undefined && typeof o.random !== 'function') throw new InvalidOptionError('random', 'a function returning [0, 1)', o.random);
@@ -373,6 +390,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     reconnect,
     circuit,
     queue,
+    acks,
     connectTimeoutMs: num('connectTimeoutMs', o.connectTimeoutMs, 10_000, 1, MAX_DELAY),
     authTimeoutMs: num('authTimeoutMs', o.authTimeoutMs, 10_000, 1, MAX_DELAY),
     closeTimeoutMs: num('closeTimeoutMs', o.closeTimeoutMs, 2_000, 1, MAX_DELAY),

@@ -3,6 +3,7 @@ import type { FrameSink, InboundMessage, OutgoingFrame, SessionInfo } from '../p
 import { ErrorCode, SocketchartError } from '../protocol/errors.js';
 import { redactDeep, redactSecret, redactUrl } from '../protocol/redact.js';
 import { OutboundQueue, type Priority } from '../queue/outbound-queue.js';
+import { AckTracker, type AckInfo } from '../queue/ack-tracker.js';
 import { ConnectionMetrics } from '../metrics/connection-metrics.js';
 import type { EnvironmentEvent } from '../environment/environment.js';
 import { ReadyState, type WebSocketLike } from '../transport/websocket-like.js';
@@ -19,8 +20,15 @@ export interface SendOptions {
   channel?: string;
   /** Application event name carried with the message. @default undefined */
   event?: string;
-  /** Message id carried with the message (acks and dedup build on it). @default undefined */
+  /** Message id carried with the message (acks and dedup build on it). @default a fresh id when `ack` is set */
   id?: string;
+  /**
+   * Keep the message until the server acknowledges it: the promise resolves with the ack (not on write),
+   * the message is written again after a reconnect and after `acks.timeoutMs`, and the promise rejects
+   * with TIMEOUT after `acks.maxAttempts` writes, or with the server's error. Needs a `channel`.
+   * @default false
+   */
+  ack?: boolean;
 }
 
 /** Events `on()` can listen to. */
@@ -102,6 +110,9 @@ export class ConnectionRuntime implements FrameSink {
   currentSocket = 0;
   private socketIds = 0;
   private queue: OutboundQueue | undefined;
+  private acks: AckTracker | undefined;
+  private ackIds = 0;
+  private ackPrefix: string | undefined;
   private listeners: Map<keyof ConnectionEvents, Set<Listener<never>>> | undefined;
   private releaseEnvironment: (() => void) | undefined;
 
@@ -297,6 +308,7 @@ export class ConnectionRuntime implements FrameSink {
       const operation = this.router.operation(channel) as OutgoingFrame | undefined;
       if (operation !== undefined) this.write(operation);
     }
+    this.acks?.resendWritten();
   }
 
   // Frame sink (called by the protocol adapter for every inbound frame)
@@ -319,6 +331,7 @@ export class ConnectionRuntime implements FrameSink {
   }
 
   serverError(error: SocketchartError): void {
+    if (error.messageId !== undefined && this.acks?.fail(error.messageId, this.redactError(error))) return;
     if (this.awaitingAuth && error.messageId === undefined) {
       this.awaitingAuth = false;
       this.toMachine({ type: 'auth.error', socket: this.currentSocket, error });
@@ -328,6 +341,13 @@ export class ConnectionRuntime implements FrameSink {
   }
 
   control(type: string, frame: Readonly<Record<string, unknown>>): void {
+    if (type === 'ack' && typeof frame.id === 'string' && this.acks) {
+      this.acks.ack({
+        id: frame.id,
+        ...(typeof frame.seq === 'number' ? { seq: frame.seq } : {}),
+        ...(frame.duplicate === true ? { duplicate: true } : {}),
+      });
+    }
     if (this.listeners?.has('control')) this.emit('control', { type, frame });
   }
 
@@ -373,23 +393,47 @@ export class ConnectionRuntime implements FrameSink {
   }
 
   send(data: unknown, options: SendOptions | undefined): Promise<void> {
+    if (options?.ack) return this.sendAcked(data, options).then(() => undefined);
+    return this.sendFrame(data, options ?? NO_SEND_OPTIONS);
+  }
+
+  /** Sends and resolves with the server's ack (see `SendOptions.ack`). */
+  sendAcked(data: unknown, options: SendOptions): Promise<AckInfo> {
+    if (options.channel === undefined) {
+      return Promise.reject(new SocketchartError(ErrorCode.INVALID_MESSAGE_FORMAT, { message: 'A message sent with `ack` needs a `channel`', recovery: 'fail' }));
+    }
+    const id = options.id ?? `${(this.ackPrefix ??= Math.random().toString(36).slice(2, 10))}-${++this.ackIds}`;
+    const acks = (this.acks ??= new AckTracker(this.options.clock, this.options.acks, (frame) => this.write(frame)));
+    if (acks.has(id)) return Promise.reject(new SocketchartError(ErrorCode.INVALID_MESSAGE_FORMAT, { message: `Message id "${id}" is already in flight`, recovery: 'fail', messageId: id }));
+    let acked: Promise<AckInfo> | undefined;
+    const written = this.sendFrame(data, { ...options, id }, (frame) => (acked = acks.track(id, frame)));
+    if (!acked) return written.then(() => Promise.reject(new SocketchartError(ErrorCode.INVALID_MESSAGE_FORMAT, { message: 'The message was not sent', recovery: 'fail' })));
+    written.then(
+      () => acks.written(id),
+      (error: SocketchartError) => acks.fail(id, error),
+    );
+    return acked;
+  }
+
+  private sendFrame(data: unknown, options: SendOptions, encoded?: (frame: OutgoingFrame) => void): Promise<void> {
     let frame: OutgoingFrame;
     try {
-      frame = this.options.protocol.encode(data, options ?? NO_SEND_OPTIONS);
+      frame = this.options.protocol.encode(data, options);
     } catch (cause) {
       return Promise.reject(new SocketchartError(ErrorCode.INVALID_MESSAGE_FORMAT, { message: 'The message cannot be encoded', recovery: 'fail', cause }));
     }
     const limit = this.options.maxMessageBytes;
     const bytes = frameBytes(frame, limit);
-    if (this.options.protocol.startsOperations && options?.channel !== undefined && bytes <= limit) {
-      const remembered = this.router.rememberOperation(options.channel, frame);
-      if (remembered && this.status !== 'connected' && this.status !== 'closed' && this.status !== 'failed') return RESOLVED;
-    }
     if (bytes > limit) {
       this.metrics.drops++;
       return Promise.reject(
         new SocketchartError(ErrorCode.MESSAGE_TOO_LARGE, { message: `Message of ${bytes} bytes exceeds maxMessageBytes (${limit})`, details: { bytes, limit } }),
       );
+    }
+    encoded?.(frame);
+    if (this.options.protocol.startsOperations && options.channel !== undefined) {
+      const remembered = this.router.rememberOperation(options.channel, frame);
+      if (remembered && this.status !== 'connected' && this.status !== 'closed' && this.status !== 'failed') return RESOLVED;
     }
     const ws = this.ws;
     if (this.fastPath && ws !== null && belowHighWater(ws, this.options.queue.highWaterMark)) {
@@ -402,13 +446,13 @@ export class ConnectionRuntime implements FrameSink {
       return Promise.reject(new SocketchartError(ErrorCode.CLOSED, { message: `The connection is ${this.status}` }));
     }
     const queue = (this.queue ??= new OutboundQueue(this.options.queue, this.options.clock));
-    const ttl = options?.ttl ?? this.options.queue.defaultTtlMs;
+    const ttl = options.ttl ?? this.options.queue.defaultTtlMs;
     const promise = queue.enqueue({
       payload: frame,
       bytes: exactBytes(frame),
-      priority: options?.priority ?? 'normal',
+      priority: options.priority ?? 'normal',
       ...(ttl > 0 ? { ttlMs: ttl } : {}),
-      ...(options?.id === undefined ? {} : { id: options.id }),
+      ...(options.id === undefined ? {} : { id: options.id }),
     });
     if (this.fastPath) {
       this.fastPath = false;
@@ -447,12 +491,13 @@ export class ConnectionRuntime implements FrameSink {
   }
 
   rejectQueued(error: SocketchartError): void {
-    if (!this.queue) return;
-    this.queue.rejectAll(error);
+    this.queue?.rejectAll(error);
+    this.acks?.rejectAll(error);
   }
 
   disposeQueue(): void {
     this.queue?.dispose();
+    this.acks?.rejectAll(new SocketchartError(ErrorCode.CLOSED, { message: 'The connection was disposed' }));
   }
 
   queueSnapshot(): { depth: number; capacity: number } {

@@ -1,12 +1,13 @@
 import net from 'node:net';
 
-export type FaultMode = 'pass' | 'blackhole' | 'refuse';
+export type FaultMode = 'pass' | 'blackhole' | 'stall-downstream' | 'refuse';
 
 /**
  * A TCP proxy on loopback that injects faults between a client and a server:
  * - `blackhole`: nothing moves in either direction, yet both sockets stay open (as when a NAT entry
  *   or a Wi-Fi link dies); like real TCP, nothing is lost inside the stream: traffic stalls and
  *   resumes intact if the path heals before either side gives up;
+ * - `stall-downstream`: the same, from the server to the client only (a publish arrives, its ack does not);
  * - `reset()`: RST on every connection; `refuse`: new connections are reset at once;
  * - `delayMs`: every chunk is held that long.
  */
@@ -27,15 +28,14 @@ export class FaultProxy {
 
   set mode(mode: FaultMode) {
     this.current = mode;
-    for (const { client, upstream } of this.pairs) {
-      if (mode === 'blackhole') {
-        client.pause();
-        upstream.pause();
-      } else {
-        client.resume();
-        upstream.resume();
-      }
-    }
+    for (const pair of this.pairs) this.apply(pair);
+  }
+
+  private apply({ client, upstream }: { client: net.Socket; upstream: net.Socket }): void {
+    if (this.current === 'blackhole') client.pause();
+    else client.resume();
+    if (this.current === 'blackhole' || this.current === 'stall-downstream') upstream.pause();
+    else upstream.resume();
   }
 
   async listen(): Promise<number> {
@@ -61,10 +61,7 @@ export class FaultProxy {
       });
     forward(client, upstream);
     forward(upstream, client);
-    if (this.current === 'blackhole') {
-      client.pause();
-      upstream.pause();
-    }
+    this.apply(pair);
     const end = () => {
       this.pairs.delete(pair);
       client.destroy();

@@ -1,0 +1,152 @@
+import type { Clock, TimerHandle } from '../environment/clock.js';
+import type { OutgoingFrame } from '../protocol/adapter.js';
+import { ErrorCode, SocketchartError } from '../protocol/errors.js';
+
+/** What the server said when it acknowledged a message. */
+export interface AckInfo {
+  id: string;
+  /** Sequence number the message got on its channel, when the server numbers them. */
+  seq?: number;
+  /** The server had already stored this id (a resend after a lost ack): delivered once all the same. */
+  duplicate?: boolean;
+}
+
+interface InFlight {
+  frame: OutgoingFrame;
+  resolve: (ack: AckInfo) => void;
+  reject: (error: SocketchartError) => void;
+  /** Times written to a socket. */
+  attempts: number;
+  /** Clock time by which the ack is due; Infinity while not written (queued, or waiting for a socket). */
+  deadline: number;
+}
+
+export interface AckOptions {
+  /** How long after a write the server's ack may take before the message is written again. */
+  timeoutMs: number;
+  /** Writes per message before its promise rejects with TIMEOUT. */
+  maxAttempts: number;
+}
+
+/**
+ * Messages sent with `ack: true`, from their first write until the server acknowledges them, in their
+ * original order. One timer at most, armed for the earliest deadline.
+ */
+export class AckTracker {
+  private readonly inFlight = new Map<string, InFlight>();
+  private timer: TimerHandle | undefined;
+  private timerAt = Infinity;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly options: AckOptions,
+    /** Writes a frame now; false when there is no open socket. */
+    private readonly write: (frame: OutgoingFrame) => boolean,
+  ) {}
+
+  get size(): number {
+    return this.inFlight.size;
+  }
+
+  has(id: string): boolean {
+    return this.inFlight.has(id);
+  }
+
+  /** Starts tracking a message; the promise settles with the server's ack or error. */
+  track(id: string, frame: OutgoingFrame): Promise<AckInfo> {
+    return new Promise<AckInfo>((resolve, reject) => {
+      this.inFlight.set(id, { frame, resolve, reject, attempts: 0, deadline: Infinity });
+    });
+  }
+
+  /** The message was written to a socket: its ack is due within the timeout. */
+  written(id: string): void {
+    const entry = this.inFlight.get(id);
+    if (!entry) return;
+    entry.attempts++;
+    entry.deadline = this.clock.now() + this.options.timeoutMs;
+    this.arm(entry.deadline);
+  }
+
+  ack(info: AckInfo): boolean {
+    const entry = this.inFlight.get(info.id);
+    if (!entry) return false;
+    this.inFlight.delete(info.id);
+    entry.resolve(info);
+    this.disarmWhenIdle();
+    return true;
+  }
+
+  fail(id: string, error: SocketchartError): boolean {
+    const entry = this.inFlight.get(id);
+    if (!entry) return false;
+    this.inFlight.delete(id);
+    entry.reject(error);
+    this.disarmWhenIdle();
+    return true;
+  }
+
+  /** After a reconnect: writes every message that was written before and not acknowledged, in order. */
+  resendWritten(): void {
+    for (const [id, entry] of this.inFlight) {
+      if (entry.attempts === 0) continue;
+      if (!this.retry(id, entry)) return;
+    }
+  }
+
+  rejectAll(error: SocketchartError): void {
+    const entries = [...this.inFlight.values()];
+    this.inFlight.clear();
+    this.disarm();
+    for (const entry of entries) entry.reject(error);
+  }
+
+  private retry(id: string, entry: InFlight): boolean {
+    if (entry.attempts >= this.options.maxAttempts) {
+      this.fail(
+        id,
+        new SocketchartError(ErrorCode.TIMEOUT, {
+          message: `No ack after ${entry.attempts} writes`,
+          recovery: 'fail',
+          messageId: id,
+        }),
+      );
+      return true;
+    }
+    if (!this.write(entry.frame)) {
+      entry.deadline = Infinity;
+      return false;
+    }
+    this.written(id);
+    return true;
+  }
+
+  private arm(at: number): void {
+    if (at >= this.timerAt) return;
+    this.disarm();
+    this.timerAt = at;
+    this.timer = this.clock.setTimeout(() => this.expire(), Math.max(0, at - this.clock.now()));
+  }
+
+  private disarm(): void {
+    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = Infinity;
+  }
+
+  private disarmWhenIdle(): void {
+    if (this.inFlight.size === 0) this.disarm();
+  }
+
+  private expire(): void {
+    this.timer = undefined;
+    this.timerAt = Infinity;
+    const now = this.clock.now();
+    for (const [id, entry] of [...this.inFlight]) {
+      if (entry.deadline <= now) this.retry(id, entry);
+    }
+    let next = Infinity;
+    for (const entry of this.inFlight.values()) if (entry.deadline < next) next = entry.deadline;
+    if (next < Infinity) this.arm(next);
+  }
+}

@@ -1,0 +1,115 @@
+import { describe, expect, it } from 'vitest';
+import { ErrorCode, type SocketchartError } from '../../../src/index.js';
+import type { MockSocket } from '../../../src/testing/index.js';
+import { harness, type Harness } from '../../support/harness.js';
+
+/** A server that acknowledges publishes with a per-channel sequence number, unless told to stay silent. */
+function acking(h: Harness, state = { silent: false, seq: 0 }) {
+  h.server.onFrame = (socket: MockSocket, frame) => {
+    if (frame.json?.type !== 'publish' || state.silent) return;
+    socket.push({ type: 'ack', id: frame.json.id, seq: ++state.seq });
+  };
+  return state;
+}
+
+const publishes = (socket: MockSocket | undefined) => (socket?.sentOfType('publish') ?? []).map((frame) => frame.data);
+
+describe('acknowledged sends', () => {
+  it('resolves when the server acknowledges, not when written', async () => {
+    const h = harness();
+    const server = acking(h, { silent: true, seq: 0 });
+    await h.connect();
+    let settled = false;
+    const sent = h.connection.send({ n: 1 }, { channel: 'orders', ack: true }).then(() => (settled = true));
+    await h.settle();
+    expect(publishes(h.server.last)).toEqual([{ n: 1 }]);
+    expect(settled).toBe(false);
+    const id = h.server.last!.sentOfType('publish')[0]!.id as string;
+    h.server.last!.push({ type: 'ack', id, seq: 7 });
+    await sent;
+    expect(settled).toBe(true);
+    server.silent = false;
+  });
+
+  it('rejects with the error the server answers for that id, without an extra error event', async () => {
+    const h = harness();
+    h.server.onFrame = (socket, frame) => {
+      if (frame.json?.type === 'publish') socket.push({ type: 'error', id: frame.json.id, code: 'AUTHORIZATION_FAILED', message: 'no publishing here' });
+    };
+    await h.connect();
+    await expect(h.connection.send('x', { channel: 'admin:1', ack: true })).rejects.toMatchObject({ code: ErrorCode.AUTHORIZATION_FAILED });
+    expect(h.errors).toEqual([]);
+  });
+
+  it('writes unacknowledged messages again after a reconnect, in their original order, before anything newer', async () => {
+    const h = harness({ reconnect: { baseMs: 100, capMs: 100, jitter: 0 } });
+    const server = acking(h, { silent: true, seq: 0 });
+    await h.connect();
+    const first = h.connection.send({ n: 1 }, { channel: 'c', ack: true });
+    const second = h.connection.send({ n: 2 }, { channel: 'c', ack: true });
+    await h.settle();
+    h.server.last!.drop();
+    await h.settle();
+    const third = h.connection.send({ n: 3 }, { channel: 'c', ack: true });
+    server.silent = false;
+    await h.advance(100);
+    expect(publishes(h.server.last)).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }]);
+    await Promise.all([first, second, third]);
+    expect(new Set(h.server.sockets[0]!.sentOfType('publish').map((f) => f.id))).toEqual(new Set(h.server.last!.sentOfType('publish').slice(0, 2).map((f) => f.id)));
+  });
+
+  it('writes again after acks.timeoutMs, and rejects with TIMEOUT after acks.maxAttempts writes', async () => {
+    const h = harness({ acks: { timeoutMs: 1_000, maxAttempts: 3 } });
+    acking(h, { silent: true, seq: 0 });
+    await h.connect();
+    let error: SocketchartError | undefined;
+    const sent = h.connection.send('x', { channel: 'c', ack: true }).catch((e: SocketchartError) => (error = e));
+    await h.settle();
+    await h.advance(1_000);
+    expect(h.server.last!.sentOfType('publish')).toHaveLength(2);
+    await h.advance(1_000);
+    expect(h.server.last!.sentOfType('publish')).toHaveLength(3);
+    await h.advance(1_000);
+    await sent;
+    expect(error).toMatchObject({ code: ErrorCode.TIMEOUT });
+    expect(h.server.last!.sentOfType('publish')).toHaveLength(3);
+  });
+
+  it('keeps one timer for any number of messages in flight', async () => {
+    const h = harness({ heartbeat: false, reconnect: { minUptimeMs: 0 } });
+    acking(h, { silent: true, seq: 0 });
+    await h.connect();
+    await h.advance(0);
+    const baseline = h.clock.pending;
+    for (let i = 0; i < 50; i++) void h.connection.send(i, { channel: 'c', ack: true }).catch(() => undefined);
+    await h.settle();
+    expect(h.clock.pending).toBe(baseline + 1);
+  });
+
+  it('a message queued while disconnected is tracked from its first write and resolves on its ack', async () => {
+    const h = harness();
+    acking(h);
+    const sent = h.connection.send({ early: true }, { channel: 'c', ack: true });
+    await h.connect();
+    await expect(sent).resolves.toBeUndefined();
+    expect(publishes(h.server.last)).toEqual([{ early: true }]);
+  });
+
+  it('rejects every message in flight with CLOSED on stop()', async () => {
+    const h = harness();
+    acking(h, { silent: true, seq: 0 });
+    await h.connect();
+    const sent = h.connection.send('x', { channel: 'c', ack: true });
+    await h.settle();
+    h.connection.stop();
+    await expect(sent).rejects.toMatchObject({ code: ErrorCode.CLOSED });
+    await h.settle();
+    expect(h.clock.pending).toBe(0);
+  });
+
+  it('needs a channel: the server acknowledges publishes', async () => {
+    const h = harness();
+    await h.connect();
+    await expect(h.connection.send('x', { ack: true })).rejects.toMatchObject({ code: ErrorCode.INVALID_MESSAGE_FORMAT });
+  });
+});
