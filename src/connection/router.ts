@@ -57,6 +57,14 @@ export class Router {
     return this.channels?.get(channel)?.lastSeq;
   }
 
+  /** The server said numbers `from..to` of a channel can no longer be delivered: resume continues after them. */
+  skip(channel: string, to: number): boolean {
+    const entry = this.channels?.get(channel);
+    if (!entry) return false;
+    if (entry.lastSeq === undefined || to > entry.lastSeq) entry.lastSeq = to;
+    return true;
+  }
+
   /** Remembers the frame that started a subscribed channel's operation; false when nobody listens to it. */
   rememberOperation(channel: string, frame: unknown): boolean {
     const entry = this.channels?.get(channel);

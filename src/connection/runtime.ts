@@ -39,6 +39,8 @@ export interface ConnectionEvents {
   control: { type: string; frame: Readonly<Record<string, unknown>> };
   /** The connection moved to another of its urls (`to` 0: back on the primary). */
   failover: { from: number; to: number; url: string };
+  /** Messages `from..to` of a subscribed channel can no longer be delivered (the server's history no longer reaches back). */
+  gap: { ch: string; from: number; to: number };
 }
 
 type Listener<K extends keyof ConnectionEvents> = (payload: ConnectionEvents[K]) => void;
@@ -341,6 +343,9 @@ export class ConnectionRuntime implements FrameSink {
   }
 
   control(type: string, frame: Readonly<Record<string, unknown>>): void {
+    if (type === 'gap' && typeof frame.ch === 'string' && typeof frame.from === 'number' && typeof frame.to === 'number') {
+      if (this.router.skip(frame.ch, frame.to)) this.emit('gap', { ch: frame.ch, from: frame.from, to: frame.to });
+    }
     if (type === 'ack' && typeof frame.id === 'string' && this.acks) {
       this.acks.ack({
         id: frame.id,

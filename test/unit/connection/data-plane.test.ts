@@ -515,3 +515,32 @@ describe('data plane', () => {
     expect(any).toEqual(['m1', 'm2', 'm3', 'm4', 'm5']);
   });
 });
+
+describe('gaps', () => {
+  it('tells listeners of a gap in a subscribed channel, with its range, and resumes after it', async () => {
+    const h = harness({ reconnect: { baseMs: 100, capMs: 100, jitter: 0 } });
+    const got: unknown[] = [];
+    const gaps: Array<{ ch: string; from: number; to: number }> = [];
+    h.connection.subscribe('feed', (data) => got.push(data));
+    h.connection.on('gap', (gap) => gaps.push(gap));
+    await h.connect();
+    h.server.last!.push({ type: 'message', ch: 'feed', seq: 1, data: 'a' });
+    h.server.last!.push({ type: 'gap', ch: 'feed', from: 2, to: 40 });
+    h.server.last!.push({ type: 'message', ch: 'feed', seq: 41, data: 'b' });
+    expect(gaps).toEqual([{ ch: 'feed', from: 2, to: 40 }]);
+    expect(got).toEqual(['a', 'b']);
+    h.server.last!.drop();
+    await h.settle();
+    await h.advance(100);
+    expect(h.server.last!.sentOfType('subscribe')).toEqual([{ type: 'subscribe', ch: 'feed', since: 41 }]);
+  });
+
+  it('ignores a gap announced for a channel nobody listens to', async () => {
+    const h = harness();
+    const gaps: unknown[] = [];
+    h.connection.on('gap', (gap) => gaps.push(gap));
+    await h.connect();
+    h.server.last!.push({ type: 'gap', ch: 'other', from: 1, to: 2 });
+    expect(gaps).toEqual([]);
+  });
+});
