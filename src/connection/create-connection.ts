@@ -70,11 +70,6 @@ export class Connection {
     return this;
   }
 
-  /** Whether the connection's own user stopped it (an owner, such as a pool, must not start it again). */
-  get stoppedByUser(): boolean {
-    return this.userStopped;
-  }
-
   /** Starts on behalf of the owner (a pool): does nothing to a connection its user stopped. */
   startForOwner(): void {
     if (this.userStopped) return;

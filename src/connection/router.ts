@@ -58,7 +58,7 @@ export class Router {
   }
 
   /** The server said numbers `from..to` of a channel can no longer be delivered: resume continues after them. */
-  skip(channel: string, to: number): boolean {
+  passGap(channel: string, to: number): boolean {
     const entry = this.channels?.get(channel);
     if (!entry) return false;
     if (entry.lastSeq === undefined || to > entry.lastSeq) entry.lastSeq = to;

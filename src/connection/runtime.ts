@@ -344,7 +344,7 @@ export class ConnectionRuntime implements FrameSink {
 
   control(type: string, frame: Readonly<Record<string, unknown>>): void {
     if (type === 'gap' && typeof frame.ch === 'string' && typeof frame.from === 'number' && typeof frame.to === 'number') {
-      if (this.router.skip(frame.ch, frame.to)) this.emit('gap', { ch: frame.ch, from: frame.from, to: frame.to });
+      if (this.router.passGap(frame.ch, frame.to)) this.emit('gap', { ch: frame.ch, from: frame.from, to: frame.to });
     }
     if (type === 'ack' && typeof frame.id === 'string' && this.acks) {
       this.acks.ack({

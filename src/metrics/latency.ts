@@ -65,6 +65,11 @@ export class LatencySamples {
   }
 }
 
+/** Nearest-rank percentile `p` (0–100) of any list of numbers, or `null` when it is empty. */
+export function percentile(values: readonly number[], p: number): number | null {
+  return values.length === 0 ? null : rank(Float64Array.from(values).sort(), p);
+}
+
 function rank(sorted: Float64Array, p: number): number {
   const n = sorted.length;
   const index = Math.ceil(((p > 100 ? 100 : p > 0 ? p : 0) / 100) * n) - 1;

@@ -3,14 +3,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createConnection, type Connection } from '../../src/index.node.js';
 import { createServer, type SocketchartServer } from '../../src/server/index.js';
 import { FaultProxy } from '../../src/testing/fault-proxy.js';
+import { until } from '../support/until.js';
 
-const until = async (condition: () => boolean, ms = 8_000) => {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('timed out waiting for condition');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-};
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {

@@ -3,14 +3,8 @@ import { createConnection, ErrorCode, type Connection } from '../../src/index.no
 import { liveSocketCount } from '../../src/testing/index.js';
 import { FaultProxy } from '../support/fault-proxy.js';
 import { ProtocolServer } from '../support/echo-server.js';
+import { until } from '../support/until.js';
 
-const until = async (condition: () => boolean, ms = 5_000) => {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('timed out waiting for condition');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-};
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {

@@ -5,19 +5,13 @@ import { liveSocketCount } from '../../src/testing/index.js';
 import { FaultProxy } from '../support/fault-proxy.js';
 import { ProtocolServer } from '../support/echo-server.js';
 import { FEEDS, maxInWindow } from '../support/model-pool.js';
+import { until } from '../support/until.js';
 
 /**
  * The pool against a real `ws` server on loopback (the Node entry: the default WebSocket is `ws`), with
  * the server killed and restarted on the same port mid-test, and a TCP fault proxy in front of it.
  */
 
-const until = async (condition: () => boolean, ms = 5_000, what = 'condition') => {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-};
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const cleanups: Array<() => Promise<void> | void> = [];

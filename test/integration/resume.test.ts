@@ -2,14 +2,8 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createConnection } from '../../src/index.node.js';
 import { createServer, type ServerOptions, type SocketchartServer } from '../../src/server/index.js';
+import { until } from '../support/until.js';
 
-const until = async (condition: () => boolean, ms = 8_000) => {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('timed out waiting for condition');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-};
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {

@@ -32,6 +32,7 @@ import {
   type Stimulus,
 } from '../../src/testing/index.js';
 import { settle } from './harness.js';
+import { seedFeeds } from '../../src/cli/seed-feeds.js';
 
 /**
  * The pool under test, for the pool's unit tests and its model-based tests: a pool on mock servers, a
@@ -43,16 +44,7 @@ import { settle } from './harness.js';
 export const T0 = 1_700_000_000_000;
 
 /** The seed app's eight live feeds, in the order they must start (priority 1 first, then as listed). */
-export const FEEDS: ReadonlyArray<readonly [name: string, priority: number]> = [
-  ['queue', 1],
-  ['adw-monitor', 1],
-  ['workflows', 2],
-  ['routes', 2],
-  ['workflow-history', 2],
-  ['planned-features', 3],
-  ['system-status', 3],
-  ['webhook-status', 3],
-];
+export const FEEDS = seedFeeds;
 
 export const feedUrl = (name: string) => `ws://mock.test/ws/${name}`;
 

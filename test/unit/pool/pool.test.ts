@@ -2,18 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { createPool, type EndpointOptions, type PoolOptions } from '../../../src/index.js';
 import { SimulatedClock, createManualEnvironment, createMockServer, type MockServer } from '../../../src/testing/index.js';
 import { settle } from '../../support/harness.js';
+import { seedFeeds } from '../../../src/cli/seed-feeds.js';
 
-/** The seed app's eight live feeds with their priorities. */
-const feeds: Array<[string, number]> = [
-  ['queue', 1],
-  ['adw-monitor', 1],
-  ['workflows', 2],
-  ['routes', 2],
-  ['workflow-history', 2],
-  ['planned-features', 3],
-  ['system-status', 3],
-  ['webhook-status', 3],
-];
+const feeds = seedFeeds;
 
 function setup(overrides: Partial<PoolOptions> = {}, endpoints?: EndpointOptions[]) {
   const clock = new SimulatedClock(1_700_000_000_000);
