@@ -4,25 +4,12 @@ import { pino } from 'pino';
 import { createPool, type EndpointOptions, type Pool } from '../index.node.js';
 import { createServer, type ServerOptions, type SocketchartServer } from '../server/index.js';
 import { FaultProxy } from '../testing/fault-proxy.js';
+import { percentile } from '../metrics/latency.js';
 import { parseDemoArgs, usage, UsageError, type DemoArgs } from './demo-args.js';
+import { seedFeeds } from './seed-feeds.js';
 
-const seedFeeds: Array<[string, number]> = [
-  ['queue', 1],
-  ['adw-monitor', 1],
-  ['workflows', 2],
-  ['routes', 2],
-  ['workflow-history', 2],
-  ['planned-features', 3],
-  ['system-status', 3],
-  ['webhook-status', 3],
-];
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const percentile = (values: number[], p: number) => {
-  if (values.length === 0) return null;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-};
 
 /** What the demo counts while it runs. */
 class Ledger {
@@ -142,7 +129,7 @@ class Demo {
   }
 
   private endpoints(): EndpointOptions[] {
-    const feeds = Array.from({ length: this.args.connections }, (_, i): [string, number] => seedFeeds[i] ?? [`feed-${i + 1}`, 3]);
+    const feeds = Array.from({ length: this.args.connections }, (_, i): readonly [string, number] => seedFeeds[i] ?? [`feed-${i + 1}`, 3]);
     return feeds.map(([name, priority], i) => {
       const proxy = this.proxies[i % this.proxies.length]!;
       return {
@@ -302,10 +289,22 @@ class Demo {
     else console.log(`${this.at()}  ${text}`);
   }
 
+  /** Waits (at most 10 s) until every feed is connected again and nothing more arrives, so replays are counted. */
+  private async settleDeliveries(): Promise<void> {
+    const deadline = Date.now() + 10_000;
+    let last = -1;
+    while (Date.now() < deadline) {
+      await sleep(500);
+      const received = this.ledger.totals().received;
+      if (this.pool.status().health === 'up' && received === last) return;
+      last = received;
+    }
+  }
+
   private async finish(): Promise<void> {
     clearInterval(this.publisher);
     clearInterval(this.progressTimer);
-    await sleep(2_500);
+    await this.settleDeliveries();
     const metrics = this.pool.metrics();
     this.pool.stop();
     await sleep(300);
