@@ -139,7 +139,18 @@ export const connectionMachine = setup({
                   on: { 'queue.pending': 'draining' },
                 },
                 draining: {
-                  invoke: { id: 'flusher', src: 'flusher', input: ({ context }) => context.rt, onDone: 'streaming' },
+                  invoke: {
+                    id: 'flusher',
+                    src: 'flusher',
+                    input: ({ context }) => context.rt,
+                    onDone: [{ guard: 'waitsForRateLimit', target: 'throttled' }, { target: 'streaming' }],
+                  },
+                },
+                throttled: {
+                  entry: 'markThrottled',
+                  exit: 'markUnthrottled',
+                  after: { throttleDelay: 'draining' },
+                  on: { 'queue.pending': 'draining' },
                 },
               },
             },

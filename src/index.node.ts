@@ -4,3 +4,4 @@ import { setDefaultWebSocket, type WebSocketConstructor } from './transport/webs
 setDefaultWebSocket(WebSocket as unknown as WebSocketConstructor);
 
 export * from './index.js';
+export { fileStore, type FileStore, type FileStoreOptions } from './storage/file-store.js';

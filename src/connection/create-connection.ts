@@ -4,6 +4,7 @@ import { connectionMachine, type ConnectionMachine } from '../../machines/connec
 import type { MessageListener } from './router.js';
 import type { ConnectionMetricsSnapshot } from '../metrics/connection-metrics.js';
 import type { SessionInfo } from '../protocol/adapter.js';
+import type { AckInfo } from '../queue/ack-tracker.js';
 import type { SocketchartError } from '../protocol/errors.js';
 import { resolveOptions, type ConnectionOptions } from './options.js';
 import { ConnectionRuntime, type ConnectionEvents, type SendOptions } from './runtime.js';
@@ -98,6 +99,16 @@ export class Connection {
     return this.rt.send(data, options);
   }
 
+  /**
+   * Sends a message that needs an answer: it carries an id, is kept until the server answers for that id,
+   * is written again after a reconnect or `acks.timeoutMs`, and resolves with the server's reply (its ack:
+   * the id, the sequence number the message got, whether it was a duplicate, and any `data` it carries).
+   * Rejects with the server's error, TIMEOUT after `acks.maxAttempts` writes, or CLOSED.
+   */
+  request(data: unknown, options: Omit<SendOptions, 'ack'> & { channel: string }): Promise<AckInfo> {
+    return this.rt.sendAcked(data, { ...options, ack: true });
+  }
+
   /** Listens to one channel; the server is asked to (re)subscribe on every connect. Returns the unsubscribe function. */
   subscribe<T = unknown>(channel: string, listener: MessageListener<T>): () => void {
     const { first, unsubscribe } = this.rt.router.subscribe(channel, listener as MessageListener);
@@ -139,6 +150,11 @@ export class Connection {
   /** Messages waiting in the outbound queue. */
   get queued(): number {
     return this.rt.queuedCount;
+  }
+
+  /** Queued messages wait for a rate limit (`link.connected.outbound.throttled`). */
+  get throttled(): boolean {
+    return this.actor.getSnapshot().matches({ link: { connected: { outbound: 'throttled' } } });
   }
 
   /** Sockets this connection has dialed so far. */

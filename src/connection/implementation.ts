@@ -145,13 +145,22 @@ export const connectionActions = {
   markDisconnected: sideEffect(({ context }) => {
     context.rt.fastPath = false;
     context.rt.awaitingAuth = false;
+    context.rt.liftServerHolds();
+    context.rt.endThrottle();
   }),
   resubscribe: sideEffect(({ context }) => context.rt.resubscribe()),
   openFastPath: sideEffect(({ context }) => {
     context.rt.fastPath = true;
+    context.rt.endThrottle();
   }),
   closeFastPath: sideEffect(({ context }) => {
     context.rt.fastPath = false;
+  }),
+  markThrottled: sideEffect(({ context }) => {
+    context.rt.throttled = true;
+  }),
+  markUnthrottled: sideEffect(({ context }) => {
+    context.rt.throttled = false;
   }),
   forwardToHeartbeat: typed.sendTo('heartbeat', ({ event }) => event),
   sendRefreshedToken: sideEffect(({ context, event }) => {
@@ -212,6 +221,7 @@ export const connectionGuards = {
   authAnswerNotAwaited: ({ context: { rt } }: Args) =>
     !rt.options.protocol.awaitsAuthAnswer({ mode: rt.options.auth?.mode ?? 'message', token: rt.token }),
   hasQueued: ({ context }: Args) => context.rt.queuedCount > 0,
+  waitsForRateLimit: ({ context }: Args) => context.rt.throttleDelayMs > 0,
   tokenExpires: ({ context }: Args) => context.session?.expiresAt !== undefined && context.rt.canRefreshInBand(),
   isFatal: ({ context }: Args) => context.outcome === 'fail',
   mustRefreshToken: ({ context }: Args) => context.outcome === 'refresh-token',
@@ -230,6 +240,7 @@ export const connectionDelays = {
   minUptime: ({ context }: Args) => context.rt.options.reconnect.minUptimeMs,
   heartbeatInterval: ({ context }: Args) => (context.rt.options.heartbeat ? context.rt.options.heartbeat.intervalMs : 0),
   reconnectDelay: ({ context }: Args) => context.retryDelayMs,
+  throttleDelay: ({ context }: Args) => context.rt.throttleDelayMs,
   recoveryTimeout: ({ context }: Args) => {
     const circuit = context.rt.options.circuit;
     return circuit === false ? 0 : recoveryDelay(context.trips, circuit);

@@ -10,6 +10,7 @@ import type { WebSocketConstructor } from '../transport/websocket-like.js';
 import { defaultWebSocket } from '../transport/websocket-like.js';
 import type { OverflowPolicy } from '../queue/outbound-queue.js';
 import type { DialGate } from '../policy/dial-budget.js';
+import type { RateLimit, RateLimitOptions } from '../policy/rate-limiter.js';
 
 /** Why the token provider is being asked. */
 export type TokenReason = 'connect' | 'refresh' | 'rejected';
@@ -130,6 +131,8 @@ export interface ConnectionOptions {
   queue?: QueueOptions;
   /** Messages sent with `ack: true`. @default { timeoutMs: 10000, maxAttempts: 3 } */
   acks?: AckOptions;
+  /** Client-side rate limits: messages wait in the queue (outbound `throttled`) instead of being refused. @default { followServer: true } */
+  rateLimit?: RateLimitOptions;
   /** Longest wait for the socket to open. @default 10000 */
   connectTimeoutMs?: number;
   /** Longest wait for the server's answer to the auth frame. @default 10000 */
@@ -173,6 +176,7 @@ export interface ResolvedOptions {
   circuit: Required<CircuitOptions> | false;
   queue: Required<QueueOptions>;
   acks: Required<AckOptions>;
+  rateLimit: { connection: RateLimit | undefined; channels: Readonly<Record<string, RateLimit>>; followServer: boolean; configured: boolean };
   connectTimeoutMs: number;
   authTimeoutMs: number;
   closeTimeoutMs: number;
@@ -228,7 +232,7 @@ function intern<T extends object>(kind: string, value: T): T {
 
 const topLevelKeys = [
   'url', 'failover', 'name', 'WebSocket', 'protocols', 'protocol', 'auth', 'heartbeat', 'reconnect', 'circuit', 'queue', 'acks',
-  'connectTimeoutMs', 'authTimeoutMs', 'closeTimeoutMs', 'maxMessageBytes', 'maxInboundBytes', 'environment',
+  'rateLimit', 'connectTimeoutMs', 'authTimeoutMs', 'closeTimeoutMs', 'maxMessageBytes', 'maxInboundBytes', 'environment',
   'closeWhenHidden', 'clock', 'random', 'logger', 'inspect', 'dialGate', 'priority',
 ] as const;
 
@@ -365,6 +369,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     maxAttempts: num('acks.maxAttempts', a.maxAttempts, 3, 1, 1_000),
   });
 
+  const rateLimit = resolveRateLimit(o.rateLimit);
   const environment = resolveEnvironment(o.environment);
   const clock = resolveClock(o.clock);
   if (o.random !== undefined && typeof o.random !== 'function') throw new InvalidOptionError('random', 'a function returning [0, 1)', o.random);
@@ -391,6 +396,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     circuit,
     queue,
     acks,
+    rateLimit,
     connectTimeoutMs: num('connectTimeoutMs', o.connectTimeoutMs, 10_000, 1, MAX_DELAY),
     authTimeoutMs: num('authTimeoutMs', o.authTimeoutMs, 10_000, 1, MAX_DELAY),
     closeTimeoutMs: num('closeTimeoutMs', o.closeTimeoutMs, 2_000, 1, MAX_DELAY),
@@ -405,6 +411,37 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     dialGate: o.dialGate,
     priority: num('priority', o.priority, 1, 0, 1_000_000, false),
   };
+}
+
+const NO_CHANNEL_LIMITS: Readonly<Record<string, RateLimit>> = Object.freeze({});
+
+function resolveLimit(path: string, value: unknown): RateLimit {
+  const l = section(path, value);
+  checkKeys(path, l, ['perMinute', 'burst']);
+  if (l.perMinute === undefined) throw new InvalidOptionError(`${path}.perMinute`, 'a number > 0', undefined);
+  if (l.burst === undefined) throw new InvalidOptionError(`${path}.burst`, 'an integer >= 1', undefined);
+  const perMinute = num(`${path}.perMinute`, l.perMinute, 0, Number.MIN_VALUE, 1e9, false);
+  return { perMinute, burst: num(`${path}.burst`, l.burst, 1, 1, 1e9) };
+}
+
+function resolveRateLimit(value: unknown): ResolvedOptions['rateLimit'] {
+  const r = section('rateLimit', value);
+  checkKeys('rateLimit', r, ['connection', 'channels', 'followServer']);
+  const connection = r.connection === undefined ? undefined : resolveLimit('rateLimit.connection', r.connection);
+  const c = section('rateLimit.channels', r.channels);
+  const channels: Record<string, RateLimit> = {};
+  for (const [type, limit] of Object.entries(c)) {
+    if (type === '' || type.includes(':')) throw new InvalidOptionError(`rateLimit.channels.${type}`, 'a channel type (a name without `:`)', type);
+    channels[type] = resolveLimit(`rateLimit.channels.${type}`, limit);
+  }
+  if (r.followServer !== undefined && typeof r.followServer !== 'boolean') throw new InvalidOptionError('rateLimit.followServer', 'a boolean', r.followServer);
+  const configured = connection !== undefined || Object.keys(channels).length > 0;
+  return intern('rateLimit', {
+    connection,
+    channels: configured ? channels : NO_CHANNEL_LIMITS,
+    followServer: r.followServer ?? true,
+    configured,
+  });
 }
 
 function nameFromUrl(url: string): string {

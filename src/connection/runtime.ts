@@ -2,8 +2,9 @@ import type { AnyActorRef } from 'xstate';
 import type { FrameSink, InboundMessage, OutgoingFrame, SessionInfo } from '../protocol/adapter.js';
 import { ErrorCode, SocketchartError } from '../protocol/errors.js';
 import { redactDeep, redactSecret, redactUrl } from '../protocol/redact.js';
-import { OutboundQueue, type Priority } from '../queue/outbound-queue.js';
+import { OutboundQueue, type Priority, type QueuedMessage } from '../queue/outbound-queue.js';
 import { AckTracker, type AckInfo } from '../queue/ack-tracker.js';
+import { RateLimiter, Take, channelType } from '../policy/rate-limiter.js';
 import { ConnectionMetrics } from '../metrics/connection-metrics.js';
 import type { EnvironmentEvent } from '../environment/environment.js';
 import { ReadyState, type WebSocketLike } from '../transport/websocket-like.js';
@@ -41,6 +42,8 @@ export interface ConnectionEvents {
   failover: { from: number; to: number; url: string };
   /** Messages `from..to` of a subscribed channel can no longer be delivered (the server's history no longer reaches back). */
   gap: { ch: string; from: number; to: number };
+  /** Queued messages wait for a rate limit (`scope`: the channel type, or `connection`); the flusher tries again after `waitMs`. */
+  throttled: { scope: string; waitMs: number; queued: number };
 }
 
 type Listener<K extends keyof ConnectionEvents> = (payload: ConnectionEvents[K]) => void;
@@ -111,8 +114,14 @@ export class ConnectionRuntime implements FrameSink {
   /** Id of the socket actor now running; events stamped with another id are stale. */
   currentSocket = 0;
   private socketIds = 0;
+  /** Set when the last drain stopped at a rate limit: how long until it may go on. */
+  throttleDelayMs = 0;
+  /** In `connected.outbound.throttled`: a message that queues wakes the flusher (it may go past the held ones). */
+  throttled = false;
+  private throttling = false;
   private queue: OutboundQueue | undefined;
   private acks: AckTracker | undefined;
+  private limiter: RateLimiter | undefined;
   private ackIds = 0;
   private ackPrefix: string | undefined;
   private listeners: Map<keyof ConnectionEvents, Set<Listener<never>>> | undefined;
@@ -123,6 +132,7 @@ export class ConnectionRuntime implements FrameSink {
     this.metrics = new ConnectionMetrics(connectionStatuses, options.clock);
     this.online = options.environment.isOnline?.() ?? true;
     this.hidden = options.environment.isHidden?.() ?? false;
+    if (options.rateLimit.configured) this.limiter = new RateLimiter(options.clock, options.rateLimit);
   }
 
   toJSON(): Record<string, unknown> {
@@ -333,6 +343,7 @@ export class ConnectionRuntime implements FrameSink {
   }
 
   serverError(error: SocketchartError): void {
+    if (error.code === ErrorCode.RATE_LIMIT_EXCEEDED && this.options.rateLimit.followServer && this.holdForRateLimit(error)) return;
     if (error.messageId !== undefined && this.acks?.fail(error.messageId, this.redactError(error))) return;
     if (this.awaitingAuth && error.messageId === undefined) {
       this.awaitingAuth = false;
@@ -343,6 +354,15 @@ export class ConnectionRuntime implements FrameSink {
   }
 
   control(type: string, frame: Readonly<Record<string, unknown>>): void {
+    if (type === 'rate_limit_status' && this.options.rateLimit.followServer && typeof frame.limit === 'number') {
+      this.rateLimiter().adopt({
+        limit: frame.limit,
+        ...(typeof frame.scope === 'string' ? { scope: frame.scope } : {}),
+        ...(typeof frame.burst === 'number' ? { burst: frame.burst } : {}),
+        ...(typeof frame.remaining === 'number' ? { remaining: frame.remaining } : {}),
+        ...(typeof frame.window_seconds === 'number' && frame.window_seconds > 0 ? { windowSeconds: frame.window_seconds } : {}),
+      });
+    }
     if (type === 'gap' && typeof frame.ch === 'string' && typeof frame.from === 'number' && typeof frame.to === 'number') {
       if (this.router.passGap(frame.ch, frame.to)) this.emit('gap', { ch: frame.ch, from: frame.from, to: frame.to });
     }
@@ -351,9 +371,32 @@ export class ConnectionRuntime implements FrameSink {
         id: frame.id,
         ...(typeof frame.seq === 'number' ? { seq: frame.seq } : {}),
         ...(frame.duplicate === true ? { duplicate: true } : {}),
+        ...(frame.data !== undefined ? { data: frame.data } : {}),
       });
     }
     if (this.listeners?.has('control')) this.emit('control', { type, frame });
+  }
+
+  /** The server's holds (`retry_after`) belong to the socket it answered on: a new one starts without them. */
+  liftServerHolds(): void {
+    this.limiter?.liftHolds();
+  }
+
+  private rateLimiter(): RateLimiter {
+    return (this.limiter ??= new RateLimiter(this.options.clock, this.options.rateLimit));
+  }
+
+  /**
+   * The server refused a message for its rate limit: nothing more goes in that scope until its `retry_after`,
+   * and an acknowledged message is written again then instead of failing. The app still hears of the error.
+   */
+  private holdForRateLimit(error: SocketchartError): boolean {
+    const until = this.options.clock.now() + (error.retryAfterMs ?? this.options.reconnect.baseMs);
+    const details = error.details as { scope?: unknown } | undefined;
+    this.rateLimiter().block(typeof details?.scope === 'string' ? details.scope : undefined, until);
+    if (error.messageId === undefined || !this.acks?.holdUntil(error.messageId, until)) return false;
+    this.reportError(error);
+    return true;
   }
 
   invalid(error: SocketchartError): void {
@@ -441,7 +484,12 @@ export class ConnectionRuntime implements FrameSink {
       if (remembered && this.status !== 'connected' && this.status !== 'closed' && this.status !== 'failed') return RESOLVED;
     }
     const ws = this.ws;
-    if (this.fastPath && ws !== null && belowHighWater(ws, this.options.queue.highWaterMark)) {
+    if (
+      this.fastPath &&
+      ws !== null &&
+      belowHighWater(ws, this.options.queue.highWaterMark) &&
+      (this.limiter === undefined || this.limiter.take(options.channel) === Take.ok)
+    ) {
       ws.send(frame);
       this.metrics.messagesOut++;
       this.metrics.bytesOut += bytes;
@@ -458,36 +506,88 @@ export class ConnectionRuntime implements FrameSink {
       priority: options.priority ?? 'normal',
       ...(ttl > 0 ? { ttlMs: ttl } : {}),
       ...(options.id === undefined ? {} : { id: options.id }),
+      ...(options.channel === undefined ? {} : { channel: options.channel }),
     });
-    if (this.fastPath) {
+    if (this.fastPath || this.throttled) {
       this.fastPath = false;
       this.toMachine({ type: 'queue.pending' });
     }
     return promise;
   }
 
-  /** Writes queued messages in priority order while the socket accepts them. */
-  drain(): 'empty' | 'blocked' {
+  /**
+   * Writes queued messages in priority order while the socket and the rate limits accept them. A message
+   * whose channel type is out of tokens waits, with every later message of that type, while others go on.
+   */
+  drain(): 'empty' | 'blocked' | 'throttled' {
+    this.throttleDelayMs = 0;
     const queue = this.queue;
     if (!queue || queue.size === 0) return 'empty';
     const ws = this.ws;
     if (!ws || ws.readyState !== ReadyState.OPEN) return 'blocked';
     const highWaterMark = this.options.queue.highWaterMark;
+    const limiter = this.limiter;
+    let held: QueuedMessage[] | undefined;
+    let heldScopes: Set<string> | undefined;
+    let result: 'empty' | 'blocked' | 'throttled' = 'empty';
     while (queue.size > 0) {
-      if (!belowHighWater(ws, highWaterMark)) return 'blocked';
+      if (!belowHighWater(ws, highWaterMark)) {
+        result = 'blocked';
+        break;
+      }
       const message = queue.shift();
       if (!message) break;
+      if (limiter !== undefined) {
+        const scope = limiter.scopeOf(message.channel);
+        const taken = scope !== undefined && heldScopes?.has(scope) ? Take.channelEmpty : limiter.take(message.channel);
+        if (taken === Take.connectionEmpty) {
+          queue.unshift(message);
+          this.throttle(limiter.connectionWaitMs(), 'connection');
+          result = 'throttled';
+          break;
+        }
+        if (taken === Take.channelEmpty) {
+          (held ??= []).push(message);
+          (heldScopes ??= new Set()).add(scope ?? 'connection');
+          continue;
+        }
+      }
       try {
         ws.send(message.payload);
       } catch {
         queue.unshift(message);
-        return 'blocked';
+        result = 'blocked';
+        break;
       }
       this.metrics.messagesOut++;
       this.metrics.bytesOut += message.bytes;
       message.resolve();
     }
-    return 'empty';
+    if (held !== undefined) {
+      for (let i = held.length - 1; i >= 0; i--) queue.unshift(held[i]!);
+      if (result === 'empty') {
+        let wait = Infinity;
+        for (const message of held) wait = Math.min(wait, limiter!.waitMs(message.channel));
+        this.throttle(wait, channelType(held[0]!.channel ?? 'connection'));
+        result = 'throttled';
+      }
+    }
+    return result;
+  }
+
+  private throttle(waitMs: number, scope: string): void {
+    this.throttleDelayMs = Math.max(1, Math.min(waitMs, 2 ** 31 - 1));
+    if (this.throttling) return;
+    this.throttling = true;
+    this.metrics.onThrottle(true);
+    if (this.listeners?.has('throttled')) this.emit('throttled', { scope, waitMs: this.throttleDelayMs, queued: this.queuedCount });
+  }
+
+  /** The fast path reopened, or the socket is gone: the wait for the rate limit is over. */
+  endThrottle(): void {
+    if (!this.throttling) return;
+    this.throttling = false;
+    this.metrics.onThrottle(false);
   }
 
   /** Delay before the flusher tries again when the socket pushed back. */

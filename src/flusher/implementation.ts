@@ -4,13 +4,15 @@ export interface FlusherContext {
   readonly rt: ConnectionRuntime;
 }
 
-export type FlusherEvent = { type: 'flush.empty' } | { type: 'flush.blocked' };
+export type FlusherEvent = { type: 'flush.empty' } | { type: 'flush.blocked' } | { type: 'flush.throttled' };
+
+const outcomes = { empty: 'flush.empty', blocked: 'flush.blocked', throttled: 'flush.throttled' } as const;
 
 type Args = { context: FlusherContext; self: { send(event: FlusherEvent): void } };
 
 export const flusherActions = {
   drain: ({ context, self }: Args) => {
-    self.send({ type: context.rt.drain() === 'empty' ? 'flush.empty' : 'flush.blocked' });
+    self.send({ type: outcomes[context.rt.drain()] });
   },
 };
 

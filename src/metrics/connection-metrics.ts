@@ -32,6 +32,10 @@ export interface ConnectionMetricsSnapshot {
   drops: number;
   /** Errors reported by the connection. */
   errors: number;
+  /** Times the outbound queue had to wait for a rate limit (`connected.outbound.throttled`). */
+  throttles: number;
+  /** Ms spent throttled, including an ongoing wait. */
+  throttledMs: number;
   /** The last state changes, oldest first. */
   history: StateChange[];
   /** Health score in [0, 1] (see `healthScore()`). */
@@ -98,6 +102,8 @@ export class ConnectionMetrics {
   drops = 0;
   /** Errors seen; prefer `recordError()`, which also counts the error as recent for the health score. */
   errors = 0;
+  /** Times the outbound queue had to wait for a rate limit. */
+  throttles = 0;
   /** Heartbeat round-trip times, in ms. */
   readonly rtt = new LatencySamples();
   /** Time to recover, in ms: from leaving `connected` to entering it again. */
@@ -109,6 +115,8 @@ export class ConnectionMetrics {
   private recentErrors: RecentEvents | undefined;
   private recentReconnects: RecentEvents | undefined;
   private leftConnectedAt = Number.NaN;
+  private throttledTotal = 0;
+  private throttledSince = Number.NaN;
 
   constructor(stateNames: readonly string[], clock: Pick<Clock, 'now'>, options: ConnectionMetricsOptions = noOptions) {
     this.history = new StateHistory(stateNames);
@@ -137,6 +145,18 @@ export class ConnectionMetrics {
       }
       this.connects++;
       this.leftConnectedAt = Number.NaN;
+    }
+  }
+
+  /** The outbound queue starts (`true`) or stops waiting for a rate limit. */
+  onThrottle(throttled: boolean): void {
+    const now = this.clock.now();
+    if (throttled) {
+      this.throttles++;
+      this.throttledSince = now;
+    } else if (!Number.isNaN(this.throttledSince)) {
+      this.throttledTotal += now - this.throttledSince;
+      this.throttledSince = Number.NaN;
     }
   }
 
@@ -176,6 +196,8 @@ export class ConnectionMetrics {
       queueDepth: extra.queueDepth,
       drops: this.drops,
       errors: this.errors,
+      throttles: this.throttles,
+      throttledMs: this.throttledTotal + (Number.isNaN(this.throttledSince) ? 0 : now - this.throttledSince),
       history: this.history.recent(),
       healthScore: score,
       issues: detectIssues(

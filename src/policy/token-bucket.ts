@@ -74,6 +74,27 @@ export class TokenBucket {
     if (timestampMs > this.blocked) this.blocked = timestampMs;
   }
 
+  /** Lifts a `blockUntil()`. */
+  unblock(): void {
+    this.blocked = 0;
+  }
+
+  /** Holds at most `tokens` from now on (a server said that is all that remains). */
+  limitTo(tokens: number): void {
+    this.refill(this.clock.now());
+    if (tokens < this.tokens) this.tokens = tokens > 0 ? tokens : 0;
+  }
+
+  /** Tokens added per second. */
+  get ratePerSec(): number {
+    return this.ratePerMs * 1000;
+  }
+
+  /** Capacity of the bucket. */
+  get burst(): number {
+    return this.capacity;
+  }
+
   /** Clock time before which nothing is granted; 0 when never blocked. */
   get blockedUntil(): number {
     return this.blocked;

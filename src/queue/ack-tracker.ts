@@ -9,6 +9,8 @@ export interface AckInfo {
   seq?: number;
   /** The server had already stored this id (a resend after a lost ack): delivered once all the same. */
   duplicate?: boolean;
+  /** What the server answered with, when its ack carries `data`. */
+  data?: unknown;
 }
 
 interface InFlight {
@@ -17,6 +19,10 @@ interface InFlight {
   reject: (error: SocketchartError) => void;
   /** Times written to a socket. */
   attempts: number;
+  /** Writes the server refused for a rate limit (they do not count toward `maxAttempts`). */
+  refusals: number;
+  /** Clock time before which the server asked not to send it again (its `retry_after`). */
+  heldUntil: number;
   /** Clock time by which the ack is due; Infinity while not written (queued, or waiting for a socket). */
   deadline: number;
 }
@@ -55,7 +61,7 @@ export class AckTracker {
   /** Starts tracking a message; the promise settles with the server's ack or error. */
   track(id: string, frame: OutgoingFrame): Promise<AckInfo> {
     return new Promise<AckInfo>((resolve, reject) => {
-      this.inFlight.set(id, { frame, resolve, reject, attempts: 0, deadline: Infinity });
+      this.inFlight.set(id, { frame, resolve, reject, attempts: 0, refusals: 0, heldUntil: 0, deadline: Infinity });
     });
   }
 
@@ -64,7 +70,8 @@ export class AckTracker {
     const entry = this.inFlight.get(id);
     if (!entry) return;
     entry.attempts++;
-    entry.deadline = this.clock.now() + this.options.timeoutMs;
+    const now = this.clock.now();
+    entry.deadline = entry.heldUntil > now ? entry.heldUntil : now + this.options.timeoutMs;
     this.arm(entry.deadline);
   }
 
@@ -86,6 +93,20 @@ export class AckTracker {
     return true;
   }
 
+  /**
+   * The server refused the message for a rate limit: it is written again at `until` (clock time), and the
+   * refused write does not count toward `maxAttempts`. False when the message is not in flight.
+   */
+  holdUntil(id: string, until: number): boolean {
+    const entry = this.inFlight.get(id);
+    if (!entry) return false;
+    entry.refusals++;
+    entry.heldUntil = until;
+    entry.deadline = until;
+    this.arm(until);
+    return true;
+  }
+
   /** After a reconnect: writes every message that was written before and not acknowledged, in order. */
   resendWritten(): void {
     for (const [id, entry] of this.inFlight) {
@@ -102,7 +123,7 @@ export class AckTracker {
   }
 
   private retry(id: string, entry: InFlight): boolean {
-    if (entry.attempts >= this.options.maxAttempts) {
+    if (entry.attempts - entry.refusals >= this.options.maxAttempts) {
       this.fail(
         id,
         new SocketchartError(ErrorCode.TIMEOUT, {

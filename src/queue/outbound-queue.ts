@@ -29,6 +29,8 @@ export interface QueuedMessage {
   readonly expiresAt: number;
   /** Application message id, when it has one (ack / dedup). */
   readonly id?: string;
+  /** Channel the message is published on, when it has one (rate limits apply per channel type). */
+  readonly channel?: string;
   /** Settles the `enqueue()` promise successfully. */
   resolve(): void;
   /** Settles the `enqueue()` promise with an error. */
@@ -66,6 +68,8 @@ export interface EnqueueInput {
   ttlMs?: number;
   /** Application message id. */
   id?: string;
+  /** Channel the message is published on. */
+  channel?: string;
 }
 
 /** Defaults of `OutboundQueueOptions`. */
@@ -93,6 +97,7 @@ class Entry implements QueuedMessage {
     readonly enqueuedAt: number,
     readonly expiresAt: number,
     readonly id: string | undefined,
+    readonly channel: string | undefined,
   ) {}
 }
 
@@ -218,6 +223,7 @@ export class OutboundQueue {
       now,
       ttl === undefined ? Infinity : now + ttl,
       input.id,
+      input.channel,
     );
     const promise = new Promise<void>((resolve, reject) => {
       entry.resolve = resolve;

@@ -2,6 +2,72 @@ import net from 'node:net';
 
 export type FaultMode = 'pass' | 'blackhole' | 'stall-downstream' | 'refuse';
 
+export interface FaultProxyOptions {
+  /** Source of randomness in [0, 1) for `jitterMs` (inject a seeded one for repeatable runs). @default Math.random */
+  random?: () => number;
+}
+
+interface Pair {
+  client: net.Socket;
+  upstream: net.Socket;
+  /** Client to server. */
+  up: Lane;
+  /** Server to client. */
+  down: Lane;
+}
+
+/**
+ * One direction of one proxied connection: chunks leave in the order they arrived, each no earlier than
+ * its own delay after it arrived, and none while the direction is stalled.
+ */
+class Lane {
+  private readonly pending: Array<{ chunk: Buffer; at: number }> = [];
+  private timer: NodeJS.Timeout | undefined;
+  private lastAt = 0;
+  stalled = false;
+
+  constructor(private readonly to: net.Socket) {}
+
+  get size(): number {
+    return this.pending.length;
+  }
+
+  push(chunk: Buffer, delayMs: number): void {
+    const now = Date.now();
+    if (delayMs <= 0 && this.pending.length === 0 && !this.stalled) {
+      this.write(chunk);
+      return;
+    }
+    const at = Math.max(now + Math.max(0, delayMs), this.lastAt);
+    this.lastAt = at;
+    this.pending.push({ chunk, at });
+    this.pump();
+  }
+
+  /** Writes every chunk that is due, in order; then waits for the next one. */
+  pump(): void {
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    if (this.stalled) return;
+    const now = Date.now();
+    while (this.pending.length > 0 && this.pending[0]!.at <= now) this.write(this.pending.shift()!.chunk);
+    const head = this.pending[0];
+    if (head) this.timer = setTimeout(() => this.pump(), head.at - now);
+  }
+
+  private write(chunk: Buffer): void {
+    if (this.to.writable) this.to.write(chunk);
+  }
+
+  dispose(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.pending.length = 0;
+  }
+}
+
 /**
  * A TCP proxy on loopback that injects faults between a client and a server:
  * - `blackhole`: nothing moves in either direction, yet both sockets stay open (as when a NAT entry
@@ -9,18 +75,30 @@ export type FaultMode = 'pass' | 'blackhole' | 'stall-downstream' | 'refuse';
  *   resumes intact if the path heals before either side gives up;
  * - `stall-downstream`: the same, from the server to the client only (a publish arrives, its ack does not);
  * - `reset()`: RST on every connection; `refuse`: new connections are reset at once;
- * - `delayMs`: every chunk is held that long.
+ * - `delayMs` (+ up to `jitterMs` more, drawn per chunk): every chunk is held that long in both
+ *   directions; bytes keep their order within each direction, as on a slow link (a chunk never
+ *   overtakes an earlier one, whatever its own delay, and lowering the delay does not reorder).
  */
 export class FaultProxy {
   private server: net.Server | undefined;
-  private readonly pairs = new Set<{ client: net.Socket; upstream: net.Socket }>();
+  private readonly pairs = new Set<Pair>();
   private current: FaultMode = 'pass';
+  private readonly random: () => number;
   /** The port the proxy listens on (after `listen()`). */
   port = 0;
+  /** Latency added to every chunk, in both directions (0: none). */
   delayMs = 0;
+  /** Extra latency drawn uniformly from [0, jitterMs) per chunk, on top of `delayMs`. */
+  jitterMs = 0;
+  /** Connections accepted so far (refused ones included). */
   connections = 0;
 
-  constructor(private readonly target: { host: string; port: number }) {}
+  constructor(
+    private readonly target: { host: string; port: number },
+    options: FaultProxyOptions = {},
+  ) {
+    this.random = options.random ?? Math.random;
+  }
 
   get mode(): FaultMode {
     return this.current;
@@ -31,11 +109,30 @@ export class FaultProxy {
     for (const pair of this.pairs) this.apply(pair);
   }
 
-  private apply({ client, upstream }: { client: net.Socket; upstream: net.Socket }): void {
-    if (this.current === 'blackhole') client.pause();
+  /** Chunks held for their delay (or by a stall) and not yet written, over every connection. */
+  get delayed(): number {
+    let held = 0;
+    for (const { up, down } of this.pairs) held += up.size + down.size;
+    return held;
+  }
+
+  private apply({ client, upstream, up, down }: Pair): void {
+    const upStalled = this.current === 'blackhole';
+    const downStalled = this.current === 'blackhole' || this.current === 'stall-downstream';
+    if (upStalled) client.pause();
     else client.resume();
-    if (this.current === 'blackhole' || this.current === 'stall-downstream') upstream.pause();
+    if (downStalled) upstream.pause();
     else upstream.resume();
+    up.stalled = upStalled;
+    down.stalled = downStalled;
+    up.pump();
+    down.pump();
+  }
+
+  private chunkDelay(): number {
+    const base = Math.max(0, this.delayMs);
+    const jitter = Math.max(0, this.jitterMs);
+    return jitter > 0 ? base + jitter * this.random() : base;
   }
 
   async listen(): Promise<number> {
@@ -52,18 +149,15 @@ export class FaultProxy {
       return;
     }
     const upstream = net.connect(this.target.port, this.target.host);
-    const pair = { client, upstream };
+    const pair: Pair = { client, upstream, up: new Lane(upstream), down: new Lane(client) };
     this.pairs.add(pair);
-    const forward = (from: net.Socket, to: net.Socket) =>
-      from.on('data', (chunk) => {
-        if (this.delayMs > 0) setTimeout(() => to.writable && to.write(chunk), this.delayMs);
-        else if (to.writable) to.write(chunk);
-      });
-    forward(client, upstream);
-    forward(upstream, client);
+    client.on('data', (chunk: Buffer) => pair.up.push(chunk, this.chunkDelay()));
+    upstream.on('data', (chunk: Buffer) => pair.down.push(chunk, this.chunkDelay()));
     this.apply(pair);
     const end = () => {
       this.pairs.delete(pair);
+      pair.up.dispose();
+      pair.down.dispose();
       client.destroy();
       upstream.destroy();
     };
@@ -71,9 +165,11 @@ export class FaultProxy {
     upstream.on('error', end).on('close', end);
   }
 
-  /** Sends RST on every open connection. */
+  /** Sends RST on every open connection; chunks held for a delay are dropped with it. */
   reset(): void {
-    for (const { client, upstream } of this.pairs) {
+    for (const { client, upstream, up, down } of this.pairs) {
+      up.dispose();
+      down.dispose();
       client.resetAndDestroy();
       upstream.destroy();
     }

@@ -363,6 +363,8 @@ export interface ModelConfig<TMachine extends AnyStateMachine, TWorld> {
   sync?(world: TWorld, now: number): void;
   /** An event the system raises by itself in this state (applied at once, in the same step). */
   internal?(snapshot: SnapshotFrom<TMachine>, world: TWorld): EventObject | undefined;
+  /** Changes the world an internal event brings, before the machine sees it. @default none */
+  beforeInternal?(world: TWorld, event: EventObject): TWorld;
   /** Model time an event takes (delayed events take the time until their timer). @default 0 */
   duration?(event: EventObject, state: ModelStateOf<TMachine, TWorld>): number;
   /**
@@ -541,11 +543,12 @@ export function createModel<TMachine extends AnyStateMachine, TWorld>(config: Mo
       for (let i = 0; i < 100; i++) {
         const internal = config.internal?.(snapshot, world);
         if (!internal) break;
+        if (config.beforeInternal) world = config.beforeInternal(world, internal);
         config.sync?.(world, now);
         snapshot = machine.transition(snapshot, internal as never, scope) as Snap;
       }
       for (const id of activeStateIds(machine, (snapshot as AnyMachineSnapshot).value as StateValue)) capture.visited.add(id);
-      return { snapshot, timers: capture.timers, taken: capture.taken, visited: [...capture.visited] };
+      return { snapshot, world, timers: capture.timers, taken: capture.taken, visited: [...capture.visited] };
     } finally {
       capture = undefined;
     }
@@ -561,7 +564,7 @@ export function createModel<TMachine extends AnyStateMachine, TWorld>(config: Mo
       output: undefined,
       error: undefined,
       snapshot: result.snapshot as State['snapshot'],
-      world: config.world,
+      world: result.world,
       now: 0,
       timers: result.timers,
       taken: result.taken,
@@ -585,7 +588,7 @@ export function createModel<TMachine extends AnyStateMachine, TWorld>(config: Mo
   const step = (state: State, event: EventObject, now: number, timers: readonly ModelTimer[]): State => {
     const world = config.before ? config.before(state.world, event, state) : state.world;
     const result = run(now, timers, world, () => machine.transition(state.snapshot, event as never, scope) as Snap);
-    const nextWorld = config.after ? config.after(world, event, state, result.snapshot, result.taken) : world;
+    const nextWorld = config.after ? config.after(result.world, event, state, result.snapshot, result.taken) : result.world;
     let nextTimers = result.timers;
     const changes = config.timers?.(nextWorld, event, state, result.snapshot, result.taken);
     if (changes) {

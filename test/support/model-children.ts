@@ -165,16 +165,21 @@ export interface FlusherVariant {
   readonly name: string;
   /** The socket pushes back when the flusher starts. */
   readonly blocked: boolean;
+  /** The server has asked to wait (`retry_after`) for its rate limit. @default false */
+  readonly throttled?: boolean;
 }
 
 export const flusherVariants: readonly FlusherVariant[] = [
   { name: 'the socket pushes back when a send queues', blocked: true },
   { name: 'messages queued while connecting', blocked: false },
+  { name: 'the server asks to wait (retry_after) while the socket pushes back', blocked: true, throttled: true },
 ];
 
 export interface FlusherWorld {
   /** `bufferedAmount` is at or above the high-water mark. */
   readonly blocked: boolean;
+  /** The rate limit holds every message. */
+  readonly throttled: boolean;
 }
 
 type FlusherState = ModelStateOf<typeof flusherMachine, FlusherWorld>;
@@ -184,16 +189,18 @@ export function flusherModel(variant: FlusherVariant): MachineModel<typeof flush
   return createModel<typeof flusherMachine, FlusherWorld>({
     machine: flusherMachine,
     input: rt,
-    world: { blocked: variant.blocked },
+    world: { blocked: variant.blocked, throttled: variant.throttled ?? false },
     abstract: (snapshot, world) => ({ value: snapshot.value, world }),
     sync: (_world, now) => {
       clock.at = now;
     },
     // `draining` writes what it can at once and tells itself how it went.
-    internal: (snapshot, world) => (snapshot.value === 'draining' ? { type: world.blocked ? 'flush.blocked' : 'flush.empty' } : undefined),
+    internal: (snapshot, world) =>
+      snapshot.value === 'draining' ? { type: world.blocked ? 'flush.blocked' : world.throttled ? 'flush.throttled' : 'flush.empty' } : undefined,
     describeEvent,
     events: (state) => [{ type: state.world.blocked ? 'network.drains' : 'network.congests' }],
-    before: (world, event) => (event.type === 'network.drains' ? { blocked: false } : event.type === 'network.congests' ? { blocked: true } : world),
+    before: (world, event) =>
+      event.type === 'network.drains' ? { ...world, blocked: false } : event.type === 'network.congests' ? { ...world, blocked: true } : world,
   });
 }
 
@@ -211,6 +218,7 @@ export function flusherReplay(variant: FlusherVariant, coverage: Coverage): Repl
         socketOf(sut).accept();
         await settle();
         congest(sut);
+        if (variant.throttled) socketOf(sut).push({ type: 'error', code: 'RATE_LIMIT_EXCEEDED', message: 'rate limit exceeded', retry_after: 60 });
         void sut.connection.send({ n: 1 }).catch(() => {});
       } else {
         void sut.connection.send({ n: 1 }).catch(() => {});
@@ -231,7 +239,13 @@ export function flusherReplay(variant: FlusherVariant, coverage: Coverage): Repl
     assert: (sut, state) => {
       expect(sut.connection.status).toBe('connected');
       const child = childSnapshot(sut, 'flusher');
-      if (state.snapshot.status === 'done') {
+      if (state.snapshot.status === 'done' && state.snapshot.value === 'throttled') {
+        expect(child, 'the flusher is gone once what is left waits for the rate limit').toBeUndefined();
+        expect(sut.connection.snapshot.value).toEqual({ link: { connected: { liveness: 'unmonitored', outbound: 'throttled', token: 'valid' } } });
+        expect(sut.connection.queued, 'the message waits').toBe(1);
+        expect(socketOf(sut).sent.map((frame) => frame.raw)).not.toContain(JSON.stringify({ n: 1 }));
+        expect(sut.connection.metrics().throttles).toBe(1);
+      } else if (state.snapshot.status === 'done') {
         expect(child, 'the flusher is gone once the queue is written').toBeUndefined();
         expect(sut.connection.snapshot.value).toEqual({ link: { connected: { liveness: 'unmonitored', outbound: 'streaming', token: 'valid' } } });
         expect(sut.connection.queued).toBe(0);

@@ -56,6 +56,8 @@ export const TIMING = {
   refreshLeadMs: 4_000,
   /** `ConnectionRuntime.flushRetryDelay()`. */
   flushRetryMs: 10,
+  /** The server's `retry_after` when it refuses a message for its rate limit. */
+  retryAfterMs: 1_000,
 } as const;
 
 /**
@@ -197,8 +199,12 @@ export function modelRuntime(variant: Variant, overrides: Partial<ConnectionOpti
 export interface World {
   readonly online: boolean;
   readonly hidden: boolean;
-  /** Messages wait in the outbound queue, and the network pushes back (sockets report a full buffer). */
-  readonly queued: boolean;
+  /**
+   * The outbound queue: `empty`; messages wait and the network pushes back (`blocked`: sockets report a
+   * full buffer); they wait for the server's `retry_after` (`throttled`); or nothing holds them any more
+   * (`free`: the flusher writes them as soon as it runs).
+   */
+  readonly queue: 'empty' | 'blocked' | 'throttled' | 'free';
   /** The connection's socket as the server sees it. */
   readonly socket: 'none' | 'dialed' | 'open' | 'closing';
   /** The socket actor waits for the token provider (nothing dialed yet). */
@@ -277,6 +283,8 @@ export const EVENT = {
 } as const;
 
 const PROBING = 'link.connected.liveness.probing';
+/** The delayed event that ends `outbound.throttled`. */
+const THROTTLE_DELAY = 'xstate.after.throttleDelay.';
 /** Transitions that start a probe (a heartbeat child, which pings at once). */
 const probeStarts = transitionsOf(connectionMachine).filter((id) => id.endsWith(`→ connection.${PROBING}`));
 
@@ -293,6 +301,7 @@ export function describeEvent(event: EventObject): string {
   if (event.type === EVENT.tokenDone) return 'token refreshed';
   if (event.type === EVENT.tokenError) return 'token refresh failed';
   if (event.type === EVENT.flusherDone) return 'flusher done';
+  if (event.type === 'queue.pending' && (event as EventObject & { throttled?: boolean }).throttled) return 'queue.pending (rate limited)';
   if (event.type === PONG_TIMEOUT) return 'pong timeout';
   return event.type;
 }
@@ -303,7 +312,8 @@ export function describeEvent(event: EventObject): string {
  */
 function probeAfter(probe: World['probe'], event: EventObject): World['probe'] {
   if (event.type === 'heartbeat.pong') return 'answered';
-  if (event.type === 'auth.ok' || event.type === 'auth.error') return probe === 'awaiting' ? 'heard' : probe;
+  const frame = event.type === 'auth.ok' || event.type === 'auth.error' || (event.type === 'queue.pending' && (event as EventObject & { throttled?: boolean }).throttled);
+  if (frame) return probe === 'awaiting' ? 'heard' : probe;
   if (event.type === PONG_TIMEOUT) return probe === 'heard' ? 'answered' : 'unanswered';
   return probe;
 }
@@ -314,7 +324,7 @@ export function connectionModel(variant: Variant): ConnectionModel {
   return createModel<typeof connectionMachine, World>({
     machine: connectionMachine,
     input: { rt },
-    world: { online: true, hidden: false, queued: false, socket: 'none', tokenHeld: false, authAwaited: false, probe: 'none' },
+    world: { online: true, hidden: false, queue: 'empty', socket: 'none', tokenHeld: false, authAwaited: false, probe: 'none' },
     // What decides the future: the state value, the context fields guards and delays read (capped where
     // more makes no difference: backoff is capped from attempt 2, recovery from trip 2, the circuit
     // opens at `threshold`), and the world. `outcome` and `retryKind` are only read in the transient
@@ -329,7 +339,8 @@ export function connectionModel(variant: Variant): ConnectionModel {
     sync: (world, now) => {
       rt.online = world.online;
       rt.hidden = world.hidden;
-      rt.queued = world.queued ? 1 : 0;
+      rt.queued = world.queue === 'empty' ? 0 : 1;
+      rt.throttleDelayMs = world.queue === 'throttled' ? TIMING.retryAfterMs : 0;
       rt.currentSocket = SOCKET;
       rt.ws = world.socket === 'open' || world.socket === 'closing' ? openSocketStandIn : null;
       rt.token = variant.tokenProvider ? 'token' : undefined;
@@ -376,8 +387,14 @@ export function connectionModel(variant: Variant): ConnectionModel {
         // A pong answers the probe; outside a probe it is stray traffic. (The probe's pong timeout is a
         // timer of the model's world: see `timers`.)
         events.push({ type: 'heartbeat.pong' });
-        if (at('link.connected.outbound.streaming') && !w.queued) events.push({ type: 'queue.pending' });
-        if (at('link.connected.outbound.draining') && quiet > TIMING.flushRetryMs + MARGIN) events.push({ type: EVENT.flusherDone, actorId: 'flusher', output: undefined });
+        if (at('link.connected.outbound.streaming') && w.queue === 'empty') {
+          events.push({ type: 'queue.pending' });
+          // The server refuses a message for its rate limit, and the next send waits out its retry_after.
+          if (!w.authAwaited) events.push({ type: 'queue.pending', throttled: true });
+        }
+        // While messages wait for the rate limit, a new one wakes the flusher (the server refuses once more).
+        if (at('link.connected.outbound.throttled') && !w.authAwaited) events.push({ type: 'queue.pending', throttled: true });
+        if (at('link.connected.outbound.draining') && w.queue === 'blocked' && quiet > TIMING.flushRetryMs + MARGIN) events.push({ type: EVENT.flusherDone, actorId: 'flusher', output: undefined });
         if (at('link.connected.token.refreshing')) {
           events.push(
             { type: EVENT.tokenDone, actorId: tokenInvokeId, output: 'token-refreshed' },
@@ -401,9 +418,9 @@ export function connectionModel(variant: Variant): ConnectionModel {
         case 'page.resume':
           return { ...world, hidden: false };
         case 'queue.pending':
-          return { ...world, queued: true };
+          return { ...world, queue: (event as EventObject & { throttled?: boolean }).throttled ? 'throttled' : 'blocked' };
         case EVENT.flusherDone:
-          return { ...world, queued: false };
+          return { ...world, queue: 'empty' };
         case 'token.granted':
           return { ...world, socket: 'dialed', tokenHeld: false };
         case 'socket.open':
@@ -415,7 +432,7 @@ export function connectionModel(variant: Variant): ConnectionModel {
         case 'auth.error':
           return { ...world, authAwaited: false, tokenHeld: false };
         default:
-          return world;
+          return event.type.startsWith(THROTTLE_DELAY) && world.queue === 'throttled' ? { ...world, queue: 'free' } : world;
       }
     },
     after: (world, _event, previous, next) => {
@@ -433,15 +450,22 @@ export function connectionModel(variant: Variant): ConnectionModel {
         if (is(prev, 'link.connected') && !is(next, 'link.connected')) w = { ...w, authAwaited: false };
         if (is(next, 'link.closing') && !is(prev, 'link.closing') && w.socket === 'open') w = { ...w, socket: 'closing' };
       }
-      if (is(next, 'closed') || is(next, 'failed')) w = { ...w, queued: false };
+      // The server's holds end with the socket; messages written by the flusher leave the queue.
+      if (w.queue === 'throttled' && !is(next, 'link.connected')) w = { ...w, queue: 'free' };
+      if (is(next, 'closed') || is(next, 'failed')) w = { ...w, queue: 'empty' };
       if (!is(next, PROBING)) w = { ...w, probe: 'none' };
       else if (childOf(next, heartbeatInvokeId) !== childOf(prev, heartbeatInvokeId)) w = { ...w, probe: 'awaiting' };
       return w;
     },
     // A probe reports at once what its pong timeout found: traffic since the ping (done), or none.
     // An open dial gate grants as it is asked: `queued` is left in the step that enters it.
+    // A flusher that meets no push-back ends within the step it starts in: it writes what nothing holds.
+    beforeInternal: (world, event) => (event.type === EVENT.flusherDone && world.queue === 'free' ? { ...world, queue: 'empty' } : world),
     internal: (snapshot, world) => {
       if (variant.dialGate === 'open' && is(snapshot, 'queued')) return { type: 'permit.granted' };
+      if (is(snapshot, 'link.connected.outbound.draining') && (world.queue === 'throttled' || world.queue === 'free')) {
+        return { type: EVENT.flusherDone, actorId: 'flusher', output: undefined };
+      }
       if (!is(snapshot, PROBING)) return undefined;
       if (world.probe === 'answered') return { type: EVENT.heartbeatDone, actorId: heartbeatInvokeId, output: undefined };
       if (world.probe === 'unanswered') return { type: 'heartbeat.timeout' };
@@ -842,10 +866,16 @@ const stimuli: Record<string, ConnectionStimulus> = {
   'heartbeat.pong': (sut) => socketOf(sut).push({ type: 'pong', ts: sut.clock.now() }),
   // The probe's pong timeout (a timer of the heartbeat child), with what it reports to the connection.
   [PONG_TIMEOUT]: (sut, step) => fireDelayed(sut, step, connectionTimerOwner),
-  'queue.pending': (sut) => {
+  'queue.pending': (sut, step) => {
+    const queuedBefore = sut.connection.queued;
+    if ((step.event as EventObject & { throttled?: boolean }).throttled) {
+      socketOf(sut).push({ type: 'error', code: 'RATE_LIMIT_EXCEEDED', message: 'rate limit exceeded', retry_after: TIMING.retryAfterMs / 1000 });
+      void sut.connection.send({ n: 1 }).catch(() => {});
+      expect(sut.connection.queued, 'send() queues while the server asks to wait').toBe(queuedBefore + 1);
+      return;
+    }
     sut.blocked = true;
     socketOf(sut).bufferedAmount = TIMING.queue.highWaterMark;
-    const queuedBefore = sut.connection.queued;
     void sut.connection.send({ n: 1 }).catch(() => {});
     expect(sut.connection.queued, 'send() queues while the socket pushes back').toBe(queuedBefore + 1);
   },
@@ -886,7 +916,7 @@ export function assertMatches(sut: Sut, state: State, step: ReplayStep<State> | 
   expect(real.value, 'state value').toEqual(state.snapshot.value);
   expect(contextOf(real), 'context').toEqual(contextOf(state.snapshot));
   const { world } = state;
-  expect(sut.connection.queued > 0, 'messages queued').toBe(world.queued);
+  expect(sut.connection.queued > 0, 'messages queued').toBe(world.queue !== 'empty');
   const live = sut.server.live;
   const last = sut.server.last;
   switch (world.socket) {

@@ -1,0 +1,19 @@
+export { createOptimisticStore, OptimisticStore } from './optimistic-store.js';
+export { OptimisticConflictError, isOptimisticConflictError } from './conflict-error.js';
+export type {
+  ChangeFromValue,
+  ConflictPolicy,
+  ConflictResolution,
+  ConflictResolver,
+  MergeChange,
+  OptimisticChangeInput,
+  OptimisticConflict,
+  OptimisticConflictEvent,
+  OptimisticConnection,
+  OptimisticRollbackEvent,
+  OptimisticStoreChange,
+  OptimisticStoreEvents,
+  OptimisticStoreOptions,
+  OptimisticUpdateError,
+  OptimisticUpdateReceipt,
+} from './types.js';

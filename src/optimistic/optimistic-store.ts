@@ -1,0 +1,352 @@
+import type { InboundMessage } from '../protocol/adapter.js';
+import { ErrorCode, InvalidOptionError, SocketchartError, isSocketchartError } from '../protocol/errors.js';
+import { OptimisticConflictError } from './conflict-error.js';
+import { KeyLedger, type LocalChange, type Settlement } from './key-ledger.js';
+import { resolveStoreOptions, type ResolvedStoreOptions } from './options.js';
+import { RecentIds } from './recent-ids.js';
+import type {
+  OptimisticChangeInput,
+  OptimisticConflict,
+  ConflictResolution,
+  OptimisticStoreEvents,
+  OptimisticStoreOptions,
+  OptimisticStoreChange,
+  OptimisticUpdateReceipt,
+} from './types.js';
+
+/** Ids of settled local changes remembered, so that their late echoes are recognised. */
+const REMEMBERED_IDS = 1024;
+/** Acknowledged changes kept waiting for their place in the channel at most; beyond, the oldest is folded in. */
+const MAX_AWAITING = 256;
+
+type Listeners<Value, Change> = { [K in keyof OptimisticStoreEvents<Value, Change>]: Set<(payload: OptimisticStoreEvents<Value, Change>[K]) => void> };
+
+const isResolution = <Value>(value: unknown): value is ConflictResolution<Value> =>
+  value === 'mine' || value === 'theirs' || (typeof value === 'object' && value !== null && 'merged' in value);
+
+function sendFailure(error: unknown): SocketchartError {
+  if (isSocketchartError(error)) return error;
+  return new SocketchartError(ErrorCode.CONNECTION_FAILED, { message: 'The change could not be sent', recovery: 'fail', cause: error });
+}
+
+const rethrowLater = (error: unknown) =>
+  queueMicrotask(() => {
+    throw error;
+  });
+
+/**
+ * Keyed state over one channel with optimistic updates: a local change shows at once, is published with
+ * `ack: true`, is confirmed by the server's ack or by its echo on the channel (whichever comes first),
+ * and is rolled back when the server refuses it. Messages from other clients are applied as they come;
+ * one that arrives while a local change for its key is in flight is a conflict, resolved by the `conflict` policy.
+ */
+export class OptimisticStore<Value, Change = Value> {
+  readonly channel: string;
+  private readonly options: ResolvedStoreOptions<Value, Change>;
+  private readonly ledgers = new Map<string, KeyLedger<Value, Change>>();
+  private readonly locals = new Map<string, LocalChange<Change>>();
+  /** Acknowledged changes whose sequence number the channel has not reached, by sequence number. */
+  private readonly awaiting: LocalChange<Change>[] = [];
+  private readonly recent = new RecentIds(REMEMBERED_IDS);
+  private readonly listeners: Listeners<Value, Change> = { change: new Set(), conflict: new Set(), rollback: new Set() };
+  private readonly releases: Array<() => void>;
+  /** Highest sequence number the channel has reached for this store. */
+  private channelSeq: number | undefined;
+  private cachedSnapshot: ReadonlyMap<string, Value> | undefined;
+  private disposed = false;
+
+  constructor(options: OptimisticStoreOptions<Value, Change>) {
+    this.options = resolveStoreOptions(options);
+    this.channel = this.options.channel;
+    for (const [key, value] of this.options.initial) this.ledgers.set(key, new KeyLedger(key, this.options.merge, value));
+    const { connection, channel } = this.options;
+    this.releases = [
+      connection.subscribe<Change>(channel, (data, message) => this.received(data, message)),
+      connection.on('control', ({ type, frame }) => {
+        if (type === 'ack' && typeof frame.id === 'string') this.ackFrame(frame.id, typeof frame.seq === 'number' ? frame.seq : undefined);
+      }),
+      connection.on('gap', ({ ch, to }) => {
+        if (ch === channel && !this.disposed) this.advance(to);
+      }),
+    ];
+  }
+
+  /** The value shown for a key: the confirmed value with every local change still in flight on top. */
+  get(key: string): Value | undefined {
+    return this.ledgers.get(key)?.value;
+  }
+
+  /** The value the server has confirmed for a key (acknowledged local changes included). */
+  confirmed(key: string): Value | undefined {
+    return this.ledgers.get(key)?.confirmedView();
+  }
+
+  /** Local changes waiting for the server: for one key, or for every key. */
+  pending(key?: string): number {
+    if (key !== undefined) return this.ledgers.get(key)?.pending ?? 0;
+    let count = 0;
+    for (const local of this.locals.values()) if (local.status === 'sent') count++;
+    return count;
+  }
+
+  /** Every shown value; the same map until something changes (fit for `useSyncExternalStore`). */
+  snapshot(): ReadonlyMap<string, Value> {
+    if (this.cachedSnapshot) return this.cachedSnapshot;
+    const values = new Map<string, Value>();
+    for (const [key, ledger] of this.ledgers) if (ledger.value !== undefined) values.set(key, ledger.value);
+    return (this.cachedSnapshot = values);
+  }
+
+  /**
+   * Shows the change at once and publishes it with `ack: true` and a fresh id. Resolves when the server
+   * confirms it; rejects with the server's `SocketchartError` (the change is rolled back, later local
+   * changes stay on top of the confirmed value), with `OptimisticConflictError` when it lost a conflict
+   * resolved as `'theirs'`, or with CLOSED on `dispose()`. A change must belong to `key`
+   * (INVALID_MESSAGE_FORMAT otherwise, and nothing is shown or sent).
+   */
+  update(key: string, input: OptimisticChangeInput<Value, Change>): Promise<OptimisticUpdateReceipt> {
+    if (this.disposed) return Promise.reject(this.closedError());
+    let change: Change;
+    let owner: string | undefined;
+    try {
+      change = typeof input === 'function' ? (input as (current: Value | undefined) => Change)(this.get(key)) : input;
+      owner = this.options.key(change);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (owner !== key) {
+      return Promise.reject(
+        new SocketchartError(ErrorCode.INVALID_MESSAGE_FORMAT, {
+          message: `The change belongs to key ${JSON.stringify(owner)}, not ${JSON.stringify(key)}`,
+          recovery: 'fail',
+          details: { key, owner },
+        }),
+      );
+    }
+    return new Promise<OptimisticUpdateReceipt>((resolve, reject) => this.publish(key, change, 'update', { resolve, reject }));
+  }
+
+  /** Listens to changes of shown values and pending counts. Returns the remover. */
+  subscribe(listener: (change: OptimisticStoreChange<Value>) => void): () => void {
+    return this.on('change', listener);
+  }
+
+  /** Listens to `change`, `conflict` (with its resolution) or `rollback`. Returns the remover. */
+  on<K extends keyof OptimisticStoreEvents<Value, Change>>(event: K, listener: (payload: OptimisticStoreEvents<Value, Change>[K]) => void): () => void {
+    const set = this.listeners[event];
+    if (this.disposed) return () => undefined;
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+    };
+  }
+
+  /** Unsubscribes from the channel and the connection, rejects every unconfirmed change with CLOSED and forgets all state. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const release of this.releases) release();
+    const settlements = [...this.locals.values()].flatMap((local) => (local.settlement ? [local.settlement] : []));
+    this.locals.clear();
+    this.ledgers.clear();
+    this.awaiting.length = 0;
+    this.recent.clear();
+    this.cachedSnapshot = undefined;
+    for (const set of Object.values(this.listeners)) set.clear();
+    const error = this.closedError();
+    for (const settlement of settlements) settlement.reject(error);
+  }
+
+  private closedError(): SocketchartError {
+    return new SocketchartError(ErrorCode.CLOSED, { message: 'The optimistic store was disposed' });
+  }
+
+  private ledger(key: string): KeyLedger<Value, Change> {
+    let ledger = this.ledgers.get(key);
+    if (!ledger) this.ledgers.set(key, (ledger = new KeyLedger(key, this.options.merge)));
+    return ledger;
+  }
+
+  private publish(key: string, change: Change, kind: LocalChange<Change>['kind'], settlement: Settlement | undefined): void {
+    const id = this.options.createId();
+    if (typeof id !== 'string' || id === '' || this.locals.has(id) || this.recent.has(id)) {
+      const error = new InvalidOptionError('createId', 'a function returning a fresh non-empty string', id);
+      if (!settlement) throw error;
+      settlement.reject(error);
+      return;
+    }
+    const local: LocalChange<Change> = { id, key, change, kind, status: 'sent', seq: undefined, settlement };
+    this.ledger(key).changes.push(local);
+    this.locals.set(id, local);
+    this.refresh(key);
+    if (this.disposed) return;
+    const { connection, channel, event } = this.options;
+    let sent: Promise<void>;
+    try {
+      sent = connection.send(change, event === undefined ? { channel, ack: true, id } : { channel, ack: true, id, event });
+    } catch (error) {
+      sent = Promise.reject(error);
+    }
+    sent.then(
+      () => this.acknowledged(local, undefined),
+      (error: unknown) => this.rejected(local, sendFailure(error)),
+    );
+  }
+
+  private ackFrame(id: string, seq: number | undefined): void {
+    const local = this.locals.get(id);
+    if (local) this.acknowledged(local, seq);
+  }
+
+  private acknowledged(local: LocalChange<Change>, seq: number | undefined): void {
+    if (this.locals.get(local.id) !== local || local.status === 'acked') return;
+    this.resolveSettlement(local, { id: local.id, key: local.key, seq, via: 'ack' });
+    if (seq === undefined || (this.channelSeq !== undefined && seq <= this.channelSeq)) {
+      this.fold(local);
+      return;
+    }
+    local.status = 'acked';
+    local.seq = seq;
+    let index = this.awaiting.length;
+    while (index > 0 && this.awaiting[index - 1]!.seq! > seq) index--;
+    this.awaiting.splice(index, 0, local);
+    if (this.awaiting.length > MAX_AWAITING) this.fold(this.awaiting[0]!);
+    this.refresh(local.key);
+  }
+
+  private rejected(local: LocalChange<Change>, error: SocketchartError): void {
+    if (this.locals.get(local.id) !== local || local.status === 'acked') return;
+    this.locals.delete(local.id);
+    this.ledgers.get(local.key)?.remove(local);
+    this.recent.set(local.id, 'rolledBack');
+    this.refresh(local.key);
+    this.emit('rollback', { key: local.key, id: local.id, change: local.change, kind: local.kind, error });
+    const settlement = local.settlement;
+    local.settlement = undefined;
+    settlement?.reject(error);
+  }
+
+  private received(data: Change, message: InboundMessage<Change>): void {
+    if (this.disposed) return;
+    const seq = message.seq;
+    if (typeof seq === 'number') {
+      this.advance(seq - 1);
+      this.channelSeq = seq;
+    }
+    if (this.options.event !== undefined && message.event !== this.options.event) return;
+    const id = message.id;
+    if (id !== undefined) {
+      const local = this.locals.get(id);
+      if (local) {
+        if (local.status === 'sent') this.resolveSettlement(local, { id, key: local.key, seq, via: 'echo' });
+        this.fold(local);
+        return;
+      }
+      if (this.recent.get(id) === 'confirmed') return;
+    }
+    const key = this.options.key(data);
+    if (typeof key !== 'string') return;
+    const ledger = this.ledger(key);
+    const lateOwnChange = id !== undefined && this.recent.get(id) === 'rolledBack';
+    if (lateOwnChange) this.recent.set(id, 'confirmed');
+    if (lateOwnChange || !ledger.changes.some((local) => local.status === 'sent')) {
+      ledger.apply(data);
+      this.refresh(key);
+      return;
+    }
+    this.conflict(ledger, data, message);
+  }
+
+  /** The channel reached `seq`: acknowledged changes numbered up to it take their place in the confirmed values. */
+  private advance(seq: number): void {
+    while (this.awaiting.length > 0 && this.awaiting[0]!.seq! <= seq) this.fold(this.awaiting[0]!);
+    if (this.channelSeq === undefined || seq > this.channelSeq) this.channelSeq = seq;
+  }
+
+  private fold(local: LocalChange<Change>): void {
+    this.locals.delete(local.id);
+    const index = this.awaiting.indexOf(local);
+    if (index >= 0) this.awaiting.splice(index, 1);
+    this.recent.set(local.id, 'confirmed');
+    const ledger = this.ledgers.get(local.key);
+    if (!ledger?.remove(local)) return;
+    ledger.apply(local.change);
+    this.refresh(local.key);
+  }
+
+  private conflict(ledger: KeyLedger<Value, Change>, theirChange: Change, message: InboundMessage<Change>): void {
+    const key = ledger.key;
+    const mine = ledger.value as Value;
+    const base = ledger.confirmed;
+    ledger.apply(theirChange);
+    const conflict: OptimisticConflict<Value, Change> = { key, mine, theirs: ledger.confirmedView() as Value, base, change: theirChange, message };
+    let resolution: ConflictResolution<Value>;
+    try {
+      const answer: unknown = this.options.resolve(conflict);
+      if (!isResolution<Value>(answer)) throw new InvalidOptionError('conflict', "a resolver returning 'mine', 'theirs' or { merged }", answer);
+      resolution = answer;
+      if (resolution === 'theirs') this.publishResolution(key, conflict.theirs);
+      else if (resolution !== 'mine') this.publishResolution(key, resolution.merged);
+    } catch (error) {
+      this.refresh(key);
+      throw error;
+    }
+    if (resolution === 'theirs') {
+      for (const local of ledger.changes) {
+        if (local.status === 'sent' && local.settlement) this.rejectSettlement(local, new OptimisticConflictError(local.id, conflict));
+      }
+    }
+    this.refresh(key);
+    this.emit('conflict', { ...conflict, resolution, value: ledger.value as Value });
+  }
+
+  private publishResolution(key: string, value: Value): void {
+    const change = this.options.fromValue(value, key);
+    const owner = this.options.key(change);
+    if (owner !== key) throw new InvalidOptionError('fromValue', `a change of key ${JSON.stringify(key)}`, owner);
+    this.publish(key, change, 'resolution', undefined);
+  }
+
+  private resolveSettlement(local: LocalChange<Change>, receipt: OptimisticUpdateReceipt): void {
+    const settlement = local.settlement;
+    local.settlement = undefined;
+    settlement?.resolve(receipt);
+  }
+
+  private rejectSettlement(local: LocalChange<Change>, error: OptimisticConflictError<Value, Change>): void {
+    const settlement = local.settlement;
+    local.settlement = undefined;
+    settlement?.reject(error as OptimisticConflictError<unknown, unknown>);
+  }
+
+  private refresh(key: string): void {
+    const ledger = this.ledgers.get(key);
+    if (!ledger) return;
+    const { moved, previous } = ledger.recompute();
+    if (ledger.isEmpty) this.ledgers.delete(key);
+    if (!moved) return;
+    this.cachedSnapshot = undefined;
+    this.emit('change', { key, value: ledger.value, previous, pending: ledger.pending });
+  }
+
+  private emit<K extends keyof OptimisticStoreEvents<Value, Change>>(event: K, payload: OptimisticStoreEvents<Value, Change>[K]): void {
+    const set = this.listeners[event] as Set<(payload: OptimisticStoreEvents<Value, Change>[K]) => void>;
+    for (const listener of [...set]) {
+      try {
+        listener(payload);
+      } catch (error) {
+        rethrowLater(error);
+      }
+    }
+  }
+}
+
+/**
+ * Creates an optimistic store over `connection` and `channel` (subscribed at once). Options are validated
+ * here: a bad one throws `InvalidOptionError` naming it.
+ */
+export function createOptimisticStore<T>(options: OptimisticStoreOptions<T, T>): OptimisticStore<T, T>;
+export function createOptimisticStore<Value, Change>(options: OptimisticStoreOptions<Value, Change>): OptimisticStore<Value, Change>;
+export function createOptimisticStore<Value, Change>(options: OptimisticStoreOptions<Value, Change>): OptimisticStore<Value, Change> {
+  return new OptimisticStore<Value, Change>(options);
+}

@@ -1,0 +1,232 @@
+import { InvalidOptionError } from '../protocol/errors.js';
+import type { MessageStore, StoredMessage } from './message-store.js';
+import { errorListener, nonEmptyString, oldestFirst, optionsObject, report, toStoredMessage, type StoreErrorListener } from './shared.js';
+
+export interface IndexedDbStoreOptions {
+  /**
+   * Name of the database (it holds one object store, `messages`). Give each connection that persists
+   * its own name.
+   * @default 'socketchart'
+   */
+  name?: string;
+  /**
+   * The IndexedDB factory to open it with.
+   * @default globalThis.indexedDB
+   */
+  indexedDB?: IDBFactory;
+  /**
+   * Told when a batch cannot be written (quota exceeded, database unavailable): its messages may not
+   * survive a restart.
+   * @default undefined (failures are ignored)
+   */
+  onError?: StoreErrorListener;
+}
+
+/** A `MessageStore` over IndexedDB. */
+export interface IndexedDbStore extends MessageStore {
+  load(): Promise<StoredMessage[]>;
+  /** Waits for every pending write, then closes the database. */
+  close(): Promise<void>;
+}
+
+const OBJECT_STORE = 'messages';
+
+interface StoredRecord {
+  key: string;
+  seq: number;
+  message: StoredMessage;
+}
+
+/**
+ * Keeps messages in an IndexedDB database. The changes of a burst of `put` / `delete` are written in
+ * one transaction after the current microtask (more, while a transaction is running, wait for the
+ * next one). `load()` waits for pending writes and returns messages by `sentAt`, then put order.
+ */
+export function indexedDbStore(options?: IndexedDbStoreOptions): IndexedDbStore {
+  const given = optionsObject(options, 'options');
+  return new IndexedDbMessageStore(
+    resolveFactory(given.indexedDB),
+    nonEmptyString(given.name, 'name', 'socketchart'),
+    errorListener(given.onError),
+  );
+}
+
+function resolveFactory(given: unknown): IDBFactory {
+  const factory = given === undefined ? (globalThis as { indexedDB?: unknown }).indexedDB : given;
+  if (typeof factory === 'object' && factory !== null && typeof (factory as { open?: unknown }).open === 'function') {
+    return factory as IDBFactory;
+  }
+  throw new InvalidOptionError(
+    'indexedDB',
+    given === undefined ? 'an IDBFactory, as this environment has no globalThis.indexedDB' : 'an IDBFactory',
+    factory,
+  );
+}
+
+class IndexedDbMessageStore implements IndexedDbStore {
+  readonly #factory: IDBFactory;
+  readonly #name: string;
+  readonly #onError: StoreErrorListener | undefined;
+  #db: Promise<IDBDatabase> | undefined;
+  /** Put order of every stored key, known once the database has been read. */
+  #seqs: Map<string, number> | undefined;
+  #nextSeq = 0;
+  /** Changes made before the database was read; they get their order once it has been. */
+  #early: Array<StoredMessage | string> = [];
+  /** Latest change per key, not yet written: the record to put, or `null` to delete. */
+  #pending = new Map<string, StoredRecord | null>();
+  #writing: Promise<void> | undefined;
+
+  constructor(factory: IDBFactory, name: string, onError: StoreErrorListener | undefined) {
+    this.#factory = factory;
+    this.#name = name;
+    this.#onError = onError;
+  }
+
+  async load(): Promise<StoredMessage[]> {
+    await this.#settled();
+    const db = await this.#open();
+    const records = await request<unknown[]>(db.transaction(OBJECT_STORE, 'readonly').objectStore(OBJECT_STORE).getAll());
+    return oldestFirst(records.flatMap((record) => toRecord(record) ?? []));
+  }
+
+  put(message: StoredMessage): void {
+    this.#change(message);
+  }
+
+  delete(key: string): void {
+    this.#change(key);
+  }
+
+  async close(): Promise<void> {
+    await this.#settled();
+    const db = this.#db;
+    this.#db = undefined;
+    (await db?.catch(() => undefined))?.close();
+  }
+
+  #change(change: StoredMessage | string): void {
+    if (this.#seqs) this.#apply(this.#seqs, change);
+    else this.#early.push(change);
+    this.#kick();
+  }
+
+  #apply(seqs: Map<string, number>, change: StoredMessage | string): void {
+    if (typeof change === 'string') {
+      seqs.delete(change);
+      this.#pending.set(change, null);
+      return;
+    }
+    let seq = seqs.get(change.key);
+    if (seq === undefined) {
+      seq = this.#nextSeq++;
+      seqs.set(change.key, seq);
+    }
+    this.#pending.set(change.key, { key: change.key, seq, message: change });
+  }
+
+  #kick(): void {
+    if (this.#writing) return;
+    this.#writing = this.#writeAll().then(() => {
+      this.#writing = undefined;
+      if (this.#pending.size > 0 || this.#early.length > 0) this.#kick();
+    });
+  }
+
+  async #settled(): Promise<void> {
+    while (this.#writing) await this.#writing;
+  }
+
+  async #writeAll(): Promise<void> {
+    await null;
+    let db: IDBDatabase;
+    try {
+      db = await this.#open();
+    } catch (error) {
+      const keys = [...this.#early.map((change) => (typeof change === 'string' ? change : change.key)), ...this.#pending.keys()];
+      this.#early = [];
+      this.#pending.clear();
+      report(this.#onError, error, keys);
+      return;
+    }
+    while (this.#pending.size > 0) {
+      const batch = this.#pending;
+      this.#pending = new Map();
+      try {
+        await write(db, batch);
+      } catch (error) {
+        report(this.#onError, error, [...batch.keys()]);
+      }
+    }
+  }
+
+  #open(): Promise<IDBDatabase> {
+    this.#db ??= openDatabase(this.#factory, this.#name).then(async (db) => {
+      db.onversionchange = () => {
+        db.close();
+        this.#db = undefined;
+      };
+      if (!this.#seqs) await this.#readOrder(db);
+      return db;
+    });
+    return this.#db;
+  }
+
+  async #readOrder(db: IDBDatabase): Promise<void> {
+    const records = await request<unknown[]>(db.transaction(OBJECT_STORE, 'readonly').objectStore(OBJECT_STORE).getAll());
+    const seqs = new Map<string, number>();
+    for (const record of records) {
+      const valid = toRecord(record);
+      if (!valid) continue;
+      seqs.set(valid.key, valid.seq);
+      this.#nextSeq = Math.max(this.#nextSeq, valid.seq + 1);
+    }
+    this.#seqs = seqs;
+    for (const change of this.#early) this.#apply(seqs, change);
+    this.#early = [];
+  }
+}
+
+function toRecord(value: unknown): StoredRecord | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { key, seq, message } = value as Record<string, unknown>;
+  const stored = toStoredMessage(message);
+  if (!stored || stored.key !== key || typeof seq !== 'number' || !Number.isSafeInteger(seq)) return undefined;
+  return { key: stored.key, seq, message: stored };
+}
+
+function openDatabase(factory: IDBFactory, name: string): Promise<IDBDatabase> {
+  return new Promise((resolve, reject) => {
+    const opening = factory.open(name, 1);
+    opening.onupgradeneeded = () => {
+      if (!opening.result.objectStoreNames.contains(OBJECT_STORE)) opening.result.createObjectStore(OBJECT_STORE, { keyPath: 'key' });
+    };
+    opening.onsuccess = () => resolve(opening.result);
+    opening.onerror = () => reject(opening.error ?? new Error(`IndexedDB: cannot open ${name}`));
+  });
+}
+
+function request<T>(pending: IDBRequest): Promise<T> {
+  return new Promise((resolve, reject) => {
+    pending.onsuccess = () => resolve(pending.result as T);
+    pending.onerror = () => reject(pending.error ?? new Error('IndexedDB request failed'));
+  });
+}
+
+function write(db: IDBDatabase, batch: ReadonlyMap<string, StoredRecord | null>): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const transaction = db.transaction(OBJECT_STORE, 'readwrite');
+    transaction.oncomplete = () => resolve();
+    transaction.onabort = () => reject(transaction.error ?? new Error('IndexedDB transaction aborted'));
+    const store = transaction.objectStore(OBJECT_STORE);
+    try {
+      for (const [key, record] of batch) {
+        if (record) store.put(record);
+        else store.delete(key);
+      }
+    } catch (error) {
+      transaction.abort();
+      reject(error);
+    }
+  });
+}

@@ -1,0 +1,36 @@
+/**
+ * One outbound message kept by a `MessageStore` so that it survives a restart of the app: a message still
+ * queued, or one sent with `ack: true` and not yet acknowledged.
+ */
+export interface StoredMessage {
+  /** Unique per message (the ack id for acknowledged messages). */
+  readonly key: string;
+  /** The encoded frame as written on the socket (text frames only are kept). */
+  readonly frame: string;
+  /** Channel the message is published on, when it has one (rate limits and acks use it). */
+  readonly channel?: string;
+  /** Queue priority it was sent with. */
+  readonly priority: 'critical' | 'high' | 'normal' | 'low';
+  /** Wall-clock time (epoch ms) after which the message is dropped; absent for no limit. */
+  readonly expiresAt?: number;
+  /** Sent with `ack: true`: it is kept until the server acknowledges it. */
+  readonly ack: boolean;
+  /** Wall-clock time (epoch ms) at which the app sent it; restored messages keep their original order by it. */
+  readonly sentAt: number;
+}
+
+/**
+ * Where a connection keeps the messages that must survive a restart of the app (`persistence.store`).
+ * Writes are fire-and-forget and may be batched by the store; `load()` returns what earlier runs left,
+ * in the order they were put.
+ */
+export interface MessageStore {
+  /** Everything stored, oldest first. */
+  load(): Promise<StoredMessage[]> | StoredMessage[];
+  /** Stores a message (replacing one with the same key). */
+  put(message: StoredMessage): void;
+  /** Forgets a message: it was written without an ack, acknowledged, or rejected for good. */
+  delete(key: string): void;
+  /** Writes anything batched and releases the store's resources; the store is not used afterwards. */
+  close?(): Promise<void> | void;
+}

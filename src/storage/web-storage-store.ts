@@ -1,0 +1,179 @@
+import { InvalidOptionError } from '../protocol/errors.js';
+import type { MessageStore, StoredMessage } from './message-store.js';
+import {
+  errorListener,
+  microtaskBatch,
+  nonEmptyString,
+  oldestFirst,
+  optionsObject,
+  report,
+  toStoredMessage,
+  type Sequenced,
+  type StoreErrorListener,
+} from './shared.js';
+
+/** The part of the Web Storage `Storage` interface the store uses (`localStorage`, `sessionStorage`). */
+export type WebStorageLike = Pick<Storage, 'getItem' | 'setItem' | 'removeItem' | 'key' | 'length'>;
+
+export interface WebStorageStoreOptions {
+  /**
+   * Where the messages are kept.
+   * @default globalThis.localStorage
+   */
+  storage?: WebStorageLike;
+  /**
+   * Prefix of the storage keys: a message is kept under `${key}:${message.key}`. Give each connection
+   * that persists its own prefix (and each tab, when tabs must not share their messages).
+   * @default 'socketchart:outbox'
+   */
+  key?: string;
+  /**
+   * Told when a write fails, typically because the storage quota is exceeded: the message is still
+   * returned by this store's `load()` but may not survive a restart.
+   * @default undefined (failures are ignored)
+   */
+  onError?: StoreErrorListener;
+}
+
+/** A `MessageStore` over Web Storage, with a synchronous `load()` and `close()`. */
+export interface WebStorageStore extends MessageStore {
+  load(): StoredMessage[];
+  close(): void;
+}
+
+/**
+ * Keeps messages in `localStorage` (or any `Storage`), one entry per message under the `key` prefix.
+ * The changes of a burst of `put` / `delete` are written once, at the end of the current microtask
+ * (a message put and deleted in the same burst costs nothing). Values it cannot read are skipped.
+ */
+export function webStorageStore(options?: WebStorageStoreOptions): WebStorageStore {
+  const given = optionsObject(options, 'options');
+  return new WebStorageMessageStore(
+    resolveStorage(given.storage),
+    nonEmptyString(given.key, 'key', 'socketchart:outbox'),
+    errorListener(given.onError),
+  );
+}
+
+function resolveStorage(given: unknown): WebStorageLike {
+  if (given !== undefined) {
+    if (!isStorage(given)) throw new InvalidOptionError('storage', 'a Storage (getItem, setItem, removeItem, key, length)', given);
+    return given;
+  }
+  let found: unknown;
+  try {
+    found = (globalThis as { localStorage?: unknown }).localStorage;
+  } catch {
+    found = undefined;
+  }
+  if (!isStorage(found)) {
+    throw new InvalidOptionError('storage', 'a Storage, as this environment has no usable globalThis.localStorage', found);
+  }
+  return found;
+}
+
+function isStorage(value: unknown): value is WebStorageLike {
+  if (typeof value !== 'object' || value === null) return false;
+  const storage = value as Record<string, unknown>;
+  return ['getItem', 'setItem', 'removeItem', 'key'].every((name) => typeof storage[name] === 'function') && typeof storage.length === 'number';
+}
+
+class WebStorageMessageStore implements WebStorageStore {
+  readonly #storage: WebStorageLike;
+  readonly #prefix: string;
+  readonly #onError: StoreErrorListener | undefined;
+  readonly #messages = new Map<string, Sequenced>();
+  /** Keys of the messages present in the storage. */
+  readonly #written = new Set<string>();
+  readonly #changed = new Set<string>();
+  readonly #schedule = microtaskBatch(() => this.#flush());
+  #nextSeq = 0;
+  #loaded = false;
+
+  constructor(storage: WebStorageLike, prefix: string, onError: StoreErrorListener | undefined) {
+    this.#storage = storage;
+    this.#prefix = `${prefix}:`;
+    this.#onError = onError;
+  }
+
+  load(): StoredMessage[] {
+    this.#read();
+    return oldestFirst(this.#messages.values());
+  }
+
+  put(message: StoredMessage): void {
+    this.#read();
+    const seq = this.#messages.get(message.key)?.seq ?? this.#nextSeq++;
+    this.#messages.set(message.key, { seq, message });
+    this.#change(message.key);
+  }
+
+  delete(key: string): void {
+    this.#read();
+    if (this.#messages.delete(key)) this.#change(key);
+  }
+
+  close(): void {
+    this.#flush();
+  }
+
+  #change(key: string): void {
+    this.#changed.add(key);
+    this.#schedule();
+  }
+
+  #flush(): void {
+    const failed: string[] = [];
+    let failure: unknown;
+    for (const key of this.#changed) {
+      const entry = this.#messages.get(key);
+      try {
+        if (entry) {
+          this.#storage.setItem(this.#prefix + key, JSON.stringify(entry));
+          this.#written.add(key);
+        } else if (this.#written.has(key)) {
+          this.#storage.removeItem(this.#prefix + key);
+          this.#written.delete(key);
+        }
+      } catch (error) {
+        failure ??= error;
+        failed.push(key);
+      }
+    }
+    this.#changed.clear();
+    if (failed.length > 0) report(this.#onError, failure, failed);
+  }
+
+  #read(): void {
+    if (this.#loaded) return;
+    this.#loaded = true;
+    const storage = this.#storage;
+    try {
+      for (let index = 0; index < storage.length; index++) {
+        const name = storage.key(index);
+        if (name === null || !name.startsWith(this.#prefix)) continue;
+        const entry = parseEntry(storage.getItem(name));
+        if (!entry || this.#prefix + entry.message.key !== name) continue;
+        this.#messages.set(entry.message.key, entry);
+        this.#written.add(entry.message.key);
+        this.#nextSeq = Math.max(this.#nextSeq, entry.seq + 1);
+      }
+    } catch (error) {
+      report(this.#onError, error, []);
+    }
+  }
+}
+
+function parseEntry(text: string | null): Sequenced | undefined {
+  if (text === null) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { seq, message } = value as Record<string, unknown>;
+  const stored = toStoredMessage(message);
+  return stored && typeof seq === 'number' && Number.isSafeInteger(seq) && seq >= 0 ? { seq, message: stored } : undefined;
+}

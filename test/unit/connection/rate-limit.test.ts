@@ -1,0 +1,225 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { ErrorCode, InvalidOptionError, createConnection } from '../../../src/index.js';
+import type { MockSocket } from '../../../src/testing/index.js';
+import { RateLimiter, Take } from '../../../src/policy/rate-limiter.js';
+import { SimulatedClock } from '../../../src/testing/index.js';
+import { harness, URL, type Harness } from '../../support/harness.js';
+
+const publishes = (socket: MockSocket | undefined) => (socket?.sentOfType('publish') ?? []).map((frame) => frame.data);
+const outbound = (h: Harness) => (h.connection.snapshot.value as { link?: { connected?: { outbound?: string } } }).link?.connected?.outbound;
+
+function acking(h: Harness) {
+  let seq = 0;
+  h.server.onFrame = (socket, frame) => {
+    if (frame.json?.type === 'publish' && frame.json.id !== undefined) socket.push({ type: 'ack', id: frame.json.id, seq: ++seq });
+  };
+}
+
+describe('client-side rate limits', () => {
+  it('sends a burst at once, then holds the rest in outbound.throttled and lets one through per refill', async () => {
+    const h = harness({ heartbeat: false, rateLimit: { connection: { perMinute: 60, burst: 3 } } });
+    await h.connect();
+    for (let n = 1; n <= 6; n++) void h.connection.send({ n }, { channel: 'chat:1' });
+    await h.settle();
+    expect(publishes(h.server.last)).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }]);
+    expect(outbound(h)).toBe('throttled');
+    expect(h.connection.throttled).toBe(true);
+    expect(h.connection.queued).toBe(3);
+    await h.advance(999);
+    expect(publishes(h.server.last)).toHaveLength(3);
+    await h.advance(1);
+    expect(publishes(h.server.last)).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }, { n: 4 }]);
+    await h.advance(2_000);
+    expect(publishes(h.server.last)).toHaveLength(6);
+    expect(outbound(h)).toBe('streaming');
+    expect(h.connection.throttled).toBe(false);
+    const metrics = h.connection.metrics();
+    expect(metrics.throttles).toBe(1);
+    expect(metrics.throttledMs).toBe(3_000);
+  });
+
+  it('tells the app when messages start waiting, with the scope and the wait', async () => {
+    const h = harness({ heartbeat: false, rateLimit: { channels: { chat: { perMinute: 30, burst: 1 } } } });
+    const seen: unknown[] = [];
+    h.connection.on('throttled', (event) => seen.push(event));
+    await h.connect();
+    void h.connection.send('a', { channel: 'chat:1' });
+    void h.connection.send('b', { channel: 'chat:1' });
+    await h.settle();
+    expect(seen).toEqual([{ scope: 'chat', waitMs: 2_000, queued: 1 }]);
+  });
+
+  it('holds a channel type out of tokens without holding other channels, and keeps each channel in order', async () => {
+    const h = harness({ heartbeat: false, rateLimit: { channels: { chat: { perMinute: 60, burst: 1 } } } });
+    await h.connect();
+    void h.connection.send('c1', { channel: 'chat:1' });
+    void h.connection.send('c2', { channel: 'chat:2' });
+    void h.connection.send('o1', { channel: 'orders:1' });
+    void h.connection.send('c3', { channel: 'chat:1' });
+    void h.connection.send('o2', { channel: 'orders:1' });
+    await h.settle();
+    expect(publishes(h.server.last)).toEqual(['c1', 'o1', 'o2']);
+    await h.advance(1_000);
+    expect(publishes(h.server.last)).toEqual(['c1', 'o1', 'o2', 'c2']);
+    await h.advance(1_000);
+    expect(publishes(h.server.last)).toEqual(['c1', 'o1', 'o2', 'c2', 'c3']);
+  });
+
+  it('keeps priority order among messages that waited', async () => {
+    const h = harness({ heartbeat: false, rateLimit: { connection: { perMinute: 60, burst: 1 } } });
+    await h.connect();
+    void h.connection.send('first', { channel: 'c' });
+    void h.connection.send('low', { channel: 'c', priority: 'low' });
+    void h.connection.send('critical', { channel: 'c', priority: 'critical' });
+    await h.settle();
+    await h.advance(2_000);
+    expect(publishes(h.server.last)).toEqual(['first', 'critical', 'low']);
+  });
+
+  it('adopts the limit the server announces in rate_limit_status and never exceeds what it says remains', async () => {
+    const h = harness({ heartbeat: false });
+    await h.connect();
+    h.server.last!.push({ type: 'rate_limit_status', scope: 'chat', limit: 60, burst: 10, remaining: 2, reset_at: 0, window_seconds: 60 });
+    await h.settle();
+    for (let n = 1; n <= 5; n++) void h.connection.send(n, { channel: 'chat:9' });
+    void h.connection.send('other', { channel: 'news:1' });
+    await h.settle();
+    expect(publishes(h.server.last)).toEqual([1, 2, 'other']);
+    expect(h.connection.throttled).toBe(true);
+    await h.advance(3_000);
+    expect(publishes(h.server.last)).toEqual([1, 2, 'other', 3, 4, 5]);
+  });
+
+  it('reads a status without a scope as the connection-wide limit over its window', async () => {
+    const h = harness({ heartbeat: false });
+    await h.connect();
+    h.server.last!.push({ type: 'rate_limit_status', limit: 120, remaining: 0, reset_at: 0, window_seconds: 60 });
+    await h.settle();
+    void h.connection.send('x', { channel: 'anything:1' });
+    await h.settle();
+    expect(publishes(h.server.last)).toEqual([]);
+    await h.advance(500);
+    expect(publishes(h.server.last)).toEqual(['x']);
+  });
+
+  it('ignores the server when followServer is false', async () => {
+    const h = harness({ heartbeat: false, rateLimit: { followServer: false } });
+    await h.connect();
+    h.server.last!.push({ type: 'rate_limit_status', scope: 'chat', limit: 60, burst: 1, remaining: 0, reset_at: 0, window_seconds: 60 });
+    await h.settle();
+    void h.connection.send(1, { channel: 'chat:1' });
+    await h.settle();
+    expect(publishes(h.server.last)).toEqual([1]);
+  });
+
+  it('an acknowledged message the server refuses for its rate limit is written again after retry_after, and resolves', async () => {
+    const h = harness({ heartbeat: false, acks: { timeoutMs: 60_000, maxAttempts: 1 } });
+    let refuse = true;
+    let seq = 0;
+    h.server.onFrame = (socket, frame) => {
+      if (frame.json?.type !== 'publish') return;
+      if (refuse) {
+        refuse = false;
+        socket.push({ type: 'error', id: frame.json.id, code: 'RATE_LIMIT_EXCEEDED', message: 'slow down', retry_after: 2, details: { scope: 'chat' } });
+      } else socket.push({ type: 'ack', id: frame.json.id, seq: ++seq });
+    };
+    await h.connect();
+    let acked = false;
+    const sent = h.connection.send('m', { channel: 'chat:1', ack: true }).then(() => (acked = true));
+    await h.settle();
+    expect(h.errors.map((error) => [error.code, error.retryAfterMs])).toEqual([[ErrorCode.RATE_LIMIT_EXCEEDED, 2_000]]);
+    void h.connection.send('later', { channel: 'chat:1' });
+    await h.settle();
+    expect(publishes(h.server.last)).toEqual(['m']);
+    expect(h.connection.throttled).toBe(true);
+    await h.advance(1_999);
+    expect(acked).toBe(false);
+    await h.advance(1);
+    await sent;
+    expect(publishes(h.server.last), 'the held message goes again first, then what queued behind it').toEqual(['m', 'm', 'later']);
+  });
+
+  it("a new socket starts without the server's holds", async () => {
+    const h = harness({ heartbeat: false, reconnect: { baseMs: 100, capMs: 100, jitter: 0 } });
+    await h.connect();
+    h.server.last!.push({ type: 'error', code: 'RATE_LIMIT_EXCEEDED', message: 'slow down', retry_after: 60 });
+    await h.settle();
+    void h.connection.send('held', { channel: 'c' });
+    await h.settle();
+    expect(h.connection.throttled).toBe(true);
+    h.server.last!.drop();
+    await h.settle();
+    await h.advance(100);
+    await h.settle();
+    expect(h.connection.status).toBe('connected');
+    expect(publishes(h.server.last)).toEqual(['held']);
+  });
+
+  it('acknowledged sends wait for tokens like any other and resolve in order', async () => {
+    const h = harness({ heartbeat: false, rateLimit: { connection: { perMinute: 600, burst: 2 } } });
+    acking(h);
+    await h.connect();
+    const done: number[] = [];
+    const sends = [1, 2, 3, 4, 5].map((n) => h.connection.send(n, { channel: 'c', ack: true }).then(() => done.push(n)));
+    await h.settle();
+    await h.advance(300);
+    await Promise.all(sends);
+    expect(done).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it('validates its options, naming the one at fault', () => {
+    const { server } = harness();
+    const make = (rateLimit: unknown) => () => createConnection({ url: URL, WebSocket: server.WebSocket, rateLimit } as never);
+    expect(make({ connection: { burst: 1 } })).toThrow(/`rateLimit\.connection\.perMinute`/);
+    expect(make({ connection: { perMinute: 0, burst: 1 } })).toThrow(/`rateLimit\.connection\.perMinute`/);
+    expect(make({ connection: { perMinute: 10, burst: 0 } })).toThrow(/`rateLimit\.connection\.burst`/);
+    expect(make({ channels: { 'chat:1': { perMinute: 10, burst: 1 } } })).toThrow(/`rateLimit\.channels\.chat:1`/);
+    expect(make({ followServer: 'yes' })).toThrow(/`rateLimit\.followServer`/);
+    expect(make({ perSecond: 3 })).toThrow(InvalidOptionError);
+  });
+});
+
+describe('RateLimiter bounds', () => {
+  it('never grants more than burst + rate × window over any window, whatever the timing of the takes', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 600 }),
+        fc.integer({ min: 1, max: 20 }),
+        fc.array(fc.integer({ min: 0, max: 400 }), { minLength: 1, maxLength: 300 }),
+        fc.integer({ min: 1, max: 5_000 }),
+        (perMinute, burst, gaps, window) => {
+          const clock = new SimulatedClock(0);
+          const limiter = new RateLimiter(clock, { connection: { perMinute, burst }, channels: {} });
+          const granted: number[] = [];
+          for (const gap of gaps) {
+            clock.advance(gap);
+            if (limiter.take(undefined) === Take.ok) granted.push(clock.now());
+          }
+          const allowed = burst + (perMinute / 60_000) * window;
+          for (let i = 0, j = 0; i < granted.length; i++) {
+            while (granted[i]! - granted[j]! > window) j++;
+            expect(i - j + 1).toBeLessThanOrEqual(Math.floor(allowed + 1e-9));
+          }
+        },
+      ),
+    );
+  });
+
+  it('grants exactly burst + the refills when asked at every millisecond', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 6, max: 600 }), fc.integer({ min: 1, max: 20 }), fc.integer({ min: 1, max: 3_000 }), (perMinute, burst, span) => {
+        const clock = new SimulatedClock(0);
+        const limiter = new RateLimiter(clock, { connection: undefined, channels: { chat: { perMinute, burst } } });
+        let granted = 0;
+        for (let t = 0; t <= span; t++) {
+          if (t > 0) clock.advance(1);
+          while (limiter.take('chat:1') === Take.ok) granted++;
+          expect(limiter.take('news:1')).toBe(Take.ok);
+        }
+        expect(granted).toBe(burst + Math.floor((perMinute / 60_000) * span + 1e-9));
+      }),
+      { numRuns: 40 },
+    );
+  });
+});

@@ -1,0 +1,447 @@
+import { describe, expect, it } from 'vitest';
+import { ErrorCode, type ConnectionOptions, type SocketchartError } from '../../../src/index.js';
+import {
+  createOptimisticStore,
+  OptimisticConflictError,
+  type OptimisticConflictEvent,
+  type ConflictPolicy,
+  type OptimisticRollbackEvent,
+  type OptimisticStoreChange,
+  type OptimisticUpdateReceipt,
+} from '../../../src/optimistic/index.js';
+import { harness, type Harness } from '../../support/harness.js';
+
+const CHANNEL = 'docs:1';
+
+interface Publish {
+  id: string;
+  ch: string;
+  data: unknown;
+}
+
+/** A mock server that holds every publish until the test answers it, numbering the channel as it goes. */
+function channelServer(h: Harness) {
+  const inbox: Publish[] = [];
+  let seq = 0;
+  h.server.onFrame = (_socket, frame) => {
+    if (frame.json?.type === 'publish') inbox.push(frame.json as unknown as Publish);
+  };
+  const socket = () => h.server.last!;
+  return {
+    inbox,
+    nextSeq: () => ++seq,
+    ack(publish: Publish, at: number) {
+      socket().push({ type: 'ack', id: publish.id, seq: at });
+    },
+    echo(publish: Publish, at: number) {
+      socket().push({ type: 'message', ch: publish.ch, seq: at, id: publish.id, data: publish.data });
+    },
+    /** Stores the publish: its echo on the channel, then its ack, as the reference server does. */
+    accept(publish: Publish) {
+      const at = ++seq;
+      this.echo(publish, at);
+      this.ack(publish, at);
+      return at;
+    },
+    refuse(publish: Publish, code = 'AUTHORIZATION_FAILED') {
+      socket().push({ type: 'error', id: publish.id, code, message: 'refused' });
+    },
+    remote(data: unknown, id = `remote-${seq + 1}`) {
+      const at = ++seq;
+      socket().push({ type: 'message', ch: CHANNEL, seq: at, id, data });
+      return at;
+    },
+    messageAt(at: number, data: unknown, id: string) {
+      socket().push({ type: 'message', ch: CHANNEL, seq: at, id, data });
+    },
+  };
+}
+
+/** A list per key: `add` appends (applying one twice shows), `set` replaces. */
+interface ListChange {
+  key: string;
+  add?: string;
+  set?: string[];
+}
+const listMerge = (current: string[] | undefined, change: ListChange): string[] => change.set ?? [...(current ?? []), change.add ?? ''];
+
+async function listStore(initial: Record<string, string[]> = {}, connection: Partial<ConnectionOptions> = {}, conflict?: ConflictPolicy<string[], ListChange>) {
+  const h = harness(connection);
+  const server = channelServer(h);
+  await h.connect();
+  const store = createOptimisticStore<string[], ListChange>({
+    connection: h.connection,
+    channel: CHANNEL,
+    key: (change) => change.key,
+    initial,
+    merge: listMerge,
+    fromValue: (value, key) => ({ key, set: value }),
+    ...(conflict ? { conflict } : {}),
+  });
+  await h.settle();
+  return { h, server, store };
+}
+
+interface Todo {
+  id: string;
+  title: string;
+  done?: boolean;
+}
+
+async function todoStore(conflict?: ConflictPolicy<Todo, Todo>) {
+  const h = harness();
+  const server = channelServer(h);
+  await h.connect();
+  const store = createOptimisticStore({
+    connection: h.connection,
+    channel: CHANNEL,
+    key: (todo: Todo) => todo.id,
+    initial: { t1: { id: 't1', title: 'draft' } },
+    ...(conflict ? { conflict } : {}),
+  });
+  await h.settle();
+  return { h, server, store };
+}
+
+const add = (key: string, item: string): ListChange => ({ key, add: item });
+
+describe('optimistic store', () => {
+  it('shows a change at once and publishes it on the channel with a fresh id, acknowledged', async () => {
+    const { h, server, store } = await listStore({ a: ['base'] });
+    void store.update('a', add('a', 'x')).catch(() => undefined);
+    expect(store.get('a')).toEqual(['base', 'x']);
+    expect(store.pending('a')).toBe(1);
+    void store.update('a', add('a', 'y')).catch(() => undefined);
+    await h.settle();
+    expect(server.inbox.map((p) => [p.ch, p.data])).toEqual([
+      [CHANNEL, { key: 'a', add: 'x' }],
+      [CHANNEL, { key: 'a', add: 'y' }],
+    ]);
+    expect(typeof server.inbox[0]!.id).toBe('string');
+    expect(server.inbox[0]!.id).not.toBe(server.inbox[1]!.id);
+    expect(store.confirmed('a')).toEqual(['base']);
+    store.dispose();
+  });
+
+  it('resolves on the server ack and counts the change as confirmed', async () => {
+    const { h, server, store } = await listStore();
+    const updated = store.update('a', add('a', 'x'));
+    await h.settle();
+    const at = server.nextSeq();
+    server.ack(server.inbox[0]!, at);
+    await expect(updated).resolves.toEqual({ id: server.inbox[0]!.id, key: 'a', seq: at, via: 'ack' } satisfies OptimisticUpdateReceipt);
+    expect(store.pending('a')).toBe(0);
+    expect(store.get('a')).toEqual(['x']);
+    expect(store.confirmed('a')).toEqual(['x']);
+    store.dispose();
+  });
+
+  it('confirms on the echo of its own id when the echo comes first, and ignores the ack after it', async () => {
+    const { h, server, store } = await listStore();
+    const updated = store.update('a', add('a', 'x'));
+    await h.settle();
+    const at = server.nextSeq();
+    server.echo(server.inbox[0]!, at);
+    expect(store.pending('a')).toBe(0);
+    expect(store.get('a')).toEqual(['x']);
+    server.ack(server.inbox[0]!, at);
+    await expect(updated).resolves.toMatchObject({ via: 'echo', seq: at });
+    await h.settle();
+    expect(store.get('a')).toEqual(['x']);
+    expect(store.confirmed('a')).toEqual(['x']);
+    store.dispose();
+  });
+
+  it('does not apply the echo again when it comes after the ack', async () => {
+    const { h, server, store } = await listStore();
+    const updated = store.update('a', add('a', 'x'));
+    await h.settle();
+    const at = server.nextSeq();
+    server.ack(server.inbox[0]!, at);
+    await expect(updated).resolves.toMatchObject({ via: 'ack' });
+    server.echo(server.inbox[0]!, at);
+    await h.settle();
+    expect(store.get('a')).toEqual(['x']);
+    expect(store.confirmed('a')).toEqual(['x']);
+    store.dispose();
+  });
+
+  it('rolls a refused change back, replaying the other pending changes on the confirmed value in their order', async () => {
+    const { h, server, store } = await listStore({ a: ['base'] });
+    const rollbacks: OptimisticRollbackEvent<ListChange>[] = [];
+    store.on('rollback', (event) => rollbacks.push(event));
+    const x = store.update('a', add('a', 'x'));
+    const y = store.update('a', add('a', 'y'));
+    const z = store.update('a', add('a', 'z'));
+    await h.settle();
+    expect(store.get('a')).toEqual(['base', 'x', 'y', 'z']);
+    server.refuse(server.inbox[1]!);
+    const error = (await y.catch((e: unknown) => e)) as SocketchartError;
+    expect(error.code).toBe(ErrorCode.AUTHORIZATION_FAILED);
+    expect(store.get('a')).toEqual(['base', 'x', 'z']);
+    expect(store.confirmed('a')).toEqual(['base']);
+    expect(store.pending('a')).toBe(2);
+    expect(rollbacks).toEqual([{ key: 'a', id: server.inbox[1]!.id, change: add('a', 'y'), kind: 'update', error }]);
+    server.accept(server.inbox[0]!);
+    server.accept(server.inbox[2]!);
+    await Promise.all([x, z]);
+    expect(store.get('a')).toEqual(['base', 'x', 'z']);
+    expect(store.confirmed('a')).toEqual(['base', 'x', 'z']);
+    store.dispose();
+  });
+
+  it('rolls back on TIMEOUT when the server never acknowledges', async () => {
+    const { h, store } = await listStore({ a: ['base'] }, { acks: { timeoutMs: 1_000, maxAttempts: 2 } });
+    const updated = store.update('a', add('a', 'x'));
+    const outcome = updated.catch((e: SocketchartError) => e);
+    await h.settle();
+    expect(store.get('a')).toEqual(['base', 'x']);
+    await h.advance(1_000);
+    await h.advance(1_000);
+    expect(await outcome).toMatchObject({ code: ErrorCode.TIMEOUT });
+    expect(store.get('a')).toEqual(['base']);
+    expect(store.pending('a')).toBe(0);
+    store.dispose();
+  });
+
+  it('applies the echo of a change rolled back after a TIMEOUT once: the server stored it after all', async () => {
+    const { h, server, store } = await listStore({ a: ['base'] }, { acks: { timeoutMs: 1_000, maxAttempts: 1 } });
+    const conflicts: unknown[] = [];
+    store.on('conflict', (event) => conflicts.push(event));
+    const outcome = store.update('a', add('a', 'x')).catch((e: SocketchartError) => e);
+    await h.settle();
+    await h.advance(1_000);
+    expect(await outcome).toMatchObject({ code: ErrorCode.TIMEOUT });
+    void store.update('a', add('a', 'y')).catch(() => undefined);
+    await h.settle();
+    const late = server.inbox[0]!;
+    server.echo(late, server.nextSeq());
+    expect(conflicts).toEqual([]);
+    expect(store.get('a')).toEqual(['base', 'x', 'y']);
+    expect(store.confirmed('a')).toEqual(['base', 'x']);
+    store.dispose();
+  });
+
+  it('applies a remote update for a key with nothing pending, without a conflict', async () => {
+    const { h, server, store } = await listStore({ a: ['base'] });
+    const conflicts: unknown[] = [];
+    store.on('conflict', (event) => conflicts.push(event));
+    server.remote(add('a', 'theirs'));
+    server.remote(add('b', 'new'));
+    await h.settle();
+    expect(store.get('a')).toEqual(['base', 'theirs']);
+    expect(store.get('b')).toEqual(['new']);
+    expect(conflicts).toEqual([]);
+    store.dispose();
+  });
+
+  it('a remote update for another key does not conflict with a pending change', async () => {
+    const { h, server, store } = await listStore({ a: ['base'], b: ['base'] });
+    const conflicts: unknown[] = [];
+    store.on('conflict', (event) => conflicts.push(event));
+    const mine = store.update('a', add('a', 'mine'));
+    await h.settle();
+    server.remote(add('b', 'theirs'));
+    server.accept(server.inbox[0]!);
+    await mine;
+    expect(conflicts).toEqual([]);
+    expect(store.get('a')).toEqual(['base', 'mine']);
+    expect(store.get('b')).toEqual(['base', 'theirs']);
+    store.dispose();
+  });
+
+  it('server-wins by default: rolls back mine, shows theirs, rejects with OptimisticConflictError and publishes theirs so every client ends with it', async () => {
+    const { h, server, store } = await todoStore();
+    const mine = store.update('t1', { id: 't1', title: 'mine' });
+    const outcome = mine.catch((e: unknown) => e);
+    await h.settle();
+    server.remote({ id: 't1', title: 'theirs' });
+    expect(store.get('t1')).toEqual({ id: 't1', title: 'theirs' });
+    const error = await outcome;
+    expect(error).toBeInstanceOf(OptimisticConflictError);
+    expect(error).toMatchObject({ code: 'CONFLICT', messageId: server.inbox[0]!.id });
+    await h.settle();
+    expect(server.inbox.map((p) => p.data)).toEqual([
+      { id: 't1', title: 'mine' },
+      { id: 't1', title: 'theirs' },
+    ]);
+    server.accept(server.inbox[0]!);
+    expect(store.get('t1')).toEqual({ id: 't1', title: 'theirs' });
+    server.accept(server.inbox[1]!);
+    await h.settle();
+    expect(store.get('t1')).toEqual({ id: 't1', title: 'theirs' });
+    expect(store.confirmed('t1')).toEqual({ id: 't1', title: 'theirs' });
+    expect(store.pending()).toBe(0);
+    store.dispose();
+  });
+
+  it("a custom resolver's merged value is shown and published, and the local change still confirms", async () => {
+    const { h, server, store } = await todoStore(({ mine, theirs }) => ({ merged: { ...theirs, done: mine.done ?? false, title: `${theirs.title} + ${mine.title}` } }));
+    const mine = store.update('t1', { id: 't1', title: 'mine', done: true });
+    await h.settle();
+    server.remote({ id: 't1', title: 'theirs' });
+    const merged = { id: 't1', title: 'theirs + mine', done: true };
+    expect(store.get('t1')).toEqual(merged);
+    await h.settle();
+    expect(server.inbox.map((p) => p.data)).toEqual([{ id: 't1', title: 'mine', done: true }, merged]);
+    server.accept(server.inbox[0]!);
+    await expect(mine).resolves.toMatchObject({ via: 'echo' });
+    expect(store.get('t1')).toEqual(merged);
+    server.accept(server.inbox[1]!);
+    await h.settle();
+    expect(store.confirmed('t1')).toEqual(merged);
+    expect(store.pending()).toBe(0);
+    store.dispose();
+  });
+
+  it("a resolver answering 'mine' keeps the local change on top of theirs and publishes nothing more", async () => {
+    const { h, server, store } = await listStore({ a: ['base'] }, {}, () => 'mine');
+    const mine = store.update('a', add('a', 'mine'));
+    await h.settle();
+    server.remote(add('a', 'theirs'));
+    expect(store.get('a')).toEqual(['base', 'theirs', 'mine']);
+    await h.settle();
+    expect(server.inbox).toHaveLength(1);
+    server.accept(server.inbox[0]!);
+    await mine;
+    expect(store.confirmed('a')).toEqual(['base', 'theirs', 'mine']);
+    store.dispose();
+  });
+
+  it('the conflict event carries the key, mine, theirs and base, with the resolution', async () => {
+    const { h, server, store } = await listStore({ a: ['base'] });
+    const conflicts: OptimisticConflictEvent<string[], ListChange>[] = [];
+    store.on('conflict', (event) => conflicts.push(event));
+    void store.update('a', add('a', 'mine1')).catch(() => undefined);
+    void store.update('a', add('a', 'mine2')).catch(() => undefined);
+    await h.settle();
+    const at = server.remote(add('a', 'theirs'), 'bob-1');
+    expect(conflicts).toHaveLength(1);
+    expect(conflicts[0]).toMatchObject({
+      key: 'a',
+      base: ['base'],
+      mine: ['base', 'mine1', 'mine2'],
+      theirs: ['base', 'theirs'],
+      change: add('a', 'theirs'),
+      message: { ch: CHANNEL, seq: at, id: 'bob-1' },
+      resolution: 'theirs',
+      value: ['base', 'theirs'],
+    });
+    store.dispose();
+  });
+
+  it('an acknowledged change keeps its place in the server order when an earlier message arrives after its ack', async () => {
+    const { h, server, store } = await listStore({ a: ['base'] });
+    const conflicts: unknown[] = [];
+    store.on('conflict', (event) => conflicts.push(event));
+    const mine = store.update('a', add('a', 'mine'));
+    await h.settle();
+    server.ack(server.inbox[0]!, 5);
+    await expect(mine).resolves.toMatchObject({ seq: 5, via: 'ack' });
+    expect(store.pending('a')).toBe(0);
+    server.messageAt(4, add('a', 'earlier'), 'bob-1');
+    expect(store.get('a')).toEqual(['base', 'earlier', 'mine']);
+    server.echo(server.inbox[0]!, 5);
+    server.messageAt(6, add('a', 'later'), 'bob-2');
+    expect(store.get('a')).toEqual(['base', 'earlier', 'mine', 'later']);
+    expect(store.confirmed('a')).toEqual(['base', 'earlier', 'mine', 'later']);
+    expect(conflicts).toEqual([]);
+    store.dispose();
+  });
+
+  it('an acknowledged change whose echo never comes takes its place when the channel moves past it', async () => {
+    const { h, server, store } = await listStore({ a: ['base'] });
+    const mine = store.update('a', add('a', 'mine'));
+    await h.settle();
+    server.ack(server.inbox[0]!, 5);
+    await mine;
+    server.messageAt(7, add('a', 'later'), 'bob-1');
+    expect(store.get('a')).toEqual(['base', 'mine', 'later']);
+    expect(store.confirmed('a')).toEqual(['base', 'mine', 'later']);
+    store.dispose();
+  });
+
+  it('an update whose change belongs to another key rejects with INVALID_MESSAGE_FORMAT and shows and sends nothing', async () => {
+    const { h, server, store } = await listStore();
+    await expect(store.update('a', add('b', 'x'))).rejects.toMatchObject({ code: ErrorCode.INVALID_MESSAGE_FORMAT });
+    await h.settle();
+    expect(store.get('a')).toBeUndefined();
+    expect(store.get('b')).toBeUndefined();
+    expect(server.inbox).toEqual([]);
+    store.dispose();
+  });
+
+  it('an updater function receives the current shown value', async () => {
+    const { h, server, store } = await todoStore();
+    void store.update('t1', { id: 't1', title: 'renamed' }).catch(() => undefined);
+    void store.update('t1', (todo) => ({ ...todo!, done: true })).catch(() => undefined);
+    await h.settle();
+    expect(store.get('t1')).toEqual({ id: 't1', title: 'renamed', done: true });
+    expect(server.inbox[1]!.data).toEqual({ id: 't1', title: 'renamed', done: true });
+    store.dispose();
+  });
+
+  it('subscribers hear every move of a shown value and of its pending count', async () => {
+    const { h, server, store } = await listStore({ a: ['base'] });
+    const changes: OptimisticStoreChange<string[]>[] = [];
+    store.subscribe((change) => changes.push(change));
+    const updated = store.update('a', add('a', 'x'));
+    await h.settle();
+    server.refuse(server.inbox[0]!);
+    await updated.catch(() => undefined);
+    expect(changes).toEqual([
+      { key: 'a', value: ['base', 'x'], previous: ['base'], pending: 1 },
+      { key: 'a', value: ['base'], previous: ['base', 'x'], pending: 0 },
+    ]);
+    store.dispose();
+  });
+
+  it('the snapshot keeps its identity until a value changes', async () => {
+    const { h, server, store } = await listStore({ a: ['base'] });
+    const first = store.snapshot();
+    expect(store.snapshot()).toBe(first);
+    expect([...first]).toEqual([['a', ['base']]]);
+    server.remote(add('b', 'new'));
+    await h.settle();
+    const second = store.snapshot();
+    expect(second).not.toBe(first);
+    expect([...second]).toEqual([
+      ['a', ['base']],
+      ['b', ['new']],
+    ]);
+    store.dispose();
+  });
+
+  it('dispose rejects pending changes with CLOSED, unsubscribes from the channel and ignores what arrives later', async () => {
+    const { h, server, store } = await listStore({ a: ['base'] });
+    const changes: unknown[] = [];
+    store.subscribe((change) => changes.push(change));
+    const pending = store.update('a', add('a', 'x')).catch((e: SocketchartError) => e);
+    await h.settle();
+    changes.length = 0;
+    store.dispose();
+    expect(await pending).toMatchObject({ code: ErrorCode.CLOSED });
+    expect(h.server.last!.sentOfType('unsubscribe')).toEqual([{ type: 'unsubscribe', ch: CHANNEL }]);
+    server.accept(server.inbox[0]!);
+    server.remote(add('a', 'theirs'));
+    await h.settle();
+    expect(changes).toEqual([]);
+    expect(store.get('a')).toBeUndefined();
+    expect(store.pending()).toBe(0);
+    await expect(store.update('a', add('a', 'y'))).rejects.toMatchObject({ code: ErrorCode.CLOSED });
+    expect(server.inbox).toHaveLength(1);
+  });
+
+  it('dispose removes its connection listeners: other listeners of the channel keep theirs', async () => {
+    const { h, server, store } = await listStore();
+    const other: unknown[] = [];
+    const unsubscribe = h.connection.subscribe(CHANNEL, (data) => other.push(data));
+    store.dispose();
+    server.remote(add('a', 'after'));
+    await h.settle();
+    expect(other).toEqual([add('a', 'after')]);
+    expect(store.get('a')).toBeUndefined();
+    expect(h.server.last!.sentOfType('unsubscribe')).toEqual([]);
+    unsubscribe();
+  });
+});

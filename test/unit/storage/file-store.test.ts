@@ -1,0 +1,220 @@
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, expect, it } from 'vitest';
+import { InvalidOptionError } from '../../../src/protocol/errors.js';
+import { fileStore, type FileStoreOptions } from '../../../src/storage/file-store.js';
+import { keysOf, message, temporaryDirectory, tick } from './support.js';
+
+const directories: Array<{ remove(): void }> = [];
+
+afterEach(() => {
+  for (const directory of directories.splice(0)) directory.remove();
+});
+
+function logPath(name = 'outbox.jsonl'): string {
+  const directory = temporaryDirectory();
+  directories.push(directory);
+  return join(directory.path, name);
+}
+
+const lines = (path: string): string[] => readFileSync(path, 'utf8').split('\n').filter(Boolean);
+
+function invalidOption(create: () => unknown): InvalidOptionError {
+  try {
+    create();
+  } catch (error) {
+    expect(error).toBeInstanceOf(InvalidOptionError);
+    return error as InvalidOptionError;
+  }
+  throw new Error('expected an InvalidOptionError');
+}
+
+it('validates its options at creation', () => {
+  const path = logPath();
+  expect(invalidOption(() => fileStore(undefined as unknown as FileStoreOptions)).option).toBe('path');
+  expect(invalidOption(() => fileStore({ path: '' })).option).toBe('path');
+  expect(invalidOption(() => fileStore({ path, compactAfterBytes: -1 })).option).toBe('compactAfterBytes');
+  expect(invalidOption(() => fileStore({ path, compactAfterBytes: Number.NaN })).option).toBe('compactAfterBytes');
+  expect(invalidOption(() => fileStore({ path, fsync: 'yes' } as unknown as FileStoreOptions)).option).toBe('fsync');
+  expect(invalidOption(() => fileStore({ path, onError: {} } as unknown as FileStoreOptions)).option).toBe('onError');
+  expect(existsSync(path), 'creating a store touches no file').toBe(false);
+});
+
+it('creates the file and its directory on the first write', async () => {
+  const path = join(logPath(), '..', 'nested', 'deeper', 'outbox.jsonl');
+  const store = fileStore({ path });
+  expect(store.load()).toEqual([]);
+  store.put(message('a'));
+  await tick();
+  expect(lines(path)).toEqual([JSON.stringify({ put: message('a') })]);
+  store.close();
+});
+
+it('appends one JSON line per put / delete, a whole burst at the end of the microtask', async () => {
+  const path = logPath();
+  const store = fileStore({ path });
+  store.load();
+  for (let i = 0; i < 50; i++) store.put(message(`m${i}`));
+  store.delete('m0');
+  expect(existsSync(path), 'nothing written before the microtask ends').toBe(false);
+  await Promise.resolve();
+  expect(lines(path)).toHaveLength(51);
+  expect(lines(path).at(-1)).toBe('{"delete":"m0"}');
+  store.close();
+});
+
+it('a crash loses at most the burst not yet written', async () => {
+  const path = logPath();
+  const snapshot = `${path}.crash`;
+  const store = fileStore({ path });
+  store.load();
+  store.put(message('a'));
+  store.put(message('b'));
+  await tick();
+  store.put(message('c'));
+  store.delete('a');
+  copyFileSync(path, snapshot);
+  expect(keysOf(fileStore({ path: snapshot }).load())).toEqual(['a', 'b']);
+  store.close();
+  expect(keysOf(fileStore({ path }).load())).toEqual(['b', 'c']);
+});
+
+it('ignores a line torn by a crash, and appends after it safely', async () => {
+  const path = logPath();
+  const whole = [message('a'), message('b')].map((m) => JSON.stringify({ put: m })).join('\n');
+  writeFileSync(path, `${whole}\n${JSON.stringify({ put: message('torn') }).slice(0, 30)}`);
+  const before = fileStore({ path });
+  before.put(message('c'));
+  await tick();
+  before.close();
+  const store = fileStore({ path });
+  expect(keysOf(store.load())).toEqual(['a', 'b', 'c']);
+  expect(lines(path).every((line) => JSON.parse(line) !== undefined), 'the torn line is gone').toBe(true);
+  expect(lines(path)).toHaveLength(3);
+  store.close();
+});
+
+it('skips lines it cannot read anywhere in the log', () => {
+  const path = logPath();
+  writeFileSync(
+    path,
+    [
+      JSON.stringify({ put: message('a') }),
+      'garbage',
+      '42',
+      JSON.stringify({ put: { ...message('bad'), sentAt: 'yesterday' } }),
+      JSON.stringify({ delete: 7 }),
+      JSON.stringify({ put: message('b') }),
+      '',
+    ].join('\n'),
+  );
+  expect(keysOf(fileStore({ path }).load())).toEqual(['a', 'b']);
+});
+
+it('load() compacts the log: only live messages are left, through a temporary file, and the file shrinks', async () => {
+  const path = logPath();
+  const first = fileStore({ path });
+  first.load();
+  for (let i = 0; i < 200; i++) first.put(message(`m${i}`, i));
+  await tick();
+  for (let i = 0; i < 190; i++) first.delete(`m${i}`);
+  first.close();
+  const grown = statSync(path).size;
+  expect(lines(path)).toHaveLength(390);
+  const second = fileStore({ path });
+  const loaded = second.load();
+  expect(keysOf(loaded)).toEqual(Array.from({ length: 10 }, (_, i) => `m${190 + i}`));
+  expect(statSync(path).size).toBeLessThan(grown / 10);
+  expect(lines(path)).toEqual(loaded.map((m) => JSON.stringify({ put: m })));
+  expect(existsSync(`${path}.tmp`)).toBe(false);
+  second.close();
+  expect(keysOf(fileStore({ path }).load())).toEqual(keysOf(loaded));
+});
+
+it('does not rewrite a log that is already compact', () => {
+  const path = logPath();
+  const store = fileStore({ path });
+  store.put(message('a'));
+  store.close();
+  fileStore({ path }).load();
+  const compact = statSync(path);
+  fileStore({ path }).load();
+  expect(statSync(path).ino).toBe(compact.ino);
+});
+
+it('compacts while running once the log is past compactAfterBytes and mostly dead', async () => {
+  const path = logPath();
+  const store = fileStore({ path, compactAfterBytes: 4_096 });
+  store.load();
+  store.put(message('keeper', 0));
+  for (let round = 0; round < 200; round++) {
+    store.put(message(`r${round}`, round + 1));
+    store.put(message('keeper', 0, { frame: `round ${round}` }));
+    await Promise.resolve();
+    store.delete(`r${round}`);
+    await Promise.resolve();
+  }
+  expect(statSync(path).size).toBeLessThan(2 * 4_096);
+  store.close();
+  expect(fileStore({ path }).load()).toEqual([message('keeper', 0, { frame: 'round 199' })]);
+});
+
+it('when a write fails it reports through onError, keeps the messages, and rewrites the whole log at the next batch', async () => {
+  const directory = join(logPath(), '..', 'sub');
+  const path = join(directory, 'outbox.jsonl');
+  const errors: Array<readonly string[]> = [];
+  const store = fileStore({ path, compactAfterBytes: 0, onError: (_error, keys) => errors.push(keys) });
+  store.load();
+  store.put(message('a', 1));
+  await tick();
+  rmSync(directory, { recursive: true });
+  writeFileSync(directory, 'not a directory');
+  expect(() => {
+    store.put(message('b', 2));
+    store.delete('a');
+  }).not.toThrow();
+  await tick();
+  expect(errors).toEqual([['b', 'a']]);
+  expect(keysOf(store.load())).toEqual(['b']);
+  rmSync(directory);
+  mkdirSync(directory);
+  store.put(message('c', 3));
+  await tick();
+  expect(errors).toHaveLength(2);
+  expect(lines(path)).toEqual([message('b', 2), message('c', 3)].map((m) => JSON.stringify({ put: m })));
+  store.close();
+  expect(keysOf(fileStore({ path }).load())).toEqual(['b', 'c']);
+});
+
+it('changes made before load() that cannot be written are reported, kept, and written by a later batch', async () => {
+  const directory = join(logPath(), '..', 'sub');
+  const path = join(directory, 'outbox.jsonl');
+  writeFileSync(directory, 'not a directory');
+  const errors: Array<readonly string[]> = [];
+  const store = fileStore({ path, onError: (_error, keys) => errors.push(keys) });
+  store.put(message('a', 1));
+  await tick();
+  expect(errors).toEqual([['a']]);
+  rmSync(directory);
+  mkdirSync(directory);
+  store.put(message('b', 2));
+  await tick();
+  expect(errors).toHaveLength(1);
+  expect(keysOf(fileStore({ path }).load())).toEqual(['a', 'b']);
+  store.close();
+});
+
+it('load() throws when the log exists but cannot be read', () => {
+  const path = logPath();
+  mkdirSync(path);
+  expect(() => fileStore({ path }).load()).toThrow(/EISDIR/);
+});
+
+it('close() writes the pending burst synchronously', () => {
+  const path = logPath();
+  const store = fileStore({ path, fsync: true });
+  store.load();
+  store.put(message('a'));
+  store.close();
+  expect(keysOf(fileStore({ path }).load())).toEqual(['a']);
+});

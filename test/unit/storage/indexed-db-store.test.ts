@@ -1,0 +1,190 @@
+import { IDBDatabase as FakeDatabase, IDBFactory } from 'fake-indexeddb';
+import { afterEach, expect, it, vi } from 'vitest';
+import { InvalidOptionError } from '../../../src/protocol/errors.js';
+import { indexedDbStore, type IndexedDbStoreOptions, type StoredMessage } from '../../../src/storage/index.js';
+import { keysOf, message, tick } from './support.js';
+
+afterEach(() => {
+  vi.restoreAllMocks();
+  vi.unstubAllGlobals();
+});
+
+function invalidOption(create: () => unknown): InvalidOptionError {
+  try {
+    create();
+  } catch (error) {
+    expect(error).toBeInstanceOf(InvalidOptionError);
+    return error as InvalidOptionError;
+  }
+  throw new Error('expected an InvalidOptionError');
+}
+
+function openRaw(factory: IDBFactory, name: string, version?: number): Promise<IDBDatabase> {
+  return new Promise((resolve, reject) => {
+    const request = factory.open(name, version);
+    request.onupgradeneeded = () => {
+      if (!request.result.objectStoreNames.contains('messages')) request.result.createObjectStore('messages', { keyPath: 'key' });
+    };
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
+}
+
+function putRaw(db: IDBDatabase, records: unknown[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const transaction = db.transaction('messages', 'readwrite');
+    for (const record of records) transaction.objectStore('messages').put(record);
+    transaction.oncomplete = () => resolve();
+    transaction.onerror = () => reject(transaction.error);
+  });
+}
+
+it('uses globalThis.indexedDB by default, in a database named socketchart', async () => {
+  const factory = new IDBFactory();
+  vi.stubGlobal('indexedDB', factory);
+  const store = indexedDbStore();
+  store.put(message('a'));
+  await store.close();
+  expect((await factory.databases()).map((db) => db.name)).toEqual(['socketchart']);
+  expect(keysOf(await indexedDbStore({ indexedDB: factory }).load())).toEqual(['a']);
+});
+
+it('throws an InvalidOptionError naming `indexedDB` when there is none and none is given', () => {
+  const error = invalidOption(() => indexedDbStore());
+  expect(error.option).toBe('indexedDB');
+  expect(error.message).toMatch(/no globalThis\.indexedDB/);
+});
+
+it('validates its options at creation', () => {
+  const factory = new IDBFactory();
+  expect(invalidOption(() => indexedDbStore({ indexedDB: {} as IDBFactory })).option).toBe('indexedDB');
+  expect(invalidOption(() => indexedDbStore({ indexedDB: factory, name: '' })).option).toBe('name');
+  expect(invalidOption(() => indexedDbStore({ indexedDB: factory, onError: true } as unknown as IndexedDbStoreOptions)).option).toBe('onError');
+});
+
+it('keeps stores with different names apart', async () => {
+  const factory = new IDBFactory();
+  const one = indexedDbStore({ indexedDB: factory, name: 'one' });
+  const two = indexedDbStore({ indexedDB: factory, name: 'two' });
+  one.put(message('a'));
+  two.put(message('b'));
+  await Promise.all([one.close(), two.close()]);
+  expect(keysOf(await indexedDbStore({ indexedDB: factory, name: 'one' }).load())).toEqual(['a']);
+  expect(keysOf(await indexedDbStore({ indexedDB: factory, name: 'two' }).load())).toEqual(['b']);
+});
+
+it('writes a burst of put / delete in one transaction', async () => {
+  const factory = new IDBFactory();
+  const store = indexedDbStore({ indexedDB: factory });
+  await store.load();
+  const transaction = vi.spyOn(FakeDatabase.prototype, 'transaction');
+  for (let i = 0; i < 100; i++) store.put(message(`m${i}`));
+  for (let i = 0; i < 50; i++) store.delete(`m${i}`);
+  await tick();
+  await store.close();
+  expect(transaction.mock.calls.filter(([, mode]) => mode === 'readwrite')).toHaveLength(1);
+  expect(await indexedDbStore({ indexedDB: factory }).load()).toHaveLength(50);
+});
+
+it('changes made while a transaction runs go together in the next one', async () => {
+  const factory = new IDBFactory();
+  const store = indexedDbStore({ indexedDB: factory });
+  await store.load();
+  const transaction = vi.spyOn(FakeDatabase.prototype, 'transaction');
+  store.put(message('first'));
+  await Promise.resolve();
+  await Promise.resolve();
+  for (let i = 0; i < 10; i++) {
+    store.put(message(`m${i}`));
+    await Promise.resolve();
+  }
+  await store.close();
+  expect(transaction.mock.calls.filter(([, mode]) => mode === 'readwrite')).toHaveLength(2);
+  expect(await indexedDbStore({ indexedDB: factory }).load()).toHaveLength(11);
+});
+
+it('load() waits for pending writes and sees them', async () => {
+  const factory = new IDBFactory();
+  const store = indexedDbStore({ indexedDB: factory });
+  store.put(message('b', 2));
+  store.put(message('a', 1));
+  expect(keysOf(await store.load())).toEqual(['a', 'b']);
+  store.delete('a');
+  expect(keysOf(await store.load())).toEqual(['b']);
+  await store.close();
+});
+
+it('close() waits for every pending write, and the store opens again if used afterwards', async () => {
+  const factory = new IDBFactory();
+  const store = indexedDbStore({ indexedDB: factory });
+  for (let i = 0; i < 20; i++) store.put(message(`m${i}`, i));
+  await store.close();
+  expect(keysOf(await indexedDbStore({ indexedDB: factory }).load())).toHaveLength(20);
+  store.put(message('late', 99));
+  expect(keysOf(await store.load())).toContain('late');
+  await store.close();
+});
+
+it('skips records it did not write, and orders by sentAt then put order across runs', async () => {
+  const factory = new IDBFactory();
+  const first = indexedDbStore({ indexedDB: factory });
+  first.put(message('b', 5));
+  first.put(message('a', 5));
+  await first.close();
+  const db = await openRaw(factory, 'socketchart');
+  await putRaw(db, [
+    { key: 'plain', value: 1 },
+    { key: 'no-seq', message: message('no-seq') },
+    { key: 'mismatch', seq: 9, message: message('other') },
+    { key: 'bad', seq: 10, message: { ...message('bad'), ack: 'yes' } },
+  ]);
+  db.close();
+  const second = indexedDbStore({ indexedDB: factory });
+  second.put(message('c', 5));
+  second.put(message('early', 1));
+  expect(keysOf(await second.load())).toEqual(['early', 'b', 'a', 'c']);
+  await second.close();
+});
+
+it('reports a batch it cannot write through onError, without throwing into put', async () => {
+  const factory = new IDBFactory();
+  const errors: Array<{ error: unknown; keys: readonly string[] }> = [];
+  const store = indexedDbStore({ indexedDB: factory, onError: (error, keys) => errors.push({ error, keys }) });
+  await store.load();
+  const unclonable = { ...message('fn'), frame: (() => 'x') as unknown as string } satisfies StoredMessage;
+  expect(() => store.put(unclonable)).not.toThrow();
+  store.put(message('ok'));
+  await store.close();
+  expect(errors).toHaveLength(1);
+  expect(errors[0]?.keys).toEqual(['fn', 'ok']);
+  expect((errors[0]?.error as Error).name).toBe('DataCloneError');
+  store.put(message('after'));
+  expect(keysOf(await store.load()), 'the next batch is written').toEqual(['after']);
+  await store.close();
+});
+
+it('when the database cannot be opened, put reports through onError and load() rejects', async () => {
+  const factory = new IDBFactory();
+  (await openRaw(factory, 'socketchart', 5)).close();
+  const onError = vi.fn();
+  const store = indexedDbStore({ indexedDB: factory, onError });
+  store.put(message('a'));
+  store.delete('b');
+  await tick();
+  expect(onError).toHaveBeenCalledTimes(1);
+  expect(onError.mock.calls[0]?.[1]).toEqual(['a', 'b']);
+  expect((onError.mock.calls[0]?.[0] as Error).name).toBe('VersionError');
+  await expect(store.load()).rejects.toMatchObject({ name: 'VersionError' });
+  await expect(store.close()).resolves.toBeUndefined();
+});
+
+it('closes its connection when another one upgrades the database, so that the upgrade is not blocked', async () => {
+  const factory = new IDBFactory();
+  const store = indexedDbStore({ indexedDB: factory });
+  store.put(message('a'));
+  await store.load();
+  const upgraded = await openRaw(factory, 'socketchart', 2);
+  upgraded.close();
+  await expect(store.load()).rejects.toMatchObject({ name: 'VersionError' });
+  await store.close();
+});

@@ -1,0 +1,97 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { IDBFactory } from 'fake-indexeddb';
+import { fileStore } from '../../../src/storage/file-store.js';
+import { indexedDbStore, memoryStore, webStorageStore, type MessageStore, type StoredMessage } from '../../../src/storage/index.js';
+
+/** A `Storage` kept in a Map, counting writes, with an optional quota on the characters it holds (keys + values). */
+export class MapStorage implements Pick<Storage, 'getItem' | 'setItem' | 'removeItem' | 'key' | 'clear' | 'length'> {
+  readonly items = new Map<string, string>();
+  writes = 0;
+  quota = Infinity;
+
+  get length(): number {
+    return this.items.size;
+  }
+
+  key(index: number): string | null {
+    return [...this.items.keys()][index] ?? null;
+  }
+
+  getItem(key: string): string | null {
+    return this.items.get(key) ?? null;
+  }
+
+  setItem(key: string, value: string): void {
+    this.writes++;
+    const previous = this.items.get(key);
+    const used = [...this.items].reduce((total, [k, v]) => total + k.length + v.length, 0);
+    if (used - (previous === undefined ? 0 : key.length + previous.length) + key.length + value.length > this.quota) {
+      throw new DOMException(`Setting the value of '${key}' exceeded the quota.`, 'QuotaExceededError');
+    }
+    this.items.set(key, String(value));
+  }
+
+  removeItem(key: string): void {
+    this.writes++;
+    this.items.delete(key);
+  }
+
+  clear(): void {
+    this.items.clear();
+  }
+}
+
+/** A message with defaults for what a test does not care about. */
+export function message(key: string, sentAt = 1_000, extra: Partial<StoredMessage> = {}): StoredMessage {
+  return { key, frame: JSON.stringify({ type: 'publish', ch: 'room', id: key, data: key }), priority: 'normal', ack: true, sentAt, ...extra };
+}
+
+export const keysOf = (messages: readonly StoredMessage[]): string[] => messages.map((m) => m.key);
+
+/** Lets the microtasks (and the IndexedDB requests) that are due run. */
+export const tick = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
+
+export function temporaryDirectory(): { path: string; remove(): void } {
+  const path = mkdtempSync(join(tmpdir(), 'socketchart-store-'));
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/** What stores persist to; `open()` makes a new store over it, as an app does when it starts again. */
+export interface Backing {
+  open(): MessageStore;
+  dispose(): void;
+}
+
+export const backings: ReadonlyArray<{ name: string; create(): Backing }> = [
+  {
+    name: 'memoryStore',
+    create: () => {
+      const store = memoryStore();
+      return { open: () => store, dispose: () => undefined };
+    },
+  },
+  {
+    name: 'webStorageStore',
+    create: () => {
+      const storage = new MapStorage();
+      return { open: () => webStorageStore({ storage }), dispose: () => undefined };
+    },
+  },
+  {
+    name: 'indexedDbStore',
+    create: () => {
+      const factory = new IDBFactory();
+      return { open: () => indexedDbStore({ indexedDB: factory }), dispose: () => undefined };
+    },
+  },
+  {
+    name: 'fileStore',
+    create: () => {
+      const directory = temporaryDirectory();
+      const path = join(directory.path, 'outbox.jsonl');
+      return { open: () => fileStore({ path }), dispose: directory.remove };
+    },
+  },
+];

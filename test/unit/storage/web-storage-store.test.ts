@@ -1,0 +1,168 @@
+import { afterEach, expect, it, vi } from 'vitest';
+import { InvalidOptionError } from '../../../src/protocol/errors.js';
+import { webStorageStore, type WebStorageStoreOptions } from '../../../src/storage/index.js';
+import { keysOf, MapStorage, message, tick } from './support.js';
+
+afterEach(() => {
+  vi.unstubAllGlobals();
+});
+
+function invalidOption(create: () => unknown): InvalidOptionError {
+  try {
+    create();
+  } catch (error) {
+    expect(error).toBeInstanceOf(InvalidOptionError);
+    return error as InvalidOptionError;
+  }
+  throw new Error('expected an InvalidOptionError');
+}
+
+it('uses globalThis.localStorage by default', () => {
+  const storage = new MapStorage();
+  vi.stubGlobal('localStorage', storage);
+  const store = webStorageStore();
+  store.put(message('a'));
+  store.close();
+  expect([...storage.items.keys()]).toEqual(['socketchart:outbox:a']);
+});
+
+it('throws an InvalidOptionError naming `storage` when there is no localStorage and none is given', () => {
+  expect(invalidOption(() => webStorageStore()).option).toBe('storage');
+  expect(invalidOption(() => webStorageStore()).message).toMatch(/no usable globalThis\.localStorage/);
+});
+
+it('throws an InvalidOptionError naming `storage` when reading localStorage throws (a sandboxed page)', () => {
+  Object.defineProperty(globalThis, 'localStorage', {
+    configurable: true,
+    get() {
+      throw new DOMException('The operation is insecure.', 'SecurityError');
+    },
+  });
+  try {
+    expect(invalidOption(() => webStorageStore()).option).toBe('storage');
+  } finally {
+    Reflect.deleteProperty(globalThis, 'localStorage');
+  }
+});
+
+it('validates its options at creation', () => {
+  const storage = new MapStorage();
+  expect(invalidOption(() => webStorageStore({ storage: {} as unknown as Storage })).option).toBe('storage');
+  expect(invalidOption(() => webStorageStore({ storage, key: '' })).option).toBe('key');
+  expect(invalidOption(() => webStorageStore({ storage, key: 7 } as unknown as WebStorageStoreOptions)).option).toBe('key');
+  expect(invalidOption(() => webStorageStore({ storage, onError: 'log' } as unknown as WebStorageStoreOptions)).option).toBe('onError');
+  expect(invalidOption(() => webStorageStore('x' as unknown as WebStorageStoreOptions)).option).toBe('options');
+});
+
+it('keeps each message under `${key}:${message key}` and leaves other entries alone', () => {
+  const storage = new MapStorage();
+  storage.setItem('theme', 'dark');
+  const store = webStorageStore({ storage, key: 'app:outbox' });
+  store.put(message('m1'));
+  store.put(message('m2'));
+  store.close();
+  expect([...storage.items.keys()].sort()).toEqual(['app:outbox:m1', 'app:outbox:m2', 'theme']);
+  expect(JSON.parse(storage.getItem('app:outbox:m1') ?? '')).toEqual({ seq: 0, message: message('m1') });
+  expect(keysOf(webStorageStore({ storage, key: 'other' }).load())).toEqual([]);
+});
+
+it('writes a burst of put / delete once, at the end of the microtask: one write per changed message, none for one put and deleted', async () => {
+  const storage = new MapStorage();
+  const store = webStorageStore({ storage });
+  store.load();
+  for (let round = 0; round < 5; round++) for (let i = 0; i < 20; i++) store.put(message(`m${i}`, 1_000, { frame: `round ${round}` }));
+  store.put(message('gone'));
+  store.delete('gone');
+  expect(storage.writes).toBe(0);
+  await tick();
+  expect(storage.writes).toBe(20);
+  for (let i = 0; i < 20; i++) store.delete(`m${i}`);
+  store.put(message('m0'));
+  await tick();
+  expect(storage.writes, '19 removals and one write for m0, deleted then put again').toBe(40);
+  expect([...storage.items.keys()]).toEqual(['socketchart:outbox:m0']);
+});
+
+it('skips corrupt and foreign values under its prefix without throwing, and leaves them in place', () => {
+  const storage = new MapStorage();
+  const good = webStorageStore({ storage });
+  good.put(message('ok'));
+  good.close();
+  const foreign = {
+    'socketchart:outbox:torn': '{"seq":1,"message":{"key":"torn"',
+    'socketchart:outbox:text': 'hello',
+    'socketchart:outbox:null': 'null',
+    'socketchart:outbox:no-seq': JSON.stringify({ message: message('no-seq') }),
+    'socketchart:outbox:bad-priority': JSON.stringify({ seq: 2, message: message('bad-priority', 1, { priority: 'urgent' as 'low' }) }),
+    'socketchart:outbox:elsewhere': JSON.stringify({ seq: 3, message: message('other-key') }),
+    'socketchart:outbox:sub:x': JSON.stringify({ seq: 4, message: message('x') }),
+  };
+  for (const [key, value] of Object.entries(foreign)) storage.setItem(key, value);
+  const store = webStorageStore({ storage });
+  expect(keysOf(store.load())).toEqual(['ok']);
+  store.delete('ok');
+  store.close();
+  expect(Object.fromEntries(storage.items)).toEqual(foreign);
+});
+
+it('on a quota error reports through onError, does not throw, keeps its own copy and writes the rest', async () => {
+  const storage = new MapStorage();
+  const errors: Array<{ error: unknown; keys: readonly string[] }> = [];
+  const store = webStorageStore({ storage, onError: (error, keys) => errors.push({ error, keys }) });
+  store.load();
+  storage.quota = 2_000;
+  expect(() => {
+    store.put(message('small'));
+    store.put(message('huge', 1_000, { frame: 'x'.repeat(5_000) }));
+  }).not.toThrow();
+  await tick();
+  expect(errors).toHaveLength(1);
+  expect(errors[0]?.keys).toEqual(['huge']);
+  expect((errors[0]?.error as DOMException).name).toBe('QuotaExceededError');
+  expect(keysOf(store.load()), 'this run keeps it').toEqual(['small', 'huge']);
+  expect(keysOf(webStorageStore({ storage }).load()), 'a restart does not have it').toEqual(['small']);
+  store.delete('huge');
+  store.close();
+  expect(storage.writes).toBe(2);
+});
+
+it('a throwing onError does not break the store', async () => {
+  const storage = new MapStorage();
+  storage.quota = 10;
+  const store = webStorageStore({
+    storage,
+    onError: () => {
+      throw new Error('listener bug');
+    },
+  });
+  store.put(message('a'));
+  await tick();
+  expect(() => store.close()).not.toThrow();
+  expect(keysOf(store.load())).toEqual(['a']);
+});
+
+it('when the storage cannot be read, load() reports it and returns what it has instead of throwing', () => {
+  const storage = new MapStorage();
+  storage.setItem('socketchart:outbox:a', JSON.stringify({ seq: 0, message: message('a') }));
+  storage.key = () => {
+    throw new DOMException('The operation is insecure.', 'SecurityError');
+  };
+  const onError = vi.fn();
+  const store = webStorageStore({ storage, onError });
+  expect(store.load()).toEqual([]);
+  expect(onError).toHaveBeenCalledTimes(1);
+  store.put(message('a'));
+  expect(keysOf(store.load())).toEqual(['a']);
+});
+
+it('keeps put order across restarts with many messages of the same sentAt', () => {
+  const storage = new MapStorage();
+  const keys = Array.from({ length: 50 }, (_, i) => `k${(i * 37) % 50}`);
+  let store = webStorageStore({ storage });
+  for (const key of keys.slice(0, 25)) store.put(message(key));
+  store.close();
+  store = webStorageStore({ storage });
+  for (const key of keys.slice(25)) store.put(message(key));
+  store.close();
+  expect(keysOf(webStorageStore({ storage }).load())).toEqual(keys);
+});

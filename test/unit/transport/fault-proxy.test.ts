@@ -1,0 +1,152 @@
+import net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { FaultProxy } from '../../../src/testing/fault-proxy.js';
+import { until } from '../../support/until.js';
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!();
+});
+
+/** A loopback TCP server that records what it receives and echoes it back. */
+async function echoServer() {
+  const sockets = new Set<net.Socket>();
+  let received = '';
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('data', (chunk) => {
+      received += chunk.toString();
+      socket.write(chunk);
+    });
+    socket.on('error', () => undefined).on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(
+    () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  );
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    get received() {
+      return received;
+    },
+    get open() {
+      return sockets.size;
+    },
+  };
+}
+
+async function proxied(options: ConstructorParameters<typeof FaultProxy>[1] = {}) {
+  const target = await echoServer();
+  const proxy = new FaultProxy({ host: '127.0.0.1', port: target.port }, options);
+  await proxy.listen();
+  cleanups.push(() => proxy.close());
+  const client = net.connect(proxy.port, '127.0.0.1');
+  let echoed = '';
+  let closed = false;
+  client.on('data', (chunk) => (echoed += chunk.toString()));
+  client.on('error', () => undefined).on('close', () => (closed = true));
+  cleanups.push(() => void client.destroy());
+  await new Promise<void>((resolve) => client.once('connect', () => resolve()));
+  await until(() => proxy.open === 1 && target.open === 1, 2_000, 'the proxied connection');
+  return {
+    target,
+    proxy,
+    client,
+    get echoed() {
+      return echoed;
+    },
+    get closed() {
+      return closed;
+    },
+  };
+}
+
+/** Values handed out in order, then the last one forever. */
+const sequence = (values: number[]) => {
+  let i = 0;
+  return () => values[Math.min(i++, values.length - 1)]!;
+};
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('FaultProxy delay', () => {
+  it('holds every chunk for delayMs in both directions, then delivers it', async () => {
+    const link = await proxied();
+    link.proxy.delayMs = 150;
+    const sentAt = Date.now();
+    link.client.write('ping');
+    await until(() => link.proxy.delayed === 1, 1_000, 'the chunk to be held');
+    expect(link.target.received).toBe('');
+    await until(() => link.target.received === 'ping', 1_000, 'the chunk upstream');
+    const upAt = Date.now();
+    expect(upAt - sentAt).toBeGreaterThanOrEqual(148);
+    await until(() => link.echoed === 'ping', 1_000, 'the echo downstream');
+    expect(Date.now() - upAt).toBeGreaterThanOrEqual(148);
+    expect(link.proxy.delayed).toBe(0);
+  });
+
+  it('keeps byte order per direction when jitter gives later chunks shorter delays', async () => {
+    const link = await proxied({ random: sequence([0.95, 0.7, 0.45, 0.2, 0]) });
+    link.proxy.jitterMs = 200;
+    const parts = ['a1', 'b2', 'c3', 'd4', 'e5'];
+    for (const [i, part] of parts.entries()) {
+      link.client.write(part);
+      // each write is read by the proxy as a chunk of its own, drawing its own (shorter) delay
+      await until(() => link.proxy.delayed === i + 1 || link.target.received.length > 0, 1_000, `chunk ${part} held`);
+    }
+    await until(() => link.echoed.length === 10, 2_000, 'every echo');
+    expect(link.target.received).toBe(parts.join(''));
+    expect(link.echoed).toBe(parts.join(''));
+  });
+
+  it('lowering the delay does not let a new chunk overtake one still held', async () => {
+    const link = await proxied();
+    link.proxy.delayMs = 200;
+    link.client.write('first;');
+    await until(() => link.proxy.delayed === 1, 1_000, 'the first chunk held');
+    link.proxy.delayMs = 0;
+    link.client.write('second;');
+    await until(() => link.echoed.length === 13, 2_000, 'both echoes');
+    expect(link.target.received).toBe('first;second;');
+    expect(link.echoed).toBe('first;second;');
+  });
+
+  it('a blackhole holds chunks already delayed until it lifts, then they arrive intact and in order', async () => {
+    const link = await proxied();
+    link.proxy.delayMs = 30;
+    link.client.write('x');
+    await until(() => link.proxy.delayed === 1, 1_000, 'the chunk held');
+    link.proxy.mode = 'blackhole';
+    link.client.write('y');
+    await pause(150);
+    expect(link.target.received).toBe('');
+    link.proxy.mode = 'pass';
+    link.proxy.delayMs = 0;
+    await until(() => link.echoed === 'xy', 1_000, 'the echo after the blackhole');
+    expect(link.target.received).toBe('xy');
+  });
+
+  it('reset drops held chunks and closes the connection on both sides', async () => {
+    const link = await proxied();
+    link.proxy.delayMs = 300;
+    link.client.write('lost');
+    await until(() => link.proxy.delayed === 1, 1_000, 'the chunk held');
+    link.proxy.reset();
+    expect(link.proxy.delayed).toBe(0);
+    await until(() => link.closed && link.target.open === 0, 1_000, 'both sides closed');
+    await pause(350);
+    expect(link.target.received).toBe('');
+    expect(link.proxy.open).toBe(0);
+  });
+
+  it('without a delay, chunks pass straight through', async () => {
+    const link = await proxied();
+    link.client.write('direct');
+    await until(() => link.echoed === 'direct', 1_000, 'the echo');
+    expect(link.proxy.delayed).toBe(0);
+  });
+});
