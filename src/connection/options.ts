@@ -11,6 +11,7 @@ import { defaultWebSocket } from '../transport/websocket-like.js';
 import type { OverflowPolicy } from '../queue/outbound-queue.js';
 import type { DialGate } from '../policy/dial-budget.js';
 import type { RateLimit, RateLimitOptions } from '../policy/rate-limiter.js';
+import type { MessageStore } from '../storage/message-store.js';
 
 /** Why the token provider is being asked. */
 export type TokenReason = 'connect' | 'refresh' | 'rejected';
@@ -96,6 +97,18 @@ export interface AckOptions {
   maxAttempts?: number;
 }
 
+export interface PersistenceOptions {
+  /**
+   * Where queued messages and unacknowledged `ack: true` messages are kept so that they survive a restart
+   * of the app: `webStorageStore()` or `indexedDbStore()` in browsers, `fileStore()` in Node, `memoryStore()`
+   * in tests. Give every connection its own store. Messages a previous run left are queued again when the
+   * store has loaded (acknowledged ones with their ids, so the server keeps them once); their outcome is
+   * reported by `restored` and `error` events. `stop()` and `dispose()` settle every message (CLOSED) and
+   * clear it from the store.
+   */
+  store: MessageStore;
+}
+
 export interface FailoverOptions {
   /** Consecutive failed dials on the current url before moving to the next one. @default 3 */
   after?: number;
@@ -133,6 +146,8 @@ export interface ConnectionOptions {
   acks?: AckOptions;
   /** Client-side rate limits: messages wait in the queue (outbound `throttled`) instead of being refused. @default { followServer: true } */
   rateLimit?: RateLimitOptions;
+  /** Keep queued and unacknowledged messages across restarts of the app. @default undefined (kept in memory only) */
+  persistence?: PersistenceOptions;
   /** Longest wait for the socket to open. @default 10000 */
   connectTimeoutMs?: number;
   /** Longest wait for the server's answer to the auth frame. @default 10000 */
@@ -177,6 +192,7 @@ export interface ResolvedOptions {
   queue: Required<QueueOptions>;
   acks: Required<AckOptions>;
   rateLimit: { connection: RateLimit | undefined; channels: Readonly<Record<string, RateLimit>>; followServer: boolean; configured: boolean };
+  store: MessageStore | undefined;
   connectTimeoutMs: number;
   authTimeoutMs: number;
   closeTimeoutMs: number;
@@ -232,7 +248,7 @@ function intern<T extends object>(kind: string, value: T): T {
 
 const topLevelKeys = [
   'url', 'failover', 'name', 'WebSocket', 'protocols', 'protocol', 'auth', 'heartbeat', 'reconnect', 'circuit', 'queue', 'acks',
-  'rateLimit', 'connectTimeoutMs', 'authTimeoutMs', 'closeTimeoutMs', 'maxMessageBytes', 'maxInboundBytes', 'environment',
+  'rateLimit', 'persistence', 'connectTimeoutMs', 'authTimeoutMs', 'closeTimeoutMs', 'maxMessageBytes', 'maxInboundBytes', 'environment',
   'closeWhenHidden', 'clock', 'random', 'logger', 'inspect', 'dialGate', 'priority',
 ] as const;
 
@@ -370,6 +386,16 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   });
 
   const rateLimit = resolveRateLimit(o.rateLimit);
+  let store: MessageStore | undefined;
+  if (o.persistence !== undefined) {
+    const p = section('persistence', o.persistence);
+    checkKeys('persistence', p, ['store']);
+    const candidate = p.store as Partial<MessageStore> | undefined;
+    if (!isObject(candidate) || typeof candidate.load !== 'function' || typeof candidate.put !== 'function' || typeof candidate.delete !== 'function') {
+      throw new InvalidOptionError('persistence.store', 'a MessageStore (load, put, delete)', candidate);
+    }
+    store = candidate as MessageStore;
+  }
   const environment = resolveEnvironment(o.environment);
   const clock = resolveClock(o.clock);
   if (o.random !== undefined && typeof o.random !== 'function') throw new InvalidOptionError('random', 'a function returning [0, 1)', o.random);
@@ -397,6 +423,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     queue,
     acks,
     rateLimit,
+    store,
     connectTimeoutMs: num('connectTimeoutMs', o.connectTimeoutMs, 10_000, 1, MAX_DELAY),
     authTimeoutMs: num('authTimeoutMs', o.authTimeoutMs, 10_000, 1, MAX_DELAY),
     closeTimeoutMs: num('closeTimeoutMs', o.closeTimeoutMs, 2_000, 1, MAX_DELAY),

@@ -5,6 +5,8 @@ import { redactDeep, redactSecret, redactUrl } from '../protocol/redact.js';
 import { OutboundQueue, type Priority, type QueuedMessage } from '../queue/outbound-queue.js';
 import { AckTracker, type AckInfo } from '../queue/ack-tracker.js';
 import { RateLimiter, Take, channelType } from '../policy/rate-limiter.js';
+import { Outbox } from '../storage/outbox.js';
+import type { StoredMessage } from '../storage/message-store.js';
 import { ConnectionMetrics } from '../metrics/connection-metrics.js';
 import type { EnvironmentEvent } from '../environment/environment.js';
 import { ReadyState, type WebSocketLike } from '../transport/websocket-like.js';
@@ -44,6 +46,8 @@ export interface ConnectionEvents {
   gap: { ch: string; from: number; to: number };
   /** Queued messages wait for a rate limit (`scope`: the channel type, or `connection`); the flusher tries again after `waitMs`. */
   throttled: { scope: string; waitMs: number; queued: number };
+  /** Messages a previous run left in the persistence store were queued again (`expired`: dropped, their TTL had passed). */
+  restored: { messages: number; expired: number };
 }
 
 type Listener<K extends keyof ConnectionEvents> = (payload: ConnectionEvents[K]) => void;
@@ -122,6 +126,8 @@ export class ConnectionRuntime implements FrameSink {
   private queue: OutboundQueue | undefined;
   private acks: AckTracker | undefined;
   private limiter: RateLimiter | undefined;
+  private outbox: Outbox | undefined;
+  private disposed = false;
   private ackIds = 0;
   private ackPrefix: string | undefined;
   private listeners: Map<keyof ConnectionEvents, Set<Listener<never>>> | undefined;
@@ -133,6 +139,13 @@ export class ConnectionRuntime implements FrameSink {
     this.online = options.environment.isOnline?.() ?? true;
     this.hidden = options.environment.isHidden?.() ?? false;
     if (options.rateLimit.configured) this.limiter = new RateLimiter(options.clock, options.rateLimit);
+    if (options.store) {
+      const outbox = (this.outbox = new Outbox(options.store, options.clock));
+      outbox.load().then(
+        (messages) => this.restore(messages),
+        (cause) => this.reportError(new SocketchartError(ErrorCode.SERVER_ERROR, { message: 'The persistence store could not be loaded', recovery: 'none', cause })),
+      );
+    }
   }
 
   toJSON(): Record<string, unknown> {
@@ -454,7 +467,10 @@ export class ConnectionRuntime implements FrameSink {
     const acks = (this.acks ??= new AckTracker(this.options.clock, this.options.acks, (frame) => this.write(frame)));
     if (acks.has(id)) return Promise.reject(new SocketchartError(ErrorCode.INVALID_MESSAGE_FORMAT, { message: `Message id "${id}" is already in flight`, recovery: 'fail', messageId: id }));
     let acked: Promise<AckInfo> | undefined;
-    const written = this.sendFrame(data, { ...options, id }, (frame) => (acked = acks.track(id, frame)));
+    const written = this.sendFrame(data, { ...options, id }, (frame) => {
+      acked = acks.track(id, frame);
+      this.outbox?.keepUntil(acked, frame, { key: id, channel: options.channel, priority: options.priority ?? 'normal', ttlMs: options.ttl, ack: true });
+    });
     if (!acked) return written.then(() => Promise.reject(new SocketchartError(ErrorCode.INVALID_MESSAGE_FORMAT, { message: 'The message was not sent', recovery: 'fail' })));
     written.then(
       () => acks.written(id),
@@ -498,21 +514,64 @@ export class ConnectionRuntime implements FrameSink {
     if (this.status === 'closed' || this.status === 'failed') {
       return Promise.reject(new SocketchartError(ErrorCode.CLOSED, { message: `The connection is ${this.status}` }));
     }
-    const queue = (this.queue ??= new OutboundQueue(this.options.queue, this.options.clock));
     const ttl = options.ttl ?? this.options.queue.defaultTtlMs;
-    const promise = queue.enqueue({
+    const promise = this.enqueue(frame, options.priority ?? 'normal', ttl, options.id, options.channel);
+    if (this.outbox && !options.ack) this.outbox.keepUntil(promise, frame, { channel: options.channel, priority: options.priority ?? 'normal', ttlMs: ttl, ack: false });
+    this.wakeFlusher();
+    return promise;
+  }
+
+  private enqueue(frame: OutgoingFrame, priority: Priority, ttl: number | undefined, id: string | undefined, channel: string | undefined): Promise<void> {
+    const queue = (this.queue ??= new OutboundQueue(this.options.queue, this.options.clock));
+    return queue.enqueue({
       payload: frame,
       bytes: exactBytes(frame),
-      priority: options.priority ?? 'normal',
-      ...(ttl > 0 ? { ttlMs: ttl } : {}),
-      ...(options.id === undefined ? {} : { id: options.id }),
-      ...(options.channel === undefined ? {} : { channel: options.channel }),
+      priority,
+      ...(ttl !== undefined && ttl > 0 ? { ttlMs: ttl } : {}),
+      ...(id === undefined ? {} : { id }),
+      ...(channel === undefined ? {} : { channel }),
     });
+  }
+
+  /** Something was queued: the flusher runs when the fast path was open, or to get past messages held by a rate limit. */
+  private wakeFlusher(): void {
     if (this.fastPath || this.throttled) {
       this.fastPath = false;
       this.toMachine({ type: 'queue.pending' });
     }
-    return promise;
+  }
+
+  /** Queues again what a previous run left in the persistence store, oldest first. */
+  private restore(messages: readonly StoredMessage[]): void {
+    const outbox = this.outbox!;
+    if (this.disposed || this.status === 'closed' || this.status === 'failed') return;
+    const now = this.options.clock.now();
+    let restored = 0;
+    let expired = 0;
+    for (const message of messages) {
+      if (message.expiresAt !== undefined && message.expiresAt <= now) {
+        outbox.forget(message.key);
+        expired++;
+        continue;
+      }
+      if (message.ack && this.acks?.has(message.key)) continue;
+      const ttl = message.expiresAt === undefined ? undefined : message.expiresAt - now;
+      const queued = this.enqueue(message.frame, message.priority, ttl, message.ack ? message.key : undefined, message.channel);
+      let settled: Promise<unknown> = queued;
+      if (message.ack) {
+        const acks = (this.acks ??= new AckTracker(this.options.clock, this.options.acks, (frame) => this.write(frame)));
+        settled = acks.track(message.key, message.frame);
+        queued.then(
+          () => acks.written(message.key),
+          (error: SocketchartError) => acks.fail(message.key, error),
+        );
+      }
+      outbox.forgetWhenSettled(message.key, settled);
+      settled.catch((error: SocketchartError) => this.reportError(error));
+      restored++;
+    }
+    this.emit('restored', { messages: restored, expired });
+    if (restored > 0) this.wakeFlusher();
   }
 
   /**
@@ -601,6 +660,7 @@ export class ConnectionRuntime implements FrameSink {
   }
 
   disposeQueue(): void {
+    this.disposed = true;
     this.queue?.dispose();
     this.acks?.rejectAll(new SocketchartError(ErrorCode.CLOSED, { message: 'The connection was disposed' }));
   }

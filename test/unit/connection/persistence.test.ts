@@ -1,0 +1,168 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ErrorCode, createConnection, memoryStore, type MemoryStore, type MessageStore } from '../../../src/index.js';
+import { fileStore } from '../../../src/storage/file-store.js';
+import type { MockSocket } from '../../../src/testing/index.js';
+import { harness, URL, type Harness } from '../../support/harness.js';
+
+const publishes = (socket: MockSocket | undefined) => (socket?.sentOfType('publish') ?? []).map((frame) => [frame.id, frame.data]);
+
+/** What the store held at the moment the app died: the next run starts from this. */
+function crashCopy(store: MemoryStore): MemoryStore {
+  const copy = memoryStore();
+  for (const message of store.load()) copy.put(message);
+  return copy;
+}
+
+function acking(h: Harness, state = { silent: false }) {
+  let seq = 0;
+  h.server.onFrame = (socket, frame) => {
+    if (!state.silent && frame.json?.type === 'publish' && frame.json.id !== undefined) socket.push({ type: 'ack', id: frame.json.id, seq: ++seq });
+  };
+  return state;
+}
+
+const dirs: string[] = [];
+afterEach(() => {
+  while (dirs.length) rmSync(dirs.pop()!, { recursive: true, force: true });
+});
+
+describe('persisted messages', () => {
+  it('keeps a queued message in the store until it is written', async () => {
+    const store = memoryStore();
+    const h = harness({ heartbeat: false, persistence: { store } });
+    await h.settle();
+    const sent = h.connection.send({ n: 1 }, { channel: 'c' });
+    expect(store.load().map((message) => [message.frame, message.ack, message.channel])).toEqual([['{"type":"publish","ch":"c","data":{"n":1}}', false, 'c']]);
+    await h.connect();
+    await sent;
+    expect(store.size).toBe(0);
+  });
+
+  it('keeps an acknowledged message until the server acks it, even when it was written at once', async () => {
+    const store = memoryStore();
+    const h = harness({ heartbeat: false, persistence: { store } });
+    const server = acking(h, { silent: true });
+    await h.connect();
+    const sent = h.connection.send('x', { channel: 'c', ack: true });
+    await h.settle();
+    expect(store.load().map((message) => message.ack)).toEqual([true]);
+    const id = h.server.last!.sentOfType('publish')[0]!.id;
+    expect(store.load()[0]!.key).toBe(id);
+    server.silent = false;
+    h.server.last!.push({ type: 'ack', id, seq: 1 });
+    await sent;
+    expect(store.size).toBe(0);
+  });
+
+  it('after a restart of the app, queued and unacknowledged messages go out again in their order, acknowledged ones under their ids', async () => {
+    const store = memoryStore();
+    const first = harness({ heartbeat: false, persistence: { store } });
+    acking(first, { silent: true });
+    await first.connect();
+    void first.connection.send('acked-1', { channel: 'c', ack: true }).catch(() => {});
+    void first.connection.send('acked-2', { channel: 'c', ack: true }).catch(() => {});
+    await first.settle();
+    first.server.last!.drop();
+    await first.settle();
+    void first.connection.send('queued-1', { channel: 'c' }).catch(() => {});
+    void first.connection.send('queued-2', { channel: 'c', ack: true }).catch(() => {});
+    await first.settle();
+    const ids = first.server.sockets[0]!.sentOfType('publish').map((frame) => frame.id);
+    const left = crashCopy(store);
+    first.connection.dispose();
+
+    const second = harness({ heartbeat: false, persistence: { store: left } });
+    acking(second);
+    const restored: unknown[] = [];
+    second.connection.on('restored', (event) => restored.push(event));
+    await second.settle();
+    expect(restored).toEqual([{ messages: 4, expired: 0 }]);
+    expect(second.connection.queued).toBe(4);
+    await second.connect();
+    await second.settle();
+    const written = publishes(second.server.last);
+    expect(written.map(([, data]) => data)).toEqual(['acked-1', 'acked-2', 'queued-1', 'queued-2']);
+    expect(written.slice(0, 2).map(([id]) => id)).toEqual(ids);
+    expect(left.size).toBe(0);
+    expect(second.errors).toEqual([]);
+  });
+
+  it('drops messages whose time-to-live passed while the app was down', async () => {
+    const store = memoryStore();
+    const first = harness({ heartbeat: false, persistence: { store } });
+    void first.connection.send('short', { channel: 'c', ttl: 1_000 }).catch(() => {});
+    void first.connection.send('long', { channel: 'c', ttl: 60_000 }).catch(() => {});
+    await first.settle();
+    const left = crashCopy(store);
+    first.connection.dispose();
+
+    const second = harness({ heartbeat: false, persistence: { store: left } });
+    second.clock.advance(5_000);
+    const restored: unknown[] = [];
+    second.connection.on('restored', (event) => restored.push(event));
+    await second.connect();
+    await second.settle();
+    expect(restored).toEqual([{ messages: 1, expired: 1 }]);
+    expect(publishes(second.server.last).map(([, data]) => data)).toEqual(['long']);
+  });
+
+  it('a restored message that fails is reported as a typed error and leaves the store', async () => {
+    const store = memoryStore();
+    store.put({ key: 'k1', frame: '{"type":"publish","ch":"c","id":"k1","data":1}', channel: 'c', priority: 'normal', ack: true, sentAt: 1 });
+    const h = harness({ heartbeat: false, persistence: { store }, acks: { timeoutMs: 1_000, maxAttempts: 1 } });
+    await h.connect();
+    await h.advance(1_000);
+    expect(h.errors.map((error) => [error.code, error.messageId])).toEqual([[ErrorCode.TIMEOUT, 'k1']]);
+    expect(store.size).toBe(0);
+  });
+
+  it('stop() settles every message with CLOSED and clears the store', async () => {
+    const store = memoryStore();
+    const h = harness({ heartbeat: false, persistence: { store } });
+    const sent = h.connection.send('x', { channel: 'c' });
+    h.connection.start();
+    h.connection.stop();
+    await expect(sent).rejects.toMatchObject({ code: ErrorCode.CLOSED });
+    expect(store.size).toBe(0);
+  });
+
+  it('keeps nothing of binary frames', async () => {
+    const store = memoryStore();
+    const h = harness({ heartbeat: false, persistence: { store } });
+    void h.connection.send(new Uint8Array([1, 2, 3]).buffer).catch(() => {});
+    await h.settle();
+    expect(h.connection.queued).toBe(1);
+    expect(store.size).toBe(0);
+  });
+
+  it('survives a restart through a file in Node', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'socketchart-outbox-'));
+    dirs.push(dir);
+    const path = join(dir, 'outbox.jsonl');
+    const before: MessageStore = fileStore({ path });
+    const first = harness({ heartbeat: false, persistence: { store: before } });
+    void first.connection.send({ n: 1 }, { channel: 'c', ack: true }).catch(() => {});
+    void first.connection.send({ n: 2 }, { channel: 'c' }).catch(() => {});
+    await first.settle();
+    await before.close?.();
+
+    const after = fileStore({ path });
+    const second = harness({ heartbeat: false, persistence: { store: after } });
+    acking(second);
+    await second.connect();
+    await second.settle();
+    expect(publishes(second.server.last).map(([, data]) => data)).toEqual([{ n: 1 }, { n: 2 }]);
+    await second.settle();
+    await after.close?.();
+    expect(fileStore({ path }).load()).toEqual([]);
+    first.connection.dispose();
+  });
+
+  it('rejects a store without the MessageStore methods, naming the option', () => {
+    const { server } = harness();
+    expect(() => createConnection({ url: URL, WebSocket: server.WebSocket, persistence: { store: {} as MessageStore } })).toThrow(/`persistence\.store`/);
+  });
+});
