@@ -357,13 +357,14 @@ export class ConnectionRuntime implements FrameSink {
 
   serverError(error: SocketchartError): void {
     if (error.code === ErrorCode.RATE_LIMIT_EXCEEDED && this.options.rateLimit.followServer && this.holdForRateLimit(error)) return;
-    if (error.messageId !== undefined && this.acks?.fail(error.messageId, this.redactError(error))) return;
+    if (error.messageId !== undefined && this.acks?.fail(error.messageId, this.redactError(error.with({ recovery: 'fail' })))) return;
     if (this.awaitingAuth && error.messageId === undefined) {
       this.awaitingAuth = false;
       this.toMachine({ type: 'auth.error', socket: this.currentSocket, error });
       return;
     }
-    this.reportError(error);
+    const heldByRateLimit = error.code === ErrorCode.RATE_LIMIT_EXCEEDED && this.options.rateLimit.followServer;
+    this.reportError(error.with({ recovery: heldByRateLimit ? 'retry' : 'none' }));
   }
 
   control(type: string, frame: Readonly<Record<string, unknown>>): void {
@@ -430,14 +431,7 @@ export class ConnectionRuntime implements FrameSink {
   redactError(error: SocketchartError): SocketchartError {
     const token = this.token;
     if (!token || !(error.message.includes(token) || JSON.stringify(error.details ?? null).includes(token))) return error;
-    return new SocketchartError(error.code, {
-      message: this.redact(error.message),
-      recovery: error.recovery,
-      details: redactDeep(error.details, (text) => this.redact(text)),
-      ...(error.closeCode === undefined ? {} : { closeCode: error.closeCode }),
-      ...(error.retryAfterMs === undefined ? {} : { retryAfterMs: error.retryAfterMs }),
-      ...(error.messageId === undefined ? {} : { messageId: error.messageId }),
-    });
+    return error.with({ message: this.redact(error.message), details: redactDeep(error.details, (text) => this.redact(text)) });
   }
 
   reportError(error: SocketchartError): void {

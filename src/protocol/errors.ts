@@ -75,6 +75,19 @@ export class SocketchartError extends Error {
     if (init.messageId !== undefined) this.messageId = init.messageId;
   }
 
+  /** A copy with some fields replaced (e.g. the recovery the engine actually takes). */
+  with(changes: Pick<SocketchartErrorInit, 'message' | 'recovery' | 'details'>): SocketchartError {
+    return new SocketchartError(this.code, {
+      message: changes.message ?? this.message,
+      recovery: changes.recovery ?? this.recovery,
+      details: 'details' in changes ? changes.details : this.details,
+      ...(this.closeCode === undefined ? {} : { closeCode: this.closeCode }),
+      ...(this.retryAfterMs === undefined ? {} : { retryAfterMs: this.retryAfterMs }),
+      ...(this.messageId === undefined ? {} : { messageId: this.messageId }),
+      ...(this.cause === undefined ? {} : { cause: this.cause }),
+    });
+  }
+
   toJSON(): Record<string, unknown> {
     return {
       name: this.name,

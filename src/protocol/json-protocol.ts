@@ -16,13 +16,23 @@ const isRecord = (value: unknown): value is Frame =>
 const invalid = (message: string, details?: unknown) =>
   new SocketchartError(ErrorCode.INVALID_MESSAGE_FORMAT, { message, recovery: 'none', details });
 
+const seconds = (value: unknown) => (typeof value === 'number' && value >= 0 ? Math.round(value * 1000) : undefined);
+
+/**
+ * An error frame, flat (`{ type, code, message, details?, id?, retry_after? }`) or nested
+ * (`{ type, id, error: { code, message, details? }, request_id? }`, where `id` names the error itself);
+ * `retry_after` (seconds) may also sit in `details`.
+ */
 function serverError(frame: Frame): SocketchartError {
-  const code = typeof frame.code === 'string' && knownErrorCodes.has(frame.code) ? (frame.code as ErrorCodeType) : ErrorCode.SERVER_ERROR;
-  const retryAfter = typeof frame.retry_after === 'number' ? Math.round(frame.retry_after * 1000) : undefined;
+  const body = isRecord(frame.error) ? frame.error : frame;
+  const details = body.details;
+  const code = typeof body.code === 'string' && knownErrorCodes.has(body.code) ? (body.code as ErrorCodeType) : ErrorCode.SERVER_ERROR;
+  const retryAfter = seconds(body.retry_after) ?? seconds(frame.retry_after) ?? (isRecord(details) ? seconds(details.retry_after) : undefined);
+  const id = body === frame ? frame.id : frame.request_id;
   return new SocketchartError(code, {
-    message: typeof frame.message === 'string' ? frame.message : `Server error ${String(frame.code)}`,
-    details: frame.details,
-    ...(typeof frame.id === 'string' ? { messageId: frame.id } : {}),
+    message: typeof body.message === 'string' ? body.message : `Server error ${String(body.code)}`,
+    details,
+    ...(typeof id === 'string' ? { messageId: id } : {}),
     ...(retryAfter === undefined ? {} : { retryAfterMs: retryAfter }),
   });
 }

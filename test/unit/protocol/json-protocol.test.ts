@@ -200,6 +200,30 @@ describe('default JSON protocol: decoding', () => {
     });
   });
 
+  it('a nested error frame ({ error: { code, message, details } }) gives the same typed error; request_id names the message, retry_after may sit in details', () => {
+    const call = decodeOne({
+      id: 'error-123',
+      type: 'error',
+      error: { code: 'RATE_LIMIT_EXCEEDED', message: 'Message rate limit exceeded', details: { limit: 120, remaining: 0, retry_after: 30, window_seconds: 60 } },
+      timestamp: '2025-01-15T10:35:00Z',
+      request_id: 'req-456',
+    });
+    expect(call).toMatchObject({
+      kind: 'serverError',
+      error: {
+        code: ErrorCode.RATE_LIMIT_EXCEEDED,
+        message: 'Message rate limit exceeded',
+        details: { limit: 120, remaining: 0, retry_after: 30, window_seconds: 60 },
+        messageId: 'req-456',
+        retryAfterMs: 30_000,
+        recovery: 'retry',
+      },
+    });
+    const bare = decodeOne({ id: 'error-9', type: 'error', error: { code: 'AUTHENTICATION_FAILED', message: 'Invalid or expired token' } });
+    expect(bare).toMatchObject({ kind: 'serverError', error: { code: ErrorCode.AUTHENTICATION_FAILED, recovery: 'refresh_token' } });
+    if (bare.kind === 'serverError') expect(bare.error.messageId).toBeUndefined();
+  });
+
   it('error frames with every known code keep that code; an unknown code becomes SERVER_ERROR', () => {
     for (const code of Object.values(ErrorCode)) {
       const call = decodeOne({ type: 'error', code });
