@@ -44,6 +44,8 @@ export const Take = { ok: 0, channelEmpty: 1, connectionEmpty: 2 } as const;
 export type Take = (typeof Take)[keyof typeof Take];
 
 export const CONNECTION_SCOPE = 'connection';
+/** A limit the server announces is followed at this share of its rate, so that network jitter never pushes a message past it. */
+export const SERVER_RATE_SHARE = 0.9;
 const IGNORED_SCOPES = new Set(['control']);
 
 /** The type of a `type:id[:sub]` channel, which selects its bucket. */
@@ -100,12 +102,12 @@ export class RateLimiter {
     return this.connection?.msUntil() ?? 0;
   }
 
-  /** Adopts a limit the server announced; the bucket never holds more than the server says remain. */
+  /** Adopts a limit the server announced (at `SERVER_RATE_SHARE` of its rate); the bucket never holds more than the server says remain. */
   adopt(status: RateLimitStatus): void {
     const scope = status.scope ?? CONNECTION_SCOPE;
     if (IGNORED_SCOPES.has(scope) || !(status.limit > 0)) return;
     const windowSeconds = status.windowSeconds ?? 60;
-    const limit: RateLimit = { perMinute: (status.limit * 60) / windowSeconds, burst: status.burst ?? status.limit };
+    const limit: RateLimit = { perMinute: (status.limit * 60 * SERVER_RATE_SHARE) / windowSeconds, burst: status.burst ?? status.limit };
     let bucket = scope === CONNECTION_SCOPE ? this.connection : this.channels.get(scope);
     if (bucket === undefined || Math.abs(bucket.ratePerSec - limit.perMinute / 60) > 1e-9 || bucket.burst !== limit.burst) {
       const previous = bucket;

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, InvalidOptionError, createConnection } from '../../../src/index.js';
 import type { MockSocket } from '../../../src/testing/index.js';
-import { RateLimiter, Take } from '../../../src/policy/rate-limiter.js';
+import { RateLimiter, SERVER_RATE_SHARE, Take } from '../../../src/policy/rate-limiter.js';
 import { SimulatedClock } from '../../../src/testing/index.js';
 import { harness, URL, type Harness } from '../../support/harness.js';
 
@@ -77,7 +77,7 @@ describe('client-side rate limits', () => {
     expect(publishes(h.server.last)).toEqual(['first', 'critical', 'low']);
   });
 
-  it('adopts the limit the server announces in rate_limit_status and never exceeds what it says remains', async () => {
+  it('adopts the limit the server announces in rate_limit_status, a little under its rate, and never exceeds what it says remains', async () => {
     const h = harness({ heartbeat: false });
     await h.connect();
     h.server.last!.push({ type: 'rate_limit_status', scope: 'chat', limit: 60, burst: 10, remaining: 2, reset_at: 0, window_seconds: 60 });
@@ -87,7 +87,12 @@ describe('client-side rate limits', () => {
     await h.settle();
     expect(publishes(h.server.last)).toEqual([1, 2, 'other']);
     expect(h.connection.throttled).toBe(true);
-    await h.advance(3_000);
+    const perToken = Math.ceil(1_000 / SERVER_RATE_SHARE);
+    await h.advance(perToken - 1);
+    expect(publishes(h.server.last)).toEqual([1, 2, 'other']);
+    await h.advance(1);
+    expect(publishes(h.server.last)).toEqual([1, 2, 'other', 3]);
+    await h.advance(2 * perToken);
     expect(publishes(h.server.last)).toEqual([1, 2, 'other', 3, 4, 5]);
   });
 
@@ -99,7 +104,7 @@ describe('client-side rate limits', () => {
     void h.connection.send('x', { channel: 'anything:1' });
     await h.settle();
     expect(publishes(h.server.last)).toEqual([]);
-    await h.advance(500);
+    await h.advance(Math.ceil(500 / SERVER_RATE_SHARE));
     expect(publishes(h.server.last)).toEqual(['x']);
   });
 
