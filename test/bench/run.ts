@@ -8,6 +8,8 @@
  *   throughput.ts  receive/send msgs/s vs raw ws over loopback (server: servers/throughput-server.ts)
  *   memory.ts      heap per connection for 1,000 connections, and where socketchart's bytes go
  *                  (server: servers/plain-server.ts)
+ *   acks.ts        acknowledged publishes per second over one connection vs raw ws speaking the same frames
+ *                  (server: servers/ack-server.ts, the reference server)
  *   pool.ts        pool start time for 1,000 and 10,000 connections (in-memory socket, each run in a fresh
  *                  process: pool-start-worker.ts), heap per pooled connection, the per-actor-stop cost that
  *                  grows with the pool, and the reconnect spread of 1,000 pooled connections after a real
@@ -18,6 +20,7 @@ import type { MicroResult } from './micro.js';
 import type { ThroughputResult } from './throughput.js';
 import type { MemoryResult } from './memory.js';
 import type { ServerResult } from './server.js';
+import type { AcksResult } from './acks.js';
 import { serverSummaryRows } from './lib/server-summary.js';
 import type { PoolResult } from './pool.js';
 import { forkTs, here, isType, nextMessage } from './lib/proc.js';
@@ -61,6 +64,7 @@ async function runBench<T>(file: string): Promise<T | undefined> {
 
 const micro = await runBench<MicroResult>('./micro.ts');
 const throughput = await runBench<ThroughputResult>('./throughput.ts');
+const acks = await runBench<AcksResult>('./acks.ts');
 const memory = await runBench<MemoryResult>('./memory.ts');
 const pool = await runBench<PoolResult>('./pool.ts');
 const server = await runBench<ServerResult>('./server.ts');
@@ -82,6 +86,14 @@ if (throughput) {
   ]);
   rows.push(['  client CPU per message, socketchart / raw (receive, send)', `${fixed(throughput.receive.cpuRatio)}×, ${fixed(throughput.send.cpuRatio)}×`, '', '']);
   rows.push(['reference: raw ws + 1 XState event per message / raw ws', `${fixed(throughput.receive.xstateRatio)}×  (${rate(throughput.receive.xstate)})`, '', '']);
+}
+if (acks) {
+  rows.push([
+    `acked publishes/s over one connection (reference server, ≤ ${acks.window} in flight)`,
+    `${rate(acks.socketchart)}  (${fixed(acks.ratio)}× raw ws with the same frames, ${rate(acks.raw)})`,
+    '',
+    '',
+  ]);
 }
 if (micro) {
   rows.push([
@@ -158,5 +170,5 @@ if (pool) {
 if (server) rows.push(...serverSummaryRows(server));
 console.log(table(['figure', 'value', 'target', ''], rows));
 console.log(`\nload average at end: ${load()}; total ${fixed((performance.now() - startedAt) / 1000, 1)} s`);
-const failed = [micro, throughput, memory, pool, server].some((r) => r === undefined);
+const failed = [micro, throughput, acks, memory, pool, server].some((r) => r === undefined);
 process.exit(failed ? 1 : 0);
