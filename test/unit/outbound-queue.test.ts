@@ -511,6 +511,37 @@ describe('OutboundQueue', () => {
       );
     });
 
+    it('when full, evicts the lowest-priority oldest message for one that ranks as high or higher, and refuses the rest with QUEUE_OVERFLOW', async () => {
+      await fc.assert(
+        fc.asyncProperty(fc.integer({ min: 1, max: 8 }), fc.array(priorityArb, { maxLength: 60 }), async (maxMessages, priorities) => {
+          const { queue } = makeQueue({ maxMessages, maxBytes: 1_000_000, overflow: 'evict-lowest' });
+          const model: { i: number; rank: number }[] = [];
+          const dropped = new Set<number>();
+          const boxes = priorities.map((priority, i) => {
+            const rank = RANK[priority];
+            if (model.length === maxMessages) {
+              const lowest = Math.min(...model.map((m) => m.rank));
+              if (lowest > rank) dropped.add(i);
+              else {
+                const victim = model.findIndex((m) => m.rank === lowest);
+                dropped.add(model[victim]!.i);
+                model.splice(victim, 1);
+              }
+            }
+            if (!dropped.has(i)) model.push({ i, rank });
+            return send(queue, priority, String(i), { bytes: 1 });
+          });
+          await flush();
+          const expected = [...model].sort((a, b) => b.rank - a.rank || a.i - b.i).map((m) => String(m.i));
+          expect(drain(queue).map((m) => m.payload)).toEqual(expected);
+          boxes.forEach((box, i) => {
+            if (dropped.has(i)) expect(codeOf(box), `message ${i}`).toBe(ErrorCode.QUEUE_OVERFLOW);
+            else expect(outcome(box).status, `message ${i}`).toBe('pending');
+          });
+        }),
+      );
+    });
+
     it('drains a batch in non-increasing priority and FIFO within each priority', () => {
       fc.assert(
         fc.property(fc.array(priorityArb, { maxLength: 200 }), (priorities) => {
