@@ -1,16 +1,18 @@
+import { ErrorCode, SocketchartError } from '../protocol/errors.js';
 import type { OptimisticConflict } from './types.js';
 
 /** Rejects a local change that lost a conflict resolved as `'theirs'`; the value shown went back to theirs. */
-export class OptimisticConflictError<Value = unknown, Change = unknown> extends Error {
-  override readonly name = 'OptimisticConflictError';
-  readonly code = 'CONFLICT';
+export class OptimisticConflictError<Value = unknown, Change = unknown> extends SocketchartError {
   /** Id of the local change that was given up. */
-  readonly messageId: string;
+  declare readonly messageId: string;
   readonly conflict: OptimisticConflict<Value, Change>;
 
   constructor(messageId: string, conflict: OptimisticConflict<Value, Change>) {
-    super(`The change to "${conflict.key}" lost a conflict with another client's message`);
-    this.messageId = messageId;
+    super(ErrorCode.CONFLICT, {
+      message: `The change to "${conflict.key}" lost a conflict with another client's message`,
+      recovery: 'fail',
+      messageId,
+    });
     this.conflict = conflict;
   }
 }

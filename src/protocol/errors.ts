@@ -13,6 +13,8 @@ export const ErrorCode = {
   MESSAGE_EXPIRED: 'MESSAGE_EXPIRED',
   CLOSED: 'CLOSED',
   INVALID_OPTION: 'INVALID_OPTION',
+  /** An optimistic change lost a conflict with another client's update. */
+  CONFLICT: 'CONFLICT',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -40,6 +42,7 @@ export const defaultRecovery: Readonly<Record<ErrorCode, Recovery>> = {
   MESSAGE_EXPIRED: 'fail',
   CLOSED: 'fail',
   INVALID_OPTION: 'fail',
+  CONFLICT: 'fail',
 };
 
 export interface SocketchartErrorInit {
