@@ -142,12 +142,7 @@ export const connectionActions = {
     };
   }),
   markStable: typed.assign({ stable: true, attempt: 0, failures: 0, trips: 0 }),
-  markDisconnected: sideEffect(({ context }) => {
-    context.rt.fastPath = false;
-    context.rt.awaitingAuth = false;
-    context.rt.liftServerHolds();
-    context.rt.endThrottle();
-  }),
+  markDisconnected: sideEffect(({ context }) => context.rt.leaveConnected()),
   resubscribe: sideEffect(({ context }) => context.rt.resubscribe()),
   openFastPath: sideEffect(({ context }) => {
     context.rt.fastPath = true;

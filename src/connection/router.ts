@@ -65,6 +65,12 @@ export class Router {
     return true;
   }
 
+  /** The server confirmed a subscription at `seq`: a channel that has seen nothing yet resumes from there. */
+  startAt(channel: string, seq: number): void {
+    const entry = this.channels?.get(channel);
+    if (entry && entry.lastSeq === undefined) entry.lastSeq = seq;
+  }
+
   /** Remembers the frame that started a subscribed channel's operation; false when nobody listens to it. */
   rememberOperation(channel: string, frame: unknown): boolean {
     const entry = this.channels?.get(channel);

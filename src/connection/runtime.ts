@@ -108,6 +108,12 @@ export class ConnectionRuntime implements FrameSink {
   fastPath = false;
   /** Set while the machine waits for an answer to an auth frame. */
   awaitingAuth = false;
+  /**
+   * The link is ready for acknowledged messages to be written again: set as `connected` resends them in
+   * order, cleared when a socket starts or goes. (An ack deadline that falls while a new socket
+   * authenticates must not send one message ahead of older unacknowledged ones.)
+   */
+  private acksReady = false;
   online: boolean;
   hidden: boolean;
   status = 'idle';
@@ -201,6 +207,7 @@ export class ConnectionRuntime implements FrameSink {
 
   /** Called when a socket actor starts: every event its socket sends carries the returned id. */
   beginSocket(): number {
+    this.acksReady = false;
     this.currentSocket = ++this.socketIds;
     return this.currentSocket;
   }
@@ -236,6 +243,7 @@ export class ConnectionRuntime implements FrameSink {
     };
     ws.onclose = (event) => {
       if (!settle()) return;
+      this.acksReady = false;
       if (this.ws === ws) this.ws = null;
       this.fastPath = false;
       const code = options.protocol.normalizeCloseCode?.(event.code) ?? event.code;
@@ -333,6 +341,7 @@ export class ConnectionRuntime implements FrameSink {
       const operation = this.router.operation(channel) as OutgoingFrame | undefined;
       if (operation !== undefined) this.write(operation);
     }
+    this.acksReady = true;
     this.acks?.resendWritten();
   }
 
@@ -377,6 +386,7 @@ export class ConnectionRuntime implements FrameSink {
         ...(typeof frame.window_seconds === 'number' && frame.window_seconds > 0 ? { windowSeconds: frame.window_seconds } : {}),
       });
     }
+    if (type === 'subscribed' && typeof frame.ch === 'string' && typeof frame.seq === 'number') this.router.startAt(frame.ch, frame.seq);
     if (type === 'gap' && typeof frame.ch === 'string' && typeof frame.from === 'number' && typeof frame.to === 'number') {
       if (this.router.passGap(frame.ch, frame.to)) this.emit('gap', { ch: frame.ch, from: frame.from, to: frame.to });
     }
@@ -391,9 +401,20 @@ export class ConnectionRuntime implements FrameSink {
     if (this.listeners?.has('control')) this.emit('control', { type, frame });
   }
 
-  /** The server's holds (`retry_after`) belong to the socket it answered on: a new one starts without them. */
-  liftServerHolds(): void {
+  private ackTracker(): AckTracker {
+    return (this.acks ??= new AckTracker(this.options.clock, this.options.acks, (frame) => this.acksReady && this.write(frame)));
+  }
+
+  /**
+   * Leaving `connected`: the fast path closes, acknowledged messages wait for the next link, and the
+   * server's holds (`retry_after`) end with the socket they were answered on.
+   */
+  leaveConnected(): void {
+    this.fastPath = false;
+    this.awaitingAuth = false;
+    this.acksReady = false;
     this.limiter?.liftHolds();
+    this.endThrottle();
   }
 
   private rateLimiter(): RateLimiter {
@@ -458,7 +479,7 @@ export class ConnectionRuntime implements FrameSink {
       return Promise.reject(new SocketchartError(ErrorCode.INVALID_MESSAGE_FORMAT, { message: 'A message sent with `ack` needs a `channel`', recovery: 'fail' }));
     }
     const id = options.id ?? `${(this.ackPrefix ??= Math.random().toString(36).slice(2, 10))}-${++this.ackIds}`;
-    const acks = (this.acks ??= new AckTracker(this.options.clock, this.options.acks, (frame) => this.write(frame)));
+    const acks = this.ackTracker();
     if (acks.has(id)) return Promise.reject(new SocketchartError(ErrorCode.INVALID_MESSAGE_FORMAT, { message: `Message id "${id}" is already in flight`, recovery: 'fail', messageId: id }));
     let acked: Promise<AckInfo> | undefined;
     const written = this.sendFrame(data, { ...options, id }, (frame) => {
@@ -553,7 +574,7 @@ export class ConnectionRuntime implements FrameSink {
       const queued = this.enqueue(message.frame, message.priority, ttl, message.ack ? message.key : undefined, message.channel);
       let settled: Promise<unknown> = queued;
       if (message.ack) {
-        const acks = (this.acks ??= new AckTracker(this.options.clock, this.options.acks, (frame) => this.write(frame)));
+        const acks = this.ackTracker();
         settled = acks.track(message.key, message.frame);
         queued.then(
           () => acks.written(message.key),

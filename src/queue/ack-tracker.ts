@@ -42,6 +42,8 @@ export class AckTracker {
   private readonly inFlight = new Map<string, InFlight>();
   private timer: TimerHandle | undefined;
   private timerAt = Infinity;
+  /** The latest hold given so far: held messages go again in the order they were held. */
+  private lastHold = 0;
 
   constructor(
     private readonly clock: Clock,
@@ -94,12 +96,15 @@ export class AckTracker {
   }
 
   /**
-   * The server refused the message for a rate limit: it is written again at `until` (clock time), and the
-   * refused write does not count toward `maxAttempts`. False when the message is not in flight.
+   * The server refused the message for a rate limit: it is written again at `until` (clock time), never
+   * before a message held earlier, and the refused write does not count toward `maxAttempts`. False when
+   * the message is not in flight.
    */
   holdUntil(id: string, until: number): boolean {
     const entry = this.inFlight.get(id);
     if (!entry) return false;
+    if (this.lastHold > until) until = this.lastHold;
+    this.lastHold = until;
     entry.refusals++;
     entry.heldUntil = until;
     entry.deadline = until;

@@ -77,9 +77,13 @@ export interface RateLimitStatus {
 
 export type TakeResult = { ok: true; announce?: RateLimitStatus } | { ok: false; retryAfterMs: number; status: RateLimitStatus };
 
-/** One connection's buckets, one per scope (channel type or `control`), created on first use. */
+/**
+ * One connection's buckets, one per scope (channel type or `control`), created on first use. A refusal
+ * holds its scope until the `retry_after` it announced: frames of that scope arriving before then are
+ * refused too, so a client never sees a later frame stored ahead of an earlier refused one.
+ */
 export class ConnectionRateLimiter {
-  private readonly buckets = new Map<string, { bucket: TokenBucket; announcedAt: number }>();
+  private readonly buckets = new Map<string, { bucket: TokenBucket; announcedAt: number; heldUntil: number }>();
 
   constructor(private readonly limits: Readonly<Record<string, RateLimit>>) {}
 
@@ -87,7 +91,7 @@ export class ConnectionRateLimiter {
     let entry = this.buckets.get(scope);
     if (!entry) {
       const limit = this.limits[scope] ?? this.limits.default ?? defaultRateLimits.default!;
-      entry = { bucket: new TokenBucket(limit, now), announcedAt: Number.NEGATIVE_INFINITY };
+      entry = { bucket: new TokenBucket(limit, now), announcedAt: Number.NEGATIVE_INFINITY, heldUntil: 0 };
       this.buckets.set(scope, entry);
     }
     return entry;
@@ -108,7 +112,12 @@ export class ConnectionRateLimiter {
   /** Takes one frame from the scope's bucket; announces the status on first use and when running low (at most once a second). */
   take(scope: string, now: number): TakeResult {
     const entry = this.entry(scope, now);
-    if (!entry.bucket.take(now)) return { ok: false, retryAfterMs: entry.bucket.retryAfterMs(now), status: this.status(scope, now) };
+    if (now < entry.heldUntil) return { ok: false, retryAfterMs: entry.heldUntil - now, status: this.status(scope, now) };
+    if (!entry.bucket.take(now)) {
+      const retryAfterMs = entry.bucket.retryAfterMs(now);
+      entry.heldUntil = now + retryAfterMs;
+      return { ok: false, retryAfterMs, status: this.status(scope, now) };
+    }
     const first = entry.announcedAt === Number.NEGATIVE_INFINITY;
     const low = entry.bucket.remaining(now) <= Math.floor(entry.bucket.limit.burst / 4);
     if (first || (low && now - entry.announcedAt >= 1000)) {

@@ -90,28 +90,23 @@ export class Ledger {
     return this.subscribers.every((name) => this.channels.every((ch) => this.inbox(name, ch).length >= this.sentOn(ch)));
   }
 
-  /** The first few places where a subscriber got a publisher's number after a larger one (for failure messages). */
-  inversions(limit = 5): string[] {
-    const found: string[] = [];
+  /** Where numbers first went backwards, once per channel and publisher (for failure messages). */
+  inversions(limit = 8): string[] {
+    const found = new Map<string, string>();
     for (const name of this.subscribers) {
       for (const ch of this.channels) {
-        const inbox = this.inbox(name, ch);
-        const highest = new Map<string, { n: number; index: number }>();
-        inbox.forEach(({ src, n, seq }, index) => {
-          const top = highest.get(src);
-          if (top && n <= top.n && found.length < limit) {
-            const around = inbox
-              .slice(Math.max(0, top.index - 2), index + 3)
-              .filter((d) => d.src === src)
-              .map((d) => `${d.n}@${d.seq}`)
-              .join(' ');
-            found.push(`${name} ${ch} ${src}: ${n} after ${top.n} (${around})`);
+        const highest = new Map<string, Delivery>();
+        for (const delivery of this.inbox(name, ch)) {
+          const top = highest.get(delivery.src);
+          const key = `${ch} ${delivery.src}`;
+          if (top && delivery.n <= top.n && !found.has(key) && found.size < limit) {
+            found.set(key, `${name} got ${key}#${delivery.n} (seq ${delivery.seq}) after #${top.n} (seq ${top.seq})`);
           }
-          if (!top || n > top.n) highest.set(src, { n, index });
-        });
+          if (!top || delivery.n > top.n) highest.set(delivery.src, delivery);
+        }
       }
     }
-    return found;
+    return [...found.values()];
   }
 
   figures(): DeliveryFigures {

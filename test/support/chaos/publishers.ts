@@ -17,6 +17,8 @@ export interface Publisher {
   readonly acks: AckFigures;
   /** Stops publishing new numbers (publishes already made go on until they settle). */
   stop(): void;
+  /** Stops, and abandons publishes still being tried again (after the run). */
+  close(): void;
 }
 
 /** Publishes not yet resolved or rejected. */
@@ -48,6 +50,9 @@ export function clientPublisher(connection: Connection, name: string, ledger: Le
     stop() {
       clearInterval(timer);
     },
+    close() {
+      clearInterval(timer);
+    },
   };
 }
 
@@ -59,10 +64,11 @@ export function clientPublisher(connection: Connection, name: string, ledger: Le
 export function serverPublisher(server: () => SocketchartServer | undefined, name: string, ledger: Ledger, everyMs: number, giveUpMs = 10_000): Publisher {
   const acks: AckFigures = { requested: 0, resolved: 0, rejected: [], duplicates: 0 };
   let running = true;
+  let closed = false;
   const publishOnce = async (ch: string, n: number) => {
     const deadline = Date.now() + giveUpMs;
     let lastError: unknown;
-    while (Date.now() < deadline) {
+    while (Date.now() < deadline && !closed) {
       const current = server();
       if (current) {
         try {
@@ -76,7 +82,7 @@ export function serverPublisher(server: () => SocketchartServer | undefined, nam
       }
       await sleep(10);
     }
-    acks.rejected.push(`${ch}#${n}: ${String(lastError)}`);
+    acks.rejected.push(`${ch}#${n}: ${closed ? 'abandoned' : String(lastError)}`);
   };
   void (async () => {
     for (let n = 1; running; n++) {
@@ -95,6 +101,10 @@ export function serverPublisher(server: () => SocketchartServer | undefined, nam
     acks,
     stop() {
       running = false;
+    },
+    close() {
+      running = false;
+      closed = true;
     },
   };
 }

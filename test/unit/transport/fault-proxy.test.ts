@@ -12,10 +12,12 @@ afterEach(async () => {
 async function echoServer() {
   const sockets = new Set<net.Socket>();
   let received = '';
+  let receivedAt = 0;
   const server = net.createServer((socket) => {
     sockets.add(socket);
     socket.on('data', (chunk) => {
       received += chunk.toString();
+      receivedAt = Date.now();
       socket.write(chunk);
     });
     socket.on('error', () => undefined).on('close', () => sockets.delete(socket));
@@ -33,6 +35,10 @@ async function echoServer() {
     get received() {
       return received;
     },
+    /** When the last chunk arrived (it is echoed at once). */
+    get receivedAt() {
+      return receivedAt;
+    },
     get open() {
       return sockets.size;
     },
@@ -46,8 +52,12 @@ async function proxied(options: ConstructorParameters<typeof FaultProxy>[1] = {}
   cleanups.push(() => proxy.close());
   const client = net.connect(proxy.port, '127.0.0.1');
   let echoed = '';
+  let echoedAt = 0;
   let closed = false;
-  client.on('data', (chunk) => (echoed += chunk.toString()));
+  client.on('data', (chunk) => {
+    echoed += chunk.toString();
+    echoedAt = Date.now();
+  });
   client.on('error', () => undefined).on('close', () => (closed = true));
   cleanups.push(() => void client.destroy());
   await new Promise<void>((resolve) => client.once('connect', () => resolve()));
@@ -58,6 +68,9 @@ async function proxied(options: ConstructorParameters<typeof FaultProxy>[1] = {}
     client,
     get echoed() {
       return echoed;
+    },
+    get echoedAt() {
+      return echoedAt;
     },
     get closed() {
       return closed;
@@ -79,28 +92,36 @@ describe('FaultProxy delay', () => {
     link.proxy.delayMs = 150;
     const sentAt = Date.now();
     link.client.write('ping');
-    await until(() => link.proxy.delayed === 1, 1_000, 'the chunk to be held');
+    await until(() => link.proxy.delayed === 1, 1_000, 'the chunk to be held upstream');
     expect(link.target.received).toBe('');
     await until(() => link.target.received === 'ping', 1_000, 'the chunk upstream');
-    const upAt = Date.now();
-    expect(upAt - sentAt).toBeGreaterThanOrEqual(148);
+    await until(() => link.proxy.delayed === 1 || link.echoed !== '', 1_000, 'the echo to be held downstream');
+    expect(link.echoed).toBe('');
     await until(() => link.echoed === 'ping', 1_000, 'the echo downstream');
-    expect(Date.now() - upAt).toBeGreaterThanOrEqual(148);
+    // timer callbacks may run up to a millisecond early by Date.now()
+    expect(link.target.receivedAt - sentAt).toBeGreaterThanOrEqual(148);
+    expect(link.echoedAt - link.target.receivedAt).toBeGreaterThanOrEqual(148);
     expect(link.proxy.delayed).toBe(0);
   });
 
   it('keeps byte order per direction when jitter gives later chunks shorter delays', async () => {
-    const link = await proxied({ random: sequence([0.95, 0.7, 0.45, 0.2, 0]) });
+    let draws = 0;
+    const descending = sequence([0.95, 0.7, 0.45, 0.2, 0]);
+    const link = await proxied({ random: () => (draws++, descending()) });
     link.proxy.jitterMs = 200;
     const parts = ['a1', 'b2', 'c3', 'd4', 'e5'];
+    const firstWrittenAt = Date.now();
     for (const [i, part] of parts.entries()) {
       link.client.write(part);
       // each write is read by the proxy as a chunk of its own, drawing its own (shorter) delay
-      await until(() => link.proxy.delayed === i + 1 || link.target.received.length > 0, 1_000, `chunk ${part} held`);
+      await until(() => link.proxy.delayed === i + 1 || link.target.received !== '', 1_000, `chunk ${part} held`);
     }
+    expect(draws, 'one draw per chunk').toBeGreaterThanOrEqual(parts.length);
     await until(() => link.echoed.length === 10, 2_000, 'every echo');
     expect(link.target.received).toBe(parts.join(''));
     expect(link.echoed).toBe(parts.join(''));
+    // nothing overtook the first chunk, which drew 0.95 × 200 ms
+    expect(link.target.receivedAt - firstWrittenAt).toBeGreaterThanOrEqual(188);
   });
 
   it('lowering the delay does not let a new chunk overtake one still held', async () => {
