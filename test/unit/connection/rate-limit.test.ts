@@ -145,6 +145,28 @@ describe('client-side rate limits', () => {
     expect(publishes(h.server.last), 'the held message goes again first, then what queued behind it').toEqual(['m', 'm', 'later']);
   });
 
+  it('acknowledged messages refused one after the other go again in the order they were sent, whatever retry_after each got', async () => {
+    const h = harness({ heartbeat: false, acks: { timeoutMs: 60_000, maxAttempts: 1 } });
+    acking(h);
+    await h.connect();
+    const ids: string[] = [];
+    h.server.onFrame = (_socket, frame) => {
+      if (frame.json?.type === 'publish') ids.push(frame.json.id as string);
+    };
+    const sends = [h.connection.send('first', { channel: 'c', ack: true }), h.connection.send('second', { channel: 'c', ack: true })];
+    await h.settle();
+    expect(publishes(h.server.last)).toEqual(['first', 'second']);
+    acking(h);
+    h.server.last!.push({ type: 'error', id: ids[0], code: 'RATE_LIMIT_EXCEEDED', message: 'slow down', retry_after: 2 });
+    h.server.last!.push({ type: 'error', id: ids[1], code: 'RATE_LIMIT_EXCEEDED', message: 'slow down', retry_after: 1 });
+    await h.settle();
+    await h.advance(1_000);
+    expect(publishes(h.server.last), 'the second waits for the first').toEqual(['first', 'second']);
+    await h.advance(1_000);
+    await Promise.all(sends);
+    expect(publishes(h.server.last)).toEqual(['first', 'second', 'first', 'second']);
+  });
+
   it("a new socket starts without the server's holds", async () => {
     const h = harness({ heartbeat: false, reconnect: { baseMs: 100, capMs: 100, jitter: 0 } });
     await h.connect();
