@@ -43,38 +43,8 @@ export type { BalancingStrategy, HealthPolicy } from './pool/balancer.js';
 export { poolMachine, type PoolMachine } from '../machines/pool.machine.js';
 export { DialBudget, type DialGate, type DialBudgetOptions } from './policy/dial-budget.js';
 export type { FailoverOptions } from './connection/options.js';
-export type { AckOptions } from './connection/options.js';
+export type { AckOptions, PersistenceOptions } from './connection/options.js';
 export type { AckInfo } from './queue/ack-tracker.js';
 export type { RateLimit, RateLimitOptions, RateLimitStatus } from './policy/rate-limiter.js';
-export {
-  memoryStore,
-  webStorageStore,
-  indexedDbStore,
-  type MemoryStore,
-  type WebStorageStore,
-  type WebStorageStoreOptions,
-  type WebStorageLike,
-  type IndexedDbStore,
-  type IndexedDbStoreOptions,
-  type StoreErrorListener,
-  type StoredMessage,
-  type MessageStore,
-} from './storage/index.js';
-export { createOptimisticStore, OptimisticStore, OptimisticConflictError, isOptimisticConflictError } from './optimistic/index.js';
-export type {
-  ChangeFromValue,
-  ConflictPolicy,
-  ConflictResolution,
-  ConflictResolver,
-  MergeChange,
-  OptimisticChangeInput,
-  OptimisticConflict,
-  OptimisticConflictEvent,
-  OptimisticConnection,
-  OptimisticRollbackEvent,
-  OptimisticStoreChange,
-  OptimisticStoreEvents,
-  OptimisticStoreOptions,
-  OptimisticUpdateError,
-  OptimisticUpdateReceipt,
-} from './optimistic/index.js';
+export * from './storage/index.js';
+export * from './optimistic/index.js';

@@ -1,5 +1,4 @@
-import { pino } from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createConnection, ErrorCode, type Connection, type SocketchartError } from '../../src/index.node.js';
 import {
   createOptimisticStore,
@@ -9,31 +8,25 @@ import {
   type OptimisticRollbackEvent,
   type OptimisticUpdateReceipt,
 } from '../../src/optimistic/index.js';
-import { createServer, type SocketchartServer } from '../../src/server/index.js';
+import type { SocketchartServer } from '../../src/server/index.js';
 import { FaultProxy } from '../../src/testing/fault-proxy.js';
 import { until } from '../support/until.js';
+import { cleanupsAfterEach, startReferenceServer } from '../support/reference-server.js';
 
 interface Field {
   id: string;
   text: string;
 }
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()!();
-});
+const cleanups = cleanupsAfterEach();
 
 async function setup() {
-  const server: SocketchartServer = await createServer({
-    port: 0,
-    host: '127.0.0.1',
-    auth: { verify: async (token) => ({ userId: token }) },
+  const server: SocketchartServer = await startReferenceServer({
     channels: [
       { pattern: 'docs:*', subscribe: true, publish: true },
       { pattern: 'readonly:*', subscribe: true },
       { pattern: 'outbox:*', publish: true },
     ],
-    logger: pino({ level: 'silent' }),
   });
   const port = server.address()!.port;
   const proxy = new FaultProxy({ host: '127.0.0.1', port });

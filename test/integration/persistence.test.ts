@@ -1,28 +1,21 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createConnection, fileStore, type Connection } from '../../src/index.node.js';
-import { createServer, type SocketchartServer } from '../../src/server/index.js';
+import type { SocketchartServer } from '../../src/server/index.js';
 import { FaultProxy } from '../../src/testing/fault-proxy.js';
 import { until } from '../support/until.js';
+import { cleanupsAfterEach, startReferenceServer } from '../support/reference-server.js';
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()!();
-});
+const cleanups = cleanupsAfterEach();
 
 describe('persisted messages against the reference server', () => {
   it('acknowledged messages in flight when the app dies are sent again by the next run and stored once each', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'socketchart-restart-'));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    const server: SocketchartServer = await createServer({
-      port: 0,
-      host: '127.0.0.1',
-      auth: { verify: async (token) => ({ userId: token }) },
+    const server: SocketchartServer = await startReferenceServer({
       channels: [{ pattern: 'orders:*', subscribe: true, publish: true }],
-      logger: pino({ level: 'silent' }),
     });
     const port = server.address()!.port;
     const proxy = new FaultProxy({ host: '127.0.0.1', port });

@@ -1,23 +1,16 @@
-import { pino } from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ErrorCode, createConnection, type Connection, type ConnectionOptions, type SocketchartError } from '../../src/index.node.js';
-import { createServer, type SocketchartServer } from '../../src/server/index.js';
+import type { SocketchartServer } from '../../src/server/index.js';
 import { until } from '../support/until.js';
+import { cleanupsAfterEach, startReferenceServer } from '../support/reference-server.js';
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()!();
-});
+const cleanups = cleanupsAfterEach();
 
 /** The reference server with a tight limit on `chat` channels: 5 at once, then 10 a second. */
 async function setup() {
-  const server: SocketchartServer = await createServer({
-    port: 0,
-    host: '127.0.0.1',
-    auth: { verify: async (token) => ({ userId: token }) },
+  const server: SocketchartServer = await startReferenceServer({
     channels: [{ pattern: 'chat:*', subscribe: true, publish: true }],
     rateLimits: { chat: { perMinute: 600, burst: 5 } },
-    logger: pino({ level: 'silent' }),
   });
   const url = `ws://127.0.0.1:${server.address()!.port}`;
   const connect = (name: string, options: Partial<ConnectionOptions> = {}) => {

@@ -1,9 +1,8 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
-import { InvalidOptionError } from '../../../src/protocol/errors.js';
 import { fileStore, type FileStoreOptions } from '../../../src/storage/file-store.js';
-import { keysOf, message, temporaryDirectory, tick } from './support.js';
+import { keysOf, message, temporaryDirectory, tick, invalidOption } from './support.js';
 
 const directories: Array<{ remove(): void }> = [];
 
@@ -18,16 +17,6 @@ function logPath(name = 'outbox.jsonl'): string {
 }
 
 const lines = (path: string): string[] => readFileSync(path, 'utf8').split('\n').filter(Boolean);
-
-function invalidOption(create: () => unknown): InvalidOptionError {
-  try {
-    create();
-  } catch (error) {
-    expect(error).toBeInstanceOf(InvalidOptionError);
-    return error as InvalidOptionError;
-  }
-  throw new Error('expected an InvalidOptionError');
-}
 
 it('validates its options at creation', () => {
   const path = logPath();

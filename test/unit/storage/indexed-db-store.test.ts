@@ -2,22 +2,12 @@ import { IDBDatabase as FakeDatabase, IDBFactory } from 'fake-indexeddb';
 import { afterEach, expect, it, vi } from 'vitest';
 import { InvalidOptionError } from '../../../src/protocol/errors.js';
 import { indexedDbStore, type IndexedDbStoreOptions, type StoredMessage } from '../../../src/storage/index.js';
-import { keysOf, message, tick } from './support.js';
+import { keysOf, message, tick, invalidOption } from './support.js';
 
 afterEach(() => {
   vi.restoreAllMocks();
   vi.unstubAllGlobals();
 });
-
-function invalidOption(create: () => unknown): InvalidOptionError {
-  try {
-    create();
-  } catch (error) {
-    expect(error).toBeInstanceOf(InvalidOptionError);
-    return error as InvalidOptionError;
-  }
-  throw new Error('expected an InvalidOptionError');
-}
 
 function openRaw(factory: IDBFactory, name: string, version?: number): Promise<IDBDatabase> {
   return new Promise((resolve, reject) => {

@@ -2,6 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { IDBFactory } from 'fake-indexeddb';
+import { expect } from 'vitest';
+import { InvalidOptionError } from '../../../src/protocol/errors.js';
 import { fileStore } from '../../../src/storage/file-store.js';
 import { indexedDbStore, memoryStore, webStorageStore, type MessageStore, type StoredMessage } from '../../../src/storage/index.js';
 
@@ -95,3 +97,14 @@ export const backings: ReadonlyArray<{ name: string; create(): Backing }> = [
     },
   },
 ];
+
+/** Runs `create` and returns the InvalidOptionError it throws (fails the test when it throws nothing else). */
+export function invalidOption(create: () => unknown): InvalidOptionError {
+  try {
+    create();
+  } catch (error) {
+    expect(error).toBeInstanceOf(InvalidOptionError);
+    return error as InvalidOptionError;
+  }
+  throw new Error('expected an InvalidOptionError');
+}

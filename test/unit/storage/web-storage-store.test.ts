@@ -1,21 +1,11 @@
 import { afterEach, expect, it, vi } from 'vitest';
 import { InvalidOptionError } from '../../../src/protocol/errors.js';
 import { webStorageStore, type WebStorageStoreOptions } from '../../../src/storage/index.js';
-import { keysOf, MapStorage, message, tick } from './support.js';
+import { keysOf, MapStorage, message, tick, invalidOption } from './support.js';
 
 afterEach(() => {
   vi.unstubAllGlobals();
 });
-
-function invalidOption(create: () => unknown): InvalidOptionError {
-  try {
-    create();
-  } catch (error) {
-    expect(error).toBeInstanceOf(InvalidOptionError);
-    return error as InvalidOptionError;
-  }
-  throw new Error('expected an InvalidOptionError');
-}
 
 it('uses globalThis.localStorage by default', () => {
   const storage = new MapStorage();
