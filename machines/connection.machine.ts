@@ -1,6 +1,6 @@
 import { and, not, setup } from 'xstate';
 import type { ConnectionContext, ConnectionEvent, ConnectionInput } from '../src/connection/types.js';
-import { connectionActions, connectionGuards, connectionDelays, initialConnectionContext } from '../src/connection/implementation.js';
+import { connectionActions, connectionGuards, connectionDelays, initialConnectionContext, socketInput } from '../src/connection/implementation.js';
 import { socketActor } from '../src/transport/socket-actor.js';
 import { tokenActor } from '../src/connection/token-actor.js';
 import { permitActor } from '../src/connection/permit-actor.js';
@@ -65,7 +65,7 @@ export const connectionMachine = setup({
     },
 
     link: {
-      invoke: { id: 'socket', src: 'socket', input: ({ context }) => context },
+      invoke: { id: 'socket', src: 'socket', input: socketInput },
       initial: 'connecting',
       on: {
         'socket.close': { guard: 'fromOwnSocket', target: 'retrying', actions: 'recordClose' },

@@ -38,7 +38,8 @@ type SchedulerFns = {
  * XState's scheduler cancels an actor's delayed events by scanning every pending event of the whole
  * system, so in a system shared by 10,000 connections each actor stop (a socket, a permit wait, a
  * heartbeat probe) costs milliseconds. This indexes pending event ids by actor, so a stop touches only
- * the stopping actor's own timers. Ids of events that already fired are pruned as the actor schedules.
+ * the stopping actor's own timers. Ids of events that already fired are pruned as the actor schedules;
+ * an actor with one pending event (the usual case) is indexed by that id alone.
  */
 export function indexScheduledEvents(root: AnyActorRef): void {
   const system = root.system as unknown as { scheduler: SchedulerFns; _snapshot: { _scheduledEvents: Record<string, unknown> } };
@@ -46,20 +47,20 @@ export function indexScheduledEvents(root: AnyActorRef): void {
   if ((scheduler as { indexed?: boolean }).indexed) return;
   const schedule = scheduler.schedule;
   const cancel = scheduler.cancel;
-  const byActor = new WeakMap<AnyActorRef, Set<string>>();
+  const byActor = new WeakMap<AnyActorRef, string | string[]>();
   const isPending = (source: AnyActorRef, id: string) => `${source.sessionId}.${id}` in system._snapshot._scheduledEvents;
   scheduler.schedule = (source, target, event, delay, id = Math.random().toString(36).slice(2)) => {
     schedule(source, target, event, delay, id);
-    let ids = byActor.get(source);
-    if (!ids) byActor.set(source, (ids = new Set()));
-    else if (ids.size >= 8) for (const known of ids) if (!isPending(source, known)) ids.delete(known);
-    ids.add(id);
+    const known = byActor.get(source);
+    const pending = known === undefined ? [] : (typeof known === 'string' ? [known] : known).filter((other) => other !== id && isPending(source, other));
+    byActor.set(source, pending.length === 0 ? id : pending.concat(id));
   };
   scheduler.cancelAll = (actor) => {
     const ids = byActor.get(actor);
-    if (!ids) return;
+    if (ids === undefined) return;
     byActor.delete(actor);
-    for (const id of ids) cancel(actor, id);
+    if (typeof ids === 'string') cancel(actor, ids);
+    else for (const id of ids) cancel(actor, id);
   };
   (scheduler as { indexed?: boolean }).indexed = true;
 }

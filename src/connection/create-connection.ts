@@ -1,4 +1,4 @@
-import { createActor, type Actor, type AnyActorRef, type SnapshotFrom } from 'xstate';
+import { createActor, type Actor, type AnyActorRef } from 'xstate';
 import { releaseActor, sharedParent } from './actor-system.js';
 import { connectionMachine, type ConnectionMachine } from '../../machines/connection.machine.js';
 import type { MessageListener } from './router.js';
@@ -9,16 +9,9 @@ import type { SocketchartError } from '../protocol/errors.js';
 import { resolveOptions, type ConnectionOptions } from './options.js';
 import { ConnectionRuntime, type ConnectionEvents, type SendOptions } from './runtime.js';
 import type { ConnectionStatus } from './types.js';
+import type { ConnectionSnapshot } from './status.js';
 
-export type ConnectionSnapshot = SnapshotFrom<ConnectionMachine>;
-
-/** The state a snapshot rests in, flattened to one name (`{ link: 'connected' }` → `'connected'`). */
-export function statusOf(snapshot: ConnectionSnapshot): ConnectionStatus {
-  const value = snapshot.value as string | Record<string, unknown>;
-  if (typeof value === 'string') return value as ConnectionStatus;
-  const link = value.link as string | Record<string, unknown>;
-  return (typeof link === 'string' ? link : 'connected') as ConnectionStatus;
-}
+export { statusOf, type ConnectionSnapshot } from './status.js';
 
 /** One WebSocket connection driven by its statechart. */
 export class Connection {
@@ -42,18 +35,8 @@ export class Connection {
       ...(this.parent ? { parent: this.parent } : { inspect: resolved.inspect }),
     });
     this.rt.actor = this.actor;
-    this.actor.subscribe((snapshot) => this.observe(snapshot));
+    this.actor.subscribe(this.rt);
     this.actor.start();
-  }
-
-  private observe(snapshot: ConnectionSnapshot): void {
-    const status = statusOf(snapshot);
-    const previous = this.rt.status;
-    if (status === previous) return;
-    this.rt.status = status;
-    this.rt.metrics.onState(status);
-    this.rt.log('debug', `${previous} → ${status}`);
-    this.rt.emit('state', { status, previous });
   }
 
   /** Dials (from `idle` or `closed`); does nothing while already running. */
@@ -164,7 +147,7 @@ export class Connection {
 
   /** The last heartbeat round-trip time in ms, or `null` before the first pong. */
   get rttMs(): number | null {
-    return this.rt.metrics.rtt.last;
+    return this.rt.metrics.lastRtt;
   }
 
   /** The url the connection dials now (redacted). */

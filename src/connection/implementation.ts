@@ -3,6 +3,7 @@ import { classifyClose, errorFrameAction, type CloseAction } from '../protocol/c
 import { ErrorCode, SocketchartError } from '../protocol/errors.js';
 import { recoveryDelay } from '../policy/backoff.js';
 import { retryDelay } from '../policy/retry-delay.js';
+import type { SocketInput } from '../transport/socket-actor.js';
 import type { ConnectionContext, ConnectionEvent, ConnectionInput, RetryKind, SocketEvent } from './types.js';
 
 type Args = { context: ConnectionContext; event: ConnectionEvent };
@@ -35,6 +36,11 @@ export function urlToDial(context: ConnectionContext): number {
   const { rt } = context;
   if (context.urlIndex === 0 || !rt.options.urls) return 0;
   return rt.options.clock.now() - context.failedOverAt >= rt.options.failover.primaryRetryMs ? 0 : context.urlIndex;
+}
+
+/** The socket actor's input: the runtime and the url to dial (not the context, which the actor would keep). */
+export function socketInput({ context }: { context: ConnectionContext }): SocketInput {
+  return { rt: context.rt, urlIndex: urlToDial(context) };
 }
 
 /** Moves to the next url after `failover.after` consecutive failures on the current one. */

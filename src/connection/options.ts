@@ -12,6 +12,7 @@ import type { OverflowPolicy } from '../queue/outbound-queue.js';
 import type { DialGate } from '../policy/dial-budget.js';
 import type { RateLimit, RateLimitOptions } from '../policy/rate-limiter.js';
 import type { MessageStore } from '../storage/message-store.js';
+import { shareResolved } from './shared-options.js';
 
 /** Why the token provider is being asked. */
 export type TokenReason = 'connect' | 'refresh' | 'rejected';
@@ -408,7 +409,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   }
 
   const single = urls ? urls[0]! : (o.url as string | (() => string));
-  return {
+  return shareResolved({
     urls,
     url: single,
     failover,
@@ -437,7 +438,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     inspect: o.inspect,
     dialGate: o.dialGate,
     priority: num('priority', o.priority, 1, 0, 1_000_000, false),
-  };
+  });
 }
 
 const NO_CHANNEL_LIMITS: Readonly<Record<string, RateLimit>> = Object.freeze({});

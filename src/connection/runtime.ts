@@ -12,6 +12,7 @@ import type { EnvironmentEvent } from '../environment/environment.js';
 import { ReadyState, type WebSocketLike } from '../transport/websocket-like.js';
 import type { ResolvedOptions, TokenReason } from './options.js';
 import { Router } from './router.js';
+import { statusOf, type ConnectionSnapshot } from './status.js';
 import { connectionStatuses, type ConnectionEvent } from './types.js';
 
 export interface SendOptions {
@@ -63,10 +64,6 @@ const envEventTypes: Record<EnvironmentEvent, ConnectionEvent['type']> = {
   resume: 'page.resume',
 };
 
-let openSockets = 0;
-/** Sockets opened by any connection in this process and not yet closed (leak checks). */
-export const liveSocketCount = () => openSockets;
-
 function utf8Length(text: string): number {
   let bytes = 0;
   for (let i = 0; i < text.length; i++) {
@@ -98,7 +95,6 @@ const belowHighWater = (ws: WebSocketLike, highWaterMark: number) => !(ws.buffer
  */
 export class ConnectionRuntime implements FrameSink {
   readonly options: ResolvedOptions;
-  readonly router = new Router();
   readonly metrics: ConnectionMetrics;
   actor: AnyActorRef | undefined;
   ws: WebSocketLike | null = null;
@@ -123,7 +119,6 @@ export class ConnectionRuntime implements FrameSink {
   dialedUrl = 0;
   /** Id of the socket actor now running; events stamped with another id are stale. */
   currentSocket = 0;
-  private socketIds = 0;
   /** Set when the last drain stopped at a rate limit: how long until it may go on. */
   throttleDelayMs = 0;
   /** In `connected.outbound.throttled`: a message that queues wakes the flusher (it may go past the held ones). */
@@ -134,8 +129,7 @@ export class ConnectionRuntime implements FrameSink {
   private limiter: RateLimiter | undefined;
   private outbox: Outbox | undefined;
   private disposed = false;
-  private ackIds = 0;
-  private ackPrefix: string | undefined;
+  private routes: Router | undefined;
   private listeners: Map<keyof ConnectionEvents, Set<Listener<never>>> | undefined;
   private releaseEnvironment: (() => void) | undefined;
 
@@ -154,8 +148,24 @@ export class ConnectionRuntime implements FrameSink {
     }
   }
 
+  /** The subscription router, created when something first listens. */
+  get router(): Router {
+    return (this.routes ??= new Router());
+  }
+
   toJSON(): Record<string, unknown> {
     return { name: this.options.name, status: this.status, queued: this.queuedCount };
+  }
+
+  /** Observes the connection actor: follows its status (metrics, logs, `state` events). */
+  next(snapshot: ConnectionSnapshot): void {
+    const status = statusOf(snapshot);
+    const previous = this.status;
+    if (status === previous) return;
+    this.status = status;
+    this.metrics.onState(status);
+    this.log('debug', `${previous} → ${status}`);
+    this.emit('state', { status, previous });
   }
 
   private toMachine(event: ConnectionEvent): void {
@@ -208,11 +218,10 @@ export class ConnectionRuntime implements FrameSink {
   /** Called when a socket actor starts: every event its socket sends carries the returned id. */
   beginSocket(): number {
     this.acksReady = false;
-    this.currentSocket = ++this.socketIds;
-    return this.currentSocket;
+    return ++this.currentSocket;
   }
 
-  /** Opens the one socket of this connection; the socket actor owns its lifetime. */
+  /** Opens the one socket of this connection; the socket actor owns its lifetime and its handlers. */
   openSocket(token: string | undefined, urlIndex = 0): WebSocketLike {
     const { options } = this;
     const auth = options.auth;
@@ -227,74 +236,34 @@ export class ConnectionRuntime implements FrameSink {
     this.token = token;
     this.dials++;
     this.log('debug', 'dial', { url: this.redact(url) });
-    const ws = protocols.length > 0 ? new options.WebSocket(url, protocols) : new options.WebSocket(url);
-    openSockets++;
-    ws.binaryType = 'arraybuffer';
-    let settled = false;
-    const settle = () => {
-      if (settled) return false;
-      settled = true;
-      openSockets--;
-      return true;
-    };
-    ws.onopen = () => {
-      this.ws = ws;
-      this.toMachine({ type: 'socket.open', socket: this.currentSocket });
-    };
-    ws.onclose = (event) => {
-      if (!settle()) return;
-      this.acksReady = false;
-      if (this.ws === ws) this.ws = null;
-      this.fastPath = false;
-      const code = options.protocol.normalizeCloseCode?.(event.code) ?? event.code;
-      this.toMachine({ type: 'socket.close', socket: this.currentSocket, code, reason: event.reason ?? '', wasClean: event.wasClean ?? false });
-    };
-    ws.onerror = () => {};
-    if (typeof ws.on === 'function' && typeof ws.terminate === 'function') {
-      (ws.on as (event: 'message', listener: (data: { length: number; toString(): string } | ArrayBuffer, isBinary: boolean) => void) => void)(
-        'message',
-        (data, isBinary) => {
-          const size = isBinary ? (data as ArrayBuffer).byteLength : (data as { length: number }).length;
-          if (size > options.maxInboundBytes) return this.tooLarge(size);
-          this.metrics.messagesIn++;
-          this.metrics.bytesIn += size;
-          options.protocol.decode(isBinary ? (data as ArrayBuffer) : data.toString(), this);
-        },
-      );
-    } else {
-      ws.onmessage = (event) => {
-        const data = event.data as string | ArrayBuffer;
-        const size = frameBytes(data, options.maxInboundBytes);
-        if (size > options.maxInboundBytes) return this.tooLarge(size);
-        this.metrics.messagesIn++;
-        this.metrics.bytesIn += size;
-        options.protocol.decode(data, this);
-      };
-    }
-    (ws as { __settle?: () => boolean }).__settle = settle;
-    return ws;
+    return protocols.length > 0 ? new options.WebSocket(url, protocols) : new options.WebSocket(url);
   }
 
-  /** Lets go of a socket: closes it (or drops it when it is a zombie) and detaches every handler. */
-  releaseSocket(ws: WebSocketLike, mode: 'close' | 'drop'): void {
-    const settle = (ws as { __settle?: () => boolean }).__settle;
-    ws.onopen = null;
-    ws.onclose = null;
-    ws.onmessage = null;
-    ws.removeAllListeners?.('message');
+  socketOpened(ws: WebSocketLike): void {
+    this.ws = ws;
+    this.toMachine({ type: 'socket.open', socket: this.currentSocket });
+  }
+
+  socketClosed(ws: WebSocketLike, code: number, reason: string, wasClean: boolean): void {
+    this.acksReady = false;
     if (this.ws === ws) this.ws = null;
     this.fastPath = false;
-    if (ws.readyState === ReadyState.CLOSED) {
-      settle?.();
-      return;
-    }
-    try {
-      if (mode === 'drop' && ws.terminate) ws.terminate();
-      else ws.close(1000, 'client closed');
-    } catch {
-      // a socket that cannot be closed is already gone
-    }
-    settle?.();
+    code = this.options.protocol.normalizeCloseCode?.(code) ?? code;
+    this.toMachine({ type: 'socket.close', socket: this.currentSocket, code, reason, wasClean });
+  }
+
+  /** One inbound frame (`size`: its bytes when the socket knows them). */
+  receive(data: string | ArrayBuffer, size = frameBytes(data, this.options.maxInboundBytes)): void {
+    if (size > this.options.maxInboundBytes) return this.tooLarge(size);
+    this.metrics.messagesIn++;
+    this.metrics.bytesIn += size;
+    this.options.protocol.decode(data, this);
+  }
+
+  /** The socket actor lets go of its socket (it drops it and detaches its handlers). */
+  releaseSocket(ws: WebSocketLike): void {
+    if (this.ws === ws) this.ws = null;
+    this.fastPath = false;
   }
 
   /** Starts the close handshake in `closing`; `socket.close` or the close timeout ends it. */
@@ -336,10 +305,13 @@ export class ConnectionRuntime implements FrameSink {
 
   resubscribe(): void {
     const { protocol } = this.options;
-    for (const channel of this.router.channelNames()) {
-      this.write(protocol.subscribeFrame(channel, this.router.lastSeq(channel)));
-      const operation = this.router.operation(channel) as OutgoingFrame | undefined;
-      if (operation !== undefined) this.write(operation);
+    const router = this.routes;
+    if (router) {
+      for (const channel of router.channelNames()) {
+        this.write(protocol.subscribeFrame(channel, router.lastSeq(channel)));
+        const operation = router.operation(channel) as OutgoingFrame | undefined;
+        if (operation !== undefined) this.write(operation);
+      }
     }
     this.acksReady = true;
     this.acks?.resendWritten();
@@ -348,7 +320,7 @@ export class ConnectionRuntime implements FrameSink {
   // Frame sink (called by the protocol adapter for every inbound frame)
 
   data(message: InboundMessage): void {
-    this.router.deliver(message);
+    this.routes?.deliver(message);
   }
 
   authOk(session: SessionInfo): void {
@@ -386,9 +358,9 @@ export class ConnectionRuntime implements FrameSink {
         ...(typeof frame.window_seconds === 'number' && frame.window_seconds > 0 ? { windowSeconds: frame.window_seconds } : {}),
       });
     }
-    if (type === 'subscribed' && typeof frame.ch === 'string' && typeof frame.seq === 'number') this.router.startAt(frame.ch, frame.seq);
+    if (type === 'subscribed' && typeof frame.ch === 'string' && typeof frame.seq === 'number') this.routes?.startAt(frame.ch, frame.seq);
     if (type === 'gap' && typeof frame.ch === 'string' && typeof frame.from === 'number' && typeof frame.to === 'number') {
-      if (this.router.passGap(frame.ch, frame.to)) this.emit('gap', { ch: frame.ch, from: frame.from, to: frame.to });
+      if (this.routes?.passGap(frame.ch, frame.to)) this.emit('gap', { ch: frame.ch, from: frame.from, to: frame.to });
     }
     if (type === 'ack' && typeof frame.id === 'string' && this.acks) {
       this.acks.ack({
@@ -478,8 +450,8 @@ export class ConnectionRuntime implements FrameSink {
     if (options.channel === undefined) {
       return Promise.reject(new SocketchartError(ErrorCode.INVALID_MESSAGE_FORMAT, { message: 'A message sent with `ack` needs a `channel`', recovery: 'fail' }));
     }
-    const id = options.id ?? `${(this.ackPrefix ??= Math.random().toString(36).slice(2, 10))}-${++this.ackIds}`;
     const acks = this.ackTracker();
+    const id = options.id ?? acks.nextId();
     if (acks.has(id)) return Promise.reject(new SocketchartError(ErrorCode.INVALID_MESSAGE_FORMAT, { message: `Message id "${id}" is already in flight`, recovery: 'fail', messageId: id }));
     let acked: Promise<AckInfo> | undefined;
     const written = this.sendFrame(data, { ...options, id }, (frame) => {
@@ -511,7 +483,7 @@ export class ConnectionRuntime implements FrameSink {
     }
     encoded?.(frame);
     if (this.options.protocol.startsOperations && options.channel !== undefined) {
-      const remembered = this.router.rememberOperation(options.channel, frame);
+      const remembered = this.routes?.rememberOperation(options.channel, frame) === true;
       if (remembered && this.status !== 'connected' && this.status !== 'closed' && this.status !== 'failed') return RESOLVED;
     }
     const ws = this.ws;
@@ -694,7 +666,9 @@ export class ConnectionRuntime implements FrameSink {
     set.add(listener as Listener<never>);
     return () => {
       set.delete(listener as Listener<never>);
-      if (set.size === 0) listeners.delete(event);
+      if (set.size > 0 || listeners.get(event) !== set) return;
+      listeners.delete(event);
+      if (listeners.size === 0 && this.listeners === listeners) this.listeners = undefined;
     };
   }
 

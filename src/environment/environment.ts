@@ -14,8 +14,10 @@ export interface EnvironmentSource {
   isHidden?(): boolean;
 }
 
+const unsubscribed = () => {};
+
 export const noEnvironment: EnvironmentSource = {
-  subscribe: () => () => {},
+  subscribe: () => unsubscribed,
   isOnline: () => true,
   isHidden: () => false,
 };

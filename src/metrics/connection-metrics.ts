@@ -1,4 +1,4 @@
-import { ringWrite } from './ring.js';
+import { ringSize, ringWrite } from './ring.js';
 import type { Clock } from '../environment/clock.js';
 import { detectIssues, healthScore, type Issue, type IssueThresholds } from './health.js';
 import { LatencySamples, type LatencySummary } from './latency.js';
@@ -73,11 +73,13 @@ class RecentEvents {
   since(from: number): number {
     if (this.stamps === undefined) return 0;
     let n = 0;
-    const kept = Math.min(this.total, this.stamps.length);
+    const kept = ringSize(this.total, RECENT_SLOTS);
     for (let i = 0; i < kept; i++) if (this.stamps[i]! >= from) n++;
     return n;
   }
 }
+
+const noSamples: LatencySummary = Object.freeze({ p50: null, p95: null, p99: null, last: null, count: 0 });
 
 /**
  * Plain per-connection metrics: counters the data path bumps directly, RTT and recovery samples, state
@@ -104,24 +106,36 @@ export class ConnectionMetrics {
   errors = 0;
   /** Times the outbound queue had to wait for a rate limit. */
   throttles = 0;
-  /** Heartbeat round-trip times, in ms. */
-  readonly rtt = new LatencySamples();
-  /** Time to recover, in ms: from leaving `connected` to entering it again. */
-  readonly recovery = new LatencySamples();
-
+  private rttSamples: LatencySamples | undefined;
+  private recoverySamples: LatencySamples | undefined;
   private readonly history: StateHistory;
   private readonly clock: Pick<Clock, 'now'>;
   private readonly options: ConnectionMetricsOptions;
   private recentErrors: RecentEvents | undefined;
   private recentReconnects: RecentEvents | undefined;
-  private leftConnectedAt = Number.NaN;
+  private leftConnectedAt: number | undefined;
   private throttledTotal = 0;
-  private throttledSince = Number.NaN;
+  private throttledSince: number | undefined;
 
   constructor(stateNames: readonly string[], clock: Pick<Clock, 'now'>, options: ConnectionMetricsOptions = noOptions) {
     this.history = new StateHistory(stateNames);
     this.clock = clock;
     this.options = options;
+  }
+
+  /** Heartbeat round-trip times, in ms (created on first use). */
+  get rtt(): LatencySamples {
+    return (this.rttSamples ??= new LatencySamples());
+  }
+
+  /** Time to recover, in ms: from leaving `connected` to entering it again (created on first use). */
+  get recovery(): LatencySamples {
+    return (this.recoverySamples ??= new LatencySamples());
+  }
+
+  /** The last heartbeat round-trip time in ms, or `null` before the first pong. */
+  get lastRtt(): number | null {
+    return this.rttSamples?.last ?? null;
   }
 
   /** Current state, or `undefined` before the first `onState()`. */
@@ -141,10 +155,10 @@ export class ConnectionMetrics {
       if (this.connects > 0) {
         this.reconnects++;
         (this.recentReconnects ??= new RecentEvents()).add(now);
-        if (!Number.isNaN(this.leftConnectedAt)) this.recovery.record(now - this.leftConnectedAt);
+        if (this.leftConnectedAt !== undefined) this.recovery.record(now - this.leftConnectedAt);
       }
       this.connects++;
-      this.leftConnectedAt = Number.NaN;
+      this.leftConnectedAt = undefined;
     }
   }
 
@@ -154,9 +168,9 @@ export class ConnectionMetrics {
     if (throttled) {
       this.throttles++;
       this.throttledSince = now;
-    } else if (!Number.isNaN(this.throttledSince)) {
+    } else if (this.throttledSince !== undefined) {
       this.throttledTotal += now - this.throttledSince;
-      this.throttledSince = Number.NaN;
+      this.throttledSince = undefined;
     }
   }
 
@@ -170,7 +184,7 @@ export class ConnectionMetrics {
   snapshot(extra: { queueDepth: number; queueCapacity: number }): ConnectionMetricsSnapshot {
     const now = this.clock.now();
     const from = now - (this.options.recentWindowMs ?? 60_000);
-    const rtt = this.rtt.summary();
+    const rtt = this.rttSamples?.summary() ?? { ...noSamples };
     const state = this.history.current ?? null;
     const dropRate = this.drops > 0 ? this.drops / (this.drops + this.messagesOut) : 0;
     const score = healthScore({
@@ -187,7 +201,7 @@ export class ConnectionMetrics {
       timeInState: this.history.timeInState(now),
       connects: this.connects,
       reconnects: this.reconnects,
-      timeToRecover: this.recovery.summary(),
+      timeToRecover: this.recoverySamples?.summary() ?? { ...noSamples },
       rtt,
       messagesIn: this.messagesIn,
       messagesOut: this.messagesOut,
@@ -197,7 +211,7 @@ export class ConnectionMetrics {
       drops: this.drops,
       errors: this.errors,
       throttles: this.throttles,
-      throttledMs: this.throttledTotal + (Number.isNaN(this.throttledSince) ? 0 : now - this.throttledSince),
+      throttledMs: this.throttledTotal + (this.throttledSince === undefined ? 0 : now - this.throttledSince),
       history: this.history.recent(),
       healthScore: score,
       issues: detectIssues(

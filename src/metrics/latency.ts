@@ -1,4 +1,4 @@
-import { ringWrite } from './ring.js';
+import { ringSize, ringWrite } from './ring.js';
 
 /** Percentiles of the retained samples; every field is `null` when there are none. */
 export interface LatencySummary {
@@ -37,7 +37,7 @@ export class LatencySamples {
   /** Most recent sample, or `null` when there is none. */
   get last(): number | null {
     if (this.ring === undefined || this.recorded === 0) return null;
-    return this.ring[(this.recorded - 1) % this.ring.length]!;
+    return this.ring[(this.recorded - 1) % LATENCY_SAMPLES]!;
   }
 
   /** Nearest-rank percentile `p` (0–100) of the retained samples, or `null` when there are none. */
@@ -60,8 +60,11 @@ export class LatencySamples {
   }
 
   private sorted(): Float64Array | undefined {
-    if (this.ring === undefined || this.recorded === 0) return undefined;
-    return Float64Array.from(this.ring).sort();
+    const ring = this.ring;
+    if (ring === undefined || this.recorded === 0) return undefined;
+    const sorted = new Float64Array(ringSize(this.recorded, LATENCY_SAMPLES));
+    for (let i = 0; i < sorted.length; i++) sorted[i] = ring[i]!;
+    return sorted.sort();
   }
 }
 

@@ -14,15 +14,14 @@ export const STATE_HISTORY_SIZE = 100;
 const MAX_STATES = 256;
 
 /**
- * The last 100 state changes (timestamps and state indices in small rings that grow with use) and the
- * time accumulated in each state. States not named to the constructor are added on first entry.
+ * The last 100 state changes (time and state index, side by side in one small ring that grows with use)
+ * and the time accumulated in each state. States not named to the constructor are added on first entry.
  */
 export class StateHistory {
   private names: readonly string[];
   private totals: number[] | undefined;
-  private times: number[] | undefined;
-  private states: number[] | undefined;
-  private changes = 0;
+  private changes: number[] | undefined;
+  private written = 0;
   private currentIndex = -1;
   private enteredAt = 0;
 
@@ -39,13 +38,9 @@ export class StateHistory {
   enter(state: string, at: number): void {
     const index = this.indexOf(state);
     if (index < 0 || index === this.currentIndex) return;
-    if (this.currentIndex >= 0 && at > this.enteredAt) {
-      const totals = (this.totals ??= new Array<number>(this.names.length).fill(0));
-      totals[this.currentIndex] = (totals[this.currentIndex] ?? 0) + (at - this.enteredAt);
-    }
-    this.times = ringWrite(this.times, this.changes, STATE_HISTORY_SIZE, at);
-    this.states = ringWrite(this.states, this.changes, STATE_HISTORY_SIZE, index);
-    this.changes++;
+    if (this.currentIndex >= 0 && at > this.enteredAt) this.addTime(this.currentIndex, at - this.enteredAt);
+    this.changes = ringWrite(this.changes, this.written++, 2 * STATE_HISTORY_SIZE, at);
+    this.changes = ringWrite(this.changes, this.written++, 2 * STATE_HISTORY_SIZE, index);
     this.currentIndex = index;
     this.enteredAt = at;
   }
@@ -63,16 +58,27 @@ export class StateHistory {
 
   /** The remembered state changes, oldest first. */
   recent(): StateChange[] {
-    const times = ringValues(this.times, this.changes, STATE_HISTORY_SIZE);
-    const states = ringValues(this.states, this.changes, STATE_HISTORY_SIZE);
-    return times.map((at, i) => ({ state: this.names[states[i]!]!, at }));
+    const values = ringValues(this.changes, this.written, 2 * STATE_HISTORY_SIZE);
+    const recent: StateChange[] = [];
+    for (let i = 0; i < values.length; i += 2) recent.push({ state: this.names[values[i + 1]!]!, at: values[i]! });
+    return recent;
+  }
+
+  /** Totals are kept up to the last state that has any, so a connection pays only for the states it knew. */
+  private addTime(index: number, ms: number): void {
+    let totals = this.totals;
+    if (totals === undefined || index >= totals.length) {
+      const grown = new Array<number>(index + 1).fill(0);
+      if (totals !== undefined) for (let i = 0; i < totals.length; i++) grown[i] = totals[i]!;
+      this.totals = totals = grown;
+    }
+    totals[index] = totals[index]! + ms;
   }
 
   private indexOf(state: string): number {
     const index = this.names.indexOf(state);
     if (index >= 0 || this.names.length >= MAX_STATES) return index;
     this.names = [...this.names, state];
-    this.totals?.push(0);
     return this.names.length - 1;
   }
 }

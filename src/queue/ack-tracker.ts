@@ -44,6 +44,8 @@ export class AckTracker {
   private timerAt = Infinity;
   /** The latest hold given so far: held messages go again in the order they were held. */
   private lastHold = 0;
+  private ids = 0;
+  private idPrefix: string | undefined;
 
   constructor(
     private readonly clock: Clock,
@@ -51,6 +53,11 @@ export class AckTracker {
     /** Writes a frame now; false when there is no open socket. */
     private readonly write: (frame: OutgoingFrame) => boolean,
   ) {}
+
+  /** A fresh message id, unique to this tracker. */
+  nextId(): string {
+    return `${(this.idPrefix ??= Math.random().toString(36).slice(2, 10))}-${++this.ids}`;
+  }
 
   get size(): number {
     return this.inFlight.size;

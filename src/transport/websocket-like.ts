@@ -14,7 +14,7 @@ export interface WebSocketLike {
   onmessage: ((event: { data: unknown }) => void) | null;
   /** `ws` only: drops the TCP connection at once. */
   terminate?: () => void;
-  /** `ws` only: the EventEmitter API, used for the allocation-free message path. */
+  /** `ws` only: the EventEmitter API, used instead of the `on…` handlers (with `terminate`). */
   on?: (event: string, listener: (...args: never[]) => void) => unknown;
   removeAllListeners?: (event?: string) => unknown;
 }

@@ -202,7 +202,7 @@ async function differential() {
 const componentLabels = [
   'ws client socket: WebSocket, net.Socket, Receiver, Sender, socket handlers',
   'heartbeat child actor (Actor, snapshot, context, scope)',
-  'socket child actor (fromCallback)',
+  'socket child actor (Actor, socket session)',
   'flusher child actor',
   'actor system (registry maps, scheduler, timers)',
   'root actor: connection machine Actor, snapshot, context',

@@ -1,7 +1,7 @@
 /**
- * An in-memory WebSocket with `ws`'s EventEmitter-style `on('message')`, so a socketchart connection takes
- * exactly the data path it takes on a real `ws` socket, minus the network. Opens on the next microtask;
- * `send()` only counts.
+ * An in-memory WebSocket with `ws`'s EventEmitter-style `on('open' | 'close' | 'message')`, so a socketchart
+ * connection takes exactly the path it takes on a real `ws` socket, minus the network. Opens on the next
+ * microtask; `send()` only counts.
  */
 export class FakeSocket {
   static last: FakeSocket | undefined;
@@ -14,6 +14,7 @@ export class FakeSocket {
   onerror: ((event: unknown) => void) | null = null;
   onmessage: ((event: { data: unknown }) => void) | null = null;
   messageListener: ((data: Buffer, isBinary: boolean) => void) | undefined;
+  private listeners: Record<string, ((...args: never[]) => void) | undefined> = {};
   sent = 0;
 
   constructor(_url: string, _protocols?: string | string[]) {
@@ -22,6 +23,7 @@ export class FakeSocket {
       if (this.readyState !== 0) return;
       this.readyState = 1;
       this.onopen?.({});
+      this.listeners.open?.();
     });
   }
 
@@ -32,20 +34,26 @@ export class FakeSocket {
   close(code = 1005, reason = ''): void {
     if (this.readyState >= 2) return;
     this.readyState = 3;
-    queueMicrotask(() => this.onclose?.({ code, reason, wasClean: true }));
+    queueMicrotask(() => {
+      this.onclose?.({ code, reason, wasClean: true });
+      (this.listeners.close as ((code: number, reason: string) => void) | undefined)?.(code, reason);
+    });
   }
 
   terminate(): void {
     this.readyState = 3;
   }
 
-  on(event: string, listener: (data: Buffer, isBinary: boolean) => void): this {
-    if (event === 'message') this.messageListener = listener;
+  on(event: string, listener: (...args: never[]) => void): this {
+    if (event === 'message') this.messageListener = listener as (data: Buffer, isBinary: boolean) => void;
+    else this.listeners[event] = listener;
     return this;
   }
 
-  removeAllListeners(): this {
-    this.messageListener = undefined;
+  removeAllListeners(event?: string): this {
+    if (event === undefined || event === 'message') this.messageListener = undefined;
+    if (event === undefined) this.listeners = {};
+    else delete this.listeners[event];
     return this;
   }
 }
