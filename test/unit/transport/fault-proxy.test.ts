@@ -89,7 +89,7 @@ const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 describe('FaultProxy delay', () => {
   it('holds every chunk for delayMs in both directions, then delivers it', async () => {
     const link = await proxied();
-    link.proxy.delayMs = 150;
+    link.proxy.delayMs = 400;
     const sentAt = Date.now();
     link.client.write('ping');
     await until(() => link.proxy.delayed === 1, 1_000, 'the chunk to be held upstream');
@@ -99,8 +99,8 @@ describe('FaultProxy delay', () => {
     expect(link.echoed).toBe('');
     await until(() => link.echoed === 'ping', 1_000, 'the echo downstream');
     // timer callbacks may run up to a millisecond early by Date.now()
-    expect(link.target.receivedAt - sentAt).toBeGreaterThanOrEqual(148);
-    expect(link.echoedAt - link.target.receivedAt).toBeGreaterThanOrEqual(148);
+    expect(link.target.receivedAt - sentAt).toBeGreaterThanOrEqual(398);
+    expect(link.echoedAt - link.target.receivedAt).toBeGreaterThanOrEqual(398);
     expect(link.proxy.delayed).toBe(0);
   });
 
@@ -126,7 +126,7 @@ describe('FaultProxy delay', () => {
 
   it('lowering the delay does not let a new chunk overtake one still held', async () => {
     const link = await proxied();
-    link.proxy.delayMs = 200;
+    link.proxy.delayMs = 400;
     link.client.write('first;');
     await until(() => link.proxy.delayed === 1, 1_000, 'the first chunk held');
     link.proxy.delayMs = 0;
@@ -138,12 +138,12 @@ describe('FaultProxy delay', () => {
 
   it('a blackhole holds chunks already delayed until it lifts, then they arrive intact and in order', async () => {
     const link = await proxied();
-    link.proxy.delayMs = 30;
+    link.proxy.delayMs = 300;
     link.client.write('x');
     await until(() => link.proxy.delayed === 1, 1_000, 'the chunk held');
     link.proxy.mode = 'blackhole';
     link.client.write('y');
-    await pause(150);
+    await pause(500);
     expect(link.target.received).toBe('');
     link.proxy.mode = 'pass';
     link.proxy.delayMs = 0;
@@ -153,13 +153,13 @@ describe('FaultProxy delay', () => {
 
   it('reset drops held chunks and closes the connection on both sides', async () => {
     const link = await proxied();
-    link.proxy.delayMs = 300;
+    link.proxy.delayMs = 500;
     link.client.write('lost');
     await until(() => link.proxy.delayed === 1, 1_000, 'the chunk held');
     link.proxy.reset();
     expect(link.proxy.delayed).toBe(0);
     await until(() => link.closed && link.target.open === 0, 1_000, 'both sides closed');
-    await pause(350);
+    await pause(550);
     expect(link.target.received).toBe('');
     expect(link.proxy.open).toBe(0);
   });
