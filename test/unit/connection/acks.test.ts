@@ -112,4 +112,23 @@ describe('acknowledged sends', () => {
     await h.connect();
     await expect(h.connection.send('x', { ack: true })).rejects.toMatchObject({ code: ErrorCode.INVALID_MESSAGE_FORMAT });
   });
+
+  it('request() resolves with the server\'s answer for the message: its id, seq, duplicate flag and data', async () => {
+    const h = harness({ heartbeat: false });
+    h.server.onFrame = (socket, frame) => {
+      if (frame.json?.type === 'publish') socket.push({ type: 'ack', id: frame.json.id, seq: 12, duplicate: true, data: { total: 3 } });
+    };
+    await h.connect();
+    const reply = await h.connection.request({ add: 1 }, { channel: 'carts:9', id: 'r-1' });
+    expect(reply).toEqual({ id: 'r-1', seq: 12, duplicate: true, data: { total: 3 } });
+  });
+
+  it('request() rejects with the server\'s error for the message, typed, the message given up', async () => {
+    const h = harness({ heartbeat: false });
+    h.server.onFrame = (socket, frame) => {
+      if (frame.json?.type === 'publish') socket.push({ type: 'error', id: frame.json.id, code: 'AUTHORIZATION_FAILED', message: 'not yours' });
+    };
+    await h.connect();
+    await expect(h.connection.request('x', { channel: 'carts:9' })).rejects.toMatchObject({ code: ErrorCode.AUTHORIZATION_FAILED, recovery: 'fail' });
+  });
 });
