@@ -1,11 +1,22 @@
-import { and, not, setup } from 'xstate';
-import type { ConnectionContext, ConnectionEvent, ConnectionInput } from '../src/connection/types.js';
-import { connectionActions, connectionGuards, connectionDelays, initialConnectionContext, socketInput } from '../src/connection/implementation.js';
-import { socketActor } from '../src/transport/socket-actor.js';
-import { tokenActor } from '../src/connection/token-actor.js';
-import { permitActor } from '../src/connection/permit-actor.js';
-import { heartbeatMachine } from './heartbeat.machine.js';
+import { and, assign, fromCallback, fromPromise, not, sendTo, setup } from 'xstate';
+import type {
+  CircuitState,
+  ConnectionContext,
+  ConnectionEvent,
+  ConnectionInput,
+  ConnectionTag,
+  Failure,
+  FailoverState,
+  FailureAction,
+  RetryKind,
+  SocketInput,
+  TokenState,
+} from './connection.types.js';
+import type { FlusherOutput } from './flusher.types.js';
 import { flusherMachine } from './flusher.machine.js';
+import { heartbeatMachine } from './heartbeat.machine.js';
+
+type Of<T extends ConnectionEvent['type']> = Extract<ConnectionEvent, { type: T }>;
 
 /** Every dial from a state without a socket asks the environment first, then the dial gate (if any). */
 const dial = [
@@ -15,90 +26,285 @@ const dial = [
   { target: '#connection.queued' },
 ] as const;
 
-/** An explicit start() or retry(): the same, with the attempt counters and the circuit reset. */
+/** `start()` or `retry()` from rest: the environment is watched again, and attempts and the circuit start afresh. */
 const dialAfresh = [
-  { guard: 'closesWhileHidden', target: '#connection.suspended', actions: 'resetAttempts' },
-  { guard: 'isOffline', target: '#connection.offline', actions: 'resetAttempts' },
-  { guard: 'dialsFreely', target: '#connection.link', actions: 'resetAttempts' },
-  { target: '#connection.queued', actions: 'resetAttempts' },
+  { guard: 'closesWhileHidden', target: '#connection.suspended', actions: ['resetAttempts', 'watchEnvironment'] },
+  { guard: 'isOffline', target: '#connection.offline', actions: ['resetAttempts', 'watchEnvironment'] },
+  { guard: 'dialsFreely', target: '#connection.link', actions: ['resetAttempts', 'watchEnvironment'] },
+  { target: '#connection.queued', actions: ['resetAttempts', 'watchEnvironment'] },
 ] as const;
 
 /** A dial now, through the gate when there is one. */
 const redial = [{ guard: 'dialsFreely', target: '#connection.link' }, { target: '#connection.queued' }] as const;
 
+/** The page is back: dial, unless the network or the circuit says wait. */
+const wake = [{ guard: 'isOffline', target: '#connection.offline' }, { guard: 'circuitIsOpen', target: '#connection.circuitOpen' }, ...redial] as const;
+
+/** `retry()` while waiting: dial now (unless the page is hidden and closes while hidden), with the attempts reset. */
+const retryNow = [
+  { guard: 'closesWhileHidden', target: '#connection.suspended', actions: 'resetAttempts' },
+  { guard: 'dialsFreely', target: '#connection.link', actions: 'resetAttempts' },
+  { target: '#connection.queued', actions: 'resetAttempts' },
+] as const;
+
+/** The same branches, each also taking `action` (an environment fact noted as it is acted on). */
+const noting = <A extends string, T extends object>(action: A, branches: readonly T[]): Array<T & { readonly actions: A }> =>
+  branches.map((branch) => ({ ...branch, actions: action }));
+
+const goOffline = { target: '#connection.offline', actions: 'noteOffline' } as const;
+const suspendWhenHidden = { guard: 'closesWhenHidden', target: '#connection.suspended', actions: 'notePageHidden' } as const;
+
+const CIRCUIT_CLOSED: CircuitState = Object.freeze({ failures: 0, trips: 0, open: false, probing: false });
+const FIRST_TOKEN: TokenState = Object.freeze({ reason: 'connect', rejections: 0 });
+const ON_PRIMARY: FailoverState = Object.freeze({ dialIndex: 0, urlFailures: 0, failedOverAt: 0 });
+
+const counts = (action: FailureAction) => action === 'reconnect' || action === 'reconnect-fast' || action === 'reconnect-slow';
+
+function retryKindOf(action: FailureAction, stable: boolean): RetryKind {
+  if (action === 'reconnect-fast') return 'restart';
+  if (action === 'reconnect-slow') return 'later';
+  return stable ? 'immediate' : 'backoff';
+}
+
+/** Records a failed attempt or a lost link: what it asks for, and the counters the next decisions read. */
+function failure(context: ConnectionContext, action: FailureAction, error: Failure): Partial<ConnectionContext> {
+  const { token, circuit } = context;
+  let outcome = action;
+  let rejections = token.rejections;
+  if (action === 'refresh-token') {
+    if (!context.settings.canRefreshToken || rejections >= 1) outcome = 'fail';
+    else rejections++;
+  }
+  const retryKind = retryKindOf(outcome, context.stable);
+  return {
+    lastError: error,
+    outcome,
+    token: rejections === 0 ? FIRST_TOKEN : { reason: 'connect', rejections },
+    circuit: counts(outcome) ? { ...circuit, failures: circuit.failures + 1 } : circuit,
+    retryKind,
+    attempt: retryKind === 'immediate' ? context.attempt : context.attempt + 1,
+    stable: false,
+  };
+}
+
+const timeout = (message: string): Failure => ({ code: 'TIMEOUT', message, recovery: 'retry' });
 
 /**
  * One connection's lifecycle. `link` owns the socket: entering it dials, leaving it closes the socket,
- * and events from a socket it no longer owns are ignored (`fromOwnSocket`).
- * `retrying` is the one decision point every failure goes through.
+ * and events from a socket it no longer owns are ignored (`fromOwnSocket`). `retrying` is the one
+ * decision point every failure goes through. Environment facts arrive as events and live in context.
+ *
+ * Guards read only context and event. No secret enters the machine: the token actor keeps the fresh
+ * token to itself until `sendRefreshedToken` writes it. The socket, token, permit and deadline actors, the effects, and
+ * the two policies that draw on time and chance (`planRetry`, `recoveryTimeout`) are stubs here: the
+ * runtime supplies them with `.provide()`.
  */
 export const connectionMachine = setup({
-  types: {} as { context: ConnectionContext; events: ConnectionEvent; input: ConnectionInput },
-  actions: connectionActions,
-  guards: connectionGuards,
-  delays: connectionDelays,
-  actors: { socket: socketActor, token: tokenActor, permit: permitActor, heartbeat: heartbeatMachine, flusher: flusherMachine },
+  types: {} as { context: ConnectionContext; events: ConnectionEvent; input: ConnectionInput; tags: ConnectionTag },
+  actions: {
+    noteOnline: assign({ online: true }),
+    noteOffline: assign({ online: false }),
+    notePageHidden: assign({ hidden: true }),
+    notePageVisible: assign({ hidden: false }),
+    beginSocket: assign(({ context }) => ({ socket: context.socket + 1 })),
+    beginProbe: assign(({ context }) => ({ circuit: { ...context.circuit, probing: true } })),
+    acceptSession: assign(({ context, event }) => {
+      const { session, at } = event as Of<'auth.ok'>;
+      return { session, sessionAt: at, token: context.token.rejections === 0 ? context.token : { ...context.token, rejections: 0 } };
+    }),
+    markConnected: assign(({ context }) => ({
+      circuit: context.circuit.open || context.circuit.probing ? { ...context.circuit, open: false, probing: false } : context.circuit,
+      outcome: null,
+      urlIndex: context.failover.dialIndex,
+      failover: context.failover === ON_PRIMARY ? ON_PRIMARY : { ...context.failover, urlFailures: 0 },
+    })),
+    markStable: assign({ stable: true, attempt: 0, circuit: CIRCUIT_CLOSED }),
+    recordClose: assign(({ context, event }) => {
+      const { action, error } = event as Of<'socket.close'>;
+      return failure(context, action, error);
+    }),
+    recordAuthError: assign(({ context, event }) => {
+      const { action, error } = event as Of<'auth.error' | 'server.error'>;
+      return failure(context, action, error);
+    }),
+    recordConnectTimeout: assign(({ context }) =>
+      failure(context, 'reconnect', timeout(`The socket did not open within ${context.settings.connectTimeoutMs} ms`)),
+    ),
+    recordAuthTimeout: assign(({ context }) =>
+      failure(context, 'reconnect', timeout(`The server did not answer the auth frame within ${context.settings.authTimeoutMs} ms`)),
+    ),
+    recordHeartbeatTimeout: assign(({ context }) =>
+      failure(context, 'reconnect', { code: 'NETWORK_ERROR', message: 'No pong: the socket is dead (half-open)', recovery: 'retry' }),
+    ),
+    planRetry: assign(({ context }) => ({ retryDelayMs: context.retryKind === 'immediate' ? 0 : context.settings.reconnect.baseMs })),
+    tripCircuit: assign(({ context }) => ({ circuit: { ...context.circuit, trips: context.circuit.trips + 1, open: true, probing: false } })),
+    requestFreshToken: assign(({ context }) => ({ token: { ...context.token, reason: 'rejected' } })),
+    noteThrottle: assign(({ event }) => ({ throttleMs: (event as unknown as { output: FlusherOutput }).output.waitMs })),
+    resetAttempts: assign({
+      attempt: 0,
+      circuit: CIRCUIT_CLOSED,
+      token: FIRST_TOKEN,
+      stable: false,
+      outcome: null,
+      retryKind: 'backoff',
+      retryDelayMs: 0,
+      urlIndex: 0,
+      failover: ON_PRIMARY,
+    }),
+    forwardToHeartbeat: sendTo('heartbeat', ({ event }) => event),
+    watchEnvironment: () => {},
+    authenticate: () => {},
+    sendRefreshedToken: () => {},
+    resume: () => {},
+    leaveConnected: () => {},
+    reportFailure: () => {},
+    reportRefreshRefused: () => {},
+    reportServerError: () => {},
+    reportRefreshFailed: () => {},
+    reportRefreshTimeout: () => {},
+    closeSocket: () => {},
+    settleClosed: () => {},
+    settleFailed: () => {},
+  },
+  guards: {
+    fromOwnSocket: ({ context, event }) => (event as Of<'socket.open'>).socket === context.socket,
+    isOffline: ({ context }) => !context.online,
+    pageHidden: ({ context }) => context.hidden,
+    dialsFreely: ({ context }) => !context.settings.dialGated,
+    closesWhenHidden: ({ context }) => context.settings.closeWhenHidden,
+    closesWhileHidden: ({ context }) => context.settings.closeWhenHidden && context.hidden,
+    heartbeatOff: ({ context }) => context.settings.heartbeat === false,
+    authAnswerNotAwaited: ({ context }) => !context.settings.awaitsAuthAnswer,
+    waitsForRateLimit: ({ event }) => (event as unknown as { output: FlusherOutput }).output.waitMs > 0,
+    tokenExpires: ({ context }) => context.session?.expiresAt !== undefined && context.settings.refreshesInBand,
+    isFatal: ({ context }) => context.outcome === 'fail',
+    mustRefreshToken: ({ context }) => context.outcome === 'refresh-token',
+    probeFailed: ({ context }) => context.circuit.probing,
+    circuitTripped: ({ context }) => context.settings.circuit !== false && context.circuit.failures >= context.settings.circuit.failureThreshold,
+    circuitIsOpen: ({ context }) => context.circuit.open,
+  },
+  delays: {
+    connectTimeout: ({ context }) => context.settings.connectTimeoutMs,
+    authTimeout: ({ context }) => context.settings.authTimeoutMs,
+    closeTimeout: ({ context }) => context.settings.closeTimeoutMs,
+    minUptime: ({ context }) => context.settings.reconnect.minUptimeMs,
+    heartbeatInterval: ({ context }) => (context.settings.heartbeat === false ? 0 : context.settings.heartbeat.intervalMs),
+    reconnectDelay: ({ context }) => context.retryDelayMs,
+    throttleDelay: ({ context }) => context.throttleMs,
+    recoveryTimeout: ({ context }) => (context.settings.circuit === false ? 0 : context.settings.circuit.recoveryMs),
+    tokenRefresh: ({ context }) =>
+      Math.max(0, (context.session?.expiresAt ?? 0) - context.settings.refreshLeadMs - context.sessionAt),
+  },
+  actors: {
+    socket: fromCallback<ConnectionEvent, SocketInput>(() => undefined),
+    permit: fromCallback<ConnectionEvent>(({ sendBack }) => sendBack({ type: 'permit.granted' })),
+    token: fromPromise<void>(() => new Promise<void>(() => {})),
+    heartbeat: heartbeatMachine,
+    flusher: flusherMachine,
+  },
 }).createMachine({
   id: 'connection',
-  context: ({ input }) => initialConnectionContext(input),
+  context: ({ input }) => ({
+    settings: input.settings,
+    online: input.online ?? true,
+    hidden: input.hidden ?? false,
+    socket: 0,
+    token: FIRST_TOKEN,
+    attempt: 0,
+    stable: false,
+    outcome: null,
+    retryKind: 'backoff',
+    retryDelayMs: 0,
+    circuit: CIRCUIT_CLOSED,
+    session: null,
+    sessionAt: 0,
+    lastError: null,
+    urlIndex: 0,
+    failover: ON_PRIMARY,
+    throttleMs: 0,
+  }),
   initial: 'idle',
+  on: {
+    'server.error': { actions: 'reportServerError' },
+    'env.online': { actions: 'noteOnline' },
+    'env.offline': { actions: 'noteOffline' },
+    'page.hidden': { actions: 'notePageHidden' },
+    'page.freeze': { actions: 'notePageHidden' },
+    'page.visible': { actions: 'notePageVisible' },
+    'page.resume': { actions: 'notePageVisible' },
+  },
   states: {
     idle: {
+      tags: ['socketless'],
       on: {
-        'connection.start': dial,
+        'connection.start': noting('watchEnvironment', dial),
         'connection.stop': 'closed',
       },
     },
 
     queued: {
-      invoke: { id: 'permit', src: 'permit', input: ({ context }) => context.rt },
+      tags: ['socketless'],
+      invoke: { id: 'permit', src: 'permit' },
       on: {
         'permit.granted': [
           { guard: 'closesWhileHidden', target: 'suspended' },
           { guard: 'circuitIsOpen', target: 'link.halfOpen' },
           { target: 'link' },
         ],
-        'env.offline': 'offline',
-        'page.hidden': { guard: 'closesWhenHidden', target: 'suspended' },
+        'env.offline': goOffline,
+        'page.hidden': suspendWhenHidden,
         'connection.stop': 'closed',
       },
     },
 
     link: {
-      invoke: { id: 'socket', src: 'socket', input: socketInput },
+      entry: 'beginSocket',
+      invoke: {
+        id: 'socket',
+        src: 'socket',
+        input: ({ context }) => ({ socket: context.socket, urlIndex: context.failover.dialIndex, tokenReason: context.token.reason }),
+      },
       initial: 'connecting',
       on: {
         'socket.close': { guard: 'fromOwnSocket', target: 'retrying', actions: 'recordClose' },
         'auth.error': { guard: 'fromOwnSocket', target: 'retrying', actions: 'recordAuthError' },
-        'env.offline': 'offline',
-        'page.hidden': { guard: 'closesWhenHidden', target: 'suspended' },
-        'connection.stop': [{ guard: 'hasOpenSocket', target: '.closing' }, { target: 'closed' }],
+        'env.offline': goOffline,
+        'page.hidden': suspendWhenHidden,
+        'connection.stop': 'closed',
       },
       states: {
         connecting: {
+          tags: ['dialing'],
           after: { connectTimeout: { target: '#connection.retrying', actions: 'recordConnectTimeout' } },
           on: { 'socket.open': { guard: 'fromOwnSocket', target: 'authenticating' } },
         },
         halfOpen: {
+          tags: ['dialing'],
           entry: 'beginProbe',
           after: { connectTimeout: { target: '#connection.retrying', actions: 'recordConnectTimeout' } },
           on: { 'socket.open': { guard: 'fromOwnSocket', target: 'authenticating' } },
         },
         authenticating: {
+          tags: ['awaitingAuth'],
           entry: 'authenticate',
           always: { guard: 'authAnswerNotAwaited', target: 'connected' },
           after: { authTimeout: { target: '#connection.retrying', actions: 'recordAuthTimeout' } },
-          on: { 'auth.ok': { guard: 'fromOwnSocket', target: 'connected', actions: 'acceptSession' } },
+          on: {
+            'auth.ok': { guard: 'fromOwnSocket', target: 'connected', actions: 'acceptSession' },
+            'server.error': { guard: 'fromOwnSocket', target: '#connection.retrying', actions: 'recordAuthError' },
+            'connection.stop': 'closing',
+          },
         },
         connected: {
+          tags: ['connected'],
           type: 'parallel',
-          entry: ['markConnected', 'resubscribe'],
-          exit: 'markDisconnected',
+          entry: ['markConnected', 'resume'],
+          exit: 'leaveConnected',
           after: { minUptime: { actions: 'markStable' } },
           on: {
             'heartbeat.timeout': { target: '#connection.retrying', actions: 'recordHeartbeatTimeout' },
-            'page.hidden': { guard: 'closesWhenHidden', target: '#connection.suspended' },
-            'auth.error': { guard: 'fromOwnSocket', actions: 'reportRefreshRefused' },
+            'page.hidden': suspendWhenHidden,
+            'connection.stop': 'closing',
           },
           states: {
             liveness: {
@@ -111,20 +317,30 @@ export const connectionMachine = setup({
                   ],
                   after: { heartbeatInterval: 'probing' },
                   on: {
-                    'page.hidden': { guard: not('closesWhenHidden'), target: 'suspended' },
-                    'page.freeze': 'suspended',
+                    'page.hidden': { guard: not('closesWhenHidden'), target: 'suspended', actions: 'notePageHidden' },
+                    'page.freeze': { target: 'suspended', actions: 'notePageHidden' },
                   },
                 },
                 probing: {
-                  invoke: { id: 'heartbeat', src: 'heartbeat', input: ({ context }) => context.rt, onDone: 'quiet' },
+                  tags: ['probing'],
+                  invoke: {
+                    id: 'heartbeat',
+                    src: 'heartbeat',
+                    input: ({ context }) => ({ timeoutMs: context.settings.heartbeat === false ? 0 : context.settings.heartbeat.timeoutMs }),
+                    onDone: 'quiet',
+                  },
                   on: {
                     'heartbeat.pong': { actions: 'forwardToHeartbeat' },
-                    'page.hidden': { guard: not('closesWhenHidden'), target: 'suspended' },
-                    'page.freeze': 'suspended',
+                    'heartbeat.traffic': { actions: 'forwardToHeartbeat' },
+                    'page.hidden': { guard: not('closesWhenHidden'), target: 'suspended', actions: 'notePageHidden' },
+                    'page.freeze': { target: 'suspended', actions: 'notePageHidden' },
                   },
                 },
                 suspended: {
-                  on: { 'page.visible': 'probing', 'page.resume': 'probing' },
+                  on: {
+                    'page.visible': { target: 'probing', actions: 'notePageVisible' },
+                    'page.resume': { target: 'probing', actions: 'notePageVisible' },
+                  },
                 },
                 unmonitored: {},
               },
@@ -133,22 +349,19 @@ export const connectionMachine = setup({
               initial: 'streaming',
               states: {
                 streaming: {
-                  entry: 'openFastPath',
-                  exit: 'closeFastPath',
-                  always: { guard: 'hasQueued', target: 'draining' },
+                  tags: ['writable'],
                   on: { 'queue.pending': 'draining' },
                 },
                 draining: {
                   invoke: {
                     id: 'flusher',
                     src: 'flusher',
-                    input: ({ context }) => context.rt,
-                    onDone: [{ guard: 'waitsForRateLimit', target: 'throttled' }, { target: 'streaming' }],
+                    input: ({ context }) => ({ retryMs: context.settings.flushRetryMs }),
+                    onDone: [{ guard: 'waitsForRateLimit', target: 'throttled', actions: 'noteThrottle' }, { target: 'streaming' }],
                   },
                 },
                 throttled: {
-                  entry: 'markThrottled',
-                  exit: 'markUnthrottled',
+                  tags: ['throttled'],
                   after: { throttleDelay: 'draining' },
                   on: { 'queue.pending': 'draining' },
                 },
@@ -165,15 +378,19 @@ export const connectionMachine = setup({
                 },
                 refreshing: {
                   invoke: {
+                    id: 'token',
                     src: 'token',
-                    input: ({ context }) => context.rt,
                     onDone: { target: 'confirming', actions: 'sendRefreshedToken' },
                     onError: { target: 'expiring', actions: 'reportRefreshFailed' },
                   },
                 },
                 confirming: {
+                  tags: ['awaitingAuth'],
                   after: { authTimeout: { target: 'expiring', actions: 'reportRefreshTimeout' } },
-                  on: { 'auth.ok': { guard: 'fromOwnSocket', target: 'valid', actions: 'acceptSession' } },
+                  on: {
+                    'auth.ok': { guard: 'fromOwnSocket', target: 'valid', actions: 'acceptSession' },
+                    'server.error': { guard: 'fromOwnSocket', actions: 'reportRefreshRefused' },
+                  },
                 },
                 expiring: {},
               },
@@ -185,8 +402,8 @@ export const connectionMachine = setup({
           after: { closeTimeout: '#connection.closed' },
           on: {
             'socket.close': { guard: 'fromOwnSocket', target: '#connection.closed' },
-            'env.offline': {},
-            'page.hidden': {},
+            'env.offline': { actions: 'noteOffline' },
+            'page.hidden': { actions: 'notePageHidden' },
             'connection.stop': {},
           },
         },
@@ -194,6 +411,7 @@ export const connectionMachine = setup({
     },
 
     retrying: {
+      entry: ['planRetry', 'reportFailure'],
       always: [
         { guard: 'isFatal', target: 'failed' },
         { guard: 'isOffline', target: 'offline' },
@@ -206,22 +424,19 @@ export const connectionMachine = setup({
     },
 
     reconnecting: {
-      entry: 'announceRetry',
+      tags: ['socketless'],
       after: { reconnectDelay: [{ guard: 'closesWhileHidden', target: 'suspended' }, ...redial] },
       on: {
-        'env.offline': 'offline',
-        'env.online': [{ guard: 'closesWhileHidden', target: 'suspended' }, ...redial],
-        'page.hidden': { guard: 'closesWhenHidden', target: 'suspended' },
-        'connection.retry': [
-          { guard: 'dialsFreely', target: 'link', actions: 'resetAttempts' },
-          { target: 'queued', actions: 'resetAttempts' },
-        ],
+        'env.offline': goOffline,
+        'env.online': noting('noteOnline', [{ guard: 'closesWhileHidden', target: '#connection.suspended' }, ...redial] as const),
+        'page.hidden': suspendWhenHidden,
+        'connection.retry': retryNow,
         'connection.stop': 'closed',
       },
     },
 
     circuitOpen: {
-      entry: 'announceCircuitOpen',
+      tags: ['socketless'],
       after: {
         recoveryTimeout: [
           { guard: 'closesWhileHidden', target: 'suspended' },
@@ -230,42 +445,43 @@ export const connectionMachine = setup({
         ],
       },
       on: {
-        'env.offline': 'offline',
-        'page.hidden': { guard: 'closesWhenHidden', target: 'suspended' },
-        'connection.retry': [
-          { guard: 'dialsFreely', target: 'link', actions: 'resetAttempts' },
-          { target: 'queued', actions: 'resetAttempts' },
-        ],
+        'env.offline': goOffline,
+        'page.hidden': suspendWhenHidden,
+        'connection.retry': retryNow,
         'connection.stop': 'closed',
       },
     },
 
     offline: {
+      tags: ['socketless'],
       on: {
-        'env.online': [
-          { guard: 'closesWhileHidden', target: 'suspended' },
-          { guard: 'circuitIsOpen', target: 'circuitOpen' },
+        'env.online': noting('noteOnline', [
+          { guard: 'closesWhileHidden', target: '#connection.suspended' },
+          { guard: 'circuitIsOpen', target: '#connection.circuitOpen' },
           ...redial,
-        ],
+        ] as const),
         'connection.stop': 'closed',
       },
     },
 
     suspended: {
+      tags: ['socketless'],
       on: {
-        'page.visible': [{ guard: 'isOffline', target: 'offline' }, { guard: 'circuitIsOpen', target: 'circuitOpen' }, ...redial],
-        'page.resume': [{ guard: 'isOffline', target: 'offline' }, { guard: 'circuitIsOpen', target: 'circuitOpen' }, ...redial],
-        'env.offline': 'offline',
+        'page.visible': noting('notePageVisible', wake),
+        'page.resume': noting('notePageVisible', wake),
+        'env.offline': goOffline,
         'connection.stop': 'closed',
       },
     },
 
     closed: {
+      tags: ['socketless', 'settled'],
       entry: 'settleClosed',
       on: { 'connection.start': dialAfresh },
     },
 
     failed: {
+      tags: ['socketless', 'settled'],
       entry: 'settleFailed',
       on: {
         'connection.retry': dialAfresh,

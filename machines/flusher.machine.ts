@@ -1,24 +1,33 @@
-import { setup } from 'xstate';
-import type { ConnectionRuntime } from '../src/connection/runtime.js';
-import { flusherActions, flusherDelays, type FlusherContext, type FlusherEvent } from '../src/flusher/implementation.js';
+import { assign, raise, setup } from 'xstate';
+import type { FlusherContext, FlusherEvent, FlusherInput, FlusherOutput } from './flusher.types.js';
 
 /**
  * Child of `connected.outbound.draining`: writes the outbound queue in priority order while the socket
- * accepts it (`bufferedAmount` under its high-water mark), waits when it pushes back, and finishes when
- * the queue is empty, which reopens the fast path, or when what is left waits for a rate limit.
+ * accepts it, waits when it pushes back, and finishes when the queue is empty, which reopens the fast
+ * path, or when what is left waits for a rate limit (its output says how long).
  */
 export const flusherMachine = setup({
-  types: {} as { context: FlusherContext; events: FlusherEvent; input: ConnectionRuntime },
-  actions: flusherActions,
-  delays: flusherDelays,
+  types: {} as { context: FlusherContext; events: FlusherEvent; input: FlusherInput; output: FlusherOutput },
+  actions: {
+    drain: raise({ type: 'flush.empty' }),
+    noteWait: assign(({ event }) => ({ waitMs: event.type === 'flush.throttled' ? event.waitMs : 0 })),
+  },
+  delays: {
+    retry: ({ context }) => context.retryMs,
+  },
 }).createMachine({
   id: 'flusher',
-  context: ({ input }) => ({ rt: input }),
+  context: ({ input }) => ({ retryMs: input.retryMs, waitMs: 0 }),
   initial: 'draining',
+  output: ({ context }) => ({ waitMs: context.waitMs }),
   states: {
     draining: {
       entry: 'drain',
-      on: { 'flush.empty': 'done', 'flush.blocked': 'waiting', 'flush.throttled': 'throttled' },
+      on: {
+        'flush.empty': 'done',
+        'flush.blocked': 'waiting',
+        'flush.throttled': { target: 'throttled', actions: 'noteWait' },
+      },
     },
     waiting: {
       after: { retry: 'draining' },
@@ -27,3 +36,5 @@ export const flusherMachine = setup({
     throttled: { type: 'final' },
   },
 });
+
+export type FlusherMachine = typeof flusherMachine;

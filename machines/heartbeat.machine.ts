@@ -1,41 +1,51 @@
-import { setup } from 'xstate';
-import type { ConnectionRuntime } from '../src/connection/runtime.js';
-import {
-  heartbeatActions,
-  heartbeatDelays,
-  heartbeatGuards,
-  initialHeartbeatContext,
-  type HeartbeatContext,
-  type HeartbeatEvent,
-} from '../src/heartbeat/implementation.js';
+import { assign, fromCallback, sendParent, setup } from 'xstate';
+import type { DeadlineInput, HeartbeatContext, HeartbeatEvent, HeartbeatInput } from './heartbeat.types.js';
+
+/** A deadline that fires this much later than asked was throttled or frozen; its verdict is not trusted. */
+const LATE_FACTOR = 2;
 
 /**
  * One liveness probe, started by `connected.liveness` after a quiet interval or when the page wakes:
- * ping, then either a pong (an RTT sample), any other traffic, or `heartbeat.timeout` to the parent.
- * A pong timeout that fired far later than scheduled (a throttled or frozen timer) is not trusted:
- * the probe pings again against a fresh wall-clock deadline.
+ * ping, then either a pong, any other traffic, or `heartbeat.timeout` to the parent at the deadline.
+ * A deadline that fired far later than set (a throttled or frozen timer) is not trusted: the probe
+ * pings again against a fresh one.
  */
 export const heartbeatMachine = setup({
-  types: {} as { context: HeartbeatContext; events: HeartbeatEvent; input: ConnectionRuntime },
-  actions: heartbeatActions,
-  guards: heartbeatGuards,
-  delays: heartbeatDelays,
+  types: {} as { context: HeartbeatContext; events: HeartbeatEvent; input: HeartbeatInput },
+  actions: {
+    sendPing: () => {},
+    forgetTraffic: assign({ heard: false }),
+    hearTraffic: assign({ heard: true }),
+    reportTimeout: sendParent({ type: 'heartbeat.timeout' }),
+  },
+  guards: {
+    answersThisPing: ({ event }) => event.type === 'heartbeat.pong' && event.stale !== true,
+    heardSincePing: ({ context }) => context.heard,
+    timerWasLate: ({ context, event }) => event.type === 'heartbeat.deadline' && event.elapsedMs > context.timeoutMs * LATE_FACTOR,
+  },
+  actors: {
+    deadline: fromCallback<HeartbeatEvent, DeadlineInput>(() => undefined),
+  },
 }).createMachine({
   id: 'heartbeat',
-  context: ({ input }) => initialHeartbeatContext(input),
+  context: ({ input }) => ({ timeoutMs: input.timeoutMs, heard: false }),
   initial: 'awaitingPong',
   states: {
     awaitingPong: {
-      entry: 'sendPing',
-      after: {
-        pongTimeout: [
+      entry: ['forgetTraffic', 'sendPing'],
+      invoke: { id: 'deadline', src: 'deadline', input: ({ context }) => ({ ms: context.timeoutMs }) },
+      on: {
+        'heartbeat.pong': { guard: 'answersThisPing', target: 'alive' },
+        'heartbeat.traffic': { actions: 'hearTraffic' },
+        'heartbeat.deadline': [
           { guard: 'heardSincePing', target: 'alive' },
           { guard: 'timerWasLate', target: 'awaitingPong', reenter: true },
           { actions: 'reportTimeout' },
         ],
       },
-      on: { 'heartbeat.pong': { guard: 'answersThisPing', target: 'alive', actions: 'recordRtt' } },
     },
     alive: { type: 'final' },
   },
 });
+
+export type HeartbeatMachine = typeof heartbeatMachine;

@@ -1,4 +1,5 @@
-export { createConnection, Connection, statusOf, type ConnectionSnapshot } from './connection/create-connection.js';
+export { createConnection, connectionOf, Connection, statusOf, type ConnectionSnapshot } from './connection/connection.js';
+export { connectionLogic, connectionImplementations } from './connection/implementations.js';
 export type {
   ConnectionOptions,
   AuthOptions,
@@ -10,12 +11,24 @@ export type {
   TokenProvider,
   TokenReason,
 } from './connection/options.js';
-export type { SendOptions, ConnectionEvents } from './connection/runtime.js';
+export type { SendOptions } from './connection/outbound.js';
+export type { ConnectionEvents, StateChange } from './connection/events.js';
 export type { MessageListener } from './connection/router.js';
-export { connectionStatuses, type ConnectionStatus, type ConnectionEvent, type ConnectionContext } from './connection/types.js';
+export {
+  connectionStatuses,
+  type ConnectionStatus,
+  type ConnectionEvent,
+  type ConnectionContext,
+  type ConnectionInput,
+  type ConnectionSettings,
+  type ConnectionTag,
+  type Failure,
+  type FailureAction,
+  type RetryKind,
+} from './connection/types.js';
 export { connectionMachine, type ConnectionMachine } from '../machines/connection.machine.js';
-export { heartbeatMachine } from '../machines/heartbeat.machine.js';
-export { flusherMachine } from '../machines/flusher.machine.js';
+export { heartbeatMachine, type HeartbeatMachine } from '../machines/heartbeat.machine.js';
+export { flusherMachine, type FlusherMachine } from '../machines/flusher.machine.js';
 export { ErrorCode, SocketchartError, InvalidOptionError, isSocketchartError, defaultRecovery, type Recovery } from './protocol/errors.js';
 export { CloseCode, closeCodeTable, classifyClose, type CloseAction, type CloseRule } from './protocol/close-codes.js';
 export type {
@@ -36,7 +49,9 @@ export type { EnvironmentSource, EnvironmentEvent } from './environment/environm
 export { browserEnvironment } from './environment/browser.js';
 export type { Priority, OverflowPolicy } from './queue/outbound-queue.js';
 export type { ConnectionMetricsSnapshot } from './metrics/connection-metrics.js';
-export { createPool, Pool, type PoolStatus, type PoolMetrics } from './pool/create-pool.js';
+export { createPool, poolOf, Pool, type PoolStatus, type PoolMetrics } from './pool/pool.js';
+export { poolLogic, poolImplementations } from './pool/implementations.js';
+export type { PoolContext, PoolEvent, PoolInput, PoolSettings } from '../machines/pool.types.js';
 export type { PoolOptions, EndpointOptions } from './pool/options.js';
 export type { PoolEvents, PoolHealth } from './pool/runtime.js';
 export type { BalancingStrategy, HealthPolicy } from './pool/balancer.js';

@@ -14,8 +14,10 @@ import type { RateLimit, RateLimitOptions } from '../policy/rate-limiter.js';
 import type { MessageStore } from '../storage/message-store.js';
 import { shareResolved } from './shared-options.js';
 
-/** Why the token provider is being asked. */
-export type TokenReason = 'connect' | 'refresh' | 'rejected';
+import type { InspectionEvent, Observer } from 'xstate';
+import type { TokenReason } from '../../machines/connection.types.js';
+
+export type { TokenReason };
 
 /** Returns the token to present; may be async. Called on every dial and before expiry. */
 export type TokenProvider = (context: { reason: TokenReason }) => string | Promise<string>;
@@ -169,8 +171,12 @@ export interface ConnectionOptions {
   random?: () => number;
   /** Receives lifecycle logs, tokens redacted. @default no logging */
   logger?: Logger;
-  /** XState inspection observer (for `@statelyai/inspect` or the offline inspector). @default undefined */
-  inspect?: (event: unknown) => void;
+  /**
+   * XState inspection: an observer object or a function, as `createActor` takes it (e.g.
+   * `createBrowserInspector().inspect` from `@statelyai/inspect`, or the offline inspector's). The
+   * connection then runs in an actor system of its own. @default undefined
+   */
+  inspect?: InspectOption;
   /** Permission to dial, shared with other connections (a pool passes its dial budget); every dial waits in `queued` for it. @default none: dial freely */
   dialGate?: DialGate;
   /** Priority of this connection's dials at the gate (1 first). @default 1 */
@@ -204,7 +210,7 @@ export interface ResolvedOptions {
   clock: Clock;
   random: () => number;
   logger: Logger | undefined;
-  inspect: ((event: unknown) => void) | undefined;
+  inspect: InspectOption | undefined;
   dialGate: DialGate | undefined;
   priority: number;
 }
@@ -234,6 +240,13 @@ function checkKeys(path: string, value: Record<string, unknown>, known: readonly
 }
 
 const MAX_DELAY = 2 ** 31 - 1;
+
+/** Where inspection events go: an observer (`next`, `error`, `complete`) or a function. */
+export type InspectOption = Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+
+export const isInspectOption = (value: unknown): value is InspectOption =>
+  typeof value === 'function' ||
+  (isObject(value) && ['next', 'error', 'complete'].some((key) => typeof value[key] === 'function'));
 
 const interned = new Map<string, object>();
 const NO_PROTOCOLS: string[] = Object.freeze([]) as unknown as string[];
@@ -401,7 +414,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   const clock = resolveClock(o.clock);
   if (o.random !== undefined && typeof o.random !== 'function') throw new InvalidOptionError('random', 'a function returning [0, 1)', o.random);
   if (o.logger !== undefined && !isObject(o.logger)) throw new InvalidOptionError('logger', 'a logger object', o.logger);
-  if (o.inspect !== undefined && typeof o.inspect !== 'function') throw new InvalidOptionError('inspect', 'a function', o.inspect);
+  if (o.inspect !== undefined && !isInspectOption(o.inspect)) throw new InvalidOptionError('inspect', 'an inspection observer or function', o.inspect);
   if (o.closeWhenHidden !== undefined && typeof o.closeWhenHidden !== 'boolean') throw new InvalidOptionError('closeWhenHidden', 'a boolean', o.closeWhenHidden);
   if (o.name !== undefined && (typeof o.name !== 'string' || o.name === '')) throw new InvalidOptionError('name', 'a non-empty string', o.name);
   if (o.dialGate !== undefined && (!isObject(o.dialGate) || typeof o.dialGate.request !== 'function')) {

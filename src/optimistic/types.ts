@@ -1,4 +1,4 @@
-import type { Connection } from '../connection/create-connection.js';
+import type { Connection } from '../connection/connection.js';
 import type { InboundMessage } from '../protocol/adapter.js';
 import type { SocketchartError } from '../protocol/errors.js';
 import type { OptimisticConflictError } from './conflict-error.js';

@@ -1,5 +1,4 @@
-import type { RetryKind } from '../connection/types.js';
-import type { ReconnectOptions } from '../connection/options.js';
+import type { ReconnectSettings, RetryKind } from '../../machines/connection.types.js';
 import { backoffDelay } from './backoff.js';
 
 /**
@@ -13,7 +12,7 @@ export function retryDelay(
   kind: RetryKind,
   attempt: number,
   retryAfterMs: number | undefined,
-  policy: Required<ReconnectOptions>,
+  policy: ReconnectSettings,
   random: () => number,
 ): number {
   switch (kind) {

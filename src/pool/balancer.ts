@@ -1,4 +1,4 @@
-import type { Connection } from '../connection/create-connection.js';
+import type { Connection } from '../connection/connection.js';
 
 /** How `send(group, …)` picks a member. */
 export type BalancingStrategy = 'round-robin' | 'least-pending' | 'random';

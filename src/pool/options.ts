@@ -1,5 +1,5 @@
 import type { ConnectionOptions } from '../connection/options.js';
-import { resolveClock, resolveEnvironment } from '../connection/options.js';
+import { isInspectOption, resolveClock, resolveEnvironment, type InspectOption } from '../connection/options.js';
 import type { Clock } from '../environment/clock.js';
 import type { EnvironmentSource } from '../environment/environment.js';
 import { InvalidOptionError } from '../protocol/errors.js';
@@ -42,8 +42,8 @@ export interface PoolOptions {
   clock?: Clock;
   /** Source of randomness (jitter, random balancing). @default Math.random */
   random?: () => number;
-  /** XState inspection observer for the pool and every connection. @default undefined */
-  inspect?: (event: unknown) => void;
+  /** XState inspection for the pool and every connection: an observer object or a function. @default undefined */
+  inspect?: InspectOption;
 }
 
 export interface ResolvedPoolOptions {
@@ -58,7 +58,7 @@ export interface ResolvedPoolOptions {
   environment: EnvironmentSource;
   clock: Clock;
   random: () => number;
-  inspect: ((event: unknown) => void) | undefined;
+  inspect: InspectOption | undefined;
 }
 
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -129,7 +129,7 @@ export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
   const environment = resolveEnvironment(o.environment);
   const clock = resolveClock(o.clock);
   if (o.random !== undefined && typeof o.random !== 'function') throw new InvalidOptionError('random', 'a function returning [0, 1)', o.random);
-  if (o.inspect !== undefined && typeof o.inspect !== 'function') throw new InvalidOptionError('inspect', 'a function', o.inspect);
+  if (o.inspect !== undefined && !isInspectOption(o.inspect)) throw new InvalidOptionError('inspect', 'an inspection observer or function', o.inspect);
   return {
     endpoints: o.endpoints,
     defaults: o.defaults ?? {},

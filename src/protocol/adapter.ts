@@ -1,3 +1,4 @@
+import type { SessionInfo } from '../../machines/connection.types.js';
 import type { SocketchartError } from './errors.js';
 
 /** Anything a WebSocket can send. */
@@ -21,13 +22,7 @@ export interface InboundMessage<T = unknown> {
   readonly data: T;
 }
 
-/** Successful authentication as the server reports it. */
-export interface SessionInfo {
-  userId?: string;
-  sessionId?: string;
-  /** Epoch milliseconds at which the credential expires; drives in-band refresh. */
-  expiresAt?: number;
-}
+export type { SessionInfo };
 
 /**
  * Where a decoded frame goes. The adapter calls exactly one method per frame and allocates nothing

@@ -1,3 +1,4 @@
+import type { FailureAction } from '../../machines/connection.types.js';
 import { ErrorCode, SocketchartError, type Recovery } from './errors.js';
 
 /** WebSocket close codes socketchart gives meaning to. */
@@ -22,22 +23,8 @@ export const CloseCode = {
   RateLimited: 4029,
 } as const;
 
-/**
- * How the connection reacts to a close.
- * - `reconnect`: back off and dial again (counts toward the circuit breaker);
- * - `reconnect-fast`: the server is restarting: dial again soon, spread by jitter;
- * - `reconnect-slow`: the server is overloaded: wait at least the "try later" delay;
- * - `reconnect-normal`: a clean close by the server: dial again without counting a failure;
- * - `refresh-token`: fetch a fresh token and dial once more; a second refusal is fatal;
- * - `fail`: go to `failed`; only `retry()` dials again.
- */
-export type CloseAction =
-  | 'reconnect'
-  | 'reconnect-fast'
-  | 'reconnect-slow'
-  | 'reconnect-normal'
-  | 'refresh-token'
-  | 'fail';
+/** How the connection reacts to a close (see `FailureAction`). */
+export type CloseAction = FailureAction;
 
 export interface CloseRule {
   readonly action: CloseAction;
@@ -124,5 +111,12 @@ export const errorFrameAction: Readonly<Partial<Record<ErrorCode, CloseAction>>>
   TIMEOUT: 'reconnect',
   CONNECTION_FAILED: 'reconnect',
 };
+
+/** What an error frame that answers an auth frame asks of the connection. */
+export function classifyErrorFrame(error: SocketchartError): CloseAction {
+  if (error.recovery === 'retry') return error.code === ErrorCode.RATE_LIMIT_EXCEEDED ? 'reconnect-slow' : 'reconnect';
+  if (error.recovery === 'fail') return 'fail';
+  return errorFrameAction[error.code] ?? 'reconnect';
+}
 
 const truncate = (text: string) => (text.length > 120 ? `${text.slice(0, 120)}…` : text);

@@ -119,11 +119,11 @@ export class AckTracker {
     return true;
   }
 
-  /** After a reconnect: writes every message that was written before and not acknowledged, in order. */
-  resendWritten(): void {
+  /** After a reconnect: writes every message that was written before and not acknowledged, in order (through `write`, the link's writer by default). */
+  resendWritten(write: (frame: OutgoingFrame) => boolean = this.write): void {
     for (const [id, entry] of this.inFlight) {
       if (entry.attempts === 0) continue;
-      if (!this.retry(id, entry)) return;
+      if (!this.retry(id, entry, write)) return;
     }
   }
 
@@ -134,7 +134,7 @@ export class AckTracker {
     for (const entry of entries) entry.reject(error);
   }
 
-  private retry(id: string, entry: InFlight): boolean {
+  private retry(id: string, entry: InFlight, write: (frame: OutgoingFrame) => boolean = this.write): boolean {
     if (entry.attempts - entry.refusals >= this.options.maxAttempts) {
       this.fail(
         id,
@@ -146,7 +146,7 @@ export class AckTracker {
       );
       return true;
     }
-    if (!this.write(entry.frame)) {
+    if (!write(entry.frame)) {
       entry.deadline = Infinity;
       return false;
     }

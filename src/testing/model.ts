@@ -183,18 +183,21 @@ const isMachineSnapshot = (snapshot: unknown): snapshot is AnyMachineSnapshot =>
 /**
  * Counts the state nodes and transitions of one or more machines that actors actually went through.
  * Hand `coverage.inspect` to `createActor(…, { inspect })` (or an `inspect` option that forwards to it):
- * every microstep of every actor running one of the machines is recorded, children included.
+ * every microstep of every actor running one of the machines is recorded, children included. A machine
+ * with other implementations (`machine.provide(…)`) counts as the machine it was made from.
  */
 export class Coverage {
   private readonly machines: readonly AnyStateMachine[];
   private readonly states = new Map<AnyStateMachine, Set<string>>();
   private readonly transitions = new Map<AnyStateMachine, Set<string>>();
+  private readonly byConfig = new Map<unknown, AnyStateMachine>();
 
   constructor(machines: readonly AnyStateMachine[]) {
     this.machines = machines;
     for (const machine of machines) {
       this.states.set(machine, new Set());
       this.transitions.set(machine, new Set());
+      this.byConfig.set(machine.config, machine);
     }
   }
 
@@ -203,12 +206,13 @@ export class Coverage {
     if (event.type !== '@xstate.microstep' && event.type !== '@xstate.snapshot') return;
     const snapshot = event.snapshot;
     if (!isMachineSnapshot(snapshot)) return;
-    const machine = snapshot.machine as AnyStateMachine;
-    if (!this.states.has(machine)) return;
+    const running = snapshot.machine as AnyStateMachine;
+    const machine = this.byConfig.get(running.config);
+    if (!machine) return;
     this.markSnapshot(machine, snapshot);
     if (event.type === '@xstate.microstep') {
       for (const transition of event._transitions) {
-        const id = transitionId(machine, transition);
+        const id = transitionId(running, transition);
         if (id !== undefined) this.transitions.get(machine)?.add(id);
       }
     }

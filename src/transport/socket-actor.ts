@@ -1,12 +1,23 @@
-import type { ActorLogic, EventObject, Snapshot } from 'xstate';
-import { ErrorCode, SocketchartError } from '../protocol/errors.js';
-import type { ConnectionRuntime } from '../connection/runtime.js';
+import type { ActorLogic, AnyActorRef, EventObject, Snapshot } from 'xstate';
+import type { ConnectionEvent, Failure, FailureAction, SocketInput, TokenReason } from '../../machines/connection.types.js';
 import { ReadyState, type WebSocketLike } from './websocket-like.js';
 
-/** What `link` hands its socket actor: the runtime, and the url to dial. */
-export interface SocketInput {
-  rt: ConnectionRuntime;
-  urlIndex: number;
+/** What the socket actor is told how to do, and whom it tells what its socket does. */
+export interface SocketCallbacks {
+  /** The token for this dial (possibly async); `undefined` without auth. */
+  token(reason: TokenReason): string | undefined | Promise<string | undefined>;
+  /** Opens the WebSocket for this dial; throws when it cannot be opened. */
+  open(token: string | undefined, urlIndex: number): WebSocketLike;
+  /** The socket is open: writes may go to it. */
+  opened(ws: WebSocketLike, socket: number): void;
+  /** One inbound frame (`size`: its bytes when the socket knows them). */
+  message(data: string | ArrayBuffer, size?: number): void;
+  /** The socket is gone, or is being let go: nothing may be written to it any more. */
+  released(ws: WebSocketLike): void;
+  /** What a close (or a dial that could not start) asks of the connection. */
+  describeClose(code: number, reason: string): { code: number; action: FailureAction; error: Failure };
+  /** What a failed token request asks of the connection. */
+  describeTokenFailure(cause: unknown): { action: FailureAction; error: Failure };
 }
 
 let openSockets = 0;
@@ -14,11 +25,6 @@ let openSockets = 0;
 export const liveSocketCount = () => openSockets;
 
 const ignore = () => {};
-
-const asAuthError = (cause: unknown) =>
-  cause instanceof SocketchartError
-    ? cause
-    : new SocketchartError(ErrorCode.AUTHENTICATION_FAILED, { message: 'The token provider failed', recovery: 'retry', cause });
 
 type WsMessage = { length: number; toString(): string } | ArrayBuffer;
 type EmitterSocket = WebSocketLike & {
@@ -31,52 +37,52 @@ type EmitterSocket = WebSocketLike & {
 const isEmitter = (ws: WebSocketLike): ws is EmitterSocket =>
   typeof ws.on === 'function' && typeof ws.removeAllListeners === 'function' && typeof ws.terminate === 'function';
 
+const isPromise = <T>(value: T | Promise<T>): value is Promise<T> => typeof (value as Promise<T>)?.then === 'function';
+
 /**
- * The socket actor's snapshot, and the socket it owns: it obtains the token, dials, routes the socket's
- * events, and when stopped (its state is left) closes the socket and detaches every handler.
+ * One dial of the socket actor, and its snapshot: the token, the socket and its handlers (methods, so
+ * that a link costs few closures).
  */
-export class SocketSession {
+class SocketLink {
   status: Snapshot<undefined>['status'] = 'active';
+  readonly output = undefined;
+  readonly error = undefined;
   private ws: WebSocketLike | undefined;
   private live = false;
-  private id = 0;
+  private stopped = false;
 
   constructor(
-    private readonly rt: ConnectionRuntime,
-    private readonly urlIndex: number,
+    private readonly callbacks: SocketCallbacks,
+    private readonly input: SocketInput,
+    private readonly self: AnyActorRef,
   ) {}
 
-  get output(): undefined {
-    return undefined;
-  }
-
-  get error(): undefined {
-    return undefined;
+  /** Tells the connection (the actor's parent). */
+  private sendBack(event: ConnectionEvent): void {
+    if (!this.stopped) this.self._parent?.send(event);
   }
 
   start(): void {
-    const rt = this.rt;
-    this.id = rt.beginSocket();
-    const auth = rt.options.auth;
-    if (!auth || typeof auth.token === 'string') this.dial(auth?.token as string | undefined);
+    const token = this.callbacks.token(this.input.tokenReason);
+    if (!isPromise(token)) this.dial(token);
     else
-      rt.obtainToken(rt.tokenReason).then(
-        (token) => this.dial(token),
+      token.then(
+        (value) => this.dial(value),
         (cause: unknown) => {
-          if (this.status === 'active') rt.actor?.send({ type: 'auth.error', socket: this.id, error: asAuthError(cause) });
+          if (!this.stopped) this.sendBack({ type: 'auth.error', socket: this.input.socket, ...this.callbacks.describeTokenFailure(cause) });
         },
       );
   }
 
   private dial(token: string | undefined): void {
-    if (this.status !== 'active') return;
-    const rt = this.rt;
-    rt.tokenReason = 'connect';
+    if (this.stopped) return;
+    const { callbacks, input } = this;
     let ws: WebSocketLike;
     try {
-      ws = rt.openSocket(token, this.urlIndex);
+      ws = callbacks.open(token, input.urlIndex);
     } catch (cause) {
-      rt.actor?.send({ type: 'socket.close', socket: this.id, code: 1006, reason: rt.redact(cause instanceof Error ? cause.message : 'dial failed'), wasClean: false });
+      const { code, action, error } = callbacks.describeClose(1006, cause instanceof Error ? cause.message : 'dial failed');
+      this.sendBack({ type: 'socket.close', socket: input.socket, code, reason: error.message, wasClean: false, action, error });
       return;
     }
     this.ws = ws;
@@ -85,31 +91,37 @@ export class SocketSession {
     ws.binaryType = 'arraybuffer';
     if (isEmitter(ws)) this.listen(ws);
     else {
-      ws.onopen = () => rt.socketOpened(ws);
+      ws.onopen = () => this.opened(ws);
       ws.onclose = (event) => this.closed(event.code, event.reason ?? '', event.wasClean ?? false);
       ws.onerror = ignore;
-      ws.onmessage = (event) => rt.receive(event.data as string | ArrayBuffer);
+      ws.onmessage = (event) => callbacks.message(event.data as string | ArrayBuffer);
     }
   }
 
-  /**
-   * `ws` reports every close without a closing handshake as 1006. Its listeners live in a dictionary that
-   * grows at a fourth event name, so `message` is listened to only once `open` is no longer.
-   */
+  /** `ws` reports every close without a closing handshake as 1006; `message` is listened to once `open` is no longer. */
   private listen(ws: EmitterSocket): void {
     ws.on('error', ignore);
     ws.on('close', (code: number, reason: { toString(): string }) => this.closed(code, reason.toString(), code !== 1006));
     ws.on('open', () => {
       ws.removeAllListeners('open');
+      const { callbacks } = this;
       ws.on('message', (data: WsMessage, isBinary: boolean) =>
-        this.rt.receive(isBinary ? (data as ArrayBuffer) : data.toString(), isBinary ? (data as ArrayBuffer).byteLength : (data as { length: number }).length),
+        callbacks.message(isBinary ? (data as ArrayBuffer) : data.toString(), isBinary ? (data as ArrayBuffer).byteLength : (data as { length: number }).length),
       );
-      this.rt.socketOpened(ws);
+      this.opened(ws);
     });
   }
 
+  private opened(ws: WebSocketLike): void {
+    this.callbacks.opened(ws, this.input.socket);
+    this.sendBack({ type: 'socket.open', socket: this.input.socket });
+  }
+
   private closed(code: number, reason: string, wasClean: boolean): void {
-    if (this.settle()) this.rt.socketClosed(this.ws!, code, reason, wasClean);
+    if (!this.settle() || this.stopped) return;
+    this.callbacks.released(this.ws!);
+    const described = this.callbacks.describeClose(code, reason);
+    this.sendBack({ type: 'socket.close', socket: this.input.socket, code: described.code, reason, wasClean, action: described.action, error: described.error });
   }
 
   private settle(): boolean {
@@ -119,7 +131,9 @@ export class SocketSession {
     return true;
   }
 
+  /** Leaving `link`: every handler detached, the socket let go and closed. */
   stop(): this {
+    this.stopped = true;
     this.status = 'stopped';
     const ws = this.ws;
     if (!ws) return this;
@@ -130,7 +144,7 @@ export class SocketSession {
       ws.onclose = null;
       ws.onmessage = null;
     }
-    this.rt.releaseSocket(ws);
+    this.callbacks.released(ws);
     if (ws.readyState !== ReadyState.CLOSED) {
       try {
         if (ws.terminate) ws.terminate();
@@ -149,12 +163,19 @@ export class SocketSession {
 }
 
 /**
- * The socket actor: owns at most one WebSocket for as long as it runs. Its snapshot is the socket
- * session itself, so an open link costs one actor and one small object besides the socket.
+ * The socket actor of `link`: a callback actor (XState's `fromCallback` contract, with the link as its
+ * snapshot so that an open link costs one small object besides the socket). It obtains the token,
+ * dials, and calls back: open and close go to the connection as events stamped with the actor's socket
+ * id; inbound frames go to `callbacks.message`, never through the machine. Stopping it (leaving `link`)
+ * detaches every handler and closes the socket. `callbacksFor` finds the callbacks of the connection
+ * that runs it.
  */
-export const socketActor: ActorLogic<SocketSession, EventObject, SocketInput> = {
-  getInitialSnapshot: (_, input) => new SocketSession(input.rt, input.urlIndex),
-  start: (session) => session.start(),
-  transition: (session, event) => (event.type === 'xstate.stop' ? session.stop() : session),
-  getPersistedSnapshot: (session) => session.toJSON(),
-};
+export function socketLogic(callbacksFor: (self: AnyActorRef) => SocketCallbacks): ActorLogic<Snapshot<undefined>, EventObject, SocketInput> {
+  const logic: ActorLogic<SocketLink, EventObject, SocketInput> = {
+    getInitialSnapshot: ({ self }, input) => new SocketLink(callbacksFor(self), input, self),
+    start: (link) => link.start(),
+    transition: (link, event) => (event.type === 'xstate.stop' ? link.stop() : link),
+    getPersistedSnapshot: (link) => link.toJSON(),
+  };
+  return logic as unknown as ActorLogic<Snapshot<undefined>, EventObject, SocketInput>;
+}

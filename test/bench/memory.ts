@@ -182,12 +182,11 @@ async function differential() {
     (await fakeConnected(true)).dispose();
     (await fakeConnected(false)).dispose();
   }
-  const sharedRt = new ConnectionRuntime(resolveOptions(fakeOptions(true)));
   const rows = [
     await heapOf('resolveOptions() result', () => resolveOptions(fakeOptions(true))),
     await heapOf('ConnectionRuntime (+ its options, metrics, router)', () => new ConnectionRuntime(resolveOptions(fakeOptions(true)))),
     await heapOf('started bare XState actor (1-state machine; incl. its own system)', () => createActor(bareMachine).start(), (items) => items.forEach((a) => a.stop())),
-    await heapOf('started heartbeatMachine actor alone (waiting, 30 s timer; incl. its own system)', () => createActor(heartbeatMachine, { input: sharedRt }).start(), (items) =>
+    await heapOf('started heartbeatMachine actor alone (waiting, 30 s timer; incl. its own system)', () => createActor(heartbeatMachine, { input: { timeoutMs: 5_000 } }).start(), (items) =>
       items.forEach((a) => a.stop()),
     ),
     await heapOf('Connection created, not started (idle)', () => createConnection(fakeOptions(true)), (items) => items.forEach((c) => c.dispose())),
@@ -225,7 +224,7 @@ function rootsOf(g: HeapGraph, conn: number): number[] {
     child(g, actor, 'system'),
     actor,
     child(g, rt, 'metrics'),
-    child(g, rt, 'router'),
+    child(g, rt, 'routes_'),
     child(g, rt, 'options'),
     rt,
     conn,

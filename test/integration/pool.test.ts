@@ -1,10 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { poolRuntimeOf } from '../../src/pool/implementations.js';
 import type { WebSocket } from 'ws';
 import { createPool, type EndpointOptions, type Pool, type PoolOptions } from '../../src/index.node.js';
 import { liveSocketCount } from '../../src/testing/index.js';
 import { FaultProxy } from '../support/fault-proxy.js';
 import { ProtocolServer } from '../support/echo-server.js';
-import { FEEDS, maxInWindow } from '../support/model-pool.js';
+import { FEEDS, maxInWindow } from '../support/pool-harness.js';
 import { until } from '../support/until.js';
 
 /**
@@ -92,7 +93,7 @@ describe('pool against a real ws server on loopback', () => {
 
     // Never more dials than the budget allows, in any window (the budget's own clock times), and every
     // dial of the pool — failed ones while the server was down included — had its permit.
-    const grants = pool.snapshot.context.rt.budget!.grants;
+    const grants = poolRuntimeOf(pool.actor)!.budget!.grants;
     expect(grants.length).toBe(pool.metrics().dials.granted);
     expect(grants.length).toBe(dials.length);
     for (const windowMs of [1, 100, 500, 1_000]) {
@@ -123,7 +124,7 @@ describe('pool against a real ws server on loopback', () => {
     const comeback = accepted.slice(acceptedBefore);
     expect(comeback).toHaveLength(40);
     // The dials, on the budget's clock: never more than it allows in any window.
-    const grants = pool.snapshot.context.rt.budget!.grants;
+    const grants = poolRuntimeOf(pool.actor)!.budget!.grants;
     for (const windowMs of [1, 100, 1_000]) {
       expect(maxInWindow(grants, windowMs), `dials within ${windowMs} ms`).toBeLessThanOrEqual(Math.floor(budget.burst + (budget.ratePerSec * windowMs) / 1_000));
     }

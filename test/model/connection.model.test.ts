@@ -1,29 +1,32 @@
 import { describe, expect, it } from 'vitest';
 import { connectionMachine } from '../../src/index.js';
 import { Coverage, stateNodesOf, transitionsOf } from '../../src/testing/index.js';
-import { connectionModel, replayOptions, variants, type Sut } from '../support/model-connection.js';
+import { connectionModel, variants } from '../support/model/connection-model.js';
+import { replayOptions, type Sut } from '../support/model/connection-replay.js';
+import { PolicyOracle, checkPolicies } from '../support/model/policy-oracle.js';
 import { settle } from '../support/harness.js';
 
 /**
  * Model-based tests of the connection machine. Paths come from `xstate/graph` over the pure machine
  * (the shortest path to every state node and through every transition, plus simple paths of six
  * steps), in four option sets between them able to reach every transition: two that dial freely, and
- * two with a dial gate (`ModelDialGate`) — one whose permits the model grants, a step of their own, so
- * that every way into and out of `queued` is taken, and one that grants as it is asked. Each path is replayed
- * against a real connection on the mock server and a simulated clock; after every step the real
- * connection must be in the state the model predicts and DESIGN's invariants must hold.
+ * two with a dial gate — one whose permits the model grants, a step of their own, and one that grants
+ * as it is asked. Every path is checked twice:
  *
- * The server answers nothing by itself: each pong is a step. The heartbeat probe of
- * `connected.liveness.probing` is part of the model's world: its pong timeout is a timer of the model,
- * and what the probe then reports (its done event when a pong or other traffic came, else
- * `heartbeat.timeout`) reaches the machine in the same step.
+ * - against the reference policies (`PolicyOracle`, written from the README's tables): the status each
+ *   decision leads to, and the delay it waits;
+ * - replayed against a real connection on the mock server and a simulated clock: after every step the
+ *   connection must be in the state the model predicts, with exactly the model's timers, and DESIGN's
+ *   invariants must hold.
+ *
+ * The random draws of the backoff vary along a path (`drawFor`), the same in the model and the replay.
  */
 
-/** Transitions no run of the machine, as the runtime drives it, can take; each with the reason. */
+/** Transitions no run of the machine can take; each with the reason. */
 const UNREACHABLE: Readonly<Record<string, string>> = {
   'connection.retrying: always [isOffline] → connection.offline':
     'every state that can fail into `retrying` (all of `link` but `closing`) leaves for `offline` on env.offline, ' +
-    'and `link` is only entered online (from `queued` too, which also leaves for `offline`); so `retrying` never starts offline (a defensive branch)',
+    'and `link` is only entered online; so `retrying` never starts offline (a defensive branch)',
 };
 
 const coverage = new Coverage([connectionMachine]);
@@ -34,6 +37,9 @@ const models = variants.map((variant) => {
 
 for (const { variant, model, paths } of models) {
   describe(`connection model (${variant.name})`, () => {
+    it('every generated path follows the reference policies at every step', () => {
+      for (const path of paths) checkPolicies(variant, path);
+    });
     const options = replayOptions(variant, coverage);
     for (const path of paths) {
       it(path.description, async () => {
@@ -86,7 +92,7 @@ const scenarios: readonly Scenario[] = [
   {
     name: 'AUTHORIZATION_FAILED from the server is final until retry()',
     variant: 0,
-    events: ['connection.start', 'socket.open', 'auth.error AUTHORIZATION_FAILED', 'page.hidden', 'page.visible', 'connection.retry', 'socket.open', 'auth.ok'],
+    events: ['connection.start', 'socket.open', 'server.error AUTHORIZATION_FAILED', 'page.hidden', 'page.visible', 'connection.retry', 'socket.open', 'auth.ok'],
     check: (sut) => expect(sut.connection.dials).toBe(2),
   },
   {
@@ -96,7 +102,7 @@ const scenarios: readonly Scenario[] = [
     variant: 0,
     events: [
       'connection.start', 'socket.open', 'auth.ok', ...beats(4), 'after minUptime', 'heartbeat.pong', 'after tokenRefresh', 'token refreshed', 'auth.ok',
-      'pong timeout', ...beats(5), 'after tokenRefresh',
+      'pong deadline', ...beats(5), 'after tokenRefresh',
     ],
     check: (sut) => {
       expect(sut.server.sockets).toHaveLength(1);
@@ -129,7 +135,7 @@ const scenarios: readonly Scenario[] = [
   {
     name: 'an unanswered probe ends the link after the pong timeout; the connection backs off and dials again',
     variant: 0,
-    events: ['connection.start', 'socket.open', 'auth.ok', 'after heartbeatInterval', 'pong timeout', 'after reconnectDelay', 'socket.open', 'auth.ok'],
+    events: ['connection.start', 'socket.open', 'auth.ok', 'after heartbeatInterval', 'pong deadline', 'after reconnectDelay', 'socket.open', 'auth.ok'],
     check: (sut) => {
       expect(sut.rootEvents.filter((type) => type === 'heartbeat.timeout')).toHaveLength(1);
       expect(sut.server.sockets.map((socket) => socket.closedByClient !== undefined)).toEqual([true, false]);
@@ -141,7 +147,7 @@ const scenarios: readonly Scenario[] = [
     // heartbeat.timeout leads to a retry at zero delay: that timer falls due at once and fires in the same step.
     name: 'a stable connection whose probe goes unanswered dials again at once',
     variant: 0,
-    events: ['connection.start', 'socket.open', 'auth.ok', 'page.freeze', 'after minUptime', 'page.resume', 'pong timeout', 'socket.open'],
+    events: ['connection.start', 'socket.open', 'auth.ok', 'page.freeze', 'after minUptime', 'page.resume', 'pong deadline', 'socket.open'],
     check: (sut) => {
       expect(delaysOf(sut, 'reconnectDelay')).toEqual([0]);
       expect(sut.connection.dials).toBe(2);
@@ -174,10 +180,14 @@ const scenarios: readonly Scenario[] = [
     check: (sut) => expect(delaysOf(sut, 'recoveryTimeout')).toEqual([1_000, 2_000]),
   },
   {
-    name: 'backoff doubles from base to cap while the server keeps closing normally',
+    name: 'backoff doubles from base to cap while the server keeps closing normally, jittered by each draw',
     variant: 1,
     events: ['connection.start', ...cycle, ...cycle, ...cycle, ...cycle, 'socket.open'],
-    check: (sut) => expect(delaysOf(sut, 'reconnectDelay')).toEqual([100, 200, 400, 400]),
+    check: (sut) => {
+      const oracle = new PolicyOracle(sut.variant);
+      expect(sut.delays.map(({ draw }) => draw), 'the draws vary').not.toEqual(sut.delays.map(() => sut.delays[0]?.draw));
+      expect(delaysOf(sut, 'reconnectDelay')).toEqual(sut.delays.map(({ draw }, attempt) => oracle.backoff(attempt, draw)));
+    },
   },
   {
     name: 'the first retry after a stable connection is immediate',
@@ -322,8 +332,10 @@ describe('connection model scenarios', () => {
     it(scenario.name, async () => {
       const entry = models[scenario.variant];
       if (!entry) throw new Error(`no variant ${scenario.variant}`);
+      const path = entry.model.path(scenario.events);
+      checkPolicies(entry.variant, path);
       const options = replayOptions(entry.variant, coverage);
-      await entry.model.replay(entry.model.path(scenario.events), {
+      await entry.model.replay(path, {
         ...options,
         teardown: async (sut, path, failed) => {
           try {
@@ -340,25 +352,31 @@ describe('connection model scenarios', () => {
 });
 
 describe('connection model coverage', () => {
-  it('replays reach every state node and every transition of the connection machine', () => {
+  it("the pure machine's paths and their replays reach every state node and every transition of the connection machine", () => {
     const states = stateNodesOf(connectionMachine).map((node) => node.id);
     const transitions = transitionsOf(connectionMachine);
+    const modelStates = new Set<string>();
     const modelTransitions = new Set<string>();
-    for (const { model } of models) for (const id of model.reachable().transitions) modelTransitions.add(id);
+    for (const { model } of models) {
+      const reached = model.reachable();
+      for (const id of reached.states) modelStates.add(id);
+      for (const id of reached.transitions) modelTransitions.add(id);
+    }
     const [report] = coverage.report();
-    const lines = [
-      ...models.map(({ variant, model, paths }) => {
-        const { vertices, edges } = model.size();
-        return `model (${variant.name}): ${vertices} vertices, ${edges} edges, ${paths.length} paths, ${paths.reduce((n, p) => n + p.steps.length, 0)} steps`;
-      }),
-      `model reaches: ${modelTransitions.size}/${transitions.length} transitions`,
-      `replayed: ${coverage.format()}`,
-      ...Object.entries(UNREACHABLE).map(([id, why]) => `  unreachable by design: ${id} (${why})`),
-    ];
-    console.log(lines.join('\n'));
-
-    expect(report?.states.reached, 'state nodes reached').toBe(states.length);
-    expect(report?.transitions.missing, 'transitions not reached').toEqual(Object.keys(UNREACHABLE));
-    expect(transitions.filter((id) => !modelTransitions.has(id)), 'transitions the model cannot reach').toEqual(Object.keys(UNREACHABLE));
+    console.log(
+      [
+        ...models.map(({ variant, model, paths }) => {
+          const { vertices, edges } = model.size();
+          return `model (${variant.name}): ${vertices} vertices, ${edges} edges, ${paths.length} paths, ${paths.reduce((n, p) => n + p.steps.length, 0)} steps`;
+        }),
+        `pure machine: states ${modelStates.size}/${states.length}, transitions ${modelTransitions.size}/${transitions.length}`,
+        `replayed: ${coverage.format()}`,
+        ...Object.entries(UNREACHABLE).map(([id, why]) => `  unreachable by design: ${id} (${why})`),
+      ].join('\n'),
+    );
+    expect(states.filter((id) => !modelStates.has(id)), 'state nodes the pure machine cannot reach').toEqual([]);
+    expect(transitions.filter((id) => !modelTransitions.has(id)), 'transitions the pure machine cannot reach').toEqual(Object.keys(UNREACHABLE));
+    expect(report?.states.reached, 'state nodes the replays reach').toBe(states.length);
+    expect(report?.transitions.missing, 'transitions the replays do not reach').toEqual(Object.keys(UNREACHABLE));
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { flusherMachine } from '../../src/index.js';
 import { Coverage } from '../../src/testing/index.js';
-import { flusherModel, flusherReplay, flusherVariants } from '../support/model-children.js';
+import { flusherModel, flusherReplay, flusherVariants } from '../support/model/children.js';
 
 /**
  * Model-based tests of the flusher machine, replayed as the child of a real connection whose mock

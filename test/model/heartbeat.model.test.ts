@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { heartbeatMachine } from '../../src/index.js';
 import { Coverage } from '../../src/testing/index.js';
-import { heartbeatModel, heartbeatReplay, heartbeatVariants } from '../support/model-children.js';
+import { checkHeartbeatPolicies, heartbeatModel, heartbeatReplay, heartbeatVariants } from '../support/model/children.js';
 
 /**
  * Model-based tests of the heartbeat machine (one liveness probe), replayed as the child of a real
@@ -16,10 +16,17 @@ const paths = model.paths({ simpleDepth: 5, simpleLimit: 20 });
 
 /** Hand-written paths through the same model (a re-ping returns to the start vertex: no simple path goes on from it). */
 const scenarios: ReadonlyArray<{ name: string; events: readonly string[] }> = [
-  { name: 'a pong timeout that fired late is not trusted: the probe pings again, and a pong ends it', events: ['clock.throttled', 'after pongTimeout', 'heartbeat.pong'] },
-  { name: 'a pong timeout that fired late pings again; the second, on time and unanswered, is reported', events: ['clock.throttled', 'after pongTimeout', 'after pongTimeout'] },
-  { name: 'traffic after a re-ping proves the link alive', events: ['clock.throttled', 'after pongTimeout', 'server.message', 'after pongTimeout'] },
+  { name: 'a deadline that fired late is not trusted: the probe pings again, and a pong ends it', events: ['late deadline', 'heartbeat.pong'] },
+  { name: 'a deadline that fired late pings again; the second, on time and unanswered, is reported', events: ['late deadline', 'deadline'] },
+  { name: 'traffic after a re-ping proves the link alive', events: ['late deadline', 'heartbeat.traffic', 'deadline'] },
+  { name: 'a stale pong (an earlier ping\'s) neither ends the probe nor is an RTT sample; a fresh one does', events: ['heartbeat.traffic', 'stale pong', 'heartbeat.pong'] },
 ];
+
+describe('heartbeat model policies', () => {
+  it('every generated path and scenario follows the heartbeat policy at every step', () => {
+    for (const path of [...paths, ...scenarios.map((scenario) => model.path(scenario.events))]) checkHeartbeatPolicies(path);
+  });
+});
 
 for (const variant of heartbeatVariants) {
   describe(`heartbeat model (probe started ${variant.name})`, () => {

@@ -1,21 +1,22 @@
 import { describe, expect, it } from 'vitest';
 import { poolMachine } from '../../src/index.js';
 import { Coverage, transitionsOf } from '../../src/testing/index.js';
-import { poolModel, poolReplay, poolVariants } from '../support/model-pool.js';
+import { poolModel, poolReplay, poolVariants } from '../support/model/pool.js';
 
 /**
  * Model-based tests of the pool machine: paths generated over the machine and the world around it
  * (two connections on a mock server, the network, the user), each replayed against a real createPool()
- * on a simulated clock, with the pool's invariants checked after every step (test/support/model-pool.ts:
+ * on a simulated clock, with the pool's invariants checked after every step (test/support/model/pool.ts:
  * every dial waits in `queued` for a permit of the budget, never beyond it; one socket at most per
  * connection; a connection the user stopped stays stopped; exactly the timers, sockets, child actors
  * and environment listeners the state owns; nothing left once stopped or disposed).
  *
- * Model events: pool.start and pool.stop; pool.health up / degraded / down, each brought about by the
- * server (accepting dials, dropping connections, one or all); connection drops while dialing, and the
- * redials after the backoff; the user stopping one connection, and starting it again; offline /
- * online; the close handshakes answered (pool.drained while stopping) or timed out; the stagger and
- * stop-timeout delays; a connection actor crashing; dispose() (connection.release).
+ * Model events: pool.start and pool.stop; the server accepting dials and dropping connections, one or
+ * all; connection drops while dialing, and the redials after the backoff; the user stopping one
+ * connection, and starting it again; offline / online; the close handshakes answered or timed out;
+ * the stagger and stop-timeout delays; a connection actor crashing; dispose() (connection.release).
+ * The pure pool machine hears of each connection's state change (`connection.state`) and keeps the
+ * health and the count of active connections itself; a stop has drained when none is left.
  */
 
 const coverage = new Coverage([poolMachine]);
@@ -25,48 +26,48 @@ const scenarios: Readonly<Record<string, ReadonlyArray<{ name: string; events: r
   'staggerMs 100': [
     {
       name: 'a server restart: every connection drops, redials after its backoff through a permit, and is back',
-      events: ['pool.start', 'after stagger', 'pool.health(up: accept all)', 'pool.health(down: drop all)', 'redial alpha', 'pool.health(up: accept all)', 'pool.stop', 'pool.drained'],
+      events: ['pool.start', 'after stagger', 'server: accept all', 'server: drop all', 'redial alpha', 'server: accept all', 'pool.stop', 'server.closeAck'],
     },
     {
       name: 'a connection the user stopped stays closed through offline, online, the other one\'s drop and redial, and a pool restart, until the user starts it',
       events: [
-        'pool.start', 'after stagger', 'pool.health(up: accept all)', 'connection.stop(beta)', 'server.closeAck', 'pool.health(down: drop alpha)',
-        'env.offline', 'env.online', 'pool.health(degraded: accept alpha)', 'pool.stop', 'pool.drained', 'pool.start', 'after stagger',
-        'pool.health(degraded: accept alpha)', 'connection.start(beta)', 'pool.health(up: accept beta)',
+        'pool.start', 'after stagger', 'server: accept all', 'connection.stop(beta)', 'server.closeAck', 'server: drop alpha',
+        'env.offline', 'env.online', 'server: accept alpha', 'pool.stop', 'server.closeAck', 'pool.start', 'after stagger',
+        'server: accept alpha', 'connection.start(beta)', 'server: accept beta',
       ],
     },
     {
       name: 'a connection the user starts while the pool stops keeps it stopping until its stop timeout, and is the user\'s afterwards',
       events: [
-        'pool.start', 'pool.health(degraded: accept alpha)', 'pool.stop', 'connection.start(beta)', 'after stopTimeout',
-        'pool.health(degraded: accept beta)', 'connection.stop(beta)', 'server.closeAck', 'pool.start', 'after stagger',
+        'pool.start', 'server: accept alpha', 'pool.stop', 'connection.start(beta)', 'after stopTimeout',
+        'server: accept beta', 'connection.stop(beta)', 'server.closeAck', 'pool.start', 'after stagger',
       ],
     },
     {
       name: 'start() and stop() twice do nothing more than once',
-      events: ['pool.start', 'pool.start', 'after stagger', 'pool.start', 'pool.health(up: accept all)', 'pool.stop', 'pool.stop', 'pool.drained', 'pool.stop', 'pool.start', 'pool.start'],
+      events: ['pool.start', 'pool.start', 'after stagger', 'pool.start', 'server: accept all', 'pool.stop', 'pool.stop', 'server.closeAck', 'pool.stop', 'pool.start', 'pool.start'],
     },
     {
       name: 'offline during the staggered start: the rest start offline and dial when the network is back',
-      events: ['pool.start', 'env.offline', 'after stagger', 'env.online', 'pool.health(up: accept all)', 'connection.release'],
+      events: ['pool.start', 'env.offline', 'after stagger', 'env.online', 'server: accept all', 'connection.release'],
     },
     {
       name: 'a pool stopped during its staggered start starts every connection on the next start()',
-      events: ['pool.start', 'pool.stop', 'pool.start', 'after stagger', 'pool.health(up: accept all)'],
+      events: ['pool.start', 'pool.stop', 'pool.start', 'after stagger', 'server: accept all'],
     },
   ],
   'staggerMs 0': [
     {
       name: 'a server restart: every connection drops, redials after its backoff through a permit, and is back',
-      events: ['pool.start', 'pool.health(up: accept all)', 'pool.health(down: drop all)', 'redial alpha', 'pool.health(up: accept all)', 'pool.stop', 'pool.drained'],
+      events: ['pool.start', 'server: accept all', 'server: drop all', 'redial alpha', 'server: accept all', 'pool.stop', 'server.closeAck'],
     },
     {
       name: 'a connection the user starts while the pool stops keeps it stopping until its stop timeout',
-      events: ['pool.start', 'pool.health(degraded: accept alpha)', 'pool.stop', 'connection.start(beta)', 'after stopTimeout', 'connection.release'],
+      events: ['pool.start', 'server: accept alpha', 'pool.stop', 'connection.start(beta)', 'after stopTimeout', 'connection.release'],
     },
     {
       name: 'a connection the user stopped just before pool.stop(), still closing, stays closed through the next start()',
-      events: ['pool.start', 'pool.health(up: accept all)', 'connection.stop(alpha)', 'pool.stop', 'pool.drained', 'pool.start'],
+      events: ['pool.start', 'server: accept all', 'connection.stop(alpha)', 'pool.stop', 'server.closeAck', 'pool.start'],
     },
   ],
 };
@@ -131,6 +132,6 @@ describe('pool model coverage', () => {
     expect(report?.states.missing, 'states not reached by the replays').toEqual([]);
     expect(report?.transitions.missing, 'transitions not reached by the replays').toEqual([]);
     expect(report?.states.total).toBe(6);
-    expect(report?.transitions.total).toBe(12);
+    expect(report?.transitions.total).toBe(11);
   });
 });

@@ -47,7 +47,7 @@ describe('circuit breaker', () => {
     h.server.refusing = false;
     await h.advance(10_000);
     expect(h.connection.status).toBe('connected');
-    expect(h.connection.snapshot.context.circuitOpen).toBe(false);
+    expect(h.connection.snapshot.context.circuit.open).toBe(false);
   });
 
   it('a connection that flaps right after a successful probe trips again instead of hammering', async () => {

@@ -79,7 +79,7 @@ describe('close codes drive the connection as the table says', () => {
     h.server.last!.closeFromServer(1000);
     await h.settle();
     expect(h.connection.status).toBe('reconnecting');
-    expect(h.connection.snapshot.context.failures).toBe(0);
+    expect(h.connection.snapshot.context.circuit.failures).toBe(0);
   });
 
   it('a stable connection (up for minUptime) retries at once on its first drop, then backs off', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { MockSocket } from '../../../src/testing/index.js';
-import { FEEDS, expectEveryDialQueued, poolHarness } from '../../support/model-pool.js';
+import { FEEDS, expectEveryDialQueued, poolHarness } from '../../support/pool-harness.js';
 
 /**
  * Environment fan-out: one online/offline/visibility/freeze listener for the whole pool, each event

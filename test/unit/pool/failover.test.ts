@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createMockServer, type MockServer } from '../../../src/testing/index.js';
-import { expectEveryDialQueued, poolHarness } from '../../support/model-pool.js';
+import { expectEveryDialQueued, poolHarness } from '../../support/pool-harness.js';
 
 const PRIMARY = 'ws://primary.test/feed';
 const BACKUP = 'ws://backup.test/feed';

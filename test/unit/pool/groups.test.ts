@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, SocketchartError, type BalancingStrategy, type EndpointOptions, type PoolOptions } from '../../../src/index.js';
 import type { MockSocket } from '../../../src/testing/index.js';
-import { poolHarness } from '../../support/model-pool.js';
+import { poolHarness } from '../../support/pool-harness.js';
 
 /**
  * Groups and load balancing: send(group, data) picks among the healthy members by round-robin,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { EndpointOptions } from '../../../src/index.js';
 import { createMockServer } from '../../../src/testing/index.js';
-import { T0, expectEveryDialQueued, maxInWindow, poolHarness, type PoolHarness } from '../../support/model-pool.js';
+import { T0, expectEveryDialQueued, maxInWindow, poolHarness, type PoolHarness } from '../../support/pool-harness.js';
 
 /**
  * Herd control: every dial of every connection — the first and every re-dial, whatever caused it —

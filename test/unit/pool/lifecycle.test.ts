@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FEEDS, T0, poolHarness } from '../../support/model-pool.js';
+import { FEEDS, T0, poolHarness } from '../../support/pool-harness.js';
 
 const feedNames = FEEDS.map(([name]) => name);
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { poolRuntimeOf } from '../../../src/pool/implementations.js';
 import { InvalidOptionError, createPool, type PoolOptions } from '../../../src/index.js';
 import { SimulatedClock, createManualEnvironment, createMockServer } from '../../../src/testing/index.js';
 
@@ -101,14 +102,14 @@ describe('createPool options validation', () => {
 
   it('accepts as many endpoints as maxConnections, and the documented defaults', () => {
     const pool = createPool({ ...base, maxConnections: 2 });
-    const { options, budget } = pool.snapshot.context.rt;
+    const { options, budget } = poolRuntimeOf(pool.actor)!;
     expect(options).toMatchObject({ staggerMs: 100, maxConnections: 2, balancing: 'round-robin', health: { maxRttMs: 1_000 }, stopTimeoutMs: 5_000 });
     expect(options.dialBudget).toEqual({ ratePerSec: 200, burst: 20 });
     expect(budget).toBeDefined();
     pool.dispose();
     const free = createPool({ ...base, staggerMs: 0, dialBudget: false, balancing: 'least-pending', health: { maxRttMs: 50 } });
-    expect(free.snapshot.context.rt.budget).toBeUndefined();
-    expect(free.snapshot.context.rt.options).toMatchObject({ staggerMs: 0, balancing: 'least-pending', health: { maxRttMs: 50 } });
+    expect(poolRuntimeOf(free.actor)!.budget).toBeUndefined();
+    expect(poolRuntimeOf(free.actor)!.options).toMatchObject({ staggerMs: 0, balancing: 'least-pending', health: { maxRttMs: 50 } });
     free.dispose();
   });
 

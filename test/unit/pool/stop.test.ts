@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { ErrorCode, SocketchartError } from '../../../src/index.js';
 import { createMockServer, liveSocketCount, type MockSocket } from '../../../src/testing/index.js';
-import { poolHarness, type PoolHarness } from '../../support/model-pool.js';
+import { poolHarness, type PoolHarness } from '../../support/pool-harness.js';
 
 /**
  * stop() and dispose(): nothing outlives them — no socket, no timer, no environment listener, no

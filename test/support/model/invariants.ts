@@ -1,9 +1,9 @@
 import { expect } from 'vitest';
 import type { AnyMachineSnapshot, EventObject, StateValue } from 'xstate';
-import { connectionMachine } from '../../src/index.js';
-import { activeStateIds } from '../../src/testing/index.js';
-import type { Dial, Sut } from './model-connection.js';
-import { GATE_PRIORITY, TIMING } from './model-connection.js';
+import { connectionMachine } from '../../../src/index.js';
+import { activeStateIds } from '../../../src/testing/index.js';
+import type { Dial, Sut } from './connection-replay.js';
+import { GATE_PRIORITY, TIMING } from './connection-model.js';
 
 /**
  * DESIGN "Invariants" 1–6, checked against the real connection after every step of every model path.

@@ -1,14 +1,15 @@
-import { createActor, type Actor, type SnapshotFrom } from 'xstate';
-import { indexScheduledEvents } from '../connection/actor-system.js';
-import { poolMachine, type PoolMachine } from '../../machines/pool.machine.js';
-import type { Connection } from '../connection/create-connection.js';
+import { createActor, type Actor, type AnyActorRef, type SnapshotFrom } from 'xstate';
+import type { Connection } from '../connection/connection.js';
 import type { MessageListener } from '../connection/router.js';
-import type { SendOptions } from '../connection/runtime.js';
+import type { SendOptions } from '../connection/outbound.js';
 import type { ConnectionStatus } from '../connection/types.js';
 import type { ConnectionMetricsSnapshot } from '../metrics/connection-metrics.js';
 import { ErrorCode, SocketchartError } from '../protocol/errors.js';
 import { resolvePoolOptions, type PoolOptions } from './options.js';
 import { PoolRuntime, type PoolEvents, type PoolHealth } from './runtime.js';
+import { bindPoolRuntime, boundPoolMachine, poolInput, poolRuntimeOf } from './implementations.js';
+
+type PoolActor = Actor<typeof boundPoolMachine>;
 
 export interface PoolStatus {
   /** The pool machine's state: idle, starting, running, stopping or stopped. */
@@ -33,26 +34,15 @@ export interface PoolMetrics {
 /** Many connections under one parent statechart: staggered, herd-controlled, load-balanced. */
 export class Pool {
   /** The pool actor (its connections are its children, for inspection). */
-  readonly actor: Actor<PoolMachine>;
+  readonly actor: PoolActor;
   private readonly rt: PoolRuntime;
+  private readonly owned: boolean;
 
-  constructor(options: PoolOptions) {
-    const resolved = resolvePoolOptions(options);
-    this.rt = new PoolRuntime(resolved);
-    this.actor = createActor(poolMachine, {
-      input: { rt: this.rt },
-      clock: resolved.clock,
-      ...(resolved.inspect ? { inspect: resolved.inspect } : {}),
-    });
-    this.rt.actor = this.actor;
-    indexScheduledEvents(this.actor);
-    this.actor.start();
-    try {
-      this.rt.createConnections(this.actor);
-    } catch (error) {
-      this.actor.stop();
-      throw error;
-    }
+  /** @internal Use `createPool()`, or `poolOf(actor)` for an actor of `poolLogic()`. */
+  constructor(runtime: PoolRuntime, actor: PoolActor, owned: boolean) {
+    this.rt = runtime;
+    this.actor = actor;
+    this.owned = owned;
   }
 
   /** Starts the connections in priority order, `staggerMs` apart. */
@@ -105,18 +95,18 @@ export class Pool {
 
   /** Listens to `state` (any connection), `health` (aggregate) or `failover`; returns the remover. */
   on<K extends keyof PoolEvents>(event: K, listener: (payload: PoolEvents[K]) => void): () => void {
-    return this.rt.on(event, listener);
+    return this.rt.events.on(event, listener);
   }
 
-  get snapshot(): SnapshotFrom<PoolMachine> {
+  get snapshot(): SnapshotFrom<PoolActor> {
     return this.actor.getSnapshot();
   }
 
   status(): PoolStatus {
     const connections: Record<string, ConnectionStatus> = {};
     for (const connection of this.rt.order) connections[connection.name] = connection.status;
-    const value = this.actor.getSnapshot().value;
-    return { state: typeof value === 'string' ? value : Object.keys(value)[0]!, health: this.rt.health, connections };
+    const { value, context } = this.actor.getSnapshot();
+    return { state: typeof value === 'string' ? value : Object.keys(value)[0]!, health: context.health, connections };
   }
 
   metrics(): PoolMetrics {
@@ -130,7 +120,7 @@ export class Pool {
       score += m.healthScore;
     }
     return {
-      health: this.rt.health,
+      health: this.actor.getSnapshot().context.health,
       healthScore: this.rt.order.length === 0 ? 0 : score / this.rt.order.length,
       totals,
       dials: { granted: this.rt.budget?.granted ?? 0, waiting: this.rt.budget?.queued ?? 0 },
@@ -141,14 +131,39 @@ export class Pool {
   /** Stops everything for good: every connection actor, the budget timer, the environment listener. */
   dispose(): void {
     if (this.actor.getSnapshot().status !== 'active') return;
-    for (const connection of this.rt.order) connection.dispose();
-    this.rt.budget?.dispose();
-    this.rt.fanout.unwatch();
-    this.actor.stop();
+    this.rt.dispose();
+    if (this.owned) this.actor.stop();
   }
 }
 
 /** Creates a pool (not started: call `start()`). Options, and every endpoint's options, are validated here. */
 export function createPool(options: PoolOptions): Pool {
-  return new Pool(options);
+  const resolved = resolvePoolOptions(options);
+  const runtime = new PoolRuntime(resolved);
+  const actor = createActor(boundPoolMachine, {
+    input: poolInput(resolved),
+    clock: resolved.clock,
+    ...(resolved.inspect ? { inspect: resolved.inspect } : {}),
+  });
+  actor.start();
+  try {
+    bindPoolRuntime(actor, runtime);
+  } catch (error) {
+    actor.stop();
+    throw error;
+  }
+  return new Pool(runtime, actor, true);
+}
+
+const handles = new WeakMap<AnyActorRef, Pool>();
+
+/** The handle of a pool actor run from `poolLogic()`: `connection(name)`, `send`, `subscribe`, `metrics`… */
+export function poolOf(actor: AnyActorRef): Pool {
+  let handle = handles.get(actor);
+  if (handle) return handle;
+  const runtime = poolRuntimeOf(actor);
+  if (!runtime) throw new TypeError('poolOf() needs an actor of poolLogic()');
+  handle = new Pool(runtime, actor as PoolActor, false);
+  handles.set(actor, handle);
+  return handle;
 }

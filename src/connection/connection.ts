@@ -1,42 +1,38 @@
 import { createActor, type Actor, type AnyActorRef } from 'xstate';
 import { releaseActor, sharedParent } from './actor-system.js';
-import { connectionMachine, type ConnectionMachine } from '../../machines/connection.machine.js';
 import type { MessageListener } from './router.js';
 import type { ConnectionMetricsSnapshot } from '../metrics/connection-metrics.js';
 import type { SessionInfo } from '../protocol/adapter.js';
 import type { AckInfo } from '../queue/ack-tracker.js';
 import type { SocketchartError } from '../protocol/errors.js';
 import { resolveOptions, type ConnectionOptions } from './options.js';
-import { ConnectionRuntime, type ConnectionEvents, type SendOptions } from './runtime.js';
+import { ConnectionRuntime, errorOf, type ConnectionSnapshot } from './runtime.js';
+import type { ConnectionEvents } from './events.js';
+import type { SendOptions } from './outbound.js';
 import type { ConnectionStatus } from './types.js';
-import type { ConnectionSnapshot } from './status.js';
+import { bindRuntime, boundConnectionMachine, connectionInput, findRuntime } from './implementations.js';
 
-export { statusOf, type ConnectionSnapshot } from './status.js';
+export { statusOf } from './status.js';
+export type { ConnectionSnapshot } from './runtime.js';
+
+type ConnectionActor = Actor<typeof boundConnectionMachine>;
 
 /** One WebSocket connection driven by its statechart. */
 export class Connection {
   /** The XState actor (for inspection and the React/Vue bindings). */
-  readonly actor: Actor<ConnectionMachine>;
+  readonly actor: ConnectionActor;
   readonly name: string;
   private readonly rt: ConnectionRuntime;
-  private readonly parent: AnyActorRef | undefined;
+  /** Who stops the actor on `dispose()`: its owner (a pool, or the shared parent), itself (`null`), or the app that embeds it (`undefined`). */
+  private readonly owner: AnyActorRef | null | undefined;
   private userStopped = false;
 
-  /** @param owner the actor that owns this connection (a pool); by default connections share one per clock. */
-  constructor(options: ConnectionOptions, owner?: AnyActorRef) {
-    const resolved = resolveOptions(options);
-    this.name = resolved.name;
-    this.rt = new ConnectionRuntime(resolved);
-    this.parent = owner ?? (resolved.inspect ? undefined : sharedParent(resolved.clock));
-    this.actor = createActor(connectionMachine, {
-      input: { rt: this.rt },
-      clock: resolved.clock,
-      id: resolved.name,
-      ...(this.parent ? { parent: this.parent } : { inspect: resolved.inspect }),
-    });
-    this.rt.actor = this.actor;
-    this.actor.subscribe(this.rt);
-    this.actor.start();
+  /** @internal Use `createConnection()`, or `connectionOf(actor)` for an actor of `connectionLogic()`. */
+  constructor(runtime: ConnectionRuntime, actor: ConnectionActor, owner: AnyActorRef | null | undefined) {
+    this.rt = runtime;
+    this.actor = actor;
+    this.owner = owner;
+    this.name = runtime.options.name;
   }
 
   /** Dials (from `idle` or `closed`); does nothing while already running. */
@@ -68,7 +64,7 @@ export class Connection {
 
   /** Dials again now: leaves `failed`, or skips a backoff or an open circuit. */
   retry(): this {
-    if (this.rt.status === 'failed') this.rt.watchEnvironment();
+    if (this.rt.link.status === 'failed') this.rt.watchEnvironment();
     this.actor.send({ type: 'connection.retry' });
     return this;
   }
@@ -79,7 +75,7 @@ export class Connection {
    * MESSAGE_EXPIRED, MESSAGE_TOO_LARGE, CLOSED, INVALID_MESSAGE_FORMAT).
    */
   send(data: unknown, options?: SendOptions): Promise<void> {
-    return this.rt.send(data, options);
+    return this.rt.outbound.send(data, options);
   }
 
   /**
@@ -89,33 +85,34 @@ export class Connection {
    * Rejects with the server's error, TIMEOUT after `acks.maxAttempts` writes, or CLOSED.
    */
   request(data: unknown, options: Omit<SendOptions, 'ack'> & { channel: string }): Promise<AckInfo> {
-    return this.rt.sendAcked(data, { ...options, ack: true });
+    return this.rt.outbound.sendAcked(data, { ...options, ack: true });
   }
 
   /** Listens to one channel; the server is asked to (re)subscribe on every connect. Returns the unsubscribe function. */
   subscribe<T = unknown>(channel: string, listener: MessageListener<T>): () => void {
     const { first, unsubscribe } = this.rt.router.subscribe(channel, listener as MessageListener);
     const { protocol } = this.rt.options;
-    if (first && this.rt.status === 'connected') this.rt.write(protocol.subscribeFrame(channel, undefined));
+    if (first && this.rt.link.connected) this.rt.write(protocol.subscribeFrame(channel, undefined));
     let active = true;
     return () => {
       if (!active) return;
       active = false;
-      if (unsubscribe() && this.rt.status === 'connected') this.rt.write(protocol.unsubscribeFrame(channel));
+      if (unsubscribe() && this.rt.link.connected) this.rt.write(protocol.unsubscribeFrame(channel));
     };
   }
 
   /** Listens to `state`, `error`, `message` (every inbound message) or `control` frames. Returns the remover. */
   on<K extends keyof ConnectionEvents>(event: K, listener: (payload: ConnectionEvents[K]) => void): () => void {
-    return this.rt.on(event, listener);
+    if (event === 'message') return this.rt.router.onAny((_, message) => (listener as (payload: ConnectionEvents['message']) => void)(message));
+    return this.rt.events.on(event, listener);
   }
 
   get status(): ConnectionStatus {
-    return this.rt.status as ConnectionStatus;
+    return this.rt.link.status;
   }
 
   get isConnected(): boolean {
-    return this.rt.status === 'connected';
+    return this.rt.link.connected;
   }
 
   get snapshot(): ConnectionSnapshot {
@@ -123,7 +120,8 @@ export class Connection {
   }
 
   get lastError(): SocketchartError | null {
-    return this.actor.getSnapshot().context.lastError;
+    const failure = this.actor.getSnapshot().context.lastError;
+    return failure ? errorOf(failure) : null;
   }
 
   get session(): SessionInfo | null {
@@ -132,12 +130,12 @@ export class Connection {
 
   /** Messages waiting in the outbound queue. */
   get queued(): number {
-    return this.rt.queuedCount;
+    return this.rt.outbound.size;
   }
 
   /** Queued messages wait for a rate limit (`link.connected.outbound.throttled`). */
   get throttled(): boolean {
-    return this.actor.getSnapshot().matches({ link: { connected: { outbound: 'throttled' } } });
+    return this.actor.getSnapshot().hasTag('throttled');
   }
 
   /** Sockets this connection has dialed so far. */
@@ -157,20 +155,51 @@ export class Connection {
   }
 
   metrics(): ConnectionMetricsSnapshot {
-    const { depth, capacity } = this.rt.queueSnapshot();
-    return this.rt.metrics.snapshot({ queueDepth: depth, queueCapacity: capacity });
+    return this.rt.metrics.snapshot({ queueDepth: this.rt.outbound.size, queueCapacity: this.rt.options.queue.maxMessages });
   }
 
   /** Stops the actor for good: closes the socket, clears every timer, rejects queued sends. */
   dispose(): void {
     if (this.actor.getSnapshot().status === 'active') this.actor.send({ type: 'connection.stop' });
     this.rt.unwatchEnvironment();
-    releaseActor(this.actor, this.parent);
-    this.rt.disposeQueue();
+    if (this.owner !== undefined) releaseActor(this.actor, this.owner ?? undefined);
+    this.rt.dispose();
   }
+}
+
+/** @internal Creates a connection whose actor is a child of `owner` (a pool), or of the shared parent. */
+export function createOwnedConnection(options: ConnectionOptions, owner?: AnyActorRef): Connection {
+  const resolved = resolveOptions(options);
+  const runtime = new ConnectionRuntime(resolved);
+  const parent = owner ?? (resolved.inspect ? undefined : sharedParent(resolved.clock));
+  const actor = createActor(boundConnectionMachine, {
+    input: connectionInput(resolved),
+    clock: resolved.clock,
+    id: resolved.name,
+    ...(parent ? { parent } : { inspect: resolved.inspect }),
+  });
+  bindRuntime(actor, runtime);
+  actor.start();
+  return new Connection(runtime, actor, parent ?? null);
 }
 
 /** Creates a connection (not started: call `start()`). Options are validated here. */
 export function createConnection(options: ConnectionOptions): Connection {
-  return new Connection(options);
+  return createOwnedConnection(options);
+}
+
+const handles = new WeakMap<AnyActorRef, Connection>();
+
+/**
+ * The handle of a connection actor run from `connectionLogic()` (invoked, spawned or created by the app):
+ * `send`, `subscribe`, `metrics`… The actor's own parent owns its lifetime: `dispose()` only settles its messages.
+ */
+export function connectionOf(actor: AnyActorRef): Connection {
+  let handle = handles.get(actor);
+  if (handle) return handle;
+  const runtime = findRuntime(actor);
+  if (!runtime) throw new TypeError('connectionOf() needs an actor of connectionLogic()');
+  handle = new Connection(runtime, actor as ConnectionActor, undefined);
+  handles.set(actor, handle);
+  return handle;
 }

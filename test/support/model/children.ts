@@ -1,19 +1,12 @@
 import { expect } from 'vitest';
 import type { AnyActorRef, AnyMachineSnapshot, EventObject } from 'xstate';
-import { flusherMachine, heartbeatMachine } from '../../src/index.js';
-import {
-  createModel,
-  nextTimer,
-  transitionsOf,
-  type Coverage,
-  type MachineModel,
-  type ModelStateOf,
-  type ReplayOptions,
-  type ReplayStep,
-} from '../../src/testing/index.js';
-import { settle } from './harness.js';
-import { checkConnectionInvariants } from './model-invariants.js';
-import { TIMING, createSut, fireDelayed, modelRuntime, socketOf, stopAndCheck, type Sut, type Variant } from './model-connection.js';
+import { flusherMachine, heartbeatMachine } from '../../../src/index.js';
+import { createModel, transitionsOf, type Coverage, type MachineModel, type ModelPath, type ModelStateOf, type ReplayOptions, type ReplayStep } from '../../../src/testing/index.js';
+import { settle } from '../harness.js';
+import { checkConnectionInvariants } from './invariants.js';
+import { TIMING, type Variant } from './connection-model.js';
+import { createSut, socketOf, stopAndCheck, type Sut } from './connection-replay.js';
+import { fireDelayed } from './timers.js';
 
 /**
  * Models of the connection's two child machines, replayed inside a real connection: the heartbeat
@@ -45,15 +38,13 @@ export const heartbeatVariants: readonly HeartbeatVariant[] = [
 ];
 
 export interface HeartbeatWorld {
-  /** Inbound messages so far (the runtime's `metrics.messagesIn`). */
-  readonly inbound: number;
   /** The probe reported a dead socket: the connection stopped it. */
   readonly reported: boolean;
 }
 
 type HeartbeatState = ModelStateOf<typeof heartbeatMachine, HeartbeatWorld>;
 
-/** How late a throttled tab's timer fires (more than twice the pong timeout: not to be trusted). */
+/** How late a throttled tab's timer fires (more than twice the pong deadline: not to be trusted). */
 const THROTTLE = 3 * TIMING.heartbeat.timeoutMs;
 
 const connectionVariant = (heartbeat: boolean): Variant => ({ name: 'no auth', tokenProvider: false, closeWhenHidden: false, heartbeat });
@@ -63,35 +54,60 @@ const heartbeatTransition = (prefix: string) => {
   if (!id) throw new Error(`the heartbeat machine has no transition ${prefix}…`);
   return id;
 };
-const REPORT = heartbeatTransition('heartbeat.awaitingPong: after(pongTimeout) → (stays)');
-const REPING = heartbeatTransition('heartbeat.awaitingPong: after(pongTimeout) [timerWasLate] → heartbeat.awaitingPong');
+const REPORT = heartbeatTransition('heartbeat.awaitingPong: heartbeat.deadline → (stays)');
+const REPING = heartbeatTransition('heartbeat.awaitingPong: heartbeat.deadline [timerWasLate] → heartbeat.awaitingPong');
 const PONGED = heartbeatTransition('heartbeat.awaitingPong: heartbeat.pong [answersThisPing] → heartbeat.alive');
 
+/** The deadline of the probe: on time, or a throttled timer that fires late. */
+const deadline = (late: boolean) => ({ type: 'heartbeat.deadline', elapsedMs: late ? THROTTLE : TIMING.heartbeat.timeoutMs });
+
+const describeHeartbeatEvent = (event: EventObject) => {
+  const e = event as EventObject & { stale?: boolean; elapsedMs?: number };
+  if (e.type === 'heartbeat.pong' && e.stale) return 'stale pong';
+  if (e.type === 'heartbeat.deadline') return e.elapsedMs === THROTTLE ? 'late deadline' : 'deadline';
+  return describeEvent(event);
+};
+
+/** The pure heartbeat machine: its ping and its deadline actor are stubs; the deadline comes as an event. */
 export function heartbeatModel(): MachineModel<typeof heartbeatMachine, HeartbeatWorld> {
-  const { rt, clock } = modelRuntime(connectionVariant(true));
-  const heard = (snapshot: AnyMachineSnapshot, world: HeartbeatWorld) =>
-    snapshot.value === 'awaitingPong' && world.inbound !== (snapshot.context as { inboundAtPing: number }).inboundAtPing;
   return createModel<typeof heartbeatMachine, HeartbeatWorld>({
     machine: heartbeatMachine,
-    input: rt,
-    world: { inbound: 0, reported: false },
-    abstract: (snapshot, world) => ({ value: snapshot.value, heard: heard(snapshot, world), reported: world.reported }),
-    sync: (world, now) => {
-      rt.metrics.messagesIn = world.inbound;
-      clock.at = now;
-    },
-    describeEvent,
-    events: (state) => {
-      const { snapshot, world } = state;
+    input: { timeoutMs: TIMING.heartbeat.timeoutMs },
+    world: { reported: false },
+    abstract: (snapshot, world) => ({ value: snapshot.value, heard: snapshot.context.heard, reported: world.reported }),
+    describeEvent: describeHeartbeatEvent,
+    events: ({ snapshot, world }) => {
       if (world.reported || snapshot.value !== 'awaitingPong') return [];
-      const events: EventObject[] = [{ type: 'heartbeat.pong' }];
-      if (!heard(snapshot, world)) events.push({ type: 'server.message' });
-      if ((nextTimer(state.timers)?.dueAt ?? -Infinity) > state.now) events.push({ type: 'clock.throttled' });
+      const events: Array<EventObject & Record<string, unknown>> = [{ type: 'heartbeat.pong' }, deadline(false), deadline(true)];
+      // A stale pong is a frame too: the probe has heard from the server by the time it arrives.
+      if (snapshot.context.heard) events.push({ type: 'heartbeat.pong', stale: true });
+      else events.push({ type: 'heartbeat.traffic' });
       return events;
     },
-    duration: (event) => (event.type === 'clock.throttled' ? THROTTLE : 0),
-    before: (world, event) => (event.type === 'server.message' || event.type === 'heartbeat.pong' ? { ...world, inbound: world.inbound + 1 } : world),
     after: (world, _event, _previous, _next, taken) => (taken.includes(REPORT) ? { ...world, reported: true } : world),
+  });
+}
+
+/**
+ * The heartbeat's policy as the README states it, on its own: a pong that answers the ping ends the
+ * probe; a stale one does not; traffic since the ping is proof enough at the deadline; a deadline that
+ * fired far late is not trusted (the probe pings again); an unanswered one on time reports a dead link.
+ */
+export function checkHeartbeatPolicies(path: ModelPath<HeartbeatState>): void {
+  let heard = false;
+  path.steps.forEach(({ event, state }, i) => {
+    const e = event as EventObject & { stale?: boolean; elapsedMs?: number };
+    const where = `step ${i + 1} of ${path.description}`;
+    const alive = state.snapshot.status === 'done';
+    if (e.type === 'heartbeat.traffic') heard = true;
+    if (e.type === 'heartbeat.pong') expect(alive, `${where}: ${e.stale ? 'a stale pong leaves the probe waiting' : 'a pong ends the probe'}`).toBe(!e.stale);
+    if (e.type === 'heartbeat.deadline') {
+      const late = (e.elapsedMs ?? 0) > 2 * TIMING.heartbeat.timeoutMs;
+      if (heard) expect(alive, `${where}: traffic since the ping proves the link`).toBe(true);
+      else if (late) expect([alive, state.world.reported], `${where}: a late deadline pings again`).toEqual([false, false]);
+      else expect(state.world.reported, `${where}: no pong, no traffic: a dead link`).toBe(true);
+      heard = false;
+    }
   });
 }
 
@@ -124,11 +140,21 @@ export function heartbeatReplay(variant: HeartbeatVariant, coverage: Coverage): 
       return sut;
     },
     stimuli: {
-      'heartbeat.pong': (sut) => socketOf(sut).push({ type: 'pong', ts: sut.clock.now() }),
-      'server.message': (sut) => socketOf(sut).push({ type: 'message', ch: 'news', seq: ++seq, data: seq }),
-      'clock.throttled': (sut) => sut.clock.jump(THROTTLE),
+      // A pong echoes its ping's time; a stale one, an earlier ping's.
+      'heartbeat.pong': (sut, step) => socketOf(sut).push({ type: 'pong', ts: (step.event as EventObject & { stale?: boolean }).stale ? 0 : sut.clock.now() }),
+      'heartbeat.traffic': (sut) => socketOf(sut).push({ type: 'message', ch: 'news', seq: ++seq, data: seq }),
+      'heartbeat.deadline': (sut, step) => {
+        const late = (step.event as EventObject & { elapsedMs?: number }).elapsedMs === THROTTLE;
+        const before = sut.childEvents.get('heartbeat')?.length ?? 0;
+        if (late) sut.clock.jump(THROTTLE);
+        else {
+          sut.clock.advance(TIMING.heartbeat.timeoutMs - 1);
+          expect(sut.childEvents.get('heartbeat')?.slice(before), 'no deadline before timeoutMs').not.toContain('heartbeat.deadline');
+        }
+        sut.clock.advance(late ? 0 : 1);
+        expect(sut.childEvents.get('heartbeat')?.slice(before), 'the deadline fires').toContain('heartbeat.deadline');
+      },
     },
-    delayed: (sut, step) => fireDelayed(sut, step, (timer) => ({ actor: 'heartbeat', type: timer.event.type })),
     assert: (sut, state, step) => {
       const child = childSnapshot(sut, 'heartbeat');
       if (state.world.reported) {
@@ -148,7 +174,7 @@ export function heartbeatReplay(variant: HeartbeatVariant, coverage: Coverage): 
       }
       // One ping as the probe starts, and one more each time it distrusts a late timer.
       expect(socketOf(sut).sentOfType('ping'), 'pings sent').toHaveLength(1 + takenSoFar(step, REPING));
-      expect(sut.connection.metrics().rtt.count, 'RTT samples (one per pong)').toBe(takenSoFar(step, PONGED));
+      expect(sut.connection.metrics().rtt.count, 'RTT samples (one per pong that answers its ping)').toBe(takenSoFar(step, PONGED));
       checkConnectionInvariants(sut);
     },
     teardown: async (sut, _path, failed) => {
@@ -175,6 +201,9 @@ export const flusherVariants: readonly FlusherVariant[] = [
   { name: 'the server asks to wait (retry_after) while the socket pushes back', blocked: true, throttled: true },
 ];
 
+/** How long the rate limit holds the queue in the throttled variant (the server's `retry_after`). */
+const THROTTLED_WAIT_MS = 60_000;
+
 export interface FlusherWorld {
   /** `bufferedAmount` is at or above the high-water mark. */
   readonly blocked: boolean;
@@ -184,19 +213,24 @@ export interface FlusherWorld {
 
 type FlusherState = ModelStateOf<typeof flusherMachine, FlusherWorld>;
 
+/** The pure flusher with its drain a stub: the model says how each drain goes. */
+const modelFlusher = flusherMachine.provide({ actions: { drain: () => {} } });
+
 export function flusherModel(variant: FlusherVariant): MachineModel<typeof flusherMachine, FlusherWorld> {
-  const { rt, clock } = modelRuntime(connectionVariant(false));
   return createModel<typeof flusherMachine, FlusherWorld>({
-    machine: flusherMachine,
-    input: rt,
+    machine: modelFlusher as unknown as typeof flusherMachine,
+    input: { retryMs: TIMING.flushRetryMs },
     world: { blocked: variant.blocked, throttled: variant.throttled ?? false },
     abstract: (snapshot, world) => ({ value: snapshot.value, world }),
-    sync: (_world, now) => {
-      clock.at = now;
-    },
     // `draining` writes what it can at once and tells itself how it went.
     internal: (snapshot, world) =>
-      snapshot.value === 'draining' ? { type: world.blocked ? 'flush.blocked' : world.throttled ? 'flush.throttled' : 'flush.empty' } : undefined,
+      snapshot.value === 'draining'
+        ? world.blocked
+          ? { type: 'flush.blocked' }
+          : world.throttled
+            ? { type: 'flush.throttled', waitMs: THROTTLED_WAIT_MS }
+            : { type: 'flush.empty' }
+        : undefined,
     describeEvent,
     events: (state) => [{ type: state.world.blocked ? 'network.drains' : 'network.congests' }],
     before: (world, event) =>
@@ -218,7 +252,7 @@ export function flusherReplay(variant: FlusherVariant, coverage: Coverage): Repl
         socketOf(sut).accept();
         await settle();
         congest(sut);
-        if (variant.throttled) socketOf(sut).push({ type: 'error', code: 'RATE_LIMIT_EXCEEDED', message: 'rate limit exceeded', retry_after: 60 });
+        if (variant.throttled) socketOf(sut).push({ type: 'error', code: 'RATE_LIMIT_EXCEEDED', message: 'rate limit exceeded', retry_after: THROTTLED_WAIT_MS / 1000 });
         void sut.connection.send({ n: 1 }).catch(() => {});
       } else {
         void sut.connection.send({ n: 1 }).catch(() => {});
@@ -245,6 +279,9 @@ export function flusherReplay(variant: FlusherVariant, coverage: Coverage): Repl
         expect(sut.connection.queued, 'the message waits').toBe(1);
         expect(socketOf(sut).sent.map((frame) => frame.raw)).not.toContain(JSON.stringify({ n: 1 }));
         expect(sut.connection.metrics().throttles).toBe(1);
+        const { throttleMs } = sut.connection.snapshot.context;
+        expect(throttleMs, 'the queue waits for what is left of the retry_after').toBeGreaterThan(THROTTLED_WAIT_MS - TIMING.flushRetryMs * 2);
+        expect(throttleMs).toBeLessThanOrEqual(THROTTLED_WAIT_MS);
       } else if (state.snapshot.status === 'done') {
         expect(child, 'the flusher is gone once the queue is written').toBeUndefined();
         expect(sut.connection.snapshot.value).toEqual({ link: { connected: { liveness: 'unmonitored', outbound: 'streaming', token: 'valid' } } });

@@ -1,19 +1,6 @@
 import { expect, vi } from 'vitest';
 import type { AnyActorRef, EventObject, InspectionEvent, StateValue } from 'xstate';
-import {
-  createPool,
-  poolMachine,
-  type ConnectionStatus,
-  type EndpointOptions,
-  type Pool,
-  type PoolEvents,
-  type PoolHealth,
-  type PoolOptions,
-} from '../../src/index.js';
-import { PoolRuntime } from '../../src/pool/runtime.js';
-import { resolvePoolOptions } from '../../src/pool/options.js';
-import type { Clock } from '../../src/environment/clock.js';
-import type { WebSocketConstructor } from '../../src/transport/websocket-like.js';
+import { createPool, poolMachine, type ConnectionStatus, type Pool, type PoolHealth } from '../../../src/index.js';
 import {
   SimulatedClock,
   createManualEnvironment,
@@ -24,176 +11,13 @@ import {
   type MachineModel,
   type ManualEnvironment,
   type MockServer,
-  type MockServerOptions,
   type MockSocket,
   type ModelStateOf,
   type ReplayOptions,
   type ReplayStep,
   type Stimulus,
-} from '../../src/testing/index.js';
-import { settle } from './harness.js';
-import { seedFeeds } from '../../src/cli/seed-feeds.js';
-
-/**
- * The pool under test, for the pool's unit tests and its model-based tests: a pool on mock servers, a
- * simulated clock and a manual environment, with every dial, state change, health change and failover
- * recorded. Then the model of the pool machine (`poolModel`) and how its paths are replayed against a
- * real pool (`poolReplay`), checking the pool's invariants after every step.
- */
-
-export const T0 = 1_700_000_000_000;
-
-/** The seed app's eight live feeds, in the order they must start (priority 1 first, then as listed). */
-export const FEEDS = seedFeeds;
-
-export const feedUrl = (name: string) => `ws://mock.test/ws/${name}`;
-
-/** The feeds listed lowest priority first (the pool, not the list, decides the start order). */
-export const feedEndpoints = (): EndpointOptions[] =>
-  [...FEEDS].sort((a, b) => b[1] - a[1]).map(([name, priority]) => ({ name, priority, url: feedUrl(name) }));
-
-/** One socket a connection opened: its url and the clock time of the dial. */
-export interface Dial {
-  readonly url: string;
-  readonly at: number;
-  /** The socket, as its mock server sees it. */
-  readonly socket: MockSocket;
-}
-
-/** A WebSocket constructor that records every dial, then opens the socket on the mock server `route` picks for the url. */
-export function recordingWebSocket(route: (url: string) => MockServer, clock: Pick<Clock, 'now'>, dials: Dial[]): WebSocketConstructor {
-  class Recording {
-    constructor(url: string, protocols?: string | string[]) {
-      const at = clock.now();
-      const Target = route(url).WebSocket;
-      const socket = new Target(url, protocols) as MockSocket;
-      dials.push({ url, at, socket });
-      return socket as unknown as Recording;
-    }
-  }
-  return Recording as unknown as WebSocketConstructor;
-}
-
-/** Most timestamps within any window `[t, t + windowMs)`. */
-export function maxInWindow(times: readonly number[], windowMs: number): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  let best = 0;
-  let j = 0;
-  for (let i = 0; i < sorted.length; i++) {
-    if (j < i) j = i;
-    while (j < sorted.length && sorted[j]! < sorted[i]! + windowMs) j++;
-    best = Math.max(best, j - i);
-  }
-  return best;
-}
-
-export interface StateChange {
-  readonly name: string;
-  readonly status: ConnectionStatus;
-  readonly previous: ConnectionStatus;
-  readonly at: number;
-}
-
-export interface PoolHarnessOptions {
-  /** @default the eight seed feeds, listed lowest priority first */
-  endpoints?: EndpointOptions[];
-  server?: MockServerOptions;
-  /** The mock server a url is dialed on. @default the one `server` */
-  route?: (url: string, server: MockServer) => MockServer;
-}
-
-const urlsOf = (endpoint: EndpointOptions): string[] =>
-  typeof endpoint.url === 'string' ? [endpoint.url] : Array.isArray(endpoint.url) ? [...(endpoint.url as readonly string[])] : [];
-
-/**
- * A pool on a mock server, a simulated clock and a manual environment. `overrides.defaults` is merged
- * over the harness defaults (the recording WebSocket, a 100 ms backoff without jitter).
- */
-export function poolHarness(overrides: Partial<PoolOptions> = {}, options: PoolHarnessOptions = {}) {
-  const clock = new SimulatedClock(T0);
-  const server = createMockServer({ now: () => clock.now(), ...options.server });
-  const env = createManualEnvironment();
-  const dials: Dial[] = [];
-  const route = options.route;
-  const WebSocket = recordingWebSocket(route ? (url) => route(url, server) : () => server, clock, dials);
-  const endpoints = options.endpoints ?? feedEndpoints();
-  const { defaults, ...rest } = overrides;
-  const pool = createPool({
-    endpoints,
-    clock,
-    environment: env,
-    random: () => 0.5,
-    ...rest,
-    defaults: { WebSocket, reconnect: { baseMs: 100, capMs: 1_000, jitter: 0 }, ...defaults },
-  });
-  const nameOf = new Map<string, string>();
-  for (const endpoint of endpoints) for (const url of urlsOf(endpoint)) nameOf.set(url, endpoint.name);
-  const states: StateChange[] = [];
-  const healths: Array<PoolEvents['health'] & { at: number }> = [];
-  const failovers: Array<PoolEvents['failover']> = [];
-  pool.on('state', (change) => states.push({ ...change, at: clock.now() }));
-  pool.on('health', (change) => healths.push({ ...change, at: clock.now() }));
-  pool.on('failover', (event) => failovers.push(event));
-  const connection = (name: string) => {
-    const found = pool.connection(name);
-    if (!found) throw new Error(`no connection named ${name}`);
-    return found;
-  };
-  return {
-    clock,
-    server,
-    env,
-    pool,
-    dials,
-    states,
-    healths,
-    failovers,
-    /** The pool's runtime: its dial budget (`budget.granted`, `budget.grants`), its environment fan-out. */
-    rt: pool.snapshot.context.rt,
-    connection,
-    /** The endpoint a dial went to. */
-    nameOf: (dial: Dial) => nameOf.get(dial.url) ?? dial.url,
-    /** Names of the connections in the order they dialed. */
-    dialOrder: () => dials.map((dial) => nameOf.get(dial.url) ?? dial.url),
-    /** Dials of one endpoint. */
-    dialsOf: (name: string) => dials.filter((dial) => nameOf.get(dial.url) === name),
-    /** The statuses one connection went through, in order. */
-    statesOf: (name: string) => states.filter((change) => change.name === name).map((change) => change.status),
-    /** Dial permits the pool's budget granted so far. */
-    granted: () => pool.metrics().dials.granted,
-    /** The live (opening or open) mock socket of one connection. */
-    socketOf(name: string): MockSocket {
-      const socket = [...dials].reverse().find((dial) => dial.socket.isLive && nameOf.get(dial.url) === name)?.socket;
-      if (!socket) throw new Error(`${name} has no live socket`);
-      return socket;
-    },
-    /** Lets queued microtasks and mock-socket callbacks run. */
-    settle,
-    /** Moves simulated time and lets the effects land. */
-    async advance(ms: number) {
-      clock.advance(ms);
-      await settle();
-    },
-    /** Moves simulated time in steps, letting effects land after each. */
-    async advanceBy(total: number, step: number) {
-      for (let elapsed = 0; elapsed < total; elapsed += step) {
-        clock.advance(Math.min(step, total - elapsed));
-        await settle();
-      }
-    },
-  };
-}
-
-export type PoolHarness = ReturnType<typeof poolHarness>;
-
-/** Every entry into `connecting` or `halfOpen` (a dial) came straight from `queued` (a permit). */
-export function expectEveryDialQueued(states: readonly StateChange[]): void {
-  for (const change of states) {
-    if (change.status === 'connecting' || change.status === 'halfOpen') {
-      expect(change.previous, `${change.name} dialed (${change.status}) at ${change.at - T0} ms without waiting in queued`).toBe('queued');
-    }
-  }
-}
+} from '../../../src/testing/index.js';
+import { T0, expectEveryDialQueued, maxInWindow, recordingWebSocket, type Dial, type StateChange } from '../pool-harness.js';
 
 // ---------------------------------------------------------------------------------------------------
 // The model of the pool machine
@@ -248,9 +72,9 @@ export interface PoolWorld {
   readonly userStopped: readonly boolean[];
   /** Started by the user while the pool was stopping: the user's own, which the stopped pool leaves alone (until the pool starts or stops again). */
   readonly userStarted: readonly boolean[];
-  /** Connections the pool has started since the last `pool.start()` (the runtime's `started`). */
-  readonly started: number;
   readonly online: boolean;
+  /** State changes of the connections the pool machine is yet to hear of (`connection.state`), in order. */
+  readonly notices: ReadonlyArray<{ readonly name: string; readonly status: ConnectionStatus; readonly previous: ConnectionStatus }>;
   /** `pool.dispose()` ran: nothing can happen any more. */
   readonly disposed: boolean;
 }
@@ -258,7 +82,7 @@ export interface PoolWorld {
 export type PoolModel = MachineModel<typeof poolMachine, PoolWorld>;
 export type PoolModelState = ModelStateOf<typeof poolMachine, PoolWorld>;
 
-type ModelEvent = EventObject & { readonly health?: PoolHealth; readonly via?: string; readonly name?: string; readonly error?: unknown };
+type ModelEvent = EventObject & { readonly via?: string; readonly name?: string; readonly error?: unknown };
 
 /** The error a crashed connection actor reports to its parent (stimulus of `pool: * [isConnectionError]`). */
 export const CRASH = new Error('connection actor crashed');
@@ -317,25 +141,12 @@ const dialed = (world: PoolWorld): Link => (world.online ? 'pending' : 'offline'
 const poolStarts = (world: PoolWorld, i: number, link: Link): Link =>
   world.userStopped[i] || (link !== 'idle' && link !== 'closed') ? link : dialed(world);
 
-/** The model's stand-in for the pool runtime: its guards read the world, its actions never run. */
-class ModelPoolRuntime extends PoolRuntime {
-  modelStarted = 0;
-  modelActive = 0;
-  override get allStarted(): boolean {
-    return this.modelStarted >= START_ORDER.length;
-  }
-  override get drained(): boolean {
-    return this.modelActive === 0;
-  }
-}
-
 const describeEvent = (event: EventObject): string => {
   const e = event as ModelEvent;
   if (e.type.startsWith('xstate.after.')) return `after ${e.type.split('.')[2]}`;
   if (e.type === CRASH_EVENT) return `${START_ORDER[0]} actor crashes`;
   if (e.type.startsWith(REDIAL_EVENT)) return `redial ${e.type.slice(REDIAL_EVENT.length)}`;
   if (e.type.startsWith(CLOSE_TIMEOUT_EVENT)) return `close timeout ${e.type.slice(CLOSE_TIMEOUT_EVENT.length)}`;
-  if (e.type === 'pool.health') return `pool.health(${e.health}${e.via ? `: ${e.via}` : ''})`;
   if (e.type === 'server.change') return `server: ${e.via}`;
   if (e.name !== undefined) return `${e.type}(${e.name})`;
   return e.type;
@@ -350,29 +161,15 @@ const indexOf = (name: string | undefined) => {
 
 export function poolModel(variant: PoolVariant): PoolModel {
   const N = START_ORDER.length;
-  const server = createMockServer({ autoOpen: false });
-  const rt = new ModelPoolRuntime(
-    resolvePoolOptions({
-      endpoints: MODEL_ENDPOINTS.map(({ name, priority }) => ({ name, priority, url: modelUrl(name) })),
-      defaults: { WebSocket: server.WebSocket },
-      staggerMs: variant.staggerMs,
-      stopTimeoutMs: POOL_TIMING.stopTimeoutMs,
-      environment: false,
-    }),
-  );
   const none = Array<boolean>(N).fill(false);
   /** Every close still pending is over (the server answered, or the close timed out). */
   const closed = (world: PoolWorld): PoolWorld => ({ ...world, links: world.links.map((link) => (link === 'closing' ? 'closed' : link)) });
 
-  return createModel<typeof poolMachine, PoolWorld>({
+  const model = createModel<typeof poolMachine, PoolWorld>({
     machine: poolMachine,
-    input: { rt },
-    world: { links: Array<Link>(N).fill('idle'), userStopped: none, userStarted: none, started: 0, online: true, disposed: false },
-    abstract: (snapshot, world) => ({ value: snapshot.value, health: snapshot.context.health, world }),
-    sync: (world) => {
-      rt.modelStarted = world.started;
-      rt.modelActive = world.links.filter((link) => ACTIVE.has(link)).length;
-    },
+    input: { settings: { connections: N, staggerMs: variant.staggerMs, stopTimeoutMs: POOL_TIMING.stopTimeoutMs } },
+    world: { links: Array<Link>(N).fill('idle'), userStopped: none, userStarted: none, online: true, disposed: false, notices: [] },
+    abstract: (snapshot, { notices: _notices, ...world }) => ({ value: snapshot.value, context: { ...snapshot.context, settings: undefined }, world }),
     describeEvent,
     events: ({ snapshot, world }) => {
       if (world.disposed) return [];
@@ -383,11 +180,7 @@ export function poolModel(variant: PoolVariant): PoolModel {
       if (state !== 'stopping') events.push({ type: 'pool.start' });
       events.push({ type: 'pool.stop' });
       events.push({ type: world.online ? 'env.offline' : 'env.online' });
-      const health = healthOf(world.links);
-      for (const change of serverChanges(world)) {
-        const next = healthOf(change.links);
-        events.push(next === health ? { type: 'server.change', via: change.via } : { type: 'pool.health', health: next, via: change.via });
-      }
+      for (const change of serverChanges(world)) events.push({ type: 'server.change', via: change.via });
       world.links.forEach((link, i) => {
         const name = START_ORDER[i];
         if (link === 'pending') events.push({ type: 'server.refuse', name });
@@ -397,16 +190,46 @@ export function poolModel(variant: PoolVariant): PoolModel {
           events.push({ type: 'connection.start', name });
         }
       });
-      // The server answers the close handshakes: the pool hears `pool.drained` when nothing is active then.
-      if (world.links.includes('closing')) {
-        const drained = !closed(world).links.some((link) => ACTIVE.has(link));
-        events.push({ type: state === 'stopping' && drained ? 'pool.drained' : 'server.closeAck' });
-      }
+      // The server answers the close handshakes.
+      if (world.links.includes('closing')) events.push({ type: 'server.closeAck' });
       if (state === 'running') events.push({ type: CRASH_EVENT, error: CRASH });
       events.push({ type: 'connection.release' });
       return events;
     },
-    before: (world, event, { snapshot }) => {
+    before: (world, event, state) => {
+      const next = change(world, event, state.snapshot);
+      const notices = START_ORDER.flatMap((name, i) => {
+        const previous = STATUS[world.links[i]!];
+        const status = STATUS[next.links[i]!];
+        return status === previous ? [] : [{ name, status, previous }];
+      });
+      return { ...next, notices: [...world.notices, ...notices] };
+    },
+    // The pool machine hears of every state change of its connections, in order, in the step that brings it.
+    internal: (_snapshot, world) => (world.disposed || world.notices.length === 0 ? undefined : { type: 'connection.state', ...world.notices[0]! }),
+    beforeInternal: (world, event) => (event.type === 'connection.state' ? { ...world, notices: world.notices.slice(1) } : world),
+    // A connection that goes down waits out its backoff; one that closes waits for the server's answer
+    // at most the pool's stop timeout: the world's timers.
+    timers: (world, _event, previous) => {
+      const all = START_ORDER.flatMap((name) => [`redial.${name}`, `close.${name}`]);
+      if (world.disposed) return { cancel: all };
+      const start = [];
+      const cancel = [];
+      for (let i = 0; i < N; i++) {
+        const name = START_ORDER[i]!;
+        const was = previous.world.links[i];
+        const is = world.links[i];
+        if (is === 'down' && was !== 'down') start.push({ id: `redial.${name}`, event: { type: `${REDIAL_EVENT}${name}` }, delay: POOL_TIMING.redialMs });
+        if (is !== 'down' && was === 'down') cancel.push(`redial.${name}`);
+        if (is === 'closing' && was !== 'closing') start.push({ id: `close.${name}`, event: { type: `${CLOSE_TIMEOUT_EVENT}${name}` }, delay: POOL_TIMING.stopTimeoutMs });
+        if (is !== 'closing' && was === 'closing') cancel.push(`close.${name}`);
+      }
+      return { start, cancel };
+    },
+  });
+
+  /** How an event changes the world (the links the machine then hears of). */
+  function change(world: PoolWorld, event: EventObject, snapshot: PoolModelState['snapshot']): PoolWorld {
       if (world.disposed) return world;
       const e = event as ModelEvent;
       const state = topState(snapshot.value);
@@ -414,7 +237,7 @@ export function poolModel(variant: PoolVariant): PoolModel {
         case 'pool.start': {
           if (state !== 'idle' && state !== 'stopped') return world;
           const count = variant.staggerMs === 0 ? N : 1;
-          return { ...world, started: count, links: world.links.map((link, i) => (i < count ? poolStarts(world, i, link) : link)), userStarted: none };
+          return { ...world, links: world.links.map((link, i) => (i < count ? poolStarts(world, i, link) : link)), userStarted: none };
         }
         case 'pool.stop':
           if (state !== 'starting' && state !== 'running') return world;
@@ -427,7 +250,6 @@ export function poolModel(variant: PoolVariant): PoolModel {
           return { ...world, online: false, links: world.links.map((link) => (WATCHING.has(state) && LISTENING.has(link) ? 'offline' : link)) };
         case 'env.online':
           return { ...world, online: true, links: world.links.map((link) => (WATCHING.has(state) && link === 'offline' ? 'pending' : link)) };
-        case 'pool.health':
         case 'server.change': {
           const change = serverChanges(world).find((candidate) => candidate.via === e.via);
           if (!change) throw new Error(`no server change "${e.via}"`);
@@ -452,46 +274,22 @@ export function poolModel(variant: PoolVariant): PoolModel {
             userStarted: setAt(world.userStarted, i, world.userStarted[i] || state === 'stopping'),
           };
         }
-        case 'pool.drained':
         case 'server.closeAck':
           return closed(world);
         case 'connection.release':
           return { ...world, disposed: true };
         default:
           if (e.type.startsWith('xstate.after.stagger.')) {
-            const i = world.started;
-            return { ...world, started: i + 1, links: world.links.map((link, k) => (k === i ? poolStarts(world, k, link) : link)) };
+            const i = snapshot.context.started;
+            return { ...world, links: world.links.map((link, k) => (k === i ? poolStarts(world, k, link) : link)) };
           }
           if (e.type.startsWith(REDIAL_EVENT)) return { ...world, links: setAt(world.links, indexOf(e.type.slice(REDIAL_EVENT.length)), 'pending') };
           if (e.type.startsWith(CLOSE_TIMEOUT_EVENT)) return { ...world, links: setAt(world.links, indexOf(e.type.slice(CLOSE_TIMEOUT_EVENT.length)), 'closed') };
           return world;
       }
-    },
-    // A connection that goes down waits out its backoff; one that closes waits for the server's answer
-    // at most the pool's stop timeout: the world's timers.
-    timers: (world, _event, previous) => {
-      const all = START_ORDER.flatMap((name) => [`redial.${name}`, `close.${name}`]);
-      if (world.disposed) return { cancel: all };
-      const start = [];
-      const cancel = [];
-      for (let i = 0; i < N; i++) {
-        const name = START_ORDER[i]!;
-        const was = previous.world.links[i];
-        const is = world.links[i];
-        if (is === 'down' && was !== 'down') start.push({ id: `redial.${name}`, event: { type: `${REDIAL_EVENT}${name}` }, delay: POOL_TIMING.redialMs });
-        if (is !== 'down' && was === 'down') cancel.push(`redial.${name}`);
-        if (is === 'closing' && was !== 'closing') start.push({ id: `close.${name}`, event: { type: `${CLOSE_TIMEOUT_EVENT}${name}` }, delay: POOL_TIMING.stopTimeoutMs });
-        if (is !== 'closing' && was === 'closing') cancel.push(`close.${name}`);
-      }
-      return { start, cancel };
-    },
-    // The pool hears of every change of the aggregate health (a stop, a user stop, going offline).
-    internal: (snapshot, world) => {
-      if (world.disposed) return undefined;
-      const health = healthOf(world.links);
-      return snapshot.context.health === health ? undefined : { type: 'pool.health', health };
-    },
-  });
+  }
+
+  return model;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -675,7 +473,6 @@ export function poolReplay(variant: PoolVariant, coverage: Coverage): ReplayOpti
       },
       'env.offline': (sut) => sut.env.emit('offline'),
       'env.online': (sut) => sut.env.emit('online'),
-      'pool.health': (sut, step) => serverDoes(sut, (step.event as ModelEvent).via!),
       'server.change': (sut, step) => serverDoes(sut, (step.event as ModelEvent).via!),
       'server.refuse': (sut, step) => theSocket(sut, nameOf(step), 0).drop(),
       'connection.stop': (sut, step) => {
@@ -688,7 +485,6 @@ export function poolReplay(variant: PoolVariant, coverage: Coverage): ReplayOpti
         sut.dialsAtUserStop.delete(name);
         sut.pool.connection(name)!.start();
       },
-      'pool.drained': closeAck,
       'server.closeAck': closeAck,
       'connection.release': (sut) => sut.pool.dispose(),
       // A connection actor that crashed reports `xstate.error.actor.<id>` to its parent. No real

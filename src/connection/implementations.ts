@@ -1,0 +1,163 @@
+import { assign, createMachine, fromCallback, fromPromise, type AnyActorRef, type EventObject } from 'xstate';
+import { connectionMachine } from '../../machines/connection.machine.js';
+import type { ConnectionContext, ConnectionEvent, ConnectionInput } from '../../machines/connection.types.js';
+import { flusherMachine } from '../../machines/flusher.machine.js';
+import { heartbeatMachine } from '../../machines/heartbeat.machine.js';
+import type { DeadlineInput, HeartbeatEvent } from '../../machines/heartbeat.types.js';
+import { ErrorCode, SocketchartError } from '../protocol/errors.js';
+import { recoveryDelay } from '../policy/backoff.js';
+import { planRetry } from '../policy/retry-plan.js';
+import { socketLogic } from '../transport/socket-actor.js';
+import { resolveOptions, type ConnectionOptions, type ResolvedOptions } from './options.js';
+import { ConnectionRuntime, errorOf } from './runtime.js';
+import { settingsOf } from './settings.js';
+
+type Of<T extends ConnectionEvent['type']> = Extract<ConnectionEvent, { type: T }>;
+
+const runtimes = new WeakMap<AnyActorRef, ConnectionRuntime>();
+/** Options of the logics `connectionLogic()` made: an actor of one gets its runtime when it first needs it. */
+const embedded = new WeakMap<object, ResolvedOptions>();
+
+/** Makes `runtime` the one that carries out what `actor` (a connection actor) asks. */
+export function bindRuntime(actor: AnyActorRef, runtime: ConnectionRuntime): void {
+  runtimes.set(actor, runtime);
+  runtime.attach(actor);
+}
+
+/** The runtime of the connection actor `ref` is, or runs under. */
+export function runtimeOf(ref: AnyActorRef): ConnectionRuntime {
+  for (let actor: AnyActorRef | undefined = ref; actor; actor = actor._parent) {
+    const runtime = runtimes.get(actor);
+    if (runtime) return runtime;
+    const options = embedded.get((actor as { logic?: object }).logic ?? {});
+    if (options) {
+      const created = new ConnectionRuntime(options);
+      bindRuntime(actor, created);
+      return created;
+    }
+  }
+  throw new Error('This actor does not run a socketchart connection');
+}
+
+/** The runtime of `ref` when it is a connection actor, else `undefined`. */
+export function findRuntime(ref: AnyActorRef): ConnectionRuntime | undefined {
+  return runtimes.get(ref) ?? (embedded.has((ref as { logic?: object }).logic ?? {}) ? runtimeOf(ref) : undefined);
+}
+
+const closed = () => new SocketchartError(ErrorCode.CLOSED, { message: 'The connection was closed' });
+
+const boundHeartbeat = heartbeatMachine.provide({
+  actions: {
+    sendPing: ({ self }) => runtimeOf(self).sendPing(),
+  },
+  actors: {
+    deadline: fromCallback<HeartbeatEvent, DeadlineInput>(({ input, self, sendBack }) => {
+      const { clock } = runtimeOf(self).options;
+      const setAt = clock.now();
+      const timer = clock.setTimeout(() => sendBack({ type: 'heartbeat.deadline', elapsedMs: clock.now() - setAt }), input.ms);
+      return () => clock.clearTimeout(timer);
+    }),
+  },
+});
+
+const boundFlusher = flusherMachine.provide({
+  actions: {
+    drain: ({ self }) => {
+      const result = runtimeOf(self).outbound.drain();
+      self.send(result.outcome === 'throttled' ? { type: 'flush.throttled', waitMs: result.waitMs } : { type: result.outcome === 'empty' ? 'flush.empty' : 'flush.blocked' });
+    },
+  },
+});
+
+/**
+ * What the runtime supplies to the pure connection machine: the effects, the socket, token, permit and
+ * heartbeat deadline actors, and the policies that draw on time and chance (the retry plan and the
+ * circuit's recovery delay). Each finds its connection's runtime through the actor it runs in.
+ */
+export const connectionImplementations = {
+  actions: {
+    planRetry: assign(({ context, self }: { context: ConnectionContext; self: AnyActorRef }) => {
+      const { clock, random } = runtimeOf(self).options;
+      return planRetry(context, clock.now(), random);
+    }),
+    watchEnvironment: ({ self }: { self: AnyActorRef }) => runtimeOf(self).watchEnvironment(),
+    authenticate: ({ self }: { self: AnyActorRef }) => runtimeOf(self).authenticate(),
+    sendRefreshedToken: ({ self }: { self: AnyActorRef }) => runtimeOf(self).sendRefreshedToken(),
+    resume: ({ self }: { self: AnyActorRef }) => runtimeOf(self).resume(),
+    leaveConnected: ({ self }: { self: AnyActorRef }) => runtimeOf(self).leaveConnected(),
+    reportFailure: ({ context, self }: { context: ConnectionContext; self: AnyActorRef }) => {
+      if (context.lastError) runtimeOf(self).reportError(errorOf(context.lastError));
+    },
+    reportRefreshRefused: ({ event, self }: { event: ConnectionEvent; self: AnyActorRef }) =>
+      runtimeOf(self).reportError(errorOf((event as Of<'server.error'>).error)),
+    reportServerError: ({ event, self }: { event: ConnectionEvent; self: AnyActorRef }) => runtimeOf(self).reportServerError(errorOf((event as Of<'server.error'>).error)),
+    reportRefreshFailed: ({ event, self }: { event: EventObject; self: AnyActorRef }) => {
+      const cause = (event as { error?: unknown }).error;
+      runtimeOf(self).reportError(
+        cause instanceof SocketchartError
+          ? cause
+          : new SocketchartError(ErrorCode.AUTHENTICATION_FAILED, { message: 'Token refresh failed; the session will end at expiry', recovery: 'retry', cause }),
+      );
+    },
+    reportRefreshTimeout: ({ self }: { self: AnyActorRef }) =>
+      runtimeOf(self).reportError(
+        new SocketchartError(ErrorCode.TIMEOUT, { message: 'The server did not confirm the refreshed token; the session will end at expiry', recovery: 'retry' }),
+      ),
+    closeSocket: ({ event, self }: { event: ConnectionEvent; self: AnyActorRef }) => {
+      const stop = event as Of<'connection.stop'>;
+      runtimeOf(self).closeSocket(stop.code ?? 1000, stop.reason ?? 'client closed');
+    },
+    settleClosed: ({ self }: { self: AnyActorRef }) => runtimeOf(self).settle(closed()),
+    settleFailed: ({ context, self }: { context: ConnectionContext; self: AnyActorRef }) => {
+      const cause = context.lastError ? errorOf(context.lastError) : undefined;
+      runtimeOf(self).settle(new SocketchartError(ErrorCode.CLOSED, { message: `The connection failed${cause ? `: ${cause.message}` : ''}`, cause }));
+    },
+  },
+  delays: {
+    recoveryTimeout: ({ context }: { context: ConnectionContext }) =>
+      context.settings.circuit === false ? 0 : recoveryDelay(context.circuit.trips, context.settings.circuit),
+  },
+  actors: {
+    socket: socketLogic(runtimeOf),
+    token: fromPromise<void>(({ self }) => runtimeOf(self).fetchRefreshToken()),
+    permit: fromCallback<ConnectionEvent>(({ self, sendBack }) => {
+      const { dialGate, priority } = runtimeOf(self).options;
+      if (!dialGate) {
+        sendBack({ type: 'permit.granted' });
+        return undefined;
+      }
+      return dialGate.request(priority, () => sendBack({ type: 'permit.granted' }));
+    }),
+    heartbeat: boundHeartbeat,
+    flusher: boundFlusher,
+  },
+};
+
+/** The connection machine with the runtime's implementations: every connection actor runs it. */
+export const boundConnectionMachine = connectionMachine.provide(connectionImplementations as never);
+
+/** The input a connection actor is created with: its settings, and the environment as it is now. */
+export function connectionInput(options: ResolvedOptions): ConnectionInput {
+  const env = options.environment;
+  return { settings: settingsOf(options), online: env.isOnline?.() ?? true, hidden: env.isHidden?.() ?? false };
+}
+
+/**
+ * The connection machine for `options`, ready to run on its own: `createActor(connectionLogic(options))`,
+ * `useActorRef(connectionLogic(options))`, or invoked or spawned inside an app's own machine. No input is
+ * needed. Each actor of it is one connection; `connectionOf(actor)` gives its handle (send, subscribe, …).
+ */
+export function connectionLogic(options: ConnectionOptions): typeof boundConnectionMachine {
+  const resolved = resolveOptions(options);
+  const { config, implementations } = boundConnectionMachine;
+  const context = config.context as (args: { input: ConnectionInput }) => ConnectionContext;
+  const logic = createMachine(
+    {
+      ...config,
+      context: (args: { input: Partial<ConnectionInput> | undefined }) => context({ ...args, input: { ...connectionInput(resolved), ...args.input } }),
+    } as never,
+    implementations as never,
+  ) as unknown as typeof boundConnectionMachine;
+  embedded.set(logic, resolved);
+  return logic;
+}

@@ -1,0 +1,118 @@
+import type { ConnectionEvent } from '../../machines/connection.types.js';
+import type { FrameSink, InboundMessage, OutgoingFrame, SessionInfo } from '../protocol/adapter.js';
+import { classifyErrorFrame } from '../protocol/close-codes.js';
+import { ErrorCode, SocketchartError } from '../protocol/errors.js';
+import type { ConnectionMetrics } from '../metrics/connection-metrics.js';
+import type { Emitter } from '../events/emitter.js';
+import type { ConnectionEvents } from './events.js';
+import type { LinkState } from './link-state.js';
+import type { ResolvedOptions } from './options.js';
+import type { Outbound } from './outbound.js';
+import { frameBytes } from './outbound.js';
+import type { Router } from './router.js';
+
+/** What the inbound side needs of its connection. */
+export interface InboundHost {
+  readonly options: ResolvedOptions;
+  readonly metrics: ConnectionMetrics;
+  readonly events: Emitter<ConnectionEvents>;
+  readonly link: LinkState;
+  readonly outbound: Outbound;
+  /** The channel router, when something listens. */
+  readonly routes: Router | undefined;
+  /** Id of the socket whose frames arrive now. */
+  readonly socketId: number;
+  toMachine(event: ConnectionEvent): void;
+  write(frame: OutgoingFrame | undefined): boolean;
+  /** A pong arrived (`ts`: the ping time it echoes, when it carries one). */
+  pong(ts: number | undefined): void;
+  reportError(error: SocketchartError): void;
+  redactError(error: SocketchartError): SocketchartError;
+}
+
+/**
+ * The inbound data plane: every frame is counted and decoded by the protocol adapter into one call here.
+ * Application data goes straight to the router; control frames become machine events (auth, pong) or
+ * data-plane updates (acks, rate limits, resume points). The first frame of a heartbeat probe tells the
+ * machine the link is alive; later frames cost no event.
+ */
+export class Inbound implements FrameSink {
+  /** The current probe has heard from the server. */
+  private heard = false;
+
+  constructor(private readonly host: InboundHost) {}
+
+  /** A heartbeat ping went out: the next frame is news again. */
+  pinged(): void {
+    this.heard = false;
+  }
+
+  /** One inbound frame (`size`: its bytes when the socket knows them). */
+  receive(data: string | ArrayBuffer, size = frameBytes(data, this.host.options.maxInboundBytes)): void {
+    const { host } = this;
+    const limit = host.options.maxInboundBytes;
+    if (size > limit) {
+      host.reportError(
+        new SocketchartError(ErrorCode.MESSAGE_TOO_LARGE, {
+          message: `Inbound frame of ${size} bytes exceeds maxInboundBytes (${limit})`,
+          recovery: 'none',
+          details: { size, limit },
+        }),
+      );
+      return;
+    }
+    host.metrics.messagesIn++;
+    host.metrics.bytesIn += size;
+    if (host.link.probing && !this.heard) {
+      this.heard = true;
+      host.toMachine({ type: 'heartbeat.traffic' });
+    }
+    host.options.protocol.decode(data, this);
+  }
+
+  data(message: InboundMessage): void {
+    this.host.routes?.deliver(message);
+  }
+
+  authOk(session: SessionInfo): void {
+    this.host.toMachine({ type: 'auth.ok', socket: this.host.socketId, session, at: this.host.options.clock.now() });
+  }
+
+  pong(ts: number | undefined): void {
+    this.host.pong(ts);
+  }
+
+  ping(ts: number | undefined): void {
+    this.host.write(this.host.options.protocol.pongFrame(ts));
+  }
+
+  serverError(error: SocketchartError): void {
+    const { host } = this;
+    const followsServer = error.code === ErrorCode.RATE_LIMIT_EXCEEDED && host.options.rateLimit.followServer;
+    if (followsServer && host.outbound.holdForRateLimit(error)) return;
+    if (host.outbound.refused(error)) return;
+    host.toMachine({ type: 'server.error', socket: host.socketId, action: classifyErrorFrame(error), error: host.redactError(error) });
+  }
+
+  control(type: string, frame: Readonly<Record<string, unknown>>): void {
+    const { host } = this;
+    if (type === 'rate_limit_status' && host.options.rateLimit.followServer) host.outbound.adoptServerLimit(frame);
+    if (type === 'subscribed' && typeof frame.ch === 'string' && typeof frame.seq === 'number') host.routes?.startAt(frame.ch, frame.seq);
+    if (type === 'gap' && typeof frame.ch === 'string' && typeof frame.from === 'number' && typeof frame.to === 'number') {
+      if (host.routes?.passGap(frame.ch, frame.to)) host.events.emit('gap', { ch: frame.ch, from: frame.from, to: frame.to });
+    }
+    if (type === 'ack' && typeof frame.id === 'string') {
+      host.outbound.acked({
+        id: frame.id,
+        ...(typeof frame.seq === 'number' ? { seq: frame.seq } : {}),
+        ...(frame.duplicate === true ? { duplicate: true } : {}),
+        ...(frame.data !== undefined ? { data: frame.data } : {}),
+      });
+    }
+    if (host.events.has('control')) host.events.emit('control', { type, frame });
+  }
+
+  invalid(error: SocketchartError): void {
+    this.host.reportError(error);
+  }
+}

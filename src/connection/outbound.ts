@@ -1,0 +1,384 @@
+import type { OutgoingFrame } from '../protocol/adapter.js';
+import { ErrorCode, SocketchartError } from '../protocol/errors.js';
+import { OutboundQueue, type Priority, type QueuedMessage } from '../queue/outbound-queue.js';
+import { AckTracker, type AckInfo } from '../queue/ack-tracker.js';
+import { RateLimiter, Take, channelType } from '../policy/rate-limiter.js';
+import { Outbox } from '../storage/outbox.js';
+import type { StoredMessage } from '../storage/message-store.js';
+import type { ConnectionMetrics } from '../metrics/connection-metrics.js';
+import type { Emitter } from '../events/emitter.js';
+import { ReadyState, type WebSocketLike } from '../transport/websocket-like.js';
+import type { ConnectionEvents } from './events.js';
+import type { ResolvedOptions } from './options.js';
+import type { Router } from './router.js';
+import type { LinkState } from './link-state.js';
+
+export interface SendOptions {
+  /** Queue priority when the message cannot be written at once. @default 'normal' */
+  priority?: Priority;
+  /** Time-to-live while queued, in ms; the promise rejects with MESSAGE_EXPIRED after it. @default queue.defaultTtlMs */
+  ttl?: number;
+  /** Channel to publish on (default protocol: a `publish` frame). @default undefined */
+  channel?: string;
+  /** Application event name carried with the message. @default undefined */
+  event?: string;
+  /** Message id carried with the message (acks and dedup build on it). @default a fresh id when `ack` is set */
+  id?: string;
+  /**
+   * Keep the message until the server acknowledges it: the promise resolves with the ack (not on write),
+   * the message is written again after a reconnect and after `acks.timeoutMs`, and the promise rejects
+   * with TIMEOUT after `acks.maxAttempts` writes, or with the server's error. Needs a `channel`.
+   * @default false
+   */
+  ack?: boolean;
+}
+
+/** What the outbound side needs of its connection. */
+export interface OutboundHost {
+  readonly options: ResolvedOptions;
+  readonly metrics: ConnectionMetrics;
+  readonly events: Emitter<ConnectionEvents>;
+  /** What the machine's state allows, as of its last transition. */
+  readonly link: LinkState;
+  /** The open socket, if any. */
+  readonly ws: WebSocketLike | null;
+  /** The channel router, when something listens. */
+  readonly routes: Router | undefined;
+  /** Writes a control frame now; false when there is no open socket. */
+  write(frame: OutgoingFrame | undefined): boolean;
+  /** Tells the machine something waits in the queue (`queue.pending`). */
+  wake(): void;
+  reportError(error: SocketchartError): void;
+  redactError(error: SocketchartError): SocketchartError;
+}
+
+/** How a drain ended. */
+export type DrainResult = { readonly outcome: 'empty' | 'blocked' } | { readonly outcome: 'throttled'; readonly waitMs: number };
+
+const RESOLVED: Promise<void> = Promise.resolve();
+const NO_SEND_OPTIONS: SendOptions = Object.freeze({});
+const EMPTY: DrainResult = Object.freeze({ outcome: 'empty' });
+const BLOCKED: DrainResult = Object.freeze({ outcome: 'blocked' });
+
+function utf8Length(text: string): number {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) bytes += 1;
+    else if (c < 0x800) bytes += 2;
+    else if (c >= 0xd800 && c <= 0xdbff) {
+      bytes += 4;
+      i++;
+    } else bytes += 3;
+  }
+  return bytes;
+}
+
+/** Exact size in bytes, except that a text frame which fits `limit` however it is encoded is counted by length. */
+export function frameBytes(frame: OutgoingFrame | ArrayBuffer, limit: number): number {
+  if (typeof frame === 'string') return frame.length * 3 <= limit ? frame.length : utf8Length(frame);
+  return frame.byteLength;
+}
+
+const exactBytes = (frame: OutgoingFrame) => (typeof frame === 'string' ? utf8Length(frame) : frame.byteLength);
+
+/** `bufferedAmount` is missing on some WebSocket stand-ins: count it as empty. */
+const belowHighWater = (ws: WebSocketLike, highWaterMark: number) => !(ws.bufferedAmount >= highWaterMark);
+
+/**
+ * The outbound data plane: `send()` writes directly while the state allows it (`writable`), the queue is
+ * empty, the rate limit has a token and the socket is not backed up; otherwise it queues and wakes the
+ * flusher. Acknowledged messages, the rate limiter and the persistence outbox live here.
+ */
+export class Outbound {
+  private queue: OutboundQueue | undefined;
+  private acks: AckTracker | undefined;
+  private limiter: RateLimiter | undefined;
+  private readonly outbox: Outbox | undefined;
+  /** A rate-limit wait is in progress (from the first throttled drain until the fast path reopens or the link goes). */
+  private throttling = false;
+  private disposed = false;
+
+  constructor(private readonly host: OutboundHost) {
+    const { options } = host;
+    if (options.rateLimit.configured) this.limiter = new RateLimiter(options.clock, options.rateLimit);
+    if (options.store) {
+      const outbox = (this.outbox = new Outbox(options.store, options.clock));
+      outbox.load().then(
+        (messages) => this.restore(messages),
+        (cause) =>
+          host.reportError(new SocketchartError(ErrorCode.SERVER_ERROR, { message: 'The persistence store could not be loaded', recovery: 'none', cause })),
+      );
+    }
+  }
+
+  get size(): number {
+    return this.queue?.size ?? 0;
+  }
+
+  send(data: unknown, options: SendOptions | undefined): Promise<void> {
+    if (options?.ack) return this.sendAcked(data, options).then(() => undefined);
+    return this.sendFrame(data, options ?? NO_SEND_OPTIONS);
+  }
+
+  /** Sends and resolves with the server's ack (see `SendOptions.ack`). */
+  sendAcked(data: unknown, options: SendOptions): Promise<AckInfo> {
+    if (options.channel === undefined) {
+      return Promise.reject(new SocketchartError(ErrorCode.INVALID_MESSAGE_FORMAT, { message: 'A message sent with `ack` needs a `channel`', recovery: 'fail' }));
+    }
+    const acks = this.ackTracker();
+    const id = options.id ?? acks.nextId();
+    if (acks.has(id)) {
+      return Promise.reject(new SocketchartError(ErrorCode.INVALID_MESSAGE_FORMAT, { message: `Message id "${id}" is already in flight`, recovery: 'fail', messageId: id }));
+    }
+    let acked: Promise<AckInfo> | undefined;
+    const written = this.sendFrame(data, { ...options, id }, (frame) => {
+      acked = acks.track(id, frame);
+      this.outbox?.keepUntil(acked, frame, { key: id, channel: options.channel, priority: options.priority ?? 'normal', ttlMs: options.ttl, ack: true });
+    });
+    if (!acked) return written.then(() => Promise.reject(new SocketchartError(ErrorCode.INVALID_MESSAGE_FORMAT, { message: 'The message was not sent', recovery: 'fail' })));
+    written.then(
+      () => acks.written(id),
+      (error: SocketchartError) => acks.fail(id, error),
+    );
+    return acked;
+  }
+
+  private sendFrame(data: unknown, options: SendOptions, encoded?: (frame: OutgoingFrame) => void): Promise<void> {
+    const { host } = this;
+    const { protocol, maxMessageBytes: limit, queue: queueOptions } = host.options;
+    let frame: OutgoingFrame;
+    try {
+      frame = protocol.encode(data, options);
+    } catch (cause) {
+      return Promise.reject(new SocketchartError(ErrorCode.INVALID_MESSAGE_FORMAT, { message: 'The message cannot be encoded', recovery: 'fail', cause }));
+    }
+    const bytes = frameBytes(frame, limit);
+    if (bytes > limit) {
+      host.metrics.drops++;
+      return Promise.reject(
+        new SocketchartError(ErrorCode.MESSAGE_TOO_LARGE, { message: `Message of ${bytes} bytes exceeds maxMessageBytes (${limit})`, details: { bytes, limit } }),
+      );
+    }
+    encoded?.(frame);
+    const link = host.link;
+    if (protocol.startsOperations && options.channel !== undefined) {
+      const remembered = host.routes?.rememberOperation(options.channel, frame) === true;
+      if (remembered && !link.connected && !link.settled) return RESOLVED;
+    }
+    const ws = host.ws;
+    if (
+      link.writable &&
+      ws !== null &&
+      (this.queue === undefined || this.queue.size === 0) &&
+      belowHighWater(ws, queueOptions.highWaterMark) &&
+      (this.limiter === undefined || this.limiter.take(options.channel) === Take.ok)
+    ) {
+      ws.send(frame);
+      host.metrics.messagesOut++;
+      host.metrics.bytesOut += bytes;
+      return RESOLVED;
+    }
+    if (link.settled) return Promise.reject(new SocketchartError(ErrorCode.CLOSED, { message: `The connection is ${link.status}` }));
+    const ttl = options.ttl ?? queueOptions.defaultTtlMs;
+    const promise = this.enqueue(frame, options.priority ?? 'normal', ttl, options.id, options.channel);
+    if (this.outbox && !options.ack) this.outbox.keepUntil(promise, frame, { channel: options.channel, priority: options.priority ?? 'normal', ttlMs: ttl, ack: false });
+    this.wakeFlusher();
+    return promise;
+  }
+
+  private enqueue(frame: OutgoingFrame, priority: Priority, ttl: number | undefined, id: string | undefined, channel: string | undefined): Promise<void> {
+    const queue = (this.queue ??= new OutboundQueue(this.host.options.queue, this.host.options.clock));
+    return queue.enqueue({
+      payload: frame,
+      bytes: exactBytes(frame),
+      priority,
+      ...(ttl !== undefined && ttl > 0 ? { ttlMs: ttl } : {}),
+      ...(id === undefined ? {} : { id }),
+      ...(channel === undefined ? {} : { channel }),
+    });
+  }
+
+  /** Something was queued: the flusher runs when the fast path was open, or to get past messages held by a rate limit. */
+  private wakeFlusher(): void {
+    const link = this.host.link;
+    if (link.writable || link.throttled) this.host.wake();
+  }
+
+  /** The link is up: acknowledged messages written before go again in order, and what queued meanwhile is flushed. */
+  resume(write: (frame: OutgoingFrame) => boolean): void {
+    this.acks?.resendWritten(write);
+    if (this.size > 0) this.host.wake();
+  }
+
+  /** Queues again what a previous run left in the persistence store, oldest first. */
+  private restore(messages: readonly StoredMessage[]): void {
+    const outbox = this.outbox!;
+    if (this.disposed || this.host.link.settled) return;
+    const now = this.host.options.clock.now();
+    let restored = 0;
+    let expired = 0;
+    for (const message of messages) {
+      if (message.expiresAt !== undefined && message.expiresAt <= now) {
+        outbox.forget(message.key);
+        expired++;
+        continue;
+      }
+      if (message.ack && this.acks?.has(message.key)) continue;
+      const ttl = message.expiresAt === undefined ? undefined : message.expiresAt - now;
+      const queued = this.enqueue(message.frame, message.priority, ttl, message.ack ? message.key : undefined, message.channel);
+      let settled: Promise<unknown> = queued;
+      if (message.ack) {
+        const acks = this.ackTracker();
+        settled = acks.track(message.key, message.frame);
+        queued.then(
+          () => acks.written(message.key),
+          (error: SocketchartError) => acks.fail(message.key, error),
+        );
+      }
+      outbox.forgetWhenSettled(message.key, settled);
+      settled.catch((error: SocketchartError) => this.host.reportError(error));
+      restored++;
+    }
+    this.host.events.emit('restored', { messages: restored, expired });
+    if (restored > 0) this.wakeFlusher();
+  }
+
+  /**
+   * Writes queued messages in priority order while the socket and the rate limits accept them. A message
+   * whose channel type is out of tokens waits, with every later message of that type, while others go on.
+   */
+  drain(): DrainResult {
+    const queue = this.queue;
+    if (!queue || queue.size === 0) return EMPTY;
+    const ws = this.host.ws;
+    if (!ws || ws.readyState !== ReadyState.OPEN) return BLOCKED;
+    const { metrics } = this.host;
+    const highWaterMark = this.host.options.queue.highWaterMark;
+    const limiter = this.limiter;
+    let held: QueuedMessage[] | undefined;
+    let heldScopes: Set<string> | undefined;
+    let result: DrainResult = EMPTY;
+    while (queue.size > 0) {
+      if (!belowHighWater(ws, highWaterMark)) {
+        result = BLOCKED;
+        break;
+      }
+      const message = queue.shift();
+      if (!message) break;
+      if (limiter !== undefined) {
+        const scope = limiter.scopeOf(message.channel);
+        const taken = scope !== undefined && heldScopes?.has(scope) ? Take.channelEmpty : limiter.take(message.channel);
+        if (taken === Take.connectionEmpty) {
+          queue.unshift(message);
+          result = this.throttle(limiter.connectionWaitMs(), 'connection');
+          break;
+        }
+        if (taken === Take.channelEmpty) {
+          (held ??= []).push(message);
+          (heldScopes ??= new Set()).add(scope ?? 'connection');
+          continue;
+        }
+      }
+      try {
+        ws.send(message.payload);
+      } catch {
+        queue.unshift(message);
+        result = BLOCKED;
+        break;
+      }
+      metrics.messagesOut++;
+      metrics.bytesOut += message.bytes;
+      message.resolve();
+    }
+    if (held !== undefined) {
+      for (let i = held.length - 1; i >= 0; i--) queue.unshift(held[i]!);
+      if (result === EMPTY) {
+        let wait = Infinity;
+        for (const message of held) wait = Math.min(wait, limiter!.waitMs(message.channel));
+        result = this.throttle(wait, channelType(held[0]!.channel ?? 'connection'));
+      }
+    }
+    return result;
+  }
+
+  private throttle(waitMs: number, scope: string): DrainResult {
+    const wait = Math.max(1, Math.min(waitMs, 2 ** 31 - 1));
+    if (!this.throttling) {
+      this.throttling = true;
+      this.host.metrics.onThrottle(true);
+      if (this.host.events.has('throttled')) this.host.events.emit('throttled', { scope, waitMs: wait, queued: this.size });
+    }
+    return { outcome: 'throttled', waitMs: wait };
+  }
+
+  /** The fast path reopened, or the link is gone: the wait for the rate limit is over. */
+  endThrottle(): void {
+    if (!this.throttling) return;
+    this.throttling = false;
+    this.host.metrics.onThrottle(false);
+  }
+
+  /** Leaving `connected`: the server's holds (`retry_after`) end with the socket they were answered on. */
+  leaveConnected(): void {
+    this.limiter?.liftHolds();
+    this.endThrottle();
+  }
+
+  // What inbound control frames tell the outbound side
+
+  /** The server's `rate_limit_status`: follow it at a share of its rate. */
+  adoptServerLimit(frame: Readonly<Record<string, unknown>>): void {
+    if (typeof frame.limit !== 'number') return;
+    this.rateLimiter().adopt({
+      limit: frame.limit,
+      ...(typeof frame.scope === 'string' ? { scope: frame.scope } : {}),
+      ...(typeof frame.burst === 'number' ? { burst: frame.burst } : {}),
+      ...(typeof frame.remaining === 'number' ? { remaining: frame.remaining } : {}),
+      ...(typeof frame.window_seconds === 'number' && frame.window_seconds > 0 ? { windowSeconds: frame.window_seconds } : {}),
+    });
+  }
+
+  acked(info: AckInfo): void {
+    this.acks?.ack(info);
+  }
+
+  /** The server refused one message: its promise rejects (recovery `fail`). False when it was not in flight. */
+  refused(error: SocketchartError): boolean {
+    return error.messageId !== undefined && this.acks?.fail(error.messageId, this.host.redactError(error.with({ recovery: 'fail' }))) === true;
+  }
+
+  /**
+   * The server refused a message for its rate limit: nothing more goes in that scope until its `retry_after`,
+   * and an acknowledged message is written again then instead of failing (the app still hears of the error).
+   * True when such a message was held.
+   */
+  holdForRateLimit(error: SocketchartError): boolean {
+    const { clock, reconnect } = this.host.options;
+    const until = clock.now() + (error.retryAfterMs ?? reconnect.baseMs);
+    const details = error.details as { scope?: unknown } | undefined;
+    this.rateLimiter().block(typeof details?.scope === 'string' ? details.scope : undefined, until);
+    if (error.messageId === undefined || !this.acks?.holdUntil(error.messageId, until)) return false;
+    this.host.reportError(error);
+    return true;
+  }
+
+  private ackTracker(): AckTracker {
+    return (this.acks ??= new AckTracker(this.host.options.clock, this.host.options.acks, (frame) => this.host.link.connected && this.host.write(frame)));
+  }
+
+  private rateLimiter(): RateLimiter {
+    return (this.limiter ??= new RateLimiter(this.host.options.clock, this.host.options.rateLimit));
+  }
+
+  rejectAll(error: SocketchartError): void {
+    this.queue?.rejectAll(error);
+    this.acks?.rejectAll(error);
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    this.queue?.dispose();
+    this.acks?.rejectAll(new SocketchartError(ErrorCode.CLOSED, { message: 'The connection was disposed' }));
+  }
+}

@@ -1,0 +1,44 @@
+import type { ConnectionContext, FailureAction } from '../../machines/connection.types.js';
+import { retryDelay } from './retry-delay.js';
+
+/** What `planRetry` decides: how long to wait, and which url to dial next. */
+export type RetryPlan = Pick<ConnectionContext, 'retryDelayMs' | 'urlIndex' | 'failover'>;
+
+const countsAsFailure = (outcome: FailureAction | null) => outcome === 'reconnect' || outcome === 'reconnect-fast' || outcome === 'reconnect-slow';
+
+/**
+ * Url failover after a recorded failure: after `failover.after` consecutive failed dials the connection
+ * moves to the next url (wrapping around); a failed dial of the primary while on a backup keeps the
+ * backup and waits another `primaryRetryMs`; once `primaryRetryMs` has passed since the move, the next
+ * dial tries the primary again.
+ */
+export function failoverAfter(context: ConnectionContext, now: number): Omit<RetryPlan, 'retryDelayMs'> {
+  const { settings, failover } = context;
+  if (settings.urls < 2) return { urlIndex: context.urlIndex, failover };
+  let { urlIndex } = context;
+  let { urlFailures, failedOverAt } = failover;
+  if (countsAsFailure(context.outcome)) {
+    if (failover.dialIndex !== urlIndex) failedOverAt = now;
+    else if (urlFailures + 1 < settings.failover.after) urlFailures++;
+    else {
+      urlIndex = (urlIndex + 1) % settings.urls;
+      urlFailures = 0;
+      failedOverAt = now;
+    }
+  }
+  const dialIndex = urlIndex !== 0 && now - failedOverAt >= settings.failover.primaryRetryMs ? 0 : urlIndex;
+  return { urlIndex, failover: { dialIndex, urlFailures, failedOverAt } };
+}
+
+/**
+ * The plan after a failure the machine has recorded (`attempt` already counts it): the delay of the
+ * retry kind (backoff with jitter from `random`, an immediate retry, a restart window, a server's
+ * `retry_after`) and the url of the next dial.
+ */
+export function planRetry(context: ConnectionContext, now: number, random: () => number): RetryPlan {
+  const exponent = Math.max(0, context.attempt - 1);
+  return {
+    retryDelayMs: retryDelay(context.retryKind, exponent, context.lastError?.retryAfterMs, context.settings.reconnect, random),
+    ...failoverAfter(context, now),
+  };
+}
