@@ -1,7 +1,5 @@
-import type { ResolvedOptions } from './options.js';
-
 const REMEMBERED = 16;
-const recent: WeakRef<ResolvedOptions>[] = [];
+const recent: WeakRef<object>[] = [];
 
 const isPlainObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype;
@@ -15,18 +13,18 @@ function sameValue(a: unknown, b: unknown): boolean {
   return keys.length === Object.keys(b).length && keys.every((key) => Object.hasOwn(b, key) && Object.is(a[key], b[key]));
 }
 
-const sameOptions = (a: ResolvedOptions, b: ResolvedOptions) =>
-  (Object.keys(a) as (keyof ResolvedOptions)[]).every((key) => sameValue(a[key], b[key]));
+const sameOptions = (a: object, b: object) =>
+  Object.keys(a).length === Object.keys(b).length && Object.keys(a).every((key) => sameValue((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key]));
 
 /**
  * Connections resolved from equal options share one frozen copy of the result (a few hundred bytes each
  * otherwise). The last 16 distinct results are remembered, weakly: a result no connection uses is freed.
  */
-export function shareResolved(resolved: ResolvedOptions): ResolvedOptions {
+export function shareResolved<T extends object>(resolved: T): T {
   for (let i = 0; i < recent.length; i++) {
     const known = recent[i]!.deref();
     if (known === undefined) recent.splice(i--, 1);
-    else if (sameOptions(known, resolved)) return known;
+    else if (sameOptions(known, resolved)) return known as T;
   }
   recent.unshift(new WeakRef(Object.freeze(resolved)));
   if (recent.length > REMEMBERED) recent.pop();

@@ -19,3 +19,6 @@ export class OptimisticConflictError<Value = unknown, Change = unknown> extends 
 
 export const isOptimisticConflictError = (value: unknown): value is OptimisticConflictError =>
   value instanceof OptimisticConflictError;
+
+/** What `update()` rejects with. */
+export type OptimisticUpdateError = SocketchartError | OptimisticConflictError<unknown, unknown>;

@@ -1,5 +1,5 @@
 export { createOptimisticStore, OptimisticStore } from './optimistic-store.js';
-export { OptimisticConflictError, isOptimisticConflictError } from './conflict-error.js';
+export { OptimisticConflictError, isOptimisticConflictError, type OptimisticUpdateError } from './conflict-error.js';
 export type {
   ChangeFromValue,
   ConflictPolicy,
@@ -14,6 +14,5 @@ export type {
   OptimisticStoreChange,
   OptimisticStoreEvents,
   OptimisticStoreOptions,
-  OptimisticUpdateError,
   OptimisticUpdateReceipt,
 } from './types.js';

@@ -1,7 +1,6 @@
 import type { Connection } from '../connection/connection.js';
 import type { InboundMessage } from '../protocol/adapter.js';
 import type { SocketchartError } from '../protocol/errors.js';
-import type { OptimisticConflictError } from './conflict-error.js';
 
 /** What the store needs from a connection: acknowledged publishes, a channel subscription and its `control`/`gap` events. */
 export type OptimisticConnection = Pick<Connection, 'send' | 'subscribe' | 'on'>;
@@ -146,5 +145,3 @@ export interface OptimisticStoreEvents<Value, Change> {
   rollback: OptimisticRollbackEvent<Change>;
 }
 
-/** What `update()` rejects with. */
-export type OptimisticUpdateError = SocketchartError | OptimisticConflictError<unknown, unknown>;
