@@ -1,5 +1,6 @@
 import { createActor, setup, stopChild, type Actor, type AnyActorRef, type AnyEventObject } from 'xstate';
 import type { Clock } from '../environment/clock.js';
+import { rethrowLater } from '../events/emitter.js';
 
 type HubEvent = { type: 'connection.release'; ref: AnyActorRef } | AnyEventObject;
 
@@ -17,12 +18,7 @@ const hubMachine = setup({
     'connection.release': { actions: stopChild(({ event }) => (event as Extract<HubEvent, { ref: AnyActorRef }>).ref) },
     '*': {
       actions: ({ event }) => {
-        if (isActorError(event)) {
-          const { error } = event;
-          queueMicrotask(() => {
-            throw error;
-          });
-        }
+        if (isActorError(event)) rethrowLater(event.error);
       },
     },
   },

@@ -13,6 +13,7 @@ import type { DialGate } from '../policy/dial-budget.js';
 import type { RateLimit, RateLimitOptions } from '../policy/rate-limiter.js';
 import type { MessageStore } from '../storage/message-store.js';
 import { shareResolved } from './shared-options.js';
+import { connectionDefaults as D } from './defaults.js';
 
 import type { InspectionEvent, Observer } from 'xstate';
 import type { TokenReason } from '../../machines/connection.types.js';
@@ -147,7 +148,7 @@ export interface ConnectionOptions {
   queue?: QueueOptions;
   /** Messages sent with `ack: true`. @default { timeoutMs: 10000, maxAttempts: 3 } */
   acks?: AckOptions;
-  /** Client-side rate limits: messages wait in the queue (outbound `throttled`) instead of being refused. @default { followServer: true } */
+  /** Client-side rate limits: messages wait in the queue (outbound `throttled`) instead of being refused. @default { channels: {}, followServer: true } */
   rateLimit?: RateLimitOptions;
   /** Keep queued and unacknowledged messages across restarts of the app. @default undefined (kept in memory only) */
   persistence?: PersistenceOptions;
@@ -305,8 +306,8 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   const f = section('failover', o.failover);
   checkKeys('failover', f, ['after', 'primaryRetryMs']);
   const failover = intern('failover', {
-    after: num('failover.after', f.after, 3, 1, 1_000),
-    primaryRetryMs: num('failover.primaryRetryMs', f.primaryRetryMs, 60_000, 0, MAX_DELAY),
+    after: num('failover.after', f.after, D.failover.after, 1, 1_000),
+    primaryRetryMs: num('failover.primaryRetryMs', f.primaryRetryMs, D.failover.primaryRetryMs, 0, MAX_DELAY),
   });
 
   const WebSocketCtor = o.WebSocket ?? defaultWebSocket();
@@ -328,11 +329,11 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     if (!(typeof a.token === 'string' && a.token !== '') && typeof a.token !== 'function') {
       throw new InvalidOptionError('auth.token', 'a non-empty string or a token provider function', a.token === undefined ? undefined : 'an invalid token');
     }
-    const mode = a.mode ?? 'message';
+    const mode = a.mode ?? D.auth.mode;
     if (mode !== 'message' && mode !== 'subprotocol' && mode !== 'query') {
       throw new InvalidOptionError('auth.mode', "'message', 'subprotocol' or 'query'", mode);
     }
-    const queryParam = a.queryParam ?? 'token';
+    const queryParam = a.queryParam ?? D.auth.queryParam;
     if (typeof queryParam !== 'string' || !/^[A-Za-z0-9_.-]+$/.test(queryParam)) {
       throw new InvalidOptionError('auth.queryParam', 'a URL-safe parameter name', queryParam);
     }
@@ -340,7 +341,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
       token: a.token as string | TokenProvider,
       mode,
       queryParam,
-      refreshLeadMs: num('auth.refreshLeadMs', a.refreshLeadMs, 30_000, 0, MAX_DELAY),
+      refreshLeadMs: num('auth.refreshLeadMs', a.refreshLeadMs, D.auth.refreshLeadMs, 0, MAX_DELAY),
     };
   }
 
@@ -349,54 +350,54 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     const h = section('heartbeat', o.heartbeat);
     checkKeys('heartbeat', h, ['intervalMs', 'timeoutMs']);
     heartbeat = intern('heartbeat', {
-      intervalMs: num('heartbeat.intervalMs', h.intervalMs, 30_000, 1, MAX_DELAY),
-      timeoutMs: num('heartbeat.timeoutMs', h.timeoutMs, 5_000, 1, MAX_DELAY),
+      intervalMs: num('heartbeat.intervalMs', h.intervalMs, D.heartbeat.intervalMs, 1, MAX_DELAY),
+      timeoutMs: num('heartbeat.timeoutMs', h.timeoutMs, D.heartbeat.timeoutMs, 1, MAX_DELAY),
     });
   }
 
   const r = section('reconnect', o.reconnect);
   checkKeys('reconnect', r, ['baseMs', 'capMs', 'multiplier', 'jitter', 'minUptimeMs', 'restartWindowMs', 'tryLaterMs']);
-  const baseMs = num('reconnect.baseMs', r.baseMs, 1_000, 0, MAX_DELAY);
+  const baseMs = num('reconnect.baseMs', r.baseMs, D.reconnect.baseMs, 0, MAX_DELAY);
   const reconnect: Required<ReconnectOptions> = intern('reconnect', {
     baseMs,
-    capMs: num('reconnect.capMs', r.capMs, Math.max(30_000, baseMs), baseMs, MAX_DELAY),
-    multiplier: num('reconnect.multiplier', r.multiplier, 2, 1, 100, false),
-    jitter: num('reconnect.jitter', r.jitter, 0.5, 0, 1, false),
-    minUptimeMs: num('reconnect.minUptimeMs', r.minUptimeMs, 5_000, 0, MAX_DELAY),
-    restartWindowMs: num('reconnect.restartWindowMs', r.restartWindowMs, 2_000, 0, MAX_DELAY),
-    tryLaterMs: num('reconnect.tryLaterMs', r.tryLaterMs, 10_000, 0, MAX_DELAY),
+    capMs: num('reconnect.capMs', r.capMs, Math.max(D.reconnect.capMs, baseMs), baseMs, MAX_DELAY),
+    multiplier: num('reconnect.multiplier', r.multiplier, D.reconnect.multiplier, 1, 100, false),
+    jitter: num('reconnect.jitter', r.jitter, D.reconnect.jitter, 0, 1, false),
+    minUptimeMs: num('reconnect.minUptimeMs', r.minUptimeMs, D.reconnect.minUptimeMs, 0, MAX_DELAY),
+    restartWindowMs: num('reconnect.restartWindowMs', r.restartWindowMs, D.reconnect.restartWindowMs, 0, MAX_DELAY),
+    tryLaterMs: num('reconnect.tryLaterMs', r.tryLaterMs, D.reconnect.tryLaterMs, 0, MAX_DELAY),
   });
 
   let circuit: ResolvedOptions['circuit'] = false;
   if (o.circuit !== false) {
     const c = section('circuit', o.circuit);
     checkKeys('circuit', c, ['failureThreshold', 'recoveryMs', 'recoveryMultiplier', 'maxRecoveryMs']);
-    const recoveryMs = num('circuit.recoveryMs', c.recoveryMs, 30_000, 1, MAX_DELAY);
+    const recoveryMs = num('circuit.recoveryMs', c.recoveryMs, D.circuit.recoveryMs, 1, MAX_DELAY);
     circuit = intern('circuit', {
-      failureThreshold: num('circuit.failureThreshold', c.failureThreshold, 5, 1, 1_000),
+      failureThreshold: num('circuit.failureThreshold', c.failureThreshold, D.circuit.failureThreshold, 1, 1_000),
       recoveryMs,
-      recoveryMultiplier: num('circuit.recoveryMultiplier', c.recoveryMultiplier, 2, 1, 100, false),
-      maxRecoveryMs: num('circuit.maxRecoveryMs', c.maxRecoveryMs, Math.max(300_000, recoveryMs), recoveryMs, MAX_DELAY),
+      recoveryMultiplier: num('circuit.recoveryMultiplier', c.recoveryMultiplier, D.circuit.recoveryMultiplier, 1, 100, false),
+      maxRecoveryMs: num('circuit.maxRecoveryMs', c.maxRecoveryMs, Math.max(D.circuit.maxRecoveryMs, recoveryMs), recoveryMs, MAX_DELAY),
     });
   }
 
   const q = section('queue', o.queue);
   checkKeys('queue', q, ['maxMessages', 'maxBytes', 'overflow', 'defaultTtlMs', 'highWaterMark']);
-  const overflow = q.overflow ?? 'evict-lowest';
+  const overflow = q.overflow ?? D.queue.overflow;
   if (overflow !== 'reject' && overflow !== 'evict-lowest') throw new InvalidOptionError('queue.overflow', "'reject' or 'evict-lowest'", overflow);
   const queue: Required<QueueOptions> = intern('queue', {
-    maxMessages: num('queue.maxMessages', q.maxMessages, 1_000, 1),
-    maxBytes: num('queue.maxBytes', q.maxBytes, 1_048_576, 1),
+    maxMessages: num('queue.maxMessages', q.maxMessages, D.queue.maxMessages, 1),
+    maxBytes: num('queue.maxBytes', q.maxBytes, D.queue.maxBytes, 1),
     overflow,
-    defaultTtlMs: num('queue.defaultTtlMs', q.defaultTtlMs, 0, 0, MAX_DELAY),
-    highWaterMark: num('queue.highWaterMark', q.highWaterMark, 1_048_576, 1),
+    defaultTtlMs: num('queue.defaultTtlMs', q.defaultTtlMs, D.queue.defaultTtlMs, 0, MAX_DELAY),
+    highWaterMark: num('queue.highWaterMark', q.highWaterMark, D.queue.highWaterMark, 1),
   });
 
   const a = section('acks', o.acks);
   checkKeys('acks', a, ['timeoutMs', 'maxAttempts']);
   const acks = intern('acks', {
-    timeoutMs: num('acks.timeoutMs', a.timeoutMs, 10_000, 1, MAX_DELAY),
-    maxAttempts: num('acks.maxAttempts', a.maxAttempts, 3, 1, 1_000),
+    timeoutMs: num('acks.timeoutMs', a.timeoutMs, D.acks.timeoutMs, 1, MAX_DELAY),
+    maxAttempts: num('acks.maxAttempts', a.maxAttempts, D.acks.maxAttempts, 1, 1_000),
   });
 
   const rateLimit = resolveRateLimit(o.rateLimit);
@@ -438,23 +439,22 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     acks,
     rateLimit,
     store,
-    connectTimeoutMs: num('connectTimeoutMs', o.connectTimeoutMs, 10_000, 1, MAX_DELAY),
-    authTimeoutMs: num('authTimeoutMs', o.authTimeoutMs, 10_000, 1, MAX_DELAY),
-    closeTimeoutMs: num('closeTimeoutMs', o.closeTimeoutMs, 2_000, 1, MAX_DELAY),
-    maxMessageBytes: num('maxMessageBytes', o.maxMessageBytes, 65_536, 1),
-    maxInboundBytes: num('maxInboundBytes', o.maxInboundBytes, 1_048_576, 1),
+    connectTimeoutMs: num('connectTimeoutMs', o.connectTimeoutMs, D.connectTimeoutMs, 1, MAX_DELAY),
+    authTimeoutMs: num('authTimeoutMs', o.authTimeoutMs, D.authTimeoutMs, 1, MAX_DELAY),
+    closeTimeoutMs: num('closeTimeoutMs', o.closeTimeoutMs, D.closeTimeoutMs, 1, MAX_DELAY),
+    maxMessageBytes: num('maxMessageBytes', o.maxMessageBytes, D.maxMessageBytes, 1),
+    maxInboundBytes: num('maxInboundBytes', o.maxInboundBytes, D.maxInboundBytes, 1),
     environment,
-    closeWhenHidden: o.closeWhenHidden ?? false,
+    closeWhenHidden: o.closeWhenHidden ?? D.closeWhenHidden,
     clock,
     random: o.random ?? Math.random,
     logger: o.logger,
     inspect: o.inspect,
     dialGate: o.dialGate,
-    priority: num('priority', o.priority, 1, 0, 1_000_000, false),
+    priority: num('priority', o.priority, D.priority, 0, 1_000_000, false),
   });
 }
 
-const NO_CHANNEL_LIMITS: Readonly<Record<string, RateLimit>> = Object.freeze({});
 
 function resolveLimit(path: string, value: unknown): RateLimit {
   const l = section(path, value);
@@ -479,8 +479,8 @@ function resolveRateLimit(value: unknown): ResolvedOptions['rateLimit'] {
   const configured = connection !== undefined || Object.keys(channels).length > 0;
   return intern('rateLimit', {
     connection,
-    channels: configured ? channels : NO_CHANNEL_LIMITS,
-    followServer: r.followServer ?? true,
+    channels: configured ? channels : D.rateLimit.channels,
+    followServer: r.followServer ?? D.rateLimit.followServer,
     configured,
   });
 }

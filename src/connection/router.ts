@@ -1,4 +1,5 @@
 import type { InboundMessage } from '../protocol/adapter.js';
+import { rethrowLater } from '../events/emitter.js';
 
 /** Receives inbound application data. */
 export type MessageListener<T = unknown> = (data: T, message: InboundMessage<T>) => void;
@@ -10,10 +11,6 @@ interface ChannelEntry {
   operation: unknown;
 }
 
-const rethrowLater = (error: unknown) =>
-  queueMicrotask(() => {
-    throw error;
-  });
 
 /** Plain maps of listeners: inbound data goes from the socket straight here, never through the machine. */
 export class Router {

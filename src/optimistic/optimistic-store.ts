@@ -1,3 +1,4 @@
+import { Emitter } from '../events/emitter.js';
 import type { InboundMessage } from '../protocol/adapter.js';
 import { ErrorCode, InvalidOptionError, SocketchartError, isSocketchartError } from '../protocol/errors.js';
 import { OptimisticConflictError } from './conflict-error.js';
@@ -19,7 +20,6 @@ const REMEMBERED_IDS = 1024;
 /** Acknowledged changes kept waiting for their place in the channel at most; beyond, the oldest is folded in. */
 const MAX_AWAITING = 256;
 
-type Listeners<Value, Change> = { [K in keyof OptimisticStoreEvents<Value, Change>]: Set<(payload: OptimisticStoreEvents<Value, Change>[K]) => void> };
 
 const isResolution = <Value>(value: unknown): value is ConflictResolution<Value> =>
   value === 'mine' || value === 'theirs' || (typeof value === 'object' && value !== null && 'merged' in value);
@@ -29,10 +29,6 @@ function sendFailure(error: unknown): SocketchartError {
   return new SocketchartError(ErrorCode.CONNECTION_FAILED, { message: 'The change could not be sent', recovery: 'fail', cause: error });
 }
 
-const rethrowLater = (error: unknown) =>
-  queueMicrotask(() => {
-    throw error;
-  });
 
 /**
  * Keyed state over one channel with optimistic updates: a local change shows at once, is published with
@@ -48,7 +44,7 @@ export class OptimisticStore<Value, Change = Value> {
   /** Acknowledged changes whose sequence number the channel has not reached, by sequence number. */
   private readonly awaiting: LocalChange<Change>[] = [];
   private readonly recent = new RecentIds(REMEMBERED_IDS);
-  private readonly listeners: Listeners<Value, Change> = { change: new Set(), conflict: new Set(), rollback: new Set() };
+  private readonly events = new Emitter<OptimisticStoreEvents<Value, Change>>();
   private readonly releases: Array<() => void>;
   /** Highest sequence number the channel has reached for this store. */
   private channelSeq: number | undefined;
@@ -133,12 +129,8 @@ export class OptimisticStore<Value, Change = Value> {
 
   /** Listens to `change`, `conflict` (with its resolution) or `rollback`. Returns the remover. */
   on<K extends keyof OptimisticStoreEvents<Value, Change>>(event: K, listener: (payload: OptimisticStoreEvents<Value, Change>[K]) => void): () => void {
-    const set = this.listeners[event];
     if (this.disposed) return () => undefined;
-    set.add(listener);
-    return () => {
-      set.delete(listener);
-    };
+    return this.events.on(event, listener);
   }
 
   /** Unsubscribes from the channel and the connection, rejects every unconfirmed change with CLOSED and forgets all state. */
@@ -152,7 +144,7 @@ export class OptimisticStore<Value, Change = Value> {
     this.awaiting.length = 0;
     this.recent.clear();
     this.cachedSnapshot = undefined;
-    for (const set of Object.values(this.listeners)) set.clear();
+    this.events.clear();
     const error = this.closedError();
     for (const settlement of settlements) settlement.reject(error);
   }
@@ -330,15 +322,9 @@ export class OptimisticStore<Value, Change = Value> {
   }
 
   private emit<K extends keyof OptimisticStoreEvents<Value, Change>>(event: K, payload: OptimisticStoreEvents<Value, Change>[K]): void {
-    const set = this.listeners[event] as Set<(payload: OptimisticStoreEvents<Value, Change>[K]) => void>;
-    for (const listener of [...set]) {
-      try {
-        listener(payload);
-      } catch (error) {
-        rethrowLater(error);
-      }
-    }
+    this.events.emit(event, payload);
   }
+
 }
 
 /**

@@ -14,7 +14,7 @@ export interface RateLimitOptions {
   connection?: RateLimit;
   /**
    * One bucket per channel type: the channel name up to its first `:` (`chat:42` → `chat`).
-   * @default {} (none until the server announces one)
+   * @default {}
    */
   channels?: Readonly<Record<string, RateLimit>>;
   /**

@@ -3,6 +3,7 @@ import { isInspectOption, resolveClock, resolveEnvironment, type InspectOption }
 import type { Clock } from '../environment/clock.js';
 import type { EnvironmentSource } from '../environment/environment.js';
 import { InvalidOptionError } from '../protocol/errors.js';
+import { poolDefaults as P } from '../connection/defaults.js';
 import type { DialBudgetOptions } from '../policy/dial-budget.js';
 import type { BalancingStrategy, HealthPolicy } from './balancer.js';
 
@@ -79,7 +80,7 @@ export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
   if (!isObject(input)) throw new InvalidOptionError('options', 'an object', input);
   for (const key of Object.keys(input)) if (!poolKeys.includes(key)) throw new InvalidOptionError(key, `one of ${poolKeys.join(', ')}`, 'an unknown option');
   const o = input as Partial<PoolOptions>;
-  const maxConnections = count('maxConnections', o.maxConnections, 10_000, 1);
+  const maxConnections = count('maxConnections', o.maxConnections, P.maxConnections, 1);
   if (!Array.isArray(o.endpoints) || o.endpoints.length === 0) throw new InvalidOptionError('endpoints', 'a non-empty array of endpoints', o.endpoints);
   if (o.endpoints.length > maxConnections) throw new InvalidOptionError('endpoints', `at most maxConnections (${maxConnections}) endpoints`, `${o.endpoints.length} endpoints`);
   const names = new Set<string>();
@@ -108,7 +109,7 @@ export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
   for (const key of Object.keys(o.defaults ?? {})) {
     if (ownedKeys.includes(key)) throw new InvalidOptionError(`defaults.${key}`, 'nothing: the pool sets it for all its connections', 'a value');
   }
-  let dialBudget: DialBudgetOptions | false = { ratePerSec: 200, burst: 20 };
+  let dialBudget: DialBudgetOptions | false = { ...P.dialBudget };
   if (o.dialBudget === false) dialBudget = false;
   else if (o.dialBudget !== undefined) {
     if (!isObject(o.dialBudget)) throw new InvalidOptionError('dialBudget', 'an object or false', o.dialBudget);
@@ -117,7 +118,7 @@ export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
     }
     dialBudget = o.dialBudget;
   }
-  const balancing = o.balancing ?? 'round-robin';
+  const balancing = o.balancing ?? P.balancing;
   if (!['round-robin', 'least-pending', 'random'].includes(balancing)) {
     throw new InvalidOptionError('balancing', "'round-robin', 'least-pending' or 'random'", balancing);
   }
@@ -125,7 +126,7 @@ export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
   for (const key of Object.keys(o.health ?? {})) {
     if (key !== 'maxRttMs') throw new InvalidOptionError(`health.${key}`, 'maxRttMs', 'an unknown option');
   }
-  const health = { maxRttMs: count('health.maxRttMs', o.health?.maxRttMs, 1_000, 1) };
+  const health = { maxRttMs: count('health.maxRttMs', o.health?.maxRttMs, P.health.maxRttMs, 1) };
   const environment = resolveEnvironment(o.environment);
   const clock = resolveClock(o.clock);
   if (o.random !== undefined && typeof o.random !== 'function') throw new InvalidOptionError('random', 'a function returning [0, 1)', o.random);
@@ -133,12 +134,12 @@ export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
   return {
     endpoints: o.endpoints,
     defaults: o.defaults ?? {},
-    staggerMs: count('staggerMs', o.staggerMs, 100, 0),
+    staggerMs: count('staggerMs', o.staggerMs, P.staggerMs, 0),
     maxConnections,
     dialBudget,
     balancing,
     health,
-    stopTimeoutMs: count('stopTimeoutMs', o.stopTimeoutMs, 5_000, 1),
+    stopTimeoutMs: count('stopTimeoutMs', o.stopTimeoutMs, P.stopTimeoutMs, 1),
     environment,
     clock,
     random: o.random ?? Math.random,

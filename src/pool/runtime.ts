@@ -7,6 +7,7 @@ import type { ConnectionStatus } from '../connection/types.js';
 import { Emitter } from '../events/emitter.js';
 import { DialBudget } from '../policy/dial-budget.js';
 import { InvalidOptionError } from '../protocol/errors.js';
+import { connectionDefaults, poolDefaults } from '../connection/defaults.js';
 import { Balancer } from './balancer.js';
 import { EnvironmentFanout } from './environment-fanout.js';
 import type { EndpointOptions, ResolvedPoolOptions } from './options.js';
@@ -25,14 +26,14 @@ export interface PoolEvents {
 
 function connectionOptions(endpoint: EndpointOptions, pool: ResolvedPoolOptions, rt: PoolRuntime): ConnectionOptions {
   const { name, priority, group: _group, ...own } = endpoint;
-  const closeTimeoutMs = Math.min(own.closeTimeoutMs ?? pool.defaults.closeTimeoutMs ?? 2_000, pool.stopTimeoutMs);
+  const closeTimeoutMs = Math.min(own.closeTimeoutMs ?? pool.defaults.closeTimeoutMs ?? connectionDefaults.closeTimeoutMs, pool.stopTimeoutMs);
   return {
     ...pool.defaults,
     ...own,
     url: own.url,
     closeTimeoutMs,
     name,
-    priority: priority ?? 2,
+    priority: priority ?? poolDefaults.priority,
     environment: rt.fanout,
     clock: pool.clock,
     random: pool.random,
@@ -76,7 +77,7 @@ export class PoolRuntime {
     this.actor = actor;
     actor.subscribe(this);
     const indexed = this.options.endpoints.map((endpoint, index) => ({ endpoint, index }));
-    indexed.sort((a, b) => (a.endpoint.priority ?? 2) - (b.endpoint.priority ?? 2) || a.index - b.index);
+    indexed.sort((a, b) => (a.endpoint.priority ?? poolDefaults.priority) - (b.endpoint.priority ?? poolDefaults.priority) || a.index - b.index);
     for (const { endpoint, index } of indexed) {
       let connection: Connection;
       try {

@@ -37,23 +37,14 @@ export interface QueuedMessage {
   reject(error: SocketchartError): void;
 }
 
-/** Bounds and overflow behaviour of an outbound queue. */
+/** Bounds and overflow behaviour of an outbound queue (the connection's resolved `queue` options). */
 export interface OutboundQueueOptions {
-  /**
-   * Most messages held at once.
-   * @default 1000
-   */
-  maxMessages: number;
-  /**
-   * Most payload bytes held at once; a single message larger than this is always rejected.
-   * @default 1048576 (1 MiB)
-   */
-  maxBytes: number;
-  /**
-   * What to do when a message does not fit.
-   * @default 'evict-lowest'
-   */
-  overflow: OverflowPolicy;
+  /** Most messages held at once. */
+  readonly maxMessages: number;
+  /** Most payload bytes held at once; a single message larger than this is always rejected. */
+  readonly maxBytes: number;
+  /** What to do when a message does not fit. */
+  readonly overflow: OverflowPolicy;
 }
 
 /** A message to enqueue. */
@@ -71,13 +62,6 @@ export interface EnqueueInput {
   /** Channel the message is published on. */
   channel?: string;
 }
-
-/** Defaults of `OutboundQueueOptions`. */
-export const defaultOutboundQueueOptions: Readonly<OutboundQueueOptions> = {
-  maxMessages: 1000,
-  maxBytes: 1024 * 1024,
-  overflow: 'evict-lowest',
-};
 
 /** Every priority, highest first. */
 export const priorities: readonly Priority[] = ['critical', 'high', 'normal', 'low'];
@@ -179,14 +163,9 @@ export class OutboundQueue {
     this.arm();
   };
 
-  constructor(options: Partial<OutboundQueueOptions>, clock: Clock) {
-    const merged = { ...defaultOutboundQueueOptions, ...options };
-    if (!(merged.maxMessages >= 1)) throw new InvalidOptionError('maxMessages', 'a number >= 1', merged.maxMessages);
-    if (!(merged.maxBytes >= 1)) throw new InvalidOptionError('maxBytes', 'a number >= 1', merged.maxBytes);
-    if (merged.overflow !== 'reject' && merged.overflow !== 'evict-lowest') {
-      throw new InvalidOptionError('overflow', "'reject' or 'evict-lowest'", merged.overflow);
-    }
-    this.options = merged;
+  /** `options` are validated already (`resolveOptions`). */
+  constructor(options: OutboundQueueOptions, clock: Clock) {
+    this.options = options;
     this.clock = clock;
   }
 

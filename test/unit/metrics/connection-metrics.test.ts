@@ -1,10 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ConnectionMetrics } from '../../src/metrics/connection-metrics.js';
-import { detectIssues, healthScore, type HealthInput } from '../../src/metrics/health.js';
-import { LatencySamples } from '../../src/metrics/latency.js';
-import { StateHistory } from '../../src/metrics/state-history.js';
-import { SimulatedClock } from '../../src/testing/simulated-clock.js';
+import { ConnectionMetrics } from '../../../src/metrics/connection-metrics.js';
+import { detectIssues, healthScore, type HealthInput } from '../../../src/metrics/health.js';
+import { LatencySamples } from '../../../src/metrics/latency.js';
+import { StateHistory } from '../../../src/metrics/state-history.js';
+import { SimulatedClock } from '../../../src/testing/simulated-clock.js';
 
 const STATES = ['idle', 'connecting', 'authenticating', 'connected', 'reconnecting', 'closed'] as const;
 

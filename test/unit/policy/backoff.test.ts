@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { backoffDelay, recoveryDelay, type BackoffPolicy } from '../../src/policy/backoff.js';
+import { backoffDelay, recoveryDelay, type BackoffPolicy } from '../../../src/policy/backoff.js';
 
 const policyArb = fc
   .record({

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { TokenBucket } from '../../src/policy/token-bucket.js';
-import { SimulatedClock } from '../../src/testing/simulated-clock.js';
+import { TokenBucket } from '../../../src/policy/token-bucket.js';
+import { SimulatedClock } from '../../../src/testing/simulated-clock.js';
 
 describe('TokenBucket', () => {
   it('starts full: grants burst tokens at once, then refuses', () => {
