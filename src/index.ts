@@ -1,5 +1,5 @@
 export { createConnection, connectionOf, Connection, statusOf, type ConnectionSnapshot } from './connection/connection.js';
-export { connectionLogic, connectionImplementations } from './connection/implementations.js';
+export { connectionLogic, connectionImplementations, type ConnectionLogic } from './connection/implementations.js';
 export type {
   ConnectionOptions,
   AuthOptions,
@@ -50,7 +50,7 @@ export { browserEnvironment } from './environment/browser.js';
 export type { Priority, OverflowPolicy } from './queue/outbound-queue.js';
 export type { ConnectionMetricsSnapshot } from './metrics/connection-metrics.js';
 export { createPool, poolOf, Pool, type PoolStatus, type PoolMetrics } from './pool/pool.js';
-export { poolLogic, poolImplementations } from './pool/implementations.js';
+export { poolLogic, poolImplementations, type PoolLogic } from './pool/implementations.js';
 export type { PoolContext, PoolEvent, PoolInput, PoolSettings } from '../machines/pool.types.js';
 export type { PoolOptions, EndpointOptions } from './pool/options.js';
 export type { PoolEvents, PoolHealth } from './pool/runtime.js';

@@ -74,8 +74,13 @@ export function sharedParent(clock: Clock): AnyActorRef {
   return hub;
 }
 
-/** Stops a connection actor created under `sharedParent` (or a root one). */
+/**
+ * Stops a connection actor: its owner (a pool, or the shared parent) stops its child; a root actor stops
+ * itself; an actor whose owner has stopped already (a pool stopped by the app that embeds it) is stopped
+ * directly, as its owner would have.
+ */
 export function releaseActor(actor: AnyActorRef, parent: AnyActorRef | undefined): void {
-  if (parent) parent.send({ type: 'connection.release', ref: actor });
-  else actor.stop();
+  if (!parent) actor.stop();
+  else if (parent.getSnapshot().status === 'active') parent.send({ type: 'connection.release', ref: actor });
+  else (actor as unknown as { _stop(): void })._stop();
 }

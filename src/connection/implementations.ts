@@ -1,4 +1,4 @@
-import { assign, createMachine, fromCallback, fromPromise, type AnyActorRef, type EventObject } from 'xstate';
+import { assign, createMachine, fromCallback, fromPromise, type AnyActorRef, type EventObject, type StateMachine } from 'xstate';
 import { connectionMachine } from '../../machines/connection.machine.js';
 import type { ConnectionContext, ConnectionEvent, ConnectionInput } from '../../machines/connection.types.js';
 import { flusherMachine } from '../../machines/flusher.machine.js';
@@ -142,12 +142,21 @@ export function connectionInput(options: ResolvedOptions): ConnectionInput {
   return { settings: settingsOf(options), online: env.isOnline?.() ?? true, hidden: env.isHidden?.() ?? false };
 }
 
+/** A machine whose input is `TInput` instead of its own. */
+export type WithInput<TMachine, TInput> =
+  TMachine extends StateMachine<infer C, infer E, infer Ch, infer A, infer Ac, infer G, infer D, infer V, infer T, unknown, infer O, infer Em, infer M, infer S, infer TM>
+    ? StateMachine<C, E, Ch, A, Ac, G, D, V, T, TInput, O, Em, M, S, TM>
+    : never;
+
+/** The connection machine with its implementations and its settings: its input is optional. */
+export type ConnectionLogic = WithInput<typeof boundConnectionMachine, Partial<ConnectionInput> | undefined>;
+
 /**
  * The connection machine for `options`, ready to run on its own: `createActor(connectionLogic(options))`,
  * `useActorRef(connectionLogic(options))`, or invoked or spawned inside an app's own machine. No input is
  * needed. Each actor of it is one connection; `connectionOf(actor)` gives its handle (send, subscribe, …).
  */
-export function connectionLogic(options: ConnectionOptions): typeof boundConnectionMachine {
+export function connectionLogic(options: ConnectionOptions): ConnectionLogic {
   const resolved = resolveOptions(options);
   const { config, implementations } = boundConnectionMachine;
   const context = config.context as (args: { input: ConnectionInput }) => ConnectionContext;
@@ -157,7 +166,7 @@ export function connectionLogic(options: ConnectionOptions): typeof boundConnect
       context: (args: { input: Partial<ConnectionInput> | undefined }) => context({ ...args, input: { ...connectionInput(resolved), ...args.input } }),
     } as never,
     implementations as never,
-  ) as unknown as typeof boundConnectionMachine;
+  ) as unknown as ConnectionLogic;
   embedded.set(logic, resolved);
   return logic;
 }

@@ -119,6 +119,11 @@ export class ConnectionRuntime implements SocketCallbacks {
     this.events.emit('state', reason === undefined ? { status, previous: before.status } : { status, previous: before.status, reason });
   }
 
+  /** The actor stopped (disposed, or stopped by the app that embeds it): nothing it holds outlives it. */
+  complete(): void {
+    this.dispose();
+  }
+
   toMachine(event: ConnectionEvent): void {
     this.actor?.send(event);
   }

@@ -2,6 +2,7 @@ import { createMachine, type AnyActorRef, type AnyEventObject } from 'xstate';
 import { poolMachine, startedAfterLaunch } from '../../machines/pool.machine.js';
 import type { PoolContext, PoolInput } from '../../machines/pool.types.js';
 import { indexScheduledEvents } from '../connection/actor-system.js';
+import type { WithInput } from '../connection/implementations.js';
 import { rethrowLater } from '../events/emitter.js';
 import { resolvePoolOptions, type PoolOptions, type ResolvedPoolOptions } from './options.js';
 import { PoolRuntime } from './runtime.js';
@@ -54,19 +55,22 @@ export function poolInput(options: ResolvedPoolOptions): PoolInput {
   return { settings: { connections: options.endpoints.length, staggerMs: options.staggerMs, stopTimeoutMs: options.stopTimeoutMs } };
 }
 
+/** The pool machine with its implementations and its settings: its input is optional. */
+export type PoolLogic = WithInput<typeof boundPoolMachine, Partial<PoolInput> | undefined>;
+
 /**
  * The pool machine for `options`, ready to run on its own (`createActor(poolLogic(options))`), or invoked
  * or spawned inside an app's own machine. No input is needed. Its connections are created as children of
  * the actor when it first acts; `poolOf(actor)` gives its handle.
  */
-export function poolLogic(options: PoolOptions): typeof boundPoolMachine {
+export function poolLogic(options: PoolOptions): PoolLogic {
   const resolved = resolvePoolOptions(options);
   const { config, implementations } = boundPoolMachine;
   const context = config.context as (args: { input: PoolInput }) => PoolContext;
   const logic = createMachine(
     { ...config, context: (args: { input: Partial<PoolInput> | undefined }) => context({ ...args, input: { ...poolInput(resolved), ...args.input } }) } as never,
     implementations as never,
-  ) as unknown as typeof boundPoolMachine;
+  ) as unknown as PoolLogic;
   embedded.set(logic, resolved);
   return logic;
 }

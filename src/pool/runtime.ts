@@ -107,6 +107,11 @@ export class PoolRuntime {
     if (previous && previous.health !== context.health) this.events.emit('health', { health: context.health, previous: previous.health });
   }
 
+  /** The pool actor stopped (disposed, or stopped by the app that embeds it): its connections stop with it. */
+  complete(): void {
+    this.dispose();
+  }
+
   /** Starts the connections from `from` up to (not including) `to` in start order; a connection its user stopped stays stopped. */
   startRange(from: number, to: number): void {
     for (let i = from; i < to && i < this.order.length; i++) this.order[i]!.startForOwner();
