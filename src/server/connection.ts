@@ -4,10 +4,10 @@ import { AuthenticationError, type Authenticate, type Identity } from './auth.js
 import { channelType } from './channels.js';
 import { ServerCloseCode, WireErrorCode } from './close-codes.js';
 import type { Hub, HubClient } from './hub.js';
-import type { Logger } from './logger.js';
+import { errorText, type Logger } from './logger.js';
 import type { ServerMetrics } from './metrics.js';
 import { ConnectionRateLimiter, FloodMeter } from './rate-limit.js';
-import { parseClientFrame, type ClientFrame, type ErrorFrame, type PresenceMember, type ServerFrame } from './schema.js';
+import { parseClientFrame, type ClientFrame, type ClientFrameType, type ErrorFrame, type PresenceMember, type ServerFrame } from './schema.js';
 import type { Subscription } from './subscription.js';
 import type { ResolvedOptions } from './options.js';
 
@@ -27,6 +27,11 @@ export type HandshakeAuth =
   | { kind: 'failed'; reason: string; mode: 'subprotocol' | 'query' };
 
 const MAX_EARLY_FRAMES = 64;
+const MAX_EARLY_BYTES = 1024 * 1024;
+/** Largest frame an unauthenticated socket may send: an `auth` frame with the longest token. */
+const MAX_UNAUTHENTICATED_BYTES = 20 * 1024;
+const UNAUTHENTICATED_TYPES: ReadonlySet<ClientFrameType> = new Set<ClientFrameType>(['auth', 'ping']);
+const AUTHENTICATE_FIRST = 'authenticate first: the first frame must be auth {token}';
 const FLOOD_WINDOW_MS = 10_000;
 const CLOSE_GRACE_MS = 2000;
 const SLOW_CONSUMER_GRACE_MS = 1000;
@@ -86,7 +91,9 @@ export class Connection implements HubClient {
   private currentIdentity: Identity | undefined;
   private attached = false;
   private authPending = false;
-  private readonly early: ClientFrame[] = [];
+  /** Frames that arrived while the token of an `auth` frame was being verified, not yet parsed. */
+  private early: { text: string; bytes: number }[] = [];
+  private earlyBytes = 0;
   private readonly limiter: ConnectionRateLimiter;
   private readonly flood: FloodMeter;
   private authTimer: NodeJS.Timeout | undefined;
@@ -109,7 +116,14 @@ export class Connection implements HubClient {
     ws.on('message', (data, isBinary) => this.onFrame(data, isBinary));
     ws.on('pong', () => (this.alive = true));
     ws.on('error', (error: Error & { code?: string }) => this.onSocketError(error));
-    ws.on('close', (code, reason) => this.onClose(code, reason.toString()));
+    ws.on('close', (code, reason) => {
+      try {
+        this.onClose(code, reason.toString());
+      } catch (error) {
+        this.log.error({ err: errorText(error) }, 'close handling failed');
+        this.resolveClosed();
+      }
+    });
   }
 
   get identity(): Identity {
@@ -202,6 +216,20 @@ export class Connection implements HubClient {
   }
 
   private onFrame(data: RawData, isBinary: boolean): void {
+    try {
+      this.receive(data, isBinary);
+    } catch (error) {
+      this.fail(error);
+    }
+  }
+
+  /** Contains a failure of the server itself: logged, and this socket (only) is closed with 1011. */
+  fail(error: unknown): void {
+    this.log.error({ err: errorText(error) }, 'internal error');
+    this.closeWith(ServerCloseCode.InternalError, 'internal error', { code: WireErrorCode.SERVER_ERROR, message: 'internal error' });
+  }
+
+  private receive(data: RawData, isBinary: boolean): void {
     if (this.state === 'closing' || this.state === 'closed') return;
     this.alive = true;
     this.lastFrameAt = Date.now();
@@ -211,29 +239,54 @@ export class Connection implements HubClient {
       this.refuseInvalid('binary frames are not supported; send JSON text frames');
       return;
     }
-    const parsed = parseClientFrame(data.toString());
+    if (this.state === 'open') this.receiveText(data.toString(), bytes);
+    else if (this.authPending) this.holdEarly(data.toString(), bytes);
+    else this.receiveUnauthenticated(data, bytes);
+  }
+
+  private receiveText(text: string, bytes: number): void {
+    const parsed = parseClientFrame(text, this.ctx.options.frameBounds);
+    this.ctx.metrics.countIn(parsed.ok ? parsed.frame.type : 'invalid', bytes);
+    if (parsed.ok) this.dispatch(parsed.frame);
+    else if ('notYet' in parsed) this.refuseInvalid(`unexpected "${parsed.type}" frame`);
+    else this.refuseInvalid(parsed.message, parsed.details, parsed.id);
+  }
+
+  /** Before authentication only `auth` and `ping` are read; anything else closes the socket with 4001. */
+  private receiveUnauthenticated(data: RawData, bytes: number): void {
+    if (bytes > MAX_UNAUTHENTICATED_BYTES) {
+      this.ctx.metrics.countIn('invalid', bytes);
+      this.rejectAuth(AUTHENTICATE_FIRST);
+      return;
+    }
+    const parsed = parseClientFrame(data.toString(), this.ctx.options.frameBounds, UNAUTHENTICATED_TYPES);
     this.ctx.metrics.countIn(parsed.ok ? parsed.frame.type : 'invalid', bytes);
     if (!parsed.ok) {
-      this.refuseInvalid(parsed.message, parsed.details, parsed.id);
+      if (!('notYet' in parsed)) this.sendError(WireErrorCode.INVALID_MESSAGE_FORMAT, parsed.message, parsed.details === undefined ? {} : { details: parsed.details });
+      this.rejectAuth(AUTHENTICATE_FIRST);
       return;
     }
     const frame = parsed.frame;
-    if (this.state === 'open') {
-      this.dispatch(frame);
-    } else if (this.authPending) {
-      if (this.early.length >= MAX_EARLY_FRAMES) this.rejectAuth('too many frames before authentication');
-      else this.early.push(frame);
+    if (frame.type === 'ping') {
+      if (this.take('control', undefined)) this.send(frame.ts === undefined ? { type: 'pong' } : { type: 'pong', ts: frame.ts });
     } else if (frame.type === 'auth') {
-      void this.authenticate(frame.token);
-    } else {
-      this.rejectAuth('authenticate first: the first frame must be auth {token}');
+      this.authenticate(frame.token).catch((error: unknown) => this.fail(error));
     }
   }
 
+  private holdEarly(text: string, bytes: number): void {
+    if (this.early.length >= MAX_EARLY_FRAMES || this.earlyBytes + bytes > MAX_EARLY_BYTES) {
+      this.rejectAuth('too many frames before authentication');
+      return;
+    }
+    this.early.push({ text, bytes });
+    this.earlyBytes += bytes;
+  }
+
   private refuseInvalid(message: string, details?: unknown, id?: string): void {
-    if (this.state === 'authenticating' && !this.authPending) {
+    if (this.state === 'authenticating') {
       this.sendError(WireErrorCode.INVALID_MESSAGE_FORMAT, message, { ...(details === undefined ? {} : { details }) });
-      this.rejectAuth('authenticate first: the first frame must be auth {token}');
+      this.rejectAuth(AUTHENTICATE_FIRST);
       return;
     }
     if (!this.take('control', id)) return;
@@ -265,31 +318,28 @@ export class Connection implements HubClient {
     const scope = frame.type === 'publish' ? channelType(frame.ch) : 'control';
     if (!this.take(scope, frame.type === 'publish' ? frame.id : undefined)) return;
     const { hub } = this.ctx;
-    const failed = (error: unknown) => {
-      this.log.error({ err: String(error), type: frame.type }, 'frame handler failed');
-      this.sendError(WireErrorCode.SERVER_ERROR, 'internal error');
-    };
+    const failed = (error: unknown) => this.fail(error);
     switch (frame.type) {
       case 'auth':
-        void this.refresh(frame.token).catch(failed);
+        this.refresh(frame.token).catch(failed);
         return;
       case 'ping':
         this.send(frame.ts === undefined ? { type: 'pong' } : { type: 'pong', ts: frame.ts });
         return;
       case 'subscribe':
-        void hub.subscribe(this, frame).catch(failed);
+        hub.subscribe(this, frame).catch(failed);
         return;
       case 'unsubscribe':
         hub.unsubscribe(this, frame);
         return;
       case 'publish':
-        void hub.publish(this, frame).catch(failed);
+        hub.publish(this, frame).catch(failed);
         return;
       case 'presence':
-        void hub.presence(this, frame).catch(failed);
+        hub.presence(this, frame).catch(failed);
         return;
       case 'typing':
-        void hub.typing(this, frame).catch(failed);
+        hub.typing(this, frame).catch(failed);
         return;
     }
   }
@@ -329,9 +379,12 @@ export class Connection implements HubClient {
     this.attached = true;
     this.scheduleExpiry();
     this.log.info('authenticated');
-    for (const frame of this.early.splice(0)) {
+    const early = this.early;
+    this.early = [];
+    this.earlyBytes = 0;
+    for (const { text, bytes } of early) {
       if (this.state !== 'open') break;
-      this.dispatch(frame);
+      this.receiveText(text, bytes);
     }
   }
 
@@ -403,6 +456,6 @@ export class Connection implements HubClient {
     this.log.info({ code, reason: reason.slice(0, 123) }, 'connection closed');
     this.ctx.onClosed(this);
     const cleanup = this.attached ? this.ctx.hub.detach(this) : Promise.resolve();
-    cleanup.catch((error: unknown) => this.log.warn({ err: String(error) }, 'cleanup failed')).finally(() => this.resolveClosed());
+    cleanup.catch((error: unknown) => this.log.error({ err: errorText(error) }, 'cleanup failed')).finally(() => this.resolveClosed());
   }
 }

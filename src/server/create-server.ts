@@ -61,6 +61,14 @@ function createBackend(options: ResolvedOptions): Backend {
   return new RedisBackend({ redis: options.redis, nodeId: options.nodeId, historySize, historyTtlMs, dedupWindowMs, logger: options.logger });
 }
 
+function guarded(connection: Connection, task: () => void): void {
+  try {
+    task();
+  } catch (error) {
+    connection.fail(error);
+  }
+}
+
 function listen(server: ReturnType<typeof createHttpServer>, port: number | undefined, host: string): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -161,7 +169,7 @@ async function start(options: ResolvedOptions): Promise<SocketchartServer> {
     timers.push(
       setInterval(() => {
         const now = Date.now();
-        connections.forEach((connection) => connection.ping(now, options.heartbeatIntervalMs));
+        connections.forEach((connection) => guarded(connection, () => connection.ping(now, options.heartbeatIntervalMs)));
       }, options.heartbeatIntervalMs),
     );
   }
@@ -170,7 +178,7 @@ async function start(options: ResolvedOptions): Promise<SocketchartServer> {
       setInterval(
         () => {
           const now = Date.now();
-          connections.forEach((connection) => connection.closeIfIdle(now, options.idleTimeoutMs));
+          connections.forEach((connection) => guarded(connection, () => connection.closeIfIdle(now, options.idleTimeoutMs)));
         },
         Math.max(50, Math.floor(options.idleTimeoutMs / 4)),
       ),

@@ -2,7 +2,8 @@
 export interface StoredMessage {
   seq: number;
   id?: string;
-  data: unknown;
+  /** The published data, encoded once as JSON when it was published. */
+  dataJson: string;
   event?: string;
   /** Publisher's user id; absent for messages the server application broadcast. */
   from?: string;

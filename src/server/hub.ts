@@ -3,7 +3,7 @@ import type { Backend, BackendListener, ChannelSignal, GlobalSignal } from './ba
 import { BROADCAST_ALL_CHANNEL, ChannelAuthorizer, userChannel } from './channels.js';
 import { ServerCloseCode, WireErrorCode } from './close-codes.js';
 import type { StoredMessage } from './history.js';
-import type { Logger } from './logger.js';
+import { errorText, logFailure, type Logger } from './logger.js';
 import type { ServerMetrics } from './metrics.js';
 import type { ClientFrame, ErrorFrame, PresenceMember, ServerFrame } from './schema.js';
 import { encodeMessage, Subscription, type HistoryReader, type SubscriberSink } from './subscription.js';
@@ -41,6 +41,18 @@ interface ChannelEntry {
 
 const MAX_META_BYTES = 1024;
 
+/** Encodes published data once, before anything keeps it; a value JSON cannot encode is refused here. */
+function encodeData(data: unknown): string {
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(data);
+  } catch (error) {
+    throw new TypeError(`data cannot be encoded as JSON (${errorText(error)})`);
+  }
+  if (json === undefined) throw new TypeError('data cannot be encoded as JSON (undefined, a function or a symbol)');
+  return json;
+}
+
 /** Local subscriptions, users and presence of this node, and the channel operations on them. */
 export class Hub implements BackendListener {
   private readonly channels = new Map<string, ChannelEntry>();
@@ -68,7 +80,7 @@ export class Hub implements BackendListener {
     if (!this.options.implicitChannels) return;
     for (const ch of [userChannel(userId), BROADCAST_ALL_CHANNEL]) {
       const sub = new Subscription(ch, client, this.read, this.options.historySize, true);
-      this.addSub(client, sub).catch((error: unknown) => this.options.logger.warn({ ch, err: String(error) }, 'implicit subscription failed'));
+      this.addSub(client, sub).catch((error: unknown) => this.options.logger.warn({ ch, err: errorText(error) }, 'implicit subscription failed'));
     }
   }
 
@@ -129,7 +141,7 @@ export class Hub implements BackendListener {
     } catch (error) {
       if (sub.closed) return;
       this.removeSub(client, sub);
-      this.options.logger.warn({ ch, err: String(error) }, 'subscribe failed');
+      this.options.logger.warn({ ch, err: errorText(error) }, 'subscribe failed');
       client.sendError(WireErrorCode.SERVER_ERROR, 'subscribe failed: history unavailable, retry', { details: { ch } });
     }
   }
@@ -146,7 +158,7 @@ export class Hub implements BackendListener {
       const result = await this.append(ch, data, event, id, client.identity.userId);
       if (id !== undefined) client.send({ type: 'ack', id, seq: result.seq, ...(result.duplicate ? { duplicate: true } : {}) });
     } catch (error) {
-      this.options.logger.warn({ ch, err: String(error) }, 'publish failed');
+      this.options.logger.warn({ ch, err: errorText(error) }, 'publish failed');
       client.sendError(WireErrorCode.SERVER_ERROR, 'publish failed, retry', { details: { ch }, ...(id === undefined ? {} : { id }) });
     }
   }
@@ -154,7 +166,7 @@ export class Hub implements BackendListener {
   /** Numbers, keeps and fans out one message; with an `id`, a repeat inside the dedup window returns the first seq. */
   append(ch: string, data: unknown, event: string | undefined, id: string | undefined, from: string | undefined) {
     return this.options.backend.append(ch, {
-      data,
+      dataJson: encodeData(data),
       ts: Date.now(),
       ...(id === undefined ? {} : { id, dedupKey: JSON.stringify([from ?? '', ch, id]) }),
       ...(event === undefined ? {} : { event }),
@@ -185,7 +197,7 @@ export class Hub implements BackendListener {
       }
       client.send({ type: 'presence_state', ch, members: await this.options.backend.presenceList(ch) });
     } catch (error) {
-      this.options.logger.warn({ ch, err: String(error) }, 'presence failed');
+      this.options.logger.warn({ ch, err: errorText(error) }, 'presence failed');
       client.sendError(WireErrorCode.SERVER_ERROR, 'presence failed, retry', { details: { ch, action } });
     }
   }
@@ -197,7 +209,7 @@ export class Hub implements BackendListener {
         await this.options.backend.signalChannel(ch, { kind: 'presence', joins: [], leaves: [{ userId }] });
       }
     } catch (error) {
-      this.options.logger.warn({ ch, err: String(error) }, 'presence leave failed');
+      this.options.logger.warn({ ch, err: errorText(error) }, 'presence leave failed');
     }
   }
 
@@ -214,7 +226,13 @@ export class Hub implements BackendListener {
     }
     client.typing.set(
       ch,
-      setTimeout(() => this.stopTyping(client, ch), this.options.typingTimeoutMs),
+      setTimeout(() => {
+        try {
+          this.stopTyping(client, ch);
+        } catch (error) {
+          client.fail(error);
+        }
+      }, this.options.typingTimeoutMs),
     );
     await this.signalTyping(client, ch, true);
   }
@@ -224,14 +242,14 @@ export class Hub implements BackendListener {
     if (!timer) return;
     clearTimeout(timer);
     client.typing.delete(ch);
-    void this.signalTyping(client, ch, false);
+    this.signalTyping(client, ch, false).catch(logFailure(this.options.logger, 'typing signal failed'));
   }
 
   private async signalTyping(client: HubClient, ch: string, typing: boolean): Promise<void> {
     try {
       await this.options.backend.signalChannel(ch, { kind: 'typing', userId: client.identity.userId, typing, origin: client.key });
     } catch (error) {
-      this.options.logger.debug({ ch, err: String(error) }, 'typing signal failed');
+      this.options.logger.debug({ ch, err: errorText(error) }, 'typing signal failed');
     }
   }
 
@@ -245,7 +263,7 @@ export class Hub implements BackendListener {
     for (const ch of [...client.presence.keys()]) {
       if (this.options.authorizer.authorize(client.identity, ch, 'presence').ok) continue;
       client.presence.delete(ch);
-      void this.leave(client, ch);
+      this.leave(client, ch).catch(logFailure(this.options.logger, 'presence leave failed'));
     }
   }
 

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { InvalidOptionError } from '../protocol/errors.js';
 import type { TokenMode, VerifyToken } from './auth.js';
 import { defaultChannelRules, patternProblem, type ChannelRule } from './channels.js';
+import type { JsonBounds } from './json-bounds.js';
 import { createDefaultLogger, type Logger } from './logger.js';
 import { normalizeOrigin, type OriginPolicy } from './origin.js';
 import { defaultRateLimits, type RateLimit } from './rate-limit.js';
@@ -94,6 +95,10 @@ export interface ServerOptions {
   floodThreshold?: number;
   /** Largest inbound frame in bytes; larger closes the socket with 1009. @default 65536 */
   maxPayload?: number;
+  /** Deepest nesting of objects and arrays in an inbound frame (the frame itself is level 1); deeper frames are refused. @default 32 */
+  maxFrameDepth?: number;
+  /** Most object keys and array elements in one inbound frame, counted over the whole frame; more are refused. @default 10000 */
+  maxFrameItems?: number;
   /** Open sockets on this node; beyond, new sockets are closed with 1013. @default 10000 */
   maxConnections?: number;
   /** Sockets of one user on this node; beyond, the new socket is closed with 1013. @default 10 */
@@ -162,6 +167,7 @@ export interface ResolvedOptions {
   rateLimits: Readonly<Record<string, RateLimit>>;
   floodThreshold: number;
   maxPayload: number;
+  frameBounds: JsonBounds;
   maxConnections: number;
   maxConnectionsPerUser: number;
   maxSubscriptionsPerConnection: number;
@@ -260,6 +266,8 @@ const schema = z
     rateLimits: z.record(z.string().min(1), rateLimit).optional(),
     floodThreshold: positiveInt.optional(),
     maxPayload: z.number().int().min(256).max(64 * 1024 * 1024).optional(),
+    maxFrameDepth: z.number().int().min(2).max(256).optional(),
+    maxFrameItems: positiveInt.optional(),
     maxConnections: positiveInt.optional(),
     maxConnectionsPerUser: positiveInt.optional(),
     maxSubscriptionsPerConnection: positiveInt.optional(),
@@ -366,6 +374,7 @@ export function resolveOptions(input: ServerOptions): ResolvedOptions {
     rateLimits: { ...defaultRateLimits, ...options.rateLimits },
     floodThreshold: options.floodThreshold ?? 50,
     maxPayload: options.maxPayload ?? 64 * 1024,
+    frameBounds: { maxDepth: options.maxFrameDepth ?? 32, maxItems: options.maxFrameItems ?? 10_000 },
     maxConnections: options.maxConnections ?? 10_000,
     maxConnectionsPerUser: options.maxConnectionsPerUser ?? 10,
     maxSubscriptionsPerConnection: options.maxSubscriptionsPerConnection ?? 100,

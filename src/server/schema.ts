@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { CHANNEL_NAME_PATTERN, MAX_CHANNEL_LENGTH } from './channels.js';
 import type { WireErrorCode } from './close-codes.js';
+import { boundsProblem, type JsonBounds } from './json-bounds.js';
 
 const channel = z.string().max(MAX_CHANNEL_LENGTH).regex(CHANNEL_NAME_PATTERN, 'expected a channel name type:id[:sub]');
 const messageId = z.string().min(1).max(128);
@@ -59,12 +60,16 @@ export type ErrorFrame = Extract<ServerFrame, { type: 'error' }>;
 
 export type ParseResult =
   | { ok: true; frame: ClientFrame }
-  | { ok: false; message: string; details?: unknown; id?: string };
+  | { ok: false; message: string; details?: unknown; id?: string }
+  | { ok: false; notYet: true; type: ClientFrameType };
 
 const knownTypes = new Set<string>(clientFrameTypes);
 
-/** Parses one text frame: JSON, then the frame schema. Never throws. */
-export function parseClientFrame(text: string): ParseResult {
+/**
+ * Parses one text frame: JSON, the shape bounds, the frame type, then the frame schema. A frame whose type
+ * is not in `accepted` is returned as `notYet` without being validated further. Never throws.
+ */
+export function parseClientFrame(text: string, bounds: JsonBounds, accepted: ReadonlySet<ClientFrameType> = knownTypes as ReadonlySet<ClientFrameType>): ParseResult {
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -76,11 +81,14 @@ export function parseClientFrame(text: string): ParseResult {
   }
   const record = json as Record<string, unknown>;
   const id = typeof record.id === 'string' && record.id.length <= 128 ? record.id : undefined;
+  const problem = boundsProblem(json, bounds);
+  if (problem) return { ok: false, message: `frame ${problem}`, ...(id ? { id } : {}) };
   const type = record.type;
   if (typeof type !== 'string') return { ok: false, message: 'a frame needs a string "type"', ...(id ? { id } : {}) };
   if (!knownTypes.has(type)) {
     return { ok: false, message: `unknown frame type "${type.slice(0, 40)}"`, details: { type: type.slice(0, 40) }, ...(id ? { id } : {}) };
   }
+  if (!accepted.has(type as ClientFrameType)) return { ok: false, notYet: true, type: type as ClientFrameType };
   const parsed = clientFrameSchema.safeParse(json);
   if (parsed.success) return { ok: true, frame: parsed.data };
   const issues = parsed.error.issues.slice(0, 5).map((issue) => ({ path: issue.path.join('.'), message: issue.message }));

@@ -4,7 +4,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { AuthenticationError, handshakeToken, loggableProtocols, offeredProtocols, SUBPROTOCOL, type Authenticate } from './auth.js';
 import { ServerCloseCode } from './close-codes.js';
 import type { HandshakeAuth } from './connection.js';
-import { loggableUrl, type Logger } from './logger.js';
+import { errorText, loggableUrl, type Logger } from './logger.js';
 import type { ResolvedOptions } from './options.js';
 import { checkOrigin } from './origin.js';
 
@@ -112,7 +112,7 @@ export function createUpgradeHandler(ctx: UpgradeContext): { onUpgrade: (request
       return;
     }
     upgrade(request, socket, head).catch((error: unknown) => {
-      logger.error({ err: String(error) }, 'upgrade failed');
+      logger.error({ err: errorText(error) }, 'upgrade failed');
       socket.destroy();
     });
   };

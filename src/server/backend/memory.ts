@@ -76,7 +76,7 @@ export class MemoryBackend implements Backend {
     }
     const state = this.channel(ch, now);
     state.seq += 1;
-    const message: StoredMessage = { seq: state.seq, data: input.data, ts: input.ts };
+    const message: StoredMessage = { seq: state.seq, dataJson: input.dataJson, ts: input.ts };
     if (input.id !== undefined) message.id = input.id;
     if (input.event !== undefined) message.event = input.event;
     if (input.from !== undefined) message.from = input.from;

@@ -1,5 +1,5 @@
 import { Redis, type RedisOptions } from 'ioredis';
-import type { Logger } from '../logger.js';
+import { errorText, type Logger } from '../logger.js';
 import type { HistoryRead, StoredMessage } from '../history.js';
 import type { ResolvedRedisOptions } from '../options.js';
 import type { PresenceMember } from '../schema.js';
@@ -28,18 +28,28 @@ interface Watch {
   ready: Promise<void>;
 }
 
-type Payload = Omit<StoredMessage, 'seq'>;
-
 const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
-function toMessage(seq: number, json: string): StoredMessage | undefined {
+/** A stored message as kept in Redis: a JSON header `{ts, id?, event?, from?}`, a newline, then the data's JSON. */
+function toPayload(input: AppendInput): string {
+  const header: Record<string, unknown> = { ts: input.ts };
+  if (input.id !== undefined) header.id = input.id;
+  if (input.event !== undefined) header.event = input.event;
+  if (input.from !== undefined) header.from = input.from;
+  return `${JSON.stringify(header)}\n${input.dataJson}`;
+}
+
+function toMessage(seq: number, payload: string): StoredMessage | undefined {
   try {
-    const payload: unknown = JSON.parse(json);
-    if (!isRecord(payload) || typeof payload.ts !== 'number') return undefined;
-    const message: StoredMessage = { seq, data: payload.data, ts: payload.ts };
-    if (typeof payload.id === 'string') message.id = payload.id;
-    if (typeof payload.event === 'string') message.event = payload.event;
-    if (typeof payload.from === 'string') message.from = payload.from;
+    const newline = payload.indexOf('\n');
+    const header: unknown = JSON.parse(newline < 0 ? payload : payload.slice(0, newline));
+    if (!isRecord(header) || typeof header.ts !== 'number') return undefined;
+    const dataJson = newline < 0 ? JSON.stringify(header.data) : payload.slice(newline + 1);
+    if (dataJson === undefined) return undefined;
+    const message: StoredMessage = { seq, dataJson, ts: header.ts };
+    if (typeof header.id === 'string') message.id = header.id;
+    if (typeof header.event === 'string') message.event = header.event;
+    if (typeof header.from === 'string') message.from = header.from;
     return message;
   } catch {
     return undefined;
@@ -205,6 +215,14 @@ export class RedisBackend implements Backend {
   }
 
   private onPubSub(channel: string, text: string): void {
+    try {
+      this.deliver(channel, text);
+    } catch (error) {
+      this.config.logger.error({ err: errorText(error) }, 'delivering a pub/sub message failed');
+    }
+  }
+
+  private deliver(channel: string, text: string): void {
     const listener = this.listener;
     if (!listener) return;
     if (channel === this.key('global', 'signals')) {
@@ -237,16 +255,12 @@ export class RedisBackend implements Backend {
   }
 
   async append(ch: string, input: AppendInput): Promise<AppendResult> {
-    const payload: Payload = { data: input.data, ts: input.ts };
-    if (input.id !== undefined) payload.id = input.id;
-    if (input.event !== undefined) payload.event = input.event;
-    if (input.from !== undefined) payload.from = input.from;
     const dedupKey = input.dedupKey === undefined ? this.key('dedup', '-') : this.key('dedup', input.dedupKey);
     const [duplicate, seq] = (await this.run(appendScript, [
       this.key('meta', ch),
       this.key('hist', ch),
       dedupKey,
-      JSON.stringify(payload),
+      toPayload(input),
       this.config.historySize,
       this.config.historyTtlMs,
       this.config.dedupWindowMs,

@@ -4,7 +4,8 @@ import type { PresenceMember } from '../schema.js';
 /** A message to number, keep and fan out. */
 export interface AppendInput {
   id?: string;
-  data: unknown;
+  /** The data, already encoded as JSON. */
+  dataJson: string;
   event?: string;
   from?: string;
   ts: number;

@@ -7,7 +7,7 @@ import { Subscription } from '../../../src/server/subscription.js';
 import { TokenBucket } from '../../../src/server/rate-limit.js';
 
 const identity = (userId: string): Identity => ({ userId, roles: [], permissions: [], claims: {} });
-const message = (seq: number): StoredMessage => ({ seq, data: seq, ts: 0 });
+const message = (seq: number): StoredMessage => ({ seq, dataJson: String(seq), ts: 0 });
 
 describe('properties of the pure parts: replay plans, token buckets, channel patterns', () => {
   it('a replay plan accounts for every number after since exactly once, in order, and invents no message', () => {
@@ -91,7 +91,8 @@ describe('properties of the pure parts: replay plans, token buckets, channel pat
 
   it('a live subscription that sees a number skipped waits for history to fill the hole, and reports a gap for what it cannot', async () => {
     const sent: { type: string; seq?: number; from?: number; to?: number }[] = [];
-    const sink = { open: true, sendText: (text: string) => sent.push(JSON.parse(text) as { type: string }) };
+    const failures: unknown[] = [];
+    const sink = { open: true, sendText: (text: string) => sent.push(JSON.parse(text) as { type: string }), fail: (error: unknown) => failures.push(error) };
     let history: StoredMessage[] = [];
     const reader = async (_ch: string, since: number): Promise<HistoryRead> => ({
       base: 100,
@@ -111,6 +112,7 @@ describe('properties of the pure parts: replay plans, token buckets, channel pat
     sub.offer(message(117));
     await new Promise((resolve) => setTimeout(resolve, 0));
     expect(sent.slice(1).map((frame) => (frame.type === 'gap' ? `gap ${frame.from}-${frame.to}` : frame.seq))).toEqual([111, 112, 113, 114, 'gap 115-116', 117]);
+    expect(failures).toEqual([]);
   });
 });
 

@@ -1,0 +1,55 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+/** A server node running in a child process: a crash there is an exit, not a failure of the spec's own process. */
+export interface NodeProcess {
+  readonly url: string;
+  readonly child: ChildProcess;
+  /** Exit code or signal once the process has exited; undefined while it runs. */
+  exit(): { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  /** Everything the process wrote to stderr. */
+  stderr(): string;
+  kill(): Promise<void>;
+}
+
+/** Spawns `fixtures/<name>.ts` with tsx and resolves once it prints `READY <port>`. */
+export function spawnNode(name: string, env: Record<string, string> = {}, extraArgs: readonly string[] = []): Promise<NodeProcess> {
+  const fixture = fileURLToPath(new URL(`./fixtures/${name}.ts`, import.meta.url));
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...extraArgs, '--import', 'tsx', fixture], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`node ${name} did not start within 15 s: ${stderr.slice(-500)}`));
+    }, 15_000);
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.once('exit', (code, signal) => {
+      exited = { code, signal };
+      clearTimeout(timer);
+      reject(new Error(`node ${name} exited with ${code ?? signal}: ${stderr.slice(-500)}`));
+    });
+    child.stdout!.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      const match = /READY (\d+)/.exec(stdout);
+      if (!match) return;
+      clearTimeout(timer);
+      resolve({
+        url: `ws://127.0.0.1:${match[1]}/`,
+        child,
+        exit: () => exited,
+        stderr: () => stderr,
+        kill: () =>
+          new Promise<void>((done) => {
+            if (exited) return done();
+            child.once('exit', () => done());
+            child.kill('SIGKILL');
+          }),
+      });
+    });
+  });
+}
