@@ -1,22 +1,6 @@
-/** Every failure the engine reports carries one of these codes. */
-export const ErrorCode = {
-  CONNECTION_FAILED: 'CONNECTION_FAILED',
-  AUTHENTICATION_FAILED: 'AUTHENTICATION_FAILED',
-  AUTHORIZATION_FAILED: 'AUTHORIZATION_FAILED',
-  RATE_LIMIT_EXCEEDED: 'RATE_LIMIT_EXCEEDED',
-  MESSAGE_TOO_LARGE: 'MESSAGE_TOO_LARGE',
-  INVALID_MESSAGE_FORMAT: 'INVALID_MESSAGE_FORMAT',
-  SERVER_ERROR: 'SERVER_ERROR',
-  NETWORK_ERROR: 'NETWORK_ERROR',
-  TIMEOUT: 'TIMEOUT',
-  QUEUE_OVERFLOW: 'QUEUE_OVERFLOW',
-  MESSAGE_EXPIRED: 'MESSAGE_EXPIRED',
-  CLOSED: 'CLOSED',
-  INVALID_OPTION: 'INVALID_OPTION',
-  /** An optimistic change lost a conflict with another client's update. */
-  CONFLICT: 'CONFLICT',
-} as const;
-export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+import { ErrorCode } from './wire.js';
+
+export { ErrorCode };
 
 /**
  * What the engine does about an error.

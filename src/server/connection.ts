@@ -1,23 +1,24 @@
 import { randomUUID } from 'node:crypto';
+import { systemClock } from '../environment/clock.js';
 import { WebSocket, type RawData } from 'ws';
 import { AuthenticationError, type Authenticate, type Identity } from './auth.js';
 import { channelType } from './channels.js';
-import { ServerCloseCode, WireErrorCode } from './close-codes.js';
 import type { Hub, HubClient } from './hub.js';
 import { errorText, type Logger } from './logger.js';
 import type { ServerMetrics } from './metrics.js';
 import { ConnectionRateLimiter, FloodMeter } from './rate-limit.js';
-import { parseClientFrame, type ClientFrame, type ClientFrameType, type ErrorFrame, type PresenceMember, type ServerFrame } from './schema.js';
+import { CloseCode, ErrorCode, type ClientFrame, type ClientFrameType, type ErrorFrame, type PresenceMember, type ServerFrame } from '../protocol/wire.js';
+import { parseClientFrame } from './schema.js';
 import type { Subscription } from './subscription.js';
-import type { ResolvedOptions } from './options.js';
+import type { ResolvedServerOptions } from './options.js';
 
 export interface ConnectionContext {
-  options: ResolvedOptions;
+  options: ResolvedServerOptions;
   hub: Hub;
   metrics: ServerMetrics;
   logger: Logger;
   authenticate: Authenticate;
-  onClosed(connection: Connection): void;
+  onClosed(connection: ServerConnection): void;
 }
 
 /** The token check done at the upgrade, for tokens carried by the handshake. */
@@ -39,7 +40,6 @@ const MAX_TIMER_MS = 2_147_483_647;
 
 const truncateReason = (reason: string) => (Buffer.byteLength(reason) <= 123 ? reason : Buffer.from(reason).subarray(0, 120).toString());
 
-/** One socket: authentication, frame validation, rate limits, timers, and the hub operations it asks for. */
 type Corkable = { cork(): void; uncork(): void };
 /** Sockets corked in this event-loop turn, with the bytes written to each since. */
 const corked = new Map<Corkable, number>();
@@ -77,7 +77,8 @@ function writeCorked(ws: WebSocket, text: string, bytes: number): void {
   ws.send(text);
 }
 
-export class Connection implements HubClient {
+/** One socket on the server: authentication, frame validation, rate limits, timers, and the hub operations it asks for. */
+export class ServerConnection implements HubClient {
   readonly id = randomUUID();
   readonly key: string;
   readonly sessionId = randomUUID();
@@ -110,7 +111,7 @@ export class Connection implements HubClient {
     nodeId: string,
   ) {
     this.key = `${nodeId}:${this.id}`;
-    this.limiter = new ConnectionRateLimiter(ctx.options.rateLimits);
+    this.limiter = new ConnectionRateLimiter(ctx.options.rateLimits, systemClock);
     this.flood = new FloodMeter(ctx.options.floodThreshold, FLOOD_WINDOW_MS);
     this.log = ctx.logger.child({ conn: this.id });
     ws.on('message', (data, isBinary) => this.onFrame(data, isBinary));
@@ -170,12 +171,12 @@ export class Connection implements HubClient {
     this.sendText(JSON.stringify(frame), frame.type);
   }
 
-  sendError(code: WireErrorCode, message: string, extra: Omit<Partial<ErrorFrame>, 'type' | 'code' | 'message'> = {}): void {
+  sendError(code: ErrorCode, message: string, extra: Omit<Partial<ErrorFrame>, 'type' | 'code' | 'message'> = {}): void {
     this.ctx.metrics.errors.labels(code).inc();
     this.send({ type: 'error', code, message, ...extra });
   }
 
-  closeWith(code: number, reason: string, error?: { code: WireErrorCode; message: string }, graceMs = CLOSE_GRACE_MS): void {
+  closeWith(code: number, reason: string, error?: { code: ErrorCode; message: string }, graceMs = CLOSE_GRACE_MS): void {
     if (this.state === 'closing' || this.state === 'closed') return;
     if (error) this.sendError(error.code, error.message);
     this.state = 'closing';
@@ -207,7 +208,7 @@ export class Connection implements HubClient {
   }
 
   closeIfIdle(now: number, idleTimeoutMs: number): void {
-    if (this.state === 'open' && now - this.lastFrameAt > idleTimeoutMs) this.closeWith(ServerCloseCode.GoingAway, 'idle timeout');
+    if (this.state === 'open' && now - this.lastFrameAt > idleTimeoutMs) this.closeWith(CloseCode.GoingAway, 'idle timeout');
   }
 
   private clearTimers(): void {
@@ -226,7 +227,7 @@ export class Connection implements HubClient {
   /** Contains a failure of the server itself: logged, and this socket (only) is closed with 1011. */
   fail(error: unknown): void {
     this.log.error({ err: errorText(error) }, 'internal error');
-    this.closeWith(ServerCloseCode.InternalError, 'internal error', { code: WireErrorCode.SERVER_ERROR, message: 'internal error' });
+    this.closeWith(CloseCode.InternalError, 'internal error', { code: ErrorCode.SERVER_ERROR, message: 'internal error' });
   }
 
   private receive(data: RawData, isBinary: boolean): void {
@@ -262,7 +263,7 @@ export class Connection implements HubClient {
     const parsed = parseClientFrame(data.toString(), this.ctx.options.frameBounds, UNAUTHENTICATED_TYPES);
     this.ctx.metrics.countIn(parsed.ok ? parsed.frame.type : 'invalid', bytes);
     if (!parsed.ok) {
-      if (!('notYet' in parsed)) this.sendError(WireErrorCode.INVALID_MESSAGE_FORMAT, parsed.message, parsed.details === undefined ? {} : { details: parsed.details });
+      if (!('notYet' in parsed)) this.sendError(ErrorCode.INVALID_MESSAGE_FORMAT, parsed.message, parsed.details === undefined ? {} : { details: parsed.details });
       this.rejectAuth(AUTHENTICATE_FIRST);
       return;
     }
@@ -285,31 +286,31 @@ export class Connection implements HubClient {
 
   private refuseInvalid(message: string, details?: unknown, id?: string): void {
     if (this.state === 'authenticating') {
-      this.sendError(WireErrorCode.INVALID_MESSAGE_FORMAT, message, { ...(details === undefined ? {} : { details }) });
+      this.sendError(ErrorCode.INVALID_MESSAGE_FORMAT, message, { ...(details === undefined ? {} : { details }) });
       this.rejectAuth(AUTHENTICATE_FIRST);
       return;
     }
     if (!this.take('control', id)) return;
-    this.sendError(WireErrorCode.INVALID_MESSAGE_FORMAT, message, { ...(details === undefined ? {} : { details }), ...(id === undefined ? {} : { id }) });
+    this.sendError(ErrorCode.INVALID_MESSAGE_FORMAT, message, { ...(details === undefined ? {} : { details }), ...(id === undefined ? {} : { id }) });
   }
 
   private take(scope: string, id: string | undefined): boolean {
     const now = Date.now();
-    const result = this.limiter.take(scope, now);
+    const result = this.limiter.take(scope);
     if (result.ok) {
       if (result.announce) this.send({ type: 'rate_limit_status', ...result.announce });
       return true;
     }
     this.ctx.metrics.rateLimited.labels(scope).inc();
     const retryAfter = result.retryAfterMs / 1000;
-    this.sendError(WireErrorCode.RATE_LIMIT_EXCEEDED, `rate limit exceeded for ${scope}`, {
+    this.sendError(ErrorCode.RATE_LIMIT_EXCEEDED, `rate limit exceeded for ${scope}`, {
       retry_after: retryAfter,
       details: { ...result.status, retry_after_ms: result.retryAfterMs },
       ...(id === undefined ? {} : { id }),
     });
     if (this.flood.reject(now)) {
       this.log.warn({ scope }, 'flooding past the rate limit');
-      this.closeWith(ServerCloseCode.RateLimited, `rate limited; retry_after=${Math.max(1, Math.ceil(retryAfter))}`);
+      this.closeWith(CloseCode.RateLimited, `rate limited; retry_after=${Math.max(1, Math.ceil(retryAfter))}`);
     }
     return false;
   }
@@ -364,8 +365,8 @@ export class Connection implements HubClient {
   private accept(identity: Identity): void {
     const { hub, options } = this.ctx;
     if (hub.userConnectionCount(identity.userId) >= options.maxConnectionsPerUser) {
-      this.closeWith(ServerCloseCode.TryAgainLater, 'too many connections for this user', {
-        code: WireErrorCode.CONNECTION_FAILED,
+      this.closeWith(CloseCode.TryAgainLater, 'too many connections for this user', {
+        code: ErrorCode.CONNECTION_FAILED,
         message: `at most ${options.maxConnectionsPerUser} connections per user`,
       });
       return;
@@ -392,12 +393,12 @@ export class Connection implements HubClient {
     const result = await this.verify(token);
     if (this.state !== 'open') return;
     if (typeof result === 'string') {
-      this.sendError(WireErrorCode.AUTHENTICATION_FAILED, `token refresh refused: ${result}`);
+      this.sendError(ErrorCode.AUTHENTICATION_FAILED, `token refresh refused: ${result}`);
       return;
     }
     if (result.userId !== this.identity.userId) {
-      this.closeWith(ServerCloseCode.Forbidden, 'token belongs to another user', {
-        code: WireErrorCode.AUTHENTICATION_FAILED,
+      this.closeWith(CloseCode.Forbidden, 'token belongs to another user', {
+        code: ErrorCode.AUTHENTICATION_FAILED,
         message: 'a refreshed token must belong to the same user',
       });
       return;
@@ -417,31 +418,31 @@ export class Connection implements HubClient {
     const delay = Math.min(Math.max(expiresAt - Date.now(), 0), MAX_TIMER_MS);
     this.expiryTimer = setTimeout(() => {
       if (Date.now() < expiresAt) this.scheduleExpiry();
-      else this.closeWith(ServerCloseCode.Unauthorized, 'session expired', { code: WireErrorCode.AUTHENTICATION_FAILED, message: 'session expired' });
+      else this.closeWith(CloseCode.Unauthorized, 'session expired', { code: ErrorCode.AUTHENTICATION_FAILED, message: 'session expired' });
     }, delay);
   }
 
   private rejectAuth(reason: string): void {
     this.log.info({ reason }, 'authentication failed');
-    this.closeWith(ServerCloseCode.Unauthorized, reason, { code: WireErrorCode.AUTHENTICATION_FAILED, message: reason });
+    this.closeWith(CloseCode.Unauthorized, reason, { code: ErrorCode.AUTHENTICATION_FAILED, message: reason });
   }
 
   private timeoutAuth(): void {
-    this.closeWith(ServerCloseCode.Unauthorized, 'authentication timeout', { code: WireErrorCode.TIMEOUT, message: 'authentication timeout' });
+    this.closeWith(CloseCode.Unauthorized, 'authentication timeout', { code: ErrorCode.TIMEOUT, message: 'authentication timeout' });
   }
 
   private slowConsumer(): void {
     this.ctx.metrics.slowConsumers.inc();
     this.log.warn({ bufferedAmount: this.ws.bufferedAmount }, 'slow consumer');
-    this.closeWith(ServerCloseCode.SlowConsumer, 'slow consumer', undefined, SLOW_CONSUMER_GRACE_MS);
+    this.closeWith(CloseCode.SlowConsumer, 'slow consumer', undefined, SLOW_CONSUMER_GRACE_MS);
   }
 
   private onSocketError(error: Error & { code?: string }): void {
     const code =
       error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH'
-        ? WireErrorCode.MESSAGE_TOO_LARGE
+        ? ErrorCode.MESSAGE_TOO_LARGE
         : error.code === 'WS_ERR_INVALID_UTF8'
-          ? WireErrorCode.INVALID_MESSAGE_FORMAT
+          ? ErrorCode.INVALID_MESSAGE_FORMAT
           : undefined;
     if (code) this.ctx.metrics.errors.labels(code).inc();
     this.log.info({ err: error.message, code: error.code }, 'socket error');

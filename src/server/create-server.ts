@@ -6,12 +6,12 @@ import { MemoryBackend } from './backend/memory.js';
 import { RedisBackend } from './backend/redis.js';
 import type { Backend } from './backend/types.js';
 import { BROADCAST_ALL_CHANNEL, ChannelAuthorizer, isChannelName, userChannel } from './channels.js';
-import { ServerCloseCode } from './close-codes.js';
-import { Connection, type ConnectionContext } from './connection.js';
+import { CloseCode } from '../protocol/wire.js';
+import { ServerConnection, type ConnectionContext } from './connection.js';
 import { attachHttpEndpoints, type HealthReport } from './http-endpoints.js';
 import { Hub } from './hub.js';
 import { createMetrics } from './metrics.js';
-import { resolveOptions, type ResolvedOptions, type ServerOptions } from './options.js';
+import { resolveOptions, type ResolvedServerOptions, type ServerOptions } from './options.js';
 import { createUpgradeHandler } from './upgrade.js';
 
 /** Where a server-side publish landed. */
@@ -55,13 +55,13 @@ export function createServer(options: ServerOptions): Promise<SocketchartServer>
   return start(resolveOptions(options));
 }
 
-function createBackend(options: ResolvedOptions): Backend {
+function createBackend(options: ResolvedServerOptions): Backend {
   const { historySize, historyTtlMs, dedupWindowMs } = options;
   if (!options.redis) return new MemoryBackend({ historySize, historyTtlMs, dedupWindowMs });
   return new RedisBackend({ redis: options.redis, nodeId: options.nodeId, historySize, historyTtlMs, dedupWindowMs, logger: options.logger });
 }
 
-function guarded(connection: Connection, task: () => void): void {
+function guarded(connection: ServerConnection, task: () => void): void {
   try {
     task();
   } catch (error) {
@@ -79,7 +79,7 @@ function listen(server: ReturnType<typeof createHttpServer>, port: number | unde
   });
 }
 
-async function start(options: ResolvedOptions): Promise<SocketchartServer> {
+async function start(options: ResolvedServerOptions): Promise<SocketchartServer> {
   const { nodeId } = options;
   const logger = options.logger.child({ node: nodeId });
   const metrics = createMetrics({ prefix: options.metrics.prefix, defaultMetrics: options.metrics.defaultMetrics, ...(options.metrics.registry ? { registry: options.metrics.registry } : {}) });
@@ -103,7 +103,7 @@ async function start(options: ResolvedOptions): Promise<SocketchartServer> {
   });
   await backend.start(hub);
 
-  const connections = new Set<Connection>();
+  const connections = new Set<ServerConnection>();
   const startedAt = Date.now();
   let closing: Promise<void> | undefined;
   const ctx: ConnectionContext = {
@@ -128,7 +128,7 @@ async function start(options: ResolvedOptions): Promise<SocketchartServer> {
     isClosing: () => closing !== undefined,
     openConnections: () => connections.size,
     accept: (ws, handshake, meta) => {
-      const connection = new Connection(ws, ctx, nodeId);
+      const connection = new ServerConnection(ws, ctx, nodeId);
       connections.add(connection);
       metrics.connections.set(connections.size);
       metrics.connectionsOpened.inc();
@@ -200,7 +200,7 @@ async function start(options: ResolvedOptions): Promise<SocketchartServer> {
     const httpClosed = ownServer ? new Promise<void>((resolve) => httpServer.close(() => resolve())) : Promise.resolve();
     httpServer.off('upgrade', upgrades.onUpgrade);
     const open = [...connections];
-    for (const connection of open) connection.closeWith(ServerCloseCode.ServiceRestart, 'server restart', undefined, options.shutdownTimeoutMs);
+    for (const connection of open) connection.closeWith(CloseCode.ServiceRestart, 'server restart', undefined, options.shutdownTimeoutMs);
     await Promise.all(open.map((connection) => connection.closed));
     await backend.close();
     detachHttp();

@@ -1,11 +1,10 @@
 import type { Identity } from './auth.js';
 import type { Backend, BackendListener, ChannelSignal, GlobalSignal } from './backend/types.js';
 import { BROADCAST_ALL_CHANNEL, ChannelAuthorizer, userChannel } from './channels.js';
-import { ServerCloseCode, WireErrorCode } from './close-codes.js';
 import type { StoredMessage } from './history.js';
 import { errorText, logFailure, type Logger } from './logger.js';
 import type { ServerMetrics } from './metrics.js';
-import type { ClientFrame, ErrorFrame, PresenceMember, ServerFrame } from './schema.js';
+import { CloseCode, ErrorCode, type ClientFrame, type ErrorFrame, type PresenceMember, type ServerFrame } from '../protocol/wire.js';
 import { encodeMessage, Subscription, type HistoryReader, type SubscriberSink } from './subscription.js';
 
 type Frame<T extends ClientFrame['type']> = Extract<ClientFrame, { type: T }>;
@@ -19,8 +18,8 @@ export interface HubClient extends SubscriberSink {
   readonly presence: Map<string, PresenceMember>;
   readonly typing: Map<string, NodeJS.Timeout>;
   send(frame: ServerFrame): void;
-  sendError(code: WireErrorCode, message: string, extra?: Omit<Partial<ErrorFrame>, 'type' | 'code' | 'message'>): void;
-  closeWith(code: number, reason: string, error?: { code: WireErrorCode; message: string }): void;
+  sendError(code: ErrorCode, message: string, extra?: Omit<Partial<ErrorFrame>, 'type' | 'code' | 'message'>): void;
+  closeWith(code: number, reason: string, error?: { code: ErrorCode; message: string }): void;
 }
 
 export interface HubOptions {
@@ -121,7 +120,7 @@ export class Hub implements BackendListener {
   private allowed(client: HubClient, ch: string, action: 'subscribe' | 'publish' | 'presence', id?: string, event?: string): boolean {
     const verdict = this.options.authorizer.authorize(client.identity, ch, action, event);
     if (verdict.ok) return true;
-    client.sendError(WireErrorCode.AUTHORIZATION_FAILED, verdict.reason, { details: { ch, action }, ...(id === undefined ? {} : { id }) });
+    client.sendError(ErrorCode.AUTHORIZATION_FAILED, verdict.reason, { details: { ch, action }, ...(id === undefined ? {} : { id }) });
     return false;
   }
 
@@ -129,7 +128,7 @@ export class Hub implements BackendListener {
     if (!this.allowed(client, ch, 'subscribe')) return;
     const existing = client.subscriptions.get(ch);
     if (!existing && [...client.subscriptions.values()].filter((sub) => !sub.implicit).length >= this.options.maxSubscriptions) {
-      client.sendError(WireErrorCode.RATE_LIMIT_EXCEEDED, 'too many subscriptions', { details: { ch, limit: this.options.maxSubscriptions } });
+      client.sendError(ErrorCode.RATE_LIMIT_EXCEEDED, 'too many subscriptions', { details: { ch, limit: this.options.maxSubscriptions } });
       return;
     }
     const sub = new Subscription(ch, client, this.read, this.options.historySize);
@@ -142,7 +141,7 @@ export class Hub implements BackendListener {
       if (sub.closed) return;
       this.removeSub(client, sub);
       this.options.logger.warn({ ch, err: errorText(error) }, 'subscribe failed');
-      client.sendError(WireErrorCode.SERVER_ERROR, 'subscribe failed: history unavailable, retry', { details: { ch } });
+      client.sendError(ErrorCode.SERVER_ERROR, 'subscribe failed: history unavailable, retry', { details: { ch } });
     }
   }
 
@@ -159,7 +158,7 @@ export class Hub implements BackendListener {
       if (id !== undefined) client.send({ type: 'ack', id, seq: result.seq, ...(result.duplicate ? { duplicate: true } : {}) });
     } catch (error) {
       this.options.logger.warn({ ch, err: errorText(error) }, 'publish failed');
-      client.sendError(WireErrorCode.SERVER_ERROR, 'publish failed, retry', { details: { ch }, ...(id === undefined ? {} : { id }) });
+      client.sendError(ErrorCode.SERVER_ERROR, 'publish failed, retry', { details: { ch }, ...(id === undefined ? {} : { id }) });
     }
   }
 
@@ -179,7 +178,7 @@ export class Hub implements BackendListener {
     try {
       if (action === 'join' && !client.presence.has(ch)) {
         if (meta !== undefined && JSON.stringify(meta).length > MAX_META_BYTES) {
-          client.sendError(WireErrorCode.MESSAGE_TOO_LARGE, `presence meta is limited to ${MAX_META_BYTES} bytes`, { details: { ch } });
+          client.sendError(ErrorCode.MESSAGE_TOO_LARGE, `presence meta is limited to ${MAX_META_BYTES} bytes`, { details: { ch } });
           return;
         }
         const member: PresenceMember = meta === undefined ? { userId: client.identity.userId } : { userId: client.identity.userId, meta };
@@ -198,7 +197,7 @@ export class Hub implements BackendListener {
       client.send({ type: 'presence_state', ch, members: await this.options.backend.presenceList(ch) });
     } catch (error) {
       this.options.logger.warn({ ch, err: errorText(error) }, 'presence failed');
-      client.sendError(WireErrorCode.SERVER_ERROR, 'presence failed, retry', { details: { ch, action } });
+      client.sendError(ErrorCode.SERVER_ERROR, 'presence failed, retry', { details: { ch, action } });
     }
   }
 
@@ -292,7 +291,7 @@ export class Hub implements BackendListener {
   globalSignal(signal: GlobalSignal): void {
     if (signal.kind !== 'logout') return;
     for (const client of [...(this.users.get(signal.userId) ?? [])]) {
-      client.closeWith(ServerCloseCode.Unauthorized, signal.reason, { code: WireErrorCode.AUTHENTICATION_FAILED, message: signal.reason });
+      client.closeWith(CloseCode.Unauthorized, signal.reason, { code: ErrorCode.AUTHENTICATION_FAILED, message: signal.reason });
     }
   }
 

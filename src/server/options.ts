@@ -10,7 +10,8 @@ import { defaultChannelRules, patternProblem, type ChannelRule } from './channel
 import type { JsonBounds } from './json-bounds.js';
 import { createDefaultLogger, type Logger } from './logger.js';
 import { normalizeOrigin, type OriginPolicy } from './origin.js';
-import { defaultRateLimits, type RateLimit } from './rate-limit.js';
+import type { RateLimit } from '../policy/rate-limiter.js';
+import { defaultRateLimits } from './rate-limit.js';
 
 /** How tokens are checked and presented. */
 export interface ServerAuthOptions {
@@ -145,7 +146,7 @@ export interface ResolvedRedisOptions {
   commandTimeoutMs: number;
 }
 
-export interface ResolvedOptions {
+export interface ResolvedServerOptions {
   server: HttpServer | HttpsServer | undefined;
   port: number | undefined;
   host: string;
@@ -332,7 +333,7 @@ function optionName(path: readonly PropertyKey[]): string {
 }
 
 /** Validates options and fills in defaults; throws `InvalidOptionError` naming the first bad option. */
-export function resolveOptions(input: ServerOptions): ResolvedOptions {
+export function resolveOptions(input: ServerOptions): ResolvedServerOptions {
   const parsed = schema.safeParse(input);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;

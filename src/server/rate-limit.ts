@@ -1,8 +1,7 @@
-/** A token bucket: `burst` frames at once, refilled at `perMinute` frames per minute. */
-export interface RateLimit {
-  perMinute: number;
-  burst: number;
-}
+import type { Clock } from '../environment/clock.js';
+import type { RateLimit } from '../policy/rate-limiter.js';
+import { TokenBucket } from '../policy/token-bucket.js';
+import type { RateLimitStatus } from '../protocol/wire.js';
 
 /**
  * The seed's table (per connection and channel type), plus `default` for other channel types and `control`
@@ -19,63 +18,13 @@ export const defaultRateLimits: Readonly<Record<string, RateLimit>> = {
 
 const WINDOW_MS = 60_000;
 
-export class TokenBucket {
-  private tokens: number;
-  private last: number;
-  private readonly perMs: number;
-
-  constructor(
-    readonly limit: RateLimit,
-    now: number,
-  ) {
-    this.tokens = limit.burst;
-    this.last = now;
-    this.perMs = limit.perMinute / WINDOW_MS;
-  }
-
-  private refill(now: number): void {
-    if (now > this.last) {
-      this.tokens = Math.min(this.limit.burst, this.tokens + (now - this.last) * this.perMs);
-      this.last = now;
-    }
-  }
-
-  take(now: number): boolean {
-    this.refill(now);
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
-    return true;
-  }
-
-  remaining(now: number): number {
-    this.refill(now);
-    return Math.floor(this.tokens);
-  }
-
-  /** Milliseconds until one frame is allowed again. */
-  retryAfterMs(now: number): number {
-    this.refill(now);
-    return this.tokens >= 1 ? 0 : Math.ceil((1 - this.tokens) / this.perMs);
-  }
-
-  /** Epoch milliseconds at which the bucket is full again. */
-  resetAt(now: number): number {
-    this.refill(now);
-    return now + Math.ceil((this.limit.burst - this.tokens) / this.perMs);
-  }
-}
-
-/** What `rate_limit_status` announces for one scope. */
-export interface RateLimitStatus {
-  scope: string;
-  limit: number;
-  burst: number;
-  remaining: number;
-  reset_at: number;
-  window_seconds: number;
-}
-
 export type TakeResult = { ok: true; announce?: RateLimitStatus } | { ok: false; retryAfterMs: number; status: RateLimitStatus };
+
+interface ScopeEntry {
+  limit: RateLimit;
+  bucket: TokenBucket;
+  announcedAt: number;
+}
 
 /**
  * One connection's buckets, one per scope (channel type or `control`), created on first use. A refusal
@@ -83,46 +32,49 @@ export type TakeResult = { ok: true; announce?: RateLimitStatus } | { ok: false;
  * refused too, so a client never sees a later frame stored ahead of an earlier refused one.
  */
 export class ConnectionRateLimiter {
-  private readonly buckets = new Map<string, { bucket: TokenBucket; announcedAt: number; heldUntil: number }>();
+  private readonly buckets = new Map<string, ScopeEntry>();
 
-  constructor(private readonly limits: Readonly<Record<string, RateLimit>>) {}
+  constructor(
+    private readonly limits: Readonly<Record<string, RateLimit>>,
+    private readonly clock: Pick<Clock, 'now'>,
+  ) {}
 
-  private entry(scope: string, now: number) {
+  private entry(scope: string): ScopeEntry {
     let entry = this.buckets.get(scope);
     if (!entry) {
       const limit = this.limits[scope] ?? this.limits.default ?? defaultRateLimits.default!;
-      entry = { bucket: new TokenBucket(limit, now), announcedAt: Number.NEGATIVE_INFINITY, heldUntil: 0 };
+      entry = { limit, bucket: new TokenBucket({ ratePerSec: limit.perMinute / 60, burst: limit.burst }, this.clock), announcedAt: Number.NEGATIVE_INFINITY };
       this.buckets.set(scope, entry);
     }
     return entry;
   }
 
-  status(scope: string, now: number): RateLimitStatus {
-    const { bucket } = this.entry(scope, now);
+  status(scope: string): RateLimitStatus {
+    const { limit, bucket } = this.entry(scope);
     return {
       scope,
-      limit: bucket.limit.perMinute,
-      burst: bucket.limit.burst,
-      remaining: bucket.remaining(now),
-      reset_at: bucket.resetAt(now),
+      limit: limit.perMinute,
+      burst: limit.burst,
+      remaining: Math.floor(bucket.available()),
+      reset_at: this.clock.now() + bucket.msUntil(limit.burst),
       window_seconds: WINDOW_MS / 1000,
     };
   }
 
   /** Takes one frame from the scope's bucket; announces the status on first use and when running low (at most once a second). */
-  take(scope: string, now: number): TakeResult {
-    const entry = this.entry(scope, now);
-    if (now < entry.heldUntil) return { ok: false, retryAfterMs: entry.heldUntil - now, status: this.status(scope, now) };
-    if (!entry.bucket.take(now)) {
-      const retryAfterMs = entry.bucket.retryAfterMs(now);
-      entry.heldUntil = now + retryAfterMs;
-      return { ok: false, retryAfterMs, status: this.status(scope, now) };
+  take(scope: string): TakeResult {
+    const entry = this.entry(scope);
+    const now = this.clock.now();
+    if (!entry.bucket.tryTake()) {
+      const retryAfterMs = entry.bucket.msUntil(1);
+      entry.bucket.blockUntil(now + retryAfterMs);
+      return { ok: false, retryAfterMs, status: this.status(scope) };
     }
     const first = entry.announcedAt === Number.NEGATIVE_INFINITY;
-    const low = entry.bucket.remaining(now) <= Math.floor(entry.bucket.limit.burst / 4);
+    const low = entry.bucket.available() < Math.floor(entry.limit.burst / 4) + 1;
     if (first || (low && now - entry.announcedAt >= 1000)) {
       entry.announcedAt = now;
-      return { ok: true, announce: this.status(scope, now) };
+      return { ok: true, announce: this.status(scope) };
     }
     return { ok: true };
   }

@@ -1,11 +1,12 @@
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { AuthenticationError, handshakeToken, loggableProtocols, offeredProtocols, SUBPROTOCOL, type Authenticate } from './auth.js';
-import { ServerCloseCode } from './close-codes.js';
+import { JSON_SUBPROTOCOL } from '../protocol/wire.js';
+import { AuthenticationError, handshakeToken, loggableProtocols, offeredProtocols, type Authenticate } from './auth.js';
+import { CloseCode } from '../protocol/wire.js';
 import type { HandshakeAuth } from './connection.js';
 import { errorText, loggableUrl, type Logger } from './logger.js';
-import type { ResolvedOptions } from './options.js';
+import type { ResolvedServerOptions } from './options.js';
 import { checkOrigin } from './origin.js';
 
 /** What is logged about a handshake: never its query string nor a token subprotocol. */
@@ -16,7 +17,7 @@ export interface HandshakeMeta {
 }
 
 export interface UpgradeContext {
-  options: ResolvedOptions;
+  options: ResolvedServerOptions;
   logger: Logger;
   authenticate: Authenticate;
   /** Other listeners may serve upgrades to other paths (attached server). */
@@ -54,7 +55,7 @@ export function createUpgradeHandler(ctx: UpgradeContext): { onUpgrade: (request
     maxPayload: options.maxPayload,
     perMessageDeflate: false,
     clientTracking: false,
-    handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
+    handleProtocols: (protocols) => (protocols.has(JSON_SUBPROTOCOL) ? JSON_SUBPROTOCOL : false),
   });
 
   const upgradeThenClose = (request: IncomingMessage, socket: Duplex, head: Buffer, code: number, reason: string) => {
@@ -85,12 +86,12 @@ export function createUpgradeHandler(ctx: UpgradeContext): { onUpgrade: (request
     if (!origin.ok) {
       logger.warn({ ...meta, reason: origin.reason }, 'origin rejected');
       if (options.originRejection === 'http') rejectHttp(socket, 403);
-      else upgradeThenClose(request, socket, head, ServerCloseCode.PolicyViolation, origin.reason);
+      else upgradeThenClose(request, socket, head, CloseCode.PolicyViolation, origin.reason);
       return;
     }
     if (ctx.openConnections() + pending >= options.maxConnections) {
       logger.warn(meta, 'connection limit reached');
-      upgradeThenClose(request, socket, head, ServerCloseCode.TryAgainLater, 'server is at its connection limit');
+      upgradeThenClose(request, socket, head, CloseCode.TryAgainLater, 'server is at its connection limit');
       return;
     }
     const handshake = await verifyHandshake(request);

@@ -1,5 +1,5 @@
 import { initialSeq, MessageRing, type HistoryRead, type StoredMessage } from '../history.js';
-import type { PresenceMember } from '../schema.js';
+import type { PresenceMember } from '../../protocol/wire.js';
 import type { AppendInput, AppendResult, Backend, BackendListener, ChannelSignal, GlobalSignal } from './types.js';
 
 export interface MemoryBackendOptions {

@@ -2,7 +2,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import { errorText, type Logger } from '../logger.js';
 import type { HistoryRead, StoredMessage } from '../history.js';
 import type { ResolvedRedisOptions } from '../options.js';
-import type { PresenceMember } from '../schema.js';
+import type { PresenceMember } from '../../protocol/wire.js';
 import {
   appendScript,
   heartbeatScript,

@@ -1,5 +1,5 @@
 import type { HistoryRead, StoredMessage } from '../history.js';
-import type { PresenceMember } from '../schema.js';
+import type { PresenceMember } from '../../protocol/wire.js';
 
 /** A message to number, keep and fan out. */
 export interface AppendInput {

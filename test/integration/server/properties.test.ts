@@ -4,7 +4,7 @@ import type { Identity } from '../../../src/server/auth.js';
 import { ChannelAuthorizer } from '../../../src/server/channels.js';
 import { planReplay, type HistoryRead, type StoredMessage } from '../../../src/server/history.js';
 import { Subscription } from '../../../src/server/subscription.js';
-import { TokenBucket } from '../../../src/server/rate-limit.js';
+import { ConnectionRateLimiter } from '../../../src/server/rate-limit.js';
 
 const identity = (userId: string): Identity => ({ userId, roles: [], permissions: [], claims: {} });
 const message = (seq: number): StoredMessage => ({ seq, dataJson: String(seq), ts: 0 });
@@ -42,15 +42,21 @@ describe('properties of the pure parts: replay plans, token buckets, channel pat
     );
   });
 
-  it('a token bucket never accepts more than burst + rate × T in any interval of length T', () => {
+  it('a connection’s rate limiter never accepts more than burst + rate × T in any interval of length T', () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 600 }),
         fc.integer({ min: 1, max: 30 }),
         fc.array(fc.integer({ min: 0, max: 120_000 }), { minLength: 1, maxLength: 300 }),
         (perMinute, burst, times) => {
-          const bucket = new TokenBucket({ perMinute, burst }, 0);
-          const accepted = [...times].sort((a, b) => a - b).filter((time) => bucket.take(time));
+          const clock = { now: () => 0 };
+          const limiter = new ConnectionRateLimiter({ chat: { perMinute, burst } }, clock);
+          const accepted = [...times]
+            .sort((a, b) => a - b)
+            .filter((time) => {
+              clock.now = () => time;
+              return limiter.take('chat').ok;
+            });
           for (let i = 0; i < accepted.length; i++) {
             for (let j = i; j < accepted.length; j++) {
               expect(j - i + 1).toBeLessThanOrEqual(burst + (perMinute / 60_000) * (accepted[j]! - accepted[i]!) + 1e-9);
