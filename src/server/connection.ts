@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { systemClock } from '../environment/clock.js';
 import { WebSocket, type RawData } from 'ws';
 import { AuthenticationError, type Authenticate, type Identity } from './auth.js';
-import { channelType } from './channels.js';
+import type { ChannelAction } from './channels.js';
 import type { Hub, HubClient } from './hub.js';
 import { errorText, type Logger } from './logger.js';
-import type { ServerMetrics } from './metrics.js';
-import { ConnectionRateLimiter, FloodMeter } from './rate-limit.js';
+import { closeCodeLabel, type ServerMetrics } from './metrics.js';
+import { CONTROL_SCOPE, type ConnectionLimits, type Refusal, type ServerRateLimits, type Subject } from './rate-limit.js';
 import { CloseCode, ErrorCode, type ClientFrame, type ClientFrameType, type ErrorFrame, type PresenceMember, type ServerFrame } from '../protocol/wire.js';
 import { parseClientFrame } from './schema.js';
 import type { Subscription } from './subscription.js';
@@ -18,6 +17,7 @@ export interface ConnectionContext {
   metrics: ServerMetrics;
   logger: Logger;
   authenticate: Authenticate;
+  limits: ServerRateLimits;
   onClosed(connection: ServerConnection): void;
 }
 
@@ -33,7 +33,6 @@ const MAX_EARLY_BYTES = 1024 * 1024;
 const MAX_UNAUTHENTICATED_BYTES = 20 * 1024;
 const UNAUTHENTICATED_TYPES: ReadonlySet<ClientFrameType> = new Set<ClientFrameType>(['auth', 'ping']);
 const AUTHENTICATE_FIRST = 'authenticate first: the first frame must be auth {token}';
-const FLOOD_WINDOW_MS = 10_000;
 const CLOSE_GRACE_MS = 2000;
 const SLOW_CONSUMER_GRACE_MS = 1000;
 const MAX_TIMER_MS = 2_147_483_647;
@@ -95,8 +94,7 @@ export class ServerConnection implements HubClient {
   /** Frames that arrived while the token of an `auth` frame was being verified, not yet parsed. */
   private early: { text: string; bytes: number }[] = [];
   private earlyBytes = 0;
-  private readonly limiter: ConnectionRateLimiter;
-  private readonly flood: FloodMeter;
+  private readonly limits: ConnectionLimits;
   private authTimer: NodeJS.Timeout | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
   private killTimer: NodeJS.Timeout | undefined;
@@ -109,10 +107,11 @@ export class ServerConnection implements HubClient {
     private readonly ws: WebSocket,
     private readonly ctx: ConnectionContext,
     nodeId: string,
+    /** The remote address, which unauthenticated traffic is charged to. */
+    private readonly address: string,
   ) {
     this.key = `${nodeId}:${this.id}`;
-    this.limiter = new ConnectionRateLimiter(ctx.options.rateLimits, systemClock);
-    this.flood = new FloodMeter(ctx.options.floodThreshold, FLOOD_WINDOW_MS);
+    this.limits = ctx.limits.newConnection();
     this.log = ctx.logger.child({ conn: this.id });
     ws.on('message', (data, isBinary) => this.onFrame(data, isBinary));
     ws.on('pong', () => (this.alive = true));
@@ -269,7 +268,7 @@ export class ServerConnection implements HubClient {
     }
     const frame = parsed.frame;
     if (frame.type === 'ping') {
-      if (this.take('control', undefined)) this.send(frame.ts === undefined ? { type: 'pong' } : { type: 'pong', ts: frame.ts });
+      if (this.take(CONTROL_SCOPE, undefined)) this.send(frame.ts === undefined ? { type: 'pong' } : { type: 'pong', ts: frame.ts });
     } else if (frame.type === 'auth') {
       this.authenticate(frame.token).catch((error: unknown) => this.fail(error));
     }
@@ -290,36 +289,77 @@ export class ServerConnection implements HubClient {
       this.rejectAuth(AUTHENTICATE_FIRST);
       return;
     }
-    if (!this.take('control', id)) return;
+    if (!this.take(CONTROL_SCOPE, id)) return;
     this.sendError(ErrorCode.INVALID_MESSAGE_FORMAT, message, { ...(details === undefined ? {} : { details }), ...(id === undefined ? {} : { id }) });
   }
 
-  private take(scope: string, id: string | undefined): boolean {
-    const now = Date.now();
-    const result = this.limiter.take(scope);
-    if (result.ok) {
-      if (result.announce) this.send({ type: 'rate_limit_status', ...result.announce });
+  private get subject(): Subject {
+    return this.currentIdentity ? { kind: 'user', id: this.currentIdentity.userId } : { kind: 'address', id: this.address };
+  }
+
+  /** Charges one frame of `scope` (to the user or address too, unless the backend charges it); refuses it when a bucket is empty. */
+  private take(scope: string, id: string | undefined, subjectToo = true): boolean {
+    const verdict = this.ctx.limits.take(this.limits, this.subject, scope, subjectToo);
+    if (verdict.ok) {
+      if (verdict.announce) this.send({ type: 'rate_limit_status', ...verdict.announce });
       return true;
     }
+    this.refuseOverLimit(verdict, id);
+    return false;
+  }
+
+  private refuseOverLimit(verdict: Refusal, id: string | undefined): void {
+    const { scope } = verdict.status;
     this.ctx.metrics.rateLimited.labels(scope).inc();
-    const retryAfter = result.retryAfterMs / 1000;
+    const retryAfter = verdict.retryAfterMs / 1000;
     this.sendError(ErrorCode.RATE_LIMIT_EXCEEDED, `rate limit exceeded for ${scope}`, {
       retry_after: retryAfter,
-      details: { ...result.status, retry_after_ms: result.retryAfterMs },
+      details: { ...verdict.status, retry_after_ms: verdict.retryAfterMs },
       ...(id === undefined ? {} : { id }),
     });
-    if (this.flood.reject(now)) {
+    if (verdict.flooding) {
       this.log.warn({ scope }, 'flooding past the rate limit');
       this.closeWith(CloseCode.RateLimited, `rate limited; retry_after=${Math.max(1, Math.ceil(retryAfter))}`);
     }
+  }
+
+  /**
+   * Authorizes a channel frame before any channel bucket is charged: a refused one costs a `control` token
+   * and is answered with AUTHORIZATION_FAILED (or RATE_LIMIT_EXCEEDED once that budget is spent).
+   */
+  private authorized(ch: string, action: ChannelAction, id: string | undefined, event?: string): boolean {
+    const verdict = this.ctx.hub.authorize(this.identity, ch, action, event);
+    if (verdict.ok) return true;
+    if (this.take(CONTROL_SCOPE, id)) this.sendError(ErrorCode.AUTHORIZATION_FAILED, verdict.reason, { details: { ch, action }, ...(id === undefined ? {} : { id }) });
     return false;
   }
 
   private dispatch(frame: ClientFrame): void {
-    const scope = frame.type === 'publish' ? channelType(frame.ch) : 'control';
-    if (!this.take(scope, frame.type === 'publish' ? frame.id : undefined)) return;
-    const { hub } = this.ctx;
+    const { hub, limits } = this.ctx;
     const failed = (error: unknown) => this.fail(error);
+    switch (frame.type) {
+      case 'publish': {
+        const scope = limits.scopeOf(frame.ch);
+        if (!this.authorized(frame.ch, 'publish', frame.id, frame.event) || !this.take(scope, frame.id, false)) return;
+        hub
+          .publish(this, frame, limits.userCharge(this.identity.userId, scope))
+          .then((result) => {
+            if (result?.outcome === 'refused') this.refuseOverLimit(limits.refusedElsewhere(this.limits, this.subject, scope, result.retryAfterMs), frame.id);
+          })
+          .catch(failed);
+        return;
+      }
+      case 'subscribe':
+        if (this.authorized(frame.ch, 'subscribe', undefined) && this.take(CONTROL_SCOPE, undefined)) hub.subscribe(this, frame).catch(failed);
+        return;
+      case 'presence':
+        if (this.authorized(frame.ch, 'presence', undefined) && this.take(CONTROL_SCOPE, undefined)) hub.presence(this, frame).catch(failed);
+        return;
+      case 'typing':
+        if (this.authorized(frame.ch, 'presence', undefined) && this.take(CONTROL_SCOPE, undefined)) hub.typing(this, frame).catch(failed);
+        return;
+    }
+    if (!this.take(CONTROL_SCOPE, undefined)) return;
     switch (frame.type) {
       case 'auth':
         this.refresh(frame.token).catch(failed);
@@ -327,20 +367,10 @@ export class ServerConnection implements HubClient {
       case 'ping':
         this.send(frame.ts === undefined ? { type: 'pong' } : { type: 'pong', ts: frame.ts });
         return;
-      case 'subscribe':
-        hub.subscribe(this, frame).catch(failed);
-        return;
       case 'unsubscribe':
         hub.unsubscribe(this, frame);
         return;
-      case 'publish':
-        hub.publish(this, frame).catch(failed);
-        return;
-      case 'presence':
-        hub.presence(this, frame).catch(failed);
-        return;
-      case 'typing':
-        hub.typing(this, frame).catch(failed);
+      case 'pong':
         return;
     }
   }
@@ -423,11 +453,13 @@ export class ServerConnection implements HubClient {
   }
 
   private rejectAuth(reason: string): void {
+    this.ctx.limits.chargeAddress(this.address);
     this.log.info({ reason }, 'authentication failed');
     this.closeWith(CloseCode.Unauthorized, reason, { code: ErrorCode.AUTHENTICATION_FAILED, message: reason });
   }
 
   private timeoutAuth(): void {
+    this.ctx.limits.chargeAddress(this.address);
     this.closeWith(CloseCode.Unauthorized, 'authentication timeout', { code: ErrorCode.TIMEOUT, message: 'authentication timeout' });
   }
 
@@ -453,7 +485,7 @@ export class ServerConnection implements HubClient {
     this.state = 'closed';
     this.clearTimers();
     clearTimeout(this.killTimer);
-    this.ctx.metrics.connectionsClosed.labels(String(code)).inc();
+    this.ctx.metrics.connectionsClosed.labels(closeCodeLabel(code)).inc();
     this.log.info({ code, reason: reason.slice(0, 123) }, 'connection closed');
     this.ctx.onClosed(this);
     const cleanup = this.attached ? this.ctx.hub.detach(this) : Promise.resolve();

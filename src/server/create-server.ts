@@ -1,6 +1,7 @@
 import { createServer as createHttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import { systemClock } from '../environment/clock.js';
 import { createAuthenticator } from './auth.js';
 import { MemoryBackend } from './backend/memory.js';
 import { RedisBackend } from './backend/redis.js';
@@ -12,7 +13,13 @@ import { attachHttpEndpoints, type HealthReport } from './http-endpoints.js';
 import { Hub } from './hub.js';
 import { createMetrics } from './metrics.js';
 import { resolveOptions, type ResolvedServerOptions, type ServerOptions } from './options.js';
+import { ServerRateLimits } from './rate-limit.js';
 import { createUpgradeHandler } from './upgrade.js';
+
+/** Most users, and most remote addresses, whose rate-limit buckets and flood counts a node keeps. */
+const MAX_TRACKED_SUBJECTS = 100_000;
+/** How often full rate-limit buckets and quiet flood counts are forgotten. */
+const LIMIT_SWEEP_MS = 5000;
 
 /** Where a server-side publish landed. */
 export interface PublishResult {
@@ -55,9 +62,9 @@ export function createServer(options: ServerOptions): Promise<SocketchartServer>
   return start(resolveOptions(options));
 }
 
-function createBackend(options: ResolvedServerOptions): Backend {
+function createBackend(options: ResolvedServerOptions, limits: ServerRateLimits): Backend {
   const { historySize, historyTtlMs, dedupWindowMs } = options;
-  if (!options.redis) return new MemoryBackend({ historySize, historyTtlMs, dedupWindowMs });
+  if (!options.redis) return new MemoryBackend({ historySize, historyTtlMs, dedupWindowMs, buckets: limits.userBuckets });
   return new RedisBackend({ redis: options.redis, nodeId: options.nodeId, historySize, historyTtlMs, dedupWindowMs, logger: options.logger });
 }
 
@@ -83,7 +90,17 @@ async function start(options: ResolvedServerOptions): Promise<SocketchartServer>
   const { nodeId } = options;
   const logger = options.logger.child({ node: nodeId });
   const metrics = createMetrics({ prefix: options.metrics.prefix, defaultMetrics: options.metrics.defaultMetrics, ...(options.metrics.registry ? { registry: options.metrics.registry } : {}) });
-  const backend = createBackend({ ...options, logger });
+  const limits = new ServerRateLimits(
+    {
+      perConnection: options.rateLimits,
+      perUser: options.userRateLimits,
+      unauthenticated: options.unauthenticatedRateLimit,
+      floodThreshold: options.floodThreshold,
+      maxTracked: MAX_TRACKED_SUBJECTS,
+    },
+    systemClock,
+  );
+  const backend = createBackend({ ...options, logger }, limits);
   const hub = new Hub({
     backend,
     authorizer: new ChannelAuthorizer(options.channels),
@@ -112,6 +129,7 @@ async function start(options: ResolvedServerOptions): Promise<SocketchartServer>
     metrics,
     logger,
     authenticate,
+    limits,
     onClosed: (connection) => {
       connections.delete(connection);
       metrics.connections.set(connections.size);
@@ -127,8 +145,9 @@ async function start(options: ResolvedServerOptions): Promise<SocketchartServer>
     sharesUpgrades: () => !ownServer && httpServer.listenerCount('upgrade') > 1,
     isClosing: () => closing !== undefined,
     openConnections: () => connections.size,
+    addressWait: (address) => limits.addressWait(address),
     accept: (ws, handshake, meta) => {
-      const connection = new ServerConnection(ws, ctx, nodeId);
+      const connection = new ServerConnection(ws, ctx, nodeId, meta.ip ?? '');
       connections.add(connection);
       metrics.connections.set(connections.size);
       metrics.connectionsOpened.inc();
@@ -184,6 +203,7 @@ async function start(options: ResolvedServerOptions): Promise<SocketchartServer>
       ),
     );
   }
+  timers.push(setInterval(() => limits.sweep(), LIMIT_SWEEP_MS));
   timers.forEach((timer) => timer.unref());
   logger.info({ address: httpServer.address(), backend: backend.kind }, 'server started');
 
@@ -191,6 +211,7 @@ async function start(options: ResolvedServerOptions): Promise<SocketchartServer>
     if (!isChannelName(ch)) throw new TypeError(`Invalid channel name ${JSON.stringify(ch.slice(0, 60))}: expected type:id[:sub]`);
     if (closing) throw new Error('The server is shutting down');
     const result = await hub.append(ch, data, event, id, undefined);
+    if (result.outcome !== 'stored') throw new Error('a server publish was refused by a rate limit');
     return { seq: result.seq, duplicate: result.duplicate };
   };
 

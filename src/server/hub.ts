@@ -1,6 +1,6 @@
 import type { Identity } from './auth.js';
-import type { Backend, BackendListener, ChannelSignal, GlobalSignal } from './backend/types.js';
-import { BROADCAST_ALL_CHANNEL, ChannelAuthorizer, userChannel } from './channels.js';
+import type { AppendCharge, AppendResult, Backend, BackendListener, ChannelSignal, GlobalSignal } from './backend/types.js';
+import { BROADCAST_ALL_CHANNEL, ChannelAuthorizer, userChannel, type AuthorizationResult, type ChannelAction } from './channels.js';
 import type { StoredMessage } from './history.js';
 import { errorText, logFailure, type Logger } from './logger.js';
 import type { ServerMetrics } from './metrics.js';
@@ -117,15 +117,12 @@ export class Hub implements BackendListener {
     }
   }
 
-  private allowed(client: HubClient, ch: string, action: 'subscribe' | 'publish' | 'presence', id?: string, event?: string): boolean {
-    const verdict = this.options.authorizer.authorize(client.identity, ch, action, event);
-    if (verdict.ok) return true;
-    client.sendError(ErrorCode.AUTHORIZATION_FAILED, verdict.reason, { details: { ch, action }, ...(id === undefined ? {} : { id }) });
-    return false;
+  authorize(identity: Identity, ch: string, action: ChannelAction, event?: string): AuthorizationResult {
+    return this.options.authorizer.authorize(identity, ch, action, event);
   }
 
+  /** Subscribes an authorized client. */
   async subscribe(client: HubClient, { ch, since }: Frame<'subscribe'>): Promise<void> {
-    if (!this.allowed(client, ch, 'subscribe')) return;
     const existing = client.subscriptions.get(ch);
     if (!existing && [...client.subscriptions.values()].filter((sub) => !sub.implicit).length >= this.options.maxSubscriptions) {
       client.sendError(ErrorCode.RATE_LIMIT_EXCEEDED, 'too many subscriptions', { details: { ch, limit: this.options.maxSubscriptions } });
@@ -151,20 +148,23 @@ export class Hub implements BackendListener {
     client.send({ type: 'unsubscribed', ch });
   }
 
-  async publish(client: HubClient, { ch, id, data, event }: Frame<'publish'>): Promise<void> {
-    if (!this.allowed(client, ch, 'publish', id, event)) return;
+  /** Publishes for an authorized client, charging `charge` atomically with the append; acks it when it has an id. Undefined when it failed (answered with SERVER_ERROR). */
+  async publish(client: HubClient, { ch, id, data, event }: Frame<'publish'>, charge: AppendCharge): Promise<AppendResult | undefined> {
     try {
-      const result = await this.append(ch, data, event, id, client.identity.userId);
-      if (id !== undefined) client.send({ type: 'ack', id, seq: result.seq, ...(result.duplicate ? { duplicate: true } : {}) });
+      const result = await this.append(ch, data, event, id, client.identity.userId, charge);
+      if (result.outcome === 'stored' && id !== undefined) client.send({ type: 'ack', id, seq: result.seq, ...(result.duplicate ? { duplicate: true } : {}) });
+      return result;
     } catch (error) {
       this.options.logger.warn({ ch, err: errorText(error) }, 'publish failed');
       client.sendError(ErrorCode.SERVER_ERROR, 'publish failed, retry', { details: { ch }, ...(id === undefined ? {} : { id }) });
+      return undefined;
     }
   }
 
   /** Numbers, keeps and fans out one message; with an `id`, a repeat inside the dedup window returns the first seq. */
-  append(ch: string, data: unknown, event: string | undefined, id: string | undefined, from: string | undefined) {
+  append(ch: string, data: unknown, event: string | undefined, id: string | undefined, from: string | undefined, charge?: AppendCharge): Promise<AppendResult> {
     return this.options.backend.append(ch, {
+      ...(charge === undefined ? {} : { charge }),
       dataJson: encodeData(data),
       ts: Date.now(),
       ...(id === undefined ? {} : { id, dedupKey: JSON.stringify([from ?? '', ch, id]) }),
@@ -173,8 +173,8 @@ export class Hub implements BackendListener {
     });
   }
 
+  /** Presence of an authorized client. */
   async presence(client: HubClient, { ch, action, meta }: Frame<'presence'>): Promise<void> {
-    if (!this.allowed(client, ch, 'presence')) return;
     try {
       if (action === 'join' && !client.presence.has(ch)) {
         if (meta !== undefined && JSON.stringify(meta).length > MAX_META_BYTES) {
@@ -212,8 +212,8 @@ export class Hub implements BackendListener {
     }
   }
 
+  /** Typing of a client authorized for presence. */
   async typing(client: HubClient, { ch, typing }: Frame<'typing'>): Promise<void> {
-    if (!this.allowed(client, ch, 'presence')) return;
     const timer = client.typing.get(ch);
     if (!typing) {
       if (timer) this.stopTyping(client, ch);

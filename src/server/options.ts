@@ -90,9 +90,21 @@ export interface ServerOptions {
   channels?: readonly ChannelRule[];
   /** Deliver `user:<userId>` and `broadcast:all` to every connection without a subscribe. @default true */
   implicitChannels?: boolean;
-  /** Rate limits per channel type (plus `default` and `control`), merged over `defaultRateLimits`. @default defaultRateLimits */
+  /**
+   * Rate limits of each connection, by channel type (plus `default` for every other type and `control` for frames
+   * outside a channel), merged over `defaultRateLimits`.
+   * @default defaultRateLimits
+   */
   rateLimits?: Readonly<Record<string, RateLimit>>;
-  /** Refused frames within 10 s after which the connection is closed with 4029. @default 50 */
+  /**
+   * Rate limits of each user, by the same scopes, shared by all the user's connections (on every node, for
+   * publishes, with Redis) and kept across reconnects; merged over the resolved `rateLimits`.
+   * @default the resolved rateLimits
+   */
+  userRateLimits?: Readonly<Record<string, RateLimit>>;
+  /** Limit per remote address on what it sends before authenticating: pings, refused frames, failed or timed-out authentications. @default { perMinute: 300, burst: 60 } */
+  unauthenticatedRateLimit?: RateLimit;
+  /** Refused frames within 10 s (per user, or per address before authentication) after which the connection is closed with 4029. @default 50 */
   floodThreshold?: number;
   /** Largest inbound frame in bytes; larger closes the socket with 1009. @default 65536 */
   maxPayload?: number;
@@ -166,6 +178,8 @@ export interface ResolvedServerOptions {
   channels: readonly ChannelRule[];
   implicitChannels: boolean;
   rateLimits: Readonly<Record<string, RateLimit>>;
+  userRateLimits: Readonly<Record<string, RateLimit>>;
+  unauthenticatedRateLimit: RateLimit;
   floodThreshold: number;
   maxPayload: number;
   frameBounds: JsonBounds;
@@ -265,6 +279,8 @@ const schema = z
     channels: z.array(channelRule).optional(),
     implicitChannels: z.boolean().optional(),
     rateLimits: z.record(z.string().min(1), rateLimit).optional(),
+    userRateLimits: z.record(z.string().min(1), rateLimit).optional(),
+    unauthenticatedRateLimit: rateLimit.optional(),
     floodThreshold: positiveInt.optional(),
     maxPayload: z.number().int().min(256).max(64 * 1024 * 1024).optional(),
     maxFrameDepth: z.number().int().min(2).max(256).optional(),
@@ -349,6 +365,7 @@ export function resolveOptions(input: ServerOptions): ResolvedServerOptions {
   const auth = options.auth;
   const allowed = options.allowedOrigins ?? '*';
   const redis = typeof options.redis === 'string' ? { url: options.redis } : options.redis;
+  const rateLimits = { ...defaultRateLimits, ...options.rateLimits };
   return {
     server: options.server,
     port: options.port,
@@ -372,7 +389,9 @@ export function resolveOptions(input: ServerOptions): ResolvedServerOptions {
     originRejection: options.originRejection ?? 'close',
     channels: options.channels ?? defaultChannelRules,
     implicitChannels: options.implicitChannels ?? true,
-    rateLimits: { ...defaultRateLimits, ...options.rateLimits },
+    rateLimits,
+    userRateLimits: { ...rateLimits, ...options.userRateLimits },
+    unauthenticatedRateLimit: options.unauthenticatedRateLimit ?? { perMinute: 300, burst: 60 },
     floodThreshold: options.floodThreshold ?? 50,
     maxPayload: options.maxPayload ?? 64 * 1024,
     frameBounds: { maxDepth: options.maxFrameDepth ?? 32, maxItems: options.maxFrameItems ?? 10_000 },

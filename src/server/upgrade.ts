@@ -24,6 +24,8 @@ export interface UpgradeContext {
   sharesUpgrades: () => boolean;
   isClosing: () => boolean;
   openConnections: () => number;
+  /** Ms the remote address must wait (its unauthenticated budget is spent), or 0. */
+  addressWait: (address: string) => number;
   accept: (ws: WebSocket, handshake: HandshakeAuth, meta: HandshakeMeta) => void;
 }
 
@@ -87,6 +89,12 @@ export function createUpgradeHandler(ctx: UpgradeContext): { onUpgrade: (request
       logger.warn({ ...meta, reason: origin.reason }, 'origin rejected');
       if (options.originRejection === 'http') rejectHttp(socket, 403);
       else upgradeThenClose(request, socket, head, CloseCode.PolicyViolation, origin.reason);
+      return;
+    }
+    const wait = ctx.addressWait(request.socket.remoteAddress ?? '');
+    if (wait > 0) {
+      logger.warn(meta, 'address over its unauthenticated rate limit');
+      upgradeThenClose(request, socket, head, CloseCode.RateLimited, `rate limited; retry_after=${Math.max(1, Math.ceil(wait / 1000))}`);
       return;
     }
     if (ctx.openConnections() + pending >= options.maxConnections) {

@@ -1,5 +1,6 @@
 import { initialSeq, MessageRing, type HistoryRead, type StoredMessage } from '../history.js';
 import type { PresenceMember } from '../../protocol/wire.js';
+import type { LimitTable } from '../limit-table.js';
 import type { AppendInput, AppendResult, Backend, BackendListener, ChannelSignal, GlobalSignal } from './types.js';
 
 export interface MemoryBackendOptions {
@@ -8,6 +9,8 @@ export interface MemoryBackendOptions {
   dedupWindowMs: number;
   /** Most remembered publish ids; the oldest are forgotten first. */
   maxDedupEntries?: number;
+  /** Where appends are charged to their rate limit buckets. */
+  buckets: LimitTable;
 }
 
 interface ChannelState {
@@ -72,7 +75,11 @@ export class MemoryBackend implements Backend {
     const now = Date.now();
     if (input.dedupKey !== undefined) {
       const seq = this.rememberedSeq(input.dedupKey, now);
-      if (seq !== undefined) return { seq, duplicate: true };
+      if (seq !== undefined) return { outcome: 'stored', seq, duplicate: true };
+    }
+    if (input.charge) {
+      const charged = this.options.buckets.take(input.charge.key, input.charge.limit);
+      if (!charged.ok) return { outcome: 'refused', retryAfterMs: charged.retryAfterMs };
     }
     const state = this.channel(ch, now);
     state.seq += 1;
@@ -83,7 +90,7 @@ export class MemoryBackend implements Backend {
     state.ring.push(message);
     if (input.dedupKey !== undefined) this.dedup.set(input.dedupKey, { seq: state.seq, expiresAt: now + this.options.dedupWindowMs });
     this.listener?.message(ch, message);
-    return { seq: state.seq, duplicate: false };
+    return { outcome: 'stored', seq: state.seq, duplicate: false };
   }
 
   async read(ch: string, since: number, limit: number): Promise<HistoryRead> {

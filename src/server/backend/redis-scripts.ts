@@ -28,14 +28,46 @@ end
 `;
 
 /**
- * KEYS: meta, history, dedup. ARGV: payload, historySize, ttlMs, dedupTtlMs, useDedup ('1'|'0'), pubsub channel.
- * Returns {duplicate (0|1), seq as string}.
+ * A token bucket in a hash {tokens, at, held} (Redis clock, ms): takes one token, or holds the bucket until
+ * one is back. Returns 0 when taken, else the wait in ms. The key expires once the bucket would be full.
+ */
+const chargeBucket = `
+local function charge(key, rate, burst)
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local b = redis.call('HMGET', key, 'tokens', 'at', 'held')
+  local tokens = tonumber(b[1]) or burst
+  local at = tonumber(b[2]) or now
+  local held = tonumber(b[3]) or 0
+  if now < held then return held - now end
+  if now > at then tokens = math.min(burst, tokens + (now - at) * rate) end
+  if tokens < 1 then
+    local wait = math.max(1, math.ceil((1 - tokens) / rate))
+    redis.call('HSET', key, 'tokens', tokens, 'at', now, 'held', now + wait)
+    redis.call('PEXPIRE', key, math.ceil((burst - tokens) / rate) + wait)
+    return wait
+  end
+  tokens = tokens - 1
+  redis.call('HSET', key, 'tokens', tokens, 'at', now, 'held', 0)
+  redis.call('PEXPIRE', key, math.ceil((burst - tokens) / rate) + 1)
+  return 0
+end
+`;
+
+/**
+ * KEYS: meta, history, dedup, rate-limit bucket. ARGV: payload, historySize, ttlMs, dedupTtlMs, useDedup ('1'|'0'),
+ * pubsub channel, bucket rate per ms, bucket burst ('0': no charge).
+ * Returns {0, seq} when stored, {1, seq} for a repeat inside the dedup window, {2, waitMs} when the bucket refused it.
  */
 export const appendScript = new LuaScript(
-  `${ensureChannel}
+  `${ensureChannel}${chargeBucket}
 if ARGV[5] == '1' then
   local seen = redis.call('GET', KEYS[3])
   if seen then return {1, seen} end
+end
+if ARGV[8] ~= '0' then
+  local wait = charge(KEYS[4], tonumber(ARGV[7]), tonumber(ARGV[8]))
+  if wait > 0 then return {2, string.format('%d', wait)} end
 end
 ensure(KEYS[1], ARGV[3])
 local seq = string.format('%d', redis.call('HINCRBY', KEYS[1], 'seq', 1))
@@ -46,7 +78,7 @@ if ARGV[5] == '1' then redis.call('SET', KEYS[3], seq, 'PX', ARGV[4]) end
 redis.call('PUBLISH', ARGV[6], 'm' .. seq .. ' ' .. ARGV[1])
 return {0, seq}
 `,
-  3,
+  4,
 );
 
 /** KEYS: meta, history. ARGV: first seq to return, limit, ttlMs. Returns {base, seq, entries}. */

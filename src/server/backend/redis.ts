@@ -256,18 +256,23 @@ export class RedisBackend implements Backend {
 
   async append(ch: string, input: AppendInput): Promise<AppendResult> {
     const dedupKey = input.dedupKey === undefined ? this.key('dedup', '-') : this.key('dedup', input.dedupKey);
-    const [duplicate, seq] = (await this.run(appendScript, [
+    const { charge } = input;
+    const [outcome, value] = (await this.run(appendScript, [
       this.key('meta', ch),
       this.key('hist', ch),
       dedupKey,
+      charge === undefined ? this.key('rl', '-') : this.key('rl', charge.key),
       toPayload(input),
       this.config.historySize,
       this.config.historyTtlMs,
       this.config.dedupWindowMs,
       input.dedupKey === undefined ? '0' : '1',
       this.key('chan', ch),
+      charge === undefined ? '0' : String(charge.limit.perMinute / 60_000),
+      charge === undefined ? '0' : String(charge.limit.burst),
     ])) as [number, string];
-    return { seq: Number(seq), duplicate: duplicate === 1 };
+    if (outcome === 2) return { outcome: 'refused', retryAfterMs: Number(value) };
+    return { outcome: 'stored', seq: Number(value), duplicate: outcome === 1 };
   }
 
   async read(ch: string, since: number, limit: number): Promise<HistoryRead> {

@@ -1,4 +1,5 @@
 import type { HistoryRead, StoredMessage } from '../history.js';
+import type { RateLimit } from '../../policy/rate-limiter.js';
 import type { PresenceMember } from '../../protocol/wire.js';
 
 /** A message to number, keep and fan out. */
@@ -11,12 +12,17 @@ export interface AppendInput {
   ts: number;
   /** Idempotency key: a second append with the same key inside the window returns the first seq and is not delivered. */
   dedupKey?: string;
+  /** A rate limit bucket charged one frame atomically with the append (a repeat inside the dedup window is free). */
+  charge?: AppendCharge;
 }
 
-export interface AppendResult {
-  seq: number;
-  duplicate: boolean;
+export interface AppendCharge {
+  key: string;
+  limit: RateLimit;
 }
+
+/** Stored (or recognised as a repeat), or refused by the charged bucket, which is held for `retryAfterMs`. */
+export type AppendResult = { outcome: 'stored'; seq: number; duplicate: boolean } | { outcome: 'refused'; retryAfterMs: number };
 
 /** Unnumbered events fanned out to every node for one channel. */
 export type ChannelSignal =

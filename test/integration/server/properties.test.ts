@@ -4,7 +4,7 @@ import type { Identity } from '../../../src/server/auth.js';
 import { ChannelAuthorizer } from '../../../src/server/channels.js';
 import { planReplay, type HistoryRead, type StoredMessage } from '../../../src/server/history.js';
 import { Subscription } from '../../../src/server/subscription.js';
-import { ConnectionRateLimiter } from '../../../src/server/rate-limit.js';
+import { ServerRateLimits } from '../../../src/server/rate-limit.js';
 
 const identity = (userId: string): Identity => ({ userId, roles: [], permissions: [], claims: {} });
 const message = (seq: number): StoredMessage => ({ seq, dataJson: String(seq), ts: 0 });
@@ -42,7 +42,7 @@ describe('properties of the pure parts: replay plans, token buckets, channel pat
     );
   });
 
-  it('a connection’s rate limiter never accepts more than burst + rate × T in any interval of length T', () => {
+  it('the rate limits never accept more than burst + rate × T in any interval of length T', () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 600 }),
@@ -50,12 +50,14 @@ describe('properties of the pure parts: replay plans, token buckets, channel pat
         fc.array(fc.integer({ min: 0, max: 120_000 }), { minLength: 1, maxLength: 300 }),
         (perMinute, burst, times) => {
           const clock = { now: () => 0 };
-          const limiter = new ConnectionRateLimiter({ chat: { perMinute, burst } }, clock);
+          const table = { chat: { perMinute, burst }, default: { perMinute: 1, burst: 1 }, control: { perMinute: 1, burst: 1 } };
+          const limits = new ServerRateLimits({ perConnection: table, perUser: table, unauthenticated: { perMinute: 1, burst: 1 }, floodThreshold: 1e9, maxTracked: 10 }, clock);
+          const connection = limits.newConnection();
           const accepted = [...times]
             .sort((a, b) => a - b)
             .filter((time) => {
               clock.now = () => time;
-              return limiter.take('chat').ok;
+              return limits.take(connection, { kind: 'user', id: 'u' }, 'chat').ok;
             });
           for (let i = 0; i < accepted.length; i++) {
             for (let j = i; j < accepted.length; j++) {
