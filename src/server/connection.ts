@@ -3,6 +3,7 @@ import { WebSocket, type RawData } from 'ws';
 import { AuthenticationError, type Authenticate, type Identity } from './auth.js';
 import type { ChannelAction } from './channels.js';
 import type { Hub, HubClient } from './hub.js';
+import { corkedBytes, writeCorked } from './corked-writes.js';
 import { errorText, type Logger } from './logger.js';
 import { closeCodeLabel, type ServerMetrics } from './metrics.js';
 import { CONTROL_SCOPE, type ConnectionLimits, type Refusal, type ServerRateLimits, type Subject } from './rate-limit.js';
@@ -38,43 +39,6 @@ const SLOW_CONSUMER_GRACE_MS = 1000;
 const MAX_TIMER_MS = 2_147_483_647;
 
 const truncateReason = (reason: string) => (Buffer.byteLength(reason) <= 123 ? reason : Buffer.from(reason).subarray(0, 120).toString());
-
-type Corkable = { cork(): void; uncork(): void };
-/** Sockets corked in this event-loop turn, with the bytes written to each since. */
-const corked = new Map<Corkable, number>();
-let uncorkScheduled = false;
-
-function uncorkAll(): void {
-  uncorkScheduled = false;
-  for (const socket of corked.keys()) socket.uncork();
-  corked.clear();
-}
-
-const socketOf = (ws: WebSocket) => (ws as unknown as { _socket?: Partial<Corkable> })._socket;
-
-/** Bytes held back by this turn's cork: they are not a slow consumer's backlog. */
-function corkedBytes(ws: WebSocket): number {
-  const socket = socketOf(ws);
-  return socket ? (corked.get(socket as Corkable) ?? 0) : 0;
-}
-
-/**
- * Holds a socket's writes until the end of this event-loop turn, so that every frame a turn sends to
- * one client (a burst of broadcasts) leaves in one write instead of one system call each.
- */
-function writeCorked(ws: WebSocket, text: string, bytes: number): void {
-  const socket = socketOf(ws);
-  if (socket?.cork && socket.uncork) {
-    const held = corked.get(socket as Corkable);
-    if (held === undefined) socket.cork();
-    corked.set(socket as Corkable, (held ?? 0) + bytes);
-    if (!uncorkScheduled) {
-      uncorkScheduled = true;
-      setImmediate(uncorkAll);
-    }
-  }
-  ws.send(text);
-}
 
 /** One socket on the server: authentication, frame validation, rate limits, timers, and the hub operations it asks for. */
 export class ServerConnection implements HubClient {
