@@ -118,6 +118,14 @@ function matches(compiled: CompiledRule, parts: readonly string[], identity: Ide
   return true;
 }
 
+const nobody: Identity = { userId: '', roles: [], permissions: [], claims: {} };
+
+/** Whether channels match a pattern that does not depend on the caller (no `{userId}`). */
+export function patternMatcher(pattern: string): (channel: string) => boolean {
+  const compiled = compileRule({ pattern });
+  return (channel) => matches(compiled, channel.split(':'), nobody);
+}
+
 function granted(grant: Grant | undefined, identity: Identity, channel: string): boolean {
   if (grant === undefined || grant === false) return false;
   if (grant === true) return true;

@@ -63,9 +63,9 @@ export function createServer(options: ServerOptions): Promise<SocketchartServer>
 }
 
 function createBackend(options: ResolvedServerOptions, limits: ServerRateLimits): Backend {
-  const { historySize, historyTtlMs, dedupWindowMs } = options;
-  if (!options.redis) return new MemoryBackend({ historySize, historyTtlMs, dedupWindowMs, buckets: limits.userBuckets });
-  return new RedisBackend({ redis: options.redis, nodeId: options.nodeId, historySize, historyTtlMs, dedupWindowMs, logger: options.logger });
+  const { retention, historyTtlMs, dedupWindowMs } = options;
+  if (!options.redis) return new MemoryBackend({ retention, historyMaxBytes: options.historyMaxBytes, historyTtlMs, dedupWindowMs, buckets: limits.userBuckets });
+  return new RedisBackend({ redis: options.redis, nodeId: options.nodeId, retention, historyTtlMs, dedupWindowMs, logger: options.logger });
 }
 
 function guarded(connection: ServerConnection, task: () => void): void {
@@ -106,7 +106,7 @@ async function start(options: ResolvedServerOptions): Promise<SocketchartServer>
     authorizer: new ChannelAuthorizer(options.channels),
     metrics,
     logger,
-    historySize: options.historySize,
+    retention: options.retention,
     maxSubscriptions: options.maxSubscriptionsPerConnection,
     typingTimeoutMs: options.typingTimeoutMs,
     implicitChannels: options.implicitChannels,

@@ -4,6 +4,7 @@ import { BROADCAST_ALL_CHANNEL, ChannelAuthorizer, userChannel, type Authorizati
 import type { StoredMessage } from './history.js';
 import { errorText, logFailure, type Logger } from './logger.js';
 import type { ServerMetrics } from './metrics.js';
+import type { RetentionRules } from './retention.js';
 import { CloseCode, ErrorCode, type ClientFrame, type ErrorFrame, type PresenceMember, type ServerFrame } from '../protocol/wire.js';
 import { encodeMessage, Subscription, type HistoryReader, type SubscriberSink } from './subscription.js';
 
@@ -27,7 +28,7 @@ export interface HubOptions {
   authorizer: ChannelAuthorizer;
   metrics: ServerMetrics;
   logger: Logger;
-  historySize: number;
+  retention: RetentionRules;
   maxSubscriptions: number;
   typingTimeoutMs: number;
   implicitChannels: boolean;
@@ -78,7 +79,7 @@ export class Hub implements BackendListener {
     set.add(client);
     if (!this.options.implicitChannels) return;
     for (const ch of [userChannel(userId), BROADCAST_ALL_CHANNEL]) {
-      const sub = new Subscription(ch, client, this.read, this.options.historySize, true);
+      const sub = new Subscription(ch, client, this.read, this.options.retention.forChannel(ch).size, true);
       this.addSub(client, sub).catch((error: unknown) => this.options.logger.warn({ ch, err: errorText(error) }, 'implicit subscription failed'));
     }
   }
@@ -128,7 +129,7 @@ export class Hub implements BackendListener {
       client.sendError(ErrorCode.RATE_LIMIT_EXCEEDED, 'too many subscriptions', { details: { ch, limit: this.options.maxSubscriptions } });
       return;
     }
-    const sub = new Subscription(ch, client, this.read, this.options.historySize);
+    const sub = new Subscription(ch, client, this.read, this.options.retention.forChannel(ch).size);
     const watching = this.addSub(client, sub);
     if (existing) this.removeSub(client, existing);
     try {

@@ -12,6 +12,7 @@ import { createDefaultLogger, type Logger } from './logger.js';
 import { normalizeOrigin, type OriginPolicy } from './origin.js';
 import type { RateLimit } from '../policy/rate-limiter.js';
 import { defaultRateLimits } from './rate-limit.js';
+import { RetentionRules, type HistoryLimit } from './retention.js';
 
 /** How tokens are checked and presented. */
 export interface ServerAuthOptions {
@@ -120,6 +121,12 @@ export interface ServerOptions {
   maxSubscriptionsPerConnection?: number;
   /** Messages kept per channel for resume. @default 1000 */
   historySize?: number;
+  /** Bytes of messages (encoded data, id, event, publisher) kept per channel; beyond, its oldest go first. @default 1048576 */
+  historyMaxBytesPerChannel?: number;
+  /** History kept by channel pattern, overriding `historySize` and `historyMaxBytesPerChannel`; the first matching entry applies. @default [] */
+  historyLimits?: readonly HistoryLimit[];
+  /** Bytes of history kept over all channels by a single node (in-memory backend); beyond, the oldest messages of all go first. With Redis, bound Redis itself (`maxmemory`). @default 67108864 */
+  historyMaxBytes?: number;
   /** A channel without activity for this long forgets its history and numbering. @default 86400000 */
   historyTtlMs?: number;
   /** How long a publish `id` is remembered (per user and channel) for idempotent publish. @default 600000 */
@@ -186,7 +193,9 @@ export interface ResolvedServerOptions {
   maxConnections: number;
   maxConnectionsPerUser: number;
   maxSubscriptionsPerConnection: number;
+  retention: RetentionRules;
   historySize: number;
+  historyMaxBytes: number;
   historyTtlMs: number;
   dedupWindowMs: number;
   heartbeatIntervalMs: number;
@@ -289,6 +298,20 @@ const schema = z
     maxConnectionsPerUser: positiveInt.optional(),
     maxSubscriptionsPerConnection: positiveInt.optional(),
     historySize: nonNegativeInt.max(1_000_000).optional(),
+    historyMaxBytesPerChannel: positiveInt.optional(),
+    historyLimits: z
+      .array(
+        z.strictObject({
+          pattern: z.string().superRefine((pattern, ctx) => {
+            const problem = pattern.includes('{userId}') ? 'a pattern without {userId}' : patternProblem(pattern);
+            if (problem) ctx.addIssue({ code: 'custom', message: problem });
+          }),
+          size: nonNegativeInt.max(1_000_000).optional(),
+          maxBytes: positiveInt.optional(),
+        }),
+      )
+      .optional(),
+    historyMaxBytes: positiveInt.optional(),
     historyTtlMs: positiveInt.optional(),
     dedupWindowMs: positiveInt.optional(),
     heartbeatIntervalMs: nonNegativeInt.optional(),
@@ -366,6 +389,7 @@ export function resolveOptions(input: ServerOptions): ResolvedServerOptions {
   const allowed = options.allowedOrigins ?? '*';
   const redis = typeof options.redis === 'string' ? { url: options.redis } : options.redis;
   const rateLimits = { ...defaultRateLimits, ...options.rateLimits };
+  const historySize = options.historySize ?? 1000;
   return {
     server: options.server,
     port: options.port,
@@ -398,7 +422,9 @@ export function resolveOptions(input: ServerOptions): ResolvedServerOptions {
     maxConnections: options.maxConnections ?? 10_000,
     maxConnectionsPerUser: options.maxConnectionsPerUser ?? 10,
     maxSubscriptionsPerConnection: options.maxSubscriptionsPerConnection ?? 100,
-    historySize: options.historySize ?? 1000,
+    retention: new RetentionRules(options.historyLimits ?? [], { size: historySize, maxBytes: options.historyMaxBytesPerChannel ?? 1024 * 1024 }),
+    historySize,
+    historyMaxBytes: options.historyMaxBytes ?? 64 * 1024 * 1024,
     historyTtlMs: options.historyTtlMs ?? 86_400_000,
     dedupWindowMs: options.dedupWindowMs ?? 600_000,
     heartbeatIntervalMs: options.heartbeatIntervalMs ?? 30_000,

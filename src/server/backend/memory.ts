@@ -1,23 +1,20 @@
-import { initialSeq, MessageRing, type HistoryRead, type StoredMessage } from '../history.js';
 import type { PresenceMember } from '../../protocol/wire.js';
+import type { HistoryRead, StoredMessage } from '../history.js';
 import type { LimitTable } from '../limit-table.js';
+import type { RetentionRules } from '../retention.js';
+import { MemoryHistory } from './memory-history.js';
 import type { AppendInput, AppendResult, Backend, BackendListener, ChannelSignal, GlobalSignal } from './types.js';
 
 export interface MemoryBackendOptions {
-  historySize: number;
+  retention: RetentionRules;
+  /** Most bytes of history retained over all channels. */
+  historyMaxBytes: number;
   historyTtlMs: number;
   dedupWindowMs: number;
   /** Most remembered publish ids; the oldest are forgotten first. */
   maxDedupEntries?: number;
   /** Where appends are charged to their rate limit buckets. */
   buckets: LimitTable;
-}
-
-interface ChannelState {
-  base: number;
-  seq: number;
-  ring: MessageRing;
-  touchedAt: number;
 }
 
 interface PresenceEntry {
@@ -29,7 +26,7 @@ interface PresenceEntry {
 export class MemoryBackend implements Backend {
   readonly kind = 'memory';
   private listener: BackendListener | undefined;
-  private readonly channels = new Map<string, ChannelState>();
+  private readonly history: MemoryHistory;
   private readonly dedup = new Map<string, { seq: number; expiresAt: number }>();
   private readonly presence = new Map<string, Map<string, PresenceEntry>>();
   private readonly watched = new Map<string, number>();
@@ -38,6 +35,12 @@ export class MemoryBackend implements Backend {
 
   constructor(private readonly options: MemoryBackendOptions) {
     this.maxDedupEntries = options.maxDedupEntries ?? 1_000_000;
+    this.history = new MemoryHistory({
+      retention: options.retention,
+      maxBytes: options.historyMaxBytes,
+      ttlMs: options.historyTtlMs,
+      isWatched: (ch) => this.watched.has(ch),
+    });
   }
 
   async start(listener: BackendListener): Promise<void> {
@@ -49,17 +52,6 @@ export class MemoryBackend implements Backend {
 
   isUp(): boolean {
     return true;
-  }
-
-  private channel(ch: string, now: number): ChannelState {
-    let state = this.channels.get(ch);
-    if (!state) {
-      const base = initialSeq(now);
-      state = { base, seq: base, ring: new MessageRing(this.options.historySize), touchedAt: now };
-      this.channels.set(ch, state);
-    }
-    state.touchedAt = now;
-    return state;
   }
 
   private rememberedSeq(key: string, now: number): number | undefined {
@@ -81,21 +73,18 @@ export class MemoryBackend implements Backend {
       const charged = this.options.buckets.take(input.charge.key, input.charge.limit);
       if (!charged.ok) return { outcome: 'refused', retryAfterMs: charged.retryAfterMs };
     }
-    const state = this.channel(ch, now);
-    state.seq += 1;
-    const message: StoredMessage = { seq: state.seq, dataJson: input.dataJson, ts: input.ts };
-    if (input.id !== undefined) message.id = input.id;
-    if (input.event !== undefined) message.event = input.event;
-    if (input.from !== undefined) message.from = input.from;
-    state.ring.push(message);
-    if (input.dedupKey !== undefined) this.dedup.set(input.dedupKey, { seq: state.seq, expiresAt: now + this.options.dedupWindowMs });
+    const unnumbered: Omit<StoredMessage, 'seq'> = { dataJson: input.dataJson, ts: input.ts };
+    if (input.id !== undefined) unnumbered.id = input.id;
+    if (input.event !== undefined) unnumbered.event = input.event;
+    if (input.from !== undefined) unnumbered.from = input.from;
+    const message = this.history.append(ch, unnumbered, now);
+    if (input.dedupKey !== undefined) this.dedup.set(input.dedupKey, { seq: message.seq, expiresAt: now + this.options.dedupWindowMs });
     this.listener?.message(ch, message);
-    return { outcome: 'stored', seq: state.seq, duplicate: false };
+    return { outcome: 'stored', seq: message.seq, duplicate: false };
   }
 
   async read(ch: string, since: number, limit: number): Promise<HistoryRead> {
-    const state = this.channel(ch, Date.now());
-    return { base: state.base, current: state.seq, entries: limit > 0 ? state.ring.after(since, limit) : [] };
+    return this.history.read(ch, since, limit, Date.now());
   }
 
   async watch(ch: string): Promise<void> {
@@ -142,9 +131,7 @@ export class MemoryBackend implements Backend {
   }
 
   private sweep(now: number): void {
-    for (const [ch, state] of this.channels) {
-      if (now - state.touchedAt > this.options.historyTtlMs && !this.watched.has(ch)) this.channels.delete(ch);
-    }
+    this.history.sweep(now);
     this.rememberedSeq('', now);
   }
 

@@ -1,6 +1,7 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import { errorText, type Logger } from '../logger.js';
 import type { HistoryRead, StoredMessage } from '../history.js';
+import { messageBytes, type RetentionRules } from '../retention.js';
 import type { ResolvedRedisOptions } from '../options.js';
 import type { PresenceMember } from '../../protocol/wire.js';
 import {
@@ -17,7 +18,7 @@ import type { AppendInput, AppendResult, Backend, BackendListener, ChannelSignal
 export interface RedisBackendConfig {
   redis: ResolvedRedisOptions;
   nodeId: string;
-  historySize: number;
+  retention: RetentionRules;
   historyTtlMs: number;
   dedupWindowMs: number;
   logger: Logger;
@@ -257,13 +258,16 @@ export class RedisBackend implements Backend {
   async append(ch: string, input: AppendInput): Promise<AppendResult> {
     const dedupKey = input.dedupKey === undefined ? this.key('dedup', '-') : this.key('dedup', input.dedupKey);
     const { charge } = input;
+    const retention = this.config.retention.forChannel(ch);
     const [outcome, value] = (await this.run(appendScript, [
       this.key('meta', ch),
       this.key('hist', ch),
       dedupKey,
       charge === undefined ? this.key('rl', '-') : this.key('rl', charge.key),
       toPayload(input),
-      this.config.historySize,
+      messageBytes(input),
+      retention.size,
+      retention.maxBytes,
       this.config.historyTtlMs,
       this.config.dedupWindowMs,
       input.dedupKey === undefined ? '0' : '1',

@@ -87,7 +87,7 @@ describe('rate limits by scope: connection, user, channel type, address', () => 
     for (const count of accepted) expect(count).toBeLessThanOrEqual(bound);
     for (const client of clients) {
       expect(new Set(client.ofType('rate_limit_status').map((frame) => frame.scope))).toEqual(new Set(['default']));
-      client.ws.close(4000 + Math.floor(Math.random() * 999));
+      client.ws.close(4100 + clients.indexOf(client) * 7);
     }
     await eventually(() => server.connections === 0);
     const text = await server.metrics.metrics();
