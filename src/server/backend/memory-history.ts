@@ -9,9 +9,17 @@ interface ChannelState {
   touchedAt: number;
 }
 
+/** What keeping a message costs beyond its bytes, counted against the total bound. */
+const MESSAGE_OVERHEAD_BYTES = 150;
+/** What keeping a channel's numbering and history costs, counted against the total bound. */
+const CHANNEL_OVERHEAD_BYTES = 800;
+
 export interface MemoryHistoryOptions {
   retention: RetentionRules;
-  /** Most bytes retained over all channels; beyond, the oldest message of all goes first. */
+  /**
+   * Most bytes kept over all channels, counting each message's bytes plus 150 and each channel 800 more;
+   * beyond, the oldest message of all goes first.
+   */
   maxBytes: number;
   /** A channel without activity for this long (and nobody watching it) forgets its numbering and history. */
   ttlMs: number;
@@ -82,7 +90,12 @@ export class MemoryHistory {
     this.compact();
   }
 
-  /** Channels kept, messages and bytes retained. */
+  /** What the kept history weighs against the total bound. */
+  private weight(): number {
+    return this.bytes + this.count * MESSAGE_OVERHEAD_BYTES + this.channels.size * CHANNEL_OVERHEAD_BYTES;
+  }
+
+  /** Channels kept, messages and their bytes retained. */
   sizes(): { historyChannels: number; retainedMessages: number; retainedBytes: number } {
     return { historyChannels: this.channels.size, retainedMessages: this.count, retainedBytes: this.bytes };
   }
@@ -100,7 +113,7 @@ export class MemoryHistory {
   }
 
   private evictOldest(): void {
-    while (this.bytes > this.options.maxBytes && this.orderHead < this.order.length) {
+    while (this.weight() > this.options.maxBytes && this.orderHead < this.order.length) {
       const entry = this.order[this.orderHead]!;
       this.orderHead += 1;
       if (!this.live(entry) || entry.state.ring.firstSeq !== entry.seq) continue;

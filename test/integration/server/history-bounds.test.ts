@@ -32,24 +32,25 @@ describe('retained history is bounded in total, per channel pattern, and per cha
     await server?.close();
   });
 
-  it('keeps at most historyMaxBytes across channels, evicting the oldest messages first', async () => {
+  it('keeps at most historyMaxBytes across channels (each message weighing its bytes + 150, each channel 800), evicting the oldest messages first', async () => {
     server = await startServer({ historyMaxBytes: 64 * 1024 });
     const payload = 'y'.repeat(1000);
     const published: { ch: string; n: number }[] = [];
     for (let n = 0; n < 300; n++) {
-      const ch = `chat:c${n % 20}`;
+      const ch = `chat:c${n % 4}`;
       await server.broadcast(ch, { n, payload });
       published.push({ ch, n });
     }
     const kept: number[] = [];
     let bytes = 0;
-    for (let c = 0; c < 20; c++) {
+    for (let c = 0; c < 4; c++) {
       const { messages } = await retained(server, `chat:c${c}`);
       bytes += dataBytes(messages);
       kept.push(...messages.map((frame) => (frame.data as { n: number }).n));
     }
-    expect(bytes).toBeLessThanOrEqual(64 * 1024);
-    expect(bytes).toBeGreaterThan(48 * 1024);
+    const weight = 4 * 800 + kept.length * 150 + bytes;
+    expect(weight).toBeLessThanOrEqual(64 * 1024);
+    expect(weight + 1200).toBeGreaterThan(64 * 1024);
     const newest = published.slice(published.length - kept.length).map(({ n }) => n);
     expect(kept.sort((a, b) => a - b)).toEqual(newest);
     await server.close();

@@ -3,6 +3,8 @@ import { MemoryHistory } from '../../../src/server/backend/memory-history.js';
 import { RetentionRules } from '../../../src/server/retention.js';
 
 const message = (text: string) => ({ dataJson: JSON.stringify(text), ts: 0 });
+/** The documented weight of kept history: each message its bytes plus 150, each channel 800. */
+const weight = (channels: number, messages: number, bytes: number) => channels * 800 + messages * 150 + bytes;
 const texts = (history: MemoryHistory, ch: string) => history.read(ch, 0, 100, 0).entries.map((entry) => JSON.parse(entry.dataJson) as string);
 
 function historyOf(maxBytes: number, watched: readonly string[] = []) {
@@ -16,7 +18,7 @@ function historyOf(maxBytes: number, watched: readonly string[] = []) {
 
 describe('MemoryHistory', () => {
   it('drops the oldest message of all channels first once the total passes maxBytes', () => {
-    const history = historyOf(5 * 12);
+    const history = historyOf(weight(2, 5, 5 * 12));
     for (const [ch, text] of [['a:1', 'aaaaaaaaaa'], ['b:1', 'bbbbbbbbbb'], ['a:1', 'cccccccccc'], ['b:1', 'dddddddddd'], ['a:1', 'eeeeeeeeee'], ['b:1', 'ffffffffff']] as const) {
       history.append(ch, message(text), 0);
     }
@@ -33,7 +35,7 @@ describe('MemoryHistory', () => {
   });
 
   it('forgets a channel the total bound emptied when nobody watches it; created again in the same millisecond, it numbers above its old numbers', () => {
-    const history = historyOf(12, ['watched:1']);
+    const history = historyOf(weight(1, 1, 12), ['watched:1']);
     const first = history.append('quiet:1', message('aaaaaaaaaa'), 5);
     history.append('watched:1', message('bbbbbbbbbb'), 5);
     history.append('watched:1', message('cccccccccc'), 5);
