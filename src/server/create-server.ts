@@ -14,6 +14,7 @@ import { Hub } from './hub.js';
 import { createMetrics } from './metrics.js';
 import { resolveOptions, type ResolvedServerOptions, type ServerOptions } from './options.js';
 import { ServerRateLimits } from './rate-limit.js';
+import { registerStateSizes } from './state-sizes.js';
 import { createUpgradeHandler } from './upgrade.js';
 
 /** Most users, and most remote addresses, whose rate-limit buckets and flood counts a node keeps. */
@@ -233,7 +234,7 @@ async function start(options: ResolvedServerOptions): Promise<SocketchartServer>
     logger.info('server closed');
   };
 
-  return {
+  const server: SocketchartServer = {
     nodeId,
     get connections() {
       return connections.size;
@@ -253,4 +254,12 @@ async function start(options: ResolvedServerOptions): Promise<SocketchartServer>
     health,
     close: () => (closing ??= shutdown()),
   };
+  registerStateSizes(server, () => ({
+    connections: connections.size,
+    pendingHandshakes: upgrades.pending(),
+    ...hub.sizes(),
+    ...backend.sizes(),
+    ...limits.sizes(),
+  }));
+  return server;
 }

@@ -68,6 +68,13 @@ export class Hub implements BackendListener {
     return this.users.get(userId)?.size ?? 0;
   }
 
+  /** Entries of each map the hub keeps (for leak checks). */
+  sizes(): Record<string, number> {
+    let subscriptions = 0;
+    for (const entry of this.channels.values()) subscriptions += entry.subs.size;
+    return { users: this.users.size, hubChannels: this.channels.size, subscriptions };
+  }
+
   get isBackendUp(): boolean {
     return this.backendUp;
   }

@@ -49,7 +49,12 @@ function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promi
  * The HTTP `upgrade` listener: path, Origin and connection-limit checks, verification of a token carried
  * by the handshake, then the WebSocket upgrade itself (which `ws` refuses with 400 for bad keys or versions).
  */
-export function createUpgradeHandler(ctx: UpgradeContext): { onUpgrade: (request: IncomingMessage, socket: Duplex, head: Buffer) => void; close: () => void } {
+export function createUpgradeHandler(ctx: UpgradeContext): {
+  onUpgrade: (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
+  close: () => void;
+  /** Handshakes whose token is being verified. */
+  pending: () => number;
+} {
   const { options, logger } = ctx;
   let pending = 0;
   const wss = new WebSocketServer({
@@ -126,5 +131,5 @@ export function createUpgradeHandler(ctx: UpgradeContext): { onUpgrade: (request
     });
   };
 
-  return { onUpgrade, close: () => wss.close() };
+  return { onUpgrade, close: () => wss.close(), pending: () => pending };
 }

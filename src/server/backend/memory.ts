@@ -130,6 +130,12 @@ export class MemoryBackend implements Backend {
     return [...(this.presence.get(ch)?.values() ?? [])].map((entry) => entry.member);
   }
 
+  sizes(): Record<string, number> {
+    let presenceMembers = 0;
+    for (const members of this.presence.values()) presenceMembers += members.size;
+    return { ...this.history.sizes(), dedupIds: this.dedup.size, watchedChannels: this.watched.size, presenceChannels: this.presence.size, presenceMembers };
+  }
+
   private sweep(now: number): void {
     this.history.sweep(now);
     this.rememberedSeq('', now);

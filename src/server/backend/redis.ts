@@ -357,6 +357,10 @@ export class RedisBackend implements Backend {
     return members;
   }
 
+  sizes(): Record<string, number> {
+    return { watchedChannels: this.watches.size };
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

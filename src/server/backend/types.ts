@@ -66,5 +66,7 @@ export interface Backend {
   /** Removes one connection's presence; true when it was the user's last on the channel (a leave to announce). */
   presenceLeave(ch: string, ref: string, userId: string): Promise<boolean>;
   presenceList(ch: string): Promise<PresenceMember[]>;
+  /** Entries of each map the backend keeps on this node (for leak checks). */
+  sizes(): Record<string, number>;
   close(): Promise<void>;
 }

@@ -9,6 +9,8 @@ export interface NodeProcess {
   exit(): { code: number | null; signal: NodeJS.Signals | null } | undefined;
   /** Everything the process wrote to stderr. */
   stderr(): string;
+  /** Sends a request over IPC and resolves with the answer carrying the same id. */
+  request<T = Record<string, unknown>>(message: Record<string, unknown>, timeoutMs?: number): Promise<T>;
   kill(): Promise<void>;
 }
 
@@ -18,7 +20,12 @@ export function spawnNode(name: string, env: Record<string, string> = {}, extraA
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [...extraArgs, '--import', 'tsx', fixture], {
       env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    });
+    let nextId = 0;
+    const answers = new Map<number, (answer: Record<string, unknown>) => void>();
+    child.on('message', (answer: { id?: number }) => {
+      if (typeof answer.id === 'number') answers.get(answer.id)?.(answer as Record<string, unknown>);
     });
     let stdout = '';
     let stderr = '';
@@ -43,6 +50,21 @@ export function spawnNode(name: string, env: Record<string, string> = {}, extraA
         child,
         exit: () => exited,
         stderr: () => stderr,
+        request: <T,>(message: Record<string, unknown>, timeoutMs = 15_000) =>
+          new Promise<T>((settle, fail) => {
+            const id = ++nextId;
+            const timer = setTimeout(() => {
+              answers.delete(id);
+              fail(new Error(`no answer to ${JSON.stringify(message).slice(0, 80)} within ${timeoutMs} ms`));
+            }, timeoutMs);
+            answers.set(id, (answer) => {
+              clearTimeout(timer);
+              answers.delete(id);
+              if (typeof answer.error === 'string') fail(new Error(answer.error));
+              else settle(answer as T);
+            });
+            child.send({ ...message, id });
+          }),
         kill: () =>
           new Promise<void>((done) => {
             if (exited) return done();
