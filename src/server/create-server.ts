@@ -1,5 +1,6 @@
-import { createServer as createHttpServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createHttpServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Registry } from 'prom-client';
 import { systemClock } from '../environment/clock.js';
 import { createAuthenticator } from './auth.js';
@@ -15,6 +16,7 @@ import { createMetrics } from './metrics.js';
 import { resolveOptions, type ResolvedServerOptions, type ServerOptions } from './options.js';
 import { ServerRateLimits } from './rate-limit.js';
 import { registerStateSizes } from './state-sizes.js';
+import { HandshakeGuard } from './handshake-guard.js';
 import { createUpgradeHandler } from './upgrade.js';
 
 /** Most users, and most remote addresses, whose rate-limit buckets and flood counts a node keeps. */
@@ -138,6 +140,7 @@ async function start(options: ResolvedServerOptions): Promise<SocketchartServer>
   };
 
   const ownServer = options.server === undefined;
+  const handshakes = new HandshakeGuard(options.handshakeTimeoutMs);
   const httpServer = options.server ?? createHttpServer();
   const upgrades = createUpgradeHandler({
     options,
@@ -145,7 +148,7 @@ async function start(options: ResolvedServerOptions): Promise<SocketchartServer>
     authenticate,
     sharesUpgrades: () => !ownServer && httpServer.listenerCount('upgrade') > 1,
     isClosing: () => closing !== undefined,
-    openConnections: () => connections.size,
+    openConnections: () => connections.size + handshakes.size,
     addressWait: (address) => limits.addressWait(address),
     accept: (ws, handshake, meta) => {
       const connection = new ServerConnection(ws, ctx, nodeId, meta.ip ?? '');
@@ -169,13 +172,22 @@ async function start(options: ResolvedServerOptions): Promise<SocketchartServer>
     };
   };
   const detachHttp = attachHttpEndpoints(httpServer, ownServer, { healthPath: options.healthPath, metricsPath: options.metricsPath, registry: metrics.registry, health });
-  httpServer.on('upgrade', upgrades.onUpgrade);
+  const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (ownServer) handshakes.settled(request.socket);
+    upgrades.onUpgrade(request, socket, head);
+  };
+  httpServer.on('upgrade', onUpgrade);
+  if (ownServer) {
+    httpServer.on('connection', (socket: Socket) => handshakes.opened(socket, handshakes.size < Math.max(1, options.maxConnections - connections.size - upgrades.pending())));
+    httpServer.on('request', (request: IncomingMessage) => handshakes.settled(request.socket));
+  }
 
   if (ownServer) {
     try {
       await listen(httpServer, options.port, options.host);
     } catch (error) {
-      httpServer.off('upgrade', upgrades.onUpgrade);
+      httpServer.off('upgrade', onUpgrade);
+      handshakes.close();
       detachHttp();
       upgrades.close();
       await backend.close();
@@ -220,7 +232,8 @@ async function start(options: ResolvedServerOptions): Promise<SocketchartServer>
     logger.info({ connections: connections.size }, 'shutting down');
     timers.forEach((timer) => clearInterval(timer));
     const httpClosed = ownServer ? new Promise<void>((resolve) => httpServer.close(() => resolve())) : Promise.resolve();
-    httpServer.off('upgrade', upgrades.onUpgrade);
+    httpServer.off('upgrade', onUpgrade);
+    handshakes.close();
     const open = [...connections];
     for (const connection of open) connection.closeWith(CloseCode.ServiceRestart, 'server restart', undefined, options.shutdownTimeoutMs);
     await Promise.all(open.map((connection) => connection.closed));
@@ -256,7 +269,7 @@ async function start(options: ResolvedServerOptions): Promise<SocketchartServer>
   };
   registerStateSizes(server, () => ({
     connections: connections.size,
-    pendingHandshakes: upgrades.pending(),
+    pendingHandshakes: handshakes.size + upgrades.pending(),
     ...hub.sizes(),
     ...backend.sizes(),
     ...limits.sizes(),

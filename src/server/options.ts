@@ -113,8 +113,14 @@ export interface ServerOptions {
   maxFrameDepth?: number;
   /** Most object keys and array elements in one inbound frame, counted over the whole frame; more are refused. @default 10000 */
   maxFrameItems?: number;
-  /** Open sockets on this node; beyond, new sockets are closed with 1013. @default 10000 */
+  /** Open sockets on this node (with the server's own port, TCP connections still in their handshake count too); beyond, new sockets are closed with 1013. @default 10000 */
   maxConnections?: number;
+  /**
+   * With the server's own port: a TCP connection that has not completed its WebSocket upgrade (or sent a plain
+   * HTTP request) within this time is destroyed. An attached `server` keeps its own timeouts.
+   * @default 5000
+   */
+  handshakeTimeoutMs?: number;
   /** Sockets of one user on this node; beyond, the new socket is closed with 1013. @default 10 */
   maxConnectionsPerUser?: number;
   /** Subscriptions of one connection. @default 100 */
@@ -191,6 +197,7 @@ export interface ResolvedServerOptions {
   maxPayload: number;
   frameBounds: JsonBounds;
   maxConnections: number;
+  handshakeTimeoutMs: number;
   maxConnectionsPerUser: number;
   maxSubscriptionsPerConnection: number;
   retention: RetentionRules;
@@ -295,6 +302,7 @@ const schema = z
     maxFrameDepth: z.number().int().min(2).max(256).optional(),
     maxFrameItems: positiveInt.optional(),
     maxConnections: positiveInt.optional(),
+    handshakeTimeoutMs: positiveInt.optional(),
     maxConnectionsPerUser: positiveInt.optional(),
     maxSubscriptionsPerConnection: positiveInt.optional(),
     historySize: nonNegativeInt.max(1_000_000).optional(),
@@ -420,6 +428,7 @@ export function resolveOptions(input: ServerOptions): ResolvedServerOptions {
     maxPayload: options.maxPayload ?? 64 * 1024,
     frameBounds: { maxDepth: options.maxFrameDepth ?? 32, maxItems: options.maxFrameItems ?? 10_000 },
     maxConnections: options.maxConnections ?? 10_000,
+    handshakeTimeoutMs: options.handshakeTimeoutMs ?? 5000,
     maxConnectionsPerUser: options.maxConnectionsPerUser ?? 10,
     maxSubscriptionsPerConnection: options.maxSubscriptionsPerConnection ?? 100,
     retention: new RetentionRules(options.historyLimits ?? [], { size: historySize, maxBytes: options.historyMaxBytesPerChannel ?? 1024 * 1024 }),
