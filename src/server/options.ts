@@ -2,15 +2,14 @@ import type { Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import { randomUUID } from 'node:crypto';
 import type { RedisOptions } from 'ioredis';
-import { Registry } from 'prom-client';
-import { z } from 'zod';
-import { InvalidOptionError } from '../protocol/errors.js';
+import type { Registry } from 'prom-client';
 import type { TokenMode, VerifyToken } from './auth.js';
-import { defaultChannelRules, patternProblem, type ChannelRule } from './channels.js';
+import { defaultChannelRules, type ChannelRule } from './channels.js';
+import type { RateLimit } from '../policy/rate-limiter.js';
 import type { JsonBounds } from './json-bounds.js';
 import { createDefaultLogger, type Logger } from './logger.js';
+import { validateOptions } from './options-schema.js';
 import { normalizeOrigin, type OriginPolicy } from './origin.js';
-import type { RateLimit } from '../policy/rate-limiter.js';
 import { defaultRateLimits } from './rate-limit.js';
 import { RetentionRules, type HistoryLimit } from './retention.js';
 
@@ -218,180 +217,9 @@ export interface ResolvedServerOptions {
   nodeId: string;
 }
 
-const fn = <T>(what: string) => z.custom<T>((value) => typeof value === 'function', { message: `a function (${what})` });
-const positiveInt = z.number().int().positive();
-const nonNegativeInt = z.number().int().nonnegative();
-const httpPath = z.string().regex(/^\/[^?#\s]*$/, 'a path starting with /');
-const isHttpServer = (value: unknown) =>
-  typeof value === 'object' && value !== null && typeof (value as { on?: unknown }).on === 'function' && typeof (value as { listen?: unknown }).listen === 'function';
-const isLogger = (value: unknown) =>
-  typeof value === 'object' &&
-  value !== null &&
-  ['info', 'warn', 'error', 'debug', 'child'].every((method) => typeof (value as Record<string, unknown>)[method] === 'function');
-
-const grant = z.union(
-  [
-    z.boolean(),
-    z.strictObject({ roles: z.array(z.string()).optional(), permissions: z.array(z.string()).optional() }),
-    fn<(...args: never[]) => boolean>('identity, channel => boolean'),
-  ],
-  { error: 'true, false, { roles?, permissions? } or a function (identity, channel) => boolean' },
-);
-
-const channelRule = z.strictObject({
-  pattern: z.string().superRefine((pattern, ctx) => {
-    const problem = patternProblem(pattern);
-    if (problem) ctx.addIssue({ code: 'custom', message: problem });
-  }),
-  subscribe: grant.optional(),
-  publish: grant.optional(),
-  presence: grant.optional(),
-  events: z.array(z.string().min(1)).optional(),
-});
-
-const rateLimit = z.strictObject({ perMinute: z.number().positive().finite(), burst: positiveInt });
-
-const secret = z.union([
-  z.string().min(32, 'at least 32 characters (256 bits) for HS256'),
-  z.instanceof(Uint8Array).refine((bytes) => bytes.length >= 32, 'at least 32 bytes (256 bits) for HS256'),
-]);
-
-const redisUrl = z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL');
-
-const schema = z
-  .strictObject({
-    server: z.custom<HttpServer | HttpsServer>(isHttpServer, { message: 'an http.Server or https.Server' }).optional(),
-    port: z.number().int().min(0).max(65535).optional(),
-    host: z.string().min(1).optional(),
-    path: httpPath.optional(),
-    auth: z
-      .strictObject({
-        jwtSecret: secret.optional(),
-        verify: fn<VerifyToken>('token => identity').optional(),
-        issuer: z.string().optional(),
-        audience: z.string().optional(),
-        clockToleranceSec: z.number().nonnegative().finite().optional(),
-        modes: z
-          .array(z.enum(['message', 'subprotocol', 'query']))
-          .min(1)
-          .refine((modes) => new Set(modes).size === modes.length, 'distinct modes')
-          .optional(),
-        queryParam: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'a URL-safe parameter name').optional(),
-        timeoutMs: positiveInt.optional(),
-      })
-      .refine((auth) => auth.jwtSecret !== undefined || auth.verify !== undefined, 'auth.jwtSecret or auth.verify'),
-    allowedOrigins: z
-      .union(
-        [
-          z.literal('*'),
-          z.array(z.string().refine((entry) => normalizeOrigin(entry) !== undefined, 'an origin like https://app.example.com')),
-        ],
-        { error: "'*' or an array of origins" },
-      )
-      .optional(),
-    allowMissingOrigin: z.boolean().optional(),
-    allowNullOrigin: z.boolean().optional(),
-    originRejection: z.enum(['close', 'http']).optional(),
-    channels: z.array(channelRule).optional(),
-    implicitChannels: z.boolean().optional(),
-    rateLimits: z.record(z.string().min(1), rateLimit).optional(),
-    userRateLimits: z.record(z.string().min(1), rateLimit).optional(),
-    unauthenticatedRateLimit: rateLimit.optional(),
-    floodThreshold: positiveInt.optional(),
-    maxPayload: z.number().int().min(256).max(64 * 1024 * 1024).optional(),
-    maxFrameDepth: z.number().int().min(2).max(256).optional(),
-    maxFrameItems: positiveInt.optional(),
-    maxConnections: positiveInt.optional(),
-    handshakeTimeoutMs: positiveInt.optional(),
-    maxConnectionsPerUser: positiveInt.optional(),
-    maxSubscriptionsPerConnection: positiveInt.optional(),
-    historySize: nonNegativeInt.max(1_000_000).optional(),
-    historyMaxBytesPerChannel: positiveInt.optional(),
-    historyLimits: z
-      .array(
-        z.strictObject({
-          pattern: z.string().superRefine((pattern, ctx) => {
-            const problem = pattern.includes('{userId}') ? 'a pattern without {userId}' : patternProblem(pattern);
-            if (problem) ctx.addIssue({ code: 'custom', message: problem });
-          }),
-          size: nonNegativeInt.max(1_000_000).optional(),
-          maxBytes: positiveInt.optional(),
-        }),
-      )
-      .optional(),
-    historyMaxBytes: positiveInt.optional(),
-    historyTtlMs: positiveInt.optional(),
-    dedupWindowMs: positiveInt.optional(),
-    heartbeatIntervalMs: nonNegativeInt.optional(),
-    idleTimeoutMs: nonNegativeInt.optional(),
-    maxBufferedBytes: positiveInt.optional(),
-    shutdownTimeoutMs: nonNegativeInt.optional(),
-    typingTimeoutMs: positiveInt.optional(),
-    logger: z.custom<Logger>(isLogger, { message: 'a pino logger' }).optional(),
-    metrics: z
-      .strictObject({
-        prefix: z.string().regex(/^[a-zA-Z_:][a-zA-Z0-9_:]*$/, 'a Prometheus metric name prefix').optional(),
-        registry: z.instanceof(Registry).optional(),
-        defaultMetrics: z.boolean().optional(),
-      })
-      .optional(),
-    healthPath: z.union([httpPath, z.literal(false)], { error: 'a path starting with / or false' }).optional(),
-    metricsPath: z.union([httpPath, z.literal(false)], { error: 'a path starting with / or false' }).optional(),
-    redis: z
-      .union([
-        redisUrl,
-        z.strictObject({
-          url: redisUrl.optional(),
-          options: z.record(z.string(), z.unknown()).optional(),
-          keyPrefix: z.string().min(1).optional(),
-          nodeHeartbeatMs: positiveInt.optional(),
-          nodeTimeoutMs: positiveInt.optional(),
-          connectTimeoutMs: positiveInt.optional(),
-          commandTimeoutMs: positiveInt.optional(),
-        }),
-      ], { error: 'a redis:// URL or { url?, options?, keyPrefix?, … }' })
-      .optional(),
-    nodeId: z.string().min(1).max(64).regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, _ . -').optional(),
-  })
-  .superRefine((options, ctx) => {
-    if (options.server === undefined && options.port === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['port'], message: 'a port (or a `server` to attach to)' });
-    }
-    if (options.server !== undefined && options.port !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['port'], message: 'no port when attaching to `server`' });
-    }
-    const redis = options.redis;
-    if (typeof redis === 'object' && redis.nodeTimeoutMs !== undefined && redis.nodeTimeoutMs <= (redis.nodeHeartbeatMs ?? 5000)) {
-      ctx.addIssue({ code: 'custom', path: ['redis', 'nodeTimeoutMs'], message: 'more than redis.nodeHeartbeatMs' });
-    }
-  });
-
-function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
-  let value = input;
-  for (const key of path) {
-    if (typeof value !== 'object' || value === null) return undefined;
-    value = (value as Record<PropertyKey, unknown>)[key];
-  }
-  return value;
-}
-
-function optionName(path: readonly PropertyKey[]): string {
-  return path.reduce<string>((name, key) => (typeof key === 'number' ? `${name}[${key}]` : name ? `${name}.${String(key)}` : String(key)), '');
-}
-
 /** Validates options and fills in defaults; throws `InvalidOptionError` naming the first bad option. */
 export function resolveOptions(input: ServerOptions): ResolvedServerOptions {
-  const parsed = schema.safeParse(input);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    if (issue.code === 'unrecognized_keys') {
-      const path = [...issue.path, issue.keys[0] ?? ''];
-      throw new InvalidOptionError(optionName(path), 'a known option', valueAt(input, path));
-    }
-    const path = issue.path.length ? issue.path : ['options'];
-    const expectation = issue.message.replace(/^(Invalid input|Invalid option|Too small|Too big): expected /, '');
-    throw new InvalidOptionError(optionName(path), expectation, issue.path.length ? valueAt(input, issue.path) : input);
-  }
+  validateOptions(input);
   const options = input;
   const auth = options.auth;
   const allowed = options.allowedOrigins ?? '*';
