@@ -51,7 +51,10 @@ export class ServerConnection implements HubClient {
   /** Set on every inbound frame or pong; cleared by each protocol-level ping. */
   alive = true;
   lastFrameAt = Date.now();
-  private state: 'authenticating' | 'open' | 'closing' | 'closed' = 'authenticating';
+  /** `draining`: closing, once the publishes it accepted are answered; frames are no longer read. */
+  private state: 'authenticating' | 'open' | 'draining' | 'closing' | 'closed' = 'authenticating';
+  /** Publishes accepted and not yet answered. */
+  private readonly inflight = new Set<Promise<void>>();
   private currentIdentity: Identity | undefined;
   private attached = false;
   private authPending = false;
@@ -100,7 +103,7 @@ export class ServerConnection implements HubClient {
   }
 
   get open(): boolean {
-    return (this.state === 'open' || this.state === 'authenticating') && this.ws.readyState === WebSocket.OPEN;
+    return (this.state === 'open' || this.state === 'authenticating' || this.state === 'draining') && this.ws.readyState === WebSocket.OPEN;
   }
 
   get isAuthenticated(): boolean {
@@ -139,12 +142,31 @@ export class ServerConnection implements HubClient {
     this.send({ type: 'error', code, message, ...extra });
   }
 
+  /**
+   * Closes the socket: at once when nothing is pending, otherwise once every publish it accepted is answered
+   * (at most `graceMs` later); then waits `graceMs` for the close handshake before terminating.
+   */
   closeWith(code: number, reason: string, error?: { code: ErrorCode; message: string }, graceMs = CLOSE_GRACE_MS): void {
-    if (this.state === 'closing' || this.state === 'closed') return;
+    if (this.state === 'draining' || this.state === 'closing' || this.state === 'closed') return;
     if (error) this.sendError(error.code, error.message);
-    this.state = 'closing';
     this.clearTimers();
     this.log.info({ code, reason }, 'closing connection');
+    if (this.inflight.size === 0 || code === CloseCode.SlowConsumer) {
+      this.closeSocket(code, reason, graceMs);
+      return;
+    }
+    this.state = 'draining';
+    const deadline = setTimeout(() => this.closeSocket(code, reason, graceMs), graceMs);
+    deadline.unref();
+    void Promise.allSettled([...this.inflight]).then(() => {
+      clearTimeout(deadline);
+      this.closeSocket(code, reason, graceMs);
+    });
+  }
+
+  private closeSocket(code: number, reason: string, graceMs: number): void {
+    if (this.state === 'closing' || this.state === 'closed') return;
+    this.state = 'closing';
     try {
       this.ws.close(code, truncateReason(reason));
     } catch {
@@ -194,7 +216,7 @@ export class ServerConnection implements HubClient {
   }
 
   private receive(data: RawData, isBinary: boolean): void {
-    if (this.state === 'closing' || this.state === 'closed') return;
+    if (this.state === 'draining' || this.state === 'closing' || this.state === 'closed') return;
     this.alive = true;
     this.lastFrameAt = Date.now();
     const bytes = Buffer.isBuffer(data) ? data.length : Array.isArray(data) ? data.reduce((sum, part) => sum + part.length, 0) : data.byteLength;
@@ -305,12 +327,14 @@ export class ServerConnection implements HubClient {
       case 'publish': {
         const scope = limits.scopeOf(frame.ch);
         if (!this.authorized(frame.ch, 'publish', frame.id, frame.event) || !this.take(scope, frame.id, false)) return;
-        hub
+        const answered = hub
           .publish(this, frame, limits.userCharge(this.identity.userId, scope))
           .then((result) => {
             if (result?.outcome === 'refused') this.refuseOverLimit(limits.refusedElsewhere(this.limits, this.subject, scope, result.retryAfterMs), frame.id);
           })
-          .catch(failed);
+          .catch(failed)
+          .finally(() => this.inflight.delete(answered));
+        this.inflight.add(answered);
         return;
       }
       case 'subscribe':
