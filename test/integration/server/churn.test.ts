@@ -66,7 +66,7 @@ describe('churn: users who come, get a message and leave leave nothing behind', 
   });
 
   it('after 10,000 users each connect, receive one sendToUser and disconnect, every map is back to its size before and the heap near its baseline', async () => {
-    await churn(node, 'warmup', 500);
+    await churn(node, 'warmup', 3000);
     const empty = (state: State) => state.sizes.connections === 0 && state.sizes.historyChannels === 0;
     const baseline = await settle(node, empty);
     expect(baseline.sizes.connections).toBe(0);
