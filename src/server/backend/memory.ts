@@ -54,21 +54,19 @@ export class MemoryBackend implements Backend {
     return true;
   }
 
-  private rememberedSeq(key: string, now: number): number | undefined {
+  /** Forgets ids whose window has passed (and the oldest beyond the cap); they were stored in expiry order. */
+  private forgetExpiredIds(now: number): void {
     for (const [oldest, entry] of this.dedup) {
       if (entry.expiresAt > now && this.dedup.size <= this.maxDedupEntries) break;
       this.dedup.delete(oldest);
     }
-    const entry = this.dedup.get(key);
-    return entry && entry.expiresAt > now ? entry.seq : undefined;
   }
 
   async append(ch: string, input: AppendInput): Promise<AppendResult> {
     const now = Date.now();
-    if (input.dedupKey !== undefined) {
-      const seq = this.rememberedSeq(input.dedupKey, now);
-      if (seq !== undefined) return { outcome: 'stored', seq, duplicate: true };
-    }
+    this.forgetExpiredIds(now);
+    const remembered = input.dedupKey === undefined ? undefined : this.dedup.get(input.dedupKey);
+    if (remembered) return { outcome: 'stored', seq: remembered.seq, duplicate: true };
     if (input.charge) {
       const charged = this.options.buckets.take(input.charge.key, input.charge.limit);
       if (!charged.ok) return { outcome: 'refused', retryAfterMs: charged.retryAfterMs };
@@ -138,7 +136,7 @@ export class MemoryBackend implements Backend {
 
   private sweep(now: number): void {
     this.history.sweep(now);
-    this.rememberedSeq('', now);
+    this.forgetExpiredIds(now);
   }
 
   async close(): Promise<void> {
