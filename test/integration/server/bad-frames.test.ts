@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectAs, open, startServer, type Frame, type TestClient } from './helpers.js';
-import { spawnNode, type NodeProcess } from './node-process.js';
+import { MEMORY_NODE, spawnNode, type NodeProcess } from '../../support/server-process.js';
 
 const nested = (depth: number, leaf: unknown = 1): string => `${'{"a":'.repeat(depth)}${JSON.stringify(leaf)}${'}'.repeat(depth)}`;
 const nestedArray = (depth: number): string => `${'['.repeat(depth)}${']'.repeat(depth)}`;
@@ -17,7 +17,7 @@ describe('bad frames against a server process: refused with a typed error, and t
   let node: NodeProcess;
 
   beforeAll(async () => {
-    node = await spawnNode('memory-node', { SC_OPTIONS: JSON.stringify({ maxPayload: 1024 * 1024, rateLimits: { chat: { perMinute: 60_000, burst: 1000 } } }) });
+    node = await spawnNode(MEMORY_NODE, { SC_OPTIONS: JSON.stringify({ maxPayload: 1024 * 1024, rateLimits: { chat: { perMinute: 60_000, burst: 1000 } } }) });
   });
 
   afterAll(async () => {

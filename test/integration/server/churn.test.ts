@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { spawnNode, type NodeProcess } from './node-process.js';
+import { MEMORY_NODE, spawnNode, type NodeProcess } from '../../support/server-process.js';
 
 interface State {
   sizes: Record<string, number>;
@@ -58,7 +58,7 @@ describe('churn: users who come, get a message and leave leave nothing behind', 
   let node: NodeProcess;
 
   beforeAll(async () => {
-    node = await spawnNode('memory-node', { SC_OPTIONS: JSON.stringify({ historyTtlMs: 1000, maxConnectionsPerUser: 1 }) }, ['--expose-gc']);
+    node = await spawnNode(MEMORY_NODE, { SC_OPTIONS: JSON.stringify({ historyTtlMs: 1000, maxConnectionsPerUser: 1 }) }, ['--expose-gc']);
   });
 
   afterAll(async () => {

@@ -14,9 +14,12 @@ export interface NodeProcess {
   kill(): Promise<void>;
 }
 
-/** Spawns `fixtures/<name>.ts` with tsx and resolves once it prints `READY <port>`. */
-export function spawnNode(name: string, env: Record<string, string> = {}, extraArgs: readonly string[] = []): Promise<NodeProcess> {
-  const fixture = fileURLToPath(new URL(`./fixtures/${name}.ts`, import.meta.url));
+/** The reference server in a process of its own (in-memory backend), as the specs and the fuzz script run it. */
+export const MEMORY_NODE = fileURLToPath(new URL('../integration/server/fixtures/memory-node.ts', import.meta.url));
+
+/** Spawns a server script with tsx and resolves once it prints `READY <port>`. */
+export function spawnNode(fixture: string, env: Record<string, string> = {}, extraArgs: readonly string[] = []): Promise<NodeProcess> {
+  const name = fixture.slice(fixture.lastIndexOf('/') + 1);
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [...extraArgs, '--import', 'tsx', fixture], {
       env: { ...process.env, ...env },
