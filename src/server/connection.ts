@@ -4,7 +4,7 @@ import { AuthenticationError, type Authenticate, type Identity } from './auth.js
 import type { ChannelAction } from './channels.js';
 import type { Hub, HubClient } from './hub.js';
 import { corkedBytes, writeCorked } from './corked-writes.js';
-import { errorText, type Logger } from './logger.js';
+import { errorText, logFailure, type Logger } from './logger.js';
 import { closeCodeLabel, type ServerMetrics } from './metrics.js';
 import { CONTROL_SCOPE, type ConnectionLimits, type Refusal, type ServerRateLimits, type Subject } from './rate-limit.js';
 import { CloseCode, ErrorCode, type ClientFrame, type ClientFrameType, type ErrorFrame, type PresenceMember, type ServerFrame } from '../protocol/wire.js';
@@ -158,10 +158,12 @@ export class ServerConnection implements HubClient {
     this.state = 'draining';
     const deadline = setTimeout(() => this.closeSocket(code, reason, graceMs), graceMs);
     deadline.unref();
-    void Promise.allSettled([...this.inflight]).then(() => {
-      clearTimeout(deadline);
-      this.closeSocket(code, reason, graceMs);
-    });
+    Promise.allSettled([...this.inflight])
+      .then(() => {
+        clearTimeout(deadline);
+        this.closeSocket(code, reason, graceMs);
+      })
+      .catch(logFailure(this.log, 'closing failed'));
   }
 
   private closeSocket(code: number, reason: string, graceMs: number): void {
