@@ -13,6 +13,7 @@ export { defaultRateLimits } from './rate-limit.js';
 export type { RateLimit } from '../policy/rate-limiter.js';
 export { clientFrameSchema } from './schema.js';
 export type { HealthReport } from './http-endpoints.js';
+export type { HistoryLimit } from './retention.js';
 export {
   CloseCode,
   ErrorCode,
