@@ -46,7 +46,7 @@ describe('server options: every refusal names the option, says what was expected
   });
 
   it('never puts a secret in an error: secrets too short, Redis URLs with a password, secrets under misspelt keys', () => {
-    const secret = fc.string({ minLength: 4, maxLength: 31 }).filter((text) => text.trim().length >= 4 && !/^(?:undefined|null|true|false|\d+)$/.test(text));
+    const secret = fc.string({ minLength: 0, maxLength: 24 }).map((tail) => `Zq9~${tail}`);
     fc.assert(
       fc.property(secret, (value) => {
         const attempts: Record<string, unknown>[] = [
