@@ -25,8 +25,10 @@ export interface RateLimitOptions {
   followServer?: boolean;
 }
 
-/** What a server announces about one of its limits (`rate_limit_status`). */
-export interface RateLimitStatus {
+export type { RateLimitStatus } from '../protocol/wire.js';
+
+/** One limit a server announced (a `rate_limit_status` frame, as the engine reads it; only `limit` is required). */
+export interface AnnouncedLimit {
   /** Channel type the limit applies to; absent (or `connection`) for the whole connection. */
   scope?: string;
   /** Messages allowed per window. */
@@ -103,7 +105,7 @@ export class RateLimiter {
   }
 
   /** Adopts a limit the server announced (at `SERVER_RATE_SHARE` of its rate); the bucket never holds more than the server says remain. */
-  adopt(status: RateLimitStatus): void {
+  adopt(status: AnnouncedLimit): void {
     const scope = status.scope ?? CONNECTION_SCOPE;
     if (IGNORED_SCOPES.has(scope) || !(status.limit > 0)) return;
     const windowSeconds = status.windowSeconds ?? 60;

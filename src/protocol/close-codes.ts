@@ -1,27 +1,7 @@
 import type { FailureAction } from '../../machines/connection.types.js';
 import { ErrorCode, SocketchartError, type Recovery } from './errors.js';
 
-/** WebSocket close codes socketchart gives meaning to. */
-export const CloseCode = {
-  Normal: 1000,
-  GoingAway: 1001,
-  ProtocolError: 1002,
-  UnsupportedData: 1003,
-  NoStatus: 1005,
-  Abnormal: 1006,
-  InvalidPayload: 1007,
-  PolicyViolation: 1008,
-  MessageTooBig: 1009,
-  InternalError: 1011,
-  ServiceRestart: 1012,
-  TryAgainLater: 1013,
-  BadGateway: 1014,
-  TlsHandshake: 1015,
-  Unauthorized: 4001,
-  Forbidden: 4003,
-  SlowConsumer: 4008,
-  RateLimited: 4029,
-} as const;
+export { CloseCode } from './wire.js';
 
 /** How the connection reacts to a close (see `FailureAction`). */
 export type CloseAction = FailureAction;

@@ -1,22 +1,6 @@
-/** Every failure the engine reports carries one of these codes. */
-export const ErrorCode = {
-  CONNECTION_FAILED: 'CONNECTION_FAILED',
-  AUTHENTICATION_FAILED: 'AUTHENTICATION_FAILED',
-  AUTHORIZATION_FAILED: 'AUTHORIZATION_FAILED',
-  RATE_LIMIT_EXCEEDED: 'RATE_LIMIT_EXCEEDED',
-  MESSAGE_TOO_LARGE: 'MESSAGE_TOO_LARGE',
-  INVALID_MESSAGE_FORMAT: 'INVALID_MESSAGE_FORMAT',
-  SERVER_ERROR: 'SERVER_ERROR',
-  NETWORK_ERROR: 'NETWORK_ERROR',
-  TIMEOUT: 'TIMEOUT',
-  QUEUE_OVERFLOW: 'QUEUE_OVERFLOW',
-  MESSAGE_EXPIRED: 'MESSAGE_EXPIRED',
-  CLOSED: 'CLOSED',
-  INVALID_OPTION: 'INVALID_OPTION',
-  /** An optimistic change lost a conflict with another client's update. */
-  CONFLICT: 'CONFLICT',
-} as const;
-export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+import { ErrorCode } from './wire.js';
+
+export { ErrorCode };
 
 /**
  * What the engine does about an error.
@@ -113,8 +97,9 @@ export class InvalidOptionError extends SocketchartError {
   readonly option: string;
   readonly expectation: string;
   readonly received: string;
-  constructor(option: string, expectation: string, received: unknown) {
-    const text = describe(received);
+  /** `receivedAs` describes the value in its place when the value must not appear (a secret). */
+  constructor(option: string, expectation: string, received: unknown, receivedAs?: string) {
+    const text = receivedAs ?? describe(received);
     super(ErrorCode.INVALID_OPTION, {
       message: `Invalid option \`${option}\`: expected ${expectation}, received ${text}`,
       details: { option },
@@ -126,10 +111,7 @@ export class InvalidOptionError extends SocketchartError {
 
   /** The same error for an option nested under `prefix` (e.g. an endpoint of a pool). */
   within(prefix: string): InvalidOptionError {
-    const nested = new InvalidOptionError(`${prefix}.${this.option}`, this.expectation, undefined);
-    Object.defineProperty(nested, 'message', { value: `Invalid option \`${prefix}.${this.option}\`: expected ${this.expectation}, received ${this.received}` });
-    Object.defineProperty(nested, 'received', { value: this.received });
-    return nested;
+    return new InvalidOptionError(`${prefix}.${this.option}`, this.expectation, undefined, this.received);
   }
 }
 
@@ -137,5 +119,5 @@ function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
   if (typeof value === 'number' || typeof value === 'boolean' || value == null) return String(value);
   if (Array.isArray(value)) return 'an array';
-  return `a ${typeof value}`;
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
 }

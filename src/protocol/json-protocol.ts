@@ -1,10 +1,8 @@
 import type { FrameSink, IncomingFrame, InboundMessage, OutgoingFrame, ProtocolAdapter } from './adapter.js';
 import { ErrorCode, SocketchartError, type ErrorCode as ErrorCodeType } from './errors.js';
+import { JSON_SUBPROTOCOL, TOKEN_SUBPROTOCOL_PREFIX, type ServerFrameType } from './wire.js';
 
-/** Subprotocol name of socketchart's default JSON protocol. */
-export const JSON_SUBPROTOCOL = 'socketchart.v1';
-/** Prefix of the subprotocol entry that carries the token in `subprotocol` auth mode. */
-export const TOKEN_SUBPROTOCOL_PREFIX = 'socketchart.token.';
+export { JSON_SUBPROTOCOL, TOKEN_SUBPROTOCOL_PREFIX };
 
 const knownErrorCodes = new Set<string>(Object.values(ErrorCode));
 
@@ -37,14 +35,14 @@ function serverError(frame: Frame): SocketchartError {
   });
 }
 
-const controlTypes = new Set(['ack', 'subscribed', 'unsubscribed', 'gap', 'presence', 'presence_state', 'typing', 'rate_limit_status']);
+const controlTypes = new Set<string>(['ack', 'subscribed', 'unsubscribed', 'gap', 'presence', 'presence_state', 'typing', 'rate_limit_status'] satisfies ServerFrameType[]);
 
 /**
  * socketchart's default protocol: JSON text frames `{ "type": ..., ... }` (see the README's protocol table).
  * Binary frames pass through to subscribers untouched.
  */
 export const jsonProtocol: ProtocolAdapter = {
-  name: 'socketchart.v1',
+  name: JSON_SUBPROTOCOL,
   subprotocols: ({ mode, token }) =>
     mode === 'subprotocol' && token !== undefined ? [JSON_SUBPROTOCOL, TOKEN_SUBPROTOCOL_PREFIX + token] : undefined,
   authFrame: ({ mode, token }) => (mode === 'message' && token !== undefined ? JSON.stringify({ type: 'auth', token }) : undefined),

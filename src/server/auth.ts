@@ -1,12 +1,9 @@
 import type { IncomingMessage } from 'node:http';
 import { errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import { z } from 'zod';
+import { TOKEN_SUBPROTOCOL_PREFIX } from '../protocol/wire.js';
 import { scrubSecret } from './logger.js';
 
-/** Subprotocol of the JSON wire protocol; the only protocol the server ever echoes. */
-export const SUBPROTOCOL = 'socketchart.v1';
-/** In `subprotocol` mode the client offers `socketchart.v1, socketchart.token.<token>`. */
-export const TOKEN_SUBPROTOCOL_PREFIX = 'socketchart.token.';
 
 /** How a client presents its token. */
 export type TokenMode = 'message' | 'subprotocol' | 'query';

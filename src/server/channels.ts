@@ -23,9 +23,11 @@ export type Grant =
 /** One authorization rule. Rules add up: an action is allowed when at least one rule whose pattern matches grants it; otherwise it is denied. */
 export interface ChannelRule {
   /**
-   * Matched segment by segment (`:`-separated): `*` matches one segment, a trailing `*` one or more,
-   * `*` inside a segment any characters of that segment (`room-*`), and `{userId}` exactly the caller's user id.
-   * Examples: `chat:*`, `user:{userId}:*`, `agent-status:{userId}`.
+   * Two or three `:`-separated segments, matched segment by segment against channels of as many segments:
+   * `*` matches exactly one segment (wherever it stands, last included), `*` inside a segment any characters
+   * of that segment (`room-*`), and `{userId}` exactly the caller's user id. So `chat:*` matches `chat:lobby`
+   * but not `chat:lobby:thread`, and `user:{userId}:*` matches `user:alice:inbox` but not `user:alice`.
+   * Examples: `chat:*`, `chat:*:*`, `user:{userId}:*`, `agent-status:{userId}`.
    */
   pattern: string;
   /** Who may subscribe (and so receive messages, presence diffs and typing). @default false */
@@ -61,7 +63,7 @@ export const channelType = (name: string): string => {
 /** Returns why a pattern is invalid, or undefined. */
 export function patternProblem(pattern: string): string | undefined {
   const segments = pattern.split(':');
-  if (segments.length < 1 || segments.length > 3) return 'one to three `:`-separated segments';
+  if (segments.length < 2 || segments.length > 3) return 'two or three `:`-separated segments';
   if (segments.some((segment) => !PATTERN_SEGMENT.test(segment))) return 'segments of letters, digits, _ . @ = + ~ | -, `*` or `{userId}`';
   return undefined;
 }
@@ -71,7 +73,6 @@ type SegmentMatcher = { kind: 'literal'; text: string } | { kind: 'any' } | { ki
 interface CompiledRule {
   rule: ChannelRule;
   segments: SegmentMatcher[];
-  rest: boolean;
   events: ReadonlySet<string> | undefined;
 }
 
@@ -85,12 +86,9 @@ function compileSegment(segment: string): SegmentMatcher {
 }
 
 function compileRule(rule: ChannelRule): CompiledRule {
-  const parts = rule.pattern.split(':');
-  const rest = parts[parts.length - 1] === '*';
   return {
     rule,
-    segments: parts.map(compileSegment),
-    rest,
+    segments: rule.pattern.split(':').map(compileSegment),
     events: rule.events ? new Set(rule.events) : undefined,
   };
 }
@@ -109,13 +107,20 @@ function segmentMatches(matcher: SegmentMatcher, segment: string, identity: Iden
 }
 
 function matches(compiled: CompiledRule, parts: readonly string[], identity: Identity): boolean {
-  const { segments, rest } = compiled;
-  if (rest ? parts.length < segments.length : parts.length !== segments.length) return false;
-  const fixed = rest ? segments.length - 1 : segments.length;
-  for (let i = 0; i < fixed; i++) {
+  const { segments } = compiled;
+  if (parts.length !== segments.length) return false;
+  for (let i = 0; i < segments.length; i++) {
     if (!segmentMatches(segments[i]!, parts[i]!, identity)) return false;
   }
   return true;
+}
+
+const nobody: Identity = { userId: '', roles: [], permissions: [], claims: {} };
+
+/** Whether channels match a pattern that does not depend on the caller (no `{userId}`). */
+export function patternMatcher(pattern: string): (channel: string) => boolean {
+  const compiled = compileRule({ pattern });
+  return (channel) => matches(compiled, channel.split(':'), nobody);
 }
 
 function granted(grant: Grant | undefined, identity: Identity, channel: string): boolean {

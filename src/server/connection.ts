@@ -1,23 +1,25 @@
 import { randomUUID } from 'node:crypto';
 import { WebSocket, type RawData } from 'ws';
 import { AuthenticationError, type Authenticate, type Identity } from './auth.js';
-import { channelType } from './channels.js';
-import { ServerCloseCode, WireErrorCode } from './close-codes.js';
+import type { ChannelAction } from './channels.js';
 import type { Hub, HubClient } from './hub.js';
-import type { Logger } from './logger.js';
-import type { ServerMetrics } from './metrics.js';
-import { ConnectionRateLimiter, FloodMeter } from './rate-limit.js';
-import { parseClientFrame, type ClientFrame, type ErrorFrame, type PresenceMember, type ServerFrame } from './schema.js';
+import { corkedBytes, writeCorked } from './corked-writes.js';
+import { errorText, logFailure, type Logger } from './logger.js';
+import { closeCodeLabel, type ServerMetrics } from './metrics.js';
+import { CONTROL_SCOPE, type ConnectionLimits, type Refusal, type ServerRateLimits, type Subject } from './rate-limit.js';
+import { CloseCode, ErrorCode, type ClientFrame, type ClientFrameType, type ErrorFrame, type PresenceMember, type ServerFrame } from '../protocol/wire.js';
+import { parseClientFrame } from './schema.js';
 import type { Subscription } from './subscription.js';
-import type { ResolvedOptions } from './options.js';
+import type { ResolvedServerOptions } from './options.js';
 
 export interface ConnectionContext {
-  options: ResolvedOptions;
+  options: ResolvedServerOptions;
   hub: Hub;
   metrics: ServerMetrics;
   logger: Logger;
   authenticate: Authenticate;
-  onClosed(connection: Connection): void;
+  limits: ServerRateLimits;
+  onClosed(connection: ServerConnection): void;
 }
 
 /** The token check done at the upgrade, for tokens carried by the handshake. */
@@ -27,52 +29,19 @@ export type HandshakeAuth =
   | { kind: 'failed'; reason: string; mode: 'subprotocol' | 'query' };
 
 const MAX_EARLY_FRAMES = 64;
-const FLOOD_WINDOW_MS = 10_000;
+const MAX_EARLY_BYTES = 1024 * 1024;
+/** Largest frame an unauthenticated socket may send: an `auth` frame with the longest token. */
+const MAX_UNAUTHENTICATED_BYTES = 20 * 1024;
+const UNAUTHENTICATED_TYPES: ReadonlySet<ClientFrameType> = new Set<ClientFrameType>(['auth', 'ping']);
+const AUTHENTICATE_FIRST = 'authenticate first: the first frame must be auth {token}';
 const CLOSE_GRACE_MS = 2000;
 const SLOW_CONSUMER_GRACE_MS = 1000;
 const MAX_TIMER_MS = 2_147_483_647;
 
 const truncateReason = (reason: string) => (Buffer.byteLength(reason) <= 123 ? reason : Buffer.from(reason).subarray(0, 120).toString());
 
-/** One socket: authentication, frame validation, rate limits, timers, and the hub operations it asks for. */
-type Corkable = { cork(): void; uncork(): void };
-/** Sockets corked in this event-loop turn, with the bytes written to each since. */
-const corked = new Map<Corkable, number>();
-let uncorkScheduled = false;
-
-function uncorkAll(): void {
-  uncorkScheduled = false;
-  for (const socket of corked.keys()) socket.uncork();
-  corked.clear();
-}
-
-const socketOf = (ws: WebSocket) => (ws as unknown as { _socket?: Partial<Corkable> })._socket;
-
-/** Bytes held back by this turn's cork: they are not a slow consumer's backlog. */
-function corkedBytes(ws: WebSocket): number {
-  const socket = socketOf(ws);
-  return socket ? (corked.get(socket as Corkable) ?? 0) : 0;
-}
-
-/**
- * Holds a socket's writes until the end of this event-loop turn, so that every frame a turn sends to
- * one client (a burst of broadcasts) leaves in one write instead of one system call each.
- */
-function writeCorked(ws: WebSocket, text: string, bytes: number): void {
-  const socket = socketOf(ws);
-  if (socket?.cork && socket.uncork) {
-    const held = corked.get(socket as Corkable);
-    if (held === undefined) socket.cork();
-    corked.set(socket as Corkable, (held ?? 0) + bytes);
-    if (!uncorkScheduled) {
-      uncorkScheduled = true;
-      setImmediate(uncorkAll);
-    }
-  }
-  ws.send(text);
-}
-
-export class Connection implements HubClient {
+/** One socket on the server: authentication, frame validation, rate limits, timers, and the hub operations it asks for. */
+export class ServerConnection implements HubClient {
   readonly id = randomUUID();
   readonly key: string;
   readonly sessionId = randomUUID();
@@ -82,13 +51,17 @@ export class Connection implements HubClient {
   /** Set on every inbound frame or pong; cleared by each protocol-level ping. */
   alive = true;
   lastFrameAt = Date.now();
-  private state: 'authenticating' | 'open' | 'closing' | 'closed' = 'authenticating';
+  /** `draining`: closing, once the publishes it accepted are answered; frames are no longer read. */
+  private state: 'authenticating' | 'open' | 'draining' | 'closing' | 'closed' = 'authenticating';
+  /** Publishes accepted and not yet answered. */
+  private readonly inflight = new Set<Promise<void>>();
   private currentIdentity: Identity | undefined;
   private attached = false;
   private authPending = false;
-  private readonly early: ClientFrame[] = [];
-  private readonly limiter: ConnectionRateLimiter;
-  private readonly flood: FloodMeter;
+  /** Frames that arrived while the token of an `auth` frame was being verified, not yet parsed. */
+  private early: { text: string; bytes: number }[] = [];
+  private earlyBytes = 0;
+  private readonly limits: ConnectionLimits;
   private authTimer: NodeJS.Timeout | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
   private killTimer: NodeJS.Timeout | undefined;
@@ -101,15 +74,23 @@ export class Connection implements HubClient {
     private readonly ws: WebSocket,
     private readonly ctx: ConnectionContext,
     nodeId: string,
+    /** The remote address, which unauthenticated traffic is charged to. */
+    private readonly address: string,
   ) {
     this.key = `${nodeId}:${this.id}`;
-    this.limiter = new ConnectionRateLimiter(ctx.options.rateLimits);
-    this.flood = new FloodMeter(ctx.options.floodThreshold, FLOOD_WINDOW_MS);
+    this.limits = ctx.limits.newConnection();
     this.log = ctx.logger.child({ conn: this.id });
     ws.on('message', (data, isBinary) => this.onFrame(data, isBinary));
     ws.on('pong', () => (this.alive = true));
     ws.on('error', (error: Error & { code?: string }) => this.onSocketError(error));
-    ws.on('close', (code, reason) => this.onClose(code, reason.toString()));
+    ws.on('close', (code, reason) => {
+      try {
+        this.onClose(code, reason.toString());
+      } catch (error) {
+        this.log.error({ err: errorText(error) }, 'close handling failed');
+        this.resolveClosed();
+      }
+    });
   }
 
   get identity(): Identity {
@@ -122,7 +103,7 @@ export class Connection implements HubClient {
   }
 
   get open(): boolean {
-    return (this.state === 'open' || this.state === 'authenticating') && this.ws.readyState === WebSocket.OPEN;
+    return (this.state === 'open' || this.state === 'authenticating' || this.state === 'draining') && this.ws.readyState === WebSocket.OPEN;
   }
 
   get isAuthenticated(): boolean {
@@ -156,17 +137,38 @@ export class Connection implements HubClient {
     this.sendText(JSON.stringify(frame), frame.type);
   }
 
-  sendError(code: WireErrorCode, message: string, extra: Omit<Partial<ErrorFrame>, 'type' | 'code' | 'message'> = {}): void {
+  sendError(code: ErrorCode, message: string, extra: Omit<Partial<ErrorFrame>, 'type' | 'code' | 'message'> = {}): void {
     this.ctx.metrics.errors.labels(code).inc();
     this.send({ type: 'error', code, message, ...extra });
   }
 
-  closeWith(code: number, reason: string, error?: { code: WireErrorCode; message: string }, graceMs = CLOSE_GRACE_MS): void {
-    if (this.state === 'closing' || this.state === 'closed') return;
+  /**
+   * Closes the socket: at once when nothing is pending, otherwise once every publish it accepted is answered
+   * (at most `graceMs` later); then waits `graceMs` for the close handshake before terminating.
+   */
+  closeWith(code: number, reason: string, error?: { code: ErrorCode; message: string }, graceMs = CLOSE_GRACE_MS): void {
+    if (this.state === 'draining' || this.state === 'closing' || this.state === 'closed') return;
     if (error) this.sendError(error.code, error.message);
-    this.state = 'closing';
     this.clearTimers();
     this.log.info({ code, reason }, 'closing connection');
+    if (this.inflight.size === 0 || code === CloseCode.SlowConsumer) {
+      this.closeSocket(code, reason, graceMs);
+      return;
+    }
+    this.state = 'draining';
+    const deadline = setTimeout(() => this.closeSocket(code, reason, graceMs), graceMs);
+    deadline.unref();
+    Promise.allSettled([...this.inflight])
+      .then(() => {
+        clearTimeout(deadline);
+        this.closeSocket(code, reason, graceMs);
+      })
+      .catch(logFailure(this.log, 'closing failed'));
+  }
+
+  private closeSocket(code: number, reason: string, graceMs: number): void {
+    if (this.state === 'closing' || this.state === 'closed') return;
+    this.state = 'closing';
     try {
       this.ws.close(code, truncateReason(reason));
     } catch {
@@ -193,7 +195,7 @@ export class Connection implements HubClient {
   }
 
   closeIfIdle(now: number, idleTimeoutMs: number): void {
-    if (this.state === 'open' && now - this.lastFrameAt > idleTimeoutMs) this.closeWith(ServerCloseCode.GoingAway, 'idle timeout');
+    if (this.state === 'open' && now - this.lastFrameAt > idleTimeoutMs) this.closeWith(CloseCode.GoingAway, 'idle timeout');
   }
 
   private clearTimers(): void {
@@ -202,7 +204,21 @@ export class Connection implements HubClient {
   }
 
   private onFrame(data: RawData, isBinary: boolean): void {
-    if (this.state === 'closing' || this.state === 'closed') return;
+    try {
+      this.receive(data, isBinary);
+    } catch (error) {
+      this.fail(error);
+    }
+  }
+
+  /** Contains a failure of the server itself: logged, and this socket (only) is closed with 1011. */
+  fail(error: unknown): void {
+    this.log.error({ err: errorText(error) }, 'internal error');
+    this.closeWith(CloseCode.InternalError, 'internal error', { code: ErrorCode.SERVER_ERROR, message: 'internal error' });
+  }
+
+  private receive(data: RawData, isBinary: boolean): void {
+    if (this.state === 'draining' || this.state === 'closing' || this.state === 'closed') return;
     this.alive = true;
     this.lastFrameAt = Date.now();
     const bytes = Buffer.isBuffer(data) ? data.length : Array.isArray(data) ? data.reduce((sum, part) => sum + part.length, 0) : data.byteLength;
@@ -211,85 +227,140 @@ export class Connection implements HubClient {
       this.refuseInvalid('binary frames are not supported; send JSON text frames');
       return;
     }
-    const parsed = parseClientFrame(data.toString());
+    if (this.state === 'open') this.receiveText(data.toString(), bytes);
+    else if (this.authPending) this.holdEarly(data.toString(), bytes);
+    else this.receiveUnauthenticated(data, bytes);
+  }
+
+  private receiveText(text: string, bytes: number): void {
+    const parsed = parseClientFrame(text, this.ctx.options.frameBounds);
+    this.ctx.metrics.countIn(parsed.ok ? parsed.frame.type : 'invalid', bytes);
+    if (parsed.ok) this.dispatch(parsed.frame);
+    else if ('notYet' in parsed) this.refuseInvalid(`unexpected "${parsed.type}" frame`);
+    else this.refuseInvalid(parsed.message, parsed.details, parsed.id);
+  }
+
+  /** Before authentication only `auth` and `ping` are read; anything else closes the socket with 4001. */
+  private receiveUnauthenticated(data: RawData, bytes: number): void {
+    if (bytes > MAX_UNAUTHENTICATED_BYTES) {
+      this.ctx.metrics.countIn('invalid', bytes);
+      this.rejectAuth(AUTHENTICATE_FIRST);
+      return;
+    }
+    const parsed = parseClientFrame(data.toString(), this.ctx.options.frameBounds, UNAUTHENTICATED_TYPES);
     this.ctx.metrics.countIn(parsed.ok ? parsed.frame.type : 'invalid', bytes);
     if (!parsed.ok) {
-      this.refuseInvalid(parsed.message, parsed.details, parsed.id);
+      if (!('notYet' in parsed)) this.sendError(ErrorCode.INVALID_MESSAGE_FORMAT, parsed.message, parsed.details === undefined ? {} : { details: parsed.details });
+      this.rejectAuth(AUTHENTICATE_FIRST);
       return;
     }
     const frame = parsed.frame;
-    if (this.state === 'open') {
-      this.dispatch(frame);
-    } else if (this.authPending) {
-      if (this.early.length >= MAX_EARLY_FRAMES) this.rejectAuth('too many frames before authentication');
-      else this.early.push(frame);
+    if (frame.type === 'ping') {
+      if (this.take(CONTROL_SCOPE, undefined)) this.send(frame.ts === undefined ? { type: 'pong' } : { type: 'pong', ts: frame.ts });
     } else if (frame.type === 'auth') {
-      void this.authenticate(frame.token);
-    } else {
-      this.rejectAuth('authenticate first: the first frame must be auth {token}');
+      this.authenticate(frame.token).catch((error: unknown) => this.fail(error));
     }
+  }
+
+  private holdEarly(text: string, bytes: number): void {
+    if (this.early.length >= MAX_EARLY_FRAMES || this.earlyBytes + bytes > MAX_EARLY_BYTES) {
+      this.rejectAuth('too many frames before authentication');
+      return;
+    }
+    this.early.push({ text, bytes });
+    this.earlyBytes += bytes;
   }
 
   private refuseInvalid(message: string, details?: unknown, id?: string): void {
-    if (this.state === 'authenticating' && !this.authPending) {
-      this.sendError(WireErrorCode.INVALID_MESSAGE_FORMAT, message, { ...(details === undefined ? {} : { details }) });
-      this.rejectAuth('authenticate first: the first frame must be auth {token}');
+    if (this.state === 'authenticating') {
+      this.sendError(ErrorCode.INVALID_MESSAGE_FORMAT, message, { ...(details === undefined ? {} : { details }) });
+      this.rejectAuth(AUTHENTICATE_FIRST);
       return;
     }
-    if (!this.take('control', id)) return;
-    this.sendError(WireErrorCode.INVALID_MESSAGE_FORMAT, message, { ...(details === undefined ? {} : { details }), ...(id === undefined ? {} : { id }) });
+    if (!this.take(CONTROL_SCOPE, id)) return;
+    this.sendError(ErrorCode.INVALID_MESSAGE_FORMAT, message, { ...(details === undefined ? {} : { details }), ...(id === undefined ? {} : { id }) });
   }
 
-  private take(scope: string, id: string | undefined): boolean {
-    const now = Date.now();
-    const result = this.limiter.take(scope, now);
-    if (result.ok) {
-      if (result.announce) this.send({ type: 'rate_limit_status', ...result.announce });
+  private get subject(): Subject {
+    return this.currentIdentity ? { kind: 'user', id: this.currentIdentity.userId } : { kind: 'address', id: this.address };
+  }
+
+  /** Charges one frame of `scope` (to the user or address too, unless the backend charges it); refuses it when a bucket is empty. */
+  private take(scope: string, id: string | undefined, subjectToo = true): boolean {
+    const verdict = this.ctx.limits.take(this.limits, this.subject, scope, subjectToo);
+    if (verdict.ok) {
+      if (verdict.announce) this.send({ type: 'rate_limit_status', ...verdict.announce });
       return true;
     }
+    this.refuseOverLimit(verdict, id);
+    return false;
+  }
+
+  private refuseOverLimit(verdict: Refusal, id: string | undefined): void {
+    const { scope } = verdict.status;
     this.ctx.metrics.rateLimited.labels(scope).inc();
-    const retryAfter = result.retryAfterMs / 1000;
-    this.sendError(WireErrorCode.RATE_LIMIT_EXCEEDED, `rate limit exceeded for ${scope}`, {
+    const retryAfter = verdict.retryAfterMs / 1000;
+    this.sendError(ErrorCode.RATE_LIMIT_EXCEEDED, `rate limit exceeded for ${scope}`, {
       retry_after: retryAfter,
-      details: { ...result.status, retry_after_ms: result.retryAfterMs },
+      details: { ...verdict.status, retry_after_ms: verdict.retryAfterMs },
       ...(id === undefined ? {} : { id }),
     });
-    if (this.flood.reject(now)) {
+    if (verdict.flooding) {
       this.log.warn({ scope }, 'flooding past the rate limit');
-      this.closeWith(ServerCloseCode.RateLimited, `rate limited; retry_after=${Math.max(1, Math.ceil(retryAfter))}`);
+      this.closeWith(CloseCode.RateLimited, `rate limited; retry_after=${Math.max(1, Math.ceil(retryAfter))}`);
     }
+  }
+
+  /**
+   * Authorizes a channel frame before any channel bucket is charged: a refused one costs a `control` token
+   * and is answered with AUTHORIZATION_FAILED (or RATE_LIMIT_EXCEEDED once that budget is spent).
+   */
+  private authorized(ch: string, action: ChannelAction, id: string | undefined, event?: string): boolean {
+    const verdict = this.ctx.hub.authorize(this.identity, ch, action, event);
+    if (verdict.ok) return true;
+    if (this.take(CONTROL_SCOPE, id)) this.sendError(ErrorCode.AUTHORIZATION_FAILED, verdict.reason, { details: { ch, action }, ...(id === undefined ? {} : { id }) });
     return false;
   }
 
   private dispatch(frame: ClientFrame): void {
-    const scope = frame.type === 'publish' ? channelType(frame.ch) : 'control';
-    if (!this.take(scope, frame.type === 'publish' ? frame.id : undefined)) return;
-    const { hub } = this.ctx;
-    const failed = (error: unknown) => {
-      this.log.error({ err: String(error), type: frame.type }, 'frame handler failed');
-      this.sendError(WireErrorCode.SERVER_ERROR, 'internal error');
-    };
+    const { hub, limits } = this.ctx;
+    const failed = (error: unknown) => this.fail(error);
+    switch (frame.type) {
+      case 'publish': {
+        const scope = limits.scopeOf(frame.ch);
+        if (!this.authorized(frame.ch, 'publish', frame.id, frame.event) || !this.take(scope, frame.id, false)) return;
+        const answered = hub
+          .publish(this, frame, limits.userCharge(this.identity.userId, scope))
+          .then((result) => {
+            if (result?.outcome === 'refused') this.refuseOverLimit(limits.refusedElsewhere(this.limits, this.subject, scope, result.retryAfterMs), frame.id);
+          })
+          .catch(failed)
+          .finally(() => this.inflight.delete(answered));
+        this.inflight.add(answered);
+        return;
+      }
+      case 'subscribe':
+        if (this.authorized(frame.ch, 'subscribe', undefined) && this.take(CONTROL_SCOPE, undefined)) hub.subscribe(this, frame).catch(failed);
+        return;
+      case 'presence':
+        if (this.authorized(frame.ch, 'presence', undefined) && this.take(CONTROL_SCOPE, undefined)) hub.presence(this, frame).catch(failed);
+        return;
+      case 'typing':
+        if (this.authorized(frame.ch, 'presence', undefined) && this.take(CONTROL_SCOPE, undefined)) hub.typing(this, frame).catch(failed);
+        return;
+    }
+    if (!this.take(CONTROL_SCOPE, undefined)) return;
     switch (frame.type) {
       case 'auth':
-        void this.refresh(frame.token).catch(failed);
+        this.refresh(frame.token).catch(failed);
         return;
       case 'ping':
         this.send(frame.ts === undefined ? { type: 'pong' } : { type: 'pong', ts: frame.ts });
         return;
-      case 'subscribe':
-        void hub.subscribe(this, frame).catch(failed);
-        return;
       case 'unsubscribe':
         hub.unsubscribe(this, frame);
         return;
-      case 'publish':
-        void hub.publish(this, frame).catch(failed);
-        return;
-      case 'presence':
-        void hub.presence(this, frame).catch(failed);
-        return;
-      case 'typing':
-        void hub.typing(this, frame).catch(failed);
+      case 'pong':
         return;
     }
   }
@@ -314,8 +385,8 @@ export class Connection implements HubClient {
   private accept(identity: Identity): void {
     const { hub, options } = this.ctx;
     if (hub.userConnectionCount(identity.userId) >= options.maxConnectionsPerUser) {
-      this.closeWith(ServerCloseCode.TryAgainLater, 'too many connections for this user', {
-        code: WireErrorCode.CONNECTION_FAILED,
+      this.closeWith(CloseCode.TryAgainLater, 'too many connections for this user', {
+        code: ErrorCode.CONNECTION_FAILED,
         message: `at most ${options.maxConnectionsPerUser} connections per user`,
       });
       return;
@@ -329,9 +400,12 @@ export class Connection implements HubClient {
     this.attached = true;
     this.scheduleExpiry();
     this.log.info('authenticated');
-    for (const frame of this.early.splice(0)) {
+    const early = this.early;
+    this.early = [];
+    this.earlyBytes = 0;
+    for (const { text, bytes } of early) {
       if (this.state !== 'open') break;
-      this.dispatch(frame);
+      this.receiveText(text, bytes);
     }
   }
 
@@ -339,12 +413,12 @@ export class Connection implements HubClient {
     const result = await this.verify(token);
     if (this.state !== 'open') return;
     if (typeof result === 'string') {
-      this.sendError(WireErrorCode.AUTHENTICATION_FAILED, `token refresh refused: ${result}`);
+      this.sendError(ErrorCode.AUTHENTICATION_FAILED, `token refresh refused: ${result}`);
       return;
     }
     if (result.userId !== this.identity.userId) {
-      this.closeWith(ServerCloseCode.Forbidden, 'token belongs to another user', {
-        code: WireErrorCode.AUTHENTICATION_FAILED,
+      this.closeWith(CloseCode.Forbidden, 'token belongs to another user', {
+        code: ErrorCode.AUTHENTICATION_FAILED,
         message: 'a refreshed token must belong to the same user',
       });
       return;
@@ -364,31 +438,33 @@ export class Connection implements HubClient {
     const delay = Math.min(Math.max(expiresAt - Date.now(), 0), MAX_TIMER_MS);
     this.expiryTimer = setTimeout(() => {
       if (Date.now() < expiresAt) this.scheduleExpiry();
-      else this.closeWith(ServerCloseCode.Unauthorized, 'session expired', { code: WireErrorCode.AUTHENTICATION_FAILED, message: 'session expired' });
+      else this.closeWith(CloseCode.Unauthorized, 'session expired', { code: ErrorCode.AUTHENTICATION_FAILED, message: 'session expired' });
     }, delay);
   }
 
   private rejectAuth(reason: string): void {
+    this.ctx.limits.chargeAddress(this.address);
     this.log.info({ reason }, 'authentication failed');
-    this.closeWith(ServerCloseCode.Unauthorized, reason, { code: WireErrorCode.AUTHENTICATION_FAILED, message: reason });
+    this.closeWith(CloseCode.Unauthorized, reason, { code: ErrorCode.AUTHENTICATION_FAILED, message: reason });
   }
 
   private timeoutAuth(): void {
-    this.closeWith(ServerCloseCode.Unauthorized, 'authentication timeout', { code: WireErrorCode.TIMEOUT, message: 'authentication timeout' });
+    this.ctx.limits.chargeAddress(this.address);
+    this.closeWith(CloseCode.Unauthorized, 'authentication timeout', { code: ErrorCode.TIMEOUT, message: 'authentication timeout' });
   }
 
   private slowConsumer(): void {
     this.ctx.metrics.slowConsumers.inc();
     this.log.warn({ bufferedAmount: this.ws.bufferedAmount }, 'slow consumer');
-    this.closeWith(ServerCloseCode.SlowConsumer, 'slow consumer', undefined, SLOW_CONSUMER_GRACE_MS);
+    this.closeWith(CloseCode.SlowConsumer, 'slow consumer', undefined, SLOW_CONSUMER_GRACE_MS);
   }
 
   private onSocketError(error: Error & { code?: string }): void {
     const code =
       error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH'
-        ? WireErrorCode.MESSAGE_TOO_LARGE
+        ? ErrorCode.MESSAGE_TOO_LARGE
         : error.code === 'WS_ERR_INVALID_UTF8'
-          ? WireErrorCode.INVALID_MESSAGE_FORMAT
+          ? ErrorCode.INVALID_MESSAGE_FORMAT
           : undefined;
     if (code) this.ctx.metrics.errors.labels(code).inc();
     this.log.info({ err: error.message, code: error.code }, 'socket error');
@@ -399,10 +475,10 @@ export class Connection implements HubClient {
     this.state = 'closed';
     this.clearTimers();
     clearTimeout(this.killTimer);
-    this.ctx.metrics.connectionsClosed.labels(String(code)).inc();
+    this.ctx.metrics.connectionsClosed.labels(closeCodeLabel(code)).inc();
     this.log.info({ code, reason: reason.slice(0, 123) }, 'connection closed');
     this.ctx.onClosed(this);
     const cleanup = this.attached ? this.ctx.hub.detach(this) : Promise.resolve();
-    cleanup.catch((error: unknown) => this.log.warn({ err: String(error) }, 'cleanup failed')).finally(() => this.resolveClosed());
+    cleanup.catch((error: unknown) => this.log.error({ err: errorText(error) }, 'cleanup failed')).finally(() => this.resolveClosed());
   }
 }

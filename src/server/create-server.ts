@@ -1,18 +1,28 @@
-import { createServer as createHttpServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createHttpServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Registry } from 'prom-client';
+import { systemClock } from '../environment/clock.js';
 import { createAuthenticator } from './auth.js';
 import { MemoryBackend } from './backend/memory.js';
 import { RedisBackend } from './backend/redis.js';
 import type { Backend } from './backend/types.js';
 import { BROADCAST_ALL_CHANNEL, ChannelAuthorizer, isChannelName, userChannel } from './channels.js';
-import { ServerCloseCode } from './close-codes.js';
-import { Connection, type ConnectionContext } from './connection.js';
+import { CloseCode } from '../protocol/wire.js';
+import { ServerConnection, type ConnectionContext } from './connection.js';
 import { attachHttpEndpoints, type HealthReport } from './http-endpoints.js';
 import { Hub } from './hub.js';
 import { createMetrics } from './metrics.js';
-import { resolveOptions, type ResolvedOptions, type ServerOptions } from './options.js';
+import { resolveOptions, type ResolvedServerOptions, type ServerOptions } from './options.js';
+import { ServerRateLimits } from './rate-limit.js';
+import { registerStateSizes } from './state-sizes.js';
+import { HandshakeGuard } from './handshake-guard.js';
 import { createUpgradeHandler } from './upgrade.js';
+
+/** Most users, and most remote addresses, whose rate-limit buckets and flood counts a node keeps. */
+const MAX_TRACKED_SUBJECTS = 100_000;
+/** How often full rate-limit buckets and quiet flood counts are forgotten. */
+const LIMIT_SWEEP_MS = 5000;
 
 /** Where a server-side publish landed. */
 export interface PublishResult {
@@ -55,10 +65,18 @@ export function createServer(options: ServerOptions): Promise<SocketchartServer>
   return start(resolveOptions(options));
 }
 
-function createBackend(options: ResolvedOptions): Backend {
-  const { historySize, historyTtlMs, dedupWindowMs } = options;
-  if (!options.redis) return new MemoryBackend({ historySize, historyTtlMs, dedupWindowMs });
-  return new RedisBackend({ redis: options.redis, nodeId: options.nodeId, historySize, historyTtlMs, dedupWindowMs, logger: options.logger });
+function createBackend(options: ResolvedServerOptions, limits: ServerRateLimits): Backend {
+  const { retention, historyTtlMs, dedupWindowMs } = options;
+  if (!options.redis) return new MemoryBackend({ retention, historyMaxBytes: options.historyMaxBytes, historyTtlMs, dedupWindowMs, buckets: limits.userBuckets });
+  return new RedisBackend({ redis: options.redis, nodeId: options.nodeId, retention, historyTtlMs, dedupWindowMs, logger: options.logger });
+}
+
+function guarded(connection: ServerConnection, task: () => void): void {
+  try {
+    task();
+  } catch (error) {
+    connection.fail(error);
+  }
 }
 
 function listen(server: ReturnType<typeof createHttpServer>, port: number | undefined, host: string): Promise<void> {
@@ -71,17 +89,27 @@ function listen(server: ReturnType<typeof createHttpServer>, port: number | unde
   });
 }
 
-async function start(options: ResolvedOptions): Promise<SocketchartServer> {
+async function start(options: ResolvedServerOptions): Promise<SocketchartServer> {
   const { nodeId } = options;
   const logger = options.logger.child({ node: nodeId });
   const metrics = createMetrics({ prefix: options.metrics.prefix, defaultMetrics: options.metrics.defaultMetrics, ...(options.metrics.registry ? { registry: options.metrics.registry } : {}) });
-  const backend = createBackend({ ...options, logger });
+  const limits = new ServerRateLimits(
+    {
+      perConnection: options.rateLimits,
+      perUser: options.userRateLimits,
+      unauthenticated: options.unauthenticatedRateLimit,
+      floodThreshold: options.floodThreshold,
+      maxTracked: MAX_TRACKED_SUBJECTS,
+    },
+    systemClock,
+  );
+  const backend = createBackend({ ...options, logger }, limits);
   const hub = new Hub({
     backend,
     authorizer: new ChannelAuthorizer(options.channels),
     metrics,
     logger,
-    historySize: options.historySize,
+    retention: options.retention,
     maxSubscriptions: options.maxSubscriptionsPerConnection,
     typingTimeoutMs: options.typingTimeoutMs,
     implicitChannels: options.implicitChannels,
@@ -95,7 +123,7 @@ async function start(options: ResolvedOptions): Promise<SocketchartServer> {
   });
   await backend.start(hub);
 
-  const connections = new Set<Connection>();
+  const connections = new Set<ServerConnection>();
   const startedAt = Date.now();
   let closing: Promise<void> | undefined;
   const ctx: ConnectionContext = {
@@ -104,6 +132,7 @@ async function start(options: ResolvedOptions): Promise<SocketchartServer> {
     metrics,
     logger,
     authenticate,
+    limits,
     onClosed: (connection) => {
       connections.delete(connection);
       metrics.connections.set(connections.size);
@@ -111,6 +140,7 @@ async function start(options: ResolvedOptions): Promise<SocketchartServer> {
   };
 
   const ownServer = options.server === undefined;
+  const handshakes = new HandshakeGuard(options.handshakeTimeoutMs);
   const httpServer = options.server ?? createHttpServer();
   const upgrades = createUpgradeHandler({
     options,
@@ -118,9 +148,10 @@ async function start(options: ResolvedOptions): Promise<SocketchartServer> {
     authenticate,
     sharesUpgrades: () => !ownServer && httpServer.listenerCount('upgrade') > 1,
     isClosing: () => closing !== undefined,
-    openConnections: () => connections.size,
+    openConnections: () => connections.size + handshakes.size,
+    addressWait: (address) => limits.addressWait(address),
     accept: (ws, handshake, meta) => {
-      const connection = new Connection(ws, ctx, nodeId);
+      const connection = new ServerConnection(ws, ctx, nodeId, meta.ip ?? '');
       connections.add(connection);
       metrics.connections.set(connections.size);
       metrics.connectionsOpened.inc();
@@ -141,13 +172,22 @@ async function start(options: ResolvedOptions): Promise<SocketchartServer> {
     };
   };
   const detachHttp = attachHttpEndpoints(httpServer, ownServer, { healthPath: options.healthPath, metricsPath: options.metricsPath, registry: metrics.registry, health });
-  httpServer.on('upgrade', upgrades.onUpgrade);
+  const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (ownServer) handshakes.settled(request.socket);
+    upgrades.onUpgrade(request, socket, head);
+  };
+  httpServer.on('upgrade', onUpgrade);
+  if (ownServer) {
+    httpServer.on('connection', (socket: Socket) => handshakes.opened(socket, handshakes.size < Math.max(1, options.maxConnections - connections.size - upgrades.pending())));
+    httpServer.on('request', (request: IncomingMessage) => handshakes.settled(request.socket));
+  }
 
   if (ownServer) {
     try {
       await listen(httpServer, options.port, options.host);
     } catch (error) {
-      httpServer.off('upgrade', upgrades.onUpgrade);
+      httpServer.off('upgrade', onUpgrade);
+      handshakes.close();
       detachHttp();
       upgrades.close();
       await backend.close();
@@ -161,7 +201,7 @@ async function start(options: ResolvedOptions): Promise<SocketchartServer> {
     timers.push(
       setInterval(() => {
         const now = Date.now();
-        connections.forEach((connection) => connection.ping(now, options.heartbeatIntervalMs));
+        connections.forEach((connection) => guarded(connection, () => connection.ping(now, options.heartbeatIntervalMs)));
       }, options.heartbeatIntervalMs),
     );
   }
@@ -170,12 +210,13 @@ async function start(options: ResolvedOptions): Promise<SocketchartServer> {
       setInterval(
         () => {
           const now = Date.now();
-          connections.forEach((connection) => connection.closeIfIdle(now, options.idleTimeoutMs));
+          connections.forEach((connection) => guarded(connection, () => connection.closeIfIdle(now, options.idleTimeoutMs)));
         },
         Math.max(50, Math.floor(options.idleTimeoutMs / 4)),
       ),
     );
   }
+  timers.push(setInterval(() => limits.sweep(), LIMIT_SWEEP_MS));
   timers.forEach((timer) => timer.unref());
   logger.info({ address: httpServer.address(), backend: backend.kind }, 'server started');
 
@@ -183,6 +224,7 @@ async function start(options: ResolvedOptions): Promise<SocketchartServer> {
     if (!isChannelName(ch)) throw new TypeError(`Invalid channel name ${JSON.stringify(ch.slice(0, 60))}: expected type:id[:sub]`);
     if (closing) throw new Error('The server is shutting down');
     const result = await hub.append(ch, data, event, id, undefined);
+    if (result.outcome !== 'stored') throw new Error('a server publish was refused by a rate limit');
     return { seq: result.seq, duplicate: result.duplicate };
   };
 
@@ -190,9 +232,10 @@ async function start(options: ResolvedOptions): Promise<SocketchartServer> {
     logger.info({ connections: connections.size }, 'shutting down');
     timers.forEach((timer) => clearInterval(timer));
     const httpClosed = ownServer ? new Promise<void>((resolve) => httpServer.close(() => resolve())) : Promise.resolve();
-    httpServer.off('upgrade', upgrades.onUpgrade);
+    httpServer.off('upgrade', onUpgrade);
+    handshakes.close();
     const open = [...connections];
-    for (const connection of open) connection.closeWith(ServerCloseCode.ServiceRestart, 'server restart', undefined, options.shutdownTimeoutMs);
+    for (const connection of open) connection.closeWith(CloseCode.ServiceRestart, 'server restart', undefined, options.shutdownTimeoutMs);
     await Promise.all(open.map((connection) => connection.closed));
     await backend.close();
     detachHttp();
@@ -204,7 +247,7 @@ async function start(options: ResolvedOptions): Promise<SocketchartServer> {
     logger.info('server closed');
   };
 
-  return {
+  const server: SocketchartServer = {
     nodeId,
     get connections() {
       return connections.size;
@@ -224,4 +267,12 @@ async function start(options: ResolvedOptions): Promise<SocketchartServer> {
     health,
     close: () => (closing ??= shutdown()),
   };
+  registerStateSizes(server, () => ({
+    connections: connections.size,
+    pendingHandshakes: handshakes.size + upgrades.pending(),
+    ...hub.sizes(),
+    ...backend.sizes(),
+    ...limits.sizes(),
+  }));
+  return server;
 }

@@ -1,8 +1,11 @@
+import { messageBytes } from './retention.js';
+
 /** One published message as the history keeps it. */
 export interface StoredMessage {
   seq: number;
   id?: string;
-  data: unknown;
+  /** The published data, encoded once as JSON when it was published. */
+  dataJson: string;
   event?: string;
   /** Publisher's user id; absent for messages the server application broadcast. */
   from?: string;
@@ -47,36 +50,54 @@ export function planReplay(since: number, read: HistoryRead): ReplayItem[] {
   return items;
 }
 
-/** Bounded history of consecutive sequence numbers (the in-memory backend's store); grows as messages arrive. */
+/**
+ * A channel's retained messages (the in-memory backend's store): consecutive sequence numbers, at most
+ * `size` messages and `maxBytes` bytes, the oldest dropped first.
+ */
 export class MessageRing {
-  private readonly slots: (StoredMessage | undefined)[];
-  private start = 0;
-  private size = 0;
+  private messages: StoredMessage[] = [];
+  private head = 0;
+  /** Bytes of the retained messages. */
+  bytes = 0;
 
-  constructor(readonly capacity: number) {
-    this.slots = [];
+  constructor(
+    private readonly size: number,
+    private readonly maxBytes: number,
+  ) {}
+
+  get length(): number {
+    return this.messages.length - this.head;
   }
 
+  /** Sequence number of the oldest retained message. */
+  get firstSeq(): number | undefined {
+    return this.messages[this.head]?.seq;
+  }
+
+  /** Keeps a message, dropping the oldest beyond the bounds. */
   push(message: StoredMessage): void {
-    if (this.capacity === 0) return;
-    if (this.size < this.capacity) {
-      this.slots[(this.start + this.size) % this.capacity] = message;
-      this.size += 1;
-    } else {
-      this.slots[this.start] = message;
-      this.start = (this.start + 1) % this.capacity;
+    this.messages.push(message);
+    this.bytes += messageBytes(message);
+    while (this.length > 0 && (this.length > this.size || this.bytes > this.maxBytes)) this.shift();
+  }
+
+  /** Drops the oldest message. */
+  shift(): void {
+    const message = this.messages[this.head];
+    if (!message) return;
+    this.head += 1;
+    this.bytes -= messageBytes(message);
+    if (this.head > 1024 && this.head * 2 > this.messages.length) {
+      this.messages = this.messages.slice(this.head);
+      this.head = 0;
     }
   }
 
   /** Retained messages with `seq > since`, oldest first, at most `limit`. */
   after(since: number, limit: number): StoredMessage[] {
-    const out: StoredMessage[] = [];
-    if (this.size === 0) return out;
-    const first = this.slots[this.start]!.seq;
-    const skip = Math.max(0, Math.min(this.size, since - first + 1));
-    for (let i = skip; i < this.size && out.length < limit; i++) {
-      out.push(this.slots[(this.start + i) % this.capacity]!);
-    }
-    return out;
+    const first = this.firstSeq;
+    if (first === undefined) return [];
+    const start = this.head + Math.max(0, Math.min(this.length, since - first + 1));
+    return this.messages.slice(start, Math.min(this.messages.length, start + limit));
   }
 }

@@ -1,11 +1,11 @@
 import type { Identity } from './auth.js';
-import type { Backend, BackendListener, ChannelSignal, GlobalSignal } from './backend/types.js';
-import { BROADCAST_ALL_CHANNEL, ChannelAuthorizer, userChannel } from './channels.js';
-import { ServerCloseCode, WireErrorCode } from './close-codes.js';
+import type { AppendCharge, AppendResult, Backend, BackendListener, ChannelSignal, GlobalSignal } from './backend/types.js';
+import { BROADCAST_ALL_CHANNEL, ChannelAuthorizer, userChannel, type AuthorizationResult, type ChannelAction } from './channels.js';
 import type { StoredMessage } from './history.js';
-import type { Logger } from './logger.js';
+import { errorText, logFailure, type Logger } from './logger.js';
 import type { ServerMetrics } from './metrics.js';
-import type { ClientFrame, ErrorFrame, PresenceMember, ServerFrame } from './schema.js';
+import type { RetentionRules } from './retention.js';
+import { CloseCode, ErrorCode, type ClientFrame, type ErrorFrame, type PresenceMember, type ServerFrame } from '../protocol/wire.js';
 import { encodeMessage, Subscription, type HistoryReader, type SubscriberSink } from './subscription.js';
 
 type Frame<T extends ClientFrame['type']> = Extract<ClientFrame, { type: T }>;
@@ -19,8 +19,8 @@ export interface HubClient extends SubscriberSink {
   readonly presence: Map<string, PresenceMember>;
   readonly typing: Map<string, NodeJS.Timeout>;
   send(frame: ServerFrame): void;
-  sendError(code: WireErrorCode, message: string, extra?: Omit<Partial<ErrorFrame>, 'type' | 'code' | 'message'>): void;
-  closeWith(code: number, reason: string, error?: { code: WireErrorCode; message: string }): void;
+  sendError(code: ErrorCode, message: string, extra?: Omit<Partial<ErrorFrame>, 'type' | 'code' | 'message'>): void;
+  closeWith(code: number, reason: string, error?: { code: ErrorCode; message: string }): void;
 }
 
 export interface HubOptions {
@@ -28,7 +28,7 @@ export interface HubOptions {
   authorizer: ChannelAuthorizer;
   metrics: ServerMetrics;
   logger: Logger;
-  historySize: number;
+  retention: RetentionRules;
   maxSubscriptions: number;
   typingTimeoutMs: number;
   implicitChannels: boolean;
@@ -40,6 +40,18 @@ interface ChannelEntry {
 }
 
 const MAX_META_BYTES = 1024;
+
+/** Encodes published data once, before anything keeps it; a value JSON cannot encode is refused here. */
+function encodeData(data: unknown): string {
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(data);
+  } catch (error) {
+    throw new TypeError(`data cannot be encoded as JSON (${errorText(error)})`);
+  }
+  if (json === undefined) throw new TypeError('data cannot be encoded as JSON (undefined, a function or a symbol)');
+  return json;
+}
 
 /** Local subscriptions, users and presence of this node, and the channel operations on them. */
 export class Hub implements BackendListener {
@@ -56,6 +68,13 @@ export class Hub implements BackendListener {
     return this.users.get(userId)?.size ?? 0;
   }
 
+  /** Entries of each map the hub keeps (for leak checks). */
+  sizes(): Record<string, number> {
+    let subscriptions = 0;
+    for (const entry of this.channels.values()) subscriptions += entry.subs.size;
+    return { users: this.users.size, hubChannels: this.channels.size, subscriptions };
+  }
+
   get isBackendUp(): boolean {
     return this.backendUp;
   }
@@ -67,8 +86,8 @@ export class Hub implements BackendListener {
     set.add(client);
     if (!this.options.implicitChannels) return;
     for (const ch of [userChannel(userId), BROADCAST_ALL_CHANNEL]) {
-      const sub = new Subscription(ch, client, this.read, this.options.historySize, true);
-      this.addSub(client, sub).catch((error: unknown) => this.options.logger.warn({ ch, err: String(error) }, 'implicit subscription failed'));
+      const sub = new Subscription(ch, client, this.read, this.options.retention.forChannel(ch).size, true);
+      this.addSub(client, sub).catch((error: unknown) => this.options.logger.warn({ ch, err: errorText(error) }, 'implicit subscription failed'));
     }
   }
 
@@ -106,21 +125,18 @@ export class Hub implements BackendListener {
     }
   }
 
-  private allowed(client: HubClient, ch: string, action: 'subscribe' | 'publish' | 'presence', id?: string, event?: string): boolean {
-    const verdict = this.options.authorizer.authorize(client.identity, ch, action, event);
-    if (verdict.ok) return true;
-    client.sendError(WireErrorCode.AUTHORIZATION_FAILED, verdict.reason, { details: { ch, action }, ...(id === undefined ? {} : { id }) });
-    return false;
+  authorize(identity: Identity, ch: string, action: ChannelAction, event?: string): AuthorizationResult {
+    return this.options.authorizer.authorize(identity, ch, action, event);
   }
 
+  /** Subscribes an authorized client. */
   async subscribe(client: HubClient, { ch, since }: Frame<'subscribe'>): Promise<void> {
-    if (!this.allowed(client, ch, 'subscribe')) return;
     const existing = client.subscriptions.get(ch);
     if (!existing && [...client.subscriptions.values()].filter((sub) => !sub.implicit).length >= this.options.maxSubscriptions) {
-      client.sendError(WireErrorCode.RATE_LIMIT_EXCEEDED, 'too many subscriptions', { details: { ch, limit: this.options.maxSubscriptions } });
+      client.sendError(ErrorCode.RATE_LIMIT_EXCEEDED, 'too many subscriptions', { details: { ch, limit: this.options.maxSubscriptions } });
       return;
     }
-    const sub = new Subscription(ch, client, this.read, this.options.historySize);
+    const sub = new Subscription(ch, client, this.read, this.options.retention.forChannel(ch).size);
     const watching = this.addSub(client, sub);
     if (existing) this.removeSub(client, existing);
     try {
@@ -129,8 +145,8 @@ export class Hub implements BackendListener {
     } catch (error) {
       if (sub.closed) return;
       this.removeSub(client, sub);
-      this.options.logger.warn({ ch, err: String(error) }, 'subscribe failed');
-      client.sendError(WireErrorCode.SERVER_ERROR, 'subscribe failed: history unavailable, retry', { details: { ch } });
+      this.options.logger.warn({ ch, err: errorText(error) }, 'subscribe failed');
+      client.sendError(ErrorCode.SERVER_ERROR, 'subscribe failed: history unavailable, retry', { details: { ch } });
     }
   }
 
@@ -140,21 +156,24 @@ export class Hub implements BackendListener {
     client.send({ type: 'unsubscribed', ch });
   }
 
-  async publish(client: HubClient, { ch, id, data, event }: Frame<'publish'>): Promise<void> {
-    if (!this.allowed(client, ch, 'publish', id, event)) return;
+  /** Publishes for an authorized client, charging `charge` atomically with the append; acks it when it has an id. Undefined when it failed (answered with SERVER_ERROR). */
+  async publish(client: HubClient, { ch, id, data, event }: Frame<'publish'>, charge: AppendCharge): Promise<AppendResult | undefined> {
     try {
-      const result = await this.append(ch, data, event, id, client.identity.userId);
-      if (id !== undefined) client.send({ type: 'ack', id, seq: result.seq, ...(result.duplicate ? { duplicate: true } : {}) });
+      const result = await this.append(ch, data, event, id, client.identity.userId, charge);
+      if (result.outcome === 'stored' && id !== undefined) client.send({ type: 'ack', id, seq: result.seq, ...(result.duplicate ? { duplicate: true } : {}) });
+      return result;
     } catch (error) {
-      this.options.logger.warn({ ch, err: String(error) }, 'publish failed');
-      client.sendError(WireErrorCode.SERVER_ERROR, 'publish failed, retry', { details: { ch }, ...(id === undefined ? {} : { id }) });
+      this.options.logger.warn({ ch, err: errorText(error) }, 'publish failed');
+      client.sendError(ErrorCode.SERVER_ERROR, 'publish failed, retry', { details: { ch }, ...(id === undefined ? {} : { id }) });
+      return undefined;
     }
   }
 
   /** Numbers, keeps and fans out one message; with an `id`, a repeat inside the dedup window returns the first seq. */
-  append(ch: string, data: unknown, event: string | undefined, id: string | undefined, from: string | undefined) {
+  append(ch: string, data: unknown, event: string | undefined, id: string | undefined, from: string | undefined, charge?: AppendCharge): Promise<AppendResult> {
     return this.options.backend.append(ch, {
-      data,
+      ...(charge === undefined ? {} : { charge }),
+      dataJson: encodeData(data),
       ts: Date.now(),
       ...(id === undefined ? {} : { id, dedupKey: JSON.stringify([from ?? '', ch, id]) }),
       ...(event === undefined ? {} : { event }),
@@ -162,12 +181,12 @@ export class Hub implements BackendListener {
     });
   }
 
+  /** Presence of an authorized client. */
   async presence(client: HubClient, { ch, action, meta }: Frame<'presence'>): Promise<void> {
-    if (!this.allowed(client, ch, 'presence')) return;
     try {
       if (action === 'join' && !client.presence.has(ch)) {
         if (meta !== undefined && JSON.stringify(meta).length > MAX_META_BYTES) {
-          client.sendError(WireErrorCode.MESSAGE_TOO_LARGE, `presence meta is limited to ${MAX_META_BYTES} bytes`, { details: { ch } });
+          client.sendError(ErrorCode.MESSAGE_TOO_LARGE, `presence meta is limited to ${MAX_META_BYTES} bytes`, { details: { ch } });
           return;
         }
         const member: PresenceMember = meta === undefined ? { userId: client.identity.userId } : { userId: client.identity.userId, meta };
@@ -185,8 +204,8 @@ export class Hub implements BackendListener {
       }
       client.send({ type: 'presence_state', ch, members: await this.options.backend.presenceList(ch) });
     } catch (error) {
-      this.options.logger.warn({ ch, err: String(error) }, 'presence failed');
-      client.sendError(WireErrorCode.SERVER_ERROR, 'presence failed, retry', { details: { ch, action } });
+      this.options.logger.warn({ ch, err: errorText(error) }, 'presence failed');
+      client.sendError(ErrorCode.SERVER_ERROR, 'presence failed, retry', { details: { ch, action } });
     }
   }
 
@@ -197,12 +216,12 @@ export class Hub implements BackendListener {
         await this.options.backend.signalChannel(ch, { kind: 'presence', joins: [], leaves: [{ userId }] });
       }
     } catch (error) {
-      this.options.logger.warn({ ch, err: String(error) }, 'presence leave failed');
+      this.options.logger.warn({ ch, err: errorText(error) }, 'presence leave failed');
     }
   }
 
+  /** Typing of a client authorized for presence. */
   async typing(client: HubClient, { ch, typing }: Frame<'typing'>): Promise<void> {
-    if (!this.allowed(client, ch, 'presence')) return;
     const timer = client.typing.get(ch);
     if (!typing) {
       if (timer) this.stopTyping(client, ch);
@@ -214,7 +233,13 @@ export class Hub implements BackendListener {
     }
     client.typing.set(
       ch,
-      setTimeout(() => this.stopTyping(client, ch), this.options.typingTimeoutMs),
+      setTimeout(() => {
+        try {
+          this.stopTyping(client, ch);
+        } catch (error) {
+          client.fail(error);
+        }
+      }, this.options.typingTimeoutMs),
     );
     await this.signalTyping(client, ch, true);
   }
@@ -224,14 +249,14 @@ export class Hub implements BackendListener {
     if (!timer) return;
     clearTimeout(timer);
     client.typing.delete(ch);
-    void this.signalTyping(client, ch, false);
+    this.signalTyping(client, ch, false).catch(logFailure(this.options.logger, 'typing signal failed'));
   }
 
   private async signalTyping(client: HubClient, ch: string, typing: boolean): Promise<void> {
     try {
       await this.options.backend.signalChannel(ch, { kind: 'typing', userId: client.identity.userId, typing, origin: client.key });
     } catch (error) {
-      this.options.logger.debug({ ch, err: String(error) }, 'typing signal failed');
+      this.options.logger.debug({ ch, err: errorText(error) }, 'typing signal failed');
     }
   }
 
@@ -245,7 +270,7 @@ export class Hub implements BackendListener {
     for (const ch of [...client.presence.keys()]) {
       if (this.options.authorizer.authorize(client.identity, ch, 'presence').ok) continue;
       client.presence.delete(ch);
-      void this.leave(client, ch);
+      this.leave(client, ch).catch(logFailure(this.options.logger, 'presence leave failed'));
     }
   }
 
@@ -274,7 +299,7 @@ export class Hub implements BackendListener {
   globalSignal(signal: GlobalSignal): void {
     if (signal.kind !== 'logout') return;
     for (const client of [...(this.users.get(signal.userId) ?? [])]) {
-      client.closeWith(ServerCloseCode.Unauthorized, signal.reason, { code: WireErrorCode.AUTHENTICATION_FAILED, message: signal.reason });
+      client.closeWith(CloseCode.Unauthorized, signal.reason, { code: ErrorCode.AUTHENTICATION_FAILED, message: signal.reason });
     }
   }
 

@@ -1,6 +1,6 @@
 export { createServer, type PublishResult, type SocketchartServer } from './create-server.js';
 export type { ServerOptions, ServerAuthOptions, RedisBackendOptions, ServerMetricsOptions } from './options.js';
-export { SUBPROTOCOL, TOKEN_SUBPROTOCOL_PREFIX, type Identity, type TokenMode, type VerifiedToken, type VerifyToken } from './auth.js';
+export type { Identity, TokenMode, VerifiedToken, VerifyToken } from './auth.js';
 export {
   BROADCAST_ALL_CHANNEL,
   defaultChannelRules,
@@ -9,7 +9,41 @@ export {
   type ChannelRule,
   type Grant,
 } from './channels.js';
-export { ServerCloseCode, WireErrorCode } from './close-codes.js';
-export { defaultRateLimits, type RateLimit, type RateLimitStatus } from './rate-limit.js';
-export { clientFrameSchema, type ClientFrame, type PresenceMember, type ServerFrame } from './schema.js';
+export { defaultRateLimits } from './rate-limit.js';
+export type { RateLimit } from '../policy/rate-limiter.js';
+export { clientFrameSchema } from './schema.js';
 export type { HealthReport } from './http-endpoints.js';
+export type { HistoryLimit } from './retention.js';
+export {
+  CloseCode,
+  ErrorCode,
+  JSON_SUBPROTOCOL,
+  TOKEN_SUBPROTOCOL_PREFIX,
+  clientFrameTypes,
+  serverFrameTypes,
+  type ClientFrame,
+  type ClientFrameType,
+  type ServerFrame,
+  type ServerFrameType,
+  type PresenceMember,
+  type RateLimitStatus,
+  type AuthFrame,
+  type PingFrame,
+  type PongFrame,
+  type SubscribeFrame,
+  type UnsubscribeFrame,
+  type PublishFrame,
+  type PresenceRequestFrame,
+  type TypingRequestFrame,
+  type AuthOkFrame,
+  type SubscribedFrame,
+  type UnsubscribedFrame,
+  type AckFrame,
+  type MessageFrame,
+  type GapFrame,
+  type PresenceFrame,
+  type PresenceStateFrame,
+  type TypingFrame,
+  type RateLimitStatusFrame,
+  type ErrorFrame,
+} from '../protocol/wire.js';

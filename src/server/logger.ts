@@ -30,3 +30,16 @@ export function loggableUrl(url: string | undefined): string {
   const question = url.indexOf('?');
   return question < 0 ? url.slice(0, 200) : `${url.slice(0, Math.min(question, 200))}?[redacted]`;
 }
+
+/** What is logged about a failure: its name and message, cut short; never a stack, nor the value that caused it. */
+export function errorText(error: unknown): string {
+  if (error instanceof Error) return `${error.name}: ${error.message}`.slice(0, 200);
+  return typeof error === 'string' ? error.slice(0, 200) : 'unknown error';
+}
+
+/** A rejection handler for a promise nobody awaits: the failure is logged and goes no further. */
+export const logFailure =
+  (logger: Logger, what: string) =>
+  (error: unknown): void => {
+    logger.error({ err: errorText(error) }, what);
+  };

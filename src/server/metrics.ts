@@ -1,4 +1,10 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { CloseCode } from '../protocol/wire.js';
+
+const knownCloseCodes = new Set<number>(Object.values(CloseCode));
+
+/** The `code` label of a close: one of the known close codes, else `other` (a client chooses the code it closes with). */
+export const closeCodeLabel = (code: number): string => (knownCloseCodes.has(code) ? String(code) : 'other');
 
 /** The server's Prometheus instruments, all registered on one per-server `Registry`. */
 export interface ServerMetrics {

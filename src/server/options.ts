@@ -2,14 +2,16 @@ import type { Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import { randomUUID } from 'node:crypto';
 import type { RedisOptions } from 'ioredis';
-import { Registry } from 'prom-client';
-import { z } from 'zod';
-import { InvalidOptionError } from '../protocol/errors.js';
+import type { Registry } from 'prom-client';
 import type { TokenMode, VerifyToken } from './auth.js';
-import { defaultChannelRules, patternProblem, type ChannelRule } from './channels.js';
+import { defaultChannelRules, type ChannelRule } from './channels.js';
+import type { RateLimit } from '../policy/rate-limiter.js';
+import type { JsonBounds } from './json-bounds.js';
 import { createDefaultLogger, type Logger } from './logger.js';
+import { validateOptions } from './options-schema.js';
 import { normalizeOrigin, type OriginPolicy } from './origin.js';
-import { defaultRateLimits, type RateLimit } from './rate-limit.js';
+import { defaultRateLimits } from './rate-limit.js';
+import { RetentionRules, type HistoryLimit } from './retention.js';
 
 /** How tokens are checked and presented. */
 export interface ServerAuthOptions {
@@ -88,20 +90,48 @@ export interface ServerOptions {
   channels?: readonly ChannelRule[];
   /** Deliver `user:<userId>` and `broadcast:all` to every connection without a subscribe. @default true */
   implicitChannels?: boolean;
-  /** Rate limits per channel type (plus `default` and `control`), merged over `defaultRateLimits`. @default defaultRateLimits */
+  /**
+   * Rate limits of each connection, by channel type (plus `default` for every other type and `control` for frames
+   * outside a channel), merged over `defaultRateLimits`.
+   * @default defaultRateLimits
+   */
   rateLimits?: Readonly<Record<string, RateLimit>>;
-  /** Refused frames within 10 s after which the connection is closed with 4029. @default 50 */
+  /**
+   * Rate limits of each user, by the same scopes, shared by all the user's connections (on every node, for
+   * publishes, with Redis) and kept across reconnects; merged over the resolved `rateLimits`.
+   * @default the resolved rateLimits
+   */
+  userRateLimits?: Readonly<Record<string, RateLimit>>;
+  /** Limit per remote address on what it sends before authenticating: pings, refused frames, failed or timed-out authentications. @default { perMinute: 300, burst: 60 } */
+  unauthenticatedRateLimit?: RateLimit;
+  /** Refused frames within 10 s (per user, or per address before authentication) after which the connection is closed with 4029. @default 50 */
   floodThreshold?: number;
   /** Largest inbound frame in bytes; larger closes the socket with 1009. @default 65536 */
   maxPayload?: number;
-  /** Open sockets on this node; beyond, new sockets are closed with 1013. @default 10000 */
+  /** Deepest nesting of objects and arrays in an inbound frame (the frame itself is level 1); deeper frames are refused. @default 32 */
+  maxFrameDepth?: number;
+  /** Most object keys and array elements in one inbound frame, counted over the whole frame; more are refused. @default 10000 */
+  maxFrameItems?: number;
+  /** Open sockets on this node (with the server's own port, TCP connections still in their handshake count too); beyond, new sockets are closed with 1013. @default 10000 */
   maxConnections?: number;
+  /**
+   * With the server's own port: a TCP connection that has not completed its WebSocket upgrade (or sent a plain
+   * HTTP request) within this time is destroyed. An attached `server` keeps its own timeouts.
+   * @default 5000
+   */
+  handshakeTimeoutMs?: number;
   /** Sockets of one user on this node; beyond, the new socket is closed with 1013. @default 10 */
   maxConnectionsPerUser?: number;
   /** Subscriptions of one connection. @default 100 */
   maxSubscriptionsPerConnection?: number;
   /** Messages kept per channel for resume. @default 1000 */
   historySize?: number;
+  /** Bytes of messages (encoded data, id, event, publisher) kept per channel; beyond, its oldest go first. @default 1048576 */
+  historyMaxBytesPerChannel?: number;
+  /** History kept by channel pattern, overriding `historySize` and `historyMaxBytesPerChannel`; the first matching entry applies. @default [] */
+  historyLimits?: readonly HistoryLimit[];
+  /** Bytes of history kept over all channels by a single node (in-memory backend); beyond, the oldest messages of all go first. With Redis, bound Redis itself (`maxmemory`). @default 67108864 */
+  historyMaxBytes?: number;
   /** A channel without activity for this long forgets its history and numbering. @default 86400000 */
   historyTtlMs?: number;
   /** How long a publish `id` is remembered (per user and channel) for idempotent publish. @default 600000 */
@@ -140,7 +170,7 @@ export interface ResolvedRedisOptions {
   commandTimeoutMs: number;
 }
 
-export interface ResolvedOptions {
+export interface ResolvedServerOptions {
   server: HttpServer | HttpsServer | undefined;
   port: number | undefined;
   host: string;
@@ -160,12 +190,18 @@ export interface ResolvedOptions {
   channels: readonly ChannelRule[];
   implicitChannels: boolean;
   rateLimits: Readonly<Record<string, RateLimit>>;
+  userRateLimits: Readonly<Record<string, RateLimit>>;
+  unauthenticatedRateLimit: RateLimit;
   floodThreshold: number;
   maxPayload: number;
+  frameBounds: JsonBounds;
   maxConnections: number;
+  handshakeTimeoutMs: number;
   maxConnectionsPerUser: number;
   maxSubscriptionsPerConnection: number;
+  retention: RetentionRules;
   historySize: number;
+  historyMaxBytes: number;
   historyTtlMs: number;
   dedupWindowMs: number;
   heartbeatIntervalMs: number;
@@ -181,165 +217,15 @@ export interface ResolvedOptions {
   nodeId: string;
 }
 
-const fn = <T>(what: string) => z.custom<T>((value) => typeof value === 'function', { message: `a function (${what})` });
-const positiveInt = z.number().int().positive();
-const nonNegativeInt = z.number().int().nonnegative();
-const httpPath = z.string().regex(/^\/[^?#\s]*$/, 'a path starting with /');
-const isHttpServer = (value: unknown) =>
-  typeof value === 'object' && value !== null && typeof (value as { on?: unknown }).on === 'function' && typeof (value as { listen?: unknown }).listen === 'function';
-const isLogger = (value: unknown) =>
-  typeof value === 'object' &&
-  value !== null &&
-  ['info', 'warn', 'error', 'debug', 'child'].every((method) => typeof (value as Record<string, unknown>)[method] === 'function');
-
-const grant = z.union(
-  [
-    z.boolean(),
-    z.strictObject({ roles: z.array(z.string()).optional(), permissions: z.array(z.string()).optional() }),
-    fn<(...args: never[]) => boolean>('identity, channel => boolean'),
-  ],
-  { error: 'true, false, { roles?, permissions? } or a function (identity, channel) => boolean' },
-);
-
-const channelRule = z.strictObject({
-  pattern: z.string().superRefine((pattern, ctx) => {
-    const problem = patternProblem(pattern);
-    if (problem) ctx.addIssue({ code: 'custom', message: problem });
-  }),
-  subscribe: grant.optional(),
-  publish: grant.optional(),
-  presence: grant.optional(),
-  events: z.array(z.string().min(1)).optional(),
-});
-
-const rateLimit = z.strictObject({ perMinute: z.number().positive().finite(), burst: positiveInt });
-
-const secret = z.union([
-  z.string().min(32, 'at least 32 characters (256 bits) for HS256'),
-  z.instanceof(Uint8Array).refine((bytes) => bytes.length >= 32, 'at least 32 bytes (256 bits) for HS256'),
-]);
-
-const redisUrl = z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL');
-
-const schema = z
-  .strictObject({
-    server: z.custom<HttpServer | HttpsServer>(isHttpServer, { message: 'an http.Server or https.Server' }).optional(),
-    port: z.number().int().min(0).max(65535).optional(),
-    host: z.string().min(1).optional(),
-    path: httpPath.optional(),
-    auth: z
-      .strictObject({
-        jwtSecret: secret.optional(),
-        verify: fn<VerifyToken>('token => identity').optional(),
-        issuer: z.string().optional(),
-        audience: z.string().optional(),
-        clockToleranceSec: z.number().nonnegative().finite().optional(),
-        modes: z
-          .array(z.enum(['message', 'subprotocol', 'query']))
-          .min(1)
-          .refine((modes) => new Set(modes).size === modes.length, 'distinct modes')
-          .optional(),
-        queryParam: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'a URL-safe parameter name').optional(),
-        timeoutMs: positiveInt.optional(),
-      })
-      .refine((auth) => auth.jwtSecret !== undefined || auth.verify !== undefined, 'auth.jwtSecret or auth.verify'),
-    allowedOrigins: z
-      .union(
-        [
-          z.literal('*'),
-          z.array(z.string().refine((entry) => normalizeOrigin(entry) !== undefined, 'an origin like https://app.example.com')),
-        ],
-        { error: "'*' or an array of origins" },
-      )
-      .optional(),
-    allowMissingOrigin: z.boolean().optional(),
-    allowNullOrigin: z.boolean().optional(),
-    originRejection: z.enum(['close', 'http']).optional(),
-    channels: z.array(channelRule).optional(),
-    implicitChannels: z.boolean().optional(),
-    rateLimits: z.record(z.string().min(1), rateLimit).optional(),
-    floodThreshold: positiveInt.optional(),
-    maxPayload: z.number().int().min(256).max(64 * 1024 * 1024).optional(),
-    maxConnections: positiveInt.optional(),
-    maxConnectionsPerUser: positiveInt.optional(),
-    maxSubscriptionsPerConnection: positiveInt.optional(),
-    historySize: nonNegativeInt.max(1_000_000).optional(),
-    historyTtlMs: positiveInt.optional(),
-    dedupWindowMs: positiveInt.optional(),
-    heartbeatIntervalMs: nonNegativeInt.optional(),
-    idleTimeoutMs: nonNegativeInt.optional(),
-    maxBufferedBytes: positiveInt.optional(),
-    shutdownTimeoutMs: nonNegativeInt.optional(),
-    typingTimeoutMs: positiveInt.optional(),
-    logger: z.custom<Logger>(isLogger, { message: 'a pino logger' }).optional(),
-    metrics: z
-      .strictObject({
-        prefix: z.string().regex(/^[a-zA-Z_:][a-zA-Z0-9_:]*$/, 'a Prometheus metric name prefix').optional(),
-        registry: z.instanceof(Registry).optional(),
-        defaultMetrics: z.boolean().optional(),
-      })
-      .optional(),
-    healthPath: z.union([httpPath, z.literal(false)], { error: 'a path starting with / or false' }).optional(),
-    metricsPath: z.union([httpPath, z.literal(false)], { error: 'a path starting with / or false' }).optional(),
-    redis: z
-      .union([
-        redisUrl,
-        z.strictObject({
-          url: redisUrl.optional(),
-          options: z.record(z.string(), z.unknown()).optional(),
-          keyPrefix: z.string().min(1).optional(),
-          nodeHeartbeatMs: positiveInt.optional(),
-          nodeTimeoutMs: positiveInt.optional(),
-          connectTimeoutMs: positiveInt.optional(),
-          commandTimeoutMs: positiveInt.optional(),
-        }),
-      ], { error: 'a redis:// URL or { url?, options?, keyPrefix?, … }' })
-      .optional(),
-    nodeId: z.string().min(1).max(64).regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, _ . -').optional(),
-  })
-  .superRefine((options, ctx) => {
-    if (options.server === undefined && options.port === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['port'], message: 'a port (or a `server` to attach to)' });
-    }
-    if (options.server !== undefined && options.port !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['port'], message: 'no port when attaching to `server`' });
-    }
-    const redis = options.redis;
-    if (typeof redis === 'object' && redis.nodeTimeoutMs !== undefined && redis.nodeTimeoutMs <= (redis.nodeHeartbeatMs ?? 5000)) {
-      ctx.addIssue({ code: 'custom', path: ['redis', 'nodeTimeoutMs'], message: 'more than redis.nodeHeartbeatMs' });
-    }
-  });
-
-function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
-  let value = input;
-  for (const key of path) {
-    if (typeof value !== 'object' || value === null) return undefined;
-    value = (value as Record<PropertyKey, unknown>)[key];
-  }
-  return value;
-}
-
-function optionName(path: readonly PropertyKey[]): string {
-  return path.reduce<string>((name, key) => (typeof key === 'number' ? `${name}[${key}]` : name ? `${name}.${String(key)}` : String(key)), '');
-}
-
 /** Validates options and fills in defaults; throws `InvalidOptionError` naming the first bad option. */
-export function resolveOptions(input: ServerOptions): ResolvedOptions {
-  const parsed = schema.safeParse(input);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    if (issue.code === 'unrecognized_keys') {
-      const path = [...issue.path, issue.keys[0] ?? ''];
-      throw new InvalidOptionError(optionName(path), 'a known option', valueAt(input, path));
-    }
-    const path = issue.path.length ? issue.path : ['options'];
-    const expectation = issue.message.replace(/^(Invalid input|Invalid option|Too small|Too big): expected /, '');
-    throw new InvalidOptionError(optionName(path), expectation, issue.path.length ? valueAt(input, issue.path) : input);
-  }
+export function resolveOptions(input: ServerOptions): ResolvedServerOptions {
+  validateOptions(input);
   const options = input;
   const auth = options.auth;
   const allowed = options.allowedOrigins ?? '*';
   const redis = typeof options.redis === 'string' ? { url: options.redis } : options.redis;
+  const rateLimits = { ...defaultRateLimits, ...options.rateLimits };
+  const historySize = options.historySize ?? 1000;
   return {
     server: options.server,
     port: options.port,
@@ -363,13 +249,19 @@ export function resolveOptions(input: ServerOptions): ResolvedOptions {
     originRejection: options.originRejection ?? 'close',
     channels: options.channels ?? defaultChannelRules,
     implicitChannels: options.implicitChannels ?? true,
-    rateLimits: { ...defaultRateLimits, ...options.rateLimits },
+    rateLimits,
+    userRateLimits: { ...rateLimits, ...options.userRateLimits },
+    unauthenticatedRateLimit: options.unauthenticatedRateLimit ?? { perMinute: 300, burst: 60 },
     floodThreshold: options.floodThreshold ?? 50,
     maxPayload: options.maxPayload ?? 64 * 1024,
+    frameBounds: { maxDepth: options.maxFrameDepth ?? 32, maxItems: options.maxFrameItems ?? 10_000 },
     maxConnections: options.maxConnections ?? 10_000,
+    handshakeTimeoutMs: options.handshakeTimeoutMs ?? 5000,
     maxConnectionsPerUser: options.maxConnectionsPerUser ?? 10,
     maxSubscriptionsPerConnection: options.maxSubscriptionsPerConnection ?? 100,
-    historySize: options.historySize ?? 1000,
+    retention: new RetentionRules(options.historyLimits ?? [], { size: historySize, maxBytes: options.historyMaxBytesPerChannel ?? 1024 * 1024 }),
+    historySize,
+    historyMaxBytes: options.historyMaxBytes ?? 64 * 1024 * 1024,
     historyTtlMs: options.historyTtlMs ?? 86_400_000,
     dedupWindowMs: options.dedupWindowMs ?? 600_000,
     heartbeatIntervalMs: options.heartbeatIntervalMs ?? 30_000,

@@ -1,12 +1,17 @@
-/** A token bucket: `burst` frames at once, refilled at `perMinute` frames per minute. */
-export interface RateLimit {
-  perMinute: number;
-  burst: number;
-}
+import type { Clock } from '../environment/clock.js';
+import type { RateLimit } from '../policy/rate-limiter.js';
+import type { RateLimitStatus } from '../protocol/wire.js';
+import { FloodMeter } from './flood-meter.js';
+import { chargeAll, LimitTable, type Charge, type ChargeResult } from './limit-table.js';
+
+/** Scope of frames outside a channel (auth refresh, ping, subscribe, unsubscribe, presence, typing) and of refused frames. */
+export const CONTROL_SCOPE = 'control';
+/** Scope of publishes on every channel type without its own entry. */
+export const DEFAULT_SCOPE = 'default';
 
 /**
- * The seed's table (per connection and channel type), plus `default` for other channel types and `control`
- * for frames outside any channel (ping, subscribe, unsubscribe, auth refresh, malformed frames).
+ * The seed's table per channel type, plus `default` for every other channel type and `control` for frames
+ * outside a channel (ping, subscribe, unsubscribe, presence, typing, auth refresh) and refused frames.
  */
 export const defaultRateLimits: Readonly<Record<string, RateLimit>> = {
   chat: { perMinute: 120, burst: 20 },
@@ -17,137 +22,166 @@ export const defaultRateLimits: Readonly<Record<string, RateLimit>> = {
   control: { perMinute: 1200, burst: 200 },
 };
 
-const WINDOW_MS = 60_000;
+const WINDOW_SECONDS = 60;
+const FLOOD_WINDOW_MS = 10_000;
+const ANNOUNCE_INTERVAL_MS = 1000;
 
-export class TokenBucket {
-  private tokens: number;
-  private last: number;
-  private readonly perMs: number;
-
-  constructor(
-    readonly limit: RateLimit,
-    now: number,
-  ) {
-    this.tokens = limit.burst;
-    this.last = now;
-    this.perMs = limit.perMinute / WINDOW_MS;
-  }
-
-  private refill(now: number): void {
-    if (now > this.last) {
-      this.tokens = Math.min(this.limit.burst, this.tokens + (now - this.last) * this.perMs);
-      this.last = now;
-    }
-  }
-
-  take(now: number): boolean {
-    this.refill(now);
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
-    return true;
-  }
-
-  remaining(now: number): number {
-    this.refill(now);
-    return Math.floor(this.tokens);
-  }
-
-  /** Milliseconds until one frame is allowed again. */
-  retryAfterMs(now: number): number {
-    this.refill(now);
-    return this.tokens >= 1 ? 0 : Math.ceil((1 - this.tokens) / this.perMs);
-  }
-
-  /** Epoch milliseconds at which the bucket is full again. */
-  resetAt(now: number): number {
-    this.refill(now);
-    return now + Math.ceil((this.limit.burst - this.tokens) / this.perMs);
-  }
+export interface RateLimitSettings {
+  /** Buckets of each connection, by scope. */
+  perConnection: Readonly<Record<string, RateLimit>>;
+  /** Buckets of each user, by scope, shared by all the user's connections and kept across reconnects. */
+  perUser: Readonly<Record<string, RateLimit>>;
+  /** Bucket of each remote address for what it sends before authenticating. */
+  unauthenticated: RateLimit;
+  /** Refusals within 10 s after which the connection is closed with 4029. */
+  floodThreshold: number;
+  /** Most users, and most addresses, whose buckets and flood counts are kept. */
+  maxTracked: number;
 }
 
-/** What `rate_limit_status` announces for one scope. */
-export interface RateLimitStatus {
-  scope: string;
-  limit: number;
-  burst: number;
-  remaining: number;
-  reset_at: number;
-  window_seconds: number;
+/** Who is charged besides the connection: its user once authenticated, its remote address before. */
+export type Subject = { kind: 'user'; id: string } | { kind: 'address'; id: string };
+
+/** A refused frame: how long its scope is held, what to announce, and whether the client is flooding. */
+export interface Refusal {
+  ok: false;
+  retryAfterMs: number;
+  status: RateLimitStatus;
+  flooding: boolean;
 }
 
-export type TakeResult = { ok: true; announce?: RateLimitStatus } | { ok: false; retryAfterMs: number; status: RateLimitStatus };
+export type Verdict = { ok: true; announce?: RateLimitStatus } | Refusal;
+
+/** One connection's buckets and what it was last told about them. */
+export interface ConnectionLimits {
+  readonly table: LimitTable;
+  readonly announcedAt: Map<string, number>;
+}
 
 /**
- * One connection's buckets, one per scope (channel type or `control`), created on first use. A refusal
- * holds its scope until the `retry_after` it announced: frames of that scope arriving before then are
- * refused too, so a client never sees a later frame stored ahead of an earlier refused one.
+ * Every rate limit of a node: buckets per connection, per user (across the user's connections and
+ * reconnects) and per remote address (before authentication), each scoped by channel type or `control`;
+ * flood counts per user and address. Scopes come from the configured tables only, so a client cannot
+ * make new ones.
  */
-export class ConnectionRateLimiter {
-  private readonly buckets = new Map<string, { bucket: TokenBucket; announcedAt: number; heldUntil: number }>();
+export class ServerRateLimits {
+  private readonly users: LimitTable;
+  private readonly addresses: LimitTable;
+  private readonly floods = new Map<string, FloodMeter>();
 
-  constructor(private readonly limits: Readonly<Record<string, RateLimit>>) {}
-
-  private entry(scope: string, now: number) {
-    let entry = this.buckets.get(scope);
-    if (!entry) {
-      const limit = this.limits[scope] ?? this.limits.default ?? defaultRateLimits.default!;
-      entry = { bucket: new TokenBucket(limit, now), announcedAt: Number.NEGATIVE_INFINITY, heldUntil: 0 };
-      this.buckets.set(scope, entry);
-    }
-    return entry;
+  constructor(
+    private readonly settings: RateLimitSettings,
+    private readonly clock: Pick<Clock, 'now'>,
+  ) {
+    this.users = new LimitTable(clock, settings.maxTracked);
+    this.addresses = new LimitTable(clock, settings.maxTracked);
   }
 
-  status(scope: string, now: number): RateLimitStatus {
-    const { bucket } = this.entry(scope, now);
-    return {
-      scope,
-      limit: bucket.limit.perMinute,
-      burst: bucket.limit.burst,
-      remaining: bucket.remaining(now),
-      reset_at: bucket.resetAt(now),
-      window_seconds: WINDOW_MS / 1000,
-    };
+  /** The scope of a publish on `ch`: its channel type when the tables name it, `default` otherwise. */
+  scopeOf(ch: string): string {
+    const colon = ch.indexOf(':');
+    const type = colon < 0 ? ch : ch.slice(0, colon);
+    return type !== CONTROL_SCOPE && (Object.hasOwn(this.settings.perConnection, type) || Object.hasOwn(this.settings.perUser, type)) ? type : DEFAULT_SCOPE;
   }
 
-  /** Takes one frame from the scope's bucket; announces the status on first use and when running low (at most once a second). */
-  take(scope: string, now: number): TakeResult {
-    const entry = this.entry(scope, now);
-    if (now < entry.heldUntil) return { ok: false, retryAfterMs: entry.heldUntil - now, status: this.status(scope, now) };
-    if (!entry.bucket.take(now)) {
-      const retryAfterMs = entry.bucket.retryAfterMs(now);
-      entry.heldUntil = now + retryAfterMs;
-      return { ok: false, retryAfterMs, status: this.status(scope, now) };
-    }
-    const first = entry.announcedAt === Number.NEGATIVE_INFINITY;
-    const low = entry.bucket.remaining(now) <= Math.floor(entry.bucket.limit.burst / 4);
-    if (first || (low && now - entry.announcedAt >= 1000)) {
-      entry.announcedAt = now;
-      return { ok: true, announce: this.status(scope, now) };
+  private connectionLimit(scope: string): RateLimit {
+    return this.settings.perConnection[scope] ?? this.settings.perConnection[DEFAULT_SCOPE]!;
+  }
+
+  /** The user bucket a publish of `scope` is charged to, for the backend to charge atomically with the append. */
+  userCharge(userId: string, scope: string): { key: string; limit: RateLimit } {
+    return { key: `${scope}\n${userId}`, limit: this.settings.perUser[scope] ?? this.settings.perUser[DEFAULT_SCOPE]! };
+  }
+
+  private subjectCharge(subject: Subject, scope: string): Charge {
+    if (subject.kind === 'address') return { table: this.addresses, key: subject.id, limit: this.settings.unauthenticated };
+    return { table: this.users, ...this.userCharge(subject.id, scope) };
+  }
+
+  newConnection(): ConnectionLimits {
+    return { table: new LimitTable(this.clock, Object.keys(this.settings.perConnection).length + 1), announcedAt: new Map() };
+  }
+
+  /**
+   * Charges one frame of `scope` to the connection and, unless `subjectToo` is false (a publish, whose user
+   * bucket the backend charges), to its subject. Announces the status on first use and when running low.
+   */
+  take(connection: ConnectionLimits, subject: Subject, scope: string, subjectToo = true): Verdict {
+    const own: Charge = { table: connection.table, key: scope, limit: this.connectionLimit(scope) };
+    const charges = subjectToo ? [own, this.subjectCharge(subject, scope)] : [own];
+    const result = chargeAll(charges);
+    if (!result.ok) return this.refused(subject, scope, result.retryAfterMs, charges);
+    const now = this.clock.now();
+    const announcedAt = connection.announcedAt.get(scope);
+    const status = this.status(scope, charges);
+    const low = status.remaining <= Math.floor(status.burst / 4);
+    if (announcedAt === undefined || (low && now - announcedAt >= ANNOUNCE_INTERVAL_MS)) {
+      connection.announcedAt.set(scope, now);
+      return { ok: true, announce: status };
     }
     return { ok: true };
   }
-}
 
-/** Counts rejected frames in a sliding pair of windows; past the threshold the client is flooding. */
-export class FloodMeter {
-  private windowStart = 0;
-  private count = 0;
-  private previous = 0;
+  /** A frame refused by a bucket elsewhere (the backend's user bucket): counted toward flooding like any refusal. */
+  refusedElsewhere(connection: ConnectionLimits, subject: Subject, scope: string, retryAfterMs: number): Refusal {
+    return this.refused(subject, scope, retryAfterMs, [{ table: connection.table, key: scope, limit: this.connectionLimit(scope) }]);
+  }
 
-  constructor(
-    private readonly threshold: number,
-    private readonly windowMs: number,
-  ) {}
+  private refused(subject: Subject, scope: string, retryAfterMs: number, charges: readonly Charge[]): Refusal {
+    const status = { ...this.status(scope, charges), remaining: 0 };
+    return { ok: false, retryAfterMs, status, flooding: this.flood(subject).reject(this.clock.now()) };
+  }
 
-  /** Records a rejection; true when the connection should be closed with 4029. */
-  reject(now: number): boolean {
-    if (now - this.windowStart >= this.windowMs) {
-      this.previous = now - this.windowStart >= 2 * this.windowMs ? 0 : this.count;
-      this.windowStart = now;
-      this.count = 0;
+  private status(scope: string, charges: readonly Charge[]): RateLimitStatus {
+    const limit = this.connectionLimit(scope);
+    let remaining = Number.POSITIVE_INFINITY;
+    let resetAt = this.clock.now();
+    for (const { table, key, limit: own } of charges) {
+      remaining = Math.min(remaining, table.available(key, own));
+      resetAt = Math.max(resetAt, table.fullAt(key, own));
     }
-    this.count += 1;
-    const weight = Math.max(0, 1 - (now - this.windowStart) / this.windowMs);
-    return this.count + this.previous * weight > this.threshold;
+    return { scope, limit: limit.perMinute, burst: limit.burst, remaining: Math.floor(remaining), reset_at: resetAt, window_seconds: WINDOW_SECONDS };
+  }
+
+  private flood(subject: Subject): FloodMeter {
+    const key = `${subject.kind}\n${subject.id}`;
+    let meter = this.floods.get(key);
+    if (meter) {
+      this.floods.delete(key);
+    } else {
+      meter = new FloodMeter(this.settings.floodThreshold, FLOOD_WINDOW_MS);
+      if (this.floods.size >= 2 * this.settings.maxTracked) this.floods.delete(this.floods.keys().next().value!);
+    }
+    this.floods.set(key, meter);
+    return meter;
+  }
+
+  /** Charges an unauthenticated frame or a failed authentication to the remote address. */
+  chargeAddress(address: string): ChargeResult {
+    return this.addresses.take(address, this.settings.unauthenticated);
+  }
+
+  /** Ms the address must wait before it may open a socket again, or 0. */
+  addressWait(address: string): number {
+    const { unauthenticated } = this.settings;
+    return this.addresses.available(address, unauthenticated) + 1e-9 < 1 ? this.addresses.refuse(address, unauthenticated) : 0;
+  }
+
+  /** Forgets full buckets and quiet flood counts. */
+  sweep(): void {
+    this.users.sweep();
+    this.addresses.sweep();
+    const now = this.clock.now();
+    for (const [key, meter] of this.floods) if (meter.quiet(now)) this.floods.delete(key);
+  }
+
+  /** The user bucket table, where a single node's backend charges publishes. */
+  get userBuckets(): LimitTable {
+    return this.users;
+  }
+
+  /** Entries kept per table (for leak checks). */
+  sizes(): Record<string, number> {
+    return { userBuckets: this.users.size, addressBuckets: this.addresses.size, floodMeters: this.floods.size };
   }
 }

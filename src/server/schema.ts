@@ -1,6 +1,7 @@
 import { z } from 'zod';
+import { clientFrameTypes, type ClientFrame, type ClientFrameType } from '../protocol/wire.js';
 import { CHANNEL_NAME_PATTERN, MAX_CHANNEL_LENGTH } from './channels.js';
-import type { WireErrorCode } from './close-codes.js';
+import { boundsProblem, type JsonBounds } from './json-bounds.js';
 
 const channel = z.string().max(MAX_CHANNEL_LENGTH).regex(CHANNEL_NAME_PATTERN, 'expected a channel name type:id[:sub]');
 const messageId = z.string().min(1).max(128);
@@ -10,11 +11,13 @@ const eventName = z
   .regex(/^[A-Za-z0-9_.:-]+$/, 'expected an event name of letters, digits and _ . : -');
 const seq = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 const presenceMeta = z.record(z.string().max(64), z.json());
+const timestamp = z.number().finite().optional();
 
 /** Every frame a client may send, validated before anything acts on it. */
-export const clientFrameSchema = z.discriminatedUnion('type', [
+export const clientFrameSchema: z.ZodType<ClientFrame> = z.discriminatedUnion('type', [
   z.object({ type: z.literal('auth'), token: z.string().min(1).max(16_384) }),
-  z.object({ type: z.literal('ping'), ts: z.number().finite().optional() }),
+  z.object({ type: z.literal('ping'), ts: timestamp }),
+  z.object({ type: z.literal('pong'), ts: timestamp }),
   z.object({ type: z.literal('subscribe'), ch: channel, since: seq.optional() }),
   z.object({ type: z.literal('unsubscribe'), ch: channel }),
   z.object({ type: z.literal('publish'), ch: channel, id: messageId.optional(), data: z.unknown(), event: eventName.optional() }),
@@ -22,49 +25,18 @@ export const clientFrameSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('typing'), ch: channel, typing: z.boolean() }),
 ]);
 
-export type ClientFrame = z.infer<typeof clientFrameSchema>;
-export type ClientFrameType = ClientFrame['type'];
-export const clientFrameTypes: readonly ClientFrameType[] = ['auth', 'ping', 'subscribe', 'unsubscribe', 'publish', 'presence', 'typing'];
-
-/** A presence entry: one user on one channel. */
-export interface PresenceMember {
-  userId: string;
-  meta?: Record<string, unknown>;
-}
-
-/** Every frame the server sends. */
-export type ServerFrame =
-  | { type: 'auth_ok'; userId: string; sessionId: string; expiresAt?: number }
-  | { type: 'pong'; ts?: number }
-  | { type: 'subscribed'; ch: string; seq: number }
-  | { type: 'unsubscribed'; ch: string; reason?: string }
-  | { type: 'ack'; id: string; seq: number; duplicate?: boolean }
-  | { type: 'message'; ch: string; seq: number; id?: string; data: unknown; event?: string; from?: string; ts: number }
-  | { type: 'gap'; ch: string; from: number; to: number }
-  | { type: 'presence'; ch: string; joins: PresenceMember[]; leaves: PresenceMember[] }
-  | { type: 'presence_state'; ch: string; members: PresenceMember[] }
-  | { type: 'typing'; ch: string; userId: string; typing: boolean }
-  | {
-      type: 'rate_limit_status';
-      scope: string;
-      limit: number;
-      burst: number;
-      remaining: number;
-      reset_at: number;
-      window_seconds: number;
-    }
-  | { type: 'error'; code: WireErrorCode; message: string; details?: unknown; id?: string; retry_after?: number };
-
-export type ErrorFrame = Extract<ServerFrame, { type: 'error' }>;
-
 export type ParseResult =
   | { ok: true; frame: ClientFrame }
-  | { ok: false; message: string; details?: unknown; id?: string };
+  | { ok: false; message: string; details?: unknown; id?: string }
+  | { ok: false; notYet: true; type: ClientFrameType };
 
 const knownTypes = new Set<string>(clientFrameTypes);
 
-/** Parses one text frame: JSON, then the frame schema. Never throws. */
-export function parseClientFrame(text: string): ParseResult {
+/**
+ * Parses one text frame: JSON, the shape bounds, the frame type, then the frame schema. A frame whose type
+ * is not in `accepted` is returned as `notYet` without being validated further. Never throws.
+ */
+export function parseClientFrame(text: string, bounds: JsonBounds, accepted: ReadonlySet<ClientFrameType> = knownTypes as ReadonlySet<ClientFrameType>): ParseResult {
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -76,11 +48,14 @@ export function parseClientFrame(text: string): ParseResult {
   }
   const record = json as Record<string, unknown>;
   const id = typeof record.id === 'string' && record.id.length <= 128 ? record.id : undefined;
+  const problem = boundsProblem(json, bounds);
+  if (problem) return { ok: false, message: `frame ${problem}`, ...(id ? { id } : {}) };
   const type = record.type;
   if (typeof type !== 'string') return { ok: false, message: 'a frame needs a string "type"', ...(id ? { id } : {}) };
   if (!knownTypes.has(type)) {
     return { ok: false, message: `unknown frame type "${type.slice(0, 40)}"`, details: { type: type.slice(0, 40) }, ...(id ? { id } : {}) };
   }
+  if (!accepted.has(type as ClientFrameType)) return { ok: false, notYet: true, type: type as ClientFrameType };
   const parsed = clientFrameSchema.safeParse(json);
   if (parsed.success) return { ok: true, frame: parsed.data };
   const issues = parsed.error.issues.slice(0, 5).map((issue) => ({ path: issue.path.join('.'), message: issue.message }));

@@ -4,6 +4,8 @@ import { planReplay, type HistoryRead, type ReplayItem, type StoredMessage } fro
 export interface SubscriberSink {
   readonly open: boolean;
   sendText(text: string, type: string): void;
+  /** A failure of the server while serving the subscription; the sink contains it. */
+  fail(error: unknown): void;
 }
 
 export type HistoryReader = (ch: string, since: number, limit: number) => Promise<HistoryRead>;
@@ -13,13 +15,11 @@ const MAX_BUFFERED = 10_000;
 
 /** The `message` frame of a stored message; built once per message and node, shared by every local subscriber. */
 export function encodeMessage(ch: string, message: StoredMessage): string {
-  const frame: Record<string, unknown> = { type: 'message', ch, seq: message.seq };
-  if (message.id !== undefined) frame.id = message.id;
-  if (message.event !== undefined) frame.event = message.event;
-  if (message.from !== undefined) frame.from = message.from;
-  frame.data = message.data;
-  frame.ts = message.ts;
-  return JSON.stringify(frame);
+  let text = `{"type":"message","ch":${JSON.stringify(ch)},"seq":${message.seq}`;
+  if (message.id !== undefined) text += `,"id":${JSON.stringify(message.id)}`;
+  if (message.event !== undefined) text += `,"event":${JSON.stringify(message.event)}`;
+  if (message.from !== undefined) text += `,"from":${JSON.stringify(message.from)}`;
+  return `${text},"data":${message.dataJson},"ts":${message.ts}}`;
 }
 
 /**
@@ -67,7 +67,7 @@ export class Subscription {
     if (this.lastSeq !== undefined && message.seq > this.lastSeq + 1) {
       this.state = 'syncing';
       this.hold(message);
-      void this.repair();
+      this.repair().catch((error: unknown) => this.sink.fail(error));
       return;
     }
     this.deliver(message, text);
@@ -77,7 +77,7 @@ export class Subscription {
   resync(): void {
     if (this.state !== 'live' || this.lastSeq === undefined) return;
     this.state = 'syncing';
-    void this.repair();
+    this.repair().catch((error: unknown) => this.sink.fail(error));
   }
 
   close(): void {

@@ -1,11 +1,12 @@
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { AuthenticationError, handshakeToken, loggableProtocols, offeredProtocols, SUBPROTOCOL, type Authenticate } from './auth.js';
-import { ServerCloseCode } from './close-codes.js';
+import { JSON_SUBPROTOCOL } from '../protocol/wire.js';
+import { AuthenticationError, handshakeToken, loggableProtocols, offeredProtocols, type Authenticate } from './auth.js';
+import { CloseCode } from '../protocol/wire.js';
 import type { HandshakeAuth } from './connection.js';
-import { loggableUrl, type Logger } from './logger.js';
-import type { ResolvedOptions } from './options.js';
+import { errorText, loggableUrl, type Logger } from './logger.js';
+import type { ResolvedServerOptions } from './options.js';
 import { checkOrigin } from './origin.js';
 
 /** What is logged about a handshake: never its query string nor a token subprotocol. */
@@ -16,13 +17,15 @@ export interface HandshakeMeta {
 }
 
 export interface UpgradeContext {
-  options: ResolvedOptions;
+  options: ResolvedServerOptions;
   logger: Logger;
   authenticate: Authenticate;
   /** Other listeners may serve upgrades to other paths (attached server). */
   sharesUpgrades: () => boolean;
   isClosing: () => boolean;
   openConnections: () => number;
+  /** Ms the remote address must wait (its unauthenticated budget is spent), or 0. */
+  addressWait: (address: string) => number;
   accept: (ws: WebSocket, handshake: HandshakeAuth, meta: HandshakeMeta) => void;
 }
 
@@ -46,7 +49,12 @@ function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promi
  * The HTTP `upgrade` listener: path, Origin and connection-limit checks, verification of a token carried
  * by the handshake, then the WebSocket upgrade itself (which `ws` refuses with 400 for bad keys or versions).
  */
-export function createUpgradeHandler(ctx: UpgradeContext): { onUpgrade: (request: IncomingMessage, socket: Duplex, head: Buffer) => void; close: () => void } {
+export function createUpgradeHandler(ctx: UpgradeContext): {
+  onUpgrade: (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
+  close: () => void;
+  /** Handshakes whose token is being verified. */
+  pending: () => number;
+} {
   const { options, logger } = ctx;
   let pending = 0;
   const wss = new WebSocketServer({
@@ -54,7 +62,7 @@ export function createUpgradeHandler(ctx: UpgradeContext): { onUpgrade: (request
     maxPayload: options.maxPayload,
     perMessageDeflate: false,
     clientTracking: false,
-    handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
+    handleProtocols: (protocols) => (protocols.has(JSON_SUBPROTOCOL) ? JSON_SUBPROTOCOL : false),
   });
 
   const upgradeThenClose = (request: IncomingMessage, socket: Duplex, head: Buffer, code: number, reason: string) => {
@@ -85,12 +93,18 @@ export function createUpgradeHandler(ctx: UpgradeContext): { onUpgrade: (request
     if (!origin.ok) {
       logger.warn({ ...meta, reason: origin.reason }, 'origin rejected');
       if (options.originRejection === 'http') rejectHttp(socket, 403);
-      else upgradeThenClose(request, socket, head, ServerCloseCode.PolicyViolation, origin.reason);
+      else upgradeThenClose(request, socket, head, CloseCode.PolicyViolation, origin.reason);
+      return;
+    }
+    const wait = ctx.addressWait(request.socket.remoteAddress ?? '');
+    if (wait > 0) {
+      logger.warn(meta, 'address over its unauthenticated rate limit');
+      upgradeThenClose(request, socket, head, CloseCode.RateLimited, `rate limited; retry_after=${Math.max(1, Math.ceil(wait / 1000))}`);
       return;
     }
     if (ctx.openConnections() + pending >= options.maxConnections) {
       logger.warn(meta, 'connection limit reached');
-      upgradeThenClose(request, socket, head, ServerCloseCode.TryAgainLater, 'server is at its connection limit');
+      upgradeThenClose(request, socket, head, CloseCode.TryAgainLater, 'server is at its connection limit');
       return;
     }
     const handshake = await verifyHandshake(request);
@@ -112,10 +126,10 @@ export function createUpgradeHandler(ctx: UpgradeContext): { onUpgrade: (request
       return;
     }
     upgrade(request, socket, head).catch((error: unknown) => {
-      logger.error({ err: String(error) }, 'upgrade failed');
+      logger.error({ err: errorText(error) }, 'upgrade failed');
       socket.destroy();
     });
   };
 
-  return { onUpgrade, close: () => wss.close() };
+  return { onUpgrade, close: () => wss.close(), pending: () => pending };
 }

@@ -1,20 +1,20 @@
-import { initialSeq, MessageRing, type HistoryRead, type StoredMessage } from '../history.js';
-import type { PresenceMember } from '../schema.js';
+import type { PresenceMember } from '../../protocol/wire.js';
+import type { HistoryRead, StoredMessage } from '../history.js';
+import type { LimitTable } from '../limit-table.js';
+import type { RetentionRules } from '../retention.js';
+import { MemoryHistory } from './memory-history.js';
 import type { AppendInput, AppendResult, Backend, BackendListener, ChannelSignal, GlobalSignal } from './types.js';
 
 export interface MemoryBackendOptions {
-  historySize: number;
+  retention: RetentionRules;
+  /** Most bytes of history retained over all channels. */
+  historyMaxBytes: number;
   historyTtlMs: number;
   dedupWindowMs: number;
   /** Most remembered publish ids; the oldest are forgotten first. */
   maxDedupEntries?: number;
-}
-
-interface ChannelState {
-  base: number;
-  seq: number;
-  ring: MessageRing;
-  touchedAt: number;
+  /** Where appends are charged to their rate limit buckets. */
+  buckets: LimitTable;
 }
 
 interface PresenceEntry {
@@ -26,7 +26,7 @@ interface PresenceEntry {
 export class MemoryBackend implements Backend {
   readonly kind = 'memory';
   private listener: BackendListener | undefined;
-  private readonly channels = new Map<string, ChannelState>();
+  private readonly history: MemoryHistory;
   private readonly dedup = new Map<string, { seq: number; expiresAt: number }>();
   private readonly presence = new Map<string, Map<string, PresenceEntry>>();
   private readonly watched = new Map<string, number>();
@@ -35,6 +35,12 @@ export class MemoryBackend implements Backend {
 
   constructor(private readonly options: MemoryBackendOptions) {
     this.maxDedupEntries = options.maxDedupEntries ?? 1_000_000;
+    this.history = new MemoryHistory({
+      retention: options.retention,
+      maxBytes: options.historyMaxBytes,
+      ttlMs: options.historyTtlMs,
+      isWatched: (ch) => this.watched.has(ch),
+    });
   }
 
   async start(listener: BackendListener): Promise<void> {
@@ -48,47 +54,35 @@ export class MemoryBackend implements Backend {
     return true;
   }
 
-  private channel(ch: string, now: number): ChannelState {
-    let state = this.channels.get(ch);
-    if (!state) {
-      const base = initialSeq(now);
-      state = { base, seq: base, ring: new MessageRing(this.options.historySize), touchedAt: now };
-      this.channels.set(ch, state);
-    }
-    state.touchedAt = now;
-    return state;
-  }
-
-  private rememberedSeq(key: string, now: number): number | undefined {
+  /** Forgets ids whose window has passed (and the oldest beyond the cap); they were stored in expiry order. */
+  private forgetExpiredIds(now: number): void {
     for (const [oldest, entry] of this.dedup) {
       if (entry.expiresAt > now && this.dedup.size <= this.maxDedupEntries) break;
       this.dedup.delete(oldest);
     }
-    const entry = this.dedup.get(key);
-    return entry && entry.expiresAt > now ? entry.seq : undefined;
   }
 
   async append(ch: string, input: AppendInput): Promise<AppendResult> {
     const now = Date.now();
-    if (input.dedupKey !== undefined) {
-      const seq = this.rememberedSeq(input.dedupKey, now);
-      if (seq !== undefined) return { seq, duplicate: true };
+    this.forgetExpiredIds(now);
+    const remembered = input.dedupKey === undefined ? undefined : this.dedup.get(input.dedupKey);
+    if (remembered) return { outcome: 'stored', seq: remembered.seq, duplicate: true };
+    if (input.charge) {
+      const charged = this.options.buckets.take(input.charge.key, input.charge.limit);
+      if (!charged.ok) return { outcome: 'refused', retryAfterMs: charged.retryAfterMs };
     }
-    const state = this.channel(ch, now);
-    state.seq += 1;
-    const message: StoredMessage = { seq: state.seq, data: input.data, ts: input.ts };
-    if (input.id !== undefined) message.id = input.id;
-    if (input.event !== undefined) message.event = input.event;
-    if (input.from !== undefined) message.from = input.from;
-    state.ring.push(message);
-    if (input.dedupKey !== undefined) this.dedup.set(input.dedupKey, { seq: state.seq, expiresAt: now + this.options.dedupWindowMs });
+    const unnumbered: Omit<StoredMessage, 'seq'> = { dataJson: input.dataJson, ts: input.ts };
+    if (input.id !== undefined) unnumbered.id = input.id;
+    if (input.event !== undefined) unnumbered.event = input.event;
+    if (input.from !== undefined) unnumbered.from = input.from;
+    const message = this.history.append(ch, unnumbered, now);
+    if (input.dedupKey !== undefined) this.dedup.set(input.dedupKey, { seq: message.seq, expiresAt: now + this.options.dedupWindowMs });
     this.listener?.message(ch, message);
-    return { seq: state.seq, duplicate: false };
+    return { outcome: 'stored', seq: message.seq, duplicate: false };
   }
 
   async read(ch: string, since: number, limit: number): Promise<HistoryRead> {
-    const state = this.channel(ch, Date.now());
-    return { base: state.base, current: state.seq, entries: limit > 0 ? state.ring.after(since, limit) : [] };
+    return this.history.read(ch, since, limit, Date.now());
   }
 
   async watch(ch: string): Promise<void> {
@@ -134,11 +128,15 @@ export class MemoryBackend implements Backend {
     return [...(this.presence.get(ch)?.values() ?? [])].map((entry) => entry.member);
   }
 
+  sizes(): Record<string, number> {
+    let presenceMembers = 0;
+    for (const members of this.presence.values()) presenceMembers += members.size;
+    return { ...this.history.sizes(), dedupIds: this.dedup.size, watchedChannels: this.watched.size, presenceChannels: this.presence.size, presenceMembers };
+  }
+
   private sweep(now: number): void {
-    for (const [ch, state] of this.channels) {
-      if (now - state.touchedAt > this.options.historyTtlMs && !this.watched.has(ch)) this.channels.delete(ch);
-    }
-    this.rememberedSeq('', now);
+    this.history.sweep(now);
+    this.forgetExpiredIds(now);
   }
 
   async close(): Promise<void> {

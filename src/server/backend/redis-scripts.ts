@@ -28,25 +28,74 @@ end
 `;
 
 /**
- * KEYS: meta, history, dedup. ARGV: payload, historySize, ttlMs, dedupTtlMs, useDedup ('1'|'0'), pubsub channel.
- * Returns {duplicate (0|1), seq as string}.
+ * A token bucket in a hash {tokens, at, held} (Redis clock, ms): takes one token, or holds the bucket until
+ * one is back. Returns 0 when taken, else the wait in ms. The key expires once the bucket would be full.
+ */
+const chargeBucket = `
+local function charge(key, rate, burst)
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local b = redis.call('HMGET', key, 'tokens', 'at', 'held')
+  local tokens = tonumber(b[1]) or burst
+  local at = tonumber(b[2]) or now
+  local held = tonumber(b[3]) or 0
+  if now < held then return held - now end
+  if now > at then tokens = math.min(burst, tokens + (now - at) * rate) end
+  if tokens < 1 then
+    local wait = math.max(1, math.ceil((1 - tokens) / rate))
+    redis.call('HSET', key, 'tokens', tokens, 'at', now, 'held', now + wait)
+    redis.call('PEXPIRE', key, math.ceil((burst - tokens) / rate) + wait)
+    return wait
+  end
+  tokens = tokens - 1
+  redis.call('HSET', key, 'tokens', tokens, 'at', now, 'held', 0)
+  redis.call('PEXPIRE', key, math.ceil((burst - tokens) / rate) + 1)
+  return 0
+end
+`;
+
+/**
+ * KEYS: meta, history, dedup, rate-limit bucket. ARGV: payload, message bytes, history size, history max bytes,
+ * ttlMs, dedupTtlMs, useDedup ('1'|'0'), pubsub channel, bucket rate per ms, bucket burst ('0': no charge).
+ * Keeps the stream within the size and the bytes (tracked in meta `bytes`), dropping its oldest entries.
+ * Returns {0, seq} when stored, {1, seq} for a repeat inside the dedup window, {2, waitMs} when the bucket refused it.
  */
 export const appendScript = new LuaScript(
-  `${ensureChannel}
-if ARGV[5] == '1' then
+  `${ensureChannel}${chargeBucket}
+if ARGV[7] == '1' then
   local seen = redis.call('GET', KEYS[3])
   if seen then return {1, seen} end
 end
-ensure(KEYS[1], ARGV[3])
+if ARGV[10] ~= '0' then
+  local wait = charge(KEYS[4], tonumber(ARGV[9]), tonumber(ARGV[10]))
+  if wait > 0 then return {2, string.format('%d', wait)} end
+end
+ensure(KEYS[1], ARGV[5])
 local seq = string.format('%d', redis.call('HINCRBY', KEYS[1], 'seq', 1))
-redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[2], seq .. '-0', 'm', ARGV[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-redis.call('PEXPIRE', KEYS[2], ARGV[3])
-if ARGV[5] == '1' then redis.call('SET', KEYS[3], seq, 'PX', ARGV[4]) end
-redis.call('PUBLISH', ARGV[6], 'm' .. seq .. ' ' .. ARGV[1])
+redis.call('XADD', KEYS[2], seq .. '-0', 'm', ARGV[1], 'b', ARGV[2])
+local size = tonumber(ARGV[3])
+local maxBytes = tonumber(ARGV[4])
+local bytes = redis.call('HINCRBY', KEYS[1], 'bytes', ARGV[2])
+local length = redis.call('XLEN', KEYS[2])
+while length > 0 and (length > size or bytes > maxBytes) do
+  local oldest = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)[1]
+  redis.call('XDEL', KEYS[2], oldest[1])
+  local fields = oldest[2]
+  local weight = #fields[2]
+  for i = 1, #fields, 2 do
+    if fields[i] == 'b' then weight = tonumber(fields[i + 1]) end
+  end
+  bytes = redis.call('HINCRBY', KEYS[1], 'bytes', -weight)
+  length = length - 1
+end
+if bytes < 0 then redis.call('HSET', KEYS[1], 'bytes', 0) end
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+redis.call('PEXPIRE', KEYS[2], ARGV[5])
+if ARGV[7] == '1' then redis.call('SET', KEYS[3], seq, 'PX', ARGV[6]) end
+redis.call('PUBLISH', ARGV[8], 'm' .. seq .. ' ' .. ARGV[1])
 return {0, seq}
 `,
-  3,
+  4,
 );
 
 /** KEYS: meta, history. ARGV: first seq to return, limit, ttlMs. Returns {base, seq, entries}. */

@@ -1,8 +1,9 @@
 import { Redis, type RedisOptions } from 'ioredis';
-import type { Logger } from '../logger.js';
+import { errorText, type Logger } from '../logger.js';
 import type { HistoryRead, StoredMessage } from '../history.js';
+import { messageBytes, type RetentionRules } from '../retention.js';
 import type { ResolvedRedisOptions } from '../options.js';
-import type { PresenceMember } from '../schema.js';
+import type { PresenceMember } from '../../protocol/wire.js';
 import {
   appendScript,
   heartbeatScript,
@@ -17,7 +18,7 @@ import type { AppendInput, AppendResult, Backend, BackendListener, ChannelSignal
 export interface RedisBackendConfig {
   redis: ResolvedRedisOptions;
   nodeId: string;
-  historySize: number;
+  retention: RetentionRules;
   historyTtlMs: number;
   dedupWindowMs: number;
   logger: Logger;
@@ -28,18 +29,28 @@ interface Watch {
   ready: Promise<void>;
 }
 
-type Payload = Omit<StoredMessage, 'seq'>;
-
 const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
-function toMessage(seq: number, json: string): StoredMessage | undefined {
+/** A stored message as kept in Redis: a JSON header `{ts, id?, event?, from?}`, a newline, then the data's JSON. */
+function toPayload(input: AppendInput): string {
+  const header: Record<string, unknown> = { ts: input.ts };
+  if (input.id !== undefined) header.id = input.id;
+  if (input.event !== undefined) header.event = input.event;
+  if (input.from !== undefined) header.from = input.from;
+  return `${JSON.stringify(header)}\n${input.dataJson}`;
+}
+
+function toMessage(seq: number, payload: string): StoredMessage | undefined {
   try {
-    const payload: unknown = JSON.parse(json);
-    if (!isRecord(payload) || typeof payload.ts !== 'number') return undefined;
-    const message: StoredMessage = { seq, data: payload.data, ts: payload.ts };
-    if (typeof payload.id === 'string') message.id = payload.id;
-    if (typeof payload.event === 'string') message.event = payload.event;
-    if (typeof payload.from === 'string') message.from = payload.from;
+    const newline = payload.indexOf('\n');
+    const header: unknown = JSON.parse(newline < 0 ? payload : payload.slice(0, newline));
+    if (!isRecord(header) || typeof header.ts !== 'number') return undefined;
+    const dataJson = newline < 0 ? JSON.stringify(header.data) : payload.slice(newline + 1);
+    if (dataJson === undefined) return undefined;
+    const message: StoredMessage = { seq, dataJson, ts: header.ts };
+    if (typeof header.id === 'string') message.id = header.id;
+    if (typeof header.event === 'string') message.event = header.event;
+    if (typeof header.from === 'string') message.from = header.from;
     return message;
   } catch {
     return undefined;
@@ -205,6 +216,14 @@ export class RedisBackend implements Backend {
   }
 
   private onPubSub(channel: string, text: string): void {
+    try {
+      this.deliver(channel, text);
+    } catch (error) {
+      this.config.logger.error({ err: errorText(error) }, 'delivering a pub/sub message failed');
+    }
+  }
+
+  private deliver(channel: string, text: string): void {
     const listener = this.listener;
     if (!listener) return;
     if (channel === this.key('global', 'signals')) {
@@ -237,23 +256,27 @@ export class RedisBackend implements Backend {
   }
 
   async append(ch: string, input: AppendInput): Promise<AppendResult> {
-    const payload: Payload = { data: input.data, ts: input.ts };
-    if (input.id !== undefined) payload.id = input.id;
-    if (input.event !== undefined) payload.event = input.event;
-    if (input.from !== undefined) payload.from = input.from;
     const dedupKey = input.dedupKey === undefined ? this.key('dedup', '-') : this.key('dedup', input.dedupKey);
-    const [duplicate, seq] = (await this.run(appendScript, [
+    const { charge } = input;
+    const retention = this.config.retention.forChannel(ch);
+    const [outcome, value] = (await this.run(appendScript, [
       this.key('meta', ch),
       this.key('hist', ch),
       dedupKey,
-      JSON.stringify(payload),
-      this.config.historySize,
+      charge === undefined ? this.key('rl', '-') : this.key('rl', charge.key),
+      toPayload(input),
+      messageBytes(input),
+      retention.size,
+      retention.maxBytes,
       this.config.historyTtlMs,
       this.config.dedupWindowMs,
       input.dedupKey === undefined ? '0' : '1',
       this.key('chan', ch),
+      charge === undefined ? '0' : String(charge.limit.perMinute / 60_000),
+      charge === undefined ? '0' : String(charge.limit.burst),
     ])) as [number, string];
-    return { seq: Number(seq), duplicate: duplicate === 1 };
+    if (outcome === 2) return { outcome: 'refused', retryAfterMs: Number(value) };
+    return { outcome: 'stored', seq: Number(value), duplicate: outcome === 1 };
   }
 
   async read(ch: string, since: number, limit: number): Promise<HistoryRead> {
@@ -332,6 +355,10 @@ export class RedisBackend implements Backend {
       }
     }
     return members;
+  }
+
+  sizes(): Record<string, number> {
+    return { watchedChannels: this.watches.size };
   }
 
   async close(): Promise<void> {

@@ -1,21 +1,28 @@
 import type { HistoryRead, StoredMessage } from '../history.js';
-import type { PresenceMember } from '../schema.js';
+import type { RateLimit } from '../../policy/rate-limiter.js';
+import type { PresenceMember } from '../../protocol/wire.js';
 
 /** A message to number, keep and fan out. */
 export interface AppendInput {
   id?: string;
-  data: unknown;
+  /** The data, already encoded as JSON. */
+  dataJson: string;
   event?: string;
   from?: string;
   ts: number;
   /** Idempotency key: a second append with the same key inside the window returns the first seq and is not delivered. */
   dedupKey?: string;
+  /** A rate limit bucket charged one frame atomically with the append (a repeat inside the dedup window is free). */
+  charge?: AppendCharge;
 }
 
-export interface AppendResult {
-  seq: number;
-  duplicate: boolean;
+export interface AppendCharge {
+  key: string;
+  limit: RateLimit;
 }
+
+/** Stored (or recognised as a repeat), or refused by the charged bucket, which is held for `retryAfterMs`. */
+export type AppendResult = { outcome: 'stored'; seq: number; duplicate: boolean } | { outcome: 'refused'; retryAfterMs: number };
 
 /** Unnumbered events fanned out to every node for one channel. */
 export type ChannelSignal =
@@ -59,5 +66,7 @@ export interface Backend {
   /** Removes one connection's presence; true when it was the user's last on the channel (a leave to announce). */
   presenceLeave(ch: string, ref: string, userId: string): Promise<boolean>;
   presenceList(ch: string): Promise<PresenceMember[]>;
+  /** Entries of each map the backend keeps on this node (for leak checks). */
+  sizes(): Record<string, number>;
   close(): Promise<void>;
 }

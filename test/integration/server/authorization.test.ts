@@ -10,7 +10,8 @@ const rules: ChannelRule[] = [
   { pattern: 'admin:*', subscribe: { roles: ['admin'] }, publish: { roles: ['admin'] }, presence: { roles: ['admin'] } },
   { pattern: 'billing:*', subscribe: { permissions: ['billing:read'] }, publish: { permissions: ['billing:read', 'billing:write'] } },
   { pattern: 'room-*:*', subscribe: (_identity, ch) => ch.endsWith(':public'), presence: (_identity, ch) => ch.endsWith(':public') },
-  { pattern: '*', subscribe: { roles: ['auditor'] } },
+  { pattern: '*:*', subscribe: { roles: ['auditor'] } },
+  { pattern: '*:*:*', subscribe: { roles: ['auditor'] } },
 ];
 
 const users: Record<string, { roles?: string[]; permissions?: string[] }> = {
@@ -21,22 +22,37 @@ const users: Record<string, { roles?: string[]; permissions?: string[] }> = {
   viewer: { permissions: ['billing:read'] },
 };
 
-const channels = ['user:alice:inbox', 'user:bob:inbox', 'chat:lobby', 'agent-status:jobs', 'admin:ops', 'billing:invoices', 'room-a:public', 'room-a:private', 'secret:vault'];
+/** Two-segment channels under three-segment rules and the other way round are in the matrix too. */
+const channels = [
+  'user:alice:inbox',
+  'user:bob:inbox',
+  'user:alice',
+  'user:bob',
+  'chat:lobby',
+  'chat:lobby:thread',
+  'agent-status:jobs',
+  'admin:ops',
+  'admin:ops:keys',
+  'billing:invoices',
+  'room-a:public',
+  'room-a:private',
+  'secret:vault',
+];
 
-/** Expected grants: S subscribe, P publish (with the event used below), R presence. Everything else must be refused. */
+/** Expected grants: S subscribe, P publish (with the event used below), R presence, T typing. Everything else must be refused. */
 const expected: Record<string, Record<string, string>> = {
-  alice: { 'user:alice:inbox': 'SPR', 'chat:lobby': 'SPR', 'agent-status:jobs': 'S', 'room-a:public': 'SR' },
-  bob: { 'user:bob:inbox': 'SPR', 'chat:lobby': 'SPR', 'agent-status:jobs': 'SP', 'room-a:public': 'SR' },
+  alice: { 'user:alice:inbox': 'SPRT', 'chat:lobby': 'SPRT', 'agent-status:jobs': 'S', 'room-a:public': 'SRT' },
+  bob: { 'user:bob:inbox': 'SPRT', 'chat:lobby': 'SPRT', 'agent-status:jobs': 'SP', 'room-a:public': 'SRT' },
   root: {
     'user:alice:inbox': 'S',
     'user:bob:inbox': 'S',
-    'chat:lobby': 'SPR',
+    'chat:lobby': 'SPRT',
     'agent-status:jobs': 'S',
-    'admin:ops': 'SPR',
-    'room-a:public': 'SR',
+    'admin:ops': 'SPRT',
+    'room-a:public': 'SRT',
   },
-  acct: { 'chat:lobby': 'SPR', 'agent-status:jobs': 'S', 'billing:invoices': 'SP', 'room-a:public': 'SR' },
-  viewer: { 'chat:lobby': 'SPR', 'agent-status:jobs': 'S', 'billing:invoices': 'S', 'room-a:public': 'SR' },
+  acct: { 'chat:lobby': 'SPRT', 'agent-status:jobs': 'S', 'billing:invoices': 'SP', 'room-a:public': 'SRT' },
+  viewer: { 'chat:lobby': 'SPRT', 'agent-status:jobs': 'S', 'billing:invoices': 'S', 'room-a:public': 'SRT' },
 };
 
 const eventFor = (ch: string) => (ch.startsWith('agent-status:') ? 'status_update' : undefined);
@@ -74,6 +90,13 @@ describe('channel authorization: users × channels × subscribe / publish / pres
           results.set(`${userId} P ${ch}`, await outcome(client, (frame) => frame.id === `${userId}|${ch}`, 'ack'));
           results.set(`${userId} R ${ch}`, await outcome(client, about('presence'), 'presence_state'));
         }
+        for (const [index, ch] of channels.entries()) {
+          client.send({ type: 'typing', ch, typing: true });
+          client.send({ type: 'ping', ts: index });
+          const answer = await client.next((frame) => (frame.type === 'pong' && frame.ts === index) || (frame.type === 'error' && (frame.details as { ch?: string } | undefined)?.ch === ch));
+          if (answer.type === 'error') expect(answer).toMatchObject({ code: 'AUTHORIZATION_FAILED', details: { ch, action: 'presence' } });
+          results.set(`${userId} T ${ch}`, answer.type === 'pong' ? 'ok' : 'refused');
+        }
         await client.close();
       }),
     );
@@ -87,7 +110,7 @@ describe('channel authorization: users × channels × subscribe / publish / pres
     for (const ch of channels) {
       const grants = expected[userId]?.[ch] ?? '';
       it(`${userId} on ${ch}: ${grants || 'nothing'} allowed, the rest refused with AUTHORIZATION_FAILED`, () => {
-        for (const action of ['S', 'P', 'R']) {
+        for (const action of ['S', 'P', 'R', 'T']) {
           expect({ action, outcome: results.get(`${userId} ${action} ${ch}`) }).toEqual({ action, outcome: grants.includes(action) ? 'ok' : 'refused' });
         }
       });

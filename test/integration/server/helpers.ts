@@ -56,7 +56,10 @@ export function startServer(overrides: TestServerOptions = {}): Promise<Socketch
   return createServer({
     port: 0,
     logger: silentLogger(),
-    channels: [{ pattern: '*', subscribe: true, publish: true, presence: true }],
+    channels: [
+      { pattern: '*:*', subscribe: true, publish: true, presence: true },
+      { pattern: '*:*:*', subscribe: true, publish: true, presence: true },
+    ],
     ...rest,
     auth: { jwtSecret: SECRET, ...auth },
   } as ServerOptions);

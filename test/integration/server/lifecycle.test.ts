@@ -104,7 +104,7 @@ describe('lifecycle: options, graceful shutdown, health and metrics, attaching t
       response.end('app says hi');
     });
     await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
-    const server = await createServer({ server: app, path: '/ws', auth: { jwtSecret: SECRET }, logger: silentLogger(), channels: [{ pattern: '*', subscribe: true }] });
+    const server = await createServer({ server: app, path: '/ws', auth: { jwtSecret: SECRET }, logger: silentLogger(), channels: [{ pattern: '*:*', subscribe: true }] });
     const port = server.address()!.port;
     expect(await (await fetch(`http://127.0.0.1:${port}/anything`)).text()).toBe('app says hi');
     expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);

@@ -15,7 +15,7 @@ describe('limits: rate limits, flooding, connection caps, slow consumers, heartb
     await Promise.all(servers.splice(0).map((server) => server.close()));
   });
 
-  it('announces the seed rate-limit table per channel type with rate_limit_status', async () => {
+  it('announces the seed rate-limit table per channel type with rate_limit_status; every other type shares `default`', async () => {
     const server = await start({});
     const client = await connectAs(server, 'alice');
     for (const type of ['chat', 'agent-status', 'collaboration', 'notifications', 'misc']) {
@@ -28,8 +28,9 @@ describe('limits: rate limits, flooding, connection caps, slow consumers, heartb
       'agent-status': [60, 10, 60],
       collaboration: [300, 50, 60],
       notifications: [30, 5, 60],
-      misc: [60, 10, 60],
+      default: [60, 10, 60],
     });
+    expect(Object.keys(status)).not.toContain('misc');
     const chat = client.ofType('rate_limit_status').find((frame) => frame.scope === 'chat')!;
     expect(chat.remaining).toBe(19);
     expect(chat.reset_at as number).toBeGreaterThan(Date.now());

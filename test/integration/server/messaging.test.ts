@@ -9,7 +9,7 @@ describe('messaging: subscribe, publish, resume, presence, typing', () => {
   let historyServer: SocketchartServer;
 
   beforeAll(async () => {
-    server = await startServer({ typingTimeoutMs: 300 });
+    server = await startServer({ typingTimeoutMs: 300, rateLimits: { chat: { perMinute: 60_000, burst: 1000 } } });
     historyServer = await startServer({ historySize: 5 });
   });
 

@@ -1,0 +1,38 @@
+import type { Socket } from 'node:net';
+
+/**
+ * TCP connections of the server's own port that have not yet upgraded (nor sent a plain HTTP request): each
+ * is destroyed if it has not within the timeout, and while it waits it takes a place under `maxConnections`.
+ */
+export class HandshakeGuard {
+  private readonly pending = new Map<Socket, NodeJS.Timeout>();
+
+  constructor(private readonly timeoutMs: number) {}
+
+  get size(): number {
+    return this.pending.size;
+  }
+
+  /** A new TCP connection: tracked if `admitted`, destroyed at once otherwise. */
+  opened(socket: Socket, admitted: boolean): void {
+    if (!admitted) {
+      socket.destroy();
+      return;
+    }
+    const timer = setTimeout(() => socket.destroy(), this.timeoutMs);
+    timer.unref();
+    this.pending.set(socket, timer);
+    socket.once('close', () => this.settled(socket));
+  }
+
+  /** The connection upgraded, sent a request, or closed. */
+  settled(socket: Socket): void {
+    clearTimeout(this.pending.get(socket));
+    this.pending.delete(socket);
+  }
+
+  close(): void {
+    for (const timer of this.pending.values()) clearTimeout(timer);
+    this.pending.clear();
+  }
+}

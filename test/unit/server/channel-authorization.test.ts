@@ -1,0 +1,83 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { Identity } from '../../../src/server/auth.js';
+import { ChannelAuthorizer, type ChannelAction, type ChannelRule } from '../../../src/server/channels.js';
+
+const identity = (userId: string): Identity => ({ userId, roles: [], permissions: [], claims: {} });
+const actions: readonly ChannelAction[] = ['subscribe', 'publish', 'presence'];
+
+/** A `*` inside a segment: any characters of that segment. */
+function globMatches(glob: string, text: string): boolean {
+  const [first = '', ...rest] = glob.split('*');
+  if (!text.startsWith(first)) return false;
+  let at = first.length;
+  for (let i = 0; i < rest.length; i++) {
+    const piece = rest[i]!;
+    if (i === rest.length - 1) return text.length - at >= piece.length && text.endsWith(piece);
+    const found = text.indexOf(piece, at);
+    if (found < 0) return false;
+    at = found + piece.length;
+  }
+  return at === text.length;
+}
+
+/** The README's semantics, written independently: as many segments; `*` one segment; `{userId}` the caller; a glob within its segment. */
+function referenceMatches(pattern: string, channel: string, userId: string): boolean {
+  const wanted = pattern.split(':');
+  const parts = channel.split(':');
+  if (wanted.length !== parts.length) return false;
+  return wanted.every((segment, i) => {
+    const part = parts[i]!;
+    if (segment === '{userId}') return part === userId;
+    if (segment === '*') return part.length > 0;
+    if (segment.includes('*')) return globMatches(segment, part);
+    return segment === part;
+  });
+}
+
+const words = ['user', 'chat', 'alice', 'bob', 'room-1', 'room-22', 'x'];
+const patternSegment = fc.oneof(fc.constantFrom(...words), fc.constantFrom('*', '{userId}', 'room-*', '*-1', 'r*m-2*'));
+const pattern = fc.array(patternSegment, { minLength: 2, maxLength: 3 }).map((segments) => segments.join(':'));
+const channel = fc.array(fc.constantFrom(...words), { minLength: 2, maxLength: 3 }).map((segments) => segments.join(':'));
+const rule = fc.record({ pattern, subscribe: fc.boolean(), publish: fc.boolean(), presence: fc.boolean() });
+
+describe('channel authorization as a property: every action, every segment count', () => {
+  it('allows an action exactly when some rule whose pattern matches (by the README’s semantics) grants it', () => {
+    fc.assert(
+      fc.property(fc.array(rule, { minLength: 1, maxLength: 4 }), fc.constantFrom('alice', 'bob'), channel, fc.constantFrom(...actions), (rules, userId, ch, action) => {
+        const expected = rules.some((candidate) => candidate[action] && referenceMatches(candidate.pattern, ch, userId));
+        expect(new ChannelAuthorizer(rules).authorize(identity(userId), ch, action).ok).toBe(expected);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('a trailing * never matches zero segments nor two: user:{userId}:* and user:*:* grant nothing on user:<id> nor user:<id>:a:b-like channels', () => {
+    const rules: ChannelRule[] = [
+      { pattern: 'user:{userId}:*', subscribe: true, publish: true, presence: true },
+      { pattern: 'user:*:*', subscribe: true, publish: true, presence: true },
+      { pattern: 'chat:*', subscribe: true, publish: true, presence: true },
+    ];
+    const authorizer = new ChannelAuthorizer(rules);
+    const segment = fc.stringMatching(/^[A-Za-z0-9_.@=+~|-]{1,10}$/);
+    fc.assert(
+      fc.property(segment, segment, segment, fc.constantFrom(...actions), (caller, owner, sub, action) => {
+        expect(authorizer.authorize(identity(caller), `user:${owner}`, action).ok).toBe(false);
+        expect(authorizer.authorize(identity(caller), `chat:${owner}:${sub}`, action).ok).toBe(false);
+        expect(authorizer.authorize(identity(caller), `user:${owner}:${sub}`, action).ok).toBe(true);
+        expect(authorizer.authorize(identity(caller), `chat:${owner}`, action).ok).toBe(true);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('the reference glob agrees with the examples of the README', () => {
+    expect([globMatches('room-*', 'room-7'), globMatches('room-*', 'room'), globMatches('*-1', 'room-1'), globMatches('r*m-2*', 'room-22'), globMatches('r*m-2*', 'room-1')]).toEqual([
+      true,
+      false,
+      true,
+      true,
+      false,
+    ]);
+  });
+});

@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { MemoryHistory } from '../../../src/server/backend/memory-history.js';
+import { RetentionRules } from '../../../src/server/retention.js';
+
+const message = (text: string) => ({ dataJson: JSON.stringify(text), ts: 0 });
+/** The documented weight of kept history: each message its bytes plus 150, each channel 800. */
+const weight = (channels: number, messages: number, bytes: number) => channels * 800 + messages * 150 + bytes;
+const texts = (history: MemoryHistory, ch: string) => history.read(ch, 0, 100, 0).entries.map((entry) => JSON.parse(entry.dataJson) as string);
+
+function historyOf(maxBytes: number, watched: readonly string[] = []) {
+  return new MemoryHistory({
+    retention: new RetentionRules([{ pattern: 'small:*', size: 2 }], { size: 100, maxBytes: 1000 }),
+    maxBytes,
+    ttlMs: 60_000,
+    isWatched: (ch) => watched.includes(ch),
+  });
+}
+
+describe('MemoryHistory', () => {
+  it('drops the oldest message of all channels first once the total passes maxBytes', () => {
+    const history = historyOf(weight(2, 5, 5 * 12));
+    for (const [ch, text] of [['a:1', 'aaaaaaaaaa'], ['b:1', 'bbbbbbbbbb'], ['a:1', 'cccccccccc'], ['b:1', 'dddddddddd'], ['a:1', 'eeeeeeeeee'], ['b:1', 'ffffffffff']] as const) {
+      history.append(ch, message(text), 0);
+    }
+    expect(texts(history, 'a:1')).toEqual(['cccccccccc', 'eeeeeeeeee']);
+    expect(texts(history, 'b:1')).toEqual(['bbbbbbbbbb', 'dddddddddd', 'ffffffffff']);
+    expect(history.sizes()).toMatchObject({ retainedMessages: 5, retainedBytes: 60 });
+  });
+
+  it('keeps each channel within its own retention, and counts only what it keeps', () => {
+    const history = historyOf(1_000_000);
+    for (let i = 0; i < 10; i++) history.append('small:x', message(`m${i}`), 0);
+    expect(texts(history, 'small:x')).toEqual(['m8', 'm9']);
+    expect(history.sizes()).toMatchObject({ historyChannels: 1, retainedMessages: 2, retainedBytes: 8 });
+  });
+
+  it('forgets a channel the total bound emptied when nobody watches it; created again in the same millisecond, it numbers above its old numbers', () => {
+    const history = historyOf(weight(1, 1, 12), ['watched:1']);
+    const first = history.append('quiet:1', message('aaaaaaaaaa'), 5);
+    history.append('watched:1', message('bbbbbbbbbb'), 5);
+    history.append('watched:1', message('cccccccccc'), 5);
+    expect(history.sizes().historyChannels).toBe(1);
+    const again = history.append('quiet:1', message('dddddddddd'), 5);
+    expect(again.seq).toBeGreaterThan(first.seq);
+    const watched = history.read('watched:1', 0, 10, 5);
+    expect(watched.current - watched.base).toBe(2);
+  });
+
+  it('forgets channels idle past the TTL that nobody watches', () => {
+    const history = historyOf(1_000_000, ['kept:1']);
+    history.append('idle:1', message('x'), 0);
+    history.append('kept:1', message('y'), 0);
+    history.sweep(60_001);
+    expect(history.sizes()).toEqual({ historyChannels: 1, retainedMessages: 1, retainedBytes: 3 });
+  });
+});

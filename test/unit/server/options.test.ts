@@ -1,0 +1,112 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { InvalidOptionError } from '../../../src/protocol/errors.js';
+import { createServer, type ServerOptions } from '../../../src/server/index.js';
+
+const SECRET = 'a-secret-that-is-at-least-thirty-two-bytes-long';
+const base = (): ServerOptions => ({ port: 0, auth: { jwtSecret: SECRET } });
+
+function refusal(patch: Record<string, unknown>): InvalidOptionError {
+  try {
+    void createServer({ ...base(), ...patch } as ServerOptions);
+  } catch (error) {
+    expect(error).toBeInstanceOf(InvalidOptionError);
+    return error as InvalidOptionError;
+  }
+  throw new Error(`accepted ${JSON.stringify(patch)}`);
+}
+
+describe('server options: every refusal names the option, says what was expected and what was received, in plain words', () => {
+  it.each([
+    [{ port: 'abc' }, 'Invalid option `port`: expected an integer in [0, 65535], received "abc"'],
+    [{ port: 70_000 }, 'Invalid option `port`: expected an integer in [0, 65535], received 70000'],
+    [{ port: 1.5 }, 'Invalid option `port`: expected an integer in [0, 65535], received 1.5'],
+    [{ port: undefined }, 'Invalid option `port`: expected a port (or a `server` to attach to), received undefined'],
+    [{ auth: { jwtSecret: 12345 } }, 'Invalid option `auth.jwtSecret`: expected a string of at least 32 characters or a Uint8Array of at least 32 bytes, received a number'],
+    [{ auth: {} }, 'Invalid option `auth`: expected `auth.jwtSecret` or `auth.verify`, received an object'],
+    [{ auth: 'yes' }, 'Invalid option `auth`: expected an object, received "yes"'],
+    [{ maxPayload: -1 }, 'Invalid option `maxPayload`: expected an integer in [256, 67108864], received -1'],
+    [{ maxConnections: 0 }, 'Invalid option `maxConnections`: expected an integer >= 1, received 0'],
+    [{ host: '' }, 'Invalid option `host`: expected a non-empty string, received ""'],
+    [{ originRejection: 'drop' }, "Invalid option `originRejection`: expected 'close' or 'http', received \"drop\""],
+    [{ implicitChannels: 'yes' }, 'Invalid option `implicitChannels`: expected true or false, received "yes"'],
+    [{ rateLimits: { chat: { perMinute: 120, burst: 0 } } }, 'Invalid option `rateLimits.chat.burst`: expected an integer >= 1, received 0'],
+    [{ rateLimits: { chat: { perMinute: 'many', burst: 1 } } }, 'Invalid option `rateLimits.chat.perMinute`: expected a positive number, received "many"'],
+    [{ channels: [{ pattern: 'a:b:c:d' }] }, 'Invalid option `channels[0].pattern`: expected two or three `:`-separated segments, received "a:b:c:d"'],
+    [{ handshakeTimeoutMs: 0 }, 'Invalid option `handshakeTimeoutMs`: expected an integer >= 1, received 0'],
+    [{ maxPayloads: 10 }, 'Invalid option `maxPayloads`: expected a known option, received a number'],
+  ])('%j → %s', (patch, message) => {
+    expect(refusal(patch).message).toBe(message);
+  });
+
+  it('describes a secret option’s value without its content', () => {
+    const error = refusal({ auth: { jwtSecret: 'short' } });
+    expect(error.message).toBe('Invalid option `auth.jwtSecret`: expected a string of at least 32 characters or a Uint8Array of at least 32 bytes, received a string of 5 characters');
+    expect(error.option).toBe('auth.jwtSecret');
+  });
+
+  it('never puts a secret in an error: secrets too short, Redis URLs with a password, secrets under misspelt keys', () => {
+    const secret = fc.string({ minLength: 0, maxLength: 24 }).map((tail) => `Zq9~${tail}`);
+    fc.assert(
+      fc.property(secret, (value) => {
+        const attempts: Record<string, unknown>[] = [
+          { auth: { jwtSecret: value } },
+          { auth: { jwtSecret: SECRET, jwtSecrett: value } },
+          { redis: `redis://:${encodeURIComponent(value)}@127.0.0.1:6379/x y` },
+          { redis: { url: `rediss://user:${encodeURIComponent(value)}@h:1`, keyPrefix: '' } },
+          { redis: { url: `http://user:${encodeURIComponent(value)}@h:1` } },
+          { redis: { options: { password: value }, nodeTimeoutMs: -1 } },
+          { secret: value },
+        ];
+        for (const attempt of attempts) {
+          const error = refusal(attempt);
+          const everything = `${error.message} ${error.received} ${JSON.stringify(error)} ${String(error.stack)}`;
+          expect(everything).not.toContain(value);
+          expect(everything).not.toContain(encodeURIComponent(value));
+        }
+      }),
+      { numRuns: 60 },
+    );
+  });
+});
+
+describe('server option defaults, as documented', () => {
+  it('fills in the documented defaults of the limits', async () => {
+    const { resolveOptions } = await import('../../../src/server/options.js');
+    const resolved = resolveOptions(base());
+    expect({
+      handshakeTimeoutMs: resolved.handshakeTimeoutMs,
+      frameBounds: resolved.frameBounds,
+      maxPayload: resolved.maxPayload,
+      maxConnections: resolved.maxConnections,
+      historyMaxBytes: resolved.historyMaxBytes,
+      channelRetention: resolved.retention.forChannel('chat:lobby'),
+      unauthenticatedRateLimit: resolved.unauthenticatedRateLimit,
+      floodThreshold: resolved.floodThreshold,
+      chat: [resolved.rateLimits.chat, resolved.userRateLimits.chat],
+    }).toEqual({
+      handshakeTimeoutMs: 5000,
+      frameBounds: { maxDepth: 32, maxItems: 10_000 },
+      maxPayload: 65_536,
+      maxConnections: 10_000,
+      historyMaxBytes: 67_108_864,
+      channelRetention: { size: 1000, maxBytes: 1_048_576 },
+      unauthenticatedRateLimit: { perMinute: 300, burst: 60 },
+      floodThreshold: 50,
+      chat: [
+        { perMinute: 120, burst: 20 },
+        { perMinute: 120, burst: 20 },
+      ],
+    });
+  });
+
+  it('gives each user the resolved per-connection limits unless told otherwise', async () => {
+    const { resolveOptions } = await import('../../../src/server/options.js');
+    const resolved = resolveOptions({ ...base(), rateLimits: { bench: { perMinute: 1e6, burst: 1e4 } }, userRateLimits: { chat: { perMinute: 10, burst: 2 } } });
+    expect([resolved.userRateLimits.bench, resolved.userRateLimits.chat, resolved.rateLimits.chat]).toEqual([
+      { perMinute: 1e6, burst: 1e4 },
+      { perMinute: 10, burst: 2 },
+      { perMinute: 120, burst: 20 },
+    ]);
+  });
+});

@@ -1,0 +1,90 @@
+import { describe, expect, it } from 'vitest';
+import { ServerRateLimits } from '../../../src/server/rate-limit.js';
+
+function limitsAt(start = 0) {
+  const clock = { time: start, now: () => clock.time };
+  const table = { chat: { perMinute: 60, burst: 3 }, default: { perMinute: 60, burst: 2 }, control: { perMinute: 6, burst: 5 } };
+  const limits = new ServerRateLimits({ perConnection: table, perUser: table, unauthenticated: { perMinute: 60, burst: 2 }, floodThreshold: 4, maxTracked: 3 }, clock);
+  return { clock, limits };
+}
+
+const alice = { kind: 'user', id: 'alice' } as const;
+const oks = (results: { ok: boolean }[]) => results.map((result) => (result.ok ? 'ok' : 'no')).join(' ');
+
+describe('ServerRateLimits on a simulated clock', () => {
+  it('refuses a scope until the retry_after it announced, then grants again', () => {
+    const { clock, limits } = limitsAt();
+    const connection = limits.newConnection();
+    expect(oks(Array.from({ length: 4 }, () => limits.take(connection, alice, 'chat')))).toBe('ok ok ok no');
+    const refusal = limits.take(connection, alice, 'chat');
+    expect(refusal).toMatchObject({ ok: false, retryAfterMs: 1000 });
+    clock.time = 999;
+    expect(limits.take(connection, alice, 'chat').ok).toBe(false);
+    clock.time = 1000;
+    expect(limits.take(connection, alice, 'chat').ok).toBe(true);
+  });
+
+  it('charges a user across connections, and the bucket outlives them', () => {
+    const { clock, limits } = limitsAt();
+    const first = limits.newConnection();
+    expect(oks([limits.take(first, alice, 'chat'), limits.take(first, alice, 'chat')])).toBe('ok ok');
+    const second = limits.newConnection();
+    expect(oks([limits.take(second, alice, 'chat'), limits.take(second, alice, 'chat')])).toBe('ok no');
+    clock.time = 500;
+    const third = limits.newConnection();
+    expect(limits.take(third, alice, 'chat').ok).toBe(false);
+    expect(limits.take(third, { kind: 'user', id: 'bob' }, 'chat').ok).toBe(true);
+  });
+
+  it('puts every channel type outside the tables under `default`, and never makes a scope for `control` channels', () => {
+    const { limits } = limitsAt();
+    expect(['chat:1', 'news:1', 'x:y:z', 'control:1', 'default:1'].map((ch) => limits.scopeOf(ch))).toEqual(['chat', 'default', 'default', 'default', 'default']);
+  });
+
+  it('announces a scope on first use and when running low, at most once a second', () => {
+    const { clock, limits } = limitsAt();
+    const connection = limits.newConnection();
+    const announced = () => {
+      const verdict = limits.take(connection, alice, 'control');
+      return verdict.ok && verdict.announce ? verdict.announce.remaining : '-';
+    };
+    expect([announced(), announced(), announced(), announced()]).toEqual([4, '-', '-', '-']);
+    clock.time = 1000;
+    expect(announced()).toBe(0);
+  });
+
+  it('counts refusals toward flooding per user, across connections: past the threshold of 4, the user is flooding', () => {
+    const { limits } = limitsAt();
+    const floods: boolean[] = [];
+    for (let i = 0; i < 3; i++) {
+      const connection = limits.newConnection();
+      for (let j = 0; j < 3; j++) {
+        const verdict = limits.take(connection, alice, 'default');
+        if (!verdict.ok) floods.push(verdict.flooding);
+      }
+    }
+    expect(floods).toEqual([false, false, false, false, true, true, true]);
+  });
+
+  it('tracks at most maxTracked users, and forgets full buckets and quiet flood counts on sweep', () => {
+    const { clock, limits } = limitsAt();
+    for (const id of ['u1', 'u2', 'u3', 'u4', 'u5']) limits.take(limits.newConnection(), { kind: 'user', id }, 'chat');
+    expect(limits.sizes().userBuckets).toBe(3);
+    const connection = limits.newConnection();
+    for (let i = 0; i < 3; i++) limits.take(connection, { kind: 'address', id: '10.0.0.1' }, 'control');
+    expect(limits.sizes()).toMatchObject({ addressBuckets: 1, floodMeters: 1 });
+    clock.time = 60_000;
+    limits.sweep();
+    expect(limits.sizes()).toEqual({ userBuckets: 0, addressBuckets: 0, floodMeters: 0 });
+  });
+
+  it('makes an address wait once its unauthenticated budget is spent', () => {
+    const { clock, limits } = limitsAt();
+    expect(limits.addressWait('10.0.0.2')).toBe(0);
+    limits.chargeAddress('10.0.0.2');
+    limits.chargeAddress('10.0.0.2');
+    expect(limits.addressWait('10.0.0.2')).toBe(1000);
+    clock.time = 1000;
+    expect(limits.addressWait('10.0.0.2')).toBe(0);
+  });
+});
