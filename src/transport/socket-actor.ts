@@ -47,104 +47,108 @@ class SocketLink {
   status: Snapshot<undefined>['status'] = 'active';
   readonly output = undefined;
   readonly error = undefined;
-  private ws: WebSocketLike | undefined;
-  private live = false;
-  private stopped = false;
+  #ws: WebSocketLike | undefined;
+  #live = false;
+  #stopped = false;
+  readonly #callbacks: SocketCallbacks;
+  readonly #input: SocketInput;
+  readonly #self: AnyActorRef;
 
-  constructor(
-    private readonly callbacks: SocketCallbacks,
-    private readonly input: SocketInput,
-    private readonly self: AnyActorRef,
-  ) {}
+  constructor(callbacks: SocketCallbacks, input: SocketInput, self: AnyActorRef) {
+    this.#callbacks = callbacks;
+    this.#input = input;
+    this.#self = self;
+  }
 
   /** Tells the connection (the actor's parent). */
-  private sendBack(event: ConnectionEvent): void {
-    if (!this.stopped) this.self._parent?.send(event);
+  #sendBack(event: ConnectionEvent): void {
+    if (!this.#stopped) this.#self._parent?.send(event);
   }
 
   start(): void {
-    const token = this.callbacks.token(this.input.tokenReason);
-    if (!isPromise(token)) this.dial(token);
+    const token = this.#callbacks.token(this.#input.tokenReason);
+    if (!isPromise(token)) this.#dial(token);
     else
       token.then(
-        (value) => this.dial(value),
+        (value) => this.#dial(value),
         (cause: unknown) => {
-          if (!this.stopped) this.sendBack({ type: 'auth.error', socket: this.input.socket, ...this.callbacks.describeTokenFailure(cause) });
+          if (!this.#stopped) this.#sendBack({ type: 'auth.error', socket: this.#input.socket, ...this.#callbacks.describeTokenFailure(cause) });
         },
       );
   }
 
-  private dial(token: string | undefined): void {
-    if (this.stopped) return;
-    const { callbacks, input } = this;
+  #dial(token: string | undefined): void {
+    if (this.#stopped) return;
+    const callbacks = this.#callbacks;
+    const input = this.#input;
     let ws: WebSocketLike;
     try {
       ws = callbacks.open(token, input.urlIndex);
     } catch (cause) {
       const { code, action, error } = callbacks.describeClose(1006, cause instanceof Error ? cause.message : 'dial failed');
-      this.sendBack({ type: 'socket.close', socket: input.socket, code, reason: error.message, wasClean: false, action, error });
+      this.#sendBack({ type: 'socket.close', socket: input.socket, code, reason: error.message, wasClean: false, action, error });
       return;
     }
-    this.ws = ws;
-    this.live = true;
+    this.#ws = ws;
+    this.#live = true;
     openSockets++;
     ws.binaryType = 'arraybuffer';
-    if (isEmitter(ws)) this.listen(ws);
+    if (isEmitter(ws)) this.#listen(ws);
     else {
-      ws.onopen = () => this.opened(ws);
-      ws.onclose = (event) => this.closed(event.code, event.reason ?? '', event.wasClean ?? false);
+      ws.onopen = () => this.#opened(ws);
+      ws.onclose = (event) => this.#closed(event.code, event.reason ?? '', event.wasClean ?? false);
       ws.onerror = ignore;
       ws.onmessage = (event) => callbacks.message(event.data as string | ArrayBuffer);
     }
   }
 
   /** `ws` reports every close without a closing handshake as 1006; `message` is listened to once `open` is no longer. */
-  private listen(ws: EmitterSocket): void {
+  #listen(ws: EmitterSocket): void {
     ws.on('error', ignore);
-    ws.on('close', (code: number, reason: { toString(): string }) => this.closed(code, reason.toString(), code !== 1006));
+    ws.on('close', (code: number, reason: { toString(): string }) => this.#closed(code, reason.toString(), code !== 1006));
     ws.on('open', () => {
       ws.removeAllListeners('open');
-      const { callbacks } = this;
+      const callbacks = this.#callbacks;
       ws.on('message', (data: WsMessage, isBinary: boolean) =>
         callbacks.message(isBinary ? (data as ArrayBuffer) : data.toString(), isBinary ? (data as ArrayBuffer).byteLength : (data as { length: number }).length),
       );
-      this.opened(ws);
+      this.#opened(ws);
     });
   }
 
-  private opened(ws: WebSocketLike): void {
-    this.callbacks.opened(ws, this.input.socket);
-    this.sendBack({ type: 'socket.open', socket: this.input.socket });
+  #opened(ws: WebSocketLike): void {
+    this.#callbacks.opened(ws, this.#input.socket);
+    this.#sendBack({ type: 'socket.open', socket: this.#input.socket });
   }
 
-  private closed(code: number, reason: string, wasClean: boolean): void {
-    if (!this.settle() || this.stopped) return;
-    this.callbacks.released(this.ws!);
-    const described = this.callbacks.describeClose(code, reason);
-    this.sendBack({ type: 'socket.close', socket: this.input.socket, code: described.code, reason, wasClean, action: described.action, error: described.error });
+  #closed(code: number, reason: string, wasClean: boolean): void {
+    if (!this.#settle() || this.#stopped) return;
+    this.#callbacks.released(this.#ws!);
+    const described = this.#callbacks.describeClose(code, reason);
+    this.#sendBack({ type: 'socket.close', socket: this.#input.socket, code: described.code, reason, wasClean, action: described.action, error: described.error });
   }
 
-  private settle(): boolean {
-    if (!this.live) return false;
-    this.live = false;
+  #settle(): boolean {
+    if (!this.#live) return false;
+    this.#live = false;
     openSockets--;
     return true;
   }
 
   /** Leaving `link`: every handler detached, the socket let go and closed. */
   stop(): this {
-    this.stopped = true;
+    this.#stopped = true;
     this.status = 'stopped';
-    const ws = this.ws;
+    const ws = this.#ws;
     if (!ws) return this;
-    this.ws = undefined;
+    this.#ws = undefined;
     if (isEmitter(ws)) for (const event of ['open', 'close', 'message']) ws.removeAllListeners(event);
     else {
       ws.onopen = null;
       ws.onclose = null;
       ws.onmessage = null;
     }
-    this.callbacks.released(ws);
+    this.#callbacks.released(ws);
     if (ws.readyState !== ReadyState.CLOSED) {
       try {
         if (ws.terminate) ws.terminate();
@@ -153,7 +157,7 @@ class SocketLink {
         // a socket that cannot be closed is already gone
       }
     }
-    this.settle();
+    this.#settle();
     return this;
   }
 

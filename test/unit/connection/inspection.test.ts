@@ -1,0 +1,147 @@
+import { createInspector } from '@statelyai/inspect';
+import { describe, expect, it } from 'vitest';
+import type { InspectionEvent } from 'xstate';
+import { createConnection, createPool, type AuthOptions, type Logger } from '../../../src/index.js';
+import { SimulatedClock, createManualEnvironment, createMockServer } from '../../../src/testing/index.js';
+import { settle } from '../../support/harness.js';
+
+/**
+ * The `inspect` option takes what `createActor` takes: an observer object (as `@statelyai/inspect`'s
+ * `inspector.inspect` is) or a function. Whatever inspection sees — snapshots, events, actor inputs
+ * and outputs, errors — never carries a token, in any auth mode, through connects, in-band refreshes
+ * and refusals; nor do logs and metrics.
+ */
+
+/** `@statelyai/inspect` hands events to its adapter when the host is idle. */
+const idle = () => new Promise<void>((resolve) => setTimeout(resolve, 30));
+
+/** Every string inside a value (cycles and actor refs walked once). */
+function stringsIn(value: unknown, seen = new WeakSet<object>()): string[] {
+  if (typeof value === 'string') return [value];
+  if (typeof value !== 'object' || value === null || seen.has(value)) return [];
+  seen.add(value);
+  if (value instanceof Error) return [value.message, ...stringsIn({ ...value }, seen)];
+  return Object.entries(value).flatMap(([key, item]) => [key, ...stringsIn(item, seen)]);
+}
+
+describe('inspection', () => {
+  it('takes an inspection observer object as well as a function', async () => {
+    const server = createMockServer();
+    const observed: string[] = [];
+    const called: string[] = [];
+    const connection = createConnection({ url: 'ws://mock.test/o', WebSocket: server.WebSocket, inspect: { next: (event) => observed.push(event.type) } });
+    const viaFunction = createConnection({ url: 'ws://mock.test/f', WebSocket: server.WebSocket, inspect: (event) => called.push(event.type) });
+    connection.start();
+    viaFunction.start();
+    await settle();
+    expect(connection.status).toBe('connected');
+    expect(observed).toContain('@xstate.snapshot');
+    expect(called).toContain('@xstate.snapshot');
+    connection.dispose();
+    viaFunction.dispose();
+  });
+
+  it("@statelyai/inspect's inspector.inspect, passed as it is, sees the connection and its children", async () => {
+    const server = createMockServer();
+    const sent: Array<{ type: string; sessionId?: string; event?: { type: string } }> = [];
+    const inspector = createInspector({ send: (event) => void sent.push(event as never) });
+    const connection = createConnection({ url: 'ws://mock.test/i', WebSocket: server.WebSocket, inspect: inspector.inspect });
+    connection.start();
+    await settle();
+    expect(connection.status).toBe('connected');
+    await idle();
+    const actors = sent.filter((event) => event.type === '@xstate.actor').map((event) => event.sessionId);
+    expect(actors).toContain(connection.actor.sessionId);
+    expect(sent.some((event) => event.type === '@xstate.event' && event.event?.type === 'socket.open')).toBe(true);
+    connection.dispose();
+  });
+
+  it('a pool takes an observer object, and its connections report through it', async () => {
+    const server = createMockServer();
+    const seen = new Set<string>();
+    const pool = createPool({
+      endpoints: [{ name: 'a', url: 'ws://mock.test/a' }],
+      defaults: { WebSocket: server.WebSocket },
+      staggerMs: 0,
+      environment: false,
+      inspect: { next: (event: InspectionEvent) => void seen.add((event.actorRef as { id?: string }).id ?? '') },
+    });
+    pool.start();
+    await settle();
+    expect(seen).toContain('a');
+    pool.dispose();
+  });
+
+  it('an inspect option that is neither an observer nor a function is refused at creation', () => {
+    const { WebSocket } = createMockServer();
+    expect(() => createConnection({ url: 'ws://mock.test/x', WebSocket, inspect: 42 as never })).toThrow(/inspect/);
+    expect(() => createConnection({ url: 'ws://mock.test/x', WebSocket, inspect: {} as never })).toThrow(/inspect/);
+  });
+});
+
+describe('no secret reaches inspection, logs or metrics', () => {
+  const modes: ReadonlyArray<AuthOptions['mode']> = ['message', 'subprotocol', 'query'];
+
+  for (const mode of modes) {
+    it(`auth mode ${mode}: tokens given at connect, refreshed in band and refused never appear`, async () => {
+      const clock = new SimulatedClock(1_700_000_000_000);
+      const tokens = ['tok-CONNECT-7f3a', 'tok-REFRESH-91bc', 'tok-REFUSED-5d2e', 'tok-RETRY-c4e8'];
+      let next = 0;
+      const server = createMockServer({
+        now: () => clock.now(),
+        sessionTtlMs: 60_000,
+        autoAuth: (token) => token !== 'tok-REFUSED-5d2e',
+      });
+      const raw: InspectionEvent[] = [];
+      const stately: unknown[] = [];
+      const inspector = createInspector({ send: (event) => void stately.push(JSON.parse(JSON.stringify(event))) });
+      const logs: unknown[] = [];
+      const logger: Logger = Object.fromEntries(['debug', 'info', 'warn', 'error'].map((level) => [level, (message: string, details?: unknown) => logs.push(level, message, details)]));
+      const errors: unknown[] = [];
+      const connection = createConnection({
+        url: 'ws://mock.test/secret',
+        WebSocket: server.WebSocket,
+        clock,
+        environment: createManualEnvironment(),
+        auth: { token: () => tokens[Math.min(next++, tokens.length - 1)]!, mode, refreshLeadMs: 30_000 },
+        logger,
+        inspect: {
+          next: (event) => {
+            raw.push(event);
+            inspector.inspect.next?.(event);
+          },
+        },
+      });
+      connection.on('error', (error) => errors.push(error));
+      /** The server's side of the handshake: in message mode it answers the auth frame itself; otherwise it reads the token from the subprotocol or the url. */
+      const answer = async () => {
+        await settle();
+        const socket = server.last!;
+        if (mode !== 'message') {
+          if (`${socket.url} ${socket.protocols.join(' ')}`.includes('tok-REFUSED-5d2e')) socket.closeFromServer(4001, 'unauthorized');
+          else socket.push({ type: 'auth_ok', userId: 'user-1', sessionId: 's1', expiresAt: clock.now() + 60_000 });
+        }
+        await settle();
+      };
+      connection.start();
+      await answer();
+      expect(connection.status).toBe('connected');
+      clock.advance(30_000);
+      await settle();
+      expect(server.last!.sentOfType('auth').map((frame) => frame.token), 'the refresh went in band').toContain('tok-REFRESH-91bc');
+      server.last!.closeFromServer(4001, 'unauthorized');
+      await answer();
+      expect(connection.status, 'the fresh token was refused too').toBe('failed');
+      connection.retry();
+      await answer();
+      expect(connection.status).toBe('connected');
+      await idle();
+      expect(next, 'every token was asked for').toBeGreaterThanOrEqual(3);
+      const everything = [...stringsIn(raw), ...stringsIn(stately), ...stringsIn(logs), ...stringsIn(errors), ...stringsIn(connection.metrics()), ...stringsIn(connection.snapshot)];
+      for (const token of tokens) {
+        expect(everything.filter((text) => text.includes(token)), `${token} seen by inspection, logs, errors or metrics`).toEqual([]);
+      }
+      connection.dispose();
+    });
+  }
+});
