@@ -1,4 +1,4 @@
-import { createActor, type Actor, type AnyActorRef } from 'xstate';
+import { createActor, type Actor, type AnyActorRef, type Snapshot } from 'xstate';
 import { releaseActor, sharedParent } from './actor-system.js';
 import type { MessageListener } from './router.js';
 import type { ConnectionMetricsSnapshot } from '../metrics/connection-metrics.js';
@@ -19,53 +19,81 @@ type ConnectionActor = Actor<typeof boundConnectionMachine>;
 
 /** One WebSocket connection driven by its statechart. */
 export class Connection {
-  /** The XState actor (for inspection and the React/Vue bindings). */
-  readonly actor: ConnectionActor;
   readonly name: string;
+  private current: ConnectionActor;
   private readonly rt: ConnectionRuntime;
   /** Who stops the actor on `dispose()`: its owner (a pool, or the shared parent), itself (`null`), or the app that embeds it (`undefined`). */
   private readonly owner: AnyActorRef | null | undefined;
+  /** The current actor has been started (a connection of the shared parent starts its actor on `start()`). */
+  private started: boolean;
   private userStopped = false;
 
   /** @internal Use `createConnection()`, or `connectionOf(actor)` for an actor of `connectionLogic()`. */
-  constructor(runtime: ConnectionRuntime, actor: ConnectionActor, owner: AnyActorRef | null | undefined) {
+  constructor(runtime: ConnectionRuntime, actor: ConnectionActor, owner: AnyActorRef | null | undefined, started = true) {
     this.rt = runtime;
-    this.actor = actor;
+    this.current = actor;
     this.owner = owner;
+    this.started = started;
     this.name = runtime.options.name;
+  }
+
+  /**
+   * The XState actor (for inspection and the bindings). A connection created by `createConnection()`
+   * lets go of its actor when it comes to rest (closed or failed), so that a connection nobody references
+   * can be collected; `start()`, `retry()` or `stop()` then run a new one that goes on from there.
+   */
+  get actor(): ConnectionActor {
+    return this.current;
+  }
+
+  /** The actor to send to: started if it was not; one that goes on from the last one's state when that one was let go at rest. */
+  private running(): ConnectionActor {
+    if (this.started && this.current.getSnapshot().status === 'stopped' && this.rt.releasesAtRest) {
+      const rested = this.current.getPersistedSnapshot() as Snapshot<unknown>;
+      this.current = spawnConnectionActor(this.rt, this.owner ?? undefined, { ...rested, status: 'active' } as Snapshot<unknown>);
+      this.started = false;
+    }
+    if (!this.started) {
+      this.started = true;
+      this.current.start();
+    }
+    return this.current;
   }
 
   /** Dials (from `idle` or `closed`); does nothing while already running. */
   start(): this {
     this.userStopped = false;
+    const actor = this.running();
     this.rt.watchEnvironment();
-    this.actor.send({ type: 'connection.start' });
+    actor.send({ type: 'connection.start' });
     return this;
   }
 
   /** Closes the connection (code 1000); nothing reopens it but `start()`. Queued sends reject with CLOSED. */
   stop(options: { code?: number; reason?: string } = {}): this {
     this.userStopped = true;
-    this.actor.send({ type: 'connection.stop', ...options });
+    this.running().send({ type: 'connection.stop', ...options });
     return this;
   }
 
   /** Starts on behalf of the owner (a pool): does nothing to a connection its user stopped. */
   startForOwner(): void {
     if (this.userStopped) return;
+    const actor = this.running();
     this.rt.watchEnvironment();
-    this.actor.send({ type: 'connection.start' });
+    actor.send({ type: 'connection.start' });
   }
 
   /** Stops on behalf of the owner (a pool), leaving the user's own intent as it was. */
   stopForOwner(): void {
-    this.actor.send({ type: 'connection.stop' });
+    this.running().send({ type: 'connection.stop' });
   }
 
   /** Dials again now: leaves `failed`, or skips a backoff or an open circuit. */
   retry(): this {
+    const actor = this.running();
     if (this.rt.link.status === 'failed') this.rt.watchEnvironment();
-    this.actor.send({ type: 'connection.retry' });
+    actor.send({ type: 'connection.retry' });
     return this;
   }
 
@@ -116,7 +144,7 @@ export class Connection {
   }
 
   get snapshot(): ConnectionSnapshot {
-    return this.actor.getSnapshot();
+    return this.current.getSnapshot();
   }
 
   get lastError(): SocketchartError | null {
@@ -160,27 +188,42 @@ export class Connection {
 
   /** Stops the actor for good: closes the socket, clears every timer, rejects queued sends. */
   dispose(): void {
-    if (this.actor.getSnapshot().status === 'active') this.actor.send({ type: 'connection.stop' });
+    const actor = this.current;
+    if (this.started && actor.getSnapshot().status === 'active') actor.send({ type: 'connection.stop' });
     this.rt.unwatchEnvironment();
-    if (this.owner !== undefined) releaseActor(this.actor, this.owner ?? undefined);
+    if (this.owner !== undefined) releaseActor(actor, this.owner ?? undefined);
     this.rt.dispose();
   }
 }
 
-/** @internal Creates a connection whose actor is a child of `owner` (a pool), or of the shared parent. */
+/** A connection actor for `runtime`, a child of `parent` (or a root actor with its own system), not started; from `snapshot` when given. */
+function spawnConnectionActor(runtime: ConnectionRuntime, parent: AnyActorRef | undefined, snapshot?: Snapshot<unknown>): ConnectionActor {
+  const { options } = runtime;
+  const actor = createActor(boundConnectionMachine, {
+    input: connectionInput(options),
+    clock: options.clock,
+    id: options.name,
+    ...(snapshot ? { snapshot } : {}),
+    ...(parent ? { parent } : { inspect: options.inspect }),
+  });
+  bindRuntime(actor, runtime);
+  return actor;
+}
+
+/**
+ * @internal Creates a connection whose actor is a child of `owner` (a pool), or of the shared parent.
+ * An actor of the shared parent starts with the connection, and is let go of at rest: the shared parent
+ * then holds nothing of a connection nobody references.
+ */
 export function createOwnedConnection(options: ConnectionOptions, owner?: AnyActorRef): Connection {
   const resolved = resolveOptions(options);
   const runtime = new ConnectionRuntime(resolved);
-  const parent = owner ?? (resolved.inspect ? undefined : sharedParent(resolved.clock));
-  const actor = createActor(boundConnectionMachine, {
-    input: connectionInput(resolved),
-    clock: resolved.clock,
-    id: resolved.name,
-    ...(parent ? { parent } : { inspect: resolved.inspect }),
-  });
-  bindRuntime(actor, runtime);
-  actor.start();
-  return new Connection(runtime, actor, parent ?? null);
+  const shared = owner === undefined && !resolved.inspect;
+  const parent = shared ? sharedParent(resolved.clock) : owner;
+  const actor = spawnConnectionActor(runtime, parent);
+  if (shared) runtime.releaseAtRest(parent!);
+  else actor.start();
+  return new Connection(runtime, actor, parent ?? null, !shared);
 }
 
 /** Creates a connection (not started: call `start()`). Options are validated here. */

@@ -7,6 +7,7 @@ import { ErrorCode, SocketchartError, isSocketchartError, type Recovery } from '
 import { redactDeep, redactSecret, redactUrl } from '../protocol/redact.js';
 import { ConnectionMetrics } from '../metrics/connection-metrics.js';
 import { Emitter } from '../events/emitter.js';
+import { releaseActor } from './actor-system.js';
 import type { EnvironmentEvent } from '../environment/environment.js';
 import type { SocketCallbacks } from '../transport/socket-actor.js';
 import { ReadyState, type WebSocketLike } from '../transport/websocket-like.js';
@@ -68,6 +69,13 @@ export class ConnectionRuntime implements SocketCallbacks {
   private pingAt: number | undefined;
   private routes_: Router | undefined;
   private releaseEnvironment: (() => void) | undefined;
+  /**
+   * A connection of the shared parent lets go of its actor at rest (closed, failed), so that nothing but
+   * its handle keeps it; the handle starts a fresh actor when it starts again.
+   */
+  private restingOwner: AnyActorRef | undefined;
+  /** The actor is being released at rest: its stop is not the end of the connection. */
+  private releasing = false;
 
   constructor(options: ResolvedOptions) {
     this.options = options;
@@ -99,6 +107,15 @@ export class ConnectionRuntime implements SocketCallbacks {
     actor.subscribe(this);
   }
 
+  /** At rest, the actor is released by `owner` (the shared parent); see `restingOwner`. */
+  releaseAtRest(owner: AnyActorRef): void {
+    this.restingOwner = owner;
+  }
+
+  get releasesAtRest(): boolean {
+    return this.restingOwner !== undefined;
+  }
+
   /** Follows the connection actor: what each state allows, metrics, logs and `state` / `failover` events. */
   next(snapshot: ConnectionSnapshot): void {
     const before = this.link;
@@ -114,14 +131,20 @@ export class ConnectionRuntime implements SocketCallbacks {
     this.log('debug', `${before.status} → ${status}`);
     if (status === 'reconnecting') this.log('info', `reconnecting in ${context.retryDelayMs} ms`, { attempt: context.attempt, kind: context.retryKind });
     if (status === 'circuitOpen') this.log('warn', 'circuit open', { trips: context.circuit.trips, failures: context.circuit.failures });
-    if (!this.events.has('state')) return;
-    const reason = failureStatuses.has(status) && context.lastError ? this.redact(context.lastError.message) : undefined;
-    this.events.emit('state', reason === undefined ? { status, previous: before.status } : { status, previous: before.status, reason });
+    if (this.events.has('state')) {
+      const reason = failureStatuses.has(status) && context.lastError ? this.redact(context.lastError.message) : undefined;
+      this.events.emit('state', reason === undefined ? { status, previous: before.status } : { status, previous: before.status, reason });
+    }
+    if (this.restingOwner && link.settled && this.actor) {
+      this.releasing = true;
+      releaseActor(this.actor, this.restingOwner);
+    }
   }
 
   /** The actor stopped (disposed, or stopped by the app that embeds it): nothing it holds outlives it. */
   complete(): void {
-    this.dispose();
+    if (this.releasing) this.releasing = false;
+    else this.dispose();
   }
 
   toMachine(event: ConnectionEvent): void {
