@@ -17,7 +17,7 @@ export interface BackoffPolicy {
 export interface RecoveryPolicy {
   /** Recovery timeout after the first trip, in ms. */
   recoveryMs: number;
-  /** Factor applied to the recovery timeout on each further trip without a successful connection. */
+  /** Factor applied to the recovery timeout on each further trip without a stable connection (one up for `minUptimeMs`): a probe that connects and drops at once does not reset it. */
   recoveryMultiplier: number;
   /** Upper bound of the recovery timeout, in ms. */
   maxRecoveryMs: number;

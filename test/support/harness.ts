@@ -1,4 +1,4 @@
-import { createConnection, type ConnectionOptions, type SocketchartError } from '../../src/index.js';
+import { createConnection, type Connection, type ConnectionOptions, type SocketchartError, type WebSocketConstructor } from '../../src/index.js';
 import { SimulatedClock, createManualEnvironment, createMockServer, type MockServerOptions } from '../../src/testing/index.js';
 
 export const URL = 'ws://mock.test/socket';
@@ -11,14 +11,24 @@ export function harness(options: Partial<ConnectionOptions> = {}, serverOptions:
   const clock = new SimulatedClock(1_700_000_000_000);
   const server = createMockServer({ now: () => clock.now(), ...serverOptions });
   const env = createManualEnvironment();
+  /** Every dial: what the environment and the machine were at that moment. */
+  const dials: Array<{ online: boolean; value: unknown }> = [];
+  const ref: { connection?: Connection } = {};
+  const WebSocket = class extends (server.WebSocket as unknown as new (url: string, protocols?: string | string[]) => object) {
+    constructor(url: string, protocols?: string | string[]) {
+      super(url, protocols);
+      dials.push({ online: env.online, value: ref.connection?.snapshot.value });
+    }
+  } as unknown as WebSocketConstructor;
   const connection = createConnection({
     url: URL,
-    WebSocket: server.WebSocket,
+    WebSocket,
     clock,
     environment: env,
     random: () => 0.5,
     ...options,
   });
+  ref.connection = connection;
   const states: string[] = [connection.status];
   const errors: SocketchartError[] = [];
   connection.on('state', ({ status }) => states.push(status));
@@ -28,6 +38,7 @@ export function harness(options: Partial<ConnectionOptions> = {}, serverOptions:
     server,
     env,
     connection,
+    dials,
     states,
     errors,
     settle,

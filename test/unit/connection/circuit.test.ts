@@ -59,6 +59,40 @@ describe('circuit breaker', () => {
     expect(h.connection.status).toBe('circuitOpen');
   });
 
+  it('after such a flap the circuit stays open for the grown recovery time: a probe that connects is no stable link, so trips count on', async () => {
+    const h = await openCircuit();
+    h.server.refusing = false;
+    await h.advance(10_000);
+    expect(h.connection.status).toBe('connected');
+    const dials = h.server.sockets.length;
+    h.server.last!.drop();
+    await h.settle();
+    expect(h.connection.status).toBe('circuitOpen');
+    await h.advance(19_999);
+    expect(h.server.sockets, 'no dial before recoveryMs × recoveryMultiplier').toHaveLength(dials);
+    await h.advance(1);
+    expect(h.server.sockets).toHaveLength(dials + 1);
+    expect(h.states.at(-1)).toBe('connected');
+  });
+
+  it('a link up for minUptime is stable: the circuit closes for good, and the next trip waits recoveryMs again', async () => {
+    const h = await openCircuit();
+    h.server.refusing = false;
+    await h.advance(10_000);
+    await h.advance(5_000);
+    h.server.refusing = true;
+    h.server.last!.drop();
+    await h.settle();
+    expect(h.connection.status, 'the first drop after a stable link retries at once').toBe('reconnecting');
+    for (let i = 0; i < 10 && h.connection.status !== 'circuitOpen'; i++) await h.advance(h.connection.snapshot.context.retryDelayMs);
+    expect(h.connection.status).toBe('circuitOpen');
+    const dials = h.server.sockets.length;
+    await h.advance(9_999);
+    expect(h.server.sockets).toHaveLength(dials);
+    await h.advance(1);
+    expect(h.server.sockets, 'the first trip after a stable link waits recoveryMs').toHaveLength(dials + 1);
+  });
+
   it('retry() skips an open circuit on explicit request', async () => {
     const h = await openCircuit();
     h.server.refusing = false;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { closeCodeTable, type CloseAction } from '../../../src/index.js';
+import type { CloseAction } from '../../../src/index.js';
+import { readmeCloseTable } from '../../support/close-table.js';
 import { harness } from '../../support/harness.js';
 import { expectInvariants } from '../../support/invariants.js';
 
@@ -15,15 +16,15 @@ const expectedState: Record<CloseAction, string> = {
 };
 
 describe('close codes drive the connection as the table says', () => {
-  for (const [code, rule] of Object.entries(closeCodeTable)) {
-    it(`${code} (${rule.description}) → ${rule.action}: ${expectedState[rule.action]} with ${rule.error}`, async () => {
+  for (const [code, action, error, description] of readmeCloseTable) {
+    it(`${code} (${description}) → ${action}: ${expectedState[action]} with ${error}`, async () => {
       const h = harness({ ...base, auth: { token: async () => 'fresh' } });
       await h.connect();
-      h.server.last!.closeFromServer(Number(code), 'bye');
+      h.server.last!.closeFromServer(code, 'bye');
       await h.settle();
-      expect(h.connection.status).toBe(expectedState[rule.action]);
-      expect(h.errors.at(-1)?.code).toBe(rule.error);
-      expect(h.errors.at(-1)?.closeCode).toBe(Number(code));
+      expect(h.connection.status).toBe(expectedState[action]);
+      expect(h.errors.at(-1)?.code).toBe(error);
+      expect(h.errors.at(-1)?.closeCode).toBe(code);
       expectInvariants(h);
     });
   }

@@ -11,6 +11,7 @@ import {
   type Recovery,
 } from '../../../src/index.js';
 import { closeRule, retryAfterFromReason } from '../../../src/protocol/close-codes.js';
+import { readmeCloseTable } from '../../support/close-table.js';
 
 /** The recovery each close action announces on its error. */
 const recoveryFor: Record<CloseAction, Recovery> = {
@@ -22,20 +23,22 @@ const recoveryFor: Record<CloseAction, Recovery> = {
   fail: 'fail',
 };
 
-const rows = Object.entries(closeCodeTable).map(([code, rule]) => [Number(code), rule] as const);
-
 describe('classifyClose', () => {
-  it.each(rows)('%i → the action and error of its table row', (code, rule) => {
-    const { action, error } = classifyClose({ code, reason: 'why' });
-    expect(action).toBe(rule.action);
+  it.each(readmeCloseTable)('%i → %s with %s, as the README\'s table says', (code, action, errorCode, description) => {
+    const { action: taken, error } = classifyClose({ code, reason: 'why' });
+    expect(taken).toBe(action);
     expect(error).toBeInstanceOf(SocketchartError);
-    expect(error.code).toBe(rule.error);
+    expect(error.code).toBe(errorCode);
     expect(error.closeCode).toBe(code);
-    expect(error.recovery).toBe(recoveryFor[rule.action]);
+    expect(error.recovery).toBe(recoveryFor[action]);
     expect(error.message).toContain(String(code));
-    expect(error.message).toContain(rule.description);
+    expect(error.message).toContain(description);
     expect(error.message).toContain('why');
-    expect(closeRule(code)).toBe(rule);
+    expect(closeRule(code)).toEqual({ action, error: errorCode, description });
+  });
+
+  it('the table has a row for every code of the README, and no other', () => {
+    expect(Object.keys(closeCodeTable).map(Number).sort()).toEqual(readmeCloseTable.map(([code]) => code).sort());
   });
 
   it('the table gives the DESIGN meanings to the codes it names', () => {
