@@ -4,7 +4,7 @@ import type { MessageListener } from './router.js';
 import type { ConnectionMetricsSnapshot } from '../metrics/connection-metrics.js';
 import type { SessionInfo } from '../protocol/adapter.js';
 import type { AckInfo } from '../queue/ack-tracker.js';
-import type { SocketchartError } from '../protocol/errors.js';
+import { ErrorCode, InvalidOptionError, SocketchartError } from '../protocol/errors.js';
 import { resolveOptions, type ConnectionOptions } from './options.js';
 import { ConnectionRuntime, errorOf, type ConnectionSnapshot } from './runtime.js';
 import type { ConnectionEvents } from './events.js';
@@ -27,6 +27,7 @@ export class Connection {
   /** The current actor has been started (a connection of the shared parent starts its actor on `start()`). */
   private started: boolean;
   private userStopped = false;
+  private disposed = false;
 
   /** @internal Use `createConnection()`, or `connectionOf(actor)` for an actor of `connectionLogic()`. */
   constructor(runtime: ConnectionRuntime, actor: ConnectionActor, owner: AnyActorRef | null | undefined, started = true) {
@@ -48,6 +49,7 @@ export class Connection {
 
   /** The actor to send to: started if it was not; one that goes on from the last one's state when that one was let go at rest. */
   private running(): ConnectionActor {
+    if (this.disposed) throw new SocketchartError(ErrorCode.CLOSED, { message: `The connection "${this.name}" was disposed` });
     if (this.started && this.current.getSnapshot().status === 'stopped' && this.rt.releasesAtRest) {
       const rested = this.current.getPersistedSnapshot() as Snapshot<unknown>;
       this.current = spawnConnectionActor(this.rt, this.owner ?? undefined, { ...rested, status: 'active' } as Snapshot<unknown>);
@@ -118,6 +120,8 @@ export class Connection {
 
   /** Listens to one channel; the server is asked to (re)subscribe on every connect. Returns the unsubscribe function. */
   subscribe<T = unknown>(channel: string, listener: MessageListener<T>): () => void {
+    if (typeof channel !== 'string' || channel === '') throw new InvalidOptionError('channel', 'a non-empty channel name', channel);
+    if (typeof listener !== 'function') throw new InvalidOptionError('listener', 'a function (data, message) => void', listener);
     const { first, unsubscribe } = this.rt.router.subscribe(channel, listener as MessageListener);
     const { protocol } = this.rt.options;
     if (first && this.rt.link.connected) this.rt.write(protocol.subscribeFrame(channel, undefined));
@@ -186,8 +190,10 @@ export class Connection {
     return this.rt.metrics.snapshot({ queueDepth: this.rt.outbound.size, queueCapacity: this.rt.options.queue.maxMessages });
   }
 
-  /** Stops the actor for good: closes the socket, clears every timer, rejects queued sends. */
+  /** Stops the actor for good: closes the socket, clears every timer, rejects queued sends. The connection is then closed; `start()` refuses. */
   dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
     const actor = this.current;
     if (this.started && actor.getSnapshot().status === 'active') actor.send({ type: 'connection.stop' });
     this.rt.unwatchEnvironment();

@@ -56,3 +56,6 @@ export const IDLE: LinkState = Object.freeze({
   probing: false,
   settled: false,
 });
+
+/** After `dispose()`: closed for good. */
+export const DISPOSED: LinkState = Object.freeze({ ...IDLE, status: 'closed', settled: true });

@@ -13,6 +13,7 @@ import type { DialGate } from '../policy/dial-budget.js';
 import type { RateLimit, RateLimitOptions } from '../policy/rate-limiter.js';
 import type { MessageStore } from '../storage/message-store.js';
 import { shareResolved } from './shared-options.js';
+import { redactUrl } from '../protocol/redact.js';
 import { connectionDefaults as D } from './defaults.js';
 
 import type { InspectionEvent, Observer } from 'xstate';
@@ -242,6 +243,20 @@ function checkKeys(path: string, value: Record<string, unknown>, known: readonly
 
 const MAX_DELAY = 2 ** 31 - 1;
 
+/** The methods every `ProtocolAdapter` has. */
+const adapterMethods = [
+  'subprotocols',
+  'authFrame',
+  'awaitsAuthAnswer',
+  'refreshFrame',
+  'pingFrame',
+  'pongFrame',
+  'encode',
+  'subscribeFrame',
+  'unsubscribeFrame',
+  'decode',
+] as const satisfies ReadonlyArray<keyof ProtocolAdapter>;
+
 /** Where inspection events go: an observer (`next`, `error`, `complete`) or a function. */
 export type InspectOption = Observer<InspectionEvent> | ((event: InspectionEvent) => void);
 
@@ -291,15 +306,17 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   const o = input as Partial<ConnectionOptions>;
 
   const isWsUrl = (value: unknown) => typeof value === 'string' && /^wss?:\/\//i.test(value);
+  /** A url as an error may show it: its query's secrets removed. */
+  const shown = (value: unknown) => (typeof value === 'string' ? JSON.stringify(redactUrl(value, isObject(o.auth) && typeof o.auth.queryParam === 'string' ? o.auth.queryParam : undefined)) : undefined);
   let urls: readonly string[] | undefined;
   if (Array.isArray(o.url)) {
     if (o.url.length === 0) throw new InvalidOptionError('url', 'at least one ws:// or wss:// URL', o.url);
     o.url.forEach((url, index) => {
-      if (!isWsUrl(url)) throw new InvalidOptionError(`url[${index}]`, 'a ws:// or wss:// URL', url);
+      if (!isWsUrl(url)) throw new InvalidOptionError(`url[${index}]`, 'a ws:// or wss:// URL', url, shown(url));
     });
     urls = Object.freeze([...(o.url as string[])]);
   } else if (typeof o.url === 'string') {
-    if (!isWsUrl(o.url)) throw new InvalidOptionError('url', 'a ws:// or wss:// URL', o.url);
+    if (!isWsUrl(o.url)) throw new InvalidOptionError('url', 'a ws:// or wss:// URL', o.url, shown(o.url));
   } else if (typeof o.url !== 'function') {
     throw new InvalidOptionError('url', 'a ws:// or wss:// URL, an array of them, or a function returning one', o.url);
   }
@@ -318,8 +335,9 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     throw new InvalidOptionError('protocols', 'an array of non-empty strings', o.protocols);
   }
   const protocol = o.protocol ?? jsonProtocol;
-  if (!isObject(protocol) || typeof protocol.decode !== 'function' || typeof protocol.encode !== 'function') {
-    throw new InvalidOptionError('protocol', 'a ProtocolAdapter', o.protocol);
+  if (!isObject(protocol)) throw new InvalidOptionError('protocol', 'a ProtocolAdapter', o.protocol);
+  for (const method of adapterMethods) {
+    if (typeof protocol[method] !== 'function') throw new InvalidOptionError(`protocol.${method}`, 'a function (see ProtocolAdapter)', protocol[method]);
   }
 
   let auth: ResolvedOptions['auth'];

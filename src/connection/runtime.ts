@@ -13,7 +13,7 @@ import type { SocketCallbacks } from '../transport/socket-actor.js';
 import { ReadyState, type WebSocketLike } from '../transport/websocket-like.js';
 import type { ConnectionEvents } from './events.js';
 import { Inbound } from './inbound.js';
-import { IDLE, linkStateOf, type LinkState } from './link-state.js';
+import { DISPOSED, IDLE, linkStateOf, type LinkState } from './link-state.js';
 import type { ResolvedOptions } from './options.js';
 import { Outbound } from './outbound.js';
 import { Router } from './router.js';
@@ -327,9 +327,15 @@ export class ConnectionRuntime implements SocketCallbacks {
     this.outbound.rejectAll(error);
   }
 
+  /** For good: the environment let go, every message settled, and the connection closed. */
   dispose(): void {
     this.unwatchEnvironment();
     this.outbound.dispose();
+    const before = this.link;
+    if (before.status === 'closed') return;
+    this.link = DISPOSED;
+    this.metrics.onState('closed');
+    this.events.emit('state', { status: 'closed', previous: before.status });
   }
 
   // Errors and logs

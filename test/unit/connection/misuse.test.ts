@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import { ErrorCode, InvalidOptionError, SocketchartError, createConnection, jsonProtocol, type ProtocolAdapter } from '../../../src/index.js';
+import { createMockServer } from '../../../src/testing/index.js';
+import { harness } from '../../support/harness.js';
+
+/** Programming errors are told at once, as such, by a typed error; never as a network fault later. */
+
+describe('misuse is refused at once', () => {
+  it('a protocol adapter that lacks a method is refused at creation, naming the method', () => {
+    const { subprotocols: _subprotocols, ...incomplete } = jsonProtocol;
+    const error = (() => {
+      try {
+        harness({ protocol: incomplete as unknown as ProtocolAdapter });
+      } catch (thrown) {
+        return thrown;
+      }
+      return undefined;
+    })();
+    expect(error).toBeInstanceOf(InvalidOptionError);
+    expect((error as InvalidOptionError).option).toBe('protocol.subprotocols');
+  });
+
+  it('every method of the adapter interface is checked', () => {
+    for (const method of ['subprotocols', 'authFrame', 'awaitsAuthAnswer', 'refreshFrame', 'pingFrame', 'pongFrame', 'encode', 'subscribeFrame', 'unsubscribeFrame', 'decode'] as const) {
+      const adapter = { ...jsonProtocol, [method]: 'not a function' } as unknown as ProtocolAdapter;
+      expect(() => harness({ protocol: adapter }), method).toThrow(`protocol.${method}`);
+    }
+  });
+
+  it('subscribe() needs a channel name and a listener', () => {
+    const h = harness();
+    expect(() => h.connection.subscribe('', () => {})).toThrow(InvalidOptionError);
+    expect(() => h.connection.subscribe('', () => {})).toThrow(/channel/);
+    expect(() => h.connection.subscribe('news', undefined as never)).toThrow(/listener/);
+    expect(() => h.connection.subscribe(42 as never, () => {})).toThrow(/channel/);
+  });
+
+  it('start() after dispose() is refused with CLOSED, and the disposed connection reads closed', async () => {
+    const h = harness();
+    await h.connect();
+    h.connection.dispose();
+    expect(h.connection.status).toBe('closed');
+    expect(h.states.at(-1)).toBe('closed');
+    expect(() => h.connection.start()).toThrow(SocketchartError);
+    expect(() => h.connection.start()).toThrow(/disposed/);
+    expect(() => h.connection.retry()).toThrow(/disposed/);
+    await expect(h.connection.send('late')).rejects.toMatchObject({ code: ErrorCode.CLOSED });
+    expect(h.server.sockets).toHaveLength(1);
+  });
+
+  it('a url error does not echo the token a query carries', () => {
+    const { WebSocket } = createMockServer();
+    const error = (() => {
+      try {
+        createConnection({ url: 'http://x.test/?token=s3cr3t-t0k3n', WebSocket });
+      } catch (thrown) {
+        return thrown as Error;
+      }
+      return undefined;
+    })();
+    expect(error).toBeInstanceOf(InvalidOptionError);
+    expect(error?.message).not.toContain('s3cr3t-t0k3n');
+    expect(error?.message).toContain('url');
+  });
+});
