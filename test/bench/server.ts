@@ -411,7 +411,7 @@ async function memory(clients: ChildProcess[]): Promise<ServerResult['memory']> 
     const { split } = await ask<{ type: 'snapshot'; split: Split }>(server, { type: 'snapshot' }, 'snapshot', 120_000);
     const n = Math.max(1, split.connections);
     console.log(
-      `\n  Where the bytes go — heap snapshot in the server (${fixed((performance.now() - t1) / 1000, 1)} s): ${int(split.connections)} server Connection objects; new JS-heap objects` +
+      `\n  Where the bytes go — heap snapshot in the server (${fixed((performance.now() - t1) / 1000, 1)} s): ${int(split.connections)} ServerConnection objects; new JS-heap objects` +
         ` ${kb(split.newBytes / n)}/conn (V8 shallow sizes; heapUsed above also counts allocator slack), plus ${kb(split.offHeapBytes / n)}/conn off-heap.` +
         '\n  Each component is walked from its root without crossing another root, in this order; an object two share goes to the first.\n',
     );

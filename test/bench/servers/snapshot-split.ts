@@ -24,13 +24,12 @@ export async function takeBaseline(): Promise<void> {
   baseline = nodeIds(await takeHeapSnapshot());
 }
 
-/** Per-connection components, walked in this order from these fields of each server Connection. */
+/** Per-connection components, walked in this order from these fields of each `ServerConnection`. */
 const COMPONENTS: { label: string; field: string | null }[] = [
   { label: 'ws WebSocket + net.Socket (Receiver, Sender, stream state, listeners)', field: 'ws' },
   { label: 'subscriptions: Map + Subscription objects (1 explicit + 2 implicit)', field: 'subscriptions' },
   { label: 'pino child loggers (conn, then conn+userId)', field: 'log' },
-  { label: 'rate limiter (Map + TokenBucket per scope used)', field: 'limiter' },
-  { label: 'flood meter', field: 'flood' },
+  { label: 'rate limits of the connection (buckets per scope used)', field: 'limits' },
   { label: 'identity (verify() result)', field: 'currentIdentity' },
   { label: 'auth timer (cleared Timeout, still referenced)', field: 'authTimer' },
   { label: 'Connection object (rest: ids, key, presence/typing maps, early[], closed promise)', field: null },
@@ -88,7 +87,7 @@ export async function connectionSplit(): Promise<Split> {
   if (!baseline) throw new Error('connectionSplit: no baseline snapshot');
   const g = await takeHeapSnapshot();
   const isNew = isNewMask(g, baseline);
-  const conns = nodesNamed(g, 'object', 'Connection').filter((n) => isNew[n] && child(g, n, 'ws') >= 0 && child(g, n, 'limiter') >= 0);
+  const conns = nodesNamed(g, 'object', 'ServerConnection').filter((n) => isNew[n] && child(g, n, 'ws') >= 0);
   const per = Math.max(1, conns.length);
   const roots = conns.map((c) => COMPONENTS.map(({ field }) => (field === null ? c : child(g, c, field))));
   const { components, unclaimed } = attribute(
