@@ -1,5 +1,6 @@
 import type { Clock } from '../environment/clock.js';
 import { TokenBucket } from './token-bucket.js';
+import { RateLimitScope } from '../protocol/wire.js';
 
 /** A token bucket: `burst` messages at once, refilled at `perMinute` messages per minute. */
 export interface RateLimit {
@@ -48,7 +49,7 @@ export type Take = (typeof Take)[keyof typeof Take];
 export const CONNECTION_SCOPE = 'connection';
 /** A limit the server announces is followed at this share of its rate, so that network jitter never pushes a message past it. */
 export const SERVER_RATE_SHARE = 0.9;
-const IGNORED_SCOPES = new Set(['control']);
+const IGNORED_SCOPES = new Set<string>([RateLimitScope.Control]);
 
 /** The type of a `type:id[:sub]` channel, which selects its bucket. */
 export const channelType = (channel: string): string => {
@@ -74,11 +75,15 @@ export class RateLimiter {
     for (const [type, limit] of Object.entries(options.channels)) this.channels.set(type, bucketOf(limit, clock));
   }
 
-  /** The bucket scope a message on `channel` counts against, besides the connection's. */
+  /**
+   * The bucket scope a message on `channel` counts against, besides the connection's: its channel type's,
+   * or the `default` the server announced for every type without one of its own.
+   */
   scopeOf(channel: string | undefined): string | undefined {
     if (channel === undefined || this.channels.size === 0) return undefined;
     const type = channelType(channel);
-    return this.channels.has(type) ? type : undefined;
+    if (this.channels.has(type)) return type;
+    return this.channels.has(RateLimitScope.Default) ? RateLimitScope.Default : undefined;
   }
 
   /** Takes a token for one message on `channel` from every bucket that applies, or none when one is empty. */

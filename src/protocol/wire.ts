@@ -66,6 +66,14 @@ export const ErrorCode = {
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
+/** The scopes of `rate_limit_status` that are not channel types. */
+export const RateLimitScope = {
+  /** Every channel type without a limit of its own (one bucket for all of them). */
+  Default: 'default',
+  /** Frames outside a channel (ping, subscribe, unsubscribe, presence, typing, auth refresh) and refused frames. */
+  Control: 'control',
+} as const;
+
 /** What `rate_limit_status` announces about one limit. */
 export interface RateLimitStatus {
   /** What the limit applies to: a channel type, `default` (every other channel type) or `control` (frames outside a channel). */

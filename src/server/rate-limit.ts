@@ -1,13 +1,13 @@
 import type { Clock } from '../environment/clock.js';
 import type { RateLimit } from '../policy/rate-limiter.js';
-import type { RateLimitStatus } from '../protocol/wire.js';
+import { RateLimitScope, type RateLimitStatus } from '../protocol/wire.js';
 import { FloodMeter } from './flood-meter.js';
 import { chargeAll, LimitTable, type Charge, type ChargeResult } from './limit-table.js';
 
 /** Scope of frames outside a channel (auth refresh, ping, subscribe, unsubscribe, presence, typing) and of refused frames. */
-export const CONTROL_SCOPE = 'control';
+export const CONTROL_SCOPE = RateLimitScope.Control;
 /** Scope of publishes on every channel type without its own entry. */
-export const DEFAULT_SCOPE = 'default';
+export const DEFAULT_SCOPE = RateLimitScope.Default;
 
 /**
  * The seed's table per channel type, plus `default` for every other channel type and `control` for frames

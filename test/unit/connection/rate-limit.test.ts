@@ -96,6 +96,23 @@ describe('client-side rate limits', () => {
     expect(publishes(h.server.last)).toEqual([1, 2, 'other', 3, 4, 5]);
   });
 
+  it('a limit the server announces for `default` holds every channel type that has no limit of its own, sharing one bucket', async () => {
+    const h = harness({ heartbeat: false });
+    await h.connect();
+    h.server.last!.push({ type: 'rate_limit_status', scope: 'chat', limit: 600, burst: 100, remaining: 100, reset_at: 0, window_seconds: 60 });
+    h.server.last!.push({ type: 'rate_limit_status', scope: 'default', limit: 60, burst: 2, remaining: 2, reset_at: 0, window_seconds: 60 });
+    await h.settle();
+    void h.connection.send('n1', { channel: 'news:1' });
+    void h.connection.send('w1', { channel: 'weather:1' });
+    void h.connection.send('n2', { channel: 'news:2' });
+    void h.connection.send('c1', { channel: 'chat:1' });
+    await h.settle();
+    expect(publishes(h.server.last), 'news and weather share the default bucket; chat has its own').toEqual(['n1', 'w1', 'c1']);
+    expect(h.connection.throttled).toBe(true);
+    await h.advance(Math.ceil(1_000 / SERVER_RATE_SHARE));
+    expect(publishes(h.server.last)).toEqual(['n1', 'w1', 'c1', 'n2']);
+  });
+
   it('reads a status without a scope as the connection-wide limit over its window', async () => {
     const h = harness({ heartbeat: false });
     await h.connect();
