@@ -1,4 +1,4 @@
-import { assign, createMachine, fromCallback, fromPromise, type AnyActorRef, type EventObject, type StateMachine } from 'xstate';
+import { assign, fromCallback, fromPromise, type AnyActorRef, type EventObject } from 'xstate';
 import { connectionMachine } from '../../machines/connection.machine.js';
 import type { ConnectionContext, ConnectionEvent, ConnectionInput } from '../../machines/connection.types.js';
 import { flusherMachine } from '../../machines/flusher.machine.js';
@@ -11,6 +11,7 @@ import { socketLogic } from '../transport/socket-actor.js';
 import { resolveOptions, type ConnectionOptions, type ResolvedOptions } from './options.js';
 import { ConnectionRuntime, errorOf } from './runtime.js';
 import { settingsOf } from './settings.js';
+import { withDefaultInput, type WithInput } from './with-input.js';
 
 type Of<T extends ConnectionEvent['type']> = Extract<ConnectionEvent, { type: T }>;
 
@@ -142,12 +143,6 @@ export function connectionInput(options: ResolvedOptions): ConnectionInput {
   return { settings: settingsOf(options), online: env.isOnline?.() ?? true, hidden: env.isHidden?.() ?? false };
 }
 
-/** A machine whose input is `TInput` instead of its own. */
-export type WithInput<TMachine, TInput> =
-  TMachine extends StateMachine<infer C, infer E, infer Ch, infer A, infer Ac, infer G, infer D, infer V, infer T, unknown, infer O, infer Em, infer M, infer S, infer TM>
-    ? StateMachine<C, E, Ch, A, Ac, G, D, V, T, TInput, O, Em, M, S, TM>
-    : never;
-
 /** The connection machine with its implementations and its settings: its input is optional. */
 export type ConnectionLogic = WithInput<typeof boundConnectionMachine, Partial<ConnectionInput> | undefined>;
 
@@ -158,15 +153,7 @@ export type ConnectionLogic = WithInput<typeof boundConnectionMachine, Partial<C
  */
 export function connectionLogic(options: ConnectionOptions): ConnectionLogic {
   const resolved = resolveOptions(options);
-  const { config, implementations } = boundConnectionMachine;
-  const context = config.context as (args: { input: ConnectionInput }) => ConnectionContext;
-  const logic = createMachine(
-    {
-      ...config,
-      context: (args: { input: Partial<ConnectionInput> | undefined }) => context({ ...args, input: { ...connectionInput(resolved), ...args.input } }),
-    } as never,
-    implementations as never,
-  ) as unknown as ConnectionLogic;
+  const logic: ConnectionLogic = withDefaultInput(boundConnectionMachine, () => connectionInput(resolved));
   embedded.set(logic, resolved);
   return logic;
 }

@@ -1,8 +1,8 @@
-import { createMachine, type AnyActorRef, type AnyEventObject } from 'xstate';
+import type { AnyActorRef, AnyEventObject } from 'xstate';
 import { poolMachine, startedAfterLaunch } from '../../machines/pool.machine.js';
 import type { PoolContext, PoolInput } from '../../machines/pool.types.js';
 import { indexScheduledEvents } from '../connection/actor-system.js';
-import type { WithInput } from '../connection/implementations.js';
+import { withDefaultInput, type WithInput } from '../connection/with-input.js';
 import { rethrowLater } from '../events/emitter.js';
 import { resolvePoolOptions, type PoolOptions, type ResolvedPoolOptions } from './options.js';
 import { PoolRuntime } from './runtime.js';
@@ -65,12 +65,7 @@ export type PoolLogic = WithInput<typeof boundPoolMachine, Partial<PoolInput> | 
  */
 export function poolLogic(options: PoolOptions): PoolLogic {
   const resolved = resolvePoolOptions(options);
-  const { config, implementations } = boundPoolMachine;
-  const context = config.context as (args: { input: PoolInput }) => PoolContext;
-  const logic = createMachine(
-    { ...config, context: (args: { input: Partial<PoolInput> | undefined }) => context({ ...args, input: { ...poolInput(resolved), ...args.input } }) } as never,
-    implementations as never,
-  ) as unknown as PoolLogic;
+  const logic: PoolLogic = withDefaultInput(boundPoolMachine, () => poolInput(resolved));
   embedded.set(logic, resolved);
   return logic;
 }
