@@ -42,7 +42,7 @@ export type {
   EncodeOptions,
 } from './protocol/adapter.js';
 export { jsonProtocol, JSON_SUBPROTOCOL, TOKEN_SUBPROTOCOL_PREFIX } from './protocol/json-protocol.js';
-export { graphqlTransportWsProtocol, GRAPHQL_TRANSPORT_WS, type GraphqlTransportWsOptions } from './protocol/graphql-transport-ws.js';
+export { graphqlTransportWsProtocol, graphqlTransportWsCloseRules, GRAPHQL_TRANSPORT_WS, type GraphqlTransportWsOptions } from './protocol/graphql-transport-ws.js';
 export { setDefaultWebSocket, type WebSocketLike, type WebSocketConstructor } from './transport/websocket-like.js';
 export type { Clock } from './environment/clock.js';
 export type { EnvironmentSource, EnvironmentEvent } from './environment/environment.js';

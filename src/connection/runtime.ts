@@ -3,6 +3,7 @@ import type { ConnectionContext, ConnectionEvent, Failure, TokenReason } from '.
 import type { ConnectionMachine } from '../../machines/connection.machine.js';
 import type { OutgoingFrame } from '../protocol/adapter.js';
 import { classifyClose, classifyErrorFrame } from '../protocol/close-codes.js';
+import { closeRuleOf } from '../protocol/capabilities.js';
 import { ErrorCode, SocketchartError, isSocketchartError, type Recovery } from '../protocol/errors.js';
 import { redactDeep, redactSecret, redactUrl } from '../protocol/redact.js';
 import { ConnectionMetrics } from '../metrics/connection-metrics.js';
@@ -223,10 +224,10 @@ export class ConnectionRuntime implements SocketCallbacks {
     if (this.ws === ws) this.ws = null;
   }
 
+  /** A close as the app sees it: the code received, classified by the protocol's rules (or the common table). */
   describeClose(code: number, reason: string) {
-    const normalized = this.options.protocol.normalizeCloseCode?.(code) ?? code;
-    const { action, error } = classifyClose({ code: normalized, reason: this.redact(reason) });
-    return { code: normalized, action, error: this.redactError(error) };
+    const { action, error } = classifyClose({ code, reason: this.redact(reason) }, closeRuleOf(this.options.protocol, code));
+    return { code, action, error: this.redactError(error) };
   }
 
   describeTokenFailure(cause: unknown) {

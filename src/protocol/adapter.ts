@@ -1,5 +1,6 @@
 import type { SessionInfo } from '../../machines/connection.types.js';
 import type { SocketchartError } from './errors.js';
+import type { CloseRule } from './close-codes.js';
 
 /** Anything a WebSocket can send. */
 export type OutgoingFrame = string | ArrayBufferLike | ArrayBufferView;
@@ -76,7 +77,16 @@ export interface ProtocolAdapter {
    * while the channel has subscribers.
    */
   readonly startsOperations?: boolean;
-  /** Maps the protocol's own close codes onto socketchart's table (`closeCodeTable`); identity when absent. */
+  /**
+   * Classifies the protocol's own close codes: what the connection does and the error code it reports.
+   * `undefined` leaves a code to `closeCodeTable`. The app always sees the code that was received
+   * (`error.closeCode`); the rule only decides what the connection does about it.
+   */
+  closeRule?(code: number): CloseRule | undefined;
+  /**
+   * @deprecated Use `closeRule`. A close with `code` is classified as the code returned; the error still
+   * reports the code received.
+   */
   normalizeCloseCode?(code: number): number;
   /** Decodes one inbound frame into exactly one call on `sink`. */
   decode(frame: IncomingFrame, sink: FrameSink): void;

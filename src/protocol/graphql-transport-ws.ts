@@ -1,5 +1,6 @@
 import type { FrameSink, IncomingFrame, OutgoingFrame, ProtocolAdapter } from './adapter.js';
 import { ErrorCode, SocketchartError } from './errors.js';
+import type { CloseRule } from './close-codes.js';
 
 /** Subprotocol of the `graphql-transport-ws` protocol (the `graphql-ws` library, Apollo, Hasura, Yoga…). */
 export const GRAPHQL_TRANSPORT_WS = 'graphql-transport-ws';
@@ -12,16 +13,17 @@ export interface GraphqlTransportWsOptions {
   initPayload?: (token: string | undefined) => Record<string, unknown>;
 }
 
-const closeCodeMap: Readonly<Record<number, number>> = {
-  4400: 1002,
-  4401: 4001,
-  4403: 4003,
-  4406: 1002,
-  4408: 3008,
-  4409: 1002,
-  4429: 1002,
-  4499: 1000,
-  4500: 1011,
+/** The protocol's close codes and what the connection does about each (the error keeps the code received). */
+export const graphqlTransportWsCloseRules: Readonly<Record<number, CloseRule>> = {
+  4400: { action: 'fail', error: ErrorCode.INVALID_MESSAGE_FORMAT, description: 'bad request' },
+  4401: { action: 'refresh-token', error: ErrorCode.AUTHENTICATION_FAILED, description: 'unauthorized' },
+  4403: { action: 'fail', error: ErrorCode.AUTHORIZATION_FAILED, description: 'forbidden' },
+  4406: { action: 'fail', error: ErrorCode.INVALID_MESSAGE_FORMAT, description: 'subprotocol not acceptable' },
+  4408: { action: 'reconnect', error: ErrorCode.TIMEOUT, description: 'connection initialisation timeout' },
+  4409: { action: 'fail', error: ErrorCode.INVALID_MESSAGE_FORMAT, description: 'subscriber already exists' },
+  4429: { action: 'fail', error: ErrorCode.INVALID_MESSAGE_FORMAT, description: 'too many initialisation requests' },
+  4499: { action: 'reconnect-normal', error: ErrorCode.CLOSED, description: 'terminated' },
+  4500: { action: 'reconnect', error: ErrorCode.SERVER_ERROR, description: 'internal server error' },
 };
 
 type Frame = Record<string, unknown> & { type?: unknown; id?: unknown; payload?: unknown };
@@ -51,7 +53,7 @@ export function graphqlTransportWsProtocol(options: GraphqlTransportWsOptions = 
     },
     subscribeFrame: () => undefined,
     unsubscribeFrame: (id) => JSON.stringify({ type: 'complete', id }),
-    normalizeCloseCode: (code) => closeCodeMap[code] ?? code,
+    closeRule: (code) => graphqlTransportWsCloseRules[code],
     decode(raw: IncomingFrame, sink: FrameSink): void {
       if (typeof raw !== 'string') {
         sink.invalid(invalid('graphql-transport-ws carries text frames only'));

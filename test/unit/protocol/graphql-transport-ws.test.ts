@@ -275,7 +275,7 @@ describe('graphql-transport-ws adapter driving a connection', () => {
     socketOf(h).closeFromServer(4401, 'Unauthorized');
     await h.settle();
     expect(h.connection.status).toBe('failed');
-    expect(h.connection.lastError).toMatchObject({ code: ErrorCode.AUTHENTICATION_FAILED, closeCode: 4001 });
+    expect(h.connection.lastError).toMatchObject({ code: ErrorCode.AUTHENTICATION_FAILED, closeCode: 4401 });
     await h.advance(600_000);
     expect(h.server.sockets).toHaveLength(2);
     expect(tokens.reasons).toEqual(['connect', 'rejected']);
@@ -296,7 +296,7 @@ describe('graphql-transport-ws adapter driving a connection', () => {
     socketOf(h).closeFromServer(4403, 'Forbidden');
     await h.settle();
     expect(h.connection.status).toBe('failed');
-    expect(h.connection.lastError).toMatchObject({ code: ErrorCode.AUTHORIZATION_FAILED, closeCode: 4003, recovery: 'fail' });
+    expect(h.connection.lastError).toMatchObject({ code: ErrorCode.AUTHORIZATION_FAILED, closeCode: 4403, recovery: 'fail' });
     await h.advance(600_000);
     expect(h.server.sockets).toHaveLength(1);
     expectInvariants(h);
@@ -308,6 +308,49 @@ describe('graphql-transport-ws adapter driving a connection', () => {
     socketOf(h).closeFromServer(4500, 'Internal Server Error');
     await h.settle();
     expect(h.connection.status).toBe('reconnecting');
-    expect(h.connection.lastError).toMatchObject({ code: ErrorCode.SERVER_ERROR, closeCode: 1011 });
+    expect(h.connection.lastError).toMatchObject({ code: ErrorCode.SERVER_ERROR, closeCode: 4500 });
+  });
+
+  it('close 4409 fails the connection and reports 4409 itself, described as the protocol describes it', async () => {
+    const { h } = graphql();
+    await h.connect();
+    socketOf(h).closeFromServer(4409, 'Subscriber for op1 already exists');
+    await h.settle();
+    expect(h.connection.status).toBe('failed');
+    expect(h.connection.lastError).toMatchObject({ code: ErrorCode.INVALID_MESSAGE_FORMAT, closeCode: 4409, recovery: 'fail' });
+    expect(h.connection.lastError?.message).toContain('4409');
+    expect(h.errors.at(-1)?.closeCode).toBe(4409);
+  });
+});
+
+describe('graphql-transport-ws close codes: the code received is reported, the protocol classifies it', () => {
+  /** The graphql-transport-ws close codes (PROTOCOL.md of graphql-ws) and what the connection does about each. */
+  const rows = [
+    [4400, 'fail', ErrorCode.INVALID_MESSAGE_FORMAT, 'failed'],
+    [4401, 'refresh-token', ErrorCode.AUTHENTICATION_FAILED, 'connected'],
+    [4403, 'fail', ErrorCode.AUTHORIZATION_FAILED, 'failed'],
+    [4406, 'fail', ErrorCode.INVALID_MESSAGE_FORMAT, 'failed'],
+    [4408, 'reconnect', ErrorCode.TIMEOUT, 'reconnecting'],
+    [4409, 'fail', ErrorCode.INVALID_MESSAGE_FORMAT, 'failed'],
+    [4429, 'fail', ErrorCode.INVALID_MESSAGE_FORMAT, 'failed'],
+    [4499, 'reconnect-normal', ErrorCode.CLOSED, 'reconnecting'],
+    [4500, 'reconnect', ErrorCode.SERVER_ERROR, 'reconnecting'],
+  ] as const;
+
+  it.each(rows)('%i → %s with %s, leaving the connection %s; error.closeCode is the code itself', async (code, action, error, state) => {
+    const rule = graphqlTransportWsProtocol().closeRule?.(code);
+    expect(rule).toMatchObject({ action, error });
+    const { h } = graphql({ auth: { token: async () => 'fresh' } });
+    await h.connect();
+    socketOf(h).closeFromServer(code, 'bye');
+    await h.settle();
+    await h.settle();
+    expect(h.connection.status).toBe(state);
+    expect(h.errors.at(-1)).toMatchObject({ code: error, closeCode: code });
+  });
+
+  it('leaves standard codes and codes of other ranges to the common table', () => {
+    const adapter = graphqlTransportWsProtocol();
+    for (const code of [1000, 1001, 1006, 1011, 1012, 4001, 4003, 4029, 4999, 3000]) expect(adapter.closeRule?.(code)).toBeUndefined();
   });
 });
