@@ -53,6 +53,7 @@ export {
   type GraphqlPayload,
   type GraphqlResult,
 } from './protocol/graphql-transport-ws.js';
+export { plainProtocol, PLAIN_PROTOCOL, type PlainProtocolOptions, type PlainHeartbeat } from './protocol/plain-protocol.js';
 export { setDefaultWebSocket, type WebSocketLike, type WebSocketConstructor } from './transport/websocket-like.js';
 export type { Clock } from './environment/clock.js';
 export type { EnvironmentSource, EnvironmentEvent } from './environment/environment.js';
