@@ -40,9 +40,20 @@ export type {
   OutgoingFrame,
   IncomingFrame,
   EncodeOptions,
+  OperationCodec,
 } from './protocol/adapter.js';
+export type { OperationSink, OperationOptions } from './protocol/operations.js';
+export type { OperationCallOptions } from './protocol/operation-calls.js';
 export { jsonProtocol, JSON_SUBPROTOCOL, TOKEN_SUBPROTOCOL_PREFIX } from './protocol/json-protocol.js';
-export { graphqlTransportWsProtocol, GRAPHQL_TRANSPORT_WS, type GraphqlTransportWsOptions } from './protocol/graphql-transport-ws.js';
+export {
+  graphqlTransportWsProtocol,
+  graphqlTransportWsCloseRules,
+  GRAPHQL_TRANSPORT_WS,
+  type GraphqlTransportWsOptions,
+  type GraphqlPayload,
+  type GraphqlResult,
+} from './protocol/graphql-transport-ws.js';
+export { plainProtocol, PLAIN_PROTOCOL, type PlainProtocolOptions, type PlainHeartbeat } from './protocol/plain-protocol.js';
 export { setDefaultWebSocket, type WebSocketLike, type WebSocketConstructor } from './transport/websocket-like.js';
 export type { Clock } from './environment/clock.js';
 export type { EnvironmentSource, EnvironmentEvent } from './environment/environment.js';

@@ -11,6 +11,8 @@ import type { ConnectionEvents } from './events.js';
 import type { SendOptions } from './outbound.js';
 import type { ConnectionStatus } from './types.js';
 import { bindRuntime, boundConnectionMachine, connectionInput, findRuntime } from './implementations.js';
+import type { OperationOptions, OperationSink } from '../protocol/operations.js';
+import { executeOperation, iterateOperation, runOperation, type OperationCallHost, type OperationCallOptions } from '../protocol/operation-calls.js';
 
 export { statusOf } from './status.js';
 export type { ConnectionSnapshot } from './runtime.js';
@@ -199,6 +201,41 @@ export class Connection {
     this.rt.unwatchEnvironment();
     if (this.owner !== undefined) releaseActor(actor, this.owner ?? undefined);
     this.rt.dispose();
+  }
+
+  /** What the operation calls read of this connection. */
+  private get operationHost(): OperationCallHost {
+    const rt = this.rt;
+    return { operations: rt.operations, protocolName: rt.options.protocol.name, link: rt.link };
+  }
+
+  /**
+   * Starts an operation of the protocol (a graphql-transport-ws `subscribe`) whose results go to `sink.next`
+   * until the server completes it (`sink.complete`) or fails it (`sink.error`, and `on('error')`). It is
+   * written once when the link is up and started again after a reconnect while it is live. Returns the
+   * function that stops it (the server is told; `sink.complete` is called). Throws InvalidOptionError for a
+   * protocol without operations or a bad sink, a SocketchartError for a payload the protocol refuses or an
+   * id already running, CLOSED when the connection is closed or failed.
+   */
+  operation<T = unknown>(payload: unknown, sink: OperationSink<T>, options?: OperationOptions): () => void {
+    return runOperation(this.operationHost, payload, sink, options);
+  }
+
+  /**
+   * Runs a one-shot operation (a query or a mutation) and resolves with its result; a reconnect before the
+   * result starts it again unless `restart: false`. Rejects with the server's error (SERVER_ERROR, its
+   * errors in `details`), CLOSED if the connection closes or fails first, `signal.reason` on abort.
+   */
+  execute<T = unknown>(payload: unknown, options?: OperationCallOptions): Promise<T> {
+    return executeOperation<T>(this.operationHost, payload, options);
+  }
+
+  /**
+   * The results of an operation as an async iterator (`for await … of`): it ends when the server completes
+   * the operation, throws its error, and a `break` (or `return()`) stops it.
+   */
+  iterate<T = unknown>(payload: unknown, options?: OperationCallOptions): AsyncIterableIterator<T> {
+    return iterateOperation<T>(this.operationHost, payload, options);
   }
 }
 

@@ -10,6 +10,7 @@ import type { ResolvedOptions } from './options.js';
 import type { Outbound } from './outbound.js';
 import { frameBytes } from './outbound.js';
 import type { Router } from './router.js';
+import type { Operations } from '../protocol/operations.js';
 
 /** What the inbound side needs of its connection. */
 export interface InboundHost {
@@ -20,6 +21,8 @@ export interface InboundHost {
   readonly outbound: Outbound;
   /** The channel router, when something listens. */
   readonly routes: Router | undefined;
+  /** The live operations, for a protocol that runs them. */
+  readonly operations: Operations | undefined;
   /** Id of the socket whose frames arrive now. */
   readonly socketId: number;
   toMachine(event: ConnectionEvent): void;
@@ -71,7 +74,17 @@ export class Inbound implements FrameSink {
   }
 
   data(message: InboundMessage): void {
-    this.host.routes?.deliver(message);
+    const { host } = this;
+    if (host.operations !== undefined && message.ch !== undefined) host.operations.next(message.ch, message.data);
+    host.routes?.deliver(message);
+  }
+
+  /** An operation is over: its sink is told; its error reaches `on('error')` too, as a report. */
+  end(id: string, error?: SocketchartError): void {
+    const { host } = this;
+    host.operations?.end(id, error === undefined ? undefined : host.redactError(error.with({ recovery: 'fail' })));
+    if (error !== undefined) host.reportError(error.with({ recovery: 'none' }));
+    else if (host.events.has('control')) host.events.emit('control', { type: 'complete', frame: { type: 'complete', id } });
   }
 
   authOk(session: SessionInfo): void {

@@ -339,6 +339,16 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   for (const method of adapterMethods) {
     if (typeof protocol[method] !== 'function') throw new InvalidOptionError(`protocol.${method}`, 'a function (see ProtocolAdapter)', protocol[method]);
   }
+  for (const method of ['closeRule', 'normalizeCloseCode'] as const) {
+    if (protocol[method] !== undefined && typeof protocol[method] !== 'function') throw new InvalidOptionError(`protocol.${method}`, 'a function, or nothing', protocol[method]);
+  }
+  for (const flag of ['acknowledges', 'startsOperations'] as const) {
+    if (protocol[flag] !== undefined && typeof protocol[flag] !== 'boolean') throw new InvalidOptionError(`protocol.${flag}`, 'a boolean, or nothing', protocol[flag]);
+  }
+  const operations = protocol.operations;
+  if (operations !== undefined && (!isObject(operations) || typeof operations.start !== 'function' || typeof operations.stop !== 'function')) {
+    throw new InvalidOptionError('protocol.operations', 'an OperationCodec (start, stop), or nothing', operations);
+  }
 
   let auth: ResolvedOptions['auth'];
   if (o.auth !== undefined) {

@@ -11,6 +11,8 @@ import { ReadyState, type WebSocketLike } from '../transport/websocket-like.js';
 import type { ConnectionEvents } from './events.js';
 import type { ResolvedOptions } from './options.js';
 import type { Router } from './router.js';
+import type { Operations } from '../protocol/operations.js';
+import { acknowledgesOf } from '../protocol/capabilities.js';
 import type { LinkState } from './link-state.js';
 
 export interface SendOptions {
@@ -44,6 +46,8 @@ export interface OutboundHost {
   readonly ws: WebSocketLike | null;
   /** The channel router, when something listens. */
   readonly routes: Router | undefined;
+  /** The live operations, for a protocol that runs them. */
+  readonly operations: Operations | undefined;
   /** Writes a control frame now; false when there is no open socket. */
   write(frame: OutgoingFrame | undefined): boolean;
   /** Tells the machine something waits in the queue (`queue.pending`). */
@@ -126,6 +130,13 @@ export class Outbound {
     if (options.channel === undefined) {
       return Promise.reject(new SocketchartError(ErrorCode.INVALID_MESSAGE_FORMAT, { message: 'A message sent with `ack` needs a `channel`', recovery: 'fail' }));
     }
+    const { protocol } = this.host.options;
+    if (!acknowledgesOf(protocol)) {
+      const instead = this.host.operations ? ': execute() runs a query or mutation and resolves with its result' : '';
+      return Promise.reject(
+        new SocketchartError(ErrorCode.INVALID_MESSAGE_FORMAT, { message: `The ${protocol.name} protocol has no acknowledgements (ack: true, request())${instead}`, recovery: 'fail' }),
+      );
+    }
     const acks = this.ackTracker();
     const id = options.id ?? acks.nextId();
     if (acks.has(id)) {
@@ -162,9 +173,9 @@ export class Outbound {
     }
     encoded?.(frame);
     const link = host.link;
-    if (protocol.startsOperations && options.channel !== undefined) {
-      const remembered = host.routes?.rememberOperation(options.channel, frame) === true;
-      if (remembered && !link.connected && !link.settled) return RESOLVED;
+    if (host.operations !== undefined && options.channel !== undefined) {
+      if (link.settled) return Promise.reject(new SocketchartError(ErrorCode.CLOSED, { message: `The connection is ${link.status}` }));
+      return host.operations.startBound(options.channel, frame);
     }
     const ws = host.ws;
     if (

@@ -7,10 +7,7 @@ export type MessageListener<T = unknown> = (data: T, message: InboundMessage<T>)
 interface ChannelEntry {
   listeners: Set<MessageListener>;
   lastSeq: number | undefined;
-  /** The frame that started the channel's operation, resent on every connect (protocols that start operations). */
-  operation: unknown;
 }
-
 
 /** Plain maps of listeners: inbound data goes from the socket straight here, never through the machine. */
 export class Router {
@@ -19,11 +16,14 @@ export class Router {
   /** Inbound messages dropped because their sequence number was already seen. */
   duplicates = 0;
 
+  /** `released`: told when the last listener of a channel leaves. */
+  constructor(private readonly released?: (channel: string) => void) {}
+
   subscribe(channel: string, listener: MessageListener): { first: boolean; unsubscribe: () => boolean } {
     const channels = (this.channels ??= new Map());
     let entry = channels.get(channel);
     const first = entry === undefined;
-    if (!entry) channels.set(channel, (entry = { listeners: new Set(), lastSeq: undefined, operation: undefined }));
+    if (!entry) channels.set(channel, (entry = { listeners: new Set(), lastSeq: undefined }));
     entry.listeners.add(listener);
     const current = entry;
     return {
@@ -32,6 +32,7 @@ export class Router {
         current.listeners.delete(listener);
         if (current.listeners.size > 0 || channels.get(channel) !== current) return false;
         channels.delete(channel);
+        this.released?.(channel);
         return true;
       },
     };
@@ -66,18 +67,6 @@ export class Router {
   startAt(channel: string, seq: number): void {
     const entry = this.channels?.get(channel);
     if (entry && entry.lastSeq === undefined) entry.lastSeq = seq;
-  }
-
-  /** Remembers the frame that started a subscribed channel's operation; false when nobody listens to it. */
-  rememberOperation(channel: string, frame: unknown): boolean {
-    const entry = this.channels?.get(channel);
-    if (!entry) return false;
-    entry.operation = frame;
-    return true;
-  }
-
-  operation(channel: string): unknown {
-    return this.channels?.get(channel)?.operation;
   }
 
   deliver(message: InboundMessage): void {

@@ -3,6 +3,8 @@ import type { ConnectionContext, ConnectionEvent, Failure, TokenReason } from '.
 import type { ConnectionMachine } from '../../machines/connection.machine.js';
 import type { OutgoingFrame } from '../protocol/adapter.js';
 import { classifyClose, classifyErrorFrame } from '../protocol/close-codes.js';
+import { closeRuleOf, operationCodecOf } from '../protocol/capabilities.js';
+import { Operations } from '../protocol/operations.js';
 import { ErrorCode, SocketchartError, isSocketchartError, type Recovery } from '../protocol/errors.js';
 import { redactDeep, redactSecret, redactUrl } from '../protocol/redact.js';
 import { ConnectionMetrics } from '../metrics/connection-metrics.js';
@@ -54,6 +56,8 @@ export class ConnectionRuntime implements SocketCallbacks {
   readonly events = new Emitter<ConnectionEvents>();
   readonly outbound: Outbound;
   readonly inbound: Inbound;
+  /** The live operations, for a protocol that runs them. */
+  readonly operations: Operations | undefined;
   actor: AnyActorRef | undefined;
   /** What the state allows, as of the machine's last transition. */
   link: LinkState = IDLE;
@@ -82,11 +86,13 @@ export class ConnectionRuntime implements SocketCallbacks {
     this.metrics = new ConnectionMetrics(connectionStatuses, options.clock);
     this.inbound = new Inbound(this);
     this.outbound = new Outbound(this);
+    const codec = operationCodecOf(options.protocol);
+    this.operations = codec === undefined ? undefined : new Operations(this, codec);
   }
 
   /** The subscription router, created when something first listens. */
   get router(): Router {
-    return (this.routes_ ??= new Router());
+    return (this.routes_ ??= new Router(this.operations && ((channel) => this.operations!.release(channel))));
   }
 
   get routes(): Router | undefined {
@@ -246,10 +252,10 @@ export class ConnectionRuntime implements SocketCallbacks {
     if (this.ws === ws) this.ws = null;
   }
 
+  /** A close as the app sees it: the code received, classified by the protocol's rules (or the common table). */
   describeClose(code: number, reason: string) {
-    const normalized = this.options.protocol.normalizeCloseCode?.(code) ?? code;
-    const { action, error } = classifyClose({ code: normalized, reason: this.redact(reason) });
-    return { code: normalized, action, error: this.redactError(error) };
+    const { action, error } = classifyClose({ code, reason: this.redact(reason) }, closeRuleOf(this.options.protocol, code));
+    return { code, action, error: this.redactError(error) };
   }
 
   describeTokenFailure(cause: unknown) {
@@ -279,18 +285,16 @@ export class ConnectionRuntime implements SocketCallbacks {
     const { protocol } = this.options;
     const router = this.routes_;
     if (router) {
-      for (const channel of router.channelNames()) {
-        this.write(protocol.subscribeFrame(channel, router.lastSeq(channel)));
-        const operation = router.operation(channel) as OutgoingFrame | undefined;
-        if (operation !== undefined) this.write(operation);
-      }
+      for (const channel of router.channelNames()) this.write(protocol.subscribeFrame(channel, router.lastSeq(channel)));
     }
+    this.operations?.resume();
     this.outbound.resume((frame) => this.write(frame));
   }
 
   leaveConnected(): void {
     this.pingAt = undefined;
     this.outbound.leaveConnected();
+    this.operations?.dropped();
   }
 
   sendPing(): void {
@@ -325,12 +329,14 @@ export class ConnectionRuntime implements SocketCallbacks {
   settle(error: SocketchartError): void {
     this.unwatchEnvironment();
     this.outbound.rejectAll(error);
+    this.operations?.endAll(error);
   }
 
   /** For good: the environment let go, every message settled, and the connection closed. */
   dispose(): void {
     this.unwatchEnvironment();
     this.outbound.dispose();
+    this.operations?.endAll(new SocketchartError(ErrorCode.CLOSED, { message: 'The connection was disposed' }));
     const before = this.link;
     if (before.status === 'closed') return;
     this.link = DISPOSED;

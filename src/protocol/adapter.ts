@@ -1,5 +1,6 @@
 import type { SessionInfo } from '../../machines/connection.types.js';
 import type { SocketchartError } from './errors.js';
+import type { CloseRule } from './close-codes.js';
 
 /** Anything a WebSocket can send. */
 export type OutgoingFrame = string | ArrayBufferLike | ArrayBufferView;
@@ -39,6 +40,23 @@ export interface FrameSink {
   control(type: string, frame: Readonly<Record<string, unknown>>): void;
   /** A frame that could not be understood: malformed, unknown type or too large. */
   invalid(error: SocketchartError): void;
+  /**
+   * Operation `id` is over (protocols with `operations`): the server completed it, or failed it with
+   * `error`. Its results arrive before as `data({ ch: id, data })`. The connection's sink always has it.
+   */
+  end?(id: string, error?: SocketchartError): void;
+}
+
+/**
+ * How a protocol runs operations (graphql-transport-ws's `subscribe` / `next` / `error` / `complete`): the
+ * frame that starts one and the frame that stops it. The connection keeps the live ones, writes each once
+ * per socket and starts it again after a reconnect while it is live.
+ */
+export interface OperationCodec {
+  /** The frame that starts operation `id`; throws a SocketchartError (INVALID_MESSAGE_FORMAT) for a payload the protocol refuses. */
+  start(id: string, payload: unknown): OutgoingFrame;
+  /** The frame that stops operation `id` from the client side; `undefined` when the protocol has none. */
+  stop(id: string): OutgoingFrame | undefined;
 }
 
 export interface EncodeOptions {
@@ -71,12 +89,31 @@ export interface ProtocolAdapter {
   subscribeFrame(channel: string, since: number | undefined): OutgoingFrame | undefined;
   unsubscribeFrame(channel: string): OutgoingFrame | undefined;
   /**
-   * Whether `send(data, { channel })` starts an operation on that channel (as a graphql-transport-ws
-   * `subscribe` does): the connection then remembers the payload and sends it again on every connect
-   * while the channel has subscribers.
+   * The protocol's operations, when it has them: `connection.operation()`, `iterate()` and `execute()` run
+   * them, and `send(payload, { channel: id })` starts operation `id` for the channel's listeners.
+   */
+  readonly operations?: OperationCodec;
+  /**
+   * Whether the server acknowledges messages (an `ack` frame per id): `send(…, { ack: true })` and
+   * `request()` need it and reject at once without it.
+   * @default true, or false for a protocol with `operations`
+   */
+  readonly acknowledges?: boolean;
+  /**
+   * @deprecated Use `operations`. `send(data, { channel: id })` starts operation `id` with the frame
+   * `encode(data, { channel: id })`; listeners leaving end it with `unsubscribeFrame(id)`.
    */
   readonly startsOperations?: boolean;
-  /** Maps the protocol's own close codes onto socketchart's table (`closeCodeTable`); identity when absent. */
+  /**
+   * Classifies the protocol's own close codes: what the connection does and the error code it reports.
+   * `undefined` leaves a code to `closeCodeTable`. The app always sees the code that was received
+   * (`error.closeCode`); the rule only decides what the connection does about it.
+   */
+  closeRule?(code: number): CloseRule | undefined;
+  /**
+   * @deprecated Use `closeRule`. A close with `code` is classified as the code returned; the error still
+   * reports the code received.
+   */
   normalizeCloseCode?(code: number): number;
   /** Decodes one inbound frame into exactly one call on `sink`. */
   decode(frame: IncomingFrame, sink: FrameSink): void;

@@ -69,9 +69,8 @@ export function closeRule(code: number): CloseRule {
   return closeCodeTable[code] ?? fallbackRule;
 }
 
-/** Classifies a close the connection did not ask for. */
-export function classifyClose({ code, reason }: ClosedBy): CloseClassification {
-  const rule = closeRule(code);
+/** Classifies a close the connection did not ask for, by `rule` (a protocol's own) or else by `closeCodeTable`; the error keeps `code`. */
+export function classifyClose({ code, reason }: ClosedBy, rule: CloseRule = closeRule(code)): CloseClassification {
   const retryAfterMs = retryAfterFromReason(reason);
   const error = new SocketchartError(rule.error, {
     message: `Connection closed by the server: ${code} ${rule.description}${reason ? ` (${truncate(reason)})` : ''}`,

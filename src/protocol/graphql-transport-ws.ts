@@ -1,5 +1,6 @@
-import type { FrameSink, IncomingFrame, OutgoingFrame, ProtocolAdapter } from './adapter.js';
+import type { FrameSink, IncomingFrame, OperationCodec, OutgoingFrame, ProtocolAdapter } from './adapter.js';
 import { ErrorCode, SocketchartError } from './errors.js';
+import type { CloseRule } from './close-codes.js';
 
 /** Subprotocol of the `graphql-transport-ws` protocol (the `graphql-ws` library, Apollo, Hasura, Yoga…). */
 export const GRAPHQL_TRANSPORT_WS = 'graphql-transport-ws';
@@ -12,27 +13,76 @@ export interface GraphqlTransportWsOptions {
   initPayload?: (token: string | undefined) => Record<string, unknown>;
 }
 
-const closeCodeMap: Readonly<Record<number, number>> = {
-  4400: 1002,
-  4401: 4001,
-  4403: 4003,
-  4406: 1002,
-  4408: 3008,
-  4409: 1002,
-  4429: 1002,
-  4499: 1000,
-  4500: 1011,
+/** What a graphql-transport-ws operation runs: the payload of its `subscribe` frame. */
+export interface GraphqlPayload {
+  query: string;
+  variables?: Record<string, unknown> | null;
+  operationName?: string | null;
+  extensions?: Record<string, unknown> | null;
+}
+
+/** One result of an operation: the payload of a `next` frame (a GraphQL execution result). */
+export interface GraphqlResult<TData = Record<string, unknown>, TExtensions = Record<string, unknown>> {
+  data?: TData | null;
+  errors?: ReadonlyArray<{ message: string; locations?: ReadonlyArray<{ line: number; column: number }>; path?: ReadonlyArray<string | number>; extensions?: Record<string, unknown> }>;
+  extensions?: TExtensions;
+}
+
+/** The protocol's close codes and what the connection does about each (the error keeps the code received). */
+export const graphqlTransportWsCloseRules: Readonly<Record<number, CloseRule>> = {
+  4400: { action: 'fail', error: ErrorCode.INVALID_MESSAGE_FORMAT, description: 'bad request' },
+  4401: { action: 'refresh-token', error: ErrorCode.AUTHENTICATION_FAILED, description: 'unauthorized' },
+  4403: { action: 'fail', error: ErrorCode.AUTHORIZATION_FAILED, description: 'forbidden' },
+  4406: { action: 'fail', error: ErrorCode.INVALID_MESSAGE_FORMAT, description: 'subprotocol not acceptable' },
+  4408: { action: 'reconnect', error: ErrorCode.TIMEOUT, description: 'connection initialisation timeout' },
+  4409: { action: 'fail', error: ErrorCode.INVALID_MESSAGE_FORMAT, description: 'subscriber already exists' },
+  4429: { action: 'fail', error: ErrorCode.INVALID_MESSAGE_FORMAT, description: 'too many initialisation requests' },
+  4499: { action: 'reconnect-normal', error: ErrorCode.CLOSED, description: 'terminated' },
+  4500: { action: 'reconnect', error: ErrorCode.SERVER_ERROR, description: 'internal server error' },
 };
 
 type Frame = Record<string, unknown> & { type?: unknown; id?: unknown; payload?: unknown };
 
-const invalid = (message: string) =>
-  new SocketchartError(ErrorCode.INVALID_MESSAGE_FORMAT, { message, recovery: 'none' });
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+const invalid = (message: string) => new SocketchartError(ErrorCode.INVALID_MESSAGE_FORMAT, { message, recovery: 'none' });
+
+const refused = (message: string) => new SocketchartError(ErrorCode.INVALID_MESSAGE_FORMAT, { message, recovery: 'fail' });
+
+/**
+ * The payload checks a graphql-ws server makes before it closes the socket with 4400: refused here
+ * instead, so that one bad operation does not take the connection and its other operations with it.
+ */
+function checkPayload(payload: unknown): asserts payload is GraphqlPayload {
+  if (!isRecord(payload)) throw refused('A GraphQL operation is an object { query, variables?, operationName?, extensions? }');
+  if (typeof payload.query !== 'string') throw refused('A GraphQL operation needs a `query` string');
+  if (payload.variables != null && !isRecord(payload.variables)) throw refused('`variables` of a GraphQL operation must be an object');
+  if (payload.operationName != null && typeof payload.operationName !== 'string') throw refused('`operationName` of a GraphQL operation must be a string');
+  if (payload.extensions != null && !isRecord(payload.extensions)) throw refused('`extensions` of a GraphQL operation must be an object');
+}
+
+const operations: OperationCodec = {
+  start(id, payload) {
+    checkPayload(payload);
+    return JSON.stringify({ type: 'subscribe', id, payload });
+  },
+  stop: (id) => JSON.stringify({ type: 'complete', id }),
+};
+
+/** The error of an `error` frame: the operation was refused or failed; `details` holds the server's GraphQL errors. */
+function operationError(id: string, payload: unknown): SocketchartError {
+  const first = Array.isArray(payload) && isRecord(payload[0]) && typeof payload[0].message === 'string' ? payload[0].message : undefined;
+  const text = first === undefined ? '' : `: ${first.length > 200 ? `${first.slice(0, 200)}…` : first}`;
+  return new SocketchartError(ErrorCode.SERVER_ERROR, { message: `GraphQL operation ${id.slice(0, 64)} failed${text}`, recovery: 'none', details: payload, messageId: id });
+}
 
 /**
  * Adapter for the `graphql-transport-ws` protocol: `connection_init` / `connection_ack` is the auth
- * exchange, its `ping` / `pong` drive the heartbeat, `send(payload, { channel: operationId })` starts a
- * subscription, and each `next` is delivered to the subscribers of its operation id.
+ * exchange, its `ping` / `pong` drive the heartbeat, and operations are first-class: `execute()` runs a
+ * query or mutation and resolves with its result, `operation()` and `iterate()` follow a subscription
+ * until it completes; each is written once per socket and started again after a reconnect while it is
+ * live. Its close codes follow `graphqlTransportWsCloseRules`. The protocol has no acknowledgements:
+ * `send(…, { ack: true })` and `request()` reject.
  */
 export function graphqlTransportWsProtocol(options: GraphqlTransportWsOptions = {}): ProtocolAdapter {
   const initPayload = options.initPayload ?? ((token: string | undefined) => (token === undefined ? {} : { token }));
@@ -42,16 +92,17 @@ export function graphqlTransportWsProtocol(options: GraphqlTransportWsOptions = 
     authFrame: ({ token }) => JSON.stringify({ type: 'connection_init', payload: initPayload(token) }),
     awaitsAuthAnswer: () => true,
     refreshFrame: () => undefined,
-    startsOperations: true,
+    operations,
+    acknowledges: false,
     pingFrame: () => '{"type":"ping"}',
     pongFrame: () => '{"type":"pong"}',
     encode(data, { channel }): OutgoingFrame {
-      if (channel === undefined) return typeof data === 'string' ? data : JSON.stringify(data);
-      return JSON.stringify({ type: 'subscribe', id: channel, payload: data });
+      if (channel === undefined) throw refused('graphql-transport-ws carries operations only: use execute(), operation() or iterate()');
+      return operations.start(channel, data);
     },
     subscribeFrame: () => undefined,
-    unsubscribeFrame: (id) => JSON.stringify({ type: 'complete', id }),
-    normalizeCloseCode: (code) => closeCodeMap[code] ?? code,
+    unsubscribeFrame: (id) => operations.stop(id),
+    closeRule: (code) => graphqlTransportWsCloseRules[code],
     decode(raw: IncomingFrame, sink: FrameSink): void {
       if (typeof raw !== 'string') {
         sink.invalid(invalid('graphql-transport-ws carries text frames only'));
@@ -60,13 +111,13 @@ export function graphqlTransportWsProtocol(options: GraphqlTransportWsOptions = 
       let frame: Frame;
       try {
         const parsed: unknown = JSON.parse(raw);
-        if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object');
+        if (!isRecord(parsed)) throw new Error('not an object');
         frame = parsed as Frame;
       } catch {
         sink.invalid(invalid('Malformed frame: not a JSON object'));
         return;
       }
-      const id = typeof frame.id === 'string' ? frame.id : undefined;
+      const id = typeof frame.id === 'string' && frame.id !== '' ? frame.id : undefined;
       switch (frame.type) {
         case 'connection_ack':
           sink.authOk({});
@@ -78,24 +129,22 @@ export function graphqlTransportWsProtocol(options: GraphqlTransportWsOptions = 
           sink.pong(undefined);
           return;
         case 'next':
+          if (id === undefined) break;
           sink.data({ ch: id, data: frame.payload });
           return;
         case 'error':
-          sink.serverError(
-            new SocketchartError(ErrorCode.SERVER_ERROR, {
-              message: 'GraphQL operation error',
-              recovery: 'none',
-              details: frame.payload,
-              ...(id === undefined ? {} : { messageId: id }),
-            }),
-          );
+          if (id === undefined) break;
+          sink.end?.(id, operationError(id, frame.payload));
           return;
         case 'complete':
-          sink.control('complete', frame);
+          if (id === undefined) break;
+          sink.end?.(id);
           return;
         default:
           sink.invalid(invalid(`Unknown graphql-transport-ws frame type "${String(frame.type).slice(0, 40)}"`));
+          return;
       }
+      sink.invalid(invalid(`A graphql-transport-ws "${String(frame.type)}" frame needs an id`));
     },
   };
 }

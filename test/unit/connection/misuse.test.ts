@@ -27,6 +27,19 @@ describe('misuse is refused at once', () => {
     }
   });
 
+  it('the optional members of an adapter, when present, have their types', () => {
+    const cases: Array<[string, Partial<Record<string, unknown>>]> = [
+      ['protocol.closeRule', { closeRule: 'sometimes' }],
+      ['protocol.normalizeCloseCode', { normalizeCloseCode: 4 }],
+      ['protocol.acknowledges', { acknowledges: 'yes' }],
+      ['protocol.startsOperations', { startsOperations: 1 }],
+      ['protocol.operations', { operations: { start: () => '' } }],
+    ];
+    for (const [option, extra] of cases) {
+      expect(() => harness({ protocol: { ...jsonProtocol, ...extra } as unknown as ProtocolAdapter }), option).toThrow(option);
+    }
+  });
+
   it('subscribe() needs a channel name and a listener', () => {
     const h = harness();
     expect(() => h.connection.subscribe('', () => {})).toThrow(InvalidOptionError);

@@ -6,7 +6,6 @@ import {
   SocketchartError,
   classifyClose,
   closeCodeTable,
-  graphqlTransportWsProtocol,
   type CloseAction,
   type Recovery,
 } from '../../../src/index.js';
@@ -108,33 +107,5 @@ describe('classifyClose', () => {
   it('truncates a long reason in the error message', () => {
     const { error } = classifyClose({ code: 1011, reason: 'x'.repeat(500) });
     expect(error.message.length).toBeLessThan(300);
-  });
-});
-
-describe('graphql-transport-ws close code normalisation', () => {
-  const normalize = (code: number) => graphqlTransportWsProtocol().normalizeCloseCode?.(code) ?? code;
-
-  it.each([
-    [4400, 1002, 'fail'],
-    [4401, 4001, 'refresh-token'],
-    [4403, 4003, 'fail'],
-    [4406, 1002, 'fail'],
-    [4408, 3008, 'reconnect'],
-    [4409, 1002, 'fail'],
-    [4429, 1002, 'fail'],
-    [4499, 1000, 'reconnect-normal'],
-    [4500, 1011, 'reconnect'],
-  ] as const)('%i maps to %i (%s)', (code, normalized, action) => {
-    expect(normalize(code)).toBe(normalized);
-    expect(classifyClose({ code: normalize(code) }).action).toBe(action);
-  });
-
-  it('leaves standard and unknown codes unchanged', () => {
-    for (const code of [1000, 1001, 1006, 1011, 1012, 4001, 4003, 4999, 3000]) expect(normalize(code)).toBe(code);
-  });
-
-  it('4401 (unauthorized) and 4403 (forbidden) get the same errors as 4001 and 4003', () => {
-    expect(classifyClose({ code: normalize(4401) }).error.code).toBe(ErrorCode.AUTHENTICATION_FAILED);
-    expect(classifyClose({ code: normalize(4403) }).error.code).toBe(ErrorCode.AUTHORIZATION_FAILED);
   });
 });

@@ -1,57 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import {
-  ErrorCode,
-  GRAPHQL_TRANSPORT_WS,
-  graphqlTransportWsProtocol,
-  type ConnectionOptions,
-  type FrameSink,
-  type GraphqlTransportWsOptions,
-} from '../../../src/index.js';
-import type { MockSocket } from '../../../src/testing/index.js';
+import { ErrorCode, GRAPHQL_TRANSPORT_WS, graphqlTransportWsProtocol, type FrameSink } from '../../../src/index.js';
 import { tokenProvider } from '../../support/tokens.js';
-import { harness, type Harness } from '../../support/harness.js';
 import { expectInvariants } from '../../support/invariants.js';
-
-/** Server-side behaviour of the mock graphql-transport-ws server; tests flip these switches. */
-interface GqlServer {
-  /** Answer connection_init with connection_ack. */
-  ack: boolean;
-  /** Answer ping with pong. */
-  pong: boolean;
-  /** connection_init payloads received, in order. */
-  inits: unknown[];
-  /** subscribe frames received, in order. */
-  subscribes: Array<Record<string, unknown>>;
-}
-
-/** A connection speaking graphql-transport-ws to a mock server built on MockServer's onFrame hook. */
-function graphql(options: Partial<ConnectionOptions> = {}, adapter: GraphqlTransportWsOptions = {}) {
-  const h = harness({ protocol: graphqlTransportWsProtocol(adapter), ...options }, { autoAuth: false, autoPong: false });
-  const gql: GqlServer = { ack: true, pong: true, inits: [], subscribes: [] };
-  h.server.onFrame = (socket, frame) => {
-    const json = frame.json;
-    if (!json) return;
-    switch (json.type) {
-      case 'connection_init':
-        gql.inits.push(json.payload);
-        if (gql.ack) socket.push({ type: 'connection_ack' });
-        break;
-      case 'ping':
-        if (gql.pong) socket.push({ type: 'pong' });
-        break;
-      case 'subscribe':
-        gql.subscribes.push(json);
-        break;
-    }
-  };
-  return { h, gql };
-}
-
-const socketOf = (h: Harness): MockSocket => {
-  const socket = h.server.last;
-  if (!socket) throw new Error('no socket was dialed');
-  return socket;
-};
+import { graphql, reconnect, socketOf, subscribesPerSocket } from '../../support/graphql-mock.js';
 
 const provider = tokenProvider;
 
@@ -73,6 +24,7 @@ describe('graphql-transport-ws adapter: codec', () => {
       serverError: record('serverError'),
       control: record('control'),
       invalid: record('invalid'),
+      end: record('end'),
     };
     adapter.decode(raw, sink);
     expect(calls).toHaveLength(1);
@@ -96,16 +48,16 @@ describe('graphql-transport-ws adapter: codec', () => {
     expect(adapter.refreshFrame('t')).toBeUndefined();
   });
 
-  it('routes connection_ack, ping, pong, next, error, complete; rejects binary, malformed and unknown frames', () => {
+  it('routes connection_ack, ping, pong, next, error, complete; rejects binary, malformed, unknown and id-less operation frames', () => {
     expect(decodeOne('{"type":"connection_ack","payload":{}}')).toEqual(['authOk', [{}]]);
     expect(decodeOne('{"type":"ping"}')).toEqual(['ping', [undefined]]);
     expect(decodeOne('{"type":"pong"}')).toEqual(['pong', [undefined]]);
     expect(decodeOne('{"type":"next","id":"op1","payload":{"data":{"n":1}}}')).toEqual(['data', [{ ch: 'op1', data: { data: { n: 1 } } }]]);
-    const [kind, [error]] = decodeOne('{"type":"error","id":"op1","payload":[{"message":"bad"}]}');
-    expect(kind).toBe('serverError');
-    expect(error).toMatchObject({ code: ErrorCode.SERVER_ERROR, messageId: 'op1', recovery: 'none', details: [{ message: 'bad' }] });
-    expect(decodeOne('{"type":"complete","id":"op1"}')).toEqual(['control', ['complete', { type: 'complete', id: 'op1' }]]);
-    for (const raw of [new ArrayBuffer(2), 'nope', '[]', '{"type":"subscribe"}']) {
+    const [kind, [id, error]] = decodeOne('{"type":"error","id":"op1","payload":[{"message":"bad"}]}');
+    expect([kind, id]).toEqual(['end', 'op1']);
+    expect(error).toMatchObject({ code: ErrorCode.SERVER_ERROR, messageId: 'op1', message: 'GraphQL operation op1 failed: bad', details: [{ message: 'bad' }] });
+    expect(decodeOne('{"type":"complete","id":"op1"}')).toEqual(['end', ['op1']]);
+    for (const raw of [new ArrayBuffer(2), 'nope', '[]', '{"type":"subscribe"}', '{"type":"next","payload":{}}', '{"type":"error","id":""}', '{"type":"complete"}']) {
       const [invalidKind, [invalidError]] = decodeOne(raw);
       expect(invalidKind).toBe('invalid');
       expect(invalidError).toMatchObject({ code: ErrorCode.INVALID_MESSAGE_FORMAT, recovery: 'none' });
@@ -242,12 +194,18 @@ describe('graphql-transport-ws adapter driving a connection', () => {
     ]);
   });
 
-  it('an operation started while disconnected is sent once on connect, not queued twice', async () => {
-    const { h, gql } = graphql();
+  it('an operation started while disconnected is sent once on connect, not queued twice; its send() resolves then', async () => {
+    const { h } = graphql();
     h.connection.subscribe('op1', () => {});
-    await h.connection.send({ query: 'subscription { a }' }, { channel: 'op1' });
+    let written = false;
+    const sent = h.connection.send({ query: 'subscription { a }' }, { channel: 'op1' }).then(() => (written = true));
+    await h.settle();
+    expect(written).toBe(false);
     await h.connect();
-    expect(gql.subscribes).toHaveLength(1);
+    await sent;
+    expect(subscribesPerSocket(h, 'op1')).toEqual({ 1: 1 });
+    await reconnect(h);
+    expect(subscribesPerSocket(h, 'op1')).toEqual({ 1: 1, 2: 1 });
   });
 
   it('unsubscribing the last listener of an operation sends complete', async () => {
@@ -275,7 +233,7 @@ describe('graphql-transport-ws adapter driving a connection', () => {
     socketOf(h).closeFromServer(4401, 'Unauthorized');
     await h.settle();
     expect(h.connection.status).toBe('failed');
-    expect(h.connection.lastError).toMatchObject({ code: ErrorCode.AUTHENTICATION_FAILED, closeCode: 4001 });
+    expect(h.connection.lastError).toMatchObject({ code: ErrorCode.AUTHENTICATION_FAILED, closeCode: 4401 });
     await h.advance(600_000);
     expect(h.server.sockets).toHaveLength(2);
     expect(tokens.reasons).toEqual(['connect', 'rejected']);
@@ -296,7 +254,7 @@ describe('graphql-transport-ws adapter driving a connection', () => {
     socketOf(h).closeFromServer(4403, 'Forbidden');
     await h.settle();
     expect(h.connection.status).toBe('failed');
-    expect(h.connection.lastError).toMatchObject({ code: ErrorCode.AUTHORIZATION_FAILED, closeCode: 4003, recovery: 'fail' });
+    expect(h.connection.lastError).toMatchObject({ code: ErrorCode.AUTHORIZATION_FAILED, closeCode: 4403, recovery: 'fail' });
     await h.advance(600_000);
     expect(h.server.sockets).toHaveLength(1);
     expectInvariants(h);
@@ -308,6 +266,49 @@ describe('graphql-transport-ws adapter driving a connection', () => {
     socketOf(h).closeFromServer(4500, 'Internal Server Error');
     await h.settle();
     expect(h.connection.status).toBe('reconnecting');
-    expect(h.connection.lastError).toMatchObject({ code: ErrorCode.SERVER_ERROR, closeCode: 1011 });
+    expect(h.connection.lastError).toMatchObject({ code: ErrorCode.SERVER_ERROR, closeCode: 4500 });
+  });
+
+  it('close 4409 fails the connection and reports 4409 itself, described as the protocol describes it', async () => {
+    const { h } = graphql();
+    await h.connect();
+    socketOf(h).closeFromServer(4409, 'Subscriber for op1 already exists');
+    await h.settle();
+    expect(h.connection.status).toBe('failed');
+    expect(h.connection.lastError).toMatchObject({ code: ErrorCode.INVALID_MESSAGE_FORMAT, closeCode: 4409, recovery: 'fail' });
+    expect(h.connection.lastError?.message).toContain('4409');
+    expect(h.errors.at(-1)?.closeCode).toBe(4409);
+  });
+});
+
+describe('graphql-transport-ws close codes: the code received is reported, the protocol classifies it', () => {
+  /** The graphql-transport-ws close codes (PROTOCOL.md of graphql-ws) and what the connection does about each. */
+  const rows = [
+    [4400, 'fail', ErrorCode.INVALID_MESSAGE_FORMAT, 'failed'],
+    [4401, 'refresh-token', ErrorCode.AUTHENTICATION_FAILED, 'connected'],
+    [4403, 'fail', ErrorCode.AUTHORIZATION_FAILED, 'failed'],
+    [4406, 'fail', ErrorCode.INVALID_MESSAGE_FORMAT, 'failed'],
+    [4408, 'reconnect', ErrorCode.TIMEOUT, 'reconnecting'],
+    [4409, 'fail', ErrorCode.INVALID_MESSAGE_FORMAT, 'failed'],
+    [4429, 'fail', ErrorCode.INVALID_MESSAGE_FORMAT, 'failed'],
+    [4499, 'reconnect-normal', ErrorCode.CLOSED, 'reconnecting'],
+    [4500, 'reconnect', ErrorCode.SERVER_ERROR, 'reconnecting'],
+  ] as const;
+
+  it.each(rows)('%i → %s with %s, leaving the connection %s; error.closeCode is the code itself', async (code, action, error, state) => {
+    const rule = graphqlTransportWsProtocol().closeRule?.(code);
+    expect(rule).toMatchObject({ action, error });
+    const { h } = graphql({ auth: { token: async () => 'fresh' } });
+    await h.connect();
+    socketOf(h).closeFromServer(code, 'bye');
+    await h.settle();
+    await h.settle();
+    expect(h.connection.status).toBe(state);
+    expect(h.errors.at(-1)).toMatchObject({ code: error, closeCode: code });
+  });
+
+  it('leaves standard codes and codes of other ranges to the common table', () => {
+    const adapter = graphqlTransportWsProtocol();
+    for (const code of [1000, 1001, 1006, 1011, 1012, 4001, 4003, 4029, 4999, 3000]) expect(adapter.closeRule?.(code)).toBeUndefined();
   });
 });

@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest';
+import { ErrorCode, jsonProtocol, type ProtocolAdapter } from '../../../src/index.js';
+import { harness } from '../../support/harness.js';
+
+/** jsonProtocol with one more capability. */
+const withCloseHandling = (extra: Pick<ProtocolAdapter, 'closeRule' | 'normalizeCloseCode'>): ProtocolAdapter => ({ ...jsonProtocol, ...extra });
+
+describe('close codes under a protocol adapter', () => {
+  it("an adapter's closeRule decides what the connection does; the error keeps the code received", async () => {
+    const h = harness({
+      protocol: withCloseHandling({ closeRule: (code) => (code === 4600 ? { action: 'fail', error: ErrorCode.AUTHORIZATION_FAILED, description: 'banned' } : undefined) }),
+    });
+    await h.connect();
+    h.server.last!.closeFromServer(4600, 'go away');
+    await h.settle();
+    expect(h.connection.status).toBe('failed');
+    expect(h.connection.lastError).toMatchObject({ code: ErrorCode.AUTHORIZATION_FAILED, closeCode: 4600, recovery: 'fail' });
+    expect(h.connection.lastError?.message).toBe('Connection closed by the server: 4600 banned (go away)');
+  });
+
+  it('codes the adapter leaves undefined follow the common table', async () => {
+    const h = harness({ protocol: withCloseHandling({ closeRule: () => undefined }) });
+    await h.connect();
+    h.server.last!.closeFromServer(4003, 'forbidden');
+    await h.settle();
+    expect(h.connection.status).toBe('failed');
+    expect(h.connection.lastError).toMatchObject({ code: ErrorCode.AUTHORIZATION_FAILED, closeCode: 4003 });
+  });
+
+  it('the deprecated normalizeCloseCode still classifies, and no longer replaces the code the app sees', async () => {
+    const h = harness({ protocol: withCloseHandling({ normalizeCloseCode: (code) => (code === 4601 ? 4003 : code) }) });
+    await h.connect();
+    h.server.last!.closeFromServer(4601, '');
+    await h.settle();
+    expect(h.connection.status).toBe('failed');
+    expect(h.connection.lastError).toMatchObject({ code: ErrorCode.AUTHORIZATION_FAILED, closeCode: 4601 });
+  });
+});
+
+describe('an adapter with the deprecated startsOperations flag', () => {
+  /** An old-style adapter: `encode` with a channel is the start frame, `unsubscribeFrame` the stop frame. */
+  const legacy: ProtocolAdapter = {
+    ...jsonProtocol,
+    startsOperations: true,
+    encode: (data, { channel }) => JSON.stringify({ type: 'start', id: channel, data }),
+    unsubscribeFrame: (id) => JSON.stringify({ type: 'stop', id }),
+    subscribeFrame: () => undefined,
+  };
+  const framesOf = (h: ReturnType<typeof harness>, type: string) => h.server.sockets.map((socket) => socket.sentOfType(type).length);
+
+  it('runs send(data, { channel }) as an operation: once per socket while live, stopped by its last listener leaving', async () => {
+    const h = harness({ protocol: legacy });
+    const off = h.connection.subscribe('op', () => {});
+    await h.connect();
+    await h.connection.send({ q: 1 }, { channel: 'op' });
+    h.server.last!.drop();
+    await h.settle();
+    await h.advance(h.connection.snapshot.context.retryDelayMs);
+    expect(h.connection.status).toBe('connected');
+    expect(framesOf(h, 'start')).toEqual([1, 1]);
+    off();
+    expect(framesOf(h, 'stop')).toEqual([0, 1]);
+    h.server.last!.drop();
+    await h.settle();
+    await h.advance(h.connection.snapshot.context.retryDelayMs);
+    expect(framesOf(h, 'start')).toEqual([1, 1, 0]);
+  });
+
+  it('has no acknowledgements unless it says so', async () => {
+    const h = harness({ protocol: legacy });
+    await h.connect();
+    await expect(h.connection.request({ q: 1 }, { channel: 'op' })).rejects.toMatchObject({ code: ErrorCode.INVALID_MESSAGE_FORMAT });
+    const acking = harness({ protocol: { ...legacy, acknowledges: true } });
+    await acking.connect();
+    const acked = acking.connection.request({ q: 1 }, { channel: 'op', id: 'm1' });
+    acking.server.last!.push({ type: 'ack', id: 'm1' });
+    await expect(acked).resolves.toMatchObject({ id: 'm1' });
+  });
+});

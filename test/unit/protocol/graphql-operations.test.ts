@@ -1,0 +1,399 @@
+import { describe, expect, it } from 'vitest';
+import { ErrorCode, InvalidOptionError, SocketchartError, type OperationSink } from '../../../src/index.js';
+import { graphql, reconnect, socketOf, subscribesPerSocket } from '../../support/graphql-mock.js';
+
+const query = { query: '{ hello }' };
+const subscription = { query: 'subscription { ticks }' };
+
+/** A sink that records what it is told, as strings. */
+function recorder() {
+  const seen: string[] = [];
+  const sink: Required<OperationSink> = {
+    next: (result) => seen.push(`next ${JSON.stringify(result)}`),
+    error: (error) => seen.push(`error ${error.code}`),
+    complete: () => seen.push('complete'),
+  };
+  return { seen, sink };
+}
+
+describe('graphql-transport-ws operations started with send(payload, { channel })', () => {
+  it('a query the server completed is not run again after a reconnect', async () => {
+    const { h, gql } = graphql();
+    const results: unknown[] = [];
+    h.connection.subscribe('q1', (data) => results.push(data));
+    await h.connect();
+    await h.connection.send(query, { channel: 'q1' });
+    socketOf(h).push({ type: 'next', id: 'q1', payload: { data: { hello: 'world' } } });
+    socketOf(h).push({ type: 'complete', id: 'q1' });
+    await reconnect(h);
+    expect(h.connection.status).toBe('connected');
+    expect(results).toEqual([{ data: { hello: 'world' } }]);
+    expect(gql.subscribes).toEqual([{ type: 'subscribe', id: 'q1', payload: query }]);
+  });
+
+  it('an operation the server failed is not run again after a reconnect', async () => {
+    const { h, gql } = graphql();
+    h.connection.subscribe('q1', () => {});
+    await h.connect();
+    await h.connection.send(query, { channel: 'q1' });
+    socketOf(h).push({ type: 'error', id: 'q1', payload: [{ message: 'Cannot query field "hello"' }] });
+    await reconnect(h);
+    expect(gql.subscribes).toHaveLength(1);
+    const serverErrors = h.errors.filter((error) => error.code === ErrorCode.SERVER_ERROR);
+    expect(serverErrors.map((error) => [error.messageId, error.recovery])).toEqual([['q1', 'none']]);
+  });
+
+  it('an operation sent while the fast path is closed (socket backed up, then dropped) is written once per socket, never twice', async () => {
+    const { h } = graphql({ queue: { highWaterMark: 10 } });
+    h.connection.subscribe('s1', () => {});
+    await h.connect();
+    socketOf(h).bufferedAmount = 1_000;
+    void h.connection.send(subscription, { channel: 's1' });
+    await h.advance(50);
+    await reconnect(h);
+    await h.advance(50);
+    expect(h.connection.status).toBe('connected');
+    expect(subscribesPerSocket(h, 's1')).toEqual({ 1: 1, 2: 1 });
+  });
+
+  it('send() before subscribe() starts an operation that is restarted while it is live', async () => {
+    const { h } = graphql();
+    await h.connect();
+    await h.connection.send(subscription, { channel: 's1' });
+    await reconnect(h);
+    expect(subscribesPerSocket(h, 's1')).toEqual({ 1: 1, 2: 1 });
+    const results: unknown[] = [];
+    h.connection.subscribe('s1', (data) => results.push(data));
+    socketOf(h).push({ type: 'next', id: 's1', payload: { data: { ticks: 1 } } });
+    expect(results).toEqual([{ data: { ticks: 1 } }]);
+  });
+
+  it('the last listener leaving ends the operation: complete is written and it is not restarted', async () => {
+    const { h, gql } = graphql();
+    const off = h.connection.subscribe('s1', () => {});
+    await h.connect();
+    await h.connection.send(subscription, { channel: 's1' });
+    off();
+    expect(gql.completes).toEqual([{ type: 'complete', id: 's1' }]);
+    await reconnect(h);
+    expect(subscribesPerSocket(h, 's1')).toEqual({ 1: 1 });
+  });
+
+  it('a second send() for a live operation id is refused, nothing written', async () => {
+    const { h, gql } = graphql();
+    await h.connect();
+    await h.connection.send(subscription, { channel: 's1' });
+    await expect(h.connection.send(subscription, { channel: 's1' })).rejects.toMatchObject({ code: ErrorCode.INVALID_MESSAGE_FORMAT, messageId: 's1' });
+    expect(gql.subscribes).toHaveLength(1);
+  });
+
+  it('request() rejects at once (the protocol has no acks): nothing is written, nothing retried', async () => {
+    const { h, gql } = graphql({ acks: { timeoutMs: 1_000, maxAttempts: 3 } });
+    await h.connect();
+    const failure = h.connection.request(query, { channel: 'r1' }).catch((error: unknown) => error);
+    expect(await failure).toMatchObject({ code: ErrorCode.INVALID_MESSAGE_FORMAT, recovery: 'fail' });
+    expect((await failure as SocketchartError).message).toBe(
+      'The graphql-transport-ws protocol has no acknowledgements (ack: true, request()): execute() runs a query or mutation and resolves with its result',
+    );
+    await h.advance(5_000);
+    expect(gql.subscribes).toEqual([]);
+  });
+
+  it('send() without a channel is refused: the protocol carries operations only', async () => {
+    const { h } = graphql();
+    await h.connect();
+    await expect(h.connection.send({ hello: 1 })).rejects.toMatchObject({ code: ErrorCode.INVALID_MESSAGE_FORMAT });
+    expect(socketOf(h).sent.map((frame) => frame.json?.type)).toEqual(['connection_init']);
+  });
+});
+
+describe('execute(): one-shot operations', () => {
+  it('resolves with the result; the operation is written once and never again', async () => {
+    const { h, gql } = graphql();
+    await h.connect();
+    const result = h.connection.execute(query, { id: 'q' });
+    expect(gql.subscribes).toEqual([{ type: 'subscribe', id: 'q', payload: query }]);
+    socketOf(h).push({ type: 'next', id: 'q', payload: { data: { hello: 'world' } } });
+    socketOf(h).push({ type: 'complete', id: 'q' });
+    await expect(result).resolves.toEqual({ data: { hello: 'world' } });
+    await reconnect(h);
+    expect(gql.subscribes).toHaveLength(1);
+    expect(gql.completes).toEqual([]);
+  });
+
+  it('started before the link is up, it is written once the server acknowledged connection_init', async () => {
+    const { h, gql } = graphql();
+    gql.ack = false;
+    const result = h.connection.execute(query, { id: 'q' });
+    h.connection.start();
+    await h.settle();
+    expect(socketOf(h).sent.map((frame) => frame.json?.type)).toEqual(['connection_init']);
+    socketOf(h).push({ type: 'connection_ack' });
+    await h.settle();
+    expect(gql.subscribes).toHaveLength(1);
+    socketOf(h).push({ type: 'next', id: 'q', payload: { data: {} } });
+    await expect(result).resolves.toEqual({ data: {} });
+  });
+
+  it('a result that arrived, then a drop before complete: not run again', async () => {
+    const { h, gql } = graphql();
+    await h.connect();
+    const result = h.connection.execute(query, { id: 'q' });
+    socketOf(h).push({ type: 'next', id: 'q', payload: { data: { n: 1 } } });
+    await expect(result).resolves.toEqual({ data: { n: 1 } });
+    await reconnect(h);
+    expect(gql.subscribes).toHaveLength(1);
+  });
+
+  it('in flight when the link drops: written again, once, on the next socket, and resolves there', async () => {
+    const { h } = graphql();
+    await h.connect();
+    const result = h.connection.execute(query, { id: 'q' });
+    await reconnect(h);
+    expect(subscribesPerSocket(h, 'q')).toEqual({ 1: 1, 2: 1 });
+    socketOf(h).push({ type: 'next', id: 'q', payload: { data: { n: 2 } } });
+    await expect(result).resolves.toEqual({ data: { n: 2 } });
+  });
+
+  it('restart: false — in flight when the link drops, it rejects with NETWORK_ERROR and is not written again', async () => {
+    const { h } = graphql();
+    await h.connect();
+    const result = h.connection.execute({ query: 'mutation { pay }' }, { id: 'm', restart: false }).catch((error: unknown) => error);
+    socketOf(h).drop();
+    await h.settle();
+    expect(await result).toMatchObject({ code: ErrorCode.NETWORK_ERROR, messageId: 'm', recovery: 'fail' });
+    await h.advance(h.connection.snapshot.context.retryDelayMs);
+    expect(subscribesPerSocket(h, 'm')).toEqual({ 1: 1 });
+  });
+
+  it('restart: false — not yet written when the link drops, it is written on the next socket', async () => {
+    const { h } = graphql();
+    const result = h.connection.execute({ query: 'mutation { pay }' }, { id: 'm', restart: false });
+    await h.connect();
+    socketOf(h).push({ type: 'next', id: 'm', payload: { data: { pay: true } } });
+    await expect(result).resolves.toEqual({ data: { pay: true } });
+  });
+
+  it('rejects with the server error (its GraphQL errors in details); on(error) hears of it too', async () => {
+    const { h } = graphql();
+    await h.connect();
+    const result = h.connection.execute(query, { id: 'q' }).catch((error: unknown) => error);
+    socketOf(h).push({ type: 'error', id: 'q', payload: [{ message: 'Syntax Error: Expected Name' }] });
+    const error = (await result) as SocketchartError;
+    expect(error).toMatchObject({ code: ErrorCode.SERVER_ERROR, messageId: 'q', recovery: 'fail', details: [{ message: 'Syntax Error: Expected Name' }] });
+    expect(error.message).toBe('GraphQL operation q failed: Syntax Error: Expected Name');
+    expect(h.errors).toHaveLength(1);
+    expect(h.connection.status).toBe('connected');
+  });
+
+  it('a complete with no result rejects', async () => {
+    const { h } = graphql();
+    await h.connect();
+    const result = h.connection.execute(query, { id: 'q' });
+    socketOf(h).push({ type: 'complete', id: 'q' });
+    await expect(result).rejects.toMatchObject({ code: ErrorCode.INVALID_MESSAGE_FORMAT, message: 'Operation q completed without a result' });
+  });
+
+  it('a subscription run with execute() resolves with its first result; a second result stops it (complete, once)', async () => {
+    const { h, gql } = graphql();
+    await h.connect();
+    const result = h.connection.execute(subscription, { id: 's' });
+    socketOf(h).push({ type: 'next', id: 's', payload: { data: { ticks: 1 } } });
+    await expect(result).resolves.toEqual({ data: { ticks: 1 } });
+    expect(gql.completes).toEqual([]);
+    socketOf(h).push({ type: 'next', id: 's', payload: { data: { ticks: 2 } } });
+    socketOf(h).push({ type: 'next', id: 's', payload: { data: { ticks: 3 } } });
+    expect(gql.completes).toEqual([{ type: 'complete', id: 's' }]);
+  });
+
+  it('stop() of the connection rejects pending ones with CLOSED; afterwards execute() rejects with CLOSED', async () => {
+    const { h } = graphql();
+    await h.connect();
+    const result = h.connection.execute(query).catch((error: unknown) => error);
+    h.connection.stop();
+    await h.settle();
+    expect(await result).toMatchObject({ code: ErrorCode.CLOSED });
+    await expect(h.connection.execute(query)).rejects.toMatchObject({ code: ErrorCode.CLOSED });
+  });
+
+  it('an aborted signal rejects with its reason; an already aborted one writes nothing', async () => {
+    const { h, gql } = graphql();
+    await h.connect();
+    const controller = new AbortController();
+    const result = h.connection.execute(query, { id: 'q', signal: controller.signal }).catch((error: unknown) => error);
+    const reason = new Error('gone');
+    controller.abort(reason);
+    expect(await result).toBe(reason);
+    expect(gql.completes).toEqual([{ type: 'complete', id: 'q' }]);
+    await expect(h.connection.execute(query, { signal: AbortSignal.abort(reason) })).rejects.toBe(reason);
+    expect(gql.subscribes).toHaveLength(1);
+  });
+
+  it('ids are fresh and unique; a live id is refused; bad options are typed errors', async () => {
+    const { h, gql } = graphql();
+    await h.connect();
+    void h.connection.execute(query);
+    void h.connection.execute(query);
+    expect(gql.subscribes.map((frame) => frame.id)).toEqual(['op-1', 'op-2']);
+    await expect(h.connection.execute(query, { id: 'op-1' })).rejects.toMatchObject({ code: ErrorCode.INVALID_MESSAGE_FORMAT, message: 'Operation op-1 is already running' });
+    await expect(h.connection.execute(query, { id: '' })).rejects.toBeInstanceOf(InvalidOptionError);
+    await expect(h.connection.execute(query, { restart: 'yes' as unknown as boolean })).rejects.toMatchObject({ option: 'restart' });
+    await expect(h.connection.execute(query, { signal: {} as AbortSignal })).rejects.toMatchObject({ option: 'signal' });
+    await expect(h.connection.execute({ query: '{ a }', variables: [1] })).rejects.toMatchObject({ message: '`variables` of a GraphQL operation must be an object' });
+    await expect(h.connection.execute('{ a }')).rejects.toMatchObject({ code: ErrorCode.INVALID_MESSAGE_FORMAT });
+    expect(gql.subscribes).toHaveLength(2);
+  });
+});
+
+describe('operation(): streams with a sink', () => {
+  it('results go to next; restarted after a reconnect while live; complete ends it for good', async () => {
+    const { h } = graphql();
+    const { seen, sink } = recorder();
+    await h.connect();
+    h.connection.operation(subscription, sink, { id: 's' });
+    socketOf(h).push({ type: 'next', id: 's', payload: { n: 1 } });
+    await reconnect(h);
+    socketOf(h).push({ type: 'next', id: 's', payload: { n: 2 } });
+    socketOf(h).push({ type: 'complete', id: 's' });
+    socketOf(h).push({ type: 'next', id: 's', payload: { n: 3 } });
+    await reconnect(h);
+    expect(seen).toEqual(['next {"n":1}', 'next {"n":2}', 'complete']);
+    expect(subscribesPerSocket(h, 's')).toEqual({ 1: 1, 2: 1 });
+  });
+
+  it('stop() writes complete once, calls complete, and the operation is not restarted', async () => {
+    const { h, gql } = graphql();
+    const { seen, sink } = recorder();
+    await h.connect();
+    const stop = h.connection.operation(subscription, sink, { id: 's' });
+    stop();
+    stop();
+    expect(gql.completes).toEqual([{ type: 'complete', id: 's' }]);
+    expect(seen).toEqual(['complete']);
+    await reconnect(h);
+    expect(subscribesPerSocket(h, 's')).toEqual({ 1: 1 });
+  });
+
+  it('stopped before it was written, nothing is written at all', async () => {
+    const { h } = graphql();
+    const stop = h.connection.operation(subscription, { next: () => {} }, { id: 's' });
+    stop();
+    await h.connect();
+    expect(socketOf(h).sent.map((frame) => frame.json?.type)).toEqual(['connection_init']);
+  });
+
+  it('the connection failing (4403) or being disposed ends operations with CLOSED', async () => {
+    const { h } = graphql();
+    const first = recorder();
+    await h.connect();
+    h.connection.operation(subscription, first.sink);
+    socketOf(h).closeFromServer(4403, 'Forbidden');
+    await h.settle();
+    expect(h.connection.status).toBe('failed');
+    expect(first.seen).toEqual([`error ${ErrorCode.CLOSED}`]);
+
+    const other = graphql();
+    const second = recorder();
+    await other.h.connect();
+    other.h.connection.operation(subscription, second.sink);
+    other.h.connection.dispose();
+    expect(second.seen).toEqual([`error ${ErrorCode.CLOSED}`]);
+  });
+
+  it('a sink without next, or with a next that is not a function, is an InvalidOptionError', async () => {
+    const { h } = graphql();
+    expect(() => h.connection.operation(subscription, {} as OperationSink)).toThrow(InvalidOptionError);
+    expect(() => h.connection.operation(subscription, { next: () => {}, error: 1 } as unknown as OperationSink)).toThrow(/sink\.error/);
+  });
+});
+
+describe('iterate(): results as an async iterator', () => {
+  it('yields results in order to concurrent next() calls, then ends on complete', async () => {
+    const { h } = graphql();
+    await h.connect();
+    const iterator = h.connection.iterate(subscription, { id: 's' });
+    const first = iterator.next();
+    const second = iterator.next();
+    socketOf(h).push({ type: 'next', id: 's', payload: { n: 1 } });
+    socketOf(h).push({ type: 'next', id: 's', payload: { n: 2 } });
+    socketOf(h).push({ type: 'next', id: 's', payload: { n: 3 } });
+    socketOf(h).push({ type: 'complete', id: 's' });
+    expect(await first).toEqual({ value: { n: 1 }, done: false });
+    expect(await second).toEqual({ value: { n: 2 }, done: false });
+    expect(await iterator.next()).toEqual({ value: { n: 3 }, done: false });
+    expect(await iterator.next()).toEqual({ value: undefined, done: true });
+  });
+
+  it('throws the server error after the results that came before it', async () => {
+    const { h } = graphql();
+    await h.connect();
+    const iterator = h.connection.iterate(subscription, { id: 's' });
+    socketOf(h).push({ type: 'next', id: 's', payload: { n: 1 } });
+    socketOf(h).push({ type: 'error', id: 's', payload: [{ message: 'boom' }] });
+    expect(await iterator.next()).toEqual({ value: { n: 1 }, done: false });
+    await expect(iterator.next()).rejects.toMatchObject({ code: ErrorCode.SERVER_ERROR, message: 'GraphQL operation s failed: boom' });
+    expect(await iterator.next()).toEqual({ value: undefined, done: true });
+  });
+
+  it('an aborted signal ends the iteration with its reason and stops the operation', async () => {
+    const { h, gql } = graphql();
+    await h.connect();
+    const controller = new AbortController();
+    const iterator = h.connection.iterate(subscription, { id: 's', signal: controller.signal });
+    const pending = iterator.next();
+    const reason = new Error('left the page');
+    controller.abort(reason);
+    await expect(pending).rejects.toBe(reason);
+    expect(await iterator.next()).toEqual({ value: undefined, done: true });
+    expect(gql.completes).toEqual([{ type: 'complete', id: 's' }]);
+  });
+
+  it('break stops the operation on the server', async () => {
+    const { h, gql } = graphql();
+    await h.connect();
+    const iterator = h.connection.iterate(subscription, { id: 's' });
+    queueMicrotask(() => socketOf(h).push({ type: 'next', id: 's', payload: { n: 1 } }));
+    for await (const result of iterator) {
+      expect(result).toEqual({ n: 1 });
+      break;
+    }
+    expect(gql.completes).toEqual([{ type: 'complete', id: 's' }]);
+    await reconnect(h);
+    expect(subscribesPerSocket(h, 's')).toEqual({ 1: 1 });
+  });
+});
+
+describe('operations on a protocol without them', () => {
+  it('jsonProtocol: operation(), iterate() and execute() are refused with an InvalidOptionError naming the protocol', async () => {
+    const { harness } = await import('../../support/harness.js');
+    const h = harness();
+    expect(() => h.connection.operation(query, { next: () => {} })).toThrow(
+      'Invalid option `protocol`: expected a protocol with operations (such as graphqlTransportWsProtocol()) for operation(), received "socketchart.v1"',
+    );
+    expect(() => h.connection.iterate(query)).toThrow(InvalidOptionError);
+    await expect(h.connection.execute(query)).rejects.toBeInstanceOf(InvalidOptionError);
+  });
+});
+
+describe('a sink that throws', () => {
+  it('does not break the data plane: later frames and other operations are still delivered', async () => {
+    const { h } = graphql();
+    await h.connect();
+    const thrown: unknown[] = [];
+    const onError = (error: unknown) => thrown.push(error);
+    process.on('uncaughtException', onError);
+    try {
+      const other: unknown[] = [];
+      h.connection.operation(subscription, { next: () => { throw new Error('app bug'); } }, { id: 'bad' });
+      h.connection.operation(subscription, { next: (result) => other.push(result) }, { id: 'good' });
+      socketOf(h).push({ type: 'next', id: 'bad', payload: { n: 1 } });
+      socketOf(h).push({ type: 'next', id: 'good', payload: { n: 2 } });
+      await h.settle();
+      expect(other).toEqual([{ n: 2 }]);
+      expect(thrown).toEqual([new Error('app bug')]);
+      expect(h.connection.status).toBe('connected');
+    } finally {
+      process.off('uncaughtException', onError);
+    }
+  });
+});
