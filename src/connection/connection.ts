@@ -211,7 +211,7 @@ export class Connection {
 
   /**
    * Starts an operation of the protocol (a graphql-transport-ws `subscribe`) whose results go to `sink.next`
-   * until the server completes it (`sink.complete`) or fails it (`sink.error`, and `on('error')`). It is
+   * until the server completes it (`sink.complete`) or fails it (`sink.error`). It is
    * written once when the link is up and started again after a reconnect while it is live. Returns the
    * function that stops it (the server is told; `sink.complete` is called). Throws InvalidOptionError for a
    * protocol without operations or a bad sink, a SocketchartError for a payload the protocol refuses or an

@@ -79,11 +79,15 @@ export class Inbound implements FrameSink {
     host.routes?.deliver(message);
   }
 
-  /** An operation is over: its sink is told; its error reaches `on('error')` too, as a report. */
+  /**
+   * An operation is over: its sink is told (its promise rejects, its iterator throws). An error of an
+   * operation nobody waits on (one `send()` started for channel listeners) reaches `on('error')` instead.
+   */
   end(id: string, error?: SocketchartError): void {
     const { host } = this;
+    const heard = host.operations?.hasSink(id) === true;
     host.operations?.end(id, error === undefined ? undefined : host.redactError(error.with({ recovery: 'fail' })));
-    if (error !== undefined) host.reportError(error.with({ recovery: 'none' }));
+    if (error !== undefined && !heard) host.reportError(error.with({ recovery: 'none' }));
     else if (host.events.has('control')) host.events.emit('control', { type: 'complete', frame: { type: 'complete', id } });
   }
 

@@ -133,6 +133,11 @@ export class Operations {
     tell(entry.sink, 'next', result);
   }
 
+  /** Whether operation `id` is live and has a sink of its own (a caller that hears how it ends). */
+  hasSink(id: string): boolean {
+    return this.live.get(id)?.sink !== undefined;
+  }
+
   /** The server ended operation `id` (`complete`, or `error` with the error). False when it was not live. */
   end(id: string, error?: SocketchartError): boolean {
     const entry = this.live.get(id);
