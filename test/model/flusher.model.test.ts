@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { flusherMachine } from '../../src/index.js';
-import { Coverage } from '../../src/testing/index.js';
+import { Coverage, stateNodesOf, transitionsOf } from '../../src/testing/index.js';
 import { flusherModel, flusherReplay, flusherVariants } from '../support/model/children.js';
 
 /**
@@ -34,6 +34,15 @@ describe('flusher model coverage', () => {
         `replayed: ${coverage.format()}`,
       ].join('\n'),
     );
+    const states = new Set<string>();
+    const transitions = new Set<string>();
+    for (const { model } of models) {
+      const reached = model.reachable();
+      for (const id of reached.states) states.add(id);
+      for (const id of reached.transitions) transitions.add(id);
+    }
+    expect(stateNodesOf(flusherMachine).map((node) => node.id).filter((id) => !states.has(id)), 'state nodes the pure machine cannot reach').toEqual([]);
+    expect(transitionsOf(flusherMachine).filter((id) => !transitions.has(id)), 'transitions the pure machine cannot reach').toEqual([]);
     expect(report?.states.missing).toEqual([]);
     expect(report?.transitions.missing).toEqual([]);
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { heartbeatMachine } from '../../src/index.js';
-import { Coverage } from '../../src/testing/index.js';
+import { Coverage, stateNodesOf, transitionsOf } from '../../src/testing/index.js';
 import { checkHeartbeatPolicies, heartbeatModel, heartbeatReplay, heartbeatVariants } from '../support/model/children.js';
 
 /**
@@ -54,6 +54,9 @@ describe('heartbeat model coverage', () => {
         `replayed: ${coverage.format()}`,
       ].join('\n'),
     );
+    const reached = model.reachable();
+    expect(stateNodesOf(heartbeatMachine).map((node) => node.id).filter((id) => !reached.states.has(id)), 'state nodes the pure machine cannot reach').toEqual([]);
+    expect(transitionsOf(heartbeatMachine).filter((id) => !reached.transitions.has(id)), 'transitions the pure machine cannot reach').toEqual([]);
     expect(report?.states.missing).toEqual([]);
     expect(report?.transitions.missing).toEqual([]);
   });
