@@ -195,7 +195,7 @@ export class PresenceSession {
   }
 
   private subscribeChannel(channel: string): () => void {
-    const { first, unsubscribe } = this.host.router.subscribe(channel, noop);
+    const { first, unsubscribe } = this.host.router.subscribe(channel, () => {});
     const { protocol } = this.host.options;
     if (first && this.host.link.connected) this.host.write(protocol.subscribeFrame(channel, undefined));
     return () => {
