@@ -19,7 +19,7 @@ interface PageState {
   restored: Array<{ messages: number }>;
 }
 
-const figures: Record<string, number> = { heartbeatFalsePositives: 0, dialsWhileOffline: 0, reopenedAfterUserClose: 0, lost: 0, duplicated: 0 };
+const figures = { heartbeatFalsePositives: 0, dialsWhileOffline: 0, reopenedAfterUserClose: 0, lost: 0, duplicated: 0 };
 
 describe('page lifecycle in Chromium', () => {
   let browser: Browser;
