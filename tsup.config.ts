@@ -6,6 +6,9 @@ export default defineConfig({
     'index.node': 'src/index.node.ts',
     testing: 'src/testing/index.ts',
     server: 'src/server/index.ts',
+    react: 'src/react/index.ts',
+    vue: 'src/vue/index.ts',
+    rx: 'src/rx/index.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,
@@ -13,5 +16,5 @@ export default defineConfig({
   clean: true,
   target: 'es2022',
   splitting: true,
-  external: ['ws', 'xstate', 'rxjs', 'jose', 'zod', 'pino', 'prom-client', 'ioredis'],
+  external: ['ws', 'xstate', 'rxjs', 'jose', 'zod', 'pino', 'prom-client', 'ioredis', 'react', '@xstate/react', 'vue', '@xstate/vue'],
 });

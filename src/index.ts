@@ -12,7 +12,10 @@ export type {
   TokenReason,
 } from './connection/options.js';
 export type { SendOptions } from './connection/outbound.js';
-export type { ConnectionEvents, StateChange } from './connection/events.js';
+export type { ConnectionEvents, StateChange, PresenceChange, TypingChange } from './connection/events.js';
+export type { ChannelIterator, ChannelIteratorOptions, ChannelOverflow } from './connection/channel-iterator.js';
+export type { PresenceSession, PresenceMember } from './connection/presence.js';
+export type { OnceOptions } from './connection/waiting.js';
 export type { MessageListener } from './connection/router.js';
 export {
   connectionStatuses,
@@ -41,6 +44,7 @@ export type {
   IncomingFrame,
   EncodeOptions,
   OperationCodec,
+  PresenceAction,
 } from './protocol/adapter.js';
 export type { OperationSink, OperationOptions } from './protocol/operations.js';
 export type { OperationCallOptions } from './protocol/operation-calls.js';

@@ -13,6 +13,9 @@ import type { ConnectionStatus } from './types.js';
 import { bindRuntime, boundConnectionMachine, connectionInput, findRuntime } from './implementations.js';
 import type { OperationOptions, OperationSink } from '../protocol/operations.js';
 import { executeOperation, iterateOperation, runOperation, type OperationCallHost, type OperationCallOptions } from '../protocol/operation-calls.js';
+import { iterateChannel, type ChannelIterator, type ChannelIteratorOptions } from './channel-iterator.js';
+import { PresenceSession } from './presence.js';
+import { onceEvent, untilReady, type OnceOptions } from './waiting.js';
 
 export { statusOf } from './status.js';
 export type { ConnectionSnapshot } from './runtime.js';
@@ -30,6 +33,7 @@ export class Connection {
   private started: boolean;
   private userStopped = false;
   private disposed = false;
+  private presence_: PresenceSession | undefined;
 
   /** @internal Use `createConnection()`, or `connectionOf(actor)` for an actor of `connectionLogic()`. */
   constructor(runtime: ConnectionRuntime, actor: ConnectionActor, owner: AnyActorRef | null | undefined, started = true) {
@@ -141,6 +145,42 @@ export class Connection {
     return this.rt.events.on(event, listener);
   }
 
+  /**
+   * The next `event` (that `filter` accepts), as a promise; rejects with the signal's reason when it is
+   * aborted first. The listener is removed either way.
+   */
+  once<K extends keyof ConnectionEvents>(event: K, options?: OnceOptions<ConnectionEvents[K]>): Promise<ConnectionEvents[K]> {
+    return onceEvent((listener) => this.on(event, listener), options);
+  }
+
+  /**
+   * Resolves when the connection is `connected` (at once if it is). Rejects with the failure when it fails,
+   * with CLOSED when it is stopped or disposed (at once if it is closed or failed already: `start()` or
+   * `retry()` first), and with the signal's reason when aborted. An `idle` connection is waited for.
+   */
+  ready(options: { signal?: AbortSignal } = {}): Promise<void> {
+    return untilReady(this, options.signal);
+  }
+
+  /**
+   * The channel's messages as an async iterator (`for await (const message of connection.channel('x'))`):
+   * subscribed at once, buffered up to `bufferSize` for a slow reader, unsubscribed on `break`. The iteration
+   * ends when the connection is closed and throws when it fails.
+   */
+  channel<T = unknown>(channel: string, options?: ChannelIteratorOptions): ChannelIterator<T> {
+    if (typeof channel !== 'string' || channel === '') throw new InvalidOptionError('channel', 'a non-empty channel name', channel);
+    return iterateChannel<T>(this, channel, options);
+  }
+
+  /**
+   * Presence and typing on this connection's channels (with a protocol that has them: the default one,
+   * against the reference server): `join`, `leave`, `list`, `members`, `watch`, `startTyping`,
+   * `stopTyping`, `typingUsers`; changes arrive as `presence` and `typing` events.
+   */
+  get presence(): PresenceSession {
+    return (this.presence_ ??= new PresenceSession(this.rt));
+  }
+
   get status(): ConnectionStatus {
     return this.rt.link.status;
   }
@@ -192,10 +232,27 @@ export class Connection {
     return this.rt.metrics.snapshot({ queueDepth: this.rt.outbound.size, queueCapacity: this.rt.options.queue.maxMessages });
   }
 
+  /** `using connection = createConnection(…)`: disposes the connection at the end of the scope. */
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  /** `await using connection = …`: stops (the close handshake, at most `closeTimeoutMs`), then disposes. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.disposed) return;
+    if (!this.rt.link.settled && this.rt.link.status !== 'idle') {
+      const closed = this.once('state', { filter: ({ status }) => status === 'closed' || status === 'failed' });
+      this.stop();
+      if (!this.rt.link.settled) await closed;
+    }
+    this.dispose();
+  }
+
   /** Stops the actor for good: closes the socket, clears every timer, rejects queued sends. The connection is then closed; `start()` refuses. */
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    this.presence_?.dispose();
     const actor = this.current;
     if (this.started && actor.getSnapshot().status === 'active') actor.send({ type: 'connection.stop' });
     this.rt.unwatchEnvironment();

@@ -1,6 +1,9 @@
+import type { SnapshotFrom } from 'xstate';
+import type { ConnectionMachine } from '../../machines/connection.machine.js';
 import type { InboundMessage } from '../protocol/adapter.js';
 import type { SocketchartError } from '../protocol/errors.js';
 import type { ConnectionStatus } from './types.js';
+import type { PresenceMember } from '../protocol/wire.js';
 
 /** A change of status. */
 export interface StateChange {
@@ -8,6 +11,22 @@ export interface StateChange {
   previous: ConnectionStatus;
   /** Why, when a failure caused it (the failure's message, secrets removed). */
   reason?: string;
+}
+
+/** A change of a channel's members: who joined, who left, and everyone present now. */
+export interface PresenceChange {
+  ch: string;
+  joins: PresenceMember[];
+  leaves: PresenceMember[];
+  members: PresenceMember[];
+}
+
+/** A user started or stopped typing on a channel; `users`: everyone typing there now (never this connection). */
+export interface TypingChange {
+  ch: string;
+  userId: string;
+  typing: boolean;
+  users: string[];
 }
 
 /** Events `connection.on()` can listen to. */
@@ -24,4 +43,10 @@ export interface ConnectionEvents {
   throttled: { scope: string; waitMs: number; queued: number };
   /** Messages a previous run left in the persistence store were queued again (`expired`: dropped, their TTL had passed). */
   restored: { messages: number; expired: number };
+  /** The members of a channel changed (a channel joined or watched: `connection.presence`). */
+  presence: PresenceChange;
+  /** Someone started or stopped typing on a channel this connection is subscribed to. */
+  typing: TypingChange;
+  /** Every snapshot of the connection's machine, across the actors it runs (`connection.actor` may change at rest). */
+  snapshot: SnapshotFrom<ConnectionMachine>;
 }

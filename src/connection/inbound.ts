@@ -31,6 +31,8 @@ export interface InboundHost {
   pong(ts: number | undefined): void;
   reportError(error: SocketchartError): void;
   redactError(error: SocketchartError): SocketchartError;
+  /** An error frame that a call of the connection's own claims (a presence request): it goes no further. */
+  claimed(error: SocketchartError): boolean;
 }
 
 /**
@@ -105,6 +107,7 @@ export class Inbound implements FrameSink {
 
   serverError(error: SocketchartError): void {
     const { host } = this;
+    if (host.claimed(error)) return;
     const followsServer = error.code === ErrorCode.RATE_LIMIT_EXCEEDED && host.options.rateLimit.followServer;
     if (followsServer && host.outbound.holdForRateLimit(error)) return;
     if (host.outbound.refused(error)) return;

@@ -339,7 +339,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   for (const method of adapterMethods) {
     if (typeof protocol[method] !== 'function') throw new InvalidOptionError(`protocol.${method}`, 'a function (see ProtocolAdapter)', protocol[method]);
   }
-  for (const method of ['closeRule', 'normalizeCloseCode'] as const) {
+  for (const method of ['closeRule', 'normalizeCloseCode', 'presenceFrame', 'typingFrame'] as const) {
     if (protocol[method] !== undefined && typeof protocol[method] !== 'function') throw new InvalidOptionError(`protocol.${method}`, 'a function, or nothing', protocol[method]);
   }
   for (const flag of ['acknowledges', 'startsOperations'] as const) {

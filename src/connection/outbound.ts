@@ -33,6 +33,13 @@ export interface SendOptions {
    * @default false
    */
   ack?: boolean;
+  /**
+   * Aborting it gives the message up: a queued message leaves the queue, an acknowledged one is no longer
+   * waited for or written again, and the promise rejects with the signal's reason. A message already
+   * written stays written (with `ack`, the server may still apply it).
+   * @default undefined
+   */
+  signal?: AbortSignal;
 }
 
 /** What the outbound side needs of its connection. */
@@ -137,6 +144,8 @@ export class Outbound {
         new SocketchartError(ErrorCode.INVALID_MESSAGE_FORMAT, { message: `The ${protocol.name} protocol has no acknowledgements (ack: true, request())${instead}`, recovery: 'fail' }),
       );
     }
+    const signal = options.signal;
+    if (signal?.aborted) return Promise.reject(signal.reason);
     const acks = this.ackTracker();
     const id = options.id ?? acks.nextId();
     if (acks.has(id)) {
@@ -152,11 +161,18 @@ export class Outbound {
       () => acks.written(id),
       (error: SocketchartError) => acks.fail(id, error),
     );
+    if (signal) {
+      const onAbort = () => acks.fail(id, signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+      const done = () => signal.removeEventListener('abort', onAbort);
+      acked.then(done, done);
+    }
     return acked;
   }
 
   private sendFrame(data: unknown, options: SendOptions, encoded?: (frame: OutgoingFrame) => void): Promise<void> {
     const { host } = this;
+    if (options.signal?.aborted) return Promise.reject(options.signal.reason);
     const { protocol, maxMessageBytes: limit, queue: queueOptions } = host.options;
     let frame: OutgoingFrame;
     try {
@@ -192,13 +208,20 @@ export class Outbound {
     }
     if (link.settled) return Promise.reject(new SocketchartError(ErrorCode.CLOSED, { message: `The connection is ${link.status}` }));
     const ttl = options.ttl ?? queueOptions.defaultTtlMs;
-    const promise = this.enqueue(frame, options.priority ?? 'normal', ttl, options.id, options.channel);
+    const promise = this.enqueue(frame, options.priority ?? 'normal', ttl, options.id, options.channel, options.signal);
     if (this.outbox && !options.ack) this.outbox.keepUntil(promise, frame, { channel: options.channel, priority: options.priority ?? 'normal', ttlMs: ttl, ack: false });
     this.wakeFlusher();
     return promise;
   }
 
-  private enqueue(frame: OutgoingFrame, priority: Priority, ttl: number | undefined, id: string | undefined, channel: string | undefined): Promise<void> {
+  private enqueue(
+    frame: OutgoingFrame,
+    priority: Priority,
+    ttl: number | undefined,
+    id: string | undefined,
+    channel: string | undefined,
+    signal?: AbortSignal,
+  ): Promise<void> {
     const queue = (this.queue ??= new OutboundQueue(this.host.options.queue, this.host.options.clock));
     return queue.enqueue({
       payload: frame,
@@ -207,6 +230,7 @@ export class Outbound {
       ...(ttl !== undefined && ttl > 0 ? { ttlMs: ttl } : {}),
       ...(id === undefined ? {} : { id }),
       ...(channel === undefined ? {} : { channel }),
+      ...(signal === undefined ? {} : { signal }),
     });
   }
 

@@ -80,6 +80,8 @@ export class ConnectionRuntime implements SocketCallbacks {
   private restingOwner: AnyActorRef | undefined;
   /** The actor is being released at rest: its stop is not the end of the connection. */
   private releasing = false;
+  /** Calls of the connection's own that error frames may concern (presence requests). */
+  private claims: Array<(error: SocketchartError) => boolean> | undefined;
 
   constructor(options: ResolvedOptions) {
     this.options = options;
@@ -122,11 +124,12 @@ export class ConnectionRuntime implements SocketCallbacks {
     return this.restingOwner !== undefined;
   }
 
-  /** Follows the connection actor: what each state allows, metrics, logs and `state` / `failover` events. */
+  /** Follows the connection actor: what each state allows, metrics, logs and `state` / `failover` / `snapshot` events. */
   next(snapshot: ConnectionSnapshot): void {
     const before = this.link;
     const link = linkStateOf(snapshot);
     this.link = link;
+    if (this.events.has('snapshot')) this.events.emit('snapshot', snapshot);
     const previous = this.context;
     const context = (this.context = snapshot.context);
     if (previous && previous.urlIndex !== context.urlIndex) this.announceFailover(previous.urlIndex, context.urlIndex);
@@ -345,6 +348,23 @@ export class ConnectionRuntime implements SocketCallbacks {
   }
 
   // Errors and logs
+
+  /** Hands server error frames to `claim` first; returns the function that stops. */
+  claimErrors(claim: (error: SocketchartError) => boolean): () => void {
+    const claims = (this.claims ??= []);
+    claims.push(claim);
+    return () => {
+      const index = claims.indexOf(claim);
+      if (index >= 0) claims.splice(index, 1);
+    };
+  }
+
+  claimed(error: SocketchartError): boolean {
+    const claims = this.claims;
+    if (claims === undefined) return false;
+    for (const claim of claims) if (claim(error)) return true;
+    return false;
+  }
 
   /** A copy of the error with the token removed from its message and details, when it appears there. */
   redactError(error: SocketchartError): SocketchartError {

@@ -128,6 +128,32 @@ export class Pool {
     };
   }
 
+  /** `using pool = createPool(…)`: disposes the pool at the end of the scope. */
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  /** `await using pool = …`: stops every connection (waiting at most `stopTimeoutMs` for them to close), then disposes. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.actor.getSnapshot().status !== 'active') return;
+    const state = this.status().state;
+    if (state === 'starting' || state === 'running' || state === 'stopping') {
+      await new Promise<void>((resolve) => {
+        const subscription = this.actor.subscribe({
+          next: (snapshot) => {
+            if (snapshot.value !== 'stopped') return;
+            queueMicrotask(() => subscription.unsubscribe());
+            resolve();
+          },
+          complete: () => resolve(),
+          error: () => resolve(),
+        });
+        this.stop();
+      });
+    }
+    this.dispose();
+  }
+
   /** Stops everything for good: every connection actor, the budget timer, the environment listener. */
   dispose(): void {
     if (this.actor.getSnapshot().status !== 'active') return;

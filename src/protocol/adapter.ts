@@ -2,6 +2,9 @@ import type { SessionInfo } from '../../machines/connection.types.js';
 import type { SocketchartError } from './errors.js';
 import type { CloseRule } from './close-codes.js';
 
+/** What a presence frame asks: join the channel's members, leave them, or only list them. */
+export type PresenceAction = 'join' | 'leave' | 'list';
+
 /** Anything a WebSocket can send. */
 export type OutgoingFrame = string | ArrayBufferLike | ArrayBufferView;
 /** Anything a WebSocket can deliver (after `binaryType = 'arraybuffer'`; `ws` delivers Buffers). */
@@ -115,6 +118,13 @@ export interface ProtocolAdapter {
    * reports the code received.
    */
   normalizeCloseCode?(code: number): number;
+  /**
+   * The frame that joins, leaves or lists the members present on a channel (answered by a
+   * `presence_state` control frame); absent: the protocol has no presence and `connection.presence` refuses.
+   */
+  presenceFrame?(channel: string, action: PresenceAction, meta?: Record<string, unknown>): OutgoingFrame;
+  /** The frame that says the user is typing on a channel, or stopped; absent: the protocol has no typing indicators. */
+  typingFrame?(channel: string, typing: boolean): OutgoingFrame;
   /** Decodes one inbound frame into exactly one call on `sink`. */
   decode(frame: IncomingFrame, sink: FrameSink): void;
 }

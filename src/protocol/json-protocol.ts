@@ -59,6 +59,8 @@ export const jsonProtocol: ProtocolAdapter = {
   },
   subscribeFrame: (ch, since) => JSON.stringify(since === undefined ? { type: 'subscribe', ch } : { type: 'subscribe', ch, since }),
   unsubscribeFrame: (ch) => JSON.stringify({ type: 'unsubscribe', ch }),
+  presenceFrame: (ch, action, meta) => JSON.stringify(meta === undefined ? { type: 'presence', ch, action } : { type: 'presence', ch, action, meta }),
+  typingFrame: (ch, typing) => JSON.stringify({ type: 'typing', ch, typing }),
   decode(raw: IncomingFrame, sink: FrameSink): void {
     if (typeof raw !== 'string') {
       sink.data({ data: raw });

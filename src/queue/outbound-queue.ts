@@ -61,6 +61,8 @@ export interface EnqueueInput {
   id?: string;
   /** Channel the message is published on. */
   channel?: string;
+  /** Aborting it takes the message out of the queue (if it is still there) and rejects its promise with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 /** Every priority, highest first. */
@@ -215,8 +217,33 @@ export class OutboundQueue {
       return promise;
     }
     this.expireDue(now);
-    if (this.admit(entry, false)) this.lane(rank).push(entry);
+    if (this.admit(entry, false)) {
+      this.lane(rank).push(entry);
+      if (input.signal !== undefined) this.cancelOnAbort(entry, input.signal);
+    }
     return promise;
+  }
+
+  /** An aborted message leaves the queue; its promise rejects with the signal's reason. */
+  private cancelOnAbort(entry: Entry, signal: AbortSignal): void {
+    const { resolve, reject } = entry;
+    const onAbort = () => {
+      if (entry.queued) {
+        this.detach(entry);
+        this.lanes[RANK[entry.priority]!]?.removeUnqueued();
+        this.arm();
+      }
+      reject(signal.reason);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    entry.resolve = () => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    };
+    entry.reject = (error) => {
+      signal.removeEventListener('abort', onAbort);
+      reject(error);
+    };
   }
 
   /** Per-priority number of queued messages. */

@@ -14,7 +14,15 @@ export const chromiumArgs = [
   '--disable-quic',
 ];
 
-/** Launches Chromium for a browser spec; close it in the spec's `afterAll`. */
-export function launchChromium(): Promise<Browser> {
-  return chromium.launch({ executablePath: CHROMIUM_PATH, args: chromiumArgs, headless: true });
+/**
+ * Launches Chromium for a browser spec; close it in the spec's `afterAll`. `backForwardCache`: keep the
+ * back/forward cache on (playwright-core turns it off by default).
+ */
+export function launchChromium({ backForwardCache = false }: { backForwardCache?: boolean } = {}): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM_PATH,
+    args: chromiumArgs,
+    headless: true,
+    ...(backForwardCache ? { ignoreDefaultArgs: ['--disable-back-forward-cache'] } : {}),
+  });
 }

@@ -1,0 +1,152 @@
+import type { InboundMessage } from '../protocol/adapter.js';
+import { ErrorCode, InvalidOptionError, SocketchartError } from '../protocol/errors.js';
+import type { StateChange } from './events.js';
+
+/** What a channel's iterator does when the reader falls `bufferSize` messages behind. */
+export type ChannelOverflow = 'error' | 'drop-oldest' | 'drop-newest';
+
+export interface ChannelIteratorOptions {
+  /** Most messages held for a reader that is behind. @default 1000 */
+  bufferSize?: number;
+  /**
+   * When `bufferSize` messages wait: end the iteration with QUEUE_OVERFLOW (`'error'`), forget the oldest
+   * waiting message (`'drop-oldest'`) or the new one (`'drop-newest'`); `dropped` counts what was forgotten.
+   * @default 'error'
+   */
+  overflow?: ChannelOverflow;
+  /** Ends the iteration: the waiting `next()` rejects with the signal's reason. @default undefined */
+  signal?: AbortSignal;
+}
+
+/** An async iterator over a channel's messages (`for await … of`); `break` or `return()` unsubscribes. */
+export interface ChannelIterator<T = unknown> extends AsyncIterableIterator<InboundMessage<T>> {
+  /** Messages forgotten because the reader was `bufferSize` behind (`drop-oldest` / `drop-newest`). */
+  readonly dropped: number;
+  /** Messages waiting to be read. */
+  readonly buffered: number;
+}
+
+/** What the iterator needs of its connection. */
+export interface ChannelSource {
+  subscribe(channel: string, listener: (data: unknown, message: InboundMessage) => void): () => void;
+  on(event: 'state', listener: (change: StateChange) => void): () => void;
+  readonly lastError: SocketchartError | null;
+}
+
+type Ending = { done: true } | { error: unknown };
+
+/**
+ * Iterates a channel from the moment it is created: messages that arrive before a `next()` wait in a
+ * bounded buffer. The iteration ends (`done`) when the connection is closed, throws the failure when it
+ * fails, and throws the signal's reason when aborted; any ending unsubscribes.
+ */
+export function iterateChannel<T>(source: ChannelSource, channel: string, options: ChannelIteratorOptions = {}): ChannelIterator<T> {
+  const { bufferSize = 1000, overflow = 'error', signal } = options;
+  if (!Number.isInteger(bufferSize) || bufferSize < 1) throw new InvalidOptionError('bufferSize', 'an integer >= 1', bufferSize);
+  if (overflow !== 'error' && overflow !== 'drop-oldest' && overflow !== 'drop-newest') {
+    throw new InvalidOptionError('overflow', "'error', 'drop-oldest' or 'drop-newest'", overflow);
+  }
+  if (signal !== undefined && (typeof signal !== 'object' || signal === null || typeof signal.addEventListener !== 'function')) {
+    throw new InvalidOptionError('signal', 'an AbortSignal', signal);
+  }
+  const buffer: InboundMessage<T>[] = [];
+  let head = 0;
+  let dropped = 0;
+  let ending: Ending | undefined;
+  let waiter: { resolve(result: IteratorResult<InboundMessage<T>>): void; reject(error: unknown): void } | undefined;
+
+  const finish = (end: Ending) => {
+    if (ending) return;
+    ending = end;
+    unsubscribe();
+    offState();
+    signal?.removeEventListener('abort', onAbort);
+    if (waiter && buffer.length === head) {
+      const w = waiter;
+      waiter = undefined;
+      if ('error' in end) w.reject(end.error);
+      else w.resolve({ done: true, value: undefined });
+    }
+  };
+  const onAbort = () => finish({ error: signal!.reason });
+
+  const unsubscribe = source.subscribe(channel, (_data, message) => {
+    if (ending) return;
+    if (waiter) {
+      const w = waiter;
+      waiter = undefined;
+      w.resolve({ done: false, value: message as InboundMessage<T> });
+      return;
+    }
+    if (buffer.length - head >= bufferSize) {
+      if (overflow === 'drop-newest') {
+        dropped++;
+        return;
+      }
+      if (overflow === 'drop-oldest') {
+        head++;
+        dropped++;
+      } else {
+        finish({
+          error: new SocketchartError(ErrorCode.QUEUE_OVERFLOW, {
+            message: `The reader of "${channel}" fell ${bufferSize} messages behind`,
+            recovery: 'fail',
+            details: { channel, bufferSize },
+          }),
+        });
+        return;
+      }
+    }
+    buffer.push(message as InboundMessage<T>);
+    if (head > 1024 && head * 2 > buffer.length) {
+      buffer.splice(0, head);
+      head = 0;
+    }
+  });
+  const offState = source.on('state', ({ status }) => {
+    if (status === 'closed') finish({ done: true });
+    else if (status === 'failed') finish({ error: source.lastError ?? new SocketchartError(ErrorCode.CONNECTION_FAILED, { message: 'The connection failed' }) });
+  });
+  if (signal?.aborted) onAbort();
+  else signal?.addEventListener('abort', onAbort, { once: true });
+
+  const iterator: ChannelIterator<T> = {
+    get dropped() {
+      return dropped;
+    },
+    get buffered() {
+      return buffer.length - head;
+    },
+    next() {
+      if (head < buffer.length) {
+        const value = buffer[head]!;
+        buffer[head++] = undefined as never;
+        if (head === buffer.length) {
+          buffer.length = 0;
+          head = 0;
+        }
+        return Promise.resolve({ done: false, value });
+      }
+      if (ending) return 'error' in ending ? Promise.reject(ending.error) : Promise.resolve({ done: true, value: undefined });
+      if (waiter) return Promise.reject(new InvalidOptionError('next', 'one next() at a time', 'a second next() before the first settled'));
+      return new Promise((resolve, reject) => (waiter = { resolve, reject }));
+    },
+    return() {
+      buffer.length = 0;
+      head = 0;
+      finish({ done: true });
+      ending = { done: true };
+      return Promise.resolve({ done: true, value: undefined });
+    },
+    throw(error?: unknown) {
+      buffer.length = 0;
+      head = 0;
+      finish({ done: true });
+      return Promise.reject(error);
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
+  return iterator;
+}

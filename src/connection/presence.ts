@@ -1,0 +1,375 @@
+import type { OutgoingFrame, PresenceAction } from '../protocol/adapter.js';
+import { ErrorCode, InvalidOptionError, SocketchartError } from '../protocol/errors.js';
+import type { PresenceMember } from '../protocol/wire.js';
+import type { TimerHandle } from '../environment/clock.js';
+import type { Emitter } from '../events/emitter.js';
+import type { ConnectionEvents, PresenceChange } from './events.js';
+import type { LinkState } from './link-state.js';
+import type { ResolvedOptions } from './options.js';
+import type { Router } from './router.js';
+
+export type { PresenceMember };
+export type { PresenceChange, TypingChange } from './events.js';
+
+/** What presence and typing need of their connection. */
+export interface PresenceHost {
+  readonly options: ResolvedOptions;
+  readonly events: Emitter<ConnectionEvents>;
+  readonly link: LinkState;
+  readonly router: Router;
+  write(frame: OutgoingFrame | undefined): boolean;
+  /** Hands server errors to `claim` first: one it returns true for concerns a call of its own and goes no further. */
+  claimErrors(claim: (error: SocketchartError) => boolean): () => void;
+}
+
+interface Request {
+  action: PresenceAction;
+  frame: OutgoingFrame;
+  /** Written on the current socket (an unwritten one goes when the link is up). */
+  written: boolean;
+  timer: TimerHandle | undefined;
+  /** Absent for the joins and lists the connection sends on its own after a reconnect. */
+  resolve?: (members: PresenceMember[]) => void;
+  reject?: (error: SocketchartError) => void;
+}
+
+const isMember = (value: unknown): value is PresenceMember =>
+  typeof value === 'object' && value !== null && typeof (value as PresenceMember).userId === 'string';
+
+const membersOf = (value: unknown): PresenceMember[] => (Array.isArray(value) ? value.filter(isMember) : []);
+
+const noop = () => {};
+
+function checkChannel(channel: unknown): asserts channel is string {
+  if (typeof channel !== 'string' || channel === '') throw new InvalidOptionError('channel', 'a non-empty channel name', channel);
+}
+
+/**
+ * Presence and typing on a connection, against a server that has them (the reference server: the
+ * `presence` grant of a channel rule). The channels joined are joined again after every reconnect (the
+ * server forgets a socket's presence with it) and the members of the channels watched are listed again, so
+ * what `members()` says catches up with what happened while the link was down.
+ */
+export class PresenceSession {
+  private readonly joined = new Map<string, Record<string, unknown> | undefined>();
+  private readonly present = new Map<string, Map<string, PresenceMember>>();
+  /** Channels watched (by `watch()`), with how many watchers. */
+  private readonly watched = new Map<string, number>();
+  private readonly requests = new Map<string, Request[]>();
+  /** Others typing, by channel. */
+  private readonly typers = new Map<string, Set<string>>();
+  /** This connection's own typing, by channel: when it ends on its own, and when the server last heard of it. */
+  private readonly typingNow = new Map<string, { sentAt: number; timer: TimerHandle }>();
+  private readonly releases: Array<() => void>;
+  private up: boolean;
+
+  constructor(private readonly host: PresenceHost) {
+    const { events } = host;
+    this.up = host.link.connected;
+    this.releases = [
+      events.on('control', ({ type, frame }) => this.control(type, frame)),
+      events.on('state', ({ status }) => this.follow(status)),
+      host.claimErrors((error) => this.refused(error)),
+    ];
+  }
+
+  private protocol() {
+    const { protocol } = this.host.options;
+    if (typeof protocol.presenceFrame !== 'function' || typeof protocol.typingFrame !== 'function') {
+      throw new InvalidOptionError('protocol', `a protocol with presence (the ${protocol.name} protocol has none)`, protocol.name);
+    }
+    return protocol as Required<Pick<typeof protocol, 'presenceFrame' | 'typingFrame'>>;
+  }
+
+  /**
+   * Joins the channel's members (with `meta`, at most 1 KB on the reference server); resolves with the
+   * members present once the server has it. Joined again after each reconnect until `leave()`.
+   */
+  join(channel: string, meta?: Record<string, unknown>): Promise<PresenceMember[]> {
+    checkChannel(channel);
+    const frame = this.protocol().presenceFrame(channel, 'join', meta);
+    this.joined.set(channel, meta);
+    return this.ask(channel, 'join', frame);
+  }
+
+  /** Leaves the channel's members; resolves with those still present. */
+  leave(channel: string): Promise<PresenceMember[]> {
+    checkChannel(channel);
+    const frame = this.protocol().presenceFrame(channel, 'leave');
+    this.joined.delete(channel);
+    return this.ask(channel, 'leave', frame);
+  }
+
+  /** Asks the server who is present on the channel. */
+  list(channel: string): Promise<PresenceMember[]> {
+    checkChannel(channel);
+    return this.ask(channel, 'list', this.protocol().presenceFrame(channel, 'list'));
+  }
+
+  /** The members present as last heard (from answers and from `presence` events of a watched channel). */
+  members(channel: string): PresenceMember[] {
+    return [...(this.present.get(channel)?.values() ?? [])];
+  }
+
+  /** Whether this connection has joined the channel. */
+  isJoined(channel: string): boolean {
+    return this.joined.has(channel);
+  }
+
+  /**
+   * Follows the channel's members: subscribes to the channel (the server tells subscribers of joins,
+   * leaves and typing), lists the members, and calls `listener` with each change. Returns the function that stops.
+   */
+  watch(channel: string, listener: (change: PresenceChange) => void = noop): () => void {
+    checkChannel(channel);
+    const protocol = this.protocol();
+    const unsubscribe = this.subscribeChannel(channel);
+    const off = this.host.events.on('presence', (change) => {
+      if (change.ch === channel) listener(change);
+    });
+    const count = this.watched.get(channel) ?? 0;
+    this.watched.set(channel, count + 1);
+    if (count === 0) this.ask(channel, 'list', protocol.presenceFrame(channel, 'list')).catch(noop);
+    let active = true;
+    return () => {
+      if (!active) return;
+      active = false;
+      off();
+      unsubscribe();
+      const left = (this.watched.get(channel) ?? 1) - 1;
+      if (left > 0) this.watched.set(channel, left);
+      else {
+        this.watched.delete(channel);
+        if (!this.joined.has(channel)) this.present.delete(channel);
+        this.typers.delete(channel);
+      }
+    };
+  }
+
+  /** Users typing on the channel now (others; from a channel this connection is subscribed to). */
+  typingUsers(channel: string): string[] {
+    return [...(this.typers.get(channel) ?? [])];
+  }
+
+  /**
+   * This user is typing on the channel: the server is told at once, and told again before its timeout
+   * (the reference server's `typingTimeoutMs`, 6 s by default) while `startTyping()` keeps being called;
+   * `timeoutMs` after the last call the connection says it stopped.
+   */
+  startTyping(channel: string, { timeoutMs = 5000 }: { timeoutMs?: number } = {}): void {
+    checkChannel(channel);
+    if (!(timeoutMs > 0)) throw new InvalidOptionError('timeoutMs', 'a number of milliseconds > 0', timeoutMs);
+    const protocol = this.protocol();
+    const { clock } = this.host.options;
+    const now = clock.now();
+    const current = this.typingNow.get(channel);
+    if (current) {
+      clock.clearTimeout(current.timer);
+      current.timer = clock.setTimeout(() => this.stopTyping(channel), timeoutMs);
+      if (now - current.sentAt >= timeoutMs / 2 && this.host.write(protocol.typingFrame(channel, true))) current.sentAt = now;
+      return;
+    }
+    const timer = clock.setTimeout(() => this.stopTyping(channel), timeoutMs);
+    this.typingNow.set(channel, { sentAt: now, timer });
+    if (this.up) this.host.write(protocol.typingFrame(channel, true));
+  }
+
+  /** This user stopped typing on the channel. */
+  stopTyping(channel: string): void {
+    const current = this.typingNow.get(channel);
+    if (!current) return;
+    this.host.options.clock.clearTimeout(current.timer);
+    this.typingNow.delete(channel);
+    if (this.up) this.host.write(this.protocol().typingFrame(channel, false));
+  }
+
+  /** Whether this user is typing on the channel. */
+  isTyping(channel: string): boolean {
+    return this.typingNow.has(channel);
+  }
+
+  /** Everything let go: timers, listeners, waiting calls (CLOSED). */
+  dispose(): void {
+    for (const release of this.releases) release();
+    this.failAll(new SocketchartError(ErrorCode.CLOSED, { message: 'The connection was disposed' }));
+  }
+
+  private subscribeChannel(channel: string): () => void {
+    const { first, unsubscribe } = this.host.router.subscribe(channel, () => {});
+    const { protocol } = this.host.options;
+    if (first && this.host.link.connected) this.host.write(protocol.subscribeFrame(channel, undefined));
+    return () => {
+      if (unsubscribe() && this.host.link.connected) this.host.write(protocol.unsubscribeFrame(channel));
+    };
+  }
+
+  private ask(channel: string, action: PresenceAction, frame: OutgoingFrame): Promise<PresenceMember[]> {
+    if (this.host.link.settled) return Promise.reject(new SocketchartError(ErrorCode.CLOSED, { message: `The connection is ${this.host.link.status}` }));
+    return new Promise((resolve, reject) => this.enqueue(channel, { action, frame, written: false, timer: undefined, resolve, reject }));
+  }
+
+  private enqueue(channel: string, request: Request): void {
+    let queue = this.requests.get(channel);
+    if (!queue) this.requests.set(channel, (queue = []));
+    queue.push(request);
+    if (this.up) this.writeRequest(channel, request);
+  }
+
+  private writeRequest(channel: string, request: Request): void {
+    const { clock, acks } = this.host.options;
+    request.written = true;
+    if (!this.host.write(request.frame)) {
+      request.written = false;
+      return;
+    }
+    if (!this.requests.get(channel)?.includes(request)) return;
+    request.timer = clock.setTimeout(() => {
+      this.remove(channel, request);
+      request.reject?.(new SocketchartError(ErrorCode.TIMEOUT, { message: `No answer to presence ${request.action} on "${channel}" within ${acks.timeoutMs} ms`, recovery: 'fail' }));
+    }, acks.timeoutMs);
+  }
+
+  private remove(channel: string, request: Request): void {
+    const queue = this.requests.get(channel);
+    const index = queue?.indexOf(request) ?? -1;
+    if (index < 0) return;
+    queue!.splice(index, 1);
+    if (queue!.length === 0) this.requests.delete(channel);
+    if (request.timer !== undefined) this.host.options.clock.clearTimeout(request.timer);
+  }
+
+  private control(type: string, frame: Readonly<Record<string, unknown>>): void {
+    const ch = frame.ch;
+    if (typeof ch !== 'string') return;
+    if (type === 'presence_state') {
+      const queue = this.requests.get(ch);
+      const request = queue?.find((r) => r.written);
+      if (request) this.remove(ch, request);
+      const members = membersOf(frame.members);
+      if (request?.resolve || this.present.has(ch) || this.joined.has(ch) || this.watched.has(ch)) this.replace(ch, members);
+      request?.resolve?.(members);
+    } else if (type === 'presence') {
+      this.change(ch, membersOf(frame.joins), membersOf(frame.leaves));
+    } else if (type === 'typing' && typeof frame.userId === 'string') {
+      this.typed(ch, frame.userId, frame.typing === true);
+    }
+  }
+
+  private replace(ch: string, members: PresenceMember[]): void {
+    const before = this.present.get(ch) ?? new Map<string, PresenceMember>();
+    const after = new Map(members.map((m) => [m.userId, m]));
+    this.present.set(ch, after);
+    const joins = members.filter((m) => !before.has(m.userId));
+    const leaves = [...before.values()].filter((m) => !after.has(m.userId));
+    if (joins.length > 0 || leaves.length > 0) this.host.events.emit('presence', { ch, joins, leaves, members: [...after.values()] });
+  }
+
+  private change(ch: string, joins: PresenceMember[], leaves: PresenceMember[]): void {
+    let map = this.present.get(ch);
+    if (!map) this.present.set(ch, (map = new Map()));
+    for (const member of leaves) map.delete(member.userId);
+    for (const member of joins) map.set(member.userId, member);
+    this.host.events.emit('presence', { ch, joins, leaves, members: [...map.values()] });
+  }
+
+  private typed(ch: string, userId: string, typing: boolean): void {
+    let set = this.typers.get(ch);
+    if (typing) {
+      if (!set) this.typers.set(ch, (set = new Set()));
+      if (set.has(userId)) return;
+      set.add(userId);
+    } else {
+      if (!set?.delete(userId)) return;
+      if (set.size === 0) this.typers.delete(ch);
+    }
+    this.host.events.emit('typing', { ch, userId, typing, users: [...(this.typers.get(ch) ?? [])] });
+  }
+
+  /**
+   * An error frame about a presence call of this connection rejects that call only: the reference server
+   * names the channel (`details.ch`) and the action (`join`, `leave`, `list`; `presence` for a refusal by
+   * the channel rules).
+   */
+  private refused(error: SocketchartError): boolean {
+    const details = error.details as { ch?: unknown; action?: unknown } | undefined;
+    if (typeof details?.ch !== 'string' || error.messageId !== undefined) return false;
+    const queue = this.requests.get(details.ch);
+    const action = details.action === 'join' || details.action === 'leave' || details.action === 'list' ? details.action : undefined;
+    const request = queue?.find((r) => r.written && (action === undefined || r.action === action));
+    if (!request) return false;
+    this.remove(details.ch, request);
+    if (request.action === 'join' && this.joined.has(details.ch)) this.joined.delete(details.ch);
+    if (request.reject) request.reject(error.with({ recovery: 'fail' }));
+    else this.host.events.emit('error', error.with({ recovery: 'none' }));
+    return true;
+  }
+
+  private follow(status: string): void {
+    const up = this.host.link.connected;
+    if (up === this.up) {
+      if (this.host.link.settled) this.failAll(new SocketchartError(ErrorCode.CLOSED, { message: `The connection is ${status}` }));
+      return;
+    }
+    this.up = up;
+    if (up) this.resume();
+    else this.dropped();
+  }
+
+  /** The link is up: what waited is written, channels joined are joined again, watched ones listed again, typing said again. */
+  private resume(): void {
+    const protocol = this.protocol();
+    const asked = new Set<string>();
+    for (const [channel, queue] of this.requests) {
+      for (const request of queue) {
+        if (request.action !== 'leave') asked.add(channel);
+        if (!request.written) this.writeRequest(channel, request);
+      }
+    }
+    for (const [channel, meta] of this.joined) {
+      if (!asked.has(channel)) this.enqueue(channel, { action: 'join', frame: protocol.presenceFrame(channel, 'join', meta), written: false, timer: undefined });
+      asked.add(channel);
+    }
+    for (const channel of this.watched.keys()) {
+      if (!asked.has(channel)) this.enqueue(channel, { action: 'list', frame: protocol.presenceFrame(channel, 'list'), written: false, timer: undefined });
+    }
+    const now = this.host.options.clock.now();
+    for (const [channel, typing] of this.typingNow) {
+      if (this.host.write(protocol.typingFrame(channel, true))) typing.sentAt = now;
+    }
+  }
+
+  /**
+   * The link is down: what was written on it waits to go again (the connection's own rejoins are sent anew),
+   * and nobody is known to type any more (the server would tell a subscriber of the end, but not this one).
+   */
+  private dropped(): void {
+    const { clock } = this.host.options;
+    for (const [channel, queue] of [...this.requests]) {
+      const kept = queue.filter((request) => {
+        if (request.timer !== undefined) clock.clearTimeout(request.timer);
+        request.timer = undefined;
+        request.written = false;
+        return request.resolve !== undefined;
+      });
+      if (kept.length > 0) this.requests.set(channel, kept);
+      else this.requests.delete(channel);
+    }
+    for (const [ch, set] of [...this.typers]) {
+      for (const userId of [...set]) this.typed(ch, userId, false);
+    }
+    if (this.host.link.settled) this.failAll(new SocketchartError(ErrorCode.CLOSED, { message: `The connection is ${this.host.link.status}` }));
+  }
+
+  /** Closed or failed: waiting calls reject, and this user types no more. */
+  private failAll(error: SocketchartError): void {
+    const { clock } = this.host.options;
+    for (const { timer } of this.typingNow.values()) clock.clearTimeout(timer);
+    this.typingNow.clear();
+    const requests = [...this.requests.values()].flat();
+    this.requests.clear();
+    for (const request of requests) {
+      if (request.timer !== undefined) clock.clearTimeout(request.timer);
+      request.reject?.(error);
+    }
+  }
+}

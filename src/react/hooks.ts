@@ -1,0 +1,291 @@
+import { useCallback, useContext, useEffect, useRef, useState, useSyncExternalStore } from 'react';
+import { useSelector } from '@xstate/react';
+import { Connection, createConnection, statusOf, type ConnectionSnapshot } from '../connection/connection.js';
+import type { ConnectionEvents } from '../connection/events.js';
+import type { ConnectionOptions } from '../connection/options.js';
+import type { SendOptions } from '../connection/outbound.js';
+import type { PresenceMember } from '../connection/presence.js';
+import { snapshotSource } from '../connection/snapshot-source.js';
+import type { ConnectionStatus } from '../connection/types.js';
+import type { AckInfo } from '../queue/ack-tracker.js';
+import type { InboundMessage } from '../protocol/adapter.js';
+import { InvalidOptionError, type SocketchartError } from '../protocol/errors.js';
+import type { OptimisticStore } from '../optimistic/optimistic-store.js';
+import type { OptimisticChangeInput, OptimisticUpdateReceipt } from '../optimistic/types.js';
+import type { Pool, PoolStatus } from '../pool/pool.js';
+import type { PoolHealth } from '../pool/runtime.js';
+import { SocketchartContext, useRunning } from './context.js';
+import { useLingeringEffect, useMadeOnce } from './lifetime.js';
+
+/**
+ * Which connection a hook uses: the provider's (nothing), an endpoint of the provider's pool (its name), or
+ * a connection given as it is.
+ */
+export type ConnectionTarget = Connection | string | undefined;
+
+function useTarget(target: ConnectionTarget, hook: string): Connection {
+  const context = useContext(SocketchartContext);
+  if (target instanceof Connection) return target;
+  if (typeof target === 'string') {
+    const connection = context?.pool?.connection(target);
+    if (!connection) throw new InvalidOptionError('endpoint', `the name of an endpoint of the provider's pool (${hook})`, target);
+    return connection;
+  }
+  if (!context?.connection) throw new InvalidOptionError('connection', `a <SocketchartProvider> with a connection above ${hook}, or a connection given to it`, undefined);
+  return context.connection;
+}
+
+/** Keeps the latest value of a callback without making it a dependency. */
+function useLatest<T>(value: T): { readonly current: T } {
+  const ref = useRef(value);
+  useEffect(() => {
+    ref.current = value;
+  });
+  return ref;
+}
+
+export interface UseConnectionOptions {
+  /** Start the connection once mounted (never on a server render). @default true */
+  start?: boolean;
+}
+
+const keyOf = (options: ConnectionOptions) => `${options.name ?? ''}\u0000${typeof options.url === 'function' ? 'fn' : String(options.url)}`;
+
+/**
+ * A connection. With options: created on first render and owned by the component (started once mounted,
+ * stopped and disposed when it unmounts, made again when `url` or `name` changes; StrictMode's double mount
+ * opens one socket). Without: the provider's connection; with a name: that endpoint of the provider's pool;
+ * with a connection: that one (started once mounted, the app owns it).
+ */
+export function useConnection(target?: ConnectionTarget | ConnectionOptions, { start = true }: UseConnectionOptions = {}): Connection {
+  const options = target !== undefined && typeof target === 'object' && !(target instanceof Connection) ? target : undefined;
+  const owned = useMadeOnce(() => (options ? createConnection(options) : undefined), options ? keyOf(options) : undefined);
+  const connection = useTarget(owned ?? (options ? undefined : (target as ConnectionTarget)), 'useConnection()');
+  useRunning(owned ?? (target instanceof Connection ? target : undefined), start, owned !== undefined);
+  return connection;
+}
+
+/**
+ * A value selected from the connection's snapshot (`useSelector` of `@xstate/react` over the connection):
+ * re-renders only when the selected value changes, and follows the connection across the actors it runs.
+ */
+export function useConnectionSelector<T>(selector: (snapshot: ConnectionSnapshot) => T, target?: ConnectionTarget, compare?: (a: T, b: T) => boolean): T {
+  const connection = useTarget(target, 'useConnectionSelector()');
+  return useSelector(snapshotSource(connection), selector, compare);
+}
+
+/** The connection's status; re-renders only when it changes. */
+export function useConnectionStatus(target?: ConnectionTarget): ConnectionStatus {
+  return useConnectionSelector(statusOf, target);
+}
+
+/** Calls `listener` on every `event` of the connection while mounted (the latest listener; no re-subscription when it changes). */
+export function useConnectionEvent<K extends keyof ConnectionEvents>(event: K, listener: (payload: ConnectionEvents[K]) => void, target?: ConnectionTarget): void {
+  const connection = useTarget(target, 'useConnectionEvent()');
+  const latest = useLatest(listener);
+  useEffect(() => connection.on(event, (payload) => latest.current(payload)), [connection, event, latest]);
+}
+
+/** The connection's last error, cleared when it is connected again. */
+export function useConnectionError(target?: ConnectionTarget): SocketchartError | null {
+  const connection = useTarget(target, 'useConnectionError()');
+  const [error, setError] = useState<SocketchartError | null>(null);
+  useEffect(() => {
+    const offError = connection.on('error', setError);
+    const offState = connection.on('state', ({ status }) => {
+      if (status === 'connected') setError(null);
+    });
+    return () => {
+      offError();
+      offState();
+    };
+  }, [connection]);
+  return error;
+}
+
+export interface ChannelApi {
+  /** Publishes on the channel (`connection.send(data, { channel, ...options })`). */
+  send(data: unknown, options?: Omit<SendOptions, 'channel'>): Promise<void>;
+  /** An acknowledged publish on the channel that resolves with the server's answer. */
+  request(data: unknown, options?: Omit<SendOptions, 'channel' | 'ack'>): Promise<AckInfo>;
+  connection: Connection;
+}
+
+/**
+ * Subscribes to a channel while mounted (once, through StrictMode's double mount) and calls the latest
+ * `listener` with each message. Returns the channel's `send` and `request`.
+ */
+export function useChannel<T = unknown>(channel: string, listener?: (data: T, message: InboundMessage<T>) => void, target?: ConnectionTarget): ChannelApi {
+  const connection = useTarget(target, 'useChannel()');
+  const latest = useLatest(listener);
+  useLingeringEffect(() => connection.subscribe<T>(channel, (data, message) => latest.current?.(data, message)), [connection, channel]);
+  const send = useCallback((data: unknown, options?: Omit<SendOptions, 'channel'>) => connection.send(data, { ...options, channel }), [connection, channel]);
+  const request = useCallback((data: unknown, options?: Omit<SendOptions, 'channel' | 'ack'>) => connection.request(data, { ...options, channel }), [connection, channel]);
+  return { send, request, connection };
+}
+
+/** The last `last` messages of a channel, oldest first, as state (subscribed while mounted). */
+export function useChannelMessages<T = unknown>(channel: string, { last = 50 }: { last?: number } = {}, target?: ConnectionTarget): InboundMessage<T>[] {
+  if (!(Number.isInteger(last) && last > 0)) throw new InvalidOptionError('last', 'an integer > 0', last);
+  const [messages, setMessages] = useState<InboundMessage<T>[]>([]);
+  useChannel<T>(
+    channel,
+    (_data, message) => setMessages((current) => (current.length >= last ? [...current.slice(current.length - last + 1), message] : [...current, message])),
+    target,
+  );
+  return messages;
+}
+
+/** A stable function that sends on the connection (on `channel` when given). */
+export function useSend(channel?: string, target?: ConnectionTarget): (data: unknown, options?: SendOptions) => Promise<void> {
+  const connection = useTarget(target, 'useSend()');
+  return useCallback((data: unknown, options?: SendOptions) => connection.send(data, channel === undefined ? options : { channel, ...options }), [connection, channel]);
+}
+
+export interface UsePresenceOptions {
+  /** Join the channel's members while mounted. @default true */
+  join?: boolean;
+  /** What others see of this member (the value when it joins). */
+  meta?: Record<string, unknown>;
+}
+
+export interface PresenceApi {
+  /** Everyone present on the channel now. */
+  members: PresenceMember[];
+  /** Joins (again, with new `meta`). */
+  join(meta?: Record<string, unknown>): Promise<PresenceMember[]>;
+  /** Leaves (the component then stays a watcher until it unmounts). */
+  leave(): Promise<PresenceMember[]>;
+}
+
+/** The members of a channel (watched while mounted) and, unless `join: false`, this user among them until unmount. */
+export function usePresence(channel: string, { join = true, meta }: UsePresenceOptions = {}, target?: ConnectionTarget): PresenceApi {
+  const connection = useTarget(target, 'usePresence()');
+  const [members, setMembers] = useState<PresenceMember[]>(() => connection.presence.members(channel));
+  const metaRef = useLatest(meta);
+  useLingeringEffect(() => {
+    const { presence } = connection;
+    setMembers(presence.members(channel));
+    const unwatch = presence.watch(channel, (change) => setMembers(change.members));
+    if (join) presence.join(channel, metaRef.current).catch(() => {});
+    return () => {
+      unwatch();
+      if (join && presence.isJoined(channel)) presence.leave(channel).catch(() => {});
+    };
+  }, [connection, channel, join]);
+  const joinNow = useCallback((next?: Record<string, unknown>) => connection.presence.join(channel, next), [connection, channel]);
+  const leave = useCallback(() => connection.presence.leave(channel), [connection, channel]);
+  return { members, join: joinNow, leave };
+}
+
+/** The members of a channel, watched while mounted, without joining (ably's `usePresenceListener`). */
+export function usePresenceListener(channel: string, target?: ConnectionTarget): PresenceMember[] {
+  return usePresence(channel, { join: false }, target).members;
+}
+
+export interface TypingApi {
+  /** Others typing on the channel now. */
+  typing: string[];
+  /** Call on each keystroke: the server is told at once, kept told while it goes on, and told it ended `timeoutMs` after the last call. */
+  start(): void;
+  /** This user stopped typing (sent a message, cleared the field). */
+  stop(): void;
+}
+
+/** Typing indicators of a channel: who else types (the channel is subscribed while mounted), and this user's start and stop. */
+export function useTyping(channel: string, { timeoutMs }: { timeoutMs?: number } = {}, target?: ConnectionTarget): TypingApi {
+  const connection = useTarget(target, 'useTyping()');
+  const [typing, setTyping] = useState<string[]>([]);
+  useLingeringEffect(() => {
+    const { presence } = connection;
+    setTyping(presence.typingUsers(channel));
+    const off = connection.on('typing', (change) => {
+      if (change.ch === channel) setTyping(change.users);
+    });
+    const unsubscribe = connection.subscribe(channel, () => {});
+    return () => {
+      off();
+      unsubscribe();
+      presence.stopTyping(channel);
+    };
+  }, [connection, channel]);
+  const start = useCallback(() => connection.presence.startTyping(channel, timeoutMs === undefined ? {} : { timeoutMs }), [connection, channel, timeoutMs]);
+  const stop = useCallback(() => connection.presence.stopTyping(channel), [connection, channel]);
+  return { typing, start, stop };
+}
+
+/** The provider's pool. */
+export function usePool(): Pool {
+  const pool = useContext(SocketchartContext)?.pool;
+  if (!pool) throw new InvalidOptionError('pool', 'a <SocketchartProvider> with a pool above usePool()', undefined);
+  return pool;
+}
+
+/** The pool's aggregate health (`up`, `degraded`, `down`); re-renders only when it changes. */
+export function usePoolHealth(pool?: Pool): PoolHealth {
+  const provided = useContext(SocketchartContext)?.pool;
+  const target = pool ?? provided;
+  if (!target) throw new InvalidOptionError('pool', 'a <SocketchartProvider> with a pool above usePoolHealth(), or a pool given to it', undefined);
+  const subscribe = useCallback((onChange: () => void) => target.on('health', onChange), [target]);
+  const read = useCallback(() => target.status().health, [target]);
+  return useSyncExternalStore(subscribe, read, read);
+}
+
+/** The pool's state and each connection's status; re-renders when any of them changes. */
+export function usePoolStatus(pool?: Pool): PoolStatus {
+  const provided = useContext(SocketchartContext)?.pool;
+  const target = pool ?? provided;
+  if (!target) throw new InvalidOptionError('pool', 'a <SocketchartProvider> with a pool above usePoolStatus(), or a pool given to it', undefined);
+  const cache = useRef<{ pool: Pool; status: PoolStatus } | null>(null);
+  const read = useCallback(() => {
+    if (cache.current?.pool !== target) cache.current = { pool: target, status: target.status() };
+    return cache.current.status;
+  }, [target]);
+  const subscribe = useCallback(
+    (onChange: () => void) => {
+      const refresh = () => {
+        cache.current = { pool: target, status: target.status() };
+        onChange();
+      };
+      const offState = target.on('state', refresh);
+      const offHealth = target.on('health', refresh);
+      const subscription = target.actor.subscribe(() => {
+        if (cache.current && cache.current.status.state !== target.status().state) refresh();
+      });
+      return () => {
+        offState();
+        offHealth();
+        subscription.unsubscribe();
+      };
+    },
+    [target],
+  );
+  return useSyncExternalStore(subscribe, read, read);
+}
+
+export interface OptimisticApi<Value, Change> {
+  /** Every shown value, by key (confirmed values with local changes on top). */
+  values: ReadonlyMap<string, Value>;
+  /** Local changes of `key` (or of every key) still waiting for the server. */
+  pending(key?: string): number;
+  /** Shows a change at once and publishes it; see `OptimisticStore.update`. */
+  update(key: string, change: OptimisticChangeInput<Value, Change>): Promise<OptimisticUpdateReceipt>;
+}
+
+/** An optimistic store's values as state: re-renders when a value or a pending count changes. */
+export function useOptimistic<Value, Change = Value>(store: OptimisticStore<Value, Change>): OptimisticApi<Value, Change> {
+  const version = useRef(0);
+  const subscribe = useCallback(
+    (onChange: () => void) =>
+      store.subscribe(() => {
+        version.current++;
+        onChange();
+      }),
+    [store],
+  );
+  const read = useCallback(() => `${version.current}`, []);
+  useSyncExternalStore(subscribe, read, read);
+  const update = useCallback((key: string, change: OptimisticChangeInput<Value, Change>) => store.update(key, change), [store]);
+  const pending = useCallback((key?: string) => store.pending(key), [store]);
+  return { values: store.snapshot(), pending, update };
+}

@@ -1,0 +1,90 @@
+import { Observable, asyncScheduler, map, timer, type SchedulerLike } from 'rxjs';
+import type { Connection, ConnectionSnapshot } from '../connection/connection.js';
+import type { ConnectionEvents } from '../connection/events.js';
+import type { ConnectionStatus } from '../connection/types.js';
+import type { PresenceMember } from '../connection/presence.js';
+import type { ConnectionMetricsSnapshot } from '../metrics/connection-metrics.js';
+import type { InboundMessage } from '../protocol/adapter.js';
+import type { SocketchartError } from '../protocol/errors.js';
+import type { Pool } from '../pool/pool.js';
+import type { PoolEvents, PoolHealth } from '../pool/runtime.js';
+
+/**
+ * rxjs views of connections and pools. Each observable listens only while subscribed: unsubscribing
+ * removes its listener (and a channel's subscription, sending `unsubscribe` when it was the last).
+ * The connection itself is never started or stopped by them.
+ */
+
+/** One connection event as a stream (`state`, `error`, `gap`, `presence`, `typing`…). */
+export function events$<K extends keyof ConnectionEvents>(connection: Connection, event: K): Observable<ConnectionEvents[K]> {
+  return new Observable((subscriber) => connection.on(event, (payload) => subscriber.next(payload)));
+}
+
+/** The messages of one channel; subscribing subscribes to the channel, unsubscribing leaves it. */
+export function channel$<T = unknown>(connection: Connection, channel: string): Observable<InboundMessage<T>> {
+  return new Observable((subscriber) => connection.subscribe<T>(channel, (_data, message) => subscriber.next(message)));
+}
+
+/** The status now, then each change. */
+export function status$(connection: Connection): Observable<ConnectionStatus> {
+  return new Observable((subscriber) => {
+    subscriber.next(connection.status);
+    return connection.on('state', ({ status }) => subscriber.next(status));
+  });
+}
+
+/** The machine's snapshot now, then every snapshot (across the actors a connection runs). */
+export function state$(connection: Connection): Observable<ConnectionSnapshot> {
+  return new Observable((subscriber) => {
+    subscriber.next(connection.snapshot);
+    return connection.on('snapshot', (snapshot) => subscriber.next(snapshot));
+  });
+}
+
+/** `connection.metrics()` at once, then every `intervalMs` (on `scheduler`: rxjs's async scheduler by default). */
+export function metrics$(connection: Connection, intervalMs: number, scheduler: SchedulerLike = asyncScheduler): Observable<ConnectionMetricsSnapshot> {
+  if (!(intervalMs > 0)) throw new RangeError(`metrics$ needs an interval in ms > 0, received ${String(intervalMs)}`);
+  return timer(0, intervalMs, scheduler).pipe(map(() => connection.metrics()));
+}
+
+/** The connection's errors (`on('error')`): a stream of values, never an rxjs error. */
+export function errors$(connection: Connection): Observable<SocketchartError> {
+  return events$(connection, 'error');
+}
+
+/** The members present on a channel: watched while subscribed (the channel is subscribed and listed), emitted at once and on each change. */
+export function presence$(connection: Connection, channel: string): Observable<PresenceMember[]> {
+  return new Observable((subscriber) => {
+    subscriber.next(connection.presence.members(channel));
+    return connection.presence.watch(channel, ({ members }) => subscriber.next(members));
+  });
+}
+
+/** Who else is typing on a channel: subscribed while subscribed, emitted at once and on each change. */
+export function typing$(connection: Connection, channel: string): Observable<string[]> {
+  return new Observable((subscriber) => {
+    const { presence } = connection;
+    subscriber.next(presence.typingUsers(channel));
+    const offTyping = connection.on('typing', ({ ch, users }) => {
+      if (ch === channel) subscriber.next(users);
+    });
+    const unsubscribe = connection.subscribe(channel, () => {});
+    return () => {
+      offTyping();
+      unsubscribe();
+    };
+  });
+}
+
+/** A pool's aggregate health (`up`, `degraded`, `down`) now, then each change. */
+export function health$(pool: Pool): Observable<PoolHealth> {
+  return new Observable((subscriber) => {
+    subscriber.next(pool.status().health);
+    return pool.on('health', ({ health }) => subscriber.next(health));
+  });
+}
+
+/** Every state change of a pool's connections, with the endpoint's name. */
+export function poolState$(pool: Pool): Observable<PoolEvents['state']> {
+  return new Observable((subscriber) => pool.on('state', (change) => subscriber.next(change)));
+}

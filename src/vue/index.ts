@@ -1,0 +1,348 @@
+import {
+  getCurrentInstance,
+  inject,
+  onMounted,
+  onScopeDispose,
+  provide,
+  shallowRef,
+  toValue,
+  watch,
+  type App,
+  type InjectionKey,
+  type MaybeRefOrGetter,
+  type Ref,
+  type ShallowRef,
+} from 'vue';
+import { useSelector } from '@xstate/vue';
+import { Connection, createConnection, statusOf, type ConnectionSnapshot } from '../connection/connection.js';
+import type { ConnectionEvents } from '../connection/events.js';
+import type { ConnectionOptions } from '../connection/options.js';
+import type { SendOptions } from '../connection/outbound.js';
+import type { PresenceMember } from '../connection/presence.js';
+import { snapshotSource } from '../connection/snapshot-source.js';
+import type { ConnectionStatus } from '../connection/types.js';
+import type { AckInfo } from '../queue/ack-tracker.js';
+import type { InboundMessage } from '../protocol/adapter.js';
+import { InvalidOptionError, type SocketchartError } from '../protocol/errors.js';
+import type { OptimisticStore } from '../optimistic/optimistic-store.js';
+import type { OptimisticChangeInput, OptimisticUpdateReceipt } from '../optimistic/types.js';
+import { createPool, type Pool, type PoolStatus } from '../pool/pool.js';
+import type { PoolOptions } from '../pool/options.js';
+import type { PoolHealth } from '../pool/runtime.js';
+
+/**
+ * socketchart/vue: composables over connections and pools with reactive refs. Everything a composable
+ * starts (listeners, subscriptions, presence joins, connections it owns) ends with its effect scope: a
+ * component's unmount or `scope.stop()`. Inside a component nothing is started or subscribed before it is
+ * mounted, so a server render opens no socket.
+ */
+
+/** What `provideSocketchart()` / the `createSocketchart()` plugin give the composables. */
+export interface SocketchartInjection {
+  connection: Connection | undefined;
+  pool: Pool | undefined;
+  /** Start on first mount. */
+  start: boolean;
+}
+
+export const socketchartKey: InjectionKey<SocketchartInjection> = Symbol('socketchart');
+
+export type SocketchartSource =
+  | { connection: Connection; start?: boolean }
+  | { pool: Pool; start?: boolean }
+  /** Created here and owned: disposed with the scope (or the app). */
+  | { options: ConnectionOptions; start?: boolean }
+  | { poolOptions: PoolOptions; start?: boolean };
+
+const started = new WeakSet<object>();
+
+function startOnce(target: Connection | Pool | undefined): void {
+  if (!target || started.has(target)) return;
+  started.add(target);
+  target.start();
+}
+
+function fromSource(source: SocketchartSource): { injection: SocketchartInjection; owned: Connection | Pool | undefined } {
+  const start = source.start ?? true;
+  if ('options' in source) {
+    const connection = createConnection(source.options);
+    return { injection: { connection, pool: undefined, start }, owned: connection };
+  }
+  if ('poolOptions' in source) {
+    const pool = createPool(source.poolOptions);
+    return { injection: { connection: undefined, pool, start }, owned: pool };
+  }
+  return { injection: { connection: 'connection' in source ? source.connection : undefined, pool: 'pool' in source ? source.pool : undefined, start }, owned: undefined };
+}
+
+/** Runs `fn` once mounted inside a component, at once in a bare effect scope. */
+function whenMounted(fn: () => void): void {
+  if (getCurrentInstance()) onMounted(fn);
+  else fn();
+}
+
+/** A ref that is true once the component is mounted (at once outside a component). */
+function mountedRef(): Ref<boolean> {
+  const mounted = shallowRef(!getCurrentInstance());
+  if (!mounted.value) onMounted(() => (mounted.value = true));
+  return mounted;
+}
+
+/**
+ * Gives the composables of this component's descendants a connection or a pool; started once mounted (on
+ * the client only), and disposed with this scope when created here from options.
+ */
+export function provideSocketchart(source: SocketchartSource): SocketchartInjection {
+  const { injection, owned } = fromSource(source);
+  provide(socketchartKey, injection);
+  if (injection.start) whenMounted(() => startOnce(injection.connection ?? injection.pool));
+  if (owned) onScopeDispose(() => owned.dispose());
+  return injection;
+}
+
+/**
+ * The app-wide plugin: `app.use(createSocketchart({ pool }))`. The connection or pool starts when the first
+ * component using it is mounted; one created from options is disposed when the app unmounts.
+ */
+export function createSocketchart(source: SocketchartSource): { install(app: App): void } {
+  return {
+    install(app) {
+      const { injection, owned } = fromSource(source);
+      app.provide(socketchartKey, injection);
+      if (owned) app.onUnmount(() => owned.dispose());
+    },
+  };
+}
+
+/** A connection given as it is, or an endpoint of the injected pool (its name); nothing: the injected connection. */
+export type ConnectionTarget = Connection | string | undefined;
+
+function resolveTarget(target: ConnectionTarget, composable: string): Connection {
+  if (target instanceof Connection) return target;
+  const injected = inject(socketchartKey, null);
+  if (injected?.start) whenMounted(() => startOnce(injected.connection ?? injected.pool));
+  if (typeof target === 'string') {
+    const connection = injected?.pool?.connection(target);
+    if (!connection) throw new InvalidOptionError('endpoint', `the name of an endpoint of the injected pool (${composable})`, target);
+    return connection;
+  }
+  if (!injected?.connection) throw new InvalidOptionError('connection', `provideSocketchart() or createSocketchart() with a connection above ${composable}, or a connection given to it`, undefined);
+  return injected.connection;
+}
+
+/**
+ * A connection: the injected one, an endpoint of the injected pool, one given, or — from options — one
+ * created here, started once mounted and disposed with the scope.
+ */
+export function useConnection(target?: ConnectionTarget | ConnectionOptions, { start = true }: { start?: boolean } = {}): Connection {
+  if (target !== undefined && typeof target === 'object' && !(target instanceof Connection)) {
+    const connection = createConnection(target);
+    if (start) whenMounted(() => startOnce(connection));
+    onScopeDispose(() => connection.dispose());
+    return connection;
+  }
+  return resolveTarget(target, 'useConnection()');
+}
+
+/** A value selected from the connection's snapshot (`useSelector` of `@xstate/vue`), following the connection across its actors. */
+export function useConnectionSelector<T>(selector: (snapshot: ConnectionSnapshot) => T, target?: ConnectionTarget, compare?: (a: T, b: T) => boolean): Ref<T> {
+  return useSelector(snapshotSource(resolveTarget(target, 'useConnectionSelector()')), selector, compare);
+}
+
+/** The connection's status as a ref; it changes only when the status does. */
+export function useConnectionStatus(target?: ConnectionTarget): Ref<ConnectionStatus> {
+  return useConnectionSelector(statusOf, target);
+}
+
+/** Calls `listener` on every `event` of the connection until the scope ends. */
+export function useConnectionEvent<K extends keyof ConnectionEvents>(event: K, listener: (payload: ConnectionEvents[K]) => void, target?: ConnectionTarget): void {
+  const connection = resolveTarget(target, 'useConnectionEvent()');
+  onScopeDispose(connection.on(event, listener));
+}
+
+/** The connection's last error, cleared when it is connected again. */
+export function useConnectionError(target?: ConnectionTarget): Ref<SocketchartError | null> {
+  const connection = resolveTarget(target, 'useConnectionError()');
+  const error = shallowRef<SocketchartError | null>(null);
+  const offError = connection.on('error', (next) => (error.value = next));
+  const offState = connection.on('state', ({ status }) => {
+    if (status === 'connected') error.value = null;
+  });
+  onScopeDispose(() => {
+    offError();
+    offState();
+  });
+  return error;
+}
+
+/** Runs `subscribe(channel)` for the current channel once mounted, again when the channel changes, and ends it with the scope. */
+function followChannel(channel: MaybeRefOrGetter<string>, subscribe: (channel: string) => () => void): void {
+  const mounted = mountedRef();
+  watch(
+    () => (mounted.value ? toValue(channel) : undefined),
+    (current, _previous, onCleanup) => {
+      if (current !== undefined) onCleanup(subscribe(current));
+    },
+    { immediate: true },
+  );
+}
+
+export interface ChannelApi {
+  send(data: unknown, options?: Omit<SendOptions, 'channel'>): Promise<void>;
+  request(data: unknown, options?: Omit<SendOptions, 'channel' | 'ack'>): Promise<AckInfo>;
+  connection: Connection;
+}
+
+/** Subscribes to a channel (a ref or getter: switching channels unsubscribes the old one) and calls `listener` with each message. */
+export function useChannel<T = unknown>(channel: MaybeRefOrGetter<string>, listener?: (data: T, message: InboundMessage<T>) => void, target?: ConnectionTarget): ChannelApi {
+  const connection = resolveTarget(target, 'useChannel()');
+  followChannel(channel, (ch) => connection.subscribe<T>(ch, (data, message) => listener?.(data, message)));
+  return {
+    send: (data, options) => connection.send(data, { ...options, channel: toValue(channel) }),
+    request: (data, options) => connection.request(data, { ...options, channel: toValue(channel) }),
+    connection,
+  };
+}
+
+/** The last `last` messages of the channel, oldest first (emptied when the channel changes). */
+export function useChannelMessages<T = unknown>(channel: MaybeRefOrGetter<string>, { last = 50 }: { last?: number } = {}, target?: ConnectionTarget): ShallowRef<InboundMessage<T>[]> {
+  if (!(Number.isInteger(last) && last > 0)) throw new InvalidOptionError('last', 'an integer > 0', last);
+  const connection = resolveTarget(target, 'useChannelMessages()');
+  const messages = shallowRef<InboundMessage<T>[]>([]);
+  followChannel(channel, (ch) => {
+    messages.value = [];
+    return connection.subscribe<T>(ch, (_data, message) => {
+      const current = messages.value;
+      messages.value = current.length >= last ? [...current.slice(current.length - last + 1), message] : [...current, message];
+    });
+  });
+  return messages;
+}
+
+/** Sends on the connection (on `channel` when given). */
+export function useSend(channel?: MaybeRefOrGetter<string>, target?: ConnectionTarget): (data: unknown, options?: SendOptions) => Promise<void> {
+  const connection = resolveTarget(target, 'useSend()');
+  return (data, options) => connection.send(data, channel === undefined ? options : { channel: toValue(channel), ...options });
+}
+
+export interface PresenceApi {
+  members: ShallowRef<PresenceMember[]>;
+  join(meta?: Record<string, unknown>): Promise<PresenceMember[]>;
+  leave(): Promise<PresenceMember[]>;
+}
+
+/** The channel's members (watched once mounted) and, unless `join: false`, this user among them until the scope ends. */
+export function usePresence(
+  channel: MaybeRefOrGetter<string>,
+  { join = true, meta }: { join?: boolean; meta?: MaybeRefOrGetter<Record<string, unknown> | undefined> } = {},
+  target?: ConnectionTarget,
+): PresenceApi {
+  const connection = resolveTarget(target, 'usePresence()');
+  const members = shallowRef<PresenceMember[]>([]);
+  followChannel(channel, (ch) => {
+    const { presence } = connection;
+    members.value = presence.members(ch);
+    const unwatch = presence.watch(ch, (change) => (members.value = change.members));
+    if (join) presence.join(ch, toValue(meta)).catch(() => {});
+    return () => {
+      unwatch();
+      if (join && presence.isJoined(ch)) presence.leave(ch).catch(() => {});
+    };
+  });
+  return {
+    members,
+    join: (next) => connection.presence.join(toValue(channel), next),
+    leave: () => connection.presence.leave(toValue(channel)),
+  };
+}
+
+export interface TypingApi {
+  /** Others typing on the channel now. */
+  typing: ShallowRef<string[]>;
+  /** Call on each keystroke. */
+  start(): void;
+  stop(): void;
+}
+
+/** Typing indicators of a channel: who else types, and this user's start and stop (stopped when the scope ends). */
+export function useTyping(channel: MaybeRefOrGetter<string>, { timeoutMs }: { timeoutMs?: number } = {}, target?: ConnectionTarget): TypingApi {
+  const connection = resolveTarget(target, 'useTyping()');
+  const typing = shallowRef<string[]>([]);
+  followChannel(channel, (ch) => {
+    typing.value = connection.presence.typingUsers(ch);
+    const off = connection.on('typing', (change) => {
+      if (change.ch === ch) typing.value = change.users;
+    });
+    const unsubscribe = connection.subscribe(ch, () => {});
+    return () => {
+      off();
+      unsubscribe();
+      connection.presence.stopTyping(ch);
+    };
+  });
+  return {
+    typing,
+    start: () => connection.presence.startTyping(toValue(channel), timeoutMs === undefined ? {} : { timeoutMs }),
+    stop: () => connection.presence.stopTyping(toValue(channel)),
+  };
+}
+
+/** The injected pool. */
+export function usePool(): Pool {
+  const injected = inject(socketchartKey, null);
+  if (!injected?.pool) throw new InvalidOptionError('pool', 'provideSocketchart() or createSocketchart() with a pool above usePool()', undefined);
+  if (injected.start) whenMounted(() => startOnce(injected.pool));
+  return injected.pool;
+}
+
+/** The pool's aggregate health as a ref. */
+export function usePoolHealth(pool: Pool = usePool()): Ref<PoolHealth> {
+  const health = shallowRef(pool.status().health);
+  onScopeDispose(pool.on('health', (change) => (health.value = change.health)));
+  return health;
+}
+
+/** The pool's state and each connection's status as a ref, updated on every change. */
+export function usePoolStatus(pool: Pool = usePool()): Ref<PoolStatus> {
+  const status = shallowRef(pool.status());
+  const refresh = () => (status.value = pool.status());
+  const offState = pool.on('state', refresh);
+  const offHealth = pool.on('health', refresh);
+  const subscription = pool.actor.subscribe(() => {
+    if (status.value.state !== pool.status().state) refresh();
+  });
+  onScopeDispose(() => {
+    offState();
+    offHealth();
+    subscription.unsubscribe();
+  });
+  return status;
+}
+
+export interface OptimisticApi<Value, Change> {
+  /** Every shown value, by key. */
+  values: ShallowRef<ReadonlyMap<string, Value>>;
+  /** Local changes of `key` (or every key) waiting for the server; reactive through `values`. */
+  pending(key?: string): number;
+  update(key: string, change: OptimisticChangeInput<Value, Change>): Promise<OptimisticUpdateReceipt>;
+}
+
+/** An optimistic store's values as a ref, updated on every change. */
+export function useOptimistic<Value, Change = Value>(store: OptimisticStore<Value, Change>): OptimisticApi<Value, Change> {
+  const values = shallowRef(store.snapshot());
+  const version = shallowRef(0);
+  onScopeDispose(
+    store.subscribe(() => {
+      values.value = store.snapshot();
+      version.value++;
+    }),
+  );
+  return {
+    values,
+    pending: (key) => {
+      void version.value;
+      return store.pending(key);
+    },
+    update: (key, change) => store.update(key, change),
+  };
+}

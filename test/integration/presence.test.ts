@@ -1,0 +1,110 @@
+import { describe, expect, it } from 'vitest';
+import { createConnection, ErrorCode, type Connection, type PresenceChange, type TypingChange } from '../../src/index.node.js';
+import { cleanupsAfterEach, startReferenceServer } from '../support/reference-server.js';
+import { until } from '../support/until.js';
+
+/** Presence and typing from the client, against the reference server on loopback. */
+
+const cleanups = cleanupsAfterEach();
+
+async function setup(serverOptions: Parameters<typeof startReferenceServer>[0] = {}) {
+  const server = await startReferenceServer({
+    channels: [
+      { pattern: 'chat:*', subscribe: true, publish: true, presence: true },
+      { pattern: 'news:*', subscribe: true },
+    ],
+    ...serverOptions,
+  });
+  cleanups.push(() => server.close());
+  const url = `ws://127.0.0.1:${server.address()!.port}`;
+  const open = async (user: string): Promise<Connection> => {
+    const connection = createConnection({ url, auth: { token: async () => user }, reconnect: { baseMs: 50, capMs: 50, jitter: 0 }, environment: false });
+    cleanups.push(() => connection.dispose());
+    connection.start();
+    await connection.ready({ signal: AbortSignal.timeout(5_000) });
+    return connection;
+  };
+  return { server, url, open };
+}
+
+describe('presence against the reference server', () => {
+  it('join, list and leave: answers with the members; a watcher sees the joins and leaves', async () => {
+    const { open } = await setup();
+    const alice = await open('alice');
+    const bob = await open('bob');
+    const changes: PresenceChange[] = [];
+    const stopWatching = alice.presence.watch('chat:lobby', (change) => changes.push(change));
+
+    expect((await alice.presence.join('chat:lobby', { name: 'Alice' })).map((m) => m.userId)).toEqual(['alice']);
+    const afterBob = await bob.presence.join('chat:lobby');
+    expect(afterBob.map((m) => m.userId).sort()).toEqual(['alice', 'bob']);
+    await until(() => alice.presence.members('chat:lobby').length === 2);
+    expect(alice.presence.members('chat:lobby')).toEqual(expect.arrayContaining([{ userId: 'alice', meta: { name: 'Alice' } }, { userId: 'bob' }]));
+    expect((await bob.presence.list('chat:lobby')).map((m) => m.userId).sort()).toEqual(['alice', 'bob']);
+
+    expect((await bob.presence.leave('chat:lobby')).map((m) => m.userId)).toEqual(['alice']);
+    await until(() => alice.presence.members('chat:lobby').length === 1);
+    const leaves = changes.flatMap((change) => change.leaves.map((m) => m.userId));
+    const joins = changes.flatMap((change) => change.joins.map((m) => m.userId));
+    expect(joins).toEqual(expect.arrayContaining(['alice', 'bob']));
+    expect(leaves).toEqual(['bob']);
+    stopWatching();
+  });
+
+  it('a user whose connection drops leaves; on reconnect the connection joins again by itself', async () => {
+    const { open, server } = await setup();
+    const alice = await open('alice');
+    const bob = await open('bob');
+    alice.presence.watch('chat:room');
+    await alice.presence.join('chat:room');
+    await bob.presence.join('chat:room');
+    await until(() => alice.presence.members('chat:room').length === 2);
+
+    const reconnected = bob.once('state', { filter: ({ status }) => status === 'connected' });
+    const left = alice.once('presence', { filter: (change) => change.leaves.some((m) => m.userId === 'bob') });
+    const joinedAgain = alice.once('presence', { filter: (change) => change.joins.some((m) => m.userId === 'bob') });
+    // the server closes bob's socket (4001: he reconnects with his token): it forgets his presence, which alice is told
+    await server.logout('bob');
+    await left;
+    await reconnected;
+    await joinedAgain;
+    expect(alice.presence.members('chat:room').map((m) => m.userId).sort()).toEqual(['alice', 'bob']);
+  });
+
+  it('a presence call the channel rules refuse rejects that call alone (no error event)', async () => {
+    const { open } = await setup();
+    const alice = await open('alice');
+    const errors: unknown[] = [];
+    alice.on('error', (error) => errors.push(error));
+    await expect(alice.presence.join('news:today')).rejects.toMatchObject({ code: ErrorCode.AUTHORIZATION_FAILED, recovery: 'fail' });
+    expect(alice.presence.isJoined('news:today')).toBe(false);
+    expect(errors).toEqual([]);
+  });
+});
+
+describe('typing against the reference server', () => {
+  it("start is seen by another subscriber, stop ends it, and the server's timeout ends one never stopped", async () => {
+    const { open } = await setup({ typingTimeoutMs: 400 });
+    const alice = await open('alice');
+    const bob = await open('bob');
+    const seen: TypingChange[] = [];
+    bob.on('typing', (change) => seen.push(change));
+    const offWatch = bob.presence.watch('chat:lobby');
+    await bob.presence.list('chat:lobby');
+
+    alice.presence.startTyping('chat:lobby');
+    await until(() => bob.presence.typingUsers('chat:lobby').includes('alice'));
+    alice.presence.stopTyping('chat:lobby');
+    await until(() => bob.presence.typingUsers('chat:lobby').length === 0);
+
+    // a typing: true never refreshed nor stopped: the client's own timeout is longer than the server's here
+    alice.presence.startTyping('chat:lobby', { timeoutMs: 60_000 });
+    await until(() => bob.presence.typingUsers('chat:lobby').includes('alice'));
+    const started = Date.now();
+    await until(() => bob.presence.typingUsers('chat:lobby').length === 0, 3_000);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+    expect(seen.map(({ userId, typing }) => `${userId}:${typing}`)).toEqual(['alice:true', 'alice:false', 'alice:true', 'alice:false']);
+    alice.presence.stopTyping('chat:lobby');
+    offWatch();
+  });
+});

@@ -1,0 +1,260 @@
+import { describe, expect, it } from 'vitest';
+import { createPool, ErrorCode, type InboundMessage } from '../../../src/index.js';
+import { liveSocketCount } from '../../../src/testing/index.js';
+import { harness } from '../../support/harness.js';
+
+/** The calls that make the handle fit async code: once, ready, AbortSignal, async iteration, explicit resource management. */
+
+const reason = () => new Error('given up by the app');
+
+describe('once(event)', () => {
+  it('resolves with the next event that the filter accepts, then stops listening', async () => {
+    const h = harness();
+    const connected = h.connection.once('state', { filter: ({ status }) => status === 'connected' });
+    await h.connect();
+    await expect(connected).resolves.toMatchObject({ status: 'connected' });
+    h.connection.stop();
+    await h.settle();
+    // a second once() sees only what comes after it
+    const next = h.connection.once('state');
+    h.connection.start();
+    await expect(next).resolves.toMatchObject({ previous: 'closed' });
+  });
+
+  it('rejects with the reason of an aborted signal, and removes its listener', async () => {
+    const h = harness();
+    const controller = new AbortController();
+    const error = reason();
+    const waiting = h.connection.once('error', { signal: controller.signal });
+    controller.abort(error);
+    await expect(waiting).rejects.toBe(error);
+    await expect(h.connection.once('error', { signal: AbortSignal.abort(error) })).rejects.toBe(error);
+  });
+});
+
+describe('ready()', () => {
+  it('resolves once connected, and at once when connected already', async () => {
+    const h = harness();
+    let ready = false;
+    const waiting = h.connection.ready().then(() => (ready = true));
+    await h.settle();
+    expect(ready).toBe(false); // idle is waited for
+    await h.connect();
+    await waiting;
+    expect(ready).toBe(true);
+    await expect(h.connection.ready()).resolves.toBeUndefined();
+  });
+
+  it('rejects with CLOSED when stopped while waiting, and at once on a closed connection', async () => {
+    const h = harness({}, { autoOpen: false });
+    h.connection.start();
+    const waiting = h.connection.ready();
+    h.connection.stop();
+    await expect(waiting).rejects.toMatchObject({ code: ErrorCode.CLOSED });
+    await expect(h.connection.ready()).rejects.toMatchObject({ code: ErrorCode.CLOSED });
+  });
+
+  it('rejects with the failure when the connection fails (4003 forbidden)', async () => {
+    const h = harness();
+    await h.connect();
+    h.server.last!.closeFromServer(4003, 'forbidden');
+    await h.settle();
+    expect(h.connection.status).toBe('failed');
+    await expect(h.connection.ready()).rejects.toMatchObject({ code: ErrorCode.AUTHORIZATION_FAILED });
+  });
+
+  it('rejects with the signal reason when aborted', async () => {
+    const h = harness({}, { autoOpen: false });
+    h.connection.start();
+    const error = reason();
+    const controller = new AbortController();
+    const waiting = h.connection.ready({ signal: controller.signal });
+    controller.abort(error);
+    await expect(waiting).rejects.toBe(error);
+    h.connection.dispose();
+  });
+});
+
+describe('AbortSignal on send and request', () => {
+  it('takes an aborted queued message out of the queue: it is never written', async () => {
+    const h = harness();
+    const controller = new AbortController();
+    const error = reason();
+    const kept = h.connection.send({ n: 1 }, { channel: 'c' });
+    const aborted = h.connection.send({ n: 2 }, { channel: 'c', signal: controller.signal });
+    expect(h.connection.queued).toBe(2);
+    controller.abort(error);
+    await expect(aborted).rejects.toBe(error);
+    expect(h.connection.queued).toBe(1);
+    await h.connect();
+    await kept;
+    expect(h.server.last!.sentOfType('publish').map((frame) => frame.data)).toEqual([{ n: 1 }]);
+  });
+
+  it('rejects at once with an already aborted signal', async () => {
+    const h = harness();
+    await h.connect();
+    const error = reason();
+    await expect(h.connection.send('x', { signal: AbortSignal.abort(error) })).rejects.toBe(error);
+    await expect(h.connection.request('x', { channel: 'c', signal: AbortSignal.abort(error) })).rejects.toBe(error);
+    expect(h.server.last!.sentOfType('publish')).toEqual([]);
+  });
+
+  it('stops waiting for the ack of an aborted request, which is not written again after a reconnect', async () => {
+    const h = harness({ reconnect: { baseMs: 100, capMs: 100, jitter: 0 } });
+    await h.connect();
+    const controller = new AbortController();
+    const error = reason();
+    const answer = h.connection.request({ n: 1 }, { channel: 'c', signal: controller.signal });
+    await h.settle();
+    expect(h.server.last!.sentOfType('publish')).toHaveLength(1);
+    controller.abort(error);
+    await expect(answer).rejects.toBe(error);
+    h.server.last!.drop();
+    await h.advance(100);
+    await h.settle();
+    expect(h.connection.status).toBe('connected');
+    expect(h.server.last!.sentOfType('publish')).toEqual([]);
+  });
+});
+
+describe('connection.channel(name): async iteration', () => {
+  const push = (h: ReturnType<typeof harness>, ch: string, seq: number) => h.server.last!.push({ type: 'message', ch, seq, data: { seq } });
+
+  it('yields the channel messages in order, and a break unsubscribes', async () => {
+    const h = harness();
+    await h.connect();
+    const seen: number[] = [];
+    const reading = (async () => {
+      for await (const message of h.connection.channel<{ seq: number }>('feed')) {
+        seen.push(message.data.seq);
+        if (seen.length === 3) break;
+      }
+    })();
+    await h.settle();
+    expect(h.server.last!.sentOfType('subscribe')).toEqual([{ type: 'subscribe', ch: 'feed' }]);
+    for (let seq = 1; seq <= 4; seq++) push(h, 'feed', seq);
+    await reading;
+    expect(seen).toEqual([1, 2, 3]);
+    expect(h.server.last!.sentOfType('unsubscribe')).toEqual([{ type: 'unsubscribe', ch: 'feed' }]);
+  });
+
+  it("buffers a slow reader's messages up to bufferSize, then ends with QUEUE_OVERFLOW after the buffered ones", async () => {
+    const h = harness();
+    await h.connect();
+    const iterator = h.connection.channel<{ seq: number }>('feed', { bufferSize: 2 });
+    for (let seq = 1; seq <= 3; seq++) push(h, 'feed', seq);
+    expect(iterator.buffered).toBe(2);
+    expect((await iterator.next()).value?.data).toEqual({ seq: 1 });
+    expect((await iterator.next()).value?.data).toEqual({ seq: 2 });
+    await expect(iterator.next()).rejects.toMatchObject({ code: ErrorCode.QUEUE_OVERFLOW });
+    expect(h.server.last!.sentOfType('unsubscribe')).toHaveLength(1);
+  });
+
+  it("keeps the newest bufferSize messages with 'drop-oldest', counting what it forgot", async () => {
+    const h = harness();
+    await h.connect();
+    const iterator = h.connection.channel<{ seq: number }>('feed', { bufferSize: 2, overflow: 'drop-oldest' });
+    for (let seq = 1; seq <= 5; seq++) push(h, 'feed', seq);
+    expect(iterator.dropped).toBe(3);
+    const values: Array<InboundMessage<{ seq: number }>> = [];
+    values.push((await iterator.next()).value!, (await iterator.next()).value!);
+    expect(values.map((m) => m.data.seq)).toEqual([4, 5]);
+    await iterator.return!();
+  });
+
+  it("keeps the oldest with 'drop-newest'", async () => {
+    const h = harness();
+    await h.connect();
+    const iterator = h.connection.channel<{ seq: number }>('feed', { bufferSize: 2, overflow: 'drop-newest' });
+    for (let seq = 1; seq <= 5; seq++) push(h, 'feed', seq);
+    expect(iterator.dropped).toBe(3);
+    expect((await iterator.next()).value!.data.seq).toBe(1);
+    expect((await iterator.next()).value!.data.seq).toBe(2);
+    await iterator.return!();
+  });
+
+  it('ends when the connection is stopped, throws when it fails, throws the reason when aborted', async () => {
+    const h = harness();
+    await h.connect();
+    const stopped = h.connection.channel('a');
+    const waitingStop = stopped.next();
+    h.connection.stop();
+    await expect(waitingStop).resolves.toEqual({ done: true, value: undefined });
+
+    const g = harness();
+    await g.connect();
+    const failing = g.connection.channel('a');
+    const waitingFail = failing.next();
+    g.server.last!.closeFromServer(4003, 'forbidden');
+    await expect(waitingFail).rejects.toMatchObject({ code: ErrorCode.AUTHORIZATION_FAILED });
+
+    const k = harness();
+    await k.connect();
+    const controller = new AbortController();
+    const error = reason();
+    const aborted = k.connection.channel('a', { signal: controller.signal });
+    const waitingAbort = aborted.next();
+    controller.abort(error);
+    await expect(waitingAbort).rejects.toBe(error);
+    expect(k.server.last!.sentOfType('unsubscribe')).toEqual([{ type: 'unsubscribe', ch: 'a' }]);
+  });
+
+  it('refuses bad bounds', () => {
+    const h = harness();
+    expect(() => h.connection.channel('a', { bufferSize: 0 })).toThrow(/bufferSize/);
+    expect(() => h.connection.channel('a', { overflow: 'block' as never })).toThrow(/overflow/);
+    expect(() => h.connection.channel('')).toThrow(/channel/);
+  });
+});
+
+describe('explicit resource management', () => {
+  it('`using` disposes a connection at the end of its scope: no socket left, start() refused', async () => {
+    const h = harness();
+    const before = liveSocketCount();
+    {
+      using connection = h.connection;
+      await h.connect();
+      expect(liveSocketCount()).toBe(before + 1);
+      void connection;
+    }
+    expect(liveSocketCount()).toBe(before);
+    expect(h.connection.status).toBe('closed');
+    expect(() => h.connection.start()).toThrow(/disposed/);
+  });
+
+  it('`await using` closes with 1000 first, then disposes', async () => {
+    const h = harness();
+    await h.connect();
+    const socket = h.server.last!;
+    {
+      await using connection = h.connection;
+      void connection;
+    }
+    expect(socket.closedByClient?.code).toBe(1000);
+    expect(h.connection.status).toBe('closed');
+    expect(() => h.connection.start()).toThrow(/disposed/);
+  });
+
+  it('a pool with `using` and `await using`', async () => {
+    const h = harness();
+    const options = { endpoints: [{ name: 'a', url: 'ws://mock.test/a' }], defaults: { WebSocket: h.server.WebSocket }, clock: h.clock, environment: h.env, staggerMs: 0 } as never;
+    let pool = createPool(options);
+    {
+      using scoped = pool;
+      scoped.start();
+      await h.settle();
+      expect(scoped.connection('a')!.status).toBe('connected');
+    }
+    expect(pool.actor.getSnapshot().status).toBe('stopped');
+    pool = createPool(options);
+    pool.start();
+    await h.settle();
+    {
+      await using scoped = pool;
+      void scoped;
+    }
+    expect(pool.connection('a')!.status).toBe('closed');
+    expect(pool.actor.getSnapshot().status).toBe('stopped');
+  });
+});

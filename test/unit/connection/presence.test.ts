@@ -1,0 +1,104 @@
+import { describe, expect, it } from 'vitest';
+import { ErrorCode, plainProtocol } from '../../../src/index.js';
+import { harness } from '../../support/harness.js';
+
+/** Presence and typing on a mock server and a simulated clock: timers, reconnects, answers that never come. */
+
+const frames = (h: ReturnType<typeof harness>, type: string) => h.server.sockets.flatMap((socket) => socket.sentOfType(type));
+
+describe('typing', () => {
+  it('says typing once, again before the timeout while typing goes on, and stops timeoutMs after the last call', async () => {
+    const h = harness({ heartbeat: false });
+    await h.connect();
+    const timers = h.clock.pending;
+    h.connection.presence.startTyping('chat:a', { timeoutMs: 1_000 });
+    expect(frames(h, 'typing')).toEqual([{ type: 'typing', ch: 'chat:a', typing: true }]);
+    await h.advance(300);
+    h.connection.presence.startTyping('chat:a', { timeoutMs: 1_000 });
+    expect(frames(h, 'typing')).toHaveLength(1); // under half the timeout: nothing new to say
+    await h.advance(300);
+    h.connection.presence.startTyping('chat:a', { timeoutMs: 1_000 }); // 600 ms after the frame: refreshed
+    expect(frames(h, 'typing')).toHaveLength(2);
+    await h.advance(999);
+    expect(h.connection.presence.isTyping('chat:a')).toBe(true);
+    await h.advance(1);
+    expect(h.connection.presence.isTyping('chat:a')).toBe(false);
+    expect(frames(h, 'typing').map((f) => f.typing)).toEqual([true, true, false]);
+    expect(h.clock.pending).toBe(timers);
+  });
+
+  it('tracks who else types from typing frames, and forgets them when the link drops', async () => {
+    const h = harness({ reconnect: { baseMs: 100, capMs: 100, jitter: 0 } });
+    await h.connect();
+    const seen: string[] = [];
+    h.connection.on('typing', ({ userId, typing, users }) => seen.push(`${userId}:${typing}:${users.join(',')}`));
+    h.connection.presence.watch('chat:a');
+    h.server.last!.push({ type: 'typing', ch: 'chat:a', userId: 'bob', typing: true });
+    h.server.last!.push({ type: 'typing', ch: 'chat:a', userId: 'carol', typing: true });
+    h.server.last!.push({ type: 'typing', ch: 'chat:a', userId: 'bob', typing: false });
+    expect(h.connection.presence.typingUsers('chat:a')).toEqual(['carol']);
+    h.server.last!.drop();
+    await h.settle();
+    expect(h.connection.presence.typingUsers('chat:a')).toEqual([]);
+    expect(seen).toEqual(['bob:true:bob', 'carol:true:bob,carol', 'bob:false:carol', 'carol:false:']);
+  });
+
+  it('stop() ends the typing timers with the connection', async () => {
+    const h = harness({ heartbeat: false });
+    await h.connect();
+    h.connection.presence.startTyping('chat:a');
+    h.connection.stop();
+    await h.settle();
+    expect(h.connection.presence.isTyping('chat:a')).toBe(false);
+    expect(h.clock.pending).toBe(0);
+  });
+});
+
+describe('presence requests', () => {
+  it('a join made while disconnected goes when the link is up, and is made again after every reconnect', async () => {
+    const h = harness({ reconnect: { baseMs: 100, capMs: 100, jitter: 0 } });
+    h.server.onFrame = (socket, frame) => {
+      if (frame.json?.type === 'presence') socket.push({ type: 'presence_state', ch: frame.json.ch, members: [{ userId: 'me' }] });
+    };
+    const joined = h.connection.presence.join('chat:a', { name: 'Me' });
+    await h.connect();
+    await expect(joined).resolves.toEqual([{ userId: 'me' }]);
+    h.server.last!.drop();
+    await h.advance(100);
+    await h.settle();
+    expect(h.server.last!.sentOfType('presence')).toEqual([{ type: 'presence', ch: 'chat:a', action: 'join', meta: { name: 'Me' } }]);
+    await h.connection.presence.leave('chat:a');
+    h.server.last!.drop();
+    await h.advance(100);
+    await h.settle();
+    expect(h.server.last!.sentOfType('presence')).toEqual([]);
+  });
+
+  it('rejects with TIMEOUT when the server never answers within acks.timeoutMs', async () => {
+    const h = harness({ acks: { timeoutMs: 2_000 }, heartbeat: false });
+    await h.connect();
+    const timers = h.clock.pending;
+    const listed = h.connection.presence.list('chat:a');
+    const outcome = expect(listed).rejects.toMatchObject({ code: ErrorCode.TIMEOUT });
+    await h.advance(1_999);
+    expect(h.clock.pending).toBe(timers + 1);
+    await h.advance(1);
+    await outcome;
+    expect(h.clock.pending).toBe(timers);
+  });
+
+  it('rejects waiting calls with CLOSED when the connection is stopped', async () => {
+    const h = harness({ heartbeat: false });
+    await h.connect();
+    const listed = h.connection.presence.list('chat:a');
+    h.connection.stop();
+    await expect(listed).rejects.toMatchObject({ code: ErrorCode.CLOSED });
+    expect(h.clock.pending).toBe(0);
+  });
+
+  it('is refused at the call for a protocol without presence', () => {
+    const h = harness({ protocol: plainProtocol() });
+    expect(() => h.connection.presence.join('chat:a')).toThrow(/presence/);
+    expect(() => h.connection.presence.startTyping('chat:a')).toThrow(/presence/);
+  });
+});
