@@ -414,7 +414,6 @@ export const connectionMachine = setup({
       entry: ['planRetry', 'reportFailure'],
       always: [
         { guard: 'isFatal', target: 'failed' },
-        { guard: 'isOffline', target: 'offline' },
         { guard: and(['mustRefreshToken', 'dialsFreely']), target: 'link', actions: 'requestFreshToken' },
         { guard: 'mustRefreshToken', target: 'queued', actions: 'requestFreshToken' },
         { guard: 'probeFailed', target: 'circuitOpen', actions: 'tripCircuit' },
