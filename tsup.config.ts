@@ -6,6 +6,9 @@ export default defineConfig({
     'index.node': 'src/index.node.ts',
     testing: 'src/testing/index.ts',
     server: 'src/server/index.ts',
+    inspect: 'src/inspection/index.ts',
+    inspector: 'src/inspection/node.ts',
+    cli: 'src/cli/main.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,
@@ -13,5 +16,6 @@ export default defineConfig({
   clean: true,
   target: 'es2022',
   splitting: true,
+  shims: true,
   external: ['ws', 'xstate', 'rxjs', 'jose', 'zod', 'pino', 'prom-client', 'ioredis'],
 });
