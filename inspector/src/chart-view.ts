@@ -79,7 +79,7 @@ export class ChartView {
   ) {
     this.svgEl = svg('svg', { class: 'chart-svg' });
     const defs = svg('defs');
-    const marker = svg('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' });
+    const marker = svg('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 9, markerHeight: 9, markerUnits: 'userSpaceOnUse', orient: 'auto-start-reverse' });
     marker.append(svg('path', { d: 'M0,0 L10,5 L0,10 z', class: 'arrow-head' }));
     const hot = marker.cloneNode(true) as SVGMarkerElement;
     hot.id = 'arrow-hot';
@@ -249,7 +249,13 @@ export class ChartView {
       .sort((a, b) => depthOf(b) - depthOf(a));
     const legible = candidates.find((s) => Math.min(w / (s.width + pad * 2), h / (s.height + pad * 2)) >= 0.6) ?? candidates[0];
     if (!legible) return this.fit();
-    this.frame({ x: legible.x - pad, y: legible.y - pad, width: legible.width + pad * 2, height: legible.height + pad * 2 }, 1);
+    // A small state is shown with its surroundings: at most 0.85 of its size, on at least the pane's size in chart units.
+    const k = 0.85;
+    const width = Math.max(legible.width + pad * 2, w / k);
+    const height = Math.max(legible.height + pad * 2, h / k);
+    const cx = legible.x + legible.width / 2;
+    const cy = legible.y + legible.height / 2;
+    this.frame({ x: cx - width / 2, y: cy - height / 2, width, height }, k);
   }
 
   private frame(box: { x: number; y: number; width: number; height: number }, maxScale = 1.2): void {

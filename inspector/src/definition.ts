@@ -187,7 +187,8 @@ export function takenTransitions(
   if (listed && listed.length > 0) {
     for (const step of listed) {
       for (const t of def.transitions) {
-        if (t.source === step.source && t.targets.length === step.targets.length && t.targets.every((x) => step.targets.includes(x))) taken.add(t.id);
+        if (t.source !== step.source || t.eventType !== step.eventType) continue;
+        if (t.targets.length === step.targets.length && t.targets.every((x) => step.targets.includes(x))) taken.add(t.id);
       }
     }
     return taken;

@@ -7,7 +7,7 @@ import { $, clock, count, h } from './dom.js';
 import { renderJson } from './json-view.js';
 import { LogView, summary } from './log-view.js';
 import { MetricsView } from './metrics-view.js';
-import { FrameStats } from './perf.js';
+import { FrameStats, LongFrames } from './perf.js';
 import { connectServer, listenToWindows, parseRecording, type SourceStatus } from './sources.js';
 import { Store, type ActorInfo, type Entry, type Kind, type Rec, type TreeNode } from './store.js';
 import { TreeView } from './tree-view.js';
@@ -29,6 +29,7 @@ let lastHeader = 0;
 let mode: { kind: 'live' } | { kind: 'file'; name: string } = { kind: 'live' };
 let sourceStatus: SourceStatus = 'connecting';
 const stats = new FrameStats();
+const longFrames = new LongFrames();
 /** Budget of one frame's ingestion, in ms: the rest waits for the next frame. */
 const INGEST_BUDGET_MS = 10;
 /** Plots are redrawn at most this often. */
@@ -234,14 +235,14 @@ function renderHeader(): void {
   if (now - rate.at >= 1_000) {
     rate = { at: now, entries: store.lastSeq, perSec: ((store.lastSeq - rate.entries) * 1_000) / (now - rate.at) };
   }
-  let live = 0;
-  for (const a of store.actors.values()) if (a.ended === Infinity) live++;
-  $('counts').textContent = `${count(live)} live actors · ${count(store.lastSeq + 1)} events · ${count(Math.round(rate.perSec))}/s${store.droppedUpstream > 0 ? ` · ${count(store.droppedUpstream)} dropped by the server` : ''}${store.trimmed > 0 ? ` · oldest ${count(store.trimmed)} let go` : ''}`;
+  $('counts').textContent = `${count(store.live)} live actors · ${count(store.lastSeq + 1)} events · ${count(Math.round(rate.perSec))}/s${store.droppedUpstream > 0 ? ` · ${count(store.droppedUpstream)} dropped by the server` : ''}${store.trimmed > 0 ? ` · oldest ${count(store.trimmed)} let go` : ''}`;
   const perf = $('perf');
   const p50 = stats.percentile(50);
   const p95 = stats.percentile(95);
   perf.textContent = `frame p50 ${p50.toFixed(1)} ms · p95 ${p95.toFixed(1)} ms`;
-  perf.title = `time to ingest and draw one animation frame's batch of events (last 300 frames with events; mean batch ${stats.batch.toFixed(0)} events; max ${stats.max.toFixed(1)} ms)`;
+  perf.title = `time to ingest and draw one animation frame's batch of events (last 300 frames with events; mean batch ${stats.batch.toFixed(0)} events; max ${stats.max.toFixed(1)} ms)${longFrames.supported ? `; frames over 50 ms (script, layout and paint): ${longFrames.count}, longest ${longFrames.max.toFixed(0)} ms` : ''}`;
+  perf.dataset.longFrames = String(longFrames.count);
+  perf.dataset.longestFrame = longFrames.max.toFixed(1);
   perf.dataset.p50 = p50.toFixed(2);
   perf.dataset.p95 = p95.toFixed(2);
   perf.dataset.max = stats.max.toFixed(2);

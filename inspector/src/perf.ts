@@ -30,3 +30,25 @@ export class FrameStats {
     return this.records.length === 0 ? 0 : this.records.reduce((a, b) => a + b, 0) / this.records.length;
   }
 }
+
+/**
+ * The browser's own account of slow frames (Long Animation Frames: script, style, layout and paint of
+ * one frame together, when it took over 50 ms), where the browser reports them.
+ */
+export class LongFrames {
+  count = 0;
+  max = 0;
+  readonly supported: boolean;
+
+  constructor() {
+    const types = (PerformanceObserver as unknown as { supportedEntryTypes?: readonly string[] }).supportedEntryTypes ?? [];
+    this.supported = types.includes('long-animation-frame');
+    if (!this.supported) return;
+    new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) {
+        this.count++;
+        this.max = Math.max(this.max, entry.duration);
+      }
+    }).observe({ type: 'long-animation-frame', buffered: true });
+  }
+}

@@ -71,6 +71,8 @@ export interface ActorInfo {
   status: string;
   label: string;
   kind: 'pool' | 'connection' | 'other';
+  /** Known only from records about it, its creation not (yet) received. */
+  bare: boolean;
 }
 
 /** A place in the actor tree (`pool › queue › heartbeat`), with every session that has held it. */
@@ -158,6 +160,8 @@ export class Store {
   trimmed = 0;
   /** Bumped whenever the tree's shape changes. */
   treeVersion = 0;
+  /** Actors created and not yet stopped. */
+  live = 0;
 
   constructor(readonly options: StoreOptions) {}
 
@@ -252,6 +256,7 @@ export class Store {
     const existing = this.actors.get(rec.sessionId);
     const snapshot = (rec.snapshot ?? { status: 'active' }) as Snap;
     const t = Number(rec.createdAt) || Date.now();
+    if (existing?.bare && !rec.bare) return this.complete(existing, rec, snapshot, t);
     if (existing) {
       // Announced again (the app reconnected to the inspector): the latest snapshot is news, nothing else.
       existing.latest = share(existing.latest, snapshot);
@@ -277,15 +282,62 @@ export class Store {
       status: snapshot.status ?? 'active',
       label: def.isMachine ? stateLabel(snapshot.value) : '',
       kind: 'other',
+      bare: rec.bare === true,
     };
     const context = snapshot.context;
     if (def.id === 'pool') actor.kind = 'pool';
     else if (def.id === 'connection' && context && typeof context === 'object' && 'settings' in context) actor.kind = 'connection';
     this.actors.set(actor.id, actor);
+    if (actor.status === 'active') this.live++;
+    else actor.ended = this.nextSeq;
     node.sessions.push(actor);
     if (node.sessions.length === 1) this.treeVersion++;
     if (name === 'socket') this.countDial(actor, t);
     return this.push({ t, kind: 'actor', actor, type: 'created', source: undefined, rec, label: actor.label, transitions: undefined });
+  }
+
+  /** The creation of an actor known so far only from records about it: it takes its name, parent and definition. */
+  private complete(actor: ActorInfo, rec: Rec, snapshot: Snap, t: number): Entry {
+    const name = String(rec.name ?? rec.sessionId);
+    const old = actor.node;
+    old.sessions.splice(old.sessions.indexOf(actor), 1);
+    actor.parent = rec.parentId ? this.actors.get(rec.parentId) : undefined;
+    actor.name = name;
+    actor.node = this.nodeFor(name, actor.parent);
+    actor.node.sessions.push(actor);
+    this.adopt(old, actor.node);
+    if (old.sessions.length === 0 && old.children.length === 0) this.removeNode(old);
+    actor.defId = this.defIdOf(rec, name);
+    delete rec.definition;
+    rec.def = actor.defId;
+    actor.bare = false;
+    if (actor.snapshots.length === 0) actor.latest = actor.initial = snapshot;
+    const def = this.definition(actor.defId);
+    actor.label = def.isMachine ? stateLabel(actor.latest.value) : '';
+    if (def.id === 'pool') actor.kind = 'pool';
+    else if (def.id === 'connection') actor.kind = 'connection';
+    this.treeVersion++;
+    return this.push({ t, kind: 'actor', actor, type: 'created', source: undefined, rec, label: actor.label, transitions: undefined });
+  }
+
+  /** Moves the children of `from` (and their sessions) under `to`, merging with children of the same name. */
+  private adopt(from: TreeNode, to: TreeNode): void {
+    for (const child of [...from.children]) {
+      let target = to.children.find((c) => c.name === child.name);
+      if (!target) {
+        target = { key: `${to.key}/${child.name}`, name: child.name, parent: to, children: [], sessions: [], depth: to.depth + 1, expanded: false, series: child.series };
+        this.nodes.set(target.key, target);
+        to.children.push(target);
+      }
+      for (const session of child.sessions) {
+        session.node = target;
+        target.sessions.push(session);
+      }
+      child.sessions = [];
+      this.adopt(child, target);
+      this.nodes.delete(child.key);
+      from.children.splice(from.children.indexOf(child), 1);
+    }
   }
 
   /** A socket actor is one dial: counted per 100 ms on the pool above its connection. */
@@ -302,7 +354,14 @@ export class Store {
     let actor = this.actors.get(rec.sessionId);
     if (!actor) {
       // Its creation was never received (the page opened late, or it was trimmed): make do with a bare one.
-      actor = this.actorCreated({ type: '@xstate.actor', sessionId: rec.sessionId, name: String(rec.name ?? rec.sessionId), createdAt: rec.createdAt, snapshot: rec.type === '@xstate.snapshot' ? rec.snapshot : { status: 'active' } }).actor;
+      actor = this.actorCreated({
+        type: '@xstate.actor',
+        sessionId: rec.sessionId,
+        name: String(rec.name ?? rec.sessionId),
+        createdAt: rec.createdAt,
+        snapshot: rec.type === '@xstate.snapshot' ? rec.snapshot : { status: 'active' },
+        bare: true,
+      }).actor;
     }
     const t = Number(rec.createdAt) || Date.now();
     switch (rec.type) {
@@ -321,7 +380,10 @@ export class Store {
         actor.status = status;
         const entry = this.push({ t, kind: 'snapshot', actor, type: rec.event?.type ?? '', source: undefined, rec, label: actor.label, transitions: rec.transitions });
         actor.snapshots.push(entry.seq);
-        if (status !== 'active' && actor.ended === Infinity) actor.ended = entry.seq;
+        if (status !== 'active' && actor.ended === Infinity) {
+          actor.ended = entry.seq;
+          this.live--;
+        }
         if (statusChanged) this.treeVersion++;
         if (actor.kind === 'pool' && snapshot.context) this.poolPoint(actor, t, snapshot.context);
         return entry;

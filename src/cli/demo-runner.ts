@@ -8,7 +8,7 @@ import { percentile } from '../metrics/latency.js';
 import { parseDemoArgs, usage, UsageError, type DemoArgs } from './demo-args.js';
 import { seedFeeds } from './seed-feeds.js';
 import { connectInspector, type SocketchartInspector } from '../inspection/client.js';
-import { startInspectorServer, type InspectorServer } from '../inspection/server.js';
+import { startInspectorProcess, type InspectorProcess } from './inspector-process.js';
 
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -86,7 +86,7 @@ class Demo {
   private readonly started = Date.now();
   private readonly tty = process.stdout.isTTY === true;
   private progressTimer: NodeJS.Timeout | undefined;
-  private inspector: { server: InspectorServer; client: SocketchartInspector } | undefined;
+  private inspector: { server: InspectorProcess; client: SocketchartInspector } | undefined;
   /** More than the seed feeds: start them all within about a second, with a dial budget sized to them (a storm after the restart). */
   private get many(): boolean {
     return this.args.connections > seedFeeds.length;
@@ -161,7 +161,7 @@ class Demo {
       this.proxies.push(proxy);
     }
     if (this.args.inspect !== false) {
-      const server = await startInspectorServer({ port: this.args.inspect });
+      const server = await startInspectorProcess(this.args.inspect);
       this.inspector = { server, client: connectInspector({ url: server.wsUrl }) };
       console.log(`inspector: ${server.url}  (open it in a browser; apps can send to ${server.wsUrl})`);
     }
@@ -170,11 +170,12 @@ class Demo {
     this.pool = createPool({
       endpoints: this.endpoints(),
       defaults: {
-        heartbeat: { intervalMs: 1_000, timeoutMs: 1_000 },
+        // One process runs the server, the proxy and every client: with many connections, a 1 s pong deadline would read its own load as dead sockets.
+        heartbeat: this.many ? { intervalMs: 5_000, timeoutMs: 3_000 } : { intervalMs: 1_000, timeoutMs: 1_000 },
         reconnect: { baseMs: 250, capMs: 2_000, minUptimeMs: 2_000, restartWindowMs: 500 },
         circuit: { failureThreshold: 8, recoveryMs: 2_000 },
-        connectTimeoutMs: 1_500,
-        authTimeoutMs: 1_500,
+        connectTimeoutMs: this.many ? 5_000 : 1_500,
+        authTimeoutMs: this.many ? 5_000 : 1_500,
       },
       staggerMs: this.many ? Math.max(1, Math.floor(800 / this.args.connections)) : 100,
       dialBudget: this.budget,

@@ -6,6 +6,8 @@ export interface InspectArgs {
   port: number;
   /** Interface to listen on. */
   host: string;
+  /** Started by another process (the demo): exit when its standard input ends, leave Ctrl-C to it. */
+  exitWithParent: boolean;
 }
 
 export const inspectUsage = `usage: socketchart inspect [options]
@@ -17,11 +19,13 @@ export const inspectUsage = `usage: socketchart inspect [options]
   --port <n>     port to listen on (default ${DEFAULT_INSPECTOR_PORT}; 0 for any free port)
   --host <addr>  interface to listen on (default 127.0.0.1: loopback only; anything else exposes
                  what your apps send to the network)
+  --exit-with-parent
+                 exit when standard input ends, and leave Ctrl-C to the parent (how the demo runs it)
   --help         this text`;
 
 /** Parses `socketchart inspect`'s flags; throws UsageError for anything it does not know. */
 export function parseInspectArgs(argv: readonly string[]): InspectArgs | 'help' {
-  const args: InspectArgs = { port: DEFAULT_INSPECTOR_PORT, host: '127.0.0.1' };
+  const args: InspectArgs = { port: DEFAULT_INSPECTOR_PORT, host: '127.0.0.1', exitWithParent: false };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
     const [name, inline] = flag.includes('=') ? [flag.slice(0, flag.indexOf('=')), flag.slice(flag.indexOf('=') + 1)] : [flag, undefined];
@@ -45,6 +49,9 @@ export function parseInspectArgs(argv: readonly string[]): InspectArgs | 'help' 
         args.host = host;
         break;
       }
+      case '--exit-with-parent':
+        args.exitWithParent = true;
+        break;
       default:
         throw new UsageError(`unknown option ${JSON.stringify(flag)}`);
     }

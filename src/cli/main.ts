@@ -47,8 +47,11 @@ async function inspect(argv: readonly string[]): Promise<number> {
   console.log(`  import { createWebSocketInspector } from '@statelyai/inspect'; createActor(logic, { inspect: createWebSocketInspector({ url: '${server.wsUrl}' }).inspect })`);
   console.log('Ctrl-C to stop');
   await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
+    if (args.exitWithParent) {
+      process.on('SIGINT', () => {});
+      process.stdin.once('end', resolve).once('close', resolve).resume();
+    } else process.once('SIGINT', resolve);
   });
   await server.close();
   return 0;

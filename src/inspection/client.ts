@@ -2,7 +2,7 @@ import type { InspectionEvent, Observer } from 'xstate';
 import { InvalidOptionError } from '../protocol/errors.js';
 import { ReadyState, defaultWebSocket, type WebSocketConstructor, type WebSocketLike } from '../transport/websocket-like.js';
 import { InspectionEncoder, type MessageCapture } from './encoder.js';
-import { DEFAULT_INSPECTOR_PORT, type InspectionRecord } from './protocol.js';
+import { DEFAULT_INSPECTOR_PORT, HELLO, type InspectionRecord } from './protocol.js';
 
 export interface InspectorOptions {
   /** Where the inspector listens (`npx socketchart inspect`). @default 'ws://127.0.0.1:4242' */
@@ -49,6 +49,8 @@ export interface SocketchartInspector extends Observer<InspectionEvent> {
 
 /** A socket write backlog above which events are left out rather than queued without bound. */
 const BACKLOG_LIMIT = 16 * 1024 * 1024;
+/** Events per frame once the receiver takes batches. */
+const BATCH = 2_000;
 
 type Timer = ReturnType<typeof setTimeout>;
 
@@ -89,8 +91,13 @@ export function connectInspector(options: InspectorOptions = {}): SocketchartIns
   const encoder = new InspectionEncoder({ depthLimit: options.serializationDepthLimit ?? 10, messages: options.messages ?? false });
 
   let ws: WebSocketLike | undefined;
+  /** The receiver said it takes arrays of events (socketchart's server does; others get one per frame). */
+  let batches = false;
   let status: InspectorStatus = 'connecting';
   let dropped = 0;
+  /** The socket has been open before (a new one is a reconnect). */
+  let opened = false;
+  let droppedAtOpen = 0;
   let buffered: string[] = [];
   let flushTimer: Timer | undefined;
   let metricsTimer: Timer | undefined;
@@ -109,6 +116,10 @@ export function connectInspector(options: InspectorOptions = {}): SocketchartIns
     }
   };
   const send = (records: readonly InspectionRecord[]) => {
+    if (batches && ws?.readyState === ReadyState.OPEN) {
+      for (let i = 0; i < records.length; i += BATCH) write(JSON.stringify(records.length <= BATCH ? records : records.slice(i, i + BATCH)));
+      return;
+    }
     for (const record of records) write(JSON.stringify(record));
   };
 
@@ -141,16 +152,30 @@ export function connectInspector(options: InspectorOptions = {}): SocketchartIns
       return;
     }
     ws = socket;
+    batches = false;
     socket.onopen = () => {
       if (ws !== socket) return;
       status = 'open';
-      send(encoder.drain());
-      for (const record of encoder.announceLive()) socket.send(JSON.stringify(record));
+      // In order: what was kept while away, then what happened since. An inspector that may have missed
+      // actors (this is a reconnect, or the buffer overflowed) first hears of every live one.
+      const missed = opened || dropped > droppedAtOpen;
+      opened = true;
+      droppedAtOpen = dropped;
+      if (missed) for (const record of encoder.announceLive()) socket.send(JSON.stringify(record));
       const backlog = buffered;
       buffered = [];
       for (const text of backlog) socket.send(text);
+      send(encoder.drain());
     };
-    socket.onmessage = () => {};
+    socket.onmessage = (event) => {
+      if (typeof event.data === 'string' && event.data.includes(HELLO.type)) {
+        try {
+          batches = (JSON.parse(event.data) as { batches?: unknown }).batches === true;
+        } catch {
+          // another receiver's message: ignored
+        }
+      }
+    };
     socket.onerror = () => {};
     socket.onclose = () => {
       if (ws !== socket) return;

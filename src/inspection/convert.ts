@@ -23,6 +23,8 @@ export function transitionsOf(event: InspectionEvent): TakenTransition[] {
 
 export interface ConvertOptions {
   depthLimit: number;
+  /** The definition text of a logic, when already known (the same machine config is sent by every actor that runs it). */
+  definitionOf?: (config: object, make: () => string) => string;
   /** The id the actor is known by (its session id, namespaced when several systems are inspected). */
   idOf(ref: AnyActorRef): string;
   /** When the event happened (epoch ms). */
@@ -51,7 +53,10 @@ export function convertInspectionEvent(event: InspectionEvent, options: ConvertO
         sessionId,
         parentId: ref._parent ? idOf(ref._parent) : undefined,
         rootId,
-        definition: toJsonText(typeof config === 'object' ? config : { id: name }, { depthLimit }),
+        definition:
+          typeof config === 'object' && config !== null
+            ? (options.definitionOf?.(config, () => toJsonText(config, { depthLimit })) ?? toJsonText(config, { depthLimit }))
+            : toJsonText({ id: name }, { depthLimit }),
         snapshot: toPlain(ref.getSnapshot(), { depthLimit }),
         createdAt,
         id: null,

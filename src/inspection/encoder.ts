@@ -48,6 +48,13 @@ export class InspectionEncoder {
   private readonly live = new Map<string, WeakRef<AnyActorRef>>();
   private readonly tracked = new Map<string, Tracked>();
   private readonly steps = new WeakMap<AnyActorRef, TakenTransition[]>();
+  /** Definition text by machine config: converted once, however many actors run it. */
+  private readonly definitions = new WeakMap<object, string>();
+  private readonly definitionOf = (config: object, make: () => string): string => {
+    let text = this.definitions.get(config);
+    if (text === undefined) this.definitions.set(config, (text = make()));
+    return text;
+  };
   private readonly capture: Required<MessageCapture> | undefined;
   private captured: MessageReceived[] = [];
   private captureWindow = { start: 0, count: 0 };
@@ -96,10 +103,13 @@ export class InspectionEncoder {
       const ref = event.actorRef as AnyActorRef;
       if (event.type === '@xstate.microstep') {
         const taken = transitionsOf(event);
-        if (taken.length > 0) this.steps.set(ref, [...(this.steps.get(ref) ?? []), ...taken]);
+        if (taken.length === 0) continue;
+        const known = this.steps.get(ref);
+        if (known) known.push(...taken);
+        else this.steps.set(ref, taken);
         continue;
       }
-      const record = convertInspectionEvent(event, { depthLimit: this.depthLimit, idOf: this.idOf, at });
+      const record = convertInspectionEvent(event, { depthLimit: this.depthLimit, idOf: this.idOf, at, definitionOf: this.definitionOf });
       if (!record) continue;
       if (record.type === '@xstate.actor') this.follow(ref, record);
       else if (record.type === '@xstate.snapshot') {
@@ -125,7 +135,12 @@ export class InspectionEncoder {
         this.forget(id);
         continue;
       }
-      const record = convertInspectionEvent({ type: '@xstate.actor', actorRef: ref, rootId: '' } as InspectionEvent, { depthLimit: this.depthLimit, idOf: this.idOf, at: this.now() });
+      const record = convertInspectionEvent({ type: '@xstate.actor', actorRef: ref, rootId: '' } as InspectionEvent, {
+        depthLimit: this.depthLimit,
+        idOf: this.idOf,
+        at: this.now(),
+        definitionOf: this.definitionOf,
+      });
       if (record?.type === '@xstate.actor') out.push(record);
     }
     return out;

@@ -10,6 +10,12 @@ export const INSPECTION_FORMAT_VERSION = '0.7.2';
 /** The port the offline inspector listens on unless told otherwise. */
 export const DEFAULT_INSPECTOR_PORT = 4242;
 
+/**
+ * What socketchart's inspector server says to every app that connects: it also takes a JSON array of events
+ * in one frame, which socketchart's helper then sends (other receivers get one event per frame).
+ */
+export const HELLO = { type: '@socketchart.hello', batches: true } as const;
+
 /** Path of the WebSocket the inspector page reads from (apps send to any other path, `/` included). */
 export const PAGE_SOCKET_PATH = '/_page';
 

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
-import { DEFAULT_INSPECTOR_PORT, PAGE_SOCKET_PATH } from './protocol.js';
+import { DEFAULT_INSPECTOR_PORT, HELLO, PAGE_SOCKET_PATH } from './protocol.js';
 import { defaultPageDir, loadPageFiles, type PageFile } from './page-files.js';
 import { Recording, type RecordingOptions } from './recording.js';
 
@@ -126,6 +126,16 @@ export async function startInspectorServer(options: InspectorServerOptions = {})
     }
   };
 
+  const take = (value: unknown, prefix: string) => {
+    const added = recording.add(value, prefix);
+    if (!added) {
+      stats.rejected++;
+      return;
+    }
+    stats.received++;
+    for (const page of pages) pushTo(page, added.text, added.def);
+  };
+  /** One event per frame (as `@statelyai/inspect` sends), or an array of them (socketchart's helper, once greeted). */
   const receive = (data: RawData, prefix: string) => {
     let value: unknown;
     try {
@@ -134,13 +144,8 @@ export async function startInspectorServer(options: InspectorServerOptions = {})
       stats.rejected++;
       return;
     }
-    const added = recording.add(value, prefix);
-    if (!added) {
-      stats.rejected++;
-      return;
-    }
-    stats.received++;
-    for (const page of pages) pushTo(page, added.text, added.def);
+    if (Array.isArray(value)) for (const item of value) take(item, prefix);
+    else take(value, prefix);
     if (batchTimer === undefined && pages.size > 0) batchTimer = setTimeout(flushPages, batchMs);
   };
 
@@ -179,6 +184,7 @@ export async function startInspectorServer(options: InspectorServerOptions = {})
     sourcesSeen++;
     const prefix = sourcesSeen === 1 ? '' : `a${sourcesSeen}:`;
     stats.sources++;
+    socket.send(JSON.stringify(HELLO));
     socket.on('message', (data) => receive(data, prefix));
     socket.on('close', () => stats.sources--);
   });
