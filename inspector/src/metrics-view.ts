@@ -27,6 +27,8 @@ export class MetricsView {
   private timelineLegend: HTMLElement | undefined;
   private cursorT: number | null = null;
   private readonly resize: ResizeObserver;
+  /** Redraws so far (the caller bounds their rate). */
+  private updates = 0;
 
   constructor(
     private readonly container: HTMLElement,
@@ -145,6 +147,7 @@ export class MetricsView {
       return;
     }
     if (kind !== this.mode) this.build(kind);
+    this.container.dataset.updates = String(++this.updates);
     this.cursorT = cursorT === null ? null : cursorT / 1000;
     const s = node!.series;
     const last = s.last;
@@ -182,6 +185,8 @@ export class MetricsView {
       }
       p.u.setData(data);
       p.box.dataset.points = String(data[0].length);
+      // A plot with nothing to show (no samples from this sender) is left out rather than drawn empty.
+      p.box.hidden = data[0].length === 0;
     }
     if (this.timeline) this.drawTimeline(store, node!, s.t[0]);
   }

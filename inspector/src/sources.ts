@@ -66,8 +66,15 @@ export function listenToWindows(onRecord: (record: Rec) => void): { connected: b
     state.connected = true;
     onRecord(rec);
   });
-  const target = window.opener ? (window.opener as Window) : window.parent !== window ? window.parent : undefined;
-  target?.postMessage({ type: '@statelyai.connected' }, '*');
+  const hello = (target: Window) => target.postMessage({ type: '@statelyai.connected' }, '*');
+  if (window.opener) hello(window.opener as Window);
+  else if (window.parent !== window) {
+    // In an iframe the app starts posting to it on the iframe element's `load`, which follows this page's own.
+    const parent = window.parent;
+    const afterLoad = () => setTimeout(() => hello(parent), 50);
+    if (document.readyState === 'complete') afterLoad();
+    else window.addEventListener('load', afterLoad, { once: true });
+  }
   return state;
 }
 

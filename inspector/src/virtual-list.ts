@@ -44,6 +44,7 @@ export class VirtualList<T> {
 
   setItems(items: ArrayLike<T>): void {
     this.items = items;
+    this.container.dataset.rows = String(items.length);
     this.spacer.style.height = `${this.contentHeight}px`;
     // A shorter list is scrolled no further than its end (as the browser clamps it).
     this.scrollTop = Math.min(this.scrollTop, Math.max(0, this.contentHeight - this.height));

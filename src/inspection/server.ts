@@ -49,7 +49,7 @@ export interface InspectorServer {
 /** A page whose socket holds more than this unsent is skipped until it drains. */
 const PAGE_BACKLOG = 32 * 1024 * 1024;
 /** Records per frame when a page catches up. */
-const REPLAY_CHUNK = 5_000;
+const REPLAY_CHUNK = 1_000;
 
 interface Page {
   socket: WebSocket;
