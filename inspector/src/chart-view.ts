@@ -119,7 +119,7 @@ export class ChartView {
       (result) => {
         if (this.wanted !== wantedKey) return;
         this.draw(wantedKey, def, result);
-        this.note.textContent = hidden > 0 ? `${hidden} environment transitions hidden` : '';
+        this.note.textContent = hidden > 0 ? `${hidden} env. transitions hidden` : '';
         this.svgEl.dataset.machine = def.id;
         this.onDrawn?.();
       },
@@ -253,9 +253,12 @@ export class ChartView {
     const k = 0.85;
     const width = Math.max(legible.width + pad * 2, w / k);
     const height = Math.max(legible.height + pad * 2, h / k);
-    const cx = legible.x + legible.width / 2;
-    const cy = legible.y + legible.height / 2;
-    this.frame({ x: cx - width / 2, y: cy - height / 2, width, height }, k);
+    // Centred on the state, but not past the chart's edges when the chart is larger than the frame.
+    const { width: W, height: H } = drawn.layout;
+    const clamp = (start: number, size: number, total: number) => (size >= total ? (total - size) / 2 : Math.min(Math.max(start, 0), total - size));
+    const x = clamp(legible.x + legible.width / 2 - width / 2, width, W);
+    const y = clamp(legible.y + legible.height / 2 - height / 2, height, H);
+    this.frame({ x, y, width, height }, k);
   }
 
   private frame(box: { x: number; y: number; width: number; height: number }, maxScale = 1.2): void {
