@@ -9,6 +9,9 @@ export default defineConfig({
     react: 'src/react/index.ts',
     vue: 'src/vue/index.ts',
     rx: 'src/rx/index.ts',
+    inspect: 'src/inspection/index.ts',
+    inspector: 'src/inspection/node.ts',
+    cli: 'src/cli/main.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,
@@ -16,5 +19,6 @@ export default defineConfig({
   clean: true,
   target: 'es2022',
   splitting: true,
+  shims: true,
   external: ['ws', 'xstate', 'rxjs', 'jose', 'zod', 'pino', 'prom-client', 'ioredis', 'react', '@xstate/react', 'vue', '@xstate/vue'],
 });

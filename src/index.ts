@@ -78,3 +78,11 @@ export type { AckInfo } from './queue/ack-tracker.js';
 export type { RateLimit, RateLimitOptions, RateLimitStatus } from './policy/rate-limiter.js';
 export * from './storage/index.js';
 export * from './optimistic/index.js';
+export {
+  connectInspector,
+  INSPECTION_FORMAT_VERSION,
+  DEFAULT_INSPECTOR_PORT,
+  type InspectorOptions,
+  type SocketchartInspector,
+  type InspectionRecord,
+} from './inspection/index.js';

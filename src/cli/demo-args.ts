@@ -1,3 +1,5 @@
+import { DEFAULT_INSPECTOR_PORT } from '../inspection/protocol.js';
+
 export interface DemoArgs {
   /** Seconds the scripted demo runs. */
   durationSec: number;
@@ -7,6 +9,8 @@ export interface DemoArgs {
   forever: boolean;
   /** Redis URL: run two server nodes sharing it. */
   redis: string | undefined;
+  /** Open the offline inspector on this loopback port (`0`: any free port), or `false`. */
+  inspect: number | false;
 }
 
 export const usage = `usage: npm start -- [options]
@@ -15,6 +19,8 @@ export const usage = `usage: npm start -- [options]
   --connections <n>      connections in the pool (1-1000, default 8: the seed feeds)
   --forever              repeat the fault cycle until Ctrl-C
   --redis <url>          run two server nodes that share this Redis (default: one in-process node, no Redis)
+  --inspect[=<port>]     open the offline inspector on loopback (default port 4242, 0 for any free port),
+                         print its URL and keep it open after the report until Ctrl-C
   --help                 this text`;
 
 export class UsageError extends Error {}
@@ -29,7 +35,7 @@ function integer(flag: string, value: string | undefined, min: number, max: numb
 
 /** Parses the demo's flags; throws UsageError for anything it does not know. */
 export function parseDemoArgs(argv: readonly string[]): DemoArgs | 'help' {
-  const args: DemoArgs = { durationSec: 30, connections: 8, forever: false, redis: undefined };
+  const args: DemoArgs = { durationSec: 30, connections: 8, forever: false, redis: undefined, inspect: false };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
     const [name, inline] = flag.includes('=') ? [flag.slice(0, flag.indexOf('=')), flag.slice(flag.indexOf('=') + 1)] : [flag, undefined];
@@ -46,6 +52,9 @@ export function parseDemoArgs(argv: readonly string[]): DemoArgs | 'help' {
         break;
       case '--forever':
         args.forever = true;
+        break;
+      case '--inspect':
+        args.inspect = inline === undefined ? DEFAULT_INSPECTOR_PORT : integer('--inspect', inline, 0, 65_535);
         break;
       case '--redis': {
         const url = value();

@@ -6,14 +6,18 @@ const FLUSH_RETRY_MS = 10;
 
 const known = new WeakMap<ResolvedOptions, ConnectionSettings>();
 
-/** What the connection machine reads of resolved options (one frozen object per resolved options). */
+/**
+ * What the connection machine reads of resolved options (one object per resolved options, shared by their
+ * connections). Not frozen: inspectors serialize snapshots by replacing members in place (as
+ * `@statelyai/inspect`'s browser inspector does past ten members), which a frozen object refuses.
+ */
 export function settingsOf(options: ResolvedOptions): ConnectionSettings {
   let settings = known.get(options);
   if (settings) return settings;
   const { auth, protocol } = options;
   const mode = auth?.mode ?? 'message';
   const provider = typeof auth?.token === 'function';
-  settings = Object.freeze({
+  settings = {
     connectTimeoutMs: options.connectTimeoutMs,
     authTimeoutMs: options.authTimeoutMs,
     closeTimeoutMs: options.closeTimeoutMs,
@@ -29,7 +33,7 @@ export function settingsOf(options: ResolvedOptions): ConnectionSettings {
     urls: options.urls?.length ?? 1,
     failover: options.failover,
     flushRetryMs: FLUSH_RETRY_MS,
-  });
+  };
   known.set(options, settings);
   return settings;
 }

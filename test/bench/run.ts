@@ -6,6 +6,8 @@
  *
  *   micro.ts       data-plane CPU and allocation per message, in process (in-memory socket)
  *   throughput.ts  receive/send msgs/s vs raw ws over loopback (server: servers/throughput-server.ts)
+ *   inspection.ts  receive msgs/s of a connection with inspection on (connectInspector() to the offline
+ *                  inspector in its own process) vs off (server: servers/throughput-server.ts)
  *   memory.ts      heap per connection for 1,000 connections, and where socketchart's bytes go
  *                  (server: servers/plain-server.ts)
  *   acks.ts        acknowledged publishes per second over one connection vs raw ws speaking the same frames
@@ -18,6 +20,7 @@
 import os from 'node:os';
 import type { MicroResult } from './micro.js';
 import type { ThroughputResult } from './throughput.js';
+import type { InspectionResult } from './inspection.js';
 import type { MemoryResult } from './memory.js';
 import type { ServerResult } from './server.js';
 import type { AcksResult } from './acks.js';
@@ -64,6 +67,7 @@ async function runBench<T>(file: string): Promise<T | undefined> {
 
 const micro = await runBench<MicroResult>('./micro.ts');
 const throughput = await runBench<ThroughputResult>('./throughput.ts');
+const inspection = await runBench<InspectionResult>('./inspection.ts');
 const acks = await runBench<AcksResult>('./acks.ts');
 const memory = await runBench<MemoryResult>('./memory.ts');
 const pool = await runBench<PoolResult>('./pool.ts');
@@ -86,6 +90,15 @@ if (throughput) {
   ]);
   rows.push(['  client CPU per message, socketchart / raw (receive, send)', `${fixed(throughput.receive.cpuRatio)}×, ${fixed(throughput.send.cpuRatio)}×`, '', '']);
   rows.push(['reference: raw ws + 1 XState event per message / raw ws', `${fixed(throughput.receive.xstateRatio)}×  (${rate(throughput.receive.xstate)})`, '', '']);
+}
+if (inspection) {
+  rows.push([
+    'receive msgs/s, inspection on / off (connectInspector(), median of paired rounds)',
+    `${fixed(inspection.ratio)}×  (${rate(inspection.on)} vs ${rate(inspection.off)})`,
+    '≥ 0.95×',
+    verdict(inspection.ratio >= 0.95),
+  ]);
+  rows.push(['  reference: inspection on with messages: true / off', `${fixed(inspection.messagesRatio)}×  (${rate(inspection.messages)})`, '', '']);
 }
 if (acks) {
   rows.push([
@@ -172,5 +185,5 @@ if (pool) {
 if (server) rows.push(...serverSummaryRows(server));
 console.log(table(['figure', 'value', 'target', ''], rows));
 console.log(`\nload average at end: ${load()}; total ${fixed((performance.now() - startedAt) / 1000, 1)} s`);
-const failed = [micro, throughput, acks, memory, pool, server].some((r) => r === undefined);
+const failed = [micro, throughput, inspection, acks, memory, pool, server].some((r) => r === undefined);
 process.exit(failed ? 1 : 0);

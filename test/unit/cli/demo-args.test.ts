@@ -3,7 +3,7 @@ import { parseDemoArgs, UsageError } from '../../../src/cli/demo-args.js';
 
 describe('demo flags', () => {
   it('defaults to a 30 s run of the eight seed feeds on one in-process node', () => {
-    expect(parseDemoArgs([])).toEqual({ durationSec: 30, connections: 8, forever: false, redis: undefined });
+    expect(parseDemoArgs([])).toEqual({ durationSec: 30, connections: 8, forever: false, redis: undefined, inspect: false });
   });
 
   it('reads --duration, --connections, --forever and --redis, with or without =', () => {
@@ -12,7 +12,14 @@ describe('demo flags', () => {
       connections: 20,
       forever: true,
       redis: 'redis://127.0.0.1:6379',
+      inspect: false,
     });
+  });
+
+  it('reads --inspect (port 4242) and --inspect=<port> (0: any free port)', () => {
+    expect(parseDemoArgs(['--inspect'])).toMatchObject({ inspect: 4242 });
+    expect(parseDemoArgs(['--inspect=0'])).toMatchObject({ inspect: 0 });
+    expect(parseDemoArgs(['--inspect=5000'])).toMatchObject({ inspect: 5000 });
   });
 
   it('answers --help', () => {
@@ -26,6 +33,7 @@ describe('demo flags', () => {
     [['--connections', '0'], /--connections expects/],
     [['--connections', '2.5'], /--connections expects/],
     [['--redis', 'http://x'], /--redis expects a redis:\/\/ URL/],
+    [['--inspect=soon'], /--inspect expects a whole number from 0 to 65535/],
   ])('rejects %j with a usage error', (argv, message) => {
     expect(() => parseDemoArgs(argv)).toThrow(UsageError);
     expect(() => parseDemoArgs(argv)).toThrow(message);

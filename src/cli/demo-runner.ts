@@ -1,0 +1,395 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { SignJWT } from 'jose';
+import { pino } from 'pino';
+import { createPool, type EndpointOptions, type Pool } from '../index.node.js';
+import { createServer, type ServerOptions, type SocketchartServer } from '../server/index.js';
+import { FaultProxy } from '../testing/fault-proxy.js';
+import { percentile } from '../metrics/latency.js';
+import { parseDemoArgs, usage, UsageError, type DemoArgs } from './demo-args.js';
+import { seedFeeds } from './seed-feeds.js';
+import { connectInspector, type SocketchartInspector } from '../inspection/client.js';
+import { startInspectorProcess, type InspectorProcess } from './inspector-process.js';
+
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** What the demo counts while it runs. */
+class Ledger {
+  readonly published = new Map<string, Set<number>>();
+  readonly received = new Map<string, Map<number, number>>();
+  readonly firstSeq = new Map<string, number>();
+  readonly dialTimes: number[] = [];
+  readonly recoveries: number[] = [];
+  readonly droppedAt = new Map<string, number>();
+  readonly gapRanges = new Map<string, Array<[number, number]>>();
+  sent = 0;
+  acked = 0;
+  unacked = 0;
+  circuitTrips = 0;
+  tokens = 0;
+  expiries = 0;
+
+  publish(ch: string, seq: number): void {
+    let set = this.published.get(ch);
+    if (!set) this.published.set(ch, (set = new Set()));
+    set.add(seq);
+  }
+
+  receive(ch: string, seq: number): void {
+    let seen = this.received.get(ch);
+    if (!seen) this.received.set(ch, (seen = new Map()));
+    seen.set(seq, (seen.get(seq) ?? 0) + 1);
+    if (!this.firstSeq.has(ch)) this.firstSeq.set(ch, seq);
+  }
+
+  gap(ch: string, from: number, to: number): void {
+    let ranges = this.gapRanges.get(ch);
+    if (!ranges) this.gapRanges.set(ch, (ranges = []));
+    ranges.push([from, to]);
+  }
+
+  totals(): { published: number; received: number; lost: number; announced: number; duplicated: number } {
+    let published = 0;
+    let received = 0;
+    let lost = 0;
+    let announced = 0;
+    let duplicated = 0;
+    for (const [ch, seqs] of this.published) {
+      const first = this.firstSeq.get(ch) ?? Infinity;
+      const seen = this.received.get(ch) ?? new Map<number, number>();
+      const gaps = this.gapRanges.get(ch) ?? [];
+      for (const seq of seqs) {
+        if (seq < first) continue;
+        published++;
+        if (seen.has(seq)) continue;
+        if (gaps.some(([from, to]) => seq >= from && seq <= to)) announced++;
+        else lost++;
+      }
+    }
+    for (const seen of this.received.values()) {
+      for (const count of seen.values()) {
+        received += count;
+        duplicated += count - 1;
+      }
+    }
+    return { published, received, lost, announced, duplicated };
+  }
+}
+
+class Demo {
+  private readonly secret = randomBytes(32);
+  private readonly servers: SocketchartServer[] = [];
+  private readonly proxies: FaultProxy[] = [];
+  private readonly ports: number[] = [];
+  private pool!: Pool;
+  private readonly ledger = new Ledger();
+  private readonly started = Date.now();
+  private readonly tty = process.stdout.isTTY === true;
+  private progressTimer: NodeJS.Timeout | undefined;
+  private inspector: { server: InspectorProcess; client: SocketchartInspector } | undefined;
+  /** More than the seed feeds: start them all within about a second, with a dial budget sized to them (a storm after the restart). */
+  private get many(): boolean {
+    return this.args.connections > seedFeeds.length;
+  }
+  private get budget(): { ratePerSec: number; burst: number } {
+    const n = this.args.connections;
+    return this.many ? { ratePerSec: Math.max(100, n), burst: Math.max(10, Math.ceil(n / 20)) } : { ratePerSec: 100, burst: 10 };
+  }
+  private publisher: NodeJS.Timeout | undefined;
+
+  constructor(private readonly args: DemoArgs) {}
+
+  private at(): string {
+    return `${((Date.now() - this.started) / 1000).toFixed(2).padStart(6)}s`;
+  }
+
+  private line(text: string): void {
+    if (this.tty) process.stdout.write('\r\x1b[2K');
+    console.log(`${this.at()}  ${text}`);
+  }
+
+  private serverOptions(port: number): ServerOptions {
+    return {
+      port,
+      host: '127.0.0.1',
+      auth: { jwtSecret: this.secret },
+      channels: [{ pattern: 'feed:*', subscribe: true, publish: true }],
+      logger: pino({ level: 'silent' }),
+      shutdownTimeoutMs: 300,
+      heartbeatIntervalMs: 2_000,
+      ...(this.args.redis ? { redis: this.args.redis } : {}),
+    };
+  }
+
+  private async startServer(index: number, port = 0): Promise<void> {
+    const server = await createServer(this.serverOptions(port));
+    this.servers[index] = server;
+    this.ports[index] = server.address()!.port;
+  }
+
+  private identityProviderDown = false;
+
+  private async token(name: string): Promise<string> {
+    if (this.identityProviderDown && name === 'webhook-status') throw new Error('identity provider unavailable');
+    this.ledger.tokens++;
+    return new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject(`demo-${name}`)
+      .setExpirationTime(Math.ceil((Date.now() + 10_000) / 1000))
+      .sign(this.secret);
+  }
+
+  private endpoints(): EndpointOptions[] {
+    const feeds = Array.from({ length: this.args.connections }, (_, i): readonly [string, number] => seedFeeds[i] ?? [`feed-${i + 1}`, 3]);
+    return feeds.map(([name, priority], i) => {
+      const proxy = this.proxies[i % this.proxies.length]!;
+      return {
+        name,
+        priority,
+        url: `ws://127.0.0.1:${proxy.port}/`,
+        auth: { token: () => this.token(name), refreshLeadMs: 3_000 },
+      };
+    });
+  }
+
+  async run(): Promise<void> {
+    const nodes = this.args.redis ? 2 : 1;
+    for (let i = 0; i < nodes; i++) await this.startServer(i);
+    for (let i = 0; i < nodes; i++) {
+      const proxy = new FaultProxy({ host: '127.0.0.1', port: this.ports[i]! });
+      await proxy.listen();
+      this.proxies.push(proxy);
+    }
+    if (this.args.inspect !== false) {
+      const server = await startInspectorProcess(this.args.inspect);
+      this.inspector = { server, client: connectInspector({ url: server.wsUrl }) };
+      console.log(`inspector: ${server.url}  (open it in a browser; apps can send to ${server.wsUrl})`);
+    }
+    console.log(`socketchart demo: ${nodes} server node${nodes > 1 ? 's' : ''}${this.args.redis ? ` on ${this.args.redis}` : ' in process'}, ${this.args.connections} connections, ${this.args.durationSec} s${this.args.forever ? ' per cycle, until Ctrl-C' : ''}`);
+
+    this.pool = createPool({
+      endpoints: this.endpoints(),
+      defaults: {
+        // One process runs the server, the proxy and every client: with many connections, a 1 s pong deadline would read its own load as dead sockets.
+        heartbeat: this.many ? { intervalMs: 5_000, timeoutMs: 3_000 } : { intervalMs: 1_000, timeoutMs: 1_000 },
+        reconnect: { baseMs: 250, capMs: 2_000, minUptimeMs: 2_000, restartWindowMs: 500 },
+        circuit: { failureThreshold: 8, recoveryMs: 2_000 },
+        connectTimeoutMs: this.many ? 5_000 : 1_500,
+        authTimeoutMs: this.many ? 5_000 : 1_500,
+      },
+      staggerMs: this.many ? Math.max(1, Math.floor(800 / this.args.connections)) : 100,
+      dialBudget: this.budget,
+      ...(this.inspector ? { inspect: this.inspector.client } : {}),
+    });
+    this.watch();
+    this.pool.start();
+    this.startPublishing();
+    this.progressTimer = setInterval(() => this.progress(), this.tty ? 250 : 2_000);
+
+    let stopping = false;
+    process.once('SIGINT', () => {
+      stopping = true;
+    });
+    do {
+      await this.cycle(() => stopping);
+    } while (this.args.forever && !stopping);
+    await this.finish();
+  }
+
+  private watch(): void {
+    const pool = this.pool;
+    pool.on('state', ({ name, status, previous }) => {
+      const now = Date.now();
+      if (status === 'connecting' || status === 'halfOpen') this.ledger.dialTimes.push(now);
+      if (status === 'circuitOpen') this.ledger.circuitTrips++;
+      if (previous === 'connected') this.ledger.droppedAt.set(name, now);
+      if (status === 'connected' && this.ledger.droppedAt.has(name)) {
+        this.ledger.recoveries.push(now - this.ledger.droppedAt.get(name)!);
+        this.ledger.droppedAt.delete(name);
+      }
+      const error = status === 'reconnecting' || status === 'failed' ? pool.connection(name)?.lastError : undefined;
+      if (!this.many || seedFeeds.some(([feed]) => feed === name)) this.line(`${name.padEnd(18)} ${previous} → ${status}${error ? `  (${error.code}: ${error.message})` : ''}`);
+    });
+    pool.on('health', ({ health }) => this.line(`pool               ${health}`));
+    for (const connection of pool.connections) {
+      const ch = `feed:${connection.name}`;
+      connection.on('error', (error) => {
+        if (error.closeCode === undefined && error.code === 'AUTHENTICATION_FAILED') this.line(`${connection.name.padEnd(18)} ${error.message}`);
+      });
+      connection.subscribe(ch, (_data, message) => {
+        if (typeof message.seq === 'number') this.ledger.receive(ch, message.seq);
+      });
+      connection.on('control', ({ type, frame }) => {
+        if (type === 'ack' && typeof frame.seq === 'number') this.ledger.publish(ch, frame.seq);
+        if (type === 'gap' && typeof frame.from === 'number' && typeof frame.to === 'number') this.ledger.gap(ch, frame.from, frame.to);
+      });
+    }
+  }
+
+  private startPublishing(): void {
+    let tick = 0;
+    this.publisher = setInterval(() => {
+      tick++;
+      const connections = this.pool.connections;
+      for (const [i, connection] of connections.entries()) {
+        const ch = `feed:${connection.name}`;
+        const server = this.servers[i % this.servers.length];
+        if (server) {
+          server.broadcast(ch, { tick, at: Date.now() }).then(
+            ({ seq }) => this.ledger.publish(ch, seq),
+            () => undefined,
+          );
+        }
+        if (tick % 10 === i % 10) {
+          this.ledger.sent++;
+          connection.send({ from: connection.name, tick }, { channel: ch, id: randomUUID(), ack: true }).then(
+            () => this.ledger.acked++,
+            () => this.ledger.unacked++,
+          );
+        }
+      }
+    }, 100);
+  }
+
+  private async cycle(stopped: () => boolean): Promise<void> {
+    const D = this.args.durationSec * 1_000;
+    const steps: Array<[number, string, () => Promise<void> | void]> = [
+      [0.15, 'fault: server restart (close with 1012, listen again on the same port)', () => this.restartServer()],
+      [0.3, 'fault: blackhole between clients and server (packets stall, sockets stay open)', () => this.blackhole(true)],
+      [0.42, 'fault healed: blackhole removed', () => this.blackhole(false)],
+      [0.5, "fault: token expiry: webhook-status's identity provider is down, its refresh fails and its token runs out", () => this.expireToken('webhook-status')],
+      [1, 'end of the scripted cycle', () => undefined],
+    ];
+    const start = Date.now();
+    for (const [when, label, act] of steps) {
+      while (Date.now() - start < when * D) {
+        if (stopped()) return;
+        await sleep(50);
+      }
+      this.line(label);
+      await act();
+    }
+  }
+
+  private async restartServer(): Promise<void> {
+    const port = this.ports[0]!;
+    await this.servers[0]!.close();
+    delete this.servers[0];
+    await sleep(300);
+    await this.startServer(0, port);
+    this.line(`server node 1 listening again on ${port}`);
+  }
+
+  private blackhole(on: boolean): void {
+    for (const proxy of this.proxies) proxy.mode = on ? 'blackhole' : 'pass';
+  }
+
+  /** The provider refuses `name`'s refresh until the server ends the expired session (4001); then it is back. */
+  private expireToken(name: string): void {
+    this.identityProviderDown = true;
+    const connection = this.pool.connection(name);
+    if (!connection) return;
+    const off = connection.on('state', () => {
+      if (connection.lastError?.closeCode !== 4001) return;
+      this.ledger.expiries++;
+      this.identityProviderDown = false;
+      this.line(`${name.padEnd(18)} token expired (4001): the identity provider is back, one fresh token, then reconnect`);
+      off();
+    });
+  }
+
+  private progress(): void {
+    const status = this.pool.status();
+    const connected = Object.values(status.connections).filter((s) => s === 'connected').length;
+    const { published, received } = this.ledger.totals();
+    const text = `health ${status.health.padEnd(8)} connected ${connected}/${this.args.connections}  published ${published}  received ${received}  sent ${this.ledger.sent} acked ${this.ledger.acked}  dials ${this.ledger.dialTimes.length}`;
+    if (this.tty) process.stdout.write(`\r\x1b[2K${this.at()}  ${text}`);
+    else console.log(`${this.at()}  ${text}`);
+  }
+
+  /** Waits (at most 10 s) until every feed is connected again and nothing more arrives, so replays are counted. */
+  private async settleDeliveries(): Promise<void> {
+    const deadline = Date.now() + 10_000;
+    let last = -1;
+    while (Date.now() < deadline) {
+      await sleep(500);
+      const received = this.ledger.totals().received;
+      if (this.pool.status().health === 'up' && received === last) return;
+      last = received;
+    }
+  }
+
+  private async finish(): Promise<void> {
+    clearInterval(this.publisher);
+    clearInterval(this.progressTimer);
+    await this.settleDeliveries();
+    const metrics = this.pool.metrics();
+    this.pool.stop();
+    await sleep(300);
+    this.pool.dispose();
+    for (const proxy of this.proxies) await proxy.close();
+    for (const server of this.servers) await server?.close();
+
+    const { published, received, lost, announced, duplicated } = this.ledger.totals();
+    const peak = peakPer(this.ledger.dialTimes, 100);
+    const p50 = percentile(this.ledger.recoveries, 50);
+    const p99 = percentile(this.ledger.recoveries, 99);
+    if (this.tty) process.stdout.write('\r\x1b[2K');
+    console.log('\nreport');
+    const rows: Array<[string, string]> = [
+      ['connections', `${this.args.connections} (connects ${metrics.totals.connects}, reconnects ${metrics.totals.reconnects})`],
+      ['reconnect time p50 / p99', `${p50 ?? '-'} ms / ${p99 ?? '-'} ms (${this.ledger.recoveries.length} recoveries)`],
+      ['peak dials per 100 ms', `${peak} (budget: ${this.budget.burst} burst + ${this.budget.ratePerSec}/s, so at most ${this.budget.burst + this.budget.ratePerSec / 10})`],
+      ['messages published / received', `${published} confirmed by the server / ${received} delivered`],
+      ['messages lost silently / duplicated', `${lost} / ${duplicated}`],
+      ['messages behind an explicit gap', `${announced}${announced > 0 ? ' (history the restarted node no longer had; subscribers were told)' : ''}`],
+      ['client publishes sent / acked / failed', `${this.ledger.sent} / ${this.ledger.acked} / ${this.ledger.unacked} (ack: true; resent after reconnects, stored once)`],
+      ['circuit trips', String(this.ledger.circuitTrips)],
+      ['tokens issued (dials and in-band refreshes)', String(this.ledger.tokens)],
+      ['sessions ended by token expiry', String(this.ledger.expiries)],
+    ];
+    for (const [label, value] of rows) console.log(`  ${label.padEnd(32)} ${value}`);
+    await this.keepInspectorOpen();
+  }
+
+  /** With `--inspect`: the recording stays browsable after the report, until Ctrl-C. */
+  private async keepInspectorOpen(): Promise<void> {
+    const inspector = this.inspector;
+    if (!inspector) return;
+    inspector.client.close();
+    console.log(`\ninspector still open at ${inspector.server.url} (the recording is kept): Ctrl-C to quit`);
+    await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+    await inspector.server.close();
+  }
+}
+
+function peakPer(times: number[], windowMs: number): number {
+  let peak = 0;
+  let start = 0;
+  const sorted = [...times].sort((a, b) => a - b);
+  for (let end = 0; end < sorted.length; end++) {
+    while (sorted[end]! - sorted[start]! >= windowMs) start++;
+    peak = Math.max(peak, end - start + 1);
+  }
+  return peak;
+}
+
+/** Runs the demo with its command-line flags; resolves with the exit code. */
+export async function demoMain(argv: readonly string[]): Promise<number> {
+  let args: DemoArgs | 'help';
+  try {
+    args = parseDemoArgs(argv);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      console.error(`${error.message}\n\n${usage}`);
+      return 2;
+    }
+    throw error;
+  }
+  if (args === 'help') {
+    console.log(usage);
+    return 0;
+  }
+  await new Demo(args).run();
+  return 0;
+}

@@ -1,0 +1,49 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+/** The offline inspector running in a process of its own (`socketchart inspect`), as an app would use it. */
+export interface InspectorProcess {
+  url: string;
+  wsUrl: string;
+  /** Stops the process; resolves once it has exited. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts `socketchart inspect --port <port>` in a child process (so that the page's server never takes
+ * CPU from the app it inspects) and resolves with its URLs once it listens; rejects if it exits first.
+ */
+export function startInspectorProcess(port: number, timeoutMs = 20_000): Promise<InspectorProcess> {
+  const main = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './main.ts' : './cli.js', import.meta.url));
+  const child = spawn(process.execPath, [...process.execArgv, main, 'inspect', '--port', String(port), '--exit-with-parent'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`the inspector did not start within ${timeoutMs} ms`));
+    }, timeoutMs);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the inspector exited with code ${code} before listening`));
+    });
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += String(chunk);
+      const page = /socketchart inspector: (http:\S+)/.exec(out);
+      const apps = /apps send to (ws:\S+?):?\n/.exec(out);
+      if (!page || !apps) return;
+      clearTimeout(timer);
+      child.stdout.removeAllListeners('data');
+      child.stdout.resume();
+      child.removeAllListeners('exit');
+      resolve({
+        url: page[1]!,
+        wsUrl: apps[1]!,
+        close: () => {
+          if (child.exitCode === null) child.kill('SIGTERM');
+          return exited;
+        },
+      });
+    });
+  });
+}

@@ -1,0 +1,83 @@
+#!/usr/bin/env node
+import { UsageError } from './demo-args.js';
+import { inspectUsage, parseInspectArgs } from './inspect-args.js';
+import { startInspectorServer } from '../inspection/server.js';
+import { InspectorPageMissingError } from '../inspection/page-files.js';
+
+const usage = `usage: socketchart <command> [options]
+
+commands:
+  inspect [--port <n>] [--host <addr>]   the offline inspector (page and WebSocket on loopback)
+  help                                   this text
+
+socketchart inspect --help tells more.`;
+
+/** `socketchart inspect`: serves the page until SIGINT or SIGTERM; resolves with the exit code. */
+async function inspect(argv: readonly string[]): Promise<number> {
+  let args;
+  try {
+    args = parseInspectArgs(argv);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    console.error(`${error.message}\n\n${inspectUsage}`);
+    return 2;
+  }
+  if (args === 'help') {
+    console.log(inspectUsage);
+    return 0;
+  }
+  let server;
+  try {
+    server = await startInspectorServer({ port: args.port, host: args.host });
+  } catch (error) {
+    if (error instanceof InspectorPageMissingError) {
+      console.error(error.message);
+      return 1;
+    }
+    const code = (error as { code?: string }).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+      console.error(`cannot listen on ${args.host}:${args.port} (${code}): choose another --port`);
+      return 1;
+    }
+    throw error;
+  }
+  console.log(`socketchart inspector: ${server.url}`);
+  console.log(`apps send to ${server.wsUrl}:`);
+  console.log(`  import { connectInspector } from 'socketchart/inspect';      createPool({ …, inspect: connectInspector({ url: '${server.wsUrl}' }) })`);
+  console.log(`  import { createWebSocketInspector } from '@statelyai/inspect'; createActor(logic, { inspect: createWebSocketInspector({ url: '${server.wsUrl}' }).inspect })`);
+  console.log('Ctrl-C to stop');
+  await new Promise<void>((resolve) => {
+    process.once('SIGTERM', resolve);
+    if (args.exitWithParent) {
+      process.on('SIGINT', () => {});
+      process.stdin.once('end', resolve).once('close', resolve).resume();
+    } else process.once('SIGINT', resolve);
+  });
+  await server.close();
+  return 0;
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'inspect':
+      return inspect(rest);
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      console.log(usage);
+      return 0;
+    default:
+      console.error(`unknown command ${JSON.stringify(command)}\n\n${usage}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);

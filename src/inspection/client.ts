@@ -1,0 +1,228 @@
+import type { InspectionEvent, Observer } from 'xstate';
+import { InvalidOptionError } from '../protocol/errors.js';
+import { ReadyState, defaultWebSocket, type WebSocketConstructor, type WebSocketLike } from '../transport/websocket-like.js';
+import { InspectionEncoder, type MessageCapture } from './encoder.js';
+import { DEFAULT_INSPECTOR_PORT, HELLO, type InspectionRecord } from './protocol.js';
+
+export interface InspectorOptions {
+  /** Where the inspector listens (`npx socketchart inspect`). @default 'ws://127.0.0.1:4242' */
+  url?: string;
+  /** WebSocket constructor. @default the global `WebSocket`; `ws` in Node (once `socketchart` is imported) */
+  WebSocket?: WebSocketConstructor;
+  /** How often connection and pool metrics are sampled and sent, in ms; `false`: never. @default 1000 */
+  metricsIntervalMs?: number | false;
+  /**
+   * Also send the data-plane messages each connection receives (they never pass through a machine, so
+   * inspection sees none of them otherwise): `true`, or a cap. @default false
+   */
+  messages?: boolean | MessageCapture;
+  /** Nesting depth kept of contexts, events and definitions (as `@statelyai/inspect`'s `serializationDepthLimit`). @default 10 */
+  serializationDepthLimit?: number;
+  /** Events kept while the inspector is unreachable (oldest dropped first). @default 10000 */
+  maxBuffered?: number;
+  /** Wait before dialing the inspector again after it went away, in ms. @default 1000 */
+  reconnectMs?: number;
+  /** Events are converted and sent at most this often, in ms (never inside a transition). @default 16 */
+  flushMs?: number;
+}
+
+/** `'connecting'`, `'open'`, or `'closed'` (after `close()`). */
+export type InspectorStatus = 'connecting' | 'open' | 'closed';
+
+/**
+ * An inspection observer that sends to socketchart's inspector (or to any receiver of
+ * `@statelyai/inspect`'s WebSocket events): pass it as the `inspect` option, as it is.
+ */
+export interface SocketchartInspector extends Observer<InspectionEvent> {
+  next(event: InspectionEvent): void;
+  /** This observer (the shape of `@statelyai/inspect`'s inspectors, whose `.inspect` is what `inspect` takes). */
+  readonly inspect: Observer<InspectionEvent>;
+  readonly url: string;
+  readonly status: InspectorStatus;
+  /** Events left out: while the inspector was unreachable and the buffer was full, or while the socket was backed up. */
+  readonly dropped: number;
+  /** Converts and sends everything queued now. */
+  flush(): void;
+  /** Closes the socket and stops every timer; later events are ignored. */
+  close(): void;
+}
+
+/** A socket write backlog above which events are left out rather than queued without bound. */
+const BACKLOG_LIMIT = 16 * 1024 * 1024;
+/** Events per frame once the receiver takes batches. */
+const BATCH = 2_000;
+
+type Timer = ReturnType<typeof setTimeout>;
+
+/** A timer that never keeps a Node process alive. */
+function later(fn: () => void, ms: number): Timer {
+  const timer = setTimeout(fn, ms);
+  (timer as { unref?: () => void }).unref?.();
+  return timer;
+}
+
+function positive(name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new InvalidOptionError(name, 'a positive number', value);
+  return value;
+}
+
+/**
+ * Connects to the offline inspector (`npx socketchart inspect`, or the demo's `--inspect`) and returns
+ * the observer to hand to `createConnection({ inspect })`, `createPool({ inspect })` or `createActor(…, { inspect })`.
+ * Events go out in `@statelyai/inspect`'s format, one per frame, with each pool's and connection's
+ * metrics sampled alongside. It dials again while the inspector is away and, when it comes back, first
+ * announces every live actor. Nothing secret is sent: socketchart's machines hold no token.
+ *
+ * ```ts
+ * import { connectInspector } from 'socketchart/inspect';
+ * const pool = createPool({ endpoints, inspect: connectInspector() });
+ * ```
+ */
+export function connectInspector(options: InspectorOptions = {}): SocketchartInspector {
+  const url = options.url ?? `ws://127.0.0.1:${DEFAULT_INSPECTOR_PORT}`;
+  if (typeof url !== 'string' || !/^wss?:\/\//.test(url)) throw new InvalidOptionError('url', 'a ws:// or wss:// URL', url);
+  const WebSocket = options.WebSocket ?? defaultWebSocket();
+  if (typeof WebSocket !== 'function') throw new InvalidOptionError('WebSocket', 'a WebSocket constructor (none is global here: pass `ws`)', WebSocket);
+  const metricsMs = options.metricsIntervalMs === false ? false : positive('metricsIntervalMs', options.metricsIntervalMs, 1_000);
+  const maxBuffered = positive('maxBuffered', options.maxBuffered, 10_000);
+  const reconnectMs = positive('reconnectMs', options.reconnectMs, 1_000);
+  const flushMs = positive('flushMs', options.flushMs, 16);
+  const encoder = new InspectionEncoder({ depthLimit: options.serializationDepthLimit ?? 10, messages: options.messages ?? false });
+
+  let ws: WebSocketLike | undefined;
+  /** The receiver said it takes arrays of events (socketchart's server does; others get one per frame). */
+  let batches = false;
+  let status: InspectorStatus = 'connecting';
+  let dropped = 0;
+  /** The socket has been open before (a new one is a reconnect). */
+  let opened = false;
+  let droppedAtOpen = 0;
+  let buffered: string[] = [];
+  let flushTimer: Timer | undefined;
+  let metricsTimer: Timer | undefined;
+  let redialTimer: Timer | undefined;
+
+  const write = (text: string) => {
+    if (ws && ws.readyState === ReadyState.OPEN) {
+      if (ws.bufferedAmount > BACKLOG_LIMIT) dropped++;
+      else ws.send(text);
+      return;
+    }
+    buffered.push(text);
+    if (buffered.length > maxBuffered) {
+      buffered = buffered.slice(buffered.length - maxBuffered);
+      dropped++;
+    }
+  };
+  const send = (records: readonly InspectionRecord[]) => {
+    if (batches && ws?.readyState === ReadyState.OPEN) {
+      for (let i = 0; i < records.length; i += BATCH) write(JSON.stringify(records.length <= BATCH ? records : records.slice(i, i + BATCH)));
+      return;
+    }
+    for (const record of records) write(JSON.stringify(record));
+  };
+
+  const flush = () => {
+    flushTimer = undefined;
+    if (status === 'closed') return;
+    send(encoder.drain());
+    if (metricsMs !== false && encoder.sampling > 0 && metricsTimer === undefined) metricsTimer = later(sample, metricsMs);
+  };
+  const sample = () => {
+    metricsTimer = undefined;
+    if (status === 'closed') return;
+    send(encoder.drain());
+    send(encoder.sample());
+    if (metricsMs !== false && encoder.sampling > 0) metricsTimer = later(sample, metricsMs);
+  };
+  encoder.onPending = () => {
+    if (flushTimer === undefined && status !== 'closed') flushTimer = later(flush, flushMs);
+  };
+
+  const dial = () => {
+    redialTimer = undefined;
+    if (status === 'closed') return;
+    status = 'connecting';
+    let socket: WebSocketLike;
+    try {
+      socket = new WebSocket(url);
+    } catch {
+      redialTimer = later(dial, reconnectMs);
+      return;
+    }
+    ws = socket;
+    batches = false;
+    socket.onopen = () => {
+      if (ws !== socket) return;
+      status = 'open';
+      // In order: what was kept while away, then what happened since. An inspector that may have missed
+      // actors (this is a reconnect, or the buffer overflowed) first hears of every live one.
+      const missed = opened || dropped > droppedAtOpen;
+      opened = true;
+      droppedAtOpen = dropped;
+      if (missed) for (const record of encoder.announceLive()) socket.send(JSON.stringify(record));
+      const backlog = buffered;
+      buffered = [];
+      for (const text of backlog) socket.send(text);
+      send(encoder.drain());
+    };
+    socket.onmessage = (event) => {
+      if (typeof event.data === 'string' && event.data.includes(HELLO.type)) {
+        try {
+          batches = (JSON.parse(event.data) as { batches?: unknown }).batches === true;
+        } catch {
+          // another receiver's message: ignored
+        }
+      }
+    };
+    socket.onerror = () => {};
+    socket.onclose = () => {
+      if (ws !== socket) return;
+      ws = undefined;
+      if (status === 'closed') return;
+      status = 'connecting';
+      redialTimer = later(dial, reconnectMs);
+    };
+  };
+  dial();
+
+  const inspector: SocketchartInspector = {
+    next(event: InspectionEvent) {
+      if (status === 'closed') return;
+      try {
+        encoder.next(event);
+      } catch {
+        dropped++;
+      }
+    },
+    get inspect() {
+      return inspector;
+    },
+    url,
+    get status() {
+      return status;
+    },
+    get dropped() {
+      return dropped;
+    },
+    flush() {
+      if (flushTimer !== undefined) clearTimeout(flushTimer);
+      flush();
+    },
+    close() {
+      if (status === 'closed') return;
+      if (flushTimer !== undefined) clearTimeout(flushTimer);
+      flush();
+      status = 'closed';
+      for (const timer of [flushTimer, metricsTimer, redialTimer]) if (timer !== undefined) clearTimeout(timer);
+      flushTimer = metricsTimer = redialTimer = undefined;
+      encoder.dispose();
+      buffered = [];
+      const socket = ws;
+      ws = undefined;
+      if (socket && (socket.readyState === ReadyState.OPEN || socket.readyState === ReadyState.CONNECTING)) socket.close(1000, 'inspector closed');
+    },
+  };
+  return inspector;
+}

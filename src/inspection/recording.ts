@@ -1,0 +1,149 @@
+import { isInspectionRecord, type ActorCreated, type InspectionRecord } from './protocol.js';
+import { redactInPlace, redactJsonText } from './redact.js';
+
+/** A record as the page receives it: an actor's definition is sent once (`@socketchart.definition`) and referred to by `def`. */
+export interface PageDefinition {
+  type: '@socketchart.definition';
+  id: string;
+  /** The machine config as JSON text, exactly as the app sent it. */
+  definition: string;
+}
+
+export interface RecordingOptions {
+  /** Records kept for pages that open later (oldest dropped first). @default 200000 */
+  maxEvents?: number;
+  /** Bytes of records kept (as JSON text). @default 64 MiB */
+  maxBytes?: number;
+}
+
+interface Stored {
+  seq: number;
+  text: string;
+  def: string | undefined;
+}
+
+interface LiveActor {
+  seq: number;
+  record: ActorCreated & { def?: string };
+  snapshot: unknown;
+}
+
+/**
+ * What the inspector server keeps: the last records (bounded by count and bytes), each actor definition
+ * once, and every live actor with its latest snapshot, so that a page opened late sees the whole tree.
+ * Records from the second source on are namespaced (`a2:x:0`), so that two apps' session ids never collide.
+ */
+export class Recording {
+  private readonly maxEvents: number;
+  private readonly maxBytes: number;
+  private ring: Stored[] = [];
+  private head = 0;
+  private bytes = 0;
+  private seq = 0;
+  private readonly definitions = new Map<string, string>();
+  readonly definitionTexts = new Map<string, string>();
+  private readonly live = new Map<string, LiveActor>();
+
+  constructor(options: RecordingOptions = {}) {
+    this.maxEvents = options.maxEvents ?? 200_000;
+    this.maxBytes = options.maxBytes ?? 64 * 1024 * 1024;
+  }
+
+  /** Records stored now. */
+  get size(): number {
+    return this.ring.length - this.head;
+  }
+
+  /** Actors alive as of the last record. */
+  get liveActors(): number {
+    return this.live.size;
+  }
+
+  /**
+   * Takes one record as received (`prefix` namespaces its ids); returns the text pages receive and the
+   * definition it refers to, or `undefined` for something that is not an inspection record.
+   */
+  add(value: unknown, prefix = ''): { text: string; def: string | undefined } | undefined {
+    if (!isInspectionRecord(value)) return undefined;
+    const record = redactRecord(prefix ? namespaced(value, prefix) : value);
+    let def: string | undefined;
+    let stored: InspectionRecord & { def?: string } = record;
+    if (record.type === '@xstate.actor') {
+      if (typeof record.definition === 'string') def = this.intern(record.definition);
+      stored = { ...record, definition: undefined, ...(def ? { def } : {}) };
+      this.live.set(record.sessionId, { seq: this.seq, record: stored as LiveActor['record'], snapshot: record.snapshot });
+    } else if (record.type === '@xstate.snapshot') {
+      const live = this.live.get(record.sessionId);
+      const status = (record.snapshot as { status?: unknown } | null)?.status;
+      if (live && status !== undefined && status !== 'active') this.live.delete(record.sessionId);
+      else if (live) live.snapshot = record.snapshot;
+    }
+    const text = JSON.stringify(stored);
+    this.ring.push({ seq: this.seq++, text, def });
+    this.bytes += text.length;
+    this.trim();
+    return { text, def };
+  }
+
+  /**
+   * Everything a page opening now needs, in order: live actors whose creation is no longer stored
+   * (announced again with their latest snapshot), then every stored record.
+   */
+  replay(): Array<{ text: string; def: string | undefined }> {
+    const first = this.ring[this.head]?.seq ?? this.seq;
+    const out: Array<{ text: string; def: string | undefined }> = [];
+    const early = [...this.live.values()].filter((actor) => actor.seq < first).sort((a, b) => a.seq - b.seq);
+    for (const actor of early) out.push({ text: JSON.stringify({ ...actor.record, snapshot: actor.snapshot }), def: actor.record.def });
+    for (let i = this.head; i < this.ring.length; i++) {
+      const stored = this.ring[i]!;
+      out.push({ text: stored.text, def: stored.def });
+    }
+    return out;
+  }
+
+  /** The record that carries definition `id` to a page. */
+  definitionRecord(id: string): string {
+    return JSON.stringify({ type: '@socketchart.definition', id, definition: this.definitionTexts.get(id) ?? '{}' } satisfies PageDefinition);
+  }
+
+  private intern(definition: string): string {
+    let id = this.definitions.get(definition);
+    if (id === undefined) {
+      id = `d${this.definitions.size + 1}`;
+      this.definitions.set(definition, id);
+      this.definitionTexts.set(id, redactJsonText(definition));
+    }
+    return id;
+  }
+
+  private trim(): void {
+    while (this.ring.length - this.head > this.maxEvents || (this.bytes > this.maxBytes && this.ring.length - this.head > 1)) {
+      this.bytes -= this.ring[this.head]!.text.length;
+      this.ring[this.head] = undefined as never;
+      this.head++;
+    }
+    if (this.head > 4096 && this.head * 2 > this.ring.length) {
+      this.ring = this.ring.slice(this.head);
+      this.head = 0;
+    }
+  }
+}
+
+/** The record with every secret-looking text removed from what it carries (its ids and type are left alone). */
+function redactRecord(record: InspectionRecord): InspectionRecord {
+  const r = record as unknown as Record<string, unknown>;
+  for (const key of ['snapshot', 'event', 'data', 'sample', 'name'] as const) {
+    if (key in r) r[key] = redactInPlace(r[key]);
+  }
+  return record;
+}
+
+const prefixed = (prefix: string, id: unknown) => (typeof id === 'string' ? prefix + id : id);
+
+function namespaced(record: InspectionRecord, prefix: string): InspectionRecord {
+  const out = { ...record, sessionId: prefix + record.sessionId } as unknown as Record<string, unknown>;
+  if ('parentId' in out) out.parentId = prefixed(prefix, out.parentId);
+  if ('rootId' in out && out.rootId !== 'anonymous') out.rootId = prefixed(prefix, out.rootId);
+  if ('sourceId' in out) out.sourceId = prefixed(prefix, out.sourceId);
+  return out as unknown as InspectionRecord;
+}

@@ -1,0 +1,74 @@
+/** Plain-data copies of whatever inspection carries: bounded in depth and length, cycle-safe, functions named. */
+
+export interface PlainOptions {
+  /** Nesting beyond this becomes `'[Object]'` / `'[Array]'` (as `@statelyai/inspect` does). @default 10 */
+  depthLimit?: number;
+  /** Strings longer than this are cut (with `…` and the length). @default Infinity */
+  maxStringLength?: number;
+}
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+/**
+ * A JSON-safe copy of `value`: `toJSON()` is honoured (XState snapshots and actor refs define one), a
+ * function becomes `{ type: name }` (as `@statelyai/inspect` names guards and actions), an `Error` its
+ * name and message, a cycle `'[Circular]'`; `undefined` members are left out.
+ */
+export function toPlain(value: unknown, options: PlainOptions = {}): Json {
+  const depthLimit = options.depthLimit ?? 10;
+  const maxString = options.maxStringLength ?? Infinity;
+  const stack = new Set<object>();
+  const walk = (item: unknown, depth: number): Json | undefined => {
+    switch (typeof item) {
+      case 'string':
+        return item.length > maxString ? `${item.slice(0, maxString)}… (${item.length} characters)` : item;
+      case 'number':
+        return Number.isFinite(item) ? item : null;
+      case 'boolean':
+        return item;
+      case 'bigint':
+        return item.toString();
+      case 'function':
+        return { type: (item as { name?: string }).name ?? '' };
+      case 'undefined':
+      case 'symbol':
+        return undefined;
+    }
+    if (item === null) return null;
+    const object = item as object;
+    if (typeof (object as { toJSON?: unknown }).toJSON === 'function' && !(object instanceof Date)) {
+      if (stack.has(object)) return '[Circular]';
+      stack.add(object);
+      try {
+        return walk((object as { toJSON(): unknown }).toJSON(), depth);
+      } finally {
+        stack.delete(object);
+      }
+    }
+    if (object instanceof Date) return Number.isNaN(object.getTime()) ? null : object.toISOString();
+    if (object instanceof Error) return { name: object.name, message: walk(object.message, depth) as string };
+    if (depth >= depthLimit) return Array.isArray(object) ? '[Array]' : '[Object]';
+    if (stack.has(object)) return '[Circular]';
+    stack.add(object);
+    try {
+      if (Array.isArray(object)) return object.map((member) => walk(member, depth + 1) ?? null);
+      if (object instanceof Map) return walk(Object.fromEntries(object), depth);
+      if (object instanceof Set) return walk([...object], depth);
+      if (ArrayBuffer.isView(object) || object instanceof ArrayBuffer) return `[${object.byteLength} bytes]`;
+      const out: { [key: string]: Json } = {};
+      for (const key of Object.keys(object)) {
+        const member = walk((object as Record<string, unknown>)[key], depth + 1);
+        if (member !== undefined) out[key] = member;
+      }
+      return out;
+    } finally {
+      stack.delete(object);
+    }
+  };
+  return walk(value, 0) ?? null;
+}
+
+/** `JSON.stringify(toPlain(value, options))`. */
+export function toJsonText(value: unknown, options?: PlainOptions): string {
+  return JSON.stringify(toPlain(value, options));
+}

@@ -1,0 +1,94 @@
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Page } from 'playwright-core';
+import { buildInspectorPage } from '../../inspector/build.mjs';
+import { until } from '../support/until.js';
+
+/** Where the browser specs leave their screenshots (git-ignored). */
+export const ARTIFACTS = join(process.cwd(), 'test', 'artifacts', 'inspector');
+
+/** The page as `npm run build` makes it, rebuilt when a source is newer (the demo's inspector serves `dist/inspector/`). */
+export async function buildPage(): Promise<void> {
+  await buildInspectorPage({ ifStale: true });
+}
+
+export interface RunningDemo {
+  /** The inspector page. */
+  url: string;
+  stdout(): string;
+  /** Waits until the demo has printed something matching `pattern`. */
+  printed(pattern: RegExp, ms: number): Promise<void>;
+  /** Ctrl-C twice (end the run, then close the inspector it kept open); killed if it lingers. */
+  stop(): Promise<void>;
+}
+
+/** `npm start -- --inspect=0 …`: the demo with its inspector on a free loopback port. */
+export async function startDemo(args: string[]): Promise<RunningDemo> {
+  const child: ChildProcessWithoutNullStreams = spawn(process.execPath, ['--import', 'tsx', 'src/cli/demo.ts', '--inspect=0', ...args], {
+    env: { ...process.env, FORCE_COLOR: '0' },
+  });
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += String(chunk)));
+  child.stderr.on('data', (chunk: Buffer) => (out += String(chunk)));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  await until(() => /inspector: http:\S+/.test(out) || child.exitCode !== null, 30_000, 'the demo to print its inspector URL');
+  const url = /inspector: (http:\S+)/.exec(out)?.[1];
+  if (!url) throw new Error(`the demo did not start its inspector:\n${out}`);
+  return {
+    url,
+    stdout: () => out,
+    printed: (pattern, ms) => until(() => pattern.test(out), ms, `the demo to print ${pattern}`),
+    async stop() {
+      if (child.exitCode !== null) return;
+      child.kill('SIGINT');
+      const first = await Promise.race([exited.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 15_000))]);
+      if (first) return;
+      child.kill('SIGINT');
+      const second = await Promise.race([exited.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 5_000))]);
+      if (!second) child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+/** Saves a screenshot of the page under test/artifacts/inspector/. */
+export async function screenshot(page: Page, name: string): Promise<string> {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  const path = join(ARTIFACTS, `${name}.png`);
+  await page.screenshot({ path });
+  return path;
+}
+
+/** The tree row of a node (`pool/queue`), as the page shows it. */
+export const treeRow = (page: Page, key: string) => page.locator(`.tree-row[data-key="${key}"]`);
+
+/** Starts recording, every animation frame, the state each tree row shows (`window.__rowStates[key]`, changes only). */
+export async function recordRowStates(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    const seen: Record<string, string[]> = {};
+    (window as unknown as { __rowStates: Record<string, string[]> }).__rowStates = seen;
+    const sample = () => {
+      for (const row of Array.from(document.querySelectorAll<HTMLElement>('.tree-row'))) {
+        const key = row.dataset.key;
+        const state = row.querySelector('.state')?.textContent ?? '';
+        if (!key || !state) continue;
+        const list = (seen[key] ??= []);
+        if (list[list.length - 1] !== state) list.push(state);
+      }
+      requestAnimationFrame(sample);
+    };
+    requestAnimationFrame(sample);
+  });
+}
+
+export async function rowStates(page: Page): Promise<Record<string, string[]>> {
+  return page.evaluate(() => (window as unknown as { __rowStates: Record<string, string[]> }).__rowStates);
+}
+
+/** `sequence` appears in `list` in order (not necessarily adjacent). */
+export function inOrder(list: readonly string[], sequence: readonly string[]): boolean {
+  let at = 0;
+  for (const item of list) if (item === sequence[at]) at++;
+  return at === sequence.length;
+}

@@ -1,0 +1,46 @@
+import { spawn } from 'node:child_process';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { buildInspectorPage } from '../../../inspector/build.mjs';
+import { until } from '../../support/until.js';
+
+/** `npx socketchart inspect`: prints where the page and the apps' socket are, serves the page, stops cleanly. */
+
+const startCli = (args: string[]) => {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'inspect', '--port', '0', ...args]);
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += String(chunk)));
+  child.stderr.on('data', (chunk: Buffer) => (out += String(chunk)));
+  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, out: () => out, exit };
+};
+
+describe('socketchart inspect', () => {
+  beforeAll(async () => {
+    await buildInspectorPage({ ifStale: true });
+  }, 60_000);
+
+  it('prints the page URL and the apps’ WebSocket on loopback, serves the page, and exits 0 on SIGTERM', async () => {
+    const cli = startCli([]);
+    await until(() => /apps send to ws:\/\/127\.0\.0\.1:\d+/.test(cli.out()), 15_000, 'the URLs');
+    const url = /socketchart inspector: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(cli.out())![1]!;
+    const html = await (await fetch(url)).text();
+    expect(html).toContain('<title>socketchart inspector</title>');
+    expect((await fetch(`${url}app.js`)).status).toBe(200);
+    expect((await fetch(`${url}elk-worker.min.js`)).status).toBe(200);
+    cli.child.kill('SIGTERM');
+    expect(await cli.exit).toBe(0);
+  }, 30_000);
+
+  it('started by another process (--exit-with-parent), it ends when its standard input does', async () => {
+    const cli = startCli(['--exit-with-parent']);
+    await until(() => /apps send to/.test(cli.out()), 15_000, 'the URLs');
+    cli.child.stdin.end();
+    expect(await cli.exit).toBe(0);
+  }, 30_000);
+
+  it('exits 2 with the usage on a bad flag', async () => {
+    const cli = startCli(['--port', 'many']);
+    expect(await cli.exit).toBe(2);
+    expect(cli.out()).toContain('usage: socketchart inspect');
+  }, 30_000);
+});

@@ -1,0 +1,119 @@
+import { describe, expect, it } from 'vitest';
+import { activeStates, parseDefinition, stateLabel, takenTransitions } from '../../../inspector/src/definition.js';
+import { Store, type Rec } from '../../../inspector/src/store.js';
+import { connectionMachine, poolMachine } from '../../../src/index.js';
+import { toJsonText } from '../../../src/inspection/serialize.js';
+
+/**
+ * What the page reads from a definition and a stream of records. Expected states and transitions are the
+ * README's connection diagram, written out here.
+ */
+
+const connection = parseDefinition(toJsonText(connectionMachine.config));
+
+describe('a machine definition, as the page draws it', () => {
+  it('has the connection’s states, nested and parallel as the diagram shows', () => {
+    for (const id of ['connection.idle', 'connection.queued', 'connection.link.connecting', 'connection.link.halfOpen', 'connection.link.authenticating', 'connection.link.closing', 'connection.reconnecting', 'connection.circuitOpen', 'connection.offline', 'connection.suspended', 'connection.closed', 'connection.failed', 'connection.retrying']) {
+      expect(connection.states.has(id), id).toBe(true);
+    }
+    expect(connection.states.get('connection.link.connected')!.type).toBe('parallel');
+    expect(connection.states.get('connection.link.connected')!.children.map((c) => c.key)).toEqual(['liveness', 'outbound', 'token']);
+    expect(connection.states.get('connection.link.connected.liveness')!.initial).toBe('quiet');
+    expect(connection.states.get('connection.link.connected.liveness.probing')!.invokes).toEqual(['heartbeat']);
+    expect(connection.states.get('connection.closed')!.tags).toEqual(['socketless', 'settled']);
+  });
+
+  it('has its transitions: events with guards, delays, eventless ones, invoked actors done, targets resolved by id and by sibling', () => {
+    const find = (source: string, label: string) => connection.transitions.find((t) => t.source === source && t.label === label);
+    expect(find('connection.link.connecting', 'socket.open [fromOwnSocket]')?.targets).toEqual(['connection.link.authenticating']);
+    expect(find('connection.link.connecting', 'after connectTimeout')).toMatchObject({ targets: ['connection.retrying'], eventType: 'xstate.after.connectTimeout.connection.link.connecting' });
+    expect(find('connection.retrying', 'always [isFatal]')).toMatchObject({ targets: ['connection.failed'], eventType: '' });
+    expect(find('connection.link.connected.liveness.probing', 'done: heartbeat')).toMatchObject({ targets: ['connection.link.connected.liveness.quiet'], eventType: 'xstate.done.actor.heartbeat' });
+    expect(find('connection.queued', 'permit.granted [circuitIsOpen]')?.targets).toEqual(['connection.link.halfOpen']);
+    expect(find('connection.circuitOpen', 'after recoveryTimeout [dialsFreely]')?.targets).toEqual(['connection.link.halfOpen']);
+    const pool = parseDefinition(toJsonText(poolMachine.config));
+    expect(pool.transitions.find((t) => t.source === 'pool.starting.launching' && t.label === 'always [allStarted]')?.targets).toEqual(['pool.running']);
+  });
+
+  it('reads the active states and the state in words from a snapshot value', () => {
+    const value = { link: { connected: { liveness: 'quiet', outbound: 'streaming', token: 'valid' } } };
+    expect([...activeStates(connection, value)].sort()).toEqual(
+      [
+        'connection',
+        'connection.link',
+        'connection.link.connected',
+        'connection.link.connected.liveness',
+        'connection.link.connected.liveness.quiet',
+        'connection.link.connected.outbound',
+        'connection.link.connected.outbound.streaming',
+        'connection.link.connected.token',
+        'connection.link.connected.token.valid',
+      ].sort(),
+    );
+    expect(stateLabel(value)).toBe('connected');
+    expect(stateLabel({ link: 'authenticating' })).toBe('authenticating');
+    expect(stateLabel('reconnecting')).toBe('reconnecting');
+    expect(stateLabel({ starting: 'launching' })).toBe('launching');
+  });
+
+  it('lights the transition taken between two snapshots, from its event (or as the sender listed it)', () => {
+    const before = activeStates(connection, { link: 'connecting' });
+    const after = activeStates(connection, { link: 'authenticating' });
+    const taken = [...takenTransitions(connection, before, after, 'socket.open')].map((id) => connection.transitions.find((t) => t.id === id)!.label);
+    expect(taken).toEqual(['socket.open [fromOwnSocket]']);
+    const listed = takenTransitions(connection, before, activeStates(connection, 'reconnecting'), 'socket.close', [
+      { source: 'connection.link', targets: ['connection.retrying'], eventType: 'socket.close' },
+      { source: 'connection.retrying', targets: ['connection.reconnecting'], eventType: '' },
+    ]);
+    expect([...listed].map((id) => connection.transitions.find((t) => t.id === id)!.label).sort()).toEqual(['always', 'socket.close [fromOwnSocket]']);
+  });
+});
+
+const rec = (r: Partial<Rec> & { type: string; sessionId: string }, t: number): Rec => ({ createdAt: String(t), _version: '0.7.2', ...r }) as Rec;
+
+describe('the page’s store', () => {
+  it('builds the tree by name, keeps every session of a name (a connection started again), and answers as of any moment', () => {
+    const store = new Store({ maxEntries: 1_000 });
+    const def = JSON.stringify({ id: 'door', initial: 'shut', states: { shut: {}, open: {} } });
+    store.ingest(rec({ type: '@xstate.actor', sessionId: 'x:0', name: 'front', definition: def, snapshot: { status: 'active', value: 'shut' } }, 1));
+    store.ingest(rec({ type: '@xstate.snapshot', sessionId: 'x:0', event: { type: 'push' }, snapshot: { status: 'active', value: 'open' } }, 2));
+    const middle = store.lastSeq;
+    store.ingest(rec({ type: '@xstate.snapshot', sessionId: 'x:0', event: { type: 'xstate.stop' }, snapshot: { status: 'stopped', value: 'open' } }, 3));
+    store.ingest(rec({ type: '@xstate.actor', sessionId: 's2:x:0', name: 'front', definition: def, snapshot: { status: 'active', value: 'shut' } }, 4));
+    const node = store.node('front')!;
+    expect(store.roots.map((r) => r.key)).toEqual(['front']);
+    expect(node.sessions.map((s) => s.id)).toEqual(['x:0', 's2:x:0']);
+    expect(store.stateAt(store.sessionAt(node, store.lastSeq)!, store.lastSeq)).toEqual({ status: 'active', label: 'shut' });
+    const then = store.sessionAt(node, middle)!;
+    expect(then.id).toBe('x:0');
+    expect(store.stateAt(then, middle)).toEqual({ status: 'active', label: 'open' });
+    expect(store.live).toBe(1);
+  });
+
+  it('places an actor first known from its events where its creation says, once that arrives', () => {
+    const store = new Store({ maxEntries: 1_000 });
+    store.ingest(rec({ type: '@xstate.actor', sessionId: 'x:0', name: 'pool', definition: '{"id":"pool"}', snapshot: { status: 'active' } }, 1));
+    store.ingest(rec({ type: '@xstate.event', sessionId: 'x:1', event: { type: 'connection.start' } }, 2));
+    store.ingest(rec({ type: '@xstate.actor', sessionId: 'x:2', name: 'socket', parentId: 'x:1', snapshot: { status: 'active' } }, 3));
+    expect(store.node('x:1/socket')).toBeDefined();
+    store.ingest(rec({ type: '@xstate.actor', sessionId: 'x:1', name: 'queue', parentId: 'x:0', definition: '{"id":"connection"}', snapshot: { status: 'active' } }, 4));
+    expect(store.node('x:1')).toBeUndefined();
+    expect(store.node('pool/queue')!.sessions.map((s) => s.id)).toEqual(['x:1']);
+    expect(store.node('pool/queue/socket')!.sessions.map((s) => s.id)).toEqual(['x:2']);
+  });
+
+  it('counts dials per 100 ms on the pool and lets the oldest entries go beyond its bound', () => {
+    const store = new Store({ maxEntries: 50 });
+    store.ingest(rec({ type: '@xstate.actor', sessionId: 'p', name: 'pool', definition: '{"id":"pool","states":{"a":{}}}', snapshot: { status: 'active', value: 'a', context: { connected: 0 } } }, 1_000));
+    store.ingest(rec({ type: '@xstate.actor', sessionId: 'c', name: 'feed', parentId: 'p', definition: '{"id":"connection","states":{"a":{}}}', snapshot: { status: 'active', value: 'a', context: { settings: {} } } }, 1_000));
+    for (let i = 0; i < 5; i++) store.ingest(rec({ type: '@xstate.actor', sessionId: `s${i}`, name: 'socket', parentId: 'c', snapshot: { status: 'active' } }, 1_010 + i * 40));
+    expect([...store.node('pool')!.series.dials]).toEqual([
+      [10, 3],
+      [11, 2],
+    ]);
+    for (let i = 0; i < 100; i++) store.ingest(rec({ type: '@xstate.event', sessionId: 'c', event: { type: 'tick' } }, 2_000 + i));
+    expect(store.size).toBeLessThanOrEqual(55);
+    expect(store.entry(store.base)!.seq).toBe(store.base);
+    expect(store.trimmed).toBeGreaterThan(0);
+  });
+});

@@ -1,0 +1,169 @@
+import { request } from 'node:http';
+import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { connectInspector, createPool } from '../../../src/index.node.js';
+import { INSPECTION_FORMAT_VERSION } from '../../../src/inspection/protocol.js';
+import { createMockServer } from '../../../src/testing/index.js';
+import { until } from '../../support/until.js';
+import { openPage, startTestInspector } from './support.js';
+
+/** The inspector server: what it keeps for pages opened late, whom it serves, and what it never passes on. */
+
+const cleanups: Array<() => unknown> = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!();
+});
+
+const actorRecord = (sessionId: string, name: string, extra: Record<string, unknown> = {}) =>
+  JSON.stringify({ type: '@xstate.actor', name, sessionId, createdAt: String(Date.now()), _version: INSPECTION_FORMAT_VERSION, id: null, definition: JSON.stringify({ id: name }), snapshot: { status: 'active' }, ...extra });
+
+async function source(url: string): Promise<WebSocket> {
+  const ws = new WebSocket(url);
+  await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+  cleanups.push(() => ws.close());
+  return ws;
+}
+
+function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; type: string; body: string; csp: string }> {
+  return new Promise((resolve, reject) => {
+    request(url, { headers }, (res) => {
+      let body = '';
+      res.on('data', (chunk) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), body, csp: String(res.headers['content-security-policy']) }));
+    })
+      .on('error', reject)
+      .end();
+  });
+}
+
+describe('the inspector server', () => {
+  it('gives a page opened late every live actor, with its latest snapshot, even when its creation is no longer kept', async () => {
+    const server = await startTestInspector({ history: { maxEvents: 10 } });
+    cleanups.push(() => server.close());
+    const inspector = connectInspector({ url: server.wsUrl, metricsIntervalMs: false });
+    cleanups.push(() => inspector.close());
+    const mock = createMockServer();
+    const pool = createPool({
+      endpoints: [
+        { name: 'east', url: 'ws://mock.test/e' },
+        { name: 'west', url: 'ws://mock.test/w' },
+      ],
+      defaults: { WebSocket: mock.WebSocket },
+      staggerMs: 0,
+      environment: false,
+      inspect: inspector,
+    });
+    cleanups.push(() => pool.dispose());
+    pool.start();
+    await until(() => pool.status().health === 'up', 5_000, 'both connected');
+    await until(() => server.stats().received > 30, 5_000, 'more events than are kept');
+    expect(server.stats().stored).toBe(10);
+    const page = await openPage(server);
+    cleanups.push(() => page.close());
+    await page.find((r) => r.type === '@socketchart.replayed', 'the end of the replay');
+    const actors = page.records.filter((r) => r.type === '@xstate.actor');
+    expect(actors.map((r) => r.name)).toEqual(expect.arrayContaining(['pool', 'east', 'west']));
+    const east = actors.find((r) => r.name === 'east')!;
+    expect(JSON.stringify((east.snapshot as { value: unknown }).value)).toContain('connected');
+    const definition = page.records.find((r) => r.type === '@socketchart.definition' && r.id === east.def);
+    expect(JSON.parse(String(definition?.definition)).id).toBe('connection');
+  });
+
+  it('keeps two apps apart: the second one’s session ids are namespaced', async () => {
+    const server = await startTestInspector();
+    cleanups.push(() => server.close());
+    const first = await source(server.wsUrl);
+    const second = await source(server.wsUrl);
+    first.send(actorRecord('x:0', 'first-app'));
+    second.send(actorRecord('x:0', 'second-app', { parentId: 'x:9' }));
+    const page = await openPage(server);
+    cleanups.push(() => page.close());
+    const a = await page.find((r) => r.name === 'first-app', 'the first app');
+    const b = await page.find((r) => r.name === 'second-app', 'the second app');
+    expect(a.sessionId).toBe('x:0');
+    expect(b.sessionId).toBe('a2:x:0');
+    expect(b.parentId).toBe('a2:x:9');
+  });
+
+  it('takes one event per frame or an array of them, and refuses and counts anything else', async () => {
+    const server = await startTestInspector();
+    cleanups.push(() => server.close());
+    const ws = await source(server.wsUrl);
+    ws.send('not json');
+    ws.send(JSON.stringify({ type: 'hello' }));
+    ws.send(actorRecord('x:1', 'one'));
+    ws.send(JSON.stringify([JSON.parse(actorRecord('x:2', 'two')), JSON.parse(actorRecord('x:3', 'three'))]));
+    await until(() => server.stats().received === 3 && server.stats().rejected === 2, 5_000, 'three taken, two refused');
+  });
+
+  it('greets every app, so that socketchart’s helper sends arrays', async () => {
+    const server = await startTestInspector();
+    cleanups.push(() => server.close());
+    const ws = new WebSocket(server.wsUrl);
+    cleanups.push(() => ws.close());
+    const hello = await new Promise<string>((resolve) => ws.once('message', (data) => resolve(String(data))));
+    expect(JSON.parse(hello)).toEqual({ type: '@socketchart.hello', batches: true });
+  });
+
+  it('removes secrets an app sends (named members, JWTs, bearer tokens, URL credentials) before any page or replay sees them', async () => {
+    const server = await startTestInspector();
+    cleanups.push(() => server.close());
+    const secrets = ['hunter2-SECRET', 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1c2VyIn0.c2lnbmF0dXJl', 'abcdefghijklmnop-BEARER', 'q-TOKEN-9d8e', 'pw-URL-77ab'];
+    const ws = await source(server.wsUrl);
+    ws.send(
+      actorRecord('x:1', 'app', {
+        definition: JSON.stringify({ id: 'app', context: { password: secrets[0] } }),
+        snapshot: {
+          status: 'active',
+          context: { jwt: secrets[1], note: `Authorization: Bearer ${secrets[2]}`, url: `wss://api.test/ws?token=${secrets[3]}`, proxy: `https://user:${secrets[4]}@proxy.test/`, token: { reason: 'connect' } },
+        },
+      }),
+    );
+    ws.send(JSON.stringify({ type: '@xstate.event', sessionId: 'x:1', createdAt: '1', _version: '0.7.2', id: null, event: { type: 'login', password: secrets[0] } }));
+    const live = await openPage(server);
+    cleanups.push(() => live.close());
+    await live.find((r) => r.type === '@xstate.event', 'the event');
+    const seen = JSON.stringify(live.records);
+    for (const secret of secrets) expect(seen, secret).not.toContain(secret);
+    expect(seen).toContain('"reason":"connect"');
+    expect(seen).toContain('[redacted]');
+  });
+
+  it('serves the page files and nothing else, to loopback hosts only; the page socket only to the page’s own origin', async () => {
+    const server = await startTestInspector();
+    cleanups.push(() => server.close());
+    const index = await get(server.url);
+    expect(index.status).toBe(200);
+    expect(index.type).toContain('text/html');
+    expect(index.csp).toContain("default-src 'self'");
+    expect((await get(`${server.url}app.js`)).status).toBe(200);
+    expect((await get(`${server.url}..%2Fpackage.json`)).status).toBe(404);
+    expect((await get(`${server.url}nothing.js`)).status).toBe(404);
+    expect((await get(server.url, { host: 'evil.test' })).status, 'DNS rebinding: another Host is refused').toBe(403);
+    const foreign = await openPage(server, 'http://evil.test');
+    expect((await foreign.closed).code).toBe(1008);
+    const own = await openPage(server, server.url.replace(/\/$/, ''));
+    cleanups.push(() => own.close());
+    await own.find((r) => r.type === '@socketchart.replayed', 'the replay');
+  });
+
+  it('close() leaves no socket, server or timer behind', async () => {
+    const handles = () => {
+      const counts: Record<string, number> = {};
+      for (const kind of process.getActiveResourcesInfo()) counts[kind] = (counts[kind] ?? 0) + 1;
+      return counts;
+    };
+    const before = handles();
+    const server = await startTestInspector();
+    const ws = await source(server.wsUrl);
+    const page = await openPage(server);
+    ws.send(actorRecord('x:1', 'one'));
+    await page.find((r) => r.name === 'one', 'a record on the page');
+    await server.close();
+    await page.closed;
+    await until(() => ws.readyState === WebSocket.CLOSED, 2_000, 'the app socket closed');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const after = handles();
+    for (const [kind, n] of Object.entries(after)) expect(n, `${kind} left open`).toBeLessThanOrEqual(before[kind] ?? 0);
+  });
+});
