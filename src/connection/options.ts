@@ -265,7 +265,7 @@ export const isInspectOption = (value: unknown): value is InspectOption =>
   (isObject(value) && ['next', 'error', 'complete'].some((key) => typeof value[key] === 'function'));
 
 const interned = new Map<string, object>();
-const NO_PROTOCOLS: string[] = Object.freeze([]) as unknown as string[];
+const NO_PROTOCOLS: string[] = /* @__PURE__ */ Object.freeze([]) as unknown as string[];
 
 /** Connections with equal settings share one frozen copy of them (a few hundred bytes each otherwise). */
 function intern<T extends object>(kind: string, value: T): T {

@@ -66,10 +66,10 @@ export interface OutboundHost {
 /** How a drain ended. */
 export type DrainResult = { readonly outcome: 'empty' | 'blocked' } | { readonly outcome: 'throttled'; readonly waitMs: number };
 
-const RESOLVED: Promise<void> = Promise.resolve();
-const NO_SEND_OPTIONS: SendOptions = Object.freeze({});
-const EMPTY: DrainResult = Object.freeze({ outcome: 'empty' });
-const BLOCKED: DrainResult = Object.freeze({ outcome: 'blocked' });
+const RESOLVED: Promise<void> = /* @__PURE__ */ Promise.resolve();
+const NO_SEND_OPTIONS: SendOptions = /* @__PURE__ */ Object.freeze({});
+const EMPTY: DrainResult = /* @__PURE__ */ Object.freeze({ outcome: 'empty' });
+const BLOCKED: DrainResult = /* @__PURE__ */ Object.freeze({ outcome: 'blocked' });
 
 function utf8Length(text: string): number {
   let bytes = 0;
