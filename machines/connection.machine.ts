@@ -26,30 +26,21 @@ const dial = [
   { target: '#connection.queued' },
 ] as const;
 
-/** `start()` or `retry()` from rest: the environment is watched again, and attempts and the circuit start afresh. */
-const dialAfresh = [
-  { guard: 'closesWhileHidden', target: '#connection.suspended', actions: ['resetAttempts', 'watchEnvironment'] },
-  { guard: 'isOffline', target: '#connection.offline', actions: ['resetAttempts', 'watchEnvironment'] },
-  { guard: 'dialsFreely', target: '#connection.link', actions: ['resetAttempts', 'watchEnvironment'] },
-  { target: '#connection.queued', actions: ['resetAttempts', 'watchEnvironment'] },
-] as const;
-
 /** A dial now, through the gate when there is one. */
 const redial = [{ guard: 'dialsFreely', target: '#connection.link' }, { target: '#connection.queued' }] as const;
 
 /** The page is back: dial, unless the network or the circuit says wait. */
 const wake = [{ guard: 'isOffline', target: '#connection.offline' }, { guard: 'circuitIsOpen', target: '#connection.circuitOpen' }, ...redial] as const;
 
-/** `retry()` while waiting: dial now (unless the page is hidden and closes while hidden), with the attempts reset. */
-const retryNow = [
-  { guard: 'closesWhileHidden', target: '#connection.suspended', actions: 'resetAttempts' },
-  { guard: 'dialsFreely', target: '#connection.link', actions: 'resetAttempts' },
-  { target: '#connection.queued', actions: 'resetAttempts' },
-] as const;
+/** The same branches, each also taking `actions` (an environment fact noted as it is acted on, a reset). */
+const noting = <A extends string | readonly string[], T extends object>(actions: A, branches: readonly T[]): Array<T & { readonly actions: A }> =>
+  branches.map((branch) => ({ ...branch, actions }));
 
-/** The same branches, each also taking `action` (an environment fact noted as it is acted on). */
-const noting = <A extends string, T extends object>(action: A, branches: readonly T[]): Array<T & { readonly actions: A }> =>
-  branches.map((branch) => ({ ...branch, actions: action }));
+/** `start()` or `retry()` from rest: the environment is watched again, and attempts and the circuit start afresh. */
+const dialAfresh = /* @__PURE__ */ noting(['resetAttempts', 'watchEnvironment'] as const, dial);
+
+/** `retry()` while waiting: dial now (unless the page is hidden and closes while hidden), with the attempts reset. */
+const retryNow = /* @__PURE__ */ noting('resetAttempts', [{ guard: 'closesWhileHidden', target: '#connection.suspended' }, ...redial] as const);
 
 const goOffline = { target: '#connection.offline', actions: 'noteOffline' } as const;
 const suspendWhenHidden = { guard: 'closesWhenHidden', target: '#connection.suspended', actions: 'notePageHidden' } as const;
