@@ -26,37 +26,28 @@ const dial = [
   { target: '#connection.queued' },
 ] as const;
 
-/** `start()` or `retry()` from rest: the environment is watched again, and attempts and the circuit start afresh. */
-const dialAfresh = [
-  { guard: 'closesWhileHidden', target: '#connection.suspended', actions: ['resetAttempts', 'watchEnvironment'] },
-  { guard: 'isOffline', target: '#connection.offline', actions: ['resetAttempts', 'watchEnvironment'] },
-  { guard: 'dialsFreely', target: '#connection.link', actions: ['resetAttempts', 'watchEnvironment'] },
-  { target: '#connection.queued', actions: ['resetAttempts', 'watchEnvironment'] },
-] as const;
-
 /** A dial now, through the gate when there is one. */
 const redial = [{ guard: 'dialsFreely', target: '#connection.link' }, { target: '#connection.queued' }] as const;
 
 /** The page is back: dial, unless the network or the circuit says wait. */
 const wake = [{ guard: 'isOffline', target: '#connection.offline' }, { guard: 'circuitIsOpen', target: '#connection.circuitOpen' }, ...redial] as const;
 
-/** `retry()` while waiting: dial now (unless the page is hidden and closes while hidden), with the attempts reset. */
-const retryNow = [
-  { guard: 'closesWhileHidden', target: '#connection.suspended', actions: 'resetAttempts' },
-  { guard: 'dialsFreely', target: '#connection.link', actions: 'resetAttempts' },
-  { target: '#connection.queued', actions: 'resetAttempts' },
-] as const;
+/** The same branches, each also taking `actions` (an environment fact noted as it is acted on, a reset). */
+const noting = <A extends string | readonly string[], T extends object>(actions: A, branches: readonly T[]): Array<T & { readonly actions: A }> =>
+  branches.map((branch) => ({ ...branch, actions }));
 
-/** The same branches, each also taking `action` (an environment fact noted as it is acted on). */
-const noting = <A extends string, T extends object>(action: A, branches: readonly T[]): Array<T & { readonly actions: A }> =>
-  branches.map((branch) => ({ ...branch, actions: action }));
+/** `start()` or `retry()` from rest: the environment is watched again, and attempts and the circuit start afresh. */
+const dialAfresh = /* @__PURE__ */ noting(['resetAttempts', 'watchEnvironment'] as const, dial);
+
+/** `retry()` while waiting: dial now (unless the page is hidden and closes while hidden), with the attempts reset. */
+const retryNow = /* @__PURE__ */ noting('resetAttempts', [{ guard: 'closesWhileHidden', target: '#connection.suspended' }, ...redial] as const);
 
 const goOffline = { target: '#connection.offline', actions: 'noteOffline' } as const;
 const suspendWhenHidden = { guard: 'closesWhenHidden', target: '#connection.suspended', actions: 'notePageHidden' } as const;
 
-const CIRCUIT_CLOSED: CircuitState = Object.freeze({ failures: 0, trips: 0, open: false, probing: false });
-const FIRST_TOKEN: TokenState = Object.freeze({ reason: 'connect', rejections: 0 });
-const ON_PRIMARY: FailoverState = Object.freeze({ dialIndex: 0, urlFailures: 0, failedOverAt: 0 });
+const CIRCUIT_CLOSED: CircuitState = /* @__PURE__ */ Object.freeze({ failures: 0, trips: 0, open: false, probing: false });
+const FIRST_TOKEN: TokenState = /* @__PURE__ */ Object.freeze({ reason: 'connect', rejections: 0 });
+const ON_PRIMARY: FailoverState = /* @__PURE__ */ Object.freeze({ dialIndex: 0, urlFailures: 0, failedOverAt: 0 });
 
 const counts = (action: FailureAction) => action === 'reconnect' || action === 'reconnect-fast' || action === 'reconnect-slow';
 
@@ -99,395 +90,401 @@ const timeout = (message: string): Failure => ({ code: 'TIMEOUT', message, recov
  * the two policies that draw on time and chance (`planRetry`, `recoveryTimeout`) are stubs here: the
  * runtime supplies them with `.provide()`.
  */
-export const connectionMachine = setup({
-  types: {} as { context: ConnectionContext; events: ConnectionEvent; input: ConnectionInput; tags: ConnectionTag },
-  actions: {
-    noteOnline: assign({ online: true }),
-    noteOffline: assign({ online: false }),
-    notePageHidden: assign({ hidden: true }),
-    notePageVisible: assign({ hidden: false }),
-    beginSocket: assign(({ context }) => ({ socket: context.socket + 1 })),
-    beginProbe: assign(({ context }) => ({ circuit: { ...context.circuit, probing: true } })),
-    acceptSession: assign(({ context, event }) => {
-      const { session, at } = event as Of<'auth.ok'>;
-      return { session, sessionAt: at, token: context.token.rejections === 0 ? context.token : { ...context.token, rejections: 0 } };
-    }),
-    markConnected: assign(({ context }) => ({
-      circuit: context.circuit.open || context.circuit.probing ? { ...context.circuit, open: false, probing: false } : context.circuit,
-      outcome: null,
-      urlIndex: context.failover.dialIndex,
-      failover: context.failover === ON_PRIMARY ? ON_PRIMARY : { ...context.failover, urlFailures: 0 },
-    })),
-    markStable: assign({ stable: true, attempt: 0, circuit: CIRCUIT_CLOSED }),
-    recordClose: assign(({ context, event }) => {
-      const { action, error } = event as Of<'socket.close'>;
-      return failure(context, action, error);
-    }),
-    recordAuthError: assign(({ context, event }) => {
-      const { action, error } = event as Of<'auth.error' | 'server.error'>;
-      return failure(context, action, error);
-    }),
-    recordConnectTimeout: assign(({ context }) =>
-      failure(context, 'reconnect', timeout(`The socket did not open within ${context.settings.connectTimeoutMs} ms`)),
-    ),
-    recordAuthTimeout: assign(({ context }) =>
-      failure(context, 'reconnect', timeout(`The server did not answer the auth frame within ${context.settings.authTimeoutMs} ms`)),
-    ),
-    recordHeartbeatTimeout: assign(({ context }) =>
-      failure(context, 'reconnect', { code: 'NETWORK_ERROR', message: 'No pong: the socket is dead (half-open)', recovery: 'retry' }),
-    ),
-    planRetry: assign(({ context }) => ({ retryDelayMs: context.retryKind === 'immediate' ? 0 : context.settings.reconnect.baseMs })),
-    tripCircuit: assign(({ context }) => ({ circuit: { ...context.circuit, trips: context.circuit.trips + 1, open: true, probing: false } })),
-    requestFreshToken: assign(({ context }) => ({ token: { ...context.token, reason: 'rejected' } })),
-    noteThrottle: assign(({ event }) => ({ throttleMs: (event as unknown as { output: FlusherOutput }).output.waitMs })),
-    resetAttempts: assign({
-      attempt: 0,
-      circuit: CIRCUIT_CLOSED,
+export const connectionMachine = /* @__PURE__ */ defineConnectionMachine();
+
+// Defined in a function called once and marked pure: a bundle that does not use the machine drops it
+// (the calls its definition makes, assign() and the like, would otherwise count as side effects).
+function defineConnectionMachine() {
+  return setup({
+    types: {} as { context: ConnectionContext; events: ConnectionEvent; input: ConnectionInput; tags: ConnectionTag },
+    actions: {
+      noteOnline: assign({ online: true }),
+      noteOffline: assign({ online: false }),
+      notePageHidden: assign({ hidden: true }),
+      notePageVisible: assign({ hidden: false }),
+      beginSocket: assign(({ context }) => ({ socket: context.socket + 1 })),
+      beginProbe: assign(({ context }) => ({ circuit: { ...context.circuit, probing: true } })),
+      acceptSession: assign(({ context, event }) => {
+        const { session, at } = event as Of<'auth.ok'>;
+        return { session, sessionAt: at, token: context.token.rejections === 0 ? context.token : { ...context.token, rejections: 0 } };
+      }),
+      markConnected: assign(({ context }) => ({
+        circuit: context.circuit.open || context.circuit.probing ? { ...context.circuit, open: false, probing: false } : context.circuit,
+        outcome: null,
+        urlIndex: context.failover.dialIndex,
+        failover: context.failover === ON_PRIMARY ? ON_PRIMARY : { ...context.failover, urlFailures: 0 },
+      })),
+      markStable: assign({ stable: true, attempt: 0, circuit: CIRCUIT_CLOSED }),
+      recordClose: assign(({ context, event }) => {
+        const { action, error } = event as Of<'socket.close'>;
+        return failure(context, action, error);
+      }),
+      recordAuthError: assign(({ context, event }) => {
+        const { action, error } = event as Of<'auth.error' | 'server.error'>;
+        return failure(context, action, error);
+      }),
+      recordConnectTimeout: assign(({ context }) =>
+        failure(context, 'reconnect', timeout(`The socket did not open within ${context.settings.connectTimeoutMs} ms`)),
+      ),
+      recordAuthTimeout: assign(({ context }) =>
+        failure(context, 'reconnect', timeout(`The server did not answer the auth frame within ${context.settings.authTimeoutMs} ms`)),
+      ),
+      recordHeartbeatTimeout: assign(({ context }) =>
+        failure(context, 'reconnect', { code: 'NETWORK_ERROR', message: 'No pong: the socket is dead (half-open)', recovery: 'retry' }),
+      ),
+      planRetry: assign(({ context }) => ({ retryDelayMs: context.retryKind === 'immediate' ? 0 : context.settings.reconnect.baseMs })),
+      tripCircuit: assign(({ context }) => ({ circuit: { ...context.circuit, trips: context.circuit.trips + 1, open: true, probing: false } })),
+      requestFreshToken: assign(({ context }) => ({ token: { ...context.token, reason: 'rejected' } })),
+      noteThrottle: assign(({ event }) => ({ throttleMs: (event as unknown as { output: FlusherOutput }).output.waitMs })),
+      resetAttempts: assign({
+        attempt: 0,
+        circuit: CIRCUIT_CLOSED,
+        token: FIRST_TOKEN,
+        stable: false,
+        outcome: null,
+        retryKind: 'backoff',
+        retryDelayMs: 0,
+        urlIndex: 0,
+        failover: ON_PRIMARY,
+      }),
+      forwardToHeartbeat: sendTo('heartbeat', ({ event }) => event),
+      watchEnvironment: () => {},
+      authenticate: () => {},
+      sendRefreshedToken: () => {},
+      resume: () => {},
+      leaveConnected: () => {},
+      reportFailure: () => {},
+      reportRefreshRefused: () => {},
+      reportServerError: () => {},
+      reportRefreshFailed: () => {},
+      reportRefreshTimeout: () => {},
+      closeSocket: () => {},
+      settleClosed: () => {},
+      settleFailed: () => {},
+    },
+    guards: {
+      fromOwnSocket: ({ context, event }) => (event as Of<'socket.open'>).socket === context.socket,
+      isOffline: ({ context }) => !context.online,
+      pageHidden: ({ context }) => context.hidden,
+      dialsFreely: ({ context }) => !context.settings.dialGated,
+      closesWhenHidden: ({ context }) => context.settings.closeWhenHidden,
+      closesWhileHidden: ({ context }) => context.settings.closeWhenHidden && context.hidden,
+      heartbeatOff: ({ context }) => context.settings.heartbeat === false,
+      authAnswerNotAwaited: ({ context }) => !context.settings.awaitsAuthAnswer,
+      waitsForRateLimit: ({ event }) => (event as unknown as { output: FlusherOutput }).output.waitMs > 0,
+      tokenExpires: ({ context }) => context.session?.expiresAt !== undefined && context.settings.refreshesInBand,
+      isFatal: ({ context }) => context.outcome === 'fail',
+      mustRefreshToken: ({ context }) => context.outcome === 'refresh-token',
+      probeFailed: ({ context }) => context.circuit.probing,
+      circuitTripped: ({ context }) => context.settings.circuit !== false && context.circuit.failures >= context.settings.circuit.failureThreshold,
+      circuitIsOpen: ({ context }) => context.circuit.open,
+    },
+    delays: {
+      connectTimeout: ({ context }) => context.settings.connectTimeoutMs,
+      authTimeout: ({ context }) => context.settings.authTimeoutMs,
+      closeTimeout: ({ context }) => context.settings.closeTimeoutMs,
+      minUptime: ({ context }) => context.settings.reconnect.minUptimeMs,
+      heartbeatInterval: ({ context }) => (context.settings.heartbeat === false ? 0 : context.settings.heartbeat.intervalMs),
+      reconnectDelay: ({ context }) => context.retryDelayMs,
+      throttleDelay: ({ context }) => context.throttleMs,
+      recoveryTimeout: ({ context }) => (context.settings.circuit === false ? 0 : context.settings.circuit.recoveryMs),
+      tokenRefresh: ({ context }) =>
+        Math.max(0, (context.session?.expiresAt ?? 0) - context.settings.refreshLeadMs - context.sessionAt),
+    },
+    actors: {
+      socket: fromCallback<ConnectionEvent, SocketInput>(() => undefined),
+      permit: fromCallback<ConnectionEvent>(({ sendBack }) => sendBack({ type: 'permit.granted' })),
+      token: fromPromise<void>(() => new Promise<void>(() => {})),
+      heartbeat: heartbeatMachine,
+      flusher: flusherMachine,
+    },
+  }).createMachine({
+    id: 'connection',
+    context: ({ input }) => ({
+      settings: input.settings,
+      online: input.online ?? true,
+      hidden: input.hidden ?? false,
+      socket: 0,
       token: FIRST_TOKEN,
+      attempt: 0,
       stable: false,
       outcome: null,
       retryKind: 'backoff',
       retryDelayMs: 0,
+      circuit: CIRCUIT_CLOSED,
+      session: null,
+      sessionAt: 0,
+      lastError: null,
       urlIndex: 0,
       failover: ON_PRIMARY,
+      throttleMs: 0,
     }),
-    forwardToHeartbeat: sendTo('heartbeat', ({ event }) => event),
-    watchEnvironment: () => {},
-    authenticate: () => {},
-    sendRefreshedToken: () => {},
-    resume: () => {},
-    leaveConnected: () => {},
-    reportFailure: () => {},
-    reportRefreshRefused: () => {},
-    reportServerError: () => {},
-    reportRefreshFailed: () => {},
-    reportRefreshTimeout: () => {},
-    closeSocket: () => {},
-    settleClosed: () => {},
-    settleFailed: () => {},
-  },
-  guards: {
-    fromOwnSocket: ({ context, event }) => (event as Of<'socket.open'>).socket === context.socket,
-    isOffline: ({ context }) => !context.online,
-    pageHidden: ({ context }) => context.hidden,
-    dialsFreely: ({ context }) => !context.settings.dialGated,
-    closesWhenHidden: ({ context }) => context.settings.closeWhenHidden,
-    closesWhileHidden: ({ context }) => context.settings.closeWhenHidden && context.hidden,
-    heartbeatOff: ({ context }) => context.settings.heartbeat === false,
-    authAnswerNotAwaited: ({ context }) => !context.settings.awaitsAuthAnswer,
-    waitsForRateLimit: ({ event }) => (event as unknown as { output: FlusherOutput }).output.waitMs > 0,
-    tokenExpires: ({ context }) => context.session?.expiresAt !== undefined && context.settings.refreshesInBand,
-    isFatal: ({ context }) => context.outcome === 'fail',
-    mustRefreshToken: ({ context }) => context.outcome === 'refresh-token',
-    probeFailed: ({ context }) => context.circuit.probing,
-    circuitTripped: ({ context }) => context.settings.circuit !== false && context.circuit.failures >= context.settings.circuit.failureThreshold,
-    circuitIsOpen: ({ context }) => context.circuit.open,
-  },
-  delays: {
-    connectTimeout: ({ context }) => context.settings.connectTimeoutMs,
-    authTimeout: ({ context }) => context.settings.authTimeoutMs,
-    closeTimeout: ({ context }) => context.settings.closeTimeoutMs,
-    minUptime: ({ context }) => context.settings.reconnect.minUptimeMs,
-    heartbeatInterval: ({ context }) => (context.settings.heartbeat === false ? 0 : context.settings.heartbeat.intervalMs),
-    reconnectDelay: ({ context }) => context.retryDelayMs,
-    throttleDelay: ({ context }) => context.throttleMs,
-    recoveryTimeout: ({ context }) => (context.settings.circuit === false ? 0 : context.settings.circuit.recoveryMs),
-    tokenRefresh: ({ context }) =>
-      Math.max(0, (context.session?.expiresAt ?? 0) - context.settings.refreshLeadMs - context.sessionAt),
-  },
-  actors: {
-    socket: fromCallback<ConnectionEvent, SocketInput>(() => undefined),
-    permit: fromCallback<ConnectionEvent>(({ sendBack }) => sendBack({ type: 'permit.granted' })),
-    token: fromPromise<void>(() => new Promise<void>(() => {})),
-    heartbeat: heartbeatMachine,
-    flusher: flusherMachine,
-  },
-}).createMachine({
-  id: 'connection',
-  context: ({ input }) => ({
-    settings: input.settings,
-    online: input.online ?? true,
-    hidden: input.hidden ?? false,
-    socket: 0,
-    token: FIRST_TOKEN,
-    attempt: 0,
-    stable: false,
-    outcome: null,
-    retryKind: 'backoff',
-    retryDelayMs: 0,
-    circuit: CIRCUIT_CLOSED,
-    session: null,
-    sessionAt: 0,
-    lastError: null,
-    urlIndex: 0,
-    failover: ON_PRIMARY,
-    throttleMs: 0,
-  }),
-  initial: 'idle',
-  on: {
-    'server.error': { actions: 'reportServerError' },
-    'env.online': { actions: 'noteOnline' },
-    'env.offline': { actions: 'noteOffline' },
-    'page.hidden': { actions: 'notePageHidden' },
-    'page.freeze': { actions: 'notePageHidden' },
-    'page.visible': { actions: 'notePageVisible' },
-    'page.resume': { actions: 'notePageVisible' },
-  },
-  states: {
-    idle: {
-      tags: ['socketless'],
-      on: {
-        'connection.start': noting('watchEnvironment', dial),
-        'connection.stop': 'closed',
-      },
+    initial: 'idle',
+    on: {
+      'server.error': { actions: 'reportServerError' },
+      'env.online': { actions: 'noteOnline' },
+      'env.offline': { actions: 'noteOffline' },
+      'page.hidden': { actions: 'notePageHidden' },
+      'page.freeze': { actions: 'notePageHidden' },
+      'page.visible': { actions: 'notePageVisible' },
+      'page.resume': { actions: 'notePageVisible' },
     },
+    states: {
+      idle: {
+        tags: ['socketless'],
+        on: {
+          'connection.start': noting('watchEnvironment', dial),
+          'connection.stop': 'closed',
+        },
+      },
 
-    queued: {
-      tags: ['socketless'],
-      invoke: { id: 'permit', src: 'permit' },
-      on: {
-        'permit.granted': [
-          { guard: 'closesWhileHidden', target: 'suspended' },
-          { guard: 'circuitIsOpen', target: 'link.halfOpen' },
-          { target: 'link' },
-        ],
-        'env.offline': goOffline,
-        'page.hidden': suspendWhenHidden,
-        'connection.stop': 'closed',
+      queued: {
+        tags: ['socketless'],
+        invoke: { id: 'permit', src: 'permit' },
+        on: {
+          'permit.granted': [
+            { guard: 'closesWhileHidden', target: 'suspended' },
+            { guard: 'circuitIsOpen', target: 'link.halfOpen' },
+            { target: 'link' },
+          ],
+          'env.offline': goOffline,
+          'page.hidden': suspendWhenHidden,
+          'connection.stop': 'closed',
+        },
       },
-    },
 
-    link: {
-      entry: 'beginSocket',
-      invoke: {
-        id: 'socket',
-        src: 'socket',
-        input: ({ context }) => ({ socket: context.socket, urlIndex: context.failover.dialIndex, tokenReason: context.token.reason }),
-      },
-      initial: 'connecting',
-      on: {
-        'socket.close': { guard: 'fromOwnSocket', target: 'retrying', actions: 'recordClose' },
-        'auth.error': { guard: 'fromOwnSocket', target: 'retrying', actions: 'recordAuthError' },
-        'env.offline': goOffline,
-        'page.hidden': suspendWhenHidden,
-        'connection.stop': 'closed',
-      },
-      states: {
-        connecting: {
-          tags: ['dialing'],
-          after: { connectTimeout: { target: '#connection.retrying', actions: 'recordConnectTimeout' } },
-          on: { 'socket.open': { guard: 'fromOwnSocket', target: 'authenticating' } },
+      link: {
+        entry: 'beginSocket',
+        invoke: {
+          id: 'socket',
+          src: 'socket',
+          input: ({ context }) => ({ socket: context.socket, urlIndex: context.failover.dialIndex, tokenReason: context.token.reason }),
         },
-        halfOpen: {
-          tags: ['dialing'],
-          entry: 'beginProbe',
-          after: { connectTimeout: { target: '#connection.retrying', actions: 'recordConnectTimeout' } },
-          on: { 'socket.open': { guard: 'fromOwnSocket', target: 'authenticating' } },
+        initial: 'connecting',
+        on: {
+          'socket.close': { guard: 'fromOwnSocket', target: 'retrying', actions: 'recordClose' },
+          'auth.error': { guard: 'fromOwnSocket', target: 'retrying', actions: 'recordAuthError' },
+          'env.offline': goOffline,
+          'page.hidden': suspendWhenHidden,
+          'connection.stop': 'closed',
         },
-        authenticating: {
-          tags: ['awaitingAuth'],
-          entry: 'authenticate',
-          always: { guard: 'authAnswerNotAwaited', target: 'connected' },
-          after: { authTimeout: { target: '#connection.retrying', actions: 'recordAuthTimeout' } },
-          on: {
-            'auth.ok': { guard: 'fromOwnSocket', target: 'connected', actions: 'acceptSession' },
-            'server.error': { guard: 'fromOwnSocket', target: '#connection.retrying', actions: 'recordAuthError' },
-            'connection.stop': 'closing',
+        states: {
+          connecting: {
+            tags: ['dialing'],
+            after: { connectTimeout: { target: '#connection.retrying', actions: 'recordConnectTimeout' } },
+            on: { 'socket.open': { guard: 'fromOwnSocket', target: 'authenticating' } },
           },
-        },
-        connected: {
-          tags: ['connected'],
-          type: 'parallel',
-          entry: ['markConnected', 'resume'],
-          exit: 'leaveConnected',
-          after: { minUptime: { actions: 'markStable' } },
-          on: {
-            'heartbeat.timeout': { target: '#connection.retrying', actions: 'recordHeartbeatTimeout' },
-            'page.hidden': suspendWhenHidden,
-            'connection.stop': 'closing',
+          halfOpen: {
+            tags: ['dialing'],
+            entry: 'beginProbe',
+            after: { connectTimeout: { target: '#connection.retrying', actions: 'recordConnectTimeout' } },
+            on: { 'socket.open': { guard: 'fromOwnSocket', target: 'authenticating' } },
           },
-          states: {
-            liveness: {
-              initial: 'quiet',
-              states: {
-                quiet: {
-                  always: [
-                    { guard: 'heartbeatOff', target: 'unmonitored' },
-                    { guard: 'pageHidden', target: 'suspended' },
-                  ],
-                  after: { heartbeatInterval: 'probing' },
-                  on: {
-                    'page.hidden': { guard: not('closesWhenHidden'), target: 'suspended', actions: 'notePageHidden' },
-                    'page.freeze': { target: 'suspended', actions: 'notePageHidden' },
-                  },
-                },
-                probing: {
-                  tags: ['probing'],
-                  invoke: {
-                    id: 'heartbeat',
-                    src: 'heartbeat',
-                    input: ({ context }) => ({ timeoutMs: context.settings.heartbeat === false ? 0 : context.settings.heartbeat.timeoutMs }),
-                    onDone: 'quiet',
-                  },
-                  on: {
-                    'heartbeat.pong': { actions: 'forwardToHeartbeat' },
-                    'heartbeat.traffic': { actions: 'forwardToHeartbeat' },
-                    'page.hidden': { guard: not('closesWhenHidden'), target: 'suspended', actions: 'notePageHidden' },
-                    'page.freeze': { target: 'suspended', actions: 'notePageHidden' },
-                  },
-                },
-                suspended: {
-                  on: {
-                    'page.visible': { target: 'probing', actions: 'notePageVisible' },
-                    'page.resume': { target: 'probing', actions: 'notePageVisible' },
-                  },
-                },
-                unmonitored: {},
-              },
+          authenticating: {
+            tags: ['awaitingAuth'],
+            entry: 'authenticate',
+            always: { guard: 'authAnswerNotAwaited', target: 'connected' },
+            after: { authTimeout: { target: '#connection.retrying', actions: 'recordAuthTimeout' } },
+            on: {
+              'auth.ok': { guard: 'fromOwnSocket', target: 'connected', actions: 'acceptSession' },
+              'server.error': { guard: 'fromOwnSocket', target: '#connection.retrying', actions: 'recordAuthError' },
+              'connection.stop': 'closing',
             },
-            outbound: {
-              initial: 'streaming',
-              states: {
-                streaming: {
-                  tags: ['writable'],
-                  on: { 'queue.pending': 'draining' },
+          },
+          connected: {
+            tags: ['connected'],
+            type: 'parallel',
+            entry: ['markConnected', 'resume'],
+            exit: 'leaveConnected',
+            after: { minUptime: { actions: 'markStable' } },
+            on: {
+              'heartbeat.timeout': { target: '#connection.retrying', actions: 'recordHeartbeatTimeout' },
+              'page.hidden': suspendWhenHidden,
+              'connection.stop': 'closing',
+            },
+            states: {
+              liveness: {
+                initial: 'quiet',
+                states: {
+                  quiet: {
+                    always: [
+                      { guard: 'heartbeatOff', target: 'unmonitored' },
+                      { guard: 'pageHidden', target: 'suspended' },
+                    ],
+                    after: { heartbeatInterval: 'probing' },
+                    on: {
+                      'page.hidden': { guard: not('closesWhenHidden'), target: 'suspended', actions: 'notePageHidden' },
+                      'page.freeze': { target: 'suspended', actions: 'notePageHidden' },
+                    },
+                  },
+                  probing: {
+                    tags: ['probing'],
+                    invoke: {
+                      id: 'heartbeat',
+                      src: 'heartbeat',
+                      input: ({ context }) => ({ timeoutMs: context.settings.heartbeat === false ? 0 : context.settings.heartbeat.timeoutMs }),
+                      onDone: 'quiet',
+                    },
+                    on: {
+                      'heartbeat.pong': { actions: 'forwardToHeartbeat' },
+                      'heartbeat.traffic': { actions: 'forwardToHeartbeat' },
+                      'page.hidden': { guard: not('closesWhenHidden'), target: 'suspended', actions: 'notePageHidden' },
+                      'page.freeze': { target: 'suspended', actions: 'notePageHidden' },
+                    },
+                  },
+                  suspended: {
+                    on: {
+                      'page.visible': { target: 'probing', actions: 'notePageVisible' },
+                      'page.resume': { target: 'probing', actions: 'notePageVisible' },
+                    },
+                  },
+                  unmonitored: {},
                 },
-                draining: {
-                  invoke: {
-                    id: 'flusher',
-                    src: 'flusher',
-                    input: ({ context }) => ({ retryMs: context.settings.flushRetryMs }),
-                    onDone: [{ guard: 'waitsForRateLimit', target: 'throttled', actions: 'noteThrottle' }, { target: 'streaming' }],
+              },
+              outbound: {
+                initial: 'streaming',
+                states: {
+                  streaming: {
+                    tags: ['writable'],
+                    on: { 'queue.pending': 'draining' },
+                  },
+                  draining: {
+                    invoke: {
+                      id: 'flusher',
+                      src: 'flusher',
+                      input: ({ context }) => ({ retryMs: context.settings.flushRetryMs }),
+                      onDone: [{ guard: 'waitsForRateLimit', target: 'throttled', actions: 'noteThrottle' }, { target: 'streaming' }],
+                    },
+                  },
+                  throttled: {
+                    tags: ['throttled'],
+                    after: { throttleDelay: 'draining' },
+                    on: { 'queue.pending': 'draining' },
                   },
                 },
-                throttled: {
-                  tags: ['throttled'],
-                  after: { throttleDelay: 'draining' },
-                  on: { 'queue.pending': 'draining' },
+              },
+              token: {
+                initial: 'valid',
+                states: {
+                  valid: {
+                    always: { guard: 'tokenExpires', target: 'scheduled' },
+                  },
+                  scheduled: {
+                    after: { tokenRefresh: 'refreshing' },
+                  },
+                  refreshing: {
+                    invoke: {
+                      id: 'token',
+                      src: 'token',
+                      onDone: { target: 'confirming', actions: 'sendRefreshedToken' },
+                      onError: { target: 'expiring', actions: 'reportRefreshFailed' },
+                    },
+                  },
+                  confirming: {
+                    tags: ['awaitingAuth'],
+                    after: { authTimeout: { target: 'expiring', actions: 'reportRefreshTimeout' } },
+                    on: {
+                      'auth.ok': { guard: 'fromOwnSocket', target: 'valid', actions: 'acceptSession' },
+                      'server.error': { guard: 'fromOwnSocket', actions: 'reportRefreshRefused' },
+                    },
+                  },
+                  expiring: {},
                 },
               },
             },
-            token: {
-              initial: 'valid',
-              states: {
-                valid: {
-                  always: { guard: 'tokenExpires', target: 'scheduled' },
-                },
-                scheduled: {
-                  after: { tokenRefresh: 'refreshing' },
-                },
-                refreshing: {
-                  invoke: {
-                    id: 'token',
-                    src: 'token',
-                    onDone: { target: 'confirming', actions: 'sendRefreshedToken' },
-                    onError: { target: 'expiring', actions: 'reportRefreshFailed' },
-                  },
-                },
-                confirming: {
-                  tags: ['awaitingAuth'],
-                  after: { authTimeout: { target: 'expiring', actions: 'reportRefreshTimeout' } },
-                  on: {
-                    'auth.ok': { guard: 'fromOwnSocket', target: 'valid', actions: 'acceptSession' },
-                    'server.error': { guard: 'fromOwnSocket', actions: 'reportRefreshRefused' },
-                  },
-                },
-                expiring: {},
-              },
+          },
+          closing: {
+            entry: 'closeSocket',
+            after: { closeTimeout: '#connection.closed' },
+            on: {
+              'socket.close': { guard: 'fromOwnSocket', target: '#connection.closed' },
+              'env.offline': { actions: 'noteOffline' },
+              'page.hidden': { actions: 'notePageHidden' },
+              'connection.stop': {},
             },
           },
         },
-        closing: {
-          entry: 'closeSocket',
-          after: { closeTimeout: '#connection.closed' },
-          on: {
-            'socket.close': { guard: 'fromOwnSocket', target: '#connection.closed' },
-            'env.offline': { actions: 'noteOffline' },
-            'page.hidden': { actions: 'notePageHidden' },
-            'connection.stop': {},
-          },
-        },
       },
-    },
 
-    retrying: {
-      entry: ['planRetry', 'reportFailure'],
-      always: [
-        { guard: 'isFatal', target: 'failed' },
-        { guard: and(['mustRefreshToken', 'dialsFreely']), target: 'link', actions: 'requestFreshToken' },
-        { guard: 'mustRefreshToken', target: 'queued', actions: 'requestFreshToken' },
-        { guard: 'probeFailed', target: 'circuitOpen', actions: 'tripCircuit' },
-        { guard: 'circuitTripped', target: 'circuitOpen', actions: 'tripCircuit' },
-        { target: 'reconnecting' },
-      ],
-    },
-
-    reconnecting: {
-      tags: ['socketless'],
-      after: { reconnectDelay: [{ guard: 'closesWhileHidden', target: 'suspended' }, ...redial] },
-      on: {
-        'env.offline': goOffline,
-        'env.online': noting('noteOnline', [{ guard: 'closesWhileHidden', target: '#connection.suspended' }, ...redial] as const),
-        'page.hidden': suspendWhenHidden,
-        'connection.retry': retryNow,
-        'connection.stop': 'closed',
-      },
-    },
-
-    circuitOpen: {
-      tags: ['socketless'],
-      after: {
-        recoveryTimeout: [
-          { guard: 'closesWhileHidden', target: 'suspended' },
-          { guard: 'dialsFreely', target: 'link.halfOpen' },
-          { target: 'queued' },
+      retrying: {
+        entry: ['planRetry', 'reportFailure'],
+        always: [
+          { guard: 'isFatal', target: 'failed' },
+          { guard: and(['mustRefreshToken', 'dialsFreely']), target: 'link', actions: 'requestFreshToken' },
+          { guard: 'mustRefreshToken', target: 'queued', actions: 'requestFreshToken' },
+          { guard: 'probeFailed', target: 'circuitOpen', actions: 'tripCircuit' },
+          { guard: 'circuitTripped', target: 'circuitOpen', actions: 'tripCircuit' },
+          { target: 'reconnecting' },
         ],
       },
-      on: {
-        'env.offline': goOffline,
-        'page.hidden': suspendWhenHidden,
-        'connection.retry': retryNow,
-        'connection.stop': 'closed',
+
+      reconnecting: {
+        tags: ['socketless'],
+        after: { reconnectDelay: [{ guard: 'closesWhileHidden', target: 'suspended' }, ...redial] },
+        on: {
+          'env.offline': goOffline,
+          'env.online': noting('noteOnline', [{ guard: 'closesWhileHidden', target: '#connection.suspended' }, ...redial] as const),
+          'page.hidden': suspendWhenHidden,
+          'connection.retry': retryNow,
+          'connection.stop': 'closed',
+        },
+      },
+
+      circuitOpen: {
+        tags: ['socketless'],
+        after: {
+          recoveryTimeout: [
+            { guard: 'closesWhileHidden', target: 'suspended' },
+            { guard: 'dialsFreely', target: 'link.halfOpen' },
+            { target: 'queued' },
+          ],
+        },
+        on: {
+          'env.offline': goOffline,
+          'page.hidden': suspendWhenHidden,
+          'connection.retry': retryNow,
+          'connection.stop': 'closed',
+        },
+      },
+
+      offline: {
+        tags: ['socketless'],
+        on: {
+          'env.online': noting('noteOnline', [
+            { guard: 'closesWhileHidden', target: '#connection.suspended' },
+            { guard: 'circuitIsOpen', target: '#connection.circuitOpen' },
+            ...redial,
+          ] as const),
+          'connection.stop': 'closed',
+        },
+      },
+
+      suspended: {
+        tags: ['socketless'],
+        on: {
+          'page.visible': noting('notePageVisible', wake),
+          'page.resume': noting('notePageVisible', wake),
+          'env.offline': goOffline,
+          'connection.stop': 'closed',
+        },
+      },
+
+      closed: {
+        tags: ['socketless', 'settled'],
+        entry: 'settleClosed',
+        on: { 'connection.start': dialAfresh },
+      },
+
+      failed: {
+        tags: ['socketless', 'settled'],
+        entry: 'settleFailed',
+        on: {
+          'connection.retry': dialAfresh,
+          'connection.stop': 'closed',
+        },
       },
     },
-
-    offline: {
-      tags: ['socketless'],
-      on: {
-        'env.online': noting('noteOnline', [
-          { guard: 'closesWhileHidden', target: '#connection.suspended' },
-          { guard: 'circuitIsOpen', target: '#connection.circuitOpen' },
-          ...redial,
-        ] as const),
-        'connection.stop': 'closed',
-      },
-    },
-
-    suspended: {
-      tags: ['socketless'],
-      on: {
-        'page.visible': noting('notePageVisible', wake),
-        'page.resume': noting('notePageVisible', wake),
-        'env.offline': goOffline,
-        'connection.stop': 'closed',
-      },
-    },
-
-    closed: {
-      tags: ['socketless', 'settled'],
-      entry: 'settleClosed',
-      on: { 'connection.start': dialAfresh },
-    },
-
-    failed: {
-      tags: ['socketless', 'settled'],
-      entry: 'settleFailed',
-      on: {
-        'connection.retry': dialAfresh,
-        'connection.stop': 'closed',
-      },
-    },
-  },
-});
+  });
+}
 
 export type ConnectionMachine = typeof connectionMachine;

@@ -16,71 +16,77 @@ export const startedAfterLaunch = ({ settings, started }: Pick<PoolContext, 'set
  * fan-out and load balancing are data structures of the runtime; each connection is an actor whose
  * parent is this one.
  */
-export const poolMachine = setup({
-  types: {} as { context: PoolContext; events: PoolEvent; input: PoolInput },
-  actions: {
-    resetStarts: assign({ started: 0 }),
-    countStarted: assign(({ context }) => ({ started: startedAfterLaunch(context) })),
-    countState: assign(({ context, event }) => {
-      if (event.type !== 'connection.state') return {};
-      const connected = context.connected + (event.status === 'connected' ? 1 : 0) - (event.previous === 'connected' ? 1 : 0);
-      const active = context.active + (resting(event.status) ? 0 : 1) - (resting(event.previous) ? 0 : 1);
-      return { connected, active, health: healthOf(connected, context.settings.connections) };
-    }),
-    releaseConnection: stopChild(({ event }) => (event as Extract<PoolEvent, { type: 'connection.release' }>).ref),
-    watchEnvironment: () => {},
-    unwatchEnvironment: () => {},
-    startNext: () => {},
-    stopConnections: () => {},
-    reportConnectionError: () => {},
-  },
-  guards: {
-    allStarted: ({ context }) => context.started >= context.settings.connections,
-    drained: ({ context }) => context.active === 0,
-    isConnectionError: ({ event }) => event.type.startsWith('xstate.error.actor'),
-  },
-  delays: {
-    stagger: ({ context }) => context.settings.staggerMs,
-    stopTimeout: ({ context }) => context.settings.stopTimeoutMs,
-  },
-}).createMachine({
-  id: 'pool',
-  context: ({ input }) => ({ settings: input.settings, started: 0, connected: 0, active: 0, health: 'down' }),
-  initial: 'idle',
-  on: {
-    'connection.state': { actions: 'countState' },
-    'connection.release': { actions: 'releaseConnection' },
-    '*': { guard: 'isConnectionError', actions: 'reportConnectionError' },
-  },
-  states: {
-    idle: {
-      on: { 'pool.start': 'starting' },
+export const poolMachine = /* @__PURE__ */ definePoolMachine();
+
+// Defined in a function called once and marked pure: a bundle that does not use the machine drops it
+// (the calls its definition makes, assign() and the like, would otherwise count as side effects).
+function definePoolMachine() {
+  return setup({
+    types: {} as { context: PoolContext; events: PoolEvent; input: PoolInput },
+    actions: {
+      resetStarts: assign({ started: 0 }),
+      countStarted: assign(({ context }) => ({ started: startedAfterLaunch(context) })),
+      countState: assign(({ context, event }) => {
+        if (event.type !== 'connection.state') return {};
+        const connected = context.connected + (event.status === 'connected' ? 1 : 0) - (event.previous === 'connected' ? 1 : 0);
+        const active = context.active + (resting(event.status) ? 0 : 1) - (resting(event.previous) ? 0 : 1);
+        return { connected, active, health: healthOf(connected, context.settings.connections) };
+      }),
+      releaseConnection: stopChild(({ event }) => (event as Extract<PoolEvent, { type: 'connection.release' }>).ref),
+      watchEnvironment: () => {},
+      unwatchEnvironment: () => {},
+      startNext: () => {},
+      stopConnections: () => {},
+      reportConnectionError: () => {},
     },
-    starting: {
-      entry: ['watchEnvironment', 'resetStarts'],
-      initial: 'launching',
-      on: { 'pool.stop': 'stopping' },
-      states: {
-        launching: {
-          entry: ['startNext', 'countStarted'],
-          always: { guard: 'allStarted', target: '#pool.running' },
-          after: { stagger: { target: 'launching', reenter: true } },
+    guards: {
+      allStarted: ({ context }) => context.started >= context.settings.connections,
+      drained: ({ context }) => context.active === 0,
+      isConnectionError: ({ event }) => event.type.startsWith('xstate.error.actor'),
+    },
+    delays: {
+      stagger: ({ context }) => context.settings.staggerMs,
+      stopTimeout: ({ context }) => context.settings.stopTimeoutMs,
+    },
+  }).createMachine({
+    id: 'pool',
+    context: ({ input }) => ({ settings: input.settings, started: 0, connected: 0, active: 0, health: 'down' }),
+    initial: 'idle',
+    on: {
+      'connection.state': { actions: 'countState' },
+      'connection.release': { actions: 'releaseConnection' },
+      '*': { guard: 'isConnectionError', actions: 'reportConnectionError' },
+    },
+    states: {
+      idle: {
+        on: { 'pool.start': 'starting' },
+      },
+      starting: {
+        entry: ['watchEnvironment', 'resetStarts'],
+        initial: 'launching',
+        on: { 'pool.stop': 'stopping' },
+        states: {
+          launching: {
+            entry: ['startNext', 'countStarted'],
+            always: { guard: 'allStarted', target: '#pool.running' },
+            after: { stagger: { target: 'launching', reenter: true } },
+          },
         },
       },
+      running: {
+        on: { 'pool.stop': 'stopping' },
+      },
+      stopping: {
+        entry: 'stopConnections',
+        always: { guard: 'drained', target: 'stopped' },
+        after: { stopTimeout: 'stopped' },
+      },
+      stopped: {
+        entry: 'unwatchEnvironment',
+        on: { 'pool.start': 'starting' },
+      },
     },
-    running: {
-      on: { 'pool.stop': 'stopping' },
-    },
-    stopping: {
-      entry: 'stopConnections',
-      always: { guard: 'drained', target: 'stopped' },
-      after: { stopTimeout: 'stopped' },
-    },
-    stopped: {
-      entry: 'unwatchEnvironment',
-      on: { 'pool.start': 'starting' },
-    },
-  },
-});
+  });
+}
 
 export type PoolMachine = typeof poolMachine;

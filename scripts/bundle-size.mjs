@@ -1,5 +1,5 @@
 // The bundle budget: what a browser app ships, minified (esbuild) and gzipped, from the built dist/.
-// Prints each figure next to its budget and exits 1 when one is over.
+// Prints each figure next to its budget and exits 1 when one is over, or when a bundle holds code it must not.
 import { build } from 'esbuild';
 import { gzipSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
@@ -23,7 +23,7 @@ async function measure(contents, external = []) {
     define: { 'process.env.NODE_ENV': '"production"' },
   });
   const code = result.outputFiles[0].contents;
-  return { min: code.length, gz: gzipSync(code, { level: 9 }).length, metafile: result.metafile };
+  return { min: code.length, gz: gzipSync(code, { level: 9 }).length, metafile: result.metafile, code: result.outputFiles[0].text };
 }
 
 /** Bytes of each input in the minified output, grouped (xstate, and socketchart by folder). */
@@ -39,7 +39,14 @@ function costs(metafile) {
 
 const figures = [
   // Target 25 KB; not met (see the README's bundle section): held at its measured size so that it does not grow.
-  { name: 'client entry: createConnection (xstate included)', contents: "export { createConnection } from './dist/index.js';", budget: 44 * KB, target: 25 * KB },
+  {
+    name: 'client entry: createConnection (xstate included)',
+    contents: "export { createConnection } from './dist/index.js';",
+    budget: 42 * KB,
+    target: 25 * KB,
+    // Strings only the pool machine and runtime hold: a connection alone must not ship them.
+    excludes: { 'pool code': ['pool.start', 'does not run a socketchart pool'] },
+  },
   { name: 'client entry: createConnection + createPool (xstate included)', contents: "export { createConnection, createPool } from './dist/index.js';" },
   { name: 'socketchart/react, its own code', contents: "export * from './dist/react.js';", external: ['react', '@xstate/react', 'xstate', './chunk-*'], budget: 3 * KB },
   { name: 'socketchart/vue, its own code', contents: "export * from './dist/vue.js';", external: ['vue', '@xstate/vue', 'xstate', './chunk-*'], budget: 3 * KB },
@@ -49,11 +56,16 @@ const figures = [
 let over = 0;
 const verbose = process.argv.includes('--why');
 for (const figure of figures) {
-  const { min, gz, metafile } = await measure(figure.contents, figure.external);
+  const { min, gz, metafile, code } = await measure(figure.contents, figure.external);
   let within = figure.budget === undefined ? '' : gz <= figure.budget ? `  ≤ ${figure.budget / KB} KB: ok` : `  > ${figure.budget / KB} KB: OVER`;
   if (figure.target !== undefined) within += gz <= figure.target ? ` (target ${figure.target / KB} KB: met)` : ` (target ${figure.target / KB} KB: not met)`;
   if (figure.budget !== undefined && gz > figure.budget) over++;
   console.log(`${figure.name.padEnd(66)} ${(gz / KB).toFixed(1).padStart(5)} KB min+gz (${(min / KB).toFixed(1)} KB min)${within}`);
+  for (const [what, markers] of Object.entries(figure.excludes ?? {})) {
+    const found = markers.filter((marker) => code.includes(marker));
+    if (found.length > 0) over++;
+    console.log(`    ${found.length === 0 ? `no ${what}: ok` : `${what} included (${found.join(', ')}): FAIL`}`);
+  }
   if (verbose && !figure.external) for (const [file, bytes] of costs(metafile).slice(0, 25)) console.log(`    ${(bytes / KB).toFixed(1).padStart(6)} KB min  ${file}`);
 }
 process.exit(over > 0 ? 1 : 0);

@@ -228,7 +228,7 @@ function renderHeader(): void {
     pill.className = 'pill file';
   } else {
     const w = windows.connected ? ' + window' : '';
-    pill.textContent = sourceStatus === 'live' ? `live${w}` : sourceStatus === 'connecting' ? 'connecting…' : 'server away, retrying…';
+    pill.textContent = `${sourceStatus === 'live' ? 'live' : sourceStatus === 'connecting' ? 'connecting…' : 'server away, retrying…'}${w}`;
     pill.className = `pill ${sourceStatus}`;
   }
   const now = performance.now();

@@ -10,12 +10,12 @@ const isActorError = (event: AnyEventObject): event is AnyEventObject & { error:
  * The parent of connections created outside a pool: one per clock, so that they share one XState
  * system (about 3 KB each otherwise). It only releases connections and re-raises their errors.
  */
-const hubMachine = setup({
+const hubMachine = /* @__PURE__ */ setup({
   types: {} as { events: HubEvent },
 }).createMachine({
   id: 'socketchart',
   on: {
-    'connection.release': { actions: stopChild(({ event }) => (event as Extract<HubEvent, { ref: AnyActorRef }>).ref) },
+    'connection.release': { actions: /* @__PURE__ */ stopChild(({ event }) => (event as Extract<HubEvent, { ref: AnyActorRef }>).ref) },
     '*': {
       actions: ({ event }) => {
         if (isActorError(event)) rethrowLater(event.error);

@@ -1,5 +1,5 @@
 import type { InboundMessage } from '../protocol/adapter.js';
-import { ErrorCode, InvalidOptionError, SocketchartError } from '../protocol/errors.js';
+import { ErrorCode, InvalidOptionError, SocketchartError, checkSignal, failedError } from '../protocol/errors.js';
 import type { StateChange } from './events.js';
 
 /** What a channel's iterator does when the reader falls `bufferSize` messages behind. */
@@ -46,9 +46,7 @@ export function iterateChannel<T>(source: ChannelSource, channel: string, option
   if (overflow !== 'error' && overflow !== 'drop-oldest' && overflow !== 'drop-newest') {
     throw new InvalidOptionError('overflow', "'error', 'drop-oldest' or 'drop-newest'", overflow);
   }
-  if (signal !== undefined && (typeof signal !== 'object' || signal === null || typeof signal.addEventListener !== 'function')) {
-    throw new InvalidOptionError('signal', 'an AbortSignal', signal);
-  }
+  checkSignal(signal);
   const buffer: InboundMessage<T>[] = [];
   let head = 0;
   let dropped = 0;
@@ -105,7 +103,7 @@ export function iterateChannel<T>(source: ChannelSource, channel: string, option
   });
   const offState = source.on('state', ({ status }) => {
     if (status === 'closed') finish({ done: true });
-    else if (status === 'failed') finish({ error: source.lastError ?? new SocketchartError(ErrorCode.CONNECTION_FAILED, { message: 'The connection failed' }) });
+    else if (status === 'failed') finish({ error: source.lastError ?? failedError() });
   });
   if (signal?.aborted) onAbort();
   else signal?.addEventListener('abort', onAbort, { once: true });

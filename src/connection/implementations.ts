@@ -47,12 +47,12 @@ export function findRuntime(ref: AnyActorRef): ConnectionRuntime | undefined {
 
 const closed = () => new SocketchartError(ErrorCode.CLOSED, { message: 'The connection was closed' });
 
-const boundHeartbeat = heartbeatMachine.provide({
+const boundHeartbeat = /* @__PURE__ */ heartbeatMachine.provide({
   actions: {
     sendPing: ({ self }) => runtimeOf(self).sendPing(),
   },
   actors: {
-    deadline: fromCallback<HeartbeatEvent, DeadlineInput>(({ input, self, sendBack }) => {
+    deadline: /* @__PURE__ */ fromCallback<HeartbeatEvent, DeadlineInput>(({ input, self, sendBack }) => {
       const { clock } = runtimeOf(self).options;
       const setAt = clock.now();
       const timer = clock.setTimeout(() => sendBack({ type: 'heartbeat.deadline', elapsedMs: clock.now() - setAt }), input.ms);
@@ -61,7 +61,7 @@ const boundHeartbeat = heartbeatMachine.provide({
   },
 });
 
-const boundFlusher = flusherMachine.provide({
+const boundFlusher = /* @__PURE__ */ flusherMachine.provide({
   actions: {
     drain: ({ self }) => {
       const result = runtimeOf(self).outbound.drain();
@@ -77,7 +77,7 @@ const boundFlusher = flusherMachine.provide({
  */
 export const connectionImplementations = {
   actions: {
-    planRetry: assign(({ context, self }: { context: ConnectionContext; self: AnyActorRef }) => {
+    planRetry: /* @__PURE__ */ assign(({ context, self }: { context: ConnectionContext; self: AnyActorRef }) => {
       const { clock, random } = runtimeOf(self).options;
       return planRetry(context, clock.now(), random);
     }),
@@ -119,9 +119,9 @@ export const connectionImplementations = {
       context.settings.circuit === false ? 0 : recoveryDelay(context.circuit.trips, context.settings.circuit),
   },
   actors: {
-    socket: socketLogic(runtimeOf),
-    token: fromPromise<void>(({ self }) => runtimeOf(self).fetchRefreshToken()),
-    permit: fromCallback<ConnectionEvent>(({ self, sendBack }) => {
+    socket: /* @__PURE__ */ socketLogic(runtimeOf),
+    token: /* @__PURE__ */ fromPromise<void>(({ self }) => runtimeOf(self).fetchRefreshToken()),
+    permit: /* @__PURE__ */ fromCallback<ConnectionEvent>(({ self, sendBack }) => {
       const { dialGate, priority } = runtimeOf(self).options;
       if (!dialGate) {
         sendBack({ type: 'permit.granted' });
@@ -135,7 +135,7 @@ export const connectionImplementations = {
 };
 
 /** The connection machine with the runtime's implementations: every connection actor runs it. */
-export const boundConnectionMachine = connectionMachine.provide(connectionImplementations as never);
+export const boundConnectionMachine = /* @__PURE__ */ connectionMachine.provide(connectionImplementations as never);
 
 /** The input a connection actor is created with: its settings, and the environment as it is now. */
 export function connectionInput(options: ResolvedOptions): ConnectionInput {

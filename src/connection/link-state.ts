@@ -47,7 +47,7 @@ export function linkStateOf(snapshot: Tagged): LinkState {
 }
 
 /** Before the machine has run. */
-export const IDLE: LinkState = Object.freeze({
+export const IDLE: LinkState = /* @__PURE__ */ Object.freeze({
   status: 'idle',
   writable: false,
   throttled: false,
@@ -58,4 +58,12 @@ export const IDLE: LinkState = Object.freeze({
 });
 
 /** After `dispose()`: closed for good. */
-export const DISPOSED: LinkState = Object.freeze({ ...IDLE, status: 'closed', settled: true });
+export const DISPOSED: LinkState = /* @__PURE__ */ Object.freeze({
+  status: 'closed',
+  writable: false,
+  throttled: false,
+  connected: false,
+  awaitingAuth: false,
+  probing: false,
+  settled: true,
+});

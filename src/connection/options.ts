@@ -220,11 +220,13 @@ export interface ResolvedOptions {
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
-function num(path: string, value: unknown, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER, integer = true): number {
+const MAX_DELAY = 2 ** 31 - 1;
+const ANY = Number.MAX_SAFE_INTEGER;
+
+function num(path: string, value: unknown, fallback: number, min: number, max = ANY, integer = true): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || Number.isNaN(value) || value < min || value > max || (integer && !Number.isInteger(value))) {
-    const kind = integer ? 'an integer' : 'a number';
-    throw new InvalidOptionError(path, `${kind} in [${min}, ${max === Number.MAX_SAFE_INTEGER ? '∞' : max}]`, value);
+    throw new InvalidOptionError(path, `${integer ? 'an integer' : 'a number'} in [${min}, ${max === ANY ? '∞' : max}]`, value);
   }
   return value;
 }
@@ -241,7 +243,57 @@ function checkKeys(path: string, value: Record<string, unknown>, known: readonly
   }
 }
 
-const MAX_DELAY = 2 ** 31 - 1;
+/**
+ * The range of a numeric option: `[min, max = MAX_DELAY, kind = 'integer']`. A `min` naming another option
+ * of the same section means at least that one (whose value then also raises the default). `null`: an
+ * option that is not a number (checked on its own).
+ */
+type Range = readonly [min: number | string, max?: number, kind?: 'ratio'] | null;
+
+/** Every option of each section, in the order they are checked; their defaults are in `connectionDefaults`. */
+const sections = {
+  '': {
+    url: null, failover: null, name: null, WebSocket: null, protocols: null, protocol: null, auth: null, heartbeat: null, reconnect: null,
+    circuit: null, queue: null, acks: null, rateLimit: null, persistence: null, connectTimeoutMs: [1], authTimeoutMs: [1], closeTimeoutMs: [1],
+    maxMessageBytes: [1, ANY], maxInboundBytes: [1, ANY], environment: null, closeWhenHidden: null, clock: null, random: null, logger: null,
+    inspect: null, dialGate: null, priority: [0, 1_000_000, 'ratio'],
+  } satisfies Record<keyof ConnectionOptions, Range>,
+  failover: { after: [1, 1_000], primaryRetryMs: [0] } satisfies Record<keyof FailoverOptions, Range>,
+  auth: { token: null, mode: null, queryParam: null, refreshLeadMs: [0] } satisfies Record<keyof AuthOptions, Range>,
+  heartbeat: { intervalMs: [1], timeoutMs: [1] } satisfies Record<keyof HeartbeatOptions, Range>,
+  reconnect: {
+    baseMs: [0], capMs: ['baseMs'], multiplier: [1, 100, 'ratio'], jitter: [0, 1, 'ratio'], minUptimeMs: [0], restartWindowMs: [0], tryLaterMs: [0],
+  } satisfies Record<keyof ReconnectOptions, Range>,
+  circuit: {
+    failureThreshold: [1, 1_000], recoveryMs: [1], recoveryMultiplier: [1, 100, 'ratio'], maxRecoveryMs: ['recoveryMs'],
+  } satisfies Record<keyof CircuitOptions, Range>,
+  queue: { maxMessages: [1, ANY], maxBytes: [1, ANY], overflow: null, defaultTtlMs: [0], highWaterMark: [1, ANY] } satisfies Record<keyof QueueOptions, Range>,
+  acks: { timeoutMs: [1], maxAttempts: [1, 1_000] } satisfies Record<keyof AckOptions, Range>,
+  persistence: { store: null } satisfies Record<keyof PersistenceOptions, Range>,
+  rateLimit: { connection: null, channels: null, followServer: null } satisfies Record<keyof RateLimitOptions, Range>,
+};
+
+type Section = keyof typeof sections;
+
+/**
+ * Section `name` of `value` (the top level for `''`): an object with only its known options, and each of its
+ * numbers in range or defaulted. Returns what was given, and the numbers.
+ */
+function resolveSection(name: Section, value: unknown): { given: Record<string, unknown>; numbers: Record<string, number> } {
+  if (name === '' && !isObject(value)) throw new InvalidOptionError('options', 'an object', value);
+  const given = section(name, value);
+  const ranges: Readonly<Record<string, Range>> = sections[name];
+  checkKeys(name, given, Object.keys(ranges));
+  const defaults = (name ? D[name as keyof typeof D] : D) as Readonly<Record<string, number>>;
+  const numbers: Record<string, number> = {};
+  for (const [key, range] of Object.entries(ranges)) {
+    if (range === null) continue;
+    const [min, max = MAX_DELAY, kind] = range;
+    const floor = typeof min === 'string' ? numbers[min]! : min;
+    numbers[key] = num(name ? `${name}.${key}` : key, given[key], Math.max(defaults[key]!, floor), floor, max, kind !== 'ratio');
+  }
+  return { given, numbers };
+}
 
 /** The methods every `ProtocolAdapter` has. */
 const adapterMethods = [
@@ -265,7 +317,7 @@ export const isInspectOption = (value: unknown): value is InspectOption =>
   (isObject(value) && ['next', 'error', 'complete'].some((key) => typeof value[key] === 'function'));
 
 const interned = new Map<string, object>();
-const NO_PROTOCOLS: string[] = Object.freeze([]) as unknown as string[];
+const NO_PROTOCOLS: string[] = /* @__PURE__ */ Object.freeze([]) as unknown as string[];
 
 /** Connections with equal settings share one frozen copy of them (a few hundred bytes each otherwise). */
 function intern<T extends object>(kind: string, value: T): T {
@@ -275,12 +327,6 @@ function intern<T extends object>(kind: string, value: T): T {
   if (interned.size < 512) interned.set(key, Object.freeze(value));
   return value;
 }
-
-const topLevelKeys = [
-  'url', 'failover', 'name', 'WebSocket', 'protocols', 'protocol', 'auth', 'heartbeat', 'reconnect', 'circuit', 'queue', 'acks',
-  'rateLimit', 'persistence', 'connectTimeoutMs', 'authTimeoutMs', 'closeTimeoutMs', 'maxMessageBytes', 'maxInboundBytes', 'environment',
-  'closeWhenHidden', 'clock', 'random', 'logger', 'inspect', 'dialGate', 'priority',
-] as const;
 
 /** The `environment` option: a source, `false` for none, or the browser's events when there are any. */
 export function resolveEnvironment(value: unknown): EnvironmentSource {
@@ -301,9 +347,8 @@ export function resolveClock(value: unknown): Clock {
 
 /** Validates options at creation; throws InvalidOptionError naming the first bad option. */
 export function resolveOptions(input: unknown): ResolvedOptions {
-  if (!isObject(input)) throw new InvalidOptionError('options', 'an object', input);
-  checkKeys('', input, topLevelKeys);
-  const o = input as Partial<ConnectionOptions>;
+  const { given, numbers } = resolveSection('', input);
+  const o = given as Partial<ConnectionOptions>;
 
   const isWsUrl = (value: unknown) => typeof value === 'string' && /^wss?:\/\//i.test(value);
   /** A url as an error may show it: its query's secrets removed. */
@@ -320,12 +365,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   } else if (typeof o.url !== 'function') {
     throw new InvalidOptionError('url', 'a ws:// or wss:// URL, an array of them, or a function returning one', o.url);
   }
-  const f = section('failover', o.failover);
-  checkKeys('failover', f, ['after', 'primaryRetryMs']);
-  const failover = intern('failover', {
-    after: num('failover.after', f.after, D.failover.after, 1, 1_000),
-    primaryRetryMs: num('failover.primaryRetryMs', f.primaryRetryMs, D.failover.primaryRetryMs, 0, MAX_DELAY),
-  });
+  const failover = intern('failover', resolveSection('failover', o.failover).numbers as Required<FailoverOptions>);
 
   const WebSocketCtor = o.WebSocket ?? defaultWebSocket();
   if (typeof WebSocketCtor !== 'function') {
@@ -352,8 +392,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
 
   let auth: ResolvedOptions['auth'];
   if (o.auth !== undefined) {
-    const a = section('auth', o.auth);
-    checkKeys('auth', a, ['token', 'mode', 'queryParam', 'refreshLeadMs']);
+    const { given: a, numbers } = resolveSection('auth', o.auth);
     if (!(typeof a.token === 'string' && a.token !== '') && typeof a.token !== 'function') {
       throw new InvalidOptionError('auth.token', 'a non-empty string or a token provider function', a.token === undefined ? undefined : 'an invalid token');
     }
@@ -365,75 +404,23 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     if (typeof queryParam !== 'string' || !/^[A-Za-z0-9_.-]+$/.test(queryParam)) {
       throw new InvalidOptionError('auth.queryParam', 'a URL-safe parameter name', queryParam);
     }
-    auth = {
-      token: a.token as string | TokenProvider,
-      mode,
-      queryParam,
-      refreshLeadMs: num('auth.refreshLeadMs', a.refreshLeadMs, D.auth.refreshLeadMs, 0, MAX_DELAY),
-    };
+    auth = { token: a.token as string | TokenProvider, mode, queryParam, refreshLeadMs: numbers.refreshLeadMs! };
   }
 
-  let heartbeat: ResolvedOptions['heartbeat'] = false;
-  if (o.heartbeat !== false) {
-    const h = section('heartbeat', o.heartbeat);
-    checkKeys('heartbeat', h, ['intervalMs', 'timeoutMs']);
-    heartbeat = intern('heartbeat', {
-      intervalMs: num('heartbeat.intervalMs', h.intervalMs, D.heartbeat.intervalMs, 1, MAX_DELAY),
-      timeoutMs: num('heartbeat.timeoutMs', h.timeoutMs, D.heartbeat.timeoutMs, 1, MAX_DELAY),
-    });
-  }
+  const heartbeat = o.heartbeat === false ? false : intern('heartbeat', resolveSection('heartbeat', o.heartbeat).numbers as Required<HeartbeatOptions>);
+  const reconnect = intern('reconnect', resolveSection('reconnect', o.reconnect).numbers as Required<ReconnectOptions>);
+  const circuit = o.circuit === false ? false : intern('circuit', resolveSection('circuit', o.circuit).numbers as Required<CircuitOptions>);
 
-  const r = section('reconnect', o.reconnect);
-  checkKeys('reconnect', r, ['baseMs', 'capMs', 'multiplier', 'jitter', 'minUptimeMs', 'restartWindowMs', 'tryLaterMs']);
-  const baseMs = num('reconnect.baseMs', r.baseMs, D.reconnect.baseMs, 0, MAX_DELAY);
-  const reconnect: Required<ReconnectOptions> = intern('reconnect', {
-    baseMs,
-    capMs: num('reconnect.capMs', r.capMs, Math.max(D.reconnect.capMs, baseMs), baseMs, MAX_DELAY),
-    multiplier: num('reconnect.multiplier', r.multiplier, D.reconnect.multiplier, 1, 100, false),
-    jitter: num('reconnect.jitter', r.jitter, D.reconnect.jitter, 0, 1, false),
-    minUptimeMs: num('reconnect.minUptimeMs', r.minUptimeMs, D.reconnect.minUptimeMs, 0, MAX_DELAY),
-    restartWindowMs: num('reconnect.restartWindowMs', r.restartWindowMs, D.reconnect.restartWindowMs, 0, MAX_DELAY),
-    tryLaterMs: num('reconnect.tryLaterMs', r.tryLaterMs, D.reconnect.tryLaterMs, 0, MAX_DELAY),
-  });
-
-  let circuit: ResolvedOptions['circuit'] = false;
-  if (o.circuit !== false) {
-    const c = section('circuit', o.circuit);
-    checkKeys('circuit', c, ['failureThreshold', 'recoveryMs', 'recoveryMultiplier', 'maxRecoveryMs']);
-    const recoveryMs = num('circuit.recoveryMs', c.recoveryMs, D.circuit.recoveryMs, 1, MAX_DELAY);
-    circuit = intern('circuit', {
-      failureThreshold: num('circuit.failureThreshold', c.failureThreshold, D.circuit.failureThreshold, 1, 1_000),
-      recoveryMs,
-      recoveryMultiplier: num('circuit.recoveryMultiplier', c.recoveryMultiplier, D.circuit.recoveryMultiplier, 1, 100, false),
-      maxRecoveryMs: num('circuit.maxRecoveryMs', c.maxRecoveryMs, Math.max(D.circuit.maxRecoveryMs, recoveryMs), recoveryMs, MAX_DELAY),
-    });
-  }
-
-  const q = section('queue', o.queue);
-  checkKeys('queue', q, ['maxMessages', 'maxBytes', 'overflow', 'defaultTtlMs', 'highWaterMark']);
-  const overflow = q.overflow ?? D.queue.overflow;
+  const q = resolveSection('queue', o.queue);
+  const overflow = q.given.overflow ?? D.queue.overflow;
   if (overflow !== 'reject' && overflow !== 'evict-lowest') throw new InvalidOptionError('queue.overflow', "'reject' or 'evict-lowest'", overflow);
-  const queue: Required<QueueOptions> = intern('queue', {
-    maxMessages: num('queue.maxMessages', q.maxMessages, D.queue.maxMessages, 1),
-    maxBytes: num('queue.maxBytes', q.maxBytes, D.queue.maxBytes, 1),
-    overflow,
-    defaultTtlMs: num('queue.defaultTtlMs', q.defaultTtlMs, D.queue.defaultTtlMs, 0, MAX_DELAY),
-    highWaterMark: num('queue.highWaterMark', q.highWaterMark, D.queue.highWaterMark, 1),
-  });
-
-  const a = section('acks', o.acks);
-  checkKeys('acks', a, ['timeoutMs', 'maxAttempts']);
-  const acks = intern('acks', {
-    timeoutMs: num('acks.timeoutMs', a.timeoutMs, D.acks.timeoutMs, 1, MAX_DELAY),
-    maxAttempts: num('acks.maxAttempts', a.maxAttempts, D.acks.maxAttempts, 1, 1_000),
-  });
+  const queue = intern('queue', { ...q.numbers, overflow } as Required<QueueOptions>);
+  const acks = intern('acks', resolveSection('acks', o.acks).numbers as Required<AckOptions>);
 
   const rateLimit = resolveRateLimit(o.rateLimit);
   let store: MessageStore | undefined;
   if (o.persistence !== undefined) {
-    const p = section('persistence', o.persistence);
-    checkKeys('persistence', p, ['store']);
-    const candidate = p.store as Partial<MessageStore> | undefined;
+    const candidate = resolveSection('persistence', o.persistence).given.store as Partial<MessageStore> | undefined;
     if (!isObject(candidate) || typeof candidate.load !== 'function' || typeof candidate.put !== 'function' || typeof candidate.delete !== 'function') {
       throw new InvalidOptionError('persistence.store', 'a MessageStore (load, put, delete)', candidate);
     }
@@ -467,11 +454,11 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     acks,
     rateLimit,
     store,
-    connectTimeoutMs: num('connectTimeoutMs', o.connectTimeoutMs, D.connectTimeoutMs, 1, MAX_DELAY),
-    authTimeoutMs: num('authTimeoutMs', o.authTimeoutMs, D.authTimeoutMs, 1, MAX_DELAY),
-    closeTimeoutMs: num('closeTimeoutMs', o.closeTimeoutMs, D.closeTimeoutMs, 1, MAX_DELAY),
-    maxMessageBytes: num('maxMessageBytes', o.maxMessageBytes, D.maxMessageBytes, 1),
-    maxInboundBytes: num('maxInboundBytes', o.maxInboundBytes, D.maxInboundBytes, 1),
+    connectTimeoutMs: numbers.connectTimeoutMs!,
+    authTimeoutMs: numbers.authTimeoutMs!,
+    closeTimeoutMs: numbers.closeTimeoutMs!,
+    maxMessageBytes: numbers.maxMessageBytes!,
+    maxInboundBytes: numbers.maxInboundBytes!,
     environment,
     closeWhenHidden: o.closeWhenHidden ?? D.closeWhenHidden,
     clock,
@@ -479,10 +466,9 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     logger: o.logger,
     inspect: o.inspect,
     dialGate: o.dialGate,
-    priority: num('priority', o.priority, D.priority, 0, 1_000_000, false),
+    priority: numbers.priority!,
   });
 }
-
 
 function resolveLimit(path: string, value: unknown): RateLimit {
   const l = section(path, value);
@@ -494,8 +480,7 @@ function resolveLimit(path: string, value: unknown): RateLimit {
 }
 
 function resolveRateLimit(value: unknown): ResolvedOptions['rateLimit'] {
-  const r = section('rateLimit', value);
-  checkKeys('rateLimit', r, ['connection', 'channels', 'followServer']);
+  const r = resolveSection('rateLimit', value).given;
   const connection = r.connection === undefined ? undefined : resolveLimit('rateLimit.connection', r.connection);
   const c = section('rateLimit.channels', r.channels);
   const channels: Record<string, RateLimit> = {};

@@ -1,5 +1,5 @@
 import type { OutgoingFrame } from '../protocol/adapter.js';
-import { ErrorCode, SocketchartError } from '../protocol/errors.js';
+import { ErrorCode, SocketchartError, closedError } from '../protocol/errors.js';
 import { OutboundQueue, type Priority, type QueuedMessage } from '../queue/outbound-queue.js';
 import { AckTracker, type AckInfo } from '../queue/ack-tracker.js';
 import { RateLimiter, Take, channelType } from '../policy/rate-limiter.js';
@@ -66,10 +66,10 @@ export interface OutboundHost {
 /** How a drain ended. */
 export type DrainResult = { readonly outcome: 'empty' | 'blocked' } | { readonly outcome: 'throttled'; readonly waitMs: number };
 
-const RESOLVED: Promise<void> = Promise.resolve();
-const NO_SEND_OPTIONS: SendOptions = Object.freeze({});
-const EMPTY: DrainResult = Object.freeze({ outcome: 'empty' });
-const BLOCKED: DrainResult = Object.freeze({ outcome: 'blocked' });
+const RESOLVED: Promise<void> = /* @__PURE__ */ Promise.resolve();
+const NO_SEND_OPTIONS: SendOptions = /* @__PURE__ */ Object.freeze({});
+const EMPTY: DrainResult = /* @__PURE__ */ Object.freeze({ outcome: 'empty' });
+const BLOCKED: DrainResult = /* @__PURE__ */ Object.freeze({ outcome: 'blocked' });
 
 function utf8Length(text: string): number {
   let bytes = 0;
@@ -190,7 +190,7 @@ export class Outbound {
     encoded?.(frame);
     const link = host.link;
     if (host.operations !== undefined && options.channel !== undefined) {
-      if (link.settled) return Promise.reject(new SocketchartError(ErrorCode.CLOSED, { message: `The connection is ${link.status}` }));
+      if (link.settled) return Promise.reject(closedError(link.status));
       return host.operations.startBound(options.channel, frame);
     }
     const ws = host.ws;
@@ -206,7 +206,7 @@ export class Outbound {
       host.metrics.bytesOut += bytes;
       return RESOLVED;
     }
-    if (link.settled) return Promise.reject(new SocketchartError(ErrorCode.CLOSED, { message: `The connection is ${link.status}` }));
+    if (link.settled) return Promise.reject(closedError(link.status));
     const ttl = options.ttl ?? queueOptions.defaultTtlMs;
     const promise = this.enqueue(frame, options.priority ?? 'normal', ttl, options.id, options.channel, options.signal);
     if (this.outbox && !options.ack) this.outbox.keepUntil(promise, frame, { channel: options.channel, priority: options.priority ?? 'normal', ttlMs: ttl, ack: false });
@@ -414,6 +414,6 @@ export class Outbound {
   dispose(): void {
     this.disposed = true;
     this.queue?.dispose();
-    this.acks?.rejectAll(new SocketchartError(ErrorCode.CLOSED, { message: 'The connection was disposed' }));
+    this.acks?.rejectAll(closedError('disposed'));
   }
 }

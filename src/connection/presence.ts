@@ -1,5 +1,5 @@
 import type { OutgoingFrame, PresenceAction } from '../protocol/adapter.js';
-import { ErrorCode, InvalidOptionError, SocketchartError } from '../protocol/errors.js';
+import { ErrorCode, InvalidOptionError, SocketchartError, closedError } from '../protocol/errors.js';
 import type { PresenceMember } from '../protocol/wire.js';
 import type { TimerHandle } from '../environment/clock.js';
 import type { Emitter } from '../events/emitter.js';
@@ -191,7 +191,7 @@ export class PresenceSession {
   /** Everything let go: timers, listeners, waiting calls (CLOSED). */
   dispose(): void {
     for (const release of this.releases) release();
-    this.failAll(new SocketchartError(ErrorCode.CLOSED, { message: 'The connection was disposed' }));
+    this.failAll(closedError('disposed'));
   }
 
   private subscribeChannel(channel: string): () => void {
@@ -204,7 +204,7 @@ export class PresenceSession {
   }
 
   private ask(channel: string, action: PresenceAction, frame: OutgoingFrame): Promise<PresenceMember[]> {
-    if (this.host.link.settled) return Promise.reject(new SocketchartError(ErrorCode.CLOSED, { message: `The connection is ${this.host.link.status}` }));
+    if (this.host.link.settled) return Promise.reject(closedError(this.host.link.status));
     return new Promise((resolve, reject) => this.enqueue(channel, { action, frame, written: false, timer: undefined, resolve, reject }));
   }
 
@@ -307,7 +307,7 @@ export class PresenceSession {
   private follow(status: string): void {
     const up = this.host.link.connected;
     if (up === this.up) {
-      if (this.host.link.settled) this.failAll(new SocketchartError(ErrorCode.CLOSED, { message: `The connection is ${status}` }));
+      if (this.host.link.settled) this.failAll(closedError(status));
       return;
     }
     this.up = up;
@@ -357,7 +357,7 @@ export class PresenceSession {
     for (const [ch, set] of [...this.typers]) {
       for (const userId of [...set]) this.typed(ch, userId, false);
     }
-    if (this.host.link.settled) this.failAll(new SocketchartError(ErrorCode.CLOSED, { message: `The connection is ${this.host.link.status}` }));
+    if (this.host.link.settled) this.failAll(closedError(this.host.link.status));
   }
 
   /** Closed or failed: waiting calls reject, and this user types no more. */

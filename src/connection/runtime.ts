@@ -5,7 +5,7 @@ import type { OutgoingFrame } from '../protocol/adapter.js';
 import { classifyClose, classifyErrorFrame } from '../protocol/close-codes.js';
 import { closeRuleOf, operationCodecOf } from '../protocol/capabilities.js';
 import { Operations } from '../protocol/operations.js';
-import { ErrorCode, SocketchartError, isSocketchartError, type Recovery } from '../protocol/errors.js';
+import { ErrorCode, SocketchartError, closedError, isSocketchartError, type Recovery } from '../protocol/errors.js';
 import { redactDeep, redactSecret, redactUrl } from '../protocol/redact.js';
 import { ConnectionMetrics } from '../metrics/connection-metrics.js';
 import { Emitter } from '../events/emitter.js';
@@ -339,7 +339,7 @@ export class ConnectionRuntime implements SocketCallbacks {
   dispose(): void {
     this.unwatchEnvironment();
     this.outbound.dispose();
-    this.operations?.endAll(new SocketchartError(ErrorCode.CLOSED, { message: 'The connection was disposed' }));
+    this.operations?.endAll(closedError('disposed'));
     const before = this.link;
     if (before.status === 'closed') return;
     this.link = DISPOSED;

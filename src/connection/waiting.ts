@@ -1,4 +1,4 @@
-import { ErrorCode, InvalidOptionError, SocketchartError } from '../protocol/errors.js';
+import { SocketchartError, checkSignal, closedError, failedError } from '../protocol/errors.js';
 import type { StateChange } from './events.js';
 import type { ConnectionStatus } from './types.js';
 
@@ -7,12 +7,6 @@ export interface OnceOptions<T> {
   filter?: (payload: T) => boolean;
   /** Aborting it rejects the promise with the signal's reason. @default undefined */
   signal?: AbortSignal;
-}
-
-function checkSignal(signal: unknown): asserts signal is AbortSignal | undefined {
-  if (signal !== undefined && (typeof signal !== 'object' || signal === null || typeof (signal as AbortSignal).addEventListener !== 'function')) {
-    throw new InvalidOptionError('signal', 'an AbortSignal', signal);
-  }
 }
 
 /** The next payload `listen` hands over that `filter` accepts; the listener is removed once it settles. */
@@ -41,8 +35,7 @@ export interface ReadySource {
   on(event: 'state', listener: (change: StateChange) => void): () => void;
 }
 
-const closedError = (status: string) => new SocketchartError(ErrorCode.CLOSED, { message: `The connection is ${status}` });
-const failure = (source: ReadySource) => source.lastError ?? new SocketchartError(ErrorCode.CONNECTION_FAILED, { message: 'The connection failed' });
+const failure = (source: ReadySource) => source.lastError ?? failedError();
 
 /** Resolves when `source` is connected; see `Connection.ready()`. */
 export function untilReady(source: ReadySource, signal: AbortSignal | undefined): Promise<void> {

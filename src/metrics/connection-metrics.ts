@@ -79,13 +79,13 @@ class RecentEvents {
   }
 }
 
-const noSamples: LatencySummary = Object.freeze({ p50: null, p95: null, p99: null, last: null, count: 0 });
+const noSamples: LatencySummary = /* @__PURE__ */ Object.freeze({ p50: null, p95: null, p99: null, last: null, count: 0 });
 
 /**
  * Plain per-connection metrics: counters the data path bumps directly, RTT and recovery samples, state
  * durations and history, health score and issues. Nothing here goes through a state machine.
  */
-const noOptions: ConnectionMetricsOptions = Object.freeze({});
+const noOptions: ConnectionMetricsOptions = /* @__PURE__ */ Object.freeze({});
 
 export class ConnectionMetrics {
   /** Entries into `connected`. */

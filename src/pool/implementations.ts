@@ -49,7 +49,7 @@ export const poolImplementations = {
 };
 
 /** The pool machine with the runtime's implementations: every pool actor runs it. */
-export const boundPoolMachine = poolMachine.provide(poolImplementations as never);
+export const boundPoolMachine = /* @__PURE__ */ poolMachine.provide(poolImplementations as never);
 
 export function poolInput(options: ResolvedPoolOptions): PoolInput {
   return { settings: { connections: options.endpoints.length, staggerMs: options.staggerMs, stopTimeoutMs: options.stopTimeoutMs } };

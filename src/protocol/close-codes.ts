@@ -14,30 +14,30 @@ export interface CloseRule {
 
 /** The one table that classifies close codes. Codes not listed fall back by range (see `classifyClose`). */
 export const closeCodeTable: Readonly<Record<number, CloseRule>> = {
-  1000: { action: 'reconnect-normal', error: ErrorCode.CLOSED, description: 'normal closure' },
-  1001: { action: 'reconnect-normal', error: ErrorCode.CLOSED, description: 'going away' },
-  1002: { action: 'fail', error: ErrorCode.INVALID_MESSAGE_FORMAT, description: 'protocol error' },
-  1003: { action: 'fail', error: ErrorCode.INVALID_MESSAGE_FORMAT, description: 'unsupported data' },
-  1005: { action: 'reconnect', error: ErrorCode.NETWORK_ERROR, description: 'no status received' },
-  1006: { action: 'reconnect', error: ErrorCode.NETWORK_ERROR, description: 'abnormal closure' },
-  1007: { action: 'fail', error: ErrorCode.INVALID_MESSAGE_FORMAT, description: 'invalid frame payload' },
-  1008: { action: 'fail', error: ErrorCode.AUTHORIZATION_FAILED, description: 'policy violation' },
-  1009: { action: 'reconnect', error: ErrorCode.MESSAGE_TOO_LARGE, description: 'message too big' },
-  1011: { action: 'reconnect', error: ErrorCode.SERVER_ERROR, description: 'internal server error' },
-  1012: { action: 'reconnect-fast', error: ErrorCode.SERVER_ERROR, description: 'service restart' },
-  1013: { action: 'reconnect-slow', error: ErrorCode.SERVER_ERROR, description: 'try again later' },
-  1014: { action: 'reconnect', error: ErrorCode.SERVER_ERROR, description: 'bad gateway' },
-  1015: { action: 'reconnect', error: ErrorCode.NETWORK_ERROR, description: 'TLS handshake failure' },
-  3000: { action: 'refresh-token', error: ErrorCode.AUTHENTICATION_FAILED, description: 'unauthorized' },
-  3003: { action: 'fail', error: ErrorCode.AUTHORIZATION_FAILED, description: 'forbidden' },
-  3008: { action: 'reconnect', error: ErrorCode.TIMEOUT, description: 'timeout' },
-  4001: { action: 'refresh-token', error: ErrorCode.AUTHENTICATION_FAILED, description: 'unauthorized' },
-  4003: { action: 'fail', error: ErrorCode.AUTHORIZATION_FAILED, description: 'forbidden' },
-  4008: { action: 'reconnect-slow', error: ErrorCode.SERVER_ERROR, description: 'slow consumer' },
-  4029: { action: 'reconnect-slow', error: ErrorCode.RATE_LIMIT_EXCEEDED, description: 'rate limited' },
+  1000: { action: 'reconnect-normal', error: 'CLOSED', description: 'normal closure' },
+  1001: { action: 'reconnect-normal', error: 'CLOSED', description: 'going away' },
+  1002: { action: 'fail', error: 'INVALID_MESSAGE_FORMAT', description: 'protocol error' },
+  1003: { action: 'fail', error: 'INVALID_MESSAGE_FORMAT', description: 'unsupported data' },
+  1005: { action: 'reconnect', error: 'NETWORK_ERROR', description: 'no status received' },
+  1006: { action: 'reconnect', error: 'NETWORK_ERROR', description: 'abnormal closure' },
+  1007: { action: 'fail', error: 'INVALID_MESSAGE_FORMAT', description: 'invalid frame payload' },
+  1008: { action: 'fail', error: 'AUTHORIZATION_FAILED', description: 'policy violation' },
+  1009: { action: 'reconnect', error: 'MESSAGE_TOO_LARGE', description: 'message too big' },
+  1011: { action: 'reconnect', error: 'SERVER_ERROR', description: 'internal server error' },
+  1012: { action: 'reconnect-fast', error: 'SERVER_ERROR', description: 'service restart' },
+  1013: { action: 'reconnect-slow', error: 'SERVER_ERROR', description: 'try again later' },
+  1014: { action: 'reconnect', error: 'SERVER_ERROR', description: 'bad gateway' },
+  1015: { action: 'reconnect', error: 'NETWORK_ERROR', description: 'TLS handshake failure' },
+  3000: { action: 'refresh-token', error: 'AUTHENTICATION_FAILED', description: 'unauthorized' },
+  3003: { action: 'fail', error: 'AUTHORIZATION_FAILED', description: 'forbidden' },
+  3008: { action: 'reconnect', error: 'TIMEOUT', description: 'timeout' },
+  4001: { action: 'refresh-token', error: 'AUTHENTICATION_FAILED', description: 'unauthorized' },
+  4003: { action: 'fail', error: 'AUTHORIZATION_FAILED', description: 'forbidden' },
+  4008: { action: 'reconnect-slow', error: 'SERVER_ERROR', description: 'slow consumer' },
+  4029: { action: 'reconnect-slow', error: 'RATE_LIMIT_EXCEEDED', description: 'rate limited' },
 };
 
-const fallbackRule: CloseRule = { action: 'reconnect', error: ErrorCode.CONNECTION_FAILED, description: 'closed' };
+const fallbackRule: CloseRule = { action: 'reconnect', error: 'CONNECTION_FAILED', description: 'closed' };
 
 export interface ClosedBy {
   code: number;

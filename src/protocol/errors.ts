@@ -115,6 +115,20 @@ export class InvalidOptionError extends SocketchartError {
   }
 }
 
+/** CLOSED: the connection is closed or failed (`status`), or was disposed. */
+export const closedError = (status: 'closed' | 'failed' | 'disposed' | (string & {})): SocketchartError =>
+  new SocketchartError(ErrorCode.CLOSED, { message: status === 'disposed' ? 'The connection was disposed' : `The connection is ${status}` });
+
+/** CONNECTION_FAILED, for a connection that failed without an error of its own. */
+export const failedError = (): SocketchartError => new SocketchartError(ErrorCode.CONNECTION_FAILED, { message: 'The connection failed' });
+
+/** Throws InvalidOptionError naming `signal` unless it is an AbortSignal or absent. */
+export function checkSignal(signal: unknown): asserts signal is AbortSignal | undefined {
+  if (signal !== undefined && (typeof signal !== 'object' || signal === null || typeof (signal as AbortSignal).addEventListener !== 'function')) {
+    throw new InvalidOptionError('signal', 'an AbortSignal', signal);
+  }
+}
+
 function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
   if (typeof value === 'number' || typeof value === 'boolean' || value == null) return String(value);

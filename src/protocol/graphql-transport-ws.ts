@@ -28,17 +28,20 @@ export interface GraphqlResult<TData = Record<string, unknown>, TExtensions = Re
   extensions?: TExtensions;
 }
 
-/** The protocol's close codes and what the connection does about each (the error keeps the code received). */
+/**
+ * The protocol's close codes and what the connection does about each (the error keeps the code received).
+ * Plain data (codes as literals, checked by the type), so a bundle without this protocol drops it.
+ */
 export const graphqlTransportWsCloseRules: Readonly<Record<number, CloseRule>> = {
-  4400: { action: 'fail', error: ErrorCode.INVALID_MESSAGE_FORMAT, description: 'bad request' },
-  4401: { action: 'refresh-token', error: ErrorCode.AUTHENTICATION_FAILED, description: 'unauthorized' },
-  4403: { action: 'fail', error: ErrorCode.AUTHORIZATION_FAILED, description: 'forbidden' },
-  4406: { action: 'fail', error: ErrorCode.INVALID_MESSAGE_FORMAT, description: 'subprotocol not acceptable' },
-  4408: { action: 'reconnect', error: ErrorCode.TIMEOUT, description: 'connection initialisation timeout' },
-  4409: { action: 'fail', error: ErrorCode.INVALID_MESSAGE_FORMAT, description: 'subscriber already exists' },
-  4429: { action: 'fail', error: ErrorCode.INVALID_MESSAGE_FORMAT, description: 'too many initialisation requests' },
-  4499: { action: 'reconnect-normal', error: ErrorCode.CLOSED, description: 'terminated' },
-  4500: { action: 'reconnect', error: ErrorCode.SERVER_ERROR, description: 'internal server error' },
+  4400: { action: 'fail', error: 'INVALID_MESSAGE_FORMAT', description: 'bad request' },
+  4401: { action: 'refresh-token', error: 'AUTHENTICATION_FAILED', description: 'unauthorized' },
+  4403: { action: 'fail', error: 'AUTHORIZATION_FAILED', description: 'forbidden' },
+  4406: { action: 'fail', error: 'INVALID_MESSAGE_FORMAT', description: 'subprotocol not acceptable' },
+  4408: { action: 'reconnect', error: 'TIMEOUT', description: 'connection initialisation timeout' },
+  4409: { action: 'fail', error: 'INVALID_MESSAGE_FORMAT', description: 'subscriber already exists' },
+  4429: { action: 'fail', error: 'INVALID_MESSAGE_FORMAT', description: 'too many initialisation requests' },
+  4499: { action: 'reconnect-normal', error: 'CLOSED', description: 'terminated' },
+  4500: { action: 'reconnect', error: 'SERVER_ERROR', description: 'internal server error' },
 };
 
 type Frame = Record<string, unknown> & { type?: unknown; id?: unknown; payload?: unknown };

@@ -4,7 +4,7 @@ import { JSON_SUBPROTOCOL, TOKEN_SUBPROTOCOL_PREFIX, type ServerFrameType } from
 
 export { JSON_SUBPROTOCOL, TOKEN_SUBPROTOCOL_PREFIX };
 
-const knownErrorCodes = new Set<string>(Object.values(ErrorCode));
+const knownErrorCodes = /* @__PURE__ */ new Set<string>(/* @__PURE__ */ Object.values(ErrorCode));
 
 type Frame = Record<string, unknown> & { type?: unknown };
 

@@ -1,4 +1,4 @@
-import { ErrorCode, InvalidOptionError, SocketchartError } from './errors.js';
+import { InvalidOptionError, checkSignal, closedError } from './errors.js';
 import type { OperationOptions, OperationSink, Operations } from './operations.js';
 
 /** Options of `execute()` and `iterate()`. */
@@ -20,14 +20,8 @@ function operationsOf(host: OperationCallHost, call: string): Operations {
   if (operations === undefined) {
     throw new InvalidOptionError('protocol', `a protocol with operations (such as graphqlTransportWsProtocol()) for ${call}`, host.protocolName);
   }
-  if (host.link.settled) throw new SocketchartError(ErrorCode.CLOSED, { message: `The connection is ${host.link.status}` });
+  if (host.link.settled) throw closedError(host.link.status);
   return operations;
-}
-
-function checkSignal(signal: unknown): asserts signal is AbortSignal | undefined {
-  if (signal !== undefined && (typeof signal !== 'object' || signal === null || typeof (signal as AbortSignal).addEventListener !== 'function')) {
-    throw new InvalidOptionError('signal', 'an AbortSignal', signal);
-  }
 }
 
 /** `connection.operation()`: starts an operation that reports to `sink`; returns its stop function. */

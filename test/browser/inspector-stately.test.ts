@@ -61,7 +61,7 @@ describe('@statelyai/inspect’s createBrowserInspector({ url }) → the socketc
       const row = treeRow(popup, 'browser-feed');
       await row.waitFor({ timeout: 15_000 });
       await popup.waitForFunction(() => document.querySelector('.tree-row[data-key="browser-feed"] .state')?.textContent === 'connected', undefined, { timeout: 15_000 });
-      expect(await popup.textContent('#source')).toContain('window');
+      await expect.poll(() => popup.textContent('#source'), { timeout: 5_000 }).toContain('window');
       await row.locator('.name').click();
       await popup.waitForSelector('#chart .st.active[data-key="connected"]', { timeout: 15_000 });
       await screenshot(popup, 'browser-inspector-window');
