@@ -15,7 +15,8 @@ export interface InspectorProcess {
  */
 export function startInspectorProcess(port: number, timeoutMs = 20_000): Promise<InspectorProcess> {
   const main = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './main.ts' : './cli.js', import.meta.url));
-  const child = spawn(process.execPath, [...process.execArgv, main, 'inspect', '--port', String(port), '--exit-with-parent'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const fromSource = main.endsWith('.ts') && !process.execArgv.some((arg) => arg.includes('tsx'));
+  const child = spawn(process.execPath, [...process.execArgv, ...(fromSource ? ['--import', 'tsx'] : []), main, 'inspect', '--port', String(port), '--exit-with-parent'], { stdio: ['pipe', 'pipe', 'inherit'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return new Promise((resolve, reject) => {
     let out = '';
@@ -23,10 +24,11 @@ export function startInspectorProcess(port: number, timeoutMs = 20_000): Promise
       child.kill('SIGKILL');
       reject(new Error(`the inspector did not start within ${timeoutMs} ms`));
     }, timeoutMs);
-    child.once('exit', (code) => {
+    const exitedEarly = (code: number | null) => {
       clearTimeout(timer);
       reject(new Error(`the inspector exited with code ${code} before listening`));
-    });
+    };
+    child.once('exit', exitedEarly);
     child.stdout.on('data', (chunk: Buffer) => {
       out += String(chunk);
       const page = /socketchart inspector: (http:\S+)/.exec(out);
@@ -35,7 +37,7 @@ export function startInspectorProcess(port: number, timeoutMs = 20_000): Promise
       clearTimeout(timer);
       child.stdout.removeAllListeners('data');
       child.stdout.resume();
-      child.removeAllListeners('exit');
+      child.off('exit', exitedEarly);
       resolve({
         url: page[1]!,
         wsUrl: apps[1]!,

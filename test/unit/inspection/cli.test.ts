@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildInspectorPage } from '../../../inspector/build.mjs';
+import { startInspectorProcess } from '../../../src/cli/inspector-process.js';
 import { until } from '../../support/until.js';
 
 /** `npx socketchart inspect`: prints where the page and the apps' socket are, serves the page, stops cleanly. */
@@ -36,6 +37,15 @@ describe('socketchart inspect', () => {
     await until(() => /apps send to/.test(cli.out()), 15_000, 'the URLs');
     cli.child.stdin.end();
     expect(await cli.exit).toBe(0);
+  }, 30_000);
+
+  it('run as a child process (startInspectorProcess), close() resolves once the process has exited', async () => {
+    const inspector = await startInspectorProcess(0);
+    expect(inspector.wsUrl).toMatch(/^ws:\/\/127\.0\.0\.1:\d+/);
+    const closed = inspector.close().then(() => 'closed');
+    const waited = new Promise((resolve) => setTimeout(resolve, 10_000, 'still waiting'));
+    expect(await Promise.race([closed, waited])).toBe('closed');
+    await expect(fetch(inspector.url)).rejects.toThrow();
   }, 30_000);
 
   it('exits 2 with the usage on a bad flag', async () => {
