@@ -204,7 +204,7 @@ export class Connection {
 
   /** Messages waiting in the outbound queue. */
   get queued(): number {
-    return this.rt.outbound.size;
+    return this.rt.queued;
   }
 
   /** Queued messages wait for a rate limit (`link.connected.outbound.throttled`). */
@@ -229,7 +229,7 @@ export class Connection {
   }
 
   metrics(): ConnectionMetricsSnapshot {
-    return this.rt.metrics.snapshot({ queueDepth: this.rt.outbound.size, queueCapacity: this.rt.options.queue.maxMessages });
+    return this.rt.metrics.snapshot({ queueDepth: this.rt.queued, queueCapacity: this.rt.options.queue.maxMessages });
   }
 
   /** `using connection = createConnection(…)`: disposes the connection at the end of the scope. */

@@ -54,7 +54,6 @@ export class ConnectionRuntime implements SocketCallbacks {
   readonly options: ResolvedOptions;
   readonly metrics: ConnectionMetrics;
   readonly events = new Emitter<ConnectionEvents>();
-  readonly outbound: Outbound;
   readonly inbound: Inbound;
   /** The live operations, for a protocol that runs them. */
   readonly operations: Operations | undefined;
@@ -72,6 +71,7 @@ export class ConnectionRuntime implements SocketCallbacks {
   private context: ConnectionContext | undefined;
   private pingAt: number | undefined;
   private routes_: Router | undefined;
+  private outbound_: Outbound | undefined;
   private releaseEnvironment: (() => void) | undefined;
   /**
    * A connection of the shared parent lets go of its actor at rest (closed, failed), so that nothing but
@@ -87,9 +87,19 @@ export class ConnectionRuntime implements SocketCallbacks {
     this.options = options;
     this.metrics = new ConnectionMetrics(connectionStatuses, options.clock);
     this.inbound = new Inbound(this);
-    this.outbound = new Outbound(this);
+    if (options.store) this.outbound_ = new Outbound(this);
     const codec = operationCodecOf(options.protocol);
     this.operations = codec === undefined ? undefined : new Operations(this, codec);
+  }
+
+  /** The outbound data plane, created when something is first sent (at once with a persistence store, whose outbox loads). */
+  get outbound(): Outbound {
+    return (this.outbound_ ??= new Outbound(this));
+  }
+
+  /** Messages waiting in the outbound queue. */
+  get queued(): number {
+    return this.outbound_?.size ?? 0;
   }
 
   /** The subscription router, created when something first listens. */
@@ -106,7 +116,7 @@ export class ConnectionRuntime implements SocketCallbacks {
   }
 
   toJSON(): Record<string, unknown> {
-    return { name: this.options.name, status: this.link.status, queued: this.outbound.size };
+    return { name: this.options.name, status: this.link.status, queued: this.queued };
   }
 
   /** Runs the connection's actor: follows its snapshots. */
@@ -133,7 +143,7 @@ export class ConnectionRuntime implements SocketCallbacks {
     const previous = this.context;
     const context = (this.context = snapshot.context);
     if (previous && previous.urlIndex !== context.urlIndex) this.announceFailover(previous.urlIndex, context.urlIndex);
-    if (link.writable && !before.writable) this.outbound.endThrottle();
+    if (link.writable && !before.writable) this.outbound_?.endThrottle();
     const { status } = link;
     if (status === before.status) return;
     this.metrics.onState(status);
@@ -291,12 +301,12 @@ export class ConnectionRuntime implements SocketCallbacks {
       for (const channel of router.channelNames()) this.write(protocol.subscribeFrame(channel, router.lastSeq(channel)));
     }
     this.operations?.resume();
-    this.outbound.resume((frame) => this.write(frame));
+    this.outbound_?.resume((frame) => this.write(frame));
   }
 
   leaveConnected(): void {
     this.pingAt = undefined;
-    this.outbound.leaveConnected();
+    this.outbound_?.leaveConnected();
     this.operations?.dropped();
   }
 
@@ -331,7 +341,7 @@ export class ConnectionRuntime implements SocketCallbacks {
   /** Closed or failed: the environment is let go and every queued send rejects. */
   settle(error: SocketchartError): void {
     this.unwatchEnvironment();
-    this.outbound.rejectAll(error);
+    this.outbound_?.rejectAll(error);
     this.operations?.endAll(error);
   }
 

@@ -45,14 +45,20 @@ const isPromise = <T>(value: T | Promise<T>): value is Promise<T> => typeof (val
  */
 class SocketLink {
   status: Snapshot<undefined>['status'] = 'active';
-  readonly output = undefined;
-  readonly error = undefined;
   #ws: WebSocketLike | undefined;
   #live = false;
   #stopped = false;
   readonly #callbacks: SocketCallbacks;
   readonly #input: SocketInput;
   readonly #self: AnyActorRef;
+
+  get output(): undefined {
+    return undefined;
+  }
+
+  get error(): undefined {
+    return undefined;
+  }
 
   constructor(callbacks: SocketCallbacks, input: SocketInput, self: AnyActorRef) {
     this.#callbacks = callbacks;
