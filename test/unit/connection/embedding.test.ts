@@ -13,6 +13,7 @@ import {
 } from '../../../src/index.js';
 import { SimulatedClock, createManualEnvironment, createMockServer } from '../../../src/testing/index.js';
 import { settle } from '../../support/harness.js';
+import { machineSettings } from '../../support/machine-settings.js';
 
 /**
  * The machines run without socketchart's handle: the pure machine on its own, `connectionLogic()` /
@@ -28,23 +29,15 @@ function world() {
   return { clock, server, env, options };
 }
 
-const settings: ConnectionSettings = {
+const settings: ConnectionSettings = machineSettings({
   connectTimeoutMs: 1_000,
   authTimeoutMs: 1_000,
   closeTimeoutMs: 1_000,
   reconnect: { baseMs: 100, capMs: 100, multiplier: 2, jitter: 0, minUptimeMs: 5_000, restartWindowMs: 1_000, tryLaterMs: 1_000 },
   circuit: { failureThreshold: 3, recoveryMs: 1_000, recoveryMultiplier: 2, maxRecoveryMs: 4_000 },
   heartbeat: false,
-  closeWhenHidden: false,
-  dialGated: false,
-  awaitsAuthAnswer: false,
-  canRefreshToken: false,
-  refreshesInBand: false,
   refreshLeadMs: 0,
-  urls: 1,
-  failover: { after: 3, primaryRetryMs: 60_000 },
-  flushRetryMs: 10,
-};
+});
 
 /** An app whose own states follow its connection: online, degraded (on its way back), offline. */
 const appMachine = (connection: ConnectionLogic) =>

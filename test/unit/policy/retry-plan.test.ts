@@ -1,25 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { ConnectionContext, ConnectionSettings, FailoverState, FailureAction, RetryKind } from '../../../machines/connection.types.js';
 import { failoverAfter, planRetry } from '../../../src/policy/retry-plan.js';
+import { machineSettings } from '../../support/machine-settings.js';
 
-/** The README's defaults: `reconnect.*` and `failover.*` of the options table; three urls. */
-const SETTINGS: ConnectionSettings = {
-  connectTimeoutMs: 10_000,
-  authTimeoutMs: 10_000,
-  closeTimeoutMs: 2_000,
-  reconnect: { baseMs: 1_000, capMs: 30_000, multiplier: 2, jitter: 0.5, minUptimeMs: 5_000, restartWindowMs: 2_000, tryLaterMs: 10_000 },
-  circuit: { failureThreshold: 5, recoveryMs: 30_000, recoveryMultiplier: 2, maxRecoveryMs: 300_000 },
-  heartbeat: { intervalMs: 30_000, timeoutMs: 5_000 },
-  closeWhenHidden: false,
-  dialGated: false,
-  awaitsAuthAnswer: true,
-  canRefreshToken: false,
-  refreshesInBand: false,
-  refreshLeadMs: 30_000,
-  urls: 3,
-  failover: { after: 3, primaryRetryMs: 60_000 },
-  flushRetryMs: 10,
-};
+/** The README's defaults (`reconnect.*` and `failover.*` of the options table) with the auth answer awaited; three urls. */
+const SETTINGS: ConnectionSettings = machineSettings({ awaitsAuthAnswer: true, urls: 3 });
 
 const T = 1_000_000;
 
