@@ -107,8 +107,9 @@ export class Connection {
 
   /**
    * Sends application data: written at once when connected and the socket is not backed up,
-   * queued otherwise. Resolves when written; rejects with a SocketchartError (QUEUE_OVERFLOW,
-   * MESSAGE_EXPIRED, MESSAGE_TOO_LARGE, CLOSED, INVALID_MESSAGE_FORMAT).
+   * queued otherwise. With socketchart's protocol, data is published on `options.channel`; without a
+   * channel only a string or binary frame is written, as it is. Resolves when written; rejects with a
+   * SocketchartError (QUEUE_OVERFLOW, MESSAGE_EXPIRED, MESSAGE_TOO_LARGE, CLOSED, INVALID_MESSAGE_FORMAT).
    */
   send(data: unknown, options?: SendOptions): Promise<void> {
     return this.rt.outbound.send(data, options);

@@ -239,7 +239,9 @@ function section(path: string, value: unknown): Record<string, unknown> {
 
 function checkKeys(path: string, value: Record<string, unknown>, known: readonly string[]): void {
   for (const key of Object.keys(value)) {
-    if (!known.includes(key)) throw new InvalidOptionError(path ? `${path}.${key}` : key, `one of ${known.join(', ')}`, 'an unknown option');
+    if (known.includes(key)) continue;
+    const hint = key === 'urls' && known.includes('url') ? ' (several urls go in `url`, as an array)' : '';
+    throw new InvalidOptionError(path ? `${path}.${key}` : key, `one of ${known.join(', ')}${hint}`, 'an unknown option');
   }
 }
 

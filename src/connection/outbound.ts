@@ -178,7 +178,9 @@ export class Outbound {
     try {
       frame = protocol.encode(data, options);
     } catch (cause) {
-      return Promise.reject(new SocketchartError(ErrorCode.INVALID_MESSAGE_FORMAT, { message: 'The message cannot be encoded', recovery: 'fail', cause }));
+      return Promise.reject(
+        cause instanceof SocketchartError ? cause : new SocketchartError(ErrorCode.INVALID_MESSAGE_FORMAT, { message: 'The message cannot be encoded', recovery: 'fail', cause }),
+      );
     }
     const bytes = frameBytes(frame, limit);
     if (bytes > limit) {

@@ -113,7 +113,10 @@ export class OptimisticStore<Value, Change = Value> {
     if (owner !== key) {
       return Promise.reject(
         new SocketchartError(ErrorCode.INVALID_MESSAGE_FORMAT, {
-          message: `The change belongs to key ${JSON.stringify(owner)}, not ${JSON.stringify(key)}`,
+          message:
+            owner === undefined
+              ? `The change names no key; ${this.get(key) === undefined ? `${JSON.stringify(key)} does not exist yet, so ` : ''}the change must carry its key (key(change) returned undefined)`
+              : `The change belongs to key ${JSON.stringify(owner)}, not ${JSON.stringify(key)}`,
           recovery: 'fail',
           details: { key, owner },
         }),

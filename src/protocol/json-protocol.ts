@@ -8,6 +8,8 @@ const knownErrorCodes = /* @__PURE__ */ new Set<string>(/* @__PURE__ */ Object.v
 
 type Frame = Record<string, unknown> & { type?: unknown };
 
+const NO_CHANNEL = 'The socketchart protocol publishes data on a channel: send(data, { channel }); without one, only a string or binary frame is written, as it is';
+
 const isRecord = (value: unknown): value is Frame =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
@@ -53,7 +55,7 @@ export const jsonProtocol: ProtocolAdapter = {
   encode(data, { channel, event, id }): OutgoingFrame {
     if (channel === undefined) {
       if (typeof data === 'string' || data instanceof ArrayBuffer || ArrayBuffer.isView(data)) return data;
-      return JSON.stringify(data);
+      throw new SocketchartError(ErrorCode.INVALID_MESSAGE_FORMAT, { message: NO_CHANNEL, recovery: 'fail' });
     }
     return JSON.stringify({ type: 'publish', ch: channel, id, event, data });
   },

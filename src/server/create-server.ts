@@ -9,6 +9,7 @@ import { RedisBackend } from './backend/redis.js';
 import type { Backend } from './backend/types.js';
 import { BROADCAST_ALL_CHANNEL, ChannelAuthorizer, isChannelName, userChannel } from './channels.js';
 import { CloseCode } from '../protocol/wire.js';
+import { ErrorCode, InvalidOptionError, SocketchartError } from '../protocol/errors.js';
 import { ServerConnection, type ConnectionContext } from './connection.js';
 import { attachHttpEndpoints, type HealthReport } from './http-endpoints.js';
 import { Hub } from './hub.js';
@@ -221,10 +222,10 @@ async function start(options: ResolvedServerOptions): Promise<SocketchartServer>
   logger.info({ address: httpServer.address(), backend: backend.kind }, 'server started');
 
   const publish = async (ch: string, data: unknown, event?: string, id?: string): Promise<PublishResult> => {
-    if (!isChannelName(ch)) throw new TypeError(`Invalid channel name ${JSON.stringify(ch.slice(0, 60))}: expected type:id[:sub]`);
-    if (closing) throw new Error('The server is shutting down');
+    if (!isChannelName(ch)) throw new InvalidOptionError('ch', 'a channel name type:id[:sub], e.g. "jobs:all"', typeof ch === 'string' ? ch.slice(0, 60) : ch);
+    if (closing) throw new SocketchartError(ErrorCode.CLOSED, { message: 'The server is shutting down', recovery: 'none' });
     const result = await hub.append(ch, data, event, id, undefined);
-    if (result.outcome !== 'stored') throw new Error('a server publish was refused by a rate limit');
+    if (result.outcome !== 'stored') throw new SocketchartError(ErrorCode.RATE_LIMIT_EXCEEDED, { message: 'A server publish was refused by a rate limit' });
     return { seq: result.seq, duplicate: result.duplicate };
   };
 

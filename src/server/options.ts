@@ -80,7 +80,7 @@ export interface ServerOptions {
   auth: ServerAuthOptions;
   /** Origins allowed to connect, compared exactly (`scheme://host[:port]`); `'*'` allows any. @default '*' */
   allowedOrigins?: '*' | readonly string[];
-  /** Accept handshakes without `Origin` (non-browser clients). @default true with `allowedOrigins: '*'`, false with a list */
+  /** Accept handshakes without `Origin`: browsers always send one, so these are non-browser clients (Node, mobile, servers), which an Origin check cannot protect or stop. @default true */
   allowMissingOrigin?: boolean;
   /** Accept `Origin: null`. @default false */
   allowNullOrigin?: boolean;
@@ -243,7 +243,7 @@ export function resolveOptions(input: ServerOptions): ResolvedServerOptions {
     },
     origin: {
       allowed: allowed === '*' ? '*' : new Set(allowed.map((entry) => normalizeOrigin(entry)!)),
-      allowMissing: options.allowMissingOrigin ?? allowed === '*',
+      allowMissing: options.allowMissingOrigin ?? true,
       allowNull: options.allowNullOrigin ?? false,
     },
     originRejection: options.originRejection ?? 'close',

@@ -1,3 +1,4 @@
+import { ErrorCode } from '../../../src/protocol/errors.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SocketchartServer } from '../../../src/server/index.js';
 import { connectAs, delay, eventually, startServer, type TestClient } from './helpers.js';
@@ -232,7 +233,11 @@ describe('messaging: subscribe, publish, resume, presence, typing', () => {
     const first = await server.broadcast('chat:server-dedup', { n: 1 }, undefined, { id: 'job-1' });
     const again = await server.broadcast('chat:server-dedup', { n: 1 }, undefined, { id: 'job-1' });
     expect(again).toEqual({ seq: first.seq, duplicate: true });
-    await expect(server.broadcast('not a channel', {})).rejects.toThrow(TypeError);
+  });
+
+  it('rejects a broadcast to a name that is not a channel with a typed error naming the format', async () => {
+    await expect(server.broadcast('jobs', {})).rejects.toMatchObject({ code: ErrorCode.INVALID_OPTION, option: 'ch' });
+    await expect(server.broadcast('not a channel', {})).rejects.toThrow(/type:id\[:sub\], e\.g\. "jobs:all"/);
   });
 
   it('answers ping {ts} with pong {ts}', async () => {

@@ -50,7 +50,7 @@ const table: [origin: string | undefined, listed: 'allowed' | 'refused'][] = [
   ['http://localhost:3001', 'refused'],
   ['https://app.example.com, https://evil.com', 'refused'],
   ['null', 'refused'],
-  [undefined, 'refused'],
+  [undefined, 'allowed'], // a client that sends no Origin is not a browser: nothing to protect it from
 ];
 
 describe('Origin allowlist', () => {
@@ -58,18 +58,20 @@ describe('Origin allowlist', () => {
   let http: SocketchartServer;
   let lenient: SocketchartServer;
   let open: SocketchartServer;
+  let strict: SocketchartServer;
 
   beforeAll(async () => {
-    [closing, http, lenient, open] = await Promise.all([
+    [closing, http, lenient, open, strict] = await Promise.all([
       startServer({ allowedOrigins: allowlist }),
       startServer({ allowedOrigins: allowlist, originRejection: 'http' }),
       startServer({ allowedOrigins: allowlist, allowNullOrigin: true, allowMissingOrigin: true }),
       startServer({}),
+      startServer({ allowedOrigins: allowlist, allowMissingOrigin: false }),
     ]);
   });
 
   afterAll(async () => {
-    await Promise.all([closing, http, lenient, open].map((server) => server.close()));
+    await Promise.all([closing, http, lenient, open, strict].map((server) => server.close()));
   });
 
   for (const [origin, listed] of table) {
@@ -80,7 +82,12 @@ describe('Origin allowlist', () => {
     });
   }
 
-  it('accepts null and missing Origins only when explicitly allowed', async () => {
+  it('refuses a handshake without Origin when allowMissingOrigin is false', async () => {
+    expect(await attempt(strict, undefined)).toBe('closed 1008');
+    expect(await attempt(strict, allowlist[0])).toBe('allowed');
+  });
+
+  it('accepts a null Origin only when explicitly allowed', async () => {
     expect(await attempt(lenient, 'null')).toBe('allowed');
     expect(await attempt(lenient, undefined)).toBe('allowed');
     expect(await attempt(lenient, 'https://evil.com')).toBe('closed 1008');

@@ -253,9 +253,9 @@ export function flusherReplay(variant: FlusherVariant, coverage: Coverage): Repl
         await settle();
         congest(sut);
         if (variant.throttled) socketOf(sut).push({ type: 'error', code: 'RATE_LIMIT_EXCEEDED', message: 'rate limit exceeded', retry_after: THROTTLED_WAIT_MS / 1000 });
-        void sut.connection.send({ n: 1 }).catch(() => {});
+        void sut.connection.send('{"n":1}').catch(() => {});
       } else {
-        void sut.connection.send({ n: 1 }).catch(() => {});
+        void sut.connection.send('{"n":1}').catch(() => {});
         expect(sut.connection.queued, 'send() queues while connecting').toBe(1);
         socketOf(sut).accept();
       }

@@ -250,13 +250,13 @@ const stimuli: Record<string, ConnectionStimulus> = {
     const queuedBefore = sut.connection.queued;
     if ((step.event as EventObject & { throttled?: boolean }).throttled) {
       socketOf(sut).push({ type: 'error', code: 'RATE_LIMIT_EXCEEDED', message: 'rate limit exceeded', retry_after: TIMING.retryAfterMs / 1000 });
-      void sut.connection.send({ n: 1 }).catch(() => {});
+      void sut.connection.send('{"n":1}').catch(() => {});
       expect(sut.connection.queued, 'send() queues while the server asks to wait').toBe(queuedBefore + 1);
       return;
     }
     sut.blocked = true;
     socketOf(sut).bufferedAmount = TIMING.queue.highWaterMark;
-    void sut.connection.send({ n: 1 }).catch(() => {});
+    void sut.connection.send('{"n":1}').catch(() => {});
     expect(sut.connection.queued, 'send() queues while the socket pushes back').toBe(queuedBefore + 1);
   },
   [EVENT.flusherDone]: (sut) => {

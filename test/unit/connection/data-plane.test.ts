@@ -73,8 +73,8 @@ describe('data plane', () => {
     const socket = socketOf(h);
     const before = h.connection.snapshot;
     const mark = spy.types.length;
-    const sent = h.connection.send({ hello: 'world' });
-    expect(raws(socket).at(-1)).toBe('{"hello":"world"}');
+    const sent = h.connection.send({ hello: 'world' }, { channel: 'chat:1' });
+    expect(raws(socket).at(-1)).toBe('{"type":"publish","ch":"chat:1","data":{"hello":"world"}}');
     expect(spy.since(mark).filter((type) => type === '@xstate.event')).toEqual([]);
     expect(spy.since(mark)).toEqual([]);
     expect(h.connection.snapshot).toBe(before);
@@ -366,7 +366,7 @@ describe('data plane', () => {
     await h.connect();
     const socket = socketOf(h);
     await expect(h.connection.send('x'.repeat(101))).rejects.toMatchObject({ code: ErrorCode.MESSAGE_TOO_LARGE });
-    await expect(h.connection.send({ text: 'x'.repeat(95) })).rejects.toMatchObject({ code: ErrorCode.MESSAGE_TOO_LARGE });
+    await expect(h.connection.send({ text: 'x'.repeat(70) }, { channel: 'chat:1' })).rejects.toMatchObject({ code: ErrorCode.MESSAGE_TOO_LARGE });
     await expect(h.connection.send(new Uint8Array(101))).rejects.toMatchObject({ code: ErrorCode.MESSAGE_TOO_LARGE });
     expect(socket.sent).toEqual([]);
     await expect(h.connection.send('x'.repeat(100))).resolves.toBeUndefined();
@@ -390,16 +390,25 @@ describe('data plane', () => {
     expect(h.connection.queued).toBe(0);
   });
 
+  it('data that is neither text nor binary, sent without a channel, rejects with INVALID_MESSAGE_FORMAT (the server would refuse it) and writes nothing', async () => {
+    const h = harness();
+    await h.connect();
+    await expect(h.connection.send({ ping: true })).rejects.toMatchObject({ code: ErrorCode.INVALID_MESSAGE_FORMAT, recovery: 'fail' });
+    await expect(h.connection.send(42)).rejects.toMatchObject({ code: ErrorCode.INVALID_MESSAGE_FORMAT });
+    expect(socketOf(h).sent).toEqual([]);
+    expect(h.connection.status).toBe('connected');
+  });
+
   it('data that cannot be encoded (circular object) rejects with INVALID_MESSAGE_FORMAT and the connection carries on', async () => {
     const h = harness();
     await h.connect();
     const circular: Record<string, unknown> = { a: 1 };
     circular.self = circular;
-    await expect(h.connection.send(circular)).rejects.toMatchObject({ code: ErrorCode.INVALID_MESSAGE_FORMAT });
-    await expect(h.connection.send({ big: 1n })).rejects.toMatchObject({ code: ErrorCode.INVALID_MESSAGE_FORMAT });
+    await expect(h.connection.send(circular, { channel: 'chat:1' })).rejects.toMatchObject({ code: ErrorCode.INVALID_MESSAGE_FORMAT, message: 'The message cannot be encoded' });
+    await expect(h.connection.send({ big: 1n }, { channel: 'chat:1' })).rejects.toMatchObject({ code: ErrorCode.INVALID_MESSAGE_FORMAT, message: 'The message cannot be encoded' });
     expect(socketOf(h).sent).toEqual([]);
     expect(h.connection.status).toBe('connected');
-    await expect(h.connection.send({ ok: true })).resolves.toBeUndefined();
+    await expect(h.connection.send({ ok: true }, { channel: 'chat:1' })).resolves.toBeUndefined();
   });
 
   it('binary frames (ArrayBuffer, Uint8Array) pass through send() unchanged', async () => {

@@ -43,7 +43,7 @@ async function apply(h: Harness, s: Step, settled: Array<Promise<unknown>>) {
       h.clock.advance(s.ms);
       break;
     case 'send':
-      settled.push(h.connection.send({ n: settled.length }, { priority: s.priority, ttl: 60_000 }).catch((error: SocketchartError) => error.code));
+      settled.push(h.connection.send(JSON.stringify({ n: settled.length }), { priority: s.priority, ttl: 60_000 }).catch((error: SocketchartError) => error.code));
       break;
     case 'backpressure':
       if (h.server.last) h.server.last.bufferedAmount = s.bytes;

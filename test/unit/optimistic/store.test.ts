@@ -371,6 +371,30 @@ describe('optimistic store', () => {
     store.dispose();
   });
 
+  it('creates a key that does not exist yet: shown at once, published, confirmed by the server', async () => {
+    const { h, server, store } = await todoStore();
+    const created = store.update('t9', (todo) => ({ id: 't9', title: 'new', ...todo }));
+    expect(store.get('t9')).toEqual({ id: 't9', title: 'new' });
+    expect(store.pending('t9')).toBe(1);
+    await h.settle();
+    expect(server.inbox.map((publish) => publish.data)).toEqual([{ id: 't9', title: 'new' }]);
+    server.accept(server.inbox[0]!);
+    await expect(created).resolves.toMatchObject({ key: 't9' });
+    expect(store.confirmed('t9')).toEqual({ id: 't9', title: 'new' });
+    store.dispose();
+  });
+
+  it('a change that names no key (an updater spreading a value that does not exist yet) is refused with a message saying the change must carry its key', async () => {
+    const { h, server, store } = await todoStore();
+    const error = await store.update('t9', (todo) => ({ ...todo!, done: true })).catch((e: SocketchartError) => e);
+    expect(error).toMatchObject({ code: ErrorCode.INVALID_MESSAGE_FORMAT });
+    expect((error as SocketchartError).message).toContain('"t9" does not exist yet');
+    await h.settle();
+    expect(store.get('t9')).toBeUndefined();
+    expect(server.inbox).toEqual([]);
+    store.dispose();
+  });
+
   it('an updater function receives the current shown value', async () => {
     const { h, server, store } = await todoStore();
     void store.update('t1', { id: 't1', title: 'renamed' }).catch(() => undefined);

@@ -9,6 +9,9 @@ import { poolHarness } from '../../support/pool-harness.js';
  * is fast again. Then send and subscribe errors and listeners.
  */
 
+/** The channel the specs' jobs are published on. */
+const JOBS = { channel: 'jobs:all' };
+
 const members = (group: string, names: string[]): EndpointOptions[] => names.map((name) => ({ name, group, url: `ws://mock.test/${name}` }));
 
 function groupPool(balancing: BalancingStrategy, overrides: Partial<PoolOptions> = {}, endpoints = members('workers', ['a', 'b', 'c'])) {
@@ -16,7 +19,7 @@ function groupPool(balancing: BalancingStrategy, overrides: Partial<PoolOptions>
   /** Application messages each member's socket received (frames carrying `n`), by member. */
   const received = () =>
     Object.fromEntries(
-      endpoints.map(({ name }) => [name, h.dialsOf(name).flatMap((dial) => dial.socket.sent.flatMap((frame) => (frame.json && 'n' in frame.json ? [frame.json.n] : [])))]),
+      endpoints.map(({ name }) => [name, h.dialsOf(name).flatMap((dial) => dial.socket.sent.flatMap((frame) => (frame.json?.type === 'publish' ? [(frame.json.data as { n: number }).n] : [])))]),
     );
   return { ...h, received };
 }
@@ -36,7 +39,7 @@ describe('send(group, data): load balancing', () => {
     const h = groupPool('round-robin');
     h.pool.start();
     await h.settle();
-    for (let n = 1; n <= 6; n++) await h.pool.send('workers', { n });
+    for (let n = 1; n <= 6; n++) await h.pool.send('workers', { n }, JOBS);
     expect(h.received()).toEqual({ a: [1, 4], b: [2, 5], c: [3, 6] });
   });
 
@@ -46,13 +49,13 @@ describe('send(group, data): load balancing', () => {
     await h.settle();
     h.socketOf('b').drop();
     await h.settle();
-    for (let n = 1; n <= 4; n++) await h.pool.send('workers', { n });
+    for (let n = 1; n <= 4; n++) await h.pool.send('workers', { n }, JOBS);
     expect(h.received().b, 'b is reconnecting').toEqual([]);
     expect(h.received().a!.length + h.received().c!.length).toBe(4);
     expect(h.received().a!.length).toBe(2);
     await h.advance(1_000);
     expect(h.connection('b').status).toBe('connected');
-    for (let n = 5; n <= 10; n++) await h.pool.send('workers', { n });
+    for (let n = 5; n <= 10; n++) await h.pool.send('workers', { n }, JOBS);
     expect(h.received().b).toHaveLength(2);
   });
 
@@ -61,8 +64,8 @@ describe('send(group, data): load balancing', () => {
     h.pool.start();
     await h.settle();
     for (let n = 1; n <= 4; n++) {
-      await h.pool.send('left', { n });
-      await h.pool.send('right', { n: 10 + n });
+      await h.pool.send('left', { n }, JOBS);
+      await h.pool.send('right', { n: 10 + n }, JOBS);
     }
     expect(h.received()).toEqual({ l1: [1, 3], l2: [2, 4], r1: [11, 14], r2: [12], r3: [13] });
   });
@@ -78,7 +81,7 @@ describe('send(group, data): load balancing', () => {
     const picks: string[] = [];
     for (let n = 1; n <= 5; n++) {
       const before = h.pool.connections.map((connection) => connection.queued);
-      sends.push(h.pool.send('workers', { n }));
+      sends.push(h.pool.send('workers', { n }, JOBS));
       const grew = h.pool.connections.findIndex((connection, i) => connection.queued > before[i]!);
       const min = Math.min(...before);
       const picked = grew >= 0 ? h.pool.connections[grew]!.name : 'c';
@@ -100,7 +103,7 @@ describe('send(group, data): load balancing', () => {
     const h = groupPool('random', { random: () => draws.shift() ?? 0.5 });
     h.pool.start();
     await h.settle();
-    for (let n = 1; n <= 5; n++) await h.pool.send('workers', { n });
+    for (let n = 1; n <= 5; n++) await h.pool.send('workers', { n }, JOBS);
     expect(h.received()).toEqual({ a: [1, 4], b: [2], c: [3, 5] });
   });
 
@@ -110,7 +113,7 @@ describe('send(group, data): load balancing', () => {
     await h.settle();
     h.socketOf('c').drop();
     await h.settle();
-    for (let n = 1; n <= 3; n++) await h.pool.send('workers', { n });
+    for (let n = 1; n <= 3; n++) await h.pool.send('workers', { n }, JOBS);
     expect(h.received()).toEqual({ a: [], b: [1, 2, 3], c: [] });
   });
 });
@@ -144,14 +147,14 @@ describe('health checks: heartbeat round trips take slow members out of rotation
     await h.advance(500);
     expect(h.connection('a').rttMs).toBe(500);
     expect(h.connection('b').rttMs).toBe(0);
-    for (let n = 1; n <= 4; n++) await h.pool.send('workers', { n });
+    for (let n = 1; n <= 4; n++) await h.pool.send('workers', { n }, JOBS);
     expect(h.received()).toEqual({ a: [], b: [1, 2, 3, 4] });
     expect(h.connection('a').status, 'a slow member stays connected').toBe('connected');
 
     h.latency.a = 0;
     await h.advanceBy(1_000, 100);
     expect(h.connection('a').rttMs).toBe(0);
-    for (let n = 5; n <= 8; n++) await h.pool.send('workers', { n });
+    for (let n = 5; n <= 8; n++) await h.pool.send('workers', { n }, JOBS);
     expect(h.received().a).toHaveLength(2);
     expect(h.received().b).toHaveLength(6);
   });
@@ -165,7 +168,7 @@ describe('health checks: heartbeat round trips take slow members out of rotation
     await h.advance(1_000);
     await h.advance(700);
     expect([h.connection('a').rttMs, h.connection('b').rttMs]).toEqual([500, 700]);
-    for (let n = 1; n <= 4; n++) await h.pool.send('workers', { n });
+    for (let n = 1; n <= 4; n++) await h.pool.send('workers', { n }, JOBS);
     expect(h.received().a!.length + h.received().b!.length).toBe(4);
   });
 
@@ -188,16 +191,27 @@ describe('send errors and targets', () => {
     const h = groupPool('round-robin');
     h.pool.start();
     await h.settle();
-    await h.pool.send('b', { n: 1 });
-    await h.pool.send('b', { n: 2 });
+    await h.pool.send('b', { n: 1 }, JOBS);
+    await h.pool.send('b', { n: 2 }, JOBS);
     expect(h.received()).toEqual({ a: [], b: [1, 2], c: [] });
+  });
+
+  it('rejects a group send of data without a channel (the server would refuse it) and writes nothing', async () => {
+    const h = groupPool('round-robin');
+    h.pool.start();
+    await h.settle();
+    const before = h.dialsOf('a').flatMap((dial) => dial.socket.sent).length;
+    const error = await rejection(h.pool.send('workers', { ping: true }));
+    expect(error.code).toBe(ErrorCode.INVALID_MESSAGE_FORMAT);
+    expect(error.message).toContain('send(data, { channel })');
+    expect(h.dialsOf('a').flatMap((dial) => dial.socket.sent).length).toBe(before);
   });
 
   it('rejects a send to an unknown target with a typed INVALID_OPTION error naming it', async () => {
     const h = groupPool('round-robin');
     h.pool.start();
     await h.settle();
-    const error = await rejection(h.pool.send('nobody', { n: 1 }));
+    const error = await rejection(h.pool.send('nobody', { n: 1 }, JOBS));
     expect(error.code).toBe(ErrorCode.INVALID_OPTION);
     expect(error.message).toContain('"nobody"');
   });
@@ -208,13 +222,13 @@ describe('send errors and targets', () => {
     await h.settle();
     for (const name of ['a', 'b', 'c']) h.connection(name).stop();
     await h.settle();
-    const error = await rejection(h.pool.send('workers', { n: 1 }));
+    const error = await rejection(h.pool.send('workers', { n: 1 }, JOBS));
     expect(error.code).toBe(ErrorCode.CLOSED);
     expect(error.message).toContain('"workers"');
     h.pool.stop();
     await h.settle();
-    expect((await rejection(h.pool.send('workers', { n: 2 }))).code).toBe(ErrorCode.CLOSED);
-    expect((await rejection(h.pool.send('a', { n: 3 }))).code, 'and a send to a closed endpoint').toBe(ErrorCode.CLOSED);
+    expect((await rejection(h.pool.send('workers', { n: 2 }, JOBS))).code).toBe(ErrorCode.CLOSED);
+    expect((await rejection(h.pool.send('a', { n: 3 }, JOBS))).code, 'and a send to a closed endpoint').toBe(ErrorCode.CLOSED);
   });
 
   it('rejects with CLOSED when every member failed (fatal close)', async () => {
@@ -224,7 +238,7 @@ describe('send errors and targets', () => {
     for (const name of ['a', 'b', 'c']) h.socketOf(name).closeFromServer(4003, 'forbidden');
     await h.settle();
     expect(Object.values(h.pool.status().connections)).toEqual(['failed', 'failed', 'failed']);
-    expect((await rejection(h.pool.send('workers', { n: 1 }))).code).toBe(ErrorCode.CLOSED);
+    expect((await rejection(h.pool.send('workers', { n: 1 }, JOBS))).code).toBe(ErrorCode.CLOSED);
   });
 
   it('queues a group send on a member that will reconnect when none is connected, and delivers it then', async () => {
@@ -233,7 +247,7 @@ describe('send errors and targets', () => {
     await h.settle();
     h.server.dropAll();
     await h.settle();
-    const sent = h.pool.send('workers', { n: 1 });
+    const sent = h.pool.send('workers', { n: 1 }, JOBS);
     expect(h.pool.connections.reduce((sum, connection) => sum + connection.queued, 0)).toBe(1);
     await h.advance(100);
     await sent;

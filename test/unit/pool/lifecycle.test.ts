@@ -208,8 +208,8 @@ describe('pool metrics', () => {
     const h = poolHarness({ staggerMs: 0 });
     h.pool.start();
     await h.settle();
-    await h.pool.send('queue', { n: 1 });
-    await h.pool.send('routes', { n: 2 });
+    await h.pool.send('queue', { n: 1 }, { channel: 'jobs:1' });
+    await h.pool.send('routes', { n: 2 }, { channel: 'routes:1' });
     h.socketOf('workflows').push({ type: 'message', ch: 'wf', seq: 1, data: { x: 1 } });
     const metrics = h.pool.metrics();
     expect(metrics.totals.messagesOut).toBe(2);

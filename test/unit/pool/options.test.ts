@@ -23,6 +23,12 @@ function rejected(options: unknown): InvalidOptionError {
 const endpoints = (...list: unknown[]) => ({ ...base, endpoints: list });
 
 describe('createPool options validation', () => {
+  it('an endpoint given `urls` is told that several urls go in `url`, as an array', () => {
+    const error = rejected(endpoints({ name: 'a', urls: ['ws://mock.test/a', 'ws://mock.test/b'] }));
+    expect(error.option).toBe('endpoints[0].urls');
+    expect(error.message).toContain('several urls go in `url`, as an array');
+  });
+
   it.each<[string, unknown, string]>([
     ['options that are not an object', 'ws://mock.test', 'options'],
     ['an unknown option', { ...base, stagger: 100 }, 'stagger'],

@@ -84,8 +84,8 @@ describe('pool', () => {
     const { pool, server } = setup({ staggerMs: 0 }, endpoints);
     pool.start();
     await settle();
-    for (let i = 0; i < 6; i++) await pool.send('workers', { i });
-    const counts = server.sockets.map((s) => s.sent.filter((f) => f.json && 'i' in f.json).length);
+    for (let i = 0; i < 6; i++) await pool.send('workers', { i }, { channel: 'jobs:all' });
+    const counts = server.sockets.map((s) => s.sent.filter((f) => f.json?.type === 'publish').length);
     expect(counts).toEqual([2, 2, 2]);
   });
 

@@ -111,7 +111,7 @@ describe('pool.stop()', () => {
     h.pool.start();
     await h.settle();
     expect(h.connection('routes').status).toBe('queued');
-    const pending = h.pool.send('routes', { n: 1 });
+    const pending = h.pool.send('routes', { n: 1 }, { channel: 'routes:1' });
     h.pool.stop();
     await expect(pending).rejects.toBeInstanceOf(SocketchartError);
     await expect(pending).rejects.toMatchObject({ code: ErrorCode.CLOSED });

@@ -91,14 +91,14 @@ describe('default JSON protocol: encoding', () => {
     expect(parse(jsonProtocol.unsubscribeFrame('room'))).toEqual({ type: 'unsubscribe', ch: 'room' });
   });
 
-  it('encodes data without a channel as-is: strings and binary pass through, everything else is JSON', () => {
+  it('encodes strings and binary without a channel as they are, and refuses other data without one (the server would)', () => {
     const buffer = new ArrayBuffer(4);
     const view = new Uint8Array([1, 2]);
     expect(jsonProtocol.encode('raw text', {})).toBe('raw text');
     expect(jsonProtocol.encode(buffer, {})).toBe(buffer);
     expect(jsonProtocol.encode(view, {})).toBe(view);
-    expect(jsonProtocol.encode({ a: [1, 'b'] }, {})).toBe('{"a":[1,"b"]}');
-    expect(jsonProtocol.encode(7, {})).toBe('7');
+    expect(() => jsonProtocol.encode({ a: [1, 'b'] }, {})).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_MESSAGE_FORMAT }));
+    expect(() => jsonProtocol.encode(7, {})).toThrow(/send\(data, \{ channel \}\)/);
   });
 
   it('encodes data with a channel as a publish frame carrying id and event when given', () => {

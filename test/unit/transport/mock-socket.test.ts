@@ -128,7 +128,7 @@ describe('transport on the real mock-socket package', () => {
     c.start();
     await vi.advanceTimersByTimeAsync(50);
     const bytes = new Uint8Array([0, 1, 2, 254, 255]);
-    const results = [c.send('plain text'), c.send({ json: true }), c.send(bytes.buffer)];
+    const results = [c.send('plain text'), c.send(JSON.stringify({ json: true })), c.send(bytes.buffer)];
     await vi.advanceTimersByTimeAsync(50);
     await expect(Promise.all(results)).resolves.toEqual([undefined, undefined, undefined]);
     const data = received.slice(1);

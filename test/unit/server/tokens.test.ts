@@ -1,0 +1,48 @@
+import { decodeProtectedHeader } from 'jose';
+import { describe, expect, it } from 'vitest';
+import { createAuthenticator } from '../../../src/server/auth.js';
+import { InvalidOptionError, createToken } from '../../../src/server/index.js';
+
+/** createToken: a development and test token the reference server accepts, with the claims it reads. */
+
+const secret = 'a-development-secret-of-32-bytes!';
+const check = (options: Parameters<typeof createAuthenticator>[0] = { jwtSecret: secret, clockToleranceSec: 0 }) => createAuthenticator(options);
+
+describe('createToken', () => {
+  it('mints an HS256 JWT whose sub, roles and permissions the server reads as the identity', async () => {
+    const token = await createToken({ secret, userId: 'alice', roles: ['admin'], permissions: ['publish:orders'] });
+    expect(decodeProtectedHeader(token).alg).toBe('HS256');
+    const identity = await check()(token);
+    expect(identity).toMatchObject({ userId: 'alice', roles: ['admin'], permissions: ['publish:orders'] });
+  });
+
+  it('expires after expiresInSec (one hour by default), which the server turns into the session end', async () => {
+    const now = Date.now();
+    const hour = await check()(await createToken({ secret, userId: 'bob' }));
+    expect(hour.expiresAt! - now).toBeGreaterThan(3_590_000);
+    expect(hour.expiresAt! - now).toBeLessThanOrEqual(3_601_000);
+    const minute = await check()(await createToken({ secret, userId: 'bob', expiresInSec: 60 }));
+    expect(minute.expiresAt! - now).toBeLessThanOrEqual(61_000);
+    await expect(check()(await createToken({ secret, userId: 'bob', expiresInSec: -10 }))).rejects.toThrow('token expired');
+  });
+
+  it('carries issuer and audience when given, as a server configured with them requires', async () => {
+    const strict = check({ jwtSecret: secret, clockToleranceSec: 0, issuer: 'https://id.example.com', audience: 'chat' });
+    await expect(strict(await createToken({ secret, userId: 'carol' }))).rejects.toThrow();
+    const identity = await strict(await createToken({ secret, userId: 'carol', issuer: 'https://id.example.com', audience: 'chat' }));
+    expect(identity.userId).toBe('carol');
+  });
+
+  it('is refused by a server with another secret', async () => {
+    const token = await createToken({ secret, userId: 'dave' });
+    await expect(check({ jwtSecret: 'another-secret-that-is-32-bytes!!', clockToleranceSec: 0 })(token)).rejects.toThrow('invalid signature');
+  });
+
+  it('rejects a secret the server would refuse, and an empty user id, with InvalidOptionError that shows no secret', async () => {
+    const short = createToken({ secret: 'short-secret', userId: 'erin' });
+    await expect(short).rejects.toBeInstanceOf(InvalidOptionError);
+    await expect(short).rejects.toMatchObject({ option: 'secret' });
+    await expect(short).rejects.not.toThrow(/short-secret/);
+    await expect(createToken({ secret, userId: '' })).rejects.toMatchObject({ option: 'userId' });
+  });
+});
