@@ -23,6 +23,16 @@ interface FaultRecord {
   outcome?: { happened: boolean; what: string };
 }
 
+/** Calls `first` on the first SIGINT or SIGTERM and exits on the next (npm forwards the Ctrl-C the demo also got); returns the remover. */
+function onInterrupt(first: () => void): () => void {
+  let signals = 0;
+  const handler = () => (signals++ === 0 ? first() : process.exit(0));
+  const names = ['SIGINT', 'SIGTERM'] as const;
+  for (const name of names) process.on(name, handler);
+  return () => {
+    for (const name of names) process.off(name, handler);
+  };
+}
 
 /** What the demo counts while it runs. */
 class Ledger {
@@ -107,6 +117,7 @@ class Demo {
   private inspector: { server: InspectorProcess; client: SocketchartInspector } | undefined;
   private readonly plan: FaultPlan;
   private interrupted = false;
+  private wakeOnInterrupt: () => void = () => undefined;
   private reported = false;
   /** More than the seed feeds: start them all within about a second, with a dial budget sized to them (a storm after the restart). */
   private get many(): boolean {
@@ -213,19 +224,25 @@ class Demo {
     this.pool.start();
     this.startPublishing();
     this.progressTimer = setInterval(() => this.progress(), this.tty ? 250 : 2_000);
-    process.once('SIGINT', () => {
-      this.interrupted = true;
-    });
+    const stopWatchingSignals = onInterrupt(() => this.interrupt());
     do {
       await this.cycle();
     } while (this.args.forever && !this.interrupted);
     await this.finish();
+    stopWatchingSignals();
   }
 
   private cycleLength(): string {
     const { durationSec } = this.args;
     const cycleSec = Math.ceil(this.plan.cycleMs / 1000);
     return cycleSec > durationSec ? `${cycleSec} s (the faults need more than ${durationSec} s with this many connections)` : `${durationSec} s`;
+  }
+
+  /** The first Ctrl-C (or SIGTERM): the report at once, from what has been counted so far; then the demo winds down. */
+  private interrupt(): void {
+    this.interrupted = true;
+    this.report();
+    this.wakeOnInterrupt();
   }
 
   /** Polls `condition` every 50 ms; false if interrupted first. */
@@ -389,7 +406,7 @@ class Demo {
   private async finish(): Promise<void> {
     clearInterval(this.publisher);
     clearInterval(this.progressTimer);
-    await this.settleDeliveries();
+    if (!this.interrupted) await this.settleDeliveries();
     this.report();
     this.pool.stop();
     await sleep(300);
@@ -409,13 +426,15 @@ class Demo {
     const p50 = percentile(this.ledger.recoveries, 50);
     const p99 = percentile(this.ledger.recoveries, 99);
     if (this.tty) process.stdout.write('\r\x1b[2K');
-    console.log('\nreport');
+    console.log(`\nreport${this.interrupted ? ' (interrupted)' : ''}`);
     const rows: Array<[string, string]> = [
       ['connections', `${this.args.connections} (connects ${metrics.totals.connects}, reconnects ${metrics.totals.reconnects})`],
       ['reconnect time p50 / p99', `${p50 ?? '-'} ms / ${p99 ?? '-'} ms (${this.ledger.recoveries.length} recoveries)`],
       ['peak dials per 100 ms', `${peak} (budget: ${this.budget.burst} burst + ${this.budget.ratePerSec}/s, so at most ${this.budget.burst + this.budget.ratePerSec / 10})`],
       ['messages published / received', `${published} confirmed by the server / ${received} delivered`],
-      ['messages lost silently / duplicated', `${lost} / ${duplicated}`],
+      this.interrupted
+        ? ['messages undelivered / duplicated', `${lost} / ${duplicated} (interrupted: in flight or lost)`]
+        : ['messages lost silently / duplicated', `${lost} / ${duplicated}`],
       ['messages behind an explicit gap', `${announced}${announced > 0 ? ' (history the restarted node no longer had; subscribers were told)' : ''}`],
       ['client publishes sent / acked / failed', `${this.ledger.sent} / ${this.ledger.acked} / ${this.ledger.unacked} (ack: true; resent after reconnects, stored once)`],
       ['circuit trips', String(this.ledger.circuitTrips)],
@@ -424,13 +443,14 @@ class Demo {
     ];
     for (const [label, value] of rows) console.log(`  ${label.padEnd(32)} ${value}`);
     console.log('  faults');
+    if (this.ledger.faults.length === 0) console.log('    none announced yet');
     for (const fault of this.ledger.faults) console.log(`    ${this.faultLine(fault)}`);
   }
 
   private faultLine({ name, at, outcome }: FaultRecord): string {
     const when = `at ${seconds(at - this.started)}`;
-    if (outcome?.happened) return `${name.padEnd(16)} happened ${when}: ${outcome.what}`;
-    return `${name.padEnd(16)} did not happen (announced ${when}): ${outcome?.what ?? (this.interrupted ? 'interrupted first' : 'not seen by the end of the cycle')}`;
+    if (outcome) return `${name.padEnd(16)} ${outcome.happened ? `happened ${when}` : `did not happen (announced ${when})`}: ${outcome.what}`;
+    return `${name.padEnd(16)} ${this.interrupted ? 'still under way when interrupted' : 'not seen to happen'} (announced ${when})`;
   }
 
   /** With `--inspect`: the recording stays browsable after the report, until Ctrl-C. */
@@ -438,8 +458,10 @@ class Demo {
     const inspector = this.inspector;
     if (!inspector) return;
     inspector.client.close();
-    console.log(`\ninspector still open at ${inspector.server.url} (the recording is kept): Ctrl-C to quit`);
-    await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+    if (!this.interrupted) {
+      console.log(`\ninspector still open at ${inspector.server.url} (the recording is kept): Ctrl-C to quit`);
+      await new Promise<void>((resolve) => (this.wakeOnInterrupt = resolve));
+    }
     await inspector.server.close();
   }
 }

@@ -1,5 +1,6 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+import { until } from '../support/until.js';
 
 const demoCommand = [process.execPath, ['--import', 'tsx', 'src/cli/demo.ts']] as const;
 const demoEnv = { ...process.env, FORCE_COLOR: '0' };
@@ -37,6 +38,29 @@ describe('the demo (npm start)', () => {
     expect(result.stdout).toMatch(/queue +token expired \(4001\)/);
     expect(result.stdout).toMatch(/sessions ended by token expiry\s+1\b/);
   }, 60_000);
+
+  it.each([
+    ['on the first of the two SIGINTs npm sends on Ctrl-C, and exits 0 on the second', ['SIGINT', 'SIGINT']],
+    ['on a SIGTERM, and exits 0 once it has wound down', ['SIGTERM']],
+  ] as const)('with --forever, prints the report %s', async (_, signals) => {
+    const child = spawn(demoCommand[0], [...demoCommand[1], '--forever', '--duration', '10'], { env: demoEnv });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += String(chunk)));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+    try {
+      await until(() => / → connected/.test(out), 20_000, 'a feed to connect');
+      for (const signal of signals) {
+        child.kill(signal);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      const exit = await Promise.race([exited, new Promise<'still running'>((resolve) => setTimeout(() => resolve('still running'), 5_000))]);
+      expect(exit, out).toEqual({ code: 0, signal: null });
+      expect(out).toMatch(/\nreport \(interrupted\)\n {2}connections +8 /);
+      expect(out).toMatch(/ {2}faults\n/);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  }, 30_000);
 
   it('prints the usage and exits 2 on a bad flag', () => {
     const result = run(['--duration', 'soon']);
