@@ -17,7 +17,8 @@ export const usage = `usage: npm start -- [options]
 
   --duration <seconds>   how long the scripted demo runs (10-3600, default 30)
   --connections <n>      connections in the pool (1-1000, default 8: the seed feeds)
-  --forever              repeat the fault cycle until Ctrl-C
+  --forever              repeat the fault cycle until Ctrl-C (at any time, Ctrl-C or SIGTERM prints the report
+                         at once; a second one exits)
   --redis <url>          run two server nodes that share this Redis (default: one in-process node, no Redis)
   --inspect[=<port>]     open the offline inspector on loopback (default port 4242, 0 for any free port),
                          print its URL and keep it open after the report until Ctrl-C

@@ -7,11 +7,32 @@ import { FaultProxy } from '../testing/fault-proxy.js';
 import { percentile } from '../metrics/latency.js';
 import { parseDemoArgs, usage, UsageError, type DemoArgs } from './demo-args.js';
 import { seedFeeds } from './seed-feeds.js';
+import { planFaults, type FaultPlan, type HeartbeatTiming } from './demo-faults.js';
 import { connectInspector, type SocketchartInspector } from '../inspection/client.js';
 import { startInspectorProcess, type InspectorProcess } from './inspector-process.js';
 
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+
+/** A fault the demo announced: when it began and, once over, whether it was seen to happen and what it did. */
+interface FaultRecord {
+  readonly name: string;
+  /** Epoch ms. */
+  readonly at: number;
+  outcome?: { happened: boolean; what: string };
+}
+
+/** Calls `first` on the first SIGINT or SIGTERM and exits on the next (npm forwards the Ctrl-C the demo also got); returns the remover. */
+function onInterrupt(first: () => void): () => void {
+  let signals = 0;
+  const handler = () => (signals++ === 0 ? first() : process.exit(0));
+  const names = ['SIGINT', 'SIGTERM'] as const;
+  for (const name of names) process.on(name, handler);
+  return () => {
+    for (const name of names) process.off(name, handler);
+  };
+}
 
 /** What the demo counts while it runs. */
 class Ledger {
@@ -22,6 +43,9 @@ class Ledger {
   readonly recoveries: number[] = [];
   readonly droppedAt = new Map<string, number>();
   readonly gapRanges = new Map<string, Array<[number, number]>>();
+  readonly faults: FaultRecord[] = [];
+  /** Every time a feed left `connected`, and the close code that ended its socket. */
+  readonly drops: Array<{ at: number; closeCode: number | undefined }> = [];
   sent = 0;
   acked = 0;
   unacked = 0;
@@ -40,6 +64,10 @@ class Ledger {
     if (!seen) this.received.set(ch, (seen = new Map()));
     seen.set(seq, (seen.get(seq) ?? 0) + 1);
     if (!this.firstSeq.has(ch)) this.firstSeq.set(ch, seq);
+  }
+
+  dropsSince(at: number, closeCode?: number): number {
+    return this.drops.filter((drop) => drop.at >= at && (closeCode === undefined || drop.closeCode === closeCode)).length;
   }
 
   gap(ch: string, from: number, to: number): void {
@@ -87,6 +115,10 @@ class Demo {
   private readonly tty = process.stdout.isTTY === true;
   private progressTimer: NodeJS.Timeout | undefined;
   private inspector: { server: InspectorProcess; client: SocketchartInspector } | undefined;
+  private readonly plan: FaultPlan;
+  private interrupted = false;
+  private wakeOnInterrupt: () => void = () => undefined;
+  private reported = false;
   /** More than the seed feeds: start them all within about a second, with a dial budget sized to them (a storm after the restart). */
   private get many(): boolean {
     return this.args.connections > seedFeeds.length;
@@ -95,15 +127,22 @@ class Demo {
     const n = this.args.connections;
     return this.many ? { ratePerSec: Math.max(100, n), burst: Math.max(10, Math.ceil(n / 20)) } : { ratePerSec: 100, burst: 10 };
   }
+  /** One process runs the server, the proxy and every client: with many connections, a 1 s pong deadline would read its own load as dead sockets. */
+  private get heartbeat(): HeartbeatTiming {
+    return this.many ? { intervalMs: 5_000, timeoutMs: 3_000 } : { intervalMs: 1_000, timeoutMs: 1_000 };
+  }
   private publisher: NodeJS.Timeout | undefined;
 
-  constructor(private readonly args: DemoArgs) {}
+  constructor(private readonly args: DemoArgs) {
+    this.plan = planFaults(args.durationSec, args.connections, this.heartbeat);
+  }
 
   private at(): string {
     return `${((Date.now() - this.started) / 1000).toFixed(2).padStart(6)}s`;
   }
 
   private line(text: string): void {
+    if (this.reported) return;
     if (this.tty) process.stdout.write('\r\x1b[2K');
     console.log(`${this.at()}  ${text}`);
   }
@@ -127,15 +166,16 @@ class Demo {
     this.ports[index] = server.address()!.port;
   }
 
-  private identityProviderDown = false;
+  /** The feed whose identity provider is down, if one is. */
+  private identityProviderDown: string | undefined;
 
   private async token(name: string): Promise<string> {
-    if (this.identityProviderDown && name === 'webhook-status') throw new Error('identity provider unavailable');
+    if (this.identityProviderDown === name) throw new Error('identity provider unavailable');
     this.ledger.tokens++;
     return new SignJWT({})
       .setProtectedHeader({ alg: 'HS256' })
       .setSubject(`demo-${name}`)
-      .setExpirationTime(Math.ceil((Date.now() + 10_000) / 1000))
+      .setExpirationTime((Date.now() + this.plan.tokenTtlMs) / 1000)
       .sign(this.secret);
   }
 
@@ -147,7 +187,7 @@ class Demo {
         name,
         priority,
         url: `ws://127.0.0.1:${proxy.port}/`,
-        auth: { token: () => this.token(name), refreshLeadMs: 3_000 },
+        auth: { token: () => this.token(name), refreshLeadMs: this.plan.refreshLeadMs },
       };
     });
   }
@@ -165,13 +205,12 @@ class Demo {
       this.inspector = { server, client: connectInspector({ url: server.wsUrl }) };
       console.log(`inspector: ${server.url}  (open it in a browser; apps can send to ${server.wsUrl})`);
     }
-    console.log(`socketchart demo: ${nodes} server node${nodes > 1 ? 's' : ''}${this.args.redis ? ` on ${this.args.redis}` : ' in process'}, ${this.args.connections} connections, ${this.args.durationSec} s${this.args.forever ? ' per cycle, until Ctrl-C' : ''}`);
+    console.log(`socketchart demo: ${nodes} server node${nodes > 1 ? 's' : ''}${this.args.redis ? ` on ${this.args.redis}` : ' in process'}, ${this.args.connections} connections, ${this.cycleLength()}${this.args.forever ? ' per cycle, until Ctrl-C' : ''}`);
 
     this.pool = createPool({
       endpoints: this.endpoints(),
       defaults: {
-        // One process runs the server, the proxy and every client: with many connections, a 1 s pong deadline would read its own load as dead sockets.
-        heartbeat: this.many ? { intervalMs: 5_000, timeoutMs: 3_000 } : { intervalMs: 1_000, timeoutMs: 1_000 },
+        heartbeat: this.heartbeat,
         reconnect: { baseMs: 250, capMs: 2_000, minUptimeMs: 2_000, restartWindowMs: 500 },
         circuit: { failureThreshold: 8, recoveryMs: 2_000 },
         connectTimeoutMs: this.many ? 5_000 : 1_500,
@@ -185,15 +224,34 @@ class Demo {
     this.pool.start();
     this.startPublishing();
     this.progressTimer = setInterval(() => this.progress(), this.tty ? 250 : 2_000);
-
-    let stopping = false;
-    process.once('SIGINT', () => {
-      stopping = true;
-    });
+    const stopWatchingSignals = onInterrupt(() => this.interrupt());
     do {
-      await this.cycle(() => stopping);
-    } while (this.args.forever && !stopping);
+      await this.cycle();
+    } while (this.args.forever && !this.interrupted);
     await this.finish();
+    stopWatchingSignals();
+  }
+
+  private cycleLength(): string {
+    const { durationSec } = this.args;
+    const cycleSec = Math.ceil(this.plan.cycleMs / 1000);
+    return cycleSec > durationSec ? `${cycleSec} s (the faults need more than ${durationSec} s with this many connections)` : `${durationSec} s`;
+  }
+
+  /** The first Ctrl-C (or SIGTERM): the report at once, from what has been counted so far; then the demo winds down. */
+  private interrupt(): void {
+    this.interrupted = true;
+    this.report();
+    this.wakeOnInterrupt();
+  }
+
+  /** Polls `condition` every 50 ms; false if interrupted first. */
+  private async waitFor(condition: () => boolean): Promise<boolean> {
+    while (!condition()) {
+      if (this.interrupted) return false;
+      await sleep(50);
+    }
+    return !this.interrupted;
   }
 
   private watch(): void {
@@ -202,7 +260,10 @@ class Demo {
       const now = Date.now();
       if (status === 'connecting' || status === 'halfOpen') this.ledger.dialTimes.push(now);
       if (status === 'circuitOpen') this.ledger.circuitTrips++;
-      if (previous === 'connected') this.ledger.droppedAt.set(name, now);
+      if (previous === 'connected') {
+        this.ledger.droppedAt.set(name, now);
+        this.ledger.drops.push({ at: now, closeCode: pool.connection(name)?.lastError?.closeCode });
+      }
       if (status === 'connected' && this.ledger.droppedAt.has(name)) {
         this.ledger.recoveries.push(now - this.ledger.droppedAt.get(name)!);
         this.ledger.droppedAt.delete(name);
@@ -251,50 +312,73 @@ class Demo {
     }, 100);
   }
 
-  private async cycle(stopped: () => boolean): Promise<void> {
-    const D = this.args.durationSec * 1_000;
-    const steps: Array<[number, string, () => Promise<void> | void]> = [
-      [0.15, 'fault: server restart (close with 1012, listen again on the same port)', () => this.restartServer()],
-      [0.3, 'fault: blackhole between clients and server (packets stall, sockets stay open)', () => this.blackhole(true)],
-      [0.42, 'fault healed: blackhole removed', () => this.blackhole(false)],
-      [0.5, "fault: token expiry: webhook-status's identity provider is down, its refresh fails and its token runs out", () => this.expireToken('webhook-status')],
-      [1, 'end of the scripted cycle', () => undefined],
-    ];
+  private async cycle(): Promise<void> {
+    const { plan } = this;
     const start = Date.now();
-    for (const [when, label, act] of steps) {
-      while (Date.now() - start < when * D) {
-        if (stopped()) return;
-        await sleep(50);
-      }
-      this.line(label);
+    const faults = this.ledger.faults.length;
+    const steps: Array<[number, () => Promise<void>]> = [
+      [plan.restartAtMs, () => this.restartServer()],
+      [plan.blackholeAtMs, () => this.blackhole(start + plan.healAtMs)],
+      [plan.tokenExpiryAtMs, () => this.expireToken(plan.tokenTarget)],
+      [plan.cycleMs, () => this.faultsOver(this.ledger.faults.slice(faults))],
+    ];
+    for (const [atMs, act] of steps) {
+      if (!(await this.waitFor(() => Date.now() >= start + atMs))) return;
       await act();
     }
+    this.line('end of the scripted cycle');
+  }
+
+  /** Prints `fault: <name>: <what>` and records the fault, for the report to tell what it did. */
+  private announce(name: string, description: string): FaultRecord {
+    const fault: FaultRecord = { name, at: Date.now() };
+    this.ledger.faults.push(fault);
+    this.line(`fault: ${name}: ${description}`);
+    return fault;
+  }
+
+  /** Waits, at most a token lifetime and 5 s more, until each of `faults` is over. */
+  private async faultsOver(faults: readonly FaultRecord[]): Promise<void> {
+    const deadline = Date.now() + this.plan.tokenTtlMs + 5_000;
+    await this.waitFor(() => faults.every((fault) => fault.outcome) || Date.now() > deadline);
   }
 
   private async restartServer(): Promise<void> {
+    const fault = this.announce('server restart', 'close with 1012, listen again on the same port');
     const port = this.ports[0]!;
     await this.servers[0]!.close();
     delete this.servers[0];
     await sleep(300);
     await this.startServer(0, port);
     this.line(`server node 1 listening again on ${port}`);
+    const told = this.ledger.dropsSince(fault.at, 1012);
+    fault.outcome = { happened: true, what: `node 1 closed ${told} feed socket${told === 1 ? '' : 's'} with 1012 and listened again on port ${port} ${seconds(Date.now() - fault.at)} later` };
   }
 
-  private blackhole(on: boolean): void {
-    for (const proxy of this.proxies) proxy.mode = on ? 'blackhole' : 'pass';
+  /** Stalls every proxy until `healAt` (epoch ms); it happened if a feed found its socket dead. */
+  private async blackhole(healAt: number): Promise<void> {
+    const fault = this.announce('blackhole', 'between clients and server (packets stall, sockets stay open)');
+    for (const proxy of this.proxies) proxy.mode = 'blackhole';
+    await this.waitFor(() => Date.now() >= healAt);
+    for (const proxy of this.proxies) proxy.mode = 'pass';
+    this.line('fault healed: blackhole removed');
+    const dead = this.ledger.dropsSince(fault.at);
+    fault.outcome = { happened: dead > 0, what: `packets stalled for ${seconds(Date.now() - fault.at)}; ${dead} of ${this.args.connections} feeds found their socket dead (heartbeat) and reconnected` };
   }
 
-  /** The provider refuses `name`'s refresh until the server ends the expired session (4001); then it is back. */
-  private expireToken(name: string): void {
-    this.identityProviderDown = true;
-    const connection = this.pool.connection(name);
-    if (!connection) return;
+  /** Once `name` is connected, its provider refuses tokens until the server ends the expired session (4001); then it is back. */
+  private async expireToken(name: string): Promise<void> {
+    const fault = this.announce('token expiry', `${name}'s identity provider is down, its refresh fails and its token runs out`);
+    const connection = this.pool.connection(name)!;
+    if (!(await this.waitFor(() => connection.status === 'connected'))) return;
+    this.identityProviderDown = name;
     const off = connection.on('state', () => {
       if (connection.lastError?.closeCode !== 4001) return;
-      this.ledger.expiries++;
-      this.identityProviderDown = false;
-      this.line(`${name.padEnd(18)} token expired (4001): the identity provider is back, one fresh token, then reconnect`);
       off();
+      this.ledger.expiries++;
+      this.identityProviderDown = undefined;
+      this.line(`${name.padEnd(18)} token expired (4001): the identity provider is back, one fresh token, then reconnect`);
+      fault.outcome = { happened: true, what: `${name}'s refresh failed, the server ended its session with 4001 ${seconds(Date.now() - fault.at)} later; one fresh token, then reconnect` };
     });
   }
 
@@ -322,26 +406,35 @@ class Demo {
   private async finish(): Promise<void> {
     clearInterval(this.publisher);
     clearInterval(this.progressTimer);
-    await this.settleDeliveries();
-    const metrics = this.pool.metrics();
+    if (!this.interrupted) await this.settleDeliveries();
+    this.report();
     this.pool.stop();
     await sleep(300);
     this.pool.dispose();
     for (const proxy of this.proxies) await proxy.close();
     for (const server of this.servers) await server?.close();
+    await this.keepInspectorOpen();
+  }
 
+  /** Prints the report once, from what has been counted so far. */
+  private report(): void {
+    if (this.reported) return;
+    this.reported = true;
+    const metrics = this.pool.metrics();
     const { published, received, lost, announced, duplicated } = this.ledger.totals();
     const peak = peakPer(this.ledger.dialTimes, 100);
     const p50 = percentile(this.ledger.recoveries, 50);
     const p99 = percentile(this.ledger.recoveries, 99);
     if (this.tty) process.stdout.write('\r\x1b[2K');
-    console.log('\nreport');
+    console.log(`\nreport${this.interrupted ? ' (interrupted)' : ''}`);
     const rows: Array<[string, string]> = [
       ['connections', `${this.args.connections} (connects ${metrics.totals.connects}, reconnects ${metrics.totals.reconnects})`],
       ['reconnect time p50 / p99', `${p50 ?? '-'} ms / ${p99 ?? '-'} ms (${this.ledger.recoveries.length} recoveries)`],
       ['peak dials per 100 ms', `${peak} (budget: ${this.budget.burst} burst + ${this.budget.ratePerSec}/s, so at most ${this.budget.burst + this.budget.ratePerSec / 10})`],
       ['messages published / received', `${published} confirmed by the server / ${received} delivered`],
-      ['messages lost silently / duplicated', `${lost} / ${duplicated}`],
+      this.interrupted
+        ? ['messages undelivered / duplicated', `${lost} / ${duplicated} (interrupted: in flight or lost)`]
+        : ['messages lost silently / duplicated', `${lost} / ${duplicated}`],
       ['messages behind an explicit gap', `${announced}${announced > 0 ? ' (history the restarted node no longer had; subscribers were told)' : ''}`],
       ['client publishes sent / acked / failed', `${this.ledger.sent} / ${this.ledger.acked} / ${this.ledger.unacked} (ack: true; resent after reconnects, stored once)`],
       ['circuit trips', String(this.ledger.circuitTrips)],
@@ -349,7 +442,15 @@ class Demo {
       ['sessions ended by token expiry', String(this.ledger.expiries)],
     ];
     for (const [label, value] of rows) console.log(`  ${label.padEnd(32)} ${value}`);
-    await this.keepInspectorOpen();
+    console.log('  faults');
+    if (this.ledger.faults.length === 0) console.log('    none announced yet');
+    for (const fault of this.ledger.faults) console.log(`    ${this.faultLine(fault)}`);
+  }
+
+  private faultLine({ name, at, outcome }: FaultRecord): string {
+    const when = `at ${seconds(at - this.started)}`;
+    if (outcome) return `${name.padEnd(16)} ${outcome.happened ? `happened ${when}` : `did not happen (announced ${when})`}: ${outcome.what}`;
+    return `${name.padEnd(16)} ${this.interrupted ? 'still under way when interrupted' : 'not seen to happen'} (announced ${when})`;
   }
 
   /** With `--inspect`: the recording stays browsable after the report, until Ctrl-C. */
@@ -357,8 +458,10 @@ class Demo {
     const inspector = this.inspector;
     if (!inspector) return;
     inspector.client.close();
-    console.log(`\ninspector still open at ${inspector.server.url} (the recording is kept): Ctrl-C to quit`);
-    await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+    if (!this.interrupted) {
+      console.log(`\ninspector still open at ${inspector.server.url} (the recording is kept): Ctrl-C to quit`);
+      await new Promise<void>((resolve) => (this.wakeOnInterrupt = resolve));
+    }
     await inspector.server.close();
   }
 }
