@@ -1,5 +1,5 @@
 export { createServer, type PublishResult, type SocketchartServer } from './create-server.js';
-export type { ServerOptions, ServerAuthOptions, RedisBackendOptions, ServerMetricsOptions } from './options.js';
+export type { ServerOptions, ServerAuthOptions, RedisBackendOptions, RedisConnectionOptions, ServerMetricsOptions } from './options.js';
 export type { Identity, TokenMode, VerifiedToken, VerifyToken } from './auth.js';
 export { createToken, type CreateTokenOptions } from './tokens.js';
 export { InvalidOptionError } from '../protocol/errors.js';

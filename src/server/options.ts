@@ -1,7 +1,6 @@
 import type { Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import { randomUUID } from 'node:crypto';
-import type { RedisOptions } from 'ioredis';
 import type { Registry } from 'prom-client';
 import type { TokenMode, VerifyToken } from './auth.js';
 import { defaultChannelRules, type ChannelRule } from './channels.js';
@@ -38,12 +37,27 @@ export interface ServerAuthOptions {
   timeoutMs?: number;
 }
 
+/**
+ * Options handed to ioredis's `new Redis(options)` (see its `RedisOptions`): the common ones named here,
+ * any other passed through as it is.
+ */
+export interface RedisConnectionOptions {
+  host?: string;
+  port?: number;
+  username?: string;
+  password?: string;
+  db?: number;
+  /** TLS options (`tls.connect`'s); `rediss://` urls turn TLS on. */
+  tls?: Record<string, unknown>;
+  [option: string]: unknown;
+}
+
 /** Scale-out through Redis: fan-out (pub/sub), sequence numbers, history (streams) and presence. */
 export interface RedisBackendOptions {
   /** `redis://` or `rediss://` URL. @default undefined (ioredis `options`, else 127.0.0.1:6379) */
   url?: string;
   /** ioredis options (host, port, password, tls, …); the server overrides the offline-queue, retry and lazy-connect settings it depends on. @default {} */
-  options?: RedisOptions;
+  options?: RedisConnectionOptions;
   /** Prefix of every key and pub/sub channel. @default 'socketchart:' */
   keyPrefix?: string;
   /** How often this node announces it is alive (and reaps dead nodes' presence). @default 5000 */
@@ -162,7 +176,7 @@ export interface ServerOptions {
 
 export interface ResolvedRedisOptions {
   url: string | undefined;
-  options: RedisOptions;
+  options: RedisConnectionOptions;
   keyPrefix: string;
   nodeHeartbeatMs: number;
   nodeTimeoutMs: number;

@@ -180,12 +180,15 @@ class SocketLink {
  * detaches every handler and closes the socket. `callbacksFor` finds the callbacks of the connection
  * that runs it.
  */
-export function socketLogic(callbacksFor: (self: AnyActorRef) => SocketCallbacks): ActorLogic<Snapshot<undefined>, EventObject, SocketInput> {
+/** The socket actor's logic, as the connection machine invokes it. */
+export type SocketLogic = ActorLogic<Snapshot<undefined>, EventObject, SocketInput>;
+
+export function socketLogic(callbacksFor: (self: AnyActorRef) => SocketCallbacks): SocketLogic {
   const logic: ActorLogic<SocketLink, EventObject, SocketInput> = {
     getInitialSnapshot: ({ self }, input) => new SocketLink(callbacksFor(self), input, self),
     start: (link) => link.start(),
     transition: (link, event) => (event.type === 'xstate.stop' ? link.stop() : link),
     getPersistedSnapshot: (link) => link.toJSON(),
   };
-  return logic as unknown as ActorLogic<Snapshot<undefined>, EventObject, SocketInput>;
+  return logic as unknown as SocketLogic;
 }
