@@ -1,4 +1,5 @@
 import { DEFAULT_INSPECTOR_PORT } from '../inspection/protocol.js';
+import { flags } from './flags.js';
 
 export interface DemoArgs {
   /** Seconds the scripted demo runs. */
@@ -37,10 +38,7 @@ function integer(flag: string, value: string | undefined, min: number, max: numb
 /** Parses the demo's flags; throws UsageError for anything it does not know. */
 export function parseDemoArgs(argv: readonly string[]): DemoArgs | 'help' {
   const args: DemoArgs = { durationSec: 30, connections: 8, forever: false, redis: undefined, inspect: false };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i]!;
-    const [name, inline] = flag.includes('=') ? [flag.slice(0, flag.indexOf('=')), flag.slice(flag.indexOf('=') + 1)] : [flag, undefined];
-    const value = () => inline ?? argv[++i];
+  for (const { text, name, inline, value } of flags(argv)) {
     switch (name) {
       case '--help':
       case '-h':
@@ -64,7 +62,7 @@ export function parseDemoArgs(argv: readonly string[]): DemoArgs | 'help' {
         break;
       }
       default:
-        throw new UsageError(`unknown option ${JSON.stringify(flag)}`);
+        throw new UsageError(`unknown option ${JSON.stringify(text)}`);
     }
   }
   return args;

@@ -1,5 +1,6 @@
 import { DEFAULT_INSPECTOR_PORT } from '../inspection/protocol.js';
 import { UsageError } from './demo-args.js';
+import { flags } from './flags.js';
 
 export interface InspectArgs {
   /** Port to listen on (`0`: any free port). */
@@ -26,10 +27,7 @@ export const inspectUsage = `usage: socketchart inspect [options]
 /** Parses `socketchart inspect`'s flags; throws UsageError for anything it does not know. */
 export function parseInspectArgs(argv: readonly string[]): InspectArgs | 'help' {
   const args: InspectArgs = { port: DEFAULT_INSPECTOR_PORT, host: '127.0.0.1', exitWithParent: false };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i]!;
-    const [name, inline] = flag.includes('=') ? [flag.slice(0, flag.indexOf('=')), flag.slice(flag.indexOf('=') + 1)] : [flag, undefined];
-    const value = () => inline ?? argv[++i];
+  for (const { text, name, value } of flags(argv)) {
     switch (name) {
       case '--help':
       case '-h':
@@ -53,7 +51,7 @@ export function parseInspectArgs(argv: readonly string[]): InspectArgs | 'help' 
         args.exitWithParent = true;
         break;
       default:
-        throw new UsageError(`unknown option ${JSON.stringify(flag)}`);
+        throw new UsageError(`unknown option ${JSON.stringify(text)}`);
     }
   }
   return args;
