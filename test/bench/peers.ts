@@ -614,12 +614,16 @@ const PEERS_NOTES =
   '  defaults (polling first, then the upgrade) with forceNew, one connection per client. Restart: socketchart as a pool with defaults\n' +
   '  (dial budget 200/s, burst 20) and as standalone connections with defaults.';
 
+/** `--only <section>[,<section>]` (throughput, heap, storms, servers, bundles): the others are left out (their cells "—"). */
+const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1]!.split(',') : undefined;
+const section = async <T>(name: string, run: () => Promise<T>, skipped: T): Promise<T> => (only === undefined || only.includes(name) ? run() : skipped);
+
 async function main(): Promise<PeersResult> {
-  const tp = await throughput();
-  const h = await heap();
-  const st = await storms();
-  const sv = await servers();
-  const b = await bundles();
+  const tp = await section('throughput', throughput, { receive: {}, send: {}, receiveCpu: {}, sendCpu: {} });
+  const h = await section('heap', heap, {});
+  const st = await section('storms', storms, []);
+  const sv = await section('servers', servers, { fanout: {}, p99: {}, p50: {} });
+  const b = await section('bundles', bundles, {});
   const figures = { ...tp, heap: h, storms: st, fanout: sv.fanout, p99: sv.p99, p50: sv.p50, bundles: b };
   const result: PeersResult = { ...figures, table: `${peersTable(figures)}\n${PEERS_NOTES}` };
   console.log(heading('Side by side'));
