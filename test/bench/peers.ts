@@ -42,7 +42,7 @@ import { measure as bundle, root } from '../../scripts/bundle-measure.mjs';
 import { CHANNEL, IO_OUTBOUND_DATA, OUTBOUND_MESSAGE } from './lib/frames.js';
 import { ThroughputServer, onMessageFrame, rawWs, socketchart, type Listener, type Run, type Sender, type ThroughputClient } from './lib/client-runs.js';
 import { openRaw, whenConnected } from './lib/clients.js';
-import { heapPerConnection, settleHeap, type Variant } from './lib/held.js';
+import { closeAll, heapPerConnection, openAll, settleHeap, type Variant } from './lib/held.js';
 import { here, runBenchMain, stopChild } from './lib/proc.js';
 import { ask, children, expect, fanoutRun, forkChild, latencyCase, tell, waitOpen } from './lib/server-runs.js';
 import { fixed, heading, int, kb, median, peakInWindow, rate, sleep, table, tick } from './lib/stats.js';
@@ -50,7 +50,7 @@ import { fixed, heading, int, kb, median, peakInWindow, rate, sleep, table, tick
 const quick = process.argv.includes('--quick');
 /** Sizes at full length, and for --quick (a smoke run: figures not meaningful). */
 const SIZES = {
-  full: { rounds: 5, runSeconds: 0.8, warmupN: 100_000, heapRounds: 3, heapN: 1_000, stormN: 1_000, stormTimeoutMs: 30_000, fanoutSubs: 1_000, fanoutRounds: 3, fanoutSeconds: 1, latWarmupMs: 1_000, latMs: 3_000 },
+  full: { rounds: 5, runSeconds: 0.6, warmupN: 100_000, heapRounds: 3, heapN: 1_000, stormN: 1_000, stormTimeoutMs: 30_000, fanoutSubs: 1_000, fanoutRounds: 3, fanoutSeconds: 1, latWarmupMs: 1_000, latMs: 3_000 },
   quick: { rounds: 1, runSeconds: 0.2, warmupN: 20_000, heapRounds: 1, heapN: 200, stormN: 200, stormTimeoutMs: 15_000, fanoutSubs: 200, fanoutRounds: 1, fanoutSeconds: 0.3, latWarmupMs: 300, latMs: 700 },
 };
 const {
@@ -299,14 +299,16 @@ async function heap(): Promise<Row> {
   );
   const plain = await startServer('plain');
   const sio = await startServer('socketio');
+  const serverOf = (peer: Peer) => (peer === 'socketio' ? sio : plain);
+  const variantOf = (peer: Peer) => heapVariant(peer, `${peer === 'socketio' ? 'http' : 'ws'}://127.0.0.1:${serverOf(peer).port}`);
   try {
+    // warm-up: 100 of each, opened and closed (first-use allocations and JIT out of the figures)
+    for (const peer of PEERS) await closeAll(serverOf(peer).child, variantOf(peer), await openAll(serverOf(peer).child, variantOf(peer), 100));
     const per = new Map<Peer, number[]>();
     for (let round = 0; round < ROUNDS_HEAP; round++) {
       for (const peer of rotate(PEERS, round)) {
-        const server = peer === 'socketio' ? sio : plain;
-        const url = `ws://127.0.0.1:${server.port}`;
         let steady: number | undefined;
-        const result = await heapPerConnection(server.child, heapVariant(peer, peer === 'socketio' ? url.replace('ws:', 'http:') : url), HEAP_N, async (_items, before) => {
+        const result = await heapPerConnection(serverOf(peer).child, variantOf(peer), HEAP_N, async (_items, before) => {
           if (peer !== 'socketchart' || quick) return;
           await sleep(5_500);
           steady = ((await settleHeap()).heap - before.heap) / HEAP_N;
@@ -328,7 +330,7 @@ async function heap(): Promise<Row> {
 
 type StormKind = 'pool' | 'standalone' | 'socketio' | 'partysocket' | 'rws';
 const STORMS: { kind: StormKind; label: string; server: 'plain' | 'socketio' }[] = [
-  { kind: 'pool', label: 'socketchart pool (createPool, defaults)', server: 'plain' },
+  { kind: 'pool', label: 'socketchart pool (createPool, defaults; staggerMs 0)', server: 'plain' },
   { kind: 'standalone', label: 'socketchart, standalone createConnection (defaults)', server: 'plain' },
   { kind: 'socketio', label: 'socket.io-client (defaults, forceNew)', server: 'socketio' },
   { kind: 'partysocket', label: 'partysocket (defaults)', server: 'plain' },
@@ -349,7 +351,8 @@ interface StormResult {
 /** Opens N clients of a kind; `connected(i)` runs at every connect (the first and every reconnect). */
 async function openStormClients(kind: StormKind, url: string, connected: (i: number) => void): Promise<() => void> {
   if (kind === 'pool') {
-    const pool = createPool({ endpoints: Array.from({ length: STORM_N }, (_, i) => ({ name: String(i), url })) });
+    // staggerMs only spaces the pool's first start (default 100 ms apart: 100 s for 1,000); reconnects use the defaults
+    const pool = createPool({ endpoints: Array.from({ length: STORM_N }, (_, i) => ({ name: String(i), url })), staggerMs: 0 });
     pool.on('state', ({ name, status }: { name: string; status: ConnectionStatus }) => {
       if (status === 'connected') connected(Number(name));
     });
@@ -404,7 +407,8 @@ async function storm(spec: (typeof STORMS)[number]): Promise<StormResult> {
     close = await openStormClients(spec.kind, url, (i) => (lastConnected[i] = Date.now()));
     const count = (since: number) => lastConnected.reduce((n, t) => n + (t > since ? 1 : 0), 0);
     if (!(await until(() => count(0) === STORM_N, 60_000))) throw new Error(`${spec.label}: only ${count(0)} of ${STORM_N} connected at the start`);
-    await sleep(quick ? 500 : 1_500);
+    // held past minUptime (socketchart, partysocket, reconnecting-websocket: 5 s), so every client counts as stable
+    await sleep(quick ? 500 : 6_000);
     const killedAt = Date.now();
     server.child.kill('SIGKILL');
     await stopChild(server.child);
@@ -436,7 +440,8 @@ async function storm(spec: (typeof STORMS)[number]): Promise<StormResult> {
 async function storms(): Promise<StormResult[]> {
   console.log(heading(`3. Restart storm — ${int(STORM_N)} clients, server process killed and started again on the same port`));
   console.log(
-    'each library with its own defaults, against servers/plain-server.ts (socket.io-client: servers/socketio-server.ts); the clients connect, then the' +
+    'each library with its own defaults, against servers/plain-server.ts (socket.io-client: servers/socketio-server.ts); the clients connect and are' +
+      `\nheld ${quick ? 0.5 : 6} s (past the 5 s minUptime of socketchart, partysocket and reconnecting-websocket: stable connections), then the` +
       '\nserver process gets SIGKILL and a new one listens on the same port. all back: from the new server listening until every client has' +
       `\nconnected again (its own connected/open event); peak: most new connections the server counted in any 100 ms (timeout ${STORM_TIMEOUT_MS / 1000} s).\n`,
   );
@@ -612,7 +617,7 @@ const PEERS_NOTES =
   '  × raw ws: median over interleaved rounds of (client ÷ raw ws in the same round). Server rows: the raw ws column is a plain ws\n' +
   '  broadcast loop (servers/plain-server.ts). socket.io-client throughput: transports [\'websocket\'] forced; heap and restart: its\n' +
   '  defaults (polling first, then the upgrade) with forceNew, one connection per client. Restart: socketchart as a pool with defaults\n' +
-  '  (dial budget 200/s, burst 20) and as standalone connections with defaults.';
+  '  (dial budget 200/s, burst 20; staggerMs 0 for the first start only) and as standalone connections with defaults.';
 
 /** `--only <section>[,<section>]` (throughput, heap, storms, servers, bundles): the others are left out (their cells "—"). */
 const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1]!.split(',') : undefined;
