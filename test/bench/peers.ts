@@ -40,7 +40,7 @@ import { io, type Socket as IoSocket } from 'socket.io-client';
 import { createConnection, createPool, type Connection, type ConnectionStatus } from '../../src/index.node.js';
 import { measure as bundle, root } from '../../scripts/bundle-measure.mjs';
 import { CHANNEL, IO_OUTBOUND_DATA, OUTBOUND_MESSAGE } from './lib/frames.js';
-import { ThroughputServer, onMessageFrame, rawWs, socketchart, type Listener, type Run, type Sender, type ThroughputClient } from './lib/client-runs.js';
+import { ThroughputServer, onMessageFrame, rawWs, socketchart, type Run, type Sender, type ThroughputClient } from './lib/client-runs.js';
 import { openRaw, whenConnected } from './lib/clients.js';
 import { closeAll, heapPerConnection, openAll, settleHeap, type Variant } from './lib/held.js';
 import { here, runBenchMain, stopChild } from './lib/proc.js';

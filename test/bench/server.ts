@@ -31,7 +31,7 @@ import type { ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import type { Split } from './servers/snapshot-split.js';
 import { here, stopChild, toParent } from './lib/proc.js';
-import { ask, children, expect, fanoutRun, forkChild, latencyCase, pct, tell, waitOpen, type FanoutRun, type LatencyFigures } from './lib/server-runs.js';
+import { ask, children, expect, fanoutRun, forkChild, latencyCase, tell, waitOpen, type FanoutRun, type LatencyFigures } from './lib/server-runs.js';
 
 export type { LatencyFigures } from './lib/server-runs.js';
 import { fixed, heading, int, kb, median, rate, sleep, table, verdict } from './lib/stats.js';
