@@ -1,30 +1,8 @@
 // The bundle budget: what a browser app ships, minified (esbuild) and gzipped, from the built dist/.
 // Prints each figure next to its budget and exits 1 when one is over, or when a bundle holds code it must not.
-import { build } from 'esbuild';
-import { gzipSync } from 'node:zlib';
-import { fileURLToPath } from 'node:url';
-import { dirname, join } from 'node:path';
+import { measure } from './bundle-measure.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const KB = 1024;
-
-async function measure(contents, external = []) {
-  const result = await build({
-    stdin: { contents, resolveDir: root, loader: 'js' },
-    bundle: true,
-    minify: true,
-    format: 'esm',
-    platform: 'browser',
-    target: 'es2022',
-    write: false,
-    metafile: true,
-    external,
-    logLevel: 'silent',
-    define: { 'process.env.NODE_ENV': '"production"' },
-  });
-  const code = result.outputFiles[0].contents;
-  return { min: code.length, gz: gzipSync(code, { level: 9 }).length, metafile: result.metafile, code: result.outputFiles[0].text };
-}
 
 /** Bytes of each input in the minified output, grouped (xstate, and socketchart by folder). */
 function costs(metafile) {

@@ -15,6 +15,7 @@ import { createConnection, connectInspector, type SocketchartInspector } from '.
 import { startInspectorProcess } from '../../src/cli/inspector-process.js';
 import { CHANNEL } from './lib/frames.js';
 import { whenConnected } from './lib/clients.js';
+import { counter, type Run } from './lib/client-runs.js';
 import { forkTs, here, isType, nextMessage, toParent } from './lib/proc.js';
 import { fixed, heading, int, median, rate, table, tick, verdict } from './lib/stats.js';
 
@@ -24,39 +25,18 @@ const N = quick ? 100_000 : 600_000;
 const TARGET = 0.95;
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
 
-interface Run {
-  rate: number;
-  cpuNs: number;
-}
-
 const server = forkTs(here(import.meta.url, './servers/throughput-server.ts'));
 
 async function receive(n: number, inspect: SocketchartInspector | undefined, url: string): Promise<Run> {
   const connection = createConnection({ url, name: 'bench-inspected', ...(inspect ? { inspect } : {}) });
-  let count = 0;
-  let first = 0;
-  let last = 0;
-  let cpuStart: NodeJS.CpuUsage | undefined;
-  let cpu: NodeJS.CpuUsage | undefined;
-  let resolve!: () => void;
-  const done = new Promise<void>((r) => (resolve = r));
-  connection.subscribe(CHANNEL, () => {
-    if (++count === 1) {
-      first = performance.now();
-      cpuStart = process.cpuUsage();
-    }
-    if (count === n) {
-      last = performance.now();
-      cpu = process.cpuUsage(cpuStart);
-      resolve();
-    }
-  });
+  const c = counter(n);
+  connection.subscribe(CHANNEL, c.listener);
   connection.start();
   await whenConnected(connection);
   server.send({ type: 'blast', n });
-  await done;
+  await c.done;
   connection.dispose();
-  return { rate: (n - 1) / ((last - first) / 1000), cpuNs: cpu ? ((cpu.user + cpu.system) * 1000) / (n - 1) : Number.NaN };
+  return c.result();
 }
 
 export interface InspectionResult {

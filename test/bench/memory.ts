@@ -18,60 +18,15 @@ import { FakeSocket } from './lib/fake-socket.js';
 import { openRaw, whenConnected } from './lib/clients.js';
 import { attribute, child, isNewMask, isOffHeap, nodeIds, nodesNamed, path, takeHeapSnapshot, totalsByKind, type HeapGraph, type KindTotal } from './lib/heap-snapshot.js';
 import { forkTs, here, isType, nextMessage, stopChild, toParent } from './lib/proc.js';
+import { closeAll as closeAllOn, heapPerConnection, openAll as openAllOn, settleHeap, type Variant } from './lib/held.js';
 import { fixed, heading, int, kb, sleep, table, verdict } from './lib/stats.js';
 
 const quick = process.argv.includes('--quick');
 const N = 1_000;
-const BATCH = 100;
 const TARGET_KB = 8;
-
-const gcFn = (globalThis as { gc?: () => void }).gc;
-if (!gcFn) {
-  console.error('memory.ts needs --expose-gc');
-  process.exit(2);
-}
-const gc = gcFn;
-
-interface Usage {
-  heap: number;
-  external: number;
-}
-
-async function settleHeap(): Promise<Usage> {
-  for (let i = 0; i < 4; i++) {
-    gc();
-    await sleep(10);
-  }
-  const m = process.memoryUsage();
-  return { heap: m.heapUsed, external: m.external };
-}
 
 const server = forkTs(here(import.meta.url, './servers/plain-server.ts'));
 let url = '';
-
-async function serverOpen(): Promise<number> {
-  server.send({ type: 'count' });
-  return (await nextMessage(server, isType<{ type: 'count'; open: number }>('count'), 10_000)).open;
-}
-
-async function waitServerOpen(expected: number, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const open = await serverOpen();
-    if (open === expected) return;
-    if (Date.now() > deadline) throw new Error(`server holds ${open} connections, expected ${expected}`);
-    await sleep(25);
-  }
-}
-
-/** One variant: how to open one connection (kept alive by what it returns) and how to close it. */
-interface Variant<T> {
-  label: string;
-  open: () => Promise<T>;
-  close: (item: T) => void;
-  /** Opens a real socket each (the server's count is checked). */
-  sockets: boolean;
-}
 
 const socketchartOptions = (heartbeat: boolean): ConnectionOptions => ({ url, ...(heartbeat ? {} : { heartbeat: false }) });
 
@@ -115,22 +70,8 @@ const variants = {
   } satisfies Variant<Connection>,
 };
 
-async function openAll<T>(variant: Variant<T>, count = N): Promise<T[]> {
-  const items: T[] = [];
-  for (let i = 0; i < count; i += BATCH) {
-    const batch = await Promise.all(Array.from({ length: Math.min(BATCH, count - i) }, () => variant.open()));
-    items.push(...batch);
-  }
-  if (variant.sockets) await waitServerOpen(count);
-  return items;
-}
-
-async function closeAll<T>(variant: Variant<T>, items: T[]): Promise<void> {
-  for (const item of items) variant.close(item);
-  items.length = 0;
-  if (variant.sockets) await waitServerOpen(0);
-  await sleep(50);
-}
+const openAll = <T>(variant: Variant<T>, count = N) => openAllOn(server, variant, count);
+const closeAll = <T>(variant: Variant<T>, items: T[]) => closeAllOn(server, variant, items);
 
 interface Measured {
   label: string;
@@ -139,15 +80,11 @@ interface Measured {
 }
 
 /** Opens N, measures, and hands the open items to `whileOpen` before closing them. */
-async function measure<T>(variant: Variant<T>, whileOpen?: (items: T[], before: Usage) => Promise<void>): Promise<Measured> {
-  const before = await settleHeap();
-  const items = await openAll(variant);
-  const after = await settleHeap();
-  const result = { label: variant.label, perConn: (after.heap - before.heap) / N, externalPerConn: (after.external - before.external) / N };
-  console.log(`  ${variant.label.padEnd(48)} ${kb(result.perConn)}/conn`);
-  if (whileOpen) await whileOpen(items, before);
-  await closeAll(variant, items);
-  return result;
+async function measure<T>(variant: Variant<T>, whileOpen?: (items: T[], before: { heap: number }) => Promise<void>): Promise<Measured> {
+  return heapPerConnection(server, variant, N, async (items, before, result) => {
+    console.log(`  ${variant.label.padEnd(48)} ${kb(result.perConn)}/conn`);
+    await whileOpen?.(items, before);
+  });
 }
 
 // ─── breakdown A: differential with an in-memory socket ─────────────────────────────────────────────

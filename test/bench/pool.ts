@@ -27,7 +27,7 @@ import { createPool, type ConnectionStatus, type DialBudgetOptions, type Pool, t
 import type { WorkerResult, WorkerTask } from './pool-start-worker.js';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { forkTs, here, isType, nextMessage, stopChild, toParent } from './lib/proc.js';
-import { fixed, heading, int, kb, median, sleep, table, verdict } from './lib/stats.js';
+import { fixed, heading, int, kb, median, peakInWindow, sleep, table, verdict } from './lib/stats.js';
 
 const quick = process.argv.includes('--quick');
 
@@ -298,18 +298,6 @@ interface RestartResult {
 }
 
 const DEFAULT_BUDGET: Required<DialBudgetOptions> = { ratePerSec: 200, burst: 20 };
-
-/** Most values of sorted `times` within any half-open window [t, t + width). */
-function peakInWindow(times: readonly number[], width: number): number {
-  let peak = 0;
-  let j = 0;
-  for (let i = 0; i < times.length; i++) {
-    if (j < i) j = i;
-    while (j < times.length && times[j]! < times[i]! + width) j++;
-    peak = Math.max(peak, j - i);
-  }
-  return peak;
-}
 
 async function restartRun(url: string, server: ReturnType<typeof forkTs>, variant: RestartVariant): Promise<RestartResult> {
   const budget = { ...DEFAULT_BUDGET, ...(variant.dialBudget ?? {}) };

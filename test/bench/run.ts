@@ -16,6 +16,9 @@
  *                  process: pool-start-worker.ts), heap per pooled connection, the per-actor-stop cost that
  *                  grows with the pool, and the reconnect spread of 1,000 pooled connections after a real
  *                  server restart (server: servers/plain-server.ts, restarted on the same port)
+ *   server.ts      the reference server: fan-out, delivery latency, heap per connection
+ *   peers.ts       socketchart next to raw ws, partysocket, reconnecting-websocket and socket.io (client throughput,
+ *                  heap per connection, restart storm, server fan-out and latency, browser bundle), one table
  */
 import os from 'node:os';
 import type { MicroResult } from './micro.js';
@@ -26,6 +29,7 @@ import type { ServerResult } from './server.js';
 import type { AcksResult } from './acks.js';
 import { serverSummaryRows } from './lib/server-summary.js';
 import type { PoolResult } from './pool.js';
+import type { PeersResult } from './peers.js';
 import { forkTs, here, isType, nextMessage } from './lib/proc.js';
 import { fixed, heading, int, kb, rate, table, verdict } from './lib/stats.js';
 
@@ -72,6 +76,7 @@ const acks = await runBench<AcksResult>('./acks.ts');
 const memory = await runBench<MemoryResult>('./memory.ts');
 const pool = await runBench<PoolResult>('./pool.ts');
 const server = await runBench<ServerResult>('./server.ts');
+const peers = await runBench<PeersResult>('./peers.ts');
 
 console.log(heading('Summary'));
 const rows: (string | number)[][] = [];
@@ -184,6 +189,10 @@ if (pool) {
 }
 if (server) rows.push(...serverSummaryRows(server));
 console.log(table(['figure', 'value', 'target', ''], rows));
+if (peers) {
+  console.log(heading('Side by side with the field (peers.ts)'));
+  console.log(peers.table);
+}
 console.log(`\nload average at end: ${load()}; total ${fixed((performance.now() - startedAt) / 1000, 1)} s`);
-const failed = [micro, throughput, inspection, acks, memory, pool, server].some((r) => r === undefined);
+const failed = [micro, throughput, inspection, acks, memory, pool, server, peers].some((r) => r === undefined);
 process.exit(failed ? 1 : 0);

@@ -30,7 +30,10 @@
 import type { ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import type { Split } from './servers/snapshot-split.js';
-import { forkTs, here, isType, nextMessage, stopChild, toParent } from './lib/proc.js';
+import { here, stopChild, toParent } from './lib/proc.js';
+import { ask, children, expect, fanoutRun, forkChild, latencyCase, tell, waitOpen, type FanoutRun, type LatencyFigures } from './lib/server-runs.js';
+
+export type { LatencyFigures } from './lib/server-runs.js';
 import { fixed, heading, int, kb, median, rate, sleep, table, verdict } from './lib/stats.js';
 
 const quick = process.argv.includes('--quick');
@@ -47,22 +50,6 @@ const SPLIT = !process.argv.includes('--no-split');
 const TARGET_DELIVERIES = 200_000;
 const TARGET_P99_MS = 10;
 const TARGET_KB = 8;
-
-export interface LatencyFigures {
-  label: string;
-  publishesPerSec: number;
-  subscribers: number;
-  deliveriesPerSec: number;
-  /** Deliveries measured, and expected (published after the warm-up × subscribers). */
-  samples: number;
-  expected: number;
-  p50: number;
-  p95: number;
-  p99: number;
-  max: number;
-  /** p99 of how late the publisher was against its schedule (ms): large means the rate was not kept. */
-  publisherLagP99: number;
-}
 
 export interface ServerResult {
   fanout: {
@@ -102,48 +89,7 @@ interface Heap {
   open: number;
 }
 
-const children: ChildProcess[] = [];
-function fork(file: string, flags: string[] = []): ChildProcess {
-  const child = forkTs(here(import.meta.url, file), { flags });
-  child.on('message', (m) => {
-    if (isType<{ type: 'error'; message: string }>('error')(m)) console.error(`${file} (pid ${child.pid}): ${m.message}`);
-  });
-  child.on('error', (error) => console.error(`${file} (pid ${child.pid}): ${error.message}`));
-  children.push(child);
-  return child;
-}
-
-/** Sends over IPC if the child is still there (a dead child is reported by whatever waits for its answer). */
-function tell(child: ChildProcess, message: unknown): void {
-  if (child.connected) child.send(message as never);
-}
-
-/** Waits for a `type` message from the child; rejects on its `error` message, on its exit, or on timeout. */
-function expect<T extends { type: string }>(child: ChildProcess, type: T['type'], timeoutMs: number): Promise<T> {
-  return nextMessage(child, (m): m is T | { type: 'error'; message: string } => isType<T>(type)(m) || isType<{ type: 'error'; message: string }>('error')(m), timeoutMs).then((m) =>
-    m.type === 'error' ? Promise.reject(new Error((m as { message: string }).message)) : (m as T),
-  );
-}
-
-async function ask<T extends { type: string }>(child: ChildProcess, message: { type: string } & Record<string, unknown>, reply: T['type'], timeoutMs = 30_000): Promise<T> {
-  const answer = expect<T>(child, reply, timeoutMs);
-  tell(child, message);
-  return answer;
-}
-
-async function serverOpen(server: ChildProcess): Promise<number> {
-  return (await ask<{ type: 'count'; open: number }>(server, { type: 'count' }, 'count', 10_000)).open;
-}
-
-async function waitOpen(server: ChildProcess, expected: number, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const open = await serverOpen(server);
-    if (open === expected) return;
-    if (Date.now() > deadline) throw new Error(`server holds ${open} connections, expected ${expected}`);
-    await sleep(50);
-  }
-}
+const fork = (file: string, flags: string[] = []) => forkChild(here(import.meta.url, file), flags);
 
 async function startServer(): Promise<{ server: ChildProcess; url: string }> {
   const server = fork('./servers/socketchart-server.ts', ['--expose-gc']);
@@ -152,30 +98,9 @@ async function startServer(): Promise<{ server: ChildProcess; url: string }> {
 }
 
 const load = () => os.loadavg().map((v) => v.toFixed(2)).join(' / ');
-const pct = (sorted: Float64Array, p: number) => (sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!);
 const ms = (v: number) => `${fixed(v, 2)} ms`;
 
 // ─── 1. fan-out ─────────────────────────────────────────────────────────────────────────────────────
-
-interface Counted {
-  type: 'counted';
-  firstAt: number;
-  lastAt: number;
-  frames: number;
-  other: number;
-  cpuUs: number;
-}
-interface Fanned {
-  type: 'fanned';
-  startedAt: number;
-  publishMs: number;
-  drainedMs: number;
-  cpuUs: number;
-  sysUs: number;
-  drainWaits: number;
-  maxBuffered: number;
-  failed: number;
-}
 
 type FanoutMode = 'socketchart' | 'corked' | 'raw';
 const MODES: { mode: FanoutMode; label: string }[] = [
@@ -183,43 +108,6 @@ const MODES: { mode: FanoutMode; label: string }[] = [
   { mode: 'raw', label: 'reference: raw ws.send(frame) per socket' },
   { mode: 'corked', label: 'experiment: server.broadcast(), sockets corked per burst' },
 ];
-
-interface FanoutRun {
-  mode: FanoutMode;
-  messages: number;
-  deliveries: number;
-  ms: number;
-  rate: number;
-  serverCpuUs: number;
-  serverSysUs: number;
-  clientCpuUs: number;
-  drainWaits: number;
-  maxBuffered: number;
-}
-
-async function fanoutRun(server: ChildProcess, clients: ChildProcess[], ch: string, messages: number, mode: FanoutMode): Promise<FanoutRun> {
-  const timeoutMs = 60_000;
-  await Promise.all(clients.map((c) => ask(c, { type: 'count', perSocket: messages }, 'counting')));
-  const counted = clients.map((c) => expect<Counted>(c, 'counted', timeoutMs));
-  const fanned = await ask<Fanned>(server, { type: 'fanout', ch, messages, burst: BURST, highWater: HIGH_WATER, mode }, 'fanned', timeoutMs);
-  const results = await Promise.all(counted);
-  const deliveries = messages * FANOUT_SUBS;
-  const frames = results.reduce((s, r) => s + r.frames, 0);
-  if (frames !== deliveries || fanned.failed > 0) throw new Error(`fan-out: ${frames} frames counted, ${deliveries} expected, ${fanned.failed} broadcasts failed`);
-  const elapsed = Math.max(...results.map((r) => r.lastAt)) - fanned.startedAt;
-  return {
-    mode,
-    messages,
-    deliveries,
-    ms: elapsed,
-    rate: (deliveries / elapsed) * 1000,
-    serverCpuUs: fanned.cpuUs,
-    serverSysUs: fanned.sysUs,
-    clientCpuUs: results.reduce((s, r) => s + r.cpuUs, 0),
-    drainWaits: fanned.drainWaits,
-    maxBuffered: fanned.maxBuffered,
-  };
-}
 
 /** The `message` frame the server sends for the fan-out payload (same shape as src/server/subscription.ts encodeMessage). */
 const fanoutFrameBytes = (ch: string) =>
@@ -241,11 +129,13 @@ async function fanout(server: ChildProcess, url: string, clients: ChildProcess[]
   await waitOpen(server, FANOUT_SUBS);
   console.log(`  ${int(FANOUT_SUBS)} subscribers ready in ${fixed((performance.now() - t0) / 1000, 1)} s`);
 
-  const warm: FanoutRun[] = [];
-  for (const { mode } of MODES) warm.push(await fanoutRun(server, clients, ch, quick ? 100 : 150, mode));
+  const run = (messages: number, mode: FanoutMode) =>
+    fanoutRun(server, clients, { ch, messages, subscribers: FANOUT_SUBS, burst: BURST, highWater: HIGH_WATER, mode }).then((r) => ({ ...r, mode }));
+  const warm: (FanoutRun & { mode: FanoutMode })[] = [];
+  for (const { mode } of MODES) warm.push(await run(quick ? 100 : 150, mode));
   const messages = Math.max(100, Math.min(5_000, Math.round((warm[0]!.rate * RUN_SECONDS) / FANOUT_SUBS / 50) * 50));
-  const runs: FanoutRun[] = [];
-  for (let i = 0; i < ROUNDS; i++) for (const { mode } of MODES) runs.push(await fanoutRun(server, clients, ch, messages, mode));
+  const runs: (FanoutRun & { mode: FanoutMode })[] = [];
+  for (let i = 0; i < ROUNDS; i++) for (const { mode } of MODES) runs.push(await run(messages, mode));
   const ns = (us: number, deliveries: number) => `${fixed((us * 1000) / deliveries, 0)} ns`;
   const summary = MODES.map(({ mode, label }) => {
     const mine = runs.filter((r) => r.mode === mode);
@@ -305,38 +195,6 @@ async function fanout(server: ChildProcess, url: string, clients: ChildProcess[]
 
 // ─── 2. latency ─────────────────────────────────────────────────────────────────────────────────────
 
-interface LatencyReply {
-  type: 'latency';
-  samples: Float64Array;
-  expected: number;
-  published: number;
-  lagP99Ms: number;
-}
-
-async function latencyCase(client: ChildProcess, url: string, label: string, subscribers: number, publishRate: number, tag: string): Promise<LatencyFigures> {
-  const reply = await ask<LatencyReply>(
-    client,
-    { type: 'latency', url, ch: `bench:lat-${tag}`, subscribers, rate: publishRate, warmupMs: LAT_WARMUP_MS, measureMs: LAT_MS, userPrefix: `l${tag}-` },
-    'latency',
-    LAT_MS + LAT_WARMUP_MS + 60_000,
-  );
-  if (reply.samples.length < reply.expected * 0.99) throw new Error(`${label}: only ${reply.samples.length} of ${reply.expected} deliveries arrived`);
-  const sorted = reply.samples.slice().sort();
-  return {
-    label,
-    publishesPerSec: publishRate,
-    subscribers,
-    deliveriesPerSec: publishRate * subscribers,
-    samples: sorted.length,
-    expected: reply.expected,
-    p50: pct(sorted, 0.5),
-    p95: pct(sorted, 0.95),
-    p99: pct(sorted, 0.99),
-    max: sorted.length ? sorted[sorted.length - 1]! : Number.NaN,
-    publisherLagP99: reply.lagP99Ms,
-  };
-}
-
 async function latency(url: string, client: ChildProcess): Promise<ServerResult['latency']> {
   console.log(heading('2. Delivery latency at 10,000 deliveries/s'));
   console.log(
@@ -344,8 +202,8 @@ async function latency(url: string, client: ChildProcess): Promise<ServerResult[
       '\nclient process: latency = performance.now() at the subscriber\'s message event − performance.now() before ws.send (one way, not halved,' +
       `\nclient-side parse included). ${fixed(LAT_WARMUP_MS / 1000, 1)} s warm-up, then ${fixed(LAT_MS / 1000, 1)} s measured.\n`,
   );
-  const fan = await latencyCase(client, url, 'fan-out: 100 publishes/s → 100 subscribers', 100, 100, 'a');
-  const pub = await latencyCase(client, url, 'publish: 10,000 publishes/s → 1 subscriber', 1, 10_000, 'b');
+  const fan = await latencyCase(client, url, { label: 'fan-out: 100 publishes/s → 100 subscribers', subscribers: 100, publishRate: 100, tag: 'a', warmupMs: LAT_WARMUP_MS, measureMs: LAT_MS });
+  const pub = await latencyCase(client, url, { label: 'publish: 10,000 publishes/s → 1 subscriber', subscribers: 1, publishRate: 10_000, tag: 'b', warmupMs: LAT_WARMUP_MS, measureMs: LAT_MS });
   console.log(
     table(
       ['shape', 'deliveries/s', 'measured', 'p50', 'p95', 'p99', 'max', 'target p99', '', 'publisher lag p99'],

@@ -19,12 +19,10 @@
  * Runs are interleaved in ABBA order (raw, socketchart, reference | socketchart, raw, reference | …) after
  * one warm-up run of each; figures are medians. Run alone: `node --expose-gc --import tsx test/bench/throughput.ts [--quick]`.
  */
-import WebSocket from 'ws';
 import { createActor, setup } from 'xstate';
-import { createConnection, type Connection } from '../../src/index.node.js';
-import { CHANNEL, FRAME_BYTES, OUTBOUND_MESSAGE, messageFrame } from './lib/frames.js';
-import { drained, openRaw, socketOfConnection, tcpOf, whenConnected } from './lib/clients.js';
-import { forkTs, here, isType, nextMessage, stopChild, toParent } from './lib/proc.js';
+import { FRAME_BYTES, OUTBOUND_MESSAGE, messageFrame } from './lib/frames.js';
+import { BURST, SEND_LIMIT, ThroughputServer, rawWs, socketchart, type Listener, type Run, type ThroughputClient } from './lib/client-runs.js';
+import { toParent } from './lib/proc.js';
 import { fixed, heading, int, median, rate, table, tick, verdict } from './lib/stats.js';
 
 const quick = process.argv.includes('--quick');
@@ -37,104 +35,11 @@ const MAX_N = 2_000_000;
 const MIN_N = 50_000;
 const WARMUP_N = quick ? 50_000 : 200_000;
 const sizeFor = (rate: number, seconds: number) => Math.max(MIN_N, Math.min(MAX_N, Math.round((rate * seconds) / 10_000) * 10_000));
-const BURST = 256;
-const SEND_LIMIT = 256 * 1024;
-const YIELD_EVERY = 16_384;
 const TARGET = 0.95;
 
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
 
-type Listener = (data: unknown, message: unknown) => void;
-
-/** The application's listener, identical for every variant: counts and timestamps first and last message. */
-function counter(n: number) {
-  let count = 0;
-  let first = 0;
-  let last = 0;
-  let resolve!: () => void;
-  const done = new Promise<void>((r) => (resolve = r));
-  let sink = 0;
-  let cpuStart: NodeJS.CpuUsage | undefined;
-  let cpu: NodeJS.CpuUsage | undefined;
-  const listener: Listener = (data) => {
-    if (data !== undefined) sink++;
-    if (++count === 1) {
-      first = performance.now();
-      cpuStart = process.cpuUsage();
-    }
-    if (count === n) {
-      last = performance.now();
-      cpu = process.cpuUsage(cpuStart);
-      resolve();
-    }
-  };
-  return {
-    listener,
-    done,
-    result: (): Run => ({ rate: (n - 1) / ((last - first) / 1000), cpuNs: cpu ? ((cpu.user + cpu.system) * 1000) / (n - 1) : Number.NaN }),
-    check: () => sink,
-  };
-}
-
-/** One run: msgs/s, and this (client) process's CPU time per message over the same stretch. */
-interface Run {
-  rate: number;
-  cpuNs: number;
-}
-
-const server = forkTs(here(import.meta.url, './servers/throughput-server.ts'));
-const serverError = new Promise<never>((_, reject) => {
-  server.on('message', (m) => {
-    if (isType<{ type: 'error'; message: string }>('error')(m)) reject(new Error(`server: ${m.message}`));
-  });
-});
-serverError.catch(() => {});
-
-async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      serverError,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-let url = '';
-
 // ─── receive ────────────────────────────────────────────────────────────────────────────────────────
-
-async function receiveRaw(n: number): Promise<Run> {
-  const ws = await openRaw(url);
-  const c = counter(n);
-  const listener = c.listener;
-  ws.on('message', (buf: Buffer, isBinary: boolean) => {
-    if (isBinary) return;
-    const msg = JSON.parse(buf.toString()) as { type: string; ch?: string; data: unknown };
-    if (msg.type === 'message' && msg.ch === CHANNEL) listener(msg.data, msg);
-  });
-  server.send({ type: 'blast', n });
-  await withTimeout(c.done, 120_000, 'raw receive');
-  ws.terminate();
-  return c.result();
-}
-
-async function receiveSocketchart(n: number): Promise<Run> {
-  const connection = createConnection({ url, name: 'bench-receive' });
-  const c = counter(n);
-  connection.subscribe(CHANNEL, c.listener);
-  connection.start();
-  await whenConnected(connection);
-  server.send({ type: 'blast', n });
-  await withTimeout(c.done, 120_000, 'socketchart receive');
-  connection.dispose();
-  return c.result();
-}
 
 const messageMachine = setup({
   types: {} as { context: { listener: Listener }; input: { listener: Listener }; events: { type: 'message'; data: unknown; msg: unknown } },
@@ -145,92 +50,24 @@ const messageMachine = setup({
   states: { open: { on: { message: { actions: 'deliver' } } } },
 });
 
-async function receiveXState(n: number): Promise<Run> {
-  const ws = await openRaw(url);
-  const c = counter(n);
-  const actor = createActor(messageMachine, { input: { listener: c.listener } }).start();
-  ws.on('message', (buf: Buffer, isBinary: boolean) => {
-    if (isBinary) return;
-    const msg = JSON.parse(buf.toString()) as { type: string; ch?: string; data: unknown };
-    if (msg.type === 'message' && msg.ch === CHANNEL) actor.send({ type: 'message', data: msg.data, msg });
-  });
-  server.send({ type: 'blast', n });
-  await withTimeout(c.done, 180_000, 'xstate receive');
-  ws.terminate();
-  actor.stop();
-  return c.result();
-}
+/** raw ws + JSON.parse + one XState event per message (an action calls the listener). */
+const xstateReceiver: Pick<ThroughputClient, 'label' | 'receiver'> = {
+  label: 'xstate',
+  async receiver(url, listener) {
+    const actor = createActor(messageMachine, { input: { listener } }).start();
+    const close = await rawWs.receiver(url, (data, msg) => actor.send({ type: 'message', data, msg }));
+    return () => {
+      close();
+      actor.stop();
+    };
+  },
+};
 
-// ─── send ───────────────────────────────────────────────────────────────────────────────────────────
-
-/** Same driver for both clients: bursts of BURST, drain-wait above SEND_LIMIT, a yield every YIELD_EVERY. */
-async function drive(ws: WebSocket, burst: (count: number) => void, n: number): Promise<void> {
-  const socket = tcpOf(ws);
-  let sent = 0;
-  let sinceYield = 0;
-  while (sent < n) {
-    const count = Math.min(BURST, n - sent);
-    burst(count);
-    sent += count;
-    sinceYield += count;
-    if (ws.bufferedAmount >= SEND_LIMIT) {
-      await drained(socket);
-      sinceYield = 0;
-    } else if (sinceYield >= YIELD_EVERY) {
-      await tick();
-      sinceYield = 0;
-    }
-  }
-}
-
-async function sendRun(ws: WebSocket, burst: (count: number) => void, n: number, what: string): Promise<Run> {
-  server.send({ type: 'sink', n });
-  await withTimeout(nextMessage(server, isType('sinking')), 10_000, 'sink');
-  const sunk = nextMessage(server, isType<{ type: 'sunk'; n: number; bytes: number; wrongSize: number; ms: number }>('sunk'), 180_000);
-  const cpuStart = process.cpuUsage();
-  await drive(ws, burst, n);
-  const cpu = process.cpuUsage(cpuStart);
-  const result = await withTimeout(sunk, 180_000, what);
-  if (result.wrongSize !== 0 || result.bytes !== n * FRAME_BYTES) throw new Error(`${what}: server saw ${result.wrongSize} frames of the wrong size`);
-  return { rate: (n - 1) / (result.ms / 1000), cpuNs: ((cpu.user + cpu.system) * 1000) / n };
-}
-
-async function sendRaw(n: number): Promise<Run> {
-  const ws = await openRaw(url);
-  const message = OUTBOUND_MESSAGE;
-  const result = await sendRun(
-    ws,
-    (count) => {
-      for (let i = 0; i < count; i++) ws.send(message);
-    },
-    n,
-    'raw send',
-  );
-  ws.terminate();
-  return result;
-}
-
-async function sendSocketchart(n: number): Promise<Run> {
-  const connection: Connection = createConnection({ url, name: 'bench-send' });
-  connection.start();
-  await whenConnected(connection);
-  const message = OUTBOUND_MESSAGE;
-  let queued = 0;
-  const result = await sendRun(
-    socketOfConnection(connection),
-    (count) => {
-      for (let i = 0; i < count; i++) connection.send(message);
-      queued += connection.queued;
-    },
-    n,
-    'socketchart send',
-  );
-  const metrics = connection.metrics();
-  connection.dispose();
-  if (queued !== 0) console.log(`  note: socketchart queued ${queued} messages instead of taking the fast path`);
-  if (metrics.messagesOut !== n) console.log(`  note: socketchart counted ${metrics.messagesOut} messages out, expected ${n}`);
-  return result;
-}
+const receiveRaw = (n: number) => server.receive(rawWs, n);
+const receiveSocketchart = (n: number) => server.receive(socketchart, n);
+const receiveXState = (n: number) => server.receive(xstateReceiver, n, 180_000);
+const sendRaw = (n: number) => server.send(rawWs, n);
+const sendSocketchart = (n: number) => server.send(socketchart, n);
 
 // ─── main ───────────────────────────────────────────────────────────────────────────────────────────
 
@@ -249,9 +86,10 @@ export interface ThroughputResult {
   send: { raw: number; socketchart: number; ratio: number; cpuRatio: number };
 }
 
+let server!: ThroughputServer;
+
 async function main(): Promise<ThroughputResult> {
-  const listening = await withTimeout(nextMessage(server, isType<{ type: 'listening'; port: number }>('listening')), 30_000, 'server start');
-  url = `ws://127.0.0.1:${listening.port}`;
+  server = await ThroughputServer.start();
   console.log(heading('Throughput — socketchart vs raw ws, same run, loopback, server in a separate process'));
   console.log(`inbound frame  (${FRAME_BYTES} B, seq 1..N): ${messageFrame(123456)}`);
   console.log(`outbound message (${FRAME_BYTES} B): ${OUTBOUND_MESSAGE}  — one constant string object, sent as is by both clients (no JSON.stringify on either side)`);
@@ -339,11 +177,10 @@ async function main(): Promise<ThroughputResult> {
 try {
   const result = await main();
   toParent({ type: 'result', bench: 'throughput', result });
-  server.send({ type: 'exit' });
-  await stopChild(server);
+  await server.stop();
   process.exit(0);
 } catch (error) {
   console.error('throughput bench failed:', error);
-  await stopChild(server, 500);
+  await server?.stop();
   process.exit(1);
 }

@@ -22,6 +22,7 @@ import {
 } from '../../src/testing/index.js';
 import { settle } from './harness.js';
 import { seedFeeds } from '../../src/cli/seed-feeds.js';
+import { peakInWindow } from '../bench/lib/stats.js';
 
 /**
  * The pool under test, for the pool's unit tests and its model-based tests: a pool on mock servers, a
@@ -65,15 +66,7 @@ export function recordingWebSocket(route: (url: string) => MockServer, clock: Pi
 
 /** Most timestamps within any window `[t, t + windowMs)`. */
 export function maxInWindow(times: readonly number[], windowMs: number): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  let best = 0;
-  let j = 0;
-  for (let i = 0; i < sorted.length; i++) {
-    if (j < i) j = i;
-    while (j < sorted.length && sorted[j]! < sorted[i]! + windowMs) j++;
-    best = Math.max(best, j - i);
-  }
-  return best;
+  return peakInWindow([...times].sort((a, b) => a - b), windowMs);
 }
 
 export interface StateChange {

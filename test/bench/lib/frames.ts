@@ -30,17 +30,31 @@ export const OUTBOUND_MESSAGE = (() => {
 })();
 
 /**
+ * The socket.io peer's frames, FRAME_BYTES each: an engine.io `message` packet (`4`) holding a socket.io
+ * EVENT (`2`) named CHANNEL. Inbound: `42["b",{"seq":123456,"v":"xxxx"}]`. Outbound: the data object
+ * `socket.emit(CHANNEL, IO_OUTBOUND_DATA)` encodes to a FRAME_BYTES frame (socket.io has no raw-string send:
+ * the client JSON-encodes every emit).
+ */
+export function ioMessageFrame(seq: number): string {
+  const head = `42["${CHANNEL}",{"seq":${seq},"v":"`;
+  const tail = '"}]';
+  return head + 'x'.repeat(FRAME_BYTES - head.length - tail.length) + tail;
+}
+
+export const IO_OUTBOUND_DATA = { v: 'x'.repeat(FRAME_BYTES - `42["${CHANNEL}",{"v":""}]`.length) };
+
+/**
  * A batch of pre-framed, unmasked server→client WebSocket text frames (RFC 6455 §5.2: FIN+text opcode,
  * 7-bit length), built as one latin1 string: the server writes it straight to the TCP socket so that the
  * server side costs next to nothing and the client is the measured bottleneck.
  */
-export function frameBatch(firstSeq: number, count: number): Buffer {
+export function frameBatch(firstSeq: number, count: number, frame: (seq: number) => string = messageFrame): Buffer {
   const header = String.fromCharCode(0x81, FRAME_BYTES);
   let text = '';
-  for (let i = 0; i < count; i++) text += header + messageFrame(firstSeq + i);
+  for (let i = 0; i < count; i++) text += header + frame(firstSeq + i);
   return Buffer.from(text, 'latin1');
 }
 
-if (OUTBOUND_MESSAGE.length !== FRAME_BYTES || messageFrame(1).length !== FRAME_BYTES || messageFrame(9_999_999).length !== FRAME_BYTES) {
+if ([OUTBOUND_MESSAGE, messageFrame(1), messageFrame(9_999_999), ioMessageFrame(1), ioMessageFrame(9_999_999), `42${JSON.stringify([CHANNEL, IO_OUTBOUND_DATA])}`].some((f) => f.length !== FRAME_BYTES)) {
   throw new Error('bench frames are not FRAME_BYTES long');
 }

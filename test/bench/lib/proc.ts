@@ -120,3 +120,16 @@ export function stopChild(child: ChildProcess, graceMs = 2_000): Promise<void> {
 export function toParent(message: unknown): void {
   process.send?.(message);
 }
+
+/** A bench's main: runs it, sends its result to the parent (run.ts) and exits 0; on an error, cleans up and exits 1. */
+export async function runBenchMain<T>(bench: string, main: () => Promise<T>, cleanup: () => Promise<unknown>): Promise<never> {
+  try {
+    const result = await main();
+    toParent({ type: 'result', bench, result });
+    process.exit(0);
+  } catch (error) {
+    console.error(`${bench} bench failed:`, error);
+    await cleanup();
+    process.exit(1);
+  }
+}

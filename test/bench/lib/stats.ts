@@ -60,3 +60,15 @@ export function verdict(ok: boolean): string {
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 export const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** Most values of sorted `times` within any half-open window [t, t + width). */
+export function peakInWindow(times: readonly number[], width: number): number {
+  let peak = 0;
+  let j = 0;
+  for (let i = 0; i < times.length; i++) {
+    if (j < i) j = i;
+    while (j < times.length && times[j]! < times[i]! + width) j++;
+    peak = Math.max(peak, j - i);
+  }
+  return peak;
+}

@@ -12,23 +12,59 @@
  *       of the new listener's 'listening' event (wall clock, comparable across processes on one host)
  *   → { type: 'exit' }
  *
+ *   → { type: 'dials' }         ← { type: 'dials', at }     Date.now() of every upgrade request so far
+ *   → { type: 'fanout', ch, messages, burst, highWater }    a plain ws broadcast loop (servers/fanout-loop.ts):
+ *       per message one frame text, ws.send() to every subscriber of `ch`   ← { type: 'fanned', … }
+ *
+ * It is also the peers bench's plain `ws` broadcast server: `subscribe` adds the socket to the channel's set,
+ * and a `{type:'publish', ch, data}` frame is sent on as `{type:'message', ch, data}` to every subscriber.
+ * `--port N` listens on N (the peers bench restarts it as a new process on the same port).
+ *
  * One WebSocketServer in noServer mode, fed by whichever HTTP server is listening, so a restart keeps the
  * client count and the port.
  */
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { Socket } from 'node:net';
+import { fanoutLoop, type FanoutSpec } from './fanout-loop.js';
 
 const HOST = '127.0.0.1';
 const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, clientTracking: true });
 const send = (message: unknown) => process.send?.(message);
 let listener: http.Server | undefined;
-let port = 0;
+const portArg = process.argv.indexOf('--port');
+let port = portArg >= 0 ? Number(process.argv[portArg + 1]) : 0;
+const dials: number[] = [];
+const channels = new Map<string, Set<WebSocket>>();
+
+function subscribe(ws: WebSocket, ch: string): void {
+  let set = channels.get(ch);
+  if (!set) channels.set(ch, (set = new Set()));
+  set.add(ws);
+  ws.once('close', () => set.delete(ws));
+}
+
+function fanout(ch: string, spec: FanoutSpec) {
+  const data = { v: 'x'.repeat(24) };
+  const targets = [...(channels.get(ch) ?? [])];
+  let seq = 1_000_000_000_000_000;
+  return fanoutLoop(
+    () => targets.map((ws) => (ws as unknown as { _socket: Socket })._socket),
+    spec,
+    (n) => {
+      for (let k = 0; k < n; k++) {
+        const text = JSON.stringify({ type: 'message', ch, seq: ++seq, data, ts: Date.now() });
+        for (const ws of targets) ws.send(text);
+      }
+    },
+  );
+}
 
 wss.on('connection', (ws) => {
   ws.on('message', (data, isBinary) => {
     if (isBinary) return;
-    let frame: { type?: unknown; ts?: unknown; ch?: unknown };
+    let frame: { type?: unknown; ts?: unknown; ch?: unknown; data?: unknown };
     try {
       frame = JSON.parse(data.toString()) as typeof frame;
     } catch {
@@ -36,7 +72,13 @@ wss.on('connection', (ws) => {
     }
     if (frame.type === 'ping') ws.send(typeof frame.ts === 'number' ? `{"type":"pong","ts":${frame.ts}}` : '{"type":"pong"}');
     else if (frame.type === 'auth') ws.send('{"type":"auth_ok","userId":"bench","sessionId":"bench"}');
-    else if (frame.type === 'subscribe') ws.send(JSON.stringify({ type: 'subscribed', ch: frame.ch, seq: 0 }));
+    else if (frame.type === 'subscribe') {
+      subscribe(ws, String(frame.ch));
+      ws.send(JSON.stringify({ type: 'subscribed', ch: frame.ch, seq: 0 }));
+    } else if (frame.type === 'publish') {
+      const text = JSON.stringify({ type: 'message', ch: frame.ch, data: frame.data });
+      for (const sub of channels.get(String(frame.ch)) ?? []) sub.send(text);
+    }
   });
   ws.on('error', () => {});
 });
@@ -48,6 +90,7 @@ function listen(onPort: number): Promise<number> {
       res.writeHead(426).end();
     });
     server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+      dials.push(Date.now());
       socket.on('error', () => {});
       wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
     });
@@ -88,13 +131,18 @@ async function restart(mode: 'close1012' | 'terminate', downMs: number): Promise
   send({ type: 'restarted', port, downAt, upAt: Date.now(), closed });
 }
 
-process.on('message', (message: { type: string; mode?: 'close1012' | 'terminate'; downMs?: number }) => {
+process.on('message', (message: { type: string; mode?: 'close1012' | 'terminate'; downMs?: number; ch?: string } & Partial<FanoutSpec>) => {
   if (message.type === 'count') send({ type: 'count', open: wss.clients.size });
+  else if (message.type === 'dials') send({ type: 'dials', at: dials });
+  else if (message.type === 'fanout')
+    fanout(message.ch ?? '', { messages: message.messages ?? 0, burst: message.burst ?? 16, highWater: message.highWater ?? 256 * 1024 }).then(send, (error: Error) =>
+      send({ type: 'error', message: error.message }),
+    );
   else if (message.type === 'restart')
     restart(message.mode ?? 'close1012', message.downMs ?? 200).catch((error: Error) => send({ type: 'error', message: error.message }));
   else if (message.type === 'exit') process.exit(0);
 });
 process.on('disconnect', () => process.exit(0));
 
-port = await listen(0);
-send({ type: 'listening', port });
+port = await listen(port);
+send({ type: 'listening', port, upAt: Date.now() });

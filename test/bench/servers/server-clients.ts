@@ -20,6 +20,10 @@
  *       performance.now() − t for messages published after the warm-up
  *                                         ← { type: 'latency', samples: Float64Array, expected, published, lagP99Ms }
  *   → { type: 'closeAll' }                ← { type: 'closed' }
+ *
+ * `protocol: 'socketio'` (on `open` and `latency`) speaks socket.io v4 over its websocket transport instead
+ * (for the peers bench, servers/socketio-server.ts): `40` (connect), then `emit('join', ch, ack)` and ready
+ * at the ack; publishes are `emit('publish', {ch, data:{t}})`, deliveries `message` events.
  *   → { type: 'exit' }
  */
 import type { Socket } from 'node:net';
@@ -32,18 +36,51 @@ const tcpOf = (ws: WebSocket) => (ws as unknown as { _socket: Socket })._socket;
 
 const sockets: WebSocket[] = [];
 
+type Protocol = 'socketchart' | 'socketio';
+
+/** What differs between the two wire protocols: the URL, the handshake, the publish frame, reading `t` back. */
+const wire = {
+  socketchart: {
+    url: (url: string) => url,
+    /** The frames to send for an incoming one (null: none); `ready` once the client may count as ready. */
+    onFrame(text: string, token: string, ch: string | undefined): { reply: string[]; ready: boolean } {
+      const frame = JSON.parse(text) as { type: string; ch?: string; code?: string; message?: string };
+      if (frame.type === 'error') throw new Error(`client ${token}: ${frame.code} ${frame.message}`);
+      return { reply: [], ready: ch === undefined ? frame.type === 'auth_ok' : frame.type === 'subscribed' && frame.ch === ch };
+    },
+    opening: (token: string, ch: string | undefined) => [JSON.stringify({ type: 'auth', token }), ...(ch === undefined ? [] : [JSON.stringify({ type: 'subscribe', ch })])],
+    publish: (ch: string, t: number) => `{"type":"publish","ch":"${ch}","data":{"t":${t}}}`,
+    sentAt(text: string, ch: string): number | undefined {
+      return text.startsWith(`{"type":"message","ch":"${ch}"`) ? (JSON.parse(text) as { data: { t: number } }).data.t : undefined;
+    },
+  },
+  socketio: {
+    url: (url: string) => `${url.replace(/\/$/, '')}/socket.io/?EIO=4&transport=websocket`,
+    onFrame(text: string, _token: string, ch: string | undefined): { reply: string[]; ready: boolean } {
+      if (text.startsWith('0')) return { reply: ['40'], ready: false };
+      if (text.startsWith('40')) return ch === undefined ? { reply: [], ready: true } : { reply: [`420${JSON.stringify(['join', ch])}`], ready: false };
+      return { reply: [], ready: text.startsWith('430') };
+    },
+    opening: () => [],
+    publish: (ch: string, t: number) => `42["publish",{"ch":"${ch}","data":{"t":${t}}}]`,
+    sentAt: (text: string) => (text.startsWith('42["message"') ? (JSON.parse(text.slice(2)) as [string, { t: number }])[1].t : undefined),
+  },
+} satisfies Record<Protocol, unknown>;
+
 interface OpenSpec {
   url: string;
   token: string;
   /** Channel to subscribe to; undefined: ready at auth_ok. */
   ch: string | undefined;
   timeoutMs?: number;
+  protocol?: Protocol;
 }
 
 /** Opens one client, authenticates, subscribes; resolves once ready. */
-function openOne({ url, token, ch, timeoutMs = 30_000 }: OpenSpec): Promise<WebSocket> {
+function openOne({ url, token, ch, timeoutMs = 30_000, protocol = 'socketchart' }: OpenSpec): Promise<WebSocket> {
+  const speak = wire[protocol];
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { perMessageDeflate: false });
+    const ws = new WebSocket(speak.url(url), { perMessageDeflate: false });
     let settled = false;
     const finish = (error?: Error) => {
       if (settled) return;
@@ -59,25 +96,28 @@ function openOne({ url, token, ch, timeoutMs = 30_000 }: OpenSpec): Promise<WebS
     ws.on('error', (error) => finish(error));
     ws.once('close', (code, reason) => finish(new Error(`client ${token} closed (${code} ${reason.toString()}) before ready`)));
     ws.once('open', () => {
-      ws.send(JSON.stringify({ type: 'auth', token }));
-      if (ch !== undefined) ws.send(JSON.stringify({ type: 'subscribe', ch }));
+      for (const frame of speak.opening(token, ch)) ws.send(frame);
     });
     ws.on('message', (data: Buffer) => {
-      const frame = JSON.parse(data.toString()) as { type: string; ch?: string; code?: string; message?: string };
-      if (frame.type === 'error') finish(new Error(`client ${token}: ${frame.code} ${frame.message}`));
-      else if (ch === undefined ? frame.type === 'auth_ok' : frame.type === 'subscribed' && frame.ch === ch) finish();
+      try {
+        const { reply, ready } = speak.onFrame(data.toString(), token, ch);
+        for (const frame of reply) ws.send(frame);
+        if (ready) finish();
+      } catch (error) {
+        finish(error as Error);
+      }
     });
   });
 }
 
 /** Opens `count` clients with at most `concurrency` handshakes in flight. */
-async function openMany(url: string, count: number, userPrefix: string, ch: string | undefined, concurrency: number): Promise<WebSocket[]> {
+async function openMany(url: string, count: number, userPrefix: string, ch: string | undefined, concurrency: number, protocol?: Protocol): Promise<WebSocket[]> {
   const out: WebSocket[] = new Array(count);
   let next = 0;
   const lane = async () => {
     while (next < count) {
       const i = next++;
-      out[i] = await openOne({ url, token: `${userPrefix}${i}`, ch });
+      out[i] = await openOne({ url, token: `${userPrefix}${i}`, ch, ...(protocol ? { protocol } : {}) });
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, count) }, lane));
@@ -204,11 +244,13 @@ interface LatencySpec {
   warmupMs: number;
   measureMs: number;
   userPrefix: string;
+  protocol?: Protocol;
 }
 
-async function latency({ url, ch, subscribers, rate, warmupMs, measureMs, userPrefix }: LatencySpec) {
-  const subs = await openMany(url, subscribers, `${userPrefix}s`, ch, 50);
-  const publisher = await openOne({ url, token: `${userPrefix}pub`, ch: undefined });
+async function latency({ url, ch, subscribers, rate, warmupMs, measureMs, userPrefix, protocol = 'socketchart' }: LatencySpec) {
+  const speak = wire[protocol];
+  const subs = await openMany(url, subscribers, `${userPrefix}s`, ch, 50, protocol);
+  const publisher = await openOne({ url, token: `${userPrefix}pub`, ch: undefined, protocol });
   publisher.on('error', () => undefined);
   const total = Math.round((rate * (warmupMs + measureMs)) / 1000);
   const warmupCount = Math.round((rate * warmupMs) / 1000);
@@ -216,14 +258,11 @@ async function latency({ url, ch, subscribers, rate, warmupMs, measureMs, userPr
   const samples = new Float64Array(expected);
   let recorded = 0;
   let measureFrom = Number.POSITIVE_INFINITY;
-  const prefix = `{"type":"message","ch":"${ch}"`;
   for (const ws of subs) {
     ws.on('message', (data: Buffer) => {
-      const text = data.toString();
-      if (!text.startsWith(prefix)) return;
-      const frame = JSON.parse(text) as { data: { t: number } };
+      const t = speak.sentAt(data.toString(), ch);
+      if (t === undefined) return;
       const at = performance.now();
-      const t = frame.data.t;
       if (t >= measureFrom && recorded < expected) samples[recorded++] = at - t;
     });
   }
@@ -241,7 +280,7 @@ async function latency({ url, ch, subscribers, rate, warmupMs, measureMs, userPr
       if (sent === warmupCount) measureFrom = performance.now();
       const t = performance.now();
       if (sent >= warmupCount) lags.push(t - (started + sent * interval));
-      publisher.send(`{"type":"publish","ch":"${ch}","data":{"t":${t}}}`);
+      publisher.send(speak.publish(ch, t));
       sent++;
     }
     await sleep(1);
@@ -261,7 +300,7 @@ async function latency({ url, ch, subscribers, rate, warmupMs, measureMs, userPr
 // ─── IPC ────────────────────────────────────────────────────────────────────────────────────────────
 
 type Command =
-  | { type: 'open'; url: string; count: number; userPrefix: string; ch: string; concurrency?: number }
+  | { type: 'open'; url: string; count: number; userPrefix: string; ch: string; concurrency?: number; protocol?: Protocol }
   | { type: 'count'; perSocket: number }
   | ({ type: 'latency' } & LatencySpec)
   | { type: 'closeAll' }
@@ -272,7 +311,7 @@ process.on('message', (message: Command) => {
   switch (message.type) {
     case 'open': {
       const t0 = performance.now();
-      openMany(message.url, message.count, message.userPrefix, message.ch, message.concurrency ?? 100).then((opened) => {
+      openMany(message.url, message.count, message.userPrefix, message.ch, message.concurrency ?? 100, message.protocol).then((opened) => {
         sockets.push(...opened);
         send({ type: 'opened', count: opened.length, ms: performance.now() - t0 });
       }, fail);

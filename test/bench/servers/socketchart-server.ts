@@ -28,15 +28,14 @@
  */
 import http from 'node:http';
 import type { Socket } from 'node:net';
-import { setImmediate as immediate } from 'node:timers/promises';
 import { pino } from 'pino';
 import { WebSocket } from 'ws';
 import { createServer } from '../../../src/server/index.js';
 import { createMetrics } from '../../../src/server/metrics.js';
 import { connectionSplit, takeBaseline } from './snapshot-split.js';
+import { fanoutLoop } from './fanout-loop.js';
 
 const send = (message: unknown) => process.send?.(message);
-const hrEpoch = () => performance.timeOrigin + performance.now();
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) {
   console.error('socketchart-server.ts needs --expose-gc');
@@ -74,19 +73,6 @@ async function settleHeap() {
   return process.memoryUsage();
 }
 
-function drained(socket: Socket): Promise<void> {
-  if (socket.writableLength === 0 || socket.destroyed) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      socket.off('drain', done);
-      socket.off('close', done);
-      resolve();
-    };
-    socket.on('drain', done);
-    socket.on('close', done);
-  });
-}
-
 /** The server-side `ws` WebSocket of an upgraded TCP socket (ws keeps it under a symbol on the socket). */
 function websocketOf(socket: Socket): WebSocket | undefined {
   const key = Object.getOwnPropertySymbols(socket).find((symbol) => symbol.description === 'websocket');
@@ -102,19 +88,13 @@ function websocketOf(socket: Socket): WebSocket | undefined {
  */
 type FanoutMode = 'socketchart' | 'corked' | 'raw';
 
-async function fanout(ch: string, messages: number, burst: number, highWater: number, mode: FanoutMode) {
+function fanout(ch: string, messages: number, burst: number, highWater: number, mode: FanoutMode) {
   const data = { v: 'x'.repeat(24) };
   let failed = 0;
   const onFail = () => void failed++;
-  let drainWaits = 0;
-  let maxBuffered = 0;
   const targets = mode === 'raw' ? [...sockets].map(websocketOf).filter((ws): ws is WebSocket => ws !== undefined) : [];
   let seq = 1_000_000_000_000_000;
-  const startedAt = hrEpoch();
-  const t0 = performance.now();
-  const cpu0 = process.cpuUsage();
-  for (let sent = 0; sent < messages; ) {
-    const n = Math.min(burst, messages - sent);
+  const broadcastBurst = (n: number) => {
     if (mode === 'raw') {
       for (let k = 0; k < n; k++) {
         const text = JSON.stringify({ type: 'message', ch, seq: ++seq, data, ts: Date.now() });
@@ -125,25 +105,8 @@ async function fanout(ch: string, messages: number, burst: number, highWater: nu
       for (let k = 0; k < n; k++) server.broadcast(ch, data).catch(onFail);
       if (mode === 'corked') for (const socket of sockets) socket.uncork();
     }
-    sent += n;
-    const full: Socket[] = [];
-    for (const socket of sockets) {
-      const buffered = socket.writableLength;
-      if (buffered > maxBuffered) maxBuffered = buffered;
-      if (buffered > highWater) full.push(socket);
-    }
-    if (full.length > 0) {
-      drainWaits++;
-      await Promise.all(full.map(drained));
-    } else {
-      await immediate();
-    }
-  }
-  const publishMs = performance.now() - t0;
-  await Promise.all([...sockets].map(drained));
-  const drainedMs = performance.now() - t0;
-  const cpu = process.cpuUsage(cpu0);
-  return { type: 'fanned', startedAt, publishMs, drainedMs, cpuUs: cpu.user + cpu.system, sysUs: cpu.system, drainWaits, maxBuffered, failed };
+  };
+  return fanoutLoop(() => sockets, { messages, burst, highWater }, broadcastBurst, () => failed);
 }
 
 /** CPU cost of the bookkeeping Connection.sendText does for every frame it sends (besides ws.send). */

@@ -13,20 +13,48 @@
  * Both directions bypass `ws`'s per-frame machinery on the server side (pre-framed batches written to the
  * TCP socket; a header-only frame counter that never unmasks payloads), so the server costs far less per
  * message than any client and the client is what gets measured.
+ *
+ * With `--socket.io` it is a socket.io server instead (websocket transport only, pingInterval 10 min so no
+ * engine.io ping lands in a run): blast writes socket.io EVENT frames (lib/frames.ts ioMessageFrame) to the
+ * newest client's server-side `ws` socket, sink counts the client's emits the same way.
  */
+import http from 'node:http';
 import type { Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { frameBatch } from '../lib/frames.js';
+import { frameBatch, ioMessageFrame, messageFrame } from '../lib/frames.js';
+import { drained } from './fanout-loop.js';
 
 const BATCH = 1024;
+const socketIo = process.argv.includes('--socket.io');
+const frame = socketIo ? ioMessageFrame : messageFrame;
 
-const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false, clientTracking: true });
 let newest: WebSocket | undefined;
 
 const send = (message: unknown) => process.send?.(message);
 const socketOf = (ws: WebSocket) => (ws as unknown as { _socket: Socket })._socket;
 
-wss.on('connection', (ws) => {
+async function listenSocketIo(): Promise<number> {
+  const { Server } = await import('socket.io');
+  const httpServer = http.createServer();
+  const io = new Server(httpServer, { transports: ['websocket'], pingInterval: 600_000, perMessageDeflate: false });
+  io.on('connection', (socket) => {
+    const ws = (socket.conn as unknown as { transport: { socket: WebSocket } }).transport.socket;
+    newest = ws;
+    socket.on('disconnect', () => {
+      if (newest === ws) newest = undefined;
+    });
+  });
+  await new Promise<void>((resolve) => httpServer.listen({ host: '127.0.0.1', port: 0 }, resolve));
+  return (httpServer.address() as { port: number }).port;
+}
+
+function listenWs(): Promise<number> {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false, clientTracking: true });
+  wss.on('connection', onConnection);
+  return new Promise((resolve) => wss.on('listening', () => resolve((wss.address() as { port: number }).port)));
+}
+
+function onConnection(ws: WebSocket): void {
   newest = ws;
   ws.on('message', (data, isBinary) => {
     if (isBinary) return;
@@ -44,7 +72,7 @@ wss.on('connection', (ws) => {
     if (newest === ws) newest = undefined;
   });
   ws.on('error', () => {});
-});
+}
 
 async function blast(n: number): Promise<void> {
   const ws = newest;
@@ -55,19 +83,9 @@ async function blast(n: number): Promise<void> {
   while (seq <= n) {
     if (socket.destroyed) throw new Error('blast: client went away');
     const count = Math.min(BATCH, n - seq + 1);
-    const ok = socket.write(frameBatch(seq, count));
+    const ok = socket.write(frameBatch(seq, count, frame));
     seq += count;
-    if (!ok) {
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          socket.off('drain', done);
-          socket.off('close', done);
-          resolve();
-        };
-        socket.on('drain', done);
-        socket.on('close', done);
-      });
-    }
+    if (!ok) await drained(socket);
   }
   send({ type: 'blasted', n, ms: performance.now() - started });
 }
@@ -158,7 +176,4 @@ process.on('message', (message: { type: string; n?: number }) => {
 });
 process.on('disconnect', () => process.exit(0));
 
-wss.on('listening', () => {
-  const address = wss.address();
-  send({ type: 'listening', port: typeof address === 'object' && address !== null ? address.port : 0 });
-});
+send({ type: 'listening', port: await (socketIo ? listenSocketIo() : listenWs()) });

@@ -1,0 +1,639 @@
+/**
+ * Peers: socketchart next to the libraries people reach for instead, measured in the same run, on loopback,
+ * every server in its own process. Needs --expose-gc (run.ts forks it with the flag).
+ *
+ * 1. Client throughput, receive and send: socketchart (createConnection, defaults), raw `ws`, partysocket
+ *    (`partysocket/ws`), reconnecting-websocket, socket.io-client. The ws-based clients run against
+ *    servers/throughput-server.ts, socket.io-client against the same server in its socket.io flavour
+ *    (`--socket.io`); the client listener, the send driver and the 60-byte frames are the same for all
+ *    (lib/client-runs.ts, lib/frames.ts). partysocket and reconnecting-websocket get `ws`'s WebSocket through
+ *    their `WebSocket` option; socket.io-client is forced onto `transports: ['websocket']`. One warm-up run
+ *    each, then ROUNDS rounds, the clients' order rotated every round; medians; × raw ws = median over rounds
+ *    of (client ÷ raw ws in the same round).
+ * 2. Heap per connection held open: 1,000 connections of each client with its defaults (socket.io-client:
+ *    `forceNew`, so that each is its own connection as in 1,000 browsers; its default transports, polling
+ *    first) against servers/plain-server.ts or servers/socketio-server.ts; ROUNDS_HEAP rounds, median.
+ *    socketchart's figure is taken once its minUptimeMs (5 s) has passed, as in memory.ts.
+ * 3. Restart storm: 1,000 clients of each library with its defaults; the server process is killed (SIGKILL)
+ *    and a new one started on the same port. Time from the new server listening until all 1,000 are
+ *    connected again (each client's own connected event, wall clock across processes), and the peak of new
+ *    connections per 100 ms counted at the server (ws upgrades; engine.io handshakes for socket.io).
+ *    socketchart twice: a pool with defaults, and 1,000 standalone connections with defaults.
+ * 4. Server fan-out to 1,000 subscribers and delivery latency at 10,000 deliveries/s (100 publishes/s to
+ *    100 subscribers): socketchart/server (servers/socketchart-server.ts) vs socket.io with a room
+ *    (servers/socketio-server.ts) vs a plain `ws` broadcast loop (servers/plain-server.ts); raw ws clients
+ *    (servers/server-clients.ts, two processes per server) count frames from their headers; the servers
+ *    run the same fan-out loop (servers/fanout-loop.ts). Rounds interleaved over the three servers.
+ * 5. Browser bundle, min+gz (scripts/bundle-measure.mjs: esbuild, browser, minified, gzip 9) of an entry
+ *    that exports just each library's client constructor; socketchart from the built dist/.
+ *
+ * Run alone: `node --expose-gc --import tsx test/bench/peers.ts [--quick]`.
+ */
+import { execFileSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import WebSocket from 'ws';
+import PartySocket from 'partysocket/ws';
+import ReconnectingWebSocket from 'reconnecting-websocket';
+import { io, type Socket as IoSocket } from 'socket.io-client';
+import { createConnection, createPool, type Connection, type ConnectionStatus } from '../../src/index.node.js';
+import { measure as bundle, root } from '../../scripts/bundle-measure.mjs';
+import { CHANNEL, IO_OUTBOUND_DATA, OUTBOUND_MESSAGE } from './lib/frames.js';
+import { ThroughputServer, onMessageFrame, rawWs, socketchart, type Run, type Sender, type ThroughputClient } from './lib/client-runs.js';
+import { openRaw, whenConnected } from './lib/clients.js';
+import { closeAll, heapPerConnection, openAll, settleHeap, type Variant } from './lib/held.js';
+import { here, runBenchMain, stopChild } from './lib/proc.js';
+import { ask, children, expect, fanoutRun, forkChild, latencyCase, tell, waitOpen } from './lib/server-runs.js';
+import { fixed, heading, int, kb, median, peakInWindow, rate, sleep, table, tick } from './lib/stats.js';
+
+const quick = process.argv.includes('--quick');
+/** Sizes at full length, and for --quick (a smoke run: figures not meaningful). */
+const SIZES = {
+  full: { rounds: 5, runSeconds: 0.6, warmupN: 100_000, heapRounds: 3, heapN: 1_000, stormN: 1_000, stormTimeoutMs: 30_000, fanoutSubs: 1_000, fanoutRounds: 3, fanoutSeconds: 1, latWarmupMs: 1_000, latMs: 3_000 },
+  quick: { rounds: 1, runSeconds: 0.2, warmupN: 20_000, heapRounds: 1, heapN: 200, stormN: 200, stormTimeoutMs: 15_000, fanoutSubs: 200, fanoutRounds: 1, fanoutSeconds: 0.3, latWarmupMs: 300, latMs: 700 },
+};
+const {
+  rounds: ROUNDS,
+  runSeconds: RUN_SECONDS,
+  warmupN: WARMUP_N,
+  heapRounds: ROUNDS_HEAP,
+  heapN: HEAP_N,
+  stormN: STORM_N,
+  stormTimeoutMs: STORM_TIMEOUT_MS,
+  fanoutSubs: FANOUT_SUBS,
+  fanoutRounds: FANOUT_ROUNDS,
+  fanoutSeconds: FANOUT_SECONDS,
+  latWarmupMs: LAT_WARMUP_MS,
+  latMs: LAT_MS,
+} = quick ? SIZES.quick : SIZES.full;
+const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
+
+type Peer = 'socketchart' | 'raw' | 'partysocket' | 'rws' | 'socketio';
+const PEERS: Peer[] = ['socketchart', 'raw', 'partysocket', 'rws', 'socketio'];
+const NAMES: Record<Peer, string> = {
+  socketchart: 'socketchart',
+  raw: 'raw ws',
+  partysocket: 'partysocket',
+  rws: 'reconnecting-websocket',
+  socketio: 'socket.io',
+};
+
+// ─── clients ────────────────────────────────────────────────────────────────────────────────────────
+
+/** What partysocket and reconnecting-websocket share: the WebSocket-like API, `ws` passed as the constructor. */
+interface Reconnecting {
+  readonly readyState: number;
+  addEventListener(type: 'open' | 'message', listener: (event: { data?: unknown }) => void): void;
+  send(data: string): void;
+  close(): void;
+}
+type ReconnectingCtor = new (url: string, protocols: undefined, options: { WebSocket: unknown }) => Reconnecting;
+
+function openReconnecting(Ctor: ReconnectingCtor, url: string, timeoutMs = 10_000): Promise<Reconnecting> {
+  const socket = new Ctor(url, undefined, { WebSocket });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${Ctor.name} did not open within ${timeoutMs} ms`)), timeoutMs);
+    socket.addEventListener('open', () => {
+      clearTimeout(timer);
+      resolve(socket);
+    });
+  });
+}
+
+/** The `ws` socket under a reconnecting wrapper (both keep it as `_ws`). */
+const wsOf = (socket: unknown) => (socket as { _ws: WebSocket })._ws;
+
+function reconnectingClient(label: string, Ctor: ReconnectingCtor): ThroughputClient {
+  return {
+    label,
+    async receiver(url, listener) {
+      const socket = await openReconnecting(Ctor, url);
+      const deliver = onMessageFrame(listener);
+      socket.addEventListener('message', (event) => deliver(event.data as string));
+      return () => socket.close();
+    },
+    async sender(url): Promise<Sender> {
+      const socket = await openReconnecting(Ctor, url);
+      const message = OUTBOUND_MESSAGE;
+      return {
+        ws: wsOf(socket),
+        burst: (count) => {
+          for (let i = 0; i < count; i++) socket.send(message);
+        },
+        close: () => socket.close(),
+      };
+    },
+  };
+}
+
+function ioConnected(socket: IoSocket, timeoutMs = 20_000): Promise<IoSocket> {
+  if (socket.connected) return Promise.resolve(socket);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`socket.io-client did not connect within ${timeoutMs} ms`)), timeoutMs);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      resolve(socket);
+    });
+  });
+}
+
+const socketIoClient: ThroughputClient = {
+  label: 'socket.io-client',
+  async receiver(url, listener) {
+    const socket = await ioConnected(io(url, { transports: ['websocket'], forceNew: true }));
+    socket.on(CHANNEL, (data: unknown) => listener(data, data));
+    return () => socket.disconnect();
+  },
+  async sender(url): Promise<Sender> {
+    const socket = await ioConnected(io(url, { transports: ['websocket'], forceNew: true }));
+    const data = IO_OUTBOUND_DATA;
+    return {
+      ws: (socket.io.engine.transport as unknown as { ws: WebSocket }).ws,
+      burst: (count) => {
+        for (let i = 0; i < count; i++) socket.emit(CHANNEL, data);
+      },
+      close: () => socket.disconnect(),
+    };
+  },
+};
+
+const CLIENTS: Record<Peer, ThroughputClient> = {
+  socketchart,
+  raw: rawWs,
+  partysocket: reconnectingClient('partysocket', PartySocket as unknown as ReconnectingCtor),
+  rws: reconnectingClient('reconnecting-websocket', ReconnectingWebSocket as unknown as ReconnectingCtor),
+  socketio: socketIoClient,
+};
+
+// ─── 1. throughput ──────────────────────────────────────────────────────────────────────────────────
+
+interface Figure {
+  median: number;
+  /** Median over rounds of (this ÷ raw ws in the same round); NaN where not applicable. */
+  ratio: number;
+}
+type Row = Partial<Record<Peer, Figure>>;
+
+const rotate = <T>(list: readonly T[], by: number) => list.map((_, i) => list[(i + by) % list.length]!);
+
+async function throughput(): Promise<{ receive: Row; send: Row; receiveCpu: Row; sendCpu: Row }> {
+  console.log(heading('1. Client throughput — socketchart vs raw ws, partysocket, reconnecting-websocket, socket.io-client'));
+  console.log(
+    'servers/throughput-server.ts in its own process (socket.io-client: the same server with --socket.io, transports: [\'websocket\'] on the client);' +
+      '\n60-byte frames; every client delivers to the same listener and sends through the same driver (lib/client-runs.ts).' +
+      '\nsocket.io-client has no raw-string send: it emits a data object (JSON-encoded by the client) that makes a 60-byte frame.\n',
+  );
+  const wsServer = await ThroughputServer.start();
+  const ioServer = await ThroughputServer.start(['--socket.io']);
+  const serverOf = (peer: Peer) => (peer === 'socketio' ? ioServer : wsServer);
+  try {
+    const runs = { receive: new Map<Peer, Run[]>(), send: new Map<Peer, Run[]>() };
+    const once = async (direction: 'receive' | 'send', peer: Peer, n: number) => {
+      gc();
+      await tick();
+      const server = serverOf(peer);
+      const run = direction === 'receive' ? await server.receive(CLIENTS[peer], n) : await server.send(CLIENTS[peer], n);
+      console.log(`  ${`${direction} ${NAMES[peer]}`.padEnd(32)} ${rate(run.rate).padStart(9)}   client CPU ${fixed(run.cpuNs, 0)} ns/msg`);
+      return run;
+    };
+    console.log('warm-up (not counted; sizes the runs)');
+    const warm = { receive: new Map<Peer, Run>(), send: new Map<Peer, Run>() };
+    for (const peer of PEERS) warm.receive.set(peer, await once('receive', peer, WARMUP_N));
+    for (const peer of PEERS) warm.send.set(peer, await once('send', peer, WARMUP_N));
+    const size = (run: Run) => Math.max(10_000, Math.min(1_000_000, Math.round((run.rate * RUN_SECONDS) / 10_000) * 10_000));
+    const sizes = { receive: new Map(PEERS.map((p) => [p, size(warm.receive.get(p)!)])), send: new Map(PEERS.map((p) => [p, size(warm.send.get(p)!)])) };
+    console.log(`run sizes (≈ ${RUN_SECONDS} s each): ${PEERS.map((p) => `${NAMES[p]} ${int(sizes.receive.get(p)!)} / ${int(sizes.send.get(p)!)}`).join(', ')} (receive / send)`);
+    for (let round = 0; round < ROUNDS; round++) {
+      console.log(`round ${round + 1}/${ROUNDS}`);
+      for (const direction of ['receive', 'send'] as const) {
+        for (const peer of rotate(PEERS, round)) {
+          const list = runs[direction].get(peer) ?? [];
+          list.push(await once(direction, peer, sizes[direction].get(peer)!));
+          runs[direction].set(peer, list);
+        }
+      }
+    }
+    const figures = (direction: 'receive' | 'send', value: (r: Run) => number): Row => {
+      const raw = runs[direction].get('raw')!;
+      return Object.fromEntries(
+        PEERS.map((peer) => {
+          const mine = runs[direction].get(peer)!;
+          return [peer, { median: median(mine.map(value)), ratio: median(mine.map((r, i) => value(r) / value(raw[i]!))) }];
+        }),
+      );
+    };
+    return {
+      receive: figures('receive', (r) => r.rate),
+      send: figures('send', (r) => r.rate),
+      receiveCpu: figures('receive', (r) => r.cpuNs),
+      sendCpu: figures('send', (r) => r.cpuNs),
+    };
+  } finally {
+    await wsServer.stop();
+    await ioServer.stop();
+  }
+}
+
+// ─── 2. heap per connection ─────────────────────────────────────────────────────────────────────────
+
+interface ServerProc {
+  child: ChildProcess;
+  port: number;
+  upAt: number;
+}
+
+const SERVER_FILES = { plain: './servers/plain-server.ts', socketio: './servers/socketio-server.ts', socketchart: './servers/socketchart-server.ts' } as const;
+
+async function startServer(kind: keyof typeof SERVER_FILES, args: string[] = [], flags: string[] = []): Promise<ServerProc> {
+  const child = forkChild(here(import.meta.url, SERVER_FILES[kind]), flags, args);
+  const { port, upAt } = await expect<{ type: 'listening'; port: number; upAt?: number }>(child, 'listening', 30_000);
+  return { child, port, upAt: upAt ?? Date.now() };
+}
+
+async function stopServer(server: ServerProc): Promise<void> {
+  tell(server.child, { type: 'exit' });
+  await stopChild(server.child);
+}
+
+function heapVariant(peer: Peer, url: string): Variant<{ close(): void }> {
+  const wrap = <T>(open: () => Promise<T>, close: (item: T) => void) => async () => {
+    const item = await open();
+    return { close: () => close(item) };
+  };
+  const opens: Record<Peer, () => Promise<{ close(): void }>> = {
+    socketchart: wrap(
+      async () => {
+        const connection = createConnection({ url }).start();
+        await whenConnected(connection);
+        return connection;
+      },
+      (c) => c.dispose(),
+    ),
+    raw: wrap(
+      () => openRaw(url),
+      (ws) => ws.terminate(),
+    ),
+    partysocket: wrap(
+      () => openReconnecting(PartySocket as unknown as ReconnectingCtor, url),
+      (s) => s.close(),
+    ),
+    rws: wrap(
+      () => openReconnecting(ReconnectingWebSocket as unknown as ReconnectingCtor, url),
+      (s) => s.close(),
+    ),
+    socketio: wrap(
+      () => ioConnected(io(url, { forceNew: true })),
+      (s) => s.disconnect(),
+    ),
+  };
+  return { label: NAMES[peer], open: opens[peer], close: (item) => item.close(), sockets: true };
+}
+
+async function heap(): Promise<Row> {
+  console.log(heading(`2. Heap per connection — ${int(HEAP_N)} connections of each client held open, socket included`));
+  console.log(
+    'heapUsed after full GCs, (after − before) / N; each client with its defaults (socket.io-client: forceNew, one connection each; default transports,' +
+      '\npolling then the upgrade to websocket); ws-based clients against servers/plain-server.ts, socket.io-client against servers/socketio-server.ts' +
+      `\n(socket.io defaults). socketchart: measured once its minUptimeMs (5 s) has passed${quick ? ' (not in --quick)' : ''}. ${ROUNDS_HEAP} round(s), median.\n`,
+  );
+  const plain = await startServer('plain');
+  const sio = await startServer('socketio');
+  const serverOf = (peer: Peer) => (peer === 'socketio' ? sio : plain);
+  const variantOf = (peer: Peer) => heapVariant(peer, `${peer === 'socketio' ? 'http' : 'ws'}://127.0.0.1:${serverOf(peer).port}`);
+  try {
+    // warm-up: 100 of each, opened and closed (first-use allocations and JIT out of the figures)
+    for (const peer of PEERS) await closeAll(serverOf(peer).child, variantOf(peer), await openAll(serverOf(peer).child, variantOf(peer), 100));
+    const per = new Map<Peer, number[]>();
+    for (let round = 0; round < ROUNDS_HEAP; round++) {
+      for (const peer of rotate(PEERS, round)) {
+        let steady: number | undefined;
+        const result = await heapPerConnection(serverOf(peer).child, variantOf(peer), HEAP_N, async (_items, before) => {
+          if (peer !== 'socketchart' || quick) return;
+          await sleep(5_500);
+          steady = ((await settleHeap()).heap - before.heap) / HEAP_N;
+        });
+        const value = steady ?? result.perConn;
+        console.log(`  round ${round + 1}: ${NAMES[peer].padEnd(24)} ${kb(value)}/conn${steady === undefined ? '' : ` (${kb(result.perConn)} in its first minUptimeMs)`}`);
+        per.set(peer, [...(per.get(peer) ?? []), value]);
+      }
+    }
+    const raw = per.get('raw')!;
+    return Object.fromEntries(PEERS.map((p) => [p, { median: median(per.get(p)!), ratio: median(per.get(p)!.map((v, i) => v / raw[i]!)) }]));
+  } finally {
+    await stopServer(plain);
+    await stopServer(sio);
+  }
+}
+
+// ─── 3. restart storm ───────────────────────────────────────────────────────────────────────────────
+
+type StormKind = 'pool' | 'standalone' | 'socketio' | 'partysocket' | 'rws';
+const STORMS: { kind: StormKind; label: string; server: 'plain' | 'socketio' }[] = [
+  { kind: 'pool', label: 'socketchart pool (createPool, defaults; staggerMs 0)', server: 'plain' },
+  { kind: 'standalone', label: 'socketchart, standalone createConnection (defaults)', server: 'plain' },
+  { kind: 'socketio', label: 'socket.io-client (defaults, forceNew)', server: 'socketio' },
+  { kind: 'partysocket', label: 'partysocket (defaults)', server: 'plain' },
+  { kind: 'rws', label: 'reconnecting-websocket (defaults)', server: 'plain' },
+];
+
+interface StormResult {
+  kind: StormKind;
+  label: string;
+  /** ms from the new server listening until all N were connected; null: not all back within the timeout. */
+  allBackMs: number | null;
+  back: number;
+  peakDials: number;
+  dials: number;
+  downMs: number;
+}
+
+/** Opens N clients of a kind; `connected(i)` runs at every connect (the first and every reconnect). */
+async function openStormClients(kind: StormKind, url: string, connected: (i: number) => void): Promise<() => void> {
+  if (kind === 'pool') {
+    // staggerMs only spaces the pool's first start (default 100 ms apart: 100 s for 1,000); reconnects use the defaults
+    const pool = createPool({ endpoints: Array.from({ length: STORM_N }, (_, i) => ({ name: String(i), url })), staggerMs: 0 });
+    pool.on('state', ({ name, status }: { name: string; status: ConnectionStatus }) => {
+      if (status === 'connected') connected(Number(name));
+    });
+    pool.start();
+    return () => pool.dispose();
+  }
+  if (kind === 'standalone') {
+    const all: Connection[] = [];
+    for (let i = 0; i < STORM_N; i++) {
+      const connection = createConnection({ url, name: String(i) });
+      connection.on('state', ({ status }) => {
+        if (status === 'connected') connected(i);
+      });
+      all.push(connection.start());
+    }
+    return () => all.forEach((c) => c.dispose());
+  }
+  if (kind === 'socketio') {
+    const all: IoSocket[] = [];
+    for (let i = 0; i < STORM_N; i++) {
+      const socket = io(url.replace('ws:', 'http:'), { forceNew: true });
+      socket.on('connect', () => connected(i));
+      all.push(socket);
+    }
+    return () => all.forEach((s) => s.disconnect());
+  }
+  const Ctor = (kind === 'partysocket' ? PartySocket : ReconnectingWebSocket) as unknown as ReconnectingCtor;
+  const all: Reconnecting[] = [];
+  for (let i = 0; i < STORM_N; i++) {
+    const socket = new Ctor(url, undefined, { WebSocket });
+    socket.addEventListener('open', () => connected(i));
+    all.push(socket);
+  }
+  return () => all.forEach((s) => s.close());
+}
+
+async function until(check: () => boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) return false;
+    await sleep(10);
+  }
+  return true;
+}
+
+async function storm(spec: (typeof STORMS)[number]): Promise<StormResult> {
+  let server = await startServer(spec.server);
+  const url = `ws://127.0.0.1:${server.port}`;
+  const lastConnected = new Float64Array(STORM_N);
+  let close: () => void = () => {};
+  try {
+    close = await openStormClients(spec.kind, url, (i) => (lastConnected[i] = Date.now()));
+    const count = (since: number) => lastConnected.reduce((n, t) => n + (t > since ? 1 : 0), 0);
+    if (!(await until(() => count(0) === STORM_N, 60_000))) throw new Error(`${spec.label}: only ${count(0)} of ${STORM_N} connected at the start`);
+    // held past minUptime (socketchart, partysocket, reconnecting-websocket: 5 s), so every client counts as stable
+    await sleep(quick ? 500 : 6_000);
+    const killedAt = Date.now();
+    server.child.kill('SIGKILL');
+    await stopChild(server.child);
+    server = await startServer(spec.server, ['--port', String(server.port)]);
+    const allBack = await until(() => count(killedAt) === STORM_N, STORM_TIMEOUT_MS);
+    const back = count(killedAt);
+    const { at } = await ask<{ type: 'dials'; at: number[] }>(server.child, { type: 'dials' }, 'dials');
+    const result = {
+      kind: spec.kind,
+      label: spec.label,
+      allBackMs: allBack ? Math.max(...lastConnected) - server.upAt : null,
+      back,
+      peakDials: peakInWindow([...at].sort((a, b) => a - b), 100),
+      dials: at.length,
+      downMs: server.upAt - killedAt,
+    };
+    console.log(
+      `  ${spec.label.padEnd(52)} ${result.allBackMs === null ? `not all back in ${STORM_TIMEOUT_MS / 1000} s (${back})` : `all back in ${int(result.allBackMs)} ms`}; ` +
+        `peak ${result.peakDials} new connections / 100 ms, ${result.dials} in all; server down ${result.downMs} ms (kill → listening)`,
+    );
+    return result;
+  } finally {
+    close();
+    await sleep(300);
+    await stopServer(server);
+  }
+}
+
+async function storms(): Promise<StormResult[]> {
+  console.log(heading(`3. Restart storm — ${int(STORM_N)} clients, server process killed and started again on the same port`));
+  console.log(
+    'each library with its own defaults, against servers/plain-server.ts (socket.io-client: servers/socketio-server.ts); the clients connect and are' +
+      `\nheld ${quick ? 0.5 : 6} s (past the 5 s minUptime of socketchart, partysocket and reconnecting-websocket: stable connections), then the` +
+      '\nserver process gets SIGKILL and a new one listens on the same port. all back: from the new server listening until every client has' +
+      `\nconnected again (its own connected/open event); peak: most new connections the server counted in any 100 ms (timeout ${STORM_TIMEOUT_MS / 1000} s).\n`,
+  );
+  const out: StormResult[] = [];
+  for (const spec of STORMS) out.push(await storm(spec));
+  return out;
+}
+
+// ─── 4. server fan-out and latency ──────────────────────────────────────────────────────────────────
+
+type ServerPeer = 'socketchart' | 'raw' | 'socketio';
+const SERVER_PEERS: { peer: ServerPeer; label: string; kind: keyof typeof SERVER_FILES; protocol: 'socketchart' | 'socketio'; ch: string }[] = [
+  { peer: 'socketchart', label: 'socketchart/server: server.broadcast()', kind: 'socketchart', protocol: 'socketchart', ch: 'bench:fanout' },
+  { peer: 'raw', label: 'plain ws broadcast loop', kind: 'plain', protocol: 'socketchart', ch: 'bench:fanout' },
+  { peer: 'socketio', label: 'socket.io: io.to(room).emit()', kind: 'socketio', protocol: 'socketio', ch: 'bench:fanout' },
+];
+
+async function servers(): Promise<{ fanout: Row; p99: Partial<Record<Peer, number>>; p50: Partial<Record<Peer, number>> }> {
+  console.log(heading(`4. Server fan-out to ${int(FANOUT_SUBS)} subscribers, and delivery latency at 10,000 deliveries/s`));
+  console.log(
+    'servers in their own processes: socketchart/server (servers/socketchart-server.ts), socket.io with a room (servers/socketio-server.ts,' +
+      '\npingInterval 10 min so no engine.io ping lands in a run), a plain ws broadcast loop (servers/plain-server.ts); raw ws subscribers speaking each' +
+      '\nserver\'s protocol in 2 client processes per server, counting frames from their headers. Fan-out: the same loop in every server' +
+      '\n(servers/fanout-loop.ts: 16 messages per event-loop turn, drain waits above 256 KB unsent); deliveries/s = messages × subscribers / time.' +
+      `\nLatency: 100 publishes/s → 100 subscribers, publisher and subscribers in one client process; ${LAT_WARMUP_MS / 1000} s warm-up, ${LAT_MS / 1000} s measured.\n`,
+  );
+  const setups: ((typeof SERVER_PEERS)[number] & { server: ServerProc; clients: ChildProcess[]; url: string })[] = [];
+  for (const s of SERVER_PEERS) {
+    const args = s.kind === 'socketio' ? ['--ping-interval-ms', '600000'] : [];
+    const server = await startServer(s.kind, args, s.kind === 'socketchart' ? ['--expose-gc'] : []);
+    const clients = [forkChild(here(import.meta.url, './servers/server-clients.ts')), forkChild(here(import.meta.url, './servers/server-clients.ts'))];
+    await Promise.all(clients.map((c) => expect(c, 'ready', 30_000)));
+    setups.push({ ...s, server, clients, url: `ws://127.0.0.1:${server.port}/` });
+  }
+  try {
+    const rates = new Map<ServerPeer, number[]>();
+    const messages = new Map<ServerPeer, number>();
+    for (const s of setups) {
+      const per = FANOUT_SUBS / s.clients.length;
+      await Promise.all(
+        s.clients.map((c, i) => ask(c, { type: 'open', url: s.url, count: per, userPrefix: `f${i}-`, ch: s.ch, concurrency: 100, protocol: s.protocol }, 'opened', 60_000)),
+      );
+      await waitOpen(s.server.child, FANOUT_SUBS);
+    }
+    const run = (s: (typeof setups)[number], n: number) =>
+      fanoutRun(s.server.child, s.clients, { ch: s.ch, messages: n, subscribers: FANOUT_SUBS, burst: 16, highWater: 256 * 1024, mode: 'socketchart' });
+    for (const s of setups) {
+      const warm = await run(s, quick ? 50 : 150);
+      messages.set(s.peer, Math.max(50, Math.min(5_000, Math.round((warm.rate * FANOUT_SECONDS) / FANOUT_SUBS / 50) * 50)));
+      console.log(`  warm-up ${s.label.padEnd(40)} ${rate(warm.rate)}`);
+    }
+    for (let round = 0; round < FANOUT_ROUNDS; round++) {
+      for (const s of rotate(setups, round)) {
+        const r = await run(s, messages.get(s.peer)!);
+        rates.set(s.peer, [...(rates.get(s.peer) ?? []), r.rate]);
+        console.log(`  round ${round + 1}: ${s.label.padEnd(40)} ${rate(r.rate)} deliveries/s (${int(r.messages)} messages)`);
+      }
+    }
+    for (const s of setups) {
+      await Promise.all(s.clients.map((c) => ask(c, { type: 'closeAll' }, 'closed')));
+      await waitOpen(s.server.child, 0);
+    }
+    const p99: Partial<Record<Peer, number>> = {};
+    const p50: Partial<Record<Peer, number>> = {};
+    for (const s of setups) {
+      const f = await latencyCase(s.clients[0]!, s.url, {
+        label: s.label,
+        subscribers: 100,
+        publishRate: 100,
+        tag: s.peer,
+        warmupMs: LAT_WARMUP_MS,
+        measureMs: LAT_MS,
+        protocol: s.protocol,
+      });
+      p99[s.peer] = f.p99;
+      p50[s.peer] = f.p50;
+      console.log(`  latency ${s.label.padEnd(40)} p50 ${fixed(f.p50, 2)} ms, p99 ${fixed(f.p99, 2)} ms (${int(f.samples)}/${int(f.expected)} deliveries)`);
+    }
+    const raw = rates.get('raw')!;
+    const fanout: Row = Object.fromEntries(SERVER_PEERS.map(({ peer }) => [peer, { median: median(rates.get(peer)!), ratio: median(rates.get(peer)!.map((v, i) => v / raw[i]!)) }]));
+    return { fanout, p99, p50 };
+  } finally {
+    for (const s of setups) {
+      for (const c of s.clients) tell(c, { type: 'exit' });
+      await Promise.all(s.clients.map((c) => stopChild(c)));
+      await stopServer(s.server);
+    }
+  }
+}
+
+// ─── 5. bundle size ─────────────────────────────────────────────────────────────────────────────────
+
+const ENTRIES: Partial<Record<Peer, string>> = {
+  socketchart: "export { createConnection } from './dist/index.js';",
+  partysocket: "export { default } from 'partysocket/ws';",
+  rws: "export { default } from 'reconnecting-websocket';",
+  socketio: "export { io } from 'socket.io-client';",
+};
+
+async function bundles(): Promise<Partial<Record<Peer, number>>> {
+  console.log(heading('5. Browser bundle, min+gz'));
+  if (!existsSync(join(root, 'dist', 'index.js'))) {
+    console.log('dist/ is not built: npm run build');
+    execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'ignore' });
+  }
+  const out: Partial<Record<Peer, number>> = {};
+  for (const [peer, contents] of Object.entries(ENTRIES) as [Peer, string][]) {
+    const { gz, min } = await bundle(contents);
+    out[peer] = gz;
+    console.log(`  ${NAMES[peer].padEnd(24)} ${kb(gz, 1)} min+gz (${kb(min, 1)} min)   entry: ${contents}`);
+  }
+  return out;
+}
+
+// ─── main ───────────────────────────────────────────────────────────────────────────────────────────
+
+export interface PeersResult {
+  receive: Row;
+  send: Row;
+  receiveCpu: Row;
+  sendCpu: Row;
+  heap: Row;
+  storms: StormResult[];
+  fanout: Row;
+  p99: Partial<Record<Peer, number>>;
+  p50: Partial<Record<Peer, number>>;
+  bundles: Partial<Record<Peer, number>>;
+  /** The side-by-side table and its notes, as printed (run.ts prints them again in its summary). */
+  table: string;
+}
+
+function peersTable(r: Omit<PeersResult, 'table'>): string {
+  const cell = (row: Row, show: (v: number) => string, ratio = true) => (peer: Peer) => {
+    const f = row[peer];
+    if (!f) return '—';
+    return ratio && peer !== 'raw' ? `${show(f.median)} (${fixed(f.ratio)}×)` : show(f.median);
+  };
+  const ns = (v: number) => `${fixed(v, 0)} ns`;
+  const ms = (v: number) => `${fixed(v, 2)} ms`;
+  const storm = (kind: StormKind, show: (s: StormResult) => string) => {
+    const s = r.storms.find((x) => x.kind === kind);
+    return s ? show(s) : '—';
+  };
+  const back = (s: StormResult) => (s.allBackMs === null ? `not all back in ${STORM_TIMEOUT_MS / 1000} s (${int(s.back)})` : `${fixed(s.allBackMs / 1000, 2)} s`);
+  const peak = (s: StormResult) => String(s.peakDials);
+  const stormCells = (show: (s: StormResult) => string): Record<Peer, string> => ({
+    socketchart: `pool ${storm('pool', show)}; standalone ${storm('standalone', show)}`,
+    raw: '—',
+    partysocket: storm('partysocket', show),
+    rws: storm('rws', show),
+    socketio: storm('socketio', show),
+  });
+  const rows: [string, (peer: Peer) => string][] = [
+    ['receive msgs/s (× raw ws)', cell(r.receive, rate)],
+    ['  client CPU per message received (× raw ws)', cell(r.receiveCpu, ns)],
+    ['send msgs/s (× raw ws)', cell(r.send, rate)],
+    ['  client CPU per message sent (× raw ws)', cell(r.sendCpu, ns)],
+    [`heap per connection, ${int(HEAP_N)} held open (× raw ws)`, cell(r.heap, (v) => kb(v))],
+    [`restart: all ${int(STORM_N)} back, from server listening`, (p) => stormCells(back)[p]],
+    ['restart: peak new connections / 100 ms at the server', (p) => stormCells(peak)[p]],
+    [`server fan-out deliveries/s, ${int(FANOUT_SUBS)} subscribers (× plain ws)`, cell(r.fanout, rate)],
+    ['server delivery latency p99 at 10k deliveries/s', (p) => (r.p99[p] === undefined ? '—' : `${ms(r.p99[p]!)} (p50 ${ms(r.p50[p]!)})`)],
+    ['browser bundle, min+gz (client constructor only)', (p) => (p === 'raw' ? '0 (browser WebSocket)' : r.bundles[p] === undefined ? '—' : kb(r.bundles[p]!, 1))],
+  ];
+  const header = ['figure', 'socketchart', 'raw ws', 'partysocket', 'reconnecting-websocket', 'socket.io-client / socket.io'];
+  return table(
+    header,
+    rows.map(([label, f]) => [label, ...PEERS.map(f)]),
+  );
+}
+
+const PEERS_NOTES =
+  '  × raw ws: median over interleaved rounds of (client ÷ raw ws in the same round). Server rows: the raw ws column is a plain ws\n' +
+  '  broadcast loop (servers/plain-server.ts). socket.io-client throughput: transports [\'websocket\'] forced; heap and restart: its\n' +
+  '  defaults (polling first, then the upgrade) with forceNew, one connection per client. Restart: socketchart as a pool with defaults\n' +
+  '  (dial budget 200/s, burst 20; staggerMs 0 for the first start only) and as standalone connections with defaults.';
+
+/** `--only <section>[,<section>]` (throughput, heap, storms, servers, bundles): the others are left out (their cells "—"). */
+const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1]!.split(',') : undefined;
+const section = async <T>(name: string, run: () => Promise<T>, skipped: T): Promise<T> => (only === undefined || only.includes(name) ? run() : skipped);
+
+async function main(): Promise<PeersResult> {
+  const tp = await section('throughput', throughput, { receive: {}, send: {}, receiveCpu: {}, sendCpu: {} });
+  const h = await section('heap', heap, {});
+  const st = await section('storms', storms, []);
+  const sv = await section('servers', servers, { fanout: {}, p99: {}, p50: {} });
+  const b = await section('bundles', bundles, {});
+  const figures = { ...tp, heap: h, storms: st, fanout: sv.fanout, p99: sv.p99, p50: sv.p50, bundles: b };
+  const result: PeersResult = { ...figures, table: `${peersTable(figures)}\n${PEERS_NOTES}` };
+  console.log(heading('Side by side'));
+  console.log(result.table);
+  return result;
+}
+
+await runBenchMain('peers', main, () => Promise.all(children.map((c) => stopChild(c, 500))));
