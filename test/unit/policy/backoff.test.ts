@@ -33,6 +33,11 @@ describe('backoffDelay', () => {
     expect(backoffDelay(3, policy, () => 0.999_999)).toBe(1_200);
   });
 
+  it('takes a random source outside [0, 1) (1, negative, NaN) as the midpoint: the unjittered delay', () => {
+    const policy = { baseMs: 100, capMs: 10_000, multiplier: 2, jitter: 0.5 };
+    for (const r of [1, 1.5, -0.2, Number.NaN]) expect(backoffDelay(3, policy, () => r), `random() = ${r}`).toBe(800);
+  });
+
   it('clamps jittered delays to the base and the cap', () => {
     const policy = { baseMs: 1_000, capMs: 5_000, multiplier: 2, jitter: 1 };
     expect(backoffDelay(0, policy, () => 0)).toBe(1_000);
@@ -89,6 +94,10 @@ describe('recoveryDelay', () => {
     expect([1, 2, 3, 4, 5, 6].map((trips) => recoveryDelay(trips, policy))).toEqual([
       30_000, 60_000, 120_000, 240_000, 300_000, 300_000,
     ]);
+  });
+
+  it('is recoveryMs for a trip count below one (zero, negative, NaN), never less', () => {
+    for (const trips of [0, -3, Number.NaN]) expect(recoveryDelay(trips, policy), `trips = ${trips}`).toBe(30_000);
   });
 
   it('stays at the cap for huge trip counts', () => {
