@@ -30,17 +30,39 @@ type SchedulerFns = {
   cancelAll(actor: AnyActorRef): void;
 };
 
+type TunedSystem = {
+  scheduler: SchedulerFns;
+  _snapshot: { _scheduledEvents: Record<string, unknown> };
+  _sendInspectionEvent(event: { type: string; actorRef?: AnyActorRef }): void;
+  tuned?: true;
+};
+
 /**
- * XState's scheduler cancels an actor's delayed events by scanning every pending event of the whole
- * system, so in a system shared by 10,000 connections each actor stop (a socket, a permit wait, a
- * heartbeat probe) costs milliseconds. This indexes pending event ids by actor, so a stop touches only
- * the stopping actor's own timers. Ids of events that already fired are pruned as the actor schedules;
- * an actor with one pending event (the usual case) is indexed by that id alone.
+ * Tunes the XState system `root` runs in for thousands of long-lived actors:
+ * - XState's scheduler cancels an actor's delayed events by scanning every pending event of the whole
+ *   system, so in a system shared by 10,000 connections each actor stop (a socket, a permit wait, a
+ *   heartbeat probe) costs milliseconds. Pending event ids are indexed by actor here, so a stop touches
+ *   only the stopping actor's own timers. Ids of events that already fired are pruned as the actor
+ *   schedules; an actor with one pending event (the usual case) is indexed by that id alone.
+ * - Each actor's options object (`{ ...defaults, ...options }` in XState's constructor) gets a hidden class
+ *   of its own in V8, about 300 bytes per actor; every actor created in the system from now on, and `root`,
+ *   keeps the same options in an object of one shape instead.
  */
-export function indexScheduledEvents(root: AnyActorRef): void {
-  const system = root.system as unknown as { scheduler: SchedulerFns; _snapshot: { _scheduledEvents: Record<string, unknown> } };
+export function tuneSystem(root: AnyActorRef): void {
+  const system = root.system as unknown as TunedSystem;
+  if (system.tuned) return;
+  system.tuned = true;
+  indexScheduledEvents(system);
+  const sendInspectionEvent = system._sendInspectionEvent;
+  system._sendInspectionEvent = (event) => {
+    if (event.type === '@xstate.actor' && event.actorRef) compactOptions(event.actorRef);
+    sendInspectionEvent(event);
+  };
+  compactOptions(root);
+}
+
+function indexScheduledEvents(system: TunedSystem): void {
   const { scheduler } = system;
-  if ((scheduler as { indexed?: boolean }).indexed) return;
   const schedule = scheduler.schedule;
   const cancel = scheduler.cancel;
   const byActor = new WeakMap<AnyActorRef, string | string[]>();
@@ -58,7 +80,29 @@ export function indexScheduledEvents(root: AnyActorRef): void {
     if (typeof ids === 'string') cancel(actor, ids);
     else for (const id of ids) cancel(actor, id);
   };
-  (scheduler as { indexed?: boolean }).indexed = true;
+}
+
+type ActorOptions = Record<string, unknown>;
+
+const actorOptionKeys = new Set(['clock', 'logger', 'devTools', 'input', 'id', 'systemId', 'src', 'parent', 'syncSnapshot']);
+
+function compactOptions(actor: AnyActorRef): void {
+  const holder = actor as unknown as { options: ActorOptions };
+  const o = holder.options;
+  if (o === undefined) return;
+  const compact: ActorOptions = {
+    clock: o.clock,
+    logger: o.logger,
+    devTools: o.devTools,
+    input: o.input,
+    id: o.id,
+    systemId: o.systemId,
+    src: o.src,
+    parent: o.parent,
+    syncSnapshot: o.syncSnapshot,
+  };
+  for (const key of Object.keys(o)) if (!actorOptionKeys.has(key) && o[key] !== undefined) compact[key] = o[key];
+  holder.options = compact;
 }
 
 const hubs = new WeakMap<Clock, Actor<typeof hubMachine>>();
@@ -68,7 +112,7 @@ export function sharedParent(clock: Clock): AnyActorRef {
   let hub = hubs.get(clock);
   if (!hub) {
     hub = createActor(hubMachine, { clock }).start();
-    indexScheduledEvents(hub);
+    tuneSystem(hub);
     hubs.set(clock, hub);
   }
   return hub;

@@ -1,5 +1,5 @@
 import { createActor, type Actor, type AnyActorRef, type Snapshot } from 'xstate';
-import { releaseActor, sharedParent } from './actor-system.js';
+import { releaseActor, sharedParent, tuneSystem } from './actor-system.js';
 import type { MessageListener } from './router.js';
 import type { ConnectionMetricsSnapshot } from '../metrics/connection-metrics.js';
 import type { SessionInfo } from '../protocol/adapter.js';
@@ -324,6 +324,7 @@ export function createOwnedConnection(options: ConnectionOptions, owner?: AnyAct
   const actor = spawnConnectionActor(runtime, parent);
   if (shared) runtime.releaseAtRest(parent!);
   else actor.start();
+  if (!parent) tuneSystem(actor);
   return new Connection(runtime, actor, parent ?? null, !shared);
 }
 

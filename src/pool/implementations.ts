@@ -1,7 +1,7 @@
 import type { AnyActorRef, AnyEventObject } from 'xstate';
 import { poolMachine, startedAfterLaunch } from '../../machines/pool.machine.js';
 import type { PoolContext, PoolInput } from '../../machines/pool.types.js';
-import { indexScheduledEvents } from '../connection/actor-system.js';
+import { tuneSystem } from '../connection/actor-system.js';
 import { withDefaultInput, type WithInput } from '../connection/with-input.js';
 import { rethrowLater } from '../events/emitter.js';
 import { resolvePoolOptions, type PoolOptions, type ResolvedPoolOptions } from './options.js';
@@ -14,7 +14,7 @@ const embedded = new WeakMap<object, ResolvedPoolOptions>();
 /** Makes `runtime` the one that carries out what `actor` (a pool actor) asks, and creates its connections. */
 export function bindPoolRuntime(actor: AnyActorRef, runtime: PoolRuntime): void {
   runtimes.set(actor, runtime);
-  indexScheduledEvents(actor);
+  tuneSystem(actor);
   runtime.attach(actor);
 }
 

@@ -110,11 +110,11 @@ class SocketLink {
 
   /** `ws` reports every close without a closing handshake as 1006; `message` is listened to once `open` is no longer. */
   #listen(ws: EmitterSocket): void {
+    const callbacks = this.#callbacks;
     ws.on('error', ignore);
     ws.on('close', (code: number, reason: { toString(): string }) => this.#closed(code, reason.toString(), code !== 1006));
     ws.on('open', () => {
       ws.removeAllListeners('open');
-      const callbacks = this.#callbacks;
       ws.on('message', (data: WsMessage, isBinary: boolean) =>
         callbacks.message(isBinary ? (data as ArrayBuffer) : data.toString(), isBinary ? (data as ArrayBuffer).byteLength : (data as { length: number }).length),
       );

@@ -1,4 +1,8 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import type { AnyActorRef } from 'xstate';
 import { createConnection } from '../../../src/index.js';
 import { SimulatedClock, createMockServer } from '../../../src/testing/index.js';
 import { settle } from '../../support/harness.js';
@@ -34,4 +38,46 @@ describe('connections sharing one actor system', () => {
     b.dispose();
     expect(clock.pending).toBe(0);
   });
+});
+
+const optionsOf = (actor: AnyActorRef) => (actor as unknown as { options: Record<string, unknown> }).options;
+const socketOf = (actor: AnyActorRef) => (actor.getSnapshot() as { children: Record<string, AnyActorRef> }).children.socket!;
+
+describe('actor options in a shared system', () => {
+  it('a connection actor and its socket actor keep the options XState was given', async () => {
+    const clock = new SimulatedClock();
+    const { WebSocket } = createMockServer();
+    const connection = createConnection({ url: 'ws://a.test', WebSocket, clock, name: 'orders' }).start();
+    await settle();
+    const root = optionsOf(connection.actor);
+    expect(root.id).toBe('orders');
+    expect(root.parent).toBe(connection.actor._parent);
+    expect(root.input).toMatchObject({ settings: expect.objectContaining({ connectTimeoutMs: expect.any(Number) }) });
+    const socket = optionsOf(socketOf(connection.actor));
+    expect(socket).toMatchObject({ id: 'socket', src: 'socket', parent: connection.actor, input: { socket: expect.any(Number), urlIndex: 0 } });
+    connection.dispose();
+  });
+
+  it('a key of its own that an actor was created with is kept', async () => {
+    const clock = new SimulatedClock();
+    const { WebSocket } = createMockServer();
+    const connection = createConnection({ url: 'ws://a.test', WebSocket, clock });
+    const hub = connection.actor._parent!;
+    const { createActor, createMachine } = await import('xstate');
+    const child = createActor(createMachine({}), { parent: hub, id: 'mine', systemId: 'mine', tenant: 'acme' } as never);
+    expect(optionsOf(child)).toMatchObject({ id: 'mine', systemId: 'mine', parent: hub, tenant: 'acme' });
+    connection.dispose();
+  });
+
+  it('the options of every connection and socket actor share one hidden class (V8 gives XState\'s spread a new one per actor)', async () => {
+    const fixture = fileURLToPath(new URL('./fixtures/option-shapes.ts', import.meta.url));
+    const { stdout } = await promisify(execFile)(process.execPath, ['--allow-natives-syntax', '--import', 'tsx', fixture], { timeout: 30_000 });
+    expect(JSON.parse(stdout.trim().split('\n').at(-1)!)).toEqual({
+      connected: 60,
+      rootsShareShape: true,
+      socketsShareShape: true,
+      poolRootsShareShape: true,
+      poolSocketsShareShape: true,
+    });
+  }, 40_000);
 });
