@@ -1,11 +1,14 @@
-// The package as users get it: packs it, lints it (publint, @arethetypeswrong/cli), installs the tarball in a
-// fresh folder and type-checks a consumer of every entry point with skipLibCheck false, under
-// moduleResolution bundler and node16. Exits 1 on the first failure. Needs a build (npm run build) first.
-import { execFileSync } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+// The package as users get it: packs it, lints it (publint, @arethetypeswrong/cli), installs the tarball alone
+// in a fresh folder (a client install: what it carries, and the error socketchart/server gives without its
+// packages), then with the server's packages type-checks a consumer of every entry point and the READMEs'
+// examples with skipLibCheck false (moduleResolution bundler and node16) and runs the examples as written.
+// Exits 1 on the first failure. Needs a build (npm run build) first.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { examples, exampleServers, problemsOf, runExample, startExampleServers } from '../examples/examples.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const work = mkdtempSync(join(tmpdir(), 'socketchart-package-'));
@@ -22,21 +25,56 @@ try {
   step('attw (node16 and bundler resolution)');
   run('npx', ['attw', tarball, '--profile', 'node16']);
   console.log('  no problems');
-  step('install the tarball in a fresh folder');
+  step('install the tarball alone in a fresh folder: a client install');
   const consumer = join(work, 'consumer');
   cpSync(join(root, 'test/fixtures/consumer'), consumer, { recursive: true });
   writeFileSync(join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
-  const typescript = JSON.parse(run('node', ['-p', 'JSON.stringify(require("./package.json").devDependencies)'])).typescript;
-  run('npm', ['install', '--no-audit', '--no-fund', tarball, `typescript@${typescript}`, '@types/node@20', 'rxjs@7'], consumer);
-  const size = run('du', ['-sk', 'node_modules'], consumer).split('\t')[0];
-  console.log(`  node_modules: ${(Number(size) / 1024).toFixed(1)} MB`);
+  run('npm', ['install', '--no-audit', '--no-fund', tarball], consumer);
+  const modules = join(consumer, 'node_modules');
+  const packages = new Set(
+    readdirSync(modules)
+      .filter((name) => !name.startsWith('.'))
+      .flatMap((name) => (name.startsWith('@') ? readdirSync(join(modules, name)).map((inner) => `${name}/${inner}`) : [name])),
+  );
+  const clientSize = run('du', ['-sk', 'node_modules'], consumer).split('\t')[0];
+  console.log(`  node_modules: ${(Number(clientSize) / 1024).toFixed(1)} MB in ${packages.size} packages (${[...packages].sort().join(', ')})`);
+  const serverPackages = ['ioredis', 'jose', 'pino', 'prom-client', 'zod', 'rxjs', 'react', 'vue'];
+  const unwanted = serverPackages.filter((name) => packages.has(name));
+  if (unwanted.length > 0) throw new Error(`a client install carries ${unwanted.join(', ')}`);
+  run('node', ['--input-type=module', '-e', "const m = await import('socketchart'); if (typeof m.createConnection !== 'function') process.exit(1)"], consumer);
+  console.log('  socketchart loads');
+  const refused = spawnSync('node', ['--input-type=module', '-e', "await import('socketchart/server')"], { cwd: consumer, encoding: 'utf8' });
+  const expected = 'socketchart/server needs packages that are not installed: zod (validation of frames and options), pino (the default logger), prom-client (the /metrics endpoint). Install: npm install zod pino prom-client';
+  if (refused.status === 0 || !refused.stderr.includes('MissingDependencyError') || !refused.stderr.includes(expected)) throw new Error(`socketchart/server without its packages: ${refused.stderr.trim().split('\n').slice(0, 6).join(' | ')}`);
+  console.log(`  socketchart/server without its packages: "${expected}"`);
+
+  step('the server\'s packages, TypeScript and the examples\' tools');
+  const dev = JSON.parse(run('node', ['-p', 'JSON.stringify(require("./package.json").devDependencies)']));
+  const versioned = (...names) => names.map((name) => `${name}@${dev[name]}`);
+  run('npm', ['install', '--no-audit', '--no-fund', ...versioned('jose', 'pino', 'prom-client', 'zod', 'ioredis', 'typescript', 'tsx', 'graphql', 'graphql-ws', 'rxjs', '@types/ws'), '@types/node@20'], consumer);
+  cpSync(join(root, 'examples'), join(consumer, 'examples'), { recursive: true, filter: (path) => !/(react-dashboard|vue-chat|serve\.ts|vite\.shared\.ts)/.test(path) });
+  const exampleFiles = examples.map(({ file }) => `examples/${file}`).concat(exampleServers.map(({ file }) => `examples/${file}`), 'examples/token.ts');
   for (const [module, moduleResolution] of [['esnext', 'bundler'], ['node16', 'node16']]) {
-    step(`tsc, skipLibCheck false, moduleResolution ${moduleResolution}`);
-    const config = { compilerOptions: { strict: true, noEmit: true, skipLibCheck: false, module, moduleResolution, target: 'es2022', types: ['node'] }, files: ['index.ts'] };
+    step(`tsc, skipLibCheck false, moduleResolution ${moduleResolution}: every entry point and every example`);
+    const config = { compilerOptions: { strict: true, noEmit: true, skipLibCheck: false, module, moduleResolution, target: 'es2022', types: ['node'] }, files: ['index.ts', ...exampleFiles] };
     writeFileSync(join(consumer, `tsconfig.${moduleResolution}.json`), JSON.stringify(config));
     run('npx', ['tsc', '-p', `tsconfig.${moduleResolution}.json`], consumer);
     console.log('  no errors');
   }
+
+  step('the READMEs\' examples, as written, against the example servers');
+  const stopServers = await startExampleServers('examples', consumer);
+  const failures = [];
+  try {
+    for (const example of examples) {
+      const problems = problemsOf(example, await runExample('examples', example.file, consumer));
+      console.log(`  ${example.file}: ${problems.length === 0 ? 'ok' : problems.join('; ')}`);
+      failures.push(...problems.map((problem) => `${example.file}: ${problem}`));
+    }
+  } finally {
+    await stopServers();
+  }
+  if (failures.length > 0) throw new Error(failures.join('\n'));
 } catch (error) {
   console.error(`package: FAILED: ${error.message.split('\n')[0]}`);
   if (error.stdout) console.error(error.stdout);

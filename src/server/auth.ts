@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
-import { errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
-import { z } from 'zod';
+import type { JWTPayload } from 'jose';
+import type * as Zod from 'zod';
+import { dependencies, loadJose } from './dependencies.js';
 import { TOKEN_SUBPROTOCOL_PREFIX } from '../protocol/wire.js';
 import { scrubSecret } from './logger.js';
 
@@ -46,6 +47,8 @@ export interface AuthenticatorOptions {
 
 export type Authenticate = (token: string) => Promise<Identity>;
 
+const { z } = dependencies.core<typeof Zod>('zod');
+
 const verifiedSchema = z.object({
   userId: z.string().min(1).max(128),
   expiresAt: z.number().finite().optional(),
@@ -72,7 +75,7 @@ function identityFromClaims(payload: JWTPayload): Identity {
   };
 }
 
-function joseReason(error: unknown): string {
+function joseReason(error: unknown, joseErrors: typeof import('jose').errors): string {
   if (error instanceof joseErrors.JWTExpired) return 'token expired';
   if (error instanceof joseErrors.JWTClaimValidationFailed) return `claim "${error.claim}" is invalid`;
   if (error instanceof joseErrors.JWSSignatureVerificationFailed) return 'invalid signature';
@@ -103,7 +106,9 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticate
   const secret = options.jwtSecret;
   if (secret === undefined) throw new Error('createAuthenticator needs jwtSecret or verify');
   const key = typeof secret === 'string' ? new TextEncoder().encode(secret) : secret;
+  dependencies.require('jose', 'auth.jwtSecret');
   return async (token) => {
+    const { jwtVerify, errors } = await loadJose();
     try {
       const { payload } = await jwtVerify(token, key, {
         algorithms: ['HS256'],
@@ -113,7 +118,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticate
       });
       return identityFromClaims(payload);
     } catch (error) {
-      throw new AuthenticationError(joseReason(error));
+      throw new AuthenticationError(joseReason(error, errors));
     }
   };
 }

@@ -2,6 +2,7 @@ export { createServer, type PublishResult, type SocketchartServer } from './crea
 export type { ServerOptions, ServerAuthOptions, RedisBackendOptions, RedisConnectionOptions, ServerMetricsOptions } from './options.js';
 export type { Identity, TokenMode, VerifiedToken, VerifyToken } from './auth.js';
 export { createToken, type CreateTokenOptions } from './tokens.js';
+export { MissingDependencyError, type ServerDependency } from './dependencies.js';
 export { InvalidOptionError } from '../protocol/errors.js';
 export {
   BROADCAST_ALL_CHANNEL,

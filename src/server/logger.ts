@@ -1,4 +1,6 @@
-import { pino, type Logger } from 'pino';
+import type * as Pino from 'pino';
+import type { Logger } from 'pino';
+import { dependencies } from './dependencies.js';
 
 export type { Logger };
 
@@ -16,7 +18,7 @@ export const redactPaths = [
 
 /** The logger used when none is given: pino at `info`, named `socketchart-server`, with token paths censored. */
 export const createDefaultLogger = (): Logger =>
-  pino({ name: 'socketchart-server', level: 'info', redact: { paths: redactPaths, censor: '[redacted]' } });
+  dependencies.core<typeof Pino>('pino').pino({ name: 'socketchart-server', level: 'info', redact: { paths: redactPaths, censor: '[redacted]' } });
 
 /** Replaces every occurrence of a secret in a text. */
 export function scrubSecret(text: string, secret: string | undefined): string {

@@ -1,5 +1,9 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type * as PromClient from 'prom-client';
+import type { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { dependencies } from './dependencies.js';
 import { CloseCode } from '../protocol/wire.js';
+
+const prom = dependencies.core<typeof PromClient>('prom-client');
 
 const knownCloseCodes = new Set<number>(Object.values(CloseCode));
 
@@ -32,13 +36,13 @@ export interface MetricsOptions {
   defaultMetrics: boolean;
 }
 
-export function createMetrics({ prefix, registry = new Registry(), defaultMetrics }: MetricsOptions): ServerMetrics {
+export function createMetrics({ prefix, registry = new prom.Registry(), defaultMetrics }: MetricsOptions): ServerMetrics {
   const registers = [registry];
-  if (defaultMetrics) collectDefaultMetrics({ register: registry, prefix });
-  const messagesIn = new Counter({ name: `${prefix}messages_in_total`, help: 'Frames received, by frame type', labelNames: ['type'] as const, registers });
+  if (defaultMetrics) prom.collectDefaultMetrics({ register: registry, prefix });
+  const messagesIn = new prom.Counter({ name: `${prefix}messages_in_total`, help: 'Frames received, by frame type', labelNames: ['type'] as const, registers });
   const pendingOut = new Map<string, number>();
   let pendingBytesOut = 0;
-  const messagesOut: Counter<'type'> = new Counter({
+  const messagesOut: Counter<'type'> = new prom.Counter({
     name: `${prefix}messages_out_total`,
     help: 'Frames sent, by frame type',
     labelNames: ['type'] as const,
@@ -48,8 +52,8 @@ export function createMetrics({ prefix, registry = new Registry(), defaultMetric
       pendingOut.clear();
     },
   });
-  const bytesIn = new Counter({ name: `${prefix}bytes_in_total`, help: 'Bytes of frames received', registers });
-  const bytesOut: Counter = new Counter({
+  const bytesIn = new prom.Counter({ name: `${prefix}bytes_in_total`, help: 'Bytes of frames received', registers });
+  const bytesOut: Counter = new prom.Counter({
     name: `${prefix}bytes_out_total`,
     help: 'Bytes of frames sent',
     registers,
@@ -66,23 +70,23 @@ export function createMetrics({ prefix, registry = new Registry(), defaultMetric
   };
   return {
     registry,
-    connections: new Gauge({ name: `${prefix}connections`, help: 'Open WebSocket connections on this node', registers }),
-    connectionsOpened: new Counter({ name: `${prefix}connections_opened_total`, help: 'WebSocket connections accepted', registers }),
-    connectionsClosed: new Counter({ name: `${prefix}connections_closed_total`, help: 'WebSocket connections closed, by close code', labelNames: ['code'] as const, registers }),
+    connections: new prom.Gauge({ name: `${prefix}connections`, help: 'Open WebSocket connections on this node', registers }),
+    connectionsOpened: new prom.Counter({ name: `${prefix}connections_opened_total`, help: 'WebSocket connections accepted', registers }),
+    connectionsClosed: new prom.Counter({ name: `${prefix}connections_closed_total`, help: 'WebSocket connections closed, by close code', labelNames: ['code'] as const, registers }),
     messagesIn,
     messagesOut,
     bytesIn,
     bytesOut,
-    deliveryLatency: new Histogram({
+    deliveryLatency: new prom.Histogram({
       name: `${prefix}delivery_latency_seconds`,
       help: 'Time from publish to fan-out on this node',
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers,
     }),
-    errors: new Counter({ name: `${prefix}errors_total`, help: 'Error frames sent, by error code', labelNames: ['code'] as const, registers }),
-    rateLimited: new Counter({ name: `${prefix}rate_limited_total`, help: 'Frames refused by a rate limit, by scope', labelNames: ['scope'] as const, registers }),
-    slowConsumers: new Counter({ name: `${prefix}slow_consumers_total`, help: 'Connections closed because their send buffer overflowed', registers }),
-    backendUp: new Gauge({ name: `${prefix}backend_up`, help: '1 when the shared backend (Redis) is reachable', registers }),
+    errors: new prom.Counter({ name: `${prefix}errors_total`, help: 'Error frames sent, by error code', labelNames: ['code'] as const, registers }),
+    rateLimited: new prom.Counter({ name: `${prefix}rate_limited_total`, help: 'Frames refused by a rate limit, by scope', labelNames: ['scope'] as const, registers }),
+    slowConsumers: new prom.Counter({ name: `${prefix}slow_consumers_total`, help: 'Connections closed because their send buffer overflowed', registers }),
+    backendUp: new prom.Gauge({ name: `${prefix}backend_up`, help: '1 when the shared backend (Redis) is reachable', registers }),
     countOut(type, bytes) {
       pendingOut.set(type, (pendingOut.get(type) ?? 0) + 1);
       pendingBytesOut += bytes;

@@ -1,12 +1,16 @@
 import type { Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
-import { Registry } from 'prom-client';
-import { z } from 'zod';
+import type * as PromClient from 'prom-client';
+import type * as Zod from 'zod';
 import { InvalidOptionError } from '../protocol/errors.js';
 import type { VerifyToken } from './auth.js';
 import { patternProblem } from './channels.js';
 import type { Logger } from './logger.js';
 import { normalizeOrigin } from './origin.js';
+import { dependencies } from './dependencies.js';
+
+const { z } = dependencies.core<typeof Zod>('zod');
+const { Registry } = dependencies.core<typeof PromClient>('prom-client');
 
 /** Every schema states what it expects in plain words; that text is the `expected …` of the error. */
 const expecting = (text: string) => ({ error: text });
@@ -24,8 +28,8 @@ const boolean = z.boolean(expecting('true or false'));
 const text = (what: string) => z.string(expecting(what));
 const nonEmpty = text('a non-empty string').min(1, expecting('a non-empty string'));
 const fn = <T>(what: string) => z.custom<T>((value) => typeof value === 'function', expecting(`a function (${what})`));
-const object = <T extends z.core.$ZodLooseShape>(shape: T) => z.strictObject(shape, expecting('an object'));
-const array = <T extends z.core.SomeType>(item: T, what: string) => z.array(item, expecting(what));
+const object = <T extends Zod.z.core.$ZodLooseShape>(shape: T) => z.strictObject(shape, expecting('an object'));
+const array = <T extends Zod.z.core.SomeType>(item: T, what: string) => z.array(item, expecting(what));
 const httpPath = text('a path starting with /').regex(/^\/[^?#\s]*$/, expecting('a path starting with /'));
 const isHttpServer = (value: unknown) =>
   typeof value === 'object' && value !== null && typeof (value as { on?: unknown }).on === 'function' && typeof (value as { listen?: unknown }).listen === 'function';

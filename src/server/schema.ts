@@ -1,7 +1,10 @@
-import { z } from 'zod';
+import type * as Zod from 'zod';
+import { dependencies } from './dependencies.js';
 import { clientFrameTypes, type ClientFrame, type ClientFrameType } from '../protocol/wire.js';
 import { CHANNEL_NAME_PATTERN, MAX_CHANNEL_LENGTH } from './channels.js';
 import { boundsProblem, type JsonBounds } from './json-bounds.js';
+
+const { z } = dependencies.core<typeof Zod>('zod');
 
 const channel = z.string().max(MAX_CHANNEL_LENGTH).regex(CHANNEL_NAME_PATTERN, 'expected a channel name type:id[:sub]');
 const messageId = z.string().min(1).max(128);
@@ -14,7 +17,7 @@ const presenceMeta = z.record(z.string().max(64), z.json());
 const timestamp = z.number().finite().optional();
 
 /** Every frame a client may send, validated before anything acts on it. */
-export const clientFrameSchema: z.ZodType<ClientFrame> = z.discriminatedUnion('type', [
+export const clientFrameSchema: Zod.ZodType<ClientFrame> = z.discriminatedUnion('type', [
   z.object({ type: z.literal('auth'), token: z.string().min(1).max(16_384) }),
   z.object({ type: z.literal('ping'), ts: timestamp }),
   z.object({ type: z.literal('pong'), ts: timestamp }),

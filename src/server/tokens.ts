@@ -1,9 +1,12 @@
-import { SignJWT } from 'jose';
+import { dependencies, loadJose } from './dependencies.js';
 import { InvalidOptionError } from '../protocol/errors.js';
 
 export interface CreateTokenOptions {
-  /** The server's `auth.jwtSecret`: at least 32 bytes. */
-  secret: string | Uint8Array;
+  /**
+   * The server's `auth.jwtSecret`: at least 32 bytes. `undefined` (an environment variable that is not set)
+   * is refused with InvalidOptionError, as a short secret is.
+   */
+  secret: string | Uint8Array | undefined;
   /** The user the token stands for (the `sub` claim): 1 to 128 characters. */
   userId: string;
   /** Roles channel rules can require (`roles` claim). @default [] */
@@ -28,10 +31,13 @@ export async function createToken(options: CreateTokenOptions): Promise<string> 
   const { secret, userId, roles = [], permissions = [], expiresInSec = 3600 } = options;
   const key = typeof secret === 'string' ? new TextEncoder().encode(secret) : secret;
   if (!(key instanceof Uint8Array) || key.length < MIN_SECRET_BYTES) {
-    throw new InvalidOptionError('secret', `a string or bytes of at least ${MIN_SECRET_BYTES} bytes`, undefined, `a secret of ${key instanceof Uint8Array ? key.length : 0} bytes`);
+    const received = key === undefined ? 'undefined (no secret)' : `a secret of ${key instanceof Uint8Array ? key.length : 0} bytes`;
+    throw new InvalidOptionError('secret', `a string or bytes of at least ${MIN_SECRET_BYTES} bytes`, undefined, received);
   }
   if (typeof userId !== 'string' || userId.length === 0 || userId.length > 128) throw new InvalidOptionError('userId', 'a string of 1 to 128 characters', userId);
   if (!Number.isFinite(expiresInSec)) throw new InvalidOptionError('expiresInSec', 'a finite number of seconds', expiresInSec);
+  dependencies.require('jose', 'createToken()');
+  const { SignJWT } = await loadJose();
   const jwt = new SignJWT({ roles: [...roles], permissions: [...permissions] })
     .setProtectedHeader({ alg: 'HS256' })
     .setSubject(userId)

@@ -1,4 +1,6 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import type * as IORedis from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
+import { dependencies } from '../dependencies.js';
 import { errorText, type Logger } from '../logger.js';
 import type { HistoryRead, StoredMessage } from '../history.js';
 import { messageBytes, type RetentionRules } from '../retention.js';
@@ -87,7 +89,8 @@ export class RedisBackend implements Backend {
       connectTimeout: redis.connectTimeoutMs,
       retryStrategy: (times: number) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
     };
-    const connect = (options: RedisOptions) => (redis.url === undefined ? new Redis(options) : new Redis(redis.url, options));
+    const { Redis: RedisClient } = dependencies.load<typeof IORedis>('ioredis', 'The redis option');
+    const connect = (options: RedisOptions) => (redis.url === undefined ? new RedisClient(options) : new RedisClient(redis.url, options));
     this.command = connect({
       ...base,
       enableOfflineQueue: false,

@@ -45,4 +45,10 @@ describe('createToken', () => {
     await expect(short).rejects.not.toThrow(/short-secret/);
     await expect(createToken({ secret, userId: '' })).rejects.toMatchObject({ option: 'userId' });
   });
+
+  it('rejects a secret that is not set (an unset environment variable) with InvalidOptionError that says so', async () => {
+    const unset = createToken({ secret: process.env.SOCKETCHART_SECRET_THAT_IS_NOT_SET, userId: 'frank' });
+    await expect(unset).rejects.toBeInstanceOf(InvalidOptionError);
+    await expect(unset).rejects.toMatchObject({ option: 'secret', received: 'undefined (no secret)' });
+  });
 });
