@@ -302,8 +302,8 @@ async function heap(): Promise<Row> {
   const serverOf = (peer: Peer) => (peer === 'socketio' ? sio : plain);
   const variantOf = (peer: Peer) => heapVariant(peer, `${peer === 'socketio' ? 'http' : 'ws'}://127.0.0.1:${serverOf(peer).port}`);
   try {
-    // warm-up: 100 of each, opened and closed (first-use allocations and JIT out of the figures)
-    for (const peer of PEERS) await closeAll(serverOf(peer).child, variantOf(peer), await openAll(serverOf(peer).child, variantOf(peer), 100));
+    // warm-up: as many of each as are measured, opened and closed (first-use allocations, JIT code and grown tables out of the figures)
+    for (const peer of PEERS) await closeAll(serverOf(peer).child, variantOf(peer), await openAll(serverOf(peer).child, variantOf(peer), HEAP_N));
     const per = new Map<Peer, number[]>();
     for (let round = 0; round < ROUNDS_HEAP; round++) {
       for (const peer of rotate(PEERS, round)) {

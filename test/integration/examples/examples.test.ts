@@ -40,6 +40,13 @@ describe('README examples are files that run', () => {
     expect(withRegion.filter((file) => !shown.has(file))).toEqual([]);
   });
 
+  it('the side-by-side table of the README has a row for each figure it compares', () => {
+    const readme = readFileSync(`${root}README.md`, 'utf8');
+    const table = /### Side by side with the field[\s\S]*?```text\n([\s\S]*?)```/.exec(readme)?.[1] ?? '';
+    const figures = ['receive msgs/s', 'send msgs/s', 'heap per connection', 'restart: all 1,000 back', 'restart: peak new connections', 'server fan-out', 'server delivery latency', 'browser bundle'];
+    expect(figures.filter((figure) => !table.split('\n').some((line) => line.startsWith(figure) && /\d/.test(line)))).toEqual([]);
+  });
+
   describe('run as written against the example servers', () => {
     let stopServers: (() => Promise<void>) | undefined;
     beforeAll(async () => {
