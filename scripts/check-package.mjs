@@ -43,10 +43,17 @@ try {
   if (unwanted.length > 0) throw new Error(`a client install carries ${unwanted.join(', ')}`);
   run('node', ['--input-type=module', '-e', "const m = await import('socketchart'); if (typeof m.createConnection !== 'function') process.exit(1)"], consumer);
   console.log('  socketchart loads');
-  const refused = spawnSync('node', ['--input-type=module', '-e', "await import('socketchart/server')"], { cwd: consumer, encoding: 'utf8' });
+  run('npx', ['socketchart', 'help'], consumer);
+  console.log('  the socketchart command runs');
   const expected = 'socketchart/server needs packages that are not installed: zod (validation of frames and options), pino (the default logger), prom-client (the /metrics endpoint). Install: npm install zod pino prom-client';
-  if (refused.status === 0 || !refused.stderr.includes('MissingDependencyError') || !refused.stderr.includes(expected)) throw new Error(`socketchart/server without its packages: ${refused.stderr.trim().split('\n').slice(0, 6).join(' | ')}`);
-  console.log(`  socketchart/server without its packages: "${expected}"`);
+  for (const [how, args] of [
+    ['import', ['--input-type=module', '-e', "await import('socketchart/server')"]],
+    ['require', ['-e', "require('socketchart/server')"]],
+  ]) {
+    const refused = spawnSync('node', args, { cwd: consumer, encoding: 'utf8' });
+    if (refused.status === 0 || !refused.stderr.includes('MissingDependencyError') || !refused.stderr.includes(expected)) throw new Error(`${how} socketchart/server without its packages: ${refused.stderr.trim().split('\n').slice(0, 6).join(' | ')}`);
+  }
+  console.log(`  socketchart/server without its packages (import and require): "${expected}"`);
 
   step('the server\'s packages, TypeScript and the examples\' tools');
   const dev = JSON.parse(run('node', ['-p', 'JSON.stringify(require("./package.json").devDependencies)']));
