@@ -48,13 +48,19 @@ export class Subscription {
     return this.state === 'closed';
   }
 
-  /** Answers `subscribed {ch, seq}`, replays what came after `since` (with gaps), then goes live. Rejects if the history is unreachable. */
+  /**
+   * Answers `subscribed {ch, seq}`, replays what came after `since` (with gaps), then goes live. Without
+   * `since` it starts from now: every message published after the subscribe arrived is delivered, even one
+   * the history read already counts (`seq` is then the number before the first of them). Rejects if the
+   * history is unreachable.
+   */
   async start(since: number | undefined): Promise<void> {
     const read = await this.reader(this.ch, since ?? 0, since === undefined ? 0 : this.historyLimit);
     if (this.state === 'closed') return;
-    this.sink.sendText(JSON.stringify({ type: 'subscribed', ch: this.ch, seq: read.current }), 'subscribed');
+    const from = since === undefined ? Math.min(read.current, this.firstHeld() - 1) : read.current;
+    this.sink.sendText(JSON.stringify({ type: 'subscribed', ch: this.ch, seq: from }), 'subscribed');
     if (since !== undefined) this.emit(planReplay(since, read));
-    this.lastSeq = read.current;
+    this.lastSeq = from;
     this.drain();
   }
 
@@ -83,6 +89,13 @@ export class Subscription {
   close(): void {
     this.state = 'closed';
     this.buffer = [];
+  }
+
+  /** The lowest number held, or Infinity. */
+  private firstHeld(): number {
+    let first = Infinity;
+    for (const message of this.buffer) first = Math.min(first, message.seq);
+    return first;
   }
 
   private hold(message: StoredMessage): void {

@@ -51,6 +51,23 @@ describe('messaging: subscribe, publish, resume, presence, typing', () => {
     await Promise.all([alice.close(), bob.close()]);
   });
 
+  it('a publish sent right after subscribe, on the same socket, comes back: 60 times out of 60', async () => {
+    const alice = await connectAs(server, 'racer');
+    for (let n = 1; n <= 60; n++) {
+      alice.send({ type: 'subscribe', ch: `chat:race-${n}` });
+      alice.send({ type: 'publish', ch: `chat:race-${n}`, id: `r${n}`, data: { n } });
+    }
+    await eventually(() => alice.ofType('ack').length === 60, 5000, '60 acks');
+    await delay(50);
+    const missing = Array.from({ length: 60 }, (_, i) => i + 1).filter((n) => numbersOf(alice, `chat:race-${n}`).length !== 1);
+    expect(missing).toEqual([]);
+    for (let n = 1; n <= 60; n++) {
+      const subscribed = alice.ofType('subscribed').find((frame) => frame.ch === `chat:race-${n}`)!;
+      expect(alice.ofType('message', `chat:race-${n}`)[0]!.seq).toBe((subscribed.seq as number) + 1);
+    }
+    await alice.close();
+  });
+
   it('stops delivering after unsubscribe and confirms with unsubscribed', async () => {
     const alice = await connectAs(server, 'alice');
     alice.send({ type: 'subscribe', ch: 'chat:unsub' });
