@@ -68,7 +68,9 @@ export async function startExampleServers(dir, cwd) {
   const started = [];
   const stop = async () => {
     for (const { child } of started) child.kill('SIGTERM');
+    const killLater = setTimeout(() => started.forEach(({ child }) => child.kill('SIGKILL')), 5_000);
     await Promise.all(started.map(({ exited }) => exited));
+    clearTimeout(killLater);
   };
   try {
     for (const { file } of exampleServers) {

@@ -6,7 +6,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { examples, exampleServers, problemsOf, runExample, startExampleServers } from '../examples/examples.mjs';
 
@@ -42,10 +42,13 @@ try {
   const unwanted = serverPackages.filter((name) => packages.has(name));
   if (unwanted.length > 0) throw new Error(`a client install carries ${unwanted.join(', ')}`);
   run('node', ['--input-type=module', '-e', "const m = await import('socketchart'); if (typeof m.createConnection !== 'function') process.exit(1)"], consumer);
-  console.log('  socketchart loads');
-  run('npx', ['socketchart', 'help'], consumer);
+  run('node', ['-e', "if (typeof require('socketchart').createConnection !== 'function') process.exit(1)"], consumer);
+  console.log('  socketchart loads (import and require)');
+  run('npx', ['--no-install', 'socketchart', 'help'], consumer);
   console.log('  the socketchart command runs');
-  const expected = 'socketchart/server needs packages that are not installed: zod (validation of frames and options), pino (the default logger), prom-client (the /metrics endpoint). Install: npm install zod pino prom-client';
+  const expected =
+    'socketchart/server needs packages that are not installed: zod (validating frames and options), pino (the default logger), prom-client (the /metrics endpoint). ' +
+    'Install: npm install zod@4 pino@10 prom-client@15 (add jose for JWT auth and createToken(), ioredis for scale-out over Redis)';
   for (const [how, args] of [
     ['import', ['--input-type=module', '-e', "await import('socketchart/server')"]],
     ['require', ['-e', "require('socketchart/server')"]],
@@ -59,7 +62,9 @@ try {
   const dev = JSON.parse(run('node', ['-p', 'JSON.stringify(require("./package.json").devDependencies)']));
   const versioned = (...names) => names.map((name) => `${name}@${dev[name]}`);
   run('npm', ['install', '--no-audit', '--no-fund', ...versioned('jose', 'pino', 'prom-client', 'zod', 'ioredis', 'typescript', 'tsx', 'graphql', 'graphql-ws', 'rxjs', '@types/ws'), '@types/node@20'], consumer);
-  cpSync(join(root, 'examples'), join(consumer, 'examples'), { recursive: true, filter: (path) => !/(react-dashboard|vue-chat|serve\.ts|vite\.shared\.ts)/.test(path) });
+  const examplesDir = join(root, 'examples');
+  const appOnly = new Set(['react-dashboard', 'vue-chat', 'serve.ts', 'vite.shared.ts']);
+  cpSync(examplesDir, join(consumer, 'examples'), { recursive: true, filter: (path) => !appOnly.has(relative(examplesDir, path).split(sep)[0]) });
   const exampleFiles = examples.map(({ file }) => `examples/${file}`).concat(exampleServers.map(({ file }) => `examples/${file}`), 'examples/token.ts');
   for (const [module, moduleResolution] of [['esnext', 'bundler'], ['node16', 'node16']]) {
     step(`tsc, skipLibCheck false, moduleResolution ${moduleResolution}: every entry point and every example`);
@@ -68,6 +73,9 @@ try {
     run('npx', ['tsc', '-p', `tsconfig.${moduleResolution}.json`], consumer);
     console.log('  no errors');
   }
+
+  run('node', ['-e', "require('socketchart/server').createToken({ secret: 'x'.repeat(32), userId: 'cjs' }).then((t) => { if (t.split('.').length !== 3) process.exit(1) })"], consumer);
+  console.log('  socketchart/server from CommonJS with its packages: createToken() signs');
 
   step('the READMEs\' examples, as written, against the example servers');
   const stopServers = await startExampleServers('examples', consumer);
@@ -83,7 +91,7 @@ try {
   }
   if (failures.length > 0) throw new Error(failures.join('\n'));
 } catch (error) {
-  console.error(`package: FAILED: ${error.message.split('\n')[0]}`);
+  console.error(`package: FAILED: ${error.stdout === undefined ? error.message : error.message.split('\n')[0]}`);
   if (error.stdout) console.error(error.stdout);
   process.exitCode = 1;
 } finally {

@@ -84,7 +84,12 @@ const schema = object({
       .optional(),
     queryParam: text('a URL-safe parameter name').regex(/^[A-Za-z0-9_.-]+$/, expecting('a URL-safe parameter name')).optional(),
     timeoutMs: positiveInt.optional(),
-  }).refine((auth) => auth.jwtSecret !== undefined || auth.verify !== undefined, expecting('`auth.jwtSecret` or `auth.verify`')),
+  })
+    .refine(
+      (auth) => auth.verify !== undefined || !('jwtSecret' in auth) || auth.jwtSecret !== undefined,
+      expecting('`auth.jwtSecret` to be a secret, but it is undefined (is its environment variable set?)'),
+    )
+    .refine((auth) => auth.jwtSecret !== undefined || auth.verify !== undefined, expecting('`auth.jwtSecret` or `auth.verify`')),
   allowedOrigins: z
     .union([z.literal('*'), array(text('an origin like https://app.example.com').refine((entry) => normalizeOrigin(entry) !== undefined, expecting('an origin like https://app.example.com')), 'an array of origins')], {
       error: "'*' or an array of origins",

@@ -1,13 +1,28 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { MissingDependencyError, dependencies, dependencyLoader } from '../../../src/server/dependencies.js';
+import { MissingDependencyError, dependencies, dependencyLoader, serverDependencies, type ServerDependency } from '../../../src/server/dependencies.js';
 
-const empty = mkdtempSync(join(tmpdir(), 'socketchart-deps-'));
-const nowhere = dependencyLoader(pathToFileURL(join(empty, 'index.js')));
-afterAll(() => rmSync(empty, { recursive: true, force: true }));
+const folders: string[] = [];
+afterAll(() => {
+  for (const folder of folders) rmSync(folder, { recursive: true, force: true });
+});
+
+/** A folder whose node_modules holds stand-ins of `packages` (name → version); the loader resolves from it. */
+function folderWith(packages: Partial<Record<ServerDependency, string>>) {
+  const root = mkdtempSync(join(tmpdir(), 'socketchart-deps-'));
+  folders.push(root);
+  for (const [name, version] of Object.entries(packages)) {
+    const dir = join(root, 'node_modules', name);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'package.json'), JSON.stringify({ name, version, main: 'index.js' }));
+    writeFileSync(join(dir, 'index.js'), 'module.exports = {};');
+  }
+  const require = createRequire(join(root, 'index.js'));
+  return dependencyLoader((name) => require.resolve(name));
+}
 
 const thrown = (run: () => unknown): MissingDependencyError => {
   try {
@@ -19,33 +34,53 @@ const thrown = (run: () => unknown): MissingDependencyError => {
   throw new Error('nothing was thrown');
 };
 
-describe('the server\'s dependencies (optional peers of socketchart)', () => {
+describe("the server's dependencies (optional peers of socketchart)", () => {
   it('loads each of them where they are installed', () => {
     expect(dependencies.core<{ z: unknown }>('zod').z).toBeDefined();
     expect(typeof dependencies.core<{ pino: unknown }>('pino').pino).toBe('function');
     expect(typeof dependencies.core<{ Registry: unknown }>('prom-client').Registry).toBe('function');
     expect(typeof dependencies.load<{ Redis: unknown }>('ioredis', 'The redis option').Redis).toBe('function');
-    expect(dependencies.installed('jose')).toBe(true);
+    expect(() => dependencies.require('jose', 'createToken()')).not.toThrow();
   });
 
-  it('a missing core dependency names every core dependency that is missing, and the command that installs them', () => {
-    const error = thrown(() => nowhere.core('pino'));
+  it('a missing core dependency names every core dependency that is missing, the command that installs them, and the packages of the features', () => {
+    const error = thrown(() => folderWith({}).core('pino'));
     expect(error.code).toBe('ERR_SOCKETCHART_MISSING_DEPENDENCY');
     expect(error.missing).toEqual(['zod', 'pino', 'prom-client']);
-    expect(error.message).toContain('socketchart/server needs packages that are not installed');
-    expect(error.message).toContain('npm install zod pino prom-client');
+    expect(error.message).toBe(
+      'socketchart/server needs packages that are not installed: zod (validating frames and options), pino (the default logger), prom-client (the /metrics endpoint). ' +
+        'Install: npm install zod@4 pino@10 prom-client@15 (add jose for JWT auth and createToken(), ioredis for scale-out over Redis)',
+    );
+  });
+
+  it('names only what is missing', () => {
+    expect(thrown(() => folderWith({ zod: '4.1.0', pino: '10.0.0' }).core('zod')).missing).toEqual(['prom-client']);
   });
 
   it('a feature without its package names that package and the feature', () => {
-    const error = thrown(() => nowhere.load('ioredis', 'The redis option'));
-    expect(error.missing).toEqual(['ioredis']);
-    expect(error.message).toMatch(/^The redis option needs a package that is not installed: ioredis \(scale-out over Redis/);
-    expect(error.message).toContain('npm install ioredis');
-    expect(thrown(() => nowhere.require('jose', 'createToken()')).message).toContain('createToken() needs a package that is not installed: jose');
+    const nowhere = folderWith({});
+    expect(thrown(() => nowhere.load('ioredis', 'The redis option')).message).toBe(
+      'The redis option needs a package that is not installed: ioredis (scale-out over Redis). Install: npm install ioredis@6',
+    );
+    expect(thrown(() => nowhere.require('jose', 'createToken()')).missing).toEqual(['jose']);
   });
 
-  it('reports nothing missing where everything is installed', () => {
-    expect(() => dependencies.require('jose', 'createToken()')).not.toThrow();
-    expect(nowhere.installed('zod')).toBe(false);
+  it('another major version than the one it runs with is refused, naming the version installed and the one to install', () => {
+    const old = folderWith({ zod: '3.23.8', pino: '10.1.0', 'prom-client': '15.0.0' });
+    const error = thrown(() => old.core('pino'));
+    expect(error.missing).toEqual(['zod']);
+    expect(error.message).toBe('socketchart/server needs zod 4 (validating frames and options); zod 3.23.8 is installed. Install: npm install zod@4');
+    expect(thrown(() => folderWith({ jose: '5.9.6' }).require('jose', 'createToken()')).message).toContain('createToken() needs jose 6');
+  });
+
+  it('the majors it runs with are those of its optional peer dependencies in package.json', () => {
+    const manifest = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+      peerDependencies: Record<string, string>;
+      peerDependenciesMeta: Record<string, { optional?: boolean }>;
+    };
+    for (const [name, { major }] of Object.entries(serverDependencies)) {
+      expect(manifest.peerDependencies[name], name).toMatch(new RegExp(`^\\^${major}\\.`));
+      expect(manifest.peerDependenciesMeta[name]?.optional, name).toBe(true);
+    }
   });
 });

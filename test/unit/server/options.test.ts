@@ -24,6 +24,7 @@ describe('server options: every refusal names the option, says what was expected
     [{ port: undefined }, 'Invalid option `port`: expected a port (or a `server` to attach to), received undefined'],
     [{ auth: { jwtSecret: 12345 } }, 'Invalid option `auth.jwtSecret`: expected a string of at least 32 characters or a Uint8Array of at least 32 bytes, received a number'],
     [{ auth: {} }, 'Invalid option `auth`: expected `auth.jwtSecret` or `auth.verify`, received an object'],
+    [{ auth: { jwtSecret: undefined } }, 'Invalid option `auth`: expected `auth.jwtSecret` to be a secret, but it is undefined (is its environment variable set?), received an object'],
     [{ auth: 'yes' }, 'Invalid option `auth`: expected an object, received "yes"'],
     [{ maxPayload: -1 }, 'Invalid option `maxPayload`: expected an integer in [256, 67108864], received -1'],
     [{ maxConnections: 0 }, 'Invalid option `maxConnections`: expected an integer >= 1, received 0'],
