@@ -322,9 +322,9 @@ export function createOwnedConnection(options: ConnectionOptions, owner?: AnyAct
   const shared = owner === undefined && !resolved.inspect;
   const parent = shared ? sharedParent(resolved.clock) : owner;
   const actor = spawnConnectionActor(runtime, parent);
+  if (!parent) tuneSystem(actor);
   if (shared) runtime.releaseAtRest(parent!);
   else actor.start();
-  if (!parent) tuneSystem(actor);
   return new Connection(runtime, actor, parent ?? null, !shared);
 }
 

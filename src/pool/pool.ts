@@ -8,6 +8,7 @@ import { ErrorCode, SocketchartError } from '../protocol/errors.js';
 import { resolvePoolOptions, type PoolOptions } from './options.js';
 import { PoolRuntime, type PoolEvents, type PoolHealth } from './runtime.js';
 import { bindPoolRuntime, boundPoolMachine, poolInput, poolRuntimeOf } from './implementations.js';
+import { tuneSystem } from '../connection/actor-system.js';
 
 type PoolActor = Actor<typeof boundPoolMachine>;
 
@@ -171,6 +172,7 @@ export function createPool(options: PoolOptions): Pool {
     clock: resolved.clock,
     ...(resolved.inspect ? { inspect: resolved.inspect } : {}),
   });
+  tuneSystem(actor);
   actor.start();
   try {
     bindPoolRuntime(actor, runtime);
