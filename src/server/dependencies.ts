@@ -81,8 +81,6 @@ const loaders = {
 } as const;
 
 export interface DependencyLoader {
-  /** The installed version of `name`, or undefined. */
-  version(name: ServerDependency): string | undefined;
   /** Loads one of the core dependencies; when any is missing, the error names every one that is. */
   core<T>(name: keyof typeof loaders): T;
   /** Throws MissingDependencyError unless `name`, which `feature` needs, is installed in a version it runs with. */
@@ -106,7 +104,6 @@ export function dependencyLoader(resolve: (name: string) => string): DependencyL
     }
   };
   const loader: DependencyLoader = {
-    version: (name) => versionOf(resolve, name),
     core<T>(name: keyof typeof loaders) {
       check(coreServerDependencies, 'socketchart/server', featureDependencies);
       return loaders[name]() as T;

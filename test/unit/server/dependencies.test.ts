@@ -16,9 +16,11 @@ function folderWith(packages: Partial<Record<ServerDependency, string>>) {
   folders.push(root);
   for (const [name, version] of Object.entries(packages)) {
     const dir = join(root, 'node_modules', name);
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, 'package.json'), JSON.stringify({ name, version, main: 'index.js' }));
-    writeFileSync(join(dir, 'index.js'), 'module.exports = {};');
+    mkdirSync(join(dir, 'dist'), { recursive: true });
+    writeFileSync(join(dir, 'package.json'), JSON.stringify({ name, version, main: 'dist/index.js' }));
+    // as many packages do: a package.json of the build's own, with no name, next to the entry
+    writeFileSync(join(dir, 'dist', 'package.json'), JSON.stringify({ type: 'commonjs' }));
+    writeFileSync(join(dir, 'dist', 'index.js'), 'module.exports = {};');
   }
   const require = createRequire(join(root, 'index.js'));
   return dependencyLoader((name) => require.resolve(name));
@@ -46,6 +48,7 @@ describe("the server's dependencies (optional peers of socketchart)", () => {
   it('a missing core dependency names every core dependency that is missing, the command that installs them, and the packages of the features', () => {
     const error = thrown(() => folderWith({}).core('pino'));
     expect(error.code).toBe('ERR_SOCKETCHART_MISSING_DEPENDENCY');
+    expect(error.name).toBe('MissingDependencyError');
     expect(error.missing).toEqual(['zod', 'pino', 'prom-client']);
     expect(error.message).toBe(
       'socketchart/server needs packages that are not installed: zod (validating frames and options), pino (the default logger), prom-client (the /metrics endpoint). ' +
@@ -55,6 +58,11 @@ describe("the server's dependencies (optional peers of socketchart)", () => {
 
   it('names only what is missing', () => {
     expect(thrown(() => folderWith({ zod: '4.1.0', pino: '10.0.0' }).core('zod')).missing).toEqual(['prom-client']);
+  });
+
+  it('reads the version from the package\'s own package.json, not from one its build keeps next to the entry', () => {
+    const current = folderWith({ zod: '4.1.0', pino: '10.0.0', 'prom-client': '15.1.0', jose: '6.0.0' });
+    expect(() => current.require('jose', 'createToken()')).not.toThrow();
   });
 
   it('a feature without its package names that package and the feature', () => {
