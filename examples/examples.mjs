@@ -34,6 +34,7 @@ export const examples = [
   { file: 'graphql.ts', prints: [/tick \{"ticks":1\}/, '{ countdown: 3 }', '{ countdown: 2 }', '{ countdown: 1 }', '{ countdown: 0 }', 'user Ada'] },
   { file: 'plain.ts', prints: ['frame welcome', 'frame echo: any text'] },
   { file: 'custom-adapter.ts', prints: ['news: hello from news'] },
+  { file: 'base-connection.ts', prints: ['members ann', 'joined, stopped'] },
 ];
 
 const EXAMPLE_TIMEOUT_MS = 20_000;

@@ -1,4 +1,14 @@
-export { createConnection, connectionOf, Connection, statusOf, type ConnectionSnapshot } from './connection/connection.js';
+export {
+  createConnection,
+  createBaseConnection,
+  connectionOf,
+  Connection,
+  statusOf,
+  type BaseConnectionOptions,
+  type ConnectionSnapshot,
+} from './connection/connection.js';
+export type { ConnectionFeature } from './connection/features.js';
+export { PresenceFeature, OperationsFeature, ChannelIterationFeature } from './connection/optional-features.js';
 export { connectionLogic, connectionImplementations, type ConnectionLogic } from './connection/implementations.js';
 export type {
   ConnectionOptions,

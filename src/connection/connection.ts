@@ -12,9 +12,11 @@ import type { SendOptions } from './outbound.js';
 import type { ConnectionStatus } from './types.js';
 import { bindRuntime, boundConnectionMachine, connectionInput, findRuntime } from './implementations.js';
 import type { OperationOptions, OperationSink } from '../protocol/operations.js';
-import { executeOperation, iterateOperation, runOperation, type OperationCallHost, type OperationCallOptions } from '../protocol/operation-calls.js';
-import { iterateChannel, type ChannelIterator, type ChannelIteratorOptions } from './channel-iterator.js';
-import { PresenceSession } from './presence.js';
+import type { OperationCallHost, OperationCallOptions } from '../protocol/operation-calls.js';
+import type { ChannelIterator, ChannelIteratorOptions } from './channel-iterator.js';
+import type { PresenceSession } from './presence.js';
+import { missingFeature, resolveFeatures, type ConnectionFeature, type FeatureSet, type OperationsFeatureParts } from './features.js';
+import { allFeatures } from './optional-features.js';
 import { onceEvent, untilReady, type OnceOptions } from './waiting.js';
 
 export { statusOf } from './status.js';
@@ -170,7 +172,9 @@ export class Connection {
    */
   channel<T = unknown>(channel: string, options?: ChannelIteratorOptions): ChannelIterator<T> {
     if (typeof channel !== 'string' || channel === '') throw new InvalidOptionError('channel', 'a non-empty channel name', channel);
-    return iterateChannel<T>(this, channel, options);
+    const feature = this.rt.features.channelIteration;
+    if (!feature) throw missingFeature('channelIteration', 'connection.channel()');
+    return feature.iterate<T>(this, channel, options);
   }
 
   /**
@@ -179,7 +183,10 @@ export class Connection {
    * `stopTyping`, `typingUsers`; changes arrive as `presence` and `typing` events.
    */
   get presence(): PresenceSession {
-    return (this.presence_ ??= new PresenceSession(this.rt));
+    if (this.presence_) return this.presence_;
+    const feature = this.rt.features.presence;
+    if (!feature) throw missingFeature('presence', 'connection.presence');
+    return (this.presence_ = feature.session(this.rt));
   }
 
   get status(): ConnectionStatus {
@@ -267,6 +274,12 @@ export class Connection {
     return { operations: rt.operations, protocolName: rt.options.protocol.name, link: rt.link };
   }
 
+  private operationCalls(call: string): OperationsFeatureParts {
+    const feature = this.rt.features.operations;
+    if (!feature) throw missingFeature('operations', call);
+    return feature;
+  }
+
   /**
    * Starts an operation of the protocol (a graphql-transport-ws `subscribe`) whose results go to `sink.next`
    * until the server completes it (`sink.complete`) or fails it (`sink.error`). It is
@@ -276,7 +289,7 @@ export class Connection {
    * id already running, CLOSED when the connection is closed or failed.
    */
   operation<T = unknown>(payload: unknown, sink: OperationSink<T>, options?: OperationOptions): () => void {
-    return runOperation(this.operationHost, payload, sink, options);
+    return this.operationCalls('operation()').run(this.operationHost, payload, sink, options);
   }
 
   /**
@@ -285,7 +298,7 @@ export class Connection {
    * errors in `details`), CLOSED if the connection closes or fails first, `signal.reason` on abort.
    */
   execute<T = unknown>(payload: unknown, options?: OperationCallOptions): Promise<T> {
-    return executeOperation<T>(this.operationHost, payload, options);
+    return this.operationCalls('execute()').execute<T>(this.operationHost, payload, options);
   }
 
   /**
@@ -293,7 +306,7 @@ export class Connection {
    * the operation, throws its error, and a `break` (or `return()`) stops it.
    */
   iterate<T = unknown>(payload: unknown, options?: OperationCallOptions): AsyncIterableIterator<T> {
-    return iterateOperation<T>(this.operationHost, payload, options);
+    return this.operationCalls('iterate()').iterate<T>(this.operationHost, payload, options);
   }
 }
 
@@ -316,9 +329,9 @@ function spawnConnectionActor(runtime: ConnectionRuntime, parent: AnyActorRef | 
  * An actor of the shared parent starts with the connection, and is let go of at rest: the shared parent
  * then holds nothing of a connection nobody references.
  */
-export function createOwnedConnection(options: ConnectionOptions, owner?: AnyActorRef): Connection {
+export function createOwnedConnection(options: ConnectionOptions, owner: AnyActorRef | undefined, features: FeatureSet): Connection {
   const resolved = resolveOptions(options);
-  const runtime = new ConnectionRuntime(resolved);
+  const runtime = new ConnectionRuntime(resolved, features);
   const shared = owner === undefined && !resolved.inspect;
   const parent = shared ? sharedParent(resolved.clock) : owner;
   const actor = spawnConnectionActor(runtime, parent);
@@ -328,9 +341,24 @@ export function createOwnedConnection(options: ConnectionOptions, owner?: AnyAct
   return new Connection(runtime, actor, parent ?? null, !shared);
 }
 
-/** Creates a connection (not started: call `start()`). Options are validated here. */
+/** Creates a connection (not started: call `start()`), with every feature. Options are validated here. */
 export function createConnection(options: ConnectionOptions): Connection {
-  return createOwnedConnection(options);
+  return createOwnedConnection(options, undefined, allFeatures);
+}
+
+export interface BaseConnectionOptions extends ConnectionOptions {
+  /** The optional parts the connection has: `PresenceFeature`, `OperationsFeature`, `ChannelIterationFeature`. @default [] */
+  features?: readonly ConnectionFeature[];
+}
+
+/**
+ * Creates a connection with only the `features` named: a browser bundle then holds nothing of the others.
+ * Everything else is as `createConnection()`; a call that needs a feature left out throws InvalidOptionError.
+ */
+export function createBaseConnection(options: BaseConnectionOptions): Connection {
+  if (typeof options !== 'object' || options === null) return createOwnedConnection(options, undefined, {});
+  const { features, ...rest } = options;
+  return createOwnedConnection(rest, undefined, resolveFeatures(features));
 }
 
 const handles = new WeakMap<AnyActorRef, Connection>();

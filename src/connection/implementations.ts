@@ -10,6 +10,8 @@ import { planRetry } from '../policy/retry-plan.js';
 import { socketLogic } from '../transport/socket-actor.js';
 import { resolveOptions, type ConnectionOptions, type ResolvedOptions } from './options.js';
 import { ConnectionRuntime, errorOf } from './runtime.js';
+import { allFeatures } from './optional-features.js';
+import type { FeatureSet } from './features.js';
 import { settingsOf } from './settings.js';
 import { withDefaultInput, type WithInput } from './with-input.js';
 
@@ -17,7 +19,7 @@ type Of<T extends ConnectionEvent['type']> = Extract<ConnectionEvent, { type: T 
 
 const runtimes = new WeakMap<AnyActorRef, ConnectionRuntime>();
 /** Options of the logics `connectionLogic()` made: an actor of one gets its runtime when it first needs it. */
-const embedded = new WeakMap<object, ResolvedOptions>();
+const embedded = new WeakMap<object, { options: ResolvedOptions; features: FeatureSet }>();
 
 /** Makes `runtime` the one that carries out what `actor` (a connection actor) asks. */
 export function bindRuntime(actor: AnyActorRef, runtime: ConnectionRuntime): void {
@@ -30,9 +32,9 @@ export function runtimeOf(ref: AnyActorRef): ConnectionRuntime {
   for (let actor: AnyActorRef | undefined = ref; actor; actor = actor._parent) {
     const runtime = runtimes.get(actor);
     if (runtime) return runtime;
-    const options = embedded.get((actor as { logic?: object }).logic ?? {});
-    if (options) {
-      const created = new ConnectionRuntime(options);
+    const made = embedded.get((actor as { logic?: object }).logic ?? {});
+    if (made) {
+      const created = new ConnectionRuntime(made.options, made.features);
       bindRuntime(actor, created);
       return created;
     }
@@ -154,6 +156,6 @@ export type ConnectionLogic = WithInput<typeof boundConnectionMachine, Partial<C
 export function connectionLogic(options: ConnectionOptions): ConnectionLogic {
   const resolved = resolveOptions(options);
   const logic: ConnectionLogic = withDefaultInput(boundConnectionMachine, () => connectionInput(resolved));
-  embedded.set(logic, resolved);
+  embedded.set(logic, { options: resolved, features: allFeatures });
   return logic;
 }

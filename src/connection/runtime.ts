@@ -4,7 +4,7 @@ import type { ConnectionMachine } from '../../machines/connection.machine.js';
 import type { OutgoingFrame } from '../protocol/adapter.js';
 import { classifyClose, classifyErrorFrame } from '../protocol/close-codes.js';
 import { closeRuleOf, operationCodecOf } from '../protocol/capabilities.js';
-import { Operations } from '../protocol/operations.js';
+import type { Operations } from '../protocol/operations.js';
 import { ErrorCode, SocketchartError, closedError, isSocketchartError, type Recovery } from '../protocol/errors.js';
 import { redactDeep, redactSecret, redactUrl } from '../protocol/redact.js';
 import { ConnectionMetrics } from '../metrics/connection-metrics.js';
@@ -17,6 +17,7 @@ import type { ConnectionEvents } from './events.js';
 import { Inbound } from './inbound.js';
 import { DISPOSED, IDLE, linkStateOf, type LinkState } from './link-state.js';
 import type { ResolvedOptions } from './options.js';
+import { missingFeature, type FeatureSet } from './features.js';
 import { Outbound } from './outbound.js';
 import { Router } from './router.js';
 import { connectionStatuses } from './types.js';
@@ -52,6 +53,8 @@ export function errorOf(failure: Failure): SocketchartError {
  */
 export class ConnectionRuntime implements SocketCallbacks {
   readonly options: ResolvedOptions;
+  /** The optional parts this connection has. */
+  readonly features: FeatureSet;
   readonly metrics: ConnectionMetrics;
   readonly events = new Emitter<ConnectionEvents>();
   readonly inbound: Inbound;
@@ -83,13 +86,15 @@ export class ConnectionRuntime implements SocketCallbacks {
   /** Calls of the connection's own that error frames may concern (presence requests). */
   private claims: Array<(error: SocketchartError) => boolean> | undefined;
 
-  constructor(options: ResolvedOptions) {
+  constructor(options: ResolvedOptions, features: FeatureSet) {
     this.options = options;
+    this.features = features;
     this.metrics = new ConnectionMetrics(connectionStatuses, options.clock);
     this.inbound = new Inbound(this);
     if (options.store) this.outbound_ = new Outbound(this);
     const codec = operationCodecOf(options.protocol);
-    this.operations = codec === undefined ? undefined : new Operations(this, codec);
+    if (codec !== undefined && features.operations === undefined) throw missingFeature('operations', `the ${options.protocol.name} protocol's operations`);
+    this.operations = codec === undefined ? undefined : features.operations!.engine(this, codec);
   }
 
   /** The outbound data plane, created when something is first sent (at once with a persistence store, whose outbox loads). */

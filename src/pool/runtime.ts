@@ -2,6 +2,7 @@ import type { AnyActorRef, SnapshotFrom } from 'xstate';
 import type { PoolMachine } from '../../machines/pool.machine.js';
 import type { PoolContext, PoolHealth } from '../../machines/pool.types.js';
 import { createOwnedConnection, type Connection } from '../connection/connection.js';
+import { allFeatures } from '../connection/optional-features.js';
 import type { ConnectionOptions } from '../connection/options.js';
 import type { ConnectionStatus } from '../connection/types.js';
 import { Emitter } from '../events/emitter.js';
@@ -81,7 +82,7 @@ export class PoolRuntime {
     for (const { endpoint, index } of indexed) {
       let connection: Connection;
       try {
-        connection = createOwnedConnection(connectionOptions(endpoint, this.options, this), actor);
+        connection = createOwnedConnection(connectionOptions(endpoint, this.options, this), actor, allFeatures);
       } catch (error) {
         throw error instanceof InvalidOptionError ? error.within(`endpoints[${index}]`) : error;
       }

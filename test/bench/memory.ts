@@ -14,6 +14,7 @@ import { createActor, createMachine } from 'xstate';
 import { createConnection, heartbeatMachine, type Connection, type ConnectionOptions, type WebSocketConstructor } from '../../src/index.node.js';
 import { resolveOptions } from '../../src/connection/options.js';
 import { ConnectionRuntime } from '../../src/connection/runtime.js';
+import { allFeatures } from '../../src/connection/optional-features.js';
 import { FakeSocket } from './lib/fake-socket.js';
 import { openRaw, whenConnected } from './lib/clients.js';
 import { attribute, child, isNewMask, isOffHeap, nodeIds, nodesNamed, path, takeHeapSnapshot, totalsByKind, type HeapGraph, type KindTotal } from './lib/heap-snapshot.js';
@@ -121,7 +122,7 @@ async function differential() {
   }
   const rows = [
     await heapOf('resolveOptions() result', () => resolveOptions(fakeOptions(true))),
-    await heapOf('ConnectionRuntime (+ its options, metrics, router)', () => new ConnectionRuntime(resolveOptions(fakeOptions(true)))),
+    await heapOf('ConnectionRuntime (+ its options, metrics, router)', () => new ConnectionRuntime(resolveOptions(fakeOptions(true)), allFeatures)),
     await heapOf('started bare XState actor (1-state machine; incl. its own system)', () => createActor(bareMachine).start(), (items) => items.forEach((a) => a.stop())),
     await heapOf('started heartbeatMachine actor alone (waiting, 30 s timer; incl. its own system)', () => createActor(heartbeatMachine, { input: { timeoutMs: 5_000 } }).start(), (items) =>
       items.forEach((a) => a.stop()),

@@ -540,18 +540,23 @@ const ENTRIES: Partial<Record<Peer, string>> = {
   rws: "export { default } from 'reconnecting-websocket';",
   socketio: "export { io } from 'socket.io-client';",
 };
+/** socketchart's connection with none of its optional features (presence, operations, channel iteration). */
+const BASE_ENTRY = "export { createBaseConnection } from './dist/index.js';";
 
-async function bundles(): Promise<Partial<Record<Peer, number>>> {
+/** Bundle sizes by peer, and socketchart's base connection as `base`. */
+type Bundles = Partial<Record<Peer | 'base', number>>;
+
+async function bundles(): Promise<Bundles> {
   console.log(heading('5. Browser bundle, min+gz'));
   if (!existsSync(join(root, 'dist', 'index.js'))) {
     console.log('dist/ is not built: npm run build');
     execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'ignore' });
   }
-  const out: Partial<Record<Peer, number>> = {};
-  for (const [peer, contents] of Object.entries(ENTRIES) as [Peer, string][]) {
+  const out: Bundles = {};
+  for (const [peer, contents] of [...Object.entries(ENTRIES), ['base', BASE_ENTRY]] as [Peer | 'base', string][]) {
     const { gz, min } = await bundle(contents);
     out[peer] = gz;
-    console.log(`  ${NAMES[peer].padEnd(24)} ${kb(gz, 1)} min+gz (${kb(min, 1)} min)   entry: ${contents}`);
+    console.log(`  ${(peer === 'base' ? 'socketchart, base' : NAMES[peer]).padEnd(24)} ${kb(gz, 1)} min+gz (${kb(min, 1)} min)   entry: ${contents}`);
   }
   return out;
 }
@@ -568,7 +573,7 @@ export interface PeersResult {
   fanout: Row;
   p99: Partial<Record<Peer, number>>;
   p50: Partial<Record<Peer, number>>;
-  bundles: Partial<Record<Peer, number>>;
+  bundles: Bundles;
   /** The side-by-side table and its notes, as printed (run.ts prints them again in its summary). */
   table: string;
 }
@@ -604,7 +609,7 @@ function peersTable(r: Omit<PeersResult, 'table'>): string {
     ['restart: peak new connections / 100 ms at the server', (p) => stormCells(peak)[p]],
     [`server fan-out deliveries/s, ${int(FANOUT_SUBS)} subscribers (× plain ws)`, cell(r.fanout, rate)],
     ['server delivery latency p99 at 10k deliveries/s', (p) => (r.p99[p] === undefined ? '—' : `${ms(r.p99[p]!)} (p50 ${ms(r.p50[p]!)})`)],
-    ['browser bundle, min+gz (client constructor only)', (p) => (p === 'raw' ? '0 (browser WebSocket)' : r.bundles[p] === undefined ? '—' : kb(r.bundles[p]!, 1))],
+    ['browser bundle, min+gz (client constructor only)', (p) => (p === 'raw' ? '0 (browser WebSocket)' : r.bundles[p] === undefined ? '—' : kb(r.bundles[p]!, 1) + (p === 'socketchart' && r.bundles.base !== undefined ? `; base ${kb(r.bundles.base, 1)}` : ''))],
   ];
   const header = ['figure', 'socketchart', 'raw ws', 'partysocket', 'reconnecting-websocket', 'socket.io-client / socket.io'];
   return table(

@@ -17,8 +17,8 @@ export interface GqlServer {
 }
 
 /** A connection speaking graphql-transport-ws to a mock server built on MockServer's onFrame hook. */
-export function graphql(options: Partial<ConnectionOptions> = {}, adapter: GraphqlTransportWsOptions = {}) {
-  const h = harness({ protocol: graphqlTransportWsProtocol(adapter), ...options }, { autoAuth: false, autoPong: false });
+export function graphql(options: Partial<ConnectionOptions> = {}, adapter: GraphqlTransportWsOptions = {}, create?: Parameters<typeof harness>[2]) {
+  const h = harness({ protocol: graphqlTransportWsProtocol(adapter), ...options }, { autoAuth: false, autoPong: false }, create);
   const gql: GqlServer = { ack: true, pong: true, inits: [], subscribes: [], completes: [] };
   h.server.onFrame = (socket, frame) => {
     const json = frame.json;

@@ -6,8 +6,11 @@ export const URL = 'ws://mock.test/socket';
 /** Lets queued microtasks and mock-socket callbacks run. */
 export const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-/** A connection on a mock server, a simulated clock and a manual environment, with everything it does recorded. */
-export function harness(options: Partial<ConnectionOptions> = {}, serverOptions: MockServerOptions = {}) {
+/**
+ * A connection on a mock server, a simulated clock and a manual environment, with everything it does recorded.
+ * `create` makes the connection (`createConnection`, or a `createBaseConnection` with some features).
+ */
+export function harness(options: Partial<ConnectionOptions> = {}, serverOptions: MockServerOptions = {}, create: (options: ConnectionOptions) => Connection = createConnection) {
   const clock = new SimulatedClock(1_700_000_000_000);
   const server = createMockServer({ now: () => clock.now(), ...serverOptions });
   const env = createManualEnvironment();
@@ -20,7 +23,7 @@ export function harness(options: Partial<ConnectionOptions> = {}, serverOptions:
       dials.push({ online: env.online, value: ref.connection?.snapshot.value });
     }
   } as unknown as WebSocketConstructor;
-  const connection = createConnection({
+  const connection = create({
     url: URL,
     WebSocket,
     clock,
