@@ -48,9 +48,9 @@ export function resolveFeatures(value: unknown): FeatureSet {
   const expected = `an array of features (${Object.values(featureNames).join(', ')})`;
   if (!Array.isArray(value)) throw new InvalidOptionError('features', expected, value);
   const set: Record<string, ConnectionFeature> = {};
-  value.forEach((feature: Partial<ConnectionFeature> | null, index) => {
-    const name = typeof feature === 'object' && feature !== null ? feature.feature : undefined;
-    if (name === undefined || !Object.hasOwn(featureNames, name)) throw new InvalidOptionError(`features[${index}]`, expected, feature);
+  value.forEach((feature: Partial<ConnectionFeature> | null | undefined, index) => {
+    const name = String(feature?.feature);
+    if (!Object.hasOwn(featureNames, name)) throw new InvalidOptionError(`features[${index}]`, expected, feature);
     set[name] = feature as ConnectionFeature;
   });
   return set as FeatureSet;

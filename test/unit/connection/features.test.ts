@@ -51,7 +51,7 @@ describe('a base connection', () => {
     const h = harness({}, {}, base(ChannelIterationFeature, OperationsFeature));
     const error = refusal(() => h.connection.presence);
     expect(error?.option).toBe('features');
-    expect(error?.message).toContain('PresenceFeature for connection.presence');
+    expect(error?.message).toBe('Invalid option `features`: expected PresenceFeature for connection.presence, received a connection created without it');
   });
 
   it('without ChannelIterationFeature: channel() throws InvalidOptionError naming the feature', () => {
@@ -80,6 +80,13 @@ describe('a base connection', () => {
     expect(error?.option).toBe('features');
     expect(error?.message).toContain('OperationsFeature');
     expect(error?.message).toContain('graphql-transport-ws');
+  });
+
+  it('without a features option has none of them', () => {
+    const connection = createBaseConnection({ url: URL, WebSocket: WebSocket as unknown as WebSocketConstructor });
+    expect(refusal(() => connection.presence)?.option).toBe('features');
+    expect(refusal(() => connection.channel('news'))?.option).toBe('features');
+    connection.dispose();
   });
 
   it('with PresenceFeature joins a channel and resolves with the members the server lists', async () => {
@@ -119,7 +126,7 @@ describe('a base connection', () => {
   });
 
   it('refuses features that are not an array of features, naming what it expected', () => {
-    for (const features of ['presence', {}, [PresenceFeature, { feature: 'telepathy' }], [null]]) {
+    for (const features of ['presence', {}, [PresenceFeature, { feature: 'telepathy' }], [null], ['presence'], [{ feature: 'toString' }]]) {
       const error = refusal(() => createBaseConnection({ url: URL, features: features as ConnectionFeature[] }));
       expect(error?.option, JSON.stringify(features)).toMatch(/^features/);
       expect(error?.message).toContain('an array of features (PresenceFeature, OperationsFeature, ChannelIterationFeature)');
