@@ -1,4 +1,4 @@
-import { createContext, createElement, useContext, type ReactNode } from 'react';
+import { createContext, createElement, useContext, useEffect, type ReactNode } from 'react';
 import { Connection, createConnection } from '../connection/connection.js';
 import type { ConnectionOptions } from '../connection/options.js';
 import { createPool, type Pool } from '../pool/pool.js';
@@ -35,17 +35,20 @@ export type SocketchartProviderProps = Source & {
 
 const started = new WeakSet<object>();
 
-/** Starts `target` once mounted, the first time only; `owned`: stopped and disposed when it really unmounts. */
+/**
+ * Starts `target` once mounted when `start` is (or becomes) true, the first time only; `owned`: stopped and
+ * disposed when it really unmounts (or is replaced), never because `start` changed.
+ */
 export function useRunning(target: Connection | Pool | undefined, start: boolean, owned: boolean): void {
-  useLingeringEffect(() => {
+  useLingeringEffect(() => () => {
+    if (target && owned) target.dispose();
+  }, [target, owned]);
+  useEffect(() => {
     if (target && start && !started.has(target)) {
       started.add(target);
       target.start();
     }
-    return () => {
-      if (target && owned) target.dispose();
-    };
-  }, [target, start, owned]);
+  }, [target, start]);
 }
 
 /**

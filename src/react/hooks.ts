@@ -1,4 +1,4 @@
-import { useCallback, useContext, useEffect, useRef, useState, useSyncExternalStore } from 'react';
+import { useCallback, useContext, useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';
 import { useSelector } from '@xstate/react';
 import { Connection, createConnection, statusOf, type ConnectionSnapshot } from '../connection/connection.js';
 import type { ConnectionEvents } from '../connection/events.js';
@@ -6,6 +6,7 @@ import type { ConnectionOptions } from '../connection/options.js';
 import type { SendOptions } from '../connection/outbound.js';
 import type { PresenceMember } from '../connection/presence.js';
 import { snapshotSource } from '../connection/snapshot-source.js';
+import { holdPresence, typingHold } from '../connection/presence-holds.js';
 import type { ConnectionStatus } from '../connection/types.js';
 import type { AckInfo } from '../queue/ack-tracker.js';
 import type { InboundMessage } from '../protocol/adapter.js';
@@ -86,21 +87,26 @@ export function useConnectionEvent<K extends keyof ConnectionEvents>(event: K, l
   useEffect(() => connection.on(event, (payload) => latest.current(payload)), [connection, event, latest]);
 }
 
-/** The connection's last error, cleared when it is connected again. */
+/** The error a connection shows now: its last one, unless it is connected. */
+const currentError = (connection: Connection): SocketchartError | null => (connection.isConnected ? null : connection.lastError);
+
+/** The connection's last error (the one it has when the component mounts, then each new one), cleared when it is connected again. */
 export function useConnectionError(target?: ConnectionTarget): SocketchartError | null {
   const connection = useTarget(target, 'useConnectionError()');
-  const [error, setError] = useState<SocketchartError | null>(null);
+  const [seen, setSeen] = useState(() => ({ connection, error: currentError(connection) }));
   useEffect(() => {
-    const offError = connection.on('error', setError);
+    const set = (error: SocketchartError | null) => setSeen({ connection, error });
+    set(currentError(connection));
+    const offError = connection.on('error', set);
     const offState = connection.on('state', ({ status }) => {
-      if (status === 'connected') setError(null);
+      if (status === 'connected') set(null);
     });
     return () => {
       offError();
       offState();
     };
   }, [connection]);
-  return error;
+  return seen.connection === connection ? seen.error : currentError(connection);
 }
 
 export interface ChannelApi {
@@ -124,16 +130,26 @@ export function useChannel<T = unknown>(channel: string, listener?: (data: T, me
   return { send, request, connection };
 }
 
-/** The last `last` messages of a channel, oldest first, as state (subscribed while mounted). */
+const NO_MESSAGES: never[] = [];
+
+/** The last `last` messages of a channel, oldest first, as state (subscribed while mounted; empty again when the channel or connection changes). */
 export function useChannelMessages<T = unknown>(channel: string, { last = 50 }: { last?: number } = {}, target?: ConnectionTarget): InboundMessage<T>[] {
   if (!(Number.isInteger(last) && last > 0)) throw new InvalidOptionError('last', 'an integer > 0', last);
-  const [messages, setMessages] = useState<InboundMessage<T>[]>([]);
+  const connection = useTarget(target, 'useChannelMessages()');
+  const [held, setHeld] = useState<{ connection: Connection; channel: string; messages: InboundMessage<T>[] }>({ connection, channel, messages: NO_MESSAGES });
+  const lastRef = useLatest(last);
   useChannel<T>(
     channel,
-    (_data, message) => setMessages((current) => (current.length >= last ? [...current.slice(current.length - last + 1), message] : [...current, message])),
-    target,
+    (_data, message) =>
+      setHeld((current) => {
+        const kept = current.connection === connection && current.channel === channel ? current.messages : NO_MESSAGES;
+        const room = lastRef.current - 1;
+        return { connection, channel, messages: [...(kept.length > room ? kept.slice(kept.length - room) : kept), message] };
+      }),
+    connection,
   );
-  return messages;
+  const messages = held.connection === connection && held.channel === channel ? held.messages : NO_MESSAGES;
+  return useMemo(() => (messages.length > last ? messages.slice(messages.length - last) : messages), [messages, last]);
 }
 
 /** A stable function that sends on the connection (on `channel` when given). */
@@ -158,23 +174,28 @@ export interface PresenceApi {
   leave(): Promise<PresenceMember[]>;
 }
 
-/** The members of a channel (watched while mounted) and, unless `join: false`, this user among them until unmount. */
+/**
+ * The members of a channel (watched while mounted) and, unless `join: false`, this user among them until
+ * unmount: components that join the same channel of a connection share one join, left when the last unmounts.
+ */
 export function usePresence(channel: string, { join = true, meta }: UsePresenceOptions = {}, target?: ConnectionTarget): PresenceApi {
   const connection = useTarget(target, 'usePresence()');
-  const [members, setMembers] = useState<PresenceMember[]>(() => connection.presence.members(channel));
+  const [held, setHeld] = useState(() => ({ connection, channel, members: connection.presence.members(channel) }));
   const metaRef = useLatest(meta);
   useLingeringEffect(() => {
     const { presence } = connection;
-    setMembers(presence.members(channel));
-    const unwatch = presence.watch(channel, (change) => setMembers(change.members));
-    if (join) presence.join(channel, metaRef.current).catch(() => {});
+    const set = (members: PresenceMember[]) => setHeld({ connection, channel, members });
+    set(presence.members(channel));
+    const unwatch = presence.watch(channel, (change) => set(change.members));
+    const release = join ? holdPresence(presence, channel, metaRef.current) : undefined;
     return () => {
       unwatch();
-      if (join && presence.isJoined(channel)) presence.leave(channel).catch(() => {});
+      release?.();
     };
   }, [connection, channel, join]);
   const joinNow = useCallback((next?: Record<string, unknown>) => connection.presence.join(channel, next), [connection, channel]);
   const leave = useCallback(() => connection.presence.leave(channel), [connection, channel]);
+  const members = held.connection === connection && held.channel === channel ? held.members : connection.presence.members(channel);
   return { members, join: joinNow, leave };
 }
 
@@ -192,25 +213,30 @@ export interface TypingApi {
   stop(): void;
 }
 
-/** Typing indicators of a channel: who else types (the channel is subscribed while mounted), and this user's start and stop. */
+/**
+ * Typing indicators of a channel: who else types (the channel is subscribed while mounted), and this user's
+ * start and stop; typing this component started stops when it unmounts.
+ */
 export function useTyping(channel: string, { timeoutMs }: { timeoutMs?: number } = {}, target?: ConnectionTarget): TypingApi {
   const connection = useTarget(target, 'useTyping()');
-  const [typing, setTyping] = useState<string[]>([]);
+  const [held, setHeld] = useState(() => ({ connection, channel, typing: connection.presence.typingUsers(channel) }));
+  const hold = useMemo(() => typingHold(connection.presence, channel), [connection, channel]);
   useLingeringEffect(() => {
-    const { presence } = connection;
-    setTyping(presence.typingUsers(channel));
+    const set = (typing: string[]) => setHeld({ connection, channel, typing });
+    set(connection.presence.typingUsers(channel));
     const off = connection.on('typing', (change) => {
-      if (change.ch === channel) setTyping(change.users);
+      if (change.ch === channel) set(change.users);
     });
     const unsubscribe = connection.subscribe(channel, () => {});
     return () => {
       off();
       unsubscribe();
-      presence.stopTyping(channel);
+      hold.release();
     };
-  }, [connection, channel]);
-  const start = useCallback(() => connection.presence.startTyping(channel, timeoutMs === undefined ? {} : { timeoutMs }), [connection, channel, timeoutMs]);
-  const stop = useCallback(() => connection.presence.stopTyping(channel), [connection, channel]);
+  }, [connection, channel, hold]);
+  const start = useCallback(() => hold.start(timeoutMs === undefined ? {} : { timeoutMs }), [hold, timeoutMs]);
+  const stop = useCallback(() => hold.stop(), [hold]);
+  const typing = held.connection === connection && held.channel === channel ? held.typing : connection.presence.typingUsers(channel);
   return { typing, start, stop };
 }
 
@@ -274,18 +300,10 @@ export interface OptimisticApi<Value, Change> {
 
 /** An optimistic store's values as state: re-renders when a value or a pending count changes. */
 export function useOptimistic<Value, Change = Value>(store: OptimisticStore<Value, Change>): OptimisticApi<Value, Change> {
-  const version = useRef(0);
-  const subscribe = useCallback(
-    (onChange: () => void) =>
-      store.subscribe(() => {
-        version.current++;
-        onChange();
-      }),
-    [store],
-  );
-  const read = useCallback(() => `${version.current}`, []);
-  useSyncExternalStore(subscribe, read, read);
+  const subscribe = useCallback((onChange: () => void) => store.subscribe(onChange), [store]);
+  const read = useCallback(() => store.snapshot(), [store]);
+  const values = useSyncExternalStore(subscribe, read, read);
   const update = useCallback((key: string, change: OptimisticChangeInput<Value, Change>) => store.update(key, change), [store]);
   const pending = useCallback((key?: string) => store.pending(key), [store]);
-  return { values: store.snapshot(), pending, update };
+  return { values, pending, update };
 }

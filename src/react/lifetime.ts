@@ -1,4 +1,4 @@
-import { useEffect, useRef } from 'react';
+import { useEffect, useRef, useState } from 'react';
 
 const sameDeps = (a: readonly unknown[], b: readonly unknown[]) => a.length === b.length && a.every((value, i) => Object.is(value, b[i]));
 
@@ -35,12 +35,14 @@ export function useLingeringEffect(setup: () => () => void, deps: readonly unkno
 }
 
 /**
- * A value made once per `key` during render (made again when the key changes). Making it must have no
- * effect outside it (creating a connection or a pool opens nothing): a render React throws away leaves
- * nothing behind.
+ * A value made once per `key` during render (made again when the key changes), kept as state: a render
+ * React throws away (a transition that never commits) leaves the committed value in place. Making it must
+ * have no effect outside it (creating a connection or a pool opens nothing).
  */
 export function useMadeOnce<T>(make: () => T, key: unknown): T {
-  const ref = useRef<{ key: unknown; value: T } | null>(null);
-  if (ref.current === null || !Object.is(ref.current.key, key)) ref.current = { key, value: make() };
-  return ref.current.value;
+  const [made, setMade] = useState(() => ({ key, value: make() }));
+  if (Object.is(made.key, key)) return made.value;
+  const next = { key, value: make() };
+  setMade(next);
+  return next.value;
 }

@@ -1,6 +1,5 @@
 // @vitest-environment happy-dom
-import { StrictMode, act, createElement, useState, type ReactNode } from 'react';
-import { createRoot, type Root } from 'react-dom/client';
+import { act, createElement, useState } from 'react';
 import { renderToString } from 'react-dom/server';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createOptimisticStore, createPool, type Connection } from '../../../src/index.js';
@@ -18,29 +17,10 @@ import {
   useTyping,
 } from '../../../src/react/index.js';
 import { liveSocketCount } from '../../../src/testing/index.js';
-import { harness, type Harness } from '../../support/harness.js';
+import { harness } from '../../support/harness.js';
+import { connectionOptions, flush, render, rerender, unmount } from '../../support/react-dom.js';
 
 /** socketchart/react in a DOM (happy-dom): what each hook renders, what it sends, and what it leaves after unmount. */
-
-(globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true;
-
-let root: Root | undefined;
-afterEach(async () => {
-  await act(async () => root?.unmount());
-  root = undefined;
-});
-
-async function render(element: ReactNode, strict = true): Promise<HTMLElement> {
-  const container = document.createElement('div');
-  root = createRoot(container);
-  await act(async () => root!.render(strict ? createElement(StrictMode, null, element) : element));
-  return container;
-}
-
-/** Lets the mock server's frames and the effects land, inside act(). */
-const flush = (h: Harness) => act(async () => h.settle());
-
-const connectionOptions = (h: Harness) => ({ url: 'ws://mock.test/socket', WebSocket: h.server.WebSocket, clock: h.clock, environment: h.env });
 
 describe('SocketchartProvider and useConnection', () => {
   it('StrictMode: a provider that owns its connection opens one socket, and none is left after unmount', async () => {
@@ -55,8 +35,7 @@ describe('SocketchartProvider and useConnection', () => {
     await flush(h);
     expect(h.server.sockets).toHaveLength(1);
     expect(container.textContent).toBe('connected');
-    await act(async () => root!.unmount());
-    root = undefined;
+    await unmount();
     await flush(h);
     expect(h.server.sockets).toHaveLength(1);
     expect(liveSocketCount()).toBe(before);
@@ -71,8 +50,7 @@ describe('SocketchartProvider and useConnection', () => {
     await flush(h);
     expect(container.textContent).toBe('connected');
     expect(h.server.sockets).toHaveLength(1);
-    await act(async () => root!.unmount());
-    root = undefined;
+    await unmount();
     await flush(h);
     expect(h.server.sockets.filter((socket) => socket.isLive)).toHaveLength(0);
   });
@@ -85,7 +63,7 @@ describe('SocketchartProvider and useConnection', () => {
     expect(h.connection.status).toBe('connected');
     h.connection.stop();
     await flush(h);
-    await act(async () => root!.render(createElement(StrictMode, null, createElement(App, { n: 2 })))); // a new provider instance
+    await rerender(createElement(App, { n: 2 })); // a new provider instance
     await flush(h);
     expect(h.connection.status).toBe('closed');
     expect(h.server.sockets).toHaveLength(1);
@@ -140,12 +118,11 @@ describe('useChannel, useChannelMessages, useSend', () => {
     await render(createElement(SocketchartProvider, { connection: h.connection }, createElement(Listener, { tag: 'a' })));
     await flush(h);
     h.server.last!.push({ type: 'message', ch: 'feed', seq: 1, data: 1 });
-    await act(async () => root!.render(createElement(StrictMode, null, createElement(SocketchartProvider, { connection: h.connection }, createElement(Listener, { tag: 'b' })))));
+    await rerender(createElement(SocketchartProvider, { connection: h.connection }, createElement(Listener, { tag: 'b' })));
     h.server.last!.push({ type: 'message', ch: 'feed', seq: 2, data: 2 });
     expect(seen).toEqual(['a1', 'b2']);
     expect(h.server.last!.sentOfType('subscribe')).toHaveLength(1);
-    await act(async () => root!.unmount());
-    root = undefined;
+    await unmount();
     await flush(h);
     expect(h.server.last!.sentOfType('unsubscribe')).toEqual([{ type: 'unsubscribe', ch: 'feed' }]);
   });
@@ -192,8 +169,7 @@ describe('usePresence and useTyping', () => {
     expect(presence()).toEqual(['list', 'join']);
     await act(async () => h.server.last!.push({ type: 'presence', ch: 'chat:a', joins: [{ userId: 'carol' }], leaves: [{ userId: 'bob' }] }));
     expect(container.textContent).toBe('carol,me');
-    await act(async () => root!.unmount());
-    root = undefined;
+    await unmount();
     await flush(h);
     expect(presence()).toEqual(['list', 'join', 'leave']);
     expect(h.server.last!.sentOfType('unsubscribe')).toEqual([{ type: 'unsubscribe', ch: 'chat:a' }]);

@@ -1,0 +1,68 @@
+// @vitest-environment happy-dom
+import { createElement } from 'react';
+import { describe, expect, it } from 'vitest';
+import type { Connection } from '../../../src/index.js';
+import { SocketchartProvider, useConnection, useConnectionStatus } from '../../../src/react/index.js';
+import { harness } from '../../support/harness.js';
+import { connectionOptions, flush, render, rerender } from '../../support/react-dom.js';
+
+describe('the start prop of a provider or useConnection(options) that owns its connection', () => {
+  it('<SocketchartProvider options start={ready}>: start turning true connects the connection it owns', async () => {
+    const h = harness();
+    const options = connectionOptions(h);
+    let seen: Connection | undefined;
+    const Probe = () => {
+      seen = useConnection();
+      return createElement('span', null, useConnectionStatus());
+    };
+    const App = ({ ready }: { ready: boolean }) => createElement(SocketchartProvider, { options, start: ready }, createElement(Probe));
+    const container = await render(createElement(App, { ready: false }));
+    await flush(h);
+    expect(container.textContent).toBe('idle');
+    let thrown: unknown;
+    try {
+      await rerender(createElement(App, { ready: true }));
+      await flush(h);
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeUndefined();
+    expect(container.textContent).toBe('connected');
+    expect(h.server.sockets).toHaveLength(1);
+    expect(() => seen!.status).not.toThrow();
+  });
+
+  it('useConnection(options, { start }): start turning true connects', async () => {
+    const h = harness();
+    const options = connectionOptions(h);
+    const Feed = ({ ready }: { ready: boolean }) => createElement('b', null, useConnectionStatus(useConnection(options, { start: ready })));
+    const container = await render(createElement(Feed, { ready: false }));
+    await flush(h);
+    let thrown: unknown;
+    try {
+      await rerender(createElement(Feed, { ready: true }));
+      await flush(h);
+    } catch (error) {
+      thrown = error;
+    }
+    expect(String(thrown ?? '')).toBe('');
+    expect(container.textContent).toBe('connected');
+  });
+
+  it('<SocketchartProvider options start>: start turning false keeps the connection it owns (not disposed)', async () => {
+    const h = harness();
+    const options = connectionOptions(h);
+    let seen: Connection | undefined;
+    const Probe = () => {
+      seen = useConnection();
+      return createElement('span', null, useConnectionStatus());
+    };
+    const App = ({ on }: { on: boolean }) => createElement(SocketchartProvider, { options, start: on }, createElement(Probe));
+    await render(createElement(App, { on: true }));
+    await flush(h);
+    expect(seen!.status).toBe('connected');
+    await rerender(createElement(App, { on: false }));
+    await flush(h);
+    expect(() => seen!.start()).not.toThrow();
+  });
+});
