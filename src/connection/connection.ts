@@ -266,6 +266,12 @@ export class Connection {
     this.rt.unwatchEnvironment();
     if (this.owner !== undefined) releaseActor(actor, this.owner ?? undefined);
     this.rt.dispose();
+    this.rt.events.emit('disposed', { name: this.name });
+  }
+
+  /** `dispose()` was called: the connection cannot start again. */
+  get isDisposed(): boolean {
+    return this.disposed;
   }
 
   /** What the operation calls read of this connection. */

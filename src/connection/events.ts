@@ -49,4 +49,6 @@ export interface ConnectionEvents {
   typing: TypingChange;
   /** Every snapshot of the connection's machine, across the actors it runs (`connection.actor` may change at rest). */
   snapshot: SnapshotFrom<ConnectionMachine>;
+  /** The connection was disposed: nothing happens on it any more (its channel iterators and rxjs streams end). */
+  disposed: { name: string };
 }

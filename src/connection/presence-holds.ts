@@ -28,11 +28,17 @@ export function holdPresence(presence: PresenceSession, channel: string, meta?: 
   };
 }
 
+export interface TypingHold {
+  start(options?: { timeoutMs?: number }): void;
+  stop(): void;
+  release(): void;
+}
+
 /**
  * Typing of one holder: `start()` as `presence.startTyping`, and `release()` stops the typing only when
  * this holder started it (another holder on the channel may still type).
  */
-export function typingHold(presence: PresenceSession, channel: string): { start(options?: { timeoutMs?: number }): void; stop(): void; release(): void } {
+export function typingHold(presence: PresenceSession, channel: string): TypingHold {
   let started = false;
   return {
     start(options) {

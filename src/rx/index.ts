@@ -1,4 +1,4 @@
-import { Observable, asyncScheduler, map, timer, type SchedulerLike } from 'rxjs';
+import { Observable, asyncScheduler, interval, type SchedulerLike, type Subscriber } from 'rxjs';
 import type { Connection, ConnectionSnapshot } from '../connection/connection.js';
 import type { ConnectionEvents } from '../connection/events.js';
 import type { ConnectionStatus } from '../connection/types.js';
@@ -12,39 +12,65 @@ import type { PoolEvents, PoolHealth } from '../pool/runtime.js';
 /**
  * rxjs views of connections and pools. Each observable listens only while subscribed: unsubscribing
  * removes its listener (and a channel's subscription, sending `unsubscribe` when it was the last).
- * The connection itself is never started or stopped by them.
+ * The connection itself is never started or stopped by them. A connection's observables complete when it
+ * is disposed (at once on one disposed already).
  */
+
+/** Runs `listen` while subscribed, until the connection is disposed (then completes). */
+function whileAlive<T>(connection: Connection, listen: (subscriber: Subscriber<T>) => () => void): Observable<T> {
+  return new Observable<T>((subscriber) => {
+    if (connection.isDisposed) {
+      subscriber.complete();
+      return undefined;
+    }
+    const offDisposed = connection.on('disposed', () => subscriber.complete());
+    const stop = listen(subscriber);
+    return () => {
+      offDisposed();
+      stop();
+    };
+  });
+}
 
 /** One connection event as a stream (`state`, `error`, `gap`, `presence`, `typing`…). */
 export function events$<K extends keyof ConnectionEvents>(connection: Connection, event: K): Observable<ConnectionEvents[K]> {
-  return new Observable((subscriber) => connection.on(event, (payload) => subscriber.next(payload)));
+  return whileAlive(connection, (subscriber) => connection.on(event, (payload) => subscriber.next(payload)));
 }
 
 /** The messages of one channel; subscribing subscribes to the channel, unsubscribing leaves it. */
 export function channel$<T = unknown>(connection: Connection, channel: string): Observable<InboundMessage<T>> {
-  return new Observable((subscriber) => connection.subscribe<T>(channel, (_data, message) => subscriber.next(message)));
+  return whileAlive(connection, (subscriber) => connection.subscribe<T>(channel, (_data, message) => subscriber.next(message)));
 }
 
-/** The status now, then each change. */
+/** The status now, then each change (a change made while the first value is handled included). */
 export function status$(connection: Connection): Observable<ConnectionStatus> {
-  return new Observable((subscriber) => {
+  return whileAlive(connection, (subscriber) => {
+    const off = connection.on('state', ({ status }) => subscriber.next(status));
     subscriber.next(connection.status);
-    return connection.on('state', ({ status }) => subscriber.next(status));
+    return off;
   });
 }
 
 /** The machine's snapshot now, then every snapshot (across the actors a connection runs). */
 export function state$(connection: Connection): Observable<ConnectionSnapshot> {
-  return new Observable((subscriber) => {
+  return whileAlive(connection, (subscriber) => {
+    const off = connection.on('snapshot', (snapshot) => subscriber.next(snapshot));
     subscriber.next(connection.snapshot);
-    return connection.on('snapshot', (snapshot) => subscriber.next(snapshot));
+    return off;
   });
 }
 
-/** `connection.metrics()` at once, then every `intervalMs` (on `scheduler`: rxjs's async scheduler by default). */
+/** Longest interval a timer keeps (hosts turn a longer one into 1 ms). */
+const MAX_INTERVAL_MS = 2 ** 31 - 1;
+
+/** `connection.metrics()` at once (when subscribed), then every `intervalMs` (on `scheduler`: rxjs's async scheduler by default). */
 export function metrics$(connection: Connection, intervalMs: number, scheduler: SchedulerLike = asyncScheduler): Observable<ConnectionMetricsSnapshot> {
-  if (!(intervalMs > 0)) throw new RangeError(`metrics$ needs an interval in ms > 0, received ${String(intervalMs)}`);
-  return timer(0, intervalMs, scheduler).pipe(map(() => connection.metrics()));
+  if (!(intervalMs > 0 && intervalMs <= MAX_INTERVAL_MS)) throw new RangeError(`metrics$ needs an interval in ms in (0, ${MAX_INTERVAL_MS}], received ${String(intervalMs)}`);
+  return whileAlive(connection, (subscriber) => {
+    subscriber.next(connection.metrics());
+    const ticks = interval(intervalMs, scheduler).subscribe(() => subscriber.next(connection.metrics()));
+    return () => ticks.unsubscribe();
+  });
 }
 
 /** The connection's errors (`on('error')`): a stream of values, never an rxjs error. */
@@ -54,7 +80,7 @@ export function errors$(connection: Connection): Observable<SocketchartError> {
 
 /** The members present on a channel: watched while subscribed (the channel is subscribed and listed), emitted at once and on each change. */
 export function presence$(connection: Connection, channel: string): Observable<PresenceMember[]> {
-  return new Observable((subscriber) => {
+  return whileAlive(connection, (subscriber) => {
     subscriber.next(connection.presence.members(channel));
     return connection.presence.watch(channel, ({ members }) => subscriber.next(members));
   });
@@ -62,7 +88,7 @@ export function presence$(connection: Connection, channel: string): Observable<P
 
 /** Who else is typing on a channel: subscribed while subscribed, emitted at once and on each change. */
 export function typing$(connection: Connection, channel: string): Observable<string[]> {
-  return new Observable((subscriber) => {
+  return whileAlive(connection, (subscriber) => {
     const { presence } = connection;
     subscriber.next(presence.typingUsers(channel));
     const offTyping = connection.on('typing', ({ ch, users }) => {
@@ -79,8 +105,9 @@ export function typing$(connection: Connection, channel: string): Observable<str
 /** A pool's aggregate health (`up`, `degraded`, `down`) now, then each change. */
 export function health$(pool: Pool): Observable<PoolHealth> {
   return new Observable((subscriber) => {
+    const off = pool.on('health', ({ health }) => subscriber.next(health));
     subscriber.next(pool.status().health);
-    return pool.on('health', ({ health }) => subscriber.next(health));
+    return off;
   });
 }
 

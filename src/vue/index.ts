@@ -20,6 +20,7 @@ import type { ConnectionOptions } from '../connection/options.js';
 import type { SendOptions } from '../connection/outbound.js';
 import type { PresenceMember } from '../connection/presence.js';
 import { snapshotSource } from '../connection/snapshot-source.js';
+import { holdPresence, typingHold, type TypingHold } from '../connection/presence-holds.js';
 import type { ConnectionStatus } from '../connection/types.js';
 import type { AckInfo } from '../queue/ack-tracker.js';
 import type { InboundMessage } from '../protocol/adapter.js';
@@ -79,6 +80,16 @@ function fromSource(source: SocketchartSource): { injection: SocketchartInjectio
 function whenMounted(fn: () => void): void {
   if (getCurrentInstance()) onMounted(fn);
   else fn();
+}
+
+/**
+ * Runs `attach` once mounted inside a component (at once in a bare effect scope) and its release when the
+ * scope ends: a server render, which never mounts, attaches nothing.
+ */
+function whileMounted(attach: () => () => void): void {
+  let release: (() => void) | undefined;
+  whenMounted(() => (release = attach()));
+  onScopeDispose(() => release?.());
 }
 
 /** A ref that is true once the component is mounted (at once outside a component). */
@@ -157,20 +168,26 @@ export function useConnectionStatus(target?: ConnectionTarget): Ref<ConnectionSt
 /** Calls `listener` on every `event` of the connection until the scope ends. */
 export function useConnectionEvent<K extends keyof ConnectionEvents>(event: K, listener: (payload: ConnectionEvents[K]) => void, target?: ConnectionTarget): void {
   const connection = resolveTarget(target, 'useConnectionEvent()');
-  onScopeDispose(connection.on(event, listener));
+  whileMounted(() => connection.on(event, (payload) => listener(payload)));
 }
 
-/** The connection's last error, cleared when it is connected again. */
+/** The error a connection shows now: its last one, unless it is connected. */
+const currentError = (connection: Connection): SocketchartError | null => (connection.isConnected ? null : connection.lastError);
+
+/** The connection's last error (the one it has already, then each new one), cleared when it is connected again. */
 export function useConnectionError(target?: ConnectionTarget): Ref<SocketchartError | null> {
   const connection = resolveTarget(target, 'useConnectionError()');
-  const error = shallowRef<SocketchartError | null>(null);
-  const offError = connection.on('error', (next) => (error.value = next));
-  const offState = connection.on('state', ({ status }) => {
-    if (status === 'connected') error.value = null;
-  });
-  onScopeDispose(() => {
-    offError();
-    offState();
+  const error = shallowRef<SocketchartError | null>(currentError(connection));
+  whileMounted(() => {
+    error.value = currentError(connection);
+    const offError = connection.on('error', (next) => (error.value = next));
+    const offState = connection.on('state', ({ status }) => {
+      if (status === 'connected') error.value = null;
+    });
+    return () => {
+      offError();
+      offState();
+    };
   });
   return error;
 }
@@ -231,7 +248,10 @@ export interface PresenceApi {
   leave(): Promise<PresenceMember[]>;
 }
 
-/** The channel's members (watched once mounted) and, unless `join: false`, this user among them until the scope ends. */
+/**
+ * The channel's members (watched once mounted) and, unless `join: false`, this user among them until the
+ * scope ends: scopes that join the same channel of a connection share one join, left when the last ends.
+ */
 export function usePresence(
   channel: MaybeRefOrGetter<string>,
   { join = true, meta }: { join?: boolean; meta?: MaybeRefOrGetter<Record<string, unknown> | undefined> } = {},
@@ -243,10 +263,10 @@ export function usePresence(
     const { presence } = connection;
     members.value = presence.members(ch);
     const unwatch = presence.watch(ch, (change) => (members.value = change.members));
-    if (join) presence.join(ch, toValue(meta)).catch(() => {});
+    const release = join ? holdPresence(presence, ch, toValue(meta)) : undefined;
     return () => {
       unwatch();
-      if (join && presence.isJoined(ch)) presence.leave(ch).catch(() => {});
+      release?.();
     };
   });
   return {
@@ -264,11 +284,18 @@ export interface TypingApi {
   stop(): void;
 }
 
-/** Typing indicators of a channel: who else types, and this user's start and stop (stopped when the scope ends). */
+/** Typing indicators of a channel: who else types, and this user's start and stop (typing this scope started stops when it ends). */
 export function useTyping(channel: MaybeRefOrGetter<string>, { timeoutMs }: { timeoutMs?: number } = {}, target?: ConnectionTarget): TypingApi {
   const connection = resolveTarget(target, 'useTyping()');
   const typing = shallowRef<string[]>([]);
+  const holds = new Map<string, TypingHold>();
+  const holdOf = (ch: string) => {
+    let hold = holds.get(ch);
+    if (!hold) holds.set(ch, (hold = typingHold(connection.presence, ch)));
+    return hold;
+  };
   followChannel(channel, (ch) => {
+    const hold = holdOf(ch);
     typing.value = connection.presence.typingUsers(ch);
     const off = connection.on('typing', (change) => {
       if (change.ch === ch) typing.value = change.users;
@@ -277,13 +304,14 @@ export function useTyping(channel: MaybeRefOrGetter<string>, { timeoutMs }: { ti
     return () => {
       off();
       unsubscribe();
-      connection.presence.stopTyping(ch);
+      holds.delete(ch);
+      hold.release();
     };
   });
   return {
     typing,
-    start: () => connection.presence.startTyping(toValue(channel), timeoutMs === undefined ? {} : { timeoutMs }),
-    stop: () => connection.presence.stopTyping(toValue(channel)),
+    start: () => holdOf(toValue(channel)).start(timeoutMs === undefined ? {} : { timeoutMs }),
+    stop: () => holdOf(toValue(channel)).stop(),
   };
 }
 
@@ -298,7 +326,10 @@ export function usePool(): Pool {
 /** The pool's aggregate health as a ref. */
 export function usePoolHealth(pool: Pool = usePool()): Ref<PoolHealth> {
   const health = shallowRef(pool.status().health);
-  onScopeDispose(pool.on('health', (change) => (health.value = change.health)));
+  whileMounted(() => {
+    health.value = pool.status().health;
+    return pool.on('health', (change) => (health.value = change.health));
+  });
   return health;
 }
 
@@ -306,15 +337,18 @@ export function usePoolHealth(pool: Pool = usePool()): Ref<PoolHealth> {
 export function usePoolStatus(pool: Pool = usePool()): Ref<PoolStatus> {
   const status = shallowRef(pool.status());
   const refresh = () => (status.value = pool.status());
-  const offState = pool.on('state', refresh);
-  const offHealth = pool.on('health', refresh);
-  const subscription = pool.actor.subscribe(() => {
-    if (status.value.state !== pool.status().state) refresh();
-  });
-  onScopeDispose(() => {
-    offState();
-    offHealth();
-    subscription.unsubscribe();
+  whileMounted(() => {
+    refresh();
+    const offState = pool.on('state', refresh);
+    const offHealth = pool.on('health', refresh);
+    const subscription = pool.actor.subscribe(() => {
+      if (status.value.state !== pool.status().state) refresh();
+    });
+    return () => {
+      offState();
+      offHealth();
+      subscription.unsubscribe();
+    };
   });
   return status;
 }
@@ -331,12 +365,14 @@ export interface OptimisticApi<Value, Change> {
 export function useOptimistic<Value, Change = Value>(store: OptimisticStore<Value, Change>): OptimisticApi<Value, Change> {
   const values = shallowRef(store.snapshot());
   const version = shallowRef(0);
-  onScopeDispose(
-    store.subscribe(() => {
-      values.value = store.snapshot();
-      version.value++;
-    }),
-  );
+  const refresh = () => {
+    values.value = store.snapshot();
+    version.value++;
+  };
+  whileMounted(() => {
+    if (values.value !== store.snapshot()) refresh();
+    return store.subscribe(refresh);
+  });
   return {
     values,
     pending: (key) => {

@@ -1,0 +1,102 @@
+import { VirtualTimeScheduler } from 'rxjs';
+import { describe, expect, it } from 'vitest';
+import { statusOf } from '../../../src/index.js';
+import { channel$, metrics$, state$, status$ } from '../../../src/rx/index.js';
+import { harness } from '../../support/harness.js';
+
+/** socketchart/rx: changes made while a first value is handled, the end of a disposed connection's streams, metrics$'s first value. */
+
+describe('rx: changes made while the initial value is handled', () => {
+  it('status$: the transition out of the initial status is emitted', async () => {
+    const h = harness();
+    const seen: string[] = [];
+    status$(h.connection).subscribe((status) => {
+      seen.push(status);
+      if (status === 'idle') h.connection.start();
+    });
+    await h.settle();
+    await h.settle();
+    expect(seen).toEqual(['idle', 'connecting', 'connected']);
+  });
+
+  it('status$ used to restart a closed connection sees it connecting', async () => {
+    const h = harness();
+    await h.connect();
+    h.connection.stop();
+    await h.settle();
+    const seen: string[] = [];
+    status$(h.connection).subscribe((status) => {
+      seen.push(status);
+      if (status === 'closed' && seen.length === 1) h.connection.start();
+    });
+    await h.settle();
+    await h.settle();
+    expect(seen).toEqual(['closed', 'connecting', 'connected']);
+  });
+
+  it('state$: the snapshot after the initial one is emitted', async () => {
+    const h = harness();
+    const seen: string[] = [];
+    state$(h.connection).subscribe((snapshot) => {
+      seen.push(statusOf(snapshot));
+      if (statusOf(snapshot) === 'idle') h.connection.start();
+    });
+    await h.settle();
+    await h.settle();
+    expect(seen).toContain('connecting');
+  });
+});
+
+function ended(subscribe: (observer: { complete(): void; error(): void }) => void): { value: boolean } {
+  const state = { value: false };
+  subscribe({ complete: () => (state.value = true), error: () => (state.value = true) });
+  return state;
+}
+
+describe('a disposed connection: its streams complete', () => {
+  it('channel$ subscribed before dispose ends when the connection is disposed', async () => {
+    const h = harness();
+    await h.connect();
+    const state = ended((o) => channel$(h.connection, 'feed').subscribe(o));
+    h.connection.dispose();
+    await h.settle();
+    expect(state.value).toBe(true);
+  });
+
+  it('channel$ and status$ on an already disposed connection end', async () => {
+    const h = harness();
+    await h.connect();
+    h.connection.dispose();
+    const channel = ended((o) => channel$(h.connection, 'feed').subscribe(o));
+    const status = ended((o) => status$(h.connection).subscribe(o));
+    await h.settle();
+    expect({ channel: channel.value, status: status.value }).toEqual({ channel: true, status: true });
+  });
+});
+
+describe('metrics$', () => {
+  it('emits the metrics when subscribed, before any tick of its scheduler', async () => {
+    const h = harness();
+    await h.connect();
+    const scheduler = new VirtualTimeScheduler();
+    const seen: number[] = [];
+    const subscription = metrics$(h.connection, 1_000, scheduler).subscribe((m) => seen.push(m.connects));
+    expect(seen).toEqual([1]);
+    subscription.unsubscribe();
+  });
+
+  it('refuses an interval a timer cannot keep (over 2^31 - 1 ms, or not finite)', () => {
+    const h = harness();
+    for (const ms of [2 ** 31, Number.POSITIVE_INFINITY, Number.NaN, -5]) expect(() => metrics$(h.connection, ms), String(ms)).toThrow(RangeError);
+    expect(() => metrics$(h.connection, 2 ** 31 - 1)).not.toThrow();
+  });
+
+  it('completes when the connection is disposed', async () => {
+    const h = harness();
+    await h.connect();
+    let completed = false;
+    metrics$(h.connection, 1_000, new VirtualTimeScheduler()).subscribe({ complete: () => (completed = true) });
+    h.connection.dispose();
+    expect(completed).toBe(true);
+  });
+});

@@ -1,0 +1,129 @@
+import { createSSRApp, defineComponent, effectScope, h as el } from 'vue';
+import { renderToString } from 'vue/server-renderer';
+import { describe, expect, it } from 'vitest';
+import { createPool } from '../../../src/index.js';
+import { createSocketchart, useConnectionError, useConnectionEvent, usePoolHealth, usePoolStatus, usePresence, useTyping } from '../../../src/vue/index.js';
+import { harness } from '../../support/harness.js';
+
+/** socketchart/vue: what a server render leaves (nothing), scopes that share a listener, a join or typing, and state that predates a composable. */
+
+
+/** Counts listeners added with `on()` and not removed yet. */
+function countListeners(target: { on: (...args: never[]) => () => void }): Map<string, number> {
+  const live = new Map<string, number>();
+  const on = target.on.bind(target) as (event: string, listener: unknown) => () => void;
+  (target as { on: unknown }).on = (event: string, listener: unknown) => {
+    live.set(event, (live.get(event) ?? 0) + 1);
+    const off = on(event, listener);
+    let removed = false;
+    return () => {
+      if (!removed) live.set(event, live.get(event)! - 1);
+      removed = true;
+      off();
+    };
+  };
+  return live;
+}
+
+const liveTotal = (live: Map<string, number>) => [...live.values()].reduce((a, b) => a + b, 0);
+
+describe('a server render (never mounted, never unmounted) attaches nothing to a shared connection or pool', () => {
+  it('useConnectionEvent: the listener is not called on the server after renderToString', async () => {
+    const h = harness(); // the app's module-scope connection
+    const calls: string[] = [];
+    const App = defineComponent(() => {
+      useConnectionEvent('state', ({ status }) => calls.push(status), h.connection);
+      return () => el('i');
+    });
+    await renderToString(createSSRApp(App));
+    h.connection.start(); // anything later in the server process
+    await h.settle();
+    expect(calls).toEqual([]);
+  });
+
+  it('useConnectionError, usePoolHealth, usePoolStatus: no listener is left after each server render', async () => {
+    const h = harness();
+    const pool = createPool({ endpoints: [{ name: 'a', url: 'ws://mock.test/a' }], defaults: { WebSocket: h.server.WebSocket }, clock: h.clock, environment: h.env });
+    const poolListeners = countListeners(pool);
+    const connectionListeners = countListeners(pool.connection('a')!);
+    const App = defineComponent(() => {
+      useConnectionError('a');
+      usePoolHealth();
+      usePoolStatus();
+      return () => el('i');
+    });
+    for (let request = 0; request < 3; request++) await renderToString(createSSRApp(App).use(createSocketchart({ pool })));
+    expect({ pool: liveTotal(poolListeners), connection: liveTotal(connectionListeners) }).toEqual({ pool: 0, connection: 0 });
+  });
+});
+
+describe('useConnectionEvent with one handler in two scopes', () => {
+  it('the scope still alive keeps receiving events after the other one stops', async () => {
+    const h = harness();
+    await h.connect();
+    const seen: string[] = [];
+    const reportError = (error: { message: string }) => seen.push(error.message);
+    const a = effectScope();
+    const b = effectScope();
+    a.run(() => useConnectionEvent('error', reportError as never, h.connection));
+    b.run(() => useConnectionEvent('error', reportError as never, h.connection));
+    a.stop();
+    h.server.last!.push({ type: 'error', code: 'SERVER_ERROR', message: 'after a stopped' });
+    expect(seen).toEqual(['after a stopped']);
+    b.stop();
+  });
+});
+
+describe('usePresence on a channel shared by two scopes', () => {
+  it('ending one scope keeps this user joined for the other', async () => {
+    const h = harness();
+    h.server.onFrame = (socket, frame) => {
+      const json = frame.json!;
+      if (json.type === 'presence') queueMicrotask(() => socket.push({ type: 'presence_state', ch: json.ch, members: json.action === 'leave' ? [] : [{ userId: 'me' }] }));
+    };
+    await h.connect();
+    const header = effectScope();
+    const chat = effectScope();
+    header.run(() => usePresence('room:1', {}, h.connection));
+    const { members } = chat.run(() => usePresence('room:1', {}, h.connection))!;
+    await h.settle();
+    header.stop(); // the header unmounts; the chat view is still mounted
+    await h.settle();
+    expect(h.server.last!.sentOfType('presence').map((f) => f.action)).not.toContain('leave');
+    expect(h.connection.presence.isJoined('room:1')).toBe(true);
+    expect(members.value).toEqual([{ userId: 'me' }]);
+    chat.stop();
+  });
+
+  it('useTyping: a scope that ends does not stop the typing another live scope started', async () => {
+    const h = harness();
+    await h.connect();
+    const list = effectScope();
+    const composer = effectScope();
+    list.run(() => useTyping('room:1', {}, h.connection)); // only shows who types
+    const typing = composer.run(() => useTyping('room:1', {}, h.connection))!;
+    typing.start(); // this user types in the composer
+    list.stop();
+    expect(h.connection.presence.isTyping('room:1')).toBe(true);
+    expect(h.server.last!.sentOfType('typing').map((f) => f.typing)).toEqual([true]);
+    composer.stop();
+  });
+});
+
+describe('useConnectionError on a connection that has already failed', () => {
+  it('starts with the connection\'s last error', async () => {
+    const h = harness({ auth: { token: () => 'bad' } }, { autoAuth: false });
+    h.server.onFrame = (socket, frame) => {
+      if (frame.json?.type === 'auth') socket.closeFromServer(4001, 'unauthorized');
+    };
+    h.connection.start();
+    await h.settle();
+    await h.settle();
+    expect(h.connection.status).toBe('failed');
+    expect(h.connection.lastError?.code).toBe('AUTHENTICATION_FAILED');
+    const scope = effectScope();
+    const error = scope.run(() => useConnectionError(h.connection))!;
+    expect(error.value?.code).toBe('AUTHENTICATION_FAILED');
+    scope.stop();
+  });
+});
