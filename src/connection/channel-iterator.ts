@@ -31,6 +31,8 @@ export interface ChannelSource {
   subscribe(channel: string, listener: (data: unknown, message: InboundMessage) => void): () => void;
   on(event: 'state', listener: (change: StateChange) => void): () => void;
   readonly lastError: SocketchartError | null;
+  readonly status: string;
+  readonly isDisposed: boolean;
 }
 
 type Ending = { done: true } | { error: unknown };
@@ -38,7 +40,8 @@ type Ending = { done: true } | { error: unknown };
 /**
  * Iterates a channel from the moment it is created: messages that arrive before a `next()` wait in a
  * bounded buffer. The iteration ends (`done`) when the connection is closed, throws the failure when it
- * fails, and throws the signal's reason when aborted; any ending unsubscribes.
+ * fails (at once when it is made on a closed, disposed or failed connection, as `ready()`), and throws the
+ * signal's reason when aborted; any ending unsubscribes.
  */
 export function iterateChannel<T>(source: ChannelSource, channel: string, options: ChannelIteratorOptions = {}): ChannelIterator<T> {
   const { bufferSize = 1000, overflow = 'error', signal } = options;
@@ -82,7 +85,7 @@ export function iterateChannel<T>(source: ChannelSource, channel: string, option
         return;
       }
       if (overflow === 'drop-oldest') {
-        head++;
+        buffer[head++] = undefined as never;
         dropped++;
       } else {
         finish({
@@ -101,12 +104,14 @@ export function iterateChannel<T>(source: ChannelSource, channel: string, option
       head = 0;
     }
   });
-  const offState = source.on('state', ({ status }) => {
+  const follow = (status: string) => {
     if (status === 'closed') finish({ done: true });
     else if (status === 'failed') finish({ error: source.lastError ?? failedError() });
-  });
+  };
+  const offState = source.on('state', ({ status }) => follow(status));
   if (signal?.aborted) onAbort();
   else signal?.addEventListener('abort', onAbort, { once: true });
+  follow(source.isDisposed ? 'closed' : source.status);
 
   const iterator: ChannelIterator<T> = {
     get dropped() {

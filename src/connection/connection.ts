@@ -168,7 +168,7 @@ export class Connection {
   /**
    * The channel's messages as an async iterator (`for await (const message of connection.channel('x'))`):
    * subscribed at once, buffered up to `bufferSize` for a slow reader, unsubscribed on `break`. The iteration
-   * ends when the connection is closed and throws when it fails.
+   * ends when the connection is closed or disposed and throws when it fails (at once when it is already).
    */
   channel<T = unknown>(channel: string, options?: ChannelIteratorOptions): ChannelIterator<T> {
     if (typeof channel !== 'string' || channel === '') throw new InvalidOptionError('channel', 'a non-empty channel name', channel);

@@ -41,6 +41,8 @@ export interface FeatureSet {
 }
 
 const featureNames = { presence: 'PresenceFeature', operations: 'OperationsFeature', channelIteration: 'ChannelIterationFeature' } as const;
+/** A function each feature carries (an object that only names a feature is not one). */
+const featurePart = { presence: 'session', operations: 'engine', channelIteration: 'iterate' } as const;
 
 /** The `features` option: an array of features, each at most once. */
 export function resolveFeatures(value: unknown): FeatureSet {
@@ -50,7 +52,8 @@ export function resolveFeatures(value: unknown): FeatureSet {
   const set: Record<string, ConnectionFeature> = {};
   value.forEach((feature: Partial<ConnectionFeature> | null | undefined, index) => {
     const name = String(feature?.feature);
-    if (!Object.hasOwn(featureNames, name)) throw new InvalidOptionError(`features[${index}]`, expected, feature);
+    const part = Object.hasOwn(featurePart, name) ? featurePart[name as keyof typeof featurePart] : undefined;
+    if (part === undefined || typeof (feature as Record<string, unknown>)[part] !== 'function') throw new InvalidOptionError(`features[${index}]`, expected, feature);
     set[name] = feature as ConnectionFeature;
   });
   return set as FeatureSet;

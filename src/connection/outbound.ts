@@ -193,7 +193,7 @@ export class Outbound {
     const link = host.link;
     if (host.operations !== undefined && options.channel !== undefined) {
       if (link.settled) return Promise.reject(closedError(link.status));
-      return host.operations.startBound(options.channel, frame);
+      return host.operations.startBound(options.channel, frame, options.signal);
     }
     const ws = host.ws;
     if (

@@ -88,6 +88,7 @@ export class PresenceSession {
   join(channel: string, meta?: Record<string, unknown>): Promise<PresenceMember[]> {
     checkChannel(channel);
     const frame = this.protocol().presenceFrame(channel, 'join', meta);
+    if (this.host.link.settled) return this.refusedClosed();
     this.joined.set(channel, meta);
     return this.ask(channel, 'join', frame);
   }
@@ -96,6 +97,7 @@ export class PresenceSession {
   leave(channel: string): Promise<PresenceMember[]> {
     checkChannel(channel);
     const frame = this.protocol().presenceFrame(channel, 'leave');
+    if (this.host.link.settled) return this.refusedClosed();
     this.joined.delete(channel);
     return this.ask(channel, 'leave', frame);
   }
@@ -203,8 +205,13 @@ export class PresenceSession {
     };
   }
 
+  /** A call on a closed or failed connection: rejected with CLOSED, and nothing about it remembered. */
+  private refusedClosed(): Promise<never> {
+    return Promise.reject(closedError(this.host.link.status));
+  }
+
   private ask(channel: string, action: PresenceAction, frame: OutgoingFrame): Promise<PresenceMember[]> {
-    if (this.host.link.settled) return Promise.reject(closedError(this.host.link.status));
+    if (this.host.link.settled) return this.refusedClosed();
     return new Promise((resolve, reject) => this.enqueue(channel, { action, frame, written: false, timer: undefined, resolve, reject }));
   }
 
@@ -288,13 +295,14 @@ export class PresenceSession {
   /**
    * An error frame about a presence call of this connection rejects that call only: the reference server
    * names the channel (`details.ch`) and the action (`join`, `leave`, `list`; `presence` for a refusal by
-   * the channel rules).
+   * the channel rules). An error about another frame on the channel (a publish, a subscribe) is not theirs.
    */
   private refused(error: SocketchartError): boolean {
     const details = error.details as { ch?: unknown; action?: unknown } | undefined;
     if (typeof details?.ch !== 'string' || error.messageId !== undefined) return false;
+    if (details.action !== 'join' && details.action !== 'leave' && details.action !== 'list' && details.action !== 'presence') return false;
     const queue = this.requests.get(details.ch);
-    const action = details.action === 'join' || details.action === 'leave' || details.action === 'list' ? details.action : undefined;
+    const action = details.action === 'presence' ? undefined : details.action;
     const request = queue?.find((r) => r.written && (action === undefined || r.action === action));
     if (!request) return false;
     this.remove(details.ch, request);
@@ -318,19 +326,22 @@ export class PresenceSession {
   /** The link is up: what waited is written, channels joined are joined again, watched ones listed again, typing said again. */
   private resume(): void {
     const protocol = this.protocol();
-    const asked = new Set<string>();
-    for (const [channel, queue] of this.requests) {
-      for (const request of queue) {
-        if (request.action !== 'leave') asked.add(channel);
+    /** Channels with a join waiting (it stands in for the rejoin), and with a join or a list waiting (either lists the members). */
+    const joining = new Set<string>();
+    const listing = new Set<string>();
+    for (const [channel, queue] of [...this.requests]) {
+      for (const request of [...queue]) {
+        if (request.action === 'join') joining.add(channel);
+        if (request.action !== 'leave') listing.add(channel);
         if (!request.written) this.writeRequest(channel, request);
       }
     }
     for (const [channel, meta] of this.joined) {
-      if (!asked.has(channel)) this.enqueue(channel, { action: 'join', frame: protocol.presenceFrame(channel, 'join', meta), written: false, timer: undefined });
-      asked.add(channel);
+      if (!joining.has(channel)) this.enqueue(channel, { action: 'join', frame: protocol.presenceFrame(channel, 'join', meta), written: false, timer: undefined });
+      listing.add(channel);
     }
     for (const channel of this.watched.keys()) {
-      if (!asked.has(channel)) this.enqueue(channel, { action: 'list', frame: protocol.presenceFrame(channel, 'list'), written: false, timer: undefined });
+      if (!listing.has(channel)) this.enqueue(channel, { action: 'list', frame: protocol.presenceFrame(channel, 'list'), written: false, timer: undefined });
     }
     const now = this.host.options.clock.now();
     for (const [channel, typing] of this.typingNow) {

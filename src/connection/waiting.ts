@@ -9,7 +9,7 @@ export interface OnceOptions<T> {
   signal?: AbortSignal;
 }
 
-/** The next payload `listen` hands over that `filter` accepts; the listener is removed once it settles. */
+/** The next payload `listen` hands over that `filter` accepts (a filter that throws rejects with its error); the listener is removed once it settles. */
 export function onceEvent<T>(listen: (listener: (payload: T) => void) => () => void, { filter, signal }: OnceOptions<T> = {}): Promise<T> {
   checkSignal(signal);
   if (signal?.aborted) return Promise.reject(signal.reason);
@@ -19,7 +19,16 @@ export function onceEvent<T>(listen: (listener: (payload: T) => void) => () => v
       reject(signal!.reason);
     };
     const off = listen((payload) => {
-      if (filter && !filter(payload)) return;
+      let accepted: boolean;
+      try {
+        accepted = !filter || filter(payload);
+      } catch (error) {
+        off();
+        signal?.removeEventListener('abort', onAbort);
+        reject(error);
+        return;
+      }
+      if (!accepted) return;
       off();
       signal?.removeEventListener('abort', onAbort);
       resolve(payload);
@@ -40,6 +49,7 @@ const failure = (source: ReadySource) => source.lastError ?? failedError();
 /** Resolves when `source` is connected; see `Connection.ready()`. */
 export function untilReady(source: ReadySource, signal: AbortSignal | undefined): Promise<void> {
   checkSignal(signal);
+  if (signal?.aborted) return Promise.reject(signal.reason);
   const status = source.status;
   if (status === 'connected') return Promise.resolve();
   if (status === 'failed') return Promise.reject(failure(source));

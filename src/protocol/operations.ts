@@ -107,9 +107,10 @@ export class Operations {
 
   /**
    * `send(payload, { channel: id })`: starts operation `id` from its encoded frame, for the channel's listeners.
-   * Resolves when it is first written; rejects when the id is live already or the operation ends first.
+   * Resolves when it is first written; rejects when the id is live already or the operation ends first, and
+   * with the signal's reason when `signal` aborts before it is written (it is then never written).
    */
-  startBound(id: string, frame: OutgoingFrame): Promise<void> {
+  startBound(id: string, frame: OutgoingFrame, signal?: AbortSignal): Promise<void> {
     let entry: Live;
     try {
       entry = this.add(id, frame, undefined, true, true, false);
@@ -117,6 +118,18 @@ export class Operations {
       return Promise.reject(error);
     }
     const promise = new Promise<void>((resolve, reject) => (entry.written = { resolve, reject }));
+    if (signal) {
+      const onAbort = () => {
+        const written = entry.written;
+        if (written === undefined || this.live.get(id) !== entry) return;
+        entry.written = undefined;
+        this.live.delete(id);
+        written.reject(signal.reason);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      const done = () => signal.removeEventListener('abort', onAbort);
+      promise.then(done, done);
+    }
     this.writeIfUp(entry);
     return promise;
   }

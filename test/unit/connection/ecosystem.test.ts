@@ -1,3 +1,6 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { createPool, ErrorCode, type InboundMessage } from '../../../src/index.js';
 import { liveSocketCount } from '../../../src/testing/index.js';
@@ -257,4 +260,94 @@ describe('explicit resource management', () => {
     expect(pool.connection('a')!.status).toBe('closed');
     expect(pool.actor.getSnapshot().status).toBe('stopped');
   });
+});
+
+const PENDING = Symbol('pending');
+/** What `promise` settled with after the mock server and microtasks have run, or PENDING. */
+async function outcome<T>(promise: Promise<T>, h: ReturnType<typeof harness>) {
+  let result: unknown = PENDING;
+  promise.then(
+    (value) => (result = { value }),
+    (error) => (result = { error }),
+  );
+  await h.settle();
+  await h.settle();
+  return result;
+}
+
+describe('connection.channel(name) on a connection that has ended already', () => {
+  it('ends at once on a disposed connection', async () => {
+    const h = harness({ heartbeat: false });
+    await h.connect();
+    h.connection.dispose();
+    expect(h.connection.status).toBe('closed');
+    const iterator = h.connection.channel('feed');
+    expect(await outcome(iterator.next(), h)).toEqual({ value: { done: true, value: undefined } });
+  });
+
+  it('throws the failure at once on a failed connection', async () => {
+    const h = harness({ heartbeat: false });
+    await h.connect();
+    h.server.last!.closeFromServer(4003, 'forbidden');
+    await h.settle();
+    expect(h.connection.status).toBe('failed');
+    const iterator = h.connection.channel('feed');
+    const result = (await outcome(iterator.next(), h)) as { error?: { code: string } } | typeof PENDING;
+    expect(result).not.toBe(PENDING);
+    expect((result as { error: { code: string } }).error.code).toBe(ErrorCode.AUTHORIZATION_FAILED);
+  });
+});
+
+describe('ready({ signal }) with a signal aborted already', () => {
+  it('rejects with the reason, as once() does, even when the connection is connected', async () => {
+    const h = harness({ heartbeat: false });
+    await h.connect();
+    const reason = new Error('given up');
+    await expect(h.connection.once('state', { signal: AbortSignal.abort(reason) })).rejects.toBe(reason);
+    await expect(h.connection.ready({ signal: AbortSignal.abort(reason) })).rejects.toBe(reason);
+  });
+});
+
+describe('once({ filter }) whose filter throws', () => {
+  it('rejects with the error and removes its listener', async () => {
+    const h = harness({ heartbeat: false });
+    const boom = new Error('bad filter');
+    const waiting = h.connection.once('state', {
+      filter: () => {
+        throw boom;
+      },
+    });
+    let settled: unknown = 'pending';
+    waiting.then(
+      () => (settled = 'resolved'),
+      (error) => (settled = error),
+    );
+    const swallow = (error: unknown) => void error;
+    process.on('uncaughtException', swallow);
+    try {
+      await h.connect();
+      await h.settle();
+    } finally {
+      process.off('uncaughtException', swallow);
+    }
+    expect(settled).toBe(boom);
+  });
+});
+
+describe('connection.channel(name): what a reader that falls behind costs', () => {
+  const fixture = fileURLToPath(new URL('./fixtures/dropped-messages.ts', import.meta.url));
+  const run = async (overflow: string) => {
+    const { stdout } = await promisify(execFile)(process.execPath, ['--expose-gc', '--import', 'tsx', fixture, overflow], { timeout: 30_000 });
+    return JSON.parse(stdout.trim().split('\n').at(-1)!) as { buffered: number; dropped: number; reachable: number };
+  };
+
+  it("with 'drop-oldest' and 'drop-newest', the messages it forgot can be collected: at most bufferSize stay reachable", async () => {
+    for (const overflow of ['drop-oldest', 'drop-newest']) {
+      const figures = await run(overflow);
+      expect(figures.buffered, overflow).toBe(1);
+      expect(figures.dropped, overflow).toBe(199);
+      // the buffered message, and at most one the loop's last local may keep
+      expect(figures.reachable, overflow).toBeLessThanOrEqual(2);
+    }
+  }, 60_000);
 });

@@ -126,7 +126,7 @@ describe('a base connection', () => {
   });
 
   it('refuses features that are not an array of features, naming what it expected', () => {
-    for (const features of ['presence', {}, [PresenceFeature, { feature: 'telepathy' }], [null], ['presence'], [{ feature: 'toString' }]]) {
+    for (const features of ['presence', {}, [PresenceFeature, { feature: 'telepathy' }], [null], ['presence'], [{ feature: 'toString' }], [{ feature: 'presence' }]]) {
       const error = refusal(() => createBaseConnection({ url: URL, features: features as ConnectionFeature[] }));
       expect(error?.option, JSON.stringify(features)).toMatch(/^features/);
       expect(error?.message).toContain('an array of features (PresenceFeature, OperationsFeature, ChannelIterationFeature)');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ErrorCode, plainProtocol } from '../../../src/index.js';
+import { ErrorCode, plainProtocol, type SocketchartError } from '../../../src/index.js';
 import { harness } from '../../support/harness.js';
 
 /** Presence and typing on a mock server and a simulated clock: timers, reconnects, answers that never come. */
@@ -100,5 +100,70 @@ describe('presence requests', () => {
     const h = harness({ protocol: plainProtocol() });
     expect(() => h.connection.presence.join('chat:a')).toThrow(/presence/);
     expect(() => h.connection.presence.startTyping('chat:a')).toThrow(/presence/);
+  });
+});
+
+describe('presence: rejoin after reconnect', () => {
+  it('a list() pending at reconnect does not stand in for the rejoin of a joined channel', async () => {
+    const h = harness({ reconnect: { baseMs: 100, capMs: 100, jitter: 0 }, heartbeat: false });
+    let answer = true;
+    h.server.onFrame = (socket, frame) => {
+      if (frame.json?.type === 'presence' && answer) socket.push({ type: 'presence_state', ch: frame.json.ch, members: [{ userId: 'me' }] });
+    };
+    await h.connect();
+    await h.connection.presence.join('chat:a', { name: 'Me' });
+    // the link drops; while it is down the app asks who is there
+    h.server.last!.drop();
+    await h.settle();
+    expect(h.connection.status).toBe('reconnecting');
+    const listed = h.connection.presence.list('chat:a');
+    await h.advance(100);
+    await h.settle();
+    expect(h.connection.status).toBe('connected');
+    await listed;
+    // the new socket learns that this connection is present
+    expect(h.connection.presence.isJoined('chat:a')).toBe(true);
+    expect(h.server.last!.sentOfType('presence').map((f) => f.action)).toContain('join');
+  });
+});
+
+describe('presence.join() on a closed connection', () => {
+  it('rejects with CLOSED and is not remembered: nothing is joined when the connection starts again', async () => {
+    const h = harness({ heartbeat: false });
+    h.server.onFrame = (socket, frame) => {
+      if (frame.json?.type === 'presence') socket.push({ type: 'presence_state', ch: frame.json.ch, members: [{ userId: 'me' }] });
+    };
+    await h.connect();
+    h.connection.stop();
+    await h.settle();
+    expect(h.connection.status).toBe('closed');
+    await expect(h.connection.presence.join('chat:a', { name: 'Me' })).rejects.toMatchObject({ code: ErrorCode.CLOSED });
+    expect(h.connection.presence.isJoined('chat:a')).toBe(false);
+    await h.connect();
+    expect(h.server.last!.sentOfType('presence')).toEqual([]);
+  });
+});
+
+describe('presence: an error frame about another frame on the same channel', () => {
+  it("a refused publish (details { ch, action: 'publish' }) does not reject a presence join in flight", async () => {
+    const h = harness({ heartbeat: false });
+    await h.connect();
+    const socket = h.server.last!;
+    let joinOutcome: unknown = 'pending';
+    h.connection.presence.join('chat:a', { name: 'Me' }).then(
+      (members) => (joinOutcome = members),
+      (error: SocketchartError) => (joinOutcome = `${error.code}: ${error.message}`),
+    );
+    const published = h.connection.send({ text: 'hi' }, { channel: 'chat:a' });
+    await published;
+    await h.settle();
+    // the reference server refuses the publish (no publish grant) and accepts the join
+    socket.push({ type: 'error', code: 'AUTHORIZATION_FAILED', message: 'publish not allowed', details: { ch: 'chat:a', action: 'publish' } });
+    socket.push({ type: 'presence_state', ch: 'chat:a', members: [{ userId: 'me' }] });
+    await h.settle();
+    expect(joinOutcome).toEqual([{ userId: 'me' }]);
+    expect(h.connection.presence.isJoined('chat:a')).toBe(true);
+    // the publish refusal is an error of the connection: it reaches on('error')
+    expect(h.errors.map((e) => e.code)).toContain(ErrorCode.AUTHORIZATION_FAILED);
   });
 });

@@ -397,3 +397,22 @@ describe('a sink that throws', () => {
     }
   });
 });
+
+describe('send(payload, { channel, signal }) on a protocol with operations', () => {
+  it('aborted while waiting for the link: rejects with the reason and is never written', async () => {
+    const { h, gql } = graphql({ heartbeat: false });
+    const reason = new Error('given up');
+    const controller = new AbortController();
+    const sent = h.connection.send({ query: 'subscription { ticks }' }, { channel: 'op-ticks', signal: controller.signal });
+    let outcome: unknown = 'pending';
+    sent.then(
+      () => (outcome = 'resolved'),
+      (error) => (outcome = error),
+    );
+    controller.abort(reason);
+    await h.connect();
+    await h.settle();
+    expect(gql.subscribes.map((s) => s.id)).toEqual([]);
+    expect(outcome).toBe(reason);
+  });
+});
