@@ -7,7 +7,8 @@ interface EventTargetLike {
 
 /**
  * Network and page-lifecycle events from `window` and `document`: online/offline, visibilitychange,
- * freeze/resume and pageshow (a page restored from the back/forward cache counts as `resume`).
+ * freeze/resume and pageshow (a page restored from the back/forward cache counts as `resume`; a page
+ * resumed while still hidden counts as `hidden`).
  * Returns `undefined` outside a browser.
  */
 export function browserEnvironment(): EnvironmentSource | undefined {
@@ -19,13 +20,15 @@ export function browserEnvironment(): EnvironmentSource | undefined {
     isOnline: () => g.navigator?.onLine !== false,
     isHidden: () => doc.visibilityState === 'hidden',
     subscribe(listener: (event: EnvironmentEvent) => void) {
+      /** A page unfrozen (or restored) while hidden is still hidden: it resumes when it becomes visible. */
+      const resumed = () => listener(doc.visibilityState === 'hidden' ? 'hidden' : 'resume');
       const bindings: Array<[EventTargetLike, string, (event: { persisted?: boolean }) => void]> = [
         [win, 'online', () => listener('online')],
         [win, 'offline', () => listener('offline')],
         [doc, 'visibilitychange', () => listener(doc.visibilityState === 'hidden' ? 'hidden' : 'visible')],
         [doc, 'freeze', () => listener('freeze')],
-        [doc, 'resume', () => listener('resume')],
-        [win, 'pageshow', (event) => event.persisted && listener('resume')],
+        [doc, 'resume', resumed],
+        [win, 'pageshow', (event) => event.persisted && resumed()],
       ];
       for (const [target, type, fn] of bindings) target.addEventListener(type, fn);
       return () => {

@@ -11,7 +11,8 @@ export interface HealthPolicy {
 export const isHealthy = (connection: Connection, health: HealthPolicy) =>
   connection.isConnected && (connection.rttMs === null || connection.rttMs <= health.maxRttMs);
 
-const usable = (connection: Connection) => connection.status !== 'closed' && connection.status !== 'failed';
+/** A member that will still connect: not closing, closed or failed (a message queued on one of those is refused). */
+const usable = (connection: Connection) => connection.status !== 'closing' && connection.status !== 'closed' && connection.status !== 'failed';
 
 /**
  * Chooses the member a group message goes to: among healthy members; failing that among connected

@@ -7,6 +7,8 @@ import type { EnvironmentEvent, EnvironmentSource } from '../environment/environ
 export class EnvironmentFanout implements EnvironmentSource {
   private readonly listeners = new Set<(event: EnvironmentEvent) => void>();
   private release: (() => void) | undefined;
+  /** The pool runs (between `starting` and `stopped`). */
+  private wanted = false;
 
   constructor(private readonly source: EnvironmentSource) {}
 
@@ -18,21 +20,39 @@ export class EnvironmentFanout implements EnvironmentSource {
     return this.source.isHidden?.() ?? false;
   }
 
+  /** Forwards the environment to `listener`: a connection the app starts while the pool is stopped hears it too. */
   subscribe(listener: (event: EnvironmentEvent) => void): () => void {
     this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    this.listen();
+    return () => {
+      this.listeners.delete(listener);
+      if (!this.wanted && this.listeners.size === 0) this.close();
+    };
   }
 
-  /** Starts listening to the real environment (idempotent). */
+  /** The pool runs: the real environment is listened to until `unwatch()` (idempotent). */
   watch(): void {
+    this.wanted = true;
+    this.listen();
+  }
+
+  /** The pool stopped: the real environment is let go of once no connection listens any more. */
+  unwatch(): void {
+    this.wanted = false;
+    if (this.listeners.size === 0) this.close();
+  }
+
+  /** Lets go of the real environment, whoever listens. */
+  close(): void {
+    this.wanted = false;
+    this.release?.();
+    this.release = undefined;
+  }
+
+  private listen(): void {
     this.release ??= this.source.subscribe((event) => {
       for (const listener of [...this.listeners]) listener(event);
     });
-  }
-
-  unwatch(): void {
-    this.release?.();
-    this.release = undefined;
   }
 
   /** Connections currently listening through the pool. */

@@ -157,9 +157,10 @@ export class Pool {
 
   /** Stops everything for good: every connection actor, the budget timer, the environment listener. */
   dispose(): void {
-    if (this.actor.getSnapshot().status !== 'active') return;
+    const { status } = this.actor.getSnapshot();
+    if (status === 'stopped') return;
     this.rt.dispose();
-    if (this.owned) this.actor.stop();
+    if (this.owned && status === 'active') this.actor.stop();
   }
 }
 

@@ -115,16 +115,20 @@ export class PoolRuntime {
 
   /** Starts the connections from `from` up to (not including) `to` in start order; a connection its user stopped stays stopped. */
   startRange(from: number, to: number): void {
-    for (let i = from; i < to && i < this.order.length; i++) this.order[i]!.startForOwner();
+    for (let i = from; i < to && i < this.order.length; i++) {
+      const connection = this.order[i]!;
+      if (!connection.isDisposed) connection.startForOwner();
+    }
   }
 
+  /** Stops every connection (one the app disposed is over already). */
   stopAll(): void {
-    for (const connection of this.order) connection.stopForOwner();
+    for (const connection of this.order) if (!connection.isDisposed) connection.stopForOwner();
   }
 
   dispose(): void {
     for (const connection of this.order) connection.dispose();
     this.budget?.dispose();
-    this.fanout.unwatch();
+    this.fanout.close();
   }
 }

@@ -203,11 +203,56 @@ describe('connection.channel(name): async iteration', () => {
     expect(k.server.last!.sentOfType('unsubscribe')).toEqual([{ type: 'unsubscribe', ch: 'a' }]);
   });
 
-  it('refuses bad bounds', () => {
+  it('refuses bad bounds, saying what it expected', () => {
     const h = harness();
-    expect(() => h.connection.channel('a', { bufferSize: 0 })).toThrow(/bufferSize/);
-    expect(() => h.connection.channel('a', { overflow: 'block' as never })).toThrow(/overflow/);
+    expect(() => h.connection.channel('a', { bufferSize: 0 })).toThrow('Invalid option `bufferSize`: expected an integer >= 1, received 0');
+    expect(() => h.connection.channel('a', { overflow: 'block' as never })).toThrow("Invalid option `overflow`: expected 'error', 'drop-oldest' or 'drop-newest', received \"block\"");
     expect(() => h.connection.channel('')).toThrow(/channel/);
+    expect(() => h.connection.channel('a', { bufferSize: 1 }).return!()).not.toThrow();
+  });
+
+  it('bounds the messages waiting, not those read: a reader that keeps up never overflows', async () => {
+    const h = harness();
+    await h.connect();
+    const iterator = h.connection.channel<{ seq: number }>('feed', { bufferSize: 3 });
+    for (let seq = 1; seq <= 3; seq++) push(h, 'feed', seq);
+    await iterator.next();
+    await iterator.next();
+    push(h, 'feed', 4);
+    push(h, 'feed', 5);
+    expect(iterator.buffered).toBe(3);
+    const rest = [(await iterator.next()).value!.data.seq, (await iterator.next()).value!.data.seq, (await iterator.next()).value!.data.seq];
+    expect(rest).toEqual([3, 4, 5]);
+    await iterator.return!();
+  });
+
+  it('ends an overflow with QUEUE_OVERFLOW naming the channel and the bound', async () => {
+    const h = harness();
+    await h.connect();
+    const iterator = h.connection.channel('feed', { bufferSize: 1 });
+    push(h, 'feed', 1);
+    push(h, 'feed', 2);
+    await iterator.next();
+    const error = await iterator.next().catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ code: ErrorCode.QUEUE_OVERFLOW, recovery: 'fail', message: 'The reader of "feed" fell 1 messages behind', details: { channel: 'feed', bufferSize: 1 } });
+  });
+
+  it('keeps its first ending: an abort after the connection closed changes nothing, and its abort listener is gone', async () => {
+    const h = harness();
+    await h.connect();
+    const controller = new AbortController();
+    const removed: string[] = [];
+    const remove = controller.signal.removeEventListener.bind(controller.signal);
+    controller.signal.removeEventListener = ((type: string, listener: EventListener) => {
+      removed.push(type);
+      remove(type, listener);
+    }) as typeof controller.signal.removeEventListener;
+    const iterator = h.connection.channel('feed', { signal: controller.signal });
+    h.connection.stop();
+    await h.settle();
+    expect(removed).toEqual(['abort']);
+    controller.abort(reason());
+    await expect(iterator.next()).resolves.toEqual({ done: true, value: undefined });
   });
 });
 

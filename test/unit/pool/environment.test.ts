@@ -216,3 +216,30 @@ describe('a connection the user stopped', () => {
     expect(h.connection('webhook-status').status).toBe('closed');
   });
 });
+
+describe('a pool member started by the app while the pool is not running', () => {
+  it('on an idle pool: goes offline when the network does', async () => {
+    const h = poolHarness({ staggerMs: 0 });
+    h.connection('routes').start();
+    await h.settle();
+    expect(h.connection('routes').status).toBe('connected');
+    h.env.emit('offline');
+    await h.settle();
+    expect(h.env.listenerCount, 'real environment listeners').toBe(1);
+    expect(h.connection('routes').status).toBe('offline');
+  });
+
+  it('after pool.stop(): goes offline when the network does', async () => {
+    const h = poolHarness({ staggerMs: 0 });
+    h.pool.start();
+    await h.settle();
+    h.pool.stop();
+    await h.settle();
+    h.connection('routes').start();
+    await h.settle();
+    expect(h.connection('routes').status).toBe('connected');
+    h.env.emit('offline');
+    await h.settle();
+    expect(h.connection('routes').status).toBe('offline');
+  });
+});

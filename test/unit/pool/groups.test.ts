@@ -330,3 +330,24 @@ describe('subscribe', () => {
     expect((missing as SocketchartError).code).toBe(ErrorCode.INVALID_OPTION);
   });
 });
+
+describe('send(group) with no connected member', () => {
+  it('does not route to a member that is closing', async () => {
+    const h = poolHarness(
+      { staggerMs: 0, balancing: 'round-robin', defaults: { reconnect: { baseMs: 1_000, capMs: 1_000, jitter: 0 } } },
+      { endpoints: members('w', ['a', 'b']) },
+    );
+    h.server.onClientClose = () => {}; // the server is slow to answer the close handshake
+    h.pool.start();
+    await h.settle();
+    h.connection('a').stop(); // the app stops a
+    h.socketOf('b').drop(); // b loses its link and will reconnect
+    await h.settle();
+    expect([h.connection('a').status, h.connection('b').status]).toEqual(['closing', 'reconnecting']);
+
+    const sends = Promise.allSettled([1, 2].map((n) => h.pool.send('w', { n }, { channel: 'jobs' })));
+    await h.advance(3_000);
+    const results = await sends;
+    expect(results.map((result) => (result.status === 'rejected' ? String(result.reason) : 'delivered'))).toEqual(['delivered', 'delivered']);
+  });
+});

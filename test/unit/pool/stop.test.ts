@@ -202,3 +202,32 @@ describe('pool.dispose()', () => {
     expectDisposed(h, before);
   });
 });
+
+describe('a pool member disposed by the app', () => {
+  it('pool.stop() still stops every other member and the pool, and dispose() leaves no socket', async () => {
+    const errors: unknown[] = [];
+    const onError = (error: unknown) => errors.push(error);
+    process.on('uncaughtException', onError);
+    try {
+      const h = poolHarness({ staggerMs: 0 });
+      h.pool.start();
+      await h.settle();
+      h.connection('routes').dispose();
+      await h.settle();
+
+      h.pool.stop();
+      await h.advance(10_000);
+      expect.soft(h.pool.actor.getSnapshot().status, 'pool actor').toBe('active');
+      expect.soft(h.pool.status().state).toBe('stopped');
+      expect.soft(h.connection('system-status').status).toBe('closed');
+
+      h.pool.dispose();
+      await h.advance(10_000);
+      expect.soft(h.server.live, 'sockets left open after dispose()').toHaveLength(0);
+    } finally {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      process.off('uncaughtException', onError);
+    }
+    expect.soft(errors.map(String)).toEqual([]);
+  });
+});
