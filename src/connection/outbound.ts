@@ -256,6 +256,7 @@ export class Outbound {
     let restored = 0;
     let expired = 0;
     for (const message of messages) {
+      if (outbox.isOwn(message.key)) continue;
       if (message.expiresAt !== undefined && message.expiresAt <= now) {
         outbox.forget(message.key);
         expired++;

@@ -108,7 +108,15 @@ export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
   if (o.defaults !== undefined && !isObject(o.defaults)) throw new InvalidOptionError('defaults', 'an object of connection options', o.defaults);
   for (const key of Object.keys(o.defaults ?? {})) {
     if (ownedKeys.includes(key)) throw new InvalidOptionError(`defaults.${key}`, 'nothing: the pool sets it for all its connections', 'a value');
+    if (key === 'persistence') throw new InvalidOptionError('defaults.persistence', 'nothing: each endpoint keeps its messages in a store of its own (endpoints[i].persistence)', 'a store shared by every endpoint');
   }
+  const stores = new Set<unknown>();
+  o.endpoints.forEach((endpoint, index) => {
+    const store = (endpoint as { persistence?: { store?: unknown } }).persistence?.store;
+    if (store === undefined) return;
+    if (stores.has(store)) throw new InvalidOptionError(`endpoints[${index}].persistence.store`, 'a store of its own', 'the store of another endpoint');
+    stores.add(store);
+  });
   let dialBudget: DialBudgetOptions | false = { ...P.dialBudget };
   if (o.dialBudget === false) dialBudget = false;
   else if (o.dialBudget !== undefined) {

@@ -15,8 +15,8 @@ export interface IndexedDbStoreOptions {
    */
   indexedDB?: IDBFactory;
   /**
-   * Told when a batch cannot be written (quota exceeded, database unavailable): its messages may not
-   * survive a restart.
+   * Told of the messages that cannot be written (quota exceeded, database unavailable): they may not
+   * survive a restart. A burst that fails is written change by change, so the rest of it is kept.
    * @default undefined (failures are ignored)
    */
   onError?: StoreErrorListener;
@@ -155,9 +155,28 @@ class IndexedDbMessageStore implements IndexedDbStore {
       try {
         await write(db, batch);
       } catch (error) {
-        report(this.#onError, error, [...batch.keys()]);
+        await this.#writeEach(db, batch, error);
       }
     }
+  }
+
+  /** A batch failed as a whole (one record over the quota): each change goes on its own, and only those that fail again are reported. */
+  async #writeEach(db: IDBDatabase, batch: ReadonlyMap<string, StoredRecord | null>, error: unknown): Promise<void> {
+    if (batch.size === 1) {
+      report(this.#onError, error, [...batch.keys()]);
+      return;
+    }
+    const failed: string[] = [];
+    let cause: unknown;
+    for (const change of batch) {
+      try {
+        await write(db, new Map([change]));
+      } catch (again) {
+        failed.push(change[0]);
+        cause ??= again;
+      }
+    }
+    if (failed.length > 0) report(this.#onError, cause, failed);
   }
 
   #open(): Promise<IDBDatabase> {

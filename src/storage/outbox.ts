@@ -17,6 +17,8 @@ export interface KeepOptions {
 export class Outbox {
   private readonly prefix = Math.random().toString(36).slice(2, 10);
   private keys = 0;
+  /** Keys this run put and has not let go of yet: what the store loads under them is not a previous run's. */
+  private readonly own = new Set<string>();
 
   constructor(
     private readonly store: MessageStore,
@@ -41,15 +43,22 @@ export class Outbox {
       ...(options.channel === undefined ? {} : { channel: options.channel }),
       ...(options.ttlMs !== undefined && options.ttlMs > 0 ? { expiresAt: now + options.ttlMs } : {}),
     });
+    this.own.add(key);
     this.forgetWhenSettled(key, settled);
   }
 
+  /** Whether `key` was put by this run (a message sent before the store loaded), not left by a previous one. */
+  isOwn(key: string): boolean {
+    return this.own.has(key);
+  }
+
   forgetWhenSettled(key: string, settled: Promise<unknown>): void {
-    const forget = () => this.store.delete(key);
+    const forget = () => this.forget(key);
     settled.then(forget, forget);
   }
 
   forget(key: string): void {
+    this.own.delete(key);
     this.store.delete(key);
   }
 }

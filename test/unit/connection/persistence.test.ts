@@ -2,7 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ErrorCode, createConnection, memoryStore, type MemoryStore, type MessageStore } from '../../../src/index.js';
+import { IDBFactory } from 'fake-indexeddb';
+import { ErrorCode, createConnection, indexedDbStore, memoryStore, webStorageStore, type MemoryStore, type MessageStore } from '../../../src/index.js';
+import { MapStorage } from '../storage/support.js';
 import { fileStore } from '../../../src/storage/file-store.js';
 import type { MockSocket } from '../../../src/testing/index.js';
 import { harness, URL, type Harness } from '../../support/harness.js';
@@ -165,4 +167,37 @@ describe('persisted messages', () => {
     const { server } = harness();
     expect(() => createConnection({ url: URL, WebSocket: server.WebSocket, persistence: { store: {} as MessageStore } })).toThrow(/`persistence\.store`/);
   });
+});
+
+
+const stores: Array<[string, () => MessageStore]> = [
+  ['memoryStore', () => memoryStore()],
+  ['webStorageStore', () => webStorageStore({ storage: new MapStorage() })],
+  ['indexedDbStore', () => indexedDbStore({ indexedDB: new IDBFactory() })],
+  [
+    'fileStore',
+    () => {
+      const dir = mkdtempSync(join(tmpdir(), 'socketchart-outbox-'));
+      dirs.push(dir);
+      return fileStore({ path: join(dir, 'outbox.jsonl') });
+    },
+  ],
+];
+
+describe('a message sent before the store has loaded is this run\'s, not restored as a previous run\'s', () => {
+  for (const [name, open] of stores) {
+    it(`${name}: an empty store, one send before connect: written once, nothing restored`, async () => {
+      const h = harness({ heartbeat: false, persistence: { store: open() } });
+      const restored: unknown[] = [];
+      h.connection.on('restored', (event) => restored.push(event));
+      // The app sends at start-up, before it connects (the message is queued and kept in the store).
+      void h.connection.send('hello', { channel: 'c' }).catch(() => {});
+      for (let i = 0; i < 50 && restored.length === 0; i++) await h.settle(); // the store has loaded
+      await h.connect();
+      await h.settle();
+      const written = (h.server.last?.sentOfType('publish') ?? []).map((frame) => frame.data);
+      expect({ written, restored }).toEqual({ written: ['hello'], restored: [{ messages: 0, expired: 0 }] });
+      h.connection.dispose();
+    });
+  }
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { poolRuntimeOf } from '../../../src/pool/implementations.js';
-import { InvalidOptionError, createPool, type PoolOptions } from '../../../src/index.js';
+import { InvalidOptionError, createPool, memoryStore, type PoolOptions } from '../../../src/index.js';
 import { SimulatedClock, createManualEnvironment, createMockServer } from '../../../src/testing/index.js';
 
 /** createPool(options) validates every option at creation; an error names the option it is about. */
@@ -21,6 +21,7 @@ function rejected(options: unknown): InvalidOptionError {
 }
 
 const endpoints = (...list: unknown[]) => ({ ...base, endpoints: list });
+const sharedStore = memoryStore();
 
 describe('createPool options validation', () => {
   it('an endpoint given `urls` is told that several urls go in `url`, as an array', () => {
@@ -62,6 +63,8 @@ describe('createPool options validation', () => {
     ['defaults setting the pool-owned dialGate', { ...base, defaults: { WebSocket, dialGate: { request: () => () => {} } } }, 'defaults.dialGate'],
     ['defaults setting the pool-owned random', { ...base, defaults: { WebSocket, random: Math.random } }, 'defaults.random'],
     ['defaults setting the pool-owned inspect', { ...base, defaults: { WebSocket, inspect: () => {} } }, 'defaults.inspect'],
+    ['a persistence store in defaults (every connection would restore the same messages)', { ...base, defaults: { WebSocket, persistence: { store: memoryStore() } } }, 'defaults.persistence'],
+    ['one persistence store for two endpoints', endpoints({ ...ok('a'), persistence: { store: sharedStore } }, { ...ok('b'), persistence: { store: sharedStore } }), 'endpoints[1].persistence.store'],
     ['a bad connection option in defaults', { ...base, defaults: { WebSocket, connectTimeoutMs: 0 } }, 'endpoints[0].connectTimeoutMs'],
     ['a negative staggerMs', { ...base, staggerMs: -1 }, 'staggerMs'],
     ['a fractional staggerMs', { ...base, staggerMs: 12.5 }, 'staggerMs'],

@@ -1,5 +1,5 @@
-import { IDBDatabase as FakeDatabase, IDBFactory } from 'fake-indexeddb';
-import { afterEach, expect, it, vi } from 'vitest';
+import { IDBDatabase as FakeDatabase, IDBFactory, IDBObjectStore } from 'fake-indexeddb';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { InvalidOptionError } from '../../../src/protocol/errors.js';
 import { indexedDbStore, type IndexedDbStoreOptions, type StoredMessage } from '../../../src/storage/index.js';
 import { keysOf, message, tick, invalidOption } from './support.js';
@@ -136,7 +136,7 @@ it('skips records it did not write, and orders by sentAt then put order across r
   await second.close();
 });
 
-it('reports a batch it cannot write through onError, without throwing into put', async () => {
+it('reports a message it cannot write through onError, without throwing into put; the rest of its batch is written', async () => {
   const factory = new IDBFactory();
   const errors: Array<{ error: unknown; keys: readonly string[] }> = [];
   const store = indexedDbStore({ indexedDB: factory, onError: (error, keys) => errors.push({ error, keys }) });
@@ -146,10 +146,10 @@ it('reports a batch it cannot write through onError, without throwing into put',
   store.put(message('ok'));
   await store.close();
   expect(errors).toHaveLength(1);
-  expect(errors[0]?.keys).toEqual(['fn', 'ok']);
+  expect(errors[0]?.keys).toEqual(['fn']);
   expect((errors[0]?.error as Error).name).toBe('DataCloneError');
   store.put(message('after'));
-  expect(keysOf(await store.load()), 'the next batch is written').toEqual(['after']);
+  expect(keysOf(await store.load()), 'the rest of the batch, and the next batch, are written').toEqual(['ok', 'after']);
   await store.close();
 });
 
@@ -177,4 +177,59 @@ it('closes its connection when another one upgrades the database, so that the up
   upgraded.close();
   await expect(store.load()).rejects.toMatchObject({ name: 'VersionError' });
   await store.close();
+});
+
+const realPut = IDBObjectStore.prototype.put;
+afterEach(() => {
+  IDBObjectStore.prototype.put = realPut;
+});
+
+/** The next puts of `key` fail as a full disk / quota would. */
+function quotaFor(key: string): void {
+  IDBObjectStore.prototype.put = function (this: IDBObjectStore, value: unknown, ...rest: unknown[]) {
+    if ((value as { key?: string }).key === key) throw new DOMException('The quota has been exceeded.', 'QuotaExceededError');
+    return (realPut as (...args: unknown[]) => IDBRequest).call(this, value, ...rest);
+  } as typeof realPut;
+}
+
+describe('indexedDbStore: one message over the quota costs only that message', () => {
+  it('a delete in the same burst stands: the message is not restored and sent again after a restart', async () => {
+    const factory = new IDBFactory();
+    const errors: Array<readonly string[]> = [];
+    const store = indexedDbStore({ indexedDB: factory, onError: (_error, keys) => errors.push(keys) });
+    await store.load();
+    store.put(message('sent-already', 1_000, { ack: false }));
+    await store.load(); // written
+    // In one burst: the queued message was written (deleted from the store) and a big one is queued.
+    quotaFor('big');
+    store.delete('sent-already');
+    store.put(message('big', 2_000, { ack: false }));
+    await store.load();
+    IDBObjectStore.prototype.put = realPut;
+    // Later bursts go through as usual.
+    store.put(message('later', 3_000, { ack: false }));
+    await store.close();
+
+    const next = indexedDbStore({ indexedDB: factory });
+    const loaded = keysOf(await next.load());
+    await next.close();
+    expect(errors.length).toBeGreaterThan(0);
+    expect(loaded).not.toContain('sent-already');
+  });
+
+  it('persists the other messages put in the same burst', async () => {
+    const factory = new IDBFactory();
+    const store = indexedDbStore({ indexedDB: factory, onError: () => undefined });
+    await store.load();
+    quotaFor('big');
+    store.put(message('small', 1_000));
+    store.put(message('big', 1_000));
+    await store.load();
+    IDBObjectStore.prototype.put = realPut;
+    await store.close();
+    const next = indexedDbStore({ indexedDB: factory });
+    const loaded = keysOf(await next.load());
+    await next.close();
+    expect(loaded).toContain('small');
+  });
 });
