@@ -4,9 +4,23 @@ import { rethrowLater } from '../events/emitter.js';
 /** Receives inbound application data. */
 export type MessageListener<T = unknown> = (data: T, message: InboundMessage<T>) => void;
 
+/** One subscription: the same function subscribed twice is two of them, each ended by its own unsubscribe. */
+interface Subscription {
+  readonly listener: MessageListener;
+}
+
 interface ChannelEntry {
-  listeners: Set<MessageListener>;
+  subscriptions: Set<Subscription>;
   lastSeq: number | undefined;
+}
+
+/** Calls `listener`; an exception it throws reaches the host later, without breaking the data plane. */
+function tell(listener: MessageListener, message: InboundMessage): void {
+  try {
+    listener(message.data, message);
+  } catch (error) {
+    rethrowLater(error);
+  }
 }
 
 /** Plain maps of listeners: inbound data goes from the socket straight here, never through the machine. */
@@ -23,14 +37,15 @@ export class Router {
     const channels = (this.channels ??= new Map());
     let entry = channels.get(channel);
     const first = entry === undefined;
-    if (!entry) channels.set(channel, (entry = { listeners: new Set(), lastSeq: undefined }));
-    entry.listeners.add(listener);
+    if (!entry) channels.set(channel, (entry = { subscriptions: new Set(), lastSeq: undefined }));
+    const subscription: Subscription = { listener };
+    entry.subscriptions.add(subscription);
     const current = entry;
     return {
       first,
       unsubscribe: () => {
-        current.listeners.delete(listener);
-        if (current.listeners.size > 0 || channels.get(channel) !== current) return false;
+        if (!current.subscriptions.delete(subscription)) return false;
+        if (current.subscriptions.size > 0 || channels.get(channel) !== current) return false;
         channels.delete(channel);
         this.released?.(channel);
         return true;
@@ -69,6 +84,10 @@ export class Router {
     if (entry && entry.lastSeq === undefined) entry.lastSeq = seq;
   }
 
+  /**
+   * Hands a message to the listeners of its channel, then to every `onAny` listener: those listening when
+   * it arrived, each once (a listener that unsubscribes or subscribes during the delivery changes the next one).
+   */
   deliver(message: InboundMessage): void {
     const ch = message.ch;
     if (typeof ch === 'string' && this.channels !== undefined) {
@@ -82,24 +101,21 @@ export class Router {
           }
           entry.lastSeq = seq;
         }
-        for (const listener of entry.listeners) {
-          try {
-            listener(message.data, message);
-          } catch (error) {
-            rethrowLater(error);
+        const { subscriptions } = entry;
+        if (subscriptions.size === 1) {
+          for (const { listener } of subscriptions) {
+            tell(listener, message);
+            break;
           }
+        } else if (subscriptions.size > 1) {
+          for (const { listener } of [...subscriptions]) tell(listener, message);
         }
       }
     }
     const any = this.any;
-    if (any !== undefined) {
-      for (let i = 0; i < any.length; i++) {
-        try {
-          any[i]!(message.data, message);
-        } catch (error) {
-          rethrowLater(error);
-        }
-      }
+    if (any !== undefined && any.length > 0) {
+      if (any.length === 1) tell(any[0]!, message);
+      else for (const listener of any.slice()) tell(listener, message);
     }
   }
 

@@ -119,8 +119,13 @@ export class AckTracker {
     return true;
   }
 
-  /** After a reconnect: writes every message that was written before and not acknowledged, in order (through `write`, the link's writer by default). */
+  /**
+   * After a reconnect: writes every message that was written before and not acknowledged, in order (through
+   * `write`, the link's writer by default). The old socket's rate-limit holds end with it.
+   */
   resendWritten(write: (frame: OutgoingFrame) => boolean = this.write): void {
+    this.lastHold = 0;
+    for (const entry of this.inFlight.values()) entry.heldUntil = 0;
     for (const [id, entry] of this.inFlight) {
       if (entry.attempts === 0) continue;
       if (!this.retry(id, entry, write)) return;

@@ -132,3 +132,37 @@ describe('acknowledged sends', () => {
     await expect(h.connection.request('x', { channel: 'carts:9' })).rejects.toMatchObject({ code: ErrorCode.AUTHORIZATION_FAILED, recovery: 'fail' });
   });
 });
+
+describe('ack tracker: a rate-limit hold does not outlive its socket', () => {
+  it('a held message resent on a new socket waits acks.timeoutMs for its ack, not the old hold', async () => {
+    const h = harness({ heartbeat: false, reconnect: { baseMs: 100, capMs: 100, jitter: 0 }, acks: { timeoutMs: 60_000, maxAttempts: 1 } });
+    let refused = false;
+    h.server.onFrame = (socket, frame) => {
+      if (frame.json?.type !== 'publish' || refused) return;
+      refused = true;
+      socket.push({ type: 'error', id: frame.json.id, code: 'RATE_LIMIT_EXCEEDED', message: 'slow down', retry_after: 5, details: { scope: 'chat' } });
+    };
+    await h.connect();
+    let outcome: 'pending' | 'resolved' | SocketchartError = 'pending';
+    h.connection.send('m', { channel: 'chat:1', ack: true }).then(
+      () => (outcome = 'resolved'),
+      (error: SocketchartError) => (outcome = error),
+    );
+    await h.settle(); // written once, refused: held until +5 s
+    h.server.last!.drop();
+    await h.settle();
+    await h.advance(100); // new socket: "the server's holds end with its socket", the message is written again at once
+    expect(h.connection.status).toBe('connected');
+    const second = h.server.last!;
+    expect(second.sentOfType('publish')).toHaveLength(1);
+    const id = second.sentOfType('publish')[0]!.id;
+
+    await h.advance(5_000); // the old socket's retry_after passes; only ~5 s of the 60 s ack timeout have elapsed
+    expect(second.sentOfType('publish'), 'no extra write before the ack timeout').toHaveLength(1);
+    expect(outcome, 'not given up 5 s after a write whose ack timeout is 60 s').toBe('pending');
+
+    second.push({ type: 'ack', id, seq: 1 }); // the server acknowledges the resend
+    await h.settle();
+    expect(outcome).toBe('resolved');
+  });
+});

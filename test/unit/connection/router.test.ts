@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+import { harness } from '../../support/harness.js';
+
+/** The subscription router: who gets a message when listeners change during its delivery, and what each unsubscribe ends. */
+
+const socketOf = (h: ReturnType<typeof harness>) => h.server.last!;
+
+describe('listeners changed while a message is delivered', () => {
+  it("a once('message') listener removing itself does not make the next on('message') listener miss the message", async () => {
+    const h = harness();
+    await h.connect();
+    const later: unknown[] = [];
+    const first = h.connection.once('message');
+    h.connection.on('message', (message) => later.push(message.data));
+    socketOf(h).push({ type: 'message', ch: 'a', seq: 1, data: 'm1' });
+    socketOf(h).push({ type: 'message', ch: 'a', seq: 2, data: 'm2' });
+    expect((await first).data).toBe('m1');
+    expect(later).toEqual(['m1', 'm2']);
+  });
+
+  it('a channel listener that re-subscribes itself during dispatch is not called twice with the same message', async () => {
+    const h = harness();
+    await h.connect();
+    const got: unknown[] = [];
+    h.connection.subscribe('a', () => {}); // another listener keeps the channel entry alive
+    let off: () => void = () => {};
+    const listener = (data: unknown) => {
+      got.push(data);
+      // e.g. a component effect re-running with a stable callback: cleanup, then subscribe again.
+      // (Capped at 3 calls: without the cap the dispatch loop never ends and the worker runs out of memory.)
+      if (got.length >= 3) return;
+      off();
+      off = h.connection.subscribe('a', listener);
+    };
+    off = h.connection.subscribe('a', listener);
+    socketOf(h).push({ type: 'message', ch: 'a', seq: 1, data: 'm1' });
+    expect(got).toEqual(['m1']);
+  });
+
+  it('a listener subscribed during dispatch does not receive the message being dispatched (as on() listeners do not)', async () => {
+    const h = harness();
+    await h.connect();
+    const late: unknown[] = [];
+    let added = false;
+    h.connection.subscribe('a', () => {
+      if (added) return;
+      added = true;
+      h.connection.subscribe('a', (data) => late.push(data));
+    });
+    socketOf(h).push({ type: 'message', ch: 'a', seq: 1, data: 'm1' });
+    socketOf(h).push({ type: 'message', ch: 'a', seq: 2, data: 'm2' });
+    expect(late).toEqual(['m2']);
+  });
+});
+
+describe('the same function subscribed twice', () => {
+  it('unsubscribing one of two subscriptions of the same function keeps the other one delivering', async () => {
+    const h = harness();
+    await h.connect();
+    const got: unknown[] = [];
+    const shared = (data: unknown) => got.push(data);
+    const offA = h.connection.subscribe('a', shared); // component A
+    h.connection.subscribe('a', shared); // component B, same handler, still mounted
+    offA();
+    socketOf(h).push({ type: 'message', ch: 'a', seq: 1, data: 'm1' });
+    expect(socketOf(h).sentOfType('unsubscribe')).toEqual([]);
+    expect(got).toEqual(['m1']);
+  });
+});
