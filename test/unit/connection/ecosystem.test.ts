@@ -66,6 +66,23 @@ describe('ready()', () => {
     await expect(h.connection.ready()).rejects.toMatchObject({ code: ErrorCode.AUTHORIZATION_FAILED });
   });
 
+  it('waits through connecting and authenticating, and rejects with the failure that ends the wait', async () => {
+    const h = harness({ auth: { token: 'bad' } }, { autoAuth: false });
+    let settled: unknown = 'pending';
+    const waiting = h.connection.ready().then(
+      () => (settled = 'resolved'),
+      (error: { code?: string }) => (settled = error.code),
+    );
+    h.connection.start();
+    await h.settle();
+    await h.settle();
+    expect(h.connection.status).toBe('authenticating');
+    expect(settled).toBe('pending');
+    h.server.last!.closeFromServer(4003, 'forbidden');
+    await waiting;
+    expect(settled).toBe(ErrorCode.AUTHORIZATION_FAILED);
+  });
+
   it('rejects with the signal reason when aborted', async () => {
     const h = harness({}, { autoOpen: false });
     h.connection.start();
@@ -209,6 +226,18 @@ describe('connection.channel(name): async iteration', () => {
     expect(() => h.connection.channel('a', { overflow: 'block' as never })).toThrow("Invalid option `overflow`: expected 'error', 'drop-oldest' or 'drop-newest', received \"block\"");
     expect(() => h.connection.channel('')).toThrow(/channel/);
     expect(() => h.connection.channel('a', { bufferSize: 1 }).return!()).not.toThrow();
+  });
+
+  it('return() ends it with done, one next() at a time, and a signal aborted already ends it at once', async () => {
+    const h = harness();
+    await h.connect();
+    const iterator = h.connection.channel('feed');
+    const first = iterator.next();
+    await expect(iterator.next()).rejects.toMatchObject({ code: ErrorCode.INVALID_OPTION, option: 'next' });
+    await expect(iterator.return!()).resolves.toEqual({ done: true, value: undefined });
+    await expect(first).resolves.toEqual({ done: true, value: undefined });
+    const error = reason();
+    await expect(h.connection.channel('feed', { signal: AbortSignal.abort(error) }).next()).rejects.toBe(error);
   });
 
   it('bounds the messages waiting, not those read: a reader that keeps up never overflows', async () => {

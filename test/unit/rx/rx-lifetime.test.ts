@@ -1,7 +1,7 @@
 import { VirtualTimeScheduler } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { statusOf } from '../../../src/index.js';
-import { channel$, metrics$, state$, status$ } from '../../../src/rx/index.js';
+import { channel$, metrics$, state$, status$, typing$ } from '../../../src/rx/index.js';
 import { harness } from '../../support/harness.js';
 
 /** socketchart/rx: changes made while a first value is handled, the end of a disposed connection's streams, metrics$'s first value. */
@@ -85,8 +85,22 @@ describe('metrics$', () => {
     subscription.unsubscribe();
   });
 
+  it('stops its ticks on unsubscribe', async () => {
+    const h = harness();
+    await h.connect();
+    const scheduler = new VirtualTimeScheduler();
+    let seen = 0;
+    metrics$(h.connection, 1_000, scheduler)
+      .subscribe(() => seen++)
+      .unsubscribe();
+    scheduler.maxFrames = 5_000;
+    scheduler.flush();
+    expect(seen).toBe(1);
+  });
+
   it('refuses an interval a timer cannot keep (over 2^31 - 1 ms, or not finite)', () => {
     const h = harness();
+    expect(() => metrics$(h.connection, 0)).toThrow('metrics$ needs an interval in ms in (0, 2147483647], received 0');
     for (const ms of [2 ** 31, Number.POSITIVE_INFINITY, Number.NaN, -5]) expect(() => metrics$(h.connection, ms), String(ms)).toThrow(RangeError);
     expect(() => metrics$(h.connection, 2 ** 31 - 1)).not.toThrow();
   });
@@ -98,5 +112,18 @@ describe('metrics$', () => {
     metrics$(h.connection, 1_000, new VirtualTimeScheduler()).subscribe({ complete: () => (completed = true) });
     h.connection.dispose();
     expect(completed).toBe(true);
+  });
+});
+
+describe('typing$', () => {
+  it('emits the typers of its own channel only', async () => {
+    const h = harness();
+    await h.connect();
+    const seen: string[][] = [];
+    const subscription = typing$(h.connection, 'chat:a').subscribe((users) => seen.push(users));
+    h.server.last!.push({ type: 'typing', ch: 'chat:b', userId: 'bob', typing: true });
+    h.server.last!.push({ type: 'typing', ch: 'chat:a', userId: 'ann', typing: true });
+    expect(seen).toEqual([[], ['ann']]);
+    subscription.unsubscribe();
   });
 });

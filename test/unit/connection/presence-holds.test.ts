@@ -1,0 +1,99 @@
+import { describe, expect, it } from 'vitest';
+import { holdPresence, typingHold } from '../../../src/connection/presence-holds.js';
+import type { PresenceSession } from '../../../src/connection/presence.js';
+
+/** Holds shared by the components of an app on one channel: who joins, who leaves, whose typing stops. */
+
+/** A presence session that records its calls and knows what it joined. */
+function session() {
+  const calls: string[] = [];
+  const joined = new Set<string>();
+  const presence = {
+    join: (channel: string) => {
+      calls.push(`join ${channel}`);
+      joined.add(channel);
+      return Promise.resolve([]);
+    },
+    leave: (channel: string) => {
+      calls.push(`leave ${channel}`);
+      joined.delete(channel);
+      return Promise.resolve([]);
+    },
+    isJoined: (channel: string) => joined.has(channel),
+    startTyping: (channel: string) => calls.push(`typing ${channel}`),
+    stopTyping: (channel: string) => calls.push(`stop typing ${channel}`),
+  };
+  return { calls, presence: presence as unknown as PresenceSession, leaveNow: (channel: string) => presence.leave(channel) };
+}
+
+describe('holdPresence', () => {
+  it('the first hold joins, later ones share the join, and the last release leaves', () => {
+    const { calls, presence } = session();
+    const first = holdPresence(presence, 'room');
+    const second = holdPresence(presence, 'room');
+    expect(calls).toEqual(['join room']);
+    first();
+    expect(calls).toEqual(['join room']);
+    second();
+    expect(calls).toEqual(['join room', 'leave room']);
+  });
+
+  it('a hold while the channel is not joined (the app left it) joins again', () => {
+    const { calls, presence, leaveNow } = session();
+    const first = holdPresence(presence, 'room');
+    void leaveNow('room');
+    const second = holdPresence(presence, 'room');
+    expect(calls).toEqual(['join room', 'leave room', 'join room']);
+    first();
+    second();
+    expect(calls.at(-1)).toBe('leave room');
+  });
+
+  it('a release counts once, however often it is called', () => {
+    const { calls, presence } = session();
+    const first = holdPresence(presence, 'room');
+    const second = holdPresence(presence, 'room');
+    first();
+    first();
+    expect(calls).toEqual(['join room']);
+    second();
+    expect(calls).toEqual(['join room', 'leave room']);
+  });
+
+  it('the last release does not leave a channel the app left already', () => {
+    const { calls, presence, leaveNow } = session();
+    const hold = holdPresence(presence, 'room');
+    void leaveNow('room');
+    hold();
+    expect(calls).toEqual(['join room', 'leave room']);
+  });
+
+  it('channels are counted apart', () => {
+    const { calls, presence } = session();
+    const a = holdPresence(presence, 'a');
+    holdPresence(presence, 'b');
+    a();
+    expect(calls).toEqual(['join a', 'join b', 'leave a']);
+  });
+});
+
+describe('typingHold', () => {
+  it('the release stops typing this holder started, once', () => {
+    const { calls, presence } = session();
+    const hold = typingHold(presence, 'room');
+    hold.start();
+    hold.release();
+    hold.release();
+    expect(calls).toEqual(['typing room', 'stop typing room']);
+  });
+
+  it('the release stops nothing when this holder never typed, or stopped already', () => {
+    const { calls, presence } = session();
+    typingHold(presence, 'room').release();
+    const hold = typingHold(presence, 'room');
+    hold.start();
+    hold.stop();
+    hold.release();
+    expect(calls).toEqual(['typing room', 'stop typing room']);
+  });
+});
