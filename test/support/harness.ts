@@ -60,3 +60,26 @@ export function harness(options: Partial<ConnectionOptions> = {}, serverOptions:
 }
 
 export type Harness = ReturnType<typeof harness>;
+
+/**
+ * A mock server with presence: `members` are present (and `me`, once joined); every presence frame is answered
+ * with the members. Returns the members, as the server sees them.
+ */
+export function presenceServer(h: Harness, others: readonly string[] = ['bob']): Set<string> {
+  const members = new Set<string>(others);
+  h.server.onFrame = (socket, frame) => {
+    const json = frame.json;
+    if (json?.type !== 'presence') return;
+    if (json.action === 'join') members.add('me');
+    if (json.action === 'leave') members.delete('me');
+    socket.push({ type: 'presence_state', ch: json.ch, members: [...members].map((userId) => ({ userId })) });
+  };
+  return members;
+}
+
+/** The server refuses every auth frame by closing with 4001 (unauthorized). */
+export function refuseAuth(h: Harness): void {
+  h.server.onFrame = (socket, frame) => {
+    if (frame.json?.type === 'auth') socket.closeFromServer(4001, 'unauthorized');
+  };
+}

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, JSON_SUBPROTOCOL, TOKEN_SUBPROTOCOL_PREFIX } from '../../../src/index.js';
 import { tokenProvider } from '../../support/tokens.js';
-import { harness } from '../../support/harness.js';
+import { harness, refuseAuth } from '../../support/harness.js';
 import { expectInvariants } from '../../support/invariants.js';
 
 const SECRET = 'secret-token-value-123';
@@ -110,9 +110,7 @@ describe('authentication', () => {
   it('a token refused twice in a row ends in failed, with no third dial without retry() (invariant 6)', async () => {
     const { token, calls } = provider(['bad']);
     const h = harness({ auth: { token } }, { autoAuth: false });
-    h.server.onFrame = (socket, frame) => {
-      if (frame.json?.type === 'auth') socket.closeFromServer(4001, 'unauthorized');
-    };
+    refuseAuth(h);
     h.connection.start();
     await h.settle();
     await h.settle();

@@ -6,16 +6,24 @@ import { SocketchartProvider, useConnection, useConnectionStatus } from '../../.
 import { harness } from '../../support/harness.js';
 import { connectionOptions, flush, render, rerender } from '../../support/react-dom.js';
 
+/** A component that shows the provider's connection status and keeps the connection it was given. */
+function probeConnection() {
+  const probe: { seen: Connection | undefined; Probe: () => ReturnType<typeof createElement> } = {
+    seen: undefined,
+    Probe: () => {
+      probe.seen = useConnection();
+      return createElement('span', null, useConnectionStatus());
+    },
+  };
+  return probe;
+}
+
 describe('the start prop of a provider or useConnection(options) that owns its connection', () => {
   it('<SocketchartProvider options start={ready}>: start turning true connects the connection it owns', async () => {
     const h = harness();
     const options = connectionOptions(h);
-    let seen: Connection | undefined;
-    const Probe = () => {
-      seen = useConnection();
-      return createElement('span', null, useConnectionStatus());
-    };
-    const App = ({ ready }: { ready: boolean }) => createElement(SocketchartProvider, { options, start: ready }, createElement(Probe));
+    const probe = probeConnection();
+    const App = ({ ready }: { ready: boolean }) => createElement(SocketchartProvider, { options, start: ready }, createElement(probe.Probe));
     const container = await render(createElement(App, { ready: false }));
     await flush(h);
     expect(container.textContent).toBe('idle');
@@ -29,7 +37,7 @@ describe('the start prop of a provider or useConnection(options) that owns its c
     expect(thrown).toBeUndefined();
     expect(container.textContent).toBe('connected');
     expect(h.server.sockets).toHaveLength(1);
-    expect(() => seen!.status).not.toThrow();
+    expect(() => probe.seen!.status).not.toThrow();
   });
 
   it('useConnection(options, { start }): start turning true connects', async () => {
@@ -52,17 +60,13 @@ describe('the start prop of a provider or useConnection(options) that owns its c
   it('<SocketchartProvider options start>: start turning false keeps the connection it owns (not disposed)', async () => {
     const h = harness();
     const options = connectionOptions(h);
-    let seen: Connection | undefined;
-    const Probe = () => {
-      seen = useConnection();
-      return createElement('span', null, useConnectionStatus());
-    };
-    const App = ({ on }: { on: boolean }) => createElement(SocketchartProvider, { options, start: on }, createElement(Probe));
+    const probe = probeConnection();
+    const App = ({ on }: { on: boolean }) => createElement(SocketchartProvider, { options, start: on }, createElement(probe.Probe));
     await render(createElement(App, { on: true }));
     await flush(h);
-    expect(seen!.status).toBe('connected');
+    expect(probe.seen!.status).toBe('connected');
     await rerender(createElement(App, { on: false }));
     await flush(h);
-    expect(() => seen!.start()).not.toThrow();
+    expect(() => probe.seen!.start()).not.toThrow();
   });
 });

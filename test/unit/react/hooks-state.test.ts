@@ -3,7 +3,7 @@ import { Fragment, act, createElement, useEffect } from 'react';
 import { describe, expect, it } from 'vitest';
 import { createOptimisticStore } from '../../../src/index.js';
 import { SocketchartProvider, useChannelMessages, useConnectionError, useConnectionStatus, useOptimistic, usePresence, usePresenceListener, useTyping } from '../../../src/react/index.js';
-import { harness, type Harness } from '../../support/harness.js';
+import { harness, presenceServer } from '../../support/harness.js';
 import { flush, render, rerender } from '../../support/react-dom.js';
 
 /** What the hooks show when their arguments change, when state predates them, and when components share a channel. */
@@ -91,17 +91,6 @@ describe('a channel switch: no render pairs the new channel with the old channel
   });
 });
 
-function presenceServer(h: Harness) {
-  const members = new Set<string>(['bob']);
-  h.server.onFrame = (socket, frame) => {
-    const json = frame.json;
-    if (json?.type !== 'presence') return;
-    if (json.action === 'join') members.add('me');
-    if (json.action === 'leave') members.delete('me');
-    socket.push({ type: 'presence_state', ch: json.ch, members: [...members].map((userId) => ({ userId })) });
-  };
-  return members;
-}
 
 const Room = ({ tag }: { tag: string }) => {
   const { members } = usePresence('chat:a', { meta: { name: 'Me' } });

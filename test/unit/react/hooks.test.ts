@@ -17,7 +17,7 @@ import {
   useTyping,
 } from '../../../src/react/index.js';
 import { liveSocketCount } from '../../../src/testing/index.js';
-import { harness } from '../../support/harness.js';
+import { harness, presenceServer } from '../../support/harness.js';
 import { connectionOptions, flush, render, rerender, unmount } from '../../support/react-dom.js';
 
 /** socketchart/react in a DOM (happy-dom): what each hook renders, what it sends, and what it leaves after unmount. */
@@ -149,14 +149,7 @@ describe('useChannel, useChannelMessages, useSend', () => {
 describe('usePresence and useTyping', () => {
   it('StrictMode: joins once while mounted, shows the members, leaves once on unmount', async () => {
     const h = harness();
-    const members = new Set<string>(['bob']);
-    h.server.onFrame = (socket, frame) => {
-      const json = frame.json;
-      if (json?.type !== 'presence') return;
-      if (json.action === 'join') members.add('me');
-      if (json.action === 'leave') members.delete('me');
-      socket.push({ type: 'presence_state', ch: json.ch, members: [...members].map((userId) => ({ userId })) });
-    };
+    const members = presenceServer(h);
     await h.connect();
     const Room = () => {
       const { members: present } = usePresence('chat:a', { meta: { name: 'Me' } });

@@ -3,7 +3,7 @@ import { renderToString } from 'vue/server-renderer';
 import { describe, expect, it } from 'vitest';
 import { createPool } from '../../../src/index.js';
 import { createSocketchart, useConnectionError, useConnectionEvent, usePoolHealth, usePoolStatus, usePresence, useTyping } from '../../../src/vue/index.js';
-import { harness } from '../../support/harness.js';
+import { harness, refuseAuth } from '../../support/harness.js';
 
 /** socketchart/vue: what a server render leaves (nothing), scopes that share a listener, a join or typing, and state that predates a composable. */
 
@@ -113,9 +113,7 @@ describe('usePresence on a channel shared by two scopes', () => {
 describe('useConnectionError on a connection that has already failed', () => {
   it('starts with the connection\'s last error', async () => {
     const h = harness({ auth: { token: () => 'bad' } }, { autoAuth: false });
-    h.server.onFrame = (socket, frame) => {
-      if (frame.json?.type === 'auth') socket.closeFromServer(4001, 'unauthorized');
-    };
+    refuseAuth(h);
     h.connection.start();
     await h.settle();
     await h.settle();
