@@ -106,7 +106,7 @@ function defineConnectionMachine() {
       beginProbe: assign(({ context }) => ({ circuit: { ...context.circuit, probing: true } })),
       acceptSession: assign(({ context, event }) => {
         const { session, at } = event as Of<'auth.ok'>;
-        return { session, sessionAt: at, token: context.token.rejections === 0 ? context.token : { ...context.token, rejections: 0 } };
+        return { session, sessionAt: at, token: FIRST_TOKEN };
       }),
       markConnected: assign(({ context }) => ({
         circuit: context.circuit.open || context.circuit.probing ? { ...context.circuit, open: false, probing: false } : context.circuit,
@@ -188,8 +188,12 @@ function defineConnectionMachine() {
       reconnectDelay: ({ context }) => context.retryDelayMs,
       throttleDelay: ({ context }) => context.throttleMs,
       recoveryTimeout: ({ context }) => (context.settings.circuit === false ? 0 : context.settings.circuit.recoveryMs),
-      tokenRefresh: ({ context }) =>
-        Math.max(0, (context.session?.expiresAt ?? 0) - context.settings.refreshLeadMs - context.sessionAt),
+      tokenRefresh: ({ context }) => {
+        const life = (context.session?.expiresAt ?? 0) - context.sessionAt;
+        const lead = life - context.settings.refreshLeadMs;
+        if (lead > 0) return lead;
+        return life > 0 ? life / 2 : context.settings.authTimeoutMs;
+      },
     },
     actors: {
       socket: fromCallback<ConnectionEvent, SocketInput>(() => undefined),
@@ -385,7 +389,7 @@ function defineConnectionMachine() {
                     after: { authTimeout: { target: 'expiring', actions: 'reportRefreshTimeout' } },
                     on: {
                       'auth.ok': { guard: 'fromOwnSocket', target: 'valid', actions: 'acceptSession' },
-                      'server.error': { guard: 'fromOwnSocket', actions: 'reportRefreshRefused' },
+                      'server.error': { guard: 'fromOwnSocket', target: 'expiring', actions: 'reportRefreshRefused' },
                     },
                   },
                   expiring: {},

@@ -38,12 +38,15 @@ export interface InboundHost {
 /**
  * The inbound data plane: every frame is counted and decoded by the protocol adapter into one call here.
  * Application data goes straight to the router; control frames become machine events (auth, pong) or
- * data-plane updates (acks, rate limits, resume points). The first frame of a heartbeat probe tells the
- * machine the link is alive; later frames cost no event.
+ * data-plane updates (acks, rate limits, resume points). The first frame of a heartbeat probe other than a
+ * pong tells the machine the link is alive (a pong speaks for itself: a stale one proves nothing); later
+ * frames cost no event.
  */
 export class Inbound implements FrameSink {
   /** The current probe has heard from the server. */
   private heard = false;
+  /** The frame being decoded is a pong: it answers its own ping (a stale one answers none), it is not news of the link. */
+  private pongFrame = false;
 
   constructor(private readonly host: InboundHost) {}
 
@@ -68,11 +71,19 @@ export class Inbound implements FrameSink {
     }
     host.metrics.messagesIn++;
     host.metrics.bytesIn += size;
-    if (host.link.probing && !this.heard) {
-      this.heard = true;
-      host.toMachine({ type: 'heartbeat.traffic' });
+    if (!host.link.probing || this.heard) {
+      host.options.protocol.decode(data, this);
+      return;
     }
-    host.options.protocol.decode(data, this);
+    this.pongFrame = false;
+    try {
+      host.options.protocol.decode(data, this);
+    } finally {
+      if (!this.pongFrame && host.link.probing && !this.heard) {
+        this.heard = true;
+        host.toMachine({ type: 'heartbeat.traffic' });
+      }
+    }
   }
 
   data(message: InboundMessage): void {
@@ -98,6 +109,7 @@ export class Inbound implements FrameSink {
   }
 
   pong(ts: number | undefined): void {
+    this.pongFrame = true;
     this.host.pong(ts);
   }
 

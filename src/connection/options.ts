@@ -35,7 +35,10 @@ export interface AuthOptions {
   mode?: AuthMode;
   /** Query parameter carrying the token in `query` mode. @default 'token' */
   queryParam?: string;
-  /** How long before `expiresAt` the token is refreshed in-band, without dropping the socket. @default 30000 */
+  /**
+   * How long before `expiresAt` the token is refreshed in-band, without dropping the socket (a session
+   * shorter than this, as the client's clock sees it, is refreshed halfway through). @default 30000
+   */
   refreshLeadMs?: number;
 }
 

@@ -272,8 +272,9 @@ export class ConnectionRuntime implements SocketCallbacks {
 
   /** A close as the app sees it: the code received, classified by the protocol's rules (or the common table). */
   describeClose(code: number, reason: string) {
-    const { action, error } = classifyClose({ code, reason: this.redact(reason) }, closeRuleOf(this.options.protocol, code));
-    return { code, action, error: this.redactError(error) };
+    const redacted = this.redact(reason);
+    const { action, error } = classifyClose({ code, reason: redacted }, closeRuleOf(this.options.protocol, code));
+    return { code, reason: redacted, action, error: this.redactError(error) };
   }
 
   describeTokenFailure(cause: unknown) {
@@ -339,7 +340,7 @@ export class ConnectionRuntime implements SocketCallbacks {
     try {
       ws.close(code, reason);
     } catch {
-      this.toMachine({ type: 'socket.close', socket: this.socketId, reason: '', wasClean: false, ...this.describeClose(1006, '') });
+      this.toMachine({ type: 'socket.close', socket: this.socketId, wasClean: false, ...this.describeClose(1006, '') });
     }
   }
 

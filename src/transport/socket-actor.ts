@@ -15,7 +15,8 @@ export interface SocketCallbacks {
   /** The socket is gone, or is being let go: nothing may be written to it any more. */
   released(ws: WebSocketLike): void;
   /** What a close (or a dial that could not start) asks of the connection. */
-  describeClose(code: number, reason: string): { code: number; action: FailureAction; error: Failure };
+  /** The close as the machine hears of it: its reason and error redacted (a server may echo a token in a reason). */
+  describeClose(code: number, reason: string): { code: number; reason: string; action: FailureAction; error: Failure };
   /** What a failed token request asks of the connection. */
   describeTokenFailure(cause: unknown): { action: FailureAction; error: Failure };
 }
@@ -131,7 +132,7 @@ class SocketLink {
     if (!this.#settle() || this.#stopped) return;
     this.#callbacks.released(this.#ws!);
     const described = this.#callbacks.describeClose(code, reason);
-    this.#sendBack({ type: 'socket.close', socket: this.#input.socket, code: described.code, reason, wasClean, action: described.action, error: described.error });
+    this.#sendBack({ type: 'socket.close', socket: this.#input.socket, code: described.code, reason: described.reason, wasClean, action: described.action, error: described.error });
   }
 
   #settle(): boolean {

@@ -195,3 +195,91 @@ describe('authentication', () => {
     expect(h.server.live).toHaveLength(0);
   });
 });
+
+describe('token reason after a recovered 4001', () => {
+  it('an ordinary reconnect after offline/online asks with reason "connect"', async () => {
+    const reasons: string[] = [];
+    let n = 0;
+    const h = harness(
+      { auth: { token: async ({ reason }) => (reasons.push(reason), n++ === 0 ? 'stale' : 'fresh') } },
+      { autoAuth: (t) => t === 'fresh' },
+    );
+    h.connection.start();
+    await h.settle();
+    await h.settle();
+    expect(h.connection.status).toBe('connected');
+    expect(reasons).toEqual(['connect', 'rejected']);
+    h.env.emit('offline');
+    await h.settle();
+    h.env.emit('online');
+    await h.settle();
+    await h.settle();
+    expect(h.connection.status).toBe('connected');
+    expect(reasons).toEqual(['connect', 'rejected', 'connect']);
+  });
+
+  it('same with closeWhenHidden: hidden → visible', async () => {
+    const reasons: string[] = [];
+    let n = 0;
+    const h = harness(
+      { closeWhenHidden: true, auth: { token: async ({ reason }) => (reasons.push(reason), n++ === 0 ? 'stale' : 'fresh') } },
+      { autoAuth: (t) => t === 'fresh' },
+    );
+    h.connection.start();
+    await h.settle();
+    await h.settle();
+    expect(h.connection.status).toBe('connected');
+    h.env.emit('hidden');
+    await h.settle();
+    h.env.emit('visible');
+    await h.settle();
+    await h.settle();
+    expect(h.connection.status).toBe('connected');
+    expect(reasons).toEqual(['connect', 'rejected', 'connect']);
+  });
+});
+
+describe('in-band refresh timing', () => {
+  it('a session shorter than refreshLeadMs does not start a refresh storm', async () => {
+    const { token, reasons } = tokenProvider(['t']);
+    const h = harness({ auth: { token, refreshLeadMs: 30_000 }, heartbeat: false }, { sessionTtlMs: 20_000 });
+    await h.connect();
+    expect(h.connection.status).toBe('connected');
+    for (let i = 0; i < 20; i++) await h.advance(10); // 200 ms of simulated time
+    const refreshes = reasons.filter((reason) => reason === 'refresh').length;
+    expect(refreshes, `token provider asked ${refreshes} times for a refresh in 200 ms`).toBeLessThanOrEqual(1);
+  });
+
+  it('a client clock 40 s ahead of the server (60 s sessions, 30 s lead) does not start a refresh storm', async () => {
+    const { token, reasons } = tokenProvider(['t']);
+    const h = harness({ auth: { token, refreshLeadMs: 30_000 }, heartbeat: false }, {});
+    // the server stamps expiresAt with its own clock, 40 s behind the client's
+    h.server.options.sessionTtlMs = 60_000;
+    (h.server.options as { now: () => number }).now = () => h.clock.now() - 40_000;
+    await h.connect();
+    for (let i = 0; i < 20; i++) await h.advance(10);
+    const refreshes = reasons.filter((reason) => reason === 'refresh').length;
+    expect(refreshes, `token provider asked ${refreshes} times for a refresh in 200 ms`).toBeLessThanOrEqual(1);
+    expect(h.server.last!.sentOfType('auth').length).toBeLessThanOrEqual(2);
+  });
+});
+
+describe('in-band refresh answered with an error', () => {
+  it('reports the refusal once, not a refusal and then a TIMEOUT', async () => {
+    const { token } = tokenProvider(['good', 'bad']);
+    const h = harness({ auth: { token, refreshLeadMs: 30_000 }, authTimeoutMs: 5_000, heartbeat: false }, { sessionTtlMs: 60_000, autoAuth: false });
+    h.server.onFrame = (socket, frame) => {
+      if (frame.json?.type !== 'auth') return;
+      if (frame.json.token === 'good') socket.push({ type: 'auth_ok', userId: 'u', sessionId: 's', expiresAt: h.clock.now() + 60_000 });
+      else socket.push({ type: 'error', code: 'AUTHENTICATION_FAILED', message: 'refresh refused' });
+    };
+    await h.connect();
+    expect(h.connection.status).toBe('connected');
+    await h.advance(30_000); // the refresh goes out and is refused
+    await h.settle();
+    expect(h.server.last!.sentOfType('auth').map((f) => f.token)).toEqual(['good', 'bad']);
+    expect(h.errors.map((e) => e.code)).toEqual([ErrorCode.AUTHENTICATION_FAILED]);
+    await h.advance(5_000); // authTimeoutMs later
+    expect(h.errors.map((e) => `${e.code}: ${e.message}`)).toEqual([`${ErrorCode.AUTHENTICATION_FAILED}: refresh refused`]);
+  });
+});

@@ -115,3 +115,38 @@ describe('heartbeat', () => {
     expect(h.connection.metrics().rtt.last).toBe(300);
   });
 });
+
+describe('a stale pong is not proof of life', () => {
+  it('wake probe: the answer to the pre-freeze ping does not keep a zombie socket', async () => {
+    const h = harness({ heartbeat, reconnect }, { autoPong: false });
+    await h.connect();
+    await h.advance(10_000); // probe 1: ping #1
+    const socket = h.server.last!;
+    const first = socket.sentOfType('ping')[0]!.ts as number;
+    await h.advance(500);
+    h.env.emit('freeze'); // page frozen mid-probe; the network dies meanwhile
+    await h.advance(60_000);
+    h.env.emit('resume'); // wake: verification ping #2
+    await h.settle();
+    expect(socket.sentOfType('ping')).toHaveLength(2);
+    socket.push({ type: 'pong', ts: first }); // the queued answer to ping #1, delivered after resume
+    await h.settle();
+    await h.advance(2_000); // ping #2 is never answered: the socket is a zombie
+    expect(h.connection.status).toBe('reconnecting');
+  });
+
+  it('without page lifecycle: a late echo of an earlier ping does not end the probe', async () => {
+    const h = harness({ heartbeat, reconnect }, { autoPong: false });
+    await h.connect();
+    await h.advance(10_000);
+    const socket = h.server.last!;
+    const first = socket.sentOfType('ping')[0]!.ts as number;
+    socket.push({ type: 'message', ch: 'x', data: 'traffic' }); // probe 1 ends alive on traffic
+    await h.advance(2_000);
+    await h.advance(10_000); // probe 2: ping #2
+    expect(socket.sentOfType('ping')).toHaveLength(2);
+    socket.push({ type: 'pong', ts: first }); // stale
+    await h.advance(2_000);
+    expect(h.connection.status).toBe('reconnecting');
+  });
+});

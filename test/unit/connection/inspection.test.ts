@@ -145,3 +145,36 @@ describe('no secret reaches inspection, logs or metrics', () => {
     });
   }
 });
+
+const SECRET = 'secret-token-value-123';
+
+describe('close reasons reach inspection unredacted', () => {
+  for (const mode of ['message', 'query'] as const) {
+    it(`auth mode ${mode}: a close reason echoing the token is not seen by inspection`, async () => {
+      const clock = new SimulatedClock(1_700_000_000_000);
+      const server = createMockServer({ now: () => clock.now() });
+      const events: InspectionEvent[] = [];
+      const errors: unknown[] = [];
+      const connection = createConnection({
+        url: 'ws://mock.test/socket',
+        WebSocket: server.WebSocket,
+        clock,
+        environment: createManualEnvironment(),
+        auth: { token: SECRET, mode },
+        inspect: { next: (event) => events.push(event) },
+      });
+      connection.on('error', (error) => errors.push(error));
+      connection.start();
+      await settle();
+      if (mode === 'query') server.last!.push({ type: 'auth_ok', userId: 'u', sessionId: 's' });
+      await settle();
+      expect(connection.status).toBe('connected');
+      server.last!.closeFromServer(1011, `boom ${SECRET}`);
+      await settle();
+      expect(JSON.stringify(errors), 'errors are redacted').not.toContain(SECRET);
+      const leaked = events.filter((event) => JSON.stringify((event as { event?: unknown }).event ?? null).includes(SECRET));
+      expect(leaked.map((event) => JSON.stringify((event as { event?: unknown }).event))).toEqual([]);
+      connection.dispose();
+    });
+  }
+});
