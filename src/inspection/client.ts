@@ -99,6 +99,8 @@ export function connectInspector(options: InspectorOptions = {}): SocketchartIns
   let opened = false;
   let droppedAtOpen = 0;
   let buffered: string[] = [];
+  /** Characters held in `buffered`: kept under the limit a live socket may back up. */
+  let bufferedBytes = 0;
   let flushTimer: Timer | undefined;
   let metricsTimer: Timer | undefined;
   let redialTimer: Timer | undefined;
@@ -110,9 +112,12 @@ export function connectInspector(options: InspectorOptions = {}): SocketchartIns
       return;
     }
     buffered.push(text);
-    if (buffered.length > maxBuffered) {
-      buffered = buffered.slice(buffered.length - maxBuffered);
-      dropped++;
+    bufferedBytes += text.length;
+    let drop = 0;
+    while (buffered.length - drop > maxBuffered || (bufferedBytes > BACKLOG_LIMIT && buffered.length - drop > 1)) bufferedBytes -= buffered[drop++]!.length;
+    if (drop > 0) {
+      buffered = buffered.slice(drop);
+      dropped += drop;
     }
   };
   const send = (records: readonly InspectionRecord[]) => {
@@ -164,6 +169,7 @@ export function connectInspector(options: InspectorOptions = {}): SocketchartIns
       if (missed) for (const record of encoder.announceLive()) socket.send(JSON.stringify(record));
       const backlog = buffered;
       buffered = [];
+      bufferedBytes = 0;
       for (const text of backlog) socket.send(text);
       send(encoder.drain());
     };
@@ -219,6 +225,7 @@ export function connectInspector(options: InspectorOptions = {}): SocketchartIns
       flushTimer = metricsTimer = redialTimer = undefined;
       encoder.dispose();
       buffered = [];
+      bufferedBytes = 0;
       const socket = ws;
       ws = undefined;
       if (socket && (socket.readyState === ReadyState.OPEN || socket.readyState === ReadyState.CONNECTING)) socket.close(1000, 'inspector closed');

@@ -24,6 +24,8 @@ interface Stored {
 
 interface LiveActor {
   seq: number;
+  /** The app (its socket) that announced it: its actors end when it goes. */
+  source: number;
   record: ActorCreated & { def?: string };
   snapshot: unknown;
 }
@@ -63,7 +65,7 @@ export class Recording {
    * Takes one record as received (`prefix` namespaces its ids); returns the text pages receive and the
    * definition it refers to, or `undefined` for something that is not an inspection record.
    */
-  add(value: unknown, prefix = ''): { text: string; def: string | undefined } | undefined {
+  add(value: unknown, prefix = '', source = 0): { text: string; def: string | undefined } | undefined {
     if (!isInspectionRecord(value)) return undefined;
     const record = redactRecord(prefix ? namespaced(value, prefix) : value);
     let def: string | undefined;
@@ -71,7 +73,7 @@ export class Recording {
     if (record.type === '@xstate.actor') {
       if (typeof record.definition === 'string') def = this.intern(record.definition);
       stored = { ...record, definition: undefined, ...(def ? { def } : {}) };
-      this.live.set(record.sessionId, { seq: this.seq, record: stored as LiveActor['record'], snapshot: record.snapshot });
+      this.live.set(record.sessionId, { seq: this.seq, source, record: stored as LiveActor['record'], snapshot: record.snapshot });
     } else if (record.type === '@xstate.snapshot') {
       const live = this.live.get(record.sessionId);
       const status = (record.snapshot as { status?: unknown } | null)?.status;
@@ -83,6 +85,23 @@ export class Recording {
     this.bytes += text.length;
     this.trim();
     return { text, def };
+  }
+
+  /**
+   * The app `source` has gone (its socket closed): each of its actors still alive is recorded as stopped,
+   * so that no page shows it running. Returns those records, for the pages open now.
+   */
+  endSource(source: number): Array<{ text: string; def: string | undefined }> {
+    const ended: Array<{ text: string; def: string | undefined }> = [];
+    for (const [sessionId, actor] of [...this.live]) {
+      if (actor.source !== source) continue;
+      const snapshot = typeof actor.snapshot === 'object' && actor.snapshot !== null ? { ...actor.snapshot, status: 'stopped' } : { status: 'stopped' };
+      const stopped = { type: '@xstate.snapshot', _version: actor.record._version, sessionId, rootId: actor.record.rootId, snapshot, event: { type: '@socketchart.source.closed' } };
+      const added = this.add(stopped, '', source);
+      if (added) ended.push(added);
+      else this.live.delete(sessionId);
+    }
+    return ended;
   }
 
   /**
@@ -132,11 +151,14 @@ export class Recording {
 /** The record with every secret-looking text removed from what it carries (its ids and type are left alone). */
 function redactRecord(record: InspectionRecord): InspectionRecord {
   const r = record as unknown as Record<string, unknown>;
-  for (const key of ['snapshot', 'event', 'data', 'sample', 'name'] as const) {
-    if (key in r) r[key] = redactInPlace(r[key]);
+  for (const key of Object.keys(r)) {
+    if (!RECORD_IDS.has(key)) r[key] = redactInPlace(r[key]);
   }
   return record;
 }
+
+/** Members of a record that name it (left as they are); every other member is redacted (a definition separately). */
+const RECORD_IDS: ReadonlySet<string> = new Set(['type', '_version', 'sessionId', 'rootId', 'parentId', 'id', 'createdAt', 'definition']);
 
 const prefixed = (prefix: string, id: unknown) => (typeof id === 'string' ? prefix + id : id);
 

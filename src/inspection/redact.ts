@@ -9,6 +9,8 @@ const BEARER = /\b(Bearer|Basic)\s+[\w.~+/=-]{8,}/gi;
 const URL_USERINFO = /(\b[a-z][\w+.-]*:\/\/)[^/@\s:]+:[^/@\s]+@/gi;
 
 const REDACTED = '[redacted]';
+/** Deeper values are summarised (`[Object]`, `[Array]`): nothing below is looked at, nor kept. */
+const MAX_DEPTH = 32;
 
 /** A text with what looks like a credential removed: JWTs, bearer tokens, secret query parameters, URL passwords. */
 export function redactText(text: string): string {
@@ -24,12 +26,13 @@ export function redactText(text: string): string {
 /**
  * Removes secrets from a value received for inspection, in place (it must be the receiver's own copy, as
  * parsed JSON is): the text of members named like a credential (`token`, `password`, `authorization`…)
- * and credentials found inside any text. socketchart's machines hold no secret; this guards what other
- * apps' machines send.
+ * and credentials found inside any text; values nested deeper than 32 levels are summarised. socketchart's
+ * machines hold no secret; this guards what other apps' machines send.
  */
 export function redactInPlace(value: unknown, depth = 0): unknown {
   if (typeof value === 'string') return redactText(value);
-  if (typeof value !== 'object' || value === null || depth > 32) return value;
+  if (typeof value !== 'object' || value === null) return value;
+  if (depth > MAX_DEPTH) return Array.isArray(value) ? '[Array]' : '[Object]';
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) value[i] = redactInPlace(value[i], depth + 1);
     return value;
@@ -38,7 +41,7 @@ export function redactInPlace(value: unknown, depth = 0): unknown {
   for (const key of Object.keys(object)) {
     const member = object[key];
     if (typeof member === 'string') object[key] = SECRET_KEY.test(key) && member !== '' ? REDACTED : redactText(member);
-    else if (typeof member === 'object' && member !== null) redactInPlace(member, depth + 1);
+    else if (typeof member === 'object' && member !== null) object[key] = redactInPlace(member, depth + 1);
   }
   return value;
 }

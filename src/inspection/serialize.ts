@@ -9,10 +9,23 @@ export interface PlainOptions {
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
+/** What a value reads as when reading it throws (a getter that throws, a revoked proxy). */
+const UNREADABLE = '[Unreadable]';
+
+/** `read()`, or `UNREADABLE` when it throws. */
+function readable<T>(read: () => T): T | typeof UNREADABLE {
+  try {
+    return read();
+  } catch {
+    return UNREADABLE;
+  }
+}
+
 /**
  * A JSON-safe copy of `value`: `toJSON()` is honoured (XState snapshots and actor refs define one), a
  * function becomes `{ type: name }` (as `@statelyai/inspect` names guards and actions), an `Error` its
- * name and message, a cycle `'[Circular]'`; `undefined` members are left out.
+ * name and message, a cycle `'[Circular]'`, a member whose reading throws `'[Unreadable]'`; `undefined`
+ * members are left out. Never throws.
  */
 export function toPlain(value: unknown, options: PlainOptions = {}): Json {
   const depthLimit = options.depthLimit ?? 10;
@@ -35,12 +48,20 @@ export function toPlain(value: unknown, options: PlainOptions = {}): Json {
         return undefined;
     }
     if (item === null) return null;
-    const object = item as object;
-    if (typeof (object as { toJSON?: unknown }).toJSON === 'function' && !(object instanceof Date)) {
+    try {
+      return walkObject(item as object, depth);
+    } catch {
+      return UNREADABLE;
+    }
+  };
+  const walkObject = (object: object, depth: number): Json | undefined => {
+    if (readable(() => typeof (object as { toJSON?: unknown }).toJSON === 'function') === true && !(object instanceof Date)) {
       if (stack.has(object)) return '[Circular]';
+      if (depth >= depthLimit) return '[Object]';
       stack.add(object);
       try {
-        return walk((object as { toJSON(): unknown }).toJSON(), depth);
+        const json = readable(() => (object as { toJSON(): unknown }).toJSON());
+        return json === UNREADABLE ? json : walk(json, depth + 1);
       } finally {
         stack.delete(object);
       }
@@ -56,8 +77,11 @@ export function toPlain(value: unknown, options: PlainOptions = {}): Json {
       if (object instanceof Set) return walk([...object], depth);
       if (ArrayBuffer.isView(object) || object instanceof ArrayBuffer) return `[${object.byteLength} bytes]`;
       const out: { [key: string]: Json } = {};
-      for (const key of Object.keys(object)) {
-        const member = walk((object as Record<string, unknown>)[key], depth + 1);
+      const keys = readable(() => Object.keys(object));
+      if (keys === UNREADABLE) return keys;
+      for (const key of keys) {
+        const value = readable(() => (object as Record<string, unknown>)[key]);
+        const member = value === UNREADABLE ? value : walk(value, depth + 1);
         if (member !== undefined) out[key] = member;
       }
       return out;

@@ -58,7 +58,20 @@ interface Page {
   dropped: number;
 }
 
-const isLoopback = (host: string) => host === '127.0.0.1' || host === '::1' || host === 'localhost';
+/** A loopback address or name: 127.0.0.0/8 (however written), ::1, IPv4-mapped loopback, localhost. */
+const isLoopback = (host: string) => {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || h.startsWith('127.') || h.startsWith('::ffff:127.') || h === '0:0:0:0:0:0:0:1';
+};
+
+/** Whether a page socket's Origin names the host it was opened on (`null` and unparsable origins do not). */
+const sameOrigin = (origin: string, host: string | undefined) => {
+  try {
+    return new URL(origin).host === host;
+  } catch {
+    return false;
+  }
+};
 
 /**
  * Starts the offline inspector: the page over HTTP, and on the same port a WebSocket that takes
@@ -126,8 +139,13 @@ export async function startInspectorServer(options: InspectorServerOptions = {})
     }
   };
 
-  const take = (value: unknown, prefix: string) => {
-    const added = recording.add(value, prefix);
+  const take = (value: unknown, prefix: string, source: number) => {
+    let added: ReturnType<Recording['add']>;
+    try {
+      added = recording.add(value, prefix, source);
+    } catch {
+      added = undefined;
+    }
     if (!added) {
       stats.rejected++;
       return;
@@ -136,7 +154,7 @@ export async function startInspectorServer(options: InspectorServerOptions = {})
     for (const page of pages) pushTo(page, added.text, added.def);
   };
   /** One event per frame (as `@statelyai/inspect` sends), or an array of them (socketchart's helper, once greeted). */
-  const receive = (data: RawData, prefix: string) => {
+  const receive = (data: RawData, prefix: string, source: number) => {
     let value: unknown;
     try {
       value = JSON.parse(data.toString());
@@ -144,8 +162,8 @@ export async function startInspectorServer(options: InspectorServerOptions = {})
       stats.rejected++;
       return;
     }
-    if (Array.isArray(value)) for (const item of value) take(item, prefix);
-    else take(value, prefix);
+    if (Array.isArray(value)) for (const item of value) take(item, prefix, source);
+    else take(value, prefix, source);
     if (batchTimer === undefined && pages.size > 0) batchTimer = setTimeout(flushPages, batchMs);
   };
 
@@ -174,7 +192,7 @@ export async function startInspectorServer(options: InspectorServerOptions = {})
     const path = (req.url ?? '/').split('?')[0];
     if (path === PAGE_SOCKET_PATH) {
       const origin = req.headers.origin;
-      if (!hostAllowed(req) || (origin !== undefined && new URL(origin).host !== req.headers.host)) {
+      if (!hostAllowed(req) || (origin !== undefined && !sameOrigin(origin, req.headers.host))) {
         socket.close(1008, 'the page socket is for the inspector page');
         return;
       }
@@ -185,8 +203,13 @@ export async function startInspectorServer(options: InspectorServerOptions = {})
     const prefix = sourcesSeen === 1 ? '' : `a${sourcesSeen}:`;
     stats.sources++;
     socket.send(JSON.stringify(HELLO));
-    socket.on('message', (data) => receive(data, prefix));
-    socket.on('close', () => stats.sources--);
+    const source = sourcesSeen;
+    socket.on('message', (data) => receive(data, prefix, source));
+    socket.on('close', () => {
+      stats.sources--;
+      for (const ended of recording.endSource(source)) for (const page of pages) pushTo(page, ended.text, ended.def);
+      if (batchTimer === undefined && pages.size > 0) batchTimer = setTimeout(flushPages, batchMs);
+    });
   });
 
   await new Promise<void>((resolve, reject) => {
