@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import { EnvironmentFanout } from '../../../src/pool/environment-fanout.js';
+import { createManualEnvironment } from '../../../src/testing/index.js';
+
+/** One listener on the real environment for a whole pool: held while the pool runs or any connection listens. */
+
+describe('EnvironmentFanout', () => {
+  it('listens to the real environment while the pool runs, and lets go when it stops and nobody listens', () => {
+    const env = createManualEnvironment();
+    const fanout = new EnvironmentFanout(env);
+    expect(env.listenerCount).toBe(0);
+    fanout.watch();
+    fanout.watch();
+    expect(env.listenerCount).toBe(1);
+    fanout.unwatch();
+    expect(env.listenerCount).toBe(0);
+  });
+
+  it('listens while a connection listens, though the pool is stopped, and forwards every event to each', () => {
+    const env = createManualEnvironment();
+    const fanout = new EnvironmentFanout(env);
+    const heard: string[] = [];
+    const offA = fanout.subscribe((event) => heard.push(`a ${event}`));
+    const offB = fanout.subscribe((event) => heard.push(`b ${event}`));
+    expect(env.listenerCount).toBe(1);
+    env.emit('offline');
+    expect(heard).toEqual(['a offline', 'b offline']);
+    offA();
+    expect(env.listenerCount).toBe(1);
+    offB();
+    expect(env.listenerCount).toBe(0);
+  });
+
+  it('keeps listening while the pool runs after its last connection leaves, and while a connection stays after the pool stops', () => {
+    const env = createManualEnvironment();
+    const fanout = new EnvironmentFanout(env);
+    fanout.watch();
+    fanout.subscribe(() => {})();
+    expect(env.listenerCount).toBe(1);
+    const off = fanout.subscribe(() => {});
+    fanout.unwatch();
+    expect(env.listenerCount).toBe(1);
+    off();
+    expect(env.listenerCount).toBe(0);
+  });
+
+  it('close() lets go whoever listens, and a stopped pool does not listen again when its connections leave', () => {
+    const env = createManualEnvironment();
+    const fanout = new EnvironmentFanout(env);
+    fanout.watch();
+    const off = fanout.subscribe(() => {});
+    fanout.close();
+    expect(env.listenerCount).toBe(0);
+    off();
+    expect(env.listenerCount).toBe(0);
+  });
+
+  it('reads online and hidden from the environment, and assumes online and visible when it cannot tell', () => {
+    const env = createManualEnvironment({ online: false, hidden: true });
+    const fanout = new EnvironmentFanout(env);
+    expect([fanout.isOnline(), fanout.isHidden()]).toEqual([false, true]);
+    const silent = new EnvironmentFanout({ subscribe: () => () => {} });
+    expect([silent.isOnline(), silent.isHidden()]).toEqual([true, false]);
+  });
+});
