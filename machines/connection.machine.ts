@@ -405,6 +405,7 @@ function defineConnectionMachine() {
               'env.offline': { actions: 'noteOffline' },
               'page.hidden': { actions: 'notePageHidden' },
               'connection.stop': {},
+              'connection.start': dialAfresh,
             },
           },
         },

@@ -70,7 +70,7 @@ export class Connection {
     return this.current;
   }
 
-  /** Dials (from `idle` or `closed`); does nothing while already running. */
+  /** Dials (from `idle` or `closed`, and at once from `closing`: a `stop()` then `start()` comes back); does nothing while already running. */
   start(): this {
     this.userStopped = false;
     const actor = this.running();

@@ -249,7 +249,7 @@ export function connectionModel(variant: Variant): ConnectionModel {
       if (online) events.push({ type: 'env.offline' });
       if (hidden) events.push({ type: 'page.visible' }, { type: 'page.resume' });
       else events.push({ type: 'page.hidden' }, { type: 'page.freeze' });
-      if (at('idle') || at('closed')) events.push({ type: 'connection.start' });
+      if (at('idle') || at('closed') || at('link.closing')) events.push({ type: 'connection.start' });
       if (!at('closed')) events.push({ type: 'connection.stop' });
       if (at('reconnecting') || at('circuitOpen') || at('failed')) events.push({ type: 'connection.retry' });
       if (variant.dialGate === 'held' && at('queued')) events.push({ type: 'permit.granted' });

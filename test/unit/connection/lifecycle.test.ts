@@ -59,3 +59,36 @@ describe('connection lifecycle', () => {
     expectNothingLeft(h);
   });
 });
+
+describe('start() during closing', () => {
+  it('stop() then start() on a connected connection comes back connected', async () => {
+    const h = harness();
+    await h.connect();
+    expect(h.connection.status).toBe('connected');
+    h.connection.stop();
+    expect(h.connection.status).toBe('closing');
+    h.connection.start();
+    const ready = h.connection.ready().then(
+      () => 'connected',
+      (error: { code: string }) => `rejected ${error.code}`,
+    );
+    await h.settle();
+    await h.settle();
+    await h.advance(5_000);
+    expect(await ready).toBe('connected');
+    expect(h.connection.status).toBe('connected');
+  });
+
+  it('stop() then start() while authenticating comes back too', async () => {
+    const h = harness({ auth: { token: 'tkn' } }, { autoAuth: false });
+    h.connection.start();
+    await h.settle();
+    expect(h.connection.status).toBe('authenticating');
+    h.connection.stop();
+    h.connection.start();
+    await h.settle();
+    await h.advance(5_000);
+    expect(h.connection.status).not.toBe('closed');
+    expect(h.server.sockets.length).toBe(2);
+  });
+});
