@@ -87,8 +87,8 @@ const timeout = (message: string): Failure => ({ code: 'TIMEOUT', message, recov
  *
  * Guards read only context and event. No secret enters the machine: the token actor keeps the fresh
  * token to itself until `sendRefreshedToken` writes it. The socket, token, permit and deadline actors, the effects, and
- * the two policies that draw on time and chance (`planRetry`, `recoveryTimeout`) are stubs here: the
- * runtime supplies them with `.provide()`.
+ * the policies that draw on time and chance (`planRetry`, `chooseUrl`, `recoveryTimeout`) are stubs here:
+ * the runtime supplies them with `.provide()`.
  */
 export const connectionMachine = /* @__PURE__ */ defineConnectionMachine();
 
@@ -103,6 +103,7 @@ function defineConnectionMachine() {
       notePageHidden: assign({ hidden: true }),
       notePageVisible: assign({ hidden: false }),
       beginSocket: assign(({ context }) => ({ socket: context.socket + 1 })),
+      chooseUrl: () => undefined,
       beginProbe: assign(({ context }) => ({ circuit: { ...context.circuit, probing: true } })),
       acceptSession: assign(({ context, event }) => {
         const { session, at } = event as Of<'auth.ok'>;
@@ -258,7 +259,7 @@ function defineConnectionMachine() {
       },
 
       link: {
-        entry: 'beginSocket',
+        entry: ['chooseUrl', 'beginSocket'],
         invoke: {
           id: 'socket',
           src: 'socket',

@@ -6,7 +6,7 @@ import { heartbeatMachine } from '../../machines/heartbeat.machine.js';
 import type { DeadlineInput, HeartbeatEvent } from '../../machines/heartbeat.types.js';
 import { ErrorCode, SocketchartError } from '../protocol/errors.js';
 import { recoveryDelay } from '../policy/backoff.js';
-import { planRetry } from '../policy/retry-plan.js';
+import { planRetry, urlForDial } from '../policy/retry-plan.js';
 import { socketLogic } from '../transport/socket-actor.js';
 import { resolveOptions, type ConnectionOptions, type ResolvedOptions } from './options.js';
 import { ConnectionRuntime, errorOf } from './runtime.js';
@@ -83,6 +83,7 @@ export const connectionImplementations = {
       const { clock, random } = runtimeOf(self).options;
       return planRetry(context, clock.now(), random);
     }),
+    chooseUrl: /* @__PURE__ */ assign(({ context, self }: { context: ConnectionContext; self: AnyActorRef }) => urlForDial(context, runtimeOf(self).options.clock.now()) ?? {}),
     watchEnvironment: ({ self }: { self: AnyActorRef }) => runtimeOf(self).watchEnvironment(),
     authenticate: ({ self }: { self: AnyActorRef }) => runtimeOf(self).authenticate(),
     sendRefreshedToken: ({ self }: { self: AnyActorRef }) => runtimeOf(self).sendRefreshedToken(),

@@ -42,3 +42,14 @@ export function planRetry(context: ConnectionContext, now: number, random: () =>
     ...failoverAfter(context, now),
   };
 }
+
+/**
+ * The url of a dial that follows no failure (back online, visible again, a start): the primary once
+ * `primaryRetryMs` has passed since the move to a backup, as after a failure; otherwise as it was.
+ */
+export function urlForDial(context: ConnectionContext, now: number): Pick<ConnectionContext, 'failover'> | undefined {
+  const { settings, failover } = context;
+  if (settings.urls < 2 || failover.dialIndex === 0 || context.urlIndex === 0) return undefined;
+  if (now - failover.failedOverAt < settings.failover.primaryRetryMs) return undefined;
+  return { failover: { ...failover, dialIndex: 0 } };
+}

@@ -81,3 +81,24 @@ describe('url failover', () => {
     expect(() => harness({ url: ['ws://ok.test', 'http://nope.test'] })).toThrow(/`url\[1\]`/);
   });
 });
+
+describe('primary retry on a dial that follows no failure', () => {
+  it('offline → online long after primaryRetryMs dials the primary', async () => {
+    const h = harness(options);
+    h.server.refusing = true;
+    h.connection.start();
+    await h.settle();
+    await h.advance(100);
+    h.server.refusing = false;
+    await h.advance(100);
+    expect(h.server.last!.url).toBe(urls[1]);
+    expect(h.connection.status).toBe('connected');
+    await h.advance(120_000); // twice primaryRetryMs on the backup
+    h.env.emit('offline');
+    await h.settle();
+    h.env.emit('online');
+    await h.settle();
+    expect(h.connection.status).toBe('connected');
+    expect(h.server.last!.url).toBe(urls[0]);
+  });
+});

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ConnectionContext, ConnectionSettings, FailoverState, FailureAction, RetryKind } from '../../../machines/connection.types.js';
-import { failoverAfter, planRetry } from '../../../src/policy/retry-plan.js';
+import { failoverAfter, planRetry, urlForDial } from '../../../src/policy/retry-plan.js';
 import { machineSettings } from '../../support/machine-settings.js';
 
 /** The README's defaults (`reconnect.*` and `failover.*` of the options table) with the auth answer awaited; three urls. */
@@ -151,5 +151,23 @@ describe('url failover (failover.after = 3, failover.primaryRetryMs = 60000)', (
       urlIndex: 1,
       failover: { dialIndex: 1, urlFailures: 0, failedOverAt: T },
     });
+  });
+});
+
+describe('the url of a dial that follows no failure (failover.primaryRetryMs = 60000)', () => {
+  const onBackup = (failedOverAt: number) => recorded({ urlIndex: 1, failover: { dialIndex: 1, urlFailures: 0, failedOverAt } });
+
+  it('is the primary once primaryRetryMs has passed since the move to a backup', () => {
+    expect(urlForDial(onBackup(T - 60_000), T)).toEqual({ failover: { dialIndex: 0, urlFailures: 0, failedOverAt: T - 60_000 } });
+  });
+
+  it('stays the backup before that', () => {
+    expect(urlForDial(onBackup(T - 59_999), T)).toBeUndefined();
+  });
+
+  it('changes nothing on the primary, while the primary is tried already, or with one url', () => {
+    expect(urlForDial(recorded(), T)).toBeUndefined();
+    expect(urlForDial(recorded({ urlIndex: 1, failover: { dialIndex: 0, urlFailures: 0, failedOverAt: 0 } }), T)).toBeUndefined();
+    expect(urlForDial(recorded({ urls: 1, urlIndex: 1, failover: { dialIndex: 1, urlFailures: 0, failedOverAt: 0 } }), T)).toBeUndefined();
   });
 });
