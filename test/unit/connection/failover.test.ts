@@ -1,8 +1,21 @@
 import { describe, expect, it } from 'vitest';
-import { harness } from '../../support/harness.js';
+import { harness, type Harness } from '../../support/harness.js';
 
 const urls = ['ws://primary.test/ws', 'ws://backup.test/ws', 'ws://fallback.test/ws'];
 const options = { url: urls, failover: { after: 2, primaryRetryMs: 60_000 }, reconnect: { baseMs: 100, capMs: 100 }, circuit: false as const };
+
+/** A connection that failed over: the primary refused its first two dials, and it is connected to the backup. */
+async function connectedOnBackup(before: (h: Harness) => void = () => {}) {
+  const h = harness(options);
+  before(h);
+  h.server.refusing = true;
+  h.connection.start();
+  await h.settle();
+  await h.advance(100);
+  h.server.refusing = false;
+  await h.advance(100);
+  return h;
+}
 
 describe('url failover', () => {
   it('dials the primary first', async () => {
@@ -38,15 +51,8 @@ describe('url failover', () => {
   });
 
   it('probes the primary again on the first dial after primaryRetryMs, and stays there when it answers', async () => {
-    const h = harness(options);
     const moves: Array<[number, number]> = [];
-    h.connection.on('failover', ({ from, to }) => moves.push([from, to]));
-    h.server.refusing = true;
-    h.connection.start();
-    await h.settle();
-    await h.advance(100);
-    h.server.refusing = false;
-    await h.advance(100);
+    const h = await connectedOnBackup((h) => h.connection.on('failover', ({ from, to }) => moves.push([from, to])));
     expect(h.server.last!.url).toBe(urls[1]);
     await h.advance(60_000);
     h.server.last!.drop();
@@ -58,13 +64,7 @@ describe('url failover', () => {
   });
 
   it('a failed primary probe keeps the backup and waits another primaryRetryMs', async () => {
-    const h = harness(options);
-    h.server.refusing = true;
-    h.connection.start();
-    await h.settle();
-    await h.advance(100);
-    h.server.refusing = false;
-    await h.advance(100);
+    const h = await connectedOnBackup();
     await h.advance(60_000);
     h.server.refusing = true;
     h.server.last!.drop();
@@ -84,13 +84,7 @@ describe('url failover', () => {
 
 describe('primary retry on a dial that follows no failure', () => {
   it('offline → online long after primaryRetryMs dials the primary', async () => {
-    const h = harness(options);
-    h.server.refusing = true;
-    h.connection.start();
-    await h.settle();
-    await h.advance(100);
-    h.server.refusing = false;
-    await h.advance(100);
+    const h = await connectedOnBackup();
     expect(h.server.last!.url).toBe(urls[1]);
     expect(h.connection.status).toBe('connected');
     await h.advance(120_000); // twice primaryRetryMs on the backup

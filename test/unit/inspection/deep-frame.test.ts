@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { startInspectorProcess } from '../../../src/cli/inspector-process.js';
 import { freePort } from '../../support/ports.js';
-import { startTestInspector } from './support.js';
+import { startTestInspector, stillAnswers } from './support.js';
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -37,12 +37,6 @@ describe('inspector server: a deeply nested (valid JSON) frame from an app', () 
     const inspector = await startInspectorProcess(await freePort());
     cleanups.push(() => inspector.close());
     await sendFrom(inspector.wsUrl);
-    const app = new WebSocket(inspector.wsUrl);
-    const alive = await new Promise<boolean>((resolve) => {
-      app.once('message', () => resolve(true));
-      app.once('error', () => resolve(false));
-    });
-    app.terminate();
-    expect(alive, 'the inspector process is still listening').toBe(true);
+    expect(await stillAnswers(inspector.wsUrl), 'the inspector process is still listening').toBe(true);
   });
 });

@@ -43,3 +43,14 @@ export async function openPage(server: InspectorServer, origin?: string) {
 export function startTestInspector(options: InspectorServerOptions = {}): Promise<InspectorServer> {
   return startInspectorServer({ port: 0, pageDir: standInPage(), batchMs: 10, ...options });
 }
+
+/** Whether the inspector at `wsUrl` still greets an app socket (it survived what came before). */
+export async function stillAnswers(wsUrl: string): Promise<boolean> {
+  const app = new WebSocket(wsUrl);
+  const alive = await new Promise<boolean>((resolve) => {
+    app.once('message', () => resolve(true));
+    app.once('error', () => resolve(false));
+  });
+  app.terminate();
+  return alive;
+}
