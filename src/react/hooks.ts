@@ -6,6 +6,7 @@ import type { ConnectionOptions } from '../connection/options.js';
 import type { SendOptions } from '../connection/outbound.js';
 import type { PresenceMember } from '../connection/presence.js';
 import { snapshotSource } from '../connection/snapshot-source.js';
+import { errorShown } from '../connection/status.js';
 import { holdPresence, typingHold } from '../connection/presence-holds.js';
 import type { ConnectionStatus } from '../connection/types.js';
 import type { AckInfo } from '../queue/ack-tracker.js';
@@ -87,16 +88,13 @@ export function useConnectionEvent<K extends keyof ConnectionEvents>(event: K, l
   useEffect(() => connection.on(event, (payload) => latest.current(payload)), [connection, event, latest]);
 }
 
-/** The error a connection shows now: its last one, unless it is connected. */
-const currentError = (connection: Connection): SocketchartError | null => (connection.isConnected ? null : connection.lastError);
-
 /** The connection's last error (the one it has when the component mounts, then each new one), cleared when it is connected again. */
 export function useConnectionError(target?: ConnectionTarget): SocketchartError | null {
   const connection = useTarget(target, 'useConnectionError()');
-  const [seen, setSeen] = useState(() => ({ connection, error: currentError(connection) }));
+  const [seen, setSeen] = useState(() => ({ connection, error: errorShown(connection) }));
   useEffect(() => {
     const set = (error: SocketchartError | null) => setSeen({ connection, error });
-    set(currentError(connection));
+    set(errorShown(connection));
     const offError = connection.on('error', set);
     const offState = connection.on('state', ({ status }) => {
       if (status === 'connected') set(null);
@@ -106,7 +104,7 @@ export function useConnectionError(target?: ConnectionTarget): SocketchartError 
       offState();
     };
   }, [connection]);
-  return seen.connection === connection ? seen.error : currentError(connection);
+  return seen.connection === connection ? seen.error : errorShown(connection);
 }
 
 export interface ChannelApi {
@@ -130,25 +128,38 @@ export function useChannel<T = unknown>(channel: string, listener?: (data: T, me
   return { send, request, connection };
 }
 
+/**
+ * State that belongs to one channel of one connection: after a switch it reads `initial()`, never the old
+ * channel's value, until it is set again. `update` is handed the current channel's value.
+ */
+function useChannelState<V>(connection: Connection, channel: string, initial: () => V): [V, (next: (current: V) => V) => void] {
+  const [held, setHeld] = useState(() => ({ connection, channel, value: initial() }));
+  const initialRef = useLatest(initial);
+  const update = useCallback(
+    (next: (current: V) => V) =>
+      setHeld((current) => ({ connection, channel, value: next(current.connection === connection && current.channel === channel ? current.value : initialRef.current()) })),
+    [connection, channel, initialRef],
+  );
+  return [held.connection === connection && held.channel === channel ? held.value : initial(), update];
+}
+
 const NO_MESSAGES: never[] = [];
 
 /** The last `last` messages of a channel, oldest first, as state (subscribed while mounted; empty again when the channel or connection changes). */
 export function useChannelMessages<T = unknown>(channel: string, { last = 50 }: { last?: number } = {}, target?: ConnectionTarget): InboundMessage<T>[] {
   if (!(Number.isInteger(last) && last > 0)) throw new InvalidOptionError('last', 'an integer > 0', last);
   const connection = useTarget(target, 'useChannelMessages()');
-  const [held, setHeld] = useState<{ connection: Connection; channel: string; messages: InboundMessage<T>[] }>({ connection, channel, messages: NO_MESSAGES });
+  const [messages, update] = useChannelState<InboundMessage<T>[]>(connection, channel, () => NO_MESSAGES);
   const lastRef = useLatest(last);
   useChannel<T>(
     channel,
     (_data, message) =>
-      setHeld((current) => {
-        const kept = current.connection === connection && current.channel === channel ? current.messages : NO_MESSAGES;
+      update((kept) => {
         const room = lastRef.current - 1;
-        return { connection, channel, messages: [...(kept.length > room ? kept.slice(kept.length - room) : kept), message] };
+        return [...(kept.length > room ? kept.slice(kept.length - room) : kept), message];
       }),
     connection,
   );
-  const messages = held.connection === connection && held.channel === channel ? held.messages : NO_MESSAGES;
   return useMemo(() => (messages.length > last ? messages.slice(messages.length - last) : messages), [messages, last]);
 }
 
@@ -180,11 +191,11 @@ export interface PresenceApi {
  */
 export function usePresence(channel: string, { join = true, meta }: UsePresenceOptions = {}, target?: ConnectionTarget): PresenceApi {
   const connection = useTarget(target, 'usePresence()');
-  const [held, setHeld] = useState(() => ({ connection, channel, members: connection.presence.members(channel) }));
+  const [members, update] = useChannelState(connection, channel, () => connection.presence.members(channel));
   const metaRef = useLatest(meta);
   useLingeringEffect(() => {
     const { presence } = connection;
-    const set = (members: PresenceMember[]) => setHeld({ connection, channel, members });
+    const set = (next: PresenceMember[]) => update(() => next);
     set(presence.members(channel));
     const unwatch = presence.watch(channel, (change) => set(change.members));
     const release = join ? holdPresence(presence, channel, metaRef.current) : undefined;
@@ -195,7 +206,6 @@ export function usePresence(channel: string, { join = true, meta }: UsePresenceO
   }, [connection, channel, join]);
   const joinNow = useCallback((next?: Record<string, unknown>) => connection.presence.join(channel, next), [connection, channel]);
   const leave = useCallback(() => connection.presence.leave(channel), [connection, channel]);
-  const members = held.connection === connection && held.channel === channel ? held.members : connection.presence.members(channel);
   return { members, join: joinNow, leave };
 }
 
@@ -219,10 +229,10 @@ export interface TypingApi {
  */
 export function useTyping(channel: string, { timeoutMs }: { timeoutMs?: number } = {}, target?: ConnectionTarget): TypingApi {
   const connection = useTarget(target, 'useTyping()');
-  const [held, setHeld] = useState(() => ({ connection, channel, typing: connection.presence.typingUsers(channel) }));
+  const [typing, update] = useChannelState(connection, channel, () => connection.presence.typingUsers(channel));
   const hold = useMemo(() => typingHold(connection.presence, channel), [connection, channel]);
   useLingeringEffect(() => {
-    const set = (typing: string[]) => setHeld({ connection, channel, typing });
+    const set = (next: string[]) => update(() => next);
     set(connection.presence.typingUsers(channel));
     const off = connection.on('typing', (change) => {
       if (change.ch === channel) set(change.users);
@@ -236,7 +246,6 @@ export function useTyping(channel: string, { timeoutMs }: { timeoutMs?: number }
   }, [connection, channel, hold]);
   const start = useCallback(() => hold.start(timeoutMs === undefined ? {} : { timeoutMs }), [hold, timeoutMs]);
   const stop = useCallback(() => hold.stop(), [hold]);
-  const typing = held.connection === connection && held.channel === channel ? held.typing : connection.presence.typingUsers(channel);
   return { typing, start, stop };
 }
 

@@ -20,6 +20,7 @@ import type { ConnectionOptions } from '../connection/options.js';
 import type { SendOptions } from '../connection/outbound.js';
 import type { PresenceMember } from '../connection/presence.js';
 import { snapshotSource } from '../connection/snapshot-source.js';
+import { errorShown } from '../connection/status.js';
 import { holdPresence, typingHold, type TypingHold } from '../connection/presence-holds.js';
 import type { ConnectionStatus } from '../connection/types.js';
 import type { AckInfo } from '../queue/ack-tracker.js';
@@ -171,15 +172,12 @@ export function useConnectionEvent<K extends keyof ConnectionEvents>(event: K, l
   whileMounted(() => connection.on(event, (payload) => listener(payload)));
 }
 
-/** The error a connection shows now: its last one, unless it is connected. */
-const currentError = (connection: Connection): SocketchartError | null => (connection.isConnected ? null : connection.lastError);
-
 /** The connection's last error (the one it has already, then each new one), cleared when it is connected again. */
 export function useConnectionError(target?: ConnectionTarget): Ref<SocketchartError | null> {
   const connection = resolveTarget(target, 'useConnectionError()');
-  const error = shallowRef<SocketchartError | null>(currentError(connection));
+  const error = shallowRef<SocketchartError | null>(errorShown(connection));
   whileMounted(() => {
-    error.value = currentError(connection);
+    error.value = errorShown(connection);
     const offError = connection.on('error', (next) => (error.value = next));
     const offState = connection.on('state', ({ status }) => {
       if (status === 'connected') error.value = null;
