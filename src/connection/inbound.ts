@@ -1,5 +1,5 @@
 import type { ConnectionEvent } from '../../machines/connection.types.js';
-import type { FrameSink, InboundMessage, OutgoingFrame, SessionInfo } from '../protocol/adapter.js';
+import type { FrameSink, IncomingFrame, InboundMessage, OutgoingFrame, SessionInfo } from '../protocol/adapter.js';
 import { classifyErrorFrame } from '../protocol/close-codes.js';
 import { ErrorCode, SocketchartError } from '../protocol/errors.js';
 import type { ConnectionMetrics } from '../metrics/connection-metrics.js';
@@ -72,17 +72,26 @@ export class Inbound implements FrameSink {
     host.metrics.messagesIn++;
     host.metrics.bytesIn += size;
     if (!host.link.probing || this.heard) {
-      host.options.protocol.decode(data, this);
+      this.decode(data);
       return;
     }
     this.pongFrame = false;
     try {
-      host.options.protocol.decode(data, this);
+      this.decode(data);
     } finally {
       if (!this.pongFrame && host.link.probing && !this.heard) {
         this.heard = true;
         host.toMachine({ type: 'heartbeat.traffic' });
       }
+    }
+  }
+
+  /** The adapter decodes one frame; one it cannot read is reported, never thrown into the socket's callback. */
+  private decode(data: IncomingFrame): void {
+    try {
+      this.host.options.protocol.decode(data, this);
+    } catch (cause) {
+      this.host.reportError(new SocketchartError(ErrorCode.INVALID_MESSAGE_FORMAT, { message: 'The protocol adapter could not decode an inbound frame', recovery: 'none', cause }));
     }
   }
 

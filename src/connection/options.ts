@@ -2,7 +2,7 @@ import type { AuthMode, ProtocolAdapter } from '../protocol/adapter.js';
 import { jsonProtocol } from '../protocol/json-protocol.js';
 import { InvalidOptionError } from '../protocol/errors.js';
 import type { Clock } from '../environment/clock.js';
-import { systemClock } from '../environment/clock.js';
+import { MAX_TIMER_MS, systemClock } from '../environment/clock.js';
 import type { EnvironmentSource } from '../environment/environment.js';
 import { noEnvironment } from '../environment/environment.js';
 import { browserEnvironment } from '../environment/browser.js';
@@ -223,7 +223,7 @@ export interface ResolvedOptions {
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
-const MAX_DELAY = 2 ** 31 - 1;
+const MAX_DELAY = MAX_TIMER_MS;
 const ANY = Number.MAX_SAFE_INTEGER;
 
 function num(path: string, value: unknown, fallback: number, min: number, max = ANY, integer = true): number {

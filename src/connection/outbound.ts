@@ -14,6 +14,7 @@ import type { Router } from './router.js';
 import type { Operations } from '../protocol/operations.js';
 import { acknowledgesOf } from '../protocol/capabilities.js';
 import type { LinkState } from './link-state.js';
+import { MAX_TIMER_MS } from '../environment/clock.js';
 
 export interface SendOptions {
   /** Queue priority when the message cannot be written at once. @default 'normal' */
@@ -174,6 +175,9 @@ export class Outbound {
     const { host } = this;
     if (options.signal?.aborted) return Promise.reject(options.signal.reason);
     const { protocol, maxMessageBytes: limit, queue: queueOptions } = host.options;
+    if (typeof Blob !== 'undefined' && data instanceof Blob) {
+      return Promise.reject(new SocketchartError(ErrorCode.INVALID_MESSAGE_FORMAT, { message: 'A Blob is not sent: send its bytes (await blob.arrayBuffer())', recovery: 'fail' }));
+    }
     let frame: OutgoingFrame;
     try {
       frame = protocol.encode(data, options);
@@ -341,7 +345,7 @@ export class Outbound {
   }
 
   private throttle(waitMs: number, scope: string): DrainResult {
-    const wait = Math.max(1, Math.min(waitMs, 2 ** 31 - 1));
+    const wait = Math.max(1, Math.min(waitMs, MAX_TIMER_MS));
     if (!this.throttling) {
       this.throttling = true;
       this.host.metrics.onThrottle(true);

@@ -115,6 +115,7 @@ export class RateLimiter {
     if (IGNORED_SCOPES.has(scope) || !(status.limit > 0)) return;
     const windowSeconds = status.windowSeconds ?? 60;
     const limit: RateLimit = { perMinute: (status.limit * 60 * SERVER_RATE_SHARE) / windowSeconds, burst: status.burst ?? status.limit };
+    if (!Number.isFinite(limit.perMinute) || !Number.isFinite(limit.burst) || !(limit.burst >= 1)) return;
     let bucket = scope === CONNECTION_SCOPE ? this.connection : this.channels.get(scope);
     if (bucket === undefined || Math.abs(bucket.ratePerSec - limit.perMinute / 60) > 1e-9 || bucket.burst !== limit.burst) {
       const previous = bucket;

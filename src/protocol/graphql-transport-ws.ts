@@ -48,6 +48,9 @@ type Frame = Record<string, unknown> & { type?: unknown; id?: unknown; payload?:
 
 const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
+/** A frame's `type` as a message may show it: a string, cut short, or the kind of value it is. */
+const typeName = (type: unknown) => (typeof type === 'string' ? JSON.stringify(type.slice(0, 40)) : `(${type === null ? 'null' : typeof type})`);
+
 const invalid = (message: string) => new SocketchartError(ErrorCode.INVALID_MESSAGE_FORMAT, { message, recovery: 'none' });
 
 const refused = (message: string) => new SocketchartError(ErrorCode.INVALID_MESSAGE_FORMAT, { message, recovery: 'fail' });
@@ -144,10 +147,10 @@ export function graphqlTransportWsProtocol(options: GraphqlTransportWsOptions = 
           sink.end?.(id);
           return;
         default:
-          sink.invalid(invalid(`Unknown graphql-transport-ws frame type "${String(frame.type).slice(0, 40)}"`));
+          sink.invalid(invalid(`Unknown graphql-transport-ws frame type ${typeName(frame.type)}`));
           return;
       }
-      sink.invalid(invalid(`A graphql-transport-ws "${String(frame.type)}" frame needs an id`));
+      sink.invalid(invalid(`A graphql-transport-ws ${typeName(frame.type)} frame needs an id`));
     },
   };
 }

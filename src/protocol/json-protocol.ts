@@ -16,7 +16,7 @@ const isRecord = (value: unknown): value is Frame =>
 const invalid = (message: string, details?: unknown) =>
   new SocketchartError(ErrorCode.INVALID_MESSAGE_FORMAT, { message, recovery: 'none', details });
 
-const seconds = (value: unknown) => (typeof value === 'number' && value >= 0 ? Math.round(value * 1000) : undefined);
+const seconds = (value: unknown) => (typeof value === 'number' && value >= 0 && Number.isFinite(value) ? Math.round(value * 1000) : undefined);
 
 /**
  * An error frame, flat (`{ type, code, message, details?, id?, retry_after? }`) or nested
@@ -30,7 +30,7 @@ function serverError(frame: Frame): SocketchartError {
   const retryAfter = seconds(body.retry_after) ?? seconds(frame.retry_after) ?? (isRecord(details) ? seconds(details.retry_after) : undefined);
   const id = body === frame ? frame.id : frame.request_id;
   return new SocketchartError(code, {
-    message: typeof body.message === 'string' ? body.message : `Server error ${String(body.code)}`,
+    message: typeof body.message === 'string' ? body.message : typeof body.code === 'string' || typeof body.code === 'number' ? `Server error ${String(body.code).slice(0, 64)}` : 'Server error',
     details,
     ...(typeof id === 'string' ? { messageId: id } : {}),
     ...(retryAfter === undefined ? {} : { retryAfterMs: retryAfter }),

@@ -8,6 +8,7 @@ import type { InboundMessage } from '../protocol/adapter.js';
 import type { SocketchartError } from '../protocol/errors.js';
 import type { Pool } from '../pool/pool.js';
 import type { PoolEvents, PoolHealth } from '../pool/runtime.js';
+import { MAX_TIMER_MS } from '../environment/clock.js';
 
 /**
  * rxjs views of connections and pools. Each observable listens only while subscribed: unsubscribing
@@ -61,7 +62,7 @@ export function state$(connection: Connection): Observable<ConnectionSnapshot> {
 }
 
 /** Longest interval a timer keeps (hosts turn a longer one into 1 ms). */
-const MAX_INTERVAL_MS = 2 ** 31 - 1;
+const MAX_INTERVAL_MS = MAX_TIMER_MS;
 
 /** `connection.metrics()` at once (when subscribed), then every `intervalMs` (on `scheduler`: rxjs's async scheduler by default). */
 export function metrics$(connection: Connection, intervalMs: number, scheduler: SchedulerLike = asyncScheduler): Observable<ConnectionMetricsSnapshot> {

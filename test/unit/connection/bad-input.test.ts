@@ -2,6 +2,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ErrorCode } from '../../../src/index.js';
 import type { MockSocket } from '../../../src/testing/index.js';
 import { harness, type Harness } from '../../support/harness.js';
+import { graphql, socketOf as graphqlSocketOf } from '../../support/graphql-mock.js';
+import { jsonProtocol, type ProtocolAdapter } from '../../../src/index.js';
 import { expectInvariants } from '../../support/invariants.js';
 
 const socketOf = (h: Harness): MockSocket => {
@@ -175,5 +177,65 @@ describe('bad input from the server', () => {
     socket.push({ type: 'message', ch: 'a', seq: 1, data: 4 });
     expect(got).toEqual([1, 2, 3, 4]);
     expect(h.errors).toEqual([]);
+  });
+});
+
+describe('hostile frames from the server never throw out of the socket callback', () => {
+  it('a graphql-transport-ws frame whose type is an object without toString is INVALID_MESSAGE_FORMAT; the running operation completes', async () => {
+    const { h } = graphql({ heartbeat: false });
+    await h.connect();
+    const result = h.connection.execute<{ data: unknown }>({ query: '{ hello }' }, { id: 'q' });
+    expect(() => graphqlSocketOf(h).push('{"type":{"toString":0},"id":"q"}')).not.toThrow();
+    expect(h.errors.map((error) => error.code)).toEqual([ErrorCode.INVALID_MESSAGE_FORMAT]);
+    expect(h.errors[0]!.message).toContain('(object)');
+    graphqlSocketOf(h).push({ type: 'next', id: 'q', payload: { data: { hello: 'world' } } });
+    await expect(result).resolves.toEqual({ data: { hello: 'world' } });
+    expect(h.connection.status).toBe('connected');
+  });
+
+  it('an error frame whose code is an object without toString, and no message, is a SERVER_ERROR "Server error"', async () => {
+    const { h, socket } = await connected();
+    expect(() => socket.push('{"type":"error","code":{"toString":0}}')).not.toThrow();
+    await h.settle();
+    expect(h.errors.map((error) => [error.code, error.message])).toEqual([[ErrorCode.SERVER_ERROR, 'Server error']]);
+  });
+
+  it.each([
+    ['a limit that overflows once scaled', { limit: 1e308 }],
+    ['an infinite burst', { limit: 10, burst: Infinity }],
+    ['a burst below one message', { limit: 10, burst: 0 }],
+    ['a window of next to no time', { limit: 10, window_seconds: 1e-320 }],
+  ])('a rate_limit_status with %s is ignored: sends go on at once', async (_, status) => {
+    const { h, socket } = await connected({ heartbeat: false });
+    const frame = JSON.stringify({ type: 'rate_limit_status', remaining: 5, reset_at: 0, ...status }).replace('null', '1e400');
+    expect(() => socket.push(frame)).not.toThrow();
+    await expect(h.connection.send('still sent', { channel: 'a' })).resolves.toBeUndefined();
+    expect(socket.sentOfType('publish').map((frame) => frame.data)).toEqual(['still sent']);
+    expect(h.connection.status).toBe('connected');
+  });
+
+  it('a retry_after too large for a number (1e400) is no retry time: the error carries none', async () => {
+    const { h, socket } = await connected();
+    socket.push('{"type":"error","code":"RATE_LIMIT_EXCEEDED","message":"slow down","retry_after":1e400}');
+    await h.settle();
+    expect(h.errors).toHaveLength(1);
+    expect(h.errors[0]!.retryAfterMs).toBeUndefined();
+  });
+
+  it("a protocol adapter whose decode throws is INVALID_MESSAGE_FORMAT; later frames still arrive", async () => {
+    const protocol: ProtocolAdapter = {
+      ...jsonProtocol,
+      decode(raw, sink) {
+        if (raw === 'boom') throw new TypeError('adapter bug');
+        jsonProtocol.decode(raw, sink);
+      },
+    };
+    const { h, got, socket } = await connected({ protocol });
+    expect(() => socket.push('boom')).not.toThrow();
+    socket.push({ type: 'message', ch: 'a', data: 'after' });
+    await h.settle();
+    expect(h.errors.map((error) => error.code)).toEqual([ErrorCode.INVALID_MESSAGE_FORMAT]);
+    expect(got).toEqual(['after']);
+    expect(h.connection.status).toBe('connected');
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ErrorCode, type InboundMessage, type SocketchartError } from '../../../src/index.js';
+import { ErrorCode, plainProtocol, type InboundMessage, type SocketchartError } from '../../../src/index.js';
 import { SimulatedClock, type MockSocket } from '../../../src/testing/index.js';
 import { harness, settle, type Harness } from '../../support/harness.js';
 
@@ -371,6 +371,18 @@ describe('data plane', () => {
     expect(socket.sent).toEqual([]);
     await expect(h.connection.send('x'.repeat(100))).resolves.toBeUndefined();
     expect(h.connection.status).toBe('connected');
+  });
+
+  it.each([
+    ['jsonProtocol', undefined],
+    ['plainProtocol', plainProtocol()],
+  ])('with %s, a Blob is refused with INVALID_MESSAGE_FORMAT, never written as the JSON "{}"', async (_, protocol) => {
+    const h = harness(protocol ? { protocol, heartbeat: false } : {});
+    await h.connect();
+    const blob = new Blob([new Uint8Array([1, 2, 3])]);
+    await expect(h.connection.send(blob)).rejects.toMatchObject({ code: ErrorCode.INVALID_MESSAGE_FORMAT, recovery: 'fail' });
+    await expect(h.connection.send(blob, { channel: 'chat:1' })).rejects.toMatchObject({ code: ErrorCode.INVALID_MESSAGE_FORMAT });
+    expect(socketOf(h).sent).toEqual([]);
   });
 
   it('counts UTF-8 bytes: a multi-byte string under the limit in UTF-16 length but over it in bytes is MESSAGE_TOO_LARGE', async () => {
