@@ -154,7 +154,7 @@ export class Outbound {
     }
     let acked: Promise<AckInfo> | undefined;
     const written = this.sendFrame(data, { ...options, id }, (frame) => {
-      acked = acks.track(id, frame);
+      acked = acks.track(id, frame, options.channel);
       this.outbox?.keepUntil(acked, frame, { key: id, channel: options.channel, priority: options.priority ?? 'normal', ttlMs: options.ttl, ack: true });
     });
     if (!acked) return written.then(() => Promise.reject(new SocketchartError(ErrorCode.INVALID_MESSAGE_FORMAT, { message: 'The message was not sent', recovery: 'fail' })));
@@ -203,6 +203,7 @@ export class Outbound {
     if (
       link.writable &&
       ws !== null &&
+      ws.readyState === ReadyState.OPEN &&
       (this.queue === undefined || this.queue.size === 0) &&
       belowHighWater(ws, queueOptions.highWaterMark) &&
       (this.limiter === undefined || this.limiter.take(options.channel) === Take.ok)
@@ -228,7 +229,7 @@ export class Outbound {
     channel: string | undefined,
     signal?: AbortSignal,
   ): Promise<void> {
-    const queue = (this.queue ??= new OutboundQueue(this.host.options.queue, this.host.options.clock));
+    const queue = (this.queue ??= new OutboundQueue(this.host.options.queue, this.host.options.clock, (count) => (this.host.metrics.drops += count)));
     return queue.enqueue({
       payload: frame,
       bytes: exactBytes(frame),
@@ -248,7 +249,7 @@ export class Outbound {
 
   /** The link is up: acknowledged messages written before go again in order, and what queued meanwhile is flushed. */
   resume(write: (frame: OutgoingFrame) => boolean): void {
-    this.acks?.resendWritten(write);
+    this.acks?.resendWritten((frame, channel) => this.writeLimited(frame, channel, write));
     if (this.size > 0) this.host.wake();
   }
 
@@ -272,7 +273,7 @@ export class Outbound {
       let settled: Promise<unknown> = queued;
       if (message.ack) {
         const acks = this.ackTracker();
-        settled = acks.track(message.key, message.frame);
+        settled = acks.track(message.key, message.frame, message.channel);
         queued.then(
           () => acks.written(message.key),
           (error: SocketchartError) => acks.fail(message.key, error),
@@ -406,7 +407,16 @@ export class Outbound {
   }
 
   private ackTracker(): AckTracker {
-    return (this.acks ??= new AckTracker(this.host.options.clock, this.host.options.acks, (frame) => this.host.link.connected && this.host.write(frame)));
+    return (this.acks ??= new AckTracker(this.host.options.clock, this.host.options.acks, (frame, channel) =>
+      this.host.link.connected ? this.writeLimited(frame, channel, (f) => this.host.write(f)) : false,
+    ));
+  }
+
+  /** A message written again takes its rate-limit token like any other: without one, the ms until it may go. */
+  private writeLimited(frame: OutgoingFrame, channel: string | undefined, write: (frame: OutgoingFrame) => boolean): boolean | number {
+    const limiter = this.limiter;
+    if (limiter !== undefined && limiter.take(channel) !== Take.ok) return Math.max(1, limiter.waitMs(channel));
+    return write(frame);
   }
 
   private rateLimiter(): RateLimiter {

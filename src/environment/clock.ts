@@ -7,6 +7,7 @@ export type TimerHandle = unknown;
  */
 export interface Clock {
   now(): number;
+  /** May be asked for delays longer than host timers keep (2^31 - 1 ms): a clock over host timers shortens them, as `systemClock` does. */
   setTimeout(fn: () => void, ms: number): TimerHandle;
   clearTimeout(handle: TimerHandle): void;
 }

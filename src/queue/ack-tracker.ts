@@ -1,4 +1,4 @@
-import type { Clock, TimerHandle } from '../environment/clock.js';
+import { MAX_TIMER_MS, type Clock, type TimerHandle } from '../environment/clock.js';
 import type { OutgoingFrame } from '../protocol/adapter.js';
 import { ErrorCode, SocketchartError } from '../protocol/errors.js';
 
@@ -13,8 +13,13 @@ export interface AckInfo {
   data?: unknown;
 }
 
+/** Writes a frame now: true when written, false when there is no open socket, or the ms until the rate limit lets it go. */
+export type AckWrite = (frame: OutgoingFrame, channel: string | undefined) => boolean | number;
+
 interface InFlight {
   frame: OutgoingFrame;
+  /** The channel it goes to: the scope of its rate limit. */
+  channel: string | undefined;
   resolve: (ack: AckInfo) => void;
   reject: (error: SocketchartError) => void;
   /** Times written to a socket. */
@@ -50,8 +55,8 @@ export class AckTracker {
   constructor(
     private readonly clock: Clock,
     private readonly options: AckOptions,
-    /** Writes a frame now; false when there is no open socket. */
-    private readonly write: (frame: OutgoingFrame) => boolean,
+    /** Writes a frame again (after a timeout, a hold or a reconnect). */
+    private readonly write: AckWrite,
   ) {}
 
   /** A fresh message id, unique to this tracker. */
@@ -68,9 +73,9 @@ export class AckTracker {
   }
 
   /** Starts tracking a message; the promise settles with the server's ack or error. */
-  track(id: string, frame: OutgoingFrame): Promise<AckInfo> {
+  track(id: string, frame: OutgoingFrame, channel?: string): Promise<AckInfo> {
     return new Promise<AckInfo>((resolve, reject) => {
-      this.inFlight.set(id, { frame, resolve, reject, attempts: 0, refusals: 0, heldUntil: 0, deadline: Infinity });
+      this.inFlight.set(id, { frame, channel, resolve, reject, attempts: 0, refusals: 0, heldUntil: 0, deadline: Infinity });
     });
   }
 
@@ -123,12 +128,17 @@ export class AckTracker {
    * After a reconnect: writes every message that was written before and not acknowledged, in order (through
    * `write`, the link's writer by default). The old socket's rate-limit holds end with it.
    */
-  resendWritten(write: (frame: OutgoingFrame) => boolean = this.write): void {
+  resendWritten(write: AckWrite = this.write): void {
     this.lastHold = 0;
     for (const entry of this.inFlight.values()) entry.heldUntil = 0;
+    let waitUntil: number | undefined;
     for (const [id, entry] of this.inFlight) {
       if (entry.attempts === 0) continue;
-      if (!this.retry(id, entry, write)) return;
+      if (waitUntil !== undefined) entry.deadline = waitUntil;
+      else if (!this.retry(id, entry, write)) {
+        if (entry.deadline === Infinity) return;
+        waitUntil = entry.deadline;
+      }
     }
   }
 
@@ -139,7 +149,8 @@ export class AckTracker {
     for (const entry of entries) entry.reject(error);
   }
 
-  private retry(id: string, entry: InFlight, write: (frame: OutgoingFrame) => boolean = this.write): boolean {
+  /** Writes the message again; false when it could not go now (no socket, or waiting for the rate limit until its new deadline). */
+  private retry(id: string, entry: InFlight, write: AckWrite = this.write): boolean {
     if (entry.attempts - entry.refusals >= this.options.maxAttempts) {
       this.fail(
         id,
@@ -151,19 +162,21 @@ export class AckTracker {
       );
       return true;
     }
-    if (!write(entry.frame)) {
-      entry.deadline = Infinity;
-      return false;
+    const outcome = write(entry.frame, entry.channel);
+    if (outcome === true) {
+      this.written(id);
+      return true;
     }
-    this.written(id);
-    return true;
+    entry.deadline = outcome === false ? Infinity : this.clock.now() + outcome;
+    if (outcome !== false) this.arm(entry.deadline);
+    return false;
   }
 
   private arm(at: number): void {
     if (at >= this.timerAt) return;
     this.disarm();
     this.timerAt = at;
-    this.timer = this.clock.setTimeout(() => this.expire(), Math.max(0, at - this.clock.now()));
+    this.timer = this.clock.setTimeout(() => this.expire(), Math.min(MAX_TIMER_MS, Math.max(0, at - this.clock.now())));
   }
 
   private disarm(): void {

@@ -165,10 +165,15 @@ export class OutboundQueue {
     this.arm();
   };
 
-  /** `options` are validated already (`resolveOptions`). */
-  constructor(options: OutboundQueueOptions, clock: Clock) {
+  /** `options` are validated already (`resolveOptions`); `onDrop` hears of every message the queue loses. */
+  constructor(options: OutboundQueueOptions, clock: Clock, private readonly onDrop?: (count: number) => void) {
     this.options = options;
     this.clock = clock;
+  }
+
+  private lose(count: number): void {
+    this.dropped += count;
+    this.onDrop?.(count);
   }
 
   /** Number of messages queued. */
@@ -212,7 +217,7 @@ export class OutboundQueue {
     });
     if (entry.expiresAt <= now) {
       this.expired++;
-      this.dropped++;
+      this.lose(1);
       entry.reject(expiredError(entry));
       return promise;
     }
@@ -293,7 +298,7 @@ export class OutboundQueue {
     const now = this.clock.now();
     if (message.expiresAt <= now) {
       this.expired++;
-      this.dropped++;
+      this.lose(1);
       message.reject(expiredError(message));
       return;
     }
@@ -342,7 +347,7 @@ export class OutboundQueue {
     const needBytes = this.totalBytes + entry.bytes - maxBytes;
     if (needCount > 0 || needBytes > 0) {
       if (overflow === 'reject' || entry.bytes > maxBytes || !this.canEvict(entry, atHead, needCount, needBytes)) {
-        this.dropped++;
+        this.lose(1);
         entry.reject(
           new SocketchartError(ErrorCode.QUEUE_OVERFLOW, {
             message: entry.bytes > maxBytes ? 'Message larger than the outbound queue' : 'Outbound queue full',
@@ -387,7 +392,7 @@ export class OutboundQueue {
       }
     }
     this.evicted += victims.length;
-    this.dropped += victims.length;
+    this.lose(victims.length);
     for (const entry of victims) {
       entry.reject(
         new SocketchartError(ErrorCode.QUEUE_OVERFLOW, {
@@ -421,7 +426,7 @@ export class OutboundQueue {
       if (ranks & (1 << rank)) this.lanes[rank]!.removeUnqueued();
     }
     this.expired += victims.length;
-    this.dropped += victims.length;
+    this.lose(victims.length);
     this.arm();
     for (const entry of victims) entry.reject(expiredError(entry));
   }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, type SocketchartError } from '../../../src/index.js';
-import type { MockSocket } from '../../../src/testing/index.js';
+import { SimulatedClock, type MockSocket } from '../../../src/testing/index.js';
 import { harness, type Harness } from '../../support/harness.js';
 
 /** A server that acknowledges publishes with a per-channel sequence number, unless told to stay silent. */
@@ -164,5 +164,35 @@ describe('ack tracker: a rate-limit hold does not outlive its socket', () => {
     second.push({ type: 'ack', id, seq: 1 }); // the server acknowledges the resend
     await h.settle();
     expect(outcome).toBe('resolved');
+  });
+});
+
+/** A simulated clock that runs a delay above 2^31 - 1 ms after 1 ms, as Node and browsers do. */
+class HostLikeClock extends SimulatedClock {
+  scheduled: number[] = [];
+  override setTimeout(fn: () => void, ms: number) {
+    this.scheduled.push(ms);
+    return super.setTimeout(fn, ms > 2 ** 31 - 1 ? 1 : ms);
+  }
+}
+
+describe('an acknowledged message held for a long retry_after', () => {
+  it('a 30-day hold arms no timer beyond what host timers keep, and the tracker does not spin', async () => {
+    const clock = new HostLikeClock(1_700_000_000_000);
+    const h = harness({ heartbeat: false, clock, acks: { timeoutMs: 10_000, maxAttempts: 3 } });
+    h.server.onFrame = (socket: MockSocket, frame) => {
+      if (frame.json?.type === 'publish') {
+        socket.push({ type: 'error', id: frame.json.id, code: 'RATE_LIMIT_EXCEEDED', message: 'banned', retry_after: 30 * 24 * 3600 });
+      }
+    };
+    await h.connect();
+    void h.connection.send('m', { channel: 'chat:1', ack: true }).catch(() => {});
+    await h.settle();
+    clock.scheduled = [];
+    clock.advance(1_000);
+    await h.settle();
+    expect(clock.scheduled.filter((ms) => ms > 2 ** 31 - 1)).toEqual([]);
+    expect(clock.scheduled.length).toBeLessThan(10);
+    h.connection.dispose();
   });
 });

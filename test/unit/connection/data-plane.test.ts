@@ -177,6 +177,24 @@ describe('data plane', () => {
     expect(boxes.map((box) => box.status)).toEqual(Array(4).fill('resolved'));
   });
 
+  it('a send while the socket is closing (its close event not yet fired) is queued for the next socket, not resolved as written', async () => {
+    const h = harness({ heartbeat: false });
+    await h.connect();
+    const first = socketOf(h);
+    first.readyState = 2;
+    expect(h.connection.status).toBe('connected');
+    const box = track(h.connection.send('during-close'));
+    await h.settle();
+    expect(box.status).toBe('pending');
+    expect(raws(first)).toEqual([]);
+    first.closeFromServer(1012, 'restart');
+    await h.advance(5_000);
+    await h.settle();
+    expect(h.connection.status).toBe('connected');
+    expect(raws(socketOf(h))).toEqual(['during-close']);
+    expect(box.status).toBe('resolved');
+  });
+
   it('messages sent while the queue is still draining go after the queue (order preserved)', async () => {
     const h = harness({ queue: { highWaterMark: 1_000 } }, { autoOpen: false });
     void h.connection.send('q-normal');
@@ -302,6 +320,32 @@ describe('data plane', () => {
     await h.connect();
     expect(raws(socketOf(h))).toEqual(['high', 'normal']);
     expect([normal.status, high.status]).toEqual(['resolved', 'resolved']);
+  });
+
+  it('metrics().drops counts a send the full queue refuses (overflow "reject")', async () => {
+    const h = harness({ heartbeat: false, queue: { maxMessages: 1, overflow: 'reject' } });
+    void h.connection.send('kept', { channel: 'c' }).catch(() => {});
+    await expect(h.connection.send('refused', { channel: 'c' })).rejects.toMatchObject({ code: ErrorCode.QUEUE_OVERFLOW });
+    expect(h.connection.metrics().drops).toBe(1);
+  });
+
+  it('metrics().drops counts a queued send evicted for a higher priority', async () => {
+    const h = harness({ heartbeat: false, queue: { maxMessages: 1 } });
+    const low = h.connection.send('low', { channel: 'c', priority: 'low' });
+    void h.connection.send('high', { channel: 'c', priority: 'high' }).catch(() => {});
+    await expect(low).rejects.toMatchObject({ code: ErrorCode.QUEUE_OVERFLOW });
+    expect(h.connection.metrics().drops).toBe(1);
+  });
+
+  it('metrics().drops counts a queued send that expires, and its drop rate lowers the health score', async () => {
+    const h = harness({ heartbeat: false });
+    const sent = h.connection.send('stale', { channel: 'c', ttl: 1_000 });
+    sent.catch(() => {});
+    await h.advance(1_000);
+    await expect(sent).rejects.toMatchObject({ code: ErrorCode.MESSAGE_EXPIRED });
+    expect(h.connection.metrics().drops).toBe(1);
+    await h.connect();
+    expect(h.connection.metrics().healthScore).toBeLessThan(1);
   });
 
   it('the queue bound queue.maxBytes counts UTF-8 bytes, not UTF-16 code units', async () => {

@@ -268,3 +268,49 @@ describe('RateLimiter bounds', () => {
     );
   });
 });
+
+describe('acknowledged messages written again take tokens like any write', () => {
+  it('resends after acks.timeoutMs stay within burst + rate × W, and each still goes once a token is there', async () => {
+    const h = harness({ heartbeat: false, acks: { timeoutMs: 1_000, maxAttempts: 5 }, rateLimit: { connection: { perMinute: 60, burst: 2 } } });
+    await h.connect();
+    const writes: Array<[number, unknown]> = [];
+    const start = h.clock.now();
+    h.server.onFrame = (_socket, frame) => {
+      if (frame.json?.type === 'publish') writes.push([h.clock.now() - start, frame.json.data]);
+    };
+    void h.connection.send('a1', { channel: 'c', ack: true }).catch(() => {});
+    void h.connection.send('a2', { channel: 'c', ack: true }).catch(() => {});
+    await h.settle();
+    await h.advance(1_000);
+    void h.connection.send('b', { channel: 'c' });
+    await h.settle();
+    expect(writes.filter(([at]) => at <= 1_000)).toHaveLength(3);
+    await h.advance(2_000);
+    expect(writes.filter(([, data]) => data === 'a1' || data === 'a2').length).toBeGreaterThanOrEqual(4);
+    for (let i = 3; i < writes.length; i++) expect(writes[i]![0] - writes[i - 1]![0]).toBeGreaterThanOrEqual(1_000);
+  });
+
+  it('after a reconnect, unacknowledged messages go again within the limit and in their order', async () => {
+    const h = harness({
+      heartbeat: false,
+      reconnect: { baseMs: 100, capMs: 100, jitter: 0 },
+      acks: { timeoutMs: 60_000, maxAttempts: 5 },
+      rateLimit: { connection: { perMinute: 60, burst: 2 } },
+    });
+    await h.connect();
+    for (let n = 1; n <= 6; n++) {
+      void h.connection.send(`m${n}`, { channel: 'c', ack: true }).catch(() => {});
+      await h.advance(1_000);
+    }
+    expect(publishes(h.server.last)).toHaveLength(6);
+    h.server.last!.drop();
+    await h.settle();
+    await h.advance(100);
+    expect(h.connection.status).toBe('connected');
+    expect(publishes(h.server.last)).toEqual(['m1', 'm2']);
+    await h.advance(1_000);
+    expect(publishes(h.server.last)).toEqual(['m1', 'm2', 'm3']);
+    await h.advance(3_000);
+    expect(publishes(h.server.last)).toEqual(['m1', 'm2', 'm3', 'm4', 'm5', 'm6']);
+  });
+});
