@@ -1,4 +1,4 @@
-import type { Clock, TimerHandle } from '../environment/clock.js';
+import { MAX_TIMER_MS, type Clock, type TimerHandle } from '../environment/clock.js';
 import { ErrorCode, InvalidOptionError, SocketchartError } from '../protocol/errors.js';
 
 /** Priority of an outbound message; `critical` is sent first, `low` is evicted first. */
@@ -68,7 +68,6 @@ export interface EnqueueInput {
 /** Every priority, highest first. */
 export const priorities: readonly Priority[] = ['critical', 'high', 'normal', 'low'];
 const RANK: Readonly<Record<Priority, number>> = { low: 0, normal: 1, high: 2, critical: 3 };
-const MAX_TIMER_MS = 2_147_483_647;
 
 class Entry implements QueuedMessage {
   heapIndex = -1;
@@ -87,17 +86,55 @@ class Entry implements QueuedMessage {
   ) {}
 }
 
+/**
+ * One priority's messages, oldest first. A message taken out of the middle (aborted, expired) stays in
+ * place as a dead entry until it reaches the head or dead entries are half the lane: removals stay O(1).
+ */
 class Lane {
   items: Entry[] = [];
   head = 0;
+  /** Bytes of the live messages. */
   bytes = 0;
-  get length(): number {
-    return this.items.length - this.head;
+  /** Live messages. */
+  length = 0;
+  private dead = 0;
+  /** The oldest live message, dead entries before it dropped. */
+  first(): Entry | undefined {
+    while (this.head < this.items.length && !this.items[this.head]!.queued) this.advance(true);
+    return this.items[this.head];
   }
   shift(): Entry | undefined {
-    const entry = this.items[this.head];
+    const entry = this.first();
     if (entry === undefined) return undefined;
     this.bytes -= entry.bytes;
+    this.length--;
+    this.advance(false);
+    return entry;
+  }
+  unshift(entry: Entry): void {
+    if (this.head > 0) this.items[--this.head] = entry;
+    else this.items.unshift(entry);
+    this.bytes += entry.bytes;
+    this.length++;
+  }
+  push(entry: Entry): void {
+    this.items.push(entry);
+    this.bytes += entry.bytes;
+    this.length++;
+  }
+  /** A live message of this lane left the queue where it stood. */
+  forget(entry: Entry): void {
+    this.bytes -= entry.bytes;
+    this.length--;
+    this.dead++;
+    if (this.dead >= 64 && this.dead * 2 >= this.items.length - this.head) this.compact();
+  }
+  /** The live messages, oldest first. */
+  *live(): IterableIterator<Entry> {
+    for (let i = this.head; i < this.items.length; i++) if (this.items[i]!.queued) yield this.items[i]!;
+  }
+  private advance(dead: boolean): void {
+    if (dead) this.dead--;
     if (++this.head === this.items.length) {
       this.items.length = 0;
       this.head = 0;
@@ -108,29 +145,11 @@ class Lane {
         this.head = 0;
       }
     }
-    return entry;
   }
-  unshift(entry: Entry): void {
-    if (this.head > 0) this.items[--this.head] = entry;
-    else this.items.unshift(entry);
-    this.bytes += entry.bytes;
-  }
-  push(entry: Entry): void {
-    this.items.push(entry);
-    this.bytes += entry.bytes;
-  }
-  removeUnqueued(): void {
-    const kept: Entry[] = [];
-    let bytes = 0;
-    for (let i = this.head; i < this.items.length; i++) {
-      const entry = this.items[i]!;
-      if (!entry.queued) continue;
-      kept.push(entry);
-      bytes += entry.bytes;
-    }
-    this.items = kept;
+  private compact(): void {
+    this.items = [...this.live()];
     this.head = 0;
-    this.bytes = bytes;
+    this.dead = 0;
   }
 }
 
@@ -235,7 +254,7 @@ export class OutboundQueue {
     const onAbort = () => {
       if (entry.queued) {
         this.detach(entry);
-        this.lanes[RANK[entry.priority]!]?.removeUnqueued();
+        this.lanes[RANK[entry.priority]!]?.forget(entry);
         this.arm();
       }
       reject(signal.reason);
@@ -266,7 +285,7 @@ export class OutboundQueue {
     this.expireDue(this.clock.now());
     for (let rank = 3; rank >= 0; rank--) {
       const lane = this.lanes[rank];
-      if (lane !== undefined && lane.length > 0) return lane.items[lane.head];
+      if (lane !== undefined && lane.length > 0) return lane.first();
     }
     return undefined;
   }
@@ -312,11 +331,8 @@ export class OutboundQueue {
     for (let rank = 3; rank >= 0; rank--) {
       const lane = this.lanes[rank];
       if (lane === undefined) continue;
-      for (let i = lane.head; i < lane.items.length; i++) {
-        const entry = lane.items[i]!;
-        entry.queued = false;
-        rejected.push(entry);
-      }
+      for (const entry of lane.live()) rejected.push(entry);
+      for (const entry of rejected) entry.queued = false;
       this.lanes[rank] = undefined;
     }
     if (this.heap !== undefined) {
@@ -415,15 +431,11 @@ export class OutboundQueue {
     const heap = this.heap;
     if (heap === undefined || heap.length === 0 || heap[0]!.expiresAt > now) return;
     const victims: Entry[] = [];
-    let ranks = 0;
     while (heap.length > 0 && heap[0]!.expiresAt <= now) {
       const entry = heap[0]!;
       this.detach(entry);
-      ranks |= 1 << RANK[entry.priority];
+      this.lanes[RANK[entry.priority]]!.forget(entry);
       victims.push(entry);
-    }
-    for (let rank = 0; rank < 4; rank++) {
-      if (ranks & (1 << rank)) this.lanes[rank]!.removeUnqueued();
     }
     this.expired += victims.length;
     this.lose(victims.length);

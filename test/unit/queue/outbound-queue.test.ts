@@ -274,6 +274,50 @@ describe('OutboundQueue', () => {
     expect(clock.nextAt()).toBe(10_000);
   });
 
+  it('messages aborted out of the middle leave the rest in order, with size, bytes and depth right (across a compaction)', async () => {
+    const { queue } = makeQueue();
+    const controllers = Array.from({ length: 300 }, (_, i) => {
+      const controller = new AbortController();
+      queue.enqueue({ payload: `m${i}`, bytes: 10, priority: 'normal', signal: controller.signal }).catch(() => {});
+      return controller;
+    });
+    send(queue, 'low', 'last');
+    controllers.forEach((controller, i) => {
+      if (i % 3 !== 0) controller.abort(new Error('cancelled'));
+    });
+    await flush();
+    expect(queue.size).toBe(101);
+    expect(queue.bytes).toBe(100 * 10 + 4);
+    expect(queue.depthByPriority()).toEqual({ critical: 0, high: 0, normal: 100, low: 1 });
+    expect(queue.peek()?.payload).toBe('m0');
+    expect(drain(queue).map((m) => m.payload)).toEqual([...Array.from({ length: 100 }, (_, i) => `m${i * 3}`), 'last']);
+  });
+
+  it('messages expiring out of the middle leave the rest in order; an expired one at the head is never handed out', async () => {
+    const { queue, clock } = makeQueue();
+    for (let i = 0; i < 200; i++) send(queue, 'high', `m${i}`, i % 2 === 0 ? { ttlMs: 1_000 } : {});
+    clock.advance(1_000);
+    await flush();
+    expect(queue.size).toBe(100);
+    expect(queue.depthByPriority().high).toBe(100);
+    send(queue, 'high', 'after');
+    expect(drain(queue).map((m) => m.payload)).toEqual([...Array.from({ length: 100 }, (_, i) => `m${i * 2 + 1}`), 'after']);
+    expect(queue.size).toBe(0);
+    expect(queue.bytes).toBe(0);
+  });
+
+  it('rejectAll after removals out of the middle rejects only the messages still queued, once each', async () => {
+    const { queue } = makeQueue();
+    const controller = new AbortController();
+    const aborted = track(queue.enqueue({ payload: 'gone', bytes: 4, priority: 'normal', signal: controller.signal }));
+    const kept = [send(queue, 'normal', 'a'), send(queue, 'normal', 'b')];
+    controller.abort(new Error('cancelled'));
+    expect(queue.rejectAll(new SocketchartError(ErrorCode.CLOSED, { message: 'stop' }))).toBe(2);
+    await flush();
+    expect(kept.map(codeOf)).toEqual([ErrorCode.CLOSED, ErrorCode.CLOSED]);
+    expect(aborted.length).toBe(2);
+  });
+
   it('unshift puts a message back at the head of its priority', () => {
     const { queue } = makeQueue();
     send(queue, 'normal', 'a');
