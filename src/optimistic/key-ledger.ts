@@ -1,11 +1,9 @@
-import type { SocketchartError } from '../protocol/errors.js';
-import type { OptimisticConflictError } from './conflict-error.js';
 import type { MergeChange, OptimisticUpdateReceipt } from './types.js';
 
 /** The app's promise for one local change. */
 export interface Settlement {
   resolve: (receipt: OptimisticUpdateReceipt) => void;
-  reject: (error: SocketchartError | OptimisticConflictError<unknown, unknown>) => void;
+  reject: (error: unknown) => void;
 }
 
 /** A change published by this store and not yet folded into its key's confirmed value. */

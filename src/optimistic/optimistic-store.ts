@@ -24,6 +24,9 @@ const MAX_AWAITING = 256;
 const isResolution = <Value>(value: unknown): value is ConflictResolution<Value> =>
   value === 'mine' || value === 'theirs' || (typeof value === 'object' && value !== null && 'merged' in value);
 
+/** An `update()` whose promise has not settled: only these make another client's message a conflict. */
+const awaited = (local: LocalChange<unknown>): boolean => local.status === 'sent' && local.settlement !== undefined;
+
 function sendFailure(error: unknown): SocketchartError {
   if (isSocketchartError(error)) return error;
   return new SocketchartError(ErrorCode.CONNECTION_FAILED, { message: 'The change could not be sent', recovery: 'fail', cause: error });
@@ -34,7 +37,7 @@ function sendFailure(error: unknown): SocketchartError {
  * Keyed state over one channel with optimistic updates: a local change shows at once, is published with
  * `ack: true`, is confirmed by the server's ack or by its echo on the channel (whichever comes first),
  * and is rolled back when the server refuses it. Messages from other clients are applied as they come;
- * one that arrives while a local change for its key is in flight is a conflict, resolved by the `conflict` policy.
+ * one that arrives while an `update()` for its key is unsettled is a conflict, resolved by the `conflict` policy.
  */
 export class OptimisticStore<Value, Change = Value> {
   readonly channel: string;
@@ -46,6 +49,8 @@ export class OptimisticStore<Value, Change = Value> {
   private readonly recent = new RecentIds(REMEMBERED_IDS);
   private readonly events = new Emitter<OptimisticStoreEvents<Value, Change>>();
   private readonly releases: Array<() => void>;
+  /** Aborted on `dispose()`: publishes still queued or awaiting their ack are given up. */
+  private readonly abort = new AbortController();
   /** Highest sequence number the channel has reached for this store. */
   private channelSeq: number | undefined;
   private cachedSnapshot: ReadonlyMap<string, Value> | undefined;
@@ -97,8 +102,9 @@ export class OptimisticStore<Value, Change = Value> {
    * Shows the change at once and publishes it with `ack: true` and a fresh id. Resolves when the server
    * confirms it; rejects with the server's `SocketchartError` (the change is rolled back, later local
    * changes stay on top of the confirmed value), with `OptimisticConflictError` when it lost a conflict
-   * resolved as `'theirs'`, or with CLOSED on `dispose()`. A change must belong to `key`
-   * (INVALID_MESSAGE_FORMAT otherwise, and nothing is shown or sent).
+   * resolved as `'theirs'`, or with CLOSED on `dispose()` (the change is then not sent any more). A change
+   * must belong to `key` (INVALID_MESSAGE_FORMAT otherwise) and `merge` must accept it (it rejects with what
+   * `merge` throws otherwise); in both cases nothing is shown or sent.
    */
   update(key: string, input: OptimisticChangeInput<Value, Change>): Promise<OptimisticUpdateReceipt> {
     if (this.disposed) return Promise.reject(this.closedError());
@@ -136,7 +142,10 @@ export class OptimisticStore<Value, Change = Value> {
     return this.events.on(event, listener);
   }
 
-  /** Unsubscribes from the channel and the connection, rejects every unconfirmed change with CLOSED and forgets all state. */
+  /**
+   * Unsubscribes from the channel and the connection, rejects every unconfirmed change with CLOSED, gives up
+   * its publishes still queued or awaiting their ack, and forgets all state.
+   */
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
@@ -149,6 +158,7 @@ export class OptimisticStore<Value, Change = Value> {
     this.cachedSnapshot = undefined;
     this.events.clear();
     const error = this.closedError();
+    this.abort.abort(error);
     for (const settlement of settlements) settlement.reject(error);
   }
 
@@ -171,14 +181,25 @@ export class OptimisticStore<Value, Change = Value> {
       return;
     }
     const local: LocalChange<Change> = { id, key, change, kind, status: 'sent', seq: undefined, settlement };
-    this.ledger(key).changes.push(local);
+    const ledger = this.ledger(key);
+    ledger.changes.push(local);
     this.locals.set(id, local);
-    this.refresh(key);
+    try {
+      this.refresh(key);
+    } catch (error) {
+      this.locals.delete(id);
+      ledger.remove(local);
+      if (ledger.isEmpty) this.ledgers.delete(key);
+      if (!settlement) throw error;
+      settlement.reject(error);
+      return;
+    }
     if (this.disposed) return;
     const { connection, channel, event } = this.options;
+    const { signal } = this.abort;
     let sent: Promise<void>;
     try {
-      sent = connection.send(change, event === undefined ? { channel, ack: true, id } : { channel, ack: true, id, event });
+      sent = connection.send(change, event === undefined ? { channel, ack: true, id, signal } : { channel, ack: true, id, event, signal });
     } catch (error) {
       sent = Promise.reject(error);
     }
@@ -229,7 +250,7 @@ export class OptimisticStore<Value, Change = Value> {
       this.channelSeq = seq;
     }
     if (this.options.event !== undefined && message.event !== this.options.event) return;
-    const id = message.id;
+    const id = this.ownId(message);
     if (id !== undefined) {
       const local = this.locals.get(id);
       if (local) {
@@ -244,12 +265,19 @@ export class OptimisticStore<Value, Change = Value> {
     const ledger = this.ledger(key);
     const lateOwnChange = id !== undefined && this.recent.get(id) === 'rolledBack';
     if (lateOwnChange) this.recent.set(id, 'confirmed');
-    if (lateOwnChange || !ledger.changes.some((local) => local.status === 'sent')) {
+    if (lateOwnChange || !ledger.changes.some(awaited)) {
       ledger.apply(data);
       this.refresh(key);
       return;
     }
     this.conflict(ledger, data, message);
+  }
+
+  /** The message's id, unless the message names another user as its sender: then it cannot be one of this store's publishes. */
+  private ownId(message: InboundMessage<Change>): string | undefined {
+    const from = message.from;
+    const self = this.options.connection.session?.userId;
+    return typeof from === 'string' && self !== undefined && from !== self ? undefined : message.id;
   }
 
   /** The channel reached `seq`: acknowledged changes numbered up to it take their place in the confirmed values. */
@@ -288,7 +316,7 @@ export class OptimisticStore<Value, Change = Value> {
     }
     if (resolution === 'theirs') {
       for (const local of ledger.changes) {
-        if (local.status === 'sent' && local.settlement) this.rejectSettlement(local, new OptimisticConflictError(local.id, conflict));
+        if (awaited(local)) this.rejectSettlement(local, new OptimisticConflictError(local.id, conflict));
       }
     }
     this.refresh(key);
@@ -311,7 +339,7 @@ export class OptimisticStore<Value, Change = Value> {
   private rejectSettlement(local: LocalChange<Change>, error: OptimisticConflictError<Value, Change>): void {
     const settlement = local.settlement;
     local.settlement = undefined;
-    settlement?.reject(error as OptimisticConflictError<unknown, unknown>);
+    settlement?.reject(error);
   }
 
   private refresh(key: string): void {

@@ -2,8 +2,11 @@ import type { Connection } from '../connection/connection.js';
 import type { InboundMessage } from '../protocol/adapter.js';
 import type { SocketchartError } from '../protocol/errors.js';
 
-/** What the store needs from a connection: acknowledged publishes, a channel subscription and its `control`/`gap` events. */
-export type OptimisticConnection = Pick<Connection, 'send' | 'subscribe' | 'on'>;
+/**
+ * What the store needs from a connection: acknowledged publishes, a channel subscription and its `control`/`gap` events;
+ * its `session`, when it has one, tells this user's messages from other users' with the same id.
+ */
+export type OptimisticConnection = Pick<Connection, 'send' | 'subscribe' | 'on'> & Partial<Pick<Connection, 'session'>>;
 
 /** Folds one change into a key's value (`current` is `undefined` for a key with no value yet). */
 export type MergeChange<Value, Change> = (current: Value | undefined, change: Change, key: string) => Value;
@@ -15,7 +18,8 @@ export type ChangeFromValue<Value, Change> = (value: Value, key: string) => Chan
 export type OptimisticChangeInput<Value, Change> = Change | ((current: Value | undefined) => Change);
 
 /**
- * A message from another client for a key while a local change for that key waits for the server.
+ * A message from another client for a key while an `update()` for that key is unsettled (changes given up in
+ * an earlier conflict and the store's own publishes settling one do not count).
  * The server orders their message before the local changes still in flight.
  */
 export interface OptimisticConflict<Value, Change> {
@@ -63,7 +67,7 @@ interface BaseOptions<Value, Change> {
    */
   initial?: ReadonlyMap<string, Value> | Iterable<readonly [string, Value]> | Readonly<Record<string, Value>>;
   /**
-   * What to do when another client's message for a key arrives while a local change for it is in flight.
+   * What to do when another client's message for a key arrives while an `update()` for it is unsettled.
    * @default 'server-wins'
    */
   conflict?: ConflictPolicy<Value, Change>;
@@ -73,8 +77,11 @@ interface BaseOptions<Value, Change> {
    */
   event?: string;
   /**
-   * Makes the id of each publish, unique for the life of the store.
-   * @default a random prefix followed by a counter
+   * Makes the id of each publish. An id must not repeat among this user's publishes on the channel, from any
+   * store or device (the server de-duplicates ids per user). A message of another user with the same id is
+   * told apart by its sender when the connection knows its user id (`session.userId`); without one, ids must
+   * be unique among every publisher on the channel.
+   * @default a random prefix per store followed by a counter
    */
   createId?: () => string;
 }

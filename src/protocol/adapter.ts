@@ -23,6 +23,8 @@ export interface InboundMessage<T = unknown> {
   readonly id?: string | undefined;
   /** Application event name, when the message carries one. */
   readonly event?: string | undefined;
+  /** The publisher's user id, when the server names it (absent for the server's own publishes). */
+  readonly from?: string | undefined;
   readonly data: T;
 }
 

@@ -5,6 +5,7 @@ import {
   OptimisticConflictError,
   type OptimisticConflictEvent,
   type ConflictPolicy,
+  type MergeChange,
   type OptimisticRollbackEvent,
   type OptimisticStoreChange,
   type OptimisticUpdateReceipt,
@@ -65,7 +66,12 @@ interface ListChange {
 }
 const listMerge = (current: string[] | undefined, change: ListChange): string[] => change.set ?? [...(current ?? []), change.add ?? ''];
 
-async function listStore(initial: Record<string, string[]> = {}, connection: Partial<ConnectionOptions> = {}, conflict?: ConflictPolicy<string[], ListChange>) {
+async function listStore(
+  initial: Record<string, string[]> = {},
+  connection: Partial<ConnectionOptions> = {},
+  conflict?: ConflictPolicy<string[], ListChange>,
+  merge: MergeChange<string[], ListChange> = listMerge,
+) {
   const h = harness(connection);
   const server = channelServer(h);
   await h.connect();
@@ -74,7 +80,7 @@ async function listStore(initial: Record<string, string[]> = {}, connection: Par
     channel: CHANNEL,
     key: (change) => change.key,
     initial,
-    merge: listMerge,
+    merge,
     fromValue: (value, key) => ({ key, set: value }),
     ...(conflict ? { conflict } : {}),
   });
@@ -308,6 +314,44 @@ describe('optimistic store', () => {
     store.dispose();
   });
 
+  it('after one conflict lost under server-wins, later remote messages for the key are not conflicts and the store republishes nothing more', async () => {
+    const { h, server, store } = await listStore({ a: ['base'] });
+    const conflicts: unknown[] = [];
+    store.on('conflict', (event) => conflicts.push(event));
+    const stored: ListChange[] = [];
+    let published = 0;
+    const remote = (change: ListChange) => {
+      stored.push(change);
+      server.remote(change);
+    };
+    const acceptOldest = () => {
+      for (const publish of server.inbox.splice(0, 1)) {
+        published++;
+        stored.push(publish.data as ListChange);
+        server.accept(publish);
+      }
+    };
+    void store.update('a', add('a', 'mine')).catch(() => undefined);
+    await h.settle();
+    remote(add('a', 'r0'));
+    await h.settle();
+    for (let i = 1; i <= 10; i++) {
+      acceptOldest();
+      remote(add('a', `r${i}`));
+      await h.settle();
+    }
+    while (server.inbox.length > 0) {
+      acceptOldest();
+      await h.settle();
+    }
+    expect(conflicts).toHaveLength(1);
+    expect(published).toBe(2);
+    expect(store.pending()).toBe(0);
+    expect(store.get('a')).toEqual(stored.reduce(listMerge, ['base']));
+    for (let i = 2; i <= 10; i++) expect(store.get('a')).toContain(`r${i}`);
+    store.dispose();
+  });
+
   it('the conflict event carries the key, mine, theirs and base, with the resolution', async () => {
     const { h, server, store } = await listStore({ a: ['base'] });
     const conflicts: OptimisticConflictEvent<string[], ListChange>[] = [];
@@ -371,6 +415,26 @@ describe('optimistic store', () => {
     store.dispose();
   });
 
+  it('an update whose change merge refuses rejects with its error, sends nothing and leaves the key free for the next change', async () => {
+    const strictMerge: MergeChange<string[], ListChange> = (current, change) => {
+      if (change.add === '') throw new Error('empty item');
+      return listMerge(current, change);
+    };
+    const { h, server, store } = await listStore({ a: ['base'] }, {}, undefined, strictMerge);
+    await expect(store.update('a', add('a', ''))).rejects.toThrow('empty item');
+    await h.settle();
+    expect(server.inbox).toEqual([]);
+    expect(store.pending('a')).toBe(0);
+    expect(store.pending()).toBe(0);
+    const next = store.update('a', add('a', 'x'));
+    await h.settle();
+    expect(server.inbox).toHaveLength(1);
+    server.accept(server.inbox[0]!);
+    await expect(next).resolves.toMatchObject({ key: 'a' });
+    expect(store.get('a')).toEqual(['base', 'x']);
+    store.dispose();
+  });
+
   it('creates a key that does not exist yet: shown at once, published, confirmed by the server', async () => {
     const { h, server, store } = await todoStore();
     const created = store.update('t9', (todo) => ({ id: 't9', title: 'new', ...todo }));
@@ -402,6 +466,62 @@ describe('optimistic store', () => {
     await h.settle();
     expect(store.get('t1')).toEqual({ id: 't1', title: 'renamed', done: true });
     expect(server.inbox[1]!.data).toEqual({ id: 't1', title: 'renamed', done: true });
+    store.dispose();
+  });
+
+  it("another user's message carrying the id of a change in flight is applied as theirs, not taken for this store's echo", async () => {
+    const h = harness({ auth: { token: 'tkn' } });
+    const server = channelServer(h);
+    await h.connect();
+    let n = 0;
+    const store = createOptimisticStore<string[], ListChange>({
+      connection: h.connection,
+      channel: CHANNEL,
+      key: (change) => change.key,
+      initial: { a: ['base'], b: ['base'] },
+      merge: listMerge,
+      fromValue: (value, key) => ({ key, set: value }),
+      createId: () => `edit-${++n}`,
+    });
+    await h.settle();
+    const mine = store.update('a', add('a', 'mine'));
+    await h.settle();
+    const publish = server.inbox[0]!;
+    expect(publish.id).toBe('edit-1');
+    h.server.last!.push({ type: 'message', ch: CHANNEL, seq: 1, id: 'edit-1', from: 'bob', data: add('b', 'bob') });
+    await h.settle();
+    expect(store.get('b')).toEqual(['base', 'bob']);
+    expect(store.pending('a')).toBe(1);
+    h.server.last!.push({ type: 'message', ch: CHANNEL, seq: 2, id: 'edit-1', from: 'user-1', data: publish.data });
+    server.ack(publish, 2);
+    await expect(mine).resolves.toMatchObject({ seq: 2, via: 'echo' });
+    expect(store.get('a')).toEqual(['base', 'mine']);
+    expect(store.get('b')).toEqual(['base', 'bob']);
+    store.dispose();
+  });
+
+  it("another user's message carrying the id of a change already confirmed is applied, not dropped as a late echo", async () => {
+    const h = harness({ auth: { token: 'tkn' } });
+    const server = channelServer(h);
+    await h.connect();
+    let n = 0;
+    const store = createOptimisticStore<string[], ListChange>({
+      connection: h.connection,
+      channel: CHANNEL,
+      key: (change) => change.key,
+      initial: { a: ['base'] },
+      merge: listMerge,
+      fromValue: (value, key) => ({ key, set: value }),
+      createId: () => `edit-${++n}`,
+    });
+    await h.settle();
+    const mine = store.update('a', add('a', 'mine'));
+    await h.settle();
+    server.ack(server.inbox[0]!, 1);
+    await mine;
+    h.server.last!.push({ type: 'message', ch: CHANNEL, seq: 2, id: 'edit-1', from: 'bob', data: add('a', 'bob') });
+    await h.settle();
+    expect(store.get('a')).toEqual(['base', 'mine', 'bob']);
     store.dispose();
   });
 
@@ -454,6 +574,27 @@ describe('optimistic store', () => {
     expect(store.pending()).toBe(0);
     await expect(store.update('a', add('a', 'y'))).rejects.toMatchObject({ code: ErrorCode.CLOSED });
     expect(server.inbox).toHaveLength(1);
+  });
+
+  it('dispose gives up a change still queued while the connection is not open: it is never published', async () => {
+    const h = harness();
+    const server = channelServer(h);
+    const store = createOptimisticStore<string[], ListChange>({
+      connection: h.connection,
+      channel: CHANNEL,
+      key: (change) => change.key,
+      initial: { a: ['base'] },
+      merge: listMerge,
+      fromValue: (value, key) => ({ key, set: value }),
+    });
+    const outcome = store.update('a', add('a', 'x')).catch((e: SocketchartError) => e);
+    await h.settle();
+    store.dispose();
+    expect(await outcome).toMatchObject({ code: ErrorCode.CLOSED });
+    await h.connect();
+    await h.settle();
+    expect(server.inbox).toEqual([]);
+    h.connection.dispose();
   });
 
   it('dispose removes its connection listeners: other listeners of the channel keep theirs', async () => {
