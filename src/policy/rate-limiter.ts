@@ -69,7 +69,8 @@ export class RateLimiter {
 
   constructor(
     private readonly clock: Clock,
-    options: { connection?: RateLimit | undefined; channels: Readonly<Record<string, RateLimit>> },
+    /** The configured limits: caps that a limit the server announces can only make stricter. */
+    private readonly options: { connection?: RateLimit | undefined; channels: Readonly<Record<string, RateLimit>> },
   ) {
     if (options.connection) this.connection = bucketOf(options.connection, clock);
     for (const [type, limit] of Object.entries(options.channels)) this.channels.set(type, bucketOf(limit, clock));
@@ -114,8 +115,10 @@ export class RateLimiter {
     const scope = status.scope ?? CONNECTION_SCOPE;
     if (IGNORED_SCOPES.has(scope) || !(status.limit > 0)) return;
     const windowSeconds = status.windowSeconds ?? 60;
-    const limit: RateLimit = { perMinute: (status.limit * 60 * SERVER_RATE_SHARE) / windowSeconds, burst: status.burst ?? status.limit };
-    if (!Number.isFinite(limit.perMinute) || !Number.isFinite(limit.burst) || !(limit.burst >= 1)) return;
+    const announced: RateLimit = { perMinute: (status.limit * 60 * SERVER_RATE_SHARE) / windowSeconds, burst: status.burst ?? status.limit };
+    if (!Number.isFinite(announced.perMinute) || !Number.isFinite(announced.burst) || !(announced.burst >= 1)) return;
+    const cap = scope === CONNECTION_SCOPE ? this.options.connection : Object.hasOwn(this.options.channels, scope) ? this.options.channels[scope] : undefined;
+    const limit = cap === undefined ? announced : { perMinute: Math.min(cap.perMinute, announced.perMinute), burst: Math.min(cap.burst, announced.burst) };
     let bucket = scope === CONNECTION_SCOPE ? this.connection : this.channels.get(scope);
     if (bucket === undefined || Math.abs(bucket.ratePerSec - limit.perMinute / 60) > 1e-9 || bucket.burst !== limit.burst) {
       const previous = bucket;

@@ -16,6 +16,7 @@ const isRecord = (value: unknown): value is Frame =>
 const invalid = (message: string, details?: unknown) =>
   new SocketchartError(ErrorCode.INVALID_MESSAGE_FORMAT, { message, recovery: 'none', details });
 
+const finite = (value: unknown) => (typeof value === 'number' && Number.isFinite(value) ? value : undefined);
 const seconds = (value: unknown) => (typeof value === 'number' && value >= 0 && Number.isFinite(value) ? Math.round(value * 1000) : undefined);
 
 /**
@@ -84,10 +85,10 @@ export const jsonProtocol: ProtocolAdapter = {
         sink.data(frame as unknown as InboundMessage);
         return;
       case 'pong':
-        sink.pong(typeof frame.ts === 'number' ? frame.ts : undefined);
+        sink.pong(finite(frame.ts));
         return;
       case 'ping':
-        sink.ping(typeof frame.ts === 'number' ? frame.ts : undefined);
+        sink.ping(finite(frame.ts));
         return;
       case 'auth_ok':
         sink.authOk({

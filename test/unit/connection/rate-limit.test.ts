@@ -96,6 +96,34 @@ describe('client-side rate limits', () => {
     expect(publishes(h.server.last)).toEqual([1, 2, 'other', 3, 4, 5]);
   });
 
+  it('a configured limit stays a cap: a looser limit the server announces for its scope does not let more through', async () => {
+    const h = harness({ heartbeat: false, rateLimit: { channels: { chat: { perMinute: 6, burst: 1 } }, connection: { perMinute: 60, burst: 2 } } });
+    await h.connect();
+    h.server.last!.push({ type: 'rate_limit_status', scope: 'chat', limit: 600, burst: 100, remaining: 100, reset_at: 0, window_seconds: 60 });
+    h.server.last!.push({ type: 'rate_limit_status', limit: 6_000, burst: 1_000, remaining: 1_000, reset_at: 0, window_seconds: 60 });
+    await h.settle();
+    for (let n = 1; n <= 5; n++) void h.connection.send(n, { channel: 'chat:9' });
+    await h.settle();
+    expect(publishes(h.server.last)).toEqual([1]);
+    await h.advance(9_999);
+    expect(publishes(h.server.last)).toEqual([1]);
+    await h.advance(1);
+    expect(publishes(h.server.last)).toEqual([1, 2]);
+    for (let n = 1; n <= 3; n++) void h.connection.send(`n${n}`, { channel: 'news:1' });
+    await h.settle();
+    expect(publishes(h.server.last)).toEqual([1, 2, 'n1']);
+  });
+
+  it('a stricter limit the server announces for a configured scope holds it', async () => {
+    const h = harness({ heartbeat: false, rateLimit: { channels: { chat: { perMinute: 600, burst: 10 } } } });
+    await h.connect();
+    h.server.last!.push({ type: 'rate_limit_status', scope: 'chat', limit: 60, burst: 1, remaining: 1, reset_at: 0, window_seconds: 60 });
+    await h.settle();
+    for (let n = 1; n <= 3; n++) void h.connection.send(n, { channel: 'chat:9' });
+    await h.settle();
+    expect(publishes(h.server.last)).toEqual([1]);
+  });
+
   it('a limit the server announces for `default` holds every channel type that has no limit of its own, sharing one bucket', async () => {
     const h = harness({ heartbeat: false });
     await h.connect();

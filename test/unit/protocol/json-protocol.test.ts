@@ -169,6 +169,12 @@ describe('default JSON protocol: decoding', () => {
     expect(decodeOne({ type: 'ping' })).toEqual({ kind: 'ping', ts: undefined });
   });
 
+  it('a ts too large for a number (1e400) is no ts: the pong answering it stays valid JSON', () => {
+    expect(decodeOne('{"type":"ping","ts":1e400}')).toEqual({ kind: 'ping', ts: undefined });
+    expect(decodeOne('{"type":"pong","ts":-1e400}')).toEqual({ kind: 'pong', ts: undefined });
+    expect(() => JSON.parse(jsonProtocol.pongFrame(undefined) as string)).not.toThrow();
+  });
+
   it('ping and pong frames it encodes decode back to the same ts', () => {
     fc.assert(
       fc.property(fc.nat(), (ts) => {
