@@ -57,7 +57,7 @@ export type {
   PresenceAction,
 } from './protocol/adapter.js';
 export type { OperationSink, OperationOptions } from './protocol/operations.js';
-export type { OperationCallOptions } from './protocol/operation-calls.js';
+export type { IterateOptions, OperationCallOptions } from './protocol/operation-calls.js';
 export { jsonProtocol, JSON_SUBPROTOCOL, TOKEN_SUBPROTOCOL_PREFIX } from './protocol/json-protocol.js';
 export {
   graphqlTransportWsProtocol,

@@ -1,19 +1,13 @@
 import type { InboundMessage } from '../protocol/adapter.js';
 import { ErrorCode, InvalidOptionError, SocketchartError, checkSignal, failedError } from '../protocol/errors.js';
+import { readerBound, type ReaderBound, type ReaderOverflow } from '../queue/reader-bound.js';
 import type { StateChange } from './events.js';
 
 /** What a channel's iterator does when the reader falls `bufferSize` messages behind. */
-export type ChannelOverflow = 'error' | 'drop-oldest' | 'drop-newest';
+export type ChannelOverflow = ReaderOverflow;
 
-export interface ChannelIteratorOptions {
-  /** Most messages held for a reader that is behind. @default 1000 */
-  bufferSize?: number;
-  /**
-   * When `bufferSize` messages wait: end the iteration with QUEUE_OVERFLOW (`'error'`), forget the oldest
-   * waiting message (`'drop-oldest'`) or the new one (`'drop-newest'`); `dropped` counts what was forgotten.
-   * @default 'error'
-   */
-  overflow?: ChannelOverflow;
+/** `bufferSize` and `overflow` bound the messages held for a reader that is behind; `dropped` counts what was forgotten. */
+export interface ChannelIteratorOptions extends ReaderBound {
   /** Ends the iteration: the waiting `next()` rejects with the signal's reason. @default undefined */
   signal?: AbortSignal;
 }
@@ -44,11 +38,8 @@ type Ending = { done: true } | { error: unknown };
  * signal's reason when aborted; any ending unsubscribes.
  */
 export function iterateChannel<T>(source: ChannelSource, channel: string, options: ChannelIteratorOptions = {}): ChannelIterator<T> {
-  const { bufferSize = 1000, overflow = 'error', signal } = options;
-  if (!Number.isInteger(bufferSize) || bufferSize < 1) throw new InvalidOptionError('bufferSize', 'an integer >= 1', bufferSize);
-  if (overflow !== 'error' && overflow !== 'drop-oldest' && overflow !== 'drop-newest') {
-    throw new InvalidOptionError('overflow', "'error', 'drop-oldest' or 'drop-newest'", overflow);
-  }
+  const { signal } = options;
+  const { bufferSize, overflow } = readerBound(options);
   checkSignal(signal);
   const buffer: InboundMessage<T>[] = [];
   let head = 0;

@@ -12,7 +12,7 @@ import type { SendOptions } from './outbound.js';
 import type { ConnectionStatus } from './types.js';
 import { bindRuntime, boundConnectionMachine, connectionInput, findRuntime } from './implementations.js';
 import type { OperationOptions, OperationSink } from '../protocol/operations.js';
-import type { OperationCallHost, OperationCallOptions } from '../protocol/operation-calls.js';
+import type { IterateOptions, OperationCallHost, OperationCallOptions } from '../protocol/operation-calls.js';
 import type { ChannelIterator, ChannelIteratorOptions } from './channel-iterator.js';
 import type { PresenceSession } from './presence.js';
 import { missingFeature, resolveFeatures, type ConnectionFeature, type FeatureSet, type OperationsFeatureParts } from './features.js';
@@ -309,9 +309,10 @@ export class Connection {
 
   /**
    * The results of an operation as an async iterator (`for await … of`): it ends when the server completes
-   * the operation, throws its error, and a `break` (or `return()`) stops it.
+   * the operation, throws its error, and a `break` (or `return()`) stops it. A reader `bufferSize` results
+   * behind (1000) ends it with QUEUE_OVERFLOW, or drops results with `overflow: 'drop-oldest' | 'drop-newest'`.
    */
-  iterate<T = unknown>(payload: unknown, options?: OperationCallOptions): AsyncIterableIterator<T> {
+  iterate<T = unknown>(payload: unknown, options?: IterateOptions): AsyncIterableIterator<T> {
     return this.operationCalls('iterate()').iterate<T>(this.operationHost, payload, options);
   }
 }

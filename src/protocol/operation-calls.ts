@@ -1,11 +1,15 @@
-import { InvalidOptionError, checkSignal, closedError } from './errors.js';
+import { ErrorCode, InvalidOptionError, SocketchartError, checkSignal, closedError } from './errors.js';
 import type { OperationOptions, OperationSink, Operations } from './operations.js';
+import { readerBound, type ReaderBound } from '../queue/reader-bound.js';
 
 /** Options of `execute()` and `iterate()`. */
 export interface OperationCallOptions extends OperationOptions {
   /** Stops the operation: `execute()` rejects, and `iterate()` ends, with the signal's reason. */
   signal?: AbortSignal;
 }
+
+/** Options of `iterate()`: `bufferSize` and `overflow` bound the results held for a reader that is behind. */
+export interface IterateOptions extends OperationCallOptions, ReaderBound {}
 
 /** What the operation calls need of their connection. */
 export interface OperationCallHost {
@@ -72,8 +76,9 @@ export function executeOperation<T>(host: OperationCallHost, payload: unknown, o
 }
 
 /** `connection.iterate()`: the results of an operation as an async iterator; `return()` (a `break`) stops it. */
-export function iterateOperation<T>(host: OperationCallHost, payload: unknown, options: OperationCallOptions = {}): AsyncIterableIterator<T> {
-  const { signal, ...rest } = options;
+export function iterateOperation<T>(host: OperationCallHost, payload: unknown, options: IterateOptions = {}): AsyncIterableIterator<T> {
+  const { signal, bufferSize: _size, overflow: _overflow, ...rest } = options;
+  const { bufferSize, overflow } = readerBound(options);
   checkSignal(signal);
   const operations = operationsOf(host, 'iterate()');
   const results: T[] = [];
@@ -112,6 +117,15 @@ export function iterateOperation<T>(host: OperationCallHost, payload: unknown, o
     {
       next: (result) => {
         if (done) return;
+        if (waiting.length === 0 && results.length >= bufferSize) {
+          if (overflow === 'drop-newest') return;
+          if (overflow === 'drop-oldest') results.shift();
+          else {
+            finish({ error: new SocketchartError(ErrorCode.QUEUE_OVERFLOW, { message: `The reader of an operation fell ${bufferSize} results behind`, recovery: 'fail', details: { bufferSize } }) });
+            stop();
+            return;
+          }
+        }
         results.push(result as T);
         wake();
       },

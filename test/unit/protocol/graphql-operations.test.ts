@@ -363,6 +363,75 @@ describe('iterate(): results as an async iterator', () => {
   });
 });
 
+describe('iterate(): a reader that falls behind', () => {
+  const push = (h: Parameters<typeof socketOf>[0], from: number, to: number) => {
+    for (let n = from; n <= to; n++) socketOf(h).push({ type: 'next', id: 's', payload: { n } });
+  };
+  const read = async (iterator: AsyncIterableIterator<unknown>, count: number) => {
+    const values: unknown[] = [];
+    for (let i = 0; i < count; i++) values.push((await iterator.next()).value);
+    return values;
+  };
+
+  it('bufferSize results waiting end it with QUEUE_OVERFLOW after those results, and stop the operation on the server', async () => {
+    const { h, gql } = graphql();
+    await h.connect();
+    const iterator = h.connection.iterate(subscription, { id: 's', bufferSize: 3 });
+    push(h, 1, 4);
+    expect(gql.completes).toEqual([{ type: 'complete', id: 's' }]);
+    expect(await read(iterator, 3)).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }]);
+    await expect(iterator.next()).rejects.toMatchObject({ code: ErrorCode.QUEUE_OVERFLOW, details: { bufferSize: 3 } });
+    expect(await iterator.next()).toEqual({ value: undefined, done: true });
+  });
+
+  it('holds 1000 results by default', async () => {
+    const { h, gql } = graphql();
+    await h.connect();
+    const iterator = h.connection.iterate(subscription, { id: 's' });
+    push(h, 1, 1_000);
+    expect(gql.completes).toEqual([]);
+    push(h, 1_001, 1_001);
+    expect(gql.completes).toEqual([{ type: 'complete', id: 's' }]);
+    await iterator.return!();
+  });
+
+  it("overflow 'drop-oldest' keeps the newest bufferSize results; 'drop-newest' the first ones; the operation goes on", async () => {
+    const { h, gql } = graphql();
+    await h.connect();
+    const oldest = h.connection.iterate(subscription, { id: 's', bufferSize: 2, overflow: 'drop-oldest' });
+    push(h, 1, 4);
+    expect(await read(oldest, 2)).toEqual([{ n: 3 }, { n: 4 }]);
+    await oldest.return!();
+    const newest = h.connection.iterate(subscription, { id: 's', bufferSize: 2, overflow: 'drop-newest' });
+    push(h, 1, 4);
+    expect(await read(newest, 2)).toEqual([{ n: 1 }, { n: 2 }]);
+    push(h, 5, 5);
+    expect(await read(newest, 1)).toEqual([{ n: 5 }]);
+    expect(gql.completes).toEqual([{ type: 'complete', id: 's' }]);
+    await newest.return!();
+  });
+
+  it('a reader waiting in next() takes results as they come, whatever their number', async () => {
+    const { h, gql } = graphql();
+    await h.connect();
+    const iterator = h.connection.iterate(subscription, { id: 's', bufferSize: 1 });
+    for (let n = 1; n <= 5; n++) {
+      const next = iterator.next();
+      push(h, n, n);
+      expect(await next).toEqual({ value: { n }, done: false });
+    }
+    expect(gql.completes).toEqual([]);
+    await iterator.return!();
+  });
+
+  it('a bufferSize or overflow that is not one is an InvalidOptionError', async () => {
+    const { h } = graphql();
+    await h.connect();
+    expect(() => h.connection.iterate(subscription, { bufferSize: 0 })).toThrow(InvalidOptionError);
+    expect(() => h.connection.iterate(subscription, { overflow: 'drop-all' as never })).toThrow(/overflow/);
+  });
+});
+
 describe('operations on a protocol without them', () => {
   it('jsonProtocol: operation(), iterate() and execute() are refused with an InvalidOptionError naming the protocol', async () => {
     const { harness } = await import('../../support/harness.js');
