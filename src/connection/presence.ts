@@ -40,6 +40,11 @@ const membersOf = (value: unknown): PresenceMember[] => (Array.isArray(value) ? 
 
 const noop = () => {};
 
+/** Longest wait between two `typing: true` of this user while typing goes on: under the reference server's 6 s `typingTimeoutMs`. */
+const TYPING_REFRESH_MS = 2_500;
+/** Another user not heard typing for this long has stopped (their end was lost with their server). */
+const TYPER_SILENCE_MS = 10_000;
+
 function checkChannel(channel: unknown): asserts channel is string {
   if (typeof channel !== 'string' || channel === '') throw new InvalidOptionError('channel', 'a non-empty channel name', channel);
 }
@@ -56,8 +61,8 @@ export class PresenceSession {
   /** Channels watched (by `watch()`), with how many watchers. */
   private readonly watched = new Map<string, number>();
   private readonly requests = new Map<string, Request[]>();
-  /** Others typing, by channel. */
-  private readonly typers = new Map<string, Set<string>>();
+  /** Others typing, by channel, each with the timer that ends their typing if they go silent. */
+  private readonly typers = new Map<string, Map<string, TimerHandle>>();
   /** This connection's own typing, by channel: when it ends on its own, and when the server last heard of it. */
   private readonly typingNow = new Map<string, { sentAt: number; timer: TimerHandle }>();
   private readonly releases: Array<() => void>;
@@ -143,14 +148,14 @@ export class PresenceSession {
       else {
         this.watched.delete(channel);
         if (!this.joined.has(channel)) this.present.delete(channel);
-        this.typers.delete(channel);
+        this.forgetTypers(channel);
       }
     };
   }
 
   /** Users typing on the channel now (others; from a channel this connection is subscribed to). */
   typingUsers(channel: string): string[] {
-    return [...(this.typers.get(channel) ?? [])];
+    return [...(this.typers.get(channel)?.keys() ?? [])];
   }
 
   /**
@@ -168,7 +173,7 @@ export class PresenceSession {
     if (current) {
       clock.clearTimeout(current.timer);
       current.timer = clock.setTimeout(() => this.stopTyping(channel), timeoutMs);
-      if (now - current.sentAt >= timeoutMs / 2 && this.host.write(protocol.typingFrame(channel, true))) current.sentAt = now;
+      if (now - current.sentAt >= Math.min(timeoutMs / 2, TYPING_REFRESH_MS) && this.host.write(protocol.typingFrame(channel, true))) current.sentAt = now;
       return;
     }
     const timer = clock.setTimeout(() => this.stopTyping(channel), timeoutMs);
@@ -193,6 +198,7 @@ export class PresenceSession {
   /** Everything let go: timers, listeners, waiting calls (CLOSED). */
   dispose(): void {
     for (const release of this.releases) release();
+    for (const channel of [...this.typers.keys()]) this.forgetTypers(channel);
     this.failAll(closedError('disposed'));
   }
 
@@ -271,25 +277,37 @@ export class PresenceSession {
     if (joins.length > 0 || leaves.length > 0) this.host.events.emit('presence', { ch, joins, leaves, members: [...after.values()] });
   }
 
+  /** A diff of a channel this connection watches or joined; one of another channel (merely subscribed) tells nothing of its members. */
   private change(ch: string, joins: PresenceMember[], leaves: PresenceMember[]): void {
     let map = this.present.get(ch);
-    if (!map) this.present.set(ch, (map = new Map()));
+    if (!map) {
+      if (!this.joined.has(ch) && !this.watched.has(ch)) return;
+      this.present.set(ch, (map = new Map()));
+    }
     for (const member of leaves) map.delete(member.userId);
     for (const member of joins) map.set(member.userId, member);
     this.host.events.emit('presence', { ch, joins, leaves, members: [...map.values()] });
   }
 
+  private forgetTypers(channel: string): void {
+    for (const timer of this.typers.get(channel)?.values() ?? []) this.host.options.clock.clearTimeout(timer);
+    this.typers.delete(channel);
+  }
+
   private typed(ch: string, userId: string, typing: boolean): void {
-    let set = this.typers.get(ch);
+    const { clock } = this.host.options;
+    let users = this.typers.get(ch);
+    const timer = users?.get(userId);
+    if (timer !== undefined) clock.clearTimeout(timer);
     if (typing) {
-      if (!set) this.typers.set(ch, (set = new Set()));
-      if (set.has(userId)) return;
-      set.add(userId);
+      if (!users) this.typers.set(ch, (users = new Map()));
+      users.set(userId, clock.setTimeout(() => this.typed(ch, userId, false), TYPER_SILENCE_MS));
+      if (timer !== undefined) return;
     } else {
-      if (!set?.delete(userId)) return;
-      if (set.size === 0) this.typers.delete(ch);
+      if (!users?.delete(userId)) return;
+      if (users.size === 0) this.typers.delete(ch);
     }
-    this.host.events.emit('typing', { ch, userId, typing, users: [...(this.typers.get(ch) ?? [])] });
+    this.host.events.emit('typing', { ch, userId, typing, users: [...(this.typers.get(ch)?.keys() ?? [])] });
   }
 
   /**
@@ -365,8 +383,8 @@ export class PresenceSession {
       if (kept.length > 0) this.requests.set(channel, kept);
       else this.requests.delete(channel);
     }
-    for (const [ch, set] of [...this.typers]) {
-      for (const userId of [...set]) this.typed(ch, userId, false);
+    for (const [ch, users] of [...this.typers]) {
+      for (const userId of [...users.keys()]) this.typed(ch, userId, false);
     }
     if (this.host.link.settled) this.failAll(closedError(this.host.link.status));
   }

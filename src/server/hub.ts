@@ -57,6 +57,8 @@ function encodeData(data: unknown): string {
 export class Hub implements BackendListener {
   private readonly channels = new Map<string, ChannelEntry>();
   private readonly users = new Map<string, Set<HubClient>>();
+  /** Presence leaves the backend failed, by `<ref> <ch>`: tried again once it has recovered. */
+  private readonly pendingLeaves = new Map<string, { ch: string; ref: string; userId: string }>();
   private readonly read: HistoryReader;
   private backendUp = false;
 
@@ -72,7 +74,7 @@ export class Hub implements BackendListener {
   sizes(): Record<string, number> {
     let subscriptions = 0;
     for (const entry of this.channels.values()) subscriptions += entry.subs.size;
-    return { users: this.users.size, hubChannels: this.channels.size, subscriptions };
+    return { users: this.users.size, hubChannels: this.channels.size, subscriptions, pendingLeaves: this.pendingLeaves.size };
   }
 
   get isBackendUp(): boolean {
@@ -99,7 +101,7 @@ export class Hub implements BackendListener {
     for (const ch of [...client.typing.keys()]) this.stopTyping(client, ch);
     const channels = [...client.presence.keys()];
     client.presence.clear();
-    await Promise.all(channels.map((ch) => this.leave(client, ch)));
+    await Promise.all(channels.map((ch) => this.leave(ch, client.key, client.identity.userId)));
   }
 
   private addSub(client: HubClient, sub: Subscription): Promise<void> {
@@ -184,23 +186,21 @@ export class Hub implements BackendListener {
   /** Presence of an authorized client. */
   async presence(client: HubClient, { ch, action, meta }: Frame<'presence'>): Promise<void> {
     try {
-      if (action === 'join' && !client.presence.has(ch)) {
-        if (meta !== undefined && JSON.stringify(meta).length > MAX_META_BYTES) {
-          client.sendError(ErrorCode.MESSAGE_TOO_LARGE, `presence meta is limited to ${MAX_META_BYTES} bytes`, { details: { ch } });
+      if (action === 'join') {
+        if (meta !== undefined && Buffer.byteLength(JSON.stringify(meta)) > MAX_META_BYTES) {
+          client.sendError(ErrorCode.MESSAGE_TOO_LARGE, `presence meta is limited to ${MAX_META_BYTES} bytes`, { details: { ch, action } });
+          return;
+        }
+        const joined = client.presence.get(ch);
+        if (!joined && client.presence.size >= this.options.maxSubscriptions) {
+          client.sendError(ErrorCode.RATE_LIMIT_EXCEEDED, 'too many presence channels', { details: { ch, action, limit: this.options.maxSubscriptions } });
           return;
         }
         const member: PresenceMember = meta === undefined ? { userId: client.identity.userId } : { userId: client.identity.userId, meta };
-        client.presence.set(ch, member);
-        try {
-          if (await this.options.backend.presenceJoin(ch, client.key, member)) {
-            await this.options.backend.signalChannel(ch, { kind: 'presence', joins: [member], leaves: [] });
-          }
-        } catch (error) {
-          if (client.presence.get(ch) === member) client.presence.delete(ch);
-          throw error;
-        }
+        if (!joined) await this.join(client, ch, member);
+        else if (JSON.stringify(joined.meta) !== JSON.stringify(member.meta)) await this.update(client, ch, joined, member);
       } else if (action === 'leave' && client.presence.delete(ch)) {
-        await this.leave(client, ch);
+        await this.leave(ch, client.key, client.identity.userId);
       }
       client.send({ type: 'presence_state', ch, members: await this.options.backend.presenceList(ch) });
     } catch (error) {
@@ -209,12 +209,42 @@ export class Hub implements BackendListener {
     }
   }
 
-  private async leave(client: HubClient, ch: string): Promise<void> {
-    const { userId } = client.identity;
+  private async join(client: HubClient, ch: string, member: PresenceMember): Promise<void> {
+    client.presence.set(ch, member);
+    this.pendingLeaves.delete(`${client.key} ${ch}`);
     try {
-      if (await this.options.backend.presenceLeave(ch, client.key, userId)) {
-        await this.options.backend.signalChannel(ch, { kind: 'presence', joins: [], leaves: [{ userId }] });
-      }
+      if (await this.options.backend.presenceJoin(ch, client.key, member)) await this.announceJoin(ch, member);
+    } catch (error) {
+      if (client.presence.get(ch) === member) client.presence.delete(ch);
+      throw error;
+    }
+  }
+
+  /** A join again with other meta: the member's meta is replaced and announced as a join. */
+  private async update(client: HubClient, ch: string, before: PresenceMember, member: PresenceMember): Promise<void> {
+    client.presence.set(ch, member);
+    try {
+      if (await this.options.backend.presenceUpdate(ch, client.key, member)) await this.announceJoin(ch, member);
+    } catch (error) {
+      if (client.presence.get(ch) === member) client.presence.set(ch, before);
+      throw error;
+    }
+  }
+
+  private announceJoin(ch: string, member: PresenceMember): Promise<void> {
+    return this.options.backend.signalChannel(ch, { kind: 'presence', joins: [member], leaves: [] });
+  }
+
+  /** Removes one connection's presence; a leave that fails is kept and tried again once the backend has recovered. */
+  private async leave(ch: string, ref: string, userId: string): Promise<void> {
+    const key = `${ref} ${ch}`;
+    this.pendingLeaves.delete(key);
+    try {
+      const left = await this.options.backend.presenceLeave(ch, ref, userId).catch((error: unknown) => {
+        this.pendingLeaves.set(key, { ch, ref, userId });
+        throw error;
+      });
+      if (left) await this.options.backend.signalChannel(ch, { kind: 'presence', joins: [], leaves: [{ userId }] });
     } catch (error) {
       this.options.logger.warn({ ch, err: errorText(error) }, 'presence leave failed');
     }
@@ -229,6 +259,7 @@ export class Hub implements BackendListener {
     }
     if (timer) {
       timer.refresh();
+      await this.signalTyping(client, ch, true);
       return;
     }
     client.typing.set(
@@ -249,6 +280,8 @@ export class Hub implements BackendListener {
     if (!timer) return;
     clearTimeout(timer);
     client.typing.delete(ch);
+    const { userId } = client.identity;
+    if ([...(this.users.get(userId) ?? [])].some((other) => other.typing.has(ch))) return;
     this.signalTyping(client, ch, false).catch(logFailure(this.options.logger, 'typing signal failed'));
   }
 
@@ -270,7 +303,7 @@ export class Hub implements BackendListener {
     for (const ch of [...client.presence.keys()]) {
       if (this.options.authorizer.authorize(client.identity, ch, 'presence').ok) continue;
       client.presence.delete(ch);
-      this.leave(client, ch).catch(logFailure(this.options.logger, 'presence leave failed'));
+      this.leave(ch, client.key, client.identity.userId).catch(logFailure(this.options.logger, 'presence leave failed'));
     }
   }
 
@@ -305,10 +338,16 @@ export class Hub implements BackendListener {
 
   recovered(): void {
     for (const entry of this.channels.values()) for (const sub of entry.subs.keys()) sub.resync();
+    for (const { ch, ref, userId } of [...this.pendingLeaves.values()]) {
+      this.leave(ch, ref, userId).catch(logFailure(this.options.logger, 'presence leave failed'));
+    }
     for (const set of this.users.values()) {
       for (const client of set) {
         for (const [ch, member] of client.presence) {
-          this.options.backend.presenceJoin(ch, client.key, member).catch(() => undefined);
+          this.options.backend
+            .presenceJoin(ch, client.key, member)
+            .then((joined) => (joined ? this.announceJoin(ch, member) : undefined))
+            .catch(() => undefined);
         }
       }
     }

@@ -80,6 +80,31 @@ describe('presence against the reference server', () => {
     expect(alice.presence.isJoined('news:today')).toBe(false);
     expect(errors).toEqual([]);
   });
+
+  it('a join with meta over 1 KB rejects that call alone with MESSAGE_TOO_LARGE (no error event) and is not remembered', async () => {
+    const { open } = await setup();
+    const alice = await open('alice');
+    const errors: unknown[] = [];
+    alice.on('error', (error) => errors.push(error));
+    await expect(alice.presence.join('chat:lobby', { bio: 'x'.repeat(2000) })).rejects.toMatchObject({ code: ErrorCode.MESSAGE_TOO_LARGE, recovery: 'fail' });
+    expect(alice.presence.isJoined('chat:lobby')).toBe(false);
+    expect(errors).toEqual([]);
+  });
+
+  it('a join again with new meta answers with it, and a watcher and a list see the member with the new meta only', async () => {
+    const { open } = await setup();
+    const alice = await open('alice');
+    const bob = await open('bob');
+    bob.presence.watch('chat:lobby');
+    await bob.presence.list('chat:lobby');
+
+    await alice.presence.join('chat:lobby', { status: 'online' });
+    await until(() => bob.presence.members('chat:lobby').length === 1);
+    expect(await alice.presence.join('chat:lobby', { status: 'away' })).toEqual([{ userId: 'alice', meta: { status: 'away' } }]);
+    await until(() => (bob.presence.members('chat:lobby')[0]?.meta as { status?: string } | undefined)?.status === 'away', 3_000, 'the new meta');
+    expect(bob.presence.members('chat:lobby')).toEqual([{ userId: 'alice', meta: { status: 'away' } }]);
+    expect(await bob.presence.list('chat:lobby')).toEqual([{ userId: 'alice', meta: { status: 'away' } }]);
+  });
 });
 
 describe('typing against the reference server', () => {
@@ -106,5 +131,32 @@ describe('typing against the reference server', () => {
     expect(seen.map(({ userId, typing }) => `${userId}:${typing}`)).toEqual(['alice:true', 'alice:false', 'alice:true', 'alice:false']);
     alice.presence.stopTyping('chat:lobby');
     offWatch();
+  });
+
+  it('a user who keeps typing is shown typing again to a watcher whose link dropped meanwhile', async () => {
+    const { open, server } = await setup();
+    const alice = await open('alice');
+    const bob = await open('bob');
+    bob.presence.watch('chat:lobby');
+    await bob.presence.list('chat:lobby');
+    let typing = true;
+    const keystrokes = (async () => {
+      while (typing) {
+        alice.presence.startTyping('chat:lobby', { timeoutMs: 2_000 });
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    })();
+    await until(() => bob.presence.typingUsers('chat:lobby').includes('alice'), 3_000, 'bob sees alice typing');
+
+    const back = bob.once('state', { filter: ({ status }) => status === 'connected' });
+    await server.logout('bob');
+    await back;
+    try {
+      await until(() => bob.presence.typingUsers('chat:lobby').includes('alice'), 4_000, 'bob sees alice typing again');
+    } finally {
+      typing = false;
+      await keystrokes;
+      alice.presence.stopTyping('chat:lobby');
+    }
   });
 });

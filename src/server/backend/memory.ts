@@ -115,6 +115,13 @@ export class MemoryBackend implements Backend {
     return true;
   }
 
+  async presenceUpdate(ch: string, ref: string, member: PresenceMember): Promise<boolean> {
+    const entry = this.presence.get(ch)?.get(member.userId);
+    if (!entry?.refs.has(ref)) return false;
+    entry.member = member;
+    return true;
+  }
+
   async presenceLeave(ch: string, ref: string, userId: string): Promise<boolean> {
     const members = this.presence.get(ch);
     const entry = members?.get(userId);

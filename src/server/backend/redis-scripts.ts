@@ -125,6 +125,16 @@ return 0
   3,
 );
 
+/** KEYS: members hash, user's refs set. ARGV: userId, ref, member JSON. Returns 1 when the ref was present and the member replaced. */
+export const presenceUpdateScript = new LuaScript(
+  `
+if redis.call('SISMEMBER', KEYS[2], ARGV[2]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return 1
+`,
+  2,
+);
+
 /** KEYS: members hash, user's refs set, node's entries set. ARGV: userId, ref, node entry. Returns 1 when the user left. */
 export const presenceLeaveScript = new LuaScript(
   `

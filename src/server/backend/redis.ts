@@ -11,6 +11,7 @@ import {
   heartbeatScript,
   presenceJoinScript,
   presenceLeaveScript,
+  presenceUpdateScript,
   readScript,
   reapScript,
   type LuaScript,
@@ -338,6 +339,11 @@ export class RedisBackend implements Backend {
     const entry = JSON.stringify([ch, member.userId, ref]);
     const joined = await this.run(presenceJoinScript, [...this.presenceKeys(ch, member.userId), member.userId, ref, JSON.stringify(member), entry]);
     return joined === 1;
+  }
+
+  async presenceUpdate(ch: string, ref: string, member: PresenceMember): Promise<boolean> {
+    const keys = this.presenceKeys(ch, member.userId).slice(0, 2);
+    return (await this.run(presenceUpdateScript, [...keys, member.userId, ref, JSON.stringify(member)])) === 1;
   }
 
   async presenceLeave(ch: string, ref: string, userId: string): Promise<boolean> {

@@ -63,6 +63,8 @@ export interface Backend {
   signalGlobal(signal: GlobalSignal): Promise<void>;
   /** Adds one connection's presence; true when it is the user's first on the channel (a join to announce). */
   presenceJoin(ch: string, ref: string, member: PresenceMember): Promise<boolean>;
+  /** Replaces the member (its meta) of a connection already present; true when it was. */
+  presenceUpdate(ch: string, ref: string, member: PresenceMember): Promise<boolean>;
   /** Removes one connection's presence; true when it was the user's last on the channel (a leave to announce). */
   presenceLeave(ch: string, ref: string, userId: string): Promise<boolean>;
   presenceList(ch: string): Promise<PresenceMember[]>;

@@ -8,14 +8,16 @@ const numbersOf = (client: TestClient, ch: string) => client.ofType('message', c
 describe('messaging: subscribe, publish, resume, presence, typing', () => {
   let server: SocketchartServer;
   let historyServer: SocketchartServer;
+  let slowTypingServer: SocketchartServer;
 
   beforeAll(async () => {
     server = await startServer({ typingTimeoutMs: 300, rateLimits: { chat: { perMinute: 60_000, burst: 1000 } } });
     historyServer = await startServer({ historySize: 5 });
+    slowTypingServer = await startServer({ typingTimeoutMs: 60_000 });
   });
 
   afterAll(async () => {
-    await Promise.all([server.close(), historyServer.close()]);
+    await Promise.all([server.close(), historyServer.close(), slowTypingServer.close()]);
   });
 
   it('answers subscribe with subscribed {ch, seq} carrying the current sequence number', async () => {
@@ -218,6 +220,17 @@ describe('messaging: subscribe, publish, resume, presence, typing', () => {
     await watcher.close();
   });
 
+  it('bounds presence meta in UTF-8 bytes: 1000 "é" (2000 bytes, 1000 UTF-16 units) is refused with MESSAGE_TOO_LARGE', async () => {
+    const alice = await connectAs(server, 'alice');
+    const meta = { bio: 'é'.repeat(1000) };
+    alice.send({ type: 'presence', ch: 'room:bytes', action: 'join', meta });
+    const answer = await alice.next((frame) => frame.type === 'error' || frame.type === 'presence_state');
+    expect(answer).toMatchObject({ type: 'error', code: 'MESSAGE_TOO_LARGE', details: { ch: 'room:bytes', action: 'join' } });
+    alice.send({ type: 'presence', ch: 'room:bytes', action: 'list' });
+    expect((await alice.nextOfType('presence_state')).members).toEqual([]);
+    await alice.close();
+  });
+
   it('relays typing indicators to other subscribers, turns them off after the timeout and on disconnect', async () => {
     const alice = await connectAs(server, 'alice');
     const bob = await connectAs(server, 'bob');
@@ -232,6 +245,28 @@ describe('messaging: subscribe, publish, resume, presence, typing', () => {
     expect(await bob.nextOfType('typing', { typing: false }, 1000)).toMatchObject({ userId: 'alice' });
     expect(alice.ofType('typing')).toEqual([]);
     await bob.close();
+  });
+
+  it('keeps a user typing while another of their connections types: one stopping announces nothing, the last one stopping does', async () => {
+    const bob = await connectAs(slowTypingServer, 'bob');
+    const tab1 = await connectAs(slowTypingServer, 'alice');
+    const tab2 = await connectAs(slowTypingServer, 'alice');
+    bob.send({ type: 'subscribe', ch: 'chat:tabs' });
+    await bob.nextOfType('subscribed');
+    tab1.send({ type: 'typing', ch: 'chat:tabs', typing: true });
+    tab2.send({ type: 'typing', ch: 'chat:tabs', typing: true });
+    await bob.nextOfType('typing', { typing: true });
+
+    tab1.send({ type: 'typing', ch: 'chat:tabs', typing: false });
+    tab1.send({ type: 'ping', ts: 1 });
+    await tab1.nextOfType('pong');
+    bob.send({ type: 'ping', ts: 2 });
+    await bob.nextOfType('pong');
+    expect(bob.ofType('typing', 'chat:tabs').map((frame) => frame.typing)).not.toContain(false);
+
+    tab2.send({ type: 'typing', ch: 'chat:tabs', typing: false });
+    expect(await bob.nextOfType('typing', { typing: false })).toMatchObject({ userId: 'alice' });
+    await Promise.all([bob.close(), tab1.close(), tab2.close()]);
   });
 
   it('sends to a user on every connection (sendToUser), to everyone (broadcastAll) without a subscribe', async () => {

@@ -2,9 +2,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { SocketchartServer } from '../../../src/server/index.js';
+import { FaultProxy } from '../../support/fault-proxy.js';
 import { freePort } from '../../support/ports.js';
 import { startRedis, type RedisProcess } from '../../support/redis.js';
-import { connectAs, connectTo, delay, eventually, httpUrl, SECRET, startServer, type Frame, type TestClient } from './helpers.js';
+import { captureLogger, connectAs, connectTo, delay, eventually, httpUrl, SECRET, startServer, type Frame, type TestClient } from './helpers.js';
 
 const fixture = fileURLToPath(new URL('./fixtures/redis-node.ts', import.meta.url));
 const HEARTBEAT_MS = 150;
@@ -39,12 +40,13 @@ describe('scale-out over one real Redis', () => {
   let prefixCounter = 0;
   const nodes: SocketchartServer[] = [];
   const children: ChildProcess[] = [];
+  const proxies: FaultProxy[] = [];
 
-  const startNode = async (keyPrefix: string, extra: Parameters<typeof startServer>[0] = {}) => {
+  const startNode = async (keyPrefix: string, extra: Parameters<typeof startServer>[0] = {}, url = redis.url) => {
     const node = await startServer({
       rateLimits: { chat: { perMinute: 60_000, burst: 1000 } },
       ...extra,
-      redis: { url: redis.url, keyPrefix, nodeHeartbeatMs: HEARTBEAT_MS, nodeTimeoutMs: NODE_TIMEOUT_MS, connectTimeoutMs: 3000, commandTimeoutMs: 1000 },
+      redis: { url, keyPrefix, nodeHeartbeatMs: HEARTBEAT_MS, nodeTimeoutMs: NODE_TIMEOUT_MS, connectTimeoutMs: 3000, commandTimeoutMs: 1000 },
     });
     nodes.push(node);
     return node;
@@ -54,6 +56,16 @@ describe('scale-out over one real Redis', () => {
     const prefix = `t${++prefixCounter}:`;
     return Promise.all(Array.from({ length: count }, () => startNode(prefix, extra)));
   };
+
+  /** A node that reaches Redis through a proxy the test can cut and restore. */
+  const proxiedNode = async (keyPrefix: string, extra: Parameters<typeof startServer>[0] = {}) => {
+    const proxy = new FaultProxy({ host: '127.0.0.1', port: redis.port });
+    proxies.push(proxy);
+    await proxy.listen();
+    return { proxy, node: await startNode(keyPrefix, extra, `redis://127.0.0.1:${proxy.port}`) };
+  };
+
+  const healthOf = async (node: SocketchartServer) => ((await (await fetch(httpUrl(node, '/healthz'))).json()) as { status: string }).status;
 
   const spawnNode = (keyPrefix: string): Promise<{ child: ChildProcess; url: string }> =>
     new Promise((resolve, reject) => {
@@ -89,6 +101,7 @@ describe('scale-out over one real Redis', () => {
   afterEach(async () => {
     children.splice(0).forEach((child) => child.kill('SIGKILL'));
     await Promise.all(nodes.splice(0).map((node) => node.close()));
+    await Promise.all(proxies.splice(0).map((proxy) => proxy.close()));
   });
 
   afterAll(async () => {
@@ -212,6 +225,22 @@ describe('scale-out over one real Redis', () => {
     await Promise.all([watcher.close(), bob.close()]);
   });
 
+  it('replaces the meta of a member who joins again with new meta, announced and listed on every node', async () => {
+    const [a, b] = await cluster(2);
+    const watcher = await connectAs(b!, 'watcher');
+    await subscribe(watcher, 'room:status');
+    const alice = await connectAs(a!, 'alice');
+    alice.send({ type: 'presence', ch: 'room:status', action: 'join', meta: { status: 'online' } });
+    await alice.nextOfType('presence_state');
+    await watcher.nextOfType('presence');
+    alice.send({ type: 'presence', ch: 'room:status', action: 'join', meta: { status: 'away' } });
+    expect((await alice.nextOfType('presence_state')).members).toEqual([{ userId: 'alice', meta: { status: 'away' } }]);
+    expect(await watcher.nextOfType('presence')).toMatchObject({ joins: [{ userId: 'alice', meta: { status: 'away' } }], leaves: [] });
+    watcher.send({ type: 'presence', ch: 'room:status', action: 'list' });
+    expect((await watcher.nextOfType('presence_state')).members).toEqual([{ userId: 'alice', meta: { status: 'away' } }]);
+    await Promise.all([watcher.close(), alice.close()]);
+  });
+
   it('reaps the presence of a node that dies (SIGKILL) and announces the leaves', async () => {
     const prefix = `t${++prefixCounter}:`;
     const survivor = await startNode(prefix);
@@ -227,6 +256,52 @@ describe('scale-out over one real Redis', () => {
     const leave = await watcher.next((frame) => frame.type === 'presence' && (frame.leaves as unknown[]).length > 0, NODE_TIMEOUT_MS + 3000);
     expect(leave).toMatchObject({ ch: 'room:fragile', joins: [], leaves: [{ userId: 'ghost' }] });
     watcher.send({ type: 'presence', ch: 'room:fragile', action: 'list' });
+    expect((await watcher.nextOfType('presence_state')).members).toEqual([]);
+    await watcher.close();
+  });
+
+  it('announces again the members of a node reaped during a Redis outage once it is back and registers them again', async () => {
+    const prefix = `t${++prefixCounter}:`;
+    const { proxy, node: a } = await proxiedNode(prefix);
+    const b = await startNode(prefix);
+    const watcher = await connectAs(b, 'watcher');
+    await subscribe(watcher, 'room:back');
+    const alice = await connectAs(a, 'alice');
+    alice.send({ type: 'presence', ch: 'room:back', action: 'join' });
+    await alice.nextOfType('presence_state');
+    await watcher.nextOfType('presence', { ch: 'room:back' });
+
+    proxy.mode = 'refuse';
+    proxy.reset();
+    const reaped = await watcher.next((frame) => frame.type === 'presence' && (frame.leaves as unknown[]).length > 0, NODE_TIMEOUT_MS + 5000);
+    expect(reaped).toMatchObject({ leaves: [{ userId: 'alice' }] });
+    proxy.mode = 'pass';
+    const back = await watcher.next((frame) => frame.type === 'presence' && (frame.joins as unknown[]).length > 0, 10_000);
+    expect(back).toMatchObject({ ch: 'room:back', joins: [{ userId: 'alice' }], leaves: [] });
+    watcher.send({ type: 'presence', ch: 'room:back', action: 'list' });
+    expect((await watcher.nextOfType('presence_state')).members).toEqual([{ userId: 'alice' }]);
+    await Promise.all([watcher.close(), alice.close()]);
+  });
+
+  it('removes, once Redis is back, the presence of a connection that closed while Redis was unreachable', async () => {
+    const logs = captureLogger();
+    const { proxy, node } = await proxiedNode(`t${++prefixCounter}:`, { logger: logs.logger });
+    const watcher = await connectAs(node, 'watcher');
+    await subscribe(watcher, 'room:blip');
+    const alice = await connectAs(node, 'alice');
+    alice.send({ type: 'presence', ch: 'room:blip', action: 'join' });
+    await alice.nextOfType('presence_state');
+    await watcher.nextOfType('presence', { ch: 'room:blip' });
+
+    proxy.mode = 'refuse';
+    proxy.reset();
+    await eventually(async () => (await healthOf(node)) === 'degraded', 3000, 'degraded');
+    await alice.close();
+    await eventually(() => logs.text().includes('presence leave failed'), 3000, 'the leave failed');
+    proxy.mode = 'pass';
+    const left = await watcher.next((frame) => frame.type === 'presence' && (frame.leaves as unknown[]).length > 0, 10_000);
+    expect(left).toMatchObject({ ch: 'room:blip', joins: [], leaves: [{ userId: 'alice' }] });
+    watcher.send({ type: 'presence', ch: 'room:blip', action: 'list' });
     expect((await watcher.nextOfType('presence_state')).members).toEqual([]);
     await watcher.close();
   });

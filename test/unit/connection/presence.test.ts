@@ -43,6 +43,53 @@ describe('typing', () => {
     expect(seen).toEqual(['bob:true:bob', 'carol:true:bob,carol', 'bob:false:carol', 'carol:false:']);
   });
 
+  it('a long timeoutMs still says typing again every 2.5 s while typing goes on, under the server\'s 6 s timeout', async () => {
+    const h = harness({ heartbeat: false });
+    await h.connect();
+    for (let at = 0; at <= 7_000; at += 200) {
+      h.connection.presence.startTyping('chat:a', { timeoutMs: 15_000 });
+      await h.advance(200);
+    }
+    expect(frames(h, 'typing')).toHaveLength(3);
+    expect(frames(h, 'typing').every((frame) => frame.typing === true)).toBe(true);
+  });
+
+  it('another user not heard typing for 10 s is taken as stopped; one whose typing is said again stays typing', async () => {
+    const h = harness({ heartbeat: false });
+    await h.connect();
+    const seen: string[] = [];
+    h.connection.on('typing', ({ userId, typing }) => seen.push(`${userId}:${typing}`));
+    h.connection.presence.watch('chat:a');
+    h.server.last!.push({ type: 'typing', ch: 'chat:a', userId: 'bob', typing: true });
+    h.server.last!.push({ type: 'typing', ch: 'chat:a', userId: 'carol', typing: true });
+    for (let n = 0; n < 4; n++) {
+      await h.advance(2_500);
+      h.server.last!.push({ type: 'typing', ch: 'chat:a', userId: 'carol', typing: true });
+    }
+    expect(h.connection.presence.typingUsers('chat:a')).toEqual(['carol']);
+    expect(seen).toEqual(['bob:true', 'carol:true', 'bob:false']);
+    await h.advance(10_000);
+    expect(h.connection.presence.typingUsers('chat:a')).toEqual([]);
+    expect(seen).toEqual(['bob:true', 'carol:true', 'bob:false', 'carol:false']);
+  });
+
+  it('dispose() and unwatching leave no timer for others typing', async () => {
+    const h = harness({ heartbeat: false });
+    await h.connect();
+    const unwatch = h.connection.presence.watch('chat:a');
+    h.connection.presence.watch('chat:b');
+    for (const ch of ['chat:a', 'chat:b']) h.server.last!.push({ type: 'presence_state', ch, members: [] });
+    await h.settle();
+    const timers = h.clock.pending;
+    h.server.last!.push({ type: 'typing', ch: 'chat:a', userId: 'bob', typing: true });
+    h.server.last!.push({ type: 'typing', ch: 'chat:b', userId: 'bob', typing: true });
+    expect(h.clock.pending).toBe(timers + 2);
+    unwatch();
+    expect(h.clock.pending).toBe(timers + 1);
+    h.connection.dispose();
+    expect(h.clock.pending).toBe(0);
+  });
+
   it('stop() ends the typing timers with the connection', async () => {
     const h = harness({ heartbeat: false });
     await h.connect();
@@ -165,5 +212,24 @@ describe('presence: an error frame about another frame on the same channel', () 
     expect(h.connection.presence.isJoined('chat:a')).toBe(true);
     // the publish refusal is an error of the connection: it reaches on('error')
     expect(h.errors.map((e) => e.code)).toContain(ErrorCode.AUTHORIZATION_FAILED);
+  });
+});
+
+describe('presence diffs of a channel that is neither watched nor joined', () => {
+  it('are not kept: members() stays empty, no event, nothing accumulates', async () => {
+    const h = harness({ heartbeat: false });
+    await h.connect();
+    const { presence } = h.connection;
+    const events: string[] = [];
+    h.connection.on('presence', ({ ch }) => events.push(ch));
+    const off = h.connection.subscribe('chat:r1', () => {});
+    h.server.last!.push({ type: 'presence', ch: 'chat:r1', joins: [{ userId: 'u1' }], leaves: [] });
+    off();
+    expect(presence.members('chat:r1')).toEqual([]);
+    expect(events).toEqual([]);
+    presence.watch('chat:r2');
+    h.server.last!.push({ type: 'presence', ch: 'chat:r2', joins: [{ userId: 'u2' }], leaves: [] });
+    expect(h.connection.presence.members('chat:r2')).toEqual([{ userId: 'u2' }]);
+    expect(events).toEqual(['chat:r2']);
   });
 });
