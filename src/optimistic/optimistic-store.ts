@@ -242,7 +242,26 @@ export class OptimisticStore<Value, Change = Value> {
     settlement?.reject(error);
   }
 
+  /** A message of the channel; one the app's functions throw on is reported as an `error` event and skipped. */
   private received(data: Change, message: InboundMessage<Change>): void {
+    try {
+      this.apply(data, message);
+    } catch (cause) {
+      const ledger = this.ledgers.get(this.keyOf(data) ?? '');
+      if (ledger?.isEmpty) this.ledgers.delete(ledger.key);
+      this.emit('error', new SocketchartError(ErrorCode.INVALID_MESSAGE_FORMAT, { message: `A message on ${this.channel} could not be applied`, recovery: 'none', cause, ...(message.id === undefined ? {} : { messageId: message.id }) }));
+    }
+  }
+
+  private keyOf(data: Change): string | undefined {
+    try {
+      return this.options.key(data);
+    } catch {
+      return undefined;
+    }
+  }
+
+  private apply(data: Change, message: InboundMessage<Change>): void {
     if (this.disposed) return;
     const seq = message.seq;
     if (typeof seq === 'number') {

@@ -150,5 +150,10 @@ export interface OptimisticStoreEvents<Value, Change> {
   change: OptimisticStoreChange<Value>;
   conflict: OptimisticConflictEvent<Value, Change>;
   rollback: OptimisticRollbackEvent<Change>;
+  /**
+   * A message on the channel the store could not apply: `key`, `merge`, the conflict resolver or `fromValue`
+   * threw on it (INVALID_MESSAGE_FORMAT, the exception as `cause`). The message is skipped; nothing throws.
+   */
+  error: SocketchartError;
 }
 

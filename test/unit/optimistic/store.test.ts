@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ErrorCode, type ConnectionOptions, type SocketchartError } from '../../../src/index.js';
 import {
   createOptimisticStore,
@@ -238,6 +238,54 @@ describe('optimistic store', () => {
     expect(store.get('a')).toEqual(['base', 'theirs']);
     expect(store.get('b')).toEqual(['new']);
     expect(conflicts).toEqual([]);
+    store.dispose();
+  });
+
+  it('a remote message the app\'s key() or merge throws on is skipped and reported as an error event: nothing throws, later messages apply', async () => {
+    const { h, server, store } = await todoStore();
+    const errors: SocketchartError[] = [];
+    store.on('error', (error) => errors.push(error));
+    const rethrown: Array<() => void> = [];
+    const spy = vi.spyOn(globalThis, 'queueMicrotask').mockImplementation((callback: () => void) => {
+      rethrown.push(callback);
+    });
+    try {
+      server.remote(null);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(rethrown).toEqual([]);
+    server.remote({ id: 't2', title: 'fine' });
+    await h.settle();
+    expect(errors.map((error) => [error.code, (error.cause as Error).constructor.name])).toEqual([[ErrorCode.INVALID_MESSAGE_FORMAT, 'TypeError']]);
+    expect(store.get('t1')).toEqual({ id: 't1', title: 'draft' });
+    expect(store.get('t2')).toEqual({ id: 't2', title: 'fine' });
+    store.dispose();
+  });
+
+  it('a merge that throws on a remote message leaves the key as it was; a resolver that throws leaves the pending change to settle', async () => {
+    const merge: MergeChange<string[], ListChange> = (current, change) => {
+      if (change.add === 'bad') throw new RangeError('not a list item');
+      return listMerge(current, change);
+    };
+    const { h, server, store } = await listStore({ a: ['base'] }, {}, () => {
+      throw new Error('resolver bug');
+    }, merge);
+    const errors: SocketchartError[] = [];
+    store.on('error', (error) => errors.push(error));
+    server.remote(add('a', 'bad'));
+    server.remote(add('fresh', 'bad'));
+    await h.settle();
+    expect(store.get('a')).toEqual(['base']);
+    expect(store.get('fresh')).toBeUndefined();
+    const mine = store.update('a', add('a', 'mine'));
+    await h.settle();
+    server.remote(add('a', 'theirs'));
+    await h.settle();
+    expect(errors.map((error) => (error.cause as Error).message)).toEqual(['not a list item', 'not a list item', 'resolver bug']);
+    server.accept(server.inbox[0]!);
+    await expect(mine).resolves.toMatchObject({ key: 'a' });
+    expect(store.pending()).toBe(0);
     store.dispose();
   });
 
