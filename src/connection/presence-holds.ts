@@ -34,24 +34,37 @@ export interface TypingHold {
   release(): void;
 }
 
+/** The holders that started typing, by session and channel. */
+const typists = new WeakMap<PresenceSession, Map<string, Set<TypingHold>>>();
+
 /**
- * Typing of one holder: `start()` as `presence.startTyping`, and `release()` stops the typing only when
- * this holder started it (another holder on the channel may still type).
+ * Typing of one holder: `start()` as `presence.startTyping`, `stop()` as `presence.stopTyping` (for every
+ * holder of the channel), and `release()` stops the typing only when this holder started it and no other
+ * holder on the channel still types.
  */
 export function typingHold(presence: PresenceSession, channel: string): TypingHold {
-  let started = false;
-  return {
+  let channels = typists.get(presence);
+  if (!channels) typists.set(presence, (channels = new Map()));
+  const holders = channels;
+  const started = () => holders.get(channel);
+  const hold: TypingHold = {
     start(options) {
-      started = true;
+      let set = started();
+      if (!set) holders.set(channel, (set = new Set()));
+      set.add(hold);
       presence.startTyping(channel, options);
     },
     stop() {
-      started = false;
+      holders.delete(channel);
       presence.stopTyping(channel);
     },
     release() {
-      if (started) presence.stopTyping(channel);
-      started = false;
+      const set = started();
+      if (!set?.delete(hold)) return;
+      if (set.size > 0) return;
+      holders.delete(channel);
+      presence.stopTyping(channel);
     },
   };
+  return hold;
 }

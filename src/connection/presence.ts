@@ -18,6 +18,8 @@ export interface PresenceHost {
   readonly link: LinkState;
   readonly router: Router;
   write(frame: OutgoingFrame | undefined): boolean;
+  /** The session the server confirmed (this user's id): typing of this user in another tab is not "others typing". */
+  readonly session: { readonly userId?: string } | null;
   /** Hands server errors to `claim` first: one it returns true for concerns a call of its own and goes no further. */
   claimErrors(claim: (error: SocketchartError) => boolean): () => void;
 }
@@ -295,6 +297,7 @@ export class PresenceSession {
   }
 
   private typed(ch: string, userId: string, typing: boolean): void {
+    if (userId === this.host.session?.userId) return;
     const { clock } = this.host.options;
     let users = this.typers.get(ch);
     const timer = users?.get(userId);

@@ -120,6 +120,11 @@ export class ConnectionRuntime implements SocketCallbacks {
     return this.link.status;
   }
 
+  /** The session the server confirmed on this socket (its user id), if any. */
+  get session(): ConnectionContext['session'] {
+    return this.context?.session ?? null;
+  }
+
   toJSON(): Record<string, unknown> {
     return { name: this.options.name, status: this.link.status, queued: this.queued };
   }

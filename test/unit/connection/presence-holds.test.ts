@@ -96,4 +96,31 @@ describe('typingHold', () => {
     hold.release();
     expect(calls).toEqual(['typing room', 'stop typing room']);
   });
+
+  it('a release keeps the typing another holder of the channel started; the last one to release stops it', () => {
+    const { calls, presence } = session();
+    const composer = typingHold(presence, 'room');
+    const sidebar = typingHold(presence, 'room');
+    const other = typingHold(presence, 'lobby');
+    composer.start();
+    sidebar.start();
+    other.start();
+    composer.release();
+    expect(calls).toEqual(['typing room', 'typing room', 'typing lobby']);
+    sidebar.release();
+    expect(calls).toEqual(['typing room', 'typing room', 'typing lobby', 'stop typing room']);
+    other.release();
+    expect(calls.at(-1)).toBe('stop typing lobby');
+  });
+
+  it('a stop by one holder stops the typing for all: a later release of another stops nothing more', () => {
+    const { calls, presence } = session();
+    const a = typingHold(presence, 'room');
+    const b = typingHold(presence, 'room');
+    a.start();
+    b.start();
+    a.stop();
+    b.release();
+    expect(calls).toEqual(['typing room', 'typing room', 'stop typing room']);
+  });
 });

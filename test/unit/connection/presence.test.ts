@@ -90,6 +90,20 @@ describe('typing', () => {
     expect(h.clock.pending).toBe(0);
   });
 
+  it('this user typing in another tab is not among the others typing', async () => {
+    const h = harness({ heartbeat: false, auth: { token: 't' } });
+    await h.connect();
+    expect(h.connection.session?.userId).toBe('user-1');
+    const seen: string[] = [];
+    h.connection.on('typing', ({ userId, typing }) => seen.push(`${userId}:${typing}`));
+    h.connection.presence.watch('chat:a');
+    h.server.last!.push({ type: 'typing', ch: 'chat:a', userId: 'user-1', typing: true });
+    h.server.last!.push({ type: 'typing', ch: 'chat:a', userId: 'bob', typing: true });
+    h.server.last!.push({ type: 'typing', ch: 'chat:a', userId: 'user-1', typing: false });
+    expect(h.connection.presence.typingUsers('chat:a')).toEqual(['bob']);
+    expect(seen).toEqual(['bob:true']);
+  });
+
   it('stop() ends the typing timers with the connection', async () => {
     const h = harness({ heartbeat: false });
     await h.connect();
