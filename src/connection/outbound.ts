@@ -1,6 +1,6 @@
 import type { OutgoingFrame } from '../protocol/adapter.js';
 import { ErrorCode, SocketchartError, closedError } from '../protocol/errors.js';
-import { OutboundQueue, type Priority, type QueuedMessage } from '../queue/outbound-queue.js';
+import { OutboundQueue, priorityError, type Priority, type QueuedMessage } from '../queue/outbound-queue.js';
 import { AckTracker, type AckInfo } from '../queue/ack-tracker.js';
 import { RateLimiter, Take, channelType } from '../policy/rate-limiter.js';
 import { Outbox } from '../storage/outbox.js';
@@ -175,6 +175,10 @@ export class Outbound {
     const { host } = this;
     if (options.signal?.aborted) return Promise.reject(options.signal.reason);
     const { protocol, maxMessageBytes: limit, queue: queueOptions } = host.options;
+    if (options.priority !== undefined && options.priority !== 'normal') {
+      const invalid = priorityError(options.priority);
+      if (invalid) return Promise.reject(invalid);
+    }
     if (typeof Blob !== 'undefined' && data instanceof Blob) {
       return Promise.reject(new SocketchartError(ErrorCode.INVALID_MESSAGE_FORMAT, { message: 'A Blob is not sent: send its bytes (await blob.arrayBuffer())', recovery: 'fail' }));
     }

@@ -69,6 +69,10 @@ export interface EnqueueInput {
 export const priorities: readonly Priority[] = ['critical', 'high', 'normal', 'low'];
 const RANK: Readonly<Record<Priority, number>> = { low: 0, normal: 1, high: 2, critical: 3 };
 
+/** The InvalidOptionError for a `priority` that is not one of `priorities`; undefined for one that is. */
+export const priorityError = (priority: unknown): InvalidOptionError | undefined =>
+  typeof priority === 'string' && Object.hasOwn(RANK, priority) ? undefined : new InvalidOptionError('priority', "'critical', 'high', 'normal' or 'low'", priority);
+
 class Entry implements QueuedMessage {
   heapIndex = -1;
   queued = false;
@@ -211,10 +215,9 @@ export class OutboundQueue {
    * its TTL passes while queued, `CLOSED` after `dispose()`, or the error given to `rejectAll()`.
    */
   enqueue(input: EnqueueInput): Promise<void> {
+    const invalid = priorityError(input.priority);
+    if (invalid) return Promise.reject(invalid);
     const rank = RANK[input.priority];
-    if (rank === undefined) {
-      return Promise.reject(new InvalidOptionError('priority', "'critical', 'high', 'normal' or 'low'", input.priority));
-    }
     if (!(input.bytes >= 0)) return Promise.reject(new InvalidOptionError('bytes', 'a number >= 0', input.bytes));
     const ttl = input.ttlMs;
     if (ttl !== undefined && Number.isNaN(ttl)) return Promise.reject(new InvalidOptionError('ttlMs', 'a number', ttl));

@@ -429,6 +429,16 @@ describe('data plane', () => {
     expect(socketOf(h).sent).toEqual([]);
   });
 
+  it('a priority that is not one rejects with INVALID_OPTION on the fast path as when queued, and writes nothing', async () => {
+    const h = harness({ heartbeat: false });
+    await h.connect();
+    for (const priority of ['urgent', 'toString', 3]) {
+      await expect(h.connection.send('x', { priority: priority as 'high' })).rejects.toMatchObject({ code: ErrorCode.INVALID_OPTION });
+    }
+    expect(socketOf(h).sent).toEqual([]);
+    await expect(h.connection.send('ok', { priority: 'high' })).resolves.toBeUndefined();
+  });
+
   it('counts UTF-8 bytes: a multi-byte string under the limit in UTF-16 length but over it in bytes is MESSAGE_TOO_LARGE', async () => {
     const h = harness({ maxMessageBytes: 100 });
     await h.connect();
