@@ -70,6 +70,11 @@ export class Connection {
     return this.current;
   }
 
+  /** Closed, with its actor let go at rest: `stop()` and `retry()` have nothing to do (and need no new actor). */
+  private get restsClosed(): boolean {
+    return !this.disposed && this.started && this.rt.releasesAtRest && this.rt.link.status === 'closed' && this.current.getSnapshot().status === 'stopped';
+  }
+
   /** Dials (from `idle` or `closed`, and at once from `closing`: a `stop()` then `start()` comes back); does nothing while already running. */
   start(): this {
     this.userStopped = false;
@@ -82,7 +87,7 @@ export class Connection {
   /** Closes the connection (code 1000); nothing reopens it but `start()`. Queued sends reject with CLOSED. */
   stop(options: { code?: number; reason?: string } = {}): this {
     this.userStopped = true;
-    this.running().send({ type: 'connection.stop', ...options });
+    if (!this.restsClosed) this.running().send({ type: 'connection.stop', ...options });
     return this;
   }
 
@@ -96,11 +101,12 @@ export class Connection {
 
   /** Stops on behalf of the owner (a pool), leaving the user's own intent as it was. */
   stopForOwner(): void {
-    this.running().send({ type: 'connection.stop' });
+    if (!this.restsClosed) this.running().send({ type: 'connection.stop' });
   }
 
   /** Dials again now: leaves `failed`, or skips a backoff or an open circuit. */
   retry(): this {
+    if (this.restsClosed) return this;
     const actor = this.running();
     if (this.rt.link.status === 'failed') this.rt.watchEnvironment();
     actor.send({ type: 'connection.retry' });
@@ -138,7 +144,7 @@ export class Connection {
     return () => {
       if (!active) return;
       active = false;
-      if (unsubscribe() && this.rt.link.connected) this.rt.write(protocol.unsubscribeFrame(channel));
+      if (unsubscribe() && this.rt.link.connected && this.rt.operations?.hasSink(channel) !== true) this.rt.write(protocol.unsubscribeFrame(channel));
     };
   }
 

@@ -88,7 +88,7 @@ export const connectionImplementations = {
     authenticate: ({ self }: { self: AnyActorRef }) => runtimeOf(self).authenticate(),
     sendRefreshedToken: ({ self }: { self: AnyActorRef }) => runtimeOf(self).sendRefreshedToken(),
     resume: ({ self }: { self: AnyActorRef }) => runtimeOf(self).resume(),
-    leaveConnected: ({ self }: { self: AnyActorRef }) => runtimeOf(self).leaveConnected(),
+    leaveConnected: ({ event, self }: { event: ConnectionEvent; self: AnyActorRef }) => runtimeOf(self).leaveConnected(event.type === 'connection.stop'),
     reportFailure: ({ context, self }: { context: ConnectionContext; self: AnyActorRef }) => {
       if (context.lastError) runtimeOf(self).reportError(errorOf(context.lastError));
     },

@@ -322,6 +322,7 @@ export class PresenceSession {
     const details = error.details as { ch?: unknown; action?: unknown } | undefined;
     if (typeof details?.ch !== 'string' || error.messageId !== undefined) return false;
     if (details.action !== 'join' && details.action !== 'leave' && details.action !== 'list' && details.action !== 'presence') return false;
+    if (details.action === 'presence' && error.code === ErrorCode.AUTHORIZATION_FAILED) this.joined.delete(details.ch);
     const queue = this.requests.get(details.ch);
     const action = details.action === 'presence' ? undefined : details.action;
     const request = queue?.find((r) => r.written && (action === undefined || r.action === action));

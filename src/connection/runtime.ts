@@ -315,10 +315,11 @@ export class ConnectionRuntime implements SocketCallbacks {
     this.outbound_?.resume((frame) => this.write(frame));
   }
 
-  leaveConnected(): void {
+  /** `stopped`: the app called `stop()` (operations that must not run twice end with CLOSED). */
+  leaveConnected(stopped = false): void {
     this.pingAt = undefined;
     this.outbound_?.leaveConnected();
-    this.operations?.dropped();
+    this.operations?.dropped(stopped);
   }
 
   sendPing(): void {

@@ -1,5 +1,5 @@
 import type { OperationCodec, OutgoingFrame } from './adapter.js';
-import { ErrorCode, InvalidOptionError, SocketchartError } from './errors.js';
+import { ErrorCode, InvalidOptionError, SocketchartError, closedError } from './errors.js';
 import { rethrowLater } from '../events/emitter.js';
 
 /** Receives what one operation yields: its results, then exactly one of `error` or `complete`. */
@@ -77,6 +77,10 @@ const noResult = (id: string) =>
 export class Operations {
   private readonly live = new Map<string, Live>();
   private counter = 0;
+  /** The link is going down: what a sink starts meanwhile waits for the next socket. */
+  private dropping = false;
+  /** Every operation is being ended with this error: one a sink starts meanwhile fails with it too. */
+  private ending: SocketchartError | undefined;
 
   constructor(
     private readonly host: OperationsHost,
@@ -96,6 +100,7 @@ export class Operations {
    * payload cannot be encoded; nothing is written then.
    */
   start(payload: unknown, sink: OperationSink | undefined, options: OperationOptions & { once?: boolean } = {}): { id: string; stop: () => void } {
+    if (this.ending) throw this.ending;
     const id = options.id ?? this.freshId();
     if (typeof id !== 'string' || id === '') throw new InvalidOptionError('id', 'a non-empty string', id);
     if (options.restart !== undefined && typeof options.restart !== 'boolean') throw new InvalidOptionError('restart', 'a boolean', options.restart);
@@ -111,6 +116,7 @@ export class Operations {
    * with the signal's reason when `signal` aborts before it is written (it is then never written).
    */
   startBound(id: string, frame: OutgoingFrame, signal?: AbortSignal): Promise<void> {
+    if (this.ending) return Promise.reject(this.ending);
     let entry: Live;
     try {
       entry = this.add(id, frame, undefined, true, true, false);
@@ -180,19 +186,37 @@ export class Operations {
     for (const entry of this.live.values()) this.writeIfUp(entry, true);
   }
 
-  /** The link went down: one-shots that have their result are forgotten, operations that must not run twice end. */
-  dropped(): void {
-    for (const entry of [...this.live.values()]) {
-      if (entry.answered) this.live.delete(entry.id);
-      else if (!entry.restart && entry.socket !== null) {
-        this.end(entry.id, new SocketchartError(ErrorCode.NETWORK_ERROR, { message: `The link dropped while operation ${entry.id} ran; it is not started again`, recovery: 'fail', messageId: entry.id }));
+  /**
+   * The link went down: one-shots that have their result are forgotten, operations that must not run twice
+   * end (NETWORK_ERROR, or CLOSED when `stopped` by the app: they are not started again on a later `start()`).
+   */
+  dropped(stopped = false): void {
+    this.dropping = true;
+    try {
+      for (const entry of [...this.live.values()]) {
+        if (entry.answered) this.live.delete(entry.id);
+        else if (!entry.restart && entry.socket !== null) {
+          this.end(
+            entry.id,
+            stopped
+              ? closedError('closed')
+              : new SocketchartError(ErrorCode.NETWORK_ERROR, { message: `The link dropped while operation ${entry.id} ran; it is not started again`, recovery: 'fail', messageId: entry.id }),
+          );
+        }
       }
+    } finally {
+      this.dropping = false;
     }
   }
 
-  /** The connection closed or failed: every operation ends with `error`. */
+  /** The connection closed or failed: every operation ends with `error`, and so does one a sink starts meanwhile. */
   endAll(error: SocketchartError): void {
-    for (const id of [...this.live.keys()]) this.end(id, error);
+    this.ending = error;
+    try {
+      for (const id of [...this.live.keys()]) this.end(id, error);
+    } finally {
+      this.ending = undefined;
+    }
   }
 
   private freshId(): string {
@@ -223,7 +247,7 @@ export class Operations {
   private writeIfUp(entry: Live, up = this.host.link.connected): void {
     const { host } = this;
     const ws = host.ws;
-    if (!up || ws === null || entry.socket === ws || entry.answered) return;
+    if (!up || this.dropping || ws === null || entry.socket === ws || entry.answered) return;
     if (!host.write(entry.frame)) return;
     entry.socket = ws;
     this.settleWrite(entry);

@@ -303,6 +303,7 @@ export class Hub implements BackendListener {
     for (const ch of [...client.presence.keys()]) {
       if (this.options.authorizer.authorize(client.identity, ch, 'presence').ok) continue;
       client.presence.delete(ch);
+      client.sendError(ErrorCode.AUTHORIZATION_FAILED, 'presence on this channel is no longer allowed', { details: { ch, action: 'presence' } });
       this.leave(ch, client.key, client.identity.userId).catch(logFailure(this.options.logger, 'presence leave failed'));
     }
   }

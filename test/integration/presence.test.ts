@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { createConnection, ErrorCode, type Connection, type PresenceChange, type TypingChange } from '../../src/index.node.js';
 import { cleanupsAfterEach, startReferenceServer } from '../support/reference-server.js';
 import { until } from '../support/until.js';
+import { pino } from 'pino';
+import { createServer } from '../../src/server/index.js';
 
 /** Presence and typing from the client, against the reference server on loopback. */
 
@@ -158,5 +160,41 @@ describe('typing against the reference server', () => {
       await keystrokes;
       alice.presence.stopTyping('chat:lobby');
     }
+  });
+});
+
+describe('presence when a token refresh takes the grant away', () => {
+  it('the server says so (AUTHORIZATION_FAILED naming the channel): the connection is no longer joined and does not join again', async () => {
+    const server = await createServer({
+      port: 0,
+      host: '127.0.0.1',
+      logger: pino({ level: 'silent' }),
+      auth: {
+        verify: async (token) => {
+          const [userId, role] = token.split('|');
+          return { userId: userId!, roles: [role!], expiresAt: Date.now() + 2_000 };
+        },
+      },
+      channels: [{ pattern: 'chat:*', subscribe: true, publish: true, presence: { roles: ['member'] } }],
+    });
+    cleanups.push(() => server.close());
+    const reasons: string[] = [];
+    const alice = createConnection({
+      url: `ws://127.0.0.1:${server.address()!.port}`,
+      auth: { token: async ({ reason }) => (reasons.push(reason), reason === 'refresh' ? 'alice|guest' : 'alice|member'), refreshLeadMs: 1_700 },
+      environment: false,
+    });
+    cleanups.push(() => alice.dispose());
+    const errors: string[] = [];
+    alice.on('error', (error) => errors.push(`${error.code} ${(error.details as { ch?: string } | undefined)?.ch}`));
+    alice.start();
+    await alice.ready({ signal: AbortSignal.timeout(5_000) });
+    alice.presence.watch('chat:lobby');
+    expect((await alice.presence.join('chat:lobby')).map((m) => m.userId)).toEqual(['alice']);
+    await until(() => errors.length > 0, 5_000, 'the revocation');
+    expect(errors).toEqual([`${ErrorCode.AUTHORIZATION_FAILED} chat:lobby`]);
+    expect(reasons).toContain('refresh');
+    expect(alice.presence.isJoined('chat:lobby')).toBe(false);
+    await until(() => alice.presence.members('chat:lobby').length === 0, 5_000, 'the leave');
   });
 });

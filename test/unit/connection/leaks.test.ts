@@ -105,3 +105,34 @@ describe('no leaks (invariant 4)', () => {
     );
   });
 });
+
+describe('a connection at rest lets go of its actor, whatever is called on it', () => {
+  it('stop() again on a closed connection runs no new actor: the one let go at rest stays let go', async () => {
+    const h = harness();
+    await h.connect();
+    h.connection.stop();
+    await h.advance(5_000);
+    expect(h.connection.status).toBe('closed');
+    const rested = h.connection.actor;
+    expect(rested.getSnapshot().status).toBe('stopped');
+    h.connection.stop();
+    await h.advance(5_000);
+    expect(h.connection.status).toBe('closed');
+    expect(h.connection.actor).toBe(rested);
+    expect(h.connection.actor.getSnapshot().status).toBe('stopped');
+  });
+
+  it('retry() on a closed connection (nothing to retry) runs no new actor either; start() still dials', async () => {
+    const h = harness();
+    await h.connect();
+    h.connection.stop();
+    await h.advance(5_000);
+    h.connection.retry();
+    await h.advance(5_000);
+    expect(h.connection.status).toBe('closed');
+    expect(h.connection.actor.getSnapshot().status).toBe('stopped');
+    h.connection.start();
+    await h.settle();
+    expect(h.connection.status).toBe('connected');
+  });
+});

@@ -485,3 +485,106 @@ describe('send(payload, { channel, signal }) on a protocol with operations', () 
     expect(outcome).toBe(reason);
   });
 });
+
+describe('operations across stop() and a dropping link', () => {
+  const mutation = { query: 'mutation { pay }' };
+
+  it('stop() ends an execute({ restart: false }) in flight with CLOSED, not NETWORK_ERROR', async () => {
+    const { h, gql } = graphql();
+    await h.connect();
+    const result = h.connection.execute(mutation, { restart: false }).then(
+      () => 'resolved',
+      (error: SocketchartError) => error.code,
+    );
+    await h.settle();
+    expect(gql.subscribes).toHaveLength(1);
+    h.connection.stop();
+    await h.advance(5_000);
+    expect(h.connection.status).toBe('closed');
+    expect(await result).toBe(ErrorCode.CLOSED);
+  });
+
+  it('stop() tells an operation({ restart: false }) sink CLOSED, and a start() after it does not run the operation again', async () => {
+    const { h, gql } = graphql();
+    await h.connect();
+    const { seen, sink } = recorder();
+    h.connection.operation(mutation, sink, { restart: false, id: 'pay' });
+    await h.settle();
+    h.connection.stop();
+    h.connection.start();
+    await h.advance(5_000);
+    expect(h.connection.status).toBe('connected');
+    expect(seen).toEqual(['error CLOSED']);
+    expect(gql.subscribes.filter((frame) => frame.id === 'pay')).toHaveLength(1);
+  });
+
+  it('an execute() made from an operation\'s error callback while stop() ends them all rejects with CLOSED instead of hanging', async () => {
+    const { h } = graphql({ closeTimeoutMs: 500 });
+    await h.connect();
+    let retry: Promise<unknown> | undefined;
+    let thrown: unknown;
+    h.connection.operation(subscription, {
+      next: () => {},
+      error: () => {
+        try {
+          retry = h.connection.execute(query).then(
+            () => 'resolved',
+            (error: SocketchartError) => error.code,
+          );
+        } catch (error) {
+          thrown = error;
+        }
+      },
+    });
+    await h.settle();
+    h.connection.stop();
+    await h.advance(60_000);
+    expect(h.connection.status).toBe('closed');
+    if (retry) expect(await retry).toBe(ErrorCode.CLOSED);
+    else expect(thrown).toMatchObject({ code: ErrorCode.CLOSED });
+  });
+
+  it('a restart: false mutation started in a NETWORK_ERROR callback while the link drops is written once, on the next socket', async () => {
+    const { h, gql } = graphql({ heartbeat: { intervalMs: 1_000, timeoutMs: 500 } });
+    await h.connect();
+    gql.pong = false;
+    let retried = false;
+    h.connection.operation(
+      mutation,
+      {
+        next: () => {},
+        error: (error) => {
+          if (retried || error.code !== ErrorCode.NETWORK_ERROR) return;
+          retried = true;
+          h.connection.operation(mutation, { next: () => {} }, { id: 'retry', restart: false });
+        },
+      },
+      { id: 'first', restart: false },
+    );
+    await h.settle();
+    await h.advance(1_000);
+    await h.advance(500);
+    expect(retried).toBe(true);
+    gql.pong = true;
+    for (let i = 0; i < 10; i++) await h.advance(1_000);
+    expect(h.connection.status).toBe('connected');
+    expect(subscribesPerSocket(h, 'retry')).toEqual({ 2: 1 });
+  });
+
+  it('subscribe(id) and unsubscribe on the id of an operation() with its own sink leave the operation running on the server', async () => {
+    const { h, gql } = graphql();
+    await h.connect();
+    const { seen, sink } = recorder();
+    h.connection.operation(subscription, sink, { id: 's1' });
+    await h.settle();
+    const tapped: unknown[] = [];
+    const off = h.connection.subscribe('s1', (data) => tapped.push(data));
+    socketOf(h).push({ type: 'next', id: 's1', payload: { n: 1 } });
+    off();
+    await h.settle();
+    socketOf(h).push({ type: 'next', id: 's1', payload: { n: 2 } });
+    expect(gql.completes.filter((frame) => frame.id === 's1')).toEqual([]);
+    expect(tapped).toEqual([{ n: 1 }]);
+    expect(seen).toEqual(['next {"n":1}', 'next {"n":2}']);
+  });
+});
