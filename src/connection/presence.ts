@@ -169,6 +169,7 @@ export class PresenceSession {
     checkChannel(channel);
     if (!(timeoutMs > 0)) throw new InvalidOptionError('timeoutMs', 'a number of milliseconds > 0', timeoutMs);
     const protocol = this.protocol();
+    if (this.host.link.settled) return;
     const { clock } = this.host.options;
     const now = clock.now();
     const current = this.typingNow.get(channel);

@@ -104,6 +104,21 @@ describe('typing', () => {
     expect(seen).toEqual(['bob:true']);
   });
 
+  it('startTyping() on a stopped or disposed connection says nothing and arms no timer', async () => {
+    const h = harness({ heartbeat: false });
+    await h.connect();
+    h.connection.stop();
+    await h.advance(5_000);
+    const timers = h.clock.pending;
+    h.connection.presence.startTyping('chat:a');
+    expect(h.connection.presence.isTyping('chat:a')).toBe(false);
+    expect(h.clock.pending).toBe(timers);
+    h.connection.dispose();
+    h.connection.presence.startTyping('chat:a');
+    expect(h.clock.pending).toBe(0);
+    expect(frames(h, 'typing')).toEqual([]);
+  });
+
   it('stop() ends the typing timers with the connection', async () => {
     const h = harness({ heartbeat: false });
     await h.connect();
