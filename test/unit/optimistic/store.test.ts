@@ -71,6 +71,7 @@ async function listStore(
   connection: Partial<ConnectionOptions> = {},
   conflict?: ConflictPolicy<string[], ListChange>,
   merge: MergeChange<string[], ListChange> = listMerge,
+  createId?: () => string,
 ) {
   const h = harness(connection);
   const server = channelServer(h);
@@ -83,6 +84,7 @@ async function listStore(
     merge,
     fromValue: (value, key) => ({ key, set: value }),
     ...(conflict ? { conflict } : {}),
+    ...(createId ? { createId } : {}),
   });
   await h.settle();
   return { h, server, store };
@@ -518,20 +520,8 @@ describe('optimistic store', () => {
   });
 
   it("another user's message carrying the id of a change in flight is applied as theirs, not taken for this store's echo", async () => {
-    const h = harness({ auth: { token: 'tkn' } });
-    const server = channelServer(h);
-    await h.connect();
     let n = 0;
-    const store = createOptimisticStore<string[], ListChange>({
-      connection: h.connection,
-      channel: CHANNEL,
-      key: (change) => change.key,
-      initial: { a: ['base'], b: ['base'] },
-      merge: listMerge,
-      fromValue: (value, key) => ({ key, set: value }),
-      createId: () => `edit-${++n}`,
-    });
-    await h.settle();
+    const { h, server, store } = await listStore({ a: ['base'], b: ['base'] }, { auth: { token: 'tkn' } }, undefined, listMerge, () => `edit-${++n}`);
     const mine = store.update('a', add('a', 'mine'));
     await h.settle();
     const publish = server.inbox[0]!;
@@ -549,20 +539,8 @@ describe('optimistic store', () => {
   });
 
   it("another user's message carrying the id of a change already confirmed is applied, not dropped as a late echo", async () => {
-    const h = harness({ auth: { token: 'tkn' } });
-    const server = channelServer(h);
-    await h.connect();
     let n = 0;
-    const store = createOptimisticStore<string[], ListChange>({
-      connection: h.connection,
-      channel: CHANNEL,
-      key: (change) => change.key,
-      initial: { a: ['base'] },
-      merge: listMerge,
-      fromValue: (value, key) => ({ key, set: value }),
-      createId: () => `edit-${++n}`,
-    });
-    await h.settle();
+    const { h, server, store } = await listStore({ a: ['base'] }, { auth: { token: 'tkn' } }, undefined, listMerge, () => `edit-${++n}`);
     const mine = store.update('a', add('a', 'mine'));
     await h.settle();
     server.ack(server.inbox[0]!, 1);
