@@ -156,6 +156,11 @@ export class Pool {
   }
 
   /** Stops everything for good: every connection actor, the budget timer, the environment listener. */
+  /** `dispose()` was called (or the pool's actor stopped): it cannot start again. */
+  get isDisposed(): boolean {
+    return this.rt.isDisposed;
+  }
+
   dispose(): void {
     const { status } = this.actor.getSnapshot();
     if (status === 'stopped') return;

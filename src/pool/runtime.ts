@@ -23,6 +23,8 @@ export interface PoolEvents {
   health: { health: PoolHealth; previous: PoolHealth };
   /** A connection moved to another of its urls. */
   failover: { name: string; from: number; to: number; url: string };
+  /** The pool was disposed (or its actor stopped): nothing happens on it any more (its rxjs streams end). */
+  disposed: Record<string, never>;
 }
 
 function connectionOptions(endpoint: EndpointOptions, pool: ResolvedPoolOptions, rt: PoolRuntime): ConnectionOptions {
@@ -126,9 +128,15 @@ export class PoolRuntime {
     for (const connection of this.order) if (!connection.isDisposed) connection.stopForOwner();
   }
 
+  /** Disposed: its connections, budget and environment let go. */
+  isDisposed = false;
+
   dispose(): void {
+    if (this.isDisposed) return;
+    this.isDisposed = true;
     for (const connection of this.order) connection.dispose();
     this.budget?.dispose();
     this.fanout.close();
+    this.events.emit('disposed', {});
   }
 }

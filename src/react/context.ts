@@ -3,7 +3,7 @@ import { Connection, createConnection } from '../connection/connection.js';
 import type { ConnectionOptions } from '../connection/options.js';
 import { createPool, type Pool } from '../pool/pool.js';
 import type { PoolOptions } from '../pool/options.js';
-import { useLingeringEffect, useMadeOnce } from './lifetime.js';
+import { useGeneration, useLingeringEffect, useMadeOnce } from './lifetime.js';
 
 /** What a `<SocketchartProvider>` gives the hooks below it. */
 export interface SocketchartContextValue {
@@ -36,19 +36,26 @@ export type SocketchartProviderProps = Source & {
 const started = new WeakSet<object>();
 
 /**
- * Starts `target` once mounted when `start` is (or becomes) true, the first time only; `owned`: stopped and
- * disposed when it really unmounts (or is replaced), never because `start` changed.
+ * Starts `target` once mounted when `start` is (or becomes) true, the first time only. One the component
+ * owns (`remake` given) is stopped and disposed when it really unmounts (or is replaced), never because
+ * `start` changed; found disposed when the component shows again (React's `<Activity>` ran the cleanups
+ * while hidden), it is made again with `remake`.
  */
-export function useRunning(target: Connection | Pool | undefined, start: boolean, owned: boolean): void {
+export function useRunning(target: Connection | Pool | undefined, start: boolean, remake?: () => void): void {
+  const owned = remake !== undefined;
   useLingeringEffect(() => () => {
     if (target && owned) target.dispose();
   }, [target, owned]);
   useEffect(() => {
+    if (target && remake && target.isDisposed) {
+      remake();
+      return;
+    }
     if (target && start && !started.has(target)) {
       started.add(target);
       target.start();
     }
-  }, [target, start]);
+  }, [target, start, remake]);
 }
 
 /**
@@ -57,14 +64,18 @@ export function useRunning(target: Connection | Pool | undefined, start: boolean
  */
 export function SocketchartProvider(props: SocketchartProviderProps) {
   const { start = true, children } = props;
-  const owned = useMadeOnce(() => {
-    if (props.options) return { connection: createConnection(props.options), pool: undefined };
-    if (props.poolOptions) return { connection: undefined, pool: createPool(props.poolOptions) };
-    return undefined;
-  }, props.options !== undefined || props.poolOptions !== undefined);
+  const [generation, remake] = useGeneration();
+  const owned = useMadeOnce(
+    () => {
+      if (props.options) return { connection: createConnection(props.options), pool: undefined };
+      if (props.poolOptions) return { connection: undefined, pool: createPool(props.poolOptions) };
+      return undefined;
+    },
+    props.options !== undefined || props.poolOptions !== undefined ? generation : -1,
+  );
   const connection = owned ? owned.connection : props.connection;
   const pool = owned ? owned.pool : props.pool;
-  useRunning(connection ?? pool, start, owned !== undefined);
+  useRunning(connection ?? pool, start, owned ? remake : undefined);
   const value = useMadeOnce(() => ({ connection, pool }), connection ?? pool);
   return createElement(SocketchartContext.Provider, { value }, children);
 }

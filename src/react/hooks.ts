@@ -1,4 +1,4 @@
-import { useCallback, useContext, useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';
+import { useCallback, useContext, useEffect, useInsertionEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';
 import { useSelector } from '@xstate/react';
 import { Connection, createConnection, statusOf, type ConnectionSnapshot } from '../connection/connection.js';
 import type { ConnectionEvents } from '../connection/events.js';
@@ -17,7 +17,7 @@ import type { OptimisticChangeInput, OptimisticUpdateReceipt } from '../optimist
 import type { Pool, PoolStatus } from '../pool/pool.js';
 import type { PoolHealth } from '../pool/runtime.js';
 import { SocketchartContext, useRunning } from './context.js';
-import { useLingeringEffect, useMadeOnce } from './lifetime.js';
+import { useGeneration, useLingeringEffect, useMadeOnce } from './lifetime.js';
 
 /**
  * Which connection a hook uses: the provider's (nothing), an endpoint of the provider's pool (its name), or
@@ -40,7 +40,7 @@ function useTarget(target: ConnectionTarget, hook: string): Connection {
 /** Keeps the latest value of a callback without making it a dependency. */
 function useLatest<T>(value: T): { readonly current: T } {
   const ref = useRef(value);
-  useEffect(() => {
+  useInsertionEffect(() => {
     ref.current = value;
   });
   return ref;
@@ -61,9 +61,10 @@ const keyOf = (options: ConnectionOptions) => `${options.name ?? ''}\u0000${type
  */
 export function useConnection(target?: ConnectionTarget | ConnectionOptions, { start = true }: UseConnectionOptions = {}): Connection {
   const options = target !== undefined && typeof target === 'object' && !(target instanceof Connection) ? target : undefined;
-  const owned = useMadeOnce(() => (options ? createConnection(options) : undefined), options ? keyOf(options) : undefined);
+  const [generation, remake] = useGeneration();
+  const owned = useMadeOnce(() => (options ? createConnection(options) : undefined), options ? `${keyOf(options)}\u0000${generation}` : undefined);
   const connection = useTarget(owned ?? (options ? undefined : (target as ConnectionTarget)), 'useConnection()');
-  useRunning(owned ?? (target instanceof Connection ? target : undefined), start, owned !== undefined);
+  useRunning(owned ?? (target instanceof Connection ? target : undefined), start, owned ? remake : undefined);
   return connection;
 }
 
@@ -266,6 +267,12 @@ export function usePoolHealth(pool?: Pool): PoolHealth {
   return useSyncExternalStore(subscribe, read, read);
 }
 
+const samePoolStatus = (a: PoolStatus, b: PoolStatus) =>
+  a.state === b.state &&
+  a.health === b.health &&
+  Object.keys(a.connections).length === Object.keys(b.connections).length &&
+  Object.entries(a.connections).every(([name, status]) => b.connections[name] === status);
+
 /** The pool's state and each connection's status; re-renders when any of them changes. */
 export function usePoolStatus(pool?: Pool): PoolStatus {
   const provided = useContext(SocketchartContext)?.pool;
@@ -273,7 +280,8 @@ export function usePoolStatus(pool?: Pool): PoolStatus {
   if (!target) throw new InvalidOptionError('pool', 'a <SocketchartProvider> with a pool above usePoolStatus(), or a pool given to it', undefined);
   const cache = useRef<{ pool: Pool; status: PoolStatus } | null>(null);
   const read = useCallback(() => {
-    if (cache.current?.pool !== target) cache.current = { pool: target, status: target.status() };
+    const status = target.status();
+    if (cache.current?.pool !== target || !samePoolStatus(cache.current.status, status)) cache.current = { pool: target, status };
     return cache.current.status;
   }, [target]);
   const subscribe = useCallback(

@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState } from 'react';
+import { useCallback, useEffect, useRef, useState } from 'react';
 
 const sameDeps = (a: readonly unknown[], b: readonly unknown[]) => a.length === b.length && a.every((value, i) => Object.is(value, b[i]));
 
@@ -45,4 +45,10 @@ export function useMadeOnce<T>(make: () => T, key: unknown): T {
   const next = { key, value: make() };
   setMade(next);
   return next.value;
+}
+
+/** A number to key what a component owns by, and the function that moves it on (to make the owned value again). */
+export function useGeneration(): [generation: number, next: () => void] {
+  const [generation, setGeneration] = useState(0);
+  return [generation, useCallback(() => setGeneration((n) => n + 1), [])];
 }

@@ -13,19 +13,25 @@ import { MAX_TIMER_MS } from '../environment/clock.js';
 /**
  * rxjs views of connections and pools. Each observable listens only while subscribed: unsubscribing
  * removes its listener (and a channel's subscription, sending `unsubscribe` when it was the last).
- * The connection itself is never started or stopped by them. A connection's observables complete when it
- * is disposed (at once on one disposed already).
+ * The connection itself is never started or stopped by them. The observables of a connection or a pool
+ * complete when it is disposed (at once on one disposed already).
  */
 
-/** Runs `listen` while subscribed, until the connection is disposed (then completes). */
-function whileAlive<T>(connection: Connection, listen: (subscriber: Subscriber<T>) => () => void): Observable<T> {
+/** A connection or a pool: what can be disposed, and says so. */
+interface Disposable {
+  readonly isDisposed: boolean;
+  on(event: 'disposed', listener: () => void): () => void;
+}
+
+/** Runs `listen` while subscribed, until the connection or pool is disposed (then completes, after its own `disposed` event). */
+function whileAlive<T>(source: Disposable, listen: (subscriber: Subscriber<T>) => () => void): Observable<T> {
   return new Observable<T>((subscriber) => {
-    if (connection.isDisposed) {
+    if (source.isDisposed) {
       subscriber.complete();
       return undefined;
     }
-    const offDisposed = connection.on('disposed', () => subscriber.complete());
     const stop = listen(subscriber);
+    const offDisposed = source.on('disposed', () => subscriber.complete());
     return () => {
       offDisposed();
       stop();
@@ -105,7 +111,7 @@ export function typing$(connection: Connection, channel: string): Observable<str
 
 /** A pool's aggregate health (`up`, `degraded`, `down`) now, then each change. */
 export function health$(pool: Pool): Observable<PoolHealth> {
-  return new Observable((subscriber) => {
+  return whileAlive(pool, (subscriber) => {
     const off = pool.on('health', ({ health }) => subscriber.next(health));
     subscriber.next(pool.status().health);
     return off;
@@ -114,5 +120,5 @@ export function health$(pool: Pool): Observable<PoolHealth> {
 
 /** Every state change of a pool's connections, with the endpoint's name. */
 export function poolState$(pool: Pool): Observable<PoolEvents['state']> {
-  return new Observable((subscriber) => pool.on('state', (change) => subscriber.next(change)));
+  return whileAlive(pool, (subscriber) => pool.on('state', (change) => subscriber.next(change)));
 }

@@ -121,7 +121,15 @@ export function createSocketchart(source: SocketchartSource): { install(app: App
     install(app) {
       const { injection, owned } = fromSource(source);
       app.provide(socketchartKey, injection);
-      if (owned) app.onUnmount(() => owned.dispose());
+      if (!owned) return;
+      if (typeof app.onUnmount === 'function') app.onUnmount(() => owned.dispose());
+      else {
+        const unmount = app.unmount.bind(app);
+        app.unmount = () => {
+          unmount();
+          owned.dispose();
+        };
+      }
     },
   };
 }

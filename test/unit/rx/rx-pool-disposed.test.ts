@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import { createPool } from '../../../src/index.js';
+import { health$, poolState$ } from '../../../src/rx/index.js';
+import { harness } from '../../support/harness.js';
+
+function ended(subscribe: (observer: { complete(): void; error(): void }) => void): { value: boolean } {
+  const state = { value: false };
+  subscribe({ complete: () => (state.value = true), error: () => (state.value = true) });
+  return state;
+}
+
+const makePool = (h: ReturnType<typeof harness>) =>
+  createPool({ endpoints: [{ name: 'a', url: 'ws://mock.test/a' }], defaults: { WebSocket: h.server.WebSocket }, clock: h.clock, environment: h.env, staggerMs: 0 });
+
+// A pool's streams complete when it is disposed, as a connection's do: a subscriber without take/unsubscribe
+// keeps no listener on a pool that will never emit again.
+describe("a disposed pool: its streams complete, as a disposed connection's do", () => {
+  it('health$ and poolState$ subscribed before dispose end when the pool is disposed', async () => {
+    const h = harness();
+    const pool = makePool(h);
+    pool.start();
+    await h.settle();
+    const health = ended((o) => health$(pool).subscribe(o));
+    const state = ended((o) => poolState$(pool).subscribe(o));
+    pool.dispose();
+    await h.settle();
+    expect({ health: health.value, state: state.value }).toEqual({ health: true, state: true });
+  });
+
+  it('health$ on an already disposed pool ends', async () => {
+    const h = harness();
+    const pool = makePool(h);
+    pool.dispose();
+    const health = ended((o) => health$(pool).subscribe(o));
+    await h.settle();
+    expect(health.value).toBe(true);
+  });
+});
+
