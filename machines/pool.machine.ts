@@ -59,7 +59,7 @@ function definePoolMachine() {
     },
     states: {
       idle: {
-        on: { 'pool.start': 'starting' },
+        on: { 'pool.start': 'starting', 'pool.stop': 'stopping' },
       },
       starting: {
         entry: ['watchEnvironment', 'resetStarts'],
@@ -80,10 +80,11 @@ function definePoolMachine() {
         entry: 'stopConnections',
         always: { guard: 'drained', target: 'stopped' },
         after: { stopTimeout: 'stopped' },
+        on: { 'pool.start': 'starting' },
       },
       stopped: {
         entry: 'unwatchEnvironment',
-        on: { 'pool.start': 'starting' },
+        on: { 'pool.start': 'starting', 'pool.stop': 'stopping' },
       },
     },
   });

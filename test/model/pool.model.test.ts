@@ -132,6 +132,6 @@ describe('pool model coverage', () => {
     expect(report?.states.missing, 'states not reached by the replays').toEqual([]);
     expect(report?.transitions.missing, 'transitions not reached by the replays').toEqual([]);
     expect(report?.states.total).toBe(6);
-    expect(report?.transitions.total).toBe(11);
+    expect(report?.transitions.total).toBe(14);
   });
 });

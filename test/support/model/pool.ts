@@ -139,7 +139,7 @@ const dialed = (world: PoolWorld): Link => (world.online ? 'pending' : 'offline'
  * user stopped; `start()` dials from idle or closed, and does nothing to one already running.
  */
 const poolStarts = (world: PoolWorld, i: number, link: Link): Link =>
-  world.userStopped[i] || (link !== 'idle' && link !== 'closed') ? link : dialed(world);
+  world.userStopped[i] || (link !== 'idle' && link !== 'closed' && link !== 'closing') ? link : dialed(world);
 
 const describeEvent = (event: EventObject): string => {
   const e = event as ModelEvent;
@@ -175,9 +175,7 @@ export function poolModel(variant: PoolVariant): PoolModel {
       if (world.disposed) return [];
       const state = topState(snapshot.value);
       const events: ModelEvent[] = [];
-      // start() while stopping is not offered: whether it should restart the pool once stopped is not
-      // decided (today the machine ignores it); see the report.
-      if (state !== 'stopping') events.push({ type: 'pool.start' });
+      events.push({ type: 'pool.start' });
       events.push({ type: 'pool.stop' });
       events.push({ type: world.online ? 'env.offline' : 'env.online' });
       for (const change of serverChanges(world)) events.push({ type: 'server.change', via: change.via });
@@ -235,12 +233,12 @@ export function poolModel(variant: PoolVariant): PoolModel {
       const state = topState(snapshot.value);
       switch (e.type) {
         case 'pool.start': {
-          if (state !== 'idle' && state !== 'stopped') return world;
+          if (state !== 'idle' && state !== 'stopped' && state !== 'stopping') return world;
           const count = variant.staggerMs === 0 ? N : 1;
           return { ...world, links: world.links.map((link, i) => (i < count ? poolStarts(world, i, link) : link)), userStarted: none };
         }
         case 'pool.stop':
-          if (state !== 'starting' && state !== 'running') return world;
+          if (state === 'stopping') return world;
           return {
             ...world,
             links: world.links.map((link) => (link === 'up' || link === 'closing' ? 'closing' : 'closed')),

@@ -133,6 +133,64 @@ describe('pool.stop()', () => {
   });
 });
 
+describe('pool.start() while stopping, pool.stop() while idle or stopped', () => {
+  it('start() while the close handshakes are still out runs the pool again: every connection back on a new socket', async () => {
+    const h = poolHarness({ staggerMs: 0 });
+    h.pool.start();
+    await h.settle();
+    const first = h.server.live;
+    h.server.onClientClose = () => {};
+    h.pool.stop();
+    await h.settle();
+    expect(h.pool.status().state).toBe('stopping');
+    h.pool.start();
+    await h.settle();
+    expect(h.pool.status().state).toBe('running');
+    expect(Object.values(h.pool.status().connections)).toEqual(Array(8).fill('connected'));
+    expect(h.dials).toHaveLength(16);
+    expect(h.server.live.filter((socket) => first.includes(socket))).toEqual([]);
+  });
+
+  it('stop() then start() in one tick: the pool runs again', async () => {
+    const h = poolHarness({ staggerMs: 0 });
+    h.pool.start();
+    await h.settle();
+    h.pool.stop();
+    h.pool.start();
+    await h.settle();
+    expect(h.pool.status().state).toBe('running');
+    expect(Object.values(h.pool.status().connections)).toEqual(Array(8).fill('connected'));
+  });
+
+  it('stop() on an idle pool closes a connection the app started itself, and the pool is stopped', async () => {
+    const before = liveSocketCount();
+    const h = poolHarness({ staggerMs: 0 });
+    h.connection('routes').start();
+    await h.settle();
+    expect(h.connection('routes').status).toBe('connected');
+    h.pool.stop();
+    await h.settle();
+    expect(h.connection('routes').status).toBe('closed');
+    expectNothingLeft(h, before);
+    expect(h.dials).toHaveLength(1);
+  });
+
+  it('stop() on a stopped pool closes a connection the app started since', async () => {
+    const before = liveSocketCount();
+    const h = poolHarness({ staggerMs: 0 });
+    h.pool.start();
+    await h.settle();
+    h.pool.stop();
+    await h.settle();
+    h.connection('routes').start();
+    await h.settle();
+    expect(h.connection('routes').status).toBe('connected');
+    h.pool.stop();
+    await h.settle();
+    expectNothingLeft(h, before);
+  });
+});
+
 describe('pool.dispose()', () => {
   it('from running: every connection actor and the pool actor stopped, nothing left', async () => {
     const before = liveSocketCount();
