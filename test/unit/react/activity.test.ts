@@ -16,7 +16,7 @@ describe('an owned connection inside <Activity> hidden, then shown again', () =>
       used = useConnection(connectionOptions(h));
       return createElement('b', null, useConnectionStatus(used));
     };
-    const App = ({ mode }: { mode: 'visible' | 'hidden' }) => createElement(Activity, { mode }, createElement(Feed));
+    const App = ({ mode }: { mode: 'visible' | 'hidden' }) => createElement(Activity, { mode, children: createElement(Feed) });
     const container = await render(createElement(App, { mode: 'visible' }), false);
     await flush(h);
     expect(container.textContent).toBe('connected');
@@ -34,7 +34,7 @@ describe('an owned connection inside <Activity> hidden, then shown again', () =>
       used = useSocketchart()!.connection;
       return createElement('b', null, useConnectionStatus());
     };
-    const App = ({ mode }: { mode: 'visible' | 'hidden' }) => createElement(Activity, { mode }, createElement(SocketchartProvider, { options: connectionOptions(h) }, createElement(Feed)));
+    const App = ({ mode }: { mode: 'visible' | 'hidden' }) => createElement(Activity, { mode, children: createElement(SocketchartProvider, { options: connectionOptions(h) }, createElement(Feed)) });
     const container = await render(createElement(App, { mode: 'visible' }), false);
     await flush(h);
     expect(container.textContent).toBe('connected');
