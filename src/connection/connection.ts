@@ -231,7 +231,7 @@ export class Connection {
     return this.rt.dials;
   }
 
-  /** The last heartbeat round-trip time in ms, or `null` before the first pong. */
+  /** The last heartbeat round-trip time on the current link in ms, or `null` before its first pong. */
   get rttMs(): number | null {
     return this.rt.metrics.lastRtt;
   }

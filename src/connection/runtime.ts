@@ -333,7 +333,7 @@ export class ConnectionRuntime implements SocketCallbacks {
   pong(ts: number | undefined): void {
     const stale = ts !== undefined && this.pingAt !== undefined && ts < this.pingAt;
     if (!stale && this.pingAt !== undefined) {
-      this.metrics.rtt.record(this.options.clock.now() - this.pingAt);
+      this.metrics.recordRtt(this.options.clock.now() - this.pingAt);
       this.pingAt = undefined;
     }
     this.toMachine(stale ? { type: 'heartbeat.pong', stale } : { type: 'heartbeat.pong' });

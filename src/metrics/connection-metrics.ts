@@ -114,6 +114,7 @@ export class ConnectionMetrics {
   private recentErrors: RecentEvents | undefined;
   private recentReconnects: RecentEvents | undefined;
   private leftConnectedAt: number | undefined;
+  private linkRtt: number | null = null;
   private throttledTotal = 0;
   private throttledSince: number | undefined;
 
@@ -133,9 +134,15 @@ export class ConnectionMetrics {
     return (this.recoverySamples ??= new LatencySamples());
   }
 
-  /** The last heartbeat round-trip time in ms, or `null` before the first pong. */
+  /** The last heartbeat round-trip time on the current link in ms, or `null` before its first pong. */
   get lastRtt(): number | null {
-    return this.rttSamples?.last ?? null;
+    return this.linkRtt;
+  }
+
+  /** A heartbeat round trip took `ms`. */
+  recordRtt(ms: number): void {
+    this.rtt.record(ms);
+    this.linkRtt = ms;
   }
 
   /** Current state, or `undefined` before the first `onState()`. */
@@ -151,6 +158,7 @@ export class ConnectionMetrics {
     this.history.enter(state, now);
     if (previous === CONNECTED) {
       this.leftConnectedAt = now;
+      this.linkRtt = null;
     } else if (state === CONNECTED) {
       if (this.connects > 0) {
         this.reconnects++;

@@ -6,6 +6,7 @@ import { withDefaultInput, type WithInput } from '../connection/with-input.js';
 import { rethrowLater } from '../events/emitter.js';
 import { resolvePoolOptions, type PoolOptions, type ResolvedPoolOptions } from './options.js';
 import { PoolRuntime } from './runtime.js';
+import { checkEndpoints } from './endpoint-options.js';
 
 const runtimes = new WeakMap<AnyActorRef, PoolRuntime>();
 /** Options of the logics `poolLogic()` made: an actor of one gets its runtime (and its connections) when it first needs them. */
@@ -65,6 +66,7 @@ export type PoolLogic = WithInput<typeof boundPoolMachine, Partial<PoolInput> | 
  */
 export function poolLogic(options: PoolOptions): PoolLogic {
   const resolved = resolvePoolOptions(options);
+  checkEndpoints(resolved);
   const logic: PoolLogic = withDefaultInput(boundPoolMachine, () => poolInput(resolved));
   embedded.set(logic, resolved);
   return logic;

@@ -4,7 +4,7 @@ import type { MessageListener } from '../connection/router.js';
 import type { SendOptions } from '../connection/outbound.js';
 import type { ConnectionStatus } from '../connection/types.js';
 import type { ConnectionMetricsSnapshot } from '../metrics/connection-metrics.js';
-import { ErrorCode, SocketchartError } from '../protocol/errors.js';
+import { ErrorCode, InvalidOptionError, SocketchartError } from '../protocol/errors.js';
 import { resolvePoolOptions, type PoolOptions } from './options.js';
 import { PoolRuntime, type PoolEvents, type PoolHealth } from './runtime.js';
 import { bindPoolRuntime, boundPoolMachine, poolInput, poolRuntimeOf } from './implementations.js';
@@ -91,6 +91,7 @@ export class Pool {
       return connection.subscribe(channelOrListener, maybeListener);
     }
     const listener = channelOrListener;
+    if (typeof listener !== 'function') throw new InvalidOptionError('listener', 'a function (data, message) => void', listener);
     return connection.on('message', (message) => listener(message.data as T, message as never));
   }
 
@@ -104,19 +105,19 @@ export class Pool {
   }
 
   status(): PoolStatus {
-    const connections: Record<string, ConnectionStatus> = {};
-    for (const connection of this.rt.order) connections[connection.name] = connection.status;
-    const { value, context } = this.actor.getSnapshot();
-    return { state: typeof value === 'string' ? value : Object.keys(value)[0]!, health: context.health, connections };
+    const connections: Record<string, ConnectionStatus> = Object.fromEntries(this.rt.order.map((connection) => [connection.name, connection.status]));
+    const { value, context, status } = this.actor.getSnapshot();
+    const state = status !== 'active' ? 'stopped' : typeof value === 'string' ? value : Object.keys(value)[0]!;
+    return { state, health: context.health, connections };
   }
 
   metrics(): PoolMetrics {
-    const connections: Record<string, ConnectionMetricsSnapshot> = {};
+    const connections: Array<[string, ConnectionMetricsSnapshot]> = [];
     const totals = { connects: 0, reconnects: 0, messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, drops: 0, errors: 0, queueDepth: 0 };
     let score = 0;
     for (const connection of this.rt.order) {
       const m = connection.metrics();
-      connections[connection.name] = m;
+      connections.push([connection.name, m]);
       for (const key of Object.keys(totals) as Array<keyof typeof totals>) totals[key] += m[key];
       score += m.healthScore;
     }
@@ -125,7 +126,7 @@ export class Pool {
       healthScore: this.rt.order.length === 0 ? 0 : score / this.rt.order.length,
       totals,
       dials: { granted: this.rt.budget?.granted ?? 0, waiting: this.rt.budget?.queued ?? 0 },
-      connections,
+      connections: Object.fromEntries(connections),
     };
   }
 

@@ -3,14 +3,14 @@ import type { PoolMachine } from '../../machines/pool.machine.js';
 import type { PoolContext, PoolHealth } from '../../machines/pool.types.js';
 import { createOwnedConnection, type Connection } from '../connection/connection.js';
 import { allFeatures } from '../connection/optional-features.js';
-import type { ConnectionOptions } from '../connection/options.js';
 import type { ConnectionStatus } from '../connection/types.js';
 import { Emitter } from '../events/emitter.js';
 import { DialBudget } from '../policy/dial-budget.js';
 import { InvalidOptionError } from '../protocol/errors.js';
-import { connectionDefaults, poolDefaults } from '../connection/defaults.js';
+import { poolDefaults } from '../connection/defaults.js';
 import { Balancer } from './balancer.js';
 import { EnvironmentFanout } from './environment-fanout.js';
+import { endpointConnectionOptions, endpointOptionError } from './endpoint-options.js';
 import type { EndpointOptions, ResolvedPoolOptions } from './options.js';
 
 export type { PoolHealth };
@@ -25,23 +25,6 @@ export interface PoolEvents {
   failover: { name: string; from: number; to: number; url: string };
   /** The pool was disposed (or its actor stopped): nothing happens on it any more (its rxjs streams end). */
   disposed: Record<string, never>;
-}
-
-function connectionOptions(endpoint: EndpointOptions, pool: ResolvedPoolOptions, rt: PoolRuntime): ConnectionOptions {
-  const { name, priority, group: _group, ...own } = endpoint;
-  const closeTimeoutMs = Math.min(own.closeTimeoutMs ?? pool.defaults.closeTimeoutMs ?? connectionDefaults.closeTimeoutMs, pool.stopTimeoutMs);
-  return {
-    ...pool.defaults,
-    ...own,
-    url: own.url,
-    closeTimeoutMs,
-    name,
-    priority: priority ?? poolDefaults.priority,
-    environment: rt.fanout,
-    clock: pool.clock,
-    random: pool.random,
-    ...(rt.budget ? { dialGate: rt.budget } : {}),
-  } as ConnectionOptions;
 }
 
 /**
@@ -84,9 +67,10 @@ export class PoolRuntime {
     for (const { endpoint, index } of indexed) {
       let connection: Connection;
       try {
-        connection = createOwnedConnection(connectionOptions(endpoint, this.options, this), actor, allFeatures);
+        const shared = { environment: this.fanout, ...(this.budget ? { dialGate: this.budget } : {}) };
+        connection = createOwnedConnection(endpointConnectionOptions(endpoint, this.options, shared), actor, allFeatures);
       } catch (error) {
-        throw error instanceof InvalidOptionError ? error.within(`endpoints[${index}]`) : error;
+        throw error instanceof InvalidOptionError ? endpointOptionError(error, endpoint, this.options, index) : error;
       }
       this.connections.set(endpoint.name, connection);
       this.order.push(connection);

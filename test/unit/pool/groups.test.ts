@@ -351,3 +351,38 @@ describe('send(group) with no connected member', () => {
     expect(results.map((result) => (result.status === 'rejected' ? String(result.reason) : 'delivered'))).toEqual(['delivered', 'delivered']);
   });
 });
+
+describe('group health after a reconnect', () => {
+  it("a member back on a new socket is not judged by the round trip of the one it lost: it is back in rotation, its rttMs null until its first pong", async () => {
+    const endpoints: EndpointOptions[] = ['a', 'b'].map((name) => ({ name, group: 'w', url: `ws://mock.test/${name}` }));
+    const h = poolHarness(
+      { staggerMs: 0, dialBudget: false, health: { maxRttMs: 200 }, defaults: { heartbeat: { intervalMs: 10_000, timeoutMs: 5_000 } } },
+      { endpoints },
+    );
+    const latency: Record<string, number> = { a: 0, b: 0 };
+    h.server.options.autoPong = false;
+    h.server.onFrame = (socket: MockSocket, frame) => {
+      if (frame.json?.type !== 'ping') return;
+      const pong = () => socket.push({ type: 'pong', ts: frame.json!.ts });
+      const ms = latency[socket.url.split('/').pop()!]!;
+      if (ms === 0) pong();
+      else h.clock.setTimeout(pong, ms);
+    };
+    h.pool.start();
+    await h.settle();
+    latency.a = 500;
+    await h.advance(10_000);
+    await h.advance(500);
+    expect(h.connection('a').rttMs).toBe(500);
+
+    latency.a = 0;
+    h.socketOf('a').drop();
+    await h.advance(200);
+    expect(h.connection('a').status).toBe('connected');
+
+    expect(h.connection('a').rttMs).toBeNull();
+    const published = () => h.dialsOf('a').flatMap((dial) => dial.socket.sent.filter((frame) => frame.json?.type === 'publish')).length;
+    for (let n = 0; n < 4; n++) await h.pool.send('w', { n }, { channel: 'jobs' });
+    expect(published(), 'a back in rotation').toBe(2);
+  });
+});

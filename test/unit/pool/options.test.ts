@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { poolRuntimeOf } from '../../../src/pool/implementations.js';
-import { InvalidOptionError, createPool, memoryStore, type PoolOptions } from '../../../src/index.js';
+import { InvalidOptionError, createPool, memoryStore, poolLogic, type PoolOptions } from '../../../src/index.js';
 import { SimulatedClock, createManualEnvironment, createMockServer } from '../../../src/testing/index.js';
 
 /** createPool(options) validates every option at creation; an error names the option it is about. */
@@ -65,7 +65,7 @@ describe('createPool options validation', () => {
     ['defaults setting the pool-owned inspect', { ...base, defaults: { WebSocket, inspect: () => {} } }, 'defaults.inspect'],
     ['a persistence store in defaults (every connection would restore the same messages)', { ...base, defaults: { WebSocket, persistence: { store: memoryStore() } } }, 'defaults.persistence'],
     ['one persistence store for two endpoints', endpoints({ ...ok('a'), persistence: { store: sharedStore } }, { ...ok('b'), persistence: { store: sharedStore } }), 'endpoints[1].persistence.store'],
-    ['a bad connection option in defaults', { ...base, defaults: { WebSocket, connectTimeoutMs: 0 } }, 'endpoints[0].connectTimeoutMs'],
+    ['a bad connection option in defaults', { ...base, defaults: { WebSocket, connectTimeoutMs: 0 } }, 'defaults.connectTimeoutMs'],
     ['a negative staggerMs', { ...base, staggerMs: -1 }, 'staggerMs'],
     ['a fractional staggerMs', { ...base, staggerMs: 12.5 }, 'staggerMs'],
     ['a staggerMs that is not a number', { ...base, staggerMs: '100' }, 'staggerMs'],
@@ -145,5 +145,40 @@ describe('createPool options validation', () => {
   ])('rejects a misspelt key inside %s, naming it (it would silently fall back to the default)', (_section, options, option) => {
     const error = rejected(options);
     expect(error.option).toBe(option);
+  });
+});
+
+describe('endpoint connection options, checked as createConnection checks them', () => {
+  it('closeTimeoutMs given as a string, on an endpoint or in defaults, is refused and named where it was given', () => {
+    const onEndpoint = rejected(endpoints({ ...ok('a'), closeTimeoutMs: '100' }));
+    expect([onEndpoint.option, onEndpoint.received]).toEqual(['endpoints[0].closeTimeoutMs', '"100"']);
+    const inDefaults = rejected({ ...base, defaults: { WebSocket, closeTimeoutMs: 'abc' } });
+    expect([inDefaults.option, inDefaults.received]).toEqual(['defaults.closeTimeoutMs', '"abc"']);
+  });
+
+  it('an unknown key in defaults is named defaults.<key>; one on an endpoint, endpoints[i].<key>', () => {
+    expect(rejected({ ...base, defaults: { WebSocket, heartbeet: {} } }).option).toBe('defaults.heartbeet');
+    expect(rejected(endpoints(ok('a'), { ...ok('b'), heartbeet: {} })).option).toBe('endpoints[1].heartbeet');
+  });
+
+  it('poolLogic() checks every endpoint at once, as createPool() does', () => {
+    expect(() => poolLogic({ endpoints: [{ name: 'a', url: 'http://not-a-ws-url' }], defaults: { WebSocket } })).toThrow(/`endpoints\[0\]\.url`/);
+    expect(() => poolLogic({ ...base, defaults: { WebSocket, heartbeat: { intervalMs: -1 } } })).toThrow(/`defaults\.heartbeat\.intervalMs`/);
+  });
+
+  it('an endpoint named "__proto__" is listed in status() and metrics() like any other', () => {
+    const pool = createPool({ endpoints: [ok('__proto__'), ok('other')], defaults: { WebSocket } });
+    expect(Object.keys(pool.status().connections).sort()).toEqual(['__proto__', 'other']);
+    expect(Object.keys(pool.metrics().connections).sort()).toEqual(['__proto__', 'other']);
+    expect(Object.hasOwn(pool.metrics().connections, '__proto__')).toBe(true);
+    pool.dispose();
+  });
+
+  it('subscribe(endpoint, listener) with a listener that is not a function is an InvalidOptionError', () => {
+    const pool = createPool(base);
+    const subscribe = pool.subscribe as unknown as (endpoint: string, listener: unknown) => unknown;
+    expect(() => subscribe.call(pool, 'a', 42)).toThrow(InvalidOptionError);
+    expect(() => subscribe.call(pool, 'a', undefined)).toThrow(InvalidOptionError);
+    pool.dispose();
   });
 });

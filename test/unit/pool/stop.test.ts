@@ -192,6 +192,17 @@ describe('pool.start() while stopping, pool.stop() while idle or stopped', () =>
 });
 
 describe('pool.dispose()', () => {
+  it('a pool disposed while running reports stopped, with every connection closed', async () => {
+    const h = poolHarness({ staggerMs: 0 });
+    h.pool.start();
+    await h.settle();
+    h.pool.dispose();
+    await h.settle();
+    expect(h.pool.status().state).toBe('stopped');
+    expect(Object.values(h.pool.status().connections)).toEqual(Array(8).fill('closed'));
+    expect(h.pool.isDisposed).toBe(true);
+  });
+
   it('from running: every connection actor and the pool actor stopped, nothing left', async () => {
     const before = liveSocketCount();
     const h = poolHarness({ staggerMs: 0 });
