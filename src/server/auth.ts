@@ -3,6 +3,7 @@ import type { JWTPayload } from 'jose';
 import type * as Zod from 'zod';
 import { dependencies, loadJose } from './dependencies.js';
 import { TOKEN_SUBPROTOCOL_PREFIX } from '../protocol/wire.js';
+import { isUserId, USER_ID_RULE } from './user-id.js';
 import { scrubSecret } from './logger.js';
 
 
@@ -50,7 +51,7 @@ export type Authenticate = (token: string) => Promise<Identity>;
 const { z } = dependencies.core<typeof Zod>('zod');
 
 const verifiedSchema = z.object({
-  userId: z.string().min(1).max(128),
+  userId: z.string(),
   expiresAt: z.number().finite().optional(),
   roles: z.array(z.string()).optional(),
   permissions: z.array(z.string()).optional(),
@@ -62,9 +63,8 @@ const stringList = (value: unknown): string[] =>
 
 function identityFromClaims(payload: JWTPayload): Identity {
   const userId = payload.sub;
-  if (typeof userId !== 'string' || userId.length === 0 || userId.length > 128) {
-    throw new AuthenticationError('token has no usable "sub" claim');
-  }
+  if (typeof userId !== 'string' || userId.length === 0) throw new AuthenticationError('token has no usable "sub" claim');
+  if (!isUserId(userId)) throw new AuthenticationError(`the "sub" claim is not a valid user id (${USER_ID_RULE})`);
   const scope = typeof payload.scope === 'string' ? payload.scope.split(' ').filter(Boolean) : [];
   return {
     userId,
@@ -100,6 +100,8 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticate
       const parsed = verifiedSchema.safeParse(result);
       if (!parsed.success) throw new AuthenticationError('verify() returned no usable identity');
       const { userId, expiresAt, roles, permissions, claims } = parsed.data;
+      if (!isUserId(userId)) throw new AuthenticationError(`verify() returned an invalid user id (${USER_ID_RULE})`);
+      if (expiresAt !== undefined && Date.now() >= expiresAt + options.clockToleranceSec * 1000) throw new AuthenticationError('token expired');
       return { userId, ...(expiresAt === undefined ? {} : { expiresAt }), roles: roles ?? [], permissions: permissions ?? [], claims: claims ?? {} };
     };
   }

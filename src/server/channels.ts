@@ -1,7 +1,7 @@
 import type { Identity } from './auth.js';
+import { SEGMENT_CHARS } from './user-id.js';
 
 export const MAX_CHANNEL_LENGTH = 200;
-const SEGMENT_CHARS = 'A-Za-z0-9_.@=+~|-';
 /** `type:id` or `type:id:sub`; segments never contain `:` or `*`. */
 export const CHANNEL_NAME_PATTERN = new RegExp(`^[A-Za-z0-9_-]+(?::[${SEGMENT_CHARS}]+){1,2}$`);
 const PATTERN_SEGMENT = new RegExp(`^(?:\\{userId\\}|[*${SEGMENT_CHARS}]+)$`);
@@ -51,6 +51,7 @@ export const defaultChannelRules: readonly ChannelRule[] = [
 export const userChannel = (userId: string): string => `user:${userId}`;
 /** Channel every connection receives without subscribing; `broadcastAll` publishes here. */
 export const BROADCAST_ALL_CHANNEL = 'broadcast:all';
+
 
 export const isChannelName = (name: string): boolean => name.length <= MAX_CHANNEL_LENGTH && CHANNEL_NAME_PATTERN.test(name);
 

@@ -36,6 +36,10 @@ const UNAUTHENTICATED_TYPES: ReadonlySet<ClientFrameType> = new Set<ClientFrameT
 const AUTHENTICATE_FIRST = 'authenticate first: the first frame must be auth {token}';
 const CLOSE_GRACE_MS = 2000;
 const SLOW_CONSUMER_GRACE_MS = 1000;
+/** How often a replay waiting for the socket to take its backlog looks again. */
+const BACKLOG_POLL_MS = 10;
+/** Publishes that may wait behind a repeat check; beyond, the socket is not read until they are answered. */
+const MAX_WAITING_PUBLISHES = 1000;
 const MAX_TIMER_MS = 2_147_483_647;
 
 const truncateReason = (reason: string) => (Buffer.byteLength(reason) <= 123 ? reason : Buffer.from(reason).subarray(0, 120).toString());
@@ -55,6 +59,9 @@ export class ServerConnection implements HubClient {
   private state: 'authenticating' | 'open' | 'draining' | 'closing' | 'closed' = 'authenticating';
   /** Publishes accepted and not yet answered. */
   private readonly inflight = new Set<Promise<void>>();
+  /** Publishes waiting behind a repeat check, and the last of them. */
+  private waitingPublishes = 0;
+  private publishTurn: Promise<void> = Promise.resolve();
   private currentIdentity: Identity | undefined;
   private attached = false;
   private authPending = false;
@@ -120,6 +127,14 @@ export class ServerConnection implements HubClient {
     } else {
       this.rejectAuth('a token is required in the handshake');
     }
+  }
+
+  get backlogged(): boolean {
+    return this.ws.bufferedAmount - corkedBytes(this.ws) > this.ctx.options.maxBufferedBytes / 2;
+  }
+
+  writable(): Promise<void> {
+    return new Promise((resolve) => setTimeout(resolve, BACKLOG_POLL_MS));
   }
 
   sendText(text: string, type: string): void {
@@ -322,23 +337,61 @@ export class ServerConnection implements HubClient {
     return false;
   }
 
+  /**
+   * A publish with an id its bucket has no token for is first looked up: a repeat inside the dedup window is
+   * acked as a duplicate, free. Publishes arriving meanwhile wait behind it, so none overtakes an earlier one
+   * (too many waiting, and the socket is no longer read until they are answered).
+   */
+  private publish(frame: Extract<ClientFrame, { type: 'publish' }>): void {
+    const scope = this.ctx.limits.scopeOf(frame.ch);
+    const mayRepeat = () => frame.id !== undefined && !this.ctx.limits.hasToken(this.limits, scope);
+    if (this.waitingPublishes === 0 && !mayRepeat()) {
+      this.publishCharged(frame, scope);
+      return;
+    }
+    if (++this.waitingPublishes >= MAX_WAITING_PUBLISHES) this.ws.pause();
+    const turn = this.publishTurn.then(async () => {
+      try {
+        if (mayRepeat() && (await this.answeredAsRepeat(frame.ch, frame.id!))) return;
+        this.publishCharged(frame, scope);
+      } finally {
+        if (--this.waitingPublishes < MAX_WAITING_PUBLISHES && this.ws.isPaused) this.ws.resume();
+      }
+    });
+    this.publishTurn = turn.catch(() => undefined);
+    this.answer(turn);
+  }
+
+  private async answeredAsRepeat(ch: string, id: string): Promise<boolean> {
+    const seq = await this.ctx.hub.repeatOf(this, ch, id).catch(() => undefined);
+    if (seq === undefined) return false;
+    this.send({ type: 'ack', id, seq, duplicate: true });
+    return true;
+  }
+
+  private publishCharged(frame: Extract<ClientFrame, { type: 'publish' }>, scope: string): void {
+    const { hub, limits } = this.ctx;
+    if (!this.take(scope, frame.id, false)) return;
+    this.answer(
+      hub.publish(this, frame, limits.userCharge(this.identity.userId, scope)).then((result) => {
+        if (result?.outcome === 'refused') this.refuseOverLimit(limits.refusedElsewhere(this.limits, this.subject, scope, result.retryAfterMs), frame.id);
+      }),
+    );
+  }
+
+  /** Tracks a publish until it is answered: a close waits for it. */
+  private answer(publishing: Promise<void>): void {
+    const answered = publishing.catch((error: unknown) => this.fail(error)).finally(() => this.inflight.delete(answered));
+    this.inflight.add(answered);
+  }
+
   private dispatch(frame: ClientFrame): void {
     const { hub, limits } = this.ctx;
     const failed = (error: unknown) => this.fail(error);
     switch (frame.type) {
-      case 'publish': {
-        const scope = limits.scopeOf(frame.ch);
-        if (!this.authorized(frame.ch, 'publish', frame.id, frame.event) || !this.take(scope, frame.id, false)) return;
-        const answered = hub
-          .publish(this, frame, limits.userCharge(this.identity.userId, scope))
-          .then((result) => {
-            if (result?.outcome === 'refused') this.refuseOverLimit(limits.refusedElsewhere(this.limits, this.subject, scope, result.retryAfterMs), frame.id);
-          })
-          .catch(failed)
-          .finally(() => this.inflight.delete(answered));
-        this.inflight.add(answered);
+      case 'publish':
+        if (this.authorized(frame.ch, 'publish', frame.id, frame.event)) this.publish(frame);
         return;
-      }
       case 'subscribe':
         if (this.authorized(frame.ch, 'subscribe', undefined) && this.take(CONTROL_SCOPE, undefined)) hub.subscribe(this, frame).catch(failed);
         return;

@@ -8,6 +8,7 @@ import { MemoryBackend } from './backend/memory.js';
 import { RedisBackend } from './backend/redis.js';
 import type { Backend } from './backend/types.js';
 import { BROADCAST_ALL_CHANNEL, ChannelAuthorizer, isChannelName, userChannel } from './channels.js';
+import { isUserId, USER_ID_RULE } from './user-id.js';
 import { CloseCode } from '../protocol/wire.js';
 import { ErrorCode, InvalidOptionError, SocketchartError } from '../protocol/errors.js';
 import { ServerConnection, type ConnectionContext } from './connection.js';
@@ -44,7 +45,7 @@ export interface SocketchartServer {
   address(): AddressInfo | null;
   /** Publishes a numbered message to a channel, as the server (no authorization, `from` absent). */
   broadcast(ch: string, data: unknown, event?: string, options?: { id?: string }): Promise<PublishResult>;
-  /** Publishes to `user:<userId>`, which every connection of the user receives (on every node). */
+  /** Publishes to `user:<userId>`, which every connection of the user receives (on every node); an invalid user id throws InvalidOptionError. */
   sendToUser(userId: string, data: unknown, event?: string): Promise<PublishResult>;
   /** Publishes to `broadcast:all`, which every connection receives (on every node). */
   broadcastAll(data: unknown, event?: string): Promise<PublishResult>;
@@ -259,7 +260,10 @@ async function start(options: ResolvedServerOptions): Promise<SocketchartServer>
       return address !== null && typeof address === 'object' ? address : null;
     },
     broadcast: (ch, data, event, publishOptions) => publish(ch, data, event, publishOptions?.id),
-    sendToUser: (userId, data, event) => publish(userChannel(userId), data, event),
+    sendToUser: async (userId, data, event) => {
+      if (!isUserId(userId)) throw new InvalidOptionError('userId', `a user id of ${USER_ID_RULE}`, typeof userId === 'string' ? userId.slice(0, 60) : userId);
+      return publish(userChannel(userId), data, event);
+    },
     broadcastAll: (data, event) => publish(BROADCAST_ALL_CHANNEL, data, event),
     logout: async (userId, reason = 'logged out') => {
       hub.globalSignal({ kind: 'logout', userId, reason });

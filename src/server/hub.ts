@@ -41,6 +41,9 @@ interface ChannelEntry {
 
 const MAX_META_BYTES = 1024;
 
+/** Idempotency key of a publish: its id, per publisher and channel. */
+const dedupKey = (from: string | undefined, ch: string, id: string): string => JSON.stringify([from ?? '', ch, id]);
+
 /** Encodes published data once, before anything keeps it; a value JSON cannot encode is refused here. */
 function encodeData(data: unknown): string {
   let json: string | undefined;
@@ -63,7 +66,11 @@ export class Hub implements BackendListener {
   private backendUp = false;
 
   constructor(private readonly options: HubOptions) {
-    this.read = (ch, since, limit) => options.backend.read(ch, since, limit);
+    this.read = async (ch, since, limit) => {
+      const read = await options.backend.read(ch, since, limit);
+      await options.backend.caughtUp();
+      return read;
+    };
   }
 
   userConnectionCount(userId: string): number {
@@ -171,13 +178,18 @@ export class Hub implements BackendListener {
     }
   }
 
+  /** The seq a client's publish id was first stored with, while its dedup window lasts. */
+  repeatOf(client: HubClient, ch: string, id: string): Promise<number | undefined> {
+    return this.options.backend.repeatOf(dedupKey(client.identity.userId, ch, id));
+  }
+
   /** Numbers, keeps and fans out one message; with an `id`, a repeat inside the dedup window returns the first seq. */
   append(ch: string, data: unknown, event: string | undefined, id: string | undefined, from: string | undefined, charge?: AppendCharge): Promise<AppendResult> {
     return this.options.backend.append(ch, {
       ...(charge === undefined ? {} : { charge }),
       dataJson: encodeData(data),
       ts: Date.now(),
-      ...(id === undefined ? {} : { id, dedupKey: JSON.stringify([from ?? '', ch, id]) }),
+      ...(id === undefined ? {} : { id, dedupKey: dedupKey(from, ch, id) }),
       ...(event === undefined ? {} : { event }),
       ...(from === undefined ? {} : { from }),
     });

@@ -89,7 +89,13 @@ const schema = object({
       (auth) => auth.verify !== undefined || !('jwtSecret' in auth) || auth.jwtSecret !== undefined,
       expecting('`auth.jwtSecret` to be a secret, but it is undefined (is its environment variable set?)'),
     )
-    .refine((auth) => auth.jwtSecret !== undefined || auth.verify !== undefined, expecting('`auth.jwtSecret` or `auth.verify`')),
+    .refine((auth) => auth.jwtSecret !== undefined || auth.verify !== undefined, expecting('`auth.jwtSecret` or `auth.verify`'))
+    .superRefine((auth, ctx) => {
+      if (auth.verify === undefined) return;
+      for (const claim of ['issuer', 'audience'] as const) {
+        if (auth[claim] !== undefined) ctx.addIssue({ code: 'custom', path: [claim], message: `no value when \`auth.verify\` is set (verify() checks the token's ${claim === 'issuer' ? 'iss' : 'aud'} itself)` });
+      }
+    }),
   allowedOrigins: z
     .union([z.literal('*'), array(text('an origin like https://app.example.com').refine((entry) => normalizeOrigin(entry) !== undefined, expecting('an origin like https://app.example.com')), 'an array of origins')], {
       error: "'*' or an array of origins",

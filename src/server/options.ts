@@ -18,11 +18,11 @@ export interface ServerAuthOptions {
   jwtSecret?: string | Uint8Array;
   /** Custom token check used instead of JWT verification; throw (or reject) to refuse the token. @default undefined */
   verify?: VerifyToken;
-  /** Required `iss` claim (JWT only). @default undefined (not checked) */
+  /** Required `iss` claim of `jwtSecret` tokens; refused with `verify`, which checks its own claims. @default undefined (not checked) */
   issuer?: string;
-  /** Required `aud` claim (JWT only). @default undefined (not checked) */
+  /** Required `aud` claim of `jwtSecret` tokens; refused with `verify`, which checks its own claims. @default undefined (not checked) */
   audience?: string;
-  /** Clock skew tolerated on `exp` / `nbf` (JWT only), in seconds. @default 0 */
+  /** Clock skew tolerated on `exp` / `nbf` (and on the `expiresAt` of `verify`), in seconds. @default 0 */
   clockToleranceSec?: number;
   /**
    * Accepted ways to present the token: `message` (the first frame is `auth {token}`), `subprotocol`

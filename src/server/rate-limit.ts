@@ -102,6 +102,11 @@ export class ServerRateLimits {
     return { table: new LimitTable(this.clock, Object.keys(this.settings.perConnection).length + 1), announcedAt: new Map() };
   }
 
+  /** Whether the connection's bucket of `scope` would grant a frame now. */
+  hasToken(connection: ConnectionLimits, scope: string): boolean {
+    return connection.table.available(scope, this.connectionLimit(scope)) + 1e-9 >= 1;
+  }
+
   /**
    * Charges one frame of `scope` to the connection and, unless `subjectToo` is false (a publish, whose user
    * bucket the backend charges), to its subject. Announces the status on first use and when running low.

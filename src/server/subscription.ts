@@ -3,15 +3,23 @@ import { planReplay, type HistoryRead, type ReplayItem, type StoredMessage } fro
 /** Where a subscription writes its frames (a connection). */
 export interface SubscriberSink {
   readonly open: boolean;
+  /** True while the socket holds more unsent bytes than a replay may add to: the replay then waits. */
+  readonly backlogged: boolean;
+  /** Resolves a moment later, for a waiting replay to look at `backlogged` again. */
+  writable(): Promise<void>;
   sendText(text: string, type: string): void;
   /** A failure of the server while serving the subscription; the sink contains it. */
   fail(error: unknown): void;
 }
 
+/** Reads a channel's history; resolves once every live message the read counts has been offered to the subscription. */
 export type HistoryReader = (ch: string, since: number, limit: number) => Promise<HistoryRead>;
 
 /** Messages held while a subscription catches up; beyond, the oldest are dropped (history or a gap covers them). */
 const MAX_BUFFERED = 10_000;
+/** A repair whose history read failed is tried again after this long, doubling up to the maximum (or at once on `resync()`). */
+const RETRY_MIN_MS = 1000;
+const RETRY_MAX_MS = 30_000;
 
 /** The `message` frame of a stored message; built once per message and node, shared by every local subscriber. */
 export function encodeMessage(ch: string, message: StoredMessage): string {
@@ -25,11 +33,18 @@ export function encodeMessage(ch: string, message: StoredMessage): string {
 /**
  * One connection's subscription to one channel. It delivers every message exactly once and in sequence
  * order: live messages that skip a number, and messages arriving while it starts or catches up, wait
- * until history has filled the hole; what history cannot fill is announced with an explicit `gap`.
+ * until history has filled the hole; what history no longer has is announced with an explicit `gap`
+ * (a history read that fails is tried again, never turned into a gap). Replays and catch-ups are written
+ * at the pace the socket takes them.
  */
 export class Subscription {
   private state: 'syncing' | 'live' | 'closed';
   private buffer: StoredMessage[] = [];
+  /** Set while a repair waits to read the history again after a failed read. */
+  private retry: NodeJS.Timeout | undefined;
+  private retryMs = RETRY_MIN_MS;
+  /** A resync asked for while a catch-up was running: it repairs again once that one is done. */
+  private resyncAgain = false;
   /** Last sequence number delivered; undefined until the first message of an implicit subscription. */
   lastSeq: number | undefined;
 
@@ -59,9 +74,9 @@ export class Subscription {
     if (this.state === 'closed') return;
     const from = since === undefined ? Math.min(read.current, this.firstHeld() - 1) : read.current;
     this.sink.sendText(JSON.stringify({ type: 'subscribed', ch: this.ch, seq: from }), 'subscribed');
-    if (since !== undefined) this.emit(planReplay(since, read));
+    if (since !== undefined && !(await this.emit(planReplay(since, read)))) return;
     this.lastSeq = from;
-    this.drain();
+    await this.drain();
   }
 
   offer(message: StoredMessage, text?: string): void {
@@ -73,7 +88,7 @@ export class Subscription {
     if (this.lastSeq !== undefined && message.seq > this.lastSeq + 1) {
       this.state = 'syncing';
       this.hold(message);
-      this.repair().catch((error: unknown) => this.sink.fail(error));
+      this.catchUp();
       return;
     }
     this.deliver(message, text);
@@ -81,14 +96,22 @@ export class Subscription {
 
   /** After the shared store came back: fetch whatever was published while fan-out was down. */
   resync(): void {
-    if (this.state !== 'live' || this.lastSeq === undefined) return;
+    if (this.state === 'closed' || this.lastSeq === undefined) return;
+    if (this.state === 'syncing' && this.retry === undefined) {
+      this.resyncAgain = true;
+      return;
+    }
+    clearTimeout(this.retry);
+    this.retry = undefined;
     this.state = 'syncing';
-    this.repair().catch((error: unknown) => this.sink.fail(error));
+    this.catchUp();
   }
 
   close(): void {
     this.state = 'closed';
     this.buffer = [];
+    clearTimeout(this.retry);
+    this.retry = undefined;
   }
 
   /** The lowest number held, or Infinity. */
@@ -103,37 +126,61 @@ export class Subscription {
     this.buffer.push(message);
   }
 
-  private async repair(): Promise<void> {
-    const since = this.lastSeq;
-    let items: ReplayItem[] = [];
-    if (since !== undefined) {
-      try {
-        items = planReplay(since, await this.reader(this.ch, since, this.historyLimit));
-      } catch {
-        items = [];
-      }
-    }
-    if (this.state === 'closed') return;
-    this.emit(items);
-    this.drain();
+  private catchUp(): void {
+    this.repair().catch((error: unknown) => this.sink.fail(error));
   }
 
-  private emit(items: readonly ReplayItem[]): void {
+  /** Fills the hole after `lastSeq` from history, then delivers what was held; a failed read keeps holding and is tried again. */
+  private async repair(): Promise<void> {
+    const since = this.lastSeq!;
+    let read: HistoryRead;
+    try {
+      read = await this.reader(this.ch, since, this.historyLimit);
+    } catch {
+      if (this.state === 'closed') return;
+      this.retry = setTimeout(() => this.resync(), this.retryMs);
+      this.retry.unref();
+      this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
+      return;
+    }
+    this.retryMs = RETRY_MIN_MS;
+    if (this.state === 'closed' || !(await this.emit(planReplay(since, read)))) return;
+    await this.drain();
+  }
+
+  /** Writes replay items as the socket takes them; false once the subscription or its socket is closed. */
+  private async emit(items: readonly ReplayItem[]): Promise<boolean> {
     for (const item of items) {
-      if (!this.sink.open) return;
+      if (!(await this.writable())) return false;
       if (item.kind === 'gap') this.gap(item.from, item.to);
       else this.deliver(item.message);
     }
+    return true;
   }
 
-  private drain(): void {
-    const pending = this.buffer.sort((a, b) => a.seq - b.seq);
-    this.buffer = [];
-    for (const message of pending) {
-      if (this.lastSeq !== undefined && message.seq > this.lastSeq + 1) this.gap(this.lastSeq + 1, message.seq - 1);
-      this.deliver(message);
+  /** Delivers what was held (and what arrives meanwhile) in order, then goes live. */
+  private async drain(): Promise<void> {
+    while (this.buffer.length > 0) {
+      const pending = this.buffer.sort((a, b) => a.seq - b.seq);
+      this.buffer = [];
+      for (const message of pending) {
+        if (!(await this.writable())) return;
+        if (this.lastSeq !== undefined && message.seq > this.lastSeq + 1) this.gap(this.lastSeq + 1, message.seq - 1);
+        this.deliver(message);
+      }
     }
-    if (this.state === 'syncing') this.state = 'live';
+    if (this.state !== 'syncing') return;
+    this.state = 'live';
+    if (this.resyncAgain) {
+      this.resyncAgain = false;
+      this.resync();
+    }
+  }
+
+  /** Waits while the socket is backlogged; false once the subscription or its socket is closed. */
+  private async writable(): Promise<boolean> {
+    while (this.state !== 'closed' && this.sink.open && this.sink.backlogged) await this.sink.writable();
+    return this.state !== 'closed' && this.sink.open;
   }
 
   private gap(from: number, to: number): void {

@@ -1,5 +1,6 @@
 import { dependencies, loadJose } from './dependencies.js';
 import { InvalidOptionError } from '../protocol/errors.js';
+import { isUserId, USER_ID_RULE } from './user-id.js';
 
 export interface CreateTokenOptions {
   /**
@@ -7,7 +8,7 @@ export interface CreateTokenOptions {
    * is refused with InvalidOptionError, as a short secret is.
    */
   secret: string | Uint8Array | undefined;
-  /** The user the token stands for (the `sub` claim): 1 to 128 characters. */
+  /** The user the token stands for (the `sub` claim): 1 to 128 letters, digits or `_ . @ = + ~ | -`. */
   userId: string;
   /** Roles channel rules can require (`roles` claim). @default [] */
   roles?: readonly string[];
@@ -34,7 +35,7 @@ export async function createToken(options: CreateTokenOptions): Promise<string> 
     const received = key === undefined ? 'undefined (no secret)' : `a secret of ${key instanceof Uint8Array ? key.length : 0} bytes`;
     throw new InvalidOptionError('secret', `a string or bytes of at least ${MIN_SECRET_BYTES} bytes`, undefined, received);
   }
-  if (typeof userId !== 'string' || userId.length === 0 || userId.length > 128) throw new InvalidOptionError('userId', 'a string of 1 to 128 characters', userId);
+  if (!isUserId(userId)) throw new InvalidOptionError('userId', `a user id of ${USER_ID_RULE}`, userId);
   if (!Number.isFinite(expiresInSec)) throw new InvalidOptionError('expiresInSec', 'a finite number of seconds', expiresInSec);
   dependencies.require('jose', 'createToken()');
   const { SignJWT } = await loadJose();

@@ -29,12 +29,15 @@ export interface MemoryHistoryOptions {
 
 /**
  * Every channel's numbering and retained messages on a single node: each channel within its retention,
- * all of them within `maxBytes`, the oldest message of all dropped first. A channel is forgotten after
- * `ttlMs` idle and unwatched, or when the total bound empties it and nobody watches it; created again, it
- * numbers on above every number it had, so numbers never go back (a resume across it reports a gap).
+ * all of them within `maxBytes`. Beyond it, the least recently used channel without messages that nobody
+ * watches is forgotten first, then the oldest message of all. A channel is also forgotten after `ttlMs` idle
+ * and unwatched, or when the total bound empties it and nobody watches it; created again, it numbers on
+ * above every number it had, so numbers never go back (a resume across it reports a gap).
  */
 export class MemoryHistory {
   private readonly channels = new Map<string, ChannelState>();
+  /** Channels without messages, least recently used first (a watched one leaves until it is unwatched). */
+  private readonly empty = new Map<string, ChannelState>();
   /** Retained messages in publish order, oldest first (entries already dropped by their channel are skipped). */
   private order: { state: ChannelState; seq: number }[] = [];
   private orderHead = 0;
@@ -54,7 +57,14 @@ export class MemoryHistory {
       this.channels.set(ch, state);
     }
     state.touchedAt = now;
+    this.track(state);
     return state;
+  }
+
+  /** Keeps `empty` in step with the channel: listed (as most recently used) while it has no messages. */
+  private track(state: ChannelState): void {
+    this.empty.delete(state.ch);
+    if (state.ring.length === 0) this.empty.set(state.ch, state);
   }
 
   append(ch: string, message: Omit<StoredMessage, 'seq'>, now: number): StoredMessage {
@@ -62,6 +72,7 @@ export class MemoryHistory {
     state.seq += 1;
     const stored: StoredMessage = { ...message, seq: state.seq };
     this.measure(state, () => state.ring.push(stored));
+    this.track(state);
     if (state.ring.firstSeq !== undefined && state.ring.firstSeq <= stored.seq) this.order.push({ state, seq: stored.seq });
     this.evictOldest();
     this.compact();
@@ -70,7 +81,17 @@ export class MemoryHistory {
 
   read(ch: string, since: number, limit: number, now: number): HistoryRead {
     const state = this.channel(ch, now);
-    return { base: state.base, current: state.seq, entries: limit > 0 ? state.ring.after(since, limit) : [] };
+    const read = { base: state.base, current: state.seq, entries: limit > 0 ? state.ring.after(since, limit) : [] };
+    this.evictOldest();
+    return read;
+  }
+
+  /** A channel nobody watches any more: without messages, it may be forgotten to stay within the bound. */
+  unwatched(ch: string): void {
+    const state = this.channels.get(ch);
+    if (!state) return;
+    this.track(state);
+    this.evictOldest();
   }
 
 
@@ -79,6 +100,7 @@ export class MemoryHistory {
     this.count -= state.ring.length;
     this.floor = Math.max(this.floor, state.seq);
     this.channels.delete(state.ch);
+    this.empty.delete(state.ch);
   }
 
   /** Forgets channels idle for longer than the TTL that nobody watches. */
@@ -113,13 +135,27 @@ export class MemoryHistory {
   }
 
   private evictOldest(): void {
-    while (this.weight() > this.options.maxBytes && this.orderHead < this.order.length) {
+    while (this.weight() > this.options.maxBytes) {
+      if (this.forgetEmpty()) continue;
+      if (this.orderHead >= this.order.length) return;
       const entry = this.order[this.orderHead]!;
       this.orderHead += 1;
       if (!this.live(entry) || entry.state.ring.firstSeq !== entry.seq) continue;
       this.measure(entry.state, () => entry.state.ring.shift());
       if (entry.state.ring.length === 0 && !this.options.isWatched(entry.state.ch)) this.forget(entry.state);
+      else this.track(entry.state);
     }
+  }
+
+  /** Forgets the least recently used channel without messages that nobody watches; false when there is none. */
+  private forgetEmpty(): boolean {
+    for (const state of this.empty.values()) {
+      this.empty.delete(state.ch);
+      if (this.options.isWatched(state.ch)) continue;
+      this.forget(state);
+      return true;
+    }
+    return false;
   }
 
   private compact(): void {

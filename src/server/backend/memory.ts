@@ -81,9 +81,17 @@ export class MemoryBackend implements Backend {
     return { outcome: 'stored', seq: message.seq, duplicate: false };
   }
 
+  async repeatOf(dedupKey: string): Promise<number | undefined> {
+    const remembered = this.dedup.get(dedupKey);
+    return remembered && remembered.expiresAt > Date.now() ? remembered.seq : undefined;
+  }
+
   async read(ch: string, since: number, limit: number): Promise<HistoryRead> {
     return this.history.read(ch, since, limit, Date.now());
   }
+
+  /** Messages reach the listener as they are appended. */
+  async caughtUp(): Promise<void> {}
 
   async watch(ch: string): Promise<void> {
     this.watched.set(ch, (this.watched.get(ch) ?? 0) + 1);
@@ -91,8 +99,12 @@ export class MemoryBackend implements Backend {
 
   unwatch(ch: string): void {
     const count = (this.watched.get(ch) ?? 0) - 1;
-    if (count > 0) this.watched.set(ch, count);
-    else this.watched.delete(ch);
+    if (count > 0) {
+      this.watched.set(ch, count);
+      return;
+    }
+    this.watched.delete(ch);
+    this.history.unwatched(ch);
   }
 
   async signalChannel(ch: string, signal: ChannelSignal): Promise<void> {

@@ -283,6 +283,11 @@ export class RedisBackend implements Backend {
     return { outcome: 'stored', seq: Number(value), duplicate: outcome === 1 };
   }
 
+  async repeatOf(dedupKey: string): Promise<number | undefined> {
+    const seen = await this.command.get(this.key('dedup', dedupKey));
+    return seen === null ? undefined : Number(seen);
+  }
+
   async read(ch: string, since: number, limit: number): Promise<HistoryRead> {
     const [base, current, raw] = (await this.run(readScript, [this.key('meta', ch), this.key('hist', ch), String(since + 1), limit, this.config.historyTtlMs])) as [
       string,
@@ -295,6 +300,11 @@ export class RedisBackend implements Backend {
       if (message) entries.push(message);
     }
     return { base: Number(base), current: Number(current), entries };
+  }
+
+  /** A PING on the subscriber connection is answered after every message Redis pushed to it before. */
+  async caughtUp(): Promise<void> {
+    await this.subscriber.ping();
   }
 
   watch(ch: string): Promise<void> {

@@ -54,8 +54,12 @@ export interface Backend {
   isUp(): boolean;
   /** Numbers, keeps (bounded) and fans out one message, atomically with the idempotency check. */
   append(ch: string, input: AppendInput): Promise<AppendResult>;
+  /** The seq of the message first appended with this idempotency key, while its dedup window lasts. */
+  repeatOf(dedupKey: string): Promise<number | undefined>;
   /** The channel's numbering and up to `limit` retained messages after `since` (creating the channel if new). */
   read(ch: string, since: number, limit: number): Promise<HistoryRead>;
+  /** Resolves once every message fanned out before the call (to a watched channel) has reached the listener. */
+  caughtUp(): Promise<void>;
   /** Starts receiving the channel's messages and signals on this node; resolves once they flow. Reference counted. */
   watch(ch: string): Promise<void>;
   unwatch(ch: string): void;

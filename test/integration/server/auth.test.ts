@@ -30,6 +30,7 @@ describe('authentication: token modes, expiry, refresh, logout, and no token in 
         jwtSecret: undefined,
         verify: (presented) => {
           if (presented.startsWith('good-')) return { userId: presented.slice(5, 10), roles: ['agent'] };
+          if (presented.startsWith('expired-')) return { userId: presented.slice(8, 13), expiresAt: Date.now() - 60_000 };
           throw new Error(`unknown token ${presented}`);
         },
       },
@@ -197,6 +198,45 @@ describe('authentication: token modes, expiry, refresh, logout, and no token in 
     expect(error.code).toBe('AUTHENTICATION_FAILED');
     expect(String(error.message)).not.toContain('bad-token-value');
     expect((await bad.closed).code).toBe(4001);
+  });
+
+  it("refuses a token whose sub is not a single channel segment ('alice:inbox' would receive user:alice:inbox) with AUTHENTICATION_FAILED and 4001", async () => {
+    const client = await open(wsUrl(server));
+    client.send({ type: 'auth', token: await token('alice:inbox') });
+    expect(await client.nextOfType('error')).toMatchObject({ code: 'AUTHENTICATION_FAILED', message: expect.stringContaining('not a valid user id') });
+    expect((await client.closed).code).toBe(4001);
+  });
+
+  it('refuses a user id from verify() that is not a single channel segment', async () => {
+    const client = await open(wsUrl(hookServer));
+    tokens.push('good-bob:x-secret-part');
+    client.send({ type: 'auth', token: 'good-bob:x-secret-part' });
+    expect(await client.nextOfType('error')).toMatchObject({ code: 'AUTHENTICATION_FAILED', message: expect.stringContaining('invalid user id') });
+    expect((await client.closed).code).toBe(4001);
+  });
+
+  it('refuses a verify() session whose expiresAt has passed as an expired token, and stores nothing it sent', async () => {
+    const client = await open(wsUrl(hookServer));
+    tokens.push('expired-kevin-secret-part');
+    client.send({ type: 'auth', token: 'expired-kevin-secret-part' });
+    client.send({ type: 'publish', ch: 'chat:expired-session', id: 'p1', data: { text: 'sent with an expired session' } });
+    expect((await client.closed).code).toBe(4001);
+    expect(client.frames).toMatchObject([{ type: 'error', code: 'AUTHENTICATION_FAILED', message: 'token expired' }]);
+    const { seq } = await hookServer.broadcast('chat:expired-session', { probe: true });
+    expect(seq % 1000).toBe(1); // the channel's first number (base + 1): nothing was stored before it
+  });
+
+  it('refuses a refresh with a verify() session that has already expired, and keeps the session', async () => {
+    const client = await open(wsUrl(hookServer));
+    tokens.push('good-laura-secret-part', 'expired-laura-secret-part');
+    client.send({ type: 'auth', token: 'good-laura-secret-part' });
+    await client.nextOfType('auth_ok');
+    client.send({ type: 'auth', token: 'expired-laura-secret-part' });
+    expect(await client.nextOfType('error')).toMatchObject({ code: 'AUTHENTICATION_FAILED', message: 'token refresh refused: token expired' });
+    client.send({ type: 'ping', ts: 4 });
+    await client.nextOfType('pong');
+    expect(client.ws.readyState).toBe(WebSocket.OPEN);
+    await client.close();
   });
 
   it('never logs a token: no token (nor its signature) appears in anything logged during these tests', () => {

@@ -29,6 +29,25 @@ async function republishAcrossTheWindow(server: SocketchartServer, ch: string) {
   return { first, inside, insideAt, after, delivered };
 }
 
+/** Spends the connection's `chat` budget (burst 3, 1 a minute) on a, b, c, then repeats a and tries a new id d. */
+async function repeatWithNoTokenLeft(server: SocketchartServer) {
+  const client = await connectAs(server, 'resender');
+  const firsts: Record<string, unknown> = {};
+  for (const id of ['a', 'b', 'c']) {
+    client.send({ type: 'publish', ch: 'chat:resend', id, data: { id } });
+    firsts[id] = (await client.nextOfType('ack', { id })).seq;
+  }
+  const answerTo = (id: string) => client.next((frame) => frame.id === id && (frame.type === 'ack' || frame.type === 'error'));
+  client.send({ type: 'publish', ch: 'chat:resend', id: 'a', data: { id: 'a' } });
+  const repeat = await answerTo('a');
+  client.send({ type: 'publish', ch: 'chat:resend', id: 'd', data: { id: 'd' } });
+  const fresh = await answerTo('d');
+  await client.close();
+  return { firstSeqOfA: firsts.a, repeat, fresh };
+}
+
+const spentBudget = { chat: { perMinute: 1, burst: 3 } };
+
 describe('the dedup window: a publish id is remembered for dedupWindowMs, then forgotten', () => {
   it('in memory: a repeat inside the window is acked with the first seq and not delivered; after it, the id publishes anew', async () => {
     const server = await startServer({ dedupWindowMs: WINDOW_MS });
@@ -41,6 +60,14 @@ describe('the dedup window: a publish id is remembered for dedupWindowMs, then f
     await delay(WINDOW_MS + 50);
     await server.broadcast('chat:other', 'sweeps expired ids');
     expect(stateSizes(server).dedupIds).toBe(0);
+    await server.close();
+  });
+
+  it('in memory: a repeated id is acked as a duplicate even when the connection has no token left for its scope; a new id is still refused', async () => {
+    const server = await startServer({ rateLimits: spentBudget });
+    const { firstSeqOfA, repeat, fresh } = await repeatWithNoTokenLeft(server);
+    expect(repeat).toMatchObject({ type: 'ack', seq: firstSeqOfA, duplicate: true });
+    expect(fresh).toMatchObject({ type: 'error', code: 'RATE_LIMIT_EXCEEDED' });
     await server.close();
   });
 
@@ -60,6 +87,14 @@ describe('the dedup window: a publish id is remembered for dedupWindowMs, then f
       expect(after.duplicate).toBeUndefined();
       expect(after.seq).toBe((first.seq as number) + 1);
       expect(delivered).toEqual(['first', 'after']);
+      await server.close();
+    });
+
+    it('a repeated id is acked as a duplicate even when the connection has no token left for its scope; a new id is still refused', async () => {
+      const server = await startServer({ rateLimits: spentBudget, redis: { url: redis.url, keyPrefix: 'resend:', connectTimeoutMs: 3000 } });
+      const { firstSeqOfA, repeat, fresh } = await repeatWithNoTokenLeft(server);
+      expect(repeat).toMatchObject({ type: 'ack', seq: firstSeqOfA, duplicate: true });
+      expect(fresh).toMatchObject({ type: 'error', code: 'RATE_LIMIT_EXCEEDED' });
       await server.close();
     });
   });

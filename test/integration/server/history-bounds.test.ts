@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SocketchartServer } from '../../../src/server/index.js';
+import { stateSizes } from '../../../src/server/state-sizes.js';
 import { startRedis, type RedisProcess } from '../../support/redis.js';
 import { connectAs, eventually, startServer, type Frame } from './helpers.js';
 
@@ -53,6 +54,22 @@ describe('retained history is bounded in total, per channel pattern, and per cha
     expect(weight + 1200).toBeGreaterThan(64 * 1024);
     const newest = published.slice(published.length - kept.length).map(({ n }) => n);
     expect(kept.sort((a, b) => a - b)).toEqual(newest);
+    await server.close();
+  });
+
+  it('keeps the channels that subscribes create without messages within historyMaxBytes (each weighing 800 bytes)', async () => {
+    const maxBytes = 16 * 1024;
+    server = await startServer({ historyMaxBytes: maxBytes, rateLimits: { control: { perMinute: 60_000, burst: 1000 } } });
+    const client = await connectAs(server, 'alice');
+    for (let n = 0; n < 150; n++) {
+      client.send({ type: 'subscribe', ch: `chat:probe-${n}` });
+      await client.nextOfType('subscribed', { ch: `chat:probe-${n}` });
+      client.send({ type: 'unsubscribe', ch: `chat:probe-${n}` });
+      await client.nextOfType('unsubscribed', { ch: `chat:probe-${n}` });
+    }
+    await client.close();
+    const { historyChannels } = stateSizes(server);
+    expect(historyChannels! * 800).toBeLessThanOrEqual(maxBytes);
     await server.close();
   });
 

@@ -281,6 +281,17 @@ describe('messaging: subscribe, publish, resume, presence, typing', () => {
     await Promise.all([phone.close(), laptop.close(), other.close()]);
   });
 
+  it("refuses sendToUser to a user id that is not a single channel segment ('alice:inbox' would publish to user:alice:inbox), storing nothing", async () => {
+    const alice = await connectAs(server, 'alice');
+    alice.send({ type: 'subscribe', ch: 'user:alice:inbox' });
+    await alice.nextOfType('subscribed', { ch: 'user:alice:inbox' });
+    await expect(server.sendToUser('alice:inbox', { for: 'nobody' })).rejects.toMatchObject({ code: ErrorCode.INVALID_OPTION, option: 'userId' });
+    const { seq } = await server.broadcast('user:alice:inbox', { probe: true });
+    await alice.nextOfType('message', { ch: 'user:alice:inbox', seq });
+    expect(alice.ofType('message', 'user:alice:inbox').map((frame) => frame.data)).toEqual([{ probe: true }]);
+    await alice.close();
+  });
+
   it('deduplicates server-side broadcasts that carry an id', async () => {
     const first = await server.broadcast('chat:server-dedup', { n: 1 }, undefined, { id: 'job-1' });
     const again = await server.broadcast('chat:server-dedup', { n: 1 }, undefined, { id: 'job-1' });

@@ -100,7 +100,7 @@ describe('properties of the pure parts: replay plans, token buckets, channel pat
   it('a live subscription that sees a number skipped waits for history to fill the hole, and reports a gap for what it cannot', async () => {
     const sent: { type: string; seq?: number; from?: number; to?: number }[] = [];
     const failures: unknown[] = [];
-    const sink = { open: true, sendText: (text: string) => sent.push(JSON.parse(text) as { type: string }), fail: (error: unknown) => failures.push(error) };
+    const sink = { open: true, backlogged: false, writable: async () => undefined, sendText: (text: string) => sent.push(JSON.parse(text) as { type: string }), fail: (error: unknown) => failures.push(error) };
     let history: StoredMessage[] = [];
     const reader = async (_ch: string, since: number): Promise<HistoryRead> => ({
       base: 100,

@@ -33,4 +33,21 @@ describe('slow consumers: the send-buffer bound holds however the application wr
     await neighbour.close();
     await server.close();
   });
+
+  it('writes a resume replay larger than the bound (8 channels × 1 MB of retained history) at the pace the client reads it, instead of closing it with 4008', async () => {
+    const server = await startServer({ rateLimits: { chat: { perMinute: 1e6, burst: 1e6 } } });
+    const channels = ['chat:a', 'chat:b', 'chat:c', 'chat:d', 'chat:e', 'chat:f', 'chat:g', 'chat:h'];
+    const text = 'x'.repeat(1000);
+    for (const ch of channels) for (let n = 0; n < 1000; n++) await server.broadcast(ch, { n, text });
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const client = await connectAs(server, 'alice');
+      for (const ch of channels) client.send({ type: 'subscribe', ch, since: 0 });
+      const replayed = () => channels.every((ch) => client.ofType('message', ch).length === 1000);
+      await eventually(() => replayed() || client.closeCode !== undefined, 10_000, 'replay or close');
+      expect(client.closeCode, `attempt ${attempt}: closed after ${client.ofType('message').length} messages`).toBeUndefined();
+      expect(channels.map((ch) => client.ofType('message', ch).map((frame) => (frame.data as { n: number }).n))).toEqual(channels.map(() => Array.from({ length: 1000 }, (_, n) => n)));
+      await client.close();
+    }
+    await server.close();
+  }, 30_000);
 });

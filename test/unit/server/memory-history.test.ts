@@ -46,6 +46,34 @@ describe('MemoryHistory', () => {
     expect(watched.current - watched.base).toBe(2);
   });
 
+  it('forgets the least recently used channel without messages that nobody watches before it drops any message, once the total passes maxBytes', () => {
+    const history = historyOf(weight(3, 1, 12));
+    history.append('busy:1', message('aaaaaaaaaa'), 0);
+    history.read('read:1', 0, 0, 1);
+    history.read('read:2', 0, 0, 2);
+    history.read('read:1', 0, 0, 3);
+    history.read('read:3', 0, 0, 4);
+    expect(history.sizes()).toEqual({ historyChannels: 3, retainedMessages: 1, retainedBytes: 12 });
+    expect(texts(history, 'busy:1')).toEqual(['aaaaaaaaaa']);
+    expect(history.read('read:1', 0, 0, 5).base).toBe(1000);
+    expect(history.read('read:2', 0, 0, 6).base).toBe(6000);
+  });
+
+  it('keeps a watched channel without messages while the bound forgets others, and forgets it like them once nobody watches it', () => {
+    const watched = ['watched:1'];
+    const history = historyOf(weight(2, 0, 0), watched);
+    history.read('watched:1', 0, 0, 1);
+    for (let t = 2; t <= 5; t++) history.read(`other:${t}`, 0, 0, t);
+    expect(history.sizes().historyChannels).toBe(2);
+    expect(history.read('watched:1', 0, 0, 6).base).toBe(1000);
+    watched.pop();
+    history.unwatched('watched:1');
+    history.read('other:7', 0, 0, 7);
+    history.read('other:8', 0, 0, 8);
+    expect(history.sizes().historyChannels).toBe(2);
+    expect(history.read('watched:1', 0, 0, 9).base).toBe(9000);
+  });
+
   it('forgets channels idle past the TTL that nobody watches', () => {
     const history = historyOf(1_000_000, ['kept:1']);
     history.append('idle:1', message('x'), 0);

@@ -40,6 +40,16 @@ describe('server options: every refusal names the option, says what was expected
     expect(refusal(patch).message).toBe(message);
   });
 
+  it('refuses auth.issuer and auth.audience with a verify hook, which checks the token itself (they would go unchecked)', () => {
+    const verify = () => ({ userId: 'alice' });
+    expect(refusal({ auth: { verify, issuer: 'https://idp.example.com/' } }).message).toBe(
+      'Invalid option `auth.issuer`: expected no value when `auth.verify` is set (verify() checks the token\'s iss itself), received "https://idp.example.com/"',
+    );
+    expect(refusal({ auth: { verify, audience: 'chat-api' } }).message).toBe(
+      'Invalid option `auth.audience`: expected no value when `auth.verify` is set (verify() checks the token\'s aud itself), received "chat-api"',
+    );
+  });
+
   it('describes a secret option’s value without its content', () => {
     const error = refusal({ auth: { jwtSecret: 'short' } });
     expect(error.message).toBe('Invalid option `auth.jwtSecret`: expected a string of at least 32 characters or a Uint8Array of at least 32 bytes, received a string of 5 characters');

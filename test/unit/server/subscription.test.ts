@@ -1,23 +1,46 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { HistoryRead, StoredMessage } from '../../../src/server/history.js';
 import { Subscription } from '../../../src/server/subscription.js';
 
 const message = (seq: number): StoredMessage => ({ seq, dataJson: String(seq), ts: 0 });
 type Sent = { type: string; seq?: number; from?: number; to?: number };
 
-/** A subscription whose history read waits until `answer(current)`; what it sends, as `frames()`. */
+/**
+ * A subscription whose history reads wait until `answer(current)` or `fail()`; what it sends, as `frames()`.
+ * Its socket is backlogged while `backlog(true)`; a waiting replay looks again on `wake()`.
+ */
 function starting() {
   const sent: Sent[] = [];
-  const sink = { open: true, sendText: (text: string) => sent.push(JSON.parse(text) as Sent), fail: (error: unknown) => { throw error; } };
-  let answer!: (read: HistoryRead) => void;
+  let backlogged = false;
+  let wake = () => {};
+  const sink = {
+    open: true,
+    get backlogged() {
+      return backlogged;
+    },
+    writable: () => new Promise<void>((resolve) => (wake = resolve)),
+    sendText: (text: string) => sent.push(JSON.parse(text) as Sent),
+    fail: (error: unknown) => {
+      throw error;
+    },
+  };
+  let settle!: { resolve: (read: HistoryRead) => void; reject: (error: Error) => void };
   const reads: Array<[string, number, number]> = [];
   const reader = (ch: string, since: number, limit: number) => {
     reads.push([ch, since, limit]);
-    return new Promise<HistoryRead>((resolve) => (answer = resolve));
+    return new Promise<HistoryRead>((resolve, reject) => (settle = { resolve, reject }));
   };
   const subscription = new Subscription('chat:x', sink, reader, 1000);
   const frames = () => sent.map((frame) => (frame.type === 'message' ? frame.seq : frame.type === 'gap' ? `gap ${frame.from}-${frame.to}` : `${frame.type} ${frame.seq}`));
-  return { subscription, reads, answer: (current: number, entries: number[] = []) => answer({ base: 0, current, entries: entries.map(message) }), frames };
+  return {
+    subscription,
+    reads,
+    answer: (current: number, entries: number[] = []) => settle.resolve({ base: 0, current, entries: entries.map(message) }),
+    fail: () => settle.reject(new Error('history unreachable')),
+    backlog: (value: boolean) => (backlogged = value),
+    wake: () => wake(),
+    frames,
+  };
 }
 
 describe('a subscription without `since` (from now on)', () => {
@@ -79,5 +102,65 @@ describe('a closed subscription', () => {
     subscription.offer(message(6));
     expect(frames()).toEqual([]);
     expect(subscription.closed).toBe(true);
+  });
+});
+
+describe('a subscription catching up', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('holds what arrives when the history read of a repair fails, announces no gap, and reads again 1 s later', async () => {
+    vi.useFakeTimers();
+    const { subscription, reads, answer, fail, frames } = starting();
+    const started = subscription.start(undefined);
+    answer(4);
+    await started;
+    subscription.offer(message(5));
+    subscription.offer(message(8));
+    fail();
+    await vi.advanceTimersByTimeAsync(0);
+    subscription.offer(message(9));
+    await vi.advanceTimersByTimeAsync(999);
+    expect({ frames: frames(), reads: reads.length }).toEqual({ frames: ['subscribed 4', 5], reads: 2 });
+    await vi.advanceTimersByTimeAsync(1);
+    expect(reads.at(-1)).toEqual(['chat:x', 5, 1000]);
+    answer(9, [6, 7, 8, 9]);
+    await vi.advanceTimersByTimeAsync(0);
+    subscription.offer(message(10));
+    expect(frames()).toEqual(['subscribed 4', 5, 6, 7, 8, 9, 10]);
+  });
+
+  it('reads again at once on resync() after a failed read, and goes live once history has filled the hole', async () => {
+    const { subscription, reads, answer, fail, frames } = starting();
+    const started = subscription.start(undefined);
+    answer(4);
+    await started;
+    subscription.offer(message(7));
+    fail();
+    await new Promise((resolve) => setImmediate(resolve));
+    subscription.resync();
+    expect(reads.length).toBe(3);
+    answer(7, [5, 6, 7]);
+    await new Promise((resolve) => setImmediate(resolve));
+    subscription.offer(message(8));
+    expect(frames()).toEqual(['subscribed 4', 5, 6, 7, 8]);
+  });
+
+  it('writes a replay only while the socket is not backlogged, holding live messages meanwhile', async () => {
+    const { subscription, answer, backlog, wake, frames } = starting();
+    const started = subscription.start(0);
+    backlog(true);
+    answer(3, [1, 2, 3]);
+    await new Promise((resolve) => setImmediate(resolve));
+    subscription.offer(message(4));
+    expect(frames()).toEqual(['subscribed 3']);
+    wake();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(frames()).toEqual(['subscribed 3']);
+    backlog(false);
+    wake();
+    await started;
+    expect(frames()).toEqual(['subscribed 3', 1, 2, 3, 4]);
   });
 });

@@ -46,6 +46,11 @@ describe('createToken', () => {
     await expect(createToken({ secret, userId: '' })).rejects.toMatchObject({ option: 'userId' });
   });
 
+  it("rejects a user id that is not a single channel segment (no ':', at most 128 of the channel characters), as the server would", async () => {
+    await expect(createToken({ secret, userId: 'alice:inbox' })).rejects.toMatchObject({ option: 'userId' });
+    await expect(createToken({ secret, userId: 'x'.repeat(129) })).rejects.toMatchObject({ option: 'userId' });
+  });
+
   it('rejects a secret that is not set (an unset environment variable) with InvalidOptionError that says so', async () => {
     const unset = createToken({ secret: process.env.SOCKETCHART_SECRET_THAT_IS_NOT_SET, userId: 'frank' });
     await expect(unset).rejects.toBeInstanceOf(InvalidOptionError);

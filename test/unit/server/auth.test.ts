@@ -1,0 +1,34 @@
+import { afterEach, beforeEach, expect, it, vi } from 'vitest';
+import { createAuthenticator } from '../../../src/server/auth.js';
+
+const NOW = 1_700_000_000_000;
+const sessionEnding = (expiresAt: number, clockToleranceSec: number) => createAuthenticator({ verify: () => ({ userId: 'alice', expiresAt }), clockToleranceSec });
+
+beforeEach(() => {
+  vi.useFakeTimers({ now: NOW, toFake: ['Date'] });
+});
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+it('accepts a verify() session until its expiresAt', async () => {
+  await expect(sessionEnding(NOW + 1, 0)('session')).resolves.toMatchObject({ userId: 'alice', expiresAt: NOW + 1 });
+});
+
+it('refuses a verify() session from its expiresAt on as an expired token', async () => {
+  await expect(sessionEnding(NOW, 0)('session')).rejects.toThrow('token expired');
+  await expect(sessionEnding(NOW - 60_000, 0)('session')).rejects.toThrow('token expired');
+});
+
+it('accepts a verify() session past its expiresAt by less than clockToleranceSec, and refuses it once the tolerance has passed too', async () => {
+  await expect(sessionEnding(NOW - 29_999, 30)('session')).resolves.toMatchObject({ userId: 'alice' });
+  await expect(sessionEnding(NOW - 30_000, 30)('session')).rejects.toThrow('token expired');
+});
+
+it("refuses a verify() user id that is not a single channel segment (no ':', at most 128 of the channel characters)", async () => {
+  for (const userId of ['alice:inbox', 'a b', 'é', 'x'.repeat(129), '']) {
+    await expect(createAuthenticator({ verify: () => ({ userId }), clockToleranceSec: 0 })('token')).rejects.toThrow(/user id/);
+  }
+  await expect(createAuthenticator({ verify: () => ({ userId: 'auth0|a.b@c=d+e~f_g-h' }), clockToleranceSec: 0 })('token')).resolves.toMatchObject({ userId: 'auth0|a.b@c=d+e~f_g-h' });
+});
