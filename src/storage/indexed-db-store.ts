@@ -1,6 +1,6 @@
 import { InvalidOptionError } from '../protocol/errors.js';
 import type { MessageStore, StoredMessage } from './message-store.js';
-import { errorListener, nonEmptyString, oldestFirst, optionsObject, report, toStoredMessage, type StoreErrorListener } from './shared.js';
+import { errorListener, isSeq, nonEmptyString, oldestFirst, optionsObject, renumbered, report, toStoredMessage, type StoreErrorListener } from './shared.js';
 
 export interface IndexedDbStoreOptions {
   /**
@@ -179,26 +179,40 @@ class IndexedDbMessageStore implements IndexedDbStore {
     if (failed.length > 0) report(this.#onError, cause, failed);
   }
 
+  /** The open database, its put orders read; a failed open (or read) is tried again by the next call. */
   #open(): Promise<IDBDatabase> {
-    this.#db ??= openDatabase(this.#factory, this.#name).then(async (db) => {
+    if (this.#db) return this.#db;
+    const opening = openDatabase(this.#factory, this.#name).then(async (db) => {
       db.onversionchange = () => {
         db.close();
-        this.#db = undefined;
+        if (this.#db === opening) this.#db = undefined;
       };
-      if (!this.#seqs) await this.#readOrder(db);
+      try {
+        if (!this.#seqs) await this.#readOrder(db);
+      } catch (error) {
+        db.close();
+        throw error;
+      }
       return db;
     });
-    return this.#db;
+    opening.catch(() => {
+      if (this.#db === opening) this.#db = undefined;
+    });
+    return (this.#db = opening);
   }
 
   async #readOrder(db: IDBDatabase): Promise<void> {
     const records = await request<unknown[]>(db.transaction(OBJECT_STORE, 'readonly').objectStore(OBJECT_STORE).getAll());
+    let valid = records.flatMap((record) => toRecord(record) ?? []);
+    const again = renumbered(valid);
+    if (again) {
+      for (const record of again) this.#pending.set(record.key, record);
+      valid = again;
+    }
     const seqs = new Map<string, number>();
-    for (const record of records) {
-      const valid = toRecord(record);
-      if (!valid) continue;
-      seqs.set(valid.key, valid.seq);
-      this.#nextSeq = Math.max(this.#nextSeq, valid.seq + 1);
+    for (const record of valid) {
+      seqs.set(record.key, record.seq);
+      this.#nextSeq = Math.max(this.#nextSeq, record.seq + 1);
     }
     this.#seqs = seqs;
     for (const change of this.#early) this.#apply(seqs, change);
@@ -210,7 +224,7 @@ function toRecord(value: unknown): StoredRecord | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   const { key, seq, message } = value as Record<string, unknown>;
   const stored = toStoredMessage(message);
-  if (!stored || stored.key !== key || typeof seq !== 'number' || !Number.isSafeInteger(seq)) return undefined;
+  if (!stored || stored.key !== key || !isSeq(seq)) return undefined;
   return { key: stored.key, seq, message: stored };
 }
 

@@ -36,9 +36,23 @@ export interface Sequenced {
   readonly message: StoredMessage;
 }
 
+const older = (a: Sequenced, b: Sequenced) => a.message.sentAt - b.message.sentAt || a.seq - b.seq;
+
 /** Oldest first: by `sentAt`, then in the order the messages were first put. */
 export function oldestFirst(entries: Iterable<Sequenced>): StoredMessage[] {
-  return [...entries].sort((a, b) => a.message.sentAt - b.message.sentAt || a.seq - b.seq).map((entry) => entry.message);
+  return [...entries].sort(older).map((entry) => entry.message);
+}
+
+/** A put order read back from storage: any number ≥ 0 (one too large to count on from is numbered again, see `renumbered`). */
+export const isSeq = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value) && value >= 0;
+
+/** Put orders from this on cannot be counted on exactly (2^53 is near): a store that loads one numbers its messages again. */
+const RENUMBER_AT = 2 ** 52;
+
+/** The entries numbered 0, 1, … oldest first, when one of them has a put order too large to count on from; else undefined. */
+export function renumbered<T extends Sequenced>(entries: readonly T[]): T[] | undefined {
+  if (!entries.some((entry) => entry.seq >= RENUMBER_AT)) return undefined;
+  return [...entries].sort(older).map((entry, seq) => ({ ...entry, seq }));
 }
 
 /** Schedules `flush` once per microtask however many times it is called before then. */

@@ -2,10 +2,12 @@ import { InvalidOptionError } from '../protocol/errors.js';
 import type { MessageStore, StoredMessage } from './message-store.js';
 import {
   errorListener,
+  isSeq,
   microtaskBatch,
   nonEmptyString,
   oldestFirst,
   optionsObject,
+  renumbered,
   report,
   toStoredMessage,
   type Sequenced,
@@ -161,6 +163,13 @@ class WebStorageMessageStore implements WebStorageStore {
     } catch (error) {
       report(this.#onError, error, []);
     }
+    const again = renumbered([...this.#messages.values()]);
+    if (!again) return;
+    for (const entry of again) {
+      this.#messages.set(entry.message.key, entry);
+      this.#change(entry.message.key);
+    }
+    this.#nextSeq = again.length;
   }
 }
 
@@ -175,5 +184,5 @@ function parseEntry(text: string | null): Sequenced | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   const { seq, message } = value as Record<string, unknown>;
   const stored = toStoredMessage(message);
-  return stored && typeof seq === 'number' && Number.isSafeInteger(seq) && seq >= 0 ? { seq, message: stored } : undefined;
+  return stored && isSeq(seq) ? { seq, message: stored } : undefined;
 }

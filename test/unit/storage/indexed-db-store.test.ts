@@ -233,3 +233,64 @@ describe('indexedDbStore: one message over the quota costs only that message', (
     expect(loaded).toContain('small');
   });
 });
+
+describe('put orders from storage', () => {
+  it('a record whose put order is too large to count on from: the store numbers them again, and what is put afterwards survives a reload, in order', async () => {
+    const factory = new IDBFactory();
+    const db = await openRaw(factory, 'socketchart', 1);
+    await putRaw(db, [
+      { key: 'old', seq: Number.MAX_SAFE_INTEGER, message: message('old', 1_000) },
+      { key: 'older', seq: 2 ** 60, message: message('older', 500) },
+    ]);
+    db.close();
+    const first = indexedDbStore({ indexedDB: factory });
+    expect(keysOf(await first.load())).toEqual(['older', 'old']);
+    first.put(message('new-1', 2_000));
+    first.put(message('new-2', 2_000));
+    await first.close();
+    const second = indexedDbStore({ indexedDB: factory });
+    expect(keysOf(await second.load())).toEqual(['older', 'old', 'new-1', 'new-2']);
+    await second.close();
+    const raw = await openRaw(factory, 'socketchart', 1);
+    const seqs = await new Promise<number[]>((resolve) => {
+      const request = raw.transaction('messages').objectStore('messages').getAll();
+      request.onsuccess = () => resolve((request.result as Array<{ seq: number }>).map((record) => record.seq).sort((a, b) => a - b));
+    });
+    raw.close();
+    expect(seqs).toEqual([0, 1, 2, 3]);
+  });
+});
+
+describe('an open that fails', () => {
+  /** The factory's first open fails (Safari's transient "Connection to Indexed Database server lost"); later ones work. */
+  function failingOnce(real: IDBFactory): IDBFactory {
+    let failed = false;
+    return new Proxy(real, {
+      get(target, property) {
+        if (property !== 'open') return Reflect.get(target, property, target);
+        return (name: string, version?: number) => {
+          if (failed) return target.open(name, version);
+          failed = true;
+          const request = { onerror: null as null | (() => void), onsuccess: null, onupgradeneeded: null, error: new DOMException('Connection to Indexed Database server lost', 'UnknownError'), result: undefined };
+          setTimeout(() => request.onerror?.(), 0);
+          return request;
+        };
+      },
+    });
+  }
+
+  it('is tried again by the next write: the put it failed is reported, a later one is written and loads', async () => {
+    const onError = vi.fn();
+    const store = indexedDbStore({ indexedDB: failingOnce(new IDBFactory()), onError });
+    store.put(message('on-the-failed-open'));
+    await tick();
+    await tick();
+    expect(onError).toHaveBeenCalledTimes(1);
+    store.put(message('later', 2_000));
+    await tick();
+    await tick();
+    expect(onError).toHaveBeenCalledTimes(1);
+    expect(keysOf(await store.load())).toEqual(['later']);
+    await store.close();
+  });
+});

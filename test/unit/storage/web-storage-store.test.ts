@@ -156,3 +156,17 @@ it('keeps put order across restarts with many messages of the same sentAt', () =
   store.close();
   expect(keysOf(webStorageStore({ storage }).load())).toEqual(keys);
 });
+
+it('an entry whose put order is too large to count on from: the store numbers them again, and what is put afterwards survives a reload, in order', () => {
+  const storage = new MapStorage();
+  storage.setItem('socketchart:outbox:old', JSON.stringify({ seq: Number.MAX_SAFE_INTEGER, message: message('old', 1_000) }));
+  storage.setItem('socketchart:outbox:older', JSON.stringify({ seq: 2 ** 60, message: message('older', 500) }));
+  const first = webStorageStore({ storage });
+  expect(keysOf(first.load())).toEqual(['older', 'old']);
+  first.put(message('new-1', 2_000));
+  first.put(message('new-2', 2_000));
+  first.close();
+  expect(keysOf(webStorageStore({ storage }).load())).toEqual(['older', 'old', 'new-1', 'new-2']);
+  const seqs = ['older', 'old', 'new-1', 'new-2'].map((key) => (JSON.parse(storage.getItem(`socketchart:outbox:${key}`)!) as { seq: number }).seq);
+  expect(seqs).toEqual([0, 1, 2, 3]);
+});
