@@ -210,6 +210,7 @@ describe('hostile frames from the server never throw out of the socket callback'
     const frame = JSON.stringify({ type: 'rate_limit_status', remaining: 5, reset_at: 0, ...status }).replace('null', '1e400');
     expect(() => socket.push(frame)).not.toThrow();
     await expect(h.connection.send('still sent', { channel: 'a' })).resolves.toBeUndefined();
+    expect(h.errors).toEqual([]);
     expect(socket.sentOfType('publish').map((frame) => frame.data)).toEqual(['still sent']);
     expect(h.connection.status).toBe('connected');
   });

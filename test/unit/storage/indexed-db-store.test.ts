@@ -240,7 +240,7 @@ describe('put orders from storage', () => {
     const db = await openRaw(factory, 'socketchart', 1);
     await putRaw(db, [
       { key: 'old', seq: Number.MAX_SAFE_INTEGER, message: message('old', 1_000) },
-      { key: 'older', seq: 2 ** 60, message: message('older', 500) },
+      { key: 'older', seq: 3, message: message('older', 500) },
     ]);
     db.close();
     const first = indexedDbStore({ indexedDB: factory });

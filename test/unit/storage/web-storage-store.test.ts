@@ -170,3 +170,17 @@ it('an entry whose put order is too large to count on from: the store numbers th
   const seqs = ['older', 'old', 'new-1', 'new-2'].map((key) => (JSON.parse(storage.getItem(`socketchart:outbox:${key}`)!) as { seq: number }).seq);
   expect(seqs).toEqual([0, 1, 2, 3]);
 });
+
+it('put orders that are not numbers ≥ 0 are unreadable entries (skipped); ordinary ones are kept as they are', () => {
+  const storage = new MapStorage();
+  for (const [key, seq] of [['negative', -1], ['text', '3'], ['kept', 7], ['also-kept', 5]] as const) {
+    storage.setItem(`socketchart:outbox:${key}`, JSON.stringify({ seq, message: message(key, 1_000) }));
+  }
+  storage.setItem('socketchart:outbox:infinite', '{"seq":1e400,"message":' + JSON.stringify(message('infinite', 1_000)) + '}');
+  const store = webStorageStore({ storage });
+  expect(keysOf(store.load())).toEqual(['also-kept', 'kept']);
+  store.put(message('new', 2_000));
+  store.close();
+  const seqOf = (key: string) => (JSON.parse(storage.getItem(`socketchart:outbox:${key}`)!) as { seq: number }).seq;
+  expect([seqOf('also-kept'), seqOf('kept'), seqOf('new')]).toEqual([5, 7, 8]);
+});
