@@ -107,7 +107,8 @@ function defineConnectionMachine() {
       beginProbe: assign(({ context }) => ({ circuit: { ...context.circuit, probing: true } })),
       acceptSession: assign(({ context, event }) => {
         const { session, at } = event as Of<'auth.ok'>;
-        return { session, sessionAt: at, token: FIRST_TOKEN };
+        const { rejections } = context.token;
+        return { session, sessionAt: at, token: rejections === 0 ? FIRST_TOKEN : { reason: 'connect', rejections } };
       }),
       markConnected: assign(({ context }) => ({
         circuit: context.circuit.open || context.circuit.probing ? { ...context.circuit, open: false, probing: false } : context.circuit,
@@ -115,7 +116,7 @@ function defineConnectionMachine() {
         urlIndex: context.failover.dialIndex,
         failover: context.failover === ON_PRIMARY ? ON_PRIMARY : { ...context.failover, urlFailures: 0 },
       })),
-      markStable: assign({ stable: true, attempt: 0, circuit: CIRCUIT_CLOSED }),
+      markStable: assign({ stable: true, attempt: 0, circuit: CIRCUIT_CLOSED, token: FIRST_TOKEN }),
       recordClose: assign(({ context, event }) => {
         const { action, error } = event as Of<'socket.close'>;
         return failure(context, action, error);

@@ -77,10 +77,20 @@ const scenarios: readonly Scenario[] = [
     },
   },
   {
-    name: 'an accepted token clears the refusals: a later 4001 gets a fresh token again',
+    name: 'a token accepted and kept up for minUptime clears the refusals: a later 4001 gets a fresh token again',
     variant: 0,
-    events: ['connection.start', 'socket.open', 'socket.close 4001', 'socket.open', 'auth.ok', 'socket.close 4001', 'socket.open', 'auth.ok'],
+    events: ['connection.start', 'socket.open', 'socket.close 4001', 'socket.open', 'auth.ok', ...beats(4), 'after minUptime', 'socket.close 4001', 'socket.open', 'auth.ok'],
     check: (sut) => expect(sut.tokens.reasons).toEqual(['connect', 'rejected', 'rejected']),
+  },
+  {
+    name: 'a server that accepts the fresh token and closes 4001 again before minUptime is refused for good: no redial loop',
+    variant: 0,
+    events: ['connection.start', 'socket.open', 'socket.close 4001', 'socket.open', 'auth.ok', 'socket.close 4001', 'env.offline', 'env.online'],
+    check: (sut) => {
+      expect(sut.connection.status).toBe('failed');
+      expect(sut.connection.dials).toBe(2);
+      expect(sut.tokens.reasons).toEqual(['connect', 'rejected']);
+    },
   },
   {
     name: 'AUTHORIZATION_FAILED from the server is final until retry()',

@@ -204,9 +204,6 @@ export class PolicyOracle {
       case 'server.error':
         if (status === 'authenticating') prediction = this.fail(authErrorTable[errorCode] ?? 'retry', draw, `${errorCode} answers the auth frame`);
         break;
-      case 'auth.ok':
-        this.rejections = 0;
-        break;
       case PONG_DEADLINE:
         if (before.world.probe === 'awaiting') prediction = this.fail('retry', draw, 'no pong before the deadline');
         else prediction = { status: 'connected', probing: false, why: 'traffic since the ping proves the link' };
@@ -217,7 +214,7 @@ export class PolicyOracle {
         const timer = event.type.startsWith('xstate.after.') ? event.type.slice('xstate.after.'.length).split('.')[0] : undefined;
         if (timer === 'minUptime') {
           this.stable = true;
-          this.attempt = this.failures = this.trips = 0;
+          this.attempt = this.failures = this.trips = this.rejections = 0;
         } else if ((timer === 'connectTimeout' && dialing) || (timer === 'authTimeout' && status === 'authenticating')) {
           prediction = this.fail('retry', draw, `${timer} in ${status}`);
         } else if (timer === 'reconnectDelay') prediction = this.dial('the backoff is over');

@@ -283,3 +283,18 @@ describe('in-band refresh answered with an error', () => {
     expect(h.errors.map((e) => `${e.code}: ${e.message}`)).toEqual([`${ErrorCode.AUTHENTICATION_FAILED}: refresh refused`]);
   });
 });
+
+describe('a server that accepts each token and closes 4001 at once', () => {
+  it('gets one fresh token, then the connection fails: no redial loop, with no time passing', async () => {
+    let n = 0;
+    const h = harness({ auth: { token: () => `t${++n}` }, heartbeat: false });
+    h.server.onFrame = (socket, frame) => {
+      if (frame.json?.type === 'auth' && h.server.sockets.length <= 20) setImmediate(() => socket.closeFromServer(4001, 'session refused'));
+    };
+    h.connection.start();
+    for (let i = 0; i < 50; i++) await h.settle();
+    expect(h.server.sockets).toHaveLength(2);
+    expect(h.connection.status).toBe('failed');
+    expect(h.connection.lastError?.code).toBe(ErrorCode.AUTHENTICATION_FAILED);
+  });
+});
