@@ -65,7 +65,7 @@ export interface ActorInfo {
   ended: number;
   /** Seqs of its snapshot entries. */
   snapshots: number[];
-  /** The snapshot it was announced with. */
+  /** The snapshot it was announced with; once older entries are let go, the one it had then. */
   initial: Snap;
   latest: Snap;
   status: string;
@@ -292,7 +292,7 @@ export class Store {
     else actor.ended = this.nextSeq;
     node.sessions.push(actor);
     if (node.sessions.length === 1) this.treeVersion++;
-    if (name === 'socket') this.countDial(actor, t);
+    if (name === 'socket' && rec.announced !== true) this.countDial(actor, t);
     return this.push({ t, kind: 'actor', actor, type: 'created', source: undefined, rec, label: actor.label, transitions: undefined });
   }
 
@@ -451,7 +451,8 @@ export class Store {
   /** Drops the oldest tenth of the entries, and the sessions that ended before what is left. */
   private trim(): void {
     const n = Math.floor(this.options.maxEntries * 0.1) + (this.entries.length - Math.floor(this.options.maxEntries * 1.1));
-    this.entries.splice(0, n);
+    const removed = this.entries.splice(0, n);
+    const oldBase = this.base;
     this.base += n;
     this.trimmed += n;
     for (const [id, actor] of this.actors) {
@@ -463,7 +464,11 @@ export class Store {
     }
     for (const actor of this.actors.values()) {
       const firstKept = actor.snapshots.findIndex((seq) => seq >= this.base);
-      if (firstKept > 0) actor.snapshots.splice(0, firstKept - 1);
+      const lastGone = (firstKept === -1 ? actor.snapshots.length : firstKept) - 1;
+      if (lastGone < 0) continue;
+      const gone = removed[actor.snapshots[lastGone]! - oldBase];
+      if (gone) actor.initial = gone.rec.snapshot ?? actor.initial;
+      actor.snapshots.splice(0, lastGone);
     }
     this.treeVersion++;
   }

@@ -51,6 +51,8 @@ export interface SocketchartInspector extends Observer<InspectionEvent> {
 const BACKLOG_LIMIT = 16 * 1024 * 1024;
 /** Events per frame once the receiver takes batches. */
 const BATCH = 2_000;
+/** Characters per frame: at most 6 MiB of UTF-8, under the inspector server's 8 MiB. A single longer event is left out. */
+const MAX_FRAME = 2 * 1024 * 1024;
 
 type Timer = ReturnType<typeof setTimeout>;
 
@@ -98,34 +100,62 @@ export function connectInspector(options: InspectorOptions = {}): SocketchartIns
   /** The socket has been open before (a new one is a reconnect). */
   let opened = false;
   let droppedAtOpen = 0;
+  /** Events were left out while the socket was backed up: every live actor is announced again once it drains. */
+  let lost = false;
+  /** Events kept while away: `buffered[head]` on (the ones before it were dropped). */
   let buffered: string[] = [];
+  let head = 0;
   /** Characters held in `buffered`: kept under the limit a live socket may back up. */
   let bufferedBytes = 0;
   let flushTimer: Timer | undefined;
   let metricsTimer: Timer | undefined;
   let redialTimer: Timer | undefined;
 
-  const write = (text: string) => {
+  /** Sends a frame of `count` events, or keeps it while the inspector is away. */
+  const write = (text: string, count: number) => {
     if (ws && ws.readyState === ReadyState.OPEN) {
-      if (ws.bufferedAmount > BACKLOG_LIMIT) dropped++;
-      else ws.send(text);
+      if (ws.bufferedAmount > BACKLOG_LIMIT) {
+        dropped += count;
+        lost = true;
+      } else ws.send(text);
       return;
     }
     buffered.push(text);
     bufferedBytes += text.length;
-    let drop = 0;
-    while (buffered.length - drop > maxBuffered || (bufferedBytes > BACKLOG_LIMIT && buffered.length - drop > 1)) bufferedBytes -= buffered[drop++]!.length;
-    if (drop > 0) {
-      buffered = buffered.slice(drop);
-      dropped += drop;
+    while (buffered.length - head > maxBuffered || (bufferedBytes > BACKLOG_LIMIT && buffered.length - head > 1)) {
+      bufferedBytes -= buffered[head]!.length;
+      buffered[head++] = '';
+      dropped++;
+    }
+    if (head > 1024 && head * 2 > buffered.length) {
+      buffered = buffered.slice(head);
+      head = 0;
     }
   };
   const send = (records: readonly InspectionRecord[]) => {
-    if (batches && ws?.readyState === ReadyState.OPEN) {
-      for (let i = 0; i < records.length; i += BATCH) write(JSON.stringify(records.length <= BATCH ? records : records.slice(i, i + BATCH)));
-      return;
+    const open = ws?.readyState === ReadyState.OPEN;
+    if (open && lost && ws!.bufferedAmount <= BACKLOG_LIMIT) {
+      lost = false;
+      records = [...encoder.announceLive(), ...records];
     }
-    for (const record of records) write(JSON.stringify(record));
+    let frame: string[] = [];
+    let size = 0;
+    const sendFrame = () => {
+      if (frame.length > 0) write(`[${frame.join(',')}]`, frame.length);
+      frame = [];
+      size = 0;
+    };
+    for (const record of records) {
+      const text = JSON.stringify(record);
+      if (text.length > MAX_FRAME) dropped++;
+      else if (!batches || !open) write(text, 1);
+      else {
+        if (frame.length === BATCH || size + text.length + 2 > MAX_FRAME) sendFrame();
+        frame.push(text);
+        size += text.length + 1;
+      }
+    }
+    sendFrame();
   };
 
   const flush = () => {
@@ -166,11 +196,14 @@ export function connectInspector(options: InspectorOptions = {}): SocketchartIns
       const missed = opened || dropped > droppedAtOpen;
       opened = true;
       droppedAtOpen = dropped;
+      lost = false;
       if (missed) for (const record of encoder.announceLive()) socket.send(JSON.stringify(record));
       const backlog = buffered;
+      const from = head;
       buffered = [];
+      head = 0;
       bufferedBytes = 0;
-      for (const text of backlog) socket.send(text);
+      for (let i = from; i < backlog.length; i++) socket.send(backlog[i]!);
       send(encoder.drain());
     };
     socket.onmessage = (event) => {
@@ -225,6 +258,7 @@ export function connectInspector(options: InspectorOptions = {}): SocketchartIns
       flushTimer = metricsTimer = redialTimer = undefined;
       encoder.dispose();
       buffered = [];
+      head = 0;
       bufferedBytes = 0;
       const socket = ws;
       ws = undefined;

@@ -141,7 +141,7 @@ export class InspectionEncoder {
         at: this.now(),
         definitionOf: this.definitionOf,
       });
-      if (record?.type === '@xstate.actor') out.push(record);
+      if (record?.type === '@xstate.actor') out.push({ ...record, announced: true });
     }
     return out;
   }

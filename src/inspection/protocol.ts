@@ -36,6 +36,8 @@ export interface ActorCreated extends Common {
   definition?: string | undefined;
   snapshot: unknown;
   id: null;
+  /** socketchart's inspector only: created earlier, announced again (to an inspector that joined or came back late). */
+  announced?: true | undefined;
 }
 
 /** An event was sent to the actor `sessionId` (by `sourceId`, when an actor sent it). */

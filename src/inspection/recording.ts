@@ -12,7 +12,7 @@ export interface PageDefinition {
 export interface RecordingOptions {
   /** Records kept for pages that open later (oldest dropped first). @default 200000 */
   maxEvents?: number;
-  /** Bytes of records kept (as JSON text). @default 64 MiB */
+  /** Bytes of records and definitions kept (as JSON text). @default 64 MiB */
   maxBytes?: number;
 }
 
@@ -32,7 +32,8 @@ interface LiveActor {
 
 /**
  * What the inspector server keeps: the last records (bounded by count and bytes), each actor definition
- * once, and every live actor with its latest snapshot, so that a page opened late sees the whole tree.
+ * once while a kept record or a live actor refers to it, and every live actor with its latest snapshot,
+ * so that a page opened late sees the whole tree.
  * Records from the second source on are namespaced (`a2:x:0`), so that two apps' session ids never collide.
  */
 export class Recording {
@@ -44,6 +45,9 @@ export class Recording {
   private seq = 0;
   private readonly definitions = new Map<string, string>();
   readonly definitionTexts = new Map<string, string>();
+  /** Each definition's text as received, the characters it holds, and how many kept records and live actors refer to it. */
+  private readonly definitionUses = new Map<string, { text: string; size: number; uses: number }>();
+  private definitionCount = 0;
   private readonly live = new Map<string, LiveActor>();
 
   constructor(options: RecordingOptions = {}) {
@@ -73,15 +77,18 @@ export class Recording {
     if (record.type === '@xstate.actor') {
       if (typeof record.definition === 'string') def = this.intern(record.definition);
       stored = { ...record, definition: undefined, ...(def ? { def } : {}) };
+      this.use(def, 1);
+      this.forgetLive(record.sessionId);
       this.live.set(record.sessionId, { seq: this.seq, source, record: stored as LiveActor['record'], snapshot: record.snapshot });
     } else if (record.type === '@xstate.snapshot') {
       const live = this.live.get(record.sessionId);
       const status = (record.snapshot as { status?: unknown } | null)?.status;
-      if (live && status !== undefined && status !== 'active') this.live.delete(record.sessionId);
+      if (live && status !== undefined && status !== 'active') this.forgetLive(record.sessionId);
       else if (live) live.snapshot = record.snapshot;
     }
     const text = JSON.stringify(stored);
     this.ring.push({ seq: this.seq++, text, def });
+    this.use(def, 1);
     this.bytes += text.length;
     this.trim();
     return { text, def };
@@ -99,7 +106,7 @@ export class Recording {
       const stopped = { type: '@xstate.snapshot', _version: actor.record._version, sessionId, rootId: actor.record.rootId, snapshot, event: { type: '@socketchart.source.closed' } };
       const added = this.add(stopped, '', source);
       if (added) ended.push(added);
-      else this.live.delete(sessionId);
+      else this.forgetLive(sessionId);
     }
     return ended;
   }
@@ -128,16 +135,39 @@ export class Recording {
   private intern(definition: string): string {
     let id = this.definitions.get(definition);
     if (id === undefined) {
-      id = `d${this.definitions.size + 1}`;
+      id = `d${++this.definitionCount}`;
       this.definitions.set(definition, id);
-      this.definitionTexts.set(id, redactJsonText(definition));
+      const redacted = redactJsonText(definition);
+      this.definitionTexts.set(id, redacted);
+      const size = definition.length + redacted.length;
+      this.definitionUses.set(id, { text: definition, size, uses: 0 });
+      this.bytes += size;
     }
     return id;
   }
 
+  private forgetLive(sessionId: string): void {
+    this.use(this.live.get(sessionId)?.record.def, -1);
+    this.live.delete(sessionId);
+  }
+
+  /** Counts a reference to definition `id`; one no longer referred to is let go (sent again, under a new id, if it comes back). */
+  private use(id: string | undefined, delta: 1 | -1): void {
+    const definition = id === undefined ? undefined : this.definitionUses.get(id);
+    if (!definition) return;
+    definition.uses += delta;
+    if (definition.uses > 0) return;
+    this.definitionUses.delete(id!);
+    this.definitionTexts.delete(id!);
+    this.definitions.delete(definition.text);
+    this.bytes -= definition.size;
+  }
+
   private trim(): void {
     while (this.ring.length - this.head > this.maxEvents || (this.bytes > this.maxBytes && this.ring.length - this.head > 1)) {
-      this.bytes -= this.ring[this.head]!.text.length;
+      const stored = this.ring[this.head]!;
+      this.bytes -= stored.text.length;
+      this.use(stored.def, -1);
       this.ring[this.head] = undefined as never;
       this.head++;
     }

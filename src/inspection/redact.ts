@@ -1,7 +1,5 @@
-import { redactUrl } from '../protocol/redact.js';
+import { isSecretName, redactUrl } from '../protocol/redact.js';
 
-/** Names of members whose text is a secret wherever they appear. */
-const SECRET_KEY = /^(?:token|access_?token|refresh_?token|id_?token|auth_?token|bearer|password|passwd|secret|client_?secret|api_?key|authorization|cookie|set-cookie|credentials?|jwt|private_?key|session_?token)$/i;
 /** A JSON Web Token anywhere in a text. */
 const JWT = /\beyJ[\w-]{4,}\.[\w-]{4,}\.[\w-]*/g;
 const BEARER = /\b(Bearer|Basic)\s+[\w.~+/=-]{8,}/gi;
@@ -25,24 +23,22 @@ export function redactText(text: string): string {
 
 /**
  * Removes secrets from a value received for inspection, in place (it must be the receiver's own copy, as
- * parsed JSON is): the text of members named like a credential (`token`, `password`, `authorization`…)
- * and credentials found inside any text; values nested deeper than 32 levels are summarised. socketchart's
- * machines hold no secret; this guards what other apps' machines send.
+ * parsed JSON is): the text or number under a member named like a credential (`token`, `newPassword`,
+ * `X-Api-Key`…, items of an array so named included) and credentials found inside any text; values nested
+ * deeper than 32 levels are summarised. socketchart's machines hold no secret; this guards what other
+ * apps' machines send.
  */
-export function redactInPlace(value: unknown, depth = 0): unknown {
+export function redactInPlace(value: unknown, depth = 0, secret = false): unknown {
+  if (secret && (typeof value === 'number' || (typeof value === 'string' && value !== ''))) return REDACTED;
   if (typeof value === 'string') return redactText(value);
   if (typeof value !== 'object' || value === null) return value;
   if (depth > MAX_DEPTH) return Array.isArray(value) ? '[Array]' : '[Object]';
   if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) value[i] = redactInPlace(value[i], depth + 1);
+    for (let i = 0; i < value.length; i++) value[i] = redactInPlace(value[i], depth + 1, secret);
     return value;
   }
   const object = value as Record<string, unknown>;
-  for (const key of Object.keys(object)) {
-    const member = object[key];
-    if (typeof member === 'string') object[key] = SECRET_KEY.test(key) && member !== '' ? REDACTED : redactText(member);
-    else if (typeof member === 'object' && member !== null) object[key] = redactInPlace(member, depth + 1);
-  }
+  for (const key of Object.keys(object)) object[key] = redactInPlace(object[key], depth + 1, isSecretName(key));
   return value;
 }
 

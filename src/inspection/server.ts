@@ -53,8 +53,11 @@ const REPLAY_CHUNK = 1_000;
 
 interface Page {
   socket: WebSocket;
+  /** Definitions sent, or queued in `pending`. */
   definitions: Set<string>;
   pending: string[];
+  /** Definitions queued in `pending`: to be sent again if it is left out. */
+  pendingDefinitions: string[];
   dropped: number;
 }
 
@@ -63,6 +66,8 @@ const isLoopback = (host: string) => {
   const h = host.toLowerCase().replace(/^\[|\]$/g, '');
   return h === 'localhost' || h === '::1' || h.startsWith('127.') || h.startsWith('::ffff:127.') || h === '0:0:0:0:0:0:0:1';
 };
+
+const LOOPBACK_NAMES: ReadonlySet<string> = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
 /** Whether a page socket's Origin names the host it was opened on (`null` and unparsable origins do not). */
 const sameOrigin = (origin: string, host: string | undefined) => {
@@ -90,8 +95,12 @@ export async function startInspectorServer(options: InspectorServerOptions = {})
   let batchTimer: NodeJS.Timeout | undefined;
   let port = 0;
 
-  const allowedHosts = () => new Set([`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`, `${host}:${port}`]);
-  const hostAllowed = (req: IncomingMessage) => !isLoopback(host) || allowedHosts().has(req.headers.host ?? '');
+  /** Bound to loopback, a request must name it (on any port: a tunnel or a relay), never another domain (DNS rebinding). */
+  const hostAllowed = (req: IncomingMessage) => {
+    if (!isLoopback(host)) return true;
+    const name = (req.headers.host ?? '').toLowerCase().replace(/:\d+$/, '');
+    return LOOPBACK_NAMES.has(name) || name === host || name === `[${host}]`;
+  };
 
   const serve = (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0]!;
@@ -111,11 +120,16 @@ export async function startInspectorServer(options: InspectorServerOptions = {})
   };
 
   const http = createServer(serve);
-  const wss = new WebSocketServer({ server: http, maxPayload: options.maxPayload ?? 8 * 1024 * 1024 });
+  const wss = new WebSocketServer({
+    server: http,
+    maxPayload: options.maxPayload ?? 8 * 1024 * 1024,
+    verifyClient: ({ req }, done) => done(hostAllowed(req), 403, 'forbidden host'),
+  });
 
   const pushTo = (page: Page, text: string, def: string | undefined) => {
     if (def && !page.definitions.has(def)) {
       page.definitions.add(def);
+      page.pendingDefinitions.push(def);
       page.pending.push(recording.definitionRecord(def));
     }
     page.pending.push(text);
@@ -125,8 +139,11 @@ export async function startInspectorServer(options: InspectorServerOptions = {})
     for (const page of pages) {
       if (page.pending.length === 0) continue;
       const batch = page.pending;
+      const definitions = page.pendingDefinitions;
       page.pending = [];
+      page.pendingDefinitions = [];
       if (page.socket.bufferedAmount > PAGE_BACKLOG) {
+        for (const def of definitions) page.definitions.delete(def);
         page.dropped += batch.length;
         stats.droppedForPages += batch.length;
         continue;
@@ -168,7 +185,7 @@ export async function startInspectorServer(options: InspectorServerOptions = {})
   };
 
   const openPage = (socket: WebSocket) => {
-    const page: Page = { socket, definitions: new Set(), pending: [], dropped: 0 };
+    const page: Page = { socket, definitions: new Set(), pending: [], pendingDefinitions: [], dropped: 0 };
     const replay = recording.replay();
     for (let i = 0; i < replay.length; i += REPLAY_CHUNK) {
       const chunk: string[] = [];
@@ -192,7 +209,7 @@ export async function startInspectorServer(options: InspectorServerOptions = {})
     const path = (req.url ?? '/').split('?')[0];
     if (path === PAGE_SOCKET_PATH) {
       const origin = req.headers.origin;
-      if (!hostAllowed(req) || (origin !== undefined && !sameOrigin(origin, req.headers.host))) {
+      if (origin !== undefined && !sameOrigin(origin, req.headers.host)) {
         socket.close(1008, 'the page socket is for the inspector page');
         return;
       }

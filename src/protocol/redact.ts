@@ -1,9 +1,22 @@
-const secretParams = /([?&](?:token|access_token|auth|authorization|jwt|key|api_key)=)[^&#\s"']*/gi;
+/** Names that hold a credential, judged by their last word: `token`, `refresh_token`, `X-Auth-Token`, `newPassword`, `apiKey`, `sig`… */
+const SECRET_WORD = /(?:^|_)(?:tokens?|passwords?|passwd|passphrase|secrets?|api_?key|private_?key|secret_?key|access_?key|authorization|bearer|cookies?|credentials?|jwt|sig|signature)$/;
+/** Query parameters that are secrets although their name alone would not say so. */
+const SECRET_PARAMS: ReadonlySet<string> = new Set(['auth', 'key']);
+/** A `name=value` pair of a query or a fragment. */
+const PARAM = /([?&#])([^=&#\s"'?]+)=([^&#\s"']*)/g;
 
-/** Removes tokens from a URL (query mode) before it reaches a log, an error or a metric. */
+/** Whether a member, header or parameter of this name holds a secret (case, `-`, `_` and camelCase alike). */
+export function isSecretName(name: string): boolean {
+  return SECRET_WORD.test(name.replace(/([a-z\d])([A-Z])/g, '$1_$2').replace(/[-.\s]+/g, '_').toLowerCase());
+}
+
+/** Removes secrets from a URL's query and fragment (`token`, `refresh_token`, `#access_token`…) before it reaches a log, an error or a metric. */
 export function redactUrl(url: string, queryParam = 'token'): string {
-  const custom = new RegExp(`([?&]${queryParam.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}=)[^&#\\s"']*`, 'gi');
-  return url.replace(custom, '$1[redacted]').replace(secretParams, '$1[redacted]');
+  const custom = queryParam.toLowerCase();
+  return url.replace(PARAM, (pair, separator: string, name: string) => {
+    const lower = name.toLowerCase();
+    return lower === custom || SECRET_PARAMS.has(lower) || isSecretName(name) ? `${separator}${name}=[redacted]` : pair;
+  });
 }
 
 /** Replaces every occurrence of a known secret in a text. */

@@ -4,6 +4,7 @@ import { WebSocketServer } from 'ws';
 import { connectInspector } from '../../../src/index.node.js';
 import { freePort } from '../../support/ports.js';
 import { until } from '../../support/until.js';
+import { FakeInspectorSocket } from './support.js';
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -38,4 +39,32 @@ describe('connectInspector() while the inspector is away', () => {
     // the away-buffer (at most BACKLOG_LIMIT), then the live actor announced once more (about 1 MiB)
     expect(received).toBeLessThanOrEqual(BACKLOG_LIMIT + 2 * 1024 * 1024);
   });
+
+  it('costs the app about as much per transition with its buffer full as with the inspector there', () => {
+    const maxBuffered = 50_000;
+    const counter = createMachine({ id: 'counter', on: { tick: {} } });
+    const there = connectInspector({ url: 'ws://127.0.0.1:1', WebSocket: FakeInspectorSocket as never, metricsIntervalMs: false, maxBuffered });
+    FakeInspectorSocket.last.open(false);
+    const away = connectInspector({ url: 'ws://127.0.0.1:1', WebSocket: FakeInspectorSocket as never, metricsIntervalMs: false, maxBuffered });
+    cleanups.push(() => there.close(), () => away.close());
+    const a = createActor(counter, { inspect: there }).start();
+    const b = createActor(counter, { inspect: away }).start();
+    cleanups.push(() => a.stop(), () => b.stop());
+    const timeTicks = (inspector: typeof there, actor: typeof a, count: number) => {
+      const started = performance.now();
+      for (let i = 0; i < count; i++) {
+        actor.send({ type: 'tick' });
+        if (i % 100 === 99) inspector.flush();
+      }
+      inspector.flush();
+      return performance.now() - started;
+    };
+
+    timeTicks(there, a, 2_000);
+    timeTicks(away, b, maxBuffered / 2 + 1_000); // an event and a snapshot per tick: the buffer is full
+    expect(away.dropped).toBeGreaterThan(0);
+    const withInspector = Math.min(timeTicks(there, a, 2_000), timeTicks(there, a, 2_000));
+    const whileAway = timeTicks(away, b, 2_000);
+    expect(whileAway).toBeLessThan(withInspector * 4 + 20);
+  }, 60_000);
 });

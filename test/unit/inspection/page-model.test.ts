@@ -116,4 +116,19 @@ describe('the page’s store', () => {
     expect(store.entry(store.base)!.seq).toBe(store.base);
     expect(store.trimmed).toBeGreaterThan(0);
   });
+
+  it('travels to a kept moment with the state an actor was in then, though the entry that brought it was let go', () => {
+    const store = new Store({ maxEntries: 10 });
+    const feed = '{"id":"feed","initial":"connecting","states":{"connecting":{},"connected":{}}}';
+    store.ingest(rec({ type: '@xstate.actor', sessionId: 'x:0', name: 'feed', definition: feed, snapshot: { status: 'active', value: 'connecting' } }, 1_000));
+    store.ingest(rec({ type: '@xstate.snapshot', sessionId: 'x:0', event: { type: 'socket.open' }, snapshot: { status: 'active', value: 'connected' } }, 1_001));
+    store.ingest(rec({ type: '@xstate.actor', sessionId: 'x:1', name: 'other', snapshot: { status: 'active' } }, 1_002));
+    for (let i = 0; i < 30; i++) store.ingest(rec({ type: '@xstate.event', sessionId: 'x:1', event: { type: 'tick' } }, 1_003 + i));
+    expect(store.trimmed).toBeGreaterThan(2);
+    const actor = store.actors.get('x:0')!;
+    const moment = store.lastSeq - 1;
+    expect(store.entry(moment)).toBeDefined();
+    expect(store.snapshotAt(actor, moment).snapshot.value).toBe('connected');
+    expect(store.stateAt(actor, moment).label).toBe('connected');
+  });
 });

@@ -10,31 +10,76 @@ afterEach(async () => {
 
 const secret = 'hunter2-SECRET-deep';
 
-async function seen(record: Record<string, unknown>): Promise<string> {
+/** Everything a page receives after an app sent `record` (an inspection event of `type`). */
+async function seen(type: string, record: Record<string, unknown>): Promise<string> {
   const server = await startTestInspector();
   cleanups.push(() => server.close());
   const ws = new WebSocket(server.wsUrl);
   await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
   cleanups.push(() => ws.close());
-  ws.send(JSON.stringify({ type: '@xstate.event', sessionId: 'x:1', createdAt: '1', _version: INSPECTION_FORMAT_VERSION, id: null, ...record }));
+  ws.send(JSON.stringify({ type, sessionId: 'x:1', createdAt: '1', _version: INSPECTION_FORMAT_VERSION, id: null, ...record }));
   const page = await openPage(server);
   cleanups.push(() => page.close());
-  await page.find((r) => r.type === '@xstate.event', 'the event');
+  await page.find((r) => r.type === type, type);
   return JSON.stringify(page.records);
 }
+
+const snapshotWith = (context: Record<string, unknown>) =>
+  seen('@xstate.snapshot', { event: { type: 'login' }, snapshot: { status: 'active', value: 'in', context } });
 
 describe('inspector server redaction', () => {
   it('removes a password nested 40 levels deep in an event', async () => {
     let payload: Record<string, unknown> = { password: secret };
     for (let i = 0; i < 40; i++) payload = { nested: payload };
-    const text = await seen({ event: { type: 'deep', payload } });
+    const text = await seen('@xstate.event', { event: { type: 'deep', payload } });
     expect(text).toContain('"type":"deep"');
     expect(text).not.toContain(secret);
   });
 
   it('removes a password in a member other than snapshot/event/data/sample/name', async () => {
-    const text = await seen({ event: { type: 'login' }, meta: { password: secret } });
+    const text = await seen('@xstate.event', { event: { type: 'login' }, meta: { password: secret } });
     expect(text).toContain('"type":"login"');
     expect(text).not.toContain(secret);
+  });
+
+  it('removes an access token from a url fragment (OAuth implicit-flow callback)', async () => {
+    const text = await snapshotWith({ location: 'https://app.example/callback#access_token=SECRET-fragment-1&token_type=bearer' });
+    expect(text).toContain('app.example/callback');
+    expect(text).not.toContain('SECRET-fragment-1');
+  });
+
+  it('removes refresh_token, password and client_secret query parameters', async () => {
+    const text = await snapshotWith({
+      refresh: 'https://auth.example/token?grant_type=refresh_token&refresh_token=SECRET-query-2',
+      login: 'https://legacy.example/login?user=ann&password=SECRET-query-3',
+      oauth: 'https://auth.example/token?client_id=app&client_secret=SECRET-query-4',
+    });
+    expect(text).toContain('auth.example/token');
+    expect(text).not.toContain('SECRET-query-2');
+    expect(text).not.toContain('SECRET-query-3');
+    expect(text).not.toContain('SECRET-query-4');
+  });
+
+  it('removes credential headers and members named with a prefix or a hyphen (x-api-key, X-Auth-Token, newPassword)', async () => {
+    const text = await snapshotWith({
+      request: { headers: { 'x-api-key': 'SECRET-header-5', 'X-Auth-Token': 'SECRET-header-6' } },
+      form: { user: 'ann', newPassword: 'SECRET-member-7' },
+    });
+    expect(text).toContain('"user":"ann"');
+    expect(text).not.toContain('SECRET-header-5');
+    expect(text).not.toContain('SECRET-header-6');
+    expect(text).not.toContain('SECRET-member-7');
+  });
+
+  it('removes a number under a secret name (a numeric password)', async () => {
+    const text = await snapshotWith({ form: { user: 'ann', password: 90210731 } });
+    expect(text).toContain('"user":"ann"');
+    expect(text).not.toContain('90210731');
+  });
+
+  it('removes the items of an array under a secret name (set-cookie headers)', async () => {
+    const text = await snapshotWith({ headers: { 'set-cookie': ['sid=SECRET-cookie-8; HttpOnly'], 'content-type': 'text/html' } });
+    expect(text).toContain('"content-type":"text/html"');
+    expect(text).not.toContain('SECRET-cookie-8');
   });
 });

@@ -147,6 +147,32 @@ describe('the inspector server', () => {
     await own.find((r) => r.type === '@socketchart.replayed', 'the replay');
   });
 
+  it('sends a slow page again the definitions of a batch it left out for it', async () => {
+    const server = await startTestInspector();
+    cleanups.push(() => server.close());
+    const page = await openPage(server);
+    cleanups.push(() => page.close());
+    const app = await source(server.wsUrl);
+    page.socket.pause();
+    const big = 'x'.repeat(1024 * 1024);
+    for (let i = 0; i < 48; i++) {
+      app.send(JSON.stringify({ type: '@xstate.event', sessionId: 'x:0', event: { type: 'bulk', big }, createdAt: String(i), id: null, _version: INSPECTION_FORMAT_VERSION }));
+      await new Promise((r) => setTimeout(r, 15));
+    }
+    await until(() => server.stats().received === 48, 10_000, 'bulk received');
+    await new Promise((r) => setTimeout(r, 100));
+    const droppedBefore = server.stats().droppedForPages;
+    app.send(actorRecord('x:1', 'door'));
+    await until(() => server.stats().droppedForPages > droppedBefore, 5_000, 'the batch with the first door left out for the slow page');
+    page.socket.resume();
+    await until(() => page.records.some((r) => r.type === '@xstate.event'), 10_000, 'the page caught up');
+    await new Promise((r) => setTimeout(r, 300));
+    app.send(actorRecord('x:2', 'door'));
+    const door = await page.find((r) => r.type === '@xstate.actor' && r.sessionId === 'x:2', 'the second door');
+    expect(door.def).toBeDefined();
+    expect(page.records.some((r) => r.type === '@socketchart.definition' && r.id === door.def)).toBe(true);
+  });
+
   it('close() leaves no socket, server or timer behind', async () => {
     const handles = () => {
       const counts: Record<string, number> = {};

@@ -1,7 +1,9 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
+import { HELLO } from '../../../src/inspection/protocol.js';
 import { startInspectorServer, type InspectorServer, type InspectorServerOptions } from '../../../src/inspection/server.js';
 import { until } from '../../support/until.js';
 
@@ -30,6 +32,8 @@ export async function openPage(server: InspectorServer, origin?: string) {
   return {
     records,
     closed,
+    /** The page's socket (`pause()` it: a busy tab that stops reading). */
+    socket,
     /** Waits until a record satisfies `match`. */
     async find(match: (r: PageRecord) => boolean, what: string, ms = 8_000): Promise<PageRecord> {
       await until(() => records.some(match), ms, what);
@@ -53,4 +57,69 @@ export async function stillAnswers(wsUrl: string): Promise<boolean> {
   });
   app.terminate();
   return alive;
+}
+
+/**
+ * A WebSocket for connectInspector() that the spec drives: `open()` opens it (greeted as socketchart's
+ * server greets, unless `greet` is false), `bufferedAmount` is whatever the spec sets, `sent` keeps every frame.
+ */
+export class FakeInspectorSocket {
+  static last: FakeInspectorSocket;
+  readyState = 0;
+  bufferedAmount = 0;
+  protocol = '';
+  binaryType = 'blob';
+  sent: string[] = [];
+  onopen: ((event: unknown) => void) | null = null;
+  onclose: ((event: { code: number; reason: string }) => void) | null = null;
+  onerror: ((event: unknown) => void) | null = null;
+  onmessage: ((event: { data: unknown }) => void) | null = null;
+  constructor(readonly url: string) {
+    FakeInspectorSocket.last = this;
+  }
+  send(text: string) {
+    this.sent.push(text);
+  }
+  close() {
+    this.readyState = 3;
+  }
+  open(greet = true) {
+    this.readyState = 1;
+    this.onopen?.({});
+    if (greet) this.onmessage?.({ data: JSON.stringify(HELLO) });
+  }
+  /** Every record sent, whether one a frame or in batches. */
+  get records(): PageRecord[] {
+    return this.sent.flatMap((text) => [JSON.parse(text)].flat() as PageRecord[]);
+  }
+}
+
+/** A TCP relay on loopback to `port` (a port forward), whose connections can be cut (a network blip). */
+export async function relay(port: number) {
+  const sockets = new Set<Socket>();
+  const server = createServer((inbound) => {
+    const outbound = new Socket();
+    outbound.connect(port, '127.0.0.1');
+    sockets.add(inbound).add(outbound);
+    inbound.pipe(outbound).pipe(inbound);
+    const drop = () => {
+      inbound.destroy();
+      outbound.destroy();
+    };
+    inbound.on('error', drop).on('close', drop);
+    outbound.on('error', drop).on('close', drop);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as { port: number }).port,
+    cut: () => {
+      for (const s of sockets) s.destroy();
+      sockets.clear();
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
 }

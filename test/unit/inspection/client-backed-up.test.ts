@@ -1,0 +1,52 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createActor, createMachine } from 'xstate';
+import { connectInspector } from '../../../src/index.node.js';
+import { FakeInspectorSocket } from './support.js';
+
+const cleanups: Array<() => unknown> = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!();
+});
+
+/** More than the helper lets its socket back up (16 MiB). */
+const BACKED_UP = 64 * 1024 * 1024;
+
+const counter = createMachine({ id: 'counter', on: { tick: {} } });
+const child = createMachine({ id: 'child', initial: 'a', states: { a: { on: { go: 'b' } }, b: {} } });
+
+function greetedInspector() {
+  const inspector = connectInspector({ url: 'ws://127.0.0.1:1', WebSocket: FakeInspectorSocket as never, metricsIntervalMs: false });
+  cleanups.push(() => inspector.close());
+  const socket = FakeInspectorSocket.last;
+  socket.open();
+  return { inspector, socket };
+}
+
+describe('connectInspector() with a backed-up socket', () => {
+  it('counts every event left out in `dropped`, not every batch', () => {
+    const { inspector, socket } = greetedInspector();
+    const actor = createActor(counter, { inspect: inspector }).start();
+    cleanups.push(() => actor.stop());
+    inspector.flush();
+    socket.bufferedAmount = BACKED_UP;
+    for (let i = 0; i < 100; i++) actor.send({ type: 'tick' }); // 100 × (event + snapshot)
+    inspector.flush();
+    expect(inspector.dropped).toBe(200);
+  });
+
+  it('announces the actors whose creation it left out once the socket drains', async () => {
+    const { inspector, socket } = greetedInspector();
+    socket.bufferedAmount = BACKED_UP;
+    const actor = createActor(child, { inspect: inspector }).start();
+    cleanups.push(() => actor.stop());
+    inspector.flush();
+    expect(inspector.dropped).toBeGreaterThan(0);
+
+    socket.bufferedAmount = 0;
+    actor.send({ type: 'go' });
+    inspector.flush();
+    const sessionId = socket.records.find((r) => r.type === '@xstate.snapshot')?.sessionId;
+    expect(sessionId).toBeDefined();
+    expect(socket.records.some((r) => r.type === '@xstate.actor' && r.sessionId === sessionId)).toBe(true);
+  });
+});

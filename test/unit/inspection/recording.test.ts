@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import { INSPECTION_FORMAT_VERSION } from '../../../src/inspection/protocol.js';
+import { Recording } from '../../../src/inspection/recording.js';
+
+const v = INSPECTION_FORMAT_VERSION;
+const filler = 'x'.repeat(10_000);
+/** A machine made per instance (`upload-${n}`, its own context): each definition text differs. */
+const uploadDefinition = (n: number) => JSON.stringify({ id: `upload-${n}`, initial: 'sending', context: { file: `${n}-${filler}` }, states: { sending: {}, done: { type: 'final' } } });
+const created = (n: number) => ({ type: '@xstate.actor', sessionId: `x:${n}`, name: `upload-${n}`, definition: uploadDefinition(n), snapshot: { status: 'active', value: 'sending' }, createdAt: String(n), id: null, _version: v });
+const stopped = (n: number) => ({ type: '@xstate.snapshot', sessionId: `x:${n}`, event: { type: 'xstate.stop' }, snapshot: { status: 'stopped', value: 'sending' }, createdAt: String(n), id: null, _version: v });
+const heldDefinitions = (recording: Recording) => [...recording.definitionTexts.values()].reduce((sum, text) => sum + text.length, 0);
+
+describe('the inspector server’s recording', () => {
+  it('keeps definitions of stopped actors within the history bound (maxBytes)', () => {
+    const maxBytes = 1024 * 1024;
+    const recording = new Recording({ maxBytes });
+    for (let n = 0; n < 1_000; n++) {
+      recording.add(created(n));
+      recording.add(stopped(n));
+    }
+    expect(recording.liveActors).toBe(0);
+    expect(recording.replay().reduce((sum, r) => sum + r.text.length, 0)).toBeLessThanOrEqual(maxBytes);
+    expect(heldDefinitions(recording)).toBeLessThanOrEqual(maxBytes);
+  });
+
+  it('keeps the definition of a live actor whose creation left the history', () => {
+    const recording = new Recording({ maxEvents: 10 });
+    recording.add(created(0));
+    for (let n = 1; n <= 50; n++) {
+      recording.add(created(n));
+      recording.add(stopped(n));
+    }
+    const first = recording.replay()[0]!;
+    expect(JSON.parse(first.text).sessionId).toBe('x:0');
+    expect(JSON.parse(recording.definitionRecord(first.def!)).definition).toBe(uploadDefinition(0));
+  });
+
+  it('takes a definition again once it was let go, under an id that carries it', () => {
+    const recording = new Recording({ maxEvents: 4 });
+    recording.add(created(1));
+    recording.add(stopped(1));
+    for (let n = 2; n <= 10; n++) {
+      recording.add(created(n));
+      recording.add(stopped(n));
+    }
+    const again = recording.add({ ...created(1), sessionId: 'x:99' })!;
+    expect(JSON.parse(recording.definitionRecord(again.def!)).definition).toBe(uploadDefinition(1));
+  });
+});
