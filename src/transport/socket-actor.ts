@@ -92,8 +92,13 @@ class SocketLink {
     try {
       ws = callbacks.open(token, input.urlIndex);
     } catch (cause) {
-      const { code, action, error } = callbacks.describeClose(1006, cause instanceof Error ? cause.message : 'dial failed');
-      this.#sendBack({ type: 'socket.close', socket: input.socket, code, reason: error.message, wasClean: false, action, error });
+      const kind = cause instanceof Error ? cause.name : typeof cause;
+      const error = {
+        code: 'CONNECTION_FAILED',
+        message: `The WebSocket could not be created (${kind}): its url or subprotocols are not valid (in auth mode 'subprotocol' the token must be a valid subprotocol name)`,
+        recovery: 'fail',
+      };
+      this.#sendBack({ type: 'socket.close', socket: input.socket, code: 1006, reason: error.message, wasClean: false, action: 'fail', error });
       return;
     }
     this.#ws = ws;

@@ -298,3 +298,23 @@ describe('a server that accepts each token and closes 4001 at once', () => {
     expect(h.connection.lastError?.code).toBe(ErrorCode.AUTHENTICATION_FAILED);
   });
 });
+
+describe('a WebSocket that cannot be created', () => {
+  it('a constructor that throws (a token the handshake cannot carry as a subprotocol) ends in failed after one dial, with an error that shows no token', async () => {
+    let dials = 0;
+    class Refusing {
+      constructor(_url: string, protocols?: string | string[]) {
+        dials++;
+        throw new SyntaxError(`The subprotocol '${String(protocols)}' is invalid`);
+      }
+    }
+    const h = harness({ auth: { token: 'dGVzdA==', mode: 'subprotocol' }, heartbeat: false, WebSocket: Refusing as never });
+    h.connection.start();
+    await h.settle();
+    await h.advance(60_000);
+    expect(dials).toBe(1);
+    expect(h.connection.status).toBe('failed');
+    expect(h.connection.lastError?.message).toMatch(/could not be created \(SyntaxError\)/);
+    expect(JSON.stringify(h.errors)).not.toContain('dGVzdA');
+  });
+});
