@@ -439,7 +439,7 @@ export class ServerConnection implements HubClient {
     const { hub, options } = this.ctx;
     if (hub.userConnectionCount(identity.userId) >= options.maxConnectionsPerUser) {
       this.closeWith(CloseCode.TryAgainLater, 'too many connections for this user', {
-        code: ErrorCode.CONNECTION_FAILED,
+        code: ErrorCode.RATE_LIMIT_EXCEEDED,
         message: `at most ${options.maxConnectionsPerUser} connections per user`,
       });
       return;

@@ -4,6 +4,7 @@ import { liveSocketCount } from '../../src/testing/index.js';
 import { FaultProxy } from '../support/fault-proxy.js';
 import { ProtocolServer } from '../support/echo-server.js';
 import { until } from '../support/until.js';
+import { startReferenceServer } from '../support/reference-server.js';
 
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -115,5 +116,29 @@ describe('against a real ws server on loopback', () => {
     await until(() => connection.status === 'failed');
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(server.connections).toBe(1);
+  });
+});
+
+describe('a refusal that says try again later, against the reference server', () => {
+  it('a user over maxConnectionsPerUser (an error, then 1013) waits at least reconnect.tryLaterMs before its next dial', async () => {
+    const server = await startReferenceServer({ maxConnectionsPerUser: 1 });
+    const url = `ws://127.0.0.1:${server.address()!.port}`;
+    const make = (): Connection =>
+      createConnection({ url, auth: { token: 'alice' }, heartbeat: false, reconnect: { baseMs: 100, capMs: 60_000, jitter: 0, tryLaterMs: 10_000 }, circuit: false });
+    const first = make();
+    const second = make();
+    cleanups.push(async () => {
+      first.dispose();
+      second.dispose();
+      await server.close();
+    });
+    first.start();
+    await until(() => first.isConnected);
+    const errors: string[] = [];
+    second.on('error', (error) => errors.push(error.code));
+    second.start();
+    await until(() => second.status === 'reconnecting');
+    expect(errors).toEqual([ErrorCode.RATE_LIMIT_EXCEEDED]);
+    expect(second.snapshot.context.retryDelayMs).toBeGreaterThanOrEqual(10_000);
   });
 });

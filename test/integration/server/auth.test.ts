@@ -181,6 +181,7 @@ describe('authentication: token modes, expiry, refresh, logout, and no token in 
     const b = await connectAs(server, 'ivan');
     const c = await open(wsUrl(server));
     c.send({ type: 'auth', token: await token('ivan') });
+    expect(await c.nextOfType('error')).toMatchObject({ code: 'RATE_LIMIT_EXCEEDED' });
     expect((await c.closed).code).toBe(1013);
     await Promise.all([a.close(), b.close()]);
   });
