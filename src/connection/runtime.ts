@@ -279,6 +279,7 @@ export class ConnectionRuntime implements SocketCallbacks {
   describeClose(code: number, reason: string) {
     const redacted = this.redact(reason);
     const { action, error } = classifyClose({ code, reason: redacted }, closeRuleOf(this.options.protocol, code));
+    if (error.code === ErrorCode.MESSAGE_TOO_LARGE) this.outbound_?.refusedTooLarge();
     return { code, reason: redacted, action, error: this.redactError(error) };
   }
 

@@ -142,6 +142,18 @@ export class AckTracker {
     }
   }
 
+  /** The id of the largest message written and not yet acknowledged (the one a server refuses as too big), if any. */
+  largestWritten(): string | undefined {
+    let largest: string | undefined;
+    let size = -1;
+    for (const [id, entry] of this.inFlight) {
+      if (entry.attempts === 0) continue;
+      const bytes = typeof entry.frame === 'string' ? entry.frame.length : entry.frame.byteLength;
+      if (bytes > size) [largest, size] = [id, bytes];
+    }
+    return largest;
+  }
+
   rejectAll(error: SocketchartError): void {
     const entries = [...this.inFlight.values()];
     this.inFlight.clear();

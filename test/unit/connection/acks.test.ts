@@ -196,3 +196,24 @@ describe('an acknowledged message held for a long retry_after', () => {
     h.connection.dispose();
   });
 });
+
+describe('an acknowledged message the server refuses as too big', () => {
+  it('a 1009 close fails the largest message written with MESSAGE_TOO_LARGE; the others go again after the reconnect', async () => {
+    const h = harness({ heartbeat: false, reconnect: { baseMs: 100, capMs: 100, jitter: 0 } });
+    await h.connect();
+    const state = acking(h, { silent: true, seq: 0 });
+    const small = h.connection.send('small', { channel: 'c', ack: true });
+    const big = h.connection.send('x'.repeat(2_000), { channel: 'c', ack: true }).then(
+      () => 'resolved',
+      (error: SocketchartError) => error.code,
+    );
+    await h.settle();
+    h.server.last!.closeFromServer(1009, 'message too big');
+    state.silent = false;
+    await h.advance(100);
+    await h.settle();
+    expect(await big).toBe(ErrorCode.MESSAGE_TOO_LARGE);
+    await expect(small).resolves.toBeUndefined();
+    expect(publishes(h.server.last)).toEqual(['small']);
+  });
+});
