@@ -57,11 +57,20 @@ export class MockSocket implements WebSocketLike {
     this.server.handle(this, frame);
   }
 
+  /** Closes the socket; before the handshake completes, the connection fails as in a browser: an error, then 1006. */
   close(code?: number, reason?: string): void {
     if (this.readyState >= 2) return;
     this.closedByClient = { code, reason };
+    const connecting = this.readyState === 0;
     this.readyState = 2;
-    this.server.onClientClose(this, code ?? 1005, reason ?? '');
+    if (!connecting) {
+      this.server.onClientClose(this, code ?? 1005, reason ?? '');
+      return;
+    }
+    queueMicrotask(() => {
+      this.onerror?.({ type: 'error' });
+      this.finish(1006, '', false);
+    });
   }
 
   // Server-side controls
@@ -77,7 +86,12 @@ export class MockSocket implements WebSocketLike {
   /** Delivers a frame to the client (objects are JSON-encoded). */
   push(frame: unknown): void {
     if (this.readyState !== 1) return;
-    const data = typeof frame === 'string' || frame instanceof ArrayBuffer ? frame : JSON.stringify(frame);
+    const data =
+      typeof frame === 'string' || frame instanceof ArrayBuffer
+        ? frame
+        : ArrayBuffer.isView(frame)
+          ? frame.buffer.slice(frame.byteOffset, frame.byteOffset + frame.byteLength)
+          : JSON.stringify(frame);
     this.onmessage?.({ data });
   }
 

@@ -45,8 +45,12 @@ export class SimulatedClock implements Clock {
     return next;
   }
 
-  /** Moves time forward by `ms`, firing every timer that falls due, in order (including timers they schedule). */
+  /**
+   * Moves time forward by `ms` (≥ 0), firing every timer that falls due, in order (including timers they
+   * schedule). Time never goes back: an `advance()` from inside a timer that went further is kept.
+   */
   advance(ms: number): void {
+    if (!(ms >= 0)) throw new RangeError(`advance(ms) needs a number of milliseconds ≥ 0, received ${String(ms)}`);
     const target = this.current + ms;
     for (;;) {
       const due = this.earliestDue(target);
@@ -55,14 +59,14 @@ export class SimulatedClock implements Clock {
       this.current = Math.max(this.current, due.at);
       due.fn();
     }
-    this.current = target;
+    this.current = Math.max(this.current, target);
   }
 
-  /** Fires the next pending timer (moving time to it); returns false when none is pending. */
+  /** Fires the next pending timer (moving time to it, or not at all when it is overdue); returns false when none is pending. */
   next(): boolean {
     const at = this.nextAt();
     if (at === undefined) return false;
-    this.advance(at - this.current);
+    this.advance(Math.max(0, at - this.current));
     return true;
   }
 
