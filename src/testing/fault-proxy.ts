@@ -25,6 +25,8 @@ class Lane {
   private timer: NodeJS.Timeout | undefined;
   private lastAt = 0;
   stalled = false;
+  /** The sending side closed gracefully: end the receiving side once every held chunk is written. */
+  finishing = false;
 
   constructor(private readonly to: net.Socket) {}
 
@@ -55,6 +57,12 @@ class Lane {
     while (this.pending.length > 0 && this.pending[0]!.at <= now) this.write(this.pending.shift()!.chunk);
     const head = this.pending[0];
     if (head) this.timer = setTimeout(() => this.pump(), head.at - now);
+    else if (this.finishing) this.to.end();
+  }
+
+  finish(): void {
+    this.finishing = true;
+    this.pump();
   }
 
   private write(chunk: Buffer): void {
@@ -77,7 +85,8 @@ class Lane {
  * - `reset()`: RST on every connection; `refuse`: new connections are reset at once;
  * - `delayMs` (+ up to `jitterMs` more, drawn per chunk): every chunk is held that long in both
  *   directions; bytes keep their order within each direction, as on a slow link (a chunk never
- *   overtakes an earlier one, whatever its own delay, and lowering the delay does not reorder).
+ *   overtakes an earlier one, whatever its own delay, and lowering the delay does not reorder);
+ *   a side that closes gracefully is closed on the other side after its last held bytes, not before.
  */
 export class FaultProxy {
   private server: net.Server | undefined;
@@ -154,15 +163,22 @@ export class FaultProxy {
     client.on('data', (chunk: Buffer) => pair.up.push(chunk, this.chunkDelay()));
     upstream.on('data', (chunk: Buffer) => pair.down.push(chunk, this.chunkDelay()));
     this.apply(pair);
-    const end = () => {
+    const abort = () => {
       this.pairs.delete(pair);
       pair.up.dispose();
       pair.down.dispose();
       client.destroy();
       upstream.destroy();
     };
-    client.on('error', end).on('close', end);
-    upstream.on('error', end).on('close', end);
+    const closed = (side: net.Socket, inbound: Lane, outbound: Lane, other: net.Socket) => () => {
+      inbound.dispose();
+      if (!outbound.finishing) other.destroy();
+      if (side.destroyed && other.destroyed) this.pairs.delete(pair);
+    };
+    client.on('end', () => pair.up.finish());
+    upstream.on('end', () => pair.down.finish());
+    client.on('error', abort).on('close', closed(client, pair.down, pair.up, upstream));
+    upstream.on('error', abort).on('close', closed(upstream, pair.up, pair.down, client));
   }
 
   /** Sends RST on every open connection; chunks held for a delay are dropped with it. */

@@ -42,6 +42,10 @@ async function echoServer() {
     get open() {
       return sockets.size;
     },
+    /** Writes `text` on every connection and closes it gracefully (FIN after the bytes). */
+    farewell(text: string) {
+      for (const socket of sockets) socket.end(text);
+    },
   };
 }
 
@@ -162,6 +166,37 @@ describe('FaultProxy delay', () => {
     await pause(550);
     expect(link.target.received).toBe('');
     expect(link.proxy.open).toBe(0);
+  });
+
+  it('delivers the bytes the server wrote before closing, then closes the client', async () => {
+    const link = await proxied();
+    link.proxy.delayMs = 50;
+    link.target.farewell('bye');
+    await until(() => link.closed, 2_000, 'the client closed');
+    expect(link.echoed).toBe('bye');
+    await until(() => link.proxy.open === 0, 1_000, 'the pair released');
+  });
+
+  it('delivers the bytes the client wrote before closing, then closes the server side', async () => {
+    const link = await proxied();
+    link.proxy.delayMs = 50;
+    link.client.end('last words');
+    await until(() => link.target.open === 0, 2_000, 'the server side closed');
+    expect(link.target.received).toBe('last words');
+    await until(() => link.proxy.open === 0, 1_000, 'the pair released');
+  });
+
+  it('a close behind a blackhole waits with the bytes before it, and both arrive when it lifts', async () => {
+    const link = await proxied();
+    link.proxy.delayMs = 20;
+    link.proxy.mode = 'blackhole';
+    link.target.farewell('held');
+    await pause(150);
+    expect(link.echoed).toBe('');
+    expect(link.closed).toBe(false);
+    link.proxy.mode = 'pass';
+    await until(() => link.closed, 2_000, 'the client closed');
+    expect(link.echoed).toBe('held');
   });
 
   it('without a delay, chunks pass straight through', async () => {
