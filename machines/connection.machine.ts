@@ -80,6 +80,16 @@ function failure(context: ConnectionContext, action: FailureAction, error: Failu
 
 const timeout = (message: string): Failure => ({ code: 'TIMEOUT', message, recovery: 'retry' });
 
+/** A dial that did not connect within `connectTimeoutMs`, still waiting for the token or for the socket to open. */
+export const connectTimedOut = (context: ConnectionContext, waitingFor: 'token' | 'socket'): Partial<ConnectionContext> => {
+  const ms = context.settings.connectTimeoutMs;
+  return failure(
+    context,
+    'reconnect',
+    timeout(waitingFor === 'token' ? `The token provider did not answer within ${ms} ms (connectTimeoutMs)` : `The socket did not open within ${ms} ms`),
+  );
+};
+
 /**
  * One connection's lifecycle. `link` owns the socket: entering it dials, leaving it closes the socket,
  * and events from a socket it no longer owns are ignored (`fromOwnSocket`). `retrying` is the one
@@ -125,9 +135,7 @@ function defineConnectionMachine() {
         const { action, error } = event as Of<'auth.error' | 'server.error'>;
         return failure(context, action, error);
       }),
-      recordConnectTimeout: assign(({ context }) =>
-        failure(context, 'reconnect', timeout(`The socket did not open within ${context.settings.connectTimeoutMs} ms`)),
-      ),
+      recordConnectTimeout: assign(({ context }) => connectTimedOut(context, 'socket')),
       recordAuthTimeout: assign(({ context }) =>
         failure(context, 'reconnect', timeout(`The server did not answer the auth frame within ${context.settings.authTimeoutMs} ms`)),
       ),

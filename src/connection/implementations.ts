@@ -1,5 +1,5 @@
 import { assign, fromCallback, fromPromise, type AnyActorRef, type EventObject } from 'xstate';
-import { connectionMachine } from '../../machines/connection.machine.js';
+import { connectionMachine, connectTimedOut } from '../../machines/connection.machine.js';
 import type { ConnectionContext, ConnectionEvent, ConnectionInput } from '../../machines/connection.types.js';
 import { flusherMachine } from '../../machines/flusher.machine.js';
 import { heartbeatMachine } from '../../machines/heartbeat.machine.js';
@@ -7,7 +7,7 @@ import type { DeadlineInput, HeartbeatEvent } from '../../machines/heartbeat.typ
 import { ErrorCode, SocketchartError } from '../protocol/errors.js';
 import { recoveryDelay } from '../policy/backoff.js';
 import { planRetry, urlForDial } from '../policy/retry-plan.js';
-import { socketLogic } from '../transport/socket-actor.js';
+import { awaitsToken, socketLogic } from '../transport/socket-actor.js';
 import { resolveOptions, type ConnectionOptions, type ResolvedOptions } from './options.js';
 import { ConnectionRuntime, errorOf } from './runtime.js';
 import { allFeatures } from './optional-features.js';
@@ -83,6 +83,9 @@ export const connectionImplementations = {
       const { clock, random } = runtimeOf(self).options;
       return planRetry(context, clock.now(), random);
     }),
+    recordConnectTimeout: /* @__PURE__ */ assign(({ context, self }: { context: ConnectionContext; self: AnyActorRef }) =>
+      connectTimedOut(context, awaitsToken(self.getSnapshot().children.socket) ? 'token' : 'socket'),
+    ),
     chooseUrl: /* @__PURE__ */ assign(({ context, self }: { context: ConnectionContext; self: AnyActorRef }) => urlForDial(context, runtimeOf(self).options.clock.now()) ?? {}),
     watchEnvironment: ({ self }: { self: AnyActorRef }) => runtimeOf(self).watchEnvironment(),
     authenticate: ({ self }: { self: AnyActorRef }) => runtimeOf(self).authenticate(),

@@ -156,7 +156,7 @@ export interface ConnectionOptions {
   rateLimit?: RateLimitOptions;
   /** Keep queued and unacknowledged messages across restarts of the app. @default undefined (kept in memory only) */
   persistence?: PersistenceOptions;
-  /** Longest wait for the socket to open. @default 10000 */
+  /** Longest wait for the token (from a token provider) and the socket to open. @default 10000 */
   connectTimeoutMs?: number;
   /** Longest wait for the server's answer to the auth frame. @default 10000 */
   authTimeoutMs?: number;

@@ -49,6 +49,7 @@ class SocketLink {
   #ws: WebSocketLike | undefined;
   #live = false;
   #stopped = false;
+  #dialed = false;
   readonly #callbacks: SocketCallbacks;
   readonly #input: SocketInput;
   readonly #self: AnyActorRef;
@@ -84,8 +85,14 @@ class SocketLink {
       );
   }
 
+  /** The token has not come yet: nothing is dialed. */
+  get awaitingToken(): boolean {
+    return !this.#dialed && !this.#stopped;
+  }
+
   #dial(token: string | undefined): void {
     if (this.#stopped) return;
+    this.#dialed = true;
     const callbacks = this.#callbacks;
     const input = this.#input;
     let ws: WebSocketLike;
@@ -186,6 +193,9 @@ class SocketLink {
  * detaches every handler and closes the socket. `callbacksFor` finds the callbacks of the connection
  * that runs it.
  */
+/** Whether the socket actor `ref` is still waiting for its token. */
+export const awaitsToken = (ref: AnyActorRef | undefined): boolean => (ref?.getSnapshot() as SocketLink | undefined)?.awaitingToken === true;
+
 /** The socket actor's logic, as the connection machine invokes it. */
 export type SocketLogic = ActorLogic<Snapshot<undefined>, EventObject, SocketInput>;
 

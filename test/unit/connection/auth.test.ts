@@ -183,6 +183,29 @@ describe('authentication', () => {
     expect(h.connection.status).toBe('connected');
   });
 
+  it('a token provider that has not answered by connectTimeoutMs is named in the TIMEOUT, not the socket', async () => {
+    const h = harness({ auth: { token: () => new Promise<string>(() => undefined) }, connectTimeoutMs: 4_000 });
+    h.connection.start();
+    await h.settle();
+    await h.advance(4_000);
+    expect(h.connection.status).toBe('reconnecting');
+    expect(h.server.sockets).toHaveLength(0);
+    expect(h.errors.at(-1)?.code).toBe(ErrorCode.TIMEOUT);
+    expect(h.errors.at(-1)?.message).toMatch(/token provider did not answer within 4000 ms/);
+    expect(h.errors.at(-1)?.message).toMatch(/connectTimeoutMs/);
+  });
+
+  it('a socket that does not open after the token came is still reported as the socket not opening', async () => {
+    const h = harness({ auth: { token: async () => SECRET }, connectTimeoutMs: 4_000 }, { autoOpen: false });
+    h.connection.start();
+    await h.settle();
+    expect(h.server.sockets).toHaveLength(1);
+    await h.advance(4_000);
+    expect(h.connection.status).toBe('reconnecting');
+    expect(h.errors.at(-1)?.code).toBe(ErrorCode.TIMEOUT);
+    expect(h.errors.at(-1)?.message).toMatch(/socket did not open within 4000 ms/);
+  });
+
   it('a server that never answers auth times out after authTimeoutMs and reconnects', async () => {
     const h = harness({ auth: { token: SECRET }, authTimeoutMs: 3_000 }, { autoAuth: false });
     h.connection.start();
