@@ -4,24 +4,16 @@ import { pino } from 'pino';
 import { createPool, type EndpointOptions, type Pool } from '../index.node.js';
 import { createServer, type ServerOptions, type SocketchartServer } from '../server/index.js';
 import { FaultProxy } from '../testing/fault-proxy.js';
-import { percentile } from '../metrics/latency.js';
 import { parseDemoArgs, usage, UsageError, type DemoArgs } from './demo-args.js';
 import { seedFeeds } from './seed-feeds.js';
 import { planFaults, type FaultPlan, type HeartbeatTiming } from './demo-faults.js';
+import { Ledger, type FaultRecord } from './demo-ledger.js';
 import { connectInspector, type SocketchartInspector } from '../inspection/client.js';
 import { startInspectorProcess, type InspectorProcess } from './inspector-process.js';
 
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
-
-/** A fault the demo announced: when it began and, once over, whether it was seen to happen and what it did. */
-interface FaultRecord {
-  readonly name: string;
-  /** Epoch ms. */
-  readonly at: number;
-  outcome?: { happened: boolean; what: string };
-}
 
 /** Calls `first` on the first SIGINT or SIGTERM and exits on the next (npm forwards the Ctrl-C the demo also got); returns the remover. */
 function onInterrupt(first: () => void): () => void {
@@ -32,76 +24,6 @@ function onInterrupt(first: () => void): () => void {
   return () => {
     for (const name of names) process.off(name, handler);
   };
-}
-
-/** What the demo counts while it runs. */
-class Ledger {
-  readonly published = new Map<string, Set<number>>();
-  readonly received = new Map<string, Map<number, number>>();
-  readonly firstSeq = new Map<string, number>();
-  readonly dialTimes: number[] = [];
-  readonly recoveries: number[] = [];
-  readonly droppedAt = new Map<string, number>();
-  readonly gapRanges = new Map<string, Array<[number, number]>>();
-  readonly faults: FaultRecord[] = [];
-  /** Every time a feed left `connected`, and the close code that ended its socket. */
-  readonly drops: Array<{ at: number; closeCode: number | undefined }> = [];
-  sent = 0;
-  acked = 0;
-  unacked = 0;
-  circuitTrips = 0;
-  tokens = 0;
-  expiries = 0;
-
-  publish(ch: string, seq: number): void {
-    let set = this.published.get(ch);
-    if (!set) this.published.set(ch, (set = new Set()));
-    set.add(seq);
-  }
-
-  receive(ch: string, seq: number): void {
-    let seen = this.received.get(ch);
-    if (!seen) this.received.set(ch, (seen = new Map()));
-    seen.set(seq, (seen.get(seq) ?? 0) + 1);
-    if (!this.firstSeq.has(ch)) this.firstSeq.set(ch, seq);
-  }
-
-  dropsSince(at: number, closeCode?: number): number {
-    return this.drops.filter((drop) => drop.at >= at && (closeCode === undefined || drop.closeCode === closeCode)).length;
-  }
-
-  gap(ch: string, from: number, to: number): void {
-    let ranges = this.gapRanges.get(ch);
-    if (!ranges) this.gapRanges.set(ch, (ranges = []));
-    ranges.push([from, to]);
-  }
-
-  totals(): { published: number; received: number; lost: number; announced: number; duplicated: number } {
-    let published = 0;
-    let received = 0;
-    let lost = 0;
-    let announced = 0;
-    let duplicated = 0;
-    for (const [ch, seqs] of this.published) {
-      const first = this.firstSeq.get(ch) ?? Infinity;
-      const seen = this.received.get(ch) ?? new Map<number, number>();
-      const gaps = this.gapRanges.get(ch) ?? [];
-      for (const seq of seqs) {
-        if (seq < first) continue;
-        published++;
-        if (seen.has(seq)) continue;
-        if (gaps.some(([from, to]) => seq >= from && seq <= to)) announced++;
-        else lost++;
-      }
-    }
-    for (const seen of this.received.values()) {
-      for (const count of seen.values()) {
-        received += count;
-        duplicated += count - 1;
-      }
-    }
-    return { published, received, lost, announced, duplicated };
-  }
 }
 
 class Demo {
@@ -132,6 +54,8 @@ class Demo {
     return this.many ? { intervalMs: 5_000, timeoutMs: 3_000 } : { intervalMs: 1_000, timeoutMs: 1_000 };
   }
   private publisher: NodeJS.Timeout | undefined;
+  /** The faults announced in the current cycle. */
+  private cycleFaults: FaultRecord[] = [];
 
   constructor(private readonly args: DemoArgs) {
     this.plan = planFaults(args.durationSec, args.connections, this.heartbeat);
@@ -258,16 +182,10 @@ class Demo {
     const pool = this.pool;
     pool.on('state', ({ name, status, previous }) => {
       const now = Date.now();
-      if (status === 'connecting' || status === 'halfOpen') this.ledger.dialTimes.push(now);
+      if (status === 'connecting' || status === 'halfOpen') this.ledger.dial(now);
       if (status === 'circuitOpen') this.ledger.circuitTrips++;
-      if (previous === 'connected') {
-        this.ledger.droppedAt.set(name, now);
-        this.ledger.drops.push({ at: now, closeCode: pool.connection(name)?.lastError?.closeCode });
-      }
-      if (status === 'connected' && this.ledger.droppedAt.has(name)) {
-        this.ledger.recoveries.push(now - this.ledger.droppedAt.get(name)!);
-        this.ledger.droppedAt.delete(name);
-      }
+      if (previous === 'connected') this.ledger.dropped(name, now, pool.connection(name)?.lastError?.closeCode);
+      if (status === 'connected') this.ledger.connected(name, now);
       const error = status === 'reconnecting' || status === 'failed' ? pool.connection(name)?.lastError : undefined;
       if (!this.many || seedFeeds.some(([feed]) => feed === name)) this.line(`${name.padEnd(18)} ${previous} → ${status}${error ? `  (${error.code}: ${error.message})` : ''}`);
     });
@@ -315,12 +233,12 @@ class Demo {
   private async cycle(): Promise<void> {
     const { plan } = this;
     const start = Date.now();
-    const faults = this.ledger.faults.length;
+    this.cycleFaults = [];
     const steps: Array<[number, () => Promise<void>]> = [
       [plan.restartAtMs, () => this.restartServer()],
       [plan.blackholeAtMs, () => this.blackhole(start + plan.healAtMs)],
       [plan.tokenExpiryAtMs, () => this.expireToken(plan.tokenTarget)],
-      [plan.cycleMs, () => this.faultsOver(this.ledger.faults.slice(faults))],
+      [plan.cycleMs, () => this.faultsOver(this.cycleFaults)],
     ];
     for (const [atMs, act] of steps) {
       if (!(await this.waitFor(() => Date.now() >= start + atMs))) return;
@@ -331,8 +249,8 @@ class Demo {
 
   /** Prints `fault: <name>: <what>` and records the fault, for the report to tell what it did. */
   private announce(name: string, description: string): FaultRecord {
-    const fault: FaultRecord = { name, at: Date.now() };
-    this.ledger.faults.push(fault);
+    const fault = this.ledger.announce(name, Date.now());
+    this.cycleFaults.push(fault);
     this.line(`fault: ${name}: ${description}`);
     return fault;
   }
@@ -386,7 +304,7 @@ class Demo {
     const status = this.pool.status();
     const connected = Object.values(status.connections).filter((s) => s === 'connected').length;
     const { published, received } = this.ledger.totals();
-    const text = `health ${status.health.padEnd(8)} connected ${connected}/${this.args.connections}  published ${published}  received ${received}  sent ${this.ledger.sent} acked ${this.ledger.acked}  dials ${this.ledger.dialTimes.length}`;
+    const text = `health ${status.health.padEnd(8)} connected ${connected}/${this.args.connections}  published ${published}  received ${received}  sent ${this.ledger.sent} acked ${this.ledger.acked}  dials ${this.ledger.dials}`;
     if (this.tty) process.stdout.write(`\r\x1b[2K${this.at()}  ${text}`);
     else console.log(`${this.at()}  ${text}`);
   }
@@ -422,15 +340,13 @@ class Demo {
     this.reported = true;
     const metrics = this.pool.metrics();
     const { published, received, lost, announced, duplicated } = this.ledger.totals();
-    const peak = peakPer(this.ledger.dialTimes, 100);
-    const p50 = percentile(this.ledger.recoveries, 50);
-    const p99 = percentile(this.ledger.recoveries, 99);
+    const { count, p50, p99, resolutionMs } = this.ledger.recoveries();
     if (this.tty) process.stdout.write('\r\x1b[2K');
     console.log(`\nreport${this.interrupted ? ' (interrupted)' : ''}`);
     const rows: Array<[string, string]> = [
       ['connections', `${this.args.connections} (connects ${metrics.totals.connects}, reconnects ${metrics.totals.reconnects})`],
-      ['reconnect time p50 / p99', `${p50 ?? '-'} ms / ${p99 ?? '-'} ms (${this.ledger.recoveries.length} recoveries)`],
-      ['peak dials per 100 ms', `${peak} (budget: ${this.budget.burst} burst + ${this.budget.ratePerSec}/s, so at most ${this.budget.burst + this.budget.ratePerSec / 10})`],
+      ['reconnect time p50 / p99', `${p50 ?? '-'} ms / ${p99 ?? '-'} ms (${count} recoveries${resolutionMs > 1 ? `; rounded down to ${resolutionMs} ms` : ''})`],
+      ['peak dials per 100 ms', `${this.ledger.peakDials} (budget: ${this.budget.burst} burst + ${this.budget.ratePerSec}/s, so at most ${this.budget.burst + this.budget.ratePerSec / 10})`],
       ['messages published / received', `${published} confirmed by the server / ${received} delivered`],
       this.interrupted
         ? ['messages undelivered / duplicated', `${lost} / ${duplicated} (interrupted: in flight or lost)`]
@@ -444,6 +360,8 @@ class Demo {
     for (const [label, value] of rows) console.log(`  ${label.padEnd(32)} ${value}`);
     console.log('  faults');
     if (this.ledger.faults.length === 0) console.log('    none announced yet');
+    const earlier = [...this.ledger.earlierFaults].map(([fault, times]) => `${times} × ${fault}`);
+    if (earlier.length > 0) console.log(`    earlier, not listed: ${earlier.join(', ')}`);
     for (const fault of this.ledger.faults) console.log(`    ${this.faultLine(fault)}`);
   }
 
@@ -464,17 +382,6 @@ class Demo {
     }
     await inspector.server.close();
   }
-}
-
-function peakPer(times: number[], windowMs: number): number {
-  let peak = 0;
-  let start = 0;
-  const sorted = [...times].sort((a, b) => a - b);
-  for (let end = 0; end < sorted.length; end++) {
-    while (sorted[end]! - sorted[start]! >= windowMs) start++;
-    peak = Math.max(peak, end - start + 1);
-  }
-  return peak;
 }
 
 /** Runs the demo with its command-line flags; resolves with the exit code. */
