@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { readFileSync } from 'node:fs';
 import { UsageError } from './demo-args.js';
 import { inspectUsage, parseInspectArgs } from './inspect-args.js';
 import { startInspectorServer } from '../inspection/server.js';
@@ -9,6 +10,7 @@ const usage = `usage: socketchart <command> [options]
 commands:
   inspect [--port <n>] [--host <addr>]   the offline inspector (page and WebSocket on loopback)
   help                                   this text
+  --version                              the version of socketchart
 
 socketchart inspect --help tells more.`;
 
@@ -57,12 +59,31 @@ async function inspect(argv: readonly string[]): Promise<number> {
   return 0;
 }
 
+/** The version in socketchart's package.json, found from this file up (in dist/ or in src/cli/). */
+function version(): string {
+  for (let dir = new URL('.', import.meta.url); ; dir = new URL('..', dir)) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL('package.json', dir), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'socketchart' && pkg.version) return pkg.version;
+    } catch {
+      // no package.json here
+    }
+    if (dir.pathname === '/') return 'unknown';
+  }
+}
+
 async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'inspect':
       return inspect(rest);
+    case '--version':
+    case '-v':
+      console.log(version());
+      return 0;
     case undefined:
+      console.error(usage);
+      return 2;
     case 'help':
     case '--help':
     case '-h':

@@ -229,13 +229,21 @@ export async function startInspectorServer(options: InspectorServerOptions = {})
     });
   });
 
-  await new Promise<void>((resolve, reject) => {
-    http.once('error', reject);
-    http.listen(options.port ?? DEFAULT_INSPECTOR_PORT, host, () => {
-      http.off('error', reject);
-      resolve();
+  const relayed = () => undefined;
+  wss.on('error', relayed);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      http.once('error', reject);
+      http.listen(options.port ?? DEFAULT_INSPECTOR_PORT, host, () => {
+        http.off('error', reject);
+        resolve();
+      });
     });
-  });
+  } catch (error) {
+    wss.close();
+    throw error;
+  }
+  wss.off('error', relayed);
   port = (http.address() as AddressInfo).port;
   const shownHost = host.includes(':') ? `[${host}]` : host;
 

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildInspectorPage } from '../../../inspector/build.mjs';
 import { startInspectorProcess } from '../../../src/cli/inspector-process.js';
@@ -52,5 +53,37 @@ describe('socketchart inspect', () => {
     const cli = startCli(['--port', 'many']);
     expect(await cli.exit).toBe(2);
     expect(cli.out()).toContain('usage: socketchart inspect');
+  }, 30_000);
+
+  it('exits 1 with a clear message when the port is taken', async () => {
+    const first = startCli([]);
+    await until(() => /socketchart inspector: http:\/\/127\.0\.0\.1:\d+/.test(first.out()), 15_000, 'the first inspector');
+    const port = /127\.0\.0\.1:(\d+)/.exec(first.out())![1]!;
+    const second = startCli(['--port', port]);
+    expect(await second.exit).toBe(1);
+    expect(second.out()).toContain(`cannot listen on 127.0.0.1:${port} (EADDRINUSE)`);
+    first.child.kill('SIGTERM');
+    expect(await first.exit).toBe(0);
+  }, 30_000);
+});
+
+describe('socketchart', () => {
+  const run = (args: string[]) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args]);
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += String(chunk)));
+    child.stderr.on('data', (chunk: Buffer) => (out += String(chunk)));
+    return new Promise<{ code: number | null; out: string }>((resolve) => child.once('exit', (code) => resolve({ code, out })));
+  };
+
+  it('--version prints the package version', async () => {
+    const { version } = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
+    expect(await run(['--version'])).toEqual({ code: 0, out: `${version}\n` });
+  }, 30_000);
+
+  it('without a command, prints the usage and exits 2', async () => {
+    const { code, out } = await run([]);
+    expect(code).toBe(2);
+    expect(out).toContain('usage: socketchart <command>');
   }, 30_000);
 });

@@ -5,7 +5,7 @@ import { connectInspector, createPool } from '../../../src/index.node.js';
 import { INSPECTION_FORMAT_VERSION } from '../../../src/inspection/protocol.js';
 import { createMockServer } from '../../../src/testing/index.js';
 import { until } from '../../support/until.js';
-import { openPage, startTestInspector } from './support.js';
+import { openPage, startTestInspector, stillAnswers } from './support.js';
 
 /** The inspector server: what it keeps for pages opened late, whom it serves, and what it never passes on. */
 
@@ -171,6 +171,13 @@ describe('the inspector server', () => {
     const door = await page.find((r) => r.type === '@xstate.actor' && r.sessionId === 'x:2', 'the second door');
     expect(door.def).toBeDefined();
     expect(page.records.some((r) => r.type === '@socketchart.definition' && r.id === door.def)).toBe(true);
+  });
+
+  it('on a port already taken, rejects with EADDRINUSE instead of crashing the process', async () => {
+    const first = await startTestInspector();
+    cleanups.push(() => first.close());
+    await expect(startTestInspector({ port: first.port })).rejects.toMatchObject({ code: 'EADDRINUSE' });
+    expect(await stillAnswers(first.wsUrl)).toBe(true);
   });
 
   it('close() leaves no socket, server or timer behind', async () => {
