@@ -42,8 +42,12 @@ export interface SocketchartErrorInit {
   cause?: unknown;
 }
 
+/** Marks socketchart's errors, whichever copy of socketchart made them (an app may load its ESM and CommonJS builds). */
+const BRAND = /* @__PURE__ */ Symbol.for('socketchart.error');
+
 /** The one error type socketchart throws, rejects with and emits. */
 export class SocketchartError extends Error {
+
   override readonly name = 'SocketchartError';
   readonly code: ErrorCode;
   readonly recovery: Recovery;
@@ -54,6 +58,7 @@ export class SocketchartError extends Error {
 
   constructor(code: ErrorCode, init: SocketchartErrorInit = {}) {
     super(init.message ?? code, init.cause === undefined ? undefined : { cause: init.cause });
+    Object.defineProperty(this, BRAND, { value: true });
     this.code = code;
     this.recovery = init.recovery ?? defaultRecovery[code];
     if (init.details !== undefined) this.details = init.details;
@@ -89,8 +94,9 @@ export class SocketchartError extends Error {
   }
 }
 
+/** Whether `value` is a SocketchartError, also one made by another copy of socketchart (where `instanceof` says no). */
 export const isSocketchartError = (value: unknown): value is SocketchartError =>
-  value instanceof SocketchartError;
+  value instanceof SocketchartError || (typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true);
 
 /** Thrown at creation when an option is invalid; the message names the option. */
 export class InvalidOptionError extends SocketchartError {
