@@ -135,6 +135,12 @@ export function offeredProtocols(request: IncomingMessage): string[] {
     .filter(Boolean);
 }
 
+/** The query of a request target, read without parsing the rest (a target like `//[` is no URL, and still has a query). */
+function queryOf(target: string | undefined): URLSearchParams {
+  const question = target?.indexOf('?') ?? -1;
+  return new URLSearchParams(question < 0 ? '' : target!.slice(question + 1));
+}
+
 /** The token carried by the handshake itself (subprotocol or query), if the mode is enabled and present. */
 export function handshakeToken(
   request: IncomingMessage,
@@ -147,7 +153,7 @@ export function handshakeToken(
     if (token) return { token, mode: 'subprotocol' };
   }
   if (modes.has('query')) {
-    const token = new URL(request.url ?? '/', 'http://localhost').searchParams.get(queryParam);
+    const token = queryOf(request.url).get(queryParam);
     if (token) return { token, mode: 'query' };
   }
   return undefined;

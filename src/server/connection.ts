@@ -3,6 +3,7 @@ import { WebSocket, type RawData } from 'ws';
 import { AuthenticationError, type Authenticate, type Identity } from './auth.js';
 import type { ChannelAction } from './channels.js';
 import type { Hub, HubClient } from './hub.js';
+import { BacklogWatch } from './backlog-watch.js';
 import { corkedBytes, writeCorked } from './corked-writes.js';
 import { errorText, logFailure, type Logger } from './logger.js';
 import { closeCodeLabel, type ServerMetrics } from './metrics.js';
@@ -36,10 +37,11 @@ const UNAUTHENTICATED_TYPES: ReadonlySet<ClientFrameType> = new Set<ClientFrameT
 const AUTHENTICATE_FIRST = 'authenticate first: the first frame must be auth {token}';
 const CLOSE_GRACE_MS = 2000;
 const SLOW_CONSUMER_GRACE_MS = 1000;
-/** How often a replay waiting for the socket to take its backlog looks again. */
-const BACKLOG_POLL_MS = 10;
-/** Publishes that may wait behind a repeat check; beyond, the socket is not read until they are answered. */
+/** How long a replay's backlog may stay unread when the heartbeat is off. */
+const DEFAULT_STALL_MS = 30_000;
+/** Publishes, and their bytes, that may wait their turn; beyond either, the socket is not read until some are answered. */
 const MAX_WAITING_PUBLISHES = 1000;
+const MAX_WAITING_BYTES = 1024 * 1024;
 const MAX_TIMER_MS = 2_147_483_647;
 
 const truncateReason = (reason: string) => (Buffer.byteLength(reason) <= 123 ? reason : Buffer.from(reason).subarray(0, 120).toString());
@@ -59,9 +61,14 @@ export class ServerConnection implements HubClient {
   private state: 'authenticating' | 'open' | 'draining' | 'closing' | 'closed' = 'authenticating';
   /** Publishes accepted and not yet answered. */
   private readonly inflight = new Set<Promise<void>>();
-  /** Publishes waiting behind a repeat check, and the last of them. */
+  /** Publishes waiting their turn (their bucket had no token when they arrived), and the last of them. */
   private waitingPublishes = 0;
+  private waitingBytes = 0;
   private publishTurn: Promise<void> = Promise.resolve();
+  /** Publishes charged to the connection's bucket whose append is not yet answered. */
+  private readonly charged = new Set<Promise<void>>();
+  /** A backlog replays wait on that the socket takes none of for a heartbeat interval is a slow consumer's, even one that keeps sending frames. */
+  private readonly backlog: BacklogWatch;
   private currentIdentity: Identity | undefined;
   private attached = false;
   private authPending = false;
@@ -86,6 +93,11 @@ export class ServerConnection implements HubClient {
   ) {
     this.key = `${nodeId}:${this.id}`;
     this.limits = ctx.limits.newConnection();
+    this.backlog = new BacklogWatch(
+      () => ({ waiting: this.state === 'open' && this.backlogged, buffered: this.ws.bufferedAmount }),
+      ctx.options.heartbeatIntervalMs || DEFAULT_STALL_MS,
+      () => this.slowConsumer(),
+    );
     this.log = ctx.logger.child({ conn: this.id });
     ws.on('message', (data, isBinary) => this.onFrame(data, isBinary));
     ws.on('pong', () => (this.alive = true));
@@ -134,7 +146,7 @@ export class ServerConnection implements HubClient {
   }
 
   writable(): Promise<void> {
-    return new Promise((resolve) => setTimeout(resolve, BACKLOG_POLL_MS));
+    return this.backlog.next();
   }
 
   sendText(text: string, type: string): void {
@@ -250,7 +262,7 @@ export class ServerConnection implements HubClient {
   private receiveText(text: string, bytes: number): void {
     const parsed = parseClientFrame(text, this.ctx.options.frameBounds);
     this.ctx.metrics.countIn(parsed.ok ? parsed.frame.type : 'invalid', bytes);
-    if (parsed.ok) this.dispatch(parsed.frame);
+    if (parsed.ok) this.dispatch(parsed.frame, bytes);
     else if ('notYet' in parsed) this.refuseInvalid(`unexpected "${parsed.type}" frame`);
     else this.refuseInvalid(parsed.message, parsed.details, parsed.id);
   }
@@ -338,24 +350,30 @@ export class ServerConnection implements HubClient {
   }
 
   /**
-   * A publish with an id its bucket has no token for is first looked up: a repeat inside the dedup window is
-   * acked as a duplicate, free. Publishes arriving meanwhile wait behind it, so none overtakes an earlier one
-   * (too many waiting, and the socket is no longer read until they are answered).
+   * A publish with an id its bucket has no token for waits for the publishes charged before it (one that
+   * proves a repeat gives its token back), then is looked up: a repeat inside the dedup window is acked as a
+   * duplicate, free. Publishes arriving meanwhile wait behind it, so none overtakes an earlier one (too many
+   * waiting, and the socket is no longer read until they are answered).
    */
-  private publish(frame: Extract<ClientFrame, { type: 'publish' }>): void {
+  private publish(frame: Extract<ClientFrame, { type: 'publish' }>, bytes: number): void {
     const scope = this.ctx.limits.scopeOf(frame.ch);
-    const mayRepeat = () => frame.id !== undefined && !this.ctx.limits.hasToken(this.limits, scope);
-    if (this.waitingPublishes === 0 && !mayRepeat()) {
+    const hasToken = () => this.ctx.limits.hasToken(this.limits, scope);
+    if (this.waitingPublishes === 0 && (frame.id === undefined || hasToken())) {
       this.publishCharged(frame, scope);
       return;
     }
-    if (++this.waitingPublishes >= MAX_WAITING_PUBLISHES) this.ws.pause();
+    this.waitingPublishes += 1;
+    this.waitingBytes += bytes;
+    if (this.waitingPublishes >= MAX_WAITING_PUBLISHES || this.waitingBytes >= MAX_WAITING_BYTES) this.ws.pause();
     const turn = this.publishTurn.then(async () => {
       try {
-        if (mayRepeat() && (await this.answeredAsRepeat(frame.ch, frame.id!))) return;
+        if (!hasToken()) await Promise.allSettled([...this.charged]);
+        if (frame.id !== undefined && !hasToken() && (await this.answeredAsRepeat(frame.ch, frame.id))) return;
         this.publishCharged(frame, scope);
       } finally {
-        if (--this.waitingPublishes < MAX_WAITING_PUBLISHES && this.ws.isPaused) this.ws.resume();
+        this.waitingPublishes -= 1;
+        this.waitingBytes -= bytes;
+        if (this.waitingPublishes < MAX_WAITING_PUBLISHES && this.waitingBytes < MAX_WAITING_BYTES && this.ws.isPaused) this.ws.resume();
       }
     });
     this.publishTurn = turn.catch(() => undefined);
@@ -369,14 +387,18 @@ export class ServerConnection implements HubClient {
     return true;
   }
 
+  /** Charges the connection's bucket, then appends (the backend charges the user's); a repeat gives the token back. */
   private publishCharged(frame: Extract<ClientFrame, { type: 'publish' }>, scope: string): void {
     const { hub, limits } = this.ctx;
     if (!this.take(scope, frame.id, false)) return;
-    this.answer(
-      hub.publish(this, frame, limits.userCharge(this.identity.userId, scope)).then((result) => {
-        if (result?.outcome === 'refused') this.refuseOverLimit(limits.refusedElsewhere(this.limits, this.subject, scope, result.retryAfterMs), frame.id);
-      }),
-    );
+    const publishing = hub.publish(this, frame, limits.userCharge(this.identity.userId, scope)).then((result) => {
+      if (result?.outcome === 'stored' && result.duplicate) limits.giveBack(this.limits, scope);
+      else if (result?.outcome === 'refused') this.refuseOverLimit(limits.refusedElsewhere(this.limits, this.subject, scope, result.retryAfterMs), frame.id);
+    });
+    const settled = publishing.finally(() => this.charged.delete(settled));
+    settled.catch(() => undefined);
+    this.charged.add(settled);
+    this.answer(publishing);
   }
 
   /** Tracks a publish until it is answered: a close waits for it. */
@@ -385,12 +407,12 @@ export class ServerConnection implements HubClient {
     this.inflight.add(answered);
   }
 
-  private dispatch(frame: ClientFrame): void {
+  private dispatch(frame: ClientFrame, bytes: number): void {
     const { hub, limits } = this.ctx;
     const failed = (error: unknown) => this.fail(error);
     switch (frame.type) {
       case 'publish':
-        if (this.authorized(frame.ch, 'publish', frame.id, frame.event)) this.publish(frame);
+        if (this.authorized(frame.ch, 'publish', frame.id, frame.event)) this.publish(frame, bytes);
         return;
       case 'subscribe':
         if (this.authorized(frame.ch, 'subscribe', undefined) && this.take(CONTROL_SCOPE, undefined)) hub.subscribe(this, frame).catch(failed);

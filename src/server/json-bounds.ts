@@ -6,11 +6,15 @@ export interface JsonBounds {
   maxItems: number;
 }
 
+const OUT_OF_RANGE = 'holds a number beyond the range of a double (it would be sent on as null)';
+
 /**
- * Why `value` (a result of `JSON.parse`) exceeds `bounds`, or undefined when it fits. Walks the value
- * with an explicit stack, so checking a value of any depth is safe.
+ * Why `value` (a result of `JSON.parse`) exceeds `bounds`, or holds a number `JSON.parse` made infinite
+ * (`1e400`), or undefined when it fits. Walks the value with an explicit stack, so checking a value of any
+ * depth is safe.
  */
 export function boundsProblem(value: unknown, bounds: JsonBounds): string | undefined {
+  if (typeof value === 'number' && !Number.isFinite(value)) return OUT_OF_RANGE;
   const stack: Array<{ value: unknown; depth: number }> = [{ value, depth: 1 }];
   let items = 0;
   while (stack.length > 0) {
@@ -22,6 +26,7 @@ export function boundsProblem(value: unknown, bounds: JsonBounds): string | unde
     if (items > bounds.maxItems) return `more than ${bounds.maxItems} keys and array elements`;
     for (const child of children) {
       if (typeof child === 'object' && child !== null) stack.push({ value: child, depth: depth + 1 });
+      else if (typeof child === 'number' && !Number.isFinite(child)) return OUT_OF_RANGE;
     }
   }
   return undefined;

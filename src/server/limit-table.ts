@@ -63,6 +63,15 @@ export class LimitTable {
     return { ok: false, retryAfterMs: this.hold(bucket) };
   }
 
+  /** Gives one frame back (taken for a publish that proved a repeat), up to the bucket's capacity; a held bucket keeps its hold. */
+  giveBack(key: string): void {
+    const entry = this.entries.get(key);
+    if (!entry || entry.bucket.blockedUntil > this.clock.now()) return;
+    const bucket = new TokenBucket({ ratePerSec: entry.limit.perMinute / 60, burst: entry.limit.burst }, this.clock);
+    bucket.limitTo(entry.bucket.available() + 1);
+    entry.bucket = bucket;
+  }
+
   /** Holds the bucket until it has a frame again; returns the wait in ms. */
   refuse(key: string, limit: RateLimit): number {
     return this.hold(this.entry(key, limit).bucket);

@@ -127,6 +127,11 @@ export class ServerRateLimits {
     return { ok: true };
   }
 
+  /** Gives back the token a publish of `scope` took from the connection when it proved a repeat. */
+  giveBack(connection: ConnectionLimits, scope: string): void {
+    connection.table.giveBack(scope);
+  }
+
   /** A frame refused by a bucket elsewhere (the backend's user bucket): counted toward flooding like any refusal. */
   refusedElsewhere(connection: ConnectionLimits, subject: Subject, scope: string, retryAfterMs: number): Refusal {
     return this.refused(subject, scope, retryAfterMs, [{ table: connection.table, key: scope, limit: this.connectionLimit(scope) }]);

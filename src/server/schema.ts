@@ -13,7 +13,10 @@ const eventName = z
   .max(64)
   .regex(/^[A-Za-z0-9_.:-]+$/, 'expected an event name of letters, digits and _ . : -');
 const seq = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
-const presenceMeta = z.record(z.string().max(64), z.json());
+const isPresenceMeta = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value) && Object.keys(value).every((key) => key.length <= 64);
+/** Kept as parsed: a record rebuilt key by key would lose a key named `__proto__`. */
+const presenceMeta = z.custom<Record<string, unknown>>(isPresenceMeta, 'expected an object whose keys have at most 64 characters');
 const timestamp = z.number().finite().optional();
 
 /** Every frame a client may send, validated before anything acts on it. */
