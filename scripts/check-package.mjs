@@ -1,12 +1,14 @@
-// The package as users get it: packs it, lints it (publint, @arethetypeswrong/cli), installs the tarball alone
-// in a fresh folder (a client install: what it carries, and the error socketchart/server gives without its
-// packages), then with the server's packages type-checks a consumer of every entry point and the READMEs'
-// examples with skipLibCheck false (moduleResolution bundler and node16) and runs the examples as written.
-// Exits 1 on the first failure. Needs a build (npm run build) first.
+// The package as users get it: packs it, checks what the tarball holds (no unused CLI builds; source maps
+// without build-machine paths, each source shipped or inlined), lints it (publint, @arethetypeswrong/cli),
+// installs the tarball alone in a fresh folder (a client install: what it carries, and the error
+// socketchart/server gives without its packages), then with the server's packages type-checks consumers with
+// skipLibCheck false: every entry point and the READMEs' examples (moduleResolution bundler and node16), a Node
+// project without the DOM lib (nodenext, node16, bundler), a browser project without esnext.disposable and without
+// Node's types; and runs the examples as written. Exits 1 on the first failing step. Needs a build (npm run build) first.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative, sep } from 'node:path';
+import { dirname, join, posix, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { examples, exampleServers, problemsOf, runExample, startExampleServers } from '../examples/examples.mjs';
 
@@ -15,11 +17,60 @@ const work = mkdtempSync(join(tmpdir(), 'socketchart-package-'));
 const run = (command, args, cwd = root) => execFileSync(command, args, { cwd, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
 const step = (name) => console.log(`package: ${name}`);
 
+/** A path that names a place on the machine that built the package: `/…`, `C:\\…`, `\\\\server\\…`, `file:…`. */
+const isAbsolute = (path) => /^(?:[\\/]|[a-z]:[\\/]|file:)/i.test(path);
+
+/**
+ * What is wrong with the source maps of the tarball (`files`: its paths; `read`: a file's text): a map whose
+ * `file`, `sourceRoot` or a source is an absolute path, or that names the build folder elsewhere (outside the
+ * inlined sources); a source that is neither in the tarball nor inlined (`sourcesContent`).
+ */
+function mapProblems(files, read) {
+  const shipped = new Set(files);
+  const problems = [];
+  for (const name of files.filter((file) => file.endsWith('.map'))) {
+    const text = read(name);
+    let map;
+    try {
+      map = JSON.parse(text);
+    } catch {
+      problems.push(`${name}: not JSON`);
+      continue;
+    }
+    const own = [];
+    if (typeof map.file === 'string' && isAbsolute(map.file)) own.push(`file ${map.file}`);
+    if (typeof map.sourceRoot === 'string' && isAbsolute(map.sourceRoot)) own.push(`sourceRoot ${map.sourceRoot}`);
+    (map.sources ?? []).forEach((source, index) => {
+      if (typeof source !== 'string') own.push(`source ${index} is ${source}`);
+      else if (isAbsolute(source)) own.push(`absolute source ${source}${map.sourcesContent?.[index] == null ? ' (no content)' : ''}`);
+      else if (map.sourcesContent?.[index] == null && !shipped.has(posix.join(posix.dirname(name), map.sourceRoot ?? '', source))) own.push(`source ${source} neither shipped nor inlined`);
+    });
+    if (own.length === 0 && JSON.stringify({ ...map, sourcesContent: undefined }).includes(`${root}${sep}`)) own.push(`names the build folder ${root}`);
+    if (own.length > 0) problems.push(`${name}: ${own.join(', ')}`);
+  }
+  return problems;
+}
+
 try {
   step('npm pack');
   const [packed] = JSON.parse(run('npm', ['pack', '--json', '--pack-destination', work]));
   const tarball = join(work, packed.filename);
   console.log(`  ${packed.filename}: ${(packed.size / 1024).toFixed(0)} KB packed, ${(packed.unpackedSize / 1024).toFixed(0)} KB unpacked, ${packed.entryCount} files`);
+  step('what the tarball holds: the CLI as ESM only, source maps without build-machine paths');
+  const unpacked = join(work, 'unpacked');
+  mkdirSync(unpacked);
+  run('tar', ['-xzf', tarball, '-C', unpacked]);
+  const files = packed.files.map(({ path }) => path);
+  const contentProblems = [];
+  const bin = JSON.parse(readFileSync(join(unpacked, 'package', 'package.json'), 'utf8')).bin.socketchart.replace(/^\.\//, '');
+  if (!files.includes(bin)) contentProblems.push(`the bin ${bin} is missing`);
+  const cliExtras = files.filter((file) => /^dist\/cli\./.test(file) && file !== bin && file !== `${bin}.map`);
+  if (cliExtras.length > 0) contentProblems.push(`CLI builds nothing uses (the bin is ${bin}): ${cliExtras.join(', ')}`);
+  const maps = files.filter((file) => file.endsWith('.map'));
+  const badMaps = mapProblems(files, (file) => readFileSync(join(unpacked, 'package', file), 'utf8'));
+  if (badMaps.length > 0) contentProblems.push(`${badMaps.length} of ${maps.length} source maps are wrong:\n    ${badMaps.join('\n    ')}`);
+  if (contentProblems.length > 0) throw new Error(contentProblems.join('\n  '));
+  console.log(`  ${bin} and its map only; ${maps.length} source maps, no absolute path, every source shipped or inlined`);
   step('publint');
   console.log(run('npx', ['publint', '--strict', tarball]).trim().split('\n').slice(-1)[0]);
   step('attw (node16 and bundler resolution)');
@@ -66,13 +117,103 @@ try {
   const appOnly = new Set(['react-dashboard', 'vue-chat', 'serve.ts', 'vite.shared.ts']);
   cpSync(examplesDir, join(consumer, 'examples'), { recursive: true, filter: (path) => !appOnly.has(relative(examplesDir, path).split(sep)[0]) });
   const exampleFiles = examples.map(({ file }) => `examples/${file}`).concat(exampleServers.map(({ file }) => `examples/${file}`), 'examples/token.ts');
-  for (const [module, moduleResolution] of [['esnext', 'bundler'], ['node16', 'node16']]) {
-    step(`tsc, skipLibCheck false, moduleResolution ${moduleResolution}: every entry point and every example`);
-    const config = { compilerOptions: { strict: true, noEmit: true, skipLibCheck: false, module, moduleResolution, target: 'es2022', types: ['node'] }, files: ['index.ts', ...exampleFiles] };
-    writeFileSync(join(consumer, `tsconfig.${moduleResolution}.json`), JSON.stringify(config));
-    run('npx', ['tsc', '-p', `tsconfig.${moduleResolution}.json`], consumer);
-    console.log('  no errors');
+  // Consumers beyond the default lib (ES2022 + DOM, with Node's types): a Node project without the DOM lib
+  // (`Storage`, `IDBFactory` must not be needed), from ESM and CommonJS; a browser project without
+  // esnext.disposable and without Node's types (`[Symbol.dispose]` must still type-check), handing the stores a
+  // real localStorage, sessionStorage and indexedDB.
+  writeFileSync(
+    join(consumer, 'no-dom.ts'),
+    `// A Node project without the DOM lib: the stores take any object with the members they use.
+import { createConnection, createPool, indexedDbStore, webStorageStore } from 'socketchart';
+import { createServer } from 'socketchart/server';
+const entries = new Map<string, string>();
+const storage = {
+  get length() {
+    return entries.size;
+  },
+  key: (index: number) => [...entries.keys()][index] ?? null,
+  getItem: (key: string) => entries.get(key) ?? null,
+  setItem: (key: string, value: string) => void entries.set(key, value),
+  removeItem: (key: string) => void entries.delete(key),
+};
+export const stores = [webStorageStore({ storage, key: 'app' }), indexedDbStore({ name: 'app' })];
+const connection = createConnection({ url: 'ws://127.0.0.1:1' });
+export const dispose: Array<() => unknown> = [() => connection[Symbol.dispose](), () => connection[Symbol.asyncDispose](), () => createPool({ endpoints: [] })[Symbol.asyncDispose]()];
+export { createServer };
+`,
+  );
+  writeFileSync(
+    join(consumer, 'no-dom.cts'),
+    `// The same from CommonJS (the d.cts files).
+import socketchart = require('socketchart');
+import server = require('socketchart/server');
+export const stores = [socketchart.webStorageStore({ storage: { length: 0, key: () => null, getItem: () => null, setItem() {}, removeItem() {} } }), socketchart.indexedDbStore()];
+export const all = [socketchart.createConnection, socketchart.createPool, server.createServer];
+`,
+  );
+  writeFileSync(
+    join(consumer, 'browser.ts'),
+    `// A browser project: lib ES2022 + DOM, no esnext.disposable, no Node types.
+import { createConnection, createPool, indexedDbStore, webStorageStore } from 'socketchart';
+import { status$ } from 'socketchart/rx';
+import { connectInspector } from 'socketchart/inspect';
+export const stores = [
+  webStorageStore({ storage: window.localStorage }),
+  webStorageStore({ storage: sessionStorage, key: 'tab' }),
+  indexedDbStore({ indexedDB }),
+  indexedDbStore({ indexedDB: window.indexedDB, name: 'app' }),
+];
+// @ts-expect-error an object without the Storage members is not a storage
+webStorageStore({ storage: {} });
+// @ts-expect-error an object without open() is not an IndexedDB factory
+indexedDbStore({ indexedDB: {} });
+export const inspector = connectInspector({ url: 'ws://127.0.0.1:4242' });
+const connection = createConnection({ url: 'wss://example.test/ws' });
+const pool = createPool({ endpoints: [{ name: 'main', url: 'wss://example.test/ws' }] });
+export const dispose: Array<() => void | Promise<void>> = [() => connection[Symbol.dispose](), () => connection[Symbol.asyncDispose](), () => pool[Symbol.dispose](), () => pool[Symbol.asyncDispose]()];
+export const status = status$(connection);
+`,
+  );
+  const base = { strict: true, noEmit: true, skipLibCheck: false, target: 'es2022' };
+  const consumers = [
+    ...[['esnext', 'bundler'], ['node16', 'node16']].map(([module, moduleResolution]) => ({
+      name: moduleResolution,
+      what: `moduleResolution ${moduleResolution}: every entry point and every example`,
+      compilerOptions: { module, moduleResolution, types: ['node'] },
+      files: ['index.ts', ...exampleFiles],
+    })),
+    ...[['nodenext', 'nodenext'], ['node16', 'node16'], ['esnext', 'bundler']].map(([module, moduleResolution]) => ({
+      name: `no-dom.${moduleResolution}`,
+      what: `a Node project, lib es2022 + esnext.disposable (no DOM), moduleResolution ${moduleResolution}`,
+      compilerOptions: { module, moduleResolution, lib: ['es2022', 'esnext.disposable'], types: ['node'] },
+      files: ['index.ts', 'no-dom.ts', ...(moduleResolution === 'bundler' ? [] : ['no-dom.cts'])],
+    })),
+    {
+      name: 'browser',
+      what: 'a browser project, lib ES2022 + DOM + DOM.Iterable (no esnext.disposable, no Node types), moduleResolution bundler',
+      compilerOptions: { module: 'esnext', moduleResolution: 'bundler', lib: ['ES2022', 'DOM', 'DOM.Iterable'], types: [] },
+      files: ['browser.ts'],
+    },
+    {
+      name: 'exact',
+      what: 'exactOptionalPropertyTypes (with skipLibCheck, which xstate\'s own types need there), moduleResolution bundler: every entry point and every example',
+      compilerOptions: { module: 'esnext', moduleResolution: 'bundler', types: ['node'], exactOptionalPropertyTypes: true, skipLibCheck: true },
+      files: ['index.ts', ...exampleFiles],
+    },
+  ];
+  const failed = [];
+  for (const { name, what, compilerOptions, files: consumerFiles } of consumers) {
+    step(`tsc, ${compilerOptions.skipLibCheck ? '' : 'skipLibCheck false, '}${what}`);
+    writeFileSync(join(consumer, `tsconfig.${name}.json`), JSON.stringify({ compilerOptions: { ...base, ...compilerOptions }, files: consumerFiles }));
+    const checked = spawnSync('npx', ['tsc', '-p', `tsconfig.${name}.json`], { cwd: consumer, encoding: 'utf8' });
+    if (checked.status === 0) {
+      console.log('  no errors');
+    } else {
+      console.log(`  ${(checked.stdout + checked.stderr).trim().split('\n').join('\n  ')}`);
+      failed.push(name);
+    }
   }
+  if (failed.length > 0) throw new Error(`tsc, skipLibCheck false: errors in ${failed.join(', ')}`);
 
   run('node', ['-e', "require('socketchart/server').createToken({ secret: 'x'.repeat(32), userId: 'cjs' }).then((t) => { if (t.split('.').length !== 3) process.exit(1) })"], consumer);
   console.log('  socketchart/server from CommonJS with its packages: createToken() signs');

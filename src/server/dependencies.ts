@@ -3,16 +3,19 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 
 /**
- * The packages `socketchart/server` loads, what each one is for, and the major versions it runs with.
- * They are optional peer dependencies of socketchart, so that a client-only install carries none of them.
+ * The packages `socketchart/server` loads, what each one is for, and the major versions it runs with (the
+ * last one is the one to install). They are optional peer dependencies of socketchart, so that a client-only
+ * install carries none of them.
  */
 export const serverDependencies = {
-  zod: { for: 'validating frames and options', major: 4 },
-  pino: { for: 'the default logger', major: 10 },
-  'prom-client': { for: 'the /metrics endpoint', major: 15 },
-  jose: { for: 'JWT auth and createToken()', major: 6 },
-  ioredis: { for: 'scale-out over Redis', major: 6 },
-} as const;
+  zod: { for: 'validating frames and options', majors: [4] },
+  pino: { for: 'the default logger', majors: [9, 10] },
+  'prom-client': { for: 'the /metrics endpoint', majors: [15] },
+  jose: { for: 'JWT auth and createToken()', majors: [5, 6] },
+  ioredis: { for: 'scale-out over Redis', majors: [5, 6] },
+} as const satisfies Record<string, { for: string; majors: readonly number[] }>;
+
+const latestMajor = (name: ServerDependency) => serverDependencies[name].majors.at(-1)!;
 
 export type ServerDependency = keyof typeof serverDependencies;
 
@@ -36,7 +39,7 @@ export class MissingDependencyError extends Error {
 }
 
 const described = (names: readonly ServerDependency[]) => names.map((name) => `${name} (${serverDependencies[name].for})`).join(', ');
-const install = (names: readonly ServerDependency[]) => `npm install ${names.map((name) => `${name}@${serverDependencies[name].major}`).join(' ')}`;
+const install = (names: readonly ServerDependency[]) => `npm install ${names.map((name) => `${name}@${latestMajor(name)}`).join(' ')}`;
 
 function missingError(missing: readonly ServerDependency[], neededBy: string, alsoMention: readonly ServerDependency[] = []): MissingDependencyError {
   const also = alsoMention.length === 0 ? '' : ` (add ${alsoMention.map((name) => `${name} for ${serverDependencies[name].for}`).join(', ')})`;
@@ -47,8 +50,8 @@ function missingError(missing: readonly ServerDependency[], neededBy: string, al
 }
 
 function versionError(name: ServerDependency, version: string, neededBy: string): MissingDependencyError {
-  const { major } = serverDependencies[name];
-  return new MissingDependencyError([name], `${neededBy} needs ${name} ${major} (${serverDependencies[name].for}); ${name} ${version} is installed. Install: ${install([name])}`);
+  const { majors } = serverDependencies[name];
+  return new MissingDependencyError([name], `${neededBy} needs ${name} ${majors.join(' or ')} (${serverDependencies[name].for}); ${name} ${version} is installed. Install: ${install([name])}`);
 }
 
 /** The version of `name` that `resolve` finds, read from its package.json; undefined when it is not installed. */
@@ -99,7 +102,7 @@ export function dependencyLoader(resolve: (name: string) => string): DependencyL
     if (missing.length > 0) throw missingError(missing, neededBy, alsoMention);
     for (const name of unchecked) {
       const version = versionOf(resolve, name)!;
-      if (Number.parseInt(version, 10) !== serverDependencies[name].major) throw versionError(name, version, neededBy);
+      if (!(serverDependencies[name].majors as readonly number[]).includes(Number.parseInt(version, 10))) throw versionError(name, version, neededBy);
       checked.add(name);
     }
   };

@@ -15,7 +15,7 @@ import { RetentionRules, type HistoryLimit } from './retention.js';
 /** How tokens are checked and presented. */
 export interface ServerAuthOptions {
   /** HS256 secret, at least 32 bytes. One of `jwtSecret` and `verify` is required. @default undefined */
-  jwtSecret?: string | Uint8Array;
+  jwtSecret?: string | Uint8Array | undefined;
   /** Custom token check used instead of JWT verification; throw (or reject) to refuse the token. @default undefined */
   verify?: VerifyToken;
   /** Required `iss` claim of `jwtSecret` tokens; refused with `verify`, which checks its own claims. @default undefined (not checked) */
@@ -169,7 +169,7 @@ export interface ServerOptions {
   /** Prometheus endpoint path on the same HTTP server (`false` disables). @default '/metrics' */
   metricsPath?: string | false;
   /** Redis URL or options; absent: a single node with an in-memory backend. @default undefined */
-  redis?: string | RedisBackendOptions;
+  redis?: string | RedisBackendOptions | undefined;
   /** This node's id (logs, health, Redis presence). @default a random UUID */
   nodeId?: string;
 }

@@ -2,4 +2,4 @@ export type { StoredMessage, MessageStore } from './message-store.js';
 export type { StoreErrorListener } from './shared.js';
 export { memoryStore, type MemoryStore } from './memory-store.js';
 export { webStorageStore, type WebStorageStore, type WebStorageStoreOptions, type WebStorageLike } from './web-storage-store.js';
-export { indexedDbStore, type IndexedDbStore, type IndexedDbStoreOptions } from './indexed-db-store.js';
+export { indexedDbStore, type IndexedDbStore, type IndexedDbStoreOptions, type IndexedDbFactoryLike } from './indexed-db-store.js';

@@ -2,6 +2,55 @@ import { InvalidOptionError } from '../protocol/errors.js';
 import type { MessageStore, StoredMessage } from './message-store.js';
 import { errorListener, isSeq, nonEmptyString, oldestFirst, optionsObject, renumbered, report, toStoredMessage, type StoreErrorListener } from './shared.js';
 
+/**
+ * The part of IndexedDB the store uses, from the factory down: `globalThis.indexedDB` (an `IDBFactory`) is one,
+ * and so is fake-indexeddb's. Declared here, so that the package's types need no DOM lib.
+ */
+export interface IndexedDbFactoryLike {
+  open(name: string, version?: number): IndexedDbOpenRequestLike;
+}
+
+/** An event handler property of IndexedDB: the store sets it and ignores the event. */
+type IndexedDbHandler = ((...event: never[]) => unknown) | null;
+
+/** The part of an `IDBRequest` the store uses. */
+interface IndexedDbRequestLike<Result> {
+  readonly result: Result;
+  readonly error: unknown;
+  onsuccess: IndexedDbHandler;
+  onerror: IndexedDbHandler;
+}
+
+/** The part of an `IDBOpenDBRequest` the store uses. */
+interface IndexedDbOpenRequestLike extends IndexedDbRequestLike<IndexedDbDatabaseLike> {
+  onupgradeneeded: IndexedDbHandler;
+}
+
+/** The part of an `IDBDatabase` the store uses. */
+interface IndexedDbDatabaseLike {
+  readonly objectStoreNames: { contains(name: string): boolean };
+  createObjectStore(name: string, options: { keyPath: string }): unknown;
+  transaction(storeName: string, mode: 'readonly' | 'readwrite'): IndexedDbTransactionLike;
+  close(): void;
+  onversionchange: IndexedDbHandler;
+}
+
+/** The part of an `IDBTransaction` the store uses. */
+interface IndexedDbTransactionLike {
+  readonly error: unknown;
+  objectStore(name: string): IndexedDbObjectStoreLike;
+  abort(): void;
+  oncomplete: IndexedDbHandler;
+  onabort: IndexedDbHandler;
+}
+
+/** The part of an `IDBObjectStore` the store uses. */
+interface IndexedDbObjectStoreLike {
+  getAll(): IndexedDbRequestLike<unknown[]>;
+  put(value: unknown): unknown;
+  delete(key: string): unknown;
+}
+
 export interface IndexedDbStoreOptions {
   /**
    * Name of the database (it holds one object store, `messages`). Give each connection that persists
@@ -13,7 +62,7 @@ export interface IndexedDbStoreOptions {
    * The IndexedDB factory to open it with.
    * @default globalThis.indexedDB
    */
-  indexedDB?: IDBFactory;
+  indexedDB?: IndexedDbFactoryLike;
   /**
    * Told of the messages that cannot be written (quota exceeded, database unavailable): they may not
    * survive a restart. A burst that fails is written change by change, so the rest of it is kept.
@@ -51,10 +100,10 @@ export function indexedDbStore(options?: IndexedDbStoreOptions): IndexedDbStore 
   );
 }
 
-function resolveFactory(given: unknown): IDBFactory {
+function resolveFactory(given: unknown): IndexedDbFactoryLike {
   const factory = given === undefined ? (globalThis as { indexedDB?: unknown }).indexedDB : given;
   if (typeof factory === 'object' && factory !== null && typeof (factory as { open?: unknown }).open === 'function') {
-    return factory as IDBFactory;
+    return factory as IndexedDbFactoryLike;
   }
   throw new InvalidOptionError(
     'indexedDB',
@@ -64,10 +113,10 @@ function resolveFactory(given: unknown): IDBFactory {
 }
 
 class IndexedDbMessageStore implements IndexedDbStore {
-  readonly #factory: IDBFactory;
+  readonly #factory: IndexedDbFactoryLike;
   readonly #name: string;
   readonly #onError: StoreErrorListener | undefined;
-  #db: Promise<IDBDatabase> | undefined;
+  #db: Promise<IndexedDbDatabaseLike> | undefined;
   /** Put order of every stored key, known once the database has been read. */
   #seqs: Map<string, number> | undefined;
   #nextSeq = 0;
@@ -77,7 +126,7 @@ class IndexedDbMessageStore implements IndexedDbStore {
   #pending = new Map<string, StoredRecord | null>();
   #writing: Promise<void> | undefined;
 
-  constructor(factory: IDBFactory, name: string, onError: StoreErrorListener | undefined) {
+  constructor(factory: IndexedDbFactoryLike, name: string, onError: StoreErrorListener | undefined) {
     this.#factory = factory;
     this.#name = name;
     this.#onError = onError;
@@ -139,7 +188,7 @@ class IndexedDbMessageStore implements IndexedDbStore {
 
   async #writeAll(): Promise<void> {
     await null;
-    let db: IDBDatabase;
+    let db: IndexedDbDatabaseLike;
     try {
       db = await this.#open();
     } catch (error) {
@@ -161,7 +210,7 @@ class IndexedDbMessageStore implements IndexedDbStore {
   }
 
   /** A batch failed as a whole (one record over the quota): each change goes on its own, and only those that fail again are reported. */
-  async #writeEach(db: IDBDatabase, batch: ReadonlyMap<string, StoredRecord | null>, error: unknown): Promise<void> {
+  async #writeEach(db: IndexedDbDatabaseLike, batch: ReadonlyMap<string, StoredRecord | null>, error: unknown): Promise<void> {
     if (batch.size === 1) {
       report(this.#onError, error, [...batch.keys()]);
       return;
@@ -180,7 +229,7 @@ class IndexedDbMessageStore implements IndexedDbStore {
   }
 
   /** The open database, its put orders read; a failed open (or read) is tried again by the next call. */
-  #open(): Promise<IDBDatabase> {
+  #open(): Promise<IndexedDbDatabaseLike> {
     if (this.#db) return this.#db;
     const opening = openDatabase(this.#factory, this.#name).then(async (db) => {
       db.onversionchange = () => {
@@ -201,7 +250,7 @@ class IndexedDbMessageStore implements IndexedDbStore {
     return (this.#db = opening);
   }
 
-  async #readOrder(db: IDBDatabase): Promise<void> {
+  async #readOrder(db: IndexedDbDatabaseLike): Promise<void> {
     const records = await request<unknown[]>(db.transaction(OBJECT_STORE, 'readonly').objectStore(OBJECT_STORE).getAll());
     let valid = records.flatMap((record) => toRecord(record) ?? []);
     const again = renumbered(valid);
@@ -228,7 +277,7 @@ function toRecord(value: unknown): StoredRecord | undefined {
   return { key: stored.key, seq, message: stored };
 }
 
-function openDatabase(factory: IDBFactory, name: string): Promise<IDBDatabase> {
+function openDatabase(factory: IndexedDbFactoryLike, name: string): Promise<IndexedDbDatabaseLike> {
   return new Promise((resolve, reject) => {
     const opening = factory.open(name, 1);
     opening.onupgradeneeded = () => {
@@ -239,14 +288,14 @@ function openDatabase(factory: IDBFactory, name: string): Promise<IDBDatabase> {
   });
 }
 
-function request<T>(pending: IDBRequest): Promise<T> {
+function request<T>(pending: IndexedDbRequestLike<unknown>): Promise<T> {
   return new Promise((resolve, reject) => {
     pending.onsuccess = () => resolve(pending.result as T);
     pending.onerror = () => reject(pending.error ?? new Error('IndexedDB request failed'));
   });
 }
 
-function write(db: IDBDatabase, batch: ReadonlyMap<string, StoredRecord | null>): Promise<void> {
+function write(db: IndexedDbDatabaseLike, batch: ReadonlyMap<string, StoredRecord | null>): Promise<void> {
   return new Promise((resolve, reject) => {
     const transaction = db.transaction(OBJECT_STORE, 'readwrite');
     transaction.oncomplete = () => resolve();

@@ -14,8 +14,17 @@ import {
   type StoreErrorListener,
 } from './shared.js';
 
-/** The part of the Web Storage `Storage` interface the store uses (`localStorage`, `sessionStorage`). */
-export type WebStorageLike = Pick<Storage, 'getItem' | 'setItem' | 'removeItem' | 'key' | 'length'>;
+/**
+ * The part of the Web Storage `Storage` interface the store uses: `localStorage` and `sessionStorage` are
+ * one, and so is any object with these members. Declared here, so that the package's types need no DOM lib.
+ */
+export interface WebStorageLike {
+  readonly length: number;
+  key(index: number): string | null;
+  getItem(key: string): string | null;
+  setItem(key: string, value: string): void;
+  removeItem(key: string): void;
+}
 
 export interface WebStorageStoreOptions {
   /**

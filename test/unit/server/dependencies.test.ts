@@ -78,16 +78,27 @@ describe("the server's dependencies (optional peers of socketchart)", () => {
     const error = thrown(() => old.core('pino'));
     expect(error.missing).toEqual(['zod']);
     expect(error.message).toBe('socketchart/server needs zod 4 (validating frames and options); zod 3.23.8 is installed. Install: npm install zod@4');
-    expect(thrown(() => folderWith({ jose: '5.9.6' }).require('jose', 'createToken()')).message).toContain('createToken() needs jose 6');
+    expect(thrown(() => folderWith({ jose: '4.15.9' }).require('jose', 'createToken()')).message).toContain('createToken() needs jose 5 or 6');
+    expect(thrown(() => folderWith({ zod: '4.4.0', pino: '8.21.0', 'prom-client': '15.0.0' }).core('zod')).message).toBe(
+      'socketchart/server needs pino 9 or 10 (the default logger); pino 8.21.0 is installed. Install: npm install pino@10',
+    );
   });
 
-  it('the majors it runs with are those of its optional peer dependencies in package.json', () => {
+  it('each major version it runs with is taken', () => {
+    expect(() => folderWith({ zod: '4.4.0', pino: '9.0.0', 'prom-client': '15.0.0' }).core('zod')).not.toThrow();
+    expect(() => folderWith({ zod: '4.4.0', pino: '10.0.0', 'prom-client': '15.0.0' }).core('zod')).not.toThrow();
+    expect(() => folderWith({ jose: '5.0.0' }).require('jose', 'createToken()')).not.toThrow();
+    expect(() => folderWith({ ioredis: '5.3.0' }).load('ioredis', 'The redis option')).not.toThrow();
+  });
+
+  it('the majors it runs with are those of its optional peer dependencies in package.json, in order', () => {
     const manifest = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
       peerDependencies: Record<string, string>;
       peerDependenciesMeta: Record<string, { optional?: boolean }>;
     };
-    for (const [name, { major }] of Object.entries(serverDependencies)) {
-      expect(manifest.peerDependencies[name], name).toMatch(new RegExp(`^\\^${major}\\.`));
+    for (const [name, { majors }] of Object.entries(serverDependencies)) {
+      const ranged = manifest.peerDependencies[name]!.split('||').map((range) => Number(/^\s*\^(\d+)\./.exec(range)?.[1]));
+      expect(ranged, name).toEqual(majors);
       expect(manifest.peerDependenciesMeta[name]?.optional, name).toBe(true);
     }
   });

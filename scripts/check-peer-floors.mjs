@@ -1,0 +1,47 @@
+#!/usr/bin/env node
+/**
+ * Runs the specs that use each peer dependency against the lowest version package.json's peer range allows,
+ * so that the ranges claim nothing untested: a copy of the project (without node_modules and builds) in a
+ * temporary folder, `npm ci`, the floors installed over it, then the specs. React's floor has its own fixture
+ * (test/fixtures/react18) and Vue's its own spec (test/unit/vue/plugin-older-vue.test.ts).
+ *
+ *   node scripts/check-peer-floors.mjs [--keep]
+ */
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative, sep } from 'node:path';
+
+const FLOORED = ['xstate', '@xstate/react', '@xstate/vue', 'zod', 'pino', 'prom-client', 'jose', 'ioredis', 'rxjs'];
+const SPECS = ['test/unit/connection', 'test/unit/pool', 'test/model', 'test/unit/react', 'test/unit/vue', 'test/unit/rx', 'test/unit/server', 'test/integration/server'];
+const SKIPPED = new Set(['node_modules', 'dist', '.git', 'scratch', 'reports', 'coverage', 'artifacts']);
+
+/** The lowest version a range such as `^5.3.0 || ^6.0.0` allows. */
+export function floorOf(range) {
+  const versions = range.split('||').map((part) => /^\s*[\^~]?(\d+\.\d+\.\d+)\s*$/.exec(part)?.[1]);
+  if (versions.some((version) => version === undefined)) throw new Error(`cannot find the floor of ${JSON.stringify(range)}`);
+  const key = (version) => version.split('.').map(Number);
+  return versions.sort((a, b) => { const [x, y] = [key(a), key(b)]; return x[0] - y[0] || x[1] - y[1] || x[2] - y[2]; })[0];
+}
+
+const root = new URL('..', import.meta.url).pathname;
+const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+const floors = FLOORED.map((name) => `${name}@${floorOf(manifest.peerDependencies[name])}`);
+
+const copy = mkdtempSync(join(tmpdir(), 'socketchart-floors-'));
+const run = (command, args) => execFileSync(command, args, { cwd: copy, stdio: 'inherit' });
+try {
+  cpSync(root, copy, {
+    recursive: true,
+    filter: (source) => !relative(root, source).split(sep).some((part) => SKIPPED.has(part)),
+  });
+  run('npm', ['ci', '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error']);
+  run('npm', ['install', '--no-save', '--save-exact', '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error', ...floors]);
+  const installed = FLOORED.map((name) => `${name}@${JSON.parse(readFileSync(join(copy, 'node_modules', name, 'package.json'), 'utf8')).version}`);
+  console.log(`peer floors installed: ${installed.join(' ')}`);
+  if (installed.join() !== floors.join()) throw new Error(`expected ${floors.join(' ')}`);
+  run('npx', ['vitest', 'run', ...SPECS]);
+  console.log(`peer floors: the specs pass with ${floors.join(' ')}`);
+} finally {
+  if (!process.argv.includes('--keep')) rmSync(copy, { recursive: true, force: true });
+}
