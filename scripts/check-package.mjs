@@ -121,6 +121,7 @@ try {
   // (`Storage`, `IDBFactory` must not be needed), from ESM and CommonJS; a browser project without
   // esnext.disposable and without Node's types (`[Symbol.dispose]` must still type-check), handing the stores a
   // real localStorage, sessionStorage and indexedDB.
+  writeFileSync(join(consumer, 'file-store.ts'), "import { fileStore } from 'socketchart';\nexport const store = fileStore({ path: 'outbox.jsonl' });\n");
   writeFileSync(
     join(consumer, 'no-dom.ts'),
     `// A Node project without the DOM lib: the stores take any object with the members they use.
@@ -193,6 +194,12 @@ export const status = status$(connection);
       what: 'a browser project, lib ES2022 + DOM + DOM.Iterable (no esnext.disposable, no Node types), moduleResolution bundler',
       compilerOptions: { module: 'esnext', moduleResolution: 'bundler', lib: ['ES2022', 'DOM', 'DOM.Iterable'], types: [] },
       files: ['browser.ts'],
+    },
+    {
+      name: 'bundler-node',
+      what: 'a Node project with moduleResolution bundler and customConditions ["node"] (as the README says for fileStore): the Node entry\'s types',
+      compilerOptions: { module: 'esnext', moduleResolution: 'bundler', customConditions: ['node'], types: ['node'] },
+      files: ['file-store.ts'],
     },
     {
       name: 'exact',
