@@ -108,6 +108,9 @@ try {
     if (refused.status === 0 || !refused.stderr.includes('MissingDependencyError') || !refused.stderr.includes(expected)) throw new Error(`${how} socketchart/server without its packages: ${refused.stderr.trim().split('\n').slice(0, 6).join(' | ')}`);
   }
   console.log(`  socketchart/server without its packages (import and require): "${expected}"`);
+  const serve = spawnSync('npx', ['--no-install', 'socketchart', 'serve', '--port', '0'], { cwd: consumer, encoding: 'utf8', env: { ...process.env, JWT_SECRET: 'x'.repeat(32) }, timeout: 30_000 });
+  if (serve.status !== 1 || !serve.stderr.includes(expected)) throw new Error(`socketchart serve without the server's packages: ${serve.status} ${serve.stderr.trim().split('\n').slice(0, 6).join(' | ')}`);
+  console.log('  socketchart serve without them: exit 1 with the same message');
 
   step('the server\'s packages, TypeScript and the examples\' tools');
   const dev = JSON.parse(run('node', ['-p', 'JSON.stringify(require("./package.json").devDependencies)']));

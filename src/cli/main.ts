@@ -4,15 +4,18 @@ import { UsageError } from './demo-args.js';
 import { inspectUsage, parseInspectArgs } from './inspect-args.js';
 import { startInspectorServer } from '../inspection/server.js';
 import { InspectorPageMissingError } from '../inspection/page-files.js';
+import { serve, token } from './serve.js';
 
 const usage = `usage: socketchart <command> [options]
 
 commands:
+  serve [--port <n>] [--redis <url>]     the reference server (tokens signed with JWT_SECRET)
+  token <userId> [--ttl <seconds>]       prints a token for the reference server
   inspect [--port <n>] [--host <addr>]   the offline inspector (page and WebSocket on loopback)
   help                                   this text
   --version                              the version of socketchart
 
-socketchart inspect --help tells more.`;
+socketchart <command> --help tells more.`;
 
 /** `socketchart inspect`: serves the page until SIGINT or SIGTERM; resolves with the exit code. */
 async function inspect(argv: readonly string[]): Promise<number> {
@@ -77,6 +80,10 @@ async function main(argv: readonly string[]): Promise<number> {
   switch (command) {
     case 'inspect':
       return inspect(rest);
+    case 'serve':
+      return serve(rest);
+    case 'token':
+      return token(rest);
     case '--version':
     case '-v':
       console.log(version());

@@ -1,0 +1,96 @@
+import { UsageError } from './demo-args.js';
+import { flags } from './flags.js';
+
+export interface ServeArgs {
+  /** Port to listen on (`0`: any free port). */
+  port: number;
+  /** Interface to listen on. */
+  host: string;
+  /** Redis URL to scale out over, if any. */
+  redis: string | undefined;
+}
+
+export interface TokenArgs {
+  userId: string;
+  /** Lifetime of the token, in seconds. */
+  ttlSec: number;
+}
+
+export const serveUsage = `usage: socketchart serve [options]
+
+  Runs the reference server (socketchart/server) until Ctrl-C: a WebSocket at ws://<host>:<port> that
+  verifies HS256 tokens signed with JWT_SECRET (32 characters or more; socketchart token <userId> mints
+  one), with the channels of the README's examples: chat:*, orders:*, todos:*, jobs:*, status:*, admin:*
+  (role admin) and each user's own user:<id>:*. For other rules, roles, history and limits, build a server
+  with createServer() from socketchart/server. Needs the server's packages (zod, pino, prom-client, jose).
+
+  --port <n>     port to listen on (default 8080; 0 for any free port)
+  --host <addr>  interface to listen on (default 127.0.0.1)
+  --redis <url>  scale out over this Redis (default: REDIS_URL when set; otherwise one node, in memory)
+  --help         this text`;
+
+export const tokenUsage = `usage: socketchart token <userId> [--ttl <seconds>]
+
+  Prints a token for <userId> signed with JWT_SECRET, as socketchart serve verifies it.
+
+  --ttl <seconds>  how long the token is valid (1-31536000, default 3600)
+  --help           this text`;
+
+const wholeNumber = (flag: string, raw: string | undefined, min: number, max: number): number => {
+  const n = Number(raw);
+  if (raw === undefined || raw === '' || !Number.isInteger(n) || n < min || n > max) {
+    throw new UsageError(`${flag} expects a whole number from ${min} to ${max}, got ${raw === undefined ? 'nothing' : JSON.stringify(raw)}`);
+  }
+  return n;
+};
+
+/** Parses `socketchart serve`'s flags; throws UsageError for anything it does not know. */
+export function parseServeArgs(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = {}): ServeArgs | 'help' {
+  const args: ServeArgs = { port: 8080, host: '127.0.0.1', redis: env.REDIS_URL || undefined };
+  for (const { text, name, value } of flags(argv)) {
+    switch (name) {
+      case '--help':
+      case '-h':
+        return 'help';
+      case '--port':
+        args.port = wholeNumber('--port', value(), 0, 65_535);
+        break;
+      case '--host': {
+        const host = value();
+        if (!host || /[\s/]/.test(host)) throw new UsageError(`--host expects an address such as 127.0.0.1, got ${host === undefined ? 'nothing' : JSON.stringify(host)}`);
+        args.host = host;
+        break;
+      }
+      case '--redis': {
+        const url = value();
+        if (!url || !/^rediss?:\/\//.test(url)) throw new UsageError(`--redis expects a redis:// or rediss:// URL, got ${url === undefined ? 'nothing' : JSON.stringify(url)}`);
+        args.redis = url;
+        break;
+      }
+      default:
+        throw new UsageError(`unknown option ${JSON.stringify(text)}`);
+    }
+  }
+  return args;
+}
+
+/** Parses `socketchart token`'s arguments; throws UsageError for anything it does not know. */
+export function parseTokenArgs(argv: readonly string[]): TokenArgs | 'help' {
+  let userId: string | undefined;
+  let ttlSec = 3600;
+  for (const { text, name, value } of flags(argv)) {
+    switch (name) {
+      case '--help':
+      case '-h':
+        return 'help';
+      case '--ttl':
+        ttlSec = wholeNumber('--ttl', value(), 1, 31_536_000);
+        break;
+      default:
+        if (text.startsWith('-') || userId !== undefined) throw new UsageError(`unexpected ${JSON.stringify(text)}`);
+        userId = text;
+    }
+  }
+  if (userId === undefined) throw new UsageError('the user id is missing');
+  return { userId, ttlSec };
+}

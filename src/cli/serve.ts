@@ -1,0 +1,84 @@
+import { isSocketchartError } from '../protocol/errors.js';
+import type { ChannelRule } from '../server/channels.js';
+import { UsageError } from './demo-args.js';
+import { parseServeArgs, parseTokenArgs, serveUsage, tokenUsage } from './serve-args.js';
+
+/** The channels of the README's examples (examples/server.ts). */
+export const exampleChannels: readonly ChannelRule[] = [
+  { pattern: 'chat:*', subscribe: true, publish: true, presence: true, events: ['message', 'typing_start'] },
+  { pattern: 'orders:*', subscribe: true, publish: true },
+  { pattern: 'todos:*', subscribe: true, publish: true },
+  { pattern: 'jobs:*', subscribe: true },
+  { pattern: 'status:*', subscribe: true, publish: true },
+  { pattern: 'user:{userId}:*', subscribe: true, publish: true },
+  { pattern: 'admin:*', subscribe: { roles: ['admin'] }, publish: { roles: ['admin'] } },
+];
+
+const LISTEN_ERRORS = new Set(['EADDRINUSE', 'EACCES', 'EADDRNOTAVAIL']);
+
+/** A failure the user can act on (a missing package, a bad secret, a taken port): its message, or undefined. */
+function explained(error: unknown, port: number, host: string): string | undefined {
+  const { name, code, message } = (error ?? {}) as { name?: string; code?: string; message?: string };
+  if (name === 'MissingDependencyError' || isSocketchartError(error)) return message;
+  if (code !== undefined && LISTEN_ERRORS.has(code)) return `cannot listen on ${host}:${port} (${code}): choose another --port`;
+  return undefined;
+}
+
+/** Reads the command's arguments, printing the usage for `--help` (0) or a usage error (2). */
+function parsed<T>(parse: () => T | 'help', usage: string): T | number {
+  try {
+    const args = parse();
+    if (args !== 'help') return args;
+    console.log(usage);
+    return 0;
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    console.error(`${error.message}\n\n${usage}`);
+    return 2;
+  }
+}
+
+/** `socketchart serve`: runs the reference server until SIGINT or SIGTERM; resolves with the exit code. */
+export async function serve(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = process.env): Promise<number> {
+  const args = parsed(() => parseServeArgs(argv, env), serveUsage);
+  if (typeof args === 'number') return args;
+  let server;
+  try {
+    const { createServer } = await import('../server/index.js');
+    server = await createServer({ port: args.port, host: args.host, auth: { jwtSecret: env.JWT_SECRET }, channels: exampleChannels, redis: args.redis });
+  } catch (error) {
+    const message = explained(error, args.port, args.host);
+    if (message === undefined) throw error;
+    console.error(message);
+    return 1;
+  }
+  const shownHost = args.host.includes(':') ? `[${args.host}]` : args.host;
+  console.log(`socketchart server: ws://${shownHost}:${server.address()?.port}${args.redis ? ' (scaled out over Redis)' : ''}`);
+  console.log('tokens: socketchart token <userId> (signed with JWT_SECRET); Ctrl-C to stop');
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await server.close();
+  return 0;
+}
+
+/** `socketchart token <userId>`: prints a token signed with JWT_SECRET; resolves with the exit code. */
+export async function token(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = process.env): Promise<number> {
+  const args = parsed(() => parseTokenArgs(argv), tokenUsage);
+  if (typeof args === 'number') return args;
+  if (!env.JWT_SECRET) {
+    console.error('JWT_SECRET is not set: export the secret (32 characters or more) that socketchart serve verifies tokens with');
+    return 1;
+  }
+  try {
+    const { createToken } = await import('../server/tokens.js');
+    console.log(await createToken({ secret: env.JWT_SECRET, userId: args.userId, expiresInSec: args.ttlSec }));
+    return 0;
+  } catch (error) {
+    const message = explained(error, 0, '');
+    if (message === undefined) throw error;
+    console.error(message);
+    return 1;
+  }
+}

@@ -1,0 +1,103 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { createServer as listenOn, type Server } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createConnection, type Connection } from '../../src/index.node.js';
+import { until } from '../support/until.js';
+
+/** `npx socketchart serve` and `npx socketchart token`: the reference server and its tokens, from the command line. */
+
+const SECRET = 'a-secret-of-at-least-32-characters-for-serve';
+const cli = [process.execPath, '--import', 'tsx', 'src/cli/main.ts'] as const;
+const env = (extra: Record<string, string | undefined>) => {
+  const { JWT_SECRET: _secret, REDIS_URL: _redis, ...rest } = process.env;
+  return { ...rest, ...extra } as NodeJS.ProcessEnv;
+};
+
+const cleanups: Array<() => unknown> = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!();
+});
+
+function startServe(args: string[], extra: Record<string, string | undefined> = { JWT_SECRET: SECRET }) {
+  const child = spawn(cli[0], [...cli.slice(1), 'serve', ...args], { env: env(extra) });
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += String(chunk)));
+  child.stderr.on('data', (chunk: Buffer) => (out += String(chunk)));
+  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  cleanups.push(() => child.kill('SIGKILL'));
+  return { child, out: () => out, exit };
+}
+
+const token = (userId: string, extra: Record<string, string | undefined> = { JWT_SECRET: SECRET }) =>
+  spawnSync(cli[0], [...cli.slice(1), 'token', userId], { env: env(extra), encoding: 'utf8', timeout: 30_000 });
+
+describe('socketchart serve', () => {
+  it('runs the server of the README examples: a token from socketchart token connects, and chat channels carry messages', async () => {
+    const server = startServe(['--port', '0']);
+    await until(() => /socketchart server: ws:\/\/127\.0\.0\.1:\d+/.test(server.out()), 20_000, 'the server URL');
+    const url = /socketchart server: (ws:\/\/127\.0\.0\.1:\d+)/.exec(server.out())![1]!;
+    const minted = token('alice');
+    expect(minted.status, minted.stderr).toBe(0);
+    const jwt = minted.stdout.trim();
+    expect(jwt.split('.')).toHaveLength(3);
+
+    const connection: Connection = createConnection({ url, auth: { token: jwt } });
+    cleanups.push(() => connection.dispose());
+    const received: unknown[] = [];
+    connection.subscribe('chat:lobby', (data) => received.push(data));
+    connection.start();
+    await until(() => connection.isConnected, 10_000, 'connected');
+    expect(connection.session?.userId).toBe('alice');
+    await connection.send({ text: 'hi' }, { channel: 'chat:lobby', ack: true });
+    await until(() => received.length === 1, 5_000, 'the message back');
+    expect(received).toEqual([{ text: 'hi' }]);
+    await expect(connection.send({ text: 'x' }, { channel: 'admin:panel', ack: true })).rejects.toMatchObject({ code: 'AUTHORIZATION_FAILED' });
+
+    server.child.kill('SIGTERM');
+    expect(await server.exit).toBe(0);
+  }, 45_000);
+
+  it('refuses a token signed with another secret', async () => {
+    const server = startServe(['--port', '0']);
+    await until(() => /socketchart server: ws:\/\/127\.0\.0\.1:\d+/.test(server.out()), 20_000, 'the server URL');
+    const url = /socketchart server: (ws:\/\/127\.0\.0\.1:\d+)/.exec(server.out())![1]!;
+    const forged = token('mallory', { JWT_SECRET: 'another-secret-of-at-least-32-characters' }).stdout.trim();
+    const connection = createConnection({ url, auth: { token: forged } });
+    cleanups.push(() => connection.dispose());
+    connection.start();
+    await until(() => connection.status === 'failed', 10_000, 'failed');
+    expect(connection.lastError?.code).toBe('AUTHENTICATION_FAILED');
+  }, 45_000);
+
+  it('without JWT_SECRET, exits 1 saying the variable is not set', async () => {
+    const server = startServe(['--port', '0'], {});
+    expect(await server.exit).toBe(1);
+    expect(server.out()).toContain('is its environment variable set?');
+  }, 30_000);
+
+  it('on a port already taken, exits 1 with a clear message', async () => {
+    const taken: Server = listenOn();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise((resolve) => taken.close(resolve)));
+    const port = (taken.address() as { port: number }).port;
+    const server = startServe(['--port', String(port)]);
+    expect(await server.exit).toBe(1);
+    expect(server.out()).toContain(`cannot listen on 127.0.0.1:${port} (EADDRINUSE)`);
+  }, 30_000);
+});
+
+describe('socketchart token', () => {
+  it('without JWT_SECRET, exits 1 saying so', () => {
+    const result = token('alice', {});
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('JWT_SECRET is not set');
+    expect(result.stdout).toBe('');
+  });
+
+  it('refuses a user id the server would refuse, and prints no token', () => {
+    const result = token('a:b');
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(/Invalid option `userId`/);
+    expect(result.stdout).toBe('');
+  });
+});

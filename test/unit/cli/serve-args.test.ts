@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import { UsageError } from '../../../src/cli/demo-args.js';
+import { parseServeArgs, parseTokenArgs } from '../../../src/cli/serve-args.js';
+
+describe('socketchart serve flags', () => {
+  it('listens on loopback port 8080, one node in memory, unless told otherwise', () => {
+    expect(parseServeArgs([])).toEqual({ port: 8080, host: '127.0.0.1', redis: undefined });
+  });
+
+  it('reads --port, --host and --redis, with or without =', () => {
+    expect(parseServeArgs(['--port', '0', '--host=::1', '--redis', 'redis://127.0.0.1:6390'])).toEqual({ port: 0, host: '::1', redis: 'redis://127.0.0.1:6390' });
+    expect(parseServeArgs(['--help'])).toBe('help');
+  });
+
+  it('scales out over REDIS_URL when it is set, and --redis wins over it', () => {
+    expect(parseServeArgs([], { REDIS_URL: 'redis://a:6379' })).toMatchObject({ redis: 'redis://a:6379' });
+    expect(parseServeArgs(['--redis=rediss://b:6380'], { REDIS_URL: 'redis://a:6379' })).toMatchObject({ redis: 'rediss://b:6380' });
+    expect(parseServeArgs([], { REDIS_URL: '' })).toEqual({ port: 8080, host: '127.0.0.1', redis: undefined });
+  });
+
+  it.each([
+    [['--port', '70000'], /--port expects a whole number from 0 to 65535/],
+    [['--port', ''], /--port expects/],
+    [['--host'], /--host expects/],
+    [['--redis', 'localhost:6379'], /--redis expects a redis:\/\/ or rediss:\/\/ URL/],
+    [['--verbose'], /unknown option/],
+  ])('rejects %j with a usage error', (argv, message) => {
+    expect(() => parseServeArgs(argv)).toThrow(UsageError);
+    expect(() => parseServeArgs(argv)).toThrow(message);
+  });
+});
+
+describe('socketchart token arguments', () => {
+  it('takes a user id and a lifetime of an hour unless told otherwise', () => {
+    expect(parseTokenArgs(['alice'])).toEqual({ userId: 'alice', ttlSec: 3600 });
+    expect(parseTokenArgs(['--ttl', '60', 'bob'])).toEqual({ userId: 'bob', ttlSec: 60 });
+    expect(parseTokenArgs(['-h'])).toBe('help');
+  });
+
+  it.each([
+    [[], /the user id is missing/],
+    [['alice', 'bob'], /unexpected "bob"/],
+    [['--ttl', '0', 'alice'], /--ttl expects a whole number from 1/],
+    [['--role', 'admin'], /unexpected "--role"/],
+  ])('rejects %j with a usage error', (argv, message) => {
+    expect(() => parseTokenArgs(argv)).toThrow(UsageError);
+    expect(() => parseTokenArgs(argv)).toThrow(message);
+  });
+});
