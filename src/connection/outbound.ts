@@ -78,7 +78,7 @@ function utf8Length(text: string): number {
     const c = text.charCodeAt(i);
     if (c < 0x80) bytes += 1;
     else if (c < 0x800) bytes += 2;
-    else if (c >= 0xd800 && c <= 0xdbff) {
+    else if (c >= 0xd800 && c <= 0xdbff && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
       bytes += 4;
       i++;
     } else bytes += 3;
@@ -305,6 +305,7 @@ export class Outbound {
     const limiter = this.limiter;
     let held: QueuedMessage[] | undefined;
     let heldScopes: Set<string> | undefined;
+    let connectionWaitMs: number | undefined;
     let result: DrainResult = EMPTY;
     while (queue.size > 0) {
       if (!belowHighWater(ws, highWaterMark)) {
@@ -318,7 +319,7 @@ export class Outbound {
         const taken = scope !== undefined && heldScopes?.has(scope) ? Take.channelEmpty : limiter.take(message.channel);
         if (taken === Take.connectionEmpty) {
           queue.unshift(message);
-          result = this.throttle(limiter.connectionWaitMs(), 'connection');
+          connectionWaitMs = limiter.connectionWaitMs();
           break;
         }
         if (taken === Take.channelEmpty) {
@@ -338,13 +339,12 @@ export class Outbound {
       metrics.bytesOut += message.bytes;
       message.resolve();
     }
-    if (held !== undefined) {
-      for (let i = held.length - 1; i >= 0; i--) queue.unshift(held[i]!);
-      if (result === EMPTY) {
-        let wait = Infinity;
-        for (const message of held) wait = Math.min(wait, limiter!.waitMs(message.channel));
-        result = this.throttle(wait, channelType(held[0]!.channel ?? 'connection'));
-      }
+    if (held !== undefined) for (let i = held.length - 1; i >= 0; i--) queue.unshift(held[i]!);
+    if (connectionWaitMs !== undefined) result = this.throttle(connectionWaitMs, 'connection');
+    else if (held !== undefined && result === EMPTY) {
+      let wait = Infinity;
+      for (const message of held) wait = Math.min(wait, limiter!.waitMs(message.channel));
+      result = this.throttle(wait, channelType(held[0]!.channel ?? 'connection'));
     }
     return result;
   }
