@@ -1,5 +1,5 @@
 import { DEFAULT_INSPECTOR_PORT } from '../inspection/protocol.js';
-import { flags } from './flags.js';
+import { flags, redisUrl, UsageError, wholeNumber } from './flags.js';
 
 export interface DemoArgs {
   /** Seconds the scripted demo runs. */
@@ -25,15 +25,8 @@ export const usage = `usage: npm start -- [options]
                          print its URL and keep it open after the report until Ctrl-C
   --help                 this text`;
 
-export class UsageError extends Error {}
+export { UsageError };
 
-function integer(flag: string, value: string | undefined, min: number, max: number): number {
-  const n = Number(value);
-  if (value === undefined || !Number.isInteger(n) || n < min || n > max) {
-    throw new UsageError(`${flag} expects a whole number from ${min} to ${max}, got ${value === undefined ? 'nothing' : JSON.stringify(value)}`);
-  }
-  return n;
-}
 
 /** Parses the demo's flags; throws UsageError for anything it does not know. */
 export function parseDemoArgs(argv: readonly string[]): DemoArgs | 'help' {
@@ -44,23 +37,20 @@ export function parseDemoArgs(argv: readonly string[]): DemoArgs | 'help' {
       case '-h':
         return 'help';
       case '--duration':
-        args.durationSec = integer('--duration', value(), 10, 3_600);
+        args.durationSec = wholeNumber('--duration', value(), 10, 3_600);
         break;
       case '--connections':
-        args.connections = integer('--connections', value(), 1, 1_000);
+        args.connections = wholeNumber('--connections', value(), 1, 1_000);
         break;
       case '--forever':
         args.forever = true;
         break;
       case '--inspect':
-        args.inspect = inline === undefined ? DEFAULT_INSPECTOR_PORT : integer('--inspect', inline, 0, 65_535);
+        args.inspect = inline === undefined ? DEFAULT_INSPECTOR_PORT : wholeNumber('--inspect', inline, 0, 65_535);
         break;
-      case '--redis': {
-        const url = value();
-        if (!url || !/^rediss?:\/\//.test(url)) throw new UsageError(`--redis expects a redis:// URL, got ${url === undefined ? 'nothing' : JSON.stringify(url)}`);
-        args.redis = url;
+      case '--redis':
+        args.redis = redisUrl('--redis', value());
         break;
-      }
       default:
         throw new UsageError(`unknown option ${JSON.stringify(text)}`);
     }

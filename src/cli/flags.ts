@@ -17,3 +17,29 @@ export function* flags(argv: readonly string[]): Generator<Flag> {
     yield { text: flag, name: equals < 0 ? flag : flag.slice(0, equals), inline, value: () => inline ?? argv[++i] };
   }
 }
+
+/** A command-line mistake: the command prints it with its usage and exits 2. */
+export class UsageError extends Error {}
+
+const shown = (raw: string | undefined) => (raw === undefined ? 'nothing' : JSON.stringify(raw));
+
+/** The whole number `raw` given to `flag`, from `min` to `max`. */
+export function wholeNumber(flag: string, raw: string | undefined, min: number, max: number): number {
+  const n = Number(raw);
+  if (raw === undefined || raw.trim() === '' || !Number.isInteger(n) || n < min || n > max) {
+    throw new UsageError(`${flag} expects a whole number from ${min} to ${max}, got ${shown(raw)}`);
+  }
+  return n;
+}
+
+/** The interface address `raw` given to `flag`. */
+export function hostValue(flag: string, raw: string | undefined): string {
+  if (!raw || /[\s/]/.test(raw)) throw new UsageError(`${flag} expects an address such as 127.0.0.1, got ${shown(raw)}`);
+  return raw;
+}
+
+/** The Redis URL `raw` given to `flag`. */
+export function redisUrl(flag: string, raw: string | undefined): string {
+  if (!raw || !/^rediss?:\/\//.test(raw)) throw new UsageError(`${flag} expects a redis:// or rediss:// URL, got ${shown(raw)}`);
+  return raw;
+}

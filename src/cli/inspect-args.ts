@@ -1,6 +1,5 @@
 import { DEFAULT_INSPECTOR_PORT } from '../inspection/protocol.js';
-import { UsageError } from './demo-args.js';
-import { flags } from './flags.js';
+import { flags, hostValue, UsageError, wholeNumber } from './flags.js';
 
 export interface InspectArgs {
   /** Port to listen on (`0`: any free port). */
@@ -32,21 +31,12 @@ export function parseInspectArgs(argv: readonly string[]): InspectArgs | 'help' 
       case '--help':
       case '-h':
         return 'help';
-      case '--port': {
-        const raw = value();
-        const port = Number(raw);
-        if (raw === undefined || !Number.isInteger(port) || port < 0 || port > 65_535) {
-          throw new UsageError(`--port expects a whole number from 0 to 65535, got ${raw === undefined ? 'nothing' : JSON.stringify(raw)}`);
-        }
-        args.port = port;
+      case '--port':
+        args.port = wholeNumber('--port', value(), 0, 65_535);
         break;
-      }
-      case '--host': {
-        const host = value();
-        if (!host || /[\s/]/.test(host)) throw new UsageError(`--host expects an address such as 127.0.0.1, got ${host === undefined ? 'nothing' : JSON.stringify(host)}`);
-        args.host = host;
+      case '--host':
+        args.host = hostValue('--host', value());
         break;
-      }
       case '--exit-with-parent':
         args.exitWithParent = true;
         break;

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
-import { UsageError } from './demo-args.js';
+import { UsageError } from './flags.js';
 import { inspectUsage, parseInspectArgs } from './inspect-args.js';
 import { startInspectorServer } from '../inspection/server.js';
 import { InspectorPageMissingError } from '../inspection/page-files.js';

@@ -1,5 +1,4 @@
-import { UsageError } from './demo-args.js';
-import { flags } from './flags.js';
+import { flags, hostValue, redisUrl, UsageError, wholeNumber } from './flags.js';
 
 export interface ServeArgs {
   /** Port to listen on (`0`: any free port). */
@@ -36,14 +35,6 @@ export const tokenUsage = `usage: socketchart token <userId> [--ttl <seconds>]
   --ttl <seconds>  how long the token is valid (1-31536000, default 3600)
   --help           this text`;
 
-const wholeNumber = (flag: string, raw: string | undefined, min: number, max: number): number => {
-  const n = Number(raw);
-  if (raw === undefined || raw === '' || !Number.isInteger(n) || n < min || n > max) {
-    throw new UsageError(`${flag} expects a whole number from ${min} to ${max}, got ${raw === undefined ? 'nothing' : JSON.stringify(raw)}`);
-  }
-  return n;
-};
-
 /** Parses `socketchart serve`'s flags; throws UsageError for anything it does not know. */
 export function parseServeArgs(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = {}): ServeArgs | 'help' {
   const args: ServeArgs = { port: 8080, host: '127.0.0.1', redis: env.REDIS_URL || undefined };
@@ -55,18 +46,12 @@ export function parseServeArgs(argv: readonly string[], env: Readonly<Record<str
       case '--port':
         args.port = wholeNumber('--port', value(), 0, 65_535);
         break;
-      case '--host': {
-        const host = value();
-        if (!host || /[\s/]/.test(host)) throw new UsageError(`--host expects an address such as 127.0.0.1, got ${host === undefined ? 'nothing' : JSON.stringify(host)}`);
-        args.host = host;
+      case '--host':
+        args.host = hostValue('--host', value());
         break;
-      }
-      case '--redis': {
-        const url = value();
-        if (!url || !/^rediss?:\/\//.test(url)) throw new UsageError(`--redis expects a redis:// or rediss:// URL, got ${url === undefined ? 'nothing' : JSON.stringify(url)}`);
-        args.redis = url;
+      case '--redis':
+        args.redis = redisUrl('--redis', value());
         break;
-      }
       default:
         throw new UsageError(`unknown option ${JSON.stringify(text)}`);
     }

@@ -1,6 +1,6 @@
 import { isSocketchartError } from '../protocol/errors.js';
 import type { ChannelRule } from '../server/channels.js';
-import { UsageError } from './demo-args.js';
+import { UsageError } from './flags.js';
 import { parseServeArgs, parseTokenArgs, serveUsage, tokenUsage } from './serve-args.js';
 
 /** The channels of the README's examples (examples/server.ts). */

@@ -32,7 +32,7 @@ describe('demo flags', () => {
     [['--duration', '5'], /--duration expects a whole number from 10/],
     [['--connections', '0'], /--connections expects/],
     [['--connections', '2.5'], /--connections expects/],
-    [['--redis', 'http://x'], /--redis expects a redis:\/\/ URL/],
+    [['--redis', 'http://x'], /--redis expects a redis:\/\/ or rediss:\/\/ URL/],
     [['--inspect=soon'], /--inspect expects a whole number from 0 to 65535/],
   ])('rejects %j with a usage error', (argv, message) => {
     expect(() => parseDemoArgs(argv)).toThrow(UsageError);
