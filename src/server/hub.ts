@@ -6,6 +6,7 @@ import { errorText, logFailure, type Logger } from './logger.js';
 import type { ServerMetrics } from './metrics.js';
 import type { RetentionRules } from './retention.js';
 import { CloseCode, ErrorCode, type ClientFrame, type ErrorFrame, type PresenceMember, type ServerFrame } from '../protocol/wire.js';
+import { HistoryTurns } from './history-turns.js';
 import { encodeMessage, Subscription, type HistoryReader, type SubscriberSink } from './subscription.js';
 
 type Frame<T extends ClientFrame['type']> = Extract<ClientFrame, { type: T }>;
@@ -63,6 +64,8 @@ export class Hub implements BackendListener {
   /** Presence leaves the backend failed, by `<ref> <ch>`: tried again once it has recovered. */
   private readonly pendingLeaves = new Map<string, { ch: string; ref: string; userId: string }>();
   private readonly read: HistoryReader;
+  /** Each connection's turns of history reads, shared by its subscriptions. */
+  private readonly turns = new WeakMap<HubClient, HistoryTurns>();
   private backendUp = false;
 
   constructor(private readonly options: HubOptions) {
@@ -95,7 +98,7 @@ export class Hub implements BackendListener {
     set.add(client);
     if (!this.options.implicitChannels) return;
     for (const ch of [userChannel(userId), BROADCAST_ALL_CHANNEL]) {
-      const sub = new Subscription(ch, client, this.read, this.options.retention.forChannel(ch).size, true);
+      const sub = new Subscription(ch, client, this.read, this.options.retention.forChannel(ch).size, true, this.turnsOf(client));
       this.addSub(client, sub).catch((error: unknown) => this.options.logger.warn({ ch, err: errorText(error) }, 'implicit subscription failed'));
     }
   }
@@ -109,6 +112,12 @@ export class Hub implements BackendListener {
     const channels = [...client.presence.keys()];
     client.presence.clear();
     await Promise.all(channels.map((ch) => this.leave(ch, client.key, client.identity.userId)));
+  }
+
+  private turnsOf(client: HubClient): HistoryTurns {
+    let turns = this.turns.get(client);
+    if (!turns) this.turns.set(client, (turns = new HistoryTurns()));
+    return turns;
   }
 
   private addSub(client: HubClient, sub: Subscription): Promise<void> {
@@ -145,7 +154,7 @@ export class Hub implements BackendListener {
       client.sendError(ErrorCode.RATE_LIMIT_EXCEEDED, 'too many subscriptions', { details: { ch, limit: this.options.maxSubscriptions } });
       return;
     }
-    const sub = new Subscription(ch, client, this.read, this.options.retention.forChannel(ch).size);
+    const sub = new Subscription(ch, client, this.read, this.options.retention.forChannel(ch).size, false, this.turnsOf(client));
     const watching = this.addSub(client, sub);
     if (existing) this.removeSub(client, existing);
     try {

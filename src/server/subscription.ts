@@ -1,4 +1,5 @@
 import { planReplay, type HistoryRead, type ReplayItem, type StoredMessage } from './history.js';
+import { HistoryTurns, type Release } from './history-turns.js';
 
 /** Where a subscription writes its frames (a connection). */
 export interface SubscriberSink {
@@ -55,6 +56,8 @@ export class Subscription {
     private readonly historyLimit: number,
     /** Implicit subscriptions start live, without `subscribed` and without a starting number. */
     readonly implicit = false,
+    /** The connection's turns: every history read (and the replay written from it) waits for one. */
+    private readonly turns: HistoryTurns = new HistoryTurns(),
   ) {
     this.state = implicit ? 'live' : 'syncing';
   }
@@ -70,13 +73,16 @@ export class Subscription {
    * history is unreachable.
    */
   async start(since: number | undefined): Promise<void> {
-    const read = await this.reader(this.ch, since ?? 0, since === undefined ? 0 : this.historyLimit);
-    if (this.state === 'closed') return;
-    const from = since === undefined ? Math.min(read.current, this.firstHeld() - 1) : read.current;
-    this.sink.sendText(JSON.stringify({ type: 'subscribed', ch: this.ch, seq: from }), 'subscribed');
-    if (since !== undefined && !(await this.emit(planReplay(since, read)))) return;
-    this.lastSeq = from;
-    await this.drain();
+    const replayed = await this.inTurn(async () => {
+      const read = await this.reader(this.ch, since ?? 0, since === undefined ? 0 : this.historyLimit);
+      if (this.state === 'closed') return false;
+      const from = since === undefined ? Math.min(read.current, this.firstHeld() - 1) : read.current;
+      this.sink.sendText(JSON.stringify({ type: 'subscribed', ch: this.ch, seq: from }), 'subscribed');
+      if (since !== undefined && !(await this.emit(planReplay(since, read)))) return false;
+      this.lastSeq = from;
+      return true;
+    });
+    if (replayed) await this.drain();
   }
 
   offer(message: StoredMessage, text?: string): void {
@@ -132,20 +138,37 @@ export class Subscription {
 
   /** Fills the hole after `lastSeq` from history, then delivers what was held; a failed read keeps holding and is tried again. */
   private async repair(): Promise<void> {
-    const since = this.lastSeq!;
-    let read: HistoryRead;
+    const replayed = await this.inTurn(async () => {
+      const since = this.lastSeq!;
+      let read: HistoryRead;
+      try {
+        read = await this.reader(this.ch, since, this.historyLimit);
+      } catch {
+        if (this.state === 'closed') return false;
+        this.retry = setTimeout(() => this.resync(), this.retryMs);
+        this.retry.unref();
+        this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
+        return false;
+      }
+      this.retryMs = RETRY_MIN_MS;
+      return this.state !== 'closed' && (await this.emit(planReplay(since, read)));
+    });
+    if (replayed) await this.drain();
+  }
+
+  /**
+   * Runs a history read and the replay written from it in a turn of the connection (one per channel, a few
+   * across channels); false without reading when the subscription is closed (superseded) before its turn.
+   */
+  private async inTurn(readAndReplay: () => Promise<boolean>): Promise<boolean> {
+    const turn = this.turns.take(this.ch, () => this.state === 'closed');
+    const release: Release | undefined = typeof turn === 'function' ? turn : await turn;
+    if (!release) return false;
     try {
-      read = await this.reader(this.ch, since, this.historyLimit);
-    } catch {
-      if (this.state === 'closed') return;
-      this.retry = setTimeout(() => this.resync(), this.retryMs);
-      this.retry.unref();
-      this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
-      return;
+      return this.state !== 'closed' && (await readAndReplay());
+    } finally {
+      release();
     }
-    this.retryMs = RETRY_MIN_MS;
-    if (this.state === 'closed' || !(await this.emit(planReplay(since, read)))) return;
-    await this.drain();
   }
 
   /** Writes replay items as the socket takes them; false once the subscription or its socket is closed. */

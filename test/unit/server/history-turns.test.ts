@@ -1,0 +1,129 @@
+import { describe, expect, it } from 'vitest';
+import type { HistoryRead, StoredMessage } from '../../../src/server/history.js';
+import { HistoryTurns } from '../../../src/server/history-turns.js';
+import { Subscription } from '../../../src/server/subscription.js';
+
+const message = (seq: number): StoredMessage => ({ seq, dataJson: String(seq), ts: 0 });
+const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** One connection: its sink, its turns, and a reader whose reads wait until answered. */
+function connection(slots: number) {
+  const sent: { ch: string; text: string }[] = [];
+  let backlogged = false;
+  let wake = () => {};
+  const sink = {
+    open: true,
+    get backlogged() {
+      return backlogged;
+    },
+    writable: () => new Promise<void>((resolve) => (wake = resolve)),
+    sendText: (text: string) => {
+      const frame = JSON.parse(text) as { ch: string; type: string; seq?: number };
+      sent.push({ ch: frame.ch, text: frame.type === 'message' ? String(frame.seq) : `${frame.type} ${frame.seq ?? ''}`.trim() });
+    },
+    fail: (error: unknown) => {
+      throw error;
+    },
+  };
+  const pending: { ch: string; since: number; resolve: (read: HistoryRead) => void }[] = [];
+  let inFlight = 0;
+  let maxInFlight = 0;
+  const reader = (ch: string, since: number) =>
+    new Promise<HistoryRead>((resolve) => {
+      inFlight += 1;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      pending.push({
+        ch,
+        since,
+        resolve: (read) => {
+          inFlight -= 1;
+          resolve(read);
+        },
+      });
+    });
+  const turns = new HistoryTurns(slots);
+  return {
+    turns,
+    pending,
+    maxInFlight: () => maxInFlight,
+    subscription: (ch: string) => new Subscription(ch, sink, reader, 1000, false, turns),
+    /** Answers the oldest pending read of the channel with messages 1..current. */
+    answer(ch: string, current: number) {
+      const index = pending.findIndex((read) => read.ch === ch);
+      const [read] = pending.splice(index, 1);
+      read!.resolve({ base: 0, current, entries: Array.from({ length: current }, (_, n) => message(n + 1)) });
+    },
+    backlog: (value: boolean) => (backlogged = value),
+    wake: () => wake(),
+    frames: (ch: string) => sent.filter((frame) => frame.ch === ch).map((frame) => frame.text),
+  };
+}
+
+describe("a connection's history reads", () => {
+  it('re-subscribing while a read is in flight waits for it, without a second read meanwhile, and only the latest is answered', async () => {
+    const conn = connection(4);
+    const first = conn.subscription('chat:a');
+    const started = first.start(0);
+    expect(conn.pending).toHaveLength(1);
+    first.close();
+    const subs = Array.from({ length: 50 }, () => conn.subscription('chat:a'));
+    const starts = subs.map((sub, n) => {
+      const start = sub.start(0);
+      if (n < subs.length - 1) sub.close();
+      return start;
+    });
+    await settle();
+    expect(conn.pending).toHaveLength(1);
+    conn.answer('chat:a', 3);
+    await started;
+    await settle();
+    expect(conn.pending).toHaveLength(1);
+    subs.at(-1)!.offer(message(4));
+    conn.answer('chat:a', 3);
+    await Promise.all(starts);
+    expect(conn.maxInFlight()).toBe(1);
+    expect(conn.frames('chat:a')).toEqual(['subscribed 3', '1', '2', '3', '4']);
+    expect(conn.turns.size).toBe(0);
+  });
+
+  it('beyond the slots, reads of other channels wait their turn in order; one closed meanwhile passes it on without reading', async () => {
+    const conn = connection(2);
+    const subs = ['chat:a', 'chat:b', 'chat:c', 'chat:d'].map((ch) => conn.subscription(ch));
+    const starts = subs.map((sub) => sub.start(0));
+    await settle();
+    expect(conn.pending.map((read) => read.ch)).toEqual(['chat:a', 'chat:b']);
+    subs[2]!.close();
+    conn.answer('chat:a', 2);
+    await settle();
+    expect(conn.pending.map((read) => read.ch)).toEqual(['chat:b', 'chat:d']);
+    conn.answer('chat:b', 1);
+    conn.answer('chat:d', 1);
+    await Promise.all(starts);
+    expect(conn.maxInFlight()).toBe(2);
+    expect(conn.frames('chat:a')).toEqual(['subscribed 2', '1', '2']);
+    expect(conn.frames('chat:c')).toEqual([]);
+    expect(conn.frames('chat:d')).toEqual(['subscribed 1', '1']);
+    expect(conn.turns.size).toBe(0);
+  });
+
+  it('a turn lasts while its replay waits for the socket, so a read result is not held beside another beyond the slots', async () => {
+    const conn = connection(1);
+    const a = conn.subscription('chat:a');
+    const b = conn.subscription('chat:b');
+    conn.backlog(true);
+    const startedA = a.start(0);
+    const startedB = b.start(0);
+    conn.answer('chat:a', 3);
+    await settle();
+    expect(conn.frames('chat:a')).toEqual(['subscribed 3']);
+    expect(conn.pending).toHaveLength(0);
+    conn.backlog(false);
+    conn.wake();
+    await startedA;
+    await settle();
+    expect(conn.pending.map((read) => read.ch)).toEqual(['chat:b']);
+    conn.answer('chat:b', 1);
+    await startedB;
+    expect(conn.frames('chat:b')).toEqual(['subscribed 1', '1']);
+  });
+});
