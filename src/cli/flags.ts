@@ -38,8 +38,16 @@ export function hostValue(flag: string, raw: string | undefined): string {
   return raw;
 }
 
-/** The Redis URL `raw` given to `flag`. */
+/** The Redis URL `raw` given to `flag` (never repeated in an error: it may hold a password). */
 export function redisUrl(flag: string, raw: string | undefined): string {
-  if (!raw || !/^rediss?:\/\//.test(raw)) throw new UsageError(`${flag} expects a redis:// or rediss:// URL, got ${shown(raw)}`);
-  return raw;
+  let url: URL | undefined;
+  try {
+    url = raw ? new URL(raw) : undefined;
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'redis:' && url.protocol !== 'rediss:') || !url.hostname) {
+    throw new UsageError(`${flag} expects a redis:// or rediss:// URL, got ${raw === undefined ? 'nothing' : 'something else'}`);
+  }
+  return raw!;
 }

@@ -9,7 +9,8 @@ import { serve, token } from './serve.js';
 const usage = `usage: socketchart <command> [options]
 
 commands:
-  serve [--port <n>] [--redis <url>]     the reference server (tokens signed with JWT_SECRET)
+  serve [--port <n>] [--host <addr>] [--redis <url>]
+                                         the reference server (tokens signed with JWT_SECRET)
   token <userId> [--ttl <seconds>]       prints a token for the reference server
   inspect [--port <n>] [--host <addr>]   the offline inspector (page and WebSocket on loopback)
   help                                   this text

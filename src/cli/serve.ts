@@ -14,14 +14,19 @@ export const exampleChannels: readonly ChannelRule[] = [
   { pattern: 'admin:*', subscribe: { roles: ['admin'] }, publish: { roles: ['admin'] } },
 ];
 
-const LISTEN_ERRORS = new Set(['EADDRINUSE', 'EACCES', 'EADDRNOTAVAIL']);
+const bracketed = (host: string) => (host.includes(':') && !host.startsWith('[') ? `[${host}]` : host);
 
-/** A failure the user can act on (a missing package, a bad secret, a taken port): its message, or undefined. */
-function explained(error: unknown, port: number, host: string): string | undefined {
+/**
+ * What a failure to start says: the message of a missing package or a bad option, what to change for a
+ * port or an address that cannot be used, else the error's name and message (never the error itself, whose
+ * fields may hold a URL with a password).
+ */
+function explained(error: unknown, port: number, host: string): string {
   const { name, code, message } = (error ?? {}) as { name?: string; code?: string; message?: string };
-  if (name === 'MissingDependencyError' || isSocketchartError(error)) return message;
-  if (code !== undefined && LISTEN_ERRORS.has(code)) return `cannot listen on ${host}:${port} (${code}): choose another --port`;
-  return undefined;
+  if (name === 'MissingDependencyError' || isSocketchartError(error)) return message ?? String(name);
+  if (code === 'EADDRINUSE' || code === 'EACCES') return `cannot listen on ${bracketed(host)}:${port} (${code}): choose another --port`;
+  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') return `cannot listen on ${bracketed(host)} (${code}): choose another --host`;
+  return `${name ?? 'Error'}: ${message ?? 'unknown error'}`.slice(0, 300);
 }
 
 /** Reads the command's arguments, printing the usage for `--help` (0) or a usage error (2). */
@@ -47,17 +52,17 @@ export async function serve(argv: readonly string[], env: Readonly<Record<string
     const { createServer } = await import('../server/index.js');
     server = await createServer({ port: args.port, host: args.host, auth: { jwtSecret: env.JWT_SECRET }, channels: exampleChannels, redis: args.redis });
   } catch (error) {
-    const message = explained(error, args.port, args.host);
-    if (message === undefined) throw error;
-    console.error(message);
+    console.error(explained(error, args.port, args.host));
     return 1;
   }
-  const shownHost = args.host.includes(':') ? `[${args.host}]` : args.host;
-  console.log(`socketchart server: ws://${shownHost}:${server.address()?.port}${args.redis ? ' (scaled out over Redis)' : ''}`);
+  console.log(`socketchart server: ws://${bracketed(args.host)}:${server.address()?.port}${args.redis ? ' (scaled out over Redis)' : ''}`);
   console.log('tokens: socketchart token <userId> (signed with JWT_SECRET); Ctrl-C to stop');
   await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
+    const stop = () => {
+      process.off('SIGINT', stop).off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop).on('SIGTERM', stop);
   });
   await server.close();
   return 0;
@@ -76,9 +81,7 @@ export async function token(argv: readonly string[], env: Readonly<Record<string
     console.log(await createToken({ secret: env.JWT_SECRET, userId: args.userId, expiresInSec: args.ttlSec }));
     return 0;
   } catch (error) {
-    const message = explained(error, 0, '');
-    if (message === undefined) throw error;
-    console.error(message);
+    console.error(explained(error, 0, ''));
     return 1;
   }
 }

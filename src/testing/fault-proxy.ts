@@ -86,7 +86,9 @@ class Lane {
  * - `delayMs` (+ up to `jitterMs` more, drawn per chunk): every chunk is held that long in both
  *   directions; bytes keep their order within each direction, as on a slow link (a chunk never
  *   overtakes an earlier one, whatever its own delay, and lowering the delay does not reorder);
- *   a side that closes gracefully is closed on the other side after its last held bytes, not before.
+ *   a side that closes gracefully is closed on the other side after its last held bytes, not before, and
+ *   the connection counts as `open` until both sides have closed (a peer that stays half-open keeps it, as
+ *   on a real network; `reset()` and `close()` end it).
  */
 export class FaultProxy {
   private server: net.Server | undefined;

@@ -75,6 +75,15 @@ describe('socketchart serve', () => {
     expect(server.out()).toContain('is its environment variable set?');
   }, 30_000);
 
+  it('a Redis URL it cannot use ends the start with a message that shows no password', async () => {
+    for (const redis of ['redis://:hunter2pw@127.0.0.1:99999', 'redis://%zz:hunter2pw@127.0.0.1:1']) {
+      const server = startServe(['--port', '0'], { JWT_SECRET: SECRET, REDIS_URL: redis });
+      expect(await server.exit).not.toBe(0);
+      expect(server.out()).toMatch(/REDIS_URL expects|URI malformed/);
+      expect(server.out()).not.toContain('hunter2pw');
+    }
+  }, 30_000);
+
   it('on a port already taken, exits 1 with a clear message', async () => {
     const taken: Server = listenOn();
     await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));

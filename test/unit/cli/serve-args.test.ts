@@ -28,6 +28,21 @@ describe('socketchart serve flags', () => {
     expect(() => parseServeArgs(argv)).toThrow(UsageError);
     expect(() => parseServeArgs(argv)).toThrow(message);
   });
+
+  it('refuses a Redis URL it cannot read, from --redis or REDIS_URL, without repeating it (it may hold a password)', () => {
+    const urls = ['redis://:hunter2pw@127.0.0.1:99999', 'redis://:hunter2pw@', 'http://:hunter2pw@host:6379'];
+    for (const url of urls) {
+      expect(() => parseServeArgs(['--redis', url])).toThrow(UsageError);
+      expect(() => parseServeArgs([], { REDIS_URL: url })).toThrow(/REDIS_URL expects a redis:\/\/ or rediss:\/\/ URL/);
+      for (const run of [() => parseServeArgs(['--redis', url]), () => parseServeArgs([], { REDIS_URL: url })]) {
+        try {
+          run();
+        } catch (error) {
+          expect((error as Error).message).not.toContain('hunter2pw');
+        }
+      }
+    }
+  });
 });
 
 describe('socketchart token arguments', () => {
