@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ErrorCode, plainProtocol, type InboundMessage, type SocketchartError } from '../../../src/index.js';
 import { SimulatedClock, type MockSocket } from '../../../src/testing/index.js';
 import { harness, settle, type Harness } from '../../support/harness.js';
+import { track, type Settled } from '../../support/settled.js';
 
 /** Records every inspection event of the connection (and its children) by type. */
 function inspection() {
@@ -14,23 +15,6 @@ function inspection() {
     /** Inspection events recorded since `mark`. */
     since: (mark: number) => types.slice(mark),
   };
-}
-
-type Settled = { status: 'pending' | 'resolved' | 'rejected'; error: SocketchartError | undefined };
-
-/** Observes a send() promise without leaving a rejection unhandled. */
-function track(promise: Promise<void>): Settled {
-  const box: Settled = { status: 'pending', error: undefined };
-  promise.then(
-    () => {
-      box.status = 'resolved';
-    },
-    (error: SocketchartError) => {
-      box.status = 'rejected';
-      box.error = error;
-    },
-  );
-  return box;
 }
 
 const socketOf = (h: Harness): MockSocket => {

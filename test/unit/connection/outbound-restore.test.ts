@@ -1,0 +1,90 @@
+import { expect, it } from 'vitest';
+import { ErrorCode, isSocketchartError, memoryStore, type MessageStore, type StoredMessage } from '../../../src/index.js';
+import { harness } from '../../support/harness.js';
+
+/**
+ * Messages a previous run left in the persistence store are queued again when the store has loaded: a
+ * message is dropped once its `expiresAt` (wall-clock time after which it is dropped) is reached, before
+ * or after it is restored; the outcome of restored messages is reported by `restored` and `error` events.
+ */
+
+const START = 1_700_000_000_000; // the harness clock's time
+
+function stored(overrides: Partial<StoredMessage> & Pick<StoredMessage, 'key'>): StoredMessage {
+  return { frame: `{"type":"publish","ch":"c","data":"${overrides.key}"}`, channel: 'c', priority: 'normal', ack: false, sentAt: START - 10_000, ...overrides };
+}
+
+it('a restored message keeps the rest of its time to live: still queued when it runs out, it is dropped and reported', async () => {
+  const store = memoryStore();
+  store.put(stored({ key: 'short', expiresAt: START + 1_000 }));
+  const h = harness({ heartbeat: false, persistence: { store } });
+  const restored: unknown[] = [];
+  h.connection.on('restored', (event) => restored.push(event));
+  await h.settle();
+  expect(restored).toEqual([{ messages: 1, expired: 0 }]);
+  expect(h.connection.queued).toBe(1);
+  await h.advance(999);
+  expect(h.errors).toEqual([]);
+  await h.advance(1);
+  expect(h.errors.map((error) => error.code)).toEqual([ErrorCode.MESSAGE_EXPIRED]);
+  expect(h.connection.queued).toBe(0);
+  expect(store.size).toBe(0);
+  await h.connect();
+  expect(h.server.last!.sentOfType('publish')).toEqual([]);
+});
+
+it('a restored acknowledged message keeps the rest of its time to live too, and its expiry is reported with its id', async () => {
+  const store = memoryStore();
+  store.put(stored({ key: 'k1', ack: true, frame: '{"type":"publish","ch":"c","id":"k1","data":1}', expiresAt: START + 1_000 }));
+  const h = harness({ heartbeat: false, persistence: { store } });
+  await h.settle();
+  await h.advance(1_000);
+  expect(h.errors.map((error) => [error.code, error.messageId])).toEqual([[ErrorCode.MESSAGE_EXPIRED, 'k1']]);
+  expect(store.size).toBe(0);
+  await h.connect();
+  expect(h.server.last!.sentOfType('publish')).toEqual([]);
+});
+
+it('a stored message whose expiry is exactly now is dropped as expired, not restored', async () => {
+  const store = memoryStore();
+  store.put(stored({ key: 'now', expiresAt: START }));
+  store.put(stored({ key: 'later', expiresAt: START + 1 }));
+  const h = harness({ heartbeat: false, persistence: { store } });
+  const restored: unknown[] = [];
+  h.connection.on('restored', (event) => restored.push(event));
+  await h.settle();
+  expect(restored).toEqual([{ messages: 1, expired: 1 }]);
+  await h.connect();
+  expect(h.server.last!.sentOfType('publish').map((frame) => frame.data)).toEqual(['later']);
+});
+
+it('a store that cannot load is reported on on(error), and the connection carries on', async () => {
+  const failure = new Error('disk on fire');
+  const store: MessageStore = {
+    load: () => Promise.reject(failure),
+    put: () => undefined,
+    delete: () => undefined,
+  };
+  const h = harness({ heartbeat: false, persistence: { store } });
+  await h.settle();
+  await h.settle();
+  expect(h.errors).toHaveLength(1);
+  expect(isSocketchartError(h.errors[0])).toBe(true);
+  expect(h.errors[0]!.cause).toBe(failure);
+  await h.connect();
+  await h.connection.send('still works');
+  expect(h.server.last!.sent.map((frame) => frame.raw)).toContain('still works');
+});
+
+it('a connection stopped before its store has loaded holds no message in its queue once the store loads: closed, it keeps nothing queued', async () => {
+  const store = memoryStore();
+  store.put(stored({ key: 'left' }));
+  const h = harness({ heartbeat: false, persistence: { store } });
+  h.connection.start();
+  h.connection.stop();
+  await h.settle();
+  await h.settle();
+  expect(h.connection.status).toBe('closed');
+  expect(h.connection.queued).toBe(0);
+  expect(h.server.sockets.flatMap((socket) => socket.sentOfType('publish'))).toEqual([]);
+});
