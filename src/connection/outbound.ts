@@ -1,5 +1,5 @@
 import type { OutgoingFrame } from '../protocol/adapter.js';
-import { ErrorCode, SocketchartError, closedError } from '../protocol/errors.js';
+import { ErrorCode, InvalidOptionError, SocketchartError, closedError } from '../protocol/errors.js';
 import { OutboundQueue, priorityError, type Priority, type QueuedMessage } from '../queue/outbound-queue.js';
 import { AckTracker, type AckInfo } from '../queue/ack-tracker.js';
 import { RateLimiter, Take, channelType } from '../policy/rate-limiter.js';
@@ -19,7 +19,7 @@ import { MAX_TIMER_MS } from '../environment/clock.js';
 export interface SendOptions {
   /** Queue priority when the message cannot be written at once. @default 'normal' */
   priority?: Priority;
-  /** Time-to-live while queued, in ms; the promise rejects with MESSAGE_EXPIRED after it. @default queue.defaultTtlMs */
+  /** Time-to-live while queued, in ms (`0`: none); the promise rejects with MESSAGE_EXPIRED after it. @default queue.defaultTtlMs */
   ttl?: number;
   /** Channel to publish on (default protocol: a `publish` frame). @default undefined */
   channel?: string;
@@ -178,6 +178,9 @@ export class Outbound {
     if (options.priority !== undefined && options.priority !== 'normal') {
       const invalid = priorityError(options.priority);
       if (invalid) return Promise.reject(invalid);
+    }
+    if (options.ttl !== undefined && !(typeof options.ttl === 'number' && options.ttl >= 0)) {
+      return Promise.reject(new InvalidOptionError('ttl', 'a number of ms, 0 or more (0: none)', options.ttl));
     }
     if (typeof Blob !== 'undefined' && data instanceof Blob) {
       return Promise.reject(new SocketchartError(ErrorCode.INVALID_MESSAGE_FORMAT, { message: 'A Blob is not sent: send its bytes (await blob.arrayBuffer())', recovery: 'fail' }));

@@ -28,7 +28,7 @@ export interface ConnectionMetricsSnapshot {
   bytesOut: number;
   /** Messages waiting in the outbound queue. */
   queueDepth: number;
-  /** Outbound messages dropped (evicted, expired or refused by the queue). */
+  /** Outbound messages dropped: evicted, expired or refused by the queue, or over `maxMessageBytes`. */
   drops: number;
   /** Errors reported by the connection. */
   errors: number;

@@ -40,6 +40,27 @@ describe('misuse is refused at once', () => {
     }
   });
 
+  it('send() with a ttl that is not a number of ms, 0 or more, rejects with InvalidOptionError naming ttl, and nothing is written or queued', async () => {
+    const h = harness({ heartbeat: false });
+    for (const ttl of [-1, Number.NaN, '5000', null]) {
+      const queued = h.connection.send('early', { ttl: ttl as number });
+      await expect(queued).rejects.toBeInstanceOf(InvalidOptionError);
+      await expect(queued).rejects.toMatchObject({ code: ErrorCode.INVALID_OPTION, details: { option: 'ttl' } });
+    }
+    expect(h.connection.queued).toBe(0);
+    await h.connect();
+    await expect(h.connection.send('now', { ttl: -5 })).rejects.toMatchObject({ details: { option: 'ttl' } });
+    await h.connection.send('kept', { ttl: 0 });
+    expect(h.server.last!.sent.map((frame) => frame.raw)).toEqual(['kept']);
+  });
+
+  it('a message over maxMessageBytes is refused by send() and counted among the drops', async () => {
+    const h = harness({ heartbeat: false, maxMessageBytes: 8 });
+    await h.connect();
+    await expect(h.connection.send('x'.repeat(9))).rejects.toMatchObject({ code: ErrorCode.MESSAGE_TOO_LARGE });
+    expect(h.connection.metrics().drops).toBe(1);
+  });
+
   it('subscribe() needs a channel name and a listener', () => {
     const h = harness();
     expect(() => h.connection.subscribe('', () => {})).toThrow(InvalidOptionError);
