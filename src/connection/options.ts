@@ -110,7 +110,8 @@ export interface PersistenceOptions {
    * Where queued messages and unacknowledged `ack: true` messages are kept so that they survive a restart
    * of the app: `webStorageStore()` or `indexedDbStore()` in browsers, `fileStore()` in Node, `memoryStore()`
    * in tests. Give every connection its own store. Messages a previous run left are queued again when the
-   * store has loaded (acknowledged ones with their ids, so the server keeps them once); their outcome is
+   * store has loaded, or when the connection next starts if it is closed by then (acknowledged ones with
+   * their ids, so the server keeps them once); their outcome is
    * reported by `restored` and `error` events. `stop()` and `dispose()` settle every message (CLOSED) and
    * clear it from the store.
    */

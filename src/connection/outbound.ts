@@ -110,6 +110,8 @@ export class Outbound {
   /** A rate-limit wait is in progress (from the first throttled drain until the fast path reopens or the link goes). */
   private throttling = false;
   private disposed = false;
+  /** What the store held when it loaded while the connection was closed: queued when it starts again. */
+  private unrestored: readonly StoredMessage[] | undefined;
 
   constructor(private readonly host: OutboundHost) {
     const { options } = host;
@@ -263,7 +265,11 @@ export class Outbound {
   /** Queues again what a previous run left in the persistence store, oldest first. */
   private restore(messages: readonly StoredMessage[]): void {
     const outbox = this.outbox!;
-    if (this.disposed || this.host.link.settled) return;
+    if (this.disposed) return;
+    if (this.host.link.settled) {
+      this.unrestored = messages;
+      return;
+    }
     const now = this.host.options.clock.now();
     let restored = 0;
     let expired = 0;
@@ -363,6 +369,13 @@ export class Outbound {
   }
 
   /** The fast path reopened, or the link is gone: the wait for the rate limit is over. */
+  /** The connection left `closed` or `failed`: what the store loaded meanwhile is queued now. */
+  reopened(): void {
+    const messages = this.unrestored;
+    this.unrestored = undefined;
+    if (messages) this.restore(messages);
+  }
+
   endThrottle(): void {
     if (!this.throttling) return;
     this.throttling = false;

@@ -154,6 +154,7 @@ export class ConnectionRuntime implements SocketCallbacks {
     const context = (this.context = snapshot.context);
     if (previous && previous.urlIndex !== context.urlIndex) this.announceFailover(previous.urlIndex, context.urlIndex);
     if (link.writable && !before.writable) this.outbound_?.endThrottle();
+    if (before.settled && !link.settled) this.outbound_?.reopened();
     const { status } = link;
     if (status === before.status) return;
     this.metrics.onState(status);

@@ -88,3 +88,41 @@ it('a connection stopped before its store has loaded holds no message in its que
   expect(h.connection.queued).toBe(0);
   expect(h.server.sockets.flatMap((socket) => socket.sentOfType('publish'))).toEqual([]);
 });
+
+it('a connection stopped before its store has loaded, then started again, sends what a previous run left, once', async () => {
+  const store = memoryStore();
+  store.put(stored({ key: 'left' }));
+  store.put(stored({ key: 'acked', ack: true, frame: '{"type":"publish","ch":"c","id":"acked","data":"acked"}' }));
+  const h = harness({ heartbeat: false, persistence: { store } });
+  const restored: unknown[] = [];
+  h.connection.on('restored', (event) => restored.push(event));
+  h.connection.start();
+  h.connection.stop();
+  await h.settle();
+  expect(restored).toEqual([]);
+  expect(store.size).toBe(2);
+  await h.connect();
+  expect(restored).toEqual([{ messages: 2, expired: 0 }]);
+  expect(h.server.last!.sentOfType('publish').map((frame) => frame.data)).toEqual(['left', 'acked']);
+  expect(store.size).toBe(1);
+  h.server.last!.push({ type: 'ack', id: 'acked', seq: 1 });
+  await h.settle();
+  expect(store.size).toBe(0);
+  h.connection.stop();
+  await h.connect();
+  expect(h.server.last!.sentOfType('publish')).toEqual([]);
+});
+
+it('a connection disposed before its store has loaded leaves what a previous run stored for the next run', async () => {
+  const store = memoryStore();
+  store.put(stored({ key: 'left' }));
+  const h = harness({ heartbeat: false, persistence: { store } });
+  h.connection.start();
+  h.connection.dispose();
+  await h.settle();
+  await h.settle();
+  expect(store.size).toBe(1);
+  const next = harness({ heartbeat: false, persistence: { store } });
+  await next.connect();
+  expect(next.server.last!.sentOfType('publish').map((frame) => frame.data)).toEqual(['left']);
+});
