@@ -54,7 +54,7 @@ export function parseClientFrame(text: string, bounds: JsonBounds, accepted: Rea
   }
   const record = json as Record<string, unknown>;
   const id = typeof record.id === 'string' && record.id.length <= 128 ? record.id : undefined;
-  const problem = boundsProblem(json, bounds);
+  const problem = boundsProblem(json, bounds, text);
   if (problem) return { ok: false, message: `frame ${problem}`, ...(id ? { id } : {}) };
   const type = record.type;
   if (typeof type !== 'string') return { ok: false, message: 'a frame needs a string "type"', ...(id ? { id } : {}) };

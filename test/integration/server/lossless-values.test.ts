@@ -34,6 +34,26 @@ describe('values a frame carries are kept as sent, or refused with a typed error
     expect(reader.ofType('message', 'chat:numbers')).toEqual([]);
   });
 
+  it('refuses a publish whose data holds an integer no double holds exactly (2^53 + 1, a 20-digit id), echoing its id, and stores nothing', async () => {
+    const before = stateSizes(server).retainedMessages;
+    sender.sendRaw('{"type":"publish","ch":"chat:numbers","id":"past-2^53","data":{"n":9007199254740993}}');
+    expect(await sender.next((frame) => frame.id === 'past-2^53')).toMatchObject({ type: 'error', code: 'INVALID_MESSAGE_FORMAT', id: 'past-2^53' });
+    sender.sendRaw('{"type":"publish","ch":"chat:numbers","id":"long-id","data":[1,{"ids":["x",-12345678901234567891]}]}');
+    const refused = await sender.next((frame) => frame.id === 'long-id');
+    expect(refused).toMatchObject({ type: 'error', code: 'INVALID_MESSAGE_FORMAT', id: 'long-id' });
+    expect(String(refused.message)).toMatch(/as a string/);
+    await delay(50);
+    expect(stateSizes(server).retainedMessages).toBe(before);
+    expect(reader.ofType('message', 'chat:numbers')).toEqual([]);
+  });
+
+  it('delivers integers a double holds exactly however large (2^53, 2^64), and long digit strings, as sent', async () => {
+    sender.sendRaw('{"type":"publish","ch":"chat:numbers","id":"exact","data":[9007199254740992,18446744073709551616,-9007199254740991,"12345678901234567891",{"k\\"":"\\"9007199254740993"}]}');
+    expect(await sender.nextOfType('ack', { id: 'exact' })).toBeDefined();
+    const delivered = await reader.nextOfType('message', { ch: 'chat:numbers' });
+    expect(delivered.data).toEqual([2 ** 53, 2 ** 64, -(2 ** 53 - 1), '12345678901234567891', { 'k"': '"9007199254740993' }]);
+  });
+
   it('delivers the largest and smallest doubles as sent', async () => {
     sender.sendRaw('{"type":"publish","ch":"chat:numbers","id":"edges","data":[1.7976931348623157e308,-1.7976931348623157e308,5e-324]}');
     expect(await sender.nextOfType('ack', { id: 'edges' })).toBeDefined();
