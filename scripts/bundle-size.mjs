@@ -29,7 +29,7 @@ const figures = [
   {
     name: 'client entry: createConnection (xstate included)',
     contents: "export { createConnection } from './dist/index.js';",
-    budget: 44 * KB,
+    budget: 44.2 * KB,
     target: 25 * KB,
     excludes: { 'pool code': poolCode },
   },

@@ -98,7 +98,7 @@ export class Inbound implements FrameSink {
   data(message: InboundMessage): void {
     const { host } = this;
     if (host.operations !== undefined && message.ch !== undefined) host.operations.next(message.ch, message.data);
-    host.routes?.deliver(message);
+    if (host.routes?.deliver(message) === false) host.metrics.duplicates++;
   }
 
   /**

@@ -27,8 +27,6 @@ function tell(listener: MessageListener, message: InboundMessage): void {
 export class Router {
   private channels: Map<string, ChannelEntry> | undefined;
   private any: MessageListener[] | undefined;
-  /** Inbound messages dropped because their sequence number was already seen. */
-  duplicates = 0;
 
   /** `released`: told when the last listener of a channel leaves. */
   constructor(private readonly released?: (channel: string) => void) {}
@@ -87,18 +85,16 @@ export class Router {
   /**
    * Hands a message to the listeners of its channel, then to every `onAny` listener: those listening when
    * it arrived, each once (a listener that unsubscribes or subscribes during the delivery changes the next one).
+   * False when it was dropped: its channel's sequence number was already delivered.
    */
-  deliver(message: InboundMessage): void {
+  deliver(message: InboundMessage): boolean {
     const ch = message.ch;
     if (typeof ch === 'string' && this.channels !== undefined) {
       const entry = this.channels.get(ch);
       if (entry !== undefined) {
         const seq = message.seq;
         if (typeof seq === 'number') {
-          if (entry.lastSeq !== undefined && seq <= entry.lastSeq) {
-            this.duplicates++;
-            return;
-          }
+          if (entry.lastSeq !== undefined && seq <= entry.lastSeq) return false;
           entry.lastSeq = seq;
         }
         const { subscriptions } = entry;
@@ -117,6 +113,7 @@ export class Router {
       if (any.length === 1) tell(any[0]!, message);
       else for (const listener of any.slice()) tell(listener, message);
     }
+    return true;
   }
 
   clear(): void {

@@ -30,6 +30,11 @@ export interface ConnectionMetricsSnapshot {
   queueDepth: number;
   /** Outbound messages dropped: evicted, expired or refused by the queue, or over `maxMessageBytes`. */
   drops: number;
+  /**
+   * Inbound messages of a subscribed channel dropped because their sequence number was already delivered
+   * (a replay after a reconnect that overlaps what had arrived): no listener saw them twice.
+   */
+  duplicates: number;
   /** Errors reported by the connection. */
   errors: number;
   /** Times the outbound queue had to wait for a rate limit (`connected.outbound.throttled`). */
@@ -102,6 +107,8 @@ export class ConnectionMetrics {
   bytesOut = 0;
   /** Outbound messages dropped by the queue (evicted, expired, refused). */
   drops = 0;
+  /** Inbound messages dropped as already delivered. */
+  duplicates = 0;
   /** Errors seen; prefer `recordError()`, which also counts the error as recent for the health score. */
   errors = 0;
   /** Times the outbound queue had to wait for a rate limit. */
@@ -217,6 +224,7 @@ export class ConnectionMetrics {
       bytesOut: this.bytesOut,
       queueDepth: extra.queueDepth,
       drops: this.drops,
+      duplicates: this.duplicates,
       errors: this.errors,
       throttles: this.throttles,
       throttledMs: this.throttledTotal + (this.throttledSince === undefined ? 0 : now - this.throttledSince),

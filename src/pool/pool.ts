@@ -26,7 +26,7 @@ export interface PoolMetrics {
   /** Mean of the connections' health scores, 0–1. */
   healthScore: number;
   /** Sums over every connection. */
-  totals: { connects: number; reconnects: number; messagesIn: number; messagesOut: number; bytesIn: number; bytesOut: number; drops: number; errors: number; queueDepth: number };
+  totals: { connects: number; reconnects: number; messagesIn: number; messagesOut: number; bytesIn: number; bytesOut: number; drops: number; duplicates: number; errors: number; queueDepth: number };
   /** Dial permits granted so far and connections waiting for one. */
   dials: { granted: number; waiting: number };
   connections: Record<string, ConnectionMetricsSnapshot>;
@@ -113,7 +113,7 @@ export class Pool {
 
   metrics(): PoolMetrics {
     const connections: Array<[string, ConnectionMetricsSnapshot]> = [];
-    const totals = { connects: 0, reconnects: 0, messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, drops: 0, errors: 0, queueDepth: 0 };
+    const totals = { connects: 0, reconnects: 0, messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, drops: 0, duplicates: 0, errors: 0, queueDepth: 0 };
     let score = 0;
     for (const connection of this.rt.order) {
       const m = connection.metrics();

@@ -538,6 +538,25 @@ describe('data plane', () => {
     ]);
   });
 
+  it('subscribed tells a channel that has seen nothing where it starts: a reconnect resumes from there, or from the last message after it', async () => {
+    const h = harness({ reconnect: { baseMs: 100, capMs: 100, jitter: 0 } });
+    h.connection.subscribe('quiet', () => {});
+    h.connection.subscribe('busy', () => {});
+    await h.connect();
+    h.server.last!.push({ type: 'subscribed', ch: 'quiet', seq: 12 });
+    h.server.last!.push({ type: 'subscribed', ch: 'busy', seq: 30 });
+    h.server.last!.push({ type: 'message', ch: 'busy', seq: 31, data: 31 });
+    h.server.last!.push({ type: 'subscribed', ch: 'busy', seq: 30 });
+    h.server.last!.push({ type: 'subscribed', ch: 'nobody', seq: 7 });
+    h.server.last!.drop();
+    await h.settle();
+    await h.advance(100);
+    expect(h.server.last!.sentOfType('subscribe')).toEqual([
+      { type: 'subscribe', ch: 'quiet', since: 12 },
+      { type: 'subscribe', ch: 'busy', since: 31 },
+    ]);
+  });
+
   it('a channel unsubscribed before the reconnect is not resubscribed', async () => {
     const h = harness();
     const off = h.connection.subscribe('gone', () => {});
@@ -551,7 +570,7 @@ describe('data plane', () => {
     expect(socketOf(h).sentOfType('subscribe')).toEqual([{ type: 'subscribe', ch: 'kept' }]);
   });
 
-  it('an inbound message whose seq was already seen is dropped: each is delivered once, also across a reconnect replay', async () => {
+  it('an inbound message whose seq was already seen is dropped and counted in metrics().duplicates: each is delivered once, also across a reconnect replay', async () => {
     const h = harness();
     const got: unknown[] = [];
     const any: unknown[] = [];
@@ -572,6 +591,7 @@ describe('data plane', () => {
     for (const seq of [2, 3, 4, 5]) second.push({ type: 'message', ch: 'a', seq, data: `m${seq}` });
     expect(got).toEqual(['m1', 'm2', 'm3', 'm4', 'm5']);
     expect(any).toEqual(['m1', 'm2', 'm3', 'm4', 'm5']);
+    expect(h.connection.metrics().duplicates).toBe(4);
   });
 });
 
@@ -592,6 +612,42 @@ describe('gaps', () => {
     await h.settle();
     await h.advance(100);
     expect(h.server.last!.sentOfType('subscribe')).toEqual([{ type: 'subscribe', ch: 'feed', since: 41 }]);
+  });
+
+  it('a gap before any message of the channel moves its resume point past the gap', async () => {
+    const h = harness({ reconnect: { baseMs: 100, capMs: 100, jitter: 0 } });
+    h.connection.subscribe('feed', () => {});
+    await h.connect();
+    h.server.last!.push({ type: 'gap', ch: 'feed', from: 1, to: 9 });
+    h.server.last!.drop();
+    await h.settle();
+    await h.advance(100);
+    expect(h.server.last!.sentOfType('subscribe')).toEqual([{ type: 'subscribe', ch: 'feed', since: 9 }]);
+  });
+
+  it('a gap for numbers already delivered does not move the resume point back', async () => {
+    const h = harness({ reconnect: { baseMs: 100, capMs: 100, jitter: 0 } });
+    h.connection.subscribe('feed', () => {});
+    await h.connect();
+    for (let seq = 1; seq <= 5; seq++) h.server.last!.push({ type: 'message', ch: 'feed', seq, data: seq });
+    h.server.last!.push({ type: 'gap', ch: 'feed', from: 2, to: 5 });
+    h.server.last!.push({ type: 'gap', ch: 'feed', from: 2, to: 3 });
+    h.server.last!.drop();
+    await h.settle();
+    await h.advance(100);
+    expect(h.server.last!.sentOfType('subscribe')).toEqual([{ type: 'subscribe', ch: 'feed', since: 5 }]);
+  });
+
+  it('only a gap frame announces a gap: subscribed, ack and message frames with numbers do not', async () => {
+    const h = harness();
+    const gaps: unknown[] = [];
+    h.connection.subscribe('feed', () => {});
+    h.connection.on('gap', (gap) => gaps.push(gap));
+    await h.connect();
+    h.server.last!.push({ type: 'subscribed', ch: 'feed', seq: 3 });
+    h.server.last!.push({ type: 'ack', id: 'x', ch: 'feed', seq: 4, from: 1, to: 2 });
+    h.server.last!.push({ type: 'message', ch: 'feed', seq: 5, data: 5, from: 1, to: 2 });
+    expect(gaps).toEqual([]);
   });
 
   it('ignores a gap announced for a channel nobody listens to', async () => {

@@ -36,6 +36,20 @@ describe('heartbeat', () => {
     expect(h.connection.status).toBe('connected');
   });
 
+  it('counts inbound traffic as proof of life in every probe, not only the first', async () => {
+    const h = harness({ heartbeat, reconnect }, { autoPong: false });
+    await h.connect();
+    const socket = h.server.last!;
+    for (let probe = 1; probe <= 3; probe++) {
+      await h.advance(10_000);
+      expect(socket.sentOfType('ping')).toHaveLength(probe);
+      socket.push({ type: 'message', ch: 'x', data: probe });
+      await h.advance(2_000);
+      expect(h.connection.status).toBe('connected');
+    }
+    expect(h.server.sockets).toHaveLength(1);
+  });
+
   it('suspends timeouts while the page is hidden: no false positive from throttled timers', async () => {
     const h = harness({ heartbeat, reconnect }, { autoPong: false });
     await h.connect();
