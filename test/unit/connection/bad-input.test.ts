@@ -89,6 +89,17 @@ describe('bad input from the server', () => {
     expect(got).toEqual(['small']);
   });
 
+  it('an inbound frame of exactly maxInboundBytes is delivered (the limit is inclusive)', async () => {
+    const { h, got, socket } = await connected({ maxInboundBytes: 100 });
+    const head = JSON.stringify({ type: 'message', ch: 'a', seq: 1, data: '' });
+    const frame = JSON.stringify({ type: 'message', ch: 'a', seq: 1, data: 'x'.repeat(100 - head.length) });
+    expect(frame.length).toBe(100);
+    socket.push(frame);
+    expect(got).toHaveLength(1);
+    socket.push(new ArrayBuffer(100));
+    expect(h.errors.filter((error) => error.code === ErrorCode.MESSAGE_TOO_LARGE)).toEqual([]);
+  });
+
   it('maxInboundBytes counts UTF-8 bytes: a multi-byte frame short in UTF-16 units but over the limit in bytes is MESSAGE_TOO_LARGE', async () => {
     const { h, got, socket } = await connected({ maxInboundBytes: 100 });
     const frame = JSON.stringify({ type: 'message', ch: 'a', seq: 1, data: 'é'.repeat(55) });
