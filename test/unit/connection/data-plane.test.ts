@@ -26,6 +26,14 @@ const socketOf = (h: Harness): MockSocket => {
 /** Raw frames a socket received from the client, in order. */
 const raws = (socket: MockSocket) => socket.sent.map((frame) => frame.raw);
 
+/** Drops the socket of a harness whose reconnect waits 100 ms; returns the subscribe frames of the next one. */
+async function resubscribed(h: Harness): Promise<unknown[]> {
+  h.server.last!.drop();
+  await h.settle();
+  await h.advance(100);
+  return h.server.last!.sentOfType('subscribe');
+}
+
 /**
  * A SimulatedClock that fails loudly instead of spinning forever when a timer keeps re-arming itself
  * at the same instant (SimulatedClock.advance would otherwise never return).
@@ -548,10 +556,7 @@ describe('data plane', () => {
     h.server.last!.push({ type: 'message', ch: 'busy', seq: 31, data: 31 });
     h.server.last!.push({ type: 'subscribed', ch: 'busy', seq: 30 });
     h.server.last!.push({ type: 'subscribed', ch: 'nobody', seq: 7 });
-    h.server.last!.drop();
-    await h.settle();
-    await h.advance(100);
-    expect(h.server.last!.sentOfType('subscribe')).toEqual([
+    expect(await resubscribed(h)).toEqual([
       { type: 'subscribe', ch: 'quiet', since: 12 },
       { type: 'subscribe', ch: 'busy', since: 31 },
     ]);
@@ -608,10 +613,7 @@ describe('gaps', () => {
     h.server.last!.push({ type: 'message', ch: 'feed', seq: 41, data: 'b' });
     expect(gaps).toEqual([{ ch: 'feed', from: 2, to: 40 }]);
     expect(got).toEqual(['a', 'b']);
-    h.server.last!.drop();
-    await h.settle();
-    await h.advance(100);
-    expect(h.server.last!.sentOfType('subscribe')).toEqual([{ type: 'subscribe', ch: 'feed', since: 41 }]);
+    expect(await resubscribed(h)).toEqual([{ type: 'subscribe', ch: 'feed', since: 41 }]);
   });
 
   it('a gap before any message of the channel moves its resume point past the gap', async () => {
@@ -619,10 +621,7 @@ describe('gaps', () => {
     h.connection.subscribe('feed', () => {});
     await h.connect();
     h.server.last!.push({ type: 'gap', ch: 'feed', from: 1, to: 9 });
-    h.server.last!.drop();
-    await h.settle();
-    await h.advance(100);
-    expect(h.server.last!.sentOfType('subscribe')).toEqual([{ type: 'subscribe', ch: 'feed', since: 9 }]);
+    expect(await resubscribed(h)).toEqual([{ type: 'subscribe', ch: 'feed', since: 9 }]);
   });
 
   it('a gap for numbers already delivered does not move the resume point back', async () => {
@@ -632,10 +631,7 @@ describe('gaps', () => {
     for (let seq = 1; seq <= 5; seq++) h.server.last!.push({ type: 'message', ch: 'feed', seq, data: seq });
     h.server.last!.push({ type: 'gap', ch: 'feed', from: 2, to: 5 });
     h.server.last!.push({ type: 'gap', ch: 'feed', from: 2, to: 3 });
-    h.server.last!.drop();
-    await h.settle();
-    await h.advance(100);
-    expect(h.server.last!.sentOfType('subscribe')).toEqual([{ type: 'subscribe', ch: 'feed', since: 5 }]);
+    expect(await resubscribed(h)).toEqual([{ type: 'subscribe', ch: 'feed', since: 5 }]);
   });
 
   it('only a gap frame announces a gap: subscribed, ack and message frames with numbers do not', async () => {
