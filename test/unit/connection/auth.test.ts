@@ -183,6 +183,24 @@ describe('authentication', () => {
     expect(h.connection.status).toBe('connected');
   });
 
+  it('a token provider that gives no token (empty, undefined, not a string) dials nothing, says so, and is asked again after a backoff', async () => {
+    const answers: unknown[] = ['', undefined, 42, 'ok'];
+    const h = harness({ auth: { token: async () => answers.shift() as string } });
+    h.connection.start();
+    await h.settle();
+    for (let i = 0; i < 3; i++) {
+      expect(h.connection.status).toBe('reconnecting');
+      expect(h.server.sockets).toHaveLength(0);
+      await h.advance(h.connection.snapshot.context.retryDelayMs);
+      await h.settle();
+    }
+    expect(h.errors.map((error) => [error.code, error.message, error.recovery])).toEqual(
+      Array.from({ length: 3 }, () => [ErrorCode.AUTHENTICATION_FAILED, 'The token provider returned no token', 'retry']),
+    );
+    expect(h.connection.status).toBe('connected');
+    expect(h.server.last!.sentOfType('auth')).toEqual([{ type: 'auth', token: 'ok' }]);
+  });
+
   it('a token provider that has not answered by connectTimeoutMs is named in the TIMEOUT, not the socket', async () => {
     const h = harness({ auth: { token: () => new Promise<string>(() => undefined) }, connectTimeoutMs: 4_000 });
     h.connection.start();
