@@ -156,12 +156,12 @@ export class Pool {
     this.dispose();
   }
 
-  /** Stops everything for good: every connection actor, the budget timer, the environment listener. */
   /** `dispose()` was called (or the pool's actor stopped): it cannot start again. */
   get isDisposed(): boolean {
     return this.rt.isDisposed;
   }
 
+  /** Stops everything for good: every connection actor, the budget timer, the environment listener. */
   dispose(): void {
     const { status } = this.actor.getSnapshot();
     if (status === 'stopped') return;

@@ -114,6 +114,43 @@ describe('TokenBucket', () => {
     expect(() => new TokenBucket({ ratePerSec: 1, burst: Number.NaN }, new SimulatedClock())).toThrow(/burst/);
   });
 
+  it('rejects an infinite or NaN rate or burst at creation, and takes a zero rate or burst', () => {
+    for (const ratePerSec of [Infinity, Number.NaN]) expect(() => new TokenBucket({ ratePerSec, burst: 1 }, new SimulatedClock())).toThrow(/ratePerSec/);
+    for (const burst of [Infinity, -1]) expect(() => new TokenBucket({ ratePerSec: 1, burst }, new SimulatedClock())).toThrow(/burst/);
+    expect(new TokenBucket({ ratePerSec: 0, burst: 0 }, new SimulatedClock()).tryTake()).toBe(false);
+  });
+
+  it('reports the rate and capacity it was made with', () => {
+    const bucket = new TokenBucket({ ratePerSec: 2.5, burst: 7 }, new SimulatedClock());
+    expect([bucket.ratePerSec, bucket.burst]).toEqual([2.5, 7]);
+  });
+
+  it('msUntil for exactly burst tokens is the time to refill the whole bucket, not Infinity', () => {
+    const bucket = new TokenBucket({ ratePerSec: 10, burst: 2 }, new SimulatedClock());
+    bucket.tryTake(2);
+    expect(bucket.msUntil(2)).toBe(200);
+  });
+
+  it('with a zero rate, msUntil is Infinity once the tokens are gone', () => {
+    const bucket = new TokenBucket({ ratePerSec: 0, burst: 2 }, new SimulatedClock());
+    expect(bucket.msUntil(2)).toBe(0);
+    bucket.tryTake(2);
+    expect(bucket.msUntil(1)).toBe(Infinity);
+  });
+
+  it('limitTo lowers what is held (never below 0) and never raises it', () => {
+    const clock = new SimulatedClock();
+    const bucket = new TokenBucket({ ratePerSec: 1, burst: 5 }, clock);
+    bucket.limitTo(2);
+    expect(bucket.available()).toBe(2);
+    bucket.limitTo(4);
+    expect(bucket.available()).toBe(2);
+    bucket.limitTo(-3);
+    expect(bucket.available()).toBe(0);
+    clock.advance(1_000);
+    expect(bucket.available()).toBe(1);
+  });
+
   it('grants at most burst + rate * W over any window W, whatever the schedule of takes', () => {
     fc.assert(
       fc.property(
