@@ -172,6 +172,34 @@ describe('health checks: heartbeat round trips take slow members out of rotation
     expect(h.received().a!.length + h.received().b!.length).toBe(4);
   });
 
+  it('when every connected member is slow, sends go to a connected one, not to a member that is reconnecting', async () => {
+    const h = timedGroup(200);
+    h.pool.start();
+    await h.settle();
+    h.latency.a = 500;
+    await h.advance(1_000);
+    await h.advance(500);
+    expect(h.connection('a').rttMs).toBe(500);
+    h.server.sockets.find((socket) => socket.url.endsWith('/b') && socket.isLive)!.drop();
+    await h.settle();
+    expect(h.connection('b').isConnected).toBe(false);
+    for (let n = 1; n <= 4; n++) await h.pool.send('workers', { n }, JOBS);
+    expect(h.received().a).toEqual([1, 2, 3, 4]);
+    expect(h.connection('b').queued).toBe(0);
+  });
+
+  it('a member whose RTT is exactly health.maxRttMs stays in rotation', async () => {
+    const h = timedGroup(200);
+    h.pool.start();
+    await h.settle();
+    h.latency.a = 200;
+    await h.advance(1_000);
+    await h.advance(200);
+    expect(h.connection('a').rttMs).toBe(200);
+    for (let n = 1; n <= 4; n++) await h.pool.send('workers', { n }, JOBS);
+    expect(h.received().a).toHaveLength(2);
+  });
+
   it('reports each member\'s RTT in its metrics and a lower health score for the slow one', async () => {
     const h = timedGroup(200);
     h.pool.start();
