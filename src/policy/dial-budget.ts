@@ -20,7 +20,6 @@ export interface DialBudgetOptions {
 
 interface Waiter {
   priority: number;
-  order: number;
   grant: () => void;
 }
 
@@ -32,7 +31,6 @@ export class DialBudget implements DialGate {
   private readonly bucket: TokenBucket;
   private readonly waiting: Waiter[] = [];
   private timer: TimerHandle | undefined;
-  private order = 0;
   /** Permits granted so far. */
   granted = 0;
   /** Grant times (clock ms) of the last permits, for peak-rate checks. */
@@ -56,7 +54,7 @@ export class DialBudget implements DialGate {
       grant();
       return () => {};
     }
-    const waiter: Waiter = { priority, order: this.order++, grant };
+    const waiter: Waiter = { priority, grant };
     let index = this.waiting.findIndex((w) => w.priority > priority);
     if (index < 0) index = this.waiting.length;
     this.waiting.splice(index, 0, waiter);
