@@ -135,16 +135,20 @@ describe('health checks: heartbeat round trips take slow members out of rotation
       if (latency[name] === 0) pong();
       else h.clock.setTimeout(pong, latency[name]!);
     };
-    return { ...h, latency };
+    /** Starts the pool, then runs one heartbeat round with these latencies: each member's RTT is then its latency. */
+    async function startWithLatency(latencies: Partial<Record<'a' | 'b', number>>): Promise<void> {
+      h.pool.start();
+      await h.settle();
+      Object.assign(latency, latencies);
+      await h.advance(1_000);
+      await h.advance(Math.max(...Object.values(latencies)));
+    }
+    return { ...h, latency, startWithLatency };
   }
 
   it('a member whose last RTT is above health.maxRttMs is out of rotation, and back once it is fast again', async () => {
     const h = timedGroup(200);
-    h.pool.start();
-    await h.settle();
-    h.latency.a = 500;
-    await h.advance(1_000);
-    await h.advance(500);
+    await h.startWithLatency({ a: 500 });
     expect(h.connection('a').rttMs).toBe(500);
     expect(h.connection('b').rttMs).toBe(0);
     for (let n = 1; n <= 4; n++) await h.pool.send('workers', { n }, JOBS);
@@ -161,12 +165,7 @@ describe('health checks: heartbeat round trips take slow members out of rotation
 
   it('when every member is slow, sends still go to the connected ones rather than nowhere', async () => {
     const h = timedGroup(200);
-    h.pool.start();
-    await h.settle();
-    h.latency.a = 500;
-    h.latency.b = 700;
-    await h.advance(1_000);
-    await h.advance(700);
+    await h.startWithLatency({ a: 500, b: 700 });
     expect([h.connection('a').rttMs, h.connection('b').rttMs]).toEqual([500, 700]);
     for (let n = 1; n <= 4; n++) await h.pool.send('workers', { n }, JOBS);
     expect(h.received().a!.length + h.received().b!.length).toBe(4);
@@ -174,11 +173,7 @@ describe('health checks: heartbeat round trips take slow members out of rotation
 
   it('when every connected member is slow, sends go to a connected one, not to a member that is reconnecting', async () => {
     const h = timedGroup(200);
-    h.pool.start();
-    await h.settle();
-    h.latency.a = 500;
-    await h.advance(1_000);
-    await h.advance(500);
+    await h.startWithLatency({ a: 500 });
     expect(h.connection('a').rttMs).toBe(500);
     h.server.sockets.find((socket) => socket.url.endsWith('/b') && socket.isLive)!.drop();
     await h.settle();
@@ -190,11 +185,7 @@ describe('health checks: heartbeat round trips take slow members out of rotation
 
   it('a member whose RTT is exactly health.maxRttMs stays in rotation', async () => {
     const h = timedGroup(200);
-    h.pool.start();
-    await h.settle();
-    h.latency.a = 200;
-    await h.advance(1_000);
-    await h.advance(200);
+    await h.startWithLatency({ a: 200 });
     expect(h.connection('a').rttMs).toBe(200);
     for (let n = 1; n <= 4; n++) await h.pool.send('workers', { n }, JOBS);
     expect(h.received().a).toHaveLength(2);
@@ -202,11 +193,7 @@ describe('health checks: heartbeat round trips take slow members out of rotation
 
   it('reports each member\'s RTT in its metrics and a lower health score for the slow one', async () => {
     const h = timedGroup(200);
-    h.pool.start();
-    await h.settle();
-    h.latency.a = 500;
-    await h.advance(1_000);
-    await h.advance(500);
+    await h.startWithLatency({ a: 500 });
     const metrics = h.pool.metrics();
     expect(metrics.connections.a!.rtt.last).toBe(500);
     expect(metrics.connections.a!.healthScore).toBeLessThan(metrics.connections.b!.healthScore);
