@@ -5,9 +5,9 @@ import { ChannelAuthorizer } from '../../../src/server/channels.js';
 import { planReplay, type HistoryRead, type StoredMessage } from '../../../src/server/history.js';
 import { Subscription } from '../../../src/server/subscription.js';
 import { ServerRateLimits } from '../../../src/server/rate-limit.js';
+import { storedMessage as message } from '../../support/subscriber-sink.js';
 
 const identity = (userId: string): Identity => ({ userId, roles: [], permissions: [], claims: {} });
-const message = (seq: number): StoredMessage => ({ seq, dataJson: String(seq), ts: 0 });
 
 describe('properties of the pure parts: replay plans, token buckets, channel patterns', () => {
   it('a replay plan accounts for every number after since exactly once, in order, and invents no message', () => {

@@ -35,7 +35,7 @@ it('logs a reconnect at info with its delay, attempt and kind', async () => {
   h.server.last!.drop();
   await h.settle();
   const reconnecting = lines.filter((line) => line.level === 'info');
-  expect(reconnecting).toEqual([{ level: 'info', message: '[feed] reconnecting in 100 ms', details: { attempt: 1, kind: expect.any(String) } }]);
+  expect(reconnecting).toEqual([{ level: 'info', message: '[feed] reconnecting in 100 ms', details: { attempt: 1, kind: 'backoff' } }]);
 });
 
 it('logs each reported error at warn with its message and code', async () => {

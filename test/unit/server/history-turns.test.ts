@@ -1,30 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import type { HistoryRead, StoredMessage } from '../../../src/server/history.js';
+import type { HistoryRead } from '../../../src/server/history.js';
 import { HistoryTurns } from '../../../src/server/history-turns.js';
 import { Subscription } from '../../../src/server/subscription.js';
+import { storedMessage as message, subscriberSink } from '../../support/subscriber-sink.js';
 
-const message = (seq: number): StoredMessage => ({ seq, dataJson: String(seq), ts: 0 });
 const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** One connection: its sink, its turns, and a reader whose reads wait until answered. */
 function connection(slots: number) {
   const sent: { ch: string; text: string }[] = [];
-  let backlogged = false;
-  let wake = () => {};
-  const sink = {
-    open: true,
-    get backlogged() {
-      return backlogged;
-    },
-    writable: () => new Promise<void>((resolve) => (wake = resolve)),
-    sendText: (text: string) => {
-      const frame = JSON.parse(text) as { ch: string; type: string; seq?: number };
-      sent.push({ ch: frame.ch, text: frame.type === 'message' ? String(frame.seq) : `${frame.type} ${frame.seq ?? ''}`.trim() });
-    },
-    fail: (error: unknown) => {
-      throw error;
-    },
-  };
+  const { sink, backlog, wake } = subscriberSink<{ ch: string; type: string; seq?: number }>((frame) =>
+    sent.push({ ch: frame.ch, text: frame.type === 'message' ? String(frame.seq) : `${frame.type} ${frame.seq ?? ''}`.trim() }),
+  );
   const pending: { ch: string; since: number; resolve: (read: HistoryRead) => void }[] = [];
   let inFlight = 0;
   let maxInFlight = 0;
@@ -53,8 +40,8 @@ function connection(slots: number) {
       const [read] = pending.splice(index, 1);
       read!.resolve({ base: 0, current, entries: Array.from({ length: current }, (_, n) => message(n + 1)) });
     },
-    backlog: (value: boolean) => (backlogged = value),
-    wake: () => wake(),
+    backlog,
+    wake,
     frames: (ch: string) => sent.filter((frame) => frame.ch === ch).map((frame) => frame.text),
   };
 }

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { HistoryRead, StoredMessage } from '../../../src/server/history.js';
+import type { HistoryRead } from '../../../src/server/history.js';
 import { Subscription } from '../../../src/server/subscription.js';
+import { storedMessage as message, subscriberSink } from '../../support/subscriber-sink.js';
 
-const message = (seq: number): StoredMessage => ({ seq, dataJson: String(seq), ts: 0 });
 type Sent = { type: string; seq?: number; from?: number; to?: number };
 
 /**
@@ -11,19 +11,7 @@ type Sent = { type: string; seq?: number; from?: number; to?: number };
  */
 function starting() {
   const sent: Sent[] = [];
-  let backlogged = false;
-  let wake = () => {};
-  const sink = {
-    open: true,
-    get backlogged() {
-      return backlogged;
-    },
-    writable: () => new Promise<void>((resolve) => (wake = resolve)),
-    sendText: (text: string) => sent.push(JSON.parse(text) as Sent),
-    fail: (error: unknown) => {
-      throw error;
-    },
-  };
+  const { sink, backlog, wake } = subscriberSink<Sent>((frame) => sent.push(frame));
   let settle!: { resolve: (read: HistoryRead) => void; reject: (error: Error) => void };
   const reads: Array<[string, number, number]> = [];
   const reader = (ch: string, since: number, limit: number) => {
@@ -37,8 +25,8 @@ function starting() {
     reads,
     answer: (current: number, entries: number[] = []) => settle.resolve({ base: 0, current, entries: entries.map(message) }),
     fail: () => settle.reject(new Error('history unreachable')),
-    backlog: (value: boolean) => (backlogged = value),
-    wake: () => wake(),
+    backlog,
+    wake,
     frames,
   };
 }
