@@ -368,7 +368,6 @@ export class Outbound {
     return { outcome: 'throttled', waitMs: wait };
   }
 
-  /** The fast path reopened, or the link is gone: the wait for the rate limit is over. */
   /** The connection left `closed` or `failed`: what the store loaded meanwhile is queued now. */
   reopened(): void {
     const messages = this.unrestored;
@@ -376,6 +375,7 @@ export class Outbound {
     if (messages) this.restore(messages);
   }
 
+  /** The fast path reopened, or the link is gone: the wait for the rate limit is over. */
   endThrottle(): void {
     if (!this.throttling) return;
     this.throttling = false;
