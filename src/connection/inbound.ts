@@ -1,7 +1,7 @@
 import type { ConnectionEvent } from '../../machines/connection.types.js';
 import type { FrameSink, IncomingFrame, InboundMessage, OutgoingFrame, SessionInfo } from '../protocol/adapter.js';
 import { classifyErrorFrame } from '../protocol/close-codes.js';
-import { ErrorCode, SocketchartError } from '../protocol/errors.js';
+import { ErrorCode, SocketchartError, releaseFrames } from '../protocol/errors.js';
 import type { ConnectionMetrics } from '../metrics/connection-metrics.js';
 import type { Emitter } from '../events/emitter.js';
 import type { ConnectionEvents } from './events.js';
@@ -132,7 +132,7 @@ export class Inbound implements FrameSink {
     const followsServer = error.code === ErrorCode.RATE_LIMIT_EXCEEDED && host.options.rateLimit.followServer;
     if (followsServer && host.outbound.holdForRateLimit(error)) return;
     if (host.outbound.refused(error)) return;
-    host.toMachine({ type: 'server.error', socket: host.socketId, action: classifyErrorFrame(error), error: host.redactError(error) });
+    host.toMachine({ type: 'server.error', socket: host.socketId, action: classifyErrorFrame(error), error: releaseFrames(host.redactError(error)) });
   }
 
   control(type: string, frame: Readonly<Record<string, unknown>>): void {

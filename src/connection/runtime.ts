@@ -5,7 +5,7 @@ import type { OutgoingFrame } from '../protocol/adapter.js';
 import { classifyClose, classifyErrorFrame } from '../protocol/close-codes.js';
 import { closeRuleOf, operationCodecOf } from '../protocol/capabilities.js';
 import type { Operations } from '../protocol/operations.js';
-import { ErrorCode, SocketchartError, closedError, isSocketchartError, type Recovery } from '../protocol/errors.js';
+import { ErrorCode, SocketchartError, closedError, isSocketchartError, releaseFrames, type Recovery } from '../protocol/errors.js';
 import { redactDeep, redactSecret, redactUrl } from '../protocol/redact.js';
 import { ConnectionMetrics } from '../metrics/connection-metrics.js';
 import { Emitter } from '../events/emitter.js';
@@ -281,14 +281,14 @@ export class ConnectionRuntime implements SocketCallbacks {
     const redacted = this.redact(reason);
     const { action, error } = classifyClose({ code, reason: redacted }, closeRuleOf(this.options.protocol, code));
     if (error.code === ErrorCode.MESSAGE_TOO_LARGE) this.outbound_?.refusedTooLarge();
-    return { code, reason: redacted, action, error: this.redactError(error) };
+    return { code, reason: redacted, action, error: releaseFrames(this.redactError(error)) };
   }
 
   describeTokenFailure(cause: unknown) {
     const error = isSocketchartError(cause)
       ? cause
       : new SocketchartError(ErrorCode.AUTHENTICATION_FAILED, { message: 'The token provider failed', recovery: 'retry', cause });
-    return { action: classifyErrorFrame(error), error: this.redactError(error) };
+    return { action: classifyErrorFrame(error), error: releaseFrames(this.redactError(error)) };
   }
 
   // Effects the machine asks for

@@ -5,6 +5,7 @@ import { FaultProxy } from '../support/fault-proxy.js';
 import { ProtocolServer } from '../support/echo-server.js';
 import { until } from '../support/until.js';
 import { startReferenceServer } from '../support/reference-server.js';
+import { collectGarbage, weaklyTrackedSockets } from '../support/collect.js';
 
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -116,6 +117,45 @@ describe('against a real ws server on loopback', () => {
     await until(() => connection.status === 'failed');
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(server.connections).toBe(1);
+  });
+});
+
+describe('what nobody references can be collected', () => {
+  const waitLong = { baseMs: 60_000, capMs: 60_000, jitter: 0 };
+
+  it('a socket the server closed can be collected while the connection waits to reconnect', async () => {
+    const tracked = weaklyTrackedSockets();
+    const { connection, server } = await setup({ WebSocket: tracked.WebSocket, reconnect: waitLong });
+    connection.start();
+    await until(() => connection.isConnected);
+    for (const client of server.clients) client.close(1011, 'internal error');
+    await until(() => connection.status === 'reconnecting');
+    await collectGarbage();
+    expect(connection.lastError?.closeCode).toBe(1011);
+    expect({ opened: tracked.opened, reachable: tracked.reachable }).toEqual({ opened: 1, reachable: 0 });
+  });
+
+  it('a socket refused for its token can be collected while the connection stays failed', async () => {
+    const tracked = weaklyTrackedSockets();
+    const { connection, server } = await setup({ WebSocket: tracked.WebSocket, auth: { token: 'bad' } });
+    server.acceptToken = () => false;
+    connection.start();
+    await until(() => connection.status === 'failed');
+    await collectGarbage();
+    expect(connection.lastError?.closeCode).toBe(4001);
+    expect({ opened: tracked.opened, reachable: tracked.reachable }).toEqual({ opened: 1, reachable: 0 });
+  });
+
+  it('a socket whose auth was answered with an error frame can be collected while the connection waits to retry', async () => {
+    const tracked = weaklyTrackedSockets();
+    const { connection, server } = await setup({ WebSocket: tracked.WebSocket, reconnect: waitLong });
+    server.acceptToken = () => false;
+    server.refusalFrame = { type: 'error', code: 'SERVER_ERROR', message: 'the session store is unwell' };
+    connection.start();
+    await until(() => connection.status === 'reconnecting');
+    await collectGarbage();
+    expect(connection.lastError?.code).toBe(ErrorCode.SERVER_ERROR);
+    expect({ opened: tracked.opened, reachable: tracked.reachable }).toEqual({ opened: 1, reachable: 0 });
   });
 });
 

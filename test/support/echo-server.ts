@@ -8,6 +8,8 @@ export class ProtocolServer {
   connections = 0;
   answerPings = true;
   acceptToken: (token: string) => boolean = () => true;
+  /** Sent in answer to a refused token instead of closing with 4001. */
+  refusalFrame: unknown = undefined;
 
   async listen(port = 0): Promise<number> {
     const wss = new WebSocketServer({ port, host: '127.0.0.1' });
@@ -23,6 +25,7 @@ export class ProtocolServer {
         const frame = JSON.parse(String(raw)) as Record<string, unknown>;
         if (frame.type === 'auth') {
           if (this.acceptToken(String(frame.token))) socket.send(JSON.stringify({ type: 'auth_ok', userId: 'u1', sessionId: `s${this.connections}` }));
+          else if (this.refusalFrame !== undefined) socket.send(JSON.stringify(this.refusalFrame));
           else socket.close(4001, 'unauthorized');
         } else if (frame.type === 'ping') {
           if (this.answerPings) socket.send(JSON.stringify({ type: 'pong', ts: frame.ts }));

@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
-import { ErrorCode, InvalidOptionError, SocketchartError, isSocketchartError } from '../../../src/protocol/errors.js';
+import { ErrorCode, InvalidOptionError, SocketchartError, isSocketchartError, releaseFrames } from '../../../src/protocol/errors.js';
+import { collectGarbage } from '../../support/collect.js';
 
 /** A second copy of the errors module, as when an app loads both the ESM and the CommonJS build. */
 async function otherCopy(): Promise<typeof import('../../../src/protocol/errors.js')> {
@@ -26,5 +27,27 @@ describe('isSocketchartError', () => {
 
   it('recognises the errors that extend it', () => {
     expect(isSocketchartError(new InvalidOptionError('url', 'a ws:// URL', 'http://x'))).toBe(true);
+  });
+});
+
+describe('releaseFrames', () => {
+  /** An error made inside a method of `holder`, wrapped `wraps` times as the cause of a SocketchartError. */
+  function errorMadeBy(holder: object, wraps: number): { error: Error; made: WeakRef<object> } {
+    const made = { holder, fail: (): Error => new Error('made here') };
+    let error = made.fail.call(made);
+    for (let i = 0; i < wraps; i++) error = new SocketchartError(ErrorCode.AUTHENTICATION_FAILED, { message: `wrap ${i}`, cause: error });
+    return { error, made: new WeakRef(made) };
+  }
+
+  it('lets what the frames of an error and of its causes referenced be collected, and keeps the stack text', async () => {
+    for (const wraps of [0, 1, 3]) {
+      const { error, made } = errorMadeBy({ big: new Uint8Array(1024) }, wraps);
+      expect(releaseFrames(error)).toBe(error);
+      await collectGarbage();
+      expect({ wraps, reachable: made.deref() !== undefined }).toEqual({ wraps, reachable: false });
+      let innermost: unknown = error;
+      while (innermost instanceof Error && innermost.cause instanceof Error) innermost = innermost.cause;
+      expect((innermost as Error).stack).toContain('made here');
+    }
   });
 });
