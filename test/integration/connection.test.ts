@@ -123,39 +123,43 @@ describe('against a real ws server on loopback', () => {
 describe('what nobody references can be collected', () => {
   const waitLong = { baseMs: 60_000, capMs: 60_000, jitter: 0 };
 
-  it('a socket the server closed can be collected while the connection waits to reconnect', async () => {
+  /** Starts a connection that opens its sockets through a class that tracks them weakly. */
+  async function trackedSetup(options: Partial<Parameters<typeof createConnection>[0]> = {}) {
     const tracked = weaklyTrackedSockets();
-    const { connection, server } = await setup({ WebSocket: tracked.WebSocket, reconnect: waitLong });
+    const context = await setup({ WebSocket: tracked.WebSocket, reconnect: waitLong, ...options });
+    return { ...context, expectNoSocketHeld: async () => {
+      await collectGarbage();
+      expect({ opened: tracked.opened, reachable: tracked.reachable }).toEqual({ opened: 1, reachable: 0 });
+    } };
+  }
+
+  it('a socket the server closed can be collected while the connection waits to reconnect', async () => {
+    const { connection, server, expectNoSocketHeld } = await trackedSetup();
     connection.start();
     await until(() => connection.isConnected);
     for (const client of server.clients) client.close(1011, 'internal error');
     await until(() => connection.status === 'reconnecting');
-    await collectGarbage();
     expect(connection.lastError?.closeCode).toBe(1011);
-    expect({ opened: tracked.opened, reachable: tracked.reachable }).toEqual({ opened: 1, reachable: 0 });
+    await expectNoSocketHeld();
   });
 
   it('a socket refused for its token can be collected while the connection stays failed', async () => {
-    const tracked = weaklyTrackedSockets();
-    const { connection, server } = await setup({ WebSocket: tracked.WebSocket, auth: { token: 'bad' } });
+    const { connection, server, expectNoSocketHeld } = await trackedSetup({ auth: { token: 'bad' } });
     server.acceptToken = () => false;
     connection.start();
     await until(() => connection.status === 'failed');
-    await collectGarbage();
     expect(connection.lastError?.closeCode).toBe(4001);
-    expect({ opened: tracked.opened, reachable: tracked.reachable }).toEqual({ opened: 1, reachable: 0 });
+    await expectNoSocketHeld();
   });
 
   it('a socket whose auth was answered with an error frame can be collected while the connection waits to retry', async () => {
-    const tracked = weaklyTrackedSockets();
-    const { connection, server } = await setup({ WebSocket: tracked.WebSocket, reconnect: waitLong });
+    const { connection, server, expectNoSocketHeld } = await trackedSetup();
     server.acceptToken = () => false;
     server.refusalFrame = { type: 'error', code: 'SERVER_ERROR', message: 'the session store is unwell' };
     connection.start();
     await until(() => connection.status === 'reconnecting');
-    await collectGarbage();
     expect(connection.lastError?.code).toBe(ErrorCode.SERVER_ERROR);
-    expect({ opened: tracked.opened, reachable: tracked.reachable }).toEqual({ opened: 1, reachable: 0 });
+    await expectNoSocketHeld();
   });
 });
 
