@@ -167,7 +167,7 @@ export class PresenceSession {
    */
   startTyping(channel: string, { timeoutMs = 5000 }: { timeoutMs?: number } = {}): void {
     checkChannel(channel);
-    if (!(timeoutMs > 0)) throw new InvalidOptionError('timeoutMs', 'a number of milliseconds > 0', timeoutMs);
+    if (typeof timeoutMs !== 'number' || !(timeoutMs > 0)) throw new InvalidOptionError('timeoutMs', 'a number of milliseconds > 0', timeoutMs);
     const protocol = this.protocol();
     if (this.host.link.settled) return;
     const { clock } = this.host.options;

@@ -6,6 +6,13 @@ import { harness } from '../../support/harness.js';
 
 const frames = (h: ReturnType<typeof harness>, type: string) => h.server.sockets.flatMap((socket) => socket.sentOfType(type));
 
+/** The mock server answers every presence frame of the client with the channel's members, as `members` gives them. */
+function answerPresence(h: ReturnType<typeof harness>, members: (ch: string) => unknown[] = () => [{ userId: 'me' }]) {
+  h.server.onFrame = (socket, frame) => {
+    if (frame.json?.type === 'presence') socket.push({ type: 'presence_state', ch: frame.json.ch, members: members(String(frame.json.ch)) });
+  };
+}
+
 describe('typing', () => {
   it('says typing once, again before the timeout while typing goes on, and stops timeoutMs after the last call', async () => {
     const h = harness({ heartbeat: false });
@@ -133,9 +140,7 @@ describe('typing', () => {
 describe('presence requests', () => {
   it('a join made while disconnected goes when the link is up, and is made again after every reconnect', async () => {
     const h = harness({ reconnect: { baseMs: 100, capMs: 100, jitter: 0 } });
-    h.server.onFrame = (socket, frame) => {
-      if (frame.json?.type === 'presence') socket.push({ type: 'presence_state', ch: frame.json.ch, members: [{ userId: 'me' }] });
-    };
+    answerPresence(h);
     const joined = h.connection.presence.join('chat:a', { name: 'Me' });
     await h.connect();
     await expect(joined).resolves.toEqual([{ userId: 'me' }]);
@@ -206,9 +211,7 @@ describe('presence: rejoin after reconnect', () => {
 describe('presence.join() on a closed connection', () => {
   it('rejects with CLOSED and is not remembered: nothing is joined when the connection starts again', async () => {
     const h = harness({ heartbeat: false });
-    h.server.onFrame = (socket, frame) => {
-      if (frame.json?.type === 'presence') socket.push({ type: 'presence_state', ch: frame.json.ch, members: [{ userId: 'me' }] });
-    };
+    answerPresence(h);
     await h.connect();
     h.connection.stop();
     await h.settle();
@@ -217,6 +220,22 @@ describe('presence.join() on a closed connection', () => {
     expect(h.connection.presence.isJoined('chat:a')).toBe(false);
     await h.connect();
     expect(h.server.last!.sentOfType('presence')).toEqual([]);
+  });
+});
+
+describe('presence.leave() and list() on a closed connection', () => {
+  it('reject with CLOSED and change nothing: the channel is joined again when the connection starts', async () => {
+    const h = harness({ heartbeat: false });
+    answerPresence(h);
+    await h.connect();
+    await h.connection.presence.join('chat:a', { name: 'Me' });
+    h.connection.stop();
+    await h.settle();
+    await expect(h.connection.presence.leave('chat:a')).rejects.toMatchObject({ code: ErrorCode.CLOSED });
+    await expect(h.connection.presence.list('chat:a')).rejects.toMatchObject({ code: ErrorCode.CLOSED });
+    expect(h.connection.presence.isJoined('chat:a')).toBe(true);
+    await h.connect();
+    expect(h.server.last!.sentOfType('presence')).toEqual([{ type: 'presence', ch: 'chat:a', action: 'join', meta: { name: 'Me' } }]);
   });
 });
 
@@ -260,5 +279,341 @@ describe('presence diffs of a channel that is neither watched nor joined', () =>
     h.server.last!.push({ type: 'presence', ch: 'chat:r2', joins: [{ userId: 'u2' }], leaves: [] });
     expect(h.connection.presence.members('chat:r2')).toEqual([{ userId: 'u2' }]);
     expect(events).toEqual(['chat:r2']);
+  });
+});
+
+describe('presence: what the app passes and what the server sends is checked', () => {
+  it('a channel that is not a non-empty string is refused at the call with InvalidOptionError, and nothing is sent', async () => {
+    const h = harness({ heartbeat: false });
+    await h.connect();
+    const { presence } = h.connection;
+    for (const channel of ['', 42, undefined] as unknown as string[]) {
+      for (const call of [() => presence.join(channel), () => presence.leave(channel), () => presence.list(channel), () => presence.watch(channel), () => presence.startTyping(channel)]) {
+        expect(call).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_OPTION, option: 'channel' }));
+      }
+    }
+    expect(h.server.last!.sentOfType('presence')).toEqual([]);
+    expect(h.server.last!.sentOfType('typing')).toEqual([]);
+  });
+
+  it('members that are not { userId: string } are left out of answers, diffs and members()', async () => {
+    const h = harness({ heartbeat: false });
+    const junk = [null, 'bob', 7, { userId: 5 }, { name: 'no id' }, []];
+    answerPresence(h, () => [...junk, { userId: 'ann' }]);
+    await h.connect();
+    const { presence } = h.connection;
+    const changes: unknown[] = [];
+    h.connection.on('presence', (change) => changes.push(change));
+    await expect(presence.join('chat:a')).resolves.toEqual([{ userId: 'ann' }]);
+    h.server.last!.push({ type: 'presence', ch: 'chat:a', joins: [...junk, { userId: 'cy' }], leaves: 'everyone' });
+    h.server.last!.push({ type: 'presence_state', ch: 'chat:a', members: { userId: 'not a list' } });
+    expect(changes).toEqual([
+      { ch: 'chat:a', joins: [{ userId: 'ann' }], leaves: [], members: [{ userId: 'ann' }] },
+      { ch: 'chat:a', joins: [{ userId: 'cy' }], leaves: [], members: [{ userId: 'ann' }, { userId: 'cy' }] },
+      { ch: 'chat:a', joins: [], leaves: [{ userId: 'ann' }, { userId: 'cy' }], members: [] },
+    ]);
+    expect(presence.members('chat:a')).toEqual([]);
+    expect(h.connection.status).toBe('connected');
+  });
+});
+
+describe('presence.watch()', () => {
+  /** A connected harness whose server answers every presence frame with the members it is given. */
+  async function watching(members: Record<string, Array<{ userId: string }>> = {}) {
+    const h = harness({ heartbeat: false });
+    answerPresence(h, (ch) => members[ch] ?? []);
+    await h.connect();
+    const diff = (ch: string, joins: string[], leaves: string[] = []) =>
+      h.server.last!.push({ type: 'presence', ch, joins: joins.map((userId) => ({ userId })), leaves: leaves.map((userId) => ({ userId })) });
+    const sent = (type: string) => h.server.last!.sentOfType(type).map((frame) => `${frame.action ?? type} ${frame.ch}`);
+    return { h, presence: h.connection.presence, diff, sent };
+  }
+
+  it('calls each listener with the changes of its own channel only', async () => {
+    const { presence, diff } = await watching();
+    const seen: string[] = [];
+    presence.watch('chat:a', ({ ch, joins }) => seen.push(`a heard ${ch} +${joins.map((m) => m.userId).join(',')}`));
+    presence.watch('chat:b', ({ ch, joins }) => seen.push(`b heard ${ch} +${joins.map((m) => m.userId).join(',')}`));
+    diff('chat:a', ['ann']);
+    diff('chat:b', ['bob']);
+    expect(seen).toEqual(['a heard chat:a +ann', 'b heard chat:b +bob']);
+  });
+
+  it('the first watcher of a channel subscribes and lists it; a second watcher sends nothing more', async () => {
+    const { h, presence, sent } = await watching({ 'chat:a': [{ userId: 'ann' }] });
+    presence.watch('chat:a');
+    await h.settle();
+    presence.watch('chat:a');
+    await h.settle();
+    expect([...sent('subscribe'), ...sent('presence')]).toEqual(['subscribe chat:a', 'list chat:a']);
+    expect(presence.members('chat:a')).toEqual([{ userId: 'ann' }]);
+  });
+
+  it('the channel is followed until its last watcher stops: then it is unsubscribed and its members forgotten', async () => {
+    const { h, presence, diff, sent } = await watching();
+    const events: string[] = [];
+    h.connection.on('presence', ({ ch }) => events.push(ch));
+    const stopFirst = presence.watch('chat:a');
+    const stopSecond = presence.watch('chat:a');
+    await h.settle();
+    stopFirst();
+    stopFirst(); // a stop called twice counts once
+    diff('chat:a', ['ann']);
+    expect(presence.members('chat:a')).toEqual([{ userId: 'ann' }]);
+    expect(sent('unsubscribe')).toEqual([]);
+    stopSecond();
+    expect(presence.members('chat:a')).toEqual([]);
+    expect(sent('unsubscribe')).toEqual(['unsubscribe chat:a']);
+    diff('chat:a', ['bob']);
+    expect(presence.members('chat:a')).toEqual([]);
+    expect(events).toEqual(['chat:a']);
+  });
+
+  it('a channel joined as well as watched keeps its members when the watching stops', async () => {
+    const { h, presence, diff } = await watching({ 'chat:a': [{ userId: 'me' }] });
+    await presence.join('chat:a');
+    const stop = presence.watch('chat:a');
+    await h.settle();
+    stop();
+    diff('chat:a', ['ann']);
+    expect(presence.members('chat:a')).toEqual([{ userId: 'me' }, { userId: 'ann' }]);
+  });
+});
+
+describe('typing: timers and the link', () => {
+  it('a single startTyping() says it stopped timeoutMs later', async () => {
+    const h = harness({ heartbeat: false });
+    await h.connect();
+    h.connection.presence.startTyping('chat:a', { timeoutMs: 1_000 });
+    await h.advance(999);
+    expect(frames(h, 'typing').map((f) => f.typing)).toEqual([true]);
+    await h.advance(1);
+    expect(frames(h, 'typing').map((f) => f.typing)).toEqual([true, false]);
+    expect(h.connection.presence.isTyping('chat:a')).toBe(false);
+  });
+
+  it('typing goes on: it is said again exactly half the timeout after the last frame', async () => {
+    const h = harness({ heartbeat: false });
+    await h.connect();
+    h.connection.presence.startTyping('chat:a', { timeoutMs: 1_000 });
+    await h.advance(499);
+    h.connection.presence.startTyping('chat:a', { timeoutMs: 1_000 });
+    expect(frames(h, 'typing')).toHaveLength(1);
+    await h.advance(1);
+    h.connection.presence.startTyping('chat:a', { timeoutMs: 1_000 });
+    expect(frames(h, 'typing')).toHaveLength(2);
+  });
+
+  it('a timeoutMs that is not a number of ms above 0 is refused with InvalidOptionError', async () => {
+    const h = harness({ heartbeat: false });
+    await h.connect();
+    for (const timeoutMs of [0, -1, Number.NaN, '500'] as unknown as number[]) {
+      expect(() => h.connection.presence.startTyping('chat:a', { timeoutMs })).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_OPTION, option: 'timeoutMs' }));
+    }
+    h.connection.presence.startTyping('chat:a', { timeoutMs: 1 });
+    expect(frames(h, 'typing')).toHaveLength(1);
+  });
+
+  it('typing started and stopped before the session is confirmed says nothing on the unauthenticated socket; typing still on is said once connected', async () => {
+    const h = harness({ heartbeat: false, auth: { token: 't' } }, { autoAuth: false });
+    h.connection.start();
+    await h.settle();
+    expect(h.connection.status).toBe('authenticating');
+    h.connection.presence.startTyping('chat:a');
+    h.connection.presence.stopTyping('chat:a');
+    h.connection.presence.startTyping('chat:b');
+    expect(frames(h, 'typing')).toEqual([]);
+    h.server.last!.push({ type: 'auth_ok', userId: 'user-1', sessionId: 's1' });
+    await h.settle();
+    expect(frames(h, 'typing')).toEqual([{ type: 'typing', ch: 'chat:b', typing: true }]);
+  });
+
+  it('typing frames without a string userId are ignored', async () => {
+    const h = harness({ heartbeat: false });
+    await h.connect();
+    const seen: unknown[] = [];
+    h.connection.on('typing', (change) => seen.push(change));
+    h.connection.presence.watch('chat:a');
+    for (const userId of [undefined, 7, null, { id: 'x' }]) h.server.last!.push({ type: 'typing', ch: 'chat:a', userId, typing: true });
+    expect(h.connection.presence.typingUsers('chat:a')).toEqual([]);
+    expect(seen).toEqual([]);
+  });
+});
+
+describe('presence requests: answers', () => {
+  it('a request answered before its write returns leaves no timer behind', async () => {
+    const h = harness({ heartbeat: false });
+    answerPresence(h, () => []);
+    await h.connect();
+    const timers = h.clock.pending;
+    await expect(h.connection.presence.list('chat:a')).resolves.toEqual([]);
+    expect(h.clock.pending).toBe(timers);
+  });
+
+  it('a presence_state nobody asked for, of a channel neither joined nor watched, is not kept', async () => {
+    const h = harness({ heartbeat: false });
+    await h.connect();
+    const { presence } = h.connection;
+    const events: unknown[] = [];
+    h.connection.on('presence', (change) => events.push(change));
+    h.server.last!.push({ type: 'presence_state', ch: 'chat:x', members: [{ userId: 'ann' }] });
+    expect(presence.members('chat:x')).toEqual([]);
+    expect(events).toEqual([]);
+  });
+});
+
+describe('presence: refusals by the server', () => {
+  /** A connected harness whose server answers nothing: each test says what comes back. */
+  async function silent() {
+    const h = harness({ heartbeat: false, reconnect: { baseMs: 100, capMs: 100, jitter: 0 } });
+    await h.connect();
+    const outcome = (call: Promise<unknown>) => {
+      const seen = { value: 'pending' as unknown };
+      call.then(
+        (members) => (seen.value = members),
+        (error: SocketchartError) => (seen.value = `${error.code} ${error.recovery}`),
+      );
+      return seen;
+    };
+    const refuse = (action: string, extra: Record<string, unknown> = {}) =>
+      h.server.last!.push({ type: 'error', code: 'AUTHORIZATION_FAILED', message: `no ${action}`, details: { ch: 'chat:a', action }, ...extra });
+    return { h, presence: h.connection.presence, outcome, refuse };
+  }
+
+  it('a refused list() rejects that list, and a join in flight on the channel waits on for its own answer', async () => {
+    const { h, presence, outcome, refuse } = await silent();
+    const joined = outcome(presence.join('chat:a'));
+    const listed = outcome(presence.list('chat:a'));
+    refuse('list');
+    await h.settle();
+    expect({ joined: joined.value, listed: listed.value }).toEqual({ joined: 'pending', listed: 'AUTHORIZATION_FAILED fail' });
+    expect(h.errors).toEqual([]);
+    h.server.last!.push({ type: 'presence_state', ch: 'chat:a', members: [{ userId: 'me' }] });
+    await h.settle();
+    expect(joined.value).toEqual([{ userId: 'me' }]);
+  });
+
+  it('a join refused over the server\'s channel limit (RATE_LIMIT_EXCEEDED) rejects as final: the call will not be retried', async () => {
+    const { h, presence, outcome, refuse } = await silent();
+    const joined = outcome(presence.join('chat:a'));
+    refuse('join', { code: 'RATE_LIMIT_EXCEEDED' });
+    await h.settle();
+    expect(joined.value).toBe('RATE_LIMIT_EXCEEDED fail');
+    expect(presence.isJoined('chat:a')).toBe(false);
+  });
+
+  it('an error frame naming a message id concerns that message, not a presence call on its channel', async () => {
+    const { h, presence, outcome, refuse } = await silent();
+    const joined = outcome(presence.join('chat:a'));
+    refuse('join', { id: 'm-1' });
+    await h.settle();
+    expect(joined.value).toBe('pending');
+    expect(h.errors.map((e) => e.code)).toEqual([ErrorCode.AUTHORIZATION_FAILED]);
+  });
+
+  it('a refused rejoin after a reconnect, which no call waits on, reaches on(\'error\') and the channel is joined no more', async () => {
+    const { h, presence, refuse } = await silent();
+    const joined = presence.join('chat:a');
+    h.server.last!.push({ type: 'presence_state', ch: 'chat:a', members: [{ userId: 'me' }] });
+    await joined;
+    h.server.last!.drop();
+    await h.advance(100);
+    await h.settle();
+    expect(h.server.last!.sentOfType('presence').map((f) => f.action)).toEqual(['join']);
+    refuse('join');
+    await h.settle();
+    expect(h.errors.map((e) => `${e.code} ${e.recovery}`)).toContain('AUTHORIZATION_FAILED none');
+    expect(presence.isJoined('chat:a')).toBe(false);
+  });
+
+  it('a join() waiting at reconnect stands in for the rejoin: one join frame goes, with the meta last given', async () => {
+    const { h, presence } = await silent();
+    const first = presence.join('chat:a', { mood: 'calm' });
+    h.server.last!.push({ type: 'presence_state', ch: 'chat:a', members: [{ userId: 'me' }] });
+    await first;
+    h.server.last!.drop();
+    await h.settle();
+    const again = presence.join('chat:a', { mood: 'busy' });
+    await h.advance(100);
+    await h.settle();
+    expect(h.server.last!.sentOfType('presence')).toEqual([{ type: 'presence', ch: 'chat:a', action: 'join', meta: { mood: 'busy' } }]);
+    h.server.last!.push({ type: 'presence_state', ch: 'chat:a', members: [{ userId: 'me' }] });
+    await expect(again).resolves.toEqual([{ userId: 'me' }]);
+  });
+});
+
+describe('presence across a dropped link', () => {
+  it('a watched channel is listed again on the next link, so members() catches up with leaves missed while down', async () => {
+    const h = harness({ heartbeat: false, reconnect: { baseMs: 100, capMs: 100, jitter: 0 } });
+    let members = [{ userId: 'ann' }, { userId: 'bob' }];
+    h.server.onFrame = (socket, frame) => {
+      if (frame.json?.type === 'presence') socket.push({ type: 'presence_state', ch: frame.json.ch, members });
+    };
+    await h.connect();
+    const { presence } = h.connection;
+    const changes: unknown[] = [];
+    presence.watch('chat:a', ({ joins, leaves }) => changes.push({ joins, leaves }));
+    await h.settle();
+    h.server.last!.drop();
+    members = [{ userId: 'ann' }];
+    await h.advance(100);
+    await h.settle();
+    expect(h.server.last!.sentOfType('presence')).toEqual([{ type: 'presence', ch: 'chat:a', action: 'list' }]);
+    expect(presence.members('chat:a')).toEqual([{ userId: 'ann' }]);
+    expect(changes).toEqual([
+      { joins: [{ userId: 'ann' }, { userId: 'bob' }], leaves: [] },
+      { joins: [], leaves: [{ userId: 'bob' }] },
+    ]);
+  });
+
+  it('a list() waiting at reconnect on a watched channel stands in for the relist: one list frame goes', async () => {
+    const h = harness({ heartbeat: false, reconnect: { baseMs: 100, capMs: 100, jitter: 0 } });
+    await h.connect();
+    const { presence } = h.connection;
+    presence.watch('chat:a');
+    h.server.last!.push({ type: 'presence_state', ch: 'chat:a', members: [] });
+    h.server.last!.drop();
+    await h.settle();
+    const listed = presence.list('chat:a');
+    await h.advance(100);
+    await h.settle();
+    expect(h.server.last!.sentOfType('presence')).toEqual([{ type: 'presence', ch: 'chat:a', action: 'list' }]);
+    h.server.last!.push({ type: 'presence_state', ch: 'chat:a', members: [] });
+    await expect(listed).resolves.toEqual([]);
+  });
+
+  it('a call written on a link that dropped before its answer is written again on the next link, and resolves', async () => {
+    const h = harness({ heartbeat: false, reconnect: { baseMs: 100, capMs: 100, jitter: 0 } });
+    await h.connect();
+    const listed = h.connection.presence.list('chat:a');
+    expect(h.server.last!.sentOfType('presence')).toHaveLength(1);
+    h.server.last!.drop();
+    await h.advance(100);
+    await h.settle();
+    expect(h.server.last!.sentOfType('presence')).toEqual([{ type: 'presence', ch: 'chat:a', action: 'list' }]);
+    h.server.last!.push({ type: 'presence_state', ch: 'chat:a', members: [{ userId: 'ann' }] });
+    await expect(listed).resolves.toEqual([{ userId: 'ann' }]);
+  });
+
+  it('a call waiting when the connection fails (a close that is not retried) rejects at once and leaves no timer', async () => {
+    const h = harness({ heartbeat: false });
+    await h.connect();
+    const listed = h.connection.presence.list('chat:a');
+    const outcome = expect(listed).rejects.toMatchObject({ code: ErrorCode.CLOSED });
+    h.server.last!.closeFromServer(4003, 'forbidden');
+    await h.settle();
+    expect(h.connection.status).toBe('failed');
+    await outcome;
+    expect(h.clock.pending).toBe(0);
+  });
+
+  it('dispose() while a call waits rejects it and leaves no timer', async () => {
+    const h = harness({ heartbeat: false });
+    await h.connect();
+    const listed = h.connection.presence.list('chat:a');
+    const outcome = expect(listed).rejects.toMatchObject({ code: ErrorCode.CLOSED });
+    h.connection.dispose();
+    await outcome;
+    expect(h.clock.pending).toBe(0);
   });
 });
