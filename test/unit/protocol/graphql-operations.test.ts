@@ -1,20 +1,11 @@
+import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, InvalidOptionError, SocketchartError, type OperationSink } from '../../../src/index.js';
 import { graphql, reconnect, socketOf, subscribesPerSocket } from '../../support/graphql-mock.js';
+import { recordingSink as recorder } from '../../support/operation-sink.js';
 
 const query = { query: '{ hello }' };
 const subscription = { query: 'subscription { ticks }' };
-
-/** A sink that records what it is told, as strings. */
-function recorder() {
-  const seen: string[] = [];
-  const sink: Required<OperationSink> = {
-    next: (result) => seen.push(`next ${JSON.stringify(result)}`),
-    error: (error) => seen.push(`error ${error.code}`),
-    complete: () => seen.push('complete'),
-  };
-  return { seen, sink };
-}
 
 describe('graphql-transport-ws operations started with send(payload, { channel })', () => {
   it('a query the server completed is not run again after a reconnect', async () => {
@@ -229,6 +220,20 @@ describe('execute(): one-shot operations', () => {
     expect(gql.subscribes).toHaveLength(1);
   });
 
+  it('leaves no listener on a signal it was given once it settles, however it settles', async () => {
+    const { h } = graphql();
+    await h.connect();
+    const signal = new AbortController().signal;
+    const resolved = h.connection.execute(query, { id: 'ok', signal });
+    const rejected = h.connection.execute(query, { id: 'bad', signal });
+    expect(getEventListeners(signal, 'abort')).toHaveLength(2);
+    socketOf(h).push({ type: 'next', id: 'ok', payload: { data: { hello: 'world' } } });
+    socketOf(h).push({ type: 'error', id: 'bad', payload: [{ message: 'no' }] });
+    await resolved;
+    await rejected.catch(() => {});
+    expect(getEventListeners(signal, 'abort')).toHaveLength(0);
+  });
+
   it('ids are fresh and unique; a live id is refused; bad options are typed errors', async () => {
     const { h, gql } = graphql();
     await h.connect();
@@ -303,6 +308,9 @@ describe('operation(): streams with a sink', () => {
   it('a sink without next, or with a next that is not a function, is an InvalidOptionError', async () => {
     const { h } = graphql();
     expect(() => h.connection.operation(subscription, {} as OperationSink)).toThrow(InvalidOptionError);
+    for (const sink of [null, undefined, 'next', () => {}]) {
+      expect(() => h.connection.operation(subscription, sink as unknown as OperationSink)).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_OPTION, option: 'sink' }));
+    }
     expect(() => h.connection.operation(subscription, { next: () => {}, error: 1 } as unknown as OperationSink)).toThrow(/sink\.error/);
   });
 });
@@ -346,6 +354,14 @@ describe('iterate(): results as an async iterator', () => {
     await expect(pending).rejects.toBe(reason);
     expect(await iterator.next()).toEqual({ value: undefined, done: true });
     expect(gql.completes).toEqual([{ type: 'complete', id: 's' }]);
+  });
+
+  it('an already aborted signal throws its reason at the call, and nothing is written', async () => {
+    const { h, gql } = graphql();
+    await h.connect();
+    const reason = new Error('never mind');
+    expect(() => h.connection.iterate(subscription, { signal: AbortSignal.abort(reason) })).toThrow(reason);
+    expect(gql.subscribes).toEqual([]);
   });
 
   it('break stops the operation on the server', async () => {

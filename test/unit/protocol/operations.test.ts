@@ -1,0 +1,178 @@
+import { getEventListeners } from 'node:events';
+import { describe, expect, it } from 'vitest';
+import { ErrorCode, SocketchartError } from '../../../src/protocol/errors.js';
+import { Operations } from '../../../src/protocol/operations.js';
+import { recordingSink as recorder } from '../../support/operation-sink.js';
+
+/** Operations over a stand-in connection: a link that is up or down, the socket it is on, and the frames written. */
+function operations() {
+  const host = { link: { connected: false }, ws: null as object | null, written: [] as string[], write: (frame: unknown) => (host.ws === null ? false : (host.written.push(String(frame)), true)) };
+  const ops = new Operations(host, { start: (id, payload) => `start ${id} ${JSON.stringify(payload)}`, stop: (id) => `stop ${id}` });
+  const up = () => {
+    host.ws = {};
+    host.link.connected = true;
+    ops.resume();
+  };
+  const down = (stopped = false) => {
+    host.ws = null;
+    host.link.connected = false;
+    ops.dropped(stopped);
+  };
+  return { host, ops, up, down };
+}
+
+const settledState = (promise: Promise<unknown>) => {
+  const state = { value: 'pending' as string };
+  promise.then(
+    () => (state.value = 'resolved'),
+    (error: SocketchartError) => (state.value = `rejected ${error.code ?? error}`),
+  );
+  return state;
+};
+
+describe('Operations', () => {
+  it('a one-shot that has its result ignores a second result: it is stopped on the server and its sink hears nothing more', () => {
+    const { host, ops, up } = operations();
+    up();
+    const { seen, sink } = recorder();
+    ops.start({ q: 1 }, sink, { id: 'a', once: true });
+    ops.next('a', 1);
+    ops.next('a', 2);
+    expect(seen).toEqual(['next 1']);
+    expect(host.written).toEqual(['start a {"q":1}', 'stop a']);
+    expect(ops.has('a')).toBe(false);
+  });
+
+  it('a one-shot that has its result ends quietly on the server\'s complete; one without a result ends with an error', () => {
+    const { ops, up } = operations();
+    up();
+    const answered = recorder();
+    ops.start({}, answered.sink, { id: 'a', once: true });
+    ops.next('a', 'result');
+    expect(ops.end('a')).toBe(true);
+    expect(answered.seen).toEqual(['next "result"']);
+    const unanswered = recorder();
+    ops.start({}, unanswered.sink, { id: 'b', once: true });
+    ops.end('b');
+    expect(unanswered.seen).toEqual([`error ${ErrorCode.INVALID_MESSAGE_FORMAT}`]);
+  });
+
+  it('on a drop, a one-shot that has its result is forgotten, a live operation waits to be written again, and one that must not run twice ends', () => {
+    const { host, ops, up, down } = operations();
+    up();
+    const once = recorder();
+    const live = recorder();
+    const mutation = recorder();
+    ops.start({}, once.sink, { id: 'once', once: true });
+    ops.next('once', 1);
+    ops.start({}, live.sink, { id: 'live' });
+    ops.start({}, mutation.sink, { id: 'mutation', restart: false });
+    down();
+    expect([ops.has('once'), ops.has('live'), ops.has('mutation')]).toEqual([false, true, false]);
+    expect(mutation.seen).toEqual([`error ${ErrorCode.NETWORK_ERROR}`]);
+    host.written.length = 0;
+    up();
+    expect(host.written).toEqual(['start live {}']);
+    expect(once.seen).toEqual(['next 1']);
+  });
+
+  it('an operation that must not run twice but was never written survives a drop and goes on the next link', () => {
+    const { host, ops, up, down } = operations();
+    const { seen, sink } = recorder();
+    ops.start({}, sink, { id: 'mutation', restart: false });
+    down();
+    expect(ops.has('mutation')).toBe(true);
+    up();
+    expect(host.written).toEqual(['start mutation {}']);
+    expect(seen).toEqual([]);
+  });
+
+  it('stopped by the app, an operation written on another socket is not stopped on this one', () => {
+    const { host, ops, up, down } = operations();
+    up();
+    const { stop } = ops.start({}, recorder().sink, { id: 'a' });
+    down();
+    host.ws = {};
+    host.link.connected = true; // a new socket, before the operation is written on it
+    stop();
+    expect(host.written).toEqual(['start a {}']);
+  });
+
+  it('is written once per socket: resuming on the socket it is on writes nothing', () => {
+    const { host, ops, up } = operations();
+    ops.start({}, recorder().sink, { id: 'a' });
+    up();
+    ops.resume();
+    expect(host.written).toEqual(['start a {}']);
+  });
+
+  it('an operation a sink starts while the link goes down waits for the next socket, even while the old one still looks open', () => {
+    const { host, ops, up } = operations();
+    up();
+    ops.start({}, { next: () => {}, error: () => void ops.start({}, recorder().sink, { id: 'again' }) }, { id: 'mutation', restart: false });
+    ops.dropped();
+    expect(host.written).toEqual(['start mutation {}']);
+    up();
+    expect(host.written).toEqual(['start mutation {}', 'start again {}']);
+  });
+
+  it('a fresh id skips ids the app took', () => {
+    const { ops } = operations();
+    ops.start({}, recorder().sink, { id: 'op-1' });
+    expect(ops.start({}, recorder().sink).id).toBe('op-2');
+  });
+
+  describe('startBound() (send to a channel that names an operation)', () => {
+    it('resolves when first written; rejects when the operation ends before it is written', async () => {
+      const { ops, up } = operations();
+      const released = settledState(ops.startBound('released', 'start released'));
+      ops.release('released');
+      const ended = settledState(ops.startBound('ended', 'start ended'));
+      ops.endAll(new SocketchartError(ErrorCode.AUTHORIZATION_FAILED, { message: 'refused' }));
+      const written = settledState(ops.startBound('written', 'start written'));
+      up();
+      await Promise.resolve();
+      expect({ released: released.value, ended: ended.value, written: written.value }).toEqual({
+        released: `rejected ${ErrorCode.CLOSED}`,
+        ended: `rejected ${ErrorCode.AUTHORIZATION_FAILED}`,
+        written: 'resolved',
+      });
+    });
+
+    it('an abort before the write rejects with the reason and nothing is written; an abort after it changes nothing', async () => {
+      const { host, ops, up } = operations();
+      const early = new AbortController();
+      const late = new AbortController();
+      const aborted = settledState(ops.startBound('a', 'start a', early.signal));
+      const sent = settledState(ops.startBound('b', 'start b', late.signal));
+      early.abort('changed my mind');
+      up();
+      late.abort('too late');
+      await Promise.resolve();
+      expect({ aborted: aborted.value, sent: sent.value }).toEqual({ aborted: 'rejected changed my mind', sent: 'resolved' });
+      expect(host.written).toEqual(['start b']);
+      expect([ops.has('a'), ops.has('b')]).toEqual([false, true]);
+    });
+
+    it('leaves no listener on the signal once settled', async () => {
+      const { ops, up } = operations();
+      const signal = new AbortController().signal;
+      const written = ops.startBound('a', 'start a', signal);
+      expect(getEventListeners(signal, 'abort')).toHaveLength(1);
+      up();
+      await written;
+      expect(getEventListeners(signal, 'abort')).toHaveLength(0);
+    });
+
+    it('an operation a sink starts while every operation is being ended fails with the same error', async () => {
+      const { ops, up } = operations();
+      up();
+      const closed = new SocketchartError(ErrorCode.CLOSED, { message: 'the connection closed' });
+      let startedMeanwhile: Promise<void> | undefined;
+      ops.start({}, { next: () => {}, error: () => (startedMeanwhile = ops.startBound('late', 'start late')) }, { id: 'a' });
+      ops.endAll(closed);
+      await expect(startedMeanwhile).rejects.toBe(closed);
+      expect(ops.has('late')).toBe(false);
+    });
+  });
+});
