@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ConnectionMetrics } from '../../../src/metrics/connection-metrics.js';
 import { detectIssues, healthScore, type HealthInput } from '../../../src/metrics/health.js';
-import { LatencySamples } from '../../../src/metrics/latency.js';
+import { LatencySamples, percentile } from '../../../src/metrics/latency.js';
 import { StateHistory } from '../../../src/metrics/state-history.js';
 import { SimulatedClock } from '../../../src/testing/simulated-clock.js';
 
@@ -39,6 +39,13 @@ describe('LatencySamples', () => {
     expect(samples.last).toBe(999);
     expect(samples.percentile(100)).toBe(999);
     expect(samples.percentile(0)).toBe(872);
+  });
+
+  it('takes a percentile above 100 as 100 and one below 0 as 0', () => {
+    const samples = new LatencySamples();
+    for (const ms of [30, 10, 20]) samples.record(ms);
+    expect([samples.percentile(250), samples.percentile(-40)]).toEqual([30, 10]);
+    expect([percentile([30, 10, 20], 101), percentile([30, 10, 20], -1), percentile([], 50)]).toEqual([30, 10, null]);
   });
 
   it('ignores non-finite samples', () => {
@@ -159,6 +166,27 @@ describe('healthScore', () => {
     expect(healthScore({ ...healthy, dropRate: 0.1 })).toBeLessThan(0.4);
   });
 
+  it('has the documented figures: latency halves it at 500 ms and leaves a fifth at 1 s; an error costs ~18 %, a reconnect ~26 %; a full queue halves it; 10 % drops leave ~37 %', () => {
+    expect(healthScore({ ...healthy, rttP95: 500 })).toBeCloseTo(0.5, 9);
+    expect(healthScore({ ...healthy, rttP95: 1_000 })).toBeCloseTo(0.2, 9);
+    expect(healthScore({ ...healthy, errorsRecent: 1 })).toBeCloseTo(Math.exp(-0.2), 9);
+    expect(healthScore({ ...healthy, reconnectsRecent: 1 })).toBeCloseTo(Math.exp(-0.3), 9);
+    expect(healthScore({ ...healthy, dropRate: 0.1 })).toBeCloseTo(Math.exp(-1), 9);
+  });
+
+  it('takes a queue beyond its capacity, or any queue of a capacity of 0, as full', () => {
+    expect(healthScore({ ...healthy, queueDepth: 5_000 })).toBeCloseTo(0.5, 9);
+    expect(healthScore({ ...healthy, queueDepth: 1, queueCapacity: 0 })).toBeCloseTo(0.5, 9);
+    expect(healthScore({ ...healthy, queueDepth: 0, queueCapacity: 0 })).toBe(1);
+  });
+
+  it('counts a drop rate above 1 as 1, and negative or NaN inputs as none', () => {
+    expect(healthScore({ ...healthy, dropRate: 7 })).toBe(healthScore({ ...healthy, dropRate: 1 }));
+    for (const bad of [-5, Number.NaN]) {
+      expect(healthScore({ ...healthy, rttP95: bad, errorsRecent: bad, reconnectsRecent: bad, queueDepth: bad, dropRate: bad })).toBe(1);
+    }
+  });
+
   const inputArb = fc.record({
     connected: fc.boolean(),
     rttP95: fc.option(fc.double({ min: 0, max: 60_000, noNaN: true }), { nil: null }),
@@ -224,6 +252,12 @@ describe('detectIssues', () => {
       { issue: 'drop_rate', value: 0.1, threshold: 0.05 },
     ]);
     for (const issue of issues) expect(issue.action.length).toBeGreaterThan(10);
+  });
+
+  it('reports a value only when it is past its threshold, not at it', () => {
+    const atThresholds = { healthScore: 0.5, rttP95: 1_000, queueDepth: 800, queueCapacity: 1_000, dropRate: 0.05 };
+    expect(detectIssues(atThresholds)).toEqual([]);
+    expect(detectIssues({ ...atThresholds, rttP95: null, queueDepth: 1, queueCapacity: 0 }).map((i) => [i.issue, i.value])).toEqual([['large_queue', 1]]);
   });
 
   it('accepts custom thresholds', () => {
