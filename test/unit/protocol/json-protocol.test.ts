@@ -206,6 +206,17 @@ describe('default JSON protocol: decoding', () => {
     });
   });
 
+  it('a retry_after that is not a number of seconds, 0 or more, is no wait; 0 is none at all; an id that is not a string names no message', () => {
+    const errorOf = (extra: Record<string, unknown>) => {
+      const call = decodeOne({ type: 'error', code: 'RATE_LIMIT_EXCEEDED', message: 'slow down', ...extra });
+      if (call.kind !== 'serverError') throw new Error(`expected serverError, got ${call.kind}`);
+      return call.error;
+    };
+    for (const retry_after of [-1, '5', null, Number.POSITIVE_INFINITY, { s: 5 }]) expect(errorOf({ retry_after }).retryAfterMs).toBeUndefined();
+    expect(errorOf({ retry_after: 0 }).retryAfterMs).toBe(0);
+    for (const id of [42, { id: 'm1' }, null]) expect(errorOf({ id }).messageId).toBeUndefined();
+  });
+
   it('a nested error frame ({ error: { code, message, details } }) gives the same typed error; request_id names the message, retry_after may sit in details', () => {
     const call = decodeOne({
       id: 'error-123',
