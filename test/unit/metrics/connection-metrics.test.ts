@@ -125,6 +125,27 @@ describe('StateHistory', () => {
     expect(history.timeInState(100).connected).toBe(100);
   });
 
+  it('never counts negative time when the clock goes back', () => {
+    const history = new StateHistory(STATES);
+    history.enter('connecting', 1_000);
+    history.enter('connected', 400);
+    expect(history.timeInState(300)).toMatchObject({ connecting: 0, connected: 0 });
+    history.enter('reconnecting', 900);
+    expect(history.timeInState(900)).toMatchObject({ connecting: 0, connected: 500, reconnecting: 0 });
+  });
+
+  it('is undefined before its first state, and knows at most 256 states', () => {
+    const many = Array.from({ length: 300 }, (_, i) => `s${i}`);
+    const history = new StateHistory(many);
+    expect(history.current).toBeUndefined();
+    history.enter('s299', 0);
+    expect(history.current).toBeUndefined();
+    history.enter('s255', 0);
+    expect(history.current).toBe('s255');
+    expect(history.recent()).toEqual([{ state: 's255', at: 0 }]);
+    expect(Object.keys(history.timeInState(10))).toHaveLength(256);
+  });
+
   it('adds a state it was not told about on first entry', () => {
     const history = new StateHistory(['idle']);
     history.enter('idle', 0);
