@@ -138,9 +138,8 @@ describe('StateHistory', () => {
     const many = Array.from({ length: 300 }, (_, i) => `s${i}`);
     const history = new StateHistory(many);
     expect(history.current).toBeUndefined();
-    history.enter('s299', 0);
-    expect(history.current).toBeUndefined();
     history.enter('s255', 0);
+    history.enter('s299', 5);
     expect(history.current).toBe('s255');
     expect(history.recent()).toEqual([{ state: 's255', at: 0 }]);
     expect(Object.keys(history.timeInState(10))).toHaveLength(256);
