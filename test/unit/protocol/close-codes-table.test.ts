@@ -138,6 +138,11 @@ describe('an error frame answering the auth frame', () => {
     expect(none(ErrorCode.CONNECTION_FAILED)).toBe('reconnect');
   });
 
+  it('an error that is final by its code or by the frame (recovery fail) fails the connection: retrying would meet it again', () => {
+    expect(classifyErrorFrame(new SocketchartError(ErrorCode.MESSAGE_TOO_LARGE))).toBe('fail');
+    expect(classifyErrorFrame(new SocketchartError(ErrorCode.SERVER_ERROR, { recovery: 'fail' }))).toBe('fail');
+  });
+
   it('an error the engine has no rule for backs off', () => {
     expect(classifyErrorFrame(new SocketchartError(ErrorCode.INVALID_MESSAGE_FORMAT, { recovery: 'none' }))).toBe('reconnect');
   });

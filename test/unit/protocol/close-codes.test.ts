@@ -104,8 +104,10 @@ describe('classifyClose', () => {
     expect(classifyClose({ code: 1012, reason: 'retry_after=1' }).error.retryAfterMs).toBe(1_000);
   });
 
-  it('truncates a long reason in the error message', () => {
-    const { error } = classifyClose({ code: 1011, reason: 'x'.repeat(500) });
-    expect(error.message.length).toBeLessThan(300);
+  it('shows a reason of up to 120 characters whole in the error message, and the first 120 of a longer one', () => {
+    const shown = (reason: string) => classifyClose({ code: 1011, reason }).error.message.match(/\((x+…?)\)$/)?.[1];
+    expect(shown('x'.repeat(120))).toBe('x'.repeat(120));
+    expect(shown('x'.repeat(121))).toBe(`${'x'.repeat(120)}…`);
+    expect(shown('x'.repeat(500))).toBe(`${'x'.repeat(120)}…`);
   });
 });
