@@ -381,9 +381,37 @@ describe('ConnectionMetrics', () => {
     expect(metrics.snapshot(extra).healthScore).toBe(1);
     for (let i = 0; i < 5; i++) metrics.recordError();
     expect(metrics.snapshot(extra).healthScore).toBeLessThan(0.5);
-    clock.advance(60_001);
+    clock.advance(60_000);
+    expect(metrics.snapshot(extra).healthScore).toBeLessThan(0.5); // exactly the window ago: still recent
+    clock.advance(1);
     expect(metrics.snapshot(extra).healthScore).toBe(1);
     expect(metrics.errors).toBe(5);
+  });
+
+  it('lets recent reconnects weigh on health within the recent window', () => {
+    const clock = new SimulatedClock();
+    const metrics = new ConnectionMetrics(STATES, clock, { recentWindowMs: 60_000 });
+    const extra = { queueDepth: 0, queueCapacity: 1_000 };
+    for (const state of ['connected', 'reconnecting', 'connected']) metrics.onState(state);
+    expect(metrics.snapshot(extra).healthScore).toBeCloseTo(Math.exp(-0.3), 9);
+    clock.advance(60_001);
+    expect(metrics.snapshot(extra).healthScore).toBe(1);
+  });
+
+  it('adds up the time spent throttled, the ongoing wait included; an end without a start counts nothing', () => {
+    const clock = new SimulatedClock();
+    const metrics = new ConnectionMetrics(STATES, clock);
+    const extra = { queueDepth: 0, queueCapacity: 1_000 };
+    metrics.onThrottle(false);
+    clock.advance(5_000);
+    metrics.onThrottle(true);
+    clock.advance(1_000);
+    metrics.onThrottle(false);
+    clock.advance(1_000);
+    metrics.onThrottle(false);
+    metrics.onThrottle(true);
+    clock.advance(500);
+    expect(metrics.snapshot(extra)).toMatchObject({ throttles: 2, throttledMs: 1_500 });
   });
 
   it('reports a large queue from the queue depth it is given', () => {
