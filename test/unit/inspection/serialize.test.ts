@@ -31,6 +31,67 @@ describe('toPlain() on awkward values', () => {
   }
 });
 
+describe('toPlain() copies', () => {
+  /** `levels` plain objects nested, the innermost holding a leaf. */
+  const nested = (levels: number): unknown => {
+    let value: unknown = { leaf: 1 };
+    for (let i = 1; i < levels; i++) value = { inner: value };
+    return value;
+  };
+
+  it('what reading throws on as [Unreadable], in place of the value only', () => {
+    expect(toPlain({ context: { value: awkward.getter }, other: 1 })).toEqual({ context: { value: { value: '[Unreadable]' } }, other: 1 });
+    expect(toPlain({ revoked: awkward.revoked, other: 1 })).toEqual({ revoked: '[Unreadable]', other: 1 });
+    expect(toPlain({ broken: { toJSON: () => { throw new Error('no'); } } })).toEqual({ broken: '[Unreadable]' });
+  });
+
+  it('numbers JSON cannot hold as null, bigints as text, functions by name; undefined and symbols are left out (null in arrays)', () => {
+    function guard() {}
+    expect(toPlain({ nan: Number.NaN, inf: -Infinity, big: 12n, fn: guard, anon: [() => {}][0], gone: undefined, sym: Symbol('s'), list: [undefined, 1] })).toStrictEqual({
+      nan: null,
+      inf: null,
+      big: '12',
+      fn: { type: 'guard' },
+      anon: { type: '' },
+      list: [null, 1],
+    });
+    expect(toPlain(undefined)).toBeNull();
+  });
+
+  it('dates as ISO text (an invalid one as null), errors as name and message, maps as objects, sets as arrays, binary as its size', () => {
+    expect(
+      toPlain({ at: new Date(0), bad: new Date(Number.NaN), error: new RangeError('too far'), map: new Map([['a', 1]]), set: new Set([1, 2]), bytes: new Uint8Array(3), buffer: new ArrayBuffer(5) }),
+    ).toEqual({ at: '1970-01-01T00:00:00.000Z', bad: null, error: { name: 'RangeError', message: 'too far' }, map: { a: 1 }, set: [1, 2], bytes: '[3 bytes]', buffer: '[5 bytes]' });
+  });
+
+  it('what toJSON() gives, walked in turn', () => {
+    expect(toPlain({ snapshot: { toJSON: () => ({ value: 'on', when: new Date(0) }) } })).toEqual({ snapshot: { value: 'on', when: '1970-01-01T00:00:00.000Z' } });
+  });
+
+  it('a cycle as [Circular], and an object met twice without a cycle in full both times', () => {
+    const shared = { n: 1 };
+    const cyclic: Record<string, unknown> = { name: 'a' };
+    cyclic.self = cyclic;
+    const viaJson: { toJSON(): unknown } = { toJSON: () => ({ again: viaJson }) };
+    expect(toPlain({ first: shared, second: shared, list: [shared, shared] })).toEqual({ first: { n: 1 }, second: { n: 1 }, list: [{ n: 1 }, { n: 1 }] });
+    expect(toPlain(cyclic)).toEqual({ name: 'a', self: '[Circular]' });
+    expect(toPlain({ viaJson, twice: [viaJson, viaJson] })).toEqual({ viaJson: { again: '[Circular]' }, twice: [{ again: '[Circular]' }, { again: '[Circular]' }] });
+  });
+
+  it('10 levels deep by default, depthLimit levels when given; deeper objects and arrays as [Object] and [Array]', () => {
+    expect(JSON.stringify(toPlain(nested(10)))).toContain('"leaf":1');
+    expect(JSON.stringify(toPlain(nested(11)))).toContain('"inner":"[Object]"');
+    expect(JSON.stringify(toPlain(nested(3), { depthLimit: 2 }))).toBe('{"inner":{"inner":"[Object]"}}');
+    expect(toPlain({ a: [[1]] }, { depthLimit: 2 })).toEqual({ a: ['[Array]'] });
+    expect(toPlain({ a: { toJSON: () => 'text' } }, { depthLimit: 1 })).toEqual({ a: '[Object]' });
+  });
+
+  it('texts longer than maxStringLength cut, with their length', () => {
+    expect(toPlain({ text: 'abcdef', short: 'abc' }, { maxStringLength: 3 })).toEqual({ text: 'abc… (6 characters)', short: 'abc' });
+    expect(toPlain('x'.repeat(10_000))).toHaveLength(10_000);
+  });
+});
+
 describe('connectInspector() with an actor whose context holds a throwing getter', () => {
   it('does not crash the app from its flush timer', async () => {
     const uncaught: unknown[] = [];
