@@ -443,6 +443,55 @@ describe('optimistic store', () => {
     store.dispose();
   });
 
+  it('a gap on another channel does not move this one: an earlier message arriving after it still goes before the acknowledged change', async () => {
+    const { h, server, store } = await listStore({ a: ['base'] });
+    const otherChannel = h.connection.subscribe('docs:2', () => {});
+    const mine = store.update('a', add('a', 'mine'));
+    await h.settle();
+    server.ack(server.inbox[0]!, 5);
+    await mine;
+    h.server.last!.push({ type: 'gap', ch: 'docs:2', from: 1, to: 9 });
+    otherChannel();
+    server.messageAt(4, add('a', 'earlier'), 'bob-1');
+    expect(store.confirmed('a')).toEqual(['base', 'earlier', 'mine']);
+    store.dispose();
+  });
+
+  it('counts pending changes for one key, or for all', async () => {
+    const { h, store } = await listStore({ a: [], b: [] });
+    for (const change of [add('a', '1'), add('a', '2'), add('b', '1')]) void store.update(change.key, change).catch(() => undefined);
+    await h.settle();
+    expect([store.pending('a'), store.pending('b'), store.pending('c'), store.pending()]).toEqual([2, 1, 0, 3]);
+    store.dispose();
+  });
+
+  it('refuses an id from createId() that a change already used, settled or not, with InvalidOptionError: nothing is shown or sent', async () => {
+    const { h, server, store } = await listStore({ a: [] }, {}, undefined, listMerge, () => 'always-the-same');
+    const first = store.update('a', add('a', '1'));
+    await h.settle();
+    await expect(store.update('a', add('a', '2'))).rejects.toMatchObject({ code: ErrorCode.INVALID_OPTION, option: 'createId' });
+    server.accept(server.inbox[0]!);
+    await first;
+    await expect(store.update('a', add('a', '3'))).rejects.toMatchObject({ code: ErrorCode.INVALID_OPTION, option: 'createId' });
+    expect(store.get('a')).toEqual(['1']);
+    expect(server.inbox).toHaveLength(1);
+    store.dispose();
+  });
+
+  it('a resolver answering neither mine, theirs nor { merged } is reported as an error event, and the pending change still settles', async () => {
+    const { h, server, store } = await listStore({ a: ['base'] }, {}, (() => 'yours') as unknown as ConflictPolicy<string[], ListChange>);
+    const errors: SocketchartError[] = [];
+    store.on('error', (error) => errors.push(error));
+    const mine = store.update('a', add('a', 'mine'));
+    await h.settle();
+    server.remote(add('a', 'theirs'));
+    await h.settle();
+    expect(errors.map((error) => (error.cause as { option?: string }).option)).toEqual(['conflict']);
+    server.accept(server.inbox[0]!);
+    await expect(mine).resolves.toMatchObject({ key: 'a' });
+    store.dispose();
+  });
+
   it('an acknowledged change whose echo never comes takes its place when the channel moves past it', async () => {
     const { h, server, store } = await listStore({ a: ['base'] });
     const mine = store.update('a', add('a', 'mine'));
