@@ -24,6 +24,8 @@ it('validates its options at creation', () => {
   expect(invalidOption(() => fileStore({ path: '' })).option).toBe('path');
   expect(invalidOption(() => fileStore({ path, compactAfterBytes: -1 })).option).toBe('compactAfterBytes');
   expect(invalidOption(() => fileStore({ path, compactAfterBytes: Number.NaN })).option).toBe('compactAfterBytes');
+  expect(invalidOption(() => fileStore({ path, compactAfterBytes: Infinity })).option).toBe('compactAfterBytes');
+  expect(invalidOption(() => fileStore({ path, compactAfterBytes: '1024' as unknown as number })).option).toBe('compactAfterBytes');
   expect(invalidOption(() => fileStore({ path, fsync: 'yes' } as unknown as FileStoreOptions)).option).toBe('fsync');
   expect(invalidOption(() => fileStore({ path, onError: {} } as unknown as FileStoreOptions)).option).toBe('onError');
   expect(existsSync(path), 'creating a store touches no file').toBe(false);
@@ -91,6 +93,8 @@ it('skips lines it cannot read anywhere in the log', () => {
       JSON.stringify({ put: message('a') }),
       'garbage',
       '42',
+      'null',
+      '"text"',
       JSON.stringify({ put: { ...message('bad'), sentAt: 'yesterday' } }),
       JSON.stringify({ delete: 7 }),
       JSON.stringify({ put: message('b') }),
