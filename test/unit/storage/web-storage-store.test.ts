@@ -38,6 +38,9 @@ it('throws an InvalidOptionError naming `storage` when reading localStorage thro
 it('validates its options at creation', () => {
   const storage = new MapStorage();
   expect(invalidOption(() => webStorageStore({ storage: {} as unknown as Storage })).option).toBe('storage');
+  const partial = { getItem: () => null, setItem: () => {}, key: () => null, length: 0 };
+  expect(invalidOption(() => webStorageStore({ storage: partial as unknown as Storage })).option, 'no removeItem').toBe('storage');
+  expect(invalidOption(() => webStorageStore({ storage: { ...partial, removeItem: () => {}, length: '0' } as unknown as Storage })).option, 'a length that is not a number').toBe('storage');
   expect(invalidOption(() => webStorageStore({ storage, key: '' })).option).toBe('key');
   expect(invalidOption(() => webStorageStore({ storage, key: 7 } as unknown as WebStorageStoreOptions)).option).toBe('key');
   expect(invalidOption(() => webStorageStore({ storage, onError: 'log' } as unknown as WebStorageStoreOptions)).option).toBe('onError');
@@ -73,11 +76,8 @@ it('writes a burst of put / delete once, at the end of the microtask: one write 
   expect([...storage.items.keys()]).toEqual(['socketchart:outbox:m0']);
 });
 
-it('skips corrupt and foreign values under its prefix without throwing, and leaves them in place', () => {
+it('skips corrupt and foreign values under its prefix without throwing, reads the entries after them, and leaves them in place', () => {
   const storage = new MapStorage();
-  const good = webStorageStore({ storage });
-  good.put(message('ok'));
-  good.close();
   const foreign = {
     'socketchart:outbox:torn': '{"seq":1,"message":{"key":"torn"',
     'socketchart:outbox:text': 'hello',
@@ -88,6 +88,9 @@ it('skips corrupt and foreign values under its prefix without throwing, and leav
     'socketchart:outbox:sub:x': JSON.stringify({ seq: 4, message: message('x') }),
   };
   for (const [key, value] of Object.entries(foreign)) storage.setItem(key, value);
+  const good = webStorageStore({ storage });
+  good.put(message('ok'));
+  good.close();
   const store = webStorageStore({ storage });
   expect(keysOf(store.load())).toEqual(['ok']);
   store.delete('ok');
