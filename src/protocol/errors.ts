@@ -94,7 +94,6 @@ export class SocketchartError extends Error {
   }
 }
 
-/** Whether `value` is a SocketchartError, also one made by another copy of socketchart (where `instanceof` says no). */
 /**
  * The error with its stack (and its causes' stacks) formatted now. Until `stack` is read, V8 keeps every
  * frame's receiver reachable from the error: an error the engine keeps, as `lastError`, would keep the
@@ -106,6 +105,7 @@ export function releaseFrames<E extends Error>(error: E): E {
   return error;
 }
 
+/** Whether `value` is a SocketchartError, also one made by another copy of socketchart (where `instanceof` says no). */
 export const isSocketchartError = (value: unknown): value is SocketchartError =>
   value instanceof SocketchartError || (typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true);
 
