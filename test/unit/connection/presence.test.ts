@@ -428,6 +428,13 @@ describe('typing: timers and the link', () => {
     expect(frames(h, 'typing')).toEqual([{ type: 'typing', ch: 'chat:b', typing: true }]);
   });
 
+  it('stopTyping() on a channel this user is not typing on says nothing', async () => {
+    const h = harness({ heartbeat: false });
+    await h.connect();
+    expect(() => h.connection.presence.stopTyping('chat:a')).not.toThrow();
+    expect(frames(h, 'typing')).toEqual([]);
+  });
+
   it('typing frames without a string userId are ignored', async () => {
     const h = harness({ heartbeat: false });
     await h.connect();

@@ -116,6 +116,28 @@ describe('Operations', () => {
     expect(host.written).toEqual(['start mutation {}', 'start again {}']);
   });
 
+  it('a payload the codec cannot encode is refused with INVALID_MESSAGE_FORMAT (its cause kept), or with the codec\'s own typed error; nothing is written or kept', () => {
+    const host = { link: { connected: true }, ws: {}, written: [] as unknown[], write: (frame: unknown) => (host.written.push(frame), true) };
+    const refusal = new SocketchartError(ErrorCode.MESSAGE_TOO_LARGE, { message: 'too large' });
+    const ops = new Operations(host, {
+      start: (_id, payload) => {
+        if (payload === 'typed') throw refusal;
+        if (payload === 'cyclic') throw new TypeError('Converting circular structure to JSON');
+        return 'start';
+      },
+      stop: () => undefined,
+    });
+    let thrown: unknown;
+    try {
+      ops.start('cyclic', recorder().sink, { id: 'a' });
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toMatchObject({ code: ErrorCode.INVALID_MESSAGE_FORMAT, messageId: 'a', cause: expect.any(TypeError) });
+    expect(() => ops.start('typed', recorder().sink, { id: 'b' })).toThrow(refusal);
+    expect({ written: host.written, live: ops.size }).toEqual({ written: [], live: 0 });
+  });
+
   it('a fresh id skips ids the app took', () => {
     const { ops } = operations();
     ops.start({}, recorder().sink, { id: 'op-1' });
