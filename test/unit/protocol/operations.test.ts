@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { ErrorCode, SocketchartError } from '../../../src/protocol/errors.js';
 import { Operations } from '../../../src/protocol/operations.js';
 import { recordingSink as recorder } from '../../support/operation-sink.js';
+import { track, type Settled } from '../../support/settled.js';
 
 /** Operations over a stand-in connection: a link that is up or down, the socket it is on, and the frames written. */
 function operations() {
@@ -21,14 +22,8 @@ function operations() {
   return { host, ops, up, down };
 }
 
-const settledState = (promise: Promise<unknown>) => {
-  const state = { value: 'pending' as string };
-  promise.then(
-    () => (state.value = 'resolved'),
-    (error: SocketchartError) => (state.value = `rejected ${error.code ?? error}`),
-  );
-  return state;
-};
+/** Where a tracked promise stands, as one word (and the rejection's code or reason). */
+const stateOf = ({ status, error }: Settled) => (status === 'rejected' ? `rejected ${error?.code ?? error}` : status);
 
 describe('Operations', () => {
   it('a one-shot that has its result ignores a second result: it is stopped on the server and its sink hears nothing more', () => {
@@ -147,14 +142,14 @@ describe('Operations', () => {
   describe('startBound() (send to a channel that names an operation)', () => {
     it('resolves when first written; rejects when the operation ends before it is written', async () => {
       const { ops, up } = operations();
-      const released = settledState(ops.startBound('released', 'start released'));
+      const released = track(ops.startBound('released', 'start released'));
       ops.release('released');
-      const ended = settledState(ops.startBound('ended', 'start ended'));
+      const ended = track(ops.startBound('ended', 'start ended'));
       ops.endAll(new SocketchartError(ErrorCode.AUTHORIZATION_FAILED, { message: 'refused' }));
-      const written = settledState(ops.startBound('written', 'start written'));
+      const written = track(ops.startBound('written', 'start written'));
       up();
       await Promise.resolve();
-      expect({ released: released.value, ended: ended.value, written: written.value }).toEqual({
+      expect({ released: stateOf(released), ended: stateOf(ended), written: stateOf(written) }).toEqual({
         released: `rejected ${ErrorCode.CLOSED}`,
         ended: `rejected ${ErrorCode.AUTHORIZATION_FAILED}`,
         written: 'resolved',
@@ -165,13 +160,13 @@ describe('Operations', () => {
       const { host, ops, up } = operations();
       const early = new AbortController();
       const late = new AbortController();
-      const aborted = settledState(ops.startBound('a', 'start a', early.signal));
-      const sent = settledState(ops.startBound('b', 'start b', late.signal));
+      const aborted = track(ops.startBound('a', 'start a', early.signal));
+      const sent = track(ops.startBound('b', 'start b', late.signal));
       early.abort('changed my mind');
       up();
       late.abort('too late');
       await Promise.resolve();
-      expect({ aborted: aborted.value, sent: sent.value }).toEqual({ aborted: 'rejected changed my mind', sent: 'resolved' });
+      expect({ aborted: stateOf(aborted), sent: stateOf(sent) }).toEqual({ aborted: 'rejected changed my mind', sent: 'resolved' });
       expect(host.written).toEqual(['start b']);
       expect([ops.has('a'), ops.has('b')]).toEqual([false, true]);
     });
