@@ -110,3 +110,89 @@ describe('network and page lifecycle', () => {
     expect(h.env.listenerCount).toBe(0);
   });
 });
+
+describe('page facts remembered while no socket is open', () => {
+  const heartbeat = { intervalMs: 10_000, timeoutMs: 2_000 };
+  const reconnect = { baseMs: 1_000, jitter: 0, minUptimeMs: 3_600_000 };
+
+  for (const [hide, show] of [['hidden', 'visible'], ['freeze', 'resume']] as const) {
+    it(`a page ${hide === 'hidden' ? 'hidden' : 'frozen'} while reconnecting sends no ping on the new link until it is ${show === 'visible' ? 'visible' : 'resumed'}, then checks it at once`, async () => {
+      const h = harness({ heartbeat, reconnect }, { autoPong: false });
+      await h.connect();
+      h.server.last!.drop();
+      await h.settle();
+      expect(h.connection.status).toBe('reconnecting');
+      h.env.emit(hide);
+      await h.advance(1_000);
+      expect(h.connection.status).toBe('connected');
+      const socket = h.server.last!;
+      expect(h.server.sockets).toHaveLength(2);
+      await h.advance(600_000);
+      expect(socket.sentOfType('ping')).toHaveLength(0);
+      expect(h.connection.status).toBe('connected');
+      h.env.emit(show);
+      await h.settle();
+      expect(socket.sentOfType('ping')).toHaveLength(1);
+      await h.advance(2_000);
+      expect(h.connection.status).toBe('reconnecting');
+      expect(socket.isLive).toBe(false);
+    });
+  }
+
+  for (const [hide, show] of [['hidden', 'visible'], ['freeze', 'resume']] as const) {
+    it(`a page ${hide === 'hidden' ? 'hidden and shown again' : 'frozen and resumed'} while reconnecting pings the new link on the usual schedule`, async () => {
+      const h = harness({ heartbeat, reconnect });
+      await h.connect();
+      h.server.last!.drop();
+      await h.settle();
+      h.env.emit(hide);
+      h.env.emit(show);
+      await h.advance(1_000);
+      expect(h.connection.status).toBe('connected');
+      await h.advance(9_999);
+      expect(h.server.last!.sentOfType('ping')).toHaveLength(0);
+      await h.advance(1);
+      expect(h.server.last!.sentOfType('ping')).toHaveLength(1);
+    });
+  }
+
+  it('with closeWhenHidden, start() in a hidden page dials nothing until the page is visible', async () => {
+    const h = harness({ closeWhenHidden: true });
+    h.env.hidden = true;
+    h.connection.start();
+    await h.advance(3_600_000);
+    expect(h.connection.status).toBe('suspended');
+    expect(h.server.sockets).toHaveLength(0);
+    h.env.emit('visible');
+    await h.settle();
+    expect(h.connection.status).toBe('connected');
+    expect(h.server.sockets).toHaveLength(1);
+  });
+
+  it('with closeWhenHidden, a page hidden while offline stays closed when the network comes back', async () => {
+    const h = harness({ closeWhenHidden: true });
+    await h.connect();
+    h.env.emit('offline');
+    await h.settle();
+    h.env.emit('hidden');
+    h.env.emit('online');
+    await h.advance(3_600_000);
+    expect(h.connection.status).toBe('suspended');
+    expect(h.server.sockets).toHaveLength(1);
+    h.env.emit('visible');
+    await h.settle();
+    expect(h.connection.status).toBe('connected');
+  });
+
+  it('with closeWhenHidden, a page hidden and shown again while offline dials when the network comes back', async () => {
+    const h = harness({ closeWhenHidden: true });
+    await h.connect();
+    h.env.emit('offline');
+    h.env.emit('hidden');
+    h.env.emit('visible');
+    h.env.emit('online');
+    await h.settle();
+    expect(h.connection.status).toBe('connected');
+    expect(h.server.sockets).toHaveLength(2);
+  });
+});

@@ -58,4 +58,19 @@ describe('reconnecting', () => {
     await h.settle();
     expect(h.connection.snapshot.context.retryDelayMs).toBe(800);
   });
+
+  it('retry() during a backoff dials at once and starts the attempts afresh: the failure after it waits baseMs', async () => {
+    const h = harness({ reconnect, circuit: false });
+    h.server.refusing = true;
+    h.connection.start();
+    await h.settle();
+    for (let i = 0; i < 3; i++) await h.advance(h.connection.snapshot.context.retryDelayMs);
+    expect(h.connection.snapshot.context.retryDelayMs, 'after four failed dials').toBe(800);
+    const dials = h.server.sockets.length;
+    h.connection.retry();
+    await h.settle();
+    expect(h.server.sockets).toHaveLength(dials + 1);
+    expect(h.connection.status).toBe('reconnecting');
+    expect(h.connection.snapshot.context.retryDelayMs).toBe(100);
+  });
 });
