@@ -7,8 +7,8 @@ const circuit = { failureThreshold: 3, recoveryMs: 10_000, recoveryMultiplier: 2
 const reconnect = { baseMs: 100, capMs: 1_000, jitter: 0 };
 
 /** A connection whose server refuses every dial, driven until the circuit opens. */
-async function openCircuit(): Promise<Harness> {
-  const h = harness({ circuit, reconnect });
+async function openCircuit(options: Parameters<typeof harness>[0] = {}): Promise<Harness> {
+  const h = harness({ circuit, reconnect, ...options });
   h.server.refusing = true;
   h.connection.start();
   await h.settle();
@@ -109,6 +109,50 @@ describe('circuit breaker', () => {
     await h.settle();
     expect(h.connection.status).toBe('circuitOpen');
     expect(h.server.sockets).toHaveLength(dials);
+  });
+});
+
+describe('failures the circuit counts', () => {
+  /** Every dial fails in one way; the connection is driven in 100 ms steps until its circuit opens (or 10 minutes pass). */
+  const failures: ReadonlyArray<[string, Parameters<typeof harness>[0], (h: Harness) => void]> = [
+    ['a socket that does not open within connectTimeoutMs', { connectTimeoutMs: 2_000 }, (h) => void (h.server.options.autoOpen = false)],
+    ['a server that does not answer auth within authTimeoutMs', { auth: { token: 't' }, authTimeoutMs: 2_000 }, (h) => void (h.server.options.autoAuth = false)],
+    ['a socket found dead by the heartbeat', { heartbeat: { intervalMs: 1_000, timeoutMs: 500 } }, (h) => void (h.server.options.autoPong = false)],
+    ...[1012, 1013].map((code): [string, Parameters<typeof harness>[0], (h: Harness) => void] => [
+      `a ${code} close`,
+      { auth: { token: 't' } },
+      (h) => {
+        h.server.onFrame = (socket, frame) => {
+          if (frame.json?.type === 'auth') socket.closeFromServer(code);
+        };
+      },
+    ]),
+  ];
+
+  for (const [failure, options, failEveryDial] of failures) {
+    it(`${failure} counts towards failureThreshold`, async () => {
+      const h = harness({ circuit, reconnect: { ...reconnect, minUptimeMs: 3_600_000 }, ...options });
+      failEveryDial(h);
+      h.connection.start();
+      for (let i = 0; i < 6_000 && h.connection.status !== 'circuitOpen'; i++) await h.advance(100);
+      expect(h.connection.status).toBe('circuitOpen');
+      expect(h.server.sockets).toHaveLength(circuit.failureThreshold);
+    });
+  }
+
+  it("a probe whose socket does not open within connectTimeoutMs fails: the circuit opens again and the probe's socket is closed", async () => {
+    const h = await openCircuit({ connectTimeoutMs: 2_000 });
+    h.server.refusing = false;
+    h.server.options.autoOpen = false;
+    await h.advance(10_000);
+    expect(h.connection.status).toBe('halfOpen');
+    const probe = h.server.last!;
+    await h.advance(1_999);
+    expect(h.connection.status).toBe('halfOpen');
+    await h.advance(1);
+    expect(h.connection.status).toBe('circuitOpen');
+    expect(probe.isLive).toBe(false);
+    expect(h.errors.at(-1)).toMatchObject({ code: 'TIMEOUT', message: 'The socket did not open within 2000 ms' });
   });
 });
 
