@@ -305,6 +305,101 @@ describe('in-band refresh timing', () => {
   });
 });
 
+describe('in-band refresh schedule', () => {
+  const authFrames = (h: ReturnType<typeof harness>) => h.server.last!.sentOfType('auth').length;
+
+  for (const sessionTtlMs of [16_000, 30_000]) {
+    it(`a session of ${sessionTtlMs / 1_000} s, not longer than refreshLeadMs (30 s), is refreshed halfway through`, async () => {
+      const { token } = tokenProvider(['t']);
+      const h = harness({ auth: { token, refreshLeadMs: 30_000 }, heartbeat: false }, { sessionTtlMs });
+      await h.connect();
+      await h.advance(sessionTtlMs / 2 - 1);
+      expect(authFrames(h)).toBe(1);
+      await h.advance(1);
+      await h.settle();
+      expect(authFrames(h)).toBe(2);
+    });
+  }
+
+  for (const [behindMs, what] of [[100_000, 'already over'], [60_000, 'ending the moment it begins']] as const) {
+    it(`a session ${what} by the client clock is refreshed after authTimeoutMs`, async () => {
+      const { token } = tokenProvider(['t']);
+      const h = harness({ auth: { token, refreshLeadMs: 30_000 }, authTimeoutMs: 5_000, heartbeat: false }, { sessionTtlMs: 60_000 });
+      (h.server.options as { now: () => number }).now = () => h.clock.now() - behindMs;
+      await h.connect();
+      await h.advance(4_999);
+      expect(authFrames(h)).toBe(1);
+      await h.advance(1);
+      await h.settle();
+      expect(authFrames(h)).toBe(2);
+    });
+  }
+
+  it('a session without expiresAt is never refreshed', async () => {
+    const { token, reasons } = tokenProvider(['t']);
+    const h = harness({ auth: { token, refreshLeadMs: 30_000 }, heartbeat: false });
+    await h.connect();
+    await h.advance(3_600_000);
+    expect(authFrames(h)).toBe(1);
+    expect(reasons).toEqual(['connect']);
+  });
+
+  it('each refresh is timed from the session that confirmed the one before', async () => {
+    const { token } = tokenProvider(['t1', 't2', 't3']);
+    const h = harness({ auth: { token, refreshLeadMs: 30_000 }, heartbeat: false }, { sessionTtlMs: 120_000 });
+    await h.connect();
+    h.server.options.sessionTtlMs = 40_000;
+    await h.advance(90_000);
+    await h.settle();
+    expect(authFrames(h)).toBe(2);
+    await h.advance(9_999);
+    expect(authFrames(h)).toBe(2);
+    await h.advance(1);
+    await h.settle();
+    expect(authFrames(h)).toBe(3);
+  });
+
+  it('a static token is never refreshed in-band: the session ends at expiry as the server decides', async () => {
+    const h = harness({ auth: { token: 'static', refreshLeadMs: 30_000 }, heartbeat: false }, { sessionTtlMs: 60_000 });
+    await h.connect();
+    await h.advance(3_600_000);
+    expect(authFrames(h)).toBe(1);
+    expect(h.connection.status).toBe('connected');
+  });
+
+  it('a token provider that fails a refresh is reported with its cause, and the link stays up until the server ends the session', async () => {
+    const cause = new Error('token endpoint down');
+    let calls = 0;
+    const h = harness({ auth: { token: () => (++calls === 1 ? 't1' : Promise.reject(cause)), refreshLeadMs: 30_000 }, heartbeat: false }, { sessionTtlMs: 60_000 });
+    await h.connect();
+    await h.advance(30_000);
+    await h.settle();
+    expect(h.errors).toHaveLength(1);
+    expect(h.errors[0]).toMatchObject({ code: ErrorCode.AUTHENTICATION_FAILED, cause });
+    await h.advance(3_600_000);
+    expect(calls).toBe(2);
+    expect(authFrames(h)).toBe(1);
+    expect(h.connection.status).toBe('connected');
+  });
+
+  it('a refresh the server does not confirm within authTimeoutMs is reported as a TIMEOUT, once', async () => {
+    const { token } = tokenProvider(['t1', 't2']);
+    const h = harness({ auth: { token, refreshLeadMs: 30_000 }, authTimeoutMs: 5_000, heartbeat: false }, { sessionTtlMs: 60_000 });
+    await h.connect();
+    h.server.options.autoAuth = false;
+    await h.advance(30_000);
+    await h.settle();
+    expect(authFrames(h)).toBe(2);
+    await h.advance(4_999);
+    expect(h.errors).toHaveLength(0);
+    await h.advance(1);
+    expect(h.errors.map((error) => error.code)).toEqual([ErrorCode.TIMEOUT]);
+    await h.advance(3_600_000);
+    expect(h.errors).toHaveLength(1);
+    expect(h.connection.status).toBe('connected');
+  });
+});
+
 describe('in-band refresh answered with an error', () => {
   it('reports the refusal once, not a refusal and then a TIMEOUT', async () => {
     const { token } = tokenProvider(['good', 'bad']);
