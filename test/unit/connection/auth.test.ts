@@ -232,12 +232,48 @@ describe('authentication', () => {
     expect(h.connection.status).toBe('authenticating');
     await h.advance(1);
     expect(h.connection.status).toBe('reconnecting');
-    expect(h.errors.at(-1)?.code).toBe(ErrorCode.TIMEOUT);
+    expect(h.errors.at(-1)).toMatchObject({ code: ErrorCode.TIMEOUT, message: 'The server did not answer the auth frame within 3000 ms' });
     expect(h.server.live).toHaveLength(0);
   });
 });
 
 describe('token reason after a recovered 4001', () => {
+  it('a dial with the fresh token that fails on the network asks the next token with reason "connect"', async () => {
+    const reasons: string[] = [];
+    const h = harness(
+      {
+        auth: {
+          token: async ({ reason }) => {
+            reasons.push(reason);
+            h.server.refusing = reason === 'rejected';
+            return reasons.length === 1 ? 'stale' : 'fresh';
+          },
+        },
+      },
+      { autoAuth: (t) => t === 'fresh' },
+    );
+    h.connection.start();
+    for (let i = 0; i < 4; i++) await h.settle();
+    expect(reasons).toEqual(['connect', 'rejected']);
+    expect(h.connection.status).toBe('reconnecting');
+    await h.advance(h.connection.snapshot.context.retryDelayMs);
+    await h.settle();
+    expect(reasons).toEqual(['connect', 'rejected', 'connect']);
+    expect(h.connection.status).toBe('connected');
+  });
+
+  it('behind a dial gate, a 4001 still asks for a fresh token with reason "rejected"', async () => {
+    const reasons: string[] = [];
+    const h = harness(
+      { auth: { token: async ({ reason }) => (reasons.push(reason), reasons.length === 1 ? 'stale' : 'fresh') }, dialGate: { request: (_priority, grant) => (grant(), () => {}) } },
+      { autoAuth: (t) => t === 'fresh' },
+    );
+    h.connection.start();
+    for (let i = 0; i < 4; i++) await h.settle();
+    expect(h.connection.status).toBe('connected');
+    expect(reasons).toEqual(['connect', 'rejected']);
+  });
+
   it('an ordinary reconnect after offline/online asks with reason "connect"', async () => {
     const reasons: string[] = [];
     let n = 0;

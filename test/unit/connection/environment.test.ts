@@ -195,4 +195,65 @@ describe('page facts remembered while no socket is open', () => {
     expect(h.connection.status).toBe('connected');
     expect(h.server.sockets).toHaveLength(2);
   });
+
+  for (const hide of ['hidden', 'freeze'] as const) {
+    it(`a page ${hide === 'hidden' ? 'hidden' : 'frozen'} while a ping is out, whose link then drops, sends no ping on the next link`, async () => {
+      const h = harness({ heartbeat, reconnect });
+      h.server.options.autoPong = false;
+      await h.connect();
+      await h.advance(10_000);
+      expect(h.server.last!.sentOfType('ping')).toHaveLength(1);
+      h.env.emit(hide);
+      h.server.last!.drop();
+      h.server.options.autoPong = true;
+      await h.advance(1_000);
+      expect(h.connection.status).toBe('connected');
+      await h.advance(600_000);
+      expect(h.server.last!.sentOfType('ping')).toHaveLength(0);
+    });
+  }
+
+  for (const [hide, show] of [['hidden', 'visible'], ['freeze', 'resume']] as const) {
+    it(`a page ${hide === 'hidden' ? 'hidden and shown' : 'frozen and resumed'} while connected, whose link then drops, pings the next link on schedule`, async () => {
+      const h = harness({ heartbeat, reconnect });
+      await h.connect();
+      h.env.emit(hide);
+      h.env.emit(show);
+      h.server.last!.drop();
+      await h.advance(1_000);
+      expect(h.connection.status).toBe('connected');
+      await h.advance(10_000);
+      expect(h.server.last!.sentOfType('ping')).toHaveLength(1);
+    });
+  }
+
+  it('with closeWhenHidden, a page resumed after it was hidden reconnects and pings on schedule', async () => {
+    const h = harness({ heartbeat, reconnect, closeWhenHidden: true });
+    await h.connect();
+    h.env.emit('hidden');
+    await h.settle();
+    expect(h.connection.status).toBe('suspended');
+    h.env.emit('resume');
+    await h.settle();
+    expect(h.connection.status).toBe('connected');
+    await h.advance(10_000);
+    expect(h.server.last!.sentOfType('ping')).toHaveLength(1);
+  });
+
+  for (const [fact, back, status] of [['offline', 'online', 'offline'], ['hidden', 'visible', 'suspended']] as const) {
+    it(`${fact === 'offline' ? 'offline' : 'a page hidden (closeWhenHidden)'} during the closing handshake is remembered: start() then waits in ${status} until ${back}`, async () => {
+      const h = harness({ closeWhenHidden: true, closeTimeoutMs: 500 });
+      await h.connect();
+      h.server.onClientClose = () => {};
+      h.connection.stop();
+      h.env.emit(fact);
+      h.connection.start();
+      await h.advance(3_600_000);
+      expect(h.connection.status).toBe(status);
+      expect(h.server.sockets).toHaveLength(1);
+      h.env.emit(back);
+      await h.settle();
+      expect(h.connection.status).toBe('connected');
+    });
+  }
 });

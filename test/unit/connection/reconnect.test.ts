@@ -73,4 +73,17 @@ describe('reconnecting', () => {
     expect(h.connection.status).toBe('reconnecting');
     expect(h.connection.snapshot.context.retryDelayMs).toBe(100);
   });
+
+  it('stop() and start() after a stable link start afresh: a refused dial then waits baseMs, not zero', async () => {
+    const h = harness({ reconnect, circuit: false });
+    await h.connect();
+    await h.advance(5_000);
+    h.connection.stop();
+    await h.settle();
+    h.server.refusing = true;
+    h.connection.start();
+    await h.settle();
+    expect(h.connection.status).toBe('reconnecting');
+    expect(h.connection.snapshot.context.retryDelayMs).toBe(100);
+  });
 });
