@@ -95,6 +95,17 @@ describe('heartbeat', () => {
     expect(h.connection.status).toBe('reconnecting');
   });
 
+  it('trusts a pong timeout that fired at most twice as late as scheduled: the socket is dead', async () => {
+    const h = harness({ heartbeat, reconnect }, { autoPong: false });
+    await h.connect();
+    await h.advance(10_000);
+    h.clock.jump(4_000);
+    await h.advance(0);
+    expect(h.server.last!.sentOfType('ping')).toHaveLength(1);
+    expect(h.connection.status).toBe('reconnecting');
+    expect(h.errors.at(-1)).toMatchObject({ code: ErrorCode.NETWORK_ERROR, message: 'No pong: the socket is dead (half-open)', recovery: 'retry' });
+  });
+
   it('can be turned off', async () => {
     const h = harness({ heartbeat: false }, { autoPong: false });
     await h.connect();
