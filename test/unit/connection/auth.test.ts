@@ -343,17 +343,22 @@ describe('in-band refresh timing', () => {
 
 describe('in-band refresh schedule', () => {
   const authFrames = (h: ReturnType<typeof harness>) => h.server.last!.sentOfType('auth').length;
+  /** The next refresh's auth frame goes out `ms` from now, not a millisecond before. */
+  async function expectNextRefreshIn(h: ReturnType<typeof harness>, ms: number): Promise<void> {
+    const before = authFrames(h);
+    await h.advance(ms - 1);
+    expect(authFrames(h), 'auth frames a millisecond before').toBe(before);
+    await h.advance(1);
+    await h.settle();
+    expect(authFrames(h)).toBe(before + 1);
+  }
 
   for (const sessionTtlMs of [16_000, 30_000]) {
     it(`a session of ${sessionTtlMs / 1_000} s, not longer than refreshLeadMs (30 s), is refreshed halfway through`, async () => {
       const { token } = tokenProvider(['t']);
       const h = harness({ auth: { token, refreshLeadMs: 30_000 }, heartbeat: false }, { sessionTtlMs });
       await h.connect();
-      await h.advance(sessionTtlMs / 2 - 1);
-      expect(authFrames(h)).toBe(1);
-      await h.advance(1);
-      await h.settle();
-      expect(authFrames(h)).toBe(2);
+      await expectNextRefreshIn(h, sessionTtlMs / 2);
     });
   }
 
@@ -363,11 +368,7 @@ describe('in-band refresh schedule', () => {
       const h = harness({ auth: { token, refreshLeadMs: 30_000 }, authTimeoutMs: 5_000, heartbeat: false }, { sessionTtlMs: 60_000 });
       (h.server.options as { now: () => number }).now = () => h.clock.now() - behindMs;
       await h.connect();
-      await h.advance(4_999);
-      expect(authFrames(h)).toBe(1);
-      await h.advance(1);
-      await h.settle();
-      expect(authFrames(h)).toBe(2);
+      await expectNextRefreshIn(h, 5_000);
     });
   }
 
@@ -385,14 +386,8 @@ describe('in-band refresh schedule', () => {
     const h = harness({ auth: { token, refreshLeadMs: 30_000 }, heartbeat: false }, { sessionTtlMs: 120_000 });
     await h.connect();
     h.server.options.sessionTtlMs = 40_000;
-    await h.advance(90_000);
-    await h.settle();
-    expect(authFrames(h)).toBe(2);
-    await h.advance(9_999);
-    expect(authFrames(h)).toBe(2);
-    await h.advance(1);
-    await h.settle();
-    expect(authFrames(h)).toBe(3);
+    await expectNextRefreshIn(h, 90_000);
+    await expectNextRefreshIn(h, 10_000);
   });
 
   it('a static token is never refreshed in-band: the session ends at expiry as the server decides', async () => {

@@ -8,6 +8,16 @@ const reconnect = { baseMs: 100, capMs: 1_600, multiplier: 2, jitter: 0, minUpti
 /** Delays of the retries the connection has planned so far, in order. */
 const planned = (delays: number[], h: ReturnType<typeof harness>) => delays.push(h.connection.snapshot.context.retryDelayMs);
 
+/** A connection whose server refuses every dial, waiting after `failed` failed dials. */
+async function afterRefusedDials(failed: number) {
+  const h = harness({ reconnect, circuit: false });
+  h.server.refusing = true;
+  h.connection.start();
+  await h.settle();
+  for (let i = 1; i < failed; i++) await h.advance(h.connection.snapshot.context.retryDelayMs);
+  return h;
+}
+
 describe('reconnecting', () => {
   it('each failed dial doubles the wait, up to capMs', async () => {
     const h = harness({ reconnect, circuit: false });
@@ -24,11 +34,7 @@ describe('reconnecting', () => {
   });
 
   it('a link up for minUptime resets the attempts: the next drop retries at once, and the failure after it waits baseMs again', async () => {
-    const h = harness({ reconnect, circuit: false });
-    h.server.refusing = true;
-    h.connection.start();
-    await h.settle();
-    for (let i = 0; i < 3; i++) await h.advance(h.connection.snapshot.context.retryDelayMs);
+    const h = await afterRefusedDials(4);
     expect(h.connection.snapshot.context.retryDelayMs, 'after four failed dials').toBe(800);
     h.server.refusing = false;
     await h.advance(800);
@@ -45,11 +51,7 @@ describe('reconnecting', () => {
   });
 
   it('a link that drops before minUptime is not stable: the wait keeps growing from where it was', async () => {
-    const h = harness({ reconnect, circuit: false });
-    h.server.refusing = true;
-    h.connection.start();
-    await h.settle();
-    for (let i = 0; i < 2; i++) await h.advance(h.connection.snapshot.context.retryDelayMs);
+    const h = await afterRefusedDials(3);
     h.server.refusing = false;
     await h.advance(h.connection.snapshot.context.retryDelayMs);
     expect(h.connection.status).toBe('connected');
@@ -60,11 +62,7 @@ describe('reconnecting', () => {
   });
 
   it('retry() during a backoff dials at once and starts the attempts afresh: the failure after it waits baseMs', async () => {
-    const h = harness({ reconnect, circuit: false });
-    h.server.refusing = true;
-    h.connection.start();
-    await h.settle();
-    for (let i = 0; i < 3; i++) await h.advance(h.connection.snapshot.context.retryDelayMs);
+    const h = await afterRefusedDials(4);
     expect(h.connection.snapshot.context.retryDelayMs, 'after four failed dials').toBe(800);
     const dials = h.server.sockets.length;
     h.connection.retry();
