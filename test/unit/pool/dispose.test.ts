@@ -1,0 +1,90 @@
+import { createActor, createMachine } from 'xstate';
+import { describe, expect, it } from 'vitest';
+import { poolLogic, poolOf } from '../../../src/index.js';
+import { poolHarness } from '../../support/pool-harness.js';
+
+/** `await using`, and the handle of a pool an app runs as an actor of `poolLogic()`. */
+describe('`await using` a pool', () => {
+  const start = async (h: ReturnType<typeof poolHarness>, ms: number) => {
+    h.pool.start();
+    await h.advance(ms);
+    h.server.onClientClose = () => {}; // close handshakes go unanswered: only stopTimeoutMs ends them
+  };
+  for (const [when, reach] of [
+    ['running', (h: ReturnType<typeof poolHarness>) => start(h, 1_000)],
+    ['in the middle of its staggered start', (h: ReturnType<typeof poolHarness>) => start(h, 0)],
+    ['stopping', async (h: ReturnType<typeof poolHarness>) => (await start(h, 1_000), h.pool.stop(), await h.settle())],
+  ] as const) {
+    it(`${when}: stops the pool, waiting for the close handshakes (at most stopTimeoutMs), then disposes`, async () => {
+      const h = poolHarness({ staggerMs: 100, stopTimeoutMs: 2_000 });
+      await reach(h);
+      expect(h.pool.status().state).toBe(when === 'running' ? 'running' : when === 'stopping' ? 'stopping' : 'starting');
+      let scopeLeft = false;
+      const scope = (async () => {
+        await using scoped = h.pool;
+        void scoped;
+      })().then(() => (scopeLeft = true));
+      await h.advance(1_999);
+      expect(scopeLeft, 'left before the close handshakes ended').toBe(false);
+      expect(h.pool.isDisposed).toBe(false);
+      await h.advance(1);
+      await scope;
+      expect(h.pool.status().state).toBe('stopped');
+      expect(h.pool.isDisposed).toBe(true);
+      expect(h.server.live).toHaveLength(0);
+      expect(h.server.sockets.map((socket) => socket.closedByClient?.code)).toEqual(h.server.sockets.map(() => 1000));
+    });
+  }
+
+  it('never started: disposes at once', async () => {
+    const h = poolHarness();
+    {
+      await using scoped = h.pool;
+      void scoped;
+    }
+    expect(h.pool.isDisposed).toBe(true);
+    expect(h.server.sockets).toHaveLength(0);
+  });
+
+  it('already disposed: does nothing more', async () => {
+    const h = poolHarness();
+    h.pool.dispose();
+    {
+      await using scoped = h.pool;
+      void scoped;
+    }
+    expect(h.pool.actor.getSnapshot().status).toBe('stopped');
+  });
+});
+
+describe('poolOf(actor)', () => {
+  const logicOf = (h: ReturnType<typeof poolHarness>) =>
+    poolLogic({ endpoints: [{ name: 'a', url: 'ws://mock.test/a' }], defaults: { WebSocket: h.server.WebSocket }, staggerMs: 0, clock: h.clock, environment: h.env });
+
+  it('gives one handle per actor', () => {
+    const h = poolHarness();
+    const actor = createActor(logicOf(h), { clock: h.clock }).start();
+    expect(poolOf(actor)).toBe(poolOf(actor));
+    actor.stop();
+  });
+
+  it('refuses an actor that runs no pool', () => {
+    const other = createActor(createMachine({ id: 'app' })).start();
+    expect(() => poolOf(other)).toThrow(new TypeError('poolOf() needs an actor of poolLogic()'));
+    other.stop();
+  });
+
+  it('dispose() on the handle lets go of the connections but leaves the actor to the app that runs it', async () => {
+    const h = poolHarness();
+    const actor = createActor(logicOf(h), { clock: h.clock }).start();
+    const pool = poolOf(actor);
+    pool.start();
+    await h.settle();
+    expect(pool.connection('a')!.status).toBe('connected');
+    pool.dispose();
+    await h.settle();
+    expect(h.server.live).toHaveLength(0);
+    expect(actor.getSnapshot().status).toBe('active');
+    actor.stop();
+  });
+});
