@@ -114,11 +114,12 @@ describe('circuit breaker', () => {
 
 describe('failures the circuit counts', () => {
   /** Every dial fails in one way; the connection is driven in 100 ms steps until its circuit opens (or 10 minutes pass). */
-  const failures: ReadonlyArray<[string, Parameters<typeof harness>[0], (h: Harness) => void]> = [
+  type DialFailure = [what: string, options: Parameters<typeof harness>[0], failEveryDial: (h: Harness) => void];
+  const failures: readonly DialFailure[] = [
     ['a socket that does not open within connectTimeoutMs', { connectTimeoutMs: 2_000 }, (h) => void (h.server.options.autoOpen = false)],
     ['a server that does not answer auth within authTimeoutMs', { auth: { token: 't' }, authTimeoutMs: 2_000 }, (h) => void (h.server.options.autoAuth = false)],
     ['a socket found dead by the heartbeat', { heartbeat: { intervalMs: 1_000, timeoutMs: 500 } }, (h) => void (h.server.options.autoPong = false)],
-    ...[1012, 1013].map((code): [string, Parameters<typeof harness>[0], (h: Harness) => void] => [
+    ...[1012, 1013].map((code): DialFailure => [
       `a ${code} close`,
       { auth: { token: 't' } },
       (h) => {

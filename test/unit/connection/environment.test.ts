@@ -114,8 +114,10 @@ describe('network and page lifecycle', () => {
 describe('page facts remembered while no socket is open', () => {
   const heartbeat = { intervalMs: 10_000, timeoutMs: 2_000 };
   const reconnect = { baseMs: 1_000, jitter: 0, minUptimeMs: 3_600_000 };
+  /** The two ways a page goes away and comes back. */
+  const hideAndShow = [['hidden', 'visible'], ['freeze', 'resume']] as const;
 
-  for (const [hide, show] of [['hidden', 'visible'], ['freeze', 'resume']] as const) {
+  for (const [hide, show] of hideAndShow) {
     it(`a page ${hide === 'hidden' ? 'hidden' : 'frozen'} while reconnecting sends no ping on the new link until it is ${show === 'visible' ? 'visible' : 'resumed'}, then checks it at once`, async () => {
       const h = harness({ heartbeat, reconnect }, { autoPong: false });
       await h.connect();
@@ -139,7 +141,7 @@ describe('page facts remembered while no socket is open', () => {
     });
   }
 
-  for (const [hide, show] of [['hidden', 'visible'], ['freeze', 'resume']] as const) {
+  for (const [hide, show] of hideAndShow) {
     it(`a page ${hide === 'hidden' ? 'hidden and shown again' : 'frozen and resumed'} while reconnecting pings the new link on the usual schedule`, async () => {
       const h = harness({ heartbeat, reconnect });
       await h.connect();
@@ -196,7 +198,7 @@ describe('page facts remembered while no socket is open', () => {
     expect(h.server.sockets).toHaveLength(2);
   });
 
-  for (const hide of ['hidden', 'freeze'] as const) {
+  for (const [hide] of hideAndShow) {
     it(`a page ${hide === 'hidden' ? 'hidden' : 'frozen'} while a ping is out, whose link then drops, sends no ping on the next link`, async () => {
       const h = harness({ heartbeat, reconnect });
       h.server.options.autoPong = false;
@@ -213,7 +215,7 @@ describe('page facts remembered while no socket is open', () => {
     });
   }
 
-  for (const [hide, show] of [['hidden', 'visible'], ['freeze', 'resume']] as const) {
+  for (const [hide, show] of hideAndShow) {
     it(`a page ${hide === 'hidden' ? 'hidden and shown' : 'frozen and resumed'} while connected, whose link then drops, pings the next link on schedule`, async () => {
       const h = harness({ heartbeat, reconnect });
       await h.connect();

@@ -10,15 +10,15 @@ describe('`await using` a pool', () => {
     await h.advance(ms);
     h.server.onClientClose = () => {}; // close handshakes go unanswered: only stopTimeoutMs ends them
   };
-  for (const [when, reach] of [
-    ['running', (h: ReturnType<typeof poolHarness>) => start(h, 1_000)],
-    ['in the middle of its staggered start', (h: ReturnType<typeof poolHarness>) => start(h, 0)],
-    ['stopping', async (h: ReturnType<typeof poolHarness>) => (await start(h, 1_000), h.pool.stop(), await h.settle())],
+  for (const [when, state, reach] of [
+    ['running', 'running', (h: ReturnType<typeof poolHarness>) => start(h, 1_000)],
+    ['in the middle of its staggered start', 'starting', (h: ReturnType<typeof poolHarness>) => start(h, 0)],
+    ['stopping', 'stopping', async (h: ReturnType<typeof poolHarness>) => (await start(h, 1_000), h.pool.stop(), await h.settle())],
   ] as const) {
     it(`${when}: stops the pool, waiting for the close handshakes (at most stopTimeoutMs), then disposes`, async () => {
       const h = poolHarness({ staggerMs: 100, stopTimeoutMs: 2_000 });
       await reach(h);
-      expect(h.pool.status().state).toBe(when === 'running' ? 'running' : when === 'stopping' ? 'stopping' : 'starting');
+      expect(h.pool.status().state).toBe(state);
       let scopeLeft = false;
       const scope = (async () => {
         await using scoped = h.pool;
