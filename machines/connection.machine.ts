@@ -235,7 +235,7 @@ function defineConnectionMachine() {
     }),
     initial: 'idle',
     on: {
-      'server.error': { actions: 'reportServerError' },
+      'server.error': { guard: 'fromOwnSocket', actions: 'reportServerError' },
       'env.online': { actions: 'noteOnline' },
       'env.offline': { actions: 'noteOffline' },
       'page.hidden': { actions: 'notePageHidden' },
@@ -402,7 +402,9 @@ function defineConnectionMachine() {
                       'server.error': { guard: 'fromOwnSocket', target: 'expiring', actions: 'reportRefreshRefused' },
                     },
                   },
-                  expiring: {},
+                  expiring: {
+                    on: { 'auth.ok': { guard: 'fromOwnSocket', target: 'valid', actions: 'acceptSession' } },
+                  },
                 },
               },
             },

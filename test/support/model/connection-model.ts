@@ -260,14 +260,19 @@ export function connectionModel(variant: Variant): ConnectionModel {
         }
       }
       const awaitingAuth = s.hasTag('awaitingAuth');
+      const authOk = () => {
+        const expiresAt = variant.sessionExpires === false ? {} : { expiresAt: state.now + TIMING.sessionTtlMs };
+        return { type: 'auth.ok', socket, session: { userId: 'user-1', sessionId: 's1', ...expiresAt }, at: state.now };
+      };
       if (at('link.authenticating') || at('link.connected')) {
         for (const code of CLOSE_CODES) events.push(closeOf(socket, code));
         if (awaitingAuth) {
-          const expiresAt = variant.sessionExpires === false ? {} : { expiresAt: state.now + TIMING.sessionTtlMs };
-          events.push({ type: 'auth.ok', socket, session: { userId: 'user-1', sessionId: 's1', ...expiresAt }, at: state.now });
+          events.push(authOk());
           for (const code of ERROR_CODES) events.push(serverError(socket, code));
         } else events.push(serverError(socket, ErrorCode.SERVER_ERROR));
       }
+      // A refresh's confirmation may come after its authTimeout.
+      if (at('link.connected.token.expiring')) events.push(authOk());
       if (at('link.closing')) events.push(closeOf(socket, 1000));
       if (at('link.connected')) {
         const quiet = (nextTimer(state.timers)?.dueAt ?? Infinity) - state.now;

@@ -429,6 +429,23 @@ describe('in-band refresh schedule', () => {
     expect(h.errors).toHaveLength(1);
     expect(h.connection.status).toBe('connected');
   });
+
+  it('a confirmation that comes after the TIMEOUT is still taken: the next refresh is timed from the session it confirms', async () => {
+    const { token } = tokenProvider(['t1', 't2', 't3']);
+    const h = harness({ auth: { token, refreshLeadMs: 30_000 }, authTimeoutMs: 5_000, heartbeat: false }, { sessionTtlMs: 60_000 });
+    await h.connect();
+    h.server.options.autoAuth = false;
+    await h.advance(30_000);
+    await h.settle();
+    await h.advance(5_000);
+    expect(h.errors.map((error) => error.code)).toEqual([ErrorCode.TIMEOUT]);
+    await h.advance(2_000);
+    h.server.last!.push({ type: 'auth_ok', userId: 'u', sessionId: 's', expiresAt: h.clock.now() + 90_000 });
+    await h.settle();
+    await expectNextRefreshIn(h, 60_000);
+    expect(h.server.last!.sentOfType('auth').map((frame) => frame.token)).toEqual(['t1', 't2', 't3']);
+    expect(h.errors).toHaveLength(1);
+  });
 });
 
 describe('in-band refresh answered with an error', () => {

@@ -74,6 +74,30 @@ describe('events from a socket the connection no longer owns', () => {
     expect(tokenState(h)).toBe('confirming');
   });
 
+  it('an answer from an earlier socket does not confirm a refresh after its TIMEOUT', async () => {
+    let tokens = 0;
+    const h = harness({ auth: { token: () => `t${++tokens}`, refreshLeadMs: 30_000 }, authTimeoutMs: 5_000, heartbeat: false }, { sessionTtlMs: 60_000 });
+    await onSecondSocket(h);
+    h.server.options.autoAuth = false;
+    await h.advance(30_000);
+    await h.settle();
+    await h.advance(5_000);
+    expect(tokenState(h)).toBe('expiring');
+    h.connection.actor.send({ type: 'auth.ok', socket: stale(h), session: { userId: 'u1', expiresAt: h.clock.now() + 60_000 }, at: h.clock.now() });
+    await h.settle();
+    expect(tokenState(h)).toBe('expiring');
+  });
+
+  it('an error frame from an earlier socket is not reported while connected', async () => {
+    const h = harness({});
+    await onSecondSocket(h);
+    const before = h.errors.length;
+    h.connection.actor.send({ type: 'server.error', socket: stale(h), action: 'reconnect', error: { code: 'SERVER_ERROR', message: 'late', recovery: 'retry' } });
+    await h.settle();
+    expect(h.errors.slice(before)).toEqual([]);
+    expect(h.connection.status).toBe('connected');
+  });
+
   it('a close from an earlier socket does not end the closing handshake', async () => {
     const h = harness({ closeTimeoutMs: 500 });
     await onSecondSocket(h);
