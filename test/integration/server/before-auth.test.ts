@@ -49,6 +49,43 @@ describe('a socket before its token is verified', () => {
     await client.close();
   });
 
+  it('answers a ping without ts with a bare pong', async () => {
+    const client = await open(wsUrl(server));
+    client.send({ type: 'ping' });
+    expect(await client.nextOfType('pong')).toEqual({ type: 'pong' });
+    await client.close();
+  });
+
+  it('answers an auth frame without a token with INVALID_MESSAGE_FORMAT naming the issue, then closes with 4001', async () => {
+    const client = await open(wsUrl(server));
+    client.send({ type: 'auth' });
+    const invalid = await client.nextOfType('error');
+    expect(invalid).toMatchObject({ code: 'INVALID_MESSAGE_FORMAT', message: 'invalid "auth" frame' });
+    expect(invalid.details).toMatchObject({ issues: [{ path: 'token' }] });
+    expect(await client.nextOfType('error')).toMatchObject({ code: 'AUTHENTICATION_FAILED', message: AUTHENTICATE_FIRST });
+    expect((await client.closed).code).toBe(4001);
+  });
+
+  it('answers a well-formed frame that must wait for authentication with AUTHENTICATION_FAILED alone, then closes with 4001', async () => {
+    const client = await open(wsUrl(server));
+    client.send({ type: 'subscribe', ch: 'chat:early' });
+    expect((await client.closed).code).toBe(4001);
+    expect(client.ofType('error')).toEqual([{ type: 'error', code: 'AUTHENTICATION_FAILED', message: AUTHENTICATE_FIRST }]);
+  });
+
+  it('charges pings to the address: past its budget they are answered with RATE_LIMIT_EXCEEDED', async () => {
+    const strict = await startServer({ unauthenticatedRateLimit: { perMinute: 1, burst: 2 } });
+    try {
+      const client = await open(wsUrl(strict));
+      for (let ts = 1; ts <= 3; ts++) client.send({ type: 'ping', ts });
+      expect(await client.nextOfType('error')).toMatchObject({ code: 'RATE_LIMIT_EXCEEDED' });
+      expect(pongTimes(client)).toEqual([1, 2]);
+      await client.close();
+    } finally {
+      await strict.close();
+    }
+  });
+
   it('holds 64 frames sent while the token is verified and answers them in order once it is', async () => {
     holdVerification();
     const client = await open(wsUrl(server));
