@@ -7,7 +7,7 @@ import { BacklogWatch } from './backlog-watch.js';
 import { corkedBytes, writeCorked } from './corked-writes.js';
 import { errorText, logFailure, type Logger } from './logger.js';
 import { closeCodeLabel, type ServerMetrics } from './metrics.js';
-import { CONTROL_SCOPE, type ConnectionLimits, type Refusal, type ServerRateLimits, type Subject } from './rate-limit.js';
+import { CONTROL_SCOPE, type ConnectionLimits, type Refusal, type ServerRateLimits, type Subject, type Verdict } from './rate-limit.js';
 import { CloseCode, ErrorCode, type ClientFrame, type ClientFrameType, type ErrorFrame, type PresenceMember, type ServerFrame } from '../protocol/wire.js';
 import { parseClientFrame } from './schema.js';
 import type { Subscription } from './subscription.js';
@@ -312,9 +312,12 @@ export class ServerConnection implements HubClient {
     return this.currentIdentity ? { kind: 'user', id: this.currentIdentity.userId } : { kind: 'address', id: this.address };
   }
 
-  /** Charges one frame of `scope` (to the user or address too, unless the backend charges it); refuses it when a bucket is empty. */
-  private take(scope: string, id: string | undefined, subjectToo = true): boolean {
-    const verdict = this.ctx.limits.take(this.limits, this.subject, scope, subjectToo);
+  /** Charges one frame of `scope` to the connection and to its user or address; refuses it when a bucket is empty. */
+  private take(scope: string, id: string | undefined): boolean {
+    return this.admitted(this.ctx.limits.take(this.limits, this.subject, scope), id);
+  }
+
+  private admitted(verdict: Verdict, id: string | undefined): boolean {
     if (verdict.ok) {
       if (verdict.announce) this.send({ type: 'rate_limit_status', ...verdict.announce });
       return true;
@@ -390,10 +393,10 @@ export class ServerConnection implements HubClient {
   /** Charges the connection's bucket, then appends (the backend charges the user's); a repeat gives the token back. */
   private publishCharged(frame: Extract<ClientFrame, { type: 'publish' }>, scope: string): void {
     const { hub, limits } = this.ctx;
-    if (!this.take(scope, frame.id, false)) return;
+    if (!this.admitted(limits.takePublish(this.limits, this.subject, scope, frame.id), frame.id)) return;
     const publishing = hub.publish(this, frame, limits.userCharge(this.identity.userId, scope)).then((result) => {
       if (result?.outcome === 'stored' && result.duplicate) limits.giveBack(this.limits, scope);
-      else if (result?.outcome === 'refused') this.refuseOverLimit(limits.refusedElsewhere(this.limits, this.subject, scope, result.retryAfterMs), frame.id);
+      else if (result?.outcome === 'refused') this.refuseOverLimit(limits.refusedElsewhere(this.limits, this.subject, scope, result.retryAfterMs, frame.id), frame.id);
     });
     const settled = publishing.finally(() => this.charged.delete(settled));
     settled.catch(() => undefined);

@@ -25,6 +25,10 @@ export const defaultRateLimits: Readonly<Record<string, RateLimit>> = {
 const WINDOW_SECONDS = 60;
 const FLOOD_WINDOW_MS = 10_000;
 const ANNOUNCE_INTERVAL_MS = 1000;
+/** How long past its `retry_after` a scope waits for a refused publish to come again before it lets later ones through. */
+const RESEND_GRACE_MS = 2000;
+/** Most ids a waiting scope remembers of the publishes it refused. */
+const MAX_AWAITED_IDS = 256;
 
 export interface RateLimitSettings {
   /** Buckets of each connection, by scope. */
@@ -52,10 +56,20 @@ export interface Refusal {
 
 export type Verdict = { ok: true; announce?: RateLimitStatus } | Refusal;
 
-/** One connection's buckets and what it was last told about them. */
+/**
+ * A scope waiting for a refused acknowledged publish to be sent again, so that none sent after it is
+ * stored before it: the ids it refused, and the end of the first refusal's `retry_after`.
+ */
+interface AwaitedResend {
+  readonly ids: Set<string>;
+  until: number;
+}
+
+/** One connection's buckets, what it was last told about them, and the scopes waiting for a refused publish. */
 export interface ConnectionLimits {
   readonly table: LimitTable;
   readonly announcedAt: Map<string, number>;
+  readonly awaited: Map<string, AwaitedResend>;
 }
 
 /**
@@ -99,7 +113,48 @@ export class ServerRateLimits {
   }
 
   newConnection(): ConnectionLimits {
-    return { table: new LimitTable(this.clock, Object.keys(this.settings.perConnection).length + 1), announcedAt: new Map() };
+    return { table: new LimitTable(this.clock, Object.keys(this.settings.perConnection).length + 1), announcedAt: new Map(), awaited: new Map() };
+  }
+
+  /**
+   * Charges a publish of `scope` to the connection (the backend charges its user). Once an acknowledged
+   * publish is refused, the scope's later acknowledged publishes are refused too, though a token is back,
+   * until one the scope refused comes again (the client sends them again in order) or 2 s past the first
+   * `retry_after`: without that, one sent after it could be stored before it.
+   */
+  takePublish(connection: ConnectionLimits, subject: Subject, scope: string, id: string | undefined): Verdict {
+    if (id !== undefined) {
+      const awaited = this.awaiting(connection, scope);
+      if (awaited?.ids.has(id)) connection.awaited.delete(scope);
+      else if (awaited) {
+        if (awaited.ids.size < MAX_AWAITED_IDS) awaited.ids.add(id);
+        return this.refused(subject, scope, Math.max(1, awaited.until - this.clock.now()), [this.ownCharge(connection, scope)]);
+      }
+    }
+    const verdict = this.take(connection, subject, scope, false);
+    if (!verdict.ok && id !== undefined) this.awaitResend(connection, scope, id, verdict.retryAfterMs);
+    return verdict;
+  }
+
+  private awaiting(connection: ConnectionLimits, scope: string): AwaitedResend | undefined {
+    const awaited = connection.awaited.get(scope);
+    if (awaited && this.clock.now() < awaited.until + RESEND_GRACE_MS) return awaited;
+    connection.awaited.delete(scope);
+    return undefined;
+  }
+
+  private awaitResend(connection: ConnectionLimits, scope: string, id: string, retryAfterMs: number): void {
+    const until = this.clock.now() + retryAfterMs;
+    const awaited = this.awaiting(connection, scope);
+    if (!awaited) connection.awaited.set(scope, { ids: new Set([id]), until });
+    else {
+      if (awaited.ids.size < MAX_AWAITED_IDS) awaited.ids.add(id);
+      awaited.until = Math.max(awaited.until, until);
+    }
+  }
+
+  private ownCharge(connection: ConnectionLimits, scope: string): Charge {
+    return { table: connection.table, key: scope, limit: this.connectionLimit(scope) };
   }
 
   /** Whether the connection's bucket of `scope` would grant a frame now. */
@@ -112,7 +167,7 @@ export class ServerRateLimits {
    * bucket the backend charges), to its subject. Announces the status on first use and when running low.
    */
   take(connection: ConnectionLimits, subject: Subject, scope: string, subjectToo = true): Verdict {
-    const own: Charge = { table: connection.table, key: scope, limit: this.connectionLimit(scope) };
+    const own = this.ownCharge(connection, scope);
     const charges = subjectToo ? [own, this.subjectCharge(subject, scope)] : [own];
     const result = chargeAll(charges);
     if (!result.ok) return this.refused(subject, scope, result.retryAfterMs, charges);
@@ -132,9 +187,13 @@ export class ServerRateLimits {
     connection.table.giveBack(scope);
   }
 
-  /** A frame refused by a bucket elsewhere (the backend's user bucket): counted toward flooding like any refusal. */
-  refusedElsewhere(connection: ConnectionLimits, subject: Subject, scope: string, retryAfterMs: number): Refusal {
-    return this.refused(subject, scope, retryAfterMs, [{ table: connection.table, key: scope, limit: this.connectionLimit(scope) }]);
+  /**
+   * A publish refused by a bucket elsewhere (the backend's user bucket): counted toward flooding like any
+   * refusal, and an acknowledged one makes its scope wait for it as `takePublish` does.
+   */
+  refusedElsewhere(connection: ConnectionLimits, subject: Subject, scope: string, retryAfterMs: number, id?: string): Refusal {
+    if (id !== undefined) this.awaitResend(connection, scope, id, retryAfterMs);
+    return this.refused(subject, scope, retryAfterMs, [this.ownCharge(connection, scope)]);
   }
 
   private refused(subject: Subject, scope: string, retryAfterMs: number, charges: readonly Charge[]): Refusal {

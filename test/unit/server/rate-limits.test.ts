@@ -78,6 +78,76 @@ describe('ServerRateLimits on a simulated clock', () => {
     expect(limits.sizes()).toEqual({ userBuckets: 0, addressBuckets: 0, floodMeters: 0 });
   });
 
+  describe('an acknowledged publish refused: its scope waits for it to be sent again', () => {
+    const refusedFirst = () => {
+      const { clock, limits } = limitsAt();
+      const connection = limits.newConnection();
+      const publish = (id?: string, scope = 'chat') => limits.takePublish(connection, alice, scope, id);
+      expect(oks(['a', 'b', 'c', 'd'].map((id) => publish(id)))).toBe('ok ok ok no');
+      return { clock, limits, connection, publish };
+    };
+
+    it('refuses the later publishes of the scope, though a token is back, until the refused one comes again', () => {
+      const { clock, publish } = refusedFirst();
+      clock.time = 1000;
+      expect(publish('e')).toMatchObject({ ok: false, retryAfterMs: 1 });
+      expect(oks([publish('d'), publish('e')])).toBe('ok no');
+    });
+
+    it('tells a publish refused while the scope waits to come back when the first refusal’s retry_after ends', () => {
+      const { clock, publish } = refusedFirst();
+      clock.time = 400;
+      expect(publish('e')).toMatchObject({ ok: false, retryAfterMs: 600 });
+    });
+
+    it('ends the wait when a publish refused during it comes again: the one refused first was given up', () => {
+      const { clock, publish } = refusedFirst();
+      expect(publish('e').ok).toBe(false);
+      clock.time = 1000;
+      expect(oks([publish('e')])).toBe('ok');
+    });
+
+    it('ends the wait 2 s past the retry_after when nothing it refused comes again', () => {
+      const { clock, publish } = refusedFirst();
+      clock.time = 2999;
+      expect(publish('e').ok).toBe(false);
+      clock.time = 3000;
+      expect(oks([publish('f'), publish('g')])).toBe('ok ok');
+    });
+
+    it('neither starts nor holds publishes without an id, which are never sent again', () => {
+      const { clock, limits } = limitsAt();
+      const connection = limits.newConnection();
+      const publish = (id?: string) => limits.takePublish(connection, alice, 'chat', id);
+      expect(oks([publish(), publish(), publish(), publish()])).toBe('ok ok ok no');
+      clock.time = 1000;
+      expect(oks([publish('late'), publish('x')])).toBe('ok no');
+      clock.time = 2000;
+      expect(oks([publish()])).toBe('ok');
+    });
+
+    it('holds one scope only, and one connection only', () => {
+      const { limits, publish } = refusedFirst();
+      expect(oks([publish('n', 'default')])).toBe('ok');
+      expect(oks([limits.takePublish(limits.newConnection(), alice, 'chat', 'other')])).toBe('ok');
+    });
+
+    it('starts as well when the backend refuses a publish for its user’s bucket', () => {
+      const { clock, limits } = limitsAt();
+      const connection = limits.newConnection();
+      expect(limits.refusedElsewhere(connection, alice, 'chat', 500, 'u1')).toMatchObject({ ok: false, retryAfterMs: 500 });
+      clock.time = 500;
+      expect(limits.takePublish(connection, alice, 'chat', 'u2').ok).toBe(false);
+      expect(oks([limits.takePublish(connection, alice, 'chat', 'u1')])).toBe('ok');
+    });
+
+    it('counts its refusals toward flooding', () => {
+      const { publish } = refusedFirst();
+      const floods = ['e', 'f', 'g', 'h'].map((id) => publish(id)).map((verdict) => !verdict.ok && verdict.flooding);
+      expect(floods).toEqual([false, false, false, true]);
+    });
+  });
+
   it('makes an address wait once its unauthenticated budget is spent', () => {
     const { clock, limits } = limitsAt();
     expect(limits.addressWait('10.0.0.2')).toBe(0);
