@@ -2,27 +2,18 @@ import { createServer as createHttpServer, type IncomingMessage } from 'node:htt
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Registry } from 'prom-client';
-import { systemClock } from '../environment/clock.js';
-import { createAuthenticator } from './auth.js';
-import { MemoryBackend } from './backend/memory.js';
-import { RedisBackend } from './backend/redis.js';
-import type { Backend } from './backend/types.js';
-import { BROADCAST_ALL_CHANNEL, ChannelAuthorizer, isChannelName, userChannel } from './channels.js';
+import { BROADCAST_ALL_CHANNEL, isChannelName, userChannel } from './channels.js';
 import { isUserId, USER_ID_RULE } from './user-id.js';
 import { CloseCode } from '../protocol/wire.js';
 import { ErrorCode, InvalidOptionError, SocketchartError } from '../protocol/errors.js';
 import { ServerConnection, type ConnectionContext } from './connection.js';
 import { attachHttpEndpoints, type HealthReport } from './http-endpoints.js';
-import { Hub } from './hub.js';
-import { createMetrics } from './metrics.js';
+import { createNodeParts } from './node-parts.js';
 import { resolveOptions, type ResolvedServerOptions, type ServerOptions } from './options.js';
-import { ServerRateLimits } from './rate-limit.js';
 import { registerStateSizes } from './state-sizes.js';
 import { HandshakeGuard } from './handshake-guard.js';
 import { createUpgradeHandler } from './upgrade.js';
 
-/** Most users, and most remote addresses, whose rate-limit buckets and flood counts a node keeps. */
-const MAX_TRACKED_SUBJECTS = 100_000;
 /** How often full rate-limit buckets and quiet flood counts are forgotten. */
 const LIMIT_SWEEP_MS = 5000;
 
@@ -67,12 +58,6 @@ export function createServer(options: ServerOptions): Promise<SocketchartServer>
   return start(resolveOptions(options));
 }
 
-function createBackend(options: ResolvedServerOptions, limits: ServerRateLimits): Backend {
-  const { retention, historyTtlMs, dedupWindowMs } = options;
-  if (!options.redis) return new MemoryBackend({ retention, historyMaxBytes: options.historyMaxBytes, historyTtlMs, dedupWindowMs, buckets: limits.userBuckets });
-  return new RedisBackend({ redis: options.redis, nodeId: options.nodeId, retention, historyTtlMs, dedupWindowMs, logger: options.logger });
-}
-
 function guarded(connection: ServerConnection, task: () => void): void {
   try {
     task();
@@ -93,36 +78,7 @@ function listen(server: ReturnType<typeof createHttpServer>, port: number | unde
 
 async function start(options: ResolvedServerOptions): Promise<SocketchartServer> {
   const { nodeId } = options;
-  const logger = options.logger.child({ node: nodeId });
-  const metrics = createMetrics({ prefix: options.metrics.prefix, defaultMetrics: options.metrics.defaultMetrics, ...(options.metrics.registry ? { registry: options.metrics.registry } : {}) });
-  const limits = new ServerRateLimits(
-    {
-      perConnection: options.rateLimits,
-      perUser: options.userRateLimits,
-      unauthenticated: options.unauthenticatedRateLimit,
-      floodThreshold: options.floodThreshold,
-      maxTracked: MAX_TRACKED_SUBJECTS,
-    },
-    systemClock,
-  );
-  const backend = createBackend({ ...options, logger }, limits);
-  const hub = new Hub({
-    backend,
-    authorizer: new ChannelAuthorizer(options.channels),
-    metrics,
-    logger,
-    retention: options.retention,
-    maxSubscriptions: options.maxSubscriptionsPerConnection,
-    typingTimeoutMs: options.typingTimeoutMs,
-    implicitChannels: options.implicitChannels,
-  });
-  const authenticate = createAuthenticator({
-    clockToleranceSec: options.auth.clockToleranceSec,
-    ...(options.auth.jwtSecret === undefined ? {} : { jwtSecret: options.auth.jwtSecret }),
-    ...(options.auth.verify === undefined ? {} : { verify: options.auth.verify }),
-    ...(options.auth.issuer === undefined ? {} : { issuer: options.auth.issuer }),
-    ...(options.auth.audience === undefined ? {} : { audience: options.auth.audience }),
-  });
+  const { logger, metrics, limits, backend, hub, authenticate } = createNodeParts(options);
   await backend.start(hub);
 
   const connections = new Set<ServerConnection>();

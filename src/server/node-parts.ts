@@ -1,0 +1,65 @@
+import { systemClock, type Clock } from '../environment/clock.js';
+import { createAuthenticator, type Authenticate } from './auth.js';
+import { MemoryBackend } from './backend/memory.js';
+import { RedisBackend } from './backend/redis.js';
+import type { Backend } from './backend/types.js';
+import { ChannelAuthorizer } from './channels.js';
+import { Hub } from './hub.js';
+import type { Logger } from './logger.js';
+import { createMetrics, type ServerMetrics } from './metrics.js';
+import type { ResolvedServerOptions } from './options.js';
+import { ServerRateLimits } from './rate-limit.js';
+
+/** Most users, and most remote addresses, whose rate-limit buckets and flood counts a node keeps. */
+const MAX_TRACKED_SUBJECTS = 100_000;
+
+/** What every connection of a node shares. The backend is not started yet: `backend.start(hub)` does. */
+export interface NodeParts {
+  logger: Logger;
+  metrics: ServerMetrics;
+  limits: ServerRateLimits;
+  backend: Backend;
+  hub: Hub;
+  authenticate: Authenticate;
+}
+
+/** Builds a node's shared parts from its options; `clock` is the rate limits' time. */
+export function createNodeParts(options: ResolvedServerOptions, clock: Pick<Clock, 'now'> = systemClock): NodeParts {
+  const logger = options.logger.child({ node: options.nodeId });
+  const metrics = createMetrics({ prefix: options.metrics.prefix, defaultMetrics: options.metrics.defaultMetrics, ...(options.metrics.registry ? { registry: options.metrics.registry } : {}) });
+  const limits = new ServerRateLimits(
+    {
+      perConnection: options.rateLimits,
+      perUser: options.userRateLimits,
+      unauthenticated: options.unauthenticatedRateLimit,
+      floodThreshold: options.floodThreshold,
+      maxTracked: MAX_TRACKED_SUBJECTS,
+    },
+    clock,
+  );
+  const backend = createBackend({ ...options, logger }, limits);
+  const hub = new Hub({
+    backend,
+    authorizer: new ChannelAuthorizer(options.channels),
+    metrics,
+    logger,
+    retention: options.retention,
+    maxSubscriptions: options.maxSubscriptionsPerConnection,
+    typingTimeoutMs: options.typingTimeoutMs,
+    implicitChannels: options.implicitChannels,
+  });
+  const authenticate = createAuthenticator({
+    clockToleranceSec: options.auth.clockToleranceSec,
+    ...(options.auth.jwtSecret === undefined ? {} : { jwtSecret: options.auth.jwtSecret }),
+    ...(options.auth.verify === undefined ? {} : { verify: options.auth.verify }),
+    ...(options.auth.issuer === undefined ? {} : { issuer: options.auth.issuer }),
+    ...(options.auth.audience === undefined ? {} : { audience: options.auth.audience }),
+  });
+  return { logger, metrics, limits, backend, hub, authenticate };
+}
+
+function createBackend(options: ResolvedServerOptions, limits: ServerRateLimits): Backend {
+  const { retention, historyTtlMs, dedupWindowMs } = options;
+  if (!options.redis) return new MemoryBackend({ retention, historyMaxBytes: options.historyMaxBytes, historyTtlMs, dedupWindowMs, buckets: limits.userBuckets });
+  return new RedisBackend({ redis: options.redis, nodeId: options.nodeId, retention, historyTtlMs, dedupWindowMs, logger: options.logger });
+}

@@ -1,0 +1,216 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { authenticatedConnection, testNode, type SocketStandIn } from '../../support/server-connection.js';
+import { until } from '../../support/until.js';
+
+const MIB = 1024 * 1024;
+const stops: (() => Promise<void>)[] = [];
+
+afterEach(async () => {
+  await Promise.all(stops.splice(0).map((stop) => stop()));
+});
+
+async function connection(...args: Parameters<typeof authenticatedConnection>) {
+  const made = await authenticatedConnection(...args);
+  stops.push(made.stop);
+  return made;
+}
+
+/** One publish a second on `chat` channels, at most one at once. */
+const oneAtATime = { rateLimits: { chat: { perMinute: 60, burst: 1 } }, floodThreshold: 100_000 };
+
+const publish = (id: string, data: unknown = id) => ({ type: 'publish', ch: 'chat:room', id, data });
+
+/** A publish frame of exactly `bytes` bytes. */
+const publishOfSize = (id: string, bytes: number): string => {
+  const bare = JSON.stringify(publish(id, '')).length;
+  return JSON.stringify(publish(id, 'x'.repeat(bytes - bare)));
+};
+
+const answersTo = (frames: readonly Record<string, unknown>[], prefix: string) => frames.filter((frame) => typeof frame.id === 'string' && frame.id.startsWith(prefix));
+const answeredBefore = (socket: SocketStandIn, sentCount: number, prefix: string) => answersTo(socket.sent.slice(0, sentCount), prefix).length;
+
+describe('ServerConnection: publishes that wait their turn', () => {
+  it('stops reading the socket when 1,000 publishes wait, and reads it again once fewer than 1,000 do', async () => {
+    const { socket } = await connection(oneAtATime);
+    socket.receive(publish('spent'));
+    for (let i = 0; i < 999; i++) socket.receive(publish(`w${i}`));
+    expect(socket.pausedAt).toEqual([]);
+    socket.receive(publish('w999'));
+    expect(socket.isPaused).toBe(true);
+    socket.receive(publish('w1000'));
+    socket.receive(publish('w1001'));
+    await until(() => answersTo(socket.sent, 'w').length === 1002);
+    expect(socket.resumedAt).toHaveLength(1);
+    expect(answeredBefore(socket, socket.resumedAt[0]!, 'w')).toBe(3);
+    expect(socket.isPaused).toBe(false);
+  });
+
+  it('stops reading the socket when 1 MiB of publishes wait, and reads it again once less does', async () => {
+    const { socket } = await connection(oneAtATime);
+    socket.receive(publish('spent'));
+    for (let i = 0; i < 7; i++) socket.receive(publishOfSize(`b${i}`, MIB / 8));
+    expect(socket.pausedAt).toEqual([]);
+    socket.receive(publishOfSize('b7', MIB / 8));
+    expect(socket.isPaused).toBe(true);
+    socket.receive(publishOfSize('b8', MIB / 8));
+    await until(() => answersTo(socket.sent, 'b').length === 9);
+    expect(socket.resumedAt).toHaveLength(1);
+    expect(answeredBefore(socket, socket.resumedAt[0]!, 'b')).toBe(2);
+  });
+
+  it('never stops reading for publishes that find their token', async () => {
+    const { socket } = await connection({ rateLimits: { chat: { perMinute: 60_000, burst: 2000 } } });
+    for (let i = 0; i < 1500; i++) socket.receive(publish(`t${i}`));
+    await until(() => socket.ofType('ack').length === 1500);
+    expect([socket.pausedAt, socket.resumedAt]).toEqual([[], []]);
+  });
+
+  it('puts a publish that finds its token behind those already waiting', async () => {
+    const { socket, clock } = await connection(oneAtATime);
+    socket.receive(publish('spent'));
+    socket.receive(publish('waits'));
+    clock.time += 1000;
+    socket.receive(publish('finds-a-token'));
+    await until(() => answersTo(socket.sent, 'waits').length + answersTo(socket.sent, 'finds').length === 2);
+    expect(socket.sent.filter((frame) => frame.id === 'waits' || frame.id === 'finds-a-token').map((frame) => frame.id)).toEqual(['waits', 'finds-a-token']);
+  });
+
+  it('answers every waiting publish in the order it arrived', async () => {
+    const { socket, clock } = await connection(oneAtATime);
+    socket.receive(publish('spent'));
+    for (let i = 0; i < 5; i++) socket.receive(publish(`o${i}`));
+    await until(() => answersTo(socket.sent, 'o').length === 5);
+    expect(answersTo(socket.sent, 'o').map((frame) => frame.id)).toEqual(['o0', 'o1', 'o2', 'o3', 'o4']);
+    clock.time += 1000;
+    socket.receive(publish('o0'));
+    await until(() => answersTo(socket.sent, 'o').length === 6);
+    expect(socket.sent.at(-1)).toMatchObject({ type: 'ack', id: 'o0' });
+  });
+
+  it('acks a repeat that arrives while its first copy is being stored as a duplicate, without charging or refusing it', async () => {
+    const { socket } = await connection(oneAtATime);
+    socket.receive(publish('twice'));
+    socket.receive(publish('twice'));
+    await until(() => answersTo(socket.sent, 'twice').length === 2);
+    await new Promise((resolve) => setImmediate(resolve));
+    const [first, repeat] = answersTo(socket.sent, 'twice');
+    expect(first).toEqual({ type: 'ack', id: 'twice', seq: expect.any(Number) });
+    expect(repeat).toEqual({ type: 'ack', id: 'twice', seq: first!.seq, duplicate: true });
+  });
+});
+
+describe('ServerConnection: what a publish costs', () => {
+  it('gives back the token of a publish stored as a repeat, and only of that one', async () => {
+    const { socket } = await connection({ rateLimits: { chat: { perMinute: 60, burst: 2 } }, userRateLimits: { chat: { perMinute: 600, burst: 100 } } });
+    socket.receive(publish('x'));
+    await until(() => socket.ofType('ack').length === 1);
+    socket.receive(publish('x'));
+    await until(() => socket.ofType('ack').length === 2);
+    socket.receive(publish('y'));
+    socket.receive(publish('z'));
+    await until(() => answersTo(socket.sent, 'z').length === 1);
+    expect(socket.sent.filter((frame) => frame.id === 'y' || frame.id === 'z').map((frame) => [frame.id, frame.type])).toEqual([
+      ['y', 'ack'],
+      ['z', 'error'],
+    ]);
+  });
+
+  it('answers a publish its user’s bucket refuses with RATE_LIMIT_EXCEEDED naming its id', async () => {
+    const { socket } = await connection({ rateLimits: { chat: { perMinute: 60, burst: 10 } }, userRateLimits: { chat: { perMinute: 6, burst: 1 } } });
+    socket.receive(publish('a'));
+    socket.receive(publish('b'));
+    await until(() => answersTo(socket.sent, 'b').length === 1);
+    expect(answersTo(socket.sent, 'b')).toMatchObject([{ type: 'error', code: 'RATE_LIMIT_EXCEEDED', id: 'b', retry_after: 10 }]);
+  });
+});
+
+describe('ServerConnection: refusals', () => {
+  it('answers a publish over its limit with RATE_LIMIT_EXCEEDED naming its id, retry_after in seconds', async () => {
+    const { socket } = await connection({ rateLimits: { chat: { perMinute: 6, burst: 1 } } });
+    socket.receive(publish('first'));
+    socket.receive(publish('second'));
+    await until(() => socket.ofType('error').length === 1);
+    expect(socket.ofType('error')[0]).toMatchObject({
+      code: 'RATE_LIMIT_EXCEEDED',
+      message: 'rate limit exceeded for chat',
+      id: 'second',
+      retry_after: 10,
+      details: { scope: 'chat', retry_after_ms: 10_000 },
+    });
+  });
+
+  it('announces a scope’s status on its first frame, not on every one', async () => {
+    const { socket } = await connection({ rateLimits: { chat: { perMinute: 600, burst: 100 } } });
+    for (const id of ['a', 'b', 'c']) socket.receive(publish(id));
+    await until(() => socket.ofType('ack').length === 3);
+    expect(socket.ofType('rate_limit_status')).toEqual([{ type: 'rate_limit_status', scope: 'chat', limit: 600, burst: 100, remaining: 99, reset_at: expect.any(Number), window_seconds: 60 }]);
+  });
+
+  it('charges a user’s control frames to that user alone', async () => {
+    const node = await testNode({ rateLimits: { control: { perMinute: 6, burst: 2 } } });
+    stops.push(node.stop);
+    const [alice, bob] = [node.connect('alice').socket, node.connect('bob').socket];
+    for (const socket of [alice, bob]) for (let ts = 1; ts <= 2; ts++) socket.receive({ type: 'ping', ts });
+    expect([alice.ofType('pong').length, bob.ofType('pong').length]).toEqual([2, 2]);
+    expect([...alice.ofType('error'), ...bob.ofType('error')]).toEqual([]);
+  });
+
+  it('answers an invalid frame that names an id with that id and what is wrong with it', async () => {
+    const { socket } = await connection();
+    socket.receive({ type: 'publish', id: 'no-channel', data: 1 });
+    expect(socket.ofType('error')).toMatchObject([{ code: 'INVALID_MESSAGE_FORMAT', id: 'no-channel', details: { issues: [{ path: 'ch' }] } }]);
+  });
+
+  it('closes a flooder with 4029, its reason carrying retry_after in whole seconds', async () => {
+    const { socket } = await connection({ rateLimits: { chat: { perMinute: 6, burst: 1 } }, floodThreshold: 1 });
+    for (const id of ['a', 'b', 'c']) socket.receive(publish(id));
+    await until(() => socket.closedWith !== undefined);
+    expect(socket.closedWith).toEqual({ code: 4029, reason: 'rate limited; retry_after=10' });
+  });
+
+  it('answers invalid frames while its control budget lasts, then only with RATE_LIMIT_EXCEEDED', async () => {
+    const { socket } = await connection({ rateLimits: { control: { perMinute: 6, burst: 2 } } });
+    for (let i = 0; i < 3; i++) socket.receive({ type: 'no-such-frame', n: i });
+    expect(socket.ofType('error').map((frame) => frame.code)).toEqual(['INVALID_MESSAGE_FORMAT', 'INVALID_MESSAGE_FORMAT', 'RATE_LIMIT_EXCEEDED']);
+  });
+
+  it('answers a publish its rules forbid with AUTHORIZATION_FAILED naming the channel, the action and the id, then only with RATE_LIMIT_EXCEEDED', async () => {
+    const { socket } = await connection({ channels: [{ pattern: 'open:*', publish: true }], rateLimits: { control: { perMinute: 6, burst: 1 } } });
+    socket.receive({ type: 'publish', ch: 'closed:x', id: 'p1', data: 1 });
+    socket.receive({ type: 'publish', ch: 'closed:x', id: 'p2', data: 1 });
+    expect(socket.ofType('error')).toMatchObject([
+      { code: 'AUTHORIZATION_FAILED', id: 'p1', details: { ch: 'closed:x', action: 'publish' } },
+      { code: 'RATE_LIMIT_EXCEEDED', id: 'p2' },
+    ]);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(socket.ofType('ack')).toEqual([]);
+  });
+});
+
+describe('ServerConnection: closing', () => {
+  it('answers the publishes it accepted before closing, and reads no frame while it drains', async () => {
+    const { socket, connection: serverSide } = await connection();
+    socket.receive(publish('accepted'));
+    serverSide.closeWith(1012, 'server restart');
+    socket.receive({ type: 'ping', ts: 1 });
+    socket.receive(publish('late'));
+    await serverSide.closed;
+    expect(socket.sent.map((frame) => [frame.type, frame.id])).toEqual([
+      ['auth_ok', undefined],
+      ['rate_limit_status', undefined],
+      ['ack', 'accepted'],
+    ]);
+    expect(socket.closedWith).toEqual({ code: 1012, reason: 'server restart' });
+  });
+
+  it('reads no frame once it has begun to close, nor once it is closed', async () => {
+    const { socket, connection: serverSide, parts } = await connection();
+    const framesIn = async () => (await parts.metrics.registry.getSingleMetric('socketchart_messages_in_total')!.get()).values.reduce((sum, { value }) => sum + value, 0);
+    serverSide.closeWith(1000, 'bye');
+    socket.receive({ type: 'ping', ts: 1 });
+    await serverSide.closed;
+    socket.receive({ type: 'ping', ts: 2 });
+    expect(await framesIn()).toBe(0);
+    expect(socket.ofType('pong')).toEqual([]);
+  });
+});
