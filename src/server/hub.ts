@@ -66,7 +66,6 @@ export class Hub implements BackendListener {
   private readonly read: HistoryReader;
   /** Each connection's turns of history reads, shared by its subscriptions. */
   private readonly turns = new WeakMap<HubClient, HistoryTurns>();
-  private backendUp = false;
 
   constructor(private readonly options: HubOptions) {
     this.read = async (ch, since, limit) => {
@@ -85,10 +84,6 @@ export class Hub implements BackendListener {
     let subscriptions = 0;
     for (const entry of this.channels.values()) subscriptions += entry.subs.size;
     return { users: this.users.size, hubChannels: this.channels.size, subscriptions, pendingLeaves: this.pendingLeaves.size };
-  }
-
-  get isBackendUp(): boolean {
-    return this.backendUp;
   }
 
   attach(client: HubClient): void {
@@ -376,7 +371,6 @@ export class Hub implements BackendListener {
   }
 
   status(up: boolean): void {
-    this.backendUp = up;
     this.options.metrics.backendUp.set(up ? 1 : 0);
   }
 }

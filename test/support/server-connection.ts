@@ -91,12 +91,12 @@ export async function testNode(overrides: Partial<ServerOptions> = {}) {
   const parts = createNodeParts(options, clock);
   await parts.backend.start(parts.hub);
   const connections = new Set<ServerConnection>();
-  /** A connection already authenticated as `userId`. */
-  const connect = (userId: string) => {
+  /** A connection already authenticated as `userId`, holding `roles`. */
+  const connect = (userId: string, roles: readonly string[] = []) => {
     const socket = new SocketStandIn();
     const connection = new ServerConnection(socket as unknown as WebSocket, { ...parts, options, onClosed: (closed) => connections.delete(closed) }, 'node', '127.0.0.1');
     connections.add(connection);
-    connection.start({ kind: 'ok', identity: { userId, roles: [], permissions: [], claims: {} }, mode: 'subprotocol' });
+    connection.start({ kind: 'ok', identity: { userId, roles, permissions: [], claims: {} }, mode: 'subprotocol' });
     return { socket, connection };
   };
   const stop = async () => {

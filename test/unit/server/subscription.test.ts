@@ -12,6 +12,7 @@ type Sent = { type: string; seq?: number; from?: number; to?: number };
 function starting() {
   const sent: Sent[] = [];
   const { sink, backlog, wake } = subscriberSink<Sent>((frame) => sent.push(frame));
+  const socketClosed = () => ((sink as { open: boolean }).open = false);
   let settle!: { resolve: (read: HistoryRead) => void; reject: (error: Error) => void };
   const reads: Array<[string, number, number]> = [];
   const reader = (ch: string, since: number, limit: number) => {
@@ -27,6 +28,7 @@ function starting() {
     fail: () => settle.reject(new Error('history unreachable')),
     backlog,
     wake,
+    socketClosed,
     frames,
   };
 }
@@ -135,6 +137,23 @@ describe('a subscription catching up', () => {
     expect(frames()).toEqual(['subscribed 4', 5, 6, 7, 8]);
   });
 
+  it('stops a replay waiting for its socket when the socket closes, or when it is closed', async () => {
+    for (const end of ['socket', 'subscription'] as const) {
+      const { subscription, answer, backlog, wake, socketClosed, frames } = starting();
+      const started = subscription.start(0);
+      backlog(true);
+      answer(3, [1, 2, 3]);
+      await new Promise((resolve) => setImmediate(resolve));
+      if (end === 'socket') socketClosed();
+      else subscription.close();
+      backlog(false);
+      wake();
+      await started;
+      subscription.offer(message(4));
+      expect(frames(), end).toEqual(['subscribed 3']);
+    }
+  });
+
   it('writes a replay only while the socket is not backlogged, holding live messages meanwhile', async () => {
     const { subscription, answer, backlog, wake, frames } = starting();
     const started = subscription.start(0);
@@ -150,5 +169,100 @@ describe('a subscription catching up', () => {
     wake();
     await started;
     expect(frames()).toEqual(['subscribed 3', 1, 2, 3, 4]);
+  });
+});
+
+describe('a subscription’s bounds and retries', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('holds 10,000 messages while it starts, in full', async () => {
+    const { subscription, answer, frames } = starting();
+    const started = subscription.start(undefined);
+    for (let seq = 5; seq < 10_005; seq++) subscription.offer(message(seq));
+    answer(4);
+    await started;
+    expect(frames().slice(0, 3)).toEqual(['subscribed 4', 5, 6]);
+    expect(frames()).toHaveLength(1 + 10_000);
+  });
+
+  it('holds at most 10,000 messages while it starts: past that the oldest goes, announced as a gap', async () => {
+    const { subscription, answer, frames } = starting();
+    const started = subscription.start(undefined);
+    for (let seq = 5; seq <= 10_005; seq++) subscription.offer(message(seq));
+    answer(4);
+    await started;
+    expect(frames().slice(0, 3)).toEqual(['subscribed 4', 'gap 5-5', 6]);
+    expect(frames().at(-1)).toBe(10_005);
+  });
+
+  it('after failed reads, reads again 1 s later, then 2, 4, 8 and 16 s, then every 30 s', async () => {
+    vi.useFakeTimers();
+    const { subscription, reads, answer, fail } = starting();
+    const started = subscription.start(undefined);
+    answer(4);
+    await started;
+    subscription.offer(message(6));
+    const waits: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      const before = reads.length;
+      fail();
+      await vi.advanceTimersByTimeAsync(0);
+      let waited = 0;
+      while (reads.length === before && waited < 60_000) {
+        await vi.advanceTimersByTimeAsync(250);
+        waited += 250;
+      }
+      waits.push(waited);
+    }
+    expect(waits).toEqual([1000, 2000, 4000, 8000, 16_000, 30_000, 30_000]);
+  });
+
+  it('closed while a repair reads, sets no timer when that read fails and reads no more', async () => {
+    vi.useFakeTimers();
+    const { subscription, reads, answer, fail } = starting();
+    const started = subscription.start(undefined);
+    answer(4);
+    await started;
+    subscription.offer(message(6));
+    subscription.close();
+    fail();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(vi.getTimerCount()).toBe(0);
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(reads).toHaveLength(2);
+  });
+
+  it('announces what history no longer has as a gap, then replays the rest', async () => {
+    const { subscription, answer, frames } = starting();
+    const started = subscription.start(2);
+    answer(7, [6, 7]);
+    await started;
+    expect(frames()).toEqual(['subscribed 7', 'gap 3-5', 6, 7]);
+  });
+
+  it('asked to resync during a catch-up, reads again once that catch-up is done', async () => {
+    const { subscription, reads, answer, frames } = starting();
+    const started = subscription.start(undefined);
+    answer(4);
+    await started;
+    subscription.offer(message(7));
+    subscription.resync();
+    expect(reads).toHaveLength(2);
+    answer(7, [5, 6, 7]);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(reads.at(-1)).toEqual(['chat:x', 7, 1000]);
+    answer(9, [8, 9]);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(frames()).toEqual(['subscribed 4', 5, 6, 7, 8, 9]);
+  });
+
+  it('reads no history on resync while it is implicit and has delivered nothing', () => {
+    const reads: number[] = [];
+    const { sink } = subscriberSink(() => undefined);
+    const subscription = new Subscription('user:alice', sink, async (_ch, since) => (reads.push(since), { base: 0, current: 0, entries: [] }), 1000, true);
+    subscription.resync();
+    expect(reads).toEqual([]);
   });
 });

@@ -1,0 +1,385 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { ServerOptions } from '../../../src/server/options.js';
+import { testNode, type SocketStandIn } from '../../support/server-connection.js';
+import { until } from '../../support/until.js';
+
+const stops: (() => Promise<void>)[] = [];
+
+afterEach(async () => {
+  vi.useRealTimers();
+  await Promise.all(stops.splice(0).map((stop) => stop()));
+});
+
+async function node(overrides: Partial<ServerOptions> = {}) {
+  const made = await testNode({ rateLimits: { chat: { perMinute: 6000, burst: 1000 } }, ...overrides });
+  stops.push(made.stop);
+  return made;
+}
+
+const messages = (socket: SocketStandIn, ch = 'chat:room') => socket.sent.filter((frame) => frame.type === 'message' && frame.ch === ch);
+const dataOf = (socket: SocketStandIn, ch = 'chat:room') => messages(socket, ch).map((frame) => frame.data);
+const lastOfType = (socket: SocketStandIn, type: string) => socket.ofType(type).at(-1);
+
+async function subscribed(socket: SocketStandIn, ch = 'chat:room', since?: number) {
+  const before = socket.ofType('subscribed').length;
+  socket.receive({ type: 'subscribe', ch, ...(since === undefined ? {} : { since }) });
+  await until(() => socket.ofType('subscribed').length > before, 3000, `subscribed to ${ch}`);
+  return lastOfType(socket, 'subscribed')!;
+}
+
+async function published(socket: SocketStandIn, id: string, data: unknown = id, ch = 'chat:room', event?: string) {
+  socket.receive({ type: 'publish', ch, id, data, ...(event === undefined ? {} : { event }) });
+  await until(() => socket.sent.some((frame) => frame.type === 'ack' && frame.id === id), 3000, `ack of ${id}`);
+  return socket.sent.find((frame) => frame.type === 'ack' && frame.id === id)!;
+}
+
+describe('Hub: subscriptions', () => {
+  it('answers a subscribe with the current number, then delivers what is published after it, from its publisher, with its event', async () => {
+    const { connect } = await node();
+    const [reader, writer] = [connect('reader').socket, connect('writer').socket];
+    await published(writer, 'before');
+    const start = await subscribed(reader);
+    const ack = await published(writer, 'after', { n: 1 }, 'chat:room', 'said');
+    await until(() => messages(reader).length === 1);
+    expect(start).toEqual({ type: 'subscribed', ch: 'chat:room', seq: (ack.seq as number) - 1 });
+    expect(messages(reader)).toEqual([{ type: 'message', ch: 'chat:room', seq: ack.seq, id: 'after', event: 'said', from: 'writer', data: { n: 1 }, ts: expect.any(Number) }]);
+  });
+
+  it('replays what came after `since`, then goes on live', async () => {
+    const { connect } = await node();
+    const [reader, writer] = [connect('reader').socket, connect('writer').socket];
+    const first = await published(writer, 'one');
+    await published(writer, 'two');
+    await subscribed(reader, 'chat:room', first.seq as number);
+    await published(writer, 'three');
+    await until(() => messages(reader).length === 2);
+    expect(dataOf(reader)).toEqual(['two', 'three']);
+  });
+
+  it('acks a publish with its number, and a repeat of it as a duplicate of that number, delivered once', async () => {
+    const { connect } = await node();
+    const [reader, writer] = [connect('reader').socket, connect('writer').socket];
+    await subscribed(reader);
+    const ack = await published(writer, 'once');
+    writer.receive({ type: 'publish', ch: 'chat:room', id: 'once', data: 'once' });
+    await until(() => writer.ofType('ack').length === 2);
+    expect(writer.ofType('ack')[1]).toEqual({ type: 'ack', id: 'once', seq: ack.seq, duplicate: true });
+    expect(dataOf(reader)).toEqual(['once']);
+  });
+
+  it('stores each id once per publisher and channel: another id, another publisher or another channel is a new message', async () => {
+    const { connect } = await node();
+    const [alice, bob] = [connect('alice').socket, connect('bob').socket];
+    const seqs = [await published(alice, 'a'), await published(alice, 'b'), await published(bob, 'a'), await published(alice, 'a', 'a', 'chat:other')].map((ack) => ack.seq);
+    expect(new Set(seqs.slice(0, 3)).size).toBe(3);
+    expect(alice.sent.concat(bob.sent).filter((frame) => frame.duplicate)).toEqual([]);
+  });
+
+  it('stores and delivers every publish without an id, and acks none', async () => {
+    const { connect } = await node();
+    const [reader, writer] = [connect('reader').socket, connect('writer').socket];
+    await subscribed(reader);
+    for (const data of ['x', 'x', 'y']) writer.receive({ type: 'publish', ch: 'chat:room', data });
+    await until(() => messages(reader).length === 3);
+    expect(dataOf(reader)).toEqual(['x', 'x', 'y']);
+    expect(writer.ofType('ack')).toEqual([]);
+  });
+
+  it('counts how long a message took from its publish to its delivery, in seconds', async () => {
+    const { connect, parts } = await node();
+    const reader = connect('reader').socket;
+    await subscribed(reader);
+    parts.hub.message('chat:room', { seq: 1, dataJson: '1', ts: Date.now() - 2000 });
+    const { values } = await parts.metrics.deliveryLatency.get();
+    const sum = values.find((value) => value.metricName?.endsWith('_sum'))!.value;
+    expect(sum).toBeGreaterThanOrEqual(2);
+    expect(sum).toBeLessThan(3);
+  });
+
+  it('says the backend is up once it has started', async () => {
+    const { parts } = await node();
+    expect((await parts.metrics.backendUp.get()).values[0]!.value).toBe(1);
+  });
+
+  it('refuses a subscription past maxSubscriptionsPerConnection, naming the channel and the limit; a subscribe again to one it has does not count', async () => {
+    const { connect } = await node({ maxSubscriptionsPerConnection: 2 });
+    const { socket } = connect('reader');
+    await subscribed(socket, 'chat:a');
+    await subscribed(socket, 'chat:b');
+    await subscribed(socket, 'chat:a');
+    socket.receive({ type: 'subscribe', ch: 'chat:c' });
+    await until(() => socket.ofType('error').length === 1);
+    expect(socket.ofType('error')).toEqual([{ type: 'error', code: 'RATE_LIMIT_EXCEEDED', message: 'too many subscriptions', details: { ch: 'chat:c', limit: 2 } }]);
+  });
+
+  it('counts a channel unsubscribed no more toward maxSubscriptionsPerConnection', async () => {
+    const { connect } = await node({ maxSubscriptionsPerConnection: 1 });
+    const { socket } = connect('reader');
+    await subscribed(socket, 'chat:a');
+    socket.receive({ type: 'unsubscribe', ch: 'chat:a' });
+    await subscribed(socket, 'chat:b');
+    expect(socket.ofType('error')).toEqual([]);
+  });
+
+  it('answers an unsubscribe from a channel it never subscribed to', async () => {
+    const { connect } = await node();
+    const { socket, connection } = connect('reader');
+    socket.receive({ type: 'unsubscribe', ch: 'chat:never' });
+    expect(socket.ofType('unsubscribed')).toEqual([{ type: 'unsubscribed', ch: 'chat:never' }]);
+    expect(connection.open).toBe(true);
+  });
+
+  it('delivers each message once to a connection that subscribed to a channel twice', async () => {
+    const { connect } = await node();
+    const [reader, writer] = [connect('reader').socket, connect('writer').socket];
+    await subscribed(reader);
+    await subscribed(reader);
+    await published(writer, 'm1');
+    await published(writer, 'm2');
+    await until(() => messages(reader).length >= 2);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(dataOf(reader)).toEqual(['m1', 'm2']);
+  });
+
+  it('answers an unsubscribe, delivers nothing more, and forgets a channel nobody subscribes to', async () => {
+    const { connect, parts } = await node({ implicitChannels: false });
+    const [reader, writer] = [connect('reader').socket, connect('writer').socket];
+    await subscribed(reader);
+    expect(parts.hub.sizes()).toMatchObject({ hubChannels: 1, subscriptions: 1 });
+    reader.receive({ type: 'unsubscribe', ch: 'chat:room' });
+    expect(lastOfType(reader, 'unsubscribed')).toEqual({ type: 'unsubscribed', ch: 'chat:room' });
+    expect(parts.hub.sizes()).toMatchObject({ hubChannels: 0, subscriptions: 0 });
+    await published(writer, 'unseen');
+    expect(messages(reader)).toEqual([]);
+  });
+
+  it('gives every connection its user channel and broadcast:all without a subscribe, unless implicitChannels is off', async () => {
+    for (const implicitChannels of [true, false]) {
+      const { connect, parts } = await node({ implicitChannels });
+      const { socket } = connect('alice');
+      await parts.hub.append('user:alice', 'for alice', undefined, undefined, undefined);
+      await parts.hub.append('user:bob', 'for bob', undefined, undefined, undefined);
+      await parts.hub.append('broadcast:all', 'for all', undefined, undefined, undefined);
+      await new Promise((resolve) => setImmediate(resolve));
+      const got = socket.ofType('message').map((frame) => frame.data);
+      expect(got).toEqual(implicitChannels ? ['for alice', 'for all'] : []);
+    }
+  });
+
+  it('refuses data JSON cannot encode, naming why', async () => {
+    const { parts } = await node();
+    expect(() => parts.hub.append('chat:room', () => 1, undefined, undefined, undefined)).toThrow(new TypeError('data cannot be encoded as JSON (undefined, a function or a symbol)'));
+    expect(() => parts.hub.append('chat:room', { n: 1n }, undefined, undefined, undefined)).toThrow(/^data cannot be encoded as JSON \(.*BigInt/);
+  });
+
+  it('still counts the other connections of a user when one closes, and ends the typing of the one that closed', async () => {
+    const { connect, parts } = await node({ typingTimeoutMs: 60_000 });
+    const watcher = connect('watcher').socket;
+    const first = connect('alice');
+    connect('alice');
+    await subscribed(watcher);
+    first.socket.receive({ type: 'typing', ch: 'chat:room', typing: true });
+    await until(() => watcher.ofType('typing').length === 1);
+    first.connection.closeWith(1000, 'bye');
+    await first.connection.closed;
+    await until(() => watcher.ofType('typing').length === 2);
+    expect(watcher.ofType('typing')[1]).toMatchObject({ userId: 'alice', typing: false });
+    expect(parts.hub.userConnectionCount('alice')).toBe(1);
+  });
+
+  it('forgets a connection that closed: its user, subscriptions and presence', async () => {
+    const { connect, parts } = await node();
+    const { socket, connection } = connect('alice');
+    await subscribed(socket);
+    socket.receive({ type: 'presence', ch: 'chat:room', action: 'join' });
+    await until(() => socket.ofType('presence_state').length === 1);
+    expect(parts.hub.userConnectionCount('alice')).toBe(1);
+    connection.closeWith(1000, 'bye');
+    await connection.closed;
+    expect(parts.hub.userConnectionCount('alice')).toBe(0);
+    expect(parts.hub.sizes()).toEqual({ users: 0, hubChannels: 0, subscriptions: 0, pendingLeaves: 0 });
+    expect(parts.backend.sizes()).toMatchObject({ presenceMembers: 0 });
+  });
+});
+
+describe('Hub: presence', () => {
+  const join = (socket: SocketStandIn, meta?: unknown, ch = 'chat:room') => socket.receive({ type: 'presence', ch, action: 'join', ...(meta === undefined ? {} : { meta }) });
+  const presenceEvents = (socket: SocketStandIn) => socket.ofType('presence').map(({ joins, leaves }) => ({ joins, leaves }));
+
+  it('answers a join with the members, and announces it to the channel’s subscribers', async () => {
+    const { connect } = await node();
+    const [watcher, alice] = [connect('watcher').socket, connect('alice').socket];
+    await subscribed(watcher);
+    join(alice, { status: 'here' });
+    await until(() => alice.ofType('presence_state').length === 1 && watcher.ofType('presence').length === 1);
+    expect(alice.ofType('presence_state')).toEqual([{ type: 'presence_state', ch: 'chat:room', members: [{ userId: 'alice', meta: { status: 'here' } }] }]);
+    expect(presenceEvents(watcher)).toEqual([{ joins: [{ userId: 'alice', meta: { status: 'here' } }], leaves: [] }]);
+  });
+
+  it('announces a join again with other meta as a join, and a join with the same meta not at all', async () => {
+    const { connect } = await node();
+    const [watcher, alice] = [connect('watcher').socket, connect('alice').socket];
+    await subscribed(watcher);
+    for (const meta of [{ v: 1 }, { v: 2 }, { v: 2 }]) join(alice, meta);
+    await until(() => alice.ofType('presence_state').length === 3);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(presenceEvents(watcher)).toEqual([
+      { joins: [{ userId: 'alice', meta: { v: 1 } }], leaves: [] },
+      { joins: [{ userId: 'alice', meta: { v: 2 } }], leaves: [] },
+    ]);
+    expect(lastOfType(alice, 'presence_state')!.members).toEqual([{ userId: 'alice', meta: { v: 2 } }]);
+  });
+
+  it('takes meta of 1 KB and refuses more with MESSAGE_TOO_LARGE', async () => {
+    const { connect } = await node();
+    const { socket } = connect('alice');
+    const text = (bytes: number) => ({ s: 'x'.repeat(bytes - JSON.stringify({ s: '' }).length) });
+    join(socket, text(1024));
+    await until(() => socket.ofType('presence_state').length === 1);
+    join(socket, text(1025), 'chat:other');
+    await until(() => socket.ofType('error').length === 1);
+    expect(socket.ofType('error')).toEqual([{ type: 'error', code: 'MESSAGE_TOO_LARGE', message: 'presence meta is limited to 1024 bytes', details: { ch: 'chat:other', action: 'join' } }]);
+  });
+
+  it('refuses presence on more channels than maxSubscriptionsPerConnection; a join again on one it has does not count', async () => {
+    const { connect } = await node({ maxSubscriptionsPerConnection: 1 });
+    const { socket } = connect('alice');
+    join(socket, undefined, 'chat:a');
+    join(socket, { again: true }, 'chat:a');
+    join(socket, undefined, 'chat:b');
+    await until(() => socket.ofType('presence_state').length + socket.ofType('error').length === 3);
+    expect(socket.ofType('error')).toEqual([{ type: 'error', code: 'RATE_LIMIT_EXCEEDED', message: 'too many presence channels', details: { ch: 'chat:b', action: 'join', limit: 1 } }]);
+  });
+
+  it('announces a user’s leave when the last of its connections leaves, and lists the members left', async () => {
+    const { connect } = await node();
+    const watcher = connect('watcher').socket;
+    const [first, second] = [connect('alice').socket, connect('alice').socket];
+    await subscribed(watcher);
+    join(first);
+    join(second);
+    await until(() => first.ofType('presence_state').length === 1 && second.ofType('presence_state').length === 1);
+    first.receive({ type: 'presence', ch: 'chat:room', action: 'leave' });
+    await until(() => first.ofType('presence_state').length === 2);
+    expect(lastOfType(first, 'presence_state')!.members).toEqual([{ userId: 'alice' }]);
+    second.receive({ type: 'presence', ch: 'chat:room', action: 'leave' });
+    await until(() => second.ofType('presence_state').length === 2);
+    expect(lastOfType(second, 'presence_state')!.members).toEqual([]);
+    expect(presenceEvents(watcher)).toEqual([
+      { joins: [{ userId: 'alice' }], leaves: [] },
+      { joins: [], leaves: [{ userId: 'alice' }] },
+    ]);
+  });
+
+  it('answers a list with the members and changes nothing, even for a member', async () => {
+    const { connect } = await node();
+    const [watcher, alice, bob] = [connect('watcher').socket, connect('alice').socket, connect('bob').socket];
+    await subscribed(watcher);
+    join(alice);
+    await until(() => alice.ofType('presence_state').length === 1);
+    for (const socket of [alice, bob]) socket.receive({ type: 'presence', ch: 'chat:room', action: 'list' });
+    await until(() => alice.ofType('presence_state').length === 2 && bob.ofType('presence_state').length === 1);
+    expect([alice.ofType('presence_state')[1]!.members, bob.ofType('presence_state')[0]!.members]).toEqual([[{ userId: 'alice' }], [{ userId: 'alice' }]]);
+    expect(presenceEvents(watcher)).toEqual([{ joins: [{ userId: 'alice' }], leaves: [] }]);
+  });
+});
+
+describe('Hub: typing', () => {
+  const typing = (socket: SocketStandIn, on: boolean) => socket.receive({ type: 'typing', ch: 'chat:room', typing: on });
+  const typingEvents = (socket: SocketStandIn) => socket.ofType('typing').map(({ userId, typing: on }) => `${userId}:${on}`);
+
+  async function typists(timeoutMs = 6000) {
+    const { connect } = await node({ typingTimeoutMs: timeoutMs });
+    const watcher = connect('watcher').socket;
+    const [alice, aliceElsewhere] = [connect('alice').socket, connect('alice').socket];
+    for (const socket of [watcher, alice, aliceElsewhere]) await subscribed(socket);
+    return { watcher, alice, aliceElsewhere };
+  }
+
+  it('announces typing to the channel’s other subscribers, not back to the typing connection', async () => {
+    const { watcher, alice, aliceElsewhere } = await typists();
+    typing(alice, true);
+    await until(() => watcher.ofType('typing').length === 1);
+    expect(typingEvents(watcher)).toEqual(['alice:true']);
+    expect(typingEvents(aliceElsewhere)).toEqual(['alice:true']);
+    expect(alice.ofType('typing')).toEqual([]);
+  });
+
+  it('ends typing typingTimeoutMs after the last typing frame, or at once on typing false', async () => {
+    const { watcher, alice } = await typists();
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    typing(alice, true);
+    await vi.advanceTimersByTimeAsync(5000);
+    typing(alice, true);
+    await vi.advanceTimersByTimeAsync(5999);
+    expect(typingEvents(watcher)).toEqual(['alice:true', 'alice:true']);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(typingEvents(watcher)).toEqual(['alice:true', 'alice:true', 'alice:false']);
+    typing(alice, true);
+    typing(alice, false);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(typingEvents(watcher).slice(3)).toEqual(['alice:true', 'alice:false']);
+  });
+
+  it('keeps a user typing while another of its connections still types', async () => {
+    const { watcher, alice, aliceElsewhere } = await typists();
+    typing(alice, true);
+    typing(aliceElsewhere, true);
+    typing(alice, false);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(typingEvents(watcher)).toEqual(['alice:true', 'alice:true']);
+    typing(aliceElsewhere, false);
+    await until(() => watcher.ofType('typing').length === 3);
+    expect(typingEvents(watcher)[2]).toBe('alice:false');
+  });
+
+  it('ignores typing false from a connection that was not typing', async () => {
+    const { watcher, alice } = await typists();
+    typing(alice, false);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(watcher.ofType('typing')).toEqual([]);
+  });
+});
+
+describe('Hub: a refreshed token', () => {
+  it('drops the subscriptions and presence its claims no longer allow, and keeps the rest', async () => {
+    const { connect, parts } = await node({
+      channels: [
+        { pattern: 'club:*', subscribe: { roles: ['member'] }, presence: { roles: ['member'] } },
+        { pattern: 'chat:*', subscribe: true, presence: true },
+      ],
+      auth: { verify: (token) => ({ userId: token }) },
+    });
+    const watcher = connect('watcher', ['member']).socket;
+    const alice = connect('alice', ['member']).socket;
+    await subscribed(watcher, 'club:x');
+    await subscribed(alice, 'club:x');
+    await subscribed(alice, 'chat:room');
+    for (const ch of ['club:x', 'chat:room']) alice.receive({ type: 'presence', ch, action: 'join' });
+    await until(() => alice.ofType('presence_state').length === 2);
+    alice.receive({ type: 'auth', token: 'alice' });
+    await until(() => alice.ofType('auth_ok').length === 2 && watcher.ofType('presence').length === 2);
+    expect(alice.ofType('unsubscribed')).toEqual([{ type: 'unsubscribed', ch: 'club:x', reason: 'forbidden' }]);
+    expect(alice.ofType('error')).toEqual([{ type: 'error', code: 'AUTHORIZATION_FAILED', message: 'presence on this channel is no longer allowed', details: { ch: 'club:x', action: 'presence' } }]);
+    expect(watcher.ofType('presence').at(-1)).toMatchObject({ ch: 'club:x', joins: [], leaves: [{ userId: 'alice' }] });
+    await parts.hub.append('chat:room', 'still', undefined, undefined, undefined);
+    await until(() => messages(alice).length === 1);
+    watcher.receive({ type: 'presence', ch: 'chat:room', action: 'list' });
+    await until(() => watcher.ofType('presence_state').length === 1);
+    expect(watcher.ofType('presence_state')[0]!.members).toEqual([{ userId: 'alice' }]);
+  });
+});
+
+describe('Hub: signals', () => {
+  it('closes every connection of a user logged out with 4001 and AUTHENTICATION_FAILED, and no other', async () => {
+    const { connect, parts } = await node();
+    const [first, second, bob] = [connect('alice'), connect('alice'), connect('bob')];
+    parts.hub.globalSignal({ kind: 'logout', userId: 'alice', reason: 'signed out elsewhere' });
+    await Promise.all([first.connection.closed, second.connection.closed]);
+    for (const { socket } of [first, second]) {
+      expect(socket.closedWith).toEqual({ code: 4001, reason: 'signed out elsewhere' });
+      expect(lastOfType(socket, 'error')).toEqual({ type: 'error', code: 'AUTHENTICATION_FAILED', message: 'signed out elsewhere' });
+    }
+    expect(bob.socket.closedWith).toBeUndefined();
+  });
+});
