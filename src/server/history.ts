@@ -33,20 +33,21 @@ export const initialSeq = (nowMs: number): number => Math.floor(nowMs) * 1000;
 export type ReplayItem = { kind: 'message'; message: StoredMessage } | { kind: 'gap'; from: number; to: number };
 
 /**
- * What a subscriber resuming after `since` receives, in order: every retained message with a larger
- * sequence number, and an explicit gap for every range it can no longer get. `since = 0` means
+ * What a subscriber resuming after `since` receives, in order, up to `until`: every retained message with a
+ * larger sequence number, and an explicit gap for every range it can no longer get. `since = 0` means
  * "from the beginning": no gap is reported for numbers before the channel's base.
  */
-export function planReplay(since: number, read: HistoryRead): ReplayItem[] {
+export function planReplay(since: number, read: HistoryRead, until = read.current): ReplayItem[] {
   const items: ReplayItem[] = [];
   let expected = (since === 0 ? read.base : since) + 1;
   for (const message of read.entries) {
+    if (message.seq > until) break;
     if (message.seq < expected) continue;
     if (message.seq > expected) items.push({ kind: 'gap', from: expected, to: message.seq - 1 });
     items.push({ kind: 'message', message });
     expected = message.seq + 1;
   }
-  if (expected <= read.current) items.push({ kind: 'gap', from: expected, to: read.current });
+  if (expected <= until) items.push({ kind: 'gap', from: expected, to: until });
   return items;
 }
 

@@ -136,7 +136,10 @@ export class Subscription {
     this.repair().catch((error: unknown) => this.sink.fail(error));
   }
 
-  /** Fills the hole after `lastSeq` from history, then delivers what was held; a failed read keeps holding and is tried again. */
+  /**
+   * Fills the hole after `lastSeq` from history, up to the first message held (what history no longer has
+   * becomes a gap), then delivers what was held; a failed read keeps holding and is tried again.
+   */
   private async repair(): Promise<void> {
     const replayed = await this.inTurn(async () => {
       const since = this.lastSeq!;
@@ -151,7 +154,8 @@ export class Subscription {
         return false;
       }
       this.retryMs = RETRY_MIN_MS;
-      return this.state !== 'closed' && (await this.emit(planReplay(since, read)));
+      const until = this.buffer.length > 0 ? this.firstHeld() - 1 : read.current;
+      return this.state !== 'closed' && (await this.emit(planReplay(since, read, until)));
     });
     if (replayed) await this.drain();
   }
@@ -181,14 +185,18 @@ export class Subscription {
     return true;
   }
 
-  /** Delivers what was held (and what arrives meanwhile) in order, then goes live. */
+  /** Delivers what was held (and what arrives meanwhile) in order, then goes live; a hole among them is filled from history first. */
   private async drain(): Promise<void> {
     while (this.buffer.length > 0) {
       const pending = this.buffer.sort((a, b) => a.seq - b.seq);
       this.buffer = [];
-      for (const message of pending) {
+      for (const [index, message] of pending.entries()) {
         if (!(await this.writable())) return;
-        if (this.lastSeq !== undefined && message.seq > this.lastSeq + 1) this.gap(this.lastSeq + 1, message.seq - 1);
+        if (this.lastSeq !== undefined && message.seq > this.lastSeq + 1) {
+          this.buffer = pending.slice(index).concat(this.buffer).slice(-MAX_BUFFERED);
+          this.catchUp();
+          return;
+        }
         this.deliver(message);
       }
     }

@@ -10,19 +10,21 @@ import { storedMessage as message } from '../../support/subscriber-sink.js';
 const identity = (userId: string): Identity => ({ userId, roles: [], permissions: [], claims: {} });
 
 describe('properties of the pure parts: replay plans, token buckets, channel patterns', () => {
-  it('a replay plan accounts for every number after since exactly once, in order, and invents no message', () => {
+  it('a replay plan accounts for every number after since up to until (the current number unless given) exactly once, in order, and invents no message', () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 1_000_000 }),
         fc.integer({ min: 0, max: 50 }),
         fc.integer({ min: 0, max: 50 }),
         fc.integer({ min: 0, max: 70 }),
-        (base, published, retained, sinceOffset) => {
+        fc.option(fc.integer({ min: -60, max: 20 })),
+        (base, published, retained, sinceOffset, untilOffset) => {
           const current = base + published;
+          const until = untilOffset === null ? current : current + untilOffset;
           const kept = Math.min(retained, published);
           const entries = Array.from({ length: kept }, (_, i) => message(current - kept + 1 + i));
           const since = sinceOffset === 0 ? 0 : base + sinceOffset - 1;
-          const items = planReplay(since, { base, current, entries });
+          const items = untilOffset === null ? planReplay(since, { base, current, entries }) : planReplay(since, { base, current, entries }, until);
           let next = (since === 0 ? base : since) + 1;
           for (const item of items) {
             if (item.kind === 'gap') {
@@ -36,7 +38,7 @@ describe('properties of the pure parts: replay plans, token buckets, channel pat
               next += 1;
             }
           }
-          expect(next).toBe(Math.max(current, since === 0 ? base : since) + 1);
+          expect(next).toBe(Math.max(until, since === 0 ? base : since) + 1);
         },
       ),
     );

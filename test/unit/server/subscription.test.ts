@@ -68,6 +68,48 @@ describe('a subscription without `since` (from now on)', () => {
   });
 });
 
+describe('a hole among the messages held while a subscription starts', () => {
+  it('is filled from history, not announced as a gap', async () => {
+    const { subscription, reads, answer, frames } = starting();
+    const started = subscription.start(undefined);
+    subscription.offer(message(7));
+    answer(4);
+    await started;
+    expect(reads.at(-1)).toEqual(['chat:x', 4, 1000]);
+    answer(7, [5, 6, 7]);
+    await new Promise((resolve) => setImmediate(resolve));
+    subscription.offer(message(8));
+    expect(frames()).toEqual(['subscribed 4', 5, 6, 7, 8]);
+  });
+
+  it('is announced as a gap for what history does not have up to the next message held', async () => {
+    const { subscription, reads, answer, frames } = starting();
+    const started = subscription.start(undefined);
+    subscription.offer(message(9));
+    answer(4);
+    await started;
+    answer(9, [5, 6]);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(frames()).toEqual(['subscribed 4', 5, 6, 'gap 7-8', 9]);
+    expect(reads).toHaveLength(2);
+  });
+
+  it('costs one history read each, messages held between them delivered from the buffer', async () => {
+    const { subscription, reads, answer, frames } = starting();
+    const started = subscription.start(undefined);
+    for (const seq of [6, 7, 9]) subscription.offer(message(seq));
+    answer(4);
+    await started;
+    answer(9, [5, 6, 7, 8, 9]);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(reads.at(-1)).toEqual(['chat:x', 7, 1000]);
+    answer(9, [8, 9]);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(frames()).toEqual(['subscribed 4', 5, 6, 7, 8, 9]);
+    expect(reads).toHaveLength(3);
+  });
+});
+
 describe('a subscription that resumes (`since`)', () => {
   it('answers with the current number, replays what came after `since`, and delivers a message held meanwhile once', async () => {
     const { subscription, reads, answer, frames } = starting();
@@ -187,14 +229,29 @@ describe('a subscription’s bounds and retries', () => {
     expect(frames()).toHaveLength(1 + 10_000);
   });
 
-  it('holds at most 10,000 messages while it starts: past that the oldest goes, announced as a gap', async () => {
+  it('holds at most 10,000 messages while it starts: past that the oldest goes, and is read again from history', async () => {
+    const { subscription, reads, answer, frames } = starting();
+    const started = subscription.start(undefined);
+    for (let seq = 5; seq <= 10_005; seq++) subscription.offer(message(seq));
+    answer(4);
+    await started;
+    expect(reads.at(-1)).toEqual(['chat:x', 4, 1000]);
+    answer(10_005, [5]);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(frames().slice(0, 3)).toEqual(['subscribed 4', 5, 6]);
+    expect(frames()).toHaveLength(1 + 10_001);
+  });
+
+  it('announces as a gap a message it dropped that history no longer has, and delivers every one it held', async () => {
     const { subscription, answer, frames } = starting();
     const started = subscription.start(undefined);
     for (let seq = 5; seq <= 10_005; seq++) subscription.offer(message(seq));
     answer(4);
     await started;
+    answer(10_005, Array.from({ length: 1000 }, (_, i) => 9006 + i));
+    await new Promise((resolve) => setImmediate(resolve));
     expect(frames().slice(0, 3)).toEqual(['subscribed 4', 'gap 5-5', 6]);
-    expect(frames().at(-1)).toBe(10_005);
+    expect(frames()).toHaveLength(2 + 10_000);
   });
 
   it('after failed reads, reads again 1 s later, then 2, 4, 8 and 16 s, then every 30 s', async () => {
