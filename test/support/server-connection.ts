@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { pino } from 'pino';
 import type { WebSocket } from 'ws';
-import { ServerConnection } from '../../src/server/connection.js';
+import { ServerConnection, type HandshakeAuth } from '../../src/server/connection.js';
 import { createNodeParts } from '../../src/server/node-parts.js';
 import { resolveOptions, type ServerOptions } from '../../src/server/options.js';
 
@@ -91,21 +91,24 @@ export async function testNode(overrides: Partial<ServerOptions> = {}) {
   const parts = createNodeParts(options, clock);
   await parts.backend.start(parts.hub);
   const connections = new Set<ServerConnection>();
-  /** A connection already authenticated as `userId`, holding `roles`. */
-  const connect = (userId: string, roles: readonly string[] = []) => {
+  const open = (handshake: HandshakeAuth) => {
     const socket = new SocketStandIn();
     const connection = new ServerConnection(socket as unknown as WebSocket, { ...parts, options, onClosed: (closed) => connections.delete(closed) }, 'node', '127.0.0.1');
     connections.add(connection);
-    connection.start({ kind: 'ok', identity: { userId, roles, permissions: [], claims: {} }, mode: 'subprotocol' });
+    connection.start(handshake);
     return { socket, connection };
   };
+  /** A connection already authenticated as `userId`, holding `roles`. */
+  const connect = (userId: string, roles: readonly string[] = []) => open({ kind: 'ok', identity: { userId, roles, permissions: [], claims: {} }, mode: 'subprotocol' });
+  /** A connection whose token is still to come, in an `auth` frame. */
+  const connectPending = () => open({ kind: 'none' });
   const stop = async () => {
-    const open = [...connections];
-    for (const connection of open) connection.closeWith(1000, 'done');
-    await Promise.all(open.map((connection) => connection.closed));
+    const opened = [...connections];
+    for (const connection of opened) connection.closeWith(1000, 'done');
+    await Promise.all(opened.map((connection) => connection.closed));
     await parts.backend.close();
   };
-  return { clock, parts, connect, stop };
+  return { clock, parts, connect, connectPending, stop };
 }
 
 /** One authenticated connection on a node of its own (see `testNode`). */

@@ -187,6 +187,33 @@ describe('ServerConnection: refusals', () => {
   });
 });
 
+describe('ServerConnection: frames held while its token is verified', () => {
+  it('reads them in order once verified, and reads none after the one that closes the socket', async () => {
+    let release = () => {};
+    const verified = new Promise<void>((resolve) => (release = resolve));
+    const node = await testNode({
+      rateLimits: { control: { perMinute: 6, burst: 1 } },
+      floodThreshold: 1,
+      auth: {
+        verify: async (token) => {
+          await verified;
+          return { userId: token };
+        },
+      },
+    });
+    stops.push(node.stop);
+    const { socket, connection: serverSide } = node.connectPending();
+    socket.receive({ type: 'auth', token: 'alice' });
+    for (let ts = 1; ts <= 4; ts++) socket.receive({ type: 'ping', ts });
+    release();
+    await serverSide.closed;
+    const pingsRead = (await node.parts.metrics.registry.getSingleMetric('socketchart_messages_in_total')!.get()).values.find((value) => value.labels.type === 'ping')?.value;
+    expect(pingsRead).toBe(3);
+    expect(socket.sent.filter((frame) => frame.type === 'pong' || frame.type === 'error').map((frame) => frame.ts ?? frame.code)).toEqual([1, 'RATE_LIMIT_EXCEEDED', 'RATE_LIMIT_EXCEEDED']);
+    expect(socket.closedWith?.code).toBe(4029);
+  });
+});
+
 describe('ServerConnection: closing', () => {
   it('answers the publishes it accepted before closing, and reads no frame while it drains', async () => {
     const { socket, connection: serverSide } = await connection();

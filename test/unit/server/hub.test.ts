@@ -370,6 +370,88 @@ describe('Hub: a refreshed token', () => {
   });
 });
 
+describe('Hub: a backend that fails', () => {
+  const down = () => Promise.reject(new Error('backend down'));
+
+  it('answers a publish it fails with SERVER_ERROR naming the channel and the id, and keeps the connection', async () => {
+    const { connect, parts } = await node();
+    const { socket, connection } = connect('alice');
+    vi.spyOn(parts.backend, 'append').mockImplementationOnce(down);
+    socket.receive({ type: 'publish', ch: 'chat:room', id: 'lost', data: 1 });
+    await until(() => socket.ofType('error').length === 1);
+    expect(socket.ofType('error')).toEqual([{ type: 'error', code: 'SERVER_ERROR', message: 'publish failed, retry', details: { ch: 'chat:room' }, id: 'lost' }]);
+    expect(connection.open).toBe(true);
+    expect((await published(socket, 'again')).type).toBe('ack');
+  });
+
+  it('answers a subscribe whose history read fails with SERVER_ERROR, and keeps no subscription', async () => {
+    const { connect, parts } = await node({ implicitChannels: false });
+    const { socket } = connect('alice');
+    vi.spyOn(parts.backend, 'read').mockImplementationOnce(down);
+    socket.receive({ type: 'subscribe', ch: 'chat:room' });
+    await until(() => socket.ofType('error').length === 1);
+    expect(socket.ofType('error')).toEqual([{ type: 'error', code: 'SERVER_ERROR', message: 'subscribe failed: history unavailable, retry', details: { ch: 'chat:room' } }]);
+    expect(parts.hub.sizes()).toMatchObject({ hubChannels: 0, subscriptions: 0 });
+  });
+
+  it('answers a join it fails with SERVER_ERROR, and keeps no membership: a join again is a join', async () => {
+    const { connect, parts } = await node();
+    const [watcher, alice] = [connect('watcher').socket, connect('alice').socket];
+    await subscribed(watcher);
+    vi.spyOn(parts.backend, 'presenceJoin').mockImplementationOnce(down);
+    alice.receive({ type: 'presence', ch: 'chat:room', action: 'join' });
+    await until(() => alice.ofType('error').length === 1);
+    expect(alice.ofType('error')).toEqual([{ type: 'error', code: 'SERVER_ERROR', message: 'presence failed, retry', details: { ch: 'chat:room', action: 'join' } }]);
+    alice.receive({ type: 'presence', ch: 'chat:room', action: 'join' });
+    await until(() => watcher.ofType('presence').length === 1);
+    expect(watcher.ofType('presence')[0]).toMatchObject({ joins: [{ userId: 'alice' }] });
+  });
+
+  it('keeps the former meta when a join again with other meta fails', async () => {
+    const { connect, parts } = await node();
+    const alice = connect('alice').socket;
+    alice.receive({ type: 'presence', ch: 'chat:room', action: 'join', meta: { v: 1 } });
+    await until(() => alice.ofType('presence_state').length === 1);
+    vi.spyOn(parts.backend, 'presenceUpdate').mockImplementationOnce(down);
+    alice.receive({ type: 'presence', ch: 'chat:room', action: 'join', meta: { v: 2 } });
+    await until(() => alice.ofType('error').length === 1);
+    alice.receive({ type: 'presence', ch: 'chat:room', action: 'join', meta: { v: 2 } });
+    await until(() => alice.ofType('presence_state').length === 2);
+    expect(lastOfType(alice, 'presence_state')!.members).toEqual([{ userId: 'alice', meta: { v: 2 } }]);
+  });
+
+  it('tries a leave it failed again once the backend has recovered, and announces it then', async () => {
+    const { connect, parts } = await node();
+    const watcher = connect('watcher').socket;
+    const alice = connect('alice');
+    await subscribed(watcher);
+    alice.socket.receive({ type: 'presence', ch: 'chat:room', action: 'join' });
+    await until(() => watcher.ofType('presence').length === 1);
+    vi.spyOn(parts.backend, 'presenceLeave').mockImplementationOnce(down);
+    alice.connection.closeWith(1000, 'bye');
+    await alice.connection.closed;
+    expect(parts.hub.sizes().pendingLeaves).toBe(1);
+    parts.hub.recovered();
+    await until(() => watcher.ofType('presence').length === 2);
+    expect(watcher.ofType('presence')[1]).toMatchObject({ joins: [], leaves: [{ userId: 'alice' }] });
+    expect(parts.hub.sizes().pendingLeaves).toBe(0);
+  });
+
+  it('after recovering, joins again the members of this node a restarted backend forgot, and announces them', async () => {
+    const { connect, parts } = await node();
+    const watcher = connect('watcher').socket;
+    const alice = connect('alice');
+    await subscribed(watcher);
+    alice.socket.receive({ type: 'presence', ch: 'chat:room', action: 'join', meta: { v: 1 } });
+    await until(() => watcher.ofType('presence').length === 1);
+    await parts.backend.presenceLeave('chat:room', alice.connection.key, 'alice');
+    parts.hub.recovered();
+    await until(() => watcher.ofType('presence').length === 2);
+    expect(watcher.ofType('presence')[1]).toMatchObject({ joins: [{ userId: 'alice', meta: { v: 1 } }], leaves: [] });
+    expect(await parts.backend.presenceList('chat:room')).toEqual([{ userId: 'alice', meta: { v: 1 } }]);
+  });
+});
+
 describe('Hub: signals', () => {
   it('closes every connection of a user logged out with 4001 and AUTHENTICATION_FAILED, and no other', async () => {
     const { connect, parts } = await node();
