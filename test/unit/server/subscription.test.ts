@@ -33,12 +33,18 @@ function starting() {
   };
 }
 
+/** A subscription started without `since` at `current`, now live, with the parts of `starting()`. */
+async function liveAt(current: number) {
+  const started = starting();
+  const starts = started.subscription.start(undefined);
+  started.answer(current);
+  await starts;
+  return started;
+}
+
 describe('a subscription without `since` (from now on)', () => {
   it('answers subscribed with the current number and delivers what comes after it, reading no history', async () => {
-    const { subscription, reads, answer, frames } = starting();
-    const started = subscription.start(undefined);
-    answer(4);
-    await started;
+    const { subscription, reads, answer, frames } = await liveAt(4);
     subscription.offer(message(5));
     expect(frames()).toEqual(['subscribed 4', 5]);
     expect(reads).toEqual([['chat:x', 0, 0]]);
@@ -144,10 +150,7 @@ describe('a subscription catching up', () => {
 
   it('holds what arrives when the history read of a repair fails, announces no gap, and reads again 1 s later', async () => {
     vi.useFakeTimers();
-    const { subscription, reads, answer, fail, frames } = starting();
-    const started = subscription.start(undefined);
-    answer(4);
-    await started;
+    const { subscription, reads, answer, fail, frames } = await liveAt(4);
     subscription.offer(message(5));
     subscription.offer(message(8));
     fail();
@@ -164,10 +167,7 @@ describe('a subscription catching up', () => {
   });
 
   it('reads again at once on resync() after a failed read, and goes live once history has filled the hole', async () => {
-    const { subscription, reads, answer, fail, frames } = starting();
-    const started = subscription.start(undefined);
-    answer(4);
-    await started;
+    const { subscription, reads, answer, fail, frames } = await liveAt(4);
     subscription.offer(message(7));
     fail();
     await new Promise((resolve) => setImmediate(resolve));
@@ -256,10 +256,7 @@ describe('a subscription’s bounds and retries', () => {
 
   it('after failed reads, reads again 1 s later, then 2, 4, 8 and 16 s, then every 30 s', async () => {
     vi.useFakeTimers();
-    const { subscription, reads, answer, fail } = starting();
-    const started = subscription.start(undefined);
-    answer(4);
-    await started;
+    const { subscription, reads, answer, fail } = await liveAt(4);
     subscription.offer(message(6));
     const waits: number[] = [];
     for (let i = 0; i < 7; i++) {
@@ -278,10 +275,7 @@ describe('a subscription’s bounds and retries', () => {
 
   it('closed while a repair reads, sets no timer when that read fails and reads no more', async () => {
     vi.useFakeTimers();
-    const { subscription, reads, answer, fail } = starting();
-    const started = subscription.start(undefined);
-    answer(4);
-    await started;
+    const { subscription, reads, answer, fail } = await liveAt(4);
     subscription.offer(message(6));
     subscription.close();
     fail();
@@ -300,10 +294,7 @@ describe('a subscription’s bounds and retries', () => {
   });
 
   it('asked to resync during a catch-up, reads again once that catch-up is done', async () => {
-    const { subscription, reads, answer, frames } = starting();
-    const started = subscription.start(undefined);
-    answer(4);
-    await started;
+    const { subscription, reads, answer, frames } = await liveAt(4);
     subscription.offer(message(7));
     subscription.resync();
     expect(reads).toHaveLength(2);
