@@ -27,10 +27,13 @@ async function subscribed(socket: SocketStandIn, ch = 'chat:room', since?: numbe
   return lastOfType(socket, 'subscribed')!;
 }
 
+/** Publishes and waits for the ack this publish gets (not one an earlier publish of the same id got). */
 async function published(socket: SocketStandIn, id: string, data: unknown = id, ch = 'chat:room', event?: string) {
+  const acks = () => socket.sent.filter((frame) => frame.type === 'ack' && frame.id === id);
+  const before = acks().length;
   socket.receive({ type: 'publish', ch, id, data, ...(event === undefined ? {} : { event }) });
-  await until(() => socket.sent.some((frame) => frame.type === 'ack' && frame.id === id), 3000, `ack of ${id}`);
-  return socket.sent.find((frame) => frame.type === 'ack' && frame.id === id)!;
+  await until(() => acks().length > before, 3000, `ack of ${id}`);
+  return acks().at(-1)!;
 }
 
 describe('Hub: subscriptions', () => {
