@@ -38,7 +38,7 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
     process.exit(signal === 'SIGINT' ? 130 : 143);
   });
 }
-const run = (command, args) => execFileSync(command, args, { cwd: copy, stdio: 'inherit' });
+const run = (command, args, env = process.env) => execFileSync(command, args, { cwd: copy, stdio: 'inherit', env });
 try {
   // What git has of the project (tracked, and new files it does not ignore): no builds, reports or installs.
   const files = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: root, encoding: 'utf8' }).split('\0').filter(Boolean);
@@ -55,7 +55,7 @@ try {
   const installed = FLOORED.map((name) => `${name}@${JSON.parse(readFileSync(join(copy, 'node_modules', name, 'package.json'), 'utf8')).version}`);
   console.log(`peer floors installed: ${installed.join(' ')}`);
   if (installed.join() !== floors.join()) throw new Error(`expected ${floors.join(' ')}`);
-  execFileSync('npx', ['vitest', 'run', ...SPECS], { cwd: copy, stdio: 'inherit', env: { ...process.env, SOCKETCHART_SPECS_NEED_NO_BUILD: '1' } });
+  run('npx', ['vitest', 'run', ...SPECS], { ...process.env, SOCKETCHART_SPECS_NEED_NO_BUILD: '1' });
   console.log(`peer floors: the specs pass with ${floors.join(' ')}`);
 } finally {
   removeCopy();

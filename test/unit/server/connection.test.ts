@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import type { NodeParts } from '../../../src/server/node-parts.js';
 import { authenticatedConnection, testNode, type SocketStandIn } from '../../support/server-connection.js';
 import { until } from '../../support/until.js';
 
@@ -25,6 +26,12 @@ const publishOfSize = (id: string, bytes: number): string => {
   const bare = JSON.stringify(publish(id, '')).length;
   return JSON.stringify(publish(id, 'x'.repeat(bytes - bare)));
 };
+
+/** Frames the connections of a node have read, of `type` or of every type. */
+async function framesRead(parts: NodeParts, type?: string): Promise<number> {
+  const { values } = await parts.metrics.registry.getSingleMetric('socketchart_messages_in_total')!.get();
+  return values.filter((value) => type === undefined || value.labels.type === type).reduce((sum, { value }) => sum + value, 0);
+}
 
 const answersTo = (frames: readonly Record<string, unknown>[], prefix: string) => frames.filter((frame) => typeof frame.id === 'string' && frame.id.startsWith(prefix));
 const answeredBefore = (socket: SocketStandIn, sentCount: number, prefix: string) => answersTo(socket.sent.slice(0, sentCount), prefix).length;
@@ -207,8 +214,7 @@ describe('ServerConnection: frames held while its token is verified', () => {
     for (let ts = 1; ts <= 4; ts++) socket.receive({ type: 'ping', ts });
     release();
     await serverSide.closed;
-    const pingsRead = (await node.parts.metrics.registry.getSingleMetric('socketchart_messages_in_total')!.get()).values.find((value) => value.labels.type === 'ping')?.value;
-    expect(pingsRead).toBe(3);
+    expect(await framesRead(node.parts, 'ping')).toBe(3);
     expect(socket.sent.filter((frame) => frame.type === 'pong' || frame.type === 'error').map((frame) => frame.ts ?? frame.code)).toEqual([1, 'RATE_LIMIT_EXCEEDED', 'RATE_LIMIT_EXCEEDED']);
     expect(socket.closedWith?.code).toBe(4029);
   });
@@ -232,12 +238,11 @@ describe('ServerConnection: closing', () => {
 
   it('reads no frame once it has begun to close, nor once it is closed', async () => {
     const { socket, connection: serverSide, parts } = await connection();
-    const framesIn = async () => (await parts.metrics.registry.getSingleMetric('socketchart_messages_in_total')!.get()).values.reduce((sum, { value }) => sum + value, 0);
     serverSide.closeWith(1000, 'bye');
     socket.receive({ type: 'ping', ts: 1 });
     await serverSide.closed;
     socket.receive({ type: 'ping', ts: 2 });
-    expect(await framesIn()).toBe(0);
+    expect(await framesRead(parts)).toBe(0);
     expect(socket.ofType('pong')).toEqual([]);
   });
 });
