@@ -7,6 +7,7 @@ import { $, clock, count, h } from './dom.js';
 import { renderJson } from './json-view.js';
 import { LogView, summary } from './log-view.js';
 import { MetricsView } from './metrics-view.js';
+import { IngestQueue } from './ingest-queue.js';
 import { FrameStats, LongFrames } from './perf.js';
 import { connectServer, listenToWindows, parseRecording, type SourceStatus } from './sources.js';
 import { Store, type ActorInfo, type Entry, type Kind, type Rec, type TreeNode } from './store.js';
@@ -16,8 +17,8 @@ const params = new URLSearchParams(location.search);
 const maxEntries = Math.max(10_000, Number(params.get('keep')) || 300_000);
 
 let store = new Store({ maxEntries });
-/** Incoming batches, processed a slice per animation frame. */
-let queue: Rec[][] = [];
+/** Incoming records, ingested a time slice per animation frame. */
+const queue = new IngestQueue<Rec>();
 /** Entry seq of the time-travel moment; `null` while live. */
 let cursor: number | null = null;
 let selected: TreeNode | undefined;
@@ -81,7 +82,7 @@ const windows = listenToWindows((record) => enqueue([record]));
 
 function resetStore(): void {
   store = new Store({ maxEntries });
-  queue = [];
+  queue.clear();
   cursor = null;
   selected = undefined;
   lastShown = { actor: undefined, seq: -1 };
@@ -97,15 +98,7 @@ function resetStore(): void {
 function frame(): void {
   scheduled = false;
   const started = performance.now();
-  let processed = 0;
-  while (queue.length > 0 && performance.now() - started < INGEST_BUDGET_MS) {
-    const batch = queue[0]!;
-    const take = batch.splice(0, 2_000);
-    if (batch.length === 0) queue.shift();
-    for (const rec of take) {
-      if (store.ingest(rec)) processed++;
-    }
-  }
+  const processed = queue.drain((rec) => store.ingest(rec) !== undefined, () => performance.now(), INGEST_BUDGET_MS);
   if (processed > 0) {
     dirty.tree = dirty.log = dirty.header = dirty.timeline = true;
     if (cursor === null) dirty.detail = true;
@@ -113,7 +106,7 @@ function frame(): void {
   }
   render();
   if (processed > 0) stats.record(performance.now() - started, processed);
-  if (queue.length > 0) schedule();
+  if (!queue.isEmpty) schedule();
   else if (dirty.log) schedule();
 }
 

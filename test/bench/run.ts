@@ -8,6 +8,8 @@
  *   throughput.ts  receive/send msgs/s vs raw ws over loopback (server: servers/throughput-server.ts)
  *   inspection.ts  receive msgs/s of a connection with inspection on (connectInspector() to the offline
  *                  inspector in its own process) vs off (server: servers/throughput-server.ts)
+ *   inspector-page.ts  the inspector page in Chromium through the demo's 1,000-connection restart storm:
+ *                  time per animation frame that ingested events, and frames the browser counts over 50 ms
  *   memory.ts      heap per connection for 1,000 connections, and where socketchart's bytes go
  *                  (server: servers/plain-server.ts)
  *   acks.ts        acknowledged publishes per second over one connection vs raw ws speaking the same frames
@@ -24,6 +26,7 @@ import os from 'node:os';
 import type { MicroResult } from './micro.js';
 import type { ThroughputResult } from './throughput.js';
 import type { InspectionResult } from './inspection.js';
+import type { InspectorPageResult } from './inspector-page.js';
 import type { MemoryResult } from './memory.js';
 import type { ServerResult } from './server.js';
 import type { AcksResult } from './acks.js';
@@ -72,6 +75,7 @@ async function runBench<T>(file: string): Promise<T | undefined> {
 const micro = await runBench<MicroResult>('./micro.ts');
 const throughput = await runBench<ThroughputResult>('./throughput.ts');
 const inspection = await runBench<InspectionResult>('./inspection.ts');
+const inspectorPage = await runBench<InspectorPageResult>('./inspector-page.ts');
 const acks = await runBench<AcksResult>('./acks.ts');
 const memory = await runBench<MemoryResult>('./memory.ts');
 const pool = await runBench<PoolResult>('./pool.ts');
@@ -104,6 +108,15 @@ if (inspection) {
     verdict(inspection.ratio >= 0.95),
   ]);
   rows.push(['  reference: inspection on with messages: true / off', `${fixed(inspection.messagesRatio)}×  (${rate(inspection.messages)})`, '', '']);
+}
+if (inspectorPage?.figures) {
+  const f = inspectorPage.figures;
+  rows.push([
+    `inspector page, ${int(inspectorPage.connections)} connections' restart storm: frame batch p95 (Chromium)`,
+    `${fixed(f.batchMsP95, 1)} ms  (p50 ${fixed(f.batchMsP50, 1)}, slowest ${fixed(f.batchMsMax, 0)}; ${int(f.longFramesOver50ms)} frames over 50 ms by the browser's count)`,
+    `< ${inspectorPage.targetP95Ms} ms`,
+    verdict(f.batchMsP95 < inspectorPage.targetP95Ms),
+  ]);
 }
 if (acks) {
   rows.push([
@@ -194,5 +207,5 @@ if (peers) {
   console.log(peers.table);
 }
 console.log(`\nload average at end: ${load()}; total ${fixed((performance.now() - startedAt) / 1000, 1)} s`);
-const failed = [micro, throughput, inspection, acks, memory, pool, server, peers].some((r) => r === undefined);
+const failed = [micro, throughput, inspection, inspectorPage, acks, memory, pool, server, peers].some((r) => r === undefined);
 process.exit(failed ? 1 : 0);

@@ -92,3 +92,37 @@ export function inOrder(list: readonly string[], sequence: readonly string[]): b
   for (const item of list) if (item === sequence[at]) at++;
   return at === sequence.length;
 }
+
+/** What the page's perf badge says about the animation frames that ingested events (the last 300 of them). */
+export interface FrameFigures {
+  events: number;
+  framesWithEvents: number;
+  meanBatch: number;
+  batchMsP50: number;
+  batchMsP95: number;
+  batchMsMax: number;
+  /** Frames over 50 ms as the browser counts them (script, style, layout and paint). */
+  longFramesOver50ms: number;
+  longestFrameMs: number;
+}
+
+export async function frameFigures(page: Page): Promise<FrameFigures> {
+  const perf = await page.locator('#perf').evaluate((el) => ({ ...(el as HTMLElement).dataset }));
+  return {
+    events: Number(perf.events),
+    framesWithEvents: Number(perf.frames),
+    meanBatch: Number(perf.batch),
+    batchMsP50: Number(perf.p50),
+    batchMsP95: Number(perf.p95),
+    batchMsMax: Number(perf.max),
+    longFramesOver50ms: Number(perf.longFrames),
+    longestFrameMs: Number(perf.longestFrame),
+  };
+}
+
+/** The demo's pool of `connections` through its injected server restart, watched by the inspector page in Chromium. */
+export async function watchRestartStorm(page: Page, demo: RunningDemo): Promise<void> {
+  await demo.printed(/server node 1 listening again/, 40_000);
+  await demo.printed(/fault healed: blackhole removed/, 40_000);
+  await page.waitForTimeout(3_000);
+}
