@@ -615,6 +615,23 @@ describe('optimistic store', () => {
     store.dispose();
   });
 
+  it('subscribers hear the pending count move when the value stays the same object, and nothing when neither moves', async () => {
+    const { h, server, store } = await listStore({ a: [] });
+    const changes: OptimisticStoreChange<string[]>[] = [];
+    store.subscribe((change) => changes.push(change));
+    const replaced = ['x'];
+    const updated = store.update('a', { key: 'a', set: replaced });
+    await h.settle();
+    server.ack(server.inbox[0]!, 5);
+    await updated;
+    server.messageAt(6, add('b', 'elsewhere'), 'bob-1');
+    expect(changes.filter((change) => change.key === 'a').map(({ value, pending }) => [value === replaced, pending])).toEqual([
+      [true, 1],
+      [true, 0],
+    ]);
+    store.dispose();
+  });
+
   it('the snapshot keeps its identity until a value changes', async () => {
     const { h, server, store } = await listStore({ a: ['base'] });
     const first = store.snapshot();
@@ -683,5 +700,135 @@ describe('optimistic store', () => {
     expect(store.get('a')).toBeUndefined();
     expect(h.server.last!.sentOfType('unsubscribe')).toEqual([]);
     unsubscribe();
+  });
+});
+
+describe('optimistic store: the server’s order, and what it is given', () => {
+  const ackUnnumbered = (h: Harness, publish: Publish) => h.server.last!.push({ type: 'ack', id: publish.id });
+
+  it('a change acknowledged without a sequence number is confirmed at once: a remote message after it lands on top', async () => {
+    const { h, server, store } = await listStore({ a: ['base'] });
+    const mine = store.update('a', add('a', 'mine'));
+    await h.settle();
+    ackUnnumbered(h, server.inbox[0]!);
+    await expect(mine).resolves.toMatchObject({ seq: undefined, via: 'ack' });
+    server.remote(add('a', 'theirs'));
+    expect(store.get('a')).toEqual(['base', 'mine', 'theirs']);
+    expect(store.confirmed('a')).toEqual(['base', 'mine', 'theirs']);
+    store.dispose();
+  });
+
+  it('the echo of a change acknowledged without a sequence number is not applied a second time', async () => {
+    const { h, server, store } = await listStore({ a: ['base'] });
+    const mine = store.update('a', add('a', 'mine'));
+    await h.settle();
+    ackUnnumbered(h, server.inbox[0]!);
+    await mine;
+    server.echo(server.inbox[0]!, server.nextSeq());
+    expect(store.get('a')).toEqual(['base', 'mine']);
+    store.dispose();
+  });
+
+  it('changes acknowledged out of the server’s order take their places in its order', async () => {
+    const { h, server, store } = await listStore({ a: ['base'] });
+    const first = store.update('a', add('a', 'first'));
+    const second = store.update('a', add('a', 'second'));
+    await h.settle();
+    server.ack(server.inbox[0]!, 7);
+    server.ack(server.inbox[1]!, 6);
+    await Promise.all([first, second]);
+    server.messageAt(8, add('a', 'later'), 'bob-1');
+    expect(store.confirmed('a')).toEqual(['base', 'second', 'first', 'later']);
+    store.dispose();
+  });
+
+  it('counts an acknowledged change waiting for its place in the channel as pending no longer, for its key or for all', async () => {
+    const { h, server, store } = await listStore({ a: [] });
+    const mine = store.update('a', add('a', 'mine'));
+    await h.settle();
+    server.ack(server.inbox[0]!, 9);
+    await mine;
+    expect([store.pending('a'), store.pending()]).toEqual([0, 0]);
+    store.dispose();
+  });
+
+  it('holds at most 256 acknowledged changes waiting for their place: the oldest then takes its place at once', async () => {
+    const { h, server, store } = await listStore({ a: [] });
+    const updates = Array.from({ length: 257 }, (_, i) => store.update('a', add('a', `m${i}`)));
+    await h.settle();
+    server.inbox.forEach((publish, i) => server.ack(publish, 100 + i));
+    await Promise.all(updates);
+    server.messageAt(50, add('a', 'earlier'), 'bob-1');
+    expect(store.confirmed('a')!.slice(0, 3)).toEqual(['m0', 'earlier', 'm1']);
+    store.dispose();
+  });
+
+  it('with an event name, publishes carry it and messages of other events on the channel are ignored', async () => {
+    const h = harness();
+    const server = channelServer(h);
+    await h.connect();
+    const store = createOptimisticStore<string[], ListChange>({
+      connection: h.connection,
+      channel: CHANNEL,
+      event: 'list.change',
+      key: (change) => change.key,
+      initial: { a: ['base'] },
+      merge: listMerge,
+      fromValue: (value, key) => ({ key, set: value }),
+    });
+    await h.settle();
+    void store.update('a', add('a', 'mine')).catch(() => undefined);
+    await h.settle();
+    expect(server.inbox.map((p) => (p as unknown as { event?: string }).event)).toEqual(['list.change']);
+    h.server.last!.push({ type: 'message', ch: CHANNEL, seq: 1, id: 'bob-1', event: 'cursor.move', data: add('a', 'cursor') });
+    h.server.last!.push({ type: 'message', ch: CHANNEL, seq: 2, id: 'bob-2', data: add('a', 'no-event') });
+    h.server.last!.push({ type: 'message', ch: CHANNEL, seq: 3, id: 'bob-3', event: 'list.change', data: add('b', 'theirs') });
+    expect(store.confirmed('a')).toEqual(['base']);
+    expect(store.get('b')).toEqual(['theirs']);
+    store.dispose();
+  });
+
+  it('refuses an id from createId() that is empty or not a string with InvalidOptionError: nothing is shown or sent', async () => {
+    for (const id of ['', 7]) {
+      const { h, server, store } = await listStore({ a: [] }, {}, undefined, listMerge, () => id as string);
+      await expect(store.update('a', add('a', 'x'))).rejects.toMatchObject({ code: ErrorCode.INVALID_OPTION, option: 'createId' });
+      await h.settle();
+      expect(store.get('a')).toEqual([]);
+      expect(server.inbox).toEqual([]);
+      store.dispose();
+    }
+  });
+
+  it('names the message it could not apply in the error event', async () => {
+    const { server, store } = await todoStore();
+    const errors: SocketchartError[] = [];
+    store.on('error', (error) => errors.push(error));
+    server.remote(null, 'bad-1');
+    expect(errors.map((error) => [error.code, error.recovery, error.messageId])).toEqual([[ErrorCode.INVALID_MESSAGE_FORMAT, 'none', 'bad-1']]);
+    expect(errors[0]!.message).toContain(CHANNEL);
+    store.dispose();
+  });
+
+  it('an update of one key whose change belongs to another names both in its error', async () => {
+    const { store } = await listStore({ a: [] });
+    await expect(store.update('a', add('b', 'x'))).rejects.toMatchObject({
+      code: ErrorCode.INVALID_MESSAGE_FORMAT,
+      recovery: 'fail',
+      details: { key: 'a', owner: 'b' },
+      message: 'The change belongs to key "b", not "a"',
+    });
+    store.dispose();
+  });
+
+  it('after dispose, a listener added hears nothing and update() rejects with CLOSED', async () => {
+    const { h, server, store } = await listStore({ a: [] });
+    store.dispose();
+    const heard: unknown[] = [];
+    const remove = store.on('change', (change) => heard.push(change));
+    server.remote(add('a', 'after'));
+    await h.settle();
+    expect(heard).toEqual([]);
+    remove();
+    await expect(store.update('a', add('a', 'x'))).rejects.toMatchObject({ code: ErrorCode.CLOSED, message: 'The optimistic store was disposed' });
   });
 });

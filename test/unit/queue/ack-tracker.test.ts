@@ -1,0 +1,105 @@
+import { describe, expect, it } from 'vitest';
+import { ErrorCode, SocketchartError } from '../../../src/protocol/errors.js';
+import { AckTracker, type AckWrite } from '../../../src/queue/ack-tracker.js';
+import { SimulatedClock } from '../../../src/testing/simulated-clock.js';
+
+/**
+ * The messages sent with `ack: true` between their first write and the server's answer. The outbound
+ * side relies on what each call returns: an error or a hold for an id the tracker does not know is not
+ * about one of its messages, and goes on to the connection.
+ */
+
+function tracker(write: AckWrite = () => true, options = { timeoutMs: 1_000, maxAttempts: 3 }) {
+  const clock = new SimulatedClock();
+  return { clock, acks: new AckTracker(clock, options, write) };
+}
+
+const settle = <T>(promise: Promise<T>) => {
+  const box: { value?: T; error?: unknown } = {};
+  promise.then(
+    (value) => (box.value = value),
+    (error: unknown) => (box.error = error),
+  );
+  return box;
+};
+const flush = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('AckTracker', () => {
+  it('answers false to an ack, an error or a hold for an id it does not track, and true for one it does', async () => {
+    const { acks } = tracker();
+    expect([acks.ack({ id: 'nobody' }), acks.fail('nobody', new SocketchartError(ErrorCode.AUTHORIZATION_FAILED)), acks.holdUntil('nobody', 5_000)]).toEqual([false, false, false]);
+    const [a, b, c] = ['a', 'b', 'c'].map((id) => settle(acks.track(id, `{"id":"${id}"}`, 'ch')));
+    for (const id of ['a', 'b', 'c']) acks.written(id);
+    expect(acks.holdUntil('c', 5_000)).toBe(true);
+    expect(acks.ack({ id: 'a', seq: 4 })).toBe(true);
+    expect(acks.fail('b', new SocketchartError(ErrorCode.AUTHORIZATION_FAILED))).toBe(true);
+    expect([acks.ack({ id: 'a' }), acks.fail('b', new SocketchartError(ErrorCode.AUTHORIZATION_FAILED))]).toEqual([false, false]);
+    await flush();
+    expect(a!.value).toEqual({ id: 'a', seq: 4 });
+    expect((b!.error as SocketchartError).code).toBe(ErrorCode.AUTHORIZATION_FAILED);
+    expect(c).toEqual({});
+    expect(acks.size).toBe(1);
+  });
+
+  it('names the largest message written and not acknowledged, text or binary, leaving out those never written', () => {
+    const { acks } = tracker();
+    void acks.track('text', 'x'.repeat(300), 'ch').catch(() => undefined);
+    void acks.track('binary', new Uint8Array(500).buffer, 'ch').catch(() => undefined);
+    void acks.track('unwritten', 'y'.repeat(10_000), 'ch').catch(() => undefined);
+    expect(acks.largestWritten()).toBeUndefined();
+    acks.written('text');
+    expect(acks.largestWritten()).toBe('text');
+    acks.written('binary');
+    expect(acks.largestWritten()).toBe('binary');
+    acks.ack({ id: 'binary' });
+    expect(acks.largestWritten()).toBe('text');
+  });
+
+  it('rejects with TIMEOUT after maxAttempts writes without an ack, saying how many and naming the message', async () => {
+    const writes: unknown[] = [];
+    const { clock, acks } = tracker((frame) => writes.push(frame) > 0);
+    const outcome = settle(acks.track('m-1', 'frame', 'ch'));
+    acks.written('m-1');
+    clock.advance(1_000);
+    clock.advance(1_000);
+    expect(writes).toEqual(['frame', 'frame']);
+    clock.advance(1_000);
+    await flush();
+    expect(outcome.error).toMatchObject({ code: ErrorCode.TIMEOUT, message: 'No ack after 3 writes', recovery: 'fail', messageId: 'm-1' });
+    expect(acks.size).toBe(0);
+  });
+
+  it('writes each unacknowledged message again at its own deadline, timeoutMs after its last write', () => {
+    const writes: Array<[unknown, number]> = [];
+    const clock = new SimulatedClock();
+    const acks = new AckTracker(clock, { timeoutMs: 1_000, maxAttempts: 5 }, (frame) => writes.push([frame, clock.now()]) > 0);
+    void acks.track('a', 'a', 'ch').catch(() => undefined);
+    acks.written('a');
+    clock.advance(500);
+    void acks.track('b', 'b', 'ch').catch(() => undefined);
+    acks.written('b');
+    clock.advance(2_000);
+    expect(writes).toEqual([
+      ['a', 1_000],
+      ['b', 1_500],
+      ['a', 2_000],
+      ['b', 2_500],
+    ]);
+  });
+
+  it('keeps one timer at most, for the earliest deadline, and none once nothing is in flight', () => {
+    const { clock, acks } = tracker();
+    for (const id of ['a', 'b', 'c']) {
+      void acks.track(id, id, 'ch').catch(() => undefined);
+      acks.written(id);
+      clock.advance(100);
+    }
+    expect(clock.pending).toBe(1);
+    expect(clock.nextAt()).toBe(1_000);
+    acks.ack({ id: 'a' });
+    acks.ack({ id: 'b' });
+    expect(clock.pending).toBe(1);
+    acks.fail('c', new SocketchartError(ErrorCode.CLOSED));
+    expect(clock.pending).toBe(0);
+  });
+});
