@@ -820,6 +820,39 @@ describe('optimistic store: the server’s order, and what it is given', () => {
     store.dispose();
   });
 
+  it('with values that may be undefined, a change merged into undefined (a delete) takes the key out of the snapshot at once', async () => {
+    const h = harness();
+    const server = channelServer(h);
+    await h.connect();
+    const store = createOptimisticStore<string[] | undefined, ListChange>({
+      connection: h.connection,
+      channel: CHANNEL,
+      key: (change) => change.key,
+      initial: { a: ['base'], b: ['other'] },
+      merge: (current, change) => (change.add === undefined && change.set === undefined ? undefined : listMerge(current, change)),
+      fromValue: (value, key) => (value === undefined ? { key } : { key, set: value }),
+    });
+    await h.settle();
+    const deleted = store.update('a', { key: 'a' });
+    expect(store.get('a')).toBeUndefined();
+    expect([...store.snapshot().keys()]).toEqual(['b']);
+    await h.settle();
+    server.accept(server.inbox[0]!);
+    await deleted;
+    expect([...store.snapshot().keys()]).toEqual(['b']);
+    store.dispose();
+  });
+
+  it('a remote message whose key() names no key is ignored', async () => {
+    const { server, store } = await todoStore();
+    const changes: unknown[] = [];
+    store.subscribe((change) => changes.push(change));
+    server.remote({ title: 'no id' });
+    expect([...store.snapshot().keys()]).toEqual(['t1']);
+    expect(changes).toEqual([]);
+    store.dispose();
+  });
+
   it('after dispose, a listener added hears nothing and update() rejects with CLOSED', async () => {
     const { h, server, store } = await listStore({ a: [] });
     store.dispose();
