@@ -120,7 +120,7 @@ export async function frameFigures(page: Page): Promise<FrameFigures> {
   };
 }
 
-/** The demo's pool of `connections` through its injected server restart, watched by the inspector page in Chromium. */
+/** Waits while the demo's pool goes through its injected server restart and blackhole, and 3 s after the fault heals, with `page` watching. */
 export async function watchRestartStorm(page: Page, demo: RunningDemo): Promise<void> {
   await demo.printed(/server node 1 listening again/, 40_000);
   await demo.printed(/fault healed: blackhole removed/, 40_000);
