@@ -30,6 +30,8 @@ interface InFlight {
   heldUntil: number;
   /** Clock time by which the ack is due; Infinity while not written (queued, or waiting for a socket). */
   deadline: number;
+  /** Held or deferred by a rate limit, or without a socket: to be written again at `deadline`, not awaiting an ack. */
+  waiting: boolean;
 }
 
 export interface AckOptions {
@@ -75,7 +77,7 @@ export class AckTracker {
   /** Starts tracking a message; the promise settles with the server's ack or error. */
   track(id: string, frame: OutgoingFrame, channel?: string): Promise<AckInfo> {
     return new Promise<AckInfo>((resolve, reject) => {
-      this.inFlight.set(id, { frame, channel, resolve, reject, attempts: 0, refusals: 0, heldUntil: 0, deadline: Infinity });
+      this.inFlight.set(id, { frame, channel, resolve, reject, attempts: 0, refusals: 0, heldUntil: 0, deadline: Infinity, waiting: false });
     });
   }
 
@@ -84,6 +86,7 @@ export class AckTracker {
     const entry = this.inFlight.get(id);
     if (!entry) return;
     entry.attempts++;
+    entry.waiting = false;
     const now = this.clock.now();
     entry.deadline = entry.heldUntil > now ? entry.heldUntil : now + this.options.timeoutMs;
     this.arm(entry.deadline);
@@ -118,6 +121,7 @@ export class AckTracker {
     if (this.lastHold > until) until = this.lastHold;
     this.lastHold = until;
     entry.refusals++;
+    entry.waiting = true;
     entry.heldUntil = until;
     entry.deadline = until;
     this.arm(until);
@@ -179,6 +183,7 @@ export class AckTracker {
       this.written(id);
       return true;
     }
+    entry.waiting = true;
     entry.deadline = outcome === false ? Infinity : this.clock.now() + outcome;
     if (outcome !== false) this.arm(entry.deadline);
     return false;
@@ -205,8 +210,17 @@ export class AckTracker {
     this.timer = undefined;
     this.timerAt = Infinity;
     const now = this.clock.now();
+    /** Per channel, when its earliest message still waiting may go: no later one of the channel goes before it. */
+    const gates = new Map<string | undefined, number>();
     for (const [id, entry] of [...this.inFlight]) {
-      if (entry.deadline <= now) this.retry(id, entry);
+      const gate = gates.get(entry.channel);
+      if (gate !== undefined) {
+        if (entry.deadline < gate) entry.deadline = gate;
+      } else if (entry.deadline <= now) {
+        if (!this.retry(id, entry)) gates.set(entry.channel, entry.deadline);
+      } else if (entry.waiting) {
+        gates.set(entry.channel, entry.deadline);
+      }
     }
     let next = Infinity;
     for (const entry of this.inFlight.values()) if (entry.deadline < next) next = entry.deadline;

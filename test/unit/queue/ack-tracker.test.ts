@@ -87,6 +87,32 @@ describe('AckTracker', () => {
     ]);
   });
 
+  it('never writes a message again before an earlier one of its channel still waiting for the rate limit, though the limit frees up meanwhile', () => {
+    const writes: Array<[unknown, number]> = [];
+    const clock = new SimulatedClock();
+    /** The client's own limiter: no token before `nextToken`, then one each 50 ms. */
+    let nextToken = 150;
+    const acks = new AckTracker(clock, { timeoutMs: 5_000, maxAttempts: 3 }, (frame) => {
+      if (clock.now() < nextToken) return nextToken - clock.now();
+      nextToken = clock.now() + 50;
+      writes.push([frame, clock.now()]);
+      return true;
+    });
+    for (const [id, channel] of [['a', 'chat:1'], ['b', 'chat:1'], ['other', 'news:1']] as const) {
+      void acks.track(id, id, channel).catch(() => undefined);
+      acks.written(id);
+    }
+    acks.holdUntil('a', 100);
+    acks.holdUntil('b', 120);
+    clock.advance(100);
+    expect(writes).toEqual([]);
+    nextToken = 110; // the server's status arrived: the client's limit is looser than it thought
+    acks.holdUntil('other', 120);
+    clock.advance(300);
+    expect(writes.map(([frame]) => frame)).toEqual(['other', 'a', 'b']);
+    expect(writes[0]).toEqual(['other', 120]);
+  });
+
   it('keeps one timer at most, for the earliest deadline, and none once nothing is in flight', () => {
     const { clock, acks } = tracker();
     for (const id of ['a', 'b', 'c']) {
