@@ -216,11 +216,10 @@ export class AckTracker {
       const gate = gates.get(entry.channel);
       if (gate !== undefined) {
         if (entry.deadline < gate) entry.deadline = gate;
-      } else if (entry.deadline <= now) {
-        if (!this.retry(id, entry)) gates.set(entry.channel, entry.deadline);
-      } else if (entry.waiting) {
-        gates.set(entry.channel, entry.deadline);
+        continue;
       }
+      if (entry.deadline <= now) this.retry(id, entry);
+      if (entry.waiting && this.inFlight.has(id)) gates.set(entry.channel, entry.deadline);
     }
     let next = Infinity;
     for (const entry of this.inFlight.values()) if (entry.deadline < next) next = entry.deadline;

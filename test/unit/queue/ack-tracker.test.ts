@@ -113,6 +113,29 @@ describe('AckTracker', () => {
     expect(writes[0]).toEqual(['other', 120]);
   });
 
+  it('holds back a later message of the channel refused after an earlier one was deferred by the client’s own limit', () => {
+    const writes: Array<[unknown, number]> = [];
+    const clock = new SimulatedClock();
+    let nextToken = 150;
+    const acks = new AckTracker(clock, { timeoutMs: 5_000, maxAttempts: 3 }, (frame) => {
+      if (clock.now() < nextToken) return nextToken - clock.now();
+      nextToken = clock.now() + 50;
+      writes.push([frame, clock.now()]);
+      return true;
+    });
+    for (const id of ['a', 'b']) {
+      void acks.track(id, id, 'chat:1').catch(() => undefined);
+      acks.written(id);
+    }
+    acks.holdUntil('a', 100);
+    clock.advance(100);
+    clock.advance(5);
+    acks.holdUntil('b', 120);
+    nextToken = 110;
+    clock.advance(300);
+    expect(writes.map(([frame]) => frame)).toEqual(['a', 'b']);
+  });
+
   it('keeps one timer at most, for the earliest deadline, and none once nothing is in flight', () => {
     const { clock, acks } = tracker();
     for (const id of ['a', 'b', 'c']) {
