@@ -24,6 +24,27 @@ const settle = <T>(promise: Promise<T>) => {
 };
 const flush = () => new Promise((resolve) => setImmediate(resolve));
 
+/**
+ * Messages written once, then held or put off by a stand-in for the client's own limiter: no token before
+ * `limiter.nextToken` (150 at first), then one each 50 ms. `writes` records each write and its time.
+ */
+function limitedTracker(messages: ReadonlyArray<readonly [id: string, channel: string]>) {
+  const writes: Array<[unknown, number]> = [];
+  const clock = new SimulatedClock();
+  const limiter = { nextToken: 150 };
+  const acks = new AckTracker(clock, { timeoutMs: 5_000, maxAttempts: 3 }, (frame) => {
+    if (clock.now() < limiter.nextToken) return limiter.nextToken - clock.now();
+    limiter.nextToken = clock.now() + 50;
+    writes.push([frame, clock.now()]);
+    return true;
+  });
+  for (const [id, channel] of messages) {
+    void acks.track(id, id, channel).catch(() => undefined);
+    acks.written(id);
+  }
+  return { clock, acks, writes, limiter };
+}
+
 describe('AckTracker', () => {
   it('answers false to an ack, an error or a hold for an id it does not track, and true for one it does', async () => {
     const { acks } = tracker();
@@ -88,25 +109,12 @@ describe('AckTracker', () => {
   });
 
   it('never writes a message again before an earlier one of its channel still waiting for the rate limit, though the limit frees up meanwhile', () => {
-    const writes: Array<[unknown, number]> = [];
-    const clock = new SimulatedClock();
-    /** The client's own limiter: no token before `nextToken`, then one each 50 ms. */
-    let nextToken = 150;
-    const acks = new AckTracker(clock, { timeoutMs: 5_000, maxAttempts: 3 }, (frame) => {
-      if (clock.now() < nextToken) return nextToken - clock.now();
-      nextToken = clock.now() + 50;
-      writes.push([frame, clock.now()]);
-      return true;
-    });
-    for (const [id, channel] of [['a', 'chat:1'], ['b', 'chat:1'], ['other', 'news:1']] as const) {
-      void acks.track(id, id, channel).catch(() => undefined);
-      acks.written(id);
-    }
+    const { clock, acks, writes, limiter } = limitedTracker([['a', 'chat:1'], ['b', 'chat:1'], ['other', 'news:1']]);
     acks.holdUntil('a', 100);
     acks.holdUntil('b', 120);
     clock.advance(100);
     expect(writes).toEqual([]);
-    nextToken = 110; // the server's status arrived: the client's limit is looser than it thought
+    limiter.nextToken = 110; // the server's status arrived: the client's limit is looser than it thought
     acks.holdUntil('other', 120);
     clock.advance(300);
     expect(writes.map(([frame]) => frame)).toEqual(['other', 'a', 'b']);
@@ -114,24 +122,12 @@ describe('AckTracker', () => {
   });
 
   it('holds back a later message of the channel refused after an earlier one was deferred by the client’s own limit', () => {
-    const writes: Array<[unknown, number]> = [];
-    const clock = new SimulatedClock();
-    let nextToken = 150;
-    const acks = new AckTracker(clock, { timeoutMs: 5_000, maxAttempts: 3 }, (frame) => {
-      if (clock.now() < nextToken) return nextToken - clock.now();
-      nextToken = clock.now() + 50;
-      writes.push([frame, clock.now()]);
-      return true;
-    });
-    for (const id of ['a', 'b']) {
-      void acks.track(id, id, 'chat:1').catch(() => undefined);
-      acks.written(id);
-    }
+    const { clock, acks, writes, limiter } = limitedTracker([['a', 'chat:1'], ['b', 'chat:1']]);
     acks.holdUntil('a', 100);
     clock.advance(100);
     clock.advance(5);
     acks.holdUntil('b', 120);
-    nextToken = 110;
+    limiter.nextToken = 110;
     clock.advance(300);
     expect(writes.map(([frame]) => frame)).toEqual(['a', 'b']);
   });
