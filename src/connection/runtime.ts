@@ -392,9 +392,10 @@ export class ConnectionRuntime implements SocketCallbacks {
 
   /** A copy of the error with the token removed from its message and details, when it appears there. */
   redactError(error: SocketchartError): SocketchartError {
-    const token = this.currentToken;
-    if (!token || !(error.message.includes(token) || JSON.stringify(error.details ?? null).includes(token))) return error;
-    return error.with({ message: this.redact(error.message), details: redactDeep(error.details, (text) => this.redact(text)) });
+    if (!this.currentToken) return error;
+    const message = this.redact(error.message);
+    const details = redactDeep(error.details, this.redact);
+    return message === error.message && details === error.details ? error : error.with({ message, details });
   }
 
   /** An error frame nothing waited for: reported; only a rate limit the connection follows makes it wait. */
@@ -410,15 +411,13 @@ export class ConnectionRuntime implements SocketCallbacks {
     this.events.emit('error', error);
   }
 
-  redact(text: string): string {
-    return redactSecret(redactUrl(text, this.options.auth?.queryParam), this.currentToken);
-  }
+  readonly redact = (text: string): string => redactSecret(redactUrl(text, this.options.auth?.queryParam), this.currentToken);
 
   log(level: 'debug' | 'info' | 'warn' | 'error', message: string, details?: Record<string, unknown>): void {
     const logger = this.options.logger;
     const fn = logger?.[level];
     if (!fn) return;
-    const safe = details ? (redactDeep(details, (text) => this.redact(text)) as Record<string, unknown>) : undefined;
+    const safe = details ? (redactDeep(details, this.redact) as Record<string, unknown>) : undefined;
     fn.call(logger, this.redact(`[${this.options.name}] ${message}`), safe);
   }
 }

@@ -22,15 +22,22 @@ export function redactUrl(url: string, queryParam = 'token'): string {
 /** Replaces every occurrence of a known secret in a text. */
 export function redactSecret(text: string, secret: string | undefined): string {
   if (!secret) return text;
-  return text.split(secret).join('[redacted]');
+  return text.replaceAll(secret, '[redacted]');
 }
 
-/** Applies `redact` to every string inside a value (objects and arrays are copied). */
+/** Values nested deeper than this are summarised by `redactDeep` (`[Object]`, `[Array]`): a secret cannot hide below it. */
+const MAX_DEPTH = 32;
+
+/**
+ * Applies `redact` to every string inside a value. Objects and arrays holding a changed string are
+ * copied; a value in which nothing changed is returned as it is.
+ */
 export function redactDeep(value: unknown, redact: (text: string) => string, depth = 0): unknown {
   if (typeof value === 'string') return redact(value);
-  if (depth > 5 || typeof value !== 'object' || value === null) return value;
-  if (Array.isArray(value)) return value.map((item) => redactDeep(item, redact, depth + 1));
-  const copy: Record<string, unknown> = {};
-  for (const [key, item] of Object.entries(value)) copy[key] = redactDeep(item, redact, depth + 1);
-  return copy;
+  if (typeof value !== 'object' || value === null) return value;
+  if (depth >= MAX_DEPTH) return Array.isArray(value) ? '[Array]' : '[Object]';
+  const copy = (Array.isArray(value) ? [] : {}) as Record<string, unknown>;
+  let changed = false;
+  for (const [key, item] of Object.entries(value)) changed = (copy[key] = redactDeep(item, redact, depth + 1)) !== item || changed;
+  return changed ? copy : value;
 }

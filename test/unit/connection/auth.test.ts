@@ -53,6 +53,29 @@ describe('authentication', () => {
     expect(JSON.stringify(h.connection.metrics())).not.toContain(SECRET);
   });
 
+  it('redacts the token from an error frame that echoes it however deep in its details', async () => {
+    const h = harness({ auth: { token: SECRET } });
+    await h.connect();
+    let nested: unknown = { echoed: `token=${SECRET}` };
+    for (let level = 0; level < 12; level++) nested = { level, nested: [nested] };
+    h.server.last!.push({ type: 'error', code: 'SERVER_ERROR', message: 'rejected', details: nested });
+    await h.settle();
+    expect(h.errors.map((error) => error.message)).toContain('rejected');
+    expect(JSON.stringify(h.errors.map((error) => error.details))).not.toContain(SECRET);
+  });
+
+  it('an error frame whose details nest deeper than a stack can walk is reported, without its depth, and the socket stays up', async () => {
+    const h = harness({ auth: { token: SECRET } });
+    await h.connect();
+    const depth = 200_000;
+    const frame = `{"type":"error","code":"SERVER_ERROR","message":"rejected","details":${'['.repeat(depth)}${']'.repeat(depth)}}`;
+    h.server.last!.push(frame);
+    await h.settle();
+    expect(h.connection.status).toBe('connected');
+    expect(h.errors.map((error) => error.message)).toEqual(['rejected']);
+    expect(() => JSON.stringify(h.errors[0]!.details)).not.toThrow();
+  });
+
   it('asks an async token provider on every dial', async () => {
     const { token, calls } = provider();
     const h = harness({ auth: { token } });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isSecretName, redactUrl } from '../../../src/protocol/redact.js';
+import { isSecretName, redactDeep, redactUrl } from '../../../src/protocol/redact.js';
 
 describe('redactUrl', () => {
   it('removes the token query parameter and keeps the rest of the url', () => {
@@ -37,5 +37,38 @@ describe('isSecretName', () => {
     for (const name of ['user', 'tokenType', 'passwordHint', 'sessionId', 'type', 'keyboard', 'secretary']) {
       expect(isSecretName(name), name).toBe(false);
     }
+  });
+});
+
+describe('redactDeep', () => {
+  const hide = (text: string) => text.replaceAll('s3cret', '[redacted]');
+
+  it('redacts every string in objects and arrays, and copies only what holds a changed string', () => {
+    const untouched = { note: 'plain', list: [1, 'two'] };
+    const value = { untouched, echoed: { tokens: ['s3cret', 'other'], count: 2 }, flag: true };
+    const redacted = redactDeep(value, hide) as typeof value;
+    expect(redacted).toEqual({ untouched: { note: 'plain', list: [1, 'two'] }, echoed: { tokens: ['[redacted]', 'other'], count: 2 }, flag: true });
+    expect(redacted).not.toBe(value);
+    expect(redacted.untouched).toBe(untouched);
+    expect(value.echoed.tokens[0]).toBe('s3cret');
+    expect(Array.isArray(redacted.echoed.tokens)).toBe(true);
+  });
+
+  it('returns a value without a string to redact as it is', () => {
+    const value = { a: [{ b: 'plain' }], n: null, u: undefined };
+    expect(redactDeep(value, hide)).toBe(value);
+    expect(redactDeep(7, hide)).toBe(7);
+    expect(redactDeep('s3cret', hide)).toBe('[redacted]');
+  });
+
+  it('summarises what is nested 32 levels down, so that no string below it is left unredacted', () => {
+    const nest = (depth: number, leaf: unknown): unknown => (depth === 0 ? leaf : { inner: nest(depth - 1, leaf) });
+    let shallow = redactDeep(nest(31, ['s3cret']), hide);
+    for (let level = 0; level < 31; level++) shallow = (shallow as { inner: unknown }).inner;
+    expect(shallow).toEqual(['[redacted]']);
+    let deep = redactDeep(nest(32, ['s3cret']), hide);
+    for (let level = 0; level < 32; level++) deep = (deep as { inner: unknown }).inner;
+    expect(deep).toBe('[Array]');
+    expect(JSON.stringify(redactDeep(nest(40, { s: 's3cret' }), hide))).not.toContain('s3cret');
   });
 });
