@@ -126,13 +126,14 @@ export class Inbound implements FrameSink {
     this.host.write(this.host.options.protocol.pongFrame(ts));
   }
 
-  serverError(error: SocketchartError): void {
+  serverError(frame: SocketchartError): void {
     const { host } = this;
+    const error = host.redactError(frame);
     if (host.claimed(error)) return;
     const followsServer = error.code === ErrorCode.RATE_LIMIT_EXCEEDED && host.options.rateLimit.followServer;
     if (followsServer && host.outbound.holdForRateLimit(error)) return;
     if (host.outbound.refused(error)) return;
-    host.toMachine({ type: 'server.error', socket: host.socketId, action: classifyErrorFrame(error), error: releaseFrames(host.redactError(error)) });
+    host.toMachine({ type: 'server.error', socket: host.socketId, action: classifyErrorFrame(error), error: releaseFrames(error) });
   }
 
   control(type: string, frame: Readonly<Record<string, unknown>>): void {

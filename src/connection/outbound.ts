@@ -61,7 +61,6 @@ export interface OutboundHost {
   /** Tells the machine something waits in the queue (`queue.pending`). */
   wake(): void;
   reportError(error: SocketchartError): void;
-  redactError(error: SocketchartError): SocketchartError;
 }
 
 /** How a drain ended. */
@@ -415,7 +414,7 @@ export class Outbound {
 
   /** The server refused one message: its promise rejects (recovery `fail`). False when it was not in flight. */
   refused(error: SocketchartError): boolean {
-    return error.messageId !== undefined && this.acks?.fail(error.messageId, this.host.redactError(error.with({ recovery: 'fail' }))) === true;
+    return error.messageId !== undefined && this.acks?.fail(error.messageId, error.with({ recovery: 'fail' })) === true;
   }
 
   /**

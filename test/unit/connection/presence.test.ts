@@ -533,6 +533,32 @@ describe('presence: refusals by the server', () => {
     expect(presence.isJoined('chat:a')).toBe(false);
   });
 
+  it('a presence refusal that echoes the token rejects its call, and reaches on(\'error\'), with the token redacted', async () => {
+    const token = 'presence-secret-token-42';
+    const h = harness({ auth: { token }, heartbeat: false, reconnect: { baseMs: 100, capMs: 100, jitter: 0 } });
+    await h.connect();
+    const refuse = (action: string) =>
+      h.server.last!.push({ type: 'error', code: 'AUTHORIZATION_FAILED', message: `token ${token} may not ${action}`, details: { ch: 'chat:a', action, token } });
+    const listed = h.connection.presence.list('chat:a').then(
+      () => undefined,
+      (error: SocketchartError) => error,
+    );
+    refuse('list');
+    const refusal = await listed;
+    expect(refusal).toMatchObject({ code: ErrorCode.AUTHORIZATION_FAILED, message: 'token [redacted] may not list' });
+    const joined = h.connection.presence.join('chat:a');
+    h.server.last!.push({ type: 'presence_state', ch: 'chat:a', members: [{ userId: 'me' }] });
+    await joined;
+    h.server.last!.drop();
+    await h.advance(100);
+    await h.settle();
+    refuse('join');
+    await h.settle();
+    const refusals = h.errors.filter((error) => error.code === ErrorCode.AUTHORIZATION_FAILED);
+    expect(refusals.map((error) => error.message)).toEqual(['token [redacted] may not join']);
+    expect(JSON.stringify([refusal?.details, refusals.map((error) => error.details)])).not.toContain(token);
+  });
+
   it('a join() waiting at reconnect stands in for the rejoin: one join frame goes, with the meta last given', async () => {
     const { h, presence } = await silent();
     const first = presence.join('chat:a', { mood: 'calm' });
