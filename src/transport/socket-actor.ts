@@ -14,8 +14,7 @@ export interface SocketCallbacks {
   message(data: string | ArrayBuffer, size?: number): void;
   /** The socket is gone, or is being let go: nothing may be written to it any more. */
   released(ws: WebSocketLike): void;
-  /** What a close (or a dial that could not start) asks of the connection. */
-  /** The close as the machine hears of it: its reason and error redacted (a server may echo a token in a reason). */
+  /** What a close asks of the connection, as the machine hears of it: its reason and error redacted (a server may echo a token in a reason). */
   describeClose(code: number, reason: string): { code: number; reason: string; action: FailureAction; error: Failure };
   /** What a failed token request asks of the connection. */
   describeTokenFailure(cause: unknown): { action: FailureAction; error: Failure };
@@ -185,6 +184,12 @@ class SocketLink {
   }
 }
 
+/** Whether the socket actor `ref` is still waiting for its token. */
+export const awaitsToken = (ref: AnyActorRef | undefined): boolean => (ref?.getSnapshot() as SocketLink | undefined)?.awaitingToken === true;
+
+/** The socket actor's logic, as the connection machine invokes it. */
+export type SocketLogic = ActorLogic<Snapshot<undefined>, EventObject, SocketInput>;
+
 /**
  * The socket actor of `link`: a callback actor (XState's `fromCallback` contract, with the link as its
  * snapshot so that an open link costs one small object besides the socket). It obtains the token,
@@ -193,12 +198,6 @@ class SocketLink {
  * detaches every handler and closes the socket. `callbacksFor` finds the callbacks of the connection
  * that runs it.
  */
-/** Whether the socket actor `ref` is still waiting for its token. */
-export const awaitsToken = (ref: AnyActorRef | undefined): boolean => (ref?.getSnapshot() as SocketLink | undefined)?.awaitingToken === true;
-
-/** The socket actor's logic, as the connection machine invokes it. */
-export type SocketLogic = ActorLogic<Snapshot<undefined>, EventObject, SocketInput>;
-
 export function socketLogic(callbacksFor: (self: AnyActorRef) => SocketCallbacks): SocketLogic {
   const logic: ActorLogic<SocketLink, EventObject, SocketInput> = {
     getInitialSnapshot: ({ self }, input) => new SocketLink(callbacksFor(self), input, self),
