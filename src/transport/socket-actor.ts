@@ -78,9 +78,7 @@ class SocketLink {
     else
       token.then(
         (value) => this.#dial(value),
-        (cause: unknown) => {
-          if (!this.#stopped) this.#sendBack({ type: 'auth.error', socket: this.#input.socket, ...this.#callbacks.describeTokenFailure(cause) });
-        },
+        (cause: unknown) => this.#sendBack({ type: 'auth.error', socket: this.#input.socket, ...this.#callbacks.describeTokenFailure(cause) }),
       );
   }
 
@@ -140,7 +138,7 @@ class SocketLink {
   }
 
   #closed(code: number, reason: string, wasClean: boolean): void {
-    if (!this.#settle() || this.#stopped) return;
+    if (!this.#settle()) return;
     this.#callbacks.released(this.#ws!);
     const described = this.#callbacks.describeClose(code, reason);
     this.#sendBack({ type: 'socket.close', socket: this.#input.socket, code: described.code, reason: described.reason, wasClean, action: described.action, error: described.error });
