@@ -26,10 +26,12 @@ describe('redactText', () => {
     expect(text).toContain('room=lobby');
   });
 
-  it('removes the password of a url, keeping its user-free address', () => {
-    const text = redactText('proxy at https://ann:SECRET-pw-2@proxy.test/path');
-    expect(text).not.toContain('SECRET-pw-2');
-    expect(text).toContain('proxy.test/path');
+  it('removes the user and password of a url, keeping its scheme and address', () => {
+    expect(redactText('proxy at https://ann:SECRET-pw-2@proxy.test/path')).toBe('proxy at https://[redacted]@proxy.test/path');
+  });
+
+  it('looks at a text of 8 characters or more: ?token=x is redacted', () => {
+    expect(redactText('?token=x')).toBe('?token=[redacted]');
   });
 
   it('leaves a text with nothing secret as it is', () => {
@@ -46,6 +48,19 @@ describe('redactInPlace', () => {
       expect(deeper).not.toContain('kept');
       expect(deeper).toContain(summary);
     }
+  });
+
+  it('replaces the text or number under a member named like a credential, and each item of an array so named', () => {
+    const value = { apiKey: 12345, tokens: ['first-secret', 'second-secret'], nested: { refreshToken: 'abc' }, name: 'ann' };
+    expect(redactInPlace(value)).toEqual({ apiKey: '[redacted]', tokens: ['[redacted]', '[redacted]'], nested: { refreshToken: '[redacted]' }, name: 'ann' });
+  });
+
+  it('keeps what holds no credential under a credential\'s name: an empty text, null, a boolean', () => {
+    expect(redactInPlace({ password: '', token: null, secret: true })).toEqual({ password: '', token: null, secret: true });
+  });
+
+  it('keeps null, numbers and booleans under ordinary names', () => {
+    expect(redactInPlace({ a: null, b: 3, c: false, d: [null, 4] })).toEqual({ a: null, b: 3, c: false, d: [null, 4] });
   });
 
   it('removes credentials found in texts under ordinary names, at any depth it walks', () => {

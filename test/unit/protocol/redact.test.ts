@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isSecretName, redactDeep, redactUrl } from '../../../src/protocol/redact.js';
+import { isSecretName, redactDeep, redactSecret, redactUrl } from '../../../src/protocol/redact.js';
 
 describe('redactUrl', () => {
   it('removes the token query parameter and keeps the rest of the url', () => {
@@ -28,7 +28,7 @@ describe('redactUrl', () => {
 
 describe('isSecretName', () => {
   it('recognises secret names by their last word, in any case, with -, _ or camelCase', () => {
-    for (const name of ['token', 'X-Auth-Token', 'x-api-key', 'apiKey', 'newPassword', 'client_secret', 'Authorization', 'set-cookie', 'refreshToken']) {
+    for (const name of ['token', 'X-Auth-Token', 'x-api-key', 'apiKey', 'newPassword', 'client_secret', 'Authorization', 'set-cookie', 'refreshToken', 'oauth2Token', 'api - key']) {
       expect(isSecretName(name), name).toBe(true);
     }
   });
@@ -37,6 +37,17 @@ describe('isSecretName', () => {
     for (const name of ['user', 'tokenType', 'passwordHint', 'sessionId', 'type', 'keyboard', 'secretary']) {
       expect(isSecretName(name), name).toBe(false);
     }
+  });
+});
+
+describe('redactSecret', () => {
+  it('replaces every occurrence of the secret', () => {
+    expect(redactSecret('t0k sent, t0k refused', 't0k')).toBe('[redacted] sent, [redacted] refused');
+  });
+
+  it('leaves the text as it is without a secret, or with an empty one', () => {
+    expect(redactSecret('abc', undefined)).toBe('abc');
+    expect(redactSecret('abc', '')).toBe('abc');
   });
 });
 
