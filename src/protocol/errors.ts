@@ -47,7 +47,6 @@ const BRAND = /* @__PURE__ */ Symbol.for('socketchart.error');
 
 /** The one error type socketchart throws, rejects with and emits. */
 export class SocketchartError extends Error {
-
   override readonly name = 'SocketchartError';
   readonly code: ErrorCode;
   readonly recovery: Recovery;
@@ -73,10 +72,10 @@ export class SocketchartError extends Error {
       message: changes.message ?? this.message,
       recovery: changes.recovery ?? this.recovery,
       details: 'details' in changes ? changes.details : this.details,
-      ...(this.closeCode === undefined ? {} : { closeCode: this.closeCode }),
-      ...(this.retryAfterMs === undefined ? {} : { retryAfterMs: this.retryAfterMs }),
-      ...(this.messageId === undefined ? {} : { messageId: this.messageId }),
-      ...(this.cause === undefined ? {} : { cause: this.cause }),
+      closeCode: this.closeCode,
+      retryAfterMs: this.retryAfterMs,
+      messageId: this.messageId,
+      cause: this.cause,
     });
   }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { ErrorCode, InvalidOptionError, SocketchartError, isSocketchartError, releaseFrames } from '../../../src/protocol/errors.js';
+import { ErrorCode, InvalidOptionError, SocketchartError, checkSignal, closedError, failedError, isSocketchartError, releaseFrames } from '../../../src/protocol/errors.js';
 import { collectGarbage } from '../../support/collect.js';
 
 /** A second copy of the errors module, as when an app loads both the ESM and the CommonJS build. */
@@ -48,6 +48,71 @@ describe('releaseFrames', () => {
       let innermost: unknown = error;
       while (innermost instanceof Error && innermost.cause instanceof Error) innermost = innermost.cause;
       expect((innermost as Error).stack).toContain('made here');
+    }
+  });
+});
+
+describe('SocketchartError', () => {
+  it('takes the recovery of its code unless told another: the error table\'s actions', () => {
+    const expected = {
+      CONNECTION_FAILED: 'retry',
+      AUTHENTICATION_FAILED: 'refresh_token',
+      AUTHORIZATION_FAILED: 'fail',
+      RATE_LIMIT_EXCEEDED: 'retry',
+      MESSAGE_TOO_LARGE: 'fail',
+      INVALID_MESSAGE_FORMAT: 'none',
+      SERVER_ERROR: 'retry',
+      NETWORK_ERROR: 'retry',
+      TIMEOUT: 'retry',
+      QUEUE_OVERFLOW: 'fail',
+      MESSAGE_EXPIRED: 'fail',
+      CLOSED: 'fail',
+      INVALID_OPTION: 'fail',
+      CONFLICT: 'fail',
+    };
+    expect(Object.fromEntries(Object.values(ErrorCode).map((code) => [code, new SocketchartError(code).recovery]))).toEqual(expected);
+    expect(new SocketchartError(ErrorCode.TIMEOUT, { recovery: 'none' }).recovery).toBe('none');
+  });
+
+  it('with() replaces what it is given and keeps every other field, the cause included', () => {
+    const cause = new Error('socket reset');
+    const error = new SocketchartError(ErrorCode.RATE_LIMIT_EXCEEDED, { message: 'slow down', details: { scope: 'chat' }, closeCode: 4029, retryAfterMs: 2_000, messageId: 'm-1', cause });
+    const copy = error.with({ recovery: 'fail' });
+    expect(copy.toJSON()).toEqual({ ...error.toJSON(), recovery: 'fail' });
+    expect(copy.cause).toBe(cause);
+    expect(error.with({ message: 'other', details: undefined }).toJSON()).toEqual({ ...error.toJSON(), message: 'other', details: undefined });
+  });
+
+  it('with() on an error without the optional fields leaves them out, and gives no cause', () => {
+    const copy = new SocketchartError(ErrorCode.TIMEOUT).with({ recovery: 'none' });
+    expect(JSON.parse(JSON.stringify(copy))).toEqual({ name: 'SocketchartError', code: 'TIMEOUT', message: 'TIMEOUT', recovery: 'none' });
+    expect('cause' in copy).toBe(false);
+  });
+});
+
+describe('the errors of a closed connection', () => {
+  it('CLOSED says whether the connection was disposed or what status it is in', () => {
+    expect(closedError('disposed')).toMatchObject({ code: ErrorCode.CLOSED, recovery: 'fail', message: 'The connection was disposed' });
+    expect(closedError('failed').message).toBe('The connection is failed');
+    expect(failedError()).toMatchObject({ code: ErrorCode.CONNECTION_FAILED, message: 'The connection failed' });
+  });
+});
+
+describe('InvalidOptionError', () => {
+  it('describes what it received without printing more than 40 characters of a text, nor any object', () => {
+    const received = (value: unknown) => new InvalidOptionError('x', 'y', value).received;
+    expect(received('a'.repeat(40))).toBe(JSON.stringify('a'.repeat(40)));
+    expect(received('b'.repeat(41))).toBe(JSON.stringify(`${'b'.repeat(40)}…`));
+    expect([7, true, null, undefined].map(received)).toEqual(['7', 'true', 'null', 'undefined']);
+    expect([[1], { secret: 's' }, () => 1, Symbol('s'), 10n].map(received)).toEqual(['an array', 'an object', 'a function', 'a symbol', 'a bigint']);
+    expect(new InvalidOptionError('url', 'a ws:// URL', 'http://x')).toMatchObject({ message: 'Invalid option `url`: expected a ws:// URL, received "http://x"', details: { option: 'url' } });
+  });
+
+  it('checkSignal takes an AbortSignal or nothing, and names the signal option otherwise', () => {
+    expect(() => checkSignal(undefined)).not.toThrow();
+    expect(() => checkSignal(new AbortController().signal)).not.toThrow();
+    for (const value of [null, 'abort', { aborted: false }, () => undefined]) {
+      expect(() => checkSignal(value)).toThrow(expect.objectContaining({ option: 'signal', expectation: 'an AbortSignal' }));
     }
   });
 });
