@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { fileStore, type FileStoreOptions } from '../../../src/storage/file-store.js';
@@ -210,4 +210,40 @@ it('close() writes the pending burst synchronously', () => {
   store.put(message('a'));
   store.close();
   expect(keysOf(fileStore({ path }).load())).toEqual(['a']);
+});
+
+it('keeps appending while most of the log is live, however far past compactAfterBytes it grows', async () => {
+  const path = logPath();
+  const store = fileStore({ path, compactAfterBytes: 1_024 });
+  store.load();
+  store.put(message('first', 0));
+  await tick();
+  const appendedTo = statSync(path).ino;
+  for (let index = 1; index < 60; index++) {
+    store.put(message(`m${index}`, index));
+    await tick();
+  }
+  store.delete('first');
+  await tick();
+  expect(statSync(path).size).toBeGreaterThan(4 * 1_024);
+  expect(statSync(path).ino, 'the log was rewritten').toBe(appendedTo);
+  expect(lines(path)).toHaveLength(61);
+  store.close();
+});
+
+it('close() releases the file it appended through, and reports nothing when it wrote nothing', async () => {
+  const openFiles = () => readdirSync('/proc/self/fd').length;
+  const errors: unknown[] = [];
+  const before = openFiles();
+  const idle = fileStore({ path: logPath(), onError: (error) => errors.push(error) });
+  idle.load();
+  idle.close();
+  const store = fileStore({ path: logPath(), onError: (error) => errors.push(error) });
+  store.load();
+  store.put(message('a'));
+  await tick();
+  expect(openFiles()).toBe(before + 1);
+  store.close();
+  expect(openFiles()).toBe(before);
+  expect(errors).toEqual([]);
 });
