@@ -117,6 +117,7 @@ it('on a quota error reports through onError, does not throw, keeps its own copy
   store.delete('huge');
   store.close();
   expect(storage.writes).toBe(2);
+  expect(errors, 'batches that wrote are not reported').toHaveLength(1);
 });
 
 it('a throwing onError does not break the store', async () => {
