@@ -65,6 +65,93 @@ describe('graphql-transport-ws adapter: codec', () => {
   });
 });
 
+describe('graphql-transport-ws adapter: what it refuses', () => {
+  const adapter = graphqlTransportWsProtocol();
+
+  function invalidOf(raw: string | ArrayBuffer): { message: string; recovery: string } {
+    const errors: Array<{ message: string; recovery: string }> = [];
+    const ignore = () => undefined;
+    adapter.decode(raw, { data: ignore, authOk: ignore, pong: ignore, ping: ignore, serverError: ignore, control: ignore, invalid: (error) => errors.push(error) });
+    expect(errors).toHaveLength(1);
+    return errors[0]!;
+  }
+
+  function endOf(raw: string): [string, { message: string; recovery: string; messageId?: string; details?: unknown } | undefined] {
+    const ends: Array<[string, never]> = [];
+    const ignore = () => undefined;
+    adapter.decode(raw, { data: ignore, authOk: ignore, pong: ignore, ping: ignore, serverError: ignore, control: ignore, invalid: ignore, end: (id, error) => ends.push([id, error as never]) });
+    expect(ends).toHaveLength(1);
+    return ends[0]!;
+  }
+
+  it('refuses an operation a graphql-ws server would close the socket for (4400), saying what is wrong, as final for that operation', () => {
+    const refusal = (payload: unknown) => {
+      try {
+        adapter.encode(payload, { channel: 'op1' });
+      } catch (error) {
+        return error as { code: string; message: string; recovery: string };
+      }
+      return undefined;
+    };
+    const shape = 'A GraphQL operation is an object { query, variables?, operationName?, extensions? }';
+    const cases: Array<[unknown, string]> = [
+      [null, shape],
+      ['{ a }', shape],
+      [[{ query: '{ a }' }], shape],
+      [{}, 'A GraphQL operation needs a `query` string'],
+      [{ query: 1 }, 'A GraphQL operation needs a `query` string'],
+      [{ query: '{ a }', variables: 'x' }, '`variables` of a GraphQL operation must be an object'],
+      [{ query: '{ a }', operationName: 7 }, '`operationName` of a GraphQL operation must be a string'],
+      [{ query: '{ a }', extensions: [] }, '`extensions` of a GraphQL operation must be an object'],
+    ];
+    for (const [payload, message] of cases) {
+      expect(refusal(payload), JSON.stringify(payload)).toMatchObject({ code: ErrorCode.INVALID_MESSAGE_FORMAT, message, recovery: 'fail' });
+    }
+    expect(refusal({ query: '{ a }', variables: null, operationName: null, extensions: null })).toBeUndefined();
+    expect(refusal({ query: '{ a }', variables: { n: 1 }, operationName: 'A', extensions: { persisted: true } })).toBeUndefined();
+  });
+
+  it('refuses data sent outside an operation, as final', () => {
+    expect(() => adapter.encode({ query: '{ a }' }, {})).toThrow(
+      expect.objectContaining({ message: 'graphql-transport-ws carries operations only: use execute(), operation() or iterate()', recovery: 'fail' }),
+    );
+  });
+
+  it('names a malformed frame: binary, not a JSON object, an unknown type cut to 40 characters or the kind of value it is, an operation frame without an id', () => {
+    expect(invalidOf(new ArrayBuffer(1)).message).toBe('graphql-transport-ws carries text frames only');
+    expect(invalidOf('[1]').message).toBe('Malformed frame: not a JSON object');
+    expect(invalidOf('null').message).toBe('Malformed frame: not a JSON object');
+    expect(invalidOf(JSON.stringify({ type: 'x'.repeat(50) })).message).toBe(`Unknown graphql-transport-ws frame type "${'x'.repeat(40)}"`);
+    expect(invalidOf('{"type":null}').message).toBe('Unknown graphql-transport-ws frame type (null)');
+    expect(invalidOf('{"type":3}').message).toBe('Unknown graphql-transport-ws frame type (number)');
+    expect(invalidOf('{"type":"next","id":5}').message).toBe('A graphql-transport-ws "next" frame needs an id');
+    expect(invalidOf('{"type":"complete","id":""}').message).toBe('A graphql-transport-ws "complete" frame needs an id');
+  });
+
+  it('an error frame fails its operation with the first GraphQL error\'s message, cut at 200 characters, and the id cut at 64', () => {
+    const long = 'm'.repeat(201);
+    const [id, error] = endOf(JSON.stringify({ type: 'error', id: 'i'.repeat(70), payload: [{ message: long }, { message: 'second' }] }));
+    expect(id).toBe('i'.repeat(70));
+    expect(error).toMatchObject({ message: `GraphQL operation ${'i'.repeat(64)} failed: ${'m'.repeat(200)}…`, recovery: 'none', messageId: 'i'.repeat(70) });
+    expect(endOf(JSON.stringify({ type: 'error', id: 'op', payload: [{ message: 'm'.repeat(200) }] }))[1]?.message).toBe(`GraphQL operation op failed: ${'m'.repeat(200)}`);
+  });
+
+  it('an error frame without a GraphQL error message to quote says only that the operation failed, and keeps the payload as details', () => {
+    for (const payload of [undefined, { message: 'not an array' }, [], ['text'], [{ message: 5 }]]) {
+      const [, error] = endOf(JSON.stringify({ type: 'error', id: 'op', payload }));
+      expect(error, JSON.stringify(payload)).toMatchObject({ message: 'GraphQL operation op failed' });
+      expect(error?.details).toEqual(payload);
+    }
+  });
+
+  it('error and complete frames are harmless to a sink that does not follow operations', () => {
+    const ignore = () => undefined;
+    const sink = { data: ignore, authOk: ignore, pong: ignore, ping: ignore, serverError: ignore, control: ignore, invalid: ignore };
+    expect(() => adapter.decode('{"type":"error","id":"op","payload":[]}', sink)).not.toThrow();
+    expect(() => adapter.decode('{"type":"complete","id":"op"}', sink)).not.toThrow();
+  });
+});
+
 describe('graphql-transport-ws adapter driving a connection', () => {
   it('connection_init with the token payload → connection_ack → connected', async () => {
     const { h, gql } = graphql({ auth: { token: 'tkn' } });
