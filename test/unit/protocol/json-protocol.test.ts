@@ -259,6 +259,36 @@ describe('default JSON protocol: decoding', () => {
     expect(decodeOne(frame)).toEqual({ kind: 'control', type, frame });
   });
 
+  it('a nested error frame may give retry_after beside the error; the flat form in its details', () => {
+    const nested = decodeOne({ type: 'error', error: { code: 'RATE_LIMIT_EXCEEDED', message: 'slow' }, retry_after: 2 });
+    expect(nested).toMatchObject({ kind: 'serverError', error: { retryAfterMs: 2_000 } });
+    const flat = decodeOne({ type: 'error', code: 'RATE_LIMIT_EXCEEDED', message: 'slow', details: { retry_after: 3 } });
+    expect(flat).toMatchObject({ kind: 'serverError', error: { retryAfterMs: 3_000 } });
+  });
+
+  it('an error frame without a message is described by its code, cut at 64 characters, or as a server error', () => {
+    const messageOf = (frame: Record<string, unknown>) => {
+      const call = decodeOne({ type: 'error', ...frame });
+      return call.kind === 'serverError' ? call.error.message : call.kind;
+    };
+    expect(messageOf({ code: 503 })).toBe('Server error 503');
+    expect(messageOf({ code: 'Z'.repeat(100) })).toBe(`Server error ${'Z'.repeat(64)}`);
+    expect(messageOf({ code: { nested: true } })).toBe('Server error');
+    expect(messageOf({})).toBe('Server error');
+  });
+
+  it('the invalid frames it reports say what was wrong and carry no content of the frame but its length or type', () => {
+    const errorOf = (raw: string) => {
+      const call = decodeOne(raw);
+      if (call.kind !== 'invalid') throw new Error(`expected invalid, got ${call.kind}`);
+      return call.error;
+    };
+    expect(errorOf('{"type": secret')).toMatchObject({ message: 'Malformed frame: not JSON', details: { length: 15 } });
+    expect(errorOf('{"token":"secret"}')).toMatchObject({ message: 'Malformed frame: no "type"' });
+    expect(errorOf('{"token":"secret"}').details).toBeUndefined();
+    expect(errorOf(JSON.stringify({ type: 'y'.repeat(50), token: 'secret' }))).toMatchObject({ message: `Unknown frame type "${'y'.repeat(40)}"`, details: { type: 'y'.repeat(40) } });
+  });
+
   it('malformed JSON → invalid (INVALID_MESSAGE_FORMAT, recovery none)', () => {
     const call = decodeOne('{"type":');
     expect(call).toMatchObject({ kind: 'invalid', error: { code: ErrorCode.INVALID_MESSAGE_FORMAT, recovery: 'none' } });
