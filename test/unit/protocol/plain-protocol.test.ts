@@ -94,6 +94,31 @@ describe('plainProtocol: codec', () => {
     expect(plainProtocol().subprotocols({ mode: 'subprotocol', token: 'abc' })).toEqual(['abc']);
   });
 
+  it('an unknown option is named with the options it could have been', () => {
+    expect(() => plainProtocol({ heartbeats: {} } as unknown as PlainProtocolOptions)).toThrow(
+      expect.objectContaining({ expectation: 'one of heartbeat, subprotocols, tokenSubprotocol, authFrame', received: 'an unknown option' }),
+    );
+  });
+
+  it('writes a SharedArrayBuffer as it is, and says which value has no JSON text', () => {
+    const shared = new SharedArrayBuffer(4);
+    expect(plainProtocol().encode(shared, {})).toBe(shared);
+    expect(() => plainProtocol().encode(undefined, {})).toThrow('A undefined has no JSON text');
+    expect(() => plainProtocol().encode(() => 1, {})).toThrow('A function has no JSON text');
+  });
+
+  it('writes the authFrame only in message mode with a token, and offers no token subprotocol without a token', () => {
+    const adapter = plainProtocol({ subprotocols: ['chat.v2'], authFrame: (token) => `login ${token}` });
+    expect(adapter.authFrame({ mode: 'message', token: 't' })).toBe('login t');
+    expect(adapter.authFrame({ mode: 'query', token: 't' })).toBeUndefined();
+    expect(adapter.authFrame({ mode: 'subprotocol', token: 't' })).toBeUndefined();
+    expect(adapter.authFrame({ mode: 'message', token: undefined })).toBeUndefined();
+    expect(adapter.subprotocols({ mode: 'subprotocol', token: undefined })).toEqual(['chat.v2']);
+    expect(plainProtocol().authFrame({ mode: 'message', token: undefined })).toBeUndefined();
+    expect(plainProtocol().authFrame({ mode: 'message', token: 't' })).toBeUndefined();
+    expect(plainProtocol().pongFrame(undefined)).toBeUndefined();
+  });
+
   it('bad options are InvalidOptionErrors naming the option', () => {
     const cases: Array<[unknown, string]> = [
       ['yes', 'plainProtocol'],
@@ -105,6 +130,11 @@ describe('plainProtocol: codec', () => {
       [{ tokenSubprotocol: 'x' }, 'plainProtocol.tokenSubprotocol'],
       [{ authFrame: {} }, 'plainProtocol.authFrame'],
       [{ heartbeats: {} }, 'plainProtocol.heartbeats'],
+      [null, 'plainProtocol'],
+      [{ heartbeat: null }, 'plainProtocol.heartbeat'],
+      [{ heartbeat: { ping: 1, pong: 'pong' } }, 'plainProtocol.heartbeat.ping'],
+      [{ heartbeat: { ping: 'ping', pong: '' } }, 'plainProtocol.heartbeat.pong'],
+      [{ subprotocols: ['chat', 3] }, 'plainProtocol.subprotocols'],
     ];
     for (const [options, option] of cases) {
       expect(() => plainProtocol(options as PlainProtocolOptions), option).toThrow(InvalidOptionError);
