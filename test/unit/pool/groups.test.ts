@@ -256,6 +256,21 @@ describe('send errors and targets', () => {
     expect((await rejection(h.pool.send('workers', { n: 1 }, JOBS))).code).toBe(ErrorCode.CLOSED);
   });
 
+  it('with no member connected, queues on one that will reconnect, never on one that failed', async () => {
+    const h = groupPool('round-robin', { defaults: { reconnect: { baseMs: 1_000, capMs: 1_000, jitter: 0 } } });
+    h.pool.start();
+    await h.settle();
+    h.socketOf('a').closeFromServer(4003, 'forbidden');
+    h.socketOf('b').drop();
+    h.socketOf('c').closeFromServer(4003, 'forbidden');
+    await h.settle();
+    expect(h.pool.status().connections).toEqual({ a: 'failed', b: 'reconnecting', c: 'failed' });
+    const sends = [1, 2, 3].map((n) => h.pool.send('workers', { n }, JOBS));
+    await h.advance(1_000);
+    await Promise.all(sends);
+    expect(h.received()).toEqual({ a: [], b: [1, 2, 3], c: [] });
+  });
+
   it('queues a group send on a member that will reconnect when none is connected, and delivers it then', async () => {
     const h = groupPool('round-robin');
     h.pool.start();
