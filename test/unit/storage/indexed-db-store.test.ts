@@ -153,6 +153,21 @@ it('reports a message it cannot write through onError, without throwing into put
   await store.close();
 });
 
+it('a burst refused once as a whole whose changes then go through one by one is not reported, and every change is kept', async () => {
+  const factory = new IDBFactory();
+  const errors: Array<readonly string[]> = [];
+  const store = indexedDbStore({ indexedDB: factory, onError: (_error, keys) => errors.push(keys) });
+  await store.load();
+  vi.spyOn(IDBObjectStore.prototype, 'put').mockImplementationOnce(() => {
+    throw new Error('transient');
+  });
+  store.put(message('a', 1));
+  store.put(message('b', 2));
+  await store.close();
+  expect(errors).toEqual([]);
+  expect(keysOf(await indexedDbStore({ indexedDB: factory }).load())).toEqual(['a', 'b']);
+});
+
 it('when the database cannot be opened, put reports through onError and load() rejects', async () => {
   const factory = new IDBFactory();
   (await openRaw(factory, 'socketchart', 5)).close();
