@@ -390,7 +390,7 @@ export class ConnectionRuntime implements SocketCallbacks {
     return false;
   }
 
-  /** A copy of the error with the token removed from its message and details, when it appears there. */
+  /** The error with the token and secret URL parameters removed from its message and details (a copy, when there was one to remove). */
   redactError(error: SocketchartError): SocketchartError {
     if (!this.currentToken) return error;
     const message = this.redact(error.message);
