@@ -133,6 +133,37 @@ describe('Operations', () => {
     expect({ written: host.written, live: ops.size }).toEqual({ written: [], live: 0 });
   });
 
+  it('an operation that must not run twice ends on a drop with a final error naming it: NETWORK_ERROR, or CLOSED when the app stopped the connection', () => {
+    for (const stopped of [false, true]) {
+      const { ops, up, down } = operations();
+      up();
+      const errors: SocketchartError[] = [];
+      ops.start({}, { next: () => undefined, error: (error) => errors.push(error) }, { id: 'mutation-1', restart: false });
+      down(stopped);
+      expect(errors.map(({ code, message, recovery }) => ({ code, message, recovery })), `stopped: ${stopped}`).toEqual([
+        stopped
+          ? { code: ErrorCode.CLOSED, message: 'The connection is closed', recovery: 'fail' }
+          : { code: ErrorCode.NETWORK_ERROR, message: 'The link dropped while operation mutation-1 ran; it is not started again', recovery: 'fail' },
+      ]);
+    }
+  });
+
+  it('refuses an id that is not a non-empty string, and a restart that is not a boolean, before writing anything', () => {
+    const { host, ops, up } = operations();
+    up();
+    for (const id of [5, '']) expect(() => ops.start({}, undefined, { id: id as string }), String(id)).toThrow(expect.objectContaining({ option: 'id', expectation: 'a non-empty string' }));
+    expect(() => ops.start({}, undefined, { restart: 'no' as unknown as boolean })).toThrow(expect.objectContaining({ option: 'restart', expectation: 'a boolean' }));
+    expect({ written: host.written, live: ops.size }).toEqual({ written: [], live: 0 });
+  });
+
+  it('a payload the codec cannot encode is refused as final, saying so', () => {
+    const { ops, up } = operations();
+    up();
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    expect(() => ops.start(cyclic, undefined, { id: 'a' })).toThrow(expect.objectContaining({ message: 'The operation cannot be encoded', recovery: 'fail' }));
+  });
+
   it('a fresh id skips ids the app took', () => {
     const { ops } = operations();
     ops.start({}, recorder().sink, { id: 'op-1' });
