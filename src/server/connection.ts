@@ -185,12 +185,17 @@ export class ServerConnection implements HubClient {
     this.state = 'draining';
     const deadline = setTimeout(() => this.closeSocket(code, reason, graceMs), graceMs);
     deadline.unref();
-    Promise.allSettled([...this.inflight])
+    this.answered()
       .then(() => {
         clearTimeout(deadline);
         this.closeSocket(code, reason, graceMs);
       })
       .catch(logFailure(this.log, 'closing failed'));
+  }
+
+  /** Resolves once no accepted publish is pending, counting those a waiting publish starts meanwhile. */
+  private async answered(): Promise<void> {
+    while (this.inflight.size > 0 && this.state === 'draining') await Promise.allSettled([...this.inflight]);
   }
 
   private closeSocket(code: number, reason: string, graceMs: number): void {

@@ -236,6 +236,26 @@ describe('ServerConnection: closing', () => {
     expect(socket.closedWith).toEqual({ code: 1012, reason: 'server restart' });
   });
 
+  it('answers a publish that was waiting for its token when the close began, and closes only after its ack', async () => {
+    const { socket, connection: serverSide, clock, parts } = await connection(oneAtATime);
+    const append = parts.backend.append.bind(parts.backend);
+    let appends = 0;
+    parts.backend.append = async (...args) => {
+      if ((appends += 1) > 1) await new Promise((resolve) => setImmediate(resolve));
+      return append(...args);
+    };
+    socket.receive(publish('first'));
+    socket.receive(publish('waited'));
+    serverSide.closeWith(1012, 'server restart');
+    clock.time += 1000;
+    await serverSide.closed;
+    expect(socket.sent.filter((frame) => frame.type === 'ack' || frame.type === 'error').map((frame) => [frame.type, frame.id])).toEqual([
+      ['ack', 'first'],
+      ['ack', 'waited'],
+    ]);
+    expect(socket.closedWith?.code).toBe(1012);
+  });
+
   it('reads no frame once it has begun to close, nor once it is closed', async () => {
     const { socket, connection: serverSide, parts } = await connection();
     serverSide.closeWith(1000, 'bye');
