@@ -46,6 +46,8 @@ export class Subscription {
   private retryMs = RETRY_MIN_MS;
   /** A resync asked for while a catch-up was running: it repairs again once that one is done. */
   private resyncAgain = false;
+  /** The lowest number ever held, counting those dropped past `MAX_BUFFERED`: a start from now begins before it. */
+  private lowestHeld = Infinity;
   /** Last sequence number delivered; undefined until the first message of an implicit subscription. */
   lastSeq: number | undefined;
 
@@ -76,7 +78,7 @@ export class Subscription {
     const replayed = await this.inTurn(async () => {
       const read = await this.reader(this.ch, since ?? 0, since === undefined ? 0 : this.historyLimit);
       if (this.state === 'closed') return false;
-      const from = since === undefined ? Math.min(read.current, this.firstHeld() - 1) : read.current;
+      const from = since === undefined ? Math.min(read.current, this.lowestHeld - 1) : read.current;
       this.sink.sendText(JSON.stringify({ type: 'subscribed', ch: this.ch, seq: from }), 'subscribed');
       if (since !== undefined && !(await this.emit(planReplay(since, read)))) return false;
       this.lastSeq = from;
@@ -128,6 +130,7 @@ export class Subscription {
   }
 
   private hold(message: StoredMessage): void {
+    this.lowestHeld = Math.min(this.lowestHeld, message.seq);
     if (this.buffer.length >= MAX_BUFFERED) this.buffer.shift();
     this.buffer.push(message);
   }
