@@ -92,10 +92,19 @@ export class Hub implements BackendListener {
     if (!set) this.users.set(userId, (set = new Set()));
     set.add(client);
     if (!this.options.implicitChannels) return;
-    for (const ch of [userChannel(userId), BROADCAST_ALL_CHANNEL]) {
-      const sub = new Subscription(ch, client, this.read, this.options.retention.forChannel(ch).size, true, this.turnsOf(client));
-      this.addSub(client, sub).catch((error: unknown) => this.options.logger.warn({ ch, err: errorText(error) }, 'implicit subscription failed'));
-    }
+    for (const ch of [userChannel(userId), BROADCAST_ALL_CHANNEL]) this.addImplicit(client, ch);
+  }
+
+  private addImplicit(client: HubClient, ch: string): void {
+    const sub = new Subscription(ch, client, this.read, this.options.retention.forChannel(ch).size, true, this.turnsOf(client));
+    this.addSub(client, sub).catch((error: unknown) => this.options.logger.warn({ ch, err: errorText(error) }, 'implicit subscription failed'));
+  }
+
+  /** Ends a subscription the client made; on its user channel or broadcast:all, the implicit one takes its place. */
+  private endSub(client: HubClient, sub: Subscription): void {
+    const { userId } = client.identity;
+    if (this.options.implicitChannels && !sub.implicit && (sub.ch === BROADCAST_ALL_CHANNEL || sub.ch === userChannel(userId))) this.addImplicit(client, sub.ch);
+    this.removeSub(client, sub);
   }
 
   async detach(client: HubClient): Promise<void> {
@@ -157,7 +166,7 @@ export class Hub implements BackendListener {
       await sub.start(since);
     } catch (error) {
       if (sub.closed) return;
-      this.removeSub(client, sub);
+      this.endSub(client, sub);
       this.options.logger.warn({ ch, err: errorText(error) }, 'subscribe failed');
       client.sendError(ErrorCode.SERVER_ERROR, 'subscribe failed: history unavailable, retry', { details: { ch } });
     }
@@ -165,7 +174,7 @@ export class Hub implements BackendListener {
 
   unsubscribe(client: HubClient, { ch }: Frame<'unsubscribe'>): void {
     const sub = client.subscriptions.get(ch);
-    if (sub) this.removeSub(client, sub);
+    if (sub && !sub.implicit) this.endSub(client, sub);
     client.send({ type: 'unsubscribed', ch });
   }
 
@@ -313,7 +322,7 @@ export class Hub implements BackendListener {
   reauthorize(client: HubClient): void {
     for (const sub of [...client.subscriptions.values()]) {
       if (sub.implicit || this.options.authorizer.authorize(client.identity, sub.ch, 'subscribe').ok) continue;
-      this.removeSub(client, sub);
+      this.endSub(client, sub);
       client.send({ type: 'unsubscribed', ch: sub.ch, reason: 'forbidden' });
     }
     for (const ch of [...client.presence.keys()]) {

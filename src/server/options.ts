@@ -102,7 +102,10 @@ export interface ServerOptions {
   originRejection?: 'close' | 'http';
   /** Channel authorization rules; an action is allowed when a matching rule grants it, denied otherwise. @default defaultChannelRules */
   channels?: readonly ChannelRule[];
-  /** Deliver `user:<userId>` and `broadcast:all` to every connection without a subscribe. @default true */
+  /**
+   * Deliver `user:<userId>` and `broadcast:all` to every connection without a subscribe; a subscribe to one
+   * (for its `since` replay) and an unsubscribe leave it delivered. @default true
+   */
   implicitChannels?: boolean;
   /**
    * Rate limits of each connection, by channel type (plus `default` for every other type and `control` for frames

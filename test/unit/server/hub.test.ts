@@ -169,6 +169,47 @@ describe('Hub: subscriptions', () => {
     }
   });
 
+  it('keeps delivering a connection’s user channel and broadcast:all after it subscribed to them and unsubscribed again', async () => {
+    const { connect, parts } = await node();
+    const { socket } = connect('alice');
+    for (const ch of ['user:alice', 'broadcast:all']) {
+      await subscribed(socket, ch);
+      await parts.hub.append(ch, `subscribed to ${ch}`, undefined, undefined, undefined);
+      socket.receive({ type: 'unsubscribe', ch });
+      await parts.hub.append(ch, `after unsubscribing from ${ch}`, undefined, undefined, undefined);
+    }
+    await until(() => socket.ofType('message').length === 4);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(socket.ofType('message').map((frame) => frame.data)).toEqual([
+      'subscribed to user:alice',
+      'after unsubscribing from user:alice',
+      'subscribed to broadcast:all',
+      'after unsubscribing from broadcast:all',
+    ]);
+    expect(parts.hub.sizes()).toMatchObject({ hubChannels: 2, subscriptions: 2 });
+  });
+
+  it('answers an unsubscribe from broadcast:all without a subscribe, and keeps delivering it', async () => {
+    const { connect, parts } = await node();
+    const { socket } = connect('alice');
+    socket.receive({ type: 'unsubscribe', ch: 'broadcast:all' });
+    expect(lastOfType(socket, 'unsubscribed')).toEqual({ type: 'unsubscribed', ch: 'broadcast:all' });
+    await parts.hub.append('broadcast:all', 'for all', undefined, undefined, undefined);
+    await until(() => socket.ofType('message').length === 1);
+    expect(socket.ofType('message')[0]).toMatchObject({ ch: 'broadcast:all', data: 'for all' });
+  });
+
+  it('keeps delivering a connection’s user channel when its subscribe to it fails', async () => {
+    const { connect, parts } = await node();
+    const { socket } = connect('alice');
+    vi.spyOn(parts.backend, 'read').mockImplementationOnce(() => Promise.reject(new Error('backend down')));
+    socket.receive({ type: 'subscribe', ch: 'user:alice' });
+    await until(() => socket.ofType('error').length === 1);
+    await parts.hub.append('user:alice', 'for alice', undefined, undefined, undefined);
+    await until(() => socket.ofType('message').length === 1);
+    expect(socket.ofType('message')[0]).toMatchObject({ ch: 'user:alice', data: 'for alice' });
+  });
+
   it('refuses data JSON cannot encode, naming why', async () => {
     const { parts } = await node();
     expect(() => parts.hub.append('chat:room', () => 1, undefined, undefined, undefined)).toThrow(new TypeError('data cannot be encoded as JSON (undefined, a function or a symbol)'));
@@ -370,6 +411,25 @@ describe('Hub: a refreshed token', () => {
     watcher.receive({ type: 'presence', ch: 'chat:room', action: 'list' });
     await until(() => watcher.ofType('presence_state').length === 1);
     expect(watcher.ofType('presence_state')[0]!.members).toEqual([{ userId: 'alice' }]);
+  });
+  it('keeps delivering a connection’s user channel when its claims no longer allow the subscribe it made to it', async () => {
+    let roles = ['member'];
+    const { connect, parts } = await node({
+      channels: [
+        { pattern: 'user:*', subscribe: { roles: ['member'] } },
+        { pattern: 'chat:*', subscribe: true },
+      ],
+      auth: { verify: (token) => ({ userId: token, roles }) },
+    });
+    const alice = connect('alice', ['member']).socket;
+    await subscribed(alice, 'user:alice');
+    roles = [];
+    alice.receive({ type: 'auth', token: 'alice' });
+    await until(() => alice.ofType('unsubscribed').length === 1);
+    expect(alice.ofType('unsubscribed')).toEqual([{ type: 'unsubscribed', ch: 'user:alice', reason: 'forbidden' }]);
+    await parts.hub.append('user:alice', 'for alice', undefined, undefined, undefined);
+    await until(() => alice.ofType('message').length === 1);
+    expect(alice.ofType('message')[0]).toMatchObject({ ch: 'user:alice', data: 'for alice' });
   });
 });
 
