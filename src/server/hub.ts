@@ -38,6 +38,8 @@ export interface HubOptions {
 interface ChannelEntry {
   subs: Map<Subscription, HubClient>;
   ready: Promise<void>;
+  /** False once the backend refused to watch the channel: the next subscribe, or a recovery, watches it again. */
+  watched: boolean;
 }
 
 const MAX_META_BYTES = 1024;
@@ -127,14 +129,19 @@ export class Hub implements BackendListener {
   private addSub(client: HubClient, sub: Subscription): Promise<void> {
     let entry = this.channels.get(sub.ch);
     if (!entry) {
-      const ready = this.options.backend.watch(sub.ch);
-      ready.catch(() => undefined);
-      entry = { subs: new Map(), ready };
+      entry = { subs: new Map(), ready: Promise.resolve(), watched: false };
       this.channels.set(sub.ch, entry);
     }
+    if (!entry.watched) this.watch(sub.ch, entry);
     entry.subs.set(sub, client);
     client.subscriptions.set(sub.ch, sub);
     return entry.ready;
+  }
+
+  private watch(ch: string, entry: ChannelEntry): void {
+    entry.watched = true;
+    entry.ready = this.options.backend.watch(ch);
+    entry.ready.catch(() => (entry.watched = false));
   }
 
   private removeSub(client: HubClient, sub: Subscription): void {
@@ -143,7 +150,7 @@ export class Hub implements BackendListener {
     const entry = this.channels.get(sub.ch);
     if (entry?.subs.delete(sub) && entry.subs.size === 0) {
       this.channels.delete(sub.ch);
-      this.options.backend.unwatch(sub.ch);
+      if (entry.watched) this.options.backend.unwatch(sub.ch);
     }
   }
 
@@ -363,7 +370,10 @@ export class Hub implements BackendListener {
   }
 
   recovered(): void {
-    for (const entry of this.channels.values()) for (const sub of entry.subs.keys()) sub.resync();
+    for (const [ch, entry] of this.channels) {
+      if (!entry.watched) this.watch(ch, entry);
+      for (const sub of entry.subs.keys()) sub.resync();
+    }
     for (const { ch, ref, userId } of [...this.pendingLeaves.values()]) {
       this.leave(ch, ref, userId).catch(logFailure(this.options.logger, 'presence leave failed'));
     }

@@ -457,6 +457,44 @@ describe('Hub: a backend that fails', () => {
     expect(parts.hub.sizes()).toMatchObject({ hubChannels: 0, subscriptions: 0 });
   });
 
+  it('watches a channel again for a subscribe that comes after its watch failed, and delivers on it', async () => {
+    const { connect, parts } = await node();
+    vi.spyOn(parts.backend, 'watch').mockImplementationOnce(down);
+    const { socket } = connect('alice');
+    await new Promise((resolve) => setImmediate(resolve));
+    await subscribed(socket, 'user:alice');
+    await parts.hub.append('user:alice', 'for alice', undefined, undefined, undefined);
+    await until(() => socket.ofType('message').length === 1);
+    expect(socket.ofType('error')).toEqual([]);
+    expect(parts.backend.sizes()).toMatchObject({ watchedChannels: 2 });
+  });
+
+  it('watches again, once the backend has recovered, a channel whose watch failed', async () => {
+    const { connect, parts } = await node();
+    const watch = vi.spyOn(parts.backend, 'watch').mockImplementationOnce(down);
+    connect('alice');
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(parts.backend.sizes()).toMatchObject({ watchedChannels: 1 });
+    parts.hub.recovered();
+    parts.hub.recovered();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(watch.mock.calls.map(([ch]) => ch)).toEqual(['user:alice', 'broadcast:all', 'user:alice']);
+    expect(parts.backend.sizes()).toMatchObject({ watchedChannels: 2 });
+  });
+
+  it('does not unwatch a channel whose watch failed when its last subscription ends', async () => {
+    const { connect, parts } = await node({ implicitChannels: false });
+    const bob = connect('bob').socket;
+    await subscribed(bob);
+    const unwatch = vi.spyOn(parts.backend, 'unwatch');
+    vi.spyOn(parts.backend, 'watch').mockImplementationOnce(down);
+    const alice = connect('alice').socket;
+    alice.receive({ type: 'subscribe', ch: 'chat:other' });
+    await until(() => alice.ofType('error').length === 1);
+    bob.receive({ type: 'unsubscribe', ch: 'chat:room' });
+    expect(unwatch.mock.calls).toEqual([['chat:room']]);
+  });
+
   it('answers a join it fails with SERVER_ERROR, and keeps no membership: a join again is a join', async () => {
     const { connect, parts } = await node();
     const [watcher, alice] = [connect('watcher').socket, connect('alice').socket];
