@@ -94,7 +94,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticate
       try {
         result = await verify(token);
       } catch (error) {
-        const message = error instanceof Error ? scrubSecret(error.message, token).slice(0, 200) : 'token rejected';
+        const message = error instanceof Error ? scrubSecret(error.message.slice(0, 400), token).slice(0, 200) : 'token rejected';
         throw new AuthenticationError(message || 'token rejected');
       }
       const parsed = verifiedSchema.safeParse(result);

@@ -32,3 +32,30 @@ it("refuses a verify() user id that is not a single channel segment (no ':', at 
   }
   await expect(createAuthenticator({ verify: () => ({ userId: 'auth0|a.b@c=d+e~f_g-h' }), clockToleranceSec: 0 })('token')).resolves.toMatchObject({ userId: 'auth0|a.b@c=d+e~f_g-h' });
 });
+
+it('refuses with the message verify() threw, with every run of 8 or more of the token’s characters in it redacted', async () => {
+  const token = 'opaque-session-4f9c2a7e1b';
+  const refusal = (thrown: (token: string) => string) =>
+    createAuthenticator({
+      verify: (presented) => {
+        throw new Error(thrown(presented));
+      },
+      clockToleranceSec: 0,
+    })(token);
+  await expect(refusal((t) => `bad token ${t}`)).rejects.toThrow(/^bad token \[redacted\]$/);
+  await expect(refusal((t) => `Unexpected token 'o', "${t.slice(0, 10)}"... is not valid JSON`)).rejects.toThrow(/^Unexpected token 'o', "\[redacted\]"\.\.\. is not valid JSON$/);
+  await expect(refusal((t) => `unknown session ${t.slice(7, 15)} (${t.slice(-8)})`)).rejects.toThrow(/^unknown session \[redacted\] \(\[redacted\]\)$/);
+  await expect(refusal((t) => `session ${t.slice(0, 7)} is unknown`)).rejects.toThrow(/^session opaque- is unknown$/);
+});
+
+it('refuses with the message verify() threw, with a token of 4 to 7 characters redacted where it appears whole', async () => {
+  const refusal = (token: string) =>
+    createAuthenticator({
+      verify: (presented) => {
+        throw new Error(`no session ${presented}, nor ${presented.slice(0, 3)}`);
+      },
+      clockToleranceSec: 0,
+    })(token);
+  await expect(refusal('k3y9')).rejects.toThrow(/^no session \[redacted\], nor k3y$/);
+  await expect(refusal('k3y9z7q')).rejects.toThrow(/^no session \[redacted\], nor k3y$/);
+});
