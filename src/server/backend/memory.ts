@@ -119,11 +119,14 @@ export class MemoryBackend implements Backend {
     let members = this.presence.get(ch);
     if (!members) this.presence.set(ch, (members = new Map()));
     const entry = members.get(member.userId);
-    if (entry) {
-      entry.refs.add(ref);
-      return false;
+    if (!entry) {
+      members.set(member.userId, { member, refs: new Set([ref]) });
+      return true;
     }
-    members.set(member.userId, { member, refs: new Set([ref]) });
+    if (entry.refs.has(ref)) return false;
+    entry.refs.add(ref);
+    if (JSON.stringify(entry.member) === JSON.stringify(member)) return false;
+    entry.member = member;
     return true;
   }
 

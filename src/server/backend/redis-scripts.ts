@@ -112,15 +112,17 @@ return {meta[1], meta[2], entries}
   2,
 );
 
-/** KEYS: members hash, user's refs set, node's entries set. ARGV: userId, ref, member JSON, node entry. Returns 1 on a new join. */
+/**
+ * KEYS: members hash, user's refs set, node's entries set. ARGV: userId, ref, member JSON, node entry.
+ * Returns 1 on a join to announce: the user's first connection, or another one joining with other meta (which replaces it).
+ */
 export const presenceJoinScript = new LuaScript(
   `
 redis.call('SADD', KEYS[3], ARGV[4])
-if redis.call('SADD', KEYS[2], ARGV[2]) == 1 and redis.call('SCARD', KEYS[2]) == 1 then
-  redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
-  return 1
-end
-return 0
+if redis.call('SADD', KEYS[2], ARGV[2]) == 0 then return 0 end
+if redis.call('SCARD', KEYS[2]) > 1 and redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[3] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return 1
 `,
   3,
 );

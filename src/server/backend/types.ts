@@ -65,7 +65,7 @@ export interface Backend {
   unwatch(ch: string): void;
   signalChannel(ch: string, signal: ChannelSignal): Promise<void>;
   signalGlobal(signal: GlobalSignal): Promise<void>;
-  /** Adds one connection's presence; true when it is the user's first on the channel (a join to announce). */
+  /** Adds one connection's presence; true on a join to announce: the user's first connection on the channel, or another one joining with other meta (which replaces the member's). */
   presenceJoin(ch: string, ref: string, member: PresenceMember): Promise<boolean>;
   /** Replaces the member (its meta) of a connection already present; true when it was. */
   presenceUpdate(ch: string, ref: string, member: PresenceMember): Promise<boolean>;

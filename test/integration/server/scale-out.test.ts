@@ -241,6 +241,27 @@ describe('scale-out over one real Redis', () => {
     await Promise.all([watcher.close(), alice.close()]);
   });
 
+  it('shows a user with the meta its connection on another node joined with last, announced and listed on every node', async () => {
+    const [a, b] = await cluster(2);
+    const watcher = await connectAs(a!, 'watcher');
+    await subscribe(watcher, 'room:devices');
+    const desktop = await connectAs(a!, 'alice');
+    desktop.send({ type: 'presence', ch: 'room:devices', action: 'join', meta: { device: 'desktop' } });
+    await desktop.nextOfType('presence_state');
+    await watcher.nextOfType('presence');
+    const phone = await connectAs(b!, 'alice');
+    phone.send({ type: 'presence', ch: 'room:devices', action: 'join', meta: { device: 'phone' } });
+    expect((await phone.nextOfType('presence_state')).members).toEqual([{ userId: 'alice', meta: { device: 'phone' } }]);
+    expect(await watcher.nextOfType('presence')).toMatchObject({ joins: [{ userId: 'alice', meta: { device: 'phone' } }], leaves: [] });
+    const tablet = await connectAs(b!, 'alice');
+    tablet.send({ type: 'presence', ch: 'room:devices', action: 'join', meta: { device: 'phone' } });
+    await tablet.nextOfType('presence_state');
+    watcher.send({ type: 'presence', ch: 'room:devices', action: 'list' });
+    expect((await watcher.nextOfType('presence_state')).members).toEqual([{ userId: 'alice', meta: { device: 'phone' } }]);
+    expect(watcher.ofType('presence', 'room:devices')).toHaveLength(2);
+    await Promise.all([watcher.close(), desktop.close(), phone.close(), tablet.close()]);
+  });
+
   it('reaps the presence of a node that dies (SIGKILL) and announces the leaves', async () => {
     const prefix = `t${++prefixCounter}:`;
     const survivor = await startNode(prefix);

@@ -274,6 +274,25 @@ describe('Hub: presence', () => {
     expect(lastOfType(alice, 'presence_state')!.members).toEqual([{ userId: 'alice', meta: { v: 2 } }]);
   });
 
+  it('shows a user with the meta its connections last joined with: another connection joining with other meta is announced as a join, with the same meta not at all', async () => {
+    const { connect } = await node();
+    const watcher = connect('watcher').socket;
+    const [desktop, phone, tablet] = [connect('alice').socket, connect('alice').socket, connect('alice').socket];
+    await subscribed(watcher);
+    join(desktop, { device: 'desktop' });
+    await until(() => desktop.ofType('presence_state').length === 1);
+    join(phone, { device: 'phone' });
+    await until(() => phone.ofType('presence_state').length === 1);
+    join(tablet, { device: 'phone' });
+    await until(() => tablet.ofType('presence_state').length === 1);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(presenceEvents(watcher)).toEqual([
+      { joins: [{ userId: 'alice', meta: { device: 'desktop' } }], leaves: [] },
+      { joins: [{ userId: 'alice', meta: { device: 'phone' } }], leaves: [] },
+    ]);
+    expect(tablet.ofType('presence_state')[0]!.members).toEqual([{ userId: 'alice', meta: { device: 'phone' } }]);
+  });
+
   it('takes meta of 1 KB and refuses more with MESSAGE_TOO_LARGE', async () => {
     const { connect } = await node();
     const { socket } = connect('alice');
