@@ -514,6 +514,25 @@ describe('Hub: a backend that fails', () => {
     expect(unwatch.mock.calls).toEqual([['chat:room']]);
   });
 
+  it('sends no error for a subscribe whose history read fails after a subscribe again replaced it, and keeps the one that replaced it', async () => {
+    const { connect, parts } = await node({ implicitChannels: false });
+    const { socket } = connect('alice');
+    let fail = () => {};
+    const read = parts.backend.read.bind(parts.backend);
+    const reads = vi
+      .spyOn(parts.backend, 'read')
+      .mockImplementationOnce(() => new Promise((_resolve, reject) => (fail = () => reject(new Error('backend down')))))
+      .mockImplementation(read);
+    socket.receive({ type: 'subscribe', ch: 'chat:room' });
+    await until(() => reads.mock.calls.length === 1);
+    socket.receive({ type: 'subscribe', ch: 'chat:room' });
+    fail();
+    await until(() => socket.ofType('subscribed').length === 1);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(socket.ofType('error')).toEqual([]);
+    expect(parts.hub.sizes()).toMatchObject({ hubChannels: 1, subscriptions: 1 });
+  });
+
   it('answers a join it fails with SERVER_ERROR, and keeps no membership: a join again is a join', async () => {
     const { connect, parts } = await node();
     const [watcher, alice] = [connect('watcher').socket, connect('alice').socket];
@@ -555,6 +574,40 @@ describe('Hub: a backend that fails', () => {
     await until(() => watcher.ofType('presence').length === 2);
     expect(watcher.ofType('presence')[1]).toMatchObject({ joins: [], leaves: [{ userId: 'alice' }] });
     expect(parts.hub.sizes().pendingLeaves).toBe(0);
+  });
+
+  it('tries again each leave it failed, on every channel', async () => {
+    const { connect, parts } = await node();
+    const alice = connect('alice');
+    for (const ch of ['chat:a', 'chat:b']) alice.socket.receive({ type: 'presence', ch, action: 'join' });
+    await until(() => alice.socket.ofType('presence_state').length === 2);
+    vi.spyOn(parts.backend, 'presenceLeave').mockImplementationOnce(down).mockImplementationOnce(down);
+    alice.connection.closeWith(1000, 'bye');
+    await alice.connection.closed;
+    expect(parts.hub.sizes().pendingLeaves).toBe(2);
+    parts.hub.recovered();
+    await until(() => parts.hub.sizes().pendingLeaves === 0);
+    expect(await parts.backend.presenceList('chat:a')).toEqual([]);
+    expect(await parts.backend.presenceList('chat:b')).toEqual([]);
+  });
+
+  it('forgets a leave it failed when the connection joins that channel again, and keeps the member after recovering', async () => {
+    const { connect, parts } = await node();
+    const watcher = connect('watcher').socket;
+    const alice = connect('alice').socket;
+    await subscribed(watcher);
+    alice.receive({ type: 'presence', ch: 'chat:room', action: 'join' });
+    await until(() => watcher.ofType('presence').length === 1);
+    vi.spyOn(parts.backend, 'presenceLeave').mockImplementationOnce(down);
+    alice.receive({ type: 'presence', ch: 'chat:room', action: 'leave' });
+    await until(() => parts.hub.sizes().pendingLeaves === 1);
+    alice.receive({ type: 'presence', ch: 'chat:room', action: 'join' });
+    await until(() => alice.ofType('presence_state').length === 3);
+    expect(parts.hub.sizes().pendingLeaves).toBe(0);
+    parts.hub.recovered();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(await parts.backend.presenceList('chat:room')).toEqual([{ userId: 'alice' }]);
+    expect(watcher.ofType('presence').filter((frame) => (frame.leaves as unknown[]).length > 0)).toEqual([]);
   });
 
   it('after recovering, joins again the members of this node a restarted backend forgot, and announces them', async () => {

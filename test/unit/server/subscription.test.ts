@@ -196,6 +196,45 @@ describe('a subscription catching up', () => {
     }
   });
 
+  it('delivers none of the messages it held once it is closed while they wait for a backlogged socket', async () => {
+    const { subscription, answer, backlog, wake, frames } = starting();
+    const started = subscription.start(undefined);
+    subscription.offer(message(5));
+    subscription.offer(message(6));
+    backlog(true);
+    answer(4);
+    await new Promise((resolve) => setImmediate(resolve));
+    subscription.close();
+    backlog(false);
+    wake();
+    await started;
+    expect(frames()).toEqual(['subscribed 4']);
+  });
+
+  it('hands a failure while it catches up to its socket, which contains it', async () => {
+    const failures: unknown[] = [];
+    const broken = new Error('write failed');
+    const sink = {
+      open: true,
+      backlogged: false,
+      writable: async () => undefined,
+      sendText: (text: string) => {
+        if (text.includes('"seq":5')) throw broken;
+      },
+      fail: (error: unknown) => failures.push(error),
+    };
+    let answer!: (read: HistoryRead) => void;
+    const reader = () => new Promise<HistoryRead>((resolve) => (answer = resolve));
+    const subscription = new Subscription('chat:x', sink, reader, 1000);
+    const started = subscription.start(undefined);
+    answer({ base: 0, current: 4, entries: [] });
+    await started;
+    subscription.offer(message(6));
+    answer({ base: 0, current: 6, entries: [message(5), message(6)] });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(failures).toEqual([broken]);
+  });
+
   it('writes a replay only while the socket is not backlogged, holding live messages meanwhile', async () => {
     const { subscription, answer, backlog, wake, frames } = starting();
     const started = subscription.start(0);
@@ -317,6 +356,8 @@ describe('a subscription’s bounds and retries', () => {
     answer(9, [8, 9]);
     await new Promise((resolve) => setImmediate(resolve));
     expect(frames()).toEqual(['subscribed 4', 5, 6, 7, 8, 9]);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(reads).toHaveLength(3);
   });
 
   it('reads no history on resync while it is implicit and has delivered nothing', () => {
