@@ -1,4 +1,4 @@
-/** Counts refused frames in a sliding pair of windows; past the threshold the client is flooding. */
+/** Counts refused frames in a sliding pair of back-to-back windows; past the threshold the client is flooding. */
 export class FloodMeter {
   private windowStart = Number.NEGATIVE_INFINITY;
   private count = 0;
@@ -11,9 +11,14 @@ export class FloodMeter {
 
   /** Records a refusal; true when the connection should be closed with 4029. */
   reject(now: number): boolean {
-    if (now - this.windowStart >= this.windowMs) {
-      this.previous = now - this.windowStart >= 2 * this.windowMs ? 0 : this.count;
+    const elapsed = now - this.windowStart;
+    if (elapsed >= 2 * this.windowMs) {
+      this.previous = 0;
       this.windowStart = now;
+      this.count = 0;
+    } else if (elapsed >= this.windowMs) {
+      this.previous = this.count;
+      this.windowStart += this.windowMs;
       this.count = 0;
     }
     this.count += 1;
