@@ -66,6 +66,75 @@ describe('ServerRateLimits on a simulated clock', () => {
     expect(floods).toEqual([false, false, false, false, true, true, true]);
   });
 
+  it('counts refusals toward flooding per subject: a user flooding leaves another user and an address uncounted', () => {
+    const { limits } = limitsAt();
+    const refusals = (subject: { kind: 'user' | 'address'; id: string }, times: number) => {
+      const connection = limits.newConnection();
+      const floods: boolean[] = [];
+      for (let i = 0; i < times; i++) {
+        const verdict = limits.take(connection, subject, 'control');
+        if (!verdict.ok) floods.push(verdict.flooding);
+      }
+      return floods;
+    };
+    expect(refusals(alice, 10)).toEqual([false, false, false, false, true]);
+    expect(refusals({ kind: 'user', id: 'bob' }, 6)).toEqual([false]);
+    expect(refusals({ kind: 'address', id: 'alice' }, 6)).toEqual([false, false, false, false]);
+  });
+
+  it('keeps counting refusals through a sweep while they still weigh', () => {
+    const { clock, limits } = limitsAt();
+    const connection = limits.newConnection();
+    const floods: boolean[] = [];
+    for (let i = 0; i < 9; i++) {
+      const verdict = limits.take(connection, alice, 'control');
+      if (!verdict.ok) floods.push(verdict.flooding);
+    }
+    clock.time = 100;
+    limits.sweep();
+    const after = limits.take(connection, alice, 'control');
+    expect([...floods, !after.ok && after.flooding]).toEqual([false, false, false, false, true]);
+  });
+
+  it('keeps the flood counts of at most twice maxTracked subjects, forgetting the one refused longest ago', () => {
+    const { limits } = limitsAt();
+    const refuse = (id: string) => {
+      const connection = limits.newConnection();
+      let verdict = limits.take(connection, { kind: 'address', id }, 'default');
+      while (verdict.ok) verdict = limits.take(connection, { kind: 'address', id }, 'default');
+      return verdict.flooding;
+    };
+    for (let i = 0; i < 4; i++) refuse('10.0.0.1');
+    for (let n = 2; n <= 6; n++) refuse(`10.0.0.${n}`);
+    expect(limits.sizes().floodMeters).toBe(6);
+    refuse('10.0.0.7');
+    expect(limits.sizes().floodMeters).toBe(6);
+    expect(refuse('10.0.0.1')).toBe(false);
+    for (let i = 0; i < 3; i++) refuse('10.0.0.7');
+    expect(refuse('10.0.0.7')).toBe(true);
+  });
+
+  it('announces a scope again once it runs low (a quarter of its burst or less), a second or more after the last announcement', () => {
+    const { clock, limits } = limitsAt(5000);
+    const connection = limits.newConnection();
+    const announced = () => {
+      const verdict = limits.take(connection, alice, 'control');
+      return verdict.ok && verdict.announce ? verdict.announce.remaining : '-';
+    };
+    const first = announced();
+    clock.time = 6000;
+    expect([first, announced(), announced(), announced(), announced()]).toEqual([4, '-', '-', 1, '-']);
+  });
+
+  it('announces the remaining and reset_at of the emptier of the connection’s and the user’s buckets', () => {
+    const { limits } = limitsAt();
+    const first = limits.newConnection();
+    limits.take(first, alice, 'chat');
+    limits.take(first, alice, 'chat');
+    const verdict = limits.take(limits.newConnection(), alice, 'chat');
+    expect(verdict).toMatchObject({ ok: true, announce: { scope: 'chat', remaining: 0, reset_at: 3000 } });
+  });
+
   it('tracks at most maxTracked users, and forgets full buckets and quiet flood counts on sweep', () => {
     const { clock, limits } = limitsAt();
     for (const id of ['u1', 'u2', 'u3', 'u4', 'u5']) limits.take(limits.newConnection(), { kind: 'user', id }, 'chat');
