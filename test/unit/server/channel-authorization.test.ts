@@ -80,4 +80,44 @@ describe('channel authorization as a property: every action, every segment count
       false,
     ]);
   });
+
+  it('matches the other characters of a glob segment literally: room.* is not room?*', () => {
+    const authorizer = new ChannelAuthorizer([{ pattern: 'chat:room.*', subscribe: true }]);
+    expect(['chat:room.1', 'chat:roomx1', 'chat:room'].map((ch) => authorizer.authorize(identity('alice'), ch, 'subscribe').ok)).toEqual([true, false, false]);
+  });
+
+  it('denies an action whose function grant throws', () => {
+    const authorizer = new ChannelAuthorizer([
+      {
+        pattern: 'chat:*',
+        subscribe: () => {
+          throw new Error('rule failed');
+        },
+      },
+    ]);
+    expect(authorizer.authorize(identity('alice'), 'chat:a', 'subscribe')).toEqual({ ok: false, reason: 'subscribe is not allowed on this channel' });
+  });
+
+  it('grants a roles grant to a caller holding any one of its roles', () => {
+    const authorizer = new ChannelAuthorizer([{ pattern: 'club:*', subscribe: { roles: ['member', 'admin'] } }]);
+    const holding = (roles: string[]) => authorizer.authorize({ ...identity('alice'), roles }, 'club:a', 'subscribe').ok;
+    expect([holding(['member']), holding(['admin', 'guest']), holding(['guest']), holding([])]).toEqual([true, true, false, false]);
+  });
+
+  it('names the action no rule grants, and the event when a rule grants the action for other events only', () => {
+    const authorizer = new ChannelAuthorizer([
+      { pattern: 'chat:*', subscribe: true, publish: true, events: ['message', 'typing_start'] },
+      { pattern: 'news:*', subscribe: true },
+    ]);
+    expect(authorizer.authorize(identity('alice'), 'news:a', 'publish')).toEqual({ ok: false, reason: 'publish is not allowed on this channel' });
+    expect(authorizer.authorize(identity('alice'), 'chat:a', 'presence')).toEqual({ ok: false, reason: 'presence is not allowed on this channel' });
+    expect(authorizer.authorize(identity('alice'), 'chat:a', 'publish', 'edit')).toEqual({ ok: false, reason: 'event "edit" is not allowed on this channel' });
+    expect(authorizer.authorize(identity('alice'), 'chat:a', 'publish')).toEqual({ ok: true });
+  });
+
+  it('grants a permissions grant only to a caller holding every one of its permissions', () => {
+    const authorizer = new ChannelAuthorizer([{ pattern: 'ops:*', publish: { permissions: ['ops:write', 'ops:audit'] } }]);
+    const holding = (permissions: string[]) => authorizer.authorize({ ...identity('alice'), permissions }, 'ops:a', 'publish').ok;
+    expect([holding(['ops:write', 'ops:audit']), holding(['ops:audit', 'x', 'ops:write']), holding(['ops:write']), holding([])]).toEqual([true, true, false, false]);
+  });
 });

@@ -34,10 +34,18 @@ describe('server options: every refusal names the option, says what was expected
     [{ rateLimits: { chat: { perMinute: 120, burst: 0 } } }, 'Invalid option `rateLimits.chat.burst`: expected an integer >= 1, received 0'],
     [{ rateLimits: { chat: { perMinute: 'many', burst: 1 } } }, 'Invalid option `rateLimits.chat.perMinute`: expected a positive number, received "many"'],
     [{ channels: [{ pattern: 'a:b:c:d' }] }, 'Invalid option `channels[0].pattern`: expected two or three `:`-separated segments, received "a:b:c:d"'],
+    [{ channels: [{ pattern: 'chat' }] }, 'Invalid option `channels[0].pattern`: expected two or three `:`-separated segments, received "chat"'],
+    [{ channels: [{ pattern: 'chat:room$' }] }, 'Invalid option `channels[0].pattern`: expected segments of letters, digits, _ . @ = + ~ | -, `*` or `{userId}`, received "chat:room$"'],
     [{ handshakeTimeoutMs: 0 }, 'Invalid option `handshakeTimeoutMs`: expected an integer >= 1, received 0'],
     [{ maxPayloads: 10 }, 'Invalid option `maxPayloads`: expected a known option, received a number'],
   ])('%j → %s', (patch, message) => {
     expect(refusal(patch).message).toBe(message);
+  });
+
+  it('takes channel patterns of two and three segments, of every allowed character', async () => {
+    const { resolveOptions } = await import('../../../src/server/options.js');
+    const channels = ['chat:*', 'user:{userId}:*', 'org:a_b.c@d=e+f~g|h-i:room-*'].map((pattern) => ({ pattern, subscribe: true }));
+    expect(resolveOptions({ ...base(), channels }).channels).toEqual(channels);
   });
 
   it('refuses auth.issuer and auth.audience with a verify hook, which checks the token itself (they would go unchecked)', () => {
