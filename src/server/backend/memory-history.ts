@@ -117,9 +117,9 @@ export class MemoryHistory {
     return this.bytes + this.count * MESSAGE_OVERHEAD_BYTES + this.channels.size * CHANNEL_OVERHEAD_BYTES;
   }
 
-  /** Channels kept, messages and their bytes retained. */
-  sizes(): { historyChannels: number; retainedMessages: number; retainedBytes: number } {
-    return { historyChannels: this.channels.size, retainedMessages: this.count, retainedBytes: this.bytes };
+  /** Channels kept, messages and their bytes retained, and the entries of the publish-order index. */
+  sizes(): { historyChannels: number; retainedMessages: number; retainedBytes: number; historyOrder: number } {
+    return { historyChannels: this.channels.size, retainedMessages: this.count, retainedBytes: this.bytes, historyOrder: this.order.length };
   }
 
   private measure(state: ChannelState, change: () => void): void {
@@ -159,6 +159,11 @@ export class MemoryHistory {
   }
 
   private compact(): void {
+    if (this.count === 0) {
+      this.order = [];
+      this.orderHead = 0;
+      return;
+    }
     const pending = this.order.length - this.orderHead;
     if (this.orderHead > 1024 && this.orderHead * 2 > this.order.length) {
       this.order = this.order.slice(this.orderHead);

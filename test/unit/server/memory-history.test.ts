@@ -53,7 +53,7 @@ describe('MemoryHistory', () => {
     history.read('read:2', 0, 0, 2);
     history.read('read:1', 0, 0, 3);
     history.read('read:3', 0, 0, 4);
-    expect(history.sizes()).toEqual({ historyChannels: 3, retainedMessages: 1, retainedBytes: 12 });
+    expect(history.sizes()).toMatchObject({ historyChannels: 3, retainedMessages: 1, retainedBytes: 12 });
     expect(texts(history, 'busy:1')).toEqual(['aaaaaaaaaa']);
     expect(history.read('read:1', 0, 0, 5).base).toBe(1000);
     expect(history.read('read:2', 0, 0, 6).base).toBe(6000);
@@ -76,9 +76,50 @@ describe('MemoryHistory', () => {
 
   it('forgets channels idle past the TTL that nobody watches', () => {
     const history = historyOf(1_000_000, ['kept:1']);
-    history.append('idle:1', message('x'), 0);
-    history.append('kept:1', message('y'), 0);
+    history.append('idle:1', message('x'), 1000);
+    history.append('kept:1', message('y'), 1000);
+    history.sweep(61_000);
+    expect(history.sizes()).toMatchObject({ historyChannels: 2, retainedMessages: 2 });
+    history.sweep(61_001);
+    expect(history.sizes()).toMatchObject({ historyChannels: 1, retainedMessages: 1, retainedBytes: 3 });
+  });
+
+  it('forgets a channel without messages as soon as nobody watches it, when watched channels kept the total past the bound', () => {
+    const watched = ['watched:1', 'watched:2'];
+    const history = historyOf(weight(1, 0, 0), watched);
+    history.read('watched:1', 0, 0, 1);
+    history.read('watched:2', 0, 0, 2);
+    expect(history.sizes().historyChannels).toBe(2);
+    watched.shift();
+    history.unwatched('watched:1');
+    expect(history.sizes().historyChannels).toBe(1);
+    expect(history.read('watched:2', 0, 0, 3).base).toBe(2000);
+  });
+
+  it('drops the oldest message kept, never one of a channel forgotten before it was created again', () => {
+    const history = historyOf(weight(2, 4, 4 * 12));
+    history.append('a:1', message('old-1-xxxx'), 0);
+    history.append('a:1', message('old-2-xxxx'), 0);
+    history.append('k:1', message('k-1-xxxxxx'), 59_000);
     history.sweep(60_001);
-    expect(history.sizes()).toEqual({ historyChannels: 1, retainedMessages: 1, retainedBytes: 3 });
+    for (const text of ['new-1-xxxx', 'new-2-xxxx', 'new-3-xxxx']) history.append('a:1', message(text), 60_002);
+    history.append('k:1', message('k-2-xxxxxx'), 60_003);
+    expect(texts(history, 'k:1')).toEqual(['k-2-xxxxxx']);
+    expect(texts(history, 'a:1')).toEqual(['new-1-xxxx', 'new-2-xxxx', 'new-3-xxxx']);
+    expect(history.sizes()).toMatchObject({ historyChannels: 2, retainedMessages: 4, retainedBytes: 48 });
+  });
+
+  it('keeps its publish-order index within a bound of what it retains, and empty once it retains nothing', () => {
+    const byRetention = historyOf(1_000_000);
+    for (let i = 0; i < 5000; i++) byRetention.append('small:1', message('x'), 0);
+    const small = byRetention.sizes();
+    expect(small.historyOrder).toBeLessThanOrEqual(4 * small.retainedMessages + 2048);
+    const byTotal = historyOf(weight(1, 10, 10 * 3));
+    for (let i = 0; i < 5000; i++) byTotal.append('a:1', message('x'), 0);
+    const total = byTotal.sizes();
+    expect(total.retainedMessages).toBe(10);
+    expect(total.historyOrder).toBeLessThanOrEqual(4 * total.retainedMessages + 2048);
+    byTotal.sweep(60_001);
+    expect(byTotal.sizes()).toEqual({ historyChannels: 0, retainedMessages: 0, retainedBytes: 0, historyOrder: 0 });
   });
 });
