@@ -148,6 +148,7 @@ describe('StateHistory', () => {
   it('adds a state it was not told about on first entry', () => {
     const history = new StateHistory(['idle']);
     history.enter('idle', 0);
+    expect(history.current).toBe('idle');
     history.enter('offline', 10);
     expect(history.current).toBe('offline');
     expect(history.timeInState(40)).toEqual({ idle: 10, offline: 30 });
@@ -320,9 +321,23 @@ describe('ConnectionMetrics', () => {
   it('ignores a repeated state', () => {
     const metrics = new ConnectionMetrics(STATES, new SimulatedClock());
     metrics.onState('connected');
+    metrics.recordRtt(40);
     metrics.onState('connected');
     expect(metrics.connects).toBe(1);
     expect(metrics.reconnects).toBe(0);
+    expect(metrics.lastRtt).toBe(40);
+  });
+
+  it('counts errors as recent for a minute when no recentWindowMs is given', () => {
+    const clock = new SimulatedClock();
+    const metrics = new ConnectionMetrics(STATES, clock);
+    metrics.onState('connected');
+    const extra = { queueDepth: 0, queueCapacity: 1_000 };
+    metrics.recordError();
+    clock.advance(60_000);
+    expect(metrics.snapshot(extra).healthScore).toBeCloseTo(Math.exp(-0.2), 9);
+    clock.advance(1);
+    expect(metrics.snapshot(extra).healthScore).toBe(1);
   });
 
   it('produces a JSON-serialisable snapshot with every metric', () => {
