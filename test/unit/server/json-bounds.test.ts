@@ -66,3 +66,13 @@ it('tells an exact integer from an inexact one digit by digit, 16 digits and mor
   expect(hasInexactInteger('[90071992547409920]')).toBe(false);
   expect(hasInexactInteger('[90071992547409921]')).toBe(true);
 });
+
+it('passes a value that is not an object or an array as it is: null, a string longer than maxItems, a number', () => {
+  expect(['null', JSON.stringify('x'.repeat(500)), '12', 'true'].map(problemOf)).toEqual([undefined, undefined, undefined, undefined]);
+});
+
+it('reads a number with a fraction or an exponent that ends the text to its end', () => {
+  expect(problemOf('12345678901234567.5')).toBeUndefined();
+  expect(hasInexactInteger('12345678901234567e1')).toBe(false);
+  expect(hasInexactInteger('12345678901234567')).toBe(true);
+});
