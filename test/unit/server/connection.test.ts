@@ -104,6 +104,20 @@ describe('ServerConnection: publishes that wait their turn', () => {
     expect(first).toEqual({ type: 'ack', id: 'twice', seq: expect.any(Number) });
     expect(repeat).toEqual({ type: 'ack', id: 'twice', seq: first!.seq, duplicate: true });
   });
+  it('acks as a duplicate a repeat that found no token while its first copy was still being stored, once it is', async () => {
+    const { socket, parts } = await connection(oneAtATime);
+    const append = parts.backend.append.bind(parts.backend);
+    parts.backend.append = async (...args) => {
+      await new Promise((resolve) => setImmediate(resolve));
+      return append(...args);
+    };
+    socket.receive(publish('slow'));
+    socket.receive(publish('slow'));
+    await until(() => answersTo(socket.sent, 'slow').length === 2);
+    const [first, repeat] = answersTo(socket.sent, 'slow');
+    expect(first).toEqual({ type: 'ack', id: 'slow', seq: expect.any(Number) });
+    expect(repeat).toEqual({ type: 'ack', id: 'slow', seq: first!.seq, duplicate: true });
+  });
 });
 
 describe('ServerConnection: what a publish costs', () => {
