@@ -112,6 +112,11 @@ describe('scale-out over one real Redis', () => {
     client.send({ type: 'subscribe', ch, ...(since === undefined ? {} : { since }) });
     return client.nextOfType('subscribed', { ch });
   };
+  /** Joins presence on `ch` with `meta`; the members the server answers with. */
+  const join = async (client: TestClient, ch: string, meta: Record<string, unknown>) => {
+    client.send({ type: 'presence', ch, action: 'join', meta });
+    return (await client.nextOfType('presence_state', { ch })).members;
+  };
 
   it('delivers to a client on node A, in order, what is published on node B and C', async () => {
     const [a, b, c] = await cluster(3);
@@ -230,11 +235,9 @@ describe('scale-out over one real Redis', () => {
     const watcher = await connectAs(b!, 'watcher');
     await subscribe(watcher, 'room:status');
     const alice = await connectAs(a!, 'alice');
-    alice.send({ type: 'presence', ch: 'room:status', action: 'join', meta: { status: 'online' } });
-    await alice.nextOfType('presence_state');
+    await join(alice, 'room:status', { status: 'online' });
     await watcher.nextOfType('presence');
-    alice.send({ type: 'presence', ch: 'room:status', action: 'join', meta: { status: 'away' } });
-    expect((await alice.nextOfType('presence_state')).members).toEqual([{ userId: 'alice', meta: { status: 'away' } }]);
+    expect(await join(alice, 'room:status', { status: 'away' })).toEqual([{ userId: 'alice', meta: { status: 'away' } }]);
     expect(await watcher.nextOfType('presence')).toMatchObject({ joins: [{ userId: 'alice', meta: { status: 'away' } }], leaves: [] });
     watcher.send({ type: 'presence', ch: 'room:status', action: 'list' });
     expect((await watcher.nextOfType('presence_state')).members).toEqual([{ userId: 'alice', meta: { status: 'away' } }]);
@@ -246,16 +249,13 @@ describe('scale-out over one real Redis', () => {
     const watcher = await connectAs(a!, 'watcher');
     await subscribe(watcher, 'room:devices');
     const desktop = await connectAs(a!, 'alice');
-    desktop.send({ type: 'presence', ch: 'room:devices', action: 'join', meta: { device: 'desktop' } });
-    await desktop.nextOfType('presence_state');
+    await join(desktop, 'room:devices', { device: 'desktop' });
     await watcher.nextOfType('presence');
     const phone = await connectAs(b!, 'alice');
-    phone.send({ type: 'presence', ch: 'room:devices', action: 'join', meta: { device: 'phone' } });
-    expect((await phone.nextOfType('presence_state')).members).toEqual([{ userId: 'alice', meta: { device: 'phone' } }]);
+    expect(await join(phone, 'room:devices', { device: 'phone' })).toEqual([{ userId: 'alice', meta: { device: 'phone' } }]);
     expect(await watcher.nextOfType('presence')).toMatchObject({ joins: [{ userId: 'alice', meta: { device: 'phone' } }], leaves: [] });
     const tablet = await connectAs(b!, 'alice');
-    tablet.send({ type: 'presence', ch: 'room:devices', action: 'join', meta: { device: 'phone' } });
-    await tablet.nextOfType('presence_state');
+    await join(tablet, 'room:devices', { device: 'phone' });
     watcher.send({ type: 'presence', ch: 'room:devices', action: 'list' });
     expect((await watcher.nextOfType('presence_state')).members).toEqual([{ userId: 'alice', meta: { device: 'phone' } }]);
     expect(watcher.ofType('presence', 'room:devices')).toHaveLength(2);
