@@ -159,6 +159,7 @@ function defineConnectionMachine() {
       }),
       forwardToHeartbeat: sendTo('heartbeat', ({ event }) => event),
       watchEnvironment: () => {},
+      sendKeepalive: () => {},
       authenticate: () => {},
       sendRefreshedToken: () => {},
       resume: () => {},
@@ -347,6 +348,7 @@ function defineConnectionMachine() {
                     },
                   },
                   suspended: {
+                    after: { heartbeatInterval: { target: 'suspended', reenter: true, actions: 'sendKeepalive' } },
                     on: {
                       'page.visible': { target: 'probing', actions: 'notePageVisible' },
                       'page.resume': { target: 'probing', actions: 'notePageVisible' },

@@ -5,6 +5,7 @@ import type { ConnectionMetricsSnapshot } from '../metrics/connection-metrics.js
 import type { SessionInfo } from '../protocol/adapter.js';
 import type { AckInfo } from '../queue/ack-tracker.js';
 import { ErrorCode, InvalidOptionError, SocketchartError } from '../protocol/errors.js';
+import { utf8Length } from '../protocol/frame-bytes.js';
 import { resolveOptions, type ConnectionOptions } from './options.js';
 import { ConnectionRuntime, errorOf, type ConnectionSnapshot } from './runtime.js';
 import type { ConnectionEvents } from './events.js';
@@ -78,14 +79,23 @@ export class Connection {
   /** Dials (from `idle` or `closed`, and at once from `closing`: a `stop()` then `start()` comes back); does nothing while already running. */
   start(): this {
     this.userStopped = false;
+    this.dial();
+    return this;
+  }
+
+  /** `failed` is left only by `retry()`: a start there changes nothing (and watches nothing). */
+  private dial(): void {
+    if (!this.disposed && this.rt.link.status === 'failed') return;
     const actor = this.running();
     this.rt.watchEnvironment();
     actor.send({ type: 'connection.start' });
-    return this;
   }
 
   /** Closes the connection (code 1000); nothing reopens it but `start()`. Queued sends reject with CLOSED. */
   stop(options: { code?: number; reason?: string } = {}): this {
+    const { code, reason } = options;
+    if (code !== undefined && code !== 1000 && !(Number.isInteger(code) && code >= 3000 && code <= 4999)) throw new InvalidOptionError('code', 'a close code: 1000, or 3000 to 4999', code);
+    if (reason !== undefined && !(typeof reason === 'string' && utf8Length(reason) <= 123)) throw new InvalidOptionError('reason', 'a string of at most 123 UTF-8 bytes', reason);
     this.userStopped = true;
     if (!this.restsClosed) this.running().send({ type: 'connection.stop', ...options });
     return this;
@@ -93,10 +103,7 @@ export class Connection {
 
   /** Starts on behalf of the owner (a pool): does nothing to a connection its user stopped. */
   startForOwner(): void {
-    if (this.userStopped) return;
-    const actor = this.running();
-    this.rt.watchEnvironment();
-    actor.send({ type: 'connection.start' });
+    if (!this.userStopped) this.dial();
   }
 
   /** Stops on behalf of the owner (a pool), leaving the user's own intent as it was. */
@@ -236,10 +243,10 @@ export class Connection {
     return this.rt.metrics.lastRtt;
   }
 
-  /** The url the connection dials now (redacted). */
+  /** The url the connection dials now (redacted); with a url function, the one it answered for the last dial (`''` before the first). */
   get url(): string {
     const { urls, url } = this.rt.options;
-    return this.rt.redact(urls ? urls[this.actor.getSnapshot().context.urlIndex]! : typeof url === 'string' ? url : url());
+    return this.rt.redact(urls ? urls[this.actor.getSnapshot().context.urlIndex]! : typeof url === 'string' ? url : (this.rt.dialedUrl ?? ''));
   }
 
   metrics(): ConnectionMetricsSnapshot {

@@ -5,6 +5,7 @@ import { flusherMachine } from '../../machines/flusher.machine.js';
 import { heartbeatMachine } from '../../machines/heartbeat.machine.js';
 import type { DeadlineInput, HeartbeatEvent } from '../../machines/heartbeat.types.js';
 import { ErrorCode, SocketchartError } from '../protocol/errors.js';
+import { rethrowLater } from '../events/emitter.js';
 import { recoveryDelay } from '../policy/backoff.js';
 import { planRetry, urlForDial } from '../policy/retry-plan.js';
 import { awaitsToken, socketLogic } from '../transport/socket-actor.js';
@@ -88,6 +89,7 @@ export const connectionImplementations = {
     ),
     chooseUrl: /* @__PURE__ */ assign(({ context, self }: { context: ConnectionContext; self: AnyActorRef }) => urlForDial(context, runtimeOf(self).options.clock.now()) ?? {}),
     watchEnvironment: ({ self }: { self: AnyActorRef }) => runtimeOf(self).watchEnvironment(),
+    sendKeepalive: ({ self }: { self: AnyActorRef }) => runtimeOf(self).sendPing(),
     authenticate: ({ self }: { self: AnyActorRef }) => runtimeOf(self).authenticate(),
     sendRefreshedToken: ({ self }: { self: AnyActorRef }) => runtimeOf(self).sendRefreshedToken(),
     resume: ({ self }: { self: AnyActorRef }) => runtimeOf(self).resume(),
@@ -133,7 +135,14 @@ export const connectionImplementations = {
         sendBack({ type: 'permit.granted' });
         return undefined;
       }
-      return dialGate.request(priority, () => sendBack({ type: 'permit.granted' }));
+      const grant = () => sendBack({ type: 'permit.granted' });
+      try {
+        return dialGate.request(priority, grant);
+      } catch (error) {
+        rethrowLater(error);
+        grant();
+        return undefined;
+      }
     }),
     heartbeat: boundHeartbeat,
     flusher: boundFlusher,

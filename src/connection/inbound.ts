@@ -8,7 +8,7 @@ import type { ConnectionEvents } from './events.js';
 import type { LinkState } from './link-state.js';
 import type { ResolvedOptions } from './options.js';
 import type { Outbound } from './outbound.js';
-import { frameBytes } from './outbound.js';
+import { frameBytes } from '../protocol/frame-bytes.js';
 import type { Router } from './router.js';
 import type { Operations } from '../protocol/operations.js';
 

@@ -43,7 +43,7 @@ export interface AuthOptions {
 }
 
 export interface ReconnectOptions {
-  /** First backoff delay. @default 1000 */
+  /** First backoff delay, at least 1 ms. @default 1000 */
   baseMs?: number;
   /** Largest backoff delay. @default 30000 */
   capMs?: number;
@@ -268,7 +268,7 @@ const sections = {
   auth: { token: null, mode: null, queryParam: null, refreshLeadMs: [0] } satisfies Record<keyof AuthOptions, Range>,
   heartbeat: { intervalMs: [1], timeoutMs: [1] } satisfies Record<keyof HeartbeatOptions, Range>,
   reconnect: {
-    baseMs: [0], capMs: ['baseMs'], multiplier: [1, 100, 'ratio'], jitter: [0, 1, 'ratio'], minUptimeMs: [0], restartWindowMs: [0], tryLaterMs: [0],
+    baseMs: [1], capMs: ['baseMs'], multiplier: [1, 100, 'ratio'], jitter: [0, 1, 'ratio'], minUptimeMs: [0], restartWindowMs: [0], tryLaterMs: [0],
   } satisfies Record<keyof ReconnectOptions, Range>,
   circuit: {
     failureThreshold: [1, 1_000], recoveryMs: [1], recoveryMultiplier: [1, 100, 'ratio'], maxRecoveryMs: ['recoveryMs'],

@@ -15,6 +15,7 @@ import type { Operations } from '../protocol/operations.js';
 import { acknowledgesOf } from '../protocol/capabilities.js';
 import type { LinkState } from './link-state.js';
 import { MAX_TIMER_MS } from '../environment/clock.js';
+import { exactBytes, frameBytes } from '../protocol/frame-bytes.js';
 
 export interface SendOptions {
   /** Queue priority when the message cannot be written at once. @default 'normal' */
@@ -71,28 +72,6 @@ const NO_SEND_OPTIONS: SendOptions = /* @__PURE__ */ Object.freeze({});
 const EMPTY: DrainResult = /* @__PURE__ */ Object.freeze({ outcome: 'empty' });
 const BLOCKED: DrainResult = /* @__PURE__ */ Object.freeze({ outcome: 'blocked' });
 
-function utf8Length(text: string): number {
-  let bytes = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x80) bytes += 1;
-    else if (c < 0x800) bytes += 2;
-    else if (c >= 0xd800 && c <= 0xdbff && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
-      bytes += 4;
-      i++;
-    } else bytes += 3;
-  }
-  return bytes;
-}
-
-/** Exact size in bytes, except that a text frame which fits `limit` however it is encoded is counted by length. */
-export function frameBytes(frame: OutgoingFrame | ArrayBuffer, limit: number): number {
-  if (typeof frame === 'string') return frame.length * 3 <= limit ? frame.length : utf8Length(frame);
-  return frame.byteLength;
-}
-
-const exactBytes = (frame: OutgoingFrame) => (typeof frame === 'string' ? utf8Length(frame) : frame.byteLength);
-
 /** `bufferedAmount` is missing on some WebSocket stand-ins: count it as empty. */
 const belowHighWater = (ws: WebSocketLike, highWaterMark: number) => !(ws.bufferedAmount >= highWaterMark);
 
@@ -111,16 +90,23 @@ export class Outbound {
   private disposed = false;
   /** What the store held when it loaded while the connection was closed: queued when it starts again. */
   private unrestored: readonly StoredMessage[] | undefined;
+  /** The store has not answered its load yet: nothing is written, so that what a previous run left goes first. */
+  private loading: boolean;
 
   constructor(private readonly host: OutboundHost) {
     const { options } = host;
     if (options.rateLimit.configured) this.limiter = new RateLimiter(options.clock, options.rateLimit);
+    this.loading = options.store !== undefined;
     if (options.store) {
-      const outbox = (this.outbox = new Outbox(options.store, options.clock));
+      const outbox = (this.outbox = new Outbox(options.store, options.clock, (what, cause) =>
+        host.reportError(new SocketchartError(ErrorCode.SERVER_ERROR, { message: `The persistence store could not ${what} a message`, recovery: 'none', cause })),
+      ));
       outbox.load().then(
         (messages) => this.restore(messages),
-        (cause) =>
-          host.reportError(new SocketchartError(ErrorCode.SERVER_ERROR, { message: 'The persistence store could not be loaded', recovery: 'none', cause })),
+        (cause) => {
+          this.loading = false;
+          host.reportError(new SocketchartError(ErrorCode.SERVER_ERROR, { message: 'The persistence store could not be loaded', recovery: 'none', cause }));
+        },
       );
     }
   }
@@ -156,7 +142,7 @@ export class Outbound {
     let acked: Promise<AckInfo> | undefined;
     const written = this.sendFrame(data, { ...options, id }, (frame) => {
       acked = acks.track(id, frame, options.channel);
-      this.outbox?.keepUntil(acked, frame, { key: id, channel: options.channel, priority: options.priority ?? 'normal', ttlMs: options.ttl, ack: true });
+      this.outbox?.keepUntil(acked, frame, { key: id, channel: options.channel, priority: options.priority ?? 'normal', ttlMs: options.ttl ?? this.host.options.queue.defaultTtlMs, ack: true });
     });
     if (!acked) return written.then(() => Promise.reject(new SocketchartError(ErrorCode.INVALID_MESSAGE_FORMAT, { message: 'The message was not sent', recovery: 'fail' })));
     written.then(
@@ -210,6 +196,7 @@ export class Outbound {
     const ws = host.ws;
     if (
       link.writable &&
+      !this.loading &&
       ws !== null &&
       ws.readyState === ReadyState.OPEN &&
       (this.queue === undefined || this.queue.size === 0) &&
@@ -236,6 +223,7 @@ export class Outbound {
     id: string | undefined,
     channel: string | undefined,
     signal?: AbortSignal,
+    first?: boolean,
   ): Promise<void> {
     const queue = (this.queue ??= new OutboundQueue(this.host.options.queue, this.host.options.clock, (count) => (this.host.metrics.drops += count)));
     return queue.enqueue({
@@ -246,6 +234,7 @@ export class Outbound {
       ...(id === undefined ? {} : { id }),
       ...(channel === undefined ? {} : { channel }),
       ...(signal === undefined ? {} : { signal }),
+      ...(first ? { first } : {}),
     });
   }
 
@@ -261,42 +250,53 @@ export class Outbound {
     if (this.size > 0) this.host.wake();
   }
 
-  /** Queues again what a previous run left in the persistence store, oldest first. */
+  /** Queues again what a previous run left in the persistence store, oldest first and ahead of what this run queued. */
   private restore(messages: readonly StoredMessage[]): void {
     const outbox = this.outbox!;
+    this.loading = false;
     if (this.disposed) return;
     if (this.host.link.settled) {
       this.unrestored = messages;
       return;
     }
-    const now = this.host.options.clock.now();
-    let restored = 0;
+    const { clock, maxMessageBytes: limit } = this.host.options;
+    const now = clock.now();
+    const kept: StoredMessage[] = [];
     let expired = 0;
     for (const message of messages) {
-      if (outbox.isOwn(message.key)) continue;
       if (message.expiresAt !== undefined && message.expiresAt <= now) {
         outbox.forget(message.key);
         expired++;
         continue;
       }
+      const bytes = frameBytes(message.frame, limit);
+      if (bytes > limit) {
+        outbox.forget(message.key);
+        this.host.metrics.drops++;
+        this.host.reportError(new SocketchartError(ErrorCode.MESSAGE_TOO_LARGE, { message: `A stored message of ${bytes} bytes exceeds maxMessageBytes (${limit})`, details: { bytes, limit, key: message.key } }));
+        continue;
+      }
       if (message.ack && this.acks?.has(message.key)) continue;
+      kept.push(message);
+    }
+    const settled = kept.map((message) => (message.ack ? this.ackTracker().track(message.key, message.frame, message.channel) : undefined));
+    for (let i = kept.length - 1; i >= 0; i--) {
+      const message = kept[i]!;
+      const acked = settled[i];
       const ttl = message.expiresAt === undefined ? undefined : message.expiresAt - now;
-      const queued = this.enqueue(message.frame, message.priority, ttl, message.ack ? message.key : undefined, message.channel);
-      let settled: Promise<unknown> = queued;
-      if (message.ack) {
-        const acks = this.ackTracker();
-        settled = acks.track(message.key, message.frame, message.channel);
+      const queued = this.enqueue(message.frame, message.priority, ttl, message.ack ? message.key : undefined, message.channel, undefined, true);
+      if (acked) {
+        const acks = this.acks!;
         queued.then(
           () => acks.written(message.key),
           (error: SocketchartError) => acks.fail(message.key, error),
         );
       }
-      outbox.forgetWhenSettled(message.key, settled);
-      settled.catch((error: SocketchartError) => this.host.reportError(error));
-      restored++;
+      outbox.forgetWhenSettled(message.key, acked ?? queued);
+      (acked ?? queued).catch((error: SocketchartError) => this.host.reportError(error));
     }
-    this.host.events.emit('restored', { messages: restored, expired });
-    if (restored > 0) this.wakeFlusher();
+    this.host.events.emit('restored', { messages: kept.length, expired });
+    if (this.size > 0) this.wakeFlusher();
   }
 
   /**
@@ -306,6 +306,7 @@ export class Outbound {
   drain(): DrainResult {
     const queue = this.queue;
     if (!queue || queue.size === 0) return EMPTY;
+    if (this.loading) return BLOCKED;
     const ws = this.host.ws;
     if (!ws || ws.readyState !== ReadyState.OPEN) return BLOCKED;
     const { metrics } = this.host;

@@ -8,7 +8,7 @@ import type { Operations } from '../protocol/operations.js';
 import { ErrorCode, SocketchartError, closedError, isSocketchartError, releaseFrames, type Recovery } from '../protocol/errors.js';
 import { redactDeep, redactSecret, redactUrl } from '../protocol/redact.js';
 import { ConnectionMetrics } from '../metrics/connection-metrics.js';
-import { Emitter } from '../events/emitter.js';
+import { Emitter, rethrowLater } from '../events/emitter.js';
 import { releaseActor } from './actor-system.js';
 import type { EnvironmentEvent } from '../environment/environment.js';
 import type { SocketCallbacks } from '../transport/socket-actor.js';
@@ -51,6 +51,9 @@ export function errorOf(failure: Failure): SocketchartError {
  * with `.provide()`), tells the machine what happens (events), and reads what a state allows from each
  * snapshot (`link`). It never decides state.
  */
+/** The name of what was thrown (its message may hold a secret). */
+const kindOf = (cause: unknown): string => (cause instanceof Error ? cause.name : typeof cause);
+
 export class ConnectionRuntime implements SocketCallbacks {
   readonly options: ResolvedOptions;
   /** The optional parts this connection has. */
@@ -70,6 +73,8 @@ export class ConnectionRuntime implements SocketCallbacks {
   /** Sockets this connection has dialed (invariant checks). */
   dials = 0;
   private currentToken: string | undefined;
+  /** The url of the last dial (the url function's answer, before a query token). */
+  dialedUrl: string | undefined;
   private freshToken: string | undefined;
   private context: ConnectionContext | undefined;
   private pingAt: number | undefined;
@@ -252,7 +257,13 @@ export class ConnectionRuntime implements SocketCallbacks {
     const auth = options.auth;
     const mode = auth?.mode ?? 'message';
     const urls = options.urls;
-    let url = urls ? urls[Math.min(urlIndex, urls.length - 1)]! : typeof options.url === 'string' ? options.url : options.url();
+    let url: string;
+    try {
+      url = urls ? urls[Math.min(urlIndex, urls.length - 1)]! : typeof options.url === 'string' ? options.url : options.url();
+    } catch (cause) {
+      throw new SocketchartError(ErrorCode.CONNECTION_FAILED, { message: `The url provider failed (${kindOf(cause)})`, recovery: 'retry' });
+    }
+    this.dialedUrl = url;
     if (auth && mode === 'query' && token !== undefined) {
       url += `${url.includes('?') ? '&' : '?'}${encodeURIComponent(auth.queryParam)}=${encodeURIComponent(token)}`;
     }
@@ -288,6 +299,16 @@ export class ConnectionRuntime implements SocketCallbacks {
     const error = isSocketchartError(cause)
       ? cause
       : new SocketchartError(ErrorCode.AUTHENTICATION_FAILED, { message: 'The token provider failed', recovery: 'retry', cause });
+    return { action: classifyErrorFrame(error), error: releaseFrames(this.redactError(error)) };
+  }
+
+  describeOpenFailure(cause: unknown) {
+    const error = isSocketchartError(cause)
+      ? cause
+      : new SocketchartError(ErrorCode.CONNECTION_FAILED, {
+          message: `The WebSocket could not be created (${kindOf(cause)}): its url or subprotocols are not valid (in auth mode 'subprotocol' the token must be a valid subprotocol name)`,
+          recovery: 'fail',
+        });
     return { action: classifyErrorFrame(error), error: releaseFrames(this.redactError(error)) };
   }
 
@@ -418,6 +439,10 @@ export class ConnectionRuntime implements SocketCallbacks {
     const fn = logger?.[level];
     if (!fn) return;
     const safe = details ? (redactDeep(details, this.redact) as Record<string, unknown>) : undefined;
-    fn.call(logger, this.redact(`[${this.options.name}] ${message}`), safe);
+    try {
+      fn.call(logger, this.redact(`[${this.options.name}] ${message}`), safe);
+    } catch (error) {
+      rethrowLater(error);
+    }
   }
 }

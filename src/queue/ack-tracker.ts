@@ -1,6 +1,7 @@
 import { MAX_TIMER_MS, type Clock, type TimerHandle } from '../environment/clock.js';
 import type { OutgoingFrame } from '../protocol/adapter.js';
 import { ErrorCode, SocketchartError } from '../protocol/errors.js';
+import { exactBytes } from '../protocol/frame-bytes.js';
 
 /** What the server said when it acknowledged a message. */
 export interface AckInfo {
@@ -152,7 +153,7 @@ export class AckTracker {
     let size = -1;
     for (const [id, entry] of this.inFlight) {
       if (entry.attempts === 0) continue;
-      const bytes = typeof entry.frame === 'string' ? entry.frame.length : entry.frame.byteLength;
+      const bytes = exactBytes(entry.frame);
       if (bytes > size) [largest, size] = [id, bytes];
     }
     return largest;

@@ -63,6 +63,8 @@ export interface EnqueueInput {
   channel?: string;
   /** Aborting it takes the message out of the queue (if it is still there) and rejects its promise with the signal's reason. */
   signal?: AbortSignal;
+  /** Queued ahead of the messages of its priority, as the oldest of them (one a previous run left). */
+  first?: boolean;
 }
 
 /** Every priority, highest first. */
@@ -244,8 +246,9 @@ export class OutboundQueue {
       return promise;
     }
     this.expireDue(now);
-    if (this.admit(entry, false)) {
-      this.lane(rank).push(entry);
+    if (this.admit(entry, input.first === true)) {
+      if (input.first) this.lane(rank).unshift(entry);
+      else this.lane(rank).push(entry);
       if (input.signal !== undefined) this.cancelOnAbort(entry, input.signal);
     }
     return promise;

@@ -17,16 +17,25 @@ export interface KeepOptions {
 export class Outbox {
   private readonly prefix = Math.random().toString(36).slice(2, 10);
   private keys = 0;
-  /** Keys this run put and has not let go of yet: what the store loads under them is not a previous run's. */
-  private readonly own = new Set<string>();
+  /** Every key this run put before the store answered its load: what the store loads under them is not a previous run's. */
+  private own: Set<string> | undefined = new Set();
 
+  /** `failed` hears of each put or delete the store threw on; the message itself goes on. */
   constructor(
     private readonly store: MessageStore,
     private readonly clock: Pick<Clock, 'now'>,
+    private readonly failed: (what: 'keep' | 'forget', cause: unknown) => void,
   ) {}
 
-  load(): Promise<StoredMessage[]> {
-    return Promise.resolve().then(() => this.store.load());
+  /** What earlier runs left, oldest first. */
+  async load(): Promise<StoredMessage[]> {
+    try {
+      const messages = await Promise.resolve().then(() => this.store.load());
+      const own = this.own!;
+      return messages.filter((message) => !own.has(message.key));
+    } finally {
+      this.own = undefined;
+    }
   }
 
   /** Keeps a text frame until `settled` settles; binary frames are not kept. */
@@ -34,22 +43,22 @@ export class Outbox {
     if (typeof frame !== 'string') return;
     const key = options.key ?? `${this.prefix}-${++this.keys}`;
     const now = this.clock.now();
-    this.store.put({
-      key,
-      frame,
-      priority: options.priority,
-      ack: options.ack,
-      sentAt: now,
-      ...(options.channel === undefined ? {} : { channel: options.channel }),
-      ...(options.ttlMs !== undefined && options.ttlMs > 0 ? { expiresAt: now + options.ttlMs } : {}),
-    });
-    this.own.add(key);
+    this.own?.add(key);
+    try {
+      this.store.put({
+        key,
+        frame,
+        priority: options.priority,
+        ack: options.ack,
+        sentAt: now,
+        ...(options.channel === undefined ? {} : { channel: options.channel }),
+        ...(options.ttlMs !== undefined && options.ttlMs > 0 ? { expiresAt: now + options.ttlMs } : {}),
+      });
+    } catch (cause) {
+      this.failed('keep', cause);
+      return;
+    }
     this.forgetWhenSettled(key, settled);
-  }
-
-  /** Whether `key` was put by this run (a message sent before the store loaded), not left by a previous one. */
-  isOwn(key: string): boolean {
-    return this.own.has(key);
   }
 
   forgetWhenSettled(key: string, settled: Promise<unknown>): void {
@@ -58,7 +67,10 @@ export class Outbox {
   }
 
   forget(key: string): void {
-    this.own.delete(key);
-    this.store.delete(key);
+    try {
+      this.store.delete(key);
+    } catch (cause) {
+      this.failed('forget', cause);
+    }
   }
 }

@@ -18,6 +18,8 @@ export interface SocketCallbacks {
   describeClose(code: number, reason: string): { code: number; reason: string; action: FailureAction; error: Failure };
   /** What a failed token request asks of the connection. */
   describeTokenFailure(cause: unknown): { action: FailureAction; error: Failure };
+  /** What a socket that could not be opened asks of the connection (`open()` threw `cause`). */
+  describeOpenFailure(cause: unknown): { action: FailureAction; error: Failure };
 }
 
 let openSockets = 0;
@@ -96,13 +98,8 @@ class SocketLink {
     try {
       ws = callbacks.open(token, input.urlIndex);
     } catch (cause) {
-      const kind = cause instanceof Error ? cause.name : typeof cause;
-      const error = {
-        code: 'CONNECTION_FAILED',
-        message: `The WebSocket could not be created (${kind}): its url or subprotocols are not valid (in auth mode 'subprotocol' the token must be a valid subprotocol name)`,
-        recovery: 'fail',
-      };
-      this.#sendBack({ type: 'socket.close', socket: input.socket, code: 1006, reason: error.message, wasClean: false, action: 'fail', error });
+      const { action, error } = callbacks.describeOpenFailure(cause);
+      this.#sendBack({ type: 'socket.close', socket: input.socket, code: 1006, reason: error.message, wasClean: false, action, error });
       return;
     }
     this.#ws = ws;

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createConnection, ErrorCode, type Connection } from '../../src/index.node.js';
-import { liveSocketCount } from '../../src/testing/index.js';
+import { createManualEnvironment, liveSocketCount } from '../../src/testing/index.js';
 import { FaultProxy } from '../support/fault-proxy.js';
 import { ProtocolServer } from '../support/echo-server.js';
 import { until } from '../support/until.js';
@@ -188,5 +188,32 @@ describe('a refusal that says try again later, against the reference server', ()
     await until(() => second.status === 'reconnecting');
     expect(errors).toEqual([ErrorCode.RATE_LIMIT_EXCEEDED]);
     expect(second.snapshot.context.retryDelayMs).toBeGreaterThanOrEqual(10_000);
+  });
+});
+
+describe('a hidden page against the reference server', () => {
+  it('keeps its link through the server\'s idle timeout: its keepalive pings are frames the server hears', async () => {
+    const server = await startReferenceServer({ idleTimeoutMs: 400, heartbeatIntervalMs: 0 });
+    const environment = createManualEnvironment({ hidden: true });
+    const connection = createConnection({
+      url: `ws://127.0.0.1:${server.address()!.port}`,
+      auth: { token: 'alice' },
+      environment,
+      heartbeat: { intervalMs: 100, timeoutMs: 1_000 },
+      reconnect: { baseMs: 50, capMs: 100 },
+    });
+    cleanups.push(async () => {
+      connection.dispose();
+      await server.close();
+    });
+    const lost: string[] = [];
+    connection.on('state', ({ status, previous, reason }) => {
+      if (previous === 'connected') lost.push(`${status}: ${reason ?? ''}`);
+    });
+    connection.start();
+    await until(() => connection.isConnected);
+    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    expect(lost, 'links lost while the page was hidden').toEqual([]);
+    expect(connection.metrics().connects).toBe(1);
   });
 });

@@ -56,6 +56,8 @@ const cycle = ['socket.open', 'socket.close 1000', 'after reconnectDelay'];
 /** `n` quiet intervals, each ending in a probe the server answers. */
 const beats = (n: number) => Array.from({ length: n }, () => ['after heartbeatInterval', 'heartbeat.pong']).flat();
 const pings = (sut: Sut) => sut.server.sockets.map((socket) => socket.sentOfType('ping').length);
+/** `n` quiet intervals of a hidden or frozen page, each a keepalive ping that nothing waits on. */
+const keepalives = (n: number) => Array.from({ length: n }, () => 'after heartbeatInterval');
 const gateOf = (sut: Sut) => {
   if (!sut.gate) throw new Error('this variant has no dial gate');
   return sut.gate;
@@ -117,12 +119,14 @@ const scenarios: readonly Scenario[] = [
     },
   },
   {
-    name: 'a frozen page is not probed, and its session is still refreshed in band',
+    // Timers due at the same instant fire in one step: the keepalive with minUptime (5 s) and with each tokenRefresh (6 s, 12 s).
+    name: 'a frozen page is not probed, only kept alive each interval, and its session is still refreshed in band',
     variant: 0,
-    events: ['connection.start', 'socket.open', 'auth.ok', 'page.freeze', 'after minUptime', 'after tokenRefresh', 'token refreshed', 'auth.ok', 'after tokenRefresh'],
+    events: ['connection.start', 'socket.open', 'auth.ok', 'page.freeze', ...keepalives(4), 'after minUptime', 'after tokenRefresh', 'token refreshed', 'auth.ok', ...keepalives(5), 'after tokenRefresh'],
     check: (sut) => {
       expect(sut.server.sockets[0]?.sentOfType('auth').map((frame) => frame.token)).toEqual(['token-1', 'token-2']);
-      expect(pings(sut)).toEqual([0]);
+      expect(pings(sut), 'one keepalive a second for 12 s').toEqual([12]);
+      expect(sut.rootEvents).not.toContain('heartbeat.timeout');
     },
   },
   {
@@ -150,19 +154,19 @@ const scenarios: readonly Scenario[] = [
     // heartbeat.timeout leads to a retry at zero delay: that timer falls due at once and fires in the same step.
     name: 'a stable connection whose probe goes unanswered dials again at once',
     variant: 0,
-    events: ['connection.start', 'socket.open', 'auth.ok', 'page.freeze', 'after minUptime', 'page.resume', 'pong deadline', 'socket.open'],
+    events: ['connection.start', 'socket.open', 'auth.ok', 'page.freeze', ...keepalives(4), 'after minUptime', 'page.resume', 'pong deadline', 'socket.open'],
     check: (sut) => {
       expect(delaysOf(sut, 'reconnectDelay')).toEqual([0]);
       expect(sut.connection.dials).toBe(2);
-      expect(pings(sut)).toEqual([1, 0]);
+      expect(pings(sut), 'five keepalives, then the probe on resume').toEqual([6, 0]);
     },
   },
   {
     name: 'a page that wakes is probed at once; a probe the page hides is dropped, and times nothing out',
     variant: 0,
-    events: ['connection.start', 'socket.open', 'auth.ok', 'page.hidden', 'page.visible', 'page.hidden', 'after minUptime', 'page.resume', 'heartbeat.pong'],
+    events: ['connection.start', 'socket.open', 'auth.ok', 'page.hidden', 'page.visible', 'page.hidden', ...keepalives(4), 'after minUptime', 'page.resume', 'heartbeat.pong'],
     check: (sut) => {
-      expect(pings(sut)).toEqual([2]);
+      expect(pings(sut), 'the probe on the first wake, five keepalives, the probe on resume').toEqual([7]);
       expect(sut.rootEvents).not.toContain('heartbeat.timeout');
       expect(sut.connection.status).toBe('connected');
     },

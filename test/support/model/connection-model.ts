@@ -161,6 +161,9 @@ const PROBING = 'link.connected.liveness.probing';
 /** Transitions that start a probe (a heartbeat child, which pings at once). */
 export const probeStarts = transitionsOf(connectionMachine).filter((id) => id.endsWith(`→ connection.${PROBING}`));
 
+/** Transitions that send a keepalive ping and judge nothing (a hidden page's quiet interval). */
+export const keepalives = transitionsOf(connectionMachine).filter((id) => id.startsWith('connection.link.connected.liveness.suspended: after(heartbeatInterval)'));
+
 export const is = (snapshot: Pick<AnyMachineSnapshot, 'value'>, path: string) =>
   activeStateIds(connectionMachine, snapshot.value as StateValue).includes(`connection.${path}`);
 

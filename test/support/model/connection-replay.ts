@@ -19,7 +19,7 @@ import { settle } from '../harness.js';
 import { ModelDialGate, TokenGate } from './gates.js';
 import { checkConnectionInvariants, expectNothingLeftAfterStop } from './invariants.js';
 import { fireDelayed, type RealTimer, type TimerLog, type TimerOwner } from './timers.js';
-import { EVENT, PONG_DEADLINE, PROBE_TIMER, TIMING, contextOf, drawFor, is, probeStarts, variantOptions, type State, type Variant } from './connection-model.js';
+import { EVENT, PONG_DEADLINE, PROBE_TIMER, TIMING, contextOf, drawFor, is, keepalives, probeStarts, variantOptions, type State, type Variant } from './connection-model.js';
 
 export interface Dial {
   /** Status of the connection when it dialed. */
@@ -294,8 +294,8 @@ export function assertMatches(sut: Sut, state: State, step: ReplayStep<State> | 
   const flusherWaits = is(s, 'link.connected.outbound.draining') ? 1 : 0;
   expect(sut.clock.pending, `4: pending timers (${state.timers.map((timer) => timer.id).join(', ') || 'none'} modelled)`).toBe(state.timers.length + flusherWaits);
   if (step) {
-    const probes = step.after.taken.filter((id) => probeStarts.includes(id)).length;
-    expect(pingsSent(sut) - sut.pingsAtStep, 'pings sent: one per probe started').toBe(probes);
+    const pings = step.after.taken.filter((id) => probeStarts.includes(id) || keepalives.includes(id)).length;
+    expect(pingsSent(sut) - sut.pingsAtStep, 'pings sent: one per probe started or keepalive').toBe(pings);
   }
   checkConnectionInvariants(sut, step);
 }

@@ -219,7 +219,9 @@ export class PolicyOracle {
           prediction = this.fail('retry', draw, `${timer} in ${status}`);
         } else if (timer === 'reconnectDelay') prediction = this.dial('the backoff is over');
         else if (timer === 'recoveryTimeout') prediction = this.dial('the recovery time is over: one probe', true);
-        else if (timer === 'heartbeatInterval') prediction = { status: 'connected', probing: true, why: 'a quiet interval: probe' };
+        else if (timer === 'heartbeatInterval') {
+          prediction = this.hidden ? { status: 'connected', probing: false, why: 'hidden: a keepalive ping, no probe' } : { status: 'connected', probing: true, why: 'a quiet interval: probe' };
+        }
       }
     }
     return prediction;

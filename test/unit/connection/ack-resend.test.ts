@@ -270,6 +270,19 @@ it('a 1009 close fails the largest acknowledged message written, whichever order
   expect(publishes(h.server.last)).toEqual(['small']);
 });
 
+it('a 1009 close fails the message of the most bytes, not of the most characters', async () => {
+  const h = harness({ heartbeat: false, reconnect: { baseMs: 100, capMs: 100, jitter: 0 } });
+  silent(h);
+  await h.connect();
+  const ascii = track(h.connection.send('a'.repeat(1_000), { channel: 'c', ack: true, id: 'ascii' }));
+  const euros = track(h.connection.send('€'.repeat(700), { channel: 'c', ack: true, id: 'euros' }));
+  await h.settle();
+  h.server.last!.closeFromServer(1009, 'message too big');
+  await h.settle();
+  expect(euros.error).toMatchObject({ code: ErrorCode.MESSAGE_TOO_LARGE, messageId: 'euros' });
+  expect(ascii.status).toBe('pending');
+});
+
 it('a 1009 close fails a message that was written, not a larger one still waiting in the queue', async () => {
   const h = harness({ heartbeat: false, reconnect: { baseMs: 100, capMs: 100, jitter: 0 }, rateLimit: { channels: { c: { perMinute: 6, burst: 1 } } } });
   silent(h);

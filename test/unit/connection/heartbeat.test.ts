@@ -57,7 +57,20 @@ describe('heartbeat', () => {
     h.env.emit('hidden');
     await h.advance(10 * 60_000);
     expect(h.connection.status).toBe('connected');
-    expect(h.server.last!.sentOfType('ping')).toHaveLength(1);
+    expect(h.server.sockets).toHaveLength(1);
+  });
+
+  it('keeps pinging each intervalMs while the page is hidden, so that a server\'s idle timeout does not close it', async () => {
+    const h = harness({ heartbeat, reconnect }, { autoPong: false });
+    await h.connect();
+    h.env.emit('hidden');
+    for (let interval = 1; interval <= 6; interval++) {
+      await h.advance(9_999);
+      expect(h.server.last!.sentOfType('ping')).toHaveLength(interval - 1);
+      await h.advance(1);
+      expect(h.server.last!.sentOfType('ping')).toHaveLength(interval);
+    }
+    expect(h.connection.status).toBe('connected');
   });
 
   it('verifies the link with an immediate ping when the page becomes visible, and reconnects a zombie', async () => {
@@ -65,10 +78,13 @@ describe('heartbeat', () => {
     await h.connect();
     h.env.emit('hidden');
     await h.advance(60_000);
+    const keptAlive = h.server.last!.sentOfType('ping').length;
     h.env.emit('visible');
     await h.settle();
-    expect(h.server.last!.sentOfType('ping')).toHaveLength(1);
-    await h.advance(2_000);
+    expect(h.server.last!.sentOfType('ping')).toHaveLength(keptAlive + 1);
+    await h.advance(1_999);
+    expect(h.connection.status).toBe('connected');
+    await h.advance(1);
     expect(h.connection.status).toBe('reconnecting');
   });
 
@@ -151,12 +167,13 @@ describe('a stale pong is not proof of life', () => {
     await h.advance(500);
     h.env.emit('freeze'); // page frozen mid-probe; the network dies meanwhile
     await h.advance(60_000);
-    h.env.emit('resume'); // wake: verification ping #2
+    const keptAlive = socket.sentOfType('ping').length; // ping #1 and a keepalive each interval
+    h.env.emit('resume'); // wake: the verification ping
     await h.settle();
-    expect(socket.sentOfType('ping')).toHaveLength(2);
+    expect(socket.sentOfType('ping')).toHaveLength(keptAlive + 1);
     socket.push({ type: 'pong', ts: first }); // the queued answer to ping #1, delivered after resume
     await h.settle();
-    await h.advance(2_000); // ping #2 is never answered: the socket is a zombie
+    await h.advance(2_000); // the verification ping is never answered: the socket is a zombie
     expect(h.connection.status).toBe('reconnecting');
   });
 

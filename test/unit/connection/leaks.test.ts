@@ -135,4 +135,22 @@ describe('a connection at rest lets go of its actor, whatever is called on it', 
     await h.settle();
     expect(h.connection.status).toBe('connected');
   });
+
+  it('start() on a failed connection (only retry() leaves failed) watches nothing and runs no new actor; retry() still dials', async () => {
+    const h = harness();
+    await h.connect();
+    h.server.last!.closeFromServer(4003, 'forbidden');
+    await h.settle();
+    expect(h.connection.status).toBe('failed');
+    expect(h.connection.actor.getSnapshot().status).toBe('stopped');
+    h.connection.start();
+    await h.advance(60_000);
+    expect(h.connection.status).toBe('failed');
+    expect(h.dials).toHaveLength(1);
+    expect(h.env.listenerCount, 'environment listeners').toBe(0);
+    expect(h.connection.actor.getSnapshot().status).toBe('stopped');
+    h.connection.retry();
+    await h.settle();
+    expect(h.connection.status).toBe('connected');
+  });
 });

@@ -82,6 +82,29 @@ describe('misuse is refused at once', () => {
     expect(h.server.sockets).toHaveLength(1);
   });
 
+  it('stop() with a close code or reason a browser WebSocket refuses throws InvalidOptionError naming it, and the connection stays up', async () => {
+    const h = harness();
+    await h.connect();
+    for (const code of [1001, 2999, 5000, 3000.5]) expect(() => h.connection.stop({ code })).toThrow(expect.objectContaining({ option: 'code' }));
+    expect(() => h.connection.stop({ reason: '€'.repeat(42) })).toThrow(expect.objectContaining({ option: 'reason' }));
+    expect(() => h.connection.stop({ reason: 42 as never })).toThrow(expect.objectContaining({ option: 'reason' }));
+    await h.settle();
+    expect(h.connection.status).toBe('connected');
+    h.connection.stop({ code: 4999, reason: '€'.repeat(41) });
+    await h.settle();
+    expect(h.server.last!.closedByClient).toMatchObject({ code: 4999, reason: '€'.repeat(41) });
+  });
+
+  it('stop() takes 1000 and 3000 as the bounds of what it allows', async () => {
+    for (const code of [1000, 3000]) {
+      const h = harness();
+      await h.connect();
+      h.connection.stop({ code });
+      await h.settle();
+      expect(h.server.last!.closedByClient?.code).toBe(code);
+    }
+  });
+
   it('a url error does not echo the token a query carries', () => {
     const { WebSocket } = createMockServer();
     const error = (() => {

@@ -181,10 +181,14 @@ describe('connection options', () => {
     expect(timers.pending).toBe(0);
   });
 
+  it('refuses a reconnect.baseMs of 0: with the circuit off, every failed dial would be retried at once, for ever', () => {
+    expect(creationError({ reconnect: { baseMs: 0 }, circuit: false })).toMatchObject({ option: 'reconnect.baseMs' });
+  });
+
   it('accepts the boundary values of every range', () => {
     expect(
       creationError({
-        reconnect: { baseMs: 0, capMs: 0, multiplier: 1, jitter: 0, minUptimeMs: 0, restartWindowMs: 0, tryLaterMs: 0 },
+        reconnect: { baseMs: 1, capMs: 1, multiplier: 1, jitter: 0, minUptimeMs: 0, restartWindowMs: 0, tryLaterMs: 0 },
       }),
     ).toBeUndefined();
     expect(creationError({ reconnect: { jitter: 1, multiplier: 1.5 } })).toBeUndefined();

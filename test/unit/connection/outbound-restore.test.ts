@@ -58,6 +58,22 @@ it('a stored message whose expiry is exactly now is dropped as expired, not rest
   expect(h.server.last!.sentOfType('publish').map((frame) => frame.data)).toEqual(['later']);
 });
 
+it('a stored frame over maxMessageBytes is not written: it leaves the store and fails with MESSAGE_TOO_LARGE, naming its key', async () => {
+  const store = memoryStore();
+  const frame = JSON.stringify({ type: 'publish', ch: 'c', data: 'x'.repeat(2_000) });
+  store.put(stored({ key: 'big', frame }));
+  store.put(stored({ key: 'small' }));
+  const h = harness({ heartbeat: false, persistence: { store }, maxMessageBytes: 1_024 });
+  const restored: unknown[] = [];
+  h.connection.on('restored', (event) => restored.push(event));
+  await h.connect();
+  await h.settle();
+  expect(h.server.last!.sentOfType('publish').map((frame) => frame.data)).toEqual(['small']);
+  expect(h.errors.map((error) => [error.code, error.details])).toEqual([[ErrorCode.MESSAGE_TOO_LARGE, { bytes: Buffer.byteLength(frame), limit: 1_024, key: 'big' }]]);
+  expect(restored).toEqual([{ messages: 1, expired: 0 }]);
+  expect(store.size).toBe(0);
+});
+
 it('a store that cannot load is reported on on(error), and the connection carries on', async () => {
   const failure = new Error('disk on fire');
   const store: MessageStore = {

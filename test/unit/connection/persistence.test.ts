@@ -26,6 +26,33 @@ function acking(h: Harness, state = { silent: false }) {
   return state;
 }
 
+/** A store that reads its contents when asked to load but answers only on `release()` (as IndexedDB's getAll answers on a later task). */
+function gatedStore(inner: MemoryStore): MessageStore & { release(): void } {
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  return {
+    load: async () => {
+      const snapshot = inner.load();
+      await gate;
+      return snapshot;
+    },
+    put: (message) => inner.put(message),
+    delete: (key) => inner.delete(key),
+    release: () => release(),
+  };
+}
+
+/** A first run that queued `data` on channel c and died: what it left in its store. */
+async function leftBehind(...data: string[]): Promise<MemoryStore> {
+  const store = memoryStore();
+  const first = harness({ heartbeat: false, persistence: { store } });
+  for (const item of data) void first.connection.send(item, { channel: 'c' }).catch(() => {});
+  await first.settle();
+  const left = crashCopy(store);
+  first.connection.dispose();
+  return left;
+}
+
 const dirs: string[] = [];
 afterEach(() => {
   while (dirs.length) rmSync(dirs.pop()!, { recursive: true, force: true });
@@ -90,6 +117,94 @@ describe('persisted messages', () => {
     expect(written.slice(0, 2).map(([id]) => id)).toEqual(ids);
     expect(left.size).toBe(0);
     expect(second.errors).toEqual([]);
+  });
+
+  it('after a restart, what the previous run left goes out before what this run queued while the store loaded', async () => {
+    const left = await leftBehind('old-1', 'old-2');
+    const second = harness({ heartbeat: false, persistence: { store: left } });
+    void second.connection.send('new', { channel: 'c' }).catch(() => {});
+    await second.connect();
+    await second.settle();
+    await second.advance(100);
+    expect(publishes(second.server.last).map(([, data]) => data)).toEqual(['old-1', 'old-2', 'new']);
+  });
+
+  it('after a restart, a send on a link that opened before the store loaded waits for what the previous run left', async () => {
+    const store = gatedStore(await leftBehind('old'));
+    const h = harness({ heartbeat: false, persistence: { store } });
+    await h.connect();
+    const sent = h.connection.send('new', { channel: 'c' });
+    await h.settle();
+    expect(publishes(h.server.last)).toEqual([]);
+    await h.advance(100);
+    expect(publishes(h.server.last), 'nothing is written while the store loads').toEqual([]);
+    store.release();
+    await h.settle();
+    await h.advance(100);
+    await sent;
+    expect(publishes(h.server.last).map(([, data]) => data)).toEqual(['old', 'new']);
+  });
+
+  it('a message this run gave up between the store reading its contents and answering is not taken for a previous run\'s', async () => {
+    const store = gatedStore(memoryStore());
+    const h = harness({ heartbeat: false, persistence: { store } });
+    const restored: unknown[] = [];
+    h.connection.on('restored', (event) => restored.push(event));
+    const abort = new AbortController();
+    const sent = h.connection.send('given-up', { channel: 'c', signal: abort.signal });
+    abort.abort(new Error('not wanted'));
+    await expect(sent).rejects.toThrow('not wanted');
+    store.release();
+    await h.connect();
+    await h.settle();
+    await h.advance(100);
+    expect(publishes(h.server.last)).toEqual([]);
+    expect(restored).toEqual([{ messages: 0, expired: 0 }]);
+  });
+
+  it('an acknowledged message queued under queue.defaultTtlMs is kept with that expiry, and dropped after a restart that came later', async () => {
+    const store = memoryStore();
+    const first = harness({ heartbeat: false, persistence: { store }, queue: { defaultTtlMs: 1_000 } });
+    void first.connection.send('acked', { channel: 'c', ack: true }).catch(() => {});
+    await first.settle();
+    expect(store.load().map((message) => message.expiresAt)).toEqual([first.clock.now() + 1_000]);
+    const left = crashCopy(store);
+    first.connection.dispose();
+
+    const second = harness({ heartbeat: false, persistence: { store: left }, queue: { defaultTtlMs: 1_000 } });
+    second.clock.advance(5_000);
+    const restored: unknown[] = [];
+    second.connection.on('restored', (event) => restored.push(event));
+    await second.connect();
+    await second.settle();
+    expect(restored).toEqual([{ messages: 0, expired: 1 }]);
+    expect(publishes(second.server.last)).toEqual([]);
+  });
+
+  it('a store whose put or delete throws loses no message: each is written and acknowledged, and each failure is reported', async () => {
+    const failing: MessageStore = {
+      load: () => [],
+      put: (message) => {
+        if (message.frame.includes('no-room')) throw new Error('quota exceeded');
+      },
+      delete: () => {
+        throw new Error('store gone');
+      },
+    };
+    const h = harness({ heartbeat: false, persistence: { store: failing } });
+    acking(h);
+    const queued = h.connection.send('queued', { channel: 'c' });
+    await h.connect();
+    await h.advance(100);
+    await expect(queued).resolves.toBeUndefined();
+    await expect(h.connection.send('no-room', { channel: 'c', ack: true, id: 'op-1' })).resolves.toBeUndefined();
+    await expect(h.connection.send('again', { channel: 'c', ack: true, id: 'op-1' })).resolves.toBeUndefined();
+    expect(publishes(h.server.last)).toEqual([[undefined, 'queued'], ['op-1', 'no-room'], ['op-1', 'again']]);
+    expect(h.errors.map((error) => [error.code, error.message, (error.cause as Error).message])).toEqual([
+      [ErrorCode.SERVER_ERROR, 'The persistence store could not forget a message', 'store gone'],
+      [ErrorCode.SERVER_ERROR, 'The persistence store could not keep a message', 'quota exceeded'],
+      [ErrorCode.SERVER_ERROR, 'The persistence store could not forget a message', 'store gone'],
+    ]);
   });
 
   it('drops messages whose time-to-live passed while the app was down', async () => {

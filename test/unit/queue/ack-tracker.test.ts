@@ -76,6 +76,18 @@ describe('AckTracker', () => {
     expect(acks.largestWritten()).toBe('text');
   });
 
+  it('measures a text message in the bytes it takes on the wire, not in its characters', () => {
+    const { acks } = tracker();
+    void acks.track('ascii', 'a'.repeat(1_000), 'ch').catch(() => undefined);
+    void acks.track('euros', '€'.repeat(700), 'ch').catch(() => undefined);
+    void acks.track('emoji', '😀'.repeat(600), 'ch').catch(() => undefined);
+    acks.written('ascii');
+    acks.written('euros');
+    expect(acks.largestWritten()).toBe('euros');
+    acks.written('emoji');
+    expect(acks.largestWritten()).toBe('emoji');
+  });
+
   it('rejects with TIMEOUT after maxAttempts writes without an ack, saying how many and naming the message', async () => {
     const writes: unknown[] = [];
     const { clock, acks } = tracker((frame) => writes.push(frame) > 0);

@@ -79,6 +79,7 @@ function callbacks(socket: WebSocketLike | EmitterSocket, token: () => Token = (
       return { code: code + 1, reason: `described ${reason}`, action: 'reconnect', error: { code: 'NETWORK_ERROR', message: 'described', recovery: 'retry' } };
     },
     describeTokenFailure: () => ({ action: 'reconnect', error: { code: 'AUTHENTICATION_FAILED', message: 'no token', recovery: 'retry' } }),
+    describeOpenFailure: (cause) => ({ action: 'reconnect', error: { code: 'CONNECTION_FAILED', message: `cannot open: ${String(cause)}`, recovery: 'retry' } }),
   };
   return { calls, given };
 }
@@ -159,22 +160,21 @@ describe('the socket actor', () => {
     }
   });
 
-  it('a socket that cannot be created is a failed dial: a 1006 close with CONNECTION_FAILED that names only the kind of error', () => {
+  it('a socket that cannot be created is a close of 1006 with what its callbacks make of the failure, and counts no socket', () => {
     const { given } = callbacks(new BrowserSocket());
     const before = liveSocketCount();
+    const failure = new SyntaxError('invalid subprotocol');
     const { heard } = invoke({
       ...given,
       open: () => {
-        throw new SyntaxError("invalid subprotocol 'socketchart.token.SECRET'");
+        throw failure;
       },
+      describeOpenFailure: (cause) => ({ action: cause === failure ? 'fail' : 'reconnect', error: { code: 'CONNECTION_FAILED', message: 'described', recovery: 'fail' } }),
     });
     expect(liveSocketCount()).toBe(before);
-    expect(heard).toHaveLength(1);
-    const [event] = heard as Array<EventObject & Record<string, unknown>>;
-    expect(event).toMatchObject({ type: 'socket.close', socket: 7, code: 1006, wasClean: false, action: 'fail', error: { code: 'CONNECTION_FAILED', recovery: 'fail' } });
-    expect(event!.reason).toBe((event!.error as { message: string }).message);
-    expect(event!.reason).toContain('(SyntaxError)');
-    expect(JSON.stringify(event)).not.toContain('SECRET');
+    expect(heard).toEqual([
+      { type: 'socket.close', socket: 7, code: 1006, reason: 'described', wasClean: false, action: 'fail', error: { code: 'CONNECTION_FAILED', message: 'described', recovery: 'fail' } },
+    ]);
   });
 
   it('a browser socket\'s close reaches the connection as describeClose tells it, clean only when the event says so', () => {

@@ -1,0 +1,77 @@
+import { afterEach, expect, it, vi } from 'vitest';
+import { ErrorCode } from '../../../src/index.js';
+import { harness, type Harness } from '../../support/harness.js';
+import { collectRethrown } from '../../support/rethrown.js';
+
+/** A callback of the app that throws reaches the app (rethrown later, or as a typed error); it never stops the connection. */
+
+/** Moves simulated time a second at a time (each dial's socket opens between two steps) until connected. */
+async function reconnected(h: Harness): Promise<void> {
+  for (let s = 0; s < 60 && h.connection.status !== 'connected'; s++) await h.advance(1_000);
+}
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+it('a logger that throws is rethrown later, and the connection still reconnects after a drop', async () => {
+  const rethrown = collectRethrown();
+  const failure = new Error('log transport down');
+  const h = harness({
+    logger: {
+      warn: () => {
+        throw failure;
+      },
+    },
+  });
+  await h.connect();
+  h.server.last!.drop();
+  await h.settle();
+  expect(rethrown).toContain(failure);
+  expect(h.connection.actor.getSnapshot().status).toBe('active');
+  await reconnected(h);
+  expect(h.connection.status).toBe('connected');
+});
+
+it('a dialGate whose request() throws is rethrown later, and the dial goes on without its permit', async () => {
+  const rethrown = collectRethrown();
+  const failure = new Error('gate down');
+  const h = harness({
+    dialGate: {
+      request: () => {
+        throw failure;
+      },
+    },
+  });
+  h.connection.start();
+  await h.settle();
+  expect(rethrown).toEqual([failure]);
+  expect(h.connection.status).toBe('connected');
+});
+
+it('a url function that throws is a CONNECTION_FAILED to retry, naming what it threw but not its message; the next dial asks again', async () => {
+  let calls = 0;
+  const h = harness({
+    url: () => {
+      if (++calls === 1) throw new TypeError('ticket t0p-s3cr3t expired');
+      return 'ws://mock.test/socket';
+    },
+  });
+  h.connection.start();
+  await h.settle();
+  expect(h.errors.map((error) => [error.code, error.recovery, error.message])).toEqual([[ErrorCode.CONNECTION_FAILED, 'retry', 'The url provider failed (TypeError)']]);
+  expect(h.connection.status).toBe('reconnecting');
+  await reconnected(h);
+  expect(h.connection.status).toBe('connected');
+  expect(calls).toBe(2);
+});
+
+it('connection.url reads what the url function answered for the last dial, without calling it again', async () => {
+  let calls = 0;
+  const h = harness({ url: () => `ws://mock.test/socket?ticket=${++calls}` });
+  expect(h.connection.url).toBe('');
+  await h.connect();
+  expect(h.connection.url).toBe('ws://mock.test/socket?ticket=1');
+  expect(h.connection.url).toBe('ws://mock.test/socket?ticket=1');
+  expect(calls).toBe(1);
+});
