@@ -1,6 +1,7 @@
 import { createServer as createHttpServer, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { WebSocket, WebSocketServer } from 'ws';
 import { InvalidOptionError } from '../../../src/protocol/errors.js';
 import { createServer, type ServerOptions } from '../../../src/server/index.js';
 import { connectAs, delay, eventually, httpUrl, metricValue, mintToken, open, SECRET, silentLogger, startServer, wsUrl } from './helpers.js';
@@ -116,6 +117,28 @@ describe('lifecycle: options, graceful shutdown, health and metrics, attaching t
     expect((await viaPath.closed).code).toBe(1012);
     expect(app.listening).toBe(true);
     expect(await (await fetch(`http://127.0.0.1:${port}/healthz`)).text()).toBe('app says hi');
+    await new Promise<void>((resolve) => app.close(() => resolve()));
+  });
+
+  it('attached to a server that serves other upgrades (another WebSocket path), leaves those to the app', async () => {
+    const app: Server = createHttpServer();
+    await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
+    const server = await createServer({ server: app, path: '/ws', auth: { jwtSecret: SECRET }, logger: silentLogger(), channels: [{ pattern: '*:*', subscribe: true }] });
+    const other = new WebSocketServer({ noServer: true });
+    other.on('connection', (ws) => ws.send('app socket'));
+    app.on('upgrade', (request, socket, head) => {
+      if (request.url === '/other') other.handleUpgrade(request, socket, head, (ws) => other.emit('connection', ws, request));
+    });
+    const port = server.address()!.port;
+    const appClient = new WebSocket(`ws://127.0.0.1:${port}/other`);
+    const greeting = await new Promise<string>((resolve, reject) => {
+      appClient.once('message', (data) => resolve(String(data)));
+      appClient.once('error', reject);
+    });
+    expect(greeting).toBe('app socket');
+    appClient.close();
+    await server.close();
+    other.close();
     await new Promise<void>((resolve) => app.close(() => resolve()));
   });
 

@@ -127,7 +127,10 @@ describe('rate limits by scope: connection, user, channel type, address', () => 
     expect(codes.slice(0, 5)).toEqual([4001, 4001, 4001, 4001, 4001]);
     expect(codes.slice(6)).toEqual([4029, 4029]);
     const refused = await open(wsUrl(server));
-    expect((await refused.closed).reason).toMatch(/^rate limited; retry_after=\d+$/);
+    const { reason } = await refused.closed;
+    expect(reason).toMatch(/^rate limited; retry_after=\d+$/);
+    expect(Number(reason.split('=')[1]), 'seconds until the address has a token again: one each 10 s').toBeGreaterThanOrEqual(1);
+    expect(Number(reason.split('=')[1])).toBeLessThanOrEqual(10);
     neighbour.send({ type: 'ping', ts: 1 });
     await neighbour.nextOfType('pong');
     await neighbour.close();

@@ -2,6 +2,7 @@ import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SocketchartServer } from '../../../src/server/index.js';
 import { connectAs, delay, open, startServer, wsUrl } from './helpers.js';
+import { until } from '../../support/until.js';
 
 /** A raw TCP client that sends the start of an upgrade request, then nothing (slowloris). */
 function stall(server: SocketchartServer): Promise<{ socket: Socket; closedAfterMs: Promise<number> }> {
@@ -42,5 +43,60 @@ describe('slow handshakes: bounded in time, and counted against maxConnections',
     client.send({ type: 'ping', ts: 1 });
     await client.nextOfType('pong');
     await client.close();
+  });
+
+  it('refuses a handshake token whose verification has not answered within auth.timeoutMs with 4001', async () => {
+    const server = await startServer({ auth: { modes: ['query'], timeoutMs: 200, verify: () => new Promise(() => undefined) } });
+    servers.push(server);
+    const client = await open(`${wsUrl(server)}?token=never-answered`);
+    expect(await client.closed).toEqual({ code: 4001, reason: 'authentication timeout' });
+  });
+
+  it('counts handshakes whose token is being verified against maxConnections, and accepts again once they are answered', async () => {
+    const answers: Array<() => void> = [];
+    const server = await startServer({
+      maxConnections: 1,
+      auth: {
+        modes: ['query'],
+        verify: (token) => new Promise((resolve) => answers.push(() => resolve({ userId: token }))),
+      },
+    });
+    servers.push(server);
+    const first = open(`${wsUrl(server)}?token=first`);
+    await until(() => answers.length === 1);
+    const refused = await open(`${wsUrl(server)}?token=second`);
+    expect(await refused.closed).toEqual({ code: 1013, reason: 'server is at its connection limit' });
+    answers[0]!();
+    const accepted = await first;
+    await accepted.close();
+    await until(() => server.connections === 0);
+    const third = open(`${wsUrl(server)}?token=third`);
+    await until(() => answers.length === 2);
+    answers[1]!();
+    const client = await third;
+    client.send({ type: 'ping', ts: 1 });
+    await client.nextOfType('pong');
+    await client.close();
+  });
+
+  it('refuses with 503 a handshake whose token was still being verified when the server began to close', async () => {
+    const answers: Array<() => void> = [];
+    const server = await startServer({
+      shutdownTimeoutMs: 1_000,
+      auth: { modes: ['query'], verify: (token) => new Promise((resolve) => answers.push(() => resolve({ userId: token }))) },
+    });
+    servers.push(server);
+    const early = open(`${wsUrl(server)}?token=early`);
+    await until(() => answers.length === 1);
+    answers[0]!();
+    const stuck = await early;
+    (stuck.ws as unknown as { _socket: Socket })._socket.pause(); // the close waits for this socket meanwhile
+    const refused = open(`${wsUrl(server)}?token=late`);
+    await until(() => answers.length === 2);
+    const closing = server.close();
+    answers[1]!();
+    await expect(refused).rejects.toMatchObject({ status: 503 });
+    (stuck.ws as unknown as { _socket: Socket })._socket.resume();
+    await closing;
   });
 });

@@ -1,0 +1,75 @@
+import { afterEach, beforeEach, expect, it, vi } from 'vitest';
+import { BacklogWatch, type BacklogState } from '../../../src/server/backlog-watch.js';
+
+/** A watch over a backlog the spec sets, with a stall time of 100 ms; `stalls` counts the verdicts. */
+function watch() {
+  const backlog: BacklogState = { waiting: true, buffered: 1_000 };
+  let stalls = 0;
+  const watcher = new BacklogWatch(() => backlog, 100, () => stalls++);
+  /** Looks every `LOOK_MS` until `ms` have passed. */
+  const look = async (ms: number) => {
+    const end = Date.now() + ms;
+    while (Date.now() < end) {
+      const next = watcher.next();
+      await vi.advanceTimersToNextTimerAsync();
+      await next;
+    }
+  };
+  return { backlog, watcher, look, stalls: () => stalls };
+}
+
+beforeEach(() => {
+  vi.useFakeTimers({ now: 1_000_000 });
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+it('answers every replay waiting at once with one look', async () => {
+  const { watcher } = watch();
+  const first = watcher.next();
+  expect(watcher.next()).toBe(first);
+  expect(vi.getTimerCount()).toBe(1);
+  await vi.advanceTimersToNextTimerAsync();
+  await first;
+  expect(watcher.next()).not.toBe(first);
+});
+
+it('judges a backlog stalled once it has not shrunk for the stall time, counted from the first look that saw it', async () => {
+  const { look, stalls } = watch();
+  await look(100);
+  expect(stalls(), 'the first look starts the count; 90 ms later it has not run out').toBe(0);
+  await look(10);
+  expect(stalls()).toBe(1);
+});
+
+it('starts the count again each time the backlog shrinks', async () => {
+  const { backlog, look, stalls } = watch();
+  await look(60);
+  backlog.buffered = 999;
+  await look(60);
+  expect(stalls()).toBe(0);
+  await look(50);
+  expect(stalls()).toBe(1);
+});
+
+it('does not take a backlog of the same size, or a larger one, for progress', async () => {
+  const { backlog, look, stalls } = watch();
+  await look(50);
+  backlog.buffered = 5_000;
+  await look(60);
+  expect(stalls()).toBe(1);
+});
+
+it('forgets the count when nothing waits, and starts it again from the next look that waits', async () => {
+  const { backlog, look, stalls } = watch();
+  await look(80);
+  backlog.waiting = false;
+  await look(100);
+  expect(stalls(), 'nothing waits: no verdict').toBe(0);
+  backlog.waiting = true;
+  await look(100);
+  expect(stalls()).toBe(0);
+  await look(10);
+  expect(stalls()).toBe(1);
+});

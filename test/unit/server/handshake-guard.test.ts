@@ -1,0 +1,69 @@
+import { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
+import { afterEach, beforeEach, expect, it, vi } from 'vitest';
+import { HandshakeGuard } from '../../../src/server/handshake-guard.js';
+
+/** A TCP connection stand-in: `destroyed` once destroy() was called, and it emits close then. */
+function tcp() {
+  const socket = Object.assign(new EventEmitter(), {
+    destroyed: false,
+    destroy() {
+      socket.destroyed = true;
+      socket.emit('close');
+    },
+  });
+  return socket as typeof socket & Socket;
+}
+
+beforeEach(() => {
+  vi.useFakeTimers();
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+it('destroys a connection that has neither upgraded nor sent a request within the timeout, and forgets it', () => {
+  const guard = new HandshakeGuard(1_000);
+  const socket = tcp();
+  guard.opened(socket, true);
+  expect(guard.size).toBe(1);
+  vi.advanceTimersByTime(999);
+  expect(socket.destroyed).toBe(false);
+  vi.advanceTimersByTime(1);
+  expect(socket.destroyed).toBe(true);
+  expect(guard.size).toBe(0);
+});
+
+it('leaves a settled connection alone, and one that closed on its own is forgotten', () => {
+  const guard = new HandshakeGuard(1_000);
+  const upgraded = tcp();
+  const gone = tcp();
+  guard.opened(upgraded, true);
+  guard.opened(gone, true);
+  guard.settled(upgraded);
+  gone.emit('close');
+  expect(guard.size).toBe(0);
+  vi.advanceTimersByTime(5_000);
+  expect(upgraded.destroyed).toBe(false);
+  expect(vi.getTimerCount()).toBe(0);
+});
+
+it('destroys a connection it does not admit at once, without tracking it', () => {
+  const guard = new HandshakeGuard(1_000);
+  const socket = tcp();
+  guard.opened(socket, false);
+  expect(socket.destroyed).toBe(true);
+  expect(guard.size).toBe(0);
+  expect(vi.getTimerCount()).toBe(0);
+});
+
+it('close() stops every timer and forgets every connection, destroying none', () => {
+  const guard = new HandshakeGuard(1_000);
+  const sockets = [tcp(), tcp()];
+  for (const socket of sockets) guard.opened(socket, true);
+  guard.close();
+  expect(guard.size).toBe(0);
+  expect(vi.getTimerCount()).toBe(0);
+  vi.advanceTimersByTime(5_000);
+  expect(sockets.map((socket) => socket.destroyed)).toEqual([false, false]);
+});
