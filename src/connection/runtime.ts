@@ -45,15 +45,15 @@ export function errorOf(failure: Failure): SocketchartError {
   });
 }
 
+/** The name of what was thrown (its message may hold a secret). */
+const kindOf = (cause: unknown): string => (cause instanceof Error ? cause.name : typeof cause);
+
 /**
  * Everything one connection owns around its statechart: the socket, the token, the data plane (inbound
  * and outbound), metrics, listeners and logs. It carries out what the machine asks (the effects supplied
  * with `.provide()`), tells the machine what happens (events), and reads what a state allows from each
  * snapshot (`link`). It never decides state.
  */
-/** The name of what was thrown (its message may hold a secret). */
-const kindOf = (cause: unknown): string => (cause instanceof Error ? cause.name : typeof cause);
-
 export class ConnectionRuntime implements SocketCallbacks {
   readonly options: ResolvedOptions;
   /** The optional parts this connection has. */
