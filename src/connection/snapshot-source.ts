@@ -16,11 +16,21 @@ const sources = new WeakMap<Connection, SnapshotSource>();
 export function snapshotSource(connection: Connection): SnapshotSource {
   let source = sources.get(connection);
   if (!source) {
+    let disposed: ConnectionSnapshot | undefined;
+    /** A disposed connection's actor stopped in `closing`: it reads `closed`, as the connection's status does. */
+    const getSnapshot = () => (connection.isDisposed ? (disposed ??= { ...connection.snapshot, value: 'closed' } as ConnectionSnapshot) : connection.snapshot);
     source = {
-      getSnapshot: () => connection.snapshot,
+      getSnapshot,
       subscribe(observer) {
         const next = typeof observer === 'function' ? observer : observer.next?.bind(observer);
-        return { unsubscribe: connection.on('snapshot', (snapshot) => next?.(snapshot)) };
+        const offSnapshot = connection.on('snapshot', (snapshot) => next?.(snapshot));
+        const offDisposed = connection.on('disposed', () => next?.(getSnapshot()));
+        return {
+          unsubscribe: () => {
+            offSnapshot();
+            offDisposed();
+          },
+        };
       },
     } as SnapshotSource;
     sources.set(connection, source);

@@ -41,7 +41,10 @@ type Args = { context: PoolContext; self: AnyActorRef };
 /** What the runtime supplies to the pure pool machine: starting and stopping connections, the environment, errors. */
 export const poolImplementations = {
   actions: {
-    watchEnvironment: ({ self }: Args) => runtimeOf(self).fanout.watch(),
+    watchEnvironment: ({ self }: Args) => {
+      const runtime = runtimeOf(self);
+      if (!runtime.isDisposed) runtime.fanout.watch();
+    },
     unwatchEnvironment: ({ self }: Args) => runtimeOf(self).fanout.unwatch(),
     startNext: ({ context, self }: Args) => runtimeOf(self).startRange(context.started, startedAfterLaunch(context)),
     stopConnections: ({ self }: Args) => runtimeOf(self).stopAll(),

@@ -122,8 +122,15 @@ export interface ChannelApi {
  */
 export function useChannel<T = unknown>(channel: string, listener?: (data: T, message: InboundMessage<T>) => void, target?: ConnectionTarget): ChannelApi {
   const connection = useTarget(target, 'useChannel()');
-  const latest = useLatest(listener);
-  useLingeringEffect(() => connection.subscribe<T>(channel, (data, message) => latest.current?.(data, message)), [connection, channel]);
+  const latest = useLatest({ listener, connection, channel });
+  useLingeringEffect(
+    () =>
+      connection.subscribe<T>(channel, (data, message) => {
+        const now = latest.current;
+        if (now.connection === connection && now.channel === channel) now.listener?.(data, message);
+      }),
+    [connection, channel],
+  );
   const send = useCallback((data: unknown, options?: Omit<SendOptions, 'channel'>) => connection.send(data, { ...options, channel }), [connection, channel]);
   const request = useCallback((data: unknown, options?: Omit<SendOptions, 'channel' | 'ack'>) => connection.request(data, { ...options, channel }), [connection, channel]);
   return { send, request, connection };
@@ -292,8 +299,12 @@ export function usePoolStatus(pool?: Pool): PoolStatus {
       };
       const offState = target.on('state', refresh);
       const offHealth = target.on('health', refresh);
-      const subscription = target.actor.subscribe(() => {
-        if (cache.current && cache.current.status.state !== target.status().state) refresh();
+      const subscription = target.actor.subscribe({
+        next: () => {
+          if (cache.current && cache.current.status.state !== target.status().state) refresh();
+        },
+        error: refresh,
+        complete: refresh,
       });
       return () => {
         offState();

@@ -347,8 +347,12 @@ export function usePoolStatus(pool: Pool = usePool()): Ref<PoolStatus> {
     refresh();
     const offState = pool.on('state', refresh);
     const offHealth = pool.on('health', refresh);
-    const subscription = pool.actor.subscribe(() => {
-      if (status.value.state !== pool.status().state) refresh();
+    const subscription = pool.actor.subscribe({
+      next: () => {
+        if (status.value.state !== pool.status().state) refresh();
+      },
+      error: refresh,
+      complete: refresh,
     });
     return () => {
       offState();

@@ -87,4 +87,16 @@ describe('poolOf(actor)', () => {
     expect(actor.getSnapshot().status).toBe('active');
     actor.stop();
   });
+
+  it('after dispose() on the handle, a pool.start from the app that runs the actor listens to no environment', async () => {
+    const h = poolHarness();
+    const actor = createActor(logicOf(h), { clock: h.clock }).start();
+    poolOf(actor).dispose();
+    actor.send({ type: 'pool.start' });
+    await h.settle();
+    expect(h.env.listenerCount).toBe(0);
+    actor.stop();
+    await h.settle();
+    expect(h.env.listenerCount).toBe(0);
+  });
 });

@@ -1,7 +1,7 @@
 // @vitest-environment happy-dom
 import { createElement, useEffect } from 'react';
 import { describe, expect, it } from 'vitest';
-import { SocketchartProvider, useChannel, useConnectionEvent } from '../../../src/react/index.js';
+import { SocketchartProvider, useChannel, useChannelMessages, useConnectionEvent } from '../../../src/react/index.js';
 import { harness } from '../../support/harness.js';
 import { flush, render, rerender } from '../../support/react-dom.js';
 
@@ -52,5 +52,52 @@ describe('the latest listener, from the commit on', () => {
     await rerender(createElement(App, { room: 'b' }));
     await flush(h);
     expect(log).toEqual(['b:1']);
+  });
+});
+
+// A message of the old channel delivered after the switch's commit, before the old subscription is let go.
+describe('a channel switch: the listener given with the new channel never gets the old channel\'s messages', () => {
+  it('useChannel: the listener given with channel b is not called with a message of channel a', async () => {
+    const h = harness();
+    await h.connect();
+    const log: string[] = [];
+    const Pusher = ({ ch }: { ch: string }) => {
+      useEffect(() => {
+        if (ch === 'feed:b') h.server.last!.push({ type: 'message', ch: 'feed:a', seq: 2, data: 'late-a' });
+      }, [ch]);
+      return null;
+    };
+    const Feed = ({ ch }: { ch: string }) => {
+      useChannel<string>(ch, (data, message) => log.push(`listener for ${ch} got ${message.ch}/${data}`));
+      return createElement(Pusher, { ch });
+    };
+    const App = ({ ch }: { ch: string }) => createElement(SocketchartProvider, { connection: h.connection }, createElement(Feed, { ch }));
+    await render(createElement(App, { ch: 'feed:a' }), false);
+    await flush(h);
+    await rerender(createElement(App, { ch: 'feed:b' }));
+    await flush(h);
+    expect(log.filter((line) => line.startsWith('listener for feed:b got feed:a'))).toEqual([]);
+  });
+
+  it('useChannelMessages: the list of channel b shows no message of channel a', async () => {
+    const h = harness();
+    await h.connect();
+    const Pusher = ({ ch }: { ch: string }) => {
+      useEffect(() => {
+        if (ch === 'feed:b') h.server.last!.push({ type: 'message', ch: 'feed:a', seq: 2, data: 'late-a' });
+      }, [ch]);
+      return null;
+    };
+    const Feed = ({ ch }: { ch: string }) => {
+      const messages = useChannelMessages<string>(ch, { last: 20 });
+      return createElement('ol', null, messages.map((m) => createElement('li', { key: `${m.ch}:${m.seq}` }, `${m.ch}/${m.data}`)), createElement(Pusher, { ch }));
+    };
+    const App = ({ ch }: { ch: string }) => createElement(SocketchartProvider, { connection: h.connection }, createElement(Feed, { ch }));
+    const container = await render(createElement(App, { ch: 'feed:a' }), false);
+    await flush(h);
+    await rerender(createElement(App, { ch: 'feed:b' }));
+    await flush(h);
+    const items = Array.from(container.querySelectorAll('li')).map((li) => li.textContent);
+    expect(items, 'messages shown for feed:b').toEqual([]);
   });
 });
