@@ -71,7 +71,19 @@ it('a stored frame over maxMessageBytes is not written: it leaves the store and 
   expect(h.server.last!.sentOfType('publish').map((frame) => frame.data)).toEqual(['small']);
   expect(h.errors.map((error) => [error.code, error.details])).toEqual([[ErrorCode.MESSAGE_TOO_LARGE, { bytes: Buffer.byteLength(frame), limit: 1_024, key: 'big' }]]);
   expect(restored).toEqual([{ messages: 1, expired: 0 }]);
+  expect(h.connection.metrics().drops).toBe(1);
   expect(store.size).toBe(0);
+});
+
+it('a stored frame of exactly maxMessageBytes is restored and written', async () => {
+  const store = memoryStore();
+  const frame = JSON.stringify({ type: 'publish', ch: 'c', data: 'x'.repeat(2_000) });
+  store.put(stored({ key: 'fits', frame }));
+  const h = harness({ heartbeat: false, persistence: { store }, maxMessageBytes: Buffer.byteLength(frame) });
+  await h.connect();
+  await h.settle();
+  expect(h.server.last!.sentOfType('publish')).toHaveLength(1);
+  expect(h.errors).toEqual([]);
 });
 
 it('a store that cannot load is reported on on(error), and the connection carries on', async () => {
