@@ -2,7 +2,7 @@ import { IDBDatabase as FakeDatabase, IDBFactory, IDBObjectStore } from 'fake-in
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { InvalidOptionError } from '../../../src/protocol/errors.js';
 import { indexedDbStore, type IndexedDbStoreOptions, type StoredMessage } from '../../../src/storage/index.js';
-import { keysOf, message, tick, invalidOption } from './support.js';
+import { keysOf, message, tick, ticksUntil, invalidOption } from './support.js';
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -175,6 +175,7 @@ it('when the database cannot be opened, put reports through onError and load() r
   const store = indexedDbStore({ indexedDB: factory, onError });
   store.put(message('a'));
   store.delete('b');
+  await ticksUntil(() => onError.mock.calls.length > 0);
   await tick();
   expect(onError).toHaveBeenCalledTimes(1);
   expect(onError.mock.calls[0]?.[1]).toEqual(['a', 'b']);

@@ -55,6 +55,11 @@ export const keysOf = (messages: readonly StoredMessage[]): string[] => messages
 /** Lets the microtasks (and the IndexedDB requests) that are due run. */
 export const tick = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
 
+/** Turns of the event loop until `done()` holds, at most `max`: how many a fake database needs depends on the machine's load. */
+export async function ticksUntil(done: () => boolean, max = 100): Promise<void> {
+  for (let turn = 0; turn < max && !done(); turn++) await tick();
+}
+
 export function temporaryDirectory(): { path: string; remove(): void } {
   const path = mkdtempSync(join(tmpdir(), 'socketchart-store-'));
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
