@@ -296,19 +296,23 @@ export class ConnectionRuntime implements SocketCallbacks {
   }
 
   describeTokenFailure(cause: unknown) {
-    const error = isSocketchartError(cause)
-      ? cause
-      : new SocketchartError(ErrorCode.AUTHENTICATION_FAILED, { message: 'The token provider failed', recovery: 'retry', cause });
-    return { action: classifyErrorFrame(error), error: releaseFrames(this.redactError(error)) };
+    return this.failureOf(cause, () => new SocketchartError(ErrorCode.AUTHENTICATION_FAILED, { message: 'The token provider failed', recovery: 'retry', cause }));
   }
 
   describeOpenFailure(cause: unknown) {
-    const error = isSocketchartError(cause)
-      ? cause
-      : new SocketchartError(ErrorCode.CONNECTION_FAILED, {
+    return this.failureOf(
+      cause,
+      () =>
+        new SocketchartError(ErrorCode.CONNECTION_FAILED, {
           message: `The WebSocket could not be created (${kindOf(cause)}): its url or subprotocols are not valid (in auth mode 'subprotocol' the token must be a valid subprotocol name)`,
           recovery: 'fail',
-        });
+        }),
+    );
+  }
+
+  /** What `cause` asks of the connection: a SocketchartError as it is, anything else as `otherwise()` describes it; redacted. */
+  private failureOf(cause: unknown, otherwise: () => SocketchartError) {
+    const error = isSocketchartError(cause) ? cause : otherwise();
     return { action: classifyErrorFrame(error), error: releaseFrames(this.redactError(error)) };
   }
 
