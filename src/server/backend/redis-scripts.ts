@@ -16,12 +16,28 @@ export class LuaScript {
   }
 }
 
-const ensureChannel = `
-local function ensure(meta, ttl)
+/** A stream entry's weight: its 'b' field, else the length of its payload. */
+const entryWeight = `
+local function weight(fields)
+  for i = 1, #fields, 2 do
+    if fields[i] == 'b' then return tonumber(fields[i + 1]) end
+  end
+  return #fields[2]
+end
+`;
+
+/**
+ * Creates a channel's numbering (base and seq: Redis time in µs) when it has none. A history left without
+ * its numbering (evicted apart) is weighed again, so the byte bound holds.
+ */
+const ensureChannel = `${entryWeight}
+local function ensure(meta, hist, ttl)
   if redis.call('EXISTS', meta) == 0 then
     local t = redis.call('TIME')
     local base = string.format('%d', tonumber(t[1]) * 1000000 + tonumber(t[2]))
-    redis.call('HSET', meta, 'base', base, 'seq', base)
+    local bytes = 0
+    for _, entry in ipairs(redis.call('XRANGE', hist, '-', '+')) do bytes = bytes + weight(entry[2]) end
+    redis.call('HSET', meta, 'base', base, 'seq', base, 'bytes', bytes)
     redis.call('PEXPIRE', meta, ttl)
   end
 end
@@ -70,7 +86,8 @@ if ARGV[10] ~= '0' then
   local wait = charge(KEYS[4], tonumber(ARGV[9]), tonumber(ARGV[10]))
   if wait > 0 then return {2, string.format('%d', wait)} end
 end
-ensure(KEYS[1], ARGV[5])
+ensure(KEYS[1], KEYS[2], ARGV[5])
+if redis.call('XLEN', KEYS[2]) == 0 then redis.call('HSET', KEYS[1], 'bytes', 0) end
 local seq = string.format('%d', redis.call('HINCRBY', KEYS[1], 'seq', 1))
 redis.call('XADD', KEYS[2], seq .. '-0', 'm', ARGV[1], 'b', ARGV[2])
 local size = tonumber(ARGV[3])
@@ -80,12 +97,7 @@ local length = redis.call('XLEN', KEYS[2])
 while length > 0 and (length > size or bytes > maxBytes) do
   local oldest = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)[1]
   redis.call('XDEL', KEYS[2], oldest[1])
-  local fields = oldest[2]
-  local weight = #fields[2]
-  for i = 1, #fields, 2 do
-    if fields[i] == 'b' then weight = tonumber(fields[i + 1]) end
-  end
-  bytes = redis.call('HINCRBY', KEYS[1], 'bytes', -weight)
+  bytes = redis.call('HINCRBY', KEYS[1], 'bytes', -weight(oldest[2]))
   length = length - 1
 end
 if bytes < 0 then redis.call('HSET', KEYS[1], 'bytes', 0) end
@@ -101,7 +113,7 @@ return {0, seq}
 /** KEYS: meta, history. ARGV: first seq to return, limit, ttlMs. Returns {base, seq, entries}. */
 export const readScript = new LuaScript(
   `${ensureChannel}
-ensure(KEYS[1], ARGV[3])
+ensure(KEYS[1], KEYS[2], ARGV[3])
 local meta = redis.call('HMGET', KEYS[1], 'base', 'seq')
 local entries = {}
 if tonumber(ARGV[2]) > 0 then
@@ -151,22 +163,24 @@ return 0
 );
 
 /**
- * KEYS: nodes sorted set. ARGV: this node id, node timeout ms.
- * Marks this node alive (Redis clock) and returns nodes silent for longer than the timeout.
+ * KEYS: nodes sorted set, this node's reaped mark. ARGV: this node id, node timeout ms.
+ * Marks this node alive (Redis clock). Returns {1 when another node reaped this one (its mark is set), else 0;
+ * nodes silent for longer than the timeout}.
  */
 export const heartbeatScript = new LuaScript(
   `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZADD', KEYS[1], now, ARGV[1])
-return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]), 'LIMIT', 0, 16)
+return {redis.call('EXISTS', KEYS[2]), redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]), 'LIMIT', 0, 16)}
 `,
-  1,
+  2,
 );
 
 /**
- * KEYS: nodes sorted set, dead node's entries set. ARGV: dead node id, key prefix.
- * Removes every presence entry of a dead node exactly once (whoever removes it from the set does the work)
+ * KEYS: nodes sorted set, dead node's entries set, dead node's reaped mark. ARGV: dead node id, key prefix, mark ttl ms.
+ * Removes every presence entry of a dead node exactly once (whoever removes it from the set does the work),
+ * marks the node reaped (a node that was only silent finds the mark and registers its presence again)
  * and returns the leaves to announce as a flat list {ch, userId, ...}.
  */
 export const reapScript = new LuaScript(
@@ -183,7 +197,8 @@ for _, raw in ipairs(redis.call('SMEMBERS', KEYS[2])) do
   end
 end
 redis.call('DEL', KEYS[2])
+redis.call('SET', KEYS[3], '1', 'PX', ARGV[3])
 return leaves
 `,
-  2,
+  3,
 );

@@ -32,6 +32,9 @@ interface Watch {
   ready: Promise<void>;
 }
 
+/** How long a reaped node's mark waits for the node to come back and find it. */
+const REAPED_MARK_TTL_MS = 86_400_000;
+
 const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** A stored message as kept in Redis: a JSON header `{ts, id?, event?, from?}`, a newline, then the data's JSON. */
@@ -78,6 +81,8 @@ export class RedisBackend implements Backend {
   private toucher: NodeJS.Timeout | undefined;
   private up = { command: false, subscriber: false };
   private lostSinceRecovery = false;
+  private recovering = false;
+  private started = false;
   private closed = false;
   private lastErrorLog = 0;
 
@@ -136,8 +141,8 @@ export class RedisBackend implements Backend {
   }
 
   private onReachability(): void {
+    if (this.closed || !this.started) return;
     const up = this.isUp();
-    if (this.closed) return;
     this.listener?.status(up);
     if (!up) {
       this.lostSinceRecovery = true;
@@ -149,14 +154,37 @@ export class RedisBackend implements Backend {
   }
 
   private async recover(): Promise<void> {
+    this.recovering = true;
     try {
       await this.subscriber.ping();
       this.config.logger.info('redis reachable again; resuming from history');
-      await this.beat();
+      const reaped = await this.beat();
       this.listener?.recovered();
+      if (reaped) await this.command.del(this.reapedMark(this.config.nodeId));
     } catch (error) {
-      this.config.logger.warn({ err: (error as Error).message }, 'redis recovery failed');
+      this.lostSinceRecovery = true;
+      this.config.logger.warn({ err: (error as Error).message }, 'redis recovery failed; trying again with the next heartbeat');
+    } finally {
+      this.recovering = false;
     }
+  }
+
+  /** A beat that finds this node reaped (taken for dead while it was only silent) asks its node to recover, then clears the mark. */
+  private async beatOnSchedule(): Promise<void> {
+    if (this.lostSinceRecovery && this.isUp() && !this.recovering) {
+      this.lostSinceRecovery = false;
+      return this.recover();
+    }
+    if (!(await this.beat())) return;
+    if (!this.recovering && !this.lostSinceRecovery && !this.closed) {
+      this.config.logger.warn('this node was taken for dead and its presence reaped; registering it again');
+      this.listener?.recovered();
+    }
+    await this.command.del(this.reapedMark(this.config.nodeId));
+  }
+
+  private reapedMark(nodeId: string): string {
+    return this.key('reaped', nodeId);
   }
 
   isUp(): boolean {
@@ -178,15 +206,16 @@ export class RedisBackend implements Backend {
     try {
       await Promise.all([ready(this.command), ready(this.subscriber)]);
       await this.subscriber.subscribe(this.key('global', 'signals'));
-      await this.beat();
+      if (await this.beat()) await this.command.del(this.reapedMark(this.config.nodeId));
     } catch (error) {
       this.closed = true;
       this.command.disconnect();
       this.subscriber.disconnect();
       throw error;
     }
-    this.lostSinceRecovery = false;
-    this.heartbeat = setInterval(() => void this.beat().catch(() => undefined), this.config.redis.nodeHeartbeatMs);
+    this.started = true;
+    this.onReachability();
+    this.heartbeat = setInterval(() => void this.beatOnSchedule().catch(() => undefined), this.config.redis.nodeHeartbeatMs);
     this.heartbeat.unref();
     this.toucher = setInterval(() => void this.touchWatched().catch(() => undefined), Math.max(1000, Math.min(this.config.historyTtlMs / 4, 600_000)));
     this.toucher.unref();
@@ -202,11 +231,16 @@ export class RedisBackend implements Backend {
     await pipeline.exec();
   }
 
-  private async beat(): Promise<void> {
-    const dead = (await heartbeatScript.run(this.command, [this.key('nodes', 'alive'), this.config.nodeId, this.config.redis.nodeTimeoutMs])) as string[];
+  /** Marks this node alive and reaps the presence of dead nodes; true when another node reaped this one's. */
+  private async beat(): Promise<boolean> {
+    const alive = this.key('nodes', 'alive');
+    const [reaped, dead] = (await heartbeatScript.run(this.command, [alive, this.reapedMark(this.config.nodeId), this.config.nodeId, this.config.redis.nodeTimeoutMs])) as [
+      number,
+      string[],
+    ];
     for (const node of dead) {
       if (node === this.config.nodeId) continue;
-      const flat = (await reapScript.run(this.command, [this.key('nodes', 'alive'), this.key('pn', node), node, this.prefix])) as string[];
+      const flat = (await reapScript.run(this.command, [alive, this.key('pn', node), this.reapedMark(node), node, this.prefix, REAPED_MARK_TTL_MS])) as string[];
       const leavesByChannel = new Map<string, PresenceMember[]>();
       for (let i = 0; i + 1 < flat.length; i += 2) {
         const ch = flat[i]!;
@@ -217,6 +251,7 @@ export class RedisBackend implements Backend {
       this.config.logger.info({ node, leaves: flat.length / 2 }, 'reaped presence of a dead node');
       for (const [ch, leaves] of leavesByChannel) await this.signalChannel(ch, { kind: 'presence', joins: [], leaves });
     }
+    return reaped === 1;
   }
 
   private onPubSub(channel: string, text: string): void {
@@ -244,7 +279,8 @@ export class RedisBackend implements Backend {
     const ch = channel.slice(chanPrefix.length);
     if (text.startsWith('m')) {
       const space = text.indexOf(' ');
-      const message = toMessage(Number(text.slice(1, space)), text.slice(space + 1));
+      const seq = Number(text.slice(1, space));
+      const message = space > 1 && Number.isSafeInteger(seq) ? toMessage(seq, text.slice(space + 1)) : undefined;
       if (message) listener.message(ch, message);
     } else if (text.startsWith('s')) {
       try {

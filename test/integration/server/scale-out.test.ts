@@ -304,6 +304,28 @@ describe('scale-out over one real Redis', () => {
     await Promise.all([watcher.close(), alice.close()]);
   });
 
+  it('announces again the members of a node its peers took for dead while its link to Redis hung without closing', async () => {
+    const prefix = `t${++prefixCounter}:`;
+    const { proxy, node: a } = await proxiedNode(prefix);
+    const b = await startNode(prefix);
+    const watcher = await connectAs(b, 'watcher');
+    await subscribe(watcher, 'room:hung');
+    const alice = await connectAs(a, 'alice');
+    alice.send({ type: 'presence', ch: 'room:hung', action: 'join' });
+    await alice.nextOfType('presence_state');
+    await watcher.nextOfType('presence', { ch: 'room:hung' });
+
+    proxy.mode = 'blackhole';
+    const reaped = await watcher.next((frame) => frame.type === 'presence' && (frame.leaves as unknown[]).length > 0, NODE_TIMEOUT_MS + 5000);
+    expect(reaped).toMatchObject({ ch: 'room:hung', leaves: [{ userId: 'alice' }] });
+    proxy.mode = 'pass';
+    const back = await watcher.next((frame) => frame.type === 'presence' && (frame.joins as unknown[]).length > 0, 10_000);
+    expect(back).toMatchObject({ ch: 'room:hung', joins: [{ userId: 'alice' }], leaves: [] });
+    watcher.send({ type: 'presence', ch: 'room:hung', action: 'list' });
+    expect((await watcher.nextOfType('presence_state')).members).toEqual([{ userId: 'alice' }]);
+    await Promise.all([watcher.close(), alice.close()]);
+  });
+
   it('removes, once Redis is back, the presence of a connection that closed while Redis was unreachable', async () => {
     const logs = captureLogger();
     const { proxy, node } = await proxiedNode(`t${++prefixCounter}:`, { logger: logs.logger });
