@@ -33,6 +33,7 @@ interface IndexedDbDatabaseLike {
   transaction(storeName: string, mode: 'readonly' | 'readwrite'): IndexedDbTransactionLike;
   close(): void;
   onversionchange: IndexedDbHandler;
+  onclose?: IndexedDbHandler;
 }
 
 /** The part of an `IDBTransaction` the store uses. */
@@ -89,7 +90,9 @@ interface StoredRecord {
 /**
  * Keeps messages in an IndexedDB database. The changes of a burst of `put` / `delete` are written in
  * one transaction after the current microtask (more, while a transaction is running, wait for the
- * next one). `load()` waits for pending writes and returns messages by `sentAt`, then put order.
+ * next one). `load()` waits for pending writes and returns messages by `sentAt`, then put order. A
+ * connection closed under the store (another tab's upgrade or deletion, the browser) is opened again, and
+ * a transaction it aborted is written again on the new one.
  */
 export function indexedDbStore(options?: IndexedDbStoreOptions): IndexedDbStore {
   const given = optionsObject(options, 'options');
@@ -125,6 +128,8 @@ class IndexedDbMessageStore implements IndexedDbStore {
   /** Latest change per key, not yet written: the record to put, or `null` to delete. */
   #pending = new Map<string, StoredRecord | null>();
   #writing: Promise<void> | undefined;
+  /** Connections closed under the store (another tab's upgrade or deletion, the browser): a write to one is tried again on a new connection. */
+  readonly #lost = new WeakSet<IndexedDbDatabaseLike>();
 
   constructor(factory: IndexedDbFactoryLike, name: string, onError: StoreErrorListener | undefined) {
     this.#factory = factory;
@@ -188,25 +193,37 @@ class IndexedDbMessageStore implements IndexedDbStore {
 
   async #writeAll(): Promise<void> {
     await null;
-    let db: IndexedDbDatabaseLike;
-    try {
-      db = await this.#open();
-    } catch (error) {
-      const keys = [...this.#early.map((change) => (typeof change === 'string' ? change : change.key)), ...this.#pending.keys()];
-      this.#early = [];
-      this.#pending.clear();
-      report(this.#onError, error, keys);
-      return;
-    }
-    while (this.#pending.size > 0) {
+    let retried = false;
+    do {
+      const opening = this.#open();
+      let db: IndexedDbDatabaseLike;
+      try {
+        db = await opening;
+      } catch (error) {
+        const keys = [...this.#early.map((change) => (typeof change === 'string' ? change : change.key)), ...this.#pending.keys()];
+        this.#early = [];
+        this.#pending.clear();
+        report(this.#onError, error, keys);
+        return;
+      }
       const batch = this.#pending;
       this.#pending = new Map();
+      if (batch.size === 0) return;
       try {
         await write(db, batch);
+        retried = false;
       } catch (error) {
+        if (!retried && (this.#lost.has(db) || closedUnder(error))) {
+          retried = true;
+          if (this.#db === opening) this.#db = undefined;
+          db.close();
+          this.#pending = new Map([...batch, ...this.#pending]);
+          continue;
+        }
+        retried = false;
         await this.#writeEach(db, batch, error);
       }
-    }
+    } while (this.#pending.size > 0);
   }
 
   /** A batch failed as a whole (one record over the quota): each change goes on its own, and only those that fail again are reported. */
@@ -232,10 +249,15 @@ class IndexedDbMessageStore implements IndexedDbStore {
   #open(): Promise<IndexedDbDatabaseLike> {
     if (this.#db) return this.#db;
     const opening = openDatabase(this.#factory, this.#name).then(async (db) => {
-      db.onversionchange = () => {
-        db.close();
+      const lost = () => {
+        this.#lost.add(db);
         if (this.#db === opening) this.#db = undefined;
       };
+      db.onversionchange = () => {
+        db.close();
+        lost();
+      };
+      db.onclose = lost;
       try {
         if (!this.#seqs) await this.#readOrder(db);
       } catch (error) {
@@ -267,6 +289,12 @@ class IndexedDbMessageStore implements IndexedDbStore {
     for (const change of this.#early) this.#apply(seqs, change);
     this.#early = [];
   }
+}
+
+/** What a transaction fails with when its connection is closed or closing: the browser's forced close aborts it with AbortError. */
+function closedUnder(error: unknown): boolean {
+  const name = (error as { name?: unknown } | null)?.name;
+  return name === 'AbortError' || name === 'InvalidStateError';
 }
 
 function toRecord(value: unknown): StoredRecord | undefined {

@@ -40,7 +40,8 @@ export interface WebStorageStoreOptions {
   key?: string;
   /**
    * Told when a write fails, typically because the storage quota is exceeded: the message is still
-   * returned by this store's `load()` but may not survive a restart.
+   * returned by this store's `load()` but may not survive a restart. It is written, untold, once a later
+   * burst frees room.
    * @default undefined (failures are ignored)
    */
   onError?: StoreErrorListener;
@@ -97,6 +98,8 @@ class WebStorageMessageStore implements WebStorageStore {
   /** Keys of the messages present in the storage. */
   readonly #written = new Set<string>();
   readonly #changed = new Set<string>();
+  /** Keys whose write was refused (and reported): tried again, unreported, once a later burst frees room. */
+  readonly #refused = new Set<string>();
   readonly #schedule = microtaskBatch(() => this.#flush());
   #nextSeq = 0;
   #loaded = false;
@@ -133,25 +136,40 @@ class WebStorageMessageStore implements WebStorageStore {
     this.#schedule();
   }
 
+  /** Removals first, so that the room they free is there for the burst's writes. */
   #flush(): void {
     const failed: string[] = [];
     let failure: unknown;
+    const writes: string[] = [];
+    let freed = false;
     for (const key of this.#changed) {
-      const entry = this.#messages.get(key);
-      try {
-        if (entry) {
-          this.#storage.setItem(this.#prefix + key, JSON.stringify(entry));
-          this.#written.add(key);
-        } else if (this.#written.has(key)) {
+      this.#refused.delete(key);
+      if (this.#messages.has(key)) writes.push(key);
+      else if (this.#written.has(key)) {
+        try {
           this.#storage.removeItem(this.#prefix + key);
           this.#written.delete(key);
+          freed = true;
+        } catch (error) {
+          failure ??= error;
+          failed.push(key);
         }
+      }
+    }
+    this.#changed.clear();
+    const retries = freed ? [...this.#refused] : [];
+    for (const key of [...retries, ...writes]) {
+      try {
+        this.#storage.setItem(this.#prefix + key, JSON.stringify(this.#messages.get(key)));
+        this.#written.add(key);
+        this.#refused.delete(key);
       } catch (error) {
+        if (this.#refused.has(key)) continue;
+        this.#refused.add(key);
         failure ??= error;
         failed.push(key);
       }
     }
-    this.#changed.clear();
     if (failed.length > 0) report(this.#onError, failure, failed);
   }
 

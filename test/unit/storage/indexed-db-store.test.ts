@@ -1,4 +1,4 @@
-import { IDBDatabase as FakeDatabase, IDBFactory, IDBObjectStore } from 'fake-indexeddb';
+import { IDBDatabase as FakeDatabase, IDBFactory, IDBObjectStore, forceCloseDatabase } from 'fake-indexeddb';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { InvalidOptionError } from '../../../src/protocol/errors.js';
 import { indexedDbStore, type IndexedDbStoreOptions, type StoredMessage } from '../../../src/storage/index.js';
@@ -308,5 +308,90 @@ describe('an open that fails', () => {
     expect(onError).toHaveBeenCalledTimes(1);
     expect(keysOf(await store.load())).toEqual(['later']);
     await store.close();
+  });
+});
+
+/** A connection of fake-indexeddb (its `forceCloseDatabase()` is typed for the class, not the instance). */
+type FakeConnection = IDBDatabase;
+
+describe('a connection closed under the store', () => {
+  /** The store's open connection, as its next transaction sees it. */
+  async function connectionOf(use: () => Promise<unknown>): Promise<FakeConnection> {
+    const spy = vi.spyOn(FakeDatabase.prototype, 'transaction');
+    await use();
+    const db = spy.mock.contexts[0] as FakeConnection;
+    spy.mockRestore();
+    return db;
+  }
+
+  /** A transaction the browser aborts as it closes its connection (forced): AbortError, then the connection's close event. */
+  function abortedByForcedClose(db: FakeConnection): IDBTransaction {
+    const transaction = {
+      error: new DOMException('The connection was closed.', 'AbortError'),
+      oncomplete: null,
+      onabort: null as null | (() => void),
+      objectStore: () => ({ put: () => undefined, delete: () => undefined }),
+      abort: () => undefined,
+    };
+    setTimeout(() => {
+      transaction.onabort?.();
+      forceCloseDatabase(db as never);
+    }, 0);
+    return transaction as unknown as IDBTransaction;
+  }
+
+  const restored = async (factory: IDBFactory) => {
+    const restarted = indexedDbStore({ indexedDB: factory });
+    const keys = keysOf(await restarted.load());
+    await restarted.close();
+    return keys;
+  };
+
+  it('by the browser (site data cleared, the database server lost): the store opens it again, and later puts are kept', async () => {
+    const factory = new IDBFactory();
+    const onError = vi.fn();
+    const store = indexedDbStore({ indexedDB: factory, onError });
+    store.put(message('before', 1));
+    const db = await connectionOf(() => store.load());
+    forceCloseDatabase(db as never);
+    await ticksUntil(() => (db as unknown as { _closed: boolean })._closed);
+    store.put(message('after', 2));
+    await tick();
+    store.put(message('later', 3));
+    await store.close();
+    expect(onError).not.toHaveBeenCalled();
+    expect(await restored(factory)).toEqual(['before', 'after', 'later']);
+  });
+
+  it('for another tab deleting the database while a write runs: what is put meanwhile goes to the database opened again', async () => {
+    const factory = new IDBFactory();
+    const onError = vi.fn();
+    const store = indexedDbStore({ indexedDB: factory, onError });
+    const db = await connectionOf(() => store.load());
+    db.addEventListener('versionchange', () => store.put(message('b', 2)));
+    store.put(message('a', 1));
+    const deletion = factory.deleteDatabase('socketchart');
+    let deleted = false;
+    deletion.onsuccess = () => (deleted = true);
+    await ticksUntil(() => deleted);
+    store.put(message('c', 3));
+    await store.close();
+    expect(onError).not.toHaveBeenCalled();
+    expect(await restored(factory)).toEqual(['b', 'c']);
+  });
+
+  it('while its transaction runs, aborted as a browser aborts it: the changes of that transaction are written again on a new connection', async () => {
+    const factory = new IDBFactory();
+    const onError = vi.fn();
+    const store = indexedDbStore({ indexedDB: factory, onError });
+    const db = await connectionOf(() => store.load());
+    vi.spyOn(FakeDatabase.prototype, 'transaction').mockImplementationOnce(function (this: FakeConnection) {
+      return abortedByForcedClose(this);
+    });
+    store.put(message('a', 1));
+    await ticksUntil(() => (db as unknown as { _closed: boolean })._closed);
+    await store.close();
+    expect(onError).not.toHaveBeenCalled();
+    expect(await restored(factory)).toEqual(['a']);
   });
 });

@@ -1,4 +1,4 @@
-import { afterEach, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { InvalidOptionError } from '../../../src/protocol/errors.js';
 import { webStorageStore, type WebStorageStoreOptions } from '../../../src/storage/index.js';
 import { keysOf, MapStorage, message, tick, invalidOption } from './support.js';
@@ -118,6 +118,59 @@ it('on a quota error reports through onError, does not throw, keeps its own copy
   store.close();
   expect(storage.writes).toBe(2);
   expect(errors, 'batches that wrote are not reported').toHaveLength(1);
+});
+
+describe('a storage near its quota', () => {
+  /** A store over a storage with room for `room` messages of 1,000 characters, holding `held` of them. */
+  async function nearlyFull(room: number, held: string[]) {
+    const storage = new MapStorage();
+    const errors: string[][] = [];
+    const store = webStorageStore({ storage, onError: (_error, keys) => errors.push([...keys]) });
+    for (const key of held) store.put(message(key, 1_000, { frame: key[0]!.repeat(1_000) }));
+    await tick();
+    const one = Math.max(...[...storage.items].map(([key, value]) => key.length + value.length));
+    storage.quota = Math.floor(one * (room + 0.5));
+    return { storage, store, errors };
+  }
+  const big = (key: string, sentAt = 2_000) => message(key, sentAt, { frame: key[0]!.repeat(1_000) });
+  const restored = (storage: MapStorage) => keysOf(webStorageStore({ storage }).load());
+
+  it('a burst that deletes a message frees its room before writing the new one of that burst', async () => {
+    const { storage, store, errors } = await nearlyFull(1, ['old']);
+    store.put(big('new'));
+    store.delete('old');
+    await tick();
+    expect(errors).toEqual([]);
+    expect(restored(storage)).toEqual(['new']);
+  });
+
+  it('a write refused for the quota is reported once, and written once a later burst frees room', async () => {
+    const { storage, store, errors } = await nearlyFull(2, ['a-old', 'b-old']);
+    store.put(big('c-new'));
+    await tick();
+    expect(errors).toEqual([['c-new']]);
+    store.put(big('d-new', 3_000));
+    await tick();
+    expect(errors).toEqual([['c-new'], ['d-new']]);
+    store.delete('a-old');
+    await tick();
+    expect(errors, 'a retry that is refused again is not reported again').toEqual([['c-new'], ['d-new']]);
+    expect(restored(storage)).toEqual(['b-old', 'c-new']);
+    store.delete('b-old');
+    await tick();
+    expect(restored(storage)).toEqual(['c-new', 'd-new']);
+    expect(errors).toHaveLength(2);
+  });
+
+  it('a refused message deleted before room is freed is not written afterwards', async () => {
+    const { storage, store } = await nearlyFull(1, ['old']);
+    store.put(big('gone'));
+    await tick();
+    store.delete('gone');
+    store.delete('old');
+    await tick();
+    expect(restored(storage)).toEqual([]);
+  });
 });
 
 it('a throwing onError does not break the store', async () => {
