@@ -28,7 +28,8 @@ type ConnectionActor = Actor<typeof boundConnectionMachine>;
 /** One WebSocket connection driven by its statechart. */
 export class Connection {
   readonly name: string;
-  private current: ConnectionActor;
+  /** The actor, or what makes it (an inspected connection's, made at its first use: one made and dropped unused is never announced). */
+  private current: ConnectionActor | (() => ConnectionActor);
   private readonly rt: ConnectionRuntime;
   /** Who stops the actor on `dispose()`: its owner (a pool, or the shared parent), itself (`null`), or the app that embeds it (`undefined`). */
   private readonly owner: AnyActorRef | null | undefined;
@@ -39,7 +40,7 @@ export class Connection {
   private presence_: PresenceSession | undefined;
 
   /** @internal Use `createConnection()`, or `connectionOf(actor)` for an actor of `connectionLogic()`. */
-  constructor(runtime: ConnectionRuntime, actor: ConnectionActor, owner: AnyActorRef | null | undefined, started = true) {
+  constructor(runtime: ConnectionRuntime, actor: ConnectionActor | (() => ConnectionActor), owner: AnyActorRef | null | undefined, started = true) {
     this.rt = runtime;
     this.current = actor;
     this.owner = owner;
@@ -53,27 +54,28 @@ export class Connection {
    * can be collected; `start()`, `retry()` or `stop()` then run a new one that goes on from there.
    */
   get actor(): ConnectionActor {
+    if (typeof this.current === 'function') this.current = this.current();
     return this.current;
   }
 
   /** The actor to send to: started if it was not; one that goes on from the last one's state when that one was let go at rest. */
   private running(): ConnectionActor {
     if (this.disposed) throw new SocketchartError(ErrorCode.CLOSED, { message: `The connection "${this.name}" was disposed` });
-    if (this.started && this.current.getSnapshot().status === 'stopped' && this.rt.releasesAtRest) {
-      const rested = this.current.getPersistedSnapshot() as Snapshot<unknown>;
+    if (this.started && this.actor.getSnapshot().status === 'stopped' && this.rt.releasesAtRest) {
+      const rested = this.actor.getPersistedSnapshot() as Snapshot<unknown>;
       this.current = spawnConnectionActor(this.rt, this.owner ?? undefined, { ...rested, status: 'active' } as Snapshot<unknown>);
       this.started = false;
     }
     if (!this.started) {
       this.started = true;
-      this.current.start();
+      this.actor.start();
     }
-    return this.current;
+    return this.actor;
   }
 
   /** Closed, with its actor let go at rest: `stop()` and `retry()` have nothing to do (and need no new actor). */
   private get restsClosed(): boolean {
-    return !this.disposed && this.started && this.rt.releasesAtRest && this.rt.link.status === 'closed' && this.current.getSnapshot().status === 'stopped';
+    return !this.disposed && this.started && this.rt.releasesAtRest && this.rt.link.status === 'closed' && this.actor.getSnapshot().status === 'stopped';
   }
 
   /** Dials (from `idle` or `closed`, and at once from `closing`: a `stop()` then `start()` comes back); does nothing while already running. */
@@ -211,7 +213,7 @@ export class Connection {
   }
 
   get snapshot(): ConnectionSnapshot {
-    return this.current.getSnapshot();
+    return this.actor.getSnapshot();
   }
 
   get lastError(): SocketchartError | null {
@@ -275,9 +277,11 @@ export class Connection {
     this.disposed = true;
     this.presence_?.dispose();
     const actor = this.current;
-    if (this.started && actor.getSnapshot().status === 'active') actor.send({ type: 'connection.stop' });
+    if (typeof actor !== 'function') {
+      if (this.started && actor.getSnapshot().status === 'active') actor.send({ type: 'connection.stop' });
+      if (this.owner !== undefined) releaseActor(actor, this.owner ?? undefined);
+    }
     this.rt.unwatchEnvironment();
-    if (this.owner !== undefined) releaseActor(actor, this.owner ?? undefined);
     this.rt.dispose();
     this.rt.events.emit('disposed', { name: this.name });
   }
@@ -354,11 +358,14 @@ export function createOwnedConnection(options: ConnectionOptions, owner: AnyActo
   const runtime = new ConnectionRuntime(resolved, features);
   const shared = owner === undefined && !resolved.inspect;
   const parent = shared ? sharedParent(resolved.clock) : owner;
-  const actor = spawnConnectionActor(runtime, parent);
-  if (!parent) tuneSystem(actor);
-  if (shared) runtime.releaseAtRest(parent!);
-  else actor.start();
-  return new Connection(runtime, actor, parent ?? null, !shared);
+  const make = () => {
+    const actor = spawnConnectionActor(runtime, parent);
+    if (!parent) tuneSystem(actor);
+    if (shared) runtime.releaseAtRest(parent!);
+    else actor.start();
+    return actor;
+  };
+  return new Connection(runtime, parent ? make() : make, parent ?? null, !shared);
 }
 
 /** Creates a connection (not started: call `start()`), with every feature. Options are validated here. */

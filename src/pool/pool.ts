@@ -8,6 +8,7 @@ import { ErrorCode, InvalidOptionError, SocketchartError } from '../protocol/err
 import { resolvePoolOptions, type PoolOptions } from './options.js';
 import { PoolRuntime, type PoolEvents, type PoolHealth } from './runtime.js';
 import { bindPoolRuntime, boundPoolMachine, poolInput, poolRuntimeOf } from './implementations.js';
+import { checkEndpoints } from './endpoint-options.js';
 import { tuneSystem } from '../connection/actor-system.js';
 
 type PoolActor = Actor<typeof boundPoolMachine>;
@@ -34,16 +35,36 @@ export interface PoolMetrics {
 
 /** Many connections under one parent statechart: staggered, herd-controlled, load-balanced. */
 export class Pool {
-  /** The pool actor (its connections are its children, for inspection). */
-  readonly actor: PoolActor;
+  /** The actor, or what makes it: it is made and run, and the connections with it, at the first use of the pool, so that one made and dropped unused (a render React throws away) leaves nothing behind, not even for an inspector. */
+  private machine: PoolActor | (() => PoolActor);
   private readonly rt: PoolRuntime;
   private readonly owned: boolean;
 
   /** @internal Use `createPool()`, or `poolOf(actor)` for an actor of `poolLogic()`. */
-  constructor(runtime: PoolRuntime, actor: PoolActor, owned: boolean) {
+  constructor(runtime: PoolRuntime, actor: PoolActor | (() => PoolActor), owned: boolean) {
     this.rt = runtime;
-    this.actor = actor;
+    this.machine = actor;
     this.owned = owned;
+  }
+
+  /** The pool actor (its connections are its children, for inspection). */
+  get actor(): PoolActor {
+    if (typeof this.machine !== 'function') return this.machine;
+    const actor = (this.machine = this.machine());
+    actor.start();
+    try {
+      bindPoolRuntime(actor, this.rt);
+    } catch (error) {
+      actor.stop();
+      throw error;
+    }
+    return actor;
+  }
+
+  /** The runtime, with the actor running and the connections made. */
+  private get live(): PoolRuntime {
+    void this.actor;
+    return this.rt;
   }
 
   /** Starts the connections in priority order, `staggerMs` apart. */
@@ -59,11 +80,11 @@ export class Pool {
   }
 
   connection(name: string): Connection | undefined {
-    return this.rt.connections.get(name);
+    return this.live.connections.get(name);
   }
 
   get connections(): readonly Connection[] {
-    return this.rt.order;
+    return this.live.order;
   }
 
   /**
@@ -71,11 +92,12 @@ export class Pool {
    * strategy (round-robin, least-pending or random).
    */
   send(target: string, data: unknown, options?: SendOptions): Promise<void> {
-    const direct = this.rt.connections.get(target);
+    const rt = this.live;
+    const direct = rt.connections.get(target);
     if (direct) return direct.send(data, options);
-    const members = this.rt.groups.get(target);
+    const members = rt.groups.get(target);
     if (!members) return Promise.reject(new SocketchartError(ErrorCode.INVALID_OPTION, { message: `No endpoint or group named "${target}"`, recovery: 'fail' }));
-    const member = this.rt.balancer.pick(members);
+    const member = rt.balancer.pick(members);
     if (!member) return Promise.reject(new SocketchartError(ErrorCode.CLOSED, { message: `Every member of group "${target}" is closed or failed` }));
     return member.send(data, options);
   }
@@ -84,7 +106,7 @@ export class Pool {
   subscribe<T = unknown>(endpoint: string, channel: string, listener: MessageListener<T>): () => void;
   subscribe<T = unknown>(endpoint: string, listener: MessageListener<T>): () => void;
   subscribe<T = unknown>(endpoint: string, channelOrListener: string | MessageListener<T>, maybeListener?: MessageListener<T>): () => void {
-    const connection = this.rt.connections.get(endpoint);
+    const connection = this.live.connections.get(endpoint);
     if (!connection) throw new SocketchartError(ErrorCode.INVALID_OPTION, { message: `No endpoint named "${endpoint}"`, recovery: 'fail' });
     if (typeof channelOrListener === 'string') {
       if (!maybeListener) throw new SocketchartError(ErrorCode.INVALID_OPTION, { message: 'subscribe(endpoint, channel, listener) needs a listener', recovery: 'fail' });
@@ -105,7 +127,7 @@ export class Pool {
   }
 
   status(): PoolStatus {
-    const connections: Record<string, ConnectionStatus> = Object.fromEntries(this.rt.order.map((connection) => [connection.name, connection.status]));
+    const connections: Record<string, ConnectionStatus> = Object.fromEntries(this.live.order.map((connection) => [connection.name, connection.status]));
     const { value, context, status } = this.actor.getSnapshot();
     const state = status !== 'active' ? 'stopped' : typeof value === 'string' ? value : Object.keys(value)[0]!;
     return { state, health: context.health, connections };
@@ -115,7 +137,7 @@ export class Pool {
     const connections: Array<[string, ConnectionMetricsSnapshot]> = [];
     const totals = { connects: 0, reconnects: 0, messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, drops: 0, duplicates: 0, errors: 0, queueDepth: 0 };
     let score = 0;
-    for (const connection of this.rt.order) {
+    for (const connection of this.live.order) {
       const m = connection.metrics();
       connections.push([connection.name, m]);
       for (const key of Object.keys(totals) as Array<keyof typeof totals>) totals[key] += m[key];
@@ -170,24 +192,20 @@ export class Pool {
   }
 }
 
-/** Creates a pool (not started: call `start()`). Options, and every endpoint's options, are validated here. */
+/** Creates a pool (not started: call `start()`; nothing runs before the pool is first used). Options, and every endpoint's options, are validated here. */
 export function createPool(options: PoolOptions): Pool {
   const resolved = resolvePoolOptions(options);
-  const runtime = new PoolRuntime(resolved);
-  const actor = createActor(boundPoolMachine, {
-    input: poolInput(resolved),
-    clock: resolved.clock,
-    ...(resolved.inspect ? { inspect: resolved.inspect } : {}),
-  });
-  tuneSystem(actor);
-  actor.start();
-  try {
-    bindPoolRuntime(actor, runtime);
-  } catch (error) {
-    actor.stop();
-    throw error;
-  }
-  return new Pool(runtime, actor, true);
+  checkEndpoints(resolved);
+  const make = () => {
+    const actor = createActor(boundPoolMachine, {
+      input: poolInput(resolved),
+      clock: resolved.clock,
+      ...(resolved.inspect ? { inspect: resolved.inspect } : {}),
+    });
+    tuneSystem(actor);
+    return actor;
+  };
+  return new Pool(new PoolRuntime(resolved), make, true);
 }
 
 const handles = new WeakMap<AnyActorRef, Pool>();

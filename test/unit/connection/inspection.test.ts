@@ -72,6 +72,24 @@ describe('inspection', () => {
     pool.dispose();
   });
 
+  it('an inspected pool or connection is announced at its first use, not at creation: one made and dropped unused is never seen', () => {
+    const { WebSocket } = createMockServer();
+    const announced: string[] = [];
+    const inspect = (event: InspectionEvent) => {
+      if (event.type === '@xstate.actor') announced.push((event.actorRef as { logic?: { id?: string } }).logic?.id ?? '');
+    };
+    const pool = createPool({ endpoints: [{ name: 'a', url: 'ws://mock.test/a' }], defaults: { WebSocket }, environment: false, inspect });
+    const connection = createConnection({ url: 'ws://mock.test/x', WebSocket, environment: false, inspect });
+    expect(announced).toEqual([]);
+    expect(pool.status().connections).toEqual({ a: 'idle' });
+    expect(announced).toEqual(['pool', 'connection']);
+    expect(connection.status).toBe('idle');
+    connection.start();
+    expect(announced.filter((id) => id === 'connection')).toHaveLength(2);
+    connection.dispose();
+    pool.dispose();
+  });
+
   it('an inspect option that is neither an observer nor a function is refused at creation', () => {
     const { WebSocket } = createMockServer();
     expect(() => createConnection({ url: 'ws://mock.test/x', WebSocket, inspect: 42 as never })).toThrow(/inspect/);

@@ -2,6 +2,7 @@
 import { act, createElement, useState } from 'react';
 import { renderToString } from 'react-dom/server';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { InspectionEvent } from 'xstate';
 import { createOptimisticStore, createPool, type Connection } from '../../../src/index.js';
 import {
   SocketchartProvider,
@@ -41,6 +42,42 @@ describe('SocketchartProvider and useConnection', () => {
     expect(liveSocketCount()).toBe(before);
     expect(seen!.status).toBe('closed');
     expect(() => seen!.start()).toThrow(/disposed/);
+  });
+
+  it('StrictMode: a provider given poolOptions runs one pool, and none is left running after unmount', async () => {
+    const h = harness();
+    const pools = new Set<InspectionEvent['actorRef']>();
+    const inspect = (event: InspectionEvent) => {
+      if (event.type === '@xstate.actor' && (event.actorRef as { logic?: { id?: string } }).logic?.id === 'pool') pools.add(event.actorRef);
+    };
+    const endpoints = [
+      { name: 'a', url: 'ws://mock.test/a' },
+      { name: 'b', url: 'ws://mock.test/b' },
+    ];
+    const poolOptions = { endpoints, defaults: { WebSocket: h.server.WebSocket }, clock: h.clock, environment: h.env, staggerMs: 0, inspect };
+    await render(createElement(SocketchartProvider, { poolOptions }, createElement('i')));
+    await flush(h);
+    expect(h.server.sockets).toHaveLength(2);
+    expect(pools.size).toBe(1);
+    await unmount();
+    await flush(h);
+    expect([...pools].map((actor) => actor.getSnapshot().status)).toEqual(['stopped']);
+    expect(h.server.sockets.filter((socket) => socket.isLive)).toHaveLength(0);
+  });
+
+  it('StrictMode: a provider whose connection an inspector follows announces one connection actor, stopped after unmount', async () => {
+    const h = harness();
+    const announced: InspectionEvent['actorRef'][] = [];
+    const inspect = (event: InspectionEvent) => {
+      if (event.type === '@xstate.actor' && (event.actorRef as { logic?: { id?: string } }).logic?.id === 'connection') announced.push(event.actorRef);
+    };
+    await render(createElement(SocketchartProvider, { options: { ...connectionOptions(h), inspect } }, createElement('i')));
+    await flush(h);
+    expect(h.server.sockets).toHaveLength(1);
+    expect(announced).toHaveLength(1);
+    await unmount();
+    await flush(h);
+    expect(announced.map((actor) => actor.getSnapshot().status)).toEqual(['stopped']);
   });
 
   it('useConnection(options) owns a connection per component: one socket under StrictMode, closed on unmount', async () => {
