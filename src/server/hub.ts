@@ -1,7 +1,7 @@
 import type { Identity } from './auth.js';
 import type { AppendCharge, AppendResult, Backend, BackendListener, ChannelSignal, GlobalSignal } from './backend/types.js';
 import { BROADCAST_ALL_CHANNEL, ChannelAuthorizer, userChannel, type AuthorizationResult, type ChannelAction } from './channels.js';
-import type { StoredMessage } from './history.js';
+import type { HistoryRead, StoredMessage } from './history.js';
 import { errorText, logFailure, type Logger } from './logger.js';
 import type { ServerMetrics } from './metrics.js';
 import type { RetentionRules } from './retention.js';
@@ -69,10 +69,23 @@ export class Hub implements BackendListener {
   /** Each connection's turns of history reads, shared by its subscriptions. */
   private readonly turns = new WeakMap<HubClient, HistoryTurns>();
 
+  /** History reads in flight that replay from a number: subscribers resuming from the same one (a recovery, a reconnect storm) share one read. */
+  private readonly replayReads = new Map<string, Promise<HistoryRead>>();
+
   constructor(private readonly options: HubOptions) {
-    this.read = async (ch, since, limit) => {
+    const fresh = async (ch: string, since: number, limit: number) => {
       const read = await options.backend.read(ch, since, limit);
       await options.backend.caughtUp();
+      return read;
+    };
+    this.read = (ch, since, limit) => {
+      if (limit === 0) return fresh(ch, since, limit);
+      const key = `${since} ${limit} ${ch}`;
+      let read = this.replayReads.get(key);
+      if (!read) {
+        read = fresh(ch, since, limit).finally(() => this.replayReads.delete(key));
+        this.replayReads.set(key, read);
+      }
       return read;
     };
   }

@@ -246,6 +246,62 @@ describe('Hub: subscriptions', () => {
   });
 });
 
+describe('Hub: history reads shared', () => {
+  it('after a recovery, the subscribers of a channel at the same number share one history read, and each gets what it missed once', async () => {
+    const { connect, parts } = await node({ implicitChannels: false });
+    const readers = Array.from({ length: 20 }, (_, n) => connect(`reader${n}`).socket);
+    for (const reader of readers) await subscribed(reader);
+    const writer = connect('writer').socket;
+    await published(writer, 'seen');
+    await until(() => readers.every((reader) => messages(reader).length === 1));
+    const watch = vi.spyOn(parts.backend, 'watch');
+    vi.spyOn(parts.hub, 'message').mockImplementationOnce(() => undefined);
+    await parts.backend.append('chat:room', { dataJson: '"missed"', ts: 1, id: 'missed' });
+    expect(readers.every((reader) => messages(reader).length === 1), 'fan-out was down for it').toBe(true);
+    const read = vi.spyOn(parts.backend, 'read');
+    parts.hub.recovered();
+    await until(() => readers.every((reader) => messages(reader).length === 2));
+    expect(read).toHaveBeenCalledTimes(1);
+    expect(watch).not.toHaveBeenCalled();
+    await published(writer, 'after');
+    await until(() => readers.every((reader) => messages(reader).length === 3));
+    expect(readers.map((reader) => dataOf(reader).join())).toEqual(readers.map(() => 'seen,missed,after'));
+  });
+
+  it('subscribers resuming from the same number share one read; another number or a start from now reads on its own', async () => {
+    const { connect, parts } = await node({ implicitChannels: false });
+    const writer = connect('writer').socket;
+    const first = await published(writer, 'one');
+    await published(writer, 'two');
+    const read = vi.spyOn(parts.backend, 'read');
+    const same = Array.from({ length: 5 }, (_, n) => connect(`same${n}`).socket);
+    const [other, fresh] = [connect('other').socket, connect('fresh').socket];
+    for (const socket of same) socket.receive({ type: 'subscribe', ch: 'chat:room', since: first.seq });
+    other.receive({ type: 'subscribe', ch: 'chat:room', since: (first.seq as number) - 1 });
+    fresh.receive({ type: 'subscribe', ch: 'chat:room' });
+    await until(() => [...same, other, fresh].every((socket) => socket.ofType('subscribed').length === 1));
+    await until(() => [...same, other].every((socket) => messages(socket).length > 0));
+    expect(read).toHaveBeenCalledTimes(3);
+    expect(same.map((socket) => dataOf(socket).join())).toEqual(same.map(() => 'two'));
+    expect(dataOf(other)).toEqual(['one', 'two']);
+    expect(dataOf(fresh)).toEqual([]);
+  });
+
+  it('a shared read that fails fails each subscriber that waited on it, and the next read is a new one', async () => {
+    const { connect, parts } = await node({ implicitChannels: false });
+    const writer = connect('writer').socket;
+    const first = await published(writer, 'one');
+    const read = vi.spyOn(parts.backend, 'read').mockImplementationOnce(() => Promise.reject(new Error('backend down')));
+    const sockets = Array.from({ length: 3 }, (_, n) => connect(`r${n}`).socket);
+    for (const socket of sockets) socket.receive({ type: 'subscribe', ch: 'chat:room', since: first.seq });
+    await until(() => sockets.every((socket) => socket.ofType('error').length === 1));
+    expect(read).toHaveBeenCalledTimes(1);
+    const again = await subscribed(sockets[0]!, 'chat:room', first.seq as number);
+    expect(again).toMatchObject({ type: 'subscribed', seq: first.seq });
+    expect(read).toHaveBeenCalledTimes(2);
+  });
+});
+
 describe('Hub: presence', () => {
   const join = (socket: SocketStandIn, meta?: unknown, ch = 'chat:room') => socket.receive({ type: 'presence', ch, action: 'join', ...(meta === undefined ? {} : { meta }) });
   const presenceEvents = (socket: SocketStandIn) => socket.ofType('presence').map(({ joins, leaves }) => ({ joins, leaves }));
