@@ -287,6 +287,30 @@ describe('Hub: history reads shared', () => {
     expect(dataOf(fresh)).toEqual([]);
   });
 
+  it('a subscribe from now reads on its own: it never gets a message published before it arrived, though another start from now was reading then', async () => {
+    const { connect, parts } = await node({ implicitChannels: false });
+    const writer = connect('writer').socket;
+    await published(writer, 'old');
+    const read = parts.backend.read.bind(parts.backend);
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const reads = vi.spyOn(parts.backend, 'read').mockImplementationOnce(async (...args) => {
+      const answer = await read(...args);
+      await held;
+      return answer;
+    });
+    const [early, late] = [connect('early').socket, connect('late').socket];
+    early.receive({ type: 'subscribe', ch: 'chat:room' });
+    await until(() => reads.mock.calls.length === 1, 3000, 'the early read');
+    await published(writer, 'before late');
+    late.receive({ type: 'subscribe', ch: 'chat:room' });
+    release();
+    await until(() => [early, late].every((socket) => socket.ofType('subscribed').length === 1));
+    await published(writer, 'after both');
+    await until(() => [early, late].every((socket) => dataOf(socket).includes('after both')));
+    expect(dataOf(late)).toEqual(['after both']);
+  });
+
   it('a shared read that fails fails each subscriber that waited on it, and the next read is a new one', async () => {
     const { connect, parts } = await node({ implicitChannels: false });
     const writer = connect('writer').socket;
