@@ -281,50 +281,43 @@ describe('scale-out over one real Redis', () => {
     await watcher.close();
   });
 
-  it('announces again the members of a node reaped during a Redis outage once it is back and registers them again', async () => {
+  /**
+   * Alice joins `ch` on node A, which reaches Redis through a proxy; a watcher on node B sees her. `cut`
+   * takes A's link away until B reaps her presence; once the link heals, the watcher sees her join again
+   * and she is listed.
+   */
+  const reapedThenBack = async (ch: string, cut: (proxy: FaultProxy) => void) => {
     const prefix = `t${++prefixCounter}:`;
     const { proxy, node: a } = await proxiedNode(prefix);
     const b = await startNode(prefix);
     const watcher = await connectAs(b, 'watcher');
-    await subscribe(watcher, 'room:back');
+    await subscribe(watcher, ch);
     const alice = await connectAs(a, 'alice');
-    alice.send({ type: 'presence', ch: 'room:back', action: 'join' });
+    alice.send({ type: 'presence', ch, action: 'join' });
     await alice.nextOfType('presence_state');
-    await watcher.nextOfType('presence', { ch: 'room:back' });
+    await watcher.nextOfType('presence', { ch });
 
-    proxy.mode = 'refuse';
-    proxy.reset();
+    cut(proxy);
     const reaped = await watcher.next((frame) => frame.type === 'presence' && (frame.leaves as unknown[]).length > 0, NODE_TIMEOUT_MS + 5000);
-    expect(reaped).toMatchObject({ leaves: [{ userId: 'alice' }] });
+    expect(reaped).toMatchObject({ ch, leaves: [{ userId: 'alice' }] });
     proxy.mode = 'pass';
     const back = await watcher.next((frame) => frame.type === 'presence' && (frame.joins as unknown[]).length > 0, 10_000);
-    expect(back).toMatchObject({ ch: 'room:back', joins: [{ userId: 'alice' }], leaves: [] });
-    watcher.send({ type: 'presence', ch: 'room:back', action: 'list' });
+    expect(back).toMatchObject({ ch, joins: [{ userId: 'alice' }], leaves: [] });
+    watcher.send({ type: 'presence', ch, action: 'list' });
     expect((await watcher.nextOfType('presence_state')).members).toEqual([{ userId: 'alice' }]);
     await Promise.all([watcher.close(), alice.close()]);
-  });
+  };
 
-  it('announces again the members of a node its peers took for dead while its link to Redis hung without closing', async () => {
-    const prefix = `t${++prefixCounter}:`;
-    const { proxy, node: a } = await proxiedNode(prefix);
-    const b = await startNode(prefix);
-    const watcher = await connectAs(b, 'watcher');
-    await subscribe(watcher, 'room:hung');
-    const alice = await connectAs(a, 'alice');
-    alice.send({ type: 'presence', ch: 'room:hung', action: 'join' });
-    await alice.nextOfType('presence_state');
-    await watcher.nextOfType('presence', { ch: 'room:hung' });
+  it('announces again the members of a node reaped during a Redis outage once it is back and registers them again', () =>
+    reapedThenBack('room:back', (proxy) => {
+      proxy.mode = 'refuse';
+      proxy.reset();
+    }));
 
-    proxy.mode = 'blackhole';
-    const reaped = await watcher.next((frame) => frame.type === 'presence' && (frame.leaves as unknown[]).length > 0, NODE_TIMEOUT_MS + 5000);
-    expect(reaped).toMatchObject({ ch: 'room:hung', leaves: [{ userId: 'alice' }] });
-    proxy.mode = 'pass';
-    const back = await watcher.next((frame) => frame.type === 'presence' && (frame.joins as unknown[]).length > 0, 10_000);
-    expect(back).toMatchObject({ ch: 'room:hung', joins: [{ userId: 'alice' }], leaves: [] });
-    watcher.send({ type: 'presence', ch: 'room:hung', action: 'list' });
-    expect((await watcher.nextOfType('presence_state')).members).toEqual([{ userId: 'alice' }]);
-    await Promise.all([watcher.close(), alice.close()]);
-  });
+  it('announces again the members of a node its peers took for dead while its link to Redis hung without closing', () =>
+    reapedThenBack('room:hung', (proxy) => {
+      proxy.mode = 'blackhole';
+    }));
 
   it('removes, once Redis is back, the presence of a connection that closed while Redis was unreachable', async () => {
     const logs = captureLogger();
