@@ -276,12 +276,10 @@ export class Connection {
     if (this.disposed) return;
     this.disposed = true;
     this.presence_?.dispose();
-    const actor = this.current;
-    if (typeof actor !== 'function') {
-      if (this.started && actor.getSnapshot().status === 'active') actor.send({ type: 'connection.stop' });
-      if (this.owner !== undefined) releaseActor(actor, this.owner ?? undefined);
-    }
+    const actor = this.actor;
+    if (this.started && actor.getSnapshot().status === 'active') actor.send({ type: 'connection.stop' });
     this.rt.unwatchEnvironment();
+    if (this.owner !== undefined) releaseActor(actor, this.owner ?? undefined);
     this.rt.dispose();
     this.rt.events.emit('disposed', { name: this.name });
   }

@@ -90,6 +90,18 @@ describe('inspection', () => {
     pool.dispose();
   });
 
+  it('an inspected connection disposed before its first use leaves no actor running, read afterwards or not', () => {
+    const { WebSocket } = createMockServer();
+    const announced: InspectionEvent['actorRef'][] = [];
+    const inspect = (event: InspectionEvent) => {
+      if (event.type === '@xstate.actor') announced.push(event.actorRef);
+    };
+    const connection = createConnection({ url: 'ws://mock.test/x', WebSocket, environment: false, inspect });
+    connection.dispose();
+    expect(connection.snapshot.status).toBe('stopped');
+    expect(announced.map((actor) => actor.getSnapshot().status)).toEqual(['stopped']);
+  });
+
   it('an inspect option that is neither an observer nor a function is refused at creation', () => {
     const { WebSocket } = createMockServer();
     expect(() => createConnection({ url: 'ws://mock.test/x', WebSocket, inspect: 42 as never })).toThrow(/inspect/);
