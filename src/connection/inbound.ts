@@ -47,6 +47,8 @@ export class Inbound implements FrameSink {
   private heard = false;
   /** The frame being decoded is a pong: it answers its own ping (a stale one answers none), it is not news of the link. */
   private pongFrame = false;
+  /** Bytes of the frame being decoded, not yet counted: counted with its first data message (a control frame is not one). */
+  private uncounted = 0;
 
   constructor(private readonly host: InboundHost) {}
 
@@ -69,8 +71,7 @@ export class Inbound implements FrameSink {
       );
       return;
     }
-    host.metrics.messagesIn++;
-    host.metrics.bytesIn += size;
+    this.uncounted = size;
     if (!host.link.probing || this.heard) {
       this.decode(data);
       return;
@@ -97,6 +98,9 @@ export class Inbound implements FrameSink {
 
   data(message: InboundMessage): void {
     const { host } = this;
+    host.metrics.messagesIn++;
+    host.metrics.bytesIn += this.uncounted;
+    this.uncounted = 0;
     if (host.operations !== undefined && message.ch !== undefined) host.operations.next(message.ch, message.data);
     if (host.routes?.deliver(message) === false) host.metrics.duplicates++;
   }

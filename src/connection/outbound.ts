@@ -59,6 +59,7 @@ export interface OutboundHost {
   readonly operations: Operations | undefined;
   /** Writes a control frame now; false when there is no open socket. */
   write(frame: OutgoingFrame | undefined): boolean;
+  writeData(frame: OutgoingFrame, again?: boolean): boolean;
   /** Tells the machine something waits in the queue (`queue.pending`). */
   wake(): void;
   reportError(error: SocketchartError): void;
@@ -205,7 +206,7 @@ export class Outbound {
     ) {
       ws.send(frame);
       host.metrics.messagesOut++;
-      host.metrics.bytesOut += bytes;
+      host.metrics.bytesOut += exactBytes(frame);
       return RESOLVED;
     }
     if (link.settled) return Promise.reject(closedError(link.status));
@@ -435,7 +436,7 @@ export class Outbound {
 
   private ackTracker(): AckTracker {
     return (this.acks ??= new AckTracker(this.host.options.clock, this.host.options.acks, (frame, channel) =>
-      this.host.link.connected ? this.writeLimited(frame, channel, (f) => this.host.write(f)) : false,
+      this.host.link.connected ? this.writeLimited(frame, channel, (f) => this.host.writeData(f, true)) : false,
     ));
   }
 
@@ -457,6 +458,7 @@ export class Outbound {
 
   dispose(): void {
     this.disposed = true;
+    this.endThrottle();
     this.queue?.dispose();
     this.acks?.rejectAll(closedError('disposed'));
   }

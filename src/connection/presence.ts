@@ -18,6 +18,8 @@ export interface PresenceHost {
   readonly link: LinkState;
   readonly router: Router;
   write(frame: OutgoingFrame | undefined): boolean;
+  /** Tells `on('error')` of an error no call waits on, counting it in the metrics. */
+  reportError(error: SocketchartError): void;
   /** The session the server confirmed (this user's id): typing of this user in another tab is not "others typing". */
   readonly session: { readonly userId?: string } | null;
   /** Hands server errors to `claim` first: one it returns true for concerns a call of its own and goes no further. */
@@ -331,7 +333,7 @@ export class PresenceSession {
     this.remove(details.ch, request);
     if (request.action === 'join' && this.joined.has(details.ch)) this.joined.delete(details.ch);
     if (request.reject) request.reject(error.with({ recovery: 'fail' }));
-    else this.host.events.emit('error', error.with({ recovery: 'none' }));
+    else this.host.reportError(error.with({ recovery: 'none' }));
     return true;
   }
 

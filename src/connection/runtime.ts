@@ -4,6 +4,7 @@ import type { ConnectionMachine } from '../../machines/connection.machine.js';
 import type { OutgoingFrame } from '../protocol/adapter.js';
 import { classifyClose, classifyErrorFrame } from '../protocol/close-codes.js';
 import { closeRuleOf, operationCodecOf } from '../protocol/capabilities.js';
+import { exactBytes } from '../protocol/frame-bytes.js';
 import type { Operations } from '../protocol/operations.js';
 import { ErrorCode, SocketchartError, closedError, isSocketchartError, releaseFrames, type Recovery } from '../protocol/errors.js';
 import { redactDeep, redactSecret, redactUrl } from '../protocol/redact.js';
@@ -95,6 +96,7 @@ export class ConnectionRuntime implements SocketCallbacks {
     this.options = options;
     this.features = features;
     this.metrics = new ConnectionMetrics(connectionStatuses, options.clock);
+    this.metrics.onState(IDLE.status);
     this.inbound = new Inbound(this);
     if (options.store) this.outbound_ = new Outbound(this);
     const codec = operationCodecOf(options.protocol);
@@ -326,6 +328,14 @@ export class ConnectionRuntime implements SocketCallbacks {
     return true;
   }
 
+  /** Writes a data frame now (an operation's start, an acknowledged message again): its bytes count out, and it counts as a message unless written `again`. */
+  writeData(frame: OutgoingFrame, again = false): boolean {
+    if (!this.write(frame)) return false;
+    if (!again) this.metrics.messagesOut++;
+    this.metrics.bytesOut += exactBytes(frame);
+    return true;
+  }
+
   authenticate(): void {
     const mode = this.options.auth?.mode ?? 'message';
     this.write(this.options.protocol.authFrame({ mode, token: this.currentToken }));
@@ -339,7 +349,7 @@ export class ConnectionRuntime implements SocketCallbacks {
       for (const channel of router.channelNames()) this.write(protocol.subscribeFrame(channel, router.lastSeq(channel)));
     }
     this.operations?.resume();
-    this.outbound_?.resume((frame) => this.write(frame));
+    this.outbound_?.resume((frame) => this.writeData(frame, true));
   }
 
   /** `stopped`: the app called `stop()` (operations that must not run twice end with CLOSED). */

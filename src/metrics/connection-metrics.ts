@@ -6,7 +6,7 @@ import { StateHistory, type StateChange } from './state-history.js';
 
 /** A connection's metrics at one moment; plain data, safe to `JSON.stringify`. */
 export interface ConnectionMetricsSnapshot {
-  /** Current state of the connection, or `null` before the first state change. */
+  /** Current state of the connection (a connection's is `idle` from its creation), or `null` before the first state recorded. */
   state: string | null;
   /** Ms spent in each state since creation, including the ongoing stay in the current one. */
   timeInState: Record<string, number>;
@@ -14,17 +14,17 @@ export interface ConnectionMetricsSnapshot {
   connects: number;
   /** Entries into `connected` after the first. */
   reconnects: number;
-  /** Time to recover, in ms: from leaving `connected` to entering it again. */
+  /** Time to recover, in ms: from leaving `connected` to entering it again (one timed across a clock that stepped back is left out). */
   timeToRecover: LatencySummary;
-  /** Heartbeat round-trip times, in ms. */
+  /** Heartbeat round-trip times, in ms (one timed across a clock that stepped back is left out). */
   rtt: LatencySummary;
   /** Data messages received. */
   messagesIn: number;
-  /** Data messages written to the socket. */
+  /** Data messages written to the socket, operations included (a message written again while it awaits its ack counts once). */
   messagesOut: number;
   /** Bytes received in data messages (UTF-16 length for small text frames outside Node). */
   bytesIn: number;
-  /** Bytes written in data messages (text frames small enough to fit any limit are counted by length). */
+  /** Bytes written in data messages (text in UTF-8), writes again included. */
   bytesOut: number;
   /** Messages waiting in the outbound queue. */
   queueDepth: number;
@@ -148,6 +148,7 @@ export class ConnectionMetrics {
 
   /** A heartbeat round trip took `ms`. */
   recordRtt(ms: number): void {
+    if (!(ms >= 0)) return;
     this.rtt.record(ms);
     this.linkRtt = ms;
   }
@@ -184,7 +185,7 @@ export class ConnectionMetrics {
       this.throttles++;
       this.throttledSince = now;
     } else if (this.throttledSince !== undefined) {
-      this.throttledTotal += now - this.throttledSince;
+      this.throttledTotal += Math.max(0, now - this.throttledSince);
       this.throttledSince = undefined;
     }
   }
@@ -227,7 +228,7 @@ export class ConnectionMetrics {
       duplicates: this.duplicates,
       errors: this.errors,
       throttles: this.throttles,
-      throttledMs: this.throttledTotal + (this.throttledSince === undefined ? 0 : now - this.throttledSince),
+      throttledMs: this.throttledTotal + (this.throttledSince === undefined ? 0 : Math.max(0, now - this.throttledSince)),
       history: this.history.recent(),
       healthScore: score,
       issues: detectIssues(

@@ -22,9 +22,9 @@ export class LatencySamples {
   private ring: number[] | undefined;
   private recorded = 0;
 
-  /** Records one sample, in ms; non-finite values are ignored. */
+  /** Records one sample, in ms; negative (a clock that stepped back) and non-finite values are ignored. */
   record(ms: number): void {
-    if (!Number.isFinite(ms)) return;
+    if (!(ms >= 0 && ms < Infinity)) return;
     this.ring = ringWrite(this.ring, this.recorded, LATENCY_SAMPLES, ms);
     this.recorded++;
   }

@@ -35,6 +35,8 @@ export interface OperationsHost {
   readonly ws: object | null;
   /** Writes a frame now; false when there is no open socket. */
   write(frame: OutgoingFrame | undefined): boolean;
+  /** Writes a data frame now, counting it out; false when there is no open socket. */
+  writeData(frame: OutgoingFrame): boolean;
 }
 
 interface Live {
@@ -248,7 +250,7 @@ export class Operations {
     const { host } = this;
     const ws = host.ws;
     if (!up || this.dropping || ws === null || entry.socket === ws || entry.answered) return;
-    if (!host.write(entry.frame)) return;
+    if (!host.writeData(entry.frame)) return;
     entry.socket = ws;
     this.settleWrite(entry);
   }

@@ -7,7 +7,8 @@ import { track, type Settled } from '../../support/settled.js';
 
 /** Operations over a stand-in connection: a link that is up or down, the socket it is on, and the frames written. */
 function operations() {
-  const host = { link: { connected: false }, ws: null as object | null, written: [] as string[], write: (frame: unknown) => (host.ws === null ? false : (host.written.push(String(frame)), true)) };
+  const write = (frame: unknown) => (host.ws === null ? false : (host.written.push(String(frame)), true));
+  const host = { link: { connected: false }, ws: null as object | null, written: [] as string[], write, writeData: write };
   const ops = new Operations(host, { start: (id, payload) => `start ${id} ${JSON.stringify(payload)}`, stop: (id) => `stop ${id}` });
   const up = () => {
     host.ws = {};
@@ -112,7 +113,8 @@ describe('Operations', () => {
   });
 
   it('a payload the codec cannot encode is refused with INVALID_MESSAGE_FORMAT (its cause kept), or with the codec\'s own typed error; nothing is written or kept', () => {
-    const host = { link: { connected: true }, ws: {}, written: [] as unknown[], write: (frame: unknown) => (host.written.push(frame), true) };
+    const write = (frame: unknown) => (host.written.push(frame), true);
+    const host = { link: { connected: true }, ws: {}, written: [] as unknown[], write, writeData: write };
     const refusal = new SocketchartError(ErrorCode.MESSAGE_TOO_LARGE, { message: 'too large' });
     const ops = new Operations(host, {
       start: (_id, payload) => {
