@@ -324,8 +324,8 @@ describe('a connection closed under the store', () => {
     return db;
   }
 
-  /** A transaction the browser aborts as it closes its connection (forced): AbortError, then the connection's close event. */
-  function abortedByForcedClose(db: FakeConnection): IDBTransaction {
+  /** A transaction the browser aborts as it closes its connection (forced): AbortError, then, in a later task, the connection's close event (none when `db` is omitted). */
+  function abortedByForcedClose(db?: FakeConnection): IDBTransaction {
     const transaction = {
       error: new DOMException('The connection was closed.', 'AbortError'),
       oncomplete: null,
@@ -333,10 +333,8 @@ describe('a connection closed under the store', () => {
       objectStore: () => ({ put: () => undefined, delete: () => undefined }),
       abort: () => undefined,
     };
-    setTimeout(() => {
-      transaction.onabort?.();
-      forceCloseDatabase(db as never);
-    }, 0);
+    setTimeout(() => transaction.onabort?.(), 0);
+    if (db) setTimeout(() => forceCloseDatabase(db as never), 5);
     return transaction as unknown as IDBTransaction;
   }
 
@@ -378,6 +376,20 @@ describe('a connection closed under the store', () => {
     await store.close();
     expect(onError).not.toHaveBeenCalled();
     expect(await restored(factory)).toEqual(['b', 'c']);
+  });
+
+  it('writes a burst again once only: a connection that aborts every transaction has the burst reported, not tried for ever', async () => {
+    const factory = new IDBFactory();
+    const onError = vi.fn();
+    const store = indexedDbStore({ indexedDB: factory, onError });
+    await store.load();
+    const transaction = vi.spyOn(FakeDatabase.prototype, 'transaction').mockImplementation(() => abortedByForcedClose());
+    store.put(message('a', 1));
+    await ticksUntil(() => onError.mock.calls.length > 0);
+    expect(onError.mock.calls.map(([, keys]) => keys)).toEqual([['a']]);
+    expect(transaction).toHaveBeenCalledTimes(2);
+    transaction.mockRestore();
+    await store.close();
   });
 
   it('while its transaction runs, aborted as a browser aborts it: the changes of that transaction are written again on a new connection', async () => {
