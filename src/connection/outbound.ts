@@ -59,6 +59,7 @@ export interface OutboundHost {
   readonly operations: Operations | undefined;
   /** Writes a control frame now; false when there is no open socket. */
   write(frame: OutgoingFrame | undefined): boolean;
+  /** Writes a data frame now, counting its bytes out (and a message, unless written `again`); false when there is no open socket. */
   writeData(frame: OutgoingFrame, again?: boolean): boolean;
   /** Tells the machine something waits in the queue (`queue.pending`). */
   wake(): void;
