@@ -292,7 +292,13 @@ export class ConnectionRuntime implements SocketCallbacks {
   /** A close as the app sees it: the code received, classified by the protocol's rules (or the common table). */
   describeClose(code: number, reason: string) {
     const redacted = this.redact(reason);
-    const { action, error } = classifyClose({ code, reason: redacted }, closeRuleOf(this.options.protocol, code));
+    let rule;
+    try {
+      rule = closeRuleOf(this.options.protocol, code);
+    } catch (thrown) {
+      rethrowLater(thrown);
+    }
+    const { action, error } = classifyClose({ code, reason: redacted }, rule);
     if (error.code === ErrorCode.MESSAGE_TOO_LARGE) this.outbound_?.refusedTooLarge();
     return { code, reason: redacted, action, error: releaseFrames(this.redactError(error)) };
   }

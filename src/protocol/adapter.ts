@@ -111,7 +111,8 @@ export interface ProtocolAdapter {
   readonly startsOperations?: boolean;
   /**
    * Classifies the protocol's own close codes: what the connection does and the error code it reports.
-   * `undefined` leaves a code to `closeCodeTable`. The app always sees the code that was received
+   * `undefined` leaves a code to `closeCodeTable`, and so does an exception (rethrown on a later turn, as
+   * an app callback's is). The app always sees the code that was received
    * (`error.closeCode`); the rule only decides what the connection does about it.
    */
   closeRule?(code: number): CloseRule | undefined;

@@ -1,6 +1,11 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ErrorCode, jsonProtocol, type ProtocolAdapter } from '../../../src/index.js';
 import { harness } from '../../support/harness.js';
+import { collectRethrown } from '../../support/rethrown.js';
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
 
 /** jsonProtocol with one more capability. */
 const withCloseHandling = (extra: Pick<ProtocolAdapter, 'closeRule' | 'normalizeCloseCode'>): ProtocolAdapter => ({ ...jsonProtocol, ...extra });
@@ -25,6 +30,26 @@ describe('close codes under a protocol adapter', () => {
     await h.settle();
     expect(h.connection.status).toBe('failed');
     expect(h.connection.lastError).toMatchObject({ code: ErrorCode.AUTHORIZATION_FAILED, closeCode: 4003 });
+  });
+
+  it('a closeRule that throws on a code the server sent does not stop the connection: the common table decides, and the exception is rethrown on a later turn', async () => {
+    const rethrown = collectRethrown();
+    const h = harness({
+      protocol: withCloseHandling({
+        closeRule: (code) => {
+          if (code === 4321) throw new TypeError('no rule for 4321');
+          return undefined;
+        },
+      }),
+      reconnect: { baseMs: 100, capMs: 100, jitter: 0 },
+    });
+    await h.connect();
+    h.server.last!.closeFromServer(4321, 'unexpected');
+    await h.settle();
+    expect(h.connection.status).toBe('reconnecting');
+    expect(rethrown).toEqual([new TypeError('no rule for 4321')]);
+    await h.advance(100);
+    expect(h.connection.status).toBe('connected');
   });
 
   it('the deprecated normalizeCloseCode still classifies, and no longer replaces the code the app sees', async () => {
