@@ -1,4 +1,4 @@
-import { createConnection, type Connection, type ConnectionOptions, type SocketchartError, type WebSocketConstructor } from '../../src/index.js';
+import { createConnection, createPool, type Connection, type ConnectionOptions, type PoolOptions, type SocketchartError, type WebSocketConstructor } from '../../src/index.js';
 import { SimulatedClock, createManualEnvironment, createMockServer, type MockServerOptions } from '../../src/testing/index.js';
 
 export const URL = 'ws://mock.test/socket';
@@ -60,6 +60,10 @@ export function harness(options: Partial<ConnectionOptions> = {}, serverOptions:
 }
 
 export type Harness = ReturnType<typeof harness>;
+
+/** A pool of one endpoint, `a`, on the harness's mock server, clock and environment, started without stagger. */
+export const poolOfOne = (h: Harness, overrides: Partial<PoolOptions> = {}) =>
+  createPool({ endpoints: [{ name: 'a', url: 'ws://mock.test/a' }], defaults: { WebSocket: h.server.WebSocket }, clock: h.clock, environment: h.env, staggerMs: 0, ...overrides });
 
 /**
  * A mock server with presence: `members` are present (and `me`, once joined); every presence frame is answered

@@ -1,16 +1,14 @@
 // @vitest-environment happy-dom
 import { act, createElement } from 'react';
 import { describe, expect, it } from 'vitest';
-import { createPool } from '../../../src/index.js';
 import { SocketchartProvider, useConnectionStatus, usePoolStatus } from '../../../src/react/index.js';
 import { status$ } from '../../../src/rx/index.js';
-import { harness } from '../../support/harness.js';
+import { harness, poolOfOne, type Harness } from '../../support/harness.js';
 import { flush, render } from '../../support/react-dom.js';
 
 /** What the hooks show of a connection or a pool the app disposes: what their own status says. */
 
-const makePool = (h: ReturnType<typeof harness>) =>
-  createPool({ endpoints: [{ name: 'a', url: 'ws://mock.test/a' }], defaults: { WebSocket: h.server.WebSocket }, clock: h.clock, environment: h.env, staggerMs: 0, dialBudget: false });
+const makePool = (h: Harness) => poolOfOne(h, { dialBudget: false });
 
 describe('useConnectionStatus of a connection the app disposes while it is connected', () => {
   it('shows closed, as connection.status and status$ do', async () => {

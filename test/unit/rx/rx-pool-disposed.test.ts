@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createPool } from '../../../src/index.js';
 import { health$, poolState$ } from '../../../src/rx/index.js';
-import { harness } from '../../support/harness.js';
+import { harness, poolOfOne, type Harness } from '../../support/harness.js';
 
 function ended(subscribe: (observer: { complete(): void; error(): void }) => void): { value: boolean } {
   const state = { value: false };
@@ -9,8 +8,7 @@ function ended(subscribe: (observer: { complete(): void; error(): void }) => voi
   return state;
 }
 
-const makePool = (h: ReturnType<typeof harness>) =>
-  createPool({ endpoints: [{ name: 'a', url: 'ws://mock.test/a' }], defaults: { WebSocket: h.server.WebSocket }, clock: h.clock, environment: h.env, staggerMs: 0 });
+const makePool = (h: Harness) => poolOfOne(h);
 
 // A pool's streams complete when it is disposed, as a connection's do: a subscriber without take/unsubscribe
 // keeps no listener on a pool that will never emit again.

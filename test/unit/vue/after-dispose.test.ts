@@ -2,12 +2,11 @@ import { effectScope } from 'vue';
 import { describe, expect, it } from 'vitest';
 import { createPool } from '../../../src/index.js';
 import { useConnectionStatus, usePoolStatus } from '../../../src/vue/index.js';
-import { harness } from '../../support/harness.js';
+import { harness, poolOfOne, type Harness } from '../../support/harness.js';
 
 /** What the composables read of a connection or a pool the app disposes: what their own status says. */
 
-const makePool = (h: ReturnType<typeof harness>) =>
-  createPool({ endpoints: [{ name: 'a', url: 'ws://mock.test/a' }], defaults: { WebSocket: h.server.WebSocket }, clock: h.clock, environment: h.env, staggerMs: 0, dialBudget: false });
+const makePool = (h: Harness) => poolOfOne(h, { dialBudget: false });
 
 describe('vue useConnectionStatus of a connection disposed while connected', () => {
   it('the ref reads closed, as connection.status does', async () => {
