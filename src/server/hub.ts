@@ -69,8 +69,11 @@ export class Hub implements BackendListener {
   /** Each connection's turns of history reads, shared by its subscriptions. */
   private readonly turns = new WeakMap<HubClient, HistoryTurns>();
 
-  /** History reads in flight that replay from a number: subscribers resuming from the same one (a recovery, a reconnect storm) share one read. */
-  private readonly replayReads = new Map<string, Promise<HistoryRead>>();
+  /**
+   * History reads in flight that replay from a number, by channel then `<since> <limit>`: subscribers resuming
+   * from the same one (a recovery, a reconnect storm) share one read, until a message of the channel arrives.
+   */
+  private readonly replayReads = new Map<string, Map<string, Promise<HistoryRead>>>();
 
   constructor(private readonly options: HubOptions) {
     const fresh = async (ch: string, since: number, limit: number) => {
@@ -80,12 +83,17 @@ export class Hub implements BackendListener {
     };
     this.read = (ch, since, limit) => {
       if (limit === 0) return fresh(ch, since, limit);
-      const key = `${since} ${limit} ${ch}`;
-      let read = this.replayReads.get(key);
-      if (!read) {
-        read = fresh(ch, since, limit).finally(() => this.replayReads.delete(key));
-        this.replayReads.set(key, read);
-      }
+      const key = `${since} ${limit}`;
+      let reads = this.replayReads.get(ch);
+      const shared = reads?.get(key);
+      if (shared) return shared;
+      if (!reads) this.replayReads.set(ch, (reads = new Map()));
+      const read = fresh(ch, since, limit).finally(() => {
+        if (reads.get(key) !== read) return;
+        reads.delete(key);
+        if (reads.size === 0 && this.replayReads.get(ch) === reads) this.replayReads.delete(ch);
+      });
+      reads.set(key, read);
       return read;
     };
   }
@@ -354,6 +362,7 @@ export class Hub implements BackendListener {
   }
 
   message(ch: string, message: StoredMessage): void {
+    this.replayReads.delete(ch);
     const entry = this.channels.get(ch);
     if (!entry) return;
     this.options.metrics.deliveryLatency.observe(Math.max(0, Date.now() - message.ts) / 1000);

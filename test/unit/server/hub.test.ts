@@ -311,6 +311,29 @@ describe('Hub: history reads shared', () => {
     expect(dataOf(late)).toEqual(['after both']);
   });
 
+  it('a subscriber resuming after a message was published reads on its own: a read in flight since before it would miss that message', async () => {
+    const { connect, parts } = await node({ implicitChannels: false });
+    const writer = connect('writer').socket;
+    const first = await published(writer, 'one');
+    await published(writer, 'two');
+    const read = parts.backend.read.bind(parts.backend);
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const reads = vi.spyOn(parts.backend, 'read').mockImplementationOnce(async (...args) => {
+      const answer = await read(...args);
+      await held;
+      return answer;
+    });
+    const [early, late] = [connect('early').socket, connect('late').socket];
+    early.receive({ type: 'subscribe', ch: 'chat:room', since: first.seq });
+    await until(() => reads.mock.calls.length === 1, 3000, 'the early read');
+    await published(writer, 'three');
+    late.receive({ type: 'subscribe', ch: 'chat:room', since: first.seq });
+    release();
+    await until(() => [early, late].every((socket) => dataOf(socket).includes('three')), 3000, 'three delivered to both');
+    expect([dataOf(early), dataOf(late)]).toEqual([['two', 'three'], ['two', 'three']]);
+  });
+
   it('a shared read that fails fails each subscriber that waited on it, and the next read is a new one', async () => {
     const { connect, parts } = await node({ implicitChannels: false });
     const writer = connect('writer').socket;
