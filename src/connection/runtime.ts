@@ -9,7 +9,7 @@ import type { Operations } from '../protocol/operations.js';
 import { ErrorCode, SocketchartError, closedError, isSocketchartError, releaseFrames, type Recovery } from '../protocol/errors.js';
 import { redactDeep, redactSecret, redactUrl } from '../protocol/redact.js';
 import { ConnectionMetrics } from '../metrics/connection-metrics.js';
-import { Emitter, rethrowLater } from '../events/emitter.js';
+import { Emitter, attempt } from '../events/emitter.js';
 import { releaseActor } from './actor-system.js';
 import type { EnvironmentEvent } from '../environment/environment.js';
 import type { SocketCallbacks } from '../transport/socket-actor.js';
@@ -243,7 +243,7 @@ export class ConnectionRuntime implements SocketCallbacks {
     this.freshToken = undefined;
     if (token === undefined) return;
     this.currentToken = token;
-    this.write(this.options.protocol.refreshFrame(token));
+    this.write(attempt(() => this.options.protocol.refreshFrame(token)));
   }
 
   // The socket actor's callbacks
@@ -292,13 +292,7 @@ export class ConnectionRuntime implements SocketCallbacks {
   /** A close as the app sees it: the code received, classified by the protocol's rules (or the common table). */
   describeClose(code: number, reason: string) {
     const redacted = this.redact(reason);
-    let rule;
-    try {
-      rule = closeRuleOf(this.options.protocol, code);
-    } catch (thrown) {
-      rethrowLater(thrown);
-    }
-    const { action, error } = classifyClose({ code, reason: redacted }, rule);
+    const { action, error } = classifyClose({ code, reason: redacted }, attempt(() => closeRuleOf(this.options.protocol, code)));
     if (error.code === ErrorCode.MESSAGE_TOO_LARGE) this.outbound_?.refusedTooLarge();
     return { code, reason: redacted, action, error: releaseFrames(this.redactError(error)) };
   }
@@ -344,7 +338,7 @@ export class ConnectionRuntime implements SocketCallbacks {
 
   authenticate(): void {
     const mode = this.options.auth?.mode ?? 'message';
-    this.write(this.options.protocol.authFrame({ mode, token: this.currentToken }));
+    this.write(attempt(() => this.options.protocol.authFrame({ mode, token: this.currentToken })));
   }
 
   /** The link is up: every channel is subscribed again from its last sequence number, and the outbound side resumes. */
@@ -352,7 +346,7 @@ export class ConnectionRuntime implements SocketCallbacks {
     const { protocol } = this.options;
     const router = this.routes_;
     if (router) {
-      for (const channel of router.channelNames()) this.write(protocol.subscribeFrame(channel, router.lastSeq(channel)));
+      for (const channel of router.channelNames()) this.write(attempt(() => protocol.subscribeFrame(channel, router.lastSeq(channel))));
     }
     this.operations?.resume();
     this.outbound_?.resume((frame) => this.writeData(frame, true));
@@ -369,7 +363,7 @@ export class ConnectionRuntime implements SocketCallbacks {
     const now = this.options.clock.now();
     this.pingAt = now;
     this.inbound.pinged();
-    this.write(this.options.protocol.pingFrame(now));
+    this.write(attempt(() => this.options.protocol.pingFrame(now)));
   }
 
   /** A pong: stale when it echoes an earlier ping; an answer to the ping in flight is an RTT sample. */
@@ -459,10 +453,6 @@ export class ConnectionRuntime implements SocketCallbacks {
     const fn = logger?.[level];
     if (!fn) return;
     const safe = details ? (redactDeep(details, this.redact) as Record<string, unknown>) : undefined;
-    try {
-      fn.call(logger, this.redact(`[${this.options.name}] ${message}`), safe);
-    } catch (error) {
-      rethrowLater(error);
-    }
+    attempt(() => fn.call(logger, this.redact(`[${this.options.name}] ${message}`), safe));
   }
 }

@@ -4,6 +4,16 @@ export const rethrowLater = (error: unknown): void =>
     throw error;
   });
 
+/** What `fn` returns; when it throws (an app's callback or adapter), `undefined`, and the exception is rethrown on a later turn. */
+export function attempt<T>(fn: () => T): T | undefined {
+  try {
+    return fn();
+  } catch (error) {
+    rethrowLater(error);
+    return undefined;
+  }
+}
+
 type Listener<T> = (payload: T) => void;
 
 /**

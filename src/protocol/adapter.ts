@@ -72,7 +72,9 @@ export interface EncodeOptions {
 
 /**
  * Maps socketchart's engine onto a wire protocol: the handshake, the auth frame and its answer,
- * ping/pong, and frame routing. Implement it to drive another server.
+ * ping/pong, and frame routing. Implement it to drive another server. A frame builder that throws while
+ * the connection runs (the auth, refresh, ping or resubscribe frame) sends nothing, as `undefined` would,
+ * and its exception is rethrown on a later turn, as an app callback's is: the connection goes on.
  */
 export interface ProtocolAdapter {
   readonly name: string;

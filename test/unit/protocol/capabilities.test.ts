@@ -62,6 +62,81 @@ describe('close codes under a protocol adapter', () => {
   });
 });
 
+describe('frame builders of a protocol adapter that throw', () => {
+  const throwing = (extra: Partial<ProtocolAdapter>): ProtocolAdapter => ({ ...jsonProtocol, ...extra });
+
+  it('a pingFrame that throws does not stop the connection: the ping is not sent, the heartbeat finds no pong and the connection reconnects', async () => {
+    const rethrown = collectRethrown();
+    const h = harness({
+      protocol: throwing({
+        pingFrame: (ts) => {
+          if (ts > 0) throw new TypeError('no ping today');
+          return jsonProtocol.pingFrame(ts);
+        },
+      }),
+      heartbeat: { intervalMs: 1000, timeoutMs: 500 },
+      reconnect: { baseMs: 100, capMs: 100, jitter: 0 },
+    });
+    await h.connect();
+    await h.advance(1000);
+    expect(rethrown).toEqual([new TypeError('no ping today')]);
+    expect(h.server.last!.sentOfType('ping')).toEqual([]);
+    await h.advance(500);
+    expect(h.connection.status).toBe('reconnecting');
+    await h.advance(100);
+    expect(h.connection.status).toBe('connected');
+    expect(h.server.sockets).toHaveLength(2);
+  });
+
+  it('an authFrame that throws does not stop the connection: nothing answers, the auth wait times out and the connection dials again', async () => {
+    const rethrown = collectRethrown();
+    let refuse = true;
+    const h = harness({
+      auth: { token: 'not-a-secret' },
+      authTimeoutMs: 1000,
+      reconnect: { baseMs: 100, capMs: 100, jitter: 0 },
+      protocol: throwing({
+        authFrame: (auth) => {
+          if (refuse) throw new TypeError('no auth frame');
+          return jsonProtocol.authFrame(auth);
+        },
+      }),
+    });
+    await h.connect();
+    expect(h.connection.status).toBe('authenticating');
+    expect(rethrown).toEqual([new TypeError('no auth frame')]);
+    refuse = false;
+    await h.advance(1000);
+    await h.advance(100);
+    expect(h.connection.status).toBe('connected');
+    expect(h.server.sockets).toHaveLength(2);
+  });
+
+  it('a subscribeFrame that throws for one channel when the link comes back does not stop the connection: the other channels are subscribed again', async () => {
+    const rethrown = collectRethrown();
+    let refuse = false;
+    const h = harness({
+      reconnect: { baseMs: 100, capMs: 100, jitter: 0 },
+      protocol: throwing({
+        subscribeFrame: (channel, since) => {
+          if (refuse && channel === 'bad') throw new TypeError('no frame for bad');
+          return jsonProtocol.subscribeFrame(channel, since);
+        },
+      }),
+    });
+    await h.connect();
+    h.connection.subscribe('bad', () => {});
+    h.connection.subscribe('good', () => {});
+    refuse = true;
+    h.server.last!.drop();
+    await h.advance(100);
+    await h.settle();
+    expect(h.connection.status).toBe('connected');
+    expect(rethrown).toEqual([new TypeError('no frame for bad')]);
+    expect(h.server.last!.sentOfType('subscribe').map((frame) => frame.ch)).toEqual(['good']);
+  });
+});
+
 describe('an adapter with the deprecated startsOperations flag', () => {
   /** An old-style adapter: `encode` with a channel is the start frame, `unsubscribeFrame` the stop frame. */
   const legacy: ProtocolAdapter = {
