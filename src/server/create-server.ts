@@ -1,4 +1,4 @@
-import { createServer as createHttpServer, type IncomingMessage } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Registry } from 'prom-client';
@@ -137,7 +137,10 @@ async function start(options: ResolvedServerOptions): Promise<SocketchartServer>
   httpServer.on('upgrade', onUpgrade);
   if (ownServer) {
     httpServer.on('connection', (socket: Socket) => handshakes.opened(socket, handshakes.size < Math.max(1, options.maxConnections - connections.size - upgrades.pending())));
-    httpServer.on('request', (request: IncomingMessage) => handshakes.settled(request.socket));
+    httpServer.on('request', (request: IncomingMessage, response: ServerResponse) => {
+      handshakes.settled(request.socket);
+      response.once('finish', () => handshakes.watch(request.socket));
+    });
   }
 
   if (ownServer) {

@@ -1,11 +1,13 @@
 import type { Socket } from 'node:net';
 
 /**
- * TCP connections of the server's own port that have not yet upgraded (nor sent a plain HTTP request): each
- * is destroyed if it has not within the timeout, and while it waits it takes a place under `maxConnections`.
+ * TCP connections of the server's own port that have not yet upgraded (nor sent a plain HTTP request, or
+ * since their last one was answered): each is destroyed if it has not within the timeout, and while it
+ * waits it takes a place under `maxConnections`.
  */
 export class HandshakeGuard {
   private readonly pending = new Map<Socket, NodeJS.Timeout>();
+  private closed = false;
 
   constructor(private readonly timeoutMs: number) {}
 
@@ -19,10 +21,17 @@ export class HandshakeGuard {
       socket.destroy();
       return;
     }
+    socket.once('close', () => this.settled(socket));
+    this.watch(socket);
+  }
+
+  /** A plain request was answered on `socket`: kept alive, it may next start an upgrade, and is watched again. */
+  watch(socket: Socket): void {
+    if (this.closed || socket.destroyed) return;
+    clearTimeout(this.pending.get(socket));
     const timer = setTimeout(() => socket.destroy(), this.timeoutMs);
     timer.unref();
     this.pending.set(socket, timer);
-    socket.once('close', () => this.settled(socket));
   }
 
   /** The connection upgraded, sent a request, or closed. */
@@ -32,6 +41,7 @@ export class HandshakeGuard {
   }
 
   close(): void {
+    this.closed = true;
     for (const timer of this.pending.values()) clearTimeout(timer);
     this.pending.clear();
   }

@@ -18,6 +18,26 @@ function stall(server: SocketchartServer): Promise<{ socket: Socket; closedAfter
   });
 }
 
+/** A raw TCP client that makes one plain keep-alive request, reads the answer, then sends the start of an upgrade request and nothing more. */
+function requestThenStall(server: SocketchartServer): Promise<{ socket: Socket; closed: Promise<void> }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ port: server.address()!.port, host: '127.0.0.1' });
+    socket.on('error', () => undefined);
+    socket.once('error', reject);
+    const closed = new Promise<void>((done) => socket.once('close', () => done()));
+    let answer = '';
+    socket.once('connect', () => socket.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: keep-alive\r\n\r\n'));
+    const onData = (chunk: Buffer) => {
+      answer += chunk.toString();
+      if (!answer.includes('"nodeId"')) return;
+      socket.off('data', onData);
+      socket.write('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n');
+      resolve({ socket, closed });
+    };
+    socket.on('data', onData);
+  });
+}
+
 describe('slow handshakes: bounded in time, and counted against maxConnections', () => {
   const servers: SocketchartServer[] = [];
   afterEach(async () => {
@@ -31,6 +51,15 @@ describe('slow handshakes: bounded in time, and counted against maxConnections',
     const after = await Promise.race([closedAfterMs, delay(3000).then(() => Number.POSITIVE_INFINITY)]);
     expect(after).toBeGreaterThanOrEqual(250);
     expect(after).toBeLessThan(1500);
+  });
+
+  it('destroys a keep-alive connection whose upgrade, started after a plain request on it, has not finished within handshakeTimeoutMs', async () => {
+    const server = await startServer({ handshakeTimeoutMs: 200 });
+    servers.push(server);
+    const { socket, closed } = await requestThenStall(server);
+    const outcome = await Promise.race([closed.then(() => 'destroyed'), delay(3000).then(() => 'still open')]);
+    socket.destroy();
+    expect(outcome).toBe('destroyed');
   });
 
   it('counts handshakes in progress against maxConnections, and accepts again once they are gone', async () => {

@@ -67,3 +67,23 @@ it('close() stops every timer and forgets every connection, destroying none', ()
   vi.advanceTimersByTime(5_000);
   expect(sockets.map((socket) => socket.destroyed)).toEqual([false, false]);
 });
+
+it('watches a kept-alive connection again once its request was answered, with a full timeout, and not after close()', () => {
+  const guard = new HandshakeGuard(1_000);
+  const socket = tcp();
+  const late = tcp();
+  guard.opened(socket, true);
+  guard.opened(late, true);
+  vi.advanceTimersByTime(600);
+  guard.settled(socket);
+  guard.watch(socket);
+  vi.advanceTimersByTime(999);
+  expect(socket.destroyed).toBe(false);
+  vi.advanceTimersByTime(1);
+  expect(socket.destroyed).toBe(true);
+  expect(guard.size).toBe(0);
+  guard.close();
+  guard.watch(tcp());
+  expect(guard.size).toBe(0);
+  expect(vi.getTimerCount()).toBe(0);
+});
