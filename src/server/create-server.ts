@@ -195,12 +195,12 @@ async function start(options: ResolvedServerOptions): Promise<SocketchartServer>
     const httpClosed = ownServer ? new Promise<void>((resolve) => httpServer.close(() => resolve())) : Promise.resolve();
     httpServer.off('upgrade', onUpgrade);
     handshakes.close();
+    upgrades.close();
     const open = [...connections];
     for (const connection of open) connection.closeWith(CloseCode.ServiceRestart, 'server restart', undefined, options.shutdownTimeoutMs);
     await Promise.all(open.map((connection) => connection.closed));
     await backend.close();
     detachHttp();
-    upgrades.close();
     if (ownServer) {
       httpServer.closeAllConnections();
       await httpClosed;

@@ -41,7 +41,7 @@ export function rejectHttp(socket: Duplex, status: number): void {
 
 function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new AuthenticationError(message)), ms)));
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new AuthenticationError(message)), ms).unref()));
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
@@ -51,12 +51,14 @@ function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promi
  */
 export function createUpgradeHandler(ctx: UpgradeContext): {
   onUpgrade: (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
+  /** Refuses with 503 the handshakes whose token is being verified. */
   close: () => void;
   /** Handshakes whose token is being verified. */
   pending: () => number;
 } {
   const { options, logger } = ctx;
-  let pending = 0;
+  /** Sockets whose handshake token is being verified: refused with 503 when the server closes. */
+  const verifying = new Set<Duplex>();
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: options.maxPayload,
@@ -73,17 +75,17 @@ export function createUpgradeHandler(ctx: UpgradeContext): {
     });
   };
 
-  const verifyHandshake = async (request: IncomingMessage): Promise<HandshakeAuth> => {
+  const verifyHandshake = async (request: IncomingMessage, socket: Duplex): Promise<HandshakeAuth> => {
     const carried = handshakeToken(request, options.auth.modes, options.auth.queryParam);
     if (!carried) return { kind: 'none' };
-    pending += 1;
+    verifying.add(socket);
     try {
       const identity = await withTimeout(ctx.authenticate(carried.token), options.auth.timeoutMs, 'authentication timeout');
       return { kind: 'ok', identity, mode: carried.mode };
     } catch (error) {
       return { kind: 'failed', reason: error instanceof AuthenticationError ? error.message : 'token rejected', mode: carried.mode };
     } finally {
-      pending -= 1;
+      verifying.delete(socket);
     }
   };
 
@@ -102,12 +104,12 @@ export function createUpgradeHandler(ctx: UpgradeContext): {
       upgradeThenClose(request, socket, head, CloseCode.RateLimited, `rate limited; retry_after=${Math.max(1, Math.ceil(wait / 1000))}`);
       return;
     }
-    if (ctx.openConnections() + pending >= options.maxConnections) {
+    if (ctx.openConnections() + verifying.size >= options.maxConnections) {
       logger.warn(meta, 'connection limit reached');
       upgradeThenClose(request, socket, head, CloseCode.TryAgainLater, 'server is at its connection limit');
       return;
     }
-    const handshake = await verifyHandshake(request);
+    const handshake = await verifyHandshake(request, socket);
     if (ctx.isClosing()) {
       rejectHttp(socket, 503);
       return;
@@ -131,5 +133,10 @@ export function createUpgradeHandler(ctx: UpgradeContext): {
     });
   };
 
-  return { onUpgrade, close: () => wss.close(), pending: () => pending };
+  const close = () => {
+    for (const socket of verifying) rejectHttp(socket, 503);
+    verifying.clear();
+    wss.close();
+  };
+  return { onUpgrade, close, pending: () => verifying.size };
 }

@@ -108,6 +108,28 @@ describe('slow handshakes: bounded in time, and counted against maxConnections',
     await client.close();
   });
 
+  it('refuses with 503, when it begins to close, a handshake whose token verification never answers: close() does not wait for auth.timeoutMs', async () => {
+    let calls = 0;
+    const server = await startServer({
+      shutdownTimeoutMs: 100,
+      auth: {
+        modes: ['query'],
+        timeoutMs: 60_000,
+        verify: () => {
+          calls += 1;
+          return new Promise(() => undefined);
+        },
+      },
+    });
+    servers.push(server);
+    const refused = open(`${wsUrl(server)}?token=never-answered`);
+    await until(() => calls === 1);
+    const closing = server.close();
+    await expect(refused).rejects.toMatchObject({ status: 503 });
+    const outcome = await Promise.race([closing.then(() => 'closed'), delay(3000).then(() => 'still closing')]);
+    expect(outcome).toBe('closed');
+  });
+
   it('refuses with 503 a handshake whose token was still being verified when the server began to close', async () => {
     const answers: Array<() => void> = [];
     const server = await startServer({
