@@ -170,8 +170,8 @@ export class ServerConnection implements HubClient {
   }
 
   /**
-   * Closes the socket: at once when nothing is pending, otherwise once every publish it accepted is answered
-   * (at most `graceMs` later); then waits `graceMs` for the close handshake before terminating.
+   * Closes the socket: at once when nothing is pending, otherwise once every publish it accepted is answered;
+   * a socket whose close handshake has not ended `graceMs` after the call is terminated.
    */
   closeWith(code: number, reason: string, error?: { code: ErrorCode; message: string }, graceMs = CLOSE_GRACE_MS): void {
     if (this.state === 'draining' || this.state === 'closing' || this.state === 'closed') return;
@@ -183,12 +183,13 @@ export class ServerConnection implements HubClient {
       return;
     }
     this.state = 'draining';
-    const deadline = setTimeout(() => this.closeSocket(code, reason, graceMs), graceMs);
+    const killAt = Date.now() + graceMs;
+    const deadline = setTimeout(() => this.closeSocket(code, reason, 0), graceMs);
     deadline.unref();
     this.answered()
       .then(() => {
         clearTimeout(deadline);
-        this.closeSocket(code, reason, graceMs);
+        this.closeSocket(code, reason, Math.max(0, killAt - Date.now()));
       })
       .catch(logFailure(this.log, 'closing failed'));
   }

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { NodeParts } from '../../../src/server/node-parts.js';
 import { authenticatedConnection, testNode, type SocketStandIn } from '../../support/server-connection.js';
 import { until } from '../../support/until.js';
@@ -7,6 +7,7 @@ const MIB = 1024 * 1024;
 const stops: (() => Promise<void>)[] = [];
 
 afterEach(async () => {
+  vi.useRealTimers();
   await Promise.all(stops.splice(0).map((stop) => stop()));
 });
 
@@ -269,6 +270,38 @@ describe('ServerConnection: closing', () => {
     ]);
     expect(socket.closedWith?.code).toBe(1012);
   });
+
+  /** The socket's close frames and whether it was terminated: the client never answers the close. */
+  const unanswered = (socket: SocketStandIn) => {
+    const seen = { closes: [] as number[], terminated: false };
+    socket.close = (code: number) => void seen.closes.push(code);
+    const terminate = socket.terminate.bind(socket);
+    socket.terminate = () => {
+      seen.terminated = true;
+      terminate();
+    };
+    return seen;
+  };
+
+  for (const answeredAfterMs of [undefined, 600]) {
+    it(`terminates, within a turn of graceMs after the close began, a socket that does not answer the close, a publish it accepted ${answeredAfterMs === undefined ? 'never answered by the backend' : `answered ${answeredAfterMs} ms in`}`, async () => {
+      const { socket, connection: serverSide, parts } = await connection();
+      const append = parts.backend.append.bind(parts.backend);
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+      parts.backend.append = (...args) =>
+        answeredAfterMs === undefined ? new Promise(() => undefined) : new Promise((resolve) => setTimeout(resolve, answeredAfterMs)).then(() => append(...args));
+      const seen = unanswered(socket);
+      socket.receive(publish('pending'));
+      serverSide.closeWith(1012, 'server restart', undefined, 1000);
+      await vi.advanceTimersByTimeAsync(999);
+      expect(seen.closes).toEqual(answeredAfterMs === undefined ? [] : [1012]);
+      expect(seen.terminated).toBe(false);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(seen.closes).toEqual([1012]);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(seen.terminated).toBe(true);
+    });
+  }
 
   it('reads no frame once it has begun to close, nor once it is closed', async () => {
     const { socket, connection: serverSide, parts } = await connection();
