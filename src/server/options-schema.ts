@@ -183,7 +183,7 @@ function optionName(path: readonly PropertyKey[]): string {
 }
 
 /** Options whose values may be (or contain) secrets: their errors describe the value, never show it. */
-const secretOptions = [/^auth\.jwtSecret$/, /^redis(\.url)?$/, /^redis\.options(\.|$)/];
+const secretOptions = [/^auth(\.jwtSecret)?$/, /^redis(\.url)?$/, /^redis\.options(\.|$)/];
 
 /** What was received, in words that never include the content of a secret (nor of an option nobody knows). */
 function receivedWithoutSecrets(value: unknown, option: string, known: boolean): string | undefined {

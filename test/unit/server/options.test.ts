@@ -25,7 +25,7 @@ describe('server options: every refusal names the option, says what was expected
     [{ auth: { jwtSecret: 12345 } }, 'Invalid option `auth.jwtSecret`: expected a string of at least 32 characters or a Uint8Array of at least 32 bytes, received a number'],
     [{ auth: {} }, 'Invalid option `auth`: expected `auth.jwtSecret` or `auth.verify`, received an object'],
     [{ auth: { jwtSecret: undefined } }, 'Invalid option `auth`: expected `auth.jwtSecret` to be a secret, but it is undefined (is its environment variable set?), received an object'],
-    [{ auth: 'yes' }, 'Invalid option `auth`: expected an object, received "yes"'],
+    [{ auth: 'yes' }, 'Invalid option `auth`: expected an object, received a string of 3 characters'],
     [{ maxPayload: -1 }, 'Invalid option `maxPayload`: expected an integer in [256, 67108864], received -1'],
     [{ maxConnections: 0 }, 'Invalid option `maxConnections`: expected an integer >= 1, received 0'],
     [{ host: '' }, 'Invalid option `host`: expected a non-empty string, received ""'],
@@ -64,12 +64,13 @@ describe('server options: every refusal names the option, says what was expected
     expect(error.option).toBe('auth.jwtSecret');
   });
 
-  it('never puts a secret in an error: secrets too short, Redis URLs with a password, secrets under misspelt keys', () => {
+  it('never puts a secret in an error: secrets too short, a secret given as `auth` itself, Redis URLs with a password, secrets under misspelt keys', () => {
     const secret = fc.string({ minLength: 0, maxLength: 24 }).map((tail) => `Zq9~${tail}`);
     fc.assert(
       fc.property(secret, (value) => {
         const attempts: Record<string, unknown>[] = [
           { auth: { jwtSecret: value } },
+          { auth: value },
           { auth: { jwtSecret: SECRET, jwtSecrett: value } },
           { redis: `redis://:${encodeURIComponent(value)}@127.0.0.1:6379/x y` },
           { redis: { url: `rediss://user:${encodeURIComponent(value)}@h:1`, keyPrefix: '' } },
