@@ -70,6 +70,9 @@ export class ServerConnection implements HubClient {
   /** A backlog replays wait on that the socket takes none of for a heartbeat interval is a slow consumer's, even one that keeps sending frames. */
   private readonly backlog: BacklogWatch;
   private currentIdentity: Identity | undefined;
+  /** Refreshes received, and the number of the last one applied: one verified after a later one is stale. */
+  private refreshes = 0;
+  private refreshApplied = 0;
   private attached = false;
   private authPending = false;
   /** Frames that arrived while the token of an `auth` frame was being verified, not yet parsed. */
@@ -494,10 +497,12 @@ export class ServerConnection implements HubClient {
   }
 
   private async refresh(token: string): Promise<void> {
+    const order = ++this.refreshes;
     const result = await this.verify(token);
     if (this.state !== 'open') return;
+    const stale = order < this.refreshApplied;
     if (typeof result === 'string') {
-      this.sendError(ErrorCode.AUTHENTICATION_FAILED, `token refresh refused: ${result}`);
+      if (!stale) this.sendError(ErrorCode.AUTHENTICATION_FAILED, `token refresh refused: ${result}`);
       return;
     }
     if (result.userId !== this.identity.userId) {
@@ -507,6 +512,8 @@ export class ServerConnection implements HubClient {
       });
       return;
     }
+    if (stale) return;
+    this.refreshApplied = order;
     this.currentIdentity = result;
     this.scheduleExpiry();
     this.send({ type: 'auth_ok', userId: result.userId, sessionId: this.sessionId, ...(result.expiresAt === undefined ? {} : { expiresAt: result.expiresAt }) });

@@ -313,3 +313,25 @@ describe('ServerConnection: closing', () => {
     expect(socket.ofType('pong')).toEqual([]);
   });
 });
+
+describe('ServerConnection: in-band refresh', () => {
+  it('keeps the session of the refresh sent last, even when an earlier refresh is verified after it', async () => {
+    const pending = new Map<string, (identity: { userId: string; expiresAt: number }) => void>();
+    const node = await testNode({ auth: { verify: (token) => new Promise((resolve) => pending.set(token, resolve)) } });
+    stops.push(node.stop);
+    const { socket } = node.connectPending();
+    socket.receive({ type: 'auth', token: 'first' });
+    await until(() => pending.has('first'));
+    pending.get('first')!({ userId: 'alice', expiresAt: Date.now() + 60_000 });
+    await until(() => socket.ofType('auth_ok').length === 1);
+    socket.receive({ type: 'auth', token: 'older' });
+    socket.receive({ type: 'auth', token: 'newer' });
+    await until(() => pending.has('older') && pending.has('newer'));
+    const newerExpiry = Date.now() + 3_600_000;
+    pending.get('newer')!({ userId: 'alice', expiresAt: newerExpiry });
+    await until(() => socket.ofType('auth_ok').length === 2);
+    pending.get('older')!({ userId: 'alice', expiresAt: Date.now() + 120_000 });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(socket.ofType('auth_ok').map((frame) => frame.expiresAt)).toEqual([expect.any(Number), newerExpiry]);
+  });
+});
