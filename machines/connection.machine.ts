@@ -59,9 +59,9 @@ function retryKindOf(action: FailureAction, stable: boolean): RetryKind {
 
 /** Records a failed attempt or a lost link: what it asks for, and the counters the next decisions read. */
 function failure(context: ConnectionContext, action: FailureAction, error: Failure): Partial<ConnectionContext> {
-  const { token, circuit } = context;
+  const { tokenRequest, circuit } = context;
   let outcome = action;
-  let rejections = token.rejections;
+  let rejections = tokenRequest.rejections;
   if (action === 'refresh-token') {
     if (!context.settings.canRefreshToken || rejections >= 1) outcome = 'fail';
     else rejections++;
@@ -70,7 +70,7 @@ function failure(context: ConnectionContext, action: FailureAction, error: Failu
   return {
     lastError: error,
     outcome,
-    token: rejections === 0 ? FIRST_TOKEN : { reason: 'connect', rejections },
+    tokenRequest: rejections === 0 ? FIRST_TOKEN : { reason: 'connect', rejections },
     circuit: counts(outcome) ? { ...circuit, failures: circuit.failures + 1 } : circuit,
     retryKind,
     attempt: retryKind === 'immediate' ? context.attempt : context.attempt + 1,
@@ -95,8 +95,8 @@ export const connectTimedOut = (context: ConnectionContext, waitingFor: 'token' 
  * and events from a socket it no longer owns are ignored (`fromOwnSocket`). `retrying` is the one
  * decision point every failure goes through. Environment facts arrive as events and live in context.
  *
- * Guards read only context and event. No secret enters the machine: the token actor keeps the fresh
- * token to itself until `sendRefreshedToken` writes it. The socket, token, permit and deadline actors, the effects, and
+ * Guards read only context and event. No secret enters the machine: the tokenFetch actor keeps the fresh
+ * token to itself until `sendRefreshedToken` writes it. The socket, tokenFetch, permit and deadline actors, the effects, and
  * the policies that draw on time and chance (`planRetry`, `chooseUrl`, `recoveryTimeout`) are stubs here:
  * the runtime supplies them with `.provide()`.
  */
@@ -117,8 +117,8 @@ function defineConnectionMachine() {
       beginProbe: assign(({ context }) => ({ circuit: { ...context.circuit, probing: true } })),
       acceptSession: assign(({ context, event }) => {
         const { session, at } = event as Of<'auth.ok'>;
-        const { rejections } = context.token;
-        return { session, sessionAt: at, token: rejections === 0 ? FIRST_TOKEN : { reason: 'connect', rejections } };
+        const { rejections } = context.tokenRequest;
+        return { session, sessionAt: at, tokenRequest: rejections === 0 ? FIRST_TOKEN : { reason: 'connect', rejections } };
       }),
       markConnected: assign(({ context }) => ({
         circuit: context.circuit.open || context.circuit.probing ? { ...context.circuit, open: false, probing: false } : context.circuit,
@@ -126,7 +126,7 @@ function defineConnectionMachine() {
         urlIndex: context.failover.dialIndex,
         failover: context.failover === ON_PRIMARY ? ON_PRIMARY : { ...context.failover, urlFailures: 0 },
       })),
-      markStable: assign({ stable: true, attempt: 0, circuit: CIRCUIT_CLOSED, token: FIRST_TOKEN }),
+      markStable: assign({ stable: true, attempt: 0, circuit: CIRCUIT_CLOSED, tokenRequest: FIRST_TOKEN }),
       recordClose: assign(({ context, event }) => {
         const { action, error } = event as Of<'socket.close'>;
         return failure(context, action, error);
@@ -144,12 +144,12 @@ function defineConnectionMachine() {
       ),
       planRetry: assign(({ context }) => ({ retryDelayMs: context.retryKind === 'immediate' ? 0 : context.settings.reconnect.baseMs })),
       tripCircuit: assign(({ context }) => ({ circuit: { ...context.circuit, trips: context.circuit.trips + 1, open: true, probing: false } })),
-      requestFreshToken: assign(({ context }) => ({ token: { ...context.token, reason: 'rejected' } })),
+      requestFreshToken: assign(({ context }) => ({ tokenRequest: { ...context.tokenRequest, reason: 'rejected' } })),
       noteThrottle: assign(({ event }) => ({ throttleMs: (event as unknown as { output: FlusherOutput }).output.waitMs })),
       resetAttempts: assign({
         attempt: 0,
         circuit: CIRCUIT_CLOSED,
-        token: FIRST_TOKEN,
+        tokenRequest: FIRST_TOKEN,
         stable: false,
         outcome: null,
         retryKind: 'backoff',
@@ -209,7 +209,7 @@ function defineConnectionMachine() {
     actors: {
       socket: fromCallback<ConnectionEvent, SocketInput>(() => undefined),
       permit: fromCallback<ConnectionEvent>(({ sendBack }) => sendBack({ type: 'permit.granted' })),
-      token: fromPromise<void>(() => new Promise<void>(() => {})),
+      tokenFetch: fromPromise<void>(() => new Promise<void>(() => {})),
       heartbeat: heartbeatMachine,
       flusher: flusherMachine,
     },
@@ -220,7 +220,7 @@ function defineConnectionMachine() {
       online: input.online ?? true,
       hidden: input.hidden ?? false,
       socket: 0,
-      token: FIRST_TOKEN,
+      tokenRequest: FIRST_TOKEN,
       attempt: 0,
       stable: false,
       outcome: null,
@@ -273,7 +273,7 @@ function defineConnectionMachine() {
         invoke: {
           id: 'socket',
           src: 'socket',
-          input: ({ context }) => ({ socket: context.socket, urlIndex: context.failover.dialIndex, tokenReason: context.token.reason }),
+          input: ({ context }) => ({ socket: context.socket, urlIndex: context.failover.dialIndex, tokenReason: context.tokenRequest.reason }),
         },
         initial: 'connecting',
         on: {
@@ -379,7 +379,7 @@ function defineConnectionMachine() {
                   },
                 },
               },
-              token: {
+              session: {
                 initial: 'valid',
                 states: {
                   valid: {
@@ -390,8 +390,8 @@ function defineConnectionMachine() {
                   },
                   refreshing: {
                     invoke: {
-                      id: 'token',
-                      src: 'token',
+                      id: 'tokenFetch',
+                      src: 'tokenFetch',
                       onDone: { target: 'confirming', actions: 'sendRefreshedToken' },
                       onError: { target: 'expiring', actions: 'reportRefreshFailed' },
                     },

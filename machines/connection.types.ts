@@ -136,7 +136,7 @@ export interface ConnectionContext {
   hidden: boolean;
   /** Id of the socket actor `link` runs now; socket events stamped with another id are stale. */
   socket: number;
-  token: TokenState;
+  tokenRequest: TokenState;
   /** Backoff exponent: failed attempts since the last stable connection. */
   attempt: number;
   /** The last connection stayed up for `minUptime`. */

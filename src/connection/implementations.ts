@@ -128,7 +128,7 @@ export const connectionImplementations = {
   },
   actors: {
     socket: /* @__PURE__ */ socketLogic(runtimeOf),
-    token: /* @__PURE__ */ fromPromise<void>(({ self }) => runtimeOf(self).fetchRefreshToken()),
+    tokenFetch: /* @__PURE__ */ fromPromise<void>(({ self }) => runtimeOf(self).fetchRefreshToken()),
     permit: /* @__PURE__ */ fromCallback<ConnectionEvent>(({ self, sendBack }) => {
       const { dialGate, priority } = runtimeOf(self).options;
       if (!dialGate) {

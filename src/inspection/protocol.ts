@@ -117,9 +117,18 @@ export type InspectionRecord = ActorCreated | EventSent | SnapshotChanged | Metr
 
 const TYPES = new Set(['@xstate.actor', '@xstate.event', '@xstate.snapshot', '@socketchart.metrics', '@socketchart.message']);
 
-/** An inspection event as the protocol defines it: an object whose `type` is known, with a `sessionId` and a `_version`. */
+/** Members that name or date a record: texts when present (`id` may also be null). */
+const ID_MEMBERS = ['rootId', 'parentId', 'sourceId', 'createdAt', 'id'] as const;
+
+/** An inspection event as the protocol defines it: an object whose `type` is known, with a `sessionId`, a `_version`, and ids that are texts. */
 export function isInspectionRecord(value: unknown): value is InspectionRecord {
   if (typeof value !== 'object' || value === null) return false;
-  const record = value as { type?: unknown; sessionId?: unknown; _version?: unknown };
-  return typeof record.type === 'string' && TYPES.has(record.type) && typeof record.sessionId === 'string' && typeof record._version === 'string';
+  const record = value as Record<string, unknown>;
+  return (
+    typeof record.type === 'string' &&
+    TYPES.has(record.type) &&
+    typeof record.sessionId === 'string' &&
+    typeof record._version === 'string' &&
+    ID_MEMBERS.every((key) => record[key] == null || typeof record[key] === 'string')
+  );
 }

@@ -23,9 +23,9 @@ export function redactText(text: string): string {
 
 /**
  * Removes secrets from a value received for inspection, in place (it must be the receiver's own copy, as
- * parsed JSON is): the text or number under a member named like a credential (`token`, `newPassword`,
- * `X-Api-Key`…, items of an array so named included) and credentials found inside any text; values nested
- * deeper than 32 levels are summarised. socketchart's machines hold no secret; this guards what other
+ * parsed JSON is): every text or number under a member named like a credential (`token`, `newPassword`,
+ * `X-Api-Key`…, inside arrays and objects so named included) and credentials found inside any text or
+ * member name; values nested deeper than 32 levels are summarised. socketchart's machines hold no secret; this guards what other
  * apps' machines send.
  */
 export function redactInPlace(value: unknown, depth = 0, secret = false): unknown {
@@ -38,7 +38,12 @@ export function redactInPlace(value: unknown, depth = 0, secret = false): unknow
     return value;
   }
   const object = value as Record<string, unknown>;
-  for (const key of Object.keys(object)) object[key] = redactInPlace(object[key], depth + 1, isSecretName(key));
+  for (const key of Object.keys(object)) {
+    const item = redactInPlace(object[key], depth + 1, secret || isSecretName(key));
+    const name = redactText(key);
+    if (name !== key) delete object[key];
+    object[name] = item;
+  }
   return value;
 }
 

@@ -1,5 +1,5 @@
-/** Names that hold a credential, judged by their last word: `token`, `refresh_token`, `X-Auth-Token`, `newPassword`, `apiKey`, `sig`… */
-const SECRET_WORD = /(?:^|_)(?:tokens?|passwords?|passwd|passphrase|secrets?|api_?key|private_?key|secret_?key|access_?key|authorization|bearer|cookies?|credentials?|jwt|sig|signature)$/;
+/** Names that hold a credential, judged by their last word: `token`, `refresh_token`, `X-Auth-Token`, `newPassword`, `apiKeys`, `sig`… */
+const SECRET_WORD = /(?:^|_)(?:tokens?|passwords?|passwd|passphrase|secrets?|(?:api|private|secret|access)_?keys?|authorization|bearer|cookies?|credentials?|jwt|sig|signature)$/;
 /** Query parameters that are secrets although their name alone would not say so. */
 const SECRET_PARAMS: ReadonlySet<string> = new Set(['auth', 'key']);
 /** A `name=value` pair of a query or a fragment. */

@@ -275,7 +275,7 @@ export function flusherReplay(variant: FlusherVariant, coverage: Coverage): Repl
       const child = childSnapshot(sut, 'flusher');
       if (state.snapshot.status === 'done' && state.snapshot.value === 'throttled') {
         expect(child, 'the flusher is gone once what is left waits for the rate limit').toBeUndefined();
-        expect(sut.connection.snapshot.value).toEqual({ link: { connected: { liveness: 'unmonitored', outbound: 'throttled', token: 'valid' } } });
+        expect(sut.connection.snapshot.value).toEqual({ link: { connected: { liveness: 'unmonitored', outbound: 'throttled', session: 'valid' } } });
         expect(sut.connection.queued, 'the message waits').toBe(1);
         expect(socketOf(sut).sent.map((frame) => frame.raw)).not.toContain(JSON.stringify({ n: 1 }));
         expect(sut.connection.metrics().throttles).toBe(1);
@@ -284,7 +284,7 @@ export function flusherReplay(variant: FlusherVariant, coverage: Coverage): Repl
         expect(throttleMs).toBeLessThanOrEqual(THROTTLED_WAIT_MS);
       } else if (state.snapshot.status === 'done') {
         expect(child, 'the flusher is gone once the queue is written').toBeUndefined();
-        expect(sut.connection.snapshot.value).toEqual({ link: { connected: { liveness: 'unmonitored', outbound: 'streaming', token: 'valid' } } });
+        expect(sut.connection.snapshot.value).toEqual({ link: { connected: { liveness: 'unmonitored', outbound: 'streaming', session: 'valid' } } });
         expect(sut.connection.queued).toBe(0);
         expect(socketOf(sut).sent.map((frame) => frame.raw)).toContain(JSON.stringify({ n: 1 }));
       } else {

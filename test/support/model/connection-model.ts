@@ -150,8 +150,8 @@ export const PROBE_TIMER = 'probe.deadline';
 export const PONG_DEADLINE = 'heartbeat.deadline';
 
 export const EVENT = {
-  tokenDone: 'xstate.done.actor.token',
-  tokenError: 'xstate.error.actor.token',
+  tokenDone: 'xstate.done.actor.tokenFetch',
+  tokenError: 'xstate.error.actor.tokenFetch',
   flusherDone: 'xstate.done.actor.flusher',
   heartbeatDone: 'xstate.done.actor.heartbeat',
 } as const;
@@ -210,7 +210,7 @@ export function contextOf(snapshot: AnyMachineSnapshot) {
     trips: Math.min(c.circuit.trips, 2),
     circuitOpen: c.circuit.open,
     probing: c.circuit.probing,
-    tokenRejections: c.token.rejections,
+    tokenRejections: c.tokenRequest.rejections,
     stable: c.stable,
   };
 }
@@ -275,7 +275,7 @@ export function connectionModel(variant: Variant): ConnectionModel {
         } else events.push(serverError(socket, ErrorCode.SERVER_ERROR));
       }
       // A refresh's confirmation may come after its authTimeout.
-      if (at('link.connected.token.expiring')) events.push(authOk());
+      if (at('link.connected.session.expiring')) events.push(authOk());
       if (at('link.closing')) events.push(closeOf(socket, 1000));
       if (at('link.connected')) {
         const quiet = (nextTimer(state.timers)?.dueAt ?? Infinity) - state.now;
@@ -289,8 +289,8 @@ export function connectionModel(variant: Variant): ConnectionModel {
         if (at('link.connected.outbound.draining') && w.queue === 'blocked' && quiet > TIMING.flushRetryMs + MARGIN) {
           events.push({ type: EVENT.flusherDone, actorId: 'flusher', output: { waitMs: 0 } });
         }
-        if (at('link.connected.token.refreshing')) {
-          events.push({ type: EVENT.tokenDone, actorId: 'token', output: undefined }, { type: EVENT.tokenError, actorId: 'token', error: new Error('token service down') });
+        if (at('link.connected.session.refreshing')) {
+          events.push({ type: EVENT.tokenDone, actorId: 'tokenFetch', output: undefined }, { type: EVENT.tokenError, actorId: 'tokenFetch', error: new Error('token service down') });
         }
       }
       return events;

@@ -329,7 +329,7 @@ export async function stopAndCheck(sut: Sut): Promise<void> {
 const framed =
   (stimulus: ConnectionStimulus): ConnectionStimulus =>
   (sut, step) => {
-    sut.tokens.answerStale(tokenHeld(sut, step.before) || is(step.before.snapshot, 'link.connected.token.refreshing'));
+    sut.tokens.answerStale(tokenHeld(sut, step.before) || is(step.before.snapshot, 'link.connected.session.refreshing'));
     sut.dialsAtStep = sut.dials.length;
     sut.pingsAtStep = pingsSent(sut);
     sut.draw = drawFor(step.after.snapshot.context);

@@ -41,9 +41,9 @@ function expectedChildren(snapshot: AnyMachineSnapshot): string[] {
       children.push(node.invoke[0]?.id ?? 'heartbeat');
     }
     if (ids.includes('connection.link.connected.outbound.draining')) children.push('flusher');
-    if (ids.includes('connection.link.connected.token.refreshing')) {
-      const node = connectionMachine.getStateNodeById('connection.link.connected.token.refreshing');
-      children.push(node.invoke[0]?.id ?? 'token');
+    if (ids.includes('connection.link.connected.session.refreshing')) {
+      const node = connectionMachine.getStateNodeById('connection.link.connected.session.refreshing');
+      children.push(node.invoke[0]?.id ?? 'tokenFetch');
     }
   }
   return children.sort();

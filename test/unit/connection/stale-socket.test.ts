@@ -7,7 +7,7 @@ import { harness, type Harness } from '../../support/harness.js';
  */
 const refusal = { code: 'AUTHORIZATION_FAILED', message: 'forbidden', recovery: 'fail' };
 const stale = (h: Harness) => h.connection.snapshot.context.socket - 1;
-const tokenState = (h: Harness) => (h.connection.snapshot.value as { link?: { connected?: { token?: string } } }).link?.connected?.token;
+const tokenState = (h: Harness) => (h.connection.snapshot.value as { link?: { connected?: { session?: string } } }).link?.connected?.session;
 
 /** A connection dialed twice: its first socket dropped, the second open and (unless `autoAuth` is off) authenticated. */
 async function onSecondSocket(h: Harness): Promise<void> {

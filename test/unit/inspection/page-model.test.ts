@@ -17,7 +17,7 @@ describe('a machine definition, as the page draws it', () => {
       expect(connection.states.has(id), id).toBe(true);
     }
     expect(connection.states.get('connection.link.connected')!.type).toBe('parallel');
-    expect(connection.states.get('connection.link.connected')!.children.map((c) => c.key)).toEqual(['liveness', 'outbound', 'token']);
+    expect(connection.states.get('connection.link.connected')!.children.map((c) => c.key)).toEqual(['liveness', 'outbound', 'session']);
     expect(connection.states.get('connection.link.connected.liveness')!.initial).toBe('quiet');
     expect(connection.states.get('connection.link.connected.liveness.probing')!.invokes).toEqual(['heartbeat']);
     expect(connection.states.get('connection.closed')!.tags).toEqual(['socketless', 'settled']);
@@ -36,7 +36,7 @@ describe('a machine definition, as the page draws it', () => {
   });
 
   it('reads the active states and the state in words from a snapshot value', () => {
-    const value = { link: { connected: { liveness: 'quiet', outbound: 'streaming', token: 'valid' } } };
+    const value = { link: { connected: { liveness: 'quiet', outbound: 'streaming', session: 'valid' } } };
     expect([...activeStates(connection, value)].sort()).toEqual(
       [
         'connection',
@@ -46,8 +46,8 @@ describe('a machine definition, as the page draws it', () => {
         'connection.link.connected.liveness.quiet',
         'connection.link.connected.outbound',
         'connection.link.connected.outbound.streaming',
-        'connection.link.connected.token',
-        'connection.link.connected.token.valid',
+        'connection.link.connected.session',
+        'connection.link.connected.session.valid',
       ].sort(),
     );
     expect(stateLabel(value)).toBe('connected');

@@ -46,4 +46,21 @@ describe('the inspector server’s recording', () => {
     const again = recording.add({ ...created(1), sessionId: 'x:99' })!;
     expect(JSON.parse(recording.definitionRecord(again.def!)).definition).toBe(uploadDefinition(1));
   });
+
+  it('refuses a record whose ids are not texts, keeps nothing of it, and ends its app without a fault', () => {
+    const recording = new Recording();
+    const deep = JSON.parse('['.repeat(100_000) + ']'.repeat(100_000)) as unknown;
+    for (const ids of [{ rootId: deep }, { parentId: 5 }, { createdAt: { at: 1 } }]) expect(recording.add({ ...created(1), ...ids }, '', 1)).toBeUndefined();
+    expect(recording.add({ ...stopped(1), id: { password: 'SECRET-id-object' } }, '', 1)).toBeUndefined();
+    expect(recording.add({ ...stopped(1), sourceId: ['x'] }, '', 1)).toBeUndefined();
+    expect([recording.size, recording.liveActors]).toEqual([0, 0]);
+    expect(recording.endSource(1)).toEqual([]);
+  });
+
+  it('redacts a member named definition on any record but an actor\'s', () => {
+    const recording = new Recording();
+    const added = recording.add({ ...stopped(1), type: '@xstate.event', event: { type: 'login' }, definition: { password: 'SECRET-def-event' } });
+    expect(added?.text).toContain('"type":"login"');
+    expect(added?.text).not.toContain('SECRET-def-event');
+  });
 });

@@ -55,6 +55,20 @@ describe('redactInPlace', () => {
     expect(redactInPlace(value)).toEqual({ apiKey: '[redacted]', tokens: ['[redacted]', '[redacted]'], nested: { refreshToken: '[redacted]' }, name: 'ann' });
   });
 
+  it('replaces every text and number inside an object under a credential\'s name, at any depth', () => {
+    const value = { secrets: { stripe: 'sk_live_one', nested: { github: 'ghp_two', pin: 1234 } }, cookies: { sid: 'three' }, name: 'ann' };
+    expect(redactInPlace(value)).toEqual({ secrets: { stripe: '[redacted]', nested: { github: '[redacted]', pin: '[redacted]' } }, cookies: { sid: '[redacted]' }, name: 'ann' });
+  });
+
+  it('removes credentials found in member names, as in texts: a cache keyed by token or by a url with a token', () => {
+    const value = { sessions: { [jwt]: { user: 'ann' } }, retries: { 'wss://feed.test/live?token=SECRET-url-key': 3 } };
+    const text = JSON.stringify(redactInPlace(value));
+    expect(text).toContain('"user":"ann"');
+    expect(text).toContain('feed.test/live');
+    expect(text).not.toContain(jwt);
+    expect(text).not.toContain('SECRET-url-key');
+  });
+
   it('keeps what holds no credential under a credential\'s name: an empty text, null, a boolean', () => {
     expect(redactInPlace({ password: '', token: null, secret: true })).toEqual({ password: '', token: null, secret: true });
   });

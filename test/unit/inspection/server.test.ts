@@ -115,7 +115,7 @@ describe('the inspector server', () => {
         definition: JSON.stringify({ id: 'app', context: { password: secrets[0] } }),
         snapshot: {
           status: 'active',
-          context: { jwt: secrets[1], note: `Authorization: Bearer ${secrets[2]}`, url: `wss://api.test/ws?token=${secrets[3]}`, proxy: `https://user:${secrets[4]}@proxy.test/`, token: { reason: 'connect' } },
+          context: { jwt: secrets[1], note: `Authorization: Bearer ${secrets[2]}`, url: `wss://api.test/ws?token=${secrets[3]}`, proxy: `https://user:${secrets[4]}@proxy.test/`, tokenRequest: { reason: 'connect' } },
         },
       }),
     );

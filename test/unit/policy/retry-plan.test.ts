@@ -25,7 +25,7 @@ function recorded({ outcome = 'reconnect', attempt = 1, retryKind = 'backoff', r
     online: true,
     hidden: false,
     socket: 1,
-    token: { reason: 'connect', rejections: 0 },
+    tokenRequest: { reason: 'connect', rejections: 0 },
     attempt,
     stable: false,
     outcome,

@@ -27,8 +27,8 @@ describe('redactUrl', () => {
 });
 
 describe('isSecretName', () => {
-  it('recognises secret names by their last word, in any case, with -, _ or camelCase', () => {
-    for (const name of ['token', 'X-Auth-Token', 'x-api-key', 'apiKey', 'newPassword', 'client_secret', 'Authorization', 'set-cookie', 'refreshToken', 'oauth2Token', 'api - key']) {
+  it('recognises secret names by their last word, in any case, with -, _ or camelCase, singular or plural', () => {
+    for (const name of ['token', 'X-Auth-Token', 'x-api-key', 'apiKey', 'apiKeys', 'api_keys', 'privateKeys', 'newPassword', 'client_secret', 'Authorization', 'set-cookie', 'refreshToken', 'oauth2Token', 'api - key']) {
       expect(isSecretName(name), name).toBe(true);
     }
   });
