@@ -31,7 +31,7 @@ export { UsageError };
 /** Parses the demo's flags; throws UsageError for anything it does not know. */
 export function parseDemoArgs(argv: readonly string[]): DemoArgs | 'help' {
   const args: DemoArgs = { durationSec: 30, connections: 8, forever: false, redis: undefined, inspect: false };
-  for (const { text, name, inline, value } of flags(argv)) {
+  for (const { text, name, value, optionalValue } of flags(argv)) {
     switch (name) {
       case '--help':
       case '-h':
@@ -46,7 +46,7 @@ export function parseDemoArgs(argv: readonly string[]): DemoArgs | 'help' {
         args.forever = true;
         break;
       case '--inspect':
-        args.inspect = inline === undefined ? DEFAULT_INSPECTOR_PORT : wholeNumber('--inspect', inline, 0, 65_535);
+        args.inspect = wholeNumber('--inspect', optionalValue() ?? String(DEFAULT_INSPECTOR_PORT), 0, 65_535);
         break;
       case '--redis':
         args.redis = redisUrl('--redis', value());

@@ -239,12 +239,18 @@ export class Ledger {
   private dialPeak = 0;
   /** Faults no longer listed, counted by `<name>: <verdict>` (see {@link faultVerdict}). */
   readonly earlierFaults = new Map<string, number>();
+  /** Faults no longer listed that did not happen, or were not seen to. */
+  private earlierFaultsNotHappened = 0;
   /** Client publishes sent with `ack: true`. */
   sent = 0;
   /** Client publishes the server acked. */
   acked = 0;
   /** Client publishes that failed. */
   unacked = 0;
+  /** Server broadcasts the demo made. */
+  broadcasts = 0;
+  /** Server broadcasts the server could not publish. */
+  failedBroadcasts = 0;
   circuitTrips = 0;
   /** Tokens issued, for dials and in-band refreshes. */
   tokens = 0;
@@ -336,8 +342,25 @@ export class Ledger {
     for (const old of this.listed.splice(0, this.listed.length - LISTED_FAULTS)) {
       const key = `${old.name}: ${faultVerdict(old)}`;
       this.earlierFaults.set(key, (this.earlierFaults.get(key) ?? 0) + 1);
+      if (!old.outcome?.happened) this.earlierFaultsNotHappened++;
     }
     return fault;
+  }
+
+  /**
+   * What makes the run a failure, one `<what>: <count>` each: faults that did not happen, messages lost silently,
+   * failed client publishes and server broadcasts. Once `interrupted`, what was still under way (faults not over,
+   * messages undelivered) is not held against it.
+   */
+  failures(interrupted: boolean): string[] {
+    const faults = this.earlierFaultsNotHappened + this.listed.filter(({ outcome }) => (outcome ? !outcome.happened : !interrupted)).length;
+    const counts: Array<[string, number]> = [
+      ['faults that did not happen', faults],
+      ['messages lost silently', interrupted ? 0 : this.totals().lost],
+      ['client publishes failed', this.unacked],
+      ['server broadcasts failed', this.failedBroadcasts],
+    ];
+    return counts.filter(([, n]) => n > 0).map(([what, n]) => `${what}: ${n}`);
   }
 
   retained(): Retained {

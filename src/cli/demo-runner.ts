@@ -5,6 +5,8 @@ import { createPool, type EndpointOptions, type Pool } from '../index.node.js';
 import { createServer, type ServerOptions, type SocketchartServer } from '../server/index.js';
 import { FaultProxy } from '../testing/fault-proxy.js';
 import { parseDemoArgs, usage, UsageError, type DemoArgs } from './demo-args.js';
+import { explained } from './explained.js';
+import { redisAddress } from './flags.js';
 import { seedFeeds } from './seed-feeds.js';
 import { planFaults, type FaultPlan, type HeartbeatTiming } from './demo-faults.js';
 import { Ledger, type FaultRecord } from './demo-ledger.js';
@@ -15,10 +17,10 @@ import { startInspectorProcess, type InspectorProcess } from './inspector-proces
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 
-/** Calls `first` on the first SIGINT or SIGTERM and exits on the next (npm forwards the Ctrl-C the demo also got); returns the remover. */
-function onInterrupt(first: () => void): () => void {
+/** Calls `first` on the first SIGINT or SIGTERM and exits with `exitCode()` on the next (npm forwards the Ctrl-C the demo also got); returns the remover. */
+function onInterrupt(first: () => void, exitCode: () => number): () => void {
   let signals = 0;
-  const handler = () => (signals++ === 0 ? first() : process.exit(0));
+  const handler = () => (signals++ === 0 ? first() : process.exit(exitCode()));
   const names = ['SIGINT', 'SIGTERM'] as const;
   for (const name of names) process.on(name, handler);
   return () => {
@@ -41,6 +43,10 @@ class Demo {
   private interrupted = false;
   private wakeOnInterrupt: () => void = () => undefined;
   private reported = false;
+  /** What the report held against the run (see {@link Ledger.failures}): the exit code is 1 unless empty. */
+  private failures: string[] = [];
+  /** A fault could not be carried out: the run ends with this cycle. */
+  private abandoned = false;
   /** More than the seed feeds: start them all within about a second, with a dial budget sized to them (a storm after the restart). */
   private get many(): boolean {
     return this.args.connections > seedFeeds.length;
@@ -116,7 +122,32 @@ class Demo {
     });
   }
 
-  async run(): Promise<void> {
+  /** Runs the demo, prints its report and resolves with the exit code; rejects if it cannot start, once what it started is closed. */
+  async run(): Promise<number> {
+    try {
+      await this.start();
+    } catch (error) {
+      await this.close();
+      await this.closeInspector();
+      throw error;
+    }
+    const stopWatchingSignals = onInterrupt(() => this.interrupt(), () => this.exitCode());
+    try {
+      do {
+        await this.cycle();
+      } while (this.args.forever && !this.interrupted && !this.abandoned);
+    } finally {
+      await this.finish();
+      stopWatchingSignals();
+    }
+    return this.exitCode();
+  }
+
+  private exitCode(): number {
+    return this.failures.length > 0 ? 1 : 0;
+  }
+
+  private async start(): Promise<void> {
     const nodes = this.args.redis ? 2 : 1;
     for (let i = 0; i < nodes; i++) await this.startServer(i);
     for (let i = 0; i < nodes; i++) {
@@ -129,7 +160,7 @@ class Demo {
       this.inspector = { server, client: connectInspector({ url: server.wsUrl }) };
       console.log(`inspector: ${server.url}  (open it in a browser; apps can send to ${server.wsUrl})`);
     }
-    console.log(`socketchart demo: ${nodes} server node${nodes > 1 ? 's' : ''}${this.args.redis ? ` on ${this.args.redis}` : ' in process'}, ${this.args.connections} connections, ${this.cycleLength()}${this.args.forever ? ' per cycle, until Ctrl-C' : ''}`);
+    console.log(`socketchart demo: ${nodes} server node${nodes > 1 ? 's' : ''}${this.args.redis ? ` on ${redisAddress(this.args.redis)}` : ' in process'}, ${this.args.connections} connections, ${this.cycleLength()}${this.args.forever ? ' per cycle, until Ctrl-C' : ''}`);
 
     this.pool = createPool({
       endpoints: this.endpoints(),
@@ -148,12 +179,6 @@ class Demo {
     this.pool.start();
     this.startPublishing();
     this.progressTimer = setInterval(() => this.progress(), this.tty ? 250 : 2_000);
-    const stopWatchingSignals = onInterrupt(() => this.interrupt());
-    do {
-      await this.cycle();
-    } while (this.args.forever && !this.interrupted);
-    await this.finish();
-    stopWatchingSignals();
   }
 
   private cycleLength(): string {
@@ -214,9 +239,10 @@ class Demo {
         const ch = `feed:${connection.name}`;
         const server = this.servers[i % this.servers.length];
         if (server) {
+          this.ledger.broadcasts++;
           server.broadcast(ch, { tick, at: Date.now() }).then(
             ({ seq }) => this.ledger.publish(ch, seq),
-            () => undefined,
+            () => this.ledger.failedBroadcasts++,
           );
         }
         if (tick % 10 === i % 10) {
@@ -242,9 +268,22 @@ class Demo {
     ];
     for (const [atMs, act] of steps) {
       if (!(await this.waitFor(() => Date.now() >= start + atMs))) return;
-      await act();
+      try {
+        await act();
+      } catch (error) {
+        this.abandon(error);
+        return;
+      }
     }
     this.line('end of the scripted cycle');
+  }
+
+  /** The fault announced last could not be carried out: it did not happen, and the run ends. */
+  private abandon(error: unknown): void {
+    this.abandoned = true;
+    const fault = this.cycleFaults.at(-1);
+    if (fault && !fault.outcome) fault.outcome = { happened: false, what: explained(error) };
+    this.line(`fault failed: ${explained(error)}; the run ends`);
   }
 
   /** Prints `fault: <name>: <what>` and records the fault, for the report to tell what it did. */
@@ -264,8 +303,9 @@ class Demo {
   private async restartServer(): Promise<void> {
     const fault = this.announce('server restart', 'close with 1012, listen again on the same port');
     const port = this.ports[0]!;
-    await this.servers[0]!.close();
+    const server = this.servers[0]!;
     delete this.servers[0];
+    await server.close();
     await sleep(300);
     await this.startServer(0, port);
     this.line(`server node 1 listening again on ${port}`);
@@ -324,14 +364,21 @@ class Demo {
   private async finish(): Promise<void> {
     clearInterval(this.publisher);
     clearInterval(this.progressTimer);
-    if (!this.interrupted) await this.settleDeliveries();
+    if (!this.interrupted && !this.abandoned) await this.settleDeliveries();
     this.report();
-    this.pool.stop();
-    await sleep(300);
-    this.pool.dispose();
+    await this.close();
+    await this.keepInspectorOpen();
+  }
+
+  /** Stops whatever of the pool, the proxies and the servers was started. */
+  private async close(): Promise<void> {
+    if (this.pool) {
+      this.pool.stop();
+      await sleep(300);
+      this.pool.dispose();
+    }
     for (const proxy of this.proxies) await proxy.close();
     for (const server of this.servers) await server?.close();
-    await this.keepInspectorOpen();
   }
 
   /** Prints the report once, from what has been counted so far. */
@@ -353,6 +400,7 @@ class Demo {
         : ['messages lost silently / duplicated', `${lost} / ${duplicated}`],
       ['messages behind an explicit gap', `${announced}${announced > 0 ? ' (history the restarted node no longer had; subscribers were told)' : ''}`],
       ['client publishes sent / acked / failed', `${this.ledger.sent} / ${this.ledger.acked} / ${this.ledger.unacked} (ack: true; resent after reconnects, stored once)`],
+      ['server broadcasts sent / failed', `${this.ledger.broadcasts} / ${this.ledger.failedBroadcasts}`],
       ['circuit trips', String(this.ledger.circuitTrips)],
       ['tokens issued (dials and in-band refreshes)', String(this.ledger.tokens)],
       ['sessions ended by token expiry', String(this.ledger.expiries)],
@@ -363,6 +411,8 @@ class Demo {
     const earlier = [...this.ledger.earlierFaults].map(([fault, times]) => `${times} × ${fault}`);
     if (earlier.length > 0) console.log(`    earlier, not listed: ${earlier.join(', ')}`);
     for (const fault of this.ledger.faults) console.log(`    ${this.faultLine(fault)}`);
+    this.failures = this.ledger.failures(this.interrupted);
+    if (this.failures.length > 0) console.log(`\nfailed (exit code 1): ${this.failures.join(', ')}`);
   }
 
   private faultLine({ name, at, outcome }: FaultRecord): string {
@@ -380,7 +430,12 @@ class Demo {
       console.log(`\ninspector still open at ${inspector.server.url} (the recording is kept): Ctrl-C to quit`);
       await new Promise<void>((resolve) => (this.wakeOnInterrupt = resolve));
     }
-    await inspector.server.close();
+    await this.closeInspector();
+  }
+
+  private async closeInspector(): Promise<void> {
+    this.inspector?.client.close();
+    await this.inspector?.server.close();
   }
 }
 
@@ -400,6 +455,10 @@ export async function demoMain(argv: readonly string[]): Promise<number> {
     console.log(usage);
     return 0;
   }
-  await new Demo(args).run();
-  return 0;
+  try {
+    return await new Demo(args).run();
+  } catch (error) {
+    console.error(explained(error));
+    return 1;
+  }
 }

@@ -3,18 +3,32 @@ export interface Flag {
   /** The argument as given (`--port=80`). */
   readonly text: string;
   readonly name: string;
-  /** The value given with `=`, if any. */
-  readonly inline: string | undefined;
+  /** The value given with `=`, else the next argument (which it consumes). */
   value(): string | undefined;
+  /** The value given with `=`, if any: a flag whose value is optional never takes the next argument. */
+  optionalValue(): string | undefined;
 }
 
-/** The flags of `argv` in order; reading a flag's value consumes the next argument when it is not inline. */
+/**
+ * The flags of `argv` in order (an argument that is not a flag is one whose name is all of it). A value given
+ * with `=` to a flag whose value was not read, also one the caller stopped at, is a usage error.
+ */
 export function* flags(argv: readonly string[]): Generator<Flag> {
   for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i]!;
-    const equals = flag.indexOf('=');
-    const inline = equals < 0 ? undefined : flag.slice(equals + 1);
-    yield { text: flag, name: equals < 0 ? flag : flag.slice(0, equals), inline, value: () => inline ?? argv[++i] };
+    const text = argv[i]!;
+    const equals = text.startsWith('-') ? text.indexOf('=') : -1;
+    const name = equals < 0 ? text : text.slice(0, equals);
+    const inline = equals < 0 ? undefined : text.slice(equals + 1);
+    let read = false;
+    const optionalValue = () => {
+      read = true;
+      return inline;
+    };
+    try {
+      yield { text, name, optionalValue, value: () => optionalValue() ?? argv[++i] };
+    } finally {
+      if (inline !== undefined && !read) throw new UsageError(`${name} takes no value`);
+    }
   }
 }
 
@@ -50,4 +64,10 @@ export function redisUrl(flag: string, raw: string | undefined): string {
     throw new UsageError(`${flag} expects a redis:// or rediss:// URL, got ${raw === undefined ? 'nothing' : 'something else'}`);
   }
   return raw!;
+}
+
+/** Where the Redis URL `raw` points (scheme, host, port, database), to show: never its user, password or options. */
+export function redisAddress(raw: string): string {
+  const url = new URL(raw);
+  return `${url.protocol}//${url.host}${url.pathname}`;
 }

@@ -37,7 +37,7 @@ export const tokenUsage = `usage: socketchart token <userId> [--ttl <seconds>]
 
 /** Parses `socketchart serve`'s flags; throws UsageError for anything it does not know. */
 export function parseServeArgs(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = {}): ServeArgs | 'help' {
-  const args: ServeArgs = { port: 8080, host: '127.0.0.1', redis: env.REDIS_URL ? redisUrl('REDIS_URL', env.REDIS_URL) : undefined };
+  const args: ServeArgs = { port: 8080, host: '127.0.0.1', redis: undefined };
   for (const { text, name, value } of flags(argv)) {
     switch (name) {
       case '--help':
@@ -56,6 +56,7 @@ export function parseServeArgs(argv: readonly string[], env: Readonly<Record<str
         throw new UsageError(`unknown option ${JSON.stringify(text)}`);
     }
   }
+  if (args.redis === undefined && env.REDIS_URL) args.redis = redisUrl('REDIS_URL', env.REDIS_URL);
   return args;
 }
 

@@ -1,5 +1,5 @@
-import { isSocketchartError } from '../protocol/errors.js';
 import type { ChannelRule } from '../server/channels.js';
+import { bracketed, explained } from './explained.js';
 import { UsageError } from './flags.js';
 import { parseServeArgs, parseTokenArgs, serveUsage, tokenUsage } from './serve-args.js';
 
@@ -13,21 +13,6 @@ export const exampleChannels: readonly ChannelRule[] = [
   { pattern: 'user:{userId}:*', subscribe: true, publish: true },
   { pattern: 'admin:*', subscribe: { roles: ['admin'] }, publish: { roles: ['admin'] } },
 ];
-
-const bracketed = (host: string) => (host.includes(':') && !host.startsWith('[') ? `[${host}]` : host);
-
-/**
- * What a failure to start says: the message of a missing package or a bad option, what to change for a
- * port or an address that cannot be used, else the error's name and message (never the error itself, whose
- * fields may hold a URL with a password).
- */
-function explained(error: unknown, port: number, host: string): string {
-  const { name, code, message } = (error ?? {}) as { name?: string; code?: string; message?: string };
-  if (name === 'MissingDependencyError' || isSocketchartError(error)) return message ?? String(name);
-  if (code === 'EADDRINUSE' || code === 'EACCES') return `cannot listen on ${bracketed(host)}:${port} (${code}): choose another --port`;
-  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') return `cannot listen on ${bracketed(host)} (${code}): choose another --host`;
-  return `${name ?? 'Error'}: ${message ?? 'unknown error'}`.slice(0, 300);
-}
 
 /** Reads the command's arguments, printing the usage for `--help` (0) or a usage error (2). */
 function parsed<T>(parse: () => T | 'help', usage: string): T | number {
@@ -52,7 +37,7 @@ export async function serve(argv: readonly string[], env: Readonly<Record<string
     const { createServer } = await import('../server/index.js');
     server = await createServer({ port: args.port, host: args.host, auth: { jwtSecret: env.JWT_SECRET }, channels: exampleChannels, redis: args.redis });
   } catch (error) {
-    console.error(explained(error, args.port, args.host));
+    console.error(explained(error, args));
     return 1;
   }
   console.log(`socketchart server: ws://${bracketed(args.host)}:${server.address()?.port}${args.redis ? ' (scaled out over Redis)' : ''}`);
@@ -81,7 +66,7 @@ export async function token(argv: readonly string[], env: Readonly<Record<string
     console.log(await createToken({ secret: env.JWT_SECRET, userId: args.userId, expiresInSec: args.ttlSec }));
     return 0;
   } catch (error) {
-    console.error(explained(error, 0, ''));
+    console.error(explained(error));
     return 1;
   }
 }

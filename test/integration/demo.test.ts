@@ -1,11 +1,30 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { describe, expect, it } from 'vitest';
+import { createServer as listenOn, type Server } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRedis, type RedisProcess } from '../support/redis.js';
 import { until } from '../support/until.js';
 
 const demoCommand = [process.execPath, ['--import', 'tsx', 'src/cli/demo.ts']] as const;
 const demoEnv = { ...process.env, FORCE_COLOR: '0' };
 
 const run = (args: string[]) => spawnSync(demoCommand[0], [...demoCommand[1], ...args], { encoding: 'utf8', timeout: 60_000, env: demoEnv });
+
+/** The demo running in a process of its own: what it printed so far, and how it exited. */
+function startDemo(args: string[]) {
+  const child = spawn(demoCommand[0], [...demoCommand[1], ...args], { env: demoEnv });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += String(chunk)));
+  child.stderr.on('data', (chunk: Buffer) => (err += String(chunk)));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  return { child, out: () => out, err: () => err, exited };
+}
+
+/** A line of a stack trace, as printing an error itself shows it. */
+const stackFrame = /^\s+at .+:\d+:\d+\)?$/m;
+
+/** The report at the end of what the demo printed. */
+const reportOf = (stdout: string) => stdout.slice(stdout.lastIndexOf('\nreport'));
 
 /** The faults the demo announced while it ran (`fault: <name>: …`). */
 const announcedFaults = (stdout: string) => [...stdout.matchAll(/ fault: ([a-z ]+):/g)].map((match) => match[1]!);
@@ -43,17 +62,15 @@ describe('the demo (npm start)', () => {
     ['on the first of the two SIGINTs npm sends on Ctrl-C, and exits 0 on the second', ['SIGINT', 'SIGINT']],
     ['on a SIGTERM, and exits 0 once it has wound down', ['SIGTERM']],
   ] as const)('with --forever, prints the report %s', async (_, signals) => {
-    const child = spawn(demoCommand[0], [...demoCommand[1], '--forever', '--duration', '10'], { env: demoEnv });
-    let out = '';
-    child.stdout.on('data', (chunk: Buffer) => (out += String(chunk)));
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+    const { child, out: printed, exited } = startDemo(['--forever', '--duration', '10']);
     try {
-      await until(() => / → connected/.test(out), 20_000, 'a feed to connect');
+      await until(() => / → connected/.test(printed()), 20_000, 'a feed to connect');
       for (const signal of signals) {
         child.kill(signal);
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
       const exit = await Promise.race([exited, new Promise<'still running'>((resolve) => setTimeout(() => resolve('still running'), 5_000))]);
+      const out = printed();
       expect(exit, out).toEqual({ code: 0, signal: null });
       expect(out).toMatch(/\nreport \(interrupted\)\n {2}connections +8 /);
       expect(out).toMatch(/ {2}faults\n/);
@@ -66,5 +83,57 @@ describe('the demo (npm start)', () => {
     const result = run(['--duration', 'soon']);
     expect(result.status).toBe(2);
     expect(result.stderr).toContain('usage: npm start');
+  });
+
+  it('exits 1 with a one-line message, not a stack trace, when it cannot start (the inspector port is taken)', async () => {
+    const taken: Server = listenOn();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    try {
+      const result = run(['--duration', '10', '--inspect=' + String((taken.address() as { port: number }).port)]);
+      expect(result.status, result.stderr).toBe(1);
+      expect(result.stderr).toMatch(/^Error: the inspector exited with code 1 before listening$/m);
+      expect(result.stderr).not.toMatch(stackFrame);
+      expect(result.stdout).not.toContain('report');
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
+  }, 30_000);
+});
+
+describe('the demo with --redis, when Redis goes away before the scripted server restart', () => {
+  const password = 'hunter2pw';
+  let redis: RedisProcess;
+  let demo: ReturnType<typeof startDemo>;
+  let exit: { code: number | null; signal: NodeJS.Signals | null };
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    // Redis's default user has no password and accepts any: the URL can carry one without configuring Redis.
+    demo = startDemo(['--duration', '10', '--redis', `redis://default:${password}@127.0.0.1:${redis.port}`]);
+    await until(() => /socketchart demo:/.test(demo.out()) || demo.child.exitCode !== null, 30_000, 'the demo to start');
+    await redis.kill();
+    exit = await Promise.race([demo.exited, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`the demo did not exit:\n${demo.out()}`)), 45_000))]);
+  }, 80_000);
+  afterAll(async () => {
+    demo?.child.kill('SIGKILL');
+    await redis?.stop();
+  });
+
+  it('names the Redis it runs on without the password of its URL', () => {
+    expect(demo.out()).toContain(`socketchart demo: 2 server nodes on redis://127.0.0.1:${redis.port}, `);
+    expect(demo.out() + demo.err()).not.toContain(password);
+  });
+
+  it('reports the server restart as not happened, with the reason', () => {
+    expect(reportOf(demo.out())).toMatch(/^ +server restart +did not happen \(announced at +\d+\.\d+ s\): .*Redis/m);
+  });
+
+  it('counts the server broadcasts that failed in the report', () => {
+    expect(reportOf(demo.out())).toMatch(/^ +server broadcasts sent \/ failed +\d+ \/ [1-9]\d*$/m);
+  });
+
+  it('exits 1, with no stack trace', () => {
+    expect(exit, demo.err()).toEqual({ code: 1, signal: null });
+    expect(demo.err()).not.toMatch(stackFrame);
   });
 });

@@ -2,6 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createServer as listenOn, type Server } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createConnection, type Connection } from '../../src/index.node.js';
+import { startRedis } from '../support/redis.js';
 import { until } from '../support/until.js';
 
 /** `npx socketchart serve` and `npx socketchart token`: the reference server and its tokens, from the command line. */
@@ -82,6 +83,20 @@ describe('socketchart serve', () => {
       expect(server.out()).toMatch(/REDIS_URL expects|URI malformed/);
       expect(server.out()).not.toContain('hunter2pw');
     }
+  }, 30_000);
+
+  it('scales out over --redis when REDIS_URL holds a URL it cannot read', async () => {
+    const redis = await startRedis();
+    cleanups.push(() => redis.stop());
+    const server = startServe(['--port', '0', '--redis', redis.url], { JWT_SECRET: SECRET, REDIS_URL: 'localhost:6379' });
+    await until(() => /\(scaled out over Redis\)/.test(server.out()) || server.child.exitCode !== null, 20_000, 'the server URL');
+    expect(server.out()).toMatch(/socketchart server: ws:\/\/127\.0\.0\.1:\d+ \(scaled out over Redis\)/);
+  }, 30_000);
+
+  it('prints its usage on --help whatever REDIS_URL holds', async () => {
+    const server = startServe(['--help'], { REDIS_URL: 'localhost:6379' });
+    expect(await server.exit).toBe(0);
+    expect(server.out()).toContain('usage: socketchart serve');
   }, 30_000);
 
   it('on a port already taken, exits 1 with a clear message', async () => {

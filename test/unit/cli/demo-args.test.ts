@@ -34,6 +34,9 @@ describe('demo flags', () => {
     [['--connections', '2.5'], /--connections expects/],
     [['--redis', 'http://x'], /--redis expects a redis:\/\/ or rediss:\/\/ URL/],
     [['--inspect=soon'], /--inspect expects a whole number from 0 to 65535/],
+    [['--forever=false'], /--forever takes no value/],
+    [['--forever='], /--forever takes no value/],
+    [['--help=x'], /--help takes no value/],
   ])('rejects %j with a usage error', (argv, message) => {
     expect(() => parseDemoArgs(argv)).toThrow(UsageError);
     expect(() => parseDemoArgs(argv)).toThrow(message);

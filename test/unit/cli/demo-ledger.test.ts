@@ -266,4 +266,42 @@ describe('the demo ledger', () => {
     expect(ledger.faults.length).toBeGreaterThanOrEqual(3);
     expect(ledger.retained().faults).toBeLessThanOrEqual(30);
   });
+  it('finds nothing wrong with a run whose faults happened and whose published messages all arrived', () => {
+    const ledger = new Ledger();
+    ledger.announce('server restart', 1_000).outcome = { happened: true, what: '' };
+    ledger.publish(ch, 1);
+    ledger.receive(ch, 1);
+    ledger.sent = ledger.acked = ledger.broadcasts = 1;
+    expect(ledger.failures(false)).toEqual([]);
+  });
+
+  it('finds a run failed by a fault that did not happen or was not seen to, a message lost silently, a failed client publish or a failed server broadcast', () => {
+    const ledger = new Ledger();
+    ledger.announce('server restart', 1_000).outcome = { happened: false, what: 'Error: Redis not reachable within 10000 ms' };
+    ledger.announce('token expiry', 2_000);
+    ledger.receive(ch, 1);
+    ledger.publish(ch, 2);
+    ledger.unacked = 2;
+    ledger.failedBroadcasts = 3;
+    expect(ledger.failures(false)).toEqual(['faults that did not happen: 2', 'messages lost silently: 1', 'client publishes failed: 2', 'server broadcasts failed: 3']);
+  });
+
+  it('holds against an interrupted run its failed publishes and broadcasts and the faults that did not happen, not what was still under way', () => {
+    const ledger = new Ledger();
+    ledger.announce('server restart', 1_000).outcome = { happened: false, what: 'Error: Redis not reachable within 10000 ms' };
+    ledger.announce('blackhole', 2_000);
+    ledger.receive(ch, 1);
+    ledger.publish(ch, 2);
+    ledger.unacked = 1;
+    ledger.failedBroadcasts = 1;
+    expect(ledger.failures(true)).toEqual(['faults that did not happen: 1', 'client publishes failed: 1', 'server broadcasts failed: 1']);
+    expect(new Ledger().failures(true)).toEqual([]);
+  });
+
+  it('counts an earlier fault, no longer listed, that did not happen among the failures', () => {
+    const ledger = new Ledger();
+    ledger.announce('token expiry', 0).outcome = { happened: false, what: '' };
+    for (let i = 1; i <= 100; i++) ledger.announce('blackhole', i).outcome = { happened: true, what: '' };
+    expect(ledger.failures(false)).toEqual(['faults that did not happen: 1']);
+  });
 });

@@ -18,6 +18,8 @@ describe('socketchart inspect flags', () => {
     [['--port'], /--port expects/],
     [['--host', ''], /--host expects/],
     [['--open'], /unknown option/],
+    [['--exit-with-parent=no'], /--exit-with-parent takes no value/],
+    [['-h=1'], /-h takes no value/],
   ])('rejects %j with a usage error', (argv, message) => {
     expect(() => parseInspectArgs(argv)).toThrow(UsageError);
     expect(() => parseInspectArgs(argv)).toThrow(message);

@@ -24,9 +24,18 @@ describe('socketchart serve flags', () => {
     [['--host'], /--host expects/],
     [['--redis', 'localhost:6379'], /--redis expects a redis:\/\/ or rediss:\/\/ URL/],
     [['--verbose'], /unknown option/],
+    [['--help=no'], /--help takes no value/],
   ])('rejects %j with a usage error', (argv, message) => {
     expect(() => parseServeArgs(argv)).toThrow(UsageError);
     expect(() => parseServeArgs(argv)).toThrow(message);
+  });
+
+  it('reads --redis before REDIS_URL, so a REDIS_URL it cannot read does not matter once --redis is given', () => {
+    expect(parseServeArgs(['--redis', 'redis://127.0.0.1:6390'], { REDIS_URL: 'localhost:6379' })).toMatchObject({ redis: 'redis://127.0.0.1:6390' });
+  });
+
+  it('answers --help whatever REDIS_URL holds', () => {
+    expect(parseServeArgs(['--help'], { REDIS_URL: 'localhost:6379' })).toBe('help');
   });
 
   it('refuses a Redis URL it cannot read, from --redis or REDIS_URL, without repeating it (it may hold a password)', () => {
@@ -52,11 +61,16 @@ describe('socketchart token arguments', () => {
     expect(parseTokenArgs(['-h'])).toBe('help');
   });
 
+  it('takes a user id holding = as it is', () => {
+    expect(parseTokenArgs(['a=b'])).toEqual({ userId: 'a=b', ttlSec: 3600 });
+  });
+
   it.each([
     [[], /the user id is missing/],
     [['alice', 'bob'], /unexpected "bob"/],
     [['--ttl', '0', 'alice'], /--ttl expects a whole number from 1/],
     [['--role', 'admin'], /unexpected "--role"/],
+    [['alice', '--help=yes'], /--help takes no value/],
   ])('rejects %j with a usage error', (argv, message) => {
     expect(() => parseTokenArgs(argv)).toThrow(UsageError);
     expect(() => parseTokenArgs(argv)).toThrow(message);
