@@ -93,6 +93,10 @@ export async function startInspectorServer(options: InspectorServerOptions = {})
   const stats = { received: 0, rejected: 0, sources: 0, droppedForPages: 0 };
   let sourcesSeen = 0;
   let batchTimer: NodeJS.Timeout | undefined;
+  let closing = false;
+  const scheduleFlush = () => {
+    if (batchTimer === undefined && pages.size > 0 && !closing) batchTimer = setTimeout(flushPages, batchMs);
+  };
   let port = 0;
 
   /** Bound to loopback, a request must name it (on any port: a tunnel or a relay), never another domain (DNS rebinding). */
@@ -181,7 +185,7 @@ export async function startInspectorServer(options: InspectorServerOptions = {})
     }
     if (Array.isArray(value)) for (const item of value) take(item, prefix, source);
     else take(value, prefix, source);
-    if (batchTimer === undefined && pages.size > 0) batchTimer = setTimeout(flushPages, batchMs);
+    scheduleFlush();
   };
 
   const openPage = (socket: WebSocket) => {
@@ -225,7 +229,7 @@ export async function startInspectorServer(options: InspectorServerOptions = {})
     socket.on('close', () => {
       stats.sources--;
       for (const ended of recording.endSource(source)) for (const page of pages) pushTo(page, ended.text, ended.def);
-      if (batchTimer === undefined && pages.size > 0) batchTimer = setTimeout(flushPages, batchMs);
+      scheduleFlush();
     });
   });
 
@@ -253,7 +257,8 @@ export async function startInspectorServer(options: InspectorServerOptions = {})
     port,
     stats: () => ({ ...stats, pages: pages.size, stored: recording.size }),
     close: async () => {
-      if (batchTimer !== undefined) clearTimeout(batchTimer);
+      closing = true;
+      clearTimeout(batchTimer);
       batchTimer = undefined;
       for (const client of wss.clients) client.terminate();
       await new Promise<void>((resolve) => wss.close(() => resolve()));

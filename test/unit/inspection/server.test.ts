@@ -1,5 +1,5 @@
 import { request } from 'node:http';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { connectInspector, createPool } from '../../../src/index.node.js';
 import { INSPECTION_FORMAT_VERSION } from '../../../src/inspection/protocol.js';
@@ -11,6 +11,7 @@ import { openPage, startTestInspector, stillAnswers } from './support.js';
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
+  vi.restoreAllMocks();
   while (cleanups.length) await cleanups.pop()!();
 });
 
@@ -202,5 +203,17 @@ describe('the inspector server', () => {
     await new Promise((resolve) => setTimeout(resolve, 20));
     const after = handles();
     for (const [kind, n] of Object.entries(after)) expect(n, `${kind} left open`).toBeLessThanOrEqual(before[kind] ?? 0);
+  });
+
+  it('schedules no batch for the pages while it closes, though closing ends the actors of an app still sending', async () => {
+    const server = await startTestInspector({ batchMs: 60_000 });
+    const page = await openPage(server);
+    cleanups.push(() => page.close());
+    const app = await source(server.wsUrl);
+    app.send(actorRecord('x:1', 'app'));
+    await until(() => server.stats().received === 1);
+    const timeouts = vi.spyOn(globalThis, 'setTimeout');
+    await server.close();
+    expect(timeouts.mock.calls.filter(([, ms]) => ms === 60_000)).toEqual([]);
   });
 });
