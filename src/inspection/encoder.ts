@@ -11,6 +11,8 @@ export interface MessageCapture {
   maxPerSecond?: number;
   /** Strings in a message's data are cut to this length. @default 200 */
   maxStringLength?: number;
+  /** Array items and object members kept of a message's data, in all: the rest is told by how many were left out. @default 50 */
+  maxMembers?: number;
 }
 
 export interface EncoderOptions {
@@ -65,7 +67,7 @@ export class InspectionEncoder {
     this.depthLimit = options.depthLimit ?? 10;
     this.now = options.now ?? Date.now;
     const messages = options.messages;
-    this.capture = messages ? { maxPerSecond: 50, maxStringLength: 200, ...(messages === true ? {} : messages) } : undefined;
+    this.capture = messages ? { maxPerSecond: 50, maxStringLength: 200, maxMembers: 50, ...(messages === true ? {} : messages) } : undefined;
   }
 
   /** The id an actor is known by in the records: its session id, prefixed for every system after the first. */
@@ -236,7 +238,7 @@ export class InspectionEncoder {
         name,
         channel: message.ch,
         seq: message.seq,
-        data: toPlain(message.data, { depthLimit: 4, maxStringLength: capture.maxStringLength }),
+        data: toPlain(message.data, { depthLimit: 4, maxStringLength: capture.maxStringLength, maxMembers: capture.maxMembers }),
         createdAt: String(now),
         _version: INSPECTION_FORMAT_VERSION,
       });

@@ -5,6 +5,8 @@ export interface PlainOptions {
   depthLimit?: number;
   /** Strings longer than this are cut (with `…` and the length). @default Infinity */
   maxStringLength?: number;
+  /** Array items and object members copied, in all; the rest of each array or object is told by how many were left out. @default Infinity */
+  maxMembers?: number;
 }
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -30,6 +32,7 @@ function readable<T>(read: () => T): T | typeof UNREADABLE {
 export function toPlain(value: unknown, options: PlainOptions = {}): Json {
   const depthLimit = options.depthLimit ?? 10;
   const maxString = options.maxStringLength ?? Infinity;
+  let members = options.maxMembers ?? Infinity;
   const stack = new Set<object>();
   const walk = (item: unknown, depth: number): Json | undefined => {
     switch (typeof item) {
@@ -72,14 +75,28 @@ export function toPlain(value: unknown, options: PlainOptions = {}): Json {
     if (stack.has(object)) return '[Circular]';
     stack.add(object);
     try {
-      if (Array.isArray(object)) return object.map((member) => walk(member, depth + 1) ?? null);
+      if (Array.isArray(object)) {
+        const items: Json[] = [];
+        for (let i = 0; i < object.length; i++) {
+          if (members-- <= 0) {
+            items.push(`… (${object.length - i} more)`);
+            break;
+          }
+          items.push(walk(object[i], depth + 1) ?? null);
+        }
+        return items;
+      }
       if (object instanceof Map) return walk(Object.fromEntries(object), depth);
       if (object instanceof Set) return walk([...object], depth);
       if (ArrayBuffer.isView(object) || object instanceof ArrayBuffer) return `[${object.byteLength} bytes]`;
       const out: { [key: string]: Json } = {};
       const keys = readable(() => Object.keys(object));
       if (keys === UNREADABLE) return keys;
-      for (const key of keys) {
+      for (const [index, key] of keys.entries()) {
+        if (members-- <= 0) {
+          out['…'] = `(${keys.length - index} more)`;
+          break;
+        }
         const value = readable(() => (object as Record<string, unknown>)[key]);
         const member = value === UNREADABLE ? value : walk(value, depth + 1);
         if (member !== undefined) out[key] = member;

@@ -129,6 +129,14 @@ describe('InspectionEncoder: data-plane messages', () => {
     expect((records[0] as { data: unknown }).data).toBe(`${'x'.repeat(200)}… (300 characters)`);
   });
 
+  it('keeps the start of a large message: 50 members at most, with how many were left out', async () => {
+    const { push, captured } = await capturing(true);
+    push(1, { prices: Array.from({ length: 20_000 }, (_, i) => i) });
+    const [record] = captured() as Array<{ data: { prices: unknown[] } }>;
+    expect(record!.data.prices).toHaveLength(50);
+    expect(record!.data.prices.at(-1)).toBe('… (19951 more)');
+  });
+
   it('cuts long strings of a message to maxStringLength, and tells the transport once there is something to send', async () => {
     const { encoder, push, captured } = await capturing({ maxStringLength: 4 });
     let told = 0;

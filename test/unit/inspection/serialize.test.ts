@@ -86,6 +86,12 @@ describe('toPlain() copies', () => {
     expect(toPlain({ a: { toJSON: () => 'text' } }, { depthLimit: 1 })).toEqual({ a: '[Object]' });
   });
 
+  it('at most maxMembers array items and object members in all, the rest told by how many were left out', () => {
+    expect(toPlain({ a: [1, 2, 3, 4], b: 5 }, { maxMembers: 4 })).toEqual({ a: [1, 2, 3, '… (1 more)'], '…': '(1 more)' });
+    expect(toPlain(Array.from({ length: 20_000 }, (_, i) => i), { maxMembers: 3 })).toEqual([0, 1, 2, '… (19997 more)']);
+    expect(toPlain({ a: 1, b: 2 }, { maxMembers: 2 })).toEqual({ a: 1, b: 2 });
+  });
+
   it('texts longer than maxStringLength cut, with their length', () => {
     expect(toPlain({ text: 'abcdef', short: 'abc' }, { maxStringLength: 3 })).toEqual({ text: 'abc… (6 characters)', short: 'abc' });
     expect(toPlain('x'.repeat(10_000))).toHaveLength(10_000);
