@@ -1,4 +1,5 @@
 import type { Rec } from './store.js';
+import { redactJsonText, redactRecord } from '../../src/inspection/redact.js';
 
 export type SourceStatus = 'connecting' | 'live' | 'offline';
 
@@ -58,7 +59,8 @@ export function listenToWindows(onRecord: (record: Rec) => void): { connected: b
   const state = { connected: false };
   window.addEventListener('message', (event) => {
     if (!isStatelyEvent(event.data)) return;
-    const rec = { ...event.data } as Rec;
+    const rec = redactRecord({ ...event.data } as Rec);
+    if (rec.type === '@xstate.actor' && typeof rec.definition === 'string') rec.definition = redactJsonText(rec.definition);
     for (const key of ['sessionId', 'parentId', 'sourceId', 'rootId'] as const) {
       const value = rec[key];
       if (typeof value === 'string' && value !== 'anonymous') rec[key] = WINDOW_PREFIX + value;

@@ -1,5 +1,5 @@
 import { isInspectionRecord, type ActorCreated, type InspectionRecord } from './protocol.js';
-import { redactInPlace, redactJsonText } from './redact.js';
+import { redactJsonText, redactRecord } from './redact.js';
 
 /** A record as the page receives it: an actor's definition is sent once (`@socketchart.definition`) and referred to by `def`. */
 export interface PageDefinition {
@@ -177,18 +177,6 @@ export class Recording {
     }
   }
 }
-
-/** The record with every secret-looking text removed from what it carries (its ids and type are left alone, and an actor's definition is redacted apart). */
-function redactRecord(record: InspectionRecord): InspectionRecord {
-  const r = record as unknown as Record<string, unknown>;
-  for (const key of Object.keys(r)) {
-    if (!RECORD_IDS.has(key) && !(key === 'definition' && record.type === '@xstate.actor')) r[key] = redactInPlace(r[key]);
-  }
-  return record;
-}
-
-/** Members of a record that name it (texts, as `isInspectionRecord` checks), left as they are; every other member is redacted. */
-const RECORD_IDS: ReadonlySet<string> = new Set(['type', '_version', 'sessionId', 'rootId', 'parentId', 'sourceId', 'id', 'createdAt']);
 
 const prefixed = (prefix: string, id: unknown) => (typeof id === 'string' ? prefix + id : id);
 

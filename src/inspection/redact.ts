@@ -55,3 +55,18 @@ export function redactJsonText(text: string): string {
     return redactText(text);
   }
 }
+
+/** Members of a record that name it (texts, as `isInspectionRecord` checks), left as they are; every other member is redacted. */
+const RECORD_IDS: ReadonlySet<string> = new Set(['type', '_version', 'sessionId', 'rootId', 'parentId', 'sourceId', 'id', 'createdAt']);
+
+/**
+ * The record (the receiver's own copy) with every secret-looking text removed from what it carries: its ids
+ * and type are left alone, and so is an actor's definition, for `redactJsonText`.
+ */
+export function redactRecord<T extends { type: string }>(record: T): T {
+  const r = record as unknown as Record<string, unknown>;
+  for (const key of Object.keys(r)) {
+    if (!RECORD_IDS.has(key) && !(key === 'definition' && record.type === '@xstate.actor')) r[key] = redactInPlace(r[key]);
+  }
+  return record;
+}
