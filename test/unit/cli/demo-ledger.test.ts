@@ -266,6 +266,7 @@ describe('the demo ledger', () => {
     expect(ledger.faults.length).toBeGreaterThanOrEqual(3);
     expect(ledger.retained().faults).toBeLessThanOrEqual(30);
   });
+
   it('finds nothing wrong with a run whose faults happened and whose published messages all arrived', () => {
     const ledger = new Ledger();
     ledger.announce('server restart', 1_000).outcome = { happened: true, what: '' };

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { NodeParts } from '../../../src/server/node-parts.js';
 import type { ServerOptions } from '../../../src/server/options.js';
 import { testNode, type SocketStandIn } from '../../support/server-connection.js';
 import { until } from '../../support/until.js';
@@ -19,6 +20,19 @@ async function node(overrides: Partial<ServerOptions> = {}) {
 const messages = (socket: SocketStandIn, ch = 'chat:room') => socket.sent.filter((frame) => frame.type === 'message' && frame.ch === ch);
 const dataOf = (socket: SocketStandIn, ch = 'chat:room') => messages(socket, ch).map((frame) => frame.data);
 const lastOfType = (socket: SocketStandIn, type: string) => socket.ofType(type).at(-1);
+
+/** The backend's next history read answers only once `release()` is called; `reads` spies on every read. */
+function holdFirstRead(parts: NodeParts) {
+  const read = parts.backend.read.bind(parts.backend);
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  const reads = vi.spyOn(parts.backend, 'read').mockImplementationOnce(async (...args) => {
+    const answer = await read(...args);
+    await held;
+    return answer;
+  });
+  return { reads, release };
+}
 
 async function subscribed(socket: SocketStandIn, ch = 'chat:room', since?: number) {
   const before = socket.ofType('subscribed').length;
@@ -291,14 +305,7 @@ describe('Hub: history reads shared', () => {
     const { connect, parts } = await node({ implicitChannels: false });
     const writer = connect('writer').socket;
     await published(writer, 'old');
-    const read = parts.backend.read.bind(parts.backend);
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    const reads = vi.spyOn(parts.backend, 'read').mockImplementationOnce(async (...args) => {
-      const answer = await read(...args);
-      await held;
-      return answer;
-    });
+    const { reads, release } = holdFirstRead(parts);
     const [early, late] = [connect('early').socket, connect('late').socket];
     early.receive({ type: 'subscribe', ch: 'chat:room' });
     await until(() => reads.mock.calls.length === 1, 3000, 'the early read');
@@ -316,14 +323,7 @@ describe('Hub: history reads shared', () => {
     const writer = connect('writer').socket;
     const first = await published(writer, 'one');
     await published(writer, 'two');
-    const read = parts.backend.read.bind(parts.backend);
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    const reads = vi.spyOn(parts.backend, 'read').mockImplementationOnce(async (...args) => {
-      const answer = await read(...args);
-      await held;
-      return answer;
-    });
+    const { reads, release } = holdFirstRead(parts);
     const [early, late] = [connect('early').socket, connect('late').socket];
     early.receive({ type: 'subscribe', ch: 'chat:room', since: first.seq });
     await until(() => reads.mock.calls.length === 1, 3000, 'the early read');
