@@ -2,7 +2,7 @@ import type { InspectionEvent, Observer } from 'xstate';
 import { InvalidOptionError } from '../protocol/errors.js';
 import { ReadyState, defaultWebSocket, type WebSocketConstructor, type WebSocketLike } from '../transport/websocket-like.js';
 import { InspectionEncoder, type MessageCapture } from './encoder.js';
-import { DEFAULT_INSPECTOR_PORT, HELLO, type InspectionRecord } from './protocol.js';
+import { DEFAULT_INSPECTOR_PORT, HELLO, INSPECTION_FORMAT_VERSION, type InspectionRecord, type SnapshotChanged } from './protocol.js';
 
 export interface InspectorOptions {
   /** Where the inspector listens (`npx socketchart inspect`). @default 'ws://127.0.0.1:4242' */
@@ -63,6 +63,37 @@ function later(fn: () => void, ms: number): Timer {
   return timer;
 }
 
+/** What a record tells the inspector of an actor's life: that it runs (created or announced), that it ended, or nothing. */
+type Life = { sessionId: string; rootId: string | undefined; running: boolean } | undefined;
+
+/** A record as it goes out: its JSON text, and what it tells of an actor's life. */
+interface Encoded {
+  text: string;
+  life: Life;
+}
+
+function lifeOf(record: InspectionRecord): Life {
+  if (record.type !== '@xstate.actor' && record.type !== '@xstate.snapshot') return undefined;
+  const status = (record.snapshot as { status?: unknown } | null)?.status;
+  const running = status === undefined || status === 'active';
+  if (record.type === '@xstate.snapshot' && running) return undefined;
+  return { sessionId: record.sessionId, rootId: record.rootId, running };
+}
+
+/** The stop of an actor whose own stop was left out, as `@statelyai/inspect` sends a snapshot. */
+function stoppedSnapshot(sessionId: string, rootId: string | undefined): SnapshotChanged {
+  return {
+    type: '@xstate.snapshot',
+    event: { type: 'xstate.stop' },
+    snapshot: { status: 'stopped' },
+    sessionId,
+    rootId,
+    createdAt: String(Date.now()),
+    id: null,
+    _version: INSPECTION_FORMAT_VERSION,
+  };
+}
+
 function positive(name: string, value: unknown, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new InvalidOptionError(name, 'a positive number', value);
@@ -100,10 +131,12 @@ export function connectInspector(options: InspectorOptions = {}): SocketchartIns
   /** The socket has been open before (a new one is a reconnect). */
   let opened = false;
   let droppedAtOpen = 0;
-  /** Events were left out while the socket was backed up: every live actor is announced again once it drains. */
+  /** Events were left out while the socket was backed up: once it drains, every live actor is announced again and every one gone is told stopped. */
   let lost = false;
+  /** Actors the receiver on this socket heard of and has not heard stop, with their root's id. */
+  const told = new Map<string, string | undefined>();
   /** Events kept while away: `buffered[head]` on (the ones before it were dropped). */
-  let buffered: string[] = [];
+  let buffered: Array<Encoded | undefined> = [];
   let head = 0;
   /** Characters held in `buffered`: kept under the limit a live socket may back up. */
   let bufferedBytes = 0;
@@ -111,20 +144,26 @@ export function connectInspector(options: InspectorOptions = {}): SocketchartIns
   let metricsTimer: Timer | undefined;
   let redialTimer: Timer | undefined;
 
-  /** Sends a frame of `count` events, or keeps it while the inspector is away. */
-  const write = (text: string, count: number) => {
-    if (ws && ws.readyState === ReadyState.OPEN) {
-      if (ws.bufferedAmount > BACKLOG_LIMIT) {
-        dropped += count;
-        lost = true;
-      } else ws.send(text);
-      return;
-    }
-    buffered.push(text);
-    bufferedBytes += text.length;
+  /** Notes what the receiver has now heard of an actor's life. */
+  const hear = (life: Life) => {
+    if (!life) return;
+    if (life.running) told.set(life.sessionId, life.rootId);
+    else told.delete(life.sessionId);
+  };
+  /** The record's text, or `undefined` (counted in `dropped`) for one too large for a frame. */
+  const encode = (record: InspectionRecord): Encoded | undefined => {
+    const text = JSON.stringify(record);
+    if (text.length <= MAX_FRAME) return { text, life: lifeOf(record) };
+    dropped++;
+    return undefined;
+  };
+  /** Keeps an event while the inspector is away (the oldest dropped first). */
+  const keep = (item: Encoded) => {
+    buffered.push(item);
+    bufferedBytes += item.text.length;
     while (buffered.length - head > maxBuffered || (bufferedBytes > BACKLOG_LIMIT && buffered.length - head > 1)) {
-      bufferedBytes -= buffered[head]!.length;
-      buffered[head++] = '';
+      bufferedBytes -= buffered[head]!.text.length;
+      buffered[head++] = undefined;
       dropped++;
     }
     if (head > 1024 && head * 2 > buffered.length) {
@@ -132,30 +171,68 @@ export function connectInspector(options: InspectorOptions = {}): SocketchartIns
       head = 0;
     }
   };
-  const send = (records: readonly InspectionRecord[]) => {
-    const open = ws?.readyState === ReadyState.OPEN;
-    if (open && lost && ws!.bufferedAmount <= BACKLOG_LIMIT) {
-      lost = false;
-      records = [...encoder.announceLive(), ...records];
+  /** Empties the away-buffer, returning what it kept. */
+  const takeBacklog = (): Encoded[] => {
+    const kept = buffered.slice(head) as Encoded[];
+    buffered = [];
+    head = 0;
+    bufferedBytes = 0;
+    return kept;
+  };
+  /** Sends `items` in one frame of `text`, or keeps them while the inspector is away. */
+  const write = (items: readonly Encoded[], text: string) => {
+    if (ws?.readyState !== ReadyState.OPEN) {
+      for (const item of items) keep(item);
+      return;
     }
-    let frame: string[] = [];
+    if (ws.bufferedAmount > BACKLOG_LIMIT) {
+      dropped += items.length;
+      lost = true;
+      return;
+    }
+    ws.send(text);
+    for (const item of items) hear(item.life);
+  };
+  /** Sends records in order, batched when the receiver takes batches; one too large for a frame is left out. */
+  const deliver = (records: readonly InspectionRecord[]) => {
+    const batching = batches && ws?.readyState === ReadyState.OPEN;
+    let frame: Encoded[] = [];
     let size = 0;
     const sendFrame = () => {
-      if (frame.length > 0) write(`[${frame.join(',')}]`, frame.length);
+      if (frame.length > 0) write(frame, `[${frame.map((item) => item.text).join(',')}]`);
       frame = [];
       size = 0;
     };
     for (const record of records) {
-      const text = JSON.stringify(record);
-      if (text.length > MAX_FRAME) dropped++;
-      else if (!batches || !open) write(text, 1);
+      const item = encode(record);
+      if (!item) continue;
+      if (!batching) write([item], item.text);
       else {
-        if (frame.length === BATCH || size + text.length + 2 > MAX_FRAME) sendFrame();
-        frame.push(text);
-        size += text.length + 1;
+        if (frame.length === BATCH || size + item.text.length + 2 > MAX_FRAME) sendFrame();
+        frame.push(item);
+        size += item.text.length + 1;
       }
     }
     sendFrame();
+  };
+  /** Stops of the actors the receiver heard of that are gone, their own stop left out. */
+  const stopsLeftOut = (): SnapshotChanged[] => {
+    const stops: SnapshotChanged[] = [];
+    for (const [sessionId, rootId] of told) if (!encoder.isLive(sessionId)) stops.push(stoppedSnapshot(sessionId, rootId));
+    return stops;
+  };
+  /** Delivers records; first, once a socket that left events out has drained, what those events would have told. */
+  const send = (records: readonly InspectionRecord[]) => {
+    if (!lost || ws?.readyState !== ReadyState.OPEN || ws.bufferedAmount > BACKLOG_LIMIT) return deliver(records);
+    lost = false;
+    deliver([...encoder.announceLive(), ...records]);
+    deliver(stopsLeftOut());
+  };
+  /** Live actors to announce to a new socket, but those whose creation `backlog` holds (it tells of them). */
+  const announcementsBesides = (backlog: readonly Encoded[]) => {
+    const created = new Set<string>();
+    for (const { life } of backlog) if (life?.running) created.add(life.sessionId);
+    return encoder.announceLive(created);
   };
 
   const flush = () => {
@@ -197,13 +274,12 @@ export function connectInspector(options: InspectorOptions = {}): SocketchartIns
       opened = true;
       droppedAtOpen = dropped;
       lost = false;
-      if (missed) for (const record of encoder.announceLive()) socket.send(JSON.stringify(record));
-      const backlog = buffered;
-      const from = head;
-      buffered = [];
-      head = 0;
-      bufferedBytes = 0;
-      for (let i = from; i < backlog.length; i++) socket.send(backlog[i]!);
+      const backlog = takeBacklog();
+      if (missed) deliver(announcementsBesides(backlog));
+      for (const item of backlog) {
+        socket.send(item.text);
+        hear(item.life);
+      }
       send(encoder.drain());
     };
     socket.onmessage = (event) => {
@@ -219,6 +295,7 @@ export function connectInspector(options: InspectorOptions = {}): SocketchartIns
     socket.onclose = () => {
       if (ws !== socket) return;
       ws = undefined;
+      told.clear();
       if (status === 'closed') return;
       status = 'connecting';
       redialTimer = later(dial, reconnectMs);
@@ -257,9 +334,8 @@ export function connectInspector(options: InspectorOptions = {}): SocketchartIns
       for (const timer of [flushTimer, metricsTimer, redialTimer]) if (timer !== undefined) clearTimeout(timer);
       flushTimer = metricsTimer = redialTimer = undefined;
       encoder.dispose();
-      buffered = [];
-      head = 0;
-      bufferedBytes = 0;
+      takeBacklog();
+      told.clear();
       const socket = ws;
       ws = undefined;
       if (socket && (socket.readyState === ReadyState.OPEN || socket.readyState === ReadyState.CONNECTING)) socket.close(1000, 'inspector closed');

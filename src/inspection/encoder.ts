@@ -128,8 +128,8 @@ export class InspectionEncoder {
     return out;
   }
 
-  /** `@xstate.actor` records of every live actor, with their current snapshots (for an inspector that joins late). */
-  announceLive(): ActorCreated[] {
+  /** `@xstate.actor` records of every live actor but those `except`, with their current snapshots (for an inspector that joins late). */
+  announceLive(except?: ReadonlySet<string>): ActorCreated[] {
     const out: ActorCreated[] = [];
     for (const [id, weak] of this.live) {
       const ref = weak.deref();
@@ -137,6 +137,7 @@ export class InspectionEncoder {
         this.forget(id);
         continue;
       }
+      if (except?.has(id)) continue;
       const record = convertInspectionEvent({ type: '@xstate.actor', actorRef: ref, rootId: '' } as InspectionEvent, {
         depthLimit: this.depthLimit,
         idOf: this.idOf,
@@ -146,6 +147,11 @@ export class InspectionEncoder {
       if (record?.type === '@xstate.actor') out.push({ ...record, announced: true });
     }
     return out;
+  }
+
+  /** Whether the actor known by `id` is followed and running. */
+  isLive(id: string): boolean {
+    return this.live.get(id)?.deref()?.getSnapshot().status === 'active';
   }
 
   /** Connection and pool actors whose metrics are sampled. */

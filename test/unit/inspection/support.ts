@@ -61,7 +61,7 @@ export async function stillAnswers(wsUrl: string): Promise<boolean> {
 
 /**
  * A WebSocket for connectInspector() that the spec drives: `open()` opens it (greeted as socketchart's
- * server greets, unless `greet` is false), `bufferedAmount` is whatever the spec sets, `sent` keeps every frame.
+ * server greets, unless `greet` is false), `drop()` closes it under the helper, `bufferedAmount` is whatever the spec sets, `sent` keeps every frame.
  */
 export class FakeInspectorSocket {
   static last: FakeInspectorSocket;
@@ -87,6 +87,11 @@ export class FakeInspectorSocket {
     this.readyState = 1;
     this.onopen?.({});
     if (greet) this.onmessage?.({ data: JSON.stringify(HELLO) });
+  }
+  /** The inspector goes away: the socket closes under the helper. */
+  drop() {
+    this.readyState = 3;
+    this.onclose?.({ code: 1006, reason: '' });
   }
   /** Every record sent, whether one a frame or in batches. */
   get records(): PageRecord[] {
