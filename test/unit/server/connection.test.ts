@@ -315,23 +315,48 @@ describe('ServerConnection: closing', () => {
 });
 
 describe('ServerConnection: in-band refresh', () => {
-  it('keeps the session of the refresh sent last, even when an earlier refresh is verified after it', async () => {
-    const pending = new Map<string, (identity: { userId: string; expiresAt: number }) => void>();
-    const node = await testNode({ auth: { verify: (token) => new Promise((resolve) => pending.set(token, resolve)) } });
+  /** A session of alice whose token checks answer when the spec says: `answer(token, verdict)`. */
+  async function refreshing() {
+    const pending = new Map<string, { resolve: (identity: { userId: string; expiresAt: number }) => void; reject: (error: Error) => void }>();
+    const node = await testNode({ auth: { verify: (token) => new Promise((resolve, reject) => pending.set(token, { resolve, reject })) } });
     stops.push(node.stop);
     const { socket } = node.connectPending();
+    const check = async (token: string) => {
+      await until(() => pending.has(token), 3000, `the check of ${token}`);
+      return pending.get(token)!;
+    };
     socket.receive({ type: 'auth', token: 'first' });
-    await until(() => pending.has('first'));
-    pending.get('first')!({ userId: 'alice', expiresAt: Date.now() + 60_000 });
+    (await check('first')).resolve({ userId: 'alice', expiresAt: Date.now() + 60_000 });
     await until(() => socket.ofType('auth_ok').length === 1);
+    return { socket, check };
+  }
+
+  it('keeps the session of the refresh sent last, even when an earlier refresh is verified after it', async () => {
+    const { socket, check } = await refreshing();
     socket.receive({ type: 'auth', token: 'older' });
     socket.receive({ type: 'auth', token: 'newer' });
-    await until(() => pending.has('older') && pending.has('newer'));
+    const [older, newer] = [await check('older'), await check('newer')];
     const newerExpiry = Date.now() + 3_600_000;
-    pending.get('newer')!({ userId: 'alice', expiresAt: newerExpiry });
+    newer.resolve({ userId: 'alice', expiresAt: newerExpiry });
     await until(() => socket.ofType('auth_ok').length === 2);
-    pending.get('older')!({ userId: 'alice', expiresAt: Date.now() + 120_000 });
+    older.resolve({ userId: 'alice', expiresAt: Date.now() + 120_000 });
     await new Promise((resolve) => setImmediate(resolve));
     expect(socket.ofType('auth_ok').map((frame) => frame.expiresAt)).toEqual([expect.any(Number), newerExpiry]);
+  });
+
+  it('says nothing of an earlier refresh refused after a later one was applied, and refuses a refresh in time', async () => {
+    const { socket, check } = await refreshing();
+    socket.receive({ type: 'auth', token: 'older' });
+    socket.receive({ type: 'auth', token: 'newer' });
+    const [older, newer] = [await check('older'), await check('newer')];
+    newer.resolve({ userId: 'alice', expiresAt: Date.now() + 3_600_000 });
+    await until(() => socket.ofType('auth_ok').length === 2);
+    older.reject(new Error('token expired'));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(socket.ofType('error')).toEqual([]);
+    socket.receive({ type: 'auth', token: 'bad' });
+    (await check('bad')).reject(new Error('token expired'));
+    await until(() => socket.ofType('error').length === 1);
+    expect(socket.ofType('error')[0]).toMatchObject({ code: 'AUTHENTICATION_FAILED' });
   });
 });
