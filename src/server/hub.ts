@@ -89,7 +89,6 @@ export class Hub implements BackendListener {
       if (shared) return shared;
       if (!reads) this.replayReads.set(ch, (reads = new Map()));
       const read = fresh(ch, since, limit).finally(() => {
-        if (reads.get(key) !== read) return;
         reads.delete(key);
         if (reads.size === 0 && this.replayReads.get(ch) === reads) this.replayReads.delete(ch);
       });
