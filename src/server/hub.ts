@@ -345,7 +345,7 @@ export class Hub implements BackendListener {
     }
   }
 
-  /** After a token refresh: drops subscriptions and presence the new claims no longer allow. */
+  /** After a token refresh: drops subscriptions, presence and typing the new claims no longer allow. */
   reauthorize(client: HubClient): void {
     for (const sub of [...client.subscriptions.values()]) {
       if (sub.implicit || this.options.authorizer.authorize(client.identity, sub.ch, 'subscribe').ok) continue;
@@ -357,6 +357,9 @@ export class Hub implements BackendListener {
       client.presence.delete(ch);
       client.sendError(ErrorCode.AUTHORIZATION_FAILED, 'presence on this channel is no longer allowed', { details: { ch, action: 'presence' } });
       this.leave(ch, client.key, client.identity.userId).catch(logFailure(this.options.logger, 'presence leave failed'));
+    }
+    for (const ch of [...client.typing.keys()]) {
+      if (!this.options.authorizer.authorize(client.identity, ch, 'presence').ok) this.stopTyping(client, ch);
     }
   }
 

@@ -534,6 +534,25 @@ describe('Hub: a refreshed token', () => {
     await until(() => watcher.ofType('presence_state').length === 1);
     expect(watcher.ofType('presence_state')[0]!.members).toEqual([{ userId: 'alice' }]);
   });
+  it('ends the typing its claims no longer allow at once: watchers are told the user stopped', async () => {
+    const { connect } = await node({
+      typingTimeoutMs: 60_000,
+      channels: [{ pattern: 'club:*', subscribe: true, presence: { roles: ['member'] } }],
+      auth: { verify: (token) => ({ userId: token }) },
+    });
+    const watcher = connect('watcher', ['member']).socket;
+    const alice = connect('alice', ['member']).socket;
+    await subscribed(watcher, 'club:x');
+    alice.receive({ type: 'typing', ch: 'club:x', typing: true });
+    await until(() => watcher.ofType('typing').length === 1);
+    alice.receive({ type: 'auth', token: 'alice' });
+    await until(() => alice.ofType('auth_ok').length === 2 && watcher.ofType('typing').length === 2);
+    expect(watcher.ofType('typing')).toEqual([
+      { type: 'typing', ch: 'club:x', userId: 'alice', typing: true },
+      { type: 'typing', ch: 'club:x', userId: 'alice', typing: false },
+    ]);
+  });
+
   it('keeps delivering a connection’s user channel when its claims no longer allow the subscribe it made to it', async () => {
     let roles = ['member'];
     const { connect, parts } = await node({
