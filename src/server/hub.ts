@@ -250,7 +250,7 @@ export class Hub implements BackendListener {
         }
         const member: PresenceMember = meta === undefined ? { userId: client.identity.userId } : { userId: client.identity.userId, meta };
         if (!joined) await this.join(client, ch, member);
-        else if (JSON.stringify(joined.meta) !== JSON.stringify(member.meta)) await this.update(client, ch, joined, member);
+        else await this.update(client, ch, joined, member);
       } else if (action === 'leave' && client.presence.delete(ch)) {
         await this.leave(ch, client.key, client.identity.userId);
       }
@@ -272,7 +272,7 @@ export class Hub implements BackendListener {
     }
   }
 
-  /** A join again with other meta: the member's meta is replaced and announced as a join. */
+  /** A join again: the member's meta is replaced, and announced as a join when the meta shown changed. */
   private async update(client: HubClient, ch: string, before: PresenceMember, member: PresenceMember): Promise<void> {
     client.presence.set(ch, member);
     try {

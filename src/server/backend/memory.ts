@@ -132,7 +132,7 @@ export class MemoryBackend implements Backend {
 
   async presenceUpdate(ch: string, ref: string, member: PresenceMember): Promise<boolean> {
     const entry = this.presence.get(ch)?.get(member.userId);
-    if (!entry?.refs.has(ref)) return false;
+    if (!entry?.refs.has(ref) || JSON.stringify(entry.member) === JSON.stringify(member)) return false;
     entry.member = member;
     return true;
   }

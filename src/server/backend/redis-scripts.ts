@@ -139,10 +139,11 @@ return 1
   3,
 );
 
-/** KEYS: members hash, user's refs set. ARGV: userId, ref, member JSON. Returns 1 when the ref was present and the member replaced. */
+/** KEYS: members hash, user's refs set. ARGV: userId, ref, member JSON. Returns 1 when the ref was present and the member shown changed. */
 export const presenceUpdateScript = new LuaScript(
   `
 if redis.call('SISMEMBER', KEYS[2], ARGV[2]) == 0 then return 0 end
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[3] then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
 return 1
 `,

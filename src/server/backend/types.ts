@@ -67,7 +67,7 @@ export interface Backend {
   signalGlobal(signal: GlobalSignal): Promise<void>;
   /** Adds one connection's presence; true on a join to announce: the user's first connection on the channel, or another one joining with other meta (which replaces the member's). */
   presenceJoin(ch: string, ref: string, member: PresenceMember): Promise<boolean>;
-  /** Replaces the member (its meta) of a connection already present; true when it was. */
+  /** Replaces the member (its meta) of a connection already present; true when the member shown changed. */
   presenceUpdate(ch: string, ref: string, member: PresenceMember): Promise<boolean>;
   /** Removes one connection's presence; true when it was the user's last on the channel (a leave to announce). */
   presenceLeave(ch: string, ref: string, userId: string): Promise<boolean>;

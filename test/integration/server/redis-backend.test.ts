@@ -459,13 +459,14 @@ describe('RedisBackend: presence across nodes', () => {
     expect(await backend.presenceList('chat:a')).toEqual([{ userId: 'alice', meta: { v: 1 } }]);
   });
 
-  it('updates the meta only of a connection that joined', async () => {
+  it('updates the meta only of a connection that joined, and tells a change only when the meta shown changed', async () => {
     const { backend } = await node();
     await backend.presenceJoin('chat:a', 'n:1', { userId: 'alice', meta: { v: 1 } });
     expect(await backend.presenceUpdate('chat:a', 'n:2', { userId: 'alice', meta: { v: 2 } })).toBe(false);
     expect(await backend.presenceList('chat:a')).toEqual([{ userId: 'alice', meta: { v: 1 } }]);
     expect(await backend.presenceUpdate('chat:a', 'n:1', { userId: 'alice', meta: { v: 3 } })).toBe(true);
     expect(await backend.presenceList('chat:a')).toEqual([{ userId: 'alice', meta: { v: 3 } }]);
+    expect(await backend.presenceUpdate('chat:a', 'n:1', { userId: 'alice', meta: { v: 3 } })).toBe(false);
   });
 
   it('lists a member whose stored entry it cannot read by user id alone', async () => {

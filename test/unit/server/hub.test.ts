@@ -377,6 +377,20 @@ describe('Hub: presence', () => {
     expect(lastOfType(alice, 'presence_state')!.members).toEqual([{ userId: 'alice', meta: { v: 2 } }]);
   });
 
+  it('shows the meta a connection joined again with, even when it is the one that connection had before another changed it', async () => {
+    const { connect } = await node();
+    const watcher = connect('watcher').socket;
+    const [first, second] = [connect('alice').socket, connect('alice').socket];
+    await subscribed(watcher);
+    for (const [socket, status, answers] of [[first, 'online', 1], [second, 'online', 1], [second, 'away', 2], [first, 'online', 2]] as const) {
+      join(socket, { status });
+      await until(() => socket.ofType('presence_state').length === answers);
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(lastOfType(first, 'presence_state')!.members).toEqual([{ userId: 'alice', meta: { status: 'online' } }]);
+    expect(presenceEvents(watcher).map(({ joins }) => joins)).toEqual([[{ userId: 'alice', meta: { status: 'online' } }], [{ userId: 'alice', meta: { status: 'away' } }], [{ userId: 'alice', meta: { status: 'online' } }]]);
+  });
+
   it('shows a user with the meta its connections last joined with: another connection joining with other meta is announced as a join, with the same meta not at all', async () => {
     const { connect } = await node();
     const watcher = connect('watcher').socket;

@@ -74,11 +74,12 @@ describe('MemoryBackend: watches and presence', () => {
     expect(backend.sizes()).toMatchObject({ watchedChannels: 0 });
   });
 
-  it('updates the meta only of a connection that joined, and forgets a channel once its last member leaves', async () => {
+  it('updates the meta only of a connection that joined, telling a change only when the meta shown changed, and forgets a channel once its last member leaves', async () => {
     const { backend } = await started();
     await backend.presenceJoin('chat:a', 'n:1', { userId: 'alice', meta: { v: 1 } });
     expect(await backend.presenceUpdate('chat:a', 'n:2', { userId: 'alice', meta: { v: 2 } })).toBe(false);
     expect(await backend.presenceList('chat:a')).toEqual([{ userId: 'alice', meta: { v: 1 } }]);
+    expect(await backend.presenceUpdate('chat:a', 'n:1', { userId: 'alice', meta: { v: 1 } })).toBe(false);
     expect(await backend.presenceLeave('chat:a', 'n:2', 'alice')).toBe(false);
     expect(await backend.presenceLeave('chat:b', 'n:1', 'alice')).toBe(false);
     expect(await backend.presenceLeave('chat:a', 'n:9', 'carol')).toBe(false);
