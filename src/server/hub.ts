@@ -287,16 +287,21 @@ export class Hub implements BackendListener {
     return this.options.backend.signalChannel(ch, { kind: 'presence', joins: [member], leaves: [] });
   }
 
-  /** Removes one connection's presence; a leave that fails is kept and tried again once the backend has recovered. */
-  private async leave(ch: string, ref: string, userId: string): Promise<void> {
+  /**
+   * Removes one connection's presence; a leave that fails is kept and tried again once the backend has
+   * recovered (`again`): announced then if the member is gone, though a restarted backend forgot it first.
+   */
+  private async leave(ch: string, ref: string, userId: string, again = false): Promise<void> {
     const key = `${ref} ${ch}`;
     this.pendingLeaves.delete(key);
     try {
-      const left = await this.options.backend.presenceLeave(ch, ref, userId).catch((error: unknown) => {
+      const { backend } = this.options;
+      const left = await backend.presenceLeave(ch, ref, userId).catch((error: unknown) => {
         this.pendingLeaves.set(key, { ch, ref, userId });
         throw error;
       });
-      if (left) await this.options.backend.signalChannel(ch, { kind: 'presence', joins: [], leaves: [{ userId }] });
+      const gone = left || (again && !(await backend.presenceList(ch)).some((member) => member.userId === userId));
+      if (gone) await backend.signalChannel(ch, { kind: 'presence', joins: [], leaves: [{ userId }] });
     } catch (error) {
       this.options.logger.warn({ ch, err: errorText(error) }, 'presence leave failed');
     }
@@ -399,7 +404,7 @@ export class Hub implements BackendListener {
       for (const sub of entry.subs.keys()) sub.resync();
     }
     for (const { ch, ref, userId } of [...this.pendingLeaves.values()]) {
-      this.leave(ch, ref, userId).catch(logFailure(this.options.logger, 'presence leave failed'));
+      this.leave(ch, ref, userId, true).catch(logFailure(this.options.logger, 'presence leave failed'));
     }
     for (const set of this.users.values()) {
       for (const client of set) {

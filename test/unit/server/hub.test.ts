@@ -712,6 +712,41 @@ describe('Hub: a backend that fails', () => {
     expect(parts.hub.sizes().pendingLeaves).toBe(0);
   });
 
+  it('announces a leave it failed once the backend has recovered, though a restarted backend had forgotten the member already', async () => {
+    const { connect, parts } = await node();
+    const watcher = connect('watcher').socket;
+    const alice = connect('alice');
+    await subscribed(watcher);
+    alice.socket.receive({ type: 'presence', ch: 'chat:room', action: 'join' });
+    await until(() => watcher.ofType('presence').length === 1);
+    const leave = parts.backend.presenceLeave.bind(parts.backend);
+    vi.spyOn(parts.backend, 'presenceLeave').mockImplementationOnce(down);
+    alice.connection.closeWith(1000, 'bye');
+    await alice.connection.closed;
+    await leave('chat:room', alice.connection.key, 'alice');
+    parts.hub.recovered();
+    await until(() => watcher.ofType('presence').length === 2);
+    expect(watcher.ofType('presence')[1]).toMatchObject({ joins: [], leaves: [{ userId: 'alice' }] });
+  });
+
+  it('announces no leave, once the backend has recovered, of a member another connection keeps present', async () => {
+    const { connect, parts } = await node();
+    const watcher = connect('watcher').socket;
+    const [phone, laptop] = [connect('alice'), connect('alice')];
+    await subscribed(watcher);
+    for (const tab of [phone, laptop]) tab.socket.receive({ type: 'presence', ch: 'chat:room', action: 'join' });
+    await until(() => phone.socket.ofType('presence_state').length === 1 && laptop.socket.ofType('presence_state').length === 1);
+    const leave = parts.backend.presenceLeave.bind(parts.backend);
+    vi.spyOn(parts.backend, 'presenceLeave').mockImplementationOnce(down);
+    phone.connection.closeWith(1000, 'bye');
+    await phone.connection.closed;
+    await leave('chat:room', phone.connection.key, 'alice');
+    parts.hub.recovered();
+    await until(() => parts.hub.sizes().pendingLeaves === 0);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(watcher.ofType('presence').filter((frame) => (frame.leaves as unknown[]).length > 0)).toEqual([]);
+  });
+
   it('tries again each leave it failed, on every channel', async () => {
     const { connect, parts } = await node();
     const alice = connect('alice');
