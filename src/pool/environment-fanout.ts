@@ -51,7 +51,8 @@ export class EnvironmentFanout implements EnvironmentSource {
 
   private listen(): void {
     this.release ??= this.source.subscribe((event) => {
-      for (const listener of [...this.listeners]) listener(event);
+      // A connection that stops listening during the fan-out (disposed by an earlier one's listener) hears no more.
+      for (const listener of [...this.listeners]) if (this.listeners.has(listener)) listener(event);
     });
   }
 

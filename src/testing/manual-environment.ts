@@ -1,7 +1,10 @@
 import type { EnvironmentEvent, EnvironmentSource } from '../environment/environment.js';
 
 export interface ManualEnvironment extends EnvironmentSource {
-  /** Delivers an event to every listener, updating `online` / `hidden` first. */
+  /**
+   * Delivers an event to every listener, updating `online` / `hidden` first. A listener subscribed during
+   * the delivery hears the next event; one unsubscribed during it (by an earlier listener) is not called.
+   */
   emit(event: EnvironmentEvent): void;
   /** Number of listeners currently registered (leak checks). */
   readonly listenerCount: number;
@@ -28,7 +31,8 @@ export function createManualEnvironment(initial: { online?: boolean; hidden?: bo
       if (event === 'online' || event === 'offline') env.online = event === 'online';
       if (event === 'hidden' || event === 'freeze') env.hidden = true;
       if (event === 'visible' || event === 'resume') env.hidden = false;
-      for (const listener of [...listeners]) listener(event);
+      // Those subscribed when the event came, and still subscribed when their turn comes (as the DOM does).
+      for (const listener of [...listeners]) if (listeners.has(listener)) listener(event);
     },
   };
   return env;

@@ -49,11 +49,15 @@ import { getAdjacencyMap, getShortestPaths, type AdjacencyMap } from 'xstate/gra
 // ---------------------------------------------------------------------------------------------------
 // Machine structure: state node ids and transition ids
 
-/** Every state node of a machine below its root, nested ones included, in document order. */
+/**
+ * Every state node of a machine below its root, nested ones included, in document order. History nodes
+ * are left out: they are pseudo-states, never active (a transition to one enters the states it remembers).
+ */
 export function stateNodesOf(machine: AnyStateMachine): AnyStateNode[] {
   const nodes: AnyStateNode[] = [];
   const walk = (node: AnyStateNode) => {
     for (const child of Object.values(node.states) as AnyStateNode[]) {
+      if (child.type === 'history') continue;
       nodes.push(child);
       walk(child);
     }
@@ -160,6 +164,17 @@ export function activeStateIds(machine: AnyStateMachine, value: StateValue): rea
   return ids;
 }
 
+/**
+ * Ids of the state nodes a transition was taken from: its source and the source's ancestors (the root
+ * excluded). A transition is taken only from an active state, so they were reached, even when none of
+ * them is in any snapshot (a transient initial state, left at once by `always`).
+ */
+function sourceStateIds(transition: AnyTransitionDefinition): string[] {
+  const ids: string[] = [];
+  for (let node: AnyStateNode | undefined = transition.source; node?.parent; node = node.parent) ids.push(node.id);
+  return ids;
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Coverage
 
@@ -213,7 +228,9 @@ export class Coverage {
     if (event.type === '@xstate.microstep') {
       for (const transition of event._transitions) {
         const id = transitionId(running, transition);
-        if (id !== undefined) this.transitions.get(machine)?.add(id);
+        if (id === undefined) continue;
+        this.transitions.get(machine)?.add(id);
+        this.markStates(machine, sourceStateIds(transition));
       }
     }
   };
@@ -427,7 +444,11 @@ export interface ReplayOptions<TSut, TState> {
   setup(path: ModelPath<TState>): TSut | Promise<TSut>;
   /** Stimuli by event type. */
   stimuli: Readonly<Record<string, Stimulus<TSut, TState>>>;
-  /** Stimulus of delayed events (`xstate.after.*`) without an entry of their own (typically: advance a clock by `step.elapsed`). */
+  /**
+   * Stimulus of the machine's delayed events (`after` transitions, delayed `raise`s) without an entry of
+   * their own in `stimuli` (typically: advance a clock by `step.elapsed`). A stimulus by type serves both
+   * the world's events of that type and a delayed `raise` of it: `step.after.fired` tells them apart.
+   */
   delayed?: Stimulus<TSut, TState>;
   /** Checks that the real system is in the state the model predicts; called at the start and after every step. */
   assert(sut: TSut, state: TState, step: ReplayStep<TState> | undefined): void | Promise<void>;
@@ -510,7 +531,9 @@ export function createModel<TMachine extends AnyStateMachine, TWorld>(config: Mo
     if (!capture || event.type !== '@xstate.microstep' || event.actorRef !== self) return;
     for (const transition of event._transitions) {
       const id = transitionId(machine, transition);
-      if (id !== undefined) capture.taken.push(id);
+      if (id === undefined) continue;
+      capture.taken.push(id);
+      for (const source of sourceStateIds(transition)) capture.visited.add(source);
     }
     if (isMachineSnapshot(event.snapshot)) for (const id of activeStateIds(machine, event.snapshot.value as StateValue)) capture.visited.add(id);
   });
@@ -584,9 +607,13 @@ export function createModel<TMachine extends AnyStateMachine, TWorld>(config: Mo
   const shift = (state: State, delta: number): State =>
     delta === 0 ? state : { ...state, now: state.now + delta, timers: shiftTimers(state.timers, delta), fired: shiftTimers(state.fired, delta) };
 
-  /** The pending timer an event is the firing of, if any. */
+  /**
+   * The pending timer an event is the firing of, if any: a timer of the machine whose event it is (the one
+   * `events` offers; for an `after` transition, any event of its type), else a timer of the world of its type.
+   */
   const timerOf = (timers: readonly ModelTimer[], event: EventObject): ModelTimer | undefined =>
-    isDelayedEvent(event) ? timers.find((t) => !t.world && t.event.type === event.type) : timers.find((t) => t.world && t.event.type === event.type);
+    timers.find((t) => !t.world && (t.event === event || (isDelayedEvent(event) && t.event.type === event.type))) ??
+    (isDelayedEvent(event) ? undefined : timers.find((t) => t.world && t.event.type === event.type));
 
   /** One event at model time `now`, with `timers` pending: the world before, the machine, the world after. */
   const step = (state: State, event: EventObject, now: number, timers: readonly ModelTimer[]): State => {
@@ -808,7 +835,8 @@ export function createModel<TMachine extends AnyStateMachine, TWorld>(config: Mo
           elapsed: step.state.now - before.now,
           path,
         };
-        const stimulus = options.stimuli[step.event.type] ?? (isDelayedEvent(step.event) ? options.delayed : undefined);
+        const firesMachineTimer = isDelayedEvent(step.event) || (step.state.fired[0] !== undefined && step.state.fired[0].world !== true);
+        const stimulus = options.stimuli[step.event.type] ?? (firesMachineTimer ? options.delayed : undefined);
         if (!stimulus) throw new Error(`No stimulus for the event type "${step.event.type}"`);
         await stimulus(sut, replayStep);
         await settle();

@@ -46,11 +46,11 @@ export class SimulatedClock implements Clock {
   }
 
   /**
-   * Moves time forward by `ms` (≥ 0), firing every timer that falls due, in order (including timers they
-   * schedule). Time never goes back: an `advance()` from inside a timer that went further is kept.
+   * Moves time forward by `ms` (a finite number ≥ 0), firing every timer that falls due, in order (including
+   * timers they schedule). Time never goes back: an `advance()` from inside a timer that went further is kept.
    */
   advance(ms: number): void {
-    if (!(ms >= 0)) throw new RangeError(`advance(ms) needs a number of milliseconds ≥ 0, received ${String(ms)}`);
+    if (!Number.isFinite(ms) || ms < 0) throw new RangeError(`advance(ms) needs a finite number of milliseconds ≥ 0, received ${String(ms)}`);
     const target = this.current + ms;
     for (;;) {
       const due = this.earliestDue(target);
@@ -62,16 +62,26 @@ export class SimulatedClock implements Clock {
     this.current = Math.max(this.current, target);
   }
 
-  /** Fires the next pending timer (moving time to it, or not at all when it is overdue); returns false when none is pending. */
+  /**
+   * Fires the next pending timer, and only it: the earliest due (the first scheduled among equals), moving
+   * time to it, or not at all when it is overdue (after `jump()`). Timers it schedules wait for the next
+   * call, even those due at once. Returns false when none is pending.
+   */
   next(): boolean {
-    const at = this.nextAt();
-    if (at === undefined) return false;
-    this.advance(Math.max(0, at - this.current));
+    const due = this.earliestDue(Number.POSITIVE_INFINITY);
+    if (!due) return false;
+    this.timers.delete(due.id);
+    this.current = Math.max(this.current, due.at);
+    due.fn();
     return true;
   }
 
-  /** Moves wall-clock time without firing timers, as a sleeping laptop or a throttled tab does. */
+  /**
+   * Moves wall-clock time by `ms` (a finite number) without firing timers, as a sleeping laptop or a
+   * throttled tab does; a negative `ms` steps the wall clock back, as a clock correction does.
+   */
   jump(ms: number): void {
+    if (!Number.isFinite(ms)) throw new RangeError(`jump(ms) needs a finite number of milliseconds, received ${String(ms)}`);
     this.current += ms;
   }
 

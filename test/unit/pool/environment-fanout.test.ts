@@ -62,4 +62,19 @@ describe('EnvironmentFanout', () => {
     const silent = new EnvironmentFanout({ subscribe: () => () => {} });
     expect([silent.isOnline(), silent.isHidden()]).toEqual([true, false]);
   });
+
+  it('does not forward an event to a listener an earlier one removed while it is being forwarded', () => {
+    const env = createManualEnvironment();
+    const fanout = new EnvironmentFanout(env);
+    const heard: string[] = [];
+    let offB: () => void = () => {};
+    fanout.subscribe((event) => {
+      heard.push(`a ${event}`);
+      offB();
+    });
+    offB = fanout.subscribe((event) => heard.push(`b ${event}`));
+    env.emit('offline');
+    expect(heard).toEqual(['a offline']);
+    expect(fanout.size).toBe(1);
+  });
 });

@@ -299,4 +299,40 @@ describe('a pool member disposed by the app', () => {
     }
     expect.soft(errors.map(String)).toEqual([]);
   });
+
+  it('a member the app disposes while the pool hears `online` (from the `state` listener of a member that heard it first) hears no more of it', async () => {
+    const events: Array<{ actor: string; type: string }> = [];
+    const endpoints = [
+      { name: 'first', priority: 1, url: 'ws://mock.test/ws/first' },
+      { name: 'second', priority: 2, url: 'ws://mock.test/ws/second' },
+    ];
+    const h = poolHarness(
+      { staggerMs: 0, inspect: (event) => event.type === '@xstate.event' && events.push({ actor: event.actorRef.sessionId, type: event.event.type }) },
+      { endpoints },
+    );
+    h.pool.start();
+    await h.advance(1_000);
+    h.env.emit('offline');
+    await h.settle();
+    expect(h.pool.status().connections).toEqual({ first: 'offline', second: 'offline' });
+    let disposedAt: number | undefined;
+    h.pool.on('state', (change) => {
+      if (change.name !== 'first' || disposedAt !== undefined) return;
+      h.connection('second').dispose();
+      disposedAt = events.length;
+    });
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    try {
+      h.env.emit('online');
+      await h.advance(1_000);
+      expect(disposedAt, 'the first member reacted to `online`').toBeDefined();
+      const second = h.connection('second').actor.sessionId;
+      expect(events.slice(disposedAt).filter((event) => event.actor === second), 'events delivered to the disposed member').toEqual([]);
+      expect(warn.mock.calls.map((call) => String(call[0])), 'events sent to a stopped actor').toEqual([]);
+    } finally {
+      warn.mockRestore();
+    }
+    expect(h.connection('second').status).toBe('closed');
+    expect(h.dialsOf('second')).toHaveLength(1);
+  });
 });

@@ -32,4 +32,70 @@ describe('SimulatedClock', () => {
     expect(fired).toBe(false);
     expect(clock.now()).toBe(0);
   });
+
+  it('next() fires only the earliest timer: of two due at the same instant, the first scheduled, then the other', () => {
+    const clock = new SimulatedClock(0);
+    const fired: string[] = [];
+    clock.setTimeout(() => fired.push('a'), 100);
+    clock.setTimeout(() => fired.push('b'), 100);
+    expect(clock.next()).toBe(true);
+    expect(fired).toEqual(['a']);
+    expect(clock.pending).toBe(1);
+    expect(clock.now()).toBe(100);
+    expect(clock.next()).toBe(true);
+    expect(fired).toEqual(['a', 'b']);
+    expect(clock.next()).toBe(false);
+  });
+
+  it('next() does not fire a timer the fired one schedules, even when it falls due at once', () => {
+    const clock = new SimulatedClock(0);
+    const fired: string[] = [];
+    clock.setTimeout(() => {
+      fired.push('first');
+      clock.setTimeout(() => fired.push('second'), 0);
+    }, 10);
+    expect(clock.next()).toBe(true);
+    expect(fired).toEqual(['first']);
+    expect(clock.pending).toBe(1);
+  });
+
+  it('next() after jump() fires the overdue timers one at a time, in order, without moving time', () => {
+    const clock = new SimulatedClock(0);
+    const fired: number[] = [];
+    clock.setTimeout(() => fired.push(3), 300);
+    clock.setTimeout(() => fired.push(1), 100);
+    clock.setTimeout(() => fired.push(2), 200);
+    clock.jump(1_000);
+    expect(clock.next()).toBe(true);
+    expect(fired).toEqual([1]);
+    expect(clock.next()).toBe(true);
+    expect(fired).toEqual([1, 2]);
+    expect(clock.next()).toBe(true);
+    expect(fired).toEqual([1, 2, 3]);
+    expect(clock.next()).toBe(false);
+    expect(clock.now()).toBe(1_000);
+  });
+
+  it('advance() refuses an infinite number of milliseconds: now() stays a finite number', () => {
+    const clock = new SimulatedClock(0);
+    expect(() => clock.advance(Number.POSITIVE_INFINITY)).toThrow(RangeError);
+    expect(clock.now()).toBe(0);
+  });
+
+  it('jump() refuses NaN and infinite numbers of milliseconds, and leaves time where it was', () => {
+    const clock = new SimulatedClock(1_000);
+    expect(() => clock.jump(Number.NaN)).toThrow(RangeError);
+    expect(() => clock.jump(Number.POSITIVE_INFINITY)).toThrow(RangeError);
+    expect(() => clock.jump(Number.NEGATIVE_INFINITY)).toThrow(RangeError);
+    expect(clock.now()).toBe(1_000);
+  });
+
+  it('jump() with a negative number steps the wall clock back, as a clock correction does, and fires nothing', () => {
+    const clock = new SimulatedClock(1_000);
+    let fired = false;
+    clock.setTimeout(() => (fired = true), 10);
+    clock.jump(-500);
+    expect(clock.now()).toBe(500);
+    expect(fired).toBe(false);
+  });
 });
