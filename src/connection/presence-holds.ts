@@ -28,6 +28,11 @@ export function holdPresence(presence: PresenceSession, channel: string, meta?: 
   };
 }
 
+/** A holder's meta changed: the channel, while joined, is joined again with it (the server replaces the member's meta). */
+export function joinAgainWith(presence: PresenceSession, channel: string, meta?: Record<string, unknown>): void {
+  if (presence.isJoined(channel)) presence.join(channel, meta).catch(noop);
+}
+
 export interface TypingHold {
   start(options?: { timeoutMs?: number }): void;
   stop(): void;

@@ -32,6 +32,8 @@ interface Request {
   /** Written on the current socket (an unwritten one goes when the link is up). */
   written: boolean;
   timer: TimerHandle | undefined;
+  /** A join of a channel joined already, with its meta: in force once answered; refused, the member the server has stays. */
+  again?: { meta: Record<string, unknown> | undefined } | false;
   /** Absent for the joins and lists the connection sends on its own after a reconnect. */
   resolve?: (members: PresenceMember[]) => void;
   reject?: (error: SocketchartError) => void;
@@ -98,8 +100,9 @@ export class PresenceSession {
     checkChannel(channel);
     const frame = this.protocol().presenceFrame(channel, 'join', meta);
     if (this.host.link.settled) return this.refusedClosed();
-    this.joined.set(channel, meta);
-    return this.ask(channel, 'join', frame);
+    const again = this.joined.has(channel) && { meta };
+    if (!again) this.joined.set(channel, meta);
+    return this.ask(channel, 'join', frame, again);
   }
 
   /** Leaves the channel's members; resolves with those still present. */
@@ -146,13 +149,13 @@ export class PresenceSession {
       if (!active) return;
       active = false;
       off();
-      unsubscribe();
+      // others typing are heard while the channel is subscribed (also by a plain subscribe): told stopped after
+      if (unsubscribe()) this.untype(channel);
       const left = (this.watched.get(channel) ?? 1) - 1;
       if (left > 0) this.watched.set(channel, left);
       else {
         this.watched.delete(channel);
         if (!this.joined.has(channel)) this.present.delete(channel);
-        this.forgetTypers(channel);
       }
     };
   }
@@ -200,19 +203,22 @@ export class PresenceSession {
     return this.typingNow.has(channel);
   }
 
-  /** Everything let go: timers, listeners, waiting calls (CLOSED). */
+  /** Everything let go, as when the link drops for good: timers, listeners, others typing (told stopped), waiting calls (CLOSED). */
   dispose(): void {
     for (const release of this.releases) release();
-    for (const channel of [...this.typers.keys()]) this.forgetTypers(channel);
+    this.dropped();
     this.failAll(closedError('disposed'));
   }
 
-  private subscribeChannel(channel: string): () => void {
+  /** Subscribes; the function returned unsubscribes, and says whether the channel is subscribed no more. */
+  private subscribeChannel(channel: string): () => boolean {
     const { first, unsubscribe } = this.host.router.subscribe(channel, () => {});
     const { protocol } = this.host.options;
     if (first && this.host.link.connected) this.host.write(protocol.subscribeFrame(channel, undefined));
     return () => {
-      if (unsubscribe() && this.host.link.connected) this.host.write(protocol.unsubscribeFrame(channel));
+      const last = unsubscribe();
+      if (last && this.host.link.connected) this.host.write(protocol.unsubscribeFrame(channel));
+      return last;
     };
   }
 
@@ -221,9 +227,9 @@ export class PresenceSession {
     return Promise.reject(closedError(this.host.link.status));
   }
 
-  private ask(channel: string, action: PresenceAction, frame: OutgoingFrame): Promise<PresenceMember[]> {
+  private ask(channel: string, action: PresenceAction, frame: OutgoingFrame, again?: Request['again']): Promise<PresenceMember[]> {
     if (this.host.link.settled) return this.refusedClosed();
-    return new Promise((resolve, reject) => this.enqueue(channel, { action, frame, written: false, timer: undefined, resolve, reject }));
+    return new Promise((resolve, reject) => this.enqueue(channel, { action, frame, written: false, timer: undefined, resolve, reject, again }));
   }
 
   private enqueue(channel: string, request: Request): void {
@@ -264,7 +270,10 @@ export class PresenceSession {
       const request = queue?.find((r) => r.written);
       if (request) this.remove(ch, request);
       const members = membersOf(frame.members);
-      if (request?.resolve || this.present.has(ch) || this.joined.has(ch) || this.watched.has(ch)) this.replace(ch, members);
+      if (request?.again && this.joined.has(ch)) this.joined.set(ch, request.again.meta);
+      // the members of a channel neither joined nor watched are not kept: its diffs would not keep them up to date
+      if (this.joined.has(ch) || this.watched.has(ch)) this.replace(ch, members);
+      else this.present.delete(ch);
       request?.resolve?.(members);
     } else if (type === 'presence') {
       this.change(ch, membersOf(frame.joins), membersOf(frame.leaves));
@@ -277,26 +286,25 @@ export class PresenceSession {
     const before = this.present.get(ch) ?? new Map<string, PresenceMember>();
     const after = new Map(members.map((m) => [m.userId, m]));
     this.present.set(ch, after);
-    const joins = members.filter((m) => !before.has(m.userId));
+    // a member whose meta changed joins again (as the server tells watchers of a join with other meta)
+    const joins = members.filter((m) => JSON.stringify(before.get(m.userId)) !== JSON.stringify(m));
     const leaves = [...before.values()].filter((m) => !after.has(m.userId));
     if (joins.length > 0 || leaves.length > 0) this.host.events.emit('presence', { ch, joins, leaves, members: [...after.values()] });
   }
 
   /** A diff of a channel this connection watches or joined; one of another channel (merely subscribed) tells nothing of its members. */
   private change(ch: string, joins: PresenceMember[], leaves: PresenceMember[]): void {
+    if (!this.joined.has(ch) && !this.watched.has(ch)) return;
     let map = this.present.get(ch);
-    if (!map) {
-      if (!this.joined.has(ch) && !this.watched.has(ch)) return;
-      this.present.set(ch, (map = new Map()));
-    }
+    if (!map) this.present.set(ch, (map = new Map()));
     for (const member of leaves) map.delete(member.userId);
     for (const member of joins) map.set(member.userId, member);
     this.host.events.emit('presence', { ch, joins, leaves, members: [...map.values()] });
   }
 
-  private forgetTypers(channel: string): void {
-    for (const timer of this.typers.get(channel)?.values() ?? []) this.host.options.clock.clearTimeout(timer);
-    this.typers.delete(channel);
+  /** Nobody is known to type on the channel any more: each one typing is told stopped. */
+  private untype(channel: string): void {
+    for (const userId of this.typingUsers(channel)) this.typed(channel, userId, false);
   }
 
   private typed(ch: string, userId: string, typing: boolean): void {
@@ -331,7 +339,11 @@ export class PresenceSession {
     const request = queue?.find((r) => r.written && (action === undefined || r.action === action));
     if (!request) return false;
     this.remove(details.ch, request);
-    if (request.action === 'join' && this.joined.has(details.ch)) this.joined.delete(details.ch);
+    // a refused join again (other meta) leaves the member the server has, with the meta in force; the
+    // connection's own rejoin is made again at the next reconnect, unless refused for good (a rate limit
+    // here is the server's limit of channels joined); a refused first join is forgotten
+    const retry = error.recovery === 'retry' && error.code !== ErrorCode.RATE_LIMIT_EXCEEDED;
+    if (request.action === 'join' && (request.resolve ? !request.again : !retry)) this.joined.delete(details.ch);
     if (request.reject) request.reject(error.with({ recovery: 'fail' }));
     else this.host.reportError(error.with({ recovery: 'none' }));
     return true;
@@ -390,9 +402,7 @@ export class PresenceSession {
       if (kept.length > 0) this.requests.set(channel, kept);
       else this.requests.delete(channel);
     }
-    for (const [ch, users] of [...this.typers]) {
-      for (const userId of [...users.keys()]) this.typed(ch, userId, false);
-    }
+    for (const channel of [...this.typers.keys()]) this.untype(channel);
     if (this.host.link.settled) this.failAll(closedError(this.host.link.status));
   }
 

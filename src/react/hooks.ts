@@ -7,7 +7,7 @@ import type { SendOptions } from '../connection/outbound.js';
 import type { PresenceMember } from '../connection/presence.js';
 import { snapshotSource } from '../connection/snapshot-source.js';
 import { errorShown } from '../connection/status.js';
-import { holdPresence, typingHold } from '../connection/presence-holds.js';
+import { holdPresence, joinAgainWith, typingHold } from '../connection/presence-holds.js';
 import type { ConnectionStatus } from '../connection/types.js';
 import type { AckInfo } from '../queue/ack-tracker.js';
 import type { InboundMessage } from '../protocol/adapter.js';
@@ -180,7 +180,7 @@ export function useSend(channel?: string, target?: ConnectionTarget): (data: unk
 export interface UsePresenceOptions {
   /** Join the channel's members while mounted. @default true */
   join?: boolean;
-  /** What others see of this member (the value when it joins). */
+  /** What others see of this member: joined again when its value changes (compared as JSON) while joined. */
   meta?: Record<string, unknown>;
 }
 
@@ -201,8 +201,12 @@ export function usePresence(channel: string, { join = true, meta }: UsePresenceO
   const connection = useTarget(target, 'usePresence()');
   const [members, update] = useChannelState(connection, channel, () => connection.presence.members(channel));
   const metaRef = useLatest(meta);
+  const metaKey = JSON.stringify(meta);
+  /** The meta joined with (as JSON). */
+  const joinedWith = useRef(metaKey);
   useLingeringEffect(() => {
     const { presence } = connection;
+    joinedWith.current = metaKey;
     const set = (next: PresenceMember[]) => update(() => next);
     set(presence.members(channel));
     const unwatch = presence.watch(channel, (change) => set(change.members));
@@ -212,6 +216,11 @@ export function usePresence(channel: string, { join = true, meta }: UsePresenceO
       release?.();
     };
   }, [connection, channel, join]);
+  useEffect(() => {
+    if (!join || joinedWith.current === metaKey) return;
+    joinedWith.current = metaKey;
+    joinAgainWith(connection.presence, channel, metaRef.current);
+  }, [connection, channel, join, metaKey, metaRef]);
   const joinNow = useCallback((next?: Record<string, unknown>) => connection.presence.join(channel, next), [connection, channel]);
   const leave = useCallback(() => connection.presence.leave(channel), [connection, channel]);
   return { members, join: joinNow, leave };

@@ -21,7 +21,7 @@ import type { SendOptions } from '../connection/outbound.js';
 import type { PresenceMember } from '../connection/presence.js';
 import { snapshotSource } from '../connection/snapshot-source.js';
 import { errorShown } from '../connection/status.js';
-import { holdPresence, typingHold, type TypingHold } from '../connection/presence-holds.js';
+import { holdPresence, joinAgainWith, typingHold, type TypingHold } from '../connection/presence-holds.js';
 import type { ConnectionStatus } from '../connection/types.js';
 import type { AckInfo } from '../queue/ack-tracker.js';
 import type { InboundMessage } from '../protocol/adapter.js';
@@ -257,6 +257,7 @@ export interface PresenceApi {
 /**
  * The channel's members (watched once mounted) and, unless `join: false`, this user among them until the
  * scope ends: scopes that join the same channel of a connection share one join, left when the last ends.
+ * A `meta` (a ref or a getter) that changes while joined is joined again with its new value.
  */
 export function usePresence(
   channel: MaybeRefOrGetter<string>,
@@ -270,7 +271,9 @@ export function usePresence(
     members.value = presence.members(ch);
     const unwatch = presence.watch(ch, (change) => (members.value = change.members));
     const release = join ? holdPresence(presence, ch, toValue(meta)) : undefined;
+    const stopMeta = join ? watch(() => JSON.stringify(toValue(meta)), () => joinAgainWith(presence, ch, toValue(meta))) : undefined;
     return () => {
+      stopMeta?.();
       unwatch();
       release?.();
     };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { holdPresence, typingHold } from '../../../src/connection/presence-holds.js';
+import { holdPresence, joinAgainWith, typingHold } from '../../../src/connection/presence-holds.js';
 import type { PresenceSession } from '../../../src/connection/presence.js';
 
 /** Holds shared by the components of an app on one channel: who joins, who leaves, whose typing stops. */
@@ -74,6 +74,15 @@ describe('holdPresence', () => {
     holdPresence(presence, 'b');
     a();
     expect(calls).toEqual(['join a', 'join b', 'leave a']);
+  });
+
+  it('a new meta of a holder joins again while the channel is joined, and joins nothing once it is left', () => {
+    const { calls, presence, leaveNow } = session();
+    holdPresence(presence, 'room', { status: 'online' });
+    joinAgainWith(presence, 'room', { status: 'away' });
+    void leaveNow('room');
+    joinAgainWith(presence, 'room', { status: 'busy' });
+    expect(calls).toEqual(['join room', 'join room', 'leave room']);
   });
 });
 

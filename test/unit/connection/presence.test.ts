@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, plainProtocol, type SocketchartError } from '../../../src/index.js';
-import { harness } from '../../support/harness.js';
+import { holdPresence } from '../../../src/connection/presence-holds.js';
+import { harness, presenceServer } from '../../support/harness.js';
 
 /** Presence and typing on a mock server and a simulated clock: timers, reconnects, answers that never come. */
 
@@ -95,6 +96,58 @@ describe('typing', () => {
     expect(h.clock.pending).toBe(timers + 1);
     h.connection.dispose();
     expect(h.clock.pending).toBe(0);
+  });
+
+  it("the last watch() stop keeps others typing while the channel stays subscribed: their stop is told later", async () => {
+    const h = harness({ heartbeat: false });
+    await h.connect();
+    const unsubscribe = h.connection.subscribe('chat:a', () => {});
+    const unwatch = h.connection.presence.watch('chat:a');
+    const seen: string[][] = [];
+    h.connection.on('typing', ({ users }) => seen.push(users));
+    h.server.last!.push({ type: 'typing', ch: 'chat:a', userId: 'bob', typing: true });
+    unwatch();
+    expect(h.connection.presence.typingUsers('chat:a')).toEqual(['bob']);
+    h.server.last!.push({ type: 'typing', ch: 'chat:a', userId: 'bob', typing: false });
+    expect(seen).toEqual([['bob'], []]);
+    unsubscribe();
+  });
+
+  it('the last watch() stop keeps the 10 s silence of others typing while the channel stays subscribed', async () => {
+    const h = harness({ heartbeat: false });
+    await h.connect();
+    const unsubscribe = h.connection.subscribe('chat:a', () => {});
+    const unwatch = h.connection.presence.watch('chat:a');
+    const seen: string[][] = [];
+    h.connection.on('typing', ({ users }) => seen.push(users));
+    h.server.last!.push({ type: 'typing', ch: 'chat:a', userId: 'bob', typing: true });
+    unwatch();
+    await h.advance(10_000);
+    expect(seen).toEqual([['bob'], []]);
+    unsubscribe();
+  });
+
+  it('others typing on a channel subscribed no more are told stopped (typing: false) when the last watch() stops', async () => {
+    const h = harness({ heartbeat: false });
+    await h.connect();
+    const unwatch = h.connection.presence.watch('chat:a');
+    const seen: unknown[] = [];
+    h.server.last!.push({ type: 'typing', ch: 'chat:a', userId: 'bob', typing: true });
+    h.connection.on('typing', (change) => seen.push(change));
+    unwatch();
+    expect(seen).toEqual([{ ch: 'chat:a', userId: 'bob', typing: false, users: [] }]);
+    expect(h.connection.presence.typingUsers('chat:a')).toEqual([]);
+  });
+
+  it('dispose() tells the others typing stopped (typing: false), as a dropped link does', async () => {
+    const h = harness({ heartbeat: false });
+    await h.connect();
+    h.connection.presence.watch('chat:a');
+    h.server.last!.push({ type: 'typing', ch: 'chat:a', userId: 'bob', typing: true });
+    const seen: unknown[] = [];
+    h.connection.on('typing', (change) => seen.push(change));
+    h.connection.dispose();
+    expect(seen).toEqual([{ ch: 'chat:a', userId: 'bob', typing: false, users: [] }]);
   });
 
   it('this user typing in another tab is not among the others typing', async () => {
@@ -282,6 +335,49 @@ describe('presence diffs of a channel that is neither watched nor joined', () =>
   });
 });
 
+describe('presence of a channel once joined or listed, but neither joined nor watched now', () => {
+  it('leave() forgets the members of a channel not watched: members() is empty and its diffs are not kept (the channel still subscribed for its messages)', async () => {
+    const h = harness({ heartbeat: false });
+    presenceServer(h);
+    await h.connect();
+    const { presence } = h.connection;
+    h.connection.subscribe('chat:a', () => {});
+    await presence.join('chat:a');
+    await presence.leave('chat:a');
+    const events: string[] = [];
+    h.connection.on('presence', ({ ch }) => events.push(ch));
+    h.server.last!.push({ type: 'presence', ch: 'chat:a', joins: [{ userId: 'carol' }], leaves: [] });
+    expect(presence.members('chat:a')).toEqual([]);
+    expect(events).toEqual([]);
+  });
+
+  it('a list() of a channel neither watched nor joined resolves with its members but keeps none: no event, and its diffs are not kept', async () => {
+    const h = harness({ heartbeat: false });
+    presenceServer(h);
+    await h.connect();
+    const { presence } = h.connection;
+    h.connection.subscribe('chat:b', () => {});
+    const events: string[] = [];
+    h.connection.on('presence', ({ ch }) => events.push(ch));
+    await expect(presence.list('chat:b')).resolves.toEqual([{ userId: 'bob' }]);
+    h.server.last!.push({ type: 'presence', ch: 'chat:b', joins: [{ userId: 'carol' }], leaves: [] });
+    expect(presence.members('chat:b')).toEqual([]);
+    expect(events).toEqual([]);
+  });
+
+  it('a watched channel left keeps its members and their diffs while it is watched', async () => {
+    const h = harness({ heartbeat: false });
+    presenceServer(h);
+    await h.connect();
+    const { presence } = h.connection;
+    presence.watch('chat:a');
+    await presence.join('chat:a');
+    await presence.leave('chat:a');
+    h.server.last!.push({ type: 'presence', ch: 'chat:a', joins: [{ userId: 'carol' }], leaves: [] });
+    expect(presence.members('chat:a')).toEqual([{ userId: 'bob' }, { userId: 'carol' }]);
+  });
+});
+
 describe('presence: what the app passes and what the server sends is checked', () => {
   it('a channel that is not a non-empty string is refused at the call with InvalidOptionError, and nothing is sent', async () => {
     const h = harness({ heartbeat: false });
@@ -330,12 +426,13 @@ describe('presence.watch()', () => {
   }
 
   it('calls each listener with the changes of its own channel only', async () => {
-    const { presence, diff } = await watching();
+    const { h, presence, diff } = await watching();
     const seen: string[] = [];
     presence.watch('chat:a', ({ ch, joins }) => seen.push(`a heard ${ch} +${joins.map((m) => m.userId).join(',')}`));
     presence.watch('chat:b', ({ ch, joins }) => seen.push(`b heard ${ch} +${joins.map((m) => m.userId).join(',')}`));
     diff('chat:a', ['ann']);
     diff('chat:b', ['bob']);
+    await h.settle(); // the diffs come after the server's answers to the watches
     expect(seen).toEqual(['a heard chat:a +ann', 'b heard chat:b +bob']);
   });
 
@@ -533,6 +630,78 @@ describe('presence: refusals by the server', () => {
     expect(presence.isJoined('chat:a')).toBe(false);
   });
 
+  it('a join again with other meta that the server refuses rejects that call only: the channel stays joined with the meta in force, and is joined again with it after a reconnect', async () => {
+    const { h, presence, outcome, refuse } = await silent();
+    const first = presence.join('chat:a', { name: 'Ann' });
+    h.server.last!.push({ type: 'presence_state', ch: 'chat:a', members: [{ userId: 'me', meta: { name: 'Ann' } }] });
+    await first;
+    const again = outcome(presence.join('chat:a', { bio: 'x'.repeat(2_000) }));
+    refuse('join', { code: 'MESSAGE_TOO_LARGE' });
+    await h.settle();
+    expect(again.value).toBe('MESSAGE_TOO_LARGE fail');
+    expect(presence.isJoined('chat:a')).toBe(true);
+    h.server.last!.drop();
+    await h.advance(100);
+    await h.settle();
+    expect(h.server.last!.sentOfType('presence')).toEqual([{ type: 'presence', ch: 'chat:a', action: 'join', meta: { name: 'Ann' } }]);
+  });
+
+  it('a join again with other meta that the server answers makes that meta the one joined again after a reconnect', async () => {
+    const { h, presence } = await silent();
+    for (const meta of [{ name: 'Ann' }, { name: 'Ann', status: 'away' }]) {
+      const joined = presence.join('chat:a', meta);
+      h.server.last!.push({ type: 'presence_state', ch: 'chat:a', members: [{ userId: 'me', meta }] });
+      await joined;
+    }
+    h.server.last!.drop();
+    await h.advance(100);
+    await h.settle();
+    expect(h.server.last!.sentOfType('presence')).toEqual([{ type: 'presence', ch: 'chat:a', action: 'join', meta: { name: 'Ann', status: 'away' } }]);
+  });
+
+  it('the last release of a hold leaves the channel even when a join again was refused meanwhile', async () => {
+    const { h, presence, refuse } = await silent();
+    const release = holdPresence(presence, 'chat:a', { name: 'Ann' });
+    h.server.last!.push({ type: 'presence_state', ch: 'chat:a', members: [{ userId: 'me', meta: { name: 'Ann' } }] });
+    await h.settle();
+    presence.join('chat:a', { bio: 'x'.repeat(2_000) }).catch(() => {});
+    refuse('join', { code: 'MESSAGE_TOO_LARGE' });
+    await h.settle();
+    release();
+    expect(h.server.last!.sentOfType('presence').map((f) => f.action)).toEqual(['join', 'join', 'leave']);
+  });
+
+  it('a rejoin after a reconnect refused for now (SERVER_ERROR, to retry) reaches on(\'error\') and keeps the channel joined: the next reconnect joins it again', async () => {
+    const { h, presence, refuse } = await silent();
+    const joined = presence.join('chat:a', { name: 'Ann' });
+    h.server.last!.push({ type: 'presence_state', ch: 'chat:a', members: [{ userId: 'me' }] });
+    await joined;
+    h.server.last!.drop();
+    await h.advance(100);
+    await h.settle();
+    refuse('join', { code: 'SERVER_ERROR', message: 'presence failed, retry' });
+    await h.settle();
+    expect(h.errors.map((e) => `${e.code} ${e.recovery}`)).toContain('SERVER_ERROR none');
+    expect(presence.isJoined('chat:a')).toBe(true);
+    h.server.last!.drop();
+    await h.advance(100);
+    await h.settle();
+    expect(h.server.last!.sentOfType('presence')).toEqual([{ type: 'presence', ch: 'chat:a', action: 'join', meta: { name: 'Ann' } }]);
+  });
+
+  it('a rejoin after a reconnect refused over the server\'s channel limit (RATE_LIMIT_EXCEEDED) is final: the channel is joined no more', async () => {
+    const { h, presence, refuse } = await silent();
+    const joined = presence.join('chat:a');
+    h.server.last!.push({ type: 'presence_state', ch: 'chat:a', members: [{ userId: 'me' }] });
+    await joined;
+    h.server.last!.drop();
+    await h.advance(100);
+    await h.settle();
+    refuse('join', { code: 'RATE_LIMIT_EXCEEDED' });
+    await h.settle();
+    expect(presence.isJoined('chat:a')).toBe(false);
+  });
+
   it('a presence refusal that echoes the token rejects its call, and reaches on(\'error\'), with the token redacted', async () => {
     const token = 'presence-secret-token-42';
     const h = harness({ auth: { token }, heartbeat: false, reconnect: { baseMs: 100, capMs: 100, jitter: 0 } });
@@ -596,6 +765,24 @@ describe('presence across a dropped link', () => {
     expect(changes).toEqual([
       { joins: [{ userId: 'ann' }, { userId: 'bob' }], leaves: [] },
       { joins: [], leaves: [{ userId: 'bob' }] },
+    ]);
+  });
+
+  it('a relist in which only the meta of a member changed tells watchers of a join of that user, with the new meta', async () => {
+    const h = harness({ heartbeat: false, reconnect: { baseMs: 100, capMs: 100, jitter: 0 } });
+    let members = [{ userId: 'ann', meta: { status: 'online' } }, { userId: 'bob' }];
+    answerPresence(h, () => members);
+    await h.connect();
+    const changes: unknown[] = [];
+    h.connection.presence.watch('chat:a', ({ joins, leaves }) => changes.push({ joins, leaves }));
+    await h.settle();
+    h.server.last!.drop();
+    members = [{ userId: 'ann', meta: { status: 'away' } }, { userId: 'bob' }];
+    await h.advance(100);
+    await h.settle();
+    expect(changes).toEqual([
+      { joins: [{ userId: 'ann', meta: { status: 'online' } }, { userId: 'bob' }], leaves: [] },
+      { joins: [{ userId: 'ann', meta: { status: 'away' } }], leaves: [] },
     ]);
   });
 

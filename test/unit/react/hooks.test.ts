@@ -205,6 +205,24 @@ describe('usePresence and useTyping', () => {
     expect(h.server.last!.sentOfType('unsubscribe')).toEqual([{ type: 'unsubscribe', ch: 'chat:a' }]);
   });
 
+  it('usePresence joins again with the new meta when meta changes while joined; a re-render with meta of the same value sends nothing', async () => {
+    const h = harness();
+    presenceServer(h);
+    await h.connect();
+    const Room = ({ status }: { status: string }) => {
+      usePresence('chat:a', { meta: { status } });
+      return null;
+    };
+    const app = (status: string) => createElement(SocketchartProvider, { connection: h.connection }, createElement(Room, { status }));
+    await render(app('online'));
+    await flush(h);
+    await rerender(app('online'));
+    await rerender(app('away'));
+    await flush(h);
+    const joins = h.server.last!.sentOfType('presence').filter((f) => f.action === 'join').map((f) => f.meta);
+    expect(joins).toEqual([{ status: 'online' }, { status: 'away' }]);
+  });
+
   it('useTyping shows who else types and says when this user types', async () => {
     const h = harness();
     await h.connect();

@@ -17,7 +17,7 @@ import {
   useTyping,
 } from '../../../src/vue/index.js';
 import { liveSocketCount } from '../../../src/testing/index.js';
-import { harness, type Harness } from '../../support/harness.js';
+import { harness, presenceServer, type Harness } from '../../support/harness.js';
 
 /** socketchart/vue: reactive refs, and everything ended with the effect scope. */
 
@@ -113,6 +113,7 @@ describe('socketchart/vue', () => {
       members = usePresence('chat:a', { meta: { name: 'Me' } }, h.connection).members;
       typing = useTyping('chat:a', {}, h.connection);
     });
+    await h.settle(); // the server's answer to the join
     expect(members!.value).toEqual([{ userId: 'me' }]);
     h.server.last!.push({ type: 'typing', ch: 'chat:a', userId: 'bob', typing: true });
     expect(typing!.typing.value).toEqual(['bob']);
@@ -121,6 +122,25 @@ describe('socketchart/vue', () => {
     const socket = h.server.last!;
     expect(socket.sentOfType('presence').map((f) => f.action)).toEqual(['list', 'join', 'leave']);
     expect(socket.sentOfType('typing').map((f) => f.typing)).toEqual([true, false]);
+  });
+
+  it('usePresence joins again with the new meta when its meta (a ref or a getter) changes while joined', async () => {
+    const h = harness();
+    presenceServer(h);
+    await h.connect();
+    const status = shallowRef('online');
+    const scope = effectScope();
+    scope.run(() => usePresence('chat:a', { meta: () => ({ status: status.value }) }, h.connection));
+    status.value = 'away';
+    await nextTick();
+    status.value = 'away';
+    await nextTick();
+    const joins = () => h.server.last!.sentOfType('presence').filter((f) => f.action === 'join').map((f) => f.meta);
+    expect(joins()).toEqual([{ status: 'online' }, { status: 'away' }]);
+    scope.stop();
+    status.value = 'busy';
+    await nextTick();
+    expect(joins()).toEqual([{ status: 'online' }, { status: 'away' }]);
   });
 
   it('useConnection(options) in a bare scope: started at once, disposed when the scope stops', async () => {
