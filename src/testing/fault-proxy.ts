@@ -82,7 +82,8 @@ class Lane {
  *   or a Wi-Fi link dies); like real TCP, nothing is lost inside the stream: traffic stalls and
  *   resumes intact if the path heals before either side gives up;
  * - `stall-downstream`: the same, from the server to the client only (a publish arrives, its ack does not);
- * - `reset()`: RST on every connection; `refuse`: new connections are reset at once;
+ * - `reset()`: RST on every connection, to both sides; `refuse`: new connections are reset at once; a side
+ *   that resets (or fails) is passed on to the other side as a reset, not a graceful close;
  * - `delayMs` (+ up to `jitterMs` more, drawn per chunk): every chunk is held that long in both
  *   directions; bytes keep their order within each direction, as on a slow link (a chunk never
  *   overtakes an earlier one, whatever its own delay, and lowering the delay does not reorder);
@@ -147,7 +148,8 @@ export class FaultProxy {
   }
 
   async listen(): Promise<number> {
-    this.server = net.createServer((client) => this.accept(client));
+    // half-open sockets: each side's FIN is passed on by its lane (`finishing`), not answered by Node at once
+    this.server = net.createServer({ allowHalfOpen: true }, (client) => this.accept(client));
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
     this.port = (this.server.address() as net.AddressInfo).port;
     return this.port;
@@ -159,18 +161,19 @@ export class FaultProxy {
       client.resetAndDestroy();
       return;
     }
-    const upstream = net.connect(this.target.port, this.target.host);
+    const upstream = net.connect({ port: this.target.port, host: this.target.host, allowHalfOpen: true });
     const pair: Pair = { client, upstream, up: new Lane(upstream), down: new Lane(client) };
     this.pairs.add(pair);
     client.on('data', (chunk: Buffer) => pair.up.push(chunk, this.chunkDelay()));
     upstream.on('data', (chunk: Buffer) => pair.down.push(chunk, this.chunkDelay()));
     this.apply(pair);
-    const abort = () => {
+    /** A side failed (reset, or could not connect): the other side is reset, as the failure would reach it over a real network. */
+    const abort = (failed: net.Socket, other: net.Socket) => () => {
       this.pairs.delete(pair);
       pair.up.dispose();
       pair.down.dispose();
-      client.destroy();
-      upstream.destroy();
+      failed.destroy();
+      other.resetAndDestroy();
     };
     const closed = (side: net.Socket, inbound: Lane, outbound: Lane, other: net.Socket) => () => {
       inbound.dispose();
@@ -179,8 +182,8 @@ export class FaultProxy {
     };
     client.on('end', () => pair.up.finish());
     upstream.on('end', () => pair.down.finish());
-    client.on('error', abort).on('close', closed(client, pair.down, pair.up, upstream));
-    upstream.on('error', abort).on('close', closed(upstream, pair.up, pair.down, client));
+    client.on('error', abort(client, upstream)).on('close', closed(client, pair.down, pair.up, upstream));
+    upstream.on('error', abort(upstream, client)).on('close', closed(upstream, pair.up, pair.down, client));
   }
 
   /** Sends RST on every open connection; chunks held for a delay are dropped with it. */
@@ -189,7 +192,7 @@ export class FaultProxy {
       up.dispose();
       down.dispose();
       client.resetAndDestroy();
-      upstream.destroy();
+      upstream.resetAndDestroy();
     }
     this.pairs.clear();
   }

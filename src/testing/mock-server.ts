@@ -1,4 +1,5 @@
 import type { OutgoingFrame } from '../protocol/adapter.js';
+import { utf8Length } from '../protocol/frame-bytes.js';
 import type { WebSocketConstructor, WebSocketLike } from '../transport/websocket-like.js';
 
 /** A frame the client sent, decoded when it is JSON. */
@@ -20,7 +21,17 @@ export interface MockServerOptions {
   now?: () => number;
 }
 
-/** The server end of one mock socket. */
+/** What the server does to the client: a frame (its bytes still being read when it was a Blob), or the end of the connection. */
+type Delivery = { data: string | ArrayBuffer | Promise<ArrayBuffer> } | { code: number; reason: string; wasClean: boolean };
+
+const isBlob = (value: unknown): value is Blob => typeof Blob === 'function' && value instanceof Blob;
+
+/**
+ * The server end of one mock socket. What the server does reaches the client in the order it was done, and
+ * never from inside the client's own `send()`: a frame pushed, or a close, while the client is in `send()`
+ * (the automatic answers, what `onFrame` does) or while an earlier one is still queued (a Blob being read)
+ * waits its turn; `drop()` does not wait.
+ */
 export class MockSocket implements WebSocketLike {
   readyState = 0;
   bufferedAmount = 0;
@@ -34,6 +45,12 @@ export class MockSocket implements WebSocketLike {
   readonly sent: SentFrame[] = [];
   /** Close code and reason the client asked for, if it closed. */
   closedByClient: { code: number | undefined; reason: string | undefined } | undefined;
+  /** Deliveries waiting their turn. */
+  private readonly queue: Delivery[] = [];
+  private flushing = false;
+  /** The client is inside `send()`. */
+  private sending = false;
+  private opened = false;
 
   constructor(
     readonly url: string,
@@ -41,8 +58,10 @@ export class MockSocket implements WebSocketLike {
     private readonly server: MockServer,
   ) {}
 
+  /** Throws while CONNECTING, as a browser does; once closing or closed, the data is discarded. */
   send(data: OutgoingFrame): void {
-    if (this.readyState !== 1) throw new Error('WebSocket is not open');
+    if (this.readyState === 0) throw new DOMException('WebSocket is still in CONNECTING state', 'InvalidStateError');
+    if (this.readyState !== 1) return;
     let json: Record<string, unknown> | undefined;
     if (typeof data === 'string') {
       try {
@@ -54,11 +73,28 @@ export class MockSocket implements WebSocketLike {
     }
     const frame = { raw: data, json };
     this.sent.push(frame);
-    this.server.handle(this, frame);
+    this.sending = true;
+    try {
+      this.server.handle(this, frame);
+    } finally {
+      this.sending = false;
+    }
   }
 
-  /** Closes the socket; before the handshake completes, the connection fails as in a browser: an error, then 1006. */
+  /**
+   * Closes the socket; before the handshake completes, the connection fails as in a browser: an error, then 1006.
+   * Throws as a browser does: an InvalidAccessError for a code neither 1000 nor 3000–4999, a SyntaxError for a
+   * reason of more than 123 UTF-8 bytes.
+   */
   close(code?: number, reason?: string): void {
+    if (code !== undefined) {
+      // WebIDL [Clamp] unsigned short, as a browser reads it
+      const clamped = Number.isNaN(Number(code)) ? 0 : Math.min(65_535, Math.max(0, Math.round(Number(code))));
+      if (clamped !== 1000 && (clamped < 3000 || clamped > 4999)) {
+        throw new DOMException(`The close code must be either 1000, or between 3000 and 4999. ${code} is neither.`, 'InvalidAccessError');
+      }
+    }
+    if (reason !== undefined && utf8Length(String(reason)) > 123) throw new DOMException('The close reason must not be greater than 123 UTF-8 bytes.', 'SyntaxError');
     if (this.readyState >= 2) return;
     this.closedByClient = { code, reason };
     const connecting = this.readyState === 0;
@@ -67,10 +103,7 @@ export class MockSocket implements WebSocketLike {
       this.server.onClientClose(this, code ?? 1005, reason ?? '');
       return;
     }
-    queueMicrotask(() => {
-      this.onerror?.({ type: 'error' });
-      this.finish(1006, '', false);
-    });
+    queueMicrotask(() => this.fail());
   }
 
   // Server-side controls
@@ -80,30 +113,40 @@ export class MockSocket implements WebSocketLike {
     if (this.readyState !== 0) return;
     this.protocol = protocol;
     this.readyState = 1;
+    this.opened = true;
     this.onopen?.({ type: 'open' });
   }
 
-  /** Delivers a frame to the client (objects are JSON-encoded). */
+  /**
+   * Delivers a frame to the client: strings and ArrayBuffers as they are, a typed array, a Buffer or a Blob as its
+   * bytes, anything else as JSON. Binary data arrives as the client's `binaryType` asks: a Blob (the default) or an
+   * ArrayBuffer.
+   */
   push(frame: unknown): void {
     if (this.readyState !== 1) return;
     const data =
       typeof frame === 'string' || frame instanceof ArrayBuffer
         ? frame
         : ArrayBuffer.isView(frame)
-          ? frame.buffer.slice(frame.byteOffset, frame.byteOffset + frame.byteLength)
-          : JSON.stringify(frame);
-    this.onmessage?.({ data });
+          ? (frame.buffer.slice(frame.byteOffset, frame.byteOffset + frame.byteLength) as ArrayBuffer)
+          : isBlob(frame)
+            ? frame.arrayBuffer()
+            : JSON.stringify(frame);
+    this.deliver({ data });
   }
 
-  /** The server closes the socket with a close frame. */
+  /** The server closes the socket with a close frame (after the frames pushed before it). */
   closeFromServer(code: number, reason = ''): void {
-    this.finish(code, reason, true);
+    this.deliver({ code, reason, wasClean: true });
   }
 
-  /** The connection dies without a close frame (1006), as a reset or a failed dial does. */
+  /**
+   * The connection dies without a close frame (1006), as a reset or a failed dial does: at once, and what was
+   * still queued for the client is lost with it (from inside the client's `send()`, once `send()` has returned).
+   */
   drop(): void {
-    if (this.readyState === 0) this.onerror?.({ type: 'error' });
-    this.finish(1006, '', false);
+    if (!this.sending) this.queue.length = 0;
+    this.deliver({ code: 1006, reason: '', wasClean: false });
   }
 
   /** Frames the client sent with a given `type`. */
@@ -119,6 +162,50 @@ export class MockSocket implements WebSocketLike {
     if (this.readyState === 3) return;
     this.readyState = 3;
     this.onclose?.({ code, reason, wasClean });
+  }
+
+  /** A handshake that does not complete fails the connection: an error, then 1006; never an error once closed. */
+  private fail(): void {
+    if (this.readyState === 3) return;
+    this.onerror?.({ type: 'error' });
+    this.finish(1006, '', false);
+  }
+
+  private deliver(delivery: Delivery): void {
+    if (this.queue.length === 0 && !this.sending && !('data' in delivery && delivery.data instanceof Promise)) {
+      this.run(delivery);
+      return;
+    }
+    this.queue.push(delivery);
+    if (this.flushing) return;
+    this.flushing = true;
+    queueMicrotask(() => void this.flush());
+  }
+
+  private async flush(): Promise<void> {
+    while (this.queue.length > 0) {
+      const head = this.queue[0]!;
+      if ('data' in head && head.data instanceof Promise) head.data = await head.data.catch(() => new ArrayBuffer(0));
+      this.queue.shift();
+      try {
+        this.run(head);
+      } catch (error) {
+        // a handler that throws is reported, as a browser reports it, and the deliveries behind it still come
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
+    }
+    this.flushing = false;
+  }
+
+  private run(delivery: Delivery): void {
+    if ('data' in delivery) {
+      const { data } = delivery;
+      if (this.readyState !== 1 || data instanceof Promise) return;
+      this.onmessage?.({ data: typeof data !== 'string' && this.binaryType === 'blob' ? new Blob([data]) : data });
+    } else if (!delivery.wasClean && !this.opened) this.fail();
+    else this.finish(delivery.code, delivery.reason, delivery.wasClean);
   }
 }
 

@@ -50,6 +50,17 @@ export function harness(options: Partial<ConnectionOptions> = {}, serverOptions:
       clock.advance(ms);
       await settle();
     },
+    /**
+     * Lets `ms` of simulated time pass in steps of at most `stepMs`, the effects landing after each: the server's
+     * answers (pongs) come back between steps, as they would within a step over a network. `advance(ms)` fires
+     * every timer of `ms` at once, with no answer in between.
+     */
+    async elapse(ms: number, stepMs = 1_000) {
+      for (let left = ms; left > 0; left -= stepMs) {
+        clock.advance(Math.min(stepMs, left));
+        await settle();
+      }
+    },
     /** Starts and waits until connected. */
     async connect() {
       connection.start();

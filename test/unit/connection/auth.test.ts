@@ -93,13 +93,13 @@ describe('authentication', () => {
     const h = harness({ auth: { token, refreshLeadMs: 30_000 } }, { sessionTtlMs: 120_000 });
     await h.connect();
     const socket = h.server.last!;
-    await h.advance(89_999);
+    await h.elapse(89_999);
     expect(socket.sentOfType('auth')).toHaveLength(1);
     await h.advance(1);
     await h.settle();
     expect(socket.sentOfType('auth').map((frame) => frame.token)).toEqual(['t1', 't2']);
     expect(calls).toEqual(['connect', 'refresh']);
-    await h.advance(90_000);
+    await h.elapse(90_000);
     await h.settle();
     expect(socket.sentOfType('auth').map((frame) => frame.token)).toEqual(['t1', 't2', 't3']);
     expect(h.server.sockets).toHaveLength(1);

@@ -54,7 +54,7 @@ describe('url failover', () => {
     const moves: Array<[number, number]> = [];
     const h = await connectedOnBackup((h) => h.connection.on('failover', ({ from, to }) => moves.push([from, to])));
     expect(h.server.last!.url).toBe(urls[1]);
-    await h.advance(60_000);
+    await h.elapse(60_000);
     h.server.last!.drop();
     await h.settle();
     await h.advance(h.connection.snapshot.context.retryDelayMs);
@@ -65,7 +65,7 @@ describe('url failover', () => {
 
   it('a failed primary probe keeps the backup and waits another primaryRetryMs', async () => {
     const h = await connectedOnBackup();
-    await h.advance(60_000);
+    await h.elapse(60_000);
     h.server.refusing = true;
     h.server.last!.drop();
     await h.settle();
@@ -87,7 +87,7 @@ describe('primary retry on a dial that follows no failure', () => {
     const h = await connectedOnBackup();
     expect(h.server.last!.url).toBe(urls[1]);
     expect(h.connection.status).toBe('connected');
-    await h.advance(120_000); // twice primaryRetryMs on the backup
+    await h.elapse(120_000); // twice primaryRetryMs on the backup
     h.env.emit('offline');
     await h.settle();
     h.env.emit('online');

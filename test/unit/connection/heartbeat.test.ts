@@ -94,6 +94,7 @@ describe('heartbeat', () => {
     h.env.emit('freeze');
     await h.advance(60_000);
     h.env.emit('resume');
+    await h.settle(); // the pong comes back
     await h.advance(2_000);
     expect(h.connection.status).toBe('connected');
     expect(h.server.sockets).toHaveLength(1);

@@ -8,19 +8,27 @@ afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!();
 });
 
-/** A loopback TCP server that records what it receives and echoes it back. */
-async function echoServer() {
+/**
+ * A loopback TCP server that records what it receives and echoes it back, and how its sockets end (`end`,
+ * `error <code>`). With `allowHalfOpen`, it answers a client's FIN with "bye" and its own FIN.
+ */
+async function echoServer({ allowHalfOpen = false } = {}) {
   const sockets = new Set<net.Socket>();
+  const events: string[] = [];
   let received = '';
   let receivedAt = 0;
-  const server = net.createServer((socket) => {
+  const server = net.createServer({ allowHalfOpen }, (socket) => {
     sockets.add(socket);
     socket.on('data', (chunk) => {
       received += chunk.toString();
       receivedAt = Date.now();
       socket.write(chunk);
     });
-    socket.on('error', () => undefined).on('close', () => sockets.delete(socket));
+    socket.on('end', () => {
+      events.push('end');
+      if (allowHalfOpen) socket.end('bye');
+    });
+    socket.on('error', (error: NodeJS.ErrnoException) => events.push(`error ${error.code}`)).on('close', () => sockets.delete(socket));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   cleanups.push(
@@ -32,6 +40,7 @@ async function echoServer() {
   );
   return {
     port: (server.address() as net.AddressInfo).port,
+    events,
     get received() {
       return received;
     },
@@ -49,12 +58,13 @@ async function echoServer() {
   };
 }
 
-async function proxied(options: ConstructorParameters<typeof FaultProxy>[1] = {}) {
-  const target = await echoServer();
+/** A client connected through a proxy to an echo server; `allowHalfOpen` applies to the client and the server. */
+async function proxied(options: ConstructorParameters<typeof FaultProxy>[1] = {}, { allowHalfOpen = false } = {}) {
+  const target = await echoServer({ allowHalfOpen });
   const proxy = new FaultProxy({ host: '127.0.0.1', port: target.port }, options);
   await proxy.listen();
   cleanups.push(() => proxy.close());
-  const client = net.connect(proxy.port, '127.0.0.1');
+  const client = net.connect({ port: proxy.port, host: '127.0.0.1', allowHalfOpen });
   let echoed = '';
   let echoedAt = 0;
   let closed = false;
@@ -204,5 +214,35 @@ describe('FaultProxy delay', () => {
     link.client.write('direct');
     await until(() => link.echoed === 'direct', 1_000, 'the echo');
     expect(link.proxy.delayed).toBe(0);
+  });
+});
+
+describe('FaultProxy resets', () => {
+  it('reset() resets the server side too: the server sees ECONNRESET, not a graceful end', async () => {
+    const link = await proxied();
+    link.proxy.reset();
+    await until(() => link.closed && link.target.open === 0, 2_000, 'both sides closed');
+    expect(link.target.events).toEqual(['error ECONNRESET']);
+  });
+
+  it('a client that resets its connection is seen by the server as a reset, not a graceful end', async () => {
+    const link = await proxied();
+    link.client.resetAndDestroy();
+    await until(() => link.target.open === 0, 2_000, 'the server side closed');
+    expect(link.target.events).toEqual(['error ECONNRESET']);
+    await until(() => link.proxy.open === 0, 1_000, 'the pair released');
+  });
+});
+
+describe('FaultProxy half-close', () => {
+  it.each([0, 30])('with delayMs %i, a client that half-closes still receives what the server writes afterwards', async (delayMs) => {
+    const link = await proxied({}, { allowHalfOpen: true });
+    link.proxy.delayMs = delayMs;
+    link.client.end('hello');
+    await until(() => link.closed, 2_000, 'the exchange to end');
+    expect(link.target.received).toBe('hello');
+    expect(link.echoed).toBe('hellobye');
+    expect(link.target.events).toEqual(['end']);
+    await until(() => link.proxy.open === 0, 1_000, 'the pair released');
   });
 });

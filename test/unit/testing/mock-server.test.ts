@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { createMockServer } from '../../../src/testing/index.js';
+import { createMockServer, type MockServerOptions } from '../../../src/testing/index.js';
+import { settle } from '../../support/harness.js';
+import { until } from '../../support/until.js';
 
 describe('MockSocket.push', () => {
   it.each([
@@ -32,5 +34,201 @@ describe('MockSocket.close() before the handshake completes', () => {
     await new Promise((resolve) => setTimeout(resolve, 0));
     expect(events).toEqual(['error', { code: 1006, wasClean: false }]);
     expect(ws.readyState).toBe(3);
+  });
+});
+
+/** A client socket on a fresh mock server, open (unless `autoOpen` is false), with what it reports recorded. */
+async function dial(options: MockServerOptions = {}) {
+  const server = createMockServer(options);
+  const ws = new server.WebSocket('ws://mock');
+  const socket = server.last!;
+  const events: string[] = [];
+  const received: unknown[] = [];
+  ws.onerror = () => events.push('error');
+  ws.onclose = (event) => events.push(`close ${event.code}`);
+  ws.onmessage = (event) => {
+    received.push(event.data);
+    events.push('message');
+  };
+  if (options.autoOpen !== false) await settle();
+  return { server, socket, ws, events, received };
+}
+
+/** What `action` throws. */
+function thrown(action: () => void): unknown {
+  try {
+    action();
+  } catch (error) {
+    return error;
+  }
+  return undefined;
+}
+
+const bytesOf = async (data: unknown) => [...new Uint8Array(data instanceof Blob ? await data.arrayBuffer() : (data as ArrayBuffer))];
+
+describe('MockSocket binary frames', () => {
+  it('delivers binary data as a Blob of its bytes while binaryType is "blob", the browser default', async () => {
+    const { socket, ws, received } = await dial();
+    expect(ws.binaryType).toBe('blob');
+    socket.push(new Uint8Array([1, 2, 3]));
+    await settle();
+    expect(received).toHaveLength(1);
+    expect(received[0]).toBeInstanceOf(Blob);
+    expect(await bytesOf(received[0])).toEqual([1, 2, 3]);
+  });
+
+  it('delivers a pushed Blob as its bytes, not as its JSON, and in order with the frames pushed around it', async () => {
+    const { socket, ws, received } = await dial();
+    ws.binaryType = 'arraybuffer';
+    socket.push('before');
+    socket.push(new Blob([new Uint8Array([1, 2, 3])]));
+    socket.push('after');
+    await until(() => received.length === 3, 1_000, 'the three frames');
+    expect(received[0]).toBe('before');
+    expect(received[1]).toBeInstanceOf(ArrayBuffer);
+    expect(await bytesOf(received[1])).toEqual([1, 2, 3]);
+    expect(received[2]).toBe('after');
+  });
+
+  it('a close from the server waits for a pushed Blob being read, as a close frame follows the data sent before it', async () => {
+    const { socket, events, received } = await dial();
+    socket.push(new Blob([new Uint8Array([7])]));
+    socket.closeFromServer(1000, 'done');
+    await until(() => events.length === 2, 1_000, 'the frame and the close');
+    expect(events).toEqual(['message', 'close 1000']);
+    expect(await bytesOf(received[0])).toEqual([7]);
+  });
+});
+
+describe('MockSocket.send', () => {
+  it('throws an InvalidStateError DOMException while the socket is CONNECTING, as a browser does', async () => {
+    const { ws } = await dial({ autoOpen: false });
+    const error = thrown(() => ws.send('early'));
+    expect(error).toBeInstanceOf(DOMException);
+    expect((error as DOMException).name).toBe('InvalidStateError');
+  });
+
+  it('after close(), discards the data without throwing, as a browser and ws do', async () => {
+    const { socket, ws } = await dial();
+    ws.close(1000);
+    expect(ws.readyState).toBe(2);
+    expect(() => ws.send('late')).not.toThrow();
+    await settle();
+    expect(ws.readyState).toBe(3);
+    expect(() => ws.send('later')).not.toThrow();
+    expect(socket.sent).toEqual([]);
+  });
+});
+
+describe('MockServer automatic answers', () => {
+  it('delivers auth_ok after the client\'s send() returns, never from inside it', async () => {
+    const { ws, received } = await dial();
+    ws.send(JSON.stringify({ type: 'auth', token: 't' }));
+    expect(received).toEqual([]);
+    await settle();
+    expect(received).toHaveLength(1);
+    expect(JSON.parse(received[0] as string)).toMatchObject({ type: 'auth_ok' });
+  });
+
+  it('delivers pong after the client\'s send() returns, never from inside it', async () => {
+    const { ws, received } = await dial();
+    ws.send(JSON.stringify({ type: 'ping', ts: 5 }));
+    expect(received).toEqual([]);
+    await settle();
+    expect(received.map((data) => JSON.parse(data as string))).toEqual([{ type: 'pong', ts: 5 }]);
+  });
+
+  it('delivers a refused auth as the error frame, then the close 4001, after the client\'s send() returns', async () => {
+    const { ws, events, received } = await dial({ autoAuth: () => false });
+    ws.send(JSON.stringify({ type: 'auth', token: 'bad' }));
+    expect(events).toEqual([]);
+    expect(ws.readyState).toBe(1);
+    await settle();
+    expect(events).toEqual(['message', 'close 4001']);
+    expect(JSON.parse(received[0] as string)).toMatchObject({ type: 'error', code: 'AUTHENTICATION_FAILED' });
+  });
+
+  it('keeps the order the server made: the automatic answer, what onFrame pushes, then what the test pushes after send()', async () => {
+    const { server, socket, ws, received } = await dial();
+    server.onFrame = (to) => to.push('from onFrame');
+    ws.send(JSON.stringify({ type: 'ping', ts: 1 }));
+    socket.push('from the test');
+    expect(received).toEqual([]);
+    await settle();
+    expect(received).toEqual([JSON.stringify({ type: 'pong', ts: 1 }), 'from onFrame', 'from the test']);
+  });
+});
+
+describe('MockSocket.close validation', () => {
+  it.each([1001, 1005, 1006, 2999, 5000])('close(%i) throws an InvalidAccessError DOMException and leaves the socket open, as a browser does', async (code) => {
+    const { ws, events } = await dial();
+    const error = thrown(() => ws.close(code));
+    expect(error).toBeInstanceOf(DOMException);
+    expect((error as DOMException).name).toBe('InvalidAccessError');
+    await settle();
+    expect(ws.readyState).toBe(1);
+    expect(events).toEqual([]);
+  });
+
+  it('close() with a reason of more than 123 UTF-8 bytes throws a SyntaxError DOMException and leaves the socket open', async () => {
+    const { ws } = await dial();
+    const error = thrown(() => ws.close(1000, 'é'.repeat(62)));
+    expect(error).toBeInstanceOf(DOMException);
+    expect((error as DOMException).name).toBe('SyntaxError');
+    expect(ws.readyState).toBe(1);
+  });
+
+  it.each([
+    [1000, 'é'.repeat(61) + 'x'],
+    [3000, ''],
+    [4999, undefined],
+  ])('close(%i, reason) with a valid code and a reason of at most 123 UTF-8 bytes closes', async (code, reason) => {
+    const { socket, ws, events } = await dial();
+    ws.close(code, reason);
+    await settle();
+    expect(events).toEqual([`close ${code}`]);
+    expect(socket.closedByClient).toEqual({ code, reason });
+  });
+});
+
+describe('MockSocket.drop', () => {
+  it('closes at once with 1006, and a frame still queued for the client is lost with it, as in a reset', async () => {
+    const { socket, ws, events } = await dial();
+    ws.send(JSON.stringify({ type: 'ping', ts: 1 }));
+    socket.drop();
+    expect(events).toEqual(['close 1006']);
+    await settle();
+    expect(events).toEqual(['close 1006']);
+  });
+
+  it('from inside the client\'s send() (an onFrame handler), closes once send() has returned, after the answers made before it', async () => {
+    const { server, ws, events } = await dial();
+    server.onFrame = (socket) => socket.drop();
+    ws.send(JSON.stringify({ type: 'ping', ts: 1 }));
+    expect(events).toEqual([]);
+    await settle();
+    expect(events).toEqual(['message', 'close 1006']);
+  });
+});
+
+describe('MockSocket event order when the handshake fails', () => {
+  it('a dial refused and closed by the client at once reports one error, then one close 1006', async () => {
+    const server = createMockServer();
+    server.refusing = true;
+    const ws = new server.WebSocket('ws://mock');
+    const events: string[] = [];
+    ws.onerror = () => events.push('error');
+    ws.onclose = (event) => events.push(`close ${event.code}`);
+    ws.close();
+    await settle();
+    expect(events).toEqual(['error', 'close 1006']);
+  });
+
+  it('drop() of a socket the client closed during its handshake reports one error, then one close 1006', async () => {
+    const { socket, ws, events } = await dial({ autoOpen: false });
+    ws.close();
+    socket.drop();
+    await settle();
+    expect(events).toEqual(['error', 'close 1006']);
   });
 });
