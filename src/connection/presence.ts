@@ -149,7 +149,7 @@ export class PresenceSession {
       if (!active) return;
       active = false;
       off();
-      // others typing are heard while the channel is subscribed (also by a plain subscribe): told stopped after
+      // others typing are heard while anything subscribes the channel: told stopped once nothing does
       if (unsubscribe()) this.untype(channel);
       const left = (this.watched.get(channel) ?? 1) - 1;
       if (left > 0) this.watched.set(channel, left);
