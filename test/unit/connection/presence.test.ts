@@ -336,11 +336,16 @@ describe('presence diffs of a channel that is neither watched nor joined', () =>
 });
 
 describe('presence of a channel once joined or listed, but neither joined nor watched now', () => {
-  it('leave() forgets the members of a channel not watched: members() is empty and its diffs are not kept (the channel still subscribed for its messages)', async () => {
+  /** A connected harness whose server keeps bob present on every channel. */
+  async function connectedToPresenceServer() {
     const h = harness({ heartbeat: false });
     presenceServer(h);
     await h.connect();
-    const { presence } = h.connection;
+    return { h, presence: h.connection.presence };
+  }
+
+  it('leave() forgets the members of a channel not watched: members() is empty and its diffs are not kept (the channel still subscribed for its messages)', async () => {
+    const { h, presence } = await connectedToPresenceServer();
     h.connection.subscribe('chat:a', () => {});
     await presence.join('chat:a');
     await presence.leave('chat:a');
@@ -352,10 +357,7 @@ describe('presence of a channel once joined or listed, but neither joined nor wa
   });
 
   it('a list() of a channel neither watched nor joined resolves with its members but keeps none: no event, and its diffs are not kept', async () => {
-    const h = harness({ heartbeat: false });
-    presenceServer(h);
-    await h.connect();
-    const { presence } = h.connection;
+    const { h, presence } = await connectedToPresenceServer();
     h.connection.subscribe('chat:b', () => {});
     const events: string[] = [];
     h.connection.on('presence', ({ ch }) => events.push(ch));
@@ -366,10 +368,7 @@ describe('presence of a channel once joined or listed, but neither joined nor wa
   });
 
   it('a watched channel left keeps its members and their diffs while it is watched', async () => {
-    const h = harness({ heartbeat: false });
-    presenceServer(h);
-    await h.connect();
-    const { presence } = h.connection;
+    const { h, presence } = await connectedToPresenceServer();
     presence.watch('chat:a');
     await presence.join('chat:a');
     await presence.leave('chat:a');

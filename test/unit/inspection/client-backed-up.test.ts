@@ -52,7 +52,8 @@ describe('connectInspector() with a backed-up socket', () => {
     expect(socket.records.some((r) => r.type === '@xstate.actor' && r.sessionId === sessionId)).toBe(true);
   });
 
-  it('tells the inspector that an actor stopped while events were left out, once the socket drains', () => {
+  /** A `job` actor that stopped while the socket was backed up (its stop left out), and a `counter` still running. */
+  function jobStoppedWhileBackedUp() {
     const { inspector, socket } = greetedInspector();
     const other = createActor(counter, { inspect: inspector }).start();
     cleanups.push(() => other.stop());
@@ -61,6 +62,11 @@ describe('connectInspector() with a backed-up socket', () => {
     socket.bufferedAmount = BACKED_UP;
     worker.stop();
     inspector.flush();
+    return { inspector, socket, other };
+  }
+
+  it('tells the inspector that an actor stopped while events were left out, once the socket drains', () => {
+    const { inspector, socket, other } = jobStoppedWhileBackedUp();
     expect(inspector.dropped).toBeGreaterThan(0);
 
     socket.bufferedAmount = 0;
@@ -75,14 +81,7 @@ describe('connectInspector() with a backed-up socket', () => {
   });
 
   it('tells it once, however often the socket backs up again', () => {
-    const { inspector, socket } = greetedInspector();
-    const other = createActor(counter, { inspect: inspector }).start();
-    cleanups.push(() => other.stop());
-    const worker = createActor(job, { inspect: inspector }).start();
-    inspector.flush();
-    socket.bufferedAmount = BACKED_UP;
-    worker.stop();
-    inspector.flush();
+    const { inspector, socket, other } = jobStoppedWhileBackedUp();
     socket.bufferedAmount = 0;
     inspector.flush();
     socket.bufferedAmount = BACKED_UP;

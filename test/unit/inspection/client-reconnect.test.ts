@@ -11,16 +11,22 @@ afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!();
 });
 
+/** An inspector server with a page open, and a helper sending to it through a relay the spec can cut (it dials again `reconnectMs` later). */
+async function behindRelay(reconnectMs: number) {
+  const server = await startTestInspector();
+  cleanups.push(() => server.close());
+  const blip = await relay(server.port);
+  cleanups.push(() => blip.close());
+  const page = await openPage(server);
+  cleanups.push(() => page.close());
+  const inspector = connectInspector({ url: `ws://127.0.0.1:${blip.port}`, metricsIntervalMs: false, reconnectMs });
+  cleanups.push(() => inspector.close());
+  return { blip, page, inspector };
+}
+
 describe('connectInspector() back after a blip of its socket', () => {
   it('announces the live socket actors again without the page counting them as dials', async () => {
-    const server = await startTestInspector();
-    cleanups.push(() => server.close());
-    const blip = await relay(server.port);
-    cleanups.push(() => blip.close());
-    const page = await openPage(server);
-    cleanups.push(() => page.close());
-    const inspector = connectInspector({ url: `ws://127.0.0.1:${blip.port}`, metricsIntervalMs: false, reconnectMs: 50 });
-    cleanups.push(() => inspector.close());
+    const { blip, page, inspector } = await behindRelay(50);
     const mock = createMockServer();
     const endpoints = ['north', 'south', 'east'].map((name) => ({ name, url: `ws://mock.test/${name}` }));
     const pool = createPool({ endpoints, defaults: { WebSocket: mock.WebSocket }, staggerMs: 0, environment: false, inspect: inspector });
@@ -136,14 +142,7 @@ describe('connectInspector() announcing a live actor too large for a frame when 
   });
 
   it('keeps its socket to the inspector server, which goes on receiving its events', async () => {
-    const server = await startTestInspector();
-    cleanups.push(() => server.close());
-    const blip = await relay(server.port);
-    cleanups.push(() => blip.close());
-    const page = await openPage(server);
-    cleanups.push(() => page.close());
-    const inspector = connectInspector({ url: `ws://127.0.0.1:${blip.port}`, metricsIntervalMs: false, reconnectMs: 20 });
-    cleanups.push(() => inspector.close());
+    const { blip, page, inspector } = await behindRelay(20);
     await until(() => inspector.status === 'open', 5_000, 'open');
     const large = createActor(doc, { inspect: inspector }).start();
     const small = createActor(counter, { inspect: inspector }).start();

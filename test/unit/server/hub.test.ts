@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { ServerConnection } from '../../../src/server/connection.js';
 import type { NodeParts } from '../../../src/server/node-parts.js';
 import type { ServerOptions } from '../../../src/server/options.js';
 import { testNode, type SocketStandIn } from '../../support/server-connection.js';
@@ -591,6 +592,15 @@ describe('Hub: a refreshed token', () => {
 describe('Hub: a backend that fails', () => {
   const down = () => Promise.reject(new Error('backend down'));
 
+  /** `connection` (alice's, present on chat:room) closes while the backend refuses its leave; the backend, restarted, then forgets it. */
+  async function closedWhileDownThenForgotten(parts: NodeParts, connection: ServerConnection) {
+    const leave = parts.backend.presenceLeave.bind(parts.backend);
+    vi.spyOn(parts.backend, 'presenceLeave').mockImplementationOnce(down);
+    connection.closeWith(1000, 'bye');
+    await connection.closed;
+    await leave('chat:room', connection.key, 'alice');
+  }
+
   it('answers a publish it fails with SERVER_ERROR naming the channel and the id, and keeps the connection', async () => {
     const { connect, parts } = await node();
     const { socket, connection } = connect('alice');
@@ -719,11 +729,7 @@ describe('Hub: a backend that fails', () => {
     await subscribed(watcher);
     alice.socket.receive({ type: 'presence', ch: 'chat:room', action: 'join' });
     await until(() => watcher.ofType('presence').length === 1);
-    const leave = parts.backend.presenceLeave.bind(parts.backend);
-    vi.spyOn(parts.backend, 'presenceLeave').mockImplementationOnce(down);
-    alice.connection.closeWith(1000, 'bye');
-    await alice.connection.closed;
-    await leave('chat:room', alice.connection.key, 'alice');
+    await closedWhileDownThenForgotten(parts, alice.connection);
     parts.hub.recovered();
     await until(() => watcher.ofType('presence').length === 2);
     expect(watcher.ofType('presence')[1]).toMatchObject({ joins: [], leaves: [{ userId: 'alice' }] });
@@ -736,11 +742,7 @@ describe('Hub: a backend that fails', () => {
     await subscribed(watcher);
     for (const tab of [phone, laptop]) tab.socket.receive({ type: 'presence', ch: 'chat:room', action: 'join' });
     await until(() => phone.socket.ofType('presence_state').length === 1 && laptop.socket.ofType('presence_state').length === 1);
-    const leave = parts.backend.presenceLeave.bind(parts.backend);
-    vi.spyOn(parts.backend, 'presenceLeave').mockImplementationOnce(down);
-    phone.connection.closeWith(1000, 'bye');
-    await phone.connection.closed;
-    await leave('chat:room', phone.connection.key, 'alice');
+    await closedWhileDownThenForgotten(parts, phone.connection);
     parts.hub.recovered();
     await until(() => parts.hub.sizes().pendingLeaves === 0);
     await new Promise((resolve) => setImmediate(resolve));
