@@ -98,7 +98,8 @@ describe('typing', () => {
     expect(h.clock.pending).toBe(0);
   });
 
-  it("the last watch() stop keeps others typing while the channel stays subscribed: their stop is told later", async () => {
+  /** Bob typing on chat:a, which stays subscribed after its last watch() stopped; `seen` holds who types, after each change. */
+  async function bobTypingAfterTheLastWatch() {
     const h = harness({ heartbeat: false });
     await h.connect();
     const unsubscribe = h.connection.subscribe('chat:a', () => {});
@@ -107,6 +108,11 @@ describe('typing', () => {
     h.connection.on('typing', ({ users }) => seen.push(users));
     h.server.last!.push({ type: 'typing', ch: 'chat:a', userId: 'bob', typing: true });
     unwatch();
+    return { h, seen, unsubscribe };
+  }
+
+  it("the last watch() stop keeps others typing while the channel stays subscribed: their stop is told later", async () => {
+    const { h, seen, unsubscribe } = await bobTypingAfterTheLastWatch();
     expect(h.connection.presence.typingUsers('chat:a')).toEqual(['bob']);
     h.server.last!.push({ type: 'typing', ch: 'chat:a', userId: 'bob', typing: false });
     expect(seen).toEqual([['bob'], []]);
@@ -114,14 +120,7 @@ describe('typing', () => {
   });
 
   it('the last watch() stop keeps the 10 s silence of others typing while the channel stays subscribed', async () => {
-    const h = harness({ heartbeat: false });
-    await h.connect();
-    const unsubscribe = h.connection.subscribe('chat:a', () => {});
-    const unwatch = h.connection.presence.watch('chat:a');
-    const seen: string[][] = [];
-    h.connection.on('typing', ({ users }) => seen.push(users));
-    h.server.last!.push({ type: 'typing', ch: 'chat:a', userId: 'bob', typing: true });
-    unwatch();
+    const { h, seen, unsubscribe } = await bobTypingAfterTheLastWatch();
     await h.advance(10_000);
     expect(seen).toEqual([['bob'], []]);
     unsubscribe();

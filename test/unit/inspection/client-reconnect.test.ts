@@ -11,6 +11,17 @@ afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!();
 });
 
+/** A pool of three connections on a mock server, inspected by `inspector`, once all are connected. */
+async function connectedPool(inspector: ReturnType<typeof connectInspector>) {
+  const mock = createMockServer();
+  const endpoints = ['north', 'south', 'east'].map((name) => ({ name, url: `ws://mock.test/${name}` }));
+  const pool = createPool({ endpoints, defaults: { WebSocket: mock.WebSocket }, staggerMs: 0, environment: false, inspect: inspector });
+  cleanups.push(() => pool.dispose());
+  pool.start();
+  await until(() => pool.status().health === 'up', 5_000, 'connected');
+  return { mock, pool };
+}
+
 /** An inspector server with a page open, and a helper sending to it through a relay the spec can cut (it dials again `reconnectMs` later). */
 async function behindRelay(reconnectMs: number) {
   const server = await startTestInspector();
@@ -27,12 +38,7 @@ async function behindRelay(reconnectMs: number) {
 describe('connectInspector() back after a blip of its socket', () => {
   it('announces the live socket actors again without the page counting them as dials', async () => {
     const { blip, page, inspector } = await behindRelay(50);
-    const mock = createMockServer();
-    const endpoints = ['north', 'south', 'east'].map((name) => ({ name, url: `ws://mock.test/${name}` }));
-    const pool = createPool({ endpoints, defaults: { WebSocket: mock.WebSocket }, staggerMs: 0, environment: false, inspect: inspector });
-    cleanups.push(() => pool.dispose());
-    pool.start();
-    await until(() => pool.status().health === 'up', 5_000, 'connected');
+    const { pool } = await connectedPool(inspector);
     await until(() => page.records.filter((r) => r.type === '@xstate.actor' && r.name === 'socket').length === 3, 5_000, 'three dials seen');
 
     blip.cut();
@@ -70,12 +76,7 @@ async function reopened(first: FakeInspectorSocket) {
 /** A pool of three that reconnects every connection while the inspector is away: six dials in all. */
 async function poolThroughAnAbsence() {
   const { inspector, first } = fakeInspector();
-  const mock = createMockServer();
-  const endpoints = ['north', 'south', 'east'].map((name) => ({ name, url: `ws://mock.test/${name}` }));
-  const pool = createPool({ endpoints, defaults: { WebSocket: mock.WebSocket }, staggerMs: 0, environment: false, inspect: inspector });
-  cleanups.push(() => pool.dispose());
-  pool.start();
-  await until(() => pool.status().health === 'up', 5_000, 'connected');
+  const { mock, pool } = await connectedPool(inspector);
   inspector.flush();
   first.drop();
   mock.dropAll();

@@ -592,6 +592,17 @@ describe('Hub: a refreshed token', () => {
 describe('Hub: a backend that fails', () => {
   const down = () => Promise.reject(new Error('backend down'));
 
+  /** A watcher of chat:room, and alice's connection present on it. */
+  async function aliceJoinedWhileWatched() {
+    const { connect, parts } = await node();
+    const watcher = connect('watcher').socket;
+    const alice = connect('alice');
+    await subscribed(watcher);
+    alice.socket.receive({ type: 'presence', ch: 'chat:room', action: 'join' });
+    await until(() => watcher.ofType('presence').length === 1);
+    return { parts, watcher, alice };
+  }
+
   /** `connection` (alice's, present on chat:room) closes while the backend refuses its leave; the backend, restarted, then forgets it. */
   async function closedWhileDownThenForgotten(parts: NodeParts, connection: ServerConnection) {
     const leave = parts.backend.presenceLeave.bind(parts.backend);
@@ -706,12 +717,7 @@ describe('Hub: a backend that fails', () => {
   });
 
   it('tries a leave it failed again once the backend has recovered, and announces it then', async () => {
-    const { connect, parts } = await node();
-    const watcher = connect('watcher').socket;
-    const alice = connect('alice');
-    await subscribed(watcher);
-    alice.socket.receive({ type: 'presence', ch: 'chat:room', action: 'join' });
-    await until(() => watcher.ofType('presence').length === 1);
+    const { parts, watcher, alice } = await aliceJoinedWhileWatched();
     vi.spyOn(parts.backend, 'presenceLeave').mockImplementationOnce(down);
     alice.connection.closeWith(1000, 'bye');
     await alice.connection.closed;
@@ -723,12 +729,7 @@ describe('Hub: a backend that fails', () => {
   });
 
   it('announces a leave it failed once the backend has recovered, though a restarted backend had forgotten the member already', async () => {
-    const { connect, parts } = await node();
-    const watcher = connect('watcher').socket;
-    const alice = connect('alice');
-    await subscribed(watcher);
-    alice.socket.receive({ type: 'presence', ch: 'chat:room', action: 'join' });
-    await until(() => watcher.ofType('presence').length === 1);
+    const { parts, watcher, alice } = await aliceJoinedWhileWatched();
     await closedWhileDownThenForgotten(parts, alice.connection);
     parts.hub.recovered();
     await until(() => watcher.ofType('presence').length === 2);
