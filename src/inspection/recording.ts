@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { isInspectionRecord, type ActorCreated, type InspectionRecord } from './protocol.js';
 import { redactJsonText, redactRecord } from './redact.js';
 
@@ -45,9 +46,8 @@ export class Recording {
   private seq = 0;
   private readonly definitions = new Map<string, string>();
   readonly definitionTexts = new Map<string, string>();
-  /** Each definition's text as received, the characters it holds, and how many kept records and live actors refer to it. */
-  private readonly definitionUses = new Map<string, { text: string; size: number; uses: number }>();
-  private definitionCount = 0;
+  /** Each definition's texts as received, the characters it holds, and how many kept records and live actors refer to it. */
+  private readonly definitionUses = new Map<string, { texts: string[]; size: number; uses: number }>();
   private readonly live = new Map<string, LiveActor>();
 
   constructor(options: RecordingOptions = {}) {
@@ -132,17 +132,23 @@ export class Recording {
     return JSON.stringify({ type: '@socketchart.definition', id, definition: this.definitionTexts.get(id) ?? '{}' } satisfies PageDefinition);
   }
 
+  /** A definition's id follows from its redacted text, so that one let go and taken again is one a page already holds. */
   private intern(definition: string): string {
     let id = this.definitions.get(definition);
-    if (id === undefined) {
-      id = `d${++this.definitionCount}`;
-      this.definitions.set(definition, id);
-      const redacted = redactJsonText(definition);
+    if (id !== undefined) return id;
+    const redacted = redactJsonText(definition);
+    id = `d${createHash('sha256').update(redacted).digest('base64url').slice(0, 16)}`;
+    this.definitions.set(definition, id);
+    let held = this.definitionUses.get(id);
+    if (!held) {
+      held = { texts: [], size: redacted.length, uses: 0 };
+      this.definitionUses.set(id, held);
       this.definitionTexts.set(id, redacted);
-      const size = definition.length + redacted.length;
-      this.definitionUses.set(id, { text: definition, size, uses: 0 });
-      this.bytes += size;
+      this.bytes += redacted.length;
     }
+    held.texts.push(definition);
+    held.size += definition.length;
+    this.bytes += definition.length;
     return id;
   }
 
@@ -151,7 +157,7 @@ export class Recording {
     this.live.delete(sessionId);
   }
 
-  /** Counts a reference to definition `id`; one no longer referred to is let go (sent again, under a new id, if it comes back). */
+  /** Counts a reference to definition `id`; one no longer referred to is let go. */
   private use(id: string | undefined, delta: 1 | -1): void {
     const definition = id === undefined ? undefined : this.definitionUses.get(id);
     if (!definition) return;
@@ -159,7 +165,7 @@ export class Recording {
     if (definition.uses > 0) return;
     this.definitionUses.delete(id!);
     this.definitionTexts.delete(id!);
-    this.definitions.delete(definition.text);
+    for (const text of definition.texts) this.definitions.delete(text);
     this.bytes -= definition.size;
   }
 

@@ -82,6 +82,8 @@ export class ServerConnection implements HubClient {
   private authTimer: NodeJS.Timeout | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
   private killTimer: NodeJS.Timeout | undefined;
+  private killAt = Infinity;
+  private closingWith = { code: 1000, reason: '' };
   private log: Logger;
   private resolveClosed!: () => void;
   /** Settles once the socket is closed and its presence, typing and subscriptions are cleaned up. */
@@ -177,23 +179,23 @@ export class ServerConnection implements HubClient {
    * a socket whose close handshake has not ended `graceMs` after the call is terminated.
    */
   closeWith(code: number, reason: string, error?: { code: ErrorCode; message: string }, graceMs = CLOSE_GRACE_MS): void {
-    if (this.state === 'draining' || this.state === 'closing' || this.state === 'closed') return;
+    if (this.state === 'closed') return;
+    if (this.state === 'draining' || this.state === 'closing') {
+      this.endWithin(graceMs);
+      return;
+    }
     if (error) this.sendError(error.code, error.message);
     this.clearTimers();
     this.log.info({ code, reason }, 'closing connection');
+    this.closingWith = { code, reason };
+    this.endWithin(graceMs);
     if (this.inflight.size === 0 || code === CloseCode.SlowConsumer) {
-      this.closeSocket(code, reason, graceMs);
+      this.closeSocket();
       return;
     }
     this.state = 'draining';
-    const killAt = Date.now() + graceMs;
-    const deadline = setTimeout(() => this.closeSocket(code, reason, 0), graceMs);
-    deadline.unref();
     this.answered()
-      .then(() => {
-        clearTimeout(deadline);
-        this.closeSocket(code, reason, Math.max(0, killAt - Date.now()));
-      })
+      .then(() => this.closeSocket())
       .catch(logFailure(this.log, 'closing failed'));
   }
 
@@ -202,16 +204,29 @@ export class ServerConnection implements HubClient {
     while (this.inflight.size > 0 && this.state === 'draining') await Promise.allSettled([...this.inflight]);
   }
 
-  private closeSocket(code: number, reason: string, graceMs: number): void {
+  /** The socket is gone `graceMs` from now at the latest: closed if it still drains, then terminated. A later, longer grace changes nothing. */
+  private endWithin(graceMs: number): void {
+    const at = Date.now() + graceMs;
+    if (at >= this.killAt) return;
+    this.killAt = at;
+    clearTimeout(this.killTimer);
+    this.killTimer = setTimeout(() => {
+      if (this.state !== 'draining') return this.ws.terminate();
+      this.closeSocket();
+      this.killTimer = setTimeout(() => this.ws.terminate(), 0);
+      this.killTimer.unref();
+    }, graceMs);
+    this.killTimer.unref();
+  }
+
+  private closeSocket(): void {
     if (this.state === 'closing' || this.state === 'closed') return;
     this.state = 'closing';
     try {
-      this.ws.close(code, truncateReason(reason));
+      this.ws.close(this.closingWith.code, truncateReason(this.closingWith.reason));
     } catch {
       this.ws.terminate();
     }
-    this.killTimer = setTimeout(() => this.ws.terminate(), graceMs);
-    this.killTimer.unref();
   }
 
   /** Protocol-level liveness for quiet sockets: terminates one that did not answer the previous ping, then pings. */

@@ -178,6 +178,28 @@ describe('the inspector server', () => {
     expect(page.records.some((r) => r.type === '@socketchart.definition' && r.id === door.def)).toBe(true);
   });
 
+  it('sends an open page a definition once, however often it is let go and taken again', async () => {
+    const server = await startTestInspector({ history: { maxEvents: 2 } });
+    cleanups.push(() => server.close());
+    const page = await openPage(server);
+    cleanups.push(() => page.close());
+    const app = await source(server.wsUrl);
+    const stopped = (sessionId: string) =>
+      JSON.stringify({ type: '@xstate.snapshot', sessionId, rootId: sessionId, snapshot: { status: 'stopped' }, event: { type: 'done' }, _version: INSPECTION_FORMAT_VERSION });
+    const filler = (n: number) => JSON.stringify({ type: '@xstate.event', sessionId: 'other', event: { type: 'tick' }, createdAt: String(n), id: null, _version: INSPECTION_FORMAT_VERSION });
+    for (let n = 1; n <= 5; n++) {
+      app.send(actorRecord(`job:${n}`, 'job'));
+      app.send(stopped(`job:${n}`));
+      app.send(filler(2 * n));
+      app.send(filler(2 * n + 1));
+    }
+    await until(() => server.stats().received === 20, 5_000, 'every record received');
+    await until(() => page.records.filter((r) => r.type === '@xstate.actor').length === 5, 5_000, 'every job shown');
+    const jobs = page.records.filter((r) => r.type === '@xstate.actor');
+    expect(new Set(jobs.map((r) => r.def)).size, 'one id for one definition').toBe(1);
+    expect(page.records.filter((r) => r.type === '@socketchart.definition')).toHaveLength(1);
+  });
+
   it('on a port already taken, rejects with EADDRINUSE instead of crashing the process', async () => {
     const first = await startTestInspector();
     cleanups.push(() => first.close());

@@ -303,6 +303,33 @@ describe('ServerConnection: closing', () => {
     });
   }
 
+  for (const pending of [false, true]) {
+    it(`a second close with a shorter grace (the server shutting down) shortens the wait of a socket already ${pending ? 'draining its publishes' : 'closing'}`, async () => {
+      const { socket, connection: serverSide, parts } = await connection();
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+      if (pending) parts.backend.append = () => new Promise(() => undefined);
+      const seen = unanswered(socket);
+      if (pending) socket.receive(publish('pending'));
+      serverSide.closeWith(1008, 'bye');
+      serverSide.closeWith(1012, 'server restart', undefined, 300);
+      await vi.advanceTimersByTimeAsync(299);
+      expect(seen.terminated).toBe(false);
+      await vi.advanceTimersByTimeAsync(2);
+      expect(seen.closes).toEqual([1008]);
+      expect(seen.terminated).toBe(true);
+    });
+  }
+
+  it('a second close with a longer grace does not lengthen the wait', async () => {
+    const { socket, connection: serverSide } = await connection();
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    const seen = unanswered(socket);
+    serverSide.closeWith(1008, 'bye', undefined, 300);
+    serverSide.closeWith(1012, 'server restart', undefined, 5000);
+    await vi.advanceTimersByTimeAsync(301);
+    expect(seen.terminated).toBe(true);
+  });
+
   it('reads no frame once it has begun to close, nor once it is closed', async () => {
     const { socket, connection: serverSide, parts } = await connection();
     serverSide.closeWith(1000, 'bye');
