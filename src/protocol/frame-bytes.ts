@@ -15,10 +15,13 @@ export function utf8Length(text: string): number {
   return bytes;
 }
 
-/** Exact size in bytes, except that a text frame which fits `limit` however it is encoded is counted by length. */
-export function frameBytes(frame: OutgoingFrame | ArrayBuffer, limit: number): number {
+/**
+ * Exact size in bytes, except that a text frame which fits `limit` however it is encoded is counted by length.
+ * A Blob (from a socket that ignores `binaryType`) counts its `size`.
+ */
+export function frameBytes(frame: OutgoingFrame | ArrayBuffer | Blob, limit: number): number {
   if (typeof frame === 'string') return frame.length * 3 <= limit ? frame.length : utf8Length(frame);
-  return frame.byteLength;
+  return 'size' in frame ? frame.size : frame.byteLength;
 }
 
 /** Size in bytes on the wire. */

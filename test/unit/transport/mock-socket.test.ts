@@ -154,6 +154,28 @@ describe('transport on the real mock-socket package', () => {
     expect(c.metrics().messagesIn, 'the two data frames, no control frame').toBe(2);
   });
 
+  it('a binary frame that arrives as a Blob (mock-socket ignores binaryType) is counted in bytes', async () => {
+    const { connection: c, latest } = connect();
+    c.start();
+    await vi.advanceTimersByTimeAsync(50);
+    latest().send(new Blob([new Uint8Array([1, 2, 3])]));
+    expect(c.metrics().messagesIn).toBe(1);
+    expect(c.metrics().bytesIn).toBe(3);
+  });
+
+  it('a binary frame over maxInboundBytes that arrives as a Blob is dropped with MESSAGE_TOO_LARGE', async () => {
+    const { connection: c, latest } = connect({ maxInboundBytes: 1_024 });
+    const errors: string[] = [];
+    const messages: InboundMessage[] = [];
+    c.on('error', (error) => errors.push(error.code));
+    c.on('message', (message) => messages.push(message));
+    c.start();
+    await vi.advanceTimersByTimeAsync(50);
+    latest().send(new Blob([new Uint8Array(4_096)]));
+    expect(messages).toEqual([]);
+    expect(errors).toEqual(['MESSAGE_TOO_LARGE']);
+  });
+
   it('the heartbeat runs over mock-socket with the default clock', async () => {
     const { connection: c, received } = connect({ heartbeat: { intervalMs: 1_000, timeoutMs: 500 } });
     c.start();
