@@ -4,6 +4,7 @@ import type { ConnectionContext, ConnectionEvent, ConnectionInput } from '../../
 import { flusherMachine } from '../../machines/flusher.machine.js';
 import { heartbeatMachine } from '../../machines/heartbeat.machine.js';
 import type { DeadlineInput, HeartbeatEvent } from '../../machines/heartbeat.types.js';
+import { withinTimerRange } from '../environment/clock.js';
 import { ErrorCode, SocketchartError } from '../protocol/errors.js';
 import { rethrowLater } from '../events/emitter.js';
 import { recoveryDelay } from '../policy/backoff.js';
@@ -122,10 +123,10 @@ export const connectionImplementations = {
       runtimeOf(self).settle(new SocketchartError(ErrorCode.CLOSED, { message: `The connection failed${cause ? `: ${cause.message}` : ''}`, cause }));
     },
   },
-  delays: {
-    recoveryTimeout: ({ context }: { context: ConnectionContext }) =>
-      context.settings.circuit === false ? 0 : recoveryDelay(context.circuit.trips, context.settings.circuit),
-  },
+  delays: /* @__PURE__ */ withinTimerRange<{ context: ConnectionContext }>({
+    ...(connectionMachine.implementations.delays as Record<string, (args: { context: ConnectionContext }) => number>),
+    recoveryTimeout: ({ context }) => (context.settings.circuit === false ? 0 : recoveryDelay(context.circuit.trips, context.settings.circuit)),
+  }),
   actors: {
     socket: /* @__PURE__ */ socketLogic(runtimeOf),
     tokenFetch: /* @__PURE__ */ fromPromise<void>(({ self }) => runtimeOf(self).fetchRefreshToken()),

@@ -20,3 +20,15 @@ export const systemClock: Clock = {
   setTimeout: (fn, ms) => setTimeout(fn, Math.min(ms, MAX_TIMER_MS)),
   clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
 };
+
+type Delay<A> = number | ((args: A) => number);
+
+/** A machine's delays, each shortened to what a host timer keeps: an actor run on XState's own clock (raw host timers) waits as long as one run on `systemClock`. */
+export function withinTimerRange<A>(delays: Record<string, Delay<A>> | undefined): Record<string, (args: A) => number> {
+  const out: Record<string, (args: A) => number> = {};
+  for (const name in delays) {
+    const delay = delays[name]!;
+    out[name] = (args) => Math.min(MAX_TIMER_MS, typeof delay === 'function' ? delay(args) : delay);
+  }
+  return out;
+}

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { assign, createActor, sendTo, setup, type AnyActorRef } from 'xstate';
 import {
   connectionLogic,
@@ -147,6 +147,54 @@ describe('connectionLogic(): a connection without the handle', () => {
   it('connectionOf() refuses an actor that is not a connection', () => {
     const other = createActor(setup({}).createMachine({})).start();
     expect(() => connectionOf(other)).toThrow(TypeError);
+  });
+});
+
+describe('connectionLogic() on the host timers (createActor without a clock)', () => {
+  const DAY = 86_400_000;
+  afterEach(() => vi.useRealTimers());
+
+  /** A connection as the README's Embedding section runs it: XState's own clock, host timers (faked here), where a delay over 2^31 - 1 ms fires at once. */
+  async function embedded(server: ReturnType<typeof createMockServer>, tokens: string[]) {
+    const token = async () => `t${tokens.push('t')}`;
+    const options: ConnectionOptions = { url: 'ws://mock.test/app', WebSocket: server.WebSocket, environment: false, heartbeat: false, circuit: false, auth: { token } };
+    const actor = createActor(connectionLogic(options)).start();
+    actor.send({ type: 'connection.start' });
+    await settle();
+    await settle();
+    expect(statusOf(actor.getSnapshot())).toBe('connected');
+    return actor;
+  }
+
+  /** Host time (faked) forward in steps of 10 ms, the mock server's answers landing between them. */
+  async function run(ms: number) {
+    for (let left = ms; left > 0; left -= 10) {
+      vi.advanceTimersByTime(Math.min(10, left));
+      await settle();
+    }
+  }
+
+  it('a 30-day session is not refreshed in a loop', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    const server = createMockServer({ sessionTtlMs: 30 * DAY });
+    const tokens: string[] = [];
+    const actor = await embedded(server, tokens);
+    await run(1_000);
+    expect(tokens, 'the token of the dial only').toHaveLength(1);
+    expect(server.last!.sentOfType('auth')).toHaveLength(1);
+    actor.stop();
+  });
+
+  it('a 4029 close with a retry_after of 30 days dials nothing a second later', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    const server = createMockServer();
+    const actor = await embedded(server, []);
+    server.last!.closeFromServer(4029, `retry_after=${30 * 86_400}`);
+    await settle();
+    expect(statusOf(actor.getSnapshot())).toBe('reconnecting');
+    await run(1_000);
+    expect(server.sockets).toHaveLength(1);
+    actor.stop();
   });
 });
 
