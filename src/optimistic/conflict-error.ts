@@ -7,11 +7,13 @@ export class OptimisticConflictError<Value = unknown, Change = unknown> extends 
   declare readonly messageId: string;
   readonly conflict: OptimisticConflict<Value, Change>;
 
-  constructor(messageId: string, conflict: OptimisticConflict<Value, Change>) {
+  /** `cause`: what `merge` threw when the change no longer applied on top of theirs. */
+  constructor(messageId: string, conflict: OptimisticConflict<Value, Change>, cause?: unknown) {
     super(ErrorCode.CONFLICT, {
       message: `The change to "${conflict.key}" lost a conflict with another client's message`,
       recovery: 'fail',
       messageId,
+      cause,
     });
     this.conflict = conflict;
   }

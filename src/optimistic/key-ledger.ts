@@ -22,6 +22,12 @@ export interface LocalChange<Change> {
   settlement: Settlement | undefined;
 }
 
+/** A local change `merge` no longer accepts, with what it threw. */
+export interface Refusal<Change> {
+  readonly local: LocalChange<Change>;
+  readonly cause: unknown;
+}
+
 /** One key: the value the server confirmed and the local changes shown on top of it, in the order they were made. */
 export class KeyLedger<Value, Change> {
   confirmed: Value | undefined;
@@ -47,10 +53,22 @@ export class KeyLedger<Value, Change> {
     this.confirmed = this.merge(this.confirmed, change, this.key);
   }
 
-  /** The confirmed value with the acknowledged changes still waiting for their place in the channel. */
+  /** Throws what `merge` throws when `change` does not apply on top of the shown value. */
+  check(change: Change): void {
+    this.merge(this.value, change, this.key);
+  }
+
+  /** The confirmed value with the acknowledged changes still waiting for their place in the channel (those `merge` throws on skipped). */
   confirmedView(): Value | undefined {
     let value = this.confirmed;
-    for (const local of this.changes) if (local.status === 'acked') value = this.merge(value, local.change, this.key);
+    for (const local of this.changes) {
+      if (local.status !== 'acked') continue;
+      try {
+        value = this.merge(value, local.change, this.key);
+      } catch {
+        // reported when it takes its place
+      }
+    }
     return value;
   }
 
@@ -61,18 +79,28 @@ export class KeyLedger<Value, Change> {
     return true;
   }
 
-  /** Recomputes the shown value; true when it or the pending count moved. */
-  recompute(): { moved: boolean; previous: Value | undefined } {
+  /**
+   * Recomputes the shown value; `moved` when it or the pending count moved. Changes waiting for the server
+   * that `merge` throws on are taken out and returned as `refused`; acknowledged ones are skipped (they are
+   * reported when they take their place).
+   */
+  recompute(): { moved: boolean; previous: Value | undefined; refused: Array<Refusal<Change>> } {
     const previous = this.value;
     const previousPending = this.pending;
+    const refused: Array<Refusal<Change>> = [];
     let value = this.confirmed;
     let pending = 0;
     for (const local of this.changes) {
-      value = this.merge(value, local.change, this.key);
-      if (local.status === 'sent') pending++;
+      try {
+        value = this.merge(value, local.change, this.key);
+        if (local.status === 'sent') pending++;
+      } catch (cause) {
+        if (local.status === 'sent') refused.push({ local, cause });
+      }
     }
+    for (const { local } of refused) this.remove(local);
     this.value = value;
     this.pending = pending;
-    return { moved: !Object.is(previous, value) || pending !== previousPending, previous };
+    return { moved: !Object.is(previous, value) || pending !== previousPending, previous, refused };
   }
 }

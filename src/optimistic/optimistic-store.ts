@@ -19,6 +19,8 @@ import type {
 const REMEMBERED_IDS = 1024;
 /** Acknowledged changes kept waiting for their place in the channel at most; beyond, the oldest is folded in. */
 const MAX_AWAITING = 256;
+/** Rolled-back changes kept at most so that a late ack still applies them; beyond, the oldest is forgotten. */
+const MAX_ROLLED_BACK = 256;
 
 
 const isResolution = <Value>(value: unknown): value is ConflictResolution<Value> =>
@@ -47,6 +49,8 @@ export class OptimisticStore<Value, Change = Value> {
   /** Acknowledged changes whose sequence number the channel has not reached, by sequence number. */
   private readonly awaiting: LocalChange<Change>[] = [];
   private readonly recent = new RecentIds(REMEMBERED_IDS);
+  /** Changes rolled back, by id: the server may still store one whose outcome it had not told (TIMEOUT, or `merge` refusing it here). */
+  private readonly rolledBack = new RecentIds<LocalChange<Change>>(MAX_ROLLED_BACK);
   private readonly events = new Emitter<OptimisticStoreEvents<Value, Change>>();
   private readonly releases: Array<() => void>;
   /** Aborted on `dispose()`: publishes still queued or awaiting their ack are given up. */
@@ -102,9 +106,12 @@ export class OptimisticStore<Value, Change = Value> {
    * Shows the change at once and publishes it with `ack: true` and a fresh id. Resolves when the server
    * confirms it; rejects with the server's `SocketchartError` (the change is rolled back, later local
    * changes stay on top of the confirmed value), with `OptimisticConflictError` when it lost a conflict
-   * resolved as `'theirs'`, or with CLOSED on `dispose()` (the change is then not sent any more). A change
-   * must belong to `key` (INVALID_MESSAGE_FORMAT otherwise) and `merge` must accept it (it rejects with what
-   * `merge` throws otherwise); in both cases nothing is shown or sent.
+   * resolved as `'theirs'`, with CONFLICT when `merge` throws on it once another client's message changed
+   * the key under it (a delete; the change is rolled back, the exception as `cause`), or with CLOSED on
+   * `dispose()` (the change is then not sent any more). A change rolled back without the server's answer
+   * (TIMEOUT) still takes its place when its ack or echo comes later. A change must belong to `key`
+   * (INVALID_MESSAGE_FORMAT otherwise) and `merge` must accept it (it rejects with what `merge` throws
+   * otherwise); in both cases nothing is shown or sent.
    */
   update(key: string, input: OptimisticChangeInput<Value, Change>): Promise<OptimisticUpdateReceipt> {
     if (this.disposed) return Promise.reject(this.closedError());
@@ -116,6 +123,7 @@ export class OptimisticStore<Value, Change = Value> {
     } catch (error) {
       return Promise.reject(error);
     }
+    if (this.disposed) return Promise.reject(this.closedError());
     if (owner !== key) {
       return Promise.reject(
         new SocketchartError(ErrorCode.INVALID_MESSAGE_FORMAT, {
@@ -155,6 +163,7 @@ export class OptimisticStore<Value, Change = Value> {
     this.ledgers.clear();
     this.awaiting.length = 0;
     this.recent.clear();
+    this.rolledBack.clear();
     this.cachedSnapshot = undefined;
     this.events.clear();
     const error = this.closedError();
@@ -172,7 +181,13 @@ export class OptimisticStore<Value, Change = Value> {
     return ledger;
   }
 
-  private publish(key: string, change: Change, kind: LocalChange<Change>['kind'], settlement: Settlement | undefined): void {
+  private publish(
+    key: string,
+    change: Change,
+    kind: LocalChange<Change>['kind'],
+    settlement: Settlement | undefined,
+    lost?: OptimisticConflict<Value, Change>,
+  ): void {
     const id = this.options.createId();
     if (typeof id !== 'string' || id === '' || this.locals.has(id) || this.recent.has(id)) {
       const error = new InvalidOptionError('createId', 'a function returning a fresh non-empty string', id);
@@ -182,18 +197,17 @@ export class OptimisticStore<Value, Change = Value> {
     }
     const local: LocalChange<Change> = { id, key, change, kind, status: 'sent', seq: undefined, settlement };
     const ledger = this.ledger(key);
-    ledger.changes.push(local);
-    this.locals.set(id, local);
     try {
-      this.refresh(key);
+      ledger.check(change);
     } catch (error) {
-      this.locals.delete(id);
-      ledger.remove(local);
       if (ledger.isEmpty) this.ledgers.delete(key);
       if (!settlement) throw error;
       settlement.reject(error);
       return;
     }
+    ledger.changes.push(local);
+    this.locals.set(id, local);
+    this.refresh(key, lost);
     if (this.disposed) return;
     const { connection, channel, event } = this.options;
     const { signal } = this.abort;
@@ -210,8 +224,18 @@ export class OptimisticStore<Value, Change = Value> {
   }
 
   private ackFrame(id: string, seq: number | undefined): void {
-    const local = this.locals.get(id);
+    const local = this.locals.get(id) ?? this.restored(id);
     if (local) this.acknowledged(local, seq);
+  }
+
+  /** A rolled-back change whose ack comes late (the server stored it after all), tracked again to take its place. */
+  private restored(id: string): LocalChange<Change> | undefined {
+    const local = this.rolledBack.get(id);
+    if (!local || this.recent.get(id) !== 'rolledBack') return undefined;
+    this.rolledBack.delete(id);
+    this.locals.set(id, local);
+    this.ledger(local.key).changes.unshift(local);
+    return local;
   }
 
   private acknowledged(local: LocalChange<Change>, seq: number | undefined): void {
@@ -232,14 +256,22 @@ export class OptimisticStore<Value, Change = Value> {
 
   private rejected(local: LocalChange<Change>, error: SocketchartError): void {
     if (this.locals.get(local.id) !== local || local.status === 'acked') return;
-    this.locals.delete(local.id);
     this.ledgers.get(local.key)?.remove(local);
-    this.recent.set(local.id, 'rolledBack');
+    this.forget(local);
     this.refresh(local.key);
+    this.rollback(local, error);
+  }
+
+  /** Stops tracking a rolled-back change, keeping it for a late ack: one comes only if the server stored it after all. */
+  private forget(local: LocalChange<Change>): void {
+    this.locals.delete(local.id);
+    this.recent.set(local.id, 'rolledBack');
+    this.rolledBack.set(local.id, local);
+  }
+
+  private rollback(local: LocalChange<Change>, error: SocketchartError): void {
     this.emit('rollback', { key: local.key, id: local.id, change: local.change, kind: local.kind, error });
-    const settlement = local.settlement;
-    local.settlement = undefined;
-    settlement?.reject(error);
+    this.rejectSettlement(local, error);
   }
 
   /** A message of the channel; one the app's functions throw on is reported as an `error` event and skipped. */
@@ -249,8 +281,12 @@ export class OptimisticStore<Value, Change = Value> {
     } catch (cause) {
       const ledger = this.ledgers.get(this.keyOf(data) ?? '');
       if (ledger?.isEmpty) this.ledgers.delete(ledger.key);
-      this.emit('error', new SocketchartError(ErrorCode.INVALID_MESSAGE_FORMAT, { message: `A message on ${this.channel} could not be applied`, recovery: 'none', cause, ...(message.id === undefined ? {} : { messageId: message.id }) }));
+      this.emit('error', this.unapplied(cause, message.id));
     }
+  }
+
+  private unapplied(cause: unknown, messageId: string | undefined): SocketchartError {
+    return new SocketchartError(ErrorCode.INVALID_MESSAGE_FORMAT, { message: `A message on ${this.channel} could not be applied`, recovery: 'none', cause, ...(messageId === undefined ? {} : { messageId }) });
   }
 
   private keyOf(data: Change): string | undefined {
@@ -283,7 +319,10 @@ export class OptimisticStore<Value, Change = Value> {
     if (typeof key !== 'string') return;
     const ledger = this.ledger(key);
     const lateOwnChange = id !== undefined && this.recent.get(id) === 'rolledBack';
-    if (lateOwnChange) this.recent.set(id, 'confirmed');
+    if (lateOwnChange) {
+      this.recent.set(id, 'confirmed');
+      this.rolledBack.delete(id);
+    }
     if (lateOwnChange || !ledger.changes.some(awaited)) {
       ledger.apply(data);
       this.refresh(key);
@@ -312,8 +351,14 @@ export class OptimisticStore<Value, Change = Value> {
     this.recent.set(local.id, 'confirmed');
     const ledger = this.ledgers.get(local.key);
     if (!ledger?.remove(local)) return;
-    ledger.apply(local.change);
+    let failure: SocketchartError | undefined;
+    try {
+      ledger.apply(local.change);
+    } catch (cause) {
+      failure = this.unapplied(cause, local.id);
+    }
     this.refresh(local.key);
+    if (failure) this.emit('error', failure);
   }
 
   private conflict(ledger: KeyLedger<Value, Change>, theirChange: Change, message: InboundMessage<Change>): void {
@@ -327,7 +372,7 @@ export class OptimisticStore<Value, Change = Value> {
       const answer: unknown = this.options.resolve(conflict);
       if (!isResolution<Value>(answer)) throw new InvalidOptionError('conflict', "a resolver returning 'mine', 'theirs' or { merged }", answer);
       resolution = answer;
-      if (resolution === 'theirs') this.publishResolution(key, conflict.theirs);
+      if (resolution === 'theirs') this.publishResolution(key, conflict.theirs, conflict);
       else if (resolution !== 'mine') this.publishResolution(key, resolution.merged);
     } catch (error) {
       this.refresh(key);
@@ -342,11 +387,12 @@ export class OptimisticStore<Value, Change = Value> {
     this.emit('conflict', { ...conflict, resolution, value: ledger.value as Value });
   }
 
-  private publishResolution(key: string, value: Value): void {
+  /** `lost`: the conflict resolved as `'theirs'`, for local changes it leaves `merge` refusing. */
+  private publishResolution(key: string, value: Value, lost?: OptimisticConflict<Value, Change>): void {
     const change = this.options.fromValue(value, key);
     const owner = this.options.key(change);
     if (owner !== key) throw new InvalidOptionError('fromValue', `a change of key ${JSON.stringify(key)}`, owner);
-    this.publish(key, change, 'resolution', undefined);
+    this.publish(key, change, 'resolution', undefined, lost);
   }
 
   private resolveSettlement(local: LocalChange<Change>, receipt: OptimisticUpdateReceipt): void {
@@ -355,20 +401,35 @@ export class OptimisticStore<Value, Change = Value> {
     settlement?.resolve(receipt);
   }
 
-  private rejectSettlement(local: LocalChange<Change>, error: OptimisticConflictError<Value, Change>): void {
+  private rejectSettlement(local: LocalChange<Change>, error: SocketchartError): void {
     const settlement = local.settlement;
     local.settlement = undefined;
     settlement?.reject(error);
   }
 
-  private refresh(key: string): void {
+  /**
+   * Recomputes a key's shown value. Local changes `merge` no longer accepts there (another client's message
+   * changed the key under them) are rolled back with CONFLICT, or with `OptimisticConflictError` when they
+   * lost the conflict `lost`.
+   */
+  private refresh(key: string, lost?: OptimisticConflict<Value, Change>): void {
     const ledger = this.ledgers.get(key);
     if (!ledger) return;
-    const { moved, previous } = ledger.recompute();
+    const { moved, previous, refused } = ledger.recompute();
+    for (const { local } of refused) this.forget(local);
     if (ledger.isEmpty) this.ledgers.delete(key);
-    if (!moved) return;
-    this.cachedSnapshot = undefined;
-    this.emit('change', { key, value: ledger.value, previous, pending: ledger.pending });
+    if (moved) {
+      this.cachedSnapshot = undefined;
+      this.emit('change', { key, value: ledger.value, previous, pending: ledger.pending });
+    }
+    for (const { local, cause } of refused) {
+      this.rollback(
+        local,
+        lost
+          ? new OptimisticConflictError(local.id, lost, cause)
+          : new SocketchartError(ErrorCode.CONFLICT, { message: `The change to "${key}" no longer applies to its value`, recovery: 'fail', messageId: local.id, cause }),
+      );
+    }
   }
 
   private emit<K extends keyof OptimisticStoreEvents<Value, Change>>(event: K, payload: OptimisticStoreEvents<Value, Change>[K]): void {

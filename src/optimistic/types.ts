@@ -135,7 +135,10 @@ export interface OptimisticConflictEvent<Value, Change> extends OptimisticConfli
   value: Value;
 }
 
-/** A local change the server refused (or that could not be sent): it no longer counts in the key's value. */
+/**
+ * A local change the server refused, that could not be sent, or that `merge` throws on once another client's
+ * message changed its key (CONFLICT): it no longer counts in the key's value.
+ */
 export interface OptimisticRollbackEvent<Change> {
   key: string;
   id: string;
@@ -152,7 +155,8 @@ export interface OptimisticStoreEvents<Value, Change> {
   rollback: OptimisticRollbackEvent<Change>;
   /**
    * A message on the channel the store could not apply: `key`, `merge`, the conflict resolver or `fromValue`
-   * threw on it (INVALID_MESSAGE_FORMAT, the exception as `cause`). The message is skipped; nothing throws.
+   * threw on it (INVALID_MESSAGE_FORMAT, the exception as `cause`), or `merge` threw on one of this store's
+   * acknowledged changes when it took its place in the channel. The message is skipped; nothing throws.
    */
   error: SocketchartError;
 }

@@ -24,3 +24,11 @@ it('clear() forgets every id', () => {
   recent.clear();
   expect(recent.has('a')).toBe(false);
 });
+
+it('delete() forgets one id; a value other than an outcome can be kept', () => {
+  const recent = new RecentIds<{ change: string }>(2);
+  recent.set('a', { change: 'x' });
+  recent.set('b', { change: 'y' });
+  recent.delete('a');
+  expect([recent.has('a'), recent.get('b')]).toEqual([false, { change: 'y' }]);
+});

@@ -1,4 +1,4 @@
-import { describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ErrorCode, type ConnectionOptions, type SocketchartError } from '../../../src/index.js';
 import {
   createOptimisticStore,
@@ -11,6 +11,7 @@ import {
   type OptimisticUpdateReceipt,
 } from '../../../src/optimistic/index.js';
 import { harness, type Harness } from '../../support/harness.js';
+import { collectRethrown } from '../../support/rethrown.js';
 
 const CHANNEL = 'docs:1';
 
@@ -109,6 +110,42 @@ async function todoStore(conflict?: ConflictPolicy<Todo, Todo>) {
   });
   await h.settle();
   return { h, server, store };
+}
+
+/** A todo list whose merge refuses an edit of a todo that does not exist (as README allows: `update()` then rejects). */
+type TodoChange = { id: string; patch?: Partial<Todo>; set?: Todo; deleted?: true };
+const todoMerge = (current: Todo | undefined, change: TodoChange): Todo | undefined => {
+  if (change.deleted) return undefined;
+  if (change.set) return change.set;
+  if (current === undefined) throw new RangeError(`no todo ${change.id} to edit`);
+  return { ...current, ...change.patch };
+};
+
+async function deletableTodoStore(conflict?: ConflictPolicy<Todo | undefined, TodoChange>) {
+  const h = harness();
+  const server = channelServer(h);
+  await h.connect();
+  const store = createOptimisticStore<Todo | undefined, TodoChange>({
+    connection: h.connection,
+    channel: CHANNEL,
+    key: (change) => change.id,
+    merge: todoMerge,
+    fromValue: (value, key) => (value === undefined ? { id: key, deleted: true } : { id: key, set: value }),
+    initial: { t1: { id: 't1', title: 'draft' } },
+    ...(conflict ? { conflict } : {}),
+  });
+  await h.settle();
+  return { h, server, store };
+}
+
+/** Records how a promise settles, without waiting for it. */
+function watch(promise: Promise<unknown>) {
+  const state: { outcome: 'pending' | 'resolved' | 'rejected'; error?: unknown } = { outcome: 'pending' };
+  promise.then(
+    () => (state.outcome = 'resolved'),
+    (error: unknown) => Object.assign(state, { outcome: 'rejected', error }),
+  );
+  return state;
 }
 
 const add = (key: string, item: string): ListChange => ({ key, add: item });
@@ -227,6 +264,39 @@ describe('optimistic store', () => {
     expect(conflicts).toEqual([]);
     expect(store.get('a')).toEqual(['base', 'x', 'y']);
     expect(store.confirmed('a')).toEqual(['base', 'x']);
+    store.dispose();
+  });
+
+  it('applies the ack of a change rolled back after a TIMEOUT once, on a channel that does not echo it: the server stored it after all', async () => {
+    const { h, server, store } = await listStore({ a: ['base'] }, { acks: { timeoutMs: 1_000, maxAttempts: 1 } });
+    const outcome = store.update('a', add('a', 'x')).catch((e: SocketchartError) => e);
+    await h.settle();
+    await h.advance(1_000);
+    expect(await outcome).toMatchObject({ code: ErrorCode.TIMEOUT });
+    expect(store.get('a')).toEqual(['base']);
+    const at = server.nextSeq();
+    server.ack(server.inbox[0]!, at);
+    await h.settle();
+    expect(store.confirmed('a')).toEqual(['base', 'x']);
+    expect(store.get('a')).toEqual(['base', 'x']);
+    server.echo(server.inbox[0]!, at);
+    await h.settle();
+    expect(store.get('a')).toEqual(['base', 'x']);
+    store.dispose();
+  });
+
+  it('a late ack of a change rolled back after a TIMEOUT, numbered ahead of the channel, waits for its place in it', async () => {
+    const { h, server, store } = await listStore({ a: ['base'] }, { acks: { timeoutMs: 1_000, maxAttempts: 1 } });
+    void store.update('a', add('a', 'x')).catch(() => undefined);
+    await h.settle();
+    await h.advance(1_000);
+    server.ack(server.inbox[0]!, 5);
+    await h.settle();
+    expect(store.confirmed('a')).toEqual(['base', 'x']);
+    server.messageAt(4, add('a', 'earlier'), 'bob-1');
+    server.messageAt(6, add('a', 'later'), 'bob-2');
+    expect(store.confirmed('a')).toEqual(['base', 'earlier', 'x', 'later']);
+    expect(store.get('a')).toEqual(['base', 'earlier', 'x', 'later']);
     store.dispose();
   });
 
@@ -668,6 +738,28 @@ describe('optimistic store', () => {
     expect(server.inbox).toHaveLength(1);
   });
 
+  it('an update whose updater disposes the store (an app tearing down from its own callback) rejects with CLOSED and sends nothing', async () => {
+    const { h, server, store } = await listStore({ a: ['base'] });
+    const updated = watch(
+      store.update('a', () => {
+        store.dispose();
+        return add('a', 'x');
+      }),
+    );
+    await h.settle();
+    expect(updated).toMatchObject({ outcome: 'rejected', error: { code: ErrorCode.CLOSED } });
+    expect(server.inbox).toEqual([]);
+  });
+
+  it('an update whose change listener disposes the store rejects with CLOSED and sends nothing', async () => {
+    const { h, server, store } = await listStore({ a: ['base'] });
+    store.subscribe(() => store.dispose());
+    const updated = watch(store.update('a', add('a', 'x')));
+    await h.settle();
+    expect(updated).toMatchObject({ outcome: 'rejected', error: { code: ErrorCode.CLOSED } });
+    expect(server.inbox).toEqual([]);
+  });
+
   it('dispose gives up a change still queued while the connection is not open: it is never published', async () => {
     const h = harness();
     const server = channelServer(h);
@@ -863,5 +955,122 @@ describe('optimistic store: the server’s order, and what it is given', () => {
     expect(heard).toEqual([]);
     remove();
     await expect(store.update('a', add('a', 'x'))).rejects.toMatchObject({ code: ErrorCode.CLOSED, message: 'The optimistic store was disposed' });
+  });
+});
+
+describe('optimistic store: a local change merge no longer accepts (an edit racing another client\'s delete)', () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it('another client deleting a key while an edit of it is in flight (server-wins): the key shows deleted at once and the edit is given up', async () => {
+    const rethrown = collectRethrown();
+    const { h, server, store } = await deletableTodoStore();
+    const changes: Array<{ key: string; value: unknown }> = [];
+    const rollbacks: OptimisticRollbackEvent<TodoChange>[] = [];
+    store.subscribe(({ key, value }) => changes.push({ key, value }));
+    store.on('rollback', (event) => rollbacks.push(event));
+    const edit = watch(store.update('t1', { id: 't1', patch: { done: true } }));
+    await h.settle();
+    changes.length = 0;
+    server.remote({ id: 't1', deleted: true });
+    await h.settle();
+    expect(store.get('t1')).toBeUndefined();
+    expect([...store.snapshot().keys()]).toEqual([]);
+    expect(changes).toContainEqual({ key: 't1', value: undefined });
+    expect(edit.outcome).toBe('rejected');
+    expect(edit.error).toBeInstanceOf(OptimisticConflictError);
+    expect(rollbacks.map(({ id, error }) => [id, error])).toEqual([[server.inbox[0]!.id, edit.error]]);
+    expect(server.inbox.map((publish) => publish.data)).toEqual([
+      { id: 't1', patch: { done: true } },
+      { id: 't1', deleted: true },
+    ]);
+    expect(rethrown).toEqual([]);
+    store.dispose();
+  });
+
+  it('another client deleting a key while an edit of it is in flight (client-wins): the edit is rolled back with CONFLICT, the exception of merge as its cause', async () => {
+    const rethrown = collectRethrown();
+    const { h, server, store } = await deletableTodoStore('client-wins');
+    const edit = watch(store.update('t1', { id: 't1', patch: { done: true } }));
+    await h.settle();
+    server.remote({ id: 't1', deleted: true });
+    await h.settle();
+    expect(store.get('t1')).toBeUndefined();
+    expect(edit).toMatchObject({ outcome: 'rejected', error: { code: ErrorCode.CONFLICT, messageId: server.inbox[0]!.id, cause: expect.any(RangeError) } });
+    expect(rethrown).toEqual([]);
+    store.dispose();
+  });
+
+  it('once the server has stored the edit of a deleted key anyway, the snapshot agrees with get(): no ghost entry is left', async () => {
+    const rethrown = collectRethrown();
+    const { h, server, store } = await deletableTodoStore();
+    void store.update('t1', { id: 't1', patch: { done: true } }).catch(() => undefined);
+    await h.settle();
+    const rendered: Array<ReadonlyMap<string, unknown>> = [store.snapshot()];
+    store.subscribe(() => rendered.push(store.snapshot()));
+    server.remote({ id: 't1', deleted: true });
+    await h.settle();
+    rendered.push(store.snapshot()); // a render between the two messages, as useSyncExternalStore does
+    for (const publish of server.inbox.splice(0)) server.accept(publish);
+    await h.settle();
+    expect(store.get('t1')).toBeUndefined();
+    expect([...store.snapshot().keys()]).toEqual([]);
+    expect([...rendered.at(-1)!.keys()]).toEqual([]);
+    expect(rethrown).toEqual([]);
+    store.dispose();
+  });
+
+  it('an acknowledged edit waiting for its place, whose key an earlier message deletes, is skipped as an error event when it takes its place: a later message of another key still applies', async () => {
+    const rethrown = collectRethrown();
+    const { h, server, store } = await deletableTodoStore();
+    const errors: SocketchartError[] = [];
+    store.on('error', (error) => errors.push(error));
+    const edit = store.update('t1', { id: 't1', patch: { done: true } });
+    await h.settle();
+    server.ack(server.inbox[0]!, 2);
+    await edit;
+    server.messageAt(1, { id: 't1', deleted: true }, 'bob-1');
+    expect(store.get('t1')).toBeUndefined();
+    expect(store.confirmed('t1')).toBeUndefined();
+    server.messageAt(3, { id: 't2', set: { id: 't2', title: 'new' } }, 'bob-2');
+    expect(store.get('t2')).toEqual({ id: 't2', title: 'new' });
+    expect(store.get('t1')).toBeUndefined();
+    expect([...store.snapshot().keys()]).toEqual(['t2']);
+    expect(errors.map((error) => [error.code, error.messageId, (error.cause as Error).constructor.name])).toEqual([
+      [ErrorCode.INVALID_MESSAGE_FORMAT, server.inbox[0]!.id, 'RangeError'],
+    ]);
+    expect(rethrown).toEqual([]);
+    store.dispose();
+  });
+
+  it('the ack of an edit whose key another client deleted meanwhile (client-wins) throws nothing into the connection', async () => {
+    const rethrown = collectRethrown();
+    const { h, server, store } = await deletableTodoStore('client-wins');
+    void store.update('t1', { id: 't1', patch: { done: true } }).catch(() => undefined);
+    await h.settle();
+    server.remote({ id: 't1', deleted: true });
+    await h.settle();
+    server.ack(server.inbox[0]!, server.nextSeq());
+    await h.settle();
+    await h.settle();
+    expect(store.get('t1')).toBeUndefined();
+    expect(rethrown).toEqual([]);
+    store.dispose();
+  });
+
+  it('an edit made on top of a create the server refuses is rolled back with it', async () => {
+    const rethrown = collectRethrown();
+    const { h, server, store } = await deletableTodoStore();
+    const created = watch(store.update('t9', { id: 't9', set: { id: 't9', title: 'new' } }));
+    const edited = watch(store.update('t9', { id: 't9', patch: { done: true } }));
+    await h.settle();
+    expect(store.get('t9')).toEqual({ id: 't9', title: 'new', done: true });
+    server.refuse(server.inbox[0]!);
+    await h.settle();
+    expect(created).toMatchObject({ outcome: 'rejected', error: { code: ErrorCode.AUTHORIZATION_FAILED } });
+    expect(edited).toMatchObject({ outcome: 'rejected', error: { code: ErrorCode.CONFLICT } });
+    expect(store.get('t9')).toBeUndefined();
+    expect(store.pending()).toBe(0);
+    expect(rethrown).toEqual([]);
+    store.dispose();
   });
 });
