@@ -36,8 +36,8 @@ const wake = [{ guard: 'isOffline', target: '#connection.offline' }, { guard: 'c
 const noting = <A extends string | readonly string[], T extends object>(actions: A, branches: readonly T[]): Array<T & { readonly actions: A }> =>
   branches.map((branch) => ({ ...branch, actions }));
 
-/** `start()` or `retry()` from rest: the environment is watched again, and attempts and the circuit start afresh. */
-const dialAfresh = /* @__PURE__ */ noting(['resetAttempts', 'watchEnvironment'] as const, dial);
+/** `start()` or `retry()` from rest: attempts and the circuit start afresh, and the environment is read before the dial. */
+const startAfresh = { target: '#connection.starting', actions: 'resetAttempts' } as const;
 
 /** `retry()` while waiting: dial now (unless the page is hidden and closes while hidden), with the attempts reset. */
 const retryNow = /* @__PURE__ */ noting('resetAttempts', [{ guard: 'closesWhileHidden', target: '#connection.suspended' }, ...redial] as const);
@@ -158,6 +158,7 @@ function defineConnectionMachine() {
         failover: ON_PRIMARY,
       }),
       forwardToHeartbeat: sendTo('heartbeat', ({ event }) => event),
+      readEnvironment: () => {},
       watchEnvironment: () => {},
       sendKeepalive: () => {},
       authenticate: () => {},
@@ -248,9 +249,15 @@ function defineConnectionMachine() {
       idle: {
         tags: ['socketless'],
         on: {
-          'connection.start': noting('watchEnvironment', dial),
+          'connection.start': 'starting',
           'connection.stop': 'closed',
         },
+      },
+
+      starting: {
+        tags: ['socketless'],
+        entry: ['readEnvironment', 'watchEnvironment'],
+        always: dial,
       },
 
       queued: {
@@ -419,7 +426,7 @@ function defineConnectionMachine() {
               'env.offline': { actions: 'noteOffline' },
               'page.hidden': { actions: 'notePageHidden' },
               'connection.stop': {},
-              'connection.start': dialAfresh,
+              'connection.start': noting('resetAttempts', dial),
             },
           },
         },
@@ -491,14 +498,14 @@ function defineConnectionMachine() {
       closed: {
         tags: ['socketless', 'settled'],
         entry: 'settleClosed',
-        on: { 'connection.start': dialAfresh },
+        on: { 'connection.start': startAfresh },
       },
 
       failed: {
         tags: ['socketless', 'settled'],
         entry: 'settleFailed',
         on: {
-          'connection.retry': dialAfresh,
+          'connection.retry': startAfresh,
           'connection.stop': 'closed',
         },
       },

@@ -89,6 +89,7 @@ export const connectionImplementations = {
       connectTimedOut(context, awaitsToken(self.getSnapshot().children.socket) ? 'token' : 'socket'),
     ),
     chooseUrl: /* @__PURE__ */ assign(({ context, self }: { context: ConnectionContext; self: AnyActorRef }) => urlForDial(context, runtimeOf(self).options.clock.now()) ?? {}),
+    readEnvironment: /* @__PURE__ */ assign(({ self }: { self: AnyActorRef }) => environmentNow(runtimeOf(self).options)),
     watchEnvironment: ({ self }: { self: AnyActorRef }) => runtimeOf(self).watchEnvironment(),
     sendKeepalive: ({ self }: { self: AnyActorRef }) => runtimeOf(self).sendPing(),
     authenticate: ({ self }: { self: AnyActorRef }) => runtimeOf(self).authenticate(),
@@ -155,8 +156,12 @@ export const boundConnectionMachine = /* @__PURE__ */ connectionMachine.provide(
 
 /** The input a connection actor is created with: its settings, and the environment as it is now. */
 export function connectionInput(options: ResolvedOptions): ConnectionInput {
-  const env = options.environment;
-  return { settings: settingsOf(options), online: env.isOnline?.() ?? true, hidden: env.isHidden?.() ?? false };
+  return { settings: settingsOf(options), ...environmentNow(options) };
+}
+
+/** The environment's facts as they are now. */
+function environmentNow({ environment }: ResolvedOptions): { online: boolean; hidden: boolean } {
+  return { online: environment.isOnline?.() ?? true, hidden: environment.isHidden?.() ?? false };
 }
 
 /** The connection machine with its implementations and its settings: its input is optional. */

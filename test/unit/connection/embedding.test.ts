@@ -144,6 +144,44 @@ describe('connectionLogic(): a connection without the handle', () => {
     actor.stop();
   });
 
+  it('reads the environment as it is started: created online, started after the network went down, it dials nothing', async () => {
+    const { server, env, clock, options } = world();
+    const actor = createActor(connectionLogic(options), { clock }).start();
+    env.emit('offline');
+    actor.send({ type: 'connection.start' });
+    await settle();
+    expect(server.sockets).toHaveLength(0);
+    expect(statusOf(actor.getSnapshot())).toBe('offline');
+    actor.stop();
+  });
+
+  it('reads the environment as it is started again: closed, then started after the network went down, it dials nothing', async () => {
+    const { server, env, clock, options } = world();
+    const actor = createActor(connectionLogic(options), { clock }).start();
+    actor.send({ type: 'connection.start' });
+    await settle();
+    actor.send({ type: 'connection.stop' });
+    await settle();
+    expect(statusOf(actor.getSnapshot())).toBe('closed');
+    env.emit('offline');
+    actor.send({ type: 'connection.start' });
+    await settle();
+    expect(server.sockets, 'the first dial only').toHaveLength(1);
+    expect(statusOf(actor.getSnapshot())).toBe('offline');
+    actor.stop();
+  });
+
+  it('with closeWhenHidden, started while the page is hidden (hidden after the actor was created), it dials nothing', async () => {
+    const { server, env, clock, options } = world();
+    const actor = createActor(connectionLogic({ ...options, closeWhenHidden: true }), { clock }).start();
+    env.emit('hidden');
+    actor.send({ type: 'connection.start' });
+    await settle();
+    expect(server.sockets).toHaveLength(0);
+    expect(statusOf(actor.getSnapshot())).toBe('suspended');
+    actor.stop();
+  });
+
   it('connectionOf() refuses an actor that is not a connection', () => {
     const other = createActor(setup({}).createMachine({})).start();
     expect(() => connectionOf(other)).toThrow(TypeError);
