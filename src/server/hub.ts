@@ -44,6 +44,15 @@ interface ChannelEntry {
 
 const MAX_META_BYTES = 1024;
 
+/** A presence leave still to do: one that failed, or one undoing a join that failed (and may yet have been done). */
+interface PendingLeave {
+  ch: string;
+  ref: string;
+  userId: string;
+  /** Undoes a failed join: announced only when it removes the member, never seen join otherwise. */
+  undoesJoin: boolean;
+}
+
 /** Idempotency key of a publish: its id, per publisher and channel. */
 const dedupKey = (from: string | undefined, ch: string, id: string): string => JSON.stringify([from ?? '', ch, id]);
 
@@ -63,8 +72,8 @@ function encodeData(data: unknown): string {
 export class Hub implements BackendListener {
   private readonly channels = new Map<string, ChannelEntry>();
   private readonly users = new Map<string, Set<HubClient>>();
-  /** Presence leaves the backend failed, by `<ref> <ch>`: tried again once it has recovered. */
-  private readonly pendingLeaves = new Map<string, { ch: string; ref: string; userId: string }>();
+  /** Presence leaves still to do, by `<ref> <ch>`: tried again with each heartbeat of the backend and once it has recovered. */
+  private readonly pendingLeaves = new Map<string, PendingLeave>();
   private readonly read: HistoryReader;
   /** Each connection's turns of history reads, shared by its subscriptions. */
   private readonly turns = new WeakMap<HubClient, HistoryTurns>();
@@ -267,7 +276,10 @@ export class Hub implements BackendListener {
     try {
       if (await this.options.backend.presenceJoin(ch, client.key, member)) await this.announceJoin(ch, member);
     } catch (error) {
-      if (client.presence.get(ch) === member) client.presence.delete(ch);
+      if (client.presence.get(ch) === member) {
+        client.presence.delete(ch);
+        this.pendingLeaves.set(`${client.key} ${ch}`, { ch, ref: client.key, userId: member.userId, undoesJoin: true });
+      }
       throw error;
     }
   }
@@ -288,19 +300,20 @@ export class Hub implements BackendListener {
   }
 
   /**
-   * Removes one connection's presence; a leave that fails is kept and tried again once the backend has
-   * recovered (`again`): announced then if the member is gone, though a restarted backend forgot it first.
+   * Removes one connection's presence; a leave that fails is kept and tried again (`again`) with the next
+   * heartbeat or recovery of the backend: announced then if the member is gone, though the failed attempt (or a
+   * restarted backend) removed it first.
    */
-  private async leave(ch: string, ref: string, userId: string, again = false): Promise<void> {
+  private async leave(ch: string, ref: string, userId: string, again = false, undoesJoin = false): Promise<void> {
     const key = `${ref} ${ch}`;
     this.pendingLeaves.delete(key);
     try {
       const { backend } = this.options;
       const left = await backend.presenceLeave(ch, ref, userId).catch((error: unknown) => {
-        this.pendingLeaves.set(key, { ch, ref, userId });
+        this.pendingLeaves.set(key, { ch, ref, userId, undoesJoin });
         throw error;
       });
-      const gone = left || (again && !(await backend.presenceList(ch)).some((member) => member.userId === userId));
+      const gone = left || (again && !undoesJoin && !(await backend.presenceList(ch)).some((member) => member.userId === userId));
       if (gone) await backend.signalChannel(ch, { kind: 'presence', joins: [], leaves: [{ userId }] });
     } catch (error) {
       this.options.logger.warn({ ch, err: errorText(error) }, 'presence leave failed');
@@ -403,9 +416,7 @@ export class Hub implements BackendListener {
       if (!entry.watched) this.watch(ch, entry);
       for (const sub of entry.subs.keys()) sub.resync();
     }
-    for (const { ch, ref, userId } of [...this.pendingLeaves.values()]) {
-      this.leave(ch, ref, userId, true).catch(logFailure(this.options.logger, 'presence leave failed'));
-    }
+    this.retryLeaves();
     for (const set of this.users.values()) {
       for (const client of set) {
         for (const [ch, member] of client.presence) {
@@ -415,6 +426,21 @@ export class Hub implements BackendListener {
             .catch(() => undefined);
         }
       }
+    }
+  }
+
+  beat(): void {
+    this.retryLeaves();
+  }
+
+  /** A pending leave of a connection present again (it joined once more while the leave failed) is dropped. */
+  private retryLeaves(): void {
+    for (const [key, { ch, ref, userId, undoesJoin }] of [...this.pendingLeaves]) {
+      if ([...(this.users.get(userId) ?? [])].some((client) => client.key === ref && client.presence.has(ch))) {
+        this.pendingLeaves.delete(key);
+        continue;
+      }
+      this.leave(ch, ref, userId, true, undoesJoin).catch(logFailure(this.options.logger, 'presence leave failed'));
     }
   }
 

@@ -58,7 +58,11 @@ export interface RedisBackendOptions {
   url?: string;
   /** ioredis options (host, port, password, tls, …); the server overrides the offline-queue, retry and lazy-connect settings it depends on. @default {} */
   options?: RedisConnectionOptions;
-  /** Prefix of every key and pub/sub channel. @default 'socketchart:' */
+  /**
+   * Prefix of every key and pub/sub channel, after an ioredis `keyPrefix` given in `options`. Pub/sub
+   * ignores the database, so on a database other than 0 the channel names also carry its number.
+   * @default 'socketchart:'
+   */
   keyPrefix?: string;
   /** How often this node announces it is alive (and reaps dead nodes' presence). @default 5000 */
   nodeHeartbeatMs?: number;

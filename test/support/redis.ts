@@ -13,6 +13,10 @@ export interface RedisProcess {
   kill(): Promise<void>;
   /** Starts a fresh (empty) server on the same port. */
   restart(): Promise<void>;
+  /** Writes a snapshot of every key now (SAVE, what a periodic RDB save does). */
+  snapshot(): Promise<void>;
+  /** SIGKILL, then a server on the same port loaded from the last snapshot: the writes made after it are lost. */
+  restartFromSnapshot(): Promise<void>;
   /** Stops the server for good and removes its directory. */
   stop(): Promise<void>;
 }
@@ -20,19 +24,22 @@ export interface RedisProcess {
 const running = new Set<ChildProcess>();
 process.once('exit', () => running.forEach((child) => child.kill('SIGKILL')));
 
-function ping(port: number): Promise<boolean> {
+/** Sends one inline command; true when the reply starts with `expected`. */
+function inline(port: number, command: string, expected: string, timeoutMs = 500): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect({ port, host: '127.0.0.1' });
     const done = (ok: boolean) => {
       socket.destroy();
       resolve(ok);
     };
-    socket.setTimeout(500, () => done(false));
+    socket.setTimeout(timeoutMs, () => done(false));
     socket.once('error', () => done(false));
-    socket.once('connect', () => socket.write('PING\r\n'));
-    socket.once('data', (data) => done(data.toString().startsWith('+PONG')));
+    socket.once('connect', () => socket.write(`${command}\r\n`));
+    socket.once('data', (data) => done(data.toString().startsWith(expected)));
   });
 }
+
+const ping = (port: number) => inline(port, 'PING', '+PONG');
 
 async function launch(port: number, dir: string): Promise<ChildProcess> {
   const child = spawn(
@@ -84,6 +91,19 @@ export async function startRedis(): Promise<RedisProcess> {
     }
   }
   let current: ChildProcess | undefined = child;
+  const relaunch = async (snapshot: boolean) => {
+    if (current) await exit(current, 'SIGKILL');
+    if (!snapshot) rmSync(join(dir, 'dump.rdb'), { force: true });
+    for (let attempt = 0; ; attempt++) {
+      try {
+        current = await launch(port, dir);
+        return;
+      } catch (error) {
+        if (attempt >= 10) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+  };
   return {
     port,
     url: `redis://127.0.0.1:${port}`,
@@ -91,18 +111,11 @@ export async function startRedis(): Promise<RedisProcess> {
       if (current) await exit(current, 'SIGKILL');
       current = undefined;
     },
-    async restart() {
-      if (current) await exit(current, 'SIGKILL');
-      for (let attempt = 0; ; attempt++) {
-        try {
-          current = await launch(port, dir);
-          return;
-        } catch (error) {
-          if (attempt >= 10) throw error;
-          await new Promise((resolve) => setTimeout(resolve, 100));
-        }
-      }
+    restart: () => relaunch(false),
+    async snapshot() {
+      if (!(await inline(port, 'SAVE', '+OK', 5000))) throw new Error(`redis-server on port ${port} did not save a snapshot`);
     },
+    restartFromSnapshot: () => relaunch(true),
     async stop() {
       if (current) await exit(current, 'SIGTERM');
       current = undefined;

@@ -28,18 +28,36 @@ end
 
 /**
  * Creates a channel's numbering (base and seq: Redis time in µs) when it has none. A history left without
- * its numbering (evicted apart) is weighed again, so the byte bound holds.
+ * its numbering (evicted apart) is weighed again, so the byte bound holds. Each numbering is stamped with the
+ * run id of the Redis process that numbers it (`run`, '' to read it here): one restored by another process
+ * (an older snapshot, a lagging replica) may be behind numbers already handed out, so it jumps once to the
+ * Redis time in µs. Returns the run id.
  */
 const ensureChannel = `${entryWeight}
-local function ensure(meta, hist, ttl)
+local function micros()
+  local t = redis.call('TIME')
+  return string.format('%d', tonumber(t[1]) * 1000000 + tonumber(t[2]))
+end
+local function ensure(meta, hist, ttl, run)
+  if run == '' then
+    local info = redis.pcall('INFO', 'server')
+    run = type(info) == 'string' and string.match(info, 'run_id:(%x+)') or '-'
+  end
   if redis.call('EXISTS', meta) == 0 then
-    local t = redis.call('TIME')
-    local base = string.format('%d', tonumber(t[1]) * 1000000 + tonumber(t[2]))
+    local base = micros()
     local bytes = 0
     for _, entry in ipairs(redis.call('XRANGE', hist, '-', '+')) do bytes = bytes + weight(entry[2]) end
-    redis.call('HSET', meta, 'base', base, 'seq', base, 'bytes', bytes)
+    redis.call('HSET', meta, 'base', base, 'seq', base, 'bytes', bytes, 'run', run)
     redis.call('PEXPIRE', meta, ttl)
+  else
+    local stamp = redis.call('HGET', meta, 'run')
+    if stamp ~= run then
+      local now = micros()
+      if stamp and tonumber(redis.call('HGET', meta, 'seq')) < tonumber(now) then redis.call('HSET', meta, 'seq', now) end
+      redis.call('HSET', meta, 'run', run)
+    end
   end
+  return run
 end
 `;
 
@@ -72,9 +90,9 @@ end
 
 /**
  * KEYS: meta, history, dedup, rate-limit bucket. ARGV: payload, message bytes, history size, history max bytes,
- * ttlMs, dedupTtlMs, useDedup ('1'|'0'), pubsub channel, bucket rate per ms, bucket burst ('0': no charge).
+ * ttlMs, dedupTtlMs, useDedup ('1'|'0'), pubsub channel, bucket rate per ms, bucket burst ('0': no charge), Redis run id ('' if unknown).
  * Keeps the stream within the size and the bytes (tracked in meta `bytes`), dropping its oldest entries.
- * Returns {0, seq} when stored, {1, seq} for a repeat inside the dedup window, {2, waitMs} when the bucket refused it.
+ * Returns {0, seq, run id} when stored, {1, seq} for a repeat inside the dedup window, {2, waitMs} when the bucket refused it.
  */
 export const appendScript = new LuaScript(
   `${ensureChannel}${chargeBucket}
@@ -86,7 +104,7 @@ if ARGV[10] ~= '0' then
   local wait = charge(KEYS[4], tonumber(ARGV[9]), tonumber(ARGV[10]))
   if wait > 0 then return {2, string.format('%d', wait)} end
 end
-ensure(KEYS[1], KEYS[2], ARGV[5])
+local run = ensure(KEYS[1], KEYS[2], ARGV[5], ARGV[11])
 if redis.call('XLEN', KEYS[2]) == 0 then redis.call('HSET', KEYS[1], 'bytes', 0) end
 local seq = string.format('%d', redis.call('HINCRBY', KEYS[1], 'seq', 1))
 redis.call('XADD', KEYS[2], seq .. '-0', 'm', ARGV[1], 'b', ARGV[2])
@@ -105,21 +123,21 @@ redis.call('PEXPIRE', KEYS[1], ARGV[5])
 redis.call('PEXPIRE', KEYS[2], ARGV[5])
 if ARGV[7] == '1' then redis.call('SET', KEYS[3], seq, 'PX', ARGV[6]) end
 redis.call('PUBLISH', ARGV[8], 'm' .. seq .. ' ' .. ARGV[1])
-return {0, seq}
+return {0, seq, run}
 `,
   4,
 );
 
-/** KEYS: meta, history. ARGV: first seq to return, limit, ttlMs. Returns {base, seq, entries}. */
+/** KEYS: meta, history. ARGV: first seq to return, limit, ttlMs, Redis run id ('' if unknown). Returns {base, seq, entries, run id}. */
 export const readScript = new LuaScript(
   `${ensureChannel}
-ensure(KEYS[1], KEYS[2], ARGV[3])
+local run = ensure(KEYS[1], KEYS[2], ARGV[3], ARGV[4])
 local meta = redis.call('HMGET', KEYS[1], 'base', 'seq')
 local entries = {}
 if tonumber(ARGV[2]) > 0 then
   entries = redis.call('XRANGE', KEYS[2], ARGV[1] .. '-0', '+', 'COUNT', ARGV[2])
 end
-return {meta[1], meta[2], entries}
+return {meta[1], meta[2], entries, run}
 `,
   2,
 );
@@ -179,14 +197,15 @@ return {redis.call('EXISTS', KEYS[2]), redis.call('ZRANGEBYSCORE', KEYS[1], '-in
 );
 
 /**
- * KEYS: nodes sorted set, dead node's entries set, dead node's reaped mark. ARGV: dead node id, key prefix, mark ttl ms.
+ * KEYS: nodes sorted set, dead node's entries set, dead node's reaped mark. ARGV: dead node id, key prefix, mark ttl ms
+ * ('0': a node closing reaps itself, whether or not it is still in the set, and is not marked).
  * Removes every presence entry of a dead node exactly once (whoever removes it from the set does the work),
  * marks the node reaped (a node that was only silent finds the mark and registers its presence again)
  * and returns the leaves to announce as a flat list {ch, userId, ...}.
  */
 export const reapScript = new LuaScript(
   `
-if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return {} end
+if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 and ARGV[3] ~= '0' then return {} end
 local leaves = {}
 for _, raw in ipairs(redis.call('SMEMBERS', KEYS[2])) do
   local entry = cjson.decode(raw)
@@ -198,7 +217,7 @@ for _, raw in ipairs(redis.call('SMEMBERS', KEYS[2])) do
   end
 end
 redis.call('DEL', KEYS[2])
-redis.call('SET', KEYS[3], '1', 'PX', ARGV[3])
+if ARGV[3] ~= '0' then redis.call('SET', KEYS[3], '1', 'PX', ARGV[3]) end
 return leaves
 `,
   3,

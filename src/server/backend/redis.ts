@@ -35,6 +35,11 @@ interface Watch {
 /** How long a reaped node's mark waits for the node to come back and find it. */
 const REAPED_MARK_TTL_MS = 86_400_000;
 
+/** Heartbeats in a row that Redis leaves unanswered (past `commandTimeoutMs`) before the link is taken for lost. */
+const UNANSWERED_BEATS = 2;
+
+const TIMED_OUT = 'Command timed out';
+
 const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** A stored message as kept in Redis: a JSON header `{ts, id?, event?, from?}`, a newline, then the data's JSON. */
@@ -64,8 +69,9 @@ function toMessage(seq: number, payload: string): StoredMessage | undefined {
 }
 
 /**
- * Scale-out backend. Per channel: a hash `meta:<ch>` (base and seq, HINCRBY), a stream `hist:<ch>`
- * (XADD MAXLEN, entry id = seq), a pub/sub channel `chan:<ch>` carrying messages and signals;
+ * Scale-out backend. Per channel: a hash `meta:<ch>` (base, seq (HINCRBY) and the run id of the Redis process
+ * numbering it), a stream `hist:<ch>` (XADD MAXLEN, entry id = seq), a pub/sub channel `chan:<ch>` (`db<n>:chan:<ch>`
+ * on database n > 0, as pub/sub ignores databases) carrying messages and signals;
  * idempotency keys `dedup:<key>` (SET PX); presence hashes `pm:<ch>` with per-user ref sets, each
  * entry also listed under its node so a dead node's presence is reaped; nodes alive in `nodes` (ZSET).
  * Appends run as one Lua script, so numbering, history, dedup and fan-out are atomic and in order.
@@ -76,7 +82,15 @@ export class RedisBackend implements Backend {
   private readonly subscriber: Redis;
   private listener: BackendListener | undefined;
   private readonly watches = new Map<string, Watch>();
+  /** Of every key and pub/sub channel: ours after the ioredis `keyPrefix`, folded in so Lua scripts see it too. */
   private readonly prefix: string;
+  /** Of pub/sub channels: the prefix, then the database unless it is 0. */
+  private readonly topicPrefix: string;
+  /** The run id of the Redis process the command connection talks to; '' until a script has read it. */
+  private runId = '';
+  /** Command connections lost so far: a run id read on an earlier one is not kept. */
+  private links = 0;
+  private unanswered = 0;
   private heartbeat: NodeJS.Timeout | undefined;
   private toucher: NodeJS.Timeout | undefined;
   private up = { command: false, subscriber: false };
@@ -88,9 +102,10 @@ export class RedisBackend implements Backend {
 
   constructor(private readonly config: RedisBackendConfig) {
     const { redis } = config;
-    this.prefix = redis.keyPrefix;
+    const { keyPrefix, ...options } = redis.options;
+    this.prefix = `${typeof keyPrefix === 'string' ? keyPrefix : ''}${redis.keyPrefix}`;
     const base = {
-      ...redis.options,
+      ...options,
       lazyConnect: true,
       connectTimeout: redis.connectTimeoutMs,
       retryStrategy: (times: number) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
@@ -112,6 +127,12 @@ export class RedisBackend implements Backend {
       maxRetriesPerRequest: null,
       connectionName: `socketchart:${config.nodeId}:sub`,
     });
+    const db = Number(this.command.options.db ?? 0);
+    this.topicPrefix = db === 0 ? this.prefix : `${this.prefix}db${db}:`;
+    this.command.on('close', () => {
+      this.runId = '';
+      this.links += 1;
+    });
     this.track(this.command, 'command');
     this.track(this.subscriber, 'subscriber');
     this.subscriber.on('message', (channel: string, text: string) => this.onPubSub(channel, text));
@@ -119,6 +140,15 @@ export class RedisBackend implements Backend {
 
   private key(kind: string, name: string): string {
     return `${this.prefix}${kind}:${name}`;
+  }
+
+  private topic(kind: 'chan' | 'global', name: string): string {
+    return `${this.topicPrefix}${kind}:${name}`;
+  }
+
+  /** Keeps the run id a script read on the command connection still open since it was sent. */
+  private noteRunId(link: number, runId: unknown): void {
+    if (link === this.links && typeof runId === 'string') this.runId = runId;
   }
 
   private track(client: Redis, role: 'command' | 'subscriber'): void {
@@ -169,6 +199,39 @@ export class RedisBackend implements Backend {
     }
   }
 
+  /**
+   * A link to Redis that hangs without closing (every command timing out) is taken for lost after a few
+   * unanswered heartbeats: Redis is reported down, both connections are dropped and reconnect, and the node
+   * recovers as after an outage. A heartbeat answered in time lets the node try again what failed meanwhile.
+   */
+  private async onHeartbeat(): Promise<void> {
+    const [beat, ping] = await Promise.allSettled([this.beatOnSchedule(), this.isUp() ? this.pingSubscriber() : undefined]);
+    if (![beat, ping].some((result) => result.status === 'rejected' && (result.reason as Error | undefined)?.message === TIMED_OUT)) {
+      this.unanswered = 0;
+      if (beat.status === 'fulfilled' && this.isUp() && !this.lostSinceRecovery) this.listener?.beat?.();
+      return;
+    }
+    this.unanswered += 1;
+    if (this.unanswered < UNANSWERED_BEATS || this.closed || !this.isUp()) return;
+    this.unanswered = 0;
+    this.config.logger.warn({ timeoutMs: this.config.redis.commandTimeoutMs }, 'redis not answering; reconnecting');
+    this.up = { command: false, subscriber: false };
+    this.onReachability();
+    // Destroyed, not ended: a graceful close would wait for the hung peer.
+    this.command.stream.destroy();
+    this.subscriber.stream.destroy();
+  }
+
+  private async pingSubscriber(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(TIMED_OUT)), this.config.redis.commandTimeoutMs)));
+    try {
+      await Promise.race([this.subscriber.ping(), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** A beat that finds this node reaped (taken for dead while it was only silent) asks its node to recover, then clears the mark. */
   private async beatOnSchedule(): Promise<void> {
     if (this.lostSinceRecovery && this.isUp() && !this.recovering) {
@@ -205,7 +268,7 @@ export class RedisBackend implements Backend {
       });
     try {
       await Promise.all([ready(this.command), ready(this.subscriber)]);
-      await this.subscriber.subscribe(this.key('global', 'signals'));
+      await this.subscriber.subscribe(this.topic('global', 'signals'));
       if (await this.beat()) await this.command.del(this.reapedMark(this.config.nodeId));
     } catch (error) {
       this.closed = true;
@@ -215,7 +278,7 @@ export class RedisBackend implements Backend {
     }
     this.started = true;
     this.onReachability();
-    this.heartbeat = setInterval(() => void this.beatOnSchedule().catch(() => undefined), this.config.redis.nodeHeartbeatMs);
+    this.heartbeat = setInterval(() => void this.onHeartbeat(), this.config.redis.nodeHeartbeatMs);
     this.heartbeat.unref();
     this.toucher = setInterval(() => void this.touchWatched().catch(() => undefined), Math.max(1000, Math.min(this.config.historyTtlMs / 4, 600_000)));
     this.toucher.unref();
@@ -240,18 +303,24 @@ export class RedisBackend implements Backend {
     ];
     for (const node of dead) {
       if (node === this.config.nodeId) continue;
-      const flat = (await reapScript.run(this.command, [alive, this.key('pn', node), this.reapedMark(node), node, this.prefix, REAPED_MARK_TTL_MS])) as string[];
-      const leavesByChannel = new Map<string, PresenceMember[]>();
-      for (let i = 0; i + 1 < flat.length; i += 2) {
-        const ch = flat[i]!;
-        const list = leavesByChannel.get(ch) ?? [];
-        list.push({ userId: flat[i + 1]! });
-        leavesByChannel.set(ch, list);
-      }
-      this.config.logger.info({ node, leaves: flat.length / 2 }, 'reaped presence of a dead node');
-      for (const [ch, leaves] of leavesByChannel) await this.signalChannel(ch, { kind: 'presence', joins: [], leaves });
+      const leaves = await this.reap(node, REAPED_MARK_TTL_MS);
+      this.config.logger.info({ node, leaves }, 'reaped presence of a dead node');
     }
     return reaped === 1;
+  }
+
+  /** Removes a node's presence entries (`markTtlMs` 0: this node's own, as it closes) and announces the leaves; returns their count. */
+  private async reap(node: string, markTtlMs: number): Promise<number> {
+    const flat = (await reapScript.run(this.command, [this.key('nodes', 'alive'), this.key('pn', node), this.reapedMark(node), node, this.prefix, markTtlMs])) as string[];
+    const leavesByChannel = new Map<string, PresenceMember[]>();
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      const ch = flat[i]!;
+      const list = leavesByChannel.get(ch) ?? [];
+      list.push({ userId: flat[i + 1]! });
+      leavesByChannel.set(ch, list);
+    }
+    for (const [ch, leaves] of leavesByChannel) await this.signalChannel(ch, { kind: 'presence', joins: [], leaves });
+    return flat.length / 2;
   }
 
   private onPubSub(channel: string, text: string): void {
@@ -265,7 +334,7 @@ export class RedisBackend implements Backend {
   private deliver(channel: string, text: string): void {
     const listener = this.listener;
     if (!listener) return;
-    if (channel === this.key('global', 'signals')) {
+    if (channel === this.topic('global', 'signals')) {
       try {
         const signal = JSON.parse(text) as GlobalSignal;
         if (signal.kind === 'logout') listener.globalSignal(signal);
@@ -274,7 +343,7 @@ export class RedisBackend implements Backend {
       }
       return;
     }
-    const chanPrefix = `${this.prefix}chan:`;
+    const chanPrefix = this.topic('chan', '');
     if (!channel.startsWith(chanPrefix)) return;
     const ch = channel.slice(chanPrefix.length);
     if (text.startsWith('m')) {
@@ -299,7 +368,8 @@ export class RedisBackend implements Backend {
     const dedupKey = input.dedupKey === undefined ? this.key('dedup', '-') : this.key('dedup', input.dedupKey);
     const { charge } = input;
     const retention = this.config.retention.forChannel(ch);
-    const [outcome, value] = (await this.run(appendScript, [
+    const link = this.links;
+    const [outcome, value, runId] = (await this.run(appendScript, [
       this.key('meta', ch),
       this.key('hist', ch),
       dedupKey,
@@ -311,10 +381,12 @@ export class RedisBackend implements Backend {
       this.config.historyTtlMs,
       this.config.dedupWindowMs,
       input.dedupKey === undefined ? '0' : '1',
-      this.key('chan', ch),
+      this.topic('chan', ch),
       charge === undefined ? '0' : String(charge.limit.perMinute / 60_000),
       charge === undefined ? '0' : String(charge.limit.burst),
-    ])) as [number, string];
+      this.runId,
+    ])) as [number, string, string?];
+    this.noteRunId(link, runId);
     if (outcome === 2) return { outcome: 'refused', retryAfterMs: Number(value) };
     return { outcome: 'stored', seq: Number(value), duplicate: outcome === 1 };
   }
@@ -325,11 +397,16 @@ export class RedisBackend implements Backend {
   }
 
   async read(ch: string, since: number, limit: number): Promise<HistoryRead> {
-    const [base, current, raw] = (await this.run(readScript, [this.key('meta', ch), this.key('hist', ch), String(since + 1), limit, this.config.historyTtlMs])) as [
-      string,
-      string,
-      [string, string[]][],
-    ];
+    const link = this.links;
+    const [base, current, raw, runId] = (await this.run(readScript, [
+      this.key('meta', ch),
+      this.key('hist', ch),
+      String(since + 1),
+      limit,
+      this.config.historyTtlMs,
+      this.runId,
+    ])) as [string, string, [string, string[]][], string];
+    this.noteRunId(link, runId);
     const entries: StoredMessage[] = [];
     for (const [id, fields] of raw) {
       const message = toMessage(Number(id.slice(0, id.indexOf('-'))), fields[1] ?? '');
@@ -347,7 +424,7 @@ export class RedisBackend implements Backend {
     let watch = this.watches.get(ch);
     if (!watch) {
       const created: Watch = { count: 0, ready: Promise.resolve() };
-      created.ready = this.subscriber.subscribe(this.key('chan', ch)).then(
+      created.ready = this.subscriber.subscribe(this.topic('chan', ch)).then(
         () => undefined,
         (error: unknown) => {
           if (this.watches.get(ch) === created) this.watches.delete(ch);
@@ -366,15 +443,15 @@ export class RedisBackend implements Backend {
     watch.count -= 1;
     if (watch.count > 0) return;
     this.watches.delete(ch);
-    if (!this.closed) this.subscriber.unsubscribe(this.key('chan', ch)).catch(() => undefined);
+    if (!this.closed) this.subscriber.unsubscribe(this.topic('chan', ch)).catch(() => undefined);
   }
 
   async signalChannel(ch: string, signal: ChannelSignal): Promise<void> {
-    await this.command.publish(this.key('chan', ch), `s${JSON.stringify(signal)}`);
+    await this.command.publish(this.topic('chan', ch), `s${JSON.stringify(signal)}`);
   }
 
   async signalGlobal(signal: GlobalSignal): Promise<void> {
-    await this.command.publish(this.key('global', 'signals'), JSON.stringify(signal));
+    await this.command.publish(this.topic('global', 'signals'), JSON.stringify(signal));
   }
 
   private presenceKeys(ch: string, userId: string): string[] {
@@ -422,12 +499,7 @@ export class RedisBackend implements Backend {
     clearInterval(this.heartbeat);
     clearInterval(this.toucher);
     if (this.command.status === 'ready') {
-      await this.command
-        .multi()
-        .zrem(this.key('nodes', 'alive'), this.config.nodeId)
-        .del(this.key('pn', this.config.nodeId))
-        .exec()
-        .catch(() => undefined);
+      await this.reap(this.config.nodeId, 0).catch((error: unknown) => this.config.logger.warn({ err: errorText(error) }, 'removing the presence of this node failed'));
     }
     this.listener = undefined;
     await Promise.all([quit(this.command), quit(this.subscriber)]);

@@ -40,6 +40,8 @@ export interface BackendListener {
   globalSignal(signal: GlobalSignal): void;
   /** The shared store came back after an outage: resume subscriptions from history and re-register presence. */
   recovered(): void;
+  /** The shared store answered a heartbeat: a chance to try again what failed meanwhile (presence leaves). */
+  beat?(): void;
   /** Reachability of the shared store changed. */
   status(up: boolean): void;
 }

@@ -18,6 +18,10 @@ const HEARTBEAT_MS = 1000;
 const NODE_TIMEOUT_MS = 5000;
 
 interface NodeOptions {
+  /** @default redis.url */
+  url?: string;
+  /** ioredis options. */
+  options?: Record<string, unknown>;
   prefix?: string;
   nodeId?: string;
   limits?: HistoryLimit[];
@@ -55,7 +59,7 @@ async function node(options: NodeOptions = {}) {
   const prefix = options.prefix ?? freshPrefix();
   const nodeId = options.nodeId ?? `node-${prefixes}-${backends.length}`;
   const backend = new RedisBackend({
-    redis: { url: redis.url, options: {}, keyPrefix: prefix, nodeHeartbeatMs: HEARTBEAT_MS, nodeTimeoutMs: NODE_TIMEOUT_MS, connectTimeoutMs: 3000, commandTimeoutMs: 1000 },
+    redis: { url: options.url ?? redis.url, options: options.options ?? {}, keyPrefix: prefix, nodeHeartbeatMs: HEARTBEAT_MS, nodeTimeoutMs: NODE_TIMEOUT_MS, connectTimeoutMs: 3000, commandTimeoutMs: 1000 },
     nodeId,
     retention: new RetentionRules(options.limits ?? [], { size: options.size ?? 100, maxBytes: options.maxBytes ?? 1_000_000 }),
     historyTtlMs: options.historyTtlMs ?? 60_000,
@@ -235,6 +239,36 @@ describe('RedisBackend: numbering and history', () => {
     await other.backend.caughtUp();
     expect((await other.backend.read('chat:a', 0, 10)).entries).toEqual([]);
     expect(other.heard.messages).toEqual([]);
+  });
+
+  it('keeps two deployments on different Redis databases apart, though pub/sub ignores databases: no message, signal or logout crosses', async () => {
+    const prefix = freshPrefix();
+    const production = await node({ url: `${redis.url}/0`, prefix });
+    const staging = await node({ url: `${redis.url}/1`, prefix });
+    await production.backend.watch('chat:lobby');
+    await stored(staging.backend, 'chat:lobby', message('"a staging message"'));
+    await staging.backend.signalChannel('chat:lobby', { kind: 'presence', joins: [{ userId: 'tester' }], leaves: [] });
+    await staging.backend.signalGlobal({ kind: 'logout', userId: 'alice', reason: 'staging reset' });
+    await production.backend.caughtUp();
+    expect(production.heard).toMatchObject({ messages: [], channelSignals: [], globalSignals: [] });
+  });
+
+  it('numbers a message appended after Redis restarted from an older snapshot above every number handed out before', async () => {
+    const { backend } = await node();
+    await stored(backend, 'chat:a', message('1'));
+    await redis.snapshot();
+    await stored(backend, 'chat:a', message('2'));
+    const lastBefore = await stored(backend, 'chat:a', message('3'));
+    await redis.restartFromSnapshot();
+    let after: number | undefined;
+    await eventually(
+      async () => (after = await stored(backend, 'chat:a', message('"after"')).catch(() => undefined)) !== undefined,
+      8000,
+      'an append after the restart',
+    );
+    expect(after).toBeGreaterThan(lastBefore);
+    const read = await backend.read('chat:a', lastBefore, 10);
+    expect(read.entries.map((entry) => entry.seq)).toEqual([after]);
   });
 });
 
@@ -548,6 +582,28 @@ describe('RedisBackend: nodes', () => {
     expect(heard.messages).toEqual([]);
     expect(heard.globalSignals).toEqual([]);
     await backend.close();
+  });
+
+  it('removes and announces on close the presence entries still listed under it, which no peer could reap any more', async () => {
+    const leaving = await node({ nodeId: 'closing' });
+    const survivor = await node({ prefix: leaving.prefix });
+    await survivor.backend.watch('room:a');
+    await leaving.backend.presenceJoin('room:a', 'closing:7', { userId: 'alice' });
+    await leaving.backend.close();
+    await survivor.backend.caughtUp();
+    expect(await survivor.backend.presenceList('room:a')).toEqual([]);
+    expect(survivor.heard.channelSignals).toEqual([{ ch: 'room:a', signal: { kind: 'presence', joins: [], leaves: [{ userId: 'alice' }] } }]);
+  });
+
+  it('reaps the presence of a dead node when the ioredis options carry their own keyPrefix', async () => {
+    const prefix = freshPrefix();
+    const dead = await node({ prefix, nodeId: 'dead', options: { keyPrefix: 'app:' } });
+    await dead.backend.presenceJoin('room:a', 'd:1', { userId: 'alice' });
+    expect(await dead.backend.presenceList('room:a')).toEqual([{ userId: 'alice' }]);
+    await inspector.zadd(`app:${alive(prefix)}`, 0, 'dead');
+    const survivor = await node({ prefix, options: { keyPrefix: 'app:' } });
+    expect(await inspector.zscore(`app:${alive(prefix)}`, 'dead'), 'taken for dead').toBeNull();
+    expect(await survivor.backend.presenceList('room:a'), 'its members reaped').toEqual([]);
   });
 
   it('refuses to start when Redis does not answer within connectTimeoutMs', async () => {

@@ -1,10 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { SocketchartServer } from '../../../src/server/index.js';
+import type { RedisBackendOptions, SocketchartServer } from '../../../src/server/index.js';
 import { FaultProxy } from '../../support/fault-proxy.js';
 import { freePort } from '../../support/ports.js';
 import { startRedis, type RedisProcess } from '../../support/redis.js';
+import { stateSizes } from '../../../src/server/state-sizes.js';
 import { captureLogger, connectAs, connectTo, delay, eventually, httpUrl, SECRET, startServer, type Frame, type TestClient } from './helpers.js';
 
 const fixture = fileURLToPath(new URL('./fixtures/redis-node.ts', import.meta.url));
@@ -42,11 +43,11 @@ describe('scale-out over one real Redis', () => {
   const children: ChildProcess[] = [];
   const proxies: FaultProxy[] = [];
 
-  const startNode = async (keyPrefix: string, extra: Parameters<typeof startServer>[0] = {}, url = redis.url) => {
+  const startNode = async (keyPrefix: string, extra: Parameters<typeof startServer>[0] = {}, url = redis.url, link: RedisBackendOptions = {}) => {
     const node = await startServer({
       rateLimits: { chat: { perMinute: 60_000, burst: 1000 } },
       ...extra,
-      redis: { url, keyPrefix, nodeHeartbeatMs: HEARTBEAT_MS, nodeTimeoutMs: NODE_TIMEOUT_MS, connectTimeoutMs: 3000, commandTimeoutMs: 1000 },
+      redis: { url, keyPrefix, nodeHeartbeatMs: HEARTBEAT_MS, nodeTimeoutMs: NODE_TIMEOUT_MS, connectTimeoutMs: 3000, commandTimeoutMs: 1000, ...link },
     });
     nodes.push(node);
     return node;
@@ -58,12 +59,15 @@ describe('scale-out over one real Redis', () => {
   };
 
   /** A node that reaches Redis through a proxy the test can cut and restore. */
-  const proxiedNode = async (keyPrefix: string, extra: Parameters<typeof startServer>[0] = {}) => {
+  const proxiedNode = async (keyPrefix: string, extra: Parameters<typeof startServer>[0] = {}, link: RedisBackendOptions = {}) => {
     const proxy = new FaultProxy({ host: '127.0.0.1', port: redis.port });
     proxies.push(proxy);
     await proxy.listen();
-    return { proxy, node: await startNode(keyPrefix, extra, `redis://127.0.0.1:${proxy.port}`) };
+    return { proxy, node: await startNode(keyPrefix, extra, `redis://127.0.0.1:${proxy.port}`, link) };
   };
+
+  /** Commands time out fast and nodes are taken for dead late: a hiccup of the link is not a dead node. */
+  const hiccups: RedisBackendOptions = { nodeTimeoutMs: 5000, commandTimeoutMs: 200 };
 
   const healthOf = async (node: SocketchartServer) => ((await (await fetch(httpUrl(node, '/healthz'))).json()) as { status: string }).status;
 
@@ -340,6 +344,111 @@ describe('scale-out over one real Redis', () => {
     watcher.send({ type: 'presence', ch: 'room:blip', action: 'list' });
     expect((await watcher.nextOfType('presence_state')).members).toEqual([]);
     await watcher.close();
+  });
+
+  it('reports Redis down (/healthz degraded, backend_up 0) while its link to Redis hangs and every command times out, and up once it heals', async () => {
+    const { proxy, node } = await proxiedNode(`t${++prefixCounter}:`, {}, { ...hiccups, nodeHeartbeatMs: 100 });
+    const writer = await connectAs(node, 'writer');
+    writer.send({ type: 'publish', ch: 'chat:hung', id: 'before', data: 1 });
+    await writer.nextOfType('ack', { id: 'before' });
+    expect(node.health()).toMatchObject({ status: 'ok', backendUp: true });
+    proxy.mode = 'blackhole';
+    writer.send({ type: 'publish', ch: 'chat:hung', id: 'during', data: 2 });
+    expect((await writer.nextOfType('error', { id: 'during' }, 3000)).code).toBe('SERVER_ERROR');
+    await eventually(() => node.health().status === 'degraded', 3000, 'degraded while every command times out');
+    expect(node.health()).toMatchObject({ backendUp: false });
+    proxy.mode = 'pass';
+    await eventually(() => node.health().backendUp, 8000, 'up again once the link heals');
+    writer.send({ type: 'publish', ch: 'chat:hung', id: 'after', data: 3 });
+    await writer.nextOfType('ack', { id: 'after' }, 3000);
+    await writer.close();
+  });
+
+  it('announces the leave of a member whose presence leave timed out while the link to Redis hung for a moment', async () => {
+    const prefix = `t${++prefixCounter}:`;
+    const { proxy, node: a } = await proxiedNode(prefix, {}, hiccups);
+    const b = await startNode(prefix, {}, redis.url, hiccups);
+    const watcher = await connectAs(b, 'watcher');
+    await subscribe(watcher, 'room:hiccup');
+    const alice = await connectAs(a, 'alice');
+    alice.send({ type: 'presence', ch: 'room:hiccup', action: 'join' });
+    await alice.nextOfType('presence_state');
+    await watcher.nextOfType('presence', { ch: 'room:hiccup' });
+    proxy.mode = 'blackhole';
+    await alice.close();
+    await delay(400);
+    proxy.mode = 'pass';
+    const left = await watcher.next((frame) => frame.type === 'presence' && (frame.leaves as unknown[]).length > 0, 4000);
+    expect(left).toMatchObject({ ch: 'room:hiccup', joins: [], leaves: [{ userId: 'alice' }] });
+    watcher.send({ type: 'presence', ch: 'room:hiccup', action: 'list' });
+    expect((await watcher.nextOfType('presence_state')).members).toEqual([]);
+    await eventually(() => stateSizes(a).pendingLeaves === 0, 3000, 'no leave pending on A');
+    await watcher.close();
+  });
+
+  it('does not keep listing a member whose presence join timed out (answered SERVER_ERROR) during a hiccup', async () => {
+    const prefix = `t${++prefixCounter}:`;
+    const { proxy, node: a } = await proxiedNode(prefix, {}, hiccups);
+    const b = await startNode(prefix, {}, redis.url, hiccups);
+    const watcher = await connectAs(b, 'watcher');
+    const alice = await connectAs(a, 'alice');
+    proxy.mode = 'blackhole';
+    alice.send({ type: 'presence', ch: 'room:ghost', action: 'join' });
+    expect((await alice.nextOfType('error', {}, 3000)).code).toBe('SERVER_ERROR');
+    proxy.mode = 'pass';
+    await eventually(
+      async () => {
+        watcher.send({ type: 'presence', ch: 'room:ghost', action: 'list' });
+        return ((await watcher.nextOfType('presence_state')).members as unknown[]).length === 0 && stateSizes(a).pendingLeaves === 0;
+      },
+      3000,
+      'the join undone',
+    );
+    await Promise.all([watcher.close(), alice.close()]);
+  });
+
+  it('delivers to a live subscriber, or announces as a gap, a message published after Redis restarted from an older snapshot', async () => {
+    const [a, b] = await cluster(2);
+    const reader = await connectAs(a!, 'reader');
+    await subscribe(reader, 'chat:snap');
+    const writer = await connectAs(b!, 'writer');
+    for (let n = 1; n <= 3; n++) {
+      writer.send({ type: 'publish', ch: 'chat:snap', id: `w${n}`, data: { n } });
+      await writer.nextOfType('ack', { id: `w${n}` });
+      if (n === 1) await redis.snapshot();
+    }
+    await eventually(() => reader.ofType('message', 'chat:snap').length === 3, 3000, 'three messages before the restart');
+    await redis.restartFromSnapshot();
+    await eventually(() => a!.health().backendUp && b!.health().backendUp, 8000, 'both nodes back on Redis');
+    let ack: Frame | undefined;
+    await eventually(
+      async () => {
+        writer.send({ type: 'publish', ch: 'chat:snap', id: 'after', data: { n: 'after' } });
+        ack = await writer.nextOfType('ack', { id: 'after' }, 1000).catch(() => undefined);
+        return ack !== undefined;
+      },
+      8000,
+      'a publish after the restart acked',
+    );
+    const seq = ack!.seq as number;
+    await eventually(
+      () =>
+        reader.ofType('message', 'chat:snap').some((frame) => frame.id === 'after') ||
+        reader.ofType('gap', 'chat:snap').some((frame) => (frame.from as number) <= seq && (frame.to as number) >= seq),
+      3000,
+      `the message numbered ${seq} delivered or announced as a gap`,
+    );
+    expect(accountedFor(reader.frames, 'chat:snap').contiguous).toBe(true);
+    await Promise.all([reader.close(), writer.close()]);
+  });
+
+  it('does not log a user out of a deployment on another Redis database', async () => {
+    const production = await startNode('shared:', {}, `${redis.url}/0`);
+    const staging = await startNode('shared:', {}, `${redis.url}/2`);
+    const alice = await connectAs(production, 'alice');
+    await staging.logout('alice', 'staging reset');
+    expect(await Promise.race([alice.closed, delay(500).then(() => 'still connected')])).toBe('still connected');
+    await alice.close();
   });
 
   it('logs a user out on every node, and sendToUser reaches the user on every node', async () => {
