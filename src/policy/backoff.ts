@@ -1,3 +1,5 @@
+import { unitRandom } from './unit-random.js';
+
 /** Exponential backoff with a cap and symmetric jitter. */
 export interface BackoffPolicy {
   /** Smallest delay, in ms; also the raw delay of the first retry (attempt 0). Every delay is at least this. */
@@ -7,8 +9,9 @@ export interface BackoffPolicy {
   /** Growth factor of the raw delay per attempt (`base * multiplier ^ attempt`); values below 1 count as 1. */
   multiplier: number;
   /**
-   * Jitter ratio in [0, 1]: the delay is drawn uniformly from `raw ± raw * jitter`, then clamped to
-   * [`baseMs`, `capMs`]. 0 gives the raw delay; spreading retries stops clients reconnecting in lockstep.
+   * Jitter ratio in [0, 1]: the delay is drawn uniformly from the part of `raw ± raw * jitter` that lies
+   * within [`baseMs`, `capMs`] (no delay drawn more often at the base or the cap). 0 gives the raw delay;
+   * spreading retries stops clients reconnecting in lockstep.
    */
   jitter: number;
 }
@@ -35,10 +38,10 @@ export function backoffDelay(attempt: number, policy: BackoffPolicy, random: () 
   let delay = raw;
   if (jitter > 0) {
     const spread = raw * jitter;
-    const r = random();
-    delay = raw - spread + (r >= 0 && r < 1 ? r : 0.5) * 2 * spread;
+    const low = Math.max(base, raw - spread);
+    delay = low + unitRandom(random()) * (Math.min(cap, raw + spread) - low);
   }
-  return Math.min(cap, Math.max(base, Math.round(delay)));
+  return Math.round(delay);
 }
 
 /** Recovery timeout of the circuit breaker after its `trips`-th consecutive trip (1 is the first), in ms. */

@@ -18,6 +18,14 @@ export interface DialBudgetOptions {
   burst?: number;
 }
 
+/** `options` with their defaults, checked: a `null` is refused, not taken for the default. */
+export function dialBudgetSettings(options: DialBudgetOptions): Required<DialBudgetOptions> {
+  const { ratePerSec = 200, burst = 20 } = options;
+  if (!(ratePerSec > 0) || !Number.isFinite(ratePerSec)) throw new InvalidOptionError('dialBudget.ratePerSec', 'a positive number', ratePerSec);
+  if (!Number.isInteger(burst) || burst < 1) throw new InvalidOptionError('dialBudget.burst', 'an integer ≥ 1', burst);
+  return { ratePerSec, burst };
+}
+
 interface Waiter {
   priority: number;
   grant: () => void;
@@ -41,11 +49,7 @@ export class DialBudget implements DialGate {
     private readonly clock: Clock,
     private readonly keepGrants = 0,
   ) {
-    const ratePerSec = options.ratePerSec ?? 200;
-    const burst = options.burst ?? 20;
-    if (!(ratePerSec > 0) || !Number.isFinite(ratePerSec)) throw new InvalidOptionError('dialBudget.ratePerSec', 'a positive number', ratePerSec);
-    if (!Number.isInteger(burst) || burst < 1) throw new InvalidOptionError('dialBudget.burst', 'an integer ≥ 1', burst);
-    this.bucket = new TokenBucket({ ratePerSec, burst }, clock);
+    this.bucket = new TokenBucket(dialBudgetSettings(options), clock);
   }
 
   request(priority: number, grant: () => void): () => void {

@@ -1,5 +1,6 @@
 import type { ReconnectSettings, RetryKind } from '../../machines/connection.types.js';
 import { backoffDelay } from './backoff.js';
+import { unitRandom } from './unit-random.js';
 
 /**
  * The wait before the next dial:
@@ -19,7 +20,7 @@ export function retryDelay(
     case 'immediate':
       return 0;
     case 'restart':
-      return Math.round(random() * policy.restartWindowMs);
+      return Math.round(unitRandom(random()) * policy.restartWindowMs);
     case 'later':
       return Math.max(backoffDelay(attempt, policy, random), retryAfterMs ?? policy.tryLaterMs);
     case 'backoff':

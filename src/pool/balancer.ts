@@ -1,4 +1,5 @@
 import type { Connection } from '../connection/connection.js';
+import { unitRandom } from '../policy/unit-random.js';
 
 /** How `send(group, …)` picks a member. */
 export type BalancingStrategy = 'round-robin' | 'least-pending' | 'random';
@@ -34,7 +35,7 @@ export class Balancer {
     if (candidates.length === 0) return undefined;
     switch (this.strategy) {
       case 'random':
-        return candidates[Math.floor(this.random() * candidates.length)];
+        return candidates[Math.floor(unitRandom(this.random()) * candidates.length)];
       case 'least-pending': {
         const least = Math.min(...candidates.map((candidate) => candidate.queued));
         return this.next(members, candidates.filter((candidate) => candidate.queued === least));

@@ -1,17 +1,20 @@
-import type { ConnectionOptions } from '../connection/options.js';
+import type { AuthOptions, ConnectionOptions } from '../connection/options.js';
 import { isInspectOption, resolveClock, resolveEnvironment, type InspectOption } from '../connection/options.js';
 import type { Clock } from '../environment/clock.js';
 import type { EnvironmentSource } from '../environment/environment.js';
 import { InvalidOptionError } from '../protocol/errors.js';
 import { poolDefaults as P } from '../connection/defaults.js';
-import type { DialBudgetOptions } from '../policy/dial-budget.js';
+import { dialBudgetSettings, type DialBudgetOptions } from '../policy/dial-budget.js';
 import type { BalancingStrategy, HealthPolicy } from './balancer.js';
 
 /** Options a pool owns for all its connections; endpoints cannot set them. */
 type PoolOwned = 'dialGate' | 'priority' | 'environment' | 'clock' | 'random' | 'inspect';
 
+/** A connection's options as a pool takes them: `auth` may be given in part, the rest inherited from `defaults` (or by `defaults` from each endpoint). */
+type PooledConnectionOptions = Omit<ConnectionOptions, PoolOwned | 'auth'> & { auth?: Partial<AuthOptions> };
+
 /** One endpoint of a pool: a connection's options plus its place in the pool. */
-export interface EndpointOptions extends Omit<ConnectionOptions, PoolOwned> {
+export interface EndpointOptions extends PooledConnectionOptions {
   /** Unique name: `pool.connection(name)`, `send(name, …)`, `subscribe(name, …)`. */
   name: string;
   /** Start order and dial-permit priority (1 first). @default 2 */
@@ -23,8 +26,12 @@ export interface EndpointOptions extends Omit<ConnectionOptions, PoolOwned> {
 export interface PoolOptions {
   /** The connections of the pool. */
   endpoints: EndpointOptions[];
-  /** Options every endpoint inherits (an endpoint's own win). @default {} */
-  defaults?: Partial<Omit<ConnectionOptions, PoolOwned>>;
+  /**
+   * Options every endpoint inherits. An endpoint's own win, option by option within a section (`reconnect`,
+   * `auth`, `heartbeat`…: `reconnect: { baseMs: 200 }` keeps the `capMs` given here); a section that is not an
+   * object (`heartbeat: false`) replaces the whole section. @default {}
+   */
+  defaults?: Partial<PooledConnectionOptions>;
   /** Delay between starting two connections, in priority order (0 starts all at once). @default 100 */
   staggerMs?: number;
   /** Most endpoints the pool accepts. @default 10000 */
@@ -49,7 +56,7 @@ export interface PoolOptions {
 
 export interface ResolvedPoolOptions {
   endpoints: EndpointOptions[];
-  defaults: Partial<ConnectionOptions>;
+  defaults: Partial<PooledConnectionOptions>;
   staggerMs: number;
   maxConnections: number;
   dialBudget: DialBudgetOptions | false;
@@ -124,7 +131,7 @@ export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
     for (const key of Object.keys(o.dialBudget)) {
       if (key !== 'ratePerSec' && key !== 'burst') throw new InvalidOptionError(`dialBudget.${key}`, 'one of ratePerSec, burst', 'an unknown option');
     }
-    dialBudget = o.dialBudget;
+    dialBudget = dialBudgetSettings(o.dialBudget);
   }
   const balancing = o.balancing ?? P.balancing;
   if (!['round-robin', 'least-pending', 'random'].includes(balancing)) {

@@ -67,15 +67,16 @@ export class Pool {
     return this.rt;
   }
 
-  /** Starts the connections in priority order, `staggerMs` apart. */
+  /** Starts the connections in priority order, `staggerMs` apart. Throws CLOSED once the pool is disposed. */
   start(): this {
+    if (this.rt.isDisposed) throw new SocketchartError(ErrorCode.CLOSED, { message: 'The pool was disposed' });
     this.actor.send({ type: 'pool.start' });
     return this;
   }
 
-  /** Closes every connection (1000); nothing reopens them but `start()`. */
+  /** Closes every connection (1000); nothing reopens them but `start()`. Does nothing once the pool is disposed. */
   stop(): this {
-    this.actor.send({ type: 'pool.stop' });
+    if (!this.rt.isDisposed) this.actor.send({ type: 'pool.stop' });
     return this;
   }
 
@@ -159,7 +160,7 @@ export class Pool {
 
   /** `await using pool = …`: stops every connection (waiting at most `stopTimeoutMs` for them to close), then disposes. */
   async [Symbol.asyncDispose](): Promise<void> {
-    if (this.actor.getSnapshot().status !== 'active') return;
+    if (this.isDisposed) return;
     const state = this.status().state;
     if (state === 'starting' || state === 'running' || state === 'stopping') {
       await new Promise<void>((resolve) => {

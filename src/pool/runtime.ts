@@ -80,7 +80,8 @@ export class PoolRuntime {
         this.groups.set(endpoint.group, members);
       }
       connection.on('state', (change) => {
-        actor.send({ type: 'connection.state', name: connection.name, status: change.status, previous: change.previous });
+        // An app that stops the pool actor: its connections close without telling it.
+        if (actor.getSnapshot().status === 'active') actor.send({ type: 'connection.state', name: connection.name, status: change.status, previous: change.previous });
         this.events.emit('state', { name: connection.name, ...change });
       });
       connection.on('failover', (event) => this.events.emit('failover', { name: connection.name, ...event }));

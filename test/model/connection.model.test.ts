@@ -146,7 +146,7 @@ const scenarios: readonly Scenario[] = [
     check: (sut) => {
       expect(sut.rootEvents.filter((type) => type === 'heartbeat.timeout')).toHaveLength(1);
       expect(sut.server.sockets.map((socket) => socket.closedByClient !== undefined)).toEqual([true, false]);
-      expect(delaysOf(sut, 'reconnectDelay')).toEqual([100]);
+      expect(delaysOf(sut, 'reconnectDelay')).toEqual([113]);
       expect(pings(sut)).toEqual([1, 0]);
     },
   },

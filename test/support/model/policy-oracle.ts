@@ -79,12 +79,13 @@ export class PolicyOracle {
 
   constructor(private readonly variant: Variant) {}
 
-  /** Exponential, capped, jittered: uniform within `raw ± raw × jitter`, kept within [base, cap]. */
+  /** Exponential, capped, jittered: uniform over the part of `raw ± raw × jitter` within [base, cap]. */
   backoff(exponent: number, draw: number): number {
     const { baseMs, capMs, multiplier, jitter } = TIMING.reconnect;
     const raw = Math.min(capMs, baseMs * multiplier ** exponent);
-    const spread = raw * jitter;
-    return Math.min(capMs, Math.max(baseMs, Math.round(raw - spread + draw * 2 * spread)));
+    const low = Math.max(baseMs, raw - raw * jitter);
+    const high = Math.min(capMs, raw + raw * jitter);
+    return Math.round(low + draw * (high - low));
   }
 
   /** Open time of the circuit after its `trips`-th trip. */

@@ -158,7 +158,7 @@ describe('data plane', () => {
     ];
     expect(h.connection.queued).toBe(4);
     expect(boxes.map((box) => box.status)).toEqual(Array(4).fill('pending'));
-    await h.advance(1_000);
+    await h.advance(1_250);
     await h.settle();
     expect(h.connection.status).toBe('connected');
     const second = socketOf(h);
@@ -534,7 +534,7 @@ describe('data plane', () => {
     h.server.dropAll();
     await h.settle();
     expect(h.connection.status).toBe('reconnecting');
-    await h.advance(1_000);
+    await h.advance(1_250);
     await h.settle();
     expect(h.connection.status).toBe('connected');
     const second = socketOf(h);
@@ -570,7 +570,7 @@ describe('data plane', () => {
     off();
     h.server.dropAll();
     await h.settle();
-    await h.advance(1_000);
+    await h.advance(1_250);
     await h.settle();
     expect(socketOf(h).sentOfType('subscribe')).toEqual([{ type: 'subscribe', ch: 'kept' }]);
   });
@@ -589,7 +589,7 @@ describe('data plane', () => {
 
     h.server.dropAll();
     await h.settle();
-    await h.advance(1_000);
+    await h.advance(1_250);
     await h.settle();
     const second = socketOf(h);
     expect(second.sentOfType('subscribe')).toEqual([{ type: 'subscribe', ch: 'a', since: 3 }]);
@@ -653,5 +653,64 @@ describe('gaps', () => {
     await h.connect();
     h.server.last!.push({ type: 'gap', ch: 'other', from: 1, to: 2 });
     expect(gaps).toEqual([]);
+  });
+});
+
+describe('channels the server refuses', () => {
+  const refusal = { type: 'error', code: 'AUTHORIZATION_FAILED', message: 'not allowed', details: { ch: 'admin:x', action: 'subscribe' } };
+
+  it('a refused channel is dropped: its listeners hear a refused event, it is not subscribed again after a reconnect, and its unsubscribe sends nothing', async () => {
+    const h = harness({ reconnect: { baseMs: 100, capMs: 100, jitter: 0 } });
+    const refused: Array<{ ch: string; error: SocketchartError }> = [];
+    h.connection.on('refused', (event) => refused.push(event));
+    const off = h.connection.subscribe('admin:x', () => {});
+    h.connection.subscribe('feed', () => {});
+    await h.connect();
+    h.server.last!.push(refusal);
+    expect(refused).toEqual([{ ch: 'admin:x', error: expect.objectContaining({ code: ErrorCode.AUTHORIZATION_FAILED, details: refusal.details }) }]);
+    expect(h.errors.map((error) => [error.code, error.recovery]), 'reported as an error frame nothing waited for').toEqual([[ErrorCode.AUTHORIZATION_FAILED, 'none']]);
+    off();
+    expect(h.server.last!.sentOfType('unsubscribe')).toEqual([]);
+    expect(await resubscribed(h)).toEqual([{ type: 'subscribe', ch: 'feed' }]);
+  });
+
+  it('subscribing again to a refused channel asks the server again', async () => {
+    const h = harness();
+    h.connection.subscribe('admin:x', () => {});
+    await h.connect();
+    h.server.last!.push(refusal);
+    const got: unknown[] = [];
+    h.connection.subscribe('admin:x', (data) => got.push(data));
+    expect(h.server.last!.sentOfType('subscribe')).toEqual([
+      { type: 'subscribe', ch: 'admin:x' },
+      { type: 'subscribe', ch: 'admin:x' },
+    ]);
+    h.server.last!.push({ type: 'message', ch: 'admin:x', seq: 1, data: 'granted now' });
+    expect(got).toEqual(['granted now']);
+  });
+
+  it('a subscription the server ends after a token refresh (unsubscribed, forbidden) is dropped as a refusal', async () => {
+    const h = harness({ reconnect: { baseMs: 100, capMs: 100, jitter: 0 } });
+    const refused: Array<{ ch: string; error: SocketchartError }> = [];
+    h.connection.on('refused', (event) => refused.push(event));
+    h.connection.subscribe('admin:x', () => {});
+    await h.connect();
+    h.server.last!.push({ type: 'unsubscribed', ch: 'admin:x', reason: 'forbidden' });
+    expect(refused).toEqual([{ ch: 'admin:x', error: expect.objectContaining({ code: ErrorCode.AUTHORIZATION_FAILED, details: { ch: 'admin:x', action: 'subscribe' } }) }]);
+    expect(await resubscribed(h)).toEqual([]);
+  });
+
+  it("refuses nothing on other error frames, on a refusal of a channel nobody listens to, or on the answer to the app's own unsubscribe", async () => {
+    const h = harness({ reconnect: { baseMs: 100, capMs: 100, jitter: 0 } });
+    const refused: unknown[] = [];
+    h.connection.on('refused', (event) => refused.push(event));
+    h.connection.subscribe('feed', () => {});
+    await h.connect();
+    h.server.last!.push({ ...refusal, details: { ch: 'other', action: 'subscribe' } });
+    h.server.last!.push({ type: 'error', code: 'AUTHORIZATION_FAILED', message: 'not allowed', details: { ch: 'feed', action: 'publish' } });
+    h.server.last!.push({ type: 'error', code: 'SERVER_ERROR', message: 'subscribe failed: history unavailable, retry', details: { ch: 'feed' } });
+    h.server.last!.push({ type: 'unsubscribed', ch: 'feed' });
+    expect(refused).toEqual([]);
+    expect(await resubscribed(h)).toEqual([{ type: 'subscribe', ch: 'feed' }]);
   });
 });

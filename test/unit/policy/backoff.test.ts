@@ -38,10 +38,28 @@ describe('backoffDelay', () => {
     for (const r of [1, 1.5, -0.2, Number.NaN]) expect(backoffDelay(3, policy, () => r), `random() = ${r}`).toBe(800);
   });
 
-  it('clamps jittered delays to the base and the cap', () => {
+  it('near the base and the cap, draws within the part of raw ± raw * jitter that lies in [baseMs, capMs]', () => {
     const policy = { baseMs: 1_000, capMs: 5_000, multiplier: 2, jitter: 1 };
-    expect(backoffDelay(0, policy, () => 0)).toBe(1_000);
-    expect(backoffDelay(10, policy, () => 0.999)).toBe(5_000);
+    expect([0, 0.5, 0.999_9].map((r) => backoffDelay(0, policy, () => r))).toEqual([1_000, 1_500, 2_000]);
+    expect([0, 0.5, 0.999_9].map((r) => backoffDelay(10, policy, () => r))).toEqual([1_000, 3_000, 5_000]);
+  });
+
+  const readmeDefaults = { baseMs: 1_000, capMs: 30_000, multiplier: 2, jitter: 0.5 };
+  /** The delays `n` clients draw, their random sources spread evenly over [0, 1). */
+  const draws = (n: number, attempt: number) => Array.from({ length: n }, (_, i) => backoffDelay(attempt, readmeDefaults, () => (i + 0.5) / n));
+  /** The share of the most frequent value. */
+  const largestShare = (values: number[]) => {
+    const counts = new Map<number, number>();
+    for (const value of values) counts.set(value, (counts.get(value) ?? 0) + 1);
+    return Math.max(...counts.values()) / values.length;
+  };
+
+  it('spreads the first retry of many clients that failed together: no single delay is drawn by more than 5 % of them', () => {
+    expect(largestShare(draws(1_000, 0))).toBeLessThan(0.05);
+  });
+
+  it('spreads retries at the cap too: no single delay is drawn by more than 5 % of the clients', () => {
+    expect(largestShare(draws(1_000, 20))).toBeLessThan(0.05);
   });
 
   it('stays at the cap for astronomically large attempts (no Infinity or NaN)', () => {

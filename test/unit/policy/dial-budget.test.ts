@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DialBudget, InvalidOptionError } from '../../../src/index.js';
+import { DialBudget, InvalidOptionError, type DialBudgetOptions } from '../../../src/index.js';
 import { SimulatedClock } from '../../../src/testing/index.js';
 
 /** A budget on a simulated clock, with every grant recorded as `[label, clock time]`. */
@@ -135,8 +135,10 @@ describe('DialBudget', () => {
     [{ burst: 0 }, 'dialBudget.burst'],
     [{ burst: 2.5 }, 'dialBudget.burst'],
     [{ burst: -1 }, 'dialBudget.burst'],
+    [{ ratePerSec: null }, 'dialBudget.ratePerSec'],
+    [{ burst: null }, 'dialBudget.burst'],
   ])('rejects %o, naming %s', (options, option) => {
-    const attempt = () => new DialBudget(options, new SimulatedClock());
+    const attempt = () => new DialBudget(options as DialBudgetOptions, new SimulatedClock());
     expect(attempt).toThrow(InvalidOptionError);
     expect(attempt).toThrow(`\`${option}\``);
   });

@@ -16,12 +16,14 @@ interface Recorded {
   urlIndex?: number;
   failover?: FailoverState;
   urls?: number;
+  /** `reconnect.jitter`. @default 0.5 */
+  jitter?: number;
 }
 
 /** The context the machine hands the plan after recording a failure (`attempt` already counts it). */
-function recorded({ outcome = 'reconnect', attempt = 1, retryKind = 'backoff', retryAfterMs, urlIndex = 0, failover, urls = 3 }: Recorded = {}): ConnectionContext {
+function recorded({ outcome = 'reconnect', attempt = 1, retryKind = 'backoff', retryAfterMs, urlIndex = 0, failover, urls = 3, jitter = SETTINGS.reconnect.jitter }: Recorded = {}): ConnectionContext {
   return {
-    settings: { ...SETTINGS, urls },
+    settings: { ...SETTINGS, urls, reconnect: { ...SETTINGS.reconnect, jitter } },
     online: true,
     hidden: false,
     socket: 1,
@@ -44,13 +46,17 @@ function recorded({ outcome = 'reconnect', attempt = 1, retryKind = 'backoff', r
 const draw = (value: number) => () => value;
 
 describe('the wait before the next dial', () => {
-  it('waits reconnect.baseMs after the first failure', () => {
-    expect(planRetry(recorded({ attempt: 1 }), T, draw(0.5)).retryDelayMs).toBe(1_000);
+  it('waits reconnect.baseMs after the first failure, spread up to half as long again by the default jitter 0.5', () => {
+    expect([0, 0.5, 0.999].map((r) => planRetry(recorded({ attempt: 1 }), T, draw(r)).retryDelayMs)).toEqual([1_000, 1_250, 1_500]);
   });
 
   it('doubles the wait with each further failure (multiplier 2), up to reconnect.capMs', () => {
-    const waits = [1, 2, 3, 4, 5, 6, 7].map((attempt) => planRetry(recorded({ attempt }), T, draw(0.5)).retryDelayMs);
+    const waits = [1, 2, 3, 4, 5, 6, 7].map((attempt) => planRetry(recorded({ attempt, jitter: 0 }), T, draw(0.5)).retryDelayMs);
     expect(waits).toEqual([1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000]);
+  });
+
+  it('at reconnect.capMs, spreads the wait over the half below the cap with the default jitter 0.5', () => {
+    expect([0, 0.5, 0.999].map((r) => planRetry(recorded({ attempt: 7 }), T, draw(r)).retryDelayMs)).toEqual([15_000, 22_500, 29_985]);
   });
 
   it('spreads the wait by ±jitter: half the delay either way with the default jitter 0.5', () => {
@@ -68,6 +74,10 @@ describe('the wait before the next dial', () => {
     expect(planRetry(recorded({ retryKind: 'restart' }), T, draw(0.999)).retryDelayMs).toBe(1_998);
   });
 
+  it('keeps a 1012 restart within restartWindowMs whatever random() returns: one outside [0, 1) (NaN, 1, 1.5, negative) draws the middle', () => {
+    for (const r of [Number.NaN, 1, 1.5, -0.5]) expect(planRetry(recorded({ retryKind: 'restart' }), T, draw(r)).retryDelayMs, `random() = ${r}`).toBe(1_000);
+  });
+
   it('waits at least reconnect.tryLaterMs after a 1013 or 4008 that names no retry_after', () => {
     expect(planRetry(recorded({ retryKind: 'later' }), T, draw(0.5)).retryDelayMs).toBe(10_000);
   });
@@ -78,7 +88,7 @@ describe('the wait before the next dial', () => {
   });
 
   it('never waits less than the backoff, even when the server asks for less', () => {
-    expect(planRetry(recorded({ retryKind: 'later', attempt: 6, retryAfterMs: 3_000 }), T, draw(0.5)).retryDelayMs).toBe(30_000);
+    expect(planRetry(recorded({ retryKind: 'later', attempt: 6, retryAfterMs: 3_000 }), T, draw(0.6)).retryDelayMs).toBe(24_000);
   });
 });
 
@@ -146,7 +156,7 @@ describe('url failover (failover.after = 3, failover.primaryRetryMs = 60000)', (
 
   it('plans the url of the next dial with the wait', () => {
     const failover = { dialIndex: 0, urlFailures: 2, failedOverAt: 0 };
-    expect(planRetry(recorded({ failover }), T, draw(0.5))).toEqual({
+    expect(planRetry(recorded({ failover }), T, draw(0))).toEqual({
       retryDelayMs: 1_000,
       urlIndex: 1,
       failover: { dialIndex: 1, urlFailures: 0, failedOverAt: T },

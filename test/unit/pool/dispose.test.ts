@@ -1,5 +1,5 @@
 import { createActor, createMachine } from 'xstate';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { poolLogic, poolOf } from '../../../src/index.js';
 import { poolHarness } from '../../support/pool-harness.js';
 
@@ -58,8 +58,20 @@ describe('`await using` a pool', () => {
 });
 
 describe('poolOf(actor)', () => {
-  const logicOf = (h: ReturnType<typeof poolHarness>) =>
-    poolLogic({ endpoints: [{ name: 'a', url: 'ws://mock.test/a' }], defaults: { WebSocket: h.server.WebSocket }, staggerMs: 0, clock: h.clock, environment: h.env });
+  const logicOf = (h: ReturnType<typeof poolHarness>, ...names: string[]) =>
+    poolLogic({
+      endpoints: (names.length > 0 ? names : ['a']).map((name) => ({ name, url: `ws://mock.test/${name}` })),
+      defaults: { WebSocket: h.server.WebSocket },
+      staggerMs: 0,
+      clock: h.clock,
+      environment: h.env,
+    });
+  /** XState's "Event … was sent to stopped actor" warnings, from now on. */
+  const stoppedActorWarnings = () => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    return () => warn.mock.calls.map((call) => String(call[0])).filter((text) => text.includes('was sent to stopped actor'));
+  };
+  afterEach(() => vi.restoreAllMocks());
 
   it('gives one handle per actor', () => {
     const h = poolHarness();
@@ -85,7 +97,54 @@ describe('poolOf(actor)', () => {
     await h.settle();
     expect(h.server.live).toHaveLength(0);
     expect(actor.getSnapshot().status).toBe('active');
+    expect(actor.getSnapshot().context.health, 'the actor still counts the closes').toBe('down');
     actor.stop();
+  });
+
+  it('`await using` the handle after dispose() on it, its actor still running, is over at once', async () => {
+    const h = poolHarness();
+    const actor = createActor(logicOf(h), { clock: h.clock }).start();
+    const pool = poolOf(actor);
+    pool.start();
+    await h.settle();
+    pool.dispose();
+    {
+      await using scoped = pool;
+      void scoped;
+    }
+    expect(actor.getSnapshot().status).toBe('active');
+    actor.stop();
+  });
+
+  it('stopping the actor (the app that runs it stops) closes every connection and sends nothing to the stopped pool actor', async () => {
+    const h = poolHarness();
+    const actor = createActor(logicOf(h, 'a', 'b'), { clock: h.clock }).start();
+    const pool = poolOf(actor);
+    const closed: string[] = [];
+    pool.on('state', ({ name, status }) => status === 'closed' && closed.push(name));
+    pool.start();
+    await h.settle();
+    expect(pool.status().connections).toEqual({ a: 'connected', b: 'connected' });
+    const warnings = stoppedActorWarnings();
+    actor.stop();
+    await h.settle();
+    expect(warnings()).toEqual([]);
+    expect(h.server.live).toHaveLength(0);
+    expect(closed.sort(), 'the pool still tells its own listeners').toEqual(['a', 'b']);
+  });
+
+  it('an app machine that invokes the pool and stops sends nothing to the stopped pool actor', async () => {
+    const h = poolHarness();
+    const app = createActor(createMachine({ id: 'app', invoke: { id: 'pool', src: logicOf(h) } }), { clock: h.clock }).start();
+    const ref = app.getSnapshot().children.pool!;
+    ref.send({ type: 'pool.start' });
+    await h.settle();
+    expect(poolOf(ref).status().connections).toEqual({ a: 'connected' });
+    const warnings = stoppedActorWarnings();
+    app.stop();
+    await h.settle();
+    expect(warnings()).toEqual([]);
+    expect(h.server.live).toHaveLength(0);
   });
 
   it('after dispose() on the handle, a pool.start from the app that runs the actor listens to no environment', async () => {

@@ -116,6 +116,17 @@ describe('send(group, data): load balancing', () => {
     for (let n = 1; n <= 3; n++) await h.pool.send('workers', { n }, JOBS);
     expect(h.received()).toEqual({ a: [], b: [1, 2, 3], c: [] });
   });
+
+  it('random: a random source outside [0, 1) (1, NaN, negative) picks the middle member, not a CLOSED rejection', async () => {
+    for (const r of [1, Number.NaN, -0.5]) {
+      const h = groupPool('random', { random: () => r });
+      h.pool.start();
+      await h.settle();
+      await expect(h.pool.send('workers', { n: 1 }, JOBS), `random() = ${r}`).resolves.toBeUndefined();
+      expect(h.received(), `random() = ${r}`).toEqual({ a: [], b: [1], c: [] });
+      h.pool.dispose();
+    }
+  });
 });
 
 describe('health checks: heartbeat round trips take slow members out of rotation', () => {

@@ -78,6 +78,8 @@ describe('createPool options validation', () => {
     ['an infinite dialBudget rate', { ...base, dialBudget: { ratePerSec: Number.POSITIVE_INFINITY } }, 'dialBudget.ratePerSec'],
     ['a dialBudget burst of 0', { ...base, dialBudget: { burst: 0 } }, 'dialBudget.burst'],
     ['a fractional dialBudget burst', { ...base, dialBudget: { burst: 2.5 } }, 'dialBudget.burst'],
+    ['a null dialBudget rate (not the default)', { ...base, dialBudget: { ratePerSec: null } }, 'dialBudget.ratePerSec'],
+    ['a null dialBudget burst (not the default)', { ...base, dialBudget: { burst: null } }, 'dialBudget.burst'],
     ['an unknown balancing strategy', { ...base, balancing: 'fastest' }, 'balancing'],
     ['health that is not an object', { ...base, health: 500 }, 'health'],
     ['a health.maxRttMs of 0', { ...base, health: { maxRttMs: 0 } }, 'health.maxRttMs'],
@@ -139,6 +141,54 @@ describe('createPool options validation', () => {
     pool.dispose();
   });
 
+  it("inherits within a section: an endpoint's own reconnect options win, option by option, over those of defaults", () => {
+    const pool = createPool({
+      endpoints: [{ ...ok('a'), reconnect: { baseMs: 200 } }, ok('b')],
+      defaults: { WebSocket, reconnect: { capMs: 5_000, jitter: 0.1 } },
+      environment: false,
+    });
+    expect(pool.connection('a')!.snapshot.context.settings.reconnect).toMatchObject({ baseMs: 200, capMs: 5_000, jitter: 0.1 });
+    expect(pool.connection('b')!.snapshot.context.settings.reconnect).toMatchObject({ baseMs: 1_000, capMs: 5_000, jitter: 0.1 });
+    pool.dispose();
+  });
+
+  it('an endpoint that sets only auth.mode keeps the token provider of defaults.auth', async () => {
+    const server = createMockServer();
+    const pool = createPool({
+      endpoints: [{ ...ok('a'), auth: { mode: 'subprotocol' } }, ok('b')],
+      defaults: { WebSocket: server.WebSocket, auth: { token: () => 'tok' } },
+      staggerMs: 0,
+      clock: new SimulatedClock(),
+      environment: false,
+    });
+    pool.start();
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    const [a, b] = server.sockets;
+    expect(a!.protocols).toContain('socketchart.token.tok');
+    expect(b!.sentOfType('auth')).toHaveLength(1);
+    pool.dispose();
+  });
+
+  it('heartbeat: false or circuit: false on an endpoint still turns the section off, and the defaults are left as given', () => {
+    const pool = createPool({
+      endpoints: [{ ...ok('a'), heartbeat: false, circuit: false, rateLimit: { channels: { chat: { perMinute: 60, burst: 5 } } } }, ok('b')],
+      defaults: { WebSocket, heartbeat: { intervalMs: 1_234 }, circuit: { failureThreshold: 2 }, rateLimit: { channels: { news: { perMinute: 6, burst: 1 } }, followServer: false } },
+      environment: false,
+    });
+    const settings = (name: string) => pool.connection(name)!.snapshot.context.settings;
+    expect([settings('a').heartbeat, settings('a').circuit]).toEqual([false, false]);
+    expect(settings('b').heartbeat).toMatchObject({ intervalMs: 1_234 });
+    expect(settings('b').circuit).toMatchObject({ failureThreshold: 2 });
+    const rateLimit = poolRuntimeOf(pool.actor)!.options.defaults.rateLimit;
+    expect(rateLimit, 'defaults are left as given').toEqual({ channels: { news: { perMinute: 6, burst: 1 } }, followServer: false });
+    pool.dispose();
+  });
+
+  it('names a bad option of a defaults section where it was given, though the endpoint sets another option of that section', () => {
+    expect(rejected({ ...endpoints({ ...ok('a'), reconnect: { baseMs: 200 } }), defaults: { WebSocket, reconnect: { jitter: 2 } } }).option).toBe('defaults.reconnect.jitter');
+    expect(rejected({ ...endpoints({ ...ok('a'), reconnect: { jitter: 2 } }), defaults: { WebSocket, reconnect: { baseMs: 200 } } }).option).toBe('endpoints[0].reconnect.jitter');
+  });
+
   it.each<[string, unknown, string]>([
     ['dialBudget', { ...base, dialBudget: { rate: 10 } }, 'dialBudget.rate'],
     ['health', { ...base, health: { maxRtt: 100 } }, 'health.maxRtt'],
@@ -164,6 +214,19 @@ describe('endpoint connection options, checked as createConnection checks them',
   it('poolLogic() checks every endpoint at once, as createPool() does', () => {
     expect(() => poolLogic({ endpoints: [{ name: 'a', url: 'http://not-a-ws-url' }], defaults: { WebSocket } })).toThrow(/`endpoints\[0\]\.url`/);
     expect(() => poolLogic({ ...base, defaults: { WebSocket, heartbeat: { intervalMs: -1 } } })).toThrow(/`defaults\.heartbeat\.intervalMs`/);
+  });
+
+  it('poolLogic() refuses a bad dialBudget at once, as createPool() does', () => {
+    const error = (() => {
+      try {
+        poolLogic({ ...base, dialBudget: { ratePerSec: -1 } });
+      } catch (caught) {
+        return caught;
+      }
+    })();
+    expect(error).toBeInstanceOf(InvalidOptionError);
+    expect((error as InvalidOptionError).option).toBe('dialBudget.ratePerSec');
+    expect(() => poolLogic({ ...base, dialBudget: { burst: null as never } })).toThrow(/`dialBudget\.burst`/);
   });
 
   it('an endpoint named "__proto__" is listed in status() and metrics() like any other', () => {

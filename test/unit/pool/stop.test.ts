@@ -270,6 +270,24 @@ describe('pool.dispose()', () => {
     await h.settle();
     expectDisposed(h, before);
   });
+
+  it('start() afterwards throws CLOSED at once, as connection.start() does; stop() afterwards does nothing', async () => {
+    const h = poolHarness({ staggerMs: 0 });
+    h.pool.start();
+    await h.settle();
+    h.pool.dispose();
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    try {
+      expect(() => h.pool.start()).toThrow(expect.objectContaining({ code: ErrorCode.CLOSED }));
+      expect(() => h.pool.start()).toThrow(/disposed/);
+      expect(h.pool.stop()).toBe(h.pool);
+      expect(warn.mock.calls.map((call) => String(call[0])), 'events sent to the stopped pool actor').toEqual([]);
+    } finally {
+      warn.mockRestore();
+    }
+    await h.settle();
+    expect(h.dials).toHaveLength(8);
+  });
 });
 
 describe('a pool member disposed by the app', () => {
