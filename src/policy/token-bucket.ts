@@ -13,7 +13,8 @@ const EPSILON = 1e-9;
 
 /**
  * A token bucket that refills continuously from the clock. Over any window of `W` ms it grants at
- * most `burst + ratePerSec * W / 1000` tokens. `blockUntil()` honours a server's `retry_after`.
+ * most `burst + ratePerSec * W / 1000` tokens. `blockUntil()` honours a server's `retry_after`. A clock that
+ * goes back (a wall clock stepped back) counts as no time passing: a block keeps what was left of it.
  */
 export class TokenBucket {
   private readonly ratePerMs: number;
@@ -40,9 +41,8 @@ export class TokenBucket {
   /** Takes `n` tokens if they are available now (and the bucket is not blocked); returns whether it did. */
   tryTake(n = 1): boolean {
     const now = this.clock.now();
-    if (now < this.blocked) return false;
     this.refill(now);
-    if (this.tokens + EPSILON < n) return false;
+    if (now < this.blocked || this.tokens + EPSILON < n) return false;
     this.tokens -= n;
     return true;
   }
@@ -50,9 +50,8 @@ export class TokenBucket {
   /** Tokens (possibly fractional) that could be taken now; 0 while blocked. */
   available(): number {
     const now = this.clock.now();
-    if (now < this.blocked) return 0;
     this.refill(now);
-    return this.tokens > 0 ? this.tokens : 0;
+    return now < this.blocked || this.tokens < 0 ? 0 : this.tokens;
   }
 
   /**
@@ -101,9 +100,12 @@ export class TokenBucket {
   }
 
   private refill(now: number): void {
-    if (now <= this.updatedAt) return;
-    const next = this.tokens + (now - this.updatedAt) * this.ratePerMs;
-    this.tokens = next < this.capacity ? next : this.capacity;
+    const elapsed = now - this.updatedAt;
     this.updatedAt = now;
+    if (elapsed < 0) this.blocked += elapsed;
+    else {
+      const next = this.tokens + elapsed * this.ratePerMs;
+      this.tokens = next < this.capacity ? next : this.capacity;
+    }
   }
 }

@@ -44,6 +44,12 @@ const MAX_WAITING_PUBLISHES = 1000;
 const MAX_WAITING_BYTES = 1024 * 1024;
 const MAX_TIMER_MS = 2_147_483_647;
 
+/**
+ * The channel frame a refusal answers, named in its details: the channel and the action (the frame's type, or a
+ * presence frame's `join`, `leave` or `list`; as AUTHORIZATION_FAILED names it when the refusal stands in for one).
+ */
+type ChannelFrame = { ch: string; action: string };
+
 const truncateReason = (reason: string) => (Buffer.byteLength(reason) <= 123 ? reason : Buffer.from(reason).subarray(0, 120).toString());
 
 /** One socket on the server: authentication, frame validation, rate limits, timers, and the hub operations it asks for. */
@@ -337,26 +343,26 @@ export class ServerConnection implements HubClient {
   }
 
   /** Charges one frame of `scope` to the connection and to its user or address; refuses it when a bucket is empty. */
-  private take(scope: string, id: string | undefined): boolean {
-    return this.admitted(this.ctx.limits.take(this.limits, this.subject, scope), id);
+  private take(scope: string, id: string | undefined, frame?: ChannelFrame): boolean {
+    return this.admitted(this.ctx.limits.take(this.limits, this.subject, scope), id, frame);
   }
 
-  private admitted(verdict: Verdict, id: string | undefined): boolean {
+  private admitted(verdict: Verdict, id: string | undefined, frame?: ChannelFrame): boolean {
     if (verdict.ok) {
       if (verdict.announce) this.send({ type: 'rate_limit_status', ...verdict.announce });
       return true;
     }
-    this.refuseOverLimit(verdict, id);
+    this.refuseOverLimit(verdict, id, frame);
     return false;
   }
 
-  private refuseOverLimit(verdict: Refusal, id: string | undefined): void {
+  private refuseOverLimit(verdict: Refusal, id: string | undefined, frame?: ChannelFrame): void {
     const { scope } = verdict.status;
     this.ctx.metrics.rateLimited.labels(scope).inc();
     const retryAfter = verdict.retryAfterMs / 1000;
     this.sendError(ErrorCode.RATE_LIMIT_EXCEEDED, `rate limit exceeded for ${scope}`, {
       retry_after: retryAfter,
-      details: { ...verdict.status, retry_after_ms: verdict.retryAfterMs },
+      details: { ...verdict.status, ...frame, retry_after_ms: verdict.retryAfterMs },
       ...(id === undefined ? {} : { id }),
     });
     if (verdict.flooding) {
@@ -372,7 +378,7 @@ export class ServerConnection implements HubClient {
   private authorized(ch: string, action: ChannelAction, id: string | undefined, event?: string): boolean {
     const verdict = this.ctx.hub.authorize(this.identity, ch, action, event);
     if (verdict.ok) return true;
-    if (this.take(CONTROL_SCOPE, id)) this.sendError(ErrorCode.AUTHORIZATION_FAILED, verdict.reason, { details: { ch, action }, ...(id === undefined ? {} : { id }) });
+    if (this.take(CONTROL_SCOPE, id, { ch, action })) this.sendError(ErrorCode.AUTHORIZATION_FAILED, verdict.reason, { details: { ch, action }, ...(id === undefined ? {} : { id }) });
     return false;
   }
 
@@ -417,10 +423,11 @@ export class ServerConnection implements HubClient {
   /** Charges the connection's bucket, then appends (the backend charges the user's); a repeat gives the token back. */
   private publishCharged(frame: Extract<ClientFrame, { type: 'publish' }>, scope: string): void {
     const { hub, limits } = this.ctx;
-    if (!this.admitted(limits.takePublish(this.limits, this.subject, scope, frame.id), frame.id)) return;
+    const named = { ch: frame.ch, action: 'publish' };
+    if (!this.admitted(limits.takePublish(this.limits, this.subject, scope, frame.id), frame.id, named)) return;
     const publishing = hub.publish(this, frame, limits.userCharge(this.identity.userId, scope)).then((result) => {
       if (result?.outcome === 'stored' && result.duplicate) limits.giveBack(this.limits, scope);
-      else if (result?.outcome === 'refused') this.refuseOverLimit(limits.refusedElsewhere(this.limits, this.subject, scope, result.retryAfterMs, frame.id), frame.id);
+      else if (result?.outcome === 'refused') this.refuseOverLimit(limits.refusedElsewhere(this.limits, this.subject, scope, result.retryAfterMs, frame.id), frame.id, named);
     });
     const settled = publishing.finally(() => this.charged.delete(settled));
     settled.catch(() => undefined);
@@ -437,21 +444,22 @@ export class ServerConnection implements HubClient {
   private dispatch(frame: ClientFrame, bytes: number): void {
     const { hub, limits } = this.ctx;
     const failed = (error: unknown) => this.fail(error);
+    const named = 'ch' in frame ? { ch: frame.ch, action: frame.type === 'presence' ? frame.action : frame.type } : undefined;
     switch (frame.type) {
       case 'publish':
         if (this.authorized(frame.ch, 'publish', frame.id, frame.event)) this.publish(frame, bytes);
         return;
       case 'subscribe':
-        if (this.authorized(frame.ch, 'subscribe', undefined) && this.take(CONTROL_SCOPE, undefined)) hub.subscribe(this, frame).catch(failed);
+        if (this.authorized(frame.ch, 'subscribe', undefined) && this.take(CONTROL_SCOPE, undefined, named)) hub.subscribe(this, frame).catch(failed);
         return;
       case 'presence':
-        if (this.authorized(frame.ch, 'presence', undefined) && this.take(CONTROL_SCOPE, undefined)) hub.presence(this, frame).catch(failed);
+        if (this.authorized(frame.ch, 'presence', undefined) && this.take(CONTROL_SCOPE, undefined, named)) hub.presence(this, frame).catch(failed);
         return;
       case 'typing':
-        if (this.authorized(frame.ch, 'presence', undefined) && this.take(CONTROL_SCOPE, undefined)) hub.typing(this, frame).catch(failed);
+        if (this.authorized(frame.ch, 'presence', undefined) && this.take(CONTROL_SCOPE, undefined, named)) hub.typing(this, frame).catch(failed);
         return;
     }
-    if (!this.take(CONTROL_SCOPE, undefined)) return;
+    if (!this.take(CONTROL_SCOPE, undefined, named)) return;
     switch (frame.type) {
       case 'auth':
         this.refresh(frame.token).catch(failed);

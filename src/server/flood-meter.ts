@@ -9,8 +9,9 @@ export class FloodMeter {
     private readonly windowMs: number,
   ) {}
 
-  /** Records a refusal; true when the connection should be closed with 4029. */
+  /** Records a refusal (a clock gone back moves the current window's start back to it); true when the connection should be closed with 4029. */
   reject(now: number): boolean {
+    if (now < this.windowStart) this.windowStart = now;
     const elapsed = now - this.windowStart;
     if (elapsed >= 2 * this.windowMs) {
       this.previous = 0;

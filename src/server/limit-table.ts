@@ -50,10 +50,9 @@ export class LimitTable {
     return this.entries.get(key)?.bucket.available() ?? limit.burst;
   }
 
-  /** Epoch ms at which the bucket is full again. */
-  fullAt(key: string, limit: RateLimit): number {
-    const entry = this.entries.get(key);
-    return this.clock.now() + (entry ? entry.bucket.msUntil(limit.burst) : 0);
+  /** Whole ms until the bucket is full again. */
+  msUntilFull(key: string, limit: RateLimit): number {
+    return this.entries.get(key)?.bucket.msUntil(limit.burst) ?? 0;
   }
 
   /** Takes one frame if the bucket has it; otherwise holds the bucket until one is back and says when that is. */

@@ -23,8 +23,14 @@ export interface NodeParts {
   authenticate: Authenticate;
 }
 
-/** Builds a node's shared parts from its options; `clock` is the rate limits' time. */
-export function createNodeParts(options: ResolvedServerOptions, clock: Pick<Clock, 'now'> = systemClock): NodeParts {
+/** Epoch ms at the process start plus the monotonic ms since: a wall clock stepped back (NTP, a VM resumed) does not turn it back. */
+const steadyClock: Pick<Clock, 'now'> = { now: () => performance.timeOrigin + performance.now() };
+
+/**
+ * Builds a node's shared parts from its options; `clock` is the rate limits' time, and `reset_at` is told in it.
+ * By default they run on a clock that never goes back, and tell `reset_at` in `Date.now()` ms.
+ */
+export function createNodeParts(options: ResolvedServerOptions, clock?: Pick<Clock, 'now'>): NodeParts {
   const logger = options.logger.child({ node: options.nodeId });
   const metrics = createMetrics({ prefix: options.metrics.prefix, defaultMetrics: options.metrics.defaultMetrics, ...(options.metrics.registry ? { registry: options.metrics.registry } : {}) });
   const limits = new ServerRateLimits(
@@ -35,7 +41,8 @@ export function createNodeParts(options: ResolvedServerOptions, clock: Pick<Cloc
       floodThreshold: options.floodThreshold,
       maxTracked: MAX_TRACKED_SUBJECTS,
     },
-    clock,
+    clock ?? steadyClock,
+    clock ?? systemClock,
   );
   const backend = createBackend({ ...options, logger }, limits);
   const hub = new Hub({

@@ -83,9 +83,11 @@ export class ServerRateLimits {
   private readonly addresses: LimitTable;
   private readonly floods = new Map<string, FloodMeter>();
 
+  /** `clock` runs the buckets; `wall` is the time `reset_at` is told in (epoch ms). */
   constructor(
     private readonly settings: RateLimitSettings,
     private readonly clock: Pick<Clock, 'now'>,
+    private readonly wall: Pick<Clock, 'now'> = clock,
   ) {
     this.users = new LimitTable(clock, settings.maxTracked);
     this.addresses = new LimitTable(clock, settings.maxTracked);
@@ -204,12 +206,12 @@ export class ServerRateLimits {
   private status(scope: string, charges: readonly Charge[]): RateLimitStatus {
     const limit = this.connectionLimit(scope);
     let remaining = Number.POSITIVE_INFINITY;
-    let resetAt = this.clock.now();
+    let fullIn = 0;
     for (const { table, key, limit: own } of charges) {
       remaining = Math.min(remaining, table.available(key, own));
-      resetAt = Math.max(resetAt, table.fullAt(key, own));
+      fullIn = Math.max(fullIn, table.msUntilFull(key, own));
     }
-    return { scope, limit: limit.perMinute, burst: limit.burst, remaining: Math.floor(remaining), reset_at: resetAt, window_seconds: WINDOW_SECONDS };
+    return { scope, limit: limit.perMinute, burst: limit.burst, remaining: Math.floor(remaining), reset_at: this.wall.now() + fullIn, window_seconds: WINDOW_SECONDS };
   }
 
   private flood(subject: Subject): FloodMeter {

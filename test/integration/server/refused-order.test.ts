@@ -3,8 +3,8 @@ import type { SocketchartServer } from '../../../src/server/index.js';
 import { connectAs, startServer, type TestClient } from './helpers.js';
 
 /**
- * The server's rate clock is `Date.now()`: faking Date alone moves the buckets on at the spec's word,
- * while sockets and timers stay real.
+ * The server's rate clock is `performance.timeOrigin + performance.now()`: faking it (and Date) alone moves
+ * the buckets on at the spec's word, while sockets and timers stay real.
  */
 describe('publishes behind one the rate limit refused', () => {
   let server: SocketchartServer;
@@ -12,7 +12,7 @@ describe('publishes behind one the rate limit refused', () => {
   let reader: TestClient;
   let channel: string;
   let count = 0;
-  const refill = () => vi.setSystemTime(Date.now() + 60_000);
+  const refill = () => vi.advanceTimersByTime(60_000);
   const publish = (id: string) => publisher.send({ type: 'publish', ch: channel, id, data: id });
   const answer = (id: string) => publisher.next((frame) => frame.id === id && (frame.type === 'ack' || frame.type === 'error'));
 
@@ -25,7 +25,7 @@ describe('publishes behind one the rate limit refused', () => {
   });
 
   beforeEach(async () => {
-    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() });
+    vi.useFakeTimers({ toFake: ['Date', 'performance'], now: Date.now() });
     channel = `chat:order-${++count}`;
     publisher = await connectAs(server, `publisher-${count}`);
     reader = await connectAs(server, `reader-${count}`);

@@ -109,6 +109,19 @@ describe('TokenBucket', () => {
     expect(bucket.blockedUntil).toBe(5_000);
   });
 
+  it('counts a clock gone back as no time passing: a block keeps what was left of it, and the refill goes on from there', () => {
+    const clock = { time: 3_600_000, now: () => clock.time };
+    const bucket = new TokenBucket({ ratePerSec: 1, burst: 2 }, clock);
+    bucket.tryTake(2);
+    bucket.blockUntil(3_601_000);
+    clock.time = 3_600_500;
+    expect(bucket.msUntil()).toBe(500);
+    clock.time = 500; // the wall clock is stepped back an hour
+    expect([bucket.tryTake(), bucket.available(), bucket.msUntil()]).toEqual([false, 0, 500]);
+    clock.time = 1_000;
+    expect(bucket.tryTake()).toBe(true);
+  });
+
   it('rejects a negative rate or burst at creation', () => {
     expect(() => new TokenBucket({ ratePerSec: -1, burst: 1 }, new SimulatedClock())).toThrow(/ratePerSec/);
     expect(() => new TokenBucket({ ratePerSec: 1, burst: Number.NaN }, new SimulatedClock())).toThrow(/burst/);

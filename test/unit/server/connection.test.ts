@@ -202,10 +202,37 @@ describe('ServerConnection: refusals', () => {
     socket.receive({ type: 'publish', ch: 'closed:x', id: 'p2', data: 1 });
     expect(socket.ofType('error')).toMatchObject([
       { code: 'AUTHORIZATION_FAILED', id: 'p1', details: { ch: 'closed:x', action: 'publish' } },
-      { code: 'RATE_LIMIT_EXCEEDED', id: 'p2' },
+      { code: 'RATE_LIMIT_EXCEEDED', id: 'p2', details: { scope: 'control', ch: 'closed:x', action: 'publish' } },
     ]);
     await new Promise((resolve) => setImmediate(resolve));
     expect(socket.ofType('ack')).toEqual([]);
+  });
+
+  it('answers a channel frame over the control limit with RATE_LIMIT_EXCEEDED naming its channel and action', async () => {
+    const { socket } = await connection({ rateLimits: { control: { perMinute: 6, burst: 1 } } });
+    socket.receive({ type: 'ping', ts: 1 });
+    socket.receive({ type: 'subscribe', ch: 'chat:a' });
+    socket.receive({ type: 'unsubscribe', ch: 'chat:b' });
+    socket.receive({ type: 'presence', ch: 'chat:c', action: 'join' });
+    socket.receive({ type: 'typing', ch: 'chat:d', typing: true });
+    expect(socket.ofType('error')).toMatchObject([
+      { code: 'RATE_LIMIT_EXCEEDED', details: { scope: 'control', ch: 'chat:a', action: 'subscribe' } },
+      { code: 'RATE_LIMIT_EXCEEDED', details: { scope: 'control', ch: 'chat:b', action: 'unsubscribe' } },
+      { code: 'RATE_LIMIT_EXCEEDED', details: { scope: 'control', ch: 'chat:c', action: 'join' } },
+      { code: 'RATE_LIMIT_EXCEEDED', details: { scope: 'control', ch: 'chat:d', action: 'typing' } },
+    ]);
+  });
+
+  it('names the channel of every subscribe the control limit refuses when three tabs of a user resubscribe 70 channels each', async () => {
+    const node = await testNode();
+    stops.push(node.stop);
+    const tabs = [node.connect('alice').socket, node.connect('alice').socket, node.connect('alice').socket];
+    tabs.forEach((socket, tab) => {
+      for (let i = 0; i < 70; i++) socket.receive({ type: 'subscribe', ch: `chat:${tab}-${i}` });
+    });
+    // the user's control bucket (burst 200, shared by the tabs) refuses the last 10
+    const refused = tabs.flatMap((socket) => socket.ofType('error')).map((frame) => [frame.code, (frame.details as { ch?: string }).ch]);
+    expect(refused).toEqual(Array.from({ length: 10 }, (_, i) => ['RATE_LIMIT_EXCEEDED', `chat:2-${60 + i}`]));
   });
 });
 

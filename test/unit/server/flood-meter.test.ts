@@ -40,3 +40,11 @@ it('is quiet once two windows have passed since the window of its last refusal b
   expect(meter.quiet(2999)).toBe(false);
   expect(meter.quiet(3000)).toBe(true);
 });
+
+it('weighs the window before at most once when the clock is stepped back', () => {
+  const meter = new FloodMeter(50, 10_000);
+  refuse(meter, 0, 10);
+  expect(meter.reject(10_500)).toBe(false);
+  expect(meter.reject(10_500 - 60_000)).toBe(false); // 12 refusals, far below 50
+  expect(refuse(meter, 10_500 - 60_000, 39)).toEqual([...Array<boolean>(38).fill(false), true]);
+});

@@ -34,12 +34,12 @@ it('forgets a held bucket on sweep from the moment its hold ends, once it is ful
   expect(table.size).toBe(0);
 });
 
-it('says when a bucket is full again', () => {
+it('says how long until a bucket is full again', () => {
   const { table } = tableAt(5000);
-  expect(table.fullAt('k', perSecond(2))).toBe(5000);
+  expect(table.msUntilFull('k', perSecond(2))).toBe(0);
   table.take('k', perSecond(2));
   table.take('k', perSecond(2));
-  expect(table.fullAt('k', perSecond(2))).toBe(7000);
+  expect(table.msUntilFull('k', perSecond(2))).toBe(2000);
 });
 
 it('gives a token back up to the burst, and refills at the same rate after it', () => {

@@ -1,0 +1,46 @@
+import { pino } from 'pino';
+import { afterEach, expect, it, vi } from 'vitest';
+import { createNodeParts } from '../../../src/server/node-parts.js';
+import { resolveOptions } from '../../../src/server/options.js';
+
+const HOUR = 3_600_000;
+const alice = { kind: 'user', id: 'alice' } as const;
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+/** A node's rate limits on their default clock, as `createServer` builds them: `default` grants one frame a second, three at once. */
+function defaultClockLimits() {
+  vi.useFakeTimers({ toFake: ['Date', 'performance'] });
+  const { limits } = createNodeParts(resolveOptions({ port: 0, logger: pino({ level: 'silent' }), auth: { verify: async (token) => ({ userId: token }) }, rateLimits: { default: { perMinute: 60, burst: 3 } } }));
+  const connection = limits.newConnection();
+  return { take: () => limits.take(connection, alice, 'default') };
+}
+
+/** The wall clock is corrected back an hour (an NTP step, a VM resumed), then `ms` pass. */
+function stepBackAnHourThenWait(ms: number): void {
+  vi.setSystemTime(Date.now() - HOUR);
+  vi.advanceTimersByTime(ms);
+}
+
+it('holds a refused scope for its retry_after only, though the wall clock is stepped back an hour meanwhile', () => {
+  const { take } = defaultClockLimits();
+  expect([take().ok, take().ok, take().ok, take()]).toMatchObject([true, true, true, { ok: false, retryAfterMs: 1000 }]);
+  stepBackAnHourThenWait(1000);
+  expect(take().ok).toBe(true);
+});
+
+it('refills a drained scope with the time that passes after the wall clock is stepped back', () => {
+  const { take } = defaultClockLimits();
+  expect([take().ok, take().ok, take().ok]).toEqual([true, true, true]);
+  stepBackAnHourThenWait(3000);
+  expect([take().ok, take().ok, take().ok]).toEqual([true, true, true]);
+});
+
+it('tells reset_at in wall clock ms after the wall clock is stepped back', () => {
+  const { take } = defaultClockLimits();
+  stepBackAnHourThenWait(0);
+  const verdict = take();
+  expect(verdict.ok && verdict.announce?.reset_at).toBe(Date.now() + 1000);
+});
