@@ -111,8 +111,10 @@ export interface PersistenceOptions {
    * of the app: `webStorageStore()` or `indexedDbStore()` in browsers, `fileStore()` in Node, `memoryStore()`
    * in tests. Give every connection its own store. Messages a previous run left are queued again when the
    * store has loaded, or when the connection next starts if it is closed by then (acknowledged ones with
-   * their ids, so the server keeps them once); their outcome is
-   * reported by `restored` and `error` events. `stop()` and `dispose()` settle every message (CLOSED) and
+   * their ids, so the server keeps them once), oldest first: those that do not fit in the queue, the newest,
+   * fail with QUEUE_OVERFLOW; their outcome is reported by `restored` and `error` events. Nothing is written
+   * until the store has loaded, for `connectTimeoutMs` at most (then the store is reported, and what it loads
+   * later is queued behind what this run queued). `stop()` and `dispose()` settle every message (CLOSED) and
    * clear it from the store.
    */
   store: MessageStore;
@@ -157,7 +159,7 @@ export interface ConnectionOptions {
   rateLimit?: RateLimitOptions;
   /** Keep queued and unacknowledged messages across restarts of the app. @default undefined (kept in memory only) */
   persistence?: PersistenceOptions;
-  /** Longest wait for the token (from a token provider) and the socket to open. @default 10000 */
+  /** Longest wait for the token (from a token provider) and the socket to open; also for `persistence.store` to load. @default 10000 */
   connectTimeoutMs?: number;
   /** Longest wait for the server's answer to the auth frame. @default 10000 */
   authTimeoutMs?: number;

@@ -14,8 +14,9 @@ import type { Router } from './router.js';
 import type { Operations } from '../protocol/operations.js';
 import { acknowledgesOf } from '../protocol/capabilities.js';
 import type { LinkState } from './link-state.js';
-import { MAX_TIMER_MS } from '../environment/clock.js';
+import { MAX_TIMER_MS, type TimerHandle } from '../environment/clock.js';
 import { exactBytes, frameBytes } from '../protocol/frame-bytes.js';
+import { MAX_MESSAGE_ID_LENGTH } from '../protocol/wire.js';
 
 export interface SendOptions {
   /** Queue priority when the message cannot be written at once. @default 'normal' */
@@ -26,7 +27,7 @@ export interface SendOptions {
   channel?: string;
   /** Application event name carried with the message. @default undefined */
   event?: string;
-  /** Message id carried with the message (acks and dedup build on it). @default a fresh id when `ack` is set */
+  /** Message id carried with the message (acks and dedup build on it): 1 to 128 characters. @default a fresh id when `ack` is set */
   id?: string;
   /**
    * Keep the message until the server acknowledges it: the promise resolves with the ack (not on write),
@@ -92,25 +93,37 @@ export class Outbound {
   private disposed = false;
   /** What the store held when it loaded while the connection was closed: queued when it starts again. */
   private unrestored: readonly StoredMessage[] | undefined;
-  /** The store has not answered its load yet: nothing is written, so that what a previous run left goes first. */
+  /** The store has not answered its load yet (for `connectTimeoutMs` at most): nothing is written, so that what a previous run left goes first. */
   private loading: boolean;
+  private loadTimer: TimerHandle;
 
   constructor(private readonly host: OutboundHost) {
     const { options } = host;
     if (options.rateLimit.configured) this.limiter = new RateLimiter(options.clock, options.rateLimit);
     this.loading = options.store !== undefined;
     if (options.store) {
-      const outbox = (this.outbox = new Outbox(options.store, options.clock, (what, cause) =>
-        host.reportError(new SocketchartError(ErrorCode.SERVER_ERROR, { message: `The persistence store could not ${what} a message`, recovery: 'none', cause })),
-      ));
+      const failed = (what: string, cause?: unknown) =>
+        host.reportError(new SocketchartError(ErrorCode.SERVER_ERROR, { message: `The persistence store ${what}`, recovery: 'none', cause }));
+      const outbox = (this.outbox = new Outbox(options.store, options.clock, (what, cause) => failed(`could not ${what} a message`, cause)));
+      /** This run's messages go on without what the store holds. */
+      const giveUp = (what: string, cause?: unknown) => {
+        failed(what, cause);
+        this.loaded();
+        if (this.size > 0) this.wakeFlusher();
+      };
+      this.loadTimer = options.clock.setTimeout(() => giveUp('did not answer its load'), options.connectTimeoutMs);
       outbox.load().then(
-        (messages) => this.restore(messages),
-        (cause) => {
-          this.loading = false;
-          host.reportError(new SocketchartError(ErrorCode.SERVER_ERROR, { message: 'The persistence store could not be loaded', recovery: 'none', cause }));
-        },
+        // answered after the timer: behind what this run queued
+        (messages) => this.restore(messages, this.loading),
+        (cause) => giveUp('could not be loaded', cause),
       );
     }
+  }
+
+  /** The store answered its load, or was given up on. */
+  private loaded(): void {
+    if (this.loading) this.host.options.clock.clearTimeout(this.loadTimer);
+    this.loading = false;
   }
 
   get size(): number {
@@ -170,6 +183,10 @@ export class Outbound {
     }
     if (options.ttl !== undefined && !(typeof options.ttl === 'number' && options.ttl >= 0)) {
       return Promise.reject(new InvalidOptionError('ttl', 'a number of ms, 0 or more (0: none)', options.ttl));
+    }
+    const id = options.id;
+    if (id !== undefined && !(typeof id === 'string' && id !== '' && id.length <= MAX_MESSAGE_ID_LENGTH)) {
+      return Promise.reject(new InvalidOptionError('id', `a non-empty string of at most ${MAX_MESSAGE_ID_LENGTH} characters`, id));
     }
     if (typeof Blob !== 'undefined' && data instanceof Blob) {
       return Promise.reject(new SocketchartError(ErrorCode.INVALID_MESSAGE_FORMAT, { message: 'A Blob is not sent: send its bytes (await blob.arrayBuffer())', recovery: 'fail' }));
@@ -252,10 +269,13 @@ export class Outbound {
     if (this.size > 0) this.host.wake();
   }
 
-  /** Queues again what a previous run left in the persistence store, oldest first and ahead of what this run queued. */
-  private restore(messages: readonly StoredMessage[]): void {
+  /**
+   * Queues again what a previous run left in the persistence store, oldest first and ahead of what this run
+   * queued (behind it unless `first`); when they do not all fit, the newest are refused.
+   */
+  private restore(messages: readonly StoredMessage[], first = true): void {
     const outbox = this.outbox!;
-    this.loading = false;
+    this.loaded();
     if (this.disposed) return;
     if (this.host.link.settled) {
       this.unrestored = messages;
@@ -263,41 +283,39 @@ export class Outbound {
     }
     const { clock, maxMessageBytes: limit } = this.host.options;
     const now = clock.now();
-    const kept: StoredMessage[] = [];
+    let kept = 0;
     let expired = 0;
     for (const message of messages) {
-      if (message.expiresAt !== undefined && message.expiresAt <= now) {
-        outbox.forget(message.key);
+      const { key, expiresAt } = message;
+      // no longer than the TTL it was sent with, whatever the wall clock did since
+      const ttl = expiresAt === undefined ? undefined : Math.min(expiresAt - now, expiresAt - message.sentAt);
+      if (ttl !== undefined && !(ttl > 0)) {
+        outbox.forget(key);
         expired++;
         continue;
       }
       const bytes = frameBytes(message.frame, limit);
       if (bytes > limit) {
-        outbox.forget(message.key);
+        outbox.forget(key);
         this.host.metrics.drops++;
-        this.host.reportError(new SocketchartError(ErrorCode.MESSAGE_TOO_LARGE, { message: `A stored message of ${bytes} bytes exceeds maxMessageBytes (${limit})`, details: { bytes, limit, key: message.key } }));
+        this.host.reportError(new SocketchartError(ErrorCode.MESSAGE_TOO_LARGE, { message: `A stored message of ${bytes} bytes exceeds maxMessageBytes (${limit})`, details: { bytes, limit, key } }));
         continue;
       }
-      if (message.ack && this.acks?.has(message.key)) continue;
-      kept.push(message);
-    }
-    const settled = kept.map((message) => (message.ack ? this.ackTracker().track(message.key, message.frame, message.channel) : undefined));
-    for (let i = kept.length - 1; i >= 0; i--) {
-      const message = kept[i]!;
-      const acked = settled[i];
-      const ttl = message.expiresAt === undefined ? undefined : message.expiresAt - now;
-      const queued = this.enqueue(message.frame, message.priority, ttl, message.ack ? message.key : undefined, message.channel, undefined, true);
+      if (message.ack && this.acks?.has(key)) continue;
+      kept++;
+      const acked = message.ack ? this.ackTracker().track(key, message.frame, message.channel) : undefined;
+      const queued = this.enqueue(message.frame, message.priority, ttl, message.ack ? key : undefined, message.channel, undefined, first);
       if (acked) {
         const acks = this.acks!;
         queued.then(
-          () => acks.written(message.key),
-          (error: SocketchartError) => acks.fail(message.key, error),
+          () => acks.written(key),
+          (error: SocketchartError) => acks.fail(key, error),
         );
       }
-      outbox.forgetWhenSettled(message.key, acked ?? queued);
+      outbox.forgetWhenSettled(key, acked ?? queued);
       (acked ?? queued).catch((error: SocketchartError) => this.host.reportError(error));
     }
-    this.host.events.emit('restored', { messages: kept.length, expired });
+    this.host.events.emit('restored', { messages: kept, expired });
     if (this.size > 0) this.wakeFlusher();
   }
 
@@ -459,6 +477,7 @@ export class Outbound {
 
   dispose(): void {
     this.disposed = true;
+    this.loaded();
     this.endThrottle();
     this.queue?.dispose();
     this.acks?.rejectAll(closedError('disposed'));

@@ -120,10 +120,14 @@ export interface UnsubscribeFrame {
   type: 'unsubscribe';
   ch: string;
 }
+/** Most characters of a message id (`PublishFrame.id`): a server refuses a longer one, or an empty one, without naming it. */
+export const MAX_MESSAGE_ID_LENGTH = 128;
+
 /** With `id`: answered by `ack` (or an `error` carrying the id) and deduplicated; without: fire and forget. */
 export interface PublishFrame {
   type: 'publish';
   ch: string;
+  /** 1 to `MAX_MESSAGE_ID_LENGTH` characters. */
   id?: string;
   data: unknown;
   event?: string;

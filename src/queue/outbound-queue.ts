@@ -63,7 +63,10 @@ export interface EnqueueInput {
   channel?: string;
   /** Aborting it takes the message out of the queue (if it is still there) and rejects its promise with the signal's reason. */
   signal?: AbortSignal;
-  /** Queued ahead of the messages of its priority, as the oldest of them (one a previous run left). */
+  /**
+   * One a previous run left: queued ahead of the other messages of its priority, after those queued `first`
+   * before it (queue them oldest first); when the queue is full it evicts or is refused as the oldest of its priority.
+   */
   first?: boolean;
 }
 
@@ -78,6 +81,8 @@ export const priorityError = (priority: unknown): InvalidOptionError | undefined
 class Entry implements QueuedMessage {
   heapIndex = -1;
   queued = false;
+  /** Queued `first`. */
+  first = false;
   resolve!: () => void;
   reject!: (error: SocketchartError) => void;
   constructor(
@@ -120,6 +125,14 @@ class Lane {
   unshift(entry: Entry): void {
     if (this.head > 0) this.items[--this.head] = entry;
     else this.items.unshift(entry);
+    this.bytes += entry.bytes;
+    this.length++;
+  }
+  /** After the live messages queued `first`, ahead of the others. */
+  insert(entry: Entry): void {
+    let i = this.head;
+    while (i < this.items.length && (this.items[i]!.first || !this.items[i]!.queued)) i++;
+    this.items.splice(i, 0, entry);
     this.bytes += entry.bytes;
     this.length++;
   }
@@ -245,9 +258,10 @@ export class OutboundQueue {
       entry.reject(expiredError(entry));
       return promise;
     }
+    const first = (entry.first = input.first === true);
     this.expireDue(now);
-    if (this.admit(entry, input.first === true)) {
-      if (input.first) this.lane(rank).unshift(entry);
+    if (this.admit(entry, first)) {
+      if (first) this.lane(rank).insert(entry);
       else this.lane(rank).push(entry);
       if (input.signal !== undefined) this.cancelOnAbort(entry, input.signal);
     }

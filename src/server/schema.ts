@@ -1,13 +1,13 @@
 import type * as Zod from 'zod';
 import { dependencies } from './dependencies.js';
-import { clientFrameTypes, type ClientFrame, type ClientFrameType } from '../protocol/wire.js';
+import { MAX_MESSAGE_ID_LENGTH, clientFrameTypes, type ClientFrame, type ClientFrameType } from '../protocol/wire.js';
 import { CHANNEL_NAME_PATTERN, MAX_CHANNEL_LENGTH } from './channels.js';
 import { boundsProblem, type JsonBounds } from './json-bounds.js';
 
 const { z } = dependencies.core<typeof Zod>('zod');
 
 const channel = z.string().max(MAX_CHANNEL_LENGTH).regex(CHANNEL_NAME_PATTERN, 'expected a channel name type:id[:sub]');
-const messageId = z.string().min(1).max(128);
+const messageId = z.string().min(1).max(MAX_MESSAGE_ID_LENGTH);
 const eventName = z
   .string()
   .max(64)
@@ -53,7 +53,7 @@ export function parseClientFrame(text: string, bounds: JsonBounds, accepted: Rea
     return { ok: false, message: 'a frame must be a JSON object' };
   }
   const record = json as Record<string, unknown>;
-  const id = typeof record.id === 'string' && record.id.length <= 128 ? record.id : undefined;
+  const id = typeof record.id === 'string' && record.id.length <= MAX_MESSAGE_ID_LENGTH ? record.id : undefined;
   const problem = boundsProblem(json, bounds, text);
   if (problem) return { ok: false, message: `frame ${problem}`, ...(id ? { id } : {}) };
   const type = record.type;

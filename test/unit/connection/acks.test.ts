@@ -133,6 +133,45 @@ describe('acknowledged sends', () => {
   });
 });
 
+describe('message ids the wire cannot carry back', () => {
+  /** How each promise settled once the effects landed: its error code, 'resolved', or 'pending'. */
+  async function outcomes(h: Harness, promises: ReadonlyArray<Promise<unknown>>) {
+    const out = promises.map(() => 'pending');
+    promises.forEach((promise, i) => void promise.then(() => (out[i] = 'resolved'), (error: SocketchartError) => (out[i] = error.code)));
+    await h.settle();
+    return out;
+  }
+
+  it('request() with an empty id, one over 128 characters or one that is not a string is refused at once with INVALID_OPTION, nothing written', async () => {
+    const h = harness({ heartbeat: false });
+    acking(h);
+    await h.connect();
+    const ids = ['', 'x'.repeat(129), 42 as unknown as string];
+    const refused = ids.map((id) => h.connection.request('x', { channel: 'c', id }));
+    expect(await outcomes(h, refused)).toEqual([ErrorCode.INVALID_OPTION, ErrorCode.INVALID_OPTION, ErrorCode.INVALID_OPTION]);
+    await expect(refused[1]).rejects.toMatchObject({ message: expect.stringContaining('a non-empty string of at most 128 characters') });
+    expect(publishes(h.server.last)).toEqual([]);
+    expect(h.errors).toEqual([]);
+  });
+
+  it('an id of 128 characters is carried and acknowledged', async () => {
+    const h = harness({ heartbeat: false });
+    acking(h);
+    await h.connect();
+    const id = 'x'.repeat(128);
+    await expect(h.connection.request('x', { channel: 'c', id })).resolves.toMatchObject({ id });
+  });
+
+  it('send() with an id the wire cannot carry is refused at once too, with or without ack', async () => {
+    const h = harness({ heartbeat: false });
+    acking(h);
+    await h.connect();
+    const refused = [h.connection.send('x', { channel: 'c', id: '' }), h.connection.send('x', { channel: 'c', id: 'y'.repeat(129), ack: true })];
+    expect(await outcomes(h, refused)).toEqual([ErrorCode.INVALID_OPTION, ErrorCode.INVALID_OPTION]);
+    expect(publishes(h.server.last)).toEqual([]);
+  });
+});
+
 describe('ack tracker: a rate-limit hold does not outlive its socket', () => {
   it('a held message resent on a new socket waits acks.timeoutMs for its ack, not the old hold', async () => {
     const h = harness({ heartbeat: false, reconnect: { baseMs: 100, capMs: 100, jitter: 0 }, acks: { timeoutMs: 60_000, maxAttempts: 1 } });

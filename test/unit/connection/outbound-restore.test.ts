@@ -154,3 +154,105 @@ it('a connection disposed before its store has loaded leaves what a previous run
   await next.connect();
   expect(next.server.last!.sentOfType('publish').map((frame) => frame.data)).toEqual(['left']);
 });
+
+it('a restore larger than the queue keeps the oldest stored messages (those in flight first) and refuses the newest, as the queue does for sends', async () => {
+  const store = memoryStore();
+  store.put(stored({ key: 'acked-1', ack: true, frame: '{"type":"publish","ch":"c","id":"acked-1","data":"acked-1"}', sentAt: START - 5_000 }));
+  store.put(stored({ key: 'acked-2', ack: true, frame: '{"type":"publish","ch":"c","id":"acked-2","data":"acked-2"}', sentAt: START - 4_000 }));
+  for (const [i, key] of ['queued-1', 'queued-2', 'queued-3'].entries()) store.put(stored({ key, sentAt: START - 3_000 + i }));
+  const h = harness({ heartbeat: false, persistence: { store }, queue: { maxMessages: 3 } });
+  await h.settle();
+  expect(h.connection.queued).toBe(3);
+  expect(h.errors.map((error) => error.code)).toEqual([ErrorCode.QUEUE_OVERFLOW, ErrorCode.QUEUE_OVERFLOW]);
+  expect(store.load().map((message) => message.key)).toEqual(['acked-1', 'acked-2', 'queued-1']);
+  await h.connect();
+  await h.advance(100);
+  expect(h.server.last!.sentOfType('publish').map((frame) => frame.data)).toEqual(['acked-1', 'acked-2', 'queued-1']);
+});
+
+it('a restore larger than a queue that rejects when full refuses the newest stored messages too, and goes ahead of what this run queued', async () => {
+  const store = memoryStore();
+  for (const key of ['left-1', 'left-2', 'left-3']) store.put(stored({ key }));
+  const h = harness({ heartbeat: false, persistence: { store }, queue: { maxMessages: 3, overflow: 'reject' } });
+  const mine = h.connection.send('mine', { channel: 'c' });
+  await h.settle();
+  expect(h.errors.map((error) => error.code)).toEqual([ErrorCode.QUEUE_OVERFLOW]);
+  expect(store.load().map((message) => message.key)).toEqual(['left-1', 'left-2', expect.any(String)]);
+  await h.connect();
+  await h.advance(100);
+  await mine;
+  expect(h.server.last!.sentOfType('publish').map((frame) => frame.data)).toEqual(['left-1', 'left-2', 'mine']);
+});
+
+it('a restored message waits no longer than the TTL it was sent with, even when the wall clock stepped back between runs', async () => {
+  const store = memoryStore();
+  // the previous run's clock was an hour ahead (corrected since): sent with a 10 s TTL
+  const sentAt = START + 3_600_000;
+  store.put(stored({ key: 'short-lived', sentAt, expiresAt: sentAt + 10_000 }));
+  const h = harness({ heartbeat: false, persistence: { store } });
+  await h.settle();
+  expect(h.connection.queued).toBe(1);
+  await h.advance(9_999);
+  expect(h.connection.queued).toBe(1);
+  await h.advance(1);
+  expect(h.connection.queued).toBe(0);
+  expect(h.errors.map((error) => error.code)).toEqual([ErrorCode.MESSAGE_EXPIRED]);
+});
+
+it('a stored message whose expiry is not after the time it was sent is dropped as expired, not restored for ever', async () => {
+  const store = memoryStore();
+  store.put(stored({ key: 'odd', sentAt: START + 5_000, expiresAt: START + 5_000 }));
+  const h = harness({ heartbeat: false, persistence: { store } });
+  const restored: unknown[] = [];
+  h.connection.on('restored', (event) => restored.push(event));
+  await h.settle();
+  expect(restored).toEqual([{ messages: 0, expired: 1 }]);
+  expect(store.size).toBe(0);
+});
+
+it('a store whose load() never answers holds messages back for connectTimeoutMs at most: then the connection sends and reports the store', async () => {
+  let answer: (messages: StoredMessage[]) => void = () => undefined;
+  const store: MessageStore = { load: () => new Promise((resolve) => (answer = resolve)), put: () => undefined, delete: () => undefined };
+  const h = harness({ heartbeat: false, persistence: { store }, connectTimeoutMs: 5_000 });
+  await h.connect();
+  expect(h.connection.status).toBe('connected');
+  let sent = false;
+  void h.connection.send('hello', { channel: 'c' }).then(() => (sent = true));
+  await h.advance(4_000);
+  expect(h.server.last!.sentOfType('publish')).toEqual([]);
+  await h.advance(1_000);
+  expect(sent).toBe(true);
+  expect(h.server.last!.sentOfType('publish').map((frame) => frame.data)).toEqual(['hello']);
+  expect(h.errors.map((error) => [error.code, error.message])).toEqual([[ErrorCode.SERVER_ERROR, 'The persistence store did not answer its load']]);
+  await h.connection.send('direct', { channel: 'c' });
+  // a late answer is still restored, behind what this run sent meanwhile
+  answer([stored({ key: 'late' })]);
+  await h.settle();
+  await h.settle();
+  expect(h.server.last!.sentOfType('publish').map((frame) => frame.data)).toEqual(['hello', 'direct', 'late']);
+});
+
+it('a late store answer queues what it held behind what this run still has queued', async () => {
+  let answer: (messages: StoredMessage[]) => void = () => undefined;
+  const store: MessageStore = { load: () => new Promise((resolve) => (answer = resolve)), put: () => undefined, delete: () => undefined };
+  const h = harness({ heartbeat: false, persistence: { store }, connectTimeoutMs: 5_000 });
+  void h.connection.send('mine', { channel: 'c' });
+  await h.advance(5_000);
+  answer([stored({ key: 'late' })]);
+  await h.settle();
+  await h.settle();
+  expect(h.connection.queued).toBe(2);
+  await h.connect();
+  await h.advance(100);
+  expect(h.server.last!.sentOfType('publish').map((frame) => frame.data)).toEqual(['mine', 'late']);
+});
+
+it('a connection disposed while its store loads leaves no load timer behind', async () => {
+  const store: MessageStore = { load: () => new Promise(() => {}), put: () => undefined, delete: () => undefined };
+  const h = harness({ heartbeat: false, persistence: { store } });
+  const before = h.clock.pending;
+  h.connection.dispose();
+  expect(h.clock.pending).toBeLessThan(before);
+  await h.advance(60_000);
+  expect(h.errors).toEqual([]);
+});

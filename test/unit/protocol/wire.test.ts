@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { clientFrameTypes, CloseCode, ErrorCode, JSON_SUBPROTOCOL, serverFrameTypes, TOKEN_SUBPROTOCOL_PREFIX } from '../../../src/protocol/wire.js';
+import { clientFrameTypes, CloseCode, ErrorCode, JSON_SUBPROTOCOL, MAX_MESSAGE_ID_LENGTH, serverFrameTypes, TOKEN_SUBPROTOCOL_PREFIX } from '../../../src/protocol/wire.js';
 import { parseClientFrame } from '../../../src/server/schema.js';
 
 describe('the wire protocol, as the README’s protocol tables give it', () => {
@@ -71,6 +71,14 @@ describe('the wire protocol, as the README’s protocol tables give it', () => {
     for (const type of clientFrameTypes) {
       expect(parseClientFrame(JSON.stringify(samples[type]), { maxDepth: 32, maxItems: 10_000 })).toEqual({ ok: true, frame: samples[type] });
     }
+  });
+
+  it('a message id has 1 to MAX_MESSAGE_ID_LENGTH (128) characters: the reference server reads no other, and the client sends no other', () => {
+    expect(MAX_MESSAGE_ID_LENGTH).toBe(128);
+    const publish = (id: string) => parseClientFrame(JSON.stringify({ type: 'publish', ch: 'chat:a', id, data: 1 }), { maxDepth: 32, maxItems: 10_000 }).ok;
+    expect(publish('x'.repeat(MAX_MESSAGE_ID_LENGTH))).toBe(true);
+    expect(publish('x'.repeat(MAX_MESSAGE_ID_LENGTH + 1))).toBe(false);
+    expect(publish('')).toBe(false);
   });
 });
 

@@ -329,6 +329,36 @@ describe('OutboundQueue', () => {
     expect(drain(queue).map((m) => m.payload)).toEqual(['a', 'b', 'c']);
   });
 
+  it('messages queued first go ahead of the others of their priority, each after those queued first before it', () => {
+    const { queue } = makeQueue();
+    send(queue, 'normal', 'mine-1');
+    send(queue, 'normal', 'mine-2');
+    for (const payload of ['left-1', 'left-2']) queue.enqueue({ payload, bytes: 1, priority: 'normal', first: true });
+    queue.enqueue({ payload: 'left-high', bytes: 1, priority: 'high', first: true });
+    expect(drain(queue).map((m) => m.payload)).toEqual(['left-high', 'left-1', 'left-2', 'mine-1', 'mine-2']);
+  });
+
+  it('messages queued first into a queue too small for them: the oldest are kept, the newest refused', async () => {
+    for (const overflow of ['reject', 'evict-lowest'] as const) {
+      const { queue } = makeQueue({ maxMessages: 3, overflow });
+      const mine = send(queue, 'normal', 'mine');
+      const left = ['left-1', 'left-2', 'left-3'].map((payload) => track(queue.enqueue({ payload, bytes: 1, priority: 'normal', first: true })));
+      await flush();
+      expect(left.map(codeOf)).toEqual([undefined, undefined, ErrorCode.QUEUE_OVERFLOW]);
+      expect(outcome(mine).status).toBe('pending');
+      expect(drain(queue).map((m) => m.payload)).toEqual(['left-1', 'left-2', 'mine']);
+    }
+  });
+
+  it('a message queued first, put back after a shift, stays ahead of the later ones queued first', () => {
+    const { queue } = makeQueue();
+    send(queue, 'normal', 'mine');
+    queue.enqueue({ payload: 'left-1', bytes: 1, priority: 'normal', first: true });
+    queue.unshift(queue.shift()!);
+    queue.enqueue({ payload: 'left-2', bytes: 1, priority: 'normal', first: true });
+    expect(drain(queue).map((m) => m.payload)).toEqual(['left-1', 'left-2', 'mine']);
+  });
+
   it('unshift keeps the TTL of a message put back', async () => {
     const { queue, clock } = makeQueue();
     const box = send(queue, 'normal', 'a', { ttlMs: 100 });
