@@ -1,14 +1,14 @@
 import type { InboundMessage } from '../protocol/adapter.js';
 import { ErrorCode, InvalidOptionError, SocketchartError, checkSignal, failedError } from '../protocol/errors.js';
 import { readerBound, type ReaderBound, type ReaderOverflow } from '../queue/reader-bound.js';
-import type { StateChange } from './events.js';
+import type { ConnectionEvents, StateChange } from './events.js';
 
 /** What a channel's iterator does when the reader falls `bufferSize` messages behind. */
 export type ChannelOverflow = ReaderOverflow;
 
 /** `bufferSize` and `overflow` bound the messages held for a reader that is behind; `dropped` counts what was forgotten. */
 export interface ChannelIteratorOptions extends ReaderBound {
-  /** Ends the iteration: the waiting `next()` rejects with the signal's reason. @default undefined */
+  /** Ends the iteration: the messages waiting are dropped, and the next `next()` (or the waiting one) rejects with the signal's reason. @default undefined */
   signal?: AbortSignal;
 }
 
@@ -24,6 +24,7 @@ export interface ChannelIterator<T = unknown> extends AsyncIterableIterator<Inbo
 export interface ChannelSource {
   subscribe(channel: string, listener: (data: unknown, message: InboundMessage) => void): () => void;
   on(event: 'state', listener: (change: StateChange) => void): () => void;
+  on(event: 'refused', listener: (refusal: ConnectionEvents['refused']) => void): () => void;
   readonly lastError: SocketchartError | null;
   readonly status: string;
   readonly isDisposed: boolean;
@@ -34,8 +35,9 @@ type Ending = { done: true } | { error: unknown };
 /**
  * Iterates a channel from the moment it is created: messages that arrive before a `next()` wait in a
  * bounded buffer. The iteration ends (`done`) when the connection is closed, throws the failure when it
- * fails (at once when it is made on a closed, disposed or failed connection, as `ready()`), and throws the
- * signal's reason when aborted; any ending unsubscribes.
+ * fails (at once when it is made on a closed, disposed or failed connection, as `ready()`), throws the
+ * server's refusal of the channel (AUTHORIZATION_FAILED), and throws the signal's reason when aborted;
+ * any ending unsubscribes.
  */
 export function iterateChannel<T>(source: ChannelSource, channel: string, options: ChannelIteratorOptions = {}): ChannelIterator<T> {
   const { signal } = options;
@@ -52,6 +54,7 @@ export function iterateChannel<T>(source: ChannelSource, channel: string, option
     ending = end;
     unsubscribe();
     offState();
+    offRefused();
     signal?.removeEventListener('abort', onAbort);
     if (waiter && buffer.length === head) {
       const w = waiter;
@@ -60,7 +63,11 @@ export function iterateChannel<T>(source: ChannelSource, channel: string, option
       else w.resolve({ done: true, value: undefined });
     }
   };
-  const onAbort = () => finish({ error: signal!.reason });
+  const onAbort = () => {
+    buffer.length = 0;
+    head = 0;
+    finish({ error: signal!.reason });
+  };
 
   const unsubscribe = source.subscribe(channel, (_data, message) => {
     if (ending) return;
@@ -100,6 +107,7 @@ export function iterateChannel<T>(source: ChannelSource, channel: string, option
     else if (status === 'failed') finish({ error: source.lastError ?? failedError() });
   };
   const offState = source.on('state', ({ status }) => follow(status));
+  const offRefused = source.on('refused', ({ ch, error }) => ch === channel && finish({ error }));
   if (signal?.aborted) onAbort();
   else signal?.addEventListener('abort', onAbort, { once: true });
   follow(source.isDisposed ? 'closed' : source.status);

@@ -36,7 +36,6 @@ export class Connection {
   /** The current actor has been started (a connection of the shared parent starts its actor on `start()`). */
   private started: boolean;
   private userStopped = false;
-  private disposed = false;
   private presence_: PresenceSession | undefined;
 
   /** @internal Use `createConnection()`, or `connectionOf(actor)` for an actor of `connectionLogic()`. */
@@ -60,7 +59,7 @@ export class Connection {
 
   /** The actor to send to: started if it was not; one that goes on from the last one's state when that one was let go at rest. */
   private running(): ConnectionActor {
-    if (this.disposed) throw new SocketchartError(ErrorCode.CLOSED, { message: `The connection "${this.name}" was disposed` });
+    if (this.rt.disposed) throw new SocketchartError(ErrorCode.CLOSED, { message: `The connection "${this.name}" was disposed` });
     if (this.started && this.actor.getSnapshot().status === 'stopped' && this.rt.releasesAtRest) {
       const rested = this.actor.getPersistedSnapshot() as Snapshot<unknown>;
       this.current = spawnConnectionActor(this.rt, this.owner ?? undefined, { ...rested, status: 'active' } as Snapshot<unknown>);
@@ -75,7 +74,7 @@ export class Connection {
 
   /** Closed, with its actor let go at rest: `stop()` and `retry()` have nothing to do (and need no new actor). */
   private get restsClosed(): boolean {
-    return !this.disposed && this.started && this.rt.releasesAtRest && this.rt.link.status === 'closed' && this.actor.getSnapshot().status === 'stopped';
+    return !this.rt.disposed && this.started && this.rt.releasesAtRest && this.rt.link.status === 'closed' && this.actor.getSnapshot().status === 'stopped';
   }
 
   /** Dials (from `idle` or `closed`, and at once from `closing`: a `stop()` then `start()` comes back); does nothing while already running. */
@@ -87,7 +86,7 @@ export class Connection {
 
   /** `failed` is left only by `retry()`: a start there changes nothing (and watches nothing). */
   private dial(): void {
-    if (!this.disposed && this.rt.link.status === 'failed') return;
+    if (!this.rt.disposed && this.rt.link.status === 'failed') return;
     const actor = this.running();
     this.rt.watchEnvironment();
     actor.send({ type: 'connection.start' });
@@ -142,7 +141,10 @@ export class Connection {
     return this.rt.outbound.sendAcked(data, { ...options, ack: true });
   }
 
-  /** Listens to one channel; the server is asked to (re)subscribe on every connect. Returns the unsubscribe function. */
+  /**
+   * Listens to one channel; the server is asked to (re)subscribe on every connect, until it refuses the
+   * channel (a `refused` event: the channel is dropped; subscribe again to ask again). Returns the unsubscribe function.
+   */
   subscribe<T = unknown>(channel: string, listener: MessageListener<T>): () => void {
     if (typeof channel !== 'string' || channel === '') throw new InvalidOptionError('channel', 'a non-empty channel name', channel);
     if (typeof listener !== 'function') throw new InvalidOptionError('listener', 'a function (data, message) => void', listener);
@@ -183,7 +185,8 @@ export class Connection {
   /**
    * The channel's messages as an async iterator (`for await (const message of connection.channel('x'))`):
    * subscribed at once, buffered up to `bufferSize` for a slow reader, unsubscribed on `break`. The iteration
-   * ends when the connection is closed or disposed and throws when it fails (at once when it is already).
+   * ends when the connection is closed or disposed, throws when it fails (at once when it is already) and
+   * when the server refuses the channel (AUTHORIZATION_FAILED).
    */
   channel<T = unknown>(channel: string, options?: ChannelIteratorOptions): ChannelIterator<T> {
     if (typeof channel !== 'string' || channel === '') throw new InvalidOptionError('channel', 'a non-empty channel name', channel);
@@ -262,7 +265,7 @@ export class Connection {
 
   /** `await using connection = …`: stops (the close handshake, at most `closeTimeoutMs`), then disposes. */
   async [Symbol.asyncDispose](): Promise<void> {
-    if (this.disposed) return;
+    if (this.rt.disposed) return;
     if (!this.rt.link.settled && this.rt.link.status !== 'idle') {
       const closed = this.once('state', { filter: ({ status }) => status === 'closed' || status === 'failed' });
       this.stop();
@@ -273,20 +276,17 @@ export class Connection {
 
   /** Stops the actor for good: closes the socket, clears every timer, rejects queued sends. The connection is then closed; `start()` refuses. */
   dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
-    this.presence_?.dispose();
-    const actor = this.actor;
-    if (this.started && actor.getSnapshot().status === 'active') actor.send({ type: 'connection.stop' });
-    this.rt.unwatchEnvironment();
-    if (this.owner !== undefined) releaseActor(actor, this.owner ?? undefined);
-    this.rt.dispose();
-    this.rt.events.emit('disposed', { name: this.name });
+    this.rt.dispose(() => {
+      this.presence_?.dispose();
+      const actor = this.actor;
+      if (this.started && actor.getSnapshot().status === 'active') actor.send({ type: 'connection.stop' });
+      if (this.owner !== undefined) releaseActor(actor, this.owner ?? undefined);
+    });
   }
 
-  /** `dispose()` was called: the connection cannot start again. */
+  /** `dispose()` was called (or the connection's actor stopped): it cannot start again. */
   get isDisposed(): boolean {
-    return this.disposed;
+    return this.rt.disposed;
   }
 
   /** What the operation calls read of this connection. */

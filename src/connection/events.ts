@@ -39,6 +39,11 @@ export interface ConnectionEvents {
   failover: { from: number; to: number; url: string };
   /** Messages `from..to` of a subscribed channel can no longer be delivered (the server's history no longer reaches back). */
   gap: { ch: string; from: number; to: number };
+  /**
+   * The server refused a subscribed channel (AUTHORIZATION_FAILED), or ended its subscription (a token
+   * refresh no longer allows it): the channel is dropped, not subscribed again; its listeners hear nothing more.
+   */
+  refused: { ch: string; error: SocketchartError };
   /** Queued messages wait for a rate limit (`scope`: the channel type, or `connection`); the flusher tries again after `waitMs`. */
   throttled: { scope: string; waitMs: number; queued: number };
   /** Messages a previous run left in the persistence store were queued again (`expired`: dropped, their TTL had passed). */
@@ -49,6 +54,6 @@ export interface ConnectionEvents {
   typing: TypingChange;
   /** Every snapshot of the connection's machine, across the actors it runs (`connection.actor` may change at rest). */
   snapshot: SnapshotFrom<ConnectionMachine>;
-  /** The connection was disposed: nothing happens on it any more (its channel iterators and rxjs streams end). */
+  /** The connection was disposed (or its actor stopped): nothing happens on it any more (its channel iterators and rxjs streams end). */
   disposed: { name: string };
 }

@@ -137,6 +137,8 @@ export class Inbound implements FrameSink {
     const followsServer = error.code === ErrorCode.RATE_LIMIT_EXCEEDED && host.options.rateLimit.followServer;
     if (followsServer && host.outbound.holdForRateLimit(error)) return;
     if (host.outbound.refused(error)) return;
+    const details = error.details as { ch?: unknown; action?: unknown } | undefined;
+    if (error.code === ErrorCode.AUTHORIZATION_FAILED && details?.action === 'subscribe') this.refuse(details.ch, error);
     host.toMachine({ type: 'server.error', socket: host.socketId, action: classifyErrorFrame(error), error: releaseFrames(error) });
   }
 
@@ -144,6 +146,9 @@ export class Inbound implements FrameSink {
     const { host } = this;
     if (type === 'rate_limit_status' && host.options.rateLimit.followServer) host.outbound.adoptServerLimit(frame);
     if (type === 'subscribed' && typeof frame.ch === 'string' && typeof frame.seq === 'number') host.routes?.startAt(frame.ch, frame.seq);
+    if (type === 'unsubscribed' && frame.reason === 'forbidden') {
+      this.refuse(frame.ch, new SocketchartError(ErrorCode.AUTHORIZATION_FAILED, { message: 'The server ended a subscription (forbidden)', details: { ch: frame.ch, action: 'subscribe' } }));
+    }
     if (type === 'gap' && typeof frame.ch === 'string' && typeof frame.from === 'number' && typeof frame.to === 'number') {
       if (host.routes?.passGap(frame.ch, frame.to)) host.events.emit('gap', { ch: frame.ch, from: frame.from, to: frame.to });
     }
@@ -156,6 +161,11 @@ export class Inbound implements FrameSink {
       });
     }
     if (host.events.has('control')) host.events.emit('control', { type, frame });
+  }
+
+  /** The server refused channel `ch` (a subscribe, or a subscription it ended): dropped, and told as `refused`. */
+  private refuse(ch: unknown, error: SocketchartError): void {
+    if (this.host.routes?.refuse(ch as string)) this.host.events.emit('refused', { ch: ch as string, error });
   }
 
   invalid(error: SocketchartError): void {

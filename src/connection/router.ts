@@ -76,6 +76,11 @@ export class Router {
     return true;
   }
 
+  /** The server refused the channel: it is forgotten (not subscribed again); false when it was not subscribed. */
+  refuse(channel: string): boolean {
+    return this.channels?.delete(channel) === true;
+  }
+
   /** The server confirmed a subscription at `seq`: a channel that has seen nothing yet resumes from there. */
   startAt(channel: string, seq: number): void {
     const entry = this.channels?.get(channel);

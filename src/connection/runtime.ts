@@ -394,16 +394,27 @@ export class ConnectionRuntime implements SocketCallbacks {
     this.operations?.endAll(error);
   }
 
-  /** For good: the environment let go, every message settled, and the connection closed. */
-  dispose(): void {
+  /** Disposed (by the handle's `dispose()`, or its actor stopped): nothing happens on it any more. */
+  disposed = false;
+
+  /**
+   * For good, once: `stop` first (what the handle stops), then the environment let go, every message
+   * settled, the connection closed, and `disposed` emitted.
+   */
+  dispose(stop?: () => void): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    stop?.();
     this.unwatchEnvironment();
     this.outbound.dispose();
     this.operations?.endAll(closedError('disposed'));
     const before = this.link;
-    if (before.status === 'closed') return;
-    this.link = DISPOSED;
-    this.metrics.onState('closed');
-    this.events.emit('state', { status: 'closed', previous: before.status });
+    if (before.status !== 'closed') {
+      this.link = DISPOSED;
+      this.metrics.onState('closed');
+      this.events.emit('state', { status: 'closed', previous: before.status });
+    }
+    this.events.emit('disposed', { name: this.options.name });
   }
 
   // Errors and logs

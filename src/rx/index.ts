@@ -23,7 +23,7 @@ interface Disposable {
   on(event: 'disposed', listener: () => void): () => void;
 }
 
-/** Runs `listen` while subscribed, until the connection or pool is disposed (then completes, after its own `disposed` event). */
+/** Runs `listen` while subscribed, until the connection or pool is disposed (then completes, after its own `disposed` event; at once when disposed while `listen` sent the first value). */
 function whileAlive<T>(source: Disposable, listen: (subscriber: Subscriber<T>) => () => void): Observable<T> {
   return new Observable<T>((subscriber) => {
     if (source.isDisposed) {
@@ -32,6 +32,7 @@ function whileAlive<T>(source: Disposable, listen: (subscriber: Subscriber<T>) =
     }
     const stop = listen(subscriber);
     const offDisposed = source.on('disposed', () => subscriber.complete());
+    if (source.isDisposed) subscriber.complete();
     return () => {
       offDisposed();
       stop();
@@ -44,9 +45,16 @@ export function events$<K extends keyof ConnectionEvents>(connection: Connection
   return whileAlive(connection, (subscriber) => connection.on(event, (payload) => subscriber.next(payload)));
 }
 
-/** The messages of one channel; subscribing subscribes to the channel, unsubscribing leaves it. */
+/** The messages of one channel; subscribing subscribes to the channel, unsubscribing leaves it. Errors with the server's refusal of the channel (AUTHORIZATION_FAILED). */
 export function channel$<T = unknown>(connection: Connection, channel: string): Observable<InboundMessage<T>> {
-  return whileAlive(connection, (subscriber) => connection.subscribe<T>(channel, (_data, message) => subscriber.next(message)));
+  return whileAlive(connection, (subscriber) => {
+    const offRefused = connection.on('refused', ({ ch, error }) => ch === channel && subscriber.error(error));
+    const unsubscribe = connection.subscribe<T>(channel, (_data, message) => subscriber.next(message));
+    return () => {
+      offRefused();
+      unsubscribe();
+    };
+  });
 }
 
 /** The status now, then each change (a change made while the first value is handled included). */

@@ -1,11 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createConnection, ErrorCode, type Connection } from '../../src/index.node.js';
+import { createConnection, ErrorCode, type Connection, type SocketchartError } from '../../src/index.node.js';
 import { createManualEnvironment, liveSocketCount } from '../../src/testing/index.js';
 import { FaultProxy } from '../support/fault-proxy.js';
 import { ProtocolServer } from '../support/echo-server.js';
 import { until } from '../support/until.js';
 import { startReferenceServer } from '../support/reference-server.js';
 import { collectGarbage, weaklyTrackedSockets } from '../support/collect.js';
+import { track } from '../support/settled.js';
+import { tokenProvider } from '../support/tokens.js';
 
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -188,6 +190,48 @@ describe('a refusal that says try again later, against the reference server', ()
     await until(() => second.status === 'reconnecting');
     expect(errors).toEqual([ErrorCode.RATE_LIMIT_EXCEEDED]);
     expect(second.snapshot.context.retryDelayMs).toBeGreaterThanOrEqual(10_000);
+  });
+});
+
+describe('connection.channel(name) on a channel the reference server refuses', () => {
+  it('throws AUTHORIZATION_FAILED when the server refuses the subscribe, instead of waiting forever', async () => {
+    const server = await startReferenceServer();
+    const connection = createConnection({ url: `ws://127.0.0.1:${server.address()!.port}`, auth: { token: 'alice' }, heartbeat: false });
+    cleanups.push(async () => {
+      connection.dispose();
+      await server.close();
+    });
+    const errors: SocketchartError[] = [];
+    connection.on('error', (error) => errors.push(error));
+    connection.start();
+    await connection.ready();
+    const next = track(connection.channel('admin:secrets').next());
+    await until(() => next.status !== 'pending', 5_000, 'the refusal');
+    expect(next.error).toMatchObject({ code: ErrorCode.AUTHORIZATION_FAILED, details: { ch: 'admin:secrets', action: 'subscribe' } });
+    expect(errors.map((error) => error.code)).toEqual([ErrorCode.AUTHORIZATION_FAILED]);
+    expect(connection.status).toBe('connected');
+  });
+
+  it('throws AUTHORIZATION_FAILED when a token refresh no longer allows the channel', async () => {
+    const server = await startReferenceServer({
+      auth: { verify: async (token) => ({ userId: 'root', roles: token === 'admin' ? ['admin'] : [], expiresAt: Date.now() + (token === 'admin' ? 1_500 : 60_000) }) },
+      channels: [{ pattern: 'admin:*', subscribe: { roles: ['admin'] } }],
+    });
+    const tokens = tokenProvider(['admin', 'plain']);
+    const connection = createConnection({ url: `ws://127.0.0.1:${server.address()!.port}`, auth: { token: tokens.token, refreshLeadMs: 1_000 }, heartbeat: false });
+    cleanups.push(async () => {
+      connection.dispose();
+      await server.close();
+    });
+    connection.start();
+    await connection.ready();
+    const subscribed = connection.once('control', { filter: ({ type }) => type === 'subscribed' });
+    const next = track(connection.channel('admin:ops').next());
+    await subscribed;
+    await until(() => next.status !== 'pending', 5_000, 'the end of the subscription');
+    expect(tokens.reasons).toEqual(['connect', 'refresh']);
+    expect(next.error).toMatchObject({ code: ErrorCode.AUTHORIZATION_FAILED, details: { ch: 'admin:ops', action: 'subscribe' } });
+    expect(connection.status).toBe('connected');
   });
 });
 

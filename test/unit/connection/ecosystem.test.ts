@@ -283,6 +283,79 @@ describe('connection.channel(name): async iteration', () => {
     controller.abort(reason());
     await expect(iterator.next()).resolves.toEqual({ done: true, value: undefined });
   });
+
+  it('an abort drops the messages waiting: the next next() rejects with the reason, however many were buffered', async () => {
+    const h = harness();
+    await h.connect();
+    const controller = new AbortController();
+    const iterator = h.connection.channel('feed', { signal: controller.signal });
+    for (let seq = 1; seq <= 3; seq++) push(h, 'feed', seq);
+    expect(iterator.buffered).toBe(3);
+    const error = reason();
+    controller.abort(error);
+    await expect(iterator.next()).rejects.toBe(error);
+    expect(iterator.buffered).toBe(0);
+  });
+
+  it('a for-await loop stops at the first message after the abort', async () => {
+    const h = harness();
+    await h.connect();
+    const controller = new AbortController();
+    const seen: number[] = [];
+    const iterator = h.connection.channel<{ seq: number }>('feed', { signal: controller.signal });
+    for (let seq = 1; seq <= 5; seq++) push(h, 'feed', seq);
+    const error = reason();
+    const reading = (async () => {
+      for await (const message of iterator) {
+        seen.push(message.data.seq);
+        if (message.data.seq === 2) controller.abort(error);
+      }
+    })();
+    await expect(reading).rejects.toBe(error);
+    expect(seen).toEqual([1, 2]);
+  });
+
+  it('throws AUTHORIZATION_FAILED when the server refuses the channel, and the channel is not subscribed again after a reconnect', async () => {
+    const h = harness({ heartbeat: false });
+    await h.connect();
+    h.connection.subscribe('feed', () => {});
+    const iterator = h.connection.channel('admin:x');
+    const next = iterator.next();
+    await h.settle();
+    h.server.last!.push({ type: 'error', code: 'AUTHORIZATION_FAILED', message: 'not allowed', details: { ch: 'admin:x', action: 'subscribe' } });
+    await expect(next).rejects.toMatchObject({ code: ErrorCode.AUTHORIZATION_FAILED, details: { ch: 'admin:x', action: 'subscribe' } });
+    expect(h.errors.map((error) => error.code), 'still reported on on(error)').toEqual([ErrorCode.AUTHORIZATION_FAILED]);
+    expect(h.connection.status).toBe('connected');
+    expect(h.server.last!.sentOfType('unsubscribe'), 'nothing to leave').toEqual([]);
+    h.server.last!.closeFromServer(1012, 'restart');
+    await h.advance(1_000);
+    await h.settle();
+    expect(h.connection.status).toBe('connected');
+    expect(h.server.sockets).toHaveLength(2);
+    expect(h.server.last!.sentOfType('subscribe')).toEqual([{ type: 'subscribe', ch: 'feed' }]);
+  });
+
+  it('throws AUTHORIZATION_FAILED when the server ends the subscription after a token refresh (unsubscribed, forbidden), after the messages waiting', async () => {
+    const h = harness({ heartbeat: false });
+    await h.connect();
+    const iterator = h.connection.channel('admin:x');
+    push(h, 'admin:x', 1);
+    h.server.last!.push({ type: 'unsubscribed', ch: 'admin:x', reason: 'forbidden' });
+    expect((await iterator.next()).value).toMatchObject({ seq: 1 });
+    await expect(iterator.next()).rejects.toMatchObject({ code: ErrorCode.AUTHORIZATION_FAILED, details: { ch: 'admin:x', action: 'subscribe' } });
+  });
+
+  it("ignores a refusal of another channel, and an unsubscribed that answers the app's own unsubscribe", async () => {
+    const h = harness({ heartbeat: false });
+    await h.connect();
+    const iterator = h.connection.channel('feed');
+    h.server.last!.push({ type: 'error', code: 'AUTHORIZATION_FAILED', message: 'not allowed', details: { ch: 'admin:x', action: 'subscribe' } });
+    h.server.last!.push({ type: 'error', code: 'RATE_LIMIT_EXCEEDED', message: 'too many subscriptions', details: { ch: 'feed', limit: 1 } });
+    h.server.last!.push({ type: 'unsubscribed', ch: 'feed' });
+    push(h, 'feed', 1);
+    expect((await iterator.next()).value).toMatchObject({ seq: 1 });
+    await iterator.return!();
+  });
 });
 
 describe('explicit resource management', () => {

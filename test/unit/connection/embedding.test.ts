@@ -182,6 +182,35 @@ describe('connectionLogic(): a connection without the handle', () => {
     actor.stop();
   });
 
+  it('the handle reads isDisposed and emits disposed, once, when the app stops its actor; start() then refuses', async () => {
+    const { clock, options } = world();
+    const actor = createActor(connectionLogic(options), { clock }).start();
+    const connection = connectionOf(actor);
+    actor.send({ type: 'connection.start' });
+    await settle();
+    const told: string[] = [];
+    connection.on('disposed', ({ name }) => told.push(name));
+    actor.stop();
+    expect(told).toEqual([connection.name]);
+    expect(connection.isDisposed).toBe(true);
+    expect(connection.status).toBe('closed');
+    expect(() => connection.start()).toThrow(/disposed/);
+  });
+
+  it('a handle disposed before the app stops its actor emits disposed once', async () => {
+    const { clock, options } = world();
+    const actor = createActor(connectionLogic(options), { clock }).start();
+    const connection = connectionOf(actor);
+    actor.send({ type: 'connection.start' });
+    await settle();
+    let told = 0;
+    connection.on('disposed', () => told++);
+    connection.dispose();
+    expect(connection.isDisposed).toBe(true);
+    actor.stop();
+    expect(told).toBe(1);
+  });
+
   it('connectionOf() refuses an actor that is not a connection', () => {
     const other = createActor(setup({}).createMachine({})).start();
     expect(() => connectionOf(other)).toThrow(TypeError);

@@ -1,8 +1,10 @@
-import { VirtualTimeScheduler } from 'rxjs';
+import { VirtualTimeScheduler, filter } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import { statusOf } from '../../../src/index.js';
+import { createActor } from 'xstate';
+import { connectionLogic, connectionOf, ErrorCode, statusOf } from '../../../src/index.js';
+import { SimulatedClock, createManualEnvironment, createMockServer } from '../../../src/testing/index.js';
 import { channel$, metrics$, state$, status$, typing$ } from '../../../src/rx/index.js';
-import { harness } from '../../support/harness.js';
+import { harness, settle } from '../../support/harness.js';
 
 /** socketchart/rx: changes made while a first value is handled, the end of a disposed connection's streams, metrics$'s first value. */
 
@@ -63,6 +65,36 @@ describe('a disposed connection: its streams complete', () => {
     expect(state.value).toBe(true);
   });
 
+  it('status$ completes when the connection is disposed while its first value is handled', async () => {
+    const h = harness();
+    await h.connect();
+    h.server.last!.closeFromServer(4003, 'forbidden');
+    await h.settle();
+    expect(h.connection.status).toBe('failed');
+    let completed = false;
+    status$(h.connection)
+      .pipe(filter((status) => status === 'failed'))
+      .subscribe({ next: () => h.connection.dispose(), complete: () => (completed = true) });
+    expect(h.connection.isDisposed).toBe(true);
+    expect(completed).toBe(true);
+  });
+
+  it('status$ and channel$ of a connectionOf() handle complete when the app stops its actor', async () => {
+    const clock = new SimulatedClock(1_700_000_000_000);
+    const server = createMockServer({ now: () => clock.now() });
+    const options = { url: 'ws://mock.test/app', WebSocket: server.WebSocket, clock, environment: createManualEnvironment(), random: () => 0.5 };
+    const actor = createActor(connectionLogic(options), { clock }).start();
+    const connection = connectionOf(actor);
+    actor.send({ type: 'connection.start' });
+    await settle();
+    expect(connection.status).toBe('connected');
+    const status = ended((o) => status$(connection).subscribe(o));
+    const channel = ended((o) => channel$(connection, 'news').subscribe(o));
+    actor.stop();
+    expect(connection.status).toBe('closed');
+    expect({ status: status.value, channel: channel.value }).toEqual({ status: true, channel: true });
+  });
+
   it('channel$ and status$ on an already disposed connection end', async () => {
     const h = harness();
     await h.connect();
@@ -113,6 +145,25 @@ describe('metrics$', () => {
     h.connection.dispose();
     expect(completed).toBe(true);
   });
+
+  it('completes, and stops ticking, when the connection is disposed while its first value is handled', async () => {
+    const h = harness();
+    await h.connect();
+    const scheduler = new VirtualTimeScheduler();
+    let completed = false;
+    let values = 0;
+    metrics$(h.connection, 1_000, scheduler).subscribe({
+      next: () => {
+        values++;
+        h.connection.dispose();
+      },
+      complete: () => (completed = true),
+    });
+    scheduler.maxFrames = 3_500;
+    scheduler.flush();
+    expect(values).toBe(1);
+    expect(completed).toBe(true);
+  });
 });
 
 describe('typing$', () => {
@@ -125,5 +176,19 @@ describe('typing$', () => {
     h.server.last!.push({ type: 'typing', ch: 'chat:a', userId: 'ann', typing: true });
     expect(seen).toEqual([[], ['ann']]);
     subscription.unsubscribe();
+  });
+});
+
+describe('channel$ of a channel the server refuses', () => {
+  it('errors with AUTHORIZATION_FAILED and leaves nothing subscribed', async () => {
+    const h = harness();
+    await h.connect();
+    const errors: unknown[] = [];
+    channel$(h.connection, 'admin:x').subscribe({ error: (error) => errors.push(error) });
+    const other = ended((o) => channel$(h.connection, 'feed').subscribe(o));
+    h.server.last!.push({ type: 'error', code: 'AUTHORIZATION_FAILED', message: 'not allowed', details: { ch: 'admin:x', action: 'subscribe' } });
+    expect(errors).toEqual([expect.objectContaining({ code: ErrorCode.AUTHORIZATION_FAILED, details: { ch: 'admin:x', action: 'subscribe' } })]);
+    expect(other.value, 'another channel goes on').toBe(false);
+    expect(h.server.last!.sentOfType('unsubscribe')).toEqual([]);
   });
 });

@@ -25,6 +25,15 @@ describe("a disposed pool: its streams complete, as a disposed connection's do",
     expect({ health: health.value, state: state.value }).toEqual({ health: true, state: true });
   });
 
+  it('health$ completes when the pool is disposed while its first value is handled', async () => {
+    const h = harness();
+    const pool = makePool(h);
+    let completed = false;
+    health$(pool).subscribe({ next: () => pool.dispose(), complete: () => (completed = true) });
+    expect(pool.isDisposed).toBe(true);
+    expect(completed).toBe(true);
+  });
+
   it('health$ on an already disposed pool ends', async () => {
     const h = harness();
     const pool = makePool(h);
