@@ -2,7 +2,7 @@ import { IDBDatabase as FakeDatabase, IDBFactory, IDBObjectStore, forceCloseData
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { InvalidOptionError } from '../../../src/protocol/errors.js';
 import { indexedDbStore, type IndexedDbStoreOptions, type StoredMessage } from '../../../src/storage/index.js';
-import { keysOf, message, tick, ticksUntil, invalidOption } from './support.js';
+import { keysOf, message, OriginLocks, tick, ticksUntil, invalidOption } from './support.js';
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -50,6 +50,7 @@ it('validates its options at creation', () => {
   expect(invalidOption(() => indexedDbStore({ indexedDB: {} as IDBFactory })).option).toBe('indexedDB');
   expect(invalidOption(() => indexedDbStore({ indexedDB: factory, name: '' })).option).toBe('name');
   expect(invalidOption(() => indexedDbStore({ indexedDB: factory, onError: true } as unknown as IndexedDbStoreOptions)).option).toBe('onError');
+  expect(invalidOption(() => indexedDbStore({ indexedDB: factory, locks: { request: () => undefined } } as unknown as IndexedDbStoreOptions)).option).toBe('locks');
 });
 
 it('keeps stores with different names apart', async () => {
@@ -277,23 +278,25 @@ describe('put orders from storage', () => {
   });
 });
 
+/** A factory whose opens fail while `failing.now` holds, once each (Safari's transient "Connection to Indexed Database server lost"). */
+function flaky(real: IDBFactory, failing: { now: boolean }): IDBFactory {
+  return new Proxy(real, {
+    get(target, property) {
+      if (property !== 'open') return Reflect.get(target, property, target);
+      return (name: string, version?: number) => {
+        if (!failing.now) return target.open(name, version);
+        failing.now = false;
+        const request = { onerror: null as null | (() => void), onsuccess: null, onupgradeneeded: null, error: new DOMException('Connection to Indexed Database server lost', 'UnknownError'), result: undefined };
+        setTimeout(() => request.onerror?.(), 0);
+        return request;
+      };
+    },
+  });
+}
+
 describe('an open that fails', () => {
-  /** The factory's first open fails (Safari's transient "Connection to Indexed Database server lost"); later ones work. */
-  function failingOnce(real: IDBFactory): IDBFactory {
-    let failed = false;
-    return new Proxy(real, {
-      get(target, property) {
-        if (property !== 'open') return Reflect.get(target, property, target);
-        return (name: string, version?: number) => {
-          if (failed) return target.open(name, version);
-          failed = true;
-          const request = { onerror: null as null | (() => void), onsuccess: null, onupgradeneeded: null, error: new DOMException('Connection to Indexed Database server lost', 'UnknownError'), result: undefined };
-          setTimeout(() => request.onerror?.(), 0);
-          return request;
-        };
-      },
-    });
-  }
+  /** The factory's first open fails; later ones work. */
+  const failingOnce = (real: IDBFactory): IDBFactory => flaky(real, { now: true });
 
   it('is tried again by the next write: the put it failed is reported, a later one is written and loads', async () => {
     const onError = vi.fn();
@@ -378,6 +381,26 @@ describe('a connection closed under the store', () => {
     expect(await restored(factory)).toEqual(['b', 'c']);
   });
 
+  it('and then opened again in vain: a delete made meanwhile still stands, so the message is not restored (and sent again) after a restart', async () => {
+    const factory = new IDBFactory();
+    const failing = { now: false };
+    const onError = vi.fn();
+    const store = indexedDbStore({ indexedDB: flaky(factory, failing), onError });
+    store.put(message('sent', 1));
+    const db = await connectionOf(() => store.load());
+    forceCloseDatabase(db as never);
+    await ticksUntil(() => (db as unknown as { _closed: boolean })._closed);
+    failing.now = true;
+    store.delete('sent'); // written, then acknowledged
+    await ticksUntil(() => onError.mock.calls.length > 0);
+    expect(onError.mock.calls.map(([, keys]) => keys)).toEqual([['sent']]);
+    store.put(message('later', 2)); // the store works again
+    await tick();
+    await store.close();
+    expect(onError).toHaveBeenCalledTimes(1);
+    expect(await restored(factory)).toEqual(['later']);
+  });
+
   it('writes a burst again once only: a connection that aborts every transaction has the burst reported, not tried for ever', async () => {
     const factory = new IDBFactory();
     const onError = vi.fn();
@@ -405,5 +428,44 @@ describe('a connection closed under the store', () => {
     await store.close();
     expect(onError).not.toHaveBeenCalled();
     expect(await restored(factory)).toEqual(['a']);
+  });
+});
+
+describe('tabs sharing one database', () => {
+  it('load() takes over what a closed tab left, never what an open one holds; records of an earlier version (no owner) are taken over', async () => {
+    const factory = new IDBFactory();
+    const origin = new OriginLocks();
+    const raw = await openRaw(factory, 'socketchart', 1);
+    await putRaw(raw, [{ key: 'old', seq: 0, message: message('old', 1) }]);
+    raw.close();
+    const tabA = origin.tab();
+    const a = indexedDbStore({ indexedDB: factory, locks: tabA });
+    a.put(message('a', 2));
+    const b = indexedDbStore({ indexedDB: factory, locks: origin.tab() });
+    expect(keysOf(await b.load())).toEqual(['old']);
+    b.delete('old');
+    await b.close();
+    const c = indexedDbStore({ indexedDB: factory, locks: origin.tab() });
+    expect(keysOf(await c.load()), 'a is open').toEqual([]);
+    tabA.close(); // the tab goes away without closing its store
+    expect(keysOf(await c.load())).toEqual(['a']);
+    const d = indexedDbStore({ indexedDB: factory, locks: origin.tab() });
+    expect(keysOf(await d.load()), 'c took them over and is open').toEqual([]);
+    await c.close();
+    expect(keysOf(await d.load())).toEqual(['a']);
+    await Promise.all([a.close(), d.close()]);
+  });
+
+  it('tabs that load at once after a restart take over the messages left once, between them', async () => {
+    const factory = new IDBFactory();
+    const origin = new OriginLocks();
+    const previous = indexedDbStore({ indexedDB: factory, locks: origin.tab() });
+    previous.put(message('a', 1));
+    previous.put(message('b', 2));
+    await previous.close();
+    const stores = [1, 2, 3].map(() => indexedDbStore({ indexedDB: factory, locks: origin.tab() }));
+    const loads = await Promise.all(stores.map((store) => store.load()));
+    expect(loads.map(keysOf).sort((x, y) => y.length - x.length)).toEqual([['a', 'b'], [], []]);
+    await Promise.all(stores.map((store) => store.close()));
   });
 });

@@ -5,7 +5,7 @@ import { IDBFactory } from 'fake-indexeddb';
 import { expect } from 'vitest';
 import { InvalidOptionError } from '../../../src/protocol/errors.js';
 import { fileStore } from '../../../src/storage/file-store.js';
-import { indexedDbStore, memoryStore, webStorageStore, type MessageStore, type StoredMessage } from '../../../src/storage/index.js';
+import { indexedDbStore, memoryStore, webStorageStore, type LockManagerLike, type MessageStore, type StoredMessage } from '../../../src/storage/index.js';
 
 /** A `Storage` kept in a Map, counting writes, with an optional quota on the characters it holds (keys + values). */
 export class MapStorage implements Pick<Storage, 'getItem' | 'setItem' | 'removeItem' | 'key' | 'clear' | 'length'> {
@@ -42,6 +42,50 @@ export class MapStorage implements Pick<Storage, 'getItem' | 'setItem' | 'remove
 
   clear(): void {
     this.items.clear();
+  }
+}
+
+/**
+ * One origin's Web Locks (exclusive locks only), shared by its tabs: `tab()` is the `navigator.locks` of
+ * one tab, and `tab().close()` releases what that tab holds, as the browser does when the tab goes away.
+ */
+export class OriginLocks {
+  readonly #held = new Map<string, object>();
+  readonly #waiting: Array<{ name: string; tab: object; grant: () => void }> = [];
+
+  tab(): LockManagerLike & { close(): void } {
+    const tab = {};
+    return {
+      request: <T>(name: string, callback: (lock: unknown) => Promise<T> | T) =>
+        new Promise<void>((grant) => {
+          this.#waiting.push({ name, tab, grant });
+          queueMicrotask(() => this.#grant());
+        }).then(async () => {
+          try {
+            return await callback({ name });
+          } finally {
+            if (this.#held.get(name) === tab) this.#held.delete(name);
+            this.#grant();
+          }
+        }),
+      query: async () => ({
+        held: [...this.#held.keys()].map((name) => ({ name })),
+        pending: this.#waiting.map(({ name }) => ({ name })),
+      }),
+      close: () => {
+        for (const [name, holder] of this.#held) if (holder === tab) this.#held.delete(name);
+        this.#grant();
+      },
+    };
+  }
+
+  #grant(): void {
+    for (const waiting of [...this.#waiting]) {
+      if (this.#held.has(waiting.name)) continue;
+      this.#held.set(waiting.name, waiting.tab);
+      this.#waiting.splice(this.#waiting.indexOf(waiting), 1);
+      waiting.grant();
+    }
   }
 }
 

@@ -1,7 +1,9 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { InvalidOptionError } from '../../../src/protocol/errors.js';
 import { webStorageStore, type WebStorageStoreOptions } from '../../../src/storage/index.js';
-import { keysOf, MapStorage, message, tick, invalidOption } from './support.js';
+import type { MockSocket } from '../../../src/testing/index.js';
+import { harness } from '../../support/harness.js';
+import { keysOf, MapStorage, message, OriginLocks, tick, invalidOption } from './support.js';
 
 afterEach(() => {
   vi.unstubAllGlobals();
@@ -44,10 +46,11 @@ it('validates its options at creation', () => {
   expect(invalidOption(() => webStorageStore({ storage, key: '' })).option).toBe('key');
   expect(invalidOption(() => webStorageStore({ storage, key: 7 } as unknown as WebStorageStoreOptions)).option).toBe('key');
   expect(invalidOption(() => webStorageStore({ storage, onError: 'log' } as unknown as WebStorageStoreOptions)).option).toBe('onError');
+  expect(invalidOption(() => webStorageStore({ storage, locks: {} } as unknown as WebStorageStoreOptions)).option).toBe('locks');
   expect(invalidOption(() => webStorageStore('x' as unknown as WebStorageStoreOptions)).option).toBe('options');
 });
 
-it('keeps each message under `${key}:${message key}` and leaves other entries alone', () => {
+it('keeps each message under `${key}:${message key}`, marked with the store that wrote it, and leaves other entries alone', async () => {
   const storage = new MapStorage();
   storage.setItem('theme', 'dark');
   const store = webStorageStore({ storage, key: 'app:outbox' });
@@ -55,14 +58,14 @@ it('keeps each message under `${key}:${message key}` and leaves other entries al
   store.put(message('m2'));
   store.close();
   expect([...storage.items.keys()].sort()).toEqual(['app:outbox:m1', 'app:outbox:m2', 'theme']);
-  expect(JSON.parse(storage.getItem('app:outbox:m1') ?? '')).toEqual({ seq: 0, message: message('m1') });
-  expect(keysOf(webStorageStore({ storage, key: 'other' }).load())).toEqual([]);
+  expect(JSON.parse(storage.getItem('app:outbox:m1') ?? '')).toEqual({ seq: 0, message: message('m1'), owner: expect.any(String) });
+  expect(keysOf(await webStorageStore({ storage, key: 'other' }).load())).toEqual([]);
 });
 
 it('writes a burst of put / delete once, at the end of the microtask: one write per changed message, none for one put and deleted', async () => {
   const storage = new MapStorage();
   const store = webStorageStore({ storage });
-  store.load();
+  await store.load();
   for (let round = 0; round < 5; round++) for (let i = 0; i < 20; i++) store.put(message(`m${i}`, 1_000, { frame: `round ${round}` }));
   store.put(message('gone'));
   store.delete('gone');
@@ -76,7 +79,7 @@ it('writes a burst of put / delete once, at the end of the microtask: one write 
   expect([...storage.items.keys()]).toEqual(['socketchart:outbox:m0']);
 });
 
-it('skips corrupt and foreign values under its prefix without throwing, reads the entries after them, and leaves them in place', () => {
+it('skips corrupt and foreign values under its prefix without throwing, reads the entries after them, and leaves them in place', async () => {
   const storage = new MapStorage();
   const foreign = {
     'socketchart:outbox:torn': '{"seq":1,"message":{"key":"torn"',
@@ -92,7 +95,7 @@ it('skips corrupt and foreign values under its prefix without throwing, reads th
   good.put(message('ok'));
   good.close();
   const store = webStorageStore({ storage });
-  expect(keysOf(store.load())).toEqual(['ok']);
+  expect(keysOf(await store.load())).toEqual(['ok']);
   store.delete('ok');
   store.close();
   expect(Object.fromEntries(storage.items)).toEqual(foreign);
@@ -102,7 +105,7 @@ it('on a quota error reports through onError, does not throw, keeps its own copy
   const storage = new MapStorage();
   const errors: Array<{ error: unknown; keys: readonly string[] }> = [];
   const store = webStorageStore({ storage, onError: (error, keys) => errors.push({ error, keys }) });
-  store.load();
+  await store.load();
   storage.quota = 2_000;
   expect(() => {
     store.put(message('small'));
@@ -112,8 +115,8 @@ it('on a quota error reports through onError, does not throw, keeps its own copy
   expect(errors).toHaveLength(1);
   expect(errors[0]?.keys).toEqual(['huge']);
   expect((errors[0]?.error as DOMException).name).toBe('QuotaExceededError');
-  expect(keysOf(store.load()), 'this run keeps it').toEqual(['small', 'huge']);
-  expect(keysOf(webStorageStore({ storage }).load()), 'a restart does not have it').toEqual(['small']);
+  expect(keysOf(await store.load()), 'this run keeps it').toEqual(['small', 'huge']);
+  expect([...storage.items.keys()], 'a restart does not have it').toEqual(['socketchart:outbox:small']);
   store.delete('huge');
   store.close();
   expect(storage.writes).toBe(2);
@@ -133,7 +136,7 @@ describe('a storage near its quota', () => {
     return { storage, store, errors };
   }
   const big = (key: string, sentAt = 2_000) => message(key, sentAt, { frame: key[0]!.repeat(1_000) });
-  const restored = (storage: MapStorage) => keysOf(webStorageStore({ storage }).load());
+  const restored = async (storage: MapStorage) => keysOf(await webStorageStore({ storage }).load());
 
   it('a burst that deletes a message frees its room before writing the new one of that burst', async () => {
     const { storage, store, errors } = await nearlyFull(1, ['old']);
@@ -141,7 +144,7 @@ describe('a storage near its quota', () => {
     store.delete('old');
     await tick();
     expect(errors).toEqual([]);
-    expect(restored(storage)).toEqual(['new']);
+    expect(await restored(storage)).toEqual(['new']);
   });
 
   it('a write refused for the quota is reported once, and written once a later burst frees room', async () => {
@@ -155,10 +158,10 @@ describe('a storage near its quota', () => {
     store.delete('a-old');
     await tick();
     expect(errors, 'a retry that is refused again is not reported again').toEqual([['c-new'], ['d-new']]);
-    expect(restored(storage)).toEqual(['b-old', 'c-new']);
+    expect(await restored(storage)).toEqual(['b-old', 'c-new']);
     store.delete('b-old');
     await tick();
-    expect(restored(storage)).toEqual(['c-new', 'd-new']);
+    expect(await restored(storage)).toEqual(['c-new', 'd-new']);
     expect(errors).toHaveLength(2);
   });
 
@@ -169,7 +172,7 @@ describe('a storage near its quota', () => {
     store.delete('gone');
     store.delete('old');
     await tick();
-    expect(restored(storage)).toEqual([]);
+    expect(await restored(storage)).toEqual([]);
   });
 });
 
@@ -185,10 +188,10 @@ it('a throwing onError does not break the store', async () => {
   store.put(message('a'));
   await tick();
   expect(() => store.close()).not.toThrow();
-  expect(keysOf(store.load())).toEqual(['a']);
+  expect(keysOf(await store.load())).toEqual(['a']);
 });
 
-it('when the storage cannot be read, load() reports it and returns what it has instead of throwing', () => {
+it('when the storage cannot be read, load() reports it and returns what it has instead of throwing', async () => {
   const storage = new MapStorage();
   storage.setItem('socketchart:outbox:a', JSON.stringify({ seq: 0, message: message('a') }));
   storage.key = () => {
@@ -196,13 +199,13 @@ it('when the storage cannot be read, load() reports it and returns what it has i
   };
   const onError = vi.fn();
   const store = webStorageStore({ storage, onError });
-  expect(store.load()).toEqual([]);
+  expect(await store.load()).toEqual([]);
   expect(onError).toHaveBeenCalledTimes(1);
   store.put(message('a'));
-  expect(keysOf(store.load())).toEqual(['a']);
+  expect(keysOf(await store.load())).toEqual(['a']);
 });
 
-it('keeps put order across restarts with many messages of the same sentAt', () => {
+it('keeps put order across restarts with many messages of the same sentAt', async () => {
   const storage = new MapStorage();
   const keys = Array.from({ length: 50 }, (_, i) => `k${(i * 37) % 50}`);
   let store = webStorageStore({ storage });
@@ -211,33 +214,111 @@ it('keeps put order across restarts with many messages of the same sentAt', () =
   store = webStorageStore({ storage });
   for (const key of keys.slice(25)) store.put(message(key));
   store.close();
-  expect(keysOf(webStorageStore({ storage }).load())).toEqual(keys);
+  expect(keysOf(await webStorageStore({ storage }).load())).toEqual(keys);
 });
 
-it('an entry whose put order is too large to count on from: the store numbers them again, and what is put afterwards survives a reload, in order', () => {
+it('an entry whose put order is too large to count on from: the store numbers them again, and what is put afterwards survives a reload, in order', async () => {
   const storage = new MapStorage();
   storage.setItem('socketchart:outbox:old', JSON.stringify({ seq: Number.MAX_SAFE_INTEGER, message: message('old', 1_000) }));
   storage.setItem('socketchart:outbox:older', JSON.stringify({ seq: 2 ** 60, message: message('older', 500) }));
   const first = webStorageStore({ storage });
-  expect(keysOf(first.load())).toEqual(['older', 'old']);
+  expect(keysOf(await first.load())).toEqual(['older', 'old']);
   first.put(message('new-1', 2_000));
   first.put(message('new-2', 2_000));
   first.close();
-  expect(keysOf(webStorageStore({ storage }).load())).toEqual(['older', 'old', 'new-1', 'new-2']);
+  expect(keysOf(await webStorageStore({ storage }).load())).toEqual(['older', 'old', 'new-1', 'new-2']);
   const seqs = ['older', 'old', 'new-1', 'new-2'].map((key) => (JSON.parse(storage.getItem(`socketchart:outbox:${key}`)!) as { seq: number }).seq);
   expect(seqs).toEqual([0, 1, 2, 3]);
 });
 
-it('put orders that are not numbers ≥ 0 are unreadable entries (skipped); ordinary ones are kept as they are', () => {
+it('put orders that are not numbers ≥ 0 are unreadable entries (skipped); ordinary ones are kept as they are', async () => {
   const storage = new MapStorage();
   for (const [key, seq] of [['negative', -1], ['text', '3'], ['kept', 7], ['also-kept', 5]] as const) {
     storage.setItem(`socketchart:outbox:${key}`, JSON.stringify({ seq, message: message(key, 1_000) }));
   }
   storage.setItem('socketchart:outbox:infinite', '{"seq":1e400,"message":' + JSON.stringify(message('infinite', 1_000)) + '}');
   const store = webStorageStore({ storage });
-  expect(keysOf(store.load())).toEqual(['also-kept', 'kept']);
+  expect(keysOf(await store.load())).toEqual(['also-kept', 'kept']);
   store.put(message('new', 2_000));
   store.close();
   const seqOf = (key: string) => (JSON.parse(storage.getItem(`socketchart:outbox:${key}`)!) as { seq: number }).seq;
   expect([seqOf('also-kept'), seqOf('kept'), seqOf('new')]).toEqual([5, 7, 8]);
+});
+
+describe('tabs sharing one key', () => {
+  const publishes = (socket: MockSocket | undefined) => (socket?.sentOfType('publish') ?? []).map((frame) => frame.data);
+
+  it('a message queued by a tab that is still open is not restored and sent by a second tab using the default webStorageStore key', async () => {
+    const localStorage = new MapStorage(); // one origin's localStorage, shared by its tabs
+    vi.stubGlobal('navigator', { locks: new OriginLocks().tab() });
+    const tabA = harness({ heartbeat: false, persistence: { store: webStorageStore({ storage: localStorage }) } });
+    await tabA.settle();
+    const sent = tabA.connection.send('from-tab-a', { channel: 'c' }); // offline for now: queued and stored
+    await tabA.settle();
+
+    // the user opens the app in a second tab while the first is still running
+    const tabB = harness({ heartbeat: false, persistence: { store: webStorageStore({ storage: localStorage }) } });
+    await tabB.settle();
+    await tabB.connect();
+    await tabB.advance(100);
+    tabB.connection.stop();
+
+    await tabA.connect();
+    await tabA.advance(100);
+    await sent;
+
+    // not `ack`: at most once (README, Reliable messaging); tab A sends its own message
+    expect([...publishes(tabA.server.last), ...publishes(tabB.server.last)]).toEqual(['from-tab-a']);
+  });
+
+  it('load() takes over what a closed tab left, never what an open one holds; entries of an earlier version (no owner) are taken over', async () => {
+    const storage = new MapStorage();
+    const origin = new OriginLocks();
+    storage.setItem('socketchart:outbox:old', JSON.stringify({ seq: 0, message: message('old', 1) }));
+    const tabA = origin.tab();
+    const a = webStorageStore({ storage, locks: tabA });
+    a.put(message('a', 2));
+    await tick();
+    const b = webStorageStore({ storage, locks: origin.tab() });
+    expect(keysOf(await b.load())).toEqual(['old']);
+    b.delete('old');
+    b.close();
+    const c = webStorageStore({ storage, locks: origin.tab() });
+    expect(keysOf(await c.load()), 'a is open').toEqual([]);
+    tabA.close(); // the tab goes away without closing its store
+    expect(keysOf(await c.load())).toEqual(['a']);
+    const d = webStorageStore({ storage, locks: origin.tab() });
+    expect(keysOf(await d.load()), 'c took them over and is open').toEqual([]);
+    c.close();
+    expect(keysOf(await d.load())).toEqual(['a']);
+  });
+
+  it('tabs that load at once after a restart take over the messages left once, between them', async () => {
+    const storage = new MapStorage();
+    const origin = new OriginLocks();
+    const previous = webStorageStore({ storage, locks: origin.tab() });
+    previous.put(message('a', 1));
+    previous.put(message('b', 2));
+    previous.close();
+    const loads = await Promise.all([1, 2, 3].map(() => webStorageStore({ storage, locks: origin.tab() }).load()));
+    expect(loads.map(keysOf).sort((x, y) => y.length - x.length)).toEqual([['a', 'b'], [], []]);
+  });
+
+  it('without Web Locks, load() takes over every message under its key', async () => {
+    const storage = new MapStorage();
+    const a = webStorageStore({ storage });
+    a.put(message('a'));
+    await tick();
+    expect(keysOf(await webStorageStore({ storage }).load())).toEqual(['a']);
+  });
+
+  it('with locks: false, load() takes over every message under its key, though the page has Web Locks', async () => {
+    const storage = new MapStorage();
+    vi.stubGlobal('navigator', { locks: new OriginLocks().tab() });
+    const a = webStorageStore({ storage });
+    a.put(message('a'));
+    await tick();
+    expect(keysOf(await webStorageStore({ storage }).load()), 'a is open').toEqual([]);
+    expect(keysOf(await webStorageStore({ storage, locks: false }).load())).toEqual(['a']);
+  });
 });

@@ -1,0 +1,40 @@
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { ErrorCode, type MessageStore } from '../../../src/index.js';
+import type { MockSocket } from '../../../src/testing/index.js';
+import { harness } from '../../support/harness.js';
+
+const publishes = (socket: MockSocket | undefined) => (socket?.sentOfType('publish') ?? []).map((frame) => frame.data);
+
+const unhandled: unknown[] = [];
+const onUnhandled = (reason: unknown) => void unhandled.push(reason);
+beforeEach(() => {
+  unhandled.length = 0;
+  process.on('unhandledRejection', onUnhandled);
+});
+afterEach(() => void process.off('unhandledRejection', onUnhandled));
+
+it('a store whose async put / delete rejects is reported on on(\'error\') like one that throws, with no unhandled rejection', async () => {
+  // a store over an async-only API (React Native's AsyncStorage, a database client)
+  const store: MessageStore = {
+    load: async () => [],
+    put: async () => {
+      throw new Error('disk full');
+    },
+    delete: async () => {
+      throw new Error('store gone');
+    },
+  };
+  const h = harness({ heartbeat: false, persistence: { store } });
+  const sent = h.connection.send('queued', { channel: 'c' });
+  await h.settle();
+  await h.connect();
+  await h.advance(100);
+  await sent;
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  expect(publishes(h.server.last)).toEqual(['queued']);
+  expect(unhandled.map((reason) => (reason as Error).message)).toEqual([]);
+  expect(h.errors.map((error) => [error.code, error.message, (error.cause as Error).message])).toEqual([
+    [ErrorCode.SERVER_ERROR, 'The persistence store could not keep a message', 'disk full'],
+    [ErrorCode.SERVER_ERROR, 'The persistence store could not forget a message', 'store gone'],
+  ]);
+});
