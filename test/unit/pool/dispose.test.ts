@@ -2,6 +2,7 @@ import { createActor, createMachine } from 'xstate';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { poolLogic, poolOf } from '../../../src/index.js';
 import { poolHarness } from '../../support/pool-harness.js';
+import { consoleWarnings } from '../../support/warnings.js';
 
 /** `await using`, and the handle of a pool an app runs as an actor of `poolLogic()`. */
 describe('`await using` a pool', () => {
@@ -68,8 +69,8 @@ describe('poolOf(actor)', () => {
     });
   /** XState's "Event … was sent to stopped actor" warnings, from now on. */
   const stoppedActorWarnings = () => {
-    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
-    return () => warn.mock.calls.map((call) => String(call[0])).filter((text) => text.includes('was sent to stopped actor'));
+    const warnings = consoleWarnings();
+    return () => warnings.texts().filter((text) => text.includes('was sent to stopped actor'));
   };
   afterEach(() => vi.restoreAllMocks());
 

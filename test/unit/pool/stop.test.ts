@@ -1,7 +1,8 @@
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ErrorCode, SocketchartError } from '../../../src/index.js';
 import { createMockServer, liveSocketCount, type MockSocket } from '../../../src/testing/index.js';
 import { poolHarness, type PoolHarness } from '../../support/pool-harness.js';
+import { consoleWarnings } from '../../support/warnings.js';
 
 /**
  * stop() and dispose(): nothing outlives them — no socket, no timer, no environment listener, no
@@ -259,13 +260,13 @@ describe('pool.dispose()', () => {
     h.pool.start();
     await h.settle();
     h.pool.dispose();
-    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const warnings = consoleWarnings();
     try {
       expect(() => h.pool.dispose()).not.toThrow();
       // Not once per connection: "Event "connection.release" was sent to stopped actor".
-      expect(warn.mock.calls.map((call) => String(call[0]))).toEqual([]);
+      expect(warnings.texts()).toEqual([]);
     } finally {
-      warn.mockRestore();
+      warnings.restore();
     }
     await h.settle();
     expectDisposed(h, before);
@@ -276,14 +277,14 @@ describe('pool.dispose()', () => {
     h.pool.start();
     await h.settle();
     h.pool.dispose();
-    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const warnings = consoleWarnings();
     try {
       expect(() => h.pool.start()).toThrow(expect.objectContaining({ code: ErrorCode.CLOSED }));
       expect(() => h.pool.start()).toThrow(/disposed/);
       expect(h.pool.stop()).toBe(h.pool);
-      expect(warn.mock.calls.map((call) => String(call[0])), 'events sent to the stopped pool actor').toEqual([]);
+      expect(warnings.texts(), 'events sent to the stopped pool actor').toEqual([]);
     } finally {
-      warn.mockRestore();
+      warnings.restore();
     }
     await h.settle();
     expect(h.dials).toHaveLength(8);
@@ -339,16 +340,16 @@ describe('a pool member disposed by the app', () => {
       h.connection('second').dispose();
       disposedAt = events.length;
     });
-    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const warnings = consoleWarnings();
     try {
       h.env.emit('online');
       await h.advance(1_000);
       expect(disposedAt, 'the first member reacted to `online`').toBeDefined();
       const second = h.connection('second').actor.sessionId;
       expect(events.slice(disposedAt).filter((event) => event.actor === second), 'events delivered to the disposed member').toEqual([]);
-      expect(warn.mock.calls.map((call) => String(call[0])), 'events sent to a stopped actor').toEqual([]);
+      expect(warnings.texts(), 'events sent to a stopped actor').toEqual([]);
     } finally {
-      warn.mockRestore();
+      warnings.restore();
     }
     expect(h.connection('second').status).toBe('closed');
     expect(h.dialsOf('second')).toHaveLength(1);
