@@ -1,5 +1,6 @@
 import { InvalidOptionError } from '../protocol/errors.js';
 import type { MessageStore, StoredMessage } from './message-store.js';
+import { Owner, resolveLocks, type LockManagerLike } from './owner.js';
 import { errorListener, isSeq, nonEmptyString, oldestFirst, optionsObject, renumbered, report, toStoredMessage, type StoreErrorListener } from './shared.js';
 
 /**
@@ -55,10 +56,18 @@ interface IndexedDbObjectStoreLike {
 export interface IndexedDbStoreOptions {
   /**
    * Name of the database (it holds one object store, `messages`). Give each connection that persists
-   * its own name.
+   * its own name. Tabs may share one where Web Locks are available (see `locks`).
    * @default 'socketchart'
    */
   name?: string;
+  /**
+   * The Web Locks the store holds while it is open, so that a store opened in another tab (window,
+   * worker) of the same origin loads only what a closed one left, never the messages of a live one.
+   * Without it (or with `false`), `load()` takes every message in the database: give each tab its own
+   * `name` then. Chromium keeps no page that holds a Web Lock in its back/forward cache.
+   * @default globalThis.navigator.locks
+   */
+  locks?: LockManagerLike | false;
   /**
    * The IndexedDB factory to open it with.
    * @default globalThis.indexedDB
@@ -74,8 +83,9 @@ export interface IndexedDbStoreOptions {
 
 /** A `MessageStore` over IndexedDB. */
 export interface IndexedDbStore extends MessageStore {
+  /** This store's messages, and those that no open store owns (a closed tab's, an earlier run's), which it takes over. */
   load(): Promise<StoredMessage[]>;
-  /** Waits for every pending write, then closes the database. */
+  /** Waits for every pending write, then closes the database and releases its Web Lock: another store may then load what it leaves. */
   close(): Promise<void>;
 }
 
@@ -85,6 +95,8 @@ interface StoredRecord {
   key: string;
   seq: number;
   message: StoredMessage;
+  /** The store that wrote it (none: an earlier version). */
+  owner?: string | undefined;
 }
 
 /**
@@ -92,7 +104,8 @@ interface StoredRecord {
  * one transaction after the current microtask (more, while a transaction is running, wait for the
  * next one). `load()` waits for pending writes and returns messages by `sentAt`, then put order. A
  * connection closed under the store (another tab's upgrade or deletion, the browser) is opened again, and
- * a transaction it aborted is written again on the new one.
+ * a transaction it aborted is written again on the new one. When an open fails, the puts waiting on it are
+ * reported and dropped; its deletes are kept and tried again by the next `put`, `delete`, `load()` or `close()`.
  */
 export function indexedDbStore(options?: IndexedDbStoreOptions): IndexedDbStore {
   const given = optionsObject(options, 'options');
@@ -100,6 +113,7 @@ export function indexedDbStore(options?: IndexedDbStoreOptions): IndexedDbStore 
     resolveFactory(given.indexedDB),
     nonEmptyString(given.name, 'name', 'socketchart'),
     errorListener(given.onError),
+    resolveLocks(given.locks),
   );
 }
 
@@ -119,6 +133,7 @@ class IndexedDbMessageStore implements IndexedDbStore {
   readonly #factory: IndexedDbFactoryLike;
   readonly #name: string;
   readonly #onError: StoreErrorListener | undefined;
+  readonly #owner: Owner;
   #db: Promise<IndexedDbDatabaseLike> | undefined;
   /** Put order of every stored key, known once the database has been read. */
   #seqs: Map<string, number> | undefined;
@@ -128,20 +143,31 @@ class IndexedDbMessageStore implements IndexedDbStore {
   /** Latest change per key, not yet written: the record to put, or `null` to delete. */
   #pending = new Map<string, StoredRecord | null>();
   #writing: Promise<void> | undefined;
+  /** The last open failed: the deletes it kept wait for the next put / delete, `load()` or `close()` to try again. */
+  #stalled = false;
   /** Connections closed under the store (another tab's upgrade or deletion, the browser): a write to one is tried again on a new connection. */
   readonly #lost = new WeakSet<IndexedDbDatabaseLike>();
 
-  constructor(factory: IndexedDbFactoryLike, name: string, onError: StoreErrorListener | undefined) {
+  constructor(factory: IndexedDbFactoryLike, name: string, onError: StoreErrorListener | undefined, locks: LockManagerLike | undefined) {
     this.#factory = factory;
     this.#name = name;
     this.#onError = onError;
+    this.#owner = new Owner(locks, `${name}:`);
   }
 
-  async load(): Promise<StoredMessage[]> {
-    await this.#settled();
-    const db = await this.#open();
-    const records = await request<unknown[]>(db.transaction(OBJECT_STORE, 'readonly').objectStore(OBJECT_STORE).getAll());
-    return oldestFirst(records.flatMap((record) => toRecord(record) ?? []));
+  load(): Promise<StoredMessage[]> {
+    return this.#owner.adopting(async (gone) => {
+      await this.#written();
+      const db = await this.#open();
+      const records = await request<unknown[]>(db.transaction(OBJECT_STORE, 'readonly').objectStore(OBJECT_STORE).getAll());
+      const { id } = this.#owner;
+      const mine = records.flatMap((record) => toRecord(record) ?? []).filter((record) => record.owner === id || gone(record.owner));
+      const adopted = mine.filter((record) => record.owner !== id && !this.#pending.has(record.key));
+      for (const record of adopted) this.#pending.set(record.key, { ...record, owner: id });
+      if (adopted.length > 0) this.#kick();
+      await this.#written();
+      return oldestFirst(mine);
+    });
   }
 
   put(message: StoredMessage): void {
@@ -153,10 +179,11 @@ class IndexedDbMessageStore implements IndexedDbStore {
   }
 
   async close(): Promise<void> {
-    await this.#settled();
+    await this.#written();
     const db = this.#db;
     this.#db = undefined;
     (await db?.catch(() => undefined))?.close();
+    this.#owner.release();
   }
 
   #change(change: StoredMessage | string): void {
@@ -176,18 +203,21 @@ class IndexedDbMessageStore implements IndexedDbStore {
       seq = this.#nextSeq++;
       seqs.set(change.key, seq);
     }
-    this.#pending.set(change.key, { key: change.key, seq, message: change });
+    this.#pending.set(change.key, { key: change.key, seq, message: change, owner: this.#owner.id });
   }
 
   #kick(): void {
+    this.#stalled = false;
     if (this.#writing) return;
     this.#writing = this.#writeAll().then(() => {
       this.#writing = undefined;
-      if (this.#pending.size > 0 || this.#early.length > 0) this.#kick();
+      if (!this.#stalled && (this.#pending.size > 0 || this.#early.length > 0)) this.#kick();
     });
   }
 
-  async #settled(): Promise<void> {
+  /** Every change written or reported; changes kept by a failed open are tried again first. */
+  async #written(): Promise<void> {
+    if (this.#stalled) this.#kick();
     while (this.#writing) await this.#writing;
   }
 
@@ -200,9 +230,11 @@ class IndexedDbMessageStore implements IndexedDbStore {
       try {
         db = await opening;
       } catch (error) {
+        // puts are reported and dropped; deletes are kept (doing one again is harmless), lest a message written before comes back
         const keys = [...this.#early.map((change) => (typeof change === 'string' ? change : change.key)), ...this.#pending.keys()];
-        this.#early = [];
-        this.#pending.clear();
+        this.#early = this.#early.filter((change) => typeof change === 'string');
+        for (const [key, record] of this.#pending) if (record) this.#pending.delete(key);
+        this.#stalled = true;
         report(this.#onError, error, keys);
         return;
       }
@@ -299,10 +331,10 @@ function closedUnder(error: unknown): boolean {
 
 function toRecord(value: unknown): StoredRecord | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
-  const { key, seq, message } = value as Record<string, unknown>;
+  const { key, seq, message, owner } = value as Record<string, unknown>;
   const stored = toStoredMessage(message);
   if (!stored || stored.key !== key || !isSeq(seq)) return undefined;
-  return { key: stored.key, seq, message: stored };
+  return { key: stored.key, seq, message: stored, owner: typeof owner === 'string' ? owner : undefined };
 }
 
 function openDatabase(factory: IndexedDbFactoryLike, name: string): Promise<IndexedDbDatabaseLike> {

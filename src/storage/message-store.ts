@@ -21,16 +21,16 @@ export interface StoredMessage {
 
 /**
  * Where a connection keeps the messages that must survive a restart of the app (`persistence.store`).
- * Writes are fire-and-forget and may be batched by the store; `load()` returns what earlier runs left,
- * in the order they were put.
+ * Writes are fire-and-forget (the connection does not wait for a promise `put` / `delete` returns) and may
+ * be batched by the store; `load()` returns what earlier runs left, in the order they were put.
  */
 export interface MessageStore {
   /** Everything stored, oldest first. */
   load(): Promise<StoredMessage[]> | StoredMessage[];
-  /** Stores a message (replacing one with the same key). */
-  put(message: StoredMessage): void;
-  /** Forgets a message: it was written without an ack, acknowledged, or rejected for good. */
-  delete(key: string): void;
+  /** Stores a message (replacing one with the same key). A throw, or a returned promise that rejects, is reported on the connection's `on('error')`; the message goes on. */
+  put(message: StoredMessage): void | Promise<void>;
+  /** Forgets a message: it was written without an ack, acknowledged, or rejected for good. Failures are reported as `put`'s are. */
+  delete(key: string): void | Promise<void>;
   /** Writes anything batched and releases the store's resources; the store is not used afterwards. */
   close?(): Promise<void> | void;
 }

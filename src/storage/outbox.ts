@@ -20,7 +20,7 @@ export class Outbox {
   /** Every key this run put before the store answered its load: what the store loads under them is not a previous run's. */
   private own: Set<string> | undefined = new Set();
 
-  /** `failed` hears of each put or delete the store threw on; the message itself goes on. */
+  /** `failed` hears of each put or delete the store threw on or whose promise rejected; the message itself goes on. */
   constructor(
     private readonly store: MessageStore,
     private readonly clock: Pick<Clock, 'now'>,
@@ -44,21 +44,16 @@ export class Outbox {
     const key = options.key ?? `${this.prefix}-${++this.keys}`;
     const now = this.clock.now();
     this.own?.add(key);
-    try {
-      this.store.put({
-        key,
-        frame,
-        priority: options.priority,
-        ack: options.ack,
-        sentAt: now,
-        ...(options.channel === undefined ? {} : { channel: options.channel }),
-        ...(options.ttlMs !== undefined && options.ttlMs > 0 ? { expiresAt: now + options.ttlMs } : {}),
-      });
-    } catch (cause) {
-      this.failed('keep', cause);
-      return;
-    }
-    this.forgetWhenSettled(key, settled);
+    const message: StoredMessage = {
+      key,
+      frame,
+      priority: options.priority,
+      ack: options.ack,
+      sentAt: now,
+      ...(options.channel === undefined ? {} : { channel: options.channel }),
+      ...(options.ttlMs !== undefined && options.ttlMs > 0 ? { expiresAt: now + options.ttlMs } : {}),
+    };
+    if (this.write('keep', () => this.store.put(message))) this.forgetWhenSettled(key, settled);
   }
 
   forgetWhenSettled(key: string, settled: Promise<unknown>): void {
@@ -67,10 +62,17 @@ export class Outbox {
   }
 
   forget(key: string): void {
+    this.write('forget', () => this.store.delete(key));
+  }
+
+  /** Runs a put or delete: false when it threw; a promise it returns that rejects goes to `failed` too. */
+  private write(what: 'keep' | 'forget', run: () => unknown): boolean {
     try {
-      this.store.delete(key);
+      Promise.resolve(run()).catch((cause) => this.failed(what, cause));
     } catch (cause) {
-      this.failed('forget', cause);
+      this.failed(what, cause);
+      return false;
     }
+    return true;
   }
 }

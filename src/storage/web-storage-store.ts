@@ -1,5 +1,6 @@
 import { InvalidOptionError } from '../protocol/errors.js';
 import type { MessageStore, StoredMessage } from './message-store.js';
+import { Owner, resolveLocks, type LockManagerLike } from './owner.js';
 import {
   errorListener,
   isSeq,
@@ -34,10 +35,18 @@ export interface WebStorageStoreOptions {
   storage?: WebStorageLike;
   /**
    * Prefix of the storage keys: a message is kept under `${key}:${message.key}`. Give each connection
-   * that persists its own prefix (and each tab, when tabs must not share their messages).
+   * that persists its own prefix. Tabs may share one where Web Locks are available (see `locks`).
    * @default 'socketchart:outbox'
    */
   key?: string;
+  /**
+   * The Web Locks the store holds while it is open, so that a store opened in another tab (window,
+   * worker) of the same origin loads only what a closed one left, never the messages of a live one.
+   * Without it (or with `false`), `load()` takes every message under the prefix: give each tab its own
+   * `key` then. Chromium keeps no page that holds a Web Lock in its back/forward cache.
+   * @default globalThis.navigator.locks (none in Node)
+   */
+  locks?: LockManagerLike | false;
   /**
    * Told when a write fails, typically because the storage quota is exceeded: the message is still
    * returned by this store's `load()` but may not survive a restart. It is written, untold, once a later
@@ -47,16 +56,19 @@ export interface WebStorageStoreOptions {
   onError?: StoreErrorListener;
 }
 
-/** A `MessageStore` over Web Storage, with a synchronous `load()` and `close()`. */
+/** A `MessageStore` over Web Storage, with a synchronous `close()`. */
 export interface WebStorageStore extends MessageStore {
-  load(): StoredMessage[];
+  /** This store's messages, and those under the prefix that no open store owns (a closed tab's, an earlier run's), which it takes over. */
+  load(): Promise<StoredMessage[]>;
+  /** Writes what is batched and releases its Web Lock: another store may then load what it leaves. */
   close(): void;
 }
 
 /**
- * Keeps messages in `localStorage` (or any `Storage`), one entry per message under the `key` prefix.
- * The changes of a burst of `put` / `delete` are written once, at the end of the current microtask
- * (a message put and deleted in the same burst costs nothing). Values it cannot read are skipped.
+ * Keeps messages in `localStorage` (or any `Storage`), one entry per message under the `key` prefix,
+ * each marked with the store that wrote it. The changes of a burst of `put` / `delete` are written once,
+ * at the end of the current microtask (a message put and deleted in the same burst costs nothing).
+ * Values it cannot read are skipped.
  */
 export function webStorageStore(options?: WebStorageStoreOptions): WebStorageStore {
   const given = optionsObject(options, 'options');
@@ -64,6 +76,7 @@ export function webStorageStore(options?: WebStorageStoreOptions): WebStorageSto
     resolveStorage(given.storage),
     nonEmptyString(given.key, 'key', 'socketchart:outbox'),
     errorListener(given.onError),
+    resolveLocks(given.locks),
   );
 }
 
@@ -94,7 +107,11 @@ class WebStorageMessageStore implements WebStorageStore {
   readonly #storage: WebStorageLike;
   readonly #prefix: string;
   readonly #onError: StoreErrorListener | undefined;
+  readonly #owner: Owner;
+  /** This store's messages: put by it, or taken over by its `load()`. */
   readonly #messages = new Map<string, Sequenced>();
+  /** Keys of the other messages under the prefix, as last read: a `delete` of one removes it. */
+  readonly #others = new Set<string>();
   /** Keys of the messages present in the storage. */
   readonly #written = new Set<string>();
   readonly #changed = new Set<string>();
@@ -102,33 +119,39 @@ class WebStorageMessageStore implements WebStorageStore {
   readonly #refused = new Set<string>();
   readonly #schedule = microtaskBatch(() => this.#flush());
   #nextSeq = 0;
-  #loaded = false;
+  #read = false;
 
-  constructor(storage: WebStorageLike, prefix: string, onError: StoreErrorListener | undefined) {
+  constructor(storage: WebStorageLike, prefix: string, onError: StoreErrorListener | undefined, locks: LockManagerLike | undefined) {
     this.#storage = storage;
     this.#prefix = `${prefix}:`;
     this.#onError = onError;
+    this.#owner = new Owner(locks, this.#prefix);
   }
 
-  load(): StoredMessage[] {
-    this.#read();
-    return oldestFirst(this.#messages.values());
+  load(): Promise<StoredMessage[]> {
+    return this.#owner.adopting((gone) => {
+      this.#flush();
+      this.#scan(gone);
+      this.#flush();
+      return oldestFirst(this.#messages.values());
+    });
   }
 
   put(message: StoredMessage): void {
-    this.#read();
+    this.#readOnce();
     const seq = this.#messages.get(message.key)?.seq ?? this.#nextSeq++;
     this.#messages.set(message.key, { seq, message });
     this.#change(message.key);
   }
 
   delete(key: string): void {
-    this.#read();
-    if (this.#messages.delete(key)) this.#change(key);
+    this.#readOnce();
+    if (this.#messages.delete(key) || this.#others.delete(key)) this.#change(key);
   }
 
   close(): void {
     this.#flush();
+    this.#owner.release();
   }
 
   #change(key: string): void {
@@ -160,7 +183,7 @@ class WebStorageMessageStore implements WebStorageStore {
     const retries = freed ? [...this.#refused] : [];
     for (const key of [...retries, ...writes]) {
       try {
-        this.#storage.setItem(this.#prefix + key, JSON.stringify(this.#messages.get(key)));
+        this.#storage.setItem(this.#prefix + key, JSON.stringify({ ...this.#messages.get(key), owner: this.#owner.id }));
         this.#written.add(key);
         this.#refused.delete(key);
       } catch (error) {
@@ -173,9 +196,17 @@ class WebStorageMessageStore implements WebStorageStore {
     if (failed.length > 0) report(this.#onError, failure, failed);
   }
 
-  #read(): void {
-    if (this.#loaded) return;
-    this.#loaded = true;
+  /** Put orders go on from the highest under the prefix; nothing is taken over before `load()`. */
+  #readOnce(): void {
+    if (this.#read) return;
+    this.#read = true;
+    this.#scan(() => false);
+  }
+
+  /** Reads the entries under the prefix: takes over those of owners that are `gone` (rewritten as this store's), notes the others. */
+  #scan(gone: (owner: string | undefined) => boolean): void {
+    this.#read = true;
+    this.#others.clear();
     const storage = this.#storage;
     try {
       for (let index = 0; index < storage.length; index++) {
@@ -183,9 +214,16 @@ class WebStorageMessageStore implements WebStorageStore {
         if (name === null || !name.startsWith(this.#prefix)) continue;
         const entry = parseEntry(storage.getItem(name));
         if (!entry || this.#prefix + entry.message.key !== name) continue;
-        this.#messages.set(entry.message.key, entry);
-        this.#written.add(entry.message.key);
+        const { key } = entry.message;
+        if (this.#messages.has(key)) continue;
+        this.#written.add(key);
         this.#nextSeq = Math.max(this.#nextSeq, entry.seq + 1);
+        if (!gone(entry.owner)) {
+          this.#others.add(key);
+          continue;
+        }
+        this.#messages.set(key, { seq: entry.seq, message: entry.message });
+        if (entry.owner !== this.#owner.id) this.#changed.add(key);
       }
     } catch (error) {
       report(this.#onError, error, []);
@@ -194,13 +232,13 @@ class WebStorageMessageStore implements WebStorageStore {
     if (!again) return;
     for (const entry of again) {
       this.#messages.set(entry.message.key, entry);
-      this.#change(entry.message.key);
+      this.#changed.add(entry.message.key);
     }
     this.#nextSeq = again.length;
   }
 }
 
-function parseEntry(text: string | null): Sequenced | undefined {
+function parseEntry(text: string | null): (Sequenced & { owner: string | undefined }) | undefined {
   if (text === null) return undefined;
   let value: unknown;
   try {
@@ -209,7 +247,7 @@ function parseEntry(text: string | null): Sequenced | undefined {
     return undefined;
   }
   if (typeof value !== 'object' || value === null) return undefined;
-  const { seq, message } = value as Record<string, unknown>;
+  const { seq, message, owner } = value as Record<string, unknown>;
   const stored = toStoredMessage(message);
-  return stored && isSeq(seq) ? { seq, message: stored } : undefined;
+  return stored && isSeq(seq) ? { seq, message: stored, owner: typeof owner === 'string' ? owner : undefined } : undefined;
 }
