@@ -52,7 +52,7 @@ export interface ConnectionMetricsSnapshot {
 /** Options of `ConnectionMetrics`. */
 export interface ConnectionMetricsOptions {
   /**
-   * Window in which errors and reconnects count as recent for the health score, in ms.
+   * Window in which errors and reconnects count as recent for the health score, in ms (one timed before the clock stepped back no longer counts).
    * @default 60000
    */
   recentWindowMs?: number;
@@ -75,11 +75,14 @@ class RecentEvents {
     this.total++;
   }
 
-  since(from: number): number {
-    if (this.stamps === undefined) return 0;
+  /** Events timed in [from, now]; one timed after now was timed before the clock stepped back, and is forgotten. */
+  since(from: number, now: number): number {
+    const stamps = this.stamps ?? [];
     let n = 0;
-    const kept = ringSize(this.total, RECENT_SLOTS);
-    for (let i = 0; i < kept; i++) if (this.stamps[i]! >= from) n++;
+    for (let i = 0; i < ringSize(this.total, RECENT_SLOTS); i++) {
+      if (stamps[i]! > now) stamps[i] = -Infinity;
+      else if (stamps[i]! >= from) n++;
+    }
     return n;
   }
 }
@@ -206,8 +209,8 @@ export class ConnectionMetrics {
     const score = healthScore({
       connected: state === CONNECTED,
       rttP95: rtt.p95,
-      errorsRecent: this.recentErrors?.since(from) ?? 0,
-      reconnectsRecent: this.recentReconnects?.since(from) ?? 0,
+      errorsRecent: this.recentErrors?.since(from, now) ?? 0,
+      reconnectsRecent: this.recentReconnects?.since(from, now) ?? 0,
       queueDepth: extra.queueDepth,
       queueCapacity: extra.queueCapacity,
       dropRate,

@@ -30,7 +30,7 @@ export interface SocketchartServer {
   readonly nodeId: string;
   /** Open sockets on this node (authenticated or not). */
   readonly connections: number;
-  /** The per-server Prometheus registry (also served at `metricsPath`). */
+  /** The Prometheus registry of its metrics (also served at `metricsPath`): `metrics.registry`, else one per server. `close()` takes them off it. */
   readonly metrics: Registry;
   /** The listening address (of the attached server when attached). */
   address(): AddressInfo | null;
@@ -45,14 +45,16 @@ export interface SocketchartServer {
   health(): HealthReport;
   /**
    * Graceful shutdown: stops accepting, closes every socket with 1012, waits for them (at most
-   * `shutdownTimeoutMs`, then terminates), announces presence leaves, releases Redis and the HTTP server.
+   * `shutdownTimeoutMs`, then terminates), announces presence leaves, releases Redis and the HTTP server,
+   * and takes its metrics off their registry.
    */
   close(): Promise<void>;
 }
 
 /**
  * Creates the reference server: validates `options` (throwing `InvalidOptionError` naming the option),
- * starts the backend, and listens on its own port or attaches to `options.server`.
+ * starts the backend, and listens on its own port or attaches to `options.server`. A failed start leaves
+ * nothing on `options.metrics.registry`.
  */
 export function createServer(options: ServerOptions): Promise<SocketchartServer> {
   return start(resolveOptions(options));
@@ -79,7 +81,12 @@ function listen(server: ReturnType<typeof createHttpServer>, port: number | unde
 async function start(options: ResolvedServerOptions): Promise<SocketchartServer> {
   const { nodeId } = options;
   const { logger, metrics, limits, backend, hub, authenticate } = createNodeParts(options);
-  await backend.start(hub);
+  try {
+    await backend.start(hub);
+  } catch (error) {
+    metrics.unregister();
+    throw error;
+  }
 
   const connections = new Set<ServerConnection>();
   const startedAt = Date.now();
@@ -152,6 +159,7 @@ async function start(options: ResolvedServerOptions): Promise<SocketchartServer>
       detachHttp();
       upgrades.close();
       await backend.close();
+      metrics.unregister();
       throw error;
     }
     httpServer.on('error', (error) => logger.error({ err: error.message }, 'http server error'));
@@ -205,6 +213,7 @@ async function start(options: ResolvedServerOptions): Promise<SocketchartServer>
       httpServer.closeAllConnections();
       await httpClosed;
     }
+    metrics.unregister();
     logger.info('server closed');
   };
 

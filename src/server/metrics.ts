@@ -10,7 +10,7 @@ const knownCloseCodes = new Set<number>(Object.values(CloseCode));
 /** The `code` label of a close: one of the known close codes, else `other` (a client chooses the code it closes with). */
 export const closeCodeLabel = (code: number): string => (knownCloseCodes.has(code) ? String(code) : 'other');
 
-/** The server's Prometheus instruments, all registered on one per-server `Registry`. */
+/** The server's Prometheus instruments, all registered on one `Registry` (the app's, or one per server). */
 export interface ServerMetrics {
   readonly registry: Registry;
   readonly connections: Gauge;
@@ -28,6 +28,8 @@ export interface ServerMetrics {
   /** Counts one outbound frame of a type (plain counts on the hot path, added to the counters when they are scraped). */
   countOut(type: string, bytes: number): void;
   countIn(type: string, bytes: number): void;
+  /** Takes every metric off the registry (the server closed or failed to start): a next server can register on it. */
+  unregister(): void;
 }
 
 export interface MetricsOptions {
@@ -36,9 +38,26 @@ export interface MetricsOptions {
   defaultMetrics: boolean;
 }
 
+/** The name of a prom-client metric (its classes have one; their types leave it out). */
+const nameOf = (metric: PromClient.Metric): string => (metric as unknown as { name: string }).name;
+
+/** prom-client's default metrics, collected once per prefix: they measure the process, and each collection keeps a GC observer and an event-loop monitor running for good. */
+const defaultMetricsByPrefix = new Map<string, PromClient.Metric[]>();
+
+function defaultMetricsOf(prefix: string): PromClient.Metric[] {
+  let metrics = defaultMetricsByPrefix.get(prefix);
+  if (!metrics) {
+    const register = new prom.Registry();
+    prom.collectDefaultMetrics({ register, prefix });
+    metrics = register.getMetricsAsArray().map(({ name }) => register.getSingleMetric(name)!);
+    defaultMetricsByPrefix.set(prefix, metrics);
+  }
+  return metrics;
+}
+
+/** The server's instruments on `registry`, registered all or none (a name already there throws). */
 export function createMetrics({ prefix, registry = new prom.Registry(), defaultMetrics }: MetricsOptions): ServerMetrics {
-  const registers = [registry];
-  if (defaultMetrics) prom.collectDefaultMetrics({ register: registry, prefix });
+  const registers: Registry[] = [];
   const messagesIn = new prom.Counter({ name: `${prefix}messages_in_total`, help: 'Frames received, by frame type', labelNames: ['type'] as const, registers });
   const pendingOut = new Map<string, number>();
   let pendingBytesOut = 0;
@@ -68,8 +87,7 @@ export function createMetrics({ prefix, registry = new prom.Registry(), defaultM
     if (!found) cache.set(type, (found = counter.labels(type)));
     return found;
   };
-  return {
-    registry,
+  const instruments = {
     connections: new prom.Gauge({ name: `${prefix}connections`, help: 'Open WebSocket connections on this node', registers }),
     connectionsOpened: new prom.Counter({ name: `${prefix}connections_opened_total`, help: 'WebSocket connections accepted', registers }),
     connectionsClosed: new prom.Counter({ name: `${prefix}connections_closed_total`, help: 'WebSocket connections closed, by close code', labelNames: ['code'] as const, registers }),
@@ -87,6 +105,23 @@ export function createMetrics({ prefix, registry = new prom.Registry(), defaultM
     rateLimited: new prom.Counter({ name: `${prefix}rate_limited_total`, help: 'Frames refused by a rate limit, by scope', labelNames: ['scope'] as const, registers }),
     slowConsumers: new prom.Counter({ name: `${prefix}slow_consumers_total`, help: 'Connections closed because their send buffer overflowed', registers }),
     backendUp: new prom.Gauge({ name: `${prefix}backend_up`, help: '1 when the shared backend (Redis) is reachable', registers }),
+  };
+  const registered: string[] = [];
+  const unregister = () => {
+    for (const name of registered.splice(0)) registry.removeSingleMetric(name);
+  };
+  try {
+    for (const metric of [...(defaultMetrics ? defaultMetricsOf(prefix) : []), ...Object.values(instruments)] as PromClient.Metric[]) {
+      registry.registerMetric(metric);
+      registered.push(nameOf(metric));
+    }
+  } catch (error) {
+    unregister();
+    throw error;
+  }
+  return {
+    registry,
+    ...instruments,
     countOut(type, bytes) {
       pendingOut.set(type, (pendingOut.get(type) ?? 0) + 1);
       pendingBytesOut += bytes;
@@ -95,5 +130,6 @@ export function createMetrics({ prefix, registry = new prom.Registry(), defaultM
       child(inChildren, messagesIn, type).inc();
       bytesIn.inc(bytes);
     },
+    unregister,
   };
 }

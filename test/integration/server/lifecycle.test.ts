@@ -1,5 +1,6 @@
 import { createServer as createHttpServer, type Server } from 'node:http';
 import type { Socket } from 'node:net';
+import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { InvalidOptionError } from '../../../src/protocol/errors.js';
@@ -42,6 +43,38 @@ describe('lifecycle: options, graceful shutdown, health and metrics, attaching t
     const first = await startServer();
     await expect(startServer({ port: first.address()!.port })).rejects.toThrow(/EADDRINUSE/);
     await first.close();
+  });
+
+  it('creates a server again on the same registry once the previous one has closed', async () => {
+    const registry = new Registry();
+    const first = await startServer({ metrics: { registry } });
+    await first.close();
+    const again = await startServer({ metrics: { registry } });
+    expect(registry.getSingleMetric('socketchart_connections')).toBeDefined();
+    await again.close();
+  });
+
+  it('takes its metrics off the registry it was given when it closes', async () => {
+    const registry = new Registry();
+    const server = await startServer({ metrics: { registry, defaultMetrics: true } });
+    expect(registry.getSingleMetric('socketchart_connections')).toBeDefined();
+    await server.close();
+    expect(registry.getMetricsAsArray().map((metric) => metric.name), 'a closed server exports nothing').toEqual([]);
+  });
+
+  it('leaves the registry it was given empty when it fails to listen, so a retry can register', async () => {
+    const taken = await startServer();
+    const registry = new Registry();
+    await expect(startServer({ port: taken.address()!.port, metrics: { registry } })).rejects.toThrow(/EADDRINUSE/);
+    expect(registry.getMetricsAsArray().map((metric) => metric.name), 'nothing left behind by the failed start').toEqual([]);
+    const retry = await startServer({ metrics: { registry } });
+    await Promise.all([retry.close(), taken.close()]);
+  });
+
+  it('leaves the registry it was given empty when its backend fails to start', async () => {
+    const registry = new Registry();
+    await expect(startServer({ redis: { url: 'redis://127.0.0.1:1', connectTimeoutMs: 200 }, metrics: { registry } })).rejects.toThrow(/not reachable/);
+    expect(registry.getMetricsAsArray().map((metric) => metric.name)).toEqual([]);
   });
 
   it('serves /healthz with the node status and connection count', async () => {

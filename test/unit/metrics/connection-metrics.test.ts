@@ -6,6 +6,7 @@ import { LatencySamples, percentile } from '../../../src/metrics/latency.js';
 import { StateHistory } from '../../../src/metrics/state-history.js';
 import { SimulatedClock } from '../../../src/testing/simulated-clock.js';
 
+const HOUR = 3_600_000;
 const STATES = ['idle', 'connecting', 'authenticating', 'connected', 'reconnecting', 'closed'] as const;
 
 describe('LatencySamples', () => {
@@ -411,6 +412,44 @@ describe('ConnectionMetrics', () => {
     expect(metrics.snapshot(extra).healthScore).toBeCloseTo(Math.exp(-0.3), 9);
     clock.advance(60_001);
     expect(metrics.snapshot(extra).healthScore).toBe(1);
+  });
+
+  it('lets an error stop counting as recent once the window has passed, even after the clock stepped back', () => {
+    const clock = new SimulatedClock(10 * HOUR);
+    const metrics = new ConnectionMetrics(STATES, clock);
+    const extra = { queueDepth: 0, queueCapacity: 1_000 };
+    metrics.onState('connected');
+    metrics.recordError();
+    expect(metrics.snapshot(extra).healthScore).toBeLessThan(1);
+    clock.jump(-HOUR);
+    clock.jump(120_000);
+    expect(metrics.snapshot(extra).healthScore, 'the error is two minutes old').toBe(1);
+  });
+
+  it('lets a reconnect stop counting as recent once the window has passed, even after the clock stepped back', () => {
+    const clock = new SimulatedClock(10 * HOUR);
+    const metrics = new ConnectionMetrics(STATES, clock);
+    const extra = { queueDepth: 0, queueCapacity: 1_000 };
+    for (const state of ['connected', 'reconnecting', 'connected']) metrics.onState(state);
+    expect(metrics.snapshot(extra).healthScore).toBeLessThan(1);
+    clock.jump(-HOUR);
+    clock.jump(120_000);
+    expect(metrics.snapshot(extra).healthScore, 'the reconnect is two minutes old').toBe(1);
+  });
+
+  it('forgets an error timed before the clock stepped back, and does not count it again when the clock comes back to its time', () => {
+    const clock = new SimulatedClock(10 * HOUR);
+    const metrics = new ConnectionMetrics(STATES, clock);
+    const extra = { queueDepth: 0, queueCapacity: 1_000 };
+    metrics.onState('connected');
+    metrics.recordError();
+    clock.jump(-HOUR);
+    expect(metrics.snapshot(extra).healthScore).toBe(1);
+    metrics.recordError();
+    expect(metrics.snapshot(extra).healthScore, 'an error after the step counts').toBeCloseTo(Math.exp(-0.2), 9);
+    clock.jump(HOUR);
+    expect(metrics.snapshot(extra).healthScore).toBe(1);
+    expect(metrics.errors).toBe(2);
   });
 
   it('adds up the time spent throttled, the ongoing wait included; an end without a start counts nothing', () => {
