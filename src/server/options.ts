@@ -78,7 +78,7 @@ export interface RedisBackendOptions {
 export interface ServerMetricsOptions {
   /** Prefix of every metric name. @default 'socketchart_' */
   prefix?: string;
-  /** Registry to register on. @default a new Registry per server */
+  /** Registry to register on; `close()` (or a failed start) takes the server's metrics off it again. @default a new Registry per server */
   registry?: Registry;
   /** Also collect prom-client's default process metrics. @default false */
   defaultMetrics?: boolean;
