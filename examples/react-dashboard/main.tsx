@@ -48,10 +48,18 @@ function Timeline() {
 function Dashboard() {
   const health = usePoolHealth();
   const [restarting, setRestarting] = useState(false);
+  const [restartError, setRestartError] = useState('');
   const restart = async () => {
     setRestarting(true);
-    await fetch('/api/restart', { method: 'POST' });
-    setRestarting(false);
+    setRestartError('');
+    try {
+      const response = await fetch('/api/restart', { method: 'POST' });
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    } catch (error) {
+      setRestartError(`Restart failed: ${(error as Error).message}`);
+    } finally {
+      setRestarting(false);
+    }
   };
   return (
     <>
@@ -59,6 +67,7 @@ function Dashboard() {
         <h1>socketchart · eight feeds</h1>
         <span id="health" className={`badge ${health}`}>pool {health}</span>
         <button id="restart" disabled={restarting} onClick={restart}>Restart the server</button>
+        <span id="restart-error" role="alert">{restartError}</span>
       </header>
       <main>{feeds.map(([name, priority]) => <Feed key={name} name={name} priority={priority} />)}</main>
       <Timeline />

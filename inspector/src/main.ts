@@ -136,7 +136,7 @@ function render(): void {
   if (now - lastPlot > PLOT_EVERY_MS || dirty.timeline) {
     if (now - lastPlot > PLOT_EVERY_MS) {
       lastPlot = now;
-      metrics.update(store, selected, cursor === null ? null : (store.entry(cursor)?.t ?? null));
+      metrics.update(store, selected, cursor);
     }
   }
   if (dirty.header && now - lastHeader > 250) {
@@ -157,7 +157,7 @@ function select(node: TreeNode, byUser = true): void {
   tree.selected = node;
   if (byUser) chart.follow();
   log.setFilter({ node });
-  metrics.update(store, node, cursor === null ? null : (store.entry(cursor)?.t ?? null));
+  metrics.update(store, node, cursor);
   lastPlot = performance.now();
   markAll();
 }

@@ -1,6 +1,6 @@
 import uPlot from 'uplot';
 import type { ConnectionSample, PoolSample } from '../../src/inspection/protocol.js';
-import { h, tone } from './dom.js';
+import { clock, h, tone } from './dom.js';
 import type { Store, TreeNode } from './store.js';
 
 const css = (name: string) => getComputedStyle(document.documentElement).getPropertyValue(name).trim() || '#888';
@@ -132,8 +132,8 @@ export class MetricsView {
     }
   }
 
-  /** Shows `node`'s plots as of now, with a marker at `cursorT` (epoch ms; `null` when live). */
-  update(store: Store, node: TreeNode | undefined, cursorT: number | null): void {
+  /** Shows `node`'s plots, with a marker at the time-travel moment `cursor` (an entry seq; `null` when live). */
+  update(store: Store, node: TreeNode | undefined, cursor: number | null): void {
     const session = node?.sessions[node.sessions.length - 1];
     const kind = session?.kind === 'pool' ? 'pool' : session?.kind === 'connection' ? 'connection' : 'none';
     if (kind === 'none') {
@@ -148,10 +148,11 @@ export class MetricsView {
     }
     if (kind !== this.mode) this.build(kind);
     this.container.dataset.updates = String(++this.updates);
-    this.cursorT = cursorT === null ? null : cursorT / 1000;
+    const cursorT = cursor === null ? undefined : store.entry(cursor)?.t;
+    this.cursorT = cursorT === undefined ? null : cursorT / 1000;
     const s = node!.series;
-    const last = s.last;
-    this.note.textContent = last ? sampledNote(kind, last) : kind === 'pool' ? 'from the pool’s snapshots (no samples: not socketchart’s helper)' : 'no samples (not socketchart’s helper): states only';
+    this.note.textContent =
+      s.samples.length > 0 ? sampleNote(store, node!, kind, cursor ?? store.lastSeq) : kind === 'pool' ? 'from the pool’s snapshots (no samples: not socketchart’s helper)' : 'no samples (not socketchart’s helper): states only';
     for (const p of this.plots) {
       let data: uPlot.AlignedData;
       switch (p.kind) {
@@ -234,6 +235,13 @@ export class MetricsView {
       ...[...seen].map(([label, color]) => h('span', { class: 'legend-item' }, h('i', { style: `background:${color}` }), label)),
     );
   }
+}
+
+/** The header: the sample as of entry `at`, with its time once it no longer tells the actor's present. */
+function sampleNote(store: Store, node: TreeNode, kind: 'connection' | 'pool', at: number): string {
+  const found = store.sampleAt(node, at);
+  if (!found) return 'no sample yet at this moment';
+  return `${found.current ? '' : `last sample ${clock(found.entry.t).slice(0, 8)}: `}${sampledNote(kind, found.sample)}`;
 }
 
 function sampledNote(kind: 'connection' | 'pool', last: ConnectionSample | PoolSample): string {

@@ -102,11 +102,13 @@ export interface Series {
   dials: Map<number, number>;
   budget: { ratePerSec: number; burst: number } | null;
   last: ConnectionSample | PoolSample | undefined;
+  /** Seqs of the sample entries, oldest first (for the sample as of a moment). */
+  samples: number[];
 }
 
 const SERIES_LIMIT = 3_600;
 
-const newSeries = (): Series => ({ t: [], p50: [], p95: [], p99: [], queue: [], inRate: [], outRate: [], health: [], connected: [], dials: new Map(), budget: null, last: undefined });
+const newSeries = (): Series => ({ t: [], p50: [], p95: [], p99: [], queue: [], inRate: [], outRate: [], health: [], connected: [], dials: new Map(), budget: null, last: undefined, samples: [] });
 
 /** Deep equality of plain JSON values. */
 function same(a: unknown, b: unknown, depth = 0): boolean {
@@ -388,9 +390,11 @@ export class Store {
         if (actor.kind === 'pool' && snapshot.context) this.poolPoint(actor, t, snapshot.context);
         return entry;
       }
-      case '@socketchart.metrics':
-        this.sample(actor, t, rec);
-        return this.push({ t, kind: 'metrics', actor, type: 'metrics', source: undefined, rec, label: actor.label, transitions: undefined });
+      case '@socketchart.metrics': {
+        const entry = this.push({ t, kind: 'metrics', actor, type: 'metrics', source: undefined, rec, label: actor.label, transitions: undefined });
+        this.sample(actor, entry, rec);
+        return entry;
+      }
       default:
         return this.push({ t, kind: 'message', actor, type: rec.channel ? `message ${rec.channel}` : 'message', source: undefined, rec, label: actor.label, transitions: undefined });
     }
@@ -413,10 +417,11 @@ export class Store {
     this.bound(s);
   }
 
-  private sample(actor: ActorInfo, t: number, rec: Rec): void {
+  private sample(actor: ActorInfo, { t, seq }: Entry, rec: Rec): void {
     const s = actor.node.series;
     const sample = rec.sample;
     if (!sample) return;
+    s.samples.push(seq);
     if (rec.kind === 'pool') {
       const p = sample as PoolSample;
       if (s.last === undefined) for (const key of ['t', 'health', 'connected'] as const) s[key].length = 0;
@@ -443,6 +448,7 @@ export class Store {
   }
 
   private bound(s: Series): void {
+    if (s.samples.length > SERIES_LIMIT * 1.1) s.samples.splice(0, s.samples.length - SERIES_LIMIT);
     if (s.t.length <= SERIES_LIMIT * 1.1) return;
     const n = s.t.length - SERIES_LIMIT;
     for (const key of ['t', 'p50', 'p95', 'p99', 'queue', 'inRate', 'outRate', 'health', 'connected'] as const) (s[key] as unknown[]).splice(0, n);
@@ -511,6 +517,30 @@ export class Store {
     if (seq >= this.lastSeq) return { status: actor.status, label: actor.label };
     const { snapshot, entry } = this.snapshotAt(actor, seq);
     return { status: snapshot.status ?? 'active', label: entry ? entry.label : this.definition(actor.defId).isMachine ? stateLabel(snapshot.value) : '' };
+  }
+
+  /**
+   * The newest sample of `node` taken by entry `seq`, and whether it still told the present then: not once the
+   * actor had stopped or changed after it (a sender that stops sampling leaves its last sample behind).
+   */
+  sampleAt(node: TreeNode, seq: number): { entry: Entry; sample: ConnectionSample | PoolSample; current: boolean } | undefined {
+    const seqs = node.series.samples;
+    let lo = 0;
+    let hi = seqs.length - 1;
+    let found: number | undefined;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (seqs[mid]! <= seq) {
+        found = seqs[mid];
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    const entry = found === undefined ? undefined : this.entry(found);
+    const sample = entry?.rec.sample;
+    if (!entry || !sample) return undefined;
+    const session = this.sessionAt(node, seq);
+    const changed = session ? Math.max(session.created, this.snapshotAt(session, seq).entry?.seq ?? -1) : Infinity;
+    return { entry, sample, current: session !== undefined && session.ended > seq && changed < entry.seq };
   }
 
   /** The first entry at or after epoch ms `t`. */

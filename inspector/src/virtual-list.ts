@@ -5,6 +5,8 @@
  */
 export class VirtualList<T> {
   private items: ArrayLike<T> = [];
+  /** Rows as of the last `setItems()`: the caller may keep adding to the same array until its next frame. */
+  private count = 0;
   private readonly spacer: HTMLDivElement;
   private readonly rows: HTMLDivElement[] = [];
   private pending = false;
@@ -35,23 +37,24 @@ export class VirtualList<T> {
   }
 
   get length(): number {
-    return this.items.length;
+    return this.count;
   }
 
   private get contentHeight(): number {
-    return this.items.length * this.rowHeight;
+    return this.count * this.rowHeight;
   }
 
   setItems(items: ArrayLike<T>): void {
     this.items = items;
-    this.container.dataset.rows = String(items.length);
+    this.count = items.length;
+    this.container.dataset.rows = String(this.count);
     this.spacer.style.height = `${this.contentHeight}px`;
     // A shorter list is scrolled no further than its end (as the browser clamps it).
     this.scrollTop = Math.min(this.scrollTop, Math.max(0, this.contentHeight - this.height));
     this.refresh();
   }
 
-  /** The list is scrolled to (near) its end. */
+  /** The list is scrolled to (near) the end of the rows it was last given. */
   get atEnd(): boolean {
     return this.scrollTop + this.height >= this.contentHeight - this.rowHeight * 1.5;
   }
@@ -88,7 +91,7 @@ export class VirtualList<T> {
   refresh(): void {
     const first = Math.max(0, Math.floor(this.scrollTop / this.rowHeight) - 2);
     const visible = Math.ceil((this.height || 600) / this.rowHeight) + 4;
-    const last = Math.min(this.items.length, first + visible);
+    const last = Math.min(this.count, first + visible);
     const needed = Math.max(0, last - first);
     while (this.rows.length < needed) {
       const row = document.createElement('div');

@@ -16,6 +16,8 @@ export async function buildPage(): Promise<void> {
 export interface RunningDemo {
   /** The inspector page. */
   url: string;
+  /** Where other apps can send their inspection records (`connectInspector({ url })`). */
+  wsUrl: string;
   stdout(): string;
   /** Waits until the demo has printed something matching `pattern`. */
   printed(pattern: RegExp, ms: number): Promise<void>;
@@ -34,9 +36,11 @@ export async function startDemo(args: string[]): Promise<RunningDemo> {
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   await until(() => /inspector: http:\S+/.test(out) || child.exitCode !== null, 30_000, 'the demo to print its inspector URL');
   const url = /inspector: (http:\S+)/.exec(out)?.[1];
-  if (!url) throw new Error(`the demo did not start its inspector:\n${out}`);
+  const wsUrl = /apps can send to (ws:\S+)\)/.exec(out)?.[1];
+  if (!url || !wsUrl) throw new Error(`the demo did not start its inspector:\n${out}`);
   return {
     url,
+    wsUrl,
     stdout: () => out,
     printed: (pattern, ms) => until(() => pattern.test(out), ms, `the demo to print ${pattern}`),
     async stop() {
@@ -62,6 +66,18 @@ export async function screenshot(page: Page, name: string): Promise<string> {
 
 /** The tree row of a node (`pool/queue`), as the page shows it. */
 export const treeRow = (page: Page, key: string) => page.locator(`.tree-row[data-key="${key}"]`);
+
+/** The event log as drawn: its rows, the index of the last row in view, and whether it is scrolled to its end. */
+export function logView(page: Page): Promise<{ rows: number; lastInView: number; atEnd: boolean }> {
+  return page.$eval('#log', (log) => {
+    const rows = Number((log as HTMLElement).dataset.rows ?? 0);
+    const bottom = log.scrollTop + log.clientHeight;
+    const drawn = Array.from(log.querySelectorAll<HTMLElement>('.vrow')).filter((row) => row.style.display !== 'none');
+    const rowHeight = drawn[0]?.offsetHeight ?? 22;
+    const inView = drawn.map((row) => Number(row.dataset.index)).filter((index) => index * rowHeight < bottom);
+    return { rows, lastInView: Math.max(-1, ...inView), atEnd: bottom >= log.scrollHeight - 1.5 * rowHeight };
+  });
+}
 
 /** Starts recording, every animation frame, the state each tree row shows (`window.__rowStates[key]`, changes only). */
 export async function recordRowStates(page: Page): Promise<void> {

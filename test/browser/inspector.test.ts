@@ -1,10 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
+import { WebSocket } from 'ws';
 import { seedFeeds } from '../../src/cli/seed-feeds.js';
+import { connectInspector } from '../../src/inspection/client.js';
+import { createPool } from '../../src/index.node.js';
 import { launchChromium } from '../support/browser.js';
+import { waitFor } from '../support/browser-page.js';
+import { startReferenceServer } from '../support/reference-server.js';
 import { until } from '../support/until.js';
-import { buildPage, inOrder, recordRowStates, rowStates, screenshot, startDemo, treeRow, type RunningDemo } from './inspector-harness.js';
+import { buildPage, inOrder, logView, recordRowStates, rowStates, screenshot, startDemo, treeRow, type RunningDemo } from './inspector-harness.js';
 
 /**
  * The demo (`npm start -- --inspect`) with its offline inspector, in Debian's Chromium: what a person sees
@@ -42,6 +47,14 @@ describe('the offline inspector, on the demo', () => {
     await page.waitForFunction((names) => names.every((n) => document.querySelector(`.tree-row[data-key="pool/${n}"] .state`)?.textContent === 'connected'), feeds, { timeout: 20_000 });
     await screenshot(page, 'tree');
   }, 45_000);
+
+  it('keeps the newest events of the live log in view while dozens arrive per frame', async () => {
+    // The demo's pool sends several rows' worth of events per animation frame from its first second.
+    const before = (await logView(page)).rows;
+    const view = await waitFor(() => logView(page), ({ rows }) => rows > before + 200, 10_000, 'more events in the log');
+    expect({ atEnd: view.atEnd, newestInView: view.lastInView === view.rows - 1 }).toEqual({ atEnd: true, newestInView: true });
+    await screenshot(page, 'log-following');
+  });
 
   it("shows a connection's state going connected → reconnecting → connected through the injected restart", async () => {
     await demo.printed(/server node 1 listening again/, 30_000);
@@ -117,6 +130,11 @@ describe('the offline inspector, on the demo', () => {
     expect(await treeRow(page, 'pool/queue').locator('.state').textContent(), 'the tree as it was').toBe('reconnecting');
     expect(await page.textContent('#context')).toContain('"reconnecting"');
     expect(await page.textContent('#cursor-info')).toMatch(/event [\d,]+ of [\d,]+/);
+    // The metrics header shows the sample taken by then, marked with its time: the moment is a state change after it.
+    const note = (await page.textContent('#metrics-note')) ?? '';
+    const sampled = /^last sample (\d\d:\d\d:\d\d): /.exec(note)?.[1];
+    expect(sampled, note).toBeDefined();
+    expect(sampled! <= (await page.textContent('#cursor-info'))!.slice(0, 8), 'a sample from before the moment').toBe(true);
     await screenshot(page, 'time-travel');
     await page.click('#live');
     await page.waitForFunction(() => document.querySelector('#chart-state')?.textContent === 'connected', undefined, { timeout: 10_000 });
@@ -160,4 +178,28 @@ describe('the offline inspector, on the demo', () => {
       await other.close();
     }
   }, 45_000);
+
+  // As an app ends (the demo does so too): its pool stopped, disposed, and its inspector client closed; samples once a second.
+  it("once an app has stopped its pool and gone, a connection's metrics header shows its last sample as a past one", async () => {
+    const reference = await startReferenceServer();
+    const app = connectInspector({ url: demo.wsUrl, WebSocket: WebSocket as never, metricsIntervalMs: 1_000 });
+    const pool = createPool({ endpoints: [{ name: 'late-feed', url: `ws://127.0.0.1:${reference.address()!.port}` }], defaults: { auth: { token: 'u2' } }, inspect: app });
+    try {
+      await page.click('#live');
+      pool.start();
+      await pool.connection('late-feed')!.ready();
+      await page.locator('.tree-row[data-key$="/late-feed"] .name').click({ timeout: 10_000 });
+      await waitFor(() => page.textContent('#metrics-note'), (note) => (note ?? '').startsWith('connected'), 10_000, 'a sample shown');
+      pool.stop();
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      pool.dispose();
+      app.close();
+      await waitFor(() => page.textContent('#chart-state'), (state) => state === 'closed', 10_000, 'the chart to show it closed');
+      await expect.poll(() => page.textContent('#metrics-note'), { timeout: 5_000 }).toMatch(/^last sample \d\d:\d\d:\d\d: /);
+    } finally {
+      pool.dispose();
+      app.close();
+      await reference.close();
+    }
+  }, 30_000);
 });

@@ -131,4 +131,28 @@ describe('the page’s store', () => {
     expect(store.snapshotAt(actor, moment).snapshot.value).toBe('connected');
     expect(store.stateAt(actor, moment).label).toBe('connected');
   });
+
+  it("answers a connection's sample as of a moment, and whether it still told the present: not once the connection changed or stopped after it", () => {
+    const store = new Store({ maxEntries: 1_000 });
+    const feed = '{"id":"connection","initial":"connected","states":{"connected":{},"closed":{}}}';
+    const sample = (status: string, messagesIn: number) => ({ status, rtt: { p50: 1, p95: 1, p99: 1 }, queueDepth: 0, messagesIn, messagesOut: 0, bytesIn: 0, bytesOut: 0, connects: 1, reconnects: 0, errors: 0, drops: 0, healthScore: 1 });
+    store.ingest(rec({ type: '@xstate.actor', sessionId: 'x:0', name: 'feed', definition: feed, snapshot: { status: 'active', value: 'connected', context: { settings: {} } } }, 1_000));
+    const beforeAny = store.lastSeq;
+    store.ingest(rec({ type: '@socketchart.metrics', sessionId: 'x:0', kind: 'connection', sample: sample('connected', 5) }, 2_000));
+    store.ingest(rec({ type: '@socketchart.metrics', sessionId: 'x:0', kind: 'connection', sample: sample('connected', 9) }, 3_000));
+    const sampled = store.lastSeq;
+    store.ingest(rec({ type: '@xstate.snapshot', sessionId: 'x:0', event: { type: 'connection.stop' }, snapshot: { status: 'active', value: 'closed' } }, 3_500));
+    const closed = store.lastSeq;
+    store.ingest(rec({ type: '@xstate.snapshot', sessionId: 'x:0', event: { type: 'xstate.stop' }, snapshot: { status: 'stopped', value: 'closed' } }, 3_600));
+    const node = store.node('feed')!;
+    const at = (seq: number) => {
+      const found = store.sampleAt(node, seq);
+      return found && { messagesIn: (found.sample as { messagesIn: number }).messagesIn, t: found.entry.t, current: found.current };
+    };
+    expect(at(beforeAny)).toBeUndefined();
+    expect(at(sampled - 1)).toEqual({ messagesIn: 5, t: 2_000, current: true });
+    expect(at(sampled)).toEqual({ messagesIn: 9, t: 3_000, current: true });
+    expect(at(closed)).toEqual({ messagesIn: 9, t: 3_000, current: false });
+    expect(at(store.lastSeq)).toEqual({ messagesIn: 9, t: 3_000, current: false });
+  });
 });
