@@ -176,6 +176,11 @@ function defineConnectionMachine() {
     },
     guards: {
       fromOwnSocket: ({ context, event }) => (event as Of<'socket.open'>).socket === context.socket,
+      /** An error frame of the own socket that answers an in-band refresh: one about another frame (a subscribe, a rate limit) does not. */
+      refusesRefresh: ({ context, event }) => {
+        const { socket, error } = event as Of<'server.error'>;
+        return socket === context.socket && error.code === 'AUTHENTICATION_FAILED';
+      },
       isOffline: ({ context }) => !context.online,
       pageHidden: ({ context }) => context.hidden,
       dialsFreely: ({ context }) => !context.settings.dialGated,
@@ -408,7 +413,7 @@ function defineConnectionMachine() {
                     after: { authTimeout: { target: 'expiring', actions: 'reportRefreshTimeout' } },
                     on: {
                       'auth.ok': { guard: 'fromOwnSocket', target: 'valid', actions: 'acceptSession' },
-                      'server.error': { guard: 'fromOwnSocket', target: 'expiring', actions: 'reportRefreshRefused' },
+                      'server.error': { guard: 'refusesRefresh', target: 'expiring', actions: 'reportRefreshRefused' },
                     },
                   },
                   expiring: {

@@ -19,6 +19,7 @@ import type { PresenceSession } from './presence.js';
 import { missingFeature, resolveFeatures, type ConnectionFeature, type FeatureSet, type OperationsFeatureParts } from './features.js';
 import { allFeatures } from './optional-features.js';
 import { onceEvent, untilReady, type OnceOptions } from './waiting.js';
+import { attempt } from '../events/emitter.js';
 
 export { statusOf } from './status.js';
 export type { ConnectionSnapshot } from './runtime.js';
@@ -143,19 +144,21 @@ export class Connection {
 
   /**
    * Listens to one channel; the server is asked to (re)subscribe on every connect, until it refuses the
-   * channel (a `refused` event: the channel is dropped; subscribe again to ask again). Returns the unsubscribe function.
+   * channel (a `refused` event: the channel is dropped; subscribe again to ask again); one its `control` rate limit
+   * refused is asked again after `retry_after`. Returns the unsubscribe function.
    */
   subscribe<T = unknown>(channel: string, listener: MessageListener<T>): () => void {
     if (typeof channel !== 'string' || channel === '') throw new InvalidOptionError('channel', 'a non-empty channel name', channel);
     if (typeof listener !== 'function') throw new InvalidOptionError('listener', 'a function (data, message) => void', listener);
     const { first, unsubscribe } = this.rt.router.subscribe(channel, listener as MessageListener);
     const { protocol } = this.rt.options;
-    if (first && this.rt.link.connected) this.rt.write(protocol.subscribeFrame(channel, undefined));
+    if (first && this.rt.link.connected) this.rt.write(attempt(() => protocol.subscribeFrame(channel, undefined)));
     let active = true;
     return () => {
       if (!active) return;
       active = false;
-      if (unsubscribe() && this.rt.link.connected && this.rt.operations?.hasSink(channel) !== true) this.rt.write(protocol.unsubscribeFrame(channel));
+      const operation = this.rt.operations?.has(channel);
+      if (unsubscribe() && !operation && this.rt.link.connected) this.rt.write(attempt(() => protocol.unsubscribeFrame(channel)));
     };
   }
 

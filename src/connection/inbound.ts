@@ -27,6 +27,8 @@ export interface InboundHost {
   readonly socketId: number;
   toMachine(event: ConnectionEvent): void;
   write(frame: OutgoingFrame | undefined): boolean;
+  /** The server's control rate limit refused a subscribe of `channel`: asked again after `ms`. */
+  subscribeLater(channel: string, ms: number | undefined): void;
   /** A pong arrived (`ts`: the ping time it echoes, when it carries one). */
   pong(ts: number | undefined): void;
   reportError(error: SocketchartError): void;
@@ -113,8 +115,9 @@ export class Inbound implements FrameSink {
     const { host } = this;
     const heard = host.operations?.hasSink(id) === true;
     host.operations?.end(id, error === undefined ? undefined : host.redactError(error.with({ recovery: 'fail' })));
-    if (error !== undefined && !heard) host.reportError(error.with({ recovery: 'none' }));
-    else if (host.events.has('control')) host.events.emit('control', { type: 'complete', frame: { type: 'complete', id } });
+    if (error === undefined) {
+      if (host.events.has('control')) host.events.emit('control', { type: 'complete', frame: { type: 'complete', id } });
+    } else if (!heard) host.reportError(error.with({ recovery: 'none' }));
   }
 
   authOk(session: SessionInfo): void {
@@ -137,8 +140,11 @@ export class Inbound implements FrameSink {
     const followsServer = error.code === ErrorCode.RATE_LIMIT_EXCEEDED && host.options.rateLimit.followServer;
     if (followsServer && host.outbound.holdForRateLimit(error)) return;
     if (host.outbound.refused(error)) return;
-    const details = error.details as { ch?: unknown; action?: unknown } | undefined;
-    if (error.code === ErrorCode.AUTHORIZATION_FAILED && details?.action === 'subscribe') this.refuse(details.ch, error);
+    const details = error.details as { ch?: unknown; action?: unknown; scope?: unknown } | undefined;
+    if (details?.action === 'subscribe') {
+      if (error.code === ErrorCode.AUTHORIZATION_FAILED) this.refuse(details.ch, error);
+      else if (details.scope === 'control') host.subscribeLater(details.ch as string, error.retryAfterMs);
+    }
     host.toMachine({ type: 'server.error', socket: host.socketId, action: classifyErrorFrame(error), error: releaseFrames(error) });
   }
 

@@ -422,11 +422,10 @@ export class Outbound {
     });
   }
 
-  /** The server closed the link on a message too large for it (1009): the largest acknowledged one written fails, instead of being written again. */
-  refusedTooLarge(): void {
+  /** The server closed the link on a message too large for it (1009): the largest acknowledged one written fails, instead of being written again; false when there was none. */
+  refusedTooLarge(): boolean {
     const id = this.acks?.largestWritten();
-    if (id === undefined) return;
-    this.acks!.fail(id, new SocketchartError(ErrorCode.MESSAGE_TOO_LARGE, { message: 'The server closed the link on a message too large for it (1009)', recovery: 'fail', messageId: id }));
+    return id !== undefined && this.acks!.fail(id, new SocketchartError(ErrorCode.MESSAGE_TOO_LARGE, { message: 'The server closed the link on a message too large for it (1009)', recovery: 'fail', messageId: id }));
   }
 
   acked(info: AckInfo): void {

@@ -232,11 +232,11 @@ export class PresenceSession {
     return new Promise((resolve, reject) => this.enqueue(channel, { action, frame, written: false, timer: undefined, resolve, reject, again }));
   }
 
-  private enqueue(channel: string, request: Request): void {
+  private enqueue(channel: string, request: Request, write = this.up): void {
     let queue = this.requests.get(channel);
     if (!queue) this.requests.set(channel, (queue = []));
     queue.push(request);
-    if (this.up) this.writeRequest(channel, request);
+    if (write) this.writeRequest(channel, request);
   }
 
   private writeRequest(channel: string, request: Request): void {
@@ -251,6 +251,17 @@ export class PresenceSession {
       this.remove(channel, request);
       request.reject?.(new SocketchartError(ErrorCode.TIMEOUT, { message: `No answer to presence ${request.action} on "${channel}" within ${acks.timeoutMs} ms`, recovery: 'fail' }));
     }, acks.timeoutMs);
+  }
+
+  /** The connection's own rejoin, refused by the control rate limit: written again after `ms` while the channel is joined; a drop forgets it (the reconnect rejoins). */
+  private rejoinLater(channel: string, request: Request, ms = this.host.options.reconnect.baseMs): void {
+    request.written = false;
+    this.enqueue(channel, request, false);
+    request.timer = this.host.options.clock.setTimeout(() => {
+      request.timer = undefined;
+      if (this.joined.has(channel)) this.writeRequest(channel, request);
+      else this.remove(channel, request);
+    }, ms);
   }
 
   private remove(channel: string, request: Request): void {
@@ -330,7 +341,7 @@ export class PresenceSession {
    * the channel rules). An error about another frame on the channel (a publish, a subscribe) is not theirs.
    */
   private refused(error: SocketchartError): boolean {
-    const details = error.details as { ch?: unknown; action?: unknown } | undefined;
+    const details = error.details as { ch?: unknown; action?: unknown; scope?: unknown } | undefined;
     if (typeof details?.ch !== 'string' || error.messageId !== undefined) return false;
     if (details.action !== 'join' && details.action !== 'leave' && details.action !== 'list' && details.action !== 'presence') return false;
     if (details.action === 'presence' && error.code === ErrorCode.AUTHORIZATION_FAILED) this.joined.delete(details.ch);
@@ -340,9 +351,13 @@ export class PresenceSession {
     if (!request) return false;
     this.remove(details.ch, request);
     // a refused join again (other meta) leaves the member the server has, with the meta in force; the
-    // connection's own rejoin is made again at the next reconnect, unless refused for good (a rate limit
-    // here is the server's limit of channels joined); a refused first join is forgotten
-    const retry = error.recovery === 'retry' && error.code !== ErrorCode.RATE_LIMIT_EXCEEDED;
+    // connection's own rejoin is made again after the per-user control limit's retry_after, or at the next
+    // reconnect, unless refused for good (another rate limit here is the server's limit of channels joined);
+    // a refused first join is forgotten
+    const limited = error.code === ErrorCode.RATE_LIMIT_EXCEEDED;
+    const control = limited && details.scope === 'control';
+    if (control && !request.resolve && request.action === 'join') this.rejoinLater(details.ch, request, error.retryAfterMs);
+    const retry = error.recovery === 'retry' && (control || !limited);
     if (request.action === 'join' && (request.resolve ? !request.again : !retry)) this.joined.delete(details.ch);
     if (request.reject) request.reject(error.with({ recovery: 'fail' }));
     else this.host.reportError(error.with({ recovery: 'none' }));

@@ -12,6 +12,7 @@ import { ConnectionMetrics } from '../metrics/connection-metrics.js';
 import { Emitter, attempt } from '../events/emitter.js';
 import { releaseActor } from './actor-system.js';
 import type { EnvironmentEvent } from '../environment/environment.js';
+import type { TimerHandle } from '../environment/clock.js';
 import type { SocketCallbacks } from '../transport/socket-actor.js';
 import { ReadyState, type WebSocketLike } from '../transport/websocket-like.js';
 import type { ConnectionEvents } from './events.js';
@@ -89,6 +90,9 @@ export class ConnectionRuntime implements SocketCallbacks {
   private restingOwner: AnyActorRef | undefined;
   /** The actor is being released at rest: its stop is not the end of the connection. */
   private releasing = false;
+  /** Channels whose subscribe the server's control rate limit refused, asked again when `resubscribeTimer` fires. */
+  private refusedSubscribes: Set<string> | undefined;
+  private resubscribeTimer: TimerHandle;
   /** Calls of the connection's own that error frames may concern (presence requests). */
   private claims: Array<(error: SocketchartError) => boolean> | undefined;
 
@@ -293,7 +297,7 @@ export class ConnectionRuntime implements SocketCallbacks {
   describeClose(code: number, reason: string) {
     const redacted = this.redact(reason);
     const { action, error } = classifyClose({ code, reason: redacted }, attempt(() => closeRuleOf(this.options.protocol, code)));
-    if (error.code === ErrorCode.MESSAGE_TOO_LARGE) this.outbound_?.refusedTooLarge();
+    if (error.code === ErrorCode.MESSAGE_TOO_LARGE && !this.outbound_?.refusedTooLarge()) this.operations?.refusedTooLarge();
     return { code, reason: redacted, action, error: releaseFrames(this.redactError(error)) };
   }
 
@@ -343,17 +347,38 @@ export class ConnectionRuntime implements SocketCallbacks {
 
   /** The link is up: every channel is subscribed again from its last sequence number, and the outbound side resumes. */
   resume(): void {
-    const { protocol } = this.options;
-    const router = this.routes_;
-    if (router) {
-      for (const channel of router.channelNames()) this.write(attempt(() => protocol.subscribeFrame(channel, router.lastSeq(channel))));
-    }
+    this.resubscribe();
     this.operations?.resume();
     this.outbound_?.resume((frame) => this.writeData(frame, true));
   }
 
+  /** Subscribes every channel (in `only`, when given) again from its last sequence number. */
+  private resubscribe(only?: Set<string>): void {
+    const { protocol } = this.options;
+    const router = this.routes_;
+    if (router) {
+      for (const channel of router.channelNames()) if (!only || only.has(channel)) this.write(attempt(() => protocol.subscribeFrame(channel, router.lastSeq(channel))));
+    }
+  }
+
+  /** The server's control rate limit refused a subscribe of `channel`: asked again after `ms`, one timer for every such channel; a drop cancels it. */
+  subscribeLater(channel: string, ms = this.options.reconnect.baseMs): void {
+    if (!this.refusedSubscribes) {
+      const channels = (this.refusedSubscribes = new Set());
+      this.resubscribeTimer = this.options.clock.setTimeout(() => {
+        this.refusedSubscribes = undefined;
+        this.resubscribe(channels);
+      }, ms);
+    }
+    this.refusedSubscribes.add(channel);
+  }
+
   /** `stopped`: the app called `stop()` (operations that must not run twice end with CLOSED). */
   leaveConnected(stopped = false): void {
+    if (this.refusedSubscribes) {
+      this.options.clock.clearTimeout(this.resubscribeTimer);
+      this.refusedSubscribes = undefined;
+    }
     this.pingAt = undefined;
     this.outbound_?.leaveConnected();
     this.operations?.dropped(stopped);

@@ -107,7 +107,7 @@ export function graphqlTransportWsProtocol(options: GraphqlTransportWsOptions = 
       return operations.start(channel, data);
     },
     subscribeFrame: () => undefined,
-    unsubscribeFrame: (id) => operations.stop(id),
+    unsubscribeFrame: () => undefined,
     closeRule: (code) => graphqlTransportWsCloseRules[code],
     decode(raw: IncomingFrame, sink: FrameSink): void {
       if (typeof raw !== 'string') {

@@ -1,6 +1,7 @@
 import type { OperationCodec, OutgoingFrame } from './adapter.js';
 import { ErrorCode, InvalidOptionError, SocketchartError, closedError } from './errors.js';
 import { rethrowLater } from '../events/emitter.js';
+import { exactBytes, frameBytes } from './frame-bytes.js';
 
 /** Receives what one operation yields: its results, then exactly one of `error` or `complete`. */
 export interface OperationSink<T = unknown> {
@@ -37,6 +38,8 @@ export interface OperationsHost {
   write(frame: OutgoingFrame | undefined): boolean;
   /** Writes a data frame now, counting it out; false when there is no open socket. */
   writeData(frame: OutgoingFrame): boolean;
+  /** `maxMessageBytes`: a larger operation is refused. */
+  readonly options: { readonly maxMessageBytes: number };
 }
 
 interface Live {
@@ -98,8 +101,8 @@ export class Operations {
   }
 
   /**
-   * Starts an operation; returns its stop function. Throws a SocketchartError when the id is taken or the
-   * payload cannot be encoded; nothing is written then.
+   * Starts an operation; returns its stop function. Throws a SocketchartError when the id is taken, the
+   * payload cannot be encoded or its frame is over `maxMessageBytes` (MESSAGE_TOO_LARGE); nothing is written then.
    */
   start(payload: unknown, sink: OperationSink | undefined, options: OperationOptions & { once?: boolean } = {}): { id: string; stop: () => void } {
     if (this.ending) throw this.ending;
@@ -172,15 +175,20 @@ export class Operations {
     return true;
   }
 
-  /**
-   * The last listener of `channel` left: an operation `send()` started for it is forgotten (the connection
-   * writes the protocol's `unsubscribeFrame`, which stops it on the server).
-   */
+  /** The last listener of `channel` left: an operation `send()` started for it stops (the server is told when it runs on the open socket). */
   release(channel: string): void {
     const entry = this.live.get(channel);
-    if (!entry?.bound) return;
-    this.live.delete(channel);
-    this.settleWrite(entry);
+    if (entry?.bound) this.stop(channel, entry);
+  }
+
+  /** The server closed the link on a frame too large for it (1009): the largest operation written and not answered fails with MESSAGE_TOO_LARGE. */
+  refusedTooLarge(): void {
+    let largest: Live | undefined;
+    for (const entry of this.live.values()) {
+      if (entry.socket !== null && !entry.answered && !(largest && exactBytes(largest.frame) >= exactBytes(entry.frame))) largest = entry;
+    }
+    const id = largest?.id;
+    if (id) this.end(id, new SocketchartError(ErrorCode.MESSAGE_TOO_LARGE, { message: 'The server closed the link on a message too large for it (1009)', recovery: 'fail', messageId: id }));
   }
 
   /** The link is up on a new socket (the state may not say so yet): every live operation not yet written on it is written, once. */
@@ -229,12 +237,19 @@ export class Operations {
   }
 
   private encode(id: string, payload: unknown): OutgoingFrame {
+    let frame: OutgoingFrame;
     try {
-      return this.codec.start(id, payload);
+      frame = this.codec.start(id, payload);
     } catch (cause) {
       if (cause instanceof SocketchartError) throw cause;
       throw new SocketchartError(ErrorCode.INVALID_MESSAGE_FORMAT, { message: 'The operation cannot be encoded', recovery: 'fail', cause, messageId: id });
     }
+    const limit = this.host.options.maxMessageBytes;
+    const bytes = frameBytes(frame, limit);
+    if (bytes > limit) {
+      throw new SocketchartError(ErrorCode.MESSAGE_TOO_LARGE, { message: `Message of ${bytes} bytes exceeds maxMessageBytes (${limit})`, recovery: 'fail', details: { bytes, limit }, messageId: id });
+    }
+    return frame;
   }
 
   private add(id: string, frame: OutgoingFrame, sink: OperationSink | undefined, restart: boolean, bound: boolean, once: boolean): Live {

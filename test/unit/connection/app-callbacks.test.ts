@@ -1,5 +1,5 @@
 import { afterEach, expect, it, vi } from 'vitest';
-import { ErrorCode } from '../../../src/index.js';
+import { ErrorCode, jsonProtocol, type ProtocolAdapter } from '../../../src/index.js';
 import { harness, type Harness } from '../../support/harness.js';
 import { collectRethrown } from '../../support/rethrown.js';
 
@@ -74,4 +74,41 @@ it('connection.url reads what the url function answered for the last dial, witho
   expect(h.connection.url).toBe('ws://mock.test/socket?ticket=1');
   expect(h.connection.url).toBe('ws://mock.test/socket?ticket=1');
   expect(calls).toBe(1);
+});
+
+/** The default protocol, with frame builders for channel `bad:*` that throw (a custom adapter's bug). */
+const flaky: ProtocolAdapter = {
+  ...jsonProtocol,
+  subscribeFrame: (ch, since) => {
+    if (ch.startsWith('bad:')) throw new Error('subscribeFrame failed');
+    return jsonProtocol.subscribeFrame(ch, since);
+  },
+  unsubscribeFrame: (ch) => {
+    if (ch.startsWith('bad:')) throw new Error('unsubscribeFrame failed');
+    return jsonProtocol.unsubscribeFrame(ch);
+  },
+};
+
+it('a subscribeFrame that throws on a connected link is rethrown later: subscribe() returns its unsubscribe, which removes the listener', async () => {
+  const rethrown = collectRethrown();
+  const h = harness({ protocol: flaky });
+  await h.connect();
+  const heard: unknown[] = [];
+  const off = h.connection.subscribe('bad:1', (data) => heard.push(data));
+  await h.settle();
+  expect(rethrown).toEqual([new Error('subscribeFrame failed')]);
+  off();
+  h.server.last!.push({ type: 'message', ch: 'bad:1', seq: 1, data: 'after unsubscribe' });
+  await h.settle();
+  expect(heard).toEqual([]);
+});
+
+it('an unsubscribeFrame that throws is rethrown later, not into the caller of the unsubscribe (a React effect cleanup)', async () => {
+  const rethrown = collectRethrown();
+  const h = harness({ protocol: { ...flaky, subscribeFrame: jsonProtocol.subscribeFrame } });
+  await h.connect();
+  const off = h.connection.subscribe('bad:2', () => {});
+  expect(() => off()).not.toThrow();
+  await h.settle();
+  expect(rethrown).toEqual([new Error('unsubscribeFrame failed')]);
 });

@@ -491,6 +491,30 @@ describe('in-band refresh answered with an error', () => {
   });
 });
 
+describe('in-band refresh and other error frames meanwhile', () => {
+  const sessionState = (h: ReturnType<typeof harness>) => (h.connection.snapshot.value as { link?: { connected?: { session?: string } } }).link?.connected?.session;
+
+  it.each([
+    ['a subscribe refused', { type: 'error', code: 'AUTHORIZATION_FAILED', message: 'not allowed', details: { ch: 'admin:x', action: 'subscribe' } }],
+    ['a rate-limit refusal', { type: 'error', code: 'RATE_LIMIT_EXCEEDED', message: 'rate limit exceeded for control', retry_after: 1, details: { scope: 'control', ch: 'feed', action: 'subscribe' } }],
+  ])('%s while the refresh awaits its answer is not taken as the refresh refused: the refresh still waits for its answer (TIMEOUT when none comes)', async (_, frame) => {
+    const { token } = tokenProvider(['t1', 't2', 't3']);
+    const h = harness({ auth: { token, refreshLeadMs: 30_000 }, authTimeoutMs: 5_000, heartbeat: false }, { sessionTtlMs: 60_000 });
+    await h.connect();
+    h.server.options.autoAuth = false;
+    await h.advance(30_000);
+    await h.settle();
+    expect(sessionState(h)).toBe('confirming');
+    h.server.last!.push(frame);
+    await h.settle();
+    expect(sessionState(h)).toBe('confirming');
+    expect(h.errors.map((e) => e.code)).toEqual([frame.code]);
+    await h.advance(5_000);
+    expect(h.errors.map((e) => e.code)).toEqual([frame.code, ErrorCode.TIMEOUT]);
+    expect(h.connection.status).toBe('connected');
+  });
+});
+
 describe('a server that accepts each token and closes 4001 at once', () => {
   it('gets one fresh token, then the connection fails: no redial loop, with no time passing', async () => {
     let n = 0;

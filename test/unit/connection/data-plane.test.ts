@@ -714,3 +714,62 @@ describe('channels the server refuses', () => {
     expect(await resubscribed(h)).toEqual([{ type: 'subscribe', ch: 'feed' }]);
   });
 });
+
+describe('subscribes refused by the server\'s control rate limit', () => {
+  /** The reference server's refusal of a control frame over the per-user `control` limit. */
+  const limited = (ch: string, retryAfterMs = 2_000) => ({
+    type: 'error',
+    code: 'RATE_LIMIT_EXCEEDED',
+    message: 'rate limit exceeded for control',
+    retry_after: retryAfterMs / 1000,
+    details: { scope: 'control', limit: 60, remaining: 0, ch, action: 'subscribe', retry_after_ms: retryAfterMs },
+  });
+
+  it('a subscribe refused over the control limit is sent again, with its since, after retry_after; one timer for every channel refused', async () => {
+    const h = harness({ heartbeat: false });
+    const got: unknown[] = [];
+    h.connection.subscribe('a', (data) => got.push(data));
+    h.connection.subscribe('b', () => {});
+    h.connection.subscribe('c', () => {});
+    await h.connect();
+    const socket = h.server.last!;
+    socket.push({ type: 'message', ch: 'a', seq: 4, data: 'four' });
+    const timers = h.clock.pending;
+    socket.push(limited('a'));
+    socket.push(limited('b', 1_500));
+    expect(h.clock.pending).toBe(timers + 1);
+    await h.advance(1_999);
+    expect(socket.sentOfType('subscribe')).toHaveLength(3);
+    await h.advance(1);
+    expect(socket.sentOfType('subscribe').slice(3)).toEqual([
+      { type: 'subscribe', ch: 'a', since: 4 },
+      { type: 'subscribe', ch: 'b' },
+    ]);
+    expect(h.clock.pending).toBe(timers);
+    expect(h.connection.status).toBe('connected');
+  });
+
+  it('a channel unsubscribed meanwhile is not subscribed again, and a drop cancels the retry (the reconnect resubscribes)', async () => {
+    const h = harness({ heartbeat: false, reconnect: { baseMs: 100, capMs: 100, jitter: 0 } });
+    const off = h.connection.subscribe('a', () => {});
+    h.connection.subscribe('b', () => {});
+    await h.connect();
+    h.server.last!.push(limited('a'));
+    off();
+    await h.advance(2_000);
+    expect(h.server.last!.sentOfType('subscribe')).toEqual([
+      { type: 'subscribe', ch: 'a' },
+      { type: 'subscribe', ch: 'b' },
+    ]);
+    h.server.last!.push(limited('b'));
+    const timers = h.clock.pending;
+    h.server.last!.drop();
+    await h.settle();
+    expect(h.clock.pending).toBeLessThan(timers + 1);
+    await h.advance(100);
+    await h.settle();
+    expect(h.connection.status).toBe('connected');
+    await h.advance(5_000);
+    expect(h.server.last!.sentOfType('subscribe')).toEqual([{ type: 'subscribe', ch: 'b' }]);
+  });
+});

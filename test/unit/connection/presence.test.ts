@@ -700,6 +700,42 @@ describe('presence: refusals by the server', () => {
     expect(presence.isJoined('chat:a')).toBe(false);
   });
 
+  it('a rejoin after a reconnect refused over the per-user control rate limit is sent again after retry_after, not forgotten', async () => {
+    const { h, presence, refuse } = await silent();
+    const joined = presence.join('chat:a', { name: 'Ann' });
+    h.server.last!.push({ type: 'presence_state', ch: 'chat:a', members: [{ userId: 'me' }] });
+    await joined;
+    h.server.last!.drop();
+    await h.advance(100);
+    await h.settle();
+    refuse('join', { code: 'RATE_LIMIT_EXCEEDED', retry_after: 2, details: { scope: 'control', ch: 'chat:a', action: 'join', retry_after_ms: 2_000 } });
+    await h.settle();
+    expect(presence.isJoined('chat:a')).toBe(true);
+    await h.advance(1_999);
+    expect(h.server.last!.sentOfType('presence')).toHaveLength(1);
+    await h.advance(1);
+    expect(h.server.last!.sentOfType('presence')).toEqual([
+      { type: 'presence', ch: 'chat:a', action: 'join', meta: { name: 'Ann' } },
+      { type: 'presence', ch: 'chat:a', action: 'join', meta: { name: 'Ann' } },
+    ]);
+    h.server.last!.push({ type: 'presence_state', ch: 'chat:a', members: [{ userId: 'me' }] });
+    expect(presence.members('chat:a')).toEqual([{ userId: 'me' }]);
+  });
+
+  it('a rejoin refused over the control limit and left meanwhile is not sent again', async () => {
+    const { h, presence, refuse } = await silent();
+    const joined = presence.join('chat:a');
+    h.server.last!.push({ type: 'presence_state', ch: 'chat:a', members: [{ userId: 'me' }] });
+    await joined;
+    h.server.last!.drop();
+    await h.advance(100);
+    await h.settle();
+    refuse('join', { code: 'RATE_LIMIT_EXCEEDED', retry_after: 2, details: { scope: 'control', ch: 'chat:a', action: 'join', retry_after_ms: 2_000 } });
+    void presence.leave('chat:a').catch(() => {});
+    await h.advance(2_000);
+    expect(h.server.last!.sentOfType('presence').map((f) => f.action)).toEqual(['join', 'leave']);
+  });
+
   it('a presence refusal that echoes the token rejects its call, and reaches on(\'error\'), with the token redacted', async () => {
     const token = 'presence-secret-token-42';
     const h = harness({ auth: { token }, heartbeat: false, reconnect: { baseMs: 100, capMs: 100, jitter: 0 } });

@@ -6,6 +6,18 @@ import { recordingSink as recorder } from '../../support/operation-sink.js';
 
 const query = { query: '{ hello }' };
 const subscription = { query: 'subscription { ticks }' };
+const big = (bytes: number) => ({ query: 'mutation ($blob: String!) { upload(blob: $blob) }', variables: { blob: 'x'.repeat(bytes) } });
+
+/** How a promise stands once pending callbacks have run: 'pending', 'resolved' or the code it rejected with. */
+async function standing(promise: Promise<unknown>): Promise<string> {
+  let state = 'pending';
+  promise.then(
+    () => (state = 'resolved'),
+    (error: { code?: string }) => (state = `rejected ${error?.code}`),
+  );
+  await new Promise((resolve) => setImmediate(resolve));
+  return state;
+}
 
 describe('graphql-transport-ws operations started with send(payload, { channel })', () => {
   it('a query the server completed is not run again after a reconnect', async () => {
@@ -602,5 +614,95 @@ describe('operations across stop() and a dropping link', () => {
     expect(gql.completes.filter((frame) => frame.id === 's1')).toEqual([]);
     expect(tapped).toEqual([{ n: 1 }]);
     expect(seen).toEqual(['next {"n":1}', 'next {"n":2}']);
+  });
+});
+
+describe('operations too large', () => {
+  it('execute() refuses an operation larger than maxMessageBytes with MESSAGE_TOO_LARGE, as send() does, and writes nothing', async () => {
+    const { h, gql } = graphql({ maxMessageBytes: 1_000 });
+    await h.connect();
+    await expect(h.connection.send(big(5_000), { channel: 'viaSend' })).rejects.toMatchObject({ code: ErrorCode.MESSAGE_TOO_LARGE });
+    const result = h.connection.execute(big(5_000), { id: 'viaExecute' });
+    result.catch(() => {});
+    await h.settle();
+    expect(await standing(result)).toBe(`rejected ${ErrorCode.MESSAGE_TOO_LARGE}`);
+    await expect(result).rejects.toMatchObject({ messageId: 'viaExecute', details: { limit: 1_000 } });
+    expect(gql.subscribes).toEqual([]);
+  });
+
+  it('operation() refuses a payload larger than maxMessageBytes with MESSAGE_TOO_LARGE instead of writing it', async () => {
+    const { h, gql } = graphql({ maxMessageBytes: 1_000 });
+    await h.connect();
+    expect(() => h.connection.operation(big(5_000), { next: () => {} })).toThrow(expect.objectContaining({ code: ErrorCode.MESSAGE_TOO_LARGE }));
+    expect(gql.subscribes).toEqual([]);
+  });
+
+  it('an operation the server closed the link on as too big (1009) fails with MESSAGE_TOO_LARGE and is not written again on each next socket', async () => {
+    const { h } = graphql({ maxMessageBytes: 1_000_000 });
+    // a graphql-ws server on `ws` with maxPayload 10 KB: a larger frame closes the socket with 1009
+    const onFrame = h.server.onFrame!;
+    h.server.onFrame = (socket, frame) => {
+      if (typeof frame.raw === 'string' && frame.raw.length > 10_000) {
+        socket.closeFromServer(1009, 'Max payload size exceeded');
+        return;
+      }
+      onFrame(socket, frame);
+    };
+    await h.connect();
+    h.connection.operation(subscription, { next: () => {} }, { id: 'ticks' });
+    const upload = h.connection.execute(big(50_000), { id: 'upload' });
+    upload.catch(() => {});
+    await h.settle();
+    await h.elapse(120_000, 500);
+    expect(subscribesPerSocket(h, 'upload')).toEqual({ 1: 1 });
+    expect(await standing(upload)).toBe(`rejected ${ErrorCode.MESSAGE_TOO_LARGE}`);
+    expect(h.connection.status).toBe('connected');
+    expect(subscribesPerSocket(h, 'ticks')).toEqual({ 1: 1, 2: 1 });
+  });
+});
+
+describe('complete frames the client writes', () => {
+  it('the last listener leaving an operation the server already completed writes no complete for it', async () => {
+    const { h, gql } = graphql();
+    const off = h.connection.subscribe('s1', () => {});
+    await h.connect();
+    await h.connection.send(subscription, { channel: 's1' });
+    socketOf(h).push({ type: 'complete', id: 's1' });
+    await h.settle();
+    off();
+    expect(gql.completes).toEqual([]);
+  });
+
+  it('the last listener leaving an operation the server already failed writes no complete for it', async () => {
+    const { h, gql } = graphql();
+    const off = h.connection.subscribe('s2', () => {});
+    await h.connect();
+    await h.connection.send(subscription, { channel: 's2' });
+    socketOf(h).push({ type: 'error', id: 's2', payload: [{ message: 'boom' }] });
+    await h.settle();
+    off();
+    expect(gql.completes).toEqual([]);
+  });
+
+  it('unsubscribing from a channel that never was an operation writes no complete frame', async () => {
+    const { h, gql } = graphql();
+    await h.connect();
+    const off = h.connection.subscribe('just-listening', () => {});
+    off();
+    expect(gql.completes).toEqual([]);
+  });
+
+  it('an operation the server fails with an error frame is not announced on on(control) as a complete frame', async () => {
+    const { h } = graphql();
+    const control: Array<{ type: string; frame: unknown }> = [];
+    h.connection.on('control', (event) => control.push(event));
+    await h.connect();
+    const failed = h.connection.execute(subscription, { id: 'q1' });
+    failed.catch(() => {});
+    await h.settle();
+    socketOf(h).push({ type: 'error', id: 'q1', payload: [{ message: 'Cannot query field "ticks"' }] });
+    await h.settle();
+    await expect(failed).rejects.toMatchObject({ messageId: 'q1' });
+    expect(control.filter(({ type }) => type === 'complete')).toEqual([]);
   });
 });

@@ -43,7 +43,8 @@ describe('graphql-transport-ws adapter: codec', () => {
     expect(JSON.parse(adapter.pingFrame(1) as string)).toEqual({ type: 'ping' });
     expect(JSON.parse(adapter.pongFrame(undefined) as string)).toEqual({ type: 'pong' });
     expect(JSON.parse(adapter.encode({ query: '{ a }' }, { channel: 'op1' }) as string)).toEqual({ type: 'subscribe', id: 'op1', payload: { query: '{ a }' } });
-    expect(JSON.parse(adapter.unsubscribeFrame('op1') as string)).toEqual({ type: 'complete', id: 'op1' });
+    expect(JSON.parse(adapter.operations!.stop('op1') as string)).toEqual({ type: 'complete', id: 'op1' });
+    expect(adapter.unsubscribeFrame('op1')).toBeUndefined();
     expect(adapter.subscribeFrame('op1', 3)).toBeUndefined();
     expect(adapter.refreshFrame('t')).toBeUndefined();
   });
@@ -295,10 +296,11 @@ describe('graphql-transport-ws adapter driving a connection', () => {
     expect(subscribesPerSocket(h, 'op1')).toEqual({ 1: 1, 2: 1 });
   });
 
-  it('unsubscribing the last listener of an operation sends complete', async () => {
+  it('unsubscribing the last listener of a live operation sends complete', async () => {
     const { h } = graphql();
     await h.connect();
     const off = h.connection.subscribe('op1', () => {});
+    await h.connection.send({ query: 'subscription { a }' }, { channel: 'op1' });
     off();
     expect(socketOf(h).sentOfType('complete')).toEqual([{ type: 'complete', id: 'op1' }]);
   });

@@ -8,7 +8,7 @@ import { track, type Settled } from '../../support/settled.js';
 /** Operations over a stand-in connection: a link that is up or down, the socket it is on, and the frames written. */
 function operations() {
   const write = (frame: unknown) => (host.ws === null ? false : (host.written.push(String(frame)), true));
-  const host = { link: { connected: false }, ws: null as object | null, written: [] as string[], write, writeData: write };
+  const host = { link: { connected: false }, ws: null as object | null, written: [] as string[], write, writeData: write, options: { maxMessageBytes: 100 } };
   const ops = new Operations(host, { start: (id, payload) => `start ${id} ${JSON.stringify(payload)}`, stop: (id) => `stop ${id}` });
   const up = () => {
     host.ws = {};
@@ -114,7 +114,7 @@ describe('Operations', () => {
 
   it('a payload the codec cannot encode is refused with INVALID_MESSAGE_FORMAT (its cause kept), or with the codec\'s own typed error; nothing is written or kept', () => {
     const write = (frame: unknown) => (host.written.push(frame), true);
-    const host = { link: { connected: true }, ws: {}, written: [] as unknown[], write, writeData: write };
+    const host = { link: { connected: true }, ws: {}, written: [] as unknown[], write, writeData: write, options: { maxMessageBytes: 100 } };
     const refusal = new SocketchartError(ErrorCode.MESSAGE_TOO_LARGE, { message: 'too large' });
     const ops = new Operations(host, {
       start: (_id, payload) => {
@@ -170,6 +170,29 @@ describe('Operations', () => {
     const { ops } = operations();
     ops.start({}, recorder().sink, { id: 'op-1' });
     expect(ops.start({}, recorder().sink).id).toBe('op-2');
+  });
+
+  it('a frame over maxMessageBytes is refused with MESSAGE_TOO_LARGE, final; nothing is written or kept', () => {
+    const { host, ops, up } = operations();
+    up();
+    expect(() => ops.start('x'.repeat(100), undefined, { id: 'a' })).toThrow(expect.objectContaining({ code: ErrorCode.MESSAGE_TOO_LARGE, recovery: 'fail', messageId: 'a' }));
+    expect([host.written, ops.has('a')]).toEqual([[], false]);
+  });
+
+  it('a close for a frame too large fails the largest operation written and not answered, and only it', () => {
+    const { host, ops, up } = operations();
+    const small = recorder();
+    const large = recorder();
+    const unwritten = recorder();
+    ops.start('y'.repeat(60), unwritten.sink, { id: 'c' });
+    host.link.connected = true;
+    host.ws = {};
+    ops.start('s', small.sink, { id: 'a' });
+    ops.start('x'.repeat(40), large.sink, { id: 'b' });
+    ops.refusedTooLarge();
+    expect([small.seen, large.seen, unwritten.seen]).toEqual([[], [`error ${ErrorCode.MESSAGE_TOO_LARGE}`], []]);
+    expect([ops.has('a'), ops.has('b'), ops.has('c')]).toEqual([true, false, true]);
+    void up;
   });
 
   describe('startBound() (send to a channel that names an operation)', () => {
