@@ -29,14 +29,14 @@ const figures = [
   {
     name: 'client entry: createConnection (xstate included)',
     contents: "export { createConnection } from './dist/index.js';",
-    budget: 44.8 * KB,
+    budget: 45.7 * KB,
     target: 25 * KB,
     excludes: { 'pool code': poolCode },
   },
   {
     name: 'client entry: createBaseConnection, no features (xstate included)',
     contents: "export { createBaseConnection } from './dist/index.js';",
-    budget: 40.6 * KB,
+    budget: 41.2 * KB,
     target: 25 * KB,
     excludes: { 'pool code': poolCode, ...Object.fromEntries(Object.entries(featureCode).map(([name, markers]) => [`${name} code`, markers])) },
   },
@@ -50,6 +50,8 @@ const figures = [
     name: 'floor: xstate running the three machines, nothing else',
     contents:
       "import { createActor } from 'xstate'; import { connectionMachine, heartbeatMachine, flusherMachine } from './dist/index.js'; export const run = () => [connectionMachine, heartbeatMachine, flusherMachine].map((machine) => createActor(machine));",
+    // A budget too: an app that embeds only the machines must not ship the runtime (code kept for a side effect would pull it in).
+    budget: 16.4 * KB,
   },
   { name: 'client entry: createConnection + createPool (xstate included)', contents: "export { createConnection, createPool } from './dist/index.js';" },
   { name: 'socketchart/react, its own code', contents: "export * from './dist/react.js';", external: ['react', '@xstate/react', 'xstate', './chunk-*'], budget: 3 * KB },

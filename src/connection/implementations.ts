@@ -124,8 +124,7 @@ export const connectionImplementations = {
       runtimeOf(self).settle(new SocketchartError(ErrorCode.CLOSED, { message: `The connection failed${cause ? `: ${cause.message}` : ''}`, cause }));
     },
   },
-  delays: /* @__PURE__ */ withinTimerRange<{ context: ConnectionContext }>({
-    ...(connectionMachine.implementations.delays as Record<string, (args: { context: ConnectionContext }) => number>),
+  delays: /* @__PURE__ */ withinTimerRange<{ context: ConnectionContext }>(connectionMachine, {
     recoveryTimeout: ({ context }) => (context.settings.circuit === false ? 0 : recoveryDelay(context.circuit.trips, context.settings.circuit)),
   }),
   actors: {

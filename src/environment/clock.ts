@@ -23,8 +23,12 @@ export const systemClock: Clock = {
 
 type Delay<A> = number | ((args: A) => number);
 
-/** A machine's delays, each shortened to what a host timer keeps: an actor run on XState's own clock (raw host timers) waits as long as one run on `systemClock`. */
-export function withinTimerRange<A>(delays: Record<string, Delay<A>> | undefined): Record<string, (args: A) => number> {
+/**
+ * A machine's delays, `own` over its own, each shortened to what a host timer keeps: an actor run on
+ * XState's own clock (raw host timers) waits as long as one run on `systemClock`.
+ */
+export function withinTimerRange<A>(machine: { implementations: { delays?: object } }, own: Record<string, Delay<A>>): Record<string, (args: A) => number> {
+  const delays = { ...machine.implementations.delays, ...own } as Record<string, Delay<A>>;
   const out: Record<string, (args: A) => number> = {};
   for (const name in delays) {
     const delay = delays[name]!;
