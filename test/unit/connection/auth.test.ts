@@ -11,6 +11,17 @@ function provider(tokens: string[] = [SECRET]) {
   return { token, calls: reasons };
 }
 
+/** A connection whose in-band refresh (30 s into a 60 s session, token t2) went out and is not answered. */
+async function refreshUnanswered() {
+  const { token } = tokenProvider(['t1', 't2', 't3']);
+  const h = harness({ auth: { token, refreshLeadMs: 30_000 }, authTimeoutMs: 5_000, heartbeat: false }, { sessionTtlMs: 60_000 });
+  await h.connect();
+  h.server.options.autoAuth = false;
+  await h.advance(30_000);
+  await h.settle();
+  return h;
+}
+
 describe('authentication', () => {
   it('message mode (default) sends the token as the first frame and waits for auth_ok', async () => {
     const h = harness({ auth: { token: SECRET } }, { autoAuth: false });
@@ -437,12 +448,7 @@ describe('in-band refresh schedule', () => {
   });
 
   it('a refresh the server does not confirm within authTimeoutMs is reported as a TIMEOUT, once', async () => {
-    const { token } = tokenProvider(['t1', 't2']);
-    const h = harness({ auth: { token, refreshLeadMs: 30_000 }, authTimeoutMs: 5_000, heartbeat: false }, { sessionTtlMs: 60_000 });
-    await h.connect();
-    h.server.options.autoAuth = false;
-    await h.advance(30_000);
-    await h.settle();
+    const h = await refreshUnanswered();
     expect(authFrames(h)).toBe(2);
     await h.advance(4_999);
     expect(h.errors).toHaveLength(0);
@@ -454,12 +460,7 @@ describe('in-band refresh schedule', () => {
   });
 
   it('a confirmation that comes after the TIMEOUT is still taken: the next refresh is timed from the session it confirms', async () => {
-    const { token } = tokenProvider(['t1', 't2', 't3']);
-    const h = harness({ auth: { token, refreshLeadMs: 30_000 }, authTimeoutMs: 5_000, heartbeat: false }, { sessionTtlMs: 60_000 });
-    await h.connect();
-    h.server.options.autoAuth = false;
-    await h.advance(30_000);
-    await h.settle();
+    const h = await refreshUnanswered();
     await h.advance(5_000);
     expect(h.errors.map((error) => error.code)).toEqual([ErrorCode.TIMEOUT]);
     await h.advance(2_000);
@@ -498,12 +499,7 @@ describe('in-band refresh and other error frames meanwhile', () => {
     ['a subscribe refused', { type: 'error', code: 'AUTHORIZATION_FAILED', message: 'not allowed', details: { ch: 'admin:x', action: 'subscribe' } }],
     ['a rate-limit refusal', { type: 'error', code: 'RATE_LIMIT_EXCEEDED', message: 'rate limit exceeded for control', retry_after: 1, details: { scope: 'control', ch: 'feed', action: 'subscribe' } }],
   ])('%s while the refresh awaits its answer is not taken as the refresh refused: the refresh still waits for its answer (TIMEOUT when none comes)', async (_, frame) => {
-    const { token } = tokenProvider(['t1', 't2', 't3']);
-    const h = harness({ auth: { token, refreshLeadMs: 30_000 }, authTimeoutMs: 5_000, heartbeat: false }, { sessionTtlMs: 60_000 });
-    await h.connect();
-    h.server.options.autoAuth = false;
-    await h.advance(30_000);
-    await h.settle();
+    const h = await refreshUnanswered();
     expect(sessionState(h)).toBe('confirming');
     h.server.last!.push(frame);
     await h.settle();

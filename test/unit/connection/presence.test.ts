@@ -579,7 +579,16 @@ describe('presence: refusals by the server', () => {
     };
     const refuse = (action: string, extra: Record<string, unknown> = {}) =>
       h.server.last!.push({ type: 'error', code: 'AUTHORIZATION_FAILED', message: `no ${action}`, details: { ch: 'chat:a', action }, ...extra });
-    return { h, presence: h.connection.presence, outcome, refuse };
+    /** Joins chat:a (with `meta`), then drops the link: the reconnect's rejoin waits for its answer. */
+    const rejoining = async (meta?: Record<string, unknown>) => {
+      const joined = h.connection.presence.join('chat:a', meta);
+      h.server.last!.push({ type: 'presence_state', ch: 'chat:a', members: [{ userId: 'me' }] });
+      await joined;
+      h.server.last!.drop();
+      await h.advance(100);
+      await h.settle();
+    };
+    return { h, presence: h.connection.presence, outcome, refuse, rejoining };
   }
 
   it('a refused list() rejects that list, and a join in flight on the channel waits on for its own answer', async () => {
@@ -614,13 +623,8 @@ describe('presence: refusals by the server', () => {
   });
 
   it('a refused rejoin after a reconnect, which no call waits on, reaches on(\'error\') and the channel is joined no more', async () => {
-    const { h, presence, refuse } = await silent();
-    const joined = presence.join('chat:a');
-    h.server.last!.push({ type: 'presence_state', ch: 'chat:a', members: [{ userId: 'me' }] });
-    await joined;
-    h.server.last!.drop();
-    await h.advance(100);
-    await h.settle();
+    const { h, presence, refuse, rejoining } = await silent();
+    await rejoining();
     expect(h.server.last!.sentOfType('presence').map((f) => f.action)).toEqual(['join']);
     refuse('join');
     await h.settle();
@@ -670,13 +674,8 @@ describe('presence: refusals by the server', () => {
   });
 
   it('a rejoin after a reconnect refused for now (SERVER_ERROR, to retry) reaches on(\'error\') and keeps the channel joined: the next reconnect joins it again', async () => {
-    const { h, presence, refuse } = await silent();
-    const joined = presence.join('chat:a', { name: 'Ann' });
-    h.server.last!.push({ type: 'presence_state', ch: 'chat:a', members: [{ userId: 'me' }] });
-    await joined;
-    h.server.last!.drop();
-    await h.advance(100);
-    await h.settle();
+    const { h, presence, refuse, rejoining } = await silent();
+    await rejoining({ name: 'Ann' });
     refuse('join', { code: 'SERVER_ERROR', message: 'presence failed, retry' });
     await h.settle();
     expect(h.errors.map((e) => `${e.code} ${e.recovery}`)).toContain('SERVER_ERROR none');
@@ -688,26 +687,16 @@ describe('presence: refusals by the server', () => {
   });
 
   it('a rejoin after a reconnect refused over the server\'s channel limit (RATE_LIMIT_EXCEEDED) is final: the channel is joined no more', async () => {
-    const { h, presence, refuse } = await silent();
-    const joined = presence.join('chat:a');
-    h.server.last!.push({ type: 'presence_state', ch: 'chat:a', members: [{ userId: 'me' }] });
-    await joined;
-    h.server.last!.drop();
-    await h.advance(100);
-    await h.settle();
+    const { h, presence, refuse, rejoining } = await silent();
+    await rejoining();
     refuse('join', { code: 'RATE_LIMIT_EXCEEDED' });
     await h.settle();
     expect(presence.isJoined('chat:a')).toBe(false);
   });
 
   it('a rejoin after a reconnect refused over the per-user control rate limit is sent again after retry_after, not forgotten', async () => {
-    const { h, presence, refuse } = await silent();
-    const joined = presence.join('chat:a', { name: 'Ann' });
-    h.server.last!.push({ type: 'presence_state', ch: 'chat:a', members: [{ userId: 'me' }] });
-    await joined;
-    h.server.last!.drop();
-    await h.advance(100);
-    await h.settle();
+    const { h, presence, refuse, rejoining } = await silent();
+    await rejoining({ name: 'Ann' });
     refuse('join', { code: 'RATE_LIMIT_EXCEEDED', retry_after: 2, details: { scope: 'control', ch: 'chat:a', action: 'join', retry_after_ms: 2_000 } });
     await h.settle();
     expect(presence.isJoined('chat:a')).toBe(true);
@@ -723,13 +712,8 @@ describe('presence: refusals by the server', () => {
   });
 
   it('a rejoin refused over the control limit and left meanwhile is not sent again', async () => {
-    const { h, presence, refuse } = await silent();
-    const joined = presence.join('chat:a');
-    h.server.last!.push({ type: 'presence_state', ch: 'chat:a', members: [{ userId: 'me' }] });
-    await joined;
-    h.server.last!.drop();
-    await h.advance(100);
-    await h.settle();
+    const { h, presence, refuse, rejoining } = await silent();
+    await rejoining();
     refuse('join', { code: 'RATE_LIMIT_EXCEEDED', retry_after: 2, details: { scope: 'control', ch: 'chat:a', action: 'join', retry_after_ms: 2_000 } });
     void presence.leave('chat:a').catch(() => {});
     await h.advance(2_000);
