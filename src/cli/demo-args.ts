@@ -31,7 +31,7 @@ export { UsageError };
 /** Parses the demo's flags; throws UsageError for anything it does not know. */
 export function parseDemoArgs(argv: readonly string[]): DemoArgs | 'help' {
   const args: DemoArgs = { durationSec: 30, connections: 8, forever: false, redis: undefined, inspect: false };
-  for (const { text, name, value, optionalValue } of flags(argv)) {
+  for (const { name, value, optionalValue, unexpected } of flags(argv)) {
     switch (name) {
       case '--help':
       case '-h':
@@ -52,7 +52,7 @@ export function parseDemoArgs(argv: readonly string[]): DemoArgs | 'help' {
         args.redis = redisUrl('--redis', value());
         break;
       default:
-        throw new UsageError(`unknown option ${JSON.stringify(text)}`);
+        throw unexpected();
     }
   }
   return args;

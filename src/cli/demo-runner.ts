@@ -156,7 +156,7 @@ class Demo {
       this.proxies.push(proxy);
     }
     if (this.args.inspect !== false) {
-      const server = await startInspectorProcess(this.args.inspect);
+      const server = await startInspectorProcess(this.args.inspect, { portFlag: '--inspect=<port> (--inspect=0: any free port)' });
       this.inspector = { server, client: connectInspector({ url: server.wsUrl }) };
       console.log(`inspector: ${server.url}  (open it in a browser; apps can send to ${server.wsUrl})`);
     }

@@ -3,10 +3,15 @@ export interface Flag {
   /** The argument as given (`--port=80`). */
   readonly text: string;
   readonly name: string;
-  /** The value given with `=`, else the next argument (which it consumes). */
+  /** The value given with `=`, else the next argument (which it consumes) unless that is a `--flag`. */
   value(): string | undefined;
   /** The value given with `=`, if any: a flag whose value is optional never takes the next argument. */
   optionalValue(): string | undefined;
+  /**
+   * The usage error for this argument when the command does not know it: a flag by its name (never the value
+   * given with `=`), any other argument by its position (either may be a password given to the wrong place).
+   */
+  unexpected(): UsageError;
 }
 
 /**
@@ -24,8 +29,12 @@ export function* flags(argv: readonly string[]): Generator<Flag> {
       read = true;
       return inline;
     };
+    const next = argv[i + 1];
+    const nextIsValue = next !== undefined && !next.startsWith('--');
+    const position = i + 1;
+    const unexpected = () => new UsageError(text.startsWith('-') ? `unknown option ${JSON.stringify(name)}` : `unexpected argument #${position}`);
     try {
-      yield { text, name, optionalValue, value: () => optionalValue() ?? argv[++i] };
+      yield { text, name, optionalValue, unexpected, value: () => optionalValue() ?? (nextIsValue ? argv[++i] : undefined) };
     } finally {
       if (inline !== undefined && !read) throw new UsageError(`${name} takes no value`);
     }

@@ -8,6 +8,8 @@ export interface InspectArgs {
   host: string;
   /** Started by another process (the demo): exit when its standard input ends, leave Ctrl-C to it. */
   exitWithParent: boolean;
+  /** What to tell the user to change when the port is taken: `--port`, or the flag of the process that started it. */
+  portFlag: string;
 }
 
 export const inspectUsage = `usage: socketchart inspect [options]
@@ -21,12 +23,14 @@ export const inspectUsage = `usage: socketchart inspect [options]
                  what your apps send to the network)
   --exit-with-parent
                  exit when standard input ends, and leave Ctrl-C to the parent (how the demo runs it)
+  --port-flag=<flag>
+                 the flag to name when the port is taken (default --port; the demo names its --inspect)
   --help         this text`;
 
 /** Parses `socketchart inspect`'s flags; throws UsageError for anything it does not know. */
 export function parseInspectArgs(argv: readonly string[]): InspectArgs | 'help' {
-  const args: InspectArgs = { port: DEFAULT_INSPECTOR_PORT, host: '127.0.0.1', exitWithParent: false };
-  for (const { text, name, value } of flags(argv)) {
+  const args: InspectArgs = { port: DEFAULT_INSPECTOR_PORT, host: '127.0.0.1', exitWithParent: false, portFlag: '--port' };
+  for (const { name, value, unexpected } of flags(argv)) {
     switch (name) {
       case '--help':
       case '-h':
@@ -40,8 +44,12 @@ export function parseInspectArgs(argv: readonly string[]): InspectArgs | 'help' 
       case '--exit-with-parent':
         args.exitWithParent = true;
         break;
+      case '--port-flag':
+        args.portFlag = value() ?? '';
+        if (!args.portFlag.startsWith('-')) throw new UsageError('--port-flag expects a flag given with =, such as --port-flag=--inspect');
+        break;
       default:
-        throw new UsageError(`unknown option ${JSON.stringify(text)}`);
+        throw unexpected();
     }
   }
   return args;

@@ -11,24 +11,27 @@ export interface InspectorProcess {
 
 /**
  * Starts `socketchart inspect --port <port>` in a child process (so that the page's server never takes
- * CPU from the app it inspects) and resolves with its URLs once it listens; rejects if it exits first.
+ * CPU from the app it inspects) and resolves with its URLs once it listens; rejects if it exits first, with
+ * the line it printed on why (naming `portFlag`, the starting command's flag, for a port it cannot use).
  */
-export function startInspectorProcess(port: number, timeoutMs = 20_000): Promise<InspectorProcess> {
+export function startInspectorProcess(port: number, { portFlag, timeoutMs = 20_000 }: { portFlag?: string; timeoutMs?: number } = {}): Promise<InspectorProcess> {
   const main = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './main.ts' : './cli.js', import.meta.url));
   const fromSource = main.endsWith('.ts') && !process.execArgv.some((arg) => arg.includes('tsx'));
-  const child = spawn(process.execPath, [...process.execArgv, ...(fromSource ? ['--import', 'tsx'] : []), main, 'inspect', '--port', String(port), '--exit-with-parent'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...process.execArgv, ...(fromSource ? ['--import', 'tsx'] : []), main, 'inspect', '--port', String(port), '--exit-with-parent', ...(portFlag ? [`--port-flag=${portFlag}`] : [])], { stdio: 'pipe' });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return new Promise((resolve, reject) => {
     let out = '';
+    let err = '';
+    child.stderr.on('data', (chunk: Buffer) => (err += String(chunk)));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`the inspector did not start within ${timeoutMs} ms`));
     }, timeoutMs);
     const exitedEarly = (code: number | null) => {
       clearTimeout(timer);
-      reject(new Error(`the inspector exited with code ${code} before listening`));
+      reject(new Error(err.trim().split('\n')[0] || `the inspector exited with code ${code} before listening`));
     };
-    child.once('exit', exitedEarly);
+    child.once('close', exitedEarly);
     child.stdout.on('data', (chunk: Buffer) => {
       out += String(chunk);
       const page = /socketchart inspector: (http:\S+)/.exec(out);
@@ -37,7 +40,10 @@ export function startInspectorProcess(port: number, timeoutMs = 20_000): Promise
       clearTimeout(timer);
       child.stdout.removeAllListeners('data');
       child.stdout.resume();
-      child.off('exit', exitedEarly);
+      child.stderr.removeAllListeners('data');
+      process.stderr.write(err);
+      child.stderr.pipe(process.stderr, { end: false });
+      child.off('close', exitedEarly);
       resolve({
         url: page[1]!,
         wsUrl: apps[1]!,

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
+import { explained } from './explained.js';
 import { UsageError } from './flags.js';
 import { inspectUsage, parseInspectArgs } from './inspect-args.js';
 import { startInspectorServer } from '../inspection/server.js';
@@ -36,16 +37,8 @@ async function inspect(argv: readonly string[]): Promise<number> {
   try {
     server = await startInspectorServer({ port: args.port, host: args.host });
   } catch (error) {
-    if (error instanceof InspectorPageMissingError) {
-      console.error(error.message);
-      return 1;
-    }
-    const code = (error as { code?: string }).code;
-    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
-      console.error(`cannot listen on ${args.host}:${args.port} (${code}): choose another --port`);
-      return 1;
-    }
-    throw error;
+    console.error(error instanceof InspectorPageMissingError ? error.message : explained(error, args));
+    return 1;
   }
   console.log(`socketchart inspector: ${server.url}`);
   console.log(`apps send to ${server.wsUrl}:`);

@@ -38,7 +38,7 @@ export const tokenUsage = `usage: socketchart token <userId> [--ttl <seconds>]
 /** Parses `socketchart serve`'s flags; throws UsageError for anything it does not know. */
 export function parseServeArgs(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = {}): ServeArgs | 'help' {
   const args: ServeArgs = { port: 8080, host: '127.0.0.1', redis: undefined };
-  for (const { text, name, value } of flags(argv)) {
+  for (const { name, value, unexpected } of flags(argv)) {
     switch (name) {
       case '--help':
       case '-h':
@@ -53,7 +53,7 @@ export function parseServeArgs(argv: readonly string[], env: Readonly<Record<str
         args.redis = redisUrl('--redis', value());
         break;
       default:
-        throw new UsageError(`unknown option ${JSON.stringify(text)}`);
+        throw unexpected();
     }
   }
   if (args.redis === undefined && env.REDIS_URL) args.redis = redisUrl('REDIS_URL', env.REDIS_URL);
@@ -64,7 +64,7 @@ export function parseServeArgs(argv: readonly string[], env: Readonly<Record<str
 export function parseTokenArgs(argv: readonly string[]): TokenArgs | 'help' {
   let userId: string | undefined;
   let ttlSec = 3600;
-  for (const { text, name, value } of flags(argv)) {
+  for (const { text, name, value, unexpected } of flags(argv)) {
     switch (name) {
       case '--help':
       case '-h':
@@ -73,7 +73,7 @@ export function parseTokenArgs(argv: readonly string[]): TokenArgs | 'help' {
         ttlSec = wholeNumber('--ttl', value(), 1, 31_536_000);
         break;
       default:
-        if (text.startsWith('-') || userId !== undefined) throw new UsageError(`unexpected ${JSON.stringify(text)}`);
+        if (text.startsWith('-') || userId !== undefined) throw unexpected();
         userId = text;
     }
   }

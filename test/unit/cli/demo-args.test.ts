@@ -26,8 +26,15 @@ describe('demo flags', () => {
     expect(parseDemoArgs(['--help'])).toBe('help');
   });
 
+  it('refuses a flag it does not know by its name only, and an argument that is not a flag by its position only (either may hold a Redis password)', () => {
+    const url = 'redis://default:hunter2pw@cache.example:6379';
+    expect(() => parseDemoArgs([`--redis-url=${url}`])).toThrow(new UsageError('unknown option "--redis-url"'));
+    expect(() => parseDemoArgs(['--forever', url])).toThrow(new UsageError('unexpected argument #2'));
+  });
+
   it.each([
-    [['--bogus'], /unknown option/],
+    [['--bogus'], /unknown option "--bogus"/],
+    [['--duration', '--forever'], /--duration expects a whole number from 10 to 3600, got nothing/],
     [['--duration'], /--duration expects/],
     [['--duration', '5'], /--duration expects a whole number from 10/],
     [['--connections', '0'], /--connections expects/],

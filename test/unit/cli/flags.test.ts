@@ -29,6 +29,13 @@ describe('command-line flags', () => {
   it('takes an argument that is not a flag as it is, = included', () => {
     expect(read(['a=b'])).toEqual([['a=b', undefined]]);
   });
+
+  it('does not take the flag that follows as the value of a flag whose value is missing', () => {
+    expect(read(['--port', '--quiet'])).toEqual([
+      ['--port', undefined],
+      ['--quiet', undefined],
+    ]);
+  });
 });
 
 describe('a Redis URL shown to the user', () => {

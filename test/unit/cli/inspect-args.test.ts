@@ -4,21 +4,32 @@ import { parseInspectArgs } from '../../../src/cli/inspect-args.js';
 
 describe('socketchart inspect flags', () => {
   it('listens on loopback port 4242 unless told otherwise', () => {
-    expect(parseInspectArgs([])).toEqual({ port: 4242, host: '127.0.0.1', exitWithParent: false });
+    expect(parseInspectArgs([])).toEqual({ port: 4242, host: '127.0.0.1', exitWithParent: false, portFlag: '--port' });
   });
 
   it('reads --port and --host, with or without =', () => {
-    expect(parseInspectArgs(['--port', '0', '--host=::1'])).toEqual({ port: 0, host: '::1', exitWithParent: false });
-    expect(parseInspectArgs(['--port=5000', '--exit-with-parent'])).toEqual({ port: 5000, host: '127.0.0.1', exitWithParent: true });
+    expect(parseInspectArgs(['--port', '0', '--host=::1'])).toMatchObject({ port: 0, host: '::1', exitWithParent: false });
+    expect(parseInspectArgs(['--port=5000', '--exit-with-parent'])).toMatchObject({ port: 5000, host: '127.0.0.1', exitWithParent: true });
     expect(parseInspectArgs(['-h'])).toBe('help');
+  });
+
+  it('run by the demo, reads the flag to name when the port is taken (--port-flag=--inspect=<port>)', () => {
+    expect(parseInspectArgs(['--port=4242', '--exit-with-parent', '--port-flag=--inspect=<port>'])).toMatchObject({ port: 4242, portFlag: '--inspect=<port>' });
+  });
+
+  it('refuses a flag it does not know by its name only, and an argument that is not a flag by its position only', () => {
+    expect(() => parseInspectArgs(['--open=hunter2pw'])).toThrow(new UsageError('unknown option "--open"'));
+    expect(() => parseInspectArgs(['--port', '0', 'hunter2pw'])).toThrow(new UsageError('unexpected argument #3'));
   });
 
   it.each([
     [['--port', '70000'], /--port expects a whole number from 0 to 65535/],
+    [['--port', '--exit-with-parent'], /--port expects a whole number from 0 to 65535, got nothing/],
     [['--port'], /--port expects/],
     [['--host', ''], /--host expects/],
     [['--open'], /unknown option/],
     [['--exit-with-parent=no'], /--exit-with-parent takes no value/],
+    [['--port-flag', '--inspect'], /--port-flag expects a flag given with =/],
     [['-h=1'], /-h takes no value/],
   ])('rejects %j with a usage error', (argv, message) => {
     expect(() => parseInspectArgs(argv)).toThrow(UsageError);

@@ -2,6 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../../src/cli/demo-args.js';
 import { parseServeArgs, parseTokenArgs } from '../../../src/cli/serve-args.js';
 
+/** A Redis URL with a password, as a user might give it to the wrong flag. */
+const redisWithPassword = 'redis://default:hunter2pw@cache.example:6379';
+
 describe('socketchart serve flags', () => {
   it('listens on loopback port 8080, one node in memory, unless told otherwise', () => {
     expect(parseServeArgs([])).toEqual({ port: 8080, host: '127.0.0.1', redis: undefined });
@@ -28,6 +31,18 @@ describe('socketchart serve flags', () => {
   ])('rejects %j with a usage error', (argv, message) => {
     expect(() => parseServeArgs(argv)).toThrow(UsageError);
     expect(() => parseServeArgs(argv)).toThrow(message);
+  });
+
+  it('refuses a flag it does not know by its name only, not the value given with = (a misspelt --redis-url=<url> holds a password)', () => {
+    expect(() => parseServeArgs([`--redis-url=${redisWithPassword}`])).toThrow(new UsageError('unknown option "--redis-url"'));
+  });
+
+  it('refuses an argument that is not a flag by its position only (a Redis URL whose --redis was forgotten)', () => {
+    expect(() => parseServeArgs(['--port', '0', redisWithPassword])).toThrow(new UsageError('unexpected argument #3'));
+  });
+
+  it('refuses a flag whose value is missing without taking the next flag as its value (--host --redis <url>)', () => {
+    expect(() => parseServeArgs(['--host', '--redis', redisWithPassword])).toThrow(new UsageError('--host expects an address such as 127.0.0.1, got nothing'));
   });
 
   it('reads --redis before REDIS_URL, so a REDIS_URL it cannot read does not matter once --redis is given', () => {
@@ -65,11 +80,18 @@ describe('socketchart token arguments', () => {
     expect(parseTokenArgs(['a=b'])).toEqual({ userId: 'a=b', ttlSec: 3600 });
   });
 
+  it('refuses a flag it does not know, or a second argument, without repeating its value (it may be the secret)', () => {
+    const secret = 'hunter2pw-of-32-characters-or-more';
+    expect(() => parseTokenArgs(['alice', `--secret=${secret}`])).toThrow(new UsageError('unknown option "--secret"'));
+    expect(() => parseTokenArgs(['alice', secret])).toThrow(new UsageError('unexpected argument #2'));
+  });
+
   it.each([
     [[], /the user id is missing/],
-    [['alice', 'bob'], /unexpected "bob"/],
+    [['alice', 'bob'], /unexpected argument #2/],
     [['--ttl', '0', 'alice'], /--ttl expects a whole number from 1/],
-    [['--role', 'admin'], /unexpected "--role"/],
+    [['alice', '--ttl', '--role'], /--ttl expects a whole number from 1 to 31536000, got nothing/],
+    [['--role', 'admin'], /unknown option "--role"/],
     [['alice', '--help=yes'], /--help takes no value/],
   ])('rejects %j with a usage error', (argv, message) => {
     expect(() => parseTokenArgs(argv)).toThrow(UsageError);

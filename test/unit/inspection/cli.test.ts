@@ -65,6 +65,16 @@ describe('socketchart inspect', () => {
     first.child.kill('SIGTERM');
     expect(await first.exit).toBe(0);
   }, 30_000);
+
+  it('exits 1 with one line that says to choose another --host, not a stack trace, when --host names nothing it can listen on', async () => {
+    const cli = startCli(['--host', 'no-such-host.invalid']);
+    try {
+      expect(await cli.exit).toBe(1);
+      expect(cli.out()).toBe('cannot listen on no-such-host.invalid (ENOTFOUND): choose another --host\n');
+    } finally {
+      cli.child.kill('SIGKILL');
+    }
+  }, 30_000);
 });
 
 describe('socketchart', () => {
