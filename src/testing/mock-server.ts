@@ -1,5 +1,6 @@
 import type { OutgoingFrame } from '../protocol/adapter.js';
 import { utf8Length } from '../protocol/frame-bytes.js';
+import { TOKEN_SUBPROTOCOL_PREFIX } from '../protocol/wire.js';
 import type { WebSocketConstructor, WebSocketLike } from '../transport/websocket-like.js';
 
 /** A frame the client sent, decoded when it is JSON. */
@@ -11,8 +12,17 @@ export interface SentFrame {
 export interface MockServerOptions {
   /** Open sockets as soon as they are dialed (otherwise call `socket.accept()`). @default true */
   autoOpen?: boolean;
-  /** Answer `auth` frames with `auth_ok` (default protocol). @default true */
+  /**
+   * Authenticate as the reference server does (default protocol): a token the handshake carries (a
+   * `socketchart.token.` subprotocol, else the URL's `queryParam`) is answered once the socket opens, an `auth`
+   * frame when it comes; `auth_ok` for a token accepted (by this function, when one is given), otherwise the
+   * error AUTHENTICATION_FAILED, then the close 4001, or the error alone for a refused refresh on a socket
+   * already authenticated (the link stays open).
+   * @default true
+   */
   autoAuth?: boolean | ((token: string) => boolean);
+  /** Query parameter carrying the token in `query` mode, as the reference server's `auth.queryParam`. @default 'token' */
+  queryParam?: string;
   /** Answer `ping` frames with `pong`. @default true */
   autoPong?: boolean;
   /** Session expiry put in `auth_ok`, as epoch ms computed from the time of auth. @default undefined */
@@ -45,6 +55,10 @@ export class MockSocket implements WebSocketLike {
   readonly sent: SentFrame[] = [];
   /** Close code and reason the client asked for, if it closed. */
   closedByClient: { code: number | undefined; reason: string | undefined } | undefined;
+  /** The session named in this socket's `auth_ok` answers. */
+  readonly sessionId: string;
+  /** The automatic answers accepted a token on this socket: a refused one is then a refused refresh. */
+  authenticated = false;
   /** Deliveries waiting their turn. */
   private readonly queue: Delivery[] = [];
   private flushing = false;
@@ -56,7 +70,9 @@ export class MockSocket implements WebSocketLike {
     readonly url: string,
     readonly protocols: string[],
     private readonly server: MockServer,
-  ) {}
+  ) {
+    this.sessionId = `s${server.sockets.length + 1}`;
+  }
 
   /** Throws while CONNECTING, as a browser does; once closing or closed, the data is discarded. */
   send(data: OutgoingFrame): void {
@@ -108,13 +124,14 @@ export class MockSocket implements WebSocketLike {
 
   // Server-side controls
 
-  /** Completes the handshake (with the subprotocol the server picked). */
+  /** Completes the handshake (with the subprotocol the server picked); then `autoAuth` answers a token it carried. */
   accept(protocol = this.protocols[0] ?? ''): void {
     if (this.readyState !== 0) return;
     this.protocol = protocol;
     this.readyState = 1;
     this.opened = true;
     this.onopen?.({ type: 'open' });
+    this.server.handleOpen(this);
   }
 
   /**
@@ -135,7 +152,11 @@ export class MockSocket implements WebSocketLike {
     this.deliver({ data });
   }
 
-  /** The server closes the socket with a close frame (after the frames pushed before it). */
+  /**
+   * The server closes the socket with a close frame (after the frames pushed before it). Before the handshake
+   * completes there is no socket to send it on: the connection fails as a refused upgrade does in a browser, an
+   * error, then 1006 (to close with a code, `accept()` first, as a server that upgrades then closes).
+   */
   closeFromServer(code: number, reason = ''): void {
     this.deliver({ code, reason, wasClean: true });
   }
@@ -204,7 +225,7 @@ export class MockSocket implements WebSocketLike {
       const { data } = delivery;
       if (this.readyState !== 1 || data instanceof Promise) return;
       this.onmessage?.({ data: typeof data !== 'string' && this.binaryType === 'blob' ? new Blob([data]) : data });
-    } else if (!delivery.wasClean && !this.opened) this.fail();
+    } else if (!this.opened) this.fail();
     else this.finish(delivery.code, delivery.reason, delivery.wasClean);
   }
 }
@@ -227,6 +248,7 @@ export class MockServer {
     this.options = {
       autoOpen: options.autoOpen ?? true,
       autoAuth: options.autoAuth ?? true,
+      queryParam: options.queryParam ?? 'token',
       autoPong: options.autoPong ?? true,
       sessionTtlMs: options.sessionTtlMs,
       now: options.now ?? Date.now,
@@ -256,19 +278,30 @@ export class MockServer {
 
   handle(socket: MockSocket, frame: SentFrame): void {
     const json = frame.json;
-    const { autoAuth, autoPong, sessionTtlMs, now } = this.options;
-    if (json?.type === 'auth' && autoAuth !== false) {
-      const token = String(json.token);
-      const accepted = typeof autoAuth === 'function' ? autoAuth(token) : true;
-      if (accepted) {
-        socket.push({ type: 'auth_ok', userId: 'user-1', sessionId: `s${this.sockets.length}`, ...(sessionTtlMs ? { expiresAt: now() + sessionTtlMs } : {}) });
-      } else {
-        socket.push({ type: 'error', code: 'AUTHENTICATION_FAILED', message: 'invalid token' });
-        socket.closeFromServer(4001, 'unauthorized');
-      }
-    }
-    if (json?.type === 'ping' && autoPong) socket.push({ type: 'pong', ts: json.ts });
+    if (json?.type === 'auth' && this.options.autoAuth !== false) this.authenticate(socket, String(json.token));
+    if (json?.type === 'ping' && this.options.autoPong) socket.push({ type: 'pong', ts: json.ts });
     this.onFrame?.(socket, frame);
+  }
+
+  handleOpen(socket: MockSocket): void {
+    if (this.options.autoAuth === false || socket.readyState !== 1) return;
+    const entry = socket.protocols.find((protocol) => protocol.startsWith(TOKEN_SUBPROTOCOL_PREFIX));
+    const query = socket.url.indexOf('?');
+    const token = entry?.slice(TOKEN_SUBPROTOCOL_PREFIX.length) || new URLSearchParams(query < 0 ? '' : socket.url.slice(query + 1)).get(this.options.queryParam);
+    if (token) this.authenticate(socket, token);
+  }
+
+  private authenticate(socket: MockSocket, token: string): void {
+    const { autoAuth, sessionTtlMs, now } = this.options;
+    if (typeof autoAuth === 'function' ? autoAuth(token) : true) {
+      socket.authenticated = true;
+      socket.push({ type: 'auth_ok', userId: 'user-1', sessionId: socket.sessionId, ...(sessionTtlMs ? { expiresAt: now() + sessionTtlMs } : {}) });
+    } else if (socket.authenticated) {
+      socket.push({ type: 'error', code: 'AUTHENTICATION_FAILED', message: 'token refresh refused: invalid token' });
+    } else {
+      socket.push({ type: 'error', code: 'AUTHENTICATION_FAILED', message: 'invalid token' });
+      socket.closeFromServer(4001, 'unauthorized');
+    }
   }
 
   onClientClose(socket: MockSocket, code: number, reason: string): void {

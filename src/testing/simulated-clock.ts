@@ -1,10 +1,15 @@
-import type { Clock, TimerHandle } from '../environment/clock.js';
+import { MAX_TIMER_MS, type Clock, type TimerHandle } from '../environment/clock.js';
 
 interface PendingTimer {
   id: number;
+  /** When it was set. */
+  from: number;
   at: number;
   fn: () => void;
 }
+
+/** How many timers set with no delay `advance()` fires at one instant before it takes them for a loop. */
+const MAX_IMMEDIATE_TIMERS = 10_000;
 
 /**
  * A deterministic clock: time moves only when `advance()` is called, and timers fire in order.
@@ -23,9 +28,10 @@ export class SimulatedClock implements Clock {
     return this.current;
   }
 
+  /** Delays are shortened as host timers keep them (at most 2^31 - 1 ms), as `systemClock` does. */
   setTimeout(fn: () => void, ms: number): TimerHandle {
     const id = this.nextId++;
-    this.timers.set(id, { id, at: this.current + Math.max(0, ms || 0), fn });
+    this.timers.set(id, { id, from: this.current, at: this.current + Math.min(MAX_TIMER_MS, Math.max(0, ms || 0)), fn });
     return id;
   }
 
@@ -48,15 +54,23 @@ export class SimulatedClock implements Clock {
   /**
    * Moves time forward by `ms` (a finite number ≥ 0), firing every timer that falls due, in order (including
    * timers they schedule). Time never goes back: an `advance()` from inside a timer that went further is kept.
+   * Throws when more than 10,000 timers set with no delay fire at one instant (timers that keep setting
+   * themselves again at 0 ms would hold time there for ever).
    */
   advance(ms: number): void {
     if (!Number.isFinite(ms) || ms < 0) throw new RangeError(`advance(ms) needs a finite number of milliseconds ≥ 0, received ${String(ms)}`);
     const target = this.current + ms;
+    let immediate = 0;
     for (;;) {
       const due = this.earliestDue(target);
       if (!due) break;
       this.timers.delete(due.id);
-      this.current = Math.max(this.current, due.at);
+      if (due.at > this.current) {
+        this.current = due.at;
+        immediate = 0;
+      } else if (due.at === due.from && ++immediate > MAX_IMMEDIATE_TIMERS) {
+        throw new Error(`More than ${MAX_IMMEDIATE_TIMERS} timers set with no delay fire at ${this.current} ms: a timer keeps setting another at 0 ms, and time cannot move`);
+      }
       due.fn();
     }
     this.current = Math.max(this.current, target);

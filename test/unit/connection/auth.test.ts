@@ -117,17 +117,24 @@ describe('authentication', () => {
     expect(h.connection.status).toBe('connected');
   });
 
-  it('a refused in-band refresh is reported, retried once with a fresh token, then ends in failed', async () => {
-    const { token } = provider(['good', 'bad']);
+  it('a refused in-band refresh is reported and keeps the link; the 4001 that ends the session gets one fresh token, and its refusal ends in failed', async () => {
+    const { token, calls } = provider(['good', 'bad']);
     const h = harness({ auth: { token } }, { sessionTtlMs: 60_000, autoAuth: (t) => t === 'good' });
-    h.server.onFrame = () => {};
     await h.connect();
     const socket = h.server.last!;
-    socket.sent.length = 0;
     await h.advance(30_000);
     await h.settle();
+    expect(h.errors.map((e) => e.code)).toEqual([ErrorCode.AUTHENTICATION_FAILED]);
+    expect(socket.isLive).toBe(true);
+    expect(h.connection.status).toBe('connected');
+    await h.advance(30_000);
+    socket.closeFromServer(4001, 'session expired'); // as the reference server ends a session at its expiresAt
+    await h.settle();
+    await h.settle();
+    expect(calls).toEqual(['connect', 'refresh', 'rejected']);
+    expect(h.server.sockets).toHaveLength(2);
     expect(h.connection.status).toBe('failed');
-    expect(h.errors.map((e) => e.code)).toContain(ErrorCode.AUTHENTICATION_FAILED);
+    expect(h.connection.lastError?.code).toBe(ErrorCode.AUTHENTICATION_FAILED);
   });
 
   it('on 4001 fetches a fresh token once and connects with it', async () => {

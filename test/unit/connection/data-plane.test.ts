@@ -381,9 +381,10 @@ describe('data plane', () => {
   });
 
   it('failed rejects queued sends with CLOSED carrying the fatal error as its cause', async () => {
-    const h = harness({}, { autoOpen: false });
+    const h = harness({ auth: { token: 't' } }, { autoAuth: false });
     h.connection.start();
     await h.settle();
+    expect(h.connection.status).toBe('authenticating');
     const box = track(h.connection.send('a'));
     socketOf(h).closeFromServer(4003, 'forbidden');
     await h.settle();

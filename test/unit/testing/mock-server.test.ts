@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createMockServer, type MockServerOptions } from '../../../src/testing/index.js';
-import { settle } from '../../support/harness.js';
+import { harness, settle } from '../../support/harness.js';
+import { tokenProvider } from '../../support/tokens.js';
 import { until } from '../../support/until.js';
 
 describe('MockSocket.push', () => {
@@ -148,6 +149,74 @@ describe('MockServer automatic answers', () => {
     expect(JSON.parse(received[0] as string)).toMatchObject({ type: 'error', code: 'AUTHENTICATION_FAILED' });
   });
 
+  it('answers a token given in the URL (auth mode "query") with auth_ok once open, as the reference server does: the connection connects', async () => {
+    const h = harness({ auth: { token: 'tok', mode: 'query' }, heartbeat: false });
+    await h.connect();
+    await h.settle();
+    expect(h.server.last!.url).toContain('token=tok');
+    expect(h.server.last!.sentOfType('auth')).toEqual([]);
+    expect(h.connection.status).toBe('connected');
+  });
+
+  it('reads the URL token from the queryParam option, as the reference server\'s auth.queryParam', async () => {
+    const asked: string[] = [];
+    const h = harness({ auth: { token: 'tok', mode: 'query', queryParam: 'access_token' }, heartbeat: false }, { queryParam: 'access_token', autoAuth: (token) => (asked.push(token), true) });
+    await h.connect();
+    await h.settle();
+    expect(asked).toEqual(['tok']);
+    expect(h.connection.status).toBe('connected');
+  });
+
+  it('answers a token offered as a subprotocol (auth mode "subprotocol") with auth_ok once open, asking autoAuth about the token without its prefix', async () => {
+    const asked: string[] = [];
+    const h = harness({ auth: { token: 'tok', mode: 'subprotocol' }, heartbeat: false }, { autoAuth: (token) => (asked.push(token), true) });
+    await h.connect();
+    await h.settle();
+    expect(asked).toEqual(['tok']);
+    expect(h.connection.status).toBe('connected');
+  });
+
+  it('asks an autoAuth function about a token given in the URL, and a refused one ends the session with 4001', async () => {
+    const asked: string[] = [];
+    const h = harness({ auth: { token: 'bad', mode: 'query' }, heartbeat: false }, { autoAuth: (token) => (asked.push(token), false) });
+    await h.connect();
+    await h.settle();
+    expect(asked).toEqual(['bad']);
+    expect(h.server.sockets[0]!.isLive).toBe(false);
+  });
+
+  it('answers a refused in-band token refresh with an error and leaves the socket open, as the reference server does (no 4001 close)', async () => {
+    const { token } = tokenProvider(['t1', 't2']);
+    const h = harness({ auth: { token, refreshLeadMs: 30_000 }, heartbeat: false }, { sessionTtlMs: 60_000, autoAuth: (t) => t === 't1' });
+    await h.connect();
+    expect(h.connection.status).toBe('connected');
+    const socket = h.server.last!;
+    await h.advance(30_000); // the refresh goes out with t2, which the server refuses
+    await h.settle();
+    await h.settle();
+    expect(socket.sentOfType('auth').map((frame) => frame.token)).toEqual(['t1', 't2']);
+    expect(h.errors.map((error) => [error.code, error.message])).toContainEqual(['AUTHENTICATION_FAILED', 'token refresh refused: invalid token']);
+    expect(h.server.sockets).toHaveLength(1);
+    expect(socket.isLive, 'the socket the refresh was refused on').toBe(true);
+    expect(h.connection.status).toBe('connected');
+  });
+
+  it('keeps one sessionId per socket: a refresh is answered with the session the first auth_ok named, even after other sockets dialed', async () => {
+    const { server, ws, received } = await dial();
+    ws.send(JSON.stringify({ type: 'auth', token: 't1' }));
+    const other = new server.WebSocket('ws://mock/b');
+    const otherReceived: unknown[] = [];
+    other.onmessage = (event) => otherReceived.push(event.data);
+    await settle();
+    ws.send(JSON.stringify({ type: 'auth', token: 't2' })); // in-band refresh
+    other.send(JSON.stringify({ type: 'auth', token: 't3' }));
+    await settle();
+    const answers = received.map((data) => JSON.parse(data as string) as Record<string, unknown>);
+    expect(answers.map((frame) => frame.type)).toEqual(['auth_ok', 'auth_ok']);
+    expect(answers[1]!.sessionId).toBe(answers[0]!.sessionId);
+    expect((JSON.parse(otherReceived[0] as string) as Record<string, unknown>).sessionId).not.toBe(answers[0]!.sessionId);
+  });
+
   it('keeps the order the server made: the automatic answer, what onFrame pushes, then what the test pushes after send()', async () => {
     const { server, socket, ws, received } = await dial();
     server.onFrame = (to) => to.push('from onFrame');
@@ -222,6 +291,20 @@ describe('MockSocket event order when the handshake fails', () => {
     ws.close();
     await settle();
     expect(events).toEqual(['error', 'close 1006']);
+  });
+
+  it('closeFromServer() before the handshake completes fails the connection as a browser does: an error, then 1006 with wasClean false, and never an open', async () => {
+    const server = createMockServer({ autoOpen: false });
+    const ws = new server.WebSocket('ws://mock');
+    const events: unknown[] = [];
+    ws.onopen = () => events.push('open');
+    ws.onerror = () => events.push('error');
+    ws.onclose = (event) => events.push({ code: event.code, wasClean: event.wasClean });
+    server.last!.closeFromServer(4001, 'unauthorized'); // e.g. the upgrade refused
+    server.last!.accept();
+    await settle();
+    expect(events).toEqual(['error', { code: 1006, wasClean: false }]);
+    expect(ws.readyState).toBe(3);
   });
 
   it('drop() of a socket the client closed during its handshake reports one error, then one close 1006', async () => {

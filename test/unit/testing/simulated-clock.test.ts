@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { MAX_TIMER_MS } from '../../../src/environment/clock.js';
 import { SimulatedClock } from '../../../src/testing/index.js';
 
 describe('SimulatedClock', () => {
@@ -97,5 +98,36 @@ describe('SimulatedClock', () => {
     clock.jump(-500);
     expect(clock.now()).toBe(500);
     expect(fired).toBe(false);
+  });
+
+  it('advance() gives up with an error naming the instant when timers keep scheduling timers at it, instead of never returning', () => {
+    const clock = new SimulatedClock(0);
+    const safety = 200_000; // the loop stops by itself after this many rounds, only so that the spec ends on a clock without the guard
+    let rounds = 0;
+    const poll = () => {
+      rounds++;
+      if (rounds < safety) clock.setTimeout(poll, 0);
+    };
+    clock.setTimeout(poll, 0);
+    expect(() => clock.advance(10)).toThrow(/timers set with no delay fire at 0 ms/);
+    expect(rounds, 'timers fired before advance() gave up').toBeLessThan(safety);
+  });
+
+  it('advance() fires many timers due at one instant when each is scheduled ahead of it, not from another at that instant', () => {
+    const clock = new SimulatedClock(0);
+    let fired = 0;
+    for (let i = 0; i < 12_000; i++) clock.setTimeout(() => fired++, 5);
+    clock.advance(10);
+    expect(fired).toBe(12_000);
+  });
+
+  it('next() with a timer set for an infinite delay pending keeps now() a finite number: the delay is shortened as a host timer\'s', () => {
+    const clock = new SimulatedClock(1_000);
+    let fired = false;
+    clock.setTimeout(() => (fired = true), Number.POSITIVE_INFINITY);
+    expect(clock.nextAt()).toBe(1_000 + MAX_TIMER_MS);
+    clock.next();
+    expect(fired).toBe(true);
+    expect(clock.now()).toBe(1_000 + MAX_TIMER_MS);
   });
 });
