@@ -5,6 +5,8 @@
 export class IngestQueue<T> {
   private batches: (readonly T[])[] = [];
   private head = 0;
+  /** Records `ingest` threw on: left out, and the queue goes on. */
+  rejected = 0;
 
   constructor(private readonly step = 100) {}
 
@@ -19,11 +21,13 @@ export class IngestQueue<T> {
   clear(): void {
     this.batches = [];
     this.head = 0;
+    this.rejected = 0;
   }
 
   /**
    * Hands records in arrival order to `ingest` until `budgetMs` has passed since the call (at least one
-   * step is taken, so a slow clock still makes progress); returns how many `ingest` accepted.
+   * step is taken, so a slow clock still makes progress); returns how many `ingest` accepted. Each record is
+   * handed over once: one that `ingest` throws on is counted in `rejected`.
    */
   drain(ingest: (record: T) => boolean, now: () => number, budgetMs: number): number {
     const started = now();
@@ -32,12 +36,16 @@ export class IngestQueue<T> {
       const batch = this.batches[0];
       if (batch === undefined) break;
       const end = Math.min(batch.length, this.head + this.step);
-      for (let i = this.head; i < end; i++) if (ingest(batch[i]!)) accepted++;
+      while (this.head < end) {
+        try {
+          if (ingest(batch[this.head++]!)) accepted++;
+        } catch {
+          this.rejected++;
+        }
+      }
       if (end === batch.length) {
         this.batches.shift();
         this.head = 0;
-      } else {
-        this.head = end;
       }
     } while (now() - started < budgetMs);
     return accepted;

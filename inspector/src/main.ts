@@ -228,7 +228,7 @@ function renderHeader(): void {
   if (now - rate.at >= 1_000) {
     rate = { at: now, entries: store.lastSeq, perSec: ((store.lastSeq - rate.entries) * 1_000) / (now - rate.at) };
   }
-  $('counts').textContent = `${count(store.live)} live actors · ${count(store.lastSeq + 1)} events · ${count(Math.round(rate.perSec))}/s${store.droppedUpstream > 0 ? ` · ${count(store.droppedUpstream)} dropped by the server` : ''}${store.trimmed > 0 ? ` · oldest ${count(store.trimmed)} let go` : ''}`;
+  $('counts').textContent = `${count(store.live)} live actors · ${count(store.lastSeq + 1)} events · ${count(Math.round(rate.perSec))}/s${store.droppedUpstream > 0 ? ` · ${count(store.droppedUpstream)} dropped by the server` : ''}${store.trimmed > 0 ? ` · oldest ${count(store.trimmed)} let go` : ''}${queue.rejected > 0 ? ` · ${count(queue.rejected)} unreadable left out` : ''}`;
   const perf = $('perf');
   const p50 = stats.percentile(50);
   const p95 = stats.percentile(95);
@@ -355,8 +355,7 @@ setInterval(() => {
 // ─── Export and import ──────────────────────────────────────────────────────────────────────────────
 
 $('export').addEventListener('click', () => {
-  const lines: string[] = [];
-  for (const entry of store.entries) lines.push(JSON.stringify(store.exportRecord(entry)));
+  const lines = store.exportRecords().map((record) => JSON.stringify(record));
   const blob = new Blob([`${lines.join('\n')}\n`], { type: 'application/x-ndjson' });
   const a = h('a', { href: URL.createObjectURL(blob), download: `socketchart-recording-${new Date().toISOString().replace(/[:.]/g, '-')}.jsonl` });
   document.body.append(a);

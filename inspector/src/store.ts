@@ -1,4 +1,4 @@
-import type { ConnectionSample, PoolSample, TakenTransition } from '../../src/inspection/protocol.js';
+import { INSPECTION_FORMAT_VERSION, type ConnectionSample, type PoolSample, type TakenTransition } from '../../src/inspection/protocol.js';
 import { parseDefinition, stateLabel, type MachineDef } from './definition.js';
 
 /** What a recorded entry is. */
@@ -61,6 +61,8 @@ export interface ActorInfo {
   node: TreeNode;
   defId: string;
   created: number;
+  /** Epoch ms of its creation. */
+  createdAt: number;
   /** Seq of the entry that stopped it (Infinity while alive). */
   ended: number;
   /** Seqs of its snapshot entries. */
@@ -107,6 +109,24 @@ export interface Series {
 }
 
 const SERIES_LIMIT = 3_600;
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Leaves out what a record holds in a shape the page cannot read: a snapshot that is not an object, taken transitions that are not a list of objects. */
+function readable(rec: Rec): Rec {
+  if (!isObject(rec.snapshot)) delete rec.snapshot;
+  if (!Array.isArray(rec.transitions) || !rec.transitions.every((t) => isObject(t) && Array.isArray(t.targets))) delete rec.transitions;
+  return rec;
+}
+
+/** The type of the record's event, if it names one. */
+const eventType = (rec: Rec, otherwise: string): string => (typeof rec.event?.type === 'string' ? rec.event.type : otherwise);
+
+/** Whether a sample has the figures the plots and the header read. */
+function plottable(rec: Rec): boolean {
+  const sample = rec.sample as unknown as Record<string, unknown> | undefined;
+  return isObject(sample) && typeof sample.healthScore === 'number' && isObject(rec.kind === 'pool' ? sample.dials : sample.rtt);
+}
 
 const newSeries = (): Series => ({ t: [], p50: [], p95: [], p99: [], queue: [], inRate: [], outRate: [], health: [], connected: [], dials: new Map(), budget: null, last: undefined, samples: [] });
 
@@ -192,9 +212,13 @@ export class Store {
     return this.defTexts.get(defId);
   }
 
-  /** Takes one record (from the server, a posting window, or a file); returns the entry it made, if any. */
+  /**
+   * Takes one record (from the server, a posting window, or a file); returns the entry it made, if any. What
+   * it holds in a shape the page cannot read is left out: a snapshot that is not an object, a sample without
+   * its figures, taken transitions that are not a list.
+   */
   ingest(rec: Rec): Entry | undefined {
-    switch (rec.type) {
+    switch (readable(rec).type) {
       case '@socketchart.definition':
         this.defTexts.set(String(rec.id), String(rec.definition));
         return undefined;
@@ -277,6 +301,7 @@ export class Store {
       node,
       defId,
       created: this.nextSeq,
+      createdAt: t,
       ended: Infinity,
       snapshots: [],
       initial: snapshot,
@@ -298,12 +323,20 @@ export class Store {
     return this.push({ t, kind: 'actor', actor, type: 'created', source: undefined, rec, label: actor.label, transitions: undefined });
   }
 
-  /** The creation of an actor known so far only from records about it: it takes its name, parent and definition. */
+  /**
+   * The creation of an actor known so far only from records about it: it takes its name, parent and definition
+   * (a parent that is the actor itself or below it is left out: it stays a root).
+   */
   private complete(actor: ActorInfo, rec: Rec, snapshot: Snap, t: number): Entry {
     const name = String(rec.name ?? rec.sessionId);
     const old = actor.node;
     old.sessions.splice(old.sessions.indexOf(actor), 1);
     actor.parent = rec.parentId ? this.actors.get(rec.parentId) : undefined;
+    for (let a = actor.parent; a; a = a.parent) {
+      if (a !== actor) continue;
+      actor.parent = undefined;
+      break;
+    }
     actor.name = name;
     actor.node = this.nodeFor(name, actor.parent);
     actor.node.sessions.push(actor);
@@ -369,7 +402,7 @@ export class Store {
     switch (rec.type) {
       case '@xstate.event': {
         const source = rec.sourceId ? this.actors.get(rec.sourceId) : undefined;
-        return this.push({ t, kind: 'event', actor, type: rec.event?.type ?? '?', source, rec, label: actor.label, transitions: undefined });
+        return this.push({ t, kind: 'event', actor, type: eventType(rec, '?'), source, rec, label: actor.label, transitions: undefined });
       }
       case '@xstate.snapshot': {
         const snapshot = share(actor.latest, (rec.snapshot ?? {}) as Snap);
@@ -380,7 +413,7 @@ export class Store {
         const status = snapshot.status ?? 'active';
         const statusChanged = status !== actor.status;
         actor.status = status;
-        const entry = this.push({ t, kind: 'snapshot', actor, type: rec.event?.type ?? '', source: undefined, rec, label: actor.label, transitions: rec.transitions });
+        const entry = this.push({ t, kind: 'snapshot', actor, type: eventType(rec, ''), source: undefined, rec, label: actor.label, transitions: rec.transitions });
         actor.snapshots.push(entry.seq);
         if (status !== 'active' && actor.ended === Infinity) {
           actor.ended = entry.seq;
@@ -418,9 +451,9 @@ export class Store {
   }
 
   private sample(actor: ActorInfo, { t, seq }: Entry, rec: Rec): void {
+    if (!plottable(rec)) return;
     const s = actor.node.series;
-    const sample = rec.sample;
-    if (!sample) return;
+    const sample = rec.sample!;
     s.samples.push(seq);
     if (rec.kind === 'pool') {
       const p = sample as PoolSample;
@@ -572,5 +605,24 @@ export class Store {
     const { def, ...rest } = entry.rec;
     if (entry.kind !== 'actor' || typeof def !== 'string') return rest;
     return { ...rest, definition: this.defTexts.get(def) };
+  }
+
+  /**
+   * The recording to export, as `@statelyai/inspect` sends it: a creation of each actor still shown whose own
+   * was let go (parents first, with the snapshot it had at the oldest entry kept), then every entry.
+   */
+  exportRecords(): Record<string, unknown>[] {
+    const records: Record<string, unknown>[] = [];
+    const written = new Set<ActorInfo>();
+    const create = (actor: ActorInfo): void => {
+      if (actor.created >= this.base || written.has(actor) || this.actors.get(actor.id) !== actor) return;
+      written.add(actor);
+      if (actor.parent) create(actor.parent);
+      const { id, name, parent, defId, initial, createdAt, bare } = actor;
+      records.push({ type: '@xstate.actor', _version: INSPECTION_FORMAT_VERSION, sessionId: id, name, parentId: parent?.id, definition: this.defTexts.get(defId), snapshot: initial, createdAt: String(createdAt), id: null, ...(bare ? { bare } : {}) });
+    };
+    for (const actor of this.actors.values()) create(actor);
+    for (const entry of this.entries) records.push(this.exportRecord(entry));
+    return records;
   }
 }

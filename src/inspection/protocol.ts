@@ -119,8 +119,13 @@ const TYPES = new Set(['@xstate.actor', '@xstate.event', '@xstate.snapshot', '@s
 
 /** Members that name or date a record: texts when present (`id` may also be null). */
 const ID_MEMBERS = ['rootId', 'parentId', 'sourceId', 'createdAt', 'id'] as const;
+/** Members that are objects when present. */
+const OBJECT_MEMBERS = ['snapshot', 'event', 'sample'] as const;
 
-/** An inspection event as the protocol defines it: an object whose `type` is known, with a `sessionId`, a `_version`, and ids that are texts. */
+/**
+ * An inspection event as the protocol defines it: an object whose `type` is known, with a `sessionId`, a
+ * `_version`, ids that are texts, and a snapshot, event or sample that is an object (not an array).
+ */
 export function isInspectionRecord(value: unknown): value is InspectionRecord {
   if (typeof value !== 'object' || value === null) return false;
   const record = value as Record<string, unknown>;
@@ -129,6 +134,7 @@ export function isInspectionRecord(value: unknown): value is InspectionRecord {
     TYPES.has(record.type) &&
     typeof record.sessionId === 'string' &&
     typeof record._version === 'string' &&
-    ID_MEMBERS.every((key) => record[key] == null || typeof record[key] === 'string')
+    ID_MEMBERS.every((key) => record[key] == null || typeof record[key] === 'string') &&
+    OBJECT_MEMBERS.every((key) => record[key] == null || (typeof record[key] === 'object' && !Array.isArray(record[key])))
   );
 }

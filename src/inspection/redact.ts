@@ -3,8 +3,8 @@ import { isSecretName, redactUrl } from '../protocol/redact.js';
 /** A JSON Web Token anywhere in a text. */
 const JWT = /\beyJ[\w-]{4,}\.[\w-]{4,}\.[\w-]*/g;
 const BEARER = /\b(Bearer|Basic)\s+[\w.~+/=-]{8,}/gi;
-/** Credentials in a URL's user-info part. */
-const URL_USERINFO = /(\b[a-z][\w+.-]*:\/\/)[^/@\s:]+:[^/@\s]+@/gi;
+/** Credentials in a URL's user-info part (the user name may be empty: `redis://:password@host`). */
+const URL_USERINFO = /(\b[a-z][\w+.-]*:\/\/)[^/@\s:]*:[^/@\s]+@/gi;
 
 const REDACTED = '[redacted]';
 /** Deeper values are summarised (`[Object]`, `[Array]`): nothing below is looked at, nor kept. */

@@ -2,15 +2,15 @@
 const SECRET_WORD = /(?:^|_)(?:tokens?|passwords?|passwd|passphrase|secrets?|(?:api|private|secret|access)_?keys?|authorization|bearer|cookies?|credentials?|jwt|sig|signature)$/;
 /** Query parameters that are secrets although their name alone would not say so. */
 const SECRET_PARAMS: ReadonlySet<string> = new Set(['auth', 'key']);
-/** A `name=value` pair of a query or a fragment. */
-const PARAM = /([?&#])([^=&#\s"'?]+)=([^&#\s"']*)/g;
+/** A `name=value` pair of a query, a fragment or a form body: after `?`, `&`, `#`, `;`, a space, or at the start. */
+const PARAM = /(^|[?&#;\s])([^=&#;\s"'?]+)=([^&#\s"']*)/g;
 
 /** Whether a member, header or parameter of this name holds a secret (case, `-`, `_` and camelCase alike). */
 export function isSecretName(name: string): boolean {
   return SECRET_WORD.test(name.replace(/([a-z\d])([A-Z])/g, '$1_$2').replace(/[-.\s]+/g, '_').toLowerCase());
 }
 
-/** Removes secrets from a URL's query and fragment (`token`, `refresh_token`, `#access_token`…) before it reaches a log, an error or a metric. */
+/** Removes secrets from a URL's query and fragment, or a form body (`token`, `refresh_token`, `#access_token`…) before it reaches a log, an error or a metric. */
 export function redactUrl(url: string, queryParam = 'token'): string {
   const custom = queryParam.toLowerCase();
   return url.replace(PARAM, (pair, separator: string, name: string) => {

@@ -68,6 +68,20 @@ describe('the inspector page’s ingest queue', () => {
     expect(queue.isEmpty).toBe(true);
   });
 
+  it('goes on past a record whose ingest throws, counts it rejected, and hands every record over once', () => {
+    const queue = new IngestQueue<number>(4);
+    queue.push(range(0, 10));
+    const seen: number[] = [];
+    const ingest = (n: number) => {
+      seen.push(n);
+      if (n === 2 || n === 9) throw new Error(`cannot read ${n}`);
+      return true;
+    };
+    let frames = 0;
+    while (!queue.isEmpty && frames++ < 5) queue.drain(ingest, () => 0, 10);
+    expect({ seen, rejected: queue.rejected }).toEqual({ seen: range(0, 10), rejected: 2 });
+  });
+
   it('returns nothing for an empty queue, and forgets what it held when cleared', () => {
     const queue = new IngestQueue<number>(3);
     expect(queue.drain(() => true, () => 0, 10)).toBe(0);

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { activeStates, parseDefinition, stateLabel, takenTransitions } from '../../../inspector/src/definition.js';
+import { parseRecording } from '../../../inspector/src/sources.js';
 import { Store, type Rec } from '../../../inspector/src/store.js';
 import { connectionMachine, poolMachine } from '../../../src/index.js';
+import { isInspectionRecord } from '../../../src/inspection/protocol.js';
 import { toJsonText } from '../../../src/inspection/serialize.js';
 
 /**
@@ -70,6 +72,26 @@ describe('a machine definition, as the page draws it', () => {
 });
 
 const rec = (r: Partial<Rec> & { type: string; sessionId: string }, t: number): Rec => ({ createdAt: String(t), _version: '0.7.2', ...r }) as Rec;
+/** A record of any shape, as an app or a file may send it. */
+const odd = (r: Record<string, unknown> & { type: string; sessionId: string }, t = 1): Rec => rec(r as Partial<Rec> & typeof r, t);
+const door = JSON.stringify({ id: 'door', initial: 'shut', states: { shut: { on: { push: 'open' } }, open: { on: { push: 'shut' } } } });
+
+/** A door `front` with a child `bell`, then 30 pushes: a store of 20 entries has let their creations go. */
+function trimmedSession(): Store {
+  const store = new Store({ maxEntries: 20 });
+  store.ingest(rec({ type: '@xstate.actor', sessionId: 'x:0', name: 'front', definition: door, snapshot: { status: 'active', value: 'shut' } }, 1));
+  store.ingest(rec({ type: '@xstate.actor', sessionId: 'x:1', name: 'bell', parentId: 'x:0', definition: JSON.stringify({ id: 'bell' }), snapshot: { status: 'active' } }, 1));
+  for (let i = 0; i < 30; i++) store.ingest(rec({ type: '@xstate.snapshot', sessionId: 'x:0', event: { type: 'push' }, snapshot: { status: 'active', value: i % 2 ? 'shut' : 'open' } }, 2 + i));
+  expect(store.entry(0)).toBeUndefined();
+  return store;
+}
+
+/** What the page's Export writes, read back as its Import does. */
+function exportAndImport(store: Store): Store {
+  const imported = new Store({ maxEntries: 10_000 });
+  for (const record of parseRecording(`${store.exportRecords().map((r) => JSON.stringify(r)).join('\n')}\n`)) imported.ingest(record);
+  return imported;
+}
 
 describe('the page’s store', () => {
   it('builds the tree by name, keeps every session of a name (a connection started again), and answers as of any moment', () => {
@@ -130,6 +152,63 @@ describe('the page’s store', () => {
     expect(store.entry(moment)).toBeDefined();
     expect(store.snapshotAt(actor, moment).snapshot.value).toBe('connected');
     expect(store.stateAt(actor, moment).label).toBe('connected');
+  });
+
+  it('ingests a metrics sample without rtt (the server relays it) and leaves it out of the plots', () => {
+    const store = new Store({ maxEntries: 1_000 });
+    const sample = odd({ type: '@socketchart.metrics', sessionId: 'x:9', name: 'feed', kind: 'connection', sample: { status: 'connected' }, id: null });
+    expect(isInspectionRecord(sample)).toBe(true);
+    expect(() => store.ingest(sample)).not.toThrow();
+    const node = store.actors.get('x:9')!.node;
+    expect([node.series.t.length, store.sampleAt(node, store.lastSeq)]).toEqual([0, undefined]);
+  });
+
+  it('ingests a snapshot that is not an object as an empty one', () => {
+    const store = new Store({ maxEntries: 1_000 });
+    store.ingest(odd({ type: '@xstate.actor', sessionId: 'x:1', name: 'door', definition: door, snapshot: 'shut' }));
+    expect(() => store.ingest(odd({ type: '@xstate.snapshot', sessionId: 'x:1', event: { type: 'push' }, snapshot: 7 }))).not.toThrow();
+    expect(() => store.ingest(odd({ type: '@xstate.snapshot', sessionId: 'x:8', event: { type: 'push' }, snapshot: 'open' }))).not.toThrow();
+    const door1 = store.actors.get('x:1')!;
+    expect([door1.initial, door1.latest, store.actors.get('x:8')?.status]).toEqual([{ status: 'active' }, {}, 'active']);
+  });
+
+  it('takes an event type that is not a text, and taken transitions that are not a list of objects, as none given', () => {
+    const store = new Store({ maxEntries: 1_000 });
+    const types = [5, { type: 'push' }, null].map((type) => store.ingest(odd({ type: '@xstate.event', sessionId: 'x:1', event: { type } }))!.type);
+    const transitions = [7, 'ab', [null], [{ source: 'door.shut', targets: 3, eventType: 'push' }]].map(
+      (taken) => store.ingest(odd({ type: '@xstate.snapshot', sessionId: 'x:1', event: { type: 'push' }, snapshot: { status: 'active' }, transitions: taken }))!.transitions,
+    );
+    expect({ types, transitions }).toEqual({ types: ['?', '?', '?'], transitions: [undefined, undefined, undefined, undefined] });
+  });
+
+  it('keeps at the root an actor whose creation names itself or its own descendant as its parent', () => {
+    const store = new Store({ maxEntries: 1_000 });
+    store.ingest(odd({ type: '@xstate.snapshot', sessionId: 'x:1', event: { type: 'e' }, snapshot: { status: 'active' } }));
+    store.ingest(odd({ type: '@xstate.actor', sessionId: 'x:2', name: 'child', parentId: 'x:1', snapshot: { status: 'active' } }));
+    expect(() => store.ingest(odd({ type: '@xstate.actor', sessionId: 'x:1', name: 'root', parentId: 'x:2', snapshot: { status: 'active' } }))).not.toThrow();
+    store.ingest(odd({ type: '@xstate.event', sessionId: 'x:3', event: { type: 'e' } }));
+    store.ingest(odd({ type: '@xstate.actor', sessionId: 'x:3', name: 'self', parentId: 'x:3', snapshot: { status: 'active' } }));
+    expect({ root: store.actors.get('x:1')?.parent, child: store.actors.get('x:2')?.node.key, self: store.actors.get('x:3')?.node.key }).toEqual({ root: undefined, child: 'root/child', self: 'self' });
+  });
+
+  it('exports, once old entries were let go, each actor still shown with its name, parent, machine definition and state then', () => {
+    const store = trimmedSession();
+    const imported = exportAndImport(store);
+    const front = imported.actors.get('x:0')!;
+    expect({ name: front.name, chart: imported.definition(front.defId).isMachine, bell: imported.actors.get('x:1')?.parent?.id, bare: front.bare }).toEqual({ name: 'front', chart: true, bell: 'x:0', bare: false });
+    expect(front.initial).toEqual(store.actors.get('x:0')!.initial);
+    expect(imported.stateAt(front, imported.lastSeq)).toEqual(store.stateAt(store.actors.get('x:0')!, store.lastSeq));
+  });
+
+  it('exports the creations of actors let go before the entries, parents first, and nothing else twice', () => {
+    const store = trimmedSession();
+    const records = store.exportRecords();
+    const creations = records.filter((r) => r.type === '@xstate.actor');
+    expect(creations.map((r) => [r.sessionId, r.parentId, r.createdAt])).toEqual([
+      ['x:0', undefined, '1'],
+      ['x:1', 'x:0', '1'],
+    ]);
+    expect(records.slice(2)).toEqual(store.entries.map((entry) => store.exportRecord(entry)));
   });
 
   it("answers a connection's sample as of a moment, and whether it still told the present: not once the connection changed or stopped after it", () => {

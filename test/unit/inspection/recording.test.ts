@@ -57,6 +57,15 @@ describe('the inspector server’s recording', () => {
     expect(recording.endSource(1)).toEqual([]);
   });
 
+  it('refuses a record whose snapshot, event or sample is not an object, and keeps nothing of it', () => {
+    const recording = new Recording();
+    expect(recording.add({ ...created(1), snapshot: 'active' })).toBeUndefined();
+    expect(recording.add({ ...stopped(1), snapshot: 7 })).toBeUndefined();
+    expect(recording.add({ ...stopped(1), event: 'xstate.stop' })).toBeUndefined();
+    expect(recording.add({ type: '@socketchart.metrics', sessionId: 'x:1', name: 'feed', kind: 'connection', sample: [1], createdAt: '1', _version: v })).toBeUndefined();
+    expect([recording.size, recording.liveActors]).toEqual([0, 0]);
+  });
+
   it('redacts a member named definition on any record but an actor\'s', () => {
     const recording = new Recording();
     const added = recording.add({ ...stopped(1), type: '@xstate.event', event: { type: 'login' }, definition: { password: 'SECRET-def-event' } });

@@ -30,6 +30,15 @@ describe('redactText', () => {
     expect(redactText('proxy at https://ann:SECRET-pw-2@proxy.test/path')).toBe('proxy at https://[redacted]@proxy.test/path');
   });
 
+  it('removes a secret parameter that opens a text (a form body or a bare query), as one after "&"', () => {
+    expect(redactText('grant_type=refresh_token&refresh_token=SECRET-after')).toBe('grant_type=refresh_token&refresh_token=[redacted]');
+    expect(redactText('refresh_token=SECRET-first&grant_type=refresh_token')).toBe('refresh_token=[redacted]&grant_type=refresh_token');
+  });
+
+  it('removes the password of a url whose user name is empty (redis://:password@host)', () => {
+    expect(redactText('redis://:SECRET-pw-3@cache:6379/0')).toBe('redis://[redacted]@cache:6379/0');
+  });
+
   it('looks at a text of 8 characters or more: ?token=x is redacted', () => {
     expect(redactText('?token=x')).toBe('?token=[redacted]');
   });

@@ -60,6 +60,13 @@ describe('inspector server redaction', () => {
     expect(text).not.toContain('SECRET-query-4');
   });
 
+  it('removes a secret parameter that opens a form body or a bare query string', async () => {
+    const text = await snapshotWith({ body: 'password=SECRET-form-1&user=ann', query: 'token=SECRET-form-2' });
+    expect(text).toContain('user=ann');
+    expect(text).not.toContain('SECRET-form-1');
+    expect(text).not.toContain('SECRET-form-2');
+  });
+
   it('removes credential headers and members named with a prefix or a hyphen (x-api-key, X-Auth-Token, newPassword)', async () => {
     const text = await snapshotWith({
       request: { headers: { 'x-api-key': 'SECRET-header-5', 'X-Auth-Token': 'SECRET-header-6' } },

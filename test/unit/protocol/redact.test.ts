@@ -20,6 +20,14 @@ describe('redactUrl', () => {
     expect(redactUrl(url)).not.toContain('s3cr3t');
   });
 
+  it('removes a secret parameter that opens a query string or a form body, or follows a space or ";"', () => {
+    expect(redactUrl('refresh_token=s3cr3t&grant_type=refresh_token')).toBe('refresh_token=[redacted]&grant_type=refresh_token');
+    expect(redactUrl('password=s3cr3t&user=ann')).toBe('password=[redacted]&user=ann');
+    expect(redactUrl('sent token=s3cr3t twice')).toBe('sent token=[redacted] twice');
+    expect(redactUrl('lang=en; sig=s3cr3t')).toBe('lang=en; sig=[redacted]');
+    expect(redactUrl('v1;token=s3cr3t')).toBe('v1;token=[redacted]');
+  });
+
   it('leaves parameters with harmless names alone', () => {
     const url = 'https://x.example/?grant_type=refresh_token&user=ann&token_type=bearer';
     expect(redactUrl(url)).toBe(url);
