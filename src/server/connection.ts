@@ -23,11 +23,12 @@ export interface ConnectionContext {
   onClosed(connection: ServerConnection): void;
 }
 
-/** The token check done at the upgrade, for tokens carried by the handshake. */
+/** The token check done at the upgrade, for tokens carried by the handshake; a `failed` or `timeout` one is already charged to the address. */
 export type HandshakeAuth =
   | { kind: 'none' }
   | { kind: 'ok'; identity: Identity; mode: 'subprotocol' | 'query' }
-  | { kind: 'failed'; reason: string; mode: 'subprotocol' | 'query' };
+  | { kind: 'failed'; reason: string; mode: 'subprotocol' | 'query' }
+  | { kind: 'timeout'; mode: 'subprotocol' | 'query' };
 
 const MAX_EARLY_FRAMES = 64;
 const MAX_EARLY_BYTES = 1024 * 1024;
@@ -144,7 +145,9 @@ export class ServerConnection implements HubClient {
     if (handshake.kind === 'ok') {
       this.accept(handshake.identity);
     } else if (handshake.kind === 'failed') {
-      this.rejectAuth(handshake.reason);
+      this.rejectAuth(handshake.reason, false);
+    } else if (handshake.kind === 'timeout') {
+      this.timeoutAuth(false);
     } else if (this.ctx.options.auth.modes.has('message')) {
       this.authTimer = setTimeout(() => this.timeoutAuth(), this.ctx.options.auth.timeoutMs);
     } else {
@@ -556,14 +559,14 @@ export class ServerConnection implements HubClient {
     }, delay);
   }
 
-  private rejectAuth(reason: string): void {
-    this.ctx.limits.chargeAddress(this.address);
+  private rejectAuth(reason: string, charge = true): void {
+    if (charge) this.ctx.limits.chargeAddress(this.address);
     this.log.info({ reason }, 'authentication failed');
     this.closeWith(CloseCode.Unauthorized, reason, { code: ErrorCode.AUTHENTICATION_FAILED, message: reason });
   }
 
-  private timeoutAuth(): void {
-    this.ctx.limits.chargeAddress(this.address);
+  private timeoutAuth(charge = true): void {
+    if (charge) this.ctx.limits.chargeAddress(this.address);
     this.closeWith(CloseCode.Unauthorized, 'authentication timeout', { code: ErrorCode.TIMEOUT, message: 'authentication timeout' });
   }
 

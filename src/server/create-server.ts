@@ -115,6 +115,7 @@ async function start(options: ResolvedServerOptions): Promise<SocketchartServer>
     isClosing: () => closing !== undefined,
     openConnections: () => connections.size + handshakes.size,
     addressWait: (address) => limits.addressWait(address),
+    chargeAddress: (address) => void limits.chargeAddress(address),
     accept: (ws, handshake, meta) => {
       const connection = new ServerConnection(ws, ctx, nodeId, meta.ip ?? '');
       connections.add(connection);
@@ -145,7 +146,7 @@ async function start(options: ResolvedServerOptions): Promise<SocketchartServer>
   if (ownServer) {
     httpServer.on('connection', (socket: Socket) => handshakes.opened(socket, handshakes.size < Math.max(1, options.maxConnections - connections.size - upgrades.pending())));
     httpServer.on('request', (request: IncomingMessage, response: ServerResponse) => {
-      handshakes.settled(request.socket);
+      handshakes.watch(request.socket);
       response.once('finish', () => handshakes.watch(request.socket));
     });
   }

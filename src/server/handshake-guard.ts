@@ -1,9 +1,9 @@
 import type { Socket } from 'node:net';
 
 /**
- * TCP connections of the server's own port that have not yet upgraded (nor sent a plain HTTP request, or
- * since their last one was answered): each is destroyed if it has not within the timeout, and while it
- * waits it takes a place under `maxConnections`.
+ * TCP connections of the server's own port that have not yet upgraded: each is destroyed if it has not within
+ * the timeout of its opening, of its last plain HTTP request or of the last answer to one (so a client that
+ * never reads its answers is cut too), and while it waits it takes a place under `maxConnections`.
  */
 export class HandshakeGuard {
   private readonly pending = new Map<Socket, NodeJS.Timeout>();
@@ -25,7 +25,7 @@ export class HandshakeGuard {
     this.watch(socket);
   }
 
-  /** A plain request was answered on `socket`: kept alive, it may next start an upgrade, and is watched again. */
+  /** A plain request arrived, or was answered, on `socket`: it is watched again with a full timeout. */
   watch(socket: Socket): void {
     if (this.closed || socket.destroyed) return;
     clearTimeout(this.pending.get(socket));
@@ -34,7 +34,7 @@ export class HandshakeGuard {
     this.pending.set(socket, timer);
   }
 
-  /** The connection upgraded, sent a request, or closed. */
+  /** The connection upgraded or closed. */
   settled(socket: Socket): void {
     clearTimeout(this.pending.get(socket));
     this.pending.delete(socket);

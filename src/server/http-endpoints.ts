@@ -1,4 +1,4 @@
-import type { IncomingMessage, RequestListener, Server as HttpServer, ServerResponse } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders, RequestListener, Server as HttpServer, ServerResponse } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { Registry } from 'prom-client';
 
@@ -36,16 +36,19 @@ export function handleHttpRequest(endpoints: HttpEndpoints, request: IncomingMes
     return true;
   }
   if (endpoints.metricsPath !== false && path === endpoints.metricsPath) {
-    endpoints.registry.metrics().then(
-      (body) => {
-        response.writeHead(200, { 'content-type': endpoints.registry.contentType, 'cache-control': 'no-store' });
-        response.end(request.method === 'HEAD' ? undefined : body);
-      },
-      () => {
-        response.writeHead(500, { 'content-type': 'text/plain' });
-        response.end('metrics unavailable');
-      },
-    );
+    /** Another listener of an app's server may have answered meanwhile: its answer stands. */
+    const answer = (status: number, headers: OutgoingHttpHeaders, body: string | undefined) => {
+      if (response.headersSent || response.writableEnded) return;
+      response.writeHead(status, headers);
+      response.end(body);
+    };
+    endpoints.registry
+      .metrics()
+      .then(
+        (body) => answer(200, { 'content-type': endpoints.registry.contentType, 'cache-control': 'no-store' }, request.method === 'HEAD' ? undefined : body),
+        () => answer(500, { 'content-type': 'text/plain' }, 'metrics unavailable'),
+      )
+      .catch(() => undefined);
     return true;
   }
   return false;

@@ -97,7 +97,7 @@ const schema = object({
       }
     }),
   allowedOrigins: z
-    .union([z.literal('*'), array(text('an origin like https://app.example.com').refine((entry) => normalizeOrigin(entry) !== undefined, expecting('an origin like https://app.example.com')), 'an array of origins')], {
+    .union([z.literal('*'), array(text('an exact origin like https://app.example.com (wildcards are not supported)').refine((entry) => normalizeOrigin(entry) !== undefined, expecting('an exact origin like https://app.example.com (wildcards are not supported)')), 'an array of origins')], {
       error: "'*' or an array of origins",
     })
     .optional(),

@@ -96,7 +96,7 @@ export interface ServerOptions {
   path?: string;
   /** Token verification and token modes (required: `auth.jwtSecret` or `auth.verify`). @default none, required */
   auth: ServerAuthOptions;
-  /** Origins allowed to connect, compared exactly (`scheme://host[:port]`); `'*'` allows any. @default '*' */
+  /** Origins allowed to connect, compared exactly (`scheme://host[:port]`, no wildcards: `https://*.example.com` is refused); `'*'` allows any. @default '*' */
   allowedOrigins?: '*' | readonly string[];
   /** Accept handshakes without `Origin`: browsers always send one, so these are non-browser clients (Node, mobile, servers), which an Origin check cannot protect or stop. @default true */
   allowMissingOrigin?: boolean;
@@ -136,8 +136,8 @@ export interface ServerOptions {
   /** Open sockets on this node (with the server's own port, TCP connections still in their handshake count too); beyond, new sockets are closed with 1013. @default 10000 */
   maxConnections?: number;
   /**
-   * With the server's own port: a TCP connection that has not completed its WebSocket upgrade (or sent a plain
-   * HTTP request) within this time is destroyed. An attached `server` keeps its own timeouts.
+   * With the server's own port: a TCP connection that has not completed its WebSocket upgrade within this time
+   * (of its opening, or of its last plain HTTP request or answer) is destroyed. An attached `server` keeps its own timeouts.
    * @default 5000
    */
   handshakeTimeoutMs?: number;

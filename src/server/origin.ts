@@ -8,11 +8,11 @@ export interface OriginPolicy {
   readonly allowNull: boolean;
 }
 
-/** Normalizes an allowlist entry to its serialized origin, or undefined if it is not an origin. */
+/** Normalizes an allowlist entry to its serialized origin, or undefined if it is not an exact origin (a `*` in its host is no wildcard). */
 export function normalizeOrigin(entry: string): string | undefined {
   try {
     const url = new URL(entry);
-    if (url.origin === 'null' || url.pathname !== '/' || url.search || url.hash || url.username || url.password) return undefined;
+    if (url.origin === 'null' || url.hostname.includes('*') || url.pathname !== '/' || url.search || url.hash || url.username || url.password) return undefined;
     return url.origin.toLowerCase();
   } catch {
     return undefined;

@@ -26,6 +26,8 @@ export interface UpgradeContext {
   openConnections: () => number;
   /** Ms the remote address must wait (its unauthenticated budget is spent), or 0. */
   addressWait: (address: string) => number;
+  /** Charges a refused or timed-out handshake token to the remote address (whether or not the upgrade then completes). */
+  chargeAddress: (address: string) => void;
   accept: (ws: WebSocket, handshake: HandshakeAuth, meta: HandshakeMeta) => void;
 }
 
@@ -39,15 +41,31 @@ export function rejectHttp(socket: Duplex, status: number): void {
   socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+const TIMED_OUT = Symbol('timed out');
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | typeof TIMED_OUT> {
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new AuthenticationError(message)), ms).unref()));
+  const timeout = new Promise<typeof TIMED_OUT>((resolve) => (timer = setTimeout(() => resolve(TIMED_OUT), ms).unref()));
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
+const WEBSOCKET_KEY = /^[+/0-9A-Za-z]{22}==$/;
+
+/** What `ws` checks of a handshake before upgrading it: method, `Upgrade`, `Sec-WebSocket-Key` and `-Version`. */
+function upgradable(request: IncomingMessage): boolean {
+  const version = Number(request.headers['sec-websocket-version']);
+  return (
+    request.method === 'GET' &&
+    request.headers.upgrade?.toLowerCase() === 'websocket' &&
+    WEBSOCKET_KEY.test(request.headers['sec-websocket-key'] ?? '') &&
+    (version === 13 || version === 8)
+  );
+}
+
 /**
- * The HTTP `upgrade` listener: path, Origin and connection-limit checks, verification of a token carried
- * by the handshake, then the WebSocket upgrade itself (which `ws` refuses with 400 for bad keys or versions).
+ * The HTTP `upgrade` listener: the handshake's method, key and version (which `ws` refuses with 405 or 400),
+ * path, Origin and connection-limit checks, verification of a token carried by the handshake, then the
+ * WebSocket upgrade itself.
  */
 export function createUpgradeHandler(ctx: UpgradeContext): {
   onUpgrade: (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
@@ -80,8 +98,8 @@ export function createUpgradeHandler(ctx: UpgradeContext): {
     if (!carried) return { kind: 'none' };
     verifying.add(socket);
     try {
-      const identity = await withTimeout(ctx.authenticate(carried.token), options.auth.timeoutMs, 'authentication timeout');
-      return { kind: 'ok', identity, mode: carried.mode };
+      const identity = await withTimeout(ctx.authenticate(carried.token), options.auth.timeoutMs);
+      return identity === TIMED_OUT ? { kind: 'timeout', mode: carried.mode } : { kind: 'ok', identity, mode: carried.mode };
     } catch (error) {
       return { kind: 'failed', reason: error instanceof AuthenticationError ? error.message : 'token rejected', mode: carried.mode };
     } finally {
@@ -90,6 +108,10 @@ export function createUpgradeHandler(ctx: UpgradeContext): {
   };
 
   const upgrade = async (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (!upgradable(request)) {
+      wss.handleUpgrade(request, socket, head, (ws) => ws.terminate()); // ws refuses it, as it would after a token check
+      return;
+    }
     const meta: HandshakeMeta = { ip: request.socket.remoteAddress, path: loggableUrl(request.url), protocols: loggableProtocols(offeredProtocols(request)) };
     const origin = checkOrigin(request.headers.origin, options.origin);
     if (!origin.ok) {
@@ -110,6 +132,7 @@ export function createUpgradeHandler(ctx: UpgradeContext): {
       return;
     }
     const handshake = await verifyHandshake(request, socket);
+    if (handshake.kind === 'failed' || handshake.kind === 'timeout') ctx.chargeAddress(request.socket.remoteAddress ?? '');
     if (ctx.isClosing()) {
       rejectHttp(socket, 503);
       return;

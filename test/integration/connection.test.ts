@@ -191,6 +191,30 @@ describe('a refusal that says try again later, against the reference server', ()
     expect(errors).toEqual([ErrorCode.RATE_LIMIT_EXCEEDED]);
     expect(second.snapshot.context.retryDelayMs).toBeGreaterThanOrEqual(10_000);
   });
+
+  it('a subprotocol-mode client whose valid token the server is merely slow to verify keeps retrying: it does not end in failed as if the token were refused', async () => {
+    const slowVerify = (token: string) => new Promise<{ userId: string }>((resolve) => setTimeout(() => resolve({ userId: token }), 1_000));
+    const server = await startReferenceServer({ auth: { modes: ['subprotocol', 'message'], timeoutMs: 80, verify: slowVerify } });
+    let dials = 0;
+    const connection: Connection = createConnection({
+      url: `ws://127.0.0.1:${server.address()!.port}`,
+      auth: {
+        mode: 'subprotocol',
+        token: async () => {
+          dials += 1;
+          return 'alice';
+        },
+      },
+      reconnect: { baseMs: 20, capMs: 40, minUptimeMs: 60_000 },
+    });
+    cleanups.push(async () => {
+      connection.dispose();
+      await server.close();
+    });
+    connection.start();
+    await until(() => dials >= 3 || connection.status === 'failed', 8_000, 'a third dial, or failed');
+    expect(connection.status).not.toBe('failed');
+  });
 });
 
 describe('connection.channel(name) on a channel the reference server refuses', () => {

@@ -98,6 +98,34 @@ describe('handshake hardening: hostile upgrades never crash the server', () => {
     await stillServes();
   });
 
+  it('refuses a broken upgrade carrying a handshake token as ws does, before the token is verified', async () => {
+    let verifications = 0;
+    const verifying = await startServer({
+      auth: {
+        modes: ['subprotocol', 'query'],
+        verify: (token) => {
+          verifications += 1;
+          return { userId: token };
+        },
+      },
+    });
+    try {
+      const token = { 'Sec-WebSocket-Protocol': 'socketchart.v1, socketchart.token.guess' };
+      expect(statusOf(await raw(verifying, upgrade({ ...token, 'Sec-WebSocket-Key': 'not-a-key' })))).toBe('HTTP/1.1 400 Bad Request');
+      const badVersion = await raw(verifying, upgrade({ ...token, 'Sec-WebSocket-Version': '99' }));
+      expect(statusOf(badVersion)).toBe('HTTP/1.1 400 Bad Request');
+      expect(badVersion).toContain('Sec-WebSocket-Version: 13, 8');
+      expect(statusOf(await raw(verifying, upgrade({ ...token, Upgrade: 'h2c' })))).toBe('HTTP/1.1 400 Bad Request');
+      expect(statusOf(await raw(verifying, upgrade({ ...token }).replace(/^GET/, 'POST')))).toBe('HTTP/1.1 405 Method Not Allowed');
+      expect(statusOf(await raw(verifying, upgrade({ 'Sec-WebSocket-Key': 'not-a-key' }).replace('GET / ', 'GET /?token=guess ')))).toBe('HTTP/1.1 400 Bad Request');
+      expect(verifications).toBe(0);
+      expect(statusOf(await raw(verifying, upgrade({ ...token })))).toBe('HTTP/1.1 101 Switching Protocols');
+      expect(verifications).toBe(1);
+    } finally {
+      await verifying.close();
+    }
+  });
+
   it('refuses an upgrade with a POST method or a wrong Upgrade header', async () => {
     expect(statusOf(await raw(server, upgrade({ Upgrade: 'h2c' })))).toMatch(/^HTTP\/1\.1 (400|404)/);
     expect(statusOf(await raw(server, upgrade({}).replace(/^GET/, 'POST')))).toMatch(/^HTTP\/1\.1 (400|404|405)/);

@@ -1,7 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
 import type { SocketchartServer } from '../../../src/server/index.js';
 import { startRedis, type RedisProcess } from '../../support/redis.js';
-import { connectAs, eventually, metricValue, mintToken, open, startServer, wsUrl, type TestClient } from './helpers.js';
+import { connectAs, delay, eventually, metricValue, mintToken, open, startServer, wsUrl, type TestClient } from './helpers.js';
 
 /** Publishes `count` frames with ids and waits until each is answered; returns how many were acked. */
 async function publishAll(client: TestClient, ch: (i: number) => string, count: number, tag: string): Promise<number> {
@@ -134,6 +135,33 @@ describe('rate limits by scope: connection, user, channel type, address', () => 
     neighbour.send({ type: 'ping', ts: 1 });
     await neighbour.nextOfType('pong');
     await neighbour.close();
+  });
+
+  it('per address before authentication: a refused handshake token is charged once, also when its client left while it was verified', async () => {
+    let started = 0;
+    let answered = 0;
+    const server = await start({
+      unauthenticatedRateLimit: { perMinute: 1, burst: 3 },
+      auth: {
+        modes: ['subprotocol'],
+        verify: async () => {
+          started += 1;
+          await delay(20);
+          answered += 1;
+          throw new Error('unknown api key');
+        },
+      },
+    });
+    const guess = (i: number) => ['socketchart.v1', `socketchart.token.guess-${i}`];
+    const leaving = new WebSocket(wsUrl(server), guess(0));
+    leaving.on('error', () => undefined);
+    await eventually(() => started === 1, 3000, 'the first verification');
+    leaving.terminate();
+    await eventually(() => answered === 1, 3000, 'its answer');
+    const codes: number[] = [];
+    for (let i = 1; i <= 4; i++) codes.push((await (await open(wsUrl(server), guess(i))).closed).code);
+    expect(codes).toEqual([4001, 4001, 4029, 4029]);
+    expect(started).toBe(3);
   });
 });
 

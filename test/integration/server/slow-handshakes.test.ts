@@ -62,6 +62,39 @@ describe('slow handshakes: bounded in time, and counted against maxConnections',
     expect(outcome).toBe('destroyed');
   });
 
+  it('destroys a connection that pipelines plain requests and never reads their answers (slow read), once it has had neither a request nor an answer for handshakeTimeoutMs', async () => {
+    const server = await startServer({ handshakeTimeoutMs: 200 });
+    servers.push(server);
+    const socket = connect({ port: server.address()!.port, host: '127.0.0.1' });
+    socket.on('error', () => undefined);
+    const closed = new Promise<void>((done) => socket.once('close', () => done()));
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    socket.pause();
+    socket.write('GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'.repeat(2_000));
+    const probe = setInterval(() => socket.write('\r\n'), 100); // a socket that does not read learns of the reset when it writes
+    const outcome = await Promise.race([closed.then(() => 'destroyed'), delay(10_000).then(() => 'still open')]);
+    clearInterval(probe);
+    socket.destroy();
+    expect(outcome).toBe('destroyed');
+  });
+
+  it('keeps a keep-alive connection that reads its answers, while its requests come within handshakeTimeoutMs of each other', async () => {
+    const server = await startServer({ handshakeTimeoutMs: 300 });
+    servers.push(server);
+    const socket = connect({ port: server.address()!.port, host: '127.0.0.1' });
+    socket.on('error', () => undefined);
+    let answers = '';
+    socket.on('data', (chunk: Buffer) => (answers += chunk.toString()));
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    for (let i = 1; i <= 5; i++) {
+      socket.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+      await until(() => answers.split('"nodeId"').length > i, 2000, `answer ${i}`);
+      await delay(150);
+    }
+    expect(socket.destroyed).toBe(false);
+    socket.destroy();
+  });
+
   it('counts handshakes in progress against maxConnections, and accepts again once they are gone', async () => {
     const server = await startServer({ handshakeTimeoutMs: 400, maxConnections: 2 });
     servers.push(server);
@@ -74,11 +107,12 @@ describe('slow handshakes: bounded in time, and counted against maxConnections',
     await client.close();
   });
 
-  it('refuses a handshake token whose verification has not answered within auth.timeoutMs with 4001', async () => {
+  it('refuses a handshake token whose verification has not answered within auth.timeoutMs as the message mode does: error TIMEOUT (not AUTHENTICATION_FAILED), then 4001', async () => {
     const server = await startServer({ auth: { modes: ['query'], timeoutMs: 200, verify: () => new Promise(() => undefined) } });
     servers.push(server);
     const client = await open(`${wsUrl(server)}?token=never-answered`);
     expect(await client.closed).toEqual({ code: 4001, reason: 'authentication timeout' });
+    expect(client.ofType('error').map((frame) => frame.code)).toEqual(['TIMEOUT']);
   });
 
   it('counts handshakes whose token is being verified against maxConnections, and accepts again once they are answered', async () => {

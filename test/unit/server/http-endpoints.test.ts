@@ -118,3 +118,24 @@ it('with both paths off, an app\'s server answers everything itself', async () =
   expect(await get('/healthz')).toEqual([200, 'app']);
   expect(await get('/metrics')).toEqual([200, 'app']);
 });
+
+it('on an app\'s server whose own late listener already answered /metrics, leaves the answer alone and raises no unhandled rejection', async () => {
+  const rejections: unknown[] = [];
+  const onRejection = (reason: unknown) => rejections.push(reason);
+  process.on('unhandledRejection', onRejection);
+  try {
+    const failing = endpoints();
+    failing.registry.metrics = () => Promise.reject(new Error('collector threw'));
+    for (const given of [endpoints(), failing]) {
+      const { get } = await served(false, given);
+      servers.at(-1)!.on('request', (_request, response) => {
+        if (!response.headersSent) response.writeHead(404, { 'content-type': 'text/plain' }).end('app: not found');
+      });
+      expect(await get('/metrics')).toEqual([404, 'app: not found']);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(rejections.map((reason) => (reason as { code?: string }).code ?? String(reason))).toEqual([]);
+  } finally {
+    process.off('unhandledRejection', onRejection);
+  }
+});

@@ -58,6 +58,12 @@ describe('server options: every refusal names the option, says what was expected
     );
   });
 
+  it("refuses an allowedOrigins entry with a * wildcard, saying origins are compared exactly (it would silently refuse every browser with 1008)", () => {
+    expect(refusal({ allowedOrigins: ['https://*.example.com'] }).message).toBe(
+      'Invalid option `allowedOrigins[0]`: expected an exact origin like https://app.example.com (wildcards are not supported), received "https://*.example.com"',
+    );
+  });
+
   it('describes a secret option’s value without its content', () => {
     const error = refusal({ auth: { jwtSecret: 'short' } });
     expect(error.message).toBe('Invalid option `auth.jwtSecret`: expected a string of at least 32 characters or a Uint8Array of at least 32 bytes, received a string of 5 characters');

@@ -15,6 +15,10 @@ it('refuses an allowlist entry that is more than an origin, or none', () => {
   }
 });
 
+it('refuses an allowlist entry with a * wildcard host, which no browser sends as its Origin', () => {
+  for (const entry of ['https://*.example.com', 'https://*', 'http://app.*.test:8080']) expect(normalizeOrigin(entry), entry).toBeUndefined();
+});
+
 it('accepts exactly the listed origins, in any case', () => {
   const policy = listed('https://app.example.com');
   expect(checkOrigin('https://app.example.com', policy)).toEqual({ ok: true });
