@@ -9,6 +9,7 @@ import type { LinkState } from './link-state.js';
 import type { ResolvedOptions } from './options.js';
 import type { Outbound } from './outbound.js';
 import { frameBytes } from '../protocol/frame-bytes.js';
+import { isSeq } from '../protocol/wire.js';
 import type { Router } from './router.js';
 import type { Operations } from '../protocol/operations.js';
 
@@ -151,11 +152,11 @@ export class Inbound implements FrameSink {
   control(type: string, frame: Readonly<Record<string, unknown>>): void {
     const { host } = this;
     if (type === 'rate_limit_status' && host.options.rateLimit.followServer) host.outbound.adoptServerLimit(frame);
-    if (type === 'subscribed' && typeof frame.ch === 'string' && typeof frame.seq === 'number') host.routes?.startAt(frame.ch, frame.seq);
+    if (type === 'subscribed' && typeof frame.ch === 'string' && isSeq(frame.seq)) host.routes?.startAt(frame.ch, frame.seq);
     if (type === 'unsubscribed' && frame.reason === 'forbidden') {
       this.refuse(frame.ch, new SocketchartError(ErrorCode.AUTHORIZATION_FAILED, { message: 'The server ended a subscription (forbidden)', details: { ch: frame.ch, action: 'subscribe' } }));
     }
-    if (type === 'gap' && typeof frame.ch === 'string' && typeof frame.from === 'number' && typeof frame.to === 'number') {
+    if (type === 'gap' && typeof frame.ch === 'string' && isSeq(frame.from) && isSeq(frame.to)) {
       if (host.routes?.passGap(frame.ch, frame.to)) host.events.emit('gap', { ch: frame.ch, from: frame.from, to: frame.to });
     }
     if (type === 'ack' && typeof frame.id === 'string') {

@@ -32,9 +32,11 @@ interface Request {
   /** Written on the current socket (an unwritten one goes when the link is up). */
   written: boolean;
   timer: TimerHandle | undefined;
+  /** Timed out (rejected with TIMEOUT), its answer still owed on this socket: that answer, late, is this one's (it settles nothing); a new socket owes none. */
+  expired?: true;
   /** A join of a channel joined already, with its meta: in force once answered; refused, the member the server has stays. */
   again?: { meta: Record<string, unknown> | undefined } | false;
-  /** Absent for the joins and lists the connection sends on its own after a reconnect. */
+  /** Absent for the joins and lists the connection sends on its own (after a reconnect; the first list of a watched channel). */
   resolve?: (members: PresenceMember[]) => void;
   reject?: (error: SocketchartError) => void;
 }
@@ -136,14 +138,15 @@ export class PresenceSession {
    */
   watch(channel: string, listener: (change: PresenceChange) => void = noop): () => void {
     checkChannel(channel);
-    const protocol = this.protocol();
+    this.protocol();
     const unsubscribe = this.subscribeChannel(channel);
     const off = this.host.events.on('presence', (change) => {
       if (change.ch === channel) listener(change);
     });
     const count = this.watched.get(channel) ?? 0;
     this.watched.set(channel, count + 1);
-    if (count === 0) this.ask(channel, 'list', protocol.presenceFrame(channel, 'list')).catch(noop);
+    // its own list, as after a reconnect (which lists it when the link is down now)
+    if (count === 0 && this.up) this.own(channel, 'list');
     let active = true;
     return () => {
       if (!active) return;
@@ -232,6 +235,11 @@ export class PresenceSession {
     return new Promise((resolve, reject) => this.enqueue(channel, { action, frame, written: false, timer: undefined, resolve, reject, again }));
   }
 
+  /** A join or list of the connection's own, that no call waits on. */
+  private own(channel: string, action: PresenceAction, meta?: Record<string, unknown>): void {
+    this.enqueue(channel, { action, frame: this.protocol().presenceFrame(channel, action, meta), written: false, timer: undefined });
+  }
+
   private enqueue(channel: string, request: Request, write = this.up): void {
     let queue = this.requests.get(channel);
     if (!queue) this.requests.set(channel, (queue = []));
@@ -248,18 +256,22 @@ export class PresenceSession {
     }
     if (!this.requests.get(channel)?.includes(request)) return;
     request.timer = clock.setTimeout(() => {
-      this.remove(channel, request);
+      request.timer = undefined;
+      request.expired = true;
       request.reject?.(new SocketchartError(ErrorCode.TIMEOUT, { message: `No answer to presence ${request.action} on "${channel}" within ${acks.timeoutMs} ms`, recovery: 'fail' }));
     }, acks.timeoutMs);
   }
 
-  /** The connection's own rejoin, refused by the control rate limit: written again after `ms` while the channel is joined; a drop forgets it (the reconnect rejoins). */
-  private rejoinLater(channel: string, request: Request, ms = this.host.options.reconnect.baseMs): void {
+  /**
+   * The connection's own rejoin or list, refused by the control rate limit: written again after `ms` while the
+   * channel is joined (watched, for a list); a drop forgets it (the reconnect rejoins and lists).
+   */
+  private retryLater(channel: string, request: Request, ms = this.host.options.reconnect.baseMs): void {
     request.written = false;
     this.enqueue(channel, request, false);
     request.timer = this.host.options.clock.setTimeout(() => {
       request.timer = undefined;
-      if (this.joined.has(channel)) this.writeRequest(channel, request);
+      if ((request.action === 'join' ? this.joined : this.watched).has(channel)) this.writeRequest(channel, request);
       else this.remove(channel, request);
     }, ms);
   }
@@ -351,12 +363,12 @@ export class PresenceSession {
     if (!request) return false;
     this.remove(details.ch, request);
     // a refused join again (other meta) leaves the member the server has, with the meta in force; the
-    // connection's own rejoin is made again after the per-user control limit's retry_after, or at the next
-    // reconnect, unless refused for good (another rate limit here is the server's limit of channels joined);
-    // a refused first join is forgotten
+    // connection's own rejoin or list is made again after the per-user control limit's retry_after, or at the
+    // next reconnect, unless refused for good (another rate limit here is the server's limit of channels
+    // joined); a refused first join is forgotten
     const limited = error.code === ErrorCode.RATE_LIMIT_EXCEEDED;
     const control = limited && details.scope === 'control';
-    if (control && !request.resolve && request.action === 'join') this.rejoinLater(details.ch, request, error.retryAfterMs);
+    if (control && !request.resolve) this.retryLater(details.ch, request, error.retryAfterMs);
     const retry = error.recovery === 'retry' && (control || !limited);
     if (request.action === 'join' && (request.resolve ? !request.again : !retry)) this.joined.delete(details.ch);
     if (request.reject) request.reject(error.with({ recovery: 'fail' }));
@@ -389,11 +401,11 @@ export class PresenceSession {
       }
     }
     for (const [channel, meta] of this.joined) {
-      if (!joining.has(channel)) this.enqueue(channel, { action: 'join', frame: protocol.presenceFrame(channel, 'join', meta), written: false, timer: undefined });
+      if (!joining.has(channel)) this.own(channel, 'join', meta);
       listing.add(channel);
     }
     for (const channel of this.watched.keys()) {
-      if (!listing.has(channel)) this.enqueue(channel, { action: 'list', frame: protocol.presenceFrame(channel, 'list'), written: false, timer: undefined });
+      if (!listing.has(channel)) this.own(channel, 'list');
     }
     const now = this.host.options.clock.now();
     for (const [channel, typing] of this.typingNow) {
@@ -412,7 +424,7 @@ export class PresenceSession {
         if (request.timer !== undefined) clock.clearTimeout(request.timer);
         request.timer = undefined;
         request.written = false;
-        return request.resolve !== undefined;
+        return request.resolve !== undefined && !request.expired;
       });
       if (kept.length > 0) this.requests.set(channel, kept);
       else this.requests.delete(channel);

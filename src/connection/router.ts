@@ -1,5 +1,6 @@
 import type { InboundMessage } from '../protocol/adapter.js';
 import { rethrowLater } from '../events/emitter.js';
+import { isSeq } from '../protocol/wire.js';
 
 /** Receives inbound application data. */
 export type MessageListener<T = unknown> = (data: T, message: InboundMessage<T>) => void;
@@ -90,7 +91,7 @@ export class Router {
   /**
    * Hands a message to the listeners of its channel, then to every `onAny` listener: those listening when
    * it arrived, each once (a listener that unsubscribes or subscribes during the delivery changes the next one).
-   * False when it was dropped: its channel's sequence number was already delivered.
+   * False when it was dropped: its channel's sequence number was already delivered (a `seq` the wire cannot carry is neither checked nor kept).
    */
   deliver(message: InboundMessage): boolean {
     const ch = message.ch;
@@ -98,7 +99,7 @@ export class Router {
       const entry = this.channels.get(ch);
       if (entry !== undefined) {
         const seq = message.seq;
-        if (typeof seq === 'number') {
+        if (isSeq(seq)) {
           if (entry.lastSeq !== undefined && seq <= entry.lastSeq) return false;
           entry.lastSeq = seq;
         }

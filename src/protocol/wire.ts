@@ -110,6 +110,9 @@ export interface PongFrame {
   type: 'pong';
   ts?: number;
 }
+/** A sequence number the wire carries (`seq`, `since`, a gap's `from` and `to`): an integer from 0 to 2^53 - 1. */
+export const isSeq = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0;
+
 /** `since`: the last seq the client has (`0`: everything retained); absent: live messages only. */
 export interface SubscribeFrame {
   type: 'subscribe';

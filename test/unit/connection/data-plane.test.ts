@@ -563,6 +563,22 @@ describe('data plane', () => {
     ]);
   });
 
+  it.each(['1e400', '-3', '2.5'])('a message whose seq is %s is not taken as the resume point: the channel resumes as if it had seen none', async (seq) => {
+    const h = harness({ reconnect: { baseMs: 100, capMs: 100, jitter: 0 } });
+    h.connection.subscribe('feed', () => {});
+    await h.connect();
+    h.server.last!.push(`{"type":"message","ch":"feed","seq":${seq},"data":"odd"}`);
+    expect(await resubscribed(h)).toEqual([{ type: 'subscribe', ch: 'feed' }]);
+  });
+
+  it.each(['-1', '2.5', '1e400'])('a subscribed frame whose seq is %s is not taken as the resume point', async (seq) => {
+    const h = harness({ reconnect: { baseMs: 100, capMs: 100, jitter: 0 } });
+    h.connection.subscribe('feed', () => {});
+    await h.connect();
+    h.server.last!.push(`{"type":"subscribed","ch":"feed","seq":${seq}}`);
+    expect(await resubscribed(h)).toEqual([{ type: 'subscribe', ch: 'feed' }]);
+  });
+
   it('a channel unsubscribed before the reconnect is not resubscribed', async () => {
     const h = harness();
     const off = h.connection.subscribe('gone', () => {});
@@ -632,6 +648,21 @@ describe('gaps', () => {
     for (let seq = 1; seq <= 5; seq++) h.server.last!.push({ type: 'message', ch: 'feed', seq, data: seq });
     h.server.last!.push({ type: 'gap', ch: 'feed', from: 2, to: 5 });
     h.server.last!.push({ type: 'gap', ch: 'feed', from: 2, to: 3 });
+    expect(await resubscribed(h)).toEqual([{ type: 'subscribe', ch: 'feed', since: 5 }]);
+  });
+
+  it('a gap frame whose to is 1e400 (Infinity once parsed) is ignored: later messages of its channel are delivered, and the resume point stays', async () => {
+    const h = harness({ reconnect: { baseMs: 100, capMs: 100, jitter: 0 } });
+    const got: unknown[] = [];
+    const gaps: unknown[] = [];
+    h.connection.subscribe('feed', (data) => got.push(data));
+    h.connection.on('gap', (gap) => gaps.push(gap));
+    await h.connect();
+    h.server.last!.push({ type: 'message', ch: 'feed', seq: 1, data: 'a' });
+    h.server.last!.push('{"type":"gap","ch":"feed","from":2,"to":1e400}');
+    h.server.last!.push({ type: 'gap', ch: 'feed', from: -1, to: 2.5 });
+    h.server.last!.push({ type: 'message', ch: 'feed', seq: 5, data: 'b' });
+    expect({ got, gaps }).toEqual({ got: ['a', 'b'], gaps: [] });
     expect(await resubscribed(h)).toEqual([{ type: 'subscribe', ch: 'feed', since: 5 }]);
   });
 

@@ -220,6 +220,47 @@ describe('presence requests', () => {
     expect(h.clock.pending).toBe(timers);
   });
 
+  it('the late answer to a call that timed out answers no other call: the next call on the channel resolves with its own answer', async () => {
+    const h = harness({ acks: { timeoutMs: 2_000 }, heartbeat: false });
+    await h.connect();
+    const joined = expect(h.connection.presence.join('chat:a')).rejects.toMatchObject({ code: ErrorCode.TIMEOUT });
+    await h.advance(2_000);
+    await joined;
+    const listed = h.connection.presence.list('chat:a');
+    // the server, slow, answers the join at last, then the list (bob left in between)
+    h.server.last!.push({ type: 'presence_state', ch: 'chat:a', members: [{ userId: 'user-1' }, { userId: 'bob' }] });
+    h.server.last!.push({ type: 'presence_state', ch: 'chat:a', members: [{ userId: 'user-1' }] });
+    await expect(listed).resolves.toEqual([{ userId: 'user-1' }]);
+  });
+
+  it('the late refusal of a call that timed out rejects no other call and reaches no on(\'error\')', async () => {
+    const h = harness({ acks: { timeoutMs: 2_000 }, heartbeat: false });
+    await h.connect();
+    const first = expect(h.connection.presence.list('chat:a')).rejects.toMatchObject({ code: ErrorCode.TIMEOUT });
+    await h.advance(2_000);
+    await first;
+    const listed = h.connection.presence.list('chat:a');
+    h.server.last!.push({ type: 'error', code: 'SERVER_ERROR', message: 'presence failed', details: { ch: 'chat:a', action: 'list' } });
+    h.server.last!.push({ type: 'presence_state', ch: 'chat:a', members: [{ userId: 'ann' }] });
+    await expect(listed).resolves.toEqual([{ userId: 'ann' }]);
+    expect(h.errors).toEqual([]);
+  });
+
+  it('a call that timed out is owed nothing on the next link: the first answer there is the next call\'s', async () => {
+    const h = harness({ acks: { timeoutMs: 2_000 }, heartbeat: false, reconnect: { baseMs: 100, capMs: 100, jitter: 0 } });
+    await h.connect();
+    const first = expect(h.connection.presence.list('chat:a')).rejects.toMatchObject({ code: ErrorCode.TIMEOUT });
+    await h.advance(2_000);
+    await first;
+    h.server.last!.drop();
+    await h.advance(100);
+    await h.settle();
+    const listed = h.connection.presence.list('chat:a');
+    expect(h.server.last!.sentOfType('presence')).toEqual([{ type: 'presence', ch: 'chat:a', action: 'list' }]);
+    h.server.last!.push({ type: 'presence_state', ch: 'chat:a', members: [{ userId: 'ann' }] });
+    await expect(listed).resolves.toEqual([{ userId: 'ann' }]);
+  });
+
   it('rejects waiting calls with CLOSED when the connection is stopped', async () => {
     const h = harness({ heartbeat: false });
     await h.connect();
@@ -720,6 +761,27 @@ describe('presence: refusals by the server', () => {
     expect(h.server.last!.sentOfType('presence').map((f) => f.action)).toEqual(['join', 'leave']);
   });
 
+  it('the first list of a watch() refused over the per-user control rate limit is sent again after retry_after', async () => {
+    const { h, presence, refuse } = await silent();
+    presence.watch('chat:a');
+    refuse('list', { code: 'RATE_LIMIT_EXCEEDED', retry_after: 2, details: { scope: 'control', ch: 'chat:a', action: 'list', retry_after_ms: 2_000 } });
+    await h.advance(1_999);
+    expect(h.server.last!.sentOfType('presence').map((f) => f.action)).toEqual(['list']);
+    await h.advance(1);
+    expect(h.server.last!.sentOfType('presence').map((f) => f.action)).toEqual(['list', 'list']);
+    h.server.last!.push({ type: 'presence_state', ch: 'chat:a', members: [{ userId: 'ann' }] });
+    expect(presence.members('chat:a')).toEqual([{ userId: 'ann' }]);
+  });
+
+  it('a list refused over the control limit of a channel watched no more is not sent again', async () => {
+    const { h, presence, refuse } = await silent();
+    const stop = presence.watch('chat:a');
+    refuse('list', { code: 'RATE_LIMIT_EXCEEDED', retry_after: 2, details: { scope: 'control', ch: 'chat:a', action: 'list', retry_after_ms: 2_000 } });
+    stop();
+    await h.advance(2_000);
+    expect(h.server.last!.sentOfType('presence').map((f) => f.action)).toEqual(['list']);
+  });
+
   it('a presence refusal that echoes the token rejects its call, and reaches on(\'error\'), with the token redacted', async () => {
     const token = 'presence-secret-token-42';
     const h = harness({ auth: { token }, heartbeat: false, reconnect: { baseMs: 100, capMs: 100, jitter: 0 } });
@@ -784,6 +846,34 @@ describe('presence across a dropped link', () => {
       { joins: [{ userId: 'ann' }, { userId: 'bob' }], leaves: [] },
       { joins: [], leaves: [{ userId: 'bob' }] },
     ]);
+  });
+
+  it('a relist of a watched channel refused over the per-user control rate limit is sent again after retry_after, and members() catches up', async () => {
+    const h = harness({ heartbeat: false, reconnect: { baseMs: 100, capMs: 100, jitter: 0 } });
+    let members = [{ userId: 'ann' }, { userId: 'bob' }];
+    let refuseLists = false;
+    h.server.onFrame = (socket, frame) => {
+      if (frame.json?.type !== 'presence') return;
+      if (!refuseLists) return socket.push({ type: 'presence_state', ch: frame.json.ch, members });
+      refuseLists = false;
+      const details = { scope: 'control', ch: frame.json.ch, action: 'list', retry_after_ms: 2_000 };
+      socket.push({ type: 'error', code: 'RATE_LIMIT_EXCEEDED', message: 'rate limit exceeded', retry_after: 2, details });
+    };
+    await h.connect();
+    const { presence } = h.connection;
+    presence.watch('chat:a');
+    await h.settle();
+    h.server.last!.drop();
+    members = [{ userId: 'ann' }]; // bob left while the link was down
+    refuseLists = true; // the restarted server's control limit refuses the relist once
+    await h.advance(100);
+    await h.settle();
+    expect(h.connection.status).toBe('connected');
+    expect(presence.members('chat:a').map((m) => m.userId)).toEqual(['ann', 'bob']);
+    await h.advance(2_000);
+    await h.settle();
+    expect(h.server.last!.sentOfType('presence').map((f) => f.action)).toEqual(['list', 'list']);
+    expect(presence.members('chat:a').map((m) => m.userId)).toEqual(['ann']);
   });
 
   it('a relist in which only the meta of a member changed tells watchers of a join of that user, with the new meta', async () => {

@@ -67,3 +67,26 @@ describe('the same function subscribed twice', () => {
     expect(got).toEqual(['m1']);
   });
 });
+
+describe('sequence numbers outside the wire\'s range (an integer from 0 to 2^53 - 1)', () => {
+  it('a message whose seq is 1e400 (Infinity once parsed) is delivered, and later messages of its channel are not taken as duplicates', async () => {
+    const h = harness();
+    const got: unknown[] = [];
+    h.connection.subscribe('feed', (data) => got.push(data));
+    await h.connect();
+    socketOf(h).push('{"type":"message","ch":"feed","seq":1e400,"data":"odd"}');
+    socketOf(h).push({ type: 'message', ch: 'feed', seq: 5, data: 'next' });
+    expect(got).toEqual(['odd', 'next']);
+    expect(h.connection.metrics().duplicates).toBe(0);
+  });
+
+  it('a message whose seq is negative or fractional is delivered and moves no dedup point: an earlier number is still a duplicate', async () => {
+    const h = harness();
+    const got: unknown[] = [];
+    h.connection.subscribe('feed', (data) => got.push(data));
+    await h.connect();
+    for (const seq of [4, -3, 2.5, 4, 5]) socketOf(h).push({ type: 'message', ch: 'feed', seq, data: seq });
+    expect(got).toEqual([4, -3, 2.5, 5]);
+    expect(h.connection.metrics().duplicates).toBe(1);
+  });
+});
