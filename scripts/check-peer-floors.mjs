@@ -3,7 +3,7 @@
  * Runs the specs that use each peer dependency against the lowest version package.json's peer range allows,
  * so that the ranges claim nothing untested: a copy of the project (without node_modules and builds) in a
  * temporary folder, `npm ci`, the floors installed over it, then the specs. React's floor has its own fixture
- * (test/fixtures/react18) and Vue's its own spec (test/unit/vue/plugin-older-vue.test.ts).
+ * (test/fixtures/react18).
  *
  *   node scripts/check-peer-floors.mjs [--keep]
  */
@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const FLOORED = ['xstate', '@xstate/react', '@xstate/vue', 'zod', 'pino', 'prom-client', 'jose', 'ioredis', 'rxjs'];
+const FLOORED = ['xstate', '@xstate/react', 'vue', '@xstate/vue', 'zod', 'pino', 'prom-client', 'jose', 'ioredis', 'rxjs'];
 const SPECS = ['test/unit/connection', 'test/unit/pool', 'test/model', 'test/unit/react', 'test/unit/vue', 'test/unit/rx', 'test/unit/server', 'test/integration/server'];
 
 /** The lowest version a range such as `^5.3.0 || ^6.0.0` allows. */

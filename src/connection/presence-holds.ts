@@ -1,23 +1,47 @@
+import { ErrorCode, SocketchartError } from '../protocol/errors.js';
+import type { Connection } from './connection.js';
 import type { PresenceSession } from './presence.js';
 
 const noop = () => {};
 const holds = new WeakMap<PresenceSession, Map<string, number>>();
 
+/** What a hold needs of its connection: the presence, and the status, to join once a closed or failed connection is started again. */
+export type PresenceHolder = Pick<Connection, 'presence' | 'status' | 'on'>;
+
+const settled = ({ status }: { status: string }) => status === 'closed' || status === 'failed';
+
 /**
  * Joins `channel` for one holder among several (the components of an app that show the same room): the
  * first hold joins, a hold while not joined joins again, and the last release leaves, if still joined.
- * Returns the release (once). A refused join rejects nothing: it is the `presence` call's to report.
+ * A join refused because the connection is closed or failed (which remembers nothing of it) is made again
+ * when the connection is started or retried, while held, unless the channel is joined by then; `meta` is
+ * read at each join. Returns the release (once). A refused join rejects nothing: it is the `presence` call's to report.
  */
-export function holdPresence(presence: PresenceSession, channel: string, meta?: Record<string, unknown>): () => void {
+export function holdPresence(connection: PresenceHolder, channel: string, meta?: () => Record<string, unknown> | undefined): () => void {
+  const { presence } = connection;
   let counts = holds.get(presence);
   if (!counts) holds.set(presence, (counts = new Map()));
   const count = counts.get(channel) ?? 0;
   counts.set(channel, count + 1);
-  if (count === 0 || !presence.isJoined(channel)) presence.join(channel, meta).catch(noop);
   let held = true;
+  let offState = noop;
+  const join = () =>
+    presence.join(channel, meta?.()).catch((error: unknown) => {
+      if (!held || !(error instanceof SocketchartError) || error.code !== ErrorCode.CLOSED) return;
+      const again = () => {
+        if (settled(connection)) return;
+        offState();
+        offState = noop;
+        if (held && !presence.isJoined(channel)) join();
+      };
+      offState = connection.on('state', again);
+      again();
+    });
+  if (count === 0 || !presence.isJoined(channel)) join();
   return () => {
     if (!held) return;
     held = false;
+    offState();
     const left = counts.get(channel)! - 1;
     if (left > 0) {
       counts.set(channel, left);

@@ -141,14 +141,15 @@ export function useChannel<T = unknown>(channel: string, listener?: (data: T, me
  * channel's value, until it is set again. `update` is handed the current channel's value.
  */
 function useChannelState<V>(connection: Connection, channel: string, initial: () => V): [V, (next: (current: V) => V) => void] {
-  const [held, setHeld] = useState(() => ({ connection, channel, value: initial() }));
+  /** This visit of the channel: coming back to a channel after another is a new visit, starting from `initial()`. */
+  const visit = useMemo(() => ({}), [connection, channel]);
+  const [held, setHeld] = useState(() => ({ visit, value: initial() }));
   const initialRef = useLatest(initial);
   const update = useCallback(
-    (next: (current: V) => V) =>
-      setHeld((current) => ({ connection, channel, value: next(current.connection === connection && current.channel === channel ? current.value : initialRef.current()) })),
-    [connection, channel, initialRef],
+    (next: (current: V) => V) => setHeld((current) => ({ visit, value: next(current.visit === visit ? current.value : initialRef.current()) })),
+    [visit, initialRef],
   );
-  return [held.connection === connection && held.channel === channel ? held.value : initial(), update];
+  return [held.visit === visit ? held.value : initial(), update];
 }
 
 const NO_MESSAGES: never[] = [];
@@ -210,7 +211,7 @@ export function usePresence(channel: string, { join = true, meta }: UsePresenceO
     const set = (next: PresenceMember[]) => update(() => next);
     set(presence.members(channel));
     const unwatch = presence.watch(channel, (change) => set(change.members));
-    const release = join ? holdPresence(presence, channel, metaRef.current) : undefined;
+    const release = join ? holdPresence(connection, channel, () => metaRef.current) : undefined;
     return () => {
       unwatch();
       release?.();
@@ -242,13 +243,16 @@ export interface TypingApi {
 
 /**
  * Typing indicators of a channel: who else types (the channel is subscribed while mounted), and this user's
- * start and stop; typing this component started stops when it unmounts.
+ * start and stop; typing this component started stops when it unmounts (`start()` after that does nothing).
  */
 export function useTyping(channel: string, { timeoutMs }: { timeoutMs?: number } = {}, target?: ConnectionTarget): TypingApi {
   const connection = useTarget(target, 'useTyping()');
   const [typing, update] = useChannelState(connection, channel, () => connection.presence.typingUsers(channel));
   const hold = useMemo(() => typingHold(connection.presence, channel), [connection, channel]);
+  /** Unmounted (or hidden by `<Activity>`): a late `start()` would leave this user typing with nothing to stop it. */
+  const ended = useRef(false);
   useLingeringEffect(() => {
+    ended.current = false;
     const set = (next: string[]) => update(() => next);
     set(connection.presence.typingUsers(channel));
     const off = connection.on('typing', (change) => {
@@ -256,12 +260,15 @@ export function useTyping(channel: string, { timeoutMs }: { timeoutMs?: number }
     });
     const unsubscribe = connection.subscribe(channel, () => {});
     return () => {
+      ended.current = true;
       off();
       unsubscribe();
       hold.release();
     };
   }, [connection, channel, hold]);
-  const start = useCallback(() => hold.start(timeoutMs === undefined ? {} : { timeoutMs }), [hold, timeoutMs]);
+  const start = useCallback(() => {
+    if (!ended.current) hold.start(timeoutMs === undefined ? {} : { timeoutMs });
+  }, [hold, timeoutMs]);
   const stop = useCallback(() => hold.stop(), [hold]);
   return { typing, start, stop };
 }

@@ -1,5 +1,6 @@
 import {
   getCurrentInstance,
+  getCurrentScope,
   inject,
   onMounted,
   onScopeDispose,
@@ -13,7 +14,6 @@ import {
   type Ref,
   type ShallowRef,
 } from 'vue';
-import { useSelector } from '@xstate/vue';
 import { Connection, createConnection, statusOf, type ConnectionSnapshot } from '../connection/connection.js';
 import type { ConnectionEvents } from '../connection/events.js';
 import type { ConnectionOptions } from '../connection/options.js';
@@ -77,10 +77,15 @@ function fromSource(source: SocketchartSource): { injection: SocketchartInjectio
   return { injection: { connection: 'connection' in source ? source.connection : undefined, pool: 'pool' in source ? source.pool : undefined, start }, owned: undefined };
 }
 
-/** Runs `fn` once mounted inside a component, at once in a bare effect scope. */
+/** Runs `fn` once mounted inside a component (unless the scope has ended by then), at once in a bare effect scope or a mounted component. */
 function whenMounted(fn: () => void): void {
-  if (getCurrentInstance()) onMounted(fn);
-  else fn();
+  const instance = getCurrentInstance();
+  const scope = getCurrentScope();
+  if (instance && !instance.isMounted) {
+    onMounted(() => {
+      if (!scope || scope.active) fn();
+    });
+  } else fn();
 }
 
 /**
@@ -93,9 +98,10 @@ function whileMounted(attach: () => () => void): void {
   onScopeDispose(() => release?.());
 }
 
-/** A ref that is true once the component is mounted (at once outside a component). */
+/** A ref that is true once the component is mounted (at once outside a component, or in a mounted one). */
 function mountedRef(): Ref<boolean> {
-  const mounted = shallowRef(!getCurrentInstance());
+  const instance = getCurrentInstance();
+  const mounted = shallowRef(!instance || instance.isMounted);
   if (!mounted.value) onMounted(() => (mounted.value = true));
   return mounted;
 }
@@ -164,9 +170,23 @@ export function useConnection(target?: ConnectionTarget | ConnectionOptions, { s
   return resolveTarget(target, 'useConnection()');
 }
 
-/** A value selected from the connection's snapshot (`useSelector` of `@xstate/vue`), following the connection across its actors. */
-export function useConnectionSelector<T>(selector: (snapshot: ConnectionSnapshot) => T, target?: ConnectionTarget, compare?: (a: T, b: T) => boolean): Ref<T> {
-  return useSelector(snapshotSource(resolveTarget(target, 'useConnectionSelector()')), selector, compare);
+/**
+ * A value selected from the connection's snapshot, following the connection across its actors: the ref
+ * changes only when the value does (by `compare`, `Object.is` by default).
+ */
+export function useConnectionSelector<T>(selector: (snapshot: ConnectionSnapshot) => T, target?: ConnectionTarget, compare: (a: T, b: T) => boolean = Object.is): Ref<T> {
+  const source = snapshotSource(resolveTarget(target, 'useConnectionSelector()'));
+  const selected = shallowRef(selector(source.getSnapshot()));
+  const update = (snapshot: ConnectionSnapshot) => {
+    const next = selector(snapshot);
+    if (!compare(selected.value, next)) selected.value = next;
+  };
+  whileMounted(() => {
+    update(source.getSnapshot());
+    const subscription = source.subscribe(update);
+    return () => subscription.unsubscribe();
+  });
+  return selected;
 }
 
 /** The connection's status as a ref; it changes only when the status does. */
@@ -266,18 +286,29 @@ export function usePresence(
 ): PresenceApi {
   const connection = resolveTarget(target, 'usePresence()');
   const members = shallowRef<PresenceMember[]>([]);
+  /** The channel this scope holds a join of now. */
+  let held: string | undefined;
   followChannel(channel, (ch) => {
     const { presence } = connection;
     members.value = presence.members(ch);
     const unwatch = presence.watch(ch, (change) => (members.value = change.members));
-    const release = join ? holdPresence(presence, ch, toValue(meta)) : undefined;
-    const stopMeta = join ? watch(() => JSON.stringify(toValue(meta)), () => joinAgainWith(presence, ch, toValue(meta))) : undefined;
+    const release = join ? holdPresence(connection, ch, () => toValue(meta)) : undefined;
+    if (join) held = ch;
     return () => {
-      stopMeta?.();
+      held = undefined;
       unwatch();
       release?.();
     };
   });
+  // one watcher for the scope's life: one made in the channel's watcher, stopped from its cleanup, broke scope.stop() on Vue 3.3/3.4
+  if (join) {
+    watch(
+      () => JSON.stringify(toValue(meta)),
+      () => {
+        if (held !== undefined) joinAgainWith(connection.presence, held, toValue(meta));
+      },
+    );
+  }
   return {
     members,
     join: (next) => connection.presence.join(toValue(channel), next),
@@ -293,11 +324,14 @@ export interface TypingApi {
   stop(): void;
 }
 
-/** Typing indicators of a channel: who else types, and this user's start and stop (typing this scope started stops when it ends). */
+/** Typing indicators of a channel: who else types, and this user's start and stop (typing this scope started stops when it ends; `start()` after that does nothing). */
 export function useTyping(channel: MaybeRefOrGetter<string>, { timeoutMs }: { timeoutMs?: number } = {}, target?: ConnectionTarget): TypingApi {
   const connection = resolveTarget(target, 'useTyping()');
   const typing = shallowRef<string[]>([]);
   const holds = new Map<string, TypingHold>();
+  /** The scope has ended: a late `start()` would leave this user typing with nothing to stop it. */
+  let ended = false;
+  onScopeDispose(() => (ended = true));
   const holdOf = (ch: string) => {
     let hold = holds.get(ch);
     if (!hold) holds.set(ch, (hold = typingHold(connection.presence, ch)));
@@ -319,7 +353,9 @@ export function useTyping(channel: MaybeRefOrGetter<string>, { timeoutMs }: { ti
   });
   return {
     typing,
-    start: () => holdOf(toValue(channel)).start(timeoutMs === undefined ? {} : { timeoutMs }),
+    start: () => {
+      if (!ended) holdOf(toValue(channel)).start(timeoutMs === undefined ? {} : { timeoutMs });
+    },
     stop: () => holdOf(toValue(channel)).stop(),
   };
 }

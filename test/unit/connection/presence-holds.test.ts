@@ -1,16 +1,31 @@
 import { describe, expect, it } from 'vitest';
-import { holdPresence, joinAgainWith, typingHold } from '../../../src/connection/presence-holds.js';
+import { holdPresence, joinAgainWith, typingHold, type PresenceHolder } from '../../../src/connection/presence-holds.js';
 import type { PresenceSession } from '../../../src/connection/presence.js';
+import type { ConnectionStatus } from '../../../src/connection/types.js';
+import { closedError } from '../../../src/protocol/errors.js';
 
 /** Holds shared by the components of an app on one channel: who joins, who leaves, whose typing stops. */
 
-/** A presence session that records its calls and knows what it joined. */
+/**
+ * A connection's presence session that records its calls and knows what it joined; while the connection is
+ * closed or failed it refuses joins with CLOSED and remembers nothing of them, as `PresenceSession` does.
+ * `setStatus` moves the connection on, telling its `state` listeners.
+ */
 function session() {
   const calls: string[] = [];
+  /** The meta of each join made. */
+  const metas: unknown[] = [];
   const joined = new Set<string>();
+  const listeners = new Set<(change: { status: ConnectionStatus }) => void>();
+  let status: ConnectionStatus = 'connected';
   const presence = {
-    join: (channel: string) => {
+    join: (channel: string, meta?: Record<string, unknown>) => {
+      if (status === 'closed' || status === 'failed') {
+        calls.push(`join ${channel} refused`);
+        return Promise.reject(closedError(status));
+      }
       calls.push(`join ${channel}`);
+      metas.push(meta);
       joined.add(channel);
       return Promise.resolve([]);
     },
@@ -22,15 +37,32 @@ function session() {
     isJoined: (channel: string) => joined.has(channel),
     startTyping: (channel: string) => calls.push(`typing ${channel}`),
     stopTyping: (channel: string) => calls.push(`stop typing ${channel}`),
+  } as unknown as PresenceSession;
+  const connection = {
+    presence,
+    get status() {
+      return status;
+    },
+    on: (_event: 'state', listener: (change: { status: ConnectionStatus }) => void) => {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+  } as unknown as PresenceHolder;
+  const setStatus = (next: ConnectionStatus) => {
+    status = next;
+    for (const listener of [...listeners]) listener({ status });
   };
-  return { calls, presence: presence as unknown as PresenceSession, leaveNow: (channel: string) => presence.leave(channel) };
+  return { calls, metas, presence, connection, setStatus, listening: () => listeners.size, leaveNow: (channel: string) => presence.leave(channel) };
 }
+
+/** Lets the refusal of a join reach the hold. */
+const refusalHeard = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 describe('holdPresence', () => {
   it('the first hold joins, later ones share the join, and the last release leaves', () => {
-    const { calls, presence } = session();
-    const first = holdPresence(presence, 'room');
-    const second = holdPresence(presence, 'room');
+    const { calls, connection } = session();
+    const first = holdPresence(connection, 'room');
+    const second = holdPresence(connection, 'room');
     expect(calls).toEqual(['join room']);
     first();
     expect(calls).toEqual(['join room']);
@@ -39,10 +71,10 @@ describe('holdPresence', () => {
   });
 
   it('a hold while the channel is not joined (the app left it) joins again', () => {
-    const { calls, presence, leaveNow } = session();
-    const first = holdPresence(presence, 'room');
+    const { calls, connection, presence, leaveNow } = session();
+    const first = holdPresence(connection, 'room');
     void leaveNow('room');
-    const second = holdPresence(presence, 'room');
+    const second = holdPresence(connection, 'room');
     expect(calls).toEqual(['join room', 'leave room', 'join room']);
     first();
     second();
@@ -50,9 +82,9 @@ describe('holdPresence', () => {
   });
 
   it('a release counts once, however often it is called', () => {
-    const { calls, presence } = session();
-    const first = holdPresence(presence, 'room');
-    const second = holdPresence(presence, 'room');
+    const { calls, connection } = session();
+    const first = holdPresence(connection, 'room');
+    const second = holdPresence(connection, 'room');
     first();
     first();
     expect(calls).toEqual(['join room']);
@@ -61,24 +93,71 @@ describe('holdPresence', () => {
   });
 
   it('the last release does not leave a channel the app left already', () => {
-    const { calls, presence, leaveNow } = session();
-    const hold = holdPresence(presence, 'room');
+    const { calls, connection, presence, leaveNow } = session();
+    const hold = holdPresence(connection, 'room');
     void leaveNow('room');
     hold();
     expect(calls).toEqual(['join room', 'leave room']);
   });
 
   it('channels are counted apart', () => {
-    const { calls, presence } = session();
-    const a = holdPresence(presence, 'a');
-    holdPresence(presence, 'b');
+    const { calls, connection } = session();
+    const a = holdPresence(connection, 'a');
+    holdPresence(connection, 'b');
     a();
     expect(calls).toEqual(['join a', 'join b', 'leave a']);
   });
 
+  it('a join refused because the connection is closed is made when it is started again, with the meta of then', async () => {
+    const { calls, metas, connection, setStatus } = session();
+    setStatus('closed');
+    let meta = { status: 'online' };
+    holdPresence(connection, 'room', () => meta);
+    await refusalHeard();
+    meta = { status: 'away' };
+    setStatus('connecting');
+    setStatus('connected');
+    expect(calls).toEqual(['join room refused', 'join room']);
+    expect(metas).toEqual([{ status: 'away' }]);
+  });
+
+  it('a connection started before the refusal is heard: the join is made at once', async () => {
+    const { calls, connection, setStatus } = session();
+    setStatus('closed');
+    holdPresence(connection, 'room');
+    setStatus('connecting');
+    await refusalHeard();
+    expect(calls).toEqual(['join room refused', 'join room']);
+  });
+
+  it('holds refused while the connection has failed: retry() joins once for all of them, and they listen no more', async () => {
+    const { calls, connection, setStatus, listening } = session();
+    setStatus('failed');
+    holdPresence(connection, 'room');
+    holdPresence(connection, 'room');
+    await refusalHeard();
+    expect(listening()).toBe(2);
+    setStatus('connecting');
+    setStatus('closed');
+    setStatus('connecting');
+    expect(calls).toEqual(['join room refused', 'join room refused', 'join room']);
+    expect(listening()).toBe(0);
+  });
+
+  it('a hold released before the connection starts joins nothing then, and listens no more', async () => {
+    const { calls, connection, setStatus, listening } = session();
+    setStatus('closed');
+    const release = holdPresence(connection, 'room');
+    await refusalHeard();
+    release();
+    expect(listening()).toBe(0);
+    setStatus('connecting');
+    expect(calls).toEqual(['join room refused']);
+  });
+
   it('a new meta of a holder joins again while the channel is joined, and joins nothing once it is left', () => {
-    const { calls, presence, leaveNow } = session();
-    holdPresence(presence, 'room', { status: 'online' });
+    const { calls, connection, presence, leaveNow } = session();
+    holdPresence(connection, 'room', () => ({ status: 'online' }));
     joinAgainWith(presence, 'room', { status: 'away' });
     void leaveNow('room');
     joinAgainWith(presence, 'room', { status: 'busy' });

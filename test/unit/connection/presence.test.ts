@@ -704,7 +704,7 @@ describe('presence: refusals by the server', () => {
 
   it('the last release of a hold leaves the channel even when a join again was refused meanwhile', async () => {
     const { h, presence, refuse } = await silent();
-    const release = holdPresence(presence, 'chat:a', { name: 'Ann' });
+    const release = holdPresence(h.connection, 'chat:a', () => ({ name: 'Ann' }));
     h.server.last!.push({ type: 'presence_state', ch: 'chat:a', members: [{ userId: 'me', meta: { name: 'Ann' } }] });
     await h.settle();
     presence.join('chat:a', { bio: 'x'.repeat(2_000) }).catch(() => {});

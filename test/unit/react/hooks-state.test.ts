@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { createOptimisticStore } from '../../../src/index.js';
 import { SocketchartProvider, useChannelMessages, useConnectionError, useConnectionStatus, useOptimistic, usePresence, usePresenceListener, useTyping } from '../../../src/react/index.js';
 import { harness, presenceServer } from '../../support/harness.js';
-import { flush, render, rerender } from '../../support/react-dom.js';
+import { flush, render, rerender, unmount } from '../../support/react-dom.js';
 
 /** What the hooks show when their arguments change, when state predates them, and when components share a channel. */
 
@@ -29,6 +29,25 @@ describe('useChannelMessages when its arguments change', () => {
     await flush(h);
     await act(async () => h.server.last!.push({ type: 'message', ch: 'feed:b', seq: 1, data: 'b1' }));
     expect(items(container)).toEqual(['feed:b/b1']);
+  });
+
+  it('coming back to a channel (a → b → a) shows it empty: the messages of the first visit are not shown again', async () => {
+    const h = harness();
+    await h.connect();
+    const App = ({ ch }: { ch: string }) => createElement(SocketchartProvider, { connection: h.connection }, createElement(Feed, { ch, last: 20 }));
+    const container = await render(createElement(App, { ch: 'feed:a' }));
+    await act(async () => {
+      h.server.last!.push({ type: 'message', ch: 'feed:a', seq: 1, data: 'a1' });
+      h.server.last!.push({ type: 'message', ch: 'feed:a', seq: 2, data: 'a2' });
+    });
+    await rerender(createElement(App, { ch: 'feed:b' }));
+    await flush(h);
+    expect(items(container)).toEqual([]);
+    await rerender(createElement(App, { ch: 'feed:a' }));
+    await flush(h);
+    expect(items(container), 'feed:a again: unsubscribed meanwhile, so its list starts anew').toEqual([]);
+    await act(async () => h.server.last!.push({ type: 'message', ch: 'feed:a', seq: 5, data: 'a5' }));
+    expect(items(container)).toEqual(['feed:a/a5']);
   });
 
   it('lowering `last` keeps at most `last` messages', async () => {
@@ -126,6 +145,37 @@ describe('usePresence: components that join one channel share the join', () => {
     expect(container.querySelectorAll('p')).toHaveLength(1); // the header's usePresence is still mounted
     expect({ isJoined: h.connection.presence.isJoined('chat:a'), serverHasMe: members.has('me') }).toEqual({ isJoined: true, serverHasMe: true });
   });
+});
+
+it('usePresence mounted while the connection is stopped joins once the connection is started again', async () => {
+  const h = harness();
+  const members = presenceServer(h);
+  await h.connect();
+  await act(async () => void h.connection.stop());
+  const container = await render(createElement(SocketchartProvider, { connection: h.connection }, createElement(Room, { tag: 'room' })));
+  await flush(h);
+  await act(async () => void h.connection.start());
+  await flush(h);
+  await flush(h);
+  const joins = h.server.last!.sentOfType('presence').filter((f) => f.action === 'join');
+  expect({ joins: joins.length, isJoined: h.connection.presence.isJoined('chat:a'), serverHasMe: members.has('me'), shown: container.textContent }).toEqual({ joins: 1, isJoined: true, serverHasMe: true, shown: 'bob,me' });
+});
+
+it('useTyping: start() after unmount (a late keystroke handler) sends no typing and leaves this user not typing', async () => {
+  const h = harness();
+  await h.connect();
+  let api: ReturnType<typeof useTyping> | undefined;
+  const Box = () => {
+    api = useTyping('chat:a');
+    return null;
+  };
+  await render(createElement(SocketchartProvider, { connection: h.connection }, createElement(Box)));
+  act(() => api!.start());
+  await unmount();
+  await flush(h);
+  api!.start();
+  expect(h.server.last!.sentOfType('typing').map((f) => f.typing)).toEqual([true, false]);
+  expect(h.connection.presence.isTyping('chat:a')).toBe(false);
 });
 
 describe('useConnectionError', () => {

@@ -2,8 +2,8 @@ import { createSSRApp, defineComponent, effectScope, h as el } from 'vue';
 import { renderToString } from 'vue/server-renderer';
 import { describe, expect, it } from 'vitest';
 import { createPool } from '../../../src/index.js';
-import { createSocketchart, useConnectionError, useConnectionEvent, usePoolHealth, usePoolStatus, usePresence, useTyping } from '../../../src/vue/index.js';
-import { harness, refuseAuth } from '../../support/harness.js';
+import { createSocketchart, useConnectionError, useConnectionEvent, useConnectionSelector, useConnectionStatus, usePoolHealth, usePoolStatus, usePresence, useTyping } from '../../../src/vue/index.js';
+import { harness, presenceServer, refuseAuth } from '../../support/harness.js';
 
 /** socketchart/vue: what a server render leaves (nothing), scopes that share a listener, a join or typing, and state that predates a composable. */
 
@@ -55,6 +55,57 @@ describe('a server render (never mounted, never unmounted) attaches nothing to a
     for (let request = 0; request < 3; request++) await renderToString(createSSRApp(App).use(createSocketchart({ pool })));
     expect({ pool: liveTotal(poolListeners), connection: liveTotal(connectionListeners) }).toEqual({ pool: 0, connection: 0 });
   });
+
+  it('useConnectionStatus, useConnectionSelector: no listener is left after each server render', async () => {
+    const h = harness();
+    const live = countListeners(h.connection);
+    const App = defineComponent(() => {
+      const status = useConnectionStatus(h.connection);
+      const value = useConnectionSelector((snapshot) => snapshot.value, h.connection);
+      return () => el('span', `${status.value} ${String(value.value)}`);
+    });
+    for (let request = 0; request < 3; request++) expect(await renderToString(createSSRApp(App))).toBe('<span>idle idle</span>');
+    expect(liveTotal(live)).toBe(0);
+  });
+});
+
+it('stopping a bare effect scope (a store) that joined with usePresence leaves the channel and ends the scope\'s other listeners', async () => {
+  const h = harness();
+  presenceServer(h);
+  await h.connect();
+  const seen: string[] = [];
+  const store = effectScope(true);
+  store.run(() => {
+    usePresence('room:1', {}, h.connection);
+    useConnectionEvent('error', (error) => seen.push(error.message), h.connection);
+  });
+  await h.settle();
+  expect(h.connection.presence.isJoined('room:1')).toBe(true);
+  expect(() => store.stop()).not.toThrow();
+  await h.settle();
+  h.server.last!.push({ type: 'error', code: 'SERVER_ERROR', message: 'after the store ended' });
+  expect(h.server.last!.sentOfType('presence').map((f) => f.action)).toEqual(['list', 'join', 'leave']);
+  expect(seen).toEqual([]);
+});
+
+it('usePresence in a scope begun while the connection has failed joins once retry() connects it', async () => {
+  const h = harness();
+  const members = presenceServer(h);
+  await h.connect();
+  h.server.last!.closeFromServer(4003, 'forbidden');
+  await h.settle();
+  expect(h.connection.status).toBe('failed');
+  const scope = effectScope();
+  const { members: shown } = scope.run(() => usePresence('room:1', {}, h.connection))!;
+  await h.settle();
+  h.connection.retry();
+  await h.settle();
+  await h.settle();
+  expect(h.connection.status).toBe('connected');
+  expect(h.server.last!.sentOfType('presence').filter((f) => f.action === 'join')).toHaveLength(1);
+  expect(members.has('me')).toBe(true);
+  expect(shown.value.map((m) => m.userId).sort()).toEqual(['bob', 'me']);
+  scope.stop();
 });
 
 describe('useConnectionEvent with one handler in two scopes', () => {
@@ -108,6 +159,18 @@ describe('usePresence on a channel shared by two scopes', () => {
     expect(h.server.last!.sentOfType('typing').map((f) => f.typing)).toEqual([true]);
     composer.stop();
   });
+});
+
+it('useTyping: start() after the scope ended (a late keystroke handler) sends no typing and leaves this user not typing', async () => {
+  const h = harness();
+  await h.connect();
+  const scope = effectScope();
+  const typing = scope.run(() => useTyping('room:1', {}, h.connection))!;
+  typing.start();
+  scope.stop();
+  typing.start();
+  expect(h.server.last!.sentOfType('typing').map((f) => f.typing)).toEqual([true, false]);
+  expect(h.connection.presence.isTyping('room:1')).toBe(false);
 });
 
 describe('useConnectionError on a connection that has already failed', () => {

@@ -1,14 +1,15 @@
 // @vitest-environment happy-dom
-import { createApp, createSSRApp, defineComponent, effectScope, h as el, nextTick, shallowRef } from 'vue';
+import { createApp, createSSRApp, defineComponent, effectScope, h as el, nextTick, onMounted, shallowRef, type EffectScope, type Ref, type ShallowRef } from 'vue';
 import { renderToString } from 'vue/server-renderer';
 import { describe, expect, it } from 'vitest';
-import { createOptimisticStore, createPool } from '../../../src/index.js';
+import { createOptimisticStore, createPool, type ConnectionStatus, type InboundMessage } from '../../../src/index.js';
 import {
   createSocketchart,
   provideSocketchart,
   useChannel,
   useChannelMessages,
   useConnection,
+  useConnectionEvent,
   useConnectionStatus,
   useOptimistic,
   usePoolHealth,
@@ -184,4 +185,65 @@ describe('socketchart/vue', () => {
     expect(html).toBe('<span>idle</span>');
     expect(h.server.sockets).toHaveLength(0);
   });
+});
+
+it('a store scope created in onMounted (a Pinia setup store first used there) subscribes its channel and gets the messages', async () => {
+  const h = harness();
+  await h.connect();
+  let store: EffectScope | undefined;
+  let messages: ShallowRef<InboundMessage<number>[]> | undefined;
+  const { app } = mount(
+    defineComponent(() => {
+      onMounted(() => {
+        store = effectScope(true);
+        messages = store.run(() => useChannelMessages<number>('room:1', {}, h.connection));
+      });
+      return () => el('i');
+    }),
+  );
+  await nextTick();
+  await h.settle();
+  expect(h.server.last!.sentOfType('subscribe').map((f) => f.ch)).toEqual(['room:1']);
+  h.server.last!.push({ type: 'message', ch: 'room:1', seq: 1, data: 7 });
+  expect(messages!.value.map((m) => m.data)).toEqual([7]);
+  store!.stop();
+  app.unmount();
+});
+
+it('useConnectionEvent called in onMounted receives the events until unmount', async () => {
+  const h = harness();
+  await h.connect();
+  const seen: string[] = [];
+  const { app } = mount(
+    defineComponent(() => {
+      onMounted(() => useConnectionEvent('error', (error) => seen.push(error.message), h.connection));
+      return () => el('i');
+    }),
+  );
+  await nextTick();
+  h.server.last!.push({ type: 'error', code: 'SERVER_ERROR', message: 'while mounted' });
+  app.unmount();
+  h.server.last!.push({ type: 'error', code: 'SERVER_ERROR', message: 'after unmount' });
+  expect(seen).toEqual(['while mounted']);
+});
+
+it('with the plugin, a connection first used by a store created in onMounted is started', async () => {
+  const h = harness();
+  let status: Ref<ConnectionStatus> | undefined;
+  const App = defineComponent(() => {
+    onMounted(() => {
+      status = effectScope(true).run(() => {
+        useConnection();
+        return useConnectionStatus();
+      });
+    });
+    return () => el('i');
+  });
+  const { app } = mount(App, createSocketchart({ connection: h.connection }));
+  await h.settle();
+  await h.settle();
+  expect(h.connection.status).toBe('connected');
+  expect(status!.value).toBe('connected');
+  app.unmount();
+  h.connection.dispose();
 });

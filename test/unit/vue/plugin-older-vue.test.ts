@@ -5,7 +5,7 @@ import { createSocketchart, useConnectionStatus } from '../../../src/vue/index.j
 import { harness } from '../../support/harness.js';
 
 // The peer range is vue ^3.3.0; app.onUnmount() exists from Vue 3.5 on. An app without it (3.3, 3.4) is
-// simulated here by removing it.
+// simulated here by removing it (scripts/check-peer-floors.mjs runs this folder on Vue 3.3.0 itself too).
 describe('createSocketchart({ options }) on a Vue 3.3/3.4 app (no app.onUnmount)', () => {
   it('installs, and disposes its connection when the app unmounts', async () => {
     const h = harness();
