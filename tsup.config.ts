@@ -9,7 +9,7 @@ const shared = {
   sourcemap: true,
   target: 'es2022',
   shims: true,
-  external: ['ws', 'xstate', 'rxjs', 'jose', 'zod', 'pino', 'prom-client', 'ioredis', 'react', '@xstate/react', 'vue', '@xstate/vue'],
+  external: ['ws', 'xstate', 'rxjs', 'jose', 'zod', 'pino', 'prom-client', 'ioredis', 'react', '@xstate/react', 'vue'],
 } satisfies Options;
 
 export default defineConfig([

@@ -1,6 +1,6 @@
 import type { Connection, ConnectionSnapshot } from './connection.js';
 
-/** An actor-like view of a connection (`subscribe`, `getSnapshot`) for `useSelector` of `@xstate/react` and `@xstate/vue`. */
+/** An actor-like view of a connection (`subscribe`, `getSnapshot`) for `useSelector` of `@xstate/react`. */
 export interface SnapshotSource {
   getSnapshot(): ConnectionSnapshot;
   subscribe(observer: ((snapshot: ConnectionSnapshot) => void) | { next?: (snapshot: ConnectionSnapshot) => void }): { unsubscribe(): void };
