@@ -107,12 +107,15 @@ export class PresenceSession {
     return this.ask(channel, 'join', frame, again);
   }
 
-  /** Leaves the channel's members; resolves with those still present. */
+  /**
+   * Leaves the channel's members; resolves with those still present. On a closed or failed connection it
+   * rejects with CLOSED (the server forgot this socket's presence with it) and is not joined again on start.
+   */
   leave(channel: string): Promise<PresenceMember[]> {
     checkChannel(channel);
     const frame = this.protocol().presenceFrame(channel, 'leave');
-    if (this.host.link.settled) return this.refusedClosed();
     this.joined.delete(channel);
+    if (this.host.link.settled) return this.refusedClosed();
     return this.ask(channel, 'leave', frame);
   }
 

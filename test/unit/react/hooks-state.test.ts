@@ -161,6 +161,21 @@ it('usePresence mounted while the connection is stopped joins once the connectio
   expect({ joins: joins.length, isJoined: h.connection.presence.isJoined('chat:a'), serverHasMe: members.has('me'), shown: container.textContent }).toEqual({ joins: 1, isJoined: true, serverHasMe: true, shown: 'bob,me' });
 });
 
+it('usePresence unmounted while the connection is stopped leaves: the connection does not join the room again when started', async () => {
+  const h = harness();
+  const members = presenceServer(h);
+  await h.connect();
+  await render(createElement(SocketchartProvider, { connection: h.connection }, createElement(Room, { tag: 'room' })));
+  await flush(h);
+  expect(members.has('me')).toBe(true);
+  await act(async () => void h.connection.stop());
+  await unmount();
+  await flush(h);
+  await act(async () => void h.connection.start());
+  await flush(h);
+  expect({ isJoined: h.connection.presence.isJoined('chat:a'), joins: h.server.last!.sentOfType('presence').filter((f) => f.action === 'join').length }).toEqual({ isJoined: false, joins: 0 });
+});
+
 it('useTyping: start() after unmount (a late keystroke handler) sends no typing and leaves this user not typing', async () => {
   const h = harness();
   await h.connect();
