@@ -82,7 +82,7 @@ function leaves(object: Defaults, prefix = ''): string[] {
 function readmeDefaults(): Map<string, unknown> {
   const found = new Map<string, unknown>();
   for (const line of readFileSync('README.md', 'utf8').split('\n')) {
-    const match = /^\| `([A-Za-z.]+)` \| `([^`]+)`/.exec(line);
+    const match = /^\| `([A-Za-z.[\]]+)` \| `([^`]+)`/.exec(line);
     if (!match) continue;
     const parsed = literal(match[2]!);
     if (parsed) found.set(match[1]!, parsed.value);
@@ -116,9 +116,16 @@ describe('one place for each default', () => {
     const found = readmeDefaults();
     expect(found.size, 'README rows with a default value').toBeGreaterThan(20);
     for (const [path, value] of found) {
-      const known = at(connectionDefaults, path) ?? at(poolDefaults, path);
+      const known = path.startsWith('endpoints[].') ? at(poolDefaults, path.slice('endpoints[].'.length)) : (at(connectionDefaults, path) ?? at(poolDefaults, path));
       expect(known, `README default of ${path}`).toEqual(value);
     }
+  });
+
+  it("the README's pool table gives the default of every pool option, an endpoint's priority included (not a connection's)", () => {
+    const found = readmeDefaults();
+    const rows = [...Object.keys(poolDefaults).filter((key) => key !== 'health' && key !== 'priority'), 'health.maxRttMs'];
+    for (const path of rows) expect(found.get(path), `README row of ${path}`).toEqual(at(poolDefaults, path));
+    expect(found.get('endpoints[].priority'), 'README row of endpoints[].priority').toEqual(poolDefaults.priority);
   });
 
   it('a connection and a pool created without options use exactly these defaults', () => {
