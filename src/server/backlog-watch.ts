@@ -1,3 +1,5 @@
+import type { Clock } from '../environment/clock.js';
+
 /** What a look at a socket's backlog finds: whether replays must wait for it, and the bytes it holds. */
 export interface BacklogState {
   waiting: boolean;
@@ -19,6 +21,8 @@ export class BacklogWatch {
     private readonly state: () => BacklogState,
     private readonly stallMs: number,
     private readonly stalled: () => void,
+    /** Time that never goes back: a wall clock stepped forward does not stall a backlog at once, nor one stepped back hold off the verdict. */
+    private readonly clock: Pick<Clock, 'now'>,
   ) {}
 
   /** Resolves at the next look. */
@@ -26,7 +30,7 @@ export class BacklogWatch {
     return (this.look ??= new Promise((resolve) =>
       setTimeout(() => {
         this.look = undefined;
-        this.judge(Date.now());
+        this.judge(this.clock.now());
         resolve();
       }, LOOK_MS),
     ));

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { WebSocket, type RawData } from 'ws';
+import type { Clock } from '../environment/clock.js';
 import { AuthenticationError, type Authenticate, type Identity } from './auth.js';
 import type { ChannelAction } from './channels.js';
 import type { Hub, HubClient } from './hub.js';
@@ -20,6 +21,8 @@ export interface ConnectionContext {
   logger: Logger;
   authenticate: Authenticate;
   limits: ServerRateLimits;
+  /** The node's time, which never goes back: the idle timeout, the heartbeat and stalled backlogs are judged by it. */
+  clock: Pick<Clock, 'now'>;
   onClosed(connection: ServerConnection): void;
 }
 
@@ -40,8 +43,8 @@ const CLOSE_GRACE_MS = 2000;
 const SLOW_CONSUMER_GRACE_MS = 1000;
 /** How long a replay's backlog may stay unread when the heartbeat is off. */
 const DEFAULT_STALL_MS = 30_000;
-/** Publishes, and their bytes, that may wait their turn; beyond either, the socket is not read until some are answered. */
-const MAX_WAITING_PUBLISHES = 1000;
+/** Frames (publishes, presence frames), and their bytes, that may wait their turn; beyond either, the socket is not read until some are answered. */
+const MAX_WAITING_FRAMES = 1000;
 const MAX_WAITING_BYTES = 1024 * 1024;
 const MAX_TIMER_MS = 2_147_483_647;
 
@@ -63,15 +66,20 @@ export class ServerConnection implements HubClient {
   readonly typing = new Map<string, NodeJS.Timeout>();
   /** Set on every inbound frame or pong; cleared by each protocol-level ping. */
   alive = true;
-  lastFrameAt = Date.now();
+  /** When the last frame came, in `ctx.clock` time (a wall clock stepped neither ages nor rejuvenates it). */
+  lastFrameAt: number;
   /** `draining`: closing, once the publishes it accepted are answered; frames are no longer read. */
   private state: 'authenticating' | 'open' | 'draining' | 'closing' | 'closed' = 'authenticating';
   /** Publishes accepted and not yet answered. */
   private readonly inflight = new Set<Promise<void>>();
   /** Publishes waiting their turn (their bucket had no token when they arrived), and the last of them. */
   private waitingPublishes = 0;
-  private waitingBytes = 0;
   private publishTurn: Promise<void> = Promise.resolve();
+  /** Frames waiting their turn (those publishes, and presence frames behind an unanswered one of their channel), and their bytes. */
+  private waitingFrames = 0;
+  private waitingBytes = 0;
+  /** Per channel, the last presence frame not yet answered: the next one of the channel waits for it. */
+  private readonly presenceTurns = new Map<string, Promise<void>>();
   /** Publishes charged to the connection's bucket whose append is not yet answered. */
   private readonly charged = new Set<Promise<void>>();
   /** A backlog replays wait on that the socket takes none of for a heartbeat interval is a slow consumer's, even one that keeps sending frames. */
@@ -104,11 +112,13 @@ export class ServerConnection implements HubClient {
     private readonly address: string,
   ) {
     this.key = `${nodeId}:${this.id}`;
+    this.lastFrameAt = ctx.clock.now();
     this.limits = ctx.limits.newConnection();
     this.backlog = new BacklogWatch(
       () => ({ waiting: this.state === 'open' && this.backlogged, buffered: this.ws.bufferedAmount }),
       ctx.options.heartbeatIntervalMs || DEFAULT_STALL_MS,
       () => this.slowConsumer(),
+      ctx.clock,
     );
     this.log = ctx.logger.child({ conn: this.id });
     ws.on('message', (data, isBinary) => this.onFrame(data, isBinary));
@@ -215,7 +225,7 @@ export class ServerConnection implements HubClient {
 
   /** The socket is gone `graceMs` from now at the latest: closed if it still drains, then terminated. A later, longer grace changes nothing. */
   private endWithin(graceMs: number): void {
-    const at = Date.now() + graceMs;
+    const at = this.ctx.clock.now() + graceMs;
     if (at >= this.killAt) return;
     this.killAt = at;
     clearTimeout(this.killTimer);
@@ -238,7 +248,7 @@ export class ServerConnection implements HubClient {
     }
   }
 
-  /** Protocol-level liveness for quiet sockets: terminates one that did not answer the previous ping, then pings. */
+  /** Protocol-level liveness for quiet sockets: terminates one that did not answer the previous ping, then pings. `now` in `ctx.clock` time. */
   ping(now: number, intervalMs: number): void {
     if (this.state === 'closed') return;
     if (now - this.lastFrameAt < intervalMs) {
@@ -254,6 +264,7 @@ export class ServerConnection implements HubClient {
     this.ws.ping();
   }
 
+  /** Closes with 1001 a socket no frame has come from for more than `idleTimeoutMs`; `now` in `ctx.clock` time. */
   closeIfIdle(now: number, idleTimeoutMs: number): void {
     if (this.state === 'open' && now - this.lastFrameAt > idleTimeoutMs) this.closeWith(CloseCode.GoingAway, 'idle timeout');
   }
@@ -280,7 +291,7 @@ export class ServerConnection implements HubClient {
   private receive(data: RawData, isBinary: boolean): void {
     if (this.state === 'draining' || this.state === 'closing' || this.state === 'closed') return;
     this.alive = true;
-    this.lastFrameAt = Date.now();
+    this.lastFrameAt = this.ctx.clock.now();
     const bytes = Buffer.isBuffer(data) ? data.length : Array.isArray(data) ? data.reduce((sum, part) => sum + part.length, 0) : data.byteLength;
     if (isBinary) {
       this.ctx.metrics.countIn('binary', bytes);
@@ -399,8 +410,7 @@ export class ServerConnection implements HubClient {
       return;
     }
     this.waitingPublishes += 1;
-    this.waitingBytes += bytes;
-    if (this.waitingPublishes >= MAX_WAITING_PUBLISHES || this.waitingBytes >= MAX_WAITING_BYTES) this.ws.pause();
+    this.waitTurn(bytes);
     const turn = this.publishTurn.then(async () => {
       try {
         if (!hasToken()) await Promise.allSettled([...this.charged]);
@@ -408,12 +418,25 @@ export class ServerConnection implements HubClient {
         this.publishCharged(frame, scope);
       } finally {
         this.waitingPublishes -= 1;
-        this.waitingBytes -= bytes;
-        if (this.waitingPublishes < MAX_WAITING_PUBLISHES && this.waitingBytes < MAX_WAITING_BYTES && this.ws.isPaused) this.ws.resume();
+        this.turnTaken(bytes);
       }
     });
     this.publishTurn = turn.catch(() => undefined);
     this.answer(turn);
+  }
+
+  /** A frame waits its turn: with too many frames or bytes waiting, the socket is no longer read. */
+  private waitTurn(bytes: number): void {
+    this.waitingFrames += 1;
+    this.waitingBytes += bytes;
+    if (this.waitingFrames >= MAX_WAITING_FRAMES || this.waitingBytes >= MAX_WAITING_BYTES) this.ws.pause();
+  }
+
+  /** A waiting frame has its turn: the socket is read again once few enough wait. */
+  private turnTaken(bytes: number): void {
+    this.waitingFrames -= 1;
+    this.waitingBytes -= bytes;
+    if (this.waitingFrames < MAX_WAITING_FRAMES && this.waitingBytes < MAX_WAITING_BYTES && this.ws.isPaused) this.ws.resume();
   }
 
   private async answeredAsRepeat(ch: string, id: string): Promise<boolean> {
@@ -444,6 +467,35 @@ export class ServerConnection implements HubClient {
     this.inflight.add(answered);
   }
 
+  /**
+   * Handles the presence frames of a channel one at a time, in the order they came: the wire has no request id,
+   * so a client pairs each answer (`presence_state`, or a refusal naming the channel) with its oldest call on the
+   * channel. A frame behind an unanswered one waits its turn and is authorized and charged only then, so that a
+   * refusal decided at once does not overtake the answer to an earlier frame still waiting on the backend.
+   */
+  private presenceInOrder(frame: Extract<ClientFrame, { type: 'presence' }>, bytes: number): void {
+    const { ch } = frame;
+    const handle = () => (this.authorized(ch, 'presence', undefined) && this.take(CONTROL_SCOPE, undefined, { ch, action: frame.action }) ? this.ctx.hub.presence(this, frame) : undefined);
+    const before = this.presenceTurns.get(ch);
+    let turn: Promise<void> | undefined;
+    if (before === undefined) {
+      turn = handle();
+    } else {
+      this.waitTurn(bytes);
+      turn = before.then(() => {
+        this.turnTaken(bytes);
+        return this.state === 'open' ? handle() : undefined;
+      });
+    }
+    if (turn === undefined) return;
+    const settled: Promise<void> = turn
+      .catch((error: unknown) => this.fail(error))
+      .finally(() => {
+        if (this.presenceTurns.get(ch) === settled) this.presenceTurns.delete(ch);
+      });
+    this.presenceTurns.set(ch, settled);
+  }
+
   private dispatch(frame: ClientFrame, bytes: number): void {
     const { hub, limits } = this.ctx;
     const failed = (error: unknown) => this.fail(error);
@@ -456,7 +508,7 @@ export class ServerConnection implements HubClient {
         if (this.authorized(frame.ch, 'subscribe', undefined) && this.take(CONTROL_SCOPE, undefined, named)) hub.subscribe(this, frame).catch(failed);
         return;
       case 'presence':
-        if (this.authorized(frame.ch, 'presence', undefined) && this.take(CONTROL_SCOPE, undefined, named)) hub.presence(this, frame).catch(failed);
+        this.presenceInOrder(frame, bytes);
         return;
       case 'typing':
         if (this.authorized(frame.ch, 'presence', undefined) && this.take(CONTROL_SCOPE, undefined, named)) hub.typing(this, frame).catch(failed);
@@ -592,6 +644,7 @@ export class ServerConnection implements HubClient {
     this.state = 'closed';
     this.clearTimers();
     clearTimeout(this.killTimer);
+    this.presenceTurns.clear();
     this.ctx.metrics.connectionsClosed.labels(closeCodeLabel(code)).inc();
     this.log.info({ code, reason: reason.slice(0, 123) }, 'connection closed');
     this.ctx.onClosed(this);

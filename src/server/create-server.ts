@@ -80,7 +80,7 @@ function listen(server: ReturnType<typeof createHttpServer>, port: number | unde
 
 async function start(options: ResolvedServerOptions): Promise<SocketchartServer> {
   const { nodeId } = options;
-  const { logger, metrics, limits, backend, hub, authenticate } = createNodeParts(options);
+  const { logger, metrics, limits, backend, hub, authenticate, clock } = createNodeParts(options);
   try {
     await backend.start(hub);
   } catch (error) {
@@ -98,6 +98,7 @@ async function start(options: ResolvedServerOptions): Promise<SocketchartServer>
     logger,
     authenticate,
     limits,
+    clock,
     onClosed: (connection) => {
       connections.delete(connection);
       metrics.connections.set(connections.size);
@@ -170,7 +171,7 @@ async function start(options: ResolvedServerOptions): Promise<SocketchartServer>
   if (options.heartbeatIntervalMs > 0) {
     timers.push(
       setInterval(() => {
-        const now = Date.now();
+        const now = clock.now();
         connections.forEach((connection) => guarded(connection, () => connection.ping(now, options.heartbeatIntervalMs)));
       }, options.heartbeatIntervalMs),
     );
@@ -179,7 +180,7 @@ async function start(options: ResolvedServerOptions): Promise<SocketchartServer>
     timers.push(
       setInterval(
         () => {
-          const now = Date.now();
+          const now = clock.now();
           connections.forEach((connection) => guarded(connection, () => connection.closeIfIdle(now, options.idleTimeoutMs)));
         },
         Math.max(50, Math.floor(options.idleTimeoutMs / 4)),

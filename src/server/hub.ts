@@ -187,11 +187,15 @@ export class Hub implements BackendListener {
     return this.options.authorizer.authorize(identity, ch, action, event);
   }
 
-  /** Subscribes an authorized client. */
+  /**
+   * Subscribes an authorized client. A subscribe past `maxSubscriptions` is refused for good with
+   * AUTHORIZATION_FAILED (waiting does not help, as it would for a rate limit); each refusal names the channel and
+   * the action.
+   */
   async subscribe(client: HubClient, { ch, since }: Frame<'subscribe'>): Promise<void> {
     const existing = client.subscriptions.get(ch);
     if (!existing && [...client.subscriptions.values()].filter((sub) => !sub.implicit).length >= this.options.maxSubscriptions) {
-      client.sendError(ErrorCode.RATE_LIMIT_EXCEEDED, 'too many subscriptions', { details: { ch, limit: this.options.maxSubscriptions } });
+      client.sendError(ErrorCode.AUTHORIZATION_FAILED, 'too many subscriptions', { details: { ch, action: 'subscribe', limit: this.options.maxSubscriptions } });
       return;
     }
     const sub = new Subscription(ch, client, this.read, this.options.retention.forChannel(ch).size, false, this.turnsOf(client));
@@ -204,7 +208,7 @@ export class Hub implements BackendListener {
       if (sub.closed) return;
       this.endSub(client, sub);
       this.options.logger.warn({ ch, err: errorText(error) }, 'subscribe failed');
-      client.sendError(ErrorCode.SERVER_ERROR, 'subscribe failed: history unavailable, retry', { details: { ch } });
+      client.sendError(ErrorCode.SERVER_ERROR, 'subscribe failed: history unavailable, retry', { details: { ch, action: 'subscribe' } });
     }
   }
 

@@ -21,14 +21,17 @@ export interface NodeParts {
   backend: Backend;
   hub: Hub;
   authenticate: Authenticate;
+  /** The node's time, which never goes back: its rate limits', idle timeout's, heartbeat's and stalled backlogs'. */
+  clock: Pick<Clock, 'now'>;
 }
 
 /** Epoch ms at the process start plus the monotonic ms since: a wall clock stepped back (NTP, a VM resumed) does not turn it back. */
 const steadyClock: Pick<Clock, 'now'> = { now: () => performance.timeOrigin + performance.now() };
 
 /**
- * Builds a node's shared parts from its options; `clock` is the rate limits' time, and `reset_at` is told in it.
- * By default they run on a clock that never goes back, and tell `reset_at` in `Date.now()` ms.
+ * Builds a node's shared parts from its options; `clock` is the node's time (its rate limits', idle timeout's,
+ * heartbeat's and stalled backlogs'), and `reset_at` is told in it. By default they run on a clock that never
+ * goes back, and tell `reset_at` in `Date.now()` ms.
  */
 export function createNodeParts(options: ResolvedServerOptions, clock?: Pick<Clock, 'now'>): NodeParts {
   const logger = options.logger.child({ node: options.nodeId });
@@ -62,7 +65,7 @@ export function createNodeParts(options: ResolvedServerOptions, clock?: Pick<Clo
     ...(options.auth.issuer === undefined ? {} : { issuer: options.auth.issuer }),
     ...(options.auth.audience === undefined ? {} : { audience: options.auth.audience }),
   });
-  return { logger, metrics, limits, backend, hub, authenticate };
+  return { logger, metrics, limits, backend, hub, authenticate, clock: clock ?? steadyClock };
 }
 
 function createBackend(options: ResolvedServerOptions, limits: ServerRateLimits): Backend {

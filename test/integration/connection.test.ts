@@ -236,6 +236,28 @@ describe('connection.channel(name) on a channel the reference server refuses', (
     expect(connection.status).toBe('connected');
   });
 
+  it('throws AUTHORIZATION_FAILED for a channel past the server’s maxSubscriptionsPerConnection, and holds back no message for it', async () => {
+    const server = await startReferenceServer({ maxSubscriptionsPerConnection: 1, channels: [{ pattern: 'chat:*', subscribe: true, publish: true }] });
+    // a refusal taken for a rate limit without retry_after would hold every send for reconnect.baseMs
+    const connection = createConnection({ url: `ws://127.0.0.1:${server.address()!.port}`, auth: { token: 'alice' }, heartbeat: false, reconnect: { baseMs: 30_000, capMs: 30_000 } });
+    cleanups.push(async () => {
+      connection.dispose();
+      await server.close();
+    });
+    connection.start();
+    await connection.ready();
+    const subscribed = connection.once('control', { filter: ({ type }) => type === 'subscribed' });
+    connection.subscribe('chat:one', () => undefined);
+    await subscribed;
+    const next = track(connection.channel('chat:two').next());
+    await until(() => next.status !== 'pending', 5_000, 'the refusal');
+    expect(next.error).toMatchObject({ code: ErrorCode.AUTHORIZATION_FAILED, details: { ch: 'chat:two', action: 'subscribe', limit: 1 } });
+    const sent = track(connection.send({ n: 1 }, { channel: 'chat:one', ack: true }));
+    await until(() => sent.status !== 'pending', 5_000, 'the ack');
+    expect(sent).toEqual({ status: 'resolved', error: undefined });
+    expect(connection.status).toBe('connected');
+  });
+
   it('throws AUTHORIZATION_FAILED when a token refresh no longer allows the channel', async () => {
     const server = await startReferenceServer({
       auth: { verify: async (token) => ({ userId: 'root', roles: token === 'admin' ? ['admin'] : [], expiresAt: Date.now() + (token === 'admin' ? 1_500 : 60_000) }) },

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { createConnection, ErrorCode, type Connection, type PresenceChange, type TypingChange } from '../../src/index.node.js';
+import { createConnection, ErrorCode, type Connection, type PresenceChange, type SocketchartError, type TypingChange } from '../../src/index.node.js';
 import { cleanupsAfterEach, startReferenceServer } from '../support/reference-server.js';
+import { startRedis } from '../support/redis.js';
 import { until } from '../support/until.js';
 import { pino } from 'pino';
 import { createServer } from '../../src/server/index.js';
@@ -8,6 +9,14 @@ import { createServer } from '../../src/server/index.js';
 /** Presence and typing from the client, against the reference server on loopback. */
 
 const cleanups = cleanupsAfterEach();
+
+const outcome = (promise: Promise<unknown>) =>
+  promise.then(
+    () => 'resolved',
+    (error: SocketchartError) => `rejected ${error.code}`,
+  );
+/** What a presence call resolved with, or the code it rejected with. */
+const answer = (promise: Promise<unknown>) => promise.catch((error: SocketchartError) => `rejected ${error.code}`);
 
 async function setup(serverOptions: Parameters<typeof startReferenceServer>[0] = {}) {
   const server = await startReferenceServer({
@@ -91,6 +100,34 @@ describe('presence against the reference server', () => {
     await expect(alice.presence.join('chat:lobby', { bio: 'x'.repeat(2000) })).rejects.toMatchObject({ code: ErrorCode.MESSAGE_TOO_LARGE, recovery: 'fail' });
     expect(alice.presence.isJoined('chat:lobby')).toBe(false);
     expect(errors).toEqual([]);
+  });
+
+  it('a join followed at once by a join again with meta over 1 KB: the first join resolves, only the second rejects, and the channel stays joined', async () => {
+    const { open } = await setup();
+    const alice = await open('alice');
+    const first = outcome(alice.presence.join('chat:room', { name: 'Alice' }));
+    const again = outcome(alice.presence.join('chat:room', { bio: 'x'.repeat(2_000) }));
+    expect({ first: await first, again: await again, joined: alice.presence.isJoined('chat:room') }).toEqual({
+      first: 'resolved',
+      again: `rejected ${ErrorCode.MESSAGE_TOO_LARGE}`,
+      joined: true,
+    });
+  });
+
+  it('with Redis, a join, a list and a join again with meta over 1 KB sent at once are answered in order: the join and the list see the member, only the last rejects', async () => {
+    const redis = await startRedis();
+    cleanups.push(() => redis.stop());
+    const { open } = await setup({ redis: redis.url });
+    const alice = await open('alice');
+    const joined = answer(alice.presence.join('chat:room'));
+    const listed = answer(alice.presence.list('chat:room'));
+    const again = outcome(alice.presence.join('chat:room', { bio: 'x'.repeat(2_000) }));
+    expect({ joined: await joined, listed: await listed, again: await again }).toEqual({
+      joined: [{ userId: 'alice' }],
+      listed: [{ userId: 'alice' }],
+      again: `rejected ${ErrorCode.MESSAGE_TOO_LARGE}`,
+    });
+    expect(alice.presence.isJoined('chat:room')).toBe(true);
   });
 
   it('a join again with new meta answers with it, and a watcher and a list see the member with the new meta only', async () => {

@@ -69,7 +69,7 @@ export class SocketStandIn extends EventEmitter {
   }
 }
 
-/** A settable clock for the rate limits. */
+/** A settable clock for a node's time: its rate limits, and its connections' idle, heartbeat and backlog times. */
 export interface ManualClock {
   time: number;
   now(): number;
@@ -77,7 +77,7 @@ export interface ManualClock {
 
 /**
  * A node built as the server builds it (in-memory backend, real hub, limits and metrics) whose connections
- * run on socket stand-ins; its rate limits follow `clock`.
+ * run on socket stand-ins; its rate limits and its connections' idle, heartbeat and backlog times follow `clock`.
  */
 export async function testNode(overrides: Partial<ServerOptions> = {}) {
   const clock: ManualClock = { time: 1_000_000, now: () => clock.time };

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { SocketchartServer } from '../../../src/server/index.js';
 import { connectAs, delay, eventually, metricValue, open, startServer, wsUrl, type TestClient } from './helpers.js';
 
@@ -12,8 +12,13 @@ describe('limits: rate limits, flooding, connection caps, slow consumers, heartb
   };
 
   afterEach(async () => {
+    vi.useRealTimers();
     await Promise.all(servers.splice(0).map((server) => server.close()));
   });
+
+  /** The wall clock runs on, and the spec steps it (`vi.setSystemTime`) as NTP or a resumed VM does; the monotonic clock is left alone. */
+  const steppableWallClock = () => vi.useFakeTimers({ toFake: ['Date'], shouldAdvanceTime: true });
+  const HOUR = 3_600_000;
 
   it('announces the seed rate-limit table per channel type with rate_limit_status; every other type shares `default`', async () => {
     const server = await start({});
@@ -103,11 +108,11 @@ describe('limits: rate limits, flooding, connection caps, slow consumers, heartb
     await Promise.all(clients.map((client) => client.close()));
   });
 
-  it('refuses subscriptions beyond maxSubscriptionsPerConnection, keeping the connection', async () => {
+  it('refuses subscriptions beyond maxSubscriptionsPerConnection for good (AUTHORIZATION_FAILED), keeping the connection', async () => {
     const server = await start({ maxSubscriptionsPerConnection: 3 });
     const client = await connectAs(server, 'collector');
     for (let i = 0; i < 4; i++) client.send({ type: 'subscribe', ch: `chat:c${i}` });
-    expect(await client.nextOfType('error')).toMatchObject({ code: 'RATE_LIMIT_EXCEEDED', message: 'too many subscriptions', details: { ch: 'chat:c3', limit: 3 } });
+    expect(await client.nextOfType('error')).toMatchObject({ code: 'AUTHORIZATION_FAILED', message: 'too many subscriptions', details: { ch: 'chat:c3', action: 'subscribe', limit: 3 } });
     await eventually(() => client.ofType('subscribed').length === 3);
     client.send({ type: 'subscribe', ch: 'chat:c0', since: 0 });
     await client.nextOfType('subscribed', { ch: 'chat:c0' });
@@ -176,5 +181,26 @@ describe('limits: rate limits, flooding, connection caps, slow consumers, heartb
       clearInterval(pinger);
     }
     await chatty.close();
+  });
+
+  it('keeps a quiet connection open when the wall clock is stepped forward past idleTimeoutMs, and closes it once idleTimeoutMs have passed', async () => {
+    steppableWallClock();
+    const server = await start({ idleTimeoutMs: 2000 });
+    const quiet = await connectAs(server, 'quiet');
+    vi.setSystemTime(Date.now() + HOUR);
+    // the idle check runs every idleTimeoutMs / 4 = 500 ms; the client has been quiet for well under 2 s
+    await delay(800);
+    expect(quiet.closeCode).toBeUndefined();
+    const closed = await Promise.race([quiet.closed, delay(3000).then(() => 'still open')]);
+    expect(closed).toEqual({ code: 1001, reason: 'idle timeout' });
+  });
+
+  it('terminates a socket that stops answering protocol pings though the wall clock was stepped back', async () => {
+    steppableWallClock();
+    const server = await start({ heartbeatIntervalMs: 100 });
+    const deaf = await connectAs(server, 'deaf', {}, { autoPong: false });
+    vi.setSystemTime(Date.now() - HOUR);
+    const closed = await Promise.race([deaf.closed, delay(2000).then(() => 'still open')]);
+    expect(closed).toMatchObject({ code: 1006 });
   });
 });

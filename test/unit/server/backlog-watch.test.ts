@@ -5,7 +5,7 @@ import { BacklogWatch, type BacklogState } from '../../../src/server/backlog-wat
 function watch() {
   const backlog: BacklogState = { waiting: true, buffered: 1_000 };
   let stalls = 0;
-  const watcher = new BacklogWatch(() => backlog, 100, () => stalls++);
+  const watcher = new BacklogWatch(() => backlog, 100, () => stalls++, { now: () => performance.now() });
   /** Looks every `LOOK_MS` until `ms` have passed. */
   const look = async (ms: number) => {
     const end = Date.now() + ms;

@@ -236,6 +236,80 @@ describe('ServerConnection: refusals', () => {
   });
 });
 
+describe('ServerConnection: presence frames of a channel, one at a time', () => {
+  const presence = (action: 'join' | 'leave' | 'list', ch = 'chat:room', meta?: unknown) => ({ type: 'presence', ch, action, ...(meta === undefined ? {} : { meta }) });
+  const answers = (socket: SocketStandIn) => socket.sent.filter((frame) => frame.type === 'presence_state' || frame.type === 'error');
+  const answered = (socket: SocketStandIn) => answers(socket).map((frame) => (frame.type === 'error' ? frame.code : (frame.members as { userId: string }[]).map((member) => member.userId).join()));
+
+  /** The backend's next presence list answers only once `release()` is called. */
+  function holdNextList(parts: NodeParts) {
+    const list = parts.backend.presenceList.bind(parts.backend);
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    vi.spyOn(parts.backend, 'presenceList').mockImplementationOnce(async (ch) => {
+      await held;
+      return list(ch);
+    });
+    return release;
+  }
+
+  it('answers a join again with meta over 1 KB after the join before it: the members first, then MESSAGE_TOO_LARGE', async () => {
+    const { socket } = await connection();
+    socket.receive(presence('join', 'chat:room', { name: 'Alice' }));
+    socket.receive(presence('join', 'chat:room', { bio: 'x'.repeat(2000) }));
+    await until(() => answers(socket).length === 2);
+    expect(answered(socket)).toEqual(['alice', 'MESSAGE_TOO_LARGE']);
+  });
+
+  it('charges a frame behind another only in its turn: a refusal by the control limit comes after the answer to the frame before it', async () => {
+    const { socket } = await connection({ rateLimits: { control: { perMinute: 6, burst: 1 } } });
+    socket.receive(presence('join'));
+    socket.receive(presence('leave'));
+    await until(() => answers(socket).length === 2);
+    expect(answered(socket)).toEqual(['alice', 'RATE_LIMIT_EXCEEDED']);
+    expect(socket.ofType('error')).toMatchObject([{ details: { scope: 'control', ch: 'chat:room', action: 'leave' } }]);
+  });
+
+  it('answers a frame of another channel without waiting for one still waiting on the backend', async () => {
+    const { socket, parts } = await connection();
+    const release = holdNextList(parts);
+    socket.receive(presence('list', 'chat:slow'));
+    socket.receive(presence('join', 'chat:fast'));
+    await until(() => answers(socket).length === 1);
+    expect(answers(socket)).toMatchObject([{ type: 'presence_state', ch: 'chat:fast' }]);
+    release();
+    await until(() => answers(socket).length === 2);
+  });
+
+  it('stops reading the socket when 1,000 presence frames wait their turn, and reads it again once fewer do', async () => {
+    const { socket, parts } = await connection({ rateLimits: { control: { perMinute: 60_000, burst: 2000 } } });
+    const release = holdNextList(parts);
+    socket.receive(presence('list'));
+    for (let i = 0; i < 999; i++) socket.receive(presence('list'));
+    expect(socket.pausedAt).toEqual([]);
+    socket.receive(presence('list'));
+    expect(socket.isPaused).toBe(true);
+    release();
+    await until(() => answers(socket).length === 1001);
+    expect(socket.resumedAt).toHaveLength(1);
+    expect(socket.sent.slice(0, socket.resumedAt[0]).filter((frame) => frame.type === 'presence_state')).toHaveLength(1);
+    expect(socket.isPaused).toBe(false);
+  });
+
+  it('drops the frames still waiting their turn when it closes: a join behind a list never joins', async () => {
+    const { socket, connection: serverSide, parts } = await connection();
+    const release = holdNextList(parts);
+    socket.receive(presence('list'));
+    socket.receive(presence('join'));
+    serverSide.closeWith(1000, 'bye');
+    await serverSide.closed;
+    release();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(await parts.backend.presenceList('chat:room')).toEqual([]);
+    expect(parts.hub.sizes()).toMatchObject({ pendingLeaves: 0 });
+  });
+});
+
 describe('ServerConnection: frames held while its token is verified', () => {
   it('reads them in order once verified, and reads none after the one that closes the socket', async () => {
     let release = () => {};
@@ -355,6 +429,34 @@ describe('ServerConnection: closing', () => {
     serverSide.closeWith(1012, 'server restart', undefined, 5000);
     await vi.advanceTimersByTimeAsync(301);
     expect(seen.terminated).toBe(true);
+  });
+
+  it('measures how long a socket has been quiet on the node’s clock, whatever the wall clock says: closes it with 1001 only once idleTimeoutMs have passed there since its last frame', async () => {
+    const { socket, connection: serverSide, clock } = await connection();
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(Date.now() + 3_600_000);
+    serverSide.closeIfIdle(clock.now(), 2000);
+    clock.time += 1500;
+    socket.receive({ type: 'ping', ts: 1 });
+    clock.time += 2000;
+    serverSide.closeIfIdle(clock.now(), 2000);
+    expect(socket.closedWith).toBeUndefined();
+    clock.time += 1;
+    serverSide.closeIfIdle(clock.now(), 2000);
+    expect(socket.closedWith).toEqual({ code: 1001, reason: 'idle timeout' });
+  });
+
+  it('pings a quiet socket, and terminates it once a ping goes unanswered, by the node’s clock though the wall clock was stepped back', async () => {
+    const { socket, connection: serverSide, clock } = await connection();
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(Date.now() - 3_600_000);
+    const pings = vi.spyOn(socket, 'ping');
+    clock.time += 100;
+    serverSide.ping(clock.now(), 100);
+    expect([pings.mock.calls.length, socket.closedWith]).toEqual([1, undefined]);
+    clock.time += 100;
+    serverSide.ping(clock.now(), 100);
+    expect(socket.closedWith?.code).toBe(1006);
   });
 
   it('reads no frame once it has begun to close, nor once it is closed', async () => {

@@ -119,7 +119,7 @@ describe('Hub: subscriptions', () => {
     expect((await parts.metrics.backendUp.get()).values[0]!.value).toBe(1);
   });
 
-  it('refuses a subscription past maxSubscriptionsPerConnection, naming the channel and the limit; a subscribe again to one it has does not count', async () => {
+  it('refuses a subscription past maxSubscriptionsPerConnection for good (AUTHORIZATION_FAILED, not a rate limit to wait out), naming the channel, the action and the limit; a subscribe again to one it has does not count', async () => {
     const { connect } = await node({ maxSubscriptionsPerConnection: 2 });
     const { socket } = connect('reader');
     await subscribed(socket, 'chat:a');
@@ -127,7 +127,7 @@ describe('Hub: subscriptions', () => {
     await subscribed(socket, 'chat:a');
     socket.receive({ type: 'subscribe', ch: 'chat:c' });
     await until(() => socket.ofType('error').length === 1);
-    expect(socket.ofType('error')).toEqual([{ type: 'error', code: 'RATE_LIMIT_EXCEEDED', message: 'too many subscriptions', details: { ch: 'chat:c', limit: 2 } }]);
+    expect(socket.ofType('error')).toEqual([{ type: 'error', code: 'AUTHORIZATION_FAILED', message: 'too many subscriptions', details: { ch: 'chat:c', action: 'subscribe', limit: 2 } }]);
   });
 
   it('counts a channel unsubscribed no more toward maxSubscriptionsPerConnection', async () => {
@@ -623,13 +623,13 @@ describe('Hub: a backend that fails', () => {
     expect((await published(socket, 'again')).type).toBe('ack');
   });
 
-  it('answers a subscribe whose history read fails with SERVER_ERROR, and keeps no subscription', async () => {
+  it('answers a subscribe whose history read fails with SERVER_ERROR naming the channel and the action, and keeps no subscription', async () => {
     const { connect, parts } = await node({ implicitChannels: false });
     const { socket } = connect('alice');
     vi.spyOn(parts.backend, 'read').mockImplementationOnce(down);
     socket.receive({ type: 'subscribe', ch: 'chat:room' });
     await until(() => socket.ofType('error').length === 1);
-    expect(socket.ofType('error')).toEqual([{ type: 'error', code: 'SERVER_ERROR', message: 'subscribe failed: history unavailable, retry', details: { ch: 'chat:room' } }]);
+    expect(socket.ofType('error')).toEqual([{ type: 'error', code: 'SERVER_ERROR', message: 'subscribe failed: history unavailable, retry', details: { ch: 'chat:room', action: 'subscribe' } }]);
     expect(parts.hub.sizes()).toMatchObject({ hubChannels: 0, subscriptions: 0 });
   });
 
