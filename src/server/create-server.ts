@@ -36,7 +36,7 @@ export interface SocketchartServer {
   address(): AddressInfo | null;
   /** Publishes a numbered message to a channel, as the server (no authorization, `from` absent). */
   broadcast(ch: string, data: unknown, event?: string, options?: { id?: string }): Promise<PublishResult>;
-  /** Publishes to `user:<userId>`, which every connection of the user receives (on every node); an invalid user id throws InvalidOptionError. */
+  /** Publishes to `user:<userId>`, which every connection of the user receives (on every node); an invalid user id rejects with InvalidOptionError. */
   sendToUser(userId: string, data: unknown, event?: string): Promise<PublishResult>;
   /** Publishes to `broadcast:all`, which every connection receives (on every node). */
   broadcastAll(data: unknown, event?: string): Promise<PublishResult>;
