@@ -144,7 +144,7 @@ export class Inbound implements FrameSink {
     const details = error.details as { ch?: unknown; action?: unknown; scope?: unknown } | undefined;
     if (details?.action === 'subscribe') {
       if (error.code === ErrorCode.AUTHORIZATION_FAILED) this.refuse(details.ch, error);
-      else if (details.scope === 'control') host.subscribeLater(details.ch as string, error.retryAfterMs);
+      else if (details.scope === 'control' || error.code === ErrorCode.SERVER_ERROR) host.subscribeLater(details.ch as string, error.retryAfterMs);
     }
     host.toMachine({ type: 'server.error', socket: host.socketId, action: classifyErrorFrame(error), error: releaseFrames(error) });
   }

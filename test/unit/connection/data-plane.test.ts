@@ -781,6 +781,20 @@ describe('subscribes refused by the server\'s control rate limit', () => {
     expect(h.connection.status).toBe('connected');
   });
 
+  it('a subscribe the server could not serve (SERVER_ERROR: its history unavailable) is sent again after reconnect.baseMs, with its since', async () => {
+    const h = harness({ heartbeat: false, reconnect: { baseMs: 500 } });
+    h.connection.subscribe('a', () => {});
+    await h.connect();
+    const socket = h.server.last!;
+    socket.push({ type: 'message', ch: 'a', seq: 7, data: 'seven' });
+    socket.push({ type: 'error', code: 'SERVER_ERROR', message: 'subscribe failed: history unavailable', details: { ch: 'a', action: 'subscribe' } });
+    await h.advance(499);
+    expect(socket.sentOfType('subscribe')).toHaveLength(1);
+    await h.advance(1);
+    expect(socket.sentOfType('subscribe').slice(1)).toEqual([{ type: 'subscribe', ch: 'a', since: 7 }]);
+    expect(h.connection.status).toBe('connected');
+  });
+
   it('a channel unsubscribed meanwhile is not subscribed again, and a drop cancels the retry (the reconnect resubscribes)', async () => {
     const h = harness({ heartbeat: false, reconnect: { baseMs: 100, capMs: 100, jitter: 0 } });
     const off = h.connection.subscribe('a', () => {});
