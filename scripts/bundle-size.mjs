@@ -29,14 +29,14 @@ const figures = [
   {
     name: 'client entry: createConnection (xstate included)',
     contents: "export { createConnection } from './dist/index.js';",
-    budget: 45.7 * KB,
+    budget: 45.8 * KB,
     target: 25 * KB,
     excludes: { 'pool code': poolCode },
   },
   {
     name: 'client entry: createBaseConnection, no features (xstate included)',
     contents: "export { createBaseConnection } from './dist/index.js';",
-    budget: 41.2 * KB,
+    budget: 41.3 * KB,
     target: 25 * KB,
     excludes: { 'pool code': poolCode, ...Object.fromEntries(Object.entries(featureCode).map(([name, markers]) => [`${name} code`, markers])) },
   },

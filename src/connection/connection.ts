@@ -93,13 +93,13 @@ export class Connection {
     actor.send({ type: 'connection.start' });
   }
 
-  /** Closes the connection (code 1000); nothing reopens it but `start()`. Queued sends reject with CLOSED. */
+  /** Closes the connection (code 1000); nothing reopens it but `start()`. Queued sends reject with CLOSED. Does nothing after `dispose()`. */
   stop(options: { code?: number; reason?: string } = {}): this {
     const { code, reason } = options;
     if (code !== undefined && code !== 1000 && !(Number.isInteger(code) && code >= 3000 && code <= 4999)) throw new InvalidOptionError('code', 'a close code: 1000, or 3000 to 4999', code);
     if (reason !== undefined && !(typeof reason === 'string' && utf8Length(reason) <= 123)) throw new InvalidOptionError('reason', 'a string of at most 123 UTF-8 bytes', reason);
     this.userStopped = true;
-    if (!this.restsClosed) this.running().send({ type: 'connection.stop', ...options });
+    if (!this.rt.disposed && !this.restsClosed) this.running().send({ type: 'connection.stop', ...options });
     return this;
   }
 
@@ -110,7 +110,7 @@ export class Connection {
 
   /** Stops on behalf of the owner (a pool), leaving the user's own intent as it was. */
   stopForOwner(): void {
-    if (!this.restsClosed) this.running().send({ type: 'connection.stop' });
+    if (!this.rt.disposed && !this.restsClosed) this.running().send({ type: 'connection.stop' });
   }
 
   /** Dials again now: leaves `failed`, or skips a backoff or an open circuit. */

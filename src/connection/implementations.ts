@@ -6,7 +6,7 @@ import { heartbeatMachine } from '../../machines/heartbeat.machine.js';
 import type { DeadlineInput, HeartbeatEvent } from '../../machines/heartbeat.types.js';
 import { withinTimerRange } from '../environment/clock.js';
 import { ErrorCode, SocketchartError } from '../protocol/errors.js';
-import { rethrowLater } from '../events/emitter.js';
+import { attempt, rethrowLater } from '../events/emitter.js';
 import { recoveryDelay } from '../policy/backoff.js';
 import { planRetry, urlForDial } from '../policy/retry-plan.js';
 import { awaitsToken, socketLogic } from '../transport/socket-actor.js';
@@ -125,7 +125,8 @@ export const connectionImplementations = {
     },
   },
   delays: /* @__PURE__ */ withinTimerRange<{ context: ConnectionContext }>(connectionMachine, {
-    recoveryTimeout: ({ context }) => (context.settings.circuit === false ? 0 : recoveryDelay(context.circuit.trips, context.settings.circuit)),
+    recoveryTimeout: ({ context }) =>
+      context.settings.circuit === false ? 0 : Math.max(recoveryDelay(context.circuit.trips, context.settings.circuit), context.retryKind === 'later' ? context.retryDelayMs : 0),
   }),
   actors: {
     socket: /* @__PURE__ */ socketLogic(runtimeOf),
@@ -138,7 +139,8 @@ export const connectionImplementations = {
       }
       const grant = () => sendBack({ type: 'permit.granted' });
       try {
-        return dialGate.request(priority, grant);
+        const withdraw = dialGate.request(priority, grant);
+        return typeof withdraw === 'function' ? () => void attempt(withdraw) : undefined;
       } catch (error) {
         rethrowLater(error);
         grant();

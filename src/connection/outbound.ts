@@ -102,22 +102,30 @@ export class Outbound {
     if (options.rateLimit.configured) this.limiter = new RateLimiter(options.clock, options.rateLimit);
     this.loading = options.store !== undefined;
     if (options.store) {
-      const failed = (what: string, cause?: unknown) =>
-        host.reportError(new SocketchartError(ErrorCode.SERVER_ERROR, { message: `The persistence store ${what}`, recovery: 'none', cause }));
-      const outbox = (this.outbox = new Outbox(options.store, options.clock, (what, cause) => failed(`could not ${what} a message`, cause)));
-      /** This run's messages go on without what the store holds. */
-      const giveUp = (what: string, cause?: unknown) => {
-        failed(what, cause);
-        this.loaded();
-        if (this.size > 0) this.wakeFlusher();
-      };
-      this.loadTimer = options.clock.setTimeout(() => giveUp('did not answer its load'), options.connectTimeoutMs);
+      const outbox = (this.outbox = new Outbox(options.store, options.clock, (what, cause) => this.failed(`could not ${what} a message`, cause)));
+      this.awaitLoad();
       outbox.load().then(
         // answered after the timer: behind what this run queued
         (messages) => this.restore(messages, this.loading),
-        (cause) => giveUp('could not be loaded', cause),
+        (cause) => this.giveUp('could not be loaded', cause),
       );
     }
+  }
+
+  private failed(what: string, cause?: unknown): void {
+    this.host.reportError(new SocketchartError(ErrorCode.SERVER_ERROR, { message: `The persistence store ${what}`, recovery: 'none', cause }));
+  }
+
+  /** This run's messages go on without what the store holds. */
+  private giveUp(what: string, cause?: unknown): void {
+    this.failed(what, cause);
+    this.loaded();
+    if (this.size > 0) this.wakeFlusher();
+  }
+
+  /** While the store loads, its answer is awaited for `connectTimeoutMs` at most. */
+  private awaitLoad(): void {
+    if (this.loading) this.loadTimer = this.host.options.clock.setTimeout(() => this.giveUp('did not answer its load'), this.host.options.connectTimeoutMs);
   }
 
   /** The store answered its load, or was given up on. */
@@ -388,11 +396,12 @@ export class Outbound {
     return { outcome: 'throttled', waitMs: wait };
   }
 
-  /** The connection left `closed` or `failed`: what the store loaded meanwhile is queued now. */
+  /** The connection left `closed` or `failed`: what the store loaded meanwhile is queued now, or its load is awaited again. */
   reopened(): void {
     const messages = this.unrestored;
     this.unrestored = undefined;
     if (messages) this.restore(messages);
+    this.awaitLoad();
   }
 
   /** The fast path reopened, or the link is gone: the wait for the rate limit is over. */
@@ -469,7 +478,9 @@ export class Outbound {
     return (this.limiter ??= new RateLimiter(this.host.options.clock, this.host.options.rateLimit));
   }
 
-  rejectAll(error: SocketchartError): void {
+  /** Closed or failed: every message waiting rejects, and the store's load is not awaited until the connection reopens. */
+  settle(error: SocketchartError): void {
+    if (this.loading) this.host.options.clock.clearTimeout(this.loadTimer);
     this.queue?.rejectAll(error);
     this.acks?.rejectAll(error);
   }

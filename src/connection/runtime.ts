@@ -176,9 +176,13 @@ export class ConnectionRuntime implements SocketCallbacks {
       const reason = failureStatuses.has(status) && context.lastError ? this.redact(context.lastError.message) : undefined;
       this.events.emit('state', reason === undefined ? { status, previous: before.status } : { status, previous: before.status, reason });
     }
-    if (this.restingOwner && link.settled && this.actor) {
-      this.releasing = true;
-      releaseActor(this.actor, this.restingOwner);
+    if (this.restingOwner && link.settled) {
+      // once the listeners are done: a start() or retry() one of them made waits in the actor's mailbox
+      queueMicrotask(() => {
+        if (!this.link.settled || this.actor!.getSnapshot().status !== 'active') return;
+        this.releasing = true;
+        releaseActor(this.actor!, this.restingOwner!);
+      });
     }
   }
 
@@ -415,7 +419,7 @@ export class ConnectionRuntime implements SocketCallbacks {
   /** Closed or failed: the environment is let go and every queued send rejects. */
   settle(error: SocketchartError): void {
     this.unwatchEnvironment();
-    this.outbound_?.rejectAll(error);
+    this.outbound_?.settle(error);
     this.operations?.endAll(error);
   }
 

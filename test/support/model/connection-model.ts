@@ -219,7 +219,10 @@ export function contextOf(snapshot: AnyMachineSnapshot) {
 export function modelMachine(clock: { at: number }) {
   return connectionMachine.provide({
     actions: { planRetry: assign(({ context }) => planRetry(context, clock.at, () => drawFor(context))) },
-    delays: { recoveryTimeout: ({ context }) => (context.settings.circuit === false ? 0 : recoveryDelay(context.circuit.trips, context.settings.circuit)) },
+    delays: {
+      recoveryTimeout: ({ context }) =>
+        context.settings.circuit === false ? 0 : Math.max(recoveryDelay(context.circuit.trips, context.settings.circuit), context.retryKind === 'later' ? context.retryDelayMs : 0),
+    },
   });
 }
 

@@ -49,6 +49,42 @@ it('a dialGate whose request() throws is rethrown later, and the dial goes on wi
   expect(h.connection.status).toBe('connected');
 });
 
+it('a dialGate whose withdraw function throws is rethrown later: the connection goes offline from queued, and dials once the network is back', async () => {
+  const rethrown = collectRethrown();
+  const failure = new Error('withdraw failed');
+  const grants: Array<() => void> = [];
+  const withdraw = () => {
+    throw failure;
+  };
+  const h = harness({ dialGate: { request: (_priority, grant) => (grants.push(grant), withdraw) } });
+  h.connection.start();
+  await h.settle();
+  expect(h.connection.status).toBe('queued');
+  h.env.emit('offline');
+  await h.settle();
+  expect(rethrown).toEqual([failure]);
+  expect(h.connection.status).toBe('offline');
+  h.env.emit('online');
+  await h.settle();
+  grants.at(-1)!();
+  await h.settle();
+  expect(h.connection.actor.getSnapshot().status).toBe('active');
+  expect(h.connection.status).toBe('connected');
+});
+
+it('a dialGate whose request() returns no withdraw function (an async request() returns a promise) lets the connection dial once granted', async () => {
+  const grants: Array<() => void> = [];
+  const request = async (_priority: number, grant: () => void) => void grants.push(grant);
+  const h = harness({ dialGate: { request } as never });
+  h.connection.start();
+  await h.settle();
+  expect(h.connection.status).toBe('queued');
+  grants[0]!();
+  await h.settle();
+  expect(h.connection.actor.getSnapshot().status).toBe('active');
+  expect(h.connection.status).toBe('connected');
+});
+
 it('a url function that throws is a CONNECTION_FAILED to retry, naming what it threw but not its message; the next dial asks again', async () => {
   let calls = 0;
   const h = harness({

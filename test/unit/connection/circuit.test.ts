@@ -17,6 +17,16 @@ async function openCircuit(options: Parameters<typeof harness>[0] = {}): Promise
   return h;
 }
 
+/** The server closes the connection's socket with `code` and `reason`: how long, to the second, the connection waits before it dials again. */
+async function waitAfterClose(h: Harness, code: number, reason = ''): Promise<number> {
+  const dials = h.server.sockets.length;
+  h.server.last!.closeFromServer(code, reason);
+  await h.settle();
+  let waited = 0;
+  for (; h.server.sockets.length === dials && waited < 1_000_000; waited += 1_000) await h.advance(1_000);
+  return waited;
+}
+
 describe('circuit breaker', () => {
   it('opens after failureThreshold consecutive failed dials and dials nothing while open', async () => {
     const h = await openCircuit();
@@ -99,6 +109,24 @@ describe('circuit breaker', () => {
     h.connection.retry();
     await h.settle();
     expect(h.connection.status).toBe('connected');
+  });
+
+  it('a 4029 with retry_after that trips the circuit keeps it open at least retry_after: no probe before the server said', async () => {
+    const h = harness({ circuit, reconnect });
+    await h.connect();
+    const waits: number[] = [];
+    for (let i = 0; i < 4; i++) waits.push(await waitAfterClose(h, 4029, '{"retry_after":120}'));
+    expect(h.states).toContain('circuitOpen');
+    expect(waits.every((ms) => ms >= 120_000), `waits ${waits.join(', ')}`).toBe(true);
+  });
+
+  it('a 1013 that trips the circuit keeps it open at least tryLaterMs', async () => {
+    const h = harness({ circuit, reconnect: { ...reconnect, tryLaterMs: 60_000 } });
+    await h.connect();
+    const waits: number[] = [];
+    for (let i = 0; i < 4; i++) waits.push(await waitAfterClose(h, 1013));
+    expect(h.states).toContain('circuitOpen');
+    expect(waits.every((ms) => ms >= 60_000), `waits ${waits.join(', ')}`).toBe(true);
   });
 
   it('offline while the circuit is open comes back to circuitOpen, not to a dial, when online returns', async () => {

@@ -197,6 +197,17 @@ describe('connectionLogic(): a connection without the handle', () => {
     expect(() => connection.start()).toThrow(/disposed/);
   });
 
+  it('stop() on the handle of an actor the app has stopped does nothing', async () => {
+    const { clock, options } = world();
+    const actor = createActor(connectionLogic(options), { clock }).start();
+    const connection = connectionOf(actor);
+    connection.start();
+    await settle();
+    actor.stop();
+    expect(connection.isDisposed).toBe(true);
+    expect(() => connection.stop()).not.toThrow();
+  });
+
   it('a handle disposed before the app stops its actor emits disposed once', async () => {
     const { clock, options } = world();
     const actor = createActor(connectionLogic(options), { clock }).start();

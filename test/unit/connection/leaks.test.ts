@@ -136,6 +136,37 @@ describe('a connection at rest lets go of its actor, whatever is called on it', 
     expect(h.connection.status).toBe('connected');
   });
 
+  it('a start() from a listener of the closed state runs the connection on with one environment listener; stopped again, nothing is left', async () => {
+    const h = harness();
+    await h.connect();
+    const remove = h.connection.on('state', ({ status }) => {
+      if (status === 'closed') h.connection.start();
+    });
+    h.connection.stop();
+    await h.advance(5_000);
+    expect(h.connection.status).toBe('connected');
+    expect(h.env.listenerCount, 'environment listeners').toBe(1);
+    remove();
+    h.connection.stop();
+    await h.settle();
+    expectNothingLeft(h);
+    expect(h.connection.actor.getSnapshot().status).toBe('stopped');
+  });
+
+  it('a stop() or retry() from a listener of the closed state changes nothing: the actor is still let go and nothing listens', async () => {
+    const h = harness();
+    await h.connect();
+    h.connection.on('state', ({ status }) => {
+      if (status !== 'closed') return;
+      h.connection.stop();
+      h.connection.retry();
+    });
+    h.connection.stop();
+    await h.advance(5_000);
+    expectNothingLeft(h);
+    expect(h.connection.actor.getSnapshot().status).toBe('stopped');
+  });
+
   it('start() on a failed connection (only retry() leaves failed) watches nothing and runs no new actor; retry() still dials', async () => {
     const h = harness();
     await h.connect();

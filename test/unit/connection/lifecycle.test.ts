@@ -58,6 +58,33 @@ describe('connection lifecycle', () => {
     await h.advance(1);
     expectNothingLeft(h);
   });
+
+  it('start() called from a state listener as the connection closes dials again and connects; every listener hears closed first', async () => {
+    const h = harness();
+    await h.connect();
+    h.connection.on('state', ({ status }) => {
+      if (status === 'closed' && h.server.sockets.length === 1) h.connection.start();
+    });
+    const heard: string[] = [];
+    h.connection.on('state', ({ status }) => heard.push(status));
+    h.connection.stop();
+    await h.advance(5_000);
+    expect(h.server.sockets).toHaveLength(2);
+    expect(h.connection.status).toBe('connected');
+    expect(heard).toEqual(['closing', 'closed', 'connecting', 'connected']);
+  });
+
+  it('retry() called from a state listener as the connection fails dials again and connects', async () => {
+    const h = harness();
+    await h.connect();
+    h.connection.on('state', ({ status }) => {
+      if (status === 'failed' && h.server.sockets.length === 1) h.connection.retry();
+    });
+    h.server.last!.closeFromServer(4003, 'forbidden');
+    await h.advance(5_000);
+    expect(h.server.sockets).toHaveLength(2);
+    expect(h.connection.status).toBe('connected');
+  });
 });
 
 describe('start() during closing', () => {

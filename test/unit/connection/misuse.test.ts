@@ -82,6 +82,14 @@ describe('misuse is refused at once', () => {
     expect(h.server.sockets).toHaveLength(1);
   });
 
+  it('stop() after dispose() does nothing, as pool.stop() after dispose() does', async () => {
+    const h = harness();
+    await h.connect();
+    h.connection.dispose();
+    expect(() => h.connection.stop()).not.toThrow();
+    expect(h.connection.status).toBe('closed');
+  });
+
   it('stop() with a close code or reason a browser WebSocket refuses throws InvalidOptionError naming it, and the connection stays up', async () => {
     const h = harness();
     await h.connect();

@@ -1,6 +1,7 @@
 import { expect, it } from 'vitest';
 import { ErrorCode, isSocketchartError, memoryStore, type MessageStore, type StoredMessage } from '../../../src/index.js';
 import { harness } from '../../support/harness.js';
+import { expectNothingLeft } from '../../support/invariants.js';
 
 /**
  * Messages a previous run left in the persistence store are queued again when the store has loaded: a
@@ -255,4 +256,32 @@ it('a connection disposed while its store loads leaves no load timer behind', as
   expect(h.clock.pending).toBeLessThan(before);
   await h.advance(60_000);
   expect(h.errors).toEqual([]);
+});
+
+it('a connection stopped while its store loads leaves no load timer behind, and reports nothing once closed', async () => {
+  const store: MessageStore = { load: () => new Promise(() => {}), put: () => undefined, delete: () => undefined };
+  const h = harness({ heartbeat: false, persistence: { store } });
+  h.connection.start();
+  await h.settle();
+  h.connection.stop();
+  await h.settle();
+  expectNothingLeft(h);
+  await h.advance(60_000);
+  expect(h.errors).toEqual([]);
+});
+
+it('a connection stopped while its store loads, then started again, waits connectTimeoutMs again for the load: then it sends and reports the store', async () => {
+  const store: MessageStore = { load: () => new Promise(() => {}), put: () => undefined, delete: () => undefined };
+  const h = harness({ heartbeat: false, persistence: { store }, connectTimeoutMs: 5_000 });
+  h.connection.start();
+  await h.settle();
+  h.connection.stop();
+  await h.advance(60_000);
+  await h.connect();
+  void h.connection.send('hello', { channel: 'c' });
+  await h.advance(4_999);
+  expect(h.server.last!.sentOfType('publish')).toEqual([]);
+  await h.advance(1);
+  expect(h.server.last!.sentOfType('publish').map((frame) => frame.data)).toEqual(['hello']);
+  expect(h.errors.map((error) => error.message)).toEqual(['The persistence store did not answer its load']);
 });
