@@ -230,10 +230,14 @@ export class Outbound {
       belowHighWater(ws, queueOptions.highWaterMark) &&
       (this.limiter === undefined || this.limiter.take(options.channel) === Take.ok)
     ) {
-      ws.send(frame);
-      host.metrics.messagesOut++;
-      host.metrics.bytesOut += exactBytes(frame);
-      return RESOLVED;
+      try {
+        ws.send(frame);
+        host.metrics.messagesOut++;
+        host.metrics.bytesOut += exactBytes(frame);
+        return RESOLVED;
+      } catch {
+        // queued, as drain() does: it goes on a later write
+      }
     }
     if (link.settled) return Promise.reject(closedError(link.status));
     const ttl = options.ttl ?? queueOptions.defaultTtlMs;
@@ -467,11 +471,15 @@ export class Outbound {
     ));
   }
 
-  /** A message written again takes its rate-limit token like any other: without one, the ms until it may go. */
+  /** A message written again takes its rate-limit token like any other: without one, the ms until it may go; when the write throws, `acks.timeoutMs`. */
   private writeLimited(frame: OutgoingFrame, channel: string | undefined, write: (frame: OutgoingFrame) => boolean): boolean | number {
     const limiter = this.limiter;
     if (limiter !== undefined && limiter.take(channel) !== Take.ok) return Math.max(1, limiter.waitMs(channel));
-    return write(frame);
+    try {
+      return write(frame);
+    } catch {
+      return this.host.options.acks.timeoutMs;
+    }
   }
 
   private rateLimiter(): RateLimiter {

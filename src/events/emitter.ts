@@ -16,21 +16,28 @@ export function attempt<T>(fn: () => T): T | undefined {
 
 type Listener<T> = (payload: T) => void;
 
+/** One `on()`: the same function added twice is two subscriptions, each ended by its own remover. */
+interface Subscription {
+  readonly listener: Listener<never>;
+}
+
 /**
  * A small typed event emitter. Listeners run in the order they were added; one that throws does not
- * stop the others (its error is rethrown on a later turn). Nothing is allocated until the first `on`.
+ * stop the others (its error is rethrown on a later turn). An emit calls those listening when it began
+ * and not removed since. Nothing is allocated until the first `on`.
  */
 export class Emitter<Events extends object> {
-  private listeners: Map<keyof Events, Set<Listener<never>>> | undefined;
+  private listeners: Map<keyof Events, Set<Subscription>> | undefined;
 
   /** Adds a listener; returns the function that removes it. */
   on<K extends keyof Events>(event: K, listener: Listener<Events[K]>): () => void {
     const listeners = (this.listeners ??= new Map());
     let set = listeners.get(event);
     if (!set) listeners.set(event, (set = new Set()));
-    set.add(listener as Listener<never>);
+    const subscription: Subscription = { listener: listener as Listener<never> };
+    set.add(subscription);
     return () => {
-      set.delete(listener as Listener<never>);
+      set.delete(subscription);
       if (set.size > 0 || listeners.get(event) !== set) return;
       listeners.delete(event);
       if (listeners.size === 0 && this.listeners === listeners) this.listeners = undefined;
@@ -45,16 +52,17 @@ export class Emitter<Events extends object> {
   emit<K extends keyof Events>(event: K, payload: Events[K]): void {
     const set = this.listeners?.get(event);
     if (!set) return;
-    for (const listener of [...set]) {
+    for (const subscription of [...set]) {
+      if (!set.has(subscription)) continue;
       try {
-        (listener as Listener<Events[K]>)(payload);
+        (subscription.listener as Listener<Events[K]>)(payload);
       } catch (error) {
         rethrowLater(error);
       }
     }
   }
 
-  /** Removes every listener. */
+  /** Removes every listener, for the emits after it. */
   clear(): void {
     this.listeners = undefined;
   }

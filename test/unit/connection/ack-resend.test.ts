@@ -19,6 +19,22 @@ function silent(h: Harness) {
   h.server.onFrame = () => undefined;
 }
 
+/** The server acknowledges every publish. */
+function acking(h: Harness) {
+  h.server.onFrame = (socket, frame) => {
+    if (frame.json?.type === 'publish') socket.push({ type: 'ack', id: frame.json.id, seq: 1 });
+  };
+}
+
+/** The socket's next `count` writes throw (as a socket may while it goes away). */
+function failWrites(socket: MockSocket, count = 1): void {
+  const send = socket.send.bind(socket);
+  socket.send = (data) => {
+    if (count-- > 0) throw new Error('write failed');
+    send(data);
+  };
+}
+
 /** Fails the test instead of spinning forever when timers keep firing at one instant. */
 function guardTimerStorm(h: Harness): void {
   const clock = h.clock;
@@ -100,6 +116,61 @@ it('an ack timeout that passes while the link is down writes nothing and costs n
   expect(h.connection.status).toBe('connected');
   expect(publishes(h.server.last)).toEqual(['m']);
   expect(box.status).toBe('resolved');
+});
+
+it('an acknowledged message whose first write throws is not held in flight for good: it goes on a later write and resolves, and its id is free again', async () => {
+  const h = harness({ heartbeat: false, acks: { timeoutMs: 1_000, maxAttempts: 3 } });
+  acking(h);
+  await h.connect();
+  failWrites(h.server.last!);
+  const box = track(h.connection.send('first', { channel: 'c', ack: true, id: 'order-1' }));
+  await h.advance(1_000);
+  expect(publishes(h.server.last)).toEqual(['first']);
+  expect(box.status).toBe('resolved');
+  const again = track(h.connection.send('again', { channel: 'c', ack: true, id: 'order-1' }));
+  await h.settle();
+  expect(again.status).toBe('resolved');
+});
+
+it('an ack-timeout write that throws does not throw out of the timer nor cost an attempt: the message goes after acks.timeoutMs, and the others in flight still go again', async () => {
+  const h = harness({ heartbeat: false, acks: { timeoutMs: 1_000, maxAttempts: 2 } });
+  guardTimerStorm(h);
+  silent(h);
+  await h.connect();
+  const first = track(h.connection.send('a', { channel: 'a', ack: true }));
+  const second = track(h.connection.send('b', { channel: 'b', ack: true }));
+  await h.settle();
+  const socket = h.server.last!;
+  failWrites(socket);
+  acking(h);
+  expect(() => h.clock.advance(1_000)).not.toThrow();
+  await h.settle();
+  expect(publishes(socket)).toEqual(['a', 'b', 'b']);
+  expect(second.status).toBe('resolved');
+  await h.advance(1_000);
+  expect(publishes(socket)).toEqual(['a', 'b', 'b', 'a']);
+  expect(first.status).toBe('resolved');
+});
+
+it('after a reconnect, a resend whose write throws waits acks.timeoutMs and goes then, ahead of the messages after it', async () => {
+  const h = harness({ heartbeat: false, acks: { timeoutMs: 1_000, maxAttempts: 2 }, reconnect: { baseMs: 100, capMs: 100, jitter: 0 } });
+  guardTimerStorm(h);
+  silent(h);
+  await h.connect();
+  const sends = [track(h.connection.send('a', { channel: 'c', ack: true })), track(h.connection.send('b', { channel: 'c', ack: true }))];
+  await h.settle();
+  h.server.last!.drop();
+  await h.settle();
+  acking(h);
+  h.clock.advance(100); // the reconnect dials: the new socket opens on a later turn
+  const socket = h.server.last!;
+  failWrites(socket);
+  await h.settle();
+  expect(h.connection.status).toBe('connected');
+  expect(publishes(socket)).toEqual([]);
+  await h.advance(1_000);
+  expect(publishes(socket)).toEqual(['a', 'b']);
+  expect(sends.map((box) => box.status)).toEqual(['resolved', 'resolved']);
 });
 
 it('once every acknowledged message is acknowledged, no ack timer is left behind', async () => {

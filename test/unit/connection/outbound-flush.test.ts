@@ -97,6 +97,25 @@ it('a write that throws leaves the message queued, unresolved; it goes once the 
   expect(h.connection.metrics().messagesOut).toBe(1);
 });
 
+it('a write on the fast path that throws does not throw out of send(): the message waits, goes once the socket takes it, and its promise resolves', async () => {
+  let failing = 0;
+  const h = withSockets((_socket, _data, pass) => {
+    if (failing > 0) {
+      failing--;
+      throw new Error('write failed');
+    }
+    pass();
+  });
+  await h.connect();
+  failing = 1;
+  const box = track(h.connection.send('retry-me'));
+  await h.advance(1_000);
+  expect(raws(h.server.last)).toEqual(['retry-me']);
+  expect(box.status).toBe('resolved');
+  expect(h.connection.queued).toBe(0);
+  expect(h.connection.metrics().messagesOut).toBe(1);
+});
+
 it('when the socket pushes back in a drain that also held a message for its channel type, the others go as soon as the socket drains, not when that type refills', async () => {
   let writes = 0;
   const h = withSockets(

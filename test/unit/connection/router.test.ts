@@ -66,6 +66,32 @@ describe('the same function subscribed twice', () => {
     expect(socketOf(h).sentOfType('unsubscribe')).toEqual([]);
     expect(got).toEqual(['m1']);
   });
+
+  it("on('state') with the same handler twice (two parts of an app sharing it) is two subscriptions: each remover ends its own, once", async () => {
+    const h = harness({ heartbeat: false });
+    const seen: string[] = [];
+    const shared = ({ status }: { status: string }) => seen.push(status);
+    const offA = h.connection.on('state', shared); // widget A
+    h.connection.on('state', shared); // widget B, same module-level handler
+    offA(); // widget A unmounts
+    offA();
+    await h.connect();
+    expect(seen.filter((status) => status === 'connected')).toEqual(['connected']);
+  });
+
+  it("on('message') with the same handler twice is two subscriptions: each remover ends its own, once", async () => {
+    const h = harness();
+    await h.connect();
+    const got: unknown[] = [];
+    const shared = (message: { data: unknown }) => got.push(message.data);
+    const offA = h.connection.on('message', shared);
+    h.connection.on('message', shared);
+    socketOf(h).push({ type: 'message', ch: 'a', seq: 1, data: 'm1' });
+    offA();
+    offA();
+    socketOf(h).push({ type: 'message', ch: 'a', seq: 2, data: 'm2' });
+    expect(got).toEqual(['m1', 'm1', 'm2']);
+  });
 });
 
 describe('sequence numbers outside the wire\'s range (an integer from 0 to 2^53 - 1)', () => {

@@ -28,7 +28,35 @@ describe('Emitter', () => {
     offB = emitter.on('tick', () => calls.push('b'));
     emitter.emit('tick', 1);
     emitter.emit('tick', 2);
-    expect(calls).toEqual(['a', 'b', 'a']);
+    expect(calls).toEqual(['a', 'a']);
+  });
+
+  it('a listener added during an emit is not called by that emit, only by the next', () => {
+    const emitter = new Emitter<Events>();
+    const calls: string[] = [];
+    emitter.on('tick', (n) => {
+      calls.push(`a${n}`);
+      if (n === 1) emitter.on('tick', (m) => calls.push(`b${m}`));
+    });
+    emitter.emit('tick', 1);
+    emitter.emit('tick', 2);
+    expect(calls).toEqual(['a1', 'a2', 'b2']);
+  });
+
+  it('the same function added twice is two subscriptions: it is called twice, and removing one leaves the other', () => {
+    const emitter = new Emitter<Events>();
+    const calls: number[] = [];
+    const listener = (n: number) => calls.push(n);
+    const offA = emitter.on('tick', listener);
+    const offB = emitter.on('tick', listener);
+    emitter.emit('tick', 1);
+    offA();
+    offA();
+    emitter.emit('tick', 2);
+    expect(calls).toEqual([1, 1, 2]);
+    expect(emitter.has('tick')).toBe(true);
+    offB();
+    expect(emitter.has('tick')).toBe(false);
   });
 
   it('has() tells whether anything listens, and forgets an event whose last listener left', () => {
