@@ -162,7 +162,7 @@ export class Inbound implements FrameSink {
     if (type === 'ack' && typeof frame.id === 'string') {
       host.outbound.acked({
         id: frame.id,
-        ...(typeof frame.seq === 'number' ? { seq: frame.seq } : {}),
+        ...(isSeq(frame.seq) ? { seq: frame.seq } : {}),
         ...(frame.duplicate === true ? { duplicate: true } : {}),
         ...(frame.data !== undefined ? { data: frame.data } : {}),
       });

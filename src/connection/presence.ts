@@ -297,10 +297,10 @@ export class PresenceSession {
       if (request) this.remove(ch, request);
       const members = membersOf(frame.members);
       if (request?.again && this.joined.has(ch)) this.joined.set(ch, request.again.meta);
+      request?.resolve?.(members);
       // the members of a channel neither joined nor watched are not kept: its diffs would not keep them up to date
       if (this.joined.has(ch) || this.watched.has(ch)) this.replace(ch, members);
       else this.present.delete(ch);
-      request?.resolve?.(members);
     } else if (type === 'presence') {
       this.change(ch, membersOf(frame.joins), membersOf(frame.leaves));
     } else if (type === 'typing' && typeof frame.userId === 'string') {
@@ -313,7 +313,13 @@ export class PresenceSession {
     const after = new Map(members.map((m) => [m.userId, m]));
     this.present.set(ch, after);
     // a member whose meta changed joins again (as the server tells watchers of a join with other meta)
-    const joins = members.filter((m) => JSON.stringify(before.get(m.userId)) !== JSON.stringify(m));
+    const joins = members.filter((m) => {
+      try {
+        return JSON.stringify(before.get(m.userId)) !== JSON.stringify(m);
+      } catch {
+        return true; // a meta nested thousands of levels deep (a 40 KB frame) is past what JSON.stringify walks: counted as changed
+      }
+    });
     const leaves = [...before.values()].filter((m) => !after.has(m.userId));
     if (joins.length > 0 || leaves.length > 0) this.host.events.emit('presence', { ch, joins, leaves, members: [...after.values()] });
   }

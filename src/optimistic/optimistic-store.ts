@@ -1,6 +1,7 @@
 import { Emitter } from '../events/emitter.js';
 import type { InboundMessage } from '../protocol/adapter.js';
 import { ErrorCode, InvalidOptionError, SocketchartError, isSocketchartError } from '../protocol/errors.js';
+import { isSeq } from '../protocol/wire.js';
 import { OptimisticConflictError } from './conflict-error.js';
 import { KeyLedger, type LocalChange, type Settlement } from './key-ledger.js';
 import { resolveStoreOptions, type ResolvedStoreOptions } from './options.js';
@@ -53,8 +54,8 @@ export class OptimisticStore<Value, Change = Value> {
   private readonly rolledBack = new RecentIds<LocalChange<Change>>(MAX_ROLLED_BACK);
   private readonly events = new Emitter<OptimisticStoreEvents<Value, Change>>();
   private readonly releases: Array<() => void>;
-  /** Aborted on `dispose()`: publishes still queued or awaiting their ack are given up. */
-  private readonly abort = new AbortController();
+  /** One per publish not settled, aborted on `dispose()` to give it up (one signal for all would gather a listener per publish). */
+  private readonly sending = new Set<AbortController>();
   /** Highest sequence number the channel has reached for this store. */
   private channelSeq: number | undefined;
   private cachedSnapshot: ReadonlyMap<string, Value> | undefined;
@@ -68,7 +69,7 @@ export class OptimisticStore<Value, Change = Value> {
     this.releases = [
       connection.subscribe<Change>(channel, (data, message) => this.received(data, message)),
       connection.on('control', ({ type, frame }) => {
-        if (type === 'ack' && typeof frame.id === 'string') this.ackFrame(frame.id, typeof frame.seq === 'number' ? frame.seq : undefined);
+        if (type === 'ack' && typeof frame.id === 'string') this.ackFrame(frame.id, isSeq(frame.seq) ? frame.seq : undefined);
       }),
       connection.on('gap', ({ ch, to }) => {
         if (ch === channel && !this.disposed) this.advance(to);
@@ -167,7 +168,7 @@ export class OptimisticStore<Value, Change = Value> {
     this.cachedSnapshot = undefined;
     this.events.clear();
     const error = this.closedError();
-    this.abort.abort(error);
+    for (const sending of this.sending) sending.abort(error);
     for (const settlement of settlements) settlement.reject(error);
   }
 
@@ -210,7 +211,9 @@ export class OptimisticStore<Value, Change = Value> {
     this.refresh(key, lost);
     if (this.disposed) return;
     const { connection, channel, event } = this.options;
-    const { signal } = this.abort;
+    const sending = new AbortController();
+    const { signal } = sending;
+    this.sending.add(sending);
     let sent: Promise<void>;
     try {
       sent = connection.send(change, event === undefined ? { channel, ack: true, id, signal } : { channel, ack: true, id, event, signal });
@@ -220,7 +223,7 @@ export class OptimisticStore<Value, Change = Value> {
     sent.then(
       () => this.acknowledged(local, undefined),
       (error: unknown) => this.rejected(local, sendFailure(error)),
-    );
+    ).finally(() => this.sending.delete(sending));
   }
 
   private ackFrame(id: string, seq: number | undefined): void {
@@ -299,8 +302,8 @@ export class OptimisticStore<Value, Change = Value> {
 
   private apply(data: Change, message: InboundMessage<Change>): void {
     if (this.disposed) return;
-    const seq = message.seq;
-    if (typeof seq === 'number') {
+    const seq = isSeq(message.seq) ? message.seq : undefined;
+    if (seq !== undefined) {
       this.advance(seq - 1);
       this.channelSeq = seq;
     }

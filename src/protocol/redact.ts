@@ -19,10 +19,32 @@ export function redactUrl(url: string, queryParam = 'token'): string {
   });
 }
 
-/** Replaces every occurrence of a known secret in a text. */
+/** The last secret redacted, and its runs: a secret is redacted from many texts in a row (every string of an error's details). */
+let lastSecret: string | undefined;
+let lastRuns = new Set<string>();
+
+/**
+ * Replaces every occurrence of a known secret in a text, and every run of 8 or more of its characters (what a
+ * text cut short keeps of it), adjoining runs as one; a secret shorter than that where it appears whole.
+ * Its cost grows with the text and the secret, not with their product.
+ */
 export function redactSecret(text: string, secret: string | undefined): string {
   if (!secret) return text;
-  return text.replaceAll(secret, '[redacted]');
+  const run = Math.min(8, secret.length);
+  if (lastSecret !== secret) {
+    lastSecret = secret;
+    lastRuns = new Set();
+    for (let i = 0; i + run <= secret.length; i++) lastRuns.add(secret.slice(i, i + run));
+  }
+  let out = '';
+  let end = 0;
+  for (let i = 0; i + run <= text.length; i++) {
+    if (!lastRuns.has(text.slice(i, i + run))) continue;
+    // the first run, or one apart from the last: the text between is kept
+    if (i > end || !out) out += `${text.slice(end, i)}[redacted]`;
+    end = i + run;
+  }
+  return out ? out + text.slice(end) : text;
 }
 
 /** Values nested deeper than this are summarised by `redactDeep` (`[Object]`, `[Array]`): a secret cannot hide below it. */

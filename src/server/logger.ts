@@ -1,5 +1,6 @@
 import type * as Pino from 'pino';
 import type { Logger } from 'pino';
+import { redactSecret } from '../protocol/redact.js';
 import { dependencies } from './dependencies.js';
 
 export type { Logger };
@@ -20,26 +21,11 @@ export const redactPaths = [
 export const createDefaultLogger = (): Logger =>
   dependencies.core<typeof Pino>('pino').pino({ name: 'socketchart-server', level: 'info', redact: { paths: redactPaths, censor: '[redacted]' } });
 
-/** Runs of this many characters or more that a secret holds are redacted, as the secret itself is. */
-const SECRET_RUN = 8;
-
-/** Replaces every occurrence of a secret in a text, and every run of `SECRET_RUN` or more of its characters. */
-export function scrubSecret(text: string, secret: string | undefined): string {
-  if (!secret || secret.length < 4) return text;
-  if (secret.length < SECRET_RUN) return text.split(secret).join('[redacted]');
-  const covered = new Uint8Array(text.length);
-  for (let i = 0; i + SECRET_RUN <= text.length; i++) if (secret.includes(text.slice(i, i + SECRET_RUN))) covered.fill(1, i, i + SECRET_RUN);
-  let scrubbed = '';
-  for (let i = 0; i < text.length; ) {
-    if (!covered[i]) {
-      scrubbed += text[i++];
-      continue;
-    }
-    while (covered[i]) i++;
-    scrubbed += '[redacted]';
-  }
-  return scrubbed;
-}
+/**
+ * Replaces every occurrence of a secret (of 4 characters or more) in a text, and every run of 8 or more of its
+ * characters: the rule the client's errors follow.
+ */
+export const scrubSecret = (text: string, secret: string | undefined): string => (secret && secret.length >= 4 ? redactSecret(text, secret) : text);
 
 /** The request path; a query string (which may carry a token in legacy `query` mode) is never logged. */
 export function loggableUrl(url: string | undefined): string {

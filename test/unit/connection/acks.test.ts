@@ -123,6 +123,17 @@ describe('acknowledged sends', () => {
     expect(reply).toEqual({ id: 'r-1', seq: 12, duplicate: true, data: { total: 3 } });
   });
 
+  it('request() resolves with no seq when the ack carries one the wire cannot (1e400, -1, 1.5)', async () => {
+    const h = harness({ heartbeat: false });
+    await h.connect();
+    for (const seq of ['1e400', '-1', '1.5']) {
+      const reply = h.connection.request('x', { channel: 'carts:9', id: `r${seq}` });
+      await h.settle();
+      h.server.last!.push(`{"type":"ack","id":"r${seq}","seq":${seq}}`);
+      await expect(reply).resolves.toEqual({ id: `r${seq}` });
+    }
+  });
+
   it('request() rejects with the server\'s error for the message, typed, the message given up', async () => {
     const h = harness({ heartbeat: false });
     h.server.onFrame = (socket, frame) => {

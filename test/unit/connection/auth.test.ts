@@ -75,6 +75,17 @@ describe('authentication', () => {
     expect(JSON.stringify(h.errors.map((error) => error.details))).not.toContain(SECRET);
   });
 
+  it('an unknown frame type or an error code that echoes a long token, cut short in the error, reaches on(error) with no 8 characters of the token', async () => {
+    const token = `sk_live_${'Q7vR2mX9pL4wK8zN'.repeat(6)}`;
+    const h = harness({ heartbeat: false, auth: { token } });
+    await h.connect();
+    h.server.last!.push({ type: token });
+    h.server.last!.push({ type: 'error', code: `bad token ${token}` });
+    await h.settle();
+    expect(h.errors.map((error) => error.message)).toEqual(['Unknown frame type "[redacted]"', 'Server error bad token [redacted]']);
+    expect(h.errors[0]!.details).toEqual({ type: '[redacted]' });
+  });
+
   it('an error frame whose details nest deeper than a stack can walk is reported, without its depth, and the socket stays up', async () => {
     const h = harness({ auth: { token: SECRET } });
     await h.connect();

@@ -1,7 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ErrorCode, plainProtocol, type SocketchartError } from '../../../src/index.js';
 import { holdPresence } from '../../../src/connection/presence-holds.js';
 import { harness, presenceServer } from '../../support/harness.js';
+import { collectRethrown } from '../../support/rethrown.js';
 
 /** Presence and typing on a mock server and a simulated clock: timers, reconnects, answers that never come. */
 
@@ -461,6 +462,54 @@ describe('presence: what the app passes and what the server sends is checked', (
     ]);
     expect(presence.members('chat:a')).toEqual([]);
     expect(h.connection.status).toBe('connected');
+  });
+
+  /** A presence_state of `room` whose member bob has a `meta` nested 20,000 levels deep: a 40 KB frame. */
+  const deeplyNested = `{"type":"presence_state","ch":"room","members":[{"userId":"bob","meta":${'['.repeat(20_000)}${']'.repeat(20_000)}}]}`;
+
+  afterEach(() => vi.restoreAllMocks());
+
+  it('a presence_state whose member meta nests deeply throws nothing out of the library', async () => {
+    const rethrown = collectRethrown();
+    const h = harness({ heartbeat: false });
+    await h.connect();
+    void h.connection.presence.join('room');
+    await h.settle();
+    h.server.last!.push(deeplyNested);
+    await h.settle();
+    expect(rethrown).toEqual([]);
+    expect(h.connection.status).toBe('connected');
+  });
+
+  it('the join a presence_state answers settles even when a member meta nests deeply', async () => {
+    collectRethrown();
+    const h = harness({ heartbeat: false });
+    await h.connect();
+    const answers: unknown[] = [];
+    h.connection.presence.join('room').then((members) => answers.push(members.map((m) => m.userId)), (error: SocketchartError) => answers.push(error.code));
+    await h.settle();
+    h.server.last!.push(deeplyNested);
+    await h.settle();
+    await h.advance(60_000); // well past acks.timeoutMs: not even a TIMEOUT came before
+    expect(answers).toEqual([['bob']]);
+  });
+
+  it('after a member meta that nests deeply, a presence_state still answers list() and updates members()', async () => {
+    const rethrown = collectRethrown();
+    const h = harness({ heartbeat: false });
+    await h.connect();
+    void h.connection.presence.join('room');
+    await h.settle();
+    h.server.last!.push(deeplyNested);
+    await h.settle();
+    let listed: unknown;
+    void h.connection.presence.list('room').then((members) => (listed = members));
+    await h.settle();
+    h.server.last!.push({ type: 'presence_state', ch: 'room', members: [{ userId: 'bob' }, { userId: 'user-1' }] });
+    await h.settle();
+    expect(listed).toEqual([{ userId: 'bob' }, { userId: 'user-1' }]);
+    expect(h.connection.presence.members('room')).toEqual([{ userId: 'bob' }, { userId: 'user-1' }]);
+    expect(rethrown).toEqual([]);
   });
 });
 

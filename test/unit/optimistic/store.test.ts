@@ -793,6 +793,20 @@ describe('optimistic store', () => {
     expect(h.server.last!.sentOfType('unsubscribe')).toEqual([]);
     unsubscribe();
   });
+
+  it('twenty changes awaiting their ack raise no MaxListenersExceededWarning, and dispose gives each up: none is written again', async () => {
+    const warnings = vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
+    const { h, server, store } = await listStore({ a: [] });
+    const updates = Array.from({ length: 20 }, (_, i) => store.update('a', add('a', `m${i}`)).catch((error: SocketchartError) => error.code));
+    await h.settle();
+    store.dispose();
+    expect(await Promise.all(updates)).toEqual(Array(20).fill(ErrorCode.CLOSED));
+    await h.advance(60_000);
+    const warned = warnings.mock.calls.map(([warning]) => String(warning));
+    warnings.mockRestore();
+    expect(server.inbox).toHaveLength(20);
+    expect(warned).toEqual([]);
+  });
 });
 
 describe('optimistic store: the server’s order, and what it is given', () => {
@@ -807,6 +821,32 @@ describe('optimistic store: the server’s order, and what it is given', () => {
     server.remote(add('a', 'theirs'));
     expect(store.get('a')).toEqual(['base', 'mine', 'theirs']);
     expect(store.confirmed('a')).toEqual(['base', 'mine', 'theirs']);
+    store.dispose();
+  });
+
+  it('a change acknowledged or echoed with a sequence number the wire cannot carry (1e400, -1, 1.5) is confirmed at once, its receipt without one', async () => {
+    const { h, server, store } = await listStore({ a: ['base'] });
+    const odd = ['1e400', '-1', '1.5'];
+    for (const [i, seq] of [...odd, ...odd].entries()) {
+      const mine = store.update('a', add('a', `m${i}`));
+      await h.settle();
+      const { id, ch, data } = server.inbox[i]!;
+      h.server.last!.push(i < 3 ? `{"type":"ack","id":"${id}","seq":${seq}}` : `{"type":"message","ch":"${ch}","id":"${id}","seq":${seq},"data":${JSON.stringify(data)}}`);
+      await expect(mine).resolves.toMatchObject({ seq: undefined, via: i < 3 ? 'ack' : 'echo' });
+    }
+    expect(store.confirmed('a')).toEqual(['base', 'm0', 'm1', 'm2', 'm3', 'm4', 'm5']);
+    store.dispose();
+  });
+
+  it('a message numbered with a sequence number the wire cannot carry (1e400) moves no acknowledged change out of the server’s order', async () => {
+    const { h, server, store } = await listStore({ a: ['base'] });
+    const mine = store.update('a', add('a', 'mine'));
+    await h.settle();
+    server.ack(server.inbox[0]!, 5);
+    await mine;
+    h.server.last!.push(`{"type":"message","ch":"${CHANNEL}","seq":1e400,"id":"bob-1","data":{"key":"b","add":"odd"}}`);
+    server.messageAt(3, add('a', 'earlier'), 'bob-2');
+    expect(store.confirmed('a')).toEqual(['base', 'earlier', 'mine']);
     store.dispose();
   });
 

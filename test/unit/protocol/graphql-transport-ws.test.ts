@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ErrorCode, GRAPHQL_TRANSPORT_WS, graphqlTransportWsProtocol, type FrameSink } from '../../../src/index.js';
+import { ErrorCode, GRAPHQL_TRANSPORT_WS, graphqlTransportWsProtocol, type FrameSink, type SocketchartError } from '../../../src/index.js';
 import { tokenProvider } from '../../support/tokens.js';
 import { expectInvariants } from '../../support/invariants.js';
 import { graphql, reconnect, socketOf, subscribesPerSocket } from '../../support/graphql-mock.js';
@@ -262,6 +262,21 @@ describe('graphql-transport-ws adapter driving a connection', () => {
     expect(h.errors[0]).toMatchObject({ code: ErrorCode.SERVER_ERROR, messageId: 'op1' });
     expect(controls).toEqual(['complete:op1']);
     expect(h.connection.status).toBe('connected');
+  });
+
+  it('an operation error or an unknown frame type that echoes a long token, cut short in the error, holds no 8 characters of the token', async () => {
+    const token = `sk_live_${'Q7vR2mX9pL4wK8zN'.repeat(6)}`;
+    const { h } = graphql({ auth: { token }, heartbeat: false });
+    await h.connect();
+    const result = h.connection.execute({ query: '{ me }' }, { id: 'q1' }).catch((error: SocketchartError) => error);
+    await h.settle();
+    // a gateway that quotes what it could not verify
+    socketOf(h).push({ type: 'error', id: 'q1', payload: [{ message: `Could not verify the token in connection_init.payload (signature mismatch, unknown kid, issuer https://auth.example.com/realms/production-eu-west-1): ${token}` }] });
+    socketOf(h).push({ type: token });
+    const error = (await result) as SocketchartError;
+    expect(error.message).toBe('GraphQL operation q1 failed: Could not verify the token in connection_init.payload (signature mismatch, unknown kid, issuer https://auth.example.com/realms/production-eu-west-1): [redacted]…');
+    expect(JSON.stringify(error.details)).not.toContain(token.slice(-8));
+    expect(h.errors.map((e) => e.message)).toEqual(['Unknown graphql-transport-ws frame type "[redacted]"']);
   });
 
   it('a subscribed operation is started again, once, after every reconnect', async () => {

@@ -53,6 +53,32 @@ describe('redactSecret', () => {
     expect(redactSecret('t0k sent, t0k refused', 't0k')).toBe('[redacted] sent, [redacted] refused');
   });
 
+  it('replaces every run of 8 or more of the secret\'s characters (a copy cut short), adjoining runs as one', () => {
+    const secret = 'opaque-session-4f9c2a7e1b';
+    expect(redactSecret(`cut "${secret.slice(0, 10)}" and ${secret.slice(7, 15)} (${secret.slice(-8)})`, secret)).toBe('cut "[redacted]" and [redacted] ([redacted])');
+    expect(redactSecret(`${secret}${secret.slice(0, 12)}, twice`, secret)).toBe('[redacted], twice');
+    expect(redactSecret(`session ${secret.slice(0, 7)} is unknown`, secret)).toBe('session opaque- is unknown');
+  });
+
+  it('replaces a secret shorter than 8 characters where it appears whole only', () => {
+    expect(redactSecret('k3y9z7q, k3y', 'k3y9z7q')).toBe('[redacted], k3y');
+  });
+
+  it('takes time in proportion to the text: a 1 MB text, or the 100,000 strings of an error\'s details, and a 2 KB secret in well under a second', () => {
+    const secret = Array.from({ length: 2_048 }, (_, i) => String.fromCharCode(33 + ((i * 7919) % 94))).join('');
+    const text = `${'x'.repeat(1_000_000)}${secret.slice(100, 140)}`;
+    const details = Array.from({ length: 100 }, () => Array.from({ length: 1_000 }, (_, i) => `item ${i}`));
+    const started = performance.now();
+    expect(redactSecret(text, secret)).toBe(`${'x'.repeat(1_000_000)}[redacted]`);
+    expect(redactDeep(details, (item) => redactSecret(item, secret))).toBe(details);
+    expect(performance.now() - started).toBeLessThan(1_000);
+  });
+
+  it('redacts the secret it is given each time, another one after the first', () => {
+    expect(redactSecret('Q7vR2mX9pL4wK8zN, a1b2c3d4e5f6g7h8', 'Q7vR2mX9pL4wK8zN')).toBe('[redacted], a1b2c3d4e5f6g7h8');
+    expect(redactSecret('Q7vR2mX9pL4wK8zN, a1b2c3d4e5f6g7h8', 'a1b2c3d4e5f6g7h8')).toBe('Q7vR2mX9pL4wK8zN, [redacted]');
+  });
+
   it('leaves the text as it is without a secret, or with an empty one', () => {
     expect(redactSecret('abc', undefined)).toBe('abc');
     expect(redactSecret('abc', '')).toBe('abc');
