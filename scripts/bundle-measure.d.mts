@@ -3,3 +3,5 @@ export declare function measure(
   contents: string,
   external?: string[],
 ): Promise<{ min: number; gz: number; metafile: import('esbuild').Metafile; code: string }>;
+export declare function distState(): { missing: boolean; stale: string[] };
+export declare function distProblem(): string | undefined;

@@ -79,7 +79,7 @@ export class ServerConnection implements HubClient {
   private waitingFrames = 0;
   private waitingBytes = 0;
   /** Per channel, the last presence frame not yet answered: the next one of the channel waits for it. */
-  private readonly presenceTurns = new Map<string, Promise<void>>();
+  private presenceTurns: Map<string, Promise<void>> | undefined;
   /** Publishes charged to the connection's bucket whose append is not yet answered. */
   private readonly charged = new Set<Promise<void>>();
   /** A backlog replays wait on that the socket takes none of for a heartbeat interval is a slow consumer's, even one that keeps sending frames. */
@@ -476,7 +476,7 @@ export class ServerConnection implements HubClient {
   private presenceInOrder(frame: Extract<ClientFrame, { type: 'presence' }>, bytes: number): void {
     const { ch } = frame;
     const handle = () => (this.authorized(ch, 'presence', undefined) && this.take(CONTROL_SCOPE, undefined, { ch, action: frame.action }) ? this.ctx.hub.presence(this, frame) : undefined);
-    const before = this.presenceTurns.get(ch);
+    const before = this.presenceTurns?.get(ch);
     let turn: Promise<void> | undefined;
     if (before === undefined) {
       turn = handle();
@@ -491,9 +491,9 @@ export class ServerConnection implements HubClient {
     const settled: Promise<void> = turn
       .catch((error: unknown) => this.fail(error))
       .finally(() => {
-        if (this.presenceTurns.get(ch) === settled) this.presenceTurns.delete(ch);
+        if (this.presenceTurns?.get(ch) === settled) this.presenceTurns.delete(ch);
       });
-    this.presenceTurns.set(ch, settled);
+    (this.presenceTurns ??= new Map()).set(ch, settled);
   }
 
   private dispatch(frame: ClientFrame, bytes: number): void {
@@ -644,7 +644,7 @@ export class ServerConnection implements HubClient {
     this.state = 'closed';
     this.clearTimers();
     clearTimeout(this.killTimer);
-    this.presenceTurns.clear();
+    this.presenceTurns = undefined;
     this.ctx.metrics.connectionsClosed.labels(closeCodeLabel(code)).inc();
     this.log.info({ code, reason: reason.slice(0, 123) }, 'connection closed');
     this.ctx.onClosed(this);

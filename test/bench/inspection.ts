@@ -17,12 +17,14 @@ import { CHANNEL } from './lib/frames.js';
 import { whenConnected } from './lib/clients.js';
 import { counter, type Run } from './lib/client-runs.js';
 import { forkTs, here, isType, nextMessage, toParent } from './lib/proc.js';
-import { fixed, heading, int, median, rate, table, tick, verdict } from './lib/stats.js';
+import { fixed, heading, int, median, rate, table, tick, verdict, within } from './lib/stats.js';
 
 const quick = process.argv.includes('--quick');
 const ROUNDS = quick ? 2 : 7;
 const N = quick ? 100_000 : 600_000;
 const TARGET = 0.95;
+/** One run takes about a second; one that has not ended after this fails the bench. */
+const RUN_TIMEOUT_MS = 120_000;
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
 
 const server = forkTs(here(import.meta.url, './servers/throughput-server.ts'));
@@ -34,8 +36,12 @@ async function receive(n: number, inspect: SocketchartInspector | undefined, url
   connection.start();
   await whenConnected(connection);
   server.send({ type: 'blast', n });
-  await c.done;
-  connection.dispose();
+  try {
+    // a run that stalls (a lost frame, the server gone) fails the bench instead of hanging it
+    await within(c.done, RUN_TIMEOUT_MS, `receive ${n} messages${inspect ? ' (inspection on)' : ''}`);
+  } finally {
+    connection.dispose();
+  }
   return c.result();
 }
 

@@ -3,11 +3,12 @@
  * separate process (servers/plain-server.ts). Needs --expose-gc (run.ts forks it with the flag).
  *
  * For each variant: warm up, GC, read heapUsed; open 1,000 connections (100 at a time) and wait until all
- * are open/connected; GC; read heapUsed; report (after − before) / 1,000. Then a breakdown of socketchart's
+ * are open/connected; GC; read heapUsed; report (after − before) / 1,000. ROUNDS rounds, the variants' order
+ * rotated each round; the figures are medians, with the range over rounds. Then a breakdown of socketchart's
  * bytes: (A) a differential with an in-memory socket, building the connection up piece by piece, and
  * (B) a heap-snapshot attribution of the objects 1,000 real socketchart connections add.
  *
- * Run alone: `node --expose-gc --import tsx test/bench/memory.ts [--quick]`.
+ * Run alone: `node --expose-gc --import tsx test/bench/memory.ts [--quick] [--rounds N]`.
  */
 import WebSocket from 'ws';
 import { createActor, createMachine } from 'xstate';
@@ -25,6 +26,8 @@ import { fixed, heading, int, kb, sleep, table, verdict } from './lib/stats.js';
 const quick = process.argv.includes('--quick');
 const N = 1_000;
 const TARGET_KB = 7.9;
+/** Rounds of every variant, the order rotated each round (a variant measured after another reads its leftovers differently). */
+const ROUNDS = process.argv.includes('--rounds') ? Number(process.argv[process.argv.indexOf('--rounds') + 1]) : quick ? 1 : 3;
 
 const server = forkTs(here(import.meta.url, './servers/plain-server.ts'));
 let url = '';
@@ -188,13 +191,26 @@ async function snapshotBreakdown() {
 
 // ─── main ───────────────────────────────────────────────────────────────────────────────────────────
 
+/** Bytes per connection: medians over ROUNDS rounds; `ranges` gives each figure's lowest and highest round. */
 export interface MemoryResult {
   raw: number;
   rawActor: number;
   scNoHeartbeat: number;
   scDefault: number;
   scSteady: number | null;
+  rounds: number;
+  ranges: Record<'raw' | 'rawActor' | 'scNoHeartbeat' | 'scDefault' | 'scSteady', [number, number] | null>;
 }
+
+const rangeOf = (values: number[]): [number, number] | null => (values.length === 0 ? null : [Math.min(...values), Math.max(...values)]);
+const medianOf = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+/** "7.43 KB (7.41–7.47)" over several rounds, "7.43 KB" over one. */
+const withRange = (median: number, range: [number, number] | null) =>
+  range === null || ROUNDS < 2 ? kb(median) : `${kb(median)} (${fixed(range[0] / 1024)}–${fixed(range[1] / 1024)})`;
 
 async function main(): Promise<MemoryResult> {
   const listening = await nextMessage(server, isType<{ type: 'listening'; port: number }>('listening'), 30_000);
@@ -205,30 +221,52 @@ async function main(): Promise<MemoryResult> {
   // warm-up: every variant once, small
   for (const variant of Object.values(variants) as Variant<unknown>[]) await closeAll(variant, await openAll(variant, 100));
 
-  console.log('measuring');
-  const raw = await measure(variants.raw);
-  const rawActor = await measure(variants.rawActor);
-  const scNoHeartbeat = await measure(variants.scNoHeartbeat);
-  let scSteady: number | null = null;
-  const scDefault = await measure(variants.scDefault, async (_items, before) => {
-    if (quick) return;
-    // `connected` holds a minUptime timer (5 s) until the connection counts as stable; measure after it too.
-    await sleep(5_500);
-    scSteady = ((await settleHeap()).heap - before.heap) / N;
-    console.log(`  ${'  same, 5.5 s later (minUptime fired)'.padEnd(48)} ${kb(scSteady)}/conn`);
-  });
+  const order = ['raw', 'rawActor', 'scNoHeartbeat', 'scDefault'] as const;
+  type Key = (typeof order)[number];
+  const runs: Record<Key | 'scSteady', Measured[]> = { raw: [], rawActor: [], scNoHeartbeat: [], scDefault: [], scSteady: [] };
+  for (let round = 0; round < ROUNDS; round++) {
+    console.log(`measuring, round ${round + 1}/${ROUNDS}`);
+    for (const key of order.map((_, i) => order[(i + round) % order.length]!)) {
+      const variant = variants[key] as Variant<unknown>;
+      runs[key].push(
+        await measure(variant, async (_items, before) => {
+          if (key !== 'scDefault' || quick) return;
+          // `connected` holds a minUptime timer (5 s) until the connection counts as stable; measure after it too.
+          await sleep(5_500);
+          const steady = ((await settleHeap()).heap - before.heap) / N;
+          runs.scSteady.push({ label: 'steady', perConn: steady, externalPerConn: Number.NaN });
+          console.log(`  ${'  same, 5.5 s later (minUptime fired)'.padEnd(48)} ${kb(steady)}/conn`);
+        }),
+      );
+    }
+  }
+  const figure = (key: Key | 'scSteady') => {
+    const values = runs[key].map((r) => r.perConn);
+    return { median: values.length === 0 ? Number.NaN : medianOf(values), range: rangeOf(values), external: medianOf(runs[key].map((r) => r.externalPerConn)) };
+  };
+  const raw = figure('raw');
+  const rawActor = figure('rawActor');
+  const scNoHeartbeat = figure('scNoHeartbeat');
+  const scDefault = figure('scDefault');
+  const steady = runs.scSteady.length > 0 ? figure('scSteady') : null;
 
   const rows = [
-    [raw.label, kb(raw.perConn), kb(raw.externalPerConn), '', '', ''],
-    [rawActor.label, kb(rawActor.perConn), kb(rawActor.externalPerConn), `+${kb(rawActor.perConn - raw.perConn)}`, '', ''],
-    [scNoHeartbeat.label, kb(scNoHeartbeat.perConn), kb(scNoHeartbeat.externalPerConn), `+${kb(scNoHeartbeat.perConn - raw.perConn)}`, '', ''],
-    [`${scDefault.label}, first minUptimeMs (stability timer pending)`, kb(scDefault.perConn), kb(scDefault.externalPerConn), `+${kb(scDefault.perConn - raw.perConn)}`, '', ''],
+    [variants.raw.label, withRange(raw.median, raw.range), kb(raw.external), '', '', ''],
+    [variants.rawActor.label, withRange(rawActor.median, rawActor.range), kb(rawActor.external), `+${kb(rawActor.median - raw.median)}`, '', ''],
+    [variants.scNoHeartbeat.label, withRange(scNoHeartbeat.median, scNoHeartbeat.range), kb(scNoHeartbeat.external), `+${kb(scNoHeartbeat.median - raw.median)}`, '', ''],
+    [`${variants.scDefault.label}, first minUptimeMs (stability timer pending)`, withRange(scDefault.median, scDefault.range), kb(scDefault.external), `+${kb(scDefault.median - raw.median)}`, '', ''],
   ];
-  if (scSteady !== null) {
-    const steady: number = scSteady;
-    rows.push(['  same, held open (minUptime timer fired: steady state)', kb(steady), '', `+${kb(steady - raw.perConn)}`, `≤ ${TARGET_KB} KB`, verdict(steady <= TARGET_KB * 1024)]);
+  if (steady !== null) {
+    rows.push([
+      '  same, held open (minUptime timer fired: steady state)',
+      withRange(steady.median, steady.range),
+      '',
+      `+${kb(steady.median - raw.median)}`,
+      `≤ ${TARGET_KB} KB`,
+      verdict(steady.median <= TARGET_KB * 1024),
+    ]);
   }
-  console.log('\nHeap per connection (socket included)');
+  console.log(`\nHeap per connection (socket included): median of ${ROUNDS} round(s), the variants' order rotated each round${ROUNDS > 1 ? '; (lowest–highest round) in KB' : ''}`);
   console.log(table(['variant', 'heap/conn', 'external/conn', 'vs raw ws', 'target', ''], rows));
   console.log('  external = ArrayBuffers/Buffers outside the JS heap (socket read buffers etc.), shown for reference, not in the target');
 
@@ -280,7 +318,15 @@ async function main(): Promise<MemoryResult> {
   console.log('\n  Largest kinds of new JS-heap objects overall, per connection');
   console.log(table(['kind', 'bytes/conn', 'count/conn'], b.byKind.filter((k) => k.bytes > 0).slice(0, 12).map((k) => [k.kind, int(k.bytes / N), fixed(k.count / N, 1)])));
 
-  return { raw: raw.perConn, rawActor: rawActor.perConn, scNoHeartbeat: scNoHeartbeat.perConn, scDefault: scDefault.perConn, scSteady };
+  return {
+    raw: raw.median,
+    rawActor: rawActor.median,
+    scNoHeartbeat: scNoHeartbeat.median,
+    scDefault: scDefault.median,
+    scSteady: steady?.median ?? null,
+    rounds: ROUNDS,
+    ranges: { raw: raw.range, rawActor: rawActor.range, scNoHeartbeat: scNoHeartbeat.range, scDefault: scDefault.range, scSteady: steady?.range ?? null },
+  };
 }
 
 try {

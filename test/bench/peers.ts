@@ -14,44 +14,64 @@
  *    `forceNew`, so that each is its own connection as in 1,000 browsers; its default transports, polling
  *    first) against servers/plain-server.ts or servers/socketio-server.ts; ROUNDS_HEAP rounds, median.
  *    socketchart's figure is taken once its minUptimeMs (5 s) has passed, as in memory.ts.
- * 3. Restart storm: 1,000 clients of each library with its defaults; the server process is killed (SIGKILL)
- *    and a new one started on the same port. Time from the new server listening until all 1,000 are
- *    connected again (each client's own connected event, wall clock across processes), and the peak of new
- *    connections per 100 ms counted at the server (ws upgrades; engine.io handshakes for socket.io).
- *    socketchart twice: a pool with defaults, and 1,000 standalone connections with defaults.
+ * 3. Restart storm: 1,000 clients of each library with its defaults, in a fresh process for every storm
+ *    (storm-clients-worker.ts: a library that draws randomness at module load draws it anew); the server
+ *    process is killed (SIGKILL) and a replacement, forked and loaded beforehand, binds the same port
+ *    STORM_DOWN_MS after the kill (servers/listen-on-command.ts): the same downtime for every library. Time
+ *    from the new server listening until all 1,000 are connected again (each client's own connected event,
+ *    wall clock across processes), and the peak of new connections per 100 ms counted at the server (ws
+ *    upgrades; engine.io handshakes for socket.io). socketchart twice: a pool with defaults, and 1,000
+ *    standalone connections with defaults. STORM_ROUNDS storms per library, order rotated; median, range.
  * 4. Server fan-out to 1,000 subscribers and delivery latency at 10,000 deliveries/s (100 publishes/s to
  *    100 subscribers): socketchart/server (servers/socketchart-server.ts) vs socket.io with a room
  *    (servers/socketio-server.ts) vs a plain `ws` broadcast loop (servers/plain-server.ts); raw ws clients
  *    (servers/server-clients.ts, two processes per server) count frames from their headers; the servers
- *    run the same fan-out loop (servers/fanout-loop.ts). Rounds interleaved over the three servers.
+ *    run the same fan-out loop (servers/fanout-loop.ts); the plain loop corks each subscriber's TCP socket
+ *    around a burst, as socketchart/server holds a socket's writes for the event-loop turn. Rounds
+ *    interleaved over the three servers. Latency: LAT_ROUNDS rounds, interleaved; median p99 and range;
+ *    every expected delivery ranked, a missing one as +∞ (lib/server-runs.ts).
  * 5. Browser bundle, min+gz (scripts/bundle-measure.mjs: esbuild, browser, minified, gzip 9) of an entry
  *    that exports just each library's client constructor; socketchart from the built dist/.
  *
- * Run alone: `node --expose-gc --import tsx test/bench/peers.ts [--quick]`.
+ * Run alone: `node --expose-gc --import tsx test/bench/peers.ts [--quick] [--only <sections>] [--set key=value,…]`.
  */
 import { execFileSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import WebSocket from 'ws';
 import PartySocket from 'partysocket/ws';
 import ReconnectingWebSocket from 'reconnecting-websocket';
 import { io, type Socket as IoSocket } from 'socket.io-client';
-import { createConnection, createPool, type Connection, type ConnectionStatus } from '../../src/index.node.js';
-import { measure as bundle, root } from '../../scripts/bundle-measure.mjs';
-import { CHANNEL, IO_OUTBOUND_DATA, OUTBOUND_MESSAGE } from './lib/frames.js';
+import { createConnection } from '../../src/index.node.js';
+import type { StormKind } from './storm-clients-worker.js';
+import { distProblem, measure as bundle, root } from '../../scripts/bundle-measure.mjs';
+import { CHANNEL, FRAME_BYTES, IO_OUTBOUND_DATA, OUTBOUND_MESSAGE } from './lib/frames.js';
 import { ThroughputServer, onMessageFrame, rawWs, socketchart, type Run, type Sender, type ThroughputClient } from './lib/client-runs.js';
 import { openRaw, whenConnected } from './lib/clients.js';
 import { closeAll, heapPerConnection, openAll, settleHeap, type Variant } from './lib/held.js';
 import { here, runBenchMain, stopChild } from './lib/proc.js';
-import { ask, children, expect, fanoutRun, forkChild, latencyCase, tell, waitOpen } from './lib/server-runs.js';
+import {
+  arrivedOf,
+  ask,
+  children,
+  expect,
+  fanoutRun,
+  forkChild,
+  latencyCase,
+  latencyMs,
+  latencySummary,
+  p99Range,
+  tell,
+  waitOpen,
+  type LatencyFigures,
+  type LatencySummary,
+} from './lib/server-runs.js';
 import { fixed, heading, int, kb, median, peakInWindow, rate, sleep, table, tick } from './lib/stats.js';
 
 const quick = process.argv.includes('--quick');
 /** Sizes at full length, and for --quick (a smoke run: figures not meaningful). */
 const SIZES = {
-  full: { rounds: 5, runSeconds: 0.6, warmupN: 100_000, heapRounds: 3, heapN: 1_000, stormN: 1_000, stormTimeoutMs: 30_000, fanoutSubs: 1_000, fanoutRounds: 3, fanoutSeconds: 1, latWarmupMs: 1_000, latMs: 3_000 },
-  quick: { rounds: 1, runSeconds: 0.2, warmupN: 20_000, heapRounds: 1, heapN: 200, stormN: 200, stormTimeoutMs: 15_000, fanoutSubs: 200, fanoutRounds: 1, fanoutSeconds: 0.3, latWarmupMs: 300, latMs: 700 },
+  full: { rounds: 5, runSeconds: 0.6, warmupN: 100_000, heapRounds: 3, heapN: 1_000, stormN: 1_000, stormRounds: 3, stormTimeoutMs: 30_000, fanoutSubs: 1_000, fanoutRounds: 3, fanoutSeconds: 1, latWarmupMs: 1_000, latMs: 3_000, latRounds: 3 },
+  quick: { rounds: 1, runSeconds: 0.2, warmupN: 20_000, heapRounds: 1, heapN: 200, stormN: 200, stormRounds: 1, stormTimeoutMs: 15_000, fanoutSubs: 200, fanoutRounds: 1, fanoutSeconds: 0.3, latWarmupMs: 300, latMs: 700, latRounds: 3 },
 };
 const {
   rounds: ROUNDS,
@@ -60,13 +80,28 @@ const {
   heapRounds: ROUNDS_HEAP,
   heapN: HEAP_N,
   stormN: STORM_N,
+  stormRounds: STORM_ROUNDS,
   stormTimeoutMs: STORM_TIMEOUT_MS,
   fanoutSubs: FANOUT_SUBS,
   fanoutRounds: FANOUT_ROUNDS,
   fanoutSeconds: FANOUT_SECONDS,
   latWarmupMs: LAT_WARMUP_MS,
   latMs: LAT_MS,
-} = quick ? SIZES.quick : SIZES.full;
+  latRounds: LAT_ROUNDS,
+} = sizes();
+
+/** The sizes for this run: full or --quick, then `--set key=value[,key=value]` (e.g. `--set stormN=200,stormRounds=3`) for a short check of one section. */
+function sizes(): typeof SIZES.full {
+  const base: typeof SIZES.full = { ...(quick ? SIZES.quick : SIZES.full) };
+  const at = process.argv.indexOf('--set');
+  if (at < 0) return base;
+  for (const pair of (process.argv[at + 1] ?? '').split(',')) {
+    const [key, value] = pair.split('=');
+    if (key === undefined || !(key in base) || !Number.isFinite(Number(value))) throw new Error(`--set ${pair}: expected one of ${Object.keys(base).join(', ')} = a number`);
+    base[key as keyof typeof base] = Number(value);
+  }
+  return base;
+}
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
 
 type Peer = 'socketchart' | 'raw' | 'partysocket' | 'rws' | 'socketio';
@@ -148,11 +183,30 @@ const socketIoClient: ThroughputClient = {
   async sender(url): Promise<Sender> {
     const socket = await ioConnected(io(url, { transports: ['websocket'], forceNew: true }));
     const data = IO_OUTBOUND_DATA;
+    // engine.io writes one packet, then keeps every further emit in its writeBuffer until the transport's
+    // next-tick "drain" (not in ws.bufferedAmount): the driver's backpressure counts those bytes (every
+    // packet here makes a FRAME_BYTES frame) and waits for the engine's own `drain` (writeBuffer empty).
+    const engine = socket.io.engine as unknown as { writeBuffer: unknown[]; once(event: 'drain', fn: () => void): void; off(event: 'drain', fn: () => void): void; transport: { ws: WebSocket } };
+    const flushed = () =>
+      engine.writeBuffer.length === 0
+        ? Promise.resolve()
+        : new Promise<void>((resolve, reject) => {
+            const timer = setTimeout(() => {
+              engine.off('drain', done);
+              reject(new Error(`socket.io-client: engine.io's writeBuffer (${engine.writeBuffer.length} packets) not flushed within 30 s`));
+            }, 30_000);
+            const done = () => {
+              clearTimeout(timer);
+              resolve();
+            };
+            engine.once('drain', done);
+          });
     return {
-      ws: (socket.io.engine.transport as unknown as { ws: WebSocket }).ws,
+      ws: engine.transport.ws,
       burst: (count) => {
         for (let i = 0; i < count; i++) socket.emit(CHANNEL, data);
       },
+      own: { held: () => engine.writeBuffer.length * FRAME_BYTES, flushed },
       close: () => socket.disconnect(),
     };
   },
@@ -328,7 +382,6 @@ async function heap(): Promise<Row> {
 
 // ─── 3. restart storm ───────────────────────────────────────────────────────────────────────────────
 
-type StormKind = 'pool' | 'standalone' | 'socketio' | 'partysocket' | 'rws';
 const STORMS: { kind: StormKind; label: string; server: 'plain' | 'socketio' }[] = [
   { kind: 'pool', label: 'socketchart pool (createPool, defaults; staggerMs 0)', server: 'plain' },
   { kind: 'standalone', label: 'socketchart, standalone createConnection (defaults)', server: 'plain' },
@@ -337,117 +390,94 @@ const STORMS: { kind: StormKind; label: string; server: 'plain' | 'socketio' }[]
   { kind: 'rws', label: 'reconnecting-websocket (defaults)', server: 'plain' },
 ];
 
-interface StormResult {
-  kind: StormKind;
-  label: string;
+/** One storm. */
+interface StormRun {
   /** ms from the new server listening until all N were connected; null: not all back within the timeout. */
   allBackMs: number | null;
   back: number;
   peakDials: number;
   dials: number;
+  /** kill → the new server listening (the fixed STORM_DOWN_MS, plus the bind's own lateness). */
   downMs: number;
 }
 
-/** Opens N clients of a kind; `connected(i)` runs at every connect (the first and every reconnect). */
-async function openStormClients(kind: StormKind, url: string, connected: (i: number) => void): Promise<() => void> {
-  if (kind === 'pool') {
-    // staggerMs only spaces the pool's first start (default 100 ms apart: 100 s for 1,000); reconnects use the defaults
-    const pool = createPool({ endpoints: Array.from({ length: STORM_N }, (_, i) => ({ name: String(i), url })), staggerMs: 0 });
-    pool.on('state', ({ name, status }: { name: string; status: ConnectionStatus }) => {
-      if (status === 'connected') connected(Number(name));
-    });
-    pool.start();
-    return () => pool.dispose();
-  }
-  if (kind === 'standalone') {
-    const all: Connection[] = [];
-    for (let i = 0; i < STORM_N; i++) {
-      const connection = createConnection({ url, name: String(i) });
-      connection.on('state', ({ status }) => {
-        if (status === 'connected') connected(i);
-      });
-      all.push(connection.start());
-    }
-    return () => all.forEach((c) => c.dispose());
-  }
-  if (kind === 'socketio') {
-    const all: IoSocket[] = [];
-    for (let i = 0; i < STORM_N; i++) {
-      const socket = io(url.replace('ws:', 'http:'), { forceNew: true });
-      socket.on('connect', () => connected(i));
-      all.push(socket);
-    }
-    return () => all.forEach((s) => s.disconnect());
-  }
-  const Ctor = (kind === 'partysocket' ? PartySocket : ReconnectingWebSocket) as unknown as ReconnectingCtor;
-  const all: Reconnecting[] = [];
-  for (let i = 0; i < STORM_N; i++) {
-    const socket = new Ctor(url, undefined, { WebSocket });
-    socket.addEventListener('open', () => connected(i));
-    all.push(socket);
-  }
-  return () => all.forEach((s) => s.close());
+/** STORM_ROUNDS storms of one kind: medians and ranges (a storm not all back counts as +∞ in the median). */
+interface StormResult {
+  kind: StormKind;
+  label: string;
+  runs: StormRun[];
 }
 
-async function until(check: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) return false;
-    await sleep(10);
-  }
-  return true;
-}
+/** The new server process is ready before the kill and binds this long after it. */
+const STORM_DOWN_MS = 1_000;
 
-async function storm(spec: (typeof STORMS)[number]): Promise<StormResult> {
+async function storm(spec: (typeof STORMS)[number], round: number): Promise<StormRun> {
   let server = await startServer(spec.server);
   const url = `ws://127.0.0.1:${server.port}`;
-  const lastConnected = new Float64Array(STORM_N);
-  let close: () => void = () => {};
+  // the clients of every storm in a fresh process: a library that draws randomness at module load draws it anew
+  const clients = forkChild(here(import.meta.url, './storm-clients-worker.ts'));
+  let next: ChildProcess | undefined;
   try {
-    close = await openStormClients(spec.kind, url, (i) => (lastConnected[i] = Date.now()));
-    const count = (since: number) => lastConnected.reduce((n, t) => n + (t > since ? 1 : 0), 0);
-    if (!(await until(() => count(0) === STORM_N, 60_000))) throw new Error(`${spec.label}: only ${count(0)} of ${STORM_N} connected at the start`);
+    await expect(clients, 'ready', 30_000);
+    await ask(clients, { type: 'open', kind: spec.kind, url, n: STORM_N }, 'opened', 90_000);
+    // the replacement server, forked and loaded while the clients are held; it binds when told
+    next = forkChild(here(import.meta.url, SERVER_FILES[spec.server]), [], ['--port', String(server.port), '--listen-on-command']);
+    const nextReady = expect(next, 'ready', 30_000);
     // held past minUptime (socketchart, partysocket, reconnecting-websocket: 5 s), so every client counts as stable
     await sleep(quick ? 500 : 6_000);
+    await nextReady;
+    const listening = expect<{ type: 'listening'; port: number; upAt: number }>(next, 'listening', 30_000);
     const killedAt = Date.now();
     server.child.kill('SIGKILL');
+    tell(next, { type: 'listen', at: killedAt + STORM_DOWN_MS });
     await stopChild(server.child);
-    server = await startServer(spec.server, ['--port', String(server.port)]);
-    const allBack = await until(() => count(killedAt) === STORM_N, STORM_TIMEOUT_MS);
-    const back = count(killedAt);
+    const { upAt } = await listening;
+    server = { child: next, port: server.port, upAt };
+    next = undefined;
+    const back = await ask<{ type: 'back'; all: boolean; back: number; lastAt: number | null }>(
+      clients,
+      { type: 'back', since: killedAt, timeoutMs: STORM_DOWN_MS + STORM_TIMEOUT_MS },
+      'back',
+      STORM_DOWN_MS + STORM_TIMEOUT_MS + 30_000,
+    );
     const { at } = await ask<{ type: 'dials'; at: number[] }>(server.child, { type: 'dials' }, 'dials');
-    const result = {
-      kind: spec.kind,
-      label: spec.label,
-      allBackMs: allBack ? Math.max(...lastConnected) - server.upAt : null,
-      back,
-      peakDials: peakInWindow([...at].sort((a, b) => a - b), 100),
+    const run: StormRun = {
+      allBackMs: back.all && back.lastAt !== null ? back.lastAt - upAt : null,
+      back: back.back,
+      peakDials: peakInWindow([...at].sort((x, y) => x - y), 100),
       dials: at.length,
-      downMs: server.upAt - killedAt,
+      downMs: upAt - killedAt,
     };
     console.log(
-      `  ${spec.label.padEnd(52)} ${result.allBackMs === null ? `not all back in ${STORM_TIMEOUT_MS / 1000} s (${back})` : `all back in ${int(result.allBackMs)} ms`}; ` +
-        `peak ${result.peakDials} new connections / 100 ms, ${result.dials} in all; server down ${result.downMs} ms (kill → listening)`,
+      `  storm ${round + 1}: ${spec.label.padEnd(52)} ${run.allBackMs === null ? `not all back in ${STORM_TIMEOUT_MS / 1000} s (${back.back})` : `all back in ${int(run.allBackMs)} ms`}; ` +
+        `peak ${run.peakDials} new connections / 100 ms, ${run.dials} in all; server down ${run.downMs} ms (kill → listening)`,
     );
-    return result;
+    return run;
   } finally {
-    close();
+    tell(clients, { type: 'exit' });
+    await stopChild(clients, 5_000);
+    if (next) await stopChild(next, 500);
     await sleep(300);
     await stopServer(server);
   }
 }
 
 async function storms(): Promise<StormResult[]> {
-  console.log(heading(`3. Restart storm — ${int(STORM_N)} clients, server process killed and started again on the same port`));
+  console.log(heading(`3. Restart storm — ${int(STORM_N)} clients, server process killed, a new one listening on the same port ${fixed(STORM_DOWN_MS / 1000, 1)} s later`));
   console.log(
-    'each library with its own defaults, against servers/plain-server.ts (socket.io-client: servers/socketio-server.ts); the clients connect and are' +
-      `\nheld ${quick ? 0.5 : 6} s (past the 5 s minUptime of socketchart, partysocket and reconnecting-websocket: stable connections), then the` +
-      '\nserver process gets SIGKILL and a new one listens on the same port. all back: from the new server listening until every client has' +
-      `\nconnected again (its own connected/open event); peak: most new connections the server counted in any 100 ms (timeout ${STORM_TIMEOUT_MS / 1000} s).\n`,
+    'each library with its own defaults, against servers/plain-server.ts (socket.io-client: servers/socketio-server.ts), its clients in a fresh' +
+      '\nprocess for every storm (storm-clients-worker.ts: a library that draws randomness when its module loads draws it anew). The clients connect and are' +
+      `\nheld ${quick ? 0.5 : 6} s (past the 5 s minUptime of socketchart, partysocket and reconnecting-websocket: stable connections); the replacement` +
+      '\nserver process is forked and loaded meanwhile; then the server process gets SIGKILL and the replacement binds the same port' +
+      `\n${STORM_DOWN_MS} ms after the kill (a fixed downtime for every library). all back: from the new server listening until every client has` +
+      `\nconnected again (its own connected/open event); peak: most new connections the server counted in any 100 ms (timeout ${STORM_TIMEOUT_MS / 1000} s).` +
+      `\n${STORM_ROUNDS} storm(s) per library, the libraries' order rotated each round; median and range.\n`,
   );
-  const out: StormResult[] = [];
-  for (const spec of STORMS) out.push(await storm(spec));
-  return out;
+  const runs = new Map<StormKind, StormRun[]>();
+  for (let round = 0; round < STORM_ROUNDS; round++) {
+    for (const spec of rotate(STORMS, round)) runs.set(spec.kind, [...(runs.get(spec.kind) ?? []), await storm(spec, round)]);
+  }
+  return STORMS.map((spec) => ({ kind: spec.kind, label: spec.label, runs: runs.get(spec.kind)! }));
 }
 
 // ─── 4. server fan-out and latency ──────────────────────────────────────────────────────────────────
@@ -459,14 +489,17 @@ const SERVER_PEERS: { peer: ServerPeer; label: string; kind: keyof typeof SERVER
   { peer: 'socketio', label: 'socket.io: io.to(room).emit()', kind: 'socketio', protocol: 'socketio', ch: 'bench:fanout' },
 ];
 
-async function servers(): Promise<{ fanout: Row; p99: Partial<Record<Peer, number>>; p50: Partial<Record<Peer, number>> }> {
+async function servers(): Promise<{ fanout: Row; latency: Partial<Record<Peer, LatencySummary>> }> {
   console.log(heading(`4. Server fan-out to ${int(FANOUT_SUBS)} subscribers, and delivery latency at 10,000 deliveries/s`));
   console.log(
     'servers in their own processes: socketchart/server (servers/socketchart-server.ts), socket.io with a room (servers/socketio-server.ts,' +
       '\npingInterval 10 min so no engine.io ping lands in a run), a plain ws broadcast loop (servers/plain-server.ts); raw ws subscribers speaking each' +
       '\nserver\'s protocol in 2 client processes per server, counting frames from their headers. Fan-out: the same loop in every server' +
       '\n(servers/fanout-loop.ts: 16 messages per event-loop turn, drain waits above 256 KB unsent); deliveries/s = messages × subscribers / time.' +
-      `\nLatency: 100 publishes/s → 100 subscribers, publisher and subscribers in one client process; ${LAT_WARMUP_MS / 1000} s warm-up, ${LAT_MS / 1000} s measured.\n`,
+      '\nThe plain loop corks each subscriber\'s TCP socket around a burst, as socketchart/server does for the event-loop turn: one write per' +
+      '\nsocket per burst in both (socket.io writes every frame on its own, as it does).' +
+      `\nLatency: 100 publishes/s → 100 subscribers, publisher and subscribers in one client process; ${LAT_WARMUP_MS / 1000} s warm-up, ${LAT_MS / 1000} s measured;` +
+      `\n${LAT_ROUNDS} rounds, servers interleaved; median p99 and its range; every expected delivery ranked, a missing one as +∞.\n`,
   );
   const setups: ((typeof SERVER_PEERS)[number] & { server: ServerProc; clients: ChildProcess[]; url: string })[] = [];
   for (const s of SERVER_PEERS) {
@@ -504,25 +537,26 @@ async function servers(): Promise<{ fanout: Row; p99: Partial<Record<Peer, numbe
       await Promise.all(s.clients.map((c) => ask(c, { type: 'closeAll' }, 'closed')));
       await waitOpen(s.server.child, 0);
     }
-    const p99: Partial<Record<Peer, number>> = {};
-    const p50: Partial<Record<Peer, number>> = {};
-    for (const s of setups) {
-      const f = await latencyCase(s.clients[0]!, s.url, {
-        label: s.label,
-        subscribers: 100,
-        publishRate: 100,
-        tag: s.peer,
-        warmupMs: LAT_WARMUP_MS,
-        measureMs: LAT_MS,
-        protocol: s.protocol,
-      });
-      p99[s.peer] = f.p99;
-      p50[s.peer] = f.p50;
-      console.log(`  latency ${s.label.padEnd(40)} p50 ${fixed(f.p50, 2)} ms, p99 ${fixed(f.p99, 2)} ms (${int(f.samples)}/${int(f.expected)} deliveries)`);
+    const rounds = new Map<ServerPeer, LatencyFigures[]>();
+    for (let round = 0; round < LAT_ROUNDS; round++) {
+      for (const s of rotate(setups, round)) {
+        const f = await latencyCase(s.clients[0]!, s.url, {
+          label: s.label,
+          subscribers: 100,
+          publishRate: 100,
+          tag: `${s.peer}${round}`,
+          warmupMs: LAT_WARMUP_MS,
+          measureMs: LAT_MS,
+          protocol: s.protocol,
+        });
+        rounds.set(s.peer, [...(rounds.get(s.peer) ?? []), f]);
+        console.log(`  latency round ${round + 1}: ${s.label.padEnd(40)} p50 ${latencyMs(f.p50)}, p99 ${latencyMs(f.p99)} (${arrivedOf(f)})`);
+      }
     }
+    const latency: Partial<Record<Peer, LatencySummary>> = Object.fromEntries(SERVER_PEERS.map(({ peer }) => [peer, latencySummary(rounds.get(peer)!)]));
     const raw = rates.get('raw')!;
     const fanout: Row = Object.fromEntries(SERVER_PEERS.map(({ peer }) => [peer, { median: median(rates.get(peer)!), ratio: median(rates.get(peer)!.map((v, i) => v / raw[i]!)) }]));
-    return { fanout, p99, p50 };
+    return { fanout, latency };
   } finally {
     for (const s of setups) {
       for (const c of s.clients) tell(c, { type: 'exit' });
@@ -546,12 +580,23 @@ const BASE_ENTRY = "export { createBaseConnection } from './dist/index.js';";
 /** Bundle sizes by peer, and socketchart's base connection as `base`. */
 type Bundles = Partial<Record<Peer | 'base', number>>;
 
+/**
+ * socketchart's bundle figures are measured from dist/: a dist/ missing, or older than a file under src/ or
+ * machines/, is built first (npm run build); if it is still older than its sources after that (someone is
+ * editing them), the bench refuses rather than print figures of code that is no longer there.
+ */
+function freshDist(): void {
+  const problem = distProblem();
+  if (problem === undefined) return;
+  console.log(`${problem}\n  building it now: npm run build`);
+  execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'ignore' });
+  const still = distProblem();
+  if (still !== undefined) throw new Error(`peers bench, bundle section: ${still}`);
+}
+
 async function bundles(): Promise<Bundles> {
   console.log(heading('5. Browser bundle, min+gz'));
-  if (!existsSync(join(root, 'dist', 'index.js'))) {
-    console.log('dist/ is not built: npm run build');
-    execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'ignore' });
-  }
+  freshDist();
   const out: Bundles = {};
   for (const [peer, contents] of [...Object.entries(ENTRIES), ['base', BASE_ENTRY]] as [Peer | 'base', string][]) {
     const { gz, min } = await bundle(contents);
@@ -571,8 +616,8 @@ export interface PeersResult {
   heap: Row;
   storms: StormResult[];
   fanout: Row;
-  p99: Partial<Record<Peer, number>>;
-  p50: Partial<Record<Peer, number>>;
+  /** Server delivery latency: medians over LAT_ROUNDS rounds, p99 with its range, deliveries arrived / expected. */
+  latency: Partial<Record<Peer, LatencySummary>>;
   bundles: Bundles;
   /** The side-by-side table and its notes, as printed (run.ts prints them again in its summary). */
   table: string;
@@ -585,13 +630,22 @@ function peersTable(r: Omit<PeersResult, 'table'>): string {
     return ratio && peer !== 'raw' ? `${show(f.median)} (${fixed(f.ratio)}×)` : show(f.median);
   };
   const ns = (v: number) => `${fixed(v, 0)} ns`;
-  const ms = (v: number) => `${fixed(v, 2)} ms`;
   const storm = (kind: StormKind, show: (s: StormResult) => string) => {
     const s = r.storms.find((x) => x.kind === kind);
     return s ? show(s) : '—';
   };
-  const back = (s: StormResult) => (s.allBackMs === null ? `not all back in ${STORM_TIMEOUT_MS / 1000} s (${int(s.back)})` : `${fixed(s.allBackMs / 1000, 2)} s`);
-  const peak = (s: StormResult) => String(s.peakDials);
+  /** "1.37 s (1.21–1.52)": median and range over the storms; a storm not all back is "> 30 s" (+∞ in the median). */
+  const back = (s: StormResult) => {
+    const values = s.runs.map((x) => (x.allBackMs === null ? Number.POSITIVE_INFINITY : x.allBackMs / 1000));
+    const show = (v: number) => (v === Number.POSITIVE_INFINITY ? `> ${STORM_TIMEOUT_MS / 1000}` : fixed(v, 2));
+    const notBack = s.runs.filter((x) => x.allBackMs === null).length;
+    return `${show(median(values))} s${values.length > 1 ? ` (${show(Math.min(...values))}–${show(Math.max(...values))})` : ''}${notBack > 0 ? ` [${notBack} of ${values.length} not all back]` : ''}`;
+  };
+  const peak = (s: StormResult) => {
+    const values = s.runs.map((x) => x.peakDials);
+    return `${fixed(median(values), 0)}${values.length > 1 ? ` (${Math.min(...values)}–${Math.max(...values)})` : ''}`;
+  };
+  const downs = r.storms.flatMap((s) => s.runs.map((x) => x.downMs));
   const stormCells = (show: (s: StormResult) => string): Record<Peer, string> => ({
     socketchart: `pool ${storm('pool', show)}; standalone ${storm('standalone', show)}`,
     raw: '—',
@@ -605,10 +659,14 @@ function peersTable(r: Omit<PeersResult, 'table'>): string {
     ['send msgs/s (× raw ws)', cell(r.send, rate)],
     ['  client CPU per message sent (× raw ws)', cell(r.sendCpu, ns)],
     [`heap per connection, ${int(HEAP_N)} held open (× raw ws)`, cell(r.heap, (v) => kb(v))],
-    [`restart: all ${int(STORM_N)} back, from server listening`, (p) => stormCells(back)[p]],
-    ['restart: peak new connections / 100 ms at the server', (p) => stormCells(peak)[p]],
-    [`server fan-out deliveries/s, ${int(FANOUT_SUBS)} subscribers (× plain ws)`, cell(r.fanout, rate)],
-    ['server delivery latency p99 at 10k deliveries/s', (p) => (r.p99[p] === undefined ? '—' : `${ms(r.p99[p]!)} (p50 ${ms(r.p50[p]!)})`)],
+    [
+      `restart: all ${int(STORM_N)} back, from server listening (server down ${fixed(STORM_DOWN_MS / 1000, 1)} s${downs.length > 0 ? `: ${int(Math.min(...downs))}–${int(Math.max(...downs))} ms` : ''}; median of ${STORM_ROUNDS}, range)`,
+      (p) => stormCells(back)[p],
+    ],
+    ['restart: peak new connections / 100 ms at the server (median, range)', (p) => stormCells(peak)[p]],
+    [`server fan-out deliveries/s, ${int(FANOUT_SUBS)} subscribers (× plain ws, corked alike)`, cell(r.fanout, rate)],
+    [`server delivery latency at 10k deliveries/s: p99, median of ${LAT_ROUNDS} rounds (range)`, (p) => (r.latency[p] === undefined ? '—' : `${latencyMs(r.latency[p]!.p99)} (${p99Range(r.latency[p]!)})`)],
+    ['  p50 (median); deliveries arrived / expected (a missing one ranks as +∞)', (p) => (r.latency[p] === undefined ? '—' : `${latencyMs(r.latency[p]!.p50)}; ${int(r.latency[p]!.arrived)}/${int(r.latency[p]!.expected)}`)],
     ['browser bundle, min+gz (client constructor only)', (p) => (p === 'raw' ? '0 (browser WebSocket)' : r.bundles[p] === undefined ? '—' : kb(r.bundles[p]!, 1) + (p === 'socketchart' && r.bundles.base !== undefined ? `; base ${kb(r.bundles.base, 1)}` : ''))],
   ];
   const header = ['figure', 'socketchart', 'raw ws', 'partysocket', 'reconnecting-websocket', 'socket.io-client / socket.io'];
@@ -620,21 +678,26 @@ function peersTable(r: Omit<PeersResult, 'table'>): string {
 
 const PEERS_NOTES =
   '  × raw ws: median over interleaved rounds of (client ÷ raw ws in the same round). Server rows: the raw ws column is a plain ws\n' +
-  '  broadcast loop (servers/plain-server.ts). socket.io-client throughput: transports [\'websocket\'] forced; heap and restart: its\n' +
-  '  defaults (polling first, then the upgrade) with forceNew, one connection per client. Restart: socketchart as a pool with defaults\n' +
-  '  (dial budget 200/s, burst 20; staggerMs 0 for the first start only) and as standalone connections with defaults.';
+  '  broadcast loop (servers/plain-server.ts) that corks each subscriber socket around a burst, as socketchart/server does.\n' +
+  '  Client CPU per message sent: from the first send until the server counted the last frame (a library\'s own write buffer included).\n' +
+  '  socket.io-client throughput: transports [\'websocket\'] forced; heap and restart: its defaults (polling first, then the upgrade)\n' +
+  '  with forceNew, one connection per client. Restart: each storm\'s clients in a fresh process; the same fixed downtime for every\n' +
+  '  library; socketchart as a pool with defaults (dial budget 200/s, burst 20; staggerMs 0 for the first start only) and as\n' +
+  '  standalone connections with defaults.';
 
 /** `--only <section>[,<section>]` (throughput, heap, storms, servers, bundles): the others are left out (their cells "—"). */
 const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1]!.split(',') : undefined;
 const section = async <T>(name: string, run: () => Promise<T>, skipped: T): Promise<T> => (only === undefined || only.includes(name) ? run() : skipped);
 
 async function main(): Promise<PeersResult> {
+  // a dist/ that cannot be built fails the bench now, not after the other sections
+  if (only === undefined || only.includes('bundles')) freshDist();
   const tp = await section('throughput', throughput, { receive: {}, send: {}, receiveCpu: {}, sendCpu: {} });
   const h = await section('heap', heap, {});
   const st = await section('storms', storms, []);
-  const sv = await section('servers', servers, { fanout: {}, p99: {}, p50: {} });
+  const sv = await section('servers', servers, { fanout: {}, latency: {} });
   const b = await section('bundles', bundles, {});
-  const figures = { ...tp, heap: h, storms: st, fanout: sv.fanout, p99: sv.p99, p50: sv.p50, bundles: b };
+  const figures = { ...tp, heap: h, storms: st, fanout: sv.fanout, latency: sv.latency, bundles: b };
   const result: PeersResult = { ...figures, table: `${peersTable(figures)}\n${PEERS_NOTES}` };
   console.log(heading('Side by side'));
   console.log(result.table);

@@ -1,14 +1,14 @@
 /** Rows of run.ts's Summary table for the server bench (server.ts): [figure, value, target, verdict]. */
 import type { ServerResult } from '../server.js';
-import { fixed, kb, rate, verdict } from './stats.js';
+import { kb, rate, verdict } from './stats.js';
+import { arrivedOf, latencyMs, p99WithRange } from './server-runs.js';
 
 export const SERVER_TARGETS = { deliveriesPerSec: 200_000, p99Ms: 10, heapPerConnBytes: 8 * 1024 } as const;
 
 export function serverSummaryRows(server: ServerResult): string[][] {
   const { fanout, latency, memory } = server;
-  const ms = (v: number) => `${fixed(v, 2)} ms`;
-  const lat = (f: ServerResult['latency']['fanout']) => `p50 ${ms(f.p50)}, p99 ${ms(f.p99)}`;
-  const complete = (f: ServerResult['latency']['fanout']) => f.samples === f.expected;
+  const lat = (f: ServerResult['latency']['fanout']) => `p50 ${latencyMs(f.p50)}, ${p99WithRange(f)}; ${arrivedOf(f)}`;
+  const complete = (f: ServerResult['latency']['fanout']) => f.arrived === f.expected;
   return [
     [
       `server fan-out deliveries/s (${fanout.subscribers.toLocaleString('en-US')} subscribers, loopback)`,

@@ -59,6 +59,21 @@ export function verdict(ok: boolean): string {
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** `promise`, or a rejection naming `what` once `ms` have passed without it settling. */
+export async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what}: not done within ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 export const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** Most values of sorted `times` within any half-open window [t, t + width). */

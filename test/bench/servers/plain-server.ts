@@ -14,11 +14,14 @@
  *
  *   → { type: 'dials' }         ← { type: 'dials', at }     Date.now() of every upgrade request so far
  *   → { type: 'fanout', ch, messages, burst, highWater }    a plain ws broadcast loop (servers/fanout-loop.ts):
- *       per message one frame text, ws.send() to every subscriber of `ch`   ← { type: 'fanned', … }
+ *       per message one frame text, ws.send() to every subscriber of `ch`, each subscriber's TCP socket
+ *       corked around the burst (one write per socket per burst, as socketchart/server)   ← { type: 'fanned', … }
  *
  * It is also the peers bench's plain `ws` broadcast server: `subscribe` adds the socket to the channel's set,
  * and a `{type:'publish', ch, data}` frame is sent on as `{type:'message', ch, data}` to every subscriber.
- * `--port N` listens on N (the peers bench restarts it as a new process on the same port).
+ * `--port N` listens on N (the peers bench restarts it as a new process on the same port); with
+ * `--listen-on-command` it loads, answers `ready` and binds only at the time the bench's `listen` names
+ * (servers/listen-on-command.ts), so the restart's downtime is the bench's choice.
  *
  * One WebSocketServer in noServer mode, fed by whichever HTTP server is listening, so a restart keeps the
  * client count and the port.
@@ -28,6 +31,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Socket } from 'node:net';
 import { fanoutLoop, type FanoutSpec } from './fanout-loop.js';
+import { bindRetrying, listenCommand, listenOnCommand, untilWallClock } from './listen-on-command.js';
 
 const HOST = '127.0.0.1';
 const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, clientTracking: true });
@@ -45,18 +49,27 @@ function subscribe(ws: WebSocket, ch: string): void {
   ws.once('close', () => set.delete(ws));
 }
 
+/**
+ * The plain broadcast loop: per message one frame text, ws.send() to every subscriber. Each subscriber's TCP
+ * socket is corked around the burst (ws's own cork/uncork nests inside), as socketchart/server holds each
+ * socket's writes until the end of the event-loop turn (src/server/corked-writes.ts): a burst leaves in one
+ * write per socket in both, so the × plain ws ratio compares the servers' work, not their write batching.
+ */
 function fanout(ch: string, spec: FanoutSpec) {
   const data = { v: 'x'.repeat(24) };
   const targets = [...(channels.get(ch) ?? [])];
+  const tcp = targets.map((ws) => (ws as unknown as { _socket: Socket })._socket);
   let seq = 1_000_000_000_000_000;
   return fanoutLoop(
-    () => targets.map((ws) => (ws as unknown as { _socket: Socket })._socket),
+    () => tcp,
     spec,
     (n) => {
+      for (const socket of tcp) socket.cork();
       for (let k = 0; k < n; k++) {
         const text = JSON.stringify({ type: 'message', ch, seq: ++seq, data, ts: Date.now() });
         for (const ws of targets) ws.send(text);
       }
+      for (const socket of tcp) socket.uncork();
     },
   );
 }
@@ -144,5 +157,6 @@ process.on('message', (message: { type: string; mode?: 'close1012' | 'terminate'
 });
 process.on('disconnect', () => process.exit(0));
 
-port = await listen(port);
+if (listenOnCommand) await untilWallClock(await listenCommand());
+port = await bindRetrying(() => listen(port));
 send({ type: 'listening', port, upAt: Date.now() });

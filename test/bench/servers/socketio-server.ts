@@ -4,6 +4,8 @@
  * `emit('publish', { ch, data })` to have `data` emitted as `message` to the room.
  *
  *   --port N                listen on N (0: any); the bench restarts it as a new process on the same port
+ *   --listen-on-command     load, answer `ready`, bind only at the time the bench's `listen` names
+ *                           (servers/listen-on-command.ts: a fixed downtime for the restart storm)
  *   --ping-interval-ms N    engine.io pingInterval (the fan-out and latency runs count frames from their
  *                           headers, so no ping may land in a run: they pass 10 min)
  *
@@ -19,6 +21,7 @@ import http from 'node:http';
 import type { Socket } from 'node:net';
 import { Server } from 'socket.io';
 import { fanoutLoop, type FanoutSpec } from './fanout-loop.js';
+import { bindRetrying, listenCommand, listenOnCommand, untilWallClock } from './listen-on-command.js';
 
 const send = (message: unknown) => process.send?.(message);
 const arg = (name: string) => {
@@ -76,5 +79,15 @@ process.on('message', (message: { type: string; ch?: string } & Partial<FanoutSp
 });
 process.on('disconnect', () => process.exit(0));
 
-await new Promise<void>((resolve) => httpServer.listen({ host: '127.0.0.1', port: arg('--port') ?? 0, backlog: 2048 }, resolve));
+if (listenOnCommand) await untilWallClock(await listenCommand());
+await bindRetrying(
+  () =>
+    new Promise<void>((resolve, reject) => {
+      httpServer.once('error', reject);
+      httpServer.listen({ host: '127.0.0.1', port: arg('--port') ?? 0, backlog: 2048 }, () => {
+        httpServer.off('error', reject);
+        resolve();
+      });
+    }),
+);
 send({ type: 'listening', port: (httpServer.address() as { port: number }).port, upAt: Date.now() });
