@@ -1,13 +1,6 @@
-import { describeViolations, fuzzClient, type FuzzProtocol } from './client-fuzz.js';
-
 /** `npx tsx test/support/fuzz/client-run.ts --seed 7 --runs 4 --frames 400 [--protocol json|graphql|plain]`: fuzzes the client and exits 1 on any violation. */
-function argument(name: string, fallback: number): number {
-  const index = process.argv.indexOf(`--${name}`);
-  const value = index < 0 ? undefined : Number(process.argv[index + 1]);
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value < 0) throw new Error(`--${name}: expected a non-negative integer, received ${process.argv[index + 1]}`);
-  return value;
-}
+import { describeViolations, fuzzClient, type FuzzProtocol } from './client-fuzz.js';
+import { argument } from './arguments.js';
 
 const protocolIndex = process.argv.indexOf('--protocol');
 const protocols = protocolIndex < 0 ? undefined : [process.argv[protocolIndex + 1] as FuzzProtocol];

@@ -1,14 +1,7 @@
-import { describeFigures, fuzzServer } from './server-fuzz.js';
-import { internalErrors, spawnFuzzNode } from './fuzz-node.js';
-
 /** `npm run fuzz:server -- --frames 500000 --seed 7 [--concurrency 8]`: fuzzes a server process and exits 1 on any failure. */
-function argument(name: string, fallback: number): number {
-  const index = process.argv.indexOf(`--${name}`);
-  const value = index < 0 ? undefined : Number(process.argv[index + 1]);
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value < 0) throw new Error(`--${name}: expected a non-negative integer, received ${process.argv[index + 1]}`);
-  return value;
-}
+import { describeFigures, fuzzServer } from './server-fuzz.js';
+import { argument } from './arguments.js';
+import { internalErrors, spawnFuzzNode } from './fuzz-node.js';
 
 const frames = argument('frames', 500_000);
 const seed = argument('seed', Date.now() % 1_000_000);

@@ -318,13 +318,19 @@ describe('presence.join() on a closed connection', () => {
 });
 
 describe('presence.leave() and list() on a closed connection', () => {
-  it('list() rejects with CLOSED and changes nothing: the channel is joined again when the connection starts', async () => {
+  /** A connection that joined chat:a, then was stopped. */
+  const joinedThenStopped = async () => {
     const h = harness({ heartbeat: false });
     answerPresence(h);
     await h.connect();
     await h.connection.presence.join('chat:a', { name: 'Me' });
     h.connection.stop();
     await h.settle();
+    return h;
+  };
+
+  it('list() rejects with CLOSED and changes nothing: the channel is joined again when the connection starts', async () => {
+    const h = await joinedThenStopped();
     await expect(h.connection.presence.list('chat:a')).rejects.toMatchObject({ code: ErrorCode.CLOSED });
     expect(h.connection.presence.isJoined('chat:a')).toBe(true);
     await h.connect();
@@ -332,12 +338,7 @@ describe('presence.leave() and list() on a closed connection', () => {
   });
 
   it('leave() rejects with CLOSED (the server has nothing to leave) and forgets the join: the channel is not joined again when the connection starts', async () => {
-    const h = harness({ heartbeat: false });
-    answerPresence(h);
-    await h.connect();
-    await h.connection.presence.join('chat:a', { name: 'Me' });
-    h.connection.stop();
-    await h.settle();
+    const h = await joinedThenStopped();
     await expect(h.connection.presence.leave('chat:a')).rejects.toMatchObject({ code: ErrorCode.CLOSED });
     expect(h.connection.presence.isJoined('chat:a')).toBe(false);
     await h.connect();
