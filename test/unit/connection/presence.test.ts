@@ -470,39 +470,37 @@ describe('presence: what the app passes and what the server sends is checked', (
 
   afterEach(() => vi.restoreAllMocks());
 
-  it('a presence_state whose member meta nests deeply throws nothing out of the library', async () => {
-    const rethrown = collectRethrown();
+  /** A connected harness whose `ask` (a join) the server answers with the deeply nested frame. */
+  const answeredDeeply = async (ask: (h: ReturnType<typeof harness>) => void) => {
     const h = harness({ heartbeat: false });
     await h.connect();
-    void h.connection.presence.join('room');
+    ask(h);
     await h.settle();
     h.server.last!.push(deeplyNested);
     await h.settle();
+    return h;
+  };
+
+  it('a presence_state whose member meta nests deeply throws nothing out of the library', async () => {
+    const rethrown = collectRethrown();
+    const h = await answeredDeeply((h) => void h.connection.presence.join('room'));
     expect(rethrown).toEqual([]);
     expect(h.connection.status).toBe('connected');
   });
 
   it('the join a presence_state answers settles even when a member meta nests deeply', async () => {
     collectRethrown();
-    const h = harness({ heartbeat: false });
-    await h.connect();
     const answers: unknown[] = [];
-    h.connection.presence.join('room').then((members) => answers.push(members.map((m) => m.userId)), (error: SocketchartError) => answers.push(error.code));
-    await h.settle();
-    h.server.last!.push(deeplyNested);
-    await h.settle();
+    const h = await answeredDeeply((h) => {
+      h.connection.presence.join('room').then((members) => answers.push(members.map((m) => m.userId)), (error: SocketchartError) => answers.push(error.code));
+    });
     await h.advance(60_000); // well past acks.timeoutMs: not even a TIMEOUT came before
     expect(answers).toEqual([['bob']]);
   });
 
   it('after a member meta that nests deeply, a presence_state still answers list() and updates members()', async () => {
     const rethrown = collectRethrown();
-    const h = harness({ heartbeat: false });
-    await h.connect();
-    void h.connection.presence.join('room');
-    await h.settle();
-    h.server.last!.push(deeplyNested);
-    await h.settle();
+    const h = await answeredDeeply((h) => void h.connection.presence.join('room'));
     let listed: unknown;
     void h.connection.presence.list('room').then((members) => (listed = members));
     await h.settle();
