@@ -373,7 +373,7 @@ export class PresenceSession {
     this.remove(details.ch, request);
     // a refused join again (other meta) leaves the member the server has, with the meta in force; the
     // connection's own rejoin or list is made again after the per-user control limit's retry_after, or at the
-    // next reconnect, unless refused for good (another rate limit here is the server's limit of channels
+    // next reconnect, unless refused for good (another rate limit here is an earlier server's limit of channels
     // joined); a refused first join is forgotten
     const limited = error.code === ErrorCode.RATE_LIMIT_EXCEEDED;
     const control = limited && details.scope === 'control';

@@ -6,7 +6,7 @@ import type { ChannelAction } from './channels.js';
 import type { Hub, HubClient } from './hub.js';
 import { BacklogWatch } from './backlog-watch.js';
 import { corkedBytes, writeCorked } from './corked-writes.js';
-import { errorText, logFailure, type Logger } from './logger.js';
+import { errorText, type Logger } from './logger.js';
 import { closeCodeLabel, type ServerMetrics } from './metrics.js';
 import { CONTROL_SCOPE, type ConnectionLimits, type Refusal, type ServerRateLimits, type Subject, type Verdict } from './rate-limit.js';
 import { CloseCode, ErrorCode, type ClientFrame, type ClientFrameType, type ErrorFrame, type PresenceMember, type ServerFrame } from '../protocol/wire.js';
@@ -54,6 +54,14 @@ const MAX_TIMER_MS = 2_147_483_647;
  */
 type ChannelFrame = { ch: string; action: string };
 
+const NORMAL_CLOSURE: { readonly code: number; readonly reason: string } = { code: 1000, reason: '' };
+
+/** The set without `item`; undefined once empty, so an idle connection holds no set. */
+function without<T>(set: Set<T> | undefined, item: T): Set<T> | undefined {
+  set?.delete(item);
+  return set?.size ? set : undefined;
+}
+
 const truncateReason = (reason: string) => (Buffer.byteLength(reason) <= 123 ? reason : Buffer.from(reason).subarray(0, 120).toString());
 
 /** One socket on the server: authentication, frame validation, rate limits, timers, and the hub operations it asks for. */
@@ -62,16 +70,16 @@ export class ServerConnection implements HubClient {
   readonly key: string;
   readonly sessionId = randomUUID();
   readonly subscriptions = new Map<string, Subscription>();
-  readonly presence = new Map<string, PresenceMember>();
-  readonly typing = new Map<string, NodeJS.Timeout>();
+  presence?: Map<string, PresenceMember>;
+  typing?: Map<string, NodeJS.Timeout>;
   /** Set on every inbound frame or pong; cleared by each protocol-level ping. */
   alive = true;
   /** When the last frame came, in `ctx.clock` time (a wall clock stepped neither ages nor rejuvenates it). */
   lastFrameAt: number;
   /** `draining`: closing, once the publishes it accepted are answered; frames are no longer read. */
   private state: 'authenticating' | 'open' | 'draining' | 'closing' | 'closed' = 'authenticating';
-  /** Publishes accepted and not yet answered. */
-  private readonly inflight = new Set<Promise<void>>();
+  /** Publishes accepted and not yet answered; none while the set is absent. */
+  private inflight: Set<Promise<void>> | undefined;
   /** Publishes waiting their turn (their bucket had no token when they arrived), and the last of them. */
   private waitingPublishes = 0;
   private publishTurn: Promise<void> = Promise.resolve();
@@ -80,8 +88,8 @@ export class ServerConnection implements HubClient {
   private waitingBytes = 0;
   /** Per channel, the last presence frame not yet answered: the next one of the channel waits for it. */
   private presenceTurns: Map<string, Promise<void>> | undefined;
-  /** Publishes charged to the connection's bucket whose append is not yet answered. */
-  private readonly charged = new Set<Promise<void>>();
+  /** Publishes charged to the connection's bucket whose append is not yet answered; none while the set is absent. */
+  private charged: Set<Promise<void>> | undefined;
   /** A backlog replays wait on that the socket takes none of for a heartbeat interval is a slow consumer's, even one that keeps sending frames. */
   private readonly backlog: BacklogWatch;
   private currentIdentity: Identity | undefined;
@@ -91,15 +99,14 @@ export class ServerConnection implements HubClient {
   private attached = false;
   private authPending = false;
   /** Frames that arrived while the token of an `auth` frame was being verified, not yet parsed. */
-  private early: { text: string; bytes: number }[] = [];
+  private early: { text: string; bytes: number }[] | undefined;
   private earlyBytes = 0;
   private readonly limits: ConnectionLimits;
   private authTimer: NodeJS.Timeout | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
   private killTimer: NodeJS.Timeout | undefined;
   private killAt = Infinity;
-  private closingWith = { code: 1000, reason: '' };
-  private log: Logger;
+  private closingWith = NORMAL_CLOSURE;
   private resolveClosed!: () => void;
   /** Settles once the socket is closed and its presence, typing and subscriptions are cleaned up. */
   readonly closed = new Promise<void>((resolve) => (this.resolveClosed = resolve));
@@ -120,7 +127,6 @@ export class ServerConnection implements HubClient {
       () => this.slowConsumer(),
       ctx.clock,
     );
-    this.log = ctx.logger.child({ conn: this.id });
     ws.on('message', (data, isBinary) => this.onFrame(data, isBinary));
     ws.on('pong', () => (this.alive = true));
     ws.on('error', (error: Error & { code?: string }) => this.onSocketError(error));
@@ -128,7 +134,7 @@ export class ServerConnection implements HubClient {
       try {
         this.onClose(code, reason.toString());
       } catch (error) {
-        this.log.error({ err: errorText(error) }, 'close handling failed');
+        this.logError('close handling failed', error);
         this.resolveClosed();
       }
     });
@@ -205,22 +211,22 @@ export class ServerConnection implements HubClient {
     }
     if (error) this.sendError(error.code, error.message);
     this.clearTimers();
-    this.log.info({ code, reason }, 'closing connection');
+    this.logged('info', 'closing connection', { code, reason });
     this.closingWith = { code, reason };
     this.endWithin(graceMs);
-    if (this.inflight.size === 0 || code === CloseCode.SlowConsumer) {
+    if (!this.inflight || code === CloseCode.SlowConsumer) {
       this.closeSocket();
       return;
     }
     this.state = 'draining';
     this.answered()
       .then(() => this.closeSocket())
-      .catch(logFailure(this.log, 'closing failed'));
+      .catch((error: unknown) => this.logError('closing failed', error));
   }
 
   /** Resolves once no accepted publish is pending, counting those a waiting publish starts meanwhile. */
   private async answered(): Promise<void> {
-    while (this.inflight.size > 0 && this.state === 'draining') await Promise.allSettled([...this.inflight]);
+    while (this.inflight && this.state === 'draining') await Promise.allSettled([...this.inflight]);
   }
 
   /** The socket is gone `graceMs` from now at the latest: closed if it still drains, then terminated. A later, longer grace changes nothing. */
@@ -256,7 +262,7 @@ export class ServerConnection implements HubClient {
       return;
     }
     if (!this.alive) {
-      this.log.info('no pong since the last ping; terminating');
+      this.logged('info', 'no pong since the last ping; terminating');
       this.ws.terminate();
       return;
     }
@@ -270,8 +276,23 @@ export class ServerConnection implements HubClient {
   }
 
   private clearTimers(): void {
-    clearTimeout(this.authTimer);
+    this.clearAuthTimer();
     clearTimeout(this.expiryTimer);
+  }
+
+  private clearAuthTimer(): void {
+    clearTimeout(this.authTimer);
+    this.authTimer = undefined;
+  }
+
+  /** A line of the node's logger naming this connection and, once authenticated, its user. */
+  private logged(level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>): void {
+    const userId = this.currentIdentity?.userId;
+    this.ctx.logger[level]({ conn: this.id, ...(userId === undefined ? {} : { userId }), ...fields }, msg);
+  }
+
+  private logError(msg: string, error: unknown): void {
+    this.logged('error', msg, { err: errorText(error) });
   }
 
   private onFrame(data: RawData, isBinary: boolean): void {
@@ -284,7 +305,7 @@ export class ServerConnection implements HubClient {
 
   /** Contains a failure of the server itself: logged, and this socket (only) is closed with 1011. */
   fail(error: unknown): void {
-    this.log.error({ err: errorText(error) }, 'internal error');
+    this.logError('internal error', error);
     this.closeWith(CloseCode.InternalError, 'internal error', { code: ErrorCode.SERVER_ERROR, message: 'internal error' });
   }
 
@@ -334,11 +355,11 @@ export class ServerConnection implements HubClient {
   }
 
   private holdEarly(text: string, bytes: number): void {
-    if (this.early.length >= MAX_EARLY_FRAMES || this.earlyBytes + bytes > MAX_EARLY_BYTES) {
+    if ((this.early?.length ?? 0) >= MAX_EARLY_FRAMES || this.earlyBytes + bytes > MAX_EARLY_BYTES) {
       this.rejectAuth('too many frames before authentication');
       return;
     }
-    this.early.push({ text, bytes });
+    (this.early ??= []).push({ text, bytes });
     this.earlyBytes += bytes;
   }
 
@@ -380,7 +401,7 @@ export class ServerConnection implements HubClient {
       ...(id === undefined ? {} : { id }),
     });
     if (verdict.flooding) {
-      this.log.warn({ scope }, 'flooding past the rate limit');
+      this.logged('warn', 'flooding past the rate limit', { scope });
       this.closeWith(CloseCode.RateLimited, `rate limited; retry_after=${Math.max(1, Math.ceil(retryAfter))}`);
     }
   }
@@ -413,7 +434,7 @@ export class ServerConnection implements HubClient {
     this.waitTurn(bytes);
     const turn = this.publishTurn.then(async () => {
       try {
-        if (!hasToken()) await Promise.allSettled([...this.charged]);
+        if (!hasToken()) await Promise.allSettled([...(this.charged ?? [])]);
         if (frame.id !== undefined && !hasToken() && (await this.answeredAsRepeat(frame.ch, frame.id))) return;
         this.publishCharged(frame, scope);
       } finally {
@@ -455,16 +476,16 @@ export class ServerConnection implements HubClient {
       if (result?.outcome === 'stored' && result.duplicate) limits.giveBack(this.limits, scope);
       else if (result?.outcome === 'refused') this.refuseOverLimit(limits.refusedElsewhere(this.limits, this.subject, scope, result.retryAfterMs, frame.id), frame.id, named);
     });
-    const settled = publishing.finally(() => this.charged.delete(settled));
+    const settled = publishing.finally(() => (this.charged = without(this.charged, settled)));
     settled.catch(() => undefined);
-    this.charged.add(settled);
+    (this.charged ??= new Set()).add(settled);
     this.answer(publishing);
   }
 
   /** Tracks a publish until it is answered: a close waits for it. */
   private answer(publishing: Promise<void>): void {
-    const answered = publishing.catch((error: unknown) => this.fail(error)).finally(() => this.inflight.delete(answered));
-    this.inflight.add(answered);
+    const answered = publishing.catch((error: unknown) => this.fail(error)).finally(() => (this.inflight = without(this.inflight, answered)));
+    (this.inflight ??= new Set()).add(answered);
   }
 
   /**
@@ -556,17 +577,16 @@ export class ServerConnection implements HubClient {
       });
       return;
     }
-    clearTimeout(this.authTimer);
+    this.clearAuthTimer();
     this.currentIdentity = identity;
     this.state = 'open';
-    this.log = this.log.child({ userId: identity.userId });
     this.send({ type: 'auth_ok', userId: identity.userId, sessionId: this.sessionId, ...(identity.expiresAt === undefined ? {} : { expiresAt: identity.expiresAt }) });
     hub.attach(this);
     this.attached = true;
     this.scheduleExpiry();
-    this.log.info('authenticated');
-    const early = this.early;
-    this.early = [];
+    this.logged('info', 'authenticated');
+    const early = this.early ?? [];
+    this.early = undefined;
     this.earlyBytes = 0;
     for (const { text, bytes } of early) {
       if (this.state !== 'open') break;
@@ -596,7 +616,7 @@ export class ServerConnection implements HubClient {
     this.scheduleExpiry();
     this.send({ type: 'auth_ok', userId: result.userId, sessionId: this.sessionId, ...(result.expiresAt === undefined ? {} : { expiresAt: result.expiresAt }) });
     this.ctx.hub.reauthorize(this);
-    this.log.info('token refreshed');
+    this.logged('info', 'token refreshed');
   }
 
   private scheduleExpiry(): void {
@@ -613,7 +633,7 @@ export class ServerConnection implements HubClient {
 
   private rejectAuth(reason: string, charge = true): void {
     if (charge) this.ctx.limits.chargeAddress(this.address);
-    this.log.info({ reason }, 'authentication failed');
+    this.logged('info', 'authentication failed', { reason });
     this.closeWith(CloseCode.Unauthorized, reason, { code: ErrorCode.AUTHENTICATION_FAILED, message: reason });
   }
 
@@ -624,7 +644,7 @@ export class ServerConnection implements HubClient {
 
   private slowConsumer(): void {
     this.ctx.metrics.slowConsumers.inc();
-    this.log.warn({ bufferedAmount: this.ws.bufferedAmount }, 'slow consumer');
+    this.logged('warn', 'slow consumer', { bufferedAmount: this.ws.bufferedAmount });
     this.closeWith(CloseCode.SlowConsumer, 'slow consumer', undefined, SLOW_CONSUMER_GRACE_MS);
   }
 
@@ -636,7 +656,7 @@ export class ServerConnection implements HubClient {
           ? ErrorCode.INVALID_MESSAGE_FORMAT
           : undefined;
     if (code) this.ctx.metrics.errors.labels(code).inc();
-    this.log.info({ err: error.message, code: error.code }, 'socket error');
+    this.logged('info', 'socket error', { err: error.message, code: error.code });
   }
 
   private onClose(code: number, reason: string): void {
@@ -646,9 +666,9 @@ export class ServerConnection implements HubClient {
     clearTimeout(this.killTimer);
     this.presenceTurns = undefined;
     this.ctx.metrics.connectionsClosed.labels(closeCodeLabel(code)).inc();
-    this.log.info({ code, reason: reason.slice(0, 123) }, 'connection closed');
+    this.logged('info', 'connection closed', { code, reason: reason.slice(0, 123) });
     this.ctx.onClosed(this);
     const cleanup = this.attached ? this.ctx.hub.detach(this) : Promise.resolve();
-    cleanup.catch((error: unknown) => this.log.error({ err: errorText(error) }, 'cleanup failed')).finally(() => this.resolveClosed());
+    cleanup.catch((error: unknown) => this.logError('cleanup failed', error)).finally(() => this.resolveClosed());
   }
 }

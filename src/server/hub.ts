@@ -17,8 +17,10 @@ export interface HubClient extends SubscriberSink {
   readonly key: string;
   readonly identity: Identity;
   readonly subscriptions: Map<string, Subscription>;
-  readonly presence: Map<string, PresenceMember>;
-  readonly typing: Map<string, NodeJS.Timeout>;
+  /** The channels it is present on, with its member; made at its first join (most connections never join). */
+  presence?: Map<string, PresenceMember>;
+  /** The channels it is typing on, each with the timer that stops it; made at its first typing. */
+  typing?: Map<string, NodeJS.Timeout>;
   send(frame: ServerFrame): void;
   sendError(code: ErrorCode, message: string, extra?: Omit<Partial<ErrorFrame>, 'type' | 'code' | 'message'>): void;
   closeWith(code: number, reason: string, error?: { code: ErrorCode; message: string }): void;
@@ -143,9 +145,9 @@ export class Hub implements BackendListener {
     set?.delete(client);
     if (set?.size === 0) this.users.delete(client.identity.userId);
     for (const sub of [...client.subscriptions.values()]) this.removeSub(client, sub);
-    for (const ch of [...client.typing.keys()]) this.stopTyping(client, ch);
-    const channels = [...client.presence.keys()];
-    client.presence.clear();
+    for (const ch of [...(client.typing?.keys() ?? [])]) this.stopTyping(client, ch);
+    const channels = [...(client.presence?.keys() ?? [])];
+    client.presence?.clear();
     await Promise.all(channels.map((ch) => this.leave(ch, client.key, client.identity.userId)));
   }
 
@@ -256,15 +258,15 @@ export class Hub implements BackendListener {
           client.sendError(ErrorCode.MESSAGE_TOO_LARGE, `presence meta is limited to ${MAX_META_BYTES} bytes`, { details: { ch, action } });
           return;
         }
-        const joined = client.presence.get(ch);
-        if (!joined && client.presence.size >= this.options.maxSubscriptions) {
-          client.sendError(ErrorCode.RATE_LIMIT_EXCEEDED, 'too many presence channels', { details: { ch, action, limit: this.options.maxSubscriptions } });
+        const joined = client.presence?.get(ch);
+        if (!joined && (client.presence?.size ?? 0) >= this.options.maxSubscriptions) {
+          client.sendError(ErrorCode.AUTHORIZATION_FAILED, 'too many presence channels', { details: { ch, action, limit: this.options.maxSubscriptions } });
           return;
         }
         const member: PresenceMember = meta === undefined ? { userId: client.identity.userId } : { userId: client.identity.userId, meta };
         if (!joined) await this.join(client, ch, member);
         else await this.update(client, ch, joined, member);
-      } else if (action === 'leave' && client.presence.delete(ch)) {
+      } else if (action === 'leave' && client.presence?.delete(ch)) {
         await this.leave(ch, client.key, client.identity.userId);
       }
       client.send({ type: 'presence_state', ch, members: await this.options.backend.presenceList(ch) });
@@ -275,12 +277,12 @@ export class Hub implements BackendListener {
   }
 
   private async join(client: HubClient, ch: string, member: PresenceMember): Promise<void> {
-    client.presence.set(ch, member);
+    (client.presence ??= new Map()).set(ch, member);
     this.pendingLeaves.delete(`${client.key} ${ch}`);
     try {
       if (await this.options.backend.presenceJoin(ch, client.key, member)) await this.announceJoin(ch, member);
     } catch (error) {
-      if (client.presence.get(ch) === member) {
+      if (client.presence?.get(ch) === member) {
         client.presence.delete(ch);
         this.pendingLeaves.set(`${client.key} ${ch}`, { ch, ref: client.key, userId: member.userId, undoesJoin: true });
       }
@@ -290,11 +292,11 @@ export class Hub implements BackendListener {
 
   /** A join again: the member's meta is replaced, and announced as a join when the meta shown changed. */
   private async update(client: HubClient, ch: string, before: PresenceMember, member: PresenceMember): Promise<void> {
-    client.presence.set(ch, member);
+    (client.presence ??= new Map()).set(ch, member);
     try {
       if (await this.options.backend.presenceUpdate(ch, client.key, member)) await this.announceJoin(ch, member);
     } catch (error) {
-      if (client.presence.get(ch) === member) client.presence.set(ch, before);
+      if (client.presence?.get(ch) === member) client.presence.set(ch, before);
       throw error;
     }
   }
@@ -326,7 +328,7 @@ export class Hub implements BackendListener {
 
   /** Typing of a client authorized for presence. */
   async typing(client: HubClient, { ch, typing }: Frame<'typing'>): Promise<void> {
-    const timer = client.typing.get(ch);
+    const timer = client.typing?.get(ch);
     if (!typing) {
       if (timer) this.stopTyping(client, ch);
       return;
@@ -336,7 +338,7 @@ export class Hub implements BackendListener {
       await this.signalTyping(client, ch, true);
       return;
     }
-    client.typing.set(
+    (client.typing ??= new Map()).set(
       ch,
       setTimeout(() => {
         try {
@@ -350,12 +352,12 @@ export class Hub implements BackendListener {
   }
 
   private stopTyping(client: HubClient, ch: string): void {
-    const timer = client.typing.get(ch);
+    const timer = client.typing?.get(ch);
     if (!timer) return;
     clearTimeout(timer);
-    client.typing.delete(ch);
+    client.typing?.delete(ch);
     const { userId } = client.identity;
-    if ([...(this.users.get(userId) ?? [])].some((other) => other.typing.has(ch))) return;
+    if ([...(this.users.get(userId) ?? [])].some((other) => other.typing?.has(ch))) return;
     this.signalTyping(client, ch, false).catch(logFailure(this.options.logger, 'typing signal failed'));
   }
 
@@ -374,13 +376,13 @@ export class Hub implements BackendListener {
       this.endSub(client, sub);
       client.send({ type: 'unsubscribed', ch: sub.ch, reason: 'forbidden' });
     }
-    for (const ch of [...client.presence.keys()]) {
+    for (const ch of [...(client.presence?.keys() ?? [])]) {
       if (this.options.authorizer.authorize(client.identity, ch, 'presence').ok) continue;
-      client.presence.delete(ch);
+      client.presence?.delete(ch);
       client.sendError(ErrorCode.AUTHORIZATION_FAILED, 'presence on this channel is no longer allowed', { details: { ch, action: 'presence' } });
       this.leave(ch, client.key, client.identity.userId).catch(logFailure(this.options.logger, 'presence leave failed'));
     }
-    for (const ch of [...client.typing.keys()]) {
+    for (const ch of [...(client.typing?.keys() ?? [])]) {
       if (!this.options.authorizer.authorize(client.identity, ch, 'presence').ok) this.stopTyping(client, ch);
     }
   }
@@ -423,7 +425,7 @@ export class Hub implements BackendListener {
     this.retryLeaves();
     for (const set of this.users.values()) {
       for (const client of set) {
-        for (const [ch, member] of client.presence) {
+        for (const [ch, member] of client.presence ?? []) {
           this.options.backend
             .presenceJoin(ch, client.key, member)
             .then((joined) => (joined ? this.announceJoin(ch, member) : undefined))
@@ -440,7 +442,7 @@ export class Hub implements BackendListener {
   /** A pending leave of a connection present again (it joined once more while the leave failed) is dropped. */
   private retryLeaves(): void {
     for (const [key, { ch, ref, userId, undoesJoin }] of [...this.pendingLeaves]) {
-      if ([...(this.users.get(userId) ?? [])].some((client) => client.key === ref && client.presence.has(ch))) {
+      if ([...(this.users.get(userId) ?? [])].some((client) => client.key === ref && client.presence?.has(ch))) {
         this.pendingLeaves.delete(key);
         continue;
       }

@@ -69,7 +69,8 @@ interface AwaitedResend {
 export interface ConnectionLimits {
   readonly table: LimitTable;
   readonly announcedAt: Map<string, number>;
-  readonly awaited: Map<string, AwaitedResend>;
+  /** Made at the first acknowledged publish refused (most connections never have one). */
+  awaited?: Map<string, AwaitedResend>;
 }
 
 /**
@@ -115,7 +116,7 @@ export class ServerRateLimits {
   }
 
   newConnection(): ConnectionLimits {
-    return { table: new LimitTable(this.clock, Object.keys(this.settings.perConnection).length + 1), announcedAt: new Map(), awaited: new Map() };
+    return { table: new LimitTable(this.clock, Object.keys(this.settings.perConnection).length + 1), announcedAt: new Map() };
   }
 
   /**
@@ -127,7 +128,7 @@ export class ServerRateLimits {
   takePublish(connection: ConnectionLimits, subject: Subject, scope: string, id: string | undefined): Verdict {
     if (id !== undefined) {
       const awaited = this.awaiting(connection, scope);
-      if (awaited?.ids.has(id)) connection.awaited.delete(scope);
+      if (awaited?.ids.has(id)) this.forgetAwaited(connection, scope);
       else if (awaited) {
         if (awaited.ids.size < MAX_AWAITED_IDS) awaited.ids.add(id);
         return this.refused(subject, scope, Math.max(1, awaited.until - this.clock.now()), [this.ownCharge(connection, scope)]);
@@ -139,16 +140,21 @@ export class ServerRateLimits {
   }
 
   private awaiting(connection: ConnectionLimits, scope: string): AwaitedResend | undefined {
-    const awaited = connection.awaited.get(scope);
+    const awaited = connection.awaited?.get(scope);
     if (awaited && this.clock.now() < awaited.until + RESEND_GRACE_MS) return awaited;
-    connection.awaited.delete(scope);
+    this.forgetAwaited(connection, scope);
     return undefined;
+  }
+
+  private forgetAwaited(connection: ConnectionLimits, scope: string): void {
+    connection.awaited?.delete(scope);
+    if (connection.awaited?.size === 0) connection.awaited = undefined;
   }
 
   private awaitResend(connection: ConnectionLimits, scope: string, id: string, retryAfterMs: number): void {
     const until = this.clock.now() + retryAfterMs;
     const awaited = this.awaiting(connection, scope);
-    if (!awaited) connection.awaited.set(scope, { ids: new Set([id]), until });
+    if (!awaited) (connection.awaited ??= new Map()).set(scope, { ids: new Set([id]), until });
     else {
       if (awaited.ids.size < MAX_AWAITED_IDS) awaited.ids.add(id);
       awaited.until = Math.max(awaited.until, until);

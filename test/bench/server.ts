@@ -27,7 +27,7 @@
  *    full GCs; (after − before) / MEM_CONNS. Then where the bytes go (two heap snapshots in the server,
  *    servers/snapshot-split.ts), and the heap after one sendToUser() to every connected user.
  *
- * Run alone: `node --expose-gc --import tsx test/bench/server.ts [--quick]`.
+ * Run alone: `node --expose-gc --import tsx test/bench/server.ts [--quick] [--memory]`.
  */
 import type { ChildProcess } from 'node:child_process';
 import os from 'node:os';
@@ -65,6 +65,8 @@ const LAT_WARMUP_MS = quick ? 300 : 1_000;
 const LAT_ROUNDS = 3;
 const MEM_CONNS = quick ? 1_000 : 10_000;
 const SPLIT = !process.argv.includes('--no-split');
+/** `--memory`: only the heap per connection (3.). */
+const MEMORY_ONLY = process.argv.includes('--memory');
 
 const TARGET_DELIVERIES = 200_000;
 const TARGET_P99_MS = 10;
@@ -349,7 +351,7 @@ async function metricsCost(server: ChildProcess): Promise<void> {
   );
 }
 
-async function main(): Promise<ServerResult> {
+async function main(): Promise<ServerResult | undefined> {
   const startedAt = performance.now();
   console.log(heading('Server — socketchart/server on loopback: fan-out, delivery latency, heap per connection'));
   console.log(
@@ -359,23 +361,28 @@ async function main(): Promise<ServerResult> {
   );
   const clients = [fork('./servers/server-clients.ts'), fork('./servers/server-clients.ts')];
   const ready = Promise.all(clients.map((c) => expect(c, 'ready', 30_000)));
-  const { server, url } = await startServer();
+  let fan: ServerResult['fanout'] | undefined;
+  let lat: ServerResult['latency'] | undefined;
+  if (!MEMORY_ONLY) {
+    const { server, url } = await startServer();
+    await ready;
+    fan = await fanout(server, url, clients);
+    await metricsCost(server);
+    lat = await latency(url, clients[0]!);
+    tell(server, { type: 'exit' });
+    await stopChild(server);
+  }
   await ready;
-  const fan = await fanout(server, url, clients);
-  await metricsCost(server);
-  const lat = await latency(url, clients[0]!);
-  tell(server, { type: 'exit' });
-  await stopChild(server);
   const mem = await memory(clients);
   for (const c of clients) tell(c, { type: 'exit' });
   await Promise.all(clients.map((c) => stopChild(c)));
   console.log(`\nserver bench: ${fixed((performance.now() - startedAt) / 1000, 1)} s; load average at end: ${load()}`);
-  return { fanout: fan, latency: lat, memory: mem };
+  return fan && lat ? { fanout: fan, latency: lat, memory: mem } : undefined;
 }
 
 try {
   const result = await main();
-  toParent({ type: 'result', bench: 'server', result });
+  if (result) toParent({ type: 'result', bench: 'server', result });
   process.exit(0);
 } catch (error) {
   console.error('server bench failed:', error);

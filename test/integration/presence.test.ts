@@ -92,6 +92,18 @@ describe('presence against the reference server', () => {
     expect(errors).toEqual([]);
   });
 
+  it('a join past the server\'s channel limit rejects that call alone with AUTHORIZATION_FAILED, for good, and the channels joined stay joined', async () => {
+    const { open } = await setup({ maxSubscriptionsPerConnection: 2 });
+    const alice = await open('alice');
+    const errors: unknown[] = [];
+    alice.on('error', (error) => errors.push(error));
+    await alice.presence.join('chat:a');
+    await alice.presence.join('chat:b');
+    await expect(alice.presence.join('chat:c')).rejects.toMatchObject({ code: ErrorCode.AUTHORIZATION_FAILED, recovery: 'fail', details: { ch: 'chat:c', limit: 2 } });
+    expect(['chat:a', 'chat:b', 'chat:c'].map((ch) => alice.presence.isJoined(ch))).toEqual([true, true, false]);
+    expect(errors).toEqual([]);
+  });
+
   it('a join with meta over 1 KB rejects that call alone with MESSAGE_TOO_LARGE (no error event) and is not remembered', async () => {
     const { open } = await setup();
     const alice = await open('alice');

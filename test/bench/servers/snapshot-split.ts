@@ -28,11 +28,10 @@ export async function takeBaseline(): Promise<void> {
 const COMPONENTS: { label: string; field: string | null }[] = [
   { label: 'ws WebSocket + net.Socket (Receiver, Sender, stream state, listeners)', field: 'ws' },
   { label: 'subscriptions: Map + Subscription objects (1 explicit + 2 implicit)', field: 'subscriptions' },
-  { label: 'pino child loggers (conn, then conn+userId)', field: 'log' },
   { label: 'rate limits of the connection (buckets per scope used)', field: 'limits' },
   { label: 'identity (verify() result)', field: 'currentIdentity' },
-  { label: 'auth timer (cleared Timeout, still referenced)', field: 'authTimer' },
-  { label: 'Connection object (rest: ids, key, presence/typing maps, early[], closed promise)', field: null },
+  { label: 'backlog watch (the replays\' look at the socket\'s backlog)', field: 'backlog' },
+  { label: 'Connection object (rest: ids, key, socket listeners, closed promise)', field: null },
 ];
 
 export interface SplitRow {

@@ -119,11 +119,11 @@ describe('limits: rate limits, flooding, connection caps, slow consumers, heartb
     await client.close();
   });
 
-  it('refuses presence joins beyond maxSubscriptionsPerConnection, keeping the connection, and accepts one again after a leave', async () => {
+  it('refuses presence joins beyond maxSubscriptionsPerConnection with AUTHORIZATION_FAILED, keeping the connection, and accepts one again after a leave', async () => {
     const server = await start({ maxSubscriptionsPerConnection: 3 });
     const client = await connectAs(server, 'mallory');
     for (let i = 0; i < 4; i++) client.send({ type: 'presence', ch: `room:r${i}`, action: 'join', meta: { pad: 'x'.repeat(1000) } });
-    expect(await client.nextOfType('error')).toMatchObject({ code: 'RATE_LIMIT_EXCEEDED', details: { ch: 'room:r3', action: 'join', limit: 3 } });
+    expect(await client.nextOfType('error')).toMatchObject({ code: 'AUTHORIZATION_FAILED', details: { ch: 'room:r3', action: 'join', limit: 3 } });
     for (const ch of ['room:r0', 'room:r1', 'room:r2']) await client.nextOfType('presence_state', { ch });
     client.send({ type: 'presence', ch: 'room:r3', action: 'list' });
     expect((await client.nextOfType('presence_state', { ch: 'room:r3' })).members).toEqual([]);

@@ -705,7 +705,7 @@ describe('presence: refusals by the server', () => {
     expect(joined.value).toEqual([{ userId: 'me' }]);
   });
 
-  it('a join refused over the server\'s channel limit (RATE_LIMIT_EXCEEDED) rejects as final: the call will not be retried', async () => {
+  it('a join refused over the server\'s channel limit (RATE_LIMIT_EXCEEDED, as earlier servers refuse it) rejects as final: the call will not be retried', async () => {
     const { h, presence, outcome, refuse } = await silent();
     const joined = outcome(presence.join('chat:a'));
     refuse('join', { code: 'RATE_LIMIT_EXCEEDED' });
@@ -787,10 +787,18 @@ describe('presence: refusals by the server', () => {
     expect(h.server.last!.sentOfType('presence')).toEqual([{ type: 'presence', ch: 'chat:a', action: 'join', meta: { name: 'Ann' } }]);
   });
 
-  it('a rejoin after a reconnect refused over the server\'s channel limit (RATE_LIMIT_EXCEEDED) is final: the channel is joined no more', async () => {
+  it('a rejoin after a reconnect refused over the server\'s channel limit (RATE_LIMIT_EXCEEDED, as earlier servers refuse it) is final: the channel is joined no more', async () => {
     const { h, presence, refuse, rejoining } = await silent();
     await rejoining();
     refuse('join', { code: 'RATE_LIMIT_EXCEEDED' });
+    await h.settle();
+    expect(presence.isJoined('chat:a')).toBe(false);
+  });
+
+  it('a rejoin after a reconnect refused over the server\'s channel limit (AUTHORIZATION_FAILED) is final: the channel is joined no more', async () => {
+    const { h, presence, refuse, rejoining } = await silent();
+    await rejoining();
+    refuse('join', { code: 'AUTHORIZATION_FAILED', details: { ch: 'chat:a', action: 'join', limit: 1 } });
     await h.settle();
     expect(presence.isJoined('chat:a')).toBe(false);
   });

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { pino } from 'pino';
 import type { NodeParts } from '../../../src/server/node-parts.js';
 import { authenticatedConnection, testNode, type SocketStandIn } from '../../support/server-connection.js';
 import { until } from '../../support/until.js';
@@ -514,5 +515,41 @@ describe('ServerConnection: in-band refresh', () => {
     (await check('bad')).reject(new Error('token expired'));
     await until(() => socket.ofType('error').length === 1);
     expect(socket.ofType('error')[0]).toMatchObject({ code: 'AUTHENTICATION_FAILED' });
+  });
+});
+
+describe('ServerConnection: what it logs', () => {
+  /** A node whose logger, at `info`, keeps each line it writes. */
+  async function loggingNode() {
+    const lines: Record<string, unknown>[] = [];
+    const node = await testNode({ logger: pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) }) });
+    stops.push(node.stop);
+    return { ...node, lines };
+  }
+
+  it('names itself on every line, and its user on every line once authenticated', async () => {
+    const { connectPending, lines } = await loggingNode();
+    const { socket, connection: serverSide } = connectPending();
+    socket.receive({ type: 'auth', token: 'alice' });
+    await until(() => socket.ofType('auth_ok').length === 1);
+    serverSide.closeWith(1000, 'bye');
+    await serverSide.closed;
+    expect(lines.map(({ msg, conn, userId }) => ({ msg, conn, userId }))).toEqual([
+      { msg: 'authenticated', conn: serverSide.id, userId: 'alice' },
+      { msg: 'closing connection', conn: serverSide.id, userId: 'alice' },
+      { msg: 'connection closed', conn: serverSide.id, userId: 'alice' },
+    ]);
+  });
+
+  it('names itself, and no user, on the lines of a connection refused before authentication', async () => {
+    const { connectPending, lines } = await loggingNode();
+    const { socket, connection: serverSide } = connectPending();
+    socket.receive({ type: 'subscribe', ch: 'chat:room' });
+    await serverSide.closed;
+    expect(lines.map(({ msg, conn, userId }) => ({ msg, conn, userId }))).toEqual([
+      { msg: 'authentication failed', conn: serverSide.id, userId: undefined },
+      { msg: 'closing connection', conn: serverSide.id, userId: undefined },
+      { msg: 'connection closed', conn: serverSide.id, userId: undefined },
+    ]);
   });
 });

@@ -422,14 +422,14 @@ describe('Hub: presence', () => {
     expect(socket.ofType('error')).toEqual([{ type: 'error', code: 'MESSAGE_TOO_LARGE', message: 'presence meta is limited to 1024 bytes', details: { ch: 'chat:other', action: 'join' } }]);
   });
 
-  it('refuses presence on more channels than maxSubscriptionsPerConnection; a join again on one it has does not count', async () => {
+  it('refuses presence on more channels than maxSubscriptionsPerConnection with AUTHORIZATION_FAILED, for good; a join again on one it has does not count', async () => {
     const { connect } = await node({ maxSubscriptionsPerConnection: 1 });
     const { socket } = connect('alice');
     join(socket, undefined, 'chat:a');
     join(socket, { again: true }, 'chat:a');
     join(socket, undefined, 'chat:b');
     await until(() => socket.ofType('presence_state').length + socket.ofType('error').length === 3);
-    expect(socket.ofType('error')).toEqual([{ type: 'error', code: 'RATE_LIMIT_EXCEEDED', message: 'too many presence channels', details: { ch: 'chat:b', action: 'join', limit: 1 } }]);
+    expect(socket.ofType('error')).toEqual([{ type: 'error', code: 'AUTHORIZATION_FAILED', message: 'too many presence channels', details: { ch: 'chat:b', action: 'join', limit: 1 } }]);
   });
 
   it('announces a user’s leave when the last of its connections leaves, and lists the members left', async () => {
