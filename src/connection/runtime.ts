@@ -328,20 +328,38 @@ export class ConnectionRuntime implements SocketCallbacks {
 
   // Effects the machine asks for
 
-  /** Writes a control frame now (auth, ping, subscribe); control frames never queue. */
-  write(frame: OutgoingFrame | undefined): boolean {
+  /**
+   * Writes a control frame now (auth, ping, subscribe); control frames never queue. A socket whose write
+   * throws is broken: it is dropped, and the next one is sent everything again; unless `rethrow`, for the
+   * caller to keep the frame.
+   */
+  write(frame: OutgoingFrame | undefined, rethrow?: boolean): boolean {
     const ws = this.ws;
     if (frame === undefined || !ws || ws.readyState !== ReadyState.OPEN) return false;
-    ws.send(frame);
+    try {
+      ws.send(frame);
+    } catch (error) {
+      if (rethrow) throw error;
+      this.socketGone();
+      return false;
+    }
     return true;
   }
 
-  /** Writes a data frame now (an operation's start, an acknowledged message again): its bytes count out, and it counts as a message unless written `again`. */
+  /**
+   * Writes a data frame now: an operation's start, as a control frame, or an acknowledged message `again`,
+   * whose write may throw (it stays in flight). Its bytes count out, and it counts as a message unless `again`.
+   */
   writeData(frame: OutgoingFrame, again = false): boolean {
-    if (!this.write(frame)) return false;
+    if (!this.write(frame, again)) return false;
     if (!again) this.metrics.messagesOut++;
     this.metrics.bytesOut += exactBytes(frame);
     return true;
+  }
+
+  /** The socket failed under us: the machine hears it closed abnormally (1006), and lets it go. */
+  private socketGone(): void {
+    this.toMachine({ type: 'socket.close', socket: this.socketId, wasClean: false, ...this.describeClose(1006, '') });
   }
 
   authenticate(): void {
@@ -412,7 +430,7 @@ export class ConnectionRuntime implements SocketCallbacks {
     try {
       ws.close(code, reason);
     } catch {
-      this.toMachine({ type: 'socket.close', socket: this.socketId, wasClean: false, ...this.describeClose(1006, '') });
+      this.socketGone();
     }
   }
 

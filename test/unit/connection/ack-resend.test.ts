@@ -3,6 +3,7 @@ import { ErrorCode, type SocketchartError } from '../../../src/index.js';
 import type { MockSocket } from '../../../src/testing/index.js';
 import { harness, type Harness } from '../../support/harness.js';
 import { track, type Settled } from '../../support/settled.js';
+import { failWrites } from '../../support/writing-sockets.js';
 
 /**
  * Acknowledged sends (`ack: true`): each message is written again `acks.timeoutMs` after its last write
@@ -23,15 +24,6 @@ function silent(h: Harness) {
 function acking(h: Harness) {
   h.server.onFrame = (socket, frame) => {
     if (frame.json?.type === 'publish') socket.push({ type: 'ack', id: frame.json.id, seq: 1 });
-  };
-}
-
-/** The socket's next `count` writes throw (as a socket may while it goes away). */
-function failWrites(socket: MockSocket, count = 1): void {
-  const send = socket.send.bind(socket);
-  socket.send = (data) => {
-    if (count-- > 0) throw new Error('write failed');
-    send(data);
   };
 }
 

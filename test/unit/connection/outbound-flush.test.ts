@@ -1,7 +1,7 @@
 import { expect, it } from 'vitest';
-import { createConnection, ErrorCode, type ConnectionOptions, type SocketchartError, type WebSocketConstructor } from '../../../src/index.js';
-import { SimulatedClock, createManualEnvironment, createMockServer, type MockSocket } from '../../../src/testing/index.js';
-import { harness, settle, URL } from '../../support/harness.js';
+import { ErrorCode, type SocketchartError } from '../../../src/index.js';
+import { harness } from '../../support/harness.js';
+import { raws, withSockets } from '../../support/writing-sockets.js';
 import { track, type Settled } from '../../support/settled.js';
 
 /**
@@ -9,41 +9,6 @@ import { track, type Settled } from '../../support/settled.js';
  * is counted in the metrics like a message written at once; whatever goes wrong with one write, the message
  * waits for the next chance instead of being lost.
  */
-
-/**
- * A connection on a mock server whose sockets write through `write`: it decides what a `send()` on the
- * socket does (`pass` hands the frame to the mock socket).
- */
-function withSockets(write: (socket: MockSocket, data: unknown, pass: () => void) => void, options: Partial<ConnectionOptions> = {}) {
-  const clock = new SimulatedClock(1_700_000_000_000);
-  const server = createMockServer({ now: () => clock.now() });
-  const Base = server.WebSocket as unknown as new (url: string, protocols?: string | string[]) => MockSocket;
-  const WebSocket = class {
-    constructor(url: string, protocols?: string | string[]) {
-      const socket = new Base(url, protocols);
-      const send = socket.send.bind(socket);
-      socket.send = (data) => write(socket, data, () => send(data));
-      return socket;
-    }
-  } as unknown as WebSocketConstructor;
-  const connection = createConnection({ url: URL, WebSocket, clock, environment: createManualEnvironment(), random: () => 0.5, heartbeat: false, ...options });
-  return {
-    clock,
-    server,
-    connection,
-    async advance(ms: number) {
-      clock.advance(ms);
-      await settle();
-    },
-    async connect() {
-      connection.start();
-      await settle();
-      await settle();
-    },
-  };
-}
-
-const raws = (socket: MockSocket | undefined) => (socket?.sent ?? []).map((frame) => frame.raw);
 
 it('messages flushed from the queue count in messagesOut and, in UTF-8 bytes, in bytesOut', async () => {
   const h = harness({ heartbeat: false });
