@@ -209,6 +209,7 @@ async function start(options: ResolvedServerOptions): Promise<SocketchartServer>
     const open = [...connections];
     for (const connection of open) connection.closeWith(CloseCode.ServiceRestart, 'server restart', undefined, options.shutdownTimeoutMs);
     await Promise.all(open.map((connection) => connection.closed));
+    hub.close();
     await backend.close();
     detachHttp();
     if (ownServer) {

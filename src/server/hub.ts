@@ -1,5 +1,5 @@
 import type { Identity } from './auth.js';
-import type { AppendCharge, AppendResult, Backend, BackendListener, ChannelSignal, GlobalSignal } from './backend/types.js';
+import type { AppendCharge, AppendResult, Backend, BackendListener, ChannelSignal, GlobalSignal, TypingLeft } from './backend/types.js';
 import { BROADCAST_ALL_CHANNEL, ChannelAuthorizer, userChannel, type AuthorizationResult, type ChannelAction } from './channels.js';
 import type { HistoryRead, StoredMessage } from './history.js';
 import { errorText, logFailure, type Logger } from './logger.js';
@@ -46,6 +46,9 @@ interface ChannelEntry {
 
 const MAX_META_BYTES = 1024;
 
+/** How long after the typing another node keeps for a user runs out it is checked again (at most a quarter of `typingTimeoutMs`). */
+const TYPING_CHECK_MARGIN_MS = 500;
+
 /** A presence leave still to do: one that failed, or one undoing a join that failed (and may yet have been done). */
 interface PendingLeave {
   ch: string;
@@ -86,6 +89,12 @@ export class Hub implements BackendListener {
    */
   private readonly replayReads = new Map<string, Map<string, Promise<HistoryRead>>>();
 
+  /** Set once the node shuts down: no check of typing elsewhere is made any more. */
+  private closed = false;
+
+  /** Users who stopped typing here while a connection of theirs on another node still typed, by `[ch, userId]`: checked again once its time is up. */
+  private readonly typingChecks = new Map<string, NodeJS.Timeout>();
+
   constructor(private readonly options: HubOptions) {
     const fresh = async (ch: string, since: number, limit: number) => {
       const read = await options.backend.read(ch, since, limit);
@@ -116,7 +125,14 @@ export class Hub implements BackendListener {
   sizes(): Record<string, number> {
     let subscriptions = 0;
     for (const entry of this.channels.values()) subscriptions += entry.subs.size;
-    return { users: this.users.size, hubChannels: this.channels.size, subscriptions, pendingLeaves: this.pendingLeaves.size };
+    return { users: this.users.size, hubChannels: this.channels.size, subscriptions, pendingLeaves: this.pendingLeaves.size, typingChecks: this.typingChecks.size };
+  }
+
+  /** The node shuts down, its connections closed: the checks still to come are dropped. */
+  close(): void {
+    this.closed = true;
+    for (const timer of this.typingChecks.values()) clearTimeout(timer);
+    this.typingChecks.clear();
   }
 
   attach(client: HubClient): void {
@@ -145,10 +161,10 @@ export class Hub implements BackendListener {
     set?.delete(client);
     if (set?.size === 0) this.users.delete(client.identity.userId);
     for (const sub of [...client.subscriptions.values()]) this.removeSub(client, sub);
-    for (const ch of [...(client.typing?.keys() ?? [])]) this.stopTyping(client, ch);
+    const typingStops = [...(client.typing?.keys() ?? [])].map((ch) => this.stopTyping(client, ch));
     const channels = [...(client.presence?.keys() ?? [])];
     client.presence?.clear();
-    await Promise.all(channels.map((ch) => this.leave(ch, client.key, client.identity.userId)));
+    await Promise.all([...typingStops, ...channels.map((ch) => this.leave(ch, client.key, client.identity.userId))]);
   }
 
   private turnsOf(client: HubClient): HistoryTurns {
@@ -326,44 +342,94 @@ export class Hub implements BackendListener {
     }
   }
 
-  /** Typing of a client authorized for presence. */
+  /**
+   * Typing of a client authorized for presence. The backend counts each connection typing, on every node, for
+   * `typingTimeoutMs` from its last typing frame; the client's timer stops it here once that time is up.
+   */
   async typing(client: HubClient, { ch, typing }: Frame<'typing'>): Promise<void> {
     const timer = client.typing?.get(ch);
     if (!typing) {
-      if (timer) this.stopTyping(client, ch);
+      if (timer) await this.stopTyping(client, ch);
       return;
     }
     if (timer) {
       timer.refresh();
-      await this.signalTyping(client, ch, true);
-      return;
+    } else {
+      (client.typing ??= new Map()).set(
+        ch,
+        setTimeout(() => {
+          try {
+            this.stopTyping(client, ch);
+          } catch (error) {
+            client.fail(error);
+          }
+        }, this.options.typingTimeoutMs),
+      );
     }
-    (client.typing ??= new Map()).set(
-      ch,
-      setTimeout(() => {
-        try {
-          this.stopTyping(client, ch);
-        } catch (error) {
-          client.fail(error);
-        }
-      }, this.options.typingTimeoutMs),
-    );
-    await this.signalTyping(client, ch, true);
+    const { userId } = client.identity;
+    this.cancelTypingCheck(ch, userId);
+    try {
+      await this.options.backend.typingStart(ch, userId, client.key, this.options.typingTimeoutMs);
+    } catch (error) {
+      this.options.logger.debug({ ch, err: errorText(error) }, 'typing start failed');
+    }
+    await this.signalTyping(ch, userId, true, client.key);
   }
 
-  private stopTyping(client: HubClient, ch: string): void {
+  private stopTyping(client: HubClient, ch: string): Promise<void> {
     const timer = client.typing?.get(ch);
-    if (!timer) return;
+    if (!timer) return Promise.resolve();
     clearTimeout(timer);
     client.typing?.delete(ch);
-    const { userId } = client.identity;
-    if ([...(this.users.get(userId) ?? [])].some((other) => other.typing?.has(ch))) return;
-    this.signalTyping(client, ch, false).catch(logFailure(this.options.logger, 'typing signal failed'));
+    return this.typingStopped(ch, client.identity.userId, client.key).catch(logFailure(this.options.logger, 'typing signal failed'));
   }
 
-  private async signalTyping(client: HubClient, ch: string, typing: boolean): Promise<void> {
+  /**
+   * One connection stopped typing (`ref`), or (without one) a check that the typing another node keeps for the user has run
+   * out: the stop is told when no connection of the user types on the channel any more, on any node. While one on another
+   * node still types, the user is checked again a little after its time is up, in case its node is gone.
+   */
+  private async typingStopped(ch: string, userId: string, ref?: string): Promise<void> {
+    let left: TypingLeft;
     try {
-      await this.options.backend.signalChannel(ch, { kind: 'typing', userId: client.identity.userId, typing, origin: client.key });
+      left = await this.options.backend.typingStop(ch, userId, ref);
+    } catch (error) {
+      this.options.logger.debug({ ch, err: errorText(error) }, 'typing stop failed');
+      left = { removed: 0, untilMs: 0 };
+      if (ref === undefined) return;
+    }
+    if ([...(this.users.get(userId) ?? [])].some((other) => other.typing?.has(ch))) return;
+    if (left.untilMs > 0) {
+      this.checkTypingLater(ch, userId, left.untilMs);
+      return;
+    }
+    if (ref === undefined && left.removed === 0) return;
+    await this.signalTyping(ch, userId, false, ref ?? '');
+  }
+
+  private checkTypingLater(ch: string, userId: string, untilMs: number): void {
+    this.cancelTypingCheck(ch, userId);
+    if (this.closed) return;
+    const key = JSON.stringify([ch, userId]);
+    const margin = Math.min(TYPING_CHECK_MARGIN_MS, this.options.typingTimeoutMs / 4);
+    const timer = setTimeout(() => {
+      this.typingChecks.delete(key);
+      this.typingStopped(ch, userId).catch(logFailure(this.options.logger, 'typing signal failed'));
+    }, untilMs + margin);
+    timer.unref();
+    this.typingChecks.set(key, timer);
+  }
+
+  private cancelTypingCheck(ch: string, userId: string): void {
+    if (this.typingChecks.size === 0) return;
+    const key = JSON.stringify([ch, userId]);
+    clearTimeout(this.typingChecks.get(key));
+    this.typingChecks.delete(key);
+  }
+
+  private async signalTyping(ch: string, userId: string, typing: boolean, origin: string): Promise<void> {
+    try {
+      await this.options.backend.signalChannel(ch, { kind: 'typing', userId, typing, origin });
     } catch (error) {
       this.options.logger.debug({ ch, err: errorText(error) }, 'typing signal failed');
     }

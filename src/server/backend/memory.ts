@@ -3,7 +3,7 @@ import type { HistoryRead, StoredMessage } from '../history.js';
 import type { LimitTable } from '../limit-table.js';
 import type { RetentionRules } from '../retention.js';
 import { MemoryHistory } from './memory-history.js';
-import type { AppendInput, AppendResult, Backend, BackendListener, ChannelSignal, GlobalSignal } from './types.js';
+import type { AppendInput, AppendResult, Backend, BackendListener, ChannelSignal, GlobalSignal, TypingLeft } from './types.js';
 
 export interface MemoryBackendOptions {
   retention: RetentionRules;
@@ -22,6 +22,17 @@ interface PresenceEntry {
   refs: Set<string>;
 }
 
+/** Forgets the connections whose typing ran out by `now`; returns how many. */
+function forgetTimedOut(refs: Map<string, number>, now: number): number {
+  let forgotten = 0;
+  for (const [ref, until] of refs) {
+    if (until > now) continue;
+    refs.delete(ref);
+    forgotten += 1;
+  }
+  return forgotten;
+}
+
 /** Single-node backend: everything in this process. */
 export class MemoryBackend implements Backend {
   readonly kind = 'memory';
@@ -30,6 +41,8 @@ export class MemoryBackend implements Backend {
   private readonly dedup = new Map<string, { seq: number; expiresAt: number }>();
   private readonly presence = new Map<string, Map<string, PresenceEntry>>();
   private readonly watched = new Map<string, number>();
+  /** Per channel and user (`[ch, userId]` as JSON): each connection typing, with the time its typing runs out. */
+  private readonly typists = new Map<string, Map<string, number>>();
   private sweeper: NodeJS.Timeout | undefined;
   private readonly maxDedupEntries: number;
 
@@ -150,10 +163,39 @@ export class MemoryBackend implements Backend {
     return [...(this.presence.get(ch)?.values() ?? [])].map((entry) => entry.member);
   }
 
+  async typingStart(ch: string, userId: string, ref: string, ttlMs: number): Promise<void> {
+    const key = JSON.stringify([ch, userId]);
+    let refs = this.typists.get(key);
+    if (!refs) this.typists.set(key, (refs = new Map()));
+    const now = Date.now();
+    forgetTimedOut(refs, now);
+    refs.set(ref, now + ttlMs);
+  }
+
+  async typingStop(ch: string, userId: string, ref?: string): Promise<TypingLeft> {
+    const key = JSON.stringify([ch, userId]);
+    const refs = this.typists.get(key);
+    if (!refs) return { removed: 0, untilMs: 0 };
+    const now = Date.now();
+    const removed = (ref !== undefined && refs.delete(ref) ? 1 : 0) + forgetTimedOut(refs, now);
+    if (refs.size === 0) {
+      this.typists.delete(key);
+      return { removed, untilMs: 0 };
+    }
+    return { removed, untilMs: Math.max(...refs.values()) - now };
+  }
+
   sizes(): Record<string, number> {
     let presenceMembers = 0;
     for (const members of this.presence.values()) presenceMembers += members.size;
-    return { ...this.history.sizes(), dedupIds: this.dedup.size, watchedChannels: this.watched.size, presenceChannels: this.presence.size, presenceMembers };
+    return {
+      ...this.history.sizes(),
+      dedupIds: this.dedup.size,
+      watchedChannels: this.watched.size,
+      presenceChannels: this.presence.size,
+      presenceMembers,
+      typingUsers: this.typists.size,
+    };
   }
 
   private sweep(now: number): void {

@@ -222,3 +222,41 @@ return leaves
 `,
   3,
 );
+
+/** Redis time in ms, as `now`. */
+const redisNow = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+`;
+
+/**
+ * KEYS: the user's typing set on a channel (ZSET: connection ref scored by the Redis time its typing runs out).
+ * ARGV: ref, ttl ms. Counts the connection typing until ttl from now, forgets entries already run out, and lets the
+ * key expire one ttl after its last entry runs out (so a crashed node's entries vanish, and a late stop still finds them).
+ */
+export const typingStartScript = new LuaScript(
+  `${redisNow}
+local ttl = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
+local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+redis.call('PEXPIRE', KEYS[1], tonumber(last[2]) - now + ttl)
+`,
+  1,
+);
+
+/**
+ * KEYS: the user's typing set on a channel. ARGV: ref ('' for none). Removes the connection's entry and those run
+ * out. Returns {entries removed, ms until the last entry left runs out (0 when none is left)}.
+ */
+export const typingStopScript = new LuaScript(
+  `${redisNow}
+local removed = 0
+if ARGV[1] ~= '' then removed = redis.call('ZREM', KEYS[1], ARGV[1]) end
+removed = removed + redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+if #last == 0 then return {removed, 0} end
+return {removed, tonumber(last[2]) - now}
+`,
+  1,
+);

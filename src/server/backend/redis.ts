@@ -14,9 +14,11 @@ import {
   presenceUpdateScript,
   readScript,
   reapScript,
+  typingStartScript,
+  typingStopScript,
   type LuaScript,
 } from './redis-scripts.js';
-import type { AppendInput, AppendResult, Backend, BackendListener, ChannelSignal, GlobalSignal } from './types.js';
+import type { AppendInput, AppendResult, Backend, BackendListener, ChannelSignal, GlobalSignal, TypingLeft } from './types.js';
 
 export interface RedisBackendConfig {
   redis: ResolvedRedisOptions;
@@ -73,7 +75,8 @@ function toMessage(seq: number, payload: string): StoredMessage | undefined {
  * numbering it), a stream `hist:<ch>` (XADD MAXLEN, entry id = seq), a pub/sub channel `chan:<ch>` (`db<n>:chan:<ch>`
  * on database n > 0, as pub/sub ignores databases) carrying messages and signals;
  * idempotency keys `dedup:<key>` (SET PX); presence hashes `pm:<ch>` with per-user ref sets, each
- * entry also listed under its node so a dead node's presence is reaped; nodes alive in `nodes` (ZSET).
+ * entry also listed under its node so a dead node's presence is reaped; per channel and user, the connections
+ * typing `ty:<ch> <userId>` (ZSET scored by when each runs out, PEXPIRE); nodes alive in `nodes` (ZSET).
  * Appends run as one Lua script, so numbering, history, dedup and fan-out are atomic and in order.
  */
 export class RedisBackend implements Backend {
@@ -487,6 +490,15 @@ export class RedisBackend implements Backend {
       }
     }
     return members;
+  }
+
+  async typingStart(ch: string, userId: string, ref: string, ttlMs: number): Promise<void> {
+    await this.run(typingStartScript, [this.key('ty', `${ch} ${userId}`), ref, ttlMs]);
+  }
+
+  async typingStop(ch: string, userId: string, ref?: string): Promise<TypingLeft> {
+    const [removed, untilMs] = (await this.run(typingStopScript, [this.key('ty', `${ch} ${userId}`), ref ?? ''])) as [number, number];
+    return { removed, untilMs };
   }
 
   sizes(): Record<string, number> {

@@ -32,6 +32,14 @@ export type ChannelSignal =
 /** Unnumbered events fanned out to every node. */
 export type GlobalSignal = { kind: 'logout'; userId: string; reason: string };
 
+/** What a typing stop left of a user's typing on a channel, over every node. */
+export interface TypingLeft {
+  /** Entries this call removed: the connection's own, and any whose time was up (as of a connection on a node that is gone). */
+  removed: number;
+  /** Milliseconds until the last connection still typing runs out of time; 0 when none types any more. */
+  untilMs: number;
+}
+
 /** What a backend reports to its node. */
 export interface BackendListener {
   /** A numbered message of a watched channel, from any node (this one included). */
@@ -74,6 +82,14 @@ export interface Backend {
   /** Removes one connection's presence; true when it was the user's last on the channel (a leave to announce). */
   presenceLeave(ch: string, ref: string, userId: string): Promise<boolean>;
   presenceList(ch: string): Promise<PresenceMember[]>;
+  /** Counts connection `ref` of the user typing on the channel for `ttlMs` from now (a refresh pushes its time back). */
+  typingStart(ch: string, userId: string, ref: string, ttlMs: number): Promise<void>;
+  /**
+   * Removes the typing of connection `ref` (without one, only forgets entries whose time is up) and answers what is
+   * left over every node. Atomic: of calls racing to remove the last entries, exactly one finds `removed > 0` with
+   * `untilMs` 0.
+   */
+  typingStop(ch: string, userId: string, ref?: string): Promise<TypingLeft>;
   /** Entries of each map the backend keeps on this node (for leak checks). */
   sizes(): Record<string, number>;
   close(): Promise<void>;

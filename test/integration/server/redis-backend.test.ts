@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { RedisBackend } from '../../../src/server/backend/redis.js';
+import { reapScript } from '../../../src/server/backend/redis-scripts.js';
 import type { AppendInput, BackendListener, ChannelSignal, GlobalSignal } from '../../../src/server/backend/types.js';
 import type { StoredMessage } from '../../../src/server/history.js';
 import { messageBytes, RetentionRules, type HistoryLimit } from '../../../src/server/retention.js';
@@ -165,6 +166,15 @@ describe('RedisBackend: numbering and history', () => {
     expect(dataOf((await backend.read('chat:a', 0, 100)).entries)).toEqual([`"${'x'.repeat(70)}"`, '"tiny"']);
   });
 
+  it('keeps messages that together weigh exactly maxBytes', async () => {
+    const { backend } = await node({ maxBytes: 3 * 26 });
+    const weighty = message('"0123456789"', { id: 'abcdefghij', event: 'e', from: 'bob' });
+    for (let i = 0; i < 3; i++) await stored(backend, 'chat:a', weighty);
+    expect((await backend.read('chat:a', 0, 100)).entries).toHaveLength(3);
+    await stored(backend, 'chat:a', weighty);
+    expect((await backend.read('chat:a', 0, 100)).entries).toHaveLength(3);
+  });
+
   it('numbers, but does not keep, a message heavier than maxBytes on its own', async () => {
     const { backend } = await node({ maxBytes: 10 });
     const seq = await stored(backend, 'chat:a', message(`"${'x'.repeat(20)}"`));
@@ -202,6 +212,14 @@ describe('RedisBackend: numbering and history', () => {
       expect(ttl).toBeGreaterThan(25_000);
       expect(ttl).toBeLessThanOrEqual(30_000);
     }
+  });
+
+  it('lets the numbering a read created for a new channel expire historyTtlMs later', async () => {
+    const { backend, prefix } = await node({ historyTtlMs: 30_000 });
+    await backend.read('chat:new', 0, 10);
+    const ttl = await inspector.pttl(`${prefix}meta:chat:new`);
+    expect(ttl).toBeGreaterThan(25_000);
+    expect(ttl).toBeLessThanOrEqual(30_000);
   });
 
   it('keeps the numbering and history of a watched channel from expiring while nobody publishes, and lets go once unwatched', async () => {
@@ -512,6 +530,39 @@ describe('RedisBackend: presence across nodes', () => {
   });
 });
 
+describe('RedisBackend: typing across nodes', () => {
+  it('counts a user typing on a channel while a connection of theirs on any node types, each until it stops, in a key that outlives the last by one typing time', async () => {
+    const one = await node();
+    const other = await node({ prefix: one.prefix });
+    await one.backend.typingStart('chat:a', 'alice', 'one:1', 30_000);
+    await other.backend.typingStart('chat:a', 'alice', 'other:1', 30_000);
+    await other.backend.typingStart('chat:a', 'bob', 'other:1', 30_000);
+    const keys = await inspector.keys(`${one.prefix}*alice*`);
+    expect(keys).toHaveLength(1);
+    const ttl = await inspector.pttl(keys[0]!);
+    expect(ttl).toBeGreaterThan(55_000);
+    expect(ttl).toBeLessThanOrEqual(60_000);
+    const first = await one.backend.typingStop('chat:a', 'alice', 'one:1');
+    expect(first.removed).toBe(1);
+    expect(first.untilMs).toBeGreaterThan(25_000);
+    expect(first.untilMs).toBeLessThanOrEqual(30_000);
+    expect(await one.backend.typingStop('chat:b', 'alice', 'other:1')).toEqual({ removed: 0, untilMs: 0 });
+    expect(await one.backend.typingStop('chat:a', 'alice', 'other:1')).toEqual({ removed: 1, untilMs: 0 });
+    expect(await inspector.exists(keys[0]!)).toBe(0);
+    expect(await other.backend.typingStop('chat:a', 'alice', 'other:1')).toEqual({ removed: 0, untilMs: 0 });
+  });
+
+  it('forgets a connection typing once its time is up without a refresh, as when its node crashed, and tells the first to find it so', async () => {
+    const crashed = await node();
+    const survivor = await node({ prefix: crashed.prefix });
+    await crashed.backend.typingStart('chat:a', 'alice', 'crashed:1', 200);
+    let left = { removed: 0, untilMs: 0 };
+    await eventually(async () => (left = await survivor.backend.typingStop('chat:a', 'alice')).untilMs === 0, 3000, 'its typing expired');
+    expect(left).toEqual({ removed: 1, untilMs: 0 });
+    expect(await survivor.backend.typingStop('chat:a', 'alice')).toEqual({ removed: 0, untilMs: 0 });
+  });
+});
+
 describe('RedisBackend: nodes', () => {
   const alive = (prefix: string) => `${prefix}nodes:alive`;
 
@@ -549,6 +600,20 @@ describe('RedisBackend: nodes', () => {
     expect(await inspector.zscore(alive(first.prefix), 'quiet')).not.toBeNull();
     expect(await inspector.zscore(alive(first.prefix), 'gone')).toBeNull();
     expect(await inspector.exists(`${first.prefix}reaped:gone`)).toBe(1);
+  });
+
+  it('reaps a dead node once: a peer reaping it late, after it was reaped and joined again, leaves its new presence alone', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const paused = await node({ nodeId: 'late' });
+    await paused.backend.presenceJoin('chat:a', 'l:1', { userId: 'alice' });
+    await inspector.zadd(alive(paused.prefix), 0, 'late');
+    await node({ prefix: paused.prefix, nodeId: 'survivor' });
+    expect(await paused.backend.presenceList('chat:a')).toEqual([]);
+    await paused.backend.presenceJoin('chat:a', 'l:2', { userId: 'alice' });
+    const { prefix } = paused;
+    const leaves = await reapScript.run(inspector, [alive(prefix), `${prefix}pn:late`, `${prefix}reaped:late`, 'late', prefix, 60_000]);
+    expect(leaves).toEqual([]);
+    expect(await paused.backend.presenceList('chat:a')).toEqual([{ userId: 'alice' }]);
   });
 
   it('asks its node to register its presence again when it finds it was reaped while it was still alive', async () => {

@@ -256,7 +256,7 @@ describe('Hub: subscriptions', () => {
     connection.closeWith(1000, 'bye');
     await connection.closed;
     expect(parts.hub.userConnectionCount('alice')).toBe(0);
-    expect(parts.hub.sizes()).toEqual({ users: 0, hubChannels: 0, subscriptions: 0, pendingLeaves: 0 });
+    expect(parts.hub.sizes()).toEqual({ users: 0, hubChannels: 0, subscriptions: 0, pendingLeaves: 0, typingChecks: 0 });
     expect(parts.backend.sizes()).toMatchObject({ presenceMembers: 0 });
   });
 });
@@ -470,11 +470,11 @@ describe('Hub: typing', () => {
   const typingEvents = (socket: SocketStandIn) => socket.ofType('typing').map(({ userId, typing: on }) => `${userId}:${on}`);
 
   async function typists(timeoutMs = 6000) {
-    const { connect } = await node({ typingTimeoutMs: timeoutMs });
+    const { connect, parts } = await node({ typingTimeoutMs: timeoutMs });
     const watcher = connect('watcher').socket;
     const [alice, aliceElsewhere] = [connect('alice').socket, connect('alice').socket];
     for (const socket of [watcher, alice, aliceElsewhere]) await subscribed(socket);
-    return { watcher, alice, aliceElsewhere };
+    return { watcher, alice, aliceElsewhere, parts };
   }
 
   it('announces typing to the channel’s other subscribers, not back to the typing connection', async () => {
@@ -512,6 +512,51 @@ describe('Hub: typing', () => {
     typing(aliceElsewhere, false);
     await until(() => watcher.ofType('typing').length === 3);
     expect(typingEvents(watcher)[2]).toBe('alice:false');
+  });
+
+  it('keeps a user typing while the backend counts a connection of theirs typing elsewhere, and tells the stop once that one’s time is up', async () => {
+    const { watcher, alice, parts } = await typists();
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    await parts.backend.typingStart('chat:room', 'alice', 'other-node:1', 3000);
+    typing(alice, true);
+    await vi.advanceTimersByTimeAsync(1000);
+    typing(alice, false);
+    await vi.advanceTimersByTimeAsync(1999);
+    expect(typingEvents(watcher)).toEqual(['alice:true']);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(typingEvents(watcher)).toEqual(['alice:true', 'alice:false']);
+    expect(parts.hub.sizes()).toMatchObject({ typingChecks: 0 });
+    expect(parts.backend.sizes()).toMatchObject({ typingUsers: 0 });
+  });
+
+  it('tells no stop when the user types here again before the typing elsewhere is up, until this connection stops', async () => {
+    const { watcher, alice, parts } = await typists();
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    await parts.backend.typingStart('chat:room', 'alice', 'other-node:1', 3000);
+    typing(alice, true);
+    typing(alice, false);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(parts.hub.sizes()).toMatchObject({ typingChecks: 1 });
+    typing(alice, true);
+    expect(parts.hub.sizes()).toMatchObject({ typingChecks: 0 });
+    await vi.advanceTimersByTimeAsync(4000);
+    expect(typingEvents(watcher)).toEqual(['alice:true', 'alice:true']);
+    typing(alice, false);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(typingEvents(watcher)).toEqual(['alice:true', 'alice:true', 'alice:false']);
+  });
+
+  it('leaves the stop to the node whose connection typed last, when that one stops before its time is up', async () => {
+    const { watcher, alice, parts } = await typists();
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    await parts.backend.typingStart('chat:room', 'alice', 'other-node:1', 3000);
+    typing(alice, true);
+    typing(alice, false);
+    await vi.advanceTimersByTimeAsync(1000);
+    await parts.backend.typingStop('chat:room', 'alice', 'other-node:1');
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(typingEvents(watcher)).toEqual(['alice:true']);
+    expect(parts.hub.sizes()).toMatchObject({ typingChecks: 0 });
   });
 
   it('ignores typing false from a connection that was not typing', async () => {

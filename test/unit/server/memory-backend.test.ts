@@ -8,10 +8,10 @@ const DEDUP_WINDOW_MS = 10_000;
 const HISTORY_TTL_MS = 30_000;
 
 /** A started memory backend on the fake clock, and what it told its listener. */
-async function started(maxDedupEntries?: number) {
+async function started(maxDedupEntries?: number, historyMaxBytes = 1_000_000) {
   const backend = new MemoryBackend({
     retention: new RetentionRules([], { size: 100, maxBytes: 100_000 }),
-    historyMaxBytes: 1_000_000,
+    historyMaxBytes,
     historyTtlMs: HISTORY_TTL_MS,
     dedupWindowMs: DEDUP_WINDOW_MS,
     ...(maxDedupEntries === undefined ? {} : { maxDedupEntries }),
@@ -58,6 +58,21 @@ describe('MemoryBackend: publish ids', () => {
     await vi.advanceTimersByTimeAsync(2 * HISTORY_TTL_MS);
     expect(backend.sizes()).toMatchObject({ dedupIds: 0, retainedMessages: 0 });
   });
+
+  it('forgets an expired id within historyTtlMs when that is shorter than a minute, with no publish to prompt it', async () => {
+    const { backend, publish } = await started();
+    await publish('k');
+    await vi.advanceTimersByTimeAsync(HISTORY_TTL_MS);
+    expect(backend.sizes()).toMatchObject({ dedupIds: 0 });
+  });
+
+  it('answers a repeat of an id as a duplicate though its bucket is spent', async () => {
+    const { backend } = await started();
+    const charged = { dataJson: '1', ts: Date.now(), id: 'k', dedupKey: 'k', charge: { key: 'alice', limit: { perMinute: 60, burst: 1 } } };
+    const first = await backend.append('chat:a', charged);
+    expect(await backend.append('chat:a', { ...charged, dedupKey: 'other' })).toMatchObject({ outcome: 'refused' });
+    expect(await backend.append('chat:a', charged)).toEqual({ ...first, duplicate: true });
+  });
 });
 
 describe('MemoryBackend: watches and presence', () => {
@@ -87,12 +102,68 @@ describe('MemoryBackend: watches and presence', () => {
     expect(backend.sizes()).toMatchObject({ presenceChannels: 0, presenceMembers: 0 });
   });
 
+  it('forgets a channel without messages once its last watch goes, when watched channels kept the history past its bound', async () => {
+    const { backend } = await started(undefined, 800);
+    for (const ch of ['chat:a', 'chat:b']) {
+      await backend.watch(ch);
+      await backend.read(ch, 0, 10);
+    }
+    expect(backend.sizes()).toMatchObject({ historyChannels: 2 });
+    backend.unwatch('chat:a');
+    expect(backend.sizes()).toMatchObject({ historyChannels: 1 });
+  });
+
+  it('takes a connection joining again for no new join, and keeps its meta', async () => {
+    const { backend } = await started();
+    expect(await backend.presenceJoin('chat:a', 'n:1', { userId: 'alice', meta: { v: 1 } })).toBe(true);
+    expect(await backend.presenceJoin('chat:a', 'n:1', { userId: 'alice', meta: { v: 2 } })).toBe(false);
+    expect(await backend.presenceList('chat:a')).toEqual([{ userId: 'alice', meta: { v: 1 } }]);
+  });
+
+  it('announces no join for another connection of a user present with the same meta, and a join when its meta differs', async () => {
+    const { backend } = await started();
+    await backend.presenceJoin('chat:a', 'n:1', { userId: 'alice', meta: { v: 1 } });
+    expect(await backend.presenceJoin('chat:a', 'n:2', { userId: 'alice', meta: { v: 1 } })).toBe(false);
+    expect(await backend.presenceJoin('chat:a', 'n:3', { userId: 'alice', meta: { v: 2 } })).toBe(true);
+    expect(await backend.presenceList('chat:a')).toEqual([{ userId: 'alice', meta: { v: 2 } }]);
+  });
+
   it('keeps a channel while another member is on it', async () => {
     const { backend } = await started();
     await backend.presenceJoin('chat:a', 'n:1', { userId: 'alice' });
     await backend.presenceJoin('chat:a', 'n:2', { userId: 'bob' });
     await backend.presenceLeave('chat:a', 'n:1', 'alice');
     expect(backend.sizes()).toMatchObject({ presenceChannels: 1, presenceMembers: 1 });
+  });
+});
+
+describe('MemoryBackend: typing', () => {
+  it('counts a user typing on a channel while any connection of theirs types, each until it stops, and forgets the user once none does', async () => {
+    const { backend } = await started();
+    await backend.typingStart('chat:a', 'alice', 'n:1', 6000);
+    await backend.typingStart('chat:a', 'bob', 'n:3', 6000);
+    vi.setSystemTime(1_000_000 + 1000);
+    await backend.typingStart('chat:a', 'alice', 'n:2', 6000);
+    expect(await backend.typingStop('chat:a', 'alice', 'n:1')).toEqual({ removed: 1, untilMs: 6000 });
+    expect(await backend.typingStop('chat:b', 'alice', 'n:2')).toEqual({ removed: 0, untilMs: 0 });
+    expect(await backend.typingStop('chat:a', 'alice', 'n:2')).toEqual({ removed: 1, untilMs: 0 });
+    expect(await backend.typingStop('chat:a', 'alice', 'n:2')).toEqual({ removed: 0, untilMs: 0 });
+    expect(backend.sizes()).toMatchObject({ typingUsers: 1 });
+  });
+
+  it('forgets a connection typing once its time is up without a refresh, as when its node is gone, and a refresh pushes its time back', async () => {
+    const { backend } = await started();
+    await backend.typingStart('chat:a', 'alice', 'gone:1', 6000);
+    vi.setSystemTime(1_000_000 + 3000);
+    await backend.typingStart('chat:a', 'alice', 'here:1', 6000);
+    vi.setSystemTime(1_000_000 + 5000);
+    await backend.typingStart('chat:a', 'alice', 'here:1', 6000);
+    expect(await backend.typingStop('chat:a', 'alice')).toEqual({ removed: 0, untilMs: 6000 });
+    vi.setSystemTime(1_000_000 + 6000);
+    expect(await backend.typingStop('chat:a', 'alice')).toEqual({ removed: 1, untilMs: 5000 });
+    vi.setSystemTime(1_000_000 + 11_000);
+    expect(await backend.typingStop('chat:a', 'alice')).toEqual({ removed: 1, untilMs: 0 });
+    expect(backend.sizes()).toMatchObject({ typingUsers: 0 });
   });
 });
 

@@ -84,6 +84,19 @@ describe('MemoryHistory', () => {
     expect(history.sizes()).toMatchObject({ historyChannels: 1, retainedMessages: 1, retainedBytes: 3 });
   });
 
+  it('counts the idle time of a channel from its last append or read', () => {
+    const history = historyOf(1_000_000);
+    history.append('busy:1', message('x'), 1000);
+    history.append('busy:1', message('y'), 50_000);
+    history.sweep(61_001);
+    expect(history.sizes()).toMatchObject({ historyChannels: 1, retainedMessages: 2 });
+    history.read('busy:1', 0, 0, 100_000);
+    history.sweep(110_001);
+    expect(history.sizes()).toMatchObject({ historyChannels: 1 });
+    history.sweep(160_001);
+    expect(history.sizes()).toMatchObject({ historyChannels: 0 });
+  });
+
   it('forgets a channel without messages as soon as nobody watches it, when watched channels kept the total past the bound', () => {
     const watched = ['watched:1', 'watched:2'];
     const history = historyOf(weight(1, 0, 0), watched);
