@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, expect, it, vi } from 'vitest';
 import { BacklogWatch, type BacklogState } from '../../../src/server/backlog-watch.js';
+import type { ManualClock } from '../../support/server-connection.js';
 
 /** A watch over a backlog the spec sets, with a stall time of 100 ms; `stalls` counts the verdicts. */
 function watch() {
@@ -72,4 +73,32 @@ it('forgets the count when nothing waits, and starts it again from the next look
   expect(stalls()).toBe(0);
   await look(10);
   expect(stalls()).toBe(1);
+});
+
+it('times the stall by the clock it is given, not by the wall clock', async () => {
+  const backlog: BacklogState = { waiting: true, buffered: 1_000 };
+  let stalls = 0;
+  const clock: ManualClock = { time: 0, now: () => clock.time };
+  const watcher = new BacklogWatch(() => backlog, 100, () => stalls++, clock);
+  const lookOnce = async () => {
+    const next = watcher.next();
+    await vi.advanceTimersToNextTimerAsync();
+    await next;
+  };
+  for (let i = 0; i < 30; i++) await lookOnce();
+  expect(stalls, 'the wall clock ran 300 ms; the given clock stood still').toBe(0);
+  clock.time = 99;
+  await lookOnce();
+  expect(stalls).toBe(0);
+  clock.time = 100;
+  await lookOnce();
+  expect(stalls).toBe(1);
+});
+
+it('looks again within 10 ms of a replay asking, so a backlog that drained lets its replays go on at once', async () => {
+  const { watcher } = watch();
+  let looked = false;
+  void watcher.next().then(() => (looked = true));
+  await vi.advanceTimersByTimeAsync(10);
+  expect(looked).toBe(true);
 });

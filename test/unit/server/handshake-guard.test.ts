@@ -87,3 +87,35 @@ it('watches a kept-alive connection again once its request was answered, with a 
   expect(guard.size).toBe(0);
   expect(vi.getTimerCount()).toBe(0);
 });
+
+it('starts the full timeout again when a watched connection makes a plain request', () => {
+  const guard = new HandshakeGuard(1_000);
+  const socket = tcp();
+  guard.opened(socket, true);
+  vi.advanceTimersByTime(600);
+  guard.watch(socket);
+  vi.advanceTimersByTime(999);
+  expect(socket.destroyed).toBe(false);
+  expect(vi.getTimerCount()).toBe(1);
+  vi.advanceTimersByTime(1);
+  expect(socket.destroyed).toBe(true);
+});
+
+it('does not watch a connection already destroyed, which will never close again to be forgotten', () => {
+  const guard = new HandshakeGuard(1_000);
+  const socket = tcp();
+  guard.opened(socket, true);
+  socket.destroy();
+  guard.watch(socket);
+  expect(guard.size).toBe(0);
+  expect(vi.getTimerCount()).toBe(0);
+});
+
+it('does not keep the process alive for a connection it watches', () => {
+  const timers = vi.spyOn(globalThis, 'setTimeout');
+  const guard = new HandshakeGuard(1_000);
+  guard.opened(tcp(), true);
+  expect(timers).toHaveBeenCalledTimes(1);
+  expect((timers.mock.results[0]!.value as NodeJS.Timeout).hasRef()).toBe(false);
+  timers.mockRestore();
+});

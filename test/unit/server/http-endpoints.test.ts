@@ -139,3 +139,17 @@ it('on an app\'s server whose own late listener already answered /metrics, leave
     process.off('unhandledRejection', onRejection);
   }
 });
+
+it('a degraded node, serving on this node only, still answers /healthz with 200', async () => {
+  const answer = ask(endpoints({ health: () => report('degraded') }), 'GET', '/healthz');
+  await answer.ended;
+  expect(answer.status).toBe(200);
+  expect(JSON.parse(answer.body as string)).toMatchObject({ status: 'degraded' });
+});
+
+it('gives /healthz its length in bytes when the report holds characters beyond ASCII', async () => {
+  const health = { ...report('ok'), nodeId: 'nœud-été' };
+  const answer = ask(endpoints({ health: () => health }), 'GET', '/healthz');
+  await answer.ended;
+  expect(answer.headers!['content-length']).toBe(Buffer.byteLength(JSON.stringify(health)));
+});

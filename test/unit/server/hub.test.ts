@@ -529,13 +529,19 @@ describe('Hub: typing', () => {
     expect(parts.backend.sizes()).toMatchObject({ typingUsers: 0 });
   });
 
-  it('tells no stop when the user types here again before the typing elsewhere is up, until this connection stops', async () => {
-    const { watcher, alice, parts } = await typists();
+  /** Alice typed and stopped here, 1 s ago, while the backend counts a connection of hers on another node typing for 3 s. */
+  async function stoppedHereTypingElsewhere() {
+    const typed = await typists();
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
-    await parts.backend.typingStart('chat:room', 'alice', 'other-node:1', 3000);
-    typing(alice, true);
-    typing(alice, false);
+    await typed.parts.backend.typingStart('chat:room', 'alice', 'other-node:1', 3000);
+    typing(typed.alice, true);
+    typing(typed.alice, false);
     await vi.advanceTimersByTimeAsync(1000);
+    return typed;
+  }
+
+  it('tells no stop when the user types here again before the typing elsewhere is up, until this connection stops', async () => {
+    const { watcher, alice, parts } = await stoppedHereTypingElsewhere();
     expect(parts.hub.sizes()).toMatchObject({ typingChecks: 1 });
     typing(alice, true);
     expect(parts.hub.sizes()).toMatchObject({ typingChecks: 0 });
@@ -547,12 +553,7 @@ describe('Hub: typing', () => {
   });
 
   it('leaves the stop to the node whose connection typed last, when that one stops before its time is up', async () => {
-    const { watcher, alice, parts } = await typists();
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
-    await parts.backend.typingStart('chat:room', 'alice', 'other-node:1', 3000);
-    typing(alice, true);
-    typing(alice, false);
-    await vi.advanceTimersByTimeAsync(1000);
+    const { watcher, alice, parts } = await stoppedHereTypingElsewhere();
     await parts.backend.typingStop('chat:room', 'alice', 'other-node:1');
     await vi.advanceTimersByTimeAsync(5000);
     expect(typingEvents(watcher)).toEqual(['alice:true']);

@@ -1,6 +1,7 @@
 import { decodeProtectedHeader } from 'jose';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createAuthenticator } from '../../../src/server/auth.js';
+import { dependencies } from '../../../src/server/dependencies.js';
 import { InvalidOptionError, createToken } from '../../../src/server/index.js';
 
 /** createToken: a development and test token the reference server accepts, with the claims it reads. */
@@ -56,4 +57,28 @@ describe('createToken', () => {
     await expect(unset).rejects.toBeInstanceOf(InvalidOptionError);
     await expect(unset).rejects.toMatchObject({ option: 'secret', received: 'undefined (no secret)' });
   });
+});
+
+it('accepts a secret of exactly 32 bytes, as the server does, and refuses one of 31', async () => {
+  expect(await check({ jwtSecret: 'x'.repeat(32), clockToleranceSec: 0 })(await createToken({ secret: 'x'.repeat(32), userId: 'gina' }))).toMatchObject({ userId: 'gina' });
+  await expect(createToken({ secret: new Uint8Array(32), userId: 'gina' })).resolves.toEqual(expect.any(String));
+  await expect(createToken({ secret: 'x'.repeat(31), userId: 'gina' })).rejects.toMatchObject({ option: 'secret', received: 'a secret of 31 bytes' });
+});
+
+it('rejects an expiresInSec that is not a finite number with InvalidOptionError naming it', async () => {
+  for (const expiresInSec of [Number.NaN, Number.POSITIVE_INFINITY]) {
+    await expect(createToken({ secret, userId: 'hank', expiresInSec })).rejects.toMatchObject({ option: 'expiresInSec' });
+  }
+});
+
+it('asks for jose by name for createToken(), so a missing install is reported as such', async () => {
+  const required = vi.spyOn(dependencies, 'require').mockImplementation(() => {
+    throw new Error('jose is not installed');
+  });
+  try {
+    await expect(createToken({ secret, userId: 'ivy' })).rejects.toThrow('jose is not installed');
+    expect(required).toHaveBeenCalledWith('jose', 'createToken()');
+  } finally {
+    required.mockRestore();
+  }
 });

@@ -1,6 +1,14 @@
+import { createServer as createHttpServer } from 'node:http';
+import { connect, type AddressInfo } from 'node:net';
 import { Duplex } from 'node:stream';
-import { expect, it } from 'vitest';
-import { rejectHttp } from '../../../src/server/upgrade.js';
+import { pino } from 'pino';
+import { afterEach, expect, it, vi } from 'vitest';
+import type { WebSocket } from 'ws';
+import { AuthenticationError } from '../../../src/server/auth.js';
+import type { HandshakeAuth } from '../../../src/server/connection.js';
+import { resolveOptions, type ServerOptions } from '../../../src/server/options.js';
+import { createUpgradeHandler, rejectHttp, type UpgradeContext } from '../../../src/server/upgrade.js';
+import { cleanupsAfterEach } from '../../support/reference-server.js';
 
 /** A socket that keeps what is written to it. */
 function socket() {
@@ -40,4 +48,223 @@ it('destroys a socket that can no longer be written, writing nothing', () => {
   rejectHttp(duplex, 503);
   expect(duplex.destroyed).toBe(true);
   expect(written).toEqual([]);
+});
+
+const cleanups = cleanupsAfterEach();
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+/** The upgrade listener on a plain HTTP server of its own on 127.0.0.1, over a context the spec sets; the handshakes it accepted, the tokens it verified and the addresses it charged are recorded. */
+async function upgrades(overrides: Partial<ServerOptions> = {}, context: Partial<UpgradeContext> = {}) {
+  const accepted: Array<{ ws: WebSocket; handshake: HandshakeAuth }> = [];
+  const verified: string[] = [];
+  const charged: string[] = [];
+  const state = { closing: false, wait: 0 };
+  const options = resolveOptions({ port: 0, auth: { verify: (token: string) => ({ userId: token }) }, logger: pino({ level: 'silent' }), ...overrides } as ServerOptions);
+  const handler = createUpgradeHandler({
+    options,
+    logger: options.logger,
+    authenticate: async (token) => {
+      verified.push(token);
+      if (token === 'refused') throw new AuthenticationError('token refused');
+      return { userId: token, roles: [], permissions: [], claims: {} };
+    },
+    sharesUpgrades: () => false,
+    isClosing: () => state.closing,
+    openConnections: () => 0,
+    addressWait: () => state.wait,
+    chargeAddress: (address) => charged.push(address),
+    accept: (ws, handshake) => {
+      ws.on('error', () => undefined);
+      accepted.push({ ws, handshake });
+    },
+    ...context,
+  });
+  const server = createHttpServer();
+  server.on('upgrade', handler.onUpgrade);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(async () => {
+    for (const { ws } of accepted) ws.terminate();
+    handler.close();
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+  return { port: (server.address() as AddressInfo).port, state, accepted, verified, charged, handler };
+}
+
+/** A raw TCP client that sends an upgrade request for `path`, a valid version-13 handshake unless `headers` say otherwise, and keeps every byte it is answered. */
+function handshake(port: number, path = '/', headers: Record<string, string> = {}) {
+  const socket = connect({ port, host: '127.0.0.1' });
+  socket.on('error', () => undefined);
+  let received = Buffer.alloc(0);
+  const waiters: Array<() => void> = [];
+  socket.on('data', (chunk: Buffer) => {
+    received = Buffer.concat([received, chunk]);
+    waiters.splice(0).forEach((wake) => wake());
+  });
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  const all = { Host: '127.0.0.1', Upgrade: 'websocket', Connection: 'Upgrade', 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==', 'Sec-WebSocket-Version': '13', ...headers };
+  socket.write(`GET ${path} HTTP/1.1\r\n${Object.entries(all).map(([name, value]) => `${name}: ${value}\r\n`).join('')}\r\n`);
+  const more = () => new Promise<void>((wake) => waiters.push(wake));
+  return {
+    socket,
+    closed,
+    bytes: () => received,
+    /** The status line of the answer, once its head has arrived. */
+    status: async () => {
+      while (!received.includes('\r\n\r\n')) await more();
+      return received.toString('latin1').split('\r\n')[0];
+    },
+    /** The close frame sent after a 101 answer, once whole. */
+    closeFrame: async () => {
+      while (!received.includes('\r\n\r\n')) await more();
+      const start = received.indexOf('\r\n\r\n') + 4;
+      while (received.length < start + 2 || received.length < start + 2 + (received[start + 1]! & 0x7f)) await more();
+      const frame = received.subarray(start);
+      return { code: frame.readUInt16BE(2), reason: frame.subarray(4, 2 + (frame[1]! & 0x7f)).toString() };
+    },
+  };
+}
+
+/** Waits, turn by turn of the event loop (no timer, so fake ones too), until `condition` holds. */
+async function turns(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((resolve) => setImmediate(resolve));
+}
+
+it('accepts a handshake of protocol version 8 as ws does, verifying the token it carries', async () => {
+  const { port, accepted, verified } = await upgrades();
+  const client = handshake(port, '/', { 'Sec-WebSocket-Version': '8', 'Sec-WebSocket-Protocol': 'socketchart.v1, socketchart.token.alice' });
+  expect(await client.status()).toBe('HTTP/1.1 101 Switching Protocols');
+  await turns(() => accepted.length === 1);
+  expect(verified).toEqual(['alice']);
+  expect(accepted[0]!.handshake).toMatchObject({ kind: 'ok', mode: 'subprotocol', identity: { userId: 'alice' } });
+});
+
+it('compares the path of an upgrade without its query string, so a query token reaches the configured path', async () => {
+  const { port, accepted } = await upgrades({ path: '/ws', auth: { modes: ['query'], verify: (token: string) => ({ userId: token }) } });
+  expect(await handshake(port, '/ws?token=alice').status()).toBe('HTTP/1.1 101 Switching Protocols');
+  await turns(() => accepted.length === 1);
+  expect(accepted[0]!.handshake).toMatchObject({ kind: 'ok', mode: 'query' });
+  expect(await handshake(port, '/other?token=alice').status()).toBe('HTTP/1.1 404 Not Found');
+});
+
+it('closes a socket from a rate-limited address with 4029 and the seconds it must wait, rounded up and at least 1', async () => {
+  const { port, state, accepted } = await upgrades();
+  const frames = [];
+  for (const wait of [1_200, 10]) {
+    state.wait = wait;
+    const client = handshake(port);
+    expect(await client.status()).toBe('HTTP/1.1 101 Switching Protocols');
+    frames.push(await client.closeFrame());
+    client.socket.destroy();
+  }
+  expect(frames).toEqual([
+    { code: 4029, reason: 'rate limited; retry_after=2' },
+    { code: 4029, reason: 'rate limited; retry_after=1' },
+  ]);
+  expect(accepted).toEqual([]);
+});
+
+it('charges the remote address for a handshake token that is refused or not verified within auth.timeoutMs, and not for one accepted', async () => {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+  const { port, accepted, charged, handler } = await upgrades(
+    { auth: { modes: ['query'], timeoutMs: 1_000, verify: (token: string) => ({ userId: token }) } },
+    {
+      authenticate: (token) =>
+        token === 'slow' ? new Promise(() => undefined) : token === 'refused' ? Promise.reject(new AuthenticationError('token refused')) : Promise.resolve({ userId: token, roles: [], permissions: [], claims: {} }),
+    },
+  );
+  for (const token of ['alice', 'refused']) await handshake(port, `/?token=${token}`).status();
+  await turns(() => accepted.length === 2);
+  expect(charged).toEqual(['127.0.0.1']);
+  const slow = handshake(port, '/?token=slow');
+  await turns(() => handler.pending() === 1);
+  vi.advanceTimersByTime(1_000);
+  expect(await slow.status()).toBe('HTTP/1.1 101 Switching Protocols');
+  await turns(() => accepted.length === 3);
+  expect(accepted.map(({ handshake }) => handshake.kind)).toEqual(['ok', 'failed', 'timeout']);
+  expect(charged).toEqual(['127.0.0.1', '127.0.0.1']);
+});
+
+it('leaves no timer behind once a handshake token is verified', async () => {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+  const { port, accepted } = await upgrades({ auth: { modes: ['query'], verify: (token: string) => ({ userId: token }) } });
+  expect(await handshake(port, '/?token=alice').status()).toBe('HTTP/1.1 101 Switching Protocols');
+  await turns(() => accepted.length === 1);
+  expect(vi.getTimerCount()).toBe(0);
+});
+
+it('ends a refused socket whose client never answers the close frame 2 s after sending it', async () => {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+  const { port } = await upgrades({ allowedOrigins: ['https://app.example.com'] });
+  const client = handshake(port, '/', { Origin: 'https://evil.example.com' });
+  expect(await client.closeFrame()).toEqual({ code: 1008, reason: 'Origin not allowed' });
+  let ended = false;
+  void client.closed.then(() => (ended = true));
+  vi.advanceTimersByTime(1_999);
+  await new Promise((resolve) => setImmediate(resolve));
+  expect(ended).toBe(false);
+  vi.advanceTimersByTime(1);
+  await client.closed;
+});
+
+it('refuses with 503 a handshake arriving once the server is closing, without verifying its token', async () => {
+  const { port, state, verified, accepted } = await upgrades();
+  state.closing = true;
+  const client = handshake(port, '/', { 'Sec-WebSocket-Protocol': 'socketchart.v1, socketchart.token.alice' });
+  expect(await client.status()).toBe('HTTP/1.1 503 Service Unavailable');
+  await client.closed;
+  expect(verified).toEqual([]);
+  expect(accepted).toEqual([]);
+});
+
+it('destroys the socket of a handshake whose checks fail unexpectedly, answering nothing', async () => {
+  const { port, accepted } = await upgrades(
+    {},
+    {
+      addressWait: () => {
+        throw new Error('limits unavailable');
+      },
+    },
+  );
+  const client = handshake(port);
+  await client.closed;
+  expect(client.bytes().length).toBe(0);
+  expect(accepted).toEqual([]);
+});
+
+it('refuses with 503 a handshake whose token was verified after the server began to close', async () => {
+  let answer: (() => void) | undefined;
+  const { port, state, accepted } = await upgrades({}, { authenticate: (token) => new Promise((resolve) => (answer = () => resolve({ userId: token, roles: [], permissions: [], claims: {} }))) });
+  const client = handshake(port, '/', { 'Sec-WebSocket-Protocol': 'socketchart.v1, socketchart.token.alice' });
+  await turns(() => answer !== undefined);
+  state.closing = true;
+  answer!();
+  expect(await client.status()).toBe('HTTP/1.1 503 Service Unavailable');
+  expect(accepted).toEqual([]);
+});
+
+it('hands on why a handshake token was refused, and no more than "token rejected" when the check itself broke', async () => {
+  const { port, accepted } = await upgrades({}, { authenticate: (token) => Promise.reject(token === 'expired' ? new AuthenticationError('token expired') : new Error('verify hook crashed: db at 10.0.0.5')) });
+  for (const token of ['expired', 'broken']) await handshake(port, '/', { 'Sec-WebSocket-Protocol': `socketchart.v1, socketchart.token.${token}` }).status();
+  await turns(() => accepted.length === 2);
+  expect(accepted.map(({ handshake }) => handshake)).toEqual([
+    { kind: 'failed', reason: 'token expired', mode: 'subprotocol' },
+    { kind: 'failed', reason: 'token rejected', mode: 'subprotocol' },
+  ]);
+});
+
+it('survives a client that resets its connection while its handshake token is being verified', async () => {
+  let answer: (() => void) | undefined;
+  const { port, state, handler } = await upgrades({}, { authenticate: (token) => new Promise((resolve) => (answer = () => resolve({ userId: token, roles: [], permissions: [], claims: {} }))) });
+  const client = handshake(port, '/', { 'Sec-WebSocket-Protocol': 'socketchart.v1, socketchart.token.alice' });
+  await turns(() => answer !== undefined);
+  client.socket.resetAndDestroy();
+  await client.closed;
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  state.closing = true;
+  answer!();
+  await turns(() => handler.pending() === 0);
+  await new Promise((resolve) => setTimeout(resolve, 20));
 });
