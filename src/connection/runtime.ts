@@ -7,7 +7,7 @@ import { closeRuleOf, operationCodecOf } from '../protocol/capabilities.js';
 import { exactBytes } from '../protocol/frame-bytes.js';
 import type { Operations } from '../protocol/operations.js';
 import { ErrorCode, SocketchartError, closedError, isSocketchartError, releaseFrames, type Recovery } from '../protocol/errors.js';
-import { redactDeep, redactSecret, redactUrl } from '../protocol/redact.js';
+import { redactDeep, redactUrl, secretRedactor } from '../protocol/redact.js';
 import { ConnectionMetrics } from '../metrics/connection-metrics.js';
 import { Emitter, attempt } from '../events/emitter.js';
 import { releaseActor } from './actor-system.js';
@@ -504,7 +504,16 @@ export class ConnectionRuntime implements SocketCallbacks {
     this.events.emit('error', error);
   }
 
-  readonly redact = (text: string): string => redactSecret(redactUrl(text, this.options.auth?.queryParam), this.currentToken);
+  /** The token's redactor, made again when the token changes; nothing else keeps a copy of it. */
+  private tokenRedactor: { token: string; redact: (text: string) => string } | undefined;
+
+  readonly redact = (text: string): string => {
+    const token = this.currentToken;
+    text = redactUrl(text, this.options.auth?.queryParam);
+    if (!token) return text;
+    if (this.tokenRedactor?.token !== token) this.tokenRedactor = { token, redact: secretRedactor(token) };
+    return this.tokenRedactor.redact(text);
+  };
 
   log(level: 'debug' | 'info' | 'warn' | 'error', message: string, details?: Record<string, unknown>): void {
     const logger = this.options.logger;

@@ -19,33 +19,31 @@ export function redactUrl(url: string, queryParam = 'token'): string {
   });
 }
 
-/** The last secret redacted, and its runs: a secret is redacted from many texts in a row (every string of an error's details). */
-let lastSecret: string | undefined;
-let lastRuns = new Set<string>();
-
 /**
- * Replaces every occurrence of a known secret in a text, and every run of 8 or more of its characters (what a
- * text cut short keeps of it), adjoining runs as one; a secret shorter than that where it appears whole.
- * Its cost grows with the text and the secret, not with their product.
+ * A function that replaces every occurrence of `secret` in a text, and every run of 8 or more of its characters
+ * (what a text cut short keeps of it), adjoining runs as one; a secret shorter than that where it appears whole.
+ * Made once per secret, for the many texts it is redacted from (every string of an error's details): each costs
+ * what the text does, not the text times the secret. The secret lives as long as the function.
  */
-export function redactSecret(text: string, secret: string | undefined): string {
-  if (!secret) return text;
+export function secretRedactor(secret: string): (text: string) => string {
   const run = Math.min(8, secret.length);
-  if (lastSecret !== secret) {
-    lastSecret = secret;
-    lastRuns = new Set();
-    for (let i = 0; i + run <= secret.length; i++) lastRuns.add(secret.slice(i, i + run));
-  }
-  let out = '';
-  let end = 0;
-  for (let i = 0; i + run <= text.length; i++) {
-    if (!lastRuns.has(text.slice(i, i + run))) continue;
-    // the first run, or one apart from the last: the text between is kept
-    if (i > end || !out) out += `${text.slice(end, i)}[redacted]`;
-    end = i + run;
-  }
-  return out ? out + text.slice(end) : text;
+  const runs = new Set<string>();
+  for (let i = 0; i + run <= secret.length; i++) runs.add(secret.slice(i, i + run));
+  return (text) => {
+    let out = '';
+    let end = 0;
+    for (let i = 0; i + run <= text.length; i++) {
+      if (!runs.has(text.slice(i, i + run))) continue;
+      // the first run, or one apart from the last: the text between is kept
+      if (i > end || !out) out += `${text.slice(end, i)}[redacted]`;
+      end = i + run;
+    }
+    return out ? out + text.slice(end) : text;
+  };
 }
+
+/** One text without `secret` (see `secretRedactor`, for many texts). */
+export const redactSecret = (text: string, secret: string | undefined): string => (secret ? secretRedactor(secret)(text) : text);
 
 /** Values nested deeper than this are summarised by `redactDeep` (`[Object]`, `[Array]`): a secret cannot hide below it. */
 const MAX_DEPTH = 32;

@@ -33,3 +33,16 @@ export function weaklyTrackedSockets() {
     },
   };
 }
+
+/** Whether any string on this isolate's heap holds `bytes` (kept by the caller as bytes, so the search itself adds no string). */
+export async function heapHoldsText(bytes: Buffer): Promise<boolean> {
+  await collectGarbage();
+  const { getHeapSnapshot } = await import('node:v8');
+  let tail = Buffer.alloc(0);
+  for await (const chunk of getHeapSnapshot()) {
+    const joined = Buffer.concat([tail, Buffer.from(chunk as Buffer)]);
+    if (joined.includes(bytes)) return true;
+    tail = joined.subarray(Math.max(0, joined.length - bytes.length));
+  }
+  return false;
+}

@@ -3,6 +3,7 @@ import { ErrorCode, JSON_SUBPROTOCOL, TOKEN_SUBPROTOCOL_PREFIX } from '../../../
 import { tokenProvider } from '../../support/tokens.js';
 import { harness, refuseAuth } from '../../support/harness.js';
 import { expectInvariants } from '../../support/invariants.js';
+import { heapHoldsText } from '../../support/collect.js';
 
 const SECRET = 'secret-token-value-123';
 
@@ -84,6 +85,21 @@ describe('authentication', () => {
     await h.settle();
     expect(h.errors.map((error) => error.message)).toEqual(['Unknown frame type "[redacted]"', 'Server error bad token [redacted]']);
     expect(h.errors[0]!.details).toEqual({ type: '[redacted]' });
+  });
+
+  it('a connection disposed after redacting its token from an error leaves no copy of the token on the heap', async () => {
+    const letters = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';
+    const bytes = Buffer.from(Array.from({ length: 48 }, () => letters[Math.floor(Math.random() * letters.length)]).join(''));
+    await (async () => {
+      const h = harness({ heartbeat: false, auth: { token: async () => bytes.toString() } });
+      await h.connect();
+      h.server.last!.push({ type: 'error', code: 'SERVER_ERROR', message: `refused ${bytes.toString().slice(0, 30)}` });
+      await h.settle();
+      expect(h.errors.map((error) => error.message)).toEqual(['refused [redacted]']);
+      h.connection.dispose();
+      await h.settle();
+    })();
+    expect(await heapHoldsText(bytes.subarray(20, 28))).toBe(false);
   });
 
   it('an error frame whose details nest deeper than a stack can walk is reported, without its depth, and the socket stays up', async () => {
