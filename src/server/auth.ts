@@ -44,6 +44,7 @@ export interface AuthenticatorOptions {
   issuer?: string;
   audience?: string;
   clockToleranceSec: number;
+  requireExp?: boolean;
 }
 
 export type Authenticate = (token: string) => Promise<Identity>;
@@ -75,6 +76,8 @@ function identityFromClaims(payload: JWTPayload): Identity {
   };
 }
 
+const NO_EXPIRY = 'token has no expiry';
+
 function joseReason(error: unknown, joseErrors: typeof import('jose').errors): string {
   if (error instanceof joseErrors.JWTExpired) return 'token expired';
   if (error instanceof joseErrors.JWTClaimValidationFailed) return `claim "${error.claim}" is invalid`;
@@ -101,6 +104,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticate
       if (!parsed.success) throw new AuthenticationError('verify() returned no usable identity');
       const { userId, expiresAt, roles, permissions, claims } = parsed.data;
       if (!isUserId(userId)) throw new AuthenticationError(`verify() returned an invalid user id (${USER_ID_RULE})`);
+      if (expiresAt === undefined && options.requireExp) throw new AuthenticationError(NO_EXPIRY);
       if (expiresAt !== undefined && Date.now() >= expiresAt + options.clockToleranceSec * 1000) throw new AuthenticationError('token expired');
       return { userId, ...(expiresAt === undefined ? {} : { expiresAt }), roles: roles ?? [], permissions: permissions ?? [], claims: claims ?? {} };
     };
@@ -118,6 +122,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticate
         ...(options.issuer === undefined ? {} : { issuer: options.issuer }),
         ...(options.audience === undefined ? {} : { audience: options.audience }),
       });
+      if (payload.exp === undefined && options.requireExp) throw new AuthenticationError(NO_EXPIRY);
       return identityFromClaims(payload);
     } catch (error) {
       throw new AuthenticationError(joseReason(error, errors));

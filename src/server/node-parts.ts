@@ -60,6 +60,7 @@ export function createNodeParts(options: ResolvedServerOptions, clock?: Pick<Clo
   });
   const authenticate = createAuthenticator({
     clockToleranceSec: options.auth.clockToleranceSec,
+    requireExp: options.auth.requireExp,
     ...(options.auth.jwtSecret === undefined ? {} : { jwtSecret: options.auth.jwtSecret }),
     ...(options.auth.verify === undefined ? {} : { verify: options.auth.verify }),
     ...(options.auth.issuer === undefined ? {} : { issuer: options.auth.issuer }),

@@ -78,6 +78,7 @@ const schema = object({
     issuer: text('a string').optional(),
     audience: text('a string').optional(),
     clockToleranceSec: z.number(expecting('a number >= 0')).nonnegative(expecting('a number >= 0')).finite(expecting('a number >= 0')).optional(),
+    requireExp: boolean.optional(),
     modes: array(z.enum(['message', 'subprotocol', 'query'], expecting("'message', 'subprotocol' or 'query'")), 'an array of token modes')
       .min(1, expecting('at least one token mode'))
       .refine((modes) => new Set(modes).size === modes.length, expecting('distinct token modes'))

@@ -25,6 +25,12 @@ export interface ServerAuthOptions {
   /** Clock skew tolerated on `exp` / `nbf` (and on the `expiresAt` of `verify`), in seconds. @default 0 */
   clockToleranceSec?: number;
   /**
+   * Refuse a token that never expires: a `jwtSecret` token without `exp`, or a `verify()` result without
+   * `expiresAt`. Such a token keeps its socket authenticated for as long as it stays open.
+   * @default false
+   */
+  requireExp?: boolean;
+  /**
    * Accepted ways to present the token: `message` (the first frame is `auth {token}`), `subprotocol`
    * (`Sec-WebSocket-Protocol: socketchart.v1, socketchart.token.<token>`; only `socketchart.v1` is echoed)
    * and `query` (legacy `?token=`; never logged).
@@ -202,6 +208,7 @@ export interface ResolvedServerOptions {
     issuer: string | undefined;
     audience: string | undefined;
     clockToleranceSec: number;
+    requireExp: boolean;
     modes: ReadonlySet<TokenMode>;
     queryParam: string;
     timeoutMs: number;
@@ -258,6 +265,7 @@ export function resolveOptions(input: ServerOptions): ResolvedServerOptions {
       issuer: auth.issuer,
       audience: auth.audience,
       clockToleranceSec: auth.clockToleranceSec ?? 0,
+      requireExp: auth.requireExp ?? false,
       modes: new Set(auth.modes ?? ['message', 'subprotocol']),
       queryParam: auth.queryParam ?? 'token',
       timeoutMs: auth.timeoutMs ?? 10_000,

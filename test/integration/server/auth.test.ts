@@ -10,7 +10,7 @@ describe('authentication: token modes, expiry, refresh, logout, and no token in 
   let queryServer: SocketchartServer;
   let hookServer: SocketchartServer;
 
-  const token = async (sub: string, expiresInSec?: number, secret?: string) => {
+  const token = async (sub: string, expiresInSec?: number | null, secret?: string) => {
     const minted = await mintToken({ sub, ...(expiresInSec === undefined ? {} : { expiresInSec }), ...(secret ? { secret } : {}) });
     tokens.push(minted);
     return minted;
@@ -64,6 +64,21 @@ describe('authentication: token modes, expiry, refresh, logout, and no token in 
     client.send({ type: 'auth', token: await token('alice', -60) });
     expect(await client.nextOfType('error')).toMatchObject({ code: 'AUTHENTICATION_FAILED', message: 'token expired' });
     expect((await client.closed).code).toBe(4001);
+  });
+
+  it('with auth.requireExp, closes with 4001 for a token without exp, and accepts one with it', async () => {
+    const strict = await startServer({ logger: logs.logger, auth: { requireExp: true } });
+    try {
+      const lasting = await open(wsUrl(strict));
+      lasting.send({ type: 'auth', token: await token('alice', null) });
+      expect(await lasting.nextOfType('error')).toMatchObject({ code: 'AUTHENTICATION_FAILED', message: 'token has no expiry' });
+      expect((await lasting.closed).code).toBe(4001);
+      const expiring = await open(wsUrl(strict));
+      expect(await authenticate(expiring, 'alice', 600)).toMatchObject({ userId: 'alice' });
+      await expiring.close();
+    } finally {
+      await strict.close();
+    }
   });
 
   it('closes with 4001 for a malformed token', async () => {

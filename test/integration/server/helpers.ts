@@ -8,8 +8,8 @@ export const SECRET = 'test-secret-of-at-least-thirty-two-bytes!';
 
 export interface TokenClaims {
   sub: string;
-  /** Seconds from now; negative for an already expired token. */
-  expiresInSec?: number;
+  /** Seconds from now; negative for an already expired token; `null` for a token without `exp`. */
+  expiresInSec?: number | null;
   roles?: string[];
   permissions?: string[];
   secret?: string;
@@ -17,12 +17,12 @@ export interface TokenClaims {
 
 export async function mintToken({ sub, expiresInSec = 3600, roles, permissions, secret = SECRET }: TokenClaims): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({ ...(roles ? { roles } : {}), ...(permissions ? { permissions } : {}) })
+  const jwt = new SignJWT({ ...(roles ? { roles } : {}), ...(permissions ? { permissions } : {}) })
     .setProtectedHeader({ alg: 'HS256' })
     .setSubject(sub)
-    .setIssuedAt(now)
-    .setExpirationTime(now + expiresInSec)
-    .sign(new TextEncoder().encode(secret));
+    .setIssuedAt(now);
+  if (expiresInSec !== null) jwt.setExpirationTime(now + expiresInSec);
+  return jwt.sign(new TextEncoder().encode(secret));
 }
 
 export const silentLogger = (): Logger => pino({ level: 'silent' });

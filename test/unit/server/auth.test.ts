@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, expect, it, vi } from 'vitest';
+import { SignJWT } from 'jose';
 import { createAuthenticator } from '../../../src/server/auth.js';
 
 const NOW = 1_700_000_000_000;
@@ -58,4 +59,22 @@ it('refuses with the message verify() threw, with a token of 4 to 7 characters r
     })(token);
   await expect(refusal('k3y9')).rejects.toThrow(/^no session \[redacted\], nor k3y$/);
   await expect(refusal('k3y9z7q')).rejects.toThrow(/^no session \[redacted\], nor k3y$/);
+});
+
+it('with requireExp, refuses a verify() session without expiresAt, and accepts one with it', async () => {
+  const authenticate = (expiresAt?: number) => createAuthenticator({ verify: () => ({ userId: 'alice', ...(expiresAt === undefined ? {} : { expiresAt }) }), clockToleranceSec: 0, requireExp: true })('session');
+  await expect(authenticate()).rejects.toThrow('token has no expiry');
+  await expect(authenticate(NOW + 60_000)).resolves.toMatchObject({ userId: 'alice', expiresAt: NOW + 60_000 });
+});
+
+it('with requireExp, refuses a JWT without exp, and accepts one with it; without requireExp, accepts both', async () => {
+  const jwtSecret = 'a-secret-of-at-least-32-bytes-length!';
+  const key = new TextEncoder().encode(jwtSecret);
+  const sign = (claims: Record<string, unknown>) => new SignJWT({ sub: 'alice', ...claims }).setProtectedHeader({ alg: 'HS256' }).sign(key);
+  const [lasting, expiring] = [await sign({}), await sign({ exp: Math.floor(NOW / 1000) + 60 })];
+  const strict = createAuthenticator({ jwtSecret, clockToleranceSec: 0, requireExp: true });
+  await expect(strict(lasting)).rejects.toThrow('token has no expiry');
+  await expect(strict(expiring)).resolves.toMatchObject({ userId: 'alice' });
+  const lenient = createAuthenticator({ jwtSecret, clockToleranceSec: 0 });
+  await expect(lenient(lasting)).resolves.toMatchObject({ userId: 'alice' });
 });
