@@ -9,7 +9,7 @@ export interface InspectorOptions {
   url?: string;
   /** WebSocket constructor. @default the global `WebSocket`; `ws` in Node (once `socketchart` is imported) */
   WebSocket?: WebSocketConstructor;
-  /** How often connection and pool metrics are sampled and sent, in ms; `false`: never. @default 1000 */
+  /** How often connection and pool metrics are sampled and sent, in ms (and once more as each stops); `false`: never. @default 1000 */
   metricsIntervalMs?: number | false;
   /**
    * Also send the data-plane messages each connection receives (they never pass through a machine, so
@@ -121,7 +121,7 @@ export function connectInspector(options: InspectorOptions = {}): SocketchartIns
   const maxBuffered = positive('maxBuffered', options.maxBuffered, 10_000);
   const reconnectMs = positive('reconnectMs', options.reconnectMs, 1_000);
   const flushMs = positive('flushMs', options.flushMs, 16);
-  const encoder = new InspectionEncoder({ depthLimit: options.serializationDepthLimit ?? 10, messages: options.messages ?? false });
+  const encoder = new InspectionEncoder({ depthLimit: options.serializationDepthLimit ?? 10, messages: options.messages ?? false, metrics: metricsMs !== false });
 
   let ws: WebSocketLike | undefined;
   /** The receiver said it takes arrays of events (socketchart's server does; others get one per frame). */

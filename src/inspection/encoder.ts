@@ -22,6 +22,8 @@ export interface EncoderOptions {
   messages?: boolean | MessageCapture;
   /** Time source (epoch ms). @default Date.now */
   now?: () => number;
+  /** Connection and pool metrics are sampled (`sample()`, and a last time as each stops). @default true */
+  metrics?: boolean;
 }
 
 interface Tracked {
@@ -45,6 +47,7 @@ export class InspectionEncoder {
   private pending: Pending[] = [];
   private readonly depthLimit: number;
   private readonly now: () => number;
+  private readonly metrics: boolean;
   private readonly systems = new WeakMap<object, string>();
   private systemCount = 0;
   private readonly live = new Map<string, WeakRef<AnyActorRef>>();
@@ -66,6 +69,7 @@ export class InspectionEncoder {
   constructor(options: EncoderOptions = {}) {
     this.depthLimit = options.depthLimit ?? 10;
     this.now = options.now ?? Date.now;
+    this.metrics = options.metrics ?? true;
     const messages = options.messages;
     this.capture = messages ? { maxPerSecond: 50, maxStringLength: 200, maxMembers: 50, ...(messages === true ? {} : messages) } : undefined;
   }
@@ -120,7 +124,11 @@ export class InspectionEncoder {
           record.transitions = taken;
           this.steps.delete(ref);
         }
-        if ((record.snapshot as { status?: string } | null)?.status !== 'active') this.forget(record.sessionId);
+        if ((record.snapshot as { status?: string } | null)?.status !== 'active') {
+          const last = this.lastSample(record.sessionId, at);
+          if (last) out.push(last);
+          this.forget(record.sessionId);
+        }
       }
       out.push(record);
     }
@@ -159,41 +167,33 @@ export class InspectionEncoder {
     return this.tracked.size;
   }
 
-  /** One `@socketchart.metrics` record per live pool and connection actor (a pool's connections sampled with it). */
+  /** One `@socketchart.metrics` record per live pool and connection actor (a pool's connections sampled with it); a stopped one's last. */
   sample(): MetricsSampled[] {
     const out: MetricsSampled[] = [];
-    const createdAt = String(this.now());
+    const at = this.now();
     const fromPools = new Map<string, ConnectionSample>();
-    const record = (t: Tracked, id: string, sample: MetricsSampled['sample']): MetricsSampled => ({
-      type: '@socketchart.metrics',
-      sessionId: id,
-      name: t.name,
-      kind: t.kind,
-      sample,
-      createdAt,
-      _version: INSPECTION_FORMAT_VERSION,
-    });
     for (const [id, t] of this.tracked) {
       if (t.kind !== 'pool') continue;
-      if (t.ref.getSnapshot().status !== 'active') {
-        this.forget(id);
-        continue;
-      }
       const { pool, connections } = samplePool(t.ref);
-      out.push(record(t, id, pool));
+      out.push(sampled(t, id, pool, at));
       for (const [name, sample] of Object.entries(connections)) fromPools.set(`${id}/${name}`, sample);
+      if (t.ref.getSnapshot().status !== 'active') this.forget(id);
     }
     for (const [id, t] of this.tracked) {
       if (t.kind !== 'connection') continue;
-      if (t.ref.getSnapshot().status !== 'active') {
-        this.forget(id);
-        continue;
-      }
       const parent = (t.ref as { _parent?: AnyActorRef })._parent;
       const sample = (parent && fromPools.get(`${this.idOf(parent)}/${t.name}`)) ?? sampleConnection(t.ref);
-      out.push(record(t, id, sample));
+      out.push(sampled(t, id, sample, at));
+      if (t.ref.getSnapshot().status !== 'active') this.forget(id);
     }
     return out;
+  }
+
+  /** The figures of a sampled actor as it stopped (sent once: it is forgotten next). */
+  private lastSample(id: string, at: number): MetricsSampled | undefined {
+    const t = this.tracked.get(id);
+    if (!t || !this.metrics) return undefined;
+    return sampled(t, id, t.kind === 'pool' ? samplePool(t.ref).pool : sampleConnection(t.ref), at);
   }
 
   /** Stops listening to every connection's messages. */
@@ -250,4 +250,8 @@ export class InspectionEncoder {
       });
     });
   }
+}
+
+function sampled(t: Tracked, id: string, sample: MetricsSampled['sample'], at: number): MetricsSampled {
+  return { type: '@socketchart.metrics', sessionId: id, name: t.name, kind: t.kind, sample, createdAt: String(at), _version: INSPECTION_FORMAT_VERSION };
 }

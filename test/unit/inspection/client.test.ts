@@ -1,11 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createActor, createMachine } from 'xstate';
+import { assign, createActor, createMachine } from 'xstate';
 import { connectInspector, createConnection, createPool, InvalidOptionError, type AuthOptions } from '../../../src/index.node.js';
 import { createMockServer } from '../../../src/testing/index.js';
 import { settle } from '../../support/harness.js';
 import { freePort } from '../../support/ports.js';
 import { until } from '../../support/until.js';
-import { openPage, startTestInspector } from './support.js';
+import { FakeInspectorSocket, openPage, startTestInspector } from './support.js';
 
 /** socketchart's inspector helper: when the inspector is away, restarts, or is closed; what it sends and never sends. */
 
@@ -132,6 +132,137 @@ describe('connectInspector()', () => {
     expect(server.stats().received).toBe(received);
     const after = handles();
     for (const [kind, n] of Object.entries(after)) expect(n, `${kind} left open`).toBeLessThanOrEqual(before[kind] ?? 0);
+  });
+
+  it('close() while the socket is still connecting closes it', () => {
+    const inspector = connectInspector({ url: 'ws://127.0.0.1:1', WebSocket: FakeInspectorSocket as never, metricsIntervalMs: false });
+    const socket = FakeInspectorSocket.last;
+    inspector.close();
+    expect(socket.readyState).toBe(3);
+  });
+
+  it('close() first sends the events still queued', () => {
+    const inspector = connectInspector({ url: 'ws://127.0.0.1:1', WebSocket: FakeInspectorSocket as never, metricsIntervalMs: false, flushMs: 60_000 });
+    const socket = FakeInspectorSocket.last;
+    socket.open();
+    const actor = createActor(door, { inspect: inspector }).start();
+    actor.send({ type: 'open' });
+    inspector.close();
+    expect(socket.records.filter((r) => r.type === '@xstate.event').map((r) => (r.event as { type: string }).type)).toContain('open');
+  });
+
+  it('sends a flush in one frame to an inspector that takes batches, and one event a frame to one that does not', () => {
+    const frames = (greet: boolean) => {
+      const inspector = connectInspector({ url: 'ws://127.0.0.1:1', WebSocket: FakeInspectorSocket as never, metricsIntervalMs: false, flushMs: 60_000 });
+      cleanups.push(() => inspector.close());
+      const socket = FakeInspectorSocket.last;
+      socket.open(greet);
+      createActor(door, { inspect: inspector }).start().send({ type: 'open' });
+      inspector.flush();
+      return { frames: socket.sent.length, records: socket.records.length };
+    };
+    const batched = frames(true);
+    const single = frames(false);
+    expect(batched.records).toBeGreaterThan(2);
+    expect(batched.frames).toBe(1);
+    expect(single.frames).toBe(single.records);
+  });
+
+  it('splits a large flush into frames the inspector server takes (under its 8 MiB)', () => {
+    const inspector = connectInspector({ url: 'ws://127.0.0.1:1', WebSocket: FakeInspectorSocket as never, metricsIntervalMs: false, flushMs: 60_000 });
+    cleanups.push(() => inspector.close());
+    const socket = FakeInspectorSocket.last;
+    socket.open();
+    const doc = createMachine({ id: 'doc', context: { text: 'x'.repeat(400 * 1024) } });
+    for (let i = 0; i < 12; i++) createActor(doc, { inspect: inspector }).start();
+    inspector.flush();
+    expect(socket.records.filter((r) => r.type === '@xstate.actor')).toHaveLength(12);
+    for (const frame of socket.sent) expect(Buffer.byteLength(frame)).toBeLessThanOrEqual(8 * 1024 * 1024);
+  });
+
+  it('keeps maxBuffered events while the inspector is away, dropping none of them', () => {
+    const run = (maxBuffered: number) => {
+      const inspector = connectInspector({ url: 'ws://127.0.0.1:1', WebSocket: FakeInspectorSocket as never, metricsIntervalMs: false, flushMs: 60_000, maxBuffered });
+      cleanups.push(() => inspector.close());
+      const actor = createActor(door, { inspect: inspector }).start();
+      actor.send({ type: 'open' });
+      inspector.flush();
+      return inspector;
+    };
+    const kept = run(1_000);
+    expect(kept.dropped).toBe(0);
+    FakeInspectorSocket.last.open();
+    const events = FakeInspectorSocket.last.records.length;
+    expect(run(events).dropped).toBe(0);
+    expect(run(events - 1).dropped).toBe(1);
+  });
+
+  it('announces, on its first socket, an actor whose creation the full buffer left out', () => {
+    const inspector = connectInspector({ url: 'ws://127.0.0.1:1', WebSocket: FakeInspectorSocket as never, metricsIntervalMs: false, flushMs: 60_000, maxBuffered: 2 });
+    cleanups.push(() => inspector.close());
+    const socket = FakeInspectorSocket.last;
+    const actor = createActor(door, { inspect: inspector }).start();
+    cleanups.push(() => actor.stop());
+    for (let i = 0; i < 3; i++) actor.send({ type: i % 2 ? 'close' : 'open' });
+    inspector.flush();
+    expect(inspector.dropped).toBeGreaterThan(0);
+    socket.open();
+    expect(socket.records.filter((r) => r.type === '@xstate.actor' && r.sessionId === actor.sessionId)).toHaveLength(1);
+  });
+
+  it('samples metrics every metricsIntervalMs, after the events that came before each sample', async () => {
+    const inspector = connectInspector({ url: 'ws://127.0.0.1:1', WebSocket: FakeInspectorSocket as never, metricsIntervalMs: 10, flushMs: 60_000 });
+    cleanups.push(() => inspector.close());
+    const socket = FakeInspectorSocket.last;
+    socket.open();
+    const mock = createMockServer();
+    const connection = createConnection({ url: 'ws://mock.test/c', WebSocket: mock.WebSocket, environment: false, inspect: inspector });
+    cleanups.push(() => connection.dispose());
+    connection.start();
+    inspector.flush();
+    await until(() => socket.records.filter((r) => r.type === '@socketchart.metrics').length >= 3 && connection.status === 'connected', 5_000, 'three samples, connected');
+    await until(() => socket.records.some((r) => r.type === '@socketchart.metrics' && (r.sample as { status: string }).status === 'connected'), 5_000, 'a sample once connected');
+    const records = socket.records;
+    const firstConnected = records.findIndex((r) => r.type === '@socketchart.metrics' && (r.sample as { status: string }).status === 'connected');
+    expect(firstConnected).toBeGreaterThan(0);
+    const snapshotsBefore = records.slice(0, firstConnected).filter((r) => r.type === '@xstate.snapshot' && r.sessionId === records[firstConnected]!.sessionId);
+    expect(snapshotsBefore.some((r) => JSON.stringify((r.snapshot as { value?: unknown }).value).includes('connected'))).toBe(true);
+  });
+
+  it('keeps at most 16 MiB of events while the inspector is away', () => {
+    const inspector = connectInspector({ url: 'ws://127.0.0.1:1', WebSocket: FakeInspectorSocket as never, metricsIntervalMs: false, flushMs: 60_000 });
+    cleanups.push(() => inspector.close());
+    const socket = FakeInspectorSocket.last;
+    const doc = createMachine({ id: 'doc', context: { text: 'x'.repeat(1024 * 1024), n: 0 }, on: { edit: { actions: assign({ n: ({ context }) => context.n + 1 }) } } });
+    const actor = createActor(doc, { inspect: inspector }).start();
+    cleanups.push(() => actor.stop());
+    for (let i = 0; i < 40; i++) {
+      actor.send({ type: 'edit' });
+      inspector.flush();
+    }
+    socket.open(false);
+    expect(inspector.dropped).toBeGreaterThan(0);
+    expect(socket.sent.reduce((sum, frame) => sum + frame.length, 0)).toBeLessThanOrEqual(16 * 1024 * 1024);
+  });
+
+  it("sends a connection's figures once more as it stops, and none with metricsIntervalMs: false", async () => {
+    const lastSamples = async (metricsIntervalMs: number | false) => {
+      const inspector = connectInspector({ url: 'ws://127.0.0.1:1', WebSocket: FakeInspectorSocket as never, metricsIntervalMs, flushMs: 60_000 });
+      cleanups.push(() => inspector.close());
+      const socket = FakeInspectorSocket.last;
+      socket.open();
+      const mock = createMockServer();
+      const connection = createConnection({ url: 'ws://mock.test/c', WebSocket: mock.WebSocket, environment: false, inspect: inspector });
+      connection.start();
+      await until(() => connection.status === 'connected', 5_000, 'connected');
+      inspector.flush();
+      const before = socket.sent.length;
+      connection.dispose();
+      inspector.flush();
+      return socket.sent.slice(before).flatMap((text) => [JSON.parse(text)].flat() as Array<{ type: string; sample?: { status: string } }>).filter((r) => r.type === '@socketchart.metrics');
+    };
+    expect((await lastSamples(60_000)).map((r) => r.sample!.status)).toEqual(['closed']);
+    expect(await lastSamples(false)).toEqual([]);
   });
 
   it('refuses a url that is not ws:// or wss://, and bad numbers, naming the option', () => {

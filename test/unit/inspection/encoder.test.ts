@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { createActor, createMachine, type InspectionEvent } from 'xstate';
 import { InspectionEncoder } from '../../../src/inspection/encoder.js';
-import { createConnection } from '../../../src/index.js';
+import type { ConnectionSample, InspectionRecord, MetricsSampled, PoolSample } from '../../../src/inspection/protocol.js';
+import { createConnection, createPool } from '../../../src/index.js';
 import { createMockServer } from '../../../src/testing/index.js';
 import { harness } from '../../support/harness.js';
+import { until } from '../../support/until.js';
 
 const toggle = createMachine({
   id: 'toggle',
@@ -62,6 +64,32 @@ describe('InspectionEncoder', () => {
     });
   });
 
+  it('hands each snapshot the transitions of its own step only', () => {
+    const { encoder, actor } = inspected();
+    actor.start();
+    encoder.drain();
+    actor.send({ type: 'flip' });
+    actor.send({ type: 'flip' });
+    const snapshots = encoder.drain().filter((record) => record.type === '@xstate.snapshot');
+    expect(snapshots.map((record) => (record as { transitions?: unknown }).transitions)).toEqual([
+      [{ source: 'toggle.off', targets: ['toggle.on'], eventType: 'flip' }],
+      [{ source: 'toggle.on', targets: ['toggle.off'], eventType: 'flip' }],
+    ]);
+  });
+
+  it("names each actor's parent, and the root of its tree, two levels down", () => {
+    const leaf = createMachine({ id: 'leaf' });
+    const middle = createMachine({ id: 'middle', invoke: { id: 'leaf', src: leaf } });
+    const top = createMachine({ id: 'top', invoke: { id: 'middle', src: middle } });
+    const encoder = new InspectionEncoder();
+    createActor(top, { inspect: (event) => encoder.next(event) }).start();
+    const created = encoder.drain().filter((record) => record.type === '@xstate.actor') as Array<{ name: string; sessionId: string; parentId?: string; rootId?: string }>;
+    const byName = Object.fromEntries(created.map((record) => [record.name, record]));
+    expect(byName.middle!.parentId).toBe(byName.top!.sessionId);
+    expect(byName.leaf!.parentId).toBe(byName.middle!.sessionId);
+    expect(byName.leaf!.rootId).toBe(byName.top!.sessionId);
+  });
+
   it('announces no actor that has stopped, even before its last snapshot is drained', () => {
     const { encoder, actor } = inspected();
     actor.start();
@@ -91,6 +119,69 @@ describe('InspectionEncoder', () => {
     connection.dispose();
     encoder.drain();
     expect(encoder.sampling).toBe(0);
+  });
+});
+
+describe('InspectionEncoder: the last sample of an actor that stops', () => {
+  const metricsOf = (records: readonly InspectionRecord[]) => records.filter((record): record is MetricsSampled => record.type === '@socketchart.metrics');
+  const stopOf = (records: readonly InspectionRecord[], sessionId: string) =>
+    records.findIndex((record) => record.type === '@xstate.snapshot' && record.sessionId === sessionId && (record.snapshot as { status?: string }).status !== 'active');
+
+  it("samples a connection once more as it stops, just before its stop, with its figures at the end; never after", async () => {
+    const encoder = new InspectionEncoder();
+    const server = createMockServer();
+    const connection = createConnection({ url: 'ws://test.invalid/x', WebSocket: server.WebSocket, environment: false, inspect: (event) => encoder.next(event) });
+    connection.start();
+    await until(() => connection.status === 'connected', 5_000, 'connected');
+    encoder.drain();
+    const [periodic] = encoder.sample();
+    expect((periodic!.sample as ConnectionSample).status).toBe('connected');
+    connection.dispose();
+    const records = encoder.drain();
+    const last = metricsOf(records);
+    expect(last.map((record) => [record.sessionId, (record.sample as ConnectionSample).status])).toEqual([[periodic!.sessionId, 'closed']]);
+    expect(records.indexOf(last[0]!)).toBe(stopOf(records, periodic!.sessionId) - 1);
+    expect(encoder.sample()).toEqual([]);
+    expect(metricsOf(encoder.drain())).toEqual([]);
+  });
+
+  it('samples a pool and each of its connections once more as the pool stops; never after', async () => {
+    const encoder = new InspectionEncoder();
+    const server = createMockServer();
+    const pool = createPool({ endpoints: [{ name: 'a', url: 'ws://test.invalid/a' }], defaults: { WebSocket: server.WebSocket }, staggerMs: 0, environment: false, inspect: (event) => encoder.next(event) });
+    pool.start();
+    await until(() => pool.status().health === 'up', 5_000, 'up');
+    encoder.drain();
+    expect(encoder.sample().map((record) => record.kind)).toEqual(['pool', 'connection']);
+    pool.dispose();
+    const last = metricsOf(encoder.drain());
+    expect(last.map((record) => [record.kind, record.name])).toEqual(expect.arrayContaining([['pool', 'pool'], ['connection', 'a']]));
+    expect(last).toHaveLength(2);
+    expect((last.find((record) => record.kind === 'pool')!.sample as PoolSample).connected).toBe(0);
+    expect(encoder.sample()).toEqual([]);
+  });
+
+  it('samples a pool and its connection that stopped before their stop was drained once, never again', async () => {
+    const encoder = new InspectionEncoder();
+    const server = createMockServer();
+    const pool = createPool({ endpoints: [{ name: 'a', url: 'ws://test.invalid/a' }], defaults: { WebSocket: server.WebSocket }, staggerMs: 0, environment: false, inspect: (event) => encoder.next(event) });
+    pool.start();
+    await until(() => pool.status().health === 'up', 5_000, 'up');
+    encoder.drain();
+    pool.dispose();
+    expect(encoder.sample().map((record) => record.kind)).toEqual(['pool', 'connection']);
+    expect(encoder.sample()).toEqual([]);
+    expect(metricsOf(encoder.drain())).toEqual([]);
+  });
+
+  it('samples no actor as it stops when metrics are not sampled (metrics: false)', async () => {
+    const encoder = new InspectionEncoder({ metrics: false });
+    const server = createMockServer();
+    const connection = createConnection({ url: 'ws://test.invalid/x', WebSocket: server.WebSocket, environment: false, inspect: (event) => encoder.next(event) });
+    connection.start();
+    encoder.drain();
+    connection.dispose();
+    expect(metricsOf(encoder.drain())).toEqual([]);
   });
 });
 
@@ -135,6 +226,14 @@ describe('InspectionEncoder: data-plane messages', () => {
     const [record] = captured() as Array<{ data: { prices: unknown[] } }>;
     expect(record!.data.prices).toHaveLength(50);
     expect(record!.data.prices.at(-1)).toBe('… (19951 more)');
+  });
+
+  it('captures nothing more once disposed, though the connection lives on', async () => {
+    const { encoder, push, h } = await capturing(true);
+    encoder.dispose();
+    push(3);
+    expect(encoder.queued).toBe(0);
+    expect(h.connection.status).toBe('connected');
   });
 
   it('cuts long strings of a message to maxStringLength, and tells the transport once there is something to send', async () => {

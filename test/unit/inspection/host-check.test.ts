@@ -19,6 +19,18 @@ describe('inspector server and the Host header (DNS rebinding)', () => {
     expect(await status(server.url, `evil.test:${server.port}`)).toBe(403);
   });
 
+  it('serves the page opened as http://localhost', async () => {
+    const server = await startTestInspector();
+    cleanups.push(() => server.close());
+    expect(await status(server.url, `localhost:${server.port}`)).toBe(200);
+  });
+
+  it('bound to another loopback address (127.0.0.2), serves a request that names that address', async () => {
+    const server = await startTestInspector({ host: '127.0.0.2' });
+    cleanups.push(() => server.close());
+    expect(await status(server.url, `127.0.0.2:${server.port}`)).toBe(200);
+  });
+
   it('refuses an app socket opened for another Host: nothing it sends reaches the page', async () => {
     const server = await startTestInspector();
     cleanups.push(() => server.close());

@@ -66,10 +66,64 @@ describe('the inspector server’s recording', () => {
     expect([recording.size, recording.liveActors]).toEqual([0, 0]);
   });
 
+  it('refuses a record without a format version (_version), and keeps nothing of it', () => {
+    const recording = new Recording();
+    const { _version: _v, ...unversioned } = created(1);
+    expect(recording.add(unversioned)).toBeUndefined();
+    expect(recording.add({ ...created(1), _version: 7 })).toBeUndefined();
+    expect([recording.size, recording.liveActors]).toEqual([0, 0]);
+  });
+
   it('redacts a member named definition on any record but an actor\'s', () => {
     const recording = new Recording();
     const added = recording.add({ ...stopped(1), type: '@xstate.event', event: { type: 'login' }, definition: { password: 'SECRET-def-event' } });
     expect(added?.text).toContain('"type":"login"');
     expect(added?.text).not.toContain('SECRET-def-event');
+  });
+
+  it('lets go of the definition of an actor announced again (an app back after a blip) once it has stopped', () => {
+    const recording = new Recording({ maxEvents: 4 });
+    recording.add(created(1));
+    recording.add({ ...created(1), announced: true });
+    recording.add(stopped(1));
+    for (let n = 2; n <= 10; n++) recording.add(stopped(n));
+    expect([...recording.definitionTexts.values()]).not.toContain(uploadDefinition(1));
+  });
+
+  it('holds as live no actor that reached its final state or failed', () => {
+    const recording = new Recording();
+    recording.add(created(1));
+    recording.add(created(2));
+    recording.add({ ...stopped(1), snapshot: { status: 'done', value: 'done' } });
+    recording.add({ ...stopped(2), snapshot: { status: 'error', value: 'sending' } });
+    expect(recording.liveActors).toBe(0);
+  });
+
+  it('gives a page opened late a live actor whose creation left the history once, with its latest snapshot', () => {
+    const recording = new Recording({ maxEvents: 3 });
+    recording.add(created(1));
+    recording.add({ ...stopped(1), snapshot: { status: 'active', value: 'done' } });
+    for (let n = 2; n <= 10; n++) recording.add(stopped(n));
+    const replayed = recording.replay().map((r) => JSON.parse(r.text) as { type: string; sessionId: string; snapshot: { value: string } });
+    const creations = replayed.filter((r) => r.type === '@xstate.actor');
+    expect(creations.map((r) => [r.sessionId, r.snapshot.value])).toEqual([['x:1', 'done']]);
+  });
+
+  it('replays the creation of a live actor once when it is the oldest record kept', () => {
+    const recording = new Recording({ maxEvents: 2 });
+    recording.add(created(0));
+    recording.add(created(1));
+    recording.add(created(2));
+    expect(recording.replay().map((r) => JSON.parse(r.text).sessionId)).toEqual(['x:0', 'x:1', 'x:2']);
+  });
+
+  it('when an app leaves, ends its actors only, each in the state it was last in', () => {
+    const recording = new Recording();
+    recording.add(created(1), '', 1);
+    recording.add({ ...stopped(1), snapshot: { status: 'active', value: 'done' } }, '', 1);
+    recording.add(created(2), 'a2:', 2);
+    const ended = recording.endSource(1).map((r) => JSON.parse(r.text) as { sessionId: string; snapshot: unknown });
+    expect(ended.map((r) => [r.sessionId, r.snapshot])).toEqual([['x:1', { status: 'stopped', value: 'done' }]]);
+    expect(recording.liveActors).toBe(1);
   });
 });

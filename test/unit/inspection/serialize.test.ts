@@ -86,6 +86,11 @@ describe('toPlain() copies', () => {
     expect(toPlain({ a: { toJSON: () => 'text' } }, { depthLimit: 1 })).toEqual({ a: '[Object]' });
   });
 
+  it('an object with toJSON() as a level of its own, above what toJSON() gives: an endless chain of them cut at depthLimit', () => {
+    const endless = (): { toJSON(): unknown } => ({ toJSON: () => ({ next: endless() }) });
+    expect(toPlain({ root: endless() }, { depthLimit: 5 })).toEqual({ root: { next: { next: '[Object]' } } });
+  });
+
   it('at most maxMembers array items and object members in all, the rest told by how many were left out', () => {
     expect(toPlain({ a: [1, 2, 3, 4], b: 5 }, { maxMembers: 4 })).toEqual({ a: [1, 2, 3, '… (1 more)'], '…': '(1 more)' });
     expect(toPlain(Array.from({ length: 20_000 }, (_, i) => i), { maxMembers: 3 })).toEqual([0, 1, 2, '… (19997 more)']);

@@ -97,6 +97,29 @@ describe('the inspector server', () => {
     await until(() => server.stats().received === 3 && server.stats().rejected === 2, 5_000, 'three taken, two refused');
   });
 
+  it('gives a page opened late each machine definition once, however many of its actors it replays', async () => {
+    const server = await startTestInspector();
+    cleanups.push(() => server.close());
+    const ws = await source(server.wsUrl);
+    for (let i = 0; i < 3; i++) ws.send(actorRecord(`x:${i}`, 'feed'));
+    await until(() => server.stats().received === 3, 5_000, 'three actors of one machine');
+    const page = await openPage(server);
+    cleanups.push(() => page.close());
+    await page.find((r) => r.type === '@socketchart.replayed', 'the end of the replay');
+    const actors = page.records.filter((r) => r.type === '@xstate.actor');
+    expect(actors).toHaveLength(3);
+    expect(page.records.filter((r) => r.type === '@socketchart.definition').map((r) => r.id)).toEqual([actors[0]!.def]);
+  });
+
+  it('no longer counts a page once it has closed', async () => {
+    const server = await startTestInspector();
+    cleanups.push(() => server.close());
+    const page = await openPage(server);
+    await until(() => server.stats().pages === 1, 5_000, 'the page counted');
+    page.close();
+    await until(() => server.stats().pages === 0, 5_000, 'the page no longer counted');
+  });
+
   it('greets every app, so that socketchart’s helper sends arrays', async () => {
     const server = await startTestInspector();
     cleanups.push(() => server.close());
