@@ -83,6 +83,8 @@ export class ServerRateLimits {
   private readonly users: LimitTable;
   private readonly addresses: LimitTable;
   private readonly floods = new Map<string, FloodMeter>();
+  /** Scopes a connection can have a bucket of: every one of either table, `default` and `control`. */
+  private readonly scopeCount: number;
 
   /** `clock` runs the buckets; `wall` is the time `reset_at` is told in (epoch ms). */
   constructor(
@@ -92,6 +94,7 @@ export class ServerRateLimits {
   ) {
     this.users = new LimitTable(clock, settings.maxTracked);
     this.addresses = new LimitTable(clock, settings.maxTracked);
+    this.scopeCount = new Set([...Object.keys(settings.perConnection), ...Object.keys(settings.perUser), DEFAULT_SCOPE, CONTROL_SCOPE]).size;
   }
 
   /** The scope of a publish on `ch`: its channel type when the tables name it, `default` otherwise. */
@@ -116,7 +119,7 @@ export class ServerRateLimits {
   }
 
   newConnection(): ConnectionLimits {
-    return { table: new LimitTable(this.clock, Object.keys(this.settings.perConnection).length + 1), announcedAt: new Map() };
+    return { table: new LimitTable(this.clock, this.scopeCount), announcedAt: new Map() };
   }
 
   /**

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Identity } from '../../../src/server/auth.js';
-import { ChannelAuthorizer, type ChannelAction, type ChannelRule } from '../../../src/server/channels.js';
+import { ChannelAuthorizer, isChannelName, type ChannelAction, type ChannelRule } from '../../../src/server/channels.js';
 
 const identity = (userId: string): Identity => ({ userId, roles: [], permissions: [], claims: {} });
 const actions: readonly ChannelAction[] = ['subscribe', 'publish', 'presence'];
@@ -84,6 +84,31 @@ describe('channel authorization as a property: every action, every segment count
   it('matches the other characters of a glob segment literally: room.* is not room?*', () => {
     const authorizer = new ChannelAuthorizer([{ pattern: 'chat:room.*', subscribe: true }]);
     expect(['chat:room.1', 'chat:roomx1', 'chat:room'].map((ch) => authorizer.authorize(identity('alice'), ch, 'subscribe').ok)).toEqual([true, false, false]);
+  });
+
+  it('matches a glob segment whole: room-*-a matches room-1-a, not room-1-ab', () => {
+    const authorizer = new ChannelAuthorizer([{ pattern: 'chat:room-*-a', subscribe: true }]);
+    expect(['chat:room-1-a', 'chat:room-1-ab'].map((ch) => authorizer.authorize(identity('alice'), ch, 'subscribe').ok)).toEqual([true, false]);
+  });
+
+  it('never matches an empty segment with *', () => {
+    const authorizer = new ChannelAuthorizer([{ pattern: 'chat:*', subscribe: true }]);
+    expect(['chat:', 'chat:a'].map((ch) => authorizer.authorize(identity('alice'), ch, 'subscribe').ok)).toEqual([false, true]);
+  });
+
+  it('grants by a function only when it returns true: any other value is no grant', () => {
+    const answers: unknown[] = [true, 1, 'yes', {}, false];
+    const granted = answers.map((answer) => new ChannelAuthorizer([{ pattern: 'chat:*', subscribe: () => answer as boolean }]).authorize(identity('alice'), 'chat:a', 'subscribe').ok);
+    expect(granted).toEqual([true, false, false, false, false]);
+  });
+
+  it('restricts only publishes by a rule’s events: subscribe and presence are granted whatever they list', () => {
+    const authorizer = new ChannelAuthorizer([{ pattern: 'chat:*', subscribe: true, presence: true, publish: true, events: ['typing_start'] }]);
+    expect((['subscribe', 'presence'] as const).map((action) => authorizer.authorize(identity('alice'), 'chat:a', action).ok)).toEqual([true, true]);
+  });
+
+  it('takes channel names of up to 200 characters, not more', () => {
+    expect([isChannelName(`chat:${'a'.repeat(195)}`), isChannelName(`chat:${'a'.repeat(196)}`)]).toEqual([true, false]);
   });
 
   it('denies an action whose function grant throws', () => {

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { pino } from 'pino';
+import { AuthenticationError } from '../../../src/server/auth.js';
 import type { NodeParts } from '../../../src/server/node-parts.js';
 import { authenticatedConnection, testNode, type SocketStandIn } from '../../support/server-connection.js';
 import { until } from '../../support/until.js';
@@ -119,6 +120,21 @@ describe('ServerConnection: publishes that wait their turn', () => {
     const [first, repeat] = answersTo(socket.sent, 'slow');
     expect(first).toEqual({ type: 'ack', id: 'slow', seq: expect.any(Number) });
     expect(repeat).toEqual({ type: 'ack', id: 'slow', seq: first!.seq, duplicate: true });
+  });
+  it('refuses at once a publish without an id that finds no token, though a publish before it is still being stored', async () => {
+    const { socket, parts } = await connection(oneAtATime);
+    const append = parts.backend.append.bind(parts.backend);
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    parts.backend.append = async (...args) => {
+      await held;
+      return append(...args);
+    };
+    socket.receive(publish('stored'));
+    socket.receive({ type: 'publish', ch: 'chat:room', data: 'no id' });
+    expect(socket.ofType('error')).toMatchObject([{ code: 'RATE_LIMIT_EXCEEDED', details: { scope: 'chat', ch: 'chat:room', action: 'publish' } }]);
+    release();
+    await until(() => socket.ofType('ack').length === 1);
   });
 });
 
@@ -282,6 +298,26 @@ describe('ServerConnection: presence frames of a channel, one at a time', () => 
     await until(() => answers(socket).length === 2);
   });
 
+  it('keeps a third frame behind the second while the second waits on the backend, once the first is answered', async () => {
+    const { socket, parts } = await connection();
+    const list = parts.backend.presenceList.bind(parts.backend);
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let lists = 0;
+    vi.spyOn(parts.backend, 'presenceList').mockImplementation(async (ch) => {
+      if ((lists += 1) === 2) await held;
+      return list(ch);
+    });
+    socket.receive(presence('list'));
+    socket.receive(presence('list'));
+    await until(() => answers(socket).length === 1);
+    socket.receive(presence('join'));
+    await new Promise((resolve) => setImmediate(resolve));
+    release();
+    await until(() => answers(socket).length === 3);
+    expect(answered(socket)).toEqual(['', '', 'alice']);
+  });
+
   it('stops reading the socket when 1,000 presence frames wait their turn, and reads it again once fewer do', async () => {
     const { socket, parts } = await connection({ rateLimits: { control: { perMinute: 60_000, burst: 2000 } } });
     const release = holdNextList(parts);
@@ -335,6 +371,103 @@ describe('ServerConnection: frames held while its token is verified', () => {
     expect(socket.sent.filter((frame) => frame.type === 'pong' || frame.type === 'error').map((frame) => frame.ts ?? frame.code)).toEqual([1, 'RATE_LIMIT_EXCEEDED', 'RATE_LIMIT_EXCEEDED']);
     expect(socket.closedWith?.code).toBe(4029);
   });
+});
+
+describe('ServerConnection: before authentication', () => {
+  it('leaves a socket still authenticating to its authentication timeout: the idle timeout does not close it', async () => {
+    const node = await testNode({ auth: { verify: () => new Promise(() => undefined) } });
+    stops.push(node.stop);
+    const { socket, connection: serverSide } = node.connectPending();
+    socket.receive({ type: 'auth', token: 'alice' });
+    node.clock.time += 60_000;
+    serverSide.closeIfIdle(node.clock.now(), 1000);
+    expect(socket.closedWith).toBeUndefined();
+  });
+
+  it('keeps a socket authenticated by its auth frame open once its authentication timeout has passed', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const node = await testNode({ auth: { timeoutMs: 1000, verify: async (token) => ({ userId: token }) } });
+    stops.push(node.stop);
+    const { socket } = node.connectPending();
+    socket.receive({ type: 'auth', token: 'alice' });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(socket.ofType('auth_ok')).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1500);
+    expect([socket.closedWith, socket.ofType('error')]).toEqual([undefined, []]);
+  });
+
+  it('charges its address once for a socket refused before authentication, though its authentication timeout passes while it closes', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const node = await testNode({ auth: { timeoutMs: 500 }, unauthenticatedRateLimit: { perMinute: 1, burst: 2 } });
+    stops.push(node.stop);
+    const { socket } = node.connectPending();
+    socket.close = () => undefined;
+    socket.receive({ type: 'subscribe', ch: 'chat:room' });
+    await vi.advanceTimersByTimeAsync(600);
+    expect(node.parts.limits.addressWait('127.0.0.1')).toBe(0);
+    socket.terminate();
+  });
+
+  it('never attaches a socket that closed while its token was verified: its user keeps no connection on the node', async () => {
+    let release!: () => void;
+    const verified = new Promise<void>((resolve) => (release = resolve));
+    const node = await testNode({
+      auth: {
+        verify: async (token) => {
+          await verified;
+          return { userId: token };
+        },
+      },
+    });
+    stops.push(node.stop);
+    const { socket, connection: serverSide } = node.connectPending();
+    socket.receive({ type: 'auth', token: 'alice' });
+    socket.terminate();
+    await serverSide.closed;
+    release();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect([socket.ofType('auth_ok'), node.parts.hub.userConnectionCount('alice'), node.parts.hub.sizes()]).toEqual([[], 0, expect.objectContaining({ users: 0, subscriptions: 0 })]);
+  });
+
+  it('charges each refused login to its address: once its unauthenticated budget is spent, the address must wait', async () => {
+    const node = await testNode({ unauthenticatedRateLimit: { perMinute: 1, burst: 2 }, auth: { verify: () => Promise.reject(new AuthenticationError('bad token')) } });
+    stops.push(node.stop);
+    const waits: number[] = [];
+    for (let i = 0; i < 2; i++) {
+      const { socket, connection: serverSide } = node.connectPending();
+      socket.receive({ type: 'auth', token: 'forged' });
+      await serverSide.closed;
+      waits.push(node.parts.limits.addressWait('127.0.0.1'));
+    }
+    expect(waits[0]).toBe(0);
+    expect(waits[1]).toBeGreaterThan(0);
+  });
+
+  it('charges each authentication timeout to its address: once its unauthenticated budget is spent, the address must wait', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const node = await testNode({ unauthenticatedRateLimit: { perMinute: 1, burst: 2 }, auth: { timeoutMs: 500 } });
+    stops.push(node.stop);
+    const waits: number[] = [];
+    for (let i = 0; i < 2; i++) {
+      const { socket } = node.connectPending();
+      await vi.advanceTimersByTimeAsync(500);
+      expect(socket.closedWith).toEqual({ code: 4001, reason: 'authentication timeout' });
+      waits.push(node.parts.limits.addressWait('127.0.0.1'));
+    }
+    expect(waits[0]).toBe(0);
+    expect(waits[1]).toBeGreaterThan(0);
+  });
+
+  for (const bytes of [123, 124]) {
+    it(`closes with the refusal of its token as the reason, ${bytes === 123 ? 'in full when it fits a close frame (123 bytes)' : 'cut to 120 bytes when it does not'}`, async () => {
+      const node = await testNode({ auth: { verify: () => Promise.reject(new AuthenticationError('x'.repeat(bytes))) } });
+      stops.push(node.stop);
+      const { socket, connection: serverSide } = node.connectPending();
+      socket.receive({ type: 'auth', token: 'alice' });
+      await serverSide.closed;
+      expect(socket.closedWith).toEqual({ code: 4001, reason: 'x'.repeat(bytes === 123 ? 123 : 120) });
+    });
+  }
 });
 
 describe('ServerConnection: closing', () => {
@@ -432,6 +565,37 @@ describe('ServerConnection: closing', () => {
     expect(seen.terminated).toBe(true);
   });
 
+  it('leaves no timer of its own once it is closed', async () => {
+    const { connection: serverSide } = await connection();
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    serverSide.closeWith(1000, 'bye');
+    await serverSide.closed;
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('closes a slow consumer with 4008 at once, without waiting for the publishes it accepted', async () => {
+    const { socket, parts } = await connection({ maxBufferedBytes: 1000 });
+    parts.backend.append = () => new Promise(() => undefined);
+    socket.receive(publish('pending'));
+    socket.bufferedAmount = 2000;
+    socket.receive({ type: 'ping', ts: 1 });
+    expect(socket.closedWith).toEqual({ code: 4008, reason: 'slow consumer' });
+  });
+
+  it('is no slow consumer for the frames it gathers within one turn: only bytes its socket could not send count toward maxBufferedBytes', async () => {
+    const { socket } = await connection({ maxBufferedBytes: 1000 });
+    // a socket whose writes of a turn wait in its buffer until it is uncorked, as a net.Socket's do
+    const send = socket.send.bind(socket);
+    socket.send = (text: string) => {
+      socket.bufferedAmount += Buffer.byteLength(text);
+      send(text);
+    };
+    Object.assign(socket, { _socket: { cork: () => undefined, uncork: () => (socket.bufferedAmount = 0) } });
+    for (let ts = 0; ts < 100; ts++) socket.receive({ type: 'ping', ts });
+    expect([socket.closedWith, socket.ofType('pong')]).toEqual([undefined, expect.any(Array)]);
+    expect(socket.ofType('pong')).toHaveLength(100);
+  });
+
   it('measures how long a socket has been quiet on the node’s clock, whatever the wall clock says: closes it with 1001 only once idleTimeoutMs have passed there since its last frame', async () => {
     const { socket, connection: serverSide, clock } = await connection();
     vi.useFakeTimers({ toFake: ['Date'] });
@@ -515,6 +679,40 @@ describe('ServerConnection: in-band refresh', () => {
     (await check('bad')).reject(new Error('token expired'));
     await until(() => socket.ofType('error').length === 1);
     expect(socket.ofType('error')[0]).toMatchObject({ code: 'AUTHENTICATION_FAILED' });
+  });
+});
+
+describe('ServerConnection: session expiry', () => {
+  /** A session of alice whose token expires `expiresInMs` from now, on fake timers and a fake wall clock. */
+  async function expiring(expiresInMs: number, clockToleranceSec = 0) {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    const node = await testNode({ auth: { clockToleranceSec, verify: async (token) => ({ userId: token, expiresAt: Date.now() + expiresInMs }) } });
+    stops.push(node.stop);
+    const { socket } = node.connectPending();
+    socket.receive({ type: 'auth', token: 'alice' });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(socket.ofType('auth_ok')).toHaveLength(1);
+    return socket;
+  }
+
+  it('closes a session with 4001 once its expiry and clockToleranceSec have passed, not before', async () => {
+    const socket = await expiring(1000, 2);
+    await vi.advanceTimersByTimeAsync(2999);
+    expect(socket.closedWith).toBeUndefined();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(socket.closedWith).toEqual({ code: 4001, reason: 'session expired' });
+    expect(socket.ofType('error')).toMatchObject([{ code: 'AUTHENTICATION_FAILED', message: 'session expired' }]);
+  });
+
+  it('keeps a session that expires in 30 days open past the longest timer (24.8 days), and closes it at its expiry', async () => {
+    const day = 86_400_000;
+    const socket = await expiring(30 * day);
+    await vi.advanceTimersByTimeAsync(25 * day);
+    expect(socket.closedWith).toBeUndefined();
+    await vi.advanceTimersByTimeAsync(5 * day - 1);
+    expect(socket.closedWith).toBeUndefined();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(socket.closedWith?.code).toBe(4001);
   });
 });
 

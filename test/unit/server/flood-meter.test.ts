@@ -48,3 +48,25 @@ it('weighs the window before at most once when the clock is stepped back', () =>
   expect(meter.reject(10_500 - 60_000)).toBe(false); // 12 refusals, far below 50
   expect(refuse(meter, 10_500 - 60_000, 39)).toEqual([...Array<boolean>(38).fill(false), true]);
 });
+
+it('counts only the window before the current one: refusals two windows back weigh nothing', () => {
+  const meter = new FloodMeter(6, 1000);
+  refuse(meter, 0, 3);
+  refuse(meter, 1000, 3);
+  expect(refuse(meter, 2000, 4)).toEqual([false, false, false, true]);
+});
+
+it('forgets every refusal after two quiet windows, the window before included', () => {
+  const meter = new FloodMeter(4, 1000);
+  refuse(meter, 0, 4);
+  expect(refuse(meter, 1500, 1)).toEqual([false]);
+  expect(refuse(meter, 4000, 4)).toEqual([false, false, false, false]);
+});
+
+it('starts a fresh window with a refusal two windows after the last one began: it weighs for two windows more', () => {
+  const meter = new FloodMeter(4, 1000);
+  refuse(meter, 0, 1);
+  refuse(meter, 2000, 1);
+  expect(meter.quiet(3999)).toBe(false);
+  expect(meter.quiet(4000)).toBe(true);
+});

@@ -114,3 +114,61 @@ describe("a connection's history reads", () => {
     expect(conn.frames('chat:b')).toEqual(['subscribed 1', '1']);
   });
 });
+
+describe('HistoryTurns', () => {
+  const never = () => false;
+
+  it('keeps a third turn of a channel behind the second, though the first has ended', async () => {
+    const turns = new HistoryTurns(4);
+    const first = turns.take('a', never) as () => void;
+    const second = turns.take('a', never);
+    first();
+    const secondRelease = await second;
+    const third = turns.take('a', never);
+    expect(typeof third).not.toBe('function');
+    let thirdTaken = false;
+    void (third as Promise<unknown>).then(() => (thirdTaken = true));
+    await settle();
+    expect(thirdTaken).toBe(false);
+    secondRelease!();
+    await settle();
+    expect(thirdTaken).toBe(true);
+    expect(turns.size).toBe(1);
+  });
+
+  it('hands a slot given back to the oldest turn waiting, and to that one only', async () => {
+    const turns = new HistoryTurns(1);
+    const first = turns.take('a', never) as () => void;
+    const order: string[] = [];
+    for (const ch of ['b', 'c']) void (turns.take(ch, never) as Promise<unknown>).then(() => order.push(ch));
+    first();
+    await settle();
+    expect(order).toEqual(['b']);
+    expect(typeof turns.take('d', never)).not.toBe('function');
+  });
+
+  it('gives a connection 4 history reads at once by default, and at least 1 whatever it is given', () => {
+    const turns = new HistoryTurns();
+    expect(['a', 'b', 'c', 'd', 'e'].map((ch) => typeof turns.take(ch, never))).toEqual(['function', 'function', 'function', 'function', 'object']);
+    expect(typeof new HistoryTurns(0).take('a', never)).toBe('function');
+  });
+
+  it('gives a slot back once, however often its turn is released', () => {
+    const turns = new HistoryTurns(1);
+    const release = turns.take('a', never) as () => void;
+    release();
+    release();
+    expect(typeof turns.take('b', never)).toBe('function');
+    expect(typeof turns.take('c', never)).not.toBe('function');
+  });
+
+  it('passes on, without a slot, the place of a turn skipped by its time', async () => {
+    const turns = new HistoryTurns(1);
+    const first = turns.take('a', never) as () => void;
+    const skipped = turns.take('a', () => true);
+    first();
+    expect(await skipped).toBeUndefined();
+    expect(typeof turns.take('b', never)).toBe('function');
+    expect(turns.size).toBe(1);
+  });
+});

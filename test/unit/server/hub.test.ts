@@ -319,6 +319,27 @@ describe('Hub: history reads shared', () => {
     expect(dataOf(late)).toEqual(['after both']);
   });
 
+  it('a subscribe from now gets a message stored while its history read ran, though that message’s fan-out lags behind the read', async () => {
+    const { connect, parts } = await node({ implicitChannels: false });
+    const reader = connect('reader').socket;
+    const fanOut = parts.hub.message.bind(parts.hub);
+    const lagging: (() => void)[] = [];
+    const arrive = () => {
+      for (const deliver of lagging.splice(0)) deliver();
+    };
+    vi.spyOn(parts.hub, 'message').mockImplementation((ch, message) => void lagging.push(() => fanOut(ch, message)));
+    vi.spyOn(parts.backend, 'caughtUp').mockImplementation(async () => arrive());
+    const read = parts.backend.read.bind(parts.backend);
+    vi.spyOn(parts.backend, 'read').mockImplementationOnce(async (...args) => {
+      await parts.backend.append('chat:room', { dataJson: '"racing"', ts: Date.now() });
+      return read(...args);
+    });
+    await subscribed(reader);
+    arrive();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(dataOf(reader)).toEqual(['racing']);
+  });
+
   it('a subscriber resuming after a message was published reads on its own: a read in flight since before it would miss that message', async () => {
     const { connect, parts } = await node({ implicitChannels: false });
     const writer = connect('writer').socket;
@@ -502,6 +523,20 @@ describe('Hub: typing', () => {
     expect(typingEvents(watcher).slice(3)).toEqual(['alice:true', 'alice:false']);
   });
 
+  it('keeps typing started again after a stop for typingTimeoutMs from the new start', async () => {
+    const { watcher, alice } = await typists();
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    typing(alice, true);
+    await vi.advanceTimersByTimeAsync(1000);
+    typing(alice, false);
+    await vi.advanceTimersByTimeAsync(1000);
+    typing(alice, true);
+    await vi.advanceTimersByTimeAsync(5999);
+    expect(typingEvents(watcher)).toEqual(['alice:true', 'alice:false', 'alice:true']);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(typingEvents(watcher)).toEqual(['alice:true', 'alice:false', 'alice:true', 'alice:false']);
+  });
+
   it('keeps a user typing while another of its connections still types', async () => {
     const { watcher, alice, aliceElsewhere } = await typists();
     typing(alice, true);
@@ -560,6 +595,39 @@ describe('Hub: typing', () => {
     expect(parts.hub.sizes()).toMatchObject({ typingChecks: 0 });
   });
 
+  it('makes no check of typing elsewhere while another of the user’s connections on this node still types', async () => {
+    const { alice, aliceElsewhere, parts } = await typists();
+    typing(alice, true);
+    typing(aliceElsewhere, true);
+    typing(alice, false);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(parts.hub.sizes()).toMatchObject({ typingChecks: 0 });
+  });
+
+  it('tells the stop of a user typing elsewhere a quarter of typingTimeoutMs after its time is up, when that is under 500 ms', async () => {
+    const { watcher, alice, parts } = await typists(1000);
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    await parts.backend.typingStart('chat:room', 'alice', 'other-node:1', 1000);
+    typing(alice, true);
+    typing(alice, false);
+    await vi.advanceTimersByTimeAsync(1249);
+    expect(typingEvents(watcher)).toEqual(['alice:true']);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(typingEvents(watcher)).toEqual(['alice:true', 'alice:false']);
+  });
+
+  it('once closed, drops the checks of typing elsewhere still to come and makes no more', async () => {
+    const { watcher, alice, parts } = await stoppedHereTypingElsewhere();
+    parts.hub.close();
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(typingEvents(watcher)).toEqual(['alice:true']);
+    await parts.backend.typingStart('chat:room', 'alice', 'other-node:1', 3000);
+    typing(alice, true);
+    typing(alice, false);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(parts.hub.sizes()).toMatchObject({ typingChecks: 0 });
+  });
+
   it('ignores typing false from a connection that was not typing', async () => {
     const { watcher, alice } = await typists();
     typing(alice, false);
@@ -595,6 +663,49 @@ describe('Hub: a refreshed token', () => {
     await until(() => watcher.ofType('presence_state').length === 1);
     expect(watcher.ofType('presence_state')[0]!.members).toEqual([{ userId: 'alice' }]);
   });
+  it('does not join again, once the backend has recovered, the presence its claims no longer allow', async () => {
+    const { connect, parts } = await node({
+      channels: [{ pattern: 'club:*', subscribe: true, presence: { roles: ['member'] } }],
+      auth: { verify: (token) => ({ userId: token }) },
+    });
+    const alice = connect('alice', ['member']).socket;
+    alice.receive({ type: 'presence', ch: 'club:x', action: 'join' });
+    await until(() => alice.ofType('presence_state').length === 1);
+    alice.receive({ type: 'auth', token: 'alice' });
+    await until(() => alice.ofType('auth_ok').length === 2);
+    await until(() => parts.hub.sizes().pendingLeaves === 0);
+    await new Promise((resolve) => setImmediate(resolve));
+    parts.hub.recovered();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(await parts.backend.presenceList('club:x')).toEqual([]);
+  });
+
+  it('keeps a member whose presence was allowed again while the leave of its revocation failed', async () => {
+    let roles: string[] = [];
+    const { connect, parts } = await node({
+      channels: [{ pattern: 'club:*', subscribe: true, presence: { roles: ['member'] } }],
+      auth: { verify: (token) => ({ userId: token, roles }) },
+    });
+    const alice = connect('alice', ['member']).socket;
+    alice.receive({ type: 'presence', ch: 'club:x', action: 'join' });
+    await until(() => alice.ofType('presence_state').length === 1);
+    let fail!: () => void;
+    vi.spyOn(parts.backend, 'presenceLeave').mockImplementationOnce(() => new Promise((_resolve, reject) => (fail = () => reject(new Error('backend down')))));
+    alice.receive({ type: 'auth', token: 'alice' });
+    await until(() => alice.ofType('auth_ok').length === 2);
+    roles = ['member'];
+    alice.receive({ type: 'auth', token: 'alice' });
+    await until(() => alice.ofType('auth_ok').length === 3);
+    alice.receive({ type: 'presence', ch: 'club:x', action: 'join' });
+    await until(() => alice.ofType('presence_state').length === 2);
+    fail();
+    await until(() => parts.hub.sizes().pendingLeaves === 1);
+    parts.hub.beat();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(parts.hub.sizes().pendingLeaves).toBe(0);
+    expect(await parts.backend.presenceList('club:x')).toEqual([{ userId: 'alice' }]);
+  });
+
   it('ends the typing its claims no longer allow at once: watchers are told the user stopped', async () => {
     const { connect } = await node({
       typingTimeoutMs: 60_000,
@@ -762,6 +873,50 @@ describe('Hub: a backend that fails', () => {
     expect(lastOfType(alice, 'presence_state')!.members).toEqual([{ userId: 'alice', meta: { v: 2 } }]);
   });
 
+  it('after recovering, joins again with its former meta a member whose join again with other meta failed', async () => {
+    const { connect, parts } = await node();
+    const alice = connect('alice');
+    alice.socket.receive({ type: 'presence', ch: 'chat:room', action: 'join', meta: { v: 1 } });
+    await until(() => alice.socket.ofType('presence_state').length === 1);
+    vi.spyOn(parts.backend, 'presenceUpdate').mockImplementationOnce(down);
+    alice.socket.receive({ type: 'presence', ch: 'chat:room', action: 'join', meta: { v: 2 } });
+    await until(() => alice.socket.ofType('error').length === 1);
+    await parts.backend.presenceLeave('chat:room', alice.connection.key, 'alice');
+    parts.hub.recovered();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(await parts.backend.presenceList('chat:room')).toEqual([{ userId: 'alice', meta: { v: 1 } }]);
+  });
+
+  it('answers a leave from a connection that never joined with the members, and never announces it, though the backend fails meanwhile', async () => {
+    const { connect, parts } = await node();
+    const watcher = connect('watcher').socket;
+    const alice = connect('alice').socket;
+    await subscribed(watcher);
+    vi.spyOn(parts.backend, 'presenceLeave').mockImplementation(down);
+    alice.receive({ type: 'presence', ch: 'chat:room', action: 'leave' });
+    await until(() => alice.ofType('presence_state').length === 1);
+    expect(alice.ofType('error')).toEqual([]);
+    vi.mocked(parts.backend.presenceLeave).mockRestore();
+    parts.hub.recovered();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(parts.hub.sizes().pendingLeaves).toBe(0);
+    expect(watcher.ofType('presence')).toEqual([]);
+  });
+
+  it('announces no leave, once the backend has recovered, for a join it failed that the backend never did', async () => {
+    const { connect, parts } = await node();
+    const [watcher, alice] = [connect('watcher').socket, connect('alice').socket];
+    await subscribed(watcher);
+    vi.spyOn(parts.backend, 'presenceJoin').mockImplementationOnce(down);
+    alice.receive({ type: 'presence', ch: 'chat:room', action: 'join' });
+    await until(() => alice.ofType('error').length === 1);
+    expect(parts.hub.sizes().pendingLeaves).toBe(1);
+    parts.hub.recovered();
+    await until(() => parts.hub.sizes().pendingLeaves === 0);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(watcher.ofType('presence')).toEqual([]);
+  });
+
   it('tries a leave it failed again once the backend has recovered, and announces it then', async () => {
     const { parts, watcher, alice } = await aliceJoinedWhileWatched();
     vi.spyOn(parts.backend, 'presenceLeave').mockImplementationOnce(down);
@@ -769,6 +924,17 @@ describe('Hub: a backend that fails', () => {
     await alice.connection.closed;
     expect(parts.hub.sizes().pendingLeaves).toBe(1);
     parts.hub.recovered();
+    await until(() => watcher.ofType('presence').length === 2);
+    expect(watcher.ofType('presence')[1]).toMatchObject({ joins: [], leaves: [{ userId: 'alice' }] });
+    expect(parts.hub.sizes().pendingLeaves).toBe(0);
+  });
+
+  it('tries a leave it failed again on the backend’s next heartbeat, and announces it then', async () => {
+    const { parts, watcher, alice } = await aliceJoinedWhileWatched();
+    vi.spyOn(parts.backend, 'presenceLeave').mockImplementationOnce(down);
+    alice.connection.closeWith(1000, 'bye');
+    await alice.connection.closed;
+    parts.hub.beat();
     await until(() => watcher.ofType('presence').length === 2);
     expect(watcher.ofType('presence')[1]).toMatchObject({ joins: [], leaves: [{ userId: 'alice' }] });
     expect(parts.hub.sizes().pendingLeaves).toBe(0);

@@ -63,3 +63,34 @@ it('charges every bucket or none, naming the longest wait', () => {
   expect(chargeAll([fresh])).toEqual({ ok: true });
   expect(table.available('fresh', perSecond(3))).toBe(2);
 });
+
+it('beyond maxEntries, forgets the bucket used longest ago, a charge or a refusal making a bucket recent again', () => {
+  const clock = { now: () => 0 };
+  const table = new LimitTable(clock, 2);
+  table.take('a', perSecond(1));
+  table.take('b', perSecond(1));
+  expect(table.take('a', perSecond(1)).ok).toBe(false);
+  table.take('c', perSecond(1));
+  expect(table.size).toBe(2);
+  expect([table.take('a', perSecond(1)).ok, table.take('b', perSecond(1)).ok]).toEqual([false, true]);
+});
+
+it('charges none of several spent buckets, holding each, and names the longest wait whatever their order', () => {
+  const { table } = tableAt();
+  table.take('short', perSecond(1));
+  table.take('long', { perMinute: 6, burst: 1 });
+  expect(chargeAll([{ table, key: 'short', limit: perSecond(1) }, { table, key: 'long', limit: { perMinute: 6, burst: 1 } }])).toEqual({ ok: false, retryAfterMs: 10_000 });
+  expect(table.available('long', { perMinute: 6, burst: 1 })).toBe(0);
+});
+
+it('charges a bucket once its refills add up to one frame, though the sum rounds below it', () => {
+  // six a minute refill 0.1 a second; ten refills of 0.1 add up to 0.9999999999999999
+  const { clock, table } = tableAt();
+  const limit = { perMinute: 6, burst: 1 };
+  table.take('k', limit);
+  for (let second = 1; second <= 10; second++) {
+    clock.time = second * 1000;
+    table.available('k', limit);
+  }
+  expect(chargeAll([{ table, key: 'k', limit }])).toEqual({ ok: true });
+});

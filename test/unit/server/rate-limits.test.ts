@@ -36,6 +36,72 @@ describe('ServerRateLimits on a simulated clock', () => {
     expect(limits.take(third, { kind: 'user', id: 'bob' }, 'chat').ok).toBe(true);
   });
 
+  it('gives a channel type named in userRateLimits alone a scope of its own', () => {
+    const clock = { now: () => 0 };
+    const table = { default: { perMinute: 60, burst: 2 }, control: { perMinute: 60, burst: 5 } };
+    const limits = new ServerRateLimits({ perConnection: table, perUser: { ...table, orders: { perMinute: 600, burst: 50 } }, unauthenticated: { perMinute: 60, burst: 2 }, floodThreshold: 4, maxTracked: 3 }, clock);
+    expect(['orders:1', 'news:1'].map((ch) => limits.scopeOf(ch))).toEqual(['orders', 'default']);
+  });
+
+  it('keeps a connection’s spent bucket of one scope while it uses every other scope of the tables', () => {
+    const { limits } = limitsAt();
+    const connection = limits.newConnection();
+    expect(oks(['a', 'b', 'c', 'd'].map((id) => limits.takePublish(connection, alice, 'chat', id)))).toBe('ok ok ok no');
+    expect(oks([limits.take(connection, alice, 'default'), limits.take(connection, alice, 'control')])).toBe('ok ok');
+    expect(limits.takePublish(connection, alice, 'chat', 'd').ok).toBe(false);
+  });
+
+  it('keeps a connection’s spent bucket of one scope while it uses every scope, those named in userRateLimits alone included', () => {
+    const clock = { now: () => 0 };
+    const table = { default: { perMinute: 60, burst: 1 }, control: { perMinute: 60, burst: 5 } };
+    const userTable = { ...table, a: { perMinute: 600, burst: 50 }, b: { perMinute: 600, burst: 50 }, c: { perMinute: 600, burst: 50 } };
+    const limits = new ServerRateLimits({ perConnection: table, perUser: userTable, unauthenticated: { perMinute: 60, burst: 2 }, floodThreshold: 100, maxTracked: 10 }, clock);
+    const connection = limits.newConnection();
+    expect(oks([limits.takePublish(connection, alice, 'a', undefined), limits.takePublish(connection, alice, 'a', undefined)])).toBe('ok no');
+    for (const scope of ['b', 'c', 'default', 'control']) limits.take(connection, alice, scope);
+    expect(limits.takePublish(connection, alice, 'a', undefined).ok).toBe(false);
+  });
+
+  it('keeps the user buckets of each scope apart', () => {
+    const { limits } = limitsAt();
+    const connection = limits.newConnection();
+    for (let i = 0; i < 5; i++) limits.take(connection, alice, 'control');
+    expect(limits.take(connection, alice, 'control').ok).toBe(false);
+    expect(limits.take(limits.newConnection(), alice, 'chat').ok).toBe(true);
+  });
+
+  it('tells reset_at in wall-clock time (epoch ms), though its buckets run on a clock of their own', () => {
+    const clock = { time: 0, now: () => clock.time };
+    const wall = { now: () => 1_700_000_000_000 };
+    const table = { chat: { perMinute: 60, burst: 3 }, default: { perMinute: 60, burst: 2 }, control: { perMinute: 6, burst: 5 } };
+    const limits = new ServerRateLimits({ perConnection: table, perUser: table, unauthenticated: { perMinute: 60, burst: 2 }, floodThreshold: 4, maxTracked: 3 }, clock, wall);
+    expect(limits.take(limits.newConnection(), alice, 'chat')).toMatchObject({ ok: true, announce: { reset_at: 1_700_000_000_000 + 1000 } });
+  });
+
+  it('announces the reset_at of the connection’s bucket when it is full later than the user’s', () => {
+    const clock = { now: () => 0 };
+    const limits = new ServerRateLimits(
+      { perConnection: { chat: { perMinute: 60, burst: 3 } }, perUser: { chat: { perMinute: 600, burst: 100 } }, unauthenticated: { perMinute: 60, burst: 2 }, floodThreshold: 4, maxTracked: 3 },
+      clock,
+    );
+    expect(limits.take(limits.newConnection(), alice, 'chat')).toMatchObject({ ok: true, announce: { remaining: 2, reset_at: 1000 } });
+  });
+
+  it('tells remaining 0 in a refusal by the user’s bucket, though the connection’s bucket has tokens', () => {
+    const { limits } = limitsAt();
+    expect(limits.refusedElsewhere(limits.newConnection(), alice, 'chat', 500)).toMatchObject({ ok: false, status: { scope: 'chat', remaining: 0 } });
+  });
+
+  it('forgets the refusals of the subject refused longest ago first, a refusal making a subject recent again', () => {
+    const { limits } = limitsAt();
+    const refuse = (id: string) => limits.refusedElsewhere(limits.newConnection(), { kind: 'user', id }, 'chat', 1000).flooding;
+    for (let i = 0; i < 3; i++) refuse('alice');
+    for (let n = 1; n <= 5; n++) refuse(`u${n}`);
+    refuse('alice');
+    refuse('u6');
+    expect(refuse('alice')).toBe(true);
+  });
+
   it('puts every channel type outside the tables under `default`, and never makes a scope for `control` channels', () => {
     const { limits } = limitsAt();
     expect(['chat:1', 'news:1', 'x:y:z', 'control:1', 'default:1'].map((ch) => limits.scopeOf(ch))).toEqual(['chat', 'default', 'default', 'default', 'default']);
@@ -210,11 +276,56 @@ describe('ServerRateLimits on a simulated clock', () => {
       expect(oks([limits.takePublish(connection, alice, 'chat', 'u1')])).toBe('ok');
     });
 
+    it('waits for the latest end of the retry_after of the refusals it made', () => {
+      const { clock, limits } = limitsAt();
+      const connection = limits.newConnection();
+      limits.refusedElsewhere(connection, alice, 'chat', 500, 'u1');
+      limits.refusedElsewhere(connection, alice, 'chat', 5000, 'u2');
+      limits.refusedElsewhere(connection, alice, 'chat', 500, 'u3');
+      clock.time = 6999;
+      expect(limits.takePublish(connection, alice, 'chat', 'later').ok).toBe(false);
+      clock.time = 7000;
+      expect(limits.takePublish(connection, alice, 'chat', 'later').ok).toBe(true);
+    });
+
+    it('keeps nothing for a connection once its wait has ended', () => {
+      const { clock, connection, publish } = refusedFirst();
+      expect(connection.awaited).toBeDefined();
+      clock.time = 3000;
+      expect(publish('e').ok).toBe(true);
+      expect(connection.awaited).toBeUndefined();
+    });
+
+    it('remembers at most 256 of the publishes it refused: one refused past them ends the wait only at its end', () => {
+      const { clock, publish } = refusedFirst();
+      for (let n = 0; n < 300; n++) publish(`r${n}`);
+      clock.time = 1000;
+      expect(publish('r299').ok).toBe(false);
+      expect(publish('r254').ok).toBe(true);
+    });
+
     it('counts its refusals toward flooding', () => {
       const { publish } = refusedFirst();
       const floods = ['e', 'f', 'g', 'h'].map((id) => publish(id)).map((verdict) => !verdict.ok && verdict.flooding);
       expect(floods).toEqual([false, false, false, true]);
     });
+  });
+
+  it('grants a token once refills add up to one, though the sum rounds below it: a scope has one, an address need not wait', () => {
+    // six a minute refill 0.1 a second; ten refills of 0.1 add up to 0.9999999999999999
+    const clock = { time: 0, now: () => clock.time };
+    const table = { chat: { perMinute: 6, burst: 1 }, default: { perMinute: 6, burst: 1 }, control: { perMinute: 6, burst: 1 } };
+    const limits = new ServerRateLimits({ perConnection: table, perUser: table, unauthenticated: { perMinute: 6, burst: 1 }, floodThreshold: 100, maxTracked: 3 }, clock);
+    const connection = limits.newConnection();
+    expect(limits.takePublish(connection, alice, 'chat', undefined).ok).toBe(true);
+    limits.chargeAddress('10.0.0.2');
+    const seen: [boolean, number][] = [];
+    for (let second = 1; second <= 10; second++) {
+      clock.time = second * 1000;
+      seen.push([limits.hasToken(connection, 'chat'), limits.addressWait('10.0.0.2')]);
+    }
+    expect(seen.at(-1)).toEqual([true, 0]);
+    expect(limits.takePublish(connection, alice, 'chat', undefined).ok).toBe(true);
   });
 
   it('makes an address wait once its unauthenticated budget is spent', () => {

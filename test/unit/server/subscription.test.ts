@@ -326,6 +326,39 @@ describe('a subscription’s bounds and retries', () => {
     expect(reads).toHaveLength(2);
   });
 
+  it('closed while it waits to read again after a failed read, leaves no timer and reads no more', async () => {
+    vi.useFakeTimers();
+    const { subscription, reads, fail } = await liveAt(4);
+    subscription.offer(message(6));
+    fail();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(vi.getTimerCount()).toBe(1);
+    subscription.close();
+    expect(vi.getTimerCount()).toBe(0);
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(reads).toHaveLength(2);
+  });
+
+  it('reads again 1 s after a failed read once a read has succeeded since the earlier failures', async () => {
+    vi.useFakeTimers();
+    const { subscription, reads, answer, fail } = await liveAt(4);
+    subscription.offer(message(6));
+    fail();
+    await vi.advanceTimersByTimeAsync(1000);
+    fail();
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(reads).toHaveLength(4);
+    answer(6, [5, 6]);
+    await vi.advanceTimersByTimeAsync(0);
+    subscription.offer(message(8));
+    expect(reads).toHaveLength(5);
+    fail();
+    await vi.advanceTimersByTimeAsync(999);
+    expect(reads).toHaveLength(5);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(reads).toHaveLength(6);
+  });
+
   it('announces what history no longer has as a gap, then replays the rest', async () => {
     const { subscription, answer, frames } = starting();
     const started = subscription.start(2);
