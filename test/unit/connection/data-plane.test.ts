@@ -686,6 +686,16 @@ describe('gaps', () => {
     h.server.last!.push({ type: 'gap', ch: 'other', from: 1, to: 2 });
     expect(gaps).toEqual([]);
   });
+
+  it('ignores a gap announced for a channel not subscribed while other channels are', async () => {
+    const h = harness();
+    const gaps: unknown[] = [];
+    h.connection.subscribe('feed', () => {});
+    h.connection.on('gap', (gap) => gaps.push(gap));
+    await h.connect();
+    h.server.last!.push({ type: 'gap', ch: 'other', from: 1, to: 2 });
+    expect(gaps).toEqual([]);
+  });
 });
 
 describe('channels the server refuses', () => {

@@ -1,9 +1,11 @@
 import { execFile } from 'node:child_process';
+import { getEventListeners } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { createPool, ErrorCode, type InboundMessage } from '../../../src/index.js';
 import { liveSocketCount } from '../../../src/testing/index.js';
+import { iterateChannel, type ChannelSource } from '../../../src/connection/channel-iterator.js';
 import { harness } from '../../support/harness.js';
 
 /** The calls that make the handle fit async code: once, ready, AbortSignal, async iteration, explicit resource management. */
@@ -32,6 +34,57 @@ describe('once(event)', () => {
     controller.abort(error);
     await expect(waiting).rejects.toBe(error);
     await expect(h.connection.once('error', { signal: AbortSignal.abort(error) })).rejects.toBe(error);
+  });
+
+  it('once() stops listening after it settles, whether resolved, aborted or failed by its filter', async () => {
+    const h = harness({ heartbeat: false }, { autoOpen: false });
+    const seen = { resolved: 0, aborted: 0, throwing: 0 };
+    const resolved = h.connection.once('state', { filter: () => ++seen.resolved > 0 });
+    const controller = new AbortController();
+    const aborted = h.connection.once('state', { filter: () => ++seen.aborted < 0, signal: controller.signal });
+    const throwing = h.connection
+      .once('state', {
+        filter: () => {
+          seen.throwing++;
+          throw new Error('bad filter');
+        },
+      })
+      .catch((error: unknown) => error);
+    controller.abort(reason());
+    await expect(aborted).rejects.toThrow('given up by the app');
+    h.connection.start();
+    await h.settle();
+    await expect(resolved).resolves.toMatchObject({ status: 'connecting' });
+    expect(await throwing).toMatchObject({ message: 'bad filter' });
+    h.connection.stop();
+    await h.settle();
+    expect(seen).toEqual({ resolved: 1, aborted: 0, throwing: 1 });
+  });
+
+  it('once() and ready() leave no listener on their signal once settled', async () => {
+    const h = harness({ heartbeat: false });
+    const controller = new AbortController();
+    const state = h.connection.once('state', { signal: controller.signal });
+    const failing = h.connection
+      .once('state', {
+        signal: controller.signal,
+        filter: () => {
+          throw new Error('bad filter');
+        },
+      })
+      .catch((error: unknown) => error);
+    const ready = h.connection.ready({ signal: controller.signal });
+    await h.connect();
+    await state;
+    expect(await failing).toMatchObject({ message: 'bad filter' });
+    await ready;
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+  });
+
+  it('once() and ready() throw InvalidOptionError for a signal that is not an AbortSignal', () => {
+    const h = harness({ heartbeat: false }, { autoOpen: false });
+    expect(() => h.connection.once('state', { signal: {} as AbortSignal })).toThrow('Invalid option `signal`');
+    expect(() => h.connection.ready({ signal: 'soon' as unknown as AbortSignal })).toThrow('Invalid option `signal`');
   });
 });
 
@@ -226,6 +279,74 @@ describe('connection.channel(name): async iteration', () => {
     expect(() => h.connection.channel('a', { overflow: 'block' as never })).toThrow("Invalid option `overflow`: expected 'error', 'drop-oldest' or 'drop-newest', received \"block\"");
     expect(() => h.connection.channel('')).toThrow(/channel/);
     expect(() => h.connection.channel('a', { bufferSize: 1 }).return!()).not.toThrow();
+  });
+
+  it('an iteration ended by return() while a message is being delivered yields nothing more: next() is done', async () => {
+    const h = harness();
+    await h.connect();
+    let iterator: ReturnType<typeof h.connection.channel> | undefined;
+    h.connection.subscribe('feed', () => void iterator!.return!()); // another listener of the channel, told first
+    iterator = h.connection.channel('feed');
+    push(h, 'feed', 1);
+    await expect(iterator.next()).resolves.toEqual({ done: true, value: undefined });
+  });
+
+  it("the server's refusal of another channel does not end the iteration", async () => {
+    const h = harness();
+    await h.connect();
+    const iterator = h.connection.channel<{ seq: number }>('feed');
+    h.connection.subscribe('admin:x', () => {});
+    h.server.last!.push({ type: 'error', code: 'AUTHORIZATION_FAILED', message: 'not allowed', details: { ch: 'admin:x', action: 'subscribe' } });
+    push(h, 'feed', 1);
+    expect((await iterator.next()).value?.data).toEqual({ seq: 1 });
+    await iterator.return!();
+  });
+
+  it('an iteration that ends, however it ends, leaves no listener on its connection', async () => {
+    const listening = new Set<string>();
+    let count = 0;
+    const source: ChannelSource = {
+      subscribe: () => {
+        const id = `message ${++count}`;
+        listening.add(id);
+        return () => void listening.delete(id);
+      },
+      on: ((event: string) => {
+        const id = `${event} ${++count}`;
+        listening.add(id);
+        return () => void listening.delete(id);
+      }) as ChannelSource['on'],
+      lastError: null,
+      status: 'connected',
+      isDisposed: false,
+    };
+    await iterateChannel(source, 'feed').return!();
+    await iterateChannel(source, 'feed').throw!(new Error('reader gave up')).catch(() => {});
+    const controller = new AbortController();
+    const aborted = iterateChannel(source, 'feed', { signal: controller.signal });
+    controller.abort(reason());
+    await aborted.next().catch(() => {});
+    expect([...listening]).toEqual([]);
+  });
+
+  it('return() and throw() end the iteration at once: the messages waiting are not read after them', async () => {
+    const h = harness();
+    await h.connect();
+    const returned = h.connection.channel('feed');
+    const thrown = h.connection.channel('feed');
+    push(h, 'feed', 1);
+    push(h, 'feed', 2);
+    await returned.return!();
+    await thrown.throw!(new Error('reader gave up')).catch(() => {});
+    push(h, 'feed', 3);
+    await expect(returned.next()).resolves.toEqual({ done: true, value: undefined });
+    await expect(thrown.next()).resolves.toEqual({ done: true, value: undefined });
+  });
+
+  it('refuses a bufferSize that is not a whole number', () => {
+    const h = harness();
+    expect(() => h.connection.channel('a', { bufferSize: 1.5 })).toThrow('Invalid option `bufferSize`: expected an integer >= 1, received 1.5');
+    expect(() => h.connection.channel('a', { bufferSize: Number.NaN })).toThrow('Invalid option `bufferSize`');
   });
 
   it('return() ends it with done, one next() at a time, and a signal aborted already ends it at once', async () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { holdPresence, joinAgainWith, typingHold, type PresenceHolder } from '../../../src/connection/presence-holds.js';
 import type { PresenceSession } from '../../../src/connection/presence.js';
 import type { ConnectionStatus } from '../../../src/connection/types.js';
-import { closedError } from '../../../src/protocol/errors.js';
+import { ErrorCode, SocketchartError, closedError } from '../../../src/protocol/errors.js';
 
 /** Holds shared by the components of an app on one channel: who joins, who leaves, whose typing stops. */
 
@@ -150,6 +150,38 @@ describe('holdPresence', () => {
     const release = holdPresence(connection, 'room');
     await refusalHeard();
     release();
+    expect(listening()).toBe(0);
+    setStatus('connecting');
+    expect(calls).toEqual(['join room refused']);
+  });
+
+  it('after the last release, the next hold joins again and its own release leaves', () => {
+    const { calls, connection } = session();
+    holdPresence(connection, 'room')();
+    holdPresence(connection, 'room')();
+    expect(calls).toEqual(['join room', 'leave room', 'join room', 'leave room']);
+  });
+
+  it('a join refused for another reason than a closed connection is not made again when the connection starts', async () => {
+    const { calls, connection, presence, setStatus, listening } = session();
+    setStatus('closed');
+    presence.join = (channel: string) => {
+      calls.push(`join ${channel} forbidden`);
+      return Promise.reject(new SocketchartError(ErrorCode.AUTHORIZATION_FAILED, { message: 'not allowed' }));
+    };
+    holdPresence(connection, 'room');
+    await refusalHeard();
+    setStatus('connecting');
+    expect(calls).toEqual(['join room forbidden']);
+    expect(listening()).toBe(0);
+  });
+
+  it('a hold released before its refusal is heard does not listen to the connection', async () => {
+    const { calls, connection, setStatus, listening } = session();
+    setStatus('closed');
+    const release = holdPresence(connection, 'room');
+    release();
+    await refusalHeard();
     expect(listening()).toBe(0);
     setStatus('connecting');
     expect(calls).toEqual(['join room refused']);

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { ErrorCode, plainProtocol, type SocketchartError } from '../../../src/index.js';
+import { ErrorCode, createConnection, plainProtocol, type ConnectionOptions, type SocketchartError, type WebSocketConstructor, type WebSocketLike } from '../../../src/index.js';
 import { holdPresence } from '../../../src/connection/presence-holds.js';
 import { harness, presenceServer } from '../../support/harness.js';
 import { collectRethrown } from '../../support/rethrown.js';
@@ -1011,5 +1011,197 @@ describe('presence across a dropped link', () => {
     h.connection.dispose();
     await outcome;
     expect(h.clock.pending).toBe(0);
+  });
+});
+
+describe('presence: what each call and answer leaves behind', () => {
+  /** A connected harness whose server answers nothing, reconnecting 100 ms after a drop; `redial` drops the link and waits for the next. */
+  async function quiet() {
+    const h = harness({ heartbeat: false, reconnect: { baseMs: 100, capMs: 100, jitter: 0 } });
+    await h.connect();
+    const answer = (members: unknown[] = [{ userId: 'me' }]) => h.server.last!.push({ type: 'presence_state', ch: 'chat:a', members });
+    const refuse = (action: string, extra: Record<string, unknown> = {}) =>
+      h.server.last!.push({ type: 'error', code: 'AUTHORIZATION_FAILED', message: `no ${action}`, details: { ch: 'chat:a', action }, ...extra });
+    const controlLimit = (action: string) =>
+      h.server.last!.push({ type: 'error', code: 'RATE_LIMIT_EXCEEDED', message: 'slow down', retry_after: 2, details: { scope: 'control', ch: 'chat:a', action, retry_after_ms: 2_000 } });
+    const redial = async () => {
+      h.server.last!.drop();
+      await h.advance(100);
+      await h.settle();
+    };
+    const sent = () => h.server.last!.sentOfType('presence').map((f) => f.action);
+    return { h, presence: h.connection.presence, answer, refuse, controlLimit, redial, sent };
+  }
+
+  it('typing started again after a stop lasts its own timeoutMs: the stop ends the first typing\'s timer', async () => {
+    const { h, presence } = await quiet();
+    const timers = h.clock.pending;
+    presence.startTyping('chat:a', { timeoutMs: 5_000 });
+    await h.advance(1_000);
+    presence.stopTyping('chat:a');
+    expect(h.clock.pending).toBe(timers);
+    await h.advance(1_000);
+    presence.startTyping('chat:a', { timeoutMs: 5_000 });
+    await h.advance(3_500); // past the end the first typing would have had
+    expect(presence.isTyping('chat:a')).toBe(true);
+  });
+
+  it('typing said again on the next link counts as said: startTyping() right after sends nothing more', async () => {
+    const { h, presence, redial } = await quiet();
+    presence.startTyping('chat:a', { timeoutMs: 60_000 });
+    await h.advance(2_000);
+    await redial();
+    expect(h.server.last!.sentOfType('typing')).toEqual([{ type: 'typing', ch: 'chat:a', typing: true }]);
+    await h.advance(1_000);
+    presence.startTyping('chat:a', { timeoutMs: 60_000 });
+    expect(h.server.last!.sentOfType('typing')).toHaveLength(1);
+  });
+
+  it('a request the server answers from inside its write leaves no timer behind', async () => {
+    const answering = (options: ConnectionOptions) => {
+      const Base = options.WebSocket as unknown as new (url: string, protocols?: string | string[]) => WebSocketLike;
+      /** Each socket answers a presence frame from inside `send()`, before it returns. */
+      const Answering = function (url: string, protocols?: string | string[]) {
+        const socket = new Base(url, protocols);
+        const send = socket.send.bind(socket);
+        socket.send = (data) => {
+          send(data);
+          const frame = typeof data === 'string' ? (JSON.parse(data) as { type?: string; ch?: string }) : {};
+          if (frame.type === 'presence') socket.onmessage?.({ data: JSON.stringify({ type: 'presence_state', ch: frame.ch, members: [] }) });
+        };
+        return socket;
+      };
+      return createConnection({ ...options, WebSocket: Answering as unknown as WebSocketConstructor });
+    };
+    const h = harness({ heartbeat: false }, {}, answering);
+    await h.connect();
+    const timers = h.clock.pending;
+    await expect(h.connection.presence.list('chat:a')).resolves.toEqual([]);
+    expect(h.clock.pending).toBe(timers);
+  });
+
+  it('a watch listener hears nothing after its stop, while another watcher keeps the channel', async () => {
+    const { h, presence } = await quiet();
+    const seen: string[] = [];
+    const stop = presence.watch('chat:a', () => seen.push('first'));
+    presence.watch('chat:a', () => seen.push('second'));
+    stop();
+    h.server.last!.push({ type: 'presence', ch: 'chat:a', joins: [{ userId: 'ann' }], leaves: [] });
+    expect(seen).toEqual(['second']);
+  });
+
+  it('a channel watched and unwatched while the link is down is not listed when it comes up', async () => {
+    const h = harness({ heartbeat: false });
+    h.connection.presence.watch('chat:a')();
+    await h.connect();
+    expect(h.server.last!.sentOfType('presence')).toEqual([]);
+  });
+
+  it('a channel joined and watched is joined again after a reconnect, and not listed as well: the join\'s answer lists it', async () => {
+    const { h, presence, answer, redial, sent } = await quiet();
+    const joined = presence.join('chat:a');
+    answer();
+    await joined;
+    presence.watch('chat:a');
+    answer();
+    await redial();
+    expect(sent()).toEqual(['join']);
+  });
+
+  it('a leave() waiting at reconnect on a watched channel does not stand in for the relist', async () => {
+    const { h, presence, answer, sent } = await quiet();
+    const joined = presence.join('chat:a');
+    answer();
+    await joined;
+    presence.watch('chat:a');
+    answer();
+    h.server.last!.drop();
+    await h.settle();
+    void presence.leave('chat:a').catch(() => {});
+    await h.advance(100);
+    await h.settle();
+    expect(sent()).toEqual(['leave', 'list']);
+  });
+
+  it('a rejoin unanswered when the link drops again is not sent on the next link for a channel left meanwhile', async () => {
+    const { h, presence, answer, redial, sent } = await quiet();
+    const joined = presence.join('chat:a');
+    answer();
+    await joined;
+    await redial();
+    expect(sent()).toEqual(['join']);
+    h.server.last!.drop();
+    await h.settle();
+    void presence.leave('chat:a').catch(() => {});
+    await h.advance(100);
+    await h.settle();
+    expect(sent()).toEqual(['leave']);
+  });
+
+  it('a channel left while a join again with other meta waits is not joined again when that join is answered', async () => {
+    const { presence, answer, redial, sent } = await quiet();
+    const first = presence.join('chat:a', { name: 'Ann' });
+    answer();
+    await first;
+    const again = presence.join('chat:a', { name: 'Ann', status: 'away' });
+    const left = presence.leave('chat:a');
+    answer();
+    answer([]);
+    await again;
+    await left;
+    expect(presence.isJoined('chat:a')).toBe(false);
+    await redial();
+    expect(sent()).toEqual([]);
+  });
+
+  it('an answer while a refused rejoin waits for retry_after answers the call that was written, and the rejoin still goes after retry_after', async () => {
+    const { h, presence, answer, controlLimit, redial, sent } = await quiet();
+    const joined = presence.join('chat:a');
+    answer();
+    await joined;
+    await redial();
+    controlLimit('join');
+    await h.settle();
+    const listed = presence.list('chat:a');
+    answer([{ userId: 'ann' }]);
+    await expect(listed).resolves.toEqual([{ userId: 'ann' }]);
+    await h.advance(2_000);
+    expect(sent()).toEqual(['join', 'list', 'join']);
+  });
+
+  it('a refusal while the first list of a watch() waits for retry_after rejects the call that was written', async () => {
+    const { h, presence, refuse, controlLimit } = await quiet();
+    presence.watch('chat:a');
+    controlLimit('list');
+    await h.settle();
+    const listed = presence.list('chat:a').then(
+      () => 'resolved',
+      (error: SocketchartError) => error.code,
+    );
+    refuse('list');
+    await h.settle();
+    expect(await Promise.race([listed, Promise.resolve('pending')])).toBe(ErrorCode.AUTHORIZATION_FAILED);
+  });
+
+  it('the first list of a watch() refused over another rate limit than the control limit is not sent again', async () => {
+    const { h, presence, sent } = await quiet();
+    presence.watch('chat:a');
+    h.server.last!.push({ type: 'error', code: 'RATE_LIMIT_EXCEEDED', message: 'too many', retry_after: 2, details: { ch: 'chat:a', action: 'list', retry_after_ms: 2_000 } });
+    await h.advance(5_000);
+    expect(sent()).toEqual(['list']);
+  });
+
+  it("a refusal of the channel's presence by its rules (action 'presence') forgets the join, whichever call it answers", async () => {
+    const { h, presence, answer, refuse, redial, sent } = await quiet();
+    const joined = presence.join('chat:a');
+    answer();
+    await joined;
+    const listed = presence.list('chat:a').catch((error: SocketchartError) => error.code);
+    refuse('presence');
+    await h.settle();
+    expect(await listed).toBe(ErrorCode.AUTHORIZATION_FAILED);
+    expect(presence.isJoined('chat:a')).toBe(false);
+    await redial();
+    expect(sent()).toEqual([]);
   });
 });

@@ -1,5 +1,10 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { harness } from '../../support/harness.js';
+import { collectRethrown } from '../../support/rethrown.js';
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
 
 /** The subscription router: who gets a message when listeners change during its delivery, and what each unsubscribe ends. */
 
@@ -114,5 +119,28 @@ describe('sequence numbers outside the wire\'s range (an integer from 0 to 2^53 
     for (const seq of [4, -3, 2.5, 4, 5]) socketOf(h).push({ type: 'message', ch: 'feed', seq, data: seq });
     expect(got).toEqual([4, -3, 2.5, 5]);
     expect(h.connection.metrics().duplicates).toBe(1);
+  });
+});
+
+describe('listeners that throw', () => {
+  it("a channel or on('message') listener that throws has its error rethrown later, and the other listeners still get the message", async () => {
+    const rethrown = collectRethrown();
+    const h = harness();
+    await h.connect();
+    const got: string[] = [];
+    const failure = new Error('listener failed');
+    const anyFailure = new Error('any listener failed');
+    h.connection.subscribe('a', () => {
+      throw failure;
+    });
+    h.connection.subscribe('a', (data) => got.push(`ch ${String(data)}`));
+    h.connection.on('message', () => {
+      throw anyFailure;
+    });
+    h.connection.on('message', (message) => got.push(`any ${String(message.data)}`));
+    socketOf(h).push({ type: 'message', ch: 'a', seq: 1, data: 'm1' });
+    await h.settle();
+    expect(got).toEqual(['ch m1', 'any m1']);
+    expect(rethrown).toEqual([failure, anyFailure]);
   });
 });

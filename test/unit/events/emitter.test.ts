@@ -98,4 +98,40 @@ describe('Emitter', () => {
     expect(calls).toEqual([]);
     expect(emitter.has('tick')).toBe(false);
   });
+
+  it('removing the last listener of one event leaves the listeners of the other events', () => {
+    const emitter = new Emitter<Events>();
+    const calls: string[] = [];
+    const offTick = emitter.on('tick', () => calls.push('tick'));
+    emitter.on('tock', (s) => calls.push(s));
+    offTick();
+    emitter.emit('tock', 'still');
+    expect(calls).toEqual(['still']);
+    expect(emitter.has('tock')).toBe(true);
+    expect(emitter.has('tick')).toBe(false);
+  });
+
+  it('a remover called again after its event was listened to anew does not remove the new listener', () => {
+    const emitter = new Emitter<Events>();
+    const calls: number[] = [];
+    emitter.on('tock', () => {}); // keeps the emitter's listeners in use
+    const off = emitter.on('tick', () => calls.push(0));
+    off();
+    emitter.on('tick', (n) => calls.push(n));
+    off();
+    emitter.emit('tick', 1);
+    expect(calls).toEqual([1]);
+  });
+
+  it('a remover kept from before clear() does not remove the listeners added after it', () => {
+    const emitter = new Emitter<Events>();
+    const calls: number[] = [];
+    const off = emitter.on('tick', () => calls.push(0));
+    emitter.clear();
+    emitter.on('tick', (n) => calls.push(n));
+    off();
+    emitter.emit('tick', 1);
+    expect(calls).toEqual([1]);
+    expect(emitter.has('tick')).toBe(true);
+  });
 });

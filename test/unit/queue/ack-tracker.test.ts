@@ -159,4 +159,37 @@ describe('AckTracker', () => {
     acks.fail('c', new SocketchartError(ErrorCode.CLOSED));
     expect(clock.pending).toBe(0);
   });
+
+  it('holds on the old socket do not delay a hold given after a reconnect', async () => {
+    const writes: Array<[unknown, number]> = [];
+    const clock = new SimulatedClock();
+    const acks = new AckTracker(clock, { timeoutMs: 60_000, maxAttempts: 3 }, (frame) => {
+      writes.push([frame, clock.now()]);
+      return true;
+    });
+    void acks.track('a', 'a', 'ch').catch(() => undefined);
+    acks.written('a');
+    acks.holdUntil('a', 10_000);
+    clock.advance(100);
+    acks.resendWritten();
+    acks.holdUntil('a', 1_000);
+    clock.advance(900);
+    expect(writes).toEqual([
+      ['a', 100],
+      ['a', 1_000],
+    ]);
+  });
+
+  it('leaves no timer once everything is settled, however often its deadline moved earlier', () => {
+    const { clock, acks } = tracker();
+    const idle = clock.pending;
+    for (const id of ['a', 'b']) void acks.track(id, id, 'ch').catch(() => undefined);
+    acks.written('a');
+    acks.written('b');
+    acks.holdUntil('b', 500);
+    acks.holdUntil('a', 200);
+    acks.rejectAll(new SocketchartError(ErrorCode.CLOSED));
+    expect(clock.pending).toBe(idle);
+    expect([acks.size, acks.has('a'), acks.has('b')]).toEqual([0, false, false]);
+  });
 });

@@ -630,4 +630,49 @@ describe('OutboundQueue', () => {
       );
     });
   });
+
+  it('a message whose TTL passed while its timer had not yet fired (a throttled tab) makes room for a new one', async () => {
+    let now = 0;
+    const timers: Array<() => void> = [];
+    /** A clock whose timers fire only when told, as a background tab's timers lag behind its clock. */
+    const lagging = { now: () => now, setTimeout: (fn: () => void) => timers.push(fn), clearTimeout: () => {} };
+    const queue = new OutboundQueue({ ...connectionDefaults.queue, maxMessages: 1, overflow: 'reject' }, lagging);
+    const old = track(queue.enqueue({ payload: 'old', bytes: 3, priority: 'normal', ttlMs: 100 }));
+    now = 200;
+    const fresh = track(queue.enqueue({ payload: 'new', bytes: 3, priority: 'normal' }));
+    await flush();
+    expect(codeOf(old)).toBe(ErrorCode.MESSAGE_EXPIRED);
+    expect(outcome(fresh).status).toBe('pending');
+    expect(queue.shift()?.payload).toBe('new');
+  });
+
+  it('a message aborted among others with TTLs leaves each of the others to expire exactly at its own TTL', async () => {
+    const { queue, clock } = makeQueue({ maxMessages: 1_000, maxBytes: 1_000_000 });
+    const ttls = [10, 70, 60, 50, 40, 30, 20];
+    const controllers = ttls.map(() => new AbortController());
+    const boxes = ttls.map((ttlMs, i) => track(queue.enqueue({ payload: `m${i}`, bytes: 1, priority: 'normal', ttlMs, signal: controllers[i]!.signal })));
+    controllers[1]!.abort(new Error('aborted'));
+    for (let now = 10; now <= 70; now += 10) {
+      clock.advance(10);
+      await flush();
+      const expired = ttls.filter((_, i) => codeOf(boxes[i]!) === ErrorCode.MESSAGE_EXPIRED);
+      expect(expired.sort((a, b) => a - b)).toEqual(ttls.filter((ttl, i) => i !== 1 && ttl <= now).sort((a, b) => a - b));
+    }
+  });
+
+  it('a message queued first goes after those queued first before it, even behind a put-back message aborted since', async () => {
+    const { queue } = makeQueue();
+    const controller = new AbortController();
+    const putBack = track(queue.enqueue({ payload: 'put-back', bytes: 1, priority: 'normal', signal: controller.signal }));
+    const taken = queue.shift()!;
+    queue.enqueue({ payload: 'left-1', bytes: 1, priority: 'normal', first: true });
+    queue.unshift(taken); // its write could not happen
+    controller.abort(new Error('aborted'));
+    queue.enqueue({ payload: 'left-2', bytes: 1, priority: 'normal', first: true });
+    const order: unknown[] = [];
+    for (let message = queue.shift(); message; message = queue.shift()) order.push(message.payload);
+    expect(order).toEqual(['left-1', 'left-2']);
+    await flush();
+    expect(outcome(putBack).status).toBe('rejected');
+  });
 });

@@ -179,6 +179,49 @@ it('when a write fails it reports through onError, keeps the messages, and rewri
   expect(keysOf(fileStore({ path }).load())).toEqual(['b', 'c']);
 });
 
+it('close() makes good a write that failed: a restart sees what the store held, not what the failed write missed', async () => {
+  const directory = join(logPath(), '..', 'sub');
+  const path = join(directory, 'outbox.jsonl');
+  const errors: Array<readonly string[]> = [];
+  const store = fileStore({ path, compactAfterBytes: 0, onError: (_error, keys) => errors.push(keys) });
+  store.load();
+  store.put(message('a', 1));
+  await tick();
+  rmSync(directory, { recursive: true });
+  writeFileSync(directory, 'not a directory');
+  store.put(message('b', 2));
+  store.delete('a');
+  await tick();
+  expect(errors).toEqual([['b', 'a']]);
+  rmSync(directory);
+  mkdirSync(directory);
+  store.close();
+  expect(keysOf(fileStore({ path }).load())).toEqual(['b']);
+});
+
+it('a message replaced again and again is compacted while running: the log stays small', async () => {
+  const path = logPath();
+  const store = fileStore({ path, compactAfterBytes: 1_024 });
+  store.load();
+  for (let round = 0; round < 200; round++) {
+    store.put(message('draft', 0, { frame: `round ${round}` }));
+    await tick();
+  }
+  expect(statSync(path).size).toBeLessThan(2_048);
+  store.close();
+  expect(fileStore({ path }).load()).toEqual([message('draft', 0, { frame: 'round 199' })]);
+});
+
+it('a delete of a key it does not hold writes nothing', async () => {
+  const path = logPath();
+  const store = fileStore({ path });
+  store.load();
+  store.delete('nobody');
+  await tick();
+  store.close();
+  expect(existsSync(path)).toBe(false);
+});
+
 it('changes made before load() that cannot be written are reported, kept, and written by a later batch', async () => {
   const directory = join(logPath(), '..', 'sub');
   const path = join(directory, 'outbox.jsonl');

@@ -312,6 +312,34 @@ describe('an open that fails', () => {
     expect(keysOf(await store.load())).toEqual(['later']);
     await store.close();
   });
+
+  it('a delete made before the first open, which fails, still stands: load() does not restore the message a previous run left', async () => {
+    const factory = new IDBFactory();
+    const previous = indexedDbStore({ indexedDB: factory });
+    previous.put(message('sent', 1));
+    await previous.close();
+    const onError = vi.fn();
+    const store = indexedDbStore({ indexedDB: failingOnce(factory), onError });
+    store.delete('sent'); // acknowledged meanwhile
+    await ticksUntil(() => onError.mock.calls.length > 0);
+    expect(keysOf(await store.load())).toEqual([]);
+    await store.close();
+  });
+
+  it('a delete kept by a failed open is written before load() reads: the message is not restored', async () => {
+    const factory = new IDBFactory();
+    const failing = { now: false };
+    const onError = vi.fn();
+    const store = indexedDbStore({ indexedDB: flaky(factory, failing), onError });
+    store.put(message('sent', 1));
+    await store.load();
+    await store.close();
+    failing.now = true;
+    store.delete('sent');
+    await ticksUntil(() => onError.mock.calls.length > 0);
+    expect(keysOf(await store.load())).toEqual([]);
+    await store.close();
+  });
 });
 
 /** A connection of fake-indexeddb (its `forceCloseDatabase()` is typed for the class, not the instance). */
@@ -428,6 +456,21 @@ describe('a connection closed under the store', () => {
     await store.close();
     expect(onError).not.toHaveBeenCalled();
     expect(await restored(factory)).toEqual(['a']);
+  });
+  it('a change made while an aborted transaction runs wins over that transaction\'s change of the same message when both are written again', async () => {
+    const factory = new IDBFactory();
+    const store = indexedDbStore({ indexedDB: factory });
+    const db = await connectionOf(() => store.load());
+    vi.spyOn(FakeDatabase.prototype, 'transaction').mockImplementationOnce(function (this: FakeConnection) {
+      store.put(message('a', 1, { frame: 'second' })); // while the first write runs
+      return abortedByForcedClose(this);
+    });
+    store.put(message('a', 1, { frame: 'first' }));
+    await ticksUntil(() => (db as unknown as { _closed: boolean })._closed);
+    await store.close();
+    const restarted = indexedDbStore({ indexedDB: factory });
+    expect((await restarted.load()).map((m) => m.frame)).toEqual(['second']);
+    await restarted.close();
   });
 });
 

@@ -231,6 +231,16 @@ it('an entry whose put order is too large to count on from: the store numbers th
   expect(seqs).toEqual([0, 1, 2, 3]);
 });
 
+it('after numbering the entries again, what is put next is numbered on from them, not from the old numbers', async () => {
+  const storage = new MapStorage();
+  storage.setItem('socketchart:outbox:old', JSON.stringify({ seq: 2 ** 60, message: message('old', 1_000) }));
+  const store = webStorageStore({ storage });
+  await store.load();
+  store.put(message('new', 2_000));
+  store.close();
+  expect((JSON.parse(storage.getItem('socketchart:outbox:new')!) as { seq: number }).seq).toBe(1);
+});
+
 it('put orders that are not numbers ≥ 0 are unreadable entries (skipped); ordinary ones are kept as they are', async () => {
   const storage = new MapStorage();
   for (const [key, seq] of [['negative', -1], ['text', '3'], ['kept', 7], ['also-kept', 5]] as const) {
