@@ -145,13 +145,19 @@ describe('InspectionEncoder: the last sample of an actor that stops', () => {
     expect(metricsOf(encoder.drain())).toEqual([]);
   });
 
-  it('samples a pool and each of its connections once more as the pool stops; never after', async () => {
+  /** A pool of one connection, up, whose events an encoder has drained so far. */
+  async function inspectedPool() {
     const encoder = new InspectionEncoder();
     const server = createMockServer();
     const pool = createPool({ endpoints: [{ name: 'a', url: 'ws://test.invalid/a' }], defaults: { WebSocket: server.WebSocket }, staggerMs: 0, environment: false, inspect: (event) => encoder.next(event) });
     pool.start();
     await until(() => pool.status().health === 'up', 5_000, 'up');
     encoder.drain();
+    return { encoder, pool };
+  }
+
+  it('samples a pool and each of its connections once more as the pool stops; never after', async () => {
+    const { encoder, pool } = await inspectedPool();
     expect(encoder.sample().map((record) => record.kind)).toEqual(['pool', 'connection']);
     pool.dispose();
     const last = metricsOf(encoder.drain());
@@ -162,12 +168,7 @@ describe('InspectionEncoder: the last sample of an actor that stops', () => {
   });
 
   it('samples a pool and its connection that stopped before their stop was drained once, never again', async () => {
-    const encoder = new InspectionEncoder();
-    const server = createMockServer();
-    const pool = createPool({ endpoints: [{ name: 'a', url: 'ws://test.invalid/a' }], defaults: { WebSocket: server.WebSocket }, staggerMs: 0, environment: false, inspect: (event) => encoder.next(event) });
-    pool.start();
-    await until(() => pool.status().health === 'up', 5_000, 'up');
-    encoder.drain();
+    const { encoder, pool } = await inspectedPool();
     pool.dispose();
     expect(encoder.sample().map((record) => record.kind)).toEqual(['pool', 'connection']);
     expect(encoder.sample()).toEqual([]);

@@ -347,21 +347,26 @@ describe('ServerConnection: presence frames of a channel, one at a time', () => 
   });
 });
 
+/** A node whose token check answers only once `release()` is called (any token is its user id). */
+async function nodeVerifyingOnRelease(overrides: Parameters<typeof testNode>[0] = {}) {
+  let release!: () => void;
+  const verified = new Promise<void>((resolve) => (release = resolve));
+  const node = await testNode({
+    ...overrides,
+    auth: {
+      verify: async (token) => {
+        await verified;
+        return { userId: token };
+      },
+    },
+  });
+  stops.push(node.stop);
+  return { node, release };
+}
+
 describe('ServerConnection: frames held while its token is verified', () => {
   it('reads them in order once verified, and reads none after the one that closes the socket', async () => {
-    let release = () => {};
-    const verified = new Promise<void>((resolve) => (release = resolve));
-    const node = await testNode({
-      rateLimits: { control: { perMinute: 6, burst: 1 } },
-      floodThreshold: 1,
-      auth: {
-        verify: async (token) => {
-          await verified;
-          return { userId: token };
-        },
-      },
-    });
-    stops.push(node.stop);
+    const { node, release } = await nodeVerifyingOnRelease({ rateLimits: { control: { perMinute: 6, burst: 1 } }, floodThreshold: 1 });
     const { socket, connection: serverSide } = node.connectPending();
     socket.receive({ type: 'auth', token: 'alice' });
     for (let ts = 1; ts <= 4; ts++) socket.receive({ type: 'ping', ts });
@@ -409,17 +414,7 @@ describe('ServerConnection: before authentication', () => {
   });
 
   it('never attaches a socket that closed while its token was verified: its user keeps no connection on the node', async () => {
-    let release!: () => void;
-    const verified = new Promise<void>((resolve) => (release = resolve));
-    const node = await testNode({
-      auth: {
-        verify: async (token) => {
-          await verified;
-          return { userId: token };
-        },
-      },
-    });
-    stops.push(node.stop);
+    const { node, release } = await nodeVerifyingOnRelease();
     const { socket, connection: serverSide } = node.connectPending();
     socket.receive({ type: 'auth', token: 'alice' });
     socket.terminate();

@@ -152,7 +152,8 @@ it('compacts while running once the log is past compactAfterBytes and mostly dea
   expect(fileStore({ path }).load()).toEqual([message('keeper', 0, { frame: 'round 199' })]);
 });
 
-it('when a write fails it reports through onError, keeps the messages, and rewrites the whole log at the next batch', async () => {
+/** A store that wrote `a`, whose directory was then replaced by a file: its next writes fail until the directory is back. */
+async function storeWhoseDirectoryIsGone() {
   const directory = join(logPath(), '..', 'sub');
   const path = join(directory, 'outbox.jsonl');
   const errors: Array<readonly string[]> = [];
@@ -162,6 +163,11 @@ it('when a write fails it reports through onError, keeps the messages, and rewri
   await tick();
   rmSync(directory, { recursive: true });
   writeFileSync(directory, 'not a directory');
+  return { directory, path, errors, store };
+}
+
+it('when a write fails it reports through onError, keeps the messages, and rewrites the whole log at the next batch', async () => {
+  const { directory, path, errors, store } = await storeWhoseDirectoryIsGone();
   expect(() => {
     store.put(message('b', 2));
     store.delete('a');
@@ -180,15 +186,7 @@ it('when a write fails it reports through onError, keeps the messages, and rewri
 });
 
 it('close() makes good a write that failed: a restart sees what the store held, not what the failed write missed', async () => {
-  const directory = join(logPath(), '..', 'sub');
-  const path = join(directory, 'outbox.jsonl');
-  const errors: Array<readonly string[]> = [];
-  const store = fileStore({ path, compactAfterBytes: 0, onError: (_error, keys) => errors.push(keys) });
-  store.load();
-  store.put(message('a', 1));
-  await tick();
-  rmSync(directory, { recursive: true });
-  writeFileSync(directory, 'not a directory');
+  const { directory, path, errors, store } = await storeWhoseDirectoryIsGone();
   store.put(message('b', 2));
   store.delete('a');
   await tick();
