@@ -1,6 +1,6 @@
 /**
  * The reference server, configured as src/server/README.md shows: `JWT_SECRET=… npx tsx examples/server.ts`
- * (a secret of at least 32 characters; REDIS_URL to scale out). The other examples run against it.
+ * (a secret of at least 32 bytes; REDIS_URL to scale out). The other examples run against it.
  */
 // #region readme
 import { createServer } from 'socketchart/server';

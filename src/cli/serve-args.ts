@@ -18,7 +18,7 @@ export interface TokenArgs {
 export const serveUsage = `usage: socketchart serve [options]
 
   Runs the reference server (socketchart/server) until Ctrl-C: a WebSocket at ws://<host>:<port> that
-  verifies HS256 tokens signed with JWT_SECRET (32 characters or more; socketchart token <userId> mints
+  verifies HS256 tokens signed with JWT_SECRET (32 bytes or more; socketchart token <userId> mints
   one), with the channels of the README's examples: chat:*, orders:*, todos:*, jobs:*, status:*, admin:*
   (role admin) and each user's own user:<id>:*. For other rules, roles, history and limits, build a server
   with createServer() from socketchart/server. Needs the server's packages (zod, pino, prom-client, jose).

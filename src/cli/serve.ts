@@ -58,7 +58,7 @@ export async function token(argv: readonly string[], env: Readonly<Record<string
   const args = parsed(() => parseTokenArgs(argv), tokenUsage);
   if (typeof args === 'number') return args;
   if (!env.JWT_SECRET) {
-    console.error('JWT_SECRET is not set: export the secret (32 characters or more) that socketchart serve verifies tokens with');
+    console.error('JWT_SECRET is not set: export the secret (32 bytes or more) that socketchart serve verifies tokens with');
     return 1;
   }
   try {

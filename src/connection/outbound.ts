@@ -317,6 +317,7 @@ export class Outbound {
       kept++;
       const acked = message.ack ? this.ackTracker().track(key, message.frame, message.channel) : undefined;
       const queued = this.enqueue(message.frame, message.priority, ttl, message.ack ? key : undefined, message.channel, undefined, first);
+      queued.catch(() => kept--);
       if (acked) {
         const acks = this.acks!;
         queued.then(
@@ -327,7 +328,8 @@ export class Outbound {
       outbox.forgetWhenSettled(key, acked ?? queued);
       (acked ?? queued).catch((error: SocketchartError) => this.host.reportError(error));
     }
-    this.host.events.emit('restored', { messages: kept, expired });
+    // told once the queue's refusals and evictions of these messages have settled
+    void Promise.resolve().then(() => this.host.events.emit('restored', { messages: kept, expired }));
     if (this.size > 0) this.wakeFlusher();
   }
 

@@ -121,9 +121,4 @@ export class Router {
     }
     return true;
   }
-
-  clear(): void {
-    this.channels = undefined;
-    this.any = undefined;
-  }
 }

@@ -65,7 +65,8 @@ export interface EnqueueInput {
   signal?: AbortSignal;
   /**
    * One a previous run left: queued ahead of the other messages of its priority, after those queued `first`
-   * before it (queue them oldest first); when the queue is full it evicts or is refused as the oldest of its priority.
+   * before it (queue them oldest first) and those put back (`unshift()`); when the queue is full it evicts or is
+   * refused as the oldest of its priority.
    */
   first?: boolean;
 }
@@ -81,7 +82,7 @@ export const priorityError = (priority: unknown): InvalidOptionError | undefined
 class Entry implements QueuedMessage {
   heapIndex = -1;
   queued = false;
-  /** Queued `first`. */
+  /** Queued `first`, or put back: a message queued `first` goes after it. */
   first = false;
   resolve!: () => void;
   reject!: (error: SocketchartError) => void;
@@ -123,12 +124,13 @@ class Lane {
     return entry;
   }
   unshift(entry: Entry): void {
+    entry.first = true;
     if (this.head > 0) this.items[--this.head] = entry;
     else this.items.unshift(entry);
     this.bytes += entry.bytes;
     this.length++;
   }
-  /** After the live messages queued `first`, ahead of the others. */
+  /** After the live messages queued `first` or put back (always the lane's first live ones), ahead of the others. */
   insert(entry: Entry): void {
     let i = this.head;
     while (i < this.items.length && (this.items[i]!.first || !this.items[i]!.queued)) i++;
@@ -325,8 +327,9 @@ export class OutboundQueue {
   }
 
   /**
-   * Puts a message taken with `shift()` back at the head of its priority (e.g. the write could not happen).
-   * If the queue filled up meanwhile, the overflow policy applies to it as the oldest message of its priority.
+   * Puts a message taken with `shift()` back at the head of its priority (e.g. the write could not happen), where
+   * messages queued `first` afterwards do not pass it. If the queue filled up meanwhile, the overflow policy
+   * applies to it as the oldest message of its priority.
    */
   unshift(message: QueuedMessage): void {
     if (!(message instanceof Entry) || message.queued) return;

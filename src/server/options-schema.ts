@@ -8,6 +8,7 @@ import { patternProblem } from './channels.js';
 import type { Logger } from './logger.js';
 import { normalizeOrigin } from './origin.js';
 import { dependencies } from './dependencies.js';
+import { isSecret, SECRET_RULE } from './tokens.js';
 
 const { z } = dependencies.core<typeof Zod>('zod');
 const { Registry } = dependencies.core<typeof PromClient>('prom-client');
@@ -59,11 +60,7 @@ const channelRule = object({
 const rateLimit = object({ perMinute: positiveNumber, burst: positiveInt });
 const rateLimits = z.record(nonEmpty, rateLimit, expecting('an object of { perMinute, burst } by scope'));
 
-const secretText = 'a string of at least 32 characters or a Uint8Array of at least 32 bytes';
-const secret = z.union(
-  [z.string().min(32, expecting(secretText)), z.instanceof(Uint8Array).refine((bytes) => bytes.length >= 32, expecting(secretText))],
-  expecting(secretText),
-);
+const secret = z.custom<string | Uint8Array>(isSecret, expecting(SECRET_RULE));
 
 const redisUrl = text('a redis:// or rediss:// URL').regex(/^rediss?:\/\/\S*$/, expecting('a redis:// or rediss:// URL'));
 
@@ -189,7 +186,10 @@ const secretOptions = [/^auth(\.jwtSecret)?$/, /^redis(\.url)?$/, /^redis\.optio
 /** What was received, in words that never include the content of a secret (nor of an option nobody knows). */
 function receivedWithoutSecrets(value: unknown, option: string, known: boolean): string | undefined {
   if (known && !secretOptions.some((pattern) => pattern.test(option))) return undefined;
-  if (typeof value === 'string') return `a string of ${value.length} characters`;
+  if (typeof value === 'string') {
+    const bytes = new TextEncoder().encode(value).length;
+    return `a string of ${value.length} characters${bytes === value.length ? '' : ` (${bytes} bytes)`}`;
+  }
   if (value instanceof Uint8Array) return `${value.length} bytes`;
   if (typeof value === 'number' || typeof value === 'boolean' || value === null || value === undefined) return `a ${value === null ? 'null' : typeof value}`;
   return Array.isArray(value) ? 'an array' : `an ${typeof value}`;

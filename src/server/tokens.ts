@@ -22,7 +22,18 @@ export interface CreateTokenOptions {
   audience?: string;
 }
 
+/** HS256 wants a key of at least 32 bytes; a string secret's are its UTF-8 bytes. */
 const MIN_SECRET_BYTES = 32;
+
+/** What a secret must be (createToken's `secret`, the server's `auth.jwtSecret`). */
+export const SECRET_RULE = `a string of at least ${MIN_SECRET_BYTES} bytes (UTF-8) or a Uint8Array of at least ${MIN_SECRET_BYTES} bytes`;
+
+/** A secret's key: a string's UTF-8 bytes, or the bytes given; `undefined` for anything else. */
+const keyOf = (secret: unknown): Uint8Array | undefined =>
+  typeof secret === 'string' ? new TextEncoder().encode(secret) : secret instanceof Uint8Array ? secret : undefined;
+
+/** Whether `secret` is one of {@link SECRET_RULE}. */
+export const isSecret = (secret: unknown): boolean => (keyOf(secret)?.length ?? 0) >= MIN_SECRET_BYTES;
 
 /**
  * Mints an HS256 JWT that the reference server configured with `auth: { jwtSecret: secret }` accepts,
@@ -30,10 +41,10 @@ const MIN_SECRET_BYTES = 32;
  */
 export async function createToken(options: CreateTokenOptions): Promise<string> {
   const { secret, userId, roles = [], permissions = [], expiresInSec = 3600 } = options;
-  const key = typeof secret === 'string' ? new TextEncoder().encode(secret) : secret;
-  if (!(key instanceof Uint8Array) || key.length < MIN_SECRET_BYTES) {
-    const received = key === undefined ? 'undefined (no secret)' : `a secret of ${key instanceof Uint8Array ? key.length : 0} bytes`;
-    throw new InvalidOptionError('secret', `a string or bytes of at least ${MIN_SECRET_BYTES} bytes`, undefined, received);
+  const key = keyOf(secret);
+  if (!key || key.length < MIN_SECRET_BYTES) {
+    const received = secret === undefined ? 'undefined (no secret)' : `a secret of ${key?.length ?? 0} bytes`;
+    throw new InvalidOptionError('secret', SECRET_RULE, undefined, received);
   }
   if (!isUserId(userId)) throw new InvalidOptionError('userId', `a user id of ${USER_ID_RULE}`, userId);
   if (!Number.isFinite(expiresInSec)) throw new InvalidOptionError('expiresInSec', 'a finite number of seconds', expiresInSec);

@@ -1,4 +1,4 @@
-import { appendFileSync, closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, renameSync } from 'node:fs';
+import { appendFileSync, closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, renameSync, statSync, type BigIntStats } from 'node:fs';
 import { dirname } from 'node:path';
 import { InvalidOptionError } from '../protocol/errors.js';
 import type { MessageStore, StoredMessage } from './message-store.js';
@@ -40,7 +40,9 @@ export interface FileStore extends MessageStore {
  * Node only. Keeps messages in an append-only log of JSON lines (`{"put":message}` /
  * `{"delete":key}`): each burst of `put` / `delete` is one append at the end of the current
  * microtask, so a crash loses at most that burst. `load()` replays the log (ignoring a line torn by
- * a crash) and rewrites it with the live messages only, through a temporary file and a rename.
+ * a crash) and rewrites it with the live messages only, through a temporary file and a rename. A log deleted
+ * or moved away while the store runs is written again whole, from the messages it holds, at the next batch
+ * (or `close()`).
  */
 export function fileStore(options: FileStoreOptions): FileStore {
   const given = optionsObject(options, 'options');
@@ -72,6 +74,8 @@ class FileMessageStore implements FileStore {
   #liveBytes = 0;
   /** The log misses changes (a write failed): rewrite it whole from `#live`. */
   #rewrite = false;
+  /** Device and inode of the file holding the log, once known: another file at the path, or none, means it was deleted or moved away. */
+  #file: string | undefined;
 
   constructor(path: string, compactAfterBytes: number, fsync: boolean, onError: StoreErrorListener | undefined) {
     this.#path = path;
@@ -106,7 +110,7 @@ class FileMessageStore implements FileStore {
   }
 
   close(): void {
-    this.#flush();
+    this.#flush(true);
     const fd = this.#fd;
     if (fd === undefined) return;
     this.#fd = undefined;
@@ -144,6 +148,7 @@ class FileMessageStore implements FileStore {
     let text = '';
     try {
       text = readFileSync(this.#path, 'utf8');
+      this.#file ??= this.#fileAtPath();
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     }
@@ -160,8 +165,9 @@ class FileMessageStore implements FileStore {
     this.#loaded = true;
   }
 
-  #flush(): void {
-    if (this.#lines.length === 0 && !this.#rewrite) return;
+  /** Writes the batch; `closing`: even an empty one, so that a log deleted since the last batch is written again. */
+  #flush(closing = false): void {
+    if (this.#lines.length === 0 && !this.#rewrite && !closing) return;
     const chunk = this.#lines.join('');
     const keys = this.#keys;
     this.#lines = [];
@@ -169,8 +175,8 @@ class FileMessageStore implements FileStore {
     try {
       const bytes = Buffer.byteLength(chunk);
       const size = this.#logBytes + bytes;
-      if (this.#loaded && (this.#rewrite || (size > this.#compactAfterBytes && size > 2 * this.#liveBytes))) this.#compact();
-      else this.#append(chunk, bytes);
+      if (this.#loaded && (this.#rewrite || this.#moved() || (size > this.#compactAfterBytes && size > 2 * this.#liveBytes))) this.#compact();
+      else if (bytes > 0) this.#append(chunk, bytes);
     } catch (error) {
       if (this.#loaded) this.#rewrite = true;
       else {
@@ -199,7 +205,9 @@ class FileMessageStore implements FileStore {
     mkdirSync(dirname(this.#path), { recursive: true });
     const fd = openSync(this.#path, 'a+');
     try {
-      const size = fstatSync(fd).size;
+      const stats = fstatSync(fd, { bigint: true });
+      this.#file = fileId(stats);
+      const size = Number(stats.size);
       const last = Buffer.alloc(1);
       if (size > 0 && readSync(fd, last, 0, 1, size - 1) === 1 && last[0] !== 0x0a) {
         appendFileSync(fd, '\n');
@@ -213,6 +221,15 @@ class FileMessageStore implements FileStore {
     return fd;
   }
 
+  /** The log's file is no longer at the path (one stat). */
+  #moved(): boolean {
+    return this.#file !== undefined && this.#fileAtPath() !== this.#file;
+  }
+
+  #fileAtPath(): string | undefined {
+    return fileId(statSync(this.#path, { bigint: true, throwIfNoEntry: false }));
+  }
+
   #compact(): void {
     if (this.#fd !== undefined) {
       closeQuietly(this.#fd);
@@ -223,17 +240,23 @@ class FileMessageStore implements FileStore {
     const temporary = `${this.#path}.tmp`;
     mkdirSync(dirname(this.#path), { recursive: true });
     const fd = openSync(temporary, 'w');
+    let file: string | undefined;
     try {
       appendFileSync(fd, text);
       fsyncSync(fd);
+      file = fileId(fstatSync(fd, { bigint: true }));
     } finally {
       closeSync(fd);
     }
     renameSync(temporary, this.#path);
+    this.#file = file;
     this.#logBytes = Buffer.byteLength(text);
     this.#rewrite = false;
   }
 }
+
+/** Tells one file from another. */
+const fileId = (stats: BigIntStats | undefined): string | undefined => stats && `${stats.dev}:${stats.ino}`;
 
 function parseLine(line: string): StoredMessage | string | undefined {
   if (line.length === 0) return undefined;

@@ -171,6 +171,28 @@ it('a restore larger than the queue keeps the oldest stored messages (those in f
   expect(h.server.last!.sentOfType('publish').map((frame) => frame.data)).toEqual(['acked-1', 'acked-2', 'queued-1']);
 });
 
+it('the restored count leaves out the stored messages the queue refused for room, and those a later restored message pushed out', async () => {
+  const refused = memoryStore();
+  for (const key of ['left-1', 'left-2', 'left-3', 'left-4']) refused.put(stored({ key }));
+  const full = harness({ heartbeat: false, persistence: { store: refused }, queue: { maxMessages: 3 } });
+  const told: unknown[] = [];
+  full.connection.on('restored', (event) => told.push(event));
+  await full.settle();
+  expect(full.connection.queued).toBe(3);
+  expect(told).toEqual([{ messages: 3, expired: 0 }]);
+
+  const evicted = memoryStore();
+  evicted.put(stored({ key: 'low', priority: 'low' }));
+  evicted.put(stored({ key: 'high', priority: 'high' }));
+  const one = harness({ heartbeat: false, persistence: { store: evicted }, queue: { maxMessages: 1 } });
+  const toldOne: unknown[] = [];
+  one.connection.on('restored', (event) => toldOne.push(event));
+  await one.settle();
+  expect(one.connection.queued).toBe(1);
+  expect(one.errors.map((error) => error.code)).toEqual([ErrorCode.QUEUE_OVERFLOW]);
+  expect(toldOne).toEqual([{ messages: 1, expired: 0 }]);
+});
+
 it('a restore larger than a queue that rejects when full refuses the newest stored messages too, and goes ahead of what this run queued', async () => {
   const store = memoryStore();
   for (const key of ['left-1', 'left-2', 'left-3']) store.put(stored({ key }));

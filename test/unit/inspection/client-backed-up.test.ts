@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createActor, createMachine } from 'xstate';
 import { Store, type Rec } from '../../../inspector/src/store.js';
 import { connectInspector } from '../../../src/index.node.js';
@@ -16,12 +16,30 @@ const counter = createMachine({ id: 'counter', on: { tick: {} } });
 const job = createMachine({ id: 'job', initial: 'running', states: { running: {} } });
 const child = createMachine({ id: 'child', initial: 'a', states: { a: { on: { go: 'b' } }, b: {} } });
 
+/** The sessions announced (`announced: true`) on `socket`, one entry per announcement. */
+function announcements(socket: FakeInspectorSocket): string[] {
+  return socket.records.filter((r) => r.type === '@xstate.actor' && r.announced === true).map((r) => String(r.sessionId));
+}
+
 function greetedInspector() {
   const inspector = connectInspector({ url: 'ws://127.0.0.1:1', WebSocket: FakeInspectorSocket as never, metricsIntervalMs: false });
   cleanups.push(() => inspector.close());
   const socket = FakeInspectorSocket.last;
   socket.open();
   return { inspector, socket };
+}
+
+/** A `job` actor that stopped while the socket was backed up (its stop left out), and a `counter` still running. */
+function jobStoppedWhileBackedUp() {
+  const { inspector, socket } = greetedInspector();
+  const other = createActor(counter, { inspect: inspector }).start();
+  cleanups.push(() => other.stop());
+  const worker = createActor(job, { inspect: inspector }).start();
+  inspector.flush();
+  socket.bufferedAmount = BACKED_UP;
+  worker.stop();
+  inspector.flush();
+  return { inspector, socket, other };
 }
 
 describe('connectInspector() with a backed-up socket', () => {
@@ -52,18 +70,21 @@ describe('connectInspector() with a backed-up socket', () => {
     expect(socket.records.some((r) => r.type === '@xstate.actor' && r.sessionId === sessionId)).toBe(true);
   });
 
-  /** A `job` actor that stopped while the socket was backed up (its stop left out), and a `counter` still running. */
-  function jobStoppedWhileBackedUp() {
+  it('announces each live actor once when the socket drains, not again at every flush after', () => {
     const { inspector, socket } = greetedInspector();
-    const other = createActor(counter, { inspect: inspector }).start();
-    cleanups.push(() => other.stop());
-    const worker = createActor(job, { inspect: inspector }).start();
+    const actor = createActor(counter, { inspect: inspector }).start();
+    cleanups.push(() => actor.stop());
     inspector.flush();
     socket.bufferedAmount = BACKED_UP;
-    worker.stop();
+    actor.send({ type: 'tick' });
     inspector.flush();
-    return { inspector, socket, other };
-  }
+    socket.bufferedAmount = 0;
+    for (let i = 0; i < 3; i++) {
+      actor.send({ type: 'tick' });
+      inspector.flush();
+    }
+    expect(announcements(socket)).toEqual([actor.sessionId]);
+  });
 
   it('tells the inspector that an actor stopped while events were left out, once the socket drains', () => {
     const { inspector, socket, other } = jobStoppedWhileBackedUp();
@@ -105,5 +126,52 @@ describe('connectInspector() with a backed-up socket', () => {
     socket.bufferedAmount = 0;
     inspector.flush();
     expect(socket.records).toEqual([]);
+  });
+});
+
+describe('connectInspector() with a socket that backed up, then closed', () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+    cleanups.push(() => vi.useRealTimers());
+  });
+
+  /** `socket` closes under the helper, which dials again (after the default `reconnectMs`) and is greeted. */
+  function redialed(socket: FakeInspectorSocket): FakeInspectorSocket {
+    socket.drop();
+    vi.advanceTimersByTime(1_000);
+    const next = FakeInspectorSocket.last;
+    expect(next).not.toBe(socket);
+    next.open();
+    return next;
+  }
+
+  it('announces each live actor once to the new socket', () => {
+    const { inspector, socket } = greetedInspector();
+    const actor = createActor(counter, { inspect: inspector }).start();
+    cleanups.push(() => actor.stop());
+    inspector.flush();
+    socket.bufferedAmount = BACKED_UP;
+    actor.send({ type: 'tick' });
+    inspector.flush();
+
+    const next = redialed(socket);
+    actor.send({ type: 'tick' });
+    inspector.flush();
+    expect(announcements(next)).toEqual([actor.sessionId]);
+  });
+
+  it('tells the new socket nothing of an actor whose stop the old one left out, when the new one backs up and drains', () => {
+    const { inspector, socket, other } = jobStoppedWhileBackedUp();
+    const jobId = socket.records.find((r) => r.type === '@xstate.actor' && r.name === 'job')!.sessionId;
+
+    const next = redialed(socket);
+    next.bufferedAmount = BACKED_UP;
+    other.send({ type: 'tick' });
+    inspector.flush();
+    next.bufferedAmount = 0;
+    other.send({ type: 'tick' });
+    inspector.flush();
+    expect(next.records.filter((r) => r.sessionId === jobId)).toEqual([]);
+    expect(announcements(next)).toContain(other.sessionId);
   });
 });

@@ -7,7 +7,8 @@ import { track, type Settled } from '../../support/settled.js';
 /**
  * `unshift()` puts a message taken with `shift()` back at the head of its priority; if the queue filled up
  * meanwhile, the overflow policy applies to it as the oldest message of its priority. Like every other
- * message, it never stays queued past its expiry, and a disposed queue rejects it with CLOSED.
+ * message, it never stays queued past its expiry, and a disposed queue rejects it with CLOSED. It keeps the head
+ * from messages queued `first` afterwards (what a store restores), and those keep their order behind it.
  */
 
 const codeOf = (box: Settled) => (box.error instanceof SocketchartError ? box.error.code : undefined);
@@ -16,7 +17,7 @@ const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
 function queueOf(options: Partial<OutboundQueueOptions> = {}) {
   const clock = new SimulatedClock();
   const queue = new OutboundQueue({ maxMessages: 1_000, maxBytes: 1_000_000, overflow: 'evict-lowest', ...options }, clock);
-  const put = (priority: Priority, payload: string, extra: { ttlMs?: number; id?: string } = {}) =>
+  const put = (priority: Priority, payload: string, extra: { ttlMs?: number; id?: string; first?: boolean } = {}) =>
     track(queue.enqueue({ payload, bytes: 1, priority, ...extra }));
   return { clock, queue, put };
 }
@@ -56,6 +57,32 @@ it('put back into a queue that filled up with a lower-priority message, it evict
   expect(codeOf(low)).toBe(ErrorCode.QUEUE_OVERFLOW);
   expect(high.status).toBe('pending');
   expect(queue.shift()?.payload).toBe('high');
+});
+
+const drained = (queue: OutboundQueue) => {
+  const payloads: unknown[] = [];
+  for (let message = queue.shift(); message; message = queue.shift()) payloads.push(message.payload);
+  return payloads;
+};
+
+it('put back after a write failed while messages were restored, it stays at the head, and those restored next queue in order behind it', () => {
+  const { queue, put } = queueOf();
+  put('normal', 'mine');
+  const taken = queue.shift()!; // being written
+  put('normal', 'left-1', { first: true });
+  queue.unshift(taken); // the write failed
+  put('normal', 'left-2', { first: true });
+  expect(drained(queue)).toEqual(['mine', 'left-1', 'left-2']);
+});
+
+it('put back before messages are restored, it stays at the head, ahead of them and of what was queued after it', () => {
+  const { queue, put } = queueOf();
+  put('normal', 'mine');
+  put('normal', 'later');
+  queue.unshift(queue.shift()!);
+  put('normal', 'left-1', { first: true });
+  put('normal', 'left-2', { first: true });
+  expect(drained(queue)).toEqual(['mine', 'left-1', 'left-2', 'later']);
 });
 
 it('put back when its TTL has just run out, it is rejected with MESSAGE_EXPIRED at once and not queued again', async () => {

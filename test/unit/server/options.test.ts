@@ -22,7 +22,7 @@ describe('server options: every refusal names the option, says what was expected
     [{ port: 70_000 }, 'Invalid option `port`: expected an integer in [0, 65535], received 70000'],
     [{ port: 1.5 }, 'Invalid option `port`: expected an integer in [0, 65535], received 1.5'],
     [{ port: undefined }, 'Invalid option `port`: expected a port (or a `server` to attach to), received undefined'],
-    [{ auth: { jwtSecret: 12345 } }, 'Invalid option `auth.jwtSecret`: expected a string of at least 32 characters or a Uint8Array of at least 32 bytes, received a number'],
+    [{ auth: { jwtSecret: 12345 } }, 'Invalid option `auth.jwtSecret`: expected a string of at least 32 bytes (UTF-8) or a Uint8Array of at least 32 bytes, received a number'],
     [{ auth: {} }, 'Invalid option `auth`: expected `auth.jwtSecret` or `auth.verify`, received an object'],
     [{ auth: { jwtSecret: undefined } }, 'Invalid option `auth`: expected `auth.jwtSecret` to be a secret, but it is undefined (is its environment variable set?), received an object'],
     [{ auth: 'yes' }, 'Invalid option `auth`: expected an object, received a string of 3 characters'],
@@ -66,8 +66,16 @@ describe('server options: every refusal names the option, says what was expected
 
   it('describes a secret option’s value without its content', () => {
     const error = refusal({ auth: { jwtSecret: 'short' } });
-    expect(error.message).toBe('Invalid option `auth.jwtSecret`: expected a string of at least 32 characters or a Uint8Array of at least 32 bytes, received a string of 5 characters');
+    expect(error.message).toBe('Invalid option `auth.jwtSecret`: expected a string of at least 32 bytes (UTF-8) or a Uint8Array of at least 32 bytes, received a string of 5 characters');
     expect(error.option).toBe('auth.jwtSecret');
+  });
+
+  it('counts a string auth.jwtSecret in UTF-8 bytes: 16 two-byte characters (32 bytes) are taken, 31 bytes are refused saying so', async () => {
+    const { resolveOptions } = await import('../../../src/server/options.js');
+    expect(() => resolveOptions({ ...base(), auth: { jwtSecret: 'é'.repeat(16) } })).not.toThrow();
+    expect(refusal({ auth: { jwtSecret: `${'é'.repeat(15)}x` } }).message).toBe(
+      'Invalid option `auth.jwtSecret`: expected a string of at least 32 bytes (UTF-8) or a Uint8Array of at least 32 bytes, received a string of 16 characters (31 bytes)',
+    );
   });
 
   it('never puts a secret in an error: secrets too short, a secret given as `auth` itself, Redis URLs with a password, secrets under misspelt keys', () => {

@@ -3,6 +3,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { createAuthenticator } from '../../../src/server/auth.js';
 import { dependencies } from '../../../src/server/dependencies.js';
 import { InvalidOptionError, createToken } from '../../../src/server/index.js';
+import { resolveOptions } from '../../../src/server/options.js';
 
 /** createToken: a development and test token the reference server accepts, with the claims it reads. */
 
@@ -63,6 +64,27 @@ it('accepts a secret of exactly 32 bytes, as the server does, and refuses one of
   expect(await check({ jwtSecret: 'x'.repeat(32), clockToleranceSec: 0 })(await createToken({ secret: 'x'.repeat(32), userId: 'gina' }))).toMatchObject({ userId: 'gina' });
   await expect(createToken({ secret: new Uint8Array(32), userId: 'gina' })).resolves.toEqual(expect.any(String));
   await expect(createToken({ secret: 'x'.repeat(31), userId: 'gina' })).rejects.toMatchObject({ option: 'secret', received: 'a secret of 31 bytes' });
+});
+
+it('counts a string secret in UTF-8 bytes, as the server does: 16 two-byte characters (32 bytes) are taken by both, 31 bytes refused by both alike', async () => {
+  const twoByte = 'é'.repeat(16);
+  const token = await createToken({ secret: twoByte, userId: 'gina' });
+  expect(() => resolveOptions({ port: 0, auth: { jwtSecret: twoByte } })).not.toThrow();
+  expect(await check({ jwtSecret: twoByte, clockToleranceSec: 0 })(token)).toMatchObject({ userId: 'gina' });
+
+  const short = `${'é'.repeat(15)}x`;
+  const expectation = 'a string of at least 32 bytes (UTF-8) or a Uint8Array of at least 32 bytes';
+  const refusals = [await createToken({ secret: short, userId: 'gina' }).catch((error: unknown) => error)];
+  try {
+    resolveOptions({ port: 0, auth: { jwtSecret: short } });
+  } catch (error) {
+    refusals.push(error);
+  }
+  for (const refusal of refusals) expect(refusal).toBeInstanceOf(InvalidOptionError);
+  expect(refusals).toMatchObject([
+    { option: 'secret', expectation, received: 'a secret of 31 bytes' },
+    { option: 'auth.jwtSecret', expectation },
+  ]);
 });
 
 it('rejects an expiresInSec that is not a finite number with InvalidOptionError naming it', async () => {

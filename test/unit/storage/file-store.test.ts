@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { fileStore, type FileStoreOptions } from '../../../src/storage/file-store.js';
@@ -150,6 +150,77 @@ it('compacts while running once the log is past compactAfterBytes and mostly dea
   expect(statSync(path).size).toBeLessThan(2 * 4_096);
   store.close();
   expect(fileStore({ path }).load()).toEqual([message('keeper', 0, { frame: 'round 199' })]);
+});
+
+const removals: ReadonlyArray<[string, (path: string) => void]> = [
+  ['deleted', (path) => unlinkSync(path)],
+  ['moved away', (path) => renameSync(path, `${path}.moved`)],
+];
+
+it('a log deleted or moved away while the store runs is written again whole at the next batch, reporting nothing', async () => {
+  for (const [how, remove] of removals) {
+    const path = logPath();
+    const errors: unknown[] = [];
+    const store = fileStore({ path, onError: (error) => errors.push(error) });
+    store.load();
+    store.put(message('a', 1));
+    store.put(message('b', 2));
+    await tick();
+    remove(path);
+    store.put(message('c', 3));
+    store.delete('a');
+    await tick();
+    expect(keysOf(fileStore({ path }).load()), how).toEqual(['b', 'c']);
+    expect(errors, how).toEqual([]);
+    const rewritten = statSync(path).ino;
+    store.put(message('d', 4));
+    await tick();
+    expect(statSync(path).ino, `${how}: later batches are appended`).toBe(rewritten);
+    store.close();
+    expect(keysOf(fileStore({ path }).load()), how).toEqual(['b', 'c', 'd']);
+  }
+});
+
+it('a log deleted after load(), before the store wrote to it, is written again whole at the next batch', async () => {
+  const path = logPath();
+  const previous = fileStore({ path });
+  previous.put(message('a', 1));
+  previous.close();
+  const store = fileStore({ path });
+  expect(keysOf(store.load())).toEqual(['a']);
+  unlinkSync(path);
+  store.put(message('b', 2));
+  await tick();
+  expect(keysOf(fileStore({ path }).load())).toEqual(['a', 'b']);
+  store.close();
+});
+
+it('a log deleted after a compaction while running is written again whole at the next batch', async () => {
+  const path = logPath();
+  const store = fileStore({ path, compactAfterBytes: 0 });
+  store.load();
+  store.put(message('a', 1));
+  await tick();
+  store.put(message('b', 2));
+  store.delete('a');
+  await tick();
+  expect(lines(path), 'compacted').toEqual([JSON.stringify({ put: message('b', 2) })]);
+  unlinkSync(path);
+  store.put(message('c', 3));
+  await tick();
+  expect(keysOf(fileStore({ path }).load())).toEqual(['b', 'c']);
+  store.close();
+});
+
+it('a log deleted after the last batch is written again whole by close()', async () => {
+  const path = logPath();
+  const store = fileStore({ path });
+  store.load();
+  store.put(message('a', 1));
+  await tick();
+  unlinkSync(path);
+  store.close();
+  expect(keysOf(fileStore({ path }).load())).toEqual(['a']);
 });
 
 /** A store that wrote `a`, whose directory was then replaced by a file: its next writes fail until the directory is back. */

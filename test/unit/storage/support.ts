@@ -89,6 +89,22 @@ export class OriginLocks {
   }
 }
 
+/**
+ * Web Locks that grant no store its owner lock: each request for one waits for good, and `query()` lists it as
+ * `pending` (with `listed: false`, nowhere, like a request its tab gave up); every other lock is granted at once.
+ */
+export function ownerLocksPending(listed = true): LockManagerLike {
+  const pending: Array<{ name: string }> = [];
+  return {
+    request: async <T>(name: string, callback: (lock: unknown) => Promise<T> | T) => {
+      if (!name.includes(':owner:')) return callback({ name });
+      pending.push({ name });
+      return new Promise<never>(() => undefined);
+    },
+    query: async () => ({ held: [], pending: listed ? pending : [] }),
+  };
+}
+
 /** A message with defaults for what a test does not care about. */
 export function message(key: string, sentAt = 1_000, extra: Partial<StoredMessage> = {}): StoredMessage {
   return { key, frame: JSON.stringify({ type: 'publish', ch: 'room', id: key, data: key }), priority: 'normal', ack: true, sentAt, ...extra };

@@ -3,7 +3,7 @@ import { InvalidOptionError } from '../../../src/protocol/errors.js';
 import { webStorageStore, type WebStorageStoreOptions } from '../../../src/storage/index.js';
 import type { MockSocket } from '../../../src/testing/index.js';
 import { harness } from '../../support/harness.js';
-import { keysOf, MapStorage, message, OriginLocks, tick, invalidOption } from './support.js';
+import { keysOf, MapStorage, message, OriginLocks, ownerLocksPending, tick, invalidOption } from './support.js';
 
 afterEach(() => {
   vi.unstubAllGlobals();
@@ -301,6 +301,22 @@ describe('tabs sharing one key', () => {
     expect(keysOf(await d.load()), 'c took them over and is open').toEqual([]);
     c.close();
     expect(keysOf(await d.load())).toEqual(['a']);
+  });
+
+  it('load() does not take over what a tab left whose owner lock is only pending: the tab is open, not gone', async () => {
+    const storage = new MapStorage();
+    const locks = ownerLocksPending();
+    webStorageStore({ storage, locks }).put(message('a'));
+    await tick();
+    expect(keysOf(await webStorageStore({ storage, locks }).load())).toEqual([]);
+  });
+
+  it('load() takes over what a tab left whose owner lock is neither held nor pending', async () => {
+    const storage = new MapStorage();
+    const locks = ownerLocksPending(false);
+    webStorageStore({ storage, locks }).put(message('a'));
+    await tick();
+    expect(keysOf(await webStorageStore({ storage, locks }).load())).toEqual(['a']);
   });
 
   it('tabs that load at once after a restart take over the messages left once, between them', async () => {
