@@ -322,20 +322,22 @@ export class Hub implements BackendListener {
   }
 
   /**
-   * Removes one connection's presence; a leave that fails is kept and tried again (`again`) with the next
-   * heartbeat or recovery of the backend: announced then if the member is gone, though the failed attempt (or a
-   * restarted backend) removed it first.
+   * Removes one connection's presence: announced as a leave when it was the user's last connection, as a join
+   * when the user stays shown with other meta (their connection joined last of those left). A leave that fails
+   * is kept and tried again (`again`) with the next heartbeat or recovery of the backend: announced then if the
+   * member is gone, though the failed attempt (or a restarted backend) removed it first.
    */
   private async leave(ch: string, ref: string, userId: string, again = false, undoesJoin = false): Promise<void> {
     const key = `${ref} ${ch}`;
     this.pendingLeaves.delete(key);
     try {
       const { backend } = this.options;
-      const left = await backend.presenceLeave(ch, ref, userId).catch((error: unknown) => {
+      const result = await backend.presenceLeave(ch, ref, userId).catch((error: unknown) => {
         this.pendingLeaves.set(key, { ch, ref, userId, undoesJoin });
         throw error;
       });
-      const gone = left || (again && !undoesJoin && !(await backend.presenceList(ch)).some((member) => member.userId === userId));
+      if (result.outcome === 'shown') await this.announceJoin(ch, result.member);
+      const gone = result.outcome === 'left' || (again && !undoesJoin && result.outcome === 'none' && !(await backend.presenceList(ch)).some((member) => member.userId === userId));
       if (gone) await backend.signalChannel(ch, { kind: 'presence', joins: [], leaves: [{ userId }] });
     } catch (error) {
       this.options.logger.warn({ ch, err: errorText(error) }, 'presence leave failed');

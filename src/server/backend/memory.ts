@@ -3,7 +3,7 @@ import type { HistoryRead, StoredMessage } from '../history.js';
 import type { LimitTable } from '../limit-table.js';
 import type { RetentionRules } from '../retention.js';
 import { MemoryHistory } from './memory-history.js';
-import type { AppendInput, AppendResult, Backend, BackendListener, ChannelSignal, GlobalSignal, TypingLeft } from './types.js';
+import type { AppendInput, AppendResult, Backend, BackendListener, ChannelSignal, GlobalSignal, PresenceLeave, TypingLeft } from './types.js';
 
 export interface MemoryBackendOptions {
   retention: RetentionRules;
@@ -18,9 +18,13 @@ export interface MemoryBackendOptions {
 }
 
 interface PresenceEntry {
+  /** The member shown: the last of `refs`. */
   member: PresenceMember;
-  refs: Set<string>;
+  /** Each connection present, with the member it joined with, in the order they joined or joined again. */
+  refs: Map<string, PresenceMember>;
 }
+
+const sameMember = (a: PresenceMember, b: PresenceMember): boolean => JSON.stringify(a) === JSON.stringify(b);
 
 /** Forgets the connections whose typing ran out by `now`; returns how many. */
 function forgetTimedOut(refs: Map<string, number>, now: number): number {
@@ -133,30 +137,40 @@ export class MemoryBackend implements Backend {
     if (!members) this.presence.set(ch, (members = new Map()));
     const entry = members.get(member.userId);
     if (!entry) {
-      members.set(member.userId, { member, refs: new Set([ref]) });
+      members.set(member.userId, { member, refs: new Map([[ref, member]]) });
       return true;
     }
     if (entry.refs.has(ref)) return false;
-    entry.refs.add(ref);
-    if (JSON.stringify(entry.member) === JSON.stringify(member)) return false;
-    entry.member = member;
-    return true;
+    entry.refs.set(ref, member);
+    return this.show(entry, member);
   }
 
   async presenceUpdate(ch: string, ref: string, member: PresenceMember): Promise<boolean> {
     const entry = this.presence.get(ch)?.get(member.userId);
-    if (!entry?.refs.has(ref) || JSON.stringify(entry.member) === JSON.stringify(member)) return false;
-    entry.member = member;
-    return true;
+    if (!entry?.refs.delete(ref)) return false;
+    entry.refs.set(ref, member);
+    return this.show(entry, member);
   }
 
-  async presenceLeave(ch: string, ref: string, userId: string): Promise<boolean> {
+  async presenceLeave(ch: string, ref: string, userId: string): Promise<PresenceLeave> {
     const members = this.presence.get(ch);
     const entry = members?.get(userId);
-    if (!members || !entry || !entry.refs.delete(ref) || entry.refs.size > 0) return false;
-    members.delete(userId);
-    if (members.size === 0) this.presence.delete(ch);
-    return true;
+    if (!members || !entry?.refs.delete(ref)) return { outcome: 'none' };
+    if (entry.refs.size === 0) {
+      members.delete(userId);
+      if (members.size === 0) this.presence.delete(ch);
+      return { outcome: 'left' };
+    }
+    let last = entry.member;
+    for (const member of entry.refs.values()) last = member;
+    return this.show(entry, last) ? { outcome: 'shown', member: last } : { outcome: 'none' };
+  }
+
+  /** Shows `member` for its user; true when that changed the member shown. */
+  private show(entry: PresenceEntry, member: PresenceMember): boolean {
+    const changed = !sameMember(entry.member, member);
+    entry.member = member;
+    return changed;
   }
 
   async presenceList(ch: string): Promise<PresenceMember[]> {

@@ -143,42 +143,82 @@ return {meta[1], meta[2], entries, run}
 );
 
 /**
- * KEYS: members hash, user's refs set, node's entries set. ARGV: userId, ref, member JSON, node entry.
- * Returns 1 on a join to announce: the user's first connection, or another one joining with other meta (which replaces it).
+ * Presence per channel and user: the connections present (SET `pr:<ch> <userId>` of refs), the member each joined
+ * with (HASH `pj:<ch> <userId>`, ref -> `<order> <member JSON>`, the order counting up with each join or join again)
+ * and, in the channel's members (HASH `pm:<ch>`), the member shown: that of the connection joined last. A ref
+ * without an entry in `pj:` (joined by an earlier version) is not taken for the one shown.
+ */
+const presence = `
+local function joined(metas, ref, member)
+  local top = 0
+  for _, value in ipairs(redis.call('HVALS', metas)) do
+    local order = tonumber(string.match(value, '^%d+'))
+    if order and order > top then top = order end
+  end
+  redis.call('HSET', metas, ref, string.format('%d', top + 1) .. ' ' .. member)
+end
+local function settle(members, refs, metas, user)
+  if redis.call('SCARD', refs) == 0 then
+    redis.call('HDEL', members, user)
+    redis.call('DEL', metas)
+    return {1}
+  end
+  local shown, top = nil, -1
+  for _, ref in ipairs(redis.call('SMEMBERS', refs)) do
+    local order, member = string.match(redis.call('HGET', metas, ref) or '', '^(%d+) (.*)$')
+    if order and tonumber(order) > top then shown, top = member, tonumber(order) end
+  end
+  if not shown or redis.call('HGET', members, user) == shown then return {0} end
+  redis.call('HSET', members, user, shown)
+  return {2, shown}
+end
+`;
+
+/**
+ * KEYS: members hash, user's refs set, user's joins hash, node's entries set. ARGV: userId, ref, member JSON, node entry.
+ * Returns 1 on a join to announce: the user's first connection, or another one joining with other meta (now shown).
  */
 export const presenceJoinScript = new LuaScript(
-  `
-redis.call('SADD', KEYS[3], ARGV[4])
+  `${presence}
+redis.call('SADD', KEYS[4], ARGV[4])
 if redis.call('SADD', KEYS[2], ARGV[2]) == 0 then return 0 end
-if redis.call('SCARD', KEYS[2]) > 1 and redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[3] then return 0 end
+local first = redis.call('SCARD', KEYS[2]) == 1
+if first then redis.call('DEL', KEYS[3]) end
+joined(KEYS[3], ARGV[2], ARGV[3])
+if not first and redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[3] then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
 return 1
 `,
-  3,
+  4,
 );
 
-/** KEYS: members hash, user's refs set. ARGV: userId, ref, member JSON. Returns 1 when the ref was present and the member shown changed. */
+/**
+ * KEYS: members hash, user's refs set, user's joins hash. ARGV: userId, ref, member JSON. The ref, when present, is
+ * now the one joined last. Returns 1 when the member shown changed.
+ */
 export const presenceUpdateScript = new LuaScript(
-  `
+  `${presence}
 if redis.call('SISMEMBER', KEYS[2], ARGV[2]) == 0 then return 0 end
+joined(KEYS[3], ARGV[2], ARGV[3])
 if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[3] then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
 return 1
 `,
-  2,
+  3,
 );
 
-/** KEYS: members hash, user's refs set, node's entries set. ARGV: userId, ref, node entry. Returns 1 when the user left. */
+/**
+ * KEYS: members hash, user's refs set, user's joins hash, node's entries set. ARGV: userId, ref, node entry.
+ * Returns {1} when the user left, {2, member JSON} when the member shown changed, else {0}.
+ */
 export const presenceLeaveScript = new LuaScript(
-  `
-redis.call('SREM', KEYS[3], ARGV[3])
-if redis.call('SREM', KEYS[2], ARGV[2]) == 1 and redis.call('SCARD', KEYS[2]) == 0 then
-  redis.call('HDEL', KEYS[1], ARGV[1])
-  return 1
-end
-return 0
+  `${presence}
+redis.call('SREM', KEYS[4], ARGV[3])
+if redis.call('SREM', KEYS[2], ARGV[2]) == 0 then return {0} end
+redis.call('HDEL', KEYS[3], ARGV[2])
+return settle(KEYS[1], KEYS[2], KEYS[3], ARGV[1])
 `,
-  3,
+  4,
 );
 
 /**
@@ -201,24 +241,37 @@ return {redis.call('EXISTS', KEYS[2]), redis.call('ZRANGEBYSCORE', KEYS[1], '-in
  * ('0': a node closing reaps itself, whether or not it is still in the set, and is not marked).
  * Removes every presence entry of a dead node exactly once (whoever removes it from the set does the work),
  * marks the node reaped (a node that was only silent finds the mark and registers its presence again)
- * and returns the leaves to announce as a flat list {ch, userId, ...}.
+ * and returns what to announce, once per channel and user, as a flat list {ch, userId, member JSON, ...}: the member
+ * shown now of a user who stays with other meta, '' for a user who left.
  */
 export const reapScript = new LuaScript(
-  `
+  `${presence}
 if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 and ARGV[3] ~= '0' then return {} end
-local leaves = {}
+local users, seen = {}, {}
 for _, raw in ipairs(redis.call('SMEMBERS', KEYS[2])) do
   local entry = cjson.decode(raw)
-  local refs = ARGV[2] .. 'pr:' .. entry[1] .. ' ' .. entry[2]
-  if redis.call('SREM', refs, entry[3]) == 1 and redis.call('SCARD', refs) == 0 then
-    redis.call('HDEL', ARGV[2] .. 'pm:' .. entry[1], entry[2])
-    table.insert(leaves, entry[1])
-    table.insert(leaves, entry[2])
+  local user = entry[1] .. ' ' .. entry[2]
+  if redis.call('SREM', ARGV[2] .. 'pr:' .. user, entry[3]) == 1 then
+    redis.call('HDEL', ARGV[2] .. 'pj:' .. user, entry[3])
+    if not seen[user] then
+      seen[user] = true
+      table.insert(users, entry)
+    end
+  end
+end
+local changes = {}
+for _, entry in ipairs(users) do
+  local user = entry[1] .. ' ' .. entry[2]
+  local settled = settle(ARGV[2] .. 'pm:' .. entry[1], ARGV[2] .. 'pr:' .. user, ARGV[2] .. 'pj:' .. user, entry[2])
+  if settled[1] ~= 0 then
+    table.insert(changes, entry[1])
+    table.insert(changes, entry[2])
+    table.insert(changes, settled[2] or '')
   end
 end
 redis.call('DEL', KEYS[2])
 if ARGV[3] ~= '0' then redis.call('SET', KEYS[3], '1', 'PX', ARGV[3]) end
-return leaves
+return changes
 `,
   3,
 );

@@ -18,7 +18,7 @@ import {
   typingStopScript,
   type LuaScript,
 } from './redis-scripts.js';
-import type { AppendInput, AppendResult, Backend, BackendListener, ChannelSignal, GlobalSignal, TypingLeft } from './types.js';
+import type { AppendInput, AppendResult, Backend, BackendListener, ChannelSignal, GlobalSignal, PresenceLeave, TypingLeft } from './types.js';
 
 export interface RedisBackendConfig {
   redis: ResolvedRedisOptions;
@@ -53,6 +53,16 @@ function toPayload(input: AppendInput): string {
   return `${JSON.stringify(header)}\n${input.dataJson}`;
 }
 
+/** A member as kept in Redis (its JSON), by user id alone when it cannot be read. */
+function toMember(userId: string, json: string): PresenceMember {
+  try {
+    const member: unknown = JSON.parse(json);
+    return isRecord(member) && isRecord(member.meta) ? { userId, meta: member.meta } : { userId };
+  } catch {
+    return { userId };
+  }
+}
+
 function toMessage(seq: number, payload: string): StoredMessage | undefined {
   try {
     const newline = payload.indexOf('\n');
@@ -74,9 +84,11 @@ function toMessage(seq: number, payload: string): StoredMessage | undefined {
  * Scale-out backend. Per channel: a hash `meta:<ch>` (base, seq (HINCRBY) and the run id of the Redis process
  * numbering it), a stream `hist:<ch>` (XADD MAXLEN, entry id = seq), a pub/sub channel `chan:<ch>` (`db<n>:chan:<ch>`
  * on database n > 0, as pub/sub ignores databases) carrying messages and signals;
- * idempotency keys `dedup:<key>` (SET PX); presence hashes `pm:<ch>` with per-user ref sets, each
- * entry also listed under its node so a dead node's presence is reaped; per channel and user, the connections
- * typing `ty:<ch> <userId>` (ZSET scored by when each runs out, PEXPIRE); nodes alive in `nodes` (ZSET).
+ * idempotency keys `dedup:<key>` (SET PX); presence hashes `pm:<ch>` (the member shown per user) with, per channel
+ * and user, the connections present `pr:<ch> <userId>` (SET) and the member each joined with `pj:<ch> <userId>`
+ * (HASH, see redis-scripts.ts), each connection also listed under its node `pn:<nodeId>` so a dead node's presence
+ * is reaped; per channel and user, the connections typing `ty:<ch> <userId>` (ZSET scored by when each runs out,
+ * PEXPIRE); nodes alive in `nodes` (ZSET).
  * Appends run as one Lua script, so numbering, history, dedup and fan-out are atomic and in order.
  */
 export class RedisBackend implements Backend {
@@ -306,24 +318,30 @@ export class RedisBackend implements Backend {
     ];
     for (const node of dead) {
       if (node === this.config.nodeId) continue;
-      const leaves = await this.reap(node, REAPED_MARK_TTL_MS);
-      this.config.logger.info({ node, leaves }, 'reaped presence of a dead node');
+      const { joins, leaves } = await this.reap(node, REAPED_MARK_TTL_MS);
+      this.config.logger.info({ node, leaves, joins }, 'reaped presence of a dead node');
     }
     return reaped === 1;
   }
 
-  /** Removes a node's presence entries (`markTtlMs` 0: this node's own, as it closes) and announces the leaves; returns their count. */
-  private async reap(node: string, markTtlMs: number): Promise<number> {
+  /**
+   * Removes a node's presence entries (`markTtlMs` 0: this node's own, as it closes) and announces the leaves, and
+   * as joins the users who stay shown with other meta; returns their counts.
+   */
+  private async reap(node: string, markTtlMs: number): Promise<{ joins: number; leaves: number }> {
     const flat = (await reapScript.run(this.command, [this.key('nodes', 'alive'), this.key('pn', node), this.reapedMark(node), node, this.prefix, markTtlMs])) as string[];
-    const leavesByChannel = new Map<string, PresenceMember[]>();
-    for (let i = 0; i + 1 < flat.length; i += 2) {
-      const ch = flat[i]!;
-      const list = leavesByChannel.get(ch) ?? [];
-      list.push({ userId: flat[i + 1]! });
-      leavesByChannel.set(ch, list);
+    const byChannel = new Map<string, { joins: PresenceMember[]; leaves: PresenceMember[] }>();
+    const counts = { joins: 0, leaves: 0 };
+    for (let i = 0; i + 2 < flat.length; i += 3) {
+      const [ch, userId, json] = [flat[i]!, flat[i + 1]!, flat[i + 2]!];
+      let changes = byChannel.get(ch);
+      if (!changes) byChannel.set(ch, (changes = { joins: [], leaves: [] }));
+      if (json === '') changes.leaves.push({ userId });
+      else changes.joins.push(toMember(userId, json));
+      counts[json === '' ? 'leaves' : 'joins'] += 1;
     }
-    for (const [ch, leaves] of leavesByChannel) await this.signalChannel(ch, { kind: 'presence', joins: [], leaves });
-    return flat.length / 2;
+    for (const [ch, changes] of byChannel) await this.signalChannel(ch, { kind: 'presence', ...changes });
+    return counts;
   }
 
   private onPubSub(channel: string, text: string): void {
@@ -458,7 +476,7 @@ export class RedisBackend implements Backend {
   }
 
   private presenceKeys(ch: string, userId: string): string[] {
-    return [this.key('pm', ch), this.key('pr', `${ch} ${userId}`), this.key('pn', this.config.nodeId)];
+    return [this.key('pm', ch), this.key('pr', `${ch} ${userId}`), this.key('pj', `${ch} ${userId}`), this.key('pn', this.config.nodeId)];
   }
 
   async presenceJoin(ch: string, ref: string, member: PresenceMember): Promise<boolean> {
@@ -468,28 +486,20 @@ export class RedisBackend implements Backend {
   }
 
   async presenceUpdate(ch: string, ref: string, member: PresenceMember): Promise<boolean> {
-    const keys = this.presenceKeys(ch, member.userId).slice(0, 2);
+    const keys = this.presenceKeys(ch, member.userId).slice(0, 3);
     return (await this.run(presenceUpdateScript, [...keys, member.userId, ref, JSON.stringify(member)])) === 1;
   }
 
-  async presenceLeave(ch: string, ref: string, userId: string): Promise<boolean> {
+  async presenceLeave(ch: string, ref: string, userId: string): Promise<PresenceLeave> {
     const entry = JSON.stringify([ch, userId, ref]);
-    const left = await this.run(presenceLeaveScript, [...this.presenceKeys(ch, userId), userId, ref, entry]);
-    return left === 1;
+    const [outcome, json] = (await this.run(presenceLeaveScript, [...this.presenceKeys(ch, userId), userId, ref, entry])) as [number, string?];
+    if (outcome === 1) return { outcome: 'left' };
+    return outcome === 2 ? { outcome: 'shown', member: toMember(userId, json ?? '') } : { outcome: 'none' };
   }
 
   async presenceList(ch: string): Promise<PresenceMember[]> {
     const all = await this.command.hgetall(this.key('pm', ch));
-    const members: PresenceMember[] = [];
-    for (const [userId, json] of Object.entries(all)) {
-      try {
-        const member: unknown = JSON.parse(json);
-        members.push(isRecord(member) && isRecord(member.meta) ? { userId, meta: member.meta } : { userId });
-      } catch {
-        members.push({ userId });
-      }
-    }
-    return members;
+    return Object.entries(all).map(([userId, json]) => toMember(userId, json));
   }
 
   async typingStart(ch: string, userId: string, ref: string, ttlMs: number): Promise<void> {

@@ -29,6 +29,12 @@ export type ChannelSignal =
   | { kind: 'presence'; joins: PresenceMember[]; leaves: PresenceMember[] }
   | { kind: 'typing'; userId: string; typing: boolean; origin: string };
 
+/**
+ * What removing one connection's presence changed: the user left (it was their last connection on the channel),
+ * the member shown changed (to the one their connection joined or joined again last of those left), or nothing to announce.
+ */
+export type PresenceLeave = { outcome: 'left' } | { outcome: 'shown'; member: PresenceMember } | { outcome: 'none' };
+
 /** Unnumbered events fanned out to every node. */
 export type GlobalSignal = { kind: 'logout'; userId: string; reason: string };
 
@@ -75,12 +81,16 @@ export interface Backend {
   unwatch(ch: string): void;
   signalChannel(ch: string, signal: ChannelSignal): Promise<void>;
   signalGlobal(signal: GlobalSignal): Promise<void>;
-  /** Adds one connection's presence; true on a join to announce: the user's first connection on the channel, or another one joining with other meta (which replaces the member's). */
+  /**
+   * Adds one connection's presence, keeping the member it joined with: a user is shown with the member of their
+   * connection joined (or joined again) last. True on a join to announce: the user's first connection on the channel,
+   * or another one joining with other meta. A connection present already changes nothing.
+   */
   presenceJoin(ch: string, ref: string, member: PresenceMember): Promise<boolean>;
-  /** Replaces the member (its meta) of a connection already present; true when the member shown changed. */
+  /** Replaces the member (its meta) of a connection already present, now the one joined last; true when the member shown changed. */
   presenceUpdate(ch: string, ref: string, member: PresenceMember): Promise<boolean>;
-  /** Removes one connection's presence; true when it was the user's last on the channel (a leave to announce). */
-  presenceLeave(ch: string, ref: string, userId: string): Promise<boolean>;
+  /** Removes one connection's presence: a leave to announce, a member shown with other meta (a join to announce), or nothing. */
+  presenceLeave(ch: string, ref: string, userId: string): Promise<PresenceLeave>;
   presenceList(ch: string): Promise<PresenceMember[]>;
   /** Counts connection `ref` of the user typing on the channel for `ttlMs` from now (a refresh pushes its time back). */
   typingStart(ch: string, userId: string, ref: string, ttlMs: number): Promise<void>;

@@ -490,9 +490,9 @@ describe('RedisBackend: presence across nodes', () => {
     expect(await a.backend.presenceJoin('chat:a', 'a:1', { userId: 'alice', meta: { v: 1 } })).toBe(false);
     expect(await b.backend.presenceJoin('chat:a', 'b:2', { userId: 'bob' })).toBe(true);
     expect(await a.backend.presenceList('chat:a')).toEqual(expect.arrayContaining([{ userId: 'alice', meta: { v: 1 } }, { userId: 'bob' }]));
-    expect(await a.backend.presenceLeave('chat:a', 'a:1', 'alice')).toBe(false);
-    expect(await a.backend.presenceLeave('chat:a', 'a:1', 'alice')).toBe(false);
-    expect(await b.backend.presenceLeave('chat:a', 'b:1', 'alice')).toBe(true);
+    expect(await a.backend.presenceLeave('chat:a', 'a:1', 'alice')).toEqual({ outcome: 'none' });
+    expect(await a.backend.presenceLeave('chat:a', 'a:1', 'alice')).toEqual({ outcome: 'none' });
+    expect(await b.backend.presenceLeave('chat:a', 'b:1', 'alice')).toEqual({ outcome: 'left' });
     expect(await b.backend.presenceList('chat:a')).toEqual([{ userId: 'bob' }]);
     expect(await inspector.smembers(`${a.prefix}pn:${a.nodeId}`), 'what a reaper of node a would find').toEqual([]);
   });
@@ -519,6 +519,30 @@ describe('RedisBackend: presence across nodes', () => {
     expect(await backend.presenceUpdate('chat:a', 'n:1', { userId: 'alice', meta: { v: 3 } })).toBe(true);
     expect(await backend.presenceList('chat:a')).toEqual([{ userId: 'alice', meta: { v: 3 } }]);
     expect(await backend.presenceUpdate('chat:a', 'n:1', { userId: 'alice', meta: { v: 3 } })).toBe(false);
+  });
+
+  it('shows, once the connection shown leaves, the member of the one joined or joined again last of those left on any node, telling it only when its meta differs', async () => {
+    const a = await node();
+    const b = await node({ prefix: a.prefix });
+    for (const [{ backend }, ref, v] of [[a, 'a:1', 1], [b, 'b:2', 2], [a, 'a:3', 3], [b, 'b:4', 3]] as const) await backend.presenceJoin('chat:a', ref, { userId: 'alice', meta: { v } });
+    expect(await b.backend.presenceUpdate('chat:a', 'b:2', { userId: 'alice', meta: { v: 2 } })).toBe(true);
+    expect(await b.backend.presenceLeave('chat:a', 'b:2', 'alice')).toEqual({ outcome: 'shown', member: { userId: 'alice', meta: { v: 3 } } });
+    expect(await a.backend.presenceList('chat:a')).toEqual([{ userId: 'alice', meta: { v: 3 } }]);
+    expect(await b.backend.presenceLeave('chat:a', 'b:4', 'alice'), 'the one left last has the same meta').toEqual({ outcome: 'none' });
+    expect(await a.backend.presenceLeave('chat:a', 'a:1', 'alice'), 'not the one shown').toEqual({ outcome: 'none' });
+    expect(await b.backend.presenceList('chat:a')).toEqual([{ userId: 'alice', meta: { v: 3 } }]);
+    expect(await a.backend.presenceLeave('chat:a', 'a:3', 'alice')).toEqual({ outcome: 'left' });
+    expect(await inspector.keys(`${a.prefix}p[jr]:*`), 'nothing left of alice').toEqual([]);
+  });
+
+  it('keeps the member shown when the connections left joined without the member each joined with kept (by an earlier version)', async () => {
+    const { backend, prefix } = await node();
+    await inspector.sadd(`${prefix}pr:chat:a alice`, 'old:1');
+    await inspector.hset(`${prefix}pm:chat:a`, 'alice', '{"userId":"alice","meta":{"v":1}}');
+    await backend.presenceJoin('chat:a', 'n:2', { userId: 'alice', meta: { v: 2 } });
+    expect(await backend.presenceLeave('chat:a', 'n:2', 'alice')).toEqual({ outcome: 'none' });
+    expect(await backend.presenceList('chat:a')).toEqual([{ userId: 'alice', meta: { v: 2 } }]);
+    expect(await backend.presenceLeave('chat:a', 'old:1', 'alice')).toEqual({ outcome: 'left' });
   });
 
   it('lists a member whose stored entry it cannot read by user id alone', async () => {
@@ -591,6 +615,33 @@ describe('RedisBackend: nodes', () => {
     expect(await inspector.zscore(alive(dead.prefix), 'dead')).toBeNull();
   });
 
+  it('reaps a dead node whose connection was shown for a user present elsewhere: announces once, as a join, the member of the one joined last of those left', async () => {
+    const dead = await node({ nodeId: 'dead' });
+    const watcher = await node({ prefix: dead.prefix, nodeId: 'watcher' });
+    await watcher.backend.watch('chat:a');
+    await dead.backend.presenceJoin('chat:a', 'd:0', { userId: 'carol', meta: { at: 'dead' } });
+    for (const [{ backend }, ref, member] of [
+      [watcher, 'w:1', { userId: 'alice', meta: { device: 'laptop' } }],
+      [dead, 'd:1', { userId: 'alice', meta: { device: 'phone' } }],
+      [dead, 'd:2', { userId: 'alice', meta: { device: 'tablet' } }],
+      [dead, 'd:3', { userId: 'bob' }],
+      [watcher, 'w:2', { userId: 'carol', meta: { at: 'watcher' } }],
+    ] as const) {
+      await backend.presenceJoin('chat:a', ref, member);
+    }
+    await inspector.zadd(alive(dead.prefix), 0, 'dead');
+    await node({ prefix: dead.prefix, nodeId: 'survivor' });
+    await watcher.backend.caughtUp();
+    expect(watcher.heard.channelSignals).toEqual([{ ch: 'chat:a', signal: { kind: 'presence', joins: [{ userId: 'alice', meta: { device: 'laptop' } }], leaves: [{ userId: 'bob' }] } }]);
+    expect(await watcher.backend.presenceList('chat:a')).toEqual(
+      expect.arrayContaining([
+        { userId: 'alice', meta: { device: 'laptop' } },
+        { userId: 'carol', meta: { at: 'watcher' } },
+      ]),
+    );
+    expect(await watcher.backend.presenceLeave('chat:a', 'w:1', 'alice')).toEqual({ outcome: 'left' });
+  });
+
   it('takes a node for dead once it has been silent for longer than nodeTimeoutMs, not before', async () => {
     const first = await node();
     const [seconds, micros] = (await inspector.time()).map(Number) as [number, number];
@@ -658,6 +709,18 @@ describe('RedisBackend: nodes', () => {
     await survivor.backend.caughtUp();
     expect(await survivor.backend.presenceList('room:a')).toEqual([]);
     expect(survivor.heard.channelSignals).toEqual([{ ch: 'room:a', signal: { kind: 'presence', joins: [], leaves: [{ userId: 'alice' }] } }]);
+  });
+
+  it('announces on close, as a join, the member of a user’s connection on another node when its own was the one shown', async () => {
+    const leaving = await node({ nodeId: 'closing' });
+    const survivor = await node({ prefix: leaving.prefix });
+    await survivor.backend.watch('room:a');
+    await survivor.backend.presenceJoin('room:a', 'survivor:1', { userId: 'alice', meta: { device: 'laptop' } });
+    await leaving.backend.presenceJoin('room:a', 'closing:7', { userId: 'alice', meta: { device: 'phone' } });
+    await leaving.backend.close();
+    await survivor.backend.caughtUp();
+    expect(await survivor.backend.presenceList('room:a')).toEqual([{ userId: 'alice', meta: { device: 'laptop' } }]);
+    expect(survivor.heard.channelSignals).toEqual([{ ch: 'room:a', signal: { kind: 'presence', joins: [{ userId: 'alice', meta: { device: 'laptop' } }], leaves: [] } }]);
   });
 
   it('reaps the presence of a dead node when the ioredis options carry their own keyPrefix', async () => {

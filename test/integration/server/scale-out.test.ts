@@ -266,6 +266,72 @@ describe('scale-out over one real Redis', () => {
     await Promise.all([watcher.close(), desktop.close(), phone.close(), tablet.close()]);
   });
 
+  it('shows a user with the meta of their connection joined last of those left, on any node, once the one shown leaves or disconnects, announced and listed on every node', async () => {
+    const [a, b] = await cluster(2);
+    const watcher = await connectAs(a!, 'watcher');
+    await subscribe(watcher, 'room:left');
+    const tabs: TestClient[] = [];
+    for (const [node, device] of [[a, 'desktop'], [b, 'phone'], [b, 'tablet'], [a, 'laptop']] as const) {
+      const tab = await connectAs(node!, 'alice');
+      tabs.push(tab);
+      await join(tab, 'room:left', { device });
+      await watcher.nextOfType('presence');
+    }
+    const [desktop, phone, tablet, laptop] = tabs as [TestClient, TestClient, TestClient, TestClient];
+    const leave = async (tab: TestClient) => {
+      tab.send({ type: 'presence', ch: 'room:left', action: 'leave' });
+      return (await tab.nextOfType('presence_state', { ch: 'room:left' })).members;
+    };
+    expect(await leave(desktop), 'not the one shown').toEqual([{ userId: 'alice', meta: { device: 'laptop' } }]);
+    expect(await leave(laptop)).toEqual([{ userId: 'alice', meta: { device: 'tablet' } }]);
+    expect(await watcher.nextOfType('presence')).toMatchObject({ joins: [{ userId: 'alice', meta: { device: 'tablet' } }], leaves: [] });
+    await tablet.close();
+    expect(await watcher.nextOfType('presence')).toMatchObject({ joins: [{ userId: 'alice', meta: { device: 'phone' } }], leaves: [] });
+    watcher.send({ type: 'presence', ch: 'room:left', action: 'list' });
+    expect((await watcher.nextOfType('presence_state')).members).toEqual([{ userId: 'alice', meta: { device: 'phone' } }]);
+    await phone.close();
+    expect(await watcher.nextOfType('presence')).toMatchObject({ joins: [], leaves: [{ userId: 'alice' }] });
+    await Promise.all([watcher.close(), desktop.close(), laptop.close()]);
+  });
+
+  it('shows, once a node dies (SIGKILL) with the connection whose meta was shown and is reaped, the meta of the user’s connection on another node, announced as a join', async () => {
+    const prefix = `t${++prefixCounter}:`;
+    const survivor = await startNode(prefix);
+    const doomed = await spawnNode(prefix);
+    const watcher = await connectAs(survivor, 'watcher');
+    await subscribe(watcher, 'room:shown');
+    const laptop = await connectAs(survivor, 'alice');
+    await join(laptop, 'room:shown', { device: 'laptop' });
+    await watcher.nextOfType('presence');
+    const phone = await connectTo(doomed.url, 'alice');
+    expect(await join(phone, 'room:shown', { device: 'phone' })).toEqual([{ userId: 'alice', meta: { device: 'phone' } }]);
+    expect(await watcher.nextOfType('presence')).toMatchObject({ joins: [{ userId: 'alice', meta: { device: 'phone' } }] });
+    doomed.child.kill('SIGKILL');
+    await phone.closed;
+    const shown = await watcher.nextOfType('presence', { ch: 'room:shown' }, NODE_TIMEOUT_MS + 3000);
+    expect(shown).toMatchObject({ joins: [{ userId: 'alice', meta: { device: 'laptop' } }], leaves: [] });
+    watcher.send({ type: 'presence', ch: 'room:shown', action: 'list' });
+    expect((await watcher.nextOfType('presence_state')).members).toEqual([{ userId: 'alice', meta: { device: 'laptop' } }]);
+    await Promise.all([watcher.close(), laptop.close()]);
+  });
+
+  it('shows, once a node closes with the connection whose meta was shown, the meta of the user’s connection on another node, announced as a join', async () => {
+    const [a, b] = await cluster(2);
+    const watcher = await connectAs(b!, 'watcher');
+    await subscribe(watcher, 'room:closing');
+    const laptop = await connectAs(b!, 'alice');
+    await join(laptop, 'room:closing', { device: 'laptop' });
+    const phone = await connectAs(a!, 'alice');
+    await join(phone, 'room:closing', { device: 'phone' });
+    await watcher.nextOfType('presence');
+    await watcher.nextOfType('presence');
+    await a!.close();
+    expect(await watcher.nextOfType('presence')).toMatchObject({ joins: [{ userId: 'alice', meta: { device: 'laptop' } }], leaves: [] });
+    watcher.send({ type: 'presence', ch: 'room:closing', action: 'list' });
+    expect((await watcher.nextOfType('presence_state')).members).toEqual([{ userId: 'alice', meta: { device: 'laptop' } }]);
+    await Promise.all([watcher.close(), laptop.close()]);
+  });
+
   it('reaps the presence of a node that dies (SIGKILL) and announces the leaves', async () => {
     const prefix = `t${++prefixCounter}:`;
     const survivor = await startNode(prefix);

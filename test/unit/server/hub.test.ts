@@ -432,6 +432,71 @@ describe('Hub: presence', () => {
     expect(tablet.ofType('presence_state')[0]!.members).toEqual([{ userId: 'alice', meta: { device: 'phone' } }]);
   });
 
+  it('shows, once the connection whose meta was shown leaves, the meta of the user’s connection joined (or joined again) last of those left, announced as a join; the last one’s leave as a leave', async () => {
+    const { connect } = await node();
+    const watcher = connect('watcher').socket;
+    const [desktop, phone, tablet] = [connect('alice').socket, connect('alice').socket, connect('alice').socket];
+    await subscribed(watcher);
+    for (const [socket, meta, answers] of [[desktop, { device: 'desktop' }, 1], [phone, { device: 'phone' }, 1], [tablet, { device: 'tablet' }, 1], [desktop, { device: 'desktop', v: 2 }, 2]] as const) {
+      join(socket, meta);
+      await until(() => socket.ofType('presence_state').length === answers);
+    }
+    const leave = async (socket: SocketStandIn) => {
+      socket.receive({ type: 'presence', ch: 'chat:room', action: 'leave' });
+      await until(() => socket.ofType('presence_state').length === 3 - (socket === desktop ? 0 : 1));
+      return lastOfType(socket, 'presence_state')!.members;
+    };
+    expect(await leave(desktop)).toEqual([{ userId: 'alice', meta: { device: 'tablet' } }]);
+    expect(await leave(tablet)).toEqual([{ userId: 'alice', meta: { device: 'phone' } }]);
+    expect(await leave(phone)).toEqual([]);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(presenceEvents(watcher).slice(4)).toEqual([
+      { joins: [{ userId: 'alice', meta: { device: 'tablet' } }], leaves: [] },
+      { joins: [{ userId: 'alice', meta: { device: 'phone' } }], leaves: [] },
+      { joins: [], leaves: [{ userId: 'alice' }] },
+    ]);
+  });
+
+  it('shows the meta of the user’s connection left once the one whose meta was shown disconnects, announced as a join and listed', async () => {
+    const { connect } = await node();
+    const watcher = connect('watcher').socket;
+    const [laptop, phone] = [connect('alice').socket, connect('alice')];
+    await subscribed(watcher);
+    join(laptop, { device: 'laptop' });
+    await until(() => laptop.ofType('presence_state').length === 1);
+    join(phone.socket, { device: 'phone' });
+    await until(() => watcher.ofType('presence').length === 2);
+    phone.connection.closeWith(1000, 'bye');
+    await phone.connection.closed;
+    await until(() => watcher.ofType('presence').length === 3);
+    expect(presenceEvents(watcher)[2]).toEqual({ joins: [{ userId: 'alice', meta: { device: 'laptop' } }], leaves: [] });
+    watcher.receive({ type: 'presence', ch: 'chat:room', action: 'list' });
+    await until(() => watcher.ofType('presence_state').length === 1);
+    expect(lastOfType(watcher, 'presence_state')!.members).toEqual([{ userId: 'alice', meta: { device: 'laptop' } }]);
+  });
+
+  it('announces nothing when a connection leaves whose meta was not the one shown, or was the same as it', async () => {
+    const { connect } = await node();
+    const watcher = connect('watcher').socket;
+    const [laptop, phone, twin, last] = [connect('alice'), connect('alice'), connect('alice'), connect('alice')];
+    await subscribed(watcher);
+    for (const [tab, device] of [[laptop, 'laptop'], [phone, 'phone'], [twin, 'twin'], [last, 'twin']] as const) {
+      join(tab.socket, { device });
+      await until(() => tab.socket.ofType('presence_state').length === 1);
+    }
+    laptop.socket.receive({ type: 'presence', ch: 'chat:room', action: 'leave' });
+    await until(() => laptop.socket.ofType('presence_state').length === 2);
+    last.connection.closeWith(1000, 'bye');
+    await last.connection.closed;
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(presenceEvents(watcher)).toEqual([
+      { joins: [{ userId: 'alice', meta: { device: 'laptop' } }], leaves: [] },
+      { joins: [{ userId: 'alice', meta: { device: 'phone' } }], leaves: [] },
+      { joins: [{ userId: 'alice', meta: { device: 'twin' } }], leaves: [] },
+    ]);
+    expect(lastOfType(laptop.socket, 'presence_state')!.members).toEqual([{ userId: 'alice', meta: { device: 'twin' } }]);
+  });
+
   it('takes meta of 1 KB and refuses more with MESSAGE_TOO_LARGE', async () => {
     const { connect } = await node();
     const { socket } = connect('alice');

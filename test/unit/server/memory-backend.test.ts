@@ -95,11 +95,23 @@ describe('MemoryBackend: watches and presence', () => {
     expect(await backend.presenceUpdate('chat:a', 'n:2', { userId: 'alice', meta: { v: 2 } })).toBe(false);
     expect(await backend.presenceList('chat:a')).toEqual([{ userId: 'alice', meta: { v: 1 } }]);
     expect(await backend.presenceUpdate('chat:a', 'n:1', { userId: 'alice', meta: { v: 1 } })).toBe(false);
-    expect(await backend.presenceLeave('chat:a', 'n:2', 'alice')).toBe(false);
-    expect(await backend.presenceLeave('chat:b', 'n:1', 'alice')).toBe(false);
-    expect(await backend.presenceLeave('chat:a', 'n:9', 'carol')).toBe(false);
-    expect(await backend.presenceLeave('chat:a', 'n:1', 'alice')).toBe(true);
+    expect(await backend.presenceLeave('chat:a', 'n:2', 'alice')).toEqual({ outcome: 'none' });
+    expect(await backend.presenceLeave('chat:b', 'n:1', 'alice')).toEqual({ outcome: 'none' });
+    expect(await backend.presenceLeave('chat:a', 'n:9', 'carol')).toEqual({ outcome: 'none' });
+    expect(await backend.presenceLeave('chat:a', 'n:1', 'alice')).toEqual({ outcome: 'left' });
     expect(backend.sizes()).toMatchObject({ presenceChannels: 0, presenceMembers: 0 });
+  });
+
+  it('shows, once the connection shown leaves, the member of the one joined or joined again last of those left, telling it only when its meta differs', async () => {
+    const { backend } = await started();
+    for (const [ref, v] of [['n:1', 1], ['n:2', 2], ['n:3', 3], ['n:4', 3]] as const) await backend.presenceJoin('chat:a', ref, { userId: 'alice', meta: { v } });
+    expect(await backend.presenceUpdate('chat:a', 'n:2', { userId: 'alice', meta: { v: 2 } })).toBe(true);
+    expect(await backend.presenceLeave('chat:a', 'n:2', 'alice')).toEqual({ outcome: 'shown', member: { userId: 'alice', meta: { v: 3 } } });
+    expect(await backend.presenceList('chat:a')).toEqual([{ userId: 'alice', meta: { v: 3 } }]);
+    expect(await backend.presenceLeave('chat:a', 'n:4', 'alice'), 'the one left last has the same meta').toEqual({ outcome: 'none' });
+    expect(await backend.presenceLeave('chat:a', 'n:1', 'alice'), 'not the one shown').toEqual({ outcome: 'none' });
+    expect(await backend.presenceList('chat:a')).toEqual([{ userId: 'alice', meta: { v: 3 } }]);
+    expect(await backend.presenceLeave('chat:a', 'n:3', 'alice')).toEqual({ outcome: 'left' });
   });
 
   it('forgets a channel without messages once its last watch goes, when watched channels kept the history past its bound', async () => {
