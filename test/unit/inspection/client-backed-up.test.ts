@@ -29,6 +29,18 @@ function greetedInspector() {
   return { inspector, socket };
 }
 
+/** A `counter` actor whose last event the socket, backed up, left out. */
+function counterWhileBackedUp() {
+  const { inspector, socket } = greetedInspector();
+  const actor = createActor(counter, { inspect: inspector }).start();
+  cleanups.push(() => actor.stop());
+  inspector.flush();
+  socket.bufferedAmount = BACKED_UP;
+  actor.send({ type: 'tick' });
+  inspector.flush();
+  return { inspector, socket, actor };
+}
+
 /** A `job` actor that stopped while the socket was backed up (its stop left out), and a `counter` still running. */
 function jobStoppedWhileBackedUp() {
   const { inspector, socket } = greetedInspector();
@@ -71,13 +83,7 @@ describe('connectInspector() with a backed-up socket', () => {
   });
 
   it('announces each live actor once when the socket drains, not again at every flush after', () => {
-    const { inspector, socket } = greetedInspector();
-    const actor = createActor(counter, { inspect: inspector }).start();
-    cleanups.push(() => actor.stop());
-    inspector.flush();
-    socket.bufferedAmount = BACKED_UP;
-    actor.send({ type: 'tick' });
-    inspector.flush();
+    const { inspector, socket, actor } = counterWhileBackedUp();
     socket.bufferedAmount = 0;
     for (let i = 0; i < 3; i++) {
       actor.send({ type: 'tick' });
@@ -146,13 +152,7 @@ describe('connectInspector() with a socket that backed up, then closed', () => {
   }
 
   it('announces each live actor once to the new socket', () => {
-    const { inspector, socket } = greetedInspector();
-    const actor = createActor(counter, { inspect: inspector }).start();
-    cleanups.push(() => actor.stop());
-    inspector.flush();
-    socket.bufferedAmount = BACKED_UP;
-    actor.send({ type: 'tick' });
-    inspector.flush();
+    const { inspector, socket, actor } = counterWhileBackedUp();
 
     const next = redialed(socket);
     actor.send({ type: 'tick' });
