@@ -296,7 +296,7 @@ export class Hub implements BackendListener {
     (client.presence ??= new Map()).set(ch, member);
     this.pendingLeaves.delete(`${client.key} ${ch}`);
     try {
-      if (await this.options.backend.presenceJoin(ch, client.key, member)) await this.announceJoin(ch, member);
+      await this.options.backend.presenceJoin(ch, client.key, member);
     } catch (error) {
       if (client.presence?.get(ch) === member) {
         client.presence.delete(ch);
@@ -310,22 +310,18 @@ export class Hub implements BackendListener {
   private async update(client: HubClient, ch: string, before: PresenceMember, member: PresenceMember): Promise<void> {
     (client.presence ??= new Map()).set(ch, member);
     try {
-      if (await this.options.backend.presenceUpdate(ch, client.key, member)) await this.announceJoin(ch, member);
+      await this.options.backend.presenceUpdate(ch, client.key, member);
     } catch (error) {
       if (client.presence?.get(ch) === member) client.presence.set(ch, before);
       throw error;
     }
   }
 
-  private announceJoin(ch: string, member: PresenceMember): Promise<void> {
-    return this.options.backend.signalChannel(ch, { kind: 'presence', joins: [member], leaves: [] });
-  }
-
   /**
-   * Removes one connection's presence: announced as a leave when it was the user's last connection, as a join
+   * Removes one connection's presence: the backend announces a leave when it was the user's last connection, a join
    * when the user stays shown with other meta (their connection joined last of those left). A leave that fails
-   * is kept and tried again (`again`) with the next heartbeat or recovery of the backend: announced then if the
-   * member is gone, though the failed attempt (or a restarted backend) removed it first.
+   * is kept and tried again (`again`) with the next heartbeat or recovery of the backend: announced here then if the
+   * member is gone, though the failed attempt (which may have announced it unanswered) or a restarted backend removed it first.
    */
   private async leave(ch: string, ref: string, userId: string, again = false, undoesJoin = false): Promise<void> {
     const key = `${ref} ${ch}`;
@@ -336,8 +332,7 @@ export class Hub implements BackendListener {
         this.pendingLeaves.set(key, { ch, ref, userId, undoesJoin });
         throw error;
       });
-      if (result.outcome === 'shown') await this.announceJoin(ch, result.member);
-      const gone = result.outcome === 'left' || (again && !undoesJoin && result.outcome === 'none' && !(await backend.presenceList(ch)).some((member) => member.userId === userId));
+      const gone = again && !undoesJoin && result.outcome === 'none' && !(await backend.presenceList(ch)).some((member) => member.userId === userId);
       if (gone) await backend.signalChannel(ch, { kind: 'presence', joins: [], leaves: [{ userId }] });
     } catch (error) {
       this.options.logger.warn({ ch, err: errorText(error) }, 'presence leave failed');
@@ -494,10 +489,7 @@ export class Hub implements BackendListener {
     for (const set of this.users.values()) {
       for (const client of set) {
         for (const [ch, member] of client.presence ?? []) {
-          this.options.backend
-            .presenceJoin(ch, client.key, member)
-            .then((joined) => (joined ? this.announceJoin(ch, member) : undefined))
-            .catch(() => undefined);
+          this.options.backend.presenceJoin(ch, client.key, member).catch(() => undefined);
         }
       }
     }

@@ -138,18 +138,19 @@ export class MemoryBackend implements Backend {
     const entry = members.get(member.userId);
     if (!entry) {
       members.set(member.userId, { member, refs: new Map([[ref, member]]) });
+      this.announce(ch, [member], []);
       return true;
     }
     if (entry.refs.has(ref)) return false;
     entry.refs.set(ref, member);
-    return this.show(entry, member);
+    return this.show(ch, entry, member);
   }
 
   async presenceUpdate(ch: string, ref: string, member: PresenceMember): Promise<boolean> {
     const entry = this.presence.get(ch)?.get(member.userId);
     if (!entry?.refs.delete(ref)) return false;
     entry.refs.set(ref, member);
-    return this.show(entry, member);
+    return this.show(ch, entry, member);
   }
 
   async presenceLeave(ch: string, ref: string, userId: string): Promise<PresenceLeave> {
@@ -159,18 +160,24 @@ export class MemoryBackend implements Backend {
     if (entry.refs.size === 0) {
       members.delete(userId);
       if (members.size === 0) this.presence.delete(ch);
+      this.announce(ch, [], [{ userId }]);
       return { outcome: 'left' };
     }
     let last = entry.member;
     for (const member of entry.refs.values()) last = member;
-    return this.show(entry, last) ? { outcome: 'shown', member: last } : { outcome: 'none' };
+    return this.show(ch, entry, last) ? { outcome: 'shown', member: last } : { outcome: 'none' };
   }
 
-  /** Shows `member` for its user; true when that changed the member shown. */
-  private show(entry: PresenceEntry, member: PresenceMember): boolean {
+  /** Shows `member` for its user, announced as a join when that changed the member shown; true then. */
+  private show(ch: string, entry: PresenceEntry, member: PresenceMember): boolean {
     const changed = !sameMember(entry.member, member);
     entry.member = member;
+    if (changed) this.announce(ch, [member], []);
     return changed;
+  }
+
+  private announce(ch: string, joins: PresenceMember[], leaves: PresenceMember[]): void {
+    this.listener?.channelSignal(ch, { kind: 'presence', joins, leaves });
   }
 
   async presenceList(ch: string): Promise<PresenceMember[]> {

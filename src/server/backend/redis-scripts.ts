@@ -146,9 +146,17 @@ return {meta[1], meta[2], entries, run}
  * Presence per channel and user: the connections present (SET `pr:<ch> <userId>` of refs), the member each joined
  * with (HASH `pj:<ch> <userId>`, ref -> `<order> <member JSON>`, the order counting up with each join or join again)
  * and, in the channel's members (HASH `pm:<ch>`), the member shown: that of the connection joined last. A ref
- * without an entry in `pj:` (joined by an earlier version) is not taken for the one shown.
+ * without an entry in `pj:` (joined by an earlier version) is not taken for the one shown. Each change is announced
+ * from the script that makes it (a presence signal, as `signalChannel` sends it), so every node hears the changes in
+ * the order they were made.
  */
 const presence = `
+local function announce(topic, joins, leaves)
+  redis.call('PUBLISH', topic, 's{"kind":"presence","joins":[' .. table.concat(joins, ',') .. '],"leaves":[' .. table.concat(leaves, ',') .. ']}')
+end
+local function gone(user)
+  return '{"userId":' .. cjson.encode(user) .. '}'
+end
 local function joined(metas, ref, member)
   local top = 0
   for _, value in ipairs(redis.call('HVALS', metas)) do
@@ -175,8 +183,9 @@ end
 `;
 
 /**
- * KEYS: members hash, user's refs set, user's joins hash, node's entries set. ARGV: userId, ref, member JSON, node entry.
- * Returns 1 on a join to announce: the user's first connection, or another one joining with other meta (now shown).
+ * KEYS: members hash, user's refs set, user's joins hash, node's entries set. ARGV: userId, ref, member JSON, node entry,
+ * pub/sub channel. Announces, and returns 1 for, a join: the user's first connection, or another one joining with other
+ * meta (now shown).
  */
 export const presenceJoinScript = new LuaScript(
   `${presence}
@@ -187,14 +196,15 @@ if first then redis.call('DEL', KEYS[3]) end
 joined(KEYS[3], ARGV[2], ARGV[3])
 if not first and redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[3] then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+announce(ARGV[5], {ARGV[3]}, {})
 return 1
 `,
   4,
 );
 
 /**
- * KEYS: members hash, user's refs set, user's joins hash. ARGV: userId, ref, member JSON. The ref, when present, is
- * now the one joined last. Returns 1 when the member shown changed.
+ * KEYS: members hash, user's refs set, user's joins hash. ARGV: userId, ref, member JSON, pub/sub channel. The ref, when
+ * present, is now the one joined last. Announces as a join, and returns 1, when the member shown changed.
  */
 export const presenceUpdateScript = new LuaScript(
   `${presence}
@@ -202,21 +212,25 @@ if redis.call('SISMEMBER', KEYS[2], ARGV[2]) == 0 then return 0 end
 joined(KEYS[3], ARGV[2], ARGV[3])
 if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[3] then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+announce(ARGV[4], {ARGV[3]}, {})
 return 1
 `,
   3,
 );
 
 /**
- * KEYS: members hash, user's refs set, user's joins hash, node's entries set. ARGV: userId, ref, node entry.
- * Returns {1} when the user left, {2, member JSON} when the member shown changed, else {0}.
+ * KEYS: members hash, user's refs set, user's joins hash, node's entries set. ARGV: userId, ref, node entry, pub/sub
+ * channel. Announces, and returns, {1} when the user left, {2, member JSON} when the member shown changed (as a join), else {0}.
  */
 export const presenceLeaveScript = new LuaScript(
   `${presence}
 redis.call('SREM', KEYS[4], ARGV[3])
 if redis.call('SREM', KEYS[2], ARGV[2]) == 0 then return {0} end
 redis.call('HDEL', KEYS[3], ARGV[2])
-return settle(KEYS[1], KEYS[2], KEYS[3], ARGV[1])
+local settled = settle(KEYS[1], KEYS[2], KEYS[3], ARGV[1])
+if settled[1] == 1 then announce(ARGV[4], {}, {gone(ARGV[1])}) end
+if settled[1] == 2 then announce(ARGV[4], {settled[2]}, {}) end
+return settled
 `,
   4,
 );
@@ -238,11 +252,13 @@ return {redis.call('EXISTS', KEYS[2]), redis.call('ZRANGEBYSCORE', KEYS[1], '-in
 
 /**
  * KEYS: nodes sorted set, dead node's entries set, dead node's reaped mark. ARGV: dead node id, key prefix, mark ttl ms
- * ('0': a node closing reaps itself, whether or not it is still in the set, and is not marked).
+ * ('0': a node closing reaps itself, whether or not it is still in the set, and is not marked), pub/sub channel prefix
+ * (followed by the channel).
  * Removes every presence entry of a dead node exactly once (whoever removes it from the set does the work),
- * marks the node reaped (a node that was only silent finds the mark and registers its presence again)
- * and returns what to announce, once per channel and user, as a flat list {ch, userId, member JSON, ...}: the member
- * shown now of a user who stays with other meta, '' for a user who left.
+ * marks the node reaped (a node that was only silent finds the mark and registers its presence again), announces
+ * once per channel its users who left and, as joins, those who stay shown with other meta, and returns them,
+ * once per channel and user, as a flat list {ch, userId, member JSON, ...}: the member shown now of a user who stays
+ * with other meta, '' for a user who left.
  */
 export const reapScript = new LuaScript(
   `${presence}
@@ -259,7 +275,7 @@ for _, raw in ipairs(redis.call('SMEMBERS', KEYS[2])) do
     end
   end
 end
-local changes = {}
+local changes, channels, byChannel = {}, {}, {}
 for _, entry in ipairs(users) do
   local user = entry[1] .. ' ' .. entry[2]
   local settled = settle(ARGV[2] .. 'pm:' .. entry[1], ARGV[2] .. 'pr:' .. user, ARGV[2] .. 'pj:' .. user, entry[2])
@@ -267,8 +283,16 @@ for _, entry in ipairs(users) do
     table.insert(changes, entry[1])
     table.insert(changes, entry[2])
     table.insert(changes, settled[2] or '')
+    local changed = byChannel[entry[1]]
+    if not changed then
+      changed = {joins = {}, leaves = {}}
+      byChannel[entry[1]] = changed
+      table.insert(channels, entry[1])
+    end
+    if settled[1] == 1 then table.insert(changed.leaves, gone(entry[2])) else table.insert(changed.joins, settled[2]) end
   end
 end
+for _, ch in ipairs(channels) do announce(ARGV[4] .. ch, byChannel[ch].joins, byChannel[ch].leaves) end
 redis.call('DEL', KEYS[2])
 if ARGV[3] ~= '0' then redis.call('SET', KEYS[3], '1', 'PX', ARGV[3]) end
 return changes

@@ -329,18 +329,17 @@ export class RedisBackend implements Backend {
    * as joins the users who stay shown with other meta; returns their counts.
    */
   private async reap(node: string, markTtlMs: number): Promise<{ joins: number; leaves: number }> {
-    const flat = (await reapScript.run(this.command, [this.key('nodes', 'alive'), this.key('pn', node), this.reapedMark(node), node, this.prefix, markTtlMs])) as string[];
-    const byChannel = new Map<string, { joins: PresenceMember[]; leaves: PresenceMember[] }>();
+    const flat = (await reapScript.run(this.command, [
+      this.key('nodes', 'alive'),
+      this.key('pn', node),
+      this.reapedMark(node),
+      node,
+      this.prefix,
+      markTtlMs,
+      this.topic('chan', ''),
+    ])) as string[];
     const counts = { joins: 0, leaves: 0 };
-    for (let i = 0; i + 2 < flat.length; i += 3) {
-      const [ch, userId, json] = [flat[i]!, flat[i + 1]!, flat[i + 2]!];
-      let changes = byChannel.get(ch);
-      if (!changes) byChannel.set(ch, (changes = { joins: [], leaves: [] }));
-      if (json === '') changes.leaves.push({ userId });
-      else changes.joins.push(toMember(userId, json));
-      counts[json === '' ? 'leaves' : 'joins'] += 1;
-    }
-    for (const [ch, changes] of byChannel) await this.signalChannel(ch, { kind: 'presence', ...changes });
+    for (let i = 2; i < flat.length; i += 3) counts[flat[i] === '' ? 'leaves' : 'joins'] += 1;
     return counts;
   }
 
@@ -481,18 +480,18 @@ export class RedisBackend implements Backend {
 
   async presenceJoin(ch: string, ref: string, member: PresenceMember): Promise<boolean> {
     const entry = JSON.stringify([ch, member.userId, ref]);
-    const joined = await this.run(presenceJoinScript, [...this.presenceKeys(ch, member.userId), member.userId, ref, JSON.stringify(member), entry]);
+    const joined = await this.run(presenceJoinScript, [...this.presenceKeys(ch, member.userId), member.userId, ref, JSON.stringify(member), entry, this.topic('chan', ch)]);
     return joined === 1;
   }
 
   async presenceUpdate(ch: string, ref: string, member: PresenceMember): Promise<boolean> {
     const keys = this.presenceKeys(ch, member.userId).slice(0, 3);
-    return (await this.run(presenceUpdateScript, [...keys, member.userId, ref, JSON.stringify(member)])) === 1;
+    return (await this.run(presenceUpdateScript, [...keys, member.userId, ref, JSON.stringify(member), this.topic('chan', ch)])) === 1;
   }
 
   async presenceLeave(ch: string, ref: string, userId: string): Promise<PresenceLeave> {
     const entry = JSON.stringify([ch, userId, ref]);
-    const [outcome, json] = (await this.run(presenceLeaveScript, [...this.presenceKeys(ch, userId), userId, ref, entry])) as [number, string?];
+    const [outcome, json] = (await this.run(presenceLeaveScript, [...this.presenceKeys(ch, userId), userId, ref, entry, this.topic('chan', ch)])) as [number, string?];
     if (outcome === 1) return { outcome: 'left' };
     return outcome === 2 ? { outcome: 'shown', member: toMember(userId, json ?? '') } : { outcome: 'none' };
   }

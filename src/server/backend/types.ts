@@ -83,13 +83,14 @@ export interface Backend {
   signalGlobal(signal: GlobalSignal): Promise<void>;
   /**
    * Adds one connection's presence, keeping the member it joined with: a user is shown with the member of their
-   * connection joined (or joined again) last. True on a join to announce: the user's first connection on the channel,
-   * or another one joining with other meta. A connection present already changes nothing.
+   * connection joined (or joined again) last. Announces a join, and answers true, for the user's first connection on
+   * the channel, or another one joining with other meta. A connection present already changes nothing.
+   * Each presence change is announced (a presence signal to every node) atomically with it, in the order they are made.
    */
   presenceJoin(ch: string, ref: string, member: PresenceMember): Promise<boolean>;
-  /** Replaces the member (its meta) of a connection already present, now the one joined last; true when the member shown changed. */
+  /** Replaces the member (its meta) of a connection already present, now the one joined last; announces a join, and answers true, when the member shown changed. */
   presenceUpdate(ch: string, ref: string, member: PresenceMember): Promise<boolean>;
-  /** Removes one connection's presence: a leave to announce, a member shown with other meta (a join to announce), or nothing. */
+  /** Removes one connection's presence, announcing what changed: a leave, a member shown with other meta (a join), or nothing. */
   presenceLeave(ch: string, ref: string, userId: string): Promise<PresenceLeave>;
   presenceList(ch: string): Promise<PresenceMember[]>;
   /** Counts connection `ref` of the user typing on the channel for `ttlMs` from now (a refresh pushes its time back). */

@@ -497,6 +497,30 @@ describe('RedisBackend: presence across nodes', () => {
     expect(await inspector.smembers(`${a.prefix}pn:${a.nodeId}`), 'what a reaper of node a would find').toEqual([]);
   });
 
+  it('announces each change of the member shown from the script that makes it, in the order made, to the nodes of its Redis database only, meta and user id intact', async () => {
+    const prefix = freshPrefix();
+    const [a, b, other] = await Promise.all([node({ url: `${redis.url}/1`, prefix }), node({ url: `${redis.url}/1`, prefix }), node({ url: `${redis.url}/0`, prefix })]);
+    await Promise.all([b.backend.watch('chat:a'), other.backend.watch('chat:a')]);
+    const userId = 'al/"ice é';
+    const presence = (joins: unknown[], leaves: unknown[] = []) => ({ ch: 'chat:a', signal: { kind: 'presence', joins, leaves } });
+    await a.backend.presenceJoin('chat:a', 'a:1', { userId, meta: { v: 1, tags: [], nested: { empty: {} } } });
+    await b.backend.presenceJoin('chat:a', 'b:2', { userId, meta: { v: 1, tags: [], nested: { empty: {} } } });
+    await b.backend.presenceJoin('chat:a', 'b:3', { userId, meta: { v: 2 } });
+    await a.backend.presenceUpdate('chat:a', 'a:1', { userId, meta: { v: 3 } });
+    await a.backend.presenceLeave('chat:a', 'a:1', userId);
+    await b.backend.presenceLeave('chat:a', 'b:2', userId);
+    await b.backend.presenceLeave('chat:a', 'b:3', userId);
+    await Promise.all([b.backend.caughtUp(), other.backend.caughtUp()]);
+    expect(b.heard.channelSignals).toEqual([
+      presence([{ userId, meta: { v: 1, tags: [], nested: { empty: {} } } }]),
+      presence([{ userId, meta: { v: 2 } }]),
+      presence([{ userId, meta: { v: 3 } }]),
+      presence([{ userId, meta: { v: 2 } }]),
+      presence([], [{ userId }]),
+    ]);
+    expect(other.heard.channelSignals).toEqual([]);
+  });
+
   it('replaces the meta of a member when another of their connections joins with other meta, announcing it', async () => {
     const { backend } = await node();
     await backend.presenceJoin('chat:a', 'n:1', { userId: 'alice', meta: { device: 'phone' } });
@@ -629,6 +653,8 @@ describe('RedisBackend: nodes', () => {
     ] as const) {
       await backend.presenceJoin('chat:a', ref, member);
     }
+    await watcher.backend.caughtUp();
+    watcher.heard.channelSignals.length = 0;
     await inspector.zadd(alive(dead.prefix), 0, 'dead');
     await node({ prefix: dead.prefix, nodeId: 'survivor' });
     await watcher.backend.caughtUp();
@@ -705,6 +731,8 @@ describe('RedisBackend: nodes', () => {
     const survivor = await node({ prefix: leaving.prefix });
     await survivor.backend.watch('room:a');
     await leaving.backend.presenceJoin('room:a', 'closing:7', { userId: 'alice' });
+    await survivor.backend.caughtUp();
+    survivor.heard.channelSignals.length = 0;
     await leaving.backend.close();
     await survivor.backend.caughtUp();
     expect(await survivor.backend.presenceList('room:a')).toEqual([]);
@@ -717,6 +745,8 @@ describe('RedisBackend: nodes', () => {
     await survivor.backend.watch('room:a');
     await survivor.backend.presenceJoin('room:a', 'survivor:1', { userId: 'alice', meta: { device: 'laptop' } });
     await leaving.backend.presenceJoin('room:a', 'closing:7', { userId: 'alice', meta: { device: 'phone' } });
+    await survivor.backend.caughtUp();
+    survivor.heard.channelSignals.length = 0;
     await leaving.backend.close();
     await survivor.backend.caughtUp();
     expect(await survivor.backend.presenceList('room:a')).toEqual([{ userId: 'alice', meta: { device: 'laptop' } }]);

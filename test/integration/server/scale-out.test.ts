@@ -1,8 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { RedisBackendOptions, SocketchartServer } from '../../../src/server/index.js';
+import type { Redis } from 'ioredis';
 import { FaultProxy } from '../../support/fault-proxy.js';
+import { testNode, type SocketStandIn } from '../../support/server-connection.js';
 import { freePort } from '../../support/ports.js';
 import { startRedis, type RedisProcess } from '../../support/redis.js';
 import { stateSizes } from '../../../src/server/state-sizes.js';
@@ -292,6 +294,68 @@ describe('scale-out over one real Redis', () => {
     await phone.close();
     expect(await watcher.nextOfType('presence')).toMatchObject({ joins: [], leaves: [{ userId: 'alice' }] });
     await Promise.all([watcher.close(), desktop.close(), laptop.close()]);
+  });
+
+  /**
+   * Nodes A, B and a watcher's node C on one Redis, built in this process so A's next publish can be held. Alice joins on
+   * A and B (the one on `shownOn` last); her connection on A changes the member shown (`first`), then her connection
+   * on B changes it again (`second`) while A's publish waits; once the watcher has heard B's announcement, A's is let go.
+   */
+  const racedPresence = async (ch: string, first: Record<string, unknown>, second: Record<string, unknown>, shownOn: 'A' | 'B') => {
+    const keyPrefix = `t${++prefixCounter}:`;
+    const [a, b, c] = await Promise.all(Array.from({ length: 3 }, () => testNode({ redis: { url: redis.url, keyPrefix, connectTimeoutMs: 3000 } })));
+    const frames = (socket: SocketStandIn, type: string) => socket.sent.filter((frame) => frame.type === type && frame.ch === ch);
+    const answered = async (socket: SocketStandIn, frame: Record<string, unknown>) => {
+      const count = frames(socket, 'presence_state').length;
+      socket.receive({ type: 'presence', ch, ...frame });
+      await eventually(() => frames(socket, 'presence_state').length > count, 3000, `the answer to ${JSON.stringify(frame)}`);
+    };
+    const watcher = c!.connect('watcher').socket;
+    watcher.receive({ type: 'subscribe', ch });
+    await eventually(() => watcher.ofType('subscribed').length === 1, 3000, 'subscribed');
+    const [onA, onB] = [a!.connect('alice').socket, b!.connect('alice').socket];
+    const joins = [[onA, { on: 'A' }], [onB, { on: 'B' }]] as const;
+    for (const [socket, meta] of shownOn === 'A' ? [...joins].reverse() : joins) await answered(socket, { action: 'join', meta });
+    await eventually(() => frames(watcher, 'presence').length === 2, 3000, 'both joins heard');
+    const { command } = a!.parts.backend as unknown as { command: Redis };
+    const publish = command.publish.bind(command);
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const spy = vi.spyOn(command, 'publish').mockImplementationOnce(async (...args: Parameters<Redis['publish']>) => {
+      await held;
+      return publish(...args);
+    });
+    try {
+      const heard = frames(watcher, 'presence').length;
+      const listed = JSON.stringify(await c!.parts.backend.presenceList(ch));
+      onA.receive({ type: 'presence', ch, ...first });
+      await eventually(async () => JSON.stringify(await c!.parts.backend.presenceList(ch)) !== listed, 3000, 'the change on A made');
+      await answered(onB, second);
+      const settled = await c!.parts.backend.presenceList(ch);
+      await eventually(() => frames(watcher, 'presence').length > heard, 3000, 'the change on B heard');
+      release();
+      await eventually(() => frames(onA, 'presence_state').length === 2, 3000, 'the change on A answered');
+      await c!.parts.backend.caughtUp();
+      return { last: frames(watcher, 'presence').at(-1), settled, listed: await c!.parts.backend.presenceList(ch) };
+    } finally {
+      release();
+      spy.mockRestore();
+      await Promise.all([a, b, c].map((node) => node!.stop()));
+    }
+  };
+
+  it('announces two changes of the member shown made on two nodes in the order they were made, though the first node’s announcement would leave late', async () => {
+    const { last, settled, listed } = await racedPresence('room:raced', { action: 'join', meta: { v: 3 } }, { action: 'join', meta: { v: 4 } }, 'B');
+    expect(settled).toEqual([{ userId: 'alice', meta: { v: 4 } }]);
+    expect(last).toMatchObject({ joins: [{ userId: 'alice', meta: { v: 4 } }], leaves: [] });
+    expect(listed).toEqual(settled);
+  });
+
+  it('announces the leave of a user whose last connection left on one node after the one shown left on another, though the first node’s announcement would leave late', async () => {
+    const { last, settled, listed } = await racedPresence('room:raced-leave', { action: 'leave' }, { action: 'leave' }, 'A');
+    expect(settled).toEqual([]);
+    expect(last).toMatchObject({ joins: [], leaves: [{ userId: 'alice' }] });
+    expect(listed).toEqual([]);
   });
 
   it('shows, once a node dies (SIGKILL) with the connection whose meta was shown and is reaped, the meta of the user’s connection on another node, announced as a join', async () => {

@@ -1068,6 +1068,7 @@ describe('Hub: a backend that fails', () => {
     await subscribed(watcher);
     alice.socket.receive({ type: 'presence', ch: 'chat:room', action: 'join', meta: { v: 1 } });
     await until(() => watcher.ofType('presence').length === 1);
+    vi.spyOn(parts.hub, 'channelSignal').mockImplementationOnce(() => undefined);
     await parts.backend.presenceLeave('chat:room', alice.connection.key, 'alice');
     parts.hub.recovered();
     await until(() => watcher.ofType('presence').length === 2);

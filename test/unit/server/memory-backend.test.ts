@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { BackendListener } from '../../../src/server/backend/types.js';
+import type { BackendListener, ChannelSignal } from '../../../src/server/backend/types.js';
 import { MemoryBackend } from '../../../src/server/backend/memory.js';
 import { LimitTable } from '../../../src/server/limit-table.js';
 import { RetentionRules } from '../../../src/server/retention.js';
@@ -18,10 +18,17 @@ async function started(maxDedupEntries?: number, historyMaxBytes = 1_000_000) {
     buckets: new LimitTable(Date, 100),
   });
   const statuses: boolean[] = [];
-  const listener: BackendListener = { message: () => undefined, channelSignal: () => undefined, globalSignal: () => undefined, recovered: () => undefined, status: (up) => statuses.push(up) };
+  const signals: { ch: string; signal: ChannelSignal }[] = [];
+  const listener: BackendListener = {
+    message: () => undefined,
+    channelSignal: (ch, signal) => signals.push({ ch, signal }),
+    globalSignal: () => undefined,
+    recovered: () => undefined,
+    status: (up) => statuses.push(up),
+  };
   await backend.start(listener);
   const publish = async (dedupKey: string) => backend.append('chat:a', { dataJson: '1', ts: Date.now(), id: dedupKey, dedupKey });
-  return { backend, statuses, publish };
+  return { backend, statuses, signals, publish };
 }
 
 beforeEach(() => {
@@ -138,6 +145,28 @@ describe('MemoryBackend: watches and presence', () => {
     expect(await backend.presenceJoin('chat:a', 'n:2', { userId: 'alice', meta: { v: 1 } })).toBe(false);
     expect(await backend.presenceJoin('chat:a', 'n:3', { userId: 'alice', meta: { v: 2 } })).toBe(true);
     expect(await backend.presenceList('chat:a')).toEqual([{ userId: 'alice', meta: { v: 2 } }]);
+  });
+
+  it('announces each change of the member shown to its listener as it makes it, before answering, in the order the changes were made', async () => {
+    const { backend, signals } = await started();
+    const presence = (joins: unknown[], leaves: unknown[] = []) => ({ ch: 'chat:a', signal: { kind: 'presence', joins, leaves } });
+    const calls = [
+      backend.presenceJoin('chat:a', 'n:1', { userId: 'alice', meta: { v: 1 } }),
+      backend.presenceJoin('chat:a', 'n:2', { userId: 'alice', meta: { v: 1 } }),
+      backend.presenceJoin('chat:a', 'n:3', { userId: 'alice', meta: { v: 2 } }),
+      backend.presenceUpdate('chat:a', 'n:1', { userId: 'alice', meta: { v: 3 } }),
+      backend.presenceLeave('chat:a', 'n:1', 'alice'),
+      backend.presenceLeave('chat:a', 'n:2', 'alice'),
+      backend.presenceLeave('chat:a', 'n:3', 'alice'),
+    ];
+    expect(signals, 'told synchronously').toEqual([
+      presence([{ userId: 'alice', meta: { v: 1 } }]),
+      presence([{ userId: 'alice', meta: { v: 2 } }]),
+      presence([{ userId: 'alice', meta: { v: 3 } }]),
+      presence([{ userId: 'alice', meta: { v: 2 } }]),
+      presence([], [{ userId: 'alice' }]),
+    ]);
+    await Promise.all(calls);
   });
 
   it('keeps a channel while another member is on it', async () => {
