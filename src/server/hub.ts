@@ -320,20 +320,17 @@ export class Hub implements BackendListener {
   /**
    * Removes one connection's presence: the backend announces a leave when it was the user's last connection, a join
    * when the user stays shown with other meta (their connection joined last of those left). A leave that fails
-   * is kept and tried again (`again`) with the next heartbeat or recovery of the backend: announced here then if the
-   * member is gone, though the failed attempt (which may have announced it unanswered) or a restarted backend removed it first.
+   * is kept and tried again (`again`) with the next heartbeat or recovery of the backend, which then announces the
+   * leave of a member a restarted backend lost, and not again one the failed attempt made unanswered.
    */
   private async leave(ch: string, ref: string, userId: string, again = false, undoesJoin = false): Promise<void> {
     const key = `${ref} ${ch}`;
     this.pendingLeaves.delete(key);
     try {
-      const { backend } = this.options;
-      const result = await backend.presenceLeave(ch, ref, userId).catch((error: unknown) => {
+      await this.options.backend.presenceLeave(ch, ref, userId, again && !undoesJoin).catch((error: unknown) => {
         this.pendingLeaves.set(key, { ch, ref, userId, undoesJoin });
         throw error;
       });
-      const gone = again && !undoesJoin && result.outcome === 'none' && !(await backend.presenceList(ch)).some((member) => member.userId === userId);
-      if (gone) await backend.signalChannel(ch, { kind: 'presence', joins: [], leaves: [{ userId }] });
     } catch (error) {
       this.options.logger.warn({ ch, err: errorText(error) }, 'presence leave failed');
     }

@@ -219,20 +219,28 @@ return 1
 );
 
 /**
- * KEYS: members hash, user's refs set, user's joins hash, node's entries set. ARGV: userId, ref, node entry, pub/sub
- * channel. Announces, and returns, {1} when the user left, {2, member JSON} when the member shown changed (as a join), else {0}.
+ * KEYS: members hash, user's refs set, user's joins hash, node's entries set, the leave's trace. ARGV: userId, ref, node
+ * entry, pub/sub channel, '1' for a leave tried again, trace ttl ms.
+ * Announces, and returns, {1} when the user left, {2, member JSON} when the member shown changed (as a join), else {0}.
+ * A removal leaves a trace for the ttl; a leave tried again of a connection gone already, with no trace and no other
+ * connection of the user present, announces the leave (Redis lost it without one).
  */
 export const presenceLeaveScript = new LuaScript(
   `${presence}
 redis.call('SREM', KEYS[4], ARGV[3])
-if redis.call('SREM', KEYS[2], ARGV[2]) == 0 then return {0} end
+if redis.call('SREM', KEYS[2], ARGV[2]) == 0 then
+  if ARGV[5] ~= '1' or redis.call('EXISTS', KEYS[5]) == 1 or redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return {0} end
+  announce(ARGV[4], {}, {gone(ARGV[1])})
+  return {1}
+end
+redis.call('SET', KEYS[5], '', 'PX', ARGV[6])
 redis.call('HDEL', KEYS[3], ARGV[2])
 local settled = settle(KEYS[1], KEYS[2], KEYS[3], ARGV[1])
 if settled[1] == 1 then announce(ARGV[4], {}, {gone(ARGV[1])}) end
 if settled[1] == 2 then announce(ARGV[4], {settled[2]}, {}) end
 return settled
 `,
-  4,
+  5,
 );
 
 /**

@@ -489,9 +489,11 @@ export class RedisBackend implements Backend {
     return (await this.run(presenceUpdateScript, [...keys, member.userId, ref, JSON.stringify(member), this.topic('chan', ch)])) === 1;
   }
 
-  async presenceLeave(ch: string, ref: string, userId: string): Promise<PresenceLeave> {
+  async presenceLeave(ch: string, ref: string, userId: string, again = false): Promise<PresenceLeave> {
     const entry = JSON.stringify([ch, userId, ref]);
-    const [outcome, json] = (await this.run(presenceLeaveScript, [...this.presenceKeys(ch, userId), userId, ref, entry, this.topic('chan', ch)])) as [number, string?];
+    const keys = [...this.presenceKeys(ch, userId), this.key('pl', `${ch} ${ref}`)];
+    const args = [userId, ref, entry, this.topic('chan', ch), again ? '1' : '0', this.config.redis.nodeTimeoutMs];
+    const [outcome, json] = (await this.run(presenceLeaveScript, [...keys, ...args])) as [number, string?];
     if (outcome === 1) return { outcome: 'left' };
     return outcome === 2 ? { outcome: 'shown', member: toMember(userId, json ?? '') } : { outcome: 'none' };
   }

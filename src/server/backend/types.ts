@@ -90,8 +90,13 @@ export interface Backend {
   presenceJoin(ch: string, ref: string, member: PresenceMember): Promise<boolean>;
   /** Replaces the member (its meta) of a connection already present, now the one joined last; announces a join, and answers true, when the member shown changed. */
   presenceUpdate(ch: string, ref: string, member: PresenceMember): Promise<boolean>;
-  /** Removes one connection's presence, announcing what changed: a leave, a member shown with other meta (a join), or nothing. */
-  presenceLeave(ch: string, ref: string, userId: string): Promise<PresenceLeave>;
+  /**
+   * Removes one connection's presence, announcing what changed: a leave, a member shown with other meta (a join), or nothing.
+   * `again`: this leave was tried before and failed, perhaps made unanswered. When the connection is gone already, the
+   * backend announces the user's leave only if none of their connections is present and nothing shows the earlier
+   * attempt made it (a backend that lost its data, as Redis restarted empty).
+   */
+  presenceLeave(ch: string, ref: string, userId: string, again?: boolean): Promise<PresenceLeave>;
   presenceList(ch: string): Promise<PresenceMember[]>;
   /** Counts connection `ref` of the user typing on the channel for `ttlMs` from now (a refresh pushes its time back). */
   typingStart(ch: string, userId: string, ref: string, ttlMs: number): Promise<void>;

@@ -559,6 +559,36 @@ describe('RedisBackend: presence across nodes', () => {
     expect(await inspector.keys(`${a.prefix}p[jr]:*`), 'nothing left of alice').toEqual([]);
   });
 
+  it('takes a leave tried again after one made unanswered for made: it announces nothing more while its trace lasts, nodeTimeoutMs', async () => {
+    const { backend, heard, prefix } = await node();
+    await backend.watch('chat:a');
+    await backend.presenceJoin('chat:a', 'n:1', { userId: 'alice' });
+    expect(await backend.presenceLeave('chat:a', 'n:1', 'alice')).toEqual({ outcome: 'left' });
+    const [trace] = await inspector.keys(`${prefix}pl:*`);
+    expect(await inspector.pttl(trace!)).toBeGreaterThan(NODE_TIMEOUT_MS - 1000);
+    expect(await inspector.pttl(trace!)).toBeLessThanOrEqual(NODE_TIMEOUT_MS);
+    expect(await backend.presenceLeave('chat:a', 'n:1', 'alice', true)).toEqual({ outcome: 'none' });
+    expect(await backend.presenceLeave('chat:a', 'n:1', 'alice', true)).toEqual({ outcome: 'none' });
+    await backend.caughtUp();
+    expect(heard.channelSignals.filter(({ signal }) => signal.kind === 'presence' && signal.leaves.length > 0)).toEqual([{ ch: 'chat:a', signal: { kind: 'presence', joins: [], leaves: [{ userId: 'alice' }] } }]);
+  });
+
+  it('announces, when a leave is tried again, the leave of a user Redis forgot with no trace of an earlier one (restarted empty), unless another connection of theirs is present', async () => {
+    const a = await node();
+    const b = await node({ prefix: a.prefix });
+    await b.backend.watch('chat:a');
+    await a.backend.presenceJoin('chat:a', 'a:1', { userId: 'alice' });
+    await a.backend.presenceJoin('chat:a', 'a:2', { userId: 'bob' });
+    await inspector.del(...(await inspector.keys(`${a.prefix}p*`)));
+    await b.backend.presenceJoin('chat:a', 'b:3', { userId: 'bob' });
+    expect(await a.backend.presenceLeave('chat:a', 'a:2', 'bob', true)).toEqual({ outcome: 'none' });
+    expect(await a.backend.presenceLeave('chat:a', 'a:1', 'alice', false), 'a first attempt').toEqual({ outcome: 'none' });
+    expect(await a.backend.presenceLeave('chat:a', 'a:1', 'alice', true)).toEqual({ outcome: 'left' });
+    await b.backend.caughtUp();
+    expect(b.heard.channelSignals.filter(({ signal }) => signal.kind === 'presence' && signal.leaves.length > 0)).toEqual([{ ch: 'chat:a', signal: { kind: 'presence', joins: [], leaves: [{ userId: 'alice' }] } }]);
+    expect(await a.backend.presenceList('chat:a')).toEqual([{ userId: 'bob' }]);
+  });
+
   it('keeps the member shown when the connections left joined without the member each joined with kept (by an earlier version)', async () => {
     const { backend, prefix } = await node();
     await inspector.sadd(`${prefix}pr:chat:a alice`, 'old:1');

@@ -516,6 +516,28 @@ describe('scale-out over one real Redis', () => {
     await watcher.close();
   });
 
+  it('announces once the leave of a member whose presence leave Redis made while its answer was held up', async () => {
+    const prefix = `t${++prefixCounter}:`;
+    const { proxy, node: a } = await proxiedNode(prefix, {}, hiccups);
+    const b = await startNode(prefix, {}, redis.url, hiccups);
+    const watcher = await connectAs(b, 'watcher');
+    await subscribe(watcher, 'room:held');
+    const alice = await connectAs(a, 'alice');
+    alice.send({ type: 'presence', ch: 'room:held', action: 'join' });
+    await alice.nextOfType('presence_state');
+    await watcher.nextOfType('presence', { ch: 'room:held' });
+    proxy.mode = 'stall-downstream';
+    await alice.close();
+    await watcher.next((frame) => frame.type === 'presence' && (frame.leaves as unknown[]).length > 0, 3000);
+    await eventually(() => stateSizes(a).pendingLeaves === 1, 3000, 'the leave pending on A');
+    proxy.mode = 'pass';
+    await eventually(() => stateSizes(a).pendingLeaves === 0, 8000, 'the leave tried again on A');
+    watcher.send({ type: 'presence', ch: 'room:held', action: 'list' });
+    expect((await watcher.nextOfType('presence_state')).members).toEqual([]);
+    expect(watcher.ofType('presence', 'room:held').filter((frame) => (frame.leaves as unknown[]).length > 0)).toHaveLength(1);
+    await watcher.close();
+  });
+
   it('does not keep listing a member whose presence join timed out (answered SERVER_ERROR) during a hiccup', async () => {
     const prefix = `t${++prefixCounter}:`;
     const { proxy, node: a } = await proxiedNode(prefix, {}, hiccups);

@@ -825,13 +825,15 @@ describe('Hub: a backend that fails', () => {
     return { parts, watcher, alice };
   }
 
-  /** `connection` (alice's, present on chat:room) closes while the backend refuses its leave; the backend, restarted, then forgets it. */
-  async function closedWhileDownThenForgotten(parts: NodeParts, connection: ServerConnection) {
+  /** `connection` (alice's, present on chat:room) closes; the backend makes its leave, but the answer is lost. */
+  async function closedWithLeaveUnanswered(parts: NodeParts, connection: ServerConnection) {
     const leave = parts.backend.presenceLeave.bind(parts.backend);
-    vi.spyOn(parts.backend, 'presenceLeave').mockImplementationOnce(down);
+    vi.spyOn(parts.backend, 'presenceLeave').mockImplementationOnce(async (...args) => {
+      await leave(...args);
+      throw new Error('backend down');
+    });
     connection.closeWith(1000, 'bye');
     await connection.closed;
-    await leave('chat:room', connection.key, 'alice');
   }
 
   it('answers a publish it fails with SERVER_ERROR naming the channel and the id, and keeps the connection', async () => {
@@ -976,10 +978,12 @@ describe('Hub: a backend that fails', () => {
     alice.receive({ type: 'presence', ch: 'chat:room', action: 'join' });
     await until(() => alice.ofType('error').length === 1);
     expect(parts.hub.sizes().pendingLeaves).toBe(1);
+    const leave = vi.spyOn(parts.backend, 'presenceLeave');
     parts.hub.recovered();
     await until(() => parts.hub.sizes().pendingLeaves === 0);
     await new Promise((resolve) => setImmediate(resolve));
     expect(watcher.ofType('presence')).toEqual([]);
+    expect(leave, 'not to announce the leave of a member it finds gone').toHaveBeenCalledWith('chat:room', expect.any(String), 'alice', false);
   });
 
   it('tries a leave it failed again once the backend has recovered, and announces it then', async () => {
@@ -992,6 +996,7 @@ describe('Hub: a backend that fails', () => {
     await until(() => watcher.ofType('presence').length === 2);
     expect(watcher.ofType('presence')[1]).toMatchObject({ joins: [], leaves: [{ userId: 'alice' }] });
     expect(parts.hub.sizes().pendingLeaves).toBe(0);
+    expect(parts.backend.presenceLeave, 'to announce the leave of a member a restarted backend lost').toHaveBeenLastCalledWith('chat:room', alice.connection.key, 'alice', true);
   });
 
   it('tries a leave it failed again on the backend’s next heartbeat, and announces it then', async () => {
@@ -1005,12 +1010,14 @@ describe('Hub: a backend that fails', () => {
     expect(parts.hub.sizes().pendingLeaves).toBe(0);
   });
 
-  it('announces a leave it failed once the backend has recovered, though a restarted backend had forgotten the member already', async () => {
+  it('announces once a leave the backend made though its answer was lost: trying it again once the backend has recovered finds it made', async () => {
     const { parts, watcher, alice } = await aliceJoinedWhileWatched();
-    await closedWhileDownThenForgotten(parts, alice.connection);
+    await closedWithLeaveUnanswered(parts, alice.connection);
+    expect(parts.hub.sizes().pendingLeaves).toBe(1);
     parts.hub.recovered();
-    await until(() => watcher.ofType('presence').length === 2);
-    expect(watcher.ofType('presence')[1]).toMatchObject({ joins: [], leaves: [{ userId: 'alice' }] });
+    await until(() => parts.hub.sizes().pendingLeaves === 0);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(watcher.ofType('presence').filter((frame) => (frame.leaves as unknown[]).length > 0)).toEqual([{ type: 'presence', ch: 'chat:room', joins: [], leaves: [{ userId: 'alice' }] }]);
   });
 
   it('announces no leave, once the backend has recovered, of a member another connection keeps present', async () => {
@@ -1020,7 +1027,7 @@ describe('Hub: a backend that fails', () => {
     await subscribed(watcher);
     for (const tab of [phone, laptop]) tab.socket.receive({ type: 'presence', ch: 'chat:room', action: 'join' });
     await until(() => phone.socket.ofType('presence_state').length === 1 && laptop.socket.ofType('presence_state').length === 1);
-    await closedWhileDownThenForgotten(parts, phone.connection);
+    await closedWithLeaveUnanswered(parts, phone.connection);
     parts.hub.recovered();
     await until(() => parts.hub.sizes().pendingLeaves === 0);
     await new Promise((resolve) => setImmediate(resolve));
