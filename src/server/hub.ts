@@ -54,8 +54,11 @@ interface PendingLeave {
   ch: string;
   ref: string;
   userId: string;
-  /** Undoes a failed join: announced only when it removes the member, never seen join otherwise. */
-  undoesJoin: boolean;
+  /**
+   * Whether the backend announces the leave of a member it finds gone already (one it lost, as Redis restarted
+   * empty): not for a leave undoing a failed join (the member may never have joined), nor once a reaper announced it.
+   */
+  announceLost: boolean;
 }
 
 /** Idempotency key of a publish: its id, per publisher and channel. */
@@ -300,7 +303,7 @@ export class Hub implements BackendListener {
     } catch (error) {
       if (client.presence?.get(ch) === member) {
         client.presence.delete(ch);
-        this.pendingLeaves.set(`${client.key} ${ch}`, { ch, ref: client.key, userId: member.userId, undoesJoin: true });
+        this.pendingLeaves.set(`${client.key} ${ch}`, { ch, ref: client.key, userId: member.userId, announceLost: false });
       }
       throw error;
     }
@@ -320,15 +323,15 @@ export class Hub implements BackendListener {
   /**
    * Removes one connection's presence: the backend announces a leave when it was the user's last connection, a join
    * when the user stays shown with other meta (their connection joined last of those left). A leave that fails
-   * is kept and tried again (`again`) with the next heartbeat or recovery of the backend, which then announces the
+   * is kept and tried again (`retry`) with the next heartbeat or recovery of the backend, which then announces the
    * leave of a member a restarted backend lost, and not again one the failed attempt made unanswered.
    */
-  private async leave(ch: string, ref: string, userId: string, again = false, undoesJoin = false): Promise<void> {
+  private async leave(ch: string, ref: string, userId: string, retry?: { announceLost: boolean }): Promise<void> {
     const key = `${ref} ${ch}`;
     this.pendingLeaves.delete(key);
     try {
-      await this.options.backend.presenceLeave(ch, ref, userId, again && !undoesJoin).catch((error: unknown) => {
-        this.pendingLeaves.set(key, { ch, ref, userId, undoesJoin });
+      await this.options.backend.presenceLeave(ch, ref, userId, retry?.announceLost ?? false).catch((error: unknown) => {
+        this.pendingLeaves.set(key, { ch, ref, userId, announceLost: retry?.announceLost ?? true });
         throw error;
       });
     } catch (error) {
@@ -477,12 +480,12 @@ export class Hub implements BackendListener {
     }
   }
 
-  recovered(): void {
+  recovered(reaped = false): void {
     for (const [ch, entry] of this.channels) {
       if (!entry.watched) this.watch(ch, entry);
       for (const sub of entry.subs.keys()) sub.resync();
     }
-    this.retryLeaves();
+    this.retryLeaves(reaped);
     for (const set of this.users.values()) {
       for (const client of set) {
         for (const [ch, member] of client.presence ?? []) {
@@ -496,14 +499,17 @@ export class Hub implements BackendListener {
     this.retryLeaves();
   }
 
-  /** A pending leave of a connection present again (it joined once more while the leave failed) is dropped. */
-  private retryLeaves(): void {
-    for (const [key, { ch, ref, userId, undoesJoin }] of [...this.pendingLeaves]) {
+  /**
+   * A pending leave of a connection present again (it joined once more while the leave failed) is dropped. Once
+   * this node was `reaped`, a member found gone is not announced: its reaper did.
+   */
+  private retryLeaves(reaped = false): void {
+    for (const [key, { ch, ref, userId, announceLost }] of [...this.pendingLeaves]) {
       if ([...(this.users.get(userId) ?? [])].some((client) => client.key === ref && client.presence?.has(ch))) {
         this.pendingLeaves.delete(key);
         continue;
       }
-      this.leave(ch, ref, userId, true, undoesJoin).catch(logFailure(this.options.logger, 'presence leave failed'));
+      this.leave(ch, ref, userId, { announceLost: announceLost && !reaped }).catch(logFailure(this.options.logger, 'presence leave failed'));
     }
   }
 

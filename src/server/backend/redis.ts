@@ -204,7 +204,7 @@ export class RedisBackend implements Backend {
       await this.subscriber.ping();
       this.config.logger.info('redis reachable again; resuming from history');
       const reaped = await this.beat();
-      this.listener?.recovered();
+      this.listener?.recovered(reaped);
       if (reaped) await this.command.del(this.reapedMark(this.config.nodeId));
     } catch (error) {
       this.lostSinceRecovery = true;
@@ -256,7 +256,7 @@ export class RedisBackend implements Backend {
     if (!(await this.beat())) return;
     if (!this.recovering && !this.lostSinceRecovery && !this.closed) {
       this.config.logger.warn('this node was taken for dead and its presence reaped; registering it again');
-      this.listener?.recovered();
+      this.listener?.recovered(true);
     }
     await this.command.del(this.reapedMark(this.config.nodeId));
   }

@@ -52,8 +52,11 @@ export interface BackendListener {
   message(ch: string, message: StoredMessage): void;
   channelSignal(ch: string, signal: ChannelSignal): void;
   globalSignal(signal: GlobalSignal): void;
-  /** The shared store came back after an outage: resume subscriptions from history and re-register presence. */
-  recovered(): void;
+  /**
+   * The shared store came back after an outage: resume subscriptions from history and re-register presence.
+   * `reaped`: this node was taken for dead meanwhile, and each of its presence entries removed and announced by its reaper.
+   */
+  recovered(reaped?: boolean): void;
   /** The shared store answered a heartbeat: a chance to try again what failed meanwhile (presence leaves). */
   beat?(): void;
   /** Reachability of the shared store changed. */

@@ -42,13 +42,18 @@ function recorder() {
     channelSignals: [] as { ch: string; signal: ChannelSignal }[],
     globalSignals: [] as GlobalSignal[],
     recovered: 0,
+    /** For each recovery, whether the node was told it had been reaped meanwhile. */
+    reaped: [] as boolean[],
     statuses: [] as boolean[],
   };
   const listener: BackendListener = {
     message: (ch, message) => heard.messages.push({ ch, message }),
     channelSignal: (ch, signal) => heard.channelSignals.push({ ch, signal }),
     globalSignal: (signal) => heard.globalSignals.push(signal),
-    recovered: () => (heard.recovered += 1),
+    recovered: (reaped) => {
+      heard.recovered += 1;
+      heard.reaped.push(reaped === true);
+    },
     status: (up) => heard.statuses.push(up),
   };
   return { heard, listener };
@@ -736,6 +741,7 @@ describe('RedisBackend: nodes', () => {
     await vi.advanceTimersByTimeAsync(HEARTBEAT_MS);
     await commandsAnswered(paused.backend);
     expect(paused.heard.recovered, 'the next beat finds no mark').toBe(1);
+    expect(paused.heard.reaped).toEqual([true]);
   });
 
   it('leaves the node set and its presence entries on close, and tells its node nothing more', async () => {
@@ -844,7 +850,7 @@ describe('RedisBackend: nodes', () => {
     expect(await inspector.exists(`${prefix}reaped:away`)).toBe(0);
     await vi.advanceTimersByTimeAsync(HEARTBEAT_MS);
     await commandsAnswered(backend);
-    expect(heard.recovered).toBe(1);
+    expect(heard.reaped).toEqual([true]);
   });
 
   it('says Redis went away and came back, asks its node once to recover, and fans out again', async () => {
@@ -865,6 +871,6 @@ describe('RedisBackend: nodes', () => {
     expect(heard.messages.map(({ message }) => message.seq)).toEqual([seq]);
     await vi.advanceTimersByTimeAsync(HEARTBEAT_MS);
     await commandsAnswered(backend);
-    expect(heard.recovered).toBe(1);
+    expect(heard.reaped, 'once, not reaped').toEqual([false]);
   });
 });

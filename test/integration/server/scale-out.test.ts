@@ -453,6 +453,33 @@ describe('scale-out over one real Redis', () => {
       proxy.mode = 'blackhole';
     }));
 
+  it('announces once the leave of a connection that closed while its node, cut from Redis, was reaped: the reaper told it', async () => {
+    const prefix = `t${++prefixCounter}:`;
+    const { proxy, node: a } = await proxiedNode(prefix);
+    const b = await startNode(prefix);
+    const watcher = await connectAs(b, 'watcher');
+    await subscribe(watcher, 'room:gone');
+    const [alice, bob] = await Promise.all([connectAs(a, 'alice'), connectAs(a, 'bob')]);
+    for (const member of [alice, bob]) {
+      member.send({ type: 'presence', ch: 'room:gone', action: 'join' });
+      await member.nextOfType('presence_state');
+    }
+    proxy.mode = 'refuse';
+    proxy.reset();
+    await alice.close();
+    await eventually(() => stateSizes(a).pendingLeaves === 1, 3000, 'the leave pending on A');
+    const leaves = () => watcher.ofType('presence', 'room:gone').flatMap((frame) => frame.leaves as { userId: string }[]);
+    await eventually(() => leaves().length === 2, NODE_TIMEOUT_MS + 5000, 'A reaped');
+    proxy.mode = 'pass';
+    await watcher.next((frame) => frame.type === 'presence' && (frame.joins as unknown[]).length > 0 && (frame.leaves as unknown[]).length === 0, 10_000);
+    await eventually(() => stateSizes(a).pendingLeaves === 0, 3000, 'no leave pending on A');
+    await delay(HEARTBEAT_MS * 3);
+    expect(leaves().filter(({ userId }) => userId === 'alice')).toHaveLength(1);
+    watcher.send({ type: 'presence', ch: 'room:gone', action: 'list' });
+    expect((await watcher.nextOfType('presence_state')).members).toEqual([{ userId: 'bob' }]);
+    await Promise.all([watcher.close(), bob.close()]);
+  });
+
   it('removes, once Redis is back, the presence of a connection that closed while Redis was unreachable', async () => {
     const logs = captureLogger();
     const { proxy, node } = await proxiedNode(`t${++prefixCounter}:`, { logger: logs.logger });

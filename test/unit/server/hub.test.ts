@@ -999,6 +999,19 @@ describe('Hub: a backend that fails', () => {
     expect(parts.backend.presenceLeave, 'to announce the leave of a member a restarted backend lost').toHaveBeenLastCalledWith('chat:room', alice.connection.key, 'alice', true);
   });
 
+  it('tries a leave it failed again once it recovered from being reaped, and then on, leaving the leave of a member gone to its reaper', async () => {
+    const { parts, watcher, alice } = await aliceJoinedWhileWatched();
+    vi.spyOn(parts.backend, 'presenceLeave').mockImplementationOnce(down).mockImplementationOnce(down);
+    alice.connection.closeWith(1000, 'bye');
+    await alice.connection.closed;
+    parts.hub.recovered(true);
+    await until(() => vi.mocked(parts.backend.presenceLeave).mock.calls.length === 2 && parts.hub.sizes().pendingLeaves === 1);
+    parts.hub.beat();
+    await until(() => watcher.ofType('presence').length === 2);
+    expect(parts.hub.sizes().pendingLeaves).toBe(0);
+    expect(parts.backend.presenceLeave, 'not to announce the leave of a member it finds gone').toHaveBeenLastCalledWith('chat:room', alice.connection.key, 'alice', false);
+  });
+
   it('tries a leave it failed again on the backend’s next heartbeat, and announces it then', async () => {
     const { parts, watcher, alice } = await aliceJoinedWhileWatched();
     vi.spyOn(parts.backend, 'presenceLeave').mockImplementationOnce(down);
