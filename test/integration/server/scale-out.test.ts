@@ -521,16 +521,22 @@ describe('scale-out over one real Redis', () => {
     await writer.close();
   });
 
-  it('announces the leave of a member whose presence leave timed out while the link to Redis hung for a moment', async () => {
+  /** Alice joins `ch` on node A, which reaches Redis through a proxy (with `hiccups`); a watcher on node B sees her. */
+  const aliceJoinedOverHiccups = async (ch: string) => {
     const prefix = `t${++prefixCounter}:`;
     const { proxy, node: a } = await proxiedNode(prefix, {}, hiccups);
     const b = await startNode(prefix, {}, redis.url, hiccups);
     const watcher = await connectAs(b, 'watcher');
-    await subscribe(watcher, 'room:hiccup');
+    await subscribe(watcher, ch);
     const alice = await connectAs(a, 'alice');
-    alice.send({ type: 'presence', ch: 'room:hiccup', action: 'join' });
+    alice.send({ type: 'presence', ch, action: 'join' });
     await alice.nextOfType('presence_state');
-    await watcher.nextOfType('presence', { ch: 'room:hiccup' });
+    await watcher.nextOfType('presence', { ch });
+    return { proxy, a, watcher, alice };
+  };
+
+  it('announces the leave of a member whose presence leave timed out while the link to Redis hung for a moment', async () => {
+    const { proxy, a, watcher, alice } = await aliceJoinedOverHiccups('room:hiccup');
     proxy.mode = 'blackhole';
     await alice.close();
     await delay(400);
@@ -544,15 +550,7 @@ describe('scale-out over one real Redis', () => {
   });
 
   it('announces once the leave of a member whose presence leave Redis made while its answer was held up', async () => {
-    const prefix = `t${++prefixCounter}:`;
-    const { proxy, node: a } = await proxiedNode(prefix, {}, hiccups);
-    const b = await startNode(prefix, {}, redis.url, hiccups);
-    const watcher = await connectAs(b, 'watcher');
-    await subscribe(watcher, 'room:held');
-    const alice = await connectAs(a, 'alice');
-    alice.send({ type: 'presence', ch: 'room:held', action: 'join' });
-    await alice.nextOfType('presence_state');
-    await watcher.nextOfType('presence', { ch: 'room:held' });
+    const { proxy, a, watcher, alice } = await aliceJoinedOverHiccups('room:held');
     proxy.mode = 'stall-downstream';
     await alice.close();
     await watcher.next((frame) => frame.type === 'presence' && (frame.leaves as unknown[]).length > 0, 3000);
