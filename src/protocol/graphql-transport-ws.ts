@@ -136,7 +136,8 @@ export function graphqlTransportWsProtocol(options: GraphqlTransportWsOptions = 
           return;
         case 'next':
           if (id === undefined) break;
-          sink.data({ ch: id, data: frame.payload });
+          if (isRecord(frame.payload)) sink.data({ ch: id, data: frame.payload });
+          else sink.invalid(invalid('A graphql-transport-ws "next" frame carries a result object'));
           return;
         case 'error':
           if (id === undefined) break;

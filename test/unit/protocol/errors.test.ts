@@ -83,6 +83,20 @@ describe('SocketchartError', () => {
     expect(error.with({ message: 'other', details: undefined }).toJSON()).toEqual({ ...error.toJSON(), message: 'other', details: undefined });
   });
 
+  it('as JSON keeps its name, code, message, recovery, close code, wait, message id and details', () => {
+    const error = new SocketchartError(ErrorCode.RATE_LIMIT_EXCEEDED, { message: 'slow down', details: { scope: 'chat' }, closeCode: 4029, retryAfterMs: 2_000, messageId: 'm-1', recovery: 'none' });
+    expect(JSON.parse(JSON.stringify(error))).toEqual({
+      name: 'SocketchartError',
+      code: 'RATE_LIMIT_EXCEEDED',
+      message: 'slow down',
+      recovery: 'none',
+      closeCode: 4029,
+      retryAfterMs: 2_000,
+      messageId: 'm-1',
+      details: { scope: 'chat' },
+    });
+  });
+
   it('with() on an error without the optional fields leaves them out, and gives no cause', () => {
     const copy = new SocketchartError(ErrorCode.TIMEOUT).with({ recovery: 'none' });
     expect(JSON.parse(JSON.stringify(copy))).toEqual({ name: 'SocketchartError', code: 'TIMEOUT', message: 'TIMEOUT', recovery: 'none' });

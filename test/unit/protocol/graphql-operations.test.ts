@@ -124,6 +124,18 @@ describe('execute(): one-shot operations', () => {
     expect(gql.completes).toEqual([]);
   });
 
+  it('a next frame without a result object is reported and settles nothing; the result that follows does', async () => {
+    const { h } = graphql();
+    await h.connect();
+    const result = h.connection.execute(query, { id: 'q' });
+    socketOf(h).push({ type: 'next', id: 'q', payload: null });
+    expect(await standing(result)).toBe('pending');
+    expect(h.errors).toMatchObject([{ code: ErrorCode.INVALID_MESSAGE_FORMAT, recovery: 'none' }]);
+    socketOf(h).push({ type: 'next', id: 'q', payload: { data: { hello: 'world' } } });
+    await expect(result).resolves.toEqual({ data: { hello: 'world' } });
+    expect(h.connection.status).toBe('connected');
+  });
+
   it('started before the link is up, it is written once the server acknowledged connection_init', async () => {
     const { h, gql } = graphql();
     gql.ack = false;
@@ -366,6 +378,35 @@ describe('iterate(): results as an async iterator', () => {
     await expect(pending).rejects.toBe(reason);
     expect(await iterator.next()).toEqual({ value: undefined, done: true });
     expect(gql.completes).toEqual([{ type: 'complete', id: 's' }]);
+  });
+
+  it('an aborted signal drops the results not read yet: the next read rejects with its reason', async () => {
+    const { h } = graphql();
+    await h.connect();
+    const controller = new AbortController();
+    const iterator = h.connection.iterate(subscription, { id: 's', signal: controller.signal });
+    socketOf(h).push({ type: 'next', id: 's', payload: { n: 1 } });
+    socketOf(h).push({ type: 'next', id: 's', payload: { n: 2 } });
+    const reason = new Error('left the page');
+    controller.abort(reason);
+    await expect(iterator.next()).rejects.toBe(reason);
+    expect(await iterator.next()).toEqual({ value: undefined, done: true });
+  });
+
+  it('leaves no listener on the signal once the iteration is over: completed, failed or broken off', async () => {
+    const { h } = graphql();
+    await h.connect();
+    const signal = new AbortController().signal;
+    const completed = h.connection.iterate(subscription, { id: 'c', signal });
+    const failed = h.connection.iterate(subscription, { id: 'f', signal });
+    const broken = h.connection.iterate(subscription, { id: 'b', signal });
+    expect(getEventListeners(signal, 'abort')).toHaveLength(3);
+    socketOf(h).push({ type: 'complete', id: 'c' });
+    socketOf(h).push({ type: 'error', id: 'f', payload: [{ message: 'no' }] });
+    await broken.return!();
+    expect(await completed.next()).toEqual({ value: undefined, done: true });
+    await expect(failed.next()).rejects.toMatchObject({ code: ErrorCode.SERVER_ERROR });
+    expect(getEventListeners(signal, 'abort')).toHaveLength(0);
   });
 
   it('an already aborted signal throws its reason at the call, and nothing is written', async () => {

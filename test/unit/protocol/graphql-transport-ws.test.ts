@@ -129,6 +129,15 @@ describe('graphql-transport-ws adapter: what it refuses', () => {
     expect(invalidOf('{"type":"complete","id":""}').message).toBe('A graphql-transport-ws "complete" frame needs an id');
   });
 
+  it('refuses a next frame whose result is not an object, as a graphql-ws client does', () => {
+    for (const payload of [undefined, null, 'text', 3, [{ data: {} }]]) {
+      expect(invalidOf(JSON.stringify({ type: 'next', id: 'op1', payload })), JSON.stringify(payload)).toMatchObject({
+        message: 'A graphql-transport-ws "next" frame carries a result object',
+        recovery: 'none',
+      });
+    }
+  });
+
   it('an error frame fails its operation with the first GraphQL error\'s message, cut at 200 characters, and the id cut at 64', () => {
     const long = 'm'.repeat(201);
     const [id, error] = endOf(JSON.stringify({ type: 'error', id: 'i'.repeat(70), payload: [{ message: long }, { message: 'second' }] }));

@@ -217,6 +217,16 @@ describe('default JSON protocol: decoding', () => {
     for (const id of [42, { id: 'm1' }, null]) expect(errorOf({ id }).messageId).toBeUndefined();
   });
 
+  it('a retry_after in fractions of a second is the nearest whole millisecond', () => {
+    const waitOf = (retry_after: number) => {
+      const call = decodeOne({ type: 'error', code: 'RATE_LIMIT_EXCEEDED', message: 'slow down', retry_after });
+      return call.kind === 'serverError' ? call.error.retryAfterMs : call.kind;
+    };
+    expect(waitOf(1.005)).toBe(1_005);
+    expect(waitOf(0.0016)).toBe(2);
+    expect(waitOf(0.0004)).toBe(0);
+  });
+
   it('a nested error frame ({ error: { code, message, details } }) gives the same typed error; request_id names the message, retry_after may sit in details', () => {
     const call = decodeOne({
       id: 'error-123',
@@ -239,6 +249,15 @@ describe('default JSON protocol: decoding', () => {
     const bare = decodeOne({ id: 'error-9', type: 'error', error: { code: 'AUTHENTICATION_FAILED', message: 'Invalid or expired token' } });
     expect(bare).toMatchObject({ kind: 'serverError', error: { code: ErrorCode.AUTHENTICATION_FAILED, recovery: 'refresh_token' } });
     if (bare.kind === 'serverError') expect(bare.error.messageId).toBeUndefined();
+  });
+
+  it('an error frame whose `error` is not an object is read as a flat one', () => {
+    for (const error of [null, 'quota', 7, ['x']]) {
+      expect(decodeOne({ type: 'error', code: 'RATE_LIMIT_EXCEEDED', message: 'slow down', id: 'm1', error }), JSON.stringify(error)).toMatchObject({
+        kind: 'serverError',
+        error: { code: ErrorCode.RATE_LIMIT_EXCEEDED, message: 'slow down', messageId: 'm1' },
+      });
+    }
   });
 
   it('error frames with every known code keep that code; an unknown code becomes SERVER_ERROR', () => {
@@ -264,6 +283,13 @@ describe('default JSON protocol: decoding', () => {
     expect(nested).toMatchObject({ kind: 'serverError', error: { retryAfterMs: 2_000 } });
     const flat = decodeOne({ type: 'error', code: 'RATE_LIMIT_EXCEEDED', message: 'slow', details: { retry_after: 3 } });
     expect(flat).toMatchObject({ kind: 'serverError', error: { retryAfterMs: 3_000 } });
+  });
+
+  it("a nested error's own retry_after counts before one beside it or in its details", () => {
+    const both = decodeOne({ type: 'error', error: { code: 'RATE_LIMIT_EXCEEDED', message: 'slow', retry_after: 1, details: { retry_after: 3 } }, retry_after: 2 });
+    expect(both).toMatchObject({ kind: 'serverError', error: { retryAfterMs: 1_000 } });
+    const beside = decodeOne({ type: 'error', error: { code: 'RATE_LIMIT_EXCEEDED', message: 'slow', details: { retry_after: 3 } }, retry_after: 2 });
+    expect(beside).toMatchObject({ kind: 'serverError', error: { retryAfterMs: 2_000 } });
   });
 
   it('an error frame without a message is described by its code, cut at 64 characters, or as a server error', () => {

@@ -53,6 +53,16 @@ describe('Operations', () => {
     expect(unanswered.seen).toEqual([`error ${ErrorCode.INVALID_MESSAGE_FORMAT}`]);
   });
 
+  it('a one-shot whose result came before it was written is never written', () => {
+    const { host, ops, up } = operations();
+    const { seen, sink } = recorder();
+    ops.start({ q: 1 }, sink, { id: 'a', once: true });
+    ops.next('a', 1);
+    up();
+    expect(host.written).toEqual([]);
+    expect(seen).toEqual(['next 1']);
+  });
+
   it('on a drop, a one-shot that has its result is forgotten, a live operation waits to be written again, and one that must not run twice ends', () => {
     const { host, ops, up, down } = operations();
     up();
@@ -179,6 +189,15 @@ describe('Operations', () => {
     expect([host.written, ops.has('a')]).toEqual([[], false]);
   });
 
+  it('a frame of exactly maxMessageBytes is written (the limit is inclusive)', () => {
+    const { host, ops, up } = operations();
+    up();
+    const payload = 'x'.repeat(90); // start a "xxx…": 8 + 92 = 100 bytes
+    ops.start(payload, undefined, { id: 'a' });
+    expect(host.written).toEqual([`start a "${payload}"`]);
+    expect(host.written[0]).toHaveLength(100);
+  });
+
   it('a close for a frame too large fails the largest operation written and not answered, and only it', () => {
     const { host, ops, up } = operations();
     const small = recorder();
@@ -193,6 +212,30 @@ describe('Operations', () => {
     expect([small.seen, large.seen, unwritten.seen]).toEqual([[], [`error ${ErrorCode.MESSAGE_TOO_LARGE}`], []]);
     expect([ops.has('a'), ops.has('b'), ops.has('c')]).toEqual([true, false, true]);
     void up;
+  });
+
+  it('a close for a frame too large fails the operation largest in UTF-8 bytes, not in characters', () => {
+    const { ops, up } = operations();
+    up();
+    const accented = recorder();
+    const ascii = recorder();
+    ops.start('é'.repeat(30), accented.sink, { id: 'a' }); // 40 characters, 70 bytes
+    ops.start('x'.repeat(45), ascii.sink, { id: 'b' }); // 55 characters, 55 bytes
+    ops.refusedTooLarge();
+    expect([accented.seen, ascii.seen]).toEqual([[`error ${ErrorCode.MESSAGE_TOO_LARGE}`], []]);
+  });
+
+  it('a close for a frame too large spares a larger one-shot that has its result: the server took that one', () => {
+    const { ops, up } = operations();
+    up();
+    const answered = recorder();
+    const running = recorder();
+    ops.start('x'.repeat(40), answered.sink, { id: 'a', once: true });
+    ops.next('a', 'result');
+    ops.start('s', running.sink, { id: 'b' });
+    ops.refusedTooLarge();
+    expect([answered.seen, running.seen]).toEqual([['next "result"'], [`error ${ErrorCode.MESSAGE_TOO_LARGE}`]]);
+    expect(ops.has('b')).toBe(false);
   });
 
   describe('startBound() (send to a channel that names an operation)', () => {

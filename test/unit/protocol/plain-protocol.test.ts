@@ -94,6 +94,15 @@ describe('plainProtocol: codec', () => {
     expect(plainProtocol().subprotocols({ mode: 'subprotocol', token: 'abc' })).toEqual(['abc']);
   });
 
+  it('offers the subprotocols it was created with: changing that array afterwards changes nothing', () => {
+    const subprotocols = ['chat.v2'];
+    const adapter = plainProtocol({ subprotocols });
+    subprotocols.push('chat.v3');
+    subprotocols[0] = '';
+    expect(adapter.subprotocols({ mode: 'message', token: undefined })).toEqual(['chat.v2']);
+    expect(adapter.subprotocols({ mode: 'subprotocol', token: 'abc' })).toEqual(['chat.v2', 'abc']);
+  });
+
   it('an unknown option is named with the options it could have been', () => {
     expect(() => plainProtocol({ heartbeats: {} } as unknown as PlainProtocolOptions)).toThrow(
       expect.objectContaining({ expectation: 'one of heartbeat, subprotocols, tokenSubprotocol, authFrame', received: 'an unknown option' }),

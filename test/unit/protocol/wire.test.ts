@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { clientFrameTypes, CloseCode, ErrorCode, JSON_SUBPROTOCOL, MAX_MESSAGE_ID_LENGTH, serverFrameTypes, TOKEN_SUBPROTOCOL_PREFIX } from '../../../src/protocol/wire.js';
+import { clientFrameTypes, CloseCode, ErrorCode, isSeq, JSON_SUBPROTOCOL, MAX_MESSAGE_ID_LENGTH, serverFrameTypes, TOKEN_SUBPROTOCOL_PREFIX } from '../../../src/protocol/wire.js';
 import { parseClientFrame } from '../../../src/server/schema.js';
 
 describe('the wire protocol, as the README’s protocol tables give it', () => {
@@ -79,6 +79,11 @@ describe('the wire protocol, as the README’s protocol tables give it', () => {
     expect(publish('x'.repeat(MAX_MESSAGE_ID_LENGTH))).toBe(true);
     expect(publish('x'.repeat(MAX_MESSAGE_ID_LENGTH + 1))).toBe(false);
     expect(publish('')).toBe(false);
+  });
+
+  it('a sequence number is an integer from 0 to 2^53 - 1', () => {
+    for (const seq of [0, 1, 42, 2 ** 53 - 1]) expect(isSeq(seq), String(seq)).toBe(true);
+    for (const seq of [-1, 1.5, 2 ** 53, 1e300, Number.NaN, Number.POSITIVE_INFINITY, '3', null, undefined]) expect(isSeq(seq), String(seq)).toBe(false);
   });
 });
 
