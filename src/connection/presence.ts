@@ -329,9 +329,10 @@ export class PresenceSession {
     if (!this.joined.has(ch) && !this.watched.has(ch)) return;
     let map = this.present.get(ch);
     if (!map) this.present.set(ch, (map = new Map()));
-    for (const member of leaves) map.delete(member.userId);
+    // a leave of a user not among the members (told twice) changes nothing
+    leaves = leaves.filter((member) => map!.delete(member.userId));
     for (const member of joins) map.set(member.userId, member);
-    this.host.events.emit('presence', { ch, joins, leaves, members: [...map.values()] });
+    if (joins.length > 0 || leaves.length > 0) this.host.events.emit('presence', { ch, joins, leaves, members: [...map.values()] });
   }
 
   /** Nobody is known to type on the channel any more: each one typing is told stopped. */

@@ -535,6 +535,17 @@ describe('presence.watch()', () => {
     expect(seen).toEqual(['a heard chat:a +ann', 'b heard chat:b +bob']);
   });
 
+  it('a leave of a user who is not among the members (a leave heard twice) changes nothing and calls no listener; a diff is told with only what it changed', async () => {
+    const { h, presence, diff } = await watching({ 'chat:a': [{ userId: 'ann' }, { userId: 'bob' }] });
+    const seen: string[] = [];
+    presence.watch('chat:a', ({ joins, leaves, members }) => seen.push(`+${joins.map((m) => m.userId)} -${leaves.map((m) => m.userId)} = ${members.map((m) => m.userId)}`));
+    await h.settle();
+    diff('chat:a', [], ['ann']);
+    diff('chat:a', [], ['ann']);
+    diff('chat:a', ['cy'], ['ann', 'bob']);
+    expect(seen).toEqual(['+ann,bob - = ann,bob', '+ -ann = bob', '+cy -bob = cy']);
+  });
+
   it('the first watcher of a channel subscribes and lists it; a second watcher sends nothing more', async () => {
     const { h, presence, sent } = await watching({ 'chat:a': [{ userId: 'ann' }] });
     presence.watch('chat:a');
