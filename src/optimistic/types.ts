@@ -156,7 +156,8 @@ export interface OptimisticStoreEvents<Value, Change> {
   /**
    * A message on the channel the store could not apply: `key`, `merge`, the conflict resolver or `fromValue`
    * threw on it (INVALID_MESSAGE_FORMAT, the exception as `cause`), or `merge` threw on one of this store's
-   * acknowledged changes when it took its place in the channel. The message is skipped; nothing throws.
+   * acknowledged changes when it took its place in the channel. A message `key` or `merge` threw on is skipped;
+   * one the resolver or `fromValue` threw on stays applied, in the order the server gave it. Nothing throws.
    */
   error: SocketchartError;
 }

@@ -468,6 +468,49 @@ describe('ConnectionMetrics', () => {
     expect(metrics.snapshot(extra)).toMatchObject({ throttles: 2, throttledMs: 1_500 });
   });
 
+  it('never counts negative time throttled when the clock steps back during a wait, ongoing or ended', () => {
+    const clock = new SimulatedClock(10 * HOUR);
+    const metrics = new ConnectionMetrics(STATES, clock);
+    const extra = { queueDepth: 0, queueCapacity: 1_000 };
+    metrics.onThrottle(true);
+    clock.advance(1_000);
+    metrics.onThrottle(false);
+    metrics.onThrottle(true);
+    clock.jump(-HOUR);
+    expect(metrics.snapshot(extra).throttledMs, 'the ongoing wait counts nothing').toBe(1_000);
+    metrics.onThrottle(false);
+    expect(metrics.snapshot(extra).throttledMs, 'the ended wait counts nothing').toBe(1_000);
+  });
+
+  it('forgets the last round-trip time once the connection leaves connected: the next link has none until its first pong', () => {
+    const metrics = new ConnectionMetrics(STATES, new SimulatedClock());
+    metrics.onState('connected');
+    metrics.recordRtt(40);
+    metrics.onState('reconnecting');
+    expect(metrics.lastRtt).toBeNull();
+    metrics.onState('connected');
+    expect(metrics.lastRtt).toBeNull();
+    expect(metrics.rtt.count).toBe(1);
+  });
+
+  it('scores latency from the p95 round-trip time: half the pongs at 500 ms halve the health score', () => {
+    const metrics = new ConnectionMetrics(STATES, new SimulatedClock());
+    metrics.onState('connected');
+    for (let i = 0; i < 10; i++) metrics.recordRtt(0);
+    for (let i = 0; i < 10; i++) metrics.recordRtt(500);
+    const snapshot = metrics.snapshot({ queueDepth: 0, queueCapacity: 1_000 });
+    expect(snapshot.rtt).toMatchObject({ p50: 0, p95: 500 });
+    expect(snapshot.healthScore).toBeCloseTo(0.5, 9);
+  });
+
+  it('scores health 0 in any state but connected, whatever else', () => {
+    const metrics = new ConnectionMetrics(STATES, new SimulatedClock());
+    for (const state of ['connecting', 'connected', 'reconnecting']) metrics.onState(state);
+    const snapshot = metrics.snapshot({ queueDepth: 0, queueCapacity: 1_000 });
+    expect(snapshot.state).toBe('reconnecting');
+    expect(snapshot.healthScore).toBe(0);
+  });
+
   it('reports a large queue from the queue depth it is given', () => {
     const metrics = new ConnectionMetrics(STATES, new SimulatedClock());
     metrics.onState('connected');

@@ -6,11 +6,12 @@ import {
   type OptimisticConflictEvent,
   type ConflictPolicy,
   type MergeChange,
+  type OptimisticConnection,
   type OptimisticRollbackEvent,
   type OptimisticStoreChange,
   type OptimisticUpdateReceipt,
 } from '../../../src/optimistic/index.js';
-import { harness, type Harness } from '../../support/harness.js';
+import { harness, settle, type Harness } from '../../support/harness.js';
 import { collectRethrown } from '../../support/rethrown.js';
 
 const CHANNEL = 'docs:1';
@@ -300,6 +301,21 @@ describe('optimistic store', () => {
     store.dispose();
   });
 
+  it('a late ack of a change rolled back after a TIMEOUT puts it before the changes made after it: the server stored it first', async () => {
+    const { h, server, store } = await listStore({ a: ['base'] }, { acks: { timeoutMs: 1_000, maxAttempts: 1 } });
+    void store.update('a', add('a', 'x')).catch(() => undefined);
+    await h.settle();
+    await h.advance(1_000);
+    void store.update('a', add('a', 'y')).catch(() => undefined);
+    await h.settle();
+    expect(store.get('a')).toEqual(['base', 'y']);
+    server.ack(server.inbox[0]!, 5);
+    await h.settle();
+    expect(store.get('a')).toEqual(['base', 'x', 'y']);
+    expect(store.confirmed('a')).toEqual(['base', 'x']);
+    store.dispose();
+  });
+
   it('applies a remote update for a key with nothing pending, without a conflict', async () => {
     const { h, server, store } = await listStore({ a: ['base'] });
     const conflicts: unknown[] = [];
@@ -335,7 +351,7 @@ describe('optimistic store', () => {
     store.dispose();
   });
 
-  it('a merge that throws on a remote message leaves the key as it was; a resolver that throws leaves the pending change to settle', async () => {
+  it('a merge that throws on a remote message leaves the key as it was; a resolver that throws leaves their message applied and the pending change to settle', async () => {
     const merge: MergeChange<string[], ListChange> = (current, change) => {
       if (change.add === 'bad') throw new RangeError('not a list item');
       return listMerge(current, change);
@@ -355,6 +371,7 @@ describe('optimistic store', () => {
     server.remote(add('a', 'theirs'));
     await h.settle();
     expect(errors.map((error) => (error.cause as Error).message)).toEqual(['not a list item', 'not a list item', 'resolver bug']);
+    expect(store.get('a'), 'their message stays applied, the pending change on top').toEqual(['base', 'theirs', 'mine']);
     server.accept(server.inbox[0]!);
     await expect(mine).resolves.toMatchObject({ key: 'a' });
     expect(store.pending()).toBe(0);
@@ -431,6 +448,72 @@ describe('optimistic store', () => {
     server.accept(server.inbox[0]!);
     await mine;
     expect(store.confirmed('a')).toEqual(['base', 'theirs', 'mine']);
+    store.dispose();
+  });
+
+  it("the 'client-wins' policy keeps the local change on top of theirs and publishes nothing more", async () => {
+    const { h, server, store } = await listStore({ a: ['base'] }, {}, 'client-wins');
+    const conflicts: OptimisticConflictEvent<string[], ListChange>[] = [];
+    store.on('conflict', (event) => conflicts.push(event));
+    const mine = store.update('a', add('a', 'mine'));
+    await h.settle();
+    server.remote(add('a', 'theirs'));
+    expect(conflicts.map(({ resolution, value }) => ({ resolution, value }))).toEqual([{ resolution: 'mine', value: ['base', 'theirs', 'mine'] }]);
+    expect(store.get('a')).toEqual(['base', 'theirs', 'mine']);
+    await h.settle();
+    expect(server.inbox).toHaveLength(1);
+    server.accept(server.inbox[0]!);
+    await expect(mine).resolves.toMatchObject({ key: 'a' });
+    expect(store.confirmed('a')).toEqual(['base', 'theirs', 'mine']);
+    store.dispose();
+  });
+
+  it("a conflict's theirs holds this store's acknowledged changes the server orders after their message, and server-wins shows it", async () => {
+    const { h, server, store } = await listStore({ a: ['base'] });
+    const conflicts: OptimisticConflictEvent<string[], ListChange>[] = [];
+    store.on('conflict', (event) => conflicts.push(event));
+    const first = store.update('a', add('a', 'first'));
+    const second = watch(store.update('a', add('a', 'second')));
+    await h.settle();
+    server.ack(server.inbox[0]!, 5);
+    await first;
+    server.messageAt(4, add('a', 'theirs'), 'bob-1');
+    expect(conflicts).toHaveLength(1);
+    expect(conflicts[0]).toMatchObject({
+      base: ['base'],
+      mine: ['base', 'first', 'second'],
+      theirs: ['base', 'theirs', 'first'],
+      value: ['base', 'theirs', 'first'],
+    });
+    expect(store.get('a')).toEqual(['base', 'theirs', 'first']);
+    await h.settle();
+    expect(second.error).toBeInstanceOf(OptimisticConflictError);
+    expect(server.inbox.map((publish) => publish.data)).toEqual([add('a', 'first'), add('a', 'second'), { key: 'a', set: ['base', 'theirs', 'first'] }]);
+    store.dispose();
+  });
+
+  it('a fromValue whose change belongs to another key is reported as an error event naming fromValue: nothing is published to settle the conflict', async () => {
+    const h = harness();
+    const server = channelServer(h);
+    await h.connect();
+    const store = createOptimisticStore<string[], ListChange>({
+      connection: h.connection,
+      channel: CHANNEL,
+      key: (change) => change.key,
+      initial: { a: ['base'] },
+      merge: listMerge,
+      fromValue: (value) => ({ key: 'elsewhere', set: value }),
+    });
+    await h.settle();
+    const errors: SocketchartError[] = [];
+    store.on('error', (error) => errors.push(error));
+    void store.update('a', add('a', 'mine')).catch(() => undefined);
+    await h.settle();
+    server.remote(add('a', 'theirs'));
+    await h.settle();
+    expect(errors.map((error) => (error.cause as { option?: string }).option)).toEqual(['fromValue']);
+    expect(server.inbox.map((publish) => publish.data)).toEqual([add('a', 'mine')]);
+    expect(store.get('elsewhere')).toBeUndefined();
     store.dispose();
   });
 
@@ -524,6 +607,22 @@ describe('optimistic store', () => {
     otherChannel();
     server.messageAt(4, add('a', 'earlier'), 'bob-1');
     expect(store.confirmed('a')).toEqual(['base', 'earlier', 'mine']);
+    store.dispose();
+  });
+
+  it('a gap on this channel moving past an acknowledged change makes it take its place: an edit of a key an earlier message deleted is reported at once', async () => {
+    const { h, server, store } = await deletableTodoStore();
+    const errors: SocketchartError[] = [];
+    store.on('error', (error) => errors.push(error));
+    const edit = store.update('t1', { id: 't1', patch: { done: true } });
+    await h.settle();
+    server.ack(server.inbox[0]!, 3);
+    await edit;
+    server.messageAt(1, { id: 't1', deleted: true }, 'bob-1');
+    expect(errors).toEqual([]);
+    h.server.last!.push({ type: 'gap', ch: CHANNEL, from: 2, to: 3 });
+    expect(errors.map((error) => [error.code, error.messageId])).toEqual([[ErrorCode.INVALID_MESSAGE_FORMAT, server.inbox[0]!.id]]);
+    expect(store.get('t1')).toBeUndefined();
     store.dispose();
   });
 
@@ -685,6 +784,42 @@ describe('optimistic store', () => {
     store.dispose();
   });
 
+  it('a rollback listener already sees the shown value without the refused change', async () => {
+    const { h, server, store } = await listStore({ a: ['base'] });
+    const seen: Array<string[] | undefined> = [];
+    store.on('rollback', ({ key }) => seen.push(store.get(key)));
+    void store.update('a', add('a', 'x')).catch(() => undefined);
+    await h.settle();
+    server.refuse(server.inbox[0]!);
+    await h.settle();
+    expect(seen).toEqual([['base']]);
+    store.dispose();
+  });
+
+  it('subscribers hear nothing when a message leaves a value as it was, a counter stuck at NaN included', async () => {
+    const h = harness();
+    const server = channelServer(h);
+    await h.connect();
+    const store = createOptimisticStore<number, { key: string; by: number }>({
+      connection: h.connection,
+      channel: CHANNEL,
+      key: (change) => change.key,
+      initial: { a: Number.NaN },
+      merge: (current, change) => (current ?? 0) + change.by,
+      fromValue: (n, key) => ({ key, by: n }),
+    });
+    await h.settle();
+    const changes: unknown[] = [];
+    store.subscribe((change) => changes.push(change));
+    const snapshot = store.snapshot();
+    server.remote({ key: 'a', by: 1 });
+    expect(changes).toEqual([]);
+    expect(store.snapshot()).toBe(snapshot);
+    server.remote({ key: 'b', by: 1 });
+    expect(changes).toEqual([{ key: 'b', value: 1, previous: undefined, pending: 0 }]);
+    store.dispose();
+  });
+
   it('subscribers hear the pending count move when the value stays the same object, and nothing when neither moves', async () => {
     const { h, server, store } = await listStore({ a: [] });
     const changes: OptimisticStoreChange<string[]>[] = [];
@@ -794,6 +929,28 @@ describe('optimistic store', () => {
     unsubscribe();
   });
 
+  it('dispose gives up only the publishes still in flight: the signal of one the server already confirmed is not aborted', async () => {
+    const signals: AbortSignal[] = [];
+    const answers: Array<() => void> = [];
+    const connection: OptimisticConnection = {
+      send: (_data, options) => {
+        signals.push(options!.signal!);
+        return new Promise<void>((resolve) => answers.push(resolve));
+      },
+      subscribe: () => () => undefined,
+      on: () => () => undefined,
+    };
+    const store = createOptimisticStore<string[], ListChange>({ connection, channel: CHANNEL, key: (change) => change.key, merge: listMerge, fromValue: (value, key) => ({ key, set: value }) });
+    const confirmed = store.update('a', add('a', 'x'));
+    const inFlight = store.update('a', add('a', 'y')).catch((error: SocketchartError) => error);
+    answers[0]!();
+    await confirmed;
+    await settle();
+    store.dispose();
+    expect(await inFlight).toMatchObject({ code: ErrorCode.CLOSED });
+    expect(signals.map((signal) => signal.aborted)).toEqual([false, true]);
+  });
+
   it('twenty changes awaiting their ack raise no MaxListenersExceededWarning, and dispose gives each up: none is written again', async () => {
     const warnings = vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
     const { h, server, store } = await listStore({ a: [] });
@@ -892,6 +1049,13 @@ describe('optimistic store: the server’s order, and what it is given', () => {
     await Promise.all(updates);
     server.messageAt(50, add('a', 'earlier'), 'bob-1');
     expect(store.confirmed('a')!.slice(0, 3)).toEqual(['m0', 'earlier', 'm1']);
+    store.dispose();
+  });
+
+  it('without an event name, messages on the channel apply whatever event they carry', async () => {
+    const { h, store } = await listStore({ a: ['base'] });
+    h.server.last!.push({ type: 'message', ch: CHANNEL, seq: 1, id: 'bob-1', event: 'list.change', data: add('a', 'theirs') });
+    expect(store.get('a')).toEqual(['base', 'theirs']);
     store.dispose();
   });
 
