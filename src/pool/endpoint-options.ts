@@ -49,7 +49,7 @@ export function endpointConnectionOptions(endpoint: EndpointOptions, pool: Resol
   } as ConnectionOptions;
 }
 
-/** An error about the options of endpoint `index`, named where the option was given: the endpoint, or the pool's `defaults`. */
+/** An error about the options of endpoint `index`, named where the option was given: the endpoint, or the pool's `defaults` (never for `url`: an endpoint dials its own). */
 export function endpointOptionError(error: InvalidOptionError, endpoint: EndpointOptions, pool: ResolvedPoolOptions, index: number): InvalidOptionError {
   const [key, option] = error.option.split(/[.[]/) as [string, string | undefined];
   /** `options` set it (for an option of a section, the section itself when it replaces the other's). */
@@ -57,7 +57,7 @@ export function endpointOptionError(error: InvalidOptionError, endpoint: Endpoin
     const section = (options as Record<string, unknown>)[key];
     return Object.hasOwn(options, key) && !(option !== undefined && sections.includes(key) && isPlain(section) && !Object.hasOwn(section, option));
   };
-  return !sets(endpoint) && sets(pool.defaults) ? error.within('defaults') : error.within(`endpoints[${index}]`);
+  return key !== 'url' && !sets(endpoint) && sets(pool.defaults) ? error.within('defaults') : error.within(`endpoints[${index}]`);
 }
 
 /** Every endpoint's connection options, checked now (an app's machine that runs `poolLogic()` hears of a bad one at once). */

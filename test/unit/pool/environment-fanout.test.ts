@@ -55,6 +55,17 @@ describe('EnvironmentFanout', () => {
     expect(env.listenerCount).toBe(0);
   });
 
+  it('after close(), a connection that listens holds the real environment only while it listens', () => {
+    const env = createManualEnvironment();
+    const fanout = new EnvironmentFanout(env);
+    fanout.watch();
+    fanout.close();
+    const off = fanout.subscribe(() => {});
+    expect(env.listenerCount).toBe(1);
+    off();
+    expect(env.listenerCount).toBe(0);
+  });
+
   it('reads online and hidden from the environment, and assumes online and visible when it cannot tell', () => {
     const env = createManualEnvironment({ online: false, hidden: true });
     const fanout = new EnvironmentFanout(env);

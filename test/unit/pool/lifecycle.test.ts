@@ -1,7 +1,10 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { FEEDS, T0, poolHarness } from '../../support/pool-harness.js';
+import { collectRethrown } from '../../support/rethrown.js';
 
 const feedNames = FEEDS.map(([name]) => name);
+
+afterEach(() => vi.restoreAllMocks());
 
 describe('pool lifecycle: idle → starting → running → stopping → stopped', () => {
   it('is idle and down until started: no socket, no timer, no environment listener', async () => {
@@ -12,6 +15,14 @@ describe('pool lifecycle: idle → starting → running → stopping → stopped
     expect(h.clock.pending).toBe(0);
     expect(h.env.listenerCount).toBe(0);
     expect(h.pool.metrics().dials).toEqual({ granted: 0, waiting: 0 });
+  });
+
+  it('serialises its runtime as the number of its connections and its health: down until started, up once all are connected', async () => {
+    const h = poolHarness({ staggerMs: 0, defaults: { heartbeat: false } });
+    expect(JSON.parse(JSON.stringify(h.rt))).toEqual({ connections: feedNames.length, health: 'down' });
+    h.pool.start();
+    await h.settle();
+    expect(JSON.parse(JSON.stringify(h.rt))).toEqual({ connections: feedNames.length, health: 'up' });
   });
 
   it('starts the eight seed feeds in priority order, exactly staggerMs apart, and is running once the last has started', async () => {
@@ -56,6 +67,18 @@ describe('pool lifecycle: idle → starting → running → stopping → stopped
     await h.settle();
     expect(h.dialOrder()).toEqual(['e', 'c', 'a', 'd', 'b']);
     expect(h.pool.connections.map((connection) => connection.name)).toEqual(['e', 'c', 'a', 'd', 'b']);
+  });
+
+  it('starts an endpoint given no priority after those of priority 1 and before those of priority 3', async () => {
+    const endpoints = [
+      { name: 'late', priority: 3, url: 'ws://mock.test/late' },
+      { name: 'plain', url: 'ws://mock.test/plain' },
+      { name: 'first', priority: 1, url: 'ws://mock.test/first' },
+    ];
+    const h = poolHarness({ staggerMs: 0 }, { endpoints });
+    h.pool.start();
+    await h.settle();
+    expect(h.dialOrder()).toEqual(['first', 'plain', 'late']);
   });
 
   it('start() while starting or running starts nothing twice', async () => {
@@ -157,6 +180,18 @@ describe('pool aggregate health: up / degraded / down', () => {
     h.env.emit('online');
     await h.settle();
     expect(h.pool.status().health, 'routes was stopped by the user').toBe('degraded');
+  });
+
+  it("an error that ends a connection's actor reaches the app as an uncaught error, and the pool keeps running", async () => {
+    const h = poolHarness({ staggerMs: 0, defaults: { heartbeat: false } });
+    h.pool.start();
+    await h.settle();
+    const rethrown = collectRethrown();
+    const crash = new Error('the actor of a connection crashed');
+    h.pool.actor.send({ type: `xstate.error.actor.${feedNames[0]}`, error: crash } as never);
+    await h.settle();
+    expect(rethrown).toEqual([crash]);
+    expect(h.pool.status().state).toBe('running');
   });
 
   it('reports every connection\'s state changes with its name', async () => {

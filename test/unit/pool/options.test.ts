@@ -199,6 +199,16 @@ describe('createPool options validation', () => {
 });
 
 describe('endpoint connection options, checked as createConnection checks them', () => {
+  it('names a bad option on the endpoint when the endpoint and defaults both give it', () => {
+    expect(rejected({ ...endpoints({ ...ok('a'), connectTimeoutMs: -1 }), defaults: { WebSocket, connectTimeoutMs: 1_000 } }).option).toBe('endpoints[0].connectTimeoutMs');
+    expect(rejected({ ...endpoints({ ...ok('a'), reconnect: { jitter: 2 } }), defaults: { WebSocket, reconnect: { jitter: 0.1 } } }).option).toBe('endpoints[0].reconnect.jitter');
+  });
+
+  it('an endpoint without a url is told so on the endpoint, though defaults give one: each endpoint dials its own', () => {
+    const error = rejected({ endpoints: [{ name: 'a' }], defaults: { WebSocket, url: 'ws://mock.test/shared' } });
+    expect(error.option).toBe('endpoints[0].url');
+  });
+
   it('closeTimeoutMs given as a string, on an endpoint or in defaults, is refused and named where it was given', () => {
     const onEndpoint = rejected(endpoints({ ...ok('a'), closeTimeoutMs: '100' }));
     expect([onEndpoint.option, onEndpoint.received]).toEqual(['endpoints[0].closeTimeoutMs', '"100"']);

@@ -270,6 +270,23 @@ describe('the socket actor', () => {
     expect(socket.closes).toEqual([]);
   });
 
+  it('stopping a socket whose close throws lets it go all the same: released, no longer counted, nothing told', () => {
+    const before = liveSocketCount();
+    const socket = Object.assign(new BrowserSocket(), {
+      close: () => {
+        throw new Error('already torn down');
+      },
+    });
+    const { calls, given } = callbacks(socket);
+    const { heard, leave, parent } = invoke(given);
+    socket.open();
+    expect(() => leave()).not.toThrow();
+    expect(calls.released).toEqual([socket]);
+    expect(liveSocketCount()).toBe(before);
+    expect(parent.getSnapshot().status).toBe('active');
+    expect(heard.filter((event) => event.type !== 'socket.open' && event.type !== 'test.leave')).toEqual([]);
+  });
+
   it('stopping a ws socket removes its listeners but the error guard, and terminates it', () => {
     const socket = new EmitterSocket();
     const { calls, given } = callbacks(socket);
