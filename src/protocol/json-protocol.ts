@@ -94,7 +94,7 @@ export const jsonProtocol: ProtocolAdapter = {
         sink.authOk({
           ...(typeof frame.userId === 'string' ? { userId: frame.userId } : {}),
           ...(typeof frame.sessionId === 'string' ? { sessionId: frame.sessionId } : {}),
-          ...(typeof frame.expiresAt === 'number' ? { expiresAt: frame.expiresAt } : {}),
+          ...(Number.isFinite(frame.expiresAt) ? { expiresAt: frame.expiresAt as number } : {}),
         });
         return;
       case 'error':

@@ -192,6 +192,10 @@ describe('default JSON protocol: decoding', () => {
     expect(decodeOne({ type: 'auth_ok', userId: 7, sessionId: null, expiresAt: 'soon' })).toEqual({ kind: 'authOk', session: {} });
   });
 
+  it('an auth_ok expiresAt too large for a number (1e400) is no expiry', () => {
+    expect(decodeOne('{"type":"auth_ok","userId":"u1","expiresAt":1e400}')).toEqual({ kind: 'authOk', session: { userId: 'u1' } });
+  });
+
   it('error → serverError with the typed code, message, details, messageId and retryAfterMs', () => {
     const call = decodeOne({ type: 'error', code: 'RATE_LIMIT_EXCEEDED', message: 'slow down', details: { limit: 5 }, id: 'm9', retry_after: 1.5 });
     if (call.kind !== 'serverError') throw new Error(`expected serverError, got ${call.kind}`);
