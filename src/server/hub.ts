@@ -82,6 +82,11 @@ export class Hub implements BackendListener {
   private readonly users = new Map<string, Set<HubClient>>();
   /** Presence leaves still to do, by `<ref> <ch>`: tried again with each heartbeat of the backend and once it has recovered. */
   private readonly pendingLeaves = new Map<string, PendingLeave>();
+  /**
+   * Presence diffs held for a connection, by `<ref> <ch>`, while its list of the channel is read: sent after the
+   * list, which may not hold their changes (a diff the list holds already changes nothing once applied again).
+   */
+  private readonly heldPresence = new Map<string, string[]>();
   private readonly read: HistoryReader;
   /** Each connection's turns of history reads, shared by its subscriptions. */
   private readonly turns = new WeakMap<HubClient, HistoryTurns>();
@@ -128,7 +133,7 @@ export class Hub implements BackendListener {
   sizes(): Record<string, number> {
     let subscriptions = 0;
     for (const entry of this.channels.values()) subscriptions += entry.subs.size;
-    return { users: this.users.size, hubChannels: this.channels.size, subscriptions, pendingLeaves: this.pendingLeaves.size, typingChecks: this.typingChecks.size };
+    return { users: this.users.size, hubChannels: this.channels.size, subscriptions, pendingLeaves: this.pendingLeaves.size, heldPresence: this.heldPresence.size, typingChecks: this.typingChecks.size };
   }
 
   /** The node shuts down, its connections closed: the checks still to come are dropped. */
@@ -288,10 +293,23 @@ export class Hub implements BackendListener {
       } else if (action === 'leave' && client.presence?.delete(ch)) {
         await this.leave(ch, client.key, client.identity.userId);
       }
-      client.send({ type: 'presence_state', ch, members: await this.options.backend.presenceList(ch) });
+      await this.list(client, ch);
     } catch (error) {
       this.options.logger.warn({ ch, err: errorText(error) }, 'presence failed');
       client.sendError(ErrorCode.SERVER_ERROR, 'presence failed, retry', { details: { ch, action } });
+    }
+  }
+
+  /** Answers with the channel's members; the diffs announced meanwhile follow the answer. */
+  private async list(client: HubClient, ch: string): Promise<void> {
+    const key = `${client.key} ${ch}`;
+    const held: string[] = [];
+    this.heldPresence.set(key, held);
+    try {
+      client.send({ type: 'presence_state', ch, members: await this.options.backend.presenceList(ch) });
+    } finally {
+      this.heldPresence.delete(key);
+      for (const text of held) client.sendText(text, 'presence');
     }
   }
 
@@ -469,7 +487,9 @@ export class Hub implements BackendListener {
     const text = JSON.stringify(frame);
     for (const [sub, client] of entry.subs) {
       if (sub.closed || (signal.kind === 'typing' && client.key === signal.origin)) continue;
-      client.sendText(text, frame.type);
+      const held = signal.kind === 'presence' ? this.heldPresence.get(`${client.key} ${ch}`) : undefined;
+      if (held) held.push(text);
+      else client.sendText(text, frame.type);
     }
   }
 

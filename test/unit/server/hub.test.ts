@@ -256,7 +256,7 @@ describe('Hub: subscriptions', () => {
     connection.closeWith(1000, 'bye');
     await connection.closed;
     expect(parts.hub.userConnectionCount('alice')).toBe(0);
-    expect(parts.hub.sizes()).toEqual({ users: 0, hubChannels: 0, subscriptions: 0, pendingLeaves: 0, typingChecks: 0 });
+    expect(parts.hub.sizes()).toEqual({ users: 0, hubChannels: 0, subscriptions: 0, pendingLeaves: 0, heldPresence: 0, typingChecks: 0 });
     expect(parts.backend.sizes()).toMatchObject({ presenceMembers: 0 });
   });
 });
@@ -383,6 +383,27 @@ describe('Hub: presence', () => {
     await until(() => alice.ofType('presence_state').length === 1 && watcher.ofType('presence').length === 1);
     expect(alice.ofType('presence_state')).toEqual([{ type: 'presence_state', ch: 'chat:room', members: [{ userId: 'alice', meta: { status: 'here' } }] }]);
     expect(presenceEvents(watcher)).toEqual([{ joins: [{ userId: 'alice', meta: { status: 'here' } }], leaves: [] }]);
+  });
+
+  it('tells a watcher a change announced while its list is read after the list, which may not hold it: its members end up right', async () => {
+    const { connect, parts } = await node();
+    const [watcher, alice] = [connect('watcher').socket, connect('alice').socket];
+    await subscribed(watcher);
+    const list = parts.backend.presenceList.bind(parts.backend);
+    let release!: () => void;
+    vi.spyOn(parts.backend, 'presenceList').mockImplementationOnce(async (ch) => {
+      const members = await list(ch);
+      await new Promise<void>((resolve) => (release = resolve));
+      return members;
+    });
+    watcher.receive({ type: 'presence', ch: 'chat:room', action: 'list' });
+    await until(() => release !== undefined);
+    join(alice);
+    await until(() => alice.ofType('presence_state').length === 1);
+    release();
+    await until(() => watcher.ofType('presence').length === 1 && watcher.ofType('presence_state').length === 1);
+    expect(watcher.sent.filter((frame) => frame.type.startsWith('presence')).map(({ type }) => type)).toEqual(['presence_state', 'presence']);
+    expect(parts.hub.sizes()).toMatchObject({ heldPresence: 0 });
   });
 
   it('announces a join again with other meta as a join, and a join with the same meta not at all', async () => {
