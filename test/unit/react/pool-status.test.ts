@@ -36,4 +36,27 @@ describe('usePoolStatus: a change between render and subscription', () => {
     expect(container.textContent).toBe(`${now.state}/${now.connections.a}`);
     expect(now.connections.a).not.toBe('idle');
   });
+
+  it("is shown when only a connection's status changed (the pool's state and health unchanged)", async () => {
+    const h = harness();
+    const pool = createPool({ endpoints: [{ name: 'a', url: 'ws://mock.test/a' }], defaults: { WebSocket: SilentSocket as never }, clock: h.clock, environment: h.env, staggerMs: 0 });
+    pool.start();
+    await h.settle();
+    const before = pool.status();
+    // a child closes the connection in its effect, which runs before the parent's subscription
+    const Closer = () => {
+      useEffect(() => void pool.connection('a')!.stop(), []);
+      return null;
+    };
+    const Status = () => {
+      const status = usePoolStatus(pool);
+      return createElement('b', null, `${status.state}/${status.health}/${status.connections.a}`, createElement(Closer));
+    };
+    const container = await render(createElement(Status), false);
+    const now = pool.status();
+    expect({ state: now.state, health: now.health }).toEqual({ state: before.state, health: before.health });
+    expect(now.connections.a).not.toBe(before.connections.a);
+    expect(container.textContent).toBe(`${now.state}/${now.health}/${now.connections.a}`);
+    pool.dispose();
+  });
 });

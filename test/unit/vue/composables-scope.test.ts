@@ -4,28 +4,9 @@ import { describe, expect, it } from 'vitest';
 import { createPool } from '../../../src/index.js';
 import { createSocketchart, useConnectionError, useConnectionEvent, useConnectionSelector, useConnectionStatus, usePoolHealth, usePoolStatus, usePresence, useTyping } from '../../../src/vue/index.js';
 import { harness, presenceServer, refuseAuth } from '../../support/harness.js';
+import { countListeners, liveTotal } from '../../support/listeners.js';
 
 /** socketchart/vue: what a server render leaves (nothing), scopes that share a listener, a join or typing, and state that predates a composable. */
-
-
-/** Counts listeners added with `on()` and not removed yet. */
-function countListeners(target: { on: (...args: never[]) => () => void }): Map<string, number> {
-  const live = new Map<string, number>();
-  const on = target.on.bind(target) as (event: string, listener: unknown) => () => void;
-  (target as { on: unknown }).on = (event: string, listener: unknown) => {
-    live.set(event, (live.get(event) ?? 0) + 1);
-    const off = on(event, listener);
-    let removed = false;
-    return () => {
-      if (!removed) live.set(event, live.get(event)! - 1);
-      removed = true;
-      off();
-    };
-  };
-  return live;
-}
-
-const liveTotal = (live: Map<string, number>) => [...live.values()].reduce((a, b) => a + b, 0);
 
 describe('a server render (never mounted, never unmounted) attaches nothing to a shared connection or pool', () => {
   it('useConnectionEvent: the listener is not called on the server after renderToString', async () => {
