@@ -364,10 +364,10 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   let urls: readonly string[] | undefined;
   if (Array.isArray(o.url)) {
     if (o.url.length === 0) throw new InvalidOptionError('url', 'at least one ws:// or wss:// URL', o.url);
-    o.url.forEach((url, index) => {
+    urls = Object.freeze([...(o.url as string[])]);
+    urls.forEach((url, index) => {
       if (!isWsUrl(url)) throw new InvalidOptionError(`url[${index}]`, 'a ws:// or wss:// URL', url, shown(url));
     });
-    urls = Object.freeze([...(o.url as string[])]);
   } else if (typeof o.url === 'string') {
     if (!isWsUrl(o.url)) throw new InvalidOptionError('url', 'a ws:// or wss:// URL', o.url, shown(o.url));
   } else if (typeof o.url !== 'function') {

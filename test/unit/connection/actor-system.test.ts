@@ -1,11 +1,17 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { describe, expect, it } from 'vitest';
-import type { AnyActorRef } from 'xstate';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createActor, fromCallback, type AnyActorRef } from 'xstate';
 import { createConnection } from '../../../src/index.js';
 import { SimulatedClock, createMockServer } from '../../../src/testing/index.js';
+import { sharedParent } from '../../../src/connection/actor-system.js';
 import { settle } from '../../support/harness.js';
+import { collectRethrown } from '../../support/rethrown.js';
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
 
 describe('connections sharing one actor system', () => {
   it('connections on one clock share one XState system', () => {
@@ -14,6 +20,19 @@ describe('connections sharing one actor system', () => {
     const a = createConnection({ url: 'ws://a.test', WebSocket, clock });
     const b = createConnection({ url: 'ws://b.test', WebSocket, clock });
     expect(a.actor.system).toBe(b.actor.system);
+  });
+
+  it('an error of an actor in the shared system is rethrown on a later turn, not swallowed by the shared parent', async () => {
+    const rethrown = collectRethrown();
+    const broken = new Error('actor broke');
+    createActor(
+      fromCallback(() => {
+        throw broken;
+      }),
+      { parent: sharedParent(new SimulatedClock()) },
+    ).start();
+    await settle();
+    expect(rethrown).toEqual([broken]);
   });
 
   it('disposing one cancels its own timers only: the others keep their heartbeat', async () => {

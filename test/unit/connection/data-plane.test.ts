@@ -521,6 +521,22 @@ describe('data plane', () => {
     ]);
   });
 
+  it('subscribe() and unsubscribe while authenticating write nothing before the auth answer; the channels still held are subscribed once it comes', async () => {
+    const h = harness({ auth: { token: 't' } }, { autoAuth: false });
+    await h.connect();
+    expect(h.connection.status).toBe('authenticating');
+    h.connection.subscribe('room', () => {});
+    h.connection.subscribe('news', () => {})();
+    const socket = socketOf(h);
+    expect(socket.sentOfType('subscribe')).toEqual([]);
+    expect(socket.sentOfType('unsubscribe')).toEqual([]);
+    socket.push({ type: 'auth_ok', userId: 'u', sessionId: 's' });
+    await h.settle();
+    expect(h.connection.status).toBe('connected');
+    expect(socket.sentOfType('subscribe')).toEqual([{ type: 'subscribe', ch: 'room' }]);
+    expect(socket.sentOfType('unsubscribe')).toEqual([]);
+  });
+
   it('after a reconnect every channel is resubscribed with since = the last seq seen', async () => {
     const h = harness();
     h.connection.subscribe('a', () => {});

@@ -81,6 +81,19 @@ describe('once(event)', () => {
     expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
   });
 
+  it('once() and ready() aborted leave no listener on their signal', async () => {
+    const h = harness({ heartbeat: false }, { autoOpen: false });
+    h.connection.start();
+    const controller = new AbortController();
+    const waiting = h.connection.once('state', { signal: controller.signal });
+    const ready = h.connection.ready({ signal: controller.signal });
+    controller.abort(reason());
+    await expect(waiting).rejects.toThrow('given up by the app');
+    await expect(ready).rejects.toThrow('given up by the app');
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+    h.connection.dispose();
+  });
+
   it('once() and ready() throw InvalidOptionError for a signal that is not an AbortSignal', () => {
     const h = harness({ heartbeat: false }, { autoOpen: false });
     expect(() => h.connection.once('state', { signal: {} as AbortSignal })).toThrow('Invalid option `signal`');

@@ -133,6 +133,11 @@ describe('a base connection', () => {
     }
   });
 
+  it('names a bad feature by its place in the list', () => {
+    const error = refusal(() => createBaseConnection({ url: URL, features: [PresenceFeature, { feature: 'telepathy' }] as unknown as ConnectionFeature[] }));
+    expect(error?.option).toBe('features[1]');
+  });
+
   it('names the bad option of a base connection as createConnection does', () => {
     expect(refusal(() => createBaseConnection({ url: 'http://example.test', features: [] }))?.option).toBe('url');
     expect(refusal(() => createBaseConnection(null as unknown as ConnectionOptions))?.option).toBe('options');

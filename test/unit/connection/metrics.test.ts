@@ -197,3 +197,13 @@ it('stops counting throttledMs once the connection actor is stopped while thrott
   clock.advance(60_000);
   expect(connection.metrics().throttledMs, 'no wait goes on after the actor stopped').toBe(500);
 });
+
+it('judges a large queue against queue.maxMessages: 2 of 10 waiting is no issue, 9 of 10 is large_queue at 0.9', async () => {
+  const h = harness({ heartbeat: false, queue: { maxMessages: 10 } });
+  const sends = () => void h.connection.send('x').catch(() => undefined);
+  for (let i = 0; i < 2; i++) sends();
+  expect(h.connection.metrics().issues.map(({ issue }) => issue)).not.toContain('large_queue');
+  for (let i = 0; i < 7; i++) sends();
+  expect(h.connection.metrics().issues).toContainEqual(expect.objectContaining({ issue: 'large_queue', value: 0.9 }));
+  h.connection.dispose();
+});

@@ -129,6 +129,25 @@ const otherCases: BadCase[] = [
   ['logger not an object', { logger: 'console' }, 'logger'],
   ['closeWhenHidden not a boolean', { closeWhenHidden: 'yes' }, 'closeWhenHidden'],
   ['name empty', { name: '' }, 'name'],
+  ['url an empty array', { url: [] }, 'url'],
+  ['url a list with a hole', { url: Object.assign(new Array(2), { 1: URL }) }, 'url[0]'],
+  ['clock without clearTimeout', { clock: { now: () => 0, setTimeout: () => 0 } }, 'clock'],
+  ['dialGate without request', { dialGate: {} }, 'dialGate'],
+  ['persistence.store without delete', { persistence: { store: { load: async () => [], put: async () => {} } } }, 'persistence.store'],
+  ['priority negative', { priority: -1 }, 'priority'],
+  ['priority above 1000000', { priority: 1_000_001 }, 'priority'],
+  ['failover.after 0', { url: [URL, 'ws://mock.test/backup'], failover: { after: 0 } }, 'failover.after'],
+  ['failover.after above 1000', { url: [URL, 'ws://mock.test/backup'], failover: { after: 1_001 } }, 'failover.after'],
+  ['failover.primaryRetryMs negative', { url: [URL, 'ws://mock.test/backup'], failover: { primaryRetryMs: -1 } }, 'failover.primaryRetryMs'],
+  ['acks.timeoutMs 0', { acks: { timeoutMs: 0 } }, 'acks.timeoutMs'],
+  ['acks.maxAttempts 0', { acks: { maxAttempts: 0 } }, 'acks.maxAttempts'],
+  ['acks.maxAttempts above 1000', { acks: { maxAttempts: 1_001 } }, 'acks.maxAttempts'],
+  ['circuit.failureThreshold above 1000', { circuit: { failureThreshold: 1_001 } }, 'circuit.failureThreshold'],
+  ['reconnect.multiplier above 100', { reconnect: { multiplier: 101 } }, 'reconnect.multiplier'],
+  ['circuit.recoveryMultiplier above 100', { circuit: { recoveryMultiplier: 101 } }, 'circuit.recoveryMultiplier'],
+  ['rateLimit.connection without burst', { rateLimit: { connection: { perMinute: 60 } } }, 'rateLimit.connection.burst'],
+  ['rateLimit.connection with an unknown key', { rateLimit: { connection: { perMinute: 60, burst: 1, refill: 2 } } }, 'rateLimit.connection.refill'],
+  ['rateLimit.channels with an empty channel type', { rateLimit: { channels: { '': { perMinute: 60, burst: 1 } } } }, 'rateLimit.channels.'],
 ];
 
 afterEach(() => {
@@ -162,6 +181,12 @@ describe('connection options', () => {
   it('rejects options that are not an object at all', () => {
     for (const input of [null, undefined, 'ws://mock.test', 42]) {
       expect(() => createConnection(input as unknown as ConnectionOptions)).toThrow(InvalidOptionError);
+    }
+  });
+
+  it('names `options` when the options are not an object', () => {
+    for (const input of [null, undefined, 'ws://mock.test', 42]) {
+      expect(() => createConnection(input as unknown as ConnectionOptions), String(input)).toThrow(expect.objectContaining({ option: 'options' }));
     }
   });
 
@@ -200,6 +225,34 @@ describe('connection options', () => {
     expect(creationError({ url: 'WSS://mock.test/socket' })).toBeUndefined();
     expect(creationError({ url: () => URL })).toBeUndefined();
     expect(creationError({ auth: { token: async () => 'fresh' } })).toBeUndefined();
+  });
+
+  it('accepts the bounds of failover, acks, circuit, reconnect and priority, and byte counts beyond the longest timer', () => {
+    expect(creationError({ url: [URL, 'ws://mock.test/backup'], failover: { after: 1, primaryRetryMs: 0 } })).toBeUndefined();
+    expect(creationError({ url: [URL, 'ws://mock.test/backup'], failover: { after: 1_000 } })).toBeUndefined();
+    expect(creationError({ acks: { timeoutMs: 1, maxAttempts: 1 } })).toBeUndefined();
+    expect(creationError({ acks: { maxAttempts: 1_000 } })).toBeUndefined();
+    expect(creationError({ circuit: { failureThreshold: 1_000, recoveryMultiplier: 100 } })).toBeUndefined();
+    expect(creationError({ reconnect: { multiplier: 100 } })).toBeUndefined();
+    for (const priority of [0, 0.5, 1_000_000]) expect(creationError({ priority }), String(priority)).toBeUndefined();
+    const beyondTimers = 2 ** 32;
+    expect(creationError({ maxMessageBytes: beyondTimers, maxInboundBytes: beyondTimers, queue: { maxBytes: beyondTimers, highWaterMark: beyondTimers } })).toBeUndefined();
+  });
+
+  it('accepts an inspection observer that has only one of next, error and complete', () => {
+    for (const inspect of [{ next: () => {} }, { error: () => {} }, { complete: () => {} }]) expect(creationError({ inspect })).toBeUndefined();
+  });
+
+  it('says the range it expected: a whole number up to the longest timer for a delay, with no upper bound for a count of bytes, a number for a ratio', () => {
+    expect(creationError({ connectTimeoutMs: 0 })).toMatchObject({ message: 'Invalid option `connectTimeoutMs`: expected an integer in [1, 2147483647], received 0' });
+    expect(creationError({ maxMessageBytes: 0 })).toMatchObject({ message: 'Invalid option `maxMessageBytes`: expected an integer in [1, ∞], received 0' });
+    expect(creationError({ reconnect: { jitter: 1.5 } })).toMatchObject({ message: 'Invalid option `reconnect.jitter`: expected a number in [0, 1], received 1.5' });
+  });
+
+  it('a bad url in a list of urls is named by its place, without the token its query carries', () => {
+    const error = creationError({ url: [URL, 'http://mock.test/?token=s3cr3t-t0k3n'] });
+    expect(error).toMatchObject({ option: 'url[1]' });
+    expect((error as Error).message).not.toContain('s3cr3t-t0k3n');
   });
 
   it('resolves the documented defaults', () => {

@@ -70,6 +70,14 @@ describe('holdPresence', () => {
     expect(calls).toEqual(['join room', 'leave room']);
   });
 
+  it('the first hold of a channel the app joined already joins it again, with the meta of the hold', () => {
+    const { calls, metas, connection, presence } = session();
+    void presence.join('room', { status: 'away' });
+    holdPresence(connection, 'room', () => ({ status: 'online' }));
+    expect(calls).toEqual(['join room', 'join room']);
+    expect(metas).toEqual([{ status: 'away' }, { status: 'online' }]);
+  });
+
   it('a hold while the channel is not joined (the app left it) joins again', () => {
     const { calls, connection, presence, leaveNow } = session();
     const first = holdPresence(connection, 'room');

@@ -156,6 +156,24 @@ describe('a connection the user stopped', () => {
     expectEveryDialQueued(h.states);
   });
 
+  it("one the user stopped, then started again, is the pool's again: a pool restart starts it", async () => {
+    const h = poolHarness({ staggerMs: 0 });
+    h.pool.start();
+    await h.settle();
+    h.connection('routes').stop();
+    await h.settle();
+    h.connection('routes').start();
+    await h.settle();
+    expect(h.connection('routes').status).toBe('connected');
+    h.pool.stop();
+    await h.settle();
+    expect(h.connection('routes').status).toBe('closed');
+    h.pool.start();
+    await h.settle();
+    expect(h.connection('routes').status).toBe('connected');
+    expect(h.pool.status().health).toBe('up');
+  });
+
   it('one the user stopped just before pool.stop(), its close handshake still running, stays closed through the next start()', async () => {
     const h = poolHarness({ staggerMs: 0 });
     const held: MockSocket[] = [];
