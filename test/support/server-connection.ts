@@ -90,7 +90,9 @@ export async function testNode(overrides: Partial<ServerOptions> = {}) {
   });
   const parts = createNodeParts(options, clock);
   await parts.backend.start(parts.hub);
+  /** The connections the node holds: each leaves it once closed. */
   const connections = new Set<ServerConnection>();
+  /** A connection opened after the handshake's own token check, if any, came to `handshake`. */
   const open = (handshake: HandshakeAuth) => {
     const socket = new SocketStandIn();
     const connection = new ServerConnection(socket as unknown as WebSocket, { ...parts, options, onClosed: (closed) => connections.delete(closed) }, 'node', '127.0.0.1');
@@ -108,7 +110,7 @@ export async function testNode(overrides: Partial<ServerOptions> = {}) {
     await Promise.all(opened.map((connection) => connection.closed));
     await parts.backend.close();
   };
-  return { clock, parts, connect, connectPending, stop };
+  return { clock, parts, connections, open, connect, connectPending, stop };
 }
 
 /** One authenticated connection on a node of its own (see `testNode`). */

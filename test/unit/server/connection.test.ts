@@ -136,6 +136,17 @@ describe('ServerConnection: publishes that wait their turn', () => {
     release();
     await until(() => socket.ofType('ack').length === 1);
   });
+
+  it('refuses at once a publish without an id that finds no token once the publishes that waited before it are answered', async () => {
+    const { socket } = await connection(oneAtATime);
+    socket.receive(publish('spent'));
+    socket.receive(publish('waited'));
+    await until(() => answersTo(socket.sent, 'waited').length === 1);
+    const refusals = socket.ofType('error').length;
+    socket.receive({ type: 'publish', ch: 'chat:room', data: 'no id' });
+    expect(socket.ofType('error')).toHaveLength(refusals + 1);
+    expect(socket.ofType('error').at(-1)).toMatchObject({ code: 'RATE_LIMIT_EXCEEDED', details: { scope: 'chat', ch: 'chat:room', action: 'publish' } });
+  });
 });
 
 describe('ServerConnection: what a publish costs', () => {
@@ -205,6 +216,13 @@ describe('ServerConnection: refusals', () => {
     for (const id of ['a', 'b', 'c']) socket.receive(publish(id));
     await until(() => socket.closedWith !== undefined);
     expect(socket.closedWith).toEqual({ code: 4029, reason: 'rate limited; retry_after=10' });
+  });
+
+  it('rounds the retry_after in a flooder’s close reason up to whole seconds, never sooner than its limit allows', async () => {
+    const { socket } = await connection({ rateLimits: { chat: { perMinute: 7, burst: 1 } }, floodThreshold: 1 });
+    for (const id of ['a', 'b', 'c']) socket.receive(publish(id));
+    await until(() => socket.closedWith !== undefined);
+    expect(socket.closedWith).toEqual({ code: 4029, reason: 'rate limited; retry_after=9' });
   });
 
   it('answers invalid frames while its control budget lasts, then only with RATE_LIMIT_EXCEEDED', async () => {
@@ -463,6 +481,32 @@ describe('ServerConnection: before authentication', () => {
       expect(socket.closedWith).toEqual({ code: 4001, reason: 'x'.repeat(bytes === 123 ? 123 : 120) });
     });
   }
+
+  for (const handshake of [
+    { kind: 'failed', reason: 'bad token', mode: 'subprotocol' },
+    { kind: 'timeout', mode: 'query' },
+  ] as const) {
+    it(`does not charge its address again for a token ${handshake.kind === 'failed' ? 'refused' : 'whose check timed out'} at the handshake, which the upgrade charged`, async () => {
+      const node = await testNode({ unauthenticatedRateLimit: { perMinute: 1, burst: 1 } });
+      stops.push(node.stop);
+      const refused = node.open(handshake);
+      await refused.connection.closed;
+      expect([refused.socket.closedWith?.code, node.parts.limits.addressWait('127.0.0.1')]).toEqual([4001, 0]);
+      const pending = node.connectPending();
+      pending.socket.receive({ type: 'subscribe', ch: 'chat:room' });
+      await pending.connection.closed;
+      expect(node.parts.limits.addressWait('127.0.0.1')).toBeGreaterThan(0);
+    });
+  }
+
+  it('closes with 4001 a socket whose first frame is a pong: only auth and ping are read before authentication', async () => {
+    const node = await testNode();
+    stops.push(node.stop);
+    const { socket, connection: serverSide } = node.connectPending();
+    socket.receive({ type: 'pong', ts: 1 });
+    await serverSide.closed;
+    expect(socket.closedWith).toEqual({ code: 4001, reason: 'authenticate first: the first frame must be auth {token}' });
+  });
 });
 
 describe('ServerConnection: closing', () => {
@@ -560,6 +604,27 @@ describe('ServerConnection: closing', () => {
     expect(seen.terminated).toBe(true);
   });
 
+  it('sends one close frame only, though a publish it drained is answered after its socket was terminated', async () => {
+    const { socket, connection: serverSide, parts } = await connection();
+    const append = parts.backend.append.bind(parts.backend);
+    let answer!: () => void;
+    const answered = new Promise<void>((resolve) => (answer = resolve));
+    parts.backend.append = async (...args) => {
+      await answered;
+      return append(...args);
+    };
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    const seen = unanswered(socket);
+    socket.receive(publish('pending'));
+    serverSide.closeWith(1012, 'server restart', undefined, 1000);
+    await vi.advanceTimersByTimeAsync(1001);
+    await serverSide.closed;
+    expect(seen).toEqual({ closes: [1012], terminated: true });
+    answer();
+    for (let turn = 0; turn < 5; turn++) await new Promise((resolve) => setImmediate(resolve));
+    expect(seen.closes).toEqual([1012]);
+  });
+
   it('leaves no timer of its own once it is closed', async () => {
     const { connection: serverSide } = await connection();
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
@@ -575,6 +640,48 @@ describe('ServerConnection: closing', () => {
     socket.bufferedAmount = 2000;
     socket.receive({ type: 'ping', ts: 1 });
     expect(socket.closedWith).toEqual({ code: 4008, reason: 'slow consumer' });
+  });
+
+  it('terminates a slow consumer that does not answer its close within a second', async () => {
+    const { socket } = await connection({ maxBufferedBytes: 1000 });
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    const seen = unanswered(socket);
+    socket.bufferedAmount = 2000;
+    socket.receive({ type: 'ping', ts: 1 });
+    expect(seen).toEqual({ closes: [4008], terminated: false });
+    await vi.advanceTimersByTimeAsync(999);
+    expect(seen.terminated).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(seen.terminated).toBe(true);
+  });
+
+  it('is a slow consumer only once its socket holds more than maxBufferedBytes: holding exactly that many it still answers', async () => {
+    const { socket } = await connection({ maxBufferedBytes: 1000 });
+    socket.bufferedAmount = 1000;
+    socket.receive({ type: 'ping', ts: 1 });
+    expect([socket.closedWith, socket.ofType('pong')]).toEqual([undefined, [{ type: 'pong', ts: 1 }]]);
+    socket.bufferedAmount = 1001;
+    socket.receive({ type: 'ping', ts: 2 });
+    expect([socket.closedWith, socket.ofType('pong')]).toEqual([{ code: 4008, reason: 'slow consumer' }, [{ type: 'pong', ts: 1 }]]);
+  });
+
+  it('counts its socket as backlogged for replays once it holds more than half of maxBufferedBytes', async () => {
+    const { socket, connection: serverSide } = await connection({ maxBufferedBytes: 1000 });
+    socket.bufferedAmount = 500;
+    expect(serverSide.backlogged).toBe(false);
+    socket.bufferedAmount = 501;
+    expect(serverSide.backlogged).toBe(true);
+  });
+
+  it('leaves nothing of itself on the node once closed: its user has no connection there, its subscriptions and presence are gone', async () => {
+    const { socket, connection: serverSide, parts } = await connection();
+    socket.receive({ type: 'subscribe', ch: 'chat:room' });
+    socket.receive({ type: 'presence', ch: 'chat:room', action: 'join' });
+    await until(() => socket.ofType('subscribed').length === 1 && socket.ofType('presence_state').length === 1);
+    serverSide.closeWith(1000, 'bye');
+    await serverSide.closed;
+    expect([parts.hub.userConnectionCount('alice'), await parts.backend.presenceList('chat:room')]).toEqual([0, []]);
+    expect(parts.hub.sizes()).toMatchObject({ users: 0, subscriptions: 0 });
   });
 
   it('is no slow consumer for the frames it gathers within one turn: only bytes its socket could not send count toward maxBufferedBytes', async () => {
@@ -617,6 +724,38 @@ describe('ServerConnection: closing', () => {
     clock.time += 100;
     serverSide.ping(clock.now(), 100);
     expect(socket.closedWith?.code).toBe(1006);
+  });
+
+  it('neither pings nor terminates a socket once it is closed', async () => {
+    const { socket, connection: serverSide, clock } = await connection();
+    serverSide.closeWith(1000, 'bye');
+    await serverSide.closed;
+    const [pings, terminations] = [vi.spyOn(socket, 'ping'), vi.spyOn(socket, 'terminate')];
+    for (let beat = 1; beat <= 2; beat++) serverSide.ping(clock.now() + beat * 100_000, 100);
+    expect([pings.mock.calls.length, terminations.mock.calls.length]).toEqual([0, 0]);
+  });
+
+  it('leaves its node once it is closed', async () => {
+    const node = await testNode();
+    stops.push(node.stop);
+    const { connection: serverSide } = node.connect('alice');
+    expect(node.connections.has(serverSide)).toBe(true);
+    serverSide.closeWith(1000, 'bye');
+    await serverSide.closed;
+    expect(node.connections.has(serverSide)).toBe(false);
+  });
+
+  it('closes only its own socket, with 1011 and SERVER_ERROR, when the node fails a subscribe it asked for', async () => {
+    const node = await testNode();
+    stops.push(node.stop);
+    const [alice, bob] = [node.connect('alice'), node.connect('bob')];
+    vi.spyOn(node.parts.hub, 'subscribe').mockRejectedValueOnce(new Error('backend down'));
+    alice.socket.receive({ type: 'subscribe', ch: 'chat:room' });
+    await alice.connection.closed;
+    expect(alice.socket.closedWith).toEqual({ code: 1011, reason: 'internal error' });
+    expect(alice.socket.ofType('error')).toMatchObject([{ code: 'SERVER_ERROR', message: 'internal error' }]);
+    bob.socket.receive({ type: 'ping', ts: 1 });
+    expect([bob.socket.closedWith, bob.socket.ofType('pong')]).toEqual([undefined, [{ type: 'pong', ts: 1 }]]);
   });
 
   it('reads no frame once it has begun to close, nor once it is closed', async () => {
@@ -744,5 +883,18 @@ describe('ServerConnection: what it logs', () => {
       { msg: 'closing connection', conn: serverSide.id, userId: undefined },
       { msg: 'connection closed', conn: serverSide.id, userId: undefined },
     ]);
+  });
+});
+
+describe('ServerConnection: errors of its socket', () => {
+  it('counts a text frame of invalid UTF-8 as INVALID_MESSAGE_FORMAT and a frame over maxPayload as MESSAGE_TOO_LARGE, and other socket errors as neither', async () => {
+    const { socket, parts } = await connection();
+    const socketError = (code: string) => socket.emit('error', Object.assign(new Error(code), { code }));
+    socketError('WS_ERR_INVALID_UTF8');
+    socketError('WS_ERR_UNSUPPORTED_MESSAGE_LENGTH');
+    socketError('WS_ERR_UNSUPPORTED_MESSAGE_LENGTH');
+    socketError('ECONNRESET');
+    const { values } = await parts.metrics.registry.getSingleMetric('socketchart_errors_total')!.get();
+    expect(Object.fromEntries(values.map(({ labels, value }) => [labels.code, value]))).toEqual({ INVALID_MESSAGE_FORMAT: 1, MESSAGE_TOO_LARGE: 2 });
   });
 });
