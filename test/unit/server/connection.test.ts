@@ -775,7 +775,7 @@ describe('ServerConnection: in-band refresh', () => {
     const pending = new Map<string, { resolve: (identity: { userId: string; expiresAt: number }) => void; reject: (error: Error) => void }>();
     const node = await testNode({ auth: { verify: (token) => new Promise((resolve, reject) => pending.set(token, { resolve, reject })) } });
     stops.push(node.stop);
-    const { socket } = node.connectPending();
+    const { socket, connection } = node.connectPending();
     const check = async (token: string) => {
       await until(() => pending.has(token), 3000, `the check of ${token}`);
       return pending.get(token)!;
@@ -783,8 +783,26 @@ describe('ServerConnection: in-band refresh', () => {
     socket.receive({ type: 'auth', token: 'first' });
     (await check('first')).resolve({ userId: 'alice', expiresAt: Date.now() + 60_000 });
     await until(() => socket.ofType('auth_ok').length === 1);
-    return { socket, check };
+    return { socket, check, connection, parts: node.parts };
   }
+
+  it('applies no refresh verified once the connection began to close: no auth_ok while it drains its publishes', async () => {
+    const { socket, check, connection, parts } = await refreshing();
+    let stored!: () => void;
+    const append = parts.backend.append.bind(parts.backend);
+    vi.spyOn(parts.backend, 'append').mockImplementationOnce((...args) => new Promise((resolve) => (stored = () => resolve(append(...args)))));
+    socket.receive({ type: 'publish', ch: 'chat:room', id: 'p1', data: 1 });
+    await until(() => stored !== undefined);
+    socket.receive({ type: 'auth', token: 'later' });
+    const later = await check('later');
+    connection.closeWith(1000, 'bye');
+    later.resolve({ userId: 'alice', expiresAt: Date.now() + 3_600_000 });
+    await new Promise((resolve) => setImmediate(resolve));
+    stored();
+    await connection.closed;
+    expect(socket.ofType('ack')).toHaveLength(1);
+    expect(socket.ofType('auth_ok')).toHaveLength(1);
+  });
 
   it('keeps the session of the refresh sent last, even when an earlier refresh is verified after it', async () => {
     const { socket, check } = await refreshing();
