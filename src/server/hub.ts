@@ -485,9 +485,10 @@ export class Hub implements BackendListener {
         ? { type: 'presence', ch, joins: signal.joins, leaves: signal.leaves }
         : { type: 'typing', ch, userId: signal.userId, typing: signal.typing };
     const text = JSON.stringify(frame);
+    const holding = signal.kind === 'presence' && this.heldPresence.size > 0;
     for (const [sub, client] of entry.subs) {
       if (sub.closed || (signal.kind === 'typing' && client.key === signal.origin)) continue;
-      const held = signal.kind === 'presence' ? this.heldPresence.get(`${client.key} ${ch}`) : undefined;
+      const held = holding ? this.heldPresence.get(`${client.key} ${ch}`) : undefined;
       if (held) held.push(text);
       else client.sendText(text, frame.type);
     }
