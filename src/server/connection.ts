@@ -254,10 +254,13 @@ export class ServerConnection implements HubClient {
     }
   }
 
-  /** Protocol-level liveness for quiet sockets: terminates one that did not answer the previous ping, then pings. `now` in `ctx.clock` time. */
+  /**
+   * Protocol-level liveness for quiet sockets: terminates one that did not answer the previous ping, then pings.
+   * A socket this node stopped reading cannot show a pong, so it is judged again only once it is read. `now` in `ctx.clock` time.
+   */
   ping(now: number, intervalMs: number): void {
     if (this.state === 'closed') return;
-    if (now - this.lastFrameAt < intervalMs) {
+    if (this.ws.isPaused || now - this.lastFrameAt < intervalMs) {
       this.alive = true;
       return;
     }
@@ -270,9 +273,9 @@ export class ServerConnection implements HubClient {
     this.ws.ping();
   }
 
-  /** Closes with 1001 a socket no frame has come from for more than `idleTimeoutMs`; `now` in `ctx.clock` time. */
+  /** Closes with 1001 a socket no frame has come from for more than `idleTimeoutMs`, not counting while it went unread; `now` in `ctx.clock` time. */
   closeIfIdle(now: number, idleTimeoutMs: number): void {
-    if (this.state === 'open' && now - this.lastFrameAt > idleTimeoutMs) this.closeWith(CloseCode.GoingAway, 'idle timeout');
+    if (this.state === 'open' && !this.ws.isPaused && now - this.lastFrameAt > idleTimeoutMs) this.closeWith(CloseCode.GoingAway, 'idle timeout');
   }
 
   private clearTimers(): void {
@@ -457,7 +460,10 @@ export class ServerConnection implements HubClient {
   private turnTaken(bytes: number): void {
     this.waitingFrames -= 1;
     this.waitingBytes -= bytes;
-    if (this.waitingFrames < MAX_WAITING_FRAMES && this.waitingBytes < MAX_WAITING_BYTES && this.ws.isPaused) this.ws.resume();
+    if (this.waitingFrames < MAX_WAITING_FRAMES && this.waitingBytes < MAX_WAITING_BYTES && this.ws.isPaused) {
+      this.lastFrameAt = this.ctx.clock.now();
+      this.ws.resume();
+    }
   }
 
   private async answeredAsRepeat(ch: string, id: string): Promise<boolean> {

@@ -68,6 +68,30 @@ describe('ServerConnection: publishes that wait their turn', () => {
     expect(answeredBefore(socket, socket.resumedAt[0]!, 'b')).toBe(2);
   });
 
+  it('neither terminates a socket it stopped reading for unanswered pings nor closes it as idle, and judges it again once it reads it', async () => {
+    const { socket, connection: serverSide, clock } = await connection(oneAtATime);
+    const pings = vi.spyOn(socket, 'ping');
+    socket.receive(publish('spent'));
+    for (let i = 0; i < 1000; i++) socket.receive(publish(`w${i}`));
+    expect(socket.isPaused).toBe(true);
+    for (let beat = 1; beat <= 3; beat++) {
+      clock.time += 30_000;
+      serverSide.ping(clock.now(), 30_000);
+      serverSide.closeIfIdle(clock.now(), 60_000);
+    }
+    expect(socket.closedWith).toBeUndefined();
+    await until(() => answersTo(socket.sent, 'w').length === 1000);
+    expect(socket.isPaused).toBe(false);
+    serverSide.closeIfIdle(clock.now(), 60_000);
+    expect(socket.closedWith).toBeUndefined();
+    const pingsBefore = pings.mock.calls.length;
+    for (let beat = 1; beat <= 2; beat++) {
+      clock.time += 30_000;
+      serverSide.ping(clock.now(), 30_000);
+    }
+    expect([pings.mock.calls.length - pingsBefore, socket.closedWith?.code]).toEqual([1, 1006]);
+  });
+
   it('never stops reading for publishes that find their token', async () => {
     const { socket } = await connection({ rateLimits: { chat: { perMinute: 60_000, burst: 2000 } } });
     for (let i = 0; i < 1500; i++) socket.receive(publish(`t${i}`));
