@@ -37,7 +37,9 @@ export class RetentionRules {
   }
 }
 
-/** What a message weighs against a byte bound: its encoded data, id, event and publisher. */
+/** What a message weighs against a byte bound: the UTF-8 bytes of its encoded data, id, event and publisher. */
 export function messageBytes(message: { dataJson: string; id?: string; event?: string; from?: string }): number {
-  return Buffer.byteLength(message.dataJson) + (message.id?.length ?? 0) + (message.event?.length ?? 0) + (message.from?.length ?? 0);
+  return utf8Bytes(message.dataJson) + utf8Bytes(message.id) + utf8Bytes(message.event) + utf8Bytes(message.from);
 }
+
+const utf8Bytes = (text: string | undefined): number => (text === undefined ? 0 : Buffer.byteLength(text));

@@ -19,3 +19,8 @@ it('weighs a message by the UTF-8 bytes of its encoded data, and its id, event a
   expect(messageBytes({ dataJson: '"é"' })).toBe(4);
   expect(messageBytes({ dataJson: '1', id: 'id-1', event: 'said', from: 'alice' })).toBe(1 + 4 + 4 + 5);
 });
+
+it('weighs the id, event and publisher of a message in UTF-8 bytes too', () => {
+  expect(messageBytes({ dataJson: '1', id: 'é-1', event: 'dit', from: 'zoë' })).toBe(1 + 4 + 3 + 4);
+  expect(messageBytes({ dataJson: '1', id: '1', event: '说', from: '🦊' })).toBe(1 + 1 + 3 + 4);
+});
