@@ -58,6 +58,7 @@ export class Pool {
       actor.stop();
       throw error;
     }
+    if (this.rt.isDisposed) actor.stop();
     return actor;
   }
 
@@ -161,6 +162,7 @@ export class Pool {
   /** `await using pool = …`: stops every connection (waiting at most `stopTimeoutMs` for them to close), then disposes. */
   async [Symbol.asyncDispose](): Promise<void> {
     if (this.isDisposed) return;
+    if (typeof this.machine === 'function') return this.dispose();
     const state = this.status().state;
     if (state === 'starting' || state === 'running' || state === 'stopping') {
       await new Promise<void>((resolve) => {
@@ -186,6 +188,7 @@ export class Pool {
 
   /** Stops everything for good: every connection actor, the budget timer, the environment listener. */
   dispose(): void {
+    if (typeof this.machine === 'function') return this.rt.dispose();
     const { status } = this.actor.getSnapshot();
     if (status === 'stopped') return;
     this.rt.dispose();

@@ -61,6 +61,7 @@ export class PoolRuntime {
   /** Runs the pool's actor: creates every connection as its child, and follows its snapshots. */
   attach(actor: AnyActorRef): void {
     this.actor = actor;
+    if (this.isDisposed) return;
     actor.subscribe(this);
     const indexed = this.options.endpoints.map((endpoint, index) => ({ endpoint, index }));
     indexed.sort((a, b) => (a.endpoint.priority ?? poolDefaults.priority) - (b.endpoint.priority ?? poolDefaults.priority) || a.index - b.index);

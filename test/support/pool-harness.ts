@@ -131,7 +131,9 @@ export function poolHarness(overrides: Partial<PoolOptions> = {}, options: PoolH
     healths,
     failovers,
     /** The pool's runtime: its dial budget (`budget.granted`, `budget.grants`), its environment fan-out. */
-    rt: poolRuntimeOf(pool.actor)!,
+    get rt() {
+      return poolRuntimeOf(pool.actor)!;
+    },
     connection,
     /** The endpoint a dial went to. */
     nameOf: (dial: Dial) => nameOf.get(dial.url) ?? dial.url,

@@ -1,7 +1,7 @@
 import { createActor, createMachine } from 'xstate';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { poolLogic, poolOf } from '../../../src/index.js';
-import { poolHarness } from '../../support/pool-harness.js';
+import { feedEndpoints, poolHarness } from '../../support/pool-harness.js';
 import { consoleWarnings } from '../../support/warnings.js';
 
 /** `await using`, and the handle of a pool an app runs as an actor of `poolLogic()`. */
@@ -45,6 +45,28 @@ describe('`await using` a pool', () => {
     }
     expect(h.pool.isDisposed).toBe(true);
     expect(h.server.sockets).toHaveLength(0);
+  });
+
+  it('disposed before any use: makes neither the pool actor nor its connections, not even for an inspector, and reads as stopped', async () => {
+    const inspected: string[] = [];
+    const h = poolHarness({ inspect: (event) => inspected.push(event.type) });
+    h.pool.dispose();
+    expect(inspected).toEqual([]);
+    expect([h.pool.isDisposed, h.pool.connections, h.pool.connection(feedEndpoints()[0]!.name)]).toEqual([true, [], undefined]);
+    expect(h.pool.status()).toEqual({ state: 'stopped', health: 'down', connections: {} });
+    expect(h.pool.actor.getSnapshot().status).toBe('stopped');
+    expect(() => h.pool.start()).toThrow(expect.objectContaining({ code: 'CLOSED' }));
+    expect(h.server.sockets).toHaveLength(0);
+  });
+
+  it('`await using` a pool never used: makes neither the pool actor nor its connections', async () => {
+    const inspected: string[] = [];
+    const h = poolHarness({ inspect: (event) => inspected.push(event.type) });
+    {
+      await using scoped = h.pool;
+      void scoped;
+    }
+    expect([inspected, h.pool.isDisposed]).toEqual([[], true]);
   });
 
   it('already disposed: does nothing more', async () => {
