@@ -8,6 +8,12 @@ export interface SnapshotSource {
 
 const sources = new WeakMap<Connection, SnapshotSource>();
 
+/** A disposed connection's actor may stop in any state (`closing`, `link`…): it reads as stopped in `closed`, with that state's tags, as the connection's status does. */
+function closedSnapshot(last: ConnectionSnapshot): ConnectionSnapshot {
+  const closed = last.machine.resolveState({ value: 'closed', context: last.context });
+  return Object.assign(closed, { status: 'stopped' }) as ConnectionSnapshot;
+}
+
 /**
  * The connection's snapshots as an actor-like source, one per connection. It follows the connection, not
  * one actor: a connection at rest lets go of its actor and runs a new one on `start()`, and the source
@@ -17,8 +23,7 @@ export function snapshotSource(connection: Connection): SnapshotSource {
   let source = sources.get(connection);
   if (!source) {
     let disposed: ConnectionSnapshot | undefined;
-    /** A disposed connection's actor stopped in `closing`: it reads `closed`, as the connection's status does. */
-    const getSnapshot = () => (connection.isDisposed ? (disposed ??= { ...connection.snapshot, value: 'closed' } as ConnectionSnapshot) : connection.snapshot);
+    const getSnapshot = () => (connection.isDisposed ? (disposed ??= closedSnapshot(connection.snapshot)) : connection.snapshot);
     source = {
       getSnapshot,
       subscribe(observer) {
