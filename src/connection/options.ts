@@ -491,11 +491,12 @@ function resolveRateLimit(value: unknown): ResolvedOptions['rateLimit'] {
   const r = resolveSection('rateLimit', value).given;
   const connection = r.connection === undefined ? undefined : resolveLimit('rateLimit.connection', r.connection);
   const c = section('rateLimit.channels', r.channels);
-  const channels: Record<string, RateLimit> = {};
-  for (const [type, limit] of Object.entries(c)) {
-    if (type === '' || type.includes(':')) throw new InvalidOptionError(`rateLimit.channels.${type}`, 'a channel type (a name without `:`)', type);
-    channels[type] = resolveLimit(`rateLimit.channels.${type}`, limit);
-  }
+  const channels: Record<string, RateLimit> = Object.fromEntries(
+    Object.entries(c).map(([type, limit]) => {
+      if (type === '' || type.includes(':')) throw new InvalidOptionError(`rateLimit.channels.${type}`, 'a channel type (a name without `:`)', type);
+      return [type, resolveLimit(`rateLimit.channels.${type}`, limit)];
+    }),
+  );
   if (r.followServer !== undefined && typeof r.followServer !== 'boolean') throw new InvalidOptionError('rateLimit.followServer', 'a boolean', r.followServer);
   const configured = connection !== undefined || Object.keys(channels).length > 0;
   return intern('rateLimit', {

@@ -98,3 +98,17 @@ it('messages of a type out of tokens do not make the others wait longer than the
   await h.advance(9_000);
   expect(publishes(h.server.last), 'chat-2 needs a chat token: 10 s').toEqual(['chat-1', 'orders-1', 'orders-2', 'chat-2']);
 });
+
+it('a channel type named `__proto__` (options parsed from JSON) gets its own limit like any other', async () => {
+  const rateLimit = JSON.parse('{"channels":{"__proto__":{"perMinute":60,"burst":1}}}') as { channels: Record<string, { perMinute: number; burst: number }> };
+  const h = harness({ heartbeat: false, rateLimit });
+  const seen: unknown[] = [];
+  h.connection.on('throttled', (event) => seen.push(event));
+  await h.connect();
+  void h.connection.send('a', { channel: '__proto__:1' });
+  void h.connection.send('b', { channel: '__proto__:1' });
+  void h.connection.send('c', { channel: 'chat:1' });
+  await h.settle();
+  expect(publishes(h.server.last)).toEqual(['a', 'c']);
+  expect(seen).toEqual([{ scope: '__proto__', waitMs: 1_000, queued: 1 }]);
+});
