@@ -1,5 +1,5 @@
 import type { OutgoingFrame } from '../protocol/adapter.js';
-import { ErrorCode, InvalidOptionError, SocketchartError, closedError } from '../protocol/errors.js';
+import { ErrorCode, InvalidOptionError, SocketchartError, closedError, finalFormatError } from '../protocol/errors.js';
 import { OutboundQueue, priorityError, type Priority, type QueuedMessage } from '../queue/outbound-queue.js';
 import { AckTracker, type AckInfo } from '../queue/ack-tracker.js';
 import { RateLimiter, Take, channelType } from '../policy/rate-limiter.js';
@@ -146,13 +146,13 @@ export class Outbound {
   /** Sends and resolves with the server's ack (see `SendOptions.ack`). */
   sendAcked(data: unknown, options: SendOptions): Promise<AckInfo> {
     if (options.channel === undefined) {
-      return Promise.reject(new SocketchartError(ErrorCode.INVALID_MESSAGE_FORMAT, { message: 'A message sent with `ack` needs a `channel`', recovery: 'fail' }));
+      return Promise.reject(finalFormatError('A message sent with `ack` needs a `channel`'));
     }
     const { protocol } = this.host.options;
     if (!acknowledgesOf(protocol)) {
       const instead = this.host.operations ? ': execute() runs a query or mutation and resolves with its result' : '';
       return Promise.reject(
-        new SocketchartError(ErrorCode.INVALID_MESSAGE_FORMAT, { message: `The ${protocol.name} protocol has no acknowledgements (ack: true, request())${instead}`, recovery: 'fail' }),
+        finalFormatError(`The ${protocol.name} protocol has no acknowledgements (ack: true, request())${instead}`),
       );
     }
     const signal = options.signal;
@@ -160,14 +160,14 @@ export class Outbound {
     const acks = this.ackTracker();
     const id = options.id ?? acks.nextId();
     if (acks.has(id)) {
-      return Promise.reject(new SocketchartError(ErrorCode.INVALID_MESSAGE_FORMAT, { message: `Message id "${id}" is already in flight`, recovery: 'fail', messageId: id }));
+      return Promise.reject(finalFormatError(`Message id "${id}" is already in flight`, { messageId: id }));
     }
     let acked: Promise<AckInfo> | undefined;
     const written = this.sendFrame(data, { ...options, id }, (frame) => {
       acked = acks.track(id, frame, options.channel);
       this.outbox?.keepUntil(acked, frame, { key: id, channel: options.channel, priority: options.priority ?? 'normal', ttlMs: options.ttl ?? this.host.options.queue.defaultTtlMs, ack: true });
     });
-    if (!acked) return written.then(() => Promise.reject(new SocketchartError(ErrorCode.INVALID_MESSAGE_FORMAT, { message: 'The message was not sent', recovery: 'fail' })));
+    if (!acked) return written.then(() => Promise.reject(finalFormatError('The message was not sent')));
     written.then(
       () => acks.written(id),
       (error: SocketchartError) => acks.fail(id, error),
@@ -197,14 +197,14 @@ export class Outbound {
       return Promise.reject(new InvalidOptionError('id', `a non-empty string of at most ${MAX_MESSAGE_ID_LENGTH} characters`, id));
     }
     if (typeof Blob !== 'undefined' && data instanceof Blob) {
-      return Promise.reject(new SocketchartError(ErrorCode.INVALID_MESSAGE_FORMAT, { message: 'A Blob is not sent: send its bytes (await blob.arrayBuffer())', recovery: 'fail' }));
+      return Promise.reject(finalFormatError('A Blob is not sent: send its bytes (await blob.arrayBuffer())'));
     }
     let frame: OutgoingFrame;
     try {
       frame = protocol.encode(data, options);
     } catch (cause) {
       return Promise.reject(
-        cause instanceof SocketchartError ? cause : new SocketchartError(ErrorCode.INVALID_MESSAGE_FORMAT, { message: 'The message cannot be encoded', recovery: 'fail', cause }),
+        cause instanceof SocketchartError ? cause : finalFormatError('The message cannot be encoded', { cause }),
       );
     }
     const bytes = frameBytes(frame, limit);

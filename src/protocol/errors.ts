@@ -135,6 +135,10 @@ export class InvalidOptionError extends SocketchartError {
 export const closedError = (status: 'closed' | 'failed' | 'disposed' | (string & {})): SocketchartError =>
   new SocketchartError(ErrorCode.CLOSED, { message: status === 'disposed' ? 'The connection was disposed' : `The connection is ${status}` });
 
+/** INVALID_MESSAGE_FORMAT, final (recovery `fail`): a message that cannot be sent as it is, or an answer that cannot be used; trying again does not help. */
+export const finalFormatError = (message: string, init: Omit<SocketchartErrorInit, 'message' | 'recovery'> = {}): SocketchartError =>
+  new SocketchartError(ErrorCode.INVALID_MESSAGE_FORMAT, { message, recovery: 'fail', ...init });
+
 /** CONNECTION_FAILED, for a connection that failed without an error of its own. */
 export const failedError = (): SocketchartError => new SocketchartError(ErrorCode.CONNECTION_FAILED, { message: 'The connection failed' });
 

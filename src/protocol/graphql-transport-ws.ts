@@ -1,5 +1,5 @@
 import type { FrameSink, IncomingFrame, OperationCodec, OutgoingFrame, ProtocolAdapter } from './adapter.js';
-import { ErrorCode, SocketchartError } from './errors.js';
+import { ErrorCode, SocketchartError, finalFormatError } from './errors.js';
 import type { CloseRule } from './close-codes.js';
 
 /** Subprotocol of the `graphql-transport-ws` protocol (the `graphql-ws` library, Apollo, Hasura, Yoga…). */
@@ -53,7 +53,7 @@ const typeName = (type: unknown) => (typeof type === 'string' ? JSON.stringify(t
 
 const invalid = (message: string) => new SocketchartError(ErrorCode.INVALID_MESSAGE_FORMAT, { message, recovery: 'none' });
 
-const refused = (message: string) => new SocketchartError(ErrorCode.INVALID_MESSAGE_FORMAT, { message, recovery: 'fail' });
+const refused = finalFormatError;
 
 /**
  * The payload checks a graphql-ws server makes before it closes the socket with 4400: refused here

@@ -1,5 +1,5 @@
 import type { FrameSink, IncomingFrame, InboundMessage, OutgoingFrame, ProtocolAdapter } from './adapter.js';
-import { ErrorCode, SocketchartError, type ErrorCode as ErrorCodeType } from './errors.js';
+import { ErrorCode, SocketchartError, finalFormatError, type ErrorCode as ErrorCodeType } from './errors.js';
 import { JSON_SUBPROTOCOL, TOKEN_SUBPROTOCOL_PREFIX, type ServerFrameType } from './wire.js';
 
 export { JSON_SUBPROTOCOL, TOKEN_SUBPROTOCOL_PREFIX };
@@ -9,6 +9,8 @@ const knownErrorCodes = /* @__PURE__ */ new Set<string>(/* @__PURE__ */ Object.v
 type Frame = Record<string, unknown> & { type?: unknown };
 
 const NO_CHANNEL = 'The socketchart protocol publishes data on a channel: send(data, { channel }); without one, only a string or binary frame is written, as it is';
+
+const NOT_JSON = 'Data on a channel is JSON: undefined, a function or a symbol is not (send null)';
 
 const isRecord = (value: unknown): value is Frame =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -56,8 +58,9 @@ export const jsonProtocol: ProtocolAdapter = {
   encode(data, { channel, event, id }): OutgoingFrame {
     if (channel === undefined) {
       if (typeof data === 'string' || data instanceof ArrayBuffer || ArrayBuffer.isView(data)) return data;
-      throw new SocketchartError(ErrorCode.INVALID_MESSAGE_FORMAT, { message: NO_CHANNEL, recovery: 'fail' });
+      throw finalFormatError(NO_CHANNEL);
     }
+    if (data === undefined || typeof data === 'function' || typeof data === 'symbol') throw finalFormatError(NOT_JSON);
     return JSON.stringify({ type: 'publish', ch: channel, id, event, data });
   },
   subscribeFrame: (ch, since) => JSON.stringify(since === undefined ? { type: 'subscribe', ch } : { type: 'subscribe', ch, since }),

@@ -1,5 +1,5 @@
 import type { OperationCodec, OutgoingFrame } from './adapter.js';
-import { ErrorCode, InvalidOptionError, SocketchartError, closedError } from './errors.js';
+import { ErrorCode, InvalidOptionError, SocketchartError, closedError, finalFormatError } from './errors.js';
 import { rethrowLater } from '../events/emitter.js';
 import { exactBytes, frameBytes } from './frame-bytes.js';
 
@@ -71,7 +71,7 @@ function tell<K extends keyof OperationSink>(sink: OperationSink | undefined, me
 }
 
 const noResult = (id: string) =>
-  new SocketchartError(ErrorCode.INVALID_MESSAGE_FORMAT, { message: `Operation ${id} completed without a result`, recovery: 'fail', messageId: id });
+  finalFormatError(`Operation ${id} completed without a result`, { messageId: id });
 
 /**
  * The live operations of one connection (protocols with `operations`). An operation is written once per
@@ -242,7 +242,7 @@ export class Operations {
       frame = this.codec.start(id, payload);
     } catch (cause) {
       if (cause instanceof SocketchartError) throw cause;
-      throw new SocketchartError(ErrorCode.INVALID_MESSAGE_FORMAT, { message: 'The operation cannot be encoded', recovery: 'fail', cause, messageId: id });
+      throw finalFormatError('The operation cannot be encoded', { cause, messageId: id });
     }
     const limit = this.host.options.maxMessageBytes;
     const bytes = frameBytes(frame, limit);
@@ -254,7 +254,7 @@ export class Operations {
 
   private add(id: string, frame: OutgoingFrame, sink: OperationSink | undefined, restart: boolean, bound: boolean, once: boolean): Live {
     if (this.live.has(id)) {
-      throw new SocketchartError(ErrorCode.INVALID_MESSAGE_FORMAT, { message: `Operation ${id} is already running`, recovery: 'fail', messageId: id });
+      throw finalFormatError(`Operation ${id} is already running`, { messageId: id });
     }
     const entry: Live = { id, frame, sink, restart, bound, once, socket: null, answered: false };
     this.live.set(id, entry);

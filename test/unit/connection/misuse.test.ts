@@ -54,6 +54,17 @@ describe('misuse is refused at once', () => {
     expect(h.server.last!.sent.map((frame) => frame.raw)).toEqual(['kept']);
   });
 
+  it('send() of data that is not JSON on a channel (undefined, a function, a symbol) rejects with INVALID_MESSAGE_FORMAT, final, and nothing is written or queued', async () => {
+    const h = harness({ heartbeat: false });
+    await h.connect();
+    for (const data of [undefined, () => 1, Symbol('s')]) {
+      await expect(h.connection.send(data, { channel: 'chat:1' })).rejects.toMatchObject({ code: ErrorCode.INVALID_MESSAGE_FORMAT, recovery: 'fail' });
+      await expect(h.connection.send(data, { channel: 'chat:1', id: 'm-1', ack: true })).rejects.toMatchObject({ code: ErrorCode.INVALID_MESSAGE_FORMAT, recovery: 'fail' });
+    }
+    await h.connection.send(null, { channel: 'chat:1' });
+    expect([h.server.last!.sentOfType('publish'), h.connection.queued]).toEqual([[expect.objectContaining({ ch: 'chat:1', data: null })], 0]);
+  });
+
   it('a message over maxMessageBytes is refused by send() and counted among the drops', async () => {
     const h = harness({ heartbeat: false, maxMessageBytes: 8 });
     await h.connect();

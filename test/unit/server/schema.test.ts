@@ -56,3 +56,10 @@ it('refuses a channel name longer than 200 characters, though it has the shape t
   expect(parse({ type: 'subscribe', ch: `chat:${'x'.repeat(195)}` }).ok).toBe(true);
   expect(issuePaths({ type: 'subscribe', ch: `chat:${'x'.repeat(196)}` })).toEqual(['ch']);
 });
+
+it('refuses a publish without data, naming the data and echoing its id; any JSON value, null and false too, is data', () => {
+  const parsed = parse({ type: 'publish', ch: 'chat:a', id: 'p-1' });
+  expect(parsed).toMatchObject({ ok: false, message: 'invalid "publish" frame', id: 'p-1' });
+  expect(issuePaths({ type: 'publish', ch: 'chat:a' })).toEqual(['data']);
+  for (const data of [null, false, 0, '', [], {}]) expect(parse({ type: 'publish', ch: 'chat:a', data }).ok, JSON.stringify(data)).toBe(true);
+});
