@@ -48,7 +48,7 @@ const figures = [
     name: 'client entry: createBaseConnection, no features (xstate included)',
     readme: '`createBaseConnection`, no features, xstate included',
     contents: "export { createBaseConnection } from './dist/index.js';",
-    budget: 41.5 * KB,
+    budget: 41.6 * KB,
     target: 25 * KB,
     excludes: { 'pool code': poolCode, ...Object.fromEntries(Object.entries(featureCode).map(([name, markers]) => [`${name} code`, markers])) },
   },

@@ -13,12 +13,15 @@ export interface KeepOptions {
   ack: boolean;
 }
 
+/** How many keys a run remembers while its store's load is unanswered; past them, a late answer is left for the next run. */
+const MAX_OWN_KEYS = 10_000;
+
 /** The connection's side of a `MessageStore`: what it keeps, under which key, and until when. */
 export class Outbox {
   private readonly prefix = Math.random().toString(36).slice(2, 10);
   private keys = 0;
-  /** Every key this run put before the store answered its load: what the store loads under them is not a previous run's. */
-  private own: Set<string> | undefined = new Set();
+  /** Every key this run put before the store answered its load: what the store loads under them is not a previous run's. Null once there were too many to remember. */
+  private own: Set<string> | null | undefined = new Set();
 
   /** `failed` hears of each put or delete the store threw on or whose promise rejected; the message itself goes on. */
   constructor(
@@ -31,7 +34,8 @@ export class Outbox {
   async load(): Promise<StoredMessage[]> {
     try {
       const messages = await Promise.resolve().then(() => this.store.load());
-      const own = this.own!;
+      const own = this.own;
+      if (!own) throw new Error('answered too late');
       return messages.filter((message) => !own.has(message.key));
     } finally {
       this.own = undefined;
@@ -43,7 +47,7 @@ export class Outbox {
     if (typeof frame !== 'string') return;
     const key = options.key ?? `${this.prefix}-${++this.keys}`;
     const now = this.clock.now();
-    this.own?.add(key);
+    if (this.own) this.own = this.own.size < MAX_OWN_KEYS ? this.own.add(key) : null;
     const message: StoredMessage = {
       key,
       frame,

@@ -255,6 +255,42 @@ it('a store whose load() never answers holds messages back for connectTimeoutMs 
   expect(h.server.last!.sentOfType('publish').map((frame) => frame.data)).toEqual(['hello', 'direct', 'late']);
 });
 
+it('a store that answers its load only after this run kept more than 10,000 messages restores nothing in this run: what it holds stays stored for the next, and the store is reported', async () => {
+  let answer: (messages: StoredMessage[]) => void = () => undefined;
+  const deleted: string[] = [];
+  const store: MessageStore = { load: () => new Promise((resolve) => (answer = resolve)), put: () => undefined, delete: (key) => void deleted.push(key) };
+  const h = harness({ heartbeat: false, persistence: { store }, connectTimeoutMs: 5_000 });
+  await h.connect();
+  await h.advance(5_000);
+  for (let i = 0; i < 10_000; i++) void h.connection.send(i, { channel: 'c', ack: true }).catch(() => undefined);
+  void h.connection.send('the 10,001st', { channel: 'c', ack: true }).catch(() => undefined);
+  await h.settle();
+  answer([stored({ key: 'late' })]);
+  await h.settle();
+  await h.settle();
+  const published = h.server.last!.sentOfType('publish').map((frame) => frame.data);
+  expect([published.length, published.at(-1)]).toEqual([10_001, 'the 10,001st']);
+  expect(deleted).not.toContain('late');
+  expect(h.errors.map((error) => [error.message, (error.cause as Error | undefined)?.message])).toEqual([
+    ['The persistence store did not answer its load', undefined],
+    ['The persistence store could not be loaded', 'answered too late'],
+  ]);
+});
+
+it('a store that answers its load late, after this run kept 10,000 messages, is still restored', async () => {
+  let answer: (messages: StoredMessage[]) => void = () => undefined;
+  const store: MessageStore = { load: () => new Promise((resolve) => (answer = resolve)), put: () => undefined, delete: () => undefined };
+  const h = harness({ heartbeat: false, persistence: { store }, connectTimeoutMs: 5_000 });
+  await h.connect();
+  await h.advance(5_000);
+  for (let i = 0; i < 10_000; i++) void h.connection.send(i, { channel: 'c', ack: true }).catch(() => undefined);
+  await h.settle();
+  answer([stored({ key: 'late' })]);
+  await h.settle();
+  await h.settle();
+  expect(h.server.last!.sentOfType('publish').map((frame) => frame.data).at(-1)).toBe('late');
+});
+
 it('a late store answer queues what it held behind what this run still has queued', async () => {
   let answer: (messages: StoredMessage[]) => void = () => undefined;
   const store: MessageStore = { load: () => new Promise((resolve) => (answer = resolve)), put: () => undefined, delete: () => undefined };
