@@ -28,7 +28,10 @@ export interface Refusal<Change> {
   readonly cause: unknown;
 }
 
-/** One key: the value the server confirmed and the local changes shown on top of it, in the order they were made. */
+/**
+ * One key: the value the server confirmed and the local changes shown on top of it: those acknowledged, in the
+ * channel's order, then those still unanswered, in the order they were made.
+ */
 export class KeyLedger<Value, Change> {
   confirmed: Value | undefined;
   readonly changes: LocalChange<Change>[] = [];
@@ -70,6 +73,14 @@ export class KeyLedger<Value, Change> {
       }
     }
     return value;
+  }
+
+  /** Moves a change just acknowledged among the acknowledged ones, which come first, in the channel's order: the server stored it before those still unanswered. */
+  placeAcked(local: LocalChange<Change>): void {
+    this.remove(local);
+    let index = 0;
+    while (index < this.changes.length && this.changes[index]!.status === 'acked' && this.changes[index]!.seq! < local.seq!) index++;
+    this.changes.splice(index, 0, local);
   }
 
   remove(local: LocalChange<Change>): boolean {

@@ -250,6 +250,7 @@ export class OptimisticStore<Value, Change = Value> {
     }
     local.status = 'acked';
     local.seq = seq;
+    this.ledgers.get(local.key)?.placeAcked(local);
     let index = this.awaiting.length;
     while (index > 0 && this.awaiting[index - 1]!.seq! > seq) index--;
     this.awaiting.splice(index, 0, local);

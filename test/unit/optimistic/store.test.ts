@@ -1031,6 +1031,31 @@ describe('optimistic store: the server’s order, and what it is given', () => {
     store.dispose();
   });
 
+  it('shows and confirms changes acknowledged out of the server’s order in its order before the channel reaches them, with those still unanswered on top', async () => {
+    const { h, server, store } = await listStore({ a: ['base'] });
+    const first = store.update('a', add('a', 'first'));
+    const second = store.update('a', add('a', 'second'));
+    void store.update('a', add('a', 'third')).catch(() => undefined);
+    await h.settle();
+    server.ack(server.inbox[1]!, 6);
+    server.ack(server.inbox[0]!, 7);
+    await Promise.all([first, second]);
+    expect(store.confirmed('a')).toEqual(['base', 'second', 'first']);
+    expect(store.get('a')).toEqual(['base', 'second', 'first', 'third']);
+    store.dispose();
+  });
+
+  it('a change acknowledged before an earlier one still unanswered is shown under it: the server stored it first', async () => {
+    const { h, server, store } = await listStore({ a: ['base'] });
+    void store.update('a', add('a', 'first')).catch(() => undefined);
+    const second = store.update('a', add('a', 'second'));
+    await h.settle();
+    server.ack(server.inbox[1]!, 6);
+    await second;
+    expect([store.confirmed('a'), store.get('a')]).toEqual([['base', 'second'], ['base', 'second', 'first']]);
+    store.dispose();
+  });
+
   it('counts an acknowledged change waiting for its place in the channel as pending no longer, for its key or for all', async () => {
     const { h, server, store } = await listStore({ a: [] });
     const mine = store.update('a', add('a', 'mine'));
