@@ -16,6 +16,8 @@ const LOOK_MS = 10;
 export class BacklogWatch {
   private look: Promise<void> | undefined;
   private stuck: { since: number; buffered: number } | undefined;
+  /** When the last look was: a replay asking longer after it than a look takes waits anew (none waited meanwhile). */
+  private lookedAt = -Infinity;
 
   constructor(
     private readonly state: () => BacklogState,
@@ -27,10 +29,12 @@ export class BacklogWatch {
 
   /** Resolves at the next look. */
   next(): Promise<void> {
+    if (!this.look && this.clock.now() - this.lookedAt > LOOK_MS) this.stuck = undefined;
     return (this.look ??= new Promise((resolve) =>
       setTimeout(() => {
         this.look = undefined;
-        this.judge(this.clock.now());
+        this.lookedAt = this.clock.now();
+        this.judge(this.lookedAt);
         resolve();
       }, LOOK_MS),
     ));

@@ -80,17 +80,38 @@ it('times the stall by the clock it is given, not by the wall clock', async () =
   let stalls = 0;
   const clock: ManualClock = { time: 0, now: () => clock.time };
   const watcher = new BacklogWatch(() => backlog, 100, () => stalls++, clock);
-  const lookOnce = async () => {
+  /** One look, the given clock reading `time` when it is taken. */
+  const lookOnce = async (time = clock.time) => {
     const next = watcher.next();
+    clock.time = time;
     await vi.advanceTimersToNextTimerAsync();
     await next;
   };
   for (let i = 0; i < 30; i++) await lookOnce();
   expect(stalls, 'the wall clock ran 300 ms; the given clock stood still').toBe(0);
-  clock.time = 99;
-  await lookOnce();
+  await lookOnce(99);
   expect(stalls).toBe(0);
-  clock.time = 100;
+  await lookOnce(100);
+  expect(stalls).toBe(1);
+});
+
+it('starts the count again for a replay that waits after the earlier ones stopped waiting, though the backlog did not shrink', async () => {
+  const backlog: BacklogState = { waiting: true, buffered: 1_000 };
+  let stalls = 0;
+  const clock: ManualClock = { time: 0, now: () => clock.time };
+  const watcher = new BacklogWatch(() => backlog, 100, () => stalls++, clock);
+  const lookOnce = async () => {
+    const next = watcher.next();
+    clock.time += 10;
+    await vi.advanceTimersToNextTimerAsync();
+    await next;
+  };
+  for (let i = 0; i < 5; i++) await lookOnce();
+  clock.time += 500;
+  await lookOnce();
+  expect(stalls, 'nothing waited for those 500 ms').toBe(0);
+  for (let i = 0; i < 9; i++) await lookOnce();
+  expect(stalls).toBe(0);
   await lookOnce();
   expect(stalls).toBe(1);
 });

@@ -697,6 +697,30 @@ describe('ServerConnection: closing', () => {
     expect(serverSide.backlogged).toBe(true);
   });
 
+  it('times a replay waiting on its backlog from that replay’s first look, not from one it unsubscribed from long before', async () => {
+    const { socket, parts, clock } = await connection({ maxBufferedBytes: 1000, heartbeatIntervalMs: 30_000 });
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    /** The number before a message published on `ch`. */
+    const before = async (ch: string) => {
+      const { current } = await parts.backend.read(ch, 0, 0);
+      await parts.hub.append(ch, 'old', undefined, undefined, undefined);
+      return current;
+    };
+    const [sinceA, sinceB] = [await before('chat:a'), await before('chat:b')];
+    socket.bufferedAmount = 600;
+    socket.receive({ type: 'subscribe', ch: 'chat:a', since: sinceA });
+    await vi.advanceTimersByTimeAsync(50);
+    socket.receive({ type: 'unsubscribe', ch: 'chat:a' });
+    await vi.advanceTimersByTimeAsync(50);
+    clock.time += 30_000;
+    socket.receive({ type: 'subscribe', ch: 'chat:b', since: sinceB });
+    await vi.advanceTimersByTimeAsync(50);
+    expect(socket.closedWith, 'this replay has waited 50 ms').toBeUndefined();
+    socket.bufferedAmount = 0;
+    await vi.advanceTimersByTimeAsync(10);
+    expect(socket.sent.filter((frame) => frame.type === 'message').map((frame) => frame.ch)).toEqual(['chat:b']);
+  });
+
   it('leaves nothing of itself on the node once closed: its user has no connection there, its subscriptions and presence are gone', async () => {
     const { socket, connection: serverSide, parts } = await connection();
     socket.receive({ type: 'subscribe', ch: 'chat:room' });
