@@ -187,7 +187,7 @@ export class PresenceSession {
     if (current) {
       clock.clearTimeout(current.timer);
       current.timer = clock.setTimeout(() => this.stopTyping(channel), timeoutMs);
-      if (now - current.sentAt >= Math.min(timeoutMs / 2, TYPING_REFRESH_MS) && this.host.write(protocol.typingFrame(channel, true))) current.sentAt = now;
+      if (this.up && now - current.sentAt >= Math.min(timeoutMs / 2, TYPING_REFRESH_MS) && this.host.write(protocol.typingFrame(channel, true))) current.sentAt = now;
       return;
     }
     const timer = clock.setTimeout(() => this.stopTyping(channel), timeoutMs);

@@ -24,10 +24,22 @@ function tell(listener: MessageListener, message: InboundMessage): void {
   }
 }
 
+/** Tells those subscribed when `message` arrived and not unsubscribed since, each once. */
+function tellAll(subscriptions: Set<Subscription>, message: InboundMessage): void {
+  if (subscriptions.size === 1) {
+    for (const { listener } of subscriptions) {
+      tell(listener, message);
+      break;
+    }
+  } else if (subscriptions.size > 1) {
+    for (const subscription of [...subscriptions]) if (subscriptions.has(subscription)) tell(subscription.listener, message);
+  }
+}
+
 /** Plain maps of listeners: inbound data goes from the socket straight here, never through the machine. */
 export class Router {
   private channels: Map<string, ChannelEntry> | undefined;
-  private any: MessageListener[] | undefined;
+  private any: Set<Subscription> | undefined;
 
   /** `released`: told when the last listener of a channel leaves. */
   constructor(private readonly released?: (channel: string) => void) {}
@@ -53,11 +65,11 @@ export class Router {
   }
 
   onAny(listener: MessageListener): () => void {
-    (this.any ??= []).push(listener);
+    const any = (this.any ??= new Set());
+    const subscription: Subscription = { listener };
+    any.add(subscription);
     return () => {
-      if (!this.any) return;
-      const index = this.any.indexOf(listener);
-      if (index >= 0) this.any.splice(index, 1);
+      any.delete(subscription);
     };
   }
 
@@ -90,7 +102,7 @@ export class Router {
 
   /**
    * Hands a message to the listeners of its channel, then to every `onAny` listener: those listening when
-   * it arrived, each once (a listener that unsubscribes or subscribes during the delivery changes the next one).
+   * it arrived and not removed since, each once (a listener subscribed during the delivery gets the next one).
    * False when it was dropped: its channel's sequence number was already delivered (a `seq` the wire cannot carry is neither checked nor kept).
    */
   deliver(message: InboundMessage): boolean {
@@ -103,22 +115,10 @@ export class Router {
           if (entry.lastSeq !== undefined && seq <= entry.lastSeq) return false;
           entry.lastSeq = seq;
         }
-        const { subscriptions } = entry;
-        if (subscriptions.size === 1) {
-          for (const { listener } of subscriptions) {
-            tell(listener, message);
-            break;
-          }
-        } else if (subscriptions.size > 1) {
-          for (const { listener } of [...subscriptions]) tell(listener, message);
-        }
+        tellAll(entry.subscriptions, message);
       }
     }
-    const any = this.any;
-    if (any !== undefined && any.length > 0) {
-      if (any.length === 1) tell(any[0]!, message);
-      else for (const listener of any.slice()) tell(listener, message);
-    }
+    if (this.any !== undefined) tellAll(this.any, message);
     return true;
   }
 }

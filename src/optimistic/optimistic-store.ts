@@ -147,6 +147,7 @@ export class OptimisticStore<Value, Change = Value> {
 
   /** Listens to `change`, `conflict` (with its resolution) or `rollback`. Returns the remover. */
   on<K extends keyof OptimisticStoreEvents<Value, Change>>(event: K, listener: (payload: OptimisticStoreEvents<Value, Change>[K]) => void): () => void {
+    if (typeof listener !== 'function') throw new InvalidOptionError('listener', 'a function (payload) => void', listener);
     if (this.disposed) return () => undefined;
     return this.events.on(event, listener);
   }

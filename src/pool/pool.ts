@@ -121,6 +121,7 @@ export class Pool {
 
   /** Listens to `state` (any connection), `health` (aggregate) or `failover`; returns the remover. */
   on<K extends keyof PoolEvents>(event: K, listener: (payload: PoolEvents[K]) => void): () => void {
+    if (typeof listener !== 'function') throw new InvalidOptionError('listener', 'a function (payload) => void', listener);
     return this.rt.events.on(event, listener);
   }
 

@@ -1,7 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ErrorCode, InvalidOptionError, SocketchartError, createConnection, jsonProtocol, type ProtocolAdapter } from '../../../src/index.js';
 import { createMockServer } from '../../../src/testing/index.js';
 import { harness } from '../../support/harness.js';
+import { collectRethrown } from '../../support/rethrown.js';
 
 /** Programming errors are told at once, as such, by a typed error; never as a network fault later. */
 
@@ -78,6 +79,21 @@ describe('misuse is refused at once', () => {
     expect(() => h.connection.subscribe('', () => {})).toThrow(/channel/);
     expect(() => h.connection.subscribe('news', undefined as never)).toThrow(/listener/);
     expect(() => h.connection.subscribe(42 as never, () => {})).toThrow(/channel/);
+  });
+
+  it('on() needs a listener: one that is not a function is refused at the call, and nothing listens', async () => {
+    const h = harness();
+    for (const event of ['error', 'message'] as const) {
+      expect(() => h.connection.on(event, undefined as never)).toThrow(InvalidOptionError);
+      expect(() => h.connection.on(event, 'handler' as never)).toThrow(/listener/);
+    }
+    const rethrown = collectRethrown();
+    await h.connect();
+    h.server.last!.push('not json');
+    h.server.last!.push({ type: 'message', ch: 'a', data: 1 });
+    await h.settle();
+    vi.restoreAllMocks();
+    expect(rethrown).toEqual([]);
   });
 
   it('start() after dispose() is refused with CLOSED, and the disposed connection reads closed', async () => {

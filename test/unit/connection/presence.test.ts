@@ -635,6 +635,21 @@ describe('typing: timers and the link', () => {
     expect(frames(h, 'typing')).toEqual([{ type: 'typing', ch: 'chat:b', typing: true }]);
   });
 
+  it('typing kept up while the session is not confirmed yet says nothing on the unauthenticated socket until it is', async () => {
+    const h = harness({ heartbeat: false, auth: { token: 't' } }, { autoAuth: false });
+    h.connection.start();
+    await h.settle();
+    expect(h.connection.status).toBe('authenticating');
+    h.connection.presence.startTyping('chat:a');
+    await h.advance(3_000);
+    h.connection.presence.startTyping('chat:a');
+    expect(h.connection.status).toBe('authenticating');
+    expect(frames(h, 'typing')).toEqual([]);
+    h.server.last!.push({ type: 'auth_ok', userId: 'user-1', sessionId: 's1' });
+    await h.settle();
+    expect(frames(h, 'typing')).toEqual([{ type: 'typing', ch: 'chat:a', typing: true }]);
+  });
+
   it('stopTyping() on a channel this user is not typing on says nothing', async () => {
     const h = harness({ heartbeat: false });
     await h.connect();

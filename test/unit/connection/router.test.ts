@@ -56,6 +56,27 @@ describe('listeners changed while a message is delivered', () => {
     socketOf(h).push({ type: 'message', ch: 'a', seq: 2, data: 'm2' });
     expect(late).toEqual(['m2']);
   });
+
+  it('a channel listener unsubscribed by another listener during a delivery is not called with that message', async () => {
+    const h = harness();
+    await h.connect();
+    const got: unknown[] = [];
+    // e.g. the first listener closes a view whose own listener unsubscribes as it goes
+    h.connection.subscribe('a', () => offView());
+    const offView = h.connection.subscribe('a', (data) => got.push(data));
+    socketOf(h).push({ type: 'message', ch: 'a', seq: 1, data: 'm1' });
+    expect(got).toEqual([]);
+  });
+
+  it("an on('message') listener removed by another listener during a delivery is not called with that message", async () => {
+    const h = harness();
+    await h.connect();
+    const got: unknown[] = [];
+    h.connection.on('message', () => offView());
+    const offView = h.connection.on('message', (message) => got.push(message.data));
+    socketOf(h).push({ type: 'message', ch: 'a', seq: 1, data: 'm1' });
+    expect(got).toEqual([]);
+  });
 });
 
 describe('the same function subscribed twice', () => {

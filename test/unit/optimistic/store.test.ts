@@ -1120,6 +1120,20 @@ describe('optimistic store: the server’s order, and what it is given', () => {
     }
   });
 
+  it('on() with a listener that is not a function is refused at the call, as is subscribe(): nothing throws later when a value moves', async () => {
+    const { h, server, store } = await listStore({ a: [] });
+    expect(() => store.on('change', undefined as never)).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_OPTION, option: 'listener' }));
+    expect(() => store.subscribe('listener' as never)).toThrow(expect.objectContaining({ option: 'listener' }));
+    const rethrown = collectRethrown();
+    const update = store.update('a', add('a', 'x'));
+    await h.settle();
+    server.accept(server.inbox[0]!);
+    await update;
+    vi.restoreAllMocks();
+    expect(rethrown).toEqual([]);
+    store.dispose();
+  });
+
   it('names the message it could not apply in the error event', async () => {
     const { server, store } = await todoStore();
     const errors: SocketchartError[] = [];

@@ -1,7 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ErrorCode, SocketchartError, type BalancingStrategy, type EndpointOptions, type PoolOptions } from '../../../src/index.js';
 import type { MockSocket } from '../../../src/testing/index.js';
 import { poolHarness } from '../../support/pool-harness.js';
+import { collectRethrown } from '../../support/rethrown.js';
 
 /**
  * Groups and load balancing: send(group, data) picks among the healthy members by round-robin,
@@ -369,6 +370,22 @@ describe('subscribe', () => {
     const missing = attempt(() => subscribeWithoutListener.call(h.pool, 'queue', 'ch'));
     expect(missing).toBeInstanceOf(SocketchartError);
     expect((missing as SocketchartError).code).toBe(ErrorCode.INVALID_OPTION);
+  });
+});
+
+describe('pool.on()', () => {
+  it('refuses a listener that is not a function at the call, naming it: nothing throws later when a connection moves', async () => {
+    const h = poolHarness({ staggerMs: 0 });
+    for (const listener of [undefined, 'handler']) {
+      expect(() => h.pool.on('state', listener as never)).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_OPTION, option: 'listener' }));
+    }
+    const rethrown = collectRethrown();
+    h.pool.start();
+    await h.advance(1_000);
+    vi.restoreAllMocks();
+    expect(h.pool.status().health).toBe('up');
+    expect(rethrown).toEqual([]);
+    h.pool.dispose();
   });
 });
 
