@@ -56,8 +56,12 @@ export function redactDeep(value: unknown, redact: (text: string) => string, dep
   if (typeof value === 'string') return redact(value);
   if (typeof value !== 'object' || value === null) return value;
   if (depth >= MAX_DEPTH) return Array.isArray(value) ? '[Array]' : '[Object]';
-  const copy = (Array.isArray(value) ? [] : {}) as Record<string, unknown>;
   let changed = false;
-  for (const [key, item] of Object.entries(value)) changed = (copy[key] = redactDeep(item, redact, depth + 1)) !== item || changed;
-  return changed ? copy : value;
+  const entries = Object.entries(value).map(([key, item]) => {
+    const redacted = redactDeep(item, redact, depth + 1);
+    changed ||= redacted !== item;
+    return [key, redacted] as const;
+  });
+  if (!changed) return value;
+  return Array.isArray(value) ? entries.map(([, item]) => item) : Object.fromEntries(entries);
 }

@@ -108,6 +108,13 @@ describe('redactDeep', () => {
     expect(Array.isArray(redacted.echoed.tokens)).toBe(true);
   });
 
+  it('copies a key named __proto__ (parsed from JSON) as a key of the copy, never as its prototype', () => {
+    const value = JSON.parse('{"__proto__":{"ch":"forged"},"note":"s3cret"}') as Record<string, unknown>;
+    const redacted = redactDeep(value, hide) as Record<string, unknown>;
+    expect(Object.getPrototypeOf(redacted)).toBe(Object.prototype);
+    expect([Object.hasOwn(redacted, '__proto__'), redacted.ch, redacted.note]).toEqual([true, undefined, '[redacted]']);
+  });
+
   it('returns a value without a string to redact as it is', () => {
     const value = { a: [{ b: 'plain' }], n: null, u: undefined };
     expect(redactDeep(value, hide)).toBe(value);
