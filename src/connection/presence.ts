@@ -69,6 +69,8 @@ export class PresenceSession {
   /** Channels watched (by `watch()`), with how many watchers. */
   private readonly watched = new Map<string, number>();
   private readonly requests = new Map<string, Request[]>();
+  /** The pages of a list answer received so far (a large room's list comes in several frames, `more: true` on all but the last). */
+  private readonly pages = new Map<string, PresenceMember[]>();
   /** Others typing, by channel, each with the timer that ends their typing if they go silent. */
   private readonly typers = new Map<string, Map<string, TimerHandle>>();
   /** This connection's own typing, by channel: when it ends on its own, and when the server last heard of it. */
@@ -292,10 +294,13 @@ export class PresenceSession {
     const ch = frame.ch;
     if (typeof ch !== 'string') return;
     if (type === 'presence_state') {
+      const members = this.pages.get(ch) ?? [];
+      members.push(...membersOf(frame.members));
+      if (frame.more === true) return void this.pages.set(ch, members);
+      this.pages.delete(ch);
       const queue = this.requests.get(ch);
       const request = queue?.find((r) => r.written);
       if (request) this.remove(ch, request);
-      const members = membersOf(frame.members);
       if (request?.again && this.joined.has(ch)) this.joined.set(ch, request.again.meta);
       request?.resolve?.(members);
       // the members of a channel neither joined nor watched are not kept: its diffs would not keep them up to date
@@ -429,6 +434,7 @@ export class PresenceSession {
    */
   private dropped(): void {
     const { clock } = this.host.options;
+    this.pages.clear();
     for (const [channel, queue] of [...this.requests]) {
       const kept = queue.filter((request) => {
         if (request.timer !== undefined) clock.clearTimeout(request.timer);

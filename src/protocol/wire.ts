@@ -206,6 +206,8 @@ export interface PresenceStateFrame {
   type: 'presence_state';
   ch: string;
   members: PresenceMember[];
+  /** A page of a list too large for one frame: more members follow, in the next `presence_state` of the channel. */
+  more?: true;
 }
 export interface TypingFrame {
   type: 'typing';

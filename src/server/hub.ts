@@ -8,6 +8,7 @@ import type { RetentionRules } from './retention.js';
 import { CloseCode, ErrorCode, type ClientFrame, type ErrorFrame, type PresenceMember, type ServerFrame } from '../protocol/wire.js';
 import { HistoryTurns } from './history-turns.js';
 import { encodeMessage, Subscription, type HistoryReader, type SubscriberSink } from './subscription.js';
+import { presencePages } from './presence-pages.js';
 
 type Frame<T extends ClientFrame['type']> = Extract<ClientFrame, { type: T }>;
 
@@ -300,13 +301,19 @@ export class Hub implements BackendListener {
     }
   }
 
-  /** Answers with the channel's members; the diffs announced meanwhile follow the answer. */
+  /**
+   * Answers with the channel's members, in pages (`more: true` on all but the last) for a large room, each
+   * written once the socket is not backlogged; the diffs announced meanwhile follow the answer.
+   */
   private async list(client: HubClient, ch: string): Promise<void> {
     const key = `${client.key} ${ch}`;
     const held: string[] = [];
     this.heldPresence.set(key, held);
     try {
-      client.send({ type: 'presence_state', ch, members: await this.options.backend.presenceList(ch) });
+      for (const page of presencePages(ch, await this.options.backend.presenceList(ch))) {
+        while (client.open && client.backlogged) await client.writable();
+        client.sendText(page, 'presence_state');
+      }
     } finally {
       this.heldPresence.delete(key);
       for (const text of held) client.sendText(text, 'presence');

@@ -158,6 +158,27 @@ describe('presence against the reference server', () => {
   });
 });
 
+describe('a large room against the reference server', () => {
+  it('lists 100 members with 900-byte meta each (about 95 KB) to a client whose frames may be 48 KiB at most: the list comes in pages and resolves with every member', async () => {
+    const { url, open } = await setup();
+    const meta = (user: string) => ({ name: user, bio: 'x'.repeat(900) });
+    const users = Array.from({ length: 100 }, (_, i) => `user-${String(i).padStart(3, '0')}`);
+    for (let i = 0; i < users.length; i += 20) {
+      await Promise.all(users.slice(i, i + 20).map(async (user) => (await open(user)).presence.join('chat:stadium', meta(user))));
+    }
+    const small = createConnection({ url, auth: { token: async () => 'watcher' }, maxInboundBytes: 48 * 1024, acks: { timeoutMs: 5_000 }, environment: false });
+    cleanups.push(() => small.dispose());
+    const errors: SocketchartError[] = [];
+    small.on('error', (error) => errors.push(error));
+    small.start();
+    await small.ready({ signal: AbortSignal.timeout(5_000) });
+    const members = await small.presence.list('chat:stadium');
+    expect(members.map((member) => member.userId).sort()).toEqual(users);
+    expect(members.every((member) => JSON.stringify(member.meta) === JSON.stringify(meta(member.userId)))).toBe(true);
+    expect(errors).toEqual([]);
+  });
+});
+
 describe('typing against the reference server', () => {
   it("start is seen by another subscriber, stop ends it, and the server's timeout ends one never stopped", async () => {
     const { open } = await setup({ typingTimeoutMs: 400 });

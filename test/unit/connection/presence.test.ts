@@ -691,6 +691,63 @@ describe('presence requests: answers', () => {
   });
 });
 
+describe('presence: a list answered in pages (a large room)', () => {
+  const pages = [
+    { members: [{ userId: 'ann' }, { userId: 'bob' }], more: true },
+    { members: [{ userId: 'cy' }], more: true },
+    { members: [{ userId: 'di', meta: { n: 1 } }] },
+  ];
+  const everyone = pages.flatMap((page) => page.members);
+
+  it('a call resolves once, with the members of every page; a watcher hears one change with them all', async () => {
+    const h = harness({ heartbeat: false });
+    h.server.onFrame = (socket, frame) => {
+      if (frame.json?.type === 'presence') for (const page of pages) socket.push({ type: 'presence_state', ch: frame.json.ch, ...page });
+    };
+    await h.connect();
+    const { presence } = h.connection;
+    const changes: unknown[] = [];
+    presence.watch('chat:a', ({ joins, leaves }) => changes.push({ joins, leaves }));
+    await h.settle();
+    expect(changes).toEqual([{ joins: everyone, leaves: [] }]);
+    await expect(presence.list('chat:a')).resolves.toEqual(everyone);
+    expect(presence.members('chat:a')).toEqual(everyone);
+    expect(changes).toHaveLength(1);
+  });
+
+  it('the pages of one call are not mixed with those of the next: a second call gets only its own answer (`more: false` ends a list too)', async () => {
+    const h = harness({ heartbeat: false });
+    await h.connect();
+    const { presence } = h.connection;
+    const first = presence.list('chat:a');
+    const second = presence.list('chat:a');
+    await h.settle();
+    for (const page of pages) h.server.last!.push({ type: 'presence_state', ch: 'chat:a', ...page });
+    h.server.last!.push({ type: 'presence_state', ch: 'chat:a', members: [{ userId: 'ann' }], more: false });
+    await expect(first).resolves.toEqual(everyone);
+    await expect(second).resolves.toEqual([{ userId: 'ann' }]);
+  });
+
+  it('pages cut short by a dropped link are forgotten: the answer on the next link stands alone', async () => {
+    const h = harness({ heartbeat: false, reconnect: { baseMs: 100, capMs: 100, jitter: 0 } });
+    let answering = false;
+    h.server.onFrame = (socket, frame) => {
+      if (frame.json?.type !== 'presence') return;
+      if (answering) return socket.push({ type: 'presence_state', ch: frame.json.ch, members: [{ userId: 'eve' }] });
+      answering = true;
+      socket.push({ type: 'presence_state', ch: frame.json.ch, ...pages[0] });
+      socket.drop();
+    };
+    await h.connect();
+    const { presence } = h.connection;
+    const listed = presence.list('chat:a');
+    await h.settle();
+    await h.advance(1_000);
+    await h.settle();
+    await expect(listed).resolves.toEqual([{ userId: 'eve' }]);
+  });
+});
+
 describe('presence: refusals by the server', () => {
   /** A connected harness whose server answers nothing: each test says what comes back. */
   async function silent() {

@@ -406,6 +406,46 @@ describe('Hub: presence', () => {
     expect(parts.hub.sizes()).toMatchObject({ heldPresence: 0 });
   });
 
+  it('answers with a list too large for one frame in pages, each sent once the socket is no longer backlogged; the diffs announced meanwhile follow the last', async () => {
+    const { connect, parts } = await node();
+    const members = Array.from({ length: 120 }, (_, i) => ({ userId: `user-${i}`, meta: { bio: 'x'.repeat(700) } }));
+    for (const [i, member] of members.entries()) await parts.backend.presenceJoin('chat:room', `elsewhere:${i}`, member);
+    const [watcher, alice] = [connect('watcher'), connect('alice').socket];
+    await subscribed(watcher.socket);
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    watcher.socket.bufferedAmount = 800_000;
+    watcher.socket.receive({ type: 'presence', ch: 'chat:room', action: 'list' });
+    await vi.advanceTimersByTimeAsync(20);
+    join(alice);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(alice.ofType('presence_state').map((frame) => frame.more)).toEqual([true, true, undefined]);
+    expect([watcher.socket.ofType('presence_state'), watcher.socket.closedWith]).toEqual([[], undefined]);
+    watcher.socket.bufferedAmount = 0;
+    await vi.advanceTimersByTimeAsync(20);
+    const frames = watcher.socket.sent.filter((frame) => frame.type.startsWith('presence'));
+    const pages = frames.slice(0, -1);
+    expect(pages.length).toBeGreaterThanOrEqual(3);
+    expect(pages.map(({ type, more }) => [type, more])).toEqual(pages.map((_, i) => ['presence_state', i < pages.length - 1 ? true : undefined]));
+    expect(pages.flatMap((page) => page.members as unknown[])).toEqual(members);
+    expect(frames.at(-1)).toMatchObject({ type: 'presence', joins: [{ userId: 'alice' }] });
+    expect(parts.hub.sizes()).toMatchObject({ heldPresence: 0 });
+  });
+
+  it('stops sending the pages of a list to a socket closed meanwhile', async () => {
+    const { connect, parts } = await node();
+    for (let i = 0; i < 120; i++) await parts.backend.presenceJoin('chat:room', `elsewhere:${i}`, { userId: `user-${i}`, meta: { bio: 'x'.repeat(700) } });
+    const watcher = connect('watcher');
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    watcher.socket.bufferedAmount = 800_000;
+    watcher.socket.receive({ type: 'presence', ch: 'chat:room', action: 'list' });
+    await vi.advanceTimersByTimeAsync(20);
+    watcher.connection.closeWith(1000, 'bye');
+    watcher.socket.bufferedAmount = 0;
+    await vi.advanceTimersByTimeAsync(100);
+    expect(watcher.socket.ofType('presence_state')).toEqual([]);
+    expect(parts.hub.sizes()).toMatchObject({ heldPresence: 0 });
+  });
+
   it('announces a join again with other meta as a join, and a join with the same meta not at all', async () => {
     const { connect } = await node();
     const [watcher, alice] = [connect('watcher').socket, connect('alice').socket];
