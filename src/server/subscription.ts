@@ -104,11 +104,12 @@ export class Subscription {
 
   /** After the shared store came back: fetch whatever was published while fan-out was down. */
   resync(): void {
-    if (this.state === 'closed' || this.lastSeq === undefined) return;
+    if (this.state === 'closed') return;
     if (this.state === 'syncing' && this.retry === undefined) {
       this.resyncAgain = true;
       return;
     }
+    if (this.lastSeq === undefined) return;
     clearTimeout(this.retry);
     this.retry = undefined;
     this.state = 'syncing';

@@ -382,6 +382,19 @@ describe('a subscription’s bounds and retries', () => {
     expect(reads).toHaveLength(3);
   });
 
+  it('asked to resync while it starts, reads again once it has started: what fan-out lost meanwhile is delivered without waiting for a later message', async () => {
+    const { subscription, reads, answer, frames } = starting();
+    const started = subscription.start(undefined);
+    subscription.resync();
+    answer(4);
+    await started;
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(reads.at(-1)).toEqual(['chat:x', 4, 1000]);
+    answer(6, [5, 6]);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(frames()).toEqual(['subscribed 4', 5, 6]);
+  });
+
   it('reads no history on resync while it is implicit and has delivered nothing', () => {
     const reads: number[] = [];
     const { sink } = subscriberSink(() => undefined);
