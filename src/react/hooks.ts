@@ -252,13 +252,13 @@ export function useTyping(channel: string, { timeoutMs }: { timeoutMs?: number }
   /** Unmounted (or hidden by `<Activity>`): a late `start()` would leave this user typing with nothing to stop it. */
   const ended = useRef(false);
   useLingeringEffect(() => {
+    const unsubscribe = connection.subscribe(channel, () => {});
     ended.current = false;
     const set = (next: string[]) => update(() => next);
     set(connection.presence.typingUsers(channel));
     const off = connection.on('typing', (change) => {
       if (change.ch === channel) set(change.users);
     });
-    const unsubscribe = connection.subscribe(channel, () => {});
     return () => {
       ended.current = true;
       off();

@@ -48,8 +48,8 @@ export function events$<K extends keyof ConnectionEvents>(connection: Connection
 /** The messages of one channel; subscribing subscribes to the channel, unsubscribing leaves it. Errors with the server's refusal of the channel (AUTHORIZATION_FAILED). */
 export function channel$<T = unknown>(connection: Connection, channel: string): Observable<InboundMessage<T>> {
   return whileAlive(connection, (subscriber) => {
-    const offRefused = connection.on('refused', ({ ch, error }) => ch === channel && subscriber.error(error));
     const unsubscribe = connection.subscribe<T>(channel, (_data, message) => subscriber.next(message));
+    const offRefused = connection.on('refused', ({ ch, error }) => ch === channel && subscriber.error(error));
     return () => {
       offRefused();
       unsubscribe();
@@ -105,11 +105,11 @@ export function presence$(connection: Connection, channel: string): Observable<P
 export function typing$(connection: Connection, channel: string): Observable<string[]> {
   return whileAlive(connection, (subscriber) => {
     const { presence } = connection;
+    const unsubscribe = connection.subscribe(channel, () => {});
     subscriber.next(presence.typingUsers(channel));
     const offTyping = connection.on('typing', ({ ch, users }) => {
       if (ch === channel) subscriber.next(users);
     });
-    const unsubscribe = connection.subscribe(channel, () => {});
     return () => {
       offTyping();
       unsubscribe();

@@ -338,12 +338,12 @@ export function useTyping(channel: MaybeRefOrGetter<string>, { timeoutMs }: { ti
     return hold;
   };
   followChannel(channel, (ch) => {
+    const unsubscribe = connection.subscribe(ch, () => {});
     const hold = holdOf(ch);
     typing.value = connection.presence.typingUsers(ch);
     const off = connection.on('typing', (change) => {
       if (change.ch === ch) typing.value = change.users;
     });
-    const unsubscribe = connection.subscribe(ch, () => {});
     return () => {
       off();
       unsubscribe();

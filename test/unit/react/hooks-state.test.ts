@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { createOptimisticStore } from '../../../src/index.js';
 import { SocketchartProvider, useChannelMessages, useConnectionError, useConnectionStatus, useOptimistic, usePresence, usePresenceListener, useTyping } from '../../../src/react/index.js';
 import { harness, presenceServer } from '../../support/harness.js';
+import { countListeners } from '../../support/listeners.js';
 import { flush, render, rerender, unmount } from '../../support/react-dom.js';
 
 /** What the hooks show when their arguments change, when state predates them, and when components share a channel. */
@@ -235,4 +236,18 @@ describe('useOptimistic: a change made between render and subscription', () => {
     expect(container.textContent).toBe('t1:true:1'); // the component should show it
     store.dispose();
   });
+});
+
+it('useTyping on a channel name the connection refuses (empty) leaves no listener on the connection', async () => {
+  const h = harness();
+  await h.connect();
+  const live = countListeners(h.connection);
+  const Box = () => {
+    useTyping('');
+    return null;
+  };
+  await expect(render(createElement(SocketchartProvider, { connection: h.connection }, createElement(Box)), false)).rejects.toMatchObject({ code: 'INVALID_OPTION' });
+  await unmount();
+  await flush(h);
+  expect(Object.fromEntries([...live].filter(([, n]) => n !== 0))).toEqual({});
 });

@@ -1,6 +1,6 @@
 import { VirtualTimeScheduler, type Observable } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import type { Pool } from '../../../src/index.js';
+import { ErrorCode, type Pool } from '../../../src/index.js';
 import { channel$, errors$, events$, health$, metrics$, poolState$, presence$, state$, status$, typing$ } from '../../../src/rx/index.js';
 import { harness, poolOfOne } from '../../support/harness.js';
 import { countListeners, liveTotal } from '../../support/listeners.js';
@@ -92,4 +92,22 @@ describe('a connection disposed before the subscription', () => {
     channel$(h.connection, 'feed').subscribe({ next: (v) => values.push(v), complete: () => completed++ });
     expect({ values, completed }).toEqual({ values: [], completed: 2 });
   });
+});
+
+describe('a channel name the connection refuses', () => {
+  const streams: Record<string, (h: ReturnType<typeof harness>) => Observable<unknown>> = {
+    channel$: (h) => channel$(h.connection, ''),
+    typing$: (h) => typing$(h.connection, ''),
+  };
+  for (const [name, stream] of Object.entries(streams)) {
+    it(`${name} errors with INVALID_OPTION and leaves no listener on the connection`, async () => {
+      const h = harness();
+      await h.connect();
+      const live = countListeners(h.connection);
+      const errors: unknown[] = [];
+      stream(h).subscribe({ error: (error) => errors.push(error) });
+      expect(errors).toEqual([expect.objectContaining({ code: ErrorCode.INVALID_OPTION, details: { option: 'channel' } })]);
+      expect(Object.fromEntries([...live].filter(([, n]) => n !== 0))).toEqual({});
+    });
+  }
 });

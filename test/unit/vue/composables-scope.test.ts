@@ -169,3 +169,13 @@ describe('useConnectionError on a connection that has already failed', () => {
     scope.stop();
   });
 });
+
+it('useTyping on a channel name the connection refuses (empty) leaves no listener on the connection once the scope ends', async () => {
+  const h = harness();
+  await h.connect();
+  const live = countListeners(h.connection);
+  const scope = effectScope();
+  expect(() => scope.run(() => useTyping('', {}, h.connection))).toThrow(expect.objectContaining({ code: 'INVALID_OPTION' }));
+  scope.stop();
+  expect(Object.fromEntries([...live].filter(([, n]) => n !== 0))).toEqual({});
+});
