@@ -895,6 +895,18 @@ describe('optimistic store', () => {
     expect(server.inbox).toEqual([]);
   });
 
+  it('a change listener that disposes the store while a conflict is resolved leaves nothing shown and publishes no resolution', async () => {
+    const { h, server, store } = await todoStore();
+    const mine = store.update('t1', { id: 't1', title: 'mine' }).catch(() => undefined);
+    await h.settle();
+    store.subscribe(() => store.dispose());
+    server.remote({ id: 't1', title: 'theirs' });
+    await mine;
+    await h.settle();
+    expect([store.snapshot().size, store.get('t1'), store.pending()]).toEqual([0, undefined, 0]);
+    expect(server.inbox.map((p) => p.data)).toEqual([{ id: 't1', title: 'mine' }]);
+  });
+
   it('dispose gives up a change still queued while the connection is not open: it is never published', async () => {
     const h = harness();
     const server = channelServer(h);
