@@ -63,7 +63,8 @@ end
 
 /**
  * A token bucket in a hash {tokens, at, held} (Redis clock, ms): takes one token, or holds the bucket until
- * one is back. Returns 0 when taken, else the wait in ms. The key expires once the bucket would be full.
+ * one is back. Returns 0 when taken, else the wait in ms. The key expires once the bucket would be full. A clock
+ * gone back counts as no time passing.
  */
 const chargeBucket = `
 local function charge(key, rate, burst)
@@ -73,6 +74,12 @@ local function charge(key, rate, burst)
   local tokens = tonumber(b[1]) or burst
   local at = tonumber(b[2]) or now
   local held = tonumber(b[3]) or 0
+  if now < at then
+    -- the Redis clock went back (a failover, a clock step): no time passed, and a hold keeps what was left of it
+    if held > 0 then held = held + now - at end
+    at = now
+    redis.call('HSET', key, 'at', at, 'held', held)
+  end
   if now < held then return held - now end
   if now > at then tokens = math.min(burst, tokens + (now - at) * rate) end
   if tokens < 1 then

@@ -195,9 +195,10 @@ export class RedisBackend implements Backend {
     }
     if (!this.lostSinceRecovery) return;
     this.lostSinceRecovery = false;
-    void this.recover();
+    this.recover().catch(() => undefined);
   }
 
+  /** Rejects when it failed (it is tried again with the next heartbeat), so a heartbeat counts a recovery that timed out. */
   private async recover(): Promise<void> {
     this.recovering = true;
     try {
@@ -209,6 +210,7 @@ export class RedisBackend implements Backend {
     } catch (error) {
       this.lostSinceRecovery = true;
       this.config.logger.warn({ err: (error as Error).message }, 'redis recovery failed; trying again with the next heartbeat');
+      throw error;
     } finally {
       this.recovering = false;
     }
@@ -284,6 +286,9 @@ export class RedisBackend implements Backend {
     try {
       await Promise.all([ready(this.command), ready(this.subscriber)]);
       await this.subscriber.subscribe(this.topic('global', 'signals'));
+      // Left by an earlier process of this node id that crashed: this one's beats would keep it from being reaped.
+      const { joins, leaves } = await this.reap(this.config.nodeId, 0);
+      if (joins + leaves > 0) this.config.logger.info({ leaves, joins }, 'removed the presence an earlier process of this node left');
       if (await this.beat()) await this.command.del(this.reapedMark(this.config.nodeId));
     } catch (error) {
       this.closed = true;

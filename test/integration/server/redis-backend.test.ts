@@ -6,7 +6,9 @@ import { reapScript } from '../../../src/server/backend/redis-scripts.js';
 import type { AppendInput, BackendListener, ChannelSignal, GlobalSignal } from '../../../src/server/backend/types.js';
 import type { StoredMessage } from '../../../src/server/history.js';
 import { messageBytes, RetentionRules, type HistoryLimit } from '../../../src/server/retention.js';
+import { FaultProxy } from '../../support/fault-proxy.js';
 import { startRedis, type RedisProcess } from '../../support/redis.js';
+import { roleProxy } from '../../support/role-proxy.js';
 import { captureLogger, eventually, silentLogger } from './helpers.js';
 
 /** The Redis backend on its own, against a real Redis: what a node stores, reads and hears through it. */
@@ -31,6 +33,8 @@ interface NodeOptions {
   historyTtlMs?: number;
   dedupWindowMs?: number;
   logger?: Logger;
+  /** @default 1000 */
+  commandTimeoutMs?: number;
   /** Wraps what the backend reports to before it is recorded. */
   listen?: (recording: BackendListener) => BackendListener;
 }
@@ -65,7 +69,7 @@ async function node(options: NodeOptions = {}) {
   const prefix = options.prefix ?? freshPrefix();
   const nodeId = options.nodeId ?? `node-${prefixes}-${backends.length}`;
   const backend = new RedisBackend({
-    redis: { url: options.url ?? redis.url, options: options.options ?? {}, keyPrefix: prefix, nodeHeartbeatMs: HEARTBEAT_MS, nodeTimeoutMs: NODE_TIMEOUT_MS, connectTimeoutMs: 3000, commandTimeoutMs: 1000 },
+    redis: { url: options.url ?? redis.url, options: options.options ?? {}, keyPrefix: prefix, nodeHeartbeatMs: HEARTBEAT_MS, nodeTimeoutMs: NODE_TIMEOUT_MS, connectTimeoutMs: 3000, commandTimeoutMs: options.commandTimeoutMs ?? 1000 },
     nodeId,
     retention: new RetentionRules(options.limits ?? [], { size: options.size ?? 100, maxBytes: options.maxBytes ?? 1_000_000 }),
     historyTtlMs: options.historyTtlMs ?? 60_000,
@@ -358,6 +362,22 @@ describe('RedisBackend: publish ids and charges', () => {
     while ((await backend.append('chat:a', charge())).outcome === 'stored') expect(++spent).toBeLessThan(500);
     await eventually(async () => (await backend.append('chat:a', charge())).outcome === 'stored', 3000, 'a refilled token');
     expect(Number(await inspector.hget(`${prefix}rl:alice`, 'tokens')), 'tokens left once one came back').toBeLessThan(50);
+  });
+
+  it('takes a Redis clock gone back (a failover, a clock step) for no time passing: a held bucket waits what was left of its hold', async () => {
+    const { backend, prefix } = await node();
+    const [seconds, micros] = (await inspector.time()).map(Number) as [number, number];
+    const anHourAhead = seconds * 1000 + Math.floor(micros / 1000) + 3_600_000;
+    await inspector.hset(`${prefix}rl:alice`, 'tokens', 0, 'at', anHourAhead, 'held', anHourAhead + 1000);
+    const waits: number[] = [];
+    for (let n = 0; n < 2; n++) {
+      const refused = await backend.append('chat:a', charged('alice'));
+      waits.push(refused.outcome === 'refused' ? refused.retryAfterMs : 0);
+    }
+    expect(waits[0]).toBeGreaterThan(0);
+    expect(waits[0]).toBeLessThanOrEqual(1000);
+    expect(waits[1], 'the hold runs on').toBeLessThanOrEqual(waits[0]!);
+    await eventually(async () => (await backend.append('chat:a', charged('alice'))).outcome === 'stored', 3000, 'a token back');
   });
 
   it('answers a repeat of a publish id though its bucket is spent', async () => {
@@ -744,6 +764,27 @@ describe('RedisBackend: nodes', () => {
     expect(paused.heard.reaped).toEqual([true]);
   });
 
+  it('clears at start the presence an earlier process of its node id left when it crashed, announcing the leaves', async () => {
+    const proxy = new FaultProxy({ host: '127.0.0.1', port: redis.port });
+    try {
+      const crashed = await node({ nodeId: 'ws-0', url: `redis://127.0.0.1:${await proxy.listen()}` });
+      const watcher = await node({ prefix: crashed.prefix, nodeId: 'watcher' });
+      await watcher.backend.watch('room:a');
+      await crashed.backend.presenceJoin('room:a', 'ws-0:1', { userId: 'alice' });
+      await watcher.backend.presenceJoin('room:a', 'watcher:1', { userId: 'bob' });
+      proxy.mode = 'refuse';
+      proxy.reset();
+      await watcher.backend.caughtUp();
+      watcher.heard.channelSignals.length = 0;
+      await node({ prefix: crashed.prefix, nodeId: 'ws-0' });
+      await watcher.backend.caughtUp();
+      expect(await watcher.backend.presenceList('room:a')).toEqual([{ userId: 'bob' }]);
+      expect(watcher.heard.channelSignals).toEqual([{ ch: 'room:a', signal: { kind: 'presence', joins: [], leaves: [{ userId: 'alice' }] } }]);
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('leaves the node set and its presence entries on close, and tells its node nothing more', async () => {
     const { backend, heard, prefix } = await node({ nodeId: 'leaving' });
     await backend.presenceJoin('chat:a', 'l:1', { userId: 'alice' });
@@ -836,6 +877,32 @@ describe('RedisBackend: nodes', () => {
     await vi.advanceTimersByTimeAsync(HEARTBEAT_MS);
     await commandsAnswered(backend);
     expect(heard.recovered).toBe(1);
+  });
+
+  it('reports Redis down and reconnects when its commands go unanswered while it tries again a recovery that failed', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const logs = captureLogger();
+    const proxy = roleProxy(redis.port);
+    try {
+      const { backend, heard, prefix } = await node({ url: `redis://127.0.0.1:${await proxy.listen()}`, logger: logs.logger, commandTimeoutMs: 200 });
+      await inspector.del(alive(prefix));
+      await inspector.set(alive(prefix), 'not a sorted set');
+      await inspector.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
+      await eventually(() => logs.text().includes('redis recovery failed'), 5000, 'the recovery failed');
+      await inspector.del(alive(prefix));
+      proxy.setLag('cmd', 5000); // commands go unanswered; pub/sub still answers
+      const failures = () => logs.text().split('redis recovery failed').length - 1;
+      for (let beat = 1; beat <= 2; beat++) {
+        const before = failures();
+        await vi.advanceTimersByTimeAsync(HEARTBEAT_MS);
+        await eventually(() => failures() > before, 3000, `the recovery of heartbeat ${beat} timed out`);
+      }
+      await eventually(() => logs.text().includes('redis not answering'), 3000, 'taken for lost');
+      expect(heard.statuses.at(-1), 'reported down').toBe(false);
+      expect(backend.isUp()).toBe(false);
+    } finally {
+      proxy.close();
+    }
   });
 
   it('asks its node once to recover when it finds, back from an outage, that it was reaped meanwhile', async () => {
