@@ -57,8 +57,11 @@ function retryKindOf(action: FailureAction, stable: boolean): RetryKind {
   return stable ? 'immediate' : 'backoff';
 }
 
-/** Records a failed attempt or a lost link: what it asks for, and the counters the next decisions read. */
-function failure(context: ConnectionContext, action: FailureAction, error: Failure): Partial<ConnectionContext> {
+/**
+ * Records a failed attempt or a lost link: what it asks for, and the counters the next decisions read.
+ * `noToken`: the dial got no token (the provider failed or did not answer): the next one asks again for the same reason.
+ */
+function failure(context: ConnectionContext, action: FailureAction, error: Failure, noToken?: boolean): Partial<ConnectionContext> {
   const { tokenRequest, circuit } = context;
   let outcome = action;
   let rejections = tokenRequest.rejections;
@@ -70,7 +73,7 @@ function failure(context: ConnectionContext, action: FailureAction, error: Failu
   return {
     lastError: error,
     outcome,
-    tokenRequest: rejections === 0 ? FIRST_TOKEN : { reason: 'connect', rejections },
+    tokenRequest: rejections === 0 ? FIRST_TOKEN : { reason: noToken ? tokenRequest.reason : 'connect', rejections },
     circuit: counts(outcome) ? { ...circuit, failures: circuit.failures + 1 } : circuit,
     retryKind,
     attempt: retryKind === 'immediate' ? context.attempt : context.attempt + 1,
@@ -83,10 +86,12 @@ const timeout = (message: string): Failure => ({ code: 'TIMEOUT', message, recov
 /** A dial that did not connect within `connectTimeoutMs`, still waiting for the token or for the socket to open. */
 export const connectTimedOut = (context: ConnectionContext, waitingFor: 'token' | 'socket'): Partial<ConnectionContext> => {
   const ms = context.settings.connectTimeoutMs;
+  const noToken = waitingFor === 'token';
   return failure(
     context,
     'reconnect',
-    timeout(waitingFor === 'token' ? `The token provider did not answer within ${ms} ms (connectTimeoutMs)` : `The socket did not open within ${ms} ms`),
+    timeout(`The ${noToken ? 'token provider did not answer' : 'socket did not open'} within ${ms} ms (connectTimeoutMs)`),
+    noToken,
   );
 };
 
@@ -133,7 +138,7 @@ function defineConnectionMachine() {
       }),
       recordAuthError: assign(({ context, event }) => {
         const { action, error } = event as Of<'auth.error' | 'server.error'>;
-        return failure(context, action, error);
+        return failure(context, action, error, event.type === 'auth.error');
       }),
       recordConnectTimeout: assign(({ context }) => connectTimedOut(context, 'socket')),
       recordAuthTimeout: assign(({ context }) =>

@@ -165,6 +165,7 @@ export type ConnectionEvent =
   | { type: 'socket.open'; socket: number }
   | { type: 'socket.close'; socket: number; code: number; reason: string; wasClean: boolean; action: FailureAction; error: Failure }
   | { type: 'auth.ok'; socket: number; session: SessionInfo; at: number }
+  /** The dial got no token: the token provider failed. */
   | { type: 'auth.error'; socket: number; action: FailureAction; error: Failure }
   /** An error frame that concerns no single message: it answers an auth frame when one waits, else it is only reported. */
   | { type: 'server.error'; socket: number; action: FailureAction; error: Failure }

@@ -65,7 +65,7 @@ const figures = [
     contents:
       "import { createActor } from 'xstate'; import { connectionMachine, heartbeatMachine, flusherMachine } from './dist/index.js'; export const run = () => [connectionMachine, heartbeatMachine, flusherMachine].map((machine) => createActor(machine));",
     // A budget too: an app that embeds only the machines must not ship the runtime (code kept for a side effect would pull it in).
-    budget: 16.4 * KB,
+    budget: 16.5 * KB,
   },
   { name: 'client entry: createConnection + createPool (xstate included)', readme: '`createConnection` + `createPool`', contents: "export { createConnection, createPool } from './dist/index.js';" },
   // A binding's figure is what it adds to an app that already uses the core: size(core + binding) − size(core),

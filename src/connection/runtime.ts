@@ -395,12 +395,15 @@ export class ConnectionRuntime implements SocketCallbacks {
     this.refusedSubscribes.add(channel);
   }
 
+  private forgetRefusedSubscribes(): void {
+    if (!this.refusedSubscribes) return;
+    this.options.clock.clearTimeout(this.resubscribeTimer);
+    this.refusedSubscribes = undefined;
+  }
+
   /** `stopped`: the app called `stop()` (operations that must not run twice end with CLOSED). */
   leaveConnected(stopped = false): void {
-    if (this.refusedSubscribes) {
-      this.options.clock.clearTimeout(this.resubscribeTimer);
-      this.refusedSubscribes = undefined;
-    }
+    this.forgetRefusedSubscribes();
     this.pingAt = undefined;
     this.outbound_?.leaveConnected();
     this.operations?.dropped(stopped);
@@ -453,6 +456,8 @@ export class ConnectionRuntime implements SocketCallbacks {
     this.disposed = true;
     stop?.();
     this.unwatchEnvironment();
+    // an actor stopped while connected does not leave it (no exit action runs)
+    this.forgetRefusedSubscribes();
     this.outbound.dispose();
     this.operations?.endAll(closedError('disposed'));
     const before = this.link;

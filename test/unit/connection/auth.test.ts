@@ -342,6 +342,38 @@ describe('token reason after a recovered 4001', () => {
     expect(reasons).toEqual(['connect', 'rejected']);
   });
 
+  /** A provider that answers "connect" from its cache (the token the server refused) and fetches anew otherwise, its first fetch failing with `fail`. */
+  const cachingProvider = (fail: () => Promise<string>) => {
+    const reasons: string[] = [];
+    let cached = 'stale';
+    let fetches = 0;
+    const token = async ({ reason }: { reason: string }) => {
+      reasons.push(reason);
+      if (reason === 'connect') return cached;
+      return fetches++ === 0 ? fail() : (cached = 'fresh');
+    };
+    return { token, reasons };
+  };
+
+  for (const [what, fail, options] of [
+    ['fails to give', () => Promise.reject(new Error('identity provider unreachable')), {}],
+    ['does not give within connectTimeoutMs', () => new Promise<string>(() => {}), { connectTimeoutMs: 2_000 }],
+  ] as const) {
+    it(`a fresh token the provider ${what} is asked for again with reason "rejected": the refused token is not presented twice`, async () => {
+      const { token, reasons } = cachingProvider(fail);
+      const h = harness({ auth: { token }, heartbeat: false, ...options }, { autoAuth: (t) => t === 'fresh' });
+      h.connection.start();
+      for (let i = 0; i < 4; i++) await h.settle();
+      if ('connectTimeoutMs' in options) await h.advance(options.connectTimeoutMs);
+      expect(h.connection.status).toBe('reconnecting');
+      await h.advance(h.connection.snapshot.context.retryDelayMs);
+      for (let i = 0; i < 4; i++) await h.settle();
+      expect(reasons).toEqual(['connect', 'rejected', 'rejected']);
+      expect(h.server.sockets.map((socket) => socket.sentOfType('auth')[0]?.token)).toEqual(['stale', 'fresh']);
+      expect(h.connection.status).toBe('connected');
+    });
+  }
+
   it('an ordinary reconnect after offline/online asks with reason "connect"', async () => {
     const reasons: string[] = [];
     let n = 0;

@@ -181,7 +181,7 @@ describe('failures the circuit counts', () => {
     await h.advance(1);
     expect(h.connection.status).toBe('circuitOpen');
     expect(probe.isLive).toBe(false);
-    expect(h.errors.at(-1)).toMatchObject({ code: 'TIMEOUT', message: 'The socket did not open within 2000 ms' });
+    expect(h.errors.at(-1)).toMatchObject({ code: 'TIMEOUT', message: 'The socket did not open within 2000 ms (connectTimeoutMs)' });
   });
 });
 

@@ -309,6 +309,21 @@ describe('a connection inside an app machine', () => {
     expect(env.listenerCount).toBe(0);
   });
 
+  it('stopping the actor while a subscribe refused by the control rate limit waits to be asked again leaves no timer', async () => {
+    const { server, clock, options } = world();
+    const actor = createActor(connectionLogic({ ...options, heartbeat: false }), { clock }).start();
+    connectionOf(actor).subscribe('feed', () => {});
+    actor.send({ type: 'connection.start' });
+    await settle();
+    const timers = clock.pending;
+    const limited = { type: 'error', code: 'RATE_LIMIT_EXCEEDED', message: 'rate limit exceeded for control', retry_after: 2 };
+    server.last!.push({ ...limited, details: { scope: 'control', ch: 'feed', action: 'subscribe', retry_after_ms: 2_000 } });
+    expect(clock.pending, 'the subscribe is asked again later').toBe(timers + 1);
+    actor.stop();
+    expect(server.live).toHaveLength(0);
+    expect(clock.pending).toBe(0);
+  });
+
   it('spawned connections are each their own connection, with their own runtime', async () => {
     const { server, clock, options } = world();
     const logic = connectionLogic(options);
