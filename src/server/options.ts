@@ -102,7 +102,7 @@ export interface ServerOptions {
   path?: string;
   /** Token verification and token modes (required: `auth.jwtSecret` or `auth.verify`). @default none, required */
   auth: ServerAuthOptions;
-  /** Origins allowed to connect, compared exactly (`scheme://host[:port]`, no wildcards: `https://*.example.com` is refused); `'*'` allows any. @default '*' */
+  /** Origins allowed to connect, compared exactly (`scheme://host[:port]`, no wildcards: `https://*.example.com` is refused; `capacitor://localhost`, `chrome-extension://<id>` are origins too); `'*'` allows any. @default '*' */
   allowedOrigins?: '*' | readonly string[];
   /** Accept handshakes without `Origin`: browsers always send one, so these are non-browser clients (Node, mobile, servers), which an Origin check cannot protect or stop. @default true */
   allowMissingOrigin?: boolean;

@@ -8,12 +8,18 @@ export interface OriginPolicy {
   readonly allowNull: boolean;
 }
 
-/** Normalizes an allowlist entry to its serialized origin, or undefined if it is not an exact origin (a `*` in its host is no wildcard). */
+/**
+ * Normalizes an allowlist entry to its serialized origin, or undefined if it is not an exact origin (a `*` in its
+ * host is no wildcard). An app's own scheme with a host (`capacitor://localhost`, `chrome-extension://<id>`) is
+ * taken as browsers send it, `scheme://host`.
+ */
 export function normalizeOrigin(entry: string): string | undefined {
   try {
     const url = new URL(entry);
-    if (url.origin === 'null' || url.hostname.includes('*') || url.pathname !== '/' || url.search || url.hash || url.username || url.password) return undefined;
-    return url.origin.toLowerCase();
+    const special = url.origin !== 'null';
+    const origin = special ? url.origin : `${url.protocol}//${url.host}`;
+    if (url.host === '' || url.hostname.includes('*') || url.pathname !== (special ? '/' : '') || url.search || url.hash || url.username || url.password) return undefined;
+    return origin.toLowerCase();
   } catch {
     return undefined;
   }

@@ -9,6 +9,15 @@ it('normalizes an allowlist entry to its serialized origin: lower case, default 
   expect(normalizeOrigin('http://localhost:5173/')).toBe('http://localhost:5173');
 });
 
+it('takes an app origin of a scheme of its own (Capacitor, Ionic, a browser extension), as the browser sends it', () => {
+  expect(normalizeOrigin('capacitor://localhost')).toBe('capacitor://localhost');
+  expect(normalizeOrigin('ionic://LocalHost')).toBe('ionic://localhost');
+  expect(normalizeOrigin('chrome-extension://abcdefghijklmnop')).toBe('chrome-extension://abcdefghijklmnop');
+  for (const entry of ['capacitor://localhost/app', 'capacitor://localhost?x', 'capacitor://*.local', 'capacitor:localhost', 'app:']) expect(normalizeOrigin(entry), entry).toBeUndefined();
+  const policy = listed(normalizeOrigin('capacitor://localhost')!);
+  expect([checkOrigin('capacitor://localhost', policy), checkOrigin('ionic://localhost', policy)]).toEqual([{ ok: true }, { ok: false, reason: 'Origin not allowed' }]);
+});
+
 it('refuses an allowlist entry that is more than an origin, or none', () => {
   for (const entry of ['https://a.test/app', 'https://a.test/?x=1', 'https://a.test/#top', 'https://user@a.test', 'https://:p@a.test', 'file:///', 'not a url', '']) {
     expect(normalizeOrigin(entry), entry).toBeUndefined();
