@@ -109,6 +109,8 @@ export class RedisBackend implements Backend {
   private heartbeat: NodeJS.Timeout | undefined;
   private toucher: NodeJS.Timeout | undefined;
   private up = { command: false, subscriber: false };
+  /** The last heartbeat was answered with an error (a replica refusing writes after a failover, OOM): Redis is reported down until one is written. */
+  private refusing = false;
   private lostSinceRecovery = false;
   private recovering = false;
   private started = false;
@@ -187,8 +189,8 @@ export class RedisBackend implements Backend {
 
   private onReachability(): void {
     if (this.closed || !this.started) return;
-    const up = this.isUp();
-    this.listener?.status(up);
+    const up = this.linksUp();
+    this.listener?.status(this.isUp());
     if (!up) {
       this.lostSinceRecovery = true;
       return;
@@ -222,14 +224,15 @@ export class RedisBackend implements Backend {
    * recovers as after an outage. A heartbeat answered in time lets the node try again what failed meanwhile.
    */
   private async onHeartbeat(): Promise<void> {
-    const [beat, ping] = await Promise.allSettled([this.beatOnSchedule(), this.isUp() ? this.pingSubscriber() : undefined]);
+    const [beat, ping] = await Promise.allSettled([this.beatOnSchedule(), this.linksUp() ? this.pingSubscriber() : undefined]);
+    this.noteRefusal(beat.status === 'rejected' && (beat.reason as Error | undefined)?.message !== TIMED_OUT ? (beat.reason as Error | undefined) : undefined);
     if (![beat, ping].some((result) => result.status === 'rejected' && (result.reason as Error | undefined)?.message === TIMED_OUT)) {
       this.unanswered = 0;
-      if (beat.status === 'fulfilled' && this.isUp() && !this.lostSinceRecovery) this.listener?.beat?.();
+      if (beat.status === 'fulfilled' && this.linksUp() && !this.lostSinceRecovery) this.listener?.beat?.();
       return;
     }
     this.unanswered += 1;
-    if (this.unanswered < UNANSWERED_BEATS || this.closed || !this.isUp()) return;
+    if (this.unanswered < UNANSWERED_BEATS || this.closed || !this.linksUp()) return;
     this.unanswered = 0;
     this.config.logger.warn({ timeoutMs: this.config.redis.commandTimeoutMs }, 'redis not answering; reconnecting');
     this.up = { command: false, subscriber: false };
@@ -251,7 +254,7 @@ export class RedisBackend implements Backend {
 
   /** A beat that finds this node reaped (taken for dead while it was only silent) asks its node to recover, then clears the mark. */
   private async beatOnSchedule(): Promise<void> {
-    if (this.lostSinceRecovery && this.isUp() && !this.recovering) {
+    if (this.lostSinceRecovery && this.linksUp() && !this.recovering) {
       this.lostSinceRecovery = false;
       return this.recover();
     }
@@ -267,8 +270,23 @@ export class RedisBackend implements Backend {
     return this.key('reaped', nodeId);
   }
 
+  /** Both connections are up, and Redis takes this node's writes. */
   isUp(): boolean {
+    return this.linksUp() && !this.refusing;
+  }
+
+  private linksUp(): boolean {
     return this.up.command && this.up.subscriber;
+  }
+
+  /** A heartbeat answered with an error (`refusal`), or written: reported down, or up again, once it changes. */
+  private noteRefusal(refusal: Error | undefined): void {
+    const refusing = refusal !== undefined;
+    if (refusing === this.refusing || this.closed || !this.linksUp()) return;
+    this.refusing = refusing;
+    if (refusal) this.config.logger.warn({ err: refusal.message }, 'redis refuses this node\'s writes; reported down until a heartbeat is written');
+    else this.config.logger.info('redis takes this node\'s writes again');
+    this.listener?.status(this.isUp());
   }
 
   async start(listener: BackendListener): Promise<void> {

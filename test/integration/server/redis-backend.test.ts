@@ -7,6 +7,7 @@ import type { AppendInput, BackendListener, ChannelSignal, GlobalSignal } from '
 import type { StoredMessage } from '../../../src/server/history.js';
 import { messageBytes, RetentionRules, type HistoryLimit } from '../../../src/server/retention.js';
 import { FaultProxy } from '../../support/fault-proxy.js';
+import { freePort } from '../../support/ports.js';
 import { startRedis, type RedisProcess } from '../../support/redis.js';
 import { roleProxy } from '../../support/role-proxy.js';
 import { captureLogger, eventually, silentLogger } from './helpers.js';
@@ -903,6 +904,23 @@ describe('RedisBackend: nodes', () => {
     } finally {
       proxy.close();
     }
+  });
+
+  it('reports Redis down while it answers but refuses writes (a replica after a failover), and up again once a heartbeat is written', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const { backend, heard } = await node();
+    expect(backend.isUp()).toBe(true);
+    try {
+      await inspector.call('REPLICAOF', '127.0.0.1', String(await freePort()));
+      await vi.advanceTimersByTimeAsync(HEARTBEAT_MS);
+      await eventually(() => heard.statuses.at(-1) === false, 3000, 'reported down');
+      expect(backend.isUp()).toBe(false);
+    } finally {
+      await inspector.call('REPLICAOF', 'NO', 'ONE');
+    }
+    await vi.advanceTimersByTimeAsync(HEARTBEAT_MS);
+    await eventually(() => heard.statuses.at(-1) === true, 3000, 'reported up again');
+    expect(backend.isUp()).toBe(true);
   });
 
   it('asks its node once to recover when it finds, back from an outage, that it was reaped meanwhile', async () => {
