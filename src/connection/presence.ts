@@ -253,13 +253,18 @@ export class PresenceSession {
   }
 
   private writeRequest(channel: string, request: Request): void {
-    const { clock, acks } = this.host.options;
     request.written = true;
     if (!this.host.write(request.frame)) {
       request.written = false;
       return;
     }
-    if (!this.requests.get(channel)?.includes(request)) return;
+    if (this.requests.get(channel)?.includes(request)) this.awaitAnswer(channel, request);
+  }
+
+  /** Each page of a list answer gives the rest another `acks.timeoutMs`. */
+  private awaitAnswer(channel: string, request: Request): void {
+    const { clock, acks } = this.host.options;
+    if (request.timer !== undefined) clock.clearTimeout(request.timer);
     request.timer = clock.setTimeout(() => {
       request.timer = undefined;
       request.expired = true;
@@ -296,10 +301,12 @@ export class PresenceSession {
     if (type === 'presence_state') {
       const members = this.pages.get(ch) ?? [];
       members.push(...membersOf(frame.members));
-      if (frame.more === true) return void this.pages.set(ch, members);
+      const request = this.requests.get(ch)?.find((r) => r.written);
+      if (frame.more === true) {
+        if (request?.timer !== undefined) this.awaitAnswer(ch, request);
+        return void this.pages.set(ch, members);
+      }
       this.pages.delete(ch);
-      const queue = this.requests.get(ch);
-      const request = queue?.find((r) => r.written);
       if (request) this.remove(ch, request);
       if (request?.again && this.joined.has(ch)) this.joined.set(ch, request.again.meta);
       request?.resolve?.(members);

@@ -728,6 +728,28 @@ describe('presence: a list answered in pages (a large room)', () => {
     await expect(second).resolves.toEqual([{ userId: 'ann' }]);
   });
 
+  it('each page gives the list another acks.timeoutMs: a large list arriving slowly resolves; one stalled after a page times out', async () => {
+    const h = harness({ acks: { timeoutMs: 2_000 }, heartbeat: false });
+    await h.connect();
+    const { presence } = h.connection;
+    const slow = presence.list('chat:a');
+    await h.settle();
+    for (const page of pages) {
+      await h.advance(1_500);
+      h.server.last!.push({ type: 'presence_state', ch: 'chat:a', ...page });
+    }
+    await expect(slow).resolves.toEqual(everyone);
+    const stalled = presence.list('chat:a');
+    const outcome = stalled.catch((error: SocketchartError) => error.code);
+    await h.settle();
+    await h.advance(1_500);
+    h.server.last!.push({ type: 'presence_state', ch: 'chat:a', ...pages[0] });
+    await h.advance(1_999);
+    h.server.last!.push({ type: 'presence_state', ch: 'chat:a', ...pages[1] });
+    await h.advance(2_000);
+    await expect(outcome).resolves.toBe(ErrorCode.TIMEOUT);
+  });
+
   it('pages cut short by a dropped link are forgotten: the answer on the next link stands alone', async () => {
     const h = harness({ heartbeat: false, reconnect: { baseMs: 100, capMs: 100, jitter: 0 } });
     let answering = false;
