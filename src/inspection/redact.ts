@@ -3,8 +3,6 @@ import { isSecretName, redactUrl } from '../protocol/redact.js';
 /** A JSON Web Token anywhere in a text. */
 const JWT = /\beyJ[\w-]{4,}\.[\w-]{4,}\.[\w-]*/g;
 const BEARER = /\b(Bearer|Basic)\s+[\w.~+/=-]{8,}/gi;
-/** Credentials in a URL's user-info part (the user name may be empty: `redis://:password@host`). */
-const URL_USERINFO = /(\b[a-z][\w+.-]*:\/\/)[^/@\s:]*:[^/@\s]+@/gi;
 
 const REDACTED = '[redacted]';
 /** Deeper values are summarised (`[Object]`, `[Array]`): nothing below is looked at, nor kept. */
@@ -16,8 +14,7 @@ export function redactText(text: string): string {
   let out = text;
   if (out.includes('eyJ')) out = out.replace(JWT, REDACTED);
   if (/bearer|basic/i.test(out)) out = out.replace(BEARER, `$1 ${REDACTED}`);
-  if (out.includes('://')) out = redactUrl(out).replace(URL_USERINFO, `$1${REDACTED}@`);
-  else if (out.includes('=')) out = redactUrl(out);
+  if (out.includes('://') || out.includes('=')) out = redactUrl(out);
   return out;
 }
 

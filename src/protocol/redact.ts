@@ -10,13 +10,18 @@ export function isSecretName(name: string): boolean {
   return SECRET_WORD.test(name.replace(/([a-z\d])([A-Z])/g, '$1_$2').replace(/[-.\s]+/g, '_').toLowerCase());
 }
 
-/** Removes secrets from a URL's query and fragment, or a form body (`token`, `refresh_token`, `#access_token`…) before it reaches a log, an error or a metric. */
+/** A URL's user-info (`user:password@`, or a token alone): the user name may be empty (`redis://:password@host`). */
+const USERINFO = /(\b[a-z][\w+.-]*:\/\/)[^/?#@\s]+@/gi;
+
+/** Removes secrets from a URL's user-info, query and fragment, or a form body (`token`, `refresh_token`, `#access_token`…) before it reaches a log, an error or a metric. */
 export function redactUrl(url: string, queryParam = 'token'): string {
   const custom = queryParam.toLowerCase();
-  return url.replace(PARAM, (pair, separator: string, name: string) => {
-    const lower = name.toLowerCase();
-    return lower === custom || SECRET_PARAMS.has(lower) || isSecretName(name) ? `${separator}${name}=[redacted]` : pair;
-  });
+  return url
+    .replace(USERINFO, '$1[redacted]@')
+    .replace(PARAM, (pair, separator: string, name: string) => {
+      const lower = name.toLowerCase();
+      return lower === custom || SECRET_PARAMS.has(lower) || isSecretName(name) ? `${separator}${name}=[redacted]` : pair;
+    });
 }
 
 /**

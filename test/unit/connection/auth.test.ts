@@ -65,6 +65,21 @@ describe('authentication', () => {
     expect(JSON.stringify(h.connection.metrics())).not.toContain(SECRET);
   });
 
+  it("keeps the password of a url's user-info out of the url shown, every log line and error", async () => {
+    const lines: string[] = [];
+    const record = (message: string, details?: Record<string, unknown>) => lines.push(message + JSON.stringify(details ?? {}));
+    const h = harness({ url: `ws://alice:${SECRET}@mock.test/socket`, logger: { debug: record, info: record, warn: record, error: record } });
+    await h.connect();
+    expect(h.server.last!.url).toBe(`ws://alice:${SECRET}@mock.test/socket`);
+    h.server.last!.closeFromServer(1011, `boom ws://alice:${SECRET}@mock.test/socket`);
+    await h.settle();
+    expect(h.connection.url).toBe('ws://[redacted]@mock.test/socket');
+    expect(lines.length).toBeGreaterThan(3);
+    expect(lines.join('\n')).not.toContain(SECRET);
+    expect(JSON.stringify(h.errors)).not.toContain(SECRET);
+    expect(JSON.stringify(h.connection.metrics())).not.toContain(SECRET);
+  });
+
   it('redacts the token from an error frame that echoes it however deep in its details', async () => {
     const h = harness({ auth: { token: SECRET } });
     await h.connect();

@@ -29,6 +29,13 @@ describe('redactUrl', () => {
     expect(redactUrl('v1;token=s3cr3t')).toBe('v1;token=[redacted]');
   });
 
+  it("removes a url's user-info, a user and password or a token alone (a Node client may dial ws://user:password@host)", () => {
+    expect(redactUrl('wss://alice:s3cr3t@feed.example/live?room=7')).toBe('wss://[redacted]@feed.example/live?room=7');
+    expect(redactUrl('failed to dial ws://:s3cr3t@10.0.0.1:8080/ws twice')).toBe('failed to dial ws://[redacted]@10.0.0.1:8080/ws twice');
+    expect(redactUrl('https://ghp_s3cr3t@git.example/x.git')).toBe('https://[redacted]@git.example/x.git');
+    expect(redactUrl('wss://feed.example/users/ann@example.com?by=bob@example.com')).toBe('wss://feed.example/users/ann@example.com?by=bob@example.com');
+  });
+
   it('leaves parameters with harmless names alone', () => {
     const url = 'https://x.example/?grant_type=refresh_token&user=ann&token_type=bearer';
     expect(redactUrl(url)).toBe(url);
