@@ -473,14 +473,14 @@ export class ServerConnection implements HubClient {
     return true;
   }
 
-  /** Charges the connection's bucket, then appends (the backend charges the user's); a repeat gives the token back. */
+  /** Charges the connection's bucket, then appends (the backend charges the user's); a repeat, or a publish the user's bucket refused, gives the token back. */
   private publishCharged(frame: Extract<ClientFrame, { type: 'publish' }>, scope: string): void {
     const { hub, limits } = this.ctx;
     const named = { ch: frame.ch, action: 'publish' };
     if (!this.admitted(limits.takePublish(this.limits, this.subject, scope, frame.id), frame.id, named)) return;
     const publishing = hub.publish(this, frame, limits.userCharge(this.identity.userId, scope)).then((result) => {
-      if (result?.outcome === 'stored' && result.duplicate) limits.giveBack(this.limits, scope);
-      else if (result?.outcome === 'refused') this.refuseOverLimit(limits.refusedElsewhere(this.limits, this.subject, scope, result.retryAfterMs, frame.id), frame.id, named);
+      if ((result?.outcome === 'stored' && result.duplicate) || result?.outcome === 'refused') limits.giveBack(this.limits, scope);
+      if (result?.outcome === 'refused') this.refuseOverLimit(limits.refusedElsewhere(this.limits, this.subject, scope, result.retryAfterMs, frame.id), frame.id, named);
     });
     const settled = publishing.finally(() => (this.charged = without(this.charged, settled)));
     settled.catch(() => undefined);

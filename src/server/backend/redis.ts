@@ -258,11 +258,10 @@ export class RedisBackend implements Backend {
       this.lostSinceRecovery = false;
       return this.recover();
     }
-    if (!(await this.beat())) return;
-    if (!this.recovering && !this.lostSinceRecovery && !this.closed) {
-      this.config.logger.warn('this node was taken for dead and its presence reaped; registering it again');
-      this.listener?.recovered(true);
-    }
+    // A recovery under way, or still to come, finds the mark itself and tells its node.
+    if (!(await this.beat()) || this.recovering || this.lostSinceRecovery || this.closed) return;
+    this.config.logger.warn('this node was taken for dead and its presence reaped; registering it again');
+    this.listener?.recovered(true);
     await this.command.del(this.reapedMark(this.config.nodeId));
   }
 

@@ -18,6 +18,22 @@ const labelValues = (text: string, metric: string, label: string): string[] =>
     .filter((line) => line.startsWith(`${metric}{`))
     .map((line) => new RegExp(`${label}="([^"]*)"`).exec(line)?.[1] ?? '');
 
+/** A connection budget of two `chat` publishes (refilled at one a minute), under a user budget of one refilled every 500 ms. */
+const userBound = { rateLimits: { chat: { perMinute: 1, burst: 2 } }, userRateLimits: { chat: { perMinute: 120, burst: 1 } }, floodThreshold: 1000 };
+
+/** Publishes `a` and `b` at once (the user budget refuses `b`), then sends `b` again once its `retry_after` is over; returns the answer to it. */
+async function resendAfterUserRefusal(client: TestClient): Promise<Record<string, unknown>> {
+  const answerTo = (id: string) => client.next((frame) => frame.id === id && (frame.type === 'ack' || frame.type === 'error'));
+  client.send({ type: 'publish', ch: 'chat:u', id: 'a', data: 1 });
+  client.send({ type: 'publish', ch: 'chat:u', id: 'b', data: 2 });
+  expect(await answerTo('a')).toMatchObject({ type: 'ack' });
+  const refused = await answerTo('b');
+  expect(refused).toMatchObject({ type: 'error', code: 'RATE_LIMIT_EXCEEDED' });
+  await delay(Number(refused.retry_after) * 1000 + 50);
+  client.send({ type: 'publish', ch: 'chat:u', id: 'b', data: 2 });
+  return answerTo('b');
+}
+
 describe('rate limits by scope: connection, user, channel type, address', () => {
   const servers: SocketchartServer[] = [];
   const start = async (options: Parameters<typeof startServer>[0]) => {
@@ -36,6 +52,13 @@ describe('rate limits by scope: connection, user, channel type, address', () => 
     const accepted = await Promise.all([publishAll(first!, () => 'chat:a', 8, 'one'), publishAll(second!, () => 'chat:a', 8, 'two')]);
     expect(accepted).toEqual([3, 3]);
     await Promise.all([first!.close(), second!.close()]);
+  });
+
+  it('per user: a publish the user budget refuses costs no token of the connection budget', async () => {
+    const server = await start(userBound);
+    const client = await connectAs(server, 'alice');
+    expect(await resendAfterUserRefusal(client)).toMatchObject({ type: 'ack' });
+    await client.close();
   });
 
   it('per user: the connections of one user share one budget', async () => {
@@ -176,6 +199,14 @@ describe('rate limits shared across nodes (Redis)', () => {
   afterAll(async () => {
     await Promise.all(nodes.splice(0).map((node) => node.close()));
     await redis?.stop();
+  });
+
+  it('a publish the user budget in Redis refuses costs no token of the connection budget', async () => {
+    const server = await startServer({ ...userBound, redis: { url: redis.url, keyPrefix: 'refused:', connectTimeoutMs: 3000 } });
+    nodes.push(server);
+    const client = await connectAs(server, 'alice');
+    expect(await resendAfterUserRefusal(client)).toMatchObject({ type: 'ack' });
+    await client.close();
   });
 
   it('a user hopping between nodes on every reconnect is held to one publish budget', async () => {

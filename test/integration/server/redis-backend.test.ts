@@ -938,6 +938,28 @@ describe('RedisBackend: nodes', () => {
     expect(heard.reaped).toEqual([true]);
   });
 
+  it('tells its node it was reaped when a heartbeat finds the mark while its subscriber connection is still coming back', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const proxy = roleProxy(redis.port);
+    try {
+      const { backend, heard, prefix } = await node({ url: `redis://127.0.0.1:${await proxy.listen()}`, nodeId: 'away' });
+      proxy.block('sub');
+      await eventually(() => heard.statuses.at(-1) === false, 3000, 'reported down');
+      await inspector.zadd(alive(prefix), 0, 'away');
+      await node({ prefix, nodeId: 'survivor' });
+      expect(await inspector.exists(`${prefix}reaped:away`)).toBe(1);
+      await vi.advanceTimersByTimeAsync(HEARTBEAT_MS);
+      await backend.repeatOf('-');
+      proxy.allow('sub');
+      await eventually(() => heard.recovered > 0, 8000, 'recovered()');
+      await commandsAnswered(backend);
+      expect(heard.reaped).toEqual([true]);
+      expect(await inspector.exists(`${prefix}reaped:away`)).toBe(0);
+    } finally {
+      proxy.close();
+    }
+  });
+
   it('says Redis went away and came back, asks its node once to recover, and fans out again', async () => {
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
     const { backend, heard } = await node();
