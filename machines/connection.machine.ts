@@ -49,7 +49,7 @@ const CIRCUIT_CLOSED: CircuitState = /* @__PURE__ */ Object.freeze({ failures: 0
 const FIRST_TOKEN: TokenState = /* @__PURE__ */ Object.freeze({ reason: 'connect', rejections: 0 });
 const ON_PRIMARY: FailoverState = /* @__PURE__ */ Object.freeze({ dialIndex: 0, urlFailures: 0, failedOverAt: 0 });
 
-const counts = (action: FailureAction) => action === 'reconnect' || action === 'reconnect-fast' || action === 'reconnect-slow';
+const counts = (action: FailureAction | null) => action === 'reconnect' || action === 'reconnect-fast' || action === 'reconnect-slow';
 
 function retryKindOf(action: FailureAction, stable: boolean): RetryKind {
   if (action === 'reconnect-fast') return 'restart';
@@ -198,7 +198,7 @@ function defineConnectionMachine() {
       isFatal: ({ context }) => context.outcome === 'fail',
       mustRefreshToken: ({ context }) => context.outcome === 'refresh-token',
       probeFailed: ({ context }) => context.circuit.probing,
-      circuitTripped: ({ context }) => context.settings.circuit !== false && context.circuit.failures >= context.settings.circuit.failureThreshold,
+      circuitTripped: ({ context }) => context.settings.circuit !== false && counts(context.outcome) && context.circuit.failures >= context.settings.circuit.failureThreshold,
       circuitIsOpen: ({ context }) => context.circuit.open,
     },
     delays: {

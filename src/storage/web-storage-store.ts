@@ -117,6 +117,8 @@ class WebStorageMessageStore implements WebStorageStore {
   readonly #changed = new Set<string>();
   /** Keys whose write was refused (and reported): tried again, unreported, once a later burst frees room. */
   readonly #refused = new Set<string>();
+  /** Keys whose removal was refused (and reported): tried again, unreported, with every later burst. */
+  #unremoved = new Set<string>();
   readonly #schedule = microtaskBatch(() => this.#flush());
   #nextSeq = 0;
   #read = false;
@@ -165,6 +167,7 @@ class WebStorageMessageStore implements WebStorageStore {
     let failure: unknown;
     const writes: string[] = [];
     let freed = false;
+    const unremoved = new Set<string>();
     for (const key of this.#changed) {
       this.#refused.delete(key);
       if (this.#messages.has(key)) writes.push(key);
@@ -174,12 +177,16 @@ class WebStorageMessageStore implements WebStorageStore {
           this.#written.delete(key);
           freed = true;
         } catch (error) {
+          unremoved.add(key);
+          if (this.#unremoved.has(key)) continue;
           failure ??= error;
           failed.push(key);
         }
       }
     }
     this.#changed.clear();
+    for (const key of unremoved) this.#changed.add(key);
+    this.#unremoved = unremoved;
     const retries = freed ? [...this.#refused] : [];
     for (const key of [...retries, ...writes]) {
       try {

@@ -113,12 +113,13 @@ export class PolicyOracle {
     const immediate = this.stable && (decision === 'retry' || decision === 'normal' || decision === 'token');
     if (!immediate) this.attempt++;
     this.stable = false;
-    if (decision === 'retry' || decision === 'restart' || decision === 'later') this.failures++;
+    const counted = decision === 'retry' || decision === 'restart' || decision === 'later';
+    if (counted) this.failures++;
     if (decision === 'token') {
       const status = !this.variant.dialGate ? 'connecting' : this.variant.dialGate === 'held' ? 'queued' : this.granted();
       return { status, why: `${why}: one fresh token, dialed at once` };
     }
-    if (this.probe || this.failures >= TIMING.circuit.failureThreshold) {
+    if (this.probe || (counted && this.failures >= TIMING.circuit.failureThreshold)) {
       this.trips++;
       this.open = true;
       this.probe = false;

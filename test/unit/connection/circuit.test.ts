@@ -69,6 +69,17 @@ describe('circuit breaker', () => {
     expect(h.connection.status).toBe('circuitOpen');
   });
 
+  it('a normal close (1000) right after a successful probe reconnects: a close that is no failure does not trip the circuit again', async () => {
+    const h = await openCircuit();
+    h.server.refusing = false;
+    await h.advance(10_000);
+    expect(h.connection.status).toBe('connected');
+    h.server.last!.closeFromServer(1000);
+    await h.settle();
+    expect(h.connection.status).toBe('reconnecting');
+    expect(h.connection.snapshot.context.circuit.open).toBe(false);
+  });
+
   it('after such a flap the circuit stays open for the grown recovery time: a probe that connects is no stable link, so trips count on', async () => {
     const h = await openCircuit();
     h.server.refusing = false;

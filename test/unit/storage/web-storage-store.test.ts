@@ -191,6 +191,27 @@ it('a throwing onError does not break the store', async () => {
   expect(keysOf(await store.load())).toEqual(['a']);
 });
 
+it('a removal the storage refuses is reported once and tried again with the next burst: an acknowledged message does not come back after a restart', async () => {
+  const storage = new MapStorage();
+  const errors: string[][] = [];
+  const store = webStorageStore({ storage, onError: (_error, keys) => errors.push([...keys]) });
+  store.put(message('acked'));
+  await tick();
+  const removeItem = storage.removeItem.bind(storage);
+  storage.removeItem = () => {
+    throw new DOMException('The operation is insecure.', 'SecurityError');
+  };
+  store.delete('acked');
+  await tick();
+  store.put(message('next'));
+  await tick();
+  expect(errors, 'reported once').toEqual([['acked']]);
+  storage.removeItem = removeItem;
+  store.put(message('last'));
+  store.close();
+  expect(keysOf(await webStorageStore({ storage }).load())).toEqual(['next', 'last']);
+});
+
 it('when the storage cannot be read, load() reports it and returns what it has instead of throwing', async () => {
   const storage = new MapStorage();
   storage.setItem('socketchart:outbox:a', JSON.stringify({ seq: 0, message: message('a') }));
