@@ -159,7 +159,7 @@ async function start(options: ResolvedServerOptions): Promise<SocketchartServer>
       httpServer.off('upgrade', onUpgrade);
       handshakes.close();
       detachHttp();
-      upgrades.close();
+      await upgrades.close();
       await backend.close();
       metrics.unregister();
       throw error;
@@ -205,10 +205,10 @@ async function start(options: ResolvedServerOptions): Promise<SocketchartServer>
     const httpClosed = ownServer ? new Promise<void>((resolve) => httpServer.close(() => resolve())) : Promise.resolve();
     httpServer.off('upgrade', onUpgrade);
     handshakes.close();
-    upgrades.close();
+    const refused = upgrades.close();
     const open = [...connections];
     for (const connection of open) connection.closeWith(CloseCode.ServiceRestart, 'server restart', undefined, options.shutdownTimeoutMs);
-    await Promise.all(open.map((connection) => connection.closed));
+    await Promise.all([refused, ...open.map((connection) => connection.closed)]);
     hub.close();
     await backend.close();
     detachHttp();

@@ -23,7 +23,10 @@ function integer(min: number, max?: number) {
 }
 
 const positiveInt = integer(1);
-const nonNegativeInt = integer(0);
+/** Node fires a timer of more than 2^31 - 1 ms after 1 ms. */
+const MAX_TIMER_MS = 2_147_483_647;
+const timerMs = integer(1, MAX_TIMER_MS);
+const optionalTimerMs = integer(0, MAX_TIMER_MS);
 const positiveNumber = z.number(expecting('a positive number')).positive(expecting('a positive number')).finite(expecting('a positive number'));
 const boolean = z.boolean(expecting('true or false'));
 const text = (what: string) => z.string(expecting(what));
@@ -81,7 +84,7 @@ const schema = object({
       .refine((modes) => new Set(modes).size === modes.length, expecting('distinct token modes'))
       .optional(),
     queryParam: text('a URL-safe parameter name').regex(/^[A-Za-z0-9_.-]+$/, expecting('a URL-safe parameter name')).optional(),
-    timeoutMs: positiveInt.optional(),
+    timeoutMs: timerMs.optional(),
   })
     .refine(
       (auth) => auth.verify !== undefined || !('jwtSecret' in auth) || auth.jwtSecret !== undefined,
@@ -112,7 +115,7 @@ const schema = object({
   maxFrameDepth: integer(2, 256).optional(),
   maxFrameItems: positiveInt.optional(),
   maxConnections: positiveInt.optional(),
-  handshakeTimeoutMs: positiveInt.optional(),
+  handshakeTimeoutMs: timerMs.optional(),
   maxConnectionsPerUser: positiveInt.optional(),
   maxSubscriptionsPerConnection: positiveInt.optional(),
   historySize: integer(0, 1_000_000).optional(),
@@ -121,11 +124,11 @@ const schema = object({
   historyMaxBytes: positiveInt.optional(),
   historyTtlMs: positiveInt.optional(),
   dedupWindowMs: positiveInt.optional(),
-  heartbeatIntervalMs: nonNegativeInt.optional(),
-  idleTimeoutMs: nonNegativeInt.optional(),
+  heartbeatIntervalMs: optionalTimerMs.optional(),
+  idleTimeoutMs: optionalTimerMs.optional(),
   maxBufferedBytes: positiveInt.optional(),
-  shutdownTimeoutMs: nonNegativeInt.optional(),
-  typingTimeoutMs: positiveInt.optional(),
+  shutdownTimeoutMs: optionalTimerMs.optional(),
+  typingTimeoutMs: timerMs.optional(),
   logger: z.custom<Logger>(isLogger, expecting('a pino logger')).optional(),
   metrics: object({
     prefix: text('a Prometheus metric name prefix').regex(/^[a-zA-Z_:][a-zA-Z0-9_:]*$/, expecting('a Prometheus metric name prefix')).optional(),
@@ -142,10 +145,10 @@ const schema = object({
           url: redisUrl.optional(),
           options: z.record(z.string(), z.unknown(), expecting('an object of ioredis options')).optional(),
           keyPrefix: nonEmpty.optional(),
-          nodeHeartbeatMs: positiveInt.optional(),
+          nodeHeartbeatMs: timerMs.optional(),
           nodeTimeoutMs: positiveInt.optional(),
-          connectTimeoutMs: positiveInt.optional(),
-          commandTimeoutMs: positiveInt.optional(),
+          connectTimeoutMs: timerMs.optional(),
+          commandTimeoutMs: timerMs.optional(),
         }),
       ],
       expecting('a redis:// URL or { url?, options?, keyPrefix?, … }'),

@@ -42,6 +42,8 @@ export function rejectHttp(socket: Duplex, status: number): void {
 }
 
 const TIMED_OUT = Symbol('timed out');
+/** How long a refused socket's client has to answer its close frame. */
+const REFUSED_GRACE_MS = 2000;
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | typeof TIMED_OUT> {
   let timer: NodeJS.Timeout | undefined;
@@ -69,14 +71,16 @@ function upgradable(request: IncomingMessage): boolean {
  */
 export function createUpgradeHandler(ctx: UpgradeContext): {
   onUpgrade: (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
-  /** Refuses with 503 the handshakes whose token is being verified. */
-  close: () => void;
+  /** Refuses with 503 the handshakes whose token is being verified; settles once every socket it refused is gone, terminating those still open `shutdownTimeoutMs` later. */
+  close: () => Promise<void>;
   /** Handshakes whose token is being verified. */
   pending: () => number;
 } {
   const { options, logger } = ctx;
-  /** Sockets whose handshake token is being verified: refused with 503 when the server closes. */
-  const verifying = new Set<Duplex>();
+  /** Sockets whose handshake token is being verified, each with what gives up waiting for it: refused with 503 when the server closes. */
+  const verifying = new Map<Duplex, () => void>();
+  /** Sockets refused with a close frame, until their close handshake ends (or they are terminated). */
+  const refused = new Set<WebSocket>();
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: options.maxPayload,
@@ -89,16 +93,21 @@ export function createUpgradeHandler(ctx: UpgradeContext): {
     wss.handleUpgrade(request, socket, head, (ws) => {
       ws.on('error', () => undefined);
       ws.close(code, reason);
-      setTimeout(() => ws.terminate(), 2000).unref();
+      const timer = setTimeout(() => ws.terminate(), REFUSED_GRACE_MS).unref();
+      refused.add(ws);
+      ws.once('close', () => {
+        clearTimeout(timer);
+        refused.delete(ws);
+      });
     });
   };
 
   const verifyHandshake = async (request: IncomingMessage, socket: Duplex): Promise<HandshakeAuth> => {
     const carried = handshakeToken(request, options.auth.modes, options.auth.queryParam);
     if (!carried) return { kind: 'none' };
-    verifying.add(socket);
+    const abandoned = new Promise<typeof TIMED_OUT>((resolve) => verifying.set(socket, () => resolve(TIMED_OUT)));
     try {
-      const identity = await withTimeout(ctx.authenticate(carried.token), options.auth.timeoutMs);
+      const identity = await withTimeout(Promise.race([ctx.authenticate(carried.token), abandoned]), options.auth.timeoutMs);
       return identity === TIMED_OUT ? { kind: 'timeout', mode: carried.mode } : { kind: 'ok', identity, mode: carried.mode };
     } catch (error) {
       return { kind: 'failed', reason: error instanceof AuthenticationError ? error.message : 'token rejected', mode: carried.mode };
@@ -132,11 +141,11 @@ export function createUpgradeHandler(ctx: UpgradeContext): {
       return;
     }
     const handshake = await verifyHandshake(request, socket);
-    if (handshake.kind === 'failed' || handshake.kind === 'timeout') ctx.chargeAddress(request.socket.remoteAddress ?? '');
     if (ctx.isClosing()) {
       rejectHttp(socket, 503);
       return;
     }
+    if (handshake.kind === 'failed' || handshake.kind === 'timeout') ctx.chargeAddress(request.socket.remoteAddress ?? '');
     wss.handleUpgrade(request, socket, head, (ws) => ctx.accept(ws, handshake, meta));
   };
 
@@ -156,10 +165,17 @@ export function createUpgradeHandler(ctx: UpgradeContext): {
     });
   };
 
-  const close = () => {
-    for (const socket of verifying) rejectHttp(socket, 503);
+  const close = async () => {
+    for (const [socket, abandon] of verifying) {
+      rejectHttp(socket, 503);
+      abandon();
+    }
     verifying.clear();
     wss.close();
+    if (refused.size === 0) return;
+    const timer = setTimeout(() => refused.forEach((ws) => ws.terminate()), options.shutdownTimeoutMs);
+    await Promise.all([...refused].map((ws) => new Promise((resolve) => ws.once('close', resolve))));
+    clearTimeout(timer);
   };
   return { onUpgrade, close, pending: () => verifying.size };
 }

@@ -1,7 +1,7 @@
 import { createServer as createHttpServer, type Server } from 'node:http';
-import type { Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { Registry } from 'prom-client';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { InvalidOptionError } from '../../../src/protocol/errors.js';
 import { createServer, type ServerOptions } from '../../../src/server/index.js';
@@ -130,6 +130,27 @@ describe('lifecycle: options, graceful shutdown, health and metrics, attaching t
     expect(server.connections).toBe(0);
     (stuck.ws as unknown as { _socket: Socket })._socket.resume();
     await stuck.closed;
+  });
+
+  it('ends within shutdownTimeoutMs a socket it refused whose client never answers the close frame', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const server = await startServer({ shutdownTimeoutMs: 100, allowedOrigins: ['https://app.example.com'] });
+      const refused = connect({ port: server.address()!.port, host: '127.0.0.1' });
+      refused.on('error', () => undefined);
+      let answer = '';
+      refused.on('data', (chunk: Buffer) => (answer += chunk.toString('latin1')));
+      refused.write('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nOrigin: https://evil.example.com\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
+      while (!answer.includes('Origin not allowed')) await new Promise((resolve) => setImmediate(resolve));
+      let closed = false;
+      void server.close().then(() => (closed = true));
+      vi.advanceTimersByTime(100);
+      for (let turn = 0; turn < 1000 && !closed; turn++) await new Promise((resolve) => setImmediate(resolve));
+      refused.destroy();
+      expect(closed, 'close() resolved without waiting out the 2 s given to a refused client').toBe(true);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('attaches to an existing http.Server: upgrades on its path, health and metrics, the app’s own routes untouched', async () => {

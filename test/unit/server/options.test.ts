@@ -36,10 +36,26 @@ describe('server options: every refusal names the option, says what was expected
     [{ channels: [{ pattern: 'a:b:c:d' }] }, 'Invalid option `channels[0].pattern`: expected two or three `:`-separated segments, received "a:b:c:d"'],
     [{ channels: [{ pattern: 'chat' }] }, 'Invalid option `channels[0].pattern`: expected two or three `:`-separated segments, received "chat"'],
     [{ channels: [{ pattern: 'chat:room$' }] }, 'Invalid option `channels[0].pattern`: expected segments of letters, digits, _ . @ = + ~ | -, `*` or `{userId}`, received "chat:room$"'],
-    [{ handshakeTimeoutMs: 0 }, 'Invalid option `handshakeTimeoutMs`: expected an integer >= 1, received 0'],
+    [{ handshakeTimeoutMs: 0 }, 'Invalid option `handshakeTimeoutMs`: expected an integer in [1, 2147483647], received 0'],
     [{ maxPayloads: 10 }, 'Invalid option `maxPayloads`: expected a known option, received a number'],
   ])('%j → %s', (patch, message) => {
     expect(refusal(patch).message).toBe(message);
+  });
+
+  it.each([
+    [{ handshakeTimeoutMs: 2 ** 31 }, 'handshakeTimeoutMs'],
+    [{ auth: { jwtSecret: SECRET, timeoutMs: 2 ** 31 } }, 'auth.timeoutMs'],
+    [{ heartbeatIntervalMs: 2 ** 31 }, 'heartbeatIntervalMs'],
+    [{ idleTimeoutMs: 2 ** 33 }, 'idleTimeoutMs'],
+    [{ shutdownTimeoutMs: 2 ** 31 }, 'shutdownTimeoutMs'],
+    [{ typingTimeoutMs: 2 ** 31 }, 'typingTimeoutMs'],
+    [{ redis: { nodeHeartbeatMs: 2 ** 31 } }, 'redis.nodeHeartbeatMs'],
+    [{ redis: { commandTimeoutMs: 2 ** 31 } }, 'redis.commandTimeoutMs'],
+    [{ redis: { connectTimeoutMs: 2 ** 31 } }, 'redis.connectTimeoutMs'],
+  ])('refuses a timer beyond 2147483647 ms, which Node would fire after 1 ms (%j)', (patch, option) => {
+    const error = refusal(patch);
+    expect(error.option).toBe(option);
+    expect(error.message).toMatch(/expected an integer in \[\d, 2147483647\]/);
   });
 
   it('takes channel patterns of two and three segments, of every allowed character', async () => {

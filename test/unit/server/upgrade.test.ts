@@ -209,6 +209,24 @@ it('ends a refused socket whose client never answers the close frame 2 s after s
   await client.closed;
 });
 
+it('on close, ends a refused socket whose client never answers the close frame within shutdownTimeoutMs, and settles once it is gone', async () => {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+  const { port, handler } = await upgrades({ allowedOrigins: ['https://app.example.com'], shutdownTimeoutMs: 100 });
+  const client = handshake(port, '/', { Origin: 'https://evil.example.com' });
+  cleanups.push(() => void client.socket.destroy());
+  expect(await client.closeFrame()).toEqual({ code: 1008, reason: 'Origin not allowed' });
+  let settled = false;
+  void Promise.resolve(handler.close()).then(() => (settled = true));
+  let ended = false;
+  void client.closed.then(() => (ended = true));
+  await new Promise((resolve) => setImmediate(resolve));
+  expect(settled, 'close() waits for the refused socket').toBe(false);
+  vi.advanceTimersByTime(100);
+  for (let turn = 0; turn < 1000 && !(ended && settled); turn++) await new Promise((resolve) => setImmediate(resolve));
+  expect({ ended, settled }).toEqual({ ended: true, settled: true });
+  expect(vi.getTimerCount()).toBe(0);
+});
+
 it('refuses with 503 a handshake arriving once the server is closing, without verifying its token', async () => {
   const { port, state, verified, accepted } = await upgrades();
   state.closing = true;
@@ -243,6 +261,20 @@ it('refuses with 503 a handshake whose token was verified after the server began
   answer!();
   expect(await client.status()).toBe('HTTP/1.1 503 Service Unavailable');
   expect(accepted).toEqual([]);
+});
+
+it('on close, refuses with 503 a handshake whose token is still being verified, and leaves no timer behind', async () => {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+  const { port, handler, state, charged, accepted } = await upgrades({}, { authenticate: () => new Promise(() => undefined) });
+  const client = handshake(port, '/', { 'Sec-WebSocket-Protocol': 'socketchart.v1, socketchart.token.alice' });
+  await turns(() => handler.pending() === 1);
+  state.closing = true;
+  void handler.close();
+  expect(await client.status()).toBe('HTTP/1.1 503 Service Unavailable');
+  await client.closed;
+  for (let turn = 0; turn < 10; turn++) await new Promise((resolve) => setImmediate(resolve));
+  expect(vi.getTimerCount(), 'the auth.timeoutMs timer of the verification').toBe(0);
+  expect({ charged, accepted }).toEqual({ charged: [], accepted: [] });
 });
 
 it('hands on why a handshake token was refused, and no more than "token rejected" when the check itself broke', async () => {
