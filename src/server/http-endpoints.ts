@@ -56,14 +56,16 @@ export function handleHttpRequest(endpoints: HttpEndpoints, request: IncomingMes
 
 /**
  * Serves the endpoints on `server`. On an attached server the app's existing `request` listeners are
- * wrapped (they get every other request) and restored by the returned function; on the server's own
- * HTTP server anything else is a 404.
+ * wrapped (they get every other request) and restored by the returned function, unless another server
+ * has wrapped them since: they then get every request through this wrapper. On the server's own HTTP
+ * server anything else is a 404.
  */
 export function attachHttpEndpoints(server: HttpServer | HttpsServer, own: boolean, endpoints: HttpEndpoints): () => void {
   const serve = endpoints.healthPath !== false || endpoints.metricsPath !== false;
   const previous = own ? [] : (server.listeners('request') as RequestListener[]);
+  let attached = true;
   const onRequest: RequestListener = (request, response) => {
-    if (serve && handleHttpRequest(endpoints, request, response)) return;
+    if (attached && serve && handleHttpRequest(endpoints, request, response)) return;
     if (own) {
       response.writeHead(404, { 'content-type': 'text/plain' });
       response.end('Not Found');
@@ -74,6 +76,8 @@ export function attachHttpEndpoints(server: HttpServer | HttpsServer, own: boole
   if (!own) server.removeAllListeners('request');
   server.on('request', onRequest);
   return () => {
+    attached = false;
+    if (!server.listeners('request').includes(onRequest)) return;
     server.off('request', onRequest);
     for (const listener of previous) server.on('request', listener);
   };

@@ -52,20 +52,24 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | typeof TIM
 }
 
 const WEBSOCKET_KEY = /^[+/0-9A-Za-z]{22}==$/;
+/** A `Sec-WebSocket-Protocol` header as `ws` parses it: tokens, split by commas with spaces or tabs around them. */
+const PROTOCOL_LIST = /^[-!#$%&'*+.^_`|~0-9A-Za-z]+(?:[ \t]*,[ \t]*[-!#$%&'*+.^_`|~0-9A-Za-z]+)*$/;
 
-/** What `ws` checks of a handshake before upgrading it: method, `Upgrade`, `Sec-WebSocket-Key` and `-Version`. */
+/** What `ws` checks of a handshake before upgrading it: method, `Upgrade`, `Sec-WebSocket-Key`, `-Version` and `-Protocol` (no name twice). */
 function upgradable(request: IncomingMessage): boolean {
   const version = Number(request.headers['sec-websocket-version']);
+  const protocols = request.headers['sec-websocket-protocol'];
   return (
     request.method === 'GET' &&
     request.headers.upgrade?.toLowerCase() === 'websocket' &&
     WEBSOCKET_KEY.test(request.headers['sec-websocket-key'] ?? '') &&
-    (version === 13 || version === 8)
+    (version === 13 || version === 8) &&
+    (protocols === undefined || (PROTOCOL_LIST.test(protocols) && new Set(offeredProtocols(request)).size === protocols.split(',').length))
   );
 }
 
 /**
- * The HTTP `upgrade` listener: the handshake's method, key and version (which `ws` refuses with 405 or 400),
+ * The HTTP `upgrade` listener: the handshake's method, key, version and subprotocols (which `ws` refuses with 405 or 400),
  * path, Origin and connection-limit checks, verification of a token carried by the handshake, then the
  * WebSocket upgrade itself.
  */

@@ -104,8 +104,8 @@ interface StoredRecord {
  * one transaction after the current microtask (more, while a transaction is running, wait for the
  * next one). `load()` waits for pending writes and returns messages by `sentAt`, then put order. A
  * connection closed under the store (another tab's upgrade or deletion, the browser) is opened again, and
- * a transaction it aborted is written again on the new one. When an open fails, the puts waiting on it are
- * reported and dropped; its deletes are kept and tried again by the next `put`, `delete`, `load()` or `close()`.
+ * a transaction it aborted is written again on the new one. When an open (or a write) fails, the puts waiting on it
+ * are reported and dropped; its deletes are kept and tried again by the next `put`, `delete`, `load()` or `close()`.
  */
 export function indexedDbStore(options?: IndexedDbStoreOptions): IndexedDbStore {
   const given = optionsObject(options, 'options');
@@ -143,7 +143,7 @@ class IndexedDbMessageStore implements IndexedDbStore {
   /** Latest change per key, not yet written: the record to put, or `null` to delete. */
   #pending = new Map<string, StoredRecord | null>();
   #writing: Promise<void> | undefined;
-  /** The last open failed: the deletes it kept wait for the next put / delete, `load()` or `close()` to try again. */
+  /** The last open or write failed: the deletes it kept wait for the next put / delete, `load()` or `close()` to try again. */
   #stalled = false;
   /** Connections closed under the store (another tab's upgrade or deletion, the browser): a write to one is tried again on a new connection. */
   readonly #lost = new WeakSet<IndexedDbDatabaseLike>();
@@ -161,7 +161,9 @@ class IndexedDbMessageStore implements IndexedDbStore {
       const db = await this.#open();
       const records = await request<unknown[]>(db.transaction(OBJECT_STORE, 'readonly').objectStore(OBJECT_STORE).getAll());
       const { id } = this.#owner;
-      const mine = records.flatMap((record) => toRecord(record) ?? []).filter((record) => record.owner === id || gone(record.owner));
+      const mine = records
+        .flatMap((record) => toRecord(record) ?? [])
+        .filter((record) => (record.owner === id || gone(record.owner)) && this.#pending.get(record.key) !== null);
       const adopted = mine.filter((record) => record.owner !== id && !this.#pending.has(record.key));
       for (const record of adopted) this.#pending.set(record.key, { ...record, owner: id });
       if (adopted.length > 0) this.#kick();
@@ -253,16 +255,21 @@ class IndexedDbMessageStore implements IndexedDbStore {
           continue;
         }
         retried = false;
-        await this.#writeEach(db, batch, error);
+        const kept = await this.#writeEach(db, batch, error);
+        if (kept.size > 0) {
+          // kept as a failed open keeps them: tried again at once only with changes made meanwhile
+          this.#stalled = this.#pending.size === 0;
+          this.#pending = new Map([...kept, ...this.#pending]);
+        }
       }
-    } while (this.#pending.size > 0);
+    } while (this.#pending.size > 0 && !this.#stalled);
   }
 
-  /** A batch failed as a whole (one record over the quota): each change goes on its own, and only those that fail again are reported. */
-  async #writeEach(db: IndexedDbDatabaseLike, batch: ReadonlyMap<string, StoredRecord | null>, error: unknown): Promise<void> {
+  /** A batch failed as a whole (one record over the quota): each change goes on its own, and only those that fail again are reported. Returns the deletes among them. */
+  async #writeEach(db: IndexedDbDatabaseLike, batch: ReadonlyMap<string, StoredRecord | null>, error: unknown): Promise<Map<string, null>> {
     if (batch.size === 1) {
       report(this.#onError, error, [...batch.keys()]);
-      return;
+      return deletesIn(batch, batch.keys());
     }
     const failed: string[] = [];
     let cause: unknown;
@@ -275,6 +282,7 @@ class IndexedDbMessageStore implements IndexedDbStore {
       }
     }
     if (failed.length > 0) report(this.#onError, cause, failed);
+    return deletesIn(batch, failed);
   }
 
   /** The open database, its put orders read; a failed open (or read) is tried again by the next call. */
@@ -327,6 +335,11 @@ class IndexedDbMessageStore implements IndexedDbStore {
 function closedUnder(error: unknown): boolean {
   const name = (error as { name?: unknown } | null)?.name;
   return name === 'AbortError' || name === 'InvalidStateError';
+}
+
+/** The deletes of `batch` among `keys`. */
+function deletesIn(batch: ReadonlyMap<string, StoredRecord | null>, keys: Iterable<string>): Map<string, null> {
+  return new Map([...keys].filter((key) => batch.get(key) === null).map((key) => [key, null]));
 }
 
 function toRecord(value: unknown): StoredRecord | undefined {

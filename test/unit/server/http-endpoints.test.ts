@@ -113,6 +113,23 @@ it('on an app\'s server, the app gets every other request, and gets them all bac
   expect(await get('/healthz')).toEqual([200, 'app']);
 });
 
+it('two servers on one app\'s server, detached in the order they were attached: the app handles each other request once, and every request once both are gone', async () => {
+  let handled = 0;
+  const { get, detach: detachFirst } = await served(false, endpoints(), (_request, response) => {
+    handled += 1;
+    if (!response.headersSent) response.end('app');
+  });
+  const detachSecond = attachHttpEndpoints(servers.at(-1)!, false, endpoints({ health: () => report('degraded') }));
+  detachFirst();
+  expect(await get('/elsewhere')).toEqual([200, 'app']);
+  expect(handled).toBe(1);
+  expect((await get('/healthz'))[1]).toContain('"status":"degraded"');
+  expect(handled).toBe(1);
+  detachSecond();
+  expect(await get('/healthz')).toEqual([200, 'app']);
+  expect(handled).toBe(2);
+});
+
 it('with both paths off, an app\'s server answers everything itself', async () => {
   const { get } = await served(false, endpoints({ healthPath: false, metricsPath: false }), (_request, response) => response.end('app'));
   expect(await get('/healthz')).toEqual([200, 'app']);

@@ -141,6 +141,18 @@ it('accepts a handshake of protocol version 8 as ws does, verifying the token it
   expect(accepted[0]!.handshake).toMatchObject({ kind: 'ok', mode: 'subprotocol', identity: { userId: 'alice' } });
 });
 
+it('refuses with 400, as ws does, a handshake whose Sec-WebSocket-Protocol cannot be parsed, before verifying the token it carries or charging its address', async () => {
+  const { port, accepted, verified, charged } = await upgrades();
+  for (const protocols of ['socketchart.v1,, socketchart.token.refused', 'socketchart.token.refused, socketchart.token.refused', 'socketchart.v1, socketchart.token.refused=']) {
+    expect(await handshake(port, '/', { 'Sec-WebSocket-Protocol': protocols }).status()).toBe('HTTP/1.1 400 Bad Request');
+  }
+  expect(verified).toEqual([]);
+  expect(charged).toEqual([]);
+  expect(await handshake(port, '/', { 'Sec-WebSocket-Protocol': 'socketchart.v1 ,\tsocketchart.token.alice' }).status()).toBe('HTTP/1.1 101 Switching Protocols');
+  await turns(() => accepted.length === 1);
+  expect(verified).toEqual(['alice']);
+});
+
 it('compares the path of an upgrade without its query string, so a query token reaches the configured path', async () => {
   const { port, accepted } = await upgrades({ path: '/ws', auth: { modes: ['query'], verify: (token: string) => ({ userId: token }) } });
   expect(await handshake(port, '/ws?token=alice').status()).toBe('HTTP/1.1 101 Switching Protocols');

@@ -251,6 +251,82 @@ describe('indexedDbStore: one message over the quota costs only that message', (
   });
 });
 
+describe('a delete that fails', () => {
+  /** The next `times` deletes throw, as an IndexedDB server that has lost its backing store does. */
+  const deletesFail = (times = Infinity) => {
+    let left = times;
+    const real = IDBObjectStore.prototype.delete;
+    return vi.spyOn(IDBObjectStore.prototype, 'delete').mockImplementation(function (this: IDBObjectStore, key: IDBValidKey | IDBKeyRange) {
+      if (left-- > 0) throw new DOMException('Internal error.', 'UnknownError');
+      return real.call(this, key);
+    });
+  };
+
+  const restored = async (factory: IDBFactory) => {
+    const restarted = indexedDbStore({ indexedDB: factory });
+    const keys = keysOf(await restarted.load());
+    await restarted.close();
+    return keys;
+  };
+
+  it('on its own is reported and tried again by the next write: the acknowledged message is not restored (and sent again) after a restart', async () => {
+    const factory = new IDBFactory();
+    const onError = vi.fn();
+    const store = indexedDbStore({ indexedDB: factory, onError });
+    store.put(message('sent', 1));
+    await store.load();
+    deletesFail(1);
+    store.delete('sent'); // acknowledged
+    await ticksUntil(() => onError.mock.calls.length > 0);
+    expect(onError.mock.calls.map(([, keys]) => keys)).toEqual([['sent']]);
+    store.put(message('later', 2));
+    await store.close();
+    expect(await restored(factory)).toEqual(['later']);
+  });
+
+  it('again when its burst, refused as a whole, goes change by change: it is tried again by close()', async () => {
+    const factory = new IDBFactory();
+    const onError = vi.fn();
+    const store = indexedDbStore({ indexedDB: factory, onError });
+    store.put(message('sent', 1));
+    await store.load();
+    quotaFor('big');
+    store.put(message('big', 2));
+    store.delete('sent');
+    deletesFail(1);
+    await ticksUntil(() => onError.mock.calls.length > 0);
+    expect(onError.mock.calls.map(([, keys]) => keys)).toEqual([['big', 'sent']]);
+    IDBObjectStore.prototype.put = realPut;
+    await store.close();
+    expect(await restored(factory)).toEqual([]);
+  });
+
+  it('for good is not tried for ever: only with each later write, load() and close(); load() leaves the message out', async () => {
+    const factory = new IDBFactory();
+    const onError = vi.fn();
+    const store = indexedDbStore({ indexedDB: factory, onError });
+    store.put(message('sent', 1));
+    await store.load();
+    const deletes = deletesFail();
+    store.delete('sent');
+    await ticksUntil(() => onError.mock.calls.length > 0);
+    for (let turn = 0; turn < 5; turn++) await tick();
+    expect(deletes).toHaveBeenCalledTimes(1);
+    store.put(message('later', 2));
+    await tick();
+    expect(deletes).toHaveBeenCalledTimes(3); // with the put, then on its own
+    expect(keysOf(await store.load())).toEqual(['later']);
+    const tried = deletes.mock.calls.length;
+    for (let turn = 0; turn < 5; turn++) await tick();
+    expect(deletes).toHaveBeenCalledTimes(tried);
+    await store.close();
+    expect(deletes).toHaveBeenCalledTimes(tried + 1);
+    expect(new Set(onError.mock.calls.map(([, keys]) => keys.join()))).toEqual(new Set(['sent']));
+    deletes.mockRestore();
+    expect(await restored(factory)).toEqual(['sent', 'later']);
+  });
+});
+
 describe('put orders from storage', () => {
   it('a record whose put order is too large to count on from: the store numbers them again, and what is put afterwards survives a reload, in order', async () => {
     const factory = new IDBFactory();
