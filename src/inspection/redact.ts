@@ -8,14 +8,31 @@ const REDACTED = '[redacted]';
 /** Deeper values are summarised (`[Object]`, `[Array]`): nothing below is looked at, nor kept. */
 const MAX_DEPTH = 32;
 
-/** A text with what looks like a credential removed: JWTs, bearer tokens, secret query parameters, URL passwords. */
+/** A text with what looks like a credential removed: JWTs, bearer tokens, secret query parameters, URL passwords; a JSON text as the value it holds. */
 export function redactText(text: string): string {
   if (text.length < 8) return text;
+  if (/^\s*[[{]/.test(text) && /[\]}]\s*$/.test(text)) {
+    const json = redactedJson(text);
+    if (json !== undefined) return json;
+  }
   let out = text;
   if (out.includes('eyJ')) out = out.replace(JWT, REDACTED);
   if (/bearer|basic/i.test(out)) out = out.replace(BEARER, `$1 ${REDACTED}`);
   if (out.includes('://') || out.includes('=')) out = redactUrl(out);
   return out;
+}
+
+/** A JSON text (a raw frame kept as a string) redacted as the value it holds; as it is when nothing was removed; `undefined` when it is not JSON. */
+function redactedJson(text: string): string | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const before = JSON.stringify(value);
+  const after = JSON.stringify(redactInPlace(value));
+  return after === before ? text : after;
 }
 
 /**

@@ -10,8 +10,8 @@ export function isSecretName(name: string): boolean {
   return SECRET_WORD.test(name.replace(/([a-z\d])([A-Z])/g, '$1_$2').replace(/[-.\s]+/g, '_').toLowerCase());
 }
 
-/** A URL's user-info (`user:password@`, or a token alone): the user name may be empty (`redis://:password@host`). */
-const USERINFO = /(\b[a-z][\w+.-]*:\/\/)[^/?#@\s]+@/gi;
+/** A URL's user-info (`user:password@`, or a token alone): the user name may be empty (`redis://:password@host`); it ends at the last `@` of the authority, as URL parsers read it (`ws://ann:p@ss@host`). */
+const USERINFO = /(\b[a-z][\w+.-]*:\/\/)[^/?#\s]+@/gi;
 
 /** Removes secrets from a URL's user-info, query and fragment, or a form body (`token`, `refresh_token`, `#access_token`…) before it reaches a log, an error or a metric. */
 export function redactUrl(url: string, queryParam = 'token'): string {

@@ -89,4 +89,18 @@ describe('inspector server redaction', () => {
     expect(text).toContain('"content-type":"text/html"');
     expect(text).not.toContain('SECRET-cookie-8');
   });
+
+  it("removes the whole password of a url's user-info, though it holds an unescaped @ (the last @ ends the user-info, as URL parsers read it)", async () => {
+    const text = await snapshotWith({ url: 'wss://ann:SECRET-at-1@SECRET-at-2@feed.example/live', cache: 'redis://:SECRET-at-3@SECRET-at-4@cache:6379/0' });
+    expect(text).toContain('wss://[redacted]@feed.example/live');
+    expect(text).toContain('redis://[redacted]@cache:6379/0');
+    expect(text).not.toContain('SECRET-at');
+  });
+
+  it('removes a secret member of a JSON text an app keeps as a string (a raw frame), and leaves a JSON text with no secret as it is', async () => {
+    const text = await snapshotWith({ lastFrame: JSON.stringify({ type: 'auth', password: 'SECRET-json-1', headers: { 'x-api-key': 'SECRET-json-2' } }), shape: '{ "room": "lobby" }' });
+    expect(text).toContain('\\"type\\":\\"auth\\"');
+    expect(text).not.toContain('SECRET-json');
+    expect(text).toContain('{ \\"room\\": \\"lobby\\" }');
+  });
 });
