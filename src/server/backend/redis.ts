@@ -207,6 +207,7 @@ export class RedisBackend implements Backend {
       await this.subscriber.ping();
       this.config.logger.info('redis reachable again; resuming from history');
       const reaped = await this.beat();
+      this.noteRefusal(undefined);
       this.listener?.recovered(reaped);
       if (reaped) await this.command.del(this.reapedMark(this.config.nodeId));
     } catch (error) {
@@ -225,7 +226,9 @@ export class RedisBackend implements Backend {
    */
   private async onHeartbeat(): Promise<void> {
     const [beat, ping] = await Promise.allSettled([this.beatOnSchedule(), this.linksUp() ? this.pingSubscriber() : undefined]);
-    this.noteRefusal(beat.status === 'rejected' && (beat.reason as Error | undefined)?.message !== TIMED_OUT ? (beat.reason as Error | undefined) : undefined);
+    // only an error Redis answered is a refusal: a beat cut by a lost link or a timeout tells nothing of it
+    const refusal = beat.status === 'rejected' ? (beat.reason as Error | undefined) : undefined;
+    if (!refusal || refusal.name === 'ReplyError') this.noteRefusal(refusal);
     if (![beat, ping].some((result) => result.status === 'rejected' && (result.reason as Error | undefined)?.message === TIMED_OUT)) {
       this.unanswered = 0;
       if (beat.status === 'fulfilled' && this.linksUp() && !this.lostSinceRecovery) this.listener?.beat?.();

@@ -923,6 +923,44 @@ describe('RedisBackend: nodes', () => {
     expect(backend.isUp()).toBe(true);
   });
 
+  it('reports Redis up again once a recovery from a lost connection has written a heartbeat where writes were refused before', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const { backend, heard } = await node();
+    try {
+      await inspector.call('REPLICAOF', '127.0.0.1', String(await freePort()));
+      await vi.advanceTimersByTimeAsync(HEARTBEAT_MS);
+      await eventually(() => heard.statuses.at(-1) === false, 3000, 'reported down');
+    } finally {
+      await inspector.call('REPLICAOF', 'NO', 'ONE');
+    }
+    await inspector.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
+    await eventually(() => heard.recovered > 0, 5000, 'recovered()');
+    await commandsAnswered(backend);
+    expect([backend.isUp(), heard.statuses.at(-1)]).toEqual([true, true]);
+  });
+
+  it('does not take a heartbeat cut by a lost connection for a refusal: back once the connection is', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const logs = captureLogger();
+    const proxy = roleProxy(redis.port);
+    try {
+      const { backend, heard } = await node({ url: `redis://127.0.0.1:${await proxy.listen()}`, logger: logs.logger, commandTimeoutMs: 3000 });
+      proxy.setLag('cmd', 300);
+      proxy.setLag('sub', 1500);
+      await vi.advanceTimersByTimeAsync(HEARTBEAT_MS);
+      proxy.block('cmd');
+      await eventually(() => heard.statuses.at(-1) === false, 3000, 'reported down');
+      proxy.setLag('cmd', 0);
+      proxy.allow('cmd');
+      await eventually(() => heard.recovered > 0, 8000, 'recovered()');
+      await commandsAnswered(backend);
+      expect([backend.isUp(), heard.statuses.at(-1)]).toEqual([true, true]);
+      expect(logs.text()).not.toContain('refuses');
+    } finally {
+      proxy.close();
+    }
+  });
+
   it('asks its node once to recover when it finds, back from an outage, that it was reaped meanwhile', async () => {
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
     const { backend, heard, prefix } = await node({ nodeId: 'away' });
