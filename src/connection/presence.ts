@@ -46,6 +46,15 @@ const isMember = (value: unknown): value is PresenceMember =>
 
 const membersOf = (value: unknown): PresenceMember[] => (Array.isArray(value) ? value.filter(isMember) : []);
 
+/** Whether a member joins anew or with other meta (as the server tells watchers of a join with other meta). */
+function changed(before: PresenceMember | undefined, member: PresenceMember): boolean {
+  try {
+    return JSON.stringify(before) !== JSON.stringify(member);
+  } catch {
+    return true; // a meta nested thousands of levels deep (a 40 KB frame) is past what JSON.stringify walks: counted as changed
+  }
+}
+
 const noop = () => {};
 
 /** Longest wait between two `typing: true` of this user while typing goes on: under the reference server's 6 s `typingTimeoutMs`. */
@@ -324,14 +333,7 @@ export class PresenceSession {
     const before = this.present.get(ch) ?? new Map<string, PresenceMember>();
     const after = new Map(members.map((m) => [m.userId, m]));
     this.present.set(ch, after);
-    // a member whose meta changed joins again (as the server tells watchers of a join with other meta)
-    const joins = members.filter((m) => {
-      try {
-        return JSON.stringify(before.get(m.userId)) !== JSON.stringify(m);
-      } catch {
-        return true; // a meta nested thousands of levels deep (a 40 KB frame) is past what JSON.stringify walks: counted as changed
-      }
-    });
+    const joins = members.filter((m) => changed(before.get(m.userId), m));
     const leaves = [...before.values()].filter((m) => !after.has(m.userId));
     if (joins.length > 0 || leaves.length > 0) this.host.events.emit('presence', { ch, joins, leaves, members: [...after.values()] });
   }
@@ -341,8 +343,9 @@ export class PresenceSession {
     if (!this.joined.has(ch) && !this.watched.has(ch)) return;
     let map = this.present.get(ch);
     if (!map) this.present.set(ch, (map = new Map()));
-    // a leave of a user not among the members (told twice) changes nothing
+    // a leave of a user not among the members (told twice), or a join of one the members hold as is (a list had it), changes nothing
     leaves = leaves.filter((member) => map!.delete(member.userId));
+    joins = joins.filter((member) => changed(map!.get(member.userId), member));
     for (const member of joins) map.set(member.userId, member);
     if (joins.length > 0 || leaves.length > 0) this.host.events.emit('presence', { ch, joins, leaves, members: [...map.values()] });
   }

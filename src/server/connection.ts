@@ -88,6 +88,8 @@ export class ServerConnection implements HubClient {
   private waitingBytes = 0;
   /** Per channel, the last presence frame not yet answered: the next one of the channel waits for it. */
   private presenceTurns: Map<string, Promise<void>> | undefined;
+  /** Bytes held for the socket outside its send buffer (see `hold`). */
+  private held = 0;
   /** Publishes charged to the connection's bucket whose append is not yet answered; none while the set is absent. */
   private charged: Set<Promise<void>> | undefined;
   /** A backlog replays wait on that the socket takes none of for a heartbeat interval is a slow consumer's, even one that keeps sending frames. */
@@ -192,6 +194,13 @@ export class ServerConnection implements HubClient {
 
   send(frame: ServerFrame): void {
     this.sendText(JSON.stringify(frame), frame.type);
+  }
+
+  hold(bytes: number): boolean {
+    if (!this.open) return false;
+    this.held += bytes;
+    if (bytes > 0 && this.ws.bufferedAmount - corkedBytes(this.ws) + this.held > this.ctx.options.maxBufferedBytes) this.slowConsumer();
+    return this.open;
   }
 
   sendError(code: ErrorCode, message: string, extra: Omit<Partial<ErrorFrame>, 'type' | 'code' | 'message'> = {}): void {
@@ -502,7 +511,11 @@ export class ServerConnection implements HubClient {
    */
   private presenceInOrder(frame: Extract<ClientFrame, { type: 'presence' }>, bytes: number): void {
     const { ch } = frame;
-    const handle = () => (this.authorized(ch, 'presence', undefined) && this.take(CONTROL_SCOPE, undefined, { ch, action: frame.action }) ? this.ctx.hub.presence(this, frame) : undefined);
+    this.presenceTurn(ch, () => (this.authorized(ch, 'presence', undefined) && this.take(CONTROL_SCOPE, undefined, { ch, action: frame.action }) ? this.ctx.hub.presence(this, frame) : undefined), bytes);
+  }
+
+  /** Runs `handle` once the presence frames of the channel received before are answered; a frame's `bytes` wait meanwhile. */
+  presenceTurn(ch: string, handle: () => Promise<void> | undefined, bytes = 0): void {
     const before = this.presenceTurns?.get(ch);
     let turn: Promise<void> | undefined;
     if (before === undefined) {

@@ -25,6 +25,13 @@ export interface HubClient extends SubscriberSink {
   send(frame: ServerFrame): void;
   sendError(code: ErrorCode, message: string, extra?: Omit<Partial<ErrorFrame>, 'type' | 'code' | 'message'>): void;
   closeWith(code: number, reason: string, error?: { code: ErrorCode; message: string }): void;
+  /**
+   * Counts `bytes` held for the socket outside its send buffer (presence diffs waiting for a list's last page; negative
+   * once written): false, and the socket closed as a slow consumer, once with that buffer they pass `maxBufferedBytes`.
+   */
+  hold(bytes: number): boolean;
+  /** Runs `handle` in the channel's presence order: once the presence frames of the channel received before are answered. */
+  presenceTurn(ch: string, handle: () => Promise<void> | undefined): void;
 }
 
 export interface HubOptions {
@@ -316,7 +323,10 @@ export class Hub implements BackendListener {
       }
     } finally {
       this.heldPresence.delete(key);
-      for (const text of held) client.sendText(text, 'presence');
+      for (const text of held) {
+        client.hold(-Buffer.byteLength(text));
+        client.sendText(text, 'presence');
+      }
     }
   }
 
@@ -457,7 +467,10 @@ export class Hub implements BackendListener {
     }
   }
 
-  /** After a token refresh: drops subscriptions, presence and typing the new claims no longer allow. */
+  /**
+   * After a token refresh: drops subscriptions, presence and typing the new claims no longer allow; presence in the
+   * channel's presence order, so that the refusal follows the answers to the presence frames before it.
+   */
   reauthorize(client: HubClient): void {
     for (const sub of [...client.subscriptions.values()]) {
       if (sub.implicit || this.options.authorizer.authorize(client.identity, sub.ch, 'subscribe').ok) continue;
@@ -465,14 +478,19 @@ export class Hub implements BackendListener {
       client.send({ type: 'unsubscribed', ch: sub.ch, reason: 'forbidden' });
     }
     for (const ch of [...(client.presence?.keys() ?? [])]) {
-      if (this.options.authorizer.authorize(client.identity, ch, 'presence').ok) continue;
-      client.presence?.delete(ch);
-      client.sendError(ErrorCode.AUTHORIZATION_FAILED, 'presence on this channel is no longer allowed', { details: { ch, action: 'presence' } });
-      this.leave(ch, client.key, client.identity.userId).catch(logFailure(this.options.logger, 'presence leave failed'));
+      if (!this.options.authorizer.authorize(client.identity, ch, 'presence').ok) client.presenceTurn(ch, () => void this.revokePresence(client, ch));
     }
     for (const ch of [...(client.typing?.keys() ?? [])]) {
       if (!this.options.authorizer.authorize(client.identity, ch, 'presence').ok) this.stopTyping(client, ch);
     }
+  }
+
+  /** Presence its claims no longer allow, in its turn: left, and the client told (unless a later refresh allows it again). */
+  private revokePresence(client: HubClient, ch: string): void {
+    if (!client.presence?.has(ch) || this.options.authorizer.authorize(client.identity, ch, 'presence').ok) return;
+    client.presence.delete(ch);
+    client.sendError(ErrorCode.AUTHORIZATION_FAILED, 'presence on this channel is no longer allowed', { details: { ch, action: 'presence' } });
+    this.leave(ch, client.key, client.identity.userId).catch(logFailure(this.options.logger, 'presence leave failed'));
   }
 
   message(ch: string, message: StoredMessage): void {
@@ -496,8 +514,8 @@ export class Hub implements BackendListener {
     for (const [sub, client] of entry.subs) {
       if (sub.closed || (signal.kind === 'typing' && client.key === signal.origin)) continue;
       const held = holding ? this.heldPresence.get(`${client.key} ${ch}`) : undefined;
-      if (held) held.push(text);
-      else client.sendText(text, frame.type);
+      if (!held) client.sendText(text, frame.type);
+      else if (client.hold(Buffer.byteLength(text))) held.push(text);
     }
   }
 

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createConnection, ErrorCode, type Connection, type PresenceChange, type SocketchartError, type TypingChange } from '../../src/index.node.js';
 import { cleanupsAfterEach, startReferenceServer } from '../support/reference-server.js';
 import { startRedis } from '../support/redis.js';
+import { roleProxy } from '../support/role-proxy.js';
 import { until } from '../support/until.js';
 import { pino } from 'pino';
 import { createServer } from '../../src/server/index.js';
@@ -140,6 +141,24 @@ describe('presence against the reference server', () => {
       again: `rejected ${ErrorCode.MESSAGE_TOO_LARGE}`,
     });
     expect(alice.presence.isJoined('chat:room')).toBe(true);
+  });
+
+  it('with Redis, a watcher whose list already holds a member heard joining meanwhile (its announcement still on its way) is told of that join once', async () => {
+    const redis = await startRedis();
+    cleanups.push(() => redis.stop());
+    const proxy = roleProxy(redis.port);
+    cleanups.push(() => proxy.close());
+    const { open } = await setup({ redis: `redis://127.0.0.1:${await proxy.listen()}` });
+    const [ann, cy, bob] = [await open('ann'), await open('cy'), await open('bob')];
+    const joins: string[] = [];
+    bob.presence.watch('chat:room', (change) => joins.push(...change.joins.map((member) => member.userId)));
+    await bob.presence.list('chat:room');
+    proxy.setLag('sub', 300);
+    await ann.presence.join('chat:room', { name: 'Ann' });
+    expect(await bob.presence.list('chat:room')).toEqual([{ userId: 'ann', meta: { name: 'Ann' } }]);
+    await cy.presence.join('chat:room');
+    await until(() => bob.presence.members('chat:room').length === 2, 3_000, 'the announcements, in order');
+    expect(joins).toEqual(['ann', 'cy']);
   });
 
   it('a join again with new meta answers with it, and a watcher and a list see the member with the new meta only', async () => {

@@ -715,6 +715,22 @@ describe('presence: a list answered in pages (a large room)', () => {
     expect(changes).toHaveLength(1);
   });
 
+  it('a join diff after the last page of a member the list holds with the same meta (announced while the list was sent) changes nothing: no second event', async () => {
+    const h = harness({ heartbeat: false });
+    h.server.onFrame = (socket, frame) => {
+      if (frame.json?.type !== 'presence') return;
+      for (const page of pages) socket.push({ type: 'presence_state', ch: frame.json.ch, ...page });
+      socket.push({ type: 'presence', ch: frame.json.ch, joins: [{ userId: 'di', meta: { n: 1 } }, { userId: 'eve' }], leaves: [] });
+      socket.push({ type: 'presence', ch: frame.json.ch, joins: [{ userId: 'ann' }], leaves: [] });
+    };
+    await h.connect();
+    const changes: unknown[] = [];
+    h.connection.presence.watch('chat:a', ({ joins, leaves }) => changes.push({ joins, leaves }));
+    await h.settle();
+    expect(changes).toEqual([{ joins: everyone, leaves: [] }, { joins: [{ userId: 'eve' }], leaves: [] }]);
+    expect(h.connection.presence.members('chat:a')).toEqual([...everyone, { userId: 'eve' }]);
+  });
+
   it('the pages of one call are not mixed with those of the next: a second call gets only its own answer (`more: false` ends a list too)', async () => {
     const h = harness({ heartbeat: false });
     await h.connect();

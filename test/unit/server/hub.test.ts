@@ -446,6 +446,28 @@ describe('Hub: presence', () => {
     expect(parts.hub.sizes()).toMatchObject({ heldPresence: 0 });
   });
 
+  it('closes as a slow consumer a socket whose list is paged while the diffs held for it meanwhile, with its send buffer, pass maxBufferedBytes', async () => {
+    const { connect, parts, clock } = await node();
+    for (let i = 0; i < 120; i++) await parts.backend.presenceJoin('chat:room', `elsewhere:${i}`, { userId: `user-${i}`, meta: { bio: 'x'.repeat(700) } });
+    const watcher = connect('watcher');
+    await subscribed(watcher.socket);
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    watcher.socket.bufferedAmount = 800_000;
+    watcher.socket.receive({ type: 'presence', ch: 'chat:room', action: 'list' });
+    await vi.advanceTimersByTimeAsync(20);
+    // a busy room, and a watcher that keeps reading, too slowly for its backlog to drop under half of maxBufferedBytes
+    for (let i = 0; i < 600 && !watcher.socket.closedWith; i++) {
+      await parts.backend.presenceJoin('chat:room', `guest:${i}`, { userId: `guest-${i}`, meta: { bio: 'y'.repeat(1000) } });
+      watcher.socket.bufferedAmount -= 200;
+      clock.time += 10;
+      await vi.advanceTimersByTimeAsync(10);
+    }
+    expect(watcher.socket.closedWith?.code).toBe(4008);
+    expect(watcher.socket.ofType('presence_state')).toEqual([]);
+    await vi.advanceTimersByTimeAsync(20);
+    expect(parts.hub.sizes()).toMatchObject({ heldPresence: 0 });
+  });
+
   it('announces a join again with other meta as a join, and a join with the same meta not at all', async () => {
     const { connect } = await node();
     const [watcher, alice] = [connect('watcher').socket, connect('alice').socket];
@@ -789,6 +811,30 @@ describe('Hub: a refreshed token', () => {
     await until(() => watcher.ofType('presence_state').length === 1);
     expect(watcher.ofType('presence_state')[0]!.members).toEqual([{ userId: 'alice' }]);
   });
+  it('says presence is no longer allowed after the last page of a list of the channel still paged, in the order of its presence frames', async () => {
+    const { connect, parts } = await node({
+      channels: [{ pattern: 'club:*', subscribe: true, presence: { roles: ['member'] } }],
+      auth: { verify: (token) => ({ userId: token }) },
+    });
+    for (let i = 0; i < 120; i++) await parts.backend.presenceJoin('club:x', `elsewhere:${i}`, { userId: `user-${i}`, meta: { bio: 'x'.repeat(700) } });
+    const alice = connect('alice', ['member']).socket;
+    alice.receive({ type: 'presence', ch: 'club:x', action: 'join' });
+    await until(() => alice.ofType('presence_state').some((page) => page.more === undefined));
+    const before = alice.sent.length;
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    alice.bufferedAmount = 800_000;
+    alice.receive({ type: 'presence', ch: 'club:x', action: 'list' });
+    await vi.advanceTimersByTimeAsync(20);
+    alice.receive({ type: 'auth', token: 'alice' });
+    await vi.advanceTimersByTimeAsync(20);
+    alice.bufferedAmount = 0;
+    await vi.advanceTimersByTimeAsync(100);
+    const answers = alice.sent.slice(before).filter((frame) => frame.type === 'presence_state' || frame.type === 'error');
+    expect(answers.length).toBeGreaterThanOrEqual(4);
+    expect(answers.map(({ type, more }) => [type, more])).toEqual(answers.map((_, i) => (i < answers.length - 2 ? ['presence_state', true] : i < answers.length - 1 ? ['presence_state', undefined] : ['error', undefined])));
+    expect(answers.at(-1)).toMatchObject({ code: 'AUTHORIZATION_FAILED', details: { ch: 'club:x', action: 'presence' } });
+  });
+
   it('does not join again, once the backend has recovered, the presence its claims no longer allow', async () => {
     const { connect, parts } = await node({
       channels: [{ pattern: 'club:*', subscribe: true, presence: { roles: ['member'] } }],
