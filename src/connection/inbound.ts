@@ -152,9 +152,10 @@ export class Inbound implements FrameSink {
   control(type: string, frame: Readonly<Record<string, unknown>>): void {
     const { host } = this;
     if (type === 'rate_limit_status' && host.options.rateLimit.followServer) host.outbound.adoptServerLimit(frame);
-    if (type === 'subscribed' && typeof frame.ch === 'string' && isSeq(frame.seq)) host.routes?.startAt(frame.ch, frame.seq);
-    if (type === 'unsubscribed' && frame.reason === 'forbidden') {
-      this.refuse(frame.ch, new SocketchartError(ErrorCode.AUTHORIZATION_FAILED, { message: 'The server ended a subscription (forbidden)', details: { ch: frame.ch, action: 'subscribe' } }));
+    if (type === 'subscribed' && isSeq(frame.seq)) host.routes?.answered(frame.ch as string, frame.seq);
+    if (type === 'unsubscribed') {
+      if (frame.reason === 'forbidden') this.refuse(frame.ch, new SocketchartError(ErrorCode.AUTHORIZATION_FAILED, { message: 'The server ended a subscription (forbidden)', details: { ch: frame.ch, action: 'subscribe' } }));
+      else host.routes?.answered(frame.ch as string);
     }
     if (type === 'gap' && typeof frame.ch === 'string' && isSeq(frame.from) && isSeq(frame.to)) {
       if (host.routes?.passGap(frame.ch, frame.to)) host.events.emit('gap', { ch: frame.ch, from: frame.from, to: frame.to });

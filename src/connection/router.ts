@@ -40,6 +40,11 @@ function tellAll(subscriptions: Set<Subscription>, message: InboundMessage): voi
 export class Router {
   private channels: Map<string, ChannelEntry> | undefined;
   private any: Set<Subscription> | undefined;
+  /**
+   * Channels unsubscribed on this socket while their subscribe was pending: until the server answers the unsubscribe
+   * (or a subscribe), a refusal of one concerns that old subscribe. Kept once the server is heard confirming a subscribe.
+   */
+  private pending: Set<string> | undefined;
 
   /** `released`: told when the last listener of a channel leaves. */
   constructor(private readonly released?: (channel: string) => void) {}
@@ -58,6 +63,7 @@ export class Router {
         if (!current.subscriptions.delete(subscription)) return false;
         if (current.subscriptions.size > 0 || channels.get(channel) !== current) return false;
         channels.delete(channel);
+        if (current.lastSeq === undefined) this.pending?.add(channel);
         this.released?.(channel);
         return true;
       },
@@ -73,7 +79,9 @@ export class Router {
     };
   }
 
+  /** The channels, to subscribe again: a new socket answers nothing asked before. */
   channelNames(): string[] {
+    this.pending?.clear();
     return this.channels ? [...this.channels.keys()] : [];
   }
 
@@ -89,13 +97,14 @@ export class Router {
     return true;
   }
 
-  /** The server refused the channel: it is forgotten (not subscribed again); false when it was not subscribed. */
+  /** The server refused the channel: it is forgotten (not subscribed again); false when it was not subscribed, or when the refusal concerns an unsubscribed one. */
   refuse(channel: string): boolean {
-    return this.channels?.delete(channel) === true;
+    return !this.pending?.delete(channel) && this.channels?.delete(channel) === true;
   }
 
-  /** The server confirmed a subscription at `seq`: a channel that has seen nothing yet resumes from there. */
-  startAt(channel: string, seq: number): void {
+  /** The server answered an unsubscribe, or confirmed a subscription at `seq`: a channel that has seen nothing yet resumes from there. */
+  answered(channel: string, seq?: number): void {
+    (this.pending ??= new Set()).delete(channel);
     const entry = this.channels?.get(channel);
     if (entry && entry.lastSeq === undefined) entry.lastSeq = seq;
   }

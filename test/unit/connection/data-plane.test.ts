@@ -771,6 +771,70 @@ describe('channels the server refuses', () => {
     expect(refused).toEqual([]);
     expect(await resubscribed(h)).toEqual([{ type: 'subscribe', ch: 'feed' }]);
   });
+
+  /** A connection whose server has answered a subscribe (of `feed`), where `admin:x` is subscribed, unsubscribed and subscribed again before any answer. */
+  async function askedAgain(answers = true) {
+    const h = harness({ reconnect: { baseMs: 100, capMs: 100, jitter: 0 } });
+    const refused: Array<{ ch: string; error: SocketchartError }> = [];
+    const got: unknown[] = [];
+    h.connection.on('refused', (event) => refused.push(event));
+    h.connection.subscribe('feed', () => {});
+    await h.connect();
+    if (answers) h.server.last!.push({ type: 'subscribed', ch: 'feed', seq: 0 });
+    h.connection.subscribe('admin:x', () => {})();
+    h.connection.subscribe('admin:x', (data) => got.push(data));
+    return { h, refused, got, socket: h.server.last! };
+  }
+
+  it('a refusal of a subscribe the app withdrew before its answer, then asked again, concerns the old subscribe: the new one is kept and gets its messages', async () => {
+    const { h, refused, got, socket } = await askedAgain();
+    socket.push(refusal);
+    socket.push({ type: 'unsubscribed', ch: 'admin:x' });
+    socket.push({ type: 'subscribed', ch: 'admin:x', seq: 3 });
+    socket.push({ type: 'message', ch: 'admin:x', seq: 4, data: 'granted now' });
+    expect(refused).toEqual([]);
+    expect(got).toEqual(['granted now']);
+    expect(h.errors.map((error) => error.code), 'the refusal is still reported').toEqual([ErrorCode.AUTHORIZATION_FAILED]);
+    expect(await resubscribed(h)).toEqual([
+      { type: 'subscribe', ch: 'feed', since: 0 },
+      { type: 'subscribe', ch: 'admin:x', since: 4 },
+    ]);
+  });
+
+  it('a refusal after the answer to the unsubscribe, or after the answer to the old subscribe, concerns the new subscribe: the channel is dropped', async () => {
+    for (const answer of [{ type: 'unsubscribed', ch: 'admin:x' }, { type: 'subscribed', ch: 'admin:x', seq: 3 }]) {
+      const { refused, socket } = await askedAgain();
+      socket.push(answer);
+      socket.push(refusal);
+      expect(refused.map(({ ch }) => ch), answer.type).toEqual(['admin:x']);
+    }
+  });
+
+  it('a refusal after the old subscribe was confirmed, before the unsubscribe, concerns the new subscribe even when the server does not answer unsubscribes', async () => {
+    const h = harness();
+    const refused: Array<{ ch: string; error: SocketchartError }> = [];
+    h.connection.on('refused', (event) => refused.push(event));
+    h.connection.subscribe('feed', () => {});
+    await h.connect();
+    h.server.last!.push({ type: 'subscribed', ch: 'feed', seq: 0 });
+    const off = h.connection.subscribe('admin:x', () => {});
+    h.server.last!.push({ type: 'subscribed', ch: 'admin:x', seq: 3 });
+    off();
+    h.connection.subscribe('admin:x', () => {});
+    h.server.last!.push(refusal);
+    expect(refused.map(({ ch }) => ch)).toEqual(['admin:x']);
+  });
+
+  it('a refusal is taken for the subscribe asked last when the server was never heard answering one, or on a new socket', async () => {
+    const silent = await askedAgain(false);
+    silent.socket.push(refusal);
+    expect(silent.refused.map(({ ch }) => ch)).toEqual(['admin:x']);
+    const { h, refused } = await askedAgain();
+    await resubscribed(h);
+    h.server.last!.push({ type: 'subscribed', ch: 'feed', seq: 0 });
+    h.server.last!.push(refusal);
+    expect(refused.map(({ ch }) => ch)).toEqual(['admin:x']);
+  });
 });
 
 describe('subscribes refused by the server\'s control rate limit', () => {
