@@ -158,7 +158,8 @@ export class ConnectionRuntime implements SocketCallbacks {
   /** Follows the connection actor: what each state allows, metrics, logs and `state` / `failover` / `snapshot` events. */
   next(snapshot: ConnectionSnapshot): void {
     const before = this.link;
-    const link = linkStateOf(snapshot);
+    // disposed from a listener, the actor may still take what waited in its mailbox: it stays closed
+    const link = before === DISPOSED ? before : linkStateOf(snapshot);
     this.link = link;
     if (this.events.has('snapshot')) this.events.emit('snapshot', snapshot);
     const previous = this.context;
@@ -461,8 +462,8 @@ export class ConnectionRuntime implements SocketCallbacks {
     this.outbound.dispose();
     this.operations?.endAll(closedError('disposed'));
     const before = this.link;
+    this.link = DISPOSED;
     if (before.status !== 'closed') {
-      this.link = DISPOSED;
       this.metrics.onState('closed');
       this.events.emit('state', { status: 'closed', previous: before.status });
     }

@@ -13,7 +13,10 @@ export interface PageDefinition {
 export interface RecordingOptions {
   /** Records kept for pages that open later (oldest dropped first). @default 200000 */
   maxEvents?: number;
-  /** Bytes of records and definitions kept (as JSON text). @default 64 MiB */
+  /**
+   * Bytes kept (as JSON text): records, definitions and live actors with their latest snapshots. Over it the
+   * oldest records go first, then the oldest live actors' snapshots, then those actors. @default 64 MiB
+   */
   maxBytes?: number;
 }
 
@@ -29,13 +32,17 @@ interface LiveActor {
   source: number;
   record: ActorCreated & { def?: string };
   snapshot: unknown;
+  /** Characters of the records that carried its creation and its latest snapshot: it counts them in `bytes`. */
+  created: number;
+  latest: number;
 }
 
 /**
  * What the inspector server keeps: the last records (bounded by count and bytes), each actor definition
  * once while a kept record or a live actor refers to it, and every live actor with its latest snapshot,
- * so that a page opened late sees the whole tree.
- * Records from the second source on are namespaced (`a2:x:0`), so that two apps' session ids never collide.
+ * so that a page opened late sees the whole tree. Live actors count against the same bytes: once the
+ * records have gone, the oldest are summarised (their snapshot let go), then forgotten.
+ * Each source's records are namespaced (`a1:x:0`, `a2:x:0`), so that no app's session ids collide with another's.
  */
 export class Recording {
   private readonly maxEvents: number;
@@ -49,6 +56,10 @@ export class Recording {
   /** Each definition's texts as received, the characters it holds, and how many kept records and live actors refer to it. */
   private readonly definitionUses = new Map<string, { texts: string[]; size: number; uses: number }>();
   private readonly live = new Map<string, LiveActor>();
+  /** Live actors whose snapshot was let go to stay within `maxBytes`, oldest first. */
+  private readonly summarised = new Map<string, LiveActor>();
+  /** Live actors forgotten to stay within `maxBytes`. */
+  private forgotten = 0;
 
   constructor(options: RecordingOptions = {}) {
     this.maxEvents = options.maxEvents ?? 200_000;
@@ -62,7 +73,7 @@ export class Recording {
 
   /** Actors alive as of the last record. */
   get liveActors(): number {
-    return this.live.size;
+    return this.live.size + this.summarised.size;
   }
 
   /**
@@ -77,16 +88,24 @@ export class Recording {
     if (record.type === '@xstate.actor') {
       if (typeof record.definition === 'string') def = this.intern(record.definition);
       stored = { ...record, definition: undefined, ...(def ? { def } : {}) };
-      this.use(def, 1);
-      this.forgetLive(record.sessionId);
-      this.live.set(record.sessionId, { seq: this.seq, source, record: stored as LiveActor['record'], snapshot: record.snapshot });
-    } else if (record.type === '@xstate.snapshot') {
-      const live = this.live.get(record.sessionId);
-      const status = (record.snapshot as { status?: unknown } | null)?.status;
-      if (live && status !== undefined && status !== 'active') this.forgetLive(record.sessionId);
-      else if (live) live.snapshot = record.snapshot;
     }
     const text = JSON.stringify(stored);
+    if (record.type === '@xstate.actor') {
+      this.use(def, 1);
+      this.forgetLive(record.sessionId);
+      this.live.set(record.sessionId, { seq: this.seq, source, record: stored as LiveActor['record'], snapshot: record.snapshot, created: text.length, latest: 0 });
+      this.bytes += text.length;
+    } else if (record.type === '@xstate.snapshot') {
+      const live = this.live.get(record.sessionId) ?? this.summarised.get(record.sessionId);
+      const status = (record.snapshot as { status?: unknown } | null)?.status;
+      if (live && status !== undefined && status !== 'active') this.forgetLive(record.sessionId);
+      else if (live) {
+        live.snapshot = record.snapshot;
+        this.bytes += text.length - live.latest;
+        live.latest = text.length;
+        if (this.summarised.delete(record.sessionId)) this.live.set(record.sessionId, live);
+      }
+    }
     this.ring.push({ seq: this.seq++, text, def });
     this.use(def, 1);
     this.bytes += text.length;
@@ -100,7 +119,7 @@ export class Recording {
    */
   endSource(source: number): Array<{ text: string; def: string | undefined }> {
     const ended: Array<{ text: string; def: string | undefined }> = [];
-    for (const [sessionId, actor] of [...this.live]) {
+    for (const [sessionId, actor] of [...this.live, ...this.summarised]) {
       if (actor.source !== source) continue;
       const snapshot = typeof actor.snapshot === 'object' && actor.snapshot !== null ? { ...actor.snapshot, status: 'stopped' } : { status: 'stopped' };
       const stopped = { type: '@xstate.snapshot', _version: actor.record._version, sessionId, rootId: actor.record.rootId, snapshot, event: { type: '@socketchart.source.closed' } };
@@ -112,13 +131,16 @@ export class Recording {
   }
 
   /**
-   * Everything a page opening now needs, in order: live actors whose creation is no longer stored
-   * (announced again with their latest snapshot), then every stored record.
+   * Everything a page opening now needs, in order: how many live actors were summarised or forgotten
+   * (`@socketchart.dropped`), live actors whose creation is no longer stored (announced again with their
+   * latest snapshot), then every stored record.
    */
   replay(): Array<{ text: string; def: string | undefined }> {
     const first = this.ring[this.head]?.seq ?? this.seq;
     const out: Array<{ text: string; def: string | undefined }> = [];
-    const early = [...this.live.values()].filter((actor) => actor.seq < first).sort((a, b) => a.seq - b.seq);
+    const dropped = this.summarised.size + this.forgotten;
+    if (dropped > 0) out.push({ text: JSON.stringify({ type: '@socketchart.dropped', count: dropped }), def: undefined });
+    const early = [...this.live.values(), ...this.summarised.values()].filter((actor) => actor.seq < first).sort((a, b) => a.seq - b.seq);
     for (const actor of early) out.push({ text: JSON.stringify({ ...actor.record, snapshot: actor.snapshot }), def: actor.record.def });
     for (let i = this.head; i < this.ring.length; i++) {
       const stored = this.ring[i]!;
@@ -153,8 +175,25 @@ export class Recording {
   }
 
   private forgetLive(sessionId: string): void {
-    this.use(this.live.get(sessionId)?.record.def, -1);
+    const actor = this.live.get(sessionId) ?? this.summarised.get(sessionId);
+    if (!actor) return;
+    this.use(actor.record.def, -1);
+    this.bytes -= actor.created + actor.latest;
     this.live.delete(sessionId);
+    this.summarised.delete(sessionId);
+  }
+
+  /** Lets go of a live actor's snapshot and of whatever its creation carried beyond its place in the tree. */
+  private summarise(sessionId: string, actor: LiveActor): void {
+    const { type, _version, parentId, rootId, name, createdAt, def } = actor.record;
+    actor.record = { type, _version, sessionId, parentId, rootId, name, createdAt, def, id: null, snapshot: undefined };
+    actor.snapshot = { status: 'active' };
+    this.bytes -= actor.created + actor.latest;
+    actor.created = JSON.stringify({ ...actor.record, snapshot: actor.snapshot }).length;
+    actor.latest = 0;
+    this.bytes += actor.created;
+    this.live.delete(sessionId);
+    this.summarised.set(sessionId, actor);
   }
 
   /** Counts a reference to definition `id`; one no longer referred to is let go. */
@@ -176,6 +215,15 @@ export class Recording {
       this.use(stored.def, -1);
       this.ring[this.head] = undefined as never;
       this.head++;
+    }
+    for (const [sessionId, actor] of this.live) {
+      if (this.bytes <= this.maxBytes || this.live.size === 1) break;
+      this.summarise(sessionId, actor);
+    }
+    for (const sessionId of this.summarised.keys()) {
+      if (this.bytes <= this.maxBytes) break;
+      this.forgetLive(sessionId);
+      this.forgotten++;
     }
     if (this.head > 4096 && this.head * 2 > this.ring.length) {
       this.ring = this.ring.slice(this.head);

@@ -221,7 +221,7 @@ export async function startInspectorServer(options: InspectorServerOptions = {})
       return;
     }
     sourcesSeen++;
-    const prefix = sourcesSeen === 1 ? '' : `a${sourcesSeen}:`;
+    const prefix = `a${sourcesSeen}:`;
     stats.sources++;
     socket.send(JSON.stringify(HELLO));
     const source = sourcesSeen;

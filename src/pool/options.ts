@@ -24,7 +24,7 @@ export interface EndpointOptions extends PooledConnectionOptions {
 }
 
 export interface PoolOptions {
-  /** The connections of the pool. */
+  /** The connections of the pool (taken as they are at creation: changing the list or an endpoint later changes nothing). */
   endpoints: EndpointOptions[];
   /**
    * Options every endpoint inherits. An endpoint's own win, option by option within a section (`reconnect`,
@@ -147,8 +147,9 @@ export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
   if (o.random !== undefined && typeof o.random !== 'function') throw new InvalidOptionError('random', 'a function returning [0, 1)', o.random);
   if (o.inspect !== undefined && !isInspectOption(o.inspect)) throw new InvalidOptionError('inspect', 'an inspection observer or function', o.inspect);
   return {
-    endpoints: o.endpoints,
-    defaults: o.defaults ?? {},
+    // Copies: the connections are made at first use, from what was checked here.
+    endpoints: o.endpoints.map((endpoint) => ({ ...endpoint })),
+    defaults: { ...o.defaults },
     staggerMs: count('staggerMs', o.staggerMs, P.staggerMs, 0),
     maxConnections,
     dialBudget,

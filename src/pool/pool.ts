@@ -193,7 +193,10 @@ export class Pool {
     const { status } = this.actor.getSnapshot();
     if (status === 'stopped') return;
     this.rt.dispose();
-    if (this.owned && status === 'active') this.actor.stop();
+    if (!this.owned || status !== 'active') return;
+    // Called from inside the pool actor (one of its listeners), the connections' last states and releases wait in its mailbox, which stop() empties.
+    if (this.rt.order.some((connection) => connection.actor.getSnapshot().status === 'active')) queueMicrotask(() => this.actor.stop());
+    else this.actor.stop();
   }
 }
 

@@ -23,6 +23,37 @@ describe('the inspector server’s recording', () => {
     expect(heldDefinitions(recording)).toBeLessThanOrEqual(maxBytes);
   });
 
+  it('keeps live actors within maxBytes: the oldest lose their snapshot, stay in the tree, and a page opened later is told how many', () => {
+    const maxBytes = 1024 * 1024;
+    const recording = new Recording({ maxBytes });
+    const context = { blob: 'x'.repeat(100_000) };
+    for (let n = 0; n < 100; n++) {
+      recording.add({ ...created(n), definition: uploadDefinition(0) }, 'a1:', 1);
+      recording.add({ ...stopped(n), event: { type: 'grow' }, snapshot: { status: 'active', value: 'sending', context } }, 'a1:', 1);
+    }
+    const replay = recording.replay();
+    const replayed = replay.map((r) => JSON.parse(r.text) as { type: string; sessionId?: string; count?: number; snapshot?: { context?: unknown } });
+    const actors = replayed.filter((r) => r.type === '@xstate.actor');
+    const withSnapshot = actors.filter((r) => r.snapshot?.context);
+    expect(replay.reduce((sum, r) => sum + r.text.length, 0) + heldDefinitions(recording)).toBeLessThanOrEqual(maxBytes);
+    expect(actors.map((r) => r.sessionId)).toEqual(Array.from({ length: 100 }, (_, n) => `a1:x:${n}`));
+    expect(withSnapshot.at(-1)?.sessionId).toBe('a1:x:99');
+    expect(replayed[0]).toEqual({ type: '@socketchart.dropped', count: 100 - withSnapshot.length });
+    expect(recording.endSource(1)).toHaveLength(100);
+  });
+
+  it('forgets the oldest live actors once even their places in the tree exceed maxBytes (an app that leaks actors), and says how many', () => {
+    const maxBytes = 100_000;
+    const recording = new Recording({ maxBytes });
+    const leaked = 5_000;
+    for (let n = 0; n < leaked; n++) recording.add({ ...created(n), name: `upload-${n}-${'n'.repeat(1_000)}`, definition: uploadDefinition(0) }, 'a1:', 1);
+    const replay = recording.replay();
+    const replayed = replay.map((r) => JSON.parse(r.text) as { type: string; count?: number });
+    expect(replay.reduce((sum, r) => sum + r.text.length, 0) + heldDefinitions(recording)).toBeLessThanOrEqual(maxBytes);
+    expect(recording.liveActors).toBeLessThan(100);
+    expect(replayed[0]).toEqual({ type: '@socketchart.dropped', count: leaked - 1 });
+  });
+
   it('keeps the definition of a live actor whose creation left the history', () => {
     const recording = new Recording({ maxEvents: 10 });
     recording.add(created(0));

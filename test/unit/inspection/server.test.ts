@@ -70,7 +70,7 @@ describe('the inspector server', () => {
     expect(JSON.parse(String(definition?.definition)).id).toBe('connection');
   });
 
-  it('keeps two apps apart: the second one’s session ids are namespaced', async () => {
+  it('keeps two apps apart: every app’s session ids are namespaced', async () => {
     const server = await startTestInspector();
     cleanups.push(() => server.close());
     const first = await source(server.wsUrl);
@@ -81,9 +81,29 @@ describe('the inspector server', () => {
     cleanups.push(() => page.close());
     const a = await page.find((r) => r.name === 'first-app', 'the first app');
     const b = await page.find((r) => r.name === 'second-app', 'the second app');
-    expect(a.sessionId).toBe('x:0');
+    expect(a.sessionId).toBe('a1:x:0');
     expect(b.sessionId).toBe('a2:x:0');
     expect(b.parentId).toBe('a2:x:9');
+  });
+
+  it('lets no app take over another’s actors with the other’s namespaced ids: the second app’s actor ends when it leaves', async () => {
+    const server = await startTestInspector();
+    cleanups.push(() => server.close());
+    const first = await source(server.wsUrl);
+    const second = await source(server.wsUrl);
+    second.send(actorRecord('x:0', 'second-app'));
+    await until(() => server.stats().received === 1, 5_000, 'the second app’s actor');
+    first.send(actorRecord('a2:x:0', 'first-app'));
+    await until(() => server.stats().received === 2, 5_000, 'the first app’s actor');
+    second.close();
+    await until(() => server.stats().sources === 1, 5_000, 'the second app gone');
+    const page = await openPage(server);
+    cleanups.push(() => page.close());
+    await page.find((r) => r.type === '@socketchart.replayed', 'the replay');
+    const named = (name: string) => page.records.find((r) => r.type === '@xstate.actor' && r.name === name)!;
+    const ended = (sessionId?: string) => page.records.some((r) => r.type === '@xstate.snapshot' && r.sessionId === sessionId && (r.snapshot as { status?: string }).status === 'stopped');
+    expect([ended(named('second-app').sessionId), ended(named('first-app').sessionId)]).toEqual([true, false]);
+    expect(named('first-app').sessionId).not.toBe(named('second-app').sessionId);
   });
 
   it('takes one event per frame or an array of them, and refuses and counts anything else', async () => {

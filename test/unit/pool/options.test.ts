@@ -111,6 +111,16 @@ describe('createPool options validation', () => {
     expect(error.message).toContain('3 endpoints');
   });
 
+  it('runs the endpoints as given to createPool(), though the app changes its list or an endpoint before the pool is first used', () => {
+    const list = [ok('a'), ok('b')];
+    const pool = createPool({ ...base, endpoints: list, maxConnections: 2 });
+    list.push(ok('c'), ok('d'));
+    list[0]!.name = 'b';
+    expect(pool.connections.map((connection) => connection.name)).toEqual(['a', 'b']);
+    expect(pool.status().connections).toEqual({ a: 'idle', b: 'idle' });
+    pool.dispose();
+  });
+
   it('accepts as many endpoints as maxConnections, and the documented defaults', () => {
     const pool = createPool({ ...base, maxConnections: 2 });
     const { options, budget } = poolRuntimeOf(pool.actor)!;

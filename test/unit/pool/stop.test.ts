@@ -204,6 +204,23 @@ describe('pool.dispose()', () => {
     expect(h.pool.isDisposed).toBe(true);
   });
 
+  it.each<[string, (h: PoolHarness) => void]>([
+    ['a health listener, as the pool turns degraded', (h) => h.pool.on('health', ({ health }) => health === 'degraded' && h.pool.dispose())],
+    ['a state listener, as stop() closes the first connection', (h) => h.pool.on('state', ({ status }) => status === 'closing' && h.pool.dispose())],
+    ['a state listener, as start() starts the first connection', (h) => h.pool.on('state', () => h.pool.dispose())],
+  ])('disposed from %s: every connection closed, its actor stopped, and the pool down, as it says', async (_when, listen) => {
+    const h = poolHarness({ staggerMs: 0 });
+    listen(h);
+    h.pool.start();
+    await h.settle();
+    if (!h.pool.isDisposed) h.pool.stop();
+    await h.settle();
+    expect(h.pool.isDisposed).toBe(true);
+    expect(Object.values(h.pool.status().connections)).toEqual(Array(8).fill('closed'));
+    expect(h.pool.connections.map((connection) => connection.actor.getSnapshot().status), 'connection actors').toEqual(Array(8).fill('stopped'));
+    expect([h.pool.status().health, h.pool.metrics().health, h.healths.at(-1)?.health ?? 'down']).toEqual(['down', 'down', 'down']);
+  });
+
   it('from running: every connection actor and the pool actor stopped, nothing left', async () => {
     const before = liveSocketCount();
     const h = poolHarness({ staggerMs: 0 });
