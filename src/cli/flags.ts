@@ -1,3 +1,5 @@
+import { addressRange } from '../server/client-address.js';
+
 /** One command-line flag: its name, and its value (`--name=value`, else the next argument), read on demand. */
 export interface Flag {
   /** The argument as given (`--port=80`). */
@@ -58,6 +60,12 @@ export function wholeNumber(flag: string, raw: string | undefined, min: number, 
 /** The interface address `raw` given to `flag`. */
 export function hostValue(flag: string, raw: string | undefined): string {
   if (!raw || /[\s/]/.test(raw)) throw new UsageError(`${flag} expects an address such as 127.0.0.1, got ${shown(raw)}`);
+  return raw;
+}
+
+/** The IP address or CIDR range `raw` given to `flag`. */
+export function addressRangeValue(flag: string, raw: string | undefined): string {
+  if (raw === undefined || addressRange(raw) === undefined) throw new UsageError(`${flag} expects an IP address or CIDR range such as 10.0.0.0/8, got ${shown(raw)}`);
   return raw;
 }
 

@@ -10,7 +10,7 @@ import { serve, token } from './serve.js';
 const usage = `usage: socketchart <command> [options]
 
 commands:
-  serve [--port <n>] [--host <addr>] [--redis <url>]
+  serve [--port <n>] [--host <addr>] [--redis <url>] [--trusted-proxy <ip|cidr>]
                                          the reference server (tokens signed with JWT_SECRET)
   token <userId> [--ttl <seconds>]       prints a token for the reference server
   inspect [--port <n>] [--host <addr>]   the offline inspector (page and WebSocket on loopback)

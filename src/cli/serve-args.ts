@@ -1,4 +1,4 @@
-import { flags, hostValue, redisUrl, UsageError, wholeNumber } from './flags.js';
+import { addressRangeValue, flags, hostValue, redisUrl, UsageError, wholeNumber } from './flags.js';
 
 export interface ServeArgs {
   /** Port to listen on (`0`: any free port). */
@@ -7,6 +7,8 @@ export interface ServeArgs {
   host: string;
   /** Redis URL to scale out over, if any. */
   redis: string | undefined;
+  /** Proxies whose `X-Forwarded-For` names the client (`trustedProxies`). */
+  trustedProxies: string[];
 }
 
 export interface TokenArgs {
@@ -23,10 +25,12 @@ export const serveUsage = `usage: socketchart serve [options]
   (role admin) and each user's own user:<id>:*. For other rules, roles, history and limits, build a server
   with createServer() from socketchart/server. Needs the server's packages (zod, pino, prom-client, jose).
 
-  --port <n>     port to listen on (default 8080; 0 for any free port)
-  --host <addr>  interface to listen on (default 127.0.0.1)
-  --redis <url>  scale out over this Redis (default: REDIS_URL when set; otherwise one node, in memory)
-  --help         this text`;
+  --port <n>                 port to listen on (default 8080; 0 for any free port)
+  --host <addr>              interface to listen on (default 127.0.0.1)
+  --redis <url>              scale out over this Redis (default: REDIS_URL when set; otherwise one node, in memory)
+  --trusted-proxy <ip|cidr>  a reverse proxy or load balancer whose X-Forwarded-For names the client, for the
+                             per-address limits and logs (repeatable; default: none, the socket's address)
+  --help                     this text`;
 
 export const tokenUsage = `usage: socketchart token <userId> [--ttl <seconds>]
 
@@ -37,7 +41,7 @@ export const tokenUsage = `usage: socketchart token <userId> [--ttl <seconds>]
 
 /** Parses `socketchart serve`'s flags; throws UsageError for anything it does not know. */
 export function parseServeArgs(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = {}): ServeArgs | 'help' {
-  const args: ServeArgs = { port: 8080, host: '127.0.0.1', redis: undefined };
+  const args: ServeArgs = { port: 8080, host: '127.0.0.1', redis: undefined, trustedProxies: [] };
   for (const { name, value, unexpected } of flags(argv)) {
     switch (name) {
       case '--help':
@@ -51,6 +55,9 @@ export function parseServeArgs(argv: readonly string[], env: Readonly<Record<str
         break;
       case '--redis':
         args.redis = redisUrl('--redis', value());
+        break;
+      case '--trusted-proxy':
+        args.trustedProxies.push(addressRangeValue('--trusted-proxy', value()));
         break;
       default:
         throw unexpected();

@@ -117,7 +117,7 @@ export class ServerConnection implements HubClient {
     private readonly ws: WebSocket,
     private readonly ctx: ConnectionContext,
     nodeId: string,
-    /** The remote address, which unauthenticated traffic is charged to. */
+    /** The client's address (behind a trusted proxy, the one it forwards), which unauthenticated traffic is charged to. */
     private readonly address: string,
   ) {
     this.key = `${nodeId}:${this.id}`;

@@ -5,6 +5,7 @@ import type * as Zod from 'zod';
 import { InvalidOptionError } from '../protocol/errors.js';
 import type { VerifyToken } from './auth.js';
 import { patternProblem } from './channels.js';
+import { addressRange } from './client-address.js';
 import type { Logger } from './logger.js';
 import { normalizeOrigin } from './origin.js';
 import { dependencies } from './dependencies.js';
@@ -65,6 +66,9 @@ const rateLimits = z.record(nonEmpty, rateLimit, expecting('an object of { perMi
 
 const secret = z.custom<string | Uint8Array>(isSecret, expecting(SECRET_RULE));
 
+const addressOrRange = 'an IP address or CIDR range (IPv4 or IPv6, like 10.0.0.0/8)';
+const trustedProxy = text(addressOrRange).refine((entry) => addressRange(entry) !== undefined, expecting(addressOrRange));
+
 const redisUrl = text('a redis:// or rediss:// URL').regex(/^rediss?:\/\/\S*$/, expecting('a redis:// or rediss:// URL'));
 
 const schema = object({
@@ -111,6 +115,7 @@ const schema = object({
   userRateLimits: rateLimits.optional(),
   unauthenticatedRateLimit: rateLimit.optional(),
   floodThreshold: positiveInt.optional(),
+  trustedProxies: array(trustedProxy, 'an array of IP addresses and CIDR ranges').optional(),
   maxPayload: integer(256, 64 * 1024 * 1024).optional(),
   maxFrameDepth: integer(2, 256).optional(),
   maxFrameItems: positiveInt.optional(),

@@ -5,6 +5,7 @@ import type { Registry } from 'prom-client';
 import type { TokenMode, VerifyToken } from './auth.js';
 import { defaultChannelRules, type ChannelRule } from './channels.js';
 import type { RateLimit } from '../policy/rate-limiter.js';
+import { TrustedProxies } from './client-address.js';
 import type { JsonBounds } from './json-bounds.js';
 import { createDefaultLogger, type Logger } from './logger.js';
 import { validateOptions } from './options-schema.js';
@@ -129,10 +130,17 @@ export interface ServerOptions {
    * @default the resolved rateLimits
    */
   userRateLimits?: Readonly<Record<string, RateLimit>>;
-  /** Limit per remote address on what it sends before authenticating: pings, refused frames, failed or timed-out authentications. @default { perMinute: 300, burst: 60 } */
+  /** Limit per client address (see `trustedProxies`) on what it sends before authenticating: pings, refused frames, failed or timed-out authentications. @default { perMinute: 300, burst: 60 } */
   unauthenticatedRateLimit?: RateLimit;
   /** Refused frames within 10 s (per user, or per address before authentication) after which the connection is closed with 4029. @default 50 */
   floodThreshold?: number;
+  /**
+   * Reverse proxies and load balancers (IPv4 or IPv6 addresses and CIDR ranges, `10.0.0.0/8`) whose
+   * `X-Forwarded-For` names the client: every per-address limit and log field takes the first hop from the right
+   * that is not one of them. A socket from any other address is the client itself, whatever it forwards.
+   * @default [] (no proxy trusted: the socket's remote address)
+   */
+  trustedProxies?: readonly string[];
   /** Largest inbound frame in bytes; larger closes the socket with 1009. @default 65536 */
   maxPayload?: number;
   /** Deepest nesting of objects and arrays in an inbound frame (the frame itself is level 1); deeper frames are refused. @default 32 */
@@ -221,6 +229,7 @@ export interface ResolvedServerOptions {
   userRateLimits: Readonly<Record<string, RateLimit>>;
   unauthenticatedRateLimit: RateLimit;
   floodThreshold: number;
+  trustedProxies: TrustedProxies;
   maxPayload: number;
   frameBounds: JsonBounds;
   maxConnections: number;
@@ -282,6 +291,7 @@ export function resolveOptions(input: ServerOptions): ResolvedServerOptions {
     userRateLimits: { ...rateLimits, ...options.userRateLimits },
     unauthenticatedRateLimit: options.unauthenticatedRateLimit ?? { perMinute: 300, burst: 60 },
     floodThreshold: options.floodThreshold ?? 50,
+    trustedProxies: new TrustedProxies(options.trustedProxies ?? []),
     maxPayload: options.maxPayload ?? 64 * 1024,
     frameBounds: { maxDepth: options.maxFrameDepth ?? 32, maxItems: options.maxFrameItems ?? 10_000 },
     maxConnections: options.maxConnections ?? 10_000,

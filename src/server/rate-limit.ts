@@ -35,7 +35,7 @@ export interface RateLimitSettings {
   perConnection: Readonly<Record<string, RateLimit>>;
   /** Buckets of each user, by scope, shared by all the user's connections and kept across reconnects. */
   perUser: Readonly<Record<string, RateLimit>>;
-  /** Bucket of each remote address for what it sends before authenticating. */
+  /** Bucket of each client address (see `trustedProxies`) for what it sends before authenticating. */
   unauthenticated: RateLimit;
   /** Refusals within 10 s after which the connection is closed with 4029. */
   floodThreshold: number;

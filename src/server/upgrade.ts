@@ -11,6 +11,7 @@ import { checkOrigin } from './origin.js';
 
 /** What is logged about a handshake: never its query string nor a token subprotocol. */
 export interface HandshakeMeta {
+  /** The client's address: the socket's, or the one its trusted proxy forwards (`trustedProxies`). */
   ip: string | undefined;
   path: string;
   protocols: string[];
@@ -24,9 +25,9 @@ export interface UpgradeContext {
   sharesUpgrades: () => boolean;
   isClosing: () => boolean;
   openConnections: () => number;
-  /** Ms the remote address must wait (its unauthenticated budget is spent), or 0. */
+  /** Ms the client's address must wait (its unauthenticated budget is spent), or 0. */
   addressWait: (address: string) => number;
-  /** Charges a refused or timed-out handshake token to the remote address (whether or not the upgrade then completes). */
+  /** Charges a refused or timed-out handshake token to the client's address (whether or not the upgrade then completes). */
   chargeAddress: (address: string) => void;
   accept: (ws: WebSocket, handshake: HandshakeAuth, meta: HandshakeMeta) => void;
 }
@@ -125,7 +126,8 @@ export function createUpgradeHandler(ctx: UpgradeContext): {
       wss.handleUpgrade(request, socket, head, (ws) => ws.terminate()); // ws refuses it, as it would after a token check
       return;
     }
-    const meta: HandshakeMeta = { ip: request.socket.remoteAddress, path: loggableUrl(request.url), protocols: loggableProtocols(offeredProtocols(request)) };
+    const ip = options.trustedProxies.clientAddress(request.socket.remoteAddress, request.headers['x-forwarded-for']);
+    const meta: HandshakeMeta = { ip, path: loggableUrl(request.url), protocols: loggableProtocols(offeredProtocols(request)) };
     const origin = checkOrigin(request.headers.origin, options.origin);
     if (!origin.ok) {
       logger.warn({ ...meta, reason: origin.reason }, 'origin rejected');
@@ -133,7 +135,7 @@ export function createUpgradeHandler(ctx: UpgradeContext): {
       else upgradeThenClose(request, socket, head, CloseCode.PolicyViolation, origin.reason);
       return;
     }
-    const wait = ctx.addressWait(request.socket.remoteAddress ?? '');
+    const wait = ctx.addressWait(ip ?? '');
     if (wait > 0) {
       logger.warn(meta, 'address over its unauthenticated rate limit');
       upgradeThenClose(request, socket, head, CloseCode.RateLimited, `rate limited; retry_after=${Math.max(1, Math.ceil(wait / 1000))}`);
@@ -149,7 +151,7 @@ export function createUpgradeHandler(ctx: UpgradeContext): {
       rejectHttp(socket, 503);
       return;
     }
-    if (handshake.kind === 'failed' || handshake.kind === 'timeout') ctx.chargeAddress(request.socket.remoteAddress ?? '');
+    if (handshake.kind === 'failed' || handshake.kind === 'timeout') ctx.chargeAddress(ip ?? '');
     wss.handleUpgrade(request, socket, head, (ws) => ctx.accept(ws, handshake, meta));
   };
 

@@ -38,6 +38,9 @@ describe('server options: every refusal names the option, says what was expected
     [{ channels: [{ pattern: 'chat:room$' }] }, 'Invalid option `channels[0].pattern`: expected segments of letters, digits, _ . @ = + ~ | -, `*` or `{userId}`, received "chat:room$"'],
     [{ handshakeTimeoutMs: 0 }, 'Invalid option `handshakeTimeoutMs`: expected an integer in [1, 2147483647], received 0'],
     [{ maxPayloads: 10 }, 'Invalid option `maxPayloads`: expected a known option, received a number'],
+    [{ trustedProxies: '10.0.0.1' }, 'Invalid option `trustedProxies`: expected an array of IP addresses and CIDR ranges, received "10.0.0.1"'],
+    [{ trustedProxies: ['10.0.0.0/33'] }, 'Invalid option `trustedProxies[0]`: expected an IP address or CIDR range (IPv4 or IPv6, like 10.0.0.0/8), received "10.0.0.0/33"'],
+    [{ trustedProxies: ['::1', 'nginx.internal'] }, 'Invalid option `trustedProxies[1]`: expected an IP address or CIDR range (IPv4 or IPv6, like 10.0.0.0/8), received "nginx.internal"'],
   ])('%j → %s', (patch, message) => {
     expect(refusal(patch).message).toBe(message);
   });
@@ -148,6 +151,12 @@ describe('server option defaults, as documented', () => {
         { perMinute: 120, burst: 20 },
       ],
     });
+  });
+
+  it('trusts no proxy unless told otherwise: the socket’s address is the client’s, whatever X-Forwarded-For says', async () => {
+    const { resolveOptions } = await import('../../../src/server/options.js');
+    expect(resolveOptions(base()).trustedProxies.clientAddress('127.0.0.1', '203.0.113.7')).toBe('127.0.0.1');
+    expect(resolveOptions({ ...base(), trustedProxies: ['127.0.0.1', '2001:db8::/32'] }).trustedProxies.clientAddress('127.0.0.1', '203.0.113.7')).toBe('203.0.113.7');
   });
 
   it('gives each user the resolved per-connection limits unless told otherwise', async () => {

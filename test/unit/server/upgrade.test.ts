@@ -7,7 +7,7 @@ import type { WebSocket } from 'ws';
 import { AuthenticationError } from '../../../src/server/auth.js';
 import type { HandshakeAuth } from '../../../src/server/connection.js';
 import { resolveOptions, type ServerOptions } from '../../../src/server/options.js';
-import { createUpgradeHandler, rejectHttp, type UpgradeContext } from '../../../src/server/upgrade.js';
+import { createUpgradeHandler, rejectHttp, type HandshakeMeta, type UpgradeContext } from '../../../src/server/upgrade.js';
 import { cleanupsAfterEach } from '../../support/reference-server.js';
 
 /** A socket that keeps what is written to it. */
@@ -55,10 +55,11 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
-/** The upgrade listener on a plain HTTP server of its own on 127.0.0.1, over a context the spec sets; the handshakes it accepted, the tokens it verified and the addresses it charged are recorded. */
+/** The upgrade listener on a plain HTTP server of its own on 127.0.0.1, over a context the spec sets; the handshakes it accepted, the tokens it verified and the addresses it checked and charged are recorded. */
 async function upgrades(overrides: Partial<ServerOptions> = {}, context: Partial<UpgradeContext> = {}) {
-  const accepted: Array<{ ws: WebSocket; handshake: HandshakeAuth }> = [];
+  const accepted: Array<{ ws: WebSocket; handshake: HandshakeAuth; meta: HandshakeMeta }> = [];
   const verified: string[] = [];
+  const checked: string[] = [];
   const charged: string[] = [];
   const state = { closing: false, wait: 0 };
   const options = resolveOptions({ port: 0, auth: { verify: (token: string) => ({ userId: token }) }, logger: pino({ level: 'silent' }), ...overrides } as ServerOptions);
@@ -73,11 +74,14 @@ async function upgrades(overrides: Partial<ServerOptions> = {}, context: Partial
     sharesUpgrades: () => false,
     isClosing: () => state.closing,
     openConnections: () => 0,
-    addressWait: () => state.wait,
+    addressWait: (address) => {
+      checked.push(address);
+      return state.wait;
+    },
     chargeAddress: (address) => charged.push(address),
-    accept: (ws, handshake) => {
+    accept: (ws, handshake, meta) => {
       ws.on('error', () => undefined);
-      accepted.push({ ws, handshake });
+      accepted.push({ ws, handshake, meta });
     },
     ...context,
   });
@@ -90,11 +94,11 @@ async function upgrades(overrides: Partial<ServerOptions> = {}, context: Partial
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
   });
-  return { port: (server.address() as AddressInfo).port, state, accepted, verified, charged, handler };
+  return { port: (server.address() as AddressInfo).port, state, accepted, verified, checked, charged, handler };
 }
 
-/** A raw TCP client that sends an upgrade request for `path`, a valid version-13 handshake unless `headers` say otherwise, and keeps every byte it is answered. */
-function handshake(port: number, path = '/', headers: Record<string, string> = {}) {
+/** A raw TCP client that sends an upgrade request for `path`, a valid version-13 handshake unless `headers` say otherwise (a header of several values on as many lines), and keeps every byte it is answered. */
+function handshake(port: number, path = '/', headers: Record<string, string | string[]> = {}) {
   const socket = connect({ port, host: '127.0.0.1' });
   socket.on('error', () => undefined);
   let received = Buffer.alloc(0);
@@ -105,7 +109,8 @@ function handshake(port: number, path = '/', headers: Record<string, string> = {
   });
   const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
   const all = { Host: '127.0.0.1', Upgrade: 'websocket', Connection: 'Upgrade', 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==', 'Sec-WebSocket-Version': '13', ...headers };
-  socket.write(`GET ${path} HTTP/1.1\r\n${Object.entries(all).map(([name, value]) => `${name}: ${value}\r\n`).join('')}\r\n`);
+  const lines = Object.entries(all).flatMap(([name, values]) => [values].flat().map((value) => `${name}: ${value}\r\n`));
+  socket.write(`GET ${path} HTTP/1.1\r\n${lines.join('')}\r\n`);
   const more = () => new Promise<void>((wake) => waiters.push(wake));
   return {
     socket,
@@ -197,6 +202,19 @@ it('charges the remote address for a handshake token that is refused or not veri
   await turns(() => accepted.length === 3);
   expect(accepted.map(({ handshake }) => handshake.kind)).toEqual(['ok', 'failed', 'timeout']);
   expect(charged).toEqual(['127.0.0.1', '127.0.0.1']);
+});
+
+it('checks, charges and names by its address the client a trusted proxy forwards (X-Forwarded-For, every header line), and not one named by an untrusted socket', async () => {
+  const verify = (token: string) => ({ userId: token });
+  const behindProxy = await upgrades({ trustedProxies: ['127.0.0.1'], auth: { modes: ['query'], verify } }, { authenticate: () => Promise.reject(new AuthenticationError('token refused')) });
+  await handshake(behindProxy.port, '/?token=refused', { 'X-Forwarded-For': ['198.51.100.1, 203.0.113.7', '127.0.0.1'] }).status();
+  await turns(() => behindProxy.accepted.length === 1);
+  expect([behindProxy.checked, behindProxy.charged, behindProxy.accepted[0]!.meta.ip]).toEqual([['203.0.113.7'], ['203.0.113.7'], '203.0.113.7']);
+
+  const direct = await upgrades({ auth: { modes: ['query'], verify } }, { authenticate: () => Promise.reject(new AuthenticationError('token refused')) });
+  await handshake(direct.port, '/?token=refused', { 'X-Forwarded-For': '203.0.113.7' }).status();
+  await turns(() => direct.accepted.length === 1);
+  expect([direct.checked, direct.charged, direct.accepted[0]!.meta.ip]).toEqual([['127.0.0.1'], ['127.0.0.1'], '127.0.0.1']);
 });
 
 it('leaves no timer behind once a handshake token is verified', async () => {
