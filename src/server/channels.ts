@@ -69,7 +69,7 @@ export function patternProblem(pattern: string): string | undefined {
   return undefined;
 }
 
-type SegmentMatcher = { kind: 'literal'; text: string } | { kind: 'any' } | { kind: 'glob'; re: RegExp } | { kind: 'self' };
+type SegmentMatcher = { kind: 'literal'; text: string } | { kind: 'any' } | { kind: 'glob'; pieces: string[] } | { kind: 'self' };
 
 interface CompiledRule {
   rule: ChannelRule;
@@ -77,13 +77,30 @@ interface CompiledRule {
   events: ReadonlySet<string> | undefined;
 }
 
-const escapeRe = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-
 function compileSegment(segment: string): SegmentMatcher {
   if (segment === '{userId}') return { kind: 'self' };
   if (segment === '*') return { kind: 'any' };
-  if (segment.includes('*')) return { kind: 'glob', re: new RegExp(`^${segment.split('*').map(escapeRe).join('.*')}$`) };
+  if (segment.includes('*')) return { kind: 'glob', pieces: segment.split('*') };
   return { kind: 'literal', text: segment };
+}
+
+/**
+ * Whether `text` is the glob's pieces with anything between them: the first a prefix, the last a suffix, each
+ * other found leftmost after the one before (which no later match could improve on). Linear in the text, where a
+ * backtracking regular expression of many stars takes seconds on a long name.
+ */
+function globMatches(pieces: readonly string[], text: string): boolean {
+  const first = pieces[0]!;
+  const last = pieces[pieces.length - 1]!;
+  if (text.length < first.length + last.length || !text.startsWith(first) || !text.endsWith(last)) return false;
+  let at = first.length;
+  const end = text.length - last.length;
+  for (let i = 1; i < pieces.length - 1; i++) {
+    const found = text.indexOf(pieces[i]!, at);
+    if (found < 0 || found + pieces[i]!.length > end) return false;
+    at = found + pieces[i]!.length;
+  }
+  return true;
 }
 
 function compileRule(rule: ChannelRule): CompiledRule {
@@ -101,7 +118,7 @@ function segmentMatches(matcher: SegmentMatcher, segment: string, identity: Iden
     case 'any':
       return segment.length > 0;
     case 'glob':
-      return matcher.re.test(segment);
+      return globMatches(matcher.pieces, segment);
     case 'self':
       return segment === identity.userId;
   }
