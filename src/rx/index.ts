@@ -1,5 +1,6 @@
 import { Observable, asyncScheduler, interval, type SchedulerLike, type Subscriber } from 'rxjs';
 import type { Connection, ConnectionSnapshot } from '../connection/connection.js';
+import { snapshotSource } from '../connection/snapshot-source.js';
 import type { ConnectionEvents } from '../connection/events.js';
 import type { ConnectionStatus } from '../connection/types.js';
 import type { PresenceMember } from '../connection/presence.js';
@@ -66,12 +67,13 @@ export function status$(connection: Connection): Observable<ConnectionStatus> {
   });
 }
 
-/** The machine's snapshot now, then every snapshot (across the actors a connection runs). */
+/** The machine's snapshot now, then every snapshot (across the actors a connection runs); disposed, a last one that reads `closed`, as `status$` does. */
 export function state$(connection: Connection): Observable<ConnectionSnapshot> {
   return whileAlive(connection, (subscriber) => {
-    const off = connection.on('snapshot', (snapshot) => subscriber.next(snapshot));
-    subscriber.next(connection.snapshot);
-    return off;
+    const source = snapshotSource(connection);
+    const subscription = source.subscribe((snapshot) => subscriber.next(snapshot));
+    subscriber.next(source.getSnapshot());
+    return () => subscription.unsubscribe();
   });
 }
 

@@ -285,7 +285,7 @@ export function usePresence(
   target?: ConnectionTarget,
 ): PresenceApi {
   const connection = resolveTarget(target, 'usePresence()');
-  const members = shallowRef<PresenceMember[]>([]);
+  const members = shallowRef(connection.presence.members(toValue(channel)));
   /** The channel this scope holds a join of now. */
   let held: string | undefined;
   followChannel(channel, (ch) => {
@@ -327,7 +327,7 @@ export interface TypingApi {
 /** Typing indicators of a channel: who else types, and this user's start and stop (typing this scope started stops when it ends; `start()` after that does nothing). */
 export function useTyping(channel: MaybeRefOrGetter<string>, { timeoutMs }: { timeoutMs?: number } = {}, target?: ConnectionTarget): TypingApi {
   const connection = resolveTarget(target, 'useTyping()');
-  const typing = shallowRef<string[]>([]);
+  const typing = shallowRef(connection.presence.typingUsers(toValue(channel)));
   const holds = new Map<string, TypingHold>();
   /** The scope has ended: a late `start()` would leave this user typing with nothing to stop it. */
   let ended = false;

@@ -95,6 +95,18 @@ describe('a disposed connection: its streams complete', () => {
     expect({ status: status.value, channel: channel.value }).toEqual({ status: true, channel: true });
   });
 
+  it('state$: the last snapshot before it completes reads closed, as status$ and connection.status do', async () => {
+    const h = harness();
+    await h.connect();
+    const states: string[] = [];
+    const statuses: string[] = [];
+    const state = ended((o) => state$(h.connection).subscribe({ ...o, next: (snapshot) => states.push(statusOf(snapshot)) }));
+    status$(h.connection).subscribe((status) => statuses.push(status));
+    h.connection.dispose();
+    await h.advance(10_000);
+    expect({ status: h.connection.status, statusLast: statuses.at(-1), stateLast: states.at(-1), completed: state.value }).toEqual({ status: 'closed', statusLast: 'closed', stateLast: 'closed', completed: true });
+  });
+
   it('channel$ and status$ on an already disposed connection end', async () => {
     const h = harness();
     await h.connect();

@@ -307,3 +307,34 @@ describe('usePoolHealth, useOptimistic: a change between setup and mount is show
     store.dispose();
   });
 });
+
+describe('usePresence, useTyping in a component: the first render shows what the connection knows already', () => {
+  it('the members and the typers of the channel, not an empty list until mounted', async () => {
+    const h = harness();
+    presenceServer(h, ['alice']);
+    await h.connect();
+    const store = effectScope(); // e.g. a store that already watches the room
+    store.run(() => {
+      usePresence('room', { join: false }, h.connection);
+      useTyping('room', {}, h.connection);
+    });
+    await h.settle();
+    h.server.last!.push({ type: 'typing', ch: 'room', userId: 'bob', typing: true });
+    expect({ members: h.connection.presence.members('room').map((m) => m.userId), typing: h.connection.presence.typingUsers('room') }).toEqual({ members: ['alice'], typing: ['bob'] });
+    const rendered: string[] = [];
+    const Room = defineComponent(() => {
+      const { members } = usePresence('room', { join: false }, h.connection);
+      const { typing } = useTyping('room', {}, h.connection);
+      return () => {
+        rendered.push(`${members.value.map((m) => m.userId).join(',')}|${typing.value.join(',')}`);
+        return el('i');
+      };
+    });
+    const app = createApp(Room);
+    app.mount(document.createElement('div'));
+    await nextTick();
+    expect({ first: rendered[0], last: rendered.at(-1) }).toEqual({ first: 'alice|bob', last: 'alice|bob' });
+    app.unmount();
+    store.stop();
+  });
+});
