@@ -9,6 +9,14 @@ afterEach(() => {
   vi.unstubAllGlobals();
 });
 
+/** The keys a store opened anew on `factory` (the next run of the app) loads. */
+async function restored(factory: IDBFactory): Promise<string[]> {
+  const restarted = indexedDbStore({ indexedDB: factory });
+  const keys = keysOf(await restarted.load());
+  await restarted.close();
+  return keys;
+}
+
 function openRaw(factory: IDBFactory, name: string, version?: number): Promise<IDBDatabase> {
   return new Promise((resolve, reject) => {
     const request = factory.open(name, version);
@@ -262,13 +270,6 @@ describe('a delete that fails', () => {
     });
   };
 
-  const restored = async (factory: IDBFactory) => {
-    const restarted = indexedDbStore({ indexedDB: factory });
-    const keys = keysOf(await restarted.load());
-    await restarted.close();
-    return keys;
-  };
-
   it('on its own is reported and tried again by the next write: the acknowledged message is not restored (and sent again) after a restart', async () => {
     const factory = new IDBFactory();
     const onError = vi.fn();
@@ -444,13 +445,6 @@ describe('a connection closed under the store', () => {
     if (db) setTimeout(() => forceCloseDatabase(db as never), 5);
     return transaction as unknown as IDBTransaction;
   }
-
-  const restored = async (factory: IDBFactory) => {
-    const restarted = indexedDbStore({ indexedDB: factory });
-    const keys = keysOf(await restarted.load());
-    await restarted.close();
-    return keys;
-  };
 
   it('by the browser (site data cleared, the database server lost): the store opens it again, and later puts are kept', async () => {
     const factory = new IDBFactory();
