@@ -144,6 +144,7 @@ export function iterateChannel<T>(source: ChannelSource, channel: string, option
       buffer.length = 0;
       head = 0;
       finish({ done: true });
+      ending = { done: true };
       return Promise.reject(error);
     },
     [Symbol.asyncIterator]() {

@@ -170,7 +170,8 @@ export class Outbound {
     if (!acked) return written.then(() => Promise.reject(finalFormatError('The message was not sent')));
     written.then(
       () => acks.written(id),
-      (error: SocketchartError) => acks.fail(id, error),
+      // an abort while queued gave it up at once: its id may be in flight again, for another message
+      (error: SocketchartError) => error === signal?.reason || acks.fail(id, error),
     );
     if (signal) {
       const onAbort = () => acks.fail(id, signal.reason);

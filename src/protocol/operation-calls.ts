@@ -145,6 +145,7 @@ export function iterateOperation<T>(host: OperationCallHost, payload: unknown, o
     return: () => {
       results.length = 0;
       finish();
+      failure = undefined;
       stop();
       return Promise.resolve({ value: undefined, done: true });
     },

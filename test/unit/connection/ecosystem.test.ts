@@ -356,6 +356,16 @@ describe('connection.channel(name): async iteration', () => {
     await expect(thrown.next()).resolves.toEqual({ done: true, value: undefined });
   });
 
+  it('throw() ends an iteration the reader fell behind on with done too: next() no longer throws the overflow', async () => {
+    const h = harness();
+    await h.connect();
+    const iterator = h.connection.channel('feed', { bufferSize: 1 });
+    push(h, 'feed', 1);
+    push(h, 'feed', 2);
+    await expect(iterator.throw!(reason())).rejects.toThrow('given up by the app');
+    await expect(iterator.next()).resolves.toEqual({ done: true, value: undefined });
+  });
+
   it('refuses a bufferSize that is not a whole number', () => {
     const h = harness();
     expect(() => h.connection.channel('a', { bufferSize: 1.5 })).toThrow('Invalid option `bufferSize`: expected an integer >= 1, received 1.5');

@@ -63,6 +63,23 @@ it('aborting an acknowledged send after it was written stops the wait: it reject
   expect(h.server.last!.sentOfType('publish')).toHaveLength(1);
 });
 
+it('an acknowledged send aborted while queued, then sent again at once under its id: the new one is not failed by the old abort, and resolves on its ack', async () => {
+  const h = harness({ heartbeat: false });
+  h.server.onFrame = (socket, frame) => {
+    if (frame.json?.type === 'publish' && typeof frame.json.id === 'string') socket.push({ type: 'ack', id: frame.json.id, seq: 1 });
+  };
+  const controller = new AbortController();
+  const reason = new Error('superseded');
+  const first = track(h.connection.request('v1', { channel: 'c', id: 'order-42', signal: controller.signal }));
+  controller.abort(reason);
+  const second = track(h.connection.request('v2', { channel: 'c', id: 'order-42' }));
+  await h.connect();
+  await h.settle();
+  expect(h.server.last!.sentOfType('publish').map((frame) => frame.data)).toEqual(['v2']);
+  expect(first).toEqual({ status: 'rejected', error: reason });
+  expect(second).toEqual({ status: 'resolved', error: undefined });
+});
+
 it('a signal shared by many sends holds no listener of theirs once they are settled: written, flushed or acknowledged', async () => {
   const h = harness({ heartbeat: false });
   h.server.onFrame = (socket, frame) => {

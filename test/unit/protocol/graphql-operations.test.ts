@@ -367,6 +367,17 @@ describe('iterate(): results as an async iterator', () => {
     expect(await iterator.next()).toEqual({ value: undefined, done: true });
   });
 
+  it('return() ends it with done, also when a server error had arrived and was not read yet', async () => {
+    const { h } = graphql();
+    await h.connect();
+    const iterator = h.connection.iterate(subscription, { id: 's' });
+    socketOf(h).push({ type: 'next', id: 's', payload: { n: 1 } });
+    socketOf(h).push({ type: 'error', id: 's', payload: [{ message: 'boom' }] });
+    expect(await iterator.next()).toEqual({ value: { n: 1 }, done: false });
+    expect(await iterator.return!()).toEqual({ value: undefined, done: true });
+    expect(await iterator.next()).toEqual({ value: undefined, done: true });
+  });
+
   it('an aborted signal ends the iteration with its reason and stops the operation', async () => {
     const { h, gql } = graphql();
     await h.connect();
