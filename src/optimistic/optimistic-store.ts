@@ -154,19 +154,22 @@ export class OptimisticStore<Value, Change = Value> {
 
   /**
    * Unsubscribes from the channel and the connection, rejects every unconfirmed change with CLOSED, gives up
-   * its publishes still queued or awaiting their ack, and forgets all state.
+   * its publishes still queued or awaiting their ack, and forgets all state: a last `change` for each key
+   * shown or pending (`value` undefined, `pending` 0) tells the views, then every listener is removed.
    */
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
     for (const release of this.releases) release();
     const settlements = [...this.locals.values()].flatMap((local) => (local.settlement ? [local.settlement] : []));
+    const shown = [...this.ledgers];
     this.locals.clear();
     this.ledgers.clear();
     this.awaiting.length = 0;
     this.recent.clear();
     this.rolledBack.clear();
     this.cachedSnapshot = undefined;
+    for (const [key, { value, pending }] of shown) if (value !== undefined || pending) this.emit('change', { key, value: undefined, previous: value, pending: 0 });
     this.events.clear();
     const error = this.closedError();
     for (const sending of this.sending) sending.abort(error);

@@ -39,7 +39,8 @@ const started = new WeakSet<object>();
  * Starts `target` once mounted when `start` is (or becomes) true, the first time only. One the component
  * owns (`remake` given) is stopped and disposed when it really unmounts (or is replaced), never because
  * `start` changed; found disposed when the component shows again (React's `<Activity>` ran the cleanups
- * while hidden), it is made again with `remake`.
+ * while hidden), it is made again with `remake`. One the app disposed is never started: the hooks show it
+ * closed (`start()` would throw CLOSED from the effect).
  */
 export function useRunning(target: Connection | Pool | undefined, start: boolean, remake?: () => void): void {
   const owned = remake !== undefined;
@@ -51,7 +52,7 @@ export function useRunning(target: Connection | Pool | undefined, start: boolean
       remake();
       return;
     }
-    if (target && start && !started.has(target)) {
+    if (target && start && !target.isDisposed && !started.has(target)) {
       started.add(target);
       target.start();
     }

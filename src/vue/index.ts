@@ -58,8 +58,9 @@ export type SocketchartSource =
 
 const started = new WeakSet<object>();
 
+/** Starts `target` the first time only; one the app disposed never (`start()` would throw CLOSED from onMounted): the composables show it closed. */
 function startOnce(target: Connection | Pool | undefined): void {
-  if (!target || started.has(target)) return;
+  if (!target || target.isDisposed || started.has(target)) return;
   started.add(target);
   target.start();
 }
@@ -329,17 +330,28 @@ export function useTyping(channel: MaybeRefOrGetter<string>, { timeoutMs }: { ti
   const connection = resolveTarget(target, 'useTyping()');
   const typing = shallowRef(connection.presence.typingUsers(toValue(channel)));
   const holds = new Map<string, TypingHold>();
-  /** The scope has ended: a late `start()` would leave this user typing with nothing to stop it. */
-  let ended = false;
-  onScopeDispose(() => (ended = true));
   const holdOf = (ch: string) => {
     let hold = holds.get(ch);
     if (!hold) holds.set(ch, (hold = typingHold(connection.presence, ch)));
     return hold;
   };
+  /** The scope has ended: a late `start()` would leave this user typing with nothing to stop it. */
+  let ended = false;
+  onScopeDispose(() => {
+    ended = true;
+    holds.forEach((hold) => hold.release());
+  });
+  // the typing started on a channel stops as the ref leaves it, at once: the channel's watcher runs later, and never when the ref comes back first (a→b→a)
+  watch(
+    () => toValue(channel),
+    (_current, left) => {
+      holds.get(left)?.release();
+      holds.delete(left);
+    },
+    { flush: 'sync' },
+  );
   followChannel(channel, (ch) => {
     const unsubscribe = connection.subscribe(ch, () => {});
-    const hold = holdOf(ch);
     typing.value = connection.presence.typingUsers(ch);
     const off = connection.on('typing', (change) => {
       if (change.ch === ch) typing.value = change.users;
@@ -347,8 +359,6 @@ export function useTyping(channel: MaybeRefOrGetter<string>, { timeoutMs }: { ti
     return () => {
       off();
       unsubscribe();
-      holds.delete(ch);
-      hold.release();
     };
   });
   return {

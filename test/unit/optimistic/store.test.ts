@@ -861,6 +861,8 @@ describe('optimistic store', () => {
     await h.settle();
     changes.length = 0;
     store.dispose();
+    expect(changes, 'the last change, dispose itself').toEqual([{ key: 'a', value: undefined, previous: ['base', 'x'], pending: 0 }]);
+    changes.length = 0;
     expect(await pending).toMatchObject({ code: ErrorCode.CLOSED });
     expect(h.server.last!.sentOfType('unsubscribe')).toEqual([{ type: 'unsubscribe', ch: CHANNEL }]);
     server.accept(server.inbox[0]!);
@@ -871,6 +873,25 @@ describe('optimistic store', () => {
     expect(store.pending()).toBe(0);
     await expect(store.update('a', add('a', 'y'))).rejects.toMatchObject({ code: ErrorCode.CLOSED });
     expect(server.inbox).toHaveLength(1);
+  });
+
+  it('dispose tells its change listeners that every key shown or pending is gone, as get(), snapshot() and pending() read then', async () => {
+    const { h, store } = await listStore({ a: ['base'], b: ['kept'] });
+    void store.update('c', add('c', 'x')).catch(() => undefined);
+    await h.settle();
+    const changes: OptimisticStoreChange<string[]>[] = [];
+    const read: unknown[] = [];
+    store.subscribe((change) => {
+      changes.push(change);
+      read.push([store.get(change.key), store.snapshot().size, store.pending(change.key)]);
+    });
+    store.dispose();
+    expect(changes).toEqual([
+      { key: 'a', value: undefined, previous: ['base'], pending: 0 },
+      { key: 'b', value: undefined, previous: ['kept'], pending: 0 },
+      { key: 'c', value: undefined, previous: ['x'], pending: 0 },
+    ]);
+    expect(read, 'what a listener reads of the store').toEqual([[undefined, 0, 0], [undefined, 0, 0], [undefined, 0, 0]]);
   });
 
   it('an update whose updater disposes the store (an app tearing down from its own callback) rejects with CLOSED and sends nothing', async () => {

@@ -1,7 +1,7 @@
 // @vitest-environment happy-dom
 import { act, createElement } from 'react';
 import { describe, expect, it } from 'vitest';
-import { SocketchartProvider, useConnectionStatus, usePoolStatus } from '../../../src/react/index.js';
+import { SocketchartProvider, useConnection, useConnectionStatus, usePoolStatus } from '../../../src/react/index.js';
 import { status$ } from '../../../src/rx/index.js';
 import { harness, poolOfOne, type Harness } from '../../support/harness.js';
 import { flush, render } from '../../support/react-dom.js';
@@ -50,4 +50,31 @@ describe('usePoolStatus of a pool the app disposes while it runs', () => {
     expect(container.textContent, 'what usePoolStatus shows').toBe('stopped/closed');
   });
 
+});
+
+describe('a connection or a pool disposed before it was ever started, handed to the bindings', () => {
+  it('<SocketchartProvider connection> shows it closed instead of throwing CLOSED from its effect', async () => {
+    const h = harness();
+    h.connection.dispose();
+    const Badge = () => createElement('b', null, useConnectionStatus());
+    const container = await render(createElement(SocketchartProvider, { connection: h.connection }, createElement(Badge)));
+    expect(container.textContent).toBe('closed');
+  });
+
+  it('useConnection(connection) shows it closed instead of throwing CLOSED from its effect', async () => {
+    const h = harness();
+    h.connection.dispose();
+    const Badge = () => createElement('b', null, useConnectionStatus(useConnection(h.connection)));
+    const container = await render(createElement(Badge));
+    expect(container.textContent).toBe('closed');
+  });
+
+  it('<SocketchartProvider pool> shows it stopped instead of throwing CLOSED from its effect', async () => {
+    const h = harness();
+    const pool = makePool(h);
+    pool.dispose();
+    const Status = () => createElement('b', null, usePoolStatus().state);
+    const container = await render(createElement(SocketchartProvider, { pool }, createElement(Status)));
+    expect(container.textContent).toBe(pool.status().state);
+  });
 });

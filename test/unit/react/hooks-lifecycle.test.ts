@@ -417,4 +417,20 @@ describe('useOptimistic', () => {
     expect({ x: api!.pending('x'), y: api!.pending('y'), all: api!.pending() }).toEqual({ x: 2, y: 1, all: 3 });
     store.dispose();
   });
+
+  it('a store the app disposes while the view shows it: the view shows what the store reads then (no values, nothing pending)', async () => {
+    const h = harness();
+    await h.connect();
+    const store = createOptimisticStore<{ id: string; n: number }>({ connection: h.connection, channel: 'c:1', key: (v) => v.id, initial: { y: { id: 'y', n: 7 } } });
+    const List = () => {
+      const { values, pending } = useOptimistic(store);
+      return createElement('i', null, `${[...values.values()].map((v) => v.n).join(',')}/${pending()}`);
+    };
+    const container = await render(createElement(List));
+    act(() => void store.update('x', { id: 'x', n: 1 }).catch(() => {}));
+    expect(container.textContent).toBe('7,1/1');
+    await act(async () => store.dispose());
+    expect({ values: store.snapshot().size, pending: store.pending() }).toEqual({ values: 0, pending: 0 });
+    expect(container.textContent).toBe('/0');
+  });
 });

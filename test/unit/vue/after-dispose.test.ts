@@ -1,7 +1,8 @@
-import { effectScope } from 'vue';
+// @vitest-environment happy-dom
+import { createApp, defineComponent, effectScope, h as el, nextTick } from 'vue';
 import { describe, expect, it } from 'vitest';
 import { createPool } from '../../../src/index.js';
-import { useConnectionStatus, usePoolStatus } from '../../../src/vue/index.js';
+import { createSocketchart, provideSocketchart, useConnectionStatus, usePoolStatus } from '../../../src/vue/index.js';
 import { harness, poolOfOne, type Harness } from '../../support/harness.js';
 
 /** What the composables read of a connection or a pool the app disposes: what their own status says. */
@@ -55,5 +56,50 @@ describe('usePoolStatus of a pool the app disposes while it runs', () => {
     expect(`${pool.status().state}/${pool.status().connections.a}`).toBe('stopped/closed');
     expect(`${status.value.state}/${status.value.connections.a}`, 'the usePoolStatus ref').toBe('stopped/closed');
     scope.stop();
+  });
+});
+
+describe('a connection or a pool disposed before it was ever started, handed to the bindings', () => {
+  /** Mounts `component`; the errors Vue hands its app's error handler are collected. */
+  async function mount(component: ReturnType<typeof defineComponent>, plugin?: { install(app: never): void }) {
+    const errors: unknown[] = [];
+    const app = createApp(component);
+    app.config.errorHandler = (error) => void errors.push(error);
+    if (plugin) app.use(plugin as never);
+    const container = document.createElement('div');
+    app.mount(container);
+    await nextTick();
+    return { app, container, errors };
+  }
+
+  it('provideSocketchart({ connection }) shows it closed instead of throwing CLOSED from onMounted', async () => {
+    const h = harness();
+    h.connection.dispose();
+    const Badge = defineComponent(() => {
+      const status = useConnectionStatus();
+      return () => el('b', status.value);
+    });
+    const App = defineComponent(() => {
+      provideSocketchart({ connection: h.connection });
+      return () => el(Badge);
+    });
+    const { app, container, errors } = await mount(App);
+    expect(errors).toEqual([]);
+    expect(container.textContent).toBe('closed');
+    app.unmount();
+  });
+
+  it('the plugin with a pool shows it stopped instead of throwing CLOSED from onMounted', async () => {
+    const h = harness();
+    const pool = makePool(h);
+    pool.dispose();
+    const App = defineComponent(() => {
+      const status = usePoolStatus();
+      return () => el('b', status.value.state);
+    });
+    const { app, container, errors } = await mount(App, createSocketchart({ pool }));
+    expect(errors).toEqual([]);
+    expect(container.textContent).toBe(pool.status().state);
+    app.unmount();
   });
 });

@@ -124,6 +124,34 @@ describe('useTyping', () => {
     expect(h.connection.presence.isTyping('chat:a')).toBe(false);
     scope.stop();
   });
+
+  it('start() while the channel ref moves a→b→a before the watcher runs: the typing on b stops when the ref leaves b', async () => {
+    const h = harness();
+    await h.connect();
+    const channel = shallowRef('chat:a');
+    const scope = effectScope();
+    const api = scope.run(() => useTyping(channel, {}, h.connection))!;
+    channel.value = 'chat:b';
+    api.start(); // a keystroke in b's composer
+    channel.value = 'chat:a'; // back before the watcher ran
+    await nextTick();
+    expect(h.connection.presence.isTyping('chat:b')).toBe(false);
+    expect(h.server.last!.sentOfType('typing').map((f) => `${f.ch}:${f.typing}`)).toEqual(['chat:b:true', 'chat:b:false']);
+    scope.stop();
+  });
+
+  it('start() after the channel ref moved, the scope ending before the watcher runs: the typing on the new channel stops', async () => {
+    const h = harness();
+    await h.connect();
+    const channel = shallowRef('chat:a');
+    const scope = effectScope();
+    const api = scope.run(() => useTyping(channel, {}, h.connection))!;
+    channel.value = 'chat:b';
+    api.start();
+    scope.stop();
+    await nextTick();
+    expect(h.connection.presence.isTyping('chat:b')).toBe(false);
+  });
 });
 
 describe('connections and pools started and disposed', () => {
@@ -305,6 +333,29 @@ describe('usePoolHealth, useOptimistic: a change between setup and mount is show
     expect(container.textContent).toBe('1');
     app.unmount();
     store.dispose();
+  });
+});
+
+describe('useOptimistic of a store the app disposes while the view shows it', () => {
+  it('the view shows what the store reads then (no values, nothing pending)', async () => {
+    const h = harness();
+    await h.connect();
+    const store = createOptimisticStore<{ id: string; n: number }>({ connection: h.connection, channel: 'c:1', key: (v) => v.id, initial: { y: { id: 'y', n: 7 } } });
+    const App = defineComponent(() => {
+      const api = useOptimistic(store);
+      return () => el('i', `${[...api.values.value.values()].map((v) => v.n).join(',')}/${api.pending()}`);
+    });
+    const container = document.createElement('div');
+    const app = createApp(App);
+    app.mount(container);
+    void store.update('x', { id: 'x', n: 1 }).catch(() => {});
+    await nextTick();
+    expect(container.textContent).toBe('7,1/1');
+    store.dispose();
+    await nextTick();
+    expect({ values: store.snapshot().size, pending: store.pending() }).toEqual({ values: 0, pending: 0 });
+    expect(container.textContent).toBe('/0');
+    app.unmount();
   });
 });
 
