@@ -141,10 +141,12 @@ export class Subscription {
   }
 
   /**
-   * Fills the hole after `lastSeq` from history, up to the first message held (what history no longer has
-   * becomes a gap), then delivers what was held; a failed read keeps holding and is tried again.
+   * Fills the hole after `lastSeq` from history, up to the first message held or the last the read counts (what
+   * history no longer has becomes a gap), then delivers what was held, and reads again for what the read counts after
+   * those (fan-out lost it); a failed read keeps holding and is tried again.
    */
   private async repair(): Promise<void> {
+    let counted = -Infinity;
     const replayed = await this.inTurn(async () => {
       const since = this.lastSeq!;
       let read: HistoryRead;
@@ -158,10 +160,15 @@ export class Subscription {
         return false;
       }
       this.retryMs = RETRY_MIN_MS;
-      const until = this.buffer.length > 0 ? this.firstHeld() - 1 : read.current;
+      counted = read.current;
+      const held = this.firstHeld() - 1;
+      // what comes after the read's messages but before those held was lost by fan-out: read again, not a gap
+      const until = read.current > since || held === Infinity ? Math.min(held, read.current) : held;
       return this.state !== 'closed' && (await this.emit(planReplay(since, read, until)));
     });
-    if (replayed) await this.drain();
+    if (!replayed) return;
+    await this.drain();
+    if (this.state === 'live' && this.lastSeq! < counted) this.resync();
   }
 
   /**

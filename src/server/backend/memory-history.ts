@@ -86,10 +86,11 @@ export class MemoryHistory {
     return read;
   }
 
-  /** A channel nobody watches any more: without messages, it may be forgotten to stay within the bound. */
-  unwatched(ch: string): void {
+  /** A channel nobody watches any more: idle from now on, and without messages, it may be forgotten to stay within the bound. */
+  unwatched(ch: string, now: number): void {
     const state = this.channels.get(ch);
     if (!state) return;
+    state.touchedAt = now;
     this.track(state);
     this.evictOldest();
   }

@@ -121,7 +121,7 @@ export class MemoryBackend implements Backend {
       return;
     }
     this.watched.delete(ch);
-    this.history.unwatched(ch);
+    this.history.unwatched(ch, Date.now());
   }
 
   async signalChannel(ch: string, signal: ChannelSignal): Promise<void> {

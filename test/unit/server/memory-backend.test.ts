@@ -121,6 +121,19 @@ describe('MemoryBackend: watches and presence', () => {
     expect(await backend.presenceLeave('chat:a', 'n:3', 'alice')).toEqual({ outcome: 'left' });
   });
 
+  it('keeps the numbering and history of a channel watched past historyTtlMs for historyTtlMs after its last watch goes', async () => {
+    const { backend, publish } = await started();
+    await backend.watch('chat:a');
+    await publish('k');
+    const before = await backend.read('chat:a', 0, 10);
+    await vi.advanceTimersByTimeAsync(2 * HISTORY_TTL_MS);
+    backend.unwatch('chat:a');
+    await vi.advanceTimersByTimeAsync(HISTORY_TTL_MS);
+    expect(await backend.read('chat:a', 0, 10)).toEqual(before);
+    await vi.advanceTimersByTimeAsync(2 * HISTORY_TTL_MS);
+    expect((await backend.read('chat:a', 0, 10)).entries).toEqual([]);
+  });
+
   it('forgets a channel without messages once its last watch goes, when watched channels kept the history past its bound', async () => {
     const { backend } = await started(undefined, 800);
     for (const ch of ['chat:a', 'chat:b']) {

@@ -67,7 +67,7 @@ describe('MemoryHistory', () => {
     expect(history.sizes().historyChannels).toBe(2);
     expect(history.read('watched:1', 0, 0, 6).base).toBe(1000);
     watched.pop();
-    history.unwatched('watched:1');
+    history.unwatched('watched:1', 6);
     history.read('other:7', 0, 0, 7);
     history.read('other:8', 0, 0, 8);
     expect(history.sizes().historyChannels).toBe(2);
@@ -104,7 +104,7 @@ describe('MemoryHistory', () => {
     history.read('watched:2', 0, 0, 2);
     expect(history.sizes().historyChannels).toBe(2);
     watched.shift();
-    history.unwatched('watched:1');
+    history.unwatched('watched:1', 2);
     expect(history.sizes().historyChannels).toBe(1);
     expect(history.read('watched:2', 0, 0, 3).base).toBe(2000);
   });

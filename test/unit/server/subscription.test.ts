@@ -367,6 +367,32 @@ describe('a subscription’s bounds and retries', () => {
     expect(frames()).toEqual(['subscribed 7', 'gap 3-5', 6, 7]);
   });
 
+  it('announces no gap for messages published after its read that fan-out lost meanwhile: reads history again for them', async () => {
+    const { subscription, reads, answer, frames } = await liveAt(4);
+    subscription.resync();
+    subscription.offer(message(9));
+    answer(6, [5, 6]);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect({ frames: frames(), read: reads.at(-1) }).toEqual({ frames: ['subscribed 4', 5, 6], read: ['chat:x', 6, 1000] });
+    answer(9, [7, 8, 9]);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(frames()).toEqual(['subscribed 4', 5, 6, 7, 8, 9]);
+  });
+
+  it('asked to resync while it waits to read again, delivers what fan-out lost after the messages it held without waiting for a later message', async () => {
+    const { subscription, reads, answer, fail, frames } = await liveAt(4);
+    subscription.offer(message(6));
+    fail();
+    await new Promise((resolve) => setImmediate(resolve));
+    subscription.resync();
+    answer(7, [5, 6, 7]);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(reads.at(-1)).toEqual(['chat:x', 6, 1000]);
+    answer(7, [7]);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(frames()).toEqual(['subscribed 4', 5, 6, 7]);
+  });
+
   it('asked to resync during a catch-up, reads again once that catch-up is done', async () => {
     const { subscription, reads, answer, frames } = await liveAt(4);
     subscription.offer(message(7));
