@@ -127,7 +127,7 @@ const schema = object({
   historyMaxBytesPerChannel: positiveInt.optional(),
   historyLimits: array(object({ pattern: channelPattern(false), size: integer(0, 1_000_000).optional(), maxBytes: positiveInt.optional() }), 'an array of { pattern, size?, maxBytes? }').optional(),
   historyMaxBytes: positiveInt.optional(),
-  historyTtlMs: positiveInt.optional(),
+  historyTtlMs: integer(1000).optional(),
   dedupWindowMs: positiveInt.optional(),
   heartbeatIntervalMs: optionalTimerMs.optional(),
   idleTimeoutMs: optionalTimerMs.optional(),

@@ -167,7 +167,7 @@ export interface ServerOptions {
   historyLimits?: readonly HistoryLimit[];
   /** Bytes of history kept over all channels by a single node (in-memory backend); beyond, the oldest messages of all go first. With Redis, bound Redis itself (`maxmemory`). @default 67108864 */
   historyMaxBytes?: number;
-  /** A channel without activity for this long forgets its history and numbering. @default 86400000 */
+  /** A channel without activity for this long (at least 1000 ms) forgets its history and numbering. @default 86400000 */
   historyTtlMs?: number;
   /** How long a publish `id` is remembered (per user and channel) for idempotent publish. @default 600000 */
   dedupWindowMs?: number;

@@ -20,6 +20,9 @@ import {
 } from './redis-scripts.js';
 import type { AppendInput, AppendResult, Backend, BackendListener, ChannelSignal, GlobalSignal, PresenceLeave, TypingLeft } from './types.js';
 
+/** How often the channels watched here are kept from expiring: a quarter of `historyTtlMs` (1 s to 10 min), and always within half of it. */
+const touchEveryMs = (historyTtlMs: number) => Math.min(historyTtlMs / 2, Math.max(1000, Math.min(historyTtlMs / 4, 600_000)));
+
 export interface RedisBackendConfig {
   redis: ResolvedRedisOptions;
   nodeId: string;
@@ -320,7 +323,7 @@ export class RedisBackend implements Backend {
     this.onReachability();
     this.heartbeat = setInterval(() => void this.onHeartbeat(), this.config.redis.nodeHeartbeatMs);
     this.heartbeat.unref();
-    this.toucher = setInterval(() => void this.touchWatched().catch(() => undefined), Math.max(1000, Math.min(this.config.historyTtlMs / 4, 600_000)));
+    this.toucher = setInterval(() => void this.touchWatched().catch(() => undefined), touchEveryMs(this.config.historyTtlMs));
     this.toucher.unref();
   }
 

@@ -232,6 +232,17 @@ describe('RedisBackend: numbering and history', () => {
     expect(ttl).toBeLessThanOrEqual(30_000);
   });
 
+  it('touches a watched channel within half of historyTtlMs, however short: a quiet channel with a 1 s history keeps it', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const { backend, prefix } = await node({ historyTtlMs: 1_000 });
+    await stored(backend, 'chat:a', message('1'));
+    await backend.watch('chat:a');
+    const key = `${prefix}hist:chat:a`;
+    await inspector.pexpire(key, 100_000); // a touch sets it back to historyTtlMs
+    await vi.advanceTimersByTimeAsync(500);
+    await eventually(async () => (await inspector.pttl(key)) <= 1_000, 3000, 'touched within 500 ms');
+  });
+
   it('keeps the numbering and history of a watched channel from expiring while nobody publishes, and lets go once unwatched', async () => {
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
     const { backend, prefix } = await node({ historyTtlMs: 40_000 });

@@ -37,6 +37,7 @@ describe('server options: every refusal names the option, says what was expected
     [{ channels: [{ pattern: 'chat' }] }, 'Invalid option `channels[0].pattern`: expected two or three `:`-separated segments, received "chat"'],
     [{ channels: [{ pattern: 'chat:room$' }] }, 'Invalid option `channels[0].pattern`: expected segments of letters, digits, _ . @ = + ~ | -, `*` or `{userId}`, received "chat:room$"'],
     [{ handshakeTimeoutMs: 0 }, 'Invalid option `handshakeTimeoutMs`: expected an integer in [1, 2147483647], received 0'],
+    [{ historyTtlMs: 999 }, 'Invalid option `historyTtlMs`: expected an integer >= 1000, received 999'],
     [{ maxPayloads: 10 }, 'Invalid option `maxPayloads`: expected a known option, received a number'],
     [{ trustedProxies: '10.0.0.1' }, 'Invalid option `trustedProxies`: expected an array of IP addresses and CIDR ranges, received "10.0.0.1"'],
     [{ trustedProxies: ['10.0.0.0/33'] }, 'Invalid option `trustedProxies[0]`: expected an IP address or CIDR range (IPv4 or IPv6, like 10.0.0.0/8), received "10.0.0.0/33"'],
