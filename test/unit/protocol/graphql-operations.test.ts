@@ -356,24 +356,25 @@ describe('iterate(): results as an async iterator', () => {
     expect(await iterator.next()).toEqual({ value: undefined, done: true });
   });
 
-  it('throws the server error after the results that came before it', async () => {
+  /** An iteration that has read its one result, a server error ("boom") having arrived after it. */
+  async function failedAfterOneResult() {
     const { h } = graphql();
     await h.connect();
     const iterator = h.connection.iterate(subscription, { id: 's' });
     socketOf(h).push({ type: 'next', id: 's', payload: { n: 1 } });
     socketOf(h).push({ type: 'error', id: 's', payload: [{ message: 'boom' }] });
     expect(await iterator.next()).toEqual({ value: { n: 1 }, done: false });
+    return iterator;
+  }
+
+  it('throws the server error after the results that came before it', async () => {
+    const iterator = await failedAfterOneResult();
     await expect(iterator.next()).rejects.toMatchObject({ code: ErrorCode.SERVER_ERROR, message: 'GraphQL operation s failed: boom' });
     expect(await iterator.next()).toEqual({ value: undefined, done: true });
   });
 
   it('return() ends it with done, also when a server error had arrived and was not read yet', async () => {
-    const { h } = graphql();
-    await h.connect();
-    const iterator = h.connection.iterate(subscription, { id: 's' });
-    socketOf(h).push({ type: 'next', id: 's', payload: { n: 1 } });
-    socketOf(h).push({ type: 'error', id: 's', payload: [{ message: 'boom' }] });
-    expect(await iterator.next()).toEqual({ value: { n: 1 }, done: false });
+    const iterator = await failedAfterOneResult();
     expect(await iterator.return!()).toEqual({ value: undefined, done: true });
     expect(await iterator.next()).toEqual({ value: undefined, done: true });
   });

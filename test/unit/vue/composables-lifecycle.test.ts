@@ -100,6 +100,16 @@ describe('usePresence, usePresenceListener', () => {
   });
 });
 
+/** useTyping in a scope of its own, on a channel ref starting at chat:a, over a connected harness. */
+async function typingOnChannelRef() {
+  const h = harness();
+  await h.connect();
+  const channel = shallowRef('chat:a');
+  const scope = effectScope();
+  const api = scope.run(() => useTyping(channel, {}, h.connection))!;
+  return { h, channel, scope, api };
+}
+
 describe('useTyping', () => {
   it('shows only who types on its own channel', async () => {
     const h = harness();
@@ -126,11 +136,7 @@ describe('useTyping', () => {
   });
 
   it('start() while the channel ref moves a→b→a before the watcher runs: the typing on b stops when the ref leaves b', async () => {
-    const h = harness();
-    await h.connect();
-    const channel = shallowRef('chat:a');
-    const scope = effectScope();
-    const api = scope.run(() => useTyping(channel, {}, h.connection))!;
+    const { h, channel, scope, api } = await typingOnChannelRef();
     channel.value = 'chat:b';
     api.start(); // a keystroke in b's composer
     channel.value = 'chat:a'; // back before the watcher ran
@@ -141,11 +147,7 @@ describe('useTyping', () => {
   });
 
   it('start() after the channel ref moved, the scope ending before the watcher runs: the typing on the new channel stops', async () => {
-    const h = harness();
-    await h.connect();
-    const channel = shallowRef('chat:a');
-    const scope = effectScope();
-    const api = scope.run(() => useTyping(channel, {}, h.connection))!;
+    const { h, channel, scope, api } = await typingOnChannelRef();
     channel.value = 'chat:b';
     api.start();
     scope.stop();
