@@ -1,4 +1,4 @@
-import { addressRange } from '../server/client-address.js';
+import { proxyRanges } from '../server/client-address.js';
 
 /** One command-line flag: its name, and its value (`--name=value`, else the next argument), read on demand. */
 export interface Flag {
@@ -57,6 +57,12 @@ export function wholeNumber(flag: string, raw: string | undefined, min: number, 
   return n;
 }
 
+/** The value `raw` given to `flag`, one of `choices`. */
+export function choiceValue<T extends string>(flag: string, raw: string | undefined, choices: readonly T[]): T {
+  if (!choices.includes(raw as T)) throw new UsageError(`${flag} expects ${choices.join(' or ')}, got ${shown(raw)}`);
+  return raw as T;
+}
+
 /** The interface address `raw` given to `flag`. */
 export function hostValue(flag: string, raw: string | undefined): string {
   if (!raw || /[\s/]/.test(raw)) throw new UsageError(`${flag} expects an address such as 127.0.0.1, got ${shown(raw)}`);
@@ -65,7 +71,7 @@ export function hostValue(flag: string, raw: string | undefined): string {
 
 /** The IP address or CIDR range `raw` given to `flag`. */
 export function addressRangeValue(flag: string, raw: string | undefined): string {
-  if (raw === undefined || addressRange(raw) === undefined) throw new UsageError(`${flag} expects an IP address or CIDR range such as 10.0.0.0/8, got ${shown(raw)}`);
+  if (raw === undefined || proxyRanges(raw) === undefined) throw new UsageError(`${flag} expects an IP address, a CIDR range such as 10.0.0.0/8, loopback, linklocal or uniquelocal, got ${shown(raw)}`);
   return raw;
 }
 

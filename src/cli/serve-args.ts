@@ -1,4 +1,5 @@
-import { addressRangeValue, flags, hostValue, redisUrl, UsageError, wholeNumber } from './flags.js';
+import type { ForwardedHeader } from '../server/client-address.js';
+import { addressRangeValue, choiceValue, flags, hostValue, redisUrl, UsageError, wholeNumber } from './flags.js';
 
 export interface ServeArgs {
   /** Port to listen on (`0`: any free port). */
@@ -7,8 +8,10 @@ export interface ServeArgs {
   host: string;
   /** Redis URL to scale out over, if any. */
   redis: string | undefined;
-  /** Proxies whose `X-Forwarded-For` names the client (`trustedProxies`). */
+  /** Proxies whose forwarding header names the client (`trustedProxies`). */
   trustedProxies: string[];
+  /** The header they name it in (`forwardedHeader`). */
+  forwardedHeader: ForwardedHeader;
 }
 
 export interface TokenArgs {
@@ -29,7 +32,10 @@ export const serveUsage = `usage: socketchart serve [options]
   --host <addr>              interface to listen on (default 127.0.0.1)
   --redis <url>              scale out over this Redis (default: REDIS_URL when set; otherwise one node, in memory)
   --trusted-proxy <ip|cidr>  a reverse proxy or load balancer whose X-Forwarded-For names the client, for the
-                             per-address limits and logs (repeatable; default: none, the socket's address)
+                             per-address limits and logs (repeatable; also loopback, linklocal, uniquelocal;
+                             default: none, the socket's address)
+  --forwarded-header <name>  the header the trusted proxies name the client in: x-forwarded-for (default) or
+                             forwarded (RFC 7239)
   --help                     this text`;
 
 export const tokenUsage = `usage: socketchart token <userId> [--ttl <seconds>]
@@ -41,7 +47,7 @@ export const tokenUsage = `usage: socketchart token <userId> [--ttl <seconds>]
 
 /** Parses `socketchart serve`'s flags; throws UsageError for anything it does not know. */
 export function parseServeArgs(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = {}): ServeArgs | 'help' {
-  const args: ServeArgs = { port: 8080, host: '127.0.0.1', redis: undefined, trustedProxies: [] };
+  const args: ServeArgs = { port: 8080, host: '127.0.0.1', redis: undefined, trustedProxies: [], forwardedHeader: 'x-forwarded-for' };
   for (const { name, value, unexpected } of flags(argv)) {
     switch (name) {
       case '--help':
@@ -58,6 +64,9 @@ export function parseServeArgs(argv: readonly string[], env: Readonly<Record<str
         break;
       case '--trusted-proxy':
         args.trustedProxies.push(addressRangeValue('--trusted-proxy', value()));
+        break;
+      case '--forwarded-header':
+        args.forwardedHeader = choiceValue('--forwarded-header', value(), ['x-forwarded-for', 'forwarded']);
         break;
       default:
         throw unexpected();

@@ -35,7 +35,7 @@ export async function serve(argv: readonly string[], env: Readonly<Record<string
   let server;
   try {
     const { createServer } = await import('../server/index.js');
-    server = await createServer({ port: args.port, host: args.host, auth: { jwtSecret: env.JWT_SECRET }, channels: exampleChannels, redis: args.redis, trustedProxies: args.trustedProxies });
+    server = await createServer({ port: args.port, host: args.host, auth: { jwtSecret: env.JWT_SECRET }, channels: exampleChannels, redis: args.redis, trustedProxies: args.trustedProxies, forwardedHeader: args.forwardedHeader });
   } catch (error) {
     console.error(explained(error, args));
     return 1;

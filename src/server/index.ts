@@ -1,5 +1,6 @@
 export { createServer, type PublishResult, type SocketchartServer } from './create-server.js';
 export type { ServerOptions, ServerAuthOptions, RedisBackendOptions, RedisConnectionOptions, ServerMetricsOptions } from './options.js';
+export type { ForwardedHeader } from './client-address.js';
 export type { Identity, TokenMode, VerifiedToken, VerifyToken } from './auth.js';
 export { createToken, type CreateTokenOptions } from './tokens.js';
 export { MissingDependencyError, type ServerDependency } from './dependencies.js';

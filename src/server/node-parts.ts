@@ -42,12 +42,13 @@ export function createNodeParts(options: ResolvedServerOptions, clock?: Pick<Clo
       perUser: options.userRateLimits,
       unauthenticated: options.unauthenticatedRateLimit,
       floodThreshold: options.floodThreshold,
+      ipv6ClientPrefix: options.ipv6ClientPrefix,
       maxTracked: MAX_TRACKED_SUBJECTS,
     },
     clock ?? steadyClock,
     clock ?? systemClock,
   );
-  const backend = createBackend({ ...options, logger }, limits);
+  const backend = createBackend({ ...options, logger }, limits, clock ?? steadyClock);
   const hub = new Hub({
     backend,
     authorizer: new ChannelAuthorizer(options.channels),
@@ -69,8 +70,8 @@ export function createNodeParts(options: ResolvedServerOptions, clock?: Pick<Clo
   return { logger, metrics, limits, backend, hub, authenticate, clock: clock ?? steadyClock };
 }
 
-function createBackend(options: ResolvedServerOptions, limits: ServerRateLimits): Backend {
+function createBackend(options: ResolvedServerOptions, limits: ServerRateLimits, clock: Pick<Clock, 'now'>): Backend {
   const { retention, historyTtlMs, dedupWindowMs } = options;
-  if (!options.redis) return new MemoryBackend({ retention, historyMaxBytes: options.historyMaxBytes, historyTtlMs, dedupWindowMs, buckets: limits.userBuckets });
+  if (!options.redis) return new MemoryBackend({ retention, historyMaxBytes: options.historyMaxBytes, historyTtlMs, dedupWindowMs, clock, buckets: limits.userBuckets });
   return new RedisBackend({ redis: options.redis, nodeId: options.nodeId, retention, historyTtlMs, dedupWindowMs, logger: options.logger });
 }

@@ -5,7 +5,7 @@ import type * as Zod from 'zod';
 import { InvalidOptionError } from '../protocol/errors.js';
 import type { VerifyToken } from './auth.js';
 import { patternProblem } from './channels.js';
-import { addressRange } from './client-address.js';
+import { proxyRanges } from './client-address.js';
 import type { Logger } from './logger.js';
 import { normalizeOrigin } from './origin.js';
 import { dependencies } from './dependencies.js';
@@ -66,8 +66,8 @@ const rateLimits = z.record(nonEmpty, rateLimit, expecting('an object of { perMi
 
 const secret = z.custom<string | Uint8Array>(isSecret, expecting(SECRET_RULE));
 
-const addressOrRange = 'an IP address or CIDR range (IPv4 or IPv6, like 10.0.0.0/8)';
-const trustedProxy = text(addressOrRange).refine((entry) => addressRange(entry) !== undefined, expecting(addressOrRange));
+const addressOrRange = 'an IP address, a CIDR range (IPv4 or IPv6, like 10.0.0.0/8), loopback, linklocal or uniquelocal';
+const trustedProxy = text(addressOrRange).refine((entry) => proxyRanges(entry) !== undefined, expecting(addressOrRange));
 
 const redisUrl = text('a redis:// or rediss:// URL').regex(/^rediss?:\/\/\S*$/, expecting('a redis:// or rediss:// URL'));
 
@@ -116,6 +116,8 @@ const schema = object({
   unauthenticatedRateLimit: rateLimit.optional(),
   floodThreshold: positiveInt.optional(),
   trustedProxies: array(trustedProxy, 'an array of IP addresses and CIDR ranges').optional(),
+  forwardedHeader: z.enum(['x-forwarded-for', 'forwarded'], expecting("'x-forwarded-for' or 'forwarded'")).optional(),
+  ipv6ClientPrefix: integer(0, 128).optional(),
   maxPayload: integer(256, 64 * 1024 * 1024).optional(),
   maxFrameDepth: integer(2, 256).optional(),
   maxFrameItems: positiveInt.optional(),

@@ -5,7 +5,7 @@ import type { Registry } from 'prom-client';
 import type { TokenMode, VerifyToken } from './auth.js';
 import { defaultChannelRules, type ChannelRule } from './channels.js';
 import type { RateLimit } from '../policy/rate-limiter.js';
-import { TrustedProxies } from './client-address.js';
+import { TrustedProxies, type ForwardedHeader } from './client-address.js';
 import type { JsonBounds } from './json-bounds.js';
 import { createDefaultLogger, type Logger } from './logger.js';
 import { validateOptions } from './options-schema.js';
@@ -135,12 +135,26 @@ export interface ServerOptions {
   /** Refused frames within 10 s (per user, or per address before authentication) after which the connection is closed with 4029. @default 50 */
   floodThreshold?: number;
   /**
-   * Reverse proxies and load balancers (IPv4 or IPv6 addresses and CIDR ranges, `10.0.0.0/8`) whose
-   * `X-Forwarded-For` names the client: every per-address limit and log field takes the first hop from the right
-   * that is not one of them. A socket from any other address is the client itself, whatever it forwards.
+   * Reverse proxies and load balancers (IPv4 or IPv6 addresses, CIDR ranges such as `10.0.0.0/8`, and
+   * `loopback`, `linklocal`, `uniquelocal` for the private ranges) whose `forwardedHeader` names the client:
+   * every per-address limit and log field takes the first hop from the right that is not one of them. A socket
+   * from any other address is the client itself, whatever it forwards.
    * @default [] (no proxy trusted: the socket's remote address)
    */
   trustedProxies?: readonly string[];
+  /**
+   * The header the `trustedProxies` name the client in: `X-Forwarded-For`, or RFC 7239 `Forwarded` (the `for=`
+   * of each element; `for="[2001:db8::1]:4711"`). Name the one the proxies write: the other one is the client's own.
+   * @default 'x-forwarded-for'
+   */
+  forwardedHeader?: ForwardedHeader;
+  /**
+   * IPv6 clients are charged per-address limits by network: every address of one `/ipv6ClientPrefix` network is
+   * one client, since a home, phone or server is given a whole network (at least a /64) to pick addresses from.
+   * Logs show each client's own address. `128` charges each address alone.
+   * @default 64
+   */
+  ipv6ClientPrefix?: number;
   /** Largest inbound frame in bytes; larger closes the socket with 1009. @default 65536 */
   maxPayload?: number;
   /** Deepest nesting of objects and arrays in an inbound frame (the frame itself is level 1); deeper frames are refused. @default 32 */
@@ -230,6 +244,7 @@ export interface ResolvedServerOptions {
   unauthenticatedRateLimit: RateLimit;
   floodThreshold: number;
   trustedProxies: TrustedProxies;
+  ipv6ClientPrefix: number;
   maxPayload: number;
   frameBounds: JsonBounds;
   maxConnections: number;
@@ -291,7 +306,8 @@ export function resolveOptions(input: ServerOptions): ResolvedServerOptions {
     userRateLimits: { ...rateLimits, ...options.userRateLimits },
     unauthenticatedRateLimit: options.unauthenticatedRateLimit ?? { perMinute: 300, burst: 60 },
     floodThreshold: options.floodThreshold ?? 50,
-    trustedProxies: new TrustedProxies(options.trustedProxies ?? []),
+    trustedProxies: new TrustedProxies(options.trustedProxies ?? [], options.forwardedHeader),
+    ipv6ClientPrefix: options.ipv6ClientPrefix ?? 64,
     maxPayload: options.maxPayload ?? 64 * 1024,
     frameBounds: { maxDepth: options.maxFrameDepth ?? 32, maxItems: options.maxFrameItems ?? 10_000 },
     maxConnections: options.maxConnections ?? 10_000,

@@ -1,6 +1,7 @@
 import type { Clock } from '../environment/clock.js';
 import type { RateLimit } from '../policy/rate-limiter.js';
 import { RateLimitScope, type RateLimitStatus } from '../protocol/wire.js';
+import { addressBudgetKey } from './client-address.js';
 import { FloodMeter } from './flood-meter.js';
 import { chargeAll, LimitTable, type Charge, type ChargeResult } from './limit-table.js';
 
@@ -41,6 +42,8 @@ export interface RateLimitSettings {
   floodThreshold: number;
   /** Most users, and most addresses, whose buckets and flood counts are kept. */
   maxTracked: number;
+  /** Bits of an IPv6 address that name the client (see `ipv6ClientPrefix`); 128 when absent. */
+  ipv6ClientPrefix?: number;
 }
 
 /** Who is charged besides the connection: its user once authenticated, its remote address before. */
@@ -114,7 +117,7 @@ export class ServerRateLimits {
   }
 
   private subjectCharge(subject: Subject, scope: string): Charge {
-    if (subject.kind === 'address') return { table: this.addresses, key: subject.id, limit: this.settings.unauthenticated };
+    if (subject.kind === 'address') return { table: this.addresses, key: this.addressKey(subject.id), limit: this.settings.unauthenticated };
     return { table: this.users, ...this.userCharge(subject.id, scope) };
   }
 
@@ -224,7 +227,7 @@ export class ServerRateLimits {
   }
 
   private flood(subject: Subject): FloodMeter {
-    const key = `${subject.kind}\n${subject.id}`;
+    const key = subject.kind === 'user' ? `user\n${subject.id}` : `address\n${this.addressKey(subject.id)}`;
     let meter = this.floods.get(key);
     if (meter) {
       this.floods.delete(key);
@@ -236,15 +239,20 @@ export class ServerRateLimits {
     return meter;
   }
 
+  private addressKey(address: string): string {
+    return addressBudgetKey(address, this.settings.ipv6ClientPrefix ?? 128);
+  }
+
   /** Charges an unauthenticated frame or a failed authentication to the remote address. */
   chargeAddress(address: string): ChargeResult {
-    return this.addresses.take(address, this.settings.unauthenticated);
+    return this.addresses.take(this.addressKey(address), this.settings.unauthenticated);
   }
 
   /** Ms the address must wait before it may open a socket again, or 0. */
   addressWait(address: string): number {
     const { unauthenticated } = this.settings;
-    return this.addresses.available(address, unauthenticated) + 1e-9 < 1 ? this.addresses.refuse(address, unauthenticated) : 0;
+    const key = this.addressKey(address);
+    return this.addresses.available(key, unauthenticated) + 1e-9 < 1 ? this.addresses.refuse(key, unauthenticated) : 0;
   }
 
   /** Forgets full buckets and quiet flood counts. */

@@ -126,7 +126,7 @@ export function createUpgradeHandler(ctx: UpgradeContext): {
       wss.handleUpgrade(request, socket, head, (ws) => ws.terminate()); // ws refuses it, as it would after a token check
       return;
     }
-    const ip = options.trustedProxies.clientAddress(request.socket.remoteAddress, request.headers['x-forwarded-for']);
+    const ip = options.trustedProxies.clientAddress(request.socket.remoteAddress, request.headers[options.trustedProxies.header]);
     const meta: HandshakeMeta = { ip, path: loggableUrl(request.url), protocols: loggableProtocols(offeredProtocols(request)) };
     const origin = checkOrigin(request.headers.origin, options.origin);
     if (!origin.ok) {

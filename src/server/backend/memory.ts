@@ -1,3 +1,4 @@
+import type { Clock } from '../../environment/clock.js';
 import type { PresenceMember } from '../../protocol/wire.js';
 import type { HistoryRead, StoredMessage } from '../history.js';
 import type { LimitTable } from '../limit-table.js';
@@ -11,6 +12,8 @@ export interface MemoryBackendOptions {
   historyMaxBytes: number;
   historyTtlMs: number;
   dedupWindowMs: number;
+  /** The time publish ids are remembered in: one that never goes back, so a wall clock stepped neither keeps nor forgets them early. */
+  clock: Pick<Clock, 'now'>;
   /** Most remembered publish ids; the oldest are forgotten first. */
   maxDedupEntries?: number;
   /** Where appends are charged to their rate limit buckets. */
@@ -81,7 +84,8 @@ export class MemoryBackend implements Backend {
 
   async append(ch: string, input: AppendInput): Promise<AppendResult> {
     const now = Date.now();
-    this.forgetExpiredIds(now);
+    const idNow = this.options.clock.now();
+    this.forgetExpiredIds(idNow);
     const remembered = input.dedupKey === undefined ? undefined : this.dedup.get(input.dedupKey);
     if (remembered) return { outcome: 'stored', seq: remembered.seq, duplicate: true };
     if (input.charge) {
@@ -93,14 +97,14 @@ export class MemoryBackend implements Backend {
     if (input.event !== undefined) unnumbered.event = input.event;
     if (input.from !== undefined) unnumbered.from = input.from;
     const message = this.history.append(ch, unnumbered, now);
-    if (input.dedupKey !== undefined) this.dedup.set(input.dedupKey, { seq: message.seq, expiresAt: now + this.options.dedupWindowMs });
+    if (input.dedupKey !== undefined) this.dedup.set(input.dedupKey, { seq: message.seq, expiresAt: idNow + this.options.dedupWindowMs });
     this.listener?.message(ch, message);
     return { outcome: 'stored', seq: message.seq, duplicate: false };
   }
 
   async repeatOf(dedupKey: string): Promise<number | undefined> {
     const remembered = this.dedup.get(dedupKey);
-    return remembered && remembered.expiresAt > Date.now() ? remembered.seq : undefined;
+    return remembered && remembered.expiresAt > this.options.clock.now() ? remembered.seq : undefined;
   }
 
   async read(ch: string, since: number, limit: number): Promise<HistoryRead> {
@@ -221,7 +225,7 @@ export class MemoryBackend implements Backend {
 
   private sweep(now: number): void {
     this.history.sweep(now);
-    this.forgetExpiredIds(now);
+    this.forgetExpiredIds(this.options.clock.now());
   }
 
   async close(): Promise<void> {

@@ -47,6 +47,37 @@ describe('clients behind a trusted proxy (trustedProxies, X-Forwarded-For)', () 
     await victim.close();
   });
 
+  it('charges an IPv6 client’s whole /64 one budget: new addresses of its network are no new budget, another network is', async () => {
+    const log = captureLogger();
+    const server = await start({ ...smallBudget, trustedProxies: ['127.0.0.1'], logger: log.logger });
+    const codes: number[] = [];
+    for (const address of ['2001:db8:1:2::a1', '2001:db8:1:2::a2', '2001:DB8:1:2:b3::a3', '2001:db8:1:2:ffff:ffff:ffff:ffff']) codes.push(...(await failLogins(server, [address], 1)));
+    expect(codes).toEqual([4001, 4001, 4001, 4029]);
+    expect(log.lines().filter((line) => line.msg === 'address over its unauthenticated rate limit').map((line) => line.ip), 'logged by its own address').toEqual(['2001:db8:1:2:ffff:ffff:ffff:ffff']);
+    const neighbour = await connectAs(server, 'bob', {}, forwarded('2001:db8:1:3::a1'));
+    await neighbour.close();
+  });
+
+  it('charges each IPv6 address its own budget with ipv6ClientPrefix 128', async () => {
+    const server = await start({ ...smallBudget, trustedProxies: ['127.0.0.1'], ipv6ClientPrefix: 128 });
+    const codes: number[] = [];
+    for (const host of ['a1', 'a2', 'a3', 'a4']) codes.push(...(await failLogins(server, [`2001:db8:1:2::${host}`], 1)));
+    expect(codes).toEqual([4001, 4001, 4001, 4001]);
+  });
+
+  it('reads the client from RFC 7239 Forwarded when told to, and then ignores X-Forwarded-For', async () => {
+    const server = await start({ ...smallBudget, trustedProxies: ['loopback'], forwardedHeader: 'forwarded' });
+    const codes: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const client = await open(wsUrl(server), undefined, { headers: { Forwarded: 'for="[2001:db8:9::1]:443";proto=https', 'X-Forwarded-For': `198.51.100.${i}` } });
+      client.send({ type: 'auth', token: await mintToken({ sub: 'x', secret: 'another-secret-that-is-32-bytes-long!!' }) });
+      codes.push((await client.closed).code);
+    }
+    expect(codes).toEqual([4001, 4001, 4001, 4029]);
+    const neighbour = await connectAs(server, 'bob', {}, { headers: { Forwarded: 'for=203.0.113.7' } });
+    await neighbour.close();
+  });
+
   it('ignores X-Forwarded-For from a socket that is no trusted proxy: forged addresses share the socket address’s budget', async () => {
     const server = await start(smallBudget);
     expect(await failLogins(server, ['203.0.113.7'], 3)).toEqual([4001, 4001, 4001]);

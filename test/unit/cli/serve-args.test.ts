@@ -7,18 +7,23 @@ const redisWithPassword = 'redis://default:hunter2pw@cache.example:6379';
 
 describe('socketchart serve flags', () => {
   it('listens on loopback port 8080, one node in memory, trusting no proxy, unless told otherwise', () => {
-    expect(parseServeArgs([])).toEqual({ port: 8080, host: '127.0.0.1', redis: undefined, trustedProxies: [] });
+    expect(parseServeArgs([])).toEqual({ port: 8080, host: '127.0.0.1', redis: undefined, trustedProxies: [], forwardedHeader: 'x-forwarded-for' });
   });
 
   it('reads --port, --host and --redis, with or without =', () => {
-    expect(parseServeArgs(['--port', '0', '--host=::1', '--redis', 'redis://127.0.0.1:6390'])).toEqual({ port: 0, host: '::1', redis: 'redis://127.0.0.1:6390', trustedProxies: [] });
+    expect(parseServeArgs(['--port', '0', '--host=::1', '--redis', 'redis://127.0.0.1:6390'])).toEqual({ port: 0, host: '::1', redis: 'redis://127.0.0.1:6390', trustedProxies: [], forwardedHeader: 'x-forwarded-for' });
     expect(parseServeArgs(['--help'])).toBe('help');
   });
 
   it('scales out over REDIS_URL when it is set, and --redis wins over it', () => {
     expect(parseServeArgs([], { REDIS_URL: 'redis://a:6379' })).toMatchObject({ redis: 'redis://a:6379' });
     expect(parseServeArgs(['--redis=rediss://b:6380'], { REDIS_URL: 'redis://a:6379' })).toMatchObject({ redis: 'rediss://b:6380' });
-    expect(parseServeArgs([], { REDIS_URL: '' })).toEqual({ port: 8080, host: '127.0.0.1', redis: undefined, trustedProxies: [] });
+    expect(parseServeArgs([], { REDIS_URL: '' })).toEqual({ port: 8080, host: '127.0.0.1', redis: undefined, trustedProxies: [], forwardedHeader: 'x-forwarded-for' });
+  });
+
+  it('reads the client from the header --forwarded-header names, and takes the named ranges for --trusted-proxy', () => {
+    expect(parseServeArgs(['--trusted-proxy', 'loopback', '--forwarded-header', 'forwarded'])).toMatchObject({ trustedProxies: ['loopback'], forwardedHeader: 'forwarded' });
+    expect(parseServeArgs(['--forwarded-header=x-forwarded-for', '--trusted-proxy=uniquelocal'])).toMatchObject({ trustedProxies: ['uniquelocal'], forwardedHeader: 'x-forwarded-for' });
   });
 
   it('trusts the X-Forwarded-For of each --trusted-proxy, an address or CIDR range, given as often as needed', () => {
@@ -30,9 +35,11 @@ describe('socketchart serve flags', () => {
     [['--port', ''], /--port expects/],
     [['--host'], /--host expects/],
     [['--redis', 'localhost:6379'], /--redis expects a redis:\/\/ or rediss:\/\/ URL/],
-    [['--trusted-proxy', 'nginx.internal'], /--trusted-proxy expects an IP address or CIDR range such as 10\.0\.0\.0\/8, got "nginx.internal"/],
-    [['--trusted-proxy', '10.0.0.0/33'], /--trusted-proxy expects an IP address or CIDR range/],
-    [['--trusted-proxy'], /--trusted-proxy expects an IP address or CIDR range such as 10\.0\.0\.0\/8, got nothing/],
+    [['--trusted-proxy', 'nginx.internal'], /--trusted-proxy expects an IP address, a CIDR range such as 10\.0\.0\.0\/8, loopback, linklocal or uniquelocal, got "nginx.internal"/],
+    [['--trusted-proxy', '10.0.0.0/33'], /--trusted-proxy expects an IP address, a CIDR range/],
+    [['--forwarded-header', 'x-real-ip'], /--forwarded-header expects x-forwarded-for or forwarded, got "x-real-ip"/],
+    [['--forwarded-header'], /--forwarded-header expects x-forwarded-for or forwarded, got nothing/],
+    [['--trusted-proxy'], /--trusted-proxy expects an IP address, a CIDR range such as 10\.0\.0\.0\/8, loopback, linklocal or uniquelocal, got nothing/],
     [['--verbose'], /unknown option/],
     [['--help=no'], /--help takes no value/],
   ])('rejects %j with a usage error', (argv, message) => {

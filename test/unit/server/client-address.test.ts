@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addressRange, canonicalAddress, MAX_FORWARDED_HOPS, TrustedProxies } from '../../../src/server/client-address.js';
+import { addressBudgetKey, addressRange, canonicalAddress, MAX_FORWARDED_HOPS, proxyRanges, TrustedProxies } from '../../../src/server/client-address.js';
 
 const trusting = (...entries: string[]) => new TrustedProxies(entries);
 
@@ -80,6 +80,37 @@ describe('the client address behind trusted proxies (X-Forwarded-For)', () => {
   });
 });
 
+describe('the client address behind trusted proxies (RFC 7239 Forwarded)', () => {
+  const proxies = new TrustedProxies(['10.0.0.0/8', '2001:db8:a::/48'], 'forwarded');
+
+  it('reads the for= of each element from the right, skipping trusted hops, as with X-Forwarded-For', () => {
+    expect(proxies.clientAddress('10.0.0.2', 'for=203.0.113.7')).toBe('203.0.113.7');
+    expect(proxies.clientAddress('10.0.0.2', 'for=198.51.100.1, for=203.0.113.7;proto=https;by=10.0.0.2, for=10.1.1.1')).toBe('203.0.113.7');
+    expect(proxies.clientAddress('10.0.0.2', ['for=198.51.100.1', 'for=10.1.1.1'])).toBe('198.51.100.1');
+    expect(proxies.clientAddress('10.0.0.2', 'proto=https; FOR = 203.0.113.7 ;host=example.com')).toBe('203.0.113.7');
+  });
+
+  it('takes quoted nodes with ports, IPv6 in brackets, and obfuscated ports', () => {
+    expect(proxies.clientAddress('10.0.0.2', 'for="203.0.113.7:47011"')).toBe('203.0.113.7');
+    expect(proxies.clientAddress('10.0.0.2', 'for="[2001:DB8:CAFE::17]:4711"')).toBe('2001:db8:cafe::17');
+    expect(proxies.clientAddress('10.0.0.2', 'for="[2001:db8:cafe::17]"')).toBe('2001:db8:cafe::17');
+    expect(proxies.clientAddress('10.0.0.2', 'for="[::ffff:203.0.113.7]:_port-1"')).toBe('203.0.113.7');
+    expect(proxies.clientAddress('2001:db8:a::1', 'for="[2001:db8:b::9]", for="[2001:db8:a:1::2]"')).toBe('2001:db8:b::9');
+  });
+
+  it('stops at an element that names no address and takes the last trusted one', () => {
+    for (const element of ['for=unknown', 'for=_hidden', 'proto=https', 'for=2001:db8::1', 'for="203.0.113.7', 'for=[2001:db8::1]x', 'for="example.com"', 'for=', 'for="203.0.113.7:"', 'for="203.0.113.7:123456"', '']) {
+      expect(proxies.clientAddress('10.0.0.2', `for=198.51.100.1, ${element}`), element).toBe('10.0.0.2');
+      expect(proxies.clientAddress('10.0.0.2', `for=198.51.100.1, ${element}, for=10.7.7.7`), element).toBe('10.7.7.7');
+    }
+  });
+
+  it('ignores X-Forwarded-For spelling in Forwarded, and Forwarded from a socket that is no trusted proxy', () => {
+    expect(proxies.clientAddress('10.0.0.2', '203.0.113.7')).toBe('10.0.0.2');
+    expect(proxies.clientAddress('198.51.100.9', 'for=203.0.113.7')).toBe('198.51.100.9');
+  });
+});
+
 describe('trusted proxy entries', () => {
   it('takes IPv4 and IPv6 addresses and CIDR ranges, an IPv4-mapped one as IPv4', () => {
     expect(addressRange('192.0.2.10')).toEqual({ address: '192.0.2.10', prefix: 32, family: 'ipv4' });
@@ -96,10 +127,55 @@ describe('trusted proxy entries', () => {
     }
   });
 
+  it('takes the named ranges loopback, linklocal and uniquelocal, in both families', () => {
+    expect(proxyRanges('loopback')).toEqual([
+      { address: '127.0.0.0', prefix: 8, family: 'ipv4' },
+      { address: '::1', prefix: 128, family: 'ipv6' },
+    ]);
+    const trusts = (entry: string, address: string) => new TrustedProxies([entry]).clientAddress(address, '203.0.113.7') === '203.0.113.7';
+    for (const address of ['127.0.0.1', '127.255.0.9', '::1', '::ffff:127.0.0.1']) expect(trusts('loopback', address), address).toBe(true);
+    for (const address of ['169.254.1.1', 'fe80::1', 'febf::1']) expect(trusts('linklocal', address), address).toBe(true);
+    for (const address of ['10.9.9.9', '172.16.0.1', '172.31.255.255', '192.168.1.1', 'fc00::1', 'fdff::1']) expect(trusts('uniquelocal', address), address).toBe(true);
+    for (const [entry, address] of [['loopback', '128.0.0.1'], ['loopback', '::2'], ['linklocal', 'fec0::1'], ['uniquelocal', '172.32.0.1'], ['uniquelocal', '192.169.0.1'], ['uniquelocal', 'fe00::1'], ['uniquelocal', '127.0.0.1']] as const) {
+      expect(trusts(entry, address), `${entry} ${address}`).toBe(false);
+    }
+    expect(proxyRanges('Loopback'), 'names are exact').toBeUndefined();
+    expect(proxyRanges('toString'), 'nothing inherited is a name').toBeUndefined();
+    expect(proxyRanges('10.0.0.0/8')).toEqual([{ address: '10.0.0.0', prefix: 8, family: 'ipv4' }]);
+  });
+
   it('writes an address canonically: IPv6 in lower case and compressed, IPv4-mapped as IPv4; anything else is no address', () => {
     expect(canonicalAddress('2001:0DB8:0000::0001')).toBe('2001:db8::1');
     expect(canonicalAddress('::ffff:192.0.2.1')).toBe('192.0.2.1');
     expect(canonicalAddress('203.0.113.7')).toBe('203.0.113.7');
     for (const text of ['example.com', '203.0.113.7 ', '1.2.3', '::ffff:1.2.3.256']) expect(canonicalAddress(text), text).toBeUndefined();
+  });
+});
+
+describe('the key of a client in per-address budgets', () => {
+  it('is an IPv4 address itself, whatever the IPv6 prefix', () => {
+    expect(addressBudgetKey('203.0.113.7', 64)).toBe('203.0.113.7');
+    expect(addressBudgetKey('::ffff:203.0.113.7', 64), 'IPv4-mapped').toBe('203.0.113.7');
+  });
+
+  it('is the network of an IPv6 address, its first ipv6Prefix bits, in any spelling', () => {
+    expect(addressBudgetKey('2001:db8:1:2::a1', 64)).toBe('2001:db8:1:2::/64');
+    expect(addressBudgetKey('2001:DB8:1:2:ffff:ffff:ffff:ffff', 64)).toBe('2001:db8:1:2::/64');
+    expect(addressBudgetKey('2001:db8:1:2::a1', 56)).toBe('2001:db8:1::/56');
+    expect(addressBudgetKey('2001:db8:1:ff::1', 60)).toBe('2001:db8:1:f0::/60');
+    expect(addressBudgetKey('2001:db8:1:2:8000::1', 65)).toBe('2001:db8:1:2:8000::/65');
+    expect(addressBudgetKey('2001:db8:1:2:7fff::1', 65)).toBe('2001:db8:1:2::/65');
+    expect(addressBudgetKey('fe80::1', 0)).toBe('::/0');
+    expect(addressBudgetKey('::1.2.3.4', 112), 'an IPv4-compatible tail').toBe('::1.2.0.0/112');
+  });
+
+  it('is the IPv6 address itself with a prefix of 128', () => {
+    expect(addressBudgetKey('2001:db8:1:2::a1', 128)).toBe('2001:db8:1:2::a1');
+    expect(addressBudgetKey('2001:DB8:0::A1', 128)).toBe('2001:db8::a1');
+  });
+
+  it('is what it was given when that is no address', () => {
+    expect(addressBudgetKey('', 64)).toBe('');
+    expect(addressBudgetKey('unix-socket', 64)).toBe('unix-socket');
   });
 });

@@ -14,6 +14,7 @@ async function started(maxDedupEntries?: number, historyMaxBytes = 1_000_000) {
     historyMaxBytes,
     historyTtlMs: HISTORY_TTL_MS,
     dedupWindowMs: DEDUP_WINDOW_MS,
+    clock: Date,
     ...(maxDedupEntries === undefined ? {} : { maxDedupEntries }),
     buckets: new LimitTable(Date, 100),
   });

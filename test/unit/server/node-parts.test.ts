@@ -44,3 +44,26 @@ it('tells reset_at in wall clock ms after the wall clock is stepped back', () =>
   const verdict = take();
   expect(verdict.ok && verdict.announce?.reset_at).toBe(Date.now() + 1000);
 });
+
+it('forgets a publish id once its dedup window has passed, though the wall clock is stepped back an hour meanwhile', async () => {
+  vi.useFakeTimers({ toFake: ['Date', 'performance'] });
+  const { backend } = createNodeParts(resolveOptions({ port: 0, logger: pino({ level: 'silent' }), auth: { verify: async (token) => ({ userId: token }) }, dedupWindowMs: 10_000 }));
+  const publish = (dedupKey: string) => backend.append('chat:a', { dataJson: '1', ts: Date.now(), id: dedupKey, dedupKey });
+  await publish('before');
+  vi.setSystemTime(Date.now() - HOUR);
+  await publish('k');
+  vi.advanceTimersByTime(10_000);
+  expect(await backend.repeatOf('k')).toBeUndefined();
+  expect(await publish('k')).toMatchObject({ outcome: 'stored', duplicate: false });
+  expect(backend.sizes().dedupIds).toBe(1);
+});
+
+it('answers a repeat within the dedup window as a duplicate, though the wall clock is stepped forward an hour meanwhile', async () => {
+  vi.useFakeTimers({ toFake: ['Date', 'performance'] });
+  const { backend } = createNodeParts(resolveOptions({ port: 0, logger: pino({ level: 'silent' }), auth: { verify: async (token) => ({ userId: token }) }, dedupWindowMs: 10_000 }));
+  const publish = () => backend.append('chat:a', { dataJson: '1', ts: Date.now(), id: 'k', dedupKey: 'k' });
+  const first = await publish();
+  vi.setSystemTime(Date.now() + HOUR);
+  vi.advanceTimersByTime(1000);
+  expect(await publish()).toEqual({ ...first, duplicate: true });
+});

@@ -40,8 +40,12 @@ describe('server options: every refusal names the option, says what was expected
     [{ historyTtlMs: 999 }, 'Invalid option `historyTtlMs`: expected an integer >= 1000, received 999'],
     [{ maxPayloads: 10 }, 'Invalid option `maxPayloads`: expected a known option, received a number'],
     [{ trustedProxies: '10.0.0.1' }, 'Invalid option `trustedProxies`: expected an array of IP addresses and CIDR ranges, received "10.0.0.1"'],
-    [{ trustedProxies: ['10.0.0.0/33'] }, 'Invalid option `trustedProxies[0]`: expected an IP address or CIDR range (IPv4 or IPv6, like 10.0.0.0/8), received "10.0.0.0/33"'],
-    [{ trustedProxies: ['::1', 'nginx.internal'] }, 'Invalid option `trustedProxies[1]`: expected an IP address or CIDR range (IPv4 or IPv6, like 10.0.0.0/8), received "nginx.internal"'],
+    [{ trustedProxies: ['10.0.0.0/33'] }, 'Invalid option `trustedProxies[0]`: expected an IP address, a CIDR range (IPv4 or IPv6, like 10.0.0.0/8), loopback, linklocal or uniquelocal, received "10.0.0.0/33"'],
+    [{ trustedProxies: ['::1', 'nginx.internal'] }, 'Invalid option `trustedProxies[1]`: expected an IP address, a CIDR range (IPv4 or IPv6, like 10.0.0.0/8), loopback, linklocal or uniquelocal, received "nginx.internal"'],
+    [{ trustedProxies: ['Loopback'] }, 'Invalid option `trustedProxies[0]`: expected an IP address, a CIDR range (IPv4 or IPv6, like 10.0.0.0/8), loopback, linklocal or uniquelocal, received "Loopback"'],
+    [{ forwardedHeader: 'x-real-ip' }, "Invalid option `forwardedHeader`: expected 'x-forwarded-for' or 'forwarded', received \"x-real-ip\""],
+    [{ ipv6ClientPrefix: 129 }, 'Invalid option `ipv6ClientPrefix`: expected an integer in [0, 128], received 129'],
+    [{ ipv6ClientPrefix: 64.5 }, 'Invalid option `ipv6ClientPrefix`: expected an integer in [0, 128], received 64.5'],
   ])('%j → %s', (patch, message) => {
     expect(refusal(patch).message).toBe(message);
   });
@@ -158,6 +162,12 @@ describe('server option defaults, as documented', () => {
     const { resolveOptions } = await import('../../../src/server/options.js');
     expect(resolveOptions(base()).trustedProxies.clientAddress('127.0.0.1', '203.0.113.7')).toBe('127.0.0.1');
     expect(resolveOptions({ ...base(), trustedProxies: ['127.0.0.1', '2001:db8::/32'] }).trustedProxies.clientAddress('127.0.0.1', '203.0.113.7')).toBe('203.0.113.7');
+  });
+
+  it('charges an IPv6 client by its /64 unless told otherwise', async () => {
+    const { resolveOptions } = await import('../../../src/server/options.js');
+    expect(resolveOptions(base()).ipv6ClientPrefix).toBe(64);
+    expect(resolveOptions({ ...base(), ipv6ClientPrefix: 128 }).ipv6ClientPrefix).toBe(128);
   });
 
   it('gives each user the resolved per-connection limits unless told otherwise', async () => {

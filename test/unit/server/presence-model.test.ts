@@ -14,6 +14,7 @@ async function memoryPresence(): Promise<{ system: PresenceSystem; close: () => 
     historyMaxBytes: 1_000_000,
     historyTtlMs: 30_000,
     dedupWindowMs: 10_000,
+    clock: Date,
     buckets: new LimitTable(Date, 100),
   });
   await backend.start({ message: () => undefined, channelSignal: () => undefined, globalSignal: () => undefined, recovered: () => undefined, status: () => undefined });
