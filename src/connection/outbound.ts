@@ -168,9 +168,9 @@ export class Outbound {
       this.outbox?.keepUntil(acked, frame, { key: id, channel: options.channel, priority: options.priority ?? 'normal', ttlMs: options.ttl ?? this.host.options.queue.defaultTtlMs, ack: true });
     });
     if (!acked) return written.then(() => Promise.reject(finalFormatError('The message was not sent')));
+    // an abort gave it up at once: its id may be in flight again, for another message
     written.then(
-      () => acks.written(id),
-      // an abort while queued gave it up at once: its id may be in flight again, for another message
+      () => signal?.aborted || acks.written(id),
       (error: SocketchartError) => error === signal?.reason || acks.fail(id, error),
     );
     if (signal) {

@@ -41,10 +41,11 @@ export class Router {
   private channels: Map<string, ChannelEntry> | undefined;
   private any: Set<Subscription> | undefined;
   /**
-   * Channels unsubscribed on this socket while their subscribe was pending: until the server answers the unsubscribe
-   * (or a subscribe), a refusal of one concerns that old subscribe. Kept once the server is heard confirming a subscribe.
+   * Per channel, the answers still due to subscribes unsubscribed on this socket while pending: two each (to the
+   * subscribe and to the unsubscribe), one for the oldest once its subscribe is answered. Until they come, a refusal
+   * concerns those old subscribes. Kept once the server is heard confirming a subscribe.
    */
-  private pending: Set<string> | undefined;
+  private pending: Map<string, number> | undefined;
 
   /** `released`: told when the last listener of a channel leaves. */
   constructor(private readonly released?: (channel: string) => void) {}
@@ -63,7 +64,7 @@ export class Router {
         if (!current.subscriptions.delete(subscription)) return false;
         if (current.subscriptions.size > 0 || channels.get(channel) !== current) return false;
         channels.delete(channel);
-        if (current.lastSeq === undefined) this.pending?.add(channel);
+        if (current.lastSeq === undefined && this.pending) this.left(channel, (this.pending.get(channel) ?? 0) + 2);
         this.released?.(channel);
         return true;
       },
@@ -99,14 +100,29 @@ export class Router {
 
   /** The server refused the channel: it is forgotten (not subscribed again); false when it was not subscribed, or when the refusal concerns an unsubscribed one. */
   refuse(channel: string): boolean {
-    return !this.pending?.delete(channel) && this.channels?.delete(channel) === true;
+    return !this.oldAnswered(channel) && this.channels?.delete(channel) === true;
   }
 
   /** The server answered an unsubscribe, or confirmed a subscription at `seq`: a channel that has seen nothing yet resumes from there. */
   answered(channel: string, seq?: number): void {
-    (this.pending ??= new Set()).delete(channel);
+    this.pending ??= new Map();
+    if (seq !== undefined) this.oldAnswered(channel);
+    else this.left(channel, ((this.pending.get(channel) ?? 1) - 1) & ~1); // the oldest is over
     const entry = this.channels?.get(channel);
     if (entry && entry.lastSeq === undefined) entry.lastSeq = seq;
+  }
+
+  /** A subscribe of `channel` was answered: true when it was the oldest unsubscribed one not answered yet. */
+  private oldAnswered(channel: string): boolean {
+    let n = this.pending?.get(channel) ?? 0;
+    if (n & 1) n--; // the oldest was answered: its unsubscribe is not answered, the answer is a later one's
+    this.left(channel, n && n - 1);
+    return n > 0;
+  }
+
+  private left(channel: string, n: number): void {
+    if (n > 0) this.pending!.set(channel, n);
+    else this.pending?.delete(channel);
   }
 
   /**

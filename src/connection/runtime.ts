@@ -157,6 +157,17 @@ export class ConnectionRuntime implements SocketCallbacks {
 
   /** Follows the connection actor: what each state allows, metrics, logs and `state` / `failover` / `snapshot` events. */
   next(snapshot: ConnectionSnapshot): void {
+    this.following = true;
+    this.follow(snapshot);
+    this.following = false;
+    this.disposing?.();
+  }
+
+  /** Set while a snapshot is followed: its events reach every listener before those of a dispose one of them made. */
+  private following = false;
+  private disposing: (() => void) | undefined;
+
+  private follow(snapshot: ConnectionSnapshot): void {
     const before = this.link;
     // disposed from a listener, the actor may still take what waited in its mailbox: it stays closed
     const link = before === DISPOSED ? before : linkStateOf(snapshot);
@@ -463,11 +474,15 @@ export class ConnectionRuntime implements SocketCallbacks {
     this.operations?.endAll(closedError('disposed'));
     const before = this.link;
     this.link = DISPOSED;
-    if (before.status !== 'closed') {
-      this.metrics.onState('closed');
-      this.events.emit('state', { status: 'closed', previous: before.status });
-    }
-    this.events.emit('disposed', { name: this.options.name });
+    this.disposing = () => {
+      this.disposing = undefined;
+      if (before.status !== 'closed') {
+        this.metrics.onState('closed');
+        this.events.emit('state', { status: 'closed', previous: before.status });
+      }
+      this.events.emit('disposed', { name: this.options.name });
+    };
+    if (!this.following) this.disposing();
   }
 
   // Errors and logs

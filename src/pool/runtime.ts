@@ -120,9 +120,17 @@ export class PoolRuntime {
   dispose(): void {
     if (this.isDisposed) return;
     this.isDisposed = true;
-    for (const connection of this.order) connection.dispose();
+    // `disposed` once each connection's last changes are told (one disposed from its own listener tells them after)
+    let untold = 1;
+    const told = () => --untold || this.events.emit('disposed', {});
+    for (const connection of this.order) {
+      if (connection.isDisposed) continue;
+      untold++;
+      connection.on('disposed', told);
+      connection.dispose();
+    }
     this.budget?.dispose();
     this.fanout.close();
-    this.events.emit('disposed', {});
+    told();
   }
 }

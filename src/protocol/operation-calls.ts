@@ -134,7 +134,7 @@ export function iterateOperation<T>(host: OperationCallHost, payload: unknown, o
     },
     rest,
   );
-  signal?.addEventListener('abort', onAbort, { once: true });
+  if (!done) signal?.addEventListener('abort', onAbort, { once: true });
 
   const iterator: AsyncIterableIterator<T> = {
     next: () =>

@@ -376,3 +376,20 @@ it('a connection that never sent an acknowledged message ignores an ack frame an
   expect(h.server.last!.sent.map((frame) => frame.raw)).toContain('after');
 });
 
+it('a message given up by its signal right after its write, and sent again at once under the same id, gets all its own attempts', async () => {
+  const h = harness({ heartbeat: false, acks: { timeoutMs: 1_000, maxAttempts: 2 } });
+  silent(h);
+  await h.connect();
+  // e.g. an autosave that replaces the save still in flight for the same document
+  const controller = new AbortController();
+  const replaced = track(h.connection.send('old', { channel: 'c', id: 'doc-1', ack: true, signal: controller.signal }));
+  controller.abort();
+  const replacing = track(h.connection.send('new', { channel: 'c', id: 'doc-1', ack: true }));
+  await h.settle();
+  expect(replaced.status).toBe('rejected');
+  await h.advance(1_000);
+  expect(publishes(h.server.last), 'written again after acks.timeoutMs').toEqual(['old', 'new', 'new']);
+  expect(replacing.status).toBe('pending');
+  await h.advance(1_000);
+  expect(replacing.error).toMatchObject({ code: ErrorCode.TIMEOUT, message: 'No ack after 2 writes' });
+});

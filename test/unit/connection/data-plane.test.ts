@@ -801,6 +801,28 @@ describe('channels the server refuses', () => {
     ]);
   });
 
+  it('refusals of two subscribes the app withdrew before any answer concern those: the subscribe asked third is kept and gets its messages', async () => {
+    const h = harness();
+    const refused: unknown[] = [];
+    const got: unknown[] = [];
+    h.connection.on('refused', (event) => refused.push(event));
+    h.connection.subscribe('feed', () => {});
+    await h.connect();
+    const socket = h.server.last!;
+    socket.push({ type: 'subscribed', ch: 'feed', seq: 0 });
+    h.connection.subscribe('admin:x', () => {})();
+    h.connection.subscribe('admin:x', () => {})();
+    h.connection.subscribe('admin:x', (data) => got.push(data));
+    for (let i = 0; i < 2; i++) {
+      socket.push(refusal);
+      socket.push({ type: 'unsubscribed', ch: 'admin:x' });
+    }
+    socket.push({ type: 'subscribed', ch: 'admin:x', seq: 3 });
+    socket.push({ type: 'message', ch: 'admin:x', seq: 4, data: 'granted now' });
+    expect(refused).toEqual([]);
+    expect(got).toEqual(['granted now']);
+  });
+
   it('a refusal after the answer to the unsubscribe, or after the answer to the old subscribe, concerns the new subscribe: the channel is dropped', async () => {
     for (const answer of [{ type: 'unsubscribed', ch: 'admin:x' }, { type: 'subscribed', ch: 'admin:x', seq: 3 }]) {
       const { refused, socket } = await askedAgain();

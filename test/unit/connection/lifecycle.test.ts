@@ -119,3 +119,14 @@ describe('start() during closing', () => {
     expect(h.server.sockets.length).toBe(2);
   });
 });
+
+it('a connection disposed from a state listener: later listeners hear each change in order (connected before closed), then disposed', async () => {
+  const h = harness();
+  const heard: string[] = [];
+  h.connection.on('state', ({ status }) => status === 'connected' && h.connection.dispose());
+  h.connection.on('state', ({ previous, status }) => heard.push(`${previous}→${status}`));
+  h.connection.on('disposed', () => heard.push('disposed'));
+  h.connection.start();
+  await h.settle();
+  expect(heard).toEqual(['idle→connecting', 'connecting→connected', 'connected→closed', 'disposed']);
+});

@@ -221,6 +221,39 @@ describe('pool.dispose()', () => {
     expect([h.pool.status().health, h.pool.metrics().health, h.healths.at(-1)?.health ?? 'down']).toEqual(['down', 'down', 'down']);
   });
 
+  it('disposed from a health listener: `state` listeners hear each connection\'s changes in order (never `connected` after `closed`), all before `disposed`', async () => {
+    const h = poolHarness({ staggerMs: 0 });
+    const told: string[] = [];
+    h.pool.on('state', ({ name, status }) => told.push(`${name} ${status}`));
+    h.pool.on('disposed', () => told.push('disposed'));
+    h.pool.on('health', ({ health }) => health === 'degraded' && h.pool.dispose());
+    h.pool.start();
+    await h.settle();
+    expect(h.statesOf('queue').slice(-2)).toEqual(['connected', 'closed']);
+    expect(told.at(-1), 'the last thing told').toBe('disposed');
+    for (const { name } of h.pool.connections) {
+      const changes = h.states.filter((change) => change.name === name);
+      expect(changes.slice(1).map((change) => change.previous), name).toEqual(changes.slice(0, -1).map((change) => change.status));
+    }
+  });
+
+  it('tells `disposed` once, last, when the app disposed some of its connections before, or disposes them from a listener', async () => {
+    const h = poolHarness({ staggerMs: 0 });
+    const told: string[] = [];
+    h.pool.on('disposed', () => told.push('disposed'));
+    h.pool.start();
+    await h.settle();
+    const [first, second] = h.pool.connections;
+    first!.dispose();
+    second!.on('state', ({ status }) => status === 'closed' && h.pool.connections[2]!.dispose());
+    h.pool.on('state', ({ name, status }) => told.push(`${name} ${status}`));
+    h.pool.dispose();
+    await h.settle();
+    expect(told.filter((entry) => entry === 'disposed')).toHaveLength(1);
+    expect(told.at(-1)).toBe('disposed');
+    expect(told.filter((entry) => entry.endsWith(' closed'))).toHaveLength(7);
+  });
+
   it('from running: every connection actor and the pool actor stopped, nothing left', async () => {
     const before = liveSocketCount();
     const h = poolHarness({ staggerMs: 0 });

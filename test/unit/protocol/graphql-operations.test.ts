@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { ErrorCode, InvalidOptionError, SocketchartError, type OperationSink } from '../../../src/index.js';
 import { graphql, reconnect, socketOf, subscribesPerSocket } from '../../support/graphql-mock.js';
 import { recordingSink as recorder } from '../../support/operation-sink.js';
+import { failWrites } from '../../support/writing-sockets.js';
 
 const query = { query: '{ hello }' };
 const subscription = { query: 'subscription { ticks }' };
@@ -418,6 +419,17 @@ describe('iterate(): results as an async iterator', () => {
     await broken.return!();
     expect(await completed.next()).toEqual({ value: undefined, done: true });
     await expect(failed.next()).rejects.toMatchObject({ code: ErrorCode.SERVER_ERROR });
+    expect(getEventListeners(signal, 'abort')).toHaveLength(0);
+  });
+
+  it('leaves no listener on the signal when the iteration ends as it starts (its write breaks the socket, and the app stops then)', async () => {
+    const { h } = graphql();
+    await h.connect();
+    h.connection.on('state', ({ status }) => status === 'reconnecting' && h.connection.stop());
+    const signal = new AbortController().signal;
+    failWrites(socketOf(h));
+    const iterator = h.connection.iterate(subscription, { id: 's', signal });
+    await expect(iterator.next()).rejects.toMatchObject({ code: ErrorCode.CLOSED });
     expect(getEventListeners(signal, 'abort')).toHaveLength(0);
   });
 
