@@ -99,7 +99,7 @@ describe('the client address behind trusted proxies (RFC 7239 Forwarded)', () =>
   });
 
   it('stops at an element that names no address and takes the last trusted one', () => {
-    for (const element of ['for=unknown', 'for=_hidden', 'proto=https', 'for=2001:db8::1', 'for="203.0.113.7', 'for=[2001:db8::1]x', 'for="example.com"', 'for=', 'for="203.0.113.7:"', 'for="203.0.113.7:123456"', '']) {
+    for (const element of ['for=unknown', 'for=_hidden', 'proto=https', 'for=2001:db8::1', 'for="203.0.113.7', 'for=[2001:db8::1]x', 'for="example.com"', 'for=', 'for="203.0.113.7:"', 'for="203.0.113.7:80', 'for=203.0.113.7"', 'for="203.0.113.7:123456"', '']) {
       expect(proxies.clientAddress('10.0.0.2', `for=198.51.100.1, ${element}`), element).toBe('10.0.0.2');
       expect(proxies.clientAddress('10.0.0.2', `for=198.51.100.1, ${element}, for=10.7.7.7`), element).toBe('10.7.7.7');
     }
@@ -136,7 +136,7 @@ describe('trusted proxy entries', () => {
     for (const address of ['127.0.0.1', '127.255.0.9', '::1', '::ffff:127.0.0.1']) expect(trusts('loopback', address), address).toBe(true);
     for (const address of ['169.254.1.1', 'fe80::1', 'febf::1']) expect(trusts('linklocal', address), address).toBe(true);
     for (const address of ['10.9.9.9', '172.16.0.1', '172.31.255.255', '192.168.1.1', 'fc00::1', 'fdff::1']) expect(trusts('uniquelocal', address), address).toBe(true);
-    for (const [entry, address] of [['loopback', '128.0.0.1'], ['loopback', '::2'], ['linklocal', 'fec0::1'], ['uniquelocal', '172.32.0.1'], ['uniquelocal', '192.169.0.1'], ['uniquelocal', 'fe00::1'], ['uniquelocal', '127.0.0.1']] as const) {
+    for (const [entry, address] of [['loopback', '128.0.0.1'], ['loopback', '::2'], ['linklocal', 'fec0::1'], ['uniquelocal', '172.32.0.1'], ['uniquelocal', '172.15.255.255'], ['uniquelocal', '192.169.0.1'], ['uniquelocal', 'fe00::1'], ['uniquelocal', '127.0.0.1']] as const) {
       expect(trusts(entry, address), `${entry} ${address}`).toBe(false);
     }
     expect(proxyRanges('Loopback'), 'names are exact').toBeUndefined();

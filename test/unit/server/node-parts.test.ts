@@ -67,3 +67,17 @@ it('answers a repeat within the dedup window as a duplicate, though the wall clo
   vi.advanceTimersByTime(1000);
   expect(await publish()).toEqual({ ...first, duplicate: true });
 });
+
+it('its periodic sweep forgets publish ids past their dedup window, though the wall clock is stepped back an hour meanwhile', async () => {
+  vi.useFakeTimers({ toFake: ['Date', 'performance', 'setInterval', 'clearInterval'] });
+  const { backend } = createNodeParts(resolveOptions({ port: 0, logger: pino({ level: 'silent' }), auth: { verify: async (token) => ({ userId: token }) }, dedupWindowMs: 10_000, historyTtlMs: 6_000 }));
+  await backend.start({ message: () => undefined, channelSignal: () => undefined, globalSignal: () => undefined, recovered: () => undefined, status: () => undefined });
+  const publish = (dedupKey: string) => backend.append('chat:a', { dataJson: '1', ts: Date.now(), id: dedupKey, dedupKey });
+  await publish('old');
+  vi.advanceTimersByTime(5_000);
+  await publish('recent');
+  vi.setSystemTime(Date.now() - HOUR);
+  vi.advanceTimersByTime(7_000);
+  expect(backend.sizes().dedupIds, 'the old id forgotten, the recent one kept').toBe(1);
+  await backend.close();
+});
