@@ -801,7 +801,10 @@ describe('channels the server refuses', () => {
     ]);
   });
 
-  it('refusals of two subscribes the app withdrew before any answer concern those: the subscribe asked third is kept and gets its messages', async () => {
+  it.each([
+    ['refused', 'refused'],
+    ['granted', 'refused'],
+  ])('answers to two subscribes the app withdrew before any answer (%s, then %s) concern those: the subscribe asked third is kept and gets its messages', async (...answers) => {
     const h = harness();
     const refused: unknown[] = [];
     const got: unknown[] = [];
@@ -813,8 +816,8 @@ describe('channels the server refuses', () => {
     h.connection.subscribe('admin:x', () => {})();
     h.connection.subscribe('admin:x', () => {})();
     h.connection.subscribe('admin:x', (data) => got.push(data));
-    for (let i = 0; i < 2; i++) {
-      socket.push(refusal);
+    for (const answer of answers) {
+      socket.push(answer === 'refused' ? refusal : { type: 'subscribed', ch: 'admin:x', seq: 3 });
       socket.push({ type: 'unsubscribed', ch: 'admin:x' });
     }
     socket.push({ type: 'subscribed', ch: 'admin:x', seq: 3 });
