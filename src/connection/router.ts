@@ -80,9 +80,9 @@ export class Router {
     };
   }
 
-  /** The channels, to subscribe again: a new socket answers nothing asked before. */
-  channelNames(): string[] {
-    this.pending?.clear();
+  /** The channels, to subscribe again; on a `fresh` socket, which answers nothing asked before. */
+  channelNames(fresh?: boolean): string[] {
+    if (fresh) this.pending?.clear();
     return this.channels ? [...this.channels.keys()] : [];
   }
 
@@ -103,11 +103,11 @@ export class Router {
     return !this.oldAnswered(channel) && this.channels?.delete(channel) === true;
   }
 
-  /** The server answered an unsubscribe, or confirmed a subscription at `seq`: a channel that has seen nothing yet resumes from there. */
+  /** The server answered an unsubscribe, or confirmed a subscription at `seq`: a channel that has seen nothing yet resumes from there (not from a withdrawn subscribe's). */
   answered(channel: string, seq?: number): void {
     this.pending ??= new Map();
-    if (seq !== undefined) this.oldAnswered(channel);
-    else this.left(channel, ((this.pending.get(channel) ?? 1) - 1) & ~1); // the oldest is over
+    if (seq === undefined) this.left(channel, ((this.pending.get(channel) ?? 1) - 1) & ~1); // the oldest is over
+    else if (this.oldAnswered(channel)) return;
     const entry = this.channels?.get(channel);
     if (entry && entry.lastSeq === undefined) entry.lastSeq = seq;
   }

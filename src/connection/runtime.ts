@@ -391,7 +391,7 @@ export class ConnectionRuntime implements SocketCallbacks {
     const { protocol } = this.options;
     const router = this.routes_;
     if (router) {
-      for (const channel of router.channelNames()) if (!only || only.has(channel)) this.write(attempt(() => protocol.subscribeFrame(channel, router.lastSeq(channel))));
+      for (const channel of router.channelNames(!only)) if (!only || only.has(channel)) this.write(attempt(() => protocol.subscribeFrame(channel, router.lastSeq(channel))));
     }
   }
 

@@ -826,6 +826,20 @@ describe('channels the server refuses', () => {
     expect(got).toEqual(['granted now']);
   });
 
+  it('the subscribed answer to a subscribe the app withdrew is not where the new one resumes: a reconnect asks from the new one’s answer', async () => {
+    const h = harness({ reconnect: { baseMs: 100, capMs: 100, jitter: 0 } });
+    h.connection.subscribe('feed', () => {});
+    await h.connect();
+    const socket = h.server.last!;
+    socket.push({ type: 'subscribed', ch: 'feed', seq: 0 });
+    h.connection.subscribe('admin:x', () => {})();
+    h.connection.subscribe('admin:x', () => {});
+    socket.push({ type: 'subscribed', ch: 'admin:x', seq: 1 });
+    socket.push({ type: 'unsubscribed', ch: 'admin:x' });
+    socket.push({ type: 'subscribed', ch: 'admin:x', seq: 3 });
+    expect(await resubscribed(h)).toContainEqual({ type: 'subscribe', ch: 'admin:x', since: 3 });
+  });
+
   it('a refusal after the answer to the unsubscribe, or after the answer to the old subscribe, concerns the new subscribe: the channel is dropped', async () => {
     for (const answer of [{ type: 'unsubscribed', ch: 'admin:x' }, { type: 'subscribed', ch: 'admin:x', seq: 3 }]) {
       const { refused, socket } = await askedAgain();
@@ -894,6 +908,29 @@ describe('subscribes refused by the server\'s control rate limit', () => {
     ]);
     expect(h.clock.pending).toBe(timers);
     expect(h.connection.status).toBe('connected');
+  });
+
+  it('asking a limited channel again leaves what is known of another channel’s withdrawn subscribe: its late refusal does not drop the new one', async () => {
+    const h = harness({ heartbeat: false });
+    const refused: unknown[] = [];
+    const got: unknown[] = [];
+    h.connection.on('refused', (event) => refused.push(event));
+    h.connection.subscribe('a', () => {});
+    h.connection.subscribe('b', () => {});
+    await h.connect();
+    const socket = h.server.last!;
+    socket.push(limited('a'));
+    socket.push({ type: 'subscribed', ch: 'b', seq: 0 });
+    h.connection.subscribe('admin:x', () => {})();
+    h.connection.subscribe('admin:x', (data) => got.push(data));
+    await h.advance(2_000);
+    expect(socket.sentOfType('subscribe').at(-1), 'a asked again').toEqual({ type: 'subscribe', ch: 'a' });
+    socket.push({ type: 'error', code: 'AUTHORIZATION_FAILED', message: 'not allowed', details: { ch: 'admin:x', action: 'subscribe' } });
+    socket.push({ type: 'unsubscribed', ch: 'admin:x' });
+    socket.push({ type: 'subscribed', ch: 'admin:x', seq: 3 });
+    socket.push({ type: 'message', ch: 'admin:x', seq: 4, data: 'granted now' });
+    expect(refused).toEqual([]);
+    expect(got).toEqual(['granted now']);
   });
 
   it('a subscribe the server could not serve (SERVER_ERROR: its history unavailable) is sent again after reconnect.baseMs, with its since', async () => {
