@@ -1,5 +1,6 @@
 import type { InspectionEvent, Observer } from 'xstate';
 import { InvalidOptionError } from '../protocol/errors.js';
+import { redactUrl } from '../protocol/redact.js';
 import { ReadyState, defaultWebSocket, type WebSocketConstructor, type WebSocketLike } from '../transport/websocket-like.js';
 import { InspectionEncoder, type MessageCapture } from './encoder.js';
 import { DEFAULT_INSPECTOR_PORT, HELLO, INSPECTION_FORMAT_VERSION, type InspectionRecord, type SnapshotChanged } from './protocol.js';
@@ -114,7 +115,7 @@ function positive(name: string, value: unknown, fallback: number): number {
  */
 export function connectInspector(options: InspectorOptions = {}): SocketchartInspector {
   const url = options.url ?? `ws://127.0.0.1:${DEFAULT_INSPECTOR_PORT}`;
-  if (typeof url !== 'string' || !/^wss?:\/\//.test(url)) throw new InvalidOptionError('url', 'a ws:// or wss:// URL', url);
+  if (typeof url !== 'string' || !/^wss?:\/\//.test(url)) throw new InvalidOptionError('url', 'a ws:// or wss:// URL', url, typeof url === 'string' ? JSON.stringify(redactUrl(url)) : undefined);
   const WebSocket = options.WebSocket ?? defaultWebSocket();
   if (typeof WebSocket !== 'function') throw new InvalidOptionError('WebSocket', 'a WebSocket constructor (none is global here: pass `ws`)', WebSocket);
   const metricsMs = options.metricsIntervalMs === false ? false : positive('metricsIntervalMs', options.metricsIntervalMs, 1_000);

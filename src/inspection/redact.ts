@@ -3,12 +3,14 @@ import { isSecretName, redactUrl } from '../protocol/redact.js';
 /** A JSON Web Token anywhere in a text. */
 const JWT = /\beyJ[\w-]{4,}\.[\w-]{4,}\.[\w-]*/g;
 const BEARER = /\b(Bearer|Basic)\s+[\w.~+/=-]{8,}/gi;
+/** A JSON member (`"token": "…"`, `"pin": 1234`) in a text that is not JSON as a whole: cut short, or quoted among other words. */
+const MEMBER = /"((?:[^"\\]|\\.){1,200})"(\s*:\s*)("(?:[^"\\]|\\.)*"?|-?\d[\d.eE+-]*)/g;
 
 const REDACTED = '[redacted]';
 /** Deeper values are summarised (`[Object]`, `[Array]`): nothing below is looked at, nor kept. */
 const MAX_DEPTH = 32;
 
-/** A text with what looks like a credential removed: JWTs, bearer tokens, secret query parameters, URL passwords; a JSON text as the value it holds. */
+/** A text with what looks like a credential removed: JWTs, bearer tokens, secret query parameters, URL passwords, secret JSON members; a JSON text as the value it holds. */
 export function redactText(text: string): string {
   if (text.length < 8) return text;
   if (/^\s*[[{]/.test(text) && /[\]}]\s*$/.test(text)) {
@@ -16,6 +18,7 @@ export function redactText(text: string): string {
     if (json !== undefined) return json;
   }
   let out = text;
+  if (out.includes('":') || out.includes('" :')) out = out.replace(MEMBER, (member, name: string, colon: string, value: string) => (value !== '""' && isSecretName(name) ? `"${name}"${colon}"${REDACTED}"` : member));
   if (out.includes('eyJ')) out = out.replace(JWT, REDACTED);
   if (/bearer|basic/i.test(out)) out = out.replace(BEARER, `$1 ${REDACTED}`);
   if (out.includes('://') || out.includes('=')) out = redactUrl(out);

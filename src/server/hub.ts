@@ -539,6 +539,23 @@ export class Hub implements BackendListener {
         }
       }
     }
+    this.leaveStalePresence();
+  }
+
+  /**
+   * Leaves the presence the backend keeps for connections here that no longer hold it: a store restarted from an older
+   * snapshot brings back those that left after it, which nothing would remove while this node lives.
+   */
+  private leaveStalePresence(): void {
+    this.options.backend.presenceHeld?.().then(
+      (held) => {
+        for (const { ch, ref, userId } of held) {
+          if (this.pendingLeaves.has(`${ref} ${ch}`) || [...(this.users.get(userId) ?? [])].some((client) => client.key === ref && client.presence?.has(ch))) continue;
+          this.leave(ch, ref, userId).catch(logFailure(this.options.logger, 'presence leave failed'));
+        }
+      },
+      (error: unknown) => this.options.logger.warn({ err: errorText(error) }, 'listing the presence of this node failed'),
+    );
   }
 
   beat(): void {

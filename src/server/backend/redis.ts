@@ -531,6 +531,19 @@ export class RedisBackend implements Backend {
     return Object.entries(all).map(([userId, json]) => toMember(userId, json));
   }
 
+  async presenceHeld(): Promise<{ ch: string; ref: string; userId: string }[]> {
+    const held: { ch: string; ref: string; userId: string }[] = [];
+    for (const raw of await this.command.smembers(this.key('pn', this.config.nodeId))) {
+      try {
+        const [ch, userId, ref] = JSON.parse(raw) as unknown[];
+        if (typeof ch === 'string' && typeof userId === 'string' && typeof ref === 'string') held.push({ ch, ref, userId });
+      } catch {
+        continue;
+      }
+    }
+    return held;
+  }
+
   async typingStart(ch: string, userId: string, ref: string, ttlMs: number): Promise<void> {
     await this.run(typingStartScript, [this.key('ty', `${ch} ${userId}`), ref, ttlMs]);
   }

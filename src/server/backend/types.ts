@@ -101,6 +101,11 @@ export interface Backend {
    */
   presenceLeave(ch: string, ref: string, userId: string, again?: boolean): Promise<PresenceLeave>;
   presenceList(ch: string): Promise<PresenceMember[]>;
+  /**
+   * The presence entries of this node's connections the shared store keeps: after a restart from an older snapshot,
+   * some of connections that left since. Absent from a backend that cannot lose or restore its data.
+   */
+  presenceHeld?(): Promise<{ ch: string; ref: string; userId: string }[]>;
   /** Counts connection `ref` of the user typing on the channel for `ttlMs` from now (a refresh pushes its time back). */
   typingStart(ch: string, userId: string, ref: string, ttlMs: number): Promise<void>;
   /**

@@ -619,6 +619,26 @@ describe('scale-out over one real Redis', () => {
     await Promise.all([reader.close(), writer.close()]);
   });
 
+  it('does not keep listing, after Redis restarted from an older snapshot, a member who left after it: announces the leave again', async () => {
+    const [a] = await cluster(1);
+    const watcher = await connectAs(a!, 'watcher');
+    await subscribe(watcher, 'room:snap');
+    const [alice, bob] = await Promise.all([connectAs(a!, 'alice'), connectAs(a!, 'bob')]);
+    for (const member of [alice, bob]) {
+      member.send({ type: 'presence', ch: 'room:snap', action: 'join' });
+      await member.nextOfType('presence_state');
+    }
+    await redis.snapshot();
+    await alice.close();
+    const leaves = () => watcher.ofType('presence', 'room:snap').flatMap((frame) => frame.leaves as { userId: string }[]);
+    await eventually(() => leaves().length === 1, 3000, 'alice left');
+    await redis.restartFromSnapshot();
+    await eventually(() => leaves().length === 2, 8000, 'the leave of alice announced again once Redis is back');
+    watcher.send({ type: 'presence', ch: 'room:snap', action: 'list' });
+    expect((await watcher.nextOfType('presence_state')).members).toEqual([{ userId: 'bob' }]);
+    await Promise.all([watcher.close(), bob.close()]);
+  });
+
   it('does not log a user out of a deployment on another Redis database', async () => {
     const production = await startNode('shared:', {}, `${redis.url}/0`);
     const staging = await startNode('shared:', {}, `${redis.url}/2`);

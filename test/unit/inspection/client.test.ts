@@ -271,4 +271,22 @@ describe('connectInspector()', () => {
     expect(() => connectInspector({ url: 'ws://127.0.0.1:1', metricsIntervalMs: -5 })).toThrow(/metricsIntervalMs/);
     expect(() => connectInspector({ url: 'ws://127.0.0.1:1', maxBuffered: 0 })).toThrow(/maxBuffered/);
   });
+
+  it('refuses a url that is not ws:// or wss:// without repeating its password or token', () => {
+    for (const [url, host] of [
+      ['https://ann:SECRET-pw-1@inspector.example/', 'inspector.example'],
+      ['https://in.example/?token=SECRET-tk-2', 'in.example'],
+    ]) {
+      const error = (() => {
+        try {
+          connectInspector({ url });
+        } catch (thrown) {
+          return thrown as InvalidOptionError;
+        }
+      })();
+      expect(error).toBeInstanceOf(InvalidOptionError);
+      expect(error!.message).toContain(host);
+      expect(`${error!.message} ${error!.received}`).not.toMatch(/SECRET/);
+    }
+  });
 });

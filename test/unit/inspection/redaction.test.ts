@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { INSPECTION_FORMAT_VERSION } from '../../../src/inspection/protocol.js';
+import { toPlain } from '../../../src/inspection/serialize.js';
 import { openPage, startTestInspector } from './support.js';
 
 const cleanups: Array<() => unknown> = [];
@@ -102,5 +103,15 @@ describe('inspector server redaction', () => {
     expect(text).toContain('\\"type\\":\\"auth\\"');
     expect(text).not.toContain('SECRET-json');
     expect(text).toContain('{ \\"room\\": \\"lobby\\" }');
+  });
+
+  it('removes a secret member of a JSON text cut short (a raw frame the message capture cut at 200 characters), or quoted inside other words', async () => {
+    const frame = JSON.stringify({ type: 'auth', token: 'SECRET-cut-1', secret: 90210731, room: 'lobby', padding: 'x'.repeat(300) });
+    const data = toPlain({ raw: frame }, { maxStringLength: 200 });
+    const text = await seen('@socketchart.message', { name: 'feed', data, log: `refused {"type":"auth","password":"SECRET-cut-2"} at 12:00` });
+    expect(text).toContain('\\"room\\":\\"lobby\\"');
+    expect(text).toContain('refused');
+    expect(text).not.toContain('SECRET-cut');
+    expect(text).not.toContain('90210731');
   });
 });
