@@ -368,13 +368,12 @@ $('export').addEventListener('click', () => {
   const input = e.target as HTMLInputElement;
   const file = input.files?.[0];
   if (!file) return;
-  const records = parseRecording(await file.text());
+  const text = await file.text().finally(() => (input.value = ''));
   mode = { kind: 'live' };
   resetStore();
   mode = { kind: 'file', name: file.name };
-  queue.push(records);
+  queue.push(parseRecording(text));
   $('back-live').hidden = false;
-  input.value = '';
   markAll();
 });
 $('back-live').addEventListener('click', () => {

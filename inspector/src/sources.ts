@@ -80,16 +80,27 @@ export function listenToWindows(onRecord: (record: Rec) => void): { connected: b
   return state;
 }
 
-/** Reads a recording (JSON lines; a JSON array is taken too). */
+const isRecording = (value: unknown): value is Rec =>
+  isStatelyEvent(value) || (typeof value === 'object' && value !== null && (value as Rec).type === '@socketchart.definition');
+
+/** Reads a recording (JSON lines; a JSON array too, one cut short up to its last whole line); what is unreadable is left out. */
 export function parseRecording(text: string): Rec[] {
   const trimmed = text.trim();
-  if (trimmed.startsWith('[')) return (JSON.parse(trimmed) as Rec[]).filter(isStatelyEvent);
+  if (trimmed.startsWith('[')) {
+    try {
+      const all = JSON.parse(trimmed) as unknown;
+      if (Array.isArray(all)) return all.filter(isRecording);
+    } catch {
+      // cut short: read it a line at a time
+    }
+  }
   const out: Rec[] = [];
-  for (const line of trimmed.split('\n')) {
-    if (!line.trim()) continue;
+  for (const raw of trimmed.split('\n')) {
+    const line = raw.trim().replace(/^\[/, '').replace(/[,\]]+$/, '');
+    if (!line) continue;
     try {
       const value = JSON.parse(line) as unknown;
-      if (isStatelyEvent(value) || (typeof value === 'object' && value !== null && (value as Rec).type === '@socketchart.definition')) out.push(value as Rec);
+      if (isRecording(value)) out.push(value);
     } catch {
       // a line that is not JSON is skipped
     }

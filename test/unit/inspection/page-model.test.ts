@@ -200,6 +200,15 @@ describe('the page’s store', () => {
     expect(imported.stateAt(front, imported.lastSeq)).toEqual(store.stateAt(store.actors.get('x:0')!, store.lastSeq));
   });
 
+  it('imports a recording given as a JSON array, definitions too, as from JSON lines; one cut short up to its last whole record; nothing from one unreadable, without throwing', () => {
+    const records = [{ type: '@socketchart.definition', id: 'd1', definition: '{"id":"door"}' } as unknown as Rec, ...trimmedSession().exportRecords()];
+    expect(parseRecording(JSON.stringify(records))).toEqual(records);
+    const oneALine = `[\n${records.map((r) => JSON.stringify(r)).join(',\n')}\n]`;
+    expect(parseRecording(oneALine)).toEqual(records);
+    expect(parseRecording(oneALine.slice(0, oneALine.lastIndexOf('\n') - 10)), 'cut inside the last record').toEqual(records.slice(0, -1));
+    for (const text of ['[', '[{"type": "@xstate.actor",', '{', 'not a recording', '']) expect(parseRecording(text), text).toEqual([]);
+  });
+
   it('exports the creations of actors let go before the entries, parents first, and nothing else twice', () => {
     const store = trimmedSession();
     const records = store.exportRecords();
