@@ -158,7 +158,10 @@ export class Connection {
       if (!active) return;
       active = false;
       const operation = this.rt.operations?.has(channel);
-      if (unsubscribe() && !operation && this.rt.link.connected) this.rt.write(attempt(() => protocol.unsubscribeFrame(channel)));
+      if (!unsubscribe()) return;
+      if (!operation && this.rt.link.connected) this.rt.write(attempt(() => protocol.unsubscribeFrame(channel)));
+      // others typing are heard while anything subscribes the channel: told stopped once nothing does
+      this.presence_?.untype(channel);
     };
   }
 

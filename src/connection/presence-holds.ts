@@ -79,7 +79,8 @@ export function typingHold(presence: PresenceSession, channel: string): TypingHo
   const hold: TypingHold = {
     start(options) {
       let set = started();
-      if (!set) holders.set(channel, (set = new Set()));
+      // typing that ended on its own (timeoutMs, a stopped connection) ended for the holders that started it
+      if (!set || !presence.isTyping(channel)) holders.set(channel, (set = new Set()));
       set.add(hold);
       presence.startTyping(channel, options);
     },

@@ -36,6 +36,8 @@ interface Request {
   expired?: true;
   /** A join of a channel joined already, with its meta: in force once answered; refused, the member the server has stays. */
   again?: { meta: Record<string, unknown> | undefined } | false;
+  /** A join again waiting at a reconnect, which stands in for the rejoin: refused, the server has no member, and the channel is joined again with the meta in force. */
+  rejoin?: boolean;
   /** Absent for the joins and lists the connection sends on its own (after a reconnect; the first list of a watched channel). */
   resolve?: (members: PresenceMember[]) => void;
   reject?: (error: SocketchartError) => void;
@@ -350,8 +352,8 @@ export class PresenceSession {
     if (joins.length > 0 || leaves.length > 0) this.host.events.emit('presence', { ch, joins, leaves, members: [...map.values()] });
   }
 
-  /** Nobody is known to type on the channel any more: each one typing is told stopped. */
-  private untype(channel: string): void {
+  /** @internal Nobody is known to type on the channel any more (it is subscribed no more): each one typing is told stopped. */
+  untype(channel: string): void {
     for (const userId of this.typingUsers(channel)) this.typed(channel, userId, false);
   }
 
@@ -396,6 +398,7 @@ export class PresenceSession {
     if (control && !request.resolve) this.retryLater(details.ch, request, error.retryAfterMs);
     const retry = error.recovery === 'retry' && (control || !limited);
     if (request.action === 'join' && (request.resolve ? !request.again : !retry)) this.joined.delete(details.ch);
+    else if (request.rejoin && this.joined.has(details.ch)) this.own(details.ch, 'join', this.joined.get(details.ch));
     if (request.reject) request.reject(error.with({ recovery: 'fail' }));
     else this.host.reportError(error.with({ recovery: 'none' }));
     return true;
@@ -421,6 +424,7 @@ export class PresenceSession {
     for (const [channel, queue] of [...this.requests]) {
       for (const request of [...queue]) {
         if (request.action === 'join') joining.add(channel);
+        request.rejoin = !!request.again;
         if (request.action !== 'leave') listing.add(channel);
         if (!request.written) this.writeRequest(channel, request);
       }

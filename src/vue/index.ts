@@ -287,14 +287,18 @@ export function usePresence(
 ): PresenceApi {
   const connection = resolveTarget(target, 'usePresence()');
   const members = shallowRef(connection.presence.members(toValue(channel)));
-  /** The channel this scope holds a join of now. */
+  /** The channel this scope holds a join of now, and the meta (as JSON) it joined with. */
   let held: string | undefined;
+  let joinedWith: string | undefined;
   followChannel(channel, (ch) => {
     const { presence } = connection;
     members.value = presence.members(ch);
     const unwatch = presence.watch(ch, (change) => (members.value = change.members));
     const release = join ? holdPresence(connection, ch, () => toValue(meta)) : undefined;
-    if (join) held = ch;
+    if (join) {
+      held = ch;
+      joinedWith = JSON.stringify(toValue(meta));
+    }
     return () => {
       held = undefined;
       unwatch();
@@ -305,8 +309,11 @@ export function usePresence(
   if (join) {
     watch(
       () => JSON.stringify(toValue(meta)),
-      () => {
-        if (held !== undefined) joinAgainWith(connection.presence, held, toValue(meta));
+      (key) => {
+        // a channel that changes too is joined with the new meta by its own watcher
+        if (held !== toValue(channel) || key === joinedWith) return;
+        joinedWith = key;
+        joinAgainWith(connection.presence, held, toValue(meta));
       },
     );
   }

@@ -3,6 +3,7 @@ import { holdPresence, joinAgainWith, typingHold, type PresenceHolder } from '..
 import type { PresenceSession } from '../../../src/connection/presence.js';
 import type { ConnectionStatus } from '../../../src/connection/types.js';
 import { ErrorCode, SocketchartError, closedError } from '../../../src/protocol/errors.js';
+import { harness } from '../../support/harness.js';
 
 /** Holds shared by the components of an app on one channel: who joins, who leaves, whose typing stops. */
 
@@ -16,6 +17,7 @@ function session() {
   /** The meta of each join made. */
   const metas: unknown[] = [];
   const joined = new Set<string>();
+  const typing = new Set<string>();
   const listeners = new Set<(change: { status: ConnectionStatus }) => void>();
   let status: ConnectionStatus = 'connected';
   const presence = {
@@ -35,8 +37,15 @@ function session() {
       return Promise.resolve([]);
     },
     isJoined: (channel: string) => joined.has(channel),
-    startTyping: (channel: string) => calls.push(`typing ${channel}`),
-    stopTyping: (channel: string) => calls.push(`stop typing ${channel}`),
+    startTyping: (channel: string) => {
+      calls.push(`typing ${channel}`);
+      typing.add(channel);
+    },
+    stopTyping: (channel: string) => {
+      calls.push(`stop typing ${channel}`);
+      typing.delete(channel);
+    },
+    isTyping: (channel: string) => typing.has(channel),
   } as unknown as PresenceSession;
   const connection = {
     presence,
@@ -250,5 +259,18 @@ describe('typingHold', () => {
     a.stop();
     b.release();
     expect(calls).toEqual(['typing room', 'typing room', 'stop typing room']);
+  });
+
+  it("a holder whose typing ended on its own (timeoutMs) does not keep another's typing going after that one's release", async () => {
+    const h = harness({ heartbeat: false });
+    await h.connect();
+    const { presence } = h.connection;
+    const composer = typingHold(presence, 'room');
+    const thread = typingHold(presence, 'room');
+    composer.start({ timeoutMs: 1_000 });
+    await h.advance(1_000);
+    thread.start({ timeoutMs: 1_000 });
+    thread.release();
+    expect({ typing: presence.isTyping('room'), said: h.server.last!.sentOfType('typing').map((f) => f.typing) }).toEqual({ typing: false, said: [true, false, true, false] });
   });
 });

@@ -139,6 +139,20 @@ describe('typing', () => {
     expect(h.connection.presence.typingUsers('chat:a')).toEqual([]);
   });
 
+  it('others typing on a channel are told stopped (typing: false) when its last subscribe() is unsubscribed', async () => {
+    const h = harness({ heartbeat: false });
+    await h.connect();
+    const unsubscribe = h.connection.subscribe('chat:a', () => {});
+    const { presence } = h.connection;
+    h.server.last!.push({ type: 'typing', ch: 'chat:a', userId: 'bob', typing: true });
+    expect(presence.typingUsers('chat:a')).toEqual(['bob']);
+    const seen: unknown[] = [];
+    h.connection.on('typing', (change) => seen.push(change));
+    unsubscribe();
+    expect(seen).toEqual([{ ch: 'chat:a', userId: 'bob', typing: false, users: [] }]);
+    expect(presence.typingUsers('chat:a')).toEqual([]);
+  });
+
   it('dispose() tells the others typing stopped (typing: false), as a dropped link does', async () => {
     const h = harness({ heartbeat: false });
     await h.connect();
@@ -868,6 +882,24 @@ describe('presence: refusals by the server', () => {
     await h.advance(100);
     await h.settle();
     expect(h.server.last!.sentOfType('presence')).toEqual([{ type: 'presence', ch: 'chat:a', action: 'join', meta: { name: 'Ann' } }]);
+  });
+
+  it('a join again with other meta made while the link was down and refused on the next link: the channel is joined again with the meta in force', async () => {
+    const { h, presence, outcome, refuse } = await silent();
+    const first = presence.join('chat:a', { name: 'Ann' });
+    h.server.last!.push({ type: 'presence_state', ch: 'chat:a', members: [{ userId: 'me', meta: { name: 'Ann' } }] });
+    await first;
+    h.server.last!.drop();
+    await h.settle();
+    const again = outcome(presence.join('chat:a', { bio: 'x'.repeat(2_000) }));
+    await h.advance(100);
+    await h.settle();
+    refuse('join', { code: 'MESSAGE_TOO_LARGE' });
+    await h.settle();
+    expect(again.value).toBe('MESSAGE_TOO_LARGE fail');
+    expect(presence.isJoined('chat:a')).toBe(true);
+    expect(h.server.last!.sentOfType('presence').map((f) => `${f.action} ${Object.keys(f.meta as object)}`)).toEqual(['join bio', 'join name']);
+    expect(h.server.last!.sentOfType('presence').at(-1)).toEqual({ type: 'presence', ch: 'chat:a', action: 'join', meta: { name: 'Ann' } });
   });
 
   it('a join again with other meta that the server answers makes that meta the one joined again after a reconnect', async () => {

@@ -251,3 +251,20 @@ it('useTyping on a channel name the connection refuses (empty) leaves no listene
   await flush(h);
   expect(Object.fromEntries([...live].filter(([, n]) => n !== 0))).toEqual({});
 });
+
+it('useTyping mounted again on a channel it left does not show a user whose typing stopped meanwhile', async () => {
+  const h = harness();
+  await h.connect();
+  const Box = () => createElement('p', null, useTyping('chat:a').typing.join(','));
+  const App = ({ show }: { show: boolean }) => createElement(SocketchartProvider, { connection: h.connection }, show ? createElement(Box) : null);
+  const container = await render(createElement(App, { show: true }), false);
+  await flush(h);
+  await act(async () => h.server.last!.push({ type: 'typing', ch: 'chat:a', userId: 'alice', typing: true }));
+  expect(container.textContent).toBe('alice');
+  await rerender(createElement(App, { show: false }));
+  await flush(h);
+  expect(h.server.last!.sentOfType('unsubscribe').map((f) => f.ch)).toEqual(['chat:a']); // alice's stop is told to subscribers only
+  await rerender(createElement(App, { show: true }));
+  await flush(h);
+  expect(container.textContent).toBe('');
+});

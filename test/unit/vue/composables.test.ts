@@ -144,6 +144,28 @@ describe('socketchart/vue', () => {
     expect(joins()).toEqual([{ status: 'online' }, { status: 'away' }]);
   });
 
+  it.each([
+    ['a meta read from the channel', (room: Ref<string>) => ({ room: room.value })],
+    ['a meta changed just before the channel', (room: Ref<string>, status: Ref<string>) => ({ status: status.value })],
+  ])('usePresence whose channel and meta change together joins the new channel once, with the new meta: %s', async (_name, meta) => {
+    const h = harness();
+    presenceServer(h);
+    await h.connect();
+    const room = shallowRef('chat:a');
+    const status = shallowRef('online');
+    const scope = effectScope();
+    scope.run(() => usePresence(room, { meta: () => meta(room, status) }, h.connection));
+    await h.settle();
+    status.value = 'away';
+    room.value = 'chat:b';
+    await nextTick();
+    await h.settle();
+    const frames = h.server.last!.sentOfType('presence').filter((f) => f.action !== 'list').map((f) => `${f.action} ${f.ch}`);
+    const joins = h.server.last!.sentOfType('presence').filter((f) => f.action === 'join').map((f) => f.meta);
+    expect({ frames, last: joins.at(-1) }).toEqual({ frames: ['join chat:a', 'leave chat:a', 'join chat:b'], last: meta(room, status) });
+    scope.stop();
+  });
+
   it('useConnection(options) in a bare scope: started at once, disposed when the scope stops', async () => {
     const h = harness();
     const scope = effectScope();
