@@ -88,7 +88,7 @@ export const connectionImplementations = {
     recordConnectTimeout: /* @__PURE__ */ assign(({ context, self }: { context: ConnectionContext; self: AnyActorRef }) =>
       connectTimedOut(context, awaitsToken(self.getSnapshot().children.socket) ? 'token' : 'socket'),
     ),
-    chooseUrl: /* @__PURE__ */ assign(({ context, self }: { context: ConnectionContext; self: AnyActorRef }) => urlForDial(context, runtimeOf(self).options.clock.now()) ?? {}),
+    chooseUrl: /* @__PURE__ */ assign(({ context, self }: { context: ConnectionContext; self: AnyActorRef }) => (!context.outcome && urlForDial(context, runtimeOf(self).options.clock.now())) || {}),
     readEnvironment: /* @__PURE__ */ assign(({ self }: { self: AnyActorRef }) => environmentNow(runtimeOf(self).options)),
     watchEnvironment: ({ self }: { self: AnyActorRef }) => runtimeOf(self).watchEnvironment(),
     sendKeepalive: ({ self }: { self: AnyActorRef }) => runtimeOf(self).sendPing(),

@@ -77,6 +77,15 @@ describe('url failover', () => {
     expect(h.connection.status).toBe('connected');
   });
 
+  it('dials the backup after moving to it even when the wait before that dial is longer than primaryRetryMs', async () => {
+    const h = harness({ ...options, failover: { after: 1, primaryRetryMs: 1_000 }, reconnect: { baseMs: 2_000, capMs: 2_000 } });
+    h.server.refusing = true;
+    h.connection.start();
+    await h.settle();
+    await h.advance(2_000);
+    expect(h.server.sockets.map((s) => s.url)).toEqual([urls[0], urls[1]]);
+  });
+
   it('names a bad url in a list by its index', () => {
     expect(() => harness({ url: ['ws://ok.test', 'http://nope.test'] })).toThrow(/`url\[1\]`/);
   });
