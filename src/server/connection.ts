@@ -183,7 +183,7 @@ export class ServerConnection implements HubClient {
 
   sendText(text: string, type: string): void {
     if (!this.open) return;
-    if (this.ws.bufferedAmount - corkedBytes(this.ws) > this.ctx.options.maxBufferedBytes) {
+    if (this.ws.bufferedAmount - corkedBytes(this.ws) + this.held > this.ctx.options.maxBufferedBytes) {
       this.slowConsumer();
       return;
     }

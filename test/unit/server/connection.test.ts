@@ -689,6 +689,25 @@ describe('ServerConnection: closing', () => {
     expect([socket.closedWith, socket.ofType('pong')]).toEqual([{ code: 4008, reason: 'slow consumer' }, [{ type: 'pong', ts: 1 }]]);
   });
 
+  it('counts the presence diffs held for it toward maxBufferedBytes on every write: a message that brings its send buffer and them past it closes it with 4008', async () => {
+    const node = await testNode({ maxBufferedBytes: 1_000_000 });
+    stops.push(node.stop);
+    const { socket } = node.connect('watcher');
+    for (const ch of ['chat:room', 'chat:news']) socket.receive({ type: 'subscribe', ch });
+    await until(() => socket.ofType('subscribed').length === 2);
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    // a list waiting on the backlog: the room's diffs are held for the socket meanwhile (about 110 KB)
+    socket.bufferedAmount = 600_000;
+    socket.receive({ type: 'presence', ch: 'chat:room', action: 'list' });
+    await vi.advanceTimersByTimeAsync(20);
+    for (let i = 0; i < 100; i++) await node.parts.backend.presenceJoin('chat:room', `guest:${i}`, { userId: `guest-${i}`, meta: { bio: 'y'.repeat(1000) } });
+    expect(socket.closedWith, '600 KB buffered and 110 KB held: under the bound').toBeUndefined();
+    // what the socket could not send of the other channel's messages: 950 KB buffered, and 110 KB still held
+    socket.bufferedAmount = 950_000;
+    await node.parts.hub.append('chat:news', 'news', undefined, undefined, undefined);
+    expect(socket.closedWith).toEqual({ code: 4008, reason: 'slow consumer' });
+  });
+
   it('counts its socket as backlogged for replays once it holds more than half of maxBufferedBytes', async () => {
     const { socket, connection: serverSide } = await connection({ maxBufferedBytes: 1000 });
     socket.bufferedAmount = 500;
