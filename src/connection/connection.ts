@@ -165,7 +165,7 @@ export class Connection {
     };
   }
 
-  /** Listens to `state`, `error`, `message` (every inbound message) or `control` frames. Returns the remover. */
+  /** Listens to one of the connection's events (`ConnectionEvents`: `state`, `error`, `message` for every inbound message, `control` frames, `gap`, `refused`…). Returns the remover. */
   on<K extends keyof ConnectionEvents>(event: K, listener: (payload: ConnectionEvents[K]) => void): () => void {
     if (typeof listener !== 'function') throw new InvalidOptionError('listener', 'a function (payload) => void', listener);
     if (event === 'message') return this.rt.router.onAny((_, message) => (listener as (payload: ConnectionEvents['message']) => void)(message));

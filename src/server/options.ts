@@ -40,7 +40,7 @@ export interface ServerAuthOptions {
   modes?: readonly TokenMode[];
   /** Query parameter carrying the token in `query` mode. @default 'token' */
   queryParam?: string;
-  /** In `message` mode, how long a new socket may stay unauthenticated before it is closed with 4001. @default 10000 */
+  /** How long a new socket may stay unauthenticated (in `message` mode; for a handshake token, how long its check may take) before it is closed with 4001. @default 10000 */
   timeoutMs?: number;
 }
 
