@@ -252,9 +252,10 @@ export class ConnectionRuntime implements SocketCallbacks {
     return token;
   }
 
-  /** The in-band refresh, first step: a fresh token, kept here (never in the machine). */
-  async fetchRefreshToken(): Promise<void> {
-    this.freshToken = await this.obtainToken('refresh');
+  /** The in-band refresh, first step: a fresh token, kept here (never in the machine); one that comes after its socket is gone is dropped. */
+  async fetchRefreshToken(socket = this.socketId): Promise<void> {
+    const token = await this.obtainToken('refresh');
+    if (socket === this.socketId) this.freshToken = token;
   }
 
   /** The in-band refresh, second step: the fresh token, sent on the open socket. */
@@ -506,7 +507,6 @@ export class ConnectionRuntime implements SocketCallbacks {
 
   /** The error with the token and secret URL parameters removed from its message and details (a copy, when there was one to remove). */
   redactError(error: SocketchartError): SocketchartError {
-    if (!this.currentToken) return error;
     const message = this.redact(error.message);
     const details = redactDeep(error.details, this.redact);
     return message === error.message && details === error.details ? error : error.with({ message, details });

@@ -80,6 +80,15 @@ describe('authentication', () => {
     expect(JSON.stringify(h.connection.metrics())).not.toContain(SECRET);
   });
 
+  it("keeps the password of a url's user-info out of an error frame that echoes the url, also without auth", async () => {
+    const h = harness({ url: `ws://alice:${SECRET}@mock.test/socket`, heartbeat: false });
+    await h.connect();
+    h.server.last!.push({ type: 'error', code: 'SERVER_ERROR', message: `no route to ws://alice:${SECRET}@mock.test/socket`, details: { url: `ws://alice:${SECRET}@mock.test/socket` } });
+    await h.settle();
+    expect(h.errors.map((error) => error.message)).toEqual(['no route to ws://[redacted]@mock.test/socket']);
+    expect(JSON.stringify(h.errors)).not.toContain(SECRET);
+  });
+
   it('redacts the token from an error frame that echoes it however deep in its details', async () => {
     const h = harness({ auth: { token: SECRET } });
     await h.connect();
@@ -157,6 +166,26 @@ describe('authentication', () => {
     expect(socket.sentOfType('auth').map((frame) => frame.token)).toEqual(['t1', 't2', 't3']);
     expect(h.server.sockets).toHaveLength(1);
     expect(h.connection.status).toBe('connected');
+  });
+
+  it('a refresh abandoned when the link dropped never sends its token, even when it comes in the same turn as the next refresh', async () => {
+    const refreshes: Array<(token: string) => void> = [];
+    let dials = 0;
+    const token = ({ reason }: { reason: string }) => (reason === 'refresh' ? new Promise<string>((resolve) => refreshes.push(resolve)) : `c${++dials}`);
+    const h = harness({ auth: { token, refreshLeadMs: 30_000 }, heartbeat: false }, { sessionTtlMs: 60_000 });
+    await h.connect();
+    await h.advance(30_000); // the refresh on the first socket waits for its token
+    h.server.last!.drop();
+    await h.settle();
+    await h.advance(0);
+    await h.settle();
+    expect(h.connection.status).toBe('connected');
+    await h.advance(30_000); // the refresh on the second socket
+    expect(refreshes).toHaveLength(2);
+    refreshes[1]!('fresh');
+    refreshes[0]!('old');
+    await h.settle();
+    expect(h.server.sockets[1]!.sentOfType('auth').map((frame) => frame.token)).toEqual(['c2', 'fresh']);
   });
 
   it('a refused in-band refresh is reported and keeps the link; the 4001 that ends the session gets one fresh token, and its refusal ends in failed', async () => {
