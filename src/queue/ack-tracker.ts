@@ -86,7 +86,11 @@ export class AckTracker {
   written(id: string): void {
     const entry = this.inFlight.get(id);
     if (!entry) return;
-    entry.attempts++;
+    if (entry.attempts++ === 0) {
+      // in flight from its first write on: it goes again in the order written (by priority, a previous run's first), not sent
+      this.inFlight.delete(id);
+      this.inFlight.set(id, entry);
+    }
     entry.waiting = false;
     const now = this.clock.now();
     entry.deadline = entry.heldUntil > now ? entry.heldUntil : now + this.options.timeoutMs;

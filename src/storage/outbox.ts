@@ -23,11 +23,15 @@ export class Outbox {
   /** Every key this run put before the store answered its load: what the store loads under them is not a previous run's. Null once there were too many to remember. */
   private own: Set<string> | null | undefined = new Set();
 
-  /** `failed` hears of each put or delete the store threw on or whose promise rejected; the message itself goes on. */
+  /**
+   * `failed` hears of each put or delete the store threw on or whose promise rejected; the message itself goes on.
+   * `inFlight`: whether a message is in flight under an ack id, which is then not forgotten when an earlier message of that id settles.
+   */
   constructor(
     private readonly store: MessageStore,
     private readonly clock: Pick<Clock, 'now'>,
     private readonly failed: (what: 'keep' | 'forget', cause: unknown) => void,
+    private readonly inFlight: (key: string) => boolean | undefined,
   ) {}
 
   /** What earlier runs left, oldest first. */
@@ -61,7 +65,8 @@ export class Outbox {
   }
 
   forgetWhenSettled(key: string, settled: Promise<unknown>): void {
-    const forget = () => this.forget(key);
+    // an id given up (aborted) and sent again at once: the store holds the new message under it
+    const forget = () => this.inFlight(key) || this.forget(key);
     settled.then(forget, forget);
   }
 

@@ -58,6 +58,20 @@ describe('acknowledged sends', () => {
     expect(new Set(h.server.sockets[0]!.sentOfType('publish').map((f) => f.id))).toEqual(new Set(h.server.last!.sentOfType('publish').slice(0, 2).map((f) => f.id)));
   });
 
+  it('writes unacknowledged messages again after a reconnect in the order they were first written: a high-priority one still ahead of a normal one sent before it', async () => {
+    const h = harness({ reconnect: { baseMs: 100, capMs: 100, jitter: 0 } });
+    const server = acking(h, { silent: true, seq: 0 });
+    void h.connection.send({ n: 'normal' }, { channel: 'c', ack: true }).catch(() => {});
+    void h.connection.send({ n: 'high' }, { channel: 'c', ack: true, priority: 'high' }).catch(() => {});
+    await h.connect();
+    expect(publishes(h.server.last)).toEqual([{ n: 'high' }, { n: 'normal' }]);
+    h.server.last!.drop();
+    await h.settle();
+    server.silent = false;
+    await h.advance(100);
+    expect(publishes(h.server.last)).toEqual([{ n: 'high' }, { n: 'normal' }]);
+  });
+
   it('writes again after acks.timeoutMs, and rejects with TIMEOUT after acks.maxAttempts writes', async () => {
     const h = harness({ acks: { timeoutMs: 1_000, maxAttempts: 3 } });
     acking(h, { silent: true, seq: 0 });

@@ -207,6 +207,44 @@ describe('persisted messages', () => {
     ]);
   });
 
+  it('after a restart, an acknowledged message the previous run left goes again after a reconnect before one this run sent while the store loaded, as it was first written', async () => {
+    const store = memoryStore();
+    const first = harness({ heartbeat: false, persistence: { store } });
+    void first.connection.send('old', { channel: 'c', ack: true }).catch(() => {});
+    await first.settle();
+    const left = crashCopy(store);
+    first.connection.dispose();
+
+    const second = harness({ heartbeat: false, persistence: { store: left }, reconnect: { baseMs: 100, capMs: 100, jitter: 0 } });
+    const server = acking(second, { silent: true });
+    void second.connection.send('new', { channel: 'c', ack: true }).catch(() => {});
+    await second.connect();
+    await second.advance(100);
+    expect(publishes(second.server.last).map(([, data]) => data)).toEqual(['old', 'new']);
+    second.server.last!.drop();
+    await second.settle();
+    server.silent = false;
+    await second.advance(100);
+    expect(publishes(second.server.last).map(([, data]) => data), 'written again in the order first written').toEqual(['old', 'new']);
+  });
+
+  it('an acknowledged send given up by its signal and sent again at once under its id is kept in the store under that id until acknowledged', async () => {
+    const store = memoryStore();
+    const h = harness({ heartbeat: false, persistence: { store } });
+    const server = acking(h, { silent: true });
+    await h.settle();
+    const controller = new AbortController();
+    void h.connection.send('old', { channel: 'c', ack: true, id: 'doc-1', signal: controller.signal }).catch(() => {});
+    controller.abort();
+    const sent = h.connection.send('new', { channel: 'c', ack: true, id: 'doc-1' });
+    await h.settle();
+    expect(store.load().map((message) => [message.key, message.frame])).toEqual([['doc-1', '{"type":"publish","ch":"c","id":"doc-1","data":"new"}']]);
+    server.silent = false;
+    await h.connect();
+    await sent;
+    expect(store.size).toBe(0);
+  });
+
   it('drops messages whose time-to-live passed while the app was down', async () => {
     const store = memoryStore();
     const first = harness({ heartbeat: false, persistence: { store } });

@@ -144,6 +144,20 @@ describe('AckTracker', () => {
     expect(writes.map(([frame]) => frame)).toEqual(['a', 'b']);
   });
 
+  it('writes messages again after a reconnect in the order they were first written, not the order they were tracked in', () => {
+    const writes: unknown[] = [];
+    const { acks } = tracker((frame) => {
+      writes.push(frame);
+      return true;
+    });
+    for (const id of ['normal', 'high']) void acks.track(id, id, 'c').catch(() => undefined);
+    // the queue wrote the high-priority message first
+    acks.written('high');
+    acks.written('normal');
+    acks.resendWritten();
+    expect(writes).toEqual(['high', 'normal']);
+  });
+
   it('keeps one timer at most, for the earliest deadline, and none once nothing is in flight', () => {
     const { clock, acks } = tracker();
     for (const id of ['a', 'b', 'c']) {
