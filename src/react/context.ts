@@ -66,13 +66,15 @@ export function useRunning(target: Connection | Pool | undefined, start: boolean
 export function SocketchartProvider(props: SocketchartProviderProps) {
   const { start = true, children } = props;
   const [generation, remake] = useGeneration();
+  /** What the provider makes (a connection or a pool): made again when it is given the other one. */
+  const kind = props.options !== undefined ? 'c' : props.poolOptions !== undefined ? 'p' : undefined;
   const owned = useMadeOnce(
     () => {
       if (props.options) return { connection: createConnection(props.options), pool: undefined };
       if (props.poolOptions) return { connection: undefined, pool: createPool(props.poolOptions) };
       return undefined;
     },
-    props.options !== undefined || props.poolOptions !== undefined ? generation : -1,
+    kind && kind + generation,
   );
   const connection = owned ? owned.connection : props.connection;
   const pool = owned ? owned.pool : props.pool;

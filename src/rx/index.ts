@@ -103,15 +103,15 @@ export function presence$(connection: Connection, channel: string): Observable<P
   });
 }
 
-/** Who else is typing on a channel: subscribed while subscribed, emitted at once and on each change. */
+/** Who else is typing on a channel: subscribed while subscribed, emitted at once and on each change (a change made while the first value is handled included). */
 export function typing$(connection: Connection, channel: string): Observable<string[]> {
   return whileAlive(connection, (subscriber) => {
     const { presence } = connection;
     const unsubscribe = connection.subscribe(channel, () => {});
-    subscriber.next(presence.typingUsers(channel));
     const offTyping = connection.on('typing', ({ ch, users }) => {
       if (ch === channel) subscriber.next(users);
     });
+    subscriber.next(presence.typingUsers(channel));
     return () => {
       offTyping();
       unsubscribe();

@@ -2,7 +2,7 @@
 import { createElement } from 'react';
 import { describe, expect, it } from 'vitest';
 import type { Connection } from '../../../src/index.js';
-import { SocketchartProvider, useConnection, useConnectionStatus } from '../../../src/react/index.js';
+import { SocketchartProvider, useConnection, useConnectionStatus, useSocketchart } from '../../../src/react/index.js';
 import { harness } from '../../support/harness.js';
 import { connectionOptions, flush, render, rerender } from '../../support/react-dom.js';
 
@@ -68,5 +68,28 @@ describe('the start prop of a provider or useConnection(options) that owns its c
     await rerender(createElement(App, { on: false }));
     await flush(h);
     expect(() => probe.seen!.start()).not.toThrow();
+  });
+});
+
+describe('a provider that owns what it made, given the other kind of source', () => {
+  it('<SocketchartProvider options> given poolOptions instead: its hooks get a pool, and the connection it made is disposed', async () => {
+    const h = harness();
+    const options = connectionOptions(h);
+    const poolOptions = { endpoints: [{ name: 'a', url: 'ws://mock.test/a' }], defaults: { WebSocket: h.server.WebSocket }, clock: h.clock, environment: h.env, staggerMs: 0 };
+    const seen: Array<ReturnType<typeof useSocketchart>> = [];
+    const Probe = () => {
+      seen.push(useSocketchart());
+      return null;
+    };
+    const App = ({ pool }: { pool: boolean }) => createElement(SocketchartProvider, pool ? { poolOptions } : { options }, createElement(Probe));
+    await render(createElement(App, { pool: false }));
+    await flush(h);
+    const made = seen.at(-1)!.connection!;
+    expect(made.status).toBe('connected');
+    await rerender(createElement(App, { pool: true }));
+    await flush(h);
+    expect(seen.at(-1)!.pool, 'the pool made from poolOptions').toBeDefined();
+    expect(seen.at(-1)!.connection).toBeUndefined();
+    expect(made.isDisposed).toBe(true);
   });
 });

@@ -189,6 +189,24 @@ describe('typing$', () => {
     expect(seen).toEqual([[], ['ann']]);
     subscription.unsubscribe();
   });
+
+  it('a change made while the first value is handled is emitted (the connection stopped: nobody types any more)', async () => {
+    const h = harness();
+    await h.connect();
+    const { presence } = h.connection;
+    const unsubscribe = h.connection.subscribe('chat:a', () => {});
+    h.server.last!.push({ type: 'typing', ch: 'chat:a', userId: 'ann', typing: true });
+    expect(presence.typingUsers('chat:a')).toEqual(['ann']);
+    const seen: string[][] = [];
+    const subscription = typing$(h.connection, 'chat:a').subscribe((users) => {
+      seen.push(users);
+      if (seen.length === 1) h.connection.stop();
+    });
+    expect(presence.typingUsers('chat:a')).toEqual([]);
+    expect(seen).toEqual([['ann'], []]);
+    subscription.unsubscribe();
+    unsubscribe();
+  });
 });
 
 describe('channel$ of a channel the server refuses', () => {
