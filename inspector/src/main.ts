@@ -82,6 +82,7 @@ const windows = listenToWindows((record) => enqueue([record]));
 
 function resetStore(): void {
   store = new Store({ maxEntries });
+  rate = { at: performance.now(), entries: store.lastSeq, perSec: 0 };
   queue.clear();
   cursor = null;
   selected = undefined;

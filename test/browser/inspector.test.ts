@@ -174,6 +174,20 @@ describe('the offline inspector, on the demo', () => {
       await other.setInputFiles('#import', { name: 'incident.jsonl', mimeType: 'application/x-ndjson', buffer: Buffer.from(text) });
       await other.waitForFunction(() => document.querySelector('#source')?.textContent?.includes('recording: incident.jsonl'), undefined, { timeout: 10_000 });
       for (const feed of feeds) await treeRow(other, `pool/${feed}`).waitFor({ timeout: 15_000 });
+      const array = `[\n${text.trim().split('\n').join(',\n')}\n]`;
+      const cut = array.slice(0, array.lastIndexOf('\n') - 20);
+      await other.evaluate(() => {
+        const counts = document.querySelector('#counts')!;
+        const seen: string[] = ((window as unknown as { countsSeen: string[] }).countsSeen = []);
+        new MutationObserver(() => seen.push(counts.textContent ?? '')).observe(counts, { childList: true, characterData: true, subtree: true });
+      });
+      await other.setInputFiles('#import', { name: 'cut.json', mimeType: 'application/json', buffer: Buffer.from(cut) });
+      await other.waitForFunction(() => document.querySelector('#source')?.textContent?.includes('recording: cut.json'), undefined, { timeout: 10_000 });
+      for (const feed of feeds) await treeRow(other, `pool/${feed}`).waitFor({ timeout: 15_000 });
+      await other.waitForTimeout(1_500); // the header's rate is taken once a second
+      const seen = await other.evaluate(() => (window as unknown as { countsSeen: string[] }).countsSeen);
+      expect(seen.filter((text) => /-\d[\d,]*\/s/.test(text)), 'events per second after an import').toEqual([]);
+      await screenshot(other, 'imported-cut-array');
     } finally {
       await other.close();
     }
