@@ -41,7 +41,8 @@ function redactedJson(text: string): string | undefined {
 /**
  * Removes secrets from a value received for inspection, in place (it must be the receiver's own copy, as
  * parsed JSON is): every text or number under a member named like a credential (`token`, `newPassword`,
- * `X-Api-Key`…, inside arrays and objects so named included) and credentials found inside any text or
+ * `X-Api-Key`…, inside arrays and objects so named included), the value after such a name in a list of
+ * name and value pairs (`[['X-Api-Key', '…']]`, Node's `rawHeaders`), and credentials found inside any text or
  * member name; values nested deeper than 32 levels are summarised. socketchart's machines hold no secret; this guards what other
  * apps' machines send.
  */
@@ -51,7 +52,10 @@ export function redactInPlace(value: unknown, depth = 0, secret = false): unknow
   if (typeof value !== 'object' || value === null) return value;
   if (depth > MAX_DEPTH) return Array.isArray(value) ? '[Array]' : '[Object]';
   if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) value[i] = redactInPlace(value[i], depth + 1, secret);
+    for (let i = 0; i < value.length; i++) {
+      const named = i % 2 === 1 && typeof value[i - 1] === 'string' && isSecretName(value[i - 1] as string);
+      value[i] = redactInPlace(value[i], depth + 1, secret || named);
+    }
     return value;
   }
   const object = value as Record<string, unknown>;

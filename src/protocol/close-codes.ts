@@ -1,5 +1,5 @@
 import type { FailureAction } from '../../machines/connection.types.js';
-import { ErrorCode, SocketchartError, type Recovery } from './errors.js';
+import { ErrorCode, SocketchartError, retryAfterWait, type Recovery } from './errors.js';
 
 export { CloseCode } from './wire.js';
 
@@ -62,7 +62,7 @@ const recoveryOf: Record<CloseAction, Recovery> = {
 export function retryAfterFromReason(reason: string | undefined): number | undefined {
   if (!reason) return undefined;
   const match = /retry_after"?\s*[:=]\s*(\d+(?:\.\d+)?)/.exec(reason);
-  return match?.[1] === undefined ? undefined : Math.round(Number(match[1]) * 1000);
+  return match?.[1] === undefined ? undefined : retryAfterWait(Number(match[1]));
 }
 
 export function closeRule(code: number): CloseRule {

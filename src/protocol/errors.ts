@@ -1,4 +1,8 @@
+import { MAX_TIMER_MS } from '../environment/clock.js';
 import { ErrorCode } from './wire.js';
+
+/** A server's `retry_after` (seconds) as the wait the client keeps: whole milliseconds, at most the longest timer. */
+export const retryAfterWait = (seconds: number): number => Math.min(MAX_TIMER_MS, Math.round(seconds * 1000));
 
 export { ErrorCode };
 

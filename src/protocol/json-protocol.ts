@@ -1,5 +1,5 @@
 import type { FrameSink, IncomingFrame, InboundMessage, OutgoingFrame, ProtocolAdapter } from './adapter.js';
-import { ErrorCode, SocketchartError, finalFormatError, type ErrorCode as ErrorCodeType } from './errors.js';
+import { ErrorCode, SocketchartError, finalFormatError, retryAfterWait, type ErrorCode as ErrorCodeType } from './errors.js';
 import { JSON_SUBPROTOCOL, TOKEN_SUBPROTOCOL_PREFIX, type ServerFrameType } from './wire.js';
 
 export { JSON_SUBPROTOCOL, TOKEN_SUBPROTOCOL_PREFIX };
@@ -19,7 +19,7 @@ const invalid = (message: string, details?: unknown) =>
   new SocketchartError(ErrorCode.INVALID_MESSAGE_FORMAT, { message, recovery: 'none', details });
 
 const finite = (value: unknown) => (typeof value === 'number' && Number.isFinite(value) ? value : undefined);
-const seconds = (value: unknown) => (typeof value === 'number' && value >= 0 && Number.isFinite(value) ? Math.round(value * 1000) : undefined);
+const seconds = (value: unknown) => (typeof value === 'number' && value >= 0 && Number.isFinite(value) ? retryAfterWait(value) : undefined);
 
 /**
  * An error frame, flat (`{ type, code, message, details?, id?, retry_after? }`) or nested

@@ -137,12 +137,24 @@ export function useChannel<T = unknown>(channel: string, listener?: (data: T, me
 }
 
 /**
+ * A value made once per visit of a channel of a connection (made again after a switch, coming back
+ * included), kept as state: Fast Refresh, which runs every `useMemo` again, keeps it.
+ */
+function useVisit<T>(connection: Connection, channel: string, make: () => T): T {
+  const [held, setHeld] = useState(() => ({ connection, channel, value: make() }));
+  if (held.connection === connection && held.channel === channel) return held.value;
+  const next = { connection, channel, value: make() };
+  setHeld(next);
+  return next.value;
+}
+
+/**
  * State that belongs to one channel of one connection: after a switch it reads `initial()`, never the old
  * channel's value, until it is set again. `update` is handed the current channel's value.
  */
 function useChannelState<V>(connection: Connection, channel: string, initial: () => V): [V, (next: (current: V) => V) => void] {
   /** This visit of the channel: coming back to a channel after another is a new visit, starting from `initial()`. */
-  const visit = useMemo(() => ({}), [connection, channel]);
+  const visit = useVisit(connection, channel, () => ({}));
   const [held, setHeld] = useState(() => ({ visit, value: initial() }));
   const initialRef = useLatest(initial);
   const update = useCallback(
@@ -248,7 +260,7 @@ export interface TypingApi {
 export function useTyping(channel: string, { timeoutMs }: { timeoutMs?: number } = {}, target?: ConnectionTarget): TypingApi {
   const connection = useTarget(target, 'useTyping()');
   const [typing, update] = useChannelState(connection, channel, () => connection.presence.typingUsers(channel));
-  const hold = useMemo(() => typingHold(connection.presence, channel), [connection, channel]);
+  const hold = useVisit(connection, channel, () => typingHold(connection.presence, channel));
   /** Unmounted (or hidden by `<Activity>`): a late `start()` would leave this user typing with nothing to stop it. */
   const ended = useRef(false);
   useLingeringEffect(() => {

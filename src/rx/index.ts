@@ -95,28 +95,47 @@ export function errors$(connection: Connection): Observable<SocketchartError> {
   return events$(connection, 'error');
 }
 
-/** The members present on a channel: watched while subscribed (the channel is subscribed and listed), emitted at once and on each change. */
-export function presence$(connection: Connection, channel: string): Observable<PresenceMember[]> {
+/**
+ * Emits `now()` and then each `event` of the channel (a change made while the first value is handled
+ * included); `hold()` (what sends frames) runs only when more than that first value is wanted.
+ */
+function channelView<K extends 'presence' | 'typing', T>(
+  connection: Connection,
+  channel: string,
+  event: K,
+  pick: (payload: ConnectionEvents[K]) => T,
+  now: () => T,
+  hold: () => () => void,
+): Observable<T> {
   return whileAlive(connection, (subscriber) => {
-    subscriber.next(connection.presence.members(channel));
-    return connection.presence.watch(channel, ({ members }) => subscriber.next(members));
+    const off = connection.on(event, (payload) => {
+      if (payload.ch === channel) subscriber.next(pick(payload));
+    });
+    let release: (() => void) | undefined;
+    try {
+      subscriber.next(now());
+      if (!subscriber.closed) release = hold();
+    } catch (error) {
+      off();
+      throw error;
+    }
+    return () => {
+      off();
+      release?.();
+    };
   });
 }
 
-/** Who else is typing on a channel: subscribed while subscribed, emitted at once and on each change (a change made while the first value is handled included). */
+/** The members present on a channel: watched while subscribed (the channel is subscribed and listed), emitted at once and on each change. */
+export function presence$(connection: Connection, channel: string): Observable<PresenceMember[]> {
+  const { presence } = connection;
+  return channelView(connection, channel, 'presence', ({ members }) => members, () => presence.members(channel), () => presence.watch(channel));
+}
+
+/** Who else is typing on a channel: subscribed while subscribed, emitted at once and on each change. */
 export function typing$(connection: Connection, channel: string): Observable<string[]> {
-  return whileAlive(connection, (subscriber) => {
-    const { presence } = connection;
-    const unsubscribe = connection.subscribe(channel, () => {});
-    const offTyping = connection.on('typing', ({ ch, users }) => {
-      if (ch === channel) subscriber.next(users);
-    });
-    subscriber.next(presence.typingUsers(channel));
-    return () => {
-      offTyping();
-      unsubscribe();
-    };
-  });
+  const { presence } = connection;
+  return channelView(connection, channel, 'typing', ({ users }) => users, () => presence.typingUsers(channel), () => connection.subscribe(channel, () => {}));
 }
 
 /** A pool's aggregate health (`up`, `degraded`, `down`) now, then each change. */

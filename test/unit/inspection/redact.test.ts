@@ -78,6 +78,19 @@ describe('redactInPlace', () => {
     expect(text).not.toContain('SECRET-url-key');
   });
 
+  it('replaces the value after a credential\'s name in header pairs and flat header lists, as fetch and Node hold them', () => {
+    const pairs = [['Accept', 'text/plain'], ['X-Api-Key', 'k3y-of-the-app'], ['Cookie', 'sid=42']];
+    const raw = ['Host', 'feed.test', 'Authorization', 'Digest abc', 'X-Auth-Token', 7];
+    expect(redactInPlace({ headers: pairs, rawHeaders: raw })).toEqual({
+      headers: [['Accept', 'text/plain'], ['X-Api-Key', '[redacted]'], ['Cookie', '[redacted]']],
+      rawHeaders: ['Host', 'feed.test', 'Authorization', '[redacted]', 'X-Auth-Token', '[redacted]'],
+    });
+  });
+
+  it('reads names only at the even places of a list: a value named like a credential keeps the name after it', () => {
+    expect(redactInPlace(['x-request', 'token', 'Host', 'feed.test'])).toEqual(['x-request', 'token', 'Host', 'feed.test']);
+  });
+
   it('keeps what holds no credential under a credential\'s name: an empty text, null, a boolean', () => {
     expect(redactInPlace({ password: '', token: null, secret: true })).toEqual({ password: '', token: null, secret: true });
   });

@@ -88,6 +88,12 @@ describe('classifyClose', () => {
     expect(retryAfterFromReason('{"error":"rate limited","retry_after": 12}')).toBe(12_000);
   });
 
+  it('reads a retry_after longer than the longest timer as that timer, however many digits it has', () => {
+    expect(retryAfterFromReason(`retry_after=${'9'.repeat(400)}`)).toBe(2 ** 31 - 1);
+    expect(classifyClose({ code: 4029, reason: '{"retry_after":3000000}' }).error.retryAfterMs).toBe(2 ** 31 - 1);
+    expect(retryAfterFromReason('retry_after=2000000')).toBe(2e9);
+  });
+
   it('parses retry_after=N (fractional) from a plain-text reason', () => {
     expect(classifyClose({ code: 1013, reason: 'retry_after=2.5' }).error.retryAfterMs).toBe(2_500);
     expect(retryAfterFromReason('overloaded; retry_after=0.25')).toBe(250);

@@ -231,6 +231,16 @@ describe('default JSON protocol: decoding', () => {
     expect(waitOf(0.0004)).toBe(0);
   });
 
+  it('a retry_after longer than the longest timer is that timer: a wait the client keeps, never an infinite one', () => {
+    const waitOf = (retry_after: number) => {
+      const call = decodeOne({ type: 'error', code: 'RATE_LIMIT_EXCEEDED', message: 'slow down', retry_after });
+      return call.kind === 'serverError' ? call.error.retryAfterMs : call.kind;
+    };
+    expect(waitOf(1e306)).toBe(2 ** 31 - 1);
+    expect(waitOf(3e6)).toBe(2 ** 31 - 1);
+    expect(waitOf(2e6)).toBe(2e9);
+  });
+
   it('a nested error frame ({ error: { code, message, details } }) gives the same typed error; request_id names the message, retry_after may sit in details', () => {
     const call = decodeOne({
       id: 'error-123',

@@ -82,6 +82,39 @@ describe('socketchart/rx', () => {
     expect(socket.sentOfType('unsubscribe')).toHaveLength(socket.sentOfType('subscribe').length);
   });
 
+  it('presence$ and typing$ taken once (take(1)) give the members or typers now and send nothing', async () => {
+    const h = harness();
+    await h.connect();
+    const socket = h.server.last!;
+    const before = socket.sent.length;
+    expect(await firstValueFrom(presence$(h.connection, 'chat:a'))).toEqual([]);
+    expect(await firstValueFrom(typing$(h.connection, 'chat:a'))).toEqual([]);
+    await h.settle();
+    expect(socket.sent.slice(before)).toEqual([]);
+  });
+
+  it('presence$ emits a change made while its first value is handled', async () => {
+    const h = harness();
+    h.server.onFrame = (socket, frame) => {
+      if (frame.json?.type === 'presence') socket.push({ type: 'presence_state', ch: frame.json.ch, members: [{ userId: 'ann' }] });
+    };
+    await h.connect();
+    const watcher = h.connection.presence.watch('chat:a', () => {});
+    await h.settle();
+    const seen: string[][] = [];
+    let first = true;
+    const subscription = presence$(h.connection, 'chat:a').subscribe((members) => {
+      seen.push(members.map((m) => m.userId));
+      if (!first) return;
+      first = false;
+      h.server.last!.push({ type: 'presence', ch: 'chat:a', joins: [{ userId: 'bob' }], leaves: [] });
+    });
+    await h.settle();
+    subscription.unsubscribe();
+    watcher();
+    expect(seen).toEqual([['ann'], ['ann', 'bob']]);
+  });
+
   it("health$ follows a pool's health", async () => {
     const h = harness();
     const pool = createPool({ endpoints: [{ name: 'a', url: 'ws://mock.test/a' }], defaults: { WebSocket: h.server.WebSocket }, clock: h.clock, environment: h.env, staggerMs: 0 });
