@@ -142,6 +142,8 @@ class IndexedDbMessageStore implements IndexedDbStore {
   #early: Array<StoredMessage | string> = [];
   /** Latest change per key, not yet written: the record to put, or `null` to delete. */
   #pending = new Map<string, StoredRecord | null>();
+  /** Keys put by this store that no write has had yet, nor the database held: a delete of one only drops its put. */
+  readonly #unwritten = new Set<string>();
   #writing: Promise<void> | undefined;
   /** The last open or write failed: the deletes it kept wait for the next put / delete, `load()` or `close()` to try again. */
   #stalled = false;
@@ -189,6 +191,15 @@ class IndexedDbMessageStore implements IndexedDbStore {
   }
 
   #change(change: StoredMessage | string): void {
+    if (typeof change !== 'string') {
+      if (!this.#seqs?.has(change.key) && !this.#pending.has(change.key)) this.#unwritten.add(change.key);
+    } else if (this.#unwritten.delete(change)) {
+      // never written: its put, if not dropped yet, is all there is to undo
+      this.#early = this.#early.filter((early) => typeof early === 'string' || early.key !== change);
+      this.#seqs?.delete(change);
+      this.#pending.delete(change);
+      return;
+    }
     if (this.#seqs) this.#apply(this.#seqs, change);
     else this.#early.push(change);
     this.#kick();
@@ -243,6 +254,7 @@ class IndexedDbMessageStore implements IndexedDbStore {
       const batch = this.#pending;
       this.#pending = new Map();
       if (batch.size === 0) return;
+      for (const key of batch.keys()) this.#unwritten.delete(key);
       try {
         await write(db, batch);
         retried = false;

@@ -15,7 +15,7 @@ export interface StoredMessage {
   readonly expiresAt?: number;
   /** Sent with `ack: true`: it is kept until the server acknowledges it. */
   readonly ack: boolean;
-  /** Wall-clock time (epoch ms) at which the app sent it; restored messages keep their original order by it. */
+  /** Wall-clock time (epoch ms) at which the app sent it, never before an earlier message's (the clock may step back); restored messages keep their original order by it. */
   readonly sentAt: number;
 }
 

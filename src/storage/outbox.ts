@@ -20,6 +20,8 @@ const MAX_OWN_KEYS = 10_000;
 export class Outbox {
   private readonly prefix = Math.random().toString(36).slice(2, 10);
   private keys = 0;
+  /** The latest `sentAt` given: a wall clock stepped back does not put a later message before an earlier one. */
+  private sentAt = 0;
   /** Every key this run put before the store answered its load: what the store loads under them is not a previous run's. Null once there were too many to remember. */
   private own: Set<string> | null | undefined = new Set();
 
@@ -51,13 +53,14 @@ export class Outbox {
     if (typeof frame !== 'string') return;
     const key = options.key ?? `${this.prefix}-${++this.keys}`;
     const now = this.clock.now();
+    this.sentAt = Math.max(this.sentAt, now);
     if (this.own) this.own = this.own.size < MAX_OWN_KEYS ? this.own.add(key) : null;
     const message: StoredMessage = {
       key,
       frame,
       priority: options.priority,
       ack: options.ack,
-      sentAt: now,
+      sentAt: this.sentAt,
       ...(options.channel === undefined ? {} : { channel: options.channel }),
       ...(options.ttlMs !== undefined && options.ttlMs > 0 ? { expiresAt: now + options.ttlMs } : {}),
     };

@@ -419,6 +419,79 @@ describe('an open that fails', () => {
   });
 });
 
+/** Puts then deletes each key, one burst each, as a connection does with messages written then acknowledged; the keys each failure reports. */
+async function sendAndForget(store: ReturnType<typeof indexedDbStore>, onError: ReturnType<typeof vi.fn>, keys: string[]): Promise<string[][]> {
+  for (const key of keys) {
+    const reported = onError.mock.calls.length;
+    store.put(message(key));
+    await ticksUntil(() => onError.mock.calls.length > reported);
+    store.delete(key);
+    for (let turn = 0; turn < 3; turn++) await tick();
+  }
+  return onError.mock.calls.map(([, reported]) => reported as string[]);
+}
+
+describe('a database that cannot be opened', () => {
+  it('for good: a message it never wrote is not kept once deleted, so each failure reports only what changed since', async () => {
+    const factory = new IDBFactory();
+    (await openRaw(factory, 'socketchart', 5)).close();
+    const onError = vi.fn();
+    const store = indexedDbStore({ indexedDB: factory, onError });
+    expect(await sendAndForget(store, onError, ['m1', 'm2', 'm3'])).toEqual([['m1'], ['m2'], ['m3']]);
+    await store.close();
+  });
+
+  it('after another tab upgraded it: a message it never wrote is not kept once deleted; the delete of one it wrote is', async () => {
+    const factory = new IDBFactory();
+    const onError = vi.fn();
+    const store = indexedDbStore({ indexedDB: factory, onError });
+    store.put(message('written'));
+    await store.load();
+    (await openRaw(factory, 'socketchart', 2)).close();
+    expect(await sendAndForget(store, onError, ['m1', 'm2'])).toEqual([['m1'], ['m2']]);
+    store.delete('written');
+    await ticksUntil(() => onError.mock.calls.length > 2);
+    store.put(message('m3'));
+    await ticksUntil(() => onError.mock.calls.length > 3);
+    expect(onError.mock.calls.slice(2).map(([, keys]) => keys)).toEqual([['written'], ['written', 'm3']]);
+    await store.close();
+  });
+
+  it('while its open hangs: what is put and then deleted is not kept, and nothing is written for it once the open answers', async () => {
+    const real = new IDBFactory();
+    const opens: Array<() => void> = [];
+    const hanging = new Proxy(real, {
+      get: (target, property) =>
+        property === 'open'
+          ? (name: string, version?: number) => {
+              const request = { onsuccess: null as null | (() => void), onerror: null, onupgradeneeded: null as null | (() => void), error: null, result: undefined as unknown };
+              opens.push(() => {
+                const inner = target.open(name, version);
+                inner.onupgradeneeded = () => ((request.result = inner.result), request.onupgradeneeded?.());
+                inner.onsuccess = () => ((request.result = inner.result), request.onsuccess?.());
+              });
+              return request;
+            }
+          : Reflect.get(target, property, target),
+    });
+    const store = indexedDbStore({ indexedDB: hanging as IDBFactory });
+    for (let n = 0; n < 100; n++) {
+      store.put(message(`m${n}`, n));
+      await tick();
+      store.delete(`m${n}`);
+      await tick();
+    }
+    store.put(message('queued', 100));
+    const puts = vi.spyOn(IDBObjectStore.prototype, 'put');
+    const deletes = vi.spyOn(IDBObjectStore.prototype, 'delete');
+    opens.splice(0).forEach((answer) => answer());
+    expect(keysOf(await store.load())).toEqual(['queued']);
+    expect(puts.mock.calls.map(([record]) => (record as { key: string }).key)).toEqual(['queued']);
+    expect(deletes).not.toHaveBeenCalled();
+    await store.close();
+  });
+});
+
 /** A connection of fake-indexeddb (its `forceCloseDatabase()` is typed for the class, not the instance). */
 type FakeConnection = IDBDatabase;
 

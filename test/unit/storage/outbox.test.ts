@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { ErrorCode, type MessageStore } from '../../../src/index.js';
+import { ErrorCode, memoryStore, type MessageStore } from '../../../src/index.js';
 import type { MockSocket } from '../../../src/testing/index.js';
 import { harness } from '../../support/harness.js';
 
@@ -37,4 +37,26 @@ it('a store whose async put / delete rejects is reported on on(\'error\') like o
     [ErrorCode.SERVER_ERROR, 'The persistence store could not keep a message', 'disk full'],
     [ErrorCode.SERVER_ERROR, 'The persistence store could not forget a message', 'store gone'],
   ]);
+});
+
+it('messages restored after a restart keep the order they were sent in, though the wall clock stepped back between them', async () => {
+  const store = memoryStore();
+  const first = harness({ heartbeat: false, persistence: { store } });
+  void first.connection.send('one', { channel: 'c', ttl: 60_000 }).catch(() => {});
+  const wall = first.clock.now.bind(first.clock);
+  first.clock.now = () => wall() - 5_000; // NTP steps the wall clock back 5 s
+  void first.connection.send('two', { channel: 'c', ttl: 60_000 }).catch(() => {});
+  const sentAt = first.clock.now();
+  await first.settle();
+  // its time to live still runs on the wall clock that checks it when restored
+  expect(store.load().find((m) => m.frame.includes('two'))?.expiresAt).toBe(sentAt + 60_000);
+  const left = memoryStore();
+  for (const message of store.load()) left.put(message);
+  first.connection.dispose();
+
+  const second = harness({ heartbeat: false, persistence: { store: left } });
+  await second.connect();
+  await second.settle();
+  await second.advance(100);
+  expect(publishes(second.server.last)).toEqual(['one', 'two']);
 });
