@@ -253,14 +253,14 @@ return settled
 /**
  * KEYS: nodes sorted set, this node's reaped mark. ARGV: this node id, node timeout ms.
  * Marks this node alive (Redis clock). Returns {1 when another node reaped this one (its mark is set), else 0;
- * nodes silent for longer than the timeout}.
+ * nodes silent for longer than the timeout; 1 when this node was not in the set (reaped, or Redis lost its data), else 0}.
  */
 export const heartbeatScript = new LuaScript(
   `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZADD', KEYS[1], now, ARGV[1])
-return {redis.call('EXISTS', KEYS[2]), redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]), 'LIMIT', 0, 16)}
+local added = redis.call('ZADD', KEYS[1], now, ARGV[1])
+return {redis.call('EXISTS', KEYS[2]), redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]), 'LIMIT', 0, 16), added}
 `,
   2,
 );

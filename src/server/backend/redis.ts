@@ -45,6 +45,9 @@ const UNANSWERED_BEATS = 2;
 
 const TIMED_OUT = 'Command timed out';
 
+/** Watched channels touched per pipeline. */
+const TOUCH_BATCH = 500;
+
 const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** A stored message as kept in Redis: a JSON header `{ts, id?, event?, from?}`, a newline, then the data's JSON. */
@@ -111,6 +114,7 @@ export class RedisBackend implements Backend {
   private unanswered = 0;
   private heartbeat: NodeJS.Timeout | undefined;
   private toucher: NodeJS.Timeout | undefined;
+  private touching = false;
   private up = { command: false, subscriber: false };
   /** The last heartbeat was answered with an error (a replica refusing writes after a failover, OOM): Redis is reported down until one is written. */
   private refusing = false;
@@ -209,7 +213,7 @@ export class RedisBackend implements Backend {
     try {
       await this.subscriber.ping();
       this.config.logger.info('redis reachable again; resuming from history');
-      const reaped = await this.beat();
+      const { reaped } = await this.beat();
       this.noteRefusal(undefined);
       this.listener?.recovered(reaped);
       if (reaped) await this.command.del(this.reapedMark(this.config.nodeId));
@@ -258,14 +262,23 @@ export class RedisBackend implements Backend {
     }
   }
 
-  /** A beat that finds this node reaped (taken for dead while it was only silent) asks its node to recover, then clears the mark. */
+  /**
+   * A beat that finds this node reaped (taken for dead while it was only silent) asks its node to recover, then clears
+   * the mark; one that finds it gone from Redis unmarked (Redis lost its data, the connection kept) asks its node to recover.
+   */
   private async beatOnSchedule(): Promise<void> {
     if (this.lostSinceRecovery && this.linksUp() && !this.recovering) {
       this.lostSinceRecovery = false;
       return this.recover();
     }
+    const { reaped, lost } = await this.beat();
     // A recovery under way, or still to come, finds the mark itself and tells its node.
-    if (!(await this.beat()) || this.recovering || this.lostSinceRecovery || this.closed) return;
+    if (!(reaped || lost) || this.recovering || this.lostSinceRecovery || this.closed) return;
+    if (!reaped) {
+      this.config.logger.warn('this node was gone from Redis, which lost its data; registering it again');
+      this.listener?.recovered(false);
+      return;
+    }
     this.config.logger.warn('this node was taken for dead and its presence reaped; registering it again');
     this.listener?.recovered(true);
     await this.command.del(this.reapedMark(this.config.nodeId));
@@ -312,7 +325,7 @@ export class RedisBackend implements Backend {
       // Left by an earlier process of this node id that crashed: this one's beats would keep it from being reaped.
       const { joins, leaves } = await this.reap(this.config.nodeId, 0);
       if (joins + leaves > 0) this.config.logger.info({ leaves, joins }, 'removed the presence an earlier process of this node left');
-      if (await this.beat()) await this.command.del(this.reapedMark(this.config.nodeId));
+      if ((await this.beat()).reaped) await this.command.del(this.reapedMark(this.config.nodeId));
     } catch (error) {
       this.closed = true;
       this.command.disconnect();
@@ -327,29 +340,41 @@ export class RedisBackend implements Backend {
     this.toucher.unref();
   }
 
-  /** Keeps the numbering and history of channels with subscribers here from expiring while nobody publishes. */
+  /**
+   * Keeps the numbering and history of channels with subscribers here from expiring while nobody publishes: in
+   * batches of `TOUCH_BATCH` channels, one at a time, so that neither this node nor Redis stalls on them all at once.
+   */
   private async touchWatched(): Promise<void> {
-    if (!this.isUp() || this.watches.size === 0) return;
-    const pipeline = this.command.pipeline();
-    for (const ch of this.watches.keys()) {
-      pipeline.pexpire(this.key('meta', ch), this.config.historyTtlMs).pexpire(this.key('hist', ch), this.config.historyTtlMs);
+    if (this.touching || !this.isUp() || this.watches.size === 0) return;
+    this.touching = true;
+    try {
+      const channels = [...this.watches.keys()];
+      for (let i = 0; i < channels.length && this.isUp() && !this.closed; i += TOUCH_BATCH) {
+        const pipeline = this.command.pipeline();
+        for (const ch of channels.slice(i, i + TOUCH_BATCH)) {
+          pipeline.pexpire(this.key('meta', ch), this.config.historyTtlMs).pexpire(this.key('hist', ch), this.config.historyTtlMs);
+        }
+        await pipeline.exec();
+      }
+    } finally {
+      this.touching = false;
     }
-    await pipeline.exec();
   }
 
-  /** Marks this node alive and reaps the presence of dead nodes; true when another node reaped this one's. */
-  private async beat(): Promise<boolean> {
+  /** Marks this node alive and reaps the presence of dead nodes; `reaped` when another node reaped this one's, `lost` when it was not marked alive. */
+  private async beat(): Promise<{ reaped: boolean; lost: boolean }> {
     const alive = this.key('nodes', 'alive');
-    const [reaped, dead] = (await heartbeatScript.run(this.command, [alive, this.reapedMark(this.config.nodeId), this.config.nodeId, this.config.redis.nodeTimeoutMs])) as [
+    const [reaped, dead, added] = (await heartbeatScript.run(this.command, [alive, this.reapedMark(this.config.nodeId), this.config.nodeId, this.config.redis.nodeTimeoutMs])) as [
       number,
       string[],
+      number,
     ];
     for (const node of dead) {
       if (node === this.config.nodeId) continue;
       const { joins, leaves } = await this.reap(node, REAPED_MARK_TTL_MS);
       this.config.logger.info({ node, leaves, joins }, 'reaped presence of a dead node');
     }
-    return reaped === 1;
+    return { reaped: reaped === 1, lost: added === 1 };
   }
 
   /**

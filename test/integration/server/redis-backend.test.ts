@@ -269,6 +269,22 @@ describe('RedisBackend: numbering and history', () => {
     expect(await inspector.pttl(keys[0]!)).toBeLessThanOrEqual(5000);
   });
 
+  it('touches many watched channels in bounded batches, not in one pipeline of them all that would stall the node and Redis', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const { backend, prefix } = await node({ historyTtlMs: 4_000 });
+    const channels = Array.from({ length: 3000 }, (_, i) => `user:${i}`);
+    await Promise.all(channels.map((ch) => backend.watch(ch)));
+    const last = `${prefix}hist:${channels.at(-1)!}`;
+    await inspector.set(last, '1', 'PX', 100_000);
+    const { command } = backend as unknown as { command: Redis };
+    const pipelines = vi.spyOn(command, 'pipeline');
+    await vi.advanceTimersByTimeAsync(1_000);
+    await eventually(async () => (await inspector.pttl(last)) <= 4_000, 3000, 'the last watched channel touched');
+    const sizes = pipelines.mock.results.map((result) => (result.value as { length: number }).length);
+    expect(sizes.reduce((sum, size) => sum + size, 0)).toBe(2 * channels.length);
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(1000);
+  });
+
   it('keeps the channels of one key prefix apart from another', async () => {
     const one = await node();
     const other = await node();
@@ -970,6 +986,22 @@ describe('RedisBackend: nodes', () => {
     } finally {
       proxy.close();
     }
+  });
+
+  it('asks its node once to recover when a heartbeat finds Redis lost its data while the connection stayed up (FLUSHDB)', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const { backend, heard } = await node({ nodeId: 'flushed' });
+    await backend.presenceJoin('chat:a', 'f:1', { userId: 'alice' });
+    await vi.advanceTimersByTimeAsync(HEARTBEAT_MS);
+    await commandsAnswered(backend);
+    expect(heard.recovered).toBe(0);
+    await inspector.flushdb();
+    await vi.advanceTimersByTimeAsync(HEARTBEAT_MS);
+    await eventually(() => heard.recovered > 0, 3000, 'recovered()');
+    await vi.advanceTimersByTimeAsync(HEARTBEAT_MS);
+    await commandsAnswered(backend);
+    expect(heard.reaped, 'once, not reaped').toEqual([false]);
+    expect(backend.isUp()).toBe(true);
   });
 
   it('asks its node once to recover when it finds, back from an outage, that it was reaped meanwhile', async () => {

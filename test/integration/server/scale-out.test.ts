@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { RedisBackendOptions, SocketchartServer } from '../../../src/server/index.js';
-import type { Redis } from 'ioredis';
+import { Redis } from 'ioredis';
 import { FaultProxy } from '../../support/fault-proxy.js';
 import { testNode, type SocketStandIn } from '../../support/server-connection.js';
 import { freePort } from '../../support/ports.js';
@@ -637,6 +637,34 @@ describe('scale-out over one real Redis', () => {
     watcher.send({ type: 'presence', ch: 'room:snap', action: 'list' });
     expect((await watcher.nextOfType('presence_state')).members).toEqual([{ userId: 'bob' }]);
     await Promise.all([watcher.close(), bob.close()]);
+  });
+
+  it('registers its members again when Redis loses its data without dropping the connection (FLUSHALL): listed and announced on every node', async () => {
+    const [a, b] = await cluster(2);
+    const watcher = await connectAs(b!, 'watcher');
+    await subscribe(watcher, 'room:flushed');
+    const alice = await connectAs(a!, 'alice');
+    alice.send({ type: 'presence', ch: 'room:flushed', action: 'join', meta: { device: 'phone' } });
+    await alice.nextOfType('presence_state');
+    await watcher.nextOfType('presence', { ch: 'room:flushed' });
+    const admin = new Redis(redis.url, { lazyConnect: true });
+    try {
+      await admin.connect();
+      await admin.flushall();
+    } finally {
+      admin.disconnect();
+    }
+    await eventually(
+      async () => {
+        watcher.send({ type: 'presence', ch: 'room:flushed', action: 'list' });
+        return ((await watcher.nextOfType('presence_state', { ch: 'room:flushed' })).members as unknown[]).length === 1;
+      },
+      3000,
+      'alice listed again on node B',
+    );
+    expect(watcher.ofType('presence', 'room:flushed').at(-1)).toMatchObject({ joins: [{ userId: 'alice', meta: { device: 'phone' } }] });
+    expect(a!.health().backendUp && b!.health().backendUp).toBe(true);
+    await Promise.all([watcher.close(), alice.close()]);
   });
 
   it('does not log a user out of a deployment on another Redis database', async () => {
