@@ -233,8 +233,8 @@ export async function startInspectorServer(options: InspectorServerOptions = {})
     });
   });
 
-  const relayed = () => undefined;
-  wss.on('error', relayed);
+  // what the listener meets after start (accept EMFILE) is passed on here: it goes on listening
+  wss.on('error', () => undefined);
   try {
     await new Promise<void>((resolve, reject) => {
       http.once('error', reject);
@@ -247,7 +247,6 @@ export async function startInspectorServer(options: InspectorServerOptions = {})
     wss.close();
     throw error;
   }
-  wss.off('error', relayed);
   port = (http.address() as AddressInfo).port;
   const shownHost = host.includes(':') ? `[${host}]` : host;
 
