@@ -181,15 +181,15 @@ export class ServerConnection implements HubClient {
     return this.backlog.next();
   }
 
-  sendText(text: string, type: string): void {
+  sendText(text: string | Buffer, type: string): void {
     if (!this.open) return;
     if (this.ws.bufferedAmount - corkedBytes(this.ws) + this.held > this.ctx.options.maxBufferedBytes) {
       this.slowConsumer();
       return;
     }
-    const bytes = Buffer.byteLength(text);
-    writeCorked(this.ws, text, bytes);
-    this.ctx.metrics.countOut(type, bytes);
+    const bytes = typeof text === 'string' ? Buffer.from(text) : text;
+    writeCorked(this.ws, bytes);
+    this.ctx.metrics.countOut(type, bytes.length);
   }
 
   send(frame: ServerFrame): void {

@@ -23,21 +23,24 @@ export function corkedBytes(ws: WebSocket): number {
   return socket ? (corked.get(socket as Corkable) ?? 0) : 0;
 }
 
+/** A text frame of UTF-8 bytes: sockets count them as bytes (a string is counted in characters, a third of CJK text's bytes). */
+const TEXT = { binary: false } as const;
+
 /**
  * Holds a socket's writes until the end of this event-loop turn, or until 64 KiB are held, so that the
  * frames a turn sends to one client (a burst of broadcasts) leave in few writes instead of one system call
  * each, while what the socket cannot take shows in its `bufferedAmount` however long the turn lasts.
  */
-export function writeCorked(ws: WebSocket, text: string, bytes: number): void {
+export function writeCorked(ws: WebSocket, text: Buffer): void {
   const socket = socketOf(ws) as Corkable | undefined;
   if (!socket?.cork || !socket.uncork) {
-    ws.send(text);
+    ws.send(text, TEXT);
     return;
   }
   const held = corked.get(socket);
   if (held === undefined) socket.cork();
-  ws.send(text);
-  const total = (held ?? 0) + bytes;
+  ws.send(text, TEXT);
+  const total = (held ?? 0) + text.length;
   if (total >= CORK_FLUSH_BYTES) {
     corked.delete(socket);
     socket.uncork();

@@ -498,7 +498,7 @@ export class Hub implements BackendListener {
     const entry = this.channels.get(ch);
     if (!entry) return;
     this.options.metrics.deliveryLatency.observe(Math.max(0, Date.now() - message.ts) / 1000);
-    const text = encodeMessage(ch, message);
+    const text = Buffer.from(encodeMessage(ch, message));
     for (const sub of entry.subs.keys()) sub.offer(message, text);
   }
 

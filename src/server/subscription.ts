@@ -8,7 +8,7 @@ export interface SubscriberSink {
   readonly backlogged: boolean;
   /** Resolves a moment later, for a waiting replay to look at `backlogged` again. */
   writable(): Promise<void>;
-  sendText(text: string, type: string): void;
+  sendText(text: string | Buffer, type: string): void;
   /** A failure of the server while serving the subscription; the sink contains it. */
   fail(error: unknown): void;
 }
@@ -87,7 +87,7 @@ export class Subscription {
     if (replayed) await this.drain();
   }
 
-  offer(message: StoredMessage, text?: string): void {
+  offer(message: StoredMessage, text?: Buffer): void {
     if (this.state === 'closed') return;
     if (this.state === 'syncing') {
       this.hold(message);
@@ -230,7 +230,7 @@ export class Subscription {
     this.lastSeq = to;
   }
 
-  private deliver(message: StoredMessage, text?: string): void {
+  private deliver(message: StoredMessage, text?: Buffer): void {
     if (this.lastSeq !== undefined && message.seq <= this.lastSeq) return;
     this.sink.sendText(text ?? encodeMessage(this.ch, message), 'message');
     this.lastSeq = message.seq;

@@ -338,6 +338,10 @@ export async function fuzzRun(seed: number, protocolName: FuzzProtocol, frames: 
     await h.connect();
     listen('chat:1');
     listen('room');
+    // a server may refuse a channel (AUTHORIZATION_FAILED for its subscribe): the probes need it subscribed again
+    conn.on('refused', ({ ch }) => {
+      if (ch === 'room') listen('room');
+    });
     let iterator: AsyncIterator<unknown> | undefined;
     let store: ReturnType<typeof createOptimisticStore<{ id: string; v: unknown }>> | undefined;
     if (protocolName === 'json') {

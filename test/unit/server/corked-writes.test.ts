@@ -3,6 +3,10 @@ import type { WebSocket } from 'ws';
 import { corkedBytes, writeCorked } from '../../../src/server/corked-writes.js';
 
 const KIB = 1024;
+/** A frame of `bytes` bytes, all `letter`. */
+const text = (letter: string, bytes = 1) => Buffer.alloc(bytes, letter);
+/** What a socket wrote: each frame's letter, or `binary` for a frame not sent as text. */
+const written = (data: Buffer, options?: { binary?: boolean }) => (options?.binary === false ? String.fromCharCode(data[0]!) : 'binary');
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** A socket whose writes, as a net.Socket's, go out only while it is not corked (corks nest). */
@@ -23,9 +27,9 @@ function corkableSocket() {
   };
   const ws = {
     _socket: socket,
-    send(text: string) {
-      if (corks > 0) held.push(text);
-      else wire.push(text);
+    send(data: Buffer, options?: { binary?: boolean }) {
+      if (corks > 0) held.push(written(data, options));
+      else wire.push(written(data, options));
     },
   };
   return { ws: ws as unknown as WebSocket, socket, wire };
@@ -33,7 +37,7 @@ function corkableSocket() {
 
 it('holds the writes of one turn until the turn ends, corking the socket once, and sends them all then', async () => {
   const { ws, socket, wire } = corkableSocket();
-  for (const text of ['a', 'b', 'c']) writeCorked(ws, text, 1);
+  for (const letter of ['a', 'b', 'c']) writeCorked(ws, text(letter));
   expect([wire, socket.corkCalls]).toEqual([[], 1]);
   await nextTurn();
   expect(wire).toEqual(['a', 'b', 'c']);
@@ -41,8 +45,8 @@ it('holds the writes of one turn until the turn ends, corking the socket once, a
 
 it('counts the bytes it holds for a socket as corked, and none once the turn has ended', async () => {
   const { ws } = corkableSocket();
-  writeCorked(ws, 'x'.repeat(100), 100);
-  writeCorked(ws, 'y'.repeat(50), 50);
+  writeCorked(ws, text('x', 100));
+  writeCorked(ws, text('y', 50));
   expect(corkedBytes(ws)).toBe(150);
   await nextTurn();
   expect(corkedBytes(ws)).toBe(0);
@@ -50,11 +54,11 @@ it('counts the bytes it holds for a socket as corked, and none once the turn has
 
 it('sends what it holds as soon as 64 KiB are held, within the turn, and holds the next writes of the turn again', async () => {
   const { ws, wire } = corkableSocket();
-  writeCorked(ws, 'a', 64 * KIB - 1);
+  writeCorked(ws, text('a', 64 * KIB - 1));
   expect(wire).toEqual([]);
-  writeCorked(ws, 'b', 1);
+  writeCorked(ws, text('b'));
   expect([wire, corkedBytes(ws)]).toEqual([['a', 'b'], 0]);
-  writeCorked(ws, 'c', 10);
+  writeCorked(ws, text('c', 10));
   expect([wire, corkedBytes(ws)]).toEqual([['a', 'b'], 10]);
   await nextTurn();
   expect(wire).toEqual(['a', 'b', 'c']);
@@ -62,9 +66,9 @@ it('sends what it holds as soon as 64 KiB are held, within the turn, and holds t
 
 it('holds the writes of a later turn too, and sends them at its end', async () => {
   const { ws, wire } = corkableSocket();
-  writeCorked(ws, 'a', 1);
+  writeCorked(ws, text('a'));
   await nextTurn();
-  writeCorked(ws, 'b', 1);
+  writeCorked(ws, text('b'));
   expect([wire, corkedBytes(ws)]).toEqual([['a'], 1]);
   await nextTurn();
   expect(wire).toEqual(['a', 'b']);
@@ -72,7 +76,7 @@ it('holds the writes of a later turn too, and sends them at its end', async () =
 
 it('writes at once to a socket it cannot cork, and counts nothing as corked', () => {
   const sent: string[] = [];
-  const ws = { send: (text: string) => sent.push(text) } as unknown as WebSocket;
-  writeCorked(ws, 'a', 1);
+  const ws = { send: (data: Buffer, options?: { binary?: boolean }) => sent.push(written(data, options)) } as unknown as WebSocket;
+  writeCorked(ws, text('a'));
   expect([sent, corkedBytes(ws)]).toEqual([['a'], 0]);
 });
