@@ -144,6 +144,10 @@ class IndexedDbMessageStore implements IndexedDbStore {
   #pending = new Map<string, StoredRecord | null>();
   /** Keys put by this store that no write has had yet, nor the database held: a delete of one only drops its put. */
   readonly #unwritten = new Set<string>();
+  /** Keys put and deleted before the database was read: deleted once it has been, if it holds an earlier run's message under one. */
+  readonly #unread = new Set<string>();
+  /** Puts over a delete not written yet: one that is dropped leaves that delete to be written. */
+  readonly #overDelete = new WeakSet<StoredRecord>();
   #writing: Promise<void> | undefined;
   /** The last open or write failed: the deletes it kept wait for the next put / delete, `load()` or `close()` to try again. */
   #stalled = false;
@@ -196,6 +200,7 @@ class IndexedDbMessageStore implements IndexedDbStore {
     } else if (this.#unwritten.delete(change)) {
       // never written: its put, if not dropped yet, is all there is to undo
       this.#early = this.#early.filter((early) => typeof early === 'string' || early.key !== change);
+      if (!this.#seqs) this.#unread.add(change);
       this.#seqs?.delete(change);
       this.#pending.delete(change);
       return;
@@ -216,7 +221,10 @@ class IndexedDbMessageStore implements IndexedDbStore {
       seq = this.#nextSeq++;
       seqs.set(change.key, seq);
     }
-    this.#pending.set(change.key, { key: change.key, seq, message: change, owner: this.#owner.id });
+    const record = { key: change.key, seq, message: change, owner: this.#owner.id };
+    const replaced = this.#pending.get(change.key);
+    if (replaced === null || this.#overDelete.has(replaced as StoredRecord)) this.#overDelete.add(record);
+    this.#pending.set(change.key, record);
   }
 
   #kick(): void {
@@ -243,10 +251,13 @@ class IndexedDbMessageStore implements IndexedDbStore {
       try {
         db = await opening;
       } catch (error) {
-        // puts are reported and dropped; deletes are kept (doing one again is harmless), lest a message written before comes back
+        // puts are reported and dropped (one over a delete leaves that delete); deletes are kept (doing one again is harmless), lest a message written before comes back
         const keys = [...this.#early.map((change) => (typeof change === 'string' ? change : change.key)), ...this.#pending.keys()];
         this.#early = this.#early.filter((change) => typeof change === 'string');
-        for (const [key, record] of this.#pending) if (record) this.#pending.delete(key);
+        for (const [key, record] of this.#pending) {
+          if (record && this.#overDelete.has(record)) this.#pending.set(key, null);
+          else if (record) this.#pending.delete(key);
+        }
         this.#stalled = true;
         report(this.#onError, error, keys);
         return;
@@ -281,7 +292,7 @@ class IndexedDbMessageStore implements IndexedDbStore {
   async #writeEach(db: IndexedDbDatabaseLike, batch: ReadonlyMap<string, StoredRecord | null>, error: unknown): Promise<Map<string, null>> {
     if (batch.size === 1) {
       report(this.#onError, error, [...batch.keys()]);
-      return deletesIn(batch, batch.keys());
+      return this.#deletesIn(batch, batch.keys());
     }
     const failed: string[] = [];
     let cause: unknown;
@@ -294,7 +305,12 @@ class IndexedDbMessageStore implements IndexedDbStore {
       }
     }
     if (failed.length > 0) report(this.#onError, cause, failed);
-    return deletesIn(batch, failed);
+    return this.#deletesIn(batch, failed);
+  }
+
+  /** The deletes of `batch` among `keys`, and those of its puts that replaced one. */
+  #deletesIn(batch: ReadonlyMap<string, StoredRecord | null>, keys: Iterable<string>): Map<string, null> {
+    return new Map([...keys].filter((key) => batch.get(key) === null || this.#overDelete.has(batch.get(key)!)).map((key) => [key, null]));
   }
 
   /** The open database, its put orders read; a failed open (or read) is tried again by the next call. */
@@ -336,7 +352,10 @@ class IndexedDbMessageStore implements IndexedDbStore {
     for (const record of valid) {
       seqs.set(record.key, record.seq);
       this.#nextSeq = Math.max(this.#nextSeq, record.seq + 1);
+      this.#unwritten.delete(record.key);
+      if (this.#unread.delete(record.key)) this.#early.unshift(record.key);
     }
+    this.#unread.clear();
     this.#seqs = seqs;
     for (const change of this.#early) this.#apply(seqs, change);
     this.#early = [];
@@ -347,11 +366,6 @@ class IndexedDbMessageStore implements IndexedDbStore {
 function closedUnder(error: unknown): boolean {
   const name = (error as { name?: unknown } | null)?.name;
   return name === 'AbortError' || name === 'InvalidStateError';
-}
-
-/** The deletes of `batch` among `keys`. */
-function deletesIn(batch: ReadonlyMap<string, StoredRecord | null>, keys: Iterable<string>): Map<string, null> {
-  return new Map([...keys].filter((key) => batch.get(key) === null).map((key) => [key, null]));
 }
 
 function toRecord(value: unknown): StoredRecord | undefined {

@@ -419,6 +419,75 @@ describe('an open that fails', () => {
   });
 });
 
+it('a message put and deleted before the database was read, under the key of one an earlier run left: load() does not return it, and a restart does not restore it', async () => {
+  const factory = new IDBFactory();
+  const previous = indexedDbStore({ indexedDB: factory });
+  previous.put(message('id', 1, { frame: 'left by the earlier run' }));
+  await previous.close();
+  const store = indexedDbStore({ indexedDB: factory });
+  store.put(message('id', 2)); // sent again under its id
+  store.delete('id'); // then given up
+  expect(keysOf(await store.load())).toEqual([]);
+  await store.close();
+  expect(await restored(factory)).toEqual([]);
+});
+
+it('a message put under the key of one an earlier run left, by a burst whose open fails, then deleted once the database was read (no load()): a restart does not restore it', async () => {
+  const factory = new IDBFactory();
+  const previous = indexedDbStore({ indexedDB: factory });
+  previous.put(message('id', 1, { frame: 'left by the earlier run' }));
+  await previous.close();
+  const onError = vi.fn();
+  const store = indexedDbStore({ indexedDB: flaky(factory, { now: true }), onError });
+  store.put(message('id', 2)); // sent again under its id
+  await ticksUntil(() => onError.mock.calls.length > 0);
+  expect(onError.mock.calls.map(([, keys]) => keys)).toEqual([['id']]);
+  const transaction = vi.spyOn(FakeDatabase.prototype, 'transaction');
+  store.put(message('later', 3));
+  await ticksUntil(() => transaction.mock.calls.some(([, mode]) => mode === 'readwrite'));
+  store.delete('id'); // acknowledged
+  await store.close();
+  expect(await restored(factory)).toEqual(['later']);
+});
+
+it('a message written, deleted, then put again under its key by a burst whose open fails: the delete stands, so the first one is not restored (and sent again) after a restart', async () => {
+  const factory = new IDBFactory();
+  const failing = { now: false };
+  const onError = vi.fn();
+  const store = indexedDbStore({ indexedDB: flaky(factory, failing), onError });
+  store.put(message('id', 1, { frame: 'first' }));
+  const transaction = vi.spyOn(FakeDatabase.prototype, 'transaction');
+  await store.load();
+  const db = transaction.mock.contexts[0] as IDBDatabase;
+  transaction.mockRestore();
+  forceCloseDatabase(db as never);
+  await ticksUntil(() => (db as unknown as { _closed: boolean })._closed);
+  failing.now = true;
+  store.delete('id'); // acknowledged
+  store.put(message('id', 2, { frame: 'second' })); // its id used again
+  store.put(message('id', 2, { frame: 'third' }));
+  await ticksUntil(() => onError.mock.calls.length > 0);
+  expect(onError.mock.calls.map(([, keys]) => keys)).toEqual([['id']]);
+  await store.close();
+  expect(await restored(factory)).toEqual([]);
+});
+
+it('a message written, then deleted and put again under its key in one burst over the quota: the delete stands, so the first one is not restored (and sent again) after a restart', async () => {
+  const factory = new IDBFactory();
+  const onError = vi.fn();
+  const store = indexedDbStore({ indexedDB: factory, onError });
+  store.put(message('id', 1, { frame: 'first' }));
+  await store.load();
+  quotaFor('id');
+  store.delete('id'); // acknowledged
+  store.put(message('id', 2, { frame: 'second' })); // its id used again
+  await ticksUntil(() => onError.mock.calls.length > 0);
+  IDBObjectStore.prototype.put = realPut;
+  expect(onError.mock.calls.map(([, keys]) => keys)).toEqual([['id']]);
+  await store.close();
+  expect(await restored(factory)).toEqual([]);
+});
+
 /** Puts then deletes each key, one burst each, as a connection does with messages written then acknowledged; the keys each failure reports. */
 async function sendAndForget(store: ReturnType<typeof indexedDbStore>, onError: ReturnType<typeof vi.fn>, keys: string[]): Promise<string[][]> {
   for (const key of keys) {
