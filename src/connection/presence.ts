@@ -34,7 +34,7 @@ interface Request {
   timer: TimerHandle | undefined;
   /** Timed out (rejected with TIMEOUT), its answer still owed on this socket: that answer, late, is this one's (it settles nothing); a new socket owes none. */
   expired?: true;
-  /** A join of a channel joined already, with its meta: in force once answered; refused, the member the server has stays. */
+  /** A join of a channel joined already, with its meta: in force once answered; refused, the member the server has stays (false: a first join; none: a leave followed). */
   again?: { meta: Record<string, unknown> | undefined } | false;
   /** A join again waiting at a reconnect, which stands in for the rejoin: refused, the server has no member, and the channel is joined again with the meta in force. */
   rejoin?: boolean;
@@ -123,13 +123,25 @@ export class PresenceSession {
   /**
    * Leaves the channel's members; resolves with those still present. On a closed or failed connection it
    * rejects with CLOSED (the server forgot this socket's presence with it) and is not joined again on start.
+   * A join not sent yet (the link is down) is not sent: it resolves with the leave's answer.
    */
   leave(channel: string): Promise<PresenceMember[]> {
     checkChannel(channel);
     const frame = this.protocol().presenceFrame(channel, 'leave');
     this.joined.delete(channel);
     if (this.host.link.settled) return this.refusedClosed();
-    return this.ask(channel, 'leave', frame);
+    const left = this.ask(channel, 'leave', frame);
+    for (const r of [...(this.requests.get(channel) ?? [])]) {
+      if (r.action !== 'join') continue;
+      // a join before the leave changes nothing of the channel joined; one not sent yet (the link is down) goes no
+      // more (watchers would see this user come and go): the leave answers it
+      r.again = undefined;
+      if (!r.written && r.resolve) {
+        this.remove(channel, r);
+        left.then(r.resolve, r.reject);
+      }
+    }
+    return left;
   }
 
   /** Asks the server who is present on the channel. */
@@ -397,7 +409,7 @@ export class PresenceSession {
     const control = limited && details.scope === 'control';
     if (control && !request.resolve) this.retryLater(details.ch, request, error.retryAfterMs);
     const retry = error.recovery === 'retry' && (control || !limited);
-    if (request.action === 'join' && (request.resolve ? !request.again : !retry)) this.joined.delete(details.ch);
+    if (request.action === 'join' && (request.resolve ? request.again === false : !retry)) this.joined.delete(details.ch);
     else if (request.rejoin && this.joined.has(details.ch)) this.own(details.ch, 'join', this.joined.get(details.ch));
     if (request.reject) request.reject(error.with({ recovery: 'fail' }));
     else this.host.reportError(error.with({ recovery: 'none' }));

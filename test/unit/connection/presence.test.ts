@@ -1357,4 +1357,60 @@ describe('presence: what each call and answer leaves behind', () => {
     await redial();
     expect(sent()).toEqual([]);
   });
+
+  it('a join and a leave of a channel made while the link is down send no join on the next link (watchers see no come and go): both resolve with the leave\'s answer', async () => {
+    const { h, presence, answer, sent } = await quiet();
+    h.server.last!.drop();
+    await h.settle();
+    const joined = presence.join('chat:a', { name: 'Me' });
+    const left = presence.leave('chat:a');
+    await h.advance(100);
+    await h.settle();
+    expect(sent()).toEqual(['leave']);
+    answer([{ userId: 'ann' }]);
+    await expect(joined).resolves.toEqual([{ userId: 'ann' }]);
+    await expect(left).resolves.toEqual([{ userId: 'ann' }]);
+    expect(presence.isJoined('chat:a')).toBe(false);
+  });
+
+  it('a join again and a leave of a channel joined before the link dropped send only the leave on the next link', async () => {
+    const { h, presence, answer, sent } = await quiet();
+    const first = presence.join('chat:a', { name: 'Me' });
+    answer();
+    await first;
+    h.server.last!.drop();
+    await h.settle();
+    const again = presence.join('chat:a', { name: 'Me', away: true });
+    const left = presence.leave('chat:a');
+    await h.advance(100);
+    await h.settle();
+    expect(sent()).toEqual(['leave']);
+    answer([]);
+    await expect(again).resolves.toEqual([]);
+    await expect(left).resolves.toEqual([]);
+  });
+
+  it('a join again answered after a leave and a new join does not bring back its meta: the reconnect joins with the meta joined last', async () => {
+    const { h, presence, answer, redial } = await quiet();
+    const first = presence.join('chat:a', { name: 'Ann' });
+    answer();
+    await first;
+    const calls = [presence.join('chat:a', { name: 'Ann', away: true }), presence.leave('chat:a'), presence.join('chat:a', { name: 'Annie' })];
+    for (const _ of calls) answer();
+    await Promise.all(calls);
+    await redial();
+    expect(h.server.last!.sentOfType('presence')).toEqual([{ type: 'presence', ch: 'chat:a', action: 'join', meta: { name: 'Annie' } }]);
+  });
+
+  it('a join refused after a leave and a new join were made leaves the new join in force: still joined, and joined again after a reconnect', async () => {
+    const { h, presence, answer, redial, sent } = await quiet();
+    const calls = [presence.join('chat:a'), presence.leave('chat:a'), presence.join('chat:a')];
+    h.server.last!.push({ type: 'error', code: 'SERVER_ERROR', message: 'presence failed, retry', details: { ch: 'chat:a', action: 'join' } });
+    answer([]);
+    answer();
+    await expect(Promise.allSettled(calls)).resolves.toMatchObject([{ status: 'rejected' }, { status: 'fulfilled' }, { status: 'fulfilled' }]);
+    expect(presence.isJoined('chat:a')).toBe(true);
+    await redial();
+    expect(sent()).toEqual(['join']);
+  });
 });
