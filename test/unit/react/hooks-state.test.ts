@@ -32,6 +32,22 @@ describe('useChannelMessages when its arguments change', () => {
     expect(items(container)).toEqual(['feed:b/b1']);
   });
 
+  it('switching connection, on the same channel, does not show the previous connection\'s messages', async () => {
+    const first = harness();
+    const second = harness();
+    await first.connect();
+    await second.connect();
+    const App = ({ h }: { h: typeof first }) => createElement(SocketchartProvider, { connection: h.connection }, createElement(Feed, { ch: 'feed:a', last: 20 }));
+    const container = await render(createElement(App, { h: first }));
+    await act(async () => first.server.last!.push({ type: 'message', ch: 'feed:a', seq: 1, data: 'first' }));
+    expect(items(container)).toEqual(['feed:a/first']);
+    await rerender(createElement(App, { h: second }));
+    await flush(second);
+    expect(items(container)).toEqual([]);
+    await act(async () => second.server.last!.push({ type: 'message', ch: 'feed:a', seq: 1, data: 'second' }));
+    expect(items(container)).toEqual(['feed:a/second']);
+  });
+
   it('coming back to a channel (a → b → a) shows it empty: the messages of the first visit are not shown again', async () => {
     const h = harness();
     await h.connect();
