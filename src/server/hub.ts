@@ -69,6 +69,9 @@ interface PendingLeave {
   announceLost: boolean;
 }
 
+/** Presence joins again of a recovery sent at once (each a script of some 2 kB): a node with many members neither floods Redis nor starves its heartbeat. */
+const REJOIN_BATCH = 100;
+
 /** Idempotency key of a publish: its id, per publisher and channel. */
 const dedupKey = (from: string | undefined, ch: string, id: string): string => JSON.stringify([from ?? '', ch, id]);
 
@@ -90,6 +93,9 @@ export class Hub implements BackendListener {
   private readonly users = new Map<string, Set<HubClient>>();
   /** Presence leaves still to do, by `<ref> <ch>`: tried again with each heartbeat of the backend and once it has recovered. */
   private readonly pendingLeaves = new Map<string, PendingLeave>();
+  /** Presence to join again after a recovery, by `<ref> <ch>`: joined in batches, one that failed tried again with the next heartbeat. */
+  private readonly rejoins = new Map<string, { client: HubClient; ch: string }>();
+  private rejoining = false;
   /**
    * Presence diffs held for a connection, by `<ref> <ch>`, while its list of the channel is read: sent after the
    * list, which may not hold their changes (a diff the list holds already changes nothing once applied again).
@@ -141,7 +147,7 @@ export class Hub implements BackendListener {
   sizes(): Record<string, number> {
     let subscriptions = 0;
     for (const entry of this.channels.values()) subscriptions += entry.subs.size;
-    return { users: this.users.size, hubChannels: this.channels.size, subscriptions, pendingLeaves: this.pendingLeaves.size, heldPresence: this.heldPresence.size, typingChecks: this.typingChecks.size };
+    return { users: this.users.size, hubChannels: this.channels.size, subscriptions, pendingLeaves: this.pendingLeaves.size, rejoins: this.rejoins.size, heldPresence: this.heldPresence.size, typingChecks: this.typingChecks.size };
   }
 
   /** The node shuts down, its connections closed: the checks still to come are dropped. */
@@ -359,13 +365,15 @@ export class Hub implements BackendListener {
    * Removes one connection's presence: the backend announces a leave when it was the user's last connection, a join
    * when the user stays shown with other meta (their connection joined last of those left). A leave that fails
    * is kept and tried again (`retry`) with the next heartbeat or recovery of the backend, which then announces the
-   * leave of a member a restarted backend lost, and not again one the failed attempt made unanswered.
+   * leave of a member a restarted backend lost, and not again one the failed attempt made unanswered; so does the
+   * leave of a connection not joined again since a recovery.
    */
   private async leave(ch: string, ref: string, userId: string, retry?: { announceLost: boolean }): Promise<void> {
     const key = `${ref} ${ch}`;
     this.pendingLeaves.delete(key);
+    const unjoined = this.rejoins.delete(key);
     try {
-      await this.options.backend.presenceLeave(ch, ref, userId, retry?.announceLost ?? false).catch((error: unknown) => {
+      await this.options.backend.presenceLeave(ch, ref, userId, retry?.announceLost ?? unjoined).catch((error: unknown) => {
         this.pendingLeaves.set(key, { ch, ref, userId, announceLost: retry?.announceLost ?? true });
         throw error;
       });
@@ -534,12 +542,36 @@ export class Hub implements BackendListener {
     this.retryLeaves(reaped);
     for (const set of this.users.values()) {
       for (const client of set) {
-        for (const [ch, member] of client.presence ?? []) {
-          this.options.backend.presenceJoin(ch, client.key, member).catch(() => undefined);
-        }
+        for (const ch of client.presence?.keys() ?? []) this.rejoins.set(`${client.key} ${ch}`, { client, ch });
       }
     }
+    void this.rejoin();
     this.leaveStalePresence();
+  }
+
+  /** Joins again, `REJOIN_BATCH` at a time, the connections still present of those to join again; keeps those that failed. */
+  private async rejoin(): Promise<void> {
+    if (this.rejoining) return;
+    this.rejoining = true;
+    const failed: [string, { client: HubClient; ch: string }][] = [];
+    try {
+      while (this.rejoins.size > 0) {
+        const batch: [string, { client: HubClient; ch: string }][] = [];
+        for (const entry of this.rejoins) {
+          if (batch.push(entry) === REJOIN_BATCH) break;
+        }
+        await Promise.all(
+          batch.map(async ([key, rejoin]) => {
+            this.rejoins.delete(key);
+            const member = rejoin.client.presence?.get(rejoin.ch);
+            if (member) await this.options.backend.presenceJoin(rejoin.ch, rejoin.client.key, member).catch(() => failed.push([key, rejoin]));
+          }),
+        );
+      }
+    } finally {
+      this.rejoining = false;
+      for (const [key, rejoin] of failed) if (rejoin.client.presence?.has(rejoin.ch)) this.rejoins.set(key, rejoin);
+    }
   }
 
   /**
@@ -560,19 +592,22 @@ export class Hub implements BackendListener {
 
   beat(): void {
     this.retryLeaves();
+    if (this.rejoins.size > 0) void this.rejoin();
   }
 
   /**
    * A pending leave of a connection present again (it joined once more while the leave failed) is dropped. Once
-   * this node was `reaped`, a member found gone is not announced: its reaper did.
+   * this node was `reaped`, or while another connection of the user here is present, a member found gone is not
+   * announced: its reaper did, or the user stays shown.
    */
   private retryLeaves(reaped = false): void {
     for (const [key, { ch, ref, userId, announceLost }] of [...this.pendingLeaves]) {
-      if ([...(this.users.get(userId) ?? [])].some((client) => client.key === ref && client.presence?.has(ch))) {
+      const present = [...(this.users.get(userId) ?? [])].filter((client) => client.presence?.has(ch));
+      if (present.some((client) => client.key === ref)) {
         this.pendingLeaves.delete(key);
         continue;
       }
-      this.leave(ch, ref, userId, { announceLost: announceLost && !reaped }).catch(logFailure(this.options.logger, 'presence leave failed'));
+      this.leave(ch, ref, userId, { announceLost: announceLost && !reaped && present.length === 0 }).catch(logFailure(this.options.logger, 'presence leave failed'));
     }
   }
 

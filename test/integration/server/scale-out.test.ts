@@ -503,6 +503,70 @@ describe('scale-out over one real Redis', () => {
     await watcher.close();
   });
 
+  it('announces no leave, once Redis is back empty, of a user whose other tab closed during the outage while one of theirs on the node stays present', async () => {
+    const [a] = await cluster(1);
+    const watcher = await connectAs(a!, 'watcher');
+    await subscribe(watcher, 'room:tabs');
+    const [phone, laptop] = await Promise.all([connectAs(a!, 'alice'), connectAs(a!, 'alice')]);
+    for (const tab of [phone, laptop]) {
+      tab.send({ type: 'presence', ch: 'room:tabs', action: 'join' });
+      await tab.nextOfType('presence_state');
+    }
+    await redis.kill();
+    await eventually(() => !a!.health().backendUp, 3000, 'Redis down');
+    await phone.close();
+    await eventually(() => stateSizes(a!).pendingLeaves === 1, 3000, 'the leave of the phone pending');
+    const before = watcher.ofType('presence', 'room:tabs').length;
+    await redis.restart();
+    await eventually(() => watcher.ofType('presence', 'room:tabs').length > before && stateSizes(a!).pendingLeaves === 0, 8000, 'alice joined again once Redis is back');
+    await delay(HEARTBEAT_MS * 2);
+    expect(watcher.ofType('presence', 'room:tabs').slice(before)).toEqual([{ type: 'presence', ch: 'room:tabs', joins: [{ userId: 'alice' }], leaves: [] }]);
+    watcher.send({ type: 'presence', ch: 'room:tabs', action: 'list' });
+    expect((await watcher.nextOfType('presence_state')).members).toEqual([{ userId: 'alice' }]);
+    await Promise.all([watcher.close(), laptop.close()]);
+  });
+
+  it('registers again, once Redis takes writes again, the members whose registration it refused (out of memory) while the node recovered', async () => {
+    const prefix = `t${++prefixCounter}:`;
+    const { proxy, node: a } = await proxiedNode(prefix);
+    const users = Array.from({ length: 20 }, (_, i) => `u${i}`);
+    const channels = Array.from({ length: 100 }, (_, i) => `chat:m${i}`);
+    const clients = await Promise.all(users.map((user) => connectAs(a, user)));
+    await Promise.all(
+      clients.map(async (client) => {
+        for (const ch of channels) client.send({ type: 'presence', ch, action: 'join' });
+        await eventually(() => client.ofType('presence_state').length === channels.length, 5000, 'every join answered');
+      }),
+    );
+    const admin = new Redis(redis.url, { lazyConnect: true });
+    const listed = async () => {
+      const pipeline = admin.pipeline();
+      for (const ch of channels) for (const user of users) pipeline.hexists(`${prefix}pm:${ch}`, user);
+      return (await pipeline.exec())!.filter(([, found]) => found === 1).length;
+    };
+    try {
+      await admin.connect();
+      expect(await listed()).toBe(users.length * channels.length);
+      proxy.mode = 'refuse';
+      proxy.reset();
+      await eventually(async () => !String(await admin.client('LIST')).includes('name=socketchart:'), 3000, 'the node gone from Redis');
+      await admin.flushall();
+      const used = Number(/used_memory:(\d+)/.exec(await admin.info('memory'))![1]);
+      await admin.config('SET', 'maxmemory', String(used + 400_000));
+      await admin.config('SET', 'maxmemory-policy', 'noeviction');
+      await admin.config('RESETSTAT');
+      proxy.mode = 'pass';
+      await eventually(async () => /errorstat_OOM:count=[1-9]/.test(await admin.info('errorstats')), 8000, 'registrations refused out of memory');
+      await admin.config('SET', 'maxmemory', '0');
+      await eventually(() => a.health().backendUp, 3000, 'writes taken again');
+      await eventually(async () => (await listed()) === users.length * channels.length, 3000, 'every member listed again');
+    } finally {
+      await admin.config('SET', 'maxmemory', '0');
+      admin.disconnect();
+    }
+    await Promise.all(clients.map((client) => client.close()));
+  });
+
   it('reports Redis down (/healthz degraded, backend_up 0) while its link to Redis hangs and every command times out, and up once it heals', async () => {
     const { proxy, node } = await proxiedNode(`t${++prefixCounter}:`, {}, { ...hiccups, nodeHeartbeatMs: 100 });
     const writer = await connectAs(node, 'writer');

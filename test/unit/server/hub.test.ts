@@ -256,7 +256,7 @@ describe('Hub: subscriptions', () => {
     connection.closeWith(1000, 'bye');
     await connection.closed;
     expect(parts.hub.userConnectionCount('alice')).toBe(0);
-    expect(parts.hub.sizes()).toEqual({ users: 0, hubChannels: 0, subscriptions: 0, pendingLeaves: 0, heldPresence: 0, typingChecks: 0 });
+    expect(parts.hub.sizes()).toEqual({ users: 0, hubChannels: 0, subscriptions: 0, pendingLeaves: 0, rejoins: 0, heldPresence: 0, typingChecks: 0 });
     expect(parts.backend.sizes()).toMatchObject({ presenceMembers: 0 });
   });
 });
@@ -1186,6 +1186,53 @@ describe('Hub: a backend that fails', () => {
     await new Promise((resolve) => setImmediate(resolve));
     expect(await parts.backend.presenceList('chat:room')).toEqual([{ userId: 'alice' }]);
     expect(watcher.ofType('presence').filter((frame) => (frame.leaves as unknown[]).length > 0)).toEqual([]);
+  });
+
+  it('joins again, with the backend’s next heartbeat, a member whose join again after recovering failed', async () => {
+    const { parts, watcher, alice } = await aliceJoinedWhileWatched();
+    vi.spyOn(parts.hub, 'channelSignal').mockImplementationOnce(() => undefined);
+    await parts.backend.presenceLeave('chat:room', alice.connection.key, 'alice');
+    vi.spyOn(parts.backend, 'presenceJoin').mockImplementationOnce(down);
+    parts.hub.recovered();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(await parts.backend.presenceList('chat:room')).toEqual([]);
+    parts.hub.beat();
+    await until(() => watcher.ofType('presence').length === 2);
+    expect(watcher.ofType('presence')[1]).toMatchObject({ joins: [{ userId: 'alice' }], leaves: [] });
+    expect(parts.hub.sizes().rejoins).toBe(0);
+  });
+
+  it('announces, once its connection closes, the leave of a member whose join again after recovering failed: the backend may have lost it', async () => {
+    const { parts, alice } = await aliceJoinedWhileWatched();
+    vi.spyOn(parts.backend, 'presenceJoin').mockImplementationOnce(down);
+    parts.hub.recovered();
+    await new Promise((resolve) => setImmediate(resolve));
+    const leave = vi.spyOn(parts.backend, 'presenceLeave');
+    alice.connection.closeWith(1000, 'bye');
+    await alice.connection.closed;
+    expect(leave).toHaveBeenLastCalledWith('chat:room', alice.connection.key, 'alice', true);
+    expect(parts.hub.sizes().rejoins).toBe(0);
+  });
+
+  it('joins again the members of this node after recovering in bounded batches, not all at once', async () => {
+    const { connect, parts } = await node({ maxSubscriptionsPerConnection: 400, rateLimits: { control: { perMinute: 60_000, burst: 1000 } } });
+    const channels = Array.from({ length: 400 }, (_, i) => `chat:r${i}`);
+    const sockets = ['alice', 'bob', 'carol'].map((user) => connect(user).socket);
+    for (const socket of sockets) for (const ch of channels) socket.receive({ type: 'presence', ch, action: 'join' });
+    await until(() => sockets.every((socket) => socket.ofType('presence_state').length === channels.length));
+    const join = parts.backend.presenceJoin.bind(parts.backend);
+    let inFlight = 0;
+    let most = 0;
+    const joins = vi.spyOn(parts.backend, 'presenceJoin').mockImplementation(async (...args) => {
+      most = Math.max(most, ++inFlight);
+      await new Promise((resolve) => setImmediate(resolve));
+      inFlight -= 1;
+      return join(...args);
+    });
+    parts.hub.recovered();
+    await until(() => joins.mock.calls.length === sockets.length * channels.length && inFlight === 0);
+    expect(most).toBeLessThanOrEqual(100);
+    expect(parts.hub.sizes().rejoins).toBe(0);
   });
 
   it('after recovering, joins again the members of this node a restarted backend forgot, and announces them', async () => {
