@@ -164,8 +164,7 @@ export class Pool {
   async [Symbol.asyncDispose](): Promise<void> {
     if (this.isDisposed) return;
     if (typeof this.machine === 'function') return this.dispose();
-    const state = this.status().state;
-    if (state === 'starting' || state === 'running' || state === 'stopping') {
+    if (this.actor.getSnapshot().status === 'active') {
       await new Promise<void>((resolve) => {
         const subscription = this.actor.subscribe({
           next: (snapshot) => {

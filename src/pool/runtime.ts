@@ -61,6 +61,8 @@ export class PoolRuntime {
   /** Runs the pool's actor: creates every connection as its child, and follows its snapshots. */
   attach(actor: AnyActorRef): void {
     this.actor = actor;
+    // stopped by the app before its first use: it tells no observer
+    if (actor.getSnapshot().status === 'stopped') this.dispose();
     if (this.isDisposed) return;
     actor.subscribe(this);
     const indexed = this.options.endpoints.map((endpoint, index) => ({ endpoint, index }));

@@ -37,6 +37,29 @@ describe('`await using` a pool', () => {
     });
   }
 
+  it('stopped, with a connection the app started since: waits for its close handshake (at most stopTimeoutMs), then disposes', async () => {
+    const h = poolHarness({ staggerMs: 0, stopTimeoutMs: 2_000 });
+    h.pool.start();
+    await h.advance(1_000);
+    h.pool.stop();
+    await h.settle();
+    h.pool.connections[0]!.start();
+    await h.advance(1_000);
+    expect(h.pool.status().state).toBe('stopped');
+    h.server.onClientClose = () => {};
+    let scopeLeft = false;
+    const scope = (async () => {
+      await using scoped = h.pool;
+      void scoped;
+    })().then(() => (scopeLeft = true));
+    await h.advance(1_999);
+    expect(scopeLeft, 'left before the close handshake ended').toBe(false);
+    await h.advance(1);
+    await scope;
+    expect(h.pool.isDisposed).toBe(true);
+    expect(h.server.live).toHaveLength(0);
+  });
+
   it('never started: disposes at once', async () => {
     const h = poolHarness();
     {
@@ -168,6 +191,18 @@ describe('poolOf(actor)', () => {
     await h.settle();
     expect(warnings()).toEqual([]);
     expect(h.server.live).toHaveLength(0);
+  });
+
+  it('the handle of an actor the app stopped before the pool was ever used is disposed: no connection of it can open a socket', async () => {
+    const h = poolHarness();
+    const actor = createActor(logicOf(h), { clock: h.clock }).start();
+    actor.stop();
+    const pool = poolOf(actor);
+    expect(pool.isDisposed).toBe(true);
+    expect(() => pool.start()).toThrow(expect.objectContaining({ code: 'CLOSED' }));
+    pool.connection('a')?.start();
+    await h.settle();
+    expect(h.server.sockets).toHaveLength(0);
   });
 
   it('after dispose() on the handle, a pool.start from the app that runs the actor listens to no environment', async () => {
