@@ -56,6 +56,8 @@ export class OptimisticStore<Value, Change = Value> {
   private readonly releases: Array<() => void>;
   /** One per publish not settled, aborted on `dispose()` to give it up (one signal for all would gather a listener per publish). */
   private readonly sending = new Set<AbortController>();
+  /** Changes shown and not yet handed to the connection. */
+  private readonly unsent: LocalChange<Change>[] = [];
   /** Highest sequence number the channel has reached for this store. */
   private channelSeq: number | undefined;
   private cachedSnapshot: ReadonlyMap<string, Value> | undefined;
@@ -166,6 +168,7 @@ export class OptimisticStore<Value, Change = Value> {
     this.locals.clear();
     this.ledgers.clear();
     this.awaiting.length = 0;
+    this.unsent.length = 0;
     this.recent.clear();
     this.rolledBack.clear();
     this.cachedSnapshot = undefined;
@@ -212,22 +215,31 @@ export class OptimisticStore<Value, Change = Value> {
     }
     ledger.changes.push(local);
     this.locals.set(id, local);
+    this.unsent.push(local);
     this.refresh(key, lost);
-    if (this.disposed) return;
+    this.sendUnsent();
+  }
+
+  /** Publishes the changes shown and not sent yet, in the order they were made (a listener may make one while the one before it is shown). */
+  private sendUnsent(): void {
     const { connection, channel, event } = this.options;
-    const sending = new AbortController();
-    const { signal } = sending;
-    this.sending.add(sending);
-    let sent: Promise<void>;
-    try {
-      sent = connection.send(change, event === undefined ? { channel, ack: true, id, signal } : { channel, ack: true, id, event, signal });
-    } catch (error) {
-      sent = Promise.reject(error);
+    for (const local of this.unsent.splice(0)) {
+      if (this.disposed) return;
+      const { id, change } = local;
+      const sending = new AbortController();
+      const { signal } = sending;
+      this.sending.add(sending);
+      let sent: Promise<void>;
+      try {
+        sent = connection.send(change, event === undefined ? { channel, ack: true, id, signal } : { channel, ack: true, id, event, signal });
+      } catch (error) {
+        sent = Promise.reject(error);
+      }
+      sent.then(
+        () => this.acknowledged(local, undefined),
+        (error: unknown) => this.rejected(local, sendFailure(error)),
+      ).finally(() => this.sending.delete(sending));
     }
-    sent.then(
-      () => this.acknowledged(local, undefined),
-      (error: unknown) => this.rejected(local, sendFailure(error)),
-    ).finally(() => this.sending.delete(sending));
   }
 
   private ackFrame(id: string, seq: number | undefined): void {
@@ -373,6 +385,7 @@ export class OptimisticStore<Value, Change = Value> {
     const key = ledger.key;
     const mine = ledger.value as Value;
     const base = ledger.confirmed;
+    const unsettled = ledger.changes.filter(awaited);
     ledger.apply(theirChange);
     const conflict: OptimisticConflict<Value, Change> = { key, mine, theirs: ledger.confirmedView() as Value, base, change: theirChange, message };
     let resolution: ConflictResolution<Value>;
@@ -387,7 +400,7 @@ export class OptimisticStore<Value, Change = Value> {
       throw error;
     }
     if (resolution === 'theirs') {
-      for (const local of ledger.changes) {
+      for (const local of unsettled) {
         if (awaited(local)) this.rejectSettlement(local, new OptimisticConflictError(local.id, conflict));
       }
     }

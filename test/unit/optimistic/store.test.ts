@@ -916,6 +916,39 @@ describe('optimistic store', () => {
     expect(server.inbox).toEqual([]);
   });
 
+  it('an update a change listener makes in answer to another is published after it, in the order shown: the server ends with the value shown', async () => {
+    const { h, server, store } = await todoStore();
+    store.subscribe(({ value }) => {
+      if (value?.title === 'Report ') void store.update('t1', { ...value, title: 'Report' }).catch(() => undefined);
+    });
+    void store.update('t1', { id: 't1', title: 'Report ' }).catch(() => undefined);
+    expect(store.get('t1')).toEqual({ id: 't1', title: 'Report' });
+    await h.settle();
+    expect(server.inbox.map((publish) => (publish.data as Todo).title)).toEqual(['Report ', 'Report']);
+    for (const publish of server.inbox.splice(0)) server.accept(publish);
+    await h.settle();
+    expect(store.get('t1')).toEqual({ id: 't1', title: 'Report' });
+    store.dispose();
+  });
+
+  it('an update made from a change listener while a conflict is resolved as theirs is not given up with the changes that lost it: it confirms', async () => {
+    const { h, server, store } = await todoStore();
+    const lost = watch(store.update('t1', { id: 't1', title: 'mine' }));
+    await h.settle();
+    const after: Array<ReturnType<typeof watch>> = [];
+    store.subscribe(({ value }) => {
+      if (value?.title === 'theirs' && !value.done) after.push(watch(store.update('t1', { ...value, done: true })));
+    });
+    server.remote({ id: 't1', title: 'theirs' });
+    await h.settle();
+    expect(lost.error).toBeInstanceOf(OptimisticConflictError);
+    for (const publish of server.inbox.splice(0)) server.accept(publish);
+    await h.settle();
+    expect(after).toMatchObject([{ outcome: 'resolved' }]);
+    expect(store.get('t1')).toEqual({ id: 't1', title: 'theirs', done: true });
+    store.dispose();
+  });
+
   it('a change listener that disposes the store while a conflict is resolved leaves nothing shown and publishes no resolution', async () => {
     const { h, server, store } = await todoStore();
     const mine = store.update('t1', { id: 't1', title: 'mine' }).catch(() => undefined);
