@@ -1,10 +1,23 @@
 import { createActor, createMachine } from 'xstate';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { poolLogic, poolOf } from '../../../src/index.js';
+import { poolLogic, poolOf, type Pool } from '../../../src/index.js';
 import { feedEndpoints, poolHarness } from '../../support/pool-harness.js';
 import { consoleWarnings } from '../../support/warnings.js';
 
 /** `await using`, and the handle of a pool an app runs as an actor of `poolLogic()`. */
+
+/** An `await using` scope of `pool`, left as soon as its disposal ends: `left()` tells whether it has. */
+function usingScope(pool: Pool): { done: Promise<void>; left: () => boolean } {
+  let left = false;
+  const done = (async () => {
+    await using scoped = pool;
+    void scoped;
+  })().then(() => {
+    left = true;
+  });
+  return { done, left: () => left };
+}
+
 describe('`await using` a pool', () => {
   const start = async (h: ReturnType<typeof poolHarness>, ms: number) => {
     h.pool.start();
@@ -20,16 +33,12 @@ describe('`await using` a pool', () => {
       const h = poolHarness({ staggerMs: 100, stopTimeoutMs: 2_000 });
       await reach(h);
       expect(h.pool.status().state).toBe(state);
-      let scopeLeft = false;
-      const scope = (async () => {
-        await using scoped = h.pool;
-        void scoped;
-      })().then(() => (scopeLeft = true));
+      const scope = usingScope(h.pool);
       await h.advance(1_999);
-      expect(scopeLeft, 'left before the close handshakes ended').toBe(false);
+      expect(scope.left(), 'left before the close handshakes ended').toBe(false);
       expect(h.pool.isDisposed).toBe(false);
       await h.advance(1);
-      await scope;
+      await scope.done;
       expect(h.pool.status().state).toBe('stopped');
       expect(h.pool.isDisposed).toBe(true);
       expect(h.server.live).toHaveLength(0);
@@ -47,15 +56,11 @@ describe('`await using` a pool', () => {
     await h.advance(1_000);
     expect(h.pool.status().state).toBe('stopped');
     h.server.onClientClose = () => {};
-    let scopeLeft = false;
-    const scope = (async () => {
-      await using scoped = h.pool;
-      void scoped;
-    })().then(() => (scopeLeft = true));
+    const scope = usingScope(h.pool);
     await h.advance(1_999);
-    expect(scopeLeft, 'left before the close handshake ended').toBe(false);
+    expect(scope.left(), 'left before the close handshake ended').toBe(false);
     await h.advance(1);
-    await scope;
+    await scope.done;
     expect(h.pool.isDisposed).toBe(true);
     expect(h.server.live).toHaveLength(0);
   });
