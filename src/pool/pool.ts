@@ -130,6 +130,10 @@ export class Pool {
   }
 
   status(): PoolStatus {
+    // not used yet: read without making the actor (a server render reads it, and never disposes the pool)
+    if (typeof this.machine === 'function' && !this.rt.isDisposed) {
+      return { state: 'idle', health: this.rt.health, connections: Object.fromEntries(this.rt.startOrder().map(({ endpoint }) => [endpoint.name, 'idle'])) };
+    }
     const connections: Record<string, ConnectionStatus> = Object.fromEntries(this.live.order.map((connection) => [connection.name, connection.status]));
     const { value, context, status } = this.actor.getSnapshot();
     const state = status !== 'active' ? 'stopped' : typeof value === 'string' ? value : Object.keys(value)[0]!;

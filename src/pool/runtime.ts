@@ -58,6 +58,12 @@ export class PoolRuntime {
     return this.context?.health ?? 'down';
   }
 
+  /** The endpoints in start order: priority first, then as listed. */
+  startOrder(): Array<{ endpoint: EndpointOptions; index: number }> {
+    const indexed = this.options.endpoints.map((endpoint, index) => ({ endpoint, index }));
+    return indexed.sort((a, b) => (a.endpoint.priority ?? poolDefaults.priority) - (b.endpoint.priority ?? poolDefaults.priority) || a.index - b.index);
+  }
+
   /** Runs the pool's actor: creates every connection as its child, and follows its snapshots. */
   attach(actor: AnyActorRef): void {
     this.actor = actor;
@@ -65,9 +71,7 @@ export class PoolRuntime {
     if (actor.getSnapshot().status === 'stopped') this.dispose();
     if (this.isDisposed) return;
     actor.subscribe(this);
-    const indexed = this.options.endpoints.map((endpoint, index) => ({ endpoint, index }));
-    indexed.sort((a, b) => (a.endpoint.priority ?? poolDefaults.priority) - (b.endpoint.priority ?? poolDefaults.priority) || a.index - b.index);
-    for (const { endpoint, index } of indexed) {
+    for (const { endpoint, index } of this.startOrder()) {
       let connection: Connection;
       try {
         const shared = { environment: this.fanout, ...(this.budget ? { dialGate: this.budget } : {}) };

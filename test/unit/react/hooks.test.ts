@@ -13,6 +13,7 @@ import {
   useOptimistic,
   usePool,
   usePoolHealth,
+  usePoolStatus,
   usePresence,
   useSend,
   useTyping,
@@ -112,6 +113,19 @@ describe('SocketchartProvider and useConnection', () => {
     const html = renderToString(createElement(SocketchartProvider, { options: connectionOptions(h) }, createElement(Probe)));
     expect(html).toBe('<span>idle</span>');
     expect(h.server.sockets).toHaveLength(0);
+  });
+
+  it('server render of usePoolHealth and usePoolStatus: the pool shows idle, and its actor is neither made nor run, not even for an inspector', () => {
+    const h = harness();
+    const inspected: string[] = [];
+    const poolOptions = { endpoints: [{ name: 'a', url: 'ws://mock.test/a' }], defaults: { WebSocket: h.server.WebSocket }, clock: h.clock, environment: h.env, inspect: (event: InspectionEvent) => inspected.push(event.type) };
+    const Probe = () => {
+      const status = usePoolStatus();
+      return createElement('span', null, `${usePoolHealth()} ${status.state} ${status.connections.a}`);
+    };
+    const html = renderToString(createElement(SocketchartProvider, { poolOptions }, createElement(Probe)));
+    expect(html).toBe('<span>down idle idle</span>');
+    expect(inspected).toEqual([]);
   });
 });
 

@@ -37,6 +37,19 @@ describe('a server render (never mounted, never unmounted) attaches nothing to a
     expect({ pool: liveTotal(poolListeners), connection: liveTotal(connectionListeners) }).toEqual({ pool: 0, connection: 0 });
   });
 
+  it('usePoolHealth, usePoolStatus: the pool shows idle, and its actor is neither made nor run, not even for an inspector', async () => {
+    const h = harness();
+    const inspected: string[] = [];
+    const poolOptions = { endpoints: [{ name: 'a', url: 'ws://mock.test/a' }], defaults: { WebSocket: h.server.WebSocket }, clock: h.clock, environment: h.env, inspect: (event: { type: string }) => inspected.push(event.type) };
+    const App = defineComponent(() => {
+      const health = usePoolHealth();
+      const status = usePoolStatus();
+      return () => el('span', `${health.value} ${status.value.state} ${status.value.connections.a}`);
+    });
+    expect(await renderToString(createSSRApp(App).use(createSocketchart({ poolOptions })))).toBe('<span>down idle idle</span>');
+    expect(inspected).toEqual([]);
+  });
+
   it('useConnectionStatus, useConnectionSelector: no listener is left after each server render', async () => {
     const h = harness();
     const live = countListeners(h.connection);
