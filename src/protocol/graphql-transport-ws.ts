@@ -104,6 +104,7 @@ export function graphqlTransportWsProtocol(options: GraphqlTransportWsOptions = 
     pongFrame: () => '{"type":"pong"}',
     encode(data, { channel }): OutgoingFrame {
       if (channel === undefined) throw refused('graphql-transport-ws carries operations only: use execute(), operation() or iterate()');
+      if (typeof channel !== 'string' || channel === '') throw refused('The channel of a graphql-transport-ws operation (its id) is a non-empty string');
       return operations.start(channel, data);
     },
     subscribeFrame: () => undefined,

@@ -236,6 +236,16 @@ describe('graphql-transport-ws against a real graphql-ws 6 server', () => {
     expect(server.received).toHaveLength(1);
   });
 
+  it('send() to an empty channel is refused here, typed: no subscribe with an empty id (4400), the connection lives on', async () => {
+    const { server, connection } = await setup();
+    connection.start();
+    await connected(connection);
+    await expect(connection.send({ query: '{ hello(name: "x") }' }, { channel: '' })).rejects.toMatchObject({ code: ErrorCode.INVALID_MESSAGE_FORMAT });
+    expect(await connection.execute({ query: '{ hello(name: "y") }' })).toEqual({ data: { hello: 'hello y' } });
+    expect(server.closes).toEqual([]);
+    expect(connection.status).toBe('connected');
+  });
+
   it('a second operation with a live id is refused locally, not sent (no 4409)', async () => {
     const { server, connection } = await setup();
     connection.start();
