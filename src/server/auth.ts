@@ -111,7 +111,8 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticate
   }
   const secret = options.jwtSecret;
   if (secret === undefined) throw new Error('createAuthenticator needs jwtSecret or verify');
-  const key = typeof secret === 'string' ? new TextEncoder().encode(secret) : secret;
+  /** A copy: what the caller later writes into its buffer (zeroing it) does not change the key. */
+  const key = typeof secret === 'string' ? new TextEncoder().encode(secret) : Uint8Array.from(secret);
   dependencies.require('jose', 'auth.jwtSecret');
   return async (token) => {
     const { jwtVerify, errors } = await loadJose();

@@ -1,4 +1,4 @@
-import type { Identity } from './auth.js';
+import { AuthenticationError, type Identity } from './auth.js';
 import type { AppendCharge, AppendResult, Backend, BackendListener, ChannelSignal, GlobalSignal, TypingLeft } from './backend/types.js';
 import { BROADCAST_ALL_CHANNEL, ChannelAuthorizer, userChannel, type AuthorizationResult, type ChannelAction } from './channels.js';
 import type { HistoryRead, StoredMessage } from './history.js';
@@ -111,6 +111,9 @@ export class Hub implements BackendListener {
    */
   private readonly replayReads = new Map<string, Map<string, Promise<HistoryRead>>>();
 
+  /** Token checks in flight, each with the users `logout()` ended the sessions of since it began. */
+  private readonly tokenChecks = new Set<Set<string>>();
+
   /** Set once the node shuts down: no check of typing elsewhere is made any more. */
   private closed = false;
 
@@ -147,7 +150,20 @@ export class Hub implements BackendListener {
   sizes(): Record<string, number> {
     let subscriptions = 0;
     for (const entry of this.channels.values()) subscriptions += entry.subs.size;
-    return { users: this.users.size, hubChannels: this.channels.size, subscriptions, pendingLeaves: this.pendingLeaves.size, rejoins: this.rejoins.size, heldPresence: this.heldPresence.size, typingChecks: this.typingChecks.size };
+    return { users: this.users.size, hubChannels: this.channels.size, subscriptions, pendingLeaves: this.pendingLeaves.size, rejoins: this.rejoins.size, heldPresence: this.heldPresence.size, typingChecks: this.typingChecks.size, tokenChecks: this.tokenChecks.size };
+  }
+
+  /** The identity a token check settles with; refused when `logout()` ended its user's sessions while it ran. */
+  async unlessLoggedOut(check: Promise<Identity>): Promise<Identity> {
+    const loggedOut = new Set<string>();
+    this.tokenChecks.add(loggedOut);
+    try {
+      const identity = await check;
+      if (loggedOut.has(identity.userId)) throw new AuthenticationError('logged out');
+      return identity;
+    } finally {
+      this.tokenChecks.delete(loggedOut);
+    }
   }
 
   /** The node shuts down, its connections closed: the checks still to come are dropped. */
@@ -529,6 +545,7 @@ export class Hub implements BackendListener {
 
   globalSignal(signal: GlobalSignal): void {
     if (signal.kind !== 'logout') return;
+    for (const loggedOut of this.tokenChecks) loggedOut.add(signal.userId);
     for (const client of [...(this.users.get(signal.userId) ?? [])]) {
       client.closeWith(CloseCode.Unauthorized, signal.reason, { code: ErrorCode.AUTHENTICATION_FAILED, message: signal.reason });
     }

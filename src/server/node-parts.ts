@@ -59,7 +59,7 @@ export function createNodeParts(options: ResolvedServerOptions, clock?: Pick<Clo
     typingTimeoutMs: options.typingTimeoutMs,
     implicitChannels: options.implicitChannels,
   });
-  const authenticate = createAuthenticator({
+  const verify = createAuthenticator({
     clockToleranceSec: options.auth.clockToleranceSec,
     requireExp: options.auth.requireExp,
     ...(options.auth.jwtSecret === undefined ? {} : { jwtSecret: options.auth.jwtSecret }),
@@ -67,6 +67,7 @@ export function createNodeParts(options: ResolvedServerOptions, clock?: Pick<Clo
     ...(options.auth.issuer === undefined ? {} : { issuer: options.auth.issuer }),
     ...(options.auth.audience === undefined ? {} : { audience: options.auth.audience }),
   });
+  const authenticate: Authenticate = (token) => hub.unlessLoggedOut(verify(token));
   return { logger, metrics, limits, backend, hub, authenticate, clock: clock ?? steadyClock };
 }
 

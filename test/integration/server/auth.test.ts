@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import type { SocketchartServer } from '../../../src/server/index.js';
-import { captureLogger, connectAs, mintToken, open, startServer, wsUrl, type TestClient } from './helpers.js';
+import { captureLogger, connectAs, eventually, mintToken, open, startServer, wsUrl, type TestClient } from './helpers.js';
 
 describe('authentication: token modes, expiry, refresh, logout, and no token in any log', () => {
   const logs = captureLogger();
@@ -267,4 +267,32 @@ describe('authentication: token modes, expiry, refresh, logout, and no token in 
     expect(text).not.toMatch(/socketchart\.token\.[^[]/);
     expect(text).not.toMatch(/access_token=[^[]/);
   });
+});
+
+it('refuses a login whose token was being checked when logout() ended its user\'s sessions, in the first frame or in the handshake', async () => {
+  const checks: (() => void)[] = [];
+  const server = await startServer({
+    auth: {
+      jwtSecret: undefined,
+      verify: async () => {
+        await new Promise<void>((resolve) => checks.push(resolve));
+        return { userId: 'olga' };
+      },
+    },
+  });
+  try {
+    const first = await open(wsUrl(server));
+    first.send({ type: 'auth', token: 'olga-session-token' });
+    const handshake = open(wsUrl(server), ['socketchart.v1', 'socketchart.token.olga-session-token']);
+    await eventually(() => checks.length === 2, 3000, 'both tokens being checked');
+    await server.logout('olga');
+    checks.forEach((release) => release());
+    const second = await handshake;
+    for (const client of [first, second]) {
+      expect(await client.next((frame) => frame.type === 'auth_ok' || frame.type === 'error')).toMatchObject({ type: 'error', code: 'AUTHENTICATION_FAILED' });
+      expect(await client.closed).toMatchObject({ code: 4001 });
+    }
+  } finally {
+    await server.close();
+  }
 });

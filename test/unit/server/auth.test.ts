@@ -78,3 +78,13 @@ it('with requireExp, refuses a JWT without exp, and accepts one with it; without
   const lenient = createAuthenticator({ jwtSecret, clockToleranceSec: 0 });
   await expect(lenient(lasting)).resolves.toMatchObject({ userId: 'alice' });
 });
+
+it('verifies with the jwtSecret bytes it was given, not with what the caller later writes into that buffer', async () => {
+  const jwtSecret = Buffer.from('a-secret-of-at-least-32-bytes-length!');
+  const authenticate = createAuthenticator({ jwtSecret, clockToleranceSec: 0 });
+  const genuine = await new SignJWT({ sub: 'alice' }).setProtectedHeader({ alg: 'HS256' }).sign(Uint8Array.from(jwtSecret));
+  jwtSecret.fill(0);
+  const forged = await new SignJWT({ sub: 'mallory' }).setProtectedHeader({ alg: 'HS256' }).sign(new Uint8Array(jwtSecret.length));
+  await expect(authenticate(forged)).rejects.toThrow('invalid signature');
+  await expect(authenticate(genuine)).resolves.toMatchObject({ userId: 'alice' });
+});
