@@ -26,6 +26,8 @@ function integer(min: number, max?: number) {
 const positiveInt = integer(1);
 /** Node fires a timer of more than 2^31 - 1 ms after 1 ms. */
 const MAX_TIMER_MS = 2_147_483_647;
+/** A clock skew worth tolerating is seconds; more is a value in milliseconds by mistake, which would let expired tokens in for hours. */
+const TOLERANCE = 'seconds in [0, 300] (a clock skew, not milliseconds)';
 const timerMs = integer(1, MAX_TIMER_MS);
 const optionalTimerMs = integer(0, MAX_TIMER_MS);
 const positiveNumber = z.number(expecting('a positive number')).positive(expecting('a positive number')).finite(expecting('a positive number'));
@@ -81,7 +83,7 @@ const schema = object({
     verify: fn<VerifyToken>('token => identity').optional(),
     issuer: text('a string').optional(),
     audience: text('a string').optional(),
-    clockToleranceSec: z.number(expecting('a number >= 0')).nonnegative(expecting('a number >= 0')).finite(expecting('a number >= 0')).optional(),
+    clockToleranceSec: z.number(expecting(TOLERANCE)).min(0, expecting(TOLERANCE)).max(300, expecting(TOLERANCE)).optional(),
     requireExp: boolean.optional(),
     modes: array(z.enum(['message', 'subprotocol', 'query'], expecting("'message', 'subprotocol' or 'query'")), 'an array of token modes')
       .min(1, expecting('at least one token mode'))

@@ -23,7 +23,7 @@ export interface ServerAuthOptions {
   issuer?: string;
   /** Required `aud` claim of `jwtSecret` tokens; refused with `verify`, which checks its own claims. @default undefined (not checked) */
   audience?: string;
-  /** Clock skew tolerated on `exp` / `nbf` (and on the `expiresAt` of `verify`), in seconds. @default 0 */
+  /** Clock skew tolerated on `exp` / `nbf` (and on the `expiresAt` of `verify`), in seconds, at most 300. @default 0 */
   clockToleranceSec?: number;
   /**
    * Refuse a token that never expires: a `jwtSecret` token without `exp`, or a `verify()` result without
