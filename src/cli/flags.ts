@@ -1,4 +1,5 @@
 import { proxyRanges } from '../server/client-address.js';
+import { wholeRedisDatabase } from '../server/redis-url.js';
 
 /** One command-line flag: its name, and its value (`--name=value`, else the next argument), read on demand. */
 export interface Flag {
@@ -85,6 +86,9 @@ export function redisUrl(flag: string, raw: string | undefined): string {
   }
   if (!url || (url.protocol !== 'redis:' && url.protocol !== 'rediss:') || !url.hostname) {
     throw new UsageError(`${flag} expects a redis:// or rediss:// URL, got ${raw === undefined ? 'nothing' : 'something else'}`);
+  }
+  if (!wholeRedisDatabase(url)) {
+    throw new UsageError(`${flag} expects a Redis URL whose database is a whole number, such as redis://127.0.0.1:6379/0, got something else`);
   }
   return raw!;
 }

@@ -10,6 +10,7 @@ import type { Logger } from './logger.js';
 import { normalizeOrigin } from './origin.js';
 import { dependencies } from './dependencies.js';
 import { isSecret, SECRET_RULE } from './tokens.js';
+import { wholeRedisDatabase } from './redis-url.js';
 
 const { z } = dependencies.core<typeof Zod>('zod');
 const { Registry } = dependencies.core<typeof PromClient>('prom-client');
@@ -71,7 +72,8 @@ const secret = z.custom<string | Uint8Array>(isSecret, expecting(SECRET_RULE));
 const addressOrRange = 'an IP address, a CIDR range (IPv4 or IPv6, like 10.0.0.0/8), loopback, linklocal or uniquelocal';
 const trustedProxy = text(addressOrRange).refine((entry) => proxyRanges(entry) !== undefined, expecting(addressOrRange));
 
-const redisUrl = text('a redis:// or rediss:// URL').regex(/^rediss?:\/\/\S*$/, expecting('a redis:// or rediss:// URL'));
+const REDIS_URL = 'a redis:// or rediss:// URL whose database is a whole number (/0, ?db=2)';
+const redisUrl = text(REDIS_URL).regex(/^rediss?:\/\/\S*$/, expecting(REDIS_URL)).refine((raw) => URL.canParse(raw) && wholeRedisDatabase(new URL(raw)), expecting(REDIS_URL));
 
 const schema = object({
   server: z.custom<HttpServer | HttpsServer>(isHttpServer, expecting('an http.Server or https.Server')).optional(),

@@ -40,6 +40,7 @@ describe('demo flags', () => {
     [['--connections', '0'], /--connections expects/],
     [['--connections', '2.5'], /--connections expects/],
     [['--redis', 'http://x'], /--redis expects a redis:\/\/ or rediss:\/\/ URL/],
+    [['--redis', 'redis://127.0.0.1:6379/abc'], /--redis expects a Redis URL whose database is a whole number/],
     [['--inspect=soon'], /--inspect expects a whole number from 0 to 65535/],
     [['--forever=false'], /--forever takes no value/],
     [['--forever='], /--forever takes no value/],

@@ -81,6 +81,18 @@ describe('socketchart serve flags', () => {
       }
     }
   });
+
+  it('refuses a Redis URL whose database is not a whole number, from --redis or REDIS_URL, without repeating it', () => {
+    for (const url of ['redis://:hunter2pw@127.0.0.1:6379/abc', 'redis://:hunter2pw@127.0.0.1:6379/-1', 'redis://:hunter2pw@127.0.0.1:6379/?db=abc', 'redis://:hunter2pw@127.0.0.1:6379?db=']) {
+      for (const run of [() => parseServeArgs(['--redis', url]), () => parseServeArgs([], { REDIS_URL: url })]) {
+        expect(run).toThrow(UsageError);
+        expect(run).toThrow(/expects a Redis URL whose database is a whole number/);
+        expect(run).toThrow(expect.objectContaining({ message: expect.not.stringContaining('hunter2pw') }));
+      }
+    }
+    expect(parseServeArgs(['--redis', 'redis://127.0.0.1:6379/2'])).toMatchObject({ redis: 'redis://127.0.0.1:6379/2' });
+    expect(parseServeArgs(['--redis', 'rediss://127.0.0.1:6379/?db=3'])).toMatchObject({ redis: 'rediss://127.0.0.1:6379/?db=3' });
+  });
 });
 
 describe('socketchart token arguments', () => {

@@ -38,6 +38,8 @@ describe('server options: every refusal names the option, says what was expected
     [{ channels: [{ pattern: 'chat:room$' }] }, 'Invalid option `channels[0].pattern`: expected segments of letters, digits, _ . @ = + ~ | -, `*` or `{userId}`, received "chat:room$"'],
     [{ handshakeTimeoutMs: 0 }, 'Invalid option `handshakeTimeoutMs`: expected an integer in [1, 2147483647], received 0'],
     [{ historyTtlMs: 999 }, 'Invalid option `historyTtlMs`: expected an integer >= 1000, received 999'],
+    [{ redis: 'redis://127.0.0.1:6379/abc' }, 'Invalid option `redis`: expected a redis:// or rediss:// URL whose database is a whole number (/0, ?db=2), received a string of 26 characters'],
+    [{ redis: { url: 'redis://127.0.0.1:6379/?db=-1' } }, 'Invalid option `redis.url`: expected a redis:// or rediss:// URL whose database is a whole number (/0, ?db=2), received a string of 29 characters'],
     [{ auth: { jwtSecret: SECRET, clockToleranceSec: 30_000 } }, 'Invalid option `auth.clockToleranceSec`: expected seconds in [0, 300] (a clock skew, not milliseconds), received 30000'],
     [{ maxPayloads: 10 }, 'Invalid option `maxPayloads`: expected a known option, received a number'],
     [{ trustedProxies: '10.0.0.1' }, 'Invalid option `trustedProxies`: expected an array of IP addresses and CIDR ranges, received "10.0.0.1"'],
