@@ -71,7 +71,7 @@ export interface CircuitOptions {
 }
 
 export interface HeartbeatOptions {
-  /** Time between pings while the link is quiet, and between keepalive pings while the page is hidden. @default 30000 */
+  /** Time from connecting, and from the end of each probe, to the next ping (inbound traffic does not put it off); between keepalive pings while the page is hidden. @default 30000 */
   intervalMs?: number;
   /** How long to wait for the pong before the socket is declared dead. @default 5000 */
   timeoutMs?: number;
