@@ -37,7 +37,8 @@ export class LogView {
   private filter: LogFilter = { kinds: new Set(['actor', 'event', 'snapshot', 'message']), actor: 'all', node: undefined, type: '', search: '' };
   private types: string[] = [];
   private search = '';
-  paused = false;
+  /** Entry seq of the last row shown when the log was paused (`undefined`: following the end). */
+  private pausedAt: number | undefined;
   selected: number | undefined;
   /** Entry seq the time-travel cursor is at (`null`: live). */
   private cursor: number | null = null;
@@ -77,6 +78,15 @@ export class LogView {
     return this.next <= this.store.lastSeq;
   }
 
+  get paused(): boolean {
+    return this.pausedAt !== undefined;
+  }
+
+  /** Paused, the log shows what it showed then (filtered as it is now), and counts what arrived since. */
+  set paused(paused: boolean) {
+    this.pausedAt = paused ? (this.shown[this.list.length - 1] ?? this.store.lastSeq) : undefined;
+  }
+
   setCursor(cursor: number | null): void {
     this.cursor = cursor;
   }
@@ -85,6 +95,7 @@ export class LogView {
     this.matched = [];
     this.next = 0;
     this.selected = undefined;
+    this.pausedAt = this.pausedAt === undefined ? undefined : -1;
   }
 
   private inNode(entry: Entry): boolean {
@@ -103,7 +114,7 @@ export class LogView {
       if (!this.types.some((t) => type.includes(t))) return false;
     }
     if (this.search) {
-      const haystack = `${entry.actor.name} ${entry.type} ${entry.label} ${JSON.stringify(entry.rec.event ?? entry.rec.snapshot ?? entry.rec.data ?? entry.rec.sample ?? '')}`.toLowerCase();
+      const haystack = `${entry.actor.name} ${entry.type} ${entry.label} ${JSON.stringify(entry.kind === 'snapshot' ? [entry.rec.event, entry.rec.snapshot] : (entry.rec.event ?? entry.rec.snapshot ?? entry.rec.data ?? entry.rec.sample ?? ''))}`.toLowerCase();
       if (!haystack.includes(this.search)) return false;
     }
     return true;
@@ -122,22 +133,21 @@ export class LogView {
       if ((this.next & 1023) === 0 && performance.now() - started > SLICE_MS) break;
     }
     const filtering = this.next <= last;
-    if (this.paused && this.shown.length > 0 && this.cursor === null) {
-      this.counter.textContent = `paused · ${this.matched.length - this.shown.length} new`;
-      this.list.refresh();
-      return;
-    }
     const follow = this.list.atEnd || this.shown.length === 0;
-    if (this.cursor === null) this.shown = this.matched;
+    const until = this.cursor ?? this.pausedAt;
+    if (until === undefined) this.shown = this.matched;
     else {
       let n = this.matched.length;
-      while (n > 0 && this.matched[n - 1]! > this.cursor) n--;
+      while (n > 0 && this.matched[n - 1]! > until) n--;
       this.shown = this.matched.slice(0, n);
     }
     this.list.setItems(this.shown);
     if (this.cursor !== null) this.list.reveal(this.shown.length - 1);
     else if (follow && !this.paused) this.list.scrollToEnd();
-    this.counter.textContent = `${this.shown.length.toLocaleString('en-US')} shown${filtering ? ' · filtering…' : ''}`;
+    this.counter.textContent =
+      this.paused && this.cursor === null
+        ? `paused · ${(this.matched.length - this.shown.length).toLocaleString('en-US')} new${filtering ? ' · filtering…' : ''}`
+        : `${this.shown.length.toLocaleString('en-US')} shown${filtering ? ' · filtering…' : ''}`;
   }
 
   private renderRow(row: HTMLDivElement, seq: number): void {

@@ -3,7 +3,7 @@ import 'uplot/dist/uPlot.min.css';
 import './style.css';
 import { ChartView } from './chart-view.js';
 import { activeStates, takenTransitions } from './definition.js';
-import { $, clock, count, h } from './dom.js';
+import { $, clock, count, h, tone } from './dom.js';
 import { renderJson } from './json-view.js';
 import { LogView, summary } from './log-view.js';
 import { MetricsView } from './metrics-view.js';
@@ -182,7 +182,7 @@ function renderDetail(): void {
   const stateEl = $('chart-state');
   stateEl.textContent = label || status;
   stateEl.dataset.state = label || status;
-  stateEl.className = `chip ${label ? 'state' : ''}`;
+  stateEl.className = `chip ${label ? 'state' : ''} ${tone(label || (status === 'active' ? 'plain' : status), status)}`;
   $('chart-sub').textContent = `${def.id}${runs.length > 1 ? ` · session ${runs.indexOf(session) + 1} of ${runs.length}` : ''}${status !== 'active' ? ` · ${status}` : ''}`;
   chart.show(def, session.defId);
   const active = activeStates(def, snapshot.value);

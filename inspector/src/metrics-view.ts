@@ -1,7 +1,7 @@
 import uPlot from 'uplot';
 import type { ConnectionSample, PoolSample } from '../../src/inspection/protocol.js';
 import { clock, h, tone } from './dom.js';
-import type { Store, TreeNode } from './store.js';
+import { DIAL_BUCKETS, type Store, type TreeNode } from './store.js';
 
 const css = (name: string) => getComputedStyle(document.documentElement).getPropertyValue(name).trim() || '#888';
 
@@ -175,7 +175,7 @@ export class MetricsView {
           // Quiet 100 ms windows between dials count as zero, so that the bars read as a rate.
           const from = buckets[0] ?? 0;
           const to = buckets[buckets.length - 1] ?? -1;
-          for (let b = Math.max(from, to - 1_200); b <= to; b++) {
+          for (let b = Math.max(from, to - DIAL_BUCKETS); b <= to; b++) {
             xs.push(b / 10);
             ys.push(s.dials.get(b) ?? 0);
           }

@@ -109,6 +109,8 @@ export interface Series {
 }
 
 const SERIES_LIMIT = 3_600;
+/** Dial buckets (100 ms each) a pool's plot shows, up to the newest: the older ones are let go. */
+export const DIAL_BUCKETS = 1_200;
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -380,7 +382,13 @@ export class Store {
     for (let a = socket.parent; a; a = a.parent) {
       if (a.kind !== 'pool') continue;
       const bucket = Math.floor(t / 100);
-      a.node.series.dials.set(bucket, (a.node.series.dials.get(bucket) ?? 0) + 1);
+      const dials = a.node.series.dials;
+      dials.set(bucket, (dials.get(bucket) ?? 0) + 1);
+      // Buckets come in time order, the oldest first (one that came late goes once those before it have).
+      for (const key of dials.keys()) {
+        if (key >= bucket - DIAL_BUCKETS) break;
+        dials.delete(key);
+      }
       return;
     }
   }
