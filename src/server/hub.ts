@@ -107,7 +107,8 @@ export class Hub implements BackendListener {
 
   /**
    * History reads in flight that replay from a number, by channel then `<since> <limit>`: subscribers resuming
-   * from the same one (a recovery, a reconnect storm) share one read, until a message of the channel arrives.
+   * from the same one (a recovery, a reconnect storm) share one read, until a message of the channel arrives, the
+   * channel is no longer watched or the backend recovers (messages may have gone unheard meanwhile).
    */
   private readonly replayReads = new Map<string, Map<string, Promise<HistoryRead>>>();
 
@@ -235,6 +236,7 @@ export class Hub implements BackendListener {
     const entry = this.channels.get(sub.ch);
     if (entry?.subs.delete(sub) && entry.subs.size === 0) {
       this.channels.delete(sub.ch);
+      this.replayReads.delete(sub.ch);
       if (entry.watched) this.options.backend.unwatch(sub.ch);
     }
   }
@@ -552,6 +554,7 @@ export class Hub implements BackendListener {
   }
 
   recovered(reaped = false): void {
+    this.replayReads.clear();
     for (const [ch, entry] of this.channels) {
       if (!entry.watched) this.watch(ch, entry);
       for (const sub of entry.subs.keys()) sub.resync();

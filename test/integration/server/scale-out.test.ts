@@ -182,6 +182,42 @@ describe('scale-out over one real Redis', () => {
     await again.close();
   });
 
+  it('replays to a client resubscribing from a number what was published since, though its earlier resume from that number, left while nobody on the node watched the channel, is still reading', async () => {
+    const node = await testNode({ implicitChannels: false, redis: { url: redis.url, keyPrefix: `t${++prefixCounter}:`, connectTimeoutMs: 3000 } });
+    const { hub, backend } = node.parts;
+    const read = backend.read.bind(backend);
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    try {
+      const ch = 'chat:again';
+      const seen = await hub.append(ch, 'seen', undefined, undefined, undefined);
+      await hub.append(ch, 'missed', undefined, undefined, undefined);
+      const since = seen.outcome === 'stored' ? seen.seq : 0;
+      const reads = vi.spyOn(backend, 'read').mockImplementationOnce(async (...args) => {
+        const answer = await read(...args);
+        await held;
+        return answer;
+      });
+      const first = node.connect('mobile').socket;
+      first.receive({ type: 'subscribe', ch, since });
+      await eventually(() => reads.mock.calls.length === 1, 3000, 'the first resume reading');
+      first.receive({ type: 'unsubscribe', ch });
+      await backend.caughtUp();
+      await hub.append(ch, 'unheard', undefined, undefined, undefined);
+      const resumes = vi.spyOn(hub as unknown as { read: (ch: string, since: number, limit: number) => Promise<unknown> }, 'read');
+      const again = node.connect('mobile').socket;
+      again.receive({ type: 'subscribe', ch, since });
+      await eventually(() => resumes.mock.calls.length === 1, 3000, 'the second resume reading');
+      release();
+      const data = () => again.sent.filter((frame) => frame.type === 'message').map((frame) => frame.data);
+      await eventually(() => data().includes('unheard'), 1000, 'the message published while nobody watched replayed');
+      expect(data()).toEqual(['missed', 'unheard']);
+    } finally {
+      release();
+      await node.stop();
+    }
+  });
+
   it('answers an explicit gap across nodes when the shared history (MAXLEN) no longer reaches back', async () => {
     const [a, b] = await cluster(2, { historySize: 5 });
     const first = await connectAs(a!, 'mobile');

@@ -356,6 +356,24 @@ describe('Hub: history reads shared', () => {
     expect([dataOf(early), dataOf(late)]).toEqual([['two', 'three'], ['two', 'three']]);
   });
 
+  it('after a recovery, a live subscriber gets what fan-out lost, though a read from its number made before the loss is still in flight', async () => {
+    const { connect, parts } = await node({ implicitChannels: false });
+    const writer = connect('writer').socket;
+    const live = connect('live').socket;
+    await subscribed(live);
+    const seen = await published(writer, 'seen');
+    await until(() => messages(live).length === 1);
+    const { reads, release } = holdFirstRead(parts);
+    connect('resuming').socket.receive({ type: 'subscribe', ch: 'chat:room', since: seen.seq });
+    await until(() => reads.mock.calls.length === 1, 3000, 'the resuming read');
+    vi.spyOn(parts.hub, 'message').mockImplementationOnce(() => undefined);
+    await parts.backend.append('chat:room', { dataJson: '"missed"', ts: 1 });
+    parts.hub.recovered();
+    release();
+    await until(() => dataOf(live).includes('missed'), 1000, 'the message fan-out lost delivered to the live subscriber');
+    expect(dataOf(live)).toEqual(['seen', 'missed']);
+  });
+
   it('a shared read that fails fails each subscriber that waited on it, and the next read is a new one', async () => {
     const { connect, parts } = await node({ implicitChannels: false });
     const writer = connect('writer').socket;
