@@ -80,8 +80,9 @@ describe('inspection', () => {
     };
     const pool = createPool({ endpoints: [{ name: 'a', url: 'ws://mock.test/a' }], defaults: { WebSocket }, environment: false, inspect });
     const connection = createConnection({ url: 'ws://mock.test/x', WebSocket, environment: false, inspect });
-    expect(announced).toEqual([]);
     expect(pool.status().connections).toEqual({ a: 'idle' });
+    expect(announced, 'status() is no use: it reads the options').toEqual([]);
+    expect(pool.connection('a')?.status).toBe('idle');
     expect(announced).toEqual(['pool', 'connection']);
     expect(connection.status).toBe('idle');
     connection.start();
