@@ -619,7 +619,9 @@ export class ServerConnection implements HubClient {
     if (this.state !== 'open') return;
     const stale = order < this.refreshApplied;
     if (typeof result === 'string') {
-      if (!stale) this.sendError(ErrorCode.AUTHENTICATION_FAILED, `token refresh refused: ${result}`);
+      const charged = this.ctx.limits.chargeAddress(this.address);
+      if (!charged.ok) this.closeWith(CloseCode.RateLimited, `rate limited; retry_after=${Math.max(1, Math.ceil(charged.retryAfterMs / 1000))}`);
+      else if (!stale) this.sendError(ErrorCode.AUTHENTICATION_FAILED, `token refresh refused: ${result}`);
       return;
     }
     if (result.userId !== this.identity.userId) {

@@ -130,7 +130,7 @@ export interface ServerOptions {
    * @default the resolved rateLimits
    */
   userRateLimits?: Readonly<Record<string, RateLimit>>;
-  /** Limit per client address (see `trustedProxies`) on what it sends before authenticating: pings, refused frames, failed or timed-out authentications. @default { perMinute: 300, burst: 60 } */
+  /** Limit per client address (see `trustedProxies`) on what it sends before authenticating: pings, refused frames, failed or timed-out authentications, and refused token refreshes. @default { perMinute: 300, burst: 60 } */
   unauthenticatedRateLimit?: RateLimit;
   /** Refused frames within 10 s (per user, or per address before authentication) after which the connection is closed with 4029. @default 50 */
   floodThreshold?: number;

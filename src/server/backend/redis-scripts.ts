@@ -28,7 +28,8 @@ end
 
 /**
  * Creates a channel's numbering (base and seq: Redis time in µs) when it has none. A history left without
- * its numbering (evicted apart) is weighed again, so the byte bound holds. Each numbering is stamped with the
+ * its numbering (evicted apart) is weighed again, so the byte bound holds, and numbered on from its last id
+ * when the Redis clock is behind it. Each numbering is stamped with the
  * run id of the Redis process that numbers it (`run`, '' to read it here): one restored by another process
  * (an older snapshot, a lagging replica) may be behind numbers already handed out, so it jumps once to the
  * Redis time in µs. Returns the run id.
@@ -38,6 +39,14 @@ local function micros()
   local t = redis.call('TIME')
   return string.format('%d', tonumber(t[1]) * 1000000 + tonumber(t[2]))
 end
+local function lastId(hist)
+  if redis.call('EXISTS', hist) == 0 then return 0 end
+  local info = redis.call('XINFO', 'STREAM', hist)
+  for i = 1, #info, 2 do
+    if info[i] == 'last-generated-id' then return tonumber(string.match(info[i + 1], '^%d+')) end
+  end
+  return 0
+end
 local function ensure(meta, hist, ttl, run)
   if run == '' then
     local info = redis.pcall('INFO', 'server')
@@ -45,6 +54,8 @@ local function ensure(meta, hist, ttl, run)
   end
   if redis.call('EXISTS', meta) == 0 then
     local base = micros()
+    local last = lastId(hist)
+    if last >= tonumber(base) then base = string.format('%d', last) end
     local bytes = 0
     for _, entry in ipairs(redis.call('XRANGE', hist, '-', '+')) do bytes = bytes + weight(entry[2]) end
     redis.call('HSET', meta, 'base', base, 'seq', base, 'bytes', bytes, 'run', run)

@@ -211,6 +211,18 @@ describe('RedisBackend: numbering and history', () => {
     expect(dataOf(entries).at(-1)).toBe(`"${'y'.repeat(28)}"`);
   });
 
+  it('numbers above its kept history after Redis lost the numbering of a channel while its clock is behind the numbers handed out', async () => {
+    const { backend, prefix } = await node();
+    await stored(backend, 'chat:a', message('1'));
+    const [seconds, micros] = await inspector.time();
+    const handedOut = Number(seconds) * 1_000_000 + Number(micros) + 60_000_000;
+    await inspector.xadd(`${prefix}hist:chat:a`, `${handedOut}-0`, 'm', JSON.stringify({ d: '"ahead"', ts: 1 }), 'b', '8');
+    await inspector.del(`${prefix}meta:chat:a`);
+    const next = await stored(backend, 'chat:a', message('2'));
+    expect(next).toBeGreaterThan(handedOut);
+    expect((await backend.read('chat:a', handedOut, 10)).entries.map((entry) => entry.seq)).toEqual([next]);
+  });
+
   it('lets the numbering and history of a channel expire historyTtlMs after its last append', async () => {
     const { backend, prefix } = await node({ historyTtlMs: 30_000 });
     await stored(backend, 'chat:a', message('1'));

@@ -899,6 +899,24 @@ describe('ServerConnection: in-band refresh', () => {
     await until(() => socket.ofType('error').length === 1);
     expect(socket.ofType('error')[0]).toMatchObject({ code: 'AUTHENTICATION_FAILED' });
   });
+
+  it('charges each refused refresh to its address as a refused login, and closes with 4029 a socket whose address has no budget left for another', async () => {
+    const node = await testNode({
+      unauthenticatedRateLimit: { perMinute: 1, burst: 2 },
+      auth: { verify: async (token) => (token === 'alice' ? { userId: 'alice' } : Promise.reject(new AuthenticationError('invalid token'))) },
+    });
+    stops.push(node.stop);
+    const { socket } = node.connectPending();
+    socket.receive({ type: 'auth', token: 'alice' });
+    await until(() => socket.ofType('auth_ok').length === 1);
+    for (const guess of ['guess-1', 'guess-2']) socket.receive({ type: 'auth', token: guess });
+    await until(() => socket.ofType('error').length === 2);
+    expect(socket.closedWith).toBeUndefined();
+    expect(node.parts.limits.addressWait('127.0.0.1')).toBeGreaterThan(0);
+    socket.receive({ type: 'auth', token: 'guess-3' });
+    await until(() => socket.closedWith !== undefined);
+    expect(socket.closedWith).toEqual({ code: 4029, reason: 'rate limited; retry_after=60' });
+  });
 });
 
 describe('ServerConnection: session expiry', () => {
