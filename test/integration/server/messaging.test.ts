@@ -197,6 +197,19 @@ describe('messaging: subscribe, publish, resume, presence, typing', () => {
     await Promise.all([watcher.close(), bob.close()]);
   });
 
+  it('passes text in any script as written: a member\'s meta in a list and in a diff, a message\'s data', async () => {
+    const watcher = await connectAs(server, 'watcher');
+    watcher.send({ type: 'subscribe', ch: 'room:scripts' });
+    await watcher.nextOfType('subscribed');
+    const alice = await connectAs(server, 'alice');
+    alice.send({ type: 'presence', ch: 'room:scripts', action: 'join', meta: { name: 'Алиса 🌸 山田' } });
+    expect((await alice.nextOfType('presence_state', { ch: 'room:scripts' })).members).toEqual([{ userId: 'alice', meta: { name: 'Алиса 🌸 山田' } }]);
+    expect((await watcher.nextOfType('presence', { ch: 'room:scripts' })).joins).toEqual([{ userId: 'alice', meta: { name: 'Алиса 🌸 山田' } }]);
+    await server.broadcast('room:scripts', { text: 'こんにちは، مرحبا' });
+    expect((await watcher.nextOfType('message', { ch: 'room:scripts' })).data).toEqual({ text: 'こんにちは، مرحبا' });
+    await Promise.all([watcher.close(), alice.close()]);
+  });
+
   it('keeps a user present while one of their connections remains', async () => {
     const watcher = await connectAs(server, 'watcher');
     watcher.send({ type: 'subscribe', ch: 'room:tabs' });
