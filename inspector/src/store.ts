@@ -108,6 +108,12 @@ export interface Series {
   samples: number[];
 }
 
+/**
+ * Ids of the definitions received as text (from a posting window or a file), for every store of the page: the chart
+ * keeps its layouts by id, so an id names one machine even in a recording imported after another.
+ */
+const localDefIds = new Map<string, string>();
+
 const SERIES_LIMIT = 3_600;
 /** Dial buckets (100 ms each) a pool's plot shows, up to the newest: the older ones are let go. */
 export const DIAL_BUCKETS = 1_200;
@@ -128,6 +134,21 @@ const eventType = (rec: Rec, otherwise: string): string => (typeof rec.event?.ty
 function plottable(rec: Rec): boolean {
   const sample = rec.sample as unknown as Record<string, unknown> | undefined;
   return isObject(sample) && typeof sample.healthScore === 'number' && isObject(rec.kind === 'pool' ? sample.dials : sample.rtt);
+}
+
+/** The index of the last of `seqs` (ascending) at or before `seq`, or -1. */
+function lastAtOrBefore(seqs: readonly number[], seq: number): number {
+  let lo = 0;
+  let hi = seqs.length - 1;
+  let found = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (seqs[mid]! <= seq) {
+      found = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  return found;
 }
 
 const newSeries = (): Series => ({ t: [], p50: [], p95: [], p99: [], queue: [], inRate: [], outRate: [], health: [], connected: [], dials: new Map(), budget: null, last: undefined, samples: [] });
@@ -175,7 +196,6 @@ export class Store {
   readonly roots: TreeNode[] = [];
   private readonly nodes = new Map<string, TreeNode>();
   private readonly defTexts = new Map<string, string>();
-  private readonly defIds = new Map<string, string>();
   private readonly defs = new Map<string, MachineDef>();
   readonly types = new Map<string, number>();
   /** Records the server could not send (the page was too slow). */
@@ -251,12 +271,12 @@ export class Store {
   private defIdOf(rec: Rec, name: string): string {
     if (typeof rec.def === 'string') return rec.def;
     const text = typeof rec.definition === 'string' ? rec.definition : JSON.stringify({ id: name });
-    let id = this.defIds.get(text);
+    let id = localDefIds.get(text);
     if (!id) {
-      id = `p${this.defIds.size + 1}`;
-      this.defIds.set(text, id);
-      this.defTexts.set(id, text);
+      id = `p${localDefIds.size + 1}`;
+      localDefIds.set(text, id);
     }
+    if (!this.defTexts.has(id)) this.defTexts.set(id, text);
     return id;
   }
 
@@ -341,7 +361,10 @@ export class Store {
     }
     actor.name = name;
     actor.node = this.nodeFor(name, actor.parent);
-    actor.node.sessions.push(actor);
+    // In the order of creation, among the sessions created since it was first known (the last one is shown).
+    const sessions = actor.node.sessions;
+    const later = sessions.findIndex((s) => s.created > actor.created);
+    sessions.splice(later === -1 ? sessions.length : later, 0, actor);
     this.adopt(old, actor.node);
     if (old.sessions.length === 0 && old.children.length === 0) this.removeNode(old);
     actor.defId = this.defIdOf(rec, name);
@@ -539,16 +562,7 @@ export class Store {
   /** The actor's snapshot as of `seq`, and the entry that brought it (none for its initial one). */
   snapshotAt(actor: ActorInfo, seq: number): { snapshot: Snap; entry: Entry | undefined } {
     const seqs = actor.snapshots;
-    let lo = 0;
-    let hi = seqs.length - 1;
-    let found = -1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      if (seqs[mid]! <= seq) {
-        found = mid;
-        lo = mid + 1;
-      } else hi = mid - 1;
-    }
+    const found = lastAtOrBefore(seqs, seq);
     const entry = found >= 0 ? this.entry(seqs[found]!) : undefined;
     return entry ? { snapshot: entry.rec.snapshot ?? {}, entry } : { snapshot: actor.initial, entry: undefined };
   }
@@ -580,8 +594,12 @@ export class Store {
     const sample = entry?.rec.sample;
     if (!entry || !sample) return undefined;
     const session = this.sessionAt(node, seq);
-    const changed = session ? Math.max(session.created, this.snapshotAt(session, seq).entry?.seq ?? -1) : Infinity;
-    return { entry, sample, current: session !== undefined && session.ended > seq && changed < entry.seq };
+    if (!session || session.ended <= seq || session.created > entry.seq) return { entry, sample, current: false };
+    // A change of state after it makes it a past one; a snapshot that leaves the state in words as it was (a heartbeat round) does not.
+    const snapshots = session.snapshots;
+    let changed = false;
+    for (let i = lastAtOrBefore(snapshots, seq); !changed && i >= 0 && snapshots[i]! > entry.seq; i--) changed = this.entry(snapshots[i]!)?.label !== entry.label;
+    return { entry, sample, current: !changed };
   }
 
   /** The first entry at or after epoch ms `t`. */

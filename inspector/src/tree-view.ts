@@ -10,6 +10,8 @@ export class TreeView {
   private readonly list: VirtualList<TreeNode>;
   private rows: TreeNode[] = [];
   private version = -1;
+  /** The store the rows were taken from (the page starts a new one on an import, or when the server starts over). */
+  private shownStore: Store | undefined;
   private filter = '';
   private at = Infinity;
   selected: TreeNode | undefined;
@@ -49,10 +51,11 @@ export class TreeView {
 
   /** Redraws as of entry `at` (Infinity: live). */
   render(at: number): void {
-    const structural = this.version !== this.store.treeVersion || at !== this.at;
+    const structural = this.version !== this.store.treeVersion || this.shownStore !== this.store || at !== this.at;
     this.at = at;
     if (structural) {
       this.version = this.store.treeVersion;
+      this.shownStore = this.store;
       this.rows = this.flatten();
       this.list.setItems(this.rows);
     } else this.list.refresh();

@@ -244,3 +244,30 @@ describe('the page’s store', () => {
     expect(at(store.lastSeq)).toEqual({ messagesIn: 9, t: 3_000, current: false });
   });
 });
+
+it("tells a connection's latest sample as the present while it samples on, though a heartbeat round changed its snapshot after it", () => {
+  const store = new Store({ maxEntries: 1_000 });
+  const definition = toJsonText(connectionMachine.config);
+  const connected = (liveness: string) => ({ status: 'active', value: { link: { connected: { liveness, outbound: 'idle', session: 'valid' } } }, context: { settings: {} } });
+  const sample = { status: 'connected', rtt: { p50: 1, p95: 1, p99: 1 }, queueDepth: 0, messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, connects: 1, reconnects: 0, errors: 0, drops: 0, healthScore: 1 };
+  store.ingest(rec({ type: '@xstate.actor', sessionId: 'x:0', name: 'feed', definition, snapshot: connected('quiet') }, 1_000));
+  store.ingest(rec({ type: '@socketchart.metrics', sessionId: 'x:0', kind: 'connection', sample }, 2_000));
+  store.ingest(rec({ type: '@xstate.snapshot', sessionId: 'x:0', event: { type: 'xstate.after.heartbeatInterval.connection.link.connected.liveness.quiet' }, snapshot: connected('probing') }, 2_500));
+  store.ingest(rec({ type: '@xstate.snapshot', sessionId: 'x:0', event: { type: 'heartbeat.pong' }, snapshot: connected('probing') }, 2_501));
+  store.ingest(rec({ type: '@xstate.snapshot', sessionId: 'x:0', event: { type: 'xstate.done.actor.heartbeat' }, snapshot: connected('quiet') }, 2_502));
+  const node = store.node('feed')!;
+  expect(store.stateAt(store.actors.get('x:0')!, store.lastSeq).label).toBe('connected');
+  expect(store.sampleAt(node, store.lastSeq)).toMatchObject({ entry: { t: 2_000 }, current: true });
+});
+
+it('shows the newest session of a name, though an older one’s creation arrived after its events and the newer one’s creation', () => {
+  const store = new Store({ maxEntries: 1_000 });
+  const feed = JSON.stringify({ id: 'feed', initial: 'connecting', states: { connecting: {}, connected: {} } });
+  store.ingest(rec({ type: '@xstate.actor', sessionId: 'x:0', name: 'pool', definition: '{"id":"pool"}', snapshot: { status: 'active' } }, 500));
+  store.ingest(rec({ type: '@xstate.snapshot', sessionId: 'x:1', event: { type: 'socket.open' }, snapshot: { status: 'active', value: 'connected' } }, 1_000));
+  store.ingest(rec({ type: '@xstate.actor', sessionId: 'x:2', name: 'feed', parentId: 'x:0', definition: feed, snapshot: { status: 'active', value: 'connecting' } }, 2_000));
+  store.ingest(rec({ type: '@xstate.actor', sessionId: 'x:1', name: 'feed', parentId: 'x:0', definition: feed, snapshot: { status: 'active', value: 'connecting' } }, 900));
+  const node = store.node('pool/feed')!;
+  expect(store.sessionAt(node, store.lastSeq)?.id).toBe('x:2');
+  expect(node.sessions.map((s) => s.id)).toEqual(['x:1', 'x:2']);
+});

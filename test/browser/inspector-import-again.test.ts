@@ -1,0 +1,46 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
+import { startInspectorServer, type InspectorServer } from '../../src/inspection/server.js';
+import { launchChromium } from '../support/browser.js';
+import { ARTIFACTS, buildPage, screenshot } from './inspector-harness.js';
+
+/** Two recordings imported one after the other, each with a machine of its own: the chart draws the second one's. */
+
+const door = JSON.stringify({ id: 'door', initial: 'shut', states: { shut: { on: { push: 'open' } }, open: { on: { push: 'shut' } } } });
+const light = JSON.stringify({ id: 'light', initial: 'green', states: { green: { on: { next: 'yellow' } }, yellow: { on: { next: 'red' } }, red: { on: { next: 'green' } } } });
+const recording = (name: string, definition: string, value: string) =>
+  `${JSON.stringify({ type: '@xstate.actor', _version: '0.7.2', sessionId: 'x:0', name, definition, snapshot: { status: 'active', value }, createdAt: '1000' })}\n`;
+
+let inspector: InspectorServer;
+let browser: Browser;
+let page: Page;
+
+beforeAll(async () => {
+  await buildPage();
+  inspector = await startInspectorServer({ port: 0 });
+  browser = await launchChromium();
+  page = await browser.newPage({ viewport: { width: 1400, height: 800 } });
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await inspector?.close();
+});
+
+it("draws the machine of a recording imported after another one's, not the one drawn before", async () => {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  const first = join(ARTIFACTS, 'import-door.jsonl');
+  const second = join(ARTIFACTS, 'import-light.jsonl');
+  writeFileSync(first, recording('front', door, 'shut'));
+  writeFileSync(second, recording('crossing', light, 'yellow'));
+  await page.goto(inspector.url);
+  await page.setInputFiles('#import', first);
+  await page.waitForSelector('#chart .st.active[data-id="door.shut"]', { timeout: 10_000 });
+  await page.setInputFiles('#import', second);
+  await page.waitForFunction(() => document.querySelector('#chart-title')?.textContent === 'crossing', undefined, { timeout: 10_000 });
+  await expect.poll(() => page.$$eval('#chart .st', (states) => states.map((s) => (s as HTMLElement).dataset.id).sort()), { timeout: 10_000 }).toEqual(['light', 'light.green', 'light.red', 'light.yellow']);
+  expect(await page.$$eval('#chart .st.active', (states) => states.map((s) => (s as HTMLElement).dataset.id))).toContain('light.yellow');
+  await screenshot(page, 'import-again');
+}, 30_000);
