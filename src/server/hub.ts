@@ -72,6 +72,9 @@ interface PendingLeave {
 /** Presence joins again of a recovery sent at once (each a script of some 2 kB): a node with many members neither floods Redis nor starves its heartbeat. */
 const REJOIN_BATCH = 100;
 
+/** A connection's presence on a channel, to join again after a recovery. */
+type Rejoin = { client: HubClient; ch: string };
+
 /** Idempotency key of a publish: its id, per publisher and channel. */
 const dedupKey = (from: string | undefined, ch: string, id: string): string => JSON.stringify([from ?? '', ch, id]);
 
@@ -94,7 +97,7 @@ export class Hub implements BackendListener {
   /** Presence leaves still to do, by `<ref> <ch>`: tried again with each heartbeat of the backend and once it has recovered. */
   private readonly pendingLeaves = new Map<string, PendingLeave>();
   /** Presence to join again after a recovery, by `<ref> <ch>`: joined in batches, one that failed tried again with the next heartbeat. */
-  private readonly rejoins = new Map<string, { client: HubClient; ch: string }>();
+  private readonly rejoins = new Map<string, Rejoin>();
   private rejoining = false;
   /**
    * Presence diffs held for a connection, by `<ref> <ch>`, while its list of the channel is read: sent after the
@@ -573,10 +576,10 @@ export class Hub implements BackendListener {
   private async rejoin(): Promise<void> {
     if (this.rejoining) return;
     this.rejoining = true;
-    const failed: [string, { client: HubClient; ch: string }][] = [];
+    const failed: [string, Rejoin][] = [];
     try {
       while (this.rejoins.size > 0) {
-        const batch: [string, { client: HubClient; ch: string }][] = [];
+        const batch: [string, Rejoin][] = [];
         for (const entry of this.rejoins) {
           if (batch.push(entry) === REJOIN_BATCH) break;
         }
