@@ -1,5 +1,6 @@
 import type * as IORedis from 'ioredis';
 import type { Redis, RedisOptions } from 'ioredis';
+import { InvalidOptionError } from '../../protocol/errors.js';
 import { dependencies } from '../dependencies.js';
 import { errorText, type Logger } from '../logger.js';
 import type { HistoryRead, StoredMessage } from '../history.js';
@@ -107,6 +108,7 @@ export class RedisBackend implements Backend {
   private readonly prefix: string;
   /** Of pub/sub channels: the prefix, then the database unless it is 0. */
   private readonly topicPrefix: string;
+  private readonly db: number;
   /** The run id of the Redis process the command connection talks to; '' until a script has read it. */
   private runId = '';
   /** Command connections lost so far: a run id read on an earlier one is not kept. */
@@ -151,8 +153,8 @@ export class RedisBackend implements Backend {
       maxRetriesPerRequest: null,
       connectionName: `socketchart:${config.nodeId}:sub`,
     });
-    const db = Number(this.command.options.db ?? 0);
-    this.topicPrefix = db === 0 ? this.prefix : `${this.prefix}db${db}:`;
+    this.db = Number(this.command.options.db ?? 0);
+    this.topicPrefix = this.db === 0 ? this.prefix : `${this.prefix}db${this.db}:`;
     this.command.on('close', () => {
       this.runId = '';
       this.links += 1;
@@ -321,6 +323,12 @@ export class RedisBackend implements Backend {
       });
     try {
       await Promise.all([ready(this.command), ready(this.subscriber)]);
+      // ioredis goes on with database 0 when the SELECT of its handshake is refused
+      if (this.db !== 0) {
+        await this.command.select(this.db).catch((error: unknown) => {
+          throw refusedDatabase(this.db, error);
+        });
+      }
       await this.subscriber.subscribe(this.topic('global', 'signals'));
       // Left by an earlier process of this node id that crashed: this one's beats would keep it from being reaped.
       const { joins, leaves } = await this.reap(this.config.nodeId, 0);
@@ -593,6 +601,12 @@ export class RedisBackend implements Backend {
     this.listener = undefined;
     await Promise.all([quit(this.command), quit(this.subscriber)]);
   }
+}
+
+/** A database Redis refused to select (it has fewer), as an invalid option; any other failure as it is. */
+function refusedDatabase(db: number, error: unknown): unknown {
+  if (!(error instanceof Error) || error.name !== 'ReplyError') return error;
+  return new InvalidOptionError('redis', `a database the Redis server has (SELECT ${db}: ${error.message.slice(0, 200)})`, undefined, `database ${db}`);
 }
 
 async function quit(client: Redis): Promise<void> {

@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { InvalidOptionError } from '../../../src/protocol/errors.js';
 import { RedisBackend } from '../../../src/server/backend/redis.js';
 import { reapScript } from '../../../src/server/backend/redis-scripts.js';
 import type { AppendInput, BackendListener, ChannelSignal, GlobalSignal } from '../../../src/server/backend/types.js';
@@ -893,6 +894,24 @@ describe('RedisBackend: nodes', () => {
     await expect(closed.start(recorder().listener)).rejects.toThrow('Redis not reachable within 300 ms');
     expect(closed.isUp()).toBe(false);
     await closed.close();
+  });
+
+  it('refuses to start, naming the database and not the URL, when Redis has no database the URL names, rather than using database 0', async () => {
+    const prefix = freshPrefix();
+    const missing = new RedisBackend({
+      redis: { url: `${redis.url}/99`, options: {}, keyPrefix: prefix, nodeHeartbeatMs: HEARTBEAT_MS, nodeTimeoutMs: NODE_TIMEOUT_MS, connectTimeoutMs: 3000, commandTimeoutMs: 1000 },
+      nodeId: 'no-database',
+      retention: new RetentionRules([], { size: 10, maxBytes: 1000 }),
+      historyTtlMs: 60_000,
+      dedupWindowMs: 10_000,
+      logger: silentLogger(),
+    });
+    const failure = await missing.start(recorder().listener).then(() => undefined, (error: unknown) => error);
+    await missing.close();
+    expect(failure).toBeInstanceOf(InvalidOptionError);
+    expect(failure).toMatchObject({ option: 'redis', received: 'database 99' });
+    expect((failure as Error).message).not.toContain(redis.url);
+    expect(await inspector.keys(`${prefix}*`), 'nothing written to database 0').toEqual([]);
   });
 
   it('says it is up once started, without asking its node to recover', async () => {
