@@ -4,6 +4,8 @@ import { h } from './dom.js';
 const OPEN_DEPTH = 2;
 /** Members shown per object before a "… N more" line. */
 const MAX_MEMBERS = 200;
+/** Objects and arrays nested deeper than this are shown as their one-line summary (a recording from a file may nest without end). */
+const MAX_DEPTH = 100;
 
 function primitive(value: unknown): HTMLElement {
   if (value === null) return h('span', { class: 'j-null', text: 'null' });
@@ -40,6 +42,7 @@ export function preview(value: unknown, width = 80): string {
 
 function node(value: unknown, depth: number): HTMLElement {
   if (value === null || typeof value !== 'object') return primitive(value);
+  if (depth >= MAX_DEPTH) return h('span', { class: 'j-more', text: preview(value, 60) });
   const isArray = Array.isArray(value);
   const entries: Array<[string, unknown]> = isArray ? (value as unknown[]).map((v, i) => [String(i), v]) : Object.entries(value as Record<string, unknown>);
   if (entries.length === 0) return h('span', { class: 'j-punct', text: isArray ? '[]' : '{}' });

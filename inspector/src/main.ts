@@ -204,7 +204,8 @@ function renderDetail(): void {
   if (snapshot.children && Object.keys(snapshot.children).length > 0) shown.children = Object.keys(snapshot.children);
   if (snapshot.error !== undefined) shown.error = snapshot.error;
   if (snapshot.output !== undefined) shown.output = snapshot.output;
-  renderJson($('context'), shown, entry ? `as of ${clock(entry.t)} — after ${entry.type || '(init)'}` : 'as created');
+  const asOf = entry ?? session.initialFrom;
+  renderJson($('context'), shown, asOf === 'announced' ? 'as announced, created earlier' : asOf ? `as of ${clock(asOf.t)} — after ${asOf.type || '(init)'}` : 'as created');
 }
 
 chart.onDrawn = () => {
@@ -257,12 +258,10 @@ function renderTimeline(): void {
   document.body.classList.toggle('travelling', cursor !== null);
   const info = $('cursor-info');
   if (cursor === null) {
-    const last = store.entry(store.lastSeq);
-    info.textContent = last ? `live · ${clock(last.t)}` : 'live · waiting for events';
+    info.textContent = store.size > 0 ? `live · ${clock(store.lastT)}` : 'live · waiting for events';
   } else {
     const entry = store.entry(cursor);
-    const last = store.entry(store.lastSeq);
-    info.textContent = entry ? `${clock(entry.t)} · event ${count(cursor + 1)} of ${count(store.lastSeq + 1)} · ${(((last?.t ?? entry.t) - entry.t) / 1000).toFixed(1)} s before the last` : '';
+    info.textContent = entry ? `${clock(entry.t)} · event ${count(cursor + 1)} of ${count(store.lastSeq + 1)} · ${((store.lastT - entry.t) / 1000).toFixed(1)} s before the last` : '';
   }
 }
 

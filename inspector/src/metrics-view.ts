@@ -215,7 +215,7 @@ export class MetricsView {
     ctx.scale(dpr, dpr);
     ctx.clearRect(0, 0, width, height);
     if (changes.length === 0) return;
-    const now = store.entries[store.entries.length - 1]?.t ?? changes[changes.length - 1]!.t;
+    const now = Math.max(store.lastT, changes[changes.length - 1]!.t);
     const t0 = Math.min(changes[0]!.t, (firstSample ?? Infinity) * 1000);
     const span = Math.max(1, now - t0);
     const x = (t: number) => ((t - t0) / span) * width;

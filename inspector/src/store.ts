@@ -69,6 +69,8 @@ export interface ActorInfo {
   snapshots: number[];
   /** The snapshot it was announced with; once older entries are let go, the one it had then. */
   initial: Snap;
+  /** What `initial` is as of, when not its creation: the entry let go that brought it, or an announcement (created before it was heard of). */
+  initialFrom: { t: number; type: string } | 'announced' | undefined;
   latest: Snap;
   status: string;
   label: string;
@@ -206,6 +208,8 @@ export class Store {
   treeVersion = 0;
   /** Actors created and not yet stopped. */
   live = 0;
+  /** Epoch ms of the newest entry (records of several apps, or a creation that came late, arrive out of time order). */
+  lastT = 0;
 
   constructor(readonly options: StoreOptions) {}
 
@@ -263,6 +267,7 @@ export class Store {
     const entry = partial as Entry;
     entry.seq = this.nextSeq++;
     this.entries.push(entry);
+    this.lastT = Math.max(this.lastT, entry.t);
     this.types.set(entry.type, (this.types.get(entry.type) ?? 0) + 1);
     if (this.entries.length > this.options.maxEntries * 1.1) this.trim();
     return entry;
@@ -327,6 +332,7 @@ export class Store {
       ended: Infinity,
       snapshots: [],
       initial: snapshot,
+      initialFrom: rec.announced === true ? 'announced' : undefined,
       latest: snapshot,
       status: snapshot.status ?? 'active',
       label: def.isMachine ? stateLabel(snapshot.value) : '',
@@ -371,7 +377,10 @@ export class Store {
     delete rec.definition;
     rec.def = actor.defId;
     actor.bare = false;
-    if (actor.snapshots.length === 0) actor.latest = actor.initial = snapshot;
+    if (actor.snapshots.length === 0) {
+      actor.latest = actor.initial = snapshot;
+      actor.initialFrom = rec.announced === true ? 'announced' : undefined;
+    }
     const def = this.definition(actor.defId);
     actor.label = def.isMachine ? stateLabel(actor.latest.value) : '';
     if (def.id === 'pool') actor.kind = 'pool';
@@ -537,7 +546,10 @@ export class Store {
       const lastGone = (firstKept === -1 ? actor.snapshots.length : firstKept) - 1;
       if (lastGone < 0) continue;
       const gone = removed[actor.snapshots[lastGone]! - oldBase];
-      if (gone) actor.initial = gone.rec.snapshot ?? actor.initial;
+      if (gone?.rec.snapshot) {
+        actor.initial = gone.rec.snapshot;
+        actor.initialFrom = { t: gone.t, type: gone.type };
+      }
       actor.snapshots.splice(0, lastGone);
     }
     this.treeVersion++;
@@ -644,8 +656,8 @@ export class Store {
       if (actor.created >= this.base || written.has(actor) || this.actors.get(actor.id) !== actor) return;
       written.add(actor);
       if (actor.parent) create(actor.parent);
-      const { id, name, parent, defId, initial, createdAt, bare } = actor;
-      records.push({ type: '@xstate.actor', _version: INSPECTION_FORMAT_VERSION, sessionId: id, name, parentId: parent?.id, definition: this.defTexts.get(defId), snapshot: initial, createdAt: String(createdAt), id: null, ...(bare ? { bare } : {}) });
+      const { id, name, parent, defId, initial, initialFrom, createdAt, bare } = actor;
+      records.push({ type: '@xstate.actor', _version: INSPECTION_FORMAT_VERSION, sessionId: id, name, parentId: parent?.id, definition: this.defTexts.get(defId), snapshot: initial, createdAt: String(createdAt), id: null, ...(bare ? { bare } : {}), ...(initialFrom ? { announced: true } : {}) });
     };
     for (const actor of this.actors.values()) create(actor);
     for (const entry of this.entries) records.push(this.exportRecord(entry));

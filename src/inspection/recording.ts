@@ -133,7 +133,7 @@ export class Recording {
   /**
    * Everything a page opening now needs, in order: how many live actors were summarised or forgotten
    * (`@socketchart.dropped`), live actors whose creation is no longer stored (announced again with their
-   * latest snapshot), then every stored record.
+   * latest snapshot, `announced`), then every stored record.
    */
   replay(): Array<{ text: string; def: string | undefined }> {
     const first = this.ring[this.head]?.seq ?? this.seq;
@@ -141,7 +141,7 @@ export class Recording {
     const dropped = this.summarised.size + this.forgotten;
     if (dropped > 0) out.push({ text: JSON.stringify({ type: '@socketchart.dropped', count: dropped }), def: undefined });
     const early = [...this.live.values(), ...this.summarised.values()].filter((actor) => actor.seq < first).sort((a, b) => a.seq - b.seq);
-    for (const actor of early) out.push({ text: JSON.stringify({ ...actor.record, snapshot: actor.snapshot }), def: actor.record.def });
+    for (const actor of early) out.push({ text: JSON.stringify({ ...actor.record, snapshot: actor.snapshot, announced: true }), def: actor.record.def });
     for (let i = this.head; i < this.ring.length; i++) {
       const stored = this.ring[i]!;
       out.push({ text: stored.text, def: stored.def });
