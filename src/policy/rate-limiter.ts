@@ -90,7 +90,7 @@ export class RateLimiter {
   /** Takes a token for one message on `channel` from every bucket that applies, or none when one is empty. */
   take(channel: string | undefined): Take {
     const connection = this.connection;
-    if (connection !== undefined && connection.available() < 1) return Take.connectionEmpty;
+    if (connection !== undefined && connection.msUntil() > 0) return Take.connectionEmpty;
     const scope = this.scopeOf(channel);
     const bucket = scope === undefined ? undefined : this.channels.get(scope);
     if (bucket !== undefined && !bucket.tryTake()) return Take.channelEmpty;

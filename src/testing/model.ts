@@ -338,8 +338,9 @@ export interface ModelState<TSnapshot extends AnyMachineSnapshot = AnyMachineSna
   /** Ids of the state nodes the step into this state went through, transient ones included. */
   readonly visited: readonly string[];
   /**
-   * The timers the step into this state fired, in order: none for an event of the world, else the one
-   * offered, followed by every other timer due at the same instant (a clock fires them together).
+   * The timers the step into this state fired, in order: for an event of the world, those due while it
+   * takes its time (`duration`), before it; else the one offered, followed by every other timer due at the
+   * same instant (a clock fires them together).
    */
   readonly fired: readonly ModelTimer[];
 }
@@ -386,7 +387,7 @@ export interface ModelConfig<TMachine extends AnyStateMachine, TWorld> {
   internal?(snapshot: SnapshotFrom<TMachine>, world: TWorld): EventObject | undefined;
   /** Changes the world an internal event brings, before the machine sees it. @default none */
   beforeInternal?(world: TWorld, event: EventObject): TWorld;
-  /** Model time an event takes (delayed events take the time until their timer). @default 0 */
+  /** Model time an event takes (delayed events take the time until their timer); timers due meanwhile fire before it. @default 0 */
   duration?(event: EventObject, state: ModelStateOf<TMachine, TWorld>): number;
   /**
    * The part of a state that decides what can happen next; states with equal abstractions are one
@@ -650,7 +651,22 @@ export function createModel<TMachine extends AnyStateMachine, TWorld>(config: Mo
     const timer = timerOf(state.timers, event);
     let next: State;
     if (!timer) {
-      next = step(state, event, state.now + (isDelayedEvent(event) ? 0 : (config.duration?.(event, state) ?? 0)), state.timers);
+      const at = state.now + (isDelayedEvent(event) ? 0 : (config.duration?.(event, state) ?? 0));
+      // The timers due while the event takes its time fire first, each at its own time, as on a real clock.
+      const fired: ModelTimer[] = [];
+      const taken: string[] = [];
+      const visited = new Set<string>();
+      let from = state;
+      for (let due = nextTimer(from.timers); at > state.now && due && due.dueAt <= at; due = nextTimer(from.timers)) {
+        if (fired.length > 100) throw new Error(`More than 100 timers fire before ${at} ms: ${fired.map((t) => t.id).join(', ')}`);
+        const current = due;
+        fired.push(current);
+        from = step(from, current.event, Math.max(from.now, current.dueAt), from.timers.filter((t) => t !== current));
+        taken.push(...from.taken);
+        for (const id of from.visited) visited.add(id);
+      }
+      next = step(from, event, at, from.timers);
+      if (fired.length > 0) next = { ...next, taken: [...taken, ...next.taken], visited: [...new Set([...visited, ...next.visited])], fired };
     } else {
       // The timer fires, then every other one due by then (scheduled earlier, or by the steps themselves).
       const now = Math.max(state.now, timer.dueAt);
@@ -835,7 +851,8 @@ export function createModel<TMachine extends AnyStateMachine, TWorld>(config: Mo
           elapsed: step.state.now - before.now,
           path,
         };
-        const firesMachineTimer = isDelayedEvent(step.event) || (step.state.fired[0] !== undefined && step.state.fired[0].world !== true);
+        const first = step.state.fired[0];
+        const firesMachineTimer = isDelayedEvent(step.event) || (first !== undefined && first.world !== true && first.event.type === step.event.type);
         const stimulus = options.stimuli[step.event.type] ?? (firesMachineTimer ? options.delayed : undefined);
         if (!stimulus) throw new Error(`No stimulus for the event type "${step.event.type}"`);
         await stimulus(sut, replayStep);

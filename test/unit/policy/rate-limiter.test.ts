@@ -113,3 +113,16 @@ describe('RateLimiter', () => {
     expect(rate.take('chat:1')).toBe(Take.ok);
   });
 });
+
+it('take() grants a message on the connection bucket as soon as waitMs() says it need not wait, however the refill was split', () => {
+  const { clock, limiter: rate } = limiter({ connection: { perMinute: 40, burst: 1 }, channels: {} });
+  expect(rate.take(undefined)).toBe(Take.ok);
+  clock.advance(1);
+  expect(rate.take(undefined)).toBe(Take.connectionEmpty);
+  clock.advance(1);
+  expect(rate.take(undefined)).toBe(Take.connectionEmpty);
+  clock.advance(rate.waitMs(undefined));
+  expect(clock.now()).toBe(1_500);
+  expect(rate.waitMs(undefined)).toBe(0);
+  expect(rate.take(undefined)).toBe(Take.ok);
+});

@@ -128,3 +128,27 @@ describe('Coverage and model reachability', () => {
     expect(coverage.report()[0]!.states).toEqual({ reached: 3, total: 3, missing: [] });
   });
 });
+
+it('an event of the world that takes time lets the timers due meanwhile fire first, as the real clock does', async () => {
+  // In `a`, `after(100)` leads to `b`; `work` leads from `a` to `c`, and takes 500 ms.
+  const machine = createMachine({ id: 'slow', initial: 'a', states: { a: { after: { 100: 'b' }, on: { work: 'c' } }, b: {}, c: {} } });
+  const model = createModel({ machine, input: undefined as never, world: {}, events: () => [{ type: 'work' }], duration: () => 500 });
+  const path = model.path(['{"type":"work"}']);
+  expect(path.steps[0]!.state.now).toBe(500);
+  await model.replay(path, {
+    setup: () => {
+      const clock = new SimulatedClock();
+      return { clock, actor: createActor(machine, { clock }).start() };
+    },
+    stimuli: {
+      work: (sut, step) => {
+        sut.clock.advance(step.elapsed);
+        sut.actor.send({ type: 'work' });
+      },
+    },
+    assert: (sut, state) => expect(sut.actor.getSnapshot().value).toEqual(state.snapshot.value),
+    settle: async () => {},
+  });
+  expect(path.steps[0]!.state.snapshot.value).toBe('b');
+  expect(path.steps[0]!.state.fired.map((timer) => timer.dueAt)).toEqual([100]);
+});
