@@ -32,6 +32,9 @@ function Feed({ name, priority }: { name: string; priority: number }) {
   );
 }
 
+/** A restart takes each feed through three events (reconnecting, queued, connected), a failed dial two more: its drops stay in view with the recovery. */
+const timelineLength = feeds.length * 5;
+
 function Timeline() {
   const pool = usePool();
   const [events, setEvents] = useState<string[]>([]);
@@ -39,7 +42,7 @@ function Timeline() {
     const started = performance.now();
     return pool.on('state', ({ name, status }) => {
       if (status === 'connected' || status === 'reconnecting' || status === 'queued')
-        setEvents((list) => [...list.slice(-15), `${((performance.now() - started) / 1000).toFixed(2)} s  ${name} → ${status}`]);
+        setEvents((list) => [...list.slice(1 - timelineLength), `${((performance.now() - started) / 1000).toFixed(2)} s  ${name} → ${status}`]);
     });
   }, [pool]);
   return <pre className="timeline">{events.join('\n')}</pre>;

@@ -10,3 +10,6 @@ export function storeFor(connection: Connection, channel: string): OptimisticSto
   if (!store) stores.set(channel, (store = createOptimisticStore<ChatMessage>({ connection, channel, key: (message) => message.id })));
   return store;
 }
+
+/** What is written but not sent, by channel: the input gives it back when the reader comes back to the room. */
+export const drafts = new Map<string, string>();

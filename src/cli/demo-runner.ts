@@ -405,7 +405,8 @@ class Demo {
       ['tokens issued (dials and in-band refreshes)', String(this.ledger.tokens)],
       ['sessions ended by token expiry', String(this.ledger.expiries)],
     ];
-    for (const [label, value] of rows) console.log(`  ${label.padEnd(32)} ${value}`);
+    const width = Math.max(...rows.map(([label]) => label.length)) + 1;
+    for (const [label, value] of rows) console.log(`  ${label.padEnd(width)} ${value}`);
     console.log('  faults');
     if (this.ledger.faults.length === 0) console.log('    none announced yet');
     const earlier = [...this.ledger.earlierFaults].map(([fault, times]) => `${times} × ${fault}`);

@@ -67,6 +67,17 @@ describe('example apps in Chromium', () => {
       await page.unroute('**/api/restart');
       expect(errors).toEqual([]);
     });
+
+    it("react-dashboard: the timeline shows a restart's drops as well as the recovery that follows", async () => {
+      const statuses = () => page.$$eval('[data-feed]', (cards) => cards.map((card) => card.getAttribute('data-status')));
+      await page.click('#restart');
+      await waitFor(statuses, (s) => s.some((status) => status !== 'connected'), 5_000, 'the restart seen');
+      await waitFor(statuses, (s) => s.every((status) => status === 'connected'), 20_000, 'all back');
+      const timeline = (await page.textContent('.timeline')) ?? '';
+      await page.screenshot({ path: join(artifacts, 'react-dashboard-timeline.png'), fullPage: true });
+      expect(feeds.filter((feed) => !timeline.includes(`${feed} → reconnecting`))).toEqual([]);
+      expect(feeds.filter((feed) => !timeline.includes(`${feed} → connected`))).toEqual([]);
+    });
   });
 
   describe('vue-chat', () => {
@@ -151,6 +162,17 @@ describe('example apps in Chromium', () => {
       const shown = await texts(alice);
       expect(['hello bob', 'a short one', 'line 19'].filter((text) => !shown.some((line) => line.includes(text)))).toEqual([]);
       expect(await newestInView(alice)).toBe(true);
+    });
+
+    it("vue-chat: a message half written is still in the input after switching away and back, and only in its channel's", async () => {
+      await alice.fill('[data-testid=draft]', 'half written');
+      await alice.click('nav button:has-text("random")');
+      await waitFor(() => alice.textContent('h2'), (t) => t === 'chat:random', 5_000, 'on random');
+      expect(await alice.inputValue('[data-testid=draft]')).toBe('');
+      await alice.click('nav button:has-text("general")');
+      await waitFor(() => alice.textContent('h2'), (t) => t === 'chat:general', 5_000, 'back on general');
+      expect(await alice.inputValue('[data-testid=draft]')).toBe('half written');
+      await alice.fill('[data-testid=draft]', '');
     });
 
     it('vue-chat: at 375 px wide the chat fits the screen, and its input is named', async () => {

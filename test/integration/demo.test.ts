@@ -39,9 +39,12 @@ function expectEveryAnnouncedFaultHappened(stdout: string): void {
 }
 
 describe('the demo (npm start)', () => {
-  it('runs a short scripted cycle with a server restart, a blackhole and a token expiry, then reports no silent loss and no duplicate', () => {
+  it('runs a short scripted cycle with a server restart, a blackhole and a token expiry, then reports no silent loss and no duplicate, its figures in one column', () => {
     const result = run(['--duration', '10']);
     expect(result.status, result.stderr).toBe(0);
+    const rows = reportOf(result.stdout).split('\n  faults')[0]!.split('\n').slice(2);
+    expect(rows.length).toBeGreaterThan(5);
+    expect(new Set(rows.map((row) => row.search(/(?<=\S {2,})\S/))).size, rows.join('\n')).toBe(1);
     expect(result.stdout).toContain('fault: server restart');
     expect(result.stdout).toContain('fault: blackhole');
     expect(result.stdout).toContain('fault: token expiry');
