@@ -1,5 +1,5 @@
 import type { ELK as ElkApi } from 'elkjs/lib/elk-api.js';
-import type { MachineDef } from './definition.js';
+import { MAX_DEPTH, type MachineDef } from './definition.js';
 import { layoutMachine, type Layout, type Measure, type PlacedState } from './layout.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
@@ -119,7 +119,7 @@ export class ChartView {
       (result) => {
         if (this.wanted !== wantedKey) return;
         this.draw(wantedKey, def, result);
-        this.note.textContent = hidden > 0 ? `${hidden} env. transitions hidden` : '';
+        this.note.textContent = [hidden > 0 ? `${hidden} env. transitions hidden` : '', def.cut ? `states nested deeper than ${MAX_DEPTH} left out` : ''].filter(Boolean).join(' · ');
         this.svgEl.dataset.machine = def.id;
         this.onDrawn?.();
       },

@@ -36,10 +36,15 @@ export interface MachineDef {
   root: StateDef;
   states: Map<string, StateDef>;
   transitions: TransitionDef[];
+  /** States were nested deeper than `MAX_DEPTH`: those below it are left out. */
+  cut: boolean;
 }
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type Obj = { [key: string]: Json };
+
+/** States nested deeper than this are left out (a hostile definition must not exhaust the stack). */
+export const MAX_DEPTH = 32;
 
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const list = <T>(v: T | T[] | undefined | null): T[] => (v === undefined || v === null ? [] : Array.isArray(v) ? v : [v]);
@@ -63,10 +68,15 @@ export function parseDefinition(source: string | Json): MachineDef {
   const id = typeof cfg.id === 'string' ? cfg.id : '(machine)';
   const states = new Map<string, StateDef>();
   const configs = new Map<StateDef, Obj>();
+  let cut = false;
 
-  const build = (c: Obj, key: string, parent: StateDef | undefined): StateDef => {
+  const build = (c: Obj, key: string, parent: StateDef | undefined, depth = 0): StateDef => {
     const nodeId = typeof c.id === 'string' && parent ? c.id : parent ? `${parent.id}.${key}` : id;
-    const childConfigs = isObj(c.states) ? c.states : {};
+    let childConfigs = isObj(c.states) ? c.states : {};
+    if (depth === MAX_DEPTH && Object.keys(childConfigs).length > 0) {
+      cut = true;
+      childConfigs = {};
+    }
     const hasChildren = Object.keys(childConfigs).length > 0;
     const type: StateType =
       c.type === 'parallel' ? 'parallel' : c.type === 'final' ? 'final' : c.type === 'history' ? 'history' : hasChildren ? 'compound' : 'atomic';
@@ -85,7 +95,7 @@ export function parseDefinition(source: string | Json): MachineDef {
     states.set(nodeId, node);
     configs.set(node, c);
     for (const [childKey, childConfig] of Object.entries(childConfigs)) {
-      if (isObj(childConfig)) node.children.push(build(childConfig, childKey, node));
+      if (isObj(childConfig)) node.children.push(build(childConfig, childKey, node, depth + 1));
     }
     return node;
   };
@@ -127,7 +137,7 @@ export function parseDefinition(source: string | Json): MachineDef {
       if (inv.onError !== undefined) add(node, `error: ${invokeId}`, `xstate.error.actor.${invokeId}`, inv.onError);
     });
   }
-  return { id, isMachine: root.children.length > 0, root, states, transitions };
+  return { id, isMachine: root.children.length > 0, root, states, transitions, cut };
 }
 
 /** The ids of the states a snapshot's `value` says are active (ancestors included). */

@@ -175,7 +175,8 @@ export function summary(entry: Entry): string {
   const rec = entry.rec;
   switch (entry.kind) {
     case 'actor':
-      return entry.type === 'announced' ? 'announced again' : `created${entry.actor.parent ? ` by ${entry.actor.parent.name}` : ''}`;
+      if (entry.type === 'announced') return 'announced again';
+      return `${rec.announced === true ? 'announced, created earlier' : 'created'}${entry.actor.parent ? ` by ${entry.actor.parent.name}` : ''}`;
     case 'snapshot': {
       const status = rec.snapshot?.status;
       return `→ ${entry.label || status || ''}${status && status !== 'active' ? ` (${status})` : ''}`;

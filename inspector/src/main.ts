@@ -258,7 +258,8 @@ function renderTimeline(): void {
   document.body.classList.toggle('travelling', cursor !== null);
   const info = $('cursor-info');
   if (cursor === null) {
-    info.textContent = store.size > 0 ? `live · ${clock(store.lastT)}` : 'live · waiting for events';
+    const end = mode.kind === 'file' ? 'end of the recording' : 'live';
+    info.textContent = `${end} · ${store.size > 0 ? clock(store.lastT) : mode.kind === 'file' ? 'no events' : 'waiting for events'}`;
   } else {
     const entry = store.entry(cursor);
     info.textContent = entry ? `${clock(entry.t)} · event ${count(cursor + 1)} of ${count(store.lastSeq + 1)} · ${((store.lastT - entry.t) / 1000).toFixed(1)} s before the last` : '';
@@ -368,14 +369,31 @@ $('export').addEventListener('click', () => {
   const input = e.target as HTMLInputElement;
   const file = input.files?.[0];
   if (!file) return;
-  const text = await file.text().finally(() => (input.value = ''));
+  let records: Rec[];
+  try {
+    records = parseRecording(await file.text());
+  } catch (error) {
+    return tell(`${file.name} could not be read, nothing changed: ${error instanceof Error ? error.message : String(error)}`);
+  } finally {
+    input.value = '';
+  }
+  if (records.length === 0) return tell(`${file.name} holds no inspection records, nothing changed`);
+  tell('');
   mode = { kind: 'live' };
   resetStore();
   mode = { kind: 'file', name: file.name };
-  queue.push(parseRecording(text));
+  queue.push(records);
   $('back-live').hidden = false;
   markAll();
 });
+/** Says what became of an import (nothing when `message` is empty); a click puts it away. */
+function tell(message: string): void {
+  const note = $('import-note');
+  note.textContent = message;
+  note.title = `${message} (click to put away)`;
+  note.hidden = message === '';
+}
+$('import-note').addEventListener('click', () => tell(''));
 $('back-live').addEventListener('click', () => {
   mode = { kind: 'live' };
   $('back-live').hidden = true;

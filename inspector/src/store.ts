@@ -366,6 +366,7 @@ export class Store {
       break;
     }
     actor.name = name;
+    actor.createdAt = t;
     actor.node = this.nodeFor(name, actor.parent);
     // In the order of creation, among the sessions created since it was first known (the last one is shown).
     const sessions = actor.node.sessions;

@@ -81,7 +81,7 @@ it('keeps the live clock and the states over time at the newest moment when an o
   await treeRow(page, 'feed').locator('.name').click();
   await page.waitForSelector('.plot.timeline[data-points="2"]', { timeout: 10_000 });
   await page.waitForTimeout(600);
-  expect(await page.locator('#cursor-info').textContent()).toBe(`live · ${clock(base + 10_000)}`);
+  expect(await page.locator('#cursor-info').textContent()).toBe(`end of the recording · ${clock(base + 10_000)}`);
   // The right end of the states over time shows the state the feed is in now.
   const end = await page.$eval('.timeline-canvas', (canvas) => {
     const c = canvas as HTMLCanvasElement;
@@ -110,3 +110,31 @@ it('shows the rest of the page, and a snapshot nested deeper than it draws, from
   const keys = await page.$$eval('#context .j-key', (els) => els.slice(0, 3).map((el) => el.textContent));
   expect({ title: await contextTitle(), keys, errors }).toEqual({ title: `as of ${clock(2_000)} — after push`, keys: ['status', 'value', 'context'], errors: [] });
 }, 30_000);
+
+it('draws the tree, the log and a chart cut to a depth from a recording whose machine definition is nested 100,000 deep', async () => {
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  const deep = `{"id":"deep",${'"initial":"a","states":{"a":{'.repeat(100_000)}${'}}'.repeat(100_000)}}`;
+  const records = [
+    // one known first from its events, one from its creation
+    record({ type: '@xstate.event', sessionId: 'x:0', event: { type: 'push' } }, 1_000),
+    record({ type: '@xstate.actor', sessionId: 'x:0', name: 'front', definition: deep, snapshot: { status: 'active', value: { a: 'a' } } }, 900),
+    record({ type: '@xstate.actor', sessionId: 'x:1', name: 'back', definition: deep, snapshot: { status: 'active', value: { a: 'a' } } }, 1_100),
+    record({ type: '@xstate.snapshot', sessionId: 'x:1', event: { type: 'push' }, snapshot: { status: 'active', value: { a: { a: 'a' } } } }, 1_200),
+  ];
+  await page.goto(inspector.url);
+  await page.setInputFiles('#import', { name: 'deep-machine.jsonl', mimeType: 'application/x-ndjson', buffer: lines(records) });
+  await page.waitForFunction(() => /5 events/.test(document.querySelector('#counts')?.textContent ?? ''), undefined, { timeout: 10_000 });
+  await treeRow(page, 'back').locator('.name').click();
+  await page.waitForSelector('#chart .st.active[data-id="deep.a.a.a"]', { timeout: 20_000 });
+  const drawn = await page.$$eval('#chart .st', (states) => states.length);
+  expect({ rows: await page.locator('.tree-row').count(), log: await page.locator('#log-count').textContent(), title: await page.locator('#chart-title').textContent(), note: await page.locator('#chart-note').textContent(), drawn, errors }).toEqual({
+    rows: 2,
+    log: '5 shown',
+    title: 'back',
+    note: 'states nested deeper than 32 left out',
+    drawn: 33,
+    errors: [],
+  });
+  await screenshot(page, 'history-deep-machine');
+}, 40_000);

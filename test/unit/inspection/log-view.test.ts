@@ -63,3 +63,12 @@ it('finds a snapshot by what its context holds', () => {
   expect(rows()).toHaveLength(1);
   expect(rows()[0]).toContain('→ open');
 });
+
+it('does not say created of an actor announced, created before the inspector heard of it', () => {
+  const store = new Store({ maxEntries: 1_000 });
+  store.ingest(rec({ type: '@xstate.actor', sessionId: 'x:0', name: 'pool', snapshot: { status: 'active' } }, 1));
+  store.ingest(rec({ type: '@xstate.actor', sessionId: 'x:1', name: 'front', parentId: 'x:0', definition: door, snapshot: { status: 'active', value: 'open' }, announced: true }, 2));
+  const { log, rows } = logOver(store);
+  log.render();
+  expect(rows()[1]).toMatch(/front.*announced, created earlier by pool$/);
+});

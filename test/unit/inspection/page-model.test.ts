@@ -271,3 +271,11 @@ it('shows the newest session of a name, though an older one’s creation arrived
   expect(store.sessionAt(node, store.lastSeq)?.id).toBe('x:2');
   expect(node.sessions.map((s) => s.id)).toEqual(['x:1', 'x:2']);
 });
+
+it('exports, once its creation was let go, an actor first known from its events with the time of its creation, not of its first event', () => {
+  const store = new Store({ maxEntries: 20 });
+  store.ingest(rec({ type: '@xstate.snapshot', sessionId: 'x:0', event: { type: 'push' }, snapshot: { status: 'active', value: 'open' } }, 1_000));
+  store.ingest(rec({ type: '@xstate.actor', sessionId: 'x:0', name: 'front', definition: door, snapshot: { status: 'active', value: 'shut' } }, 900));
+  for (let i = 0; i < 30; i++) store.ingest(rec({ type: '@xstate.snapshot', sessionId: 'x:0', event: { type: 'push' }, snapshot: { status: 'active', value: i % 2 ? 'open' : 'shut' } }, 1_001 + i));
+  expect(store.exportRecords().filter((r) => r.type === '@xstate.actor')).toMatchObject([{ sessionId: 'x:0', name: 'front', createdAt: '900' }]);
+});
