@@ -16,19 +16,29 @@ interface Pair {
   down: Lane;
 }
 
+/** Bytes one direction holds for their delay before it stops reading its source, as a link's window would. */
+const MAX_HELD_BYTES = 1024 * 1024;
+
 /**
  * One direction of one proxied connection: chunks leave in the order they arrived, each no earlier than
- * its own delay after it arrived, and none while the direction is stalled.
+ * its own delay after it arrived, and none while the direction is stalled. Its source is read only while
+ * the direction moves, its destination takes more, and it holds less than `MAX_HELD_BYTES`.
  */
 class Lane {
   private readonly pending: Array<{ chunk: Buffer; at: number }> = [];
+  private held = 0;
   private timer: NodeJS.Timeout | undefined;
   private lastAt = 0;
   stalled = false;
   /** The sending side closed gracefully: end the receiving side once every held chunk is written. */
   finishing = false;
 
-  constructor(private readonly to: net.Socket) {}
+  constructor(
+    private readonly from: net.Socket,
+    private readonly to: net.Socket,
+  ) {
+    to.on('drain', () => this.pump());
+  }
 
   get size(): number {
     return this.pending.length;
@@ -36,28 +46,43 @@ class Lane {
 
   push(chunk: Buffer, delayMs: number): void {
     const now = Date.now();
-    if (delayMs <= 0 && this.pending.length === 0 && !this.stalled) {
+    if (delayMs <= 0 && this.pending.length === 0 && !this.stalled && !this.to.writableNeedDrain) {
       this.write(chunk);
+      this.flow();
       return;
     }
     const at = Math.max(now + Math.max(0, delayMs), this.lastAt);
     this.lastAt = at;
     this.pending.push({ chunk, at });
+    this.held += chunk.length;
     this.pump();
   }
 
-  /** Writes every chunk that is due, in order; then waits for the next one. */
+  /** Writes every chunk that is due, in order, while the destination takes more; then waits for the next one, or for 'drain'. */
   pump(): void {
     if (this.timer !== undefined) {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
-    if (this.stalled) return;
-    const now = Date.now();
-    while (this.pending.length > 0 && this.pending[0]!.at <= now) this.write(this.pending.shift()!.chunk);
-    const head = this.pending[0];
-    if (head) this.timer = setTimeout(() => this.pump(), head.at - now);
-    else if (this.finishing) this.to.end();
+    if (!this.stalled) {
+      const now = Date.now();
+      while (this.pending.length > 0 && this.pending[0]!.at <= now && !this.to.writableNeedDrain) {
+        const { chunk } = this.pending.shift()!;
+        this.held -= chunk.length;
+        this.write(chunk);
+      }
+      const head = this.pending[0];
+      if (head) {
+        if (head.at > now) this.timer = setTimeout(() => this.pump(), head.at - now);
+      } else if (this.finishing) this.to.end();
+    }
+    this.flow();
+  }
+
+  /** Reads the source only while this direction can take more, so that a slow reader pushes back on the sender. */
+  private flow(): void {
+    if (this.stalled || this.to.writableNeedDrain || this.held >= MAX_HELD_BYTES) this.from.pause();
+    else this.from.resume();
   }
 
   finish(): void {
@@ -73,6 +98,7 @@ class Lane {
     clearTimeout(this.timer);
     this.timer = undefined;
     this.pending.length = 0;
+    this.held = 0;
   }
 }
 
@@ -89,7 +115,11 @@ class Lane {
  *   overtakes an earlier one, whatever its own delay, and lowering the delay does not reorder);
  *   a side that closes gracefully is closed on the other side after its last held bytes, not before, and
  *   the connection counts as `open` until both sides have closed (a peer that stays half-open keeps it, as
- *   on a real network; `reset()` and `close()` end it).
+ *   on a real network; `reset()` and `close()` end it);
+ * - backpressure passes through, as on a real network: a side that reads slowly is written no faster than it
+ *   reads, and the other side is then not read, so that its own write buffer fills (`bufferedAmount`, a server's
+ *   send-buffer bound); with a delay, each direction also holds at most about 1 MiB read ahead for its delay
+ *   (a link's window) before it stops reading.
  */
 export class FaultProxy {
   private server: net.Server | undefined;
@@ -128,15 +158,9 @@ export class FaultProxy {
     return held;
   }
 
-  private apply({ client, upstream, up, down }: Pair): void {
-    const upStalled = this.current === 'blackhole';
-    const downStalled = this.current === 'blackhole' || this.current === 'stall-downstream';
-    if (upStalled) client.pause();
-    else client.resume();
-    if (downStalled) upstream.pause();
-    else upstream.resume();
-    up.stalled = upStalled;
-    down.stalled = downStalled;
+  private apply({ up, down }: Pair): void {
+    up.stalled = this.current === 'blackhole';
+    down.stalled = this.current === 'blackhole' || this.current === 'stall-downstream';
     up.pump();
     down.pump();
   }
@@ -162,7 +186,7 @@ export class FaultProxy {
       return;
     }
     const upstream = net.connect({ port: this.target.port, host: this.target.host, allowHalfOpen: true });
-    const pair: Pair = { client, upstream, up: new Lane(upstream), down: new Lane(client) };
+    const pair: Pair = { client, upstream, up: new Lane(client, upstream), down: new Lane(upstream, client) };
     this.pairs.add(pair);
     client.on('data', (chunk: Buffer) => pair.up.push(chunk, this.chunkDelay()));
     upstream.on('data', (chunk: Buffer) => pair.down.push(chunk, this.chunkDelay()));

@@ -34,6 +34,16 @@ export interface MockServerOptions {
 /** What the server does to the client: a frame (its bytes still being read when it was a Blob), or the end of the connection. */
 type Delivery = { data: string | ArrayBuffer | Promise<ArrayBuffer> } | { code: number; reason: string; wasClean: boolean };
 
+/** A number as WebIDL reads a `[Clamp] unsigned short`, as a browser's `close()` reads its code: clamped, then rounded half to even. */
+const clampToUnsignedShort = (value: number): number => {
+  const x = Number(value);
+  if (Number.isNaN(x)) return 0;
+  const clamped = Math.min(65_535, Math.max(0, x));
+  const floor = Math.floor(clamped);
+  const rest = clamped - floor;
+  return rest > 0.5 || (rest === 0.5 && floor % 2 === 1) ? floor + 1 : floor;
+};
+
 const isBlob = (value: unknown): value is Blob => typeof Blob === 'function' && value instanceof Blob;
 
 /**
@@ -53,7 +63,7 @@ export class MockSocket implements WebSocketLike {
   onmessage: WebSocketLike['onmessage'] = null;
   /** Frames the client wrote, in order. */
   readonly sent: SentFrame[] = [];
-  /** Close code and reason the client asked for, if it closed. */
+  /** Close code (as its close frame carries it) and reason the client asked for, if it closed. */
   closedByClient: { code: number | undefined; reason: string | undefined } | undefined;
   /** The session named in this socket's `auth_ok` answers. */
   readonly sessionId: string;
@@ -103,20 +113,17 @@ export class MockSocket implements WebSocketLike {
    * reason of more than 123 UTF-8 bytes.
    */
   close(code?: number, reason?: string): void {
-    if (code !== undefined) {
-      // WebIDL [Clamp] unsigned short, as a browser reads it
-      const clamped = Number.isNaN(Number(code)) ? 0 : Math.min(65_535, Math.max(0, Math.round(Number(code))));
-      if (clamped !== 1000 && (clamped < 3000 || clamped > 4999)) {
-        throw new DOMException(`The close code must be either 1000, or between 3000 and 4999. ${code} is neither.`, 'InvalidAccessError');
-      }
+    const sent = code === undefined ? undefined : clampToUnsignedShort(code);
+    if (sent !== undefined && sent !== 1000 && (sent < 3000 || sent > 4999)) {
+      throw new DOMException(`The close code must be either 1000, or between 3000 and 4999. ${code} is neither.`, 'InvalidAccessError');
     }
     if (reason !== undefined && utf8Length(String(reason)) > 123) throw new DOMException('The close reason must not be greater than 123 UTF-8 bytes.', 'SyntaxError');
     if (this.readyState >= 2) return;
-    this.closedByClient = { code, reason };
+    this.closedByClient = { code: sent, reason };
     const connecting = this.readyState === 0;
     this.readyState = 2;
     if (!connecting) {
-      this.server.onClientClose(this, code ?? 1005, reason ?? '');
+      this.server.onClientClose(this, sent ?? 1005, reason ?? '');
       return;
     }
     queueMicrotask(() => this.fail());

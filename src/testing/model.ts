@@ -453,7 +453,7 @@ export interface ReplayOptions<TSut, TState> {
   delayed?: Stimulus<TSut, TState>;
   /** Checks that the real system is in the state the model predicts; called at the start and after every step. */
   assert(sut: TSut, state: TState, step: ReplayStep<TState> | undefined): void | Promise<void>;
-  /** Runs after the path, failed or not. */
+  /** Runs after the path, failed or not; what it throws after a failed path is named in that failure, not reported instead of it. */
   teardown?(sut: TSut, path: ModelPath<TState>, failed: boolean): void | Promise<void>;
   /** Lets the real system settle after a stimulus. @default one `setImmediate` turn */
   settle?(): Promise<void>;
@@ -835,6 +835,7 @@ export function createModel<TMachine extends AnyStateMachine, TWorld>(config: Mo
   const replay = async <TSut>(path: ModelPath<State>, options: ReplayOptions<TSut, State>): Promise<void> => {
     const settle = options.settle ?? (() => new Promise<void>((resolve) => setImmediate(resolve)));
     const sut = await options.setup(path);
+    let failure: unknown;
     let failed = false;
     let index = -1;
     try {
@@ -866,9 +867,16 @@ export function createModel<TMachine extends AnyStateMachine, TWorld>(config: Mo
         const where = index < 0 ? 'at the start' : `at step ${index + 1} (${describeEvent((path.steps[index] as ModelStep<State>).event)})`;
         error.message = `${error.message}\n  ${where} of the path: ${path.description}`;
       }
+      failure = error;
       throw error;
     } finally {
-      await options.teardown?.(sut, path, failed);
+      try {
+        await options.teardown?.(sut, path, failed);
+      } catch (error) {
+        // the path's failure stays the one reported, naming the teardown's
+        if (!failed) throw error;
+        if (failure instanceof Error) failure.message += `\n  teardown failed too: ${error instanceof Error ? error.message : String(error)}`;
+      }
     }
   };
 

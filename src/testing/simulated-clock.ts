@@ -19,6 +19,8 @@ export class SimulatedClock implements Clock {
   private current: number;
   private nextId = 1;
   private readonly timers = new Map<number, PendingTimer>();
+  /** Sum of every `jump()` so far, so that `advance()` keeps one made by a timer it fires. */
+  private jumped = 0;
 
   constructor(startAt = 0) {
     this.current = startAt;
@@ -53,16 +55,19 @@ export class SimulatedClock implements Clock {
 
   /**
    * Moves time forward by `ms` (a finite number ≥ 0), firing every timer that falls due, in order (including
-   * timers they schedule). Time never goes back: an `advance()` from inside a timer that went further is kept.
+   * timers they schedule). Time never goes back: an `advance()` from inside a timer that went further is kept;
+   * a `jump()` from inside a timer moves the end of the advance with it, as between two advances.
    * Throws when more than 10,000 timers set with no delay fire at one instant (timers that keep setting
    * themselves again at 0 ms would hold time there for ever).
    */
   advance(ms: number): void {
     if (!Number.isFinite(ms) || ms < 0) throw new RangeError(`advance(ms) needs a finite number of milliseconds ≥ 0, received ${String(ms)}`);
     const target = this.current + ms;
+    const jumpedBefore = this.jumped;
+    const end = () => target + (this.jumped - jumpedBefore);
     let immediate = 0;
     for (;;) {
-      const due = this.earliestDue(target);
+      const due = this.earliestDue(end());
       if (!due) break;
       this.timers.delete(due.id);
       if (due.at > this.current) {
@@ -73,7 +78,7 @@ export class SimulatedClock implements Clock {
       }
       due.fn();
     }
-    this.current = Math.max(this.current, target);
+    this.current = Math.max(this.current, end());
   }
 
   /**
@@ -97,6 +102,7 @@ export class SimulatedClock implements Clock {
   jump(ms: number): void {
     if (!Number.isFinite(ms)) throw new RangeError(`jump(ms) needs a finite number of milliseconds, received ${String(ms)}`);
     this.current += ms;
+    this.jumped += ms;
   }
 
   private earliestDue(limit: number): PendingTimer | undefined {

@@ -217,6 +217,63 @@ describe('FaultProxy delay', () => {
   });
 });
 
+describe('FaultProxy backpressure', () => {
+  /**
+   * A server that writes `bytes` at once to a client that reads nothing through a proxy (with `delayMs`): once
+   * nothing moves any more, how much the server still holds in its own write buffer; then what the client
+   * reads when it does.
+   */
+  async function slowReader(delayMs: number, bytes: number, { readsAfterSettling = true } = {}) {
+    let serverSide: net.Socket | undefined;
+    const server = net.createServer((socket) => (serverSide = socket));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const proxy = new FaultProxy({ host: '127.0.0.1', port: (server.address() as net.AddressInfo).port });
+    await proxy.listen();
+    proxy.delayMs = delayMs;
+    const client = net.connect({ port: proxy.port, host: '127.0.0.1' });
+    cleanups.push(
+      () => proxy.close(),
+      () => new Promise<void>((resolve) => server.close(() => resolve())),
+      () => void serverSide?.destroy(),
+      () => void client.destroy(),
+    );
+    await until(() => serverSide !== undefined, 2_000, 'the proxied connection');
+    const sender = serverSide!;
+    const chunk = Buffer.alloc(64 * 1024, 7);
+    for (let written = 0; written < bytes; written += chunk.length) sender.write(chunk);
+    let last = -1;
+    let unchanged = 0;
+    await until(
+      () => {
+        unchanged = sender.writableLength === last ? unchanged + 1 : 0;
+        last = sender.writableLength;
+        return last === 0 || unchanged >= 40;
+      },
+      10_000,
+      'the sender\'s buffer to settle',
+    );
+    const heldBySender = sender.writableLength;
+    if (!readsAfterSettling) return { heldBySender, drained: undefined };
+    let received = 0;
+    client.on('data', (chunk: Buffer) => (received += chunk.length));
+    await until(() => received === bytes, 10_000, 'every byte to reach the client once it reads');
+    return { heldBySender, drained: sender.writableLength };
+  }
+
+  it.each([0, 20])('with delayMs %i, a client that does not read pushes back on the server, as over a real network: its write buffer stays full until the client reads', async (delayMs) => {
+    const bytes = 64 * 1024 * 1024;
+    const { heldBySender, drained } = await slowReader(delayMs, bytes);
+    expect(heldBySender, 'bytes the server still holds while the client reads nothing').toBeGreaterThan(bytes / 2);
+    expect(drained).toBe(0);
+  });
+
+  it('with a long delay, holds about a link\'s window for it, not all the sender writes: the rest waits in the sender\'s buffer', async () => {
+    const bytes = 64 * 1024 * 1024;
+    const { heldBySender } = await slowReader(60_000, bytes, { readsAfterSettling: false });
+    expect(heldBySender, 'bytes the server still holds while the proxy holds the first ones for their delay').toBeGreaterThan(bytes - 8 * 1024 * 1024);
+  });
+});
+
 describe('FaultProxy resets', () => {
   it('reset() resets the server side too: the server sees ECONNRESET, not a graceful end', async () => {
     const link = await proxied();

@@ -239,6 +239,19 @@ describe('MockSocket.close validation', () => {
     expect(events).toEqual([]);
   });
 
+  it.each([
+    [1000.5, 1000],
+    [3000.5, 3000],
+    [3001.5, 3002],
+    [4000.7, 4001],
+  ])('close(%d) closes with the code a browser sends for it, %i (WebIDL [Clamp] rounds half to even)', async (code, sent) => {
+    const { socket, ws, events } = await dial();
+    expect(thrown(() => ws.close(code))).toBeUndefined();
+    await settle();
+    expect(events).toEqual([`close ${sent}`]);
+    expect(socket.closedByClient?.code).toBe(sent);
+  });
+
   it('close() with a reason of more than 123 UTF-8 bytes throws a SyntaxError DOMException and leaves the socket open', async () => {
     const { ws } = await dial();
     const error = thrown(() => ws.close(1000, 'é'.repeat(62)));

@@ -64,6 +64,37 @@ describe('createModel: a delayed raise', () => {
     expect(fired).toEqual([['tick']]);
   });
 
+  it('replay() reports the failed step, not an error its teardown throws after it, and names the teardown\'s error with it', async () => {
+    const replay = model.replay(model.path(['{"type":"tick"}']), {
+      setup: () => ({ actor: createActor(machine).start() }),
+      stimuli: {},
+      delayed: () => {},
+      assert: (sut, state) => expect(sut.actor.getSnapshot().value, 'the real actor').toEqual(state.snapshot.value),
+      teardown: () => {
+        throw new Error('teardown could not stop the server');
+      },
+      settle: async () => {},
+    });
+    await expect(replay).rejects.toThrow(/the real actor[\s\S]*at step 1 \(.*tick.*\) of the path[\s\S]*teardown could not stop the server/);
+  });
+
+  it('replay() rejects with the teardown\'s error when the path itself passed', async () => {
+    const replay = model.replay(model.path(['{"type":"tick"}']), {
+      setup: () => {
+        const clock = new SimulatedClock();
+        return { clock, actor: createActor(machine, { clock }).start() };
+      },
+      stimuli: {},
+      delayed: (sut, step) => sut.clock.advance(step.elapsed),
+      assert: (sut, state) => expect(sut.actor.getSnapshot().value).toEqual(state.snapshot.value),
+      teardown: () => {
+        throw new Error('teardown could not stop the server');
+      },
+      settle: async () => {},
+    });
+    await expect(replay).rejects.toThrow('teardown could not stop the server');
+  });
+
   it('an event of the world of the same type is the world\'s: it moves no time and leaves the timer pending', () => {
     const withWorld = createModel({ machine, input: undefined as never, world: {}, events: () => [{ type: 'tick', from: 'world' }] });
     const [step] = withWorld.path(['{"type":"tick","from":"world"}']).steps;

@@ -24,6 +24,28 @@ describe('SimulatedClock', () => {
     expect(fired).toEqual([65]);
   });
 
+  it('a jump() from inside a timer during advance() is kept, as when the same jump comes between two advances', () => {
+    const run = (split: boolean, jump: number) => {
+      const clock = new SimulatedClock(0);
+      const fired: Array<[string, number]> = [];
+      clock.setTimeout(() => fired.push(['late', clock.now()]), 120);
+      clock.setTimeout(() => fired.push(['early', clock.now()]), 60);
+      if (split) {
+        clock.advance(30);
+        clock.jump(jump);
+        clock.advance(70);
+      } else {
+        clock.setTimeout(() => clock.jump(jump), 30);
+        clock.advance(100);
+      }
+      return { now: clock.now(), fired };
+    };
+    expect(run(false, 50)).toEqual(run(true, 50));
+    expect(run(false, 50).now).toBe(150);
+    expect(run(false, -50)).toEqual(run(true, -50));
+    expect(run(false, -50).now).toBe(50);
+  });
+
   it('advance() refuses a negative or NaN number of milliseconds, and fires nothing', () => {
     const clock = new SimulatedClock(0);
     let fired = false;
