@@ -100,8 +100,8 @@ export class ServerConnection implements HubClient {
   private refreshApplied = 0;
   private attached = false;
   private authPending = false;
-  /** Frames that arrived while the token of an `auth` frame was being verified, not yet parsed. */
-  private early: { text: string; bytes: number }[] | undefined;
+  /** Frames that arrived while the token of an `auth` frame was being verified, not yet parsed (a binary one without its text). */
+  private early: { text: string | undefined; bytes: number }[] | undefined;
   private earlyBytes = 0;
   private readonly limits: ConnectionLimits;
   private authTimer: NodeJS.Timeout | undefined;
@@ -326,14 +326,15 @@ export class ServerConnection implements HubClient {
     this.alive = true;
     this.lastFrameAt = this.ctx.clock.now();
     const bytes = Buffer.isBuffer(data) ? data.length : Array.isArray(data) ? data.reduce((sum, part) => sum + part.length, 0) : data.byteLength;
-    if (isBinary) {
-      this.ctx.metrics.countIn('binary', bytes);
-      this.refuseInvalid('binary frames are not supported; send JSON text frames');
-      return;
-    }
-    if (this.state === 'open') this.receiveText(data.toString(), bytes);
-    else if (this.authPending) this.holdEarly(data.toString(), bytes);
+    if (this.authPending) this.holdEarly(isBinary ? undefined : data.toString(), bytes);
+    else if (isBinary) this.receiveBinary(bytes);
+    else if (this.state === 'open') this.receiveText(data.toString(), bytes);
     else this.receiveUnauthenticated(data, bytes);
+  }
+
+  private receiveBinary(bytes: number): void {
+    this.ctx.metrics.countIn('binary', bytes);
+    this.refuseInvalid('binary frames are not supported; send JSON text frames');
   }
 
   private receiveText(text: string, bytes: number): void {
@@ -366,7 +367,8 @@ export class ServerConnection implements HubClient {
     }
   }
 
-  private holdEarly(text: string, bytes: number): void {
+  /** `text` is undefined for a binary frame. */
+  private holdEarly(text: string | undefined, bytes: number): void {
     if ((this.early?.length ?? 0) >= MAX_EARLY_FRAMES || this.earlyBytes + bytes > MAX_EARLY_BYTES) {
       this.rejectAuth('too many frames before authentication');
       return;
@@ -609,7 +611,8 @@ export class ServerConnection implements HubClient {
     this.earlyBytes = 0;
     for (const { text, bytes } of early) {
       if (this.state !== 'open') break;
-      this.receiveText(text, bytes);
+      if (text === undefined) this.receiveBinary(bytes);
+      else this.receiveText(text, bytes);
     }
   }
 

@@ -35,7 +35,6 @@ const steadyClock: Pick<Clock, 'now'> = { now: () => performance.timeOrigin + pe
  */
 export function createNodeParts(options: ResolvedServerOptions, clock?: Pick<Clock, 'now'>): NodeParts {
   const logger = options.logger.child({ node: options.nodeId });
-  const metrics = createMetrics({ prefix: options.metrics.prefix, defaultMetrics: options.metrics.defaultMetrics, ...(options.metrics.registry ? { registry: options.metrics.registry } : {}) });
   const limits = new ServerRateLimits(
     {
       perConnection: options.rateLimits,
@@ -49,6 +48,16 @@ export function createNodeParts(options: ResolvedServerOptions, clock?: Pick<Clo
     clock ?? systemClock,
   );
   const backend = createBackend({ ...options, logger }, limits, clock ?? steadyClock);
+  const verify = createAuthenticator({
+    clockToleranceSec: options.auth.clockToleranceSec,
+    requireExp: options.auth.requireExp,
+    ...(options.auth.jwtSecret === undefined ? {} : { jwtSecret: options.auth.jwtSecret }),
+    ...(options.auth.verify === undefined ? {} : { verify: options.auth.verify }),
+    ...(options.auth.issuer === undefined ? {} : { issuer: options.auth.issuer }),
+    ...(options.auth.audience === undefined ? {} : { audience: options.auth.audience }),
+  });
+  /** Made once nothing else can fail (a package the options need is missing): a failed start leaves nothing on the registry. */
+  const metrics = createMetrics({ prefix: options.metrics.prefix, defaultMetrics: options.metrics.defaultMetrics, ...(options.metrics.registry ? { registry: options.metrics.registry } : {}) });
   const hub = new Hub({
     backend,
     authorizer: new ChannelAuthorizer(options.channels),
@@ -58,14 +67,6 @@ export function createNodeParts(options: ResolvedServerOptions, clock?: Pick<Clo
     maxSubscriptions: options.maxSubscriptionsPerConnection,
     typingTimeoutMs: options.typingTimeoutMs,
     implicitChannels: options.implicitChannels,
-  });
-  const verify = createAuthenticator({
-    clockToleranceSec: options.auth.clockToleranceSec,
-    requireExp: options.auth.requireExp,
-    ...(options.auth.jwtSecret === undefined ? {} : { jwtSecret: options.auth.jwtSecret }),
-    ...(options.auth.verify === undefined ? {} : { verify: options.auth.verify }),
-    ...(options.auth.issuer === undefined ? {} : { issuer: options.auth.issuer }),
-    ...(options.auth.audience === undefined ? {} : { audience: options.auth.audience }),
   });
   const authenticate: Authenticate = (token) => hub.unlessLoggedOut(verify(token));
   return { logger, metrics, limits, backend, hub, authenticate, clock: clock ?? steadyClock };

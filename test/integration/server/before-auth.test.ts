@@ -163,6 +163,25 @@ describe('a socket before its token is verified', () => {
     expect(verified).not.toContain('binary');
   });
 
+  it('holds a binary frame sent while its token is verified like any other, and once it is answers it with INVALID_MESSAGE_FORMAT alone, keeping the socket', async () => {
+    holdVerification();
+    const client = await open(wsUrl(server));
+    client.send({ type: 'auth', token: 'binary-early' });
+    client.sendRaw(Buffer.from('{"type":"ping","ts":1}'), true);
+    client.send({ type: 'ping', ts: 2 });
+    await delay(100);
+    expect(client.frames).toEqual([]);
+    release();
+    await client.next((frame) => frame.type === 'pong' && frame.ts === 2);
+    expect(client.frames.filter((frame) => frame.type !== 'rate_limit_status').map((frame) => [frame.type, frame.code])).toEqual([
+      ['auth_ok', undefined],
+      ['error', 'INVALID_MESSAGE_FORMAT'],
+      ['pong', undefined],
+    ]);
+    expect(client.closeCode).toBeUndefined();
+    await client.close();
+  });
+
   it('once authenticated, answers a binary frame with INVALID_MESSAGE_FORMAT and keeps the socket', async () => {
     const client = await open(wsUrl(server));
     client.send({ type: 'auth', token: 'binary-later' });

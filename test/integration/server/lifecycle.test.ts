@@ -5,6 +5,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { InvalidOptionError } from '../../../src/protocol/errors.js';
 import { createServer, type ServerOptions } from '../../../src/server/index.js';
+import { dependencies, MissingDependencyError } from '../../../src/server/dependencies.js';
 import { connectAs, delay, eventually, httpUrl, metricValue, mintToken, open, SECRET, silentLogger, startServer, wsUrl } from './helpers.js';
 
 const validOptions = (): ServerOptions => ({ port: 0, auth: { jwtSecret: SECRET }, logger: silentLogger() });
@@ -75,6 +76,23 @@ describe('lifecycle: options, graceful shutdown, health and metrics, attaching t
     const registry = new Registry();
     await expect(startServer({ redis: { url: 'redis://127.0.0.1:1', connectTimeoutMs: 200 }, metrics: { registry } })).rejects.toThrow(/not reachable/);
     expect(registry.getMetricsAsArray().map((metric) => metric.name)).toEqual([]);
+  });
+
+  it.each([
+    ['jose', 'require', {}],
+    ['ioredis', 'load', { redis: 'redis://127.0.0.1:1' }],
+  ] as const)('leaves the registry it was given empty when %s, which its options need, is not installed', async (name, method, patch) => {
+    const missing = new MissingDependencyError([name], `${name} is not installed`);
+    const spy = vi.spyOn(dependencies, method).mockImplementation(() => {
+      throw missing;
+    });
+    try {
+      const registry = new Registry();
+      await expect(startServer({ ...patch, metrics: { registry } })).rejects.toBe(missing);
+      expect(registry.getMetricsAsArray().map((metric) => metric.name), 'nothing left behind by the failed start').toEqual([]);
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   it('serves /healthz with the node status and connection count', async () => {
