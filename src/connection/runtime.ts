@@ -314,7 +314,7 @@ export class ConnectionRuntime implements SocketCallbacks {
   describeClose(code: number, reason: string) {
     const redacted = this.redact(reason);
     const { action, error } = classifyClose({ code, reason: redacted }, attempt(() => closeRuleOf(this.options.protocol, code)));
-    if (error.code === ErrorCode.MESSAGE_TOO_LARGE && !this.outbound_?.refusedTooLarge()) this.operations?.refusedTooLarge();
+    if (error.code === ErrorCode.MESSAGE_TOO_LARGE && !this.outbound_?.refusedTooLarge()) this.operations?.refusedTooLarge(this.inbound);
     return { code, reason: redacted, action, error: releaseFrames(this.redactError(error)) };
   }
 

@@ -181,14 +181,17 @@ export class Operations {
     if (entry?.bound) this.stop(channel, entry);
   }
 
-  /** The server closed the link on a frame too large for it (1009): the largest operation written and not answered fails with MESSAGE_TOO_LARGE. */
-  refusedTooLarge(): void {
+  /**
+   * The server closed the link on a frame too large for it (1009): the largest operation written and not answered fails with
+   * MESSAGE_TOO_LARGE, ended through `sink` (the connection's: an operation without a sink of its own reports it on `on('error')`).
+   */
+  refusedTooLarge(sink: { end(id: string, error: SocketchartError): void }): void {
     let largest: Live | undefined;
     for (const entry of this.live.values()) {
       if (entry.socket !== null && !entry.answered && !(largest && exactBytes(largest.frame) >= exactBytes(entry.frame))) largest = entry;
     }
     const id = largest?.id;
-    if (id) this.end(id, new SocketchartError(ErrorCode.MESSAGE_TOO_LARGE, { message: 'The server closed the link on a message too large for it (1009)', recovery: 'fail', messageId: id }));
+    if (id) sink.end(id, new SocketchartError(ErrorCode.MESSAGE_TOO_LARGE, { message: 'The server closed the link on a message too large for it (1009)', recovery: 'fail', messageId: id }));
   }
 
   /** The link is up on a new socket (the state may not say so yet): every live operation not yet written on it is written, once. */
@@ -264,7 +267,7 @@ export class Operations {
   private writeIfUp(entry: Live, up = this.host.link.connected): void {
     const { host } = this;
     const ws = host.ws;
-    if (!up || this.dropping || ws === null || entry.socket === ws || entry.answered) return;
+    if (!up || this.dropping || entry.socket === ws || entry.answered) return;
     if (!host.writeData(entry.frame)) return;
     entry.socket = ws;
     this.settleWrite(entry);

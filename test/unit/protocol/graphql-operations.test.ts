@@ -771,3 +771,20 @@ describe('complete frames the client writes', () => {
     expect(control.filter(({ type }) => type === 'complete')).toEqual([]);
   });
 });
+
+it('an operation send() started for channel listeners that the server closed the link on as too big (1009) reports MESSAGE_TOO_LARGE naming it on on(error)', async () => {
+  const { h } = graphql({ maxMessageBytes: 1_000_000 });
+  const onFrame = h.server.onFrame!;
+  h.server.onFrame = (socket, frame) => {
+    if (typeof frame.raw === 'string' && frame.raw.length > 10_000) socket.closeFromServer(1009, 'Max payload size exceeded');
+    else onFrame(socket, frame);
+  };
+  h.connection.subscribe('upload', () => {});
+  await h.connect();
+  await h.connection.send(big(50_000), { channel: 'upload' });
+  await h.settle();
+  await h.elapse(60_000, 500);
+  expect(h.connection.status).toBe('connected');
+  expect(subscribesPerSocket(h, 'upload')).toEqual({ 1: 1 });
+  expect(h.errors.filter((error) => error.messageId === 'upload').map((error) => error.code)).toEqual([ErrorCode.MESSAGE_TOO_LARGE]);
+});

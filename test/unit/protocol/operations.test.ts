@@ -208,7 +208,7 @@ describe('Operations', () => {
     host.ws = {};
     ops.start('s', small.sink, { id: 'a' });
     ops.start('x'.repeat(40), large.sink, { id: 'b' });
-    ops.refusedTooLarge();
+    ops.refusedTooLarge(ops);
     expect([small.seen, large.seen, unwritten.seen]).toEqual([[], [`error ${ErrorCode.MESSAGE_TOO_LARGE}`], []]);
     expect([ops.has('a'), ops.has('b'), ops.has('c')]).toEqual([true, false, true]);
     void up;
@@ -221,7 +221,7 @@ describe('Operations', () => {
     const ascii = recorder();
     ops.start('é'.repeat(30), accented.sink, { id: 'a' }); // 40 characters, 70 bytes
     ops.start('x'.repeat(45), ascii.sink, { id: 'b' }); // 55 characters, 55 bytes
-    ops.refusedTooLarge();
+    ops.refusedTooLarge(ops);
     expect([accented.seen, ascii.seen]).toEqual([[`error ${ErrorCode.MESSAGE_TOO_LARGE}`], []]);
   });
 
@@ -233,7 +233,7 @@ describe('Operations', () => {
     ops.start('x'.repeat(40), answered.sink, { id: 'a', once: true });
     ops.next('a', 'result');
     ops.start('s', running.sink, { id: 'b' });
-    ops.refusedTooLarge();
+    ops.refusedTooLarge(ops);
     expect([answered.seen, running.seen]).toEqual([['next "result"'], [`error ${ErrorCode.MESSAGE_TOO_LARGE}`]]);
     expect(ops.has('b')).toBe(false);
   });
