@@ -1,5 +1,5 @@
 import type { OutgoingFrame } from '../protocol/adapter.js';
-import { ErrorCode, InvalidOptionError, SocketchartError, closedError, finalFormatError } from '../protocol/errors.js';
+import { ErrorCode, InvalidOptionError, SocketchartError, checkSignal, closedError, finalFormatError } from '../protocol/errors.js';
 import { OutboundQueue, priorityError, type Priority, type QueuedMessage } from '../queue/outbound-queue.js';
 import { AckTracker, type AckInfo } from '../queue/ack-tracker.js';
 import { RateLimiter, Take, channelType } from '../policy/rate-limiter.js';
@@ -168,10 +168,10 @@ export class Outbound {
       this.outbox?.keepUntil(acked, frame, { key: id, channel: options.channel, priority: options.priority ?? 'normal', ttlMs: options.ttl ?? this.host.options.queue.defaultTtlMs, ack: true });
     });
     if (!acked) return written.then(() => Promise.reject(finalFormatError('The message was not sent')));
-    // an abort gave it up at once: its id may be in flight again, for another message
+    // an abort, a stop or a dispose gave it up at once (the tracker rejected it): its id may be in flight again, for another message
     written.then(
       () => signal?.aborted || acks.written(id),
-      (error: SocketchartError) => error === signal?.reason || acks.fail(id, error),
+      (error: SocketchartError) => error === signal?.reason || error.code === ErrorCode.CLOSED || acks.fail(id, error),
     );
     if (signal) {
       const onAbort = () => acks.fail(id, signal.reason);
@@ -202,6 +202,8 @@ export class Outbound {
     }
     let frame: OutgoingFrame;
     try {
+      // a signal that is not one is refused as the other options are, not thrown while queueing
+      checkSignal(options.signal);
       frame = protocol.encode(data, options);
     } catch (cause) {
       return Promise.reject(
@@ -215,12 +217,10 @@ export class Outbound {
         new SocketchartError(ErrorCode.MESSAGE_TOO_LARGE, { message: `Message of ${bytes} bytes exceeds maxMessageBytes (${limit})`, details: { bytes, limit } }),
       );
     }
-    encoded?.(frame);
     const link = host.link;
-    if (host.operations !== undefined && options.channel !== undefined) {
-      if (link.settled) return Promise.reject(closedError(link.status));
-      return host.operations.startBound(options.channel, frame, options.signal);
-    }
+    if (link.settled) return Promise.reject(closedError(link.status));
+    encoded?.(frame);
+    if (host.operations !== undefined && options.channel !== undefined) return host.operations.startBound(options.channel, frame, options.signal);
     const ws = host.ws;
     if (
       link.writable &&
@@ -240,7 +240,6 @@ export class Outbound {
         // queued, as drain() does: it goes on a later write
       }
     }
-    if (link.settled) return Promise.reject(closedError(link.status));
     const ttl = options.ttl ?? queueOptions.defaultTtlMs;
     const promise = this.enqueue(frame, options.priority ?? 'normal', ttl, options.id, options.channel, options.signal);
     if (this.outbox && !options.ack) this.outbox.keepUntil(promise, frame, { channel: options.channel, priority: options.priority ?? 'normal', ttlMs: ttl, ack: false });
@@ -258,16 +257,8 @@ export class Outbound {
     first?: boolean,
   ): Promise<void> {
     const queue = (this.queue ??= new OutboundQueue(this.host.options.queue, this.host.options.clock, (count) => (this.host.metrics.drops += count)));
-    return queue.enqueue({
-      payload: frame,
-      bytes: exactBytes(frame),
-      priority,
-      ...(ttl !== undefined && ttl > 0 ? { ttlMs: ttl } : {}),
-      ...(id === undefined ? {} : { id }),
-      ...(channel === undefined ? {} : { channel }),
-      ...(signal === undefined ? {} : { signal }),
-      ...(first ? { first } : {}),
-    });
+    // ttl 0: none
+    return queue.enqueue({ payload: frame, bytes: exactBytes(frame), priority, ttlMs: ttl! > 0 ? ttl : undefined, id, channel, signal, first });
   }
 
   /** Something was queued: the flusher runs when the fast path was open, or to get past messages held by a rate limit. */
@@ -289,7 +280,7 @@ export class Outbound {
   private restore(messages: readonly StoredMessage[], first = true): void {
     const outbox = this.outbox!;
     this.loaded();
-    if (this.disposed) return;
+    // closed, or disposed
     if (this.host.link.settled) {
       this.unrestored = messages;
       return;
@@ -299,6 +290,8 @@ export class Outbound {
     let kept = 0;
     let expired = 0;
     for (const message of messages) {
+      // disposed by an error listener
+      if (this.disposed) return;
       const { key, expiresAt } = message;
       // no longer than the TTL it was sent with, whatever the wall clock did since
       const ttl = expiresAt === undefined ? undefined : Math.min(expiresAt - now, expiresAt - message.sentAt);
@@ -323,7 +316,8 @@ export class Outbound {
         const acks = this.acks!;
         queued.then(
           () => acks.written(key),
-          (error: SocketchartError) => acks.fail(key, error),
+          // CLOSED: stopped or disposed, the tracker rejected it at once (its id may be in flight again)
+          (error: SocketchartError) => error.code === ErrorCode.CLOSED || acks.fail(key, error),
         );
       }
       outbox.forgetWhenSettled(key, acked ?? queued);

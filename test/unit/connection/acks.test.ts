@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ErrorCode, type SocketchartError } from '../../../src/index.js';
 import { SimulatedClock, type MockSocket } from '../../../src/testing/index.js';
 import { harness, type Harness } from '../../support/harness.js';
+import { track } from '../../support/settled.js';
 
 /** A server that acknowledges publishes with a per-channel sequence number, unless told to stay silent. */
 function acking(h: Harness, state = { silent: false, seq: 0 }) {
@@ -280,4 +281,19 @@ describe('an acknowledged message the server refuses as too big', () => {
     await expect(small).resolves.toBeUndefined();
     expect(publishes(h.server.last)).toEqual(['small']);
   });
+});
+
+it('a request stopped while queued, then sent again at once under its id after start(): the new one is not failed by the old one, and resolves on its ack', async () => {
+  const h = harness({ heartbeat: false });
+  acking(h);
+  const first = track(h.connection.request('order', { channel: 'c', id: 'order-42' }));
+  h.connection.start();
+  h.connection.stop();
+  h.connection.start();
+  const again = track(h.connection.request('order', { channel: 'c', id: 'order-42' }));
+  await h.settle();
+  await h.settle();
+  expect(first).toMatchObject({ status: 'rejected', error: { code: ErrorCode.CLOSED } });
+  expect(h.server.last!.sentOfType('publish').map((frame) => [frame.id, frame.data])).toEqual([['order-42', 'order']]);
+  expect(again).toEqual({ status: 'resolved', error: undefined });
 });

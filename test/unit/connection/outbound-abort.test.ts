@@ -97,3 +97,16 @@ it('a signal shared by many sends holds no listener of theirs once they are sett
   expect(h.server.last!.sentOfType('publish').map((frame) => frame.data)).toEqual([1, 2, 3, 4, 5, 6]);
   expect(listeners(signal)).toBe(0);
 });
+
+it('a send or request whose signal is not an AbortSignal (null, {}) rejects with INVALID_OPTION naming signal, before or after connect: nothing is queued or written', async () => {
+  const h = harness({ heartbeat: false });
+  const bad = [null, {}] as unknown as AbortSignal[];
+  const attempts = () => bad.flatMap((signal) => [() => h.connection.send('x', { channel: 'c', signal }), () => h.connection.request('y', { channel: 'c', signal })]);
+  const boxes = attempts().map((call) => track(call()));
+  expect(h.connection.queued).toBe(0);
+  await h.connect();
+  boxes.push(...attempts().map((call) => track(call())));
+  await h.settle();
+  expect(boxes.map((box) => [box.status, box.error?.code, (box.error as { option?: string } | undefined)?.option])).toEqual(Array(8).fill(['rejected', 'INVALID_OPTION', 'signal']));
+  expect(h.server.last!.sentOfType('publish')).toEqual([]);
+});

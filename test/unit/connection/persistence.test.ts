@@ -354,3 +354,44 @@ describe('a message sent before the store has loaded is this run\'s, not restore
     });
   }
 });
+
+it('a restored acknowledged message stopped while queued, then requested again at once under its id after start(): the new request is not failed by the old one, and resolves on its ack', async () => {
+  const store = memoryStore();
+  store.put({ key: 'order-42', frame: '{"type":"publish","ch":"c","id":"order-42","data":"order"}', channel: 'c', priority: 'normal', ack: true, sentAt: 1 });
+  const h = harness({ heartbeat: false, persistence: { store } });
+  acking(h);
+  await h.settle();
+  expect(h.connection.queued).toBe(1);
+  h.connection.start();
+  h.connection.stop();
+  h.connection.start();
+  const again = h.connection.request('order', { channel: 'c', id: 'order-42' }).then(
+    (ack) => ack.id,
+    (error: { code: string }) => error.code,
+  );
+  await h.settle();
+  await h.settle();
+  expect(h.server.last!.sentOfType('publish').map((frame) => [frame.id, frame.data])).toEqual([['order-42', 'order']]);
+  expect(await again).toBe('order-42');
+  expect(store.size).toBe(0);
+});
+
+it('disposed by an error listener while restoring (a stored message over maxMessageBytes): nothing is queued after the dispose, no timer is left, and no event follows disposed', async () => {
+  const store = memoryStore();
+  store.put({ key: 'big', frame: `{"type":"publish","ch":"c","data":"${'x'.repeat(2_000)}"}`, channel: 'c', priority: 'normal', ack: false, sentAt: 1 });
+  store.put({ key: 'k2', frame: '{"type":"publish","ch":"c","id":"k2","data":1}', channel: 'c', priority: 'normal', ack: true, sentAt: 2, expiresAt: 1_700_000_060_000 });
+  const h = harness({ heartbeat: false, persistence: { store }, maxMessageBytes: 1_000 });
+  const after: string[] = [];
+  let disposed = false;
+  h.connection.on('disposed', () => (disposed = true));
+  for (const event of ['error', 'restored', 'state'] as const) h.connection.on(event, () => disposed && after.push(event));
+  h.connection.on('error', () => h.connection.dispose());
+  await h.settle();
+  await h.settle();
+  expect(h.errors.map((error) => error.code)).toEqual([ErrorCode.MESSAGE_TOO_LARGE]);
+  expect(h.connection.isDisposed).toBe(true);
+  expect(h.connection.queued).toBe(0);
+  expect(h.clock.pending).toBe(0);
+  await h.advance(60_000);
+  expect(after).toEqual([]);
+});
