@@ -98,6 +98,9 @@ export class ServerConnection implements HubClient {
   /** Refreshes received, and the number of the last one applied: one verified after a later one is stale. */
   private refreshes = 0;
   private refreshApplied = 0;
+  /** Refreshes whose token is being verified: an expiry waits for their answer, at most `auth.timeoutMs`. */
+  private verifying = 0;
+  private expiryWaits = false;
   private attached = false;
   private authPending = false;
   /** Frames that arrived while the token of an `auth` frame was being verified, not yet parsed (a binary one without its text). */
@@ -618,13 +621,16 @@ export class ServerConnection implements HubClient {
 
   private async refresh(token: string): Promise<void> {
     const order = ++this.refreshes;
+    this.verifying += 1;
     const result = await this.verify(token);
+    this.verifying -= 1;
     if (this.state !== 'open') return;
     const stale = order < this.refreshApplied;
     if (typeof result === 'string') {
       const charged = this.ctx.limits.chargeAddress(this.address);
       if (!charged.ok) this.closeWith(CloseCode.RateLimited, `rate limited; retry_after=${Math.max(1, Math.ceil(charged.retryAfterMs / 1000))}`);
       else if (!stale) this.sendError(ErrorCode.AUTHENTICATION_FAILED, `token refresh refused: ${result}`);
+      if (this.expiryWaits && this.verifying === 0) this.expire();
       return;
     }
     if (result.userId !== this.identity.userId) {
@@ -645,14 +651,25 @@ export class ServerConnection implements HubClient {
 
   private scheduleExpiry(): void {
     clearTimeout(this.expiryTimer);
+    this.expiryWaits = false;
     const exp = this.currentIdentity?.expiresAt;
     if (exp === undefined) return;
     const expiresAt = exp + this.ctx.options.auth.clockToleranceSec * 1000;
     const delay = Math.min(Math.max(expiresAt - Date.now(), 0), MAX_TIMER_MS);
     this.expiryTimer = setTimeout(() => {
       if (Date.now() < expiresAt) this.scheduleExpiry();
-      else this.closeWith(CloseCode.Unauthorized, 'session expired', { code: ErrorCode.AUTHENTICATION_FAILED, message: 'session expired' });
+      else this.expire();
     }, delay);
+  }
+
+  /** Ends the expired session, unless a refresh received before is still verified: then once it is refused, or `auth.timeoutMs` later. */
+  private expire(): void {
+    if (this.verifying > 0 && !this.expiryWaits) {
+      this.expiryWaits = true;
+      this.expiryTimer = setTimeout(() => this.expire(), this.ctx.options.auth.timeoutMs);
+      return;
+    }
+    this.closeWith(CloseCode.Unauthorized, 'session expired', { code: ErrorCode.AUTHENTICATION_FAILED, message: 'session expired' });
   }
 
   private rejectAuth(reason: string, charge = true): void {

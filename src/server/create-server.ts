@@ -138,8 +138,16 @@ async function start(options: ResolvedServerOptions): Promise<SocketchartServer>
       uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
     };
   };
-  const detachHttp = attachHttpEndpoints(httpServer, ownServer, { healthPath: options.healthPath, metricsPath: options.metricsPath, registry: metrics.registry, health });
+  const upgraded = new WeakSet<Socket>();
+  const detachHttp = attachHttpEndpoints(httpServer, ownServer, {
+    healthPath: options.healthPath,
+    metricsPath: options.metricsPath,
+    registry: metrics.registry,
+    health,
+    upgraded: (socket) => upgraded.has(socket),
+  });
   const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    upgraded.add(request.socket);
     if (ownServer) handshakes.settled(request.socket);
     upgrades.onUpgrade(request, socket, head);
   };

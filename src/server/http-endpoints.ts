@@ -1,5 +1,6 @@
 import type { IncomingMessage, OutgoingHttpHeaders, RequestListener, Server as HttpServer, ServerResponse } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
+import type { Socket } from 'node:net';
 import type { Registry } from 'prom-client';
 
 /** What `/healthz` reports. */
@@ -18,6 +19,8 @@ export interface HttpEndpoints {
   metricsPath: string | false;
   registry: Registry;
   health(): HealthReport;
+  /** Whether a request pipelined behind another on `socket` upgraded it: the earlier one's answer is not written then. */
+  upgraded?(socket: Socket): boolean;
 }
 
 /** Serves `/healthz` and `/metrics`; returns false for any other request so the caller can pass it on. */
@@ -38,7 +41,7 @@ export function handleHttpRequest(endpoints: HttpEndpoints, request: IncomingMes
   if (endpoints.metricsPath !== false && path === endpoints.metricsPath) {
     /** Another listener of an app's server may have answered meanwhile: its answer stands. */
     const answer = (status: number, headers: OutgoingHttpHeaders, body: string | undefined) => {
-      if (response.headersSent || response.writableEnded) return;
+      if (response.headersSent || response.writableEnded || endpoints.upgraded?.(request.socket)) return;
       response.writeHead(status, headers);
       response.end(body);
     };

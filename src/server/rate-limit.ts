@@ -215,12 +215,14 @@ export class ServerRateLimits {
     return { ok: false, retryAfterMs, status, flooding: this.flood(subject).reject(this.clock.now()) };
   }
 
+  /** The status of the bucket with the fewest frames left (the one that refuses first), the latest `reset_at` of them all. */
   private status(scope: string, charges: readonly Charge[]): RateLimitStatus {
-    const limit = this.connectionLimit(scope);
+    let limit = this.connectionLimit(scope);
     let remaining = Number.POSITIVE_INFINITY;
     let fullIn = 0;
     for (const { table, key, limit: own } of charges) {
-      remaining = Math.min(remaining, table.available(key, own));
+      const available = table.available(key, own);
+      if (available < remaining) [remaining, limit] = [available, own];
       fullIn = Math.max(fullIn, table.msUntilFull(key, own));
     }
     return { scope, limit: limit.perMinute, burst: limit.burst, remaining: Math.floor(remaining), reset_at: this.wall.now() + fullIn, window_seconds: WINDOW_SECONDS };

@@ -86,6 +86,20 @@ describe('a socket before its token is verified', () => {
     }
   });
 
+  it('tells the unauthenticated limit of the address, not the control limit, when it refuses a ping before login', async () => {
+    const strict = await startServer({ unauthenticatedRateLimit: { perMinute: 6, burst: 2 } });
+    try {
+      const client = await open(wsUrl(strict));
+      for (let ts = 1; ts <= 3; ts++) client.send({ type: 'ping', ts });
+      const refused = await client.nextOfType('error');
+      expect(refused).toMatchObject({ code: 'RATE_LIMIT_EXCEEDED', details: { scope: 'control', limit: 6, burst: 2, remaining: 0 } });
+      expect(client.ofType('rate_limit_status')).toMatchObject([{ scope: 'control', limit: 6, burst: 2, remaining: 1 }]);
+      await client.close();
+    } finally {
+      await strict.close();
+    }
+  });
+
   it('holds 64 frames sent while the token is verified and answers them in order once it is', async () => {
     holdVerification();
     const client = await open(wsUrl(server));

@@ -1,4 +1,5 @@
 import { connect, type Socket } from 'node:net';
+import { Gauge, Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SocketchartServer } from '../../../src/server/index.js';
 import { connectAs, delay, open, startServer, wsUrl } from './helpers.js';
@@ -93,6 +94,33 @@ describe('slow handshakes: bounded in time, and counted against maxConnections',
     }
     expect(socket.destroyed).toBe(false);
     socket.destroy();
+  });
+
+  it('writes no answer to a /metrics request onto the WebSocket a request pipelined behind it opened, and keeps that socket past handshakeTimeoutMs', async () => {
+    const registry = new Registry();
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    new Gauge({ name: 'slow_to_collect', help: 'answers when the spec says', registers: [registry], collect: () => gate });
+    const server = await startServer({ handshakeTimeoutMs: 200, metrics: { registry } });
+    servers.push(server);
+    const socket = connect({ port: server.address()!.port, host: '127.0.0.1' });
+    socket.on('error', () => undefined);
+    let received = Buffer.alloc(0);
+    socket.on('data', (chunk: Buffer) => (received = Buffer.concat([received, chunk])));
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    const upgrade = 'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n';
+    socket.write(`GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n${upgrade}`);
+    await until(() => received.toString('latin1').endsWith('\r\n\r\n'), 3000, 'the 101');
+    const handshake = received.length;
+    release();
+    await registry.metrics();
+    await delay(400);
+    socket.write(Buffer.from([0x89, 0x80, 1, 2, 3, 4])); // a masked ping, no payload
+    await until(() => received.length >= handshake + 2 || socket.destroyed, 3000, 'an answer to the ping');
+    const afterHandshake = received.subarray(handshake);
+    socket.destroy();
+    expect(received.subarray(0, handshake).toString('latin1')).toMatch(/^HTTP\/1\.1 101 /);
+    expect([...afterHandshake]).toEqual([0x8a, 0x00]);
   });
 
   it('counts handshakes in progress against maxConnections, and accepts again once they are gone', async () => {

@@ -951,6 +951,54 @@ describe('ServerConnection: session expiry', () => {
     await vi.advanceTimersByTimeAsync(1);
     expect(socket.closedWith?.code).toBe(4001);
   });
+
+  /** A session of alice expiring in a second, on fake timers, whose refresh checks answer when the spec says. */
+  async function expiringWhileRefreshing() {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    const checks = new Map<string, { resolve: (identity: { userId: string; expiresAt: number }) => void; reject: (error: Error) => void }>();
+    const verify = (token: string) =>
+      token === 'first' ? Promise.resolve({ userId: 'alice', expiresAt: Date.now() + 1000 }) : new Promise<{ userId: string; expiresAt: number }>((resolve, reject) => checks.set(token, { resolve, reject }));
+    const node = await testNode({ auth: { timeoutMs: 5000, verify } });
+    stops.push(node.stop);
+    const { socket } = node.connectPending();
+    socket.receive({ type: 'auth', token: 'first' });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(socket.ofType('auth_ok')).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(999);
+    socket.receive({ type: 'auth', token: 'refresh' });
+    await vi.advanceTimersByTimeAsync(0);
+    return { socket, check: checks.get('refresh')! };
+  }
+
+  it('keeps a session open past its expiry while a refresh received before it is verified, and applies the refresh', async () => {
+    const { socket, check } = await expiringWhileRefreshing();
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(socket.closedWith).toBeUndefined();
+    check.resolve({ userId: 'alice', expiresAt: Date.now() + 3_600_000 });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(socket.ofType('auth_ok')).toHaveLength(2);
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(socket.closedWith).toBeUndefined();
+    expect(socket.ofType('error')).toEqual([]);
+  });
+
+  it('closes an expired session with 4001 once the refresh received before its expiry is refused', async () => {
+    const { socket, check } = await expiringWhileRefreshing();
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(socket.closedWith).toBeUndefined();
+    check.reject(new AuthenticationError('token expired'));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(socket.closedWith).toEqual({ code: 4001, reason: 'session expired' });
+    expect(socket.ofType('error')).toMatchObject([{ code: 'AUTHENTICATION_FAILED', message: 'token refresh refused: token expired' }, { code: 'AUTHENTICATION_FAILED', message: 'session expired' }]);
+  });
+
+  it('closes an expired session with 4001 auth.timeoutMs after its expiry when the refresh received before it is still not verified', async () => {
+    const { socket } = await expiringWhileRefreshing();
+    await vi.advanceTimersByTimeAsync(1 + 4999);
+    expect(socket.closedWith).toBeUndefined();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(socket.closedWith).toEqual({ code: 4001, reason: 'session expired' });
+  });
 });
 
 describe('ServerConnection: what it logs', () => {

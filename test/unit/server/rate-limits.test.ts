@@ -328,6 +328,16 @@ describe('ServerRateLimits on a simulated clock', () => {
     expect(limits.takePublish(connection, alice, 'chat', undefined).ok).toBe(true);
   });
 
+  it('tells the unauthenticated limit of the address in the status of a frame before login, which that limit refuses', () => {
+    const { limits } = limitsAt();
+    const connection = limits.newConnection();
+    const address = { kind: 'address', id: '10.0.0.2' } as const;
+    const unauthenticated = { scope: 'control', limit: 60, burst: 2, window_seconds: 60 };
+    expect(limits.take(connection, address, 'control')).toMatchObject({ ok: true, announce: { ...unauthenticated, remaining: 1 } });
+    limits.take(connection, address, 'control');
+    expect(limits.take(connection, address, 'control')).toMatchObject({ ok: false, retryAfterMs: 1000, status: { ...unauthenticated, remaining: 0 } });
+  });
+
   it('makes an address wait once its unauthenticated budget is spent', () => {
     const { clock, limits } = limitsAt();
     expect(limits.addressWait('10.0.0.2')).toBe(0);
