@@ -1,8 +1,11 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll } from 'vitest';
 import { buildInspectorPage } from '../../inspector/build.mjs';
+import { startInspectorServer, type InspectorServer, type InspectorServerOptions } from '../../src/inspection/server.js';
+import { launchChromium } from '../support/browser.js';
 import { until } from '../support/until.js';
 
 /** Where the browser specs leave their screenshots (git-ignored). */
@@ -11,6 +14,22 @@ export const ARTIFACTS = join(process.cwd(), 'test', 'artifacts', 'inspector');
 /** The page as `npm run build` makes it, rebuilt when a source is newer (the demo's inspector serves `dist/inspector/`). */
 export async function buildPage(): Promise<void> {
   await buildInspectorPage({ ifStale: true });
+}
+
+/** For a file's specs: an inspector server (on a free port) and a 1400×800 page in Chromium, handed to `opened` before them and closed after. */
+export function onInspectorPage(options: InspectorServerOptions, opened: (started: { inspector: InspectorServer; page: Page }) => void): void {
+  let inspector: InspectorServer | undefined;
+  let browser: Browser | undefined;
+  beforeAll(async () => {
+    await buildPage();
+    inspector = await startInspectorServer({ port: 0, ...options });
+    browser = await launchChromium();
+    opened({ inspector, page: await browser.newPage({ viewport: { width: 1400, height: 800 } }) });
+  }, 60_000);
+  afterAll(async () => {
+    await browser?.close();
+    await inspector?.close();
+  });
 }
 
 export interface RunningDemo {

@@ -1,11 +1,10 @@
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
+import { expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
 import { WebSocket } from 'ws';
 import { clock } from '../../inspector/src/dom.js';
-import { startInspectorServer, type InspectorServer } from '../../src/inspection/server.js';
-import { launchChromium } from '../support/browser.js';
+import type { InspectorServer } from '../../src/inspection/server.js';
 import { until } from '../support/until.js';
-import { buildPage, screenshot, treeRow } from './inspector-harness.js';
+import { onInspectorPage, screenshot, treeRow } from './inspector-harness.js';
 
 /** What the page says of moments whose records were let go, and of records that arrive out of time order. */
 
@@ -15,20 +14,8 @@ const record = (r: Record<string, unknown>, t: number) => ({ _version: '0.7.2', 
 const lines = (records: object[]) => Buffer.from(`${records.map((r) => JSON.stringify(r)).join('\n')}\n`);
 
 let inspector: InspectorServer;
-let browser: Browser;
 let page: Page;
-
-beforeAll(async () => {
-  await buildPage();
-  inspector = await startInspectorServer({ port: 0, history: { maxEvents: 10 } });
-  browser = await launchChromium();
-  page = await browser.newPage({ viewport: { width: 1400, height: 800 } });
-}, 60_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await inspector?.close();
-});
+onInspectorPage({ history: { maxEvents: 10 } }, (opened) => ({ inspector, page } = opened));
 
 const contextTitle = () => page.locator('#context .j-title').textContent();
 

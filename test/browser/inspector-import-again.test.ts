@@ -1,11 +1,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
-import { startInspectorServer, type InspectorServer } from '../../src/inspection/server.js';
-import { launchChromium } from '../support/browser.js';
+import { expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import type { InspectorServer } from '../../src/inspection/server.js';
 import { clock } from '../../inspector/src/dom.js';
-import { ARTIFACTS, buildPage, screenshot } from './inspector-harness.js';
+import { ARTIFACTS, onInspectorPage, screenshot } from './inspector-harness.js';
 
 /** Two recordings imported one after the other, each with a machine of its own: the chart draws the second one's. */
 
@@ -15,20 +14,8 @@ const recording = (name: string, definition: string, value: string) =>
   `${JSON.stringify({ type: '@xstate.actor', _version: '0.7.2', sessionId: 'x:0', name, definition, snapshot: { status: 'active', value }, createdAt: '1000' })}\n`;
 
 let inspector: InspectorServer;
-let browser: Browser;
 let page: Page;
-
-beforeAll(async () => {
-  await buildPage();
-  inspector = await startInspectorServer({ port: 0 });
-  browser = await launchChromium();
-  page = await browser.newPage({ viewport: { width: 1400, height: 800 } });
-}, 60_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await inspector?.close();
-});
+onInspectorPage({}, (opened) => ({ inspector, page } = opened));
 
 it("draws the machine of a recording imported after another one's, not the one drawn before", async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
