@@ -32,9 +32,10 @@ type SchedulerFns = {
 
 type TunedSystem = {
   scheduler: SchedulerFns;
-  _snapshot: { _scheduledEvents: Record<string, unknown> };
+  _snapshot: { _scheduledEvents: Record<string, { source: AnyActorRef; id: string }> };
   _sendInspectionEvent(event: { type: string; actorRef?: AnyActorRef }): void;
-  tuned?: true;
+  /** Tuned: the ids of each actor's pending delayed events. */
+  tuned?: WeakMap<AnyActorRef, string | string[]>;
 };
 
 /**
@@ -51,7 +52,6 @@ type TunedSystem = {
 export function tuneSystem(root: AnyActorRef): void {
   const system = root.system as unknown as TunedSystem;
   if (system.tuned) return;
-  system.tuned = true;
   indexScheduledEvents(system);
   const sendInspectionEvent = system._sendInspectionEvent;
   system._sendInspectionEvent = (event) => {
@@ -65,7 +65,7 @@ function indexScheduledEvents(system: TunedSystem): void {
   const { scheduler } = system;
   const schedule = scheduler.schedule;
   const cancel = scheduler.cancel;
-  const byActor = new WeakMap<AnyActorRef, string | string[]>();
+  const byActor = (system.tuned = new WeakMap<AnyActorRef, string | string[]>());
   const isPending = (source: AnyActorRef, id: string) => `${source.sessionId}.${id}` in system._snapshot._scheduledEvents;
   scheduler.schedule = (source, target, event, delay, id = Math.random().toString(36).slice(2)) => {
     schedule(source, target, event, delay, id);
@@ -80,6 +80,21 @@ function indexScheduledEvents(system: TunedSystem): void {
     if (typeof ids === 'string') cancel(actor, ids);
     else for (const id of ids) cancel(actor, id);
   };
+}
+
+/**
+ * Tunes the system of `root`, one that may run already (an app's machine that runs a pool): the delayed
+ * events its actors scheduled before are indexed too, and cancelled when they stop.
+ */
+export function tuneRunningSystem(root: AnyActorRef): void {
+  const system = root.system as unknown as TunedSystem;
+  if (system.tuned) return;
+  tuneSystem(root);
+  const byActor = system.tuned!;
+  for (const { source, id } of Object.values(system._snapshot._scheduledEvents)) {
+    const known = byActor.get(source);
+    byActor.set(source, known === undefined ? id : [known].flat().concat(id));
+  }
 }
 
 type ActorOptions = Record<string, unknown>;

@@ -1,7 +1,7 @@
 import type { AnyActorRef, AnyEventObject } from 'xstate';
 import { poolMachine, startedAfterLaunch } from '../../machines/pool.machine.js';
 import type { PoolContext, PoolInput } from '../../machines/pool.types.js';
-import { tuneSystem } from '../connection/actor-system.js';
+import { tuneRunningSystem } from '../connection/actor-system.js';
 import { withDefaultInput, type WithInput } from '../connection/with-input.js';
 import { rethrowLater } from '../events/emitter.js';
 import { resolvePoolOptions, type PoolOptions, type ResolvedPoolOptions } from './options.js';
@@ -15,7 +15,7 @@ const embedded = new WeakMap<object, ResolvedPoolOptions>();
 /** Makes `runtime` the one that carries out what `actor` (a pool actor) asks, and creates its connections. */
 export function bindPoolRuntime(actor: AnyActorRef, runtime: PoolRuntime): void {
   runtimes.set(actor, runtime);
-  tuneSystem(actor);
+  tuneRunningSystem(actor);
   runtime.attach(actor);
 }
 

@@ -135,9 +135,9 @@ export class Pool {
       return { state: 'idle', health: this.rt.health, connections: Object.fromEntries(this.rt.startOrder().map(({ endpoint }) => [endpoint.name, 'idle'])) };
     }
     const connections: Record<string, ConnectionStatus> = Object.fromEntries(this.live.order.map((connection) => [connection.name, connection.status]));
-    const { value, context, status } = this.actor.getSnapshot();
+    const { value, status } = this.actor.getSnapshot();
     const state = status !== 'active' ? 'stopped' : typeof value === 'string' ? value : Object.keys(value)[0]!;
-    return { state, health: context.health, connections };
+    return { state, health: this.rt.health, connections };
   }
 
   metrics(): PoolMetrics {
@@ -151,7 +151,7 @@ export class Pool {
       score += m.healthScore;
     }
     return {
-      health: this.actor.getSnapshot().context.health,
+      health: this.live.health,
       healthScore: this.rt.order.length === 0 ? 0 : score / this.rt.order.length,
       totals,
       dials: { granted: this.rt.budget?.granted ?? 0, waiting: this.rt.budget?.queued ?? 0 },

@@ -102,8 +102,11 @@ export class PoolRuntime {
     if (previous && previous.health !== context.health) this.events.emit('health', { health: context.health, previous: previous.health });
   }
 
-  /** The pool actor stopped (disposed, or stopped by the app that embeds it): its connections stop with it. */
+  /** The pool actor stopped (disposed, or stopped by the app that embeds it): its connections stop with it, and it is down (its last snapshot may not say so). */
   complete(): void {
+    const previous = this.health;
+    this.context = undefined;
+    if (previous !== 'down') this.events.emit('health', { health: 'down', previous });
     this.dispose();
   }
 

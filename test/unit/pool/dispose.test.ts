@@ -222,3 +222,41 @@ describe('poolOf(actor)', () => {
     expect(h.env.listenerCount).toBe(0);
   });
 });
+
+it('the handle of a pool whose actor the app stopped reads down, as its closed connections are, and tells `health` listeners so', async () => {
+  const h = poolHarness();
+  const logic = poolLogic({
+    endpoints: [{ name: 'a', url: 'ws://mock.test/a' }, { name: 'b', url: 'ws://mock.test/b' }],
+    defaults: { WebSocket: h.server.WebSocket },
+    staggerMs: 0,
+    clock: h.clock,
+    environment: h.env,
+  });
+  const actor = createActor(logic, { clock: h.clock }).start();
+  const pool = poolOf(actor);
+  const healths: string[] = [];
+  pool.on('health', ({ health }) => healths.push(health));
+  pool.start();
+  await h.settle();
+  expect(pool.status().health).toBe('up');
+  actor.stop();
+  await h.settle();
+  expect(pool.status()).toEqual({ state: 'stopped', health: 'down', connections: { a: 'closed', b: 'closed' } });
+  expect(pool.metrics().health).toBe('down');
+  expect(healths).toEqual(['degraded', 'up', 'down']);
+});
+
+it('an app machine that runs a pool and stops leaves none of its own timers, those it set before the pool was first used included', async () => {
+  const h = poolHarness();
+  const logic = poolLogic({ endpoints: [{ name: 'a', url: 'ws://mock.test/a' }], defaults: { WebSocket: h.server.WebSocket }, staggerMs: 0, clock: h.clock, environment: h.env });
+  const app = createActor(createMachine({ id: 'app', invoke: { id: 'pool', src: logic }, after: { 60_000: { actions: () => {} } } }), { clock: h.clock }).start();
+  expect(h.clock.pending, "the app's own timer").toBe(1);
+  const pool = poolOf(app.getSnapshot().children.pool!);
+  pool.start();
+  await h.settle();
+  expect(pool.status().connections).toEqual({ a: 'connected' });
+  app.stop();
+  await h.settle();
+  expect(h.server.live).toHaveLength(0);
+  expect(h.clock.pending, 'timers left after the app stopped').toBe(0);
+});
