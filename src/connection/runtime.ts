@@ -152,7 +152,7 @@ export class ConnectionRuntime implements SocketCallbacks {
   }
 
   get releasesAtRest(): boolean {
-    return this.restingOwner !== undefined;
+    return !!this.restingOwner;
   }
 
   /** Follows the connection actor: what each state allows, metrics, logs and `state` / `failover` / `snapshot` events. */
@@ -202,6 +202,12 @@ export class ConnectionRuntime implements SocketCallbacks {
   complete(): void {
     if (this.releasing) this.releasing = false;
     else this.dispose();
+  }
+
+  /** The actor failed (an exception thrown inside it): over as if stopped; the exception is still reported as unhandled. */
+  error(error: unknown): void {
+    this.dispose();
+    throw error;
   }
 
   toMachine(event: ConnectionEvent): void {

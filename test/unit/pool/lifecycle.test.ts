@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { FEEDS, T0, poolHarness } from '../../support/pool-harness.js';
 import { collectRethrown } from '../../support/rethrown.js';
+import { findRuntime } from '../../../src/connection/implementations.js';
 
 const feedNames = FEEDS.map(([name]) => name);
 
@@ -192,6 +193,43 @@ describe('pool aggregate health: up / degraded / down', () => {
     await h.settle();
     expect(rethrown).toEqual([crash]);
     expect(h.pool.status().state).toBe('running');
+  });
+
+  it("a connection whose actor fails with an exception thrown inside it no longer counts as connected or active: health falls and stop() does not wait out stopTimeoutMs", async () => {
+    const h = poolHarness({ staggerMs: 0, stopTimeoutMs: 10_000, defaults: { heartbeat: false } });
+    h.pool.start();
+    await h.settle();
+    expect(h.pool.status().health).toBe('up');
+    const rethrown = collectRethrown();
+    // XState reports the actor's error on a timer of its own as well
+    const thrownLater: unknown[] = [];
+    const setTimer = globalThis.setTimeout;
+    vi.spyOn(globalThis, 'setTimeout').mockImplementation(((callback: () => void, ms?: number) =>
+      setTimer(() => {
+        try {
+          callback();
+        } catch (error) {
+          thrownLater.push(error);
+        }
+      }, ms)) as never);
+    const crash = new Error('a bug inside the connection');
+    const queue = h.connection('queue');
+    vi.spyOn(findRuntime(queue.actor)!, 'leaveConnected').mockImplementation(() => {
+      throw crash;
+    });
+    h.socketOf('queue').drop();
+    await h.settle();
+    await new Promise((resolve) => setTimer(resolve, 0));
+    expect(queue.actor.getSnapshot().status).toBe('error');
+    expect(rethrown, 'the error reaches the app').toContain(crash);
+    expect(thrownLater, 'still reported as unhandled, as XState does').toEqual([crash]);
+    expect(queue.status).toBe('closed');
+    expect(h.pool.status().health).toBe('degraded');
+    expect(h.healths.map(({ health }) => health)).toEqual(['degraded', 'up', 'degraded']);
+    h.pool.stop();
+    await h.settle();
+    expect(h.pool.status().state).toBe('stopped');
+    expect(h.pool.status().health).toBe('down');
   });
 
   it('reports every connection\'s state changes with its name', async () => {

@@ -253,12 +253,18 @@ describe('FaultProxy backpressure', () => {
       'the sender\'s buffer to settle',
     );
     const heldBySender = sender.writableLength;
-    if (!readsAfterSettling) return { heldBySender, drained: undefined };
+    const chunksHeld = proxy.delayed;
+    if (!readsAfterSettling) return { heldBySender, chunksHeld, drained: undefined };
     let received = 0;
     client.on('data', (chunk: Buffer) => (received += chunk.length));
     await until(() => received === bytes, 10_000, 'every byte to reach the client once it reads');
-    return { heldBySender, drained: sender.writableLength };
+    return { heldBySender, chunksHeld, drained: sender.writableLength };
   }
+
+  it('with no delay, stops reading the server as soon as the client\'s side takes no more: it holds a chunk or two, not a window', async () => {
+    const { chunksHeld } = await slowReader(0, 16 * 1024 * 1024);
+    expect(chunksHeld).toBeLessThanOrEqual(2);
+  });
 
   it.each([0, 20])('with delayMs %i, a client that does not read pushes back on the server, as over a real network: its write buffer stays full until the client reads', async (delayMs) => {
     const bytes = 64 * 1024 * 1024;
