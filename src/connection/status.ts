@@ -10,6 +10,19 @@ export function statusOf(snapshot: Pick<AnyMachineSnapshot, 'value'>): Connectio
   return (typeof link === 'string' ? link : 'connected') as ConnectionStatus;
 }
 
-/** The error a connection shows now (the bindings' `useConnectionError`): its last one, unless it is connected. */
-export const errorShown = (connection: { readonly isConnected: boolean; readonly lastError: SocketchartError | null }): SocketchartError | null =>
-  connection.isConnected ? null : connection.lastError;
+type ErrorSource = { readonly isConnected: boolean; readonly lastError: SocketchartError | null; readonly dials: number };
+
+/** Errors the bindings heard while a connection was connected (`lastError` keeps its link's failures only), with the dial they came on. */
+const heard = new WeakMap<ErrorSource, { error: SocketchartError; dials: number }>();
+
+/** Keeps an error reported while connected, for the bindings' `useConnectionError` made later on the same link. */
+export const errorHeard = (connection: ErrorSource, error: SocketchartError): void => {
+  if (connection.isConnected) heard.set(connection, { error, dials: connection.dials });
+};
+
+/** The error a connection shows now (the bindings' `useConnectionError`): its last failure unless connected; connected, an error heard on this link. */
+export const errorShown = (connection: ErrorSource): SocketchartError | null => {
+  if (!connection.isConnected) return connection.lastError;
+  const last = heard.get(connection);
+  return last && last.dials === connection.dials ? last.error : null;
+};

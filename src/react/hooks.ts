@@ -6,7 +6,7 @@ import type { ConnectionOptions } from '../connection/options.js';
 import type { SendOptions } from '../connection/outbound.js';
 import type { PresenceMember } from '../connection/presence.js';
 import { snapshotSource } from '../connection/snapshot-source.js';
-import { errorShown } from '../connection/status.js';
+import { errorHeard, errorShown } from '../connection/status.js';
 import { holdPresence, joinAgainWith, typingHold } from '../connection/presence-holds.js';
 import type { ConnectionStatus } from '../connection/types.js';
 import type { AckInfo } from '../queue/ack-tracker.js';
@@ -55,14 +55,19 @@ const keyOf = (options: ConnectionOptions) => `${options.name ?? ''}\u0000${type
 
 /**
  * A connection. With options: created on first render and owned by the component (started once mounted,
- * stopped and disposed when it unmounts, made again when `url` or `name` changes; StrictMode's double mount
- * opens one socket). Without: the provider's connection; with a name: that endpoint of the provider's pool;
- * with a connection: that one (started once mounted, the app owns it).
+ * stopped and disposed when it unmounts, made again when `url` or `name` changes, a `url` function being
+ * the latest render's, called at each dial; StrictMode's double mount opens one socket). Without: the
+ * provider's connection; with a name: that endpoint of the provider's pool; with a connection: that one
+ * (started once mounted, the app owns it).
  */
 export function useConnection(target?: ConnectionTarget | ConnectionOptions, { start = true }: UseConnectionOptions = {}): Connection {
   const options = target !== undefined && typeof target === 'object' && !(target instanceof Connection) ? target : undefined;
   const [generation, remake] = useGeneration();
-  const owned = useMadeOnce(() => (options ? createConnection(options) : undefined), options ? `${keyOf(options)}\u0000${generation}` : undefined);
+  const url = useLatest(options?.url);
+  const owned = useMadeOnce(
+    () => options && createConnection(typeof options.url === 'function' ? { ...options, url: () => (url.current as () => string)() } : options),
+    options ? `${keyOf(options)}\u0000${generation}` : undefined,
+  );
   const connection = useTarget(owned ?? (options ? undefined : (target as ConnectionTarget)), 'useConnection()');
   useRunning(owned ?? (target instanceof Connection ? target : undefined), start, owned ? remake : undefined);
   return connection;
@@ -96,7 +101,10 @@ export function useConnectionError(target?: ConnectionTarget): SocketchartError 
   useEffect(() => {
     const set = (error: SocketchartError | null) => setSeen({ connection, error });
     set(errorShown(connection));
-    const offError = connection.on('error', set);
+    const offError = connection.on('error', (error) => {
+      errorHeard(connection, error);
+      set(error);
+    });
     const offState = connection.on('state', ({ status }) => {
       if (status === 'connected') set(null);
     });
@@ -164,7 +172,8 @@ function useChannelState<V>(connection: Connection, channel: string, initial: ()
   return [held.visit === visit ? held.value : initial(), update];
 }
 
-const NO_MESSAGES: never[] = [];
+/** Frozen: every empty list is this one, so a push onto it throws rather than showing in other components. */
+const NO_MESSAGES = Object.freeze([]) as never[];
 
 /** The last `last` messages of a channel, oldest first, as state (subscribed while mounted; empty again when the channel or connection changes). */
 export function useChannelMessages<T = unknown>(channel: string, { last = 50 }: { last?: number } = {}, target?: ConnectionTarget): InboundMessage<T>[] {

@@ -20,7 +20,7 @@ import type { ConnectionOptions } from '../connection/options.js';
 import type { SendOptions } from '../connection/outbound.js';
 import type { PresenceMember } from '../connection/presence.js';
 import { snapshotSource } from '../connection/snapshot-source.js';
-import { errorShown } from '../connection/status.js';
+import { errorHeard, errorShown } from '../connection/status.js';
 import { holdPresence, joinAgainWith, typingHold, type TypingHold } from '../connection/presence-holds.js';
 import type { ConnectionStatus } from '../connection/types.js';
 import type { AckInfo } from '../queue/ack-tracker.js';
@@ -158,8 +158,8 @@ function resolveTarget(target: ConnectionTarget, composable: string): Connection
 }
 
 /**
- * A connection: the injected one, an endpoint of the injected pool, one given, or — from options — one
- * created here, started once mounted and disposed with the scope.
+ * A connection: the injected one, an endpoint of the injected pool, one given (started once mounted, the
+ * app owns it), or — from options — one created here, started once mounted and disposed with the scope.
  */
 export function useConnection(target?: ConnectionTarget | ConnectionOptions, { start = true }: { start?: boolean } = {}): Connection {
   if (target !== undefined && typeof target === 'object' && !(target instanceof Connection)) {
@@ -168,6 +168,7 @@ export function useConnection(target?: ConnectionTarget | ConnectionOptions, { s
     onScopeDispose(() => connection.dispose());
     return connection;
   }
+  if (start && target instanceof Connection) whenMounted(() => startOnce(target));
   return resolveTarget(target, 'useConnection()');
 }
 
@@ -207,7 +208,10 @@ export function useConnectionError(target?: ConnectionTarget): Ref<SocketchartEr
   const error = shallowRef<SocketchartError | null>(errorShown(connection));
   whileMounted(() => {
     error.value = errorShown(connection);
-    const offError = connection.on('error', (next) => (error.value = next));
+    const offError = connection.on('error', (next) => {
+      errorHeard(connection, next);
+      error.value = next;
+    });
     const offState = connection.on('state', ({ status }) => {
       if (status === 'connected') error.value = null;
     });

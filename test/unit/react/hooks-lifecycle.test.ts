@@ -110,6 +110,27 @@ describe('useConnectionError', () => {
   });
 });
 
+it('useConnectionError: an error reported while connected is shown by a banner mounted later too, until the connection is connected again', async () => {
+  const h = harness();
+  await h.connect();
+  const Banner = () => createElement('em', null, useConnectionError(h.connection)?.code ?? 'no error');
+  const App = ({ banners }: { banners: number }) => createElement(Fragment, null, ...Array.from({ length: banners }, (_, i) => createElement(Banner, { key: i })));
+  const container = await render(createElement(App, { banners: 1 }));
+  await act(async () => h.server.last!.push({ type: 'error', code: 'SERVER_ERROR', message: 'boom' }));
+  await rerender(createElement(App, { banners: 2 }));
+  expect(h.connection.status).toBe('connected');
+  expect(container.textContent).toBe('SERVER_ERRORSERVER_ERROR');
+  await rerender(createElement(App, { banners: 0 }));
+  await act(async () => void h.connection.stop());
+  await flush(h);
+  await act(async () => void h.connection.start());
+  await flush(h);
+  await flush(h);
+  await rerender(createElement(App, { banners: 1 }));
+  expect(h.connection.status).toBe('connected');
+  expect(container.textContent).toBe('no error');
+});
+
 describe('SocketchartProvider and useConnection', () => {
   it('a provider given a connection leaves it running after unmount: the app owns it', async () => {
     const h = harness();
@@ -143,6 +164,24 @@ describe('SocketchartProvider and useConnection', () => {
     const [first, last] = [used[0]!, used.at(-1)!];
     expect(h.server.sockets.map((s) => s.url)).toEqual(['ws://mock.test/a', 'ws://mock.test/b']);
     expect({ firstDisposed: first.isDisposed, lastStatus: last.status }).toEqual({ firstDisposed: true, lastStatus: 'connected' });
+  });
+
+  it('useConnection(options) with a url function: each dial calls the latest render\'s function, on the same connection', async () => {
+    const h = harness();
+    const used = new Set<Connection>();
+    const Room = ({ room }: { room: string }) => {
+      used.add(useConnection({ ...connectionOptions(h), url: () => `ws://mock.test/${room}` }));
+      return null;
+    };
+    await render(createElement(Room, { room: 'a' }));
+    await flush(h);
+    await rerender(createElement(Room, { room: 'b' }));
+    await flush(h);
+    await act(async () => h.server.last!.drop());
+    await act(async () => h.elapse(10_000));
+    await flush(h);
+    expect(h.server.sockets.map((s) => s.url)).toEqual(['ws://mock.test/a', 'ws://mock.test/b']);
+    expect([...used].map((c) => c.status)).toEqual(['connected']);
   });
 
   it('<SocketchartProvider poolOptions> inside <Activity> hidden, then shown again: its pool is usable again', async () => {

@@ -210,6 +210,19 @@ it('useTyping: start() after unmount (a late keystroke handler) sends no typing 
   expect(h.connection.presence.isTyping('chat:a')).toBe(false);
 });
 
+it('useChannelMessages: a push onto the empty list one component got throws, and changes no other component\'s list', async () => {
+  const h = harness();
+  await h.connect();
+  const lists: Record<string, unknown[]> = {};
+  const Probe = ({ ch }: { ch: string }) => {
+    lists[ch] = useChannelMessages(ch);
+    return null;
+  };
+  await render(createElement(SocketchartProvider, { connection: h.connection }, createElement(Probe, { ch: 'feed:a' }), createElement(Probe, { ch: 'feed:b' })));
+  expect(() => lists['feed:a']!.push({ ch: 'feed:a', data: 'draft' })).toThrow(TypeError);
+  expect(lists['feed:b']).toEqual([]);
+});
+
 describe('useConnectionError', () => {
   it('an error banner shown only once the connection failed shows that failure', async () => {
     const h = harness();

@@ -42,6 +42,26 @@ describe('useConnectionError', () => {
   });
 });
 
+it('useConnectionError: an error reported while connected is shown by a scope begun later too, until the connection is connected again', async () => {
+  const h = harness();
+  await h.connect();
+  const first = effectScope();
+  const early = first.run(() => useConnectionError(h.connection))!;
+  h.server.last!.push({ type: 'error', code: 'SERVER_ERROR', message: 'boom' });
+  const second = effectScope();
+  const late = second.run(() => useConnectionError(h.connection))!;
+  expect(h.connection.status).toBe('connected');
+  expect([early.value?.code, late.value?.code]).toEqual(['SERVER_ERROR', 'SERVER_ERROR']);
+  first.stop();
+  second.stop();
+  h.connection.stop();
+  await h.settle();
+  await h.connect();
+  const third = effectScope();
+  expect(third.run(() => useConnectionError(h.connection))!.value).toBeNull();
+  third.stop();
+});
+
 describe('useConnectionSelector', () => {
   it('with a compare function, the ref changes only when the selected value differs by it', async () => {
     const h = harness();
@@ -165,6 +185,21 @@ describe('connections and pools started and disposed', () => {
     expect(connection.status).toBe('idle');
     expect(h.server.sockets).toHaveLength(0);
     scope.stop();
+  });
+
+  it('useConnection(connection) starts the connection it is given once mounted, as in React', async () => {
+    const h = harness();
+    const App = defineComponent(() => {
+      const connection = useConnection(h.connection);
+      return () => el('i', connection.status);
+    });
+    const app = createApp(App);
+    app.mount(document.createElement('div'));
+    await h.settle();
+    await h.settle();
+    expect(h.connection.status).toBe('connected');
+    expect(h.server.sockets).toHaveLength(1);
+    app.unmount();
   });
 
   it('a connection the app stopped is not started again by a component mounted later', async () => {
