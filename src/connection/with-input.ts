@@ -8,7 +8,8 @@ export type WithInput<TMachine, TInput> =
 
 /**
  * The same machine, with the same implementations, whose input is optional: what an actor is not given
- * comes from `defaults()`, read as the actor is created.
+ * comes from `defaults()`, read as the actor is created. An actor restored from a persisted snapshot
+ * starts afresh, from the initial state: what it ran (sockets, connections) was not saved with it.
  */
 export function withDefaultInput<TMachine extends AnyStateMachine, TInput extends object>(
   machine: TMachine,
@@ -16,8 +17,11 @@ export function withDefaultInput<TMachine extends AnyStateMachine, TInput extend
 ): WithInput<TMachine, Partial<TInput> | undefined> {
   const { config, implementations } = machine;
   const context = config.context as (args: { input: TInput }) => unknown;
-  return createMachine(
+  const logic = createMachine(
     { ...config, context: (args: { input: Partial<TInput> | undefined }) => context({ ...args, input: { ...defaults(), ...args.input } }) } as never,
     implementations as never,
-  ) as never;
+  );
+  // Its sockets and connections are not in a persisted snapshot: an actor restored from one starts afresh.
+  logic.restoreSnapshot = (_, scope) => logic.getInitialSnapshot(scope, undefined);
+  return logic as never;
 }
