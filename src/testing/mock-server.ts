@@ -32,7 +32,15 @@ export interface MockServerOptions {
 }
 
 /** What the server does to the client: a frame (its bytes still being read when it was a Blob), or the end of the connection. */
-type Delivery = { data: string | ArrayBuffer | Promise<ArrayBuffer> } | { code: number; reason: string; wasClean: boolean };
+type Delivery = { data: string | ArrayBuffer | Promise<ArrayBuffer> } | { code: number; reason: string; wasClean: boolean; failed?: true };
+
+/** A code a close frame can carry, as `ws` (the reference server's sockets) and browsers check it. */
+const isWireCloseCode = (code: number): boolean => (code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) || (code >= 3000 && code <= 4999);
+
+/** The largest token the reference server reads in an `auth` frame. */
+const MAX_TOKEN_LENGTH = 16_384;
+/** The reason the reference server closes with (4001) when a socket sends anything but a valid `auth` or `ping` first. */
+const AUTHENTICATE_FIRST = 'authenticate first: the first frame must be auth {token}';
 
 /** A number as WebIDL reads a `[Clamp] unsigned short`, as a browser's `close()` reads its code: clamped, then rounded half to even. */
 const clampToUnsignedShort = (value: number): number => {
@@ -162,10 +170,14 @@ export class MockSocket implements WebSocketLike {
   /**
    * The server closes the socket with a close frame (after the frames pushed before it). Before the handshake
    * completes there is no socket to send it on: the connection fails as a refused upgrade does in a browser, an
-   * error, then 1006 (to close with a code, `accept()` first, as a server that upgrades then closes).
+   * error, then 1006 (to close with a code, `accept()` first, as a server that upgrades then closes). 1005 is a
+   * close frame without a code: the client sees 1005 and no reason. A code no close frame can carry (1004, 1006,
+   * 1015–2999, or outside 1000–4999) fails the connection as a browser does on receiving it: an error, then 1006.
    */
   closeFromServer(code: number, reason = ''): void {
-    this.deliver({ code, reason, wasClean: true });
+    if (code === 1005) this.deliver({ code, reason: '', wasClean: true });
+    else if (isWireCloseCode(code)) this.deliver({ code, reason, wasClean: true });
+    else this.deliver({ code: 1006, reason: '', wasClean: false, failed: true });
   }
 
   /**
@@ -232,7 +244,7 @@ export class MockSocket implements WebSocketLike {
       const { data } = delivery;
       if (this.readyState !== 1 || data instanceof Promise) return;
       this.onmessage?.({ data: typeof data !== 'string' && this.binaryType === 'blob' ? new Blob([data]) : data });
-    } else if (!this.opened) this.fail();
+    } else if (!this.opened || delivery.failed) this.fail();
     else this.finish(delivery.code, delivery.reason, delivery.wasClean);
   }
 }
@@ -283,11 +295,31 @@ export class MockServer {
     return this.sockets.filter((socket) => socket.isLive);
   }
 
+  /**
+   * The automatic answers, then `onFrame`. As the reference server, an `auth` frame without a token (a string of 1
+   * to 16,384 characters) and a `ping` whose `ts` is not a number are refused with INVALID_MESSAGE_FORMAT, and,
+   * before a token was accepted (with `autoAuth`), AUTHENTICATION_FAILED and the close 4001.
+   */
   handle(socket: MockSocket, frame: SentFrame): void {
     const json = frame.json;
-    if (json?.type === 'auth' && this.options.autoAuth !== false) this.authenticate(socket, String(json.token));
-    if (json?.type === 'ping' && this.options.autoPong) socket.push({ type: 'pong', ts: json.ts });
+    if (json?.type === 'auth' && this.options.autoAuth !== false) {
+      const { token } = json;
+      if (typeof token === 'string' && token.length > 0 && token.length <= MAX_TOKEN_LENGTH) this.authenticate(socket, token);
+      else this.refuseInvalid(socket, 'auth', 'token', `expected a string of 1 to ${MAX_TOKEN_LENGTH} characters`);
+    }
+    if (json?.type === 'ping' && this.options.autoPong) {
+      if (json.ts === undefined || typeof json.ts === 'number') socket.push({ type: 'pong', ts: json.ts });
+      else this.refuseInvalid(socket, 'ping', 'ts', 'expected a number');
+    }
     this.onFrame?.(socket, frame);
+  }
+
+  /** Refuses an invalid frame as the reference server does; before authentication, the socket is closed with 4001. */
+  private refuseInvalid(socket: MockSocket, type: string, path: string, message: string): void {
+    socket.push({ type: 'error', code: 'INVALID_MESSAGE_FORMAT', message: `invalid "${type}" frame`, details: { issues: [{ path, message }] } });
+    if (this.options.autoAuth === false || socket.authenticated) return;
+    socket.push({ type: 'error', code: 'AUTHENTICATION_FAILED', message: AUTHENTICATE_FIRST });
+    socket.closeFromServer(4001, AUTHENTICATE_FIRST);
   }
 
   handleOpen(socket: MockSocket): void {

@@ -328,3 +328,60 @@ describe('MockSocket event order when the handshake fails', () => {
     expect(events).toEqual(['error', 'close 1006']);
   });
 });
+
+/** The frames a test client received, decoded. */
+const framesOf = (received: unknown[]) => received.map((data) => JSON.parse(data as string) as Record<string, unknown>);
+
+it('refuses an auth frame without a string token as the reference server does: INVALID_MESSAGE_FORMAT, AUTHENTICATION_FAILED, then 4001, never auth_ok', async () => {
+  for (const frame of [{ type: 'auth' }, { type: 'auth', token: 42 }, { type: 'auth', token: '' }]) {
+    const { ws, events, received } = await dial();
+    ws.send(JSON.stringify(frame));
+    await settle();
+    expect(framesOf(received).map((answer) => answer.code ?? answer.type)).toEqual(['INVALID_MESSAGE_FORMAT', 'AUTHENTICATION_FAILED']);
+    expect(events.at(-1)).toBe('close 4001');
+  }
+});
+
+it('answers an auth frame without a string token on an authenticated socket with INVALID_MESSAGE_FORMAT alone, as the reference server does: the link stays open', async () => {
+  const asked: string[] = [];
+  const { ws, events, received } = await dial({ autoAuth: (token) => (asked.push(token), true) });
+  ws.send(JSON.stringify({ type: 'auth', token: 't1' }));
+  await settle();
+  ws.send(JSON.stringify({ type: 'auth' }));
+  await settle();
+  expect(asked).toEqual(['t1']);
+  expect(framesOf(received).map((answer) => answer.code ?? answer.type)).toEqual(['auth_ok', 'INVALID_MESSAGE_FORMAT']);
+  expect(events).not.toContain('close 4001');
+  expect(ws.readyState).toBe(1);
+});
+
+it('answers a ping whose ts is not a number with INVALID_MESSAGE_FORMAT, not a pong, as the reference server does', async () => {
+  const { ws, received } = await dial();
+  ws.send(JSON.stringify({ type: 'auth', token: 't' }));
+  ws.send(JSON.stringify({ type: 'ping', ts: 'now' }));
+  await settle();
+  expect(framesOf(received).map((answer) => answer.code ?? answer.type)).toEqual(['auth_ok', 'INVALID_MESSAGE_FORMAT']);
+  expect(ws.readyState).toBe(1);
+});
+
+it('closeFromServer() with a code no close frame can carry (1006, 1015) fails the connection as a browser does: an error, then 1006 with wasClean false', async () => {
+  for (const code of [1006, 1015]) {
+    const { socket, ws } = await dial();
+    const events: unknown[] = [];
+    ws.onerror = () => events.push('error');
+    ws.onclose = (event) => events.push({ code: event.code, reason: event.reason, wasClean: event.wasClean });
+    socket.closeFromServer(code, 'bye');
+    await settle();
+    expect(events).toEqual(['error', { code: 1006, reason: '', wasClean: false }]);
+  }
+});
+
+it('closeFromServer(1005) sends a close frame without a code: the browser reports 1005 with no reason (a reason travels only after a code)', async () => {
+  const { socket, ws } = await dial();
+  const events: unknown[] = [];
+  ws.onerror = () => events.push('error');
+  ws.onclose = (event) => events.push({ code: event.code, reason: event.reason, wasClean: event.wasClean });
+  socket.closeFromServer(1005, 'bye');
+  await settle();
+  expect(events).toEqual([{ code: 1005, reason: '', wasClean: true }]);
+});
