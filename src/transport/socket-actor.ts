@@ -28,7 +28,8 @@ export const liveSocketCount = () => openSockets;
 
 const ignore = () => {};
 
-type WsMessage = { length: number; toString(): string } | ArrayBuffer;
+/** A `ws` frame: a Buffer (text), an ArrayBuffer (binary), or a string (text, in `ws` 7). */
+type WsMessage = { byteLength?: number; toString(): string } | ArrayBuffer;
 type EmitterSocket = WebSocketLike & {
   on(event: string, listener: (...args: never[]) => void): unknown;
   removeAllListeners(event?: string): unknown;
@@ -115,16 +116,19 @@ class SocketLink {
     }
   }
 
-  /** `ws` reports every close without a closing handshake as 1006; `message` is listened to once `open` is no longer. */
+  /**
+   * `ws` reports every close without a closing handshake as 1006; `message` is listened to once `open` is no
+   * longer, and, as in a browser, no frame is taken once the socket closes.
+   */
   #listen(ws: EmitterSocket): void {
     const callbacks = this.#callbacks;
     ws.on('error', ignore);
     ws.on('close', (code: number, reason: { toString(): string }) => this.#closed(code, reason.toString(), code !== 1006));
     ws.on('open', () => {
       ws.removeAllListeners('open');
-      ws.on('message', (data: WsMessage, isBinary: boolean) =>
-        callbacks.message(isBinary ? (data as ArrayBuffer) : data.toString(), isBinary ? (data as ArrayBuffer).byteLength : (data as { length: number }).length),
-      );
+      ws.on('message', (data: WsMessage, isBinary: boolean) => {
+        if (ws.readyState === ReadyState.OPEN) callbacks.message(isBinary ? (data as ArrayBuffer) : data.toString(), data.byteLength);
+      });
       this.#opened(ws);
     });
   }

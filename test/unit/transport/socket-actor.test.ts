@@ -49,6 +49,11 @@ class EmitterSocket extends EventEmitter {
   terminate(): void {
     this.terminated++;
   }
+  /** As `ws` does, `readyState` is OPEN once `open` is emitted. */
+  override emit(event: string, ...args: unknown[]): boolean {
+    if (event === 'open') this.readyState = ReadyState.OPEN;
+    return super.emit(event, ...args);
+  }
 }
 
 type Token = ReturnType<SocketCallbacks['token']>;
@@ -210,7 +215,7 @@ describe('the socket actor', () => {
     expect(heard).toEqual([{ type: 'socket.open', socket: 7 }]);
   });
 
-  it('a ws socket is followed through its events: frames once open, with their size, and a close without handshake (1006) not clean', () => {
+  it('a ws socket is followed through its events: frames once open and until it closes, with their size, and a close without handshake (1006) not clean', () => {
     const socket = new EmitterSocket();
     const { calls, given } = callbacks(socket);
     const { heard } = invoke(given);
@@ -224,6 +229,9 @@ describe('the socket actor', () => {
     socket.emit('message', Buffer.from('héllo'), false);
     socket.emit('message', binary, true);
     expect(calls.messages).toEqual([['héllo', 6], [binary, 5]]);
+    socket.readyState = ReadyState.CLOSING;
+    socket.emit('message', Buffer.from('after close()'), false);
+    expect(calls.messages).toHaveLength(2);
     socket.emit('close', 1006, Buffer.from(''));
     expect(heard.at(-1)).toMatchObject({ type: 'socket.close', code: 1007, wasClean: false });
     expect(calls.released).toEqual([socket]);
