@@ -29,6 +29,9 @@ export function clock(t: number): string {
 /** `1,234` */
 export const count = (n: number) => n.toLocaleString('en-US');
 
+/** `n` things, as a count: `1 event`, `2 events`. */
+export const counted = (n: number, thing: string) => `${count(n)} ${thing}${n === 1 ? '' : 's'}`;
+
 /** The colour family of a state (or status) name, for dots and badges. */
 export function tone(label: string, status = 'active'): string {
   if (status === 'error') return 'bad';

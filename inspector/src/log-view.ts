@@ -176,6 +176,7 @@ export function summary(entry: Entry): string {
   switch (entry.kind) {
     case 'actor':
       if (entry.type === 'announced') return 'announced again';
+      if (rec.bare === true) return 'first heard of, its creation not received yet';
       return `${rec.announced === true ? 'announced, created earlier' : 'created'}${entry.actor.parent ? ` by ${entry.actor.parent.name}` : ''}`;
     case 'snapshot': {
       const status = rec.snapshot?.status;

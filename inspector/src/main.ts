@@ -3,14 +3,14 @@ import 'uplot/dist/uPlot.min.css';
 import './style.css';
 import { ChartView } from './chart-view.js';
 import { activeStates, takenTransitions } from './definition.js';
-import { $, clock, count, h, tone } from './dom.js';
+import { $, clock, count, counted, h, tone } from './dom.js';
 import { renderJson } from './json-view.js';
 import { LogView, summary } from './log-view.js';
 import { MetricsView } from './metrics-view.js';
 import { IngestQueue } from './ingest-queue.js';
 import { FrameStats, LongFrames } from './perf.js';
 import { connectServer, listenToWindows, parseRecording, type SourceStatus } from './sources.js';
-import { Store, type ActorInfo, type Entry, type Kind, type Rec, type TreeNode } from './store.js';
+import { ENTRY_TYPES, Store, type ActorInfo, type Entry, type Kind, type Rec, type TreeNode } from './store.js';
 import { TreeView } from './tree-view.js';
 
 const params = new URLSearchParams(location.search);
@@ -230,7 +230,9 @@ function renderHeader(): void {
   if (now - rate.at >= 1_000) {
     rate = { at: now, entries: store.lastSeq, perSec: ((store.lastSeq - rate.entries) * 1_000) / (now - rate.at) };
   }
-  $('counts').textContent = `${count(store.live)} live actors · ${count(store.lastSeq + 1)} events · ${count(Math.round(rate.perSec))}/s${store.droppedUpstream > 0 ? ` · ${count(store.droppedUpstream)} dropped by the server` : ''}${store.trimmed > 0 ? ` · oldest ${count(store.trimmed)} let go` : ''}${queue.rejected > 0 ? ` · ${count(queue.rejected)} unreadable left out` : ''}`;
+  const actors = mode.kind === 'file' ? `${counted(store.live, 'actor')} running at the end` : `${count(store.live)} live ${store.live === 1 ? 'actor' : 'actors'}`;
+  const perSec = mode.kind === 'file' ? '' : ` · ${count(Math.round(rate.perSec))}/s`;
+  $('counts').textContent = `${actors} · ${counted(store.lastSeq + 1, 'event')}${perSec}${store.droppedUpstream > 0 ? ` · ${count(store.droppedUpstream)} dropped by the server` : ''}${store.trimmed > 0 ? ` · oldest ${count(store.trimmed)} let go` : ''}${queue.rejected > 0 ? ` · ${count(queue.rejected)} unreadable left out` : ''}`;
   const perf = $('perf');
   const p50 = stats.percentile(50);
   const p95 = stats.percentile(95);
@@ -255,6 +257,8 @@ function renderTimeline(): void {
   scrub.value = String(cursor ?? store.lastSeq);
   const liveButton = $('live');
   liveButton.classList.toggle('on', cursor === null);
+  liveButton.textContent = mode.kind === 'file' ? '● End' : '● Live';
+  liveButton.title = mode.kind === 'file' ? 'To the end of the recording (Esc)' : 'Back to the present (Esc)';
   document.body.classList.toggle('travelling', cursor !== null);
   const info = $('cursor-info');
   if (cursor === null) {
@@ -378,6 +382,7 @@ $('export').addEventListener('click', () => {
     input.value = '';
   }
   if (records.length === 0) return tell(`${file.name} holds no inspection records, nothing changed`);
+  if (!records.some((record) => ENTRY_TYPES.has(record.type))) return tell(`${file.name} holds no actors or events to show, nothing changed`);
   tell('');
   mode = { kind: 'live' };
   resetStore();

@@ -120,6 +120,9 @@ const SERIES_LIMIT = 3_600;
 /** Dial buckets (100 ms each) a pool's plot shows, up to the newest: the older ones are let go. */
 export const DIAL_BUCKETS = 1_200;
 
+/** The types of the records that make entries (the others tell of definitions, or of records dropped). */
+export const ENTRY_TYPES: ReadonlySet<string> = new Set(['@xstate.actor', '@xstate.event', '@xstate.snapshot', '@socketchart.metrics', '@socketchart.message']);
+
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Leaves out what a record holds in a shape the page cannot read: a snapshot that is not an object, taken transitions that are not a list of objects. */
@@ -311,9 +314,13 @@ export class Store {
     const t = Number(rec.createdAt) || Date.now();
     if (existing?.bare && !rec.bare) return this.complete(existing, rec, snapshot, t);
     if (existing) {
-      // Announced again (the app reconnected to the inspector): the latest snapshot is news, nothing else.
-      existing.latest = share(existing.latest, snapshot);
-      return this.push({ t, kind: 'actor', actor: existing, type: 'announced', source: undefined, rec, label: existing.label, transitions: undefined });
+      // Announced again (the app reconnected to the inspector, or its events were left out): its snapshot tells the state it is in.
+      const latest = share(existing.latest, snapshot);
+      rec.snapshot = existing.latest = latest;
+      if (this.definition(existing.defId).isMachine && latest.value !== undefined) existing.label = stateLabel(latest.value);
+      const entry = this.push({ t, kind: 'actor', actor: existing, type: 'announced', source: undefined, rec, label: existing.label, transitions: undefined });
+      existing.snapshots.push(entry.seq);
+      return entry;
     }
     const parent = rec.parentId ? this.actors.get(rec.parentId) : undefined;
     const node = this.nodeFor(name, parent);
@@ -372,8 +379,10 @@ export class Store {
     const sessions = actor.node.sessions;
     const later = sessions.findIndex((s) => s.created > actor.created);
     sessions.splice(later === -1 ? sessions.length : later, 0, actor);
-    this.adopt(old, actor.node);
-    if (old.sessions.length === 0 && old.children.length === 0) this.removeNode(old);
+    if (actor.node !== old) {
+      this.adopt(old, actor.node);
+      if (old.sessions.length === 0 && old.children.length === 0) this.removeNode(old);
+    }
     actor.defId = this.defIdOf(rec, name);
     delete rec.definition;
     rec.def = actor.defId;
@@ -653,12 +662,15 @@ export class Store {
   exportRecords(): Record<string, unknown>[] {
     const records: Record<string, unknown>[] = [];
     const written = new Set<ActorInfo>();
+    const createdLater = new Set(this.entries.filter((entry) => entry.kind === 'actor' && entry.type === 'created').map((entry) => entry.actor));
     const create = (actor: ActorInfo): void => {
       if (actor.created >= this.base || written.has(actor) || this.actors.get(actor.id) !== actor) return;
       written.add(actor);
       if (actor.parent) create(actor.parent);
       const { id, name, parent, defId, initial, initialFrom, createdAt, bare } = actor;
-      records.push({ type: '@xstate.actor', _version: INSPECTION_FORMAT_VERSION, sessionId: id, name, parentId: parent?.id, definition: this.defTexts.get(defId), snapshot: initial, createdAt: String(createdAt), id: null, ...(bare ? { bare } : {}), ...(initialFrom ? { announced: true } : {}) });
+      const record = { type: '@xstate.actor', _version: INSPECTION_FORMAT_VERSION, sessionId: id, name, parentId: parent?.id, definition: this.defTexts.get(defId), snapshot: initial, createdAt: String(createdAt), id: null, ...(bare ? { bare } : {}), ...(initialFrom ? { announced: true } : {}) };
+      // First known from records let go, its creation kept: written as it was known until then (that creation completes it).
+      records.push(createdLater.has(actor) ? { ...record, name: id, parentId: undefined, definition: undefined, bare: true } : record);
     };
     for (const actor of this.actors.values()) create(actor);
     for (const entry of this.entries) records.push(this.exportRecord(entry));

@@ -47,7 +47,7 @@ it('keeps the recording shown and says why when the file imported next holds no 
   expect({ source: await page.locator('#source').textContent(), title: await page.locator('#chart-title').textContent(), counts: await page.locator('#counts').textContent() }).toEqual({
     source: 'recording: import-door.jsonl',
     title: 'front',
-    counts: expect.stringContaining('1 events') as unknown as string,
+    counts: expect.stringContaining('1 event') as unknown as string,
   });
   await screenshot(page, 'import-unreadable');
 }, 30_000);
@@ -76,4 +76,32 @@ it('does not say live at the end of the timeline while an imported recording is 
   await page.waitForSelector('#chart .st.active[data-id="door.shut"]', { timeout: 10_000 });
   await expect.poll(() => page.locator('#cursor-info').textContent(), { timeout: 5_000 }).toBe(`end of the recording · ${clock(1000)}`);
   await screenshot(page, 'import-footer');
+}, 30_000);
+
+it('keeps the recording shown and says why when the file imported next holds machine definitions only', async () => {
+  const first = join(ARTIFACTS, 'import-door.jsonl');
+  writeFileSync(first, recording('front', door, 'shut'));
+  await page.goto(inspector.url);
+  await page.setInputFiles('#import', first);
+  await page.waitForSelector('#chart .st.active[data-id="door.shut"]', { timeout: 10_000 });
+  const definitions = `${JSON.stringify({ type: '@socketchart.definition', id: 'd1', definition: light })}\n`;
+  await page.setInputFiles('#import', { name: 'machines.jsonl', mimeType: 'application/x-ndjson', buffer: Buffer.from(definitions) });
+  await expect.poll(alerts, { timeout: 5_000 }).toContain('machines.jsonl');
+  expect({ source: await page.locator('#source').textContent(), title: await page.locator('#chart-title').textContent(), counts: await page.locator('#counts').textContent() }).toEqual({
+    source: 'recording: import-door.jsonl',
+    title: 'front',
+    counts: expect.stringContaining('1 event') as unknown as string,
+  });
+}, 30_000);
+
+it('does not say Live on the button that goes to the end, nor give a rate of events, while an imported recording is shown', async () => {
+  const first = join(ARTIFACTS, 'import-door.jsonl');
+  writeFileSync(first, recording('front', door, 'shut'));
+  await page.goto(inspector.url);
+  expect(await page.locator('#live').textContent()).toContain('Live');
+  await page.setInputFiles('#import', first);
+  await page.waitForSelector('#chart .st.active[data-id="door.shut"]', { timeout: 10_000 });
+  await expect.poll(() => page.locator('#live').textContent(), { timeout: 5_000 }).not.toContain('Live');
+  expect(await page.locator('#counts').textContent(), 'no rate, counted in the singular').toBe('1 actor running at the end · 1 event');
+  await screenshot(page, 'import-end-button');
 }, 30_000);

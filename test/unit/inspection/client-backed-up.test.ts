@@ -122,6 +122,23 @@ describe('connectInspector() with a backed-up socket', () => {
     expect(stops.map((r) => r.sessionId)).toEqual([jobId]);
   });
 
+  it('shows on the page the state an actor was announced in once the socket drains, not the one before the events left out', () => {
+    const { inspector, socket } = greetedInspector();
+    const actor = createActor(child, { inspect: inspector }).start();
+    cleanups.push(() => actor.stop());
+    inspector.flush();
+    socket.bufferedAmount = BACKED_UP;
+    actor.send({ type: 'go' });
+    inspector.flush();
+    socket.bufferedAmount = 0;
+    inspector.flush();
+    expect(announcements(socket)).toEqual([actor.sessionId]);
+    const store = new Store({ maxEntries: 10_000 });
+    for (const record of socket.records) store.ingest(record as Rec);
+    const shown = store.actors.get(actor.sessionId)!;
+    expect({ row: store.stateAt(shown, store.lastSeq).label, snapshot: store.snapshotAt(shown, store.lastSeq).snapshot.value }).toEqual({ row: 'b', snapshot: 'b' });
+  });
+
   it('sends nothing of an actor that was created and stopped while events were left out', () => {
     const { inspector, socket } = greetedInspector();
     socket.bufferedAmount = BACKED_UP;

@@ -1,6 +1,6 @@
 // @vitest-environment happy-dom
 import { expect, it } from 'vitest';
-import { LogView } from '../../../inspector/src/log-view.js';
+import { LogView, summary } from '../../../inspector/src/log-view.js';
 import { Store, type Rec } from '../../../inspector/src/store.js';
 
 /** The event log over a store: what its counter says and which entries its rows show. */
@@ -71,4 +71,13 @@ it('does not say created of an actor announced, created before the inspector hea
   const { log, rows } = logOver(store);
   log.render();
   expect(rows()[1]).toMatch(/front.*announced, created earlier by pool$/);
+});
+
+it('says created once of an actor first known from its events, when its creation arrives', () => {
+  const store = new Store({ maxEntries: 1_000 });
+  store.ingest(rec({ type: '@xstate.actor', sessionId: 'x:0', name: 'pool', snapshot: { status: 'active' } }, 1));
+  store.ingest(rec({ type: '@xstate.event', sessionId: 'x:1', event: { type: 'push' } }, 2));
+  store.ingest(rec({ type: '@xstate.actor', sessionId: 'x:1', name: 'front', parentId: 'x:0', definition: door, snapshot: { status: 'active', value: 'shut' } }, 1));
+  const said = store.entries.filter((entry) => entry.kind === 'actor' && entry.actor.id === 'x:1').map(summary);
+  expect(said.filter((text) => text.startsWith('created'))).toEqual(['created by pool']);
 });

@@ -279,3 +279,25 @@ it('exports, once its creation was let go, an actor first known from its events 
   for (let i = 0; i < 30; i++) store.ingest(rec({ type: '@xstate.snapshot', sessionId: 'x:0', event: { type: 'push' }, snapshot: { status: 'active', value: i % 2 ? 'open' : 'shut' } }, 1_001 + i));
   expect(store.exportRecords().filter((r) => r.type === '@xstate.actor')).toMatchObject([{ sessionId: 'x:0', name: 'front', createdAt: '900' }]);
 });
+
+it('exports the creation of an actor first known from events let go once, when its creation was kept: read back, it is not announced again', () => {
+  const store = new Store({ maxEntries: 20 });
+  for (let i = 0; i < 30; i++) store.ingest(rec({ type: '@xstate.snapshot', sessionId: 'x:0', event: { type: 'push' }, snapshot: { status: 'active', value: i % 2 ? 'shut' : 'open' } }, 1_000 + i));
+  store.ingest(rec({ type: '@xstate.actor', sessionId: 'x:0', name: 'front', definition: door, snapshot: { status: 'active', value: 'shut' } }, 900));
+  expect(store.entry(store.actors.get('x:0')!.created)).toBeUndefined();
+  const imported = exportAndImport(store);
+  expect(imported.entries.filter((entry) => entry.kind === 'actor').map((entry) => entry.type)).not.toContain('announced');
+  const front = imported.actors.get('x:0')!;
+  expect({ name: front.name, createdAt: front.createdAt, label: front.label, bare: front.bare }).toEqual({ name: 'front', createdAt: 900, label: 'shut', bare: false });
+});
+
+it('takes the creation of an actor first known from its events under the name it was known by (its session id), its children kept under it', () => {
+  const store = new Store({ maxEntries: 1_000 });
+  store.ingest(odd({ type: '@xstate.event', sessionId: 'x:1', event: { type: 'go' } }));
+  store.ingest(odd({ type: '@xstate.actor', sessionId: 'x:2', name: 'child', parentId: 'x:1', snapshot: { status: 'active' } }));
+  store.ingest(odd({ type: '@xstate.actor', sessionId: 'x:1', snapshot: { status: 'active' } }));
+  expect([...store.walk()].map((node) => [node.key, node.sessions.map((s) => s.id)])).toEqual([
+    ['x:1', ['x:1']],
+    ['x:1/child', ['x:2']],
+  ]);
+});
