@@ -279,18 +279,24 @@ return {redis.call('EXISTS', KEYS[2]), redis.call('ZRANGEBYSCORE', KEYS[1], '-in
 /**
  * KEYS: nodes sorted set, dead node's entries set, dead node's reaped mark. ARGV: dead node id, key prefix, mark ttl ms
  * ('0': a node closing reaps itself, whether or not it is still in the set, and is not marked), pub/sub channel prefix
- * (followed by the channel).
- * Removes every presence entry of a dead node exactly once (whoever removes it from the set does the work),
- * marks the node reaped (a node that was only silent finds the mark and registers its presence again), announces
- * once per channel its users who left and, as joins, those who stay shown with other meta, and returns them,
- * once per channel and user, as a flat list {ch, userId, member JSON, ...}: the member shown now of a user who stays
- * with other meta, '' for a user who left.
+ * (followed by the channel), node timeout ms, most entries to remove.
+ * Removes at most that many presence entries of a dead node (one still silent past the timeout), each exactly once,
+ * so that a large node is reaped in several calls, none stalling Redis; takes the node out of the set once none is left.
+ * Marks the node reaped (a node that was only silent finds the mark and registers its presence again), announces
+ * once per channel its users who left and, as joins, those who stay shown with other meta, and returns
+ * {1 while entries are left, else 0, then, once per channel and user, ch, userId, member JSON, ...}: the member shown
+ * now of a user who stays with other meta, '' for a user who left. Returns {} for a node no longer dead.
  */
 export const reapScript = new LuaScript(
   `${presence}
-if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 and ARGV[3] ~= '0' then return {} end
+if ARGV[3] ~= '0' then
+  local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+  local t = redis.call('TIME')
+  if not score or tonumber(score) > tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - tonumber(ARGV[5]) then return {} end
+  redis.call('SET', KEYS[3], '1', 'PX', ARGV[3])
+end
 local users, seen = {}, {}
-for _, raw in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+for _, raw in ipairs(redis.call('SPOP', KEYS[2], ARGV[6])) do
   local entry = cjson.decode(raw)
   local user = entry[1] .. ' ' .. entry[2]
   if redis.call('SREM', ARGV[2] .. 'pr:' .. user, entry[3]) == 1 then
@@ -301,7 +307,8 @@ for _, raw in ipairs(redis.call('SMEMBERS', KEYS[2])) do
     end
   end
 end
-local changes, channels, byChannel = {}, {}, {}
+local left = redis.call('EXISTS', KEYS[2])
+local changes, channels, byChannel = {left}, {}, {}
 for _, entry in ipairs(users) do
   local user = entry[1] .. ' ' .. entry[2]
   local settled = settle(ARGV[2] .. 'pm:' .. entry[1], ARGV[2] .. 'pr:' .. user, ARGV[2] .. 'pj:' .. user, entry[2])
@@ -319,8 +326,7 @@ for _, entry in ipairs(users) do
   end
 end
 for _, ch in ipairs(channels) do announce(ARGV[4] .. ch, byChannel[ch].joins, byChannel[ch].leaves) end
-redis.call('DEL', KEYS[2])
-if ARGV[3] ~= '0' then redis.call('SET', KEYS[3], '1', 'PX', ARGV[3]) end
+if left == 0 then redis.call('ZREM', KEYS[1], ARGV[1]) end
 return changes
 `,
   3,

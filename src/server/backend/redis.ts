@@ -49,6 +49,9 @@ const TIMED_OUT = 'Command timed out';
 /** Watched channels touched per pipeline. */
 const TOUCH_BATCH = 500;
 
+/** Presence entries of a dead node removed per script: a large node is reaped in steps, none stalling Redis for long. */
+const REAP_BATCH = 1000;
+
 const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** A stored message as kept in Redis: a JSON header `{ts, id?, event?, from?}`, a newline, then the data's JSON. */
@@ -386,21 +389,26 @@ export class RedisBackend implements Backend {
   }
 
   /**
-   * Removes a node's presence entries (`markTtlMs` 0: this node's own, as it closes) and announces the leaves, and
-   * as joins the users who stay shown with other meta; returns their counts.
+   * Removes a node's presence entries (`markTtlMs` 0: this node's own, as it closes), `REAP_BATCH` at a time, and
+   * announces the leaves, and as joins the users who stay shown with other meta; returns their counts.
    */
   private async reap(node: string, markTtlMs: number): Promise<{ joins: number; leaves: number }> {
-    const flat = (await reapScript.run(this.command, [
-      this.key('nodes', 'alive'),
-      this.key('pn', node),
-      this.reapedMark(node),
-      node,
-      this.prefix,
-      markTtlMs,
-      this.topic('chan', ''),
-    ])) as string[];
     const counts = { joins: 0, leaves: 0 };
-    for (let i = 2; i < flat.length; i += 3) counts[flat[i] === '' ? 'leaves' : 'joins'] += 1;
+    for (let left = 1; left === 1; ) {
+      const flat = (await reapScript.run(this.command, [
+        this.key('nodes', 'alive'),
+        this.key('pn', node),
+        this.reapedMark(node),
+        node,
+        this.prefix,
+        markTtlMs,
+        this.topic('chan', ''),
+        this.config.redis.nodeTimeoutMs,
+        REAP_BATCH,
+      ])) as [number?, ...string[]];
+      left = flat[0] ?? 0;
+      for (let i = 3; i < flat.length; i += 3) counts[flat[i] === '' ? 'leaves' : 'joins'] += 1;
+    }
     return counts;
   }
 

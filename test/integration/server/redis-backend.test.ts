@@ -764,6 +764,64 @@ describe('RedisBackend: nodes', () => {
     expect(await watcher.backend.presenceLeave('chat:a', 'w:1', 'alice')).toEqual({ outcome: 'left' });
   });
 
+  it('reaps a dead node with thousands of members in bounded scripts, not in one that would stall Redis for every node', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const dead = await node({ nodeId: 'dead' });
+    const users = Array.from({ length: 3000 }, (_, i) => `u${i}`);
+    for (let i = 0; i < users.length; i += 500) {
+      await Promise.all(users.slice(i, i + 500).map((userId) => dead.backend.presenceJoin('room:big', `d:${userId}`, { userId })));
+    }
+    const survivor = await node({ prefix: dead.prefix, nodeId: 'survivor' });
+    await survivor.backend.watch('room:big');
+    const members = `${dead.prefix}pm:room:big`;
+    const { command, beat } = survivor.backend as unknown as { command: Redis; beat(): Promise<unknown> };
+    const evaluate = command.eval.bind(command) as (...args: unknown[]) => Promise<unknown>;
+    const left: number[] = [await inspector.hlen(members)];
+    vi.spyOn(command, 'eval').mockImplementation((async (...args: unknown[]) => {
+      const result = await evaluate(...args);
+      left.push(await inspector.hlen(members));
+      return result;
+    }) as never);
+    await inspector.zadd(alive(dead.prefix), 0, 'dead');
+    await beat.call(survivor.backend);
+    expect(await inspector.zscore(alive(dead.prefix), 'dead'), 'the dead node reaped').toBeNull();
+    expect(left.at(-1), 'every member of the dead node removed').toBe(0);
+    const removedPerScript = left.slice(1).map((count, i) => left[i]! - count);
+    expect(left[0]).toBe(users.length);
+    expect(Math.max(...removedPerScript)).toBeLessThanOrEqual(1000);
+    await survivor.backend.caughtUp();
+    const leaves = survivor.heard.channelSignals.flatMap(({ signal }) => (signal.kind === 'presence' ? signal.leaves.map((member) => member.userId) : []));
+    expect(leaves.sort()).toEqual([...users].sort());
+    expect(await inspector.exists(`${dead.prefix}pn:dead`)).toBe(0);
+  });
+
+  it('stops reaping a large node that beats again between two steps: the members it still has are not taken from it', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const dead = await node({ nodeId: 'dead' });
+    const users = Array.from({ length: 2500 }, (_, i) => `u${i}`);
+    for (let i = 0; i < users.length; i += 500) {
+      await Promise.all(users.slice(i, i + 500).map((userId) => dead.backend.presenceJoin('room:big', `d:${userId}`, { userId })));
+    }
+    const survivor = await node({ prefix: dead.prefix, nodeId: 'survivor' });
+    const members = `${dead.prefix}pm:room:big`;
+    const { command, beat } = survivor.backend as unknown as { command: Redis; beat(): Promise<unknown> };
+    const evaluate = command.eval.bind(command) as (...args: unknown[]) => Promise<unknown>;
+    let steps = 0;
+    vi.spyOn(command, 'eval').mockImplementation((async (...args: unknown[]) => {
+      const result = await evaluate(...args);
+      if (Array.isArray(result) && result[0] === 1 && ++steps === 1) {
+        const [seconds] = (await inspector.time()).map(Number) as [number];
+        await inspector.zadd(alive(dead.prefix), seconds * 1000, 'dead');
+      }
+      return result;
+    }) as never);
+    await inspector.zadd(alive(dead.prefix), 0, 'dead');
+    await beat.call(survivor.backend);
+    expect(steps).toBe(1);
+    expect(await inspector.hlen(members), 'the members after the first step kept').toBe(users.length - 1000);
+    expect(await inspector.zscore(alive(dead.prefix), 'dead'), 'the node still alive').not.toBeNull();
+  });
+
   it('takes a node for dead once it has been silent for longer than nodeTimeoutMs, not before', async () => {
     const first = await node();
     const [seconds, micros] = (await inspector.time()).map(Number) as [number, number];
