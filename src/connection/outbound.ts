@@ -90,7 +90,6 @@ export class Outbound {
   private readonly outbox: Outbox | undefined;
   /** A rate-limit wait is in progress (from the first throttled drain until the fast path reopens or the link goes). */
   private throttling = false;
-  private disposed = false;
   /** What the store held when it loaded while the connection was closed: queued when it starts again. */
   private unrestored: readonly StoredMessage[] | undefined;
   /** The store has not answered its load yet (for `connectTimeoutMs` at most): nothing is written, so that what a previous run left goes first. */
@@ -280,18 +279,16 @@ export class Outbound {
   private restore(messages: readonly StoredMessage[], first = true): void {
     const outbox = this.outbox!;
     this.loaded();
-    // closed, or disposed
-    if (this.host.link.settled) {
-      this.unrestored = messages;
-      return;
-    }
     const { clock, maxMessageBytes: limit } = this.host.options;
     const now = clock.now();
     let kept = 0;
     let expired = 0;
     for (const message of messages) {
-      // disposed by an error listener
-      if (this.disposed) return;
+      // closed or disposed (an error listener may stop it): the rest is queued when it starts again
+      if (this.host.link.settled) {
+        this.unrestored = messages.slice(messages.indexOf(message));
+        return;
+      }
       const { key, expiresAt } = message;
       // no longer than the TTL it was sent with, whatever the wall clock did since
       const ttl = expiresAt === undefined ? undefined : Math.min(expiresAt - now, expiresAt - message.sentAt);
@@ -491,7 +488,6 @@ export class Outbound {
   }
 
   dispose(): void {
-    this.disposed = true;
     this.loaded();
     this.endThrottle();
     this.queue?.dispose();

@@ -488,6 +488,8 @@ export class ConnectionRuntime implements SocketCallbacks {
         this.events.emit('state', { status: 'closed', previous: before.status });
       }
       this.events.emit('disposed', { name: this.options.name });
+      // nothing is told once disposed
+      this.events.clear();
     };
     if (!this.following) this.disposing();
   }

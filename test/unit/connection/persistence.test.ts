@@ -395,3 +395,41 @@ it('disposed by an error listener while restoring (a stored message over maxMess
   await h.advance(60_000);
   expect(after).toEqual([]);
 });
+
+it('stopped by an error listener while restoring (a stored message over maxMessageBytes): nothing stays queued or timed while closed, and the rest goes at the next start()', async () => {
+  const store = memoryStore();
+  store.put({ key: 'big', frame: `{"type":"publish","ch":"c","data":"${'x'.repeat(2_000)}"}`, channel: 'c', priority: 'normal', ack: false, sentAt: 1 });
+  store.put({ key: 'k2', frame: '{"type":"publish","ch":"c","id":"k2","data":1}', channel: 'c', priority: 'normal', ack: true, sentAt: 2, expiresAt: 1_700_000_600_000 });
+  store.put({ key: 'k3', frame: '{"type":"publish","ch":"c","data":2}', channel: 'c', priority: 'normal', ack: false, sentAt: 3 });
+  const h = harness({ heartbeat: false, persistence: { store }, maxMessageBytes: 1_000 });
+  const stopOnce = h.connection.on('error', () => {
+    stopOnce();
+    h.connection.stop();
+  });
+  await h.settle();
+  await h.settle();
+  expect(h.connection.status).toBe('closed');
+  expect(h.connection.queued).toBe(0);
+  expect(h.clock.pending).toBe(0);
+  await h.advance(60_000);
+  expect(h.errors.map((error) => error.code)).toEqual([ErrorCode.MESSAGE_TOO_LARGE]);
+  expect(store.load().map((message) => message.key)).toEqual(['k2', 'k3']);
+  await h.connect();
+  expect(h.server.last!.sentOfType('publish').map((frame) => (frame as { data: unknown }).data)).toEqual([1, 2]);
+  h.connection.dispose();
+});
+
+it('disposed by an error listener while restoring, after a stored message was queued: no error follows disposed', async () => {
+  const store = memoryStore();
+  store.put({ key: 'k1', frame: '{"type":"publish","ch":"c","data":1}', channel: 'c', priority: 'normal', ack: false, sentAt: 1 });
+  store.put({ key: 'k2', frame: '{"type":"publish","ch":"c","id":"k2","data":2}', channel: 'c', priority: 'normal', ack: true, sentAt: 2 });
+  store.put({ key: 'big', frame: `{"type":"publish","ch":"c","data":"${'x'.repeat(2_000)}"}`, channel: 'c', priority: 'normal', ack: false, sentAt: 3 });
+  const h = harness({ heartbeat: false, persistence: { store }, maxMessageBytes: 1_000 });
+  const events: string[] = [];
+  h.connection.on('error', (error) => events.push(error.code));
+  h.connection.on('disposed', () => events.push('disposed'));
+  h.connection.on('error', () => h.connection.dispose());
+  await h.settle();
+  await h.settle();
+  expect(events).toEqual([ErrorCode.MESSAGE_TOO_LARGE, 'disposed']);
+});
