@@ -8,7 +8,7 @@ import type { RetentionRules } from './retention.js';
 import { CloseCode, ErrorCode, type ClientFrame, type ErrorFrame, type PresenceMember, type ServerFrame } from '../protocol/wire.js';
 import { HistoryTurns } from './history-turns.js';
 import { encodeMessage, Subscription, type HistoryReader, type SubscriberSink } from './subscription.js';
-import { presencePages } from './presence-pages.js';
+import { presenceDiffs, presencePages } from './presence-pages.js';
 
 type Frame<T extends ClientFrame['type']> = Extract<ClientFrame, { type: T }>;
 
@@ -534,17 +534,19 @@ export class Hub implements BackendListener {
   channelSignal(ch: string, signal: ChannelSignal): void {
     const entry = this.channels.get(ch);
     if (!entry) return;
-    const frame: ServerFrame =
+    const texts =
       signal.kind === 'presence'
-        ? { type: 'presence', ch, joins: signal.joins, leaves: signal.leaves }
-        : { type: 'typing', ch, userId: signal.userId, typing: signal.typing };
-    const text = JSON.stringify(frame);
+        ? presenceDiffs(ch, signal.joins, signal.leaves)
+        : [JSON.stringify({ type: 'typing', ch, userId: signal.userId, typing: signal.typing } satisfies ServerFrame)];
     const holding = signal.kind === 'presence' && this.heldPresence.size > 0;
     for (const [sub, client] of entry.subs) {
       if (sub.closed || (signal.kind === 'typing' && client.key === signal.origin)) continue;
       const held = holding ? this.heldPresence.get(`${client.key} ${ch}`) : undefined;
-      if (!held) client.sendText(text, frame.type);
-      else if (client.hold(Buffer.byteLength(text))) held.push(text);
+      for (const text of texts) {
+        if (!held) client.sendText(text, signal.kind);
+        else if (client.hold(Buffer.byteLength(text))) held.push(text);
+        else break;
+      }
     }
   }
 

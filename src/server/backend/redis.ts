@@ -509,11 +509,13 @@ export class RedisBackend implements Backend {
     await this.subscriber.ping();
   }
 
+  /** Refused while the subscriber connection is down (its SUBSCRIBE would wait for as long as the outage lasts): the channel is watched again once Redis is back. */
   watch(ch: string): Promise<void> {
     let watch = this.watches.get(ch);
     if (!watch) {
       const created: Watch = { count: 0, ready: Promise.resolve() };
-      created.ready = this.subscriber.subscribe(this.topic('chan', ch)).then(
+      const subscribed = this.up.subscriber ? this.subscriber.subscribe(this.topic('chan', ch)) : Promise.reject(new Error('redis unreachable'));
+      created.ready = subscribed.then(
         () => undefined,
         (error: unknown) => {
           if (this.watches.get(ch) === created) this.watches.delete(ch);

@@ -467,6 +467,29 @@ describe('RedisBackend: fan-out and signals', () => {
     expect(dataOf(heard.messages.map(({ message }) => message))).toEqual(['1', '3']);
   });
 
+  it('refuses at once a watch made while Redis is unreachable, rather than leaving it (and every watch and unwatch after it) waiting for the outage to end; watches again once Redis is back', async () => {
+    const proxy = new FaultProxy({ host: '127.0.0.1', port: redis.port });
+    try {
+      const { backend, heard } = await node({ url: `redis://127.0.0.1:${await proxy.listen()}` });
+      proxy.mode = 'refuse';
+      proxy.reset();
+      await eventually(() => heard.statuses.at(-1) === false, 3000, 'Redis reported down');
+      const outcomes: string[] = [];
+      for (let i = 0; i < 3; i++) backend.watch(`chat:${i}`).then(() => outcomes.push('watched'), () => outcomes.push('refused'));
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(outcomes).toEqual(['refused', 'refused', 'refused']);
+      expect(backend.sizes()).toEqual({ watchedChannels: 0 });
+      proxy.mode = 'pass';
+      await eventually(() => heard.recovered === 1, 5000, 'Redis back');
+      await backend.watch('chat:0');
+      await stored(backend, 'chat:0', message('1'));
+      await backend.caughtUp();
+      expect(heard.messages.map(({ ch }) => ch)).toEqual(['chat:0']);
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('tells presence and typing to the nodes watching their channel, and logouts to every node', async () => {
     const sender = await node();
     const watcher = await node({ prefix: sender.prefix });

@@ -621,6 +621,22 @@ describe('scale-out over one real Redis', () => {
     await writer.close();
   });
 
+  it('answers a subscribe to a channel nobody on the node watches, made while Redis is unreachable, with SERVER_ERROR (retry), as one to a watched channel; the subscribe again once Redis is back gets the messages', async () => {
+    const { proxy, node } = await proxiedNode(`t${++prefixCounter}:`);
+    const [reader, writer] = await Promise.all([connectAs(node, 'reader'), connectAs(node, 'writer')]);
+    proxy.mode = 'refuse';
+    proxy.reset();
+    await eventually(() => !node.health().backendUp, 3000, 'Redis down');
+    reader.send({ type: 'subscribe', ch: 'chat:outage' });
+    expect(await reader.nextOfType('error')).toMatchObject({ code: 'SERVER_ERROR', details: { ch: 'chat:outage', action: 'subscribe' } });
+    proxy.mode = 'pass';
+    await eventually(() => node.health().backendUp, 8000, 'Redis back');
+    await subscribe(reader, 'chat:outage');
+    writer.send({ type: 'publish', ch: 'chat:outage', id: 'after', data: 1 });
+    expect(await reader.nextOfType('message', { ch: 'chat:outage' })).toMatchObject({ id: 'after', data: 1 });
+    await Promise.all([reader.close(), writer.close()]);
+  });
+
   /** Alice joins `ch` on node A, which reaches Redis through a proxy (with `hiccups`); a watcher on node B sees her. */
   const aliceJoinedOverHiccups = async (ch: string) => {
     const prefix = `t${++prefixCounter}:`;

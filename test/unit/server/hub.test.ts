@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { ServerConnection } from '../../../src/server/connection.js';
 import type { NodeParts } from '../../../src/server/node-parts.js';
 import type { ServerOptions } from '../../../src/server/options.js';
+import { PRESENCE_PAGE_BYTES } from '../../../src/server/presence-pages.js';
 import { testNode, type SocketStandIn } from '../../support/server-connection.js';
 import { until } from '../../support/until.js';
 
@@ -447,6 +448,23 @@ describe('Hub: presence', () => {
     expect(pages.flatMap((page) => page.members as unknown[])).toEqual(members);
     expect(frames.at(-1)).toMatchObject({ type: 'presence', joins: [{ userId: 'alice' }] });
     expect(parts.hub.sizes()).toMatchObject({ heldPresence: 0 });
+  });
+
+  it('announces a change too large for one frame (a dead node’s members reaped at once) in frames of whole members, none larger than a page of a list, in order', async () => {
+    const { connect, parts } = await node();
+    const watcher = connect('watcher').socket;
+    await subscribed(watcher);
+    // one step of a reap: its users shown again with the meta (up to 1 KB) of their connection on another node, or gone
+    const joins = Array.from({ length: 1000 }, (_, i) => ({ userId: `user-${i}`, meta: { bio: 'x'.repeat(1012) } }));
+    const leaves = Array.from({ length: 990 }, (_, i) => ({ userId: `${i}-`.padEnd(120, 'g') }));
+    const rejoins = Array.from({ length: 10 }, (_, i) => ({ userId: `other-${i}` }));
+    await parts.backend.signalChannel('chat:room', { kind: 'presence', joins, leaves: [] });
+    await parts.backend.signalChannel('chat:room', { kind: 'presence', joins: rejoins, leaves });
+    const frames = watcher.ofType('presence');
+    expect(Math.max(...frames.map((frame) => Buffer.byteLength(JSON.stringify(frame))))).toBeLessThanOrEqual(PRESENCE_PAGE_BYTES);
+    expect(frames.flatMap((frame) => frame.joins as unknown[])).toEqual([...joins, ...rejoins]);
+    expect(frames.flatMap((frame) => frame.leaves as unknown[])).toEqual(leaves);
+    expect(frames.every((frame) => frame.ch === 'chat:room')).toBe(true);
   });
 
   it('stops sending the pages of a list to a socket closed meanwhile', async () => {
