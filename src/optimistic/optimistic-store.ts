@@ -62,6 +62,8 @@ export class OptimisticStore<Value, Change = Value> {
   private channelSeq: number | undefined;
   private cachedSnapshot: ReadonlyMap<string, Value> | undefined;
   private disposed = false;
+  /** The last changes of `dispose()` are told: no listener hears anything more. */
+  private ended = false;
 
   constructor(options: OptimisticStoreOptions<Value, Change>) {
     this.options = resolveStoreOptions(options);
@@ -151,7 +153,8 @@ export class OptimisticStore<Value, Change = Value> {
   on<K extends keyof OptimisticStoreEvents<Value, Change>>(event: K, listener: (payload: OptimisticStoreEvents<Value, Change>[K]) => void): () => void {
     if (typeof listener !== 'function') throw new InvalidOptionError('listener', 'a function (payload) => void', listener);
     if (this.disposed) return () => undefined;
-    return this.events.on(event, listener);
+    // disposed from a listener: those after it in the same emit hear nothing after the last changes of dispose
+    return this.events.on(event, (payload) => this.ended || listener(payload));
   }
 
   /**
@@ -173,6 +176,7 @@ export class OptimisticStore<Value, Change = Value> {
     this.rolledBack.clear();
     this.cachedSnapshot = undefined;
     for (const [key, { value, pending }] of shown) if (value !== undefined || pending) this.emit('change', { key, value: undefined, previous: value, pending: 0 });
+    this.ended = true;
     this.events.clear();
     const error = this.closedError();
     for (const sending of this.sending) sending.abort(error);

@@ -894,6 +894,17 @@ describe('optimistic store', () => {
     expect(read, 'what a listener reads of the store').toEqual([[undefined, 0, 0], [undefined, 0, 0], [undefined, 0, 0]]);
   });
 
+  it('disposed from a change listener: later listeners hear the last change of dispose last, not the change it interrupted after it', async () => {
+    const { h, server, store } = await listStore({ a: ['base'] });
+    store.subscribe(() => store.dispose());
+    const heard: Array<string[] | undefined> = [];
+    store.subscribe(({ value }) => heard.push(value));
+    server.remote(add('a', 'theirs'));
+    await h.settle();
+    expect(store.get('a')).toBeUndefined();
+    expect(heard.at(-1), 'the last value a later listener heard').toBeUndefined();
+  });
+
   it('an update whose updater disposes the store (an app tearing down from its own callback) rejects with CLOSED and sends nothing', async () => {
     const { h, server, store } = await listStore({ a: ['base'] });
     const updated = watch(
