@@ -787,26 +787,38 @@ describe('RedisBackend: nodes', () => {
     expect(await watcher.backend.presenceLeave('chat:a', 'w:1', 'alice')).toEqual({ outcome: 'left' });
   });
 
-  it('reaps a dead node with thousands of members in bounded scripts, not in one that would stall Redis for every node', async () => {
+  /**
+   * A node `dead` with `count` users present in `room:big`, and a survivor on its prefix; `afterScript` runs after
+   * each script the survivor evaluates, with its result. `reap()` marks `dead` silent and lets the survivor beat.
+   */
+  async function largeDeadNode(count: number, afterScript: (result: unknown) => Promise<void>) {
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
     const dead = await node({ nodeId: 'dead' });
-    const users = Array.from({ length: 3000 }, (_, i) => `u${i}`);
+    const users = Array.from({ length: count }, (_, i) => `u${i}`);
     for (let i = 0; i < users.length; i += 500) {
       await Promise.all(users.slice(i, i + 500).map((userId) => dead.backend.presenceJoin('room:big', `d:${userId}`, { userId })));
     }
     const survivor = await node({ prefix: dead.prefix, nodeId: 'survivor' });
     await survivor.backend.watch('room:big');
-    const members = `${dead.prefix}pm:room:big`;
     const { command, beat } = survivor.backend as unknown as { command: Redis; beat(): Promise<unknown> };
     const evaluate = command.eval.bind(command) as (...args: unknown[]) => Promise<unknown>;
-    const left: number[] = [await inspector.hlen(members)];
     vi.spyOn(command, 'eval').mockImplementation((async (...args: unknown[]) => {
       const result = await evaluate(...args);
-      left.push(await inspector.hlen(members));
+      await afterScript(result);
       return result;
     }) as never);
-    await inspector.zadd(alive(dead.prefix), 0, 'dead');
-    await beat.call(survivor.backend);
+    const reap = async () => {
+      await inspector.zadd(alive(dead.prefix), 0, 'dead');
+      await beat.call(survivor.backend);
+    };
+    return { dead, survivor, users, members: `${dead.prefix}pm:room:big`, reap };
+  }
+
+  it('reaps a dead node with thousands of members in bounded scripts, not in one that would stall Redis for every node', async () => {
+    const left: number[] = [];
+    const { dead, survivor, users, members, reap } = await largeDeadNode(3000, async () => void left.push(await inspector.hlen(members)));
+    left.push(await inspector.hlen(members));
+    await reap();
     expect(await inspector.zscore(alive(dead.prefix), 'dead'), 'the dead node reaped').toBeNull();
     expect(left.at(-1), 'every member of the dead node removed').toBe(0);
     const removedPerScript = left.slice(1).map((count, i) => left[i]! - count);
@@ -819,27 +831,14 @@ describe('RedisBackend: nodes', () => {
   });
 
   it('stops reaping a large node that beats again between two steps: the members it still has are not taken from it', async () => {
-    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
-    const dead = await node({ nodeId: 'dead' });
-    const users = Array.from({ length: 2500 }, (_, i) => `u${i}`);
-    for (let i = 0; i < users.length; i += 500) {
-      await Promise.all(users.slice(i, i + 500).map((userId) => dead.backend.presenceJoin('room:big', `d:${userId}`, { userId })));
-    }
-    const survivor = await node({ prefix: dead.prefix, nodeId: 'survivor' });
-    const members = `${dead.prefix}pm:room:big`;
-    const { command, beat } = survivor.backend as unknown as { command: Redis; beat(): Promise<unknown> };
-    const evaluate = command.eval.bind(command) as (...args: unknown[]) => Promise<unknown>;
     let steps = 0;
-    vi.spyOn(command, 'eval').mockImplementation((async (...args: unknown[]) => {
-      const result = await evaluate(...args);
+    const { dead, users, members, reap } = await largeDeadNode(2500, async (result) => {
       if (Array.isArray(result) && result[0] === 1 && ++steps === 1) {
         const [seconds] = (await inspector.time()).map(Number) as [number];
         await inspector.zadd(alive(dead.prefix), seconds * 1000, 'dead');
       }
-      return result;
-    }) as never);
-    await inspector.zadd(alive(dead.prefix), 0, 'dead');
-    await beat.call(survivor.backend);
+    });
+    await reap();
     expect(steps).toBe(1);
     expect(await inspector.hlen(members), 'the members after the first step kept').toBe(users.length - 1000);
     expect(await inspector.zscore(alive(dead.prefix), 'dead'), 'the node still alive').not.toBeNull();
