@@ -571,7 +571,7 @@ describe('scale-out over one real Redis', () => {
     await Promise.all(
       clients.map(async (client) => {
         for (const ch of channels) client.send({ type: 'presence', ch, action: 'join' });
-        await eventually(() => client.ofType('presence_state').length === channels.length, 5000, 'every join answered');
+        await eventually(() => client.ofType('presence_state').length === channels.length, 15_000, 'every join answered');
       }),
     );
     const admin = new Redis(redis.url, { lazyConnect: true });
@@ -601,7 +601,7 @@ describe('scale-out over one real Redis', () => {
       admin.disconnect();
     }
     await Promise.all(clients.map((client) => client.close()));
-  });
+  }, 40_000);
 
   it('reports Redis down (/healthz degraded, backend_up 0) while its link to Redis hangs and every command times out, and up once it heals', async () => {
     const { proxy, node } = await proxiedNode(`t${++prefixCounter}:`, {}, { ...hiccups, nodeHeartbeatMs: 100 });
