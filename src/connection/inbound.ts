@@ -110,11 +110,12 @@ export class Inbound implements FrameSink {
 
   /**
    * An operation is over: its sink is told (its promise rejects, its iterator throws). An error of an
-   * operation nobody waits on (one `send()` started for channel listeners) reaches `on('error')` instead.
+   * operation nobody waits on (one `send()` started for channel listeners) reaches `on('error')` instead;
+   * one for an operation that is not live (stopped by the app meanwhile) is ignored.
    */
   end(id: string, error?: SocketchartError): void {
     const { host } = this;
-    const heard = host.operations?.hasSink(id) === true;
+    const heard = host.operations?.hears(id) === true;
     host.operations?.end(id, error === undefined ? undefined : host.redactError(error.with({ recovery: 'fail' })));
     if (error === undefined) {
       if (host.events.has('control')) host.events.emit('control', { type: 'complete', frame: { type: 'complete', id } });

@@ -12,7 +12,7 @@ export interface CloseRule {
   readonly description: string;
 }
 
-/** The one table that classifies close codes. Codes not listed fall back by range (see `classifyClose`). */
+/** The one table that classifies close codes. A code not listed reconnects, as CONNECTION_FAILED (see `closeRule`). */
 export const closeCodeTable: Readonly<Record<number, CloseRule>> = {
   1000: { action: 'reconnect-normal', error: 'CLOSED', description: 'normal closure' },
   1001: { action: 'reconnect-normal', error: 'CLOSED', description: 'going away' },

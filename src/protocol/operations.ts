@@ -157,9 +157,9 @@ export class Operations {
     tell(entry.sink, 'next', result);
   }
 
-  /** Whether operation `id` is live and has a sink of its own (a caller that hears how it ends). */
-  hasSink(id: string): boolean {
-    return this.live.get(id)?.sink !== undefined;
+  /** Whether an error ending operation `id` is heard without a report: it has a sink of its own, or it is not live (over, or never started). */
+  hears(id: string): boolean {
+    return this.live.get(id)?.bound !== true;
   }
 
   /** The server ended operation `id` (`complete`, or `error` with the error). False when it was not live. */

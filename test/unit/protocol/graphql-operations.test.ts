@@ -788,3 +788,18 @@ it('an operation send() started for channel listeners that the server closed the
   expect(subscribesPerSocket(h, 'upload')).toEqual({ 1: 1 });
   expect(h.errors.filter((error) => error.messageId === 'upload').map((error) => error.code)).toEqual([ErrorCode.MESSAGE_TOO_LARGE]);
 });
+
+describe('frames for an operation the client already stopped', () => {
+  it('an error frame in flight when the app stopped the operation is ignored: nothing reaches on(error)', async () => {
+    const { h, gql } = graphql();
+    await h.connect();
+    const iterator = h.connection.iterate(subscription, { id: 's' });
+    await h.settle();
+    await iterator.return!();
+    expect(gql.completes).toEqual([{ type: 'complete', id: 's' }]);
+    socketOf(h).push({ type: 'error', id: 's', payload: [{ message: 'boom' }] });
+    await h.settle();
+    expect(h.errors).toEqual([]);
+    expect(h.connection.status).toBe('connected');
+  });
+});

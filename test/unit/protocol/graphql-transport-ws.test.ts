@@ -265,6 +265,7 @@ describe('graphql-transport-ws adapter driving a connection', () => {
     const controls: string[] = [];
     h.connection.on('control', ({ type, frame }) => controls.push(`${type}:${String(frame.id)}`));
     await h.connect();
+    await h.connection.send({ query: '{ nope }' }, { channel: 'op1' });
     socketOf(h).push({ type: 'error', id: 'op1', payload: [{ message: 'no such field' }] });
     socketOf(h).push({ type: 'complete', id: 'op1' });
     expect(h.errors).toHaveLength(1);
