@@ -62,8 +62,9 @@ function checkOptions(options: unknown): PlainProtocolOptions {
 /**
  * For a server that speaks no protocol of socketchart's (a plain `ws` server, most WebSocket APIs):
  * frames pass untouched both ways. Every inbound frame, text or binary, reaches `on('message')` as
- * `{ data }` (no channel: `subscribe()` listeners receive nothing); `send()` writes strings and binary
- * as they are and other values as JSON text, ignoring `channel` on the wire (it still names the rate-limit
+ * `{ data }` (no channel: `subscribe()` listeners receive nothing); `send()` writes strings as they are,
+ * binary as its bytes when sent (a copy, as a browser takes: the app may reuse its buffer while the message
+ * waits), and other values as JSON text, ignoring `channel` on the wire (it still names the rate-limit
  * scope). No auth frame unless `authFrame` is given; tokens in `query` and `subprotocol` modes work as
  * usual. The heartbeat is off unless a ping/pong pair is given. The server has no acks: `request()` and
  * `ack: true` reject. Close codes follow the common table.
@@ -89,7 +90,10 @@ export function plainProtocol(options?: PlainProtocolOptions): ProtocolAdapter {
     pingFrame: () => heartbeat?.ping,
     pongFrame: () => heartbeat?.pong,
     encode(data): OutgoingFrame {
-      if (typeof data === 'string' || isBinary(data)) return data;
+      if (typeof data === 'string') return data;
+      // a copy, as a browser's send() makes: the app may reuse its buffer while the message waits
+      if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
+      if (isBinary(data)) return new Uint8Array(data as ArrayBuffer).slice().buffer;
       const text = JSON.stringify(data) as string | undefined;
       if (text === undefined) throw new TypeError(`A ${typeof data} has no JSON text`);
       return text;

@@ -55,12 +55,15 @@ describe('plainProtocol: codec', () => {
     expect((message as InboundMessage).data).toBe(binary);
   });
 
-  it('writes strings and binary as they are, other values as JSON text; the channel is not on the wire', () => {
+  it('writes strings as they are, binary as a copy of its bytes, other values as JSON text; the channel is not on the wire', () => {
     const bytes = new Uint8Array([1, 2, 3]);
     expect(adapter.encode('hello', {})).toBe('hello');
     expect(adapter.encode('{"raw":true}', { channel: 'room' })).toBe('{"raw":true}');
-    expect(adapter.encode(bytes, {})).toBe(bytes);
-    expect(adapter.encode(bytes.buffer, {})).toBe(bytes.buffer);
+    expect(adapter.encode(bytes, {})).toEqual(bytes);
+    expect(adapter.encode(bytes, {})).not.toBe(bytes);
+    expect(adapter.encode(bytes.buffer, {})).toEqual(bytes.buffer);
+    expect(adapter.encode(bytes.buffer, {})).not.toBe(bytes.buffer);
+    expect(adapter.encode(new Uint16Array(bytes.buffer.slice(0, 2)), {})).toEqual(new Uint8Array([1, 2]));
     expect(adapter.encode({ a: 1 }, { channel: 'room', event: 'e', id: 'x' })).toBe('{"a":1}');
     expect(() => adapter.encode(undefined, {})).toThrow(TypeError);
   });
@@ -109,9 +112,12 @@ describe('plainProtocol: codec', () => {
     );
   });
 
-  it('writes a SharedArrayBuffer as it is, and says which value has no JSON text', () => {
+  it('writes a SharedArrayBuffer as a copy of its bytes in an ArrayBuffer (a browser sends no shared memory), and says which value has no JSON text', () => {
     const shared = new SharedArrayBuffer(4);
-    expect(plainProtocol().encode(shared, {})).toBe(shared);
+    new Uint8Array(shared).set([1, 2, 3, 4]);
+    const frame = plainProtocol().encode(shared, {});
+    expect(frame).toBeInstanceOf(ArrayBuffer);
+    expect([...new Uint8Array(frame as ArrayBuffer)]).toEqual([1, 2, 3, 4]);
     expect(() => plainProtocol().encode(undefined, {})).toThrow('A undefined has no JSON text');
     expect(() => plainProtocol().encode(() => 1, {})).toThrow('A function has no JSON text');
   });
@@ -228,6 +234,21 @@ describe('plainProtocol driving a connection', () => {
     await h.connection.send({ a: 1 }, { channel: 'ignored' });
     await h.connection.send(new Uint8Array([1, 2]));
     expect(h.server.last!.sent.map((frame) => frame.raw)).toEqual(['raw text', '{"a":1}', new Uint8Array([1, 2])]);
+  });
+
+  it('binary queued while the link is down goes as it was when sent: an app that reuses its buffer changes nothing queued, as a browser copies at send()', async () => {
+    const { h } = plain(undefined);
+    const buffer = new ArrayBuffer(4);
+    const view = new Uint8Array(buffer, 1, 2);
+    view.set([1, 2]);
+    const sent = [h.connection.send(view), h.connection.send(buffer)];
+    new Uint8Array(buffer).set([9, 9, 9, 9]);
+    await h.connect();
+    await Promise.all(sent);
+    expect(h.server.last!.sent.map((frame) => [...new Uint8Array(frame.raw as ArrayBuffer)])).toEqual([
+      [1, 2],
+      [0, 1, 2, 0],
+    ]);
   });
 
   it('request() and ack sends reject at once: a plain server sends no acks', async () => {
