@@ -42,14 +42,13 @@ export async function serve(argv: readonly string[], env: Readonly<Record<string
   }
   console.log(`socketchart server: ws://${bracketed(args.host)}:${server.address()?.port}${args.redis ? ' (scaled out over Redis)' : ''}`);
   console.log('tokens: socketchart token <userId> (signed with JWT_SECRET); Ctrl-C to stop');
-  await new Promise<void>((resolve) => {
-    const stop = () => {
-      process.off('SIGINT', stop).off('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop).on('SIGTERM', stop);
-  });
+  // a signal while it closes (the SIGINT npm forwards after the terminal's) leaves the close to finish
+  let stop!: () => void;
+  const stopped = new Promise<void>((resolve) => (stop = resolve));
+  process.on('SIGINT', stop).on('SIGTERM', stop);
+  await stopped;
   await server.close();
+  process.off('SIGINT', stop).off('SIGTERM', stop);
   return 0;
 }
 

@@ -1,6 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createServer as listenOn, type Server } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
 import { createConnection, type Connection } from '../../src/index.node.js';
 import { startRedis } from '../support/redis.js';
 import { until } from '../support/until.js';
@@ -108,6 +109,28 @@ describe('socketchart serve', () => {
     expect(await server.exit).toBe(1);
     expect(server.out()).toContain(`cannot listen on 127.0.0.1:${port} (EADDRINUSE)`);
   }, 30_000);
+
+  it('on Ctrl-C under npm (a SIGINT, and the second npm forwards while it closes), closes its sockets and exits 0', async () => {
+    const server = startServe(['--port', '0']);
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => server.child.once('exit', (code, signal) => resolve({ code, signal })));
+    await until(() => /socketchart server: ws:\/\/127\.0\.0\.1:\d+/.test(server.out()), 20_000, 'the server URL');
+    const url = /socketchart server: (ws:\/\/127\.0\.0\.1:\d+)/.exec(server.out())![1]!;
+    const open = (ws: WebSocket) => new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    // one socket that does not read (the close waits for it), one that tells when the close has begun
+    const stalled = new WebSocket(url);
+    const watching = new WebSocket(url);
+    cleanups.push(() => stalled.terminate(), () => watching.terminate());
+    await Promise.all([open(stalled), open(watching)]);
+    stalled.pause();
+    let closeCode: number | undefined;
+    watching.once('close', (code) => (closeCode = code));
+    server.child.kill('SIGINT');
+    await until(() => closeCode !== undefined, 10_000, 'the server to close its sockets');
+    expect(closeCode).toBe(1012);
+    server.child.kill('SIGINT');
+    stalled.resume();
+    expect(await exited, server.out()).toEqual({ code: 0, signal: null });
+  }, 45_000);
 });
 
 describe('socketchart token', () => {
