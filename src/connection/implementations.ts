@@ -102,14 +102,7 @@ export const connectionImplementations = {
     reportRefreshRefused: ({ event, self }: { event: ConnectionEvent; self: AnyActorRef }) =>
       runtimeOf(self).reportError(errorOf((event as Of<'server.error'>).error)),
     reportServerError: ({ event, self }: { event: ConnectionEvent; self: AnyActorRef }) => runtimeOf(self).reportServerError(errorOf((event as Of<'server.error'>).error)),
-    reportRefreshFailed: ({ event, self }: { event: EventObject; self: AnyActorRef }) => {
-      const cause = (event as { error?: unknown }).error;
-      runtimeOf(self).reportError(
-        cause instanceof SocketchartError
-          ? cause
-          : new SocketchartError(ErrorCode.AUTHENTICATION_FAILED, { message: 'Token refresh failed; the session will end at expiry', recovery: 'retry', cause }),
-      );
-    },
+    reportRefreshFailed: ({ event, self }: { event: EventObject; self: AnyActorRef }) => runtimeOf(self).reportError((event as EventObject & { error: SocketchartError }).error),
     reportRefreshTimeout: ({ self }: { self: AnyActorRef }) =>
       runtimeOf(self).reportError(
         new SocketchartError(ErrorCode.TIMEOUT, { message: 'The server did not confirm the refreshed token; the session will end at expiry', recovery: 'retry' }),

@@ -239,7 +239,8 @@ function num(path: string, value: unknown, fallback: number, min: number, max = 
 
 function section(path: string, value: unknown): Record<string, unknown> {
   if (value === undefined) return {};
-  if (!isObject(value)) throw new InvalidOptionError(path, 'an object', value);
+  // a string is not shown: it may be a token given as `auth`
+  if (!isObject(value)) throw new InvalidOptionError(path, 'an object', value, typeof value === 'string' ? 'a string' : undefined);
   return value;
 }
 

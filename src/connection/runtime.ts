@@ -251,7 +251,15 @@ export class ConnectionRuntime implements SocketCallbacks {
   async obtainToken(reason: TokenReason): Promise<string | undefined> {
     const auth = this.options.auth;
     if (!auth) return undefined;
-    const token = typeof auth.token === 'string' ? auth.token : await auth.token({ reason });
+    let token: string | undefined;
+    try {
+      token = typeof auth.token === 'string' ? auth.token : await auth.token({ reason });
+    } catch (cause) {
+      // what the provider threw (its message may quote a token) is only the cause, which inspection never shows
+      throw isSocketchartError(cause)
+        ? cause
+        : new SocketchartError(ErrorCode.AUTHENTICATION_FAILED, { message: 'The token provider failed', recovery: 'retry', cause });
+    }
     if (typeof token !== 'string' || token === '') {
       throw new SocketchartError(ErrorCode.AUTHENTICATION_FAILED, { message: 'The token provider returned no token', recovery: 'retry' });
     }
@@ -324,24 +332,24 @@ export class ConnectionRuntime implements SocketCallbacks {
     return { code, reason: redacted, action, error: releaseFrames(this.redactError(error)) };
   }
 
+  /** `cause`: what `obtainToken` threw, always a SocketchartError. */
   describeTokenFailure(cause: unknown) {
-    return this.failureOf(cause, () => new SocketchartError(ErrorCode.AUTHENTICATION_FAILED, { message: 'The token provider failed', recovery: 'retry', cause }));
+    return this.failureOf(cause as SocketchartError);
   }
 
   describeOpenFailure(cause: unknown) {
     return this.failureOf(
-      cause,
-      () =>
-        new SocketchartError(ErrorCode.CONNECTION_FAILED, {
-          message: `The WebSocket could not be created (${kindOf(cause)}): its url or subprotocols are not valid (in auth mode 'subprotocol' the token must be a valid subprotocol name)`,
-          recovery: 'fail',
-        }),
+      isSocketchartError(cause)
+        ? cause
+        : new SocketchartError(ErrorCode.CONNECTION_FAILED, {
+            message: `The WebSocket could not be created (${kindOf(cause)}): its url or subprotocols are not valid (in auth mode 'subprotocol' the token must be a valid subprotocol name)`,
+            recovery: 'fail',
+          }),
     );
   }
 
-  /** What `cause` asks of the connection: a SocketchartError as it is, anything else as `otherwise()` describes it; redacted. */
-  private failureOf(cause: unknown, otherwise: () => SocketchartError) {
-    const error = isSocketchartError(cause) ? cause : otherwise();
+  /** What `error` asks of the connection; redacted. */
+  private failureOf(error: SocketchartError) {
     return { action: classifyErrorFrame(error), error: releaseFrames(this.redactError(error)) };
   }
 

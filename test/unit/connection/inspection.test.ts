@@ -1,9 +1,11 @@
 import { createInspector } from '@statelyai/inspect';
 import { describe, expect, it } from 'vitest';
 import type { InspectionEvent } from 'xstate';
-import { createConnection, createPool, type AuthOptions, type Logger } from '../../../src/index.js';
+import { ErrorCode, createConnection, createPool, type AuthOptions, type Logger } from '../../../src/index.js';
+import { InspectionEncoder } from '../../../src/inspection/encoder.js';
+import type { InspectionRecord } from '../../../src/inspection/protocol.js';
 import { SimulatedClock, createManualEnvironment, createMockServer } from '../../../src/testing/index.js';
-import { settle } from '../../support/harness.js';
+import { harness, settle } from '../../support/harness.js';
 
 /**
  * The `inspect` option takes what `createActor` takes: an observer object (as `@statelyai/inspect`'s
@@ -175,6 +177,29 @@ describe('no secret reaches inspection, logs or metrics', () => {
       connection.dispose();
     });
   }
+
+  it('a token provider that fails an in-band refresh with an error quoting the token: the error never reaches inspection', async () => {
+    const token = 'tok-CURRENT-8e1f2a';
+    const records: InspectionRecord[] = [];
+    const encoder = new InspectionEncoder({ now: () => 0 });
+    let calls = 0;
+    const h = harness(
+      {
+        auth: { token: () => (++calls === 1 ? token : Promise.reject(new Error(`refresh of ${token} refused by https://idp.test/token`))), refreshLeadMs: 30_000 },
+        heartbeat: false,
+        inspect: (event) => encoder.next(event),
+      },
+      { sessionTtlMs: 60_000 },
+    );
+    await h.connect();
+    records.push(...encoder.drain());
+    await h.advance(30_000);
+    records.push(...encoder.drain());
+    expect(calls, 'the refresh was asked for').toBe(2);
+    expect(h.errors.map((error) => error.code)).toEqual([ErrorCode.AUTHENTICATION_FAILED]);
+    expect(JSON.stringify(records).includes(token), 'the token in what the inspector is sent').toBe(false);
+    h.connection.dispose();
+  });
 });
 
 const SECRET = 'secret-token-value-123';

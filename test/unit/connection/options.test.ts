@@ -196,6 +196,12 @@ describe('connection options', () => {
     expect((error as Error).message).not.toContain('hunter2');
   });
 
+  it('never shows the token given as `auth` itself (instead of `auth: { token }`) in the error', () => {
+    const error = creationError({ auth: 'tok-SECRET-5f9c2e' });
+    expect(error).toMatchObject({ option: 'auth' });
+    expect(`${(error as Error).message} ${(error as InvalidOptionError).received}`).not.toContain('tok-SECRET');
+  });
+
   it('creating a connection with bad options dials nothing and leaves no timer', () => {
     const watched = createMockServer();
     const timers = new SimulatedClock(0);
