@@ -103,13 +103,16 @@ export class Router {
     return !this.oldAnswered(channel) && this.channels?.delete(channel) === true;
   }
 
-  /** The server answered an unsubscribe, or confirmed a subscription at `seq`: a channel that has seen nothing yet resumes from there (not from a withdrawn subscribe's). */
+  /**
+   * The server answered an unsubscribe, or confirmed a subscription at `seq`: a channel that has seen nothing yet, or
+   * more than the server numbered (it numbers anew, behind), resumes from there (not from a withdrawn subscribe's).
+   */
   answered(channel: string, seq?: number): void {
     this.pending ??= new Map();
     if (seq === undefined) this.left(channel, ((this.pending.get(channel) ?? 1) - 1) & ~1); // the oldest is over
     else if (this.oldAnswered(channel)) return;
     const entry = this.channels?.get(channel);
-    if (entry && entry.lastSeq === undefined) entry.lastSeq = seq;
+    if (entry && (entry.lastSeq === undefined || seq! < entry.lastSeq)) entry.lastSeq = seq;
   }
 
   /** A subscribe of `channel` was answered: true when it was the oldest unsubscribed one not answered yet. */

@@ -12,7 +12,7 @@ export interface MemoryBackendOptions {
   historyMaxBytes: number;
   historyTtlMs: number;
   dedupWindowMs: number;
-  /** The time publish ids are remembered in: one that never goes back, so a wall clock stepped neither keeps nor forgets them early. */
+  /** The time publish ids are remembered and idle history is forgotten in: one that never goes back, so a wall clock stepped neither keeps nor forgets them early. */
   clock: Pick<Clock, 'now'>;
   /** Most remembered publish ids; the oldest are forgotten first. */
   maxDedupEntries?: number;
@@ -65,7 +65,7 @@ export class MemoryBackend implements Backend {
 
   async start(listener: BackendListener): Promise<void> {
     this.listener = listener;
-    this.sweeper = setInterval(() => this.sweep(Date.now()), Math.min(this.options.historyTtlMs, 60_000));
+    this.sweeper = setInterval(() => this.sweep(this.options.clock.now()), Math.min(this.options.historyTtlMs, 60_000));
     this.sweeper.unref();
     listener.status(true);
   }
@@ -83,9 +83,8 @@ export class MemoryBackend implements Backend {
   }
 
   async append(ch: string, input: AppendInput): Promise<AppendResult> {
-    const now = Date.now();
-    const idNow = this.options.clock.now();
-    this.forgetExpiredIds(idNow);
+    const now = this.options.clock.now();
+    this.forgetExpiredIds(now);
     const remembered = input.dedupKey === undefined ? undefined : this.dedup.get(input.dedupKey);
     if (remembered) return { outcome: 'stored', seq: remembered.seq, duplicate: true };
     if (input.charge) {
@@ -97,7 +96,7 @@ export class MemoryBackend implements Backend {
     if (input.event !== undefined) unnumbered.event = input.event;
     if (input.from !== undefined) unnumbered.from = input.from;
     const message = this.history.append(ch, unnumbered, now);
-    if (input.dedupKey !== undefined) this.dedup.set(input.dedupKey, { seq: message.seq, expiresAt: idNow + this.options.dedupWindowMs });
+    if (input.dedupKey !== undefined) this.dedup.set(input.dedupKey, { seq: message.seq, expiresAt: now + this.options.dedupWindowMs });
     this.listener?.message(ch, message);
     return { outcome: 'stored', seq: message.seq, duplicate: false };
   }
@@ -108,7 +107,7 @@ export class MemoryBackend implements Backend {
   }
 
   async read(ch: string, since: number, limit: number): Promise<HistoryRead> {
-    return this.history.read(ch, since, limit, Date.now());
+    return this.history.read(ch, since, limit, this.options.clock.now());
   }
 
   /** Messages reach the listener as they are appended. */
@@ -125,7 +124,7 @@ export class MemoryBackend implements Backend {
       return;
     }
     this.watched.delete(ch);
-    this.history.unwatched(ch, Date.now());
+    this.history.unwatched(ch, this.options.clock.now());
   }
 
   async signalChannel(ch: string, signal: ChannelSignal): Promise<void> {
@@ -225,7 +224,7 @@ export class MemoryBackend implements Backend {
 
   private sweep(now: number): void {
     this.history.sweep(now);
-    this.forgetExpiredIds(this.options.clock.now());
+    this.forgetExpiredIds(now);
   }
 
   async close(): Promise<void> {

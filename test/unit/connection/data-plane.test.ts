@@ -571,12 +571,24 @@ describe('data plane', () => {
     h.server.last!.push({ type: 'subscribed', ch: 'quiet', seq: 12 });
     h.server.last!.push({ type: 'subscribed', ch: 'busy', seq: 30 });
     h.server.last!.push({ type: 'message', ch: 'busy', seq: 31, data: 31 });
-    h.server.last!.push({ type: 'subscribed', ch: 'busy', seq: 30 });
     h.server.last!.push({ type: 'subscribed', ch: 'nobody', seq: 7 });
     expect(await resubscribed(h)).toEqual([
       { type: 'subscribe', ch: 'quiet', since: 12 },
       { type: 'subscribe', ch: 'busy', since: 31 },
     ]);
+  });
+
+  it('a resume answered with a subscribed seq below the one sent (the server numbers anew, behind it) delivers the messages numbered after that seq', async () => {
+    const h = harness({ reconnect: { baseMs: 100, capMs: 100, jitter: 0 } });
+    const got: unknown[] = [];
+    h.connection.subscribe('feed', (data) => got.push(data));
+    await h.connect();
+    h.server.last!.push({ type: 'message', ch: 'feed', seq: 500, data: 'old' });
+    expect(await resubscribed(h)).toEqual([{ type: 'subscribe', ch: 'feed', since: 500 }]);
+    h.server.last!.push({ type: 'subscribed', ch: 'feed', seq: 7 });
+    h.server.last!.push({ type: 'message', ch: 'feed', seq: 8, data: 'new' });
+    expect(got).toEqual(['old', 'new']);
+    expect(await resubscribed(h)).toEqual([{ type: 'subscribe', ch: 'feed', since: 8 }]);
   });
 
   it.each(['1e400', '-3', '2.5'])('a message whose seq is %s is not taken as the resume point: the channel resumes as if it had seen none', async (seq) => {

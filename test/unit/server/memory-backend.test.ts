@@ -8,13 +8,13 @@ const DEDUP_WINDOW_MS = 10_000;
 const HISTORY_TTL_MS = 30_000;
 
 /** A started memory backend on the fake clock, and what it told its listener. */
-async function started(maxDedupEntries?: number, historyMaxBytes = 1_000_000) {
+async function started(maxDedupEntries?: number, historyMaxBytes = 1_000_000, clock: { now(): number } = Date) {
   const backend = new MemoryBackend({
     retention: new RetentionRules([], { size: 100, maxBytes: 100_000 }),
     historyMaxBytes,
     historyTtlMs: HISTORY_TTL_MS,
     dedupWindowMs: DEDUP_WINDOW_MS,
-    clock: Date,
+    clock,
     ...(maxDedupEntries === undefined ? {} : { maxDedupEntries }),
     buckets: new LimitTable(Date, 100),
   });
@@ -133,6 +133,39 @@ describe('MemoryBackend: watches and presence', () => {
     expect(await backend.read('chat:a', 0, 10)).toEqual(before);
     await vi.advanceTimersByTimeAsync(2 * HISTORY_TTL_MS);
     expect((await backend.read('chat:a', 0, 10)).entries).toEqual([]);
+  });
+
+  it('keeps idle history for historyTtlMs of the node clock, however far the wall clock is stepped forward', async () => {
+    let stepped = 0;
+    const { backend, publish } = await started(undefined, undefined, { now: () => Date.now() - stepped });
+    await publish('k');
+    await vi.advanceTimersByTimeAsync(HISTORY_TTL_MS / 2);
+    stepped += 3_600_000;
+    vi.setSystemTime(Date.now() + 3_600_000);
+    await vi.advanceTimersByTimeAsync(HISTORY_TTL_MS / 2);
+    expect((await backend.read('chat:a', 0, 10)).entries).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(2 * HISTORY_TTL_MS);
+    expect(backend.sizes()).toMatchObject({ historyChannels: 0, retainedMessages: 0 });
+  });
+
+  it('forgets idle history published to after the wall clock was stepped forward, historyTtlMs of the node clock later', async () => {
+    let stepped = 0;
+    const { backend, publish } = await started(undefined, undefined, { now: () => Date.now() - stepped });
+    stepped += 3_600_000;
+    vi.setSystemTime(Date.now() + 3_600_000);
+    await publish('k');
+    await vi.advanceTimersByTimeAsync(2 * HISTORY_TTL_MS);
+    expect(backend.sizes()).toMatchObject({ historyChannels: 0, retainedMessages: 0 });
+  });
+
+  it('forgets idle history after historyTtlMs of the node clock, though the wall clock was stepped back', async () => {
+    let stepped = 0;
+    const { backend, publish } = await started(undefined, undefined, { now: () => Date.now() - stepped });
+    await publish('k');
+    stepped -= 3_600_000;
+    vi.setSystemTime(Date.now() - 3_600_000);
+    await vi.advanceTimersByTimeAsync(2 * HISTORY_TTL_MS);
+    expect(backend.sizes()).toMatchObject({ historyChannels: 0, retainedMessages: 0 });
   });
 
   it('forgets a channel without messages once its last watch goes, when watched channels kept the history past its bound', async () => {
