@@ -121,7 +121,8 @@ export class MockSocket implements WebSocketLike {
    * reason of more than 123 UTF-8 bytes.
    */
   close(code?: number, reason?: string): void {
-    const sent = code === undefined ? undefined : clampToUnsignedShort(code);
+    // a reason travels only after a code: without one, a browser sends 1000 with it
+    const sent = code === undefined ? (reason === undefined || String(reason) === '' ? undefined : 1000) : clampToUnsignedShort(code);
     if (sent !== undefined && sent !== 1000 && (sent < 3000 || sent > 4999)) {
       throw new DOMException(`The close code must be either 1000, or between 3000 and 4999. ${code} is neither.`, 'InvalidAccessError');
     }

@@ -57,6 +57,7 @@ export class SimulatedClock implements Clock {
    * Moves time forward by `ms` (a finite number ≥ 0), firing every timer that falls due, in order (including
    * timers they schedule). Time never goes back: an `advance()` from inside a timer that went further is kept;
    * a `jump()` from inside a timer moves the end of the advance with it, as between two advances.
+   * A timer that throws does not stop the others: the first error is rethrown once time has moved.
    * Throws when more than 10,000 timers set with no delay fire at one instant (timers that keep setting
    * themselves again at 0 ms would hold time there for ever).
    */
@@ -66,6 +67,7 @@ export class SimulatedClock implements Clock {
     const jumpedBefore = this.jumped;
     const end = () => target + (this.jumped - jumpedBefore);
     let immediate = 0;
+    let failure: { error: unknown } | undefined;
     for (;;) {
       const due = this.earliestDue(end());
       if (!due) break;
@@ -76,9 +78,15 @@ export class SimulatedClock implements Clock {
       } else if (due.at === due.from && ++immediate > MAX_IMMEDIATE_TIMERS) {
         throw new Error(`More than ${MAX_IMMEDIATE_TIMERS} timers set with no delay fire at ${this.current} ms: a timer keeps setting another at 0 ms, and time cannot move`);
       }
-      due.fn();
+      try {
+        due.fn();
+      } catch (error) {
+        // as on a host clock, the timers due after it still fire; the first error is rethrown at the end
+        failure ??= { error };
+      }
     }
     this.current = Math.max(this.current, end());
+    if (failure) throw failure.error;
   }
 
   /**

@@ -271,6 +271,15 @@ describe('MockSocket.close validation', () => {
     expect(events).toEqual([`close ${code}`]);
     expect(socket.closedByClient).toEqual({ code, reason });
   });
+  it('close() with a reason and no code closes with 1000 and the reason, as a browser does (a reason travels only after a code)', async () => {
+    const { socket, ws } = await dial();
+    const closes: unknown[] = [];
+    ws.onclose = (event) => closes.push({ code: event.code, reason: event.reason });
+    ws.close(undefined, 'bye');
+    await settle();
+    expect(closes).toEqual([{ code: 1000, reason: 'bye' }]);
+    expect(socket.closedByClient).toEqual({ code: 1000, reason: 'bye' });
+  });
 });
 
 describe('MockSocket.drop', () => {

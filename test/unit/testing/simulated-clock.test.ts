@@ -152,4 +152,17 @@ describe('SimulatedClock', () => {
     expect(fired).toBe(true);
     expect(clock.now()).toBe(1_000 + MAX_TIMER_MS);
   });
+
+  it('advance() past a timer that throws still fires the timers due after it and ends at its target, then rethrows', () => {
+    const clock = new SimulatedClock(0);
+    const fired: number[] = [];
+    clock.setTimeout(() => {
+      throw new Error('boom');
+    }, 10);
+    clock.setTimeout(() => fired.push(clock.now()), 20);
+    expect(() => clock.advance(100)).toThrow('boom');
+    expect(fired).toEqual([20]);
+    expect(clock.now()).toBe(100);
+    expect(clock.pending).toBe(0);
+  });
 });
