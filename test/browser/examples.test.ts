@@ -78,6 +78,22 @@ describe('example apps in Chromium', () => {
       expect(feeds.filter((feed) => !timeline.includes(`${feed} → reconnecting`))).toEqual([]);
       expect(feeds.filter((feed) => !timeline.includes(`${feed} → connected`))).toEqual([]);
     });
+
+    it('react-dashboard: at 320 px wide the page fits the screen after a restart, its timeline included', async () => {
+      const statuses = () => page.$$eval('[data-feed]', (cards) => cards.map((card) => card.getAttribute('data-status')));
+      await page.setViewportSize({ width: 320, height: 800 });
+      await page.click('#restart');
+      await waitFor(statuses, (s) => s.some((status) => status !== 'connected'), 5_000, 'the restart seen');
+      await waitFor(statuses, (s) => s.every((status) => status === 'connected'), 20_000, 'all back');
+      await page.screenshot({ path: join(artifacts, 'react-dashboard-320.png'), fullPage: true });
+      const fit = await page.evaluate(() => ({
+        scrollWidth: document.documentElement.scrollWidth,
+        timelineInView: document.querySelector('.timeline')!.getBoundingClientRect().right <= 320,
+        recoveryShown: (document.querySelector('.timeline')!.textContent ?? '').includes('→ reconnecting'),
+      }));
+      expect(fit).toEqual({ scrollWidth: 320, timelineInView: true, recoveryShown: true });
+      await page.setViewportSize({ width: 1200, height: 800 });
+    });
   });
 
   describe('vue-chat', () => {
@@ -184,6 +200,23 @@ describe('example apps in Chromium', () => {
       expect(fit).toEqual({ scrollWidth: 375, sendInView: true });
       await expect.poll(() => alice.getByRole('textbox', { name: 'Message' }).count()).toBe(1);
       await alice.screenshot({ path: join(artifacts, 'vue-chat-375.png') });
+    });
+
+    it('vue-chat: while the browser is offline the status badge shows the connection down, not merely waiting', async () => {
+      const badge = () => alice.$eval('[data-testid=status]', (el) => ({ text: el.textContent, background: getComputedStyle(el).backgroundColor }));
+      await waitFor(badge, (b) => b.text === 'connected', 10_000, 'connected');
+      const ok = (await badge()).background;
+      await alice.context().setOffline(true);
+      try {
+        await waitFor(badge, (b) => b.text === 'offline', 5_000, 'offline shown');
+        await alice.screenshot({ path: join(artifacts, 'vue-chat-offline.png') });
+        // The dashboard's red for a connection that is down, not the amber of one on its way.
+        expect((await badge()).background).toBe('rgb(254, 226, 226)');
+      } finally {
+        await alice.context().setOffline(false);
+      }
+      await waitFor(badge, (b) => b.text === 'connected' && b.background === ok, 10_000, 'connected again, shown ok');
+      await waitFor(() => members(alice), (m) => m.join() === 'alice,bob', 10_000, 'presence back');
     });
 
     it('vue-chat: a page that is closed leaves the presence of the others', async () => {
