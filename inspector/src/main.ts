@@ -230,7 +230,7 @@ function renderHeader(): void {
   if (now - rate.at >= 1_000) {
     rate = { at: now, entries: store.lastSeq, perSec: ((store.lastSeq - rate.entries) * 1_000) / (now - rate.at) };
   }
-  const actors = mode.kind === 'file' ? `${counted(store.live, 'actor')} running at the end` : `${count(store.live)} live ${store.live === 1 ? 'actor' : 'actors'}`;
+  const actors = mode.kind === 'file' ? `${counted(store.live, 'actor')} running at the end` : counted(store.live, 'live actor');
   const perSec = mode.kind === 'file' ? '' : ` · ${count(Math.round(rate.perSec))}/s`;
   $('counts').textContent = `${actors} · ${counted(store.lastSeq + 1, 'event')}${perSec}${store.droppedUpstream > 0 ? ` · ${count(store.droppedUpstream)} dropped by the server` : ''}${store.trimmed > 0 ? ` · oldest ${count(store.trimmed)} let go` : ''}${queue.rejected > 0 ? ` · ${count(queue.rejected)} unreadable left out` : ''}`;
   const perf = $('perf');

@@ -34,8 +34,8 @@ export interface PlainProtocolOptions {
   authFrame?: (token: string) => OutgoingFrame;
 }
 
-const isBinary = (data: unknown): data is ArrayBufferLike | ArrayBufferView =>
-  data instanceof ArrayBuffer || ArrayBuffer.isView(data) || (typeof SharedArrayBuffer !== 'undefined' && data instanceof SharedArrayBuffer);
+const isBuffer = (data: unknown): data is ArrayBuffer | SharedArrayBuffer =>
+  data instanceof ArrayBuffer || (typeof SharedArrayBuffer !== 'undefined' && data instanceof SharedArrayBuffer);
 
 function checkOptions(options: unknown): PlainProtocolOptions {
   if (options === undefined) return {};
@@ -93,7 +93,7 @@ export function plainProtocol(options?: PlainProtocolOptions): ProtocolAdapter {
       if (typeof data === 'string') return data;
       // a copy, as a browser's send() makes: the app may reuse its buffer while the message waits
       if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
-      if (isBinary(data)) return new Uint8Array(data as ArrayBuffer).slice().buffer;
+      if (isBuffer(data)) return new Uint8Array(data as ArrayBuffer).slice().buffer;
       const text = JSON.stringify(data) as string | undefined;
       if (text === undefined) throw new TypeError(`A ${typeof data} has no JSON text`);
       return text;
