@@ -52,7 +52,7 @@ const shown = (raw: string | undefined) => (raw === undefined ? 'nothing' : JSON
 /** The whole number `raw` given to `flag`, from `min` to `max`. */
 export function wholeNumber(flag: string, raw: string | undefined, min: number, max: number): number {
   const n = Number(raw);
-  if (raw === undefined || raw.trim() === '' || !Number.isInteger(n) || n < min || n > max) {
+  if (!/^\d+$/.test(raw ?? '') || n < min || n > max) {
     throw new UsageError(`${flag} expects a whole number from ${min} to ${max}, got ${shown(raw)}`);
   }
   return n;

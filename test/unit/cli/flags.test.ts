@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { flags, redisAddress, UsageError } from '../../../src/cli/flags.js';
+import { flags, redisAddress, UsageError, wholeNumber } from '../../../src/cli/flags.js';
 
 /** Reads `argv` as a command would that knows `--port <n>` and the switch `--quiet`, and stops at `--help`. */
 function read(argv: readonly string[]): Array<[string, string | undefined]> | 'help' {
@@ -35,6 +35,16 @@ describe('command-line flags', () => {
       ['--port', undefined],
       ['--quiet', undefined],
     ]);
+  });
+});
+
+describe('a whole number given to a flag', () => {
+  it('takes decimal digits only, as written', () => {
+    expect(wholeNumber('--port', '8080', 0, 65_535)).toBe(8080);
+    expect(wholeNumber('--port', '0', 0, 65_535)).toBe(0);
+    for (const raw of ['0x50', '1e3', '8080.0', '+80', ' 80', '80 ', '0b1010', '0o17', '1_000']) {
+      expect(() => wholeNumber('--port', raw, 0, 65_535)).toThrow(new UsageError(`--port expects a whole number from 0 to 65535, got ${JSON.stringify(raw)}`));
+    }
   });
 });
 
