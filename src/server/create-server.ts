@@ -156,7 +156,9 @@ async function start(options: ResolvedServerOptions): Promise<SocketchartServer>
     httpServer.on('connection', (socket: Socket) => handshakes.opened(socket, handshakes.size < Math.max(1, options.maxConnections - connections.size - upgrades.pending())));
     httpServer.on('request', (request: IncomingMessage, response: ServerResponse) => {
       handshakes.watch(request.socket);
-      response.once('finish', () => handshakes.watch(request.socket));
+      response.once('finish', () => {
+        if (!upgraded.has(request.socket)) handshakes.watch(request.socket);
+      });
     });
   }
 

@@ -123,6 +123,26 @@ describe('slow handshakes: bounded in time, and counted against maxConnections',
     expect([...afterHandshake]).toEqual([0x8a, 0x00]);
   });
 
+  it('keeps past handshakeTimeoutMs the WebSocket a request pipelined behind an answered /healthz opened', async () => {
+    const server = await startServer({ handshakeTimeoutMs: 200 });
+    servers.push(server);
+    const socket = connect({ port: server.address()!.port, host: '127.0.0.1' });
+    socket.on('error', () => undefined);
+    let received = Buffer.alloc(0);
+    socket.on('data', (chunk: Buffer) => (received = Buffer.concat([received, chunk])));
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    const upgrade = 'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n';
+    socket.write(`GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n${upgrade}`);
+    await until(() => /HTTP\/1\.1 101 [^]*\r\n\r\n$/.test(received.toString('latin1')), 3000, 'the 101');
+    const handshake = received.length;
+    await delay(400);
+    socket.write(Buffer.from([0x89, 0x80, 1, 2, 3, 4])); // a masked ping, no payload
+    await until(() => received.length >= handshake + 2 || socket.destroyed, 3000, 'an answer to the ping');
+    const afterHandshake = received.subarray(handshake);
+    socket.destroy();
+    expect([...afterHandshake]).toEqual([0x8a, 0x00]);
+  });
+
   it('counts handshakes in progress against maxConnections, and accepts again once they are gone', async () => {
     const server = await startServer({ handshakeTimeoutMs: 400, maxConnections: 2 });
     servers.push(server);
