@@ -110,8 +110,8 @@ class WebStorageMessageStore implements WebStorageStore {
   readonly #owner: Owner;
   /** This store's messages: put by it, or taken over by its `load()`. */
   readonly #messages = new Map<string, Sequenced>();
-  /** Keys of the other messages under the prefix, as last read: a `delete` of one removes it. */
-  readonly #others = new Set<string>();
+  /** Keys of the other messages under the prefix, as last read, with their put order: a `delete` of one removes it, a `put` takes its place. */
+  readonly #others = new Map<string, number>();
   /** Keys of the messages present in the storage. */
   readonly #written = new Set<string>();
   readonly #changed = new Set<string>();
@@ -141,7 +141,8 @@ class WebStorageMessageStore implements WebStorageStore {
 
   put(message: StoredMessage): void {
     this.#readOnce();
-    const seq = this.#messages.get(message.key)?.seq ?? this.#nextSeq++;
+    const seq = this.#messages.get(message.key)?.seq ?? this.#others.get(message.key) ?? this.#nextSeq++;
+    this.#others.delete(message.key);
     this.#messages.set(message.key, { seq, message });
     this.#change(message.key);
   }
@@ -226,7 +227,7 @@ class WebStorageMessageStore implements WebStorageStore {
         this.#written.add(key);
         this.#nextSeq = Math.max(this.#nextSeq, entry.seq + 1);
         if (!gone(entry.owner)) {
-          this.#others.add(key);
+          this.#others.set(key, entry.seq);
           continue;
         }
         this.#messages.set(key, { seq: entry.seq, message: entry.message });

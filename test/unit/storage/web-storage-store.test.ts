@@ -238,6 +238,23 @@ it('keeps put order across restarts with many messages of the same sentAt', asyn
   expect(keysOf(await webStorageStore({ storage }).load())).toEqual(keys);
 });
 
+it('a put before load() replacing a message an earlier run left keeps that message\'s place, and one deleted and put again goes last', async () => {
+  const storage = new MapStorage();
+  let store = webStorageStore({ storage });
+  store.put(message('a'));
+  store.put(message('b'));
+  store.close();
+  store = webStorageStore({ storage });
+  store.put(message('a', 1_000, { frame: 'again' }));
+  store.close();
+  expect(keysOf(await webStorageStore({ storage }).load())).toEqual(['a', 'b']);
+  store = webStorageStore({ storage });
+  store.delete('a');
+  store.put(message('a'));
+  store.close();
+  expect(keysOf(await webStorageStore({ storage }).load())).toEqual(['b', 'a']);
+});
+
 it('an entry whose put order is too large to count on from: the store numbers them again, and what is put afterwards survives a reload, in order', async () => {
   const storage = new MapStorage();
   storage.setItem('socketchart:outbox:old', JSON.stringify({ seq: Number.MAX_SAFE_INTEGER, message: message('old', 1_000) }));
