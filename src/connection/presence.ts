@@ -430,20 +430,23 @@ export class PresenceSession {
   /** The link is up: what waited is written, channels joined are joined again, watched ones listed again, typing said again. */
   private resume(): void {
     const protocol = this.protocol();
-    /** Channels with a join waiting (it stands in for the rejoin), and with a join or a list waiting (either lists the members). */
-    const joining = new Set<string>();
+    /** Channels with a join or a list waiting (either lists the members). */
     const listing = new Set<string>();
+    // a join waiting stands in for the rejoin; the rejoin goes before what waits (a list then lists this user)
+    for (const [channel, meta] of this.joined) {
+      if (!this.requests.get(channel)?.some((r) => r.action === 'join')) {
+        this.own(channel, 'join', meta);
+        const queue = this.requests.get(channel)!;
+        queue.unshift(queue.pop()!);
+      }
+      listing.add(channel);
+    }
     for (const [channel, queue] of [...this.requests]) {
       for (const request of [...queue]) {
-        if (request.action === 'join') joining.add(channel);
         request.rejoin = !!request.again;
         if (request.action !== 'leave') listing.add(channel);
         if (!request.written) this.writeRequest(channel, request);
       }
-    }
-    for (const [channel, meta] of this.joined) {
-      if (!joining.has(channel)) this.own(channel, 'join', meta);
-      listing.add(channel);
     }
     for (const channel of this.watched.keys()) {
       if (!listing.has(channel)) this.own(channel, 'list');

@@ -316,6 +316,34 @@ describe('presence: rejoin after reconnect', () => {
   });
 });
 
+describe('presence: a list() made while the link is down, on a channel joined', () => {
+  it('is answered after the rejoin: it lists this user, and members() never loses them meanwhile', async () => {
+    const h = harness({ reconnect: { baseMs: 100, capMs: 100, jitter: 0 }, heartbeat: false });
+    // as the reference server: a socket's presence goes with it; a new socket is a member once it joins
+    const joinedOn = new Set<unknown>();
+    h.server.onFrame = (socket, frame) => {
+      const json = frame.json;
+      if (json?.type !== 'presence') return;
+      if (json.action === 'join') joinedOn.add(socket);
+      if (json.action === 'leave') joinedOn.delete(socket);
+      socket.push({ type: 'presence_state', ch: json.ch, members: [{ userId: 'bob' }, ...(joinedOn.has(socket) ? [{ userId: 'me' }] : [])] });
+    };
+    await h.connect();
+    await h.connection.presence.join('chat:a');
+    const leaves: string[] = [];
+    h.connection.on('presence', (change) => leaves.push(...change.leaves.map((m) => m.userId)));
+    h.server.last!.drop();
+    await h.settle();
+    const listed = h.connection.presence.list('chat:a');
+    await h.advance(100);
+    await h.settle();
+    expect(h.connection.status).toBe('connected');
+    expect((await listed).map((m) => m.userId)).toEqual(['bob', 'me']);
+    expect(h.connection.presence.members('chat:a').map((m) => m.userId)).toEqual(['bob', 'me']);
+    expect(leaves).toEqual([]);
+  });
+});
+
 describe('presence.join() on a closed connection', () => {
   it('rejects with CLOSED and is not remembered: nothing is joined when the connection starts again', async () => {
     const h = harness({ heartbeat: false });
