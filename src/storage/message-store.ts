@@ -11,7 +11,7 @@ export interface StoredMessage {
   readonly channel?: string;
   /** Queue priority it was sent with. */
   readonly priority: 'critical' | 'high' | 'normal' | 'low';
-  /** Wall-clock time (epoch ms) after which the message is dropped; absent for no limit. */
+  /** `sentAt` plus the time to live it was sent with: the time (epoch ms) after which it is dropped; absent for no limit. */
   readonly expiresAt?: number;
   /** Sent with `ack: true`: it is kept until the server acknowledges it. */
   readonly ack: boolean;

@@ -52,8 +52,7 @@ export class Outbox {
   keepUntil(settled: Promise<unknown>, frame: OutgoingFrame, options: KeepOptions): void {
     if (typeof frame !== 'string') return;
     const key = options.key ?? `${this.prefix}-${++this.keys}`;
-    const now = this.clock.now();
-    this.sentAt = Math.max(this.sentAt, now);
+    this.sentAt = Math.max(this.sentAt, this.clock.now());
     if (this.own) this.own = this.own.size < MAX_OWN_KEYS ? this.own.add(key) : null;
     const message: StoredMessage = {
       key,
@@ -62,7 +61,7 @@ export class Outbox {
       ack: options.ack,
       sentAt: this.sentAt,
       ...(options.channel === undefined ? {} : { channel: options.channel }),
-      ...(options.ttlMs !== undefined && options.ttlMs > 0 ? { expiresAt: now + options.ttlMs } : {}),
+      ...(options.ttlMs !== undefined && options.ttlMs > 0 ? { expiresAt: this.sentAt + options.ttlMs } : {}),
     };
     if (this.write('keep', () => this.store.put(message))) this.forgetWhenSettled(key, settled);
   }

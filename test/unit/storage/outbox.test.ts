@@ -46,10 +46,11 @@ it('messages restored after a restart keep the order they were sent in, though t
   const wall = first.clock.now.bind(first.clock);
   first.clock.now = () => wall() - 5_000; // NTP steps the wall clock back 5 s
   void first.connection.send('two', { channel: 'c', ttl: 60_000 }).catch(() => {});
-  const sentAt = first.clock.now();
   await first.settle();
-  // its time to live still runs on the wall clock that checks it when restored
-  expect(store.load().find((m) => m.frame.includes('two'))?.expiresAt).toBe(sentAt + 60_000);
+  // its time to live counts from its send time, which the step back did not move back
+  const [one, two] = store.load();
+  expect(two?.sentAt).toBe(one?.sentAt);
+  expect(two?.expiresAt).toBe(two!.sentAt + 60_000);
   const left = memoryStore();
   for (const message of store.load()) left.put(message);
   first.connection.dispose();
@@ -58,5 +59,30 @@ it('messages restored after a restart keep the order they were sent in, though t
   await second.connect();
   await second.settle();
   await second.advance(100);
+  expect(publishes(second.server.last)).toEqual(['one', 'two']);
+});
+
+it('a message sent after the wall clock stepped back is restored while its time to live lasts, not dropped as expired', async () => {
+  const store = memoryStore();
+  const first = harness({ heartbeat: false, persistence: { store } });
+  void first.connection.send('one', { channel: 'c' }).catch(() => {});
+  const wall = first.clock.now.bind(first.clock);
+  first.clock.now = () => wall() - 5_000; // NTP steps the wall clock back 5 s
+  void first.connection.send('two', { channel: 'c', ttl: 3_000 }).catch(() => {});
+  await first.settle();
+  const left = memoryStore();
+  for (const message of store.load()) left.put(message);
+  first.connection.dispose();
+
+  // the app starts again 1 s after 'two' was sent, on the stepped-back clock
+  const second = harness({ heartbeat: false, persistence: { store: left } });
+  const restart = second.clock.now.bind(second.clock);
+  second.clock.now = () => restart() - 4_000;
+  const restored: unknown[] = [];
+  second.connection.on('restored', (info) => restored.push(info));
+  await second.connect();
+  await second.settle();
+  await second.advance(100);
+  expect(restored).toEqual([{ messages: 2, expired: 0 }]);
   expect(publishes(second.server.last)).toEqual(['one', 'two']);
 });
