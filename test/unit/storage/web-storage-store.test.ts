@@ -238,7 +238,7 @@ it('keeps put order across restarts with many messages of the same sentAt', asyn
   expect(keysOf(await webStorageStore({ storage }).load())).toEqual(keys);
 });
 
-it('a put before load() replacing a message an earlier run left keeps that message\'s place, and one deleted and put again goes last', async () => {
+it('a put before load() replacing a message an earlier run left keeps that message\'s place, and one deleted and put again goes last, also one replaced first', async () => {
   const storage = new MapStorage();
   let store = webStorageStore({ storage });
   store.put(message('a'));
@@ -253,6 +253,12 @@ it('a put before load() replacing a message an earlier run left keeps that messa
   store.put(message('a'));
   store.close();
   expect(keysOf(await webStorageStore({ storage }).load())).toEqual(['b', 'a']);
+  store = webStorageStore({ storage });
+  store.put(message('b', 1_000, { frame: 'again' }));
+  store.delete('b');
+  store.put(message('b'));
+  store.close();
+  expect(keysOf(await webStorageStore({ storage }).load())).toEqual(['a', 'b']);
 });
 
 it('an entry whose put order is too large to count on from: the store numbers them again, and what is put afterwards survives a reload, in order', async () => {
