@@ -205,6 +205,7 @@ class FileMessageStore implements FileStore {
     mkdirSync(dirname(this.#path), { recursive: true });
     const fd = openSync(this.#path, 'a+');
     try {
+      if (this.#fsync) syncDirectory(this.#path);
       const stats = fstatSync(fd, { bigint: true });
       this.#file = fileId(stats);
       const size = Number(stats.size);
@@ -249,9 +250,25 @@ class FileMessageStore implements FileStore {
       closeSync(fd);
     }
     renameSync(temporary, this.#path);
+    if (this.#fsync) syncDirectory(this.#path);
     this.#file = file;
     this.#logBytes = Buffer.byteLength(text);
     this.#rewrite = false;
+  }
+}
+
+/** Makes the entry of the file at `path` in its directory durable (a created or renamed file survives a power loss), where a directory can be opened (not on Windows). */
+function syncDirectory(path: string): void {
+  let fd: number;
+  try {
+    fd = openSync(dirname(path), 'r');
+  } catch {
+    return;
+  }
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeQuietly(fd);
   }
 }
 

@@ -1,8 +1,31 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { afterEach, expect, it } from 'vitest';
+import { dirname, join } from 'node:path';
+import { afterEach, expect, it, vi } from 'vitest';
 import { fileStore, type FileStoreOptions } from '../../../src/storage/file-store.js';
 import { keysOf, message, temporaryDirectory, tick, invalidOption } from './support.js';
+
+/** The fsyncs (by the path the descriptor was opened on) and renames the store makes while `on`. */
+const disk = vi.hoisted(() => ({ on: false, log: [] as string[] }));
+vi.mock('node:fs', async (importOriginal) => {
+  const fs = await importOriginal<typeof import('node:fs')>();
+  const opened = new Map<number, string>();
+  return {
+    ...fs,
+    openSync: ((...args: Parameters<typeof fs.openSync>) => {
+      const fd = fs.openSync(...args);
+      opened.set(fd, String(args[0]));
+      return fd;
+    }) as typeof fs.openSync,
+    fsyncSync: (fd: number) => {
+      if (disk.on) disk.log.push(`fsync ${opened.get(fd)}`);
+      fs.fsyncSync(fd);
+    },
+    renameSync: (from: import('node:fs').PathLike, to: import('node:fs').PathLike) => {
+      if (disk.on) disk.log.push(`rename ${String(to)}`);
+      fs.renameSync(from, to);
+    },
+  };
+});
 
 const directories: Array<{ remove(): void }> = [];
 
@@ -358,4 +381,33 @@ it('close() releases the file it appended through, and reports nothing when it w
   store.close();
   expect(openFiles()).toBe(before);
   expect(errors).toEqual([]);
+});
+
+it('with fsync, makes the log\'s directory entry durable too: when it creates the log, and after the rename of a compaction', () => {
+  const path = logPath();
+  disk.log.length = 0;
+  disk.on = true;
+  try {
+    const early = fileStore({ path, fsync: true });
+    early.put(message('a'));
+    early.put(message('b'));
+    early.delete('b');
+    early.close();
+    expect(disk.log).toContain(`fsync ${dirname(path)}`);
+    disk.log.length = 0;
+    const store = fileStore({ path, fsync: true });
+    store.load();
+    expect(disk.log.slice(disk.log.indexOf(`rename ${path}`))).toEqual([`rename ${path}`, `fsync ${dirname(path)}`]);
+    store.close();
+    disk.log.length = 0;
+    const plain = fileStore({ path });
+    plain.delete('a');
+    plain.load();
+    plain.put(message('c'));
+    plain.close();
+    expect(disk.log).toContain(`rename ${path}`);
+    expect(disk.log).not.toContain(`fsync ${dirname(path)}`);
+  } finally {
+    disk.on = false;
+  }
 });
