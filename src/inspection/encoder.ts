@@ -51,6 +51,8 @@ export class InspectionEncoder {
   private readonly systems = new WeakMap<object, string>();
   private systemCount = 0;
   private readonly live = new Map<string, WeakRef<AnyActorRef>>();
+  /** Each actor's name, from its creation: it is followed once it starts (an actor may be made and dropped unstarted, or stopped and started again). */
+  private readonly names = new WeakMap<AnyActorRef, string>();
   private readonly tracked = new Map<string, Tracked>();
   private readonly steps = new WeakMap<AnyActorRef, TakenTransition[]>();
   /** Definition text by machine config: converted once, however many actors run it. */
@@ -117,8 +119,10 @@ export class InspectionEncoder {
       }
       const record = convertInspectionEvent(event, { depthLimit: this.depthLimit, idOf: this.idOf, at, definitionOf: this.definitionOf });
       if (!record) continue;
-      if (record.type === '@xstate.actor') this.follow(ref, record);
-      else if (record.type === '@xstate.snapshot') {
+      if (record.type === '@xstate.actor') this.names.set(ref, record.name);
+      else if (record.type === '@xstate.event') {
+        if (record.event.type === 'xstate.init') this.follow(ref, record.sessionId);
+      } else if (record.type === '@xstate.snapshot') {
         const taken = this.steps.get(ref);
         if (taken) {
           record.transitions = taken;
@@ -205,16 +209,16 @@ export class InspectionEncoder {
     this.captured = [];
   }
 
-  private follow(ref: AnyActorRef, record: ActorCreated): void {
-    const id = record.sessionId;
+  private follow(ref: AnyActorRef, id: string): void {
     const status = ref.getSnapshot().status;
     if (status !== 'active') return;
     this.live.set(id, new WeakRef(ref));
     if (this.tracked.has(id)) return;
     const kind = sampledKindOf(ref);
     if (!kind) return;
-    const t: Tracked = { ref, kind, name: record.name };
-    if (kind === 'connection' && this.capture) t.stopListening = this.listen(ref, id, record.name);
+    const name = this.names.get(ref) ?? ref.id;
+    const t: Tracked = { ref, kind, name };
+    if (kind === 'connection' && this.capture) t.stopListening = this.listen(ref, id, name);
     this.tracked.set(id, t);
   }
 

@@ -44,8 +44,10 @@ export function toPlain(value: unknown, options: PlainOptions = {}): Json {
         return item;
       case 'bigint':
         return item.toString();
-      case 'function':
-        return { type: (item as { name?: string }).name ?? '' };
+      case 'function': {
+        const name = readable(() => (item as { name?: unknown }).name);
+        return { type: typeof name === 'string' ? name : '' };
+      }
       case 'undefined':
       case 'symbol':
         return undefined;
@@ -58,6 +60,7 @@ export function toPlain(value: unknown, options: PlainOptions = {}): Json {
     }
   };
   const walkObject = (object: object, depth: number): Json | undefined => {
+    if (ArrayBuffer.isView(object) || object instanceof ArrayBuffer) return `[${object.byteLength} bytes]`;
     if (readable(() => typeof (object as { toJSON?: unknown }).toJSON === 'function') === true && !(object instanceof Date)) {
       if (stack.has(object)) return '[Circular]';
       if (depth >= depthLimit) return '[Object]';
@@ -88,7 +91,6 @@ export function toPlain(value: unknown, options: PlainOptions = {}): Json {
       }
       if (object instanceof Map) return walk(Object.fromEntries(object), depth);
       if (object instanceof Set) return walk([...object], depth);
-      if (ArrayBuffer.isView(object) || object instanceof ArrayBuffer) return `[${object.byteLength} bytes]`;
       const out: { [key: string]: Json } = {};
       const keys = readable(() => Object.keys(object));
       if (keys === UNREADABLE) return keys;

@@ -197,6 +197,19 @@ describe('connectInspector()', () => {
     expect(run(events - 1).dropped).toBe(1);
   });
 
+  it('sends the state of an actor whose context holds a 1 MiB Buffer (binary as its size), leaving nothing out', () => {
+    const inspector = connectInspector({ url: 'ws://127.0.0.1:1', WebSocket: FakeInspectorSocket as never, metricsIntervalMs: false, flushMs: 60_000 });
+    cleanups.push(() => inspector.close());
+    FakeInspectorSocket.last.open();
+    const upload = createMachine({ id: 'upload', context: { chunk: Buffer.alloc(1024 * 1024) } });
+    const actor = createActor(upload, { inspect: inspector }).start();
+    cleanups.push(() => actor.stop());
+    inspector.flush();
+    expect(inspector.dropped).toBe(0);
+    const created = FakeInspectorSocket.last.records.find((record) => record.type === '@xstate.actor' && record.name === 'upload');
+    expect((created?.snapshot as { context?: unknown } | undefined)?.context).toEqual({ chunk: '[1048576 bytes]' });
+  });
+
   it('announces, on its first socket, an actor whose creation the full buffer left out', () => {
     const inspector = connectInspector({ url: 'ws://127.0.0.1:1', WebSocket: FakeInspectorSocket as never, metricsIntervalMs: false, flushMs: 60_000, maxBuffered: 2 });
     cleanups.push(() => inspector.close());

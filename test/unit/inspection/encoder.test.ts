@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createActor, createMachine, type InspectionEvent } from 'xstate';
 import { InspectionEncoder } from '../../../src/inspection/encoder.js';
 import type { ConnectionSample, InspectionRecord, MetricsSampled, PoolSample } from '../../../src/inspection/protocol.js';
-import { createConnection, createPool } from '../../../src/index.js';
+import { connectionLogic, createConnection, createPool } from '../../../src/index.js';
 import { createMockServer } from '../../../src/testing/index.js';
 import { harness } from '../../support/harness.js';
 import { until } from '../../support/until.js';
@@ -119,6 +119,17 @@ describe('InspectionEncoder', () => {
     connection.dispose();
     encoder.drain();
     expect(encoder.sampling).toBe(0);
+  });
+
+  it('neither samples nor announces a connection actor that was stopped before it ever started', () => {
+    const encoder = new InspectionEncoder();
+    const server = createMockServer();
+    const actor = createActor(connectionLogic({ url: 'ws://test.invalid/x', WebSocket: server.WebSocket, environment: false }), { inspect: (event) => encoder.next(event) });
+    actor.stop();
+    encoder.drain();
+    expect(encoder.sampling).toBe(0);
+    expect(encoder.announceLive()).toEqual([]);
+    expect(encoder.sample()).toEqual([]);
   });
 });
 

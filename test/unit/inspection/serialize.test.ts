@@ -15,6 +15,16 @@ class Lazy {
   }
 }
 
+/** A remote-call client (tRPC, Comlink…): every member is another callable proxy, and calling one makes a call. */
+const remote = (calls: string[], path: string[] = []): unknown =>
+  new Proxy(() => {}, {
+    get: (_, key) => (typeof key === 'string' ? remote(calls, [...path, key]) : undefined),
+    apply: () => {
+      calls.push(path.join('.'));
+      throw new Error(`no procedure ${path.join('.')}`);
+    },
+  });
+
 const revoked = Proxy.revocable({}, {});
 revoked.revoke();
 const awkward = {
@@ -58,10 +68,23 @@ describe('toPlain() copies', () => {
     expect(toPlain(undefined)).toBeNull();
   });
 
+  it('a function whose name is not a text (a remote-call proxy) as { type: \'\' }: plain data, and nothing of it called', () => {
+    const calls: string[] = [];
+    const named = Object.defineProperty(function f() {}, 'name', { value: 12n });
+    const plain = toPlain({ api: remote(calls), named });
+    expect(plain).toStrictEqual({ api: { type: '' }, named: { type: '' } });
+    expect(() => JSON.stringify(plain)).not.toThrow();
+    expect(calls).toEqual([]);
+  });
+
   it('dates as ISO text (an invalid one as null), errors as name and message, maps as objects, sets as arrays, binary as its size', () => {
     expect(
       toPlain({ at: new Date(0), bad: new Date(Number.NaN), error: new RangeError('too far'), map: new Map([['a', 1]]), set: new Set([1, 2]), bytes: new Uint8Array(3), buffer: new ArrayBuffer(5) }),
     ).toEqual({ at: '1970-01-01T00:00:00.000Z', bad: null, error: { name: 'RangeError', message: 'too far' }, map: { a: 1 }, set: [1, 2], bytes: '[3 bytes]', buffer: '[5 bytes]' });
+  });
+
+  it("a Node Buffer as its size, as any binary (not its toJSON()'s every byte)", () => {
+    expect(toPlain({ frame: Buffer.from('hello') })).toEqual({ frame: '[5 bytes]' });
   });
 
   it('what toJSON() gives, walked in turn', () => {
@@ -122,5 +145,22 @@ describe('connectInspector() with an actor whose context holds a throwing getter
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(uncaught.map(String)).toEqual([]);
     expect(() => inspector.flush()).not.toThrow();
+  });
+
+  it('does not crash the app, nor call anything, when a context holds a remote-call client', async () => {
+    const uncaught: unknown[] = [];
+    const onUncaught = (error: unknown) => uncaught.push(error);
+    process.prependListener('uncaughtException', onUncaught);
+    cleanups.push(() => process.off('uncaughtException', onUncaught));
+    const inspector = connectInspector({ url: `ws://127.0.0.1:${await freePort()}`, metricsIntervalMs: false, flushMs: 5 });
+    cleanups.push(() => inspector.close());
+    const calls: string[] = [];
+    const machine = createMachine({ id: 'app', context: { api: remote(calls) } });
+    const actor = createActor(machine, { inspect: inspector }).start();
+    cleanups.push(() => actor.stop());
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(uncaught.map(String)).toEqual([]);
+    expect(() => inspector.flush()).not.toThrow();
+    expect(calls).toEqual([]);
   });
 });
