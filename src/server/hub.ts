@@ -115,8 +115,10 @@ export class Hub implements BackendListener {
    */
   private readonly replayReads = new Map<string, Map<string, Promise<HistoryRead>>>();
 
-  /** Token checks in flight, each with the users `logout()` ended the sessions of since it began. */
-  private readonly tokenChecks = new Set<Set<string>>();
+  /** Token checks in flight, each with the users `logout()` ended the sessions of since it began, and why. */
+  private readonly tokenChecks = new Set<Map<string, string>>();
+  /** The logouts told since the check an identity passed began: one told before its connection attached ends it then. */
+  private readonly passedChecks = new WeakMap<Identity, Map<string, string>>();
 
   /** Set once the node shuts down: no check of typing elsewhere is made any more. */
   private closed = false;
@@ -157,16 +159,20 @@ export class Hub implements BackendListener {
     return { users: this.users.size, hubChannels: this.channels.size, subscriptions, pendingLeaves: this.pendingLeaves.size, rejoins: this.rejoins.size, heldPresence: this.heldPresence.size, typingChecks: this.typingChecks.size, tokenChecks: this.tokenChecks.size };
   }
 
-  /** The identity a token check settles with; refused when `logout()` ended its user's sessions while it ran. */
+  /**
+   * The identity a token check settles with; refused when `logout()` ended its user's sessions while it ran. Logouts
+   * are watched until its connection attaches (before the next turn of the event loop), which one told meanwhile ends.
+   */
   async unlessLoggedOut(check: Promise<Identity>): Promise<Identity> {
-    const loggedOut = new Set<string>();
+    const loggedOut = new Map<string, string>();
     this.tokenChecks.add(loggedOut);
     try {
       const identity = await check;
       if (loggedOut.has(identity.userId)) throw new AuthenticationError('logged out');
+      this.passedChecks.set(identity, loggedOut);
       return identity;
     } finally {
-      this.tokenChecks.delete(loggedOut);
+      setImmediate(() => this.tokenChecks.delete(loggedOut));
     }
   }
 
@@ -182,6 +188,13 @@ export class Hub implements BackendListener {
     let set = this.users.get(userId);
     if (!set) this.users.set(userId, (set = new Set()));
     set.add(client);
+    const loggedOut = this.passedChecks.get(client.identity);
+    if (loggedOut) this.tokenChecks.delete(loggedOut);
+    const reason = loggedOut?.get(userId);
+    if (reason !== undefined) {
+      client.closeWith(CloseCode.Unauthorized, reason, { code: ErrorCode.AUTHENTICATION_FAILED, message: reason });
+      return;
+    }
     if (!this.options.implicitChannels) return;
     for (const ch of [userChannel(userId), BROADCAST_ALL_CHANNEL]) this.addImplicit(client, ch);
   }
@@ -552,7 +565,7 @@ export class Hub implements BackendListener {
 
   globalSignal(signal: GlobalSignal): void {
     if (signal.kind !== 'logout') return;
-    for (const loggedOut of this.tokenChecks) loggedOut.add(signal.userId);
+    for (const loggedOut of this.tokenChecks) loggedOut.set(signal.userId, signal.reason);
     for (const client of [...(this.users.get(signal.userId) ?? [])]) {
       client.closeWith(CloseCode.Unauthorized, signal.reason, { code: ErrorCode.AUTHENTICATION_FAILED, message: signal.reason });
     }

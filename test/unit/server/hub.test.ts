@@ -1299,4 +1299,25 @@ describe('Hub: signals', () => {
     }
     expect(bob.socket.closedWith).toBeUndefined();
   });
+
+  it('ends a login whose token check had settled but which was not yet authenticated when its user was logged out', async () => {
+    for (let ticks = 0; ticks < 6; ticks++) {
+      let settle!: () => void;
+      const checked = new Promise<void>((resolve) => (settle = resolve));
+      const { connectPending, parts } = await node({ auth: { verify: async (token) => (await checked, { userId: token }) } });
+      const { socket, connection } = connectPending();
+      socket.receive({ type: 'auth', token: 'alice' });
+      const loggedOut = checked.then(async () => {
+        for (let tick = 0; tick < ticks; tick++) await null;
+        parts.hub.globalSignal({ kind: 'logout', userId: 'alice', reason: 'signed out' });
+      });
+      settle();
+      await loggedOut;
+      await until(() => socket.closedWith !== undefined, 1000, `the login logged out ${ticks} microtasks after its check settled ended`);
+      await connection.closed;
+      expect(socket.closedWith).toEqual({ code: 4001, reason: expect.any(String) });
+      expect(lastOfType(socket, 'error')).toMatchObject({ code: 'AUTHENTICATION_FAILED' });
+      expect(parts.hub.userConnectionCount('alice')).toBe(0);
+    }
+  });
 });
