@@ -39,6 +39,26 @@ function requestThenStall(server: SocketchartServer): Promise<{ socket: Socket; 
   });
 }
 
+/** A raw socket that writes `request` with a WebSocket upgrade pipelined behind it; `received()`: the bytes that came back so far. */
+async function pipelinedUpgrade(server: SocketchartServer, request: string): Promise<{ socket: Socket; received: () => Buffer }> {
+  const socket = connect({ port: server.address()!.port, host: '127.0.0.1' });
+  socket.on('error', () => undefined);
+  let received = Buffer.alloc(0);
+  socket.on('data', (chunk: Buffer) => (received = Buffer.concat([received, chunk])));
+  await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+  const upgrade = 'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n';
+  socket.write(`${request}${upgrade}`);
+  return { socket, received: () => received };
+}
+
+/** Pings over the WebSocket whose 101 ended at byte `handshake`, then closes the socket: the bytes that answered (a pong: 0x8a 0x00). */
+async function answerToPing(socket: Socket, received: () => Buffer, handshake: number): Promise<number[]> {
+  socket.write(Buffer.from([0x89, 0x80, 1, 2, 3, 4])); // a masked ping, no payload
+  await until(() => received().length >= handshake + 2 || socket.destroyed, 3000, 'an answer to the ping');
+  socket.destroy();
+  return [...received().subarray(handshake)];
+}
+
 describe('slow handshakes: bounded in time, and counted against maxConnections', () => {
   const servers: SocketchartServer[] = [];
   afterEach(async () => {
@@ -103,44 +123,25 @@ describe('slow handshakes: bounded in time, and counted against maxConnections',
     new Gauge({ name: 'slow_to_collect', help: 'answers when the spec says', registers: [registry], collect: () => gate });
     const server = await startServer({ handshakeTimeoutMs: 200, metrics: { registry } });
     servers.push(server);
-    const socket = connect({ port: server.address()!.port, host: '127.0.0.1' });
-    socket.on('error', () => undefined);
-    let received = Buffer.alloc(0);
-    socket.on('data', (chunk: Buffer) => (received = Buffer.concat([received, chunk])));
-    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
-    const upgrade = 'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n';
-    socket.write(`GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n${upgrade}`);
-    await until(() => received.toString('latin1').endsWith('\r\n\r\n'), 3000, 'the 101');
-    const handshake = received.length;
+    const { socket, received } = await pipelinedUpgrade(server, 'GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    await until(() => received().toString('latin1').endsWith('\r\n\r\n'), 3000, 'the 101');
+    const handshake = received().length;
     release();
     await registry.metrics();
     await delay(400);
-    socket.write(Buffer.from([0x89, 0x80, 1, 2, 3, 4])); // a masked ping, no payload
-    await until(() => received.length >= handshake + 2 || socket.destroyed, 3000, 'an answer to the ping');
-    const afterHandshake = received.subarray(handshake);
-    socket.destroy();
-    expect(received.subarray(0, handshake).toString('latin1')).toMatch(/^HTTP\/1\.1 101 /);
-    expect([...afterHandshake]).toEqual([0x8a, 0x00]);
+    const answer = await answerToPing(socket, received, handshake);
+    expect(received().subarray(0, handshake).toString('latin1')).toMatch(/^HTTP\/1\.1 101 /);
+    expect(answer).toEqual([0x8a, 0x00]);
   });
 
   it('keeps past handshakeTimeoutMs the WebSocket a request pipelined behind an answered /healthz opened', async () => {
     const server = await startServer({ handshakeTimeoutMs: 200 });
     servers.push(server);
-    const socket = connect({ port: server.address()!.port, host: '127.0.0.1' });
-    socket.on('error', () => undefined);
-    let received = Buffer.alloc(0);
-    socket.on('data', (chunk: Buffer) => (received = Buffer.concat([received, chunk])));
-    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
-    const upgrade = 'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n';
-    socket.write(`GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n${upgrade}`);
-    await until(() => /HTTP\/1\.1 101 [^]*\r\n\r\n$/.test(received.toString('latin1')), 3000, 'the 101');
-    const handshake = received.length;
+    const { socket, received } = await pipelinedUpgrade(server, 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    await until(() => /HTTP\/1\.1 101 [^]*\r\n\r\n$/.test(received().toString('latin1')), 3000, 'the 101');
+    const handshake = received().length;
     await delay(400);
-    socket.write(Buffer.from([0x89, 0x80, 1, 2, 3, 4])); // a masked ping, no payload
-    await until(() => received.length >= handshake + 2 || socket.destroyed, 3000, 'an answer to the ping');
-    const afterHandshake = received.subarray(handshake);
-    socket.destroy();
-    expect([...afterHandshake]).toEqual([0x8a, 0x00]);
+    expect(await answerToPing(socket, received, handshake)).toEqual([0x8a, 0x00]);
   });
 
   it('counts handshakes in progress against maxConnections, and accepts again once they are gone', async () => {

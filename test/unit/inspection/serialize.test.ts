@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { assign, createActor, createMachine } from 'xstate';
+import { assign, createActor, createMachine, type AnyActor, type AnyStateMachine } from 'xstate';
 import { connectInspector } from '../../../src/index.node.js';
 import { toPlain } from '../../../src/inspection/serialize.js';
 import { freePort } from '../../support/ports.js';
@@ -126,40 +126,37 @@ describe('toPlain() copies', () => {
   });
 });
 
+/** Runs `machine` under an inspector that flushes every 5 ms, `act` on it, for 50 ms: the exceptions that reached the process meanwhile. */
+async function uncaughtWhileInspected(machine: AnyStateMachine, act: (actor: AnyActor) => void = () => {}): Promise<{ uncaught: string[]; inspector: ReturnType<typeof connectInspector> }> {
+  const uncaught: unknown[] = [];
+  const onUncaught = (error: unknown) => uncaught.push(error);
+  process.prependListener('uncaughtException', onUncaught);
+  cleanups.push(() => process.off('uncaughtException', onUncaught));
+  const inspector = connectInspector({ url: `ws://127.0.0.1:${await freePort()}`, metricsIntervalMs: false, flushMs: 5 });
+  cleanups.push(() => inspector.close());
+  const actor = createActor(machine, { inspect: inspector }).start();
+  cleanups.push(() => actor.stop());
+  act(actor);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  return { uncaught: uncaught.map(String), inspector };
+}
+
 describe('connectInspector() with an actor whose context holds a throwing getter', () => {
   it('does not crash the app from its flush timer', async () => {
-    const uncaught: unknown[] = [];
-    const onUncaught = (error: unknown) => uncaught.push(error);
-    process.prependListener('uncaughtException', onUncaught);
-    cleanups.push(() => process.off('uncaughtException', onUncaught));
-    const inspector = connectInspector({ url: `ws://127.0.0.1:${await freePort()}`, metricsIntervalMs: false, flushMs: 5 });
-    cleanups.push(() => inspector.close());
     const machine = createMachine({
       id: 'form',
       context: { field: {} as object },
       on: { load: { actions: assign({ field: () => awkward.getter }) } },
     });
-    const actor = createActor(machine, { inspect: inspector }).start();
-    cleanups.push(() => actor.stop());
-    actor.send({ type: 'load' });
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(uncaught.map(String)).toEqual([]);
+    const { uncaught, inspector } = await uncaughtWhileInspected(machine, (actor) => actor.send({ type: 'load' }));
+    expect(uncaught).toEqual([]);
     expect(() => inspector.flush()).not.toThrow();
   });
 
   it('does not crash the app, nor call anything, when a context holds a remote-call client', async () => {
-    const uncaught: unknown[] = [];
-    const onUncaught = (error: unknown) => uncaught.push(error);
-    process.prependListener('uncaughtException', onUncaught);
-    cleanups.push(() => process.off('uncaughtException', onUncaught));
-    const inspector = connectInspector({ url: `ws://127.0.0.1:${await freePort()}`, metricsIntervalMs: false, flushMs: 5 });
-    cleanups.push(() => inspector.close());
     const calls: string[] = [];
-    const machine = createMachine({ id: 'app', context: { api: remote(calls) } });
-    const actor = createActor(machine, { inspect: inspector }).start();
-    cleanups.push(() => actor.stop());
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(uncaught.map(String)).toEqual([]);
+    const { uncaught, inspector } = await uncaughtWhileInspected(createMachine({ id: 'app', context: { api: remote(calls) } }));
+    expect(uncaught).toEqual([]);
     expect(() => inspector.flush()).not.toThrow();
     expect(calls).toEqual([]);
   });
