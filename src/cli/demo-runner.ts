@@ -124,6 +124,7 @@ class Demo {
 
   /** Runs the demo, prints its report and resolves with the exit code; rejects if it cannot start, once what it started is closed. */
   async run(): Promise<number> {
+    process.stdout.on('error', () => this.outputClosed());
     try {
       await this.start();
     } catch (error) {
@@ -191,6 +192,12 @@ class Demo {
   private interrupt(): void {
     this.interrupted = true;
     this.report();
+    this.wakeOnInterrupt();
+  }
+
+  /** Standard output was closed (piped into `head`): nothing more can be shown, the demo winds down as on Ctrl-C. */
+  private outputClosed(): void {
+    this.interrupted = true;
     this.wakeOnInterrupt();
   }
 
@@ -341,6 +348,7 @@ class Demo {
   }
 
   private progress(): void {
+    if (this.reported) return;
     const status = this.pool.status();
     const connected = Object.values(status.connections).filter((s) => s === 'connected').length;
     const { published, received } = this.ledger.totals();

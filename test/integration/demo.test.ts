@@ -83,6 +83,39 @@ describe('the demo (npm start)', () => {
     }
   }, 30_000);
 
+  it('in a terminal, prints no progress line under the report of a Ctrl-C during the server restart', async () => {
+    // `script` runs the demo on a pseudo-terminal; a Ctrl-C typed there reaches it as SIGINT
+    const command = [...demoCommand[1], '--duration', '10'].join(' ');
+    const terminal = spawn('script', ['-qfec', `exec ${demoCommand[0]} ${command}`, '/dev/null'], { env: demoEnv });
+    let out = '';
+    terminal.stdout.on('data', (chunk: Buffer) => (out += String(chunk)));
+    const exited = new Promise<number | null>((resolve) => terminal.once('exit', resolve));
+    try {
+      await until(() => out.includes('fault: server restart'), 20_000, 'the server restart');
+      terminal.stdin.write('\x03');
+      const exit = await Promise.race([exited, new Promise<'still running'>((resolve) => setTimeout(() => resolve('still running'), 10_000))]);
+      expect(exit, out).toBe(0);
+      const report = out.slice(out.lastIndexOf('\nreport'));
+      expect(report).toMatch(/^report \(interrupted\)/m);
+      expect(report).not.toMatch(/health \w+ +connected/);
+    } finally {
+      terminal.kill('SIGKILL');
+    }
+  }, 45_000);
+
+  it('winds down and exits 0, with no error, when its output is closed (piped into head)', async () => {
+    const { child, out, err, exited } = startDemo(['--duration', '60']);
+    try {
+      await until(() => / → connected/.test(out()), 20_000, 'a feed to connect');
+      child.stdout.destroy();
+      const exit = await Promise.race([exited, new Promise<'still running'>((resolve) => setTimeout(() => resolve('still running'), 20_000))]);
+      expect(exit, err()).toEqual({ code: 0, signal: null });
+      expect(err()).toBe('');
+    } finally {
+      child.kill('SIGKILL');
+    }
+  }, 45_000);
+
   it('prints the usage and exits 2 on a bad flag', () => {
     const result = run(['--duration', 'soon']);
     expect(result.status).toBe(2);
