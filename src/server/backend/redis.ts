@@ -523,6 +523,7 @@ export class RedisBackend implements Backend {
         },
       );
       this.watches.set(ch, (watch = created));
+      this.touch(ch);
     }
     watch.count += 1;
     return watch.ready;
@@ -534,7 +535,14 @@ export class RedisBackend implements Backend {
     watch.count -= 1;
     if (watch.count > 0) return;
     this.watches.delete(ch);
-    if (!this.closed) this.subscriber.unsubscribe(this.topic('chan', ch)).catch(() => undefined);
+    if (this.closed) return;
+    this.subscriber.unsubscribe(this.topic('chan', ch)).catch(() => undefined);
+    this.touch(ch);
+  }
+
+  /** Keeps the channel's numbering and history for `historyTtlMs` from now: as it starts being watched here, and once it no longer is. */
+  private touch(ch: string): void {
+    for (const kind of ['meta', 'hist']) this.command.pexpire(this.key(kind, ch), this.config.historyTtlMs).catch(() => undefined);
   }
 
   async signalChannel(ch: string, signal: ChannelSignal): Promise<void> {

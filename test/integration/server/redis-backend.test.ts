@@ -276,10 +276,35 @@ describe('RedisBackend: numbering and history', () => {
     expect(metaB).toBeLessThanOrEqual(5000);
     expect(histB).toBeLessThanOrEqual(5000);
     backend.unwatch('chat:a');
+    await commandsAnswered(backend);
     for (const key of keys) await inspector.pexpire(key, 5000);
     await vi.advanceTimersByTimeAsync(10_000);
     await backend.caughtUp();
     expect(await inspector.pttl(keys[0]!)).toBeLessThanOrEqual(5000);
+  });
+
+  it('keeps a quiet channel that starts being watched for historyTtlMs from then, not only for what was left of it', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const { backend, prefix } = await node({ historyTtlMs: 40_000 });
+    await stored(backend, 'chat:a', message('1'));
+    const keys = [`${prefix}meta:chat:a`, `${prefix}hist:chat:a`];
+    for (const key of keys) await inspector.pexpire(key, 3000); // idle for 37 s
+    await backend.watch('chat:a');
+    await commandsAnswered(backend);
+    for (const key of keys) expect(await inspector.pttl(key), key).toBeGreaterThan(35_000);
+  });
+
+  it('keeps the numbering and history of a channel historyTtlMs after its last watch is let go, not only until the last touch runs out', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const { backend, prefix } = await node({ historyTtlMs: 40_000 });
+    await stored(backend, 'chat:a', message('1'));
+    await backend.watch('chat:a');
+    const keys = [`${prefix}meta:chat:a`, `${prefix}hist:chat:a`];
+    for (const key of keys) await inspector.pexpire(key, 32_000); // touched 8 s ago
+    backend.unwatch('chat:a');
+    await commandsAnswered(backend);
+    for (const key of keys) expect(await inspector.pttl(key), key).toBeGreaterThan(35_000);
+    expect((await backend.read('chat:a', 0, 10)).entries.map((entry) => entry.dataJson)).toEqual(['1']);
   });
 
   it('touches many watched channels in bounded batches, not in one pipeline of them all that would stall the node and Redis', async () => {
