@@ -80,7 +80,7 @@ export interface ServerResult {
     runs: number[];
     /** Server process CPU per delivery (µs), median: 1e6 / this = what one fully busy core could deliver. */
     serverCpuUsPerDelivery: number;
-    /** Reference on the same sockets: the same frame text written with ws.send() per socket, no socketchart. */
+    /** Reference on the same sockets: the same frame text written with ws.send() per socket, each socket corked around the burst (as socketchart/server), no socketchart. */
     rawDeliveriesPerSec: number;
     rawServerCpuUsPerDelivery: number;
     /** Experiment: server.broadcast() with the TCP sockets corked around each burst. */
@@ -126,7 +126,7 @@ const ms = (v: number) => `${fixed(v, 2)} ms`;
 type FanoutMode = 'socketchart' | 'corked' | 'raw';
 const MODES: { mode: FanoutMode; label: string }[] = [
   { mode: 'socketchart', label: 'socketchart: server.broadcast()' },
-  { mode: 'raw', label: 'reference: raw ws.send(frame) per socket' },
+  { mode: 'raw', label: 'reference: plain ws.send(frame) loop, corked alike' },
   { mode: 'corked', label: 'experiment: server.broadcast(), sockets corked per burst' },
 ];
 
@@ -141,7 +141,8 @@ async function fanout(server: ChildProcess, url: string, clients: ChildProcess[]
     `server.broadcast(ch, {v: 24 chars}) in the server process, ${BURST} calls per event-loop turn, then waiting for any socket over ${HIGH_WATER / 1024} KB unsent to drain;` +
       `\n${int(FANOUT_SUBS)} raw ws subscribers in ${clients.length} client processes, counting frames from their headers; message frame ${fanoutFrameBytes(ch)} bytes of JSON.` +
       '\ndeliveries/s = messages × subscribers / (last frame counted at any client − first broadcast). Variants interleaved per round, on the same sockets:' +
-      '\n  raw ws.send = the same frame text, built once per message, written with ws.send() to every server-side socket (no socketchart: the ws + kernel floor);' +
+      '\n  plain ws loop = the same frame text, built once per message, written with ws.send() to every server-side socket (no socketchart: the ws + kernel floor),' +
+      '\n    each TCP socket corked around the burst as socketchart/server holds a socket\'s writes for the event-loop turn: one write per socket per burst in both;' +
       '\n  corked = server.broadcast() with every TCP socket corked around each burst (what coalescing a tick\'s writes per socket would give).\n',
   );
   const per = FANOUT_SUBS / clients.length;
@@ -195,7 +196,7 @@ async function fanout(server: ChildProcess, url: string, clients: ChildProcess[]
   const raw = summary[1]!;
   const corked = summary[2]!;
   console.log(
-    `\n  socketchart: ${fixed(sc.rate / raw.rate)}× raw ws deliveries/s; server CPU ${ns(sc.cpu, 1)} vs ${ns(raw.cpu, 1)} per delivery (+${ns(sc.cpu - raw.cpu, 1)} over ws.send);` +
+    `\n  socketchart: ${fixed(sc.rate / raw.rate)}× the plain ws loop's deliveries/s; server CPU ${ns(sc.cpu, 1)} vs ${ns(raw.cpu, 1)} per delivery (${sc.cpu >= raw.cpu ? '+' : '-'}${ns(Math.abs(sc.cpu - raw.cpu), 1)} over ws.send);` +
       ` one fully busy server core ≈ ${rate(1e6 / sc.cpu)} (socketchart), ${rate(1e6 / corked.cpu)} (corked).` +
       '\n  server CPU/delivery: the server process\'s CPU time (user + kernel) from the first broadcast until every socket drained, ÷ deliveries; kernel time' +
       '\n  includes the loopback TCP path. On a 2-core box the server shares the CPUs with both client processes.',

@@ -12,7 +12,7 @@ export function serverSummaryRows(server: ServerResult): string[][] {
   return [
     [
       `server fan-out deliveries/s (${fanout.subscribers.toLocaleString('en-US')} subscribers, loopback)`,
-      `${rate(fanout.deliveriesPerSec)}  (raw ws.send ${rate(fanout.rawDeliveriesPerSec)}; corked ${rate(fanout.corkedDeliveriesPerSec)})`,
+      `${rate(fanout.deliveriesPerSec)}  (a plain ws loop corked alike ${rate(fanout.rawDeliveriesPerSec)}; socketchart corked per burst ${rate(fanout.corkedDeliveriesPerSec)})`,
       `≥ ${rate(SERVER_TARGETS.deliveriesPerSec)}`,
       verdict(fanout.deliveriesPerSec >= SERVER_TARGETS.deliveriesPerSec),
     ],

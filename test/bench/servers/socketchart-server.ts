@@ -84,7 +84,10 @@ function websocketOf(socket: Socket): WebSocket | undefined {
  * `socketchart`: server.broadcast(ch, data). `corked`: the same, with every TCP socket corked for the burst
  * (ws's own cork/uncork nests inside), so each socket gets one write per burst instead of one per message.
  * `raw`: no socketchart: the same frame text (built like the server builds it, once per message) passed to
- * ws.send() of every subscriber's server-side WebSocket: the ws + kernel floor.
+ * ws.send() of every subscriber's server-side WebSocket, each TCP socket corked around the burst as
+ * socketchart/server holds a socket's writes for the event-loop turn (src/server/corked-writes.ts): a plain
+ * `ws` loop batched alike (servers/plain-server.ts), so the comparison is of the work per message, not of
+ * one write per socket per burst against one per frame.
  */
 type FanoutMode = 'socketchart' | 'corked' | 'raw';
 
@@ -93,13 +96,16 @@ function fanout(ch: string, messages: number, burst: number, highWater: number, 
   let failed = 0;
   const onFail = () => void failed++;
   const targets = mode === 'raw' ? [...sockets].map(websocketOf).filter((ws): ws is WebSocket => ws !== undefined) : [];
+  const tcp = targets.map((ws) => (ws as unknown as { _socket: Socket })._socket);
   let seq = 1_000_000_000_000_000;
   const broadcastBurst = (n: number) => {
     if (mode === 'raw') {
+      for (const socket of tcp) socket.cork();
       for (let k = 0; k < n; k++) {
         const text = JSON.stringify({ type: 'message', ch, seq: ++seq, data, ts: Date.now() });
         for (const ws of targets) ws.send(text);
       }
+      for (const socket of tcp) socket.uncork();
     } else {
       if (mode === 'corked') for (const socket of sockets) socket.cork();
       for (let k = 0; k < n; k++) server.broadcast(ch, data).catch(onFail);
