@@ -166,7 +166,8 @@ export class FaultProxy {
   }
 
   private chunkDelay(): number {
-    const base = Math.max(0, this.delayMs);
+    // NaN counts as no delay, as a timer takes it
+    const base = Math.max(0, this.delayMs) || 0;
     const jitter = Math.max(0, this.jitterMs);
     return jitter > 0 ? base + jitter * this.random() : base;
   }

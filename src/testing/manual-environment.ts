@@ -14,7 +14,8 @@ export interface ManualEnvironment extends EnvironmentSource {
 
 /** An environment whose events the test fires by hand. */
 export function createManualEnvironment(initial: { online?: boolean; hidden?: boolean } = {}): ManualEnvironment {
-  const listeners = new Set<(event: EnvironmentEvent) => void>();
+  // one entry per subscription, as each browser subscription binds listeners of its own
+  const listeners = new Set<{ listener: (event: EnvironmentEvent) => void }>();
   const env: ManualEnvironment = {
     online: initial.online ?? true,
     hidden: initial.hidden ?? false,
@@ -24,15 +25,16 @@ export function createManualEnvironment(initial: { online?: boolean; hidden?: bo
     isOnline: () => env.online,
     isHidden: () => env.hidden,
     subscribe(listener) {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
+      const entry = { listener };
+      listeners.add(entry);
+      return () => listeners.delete(entry);
     },
     emit(event) {
       if (event === 'online' || event === 'offline') env.online = event === 'online';
       if (event === 'hidden' || event === 'freeze') env.hidden = true;
       if (event === 'visible' || event === 'resume') env.hidden = false;
       // Those subscribed when the event came, and still subscribed when their turn comes (as the DOM does).
-      for (const listener of [...listeners]) if (listeners.has(listener)) listener(event);
+      for (const entry of [...listeners]) if (listeners.has(entry)) entry.listener(event);
     },
   };
   return env;

@@ -1,5 +1,5 @@
 import type { OutgoingFrame } from '../protocol/adapter.js';
-import { utf8Length } from '../protocol/frame-bytes.js';
+import { exactBytes, utf8Length } from '../protocol/frame-bytes.js';
 import { TOKEN_SUBPROTOCOL_PREFIX } from '../protocol/wire.js';
 import type { WebSocketConstructor, WebSocketLike } from '../transport/websocket-like.js';
 
@@ -54,6 +54,18 @@ const clampToUnsignedShort = (value: number): number => {
 
 const isBlob = (value: unknown): value is Blob => typeof Blob === 'function' && value instanceof Blob;
 
+/** A subprotocol name as a browser accepts it: one or more token characters (printable ASCII but separators). */
+const isSubprotocol = (name: string): boolean => /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name);
+
+/** Throws the SyntaxError a browser's constructor throws for an invalid or duplicated subprotocol. */
+function checkSubprotocols(protocols: readonly string[]): void {
+  protocols.forEach((protocol, i) => {
+    // not named: it may carry a token
+    if (!isSubprotocol(protocol)) throw new DOMException(`Subprotocol ${i + 1} is not a valid subprotocol name.`, 'SyntaxError');
+    if (protocols.indexOf(protocol) !== i) throw new DOMException(`Subprotocol ${i + 1} is offered twice.`, 'SyntaxError');
+  });
+}
+
 /**
  * The server end of one mock socket. What the server does reaches the client in the order it was done, and
  * never from inside the client's own `send()`: a frame pushed, or a close, while the client is in `send()`
@@ -64,7 +76,6 @@ export class MockSocket implements WebSocketLike {
   readyState = 0;
   bufferedAmount = 0;
   protocol = '';
-  binaryType = 'blob';
   onopen: WebSocketLike['onopen'] = null;
   onclose: WebSocketLike['onclose'] = null;
   onerror: WebSocketLike['onerror'] = null;
@@ -83,6 +94,7 @@ export class MockSocket implements WebSocketLike {
   /** The client is inside `send()`. */
   private sending = false;
   private opened = false;
+  private binary: 'blob' | 'arraybuffer' = 'blob';
 
   constructor(
     readonly url: string,
@@ -92,10 +104,22 @@ export class MockSocket implements WebSocketLike {
     this.sessionId = `s${server.sockets.length + 1}`;
   }
 
-  /** Throws while CONNECTING, as a browser does; once closing or closed, the data is discarded. */
+  /** 'blob' or 'arraybuffer'; any other value is ignored, as a browser does. */
+  get binaryType(): string {
+    return this.binary;
+  }
+
+  set binaryType(type: string) {
+    if (type === 'blob' || type === 'arraybuffer') this.binary = type;
+  }
+
+  /** Throws while CONNECTING, as a browser does; once closing or closed, the data is discarded (yet counted in `bufferedAmount`). */
   send(data: OutgoingFrame): void {
     if (this.readyState === 0) throw new DOMException('WebSocket is still in CONNECTING state', 'InvalidStateError');
-    if (this.readyState !== 1) return;
+    if (this.readyState !== 1) {
+      this.bufferedAmount += exactBytes(data);
+      return;
+    }
     let json: Record<string, unknown> | undefined;
     if (typeof data === 'string') {
       try {
@@ -276,7 +300,8 @@ export class MockServer {
     const server = this;
     this.WebSocket = class {
       constructor(url: string, protocols?: string | string[]) {
-        const list = protocols === undefined ? [] : Array.isArray(protocols) ? protocols : [protocols];
+        const list = protocols === undefined ? [] : Array.isArray(protocols) ? protocols.map(String) : [String(protocols)];
+        checkSubprotocols(list);
         const socket = new MockSocket(url, list, server);
         server.sockets.push(socket);
         if (server.refusing) queueMicrotask(() => socket.drop());

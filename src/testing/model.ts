@@ -394,7 +394,10 @@ export interface ModelConfig<TMachine extends AnyStateMachine, TWorld> {
    * vertex. Pending timers are added by the model. @default the state value, the context and the world
    */
   abstract?(snapshot: SnapshotFrom<TMachine>, world: TWorld): unknown;
-  /** A short, unique name of an event (path names, edge keys). @default its JSON */
+  /**
+   * A short, unique name of an event (path names, edge keys); the model adds ` (delayed)` to the name of a
+   * machine's delayed `raise`, so that an event of the world described the same stays another edge. @default its JSON
+   */
   describeEvent?(event: EventObject): string;
   /** Most traversal iterations (edges queued) before `xstate/graph` gives up. @default 200000 */
   limit?: number;
@@ -466,6 +469,7 @@ export interface MachineModel<TMachine extends AnyStateMachine, TWorld> {
   readonly initial: ModelStateOf<TMachine, TWorld>;
   /** Serialized vertex of a state. */
   key(state: ModelStateOf<TMachine, TWorld>): string;
+  /** The name of an event in paths: the config's `describeEvent`, with ` (delayed)` for a delayed `raise`. */
   describeEvent(event: EventObject): string;
   /** The events offered in a state: the caller's, plus the timer due first. */
   events(state: ModelStateOf<TMachine, TWorld>): EventObject[];
@@ -520,6 +524,10 @@ export function createModel<TMachine extends AnyStateMachine, TWorld>(config: Mo
   type Snap = SnapshotFrom<TMachine>;
   const { machine } = config;
   const describeEvent = config.describeEvent ?? ((event: EventObject) => JSON.stringify(event));
+  // The events of the machine's delayed raises (not `after` ones): named apart from an event of the world
+  // described the same, which does not fire the timer.
+  const raised = new WeakSet<EventObject>();
+  const nameOf = (event: EventObject): string => (raised.has(event) ? `${describeEvent(event)} (delayed)` : describeEvent(event));
   const abstract = config.abstract ?? ((snapshot: Snap, world: TWorld) => ({ value: (snapshot as AnyMachineSnapshot).value, context: (snapshot as AnyMachineSnapshot).context, world }));
 
   // The actor scope of every model step: actions are not executed; delayed raises and cancels are
@@ -553,6 +561,7 @@ export function createModel<TMachine extends AnyStateMachine, TWorld>(config: Mo
         const { event, id, delay } = action.params as RaiseParams;
         if (typeof delay !== 'number') return;
         const timerId = id ?? event.type;
+        if (!isDelayedEvent(event)) raised.add(event);
         capture.timers = capture.timers.filter((timer) => timer.id !== timerId);
         capture.timers.push({ id: timerId, event, delay, dueAt: capture.now + delay });
       } else if (action.type === 'xstate.cancel') {
@@ -645,7 +654,7 @@ export function createModel<TMachine extends AnyStateMachine, TWorld>(config: Mo
   };
 
   const transition = (state: State, event: EventObject): State => {
-    const memoKey = `${vertexKey(state)}\u0000${describeEvent(event)}`;
+    const memoKey = `${vertexKey(state)}\u0000${nameOf(event)}`;
     const cached = memo.get(memoKey);
     if (cached) return shift(cached.next, state.now - cached.from);
     const timer = timerOf(state.timers, event);
@@ -706,14 +715,14 @@ export function createModel<TMachine extends AnyStateMachine, TWorld>(config: Mo
   const traversal = {
     events: eventsOf,
     serializeState: (state: State) => vertexKey(state),
-    serializeEvent: (event: EventObject) => describeEvent(event),
+    serializeEvent: nameOf,
     limit: config.limit ?? 200_000,
   };
 
   let adjacencyCache: AdjacencyMap<State, EventObject> | undefined;
   const adjacency = () => (adjacencyCache ??= getAdjacencyMap(logic, traversal));
 
-  const describePath = (steps: readonly ModelStep<State>[]) => (steps.length === 0 ? '(start)' : steps.map((step) => describeEvent(step.event)).join(' → '));
+  const describePath = (steps: readonly ModelStep<State>[]) => (steps.length === 0 ? '(start)' : steps.map((step) => nameOf(step.event)).join(' → '));
 
   const reachable = () => {
     const states = new Set<string>(initial.visited);
@@ -790,8 +799,8 @@ export function createModel<TMachine extends AnyStateMachine, TWorld>(config: Mo
     const rederive = (steps: readonly ModelStep<State>[]): ModelStep<State>[] => {
       let state = initial;
       return steps.map((step, index) => {
-        const name = describeEvent(step.event);
-        const event = eventsOf(state).find((candidate) => describeEvent(candidate) === name);
+        const name = nameOf(step.event);
+        const event = eventsOf(state).find((candidate) => nameOf(candidate) === name);
         if (!event) throw new Error(`Model path broken at step ${index + 1}: "${name}" is not offered (${describePath(steps)})`);
         const next = transition(state, event);
         if (vertexKey(next) !== vertexKey(step.state)) {
@@ -804,7 +813,7 @@ export function createModel<TMachine extends AnyStateMachine, TWorld>(config: Mo
     for (const candidate of chosen) candidate.steps = rederive(candidate.steps);
 
     // Drop paths that are prefixes of others (their reasons go to the longer path).
-    const keyOf = (steps: readonly ModelStep<State>[]) => steps.map((step) => describeEvent(step.event));
+    const keyOf = (steps: readonly ModelStep<State>[]) => steps.map((step) => nameOf(step.event));
     chosen.sort((a, b) => b.steps.length - a.steps.length);
     const kept: Array<{ steps: ModelStep<State>[]; reasons: string[]; keys: string[] }> = [];
     for (const candidate of chosen) {
@@ -822,9 +831,10 @@ export function createModel<TMachine extends AnyStateMachine, TWorld>(config: Mo
     let state = initial;
     const steps = names.map((name, index) => {
       const offered = eventsOf(state);
-      const event = offered.find((candidate) => describeEvent(candidate) === name);
+      // a delayed raise answers to its plain name too, when no event of the world has it
+      const event = offered.find((candidate) => nameOf(candidate) === name) ?? offered.find((candidate) => describeEvent(candidate) === name);
       if (!event) {
-        throw new Error(`"${name}" (step ${index + 1}) is not offered; the model offers: ${offered.map(describeEvent).join(', ') || 'nothing'}`);
+        throw new Error(`"${name}" (step ${index + 1}) is not offered; the model offers: ${offered.map(nameOf).join(', ') || 'nothing'}`);
       }
       state = transition(state, event);
       return { event, state };
@@ -864,7 +874,7 @@ export function createModel<TMachine extends AnyStateMachine, TWorld>(config: Mo
     } catch (error) {
       failed = true;
       if (error instanceof Error) {
-        const where = index < 0 ? 'at the start' : `at step ${index + 1} (${describeEvent((path.steps[index] as ModelStep<State>).event)})`;
+        const where = index < 0 ? 'at the start' : `at step ${index + 1} (${nameOf((path.steps[index] as ModelStep<State>).event)})`;
         error.message = `${error.message}\n  ${where} of the path: ${path.description}`;
       }
       failure = error;
@@ -885,7 +895,7 @@ export function createModel<TMachine extends AnyStateMachine, TWorld>(config: Mo
     logic,
     initial,
     key: vertexKey,
-    describeEvent,
+    describeEvent: nameOf,
     events: eventsOf,
     adjacency,
     size: () => {

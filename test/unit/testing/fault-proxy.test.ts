@@ -215,6 +215,14 @@ describe('FaultProxy delay', () => {
     await until(() => link.echoed === 'direct', 1_000, 'the echo');
     expect(link.proxy.delayed).toBe(0);
   });
+
+  it('a delayMs that is not a number (NaN) adds no delay, as a timer takes it, rather than holding every chunk for ever', async () => {
+    const link = await proxied();
+    link.proxy.delayMs = Number.NaN;
+    link.client.write('direct');
+    await until(() => link.echoed === 'direct', 1_000, 'the echo');
+    expect(link.proxy.delayed).toBe(0);
+  });
 });
 
 describe('FaultProxy backpressure', () => {

@@ -28,4 +28,22 @@ describe('createManualEnvironment', () => {
     env.emit('online');
     expect(heard).toEqual(['a offline', 'a online', 'b online']);
   });
+
+  it('counts each subscription, as the browser environment does: the same listener subscribed twice hears each event twice, and is still subscribed once one of them ends', () => {
+    const env = createManualEnvironment();
+    const heard: string[] = [];
+    const listener = (event: string) => heard.push(event);
+    const first = env.subscribe(listener);
+    const second = env.subscribe(listener);
+    expect(env.listenerCount).toBe(2);
+    env.emit('offline');
+    expect(heard).toEqual(['offline', 'offline']);
+    first();
+    first();
+    expect(env.listenerCount).toBe(1);
+    env.emit('online');
+    expect(heard).toEqual(['offline', 'offline', 'online']);
+    second();
+    expect(env.listenerCount).toBe(0);
+  });
 });

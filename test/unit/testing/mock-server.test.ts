@@ -394,3 +394,42 @@ it('closeFromServer(1005) sends a close frame without a code: the browser report
   await settle();
   expect(events).toEqual([{ code: 1005, reason: '', wasClean: true }]);
 });
+
+describe('MockServer.WebSocket as a browser WebSocket', () => {
+  it.each([
+    ['a token with characters no subprotocol may hold (base64 "/" and "=")', ['socketchart.v1', 'socketchart.token.a/b+c=']],
+    ['a token with a space', ['socketchart.v1', 'socketchart.token.Bearer abc']],
+    ['a subprotocol offered twice', ['socketchart.v1', 'socketchart.v1']],
+    ['an empty subprotocol', ['']],
+  ])('throws a SyntaxError DOMException for %s, as a browser does, and dials nothing', (_, protocols) => {
+    const server = createMockServer();
+    const error = thrown(() => new server.WebSocket('ws://mock', protocols));
+    expect(error).toBeInstanceOf(DOMException);
+    expect((error as DOMException).name).toBe('SyntaxError');
+    expect(server.sockets).toEqual([]);
+  });
+
+  it('accepts subprotocols a browser accepts (a JWT-like token)', () => {
+    const server = createMockServer();
+    expect(() => new server.WebSocket('ws://mock', ['socketchart.v1', 'socketchart.token.eyJhbGciOi.J9_x-y~z!#$%&\'*^`|'])).not.toThrow();
+    expect(server.sockets).toHaveLength(1);
+  });
+
+  it('ignores a binaryType other than "blob" and "arraybuffer", as a browser does: binary data still arrives as a Blob', async () => {
+    const { socket, ws, received } = await dial();
+    ws.binaryType = 'nodebuffer';
+    expect(ws.binaryType).toBe('blob');
+    socket.push(new Uint8Array([1, 2]));
+    await settle();
+    expect(received[0]).toBeInstanceOf(Blob);
+  });
+
+  it('counts what is sent once closing in bufferedAmount, as a browser does, though it is discarded', async () => {
+    const { socket, ws } = await dial();
+    ws.close(1000);
+    ws.send('é1');
+    ws.send(new Uint8Array(4));
+    expect(ws.bufferedAmount).toBe(7);
+    expect(socket.sent).toEqual([]);
+  });
+});

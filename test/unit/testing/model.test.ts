@@ -105,6 +105,25 @@ describe('createModel: a delayed raise', () => {
   });
 });
 
+it('a delayed raise and an event of the world with the same JSON are two edges, each with its own outcome and name', () => {
+  // In `a`, the machine raises `tick` to itself in 100 ms, and the world can send a `tick` of its own.
+  const machine = createMachine({
+    id: 'tick',
+    initial: 'a',
+    states: { a: { entry: raise({ type: 'tick' }, { delay: 100 }), on: { tick: 'b' } }, b: {} },
+  });
+  const model = createModel({ machine, input: undefined as never, world: {}, events: ({ snapshot }) => (snapshot.value === 'a' ? [{ type: 'tick' }] : []) });
+  const adjacency = model.adjacency();
+  const edges = Object.values(adjacency[model.key(model.initial) as keyof typeof adjacency]!.transitions) as Array<{ state: typeof model.initial }>;
+  expect(edges.map(({ state }) => [state.now, state.timers.length, state.fired.length]).sort()).toEqual([
+    [0, 1, 0],
+    [100, 0, 1],
+  ]);
+  const paths = model.paths({ vertices: true });
+  expect(paths.find((path) => path.steps.length === 1 && path.steps[0]!.state.fired.length === 1)).toBeDefined();
+  expect(new Set(paths.map((path) => path.description)).size).toBe(paths.length);
+});
+
 describe('Coverage and model reachability', () => {
   // `back` returns to `a` through its history node: to `a.y`, where `go` left it.
   const withHistory = createMachine({
