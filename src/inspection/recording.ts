@@ -53,8 +53,8 @@ export class Recording {
   private seq = 0;
   private readonly definitions = new Map<string, string>();
   readonly definitionTexts = new Map<string, string>();
-  /** Each definition's texts as received, the characters it holds, and how many kept records and live actors refer to it. */
-  private readonly definitionUses = new Map<string, { texts: string[]; size: number; uses: number }>();
+  /** Each definition's first text as received, the characters it holds, and how many kept records and live actors refer to it. */
+  private readonly definitionUses = new Map<string, { text: string; size: number; uses: number }>();
   private readonly live = new Map<string, LiveActor>();
   /** Live actors whose snapshot was let go to stay within `maxBytes`, oldest first. */
   private readonly summarised = new Map<string, LiveActor>();
@@ -154,23 +154,20 @@ export class Recording {
     return JSON.stringify({ type: '@socketchart.definition', id, definition: this.definitionTexts.get(id) ?? '{}' } satisfies PageDefinition);
   }
 
-  /** A definition's id follows from its redacted text, so that one let go and taken again is one a page already holds. */
+  /**
+   * A definition's id follows from its redacted text, so that one let go and taken again is one a page already holds.
+   * Only its first text is kept to look it up by: others that differ in a secret only are redacted again each time.
+   */
   private intern(definition: string): string {
     let id = this.definitions.get(definition);
     if (id !== undefined) return id;
     const redacted = redactJsonText(definition);
     id = `d${createHash('sha256').update(redacted).digest('base64url').slice(0, 16)}`;
+    if (this.definitionUses.has(id)) return id;
     this.definitions.set(definition, id);
-    let held = this.definitionUses.get(id);
-    if (!held) {
-      held = { texts: [], size: redacted.length, uses: 0 };
-      this.definitionUses.set(id, held);
-      this.definitionTexts.set(id, redacted);
-      this.bytes += redacted.length;
-    }
-    held.texts.push(definition);
-    held.size += definition.length;
-    this.bytes += definition.length;
+    this.definitionUses.set(id, { text: definition, size: redacted.length + definition.length, uses: 0 });
+    this.definitionTexts.set(id, redacted);
+    this.bytes += redacted.length + definition.length;
     return id;
   }
 
@@ -204,7 +201,7 @@ export class Recording {
     if (definition.uses > 0) return;
     this.definitionUses.delete(id!);
     this.definitionTexts.delete(id!);
-    for (const text of definition.texts) this.definitions.delete(text);
+    this.definitions.delete(definition.text);
     this.bytes -= definition.size;
   }
 

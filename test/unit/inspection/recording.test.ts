@@ -66,6 +66,22 @@ describe('the inspector server’s recording', () => {
     expect(JSON.parse(recording.definitionRecord(first.def!)).definition).toBe(uploadDefinition(0));
   });
 
+  it('keeps as much history when each actor’s definition differs only in a secret (a token in its context) as when they are the same', () => {
+    const kept = (definition: (n: number) => string) => {
+      const recording = new Recording({ maxBytes: 100_000 });
+      let fewest = Infinity;
+      for (let n = 0; n < 3_000; n++) {
+        recording.add({ ...created(n), name: 'conn', definition: definition(n) });
+        recording.add(stopped(n));
+        if (n >= 1_000) fewest = Math.min(fewest, recording.size);
+      }
+      return fewest;
+    };
+    const same = kept(() => JSON.stringify({ id: 'conn', context: { token: 'secret-token-0' } }));
+    const differing = kept((n) => JSON.stringify({ id: 'conn', context: { token: `secret-token-${n}` } }));
+    expect(differing).toBeGreaterThan(same * 0.9);
+  });
+
   it('takes a definition again once it was let go, under an id that carries it', () => {
     const recording = new Recording({ maxEvents: 4 });
     recording.add(created(1));
