@@ -51,7 +51,7 @@ export class InspectionEncoder {
   private readonly systems = new WeakMap<object, string>();
   private systemCount = 0;
   private readonly live = new Map<string, WeakRef<AnyActorRef>>();
-  /** Each actor's name, from its creation: it is followed once it starts (an actor may be made and dropped unstarted, or stopped and started again). */
+  /** Each actor's name, from its creation: it is followed once it starts (an actor may be made and dropped unstarted, as React StrictMode does). */
   private readonly names = new WeakMap<AnyActorRef, string>();
   private readonly tracked = new Map<string, Tracked>();
   private readonly steps = new WeakMap<AnyActorRef, TakenTransition[]>();
