@@ -162,11 +162,9 @@ export class Outbound {
       return Promise.reject(finalFormatError(`Message id "${id}" is already in flight`, { messageId: id }));
     }
     let acked: Promise<AckInfo> | undefined;
-    const written = this.sendFrame(data, { ...options, id }, (frame) => {
-      acked = acks.track(id, frame, options.channel);
-      this.outbox?.keepUntil(acked, frame, { key: id, channel: options.channel, priority: options.priority ?? 'normal', ttlMs: options.ttl ?? this.host.options.queue.defaultTtlMs, ack: true });
-    });
-    if (!acked) return written.then(() => Promise.reject(finalFormatError('The message was not sent')));
+    const written = this.sendFrame(data, { ...options, id }, (frame) => (acked = acks.track(id, frame, options.channel)));
+    // refused before it was tracked
+    if (!acked) return written as Promise<never>;
     // an abort, a stop or a dispose gave it up at once (the tracker rejected it): its id may be in flight again, for another message
     written.then(
       () => signal?.aborted || acks.written(id),
@@ -181,28 +179,30 @@ export class Outbound {
     return acked;
   }
 
-  private sendFrame(data: unknown, options: SendOptions, encoded?: (frame: OutgoingFrame) => void): Promise<void> {
+  /** `track`: an acknowledged message's tracking starts once it is encoded; it is kept in the store until acknowledged, not written. */
+  private sendFrame(data: unknown, options: SendOptions, track?: (frame: OutgoingFrame) => Promise<unknown>): Promise<void> {
     const { host } = this;
-    if (options.signal?.aborted) return Promise.reject(options.signal.reason);
+    const { signal, priority = 'normal', ttl, id, channel } = options;
+    if (signal?.aborted) return Promise.reject(signal.reason);
     const { protocol, maxMessageBytes: limit, queue: queueOptions } = host.options;
-    if (options.priority !== undefined && options.priority !== 'normal') {
-      const invalid = priorityError(options.priority);
+    if (priority !== 'normal') {
+      const invalid = priorityError(priority);
       if (invalid) return Promise.reject(invalid);
     }
-    if (options.ttl !== undefined && !(typeof options.ttl === 'number' && options.ttl >= 0)) {
-      return Promise.reject(new InvalidOptionError('ttl', 'a number of ms, 0 or more (0: none)', options.ttl));
+    if (ttl !== undefined && !(typeof ttl === 'number' && ttl >= 0)) {
+      return Promise.reject(new InvalidOptionError('ttl', 'a number of ms, 0 or more (0: none)', ttl));
     }
-    const id = options.id;
     if (id !== undefined && !(typeof id === 'string' && id !== '' && id.length <= MAX_MESSAGE_ID_LENGTH)) {
       return Promise.reject(new InvalidOptionError('id', `a non-empty string of at most ${MAX_MESSAGE_ID_LENGTH} characters`, id));
     }
+    if (channel !== undefined && (typeof channel !== 'string' || !channel)) return Promise.reject(new InvalidOptionError('channel', 'a non-empty channel name', channel));
     if (typeof Blob !== 'undefined' && data instanceof Blob) {
       return Promise.reject(finalFormatError('A Blob is not sent: send its bytes (await blob.arrayBuffer())'));
     }
     let frame: OutgoingFrame;
     try {
       // a signal that is not one is refused as the other options are, not thrown while queueing
-      checkSignal(options.signal);
+      checkSignal(signal);
       frame = protocol.encode(data, options);
     } catch (cause) {
       return Promise.reject(
@@ -218,8 +218,11 @@ export class Outbound {
     }
     const link = host.link;
     if (link.settled) return Promise.reject(closedError(link.status));
-    encoded?.(frame);
-    if (host.operations !== undefined && options.channel !== undefined) return host.operations.startBound(options.channel, frame, options.signal);
+    const ttlMs = ttl ?? queueOptions.defaultTtlMs;
+    const acked = track?.(frame);
+    const keep = (settled: Promise<unknown>) => this.outbox?.keepUntil(settled, frame, { key: acked && id, channel, priority, ttlMs, ack: !!acked });
+    if (acked) keep(acked);
+    if (host.operations !== undefined && channel !== undefined) return host.operations.startBound(channel, frame, signal);
     const ws = host.ws;
     if (
       link.writable &&
@@ -228,7 +231,7 @@ export class Outbound {
       ws.readyState === ReadyState.OPEN &&
       (this.queue === undefined || this.queue.size === 0) &&
       belowHighWater(ws, queueOptions.highWaterMark) &&
-      (this.limiter === undefined || this.limiter.take(options.channel) === Take.ok)
+      (this.limiter === undefined || this.limiter.take(channel) === Take.ok)
     ) {
       try {
         ws.send(frame);
@@ -239,9 +242,8 @@ export class Outbound {
         // queued, as drain() does: it goes on a later write
       }
     }
-    const ttl = options.ttl ?? queueOptions.defaultTtlMs;
-    const promise = this.enqueue(frame, options.priority ?? 'normal', ttl, options.id, options.channel, options.signal);
-    if (this.outbox && !options.ack) this.outbox.keepUntil(promise, frame, { channel: options.channel, priority: options.priority ?? 'normal', ttlMs: ttl, ack: false });
+    const promise = this.enqueue(frame, priority, ttlMs, id, channel, signal);
+    if (!acked) keep(promise);
     this.wakeFlusher();
     return promise;
   }

@@ -209,15 +209,11 @@ export class PresenceSession {
     const { clock } = this.host.options;
     const now = clock.now();
     const current = this.typingNow.get(channel);
-    if (current) {
-      clock.clearTimeout(current.timer);
-      current.timer = clock.setTimeout(() => this.stopTyping(channel), timeoutMs);
-      if (this.up && now - current.sentAt >= Math.min(timeoutMs / 2, TYPING_REFRESH_MS) && this.host.write(protocol.typingFrame(channel, true))) current.sentAt = now;
-      return;
-    }
-    const timer = clock.setTimeout(() => this.stopTyping(channel), timeoutMs);
-    this.typingNow.set(channel, { sentAt: now, timer });
-    if (this.up) this.host.write(protocol.typingFrame(channel, true));
+    if (current) clock.clearTimeout(current.timer);
+    // said at once, and again once half its timeout (at most TYPING_REFRESH_MS) has gone by
+    const due = !current || now - current.sentAt >= Math.min(timeoutMs / 2, TYPING_REFRESH_MS);
+    const said = due && this.up && this.host.write(protocol.typingFrame(channel, true));
+    this.typingNow.set(channel, { sentAt: current && !said ? current.sentAt : now, timer: clock.setTimeout(() => this.stopTyping(channel), timeoutMs) });
   }
 
   /** This user stopped typing on the channel. */
@@ -348,8 +344,12 @@ export class PresenceSession {
     const after = new Map(members.map((m) => [m.userId, m]));
     this.present.set(ch, after);
     const joins = members.filter((m) => changed(before.get(m.userId), m));
-    const leaves = [...before.values()].filter((m) => !after.has(m.userId));
-    if (joins.length > 0 || leaves.length > 0) this.host.events.emit('presence', { ch, joins, leaves, members: [...after.values()] });
+    this.tell(ch, joins, [...before.values()].filter((m) => !after.has(m.userId)), after);
+  }
+
+  /** Tells `presence` listeners of a change, if anything changed. */
+  private tell(ch: string, joins: PresenceMember[], leaves: PresenceMember[], members: Map<string, PresenceMember>): void {
+    if (joins.length > 0 || leaves.length > 0) this.host.events.emit('presence', { ch, joins, leaves, members: [...members.values()] });
   }
 
   /** A diff of a channel this connection watches or joined; one of another channel (merely subscribed) tells nothing of its members. */
@@ -361,7 +361,7 @@ export class PresenceSession {
     leaves = leaves.filter((member) => map!.delete(member.userId));
     joins = joins.filter((member) => changed(map!.get(member.userId), member));
     for (const member of joins) map.set(member.userId, member);
-    if (joins.length > 0 || leaves.length > 0) this.host.events.emit('presence', { ch, joins, leaves, members: [...map.values()] });
+    this.tell(ch, joins, leaves, map);
   }
 
   /** @internal Nobody is known to type on the channel any more (it is subscribed no more): each one typing is told stopped. */

@@ -91,8 +91,7 @@ export class RateLimiter {
   take(channel: string | undefined): Take {
     const connection = this.connection;
     if (connection !== undefined && connection.msUntil() > 0) return Take.connectionEmpty;
-    const scope = this.scopeOf(channel);
-    const bucket = scope === undefined ? undefined : this.channels.get(scope);
+    const bucket = this.channels.get(this.scopeOf(channel)!);
     if (bucket !== undefined && !bucket.tryTake()) return Take.channelEmpty;
     connection?.tryTake();
     return Take.ok;
@@ -100,9 +99,7 @@ export class RateLimiter {
 
   /** Ms until a message on `channel` could take its tokens. */
   waitMs(channel: string | undefined): number {
-    const scope = this.scopeOf(channel);
-    const bucket = scope === undefined ? undefined : this.channels.get(scope);
-    return Math.max(this.connection?.msUntil() ?? 0, bucket?.msUntil() ?? 0);
+    return Math.max(this.connection?.msUntil() ?? 0, this.channels.get(this.scopeOf(channel)!)?.msUntil() ?? 0);
   }
 
   /** Ms until the connection's own bucket grants a message. */
@@ -141,13 +138,10 @@ export class RateLimiter {
 
   /** Grants nothing in `scope` (a channel type, or the connection when absent) before `until` (clock time). */
   block(scope: string | undefined, until: number): void {
-    if (scope !== undefined && IGNORED_SCOPES.has(scope)) scope = undefined;
-    if (scope === undefined || scope === CONNECTION_SCOPE) {
-      (this.connection ??= new TokenBucket({ ratePerSec: 0, burst: Number.MAX_SAFE_INTEGER }, this.clock)).blockUntil(until);
-      return;
-    }
-    let bucket = this.channels.get(scope);
-    if (!bucket) this.channels.set(scope, (bucket = new TokenBucket({ ratePerSec: 0, burst: Number.MAX_SAFE_INTEGER }, this.clock)));
+    if (scope === undefined || IGNORED_SCOPES.has(scope)) scope = CONNECTION_SCOPE;
+    const bucket = (scope === CONNECTION_SCOPE ? this.connection : this.channels.get(scope)) ?? new TokenBucket({ ratePerSec: 0, burst: Number.MAX_SAFE_INTEGER }, this.clock);
+    if (scope === CONNECTION_SCOPE) this.connection = bucket;
+    else this.channels.set(scope, bucket);
     bucket.blockUntil(until);
   }
 }

@@ -57,7 +57,10 @@ export const jsonProtocol: ProtocolAdapter = {
   pongFrame: (ts) => (ts === undefined ? '{"type":"pong"}' : `{"type":"pong","ts":${ts}}`),
   encode(data, { channel, event, id }): OutgoingFrame {
     if (channel === undefined) {
-      if (typeof data === 'string' || data instanceof ArrayBuffer || ArrayBuffer.isView(data)) return data;
+      if (typeof data === 'string') return data;
+      // a copy, as a browser's send() makes: the app may reuse its buffer while the message waits
+      if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
+      if (data instanceof ArrayBuffer) return data.slice(0);
       throw finalFormatError(NO_CHANNEL);
     }
     if (data === undefined || typeof data === 'function' || typeof data === 'symbol') throw finalFormatError(NOT_JSON);

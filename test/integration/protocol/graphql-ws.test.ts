@@ -240,7 +240,7 @@ describe('graphql-transport-ws against a real graphql-ws 6 server', () => {
     const { server, connection } = await setup();
     connection.start();
     await connected(connection);
-    await expect(connection.send({ query: '{ hello(name: "x") }' }, { channel: '' })).rejects.toMatchObject({ code: ErrorCode.INVALID_MESSAGE_FORMAT });
+    await expect(connection.send({ query: '{ hello(name: "x") }' }, { channel: '' })).rejects.toMatchObject({ code: ErrorCode.INVALID_OPTION, details: { option: 'channel' } });
     expect(await connection.execute({ query: '{ hello(name: "y") }' })).toEqual({ data: { hello: 'hello y' } });
     expect(server.closes).toEqual([]);
     expect(connection.status).toBe('connected');

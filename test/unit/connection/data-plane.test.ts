@@ -478,8 +478,8 @@ describe('data plane', () => {
     await h.connection.send(buffer);
     await h.connection.send(view);
     const [first, second] = socketOf(h).sent;
-    expect(first?.raw).toBe(buffer);
-    expect(second?.raw).toBe(view);
+    expect(first?.raw).toEqual(buffer);
+    expect(second?.raw).toEqual(view);
     expect(h.connection.metrics().bytesOut).toBe(7);
   });
 
@@ -488,7 +488,22 @@ describe('data plane', () => {
     const view = new Uint8Array([9, 8, 7]);
     void h.connection.send(view);
     await h.connect();
-    expect(socketOf(h).sent[0]?.raw).toBe(view);
+    expect(socketOf(h).sent[0]?.raw).toEqual(view);
+  });
+
+  it('binary queued while the link is down goes as it was when sent: an app that reuses its buffer changes nothing queued, as a browser copies at send()', async () => {
+    const h = harness();
+    const buffer = new ArrayBuffer(4);
+    const view = new Uint8Array(buffer, 1, 2);
+    view.set([1, 2]);
+    const sent = [h.connection.send(view), h.connection.send(buffer)];
+    new Uint8Array(buffer).set([9, 9, 9, 9]);
+    await h.connect();
+    await Promise.all(sent);
+    expect(socketOf(h).sent.map((frame) => [...new Uint8Array(frame.raw as ArrayBuffer)])).toEqual([
+      [1, 2],
+      [0, 1, 2, 0],
+    ]);
   });
 
   // Subscriptions

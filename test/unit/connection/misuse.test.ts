@@ -55,6 +55,20 @@ describe('misuse is refused at once', () => {
     expect(h.server.last!.sent.map((frame) => frame.raw)).toEqual(['kept']);
   });
 
+  it('send() with a channel that is not a non-empty string rejects with InvalidOptionError naming channel, nothing is queued, and the connection stays up', async () => {
+    const h = harness({ heartbeat: false, rateLimit: { channels: { chat: { perMinute: 60, burst: 5 } } } });
+    const early = h.connection.send('early', { channel: 42 as unknown as string });
+    await expect(early).rejects.toMatchObject({ code: ErrorCode.INVALID_OPTION, details: { option: 'channel' } });
+    expect(h.connection.queued).toBe(0);
+    await h.connect();
+    for (const channel of [7, '', null]) {
+      await expect(h.connection.send('now', { channel: channel as string }), String(channel)).rejects.toMatchObject({ details: { option: 'channel' } });
+      await expect(h.connection.request('now', { channel: channel as string }), String(channel)).rejects.toMatchObject({ details: { option: 'channel' } });
+    }
+    await h.connection.send('kept', { channel: 'chat:1' });
+    expect([h.connection.status, h.server.last!.sentOfType('publish').map((frame) => frame.data)]).toEqual(['connected', ['kept']]);
+  });
+
   it('send() of data that is not JSON on a channel (undefined, a function, a symbol) rejects with INVALID_MESSAGE_FORMAT, final, and nothing is written or queued', async () => {
     const h = harness({ heartbeat: false });
     await h.connect();

@@ -91,12 +91,15 @@ describe('default JSON protocol: encoding', () => {
     expect(parse(jsonProtocol.unsubscribeFrame('room'))).toEqual({ type: 'unsubscribe', ch: 'room' });
   });
 
-  it('encodes strings and binary without a channel as they are, and refuses other data without one (the server would)', () => {
+  it('encodes strings without a channel as they are, binary as a copy of its bytes, and refuses other data without one (the server would)', () => {
     const buffer = new ArrayBuffer(4);
     const view = new Uint8Array([1, 2]);
     expect(jsonProtocol.encode('raw text', {})).toBe('raw text');
-    expect(jsonProtocol.encode(buffer, {})).toBe(buffer);
-    expect(jsonProtocol.encode(view, {})).toBe(view);
+    expect(jsonProtocol.encode(buffer, {})).toEqual(buffer);
+    expect(jsonProtocol.encode(buffer, {})).not.toBe(buffer);
+    expect(jsonProtocol.encode(view, {})).toEqual(view);
+    expect(jsonProtocol.encode(view, {})).not.toBe(view);
+    expect(jsonProtocol.encode(new Uint16Array(new Uint8Array([1, 2, 3, 4]).buffer, 2, 1), {})).toEqual(new Uint8Array([3, 4]));
     expect(() => jsonProtocol.encode({ a: [1, 'b'] }, {})).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_MESSAGE_FORMAT }));
     expect(() => jsonProtocol.encode(7, {})).toThrow(/send\(data, \{ channel \}\)/);
   });
