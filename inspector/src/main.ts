@@ -9,7 +9,7 @@ import { LogView, summary } from './log-view.js';
 import { MetricsView } from './metrics-view.js';
 import { IngestQueue } from './ingest-queue.js';
 import { FrameStats, LongFrames } from './perf.js';
-import { connectServer, listenToWindows, parseRecording, type SourceStatus } from './sources.js';
+import { connectServer, listenToWindows, parseRecording, postedByWindow, type SourceStatus } from './sources.js';
 import { ENTRY_TYPES, Store, type ActorInfo, type Entry, type Kind, type Rec, type TreeNode } from './store.js';
 import { TreeView } from './tree-view.js';
 
@@ -17,7 +17,7 @@ const params = new URLSearchParams(location.search);
 const maxEntries = Math.max(10_000, Number(params.get('keep')) || 300_000);
 
 let store = new Store({ maxEntries });
-/** Incoming records, ingested a time slice per animation frame. */
+/** Incoming records, ingested a time slice per animation frame (all at once while the tab is hidden). */
 const queue = new IngestQueue<Rec>();
 /** Entry seq of the time-travel moment; `null` while live. */
 let cursor: number | null = null;
@@ -64,7 +64,9 @@ function schedule(): void {
 function enqueue(records: Rec[]): void {
   if (mode.kind !== 'live') return;
   queue.push(records);
-  schedule();
+  // A hidden tab runs no animation frames while its socket keeps reading: take the records in as they come.
+  if (document.hidden) ingest(Infinity);
+  else schedule();
 }
 
 const server = connectServer({
@@ -75,10 +77,18 @@ const server = connectServer({
     schedule();
   },
   onReset: () => {
-    if (mode.kind === 'live') resetStore();
+    if (mode.kind === 'live') replaceServerRecords();
   },
 });
 const windows = listenToWindows((record) => enqueue([record]));
+
+/** The server's socket opened again and replays what the server keeps: that replaces what it sent before; what windows posted (never posted again) stays. */
+function replaceServerRecords(): void {
+  queue.drain((rec) => store.ingest(rec) !== undefined, () => performance.now(), Infinity);
+  const posted = store.exportRecords().filter(postedByWindow) as Rec[];
+  resetStore();
+  enqueue(posted);
+}
 
 function resetStore(): void {
   store = new Store({ maxEntries });
@@ -99,17 +109,29 @@ function resetStore(): void {
 function frame(): void {
   scheduled = false;
   const started = performance.now();
-  const processed = queue.drain((rec) => store.ingest(rec) !== undefined, () => performance.now(), INGEST_BUDGET_MS);
-  if (processed > 0) {
-    dirty.tree = dirty.log = dirty.header = dirty.timeline = true;
-    if (cursor === null) dirty.detail = true;
-    if (!selected) autoSelect();
-  }
+  const processed = ingest(INGEST_BUDGET_MS);
   render();
   if (processed > 0) stats.record(performance.now() - started, processed);
   if (!queue.isEmpty) schedule();
   else if (dirty.log) schedule();
 }
+
+/** Takes queued records into the store for `budgetMs` (`Infinity`: all of them); returns how many made entries. */
+function ingest(budgetMs: number): number {
+  const processed = queue.drain((rec) => store.ingest(rec) !== undefined, () => performance.now(), budgetMs);
+  if (processed > 0) {
+    dirty.tree = dirty.log = dirty.header = dirty.timeline = true;
+    if (cursor === null) dirty.detail = true;
+    if (!selected) autoSelect();
+  }
+  return processed;
+}
+
+// Hidden, the tab runs no animation frames: what is queued is taken in now, and everything is drawn once it is shown.
+document.addEventListener('visibilitychange', () => {
+  if (document.hidden) ingest(Infinity);
+  else markAll();
+});
 
 /** The first pool (or the first root) is selected until the user picks something. */
 function autoSelect(): void {

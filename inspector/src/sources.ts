@@ -5,7 +5,8 @@ export type SourceStatus = 'connecting' | 'live' | 'offline';
 
 /**
  * The inspector server's page socket (`/_page`): batches of records, first everything kept, then live.
- * It dials again while the server is away; a new connection replays from the start, so `onReset` comes first.
+ * It dials again while the server is away; a new connection replays from the start, so `onReset` comes first:
+ * what the server sent before is to be replaced (what a window posted is not the server's to replace).
  */
 export function connectServer(handlers: { onBatch(records: Rec[]): void; onStatus(status: SourceStatus): void; onReset(): void }): { close(): void } {
   let socket: WebSocket | undefined;
@@ -50,6 +51,9 @@ const isStatelyEvent = (data: unknown): data is Rec =>
 
 /** Prefix of ids of records posted by a window, so they never collide with the server's. */
 const WINDOW_PREFIX = 'w:';
+
+/** Whether a record was posted by a window (`listenToWindows`), not sent by the server. */
+export const postedByWindow = (record: { sessionId?: unknown }): boolean => typeof record.sessionId === 'string' && record.sessionId.startsWith(WINDOW_PREFIX);
 
 /**
  * `@statelyai/inspect`'s `createBrowserInspector({ url })`: the app's window opened this page (or holds it
