@@ -202,6 +202,21 @@ describe('example apps in Chromium', () => {
       await alice.screenshot({ path: join(artifacts, 'vue-chat-375.png') });
     });
 
+    it('vue-chat: at 320 px wide the room fits the screen, its members and send button in view', async () => {
+      await alice.setViewportSize({ width: 320, height: 640 });
+      try {
+        await alice.screenshot({ path: join(artifacts, 'vue-chat-320.png') });
+        const fit = await alice.evaluate(() => ({
+          scrollWidth: document.documentElement.scrollWidth,
+          sendInView: document.querySelector('form button')!.getBoundingClientRect().right <= 320,
+          membersInView: document.querySelector('[data-testid=members]')!.getBoundingClientRect().right <= 320,
+        }));
+        expect(fit).toEqual({ scrollWidth: 320, sendInView: true, membersInView: true });
+      } finally {
+        await alice.setViewportSize({ width: 375, height: 700 });
+      }
+    });
+
     it('vue-chat: while the browser is offline the status badge shows the connection down, not merely waiting', async () => {
       const badge = () => alice.$eval('[data-testid=status]', (el) => ({ text: el.textContent, background: getComputedStyle(el).backgroundColor }));
       await waitFor(badge, (b) => b.text === 'connected', 10_000, 'connected');
