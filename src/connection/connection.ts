@@ -258,7 +258,7 @@ export class Connection {
   /** The url the connection dials now (redacted); with a url function, the one it answered for the last dial (`''` before the first). */
   get url(): string {
     const { urls, url } = this.rt.options;
-    return this.rt.redact(urls ? urls[this.actor.getSnapshot().context.urlIndex]! : typeof url === 'string' ? url : (this.rt.dialedUrl ?? ''));
+    return this.rt.redact(urls ? urls[this.actor.getSnapshot().context.failover.dialIndex]! : typeof url === 'string' ? url : (this.rt.dialedUrl ?? ''));
   }
 
   metrics(): ConnectionMetricsSnapshot {

@@ -74,10 +74,10 @@ export class ConnectionRuntime implements SocketCallbacks {
   socketId = 0;
   /** Sockets this connection has dialed (invariant checks). */
   dials = 0;
-  private currentToken: string | undefined;
+  #currentToken: string | undefined;
   /** The url of the last dial (the url function's answer, before a query token). */
   dialedUrl: string | undefined;
-  private freshToken: string | undefined;
+  #freshToken: string | undefined;
   private context: ConnectionContext | undefined;
   private pingAt: number | undefined;
   private routes_: Router | undefined;
@@ -269,15 +269,15 @@ export class ConnectionRuntime implements SocketCallbacks {
   /** The in-band refresh, first step: a fresh token, kept here (never in the machine); one that comes after its socket is gone is dropped. */
   async fetchRefreshToken(socket = this.socketId): Promise<void> {
     const token = await this.obtainToken('refresh');
-    if (socket === this.socketId) this.freshToken = token;
+    if (socket === this.socketId) this.#freshToken = token;
   }
 
   /** The in-band refresh, second step: the fresh token, sent on the open socket. */
   sendRefreshedToken(): void {
-    const token = this.freshToken;
-    this.freshToken = undefined;
+    const token = this.#freshToken;
+    this.#freshToken = undefined;
     if (token === undefined) return;
-    this.currentToken = token;
+    this.#currentToken = token;
     this.write(attempt(() => this.options.protocol.refreshFrame(token)));
   }
 
@@ -305,7 +305,7 @@ export class ConnectionRuntime implements SocketCallbacks {
       url += `${url.includes('?') ? '&' : '?'}${encodeURIComponent(auth.queryParam)}=${encodeURIComponent(token)}`;
     }
     const protocols = [...options.protocols, ...(options.protocol.subprotocols({ mode, token }) ?? [])];
-    this.currentToken = token;
+    this.#currentToken = token;
     this.dials++;
     this.log('debug', 'dial', { url: this.redact(url) });
     return protocols.length > 0 ? new options.WebSocket(url, protocols) : new options.WebSocket(url);
@@ -391,7 +391,7 @@ export class ConnectionRuntime implements SocketCallbacks {
 
   authenticate(): void {
     const mode = this.options.auth?.mode ?? 'message';
-    this.write(attempt(() => this.options.protocol.authFrame({ mode, token: this.currentToken })));
+    this.write(attempt(() => this.options.protocol.authFrame({ mode, token: this.#currentToken })));
   }
 
   /** The link is up: every channel is subscribed again from its last sequence number, and the outbound side resumes. */
@@ -542,14 +542,14 @@ export class ConnectionRuntime implements SocketCallbacks {
   }
 
   /** The token's redactor, made again when the token changes; nothing else keeps a copy of it. */
-  private tokenRedactor: { token: string; redact: (text: string) => string } | undefined;
+  #tokenRedactor: { token: string; redact: (text: string) => string } | undefined;
 
   readonly redact = (text: string): string => {
-    const token = this.currentToken;
+    const token = this.#currentToken;
     text = redactUrl(text, this.options.auth?.queryParam);
     if (!token) return text;
-    if (this.tokenRedactor?.token !== token) this.tokenRedactor = { token, redact: secretRedactor(token) };
-    return this.tokenRedactor.redact(text);
+    if (this.#tokenRedactor?.token !== token) this.#tokenRedactor = { token, redact: secretRedactor(token) };
+    return this.#tokenRedactor.redact(text);
   };
 
   log(level: 'debug' | 'info' | 'warn' | 'error', message: string, details?: Record<string, unknown>): void {

@@ -105,3 +105,23 @@ describe('primary retry on a dial that follows no failure', () => {
     expect(h.server.last!.url).toBe(urls[0]);
   });
 });
+
+describe('connection.url with several urls', () => {
+  it('reads the url of the socket being dialed, the primary while it is probed from the backup', async () => {
+    const h = await connectedOnBackup();
+    const dialing: string[] = [];
+    h.connection.on('state', ({ status }) => {
+      if (status === 'connecting') dialing.push(h.connection.url);
+    });
+    await h.elapse(60_000);
+    h.server.refusing = true;
+    h.server.last!.drop();
+    await h.settle();
+    await h.advance(100);
+    h.server.refusing = false;
+    await h.advance(100);
+    expect(h.server.sockets.slice(-2).map((s) => s.url), 'the primary probed, then the backup again').toEqual([urls[0], urls[1]]);
+    expect(dialing).toEqual([urls[0], urls[1]]);
+    expect(h.connection.url).toBe(urls[1]);
+  });
+});

@@ -1,4 +1,5 @@
 import { createInspector } from '@statelyai/inspect';
+import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import type { InspectionEvent } from 'xstate';
 import { ErrorCode, createConnection, createPool, type AuthOptions, type Logger } from '../../../src/index.js';
@@ -113,6 +114,19 @@ describe('inspection', () => {
 });
 
 describe('no secret reaches inspection, logs or metrics', () => {
+  it('console.log of a connection in Node (util.inspect) never shows its token, connected or refreshed in band', async () => {
+    const tokens = ['tok-CONNECT-3e7a', 'tok-REFRESH-b19c'];
+    let next = 0;
+    const h = harness({ auth: { token: () => tokens[next++]!, refreshLeadMs: 30_000 }, heartbeat: false }, { sessionTtlMs: 60_000 });
+    await h.connect();
+    expect(h.connection.status).toBe('connected');
+    expect(inspect(h.connection)).not.toContain('tok-CONNECT');
+    await h.elapse(35_000);
+    expect(next, 'the token was refreshed in band').toBe(2);
+    expect(h.server.last!.sentOfType('auth').map((frame) => frame.token)).toEqual(tokens);
+    expect(inspect(h.connection)).not.toMatch(/tok-(CONNECT|REFRESH)/);
+  });
+
   const modes: ReadonlyArray<AuthOptions['mode']> = ['message', 'subprotocol', 'query'];
 
   for (const mode of modes) {
