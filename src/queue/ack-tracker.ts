@@ -14,7 +14,7 @@ export interface AckInfo {
   data?: unknown;
 }
 
-/** Writes a frame now: true when written, false when there is no open socket, or the ms until the rate limit lets it go. */
+/** Writes a frame now: true when written, false when there is no open socket, or the ms until the rate limit lets it go (Infinity: not at its current rate). */
 export type AckWrite = (frame: OutgoingFrame, channel: string | undefined) => boolean | number;
 
 interface InFlight {
@@ -189,8 +189,9 @@ export class AckTracker {
       return true;
     }
     entry.waiting = true;
-    entry.deadline = outcome === false ? Infinity : this.clock.now() + outcome;
-    if (outcome !== false) this.arm(entry.deadline);
+    // a limit that grants nothing (a zero rate) may change without a reconnect: asked again after timeoutMs
+    entry.deadline = outcome === false ? Infinity : this.clock.now() + (outcome < Infinity ? outcome : this.options.timeoutMs);
+    this.arm(entry.deadline);
     return false;
   }
 

@@ -144,6 +144,35 @@ describe('AckTracker', () => {
     expect(writes.map(([frame]) => frame)).toEqual(['a', 'b']);
   });
 
+  it('settles every acknowledged message (ack, write again or TIMEOUT) on the same socket, though an earlier one of its channel waited for a limit that granted nothing', async () => {
+    const writes: Array<[unknown, number]> = [];
+    const clock = new SimulatedClock();
+    const limit = { zeroRate: false };
+    const acks = new AckTracker(clock, { timeoutMs: 1_000, maxAttempts: 2 }, (frame) => {
+      if (limit.zeroRate) return Infinity;
+      writes.push([frame, clock.now()]);
+      return true;
+    });
+    void acks.track('a', 'a', 'chat:1').catch(() => undefined);
+    acks.written('a');
+    limit.zeroRate = true; // the server announced a limit per window of unbounded length
+    clock.advance(1_000);
+    limit.zeroRate = false; // and a usable one later, on the same socket
+    clock.advance(500);
+    const b = settle(acks.track('b', 'b', 'chat:1'));
+    acks.written('b');
+    clock.advance(1_400);
+    acks.ack({ id: 'a' });
+    clock.advance(10_000);
+    await flush();
+    expect(b.error).toMatchObject({ code: ErrorCode.TIMEOUT, messageId: 'b' });
+    expect(writes).toEqual([
+      ['a', 2_000],
+      ['b', 2_500],
+    ]);
+    expect(acks.size).toBe(0);
+  });
+
   it('writes messages again after a reconnect in the order they were first written, not the order they were tracked in', () => {
     const writes: unknown[] = [];
     const { acks } = tracker((frame) => {
