@@ -98,3 +98,18 @@ export function refuseAuth(h: Harness): void {
     if (frame.json?.type === 'auth') socket.closeFromServer(4001, 'unauthorized');
   };
 }
+
+/**
+ * Sends a view and its buffer while the link is down, overwrites the buffer as an app reusing it would, then
+ * connects: the bytes of each binary frame the server got (`[1, 2]` and `[0, 1, 2, 0]` when `send()` copied).
+ */
+export async function bytesSentBeforeBufferReused(h: Harness): Promise<number[][]> {
+  const buffer = new ArrayBuffer(4);
+  const view = new Uint8Array(buffer, 1, 2);
+  view.set([1, 2]);
+  const sent = [h.connection.send(view), h.connection.send(buffer)];
+  new Uint8Array(buffer).set([9, 9, 9, 9]);
+  await h.connect();
+  await Promise.all(sent);
+  return h.server.last!.sent.filter((frame) => typeof frame.raw !== 'string').map((frame) => [...new Uint8Array(frame.raw as ArrayBuffer)]);
+}

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, plainProtocol, type InboundMessage, type SocketchartError } from '../../../src/index.js';
 import { SimulatedClock, type MockSocket } from '../../../src/testing/index.js';
-import { harness, settle, type Harness } from '../../support/harness.js';
+import { bytesSentBeforeBufferReused, harness, settle, type Harness } from '../../support/harness.js';
 import { track, type Settled } from '../../support/settled.js';
 
 /** Records every inspection event of the connection (and its children) by type. */
@@ -493,14 +493,7 @@ describe('data plane', () => {
 
   it('binary queued while the link is down goes as it was when sent: an app that reuses its buffer changes nothing queued, as a browser copies at send()', async () => {
     const h = harness();
-    const buffer = new ArrayBuffer(4);
-    const view = new Uint8Array(buffer, 1, 2);
-    view.set([1, 2]);
-    const sent = [h.connection.send(view), h.connection.send(buffer)];
-    new Uint8Array(buffer).set([9, 9, 9, 9]);
-    await h.connect();
-    await Promise.all(sent);
-    expect(socketOf(h).sent.map((frame) => [...new Uint8Array(frame.raw as ArrayBuffer)])).toEqual([
+    expect(await bytesSentBeforeBufferReused(h)).toEqual([
       [1, 2],
       [0, 1, 2, 0],
     ]);

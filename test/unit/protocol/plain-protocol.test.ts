@@ -10,7 +10,7 @@ import {
   type PlainProtocolOptions,
 } from '../../../src/index.js';
 import { createMockServer } from '../../../src/testing/index.js';
-import { harness } from '../../support/harness.js';
+import { bytesSentBeforeBufferReused, harness } from '../../support/harness.js';
 import { expectInvariants } from '../../support/invariants.js';
 
 function decodeOne(adapter: ReturnType<typeof plainProtocol>, raw: string | ArrayBuffer) {
@@ -238,14 +238,7 @@ describe('plainProtocol driving a connection', () => {
 
   it('binary queued while the link is down goes as it was when sent: an app that reuses its buffer changes nothing queued, as a browser copies at send()', async () => {
     const { h } = plain(undefined);
-    const buffer = new ArrayBuffer(4);
-    const view = new Uint8Array(buffer, 1, 2);
-    view.set([1, 2]);
-    const sent = [h.connection.send(view), h.connection.send(buffer)];
-    new Uint8Array(buffer).set([9, 9, 9, 9]);
-    await h.connect();
-    await Promise.all(sent);
-    expect(h.server.last!.sent.map((frame) => [...new Uint8Array(frame.raw as ArrayBuffer)])).toEqual([
+    expect(await bytesSentBeforeBufferReused(h)).toEqual([
       [1, 2],
       [0, 1, 2, 0],
     ]);
