@@ -1,3 +1,4 @@
+import { exactOrigin } from '../inspection/app-origins.js';
 import { DEFAULT_INSPECTOR_PORT } from '../inspection/protocol.js';
 import { flags, hostValue, UsageError, wholeNumber } from './flags.js';
 
@@ -10,6 +11,8 @@ export interface InspectArgs {
   exitWithParent: boolean;
   /** What to tell the user to change when the port is taken: `--port`, or the flag of the process that started it. */
   portFlag: string;
+  /** Web pages whose apps may send besides those on loopback (`--app-origin`), or `'*'`. */
+  appOrigins: string[] | '*';
 }
 
 export const inspectUsage = `usage: socketchart inspect [options]
@@ -21,6 +24,9 @@ export const inspectUsage = `usage: socketchart inspect [options]
   --port <n>     port to listen on (default ${DEFAULT_INSPECTOR_PORT}; 0 for any free port)
   --host <addr>  interface to listen on (default 127.0.0.1: loopback only; anything else exposes
                  what your apps send to the network)
+  --app-origin <origin>
+                 a web page whose app may send, such as https://app.test:5173 (repeatable; '*' for any
+                 page). Apps outside a browser and pages on loopback always may
   --exit-with-parent
                  exit when standard input ends, and leave Ctrl-C to the parent (how the demo runs it)
   --port-flag=<flag>
@@ -29,7 +35,7 @@ export const inspectUsage = `usage: socketchart inspect [options]
 
 /** Parses `socketchart inspect`'s flags; throws UsageError for anything it does not know. */
 export function parseInspectArgs(argv: readonly string[]): InspectArgs | 'help' {
-  const args: InspectArgs = { port: DEFAULT_INSPECTOR_PORT, host: '127.0.0.1', exitWithParent: false, portFlag: '--port' };
+  const args: InspectArgs = { port: DEFAULT_INSPECTOR_PORT, host: '127.0.0.1', exitWithParent: false, portFlag: '--port', appOrigins: [] };
   for (const { name, value, unexpected } of flags(argv)) {
     switch (name) {
       case '--help':
@@ -41,6 +47,13 @@ export function parseInspectArgs(argv: readonly string[]): InspectArgs | 'help' 
       case '--host':
         args.host = hostValue('--host', value());
         break;
+      case '--app-origin': {
+        const origin = value() ?? '';
+        if (origin === '*') args.appOrigins = '*';
+        else if (exactOrigin(origin) === undefined) throw new UsageError(`--app-origin expects an origin such as https://app.test:5173, or '*', got ${JSON.stringify(origin)}`);
+        else if (args.appOrigins !== '*') args.appOrigins.push(origin);
+        break;
+      }
       case '--exit-with-parent':
         args.exitWithParent = true;
         break;

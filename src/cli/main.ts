@@ -35,7 +35,7 @@ async function inspect(argv: readonly string[]): Promise<number> {
   }
   let server;
   try {
-    server = await startInspectorServer({ port: args.port, host: args.host });
+    server = await startInspectorServer({ port: args.port, host: args.host, appOrigins: args.appOrigins });
   } catch (error) {
     console.error(error instanceof InspectorPageMissingError ? error.message : explained(error, args));
     return 1;

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { DEFAULT_INSPECTOR_PORT, HELLO, PAGE_SOCKET_PATH } from './protocol.js';
 import { defaultPageDir, loadPageFiles, type PageFile } from './page-files.js';
+import { appOriginSet } from './app-origins.js';
 import { Recording, type RecordingOptions } from './recording.js';
 
 export interface InspectorServerOptions {
@@ -18,6 +19,13 @@ export interface InspectorServerOptions {
   maxPayload?: number;
   /** Records go to the pages in batches this far apart, in ms. @default 50 */
   batchMs?: number;
+  /**
+   * Web pages whose apps may send, as origins (`https://app.test:5173`; `'null'` for sandboxed frames and `file:`
+   * pages), or `'*'` for any page. Apps outside a browser, pages on a loopback host and pages from the host the
+   * inspector is reached by (on any port) always may. Another page's socket is closed with 1008 before it is read.
+   * @default []
+   */
+  appOrigins?: readonly string[] | '*';
 }
 
 export interface InspectorServerStats {
@@ -78,6 +86,14 @@ const sameOrigin = (origin: string, host: string | undefined) => {
   }
 };
 
+const hostname = (url: string) => {
+  try {
+    return new URL(url).hostname;
+  } catch {
+    return undefined;
+  }
+};
+
 /**
  * Starts the offline inspector: the page over HTTP, and on the same port a WebSocket that takes
  * `@statelyai/inspect`'s events from any number of apps (one JSON event per frame) and passes them on to
@@ -88,6 +104,7 @@ export async function startInspectorServer(options: InspectorServerOptions = {})
   const host = options.host ?? '127.0.0.1';
   const files = loadPageFiles(options.pageDir ?? defaultPageDir());
   const recording = new Recording(options.history);
+  const appOrigins = appOriginSet(options.appOrigins ?? []);
   const batchMs = options.batchMs ?? 50;
   const pages = new Set<Page>();
   const stats = { received: 0, rejected: 0, sources: 0, droppedForPages: 0 };
@@ -104,6 +121,11 @@ export async function startInspectorServer(options: InspectorServerOptions = {})
     if (!isLoopback(host)) return true;
     const name = (req.headers.host ?? '').toLowerCase().replace(/:\d+$/, '');
     return LOOPBACK_NAMES.has(name) || name === host || name === `[${host}]`;
+  };
+  const appOriginAllowed = (origin: string, requestHost: string | undefined) => {
+    if (appOrigins === '*' || appOrigins.has(origin.toLowerCase())) return true;
+    const name = hostname(origin);
+    return !!name && (isLoopback(name) || name === hostname(`http://${requestHost}`));
   };
 
   const serve = (req: IncomingMessage, res: ServerResponse) => {
@@ -218,6 +240,11 @@ export async function startInspectorServer(options: InspectorServerOptions = {})
         return;
       }
       openPage(socket);
+      return;
+    }
+    const origin = req.headers.origin;
+    if (origin !== undefined && !appOriginAllowed(origin, req.headers.host)) {
+      socket.close(1008, 'this page may not send: see appOrigins');
       return;
     }
     sourcesSeen++;

@@ -4,7 +4,7 @@ import { parseInspectArgs } from '../../../src/cli/inspect-args.js';
 
 describe('socketchart inspect flags', () => {
   it('listens on loopback port 4242 unless told otherwise', () => {
-    expect(parseInspectArgs([])).toEqual({ port: 4242, host: '127.0.0.1', exitWithParent: false, portFlag: '--port' });
+    expect(parseInspectArgs([])).toEqual({ port: 4242, host: '127.0.0.1', exitWithParent: false, portFlag: '--port', appOrigins: [] });
   });
 
   it('reads --port and --host, with or without =', () => {
@@ -15,6 +15,11 @@ describe('socketchart inspect flags', () => {
 
   it('run by the demo, reads the flag to name when the port is taken (--port-flag=--inspect=<port>)', () => {
     expect(parseInspectArgs(['--port=4242', '--exit-with-parent', '--port-flag=--inspect=<port>'])).toMatchObject({ port: 4242, portFlag: '--inspect=<port>' });
+  });
+
+  it('reads --app-origin, repeated, and * for any page', () => {
+    expect(parseInspectArgs(['--app-origin', 'https://app.test:5173', '--app-origin=http://LAN.test'])).toMatchObject({ appOrigins: ['https://app.test:5173', 'http://LAN.test'] });
+    expect(parseInspectArgs(['--app-origin', 'https://app.test', '--app-origin=*'])).toMatchObject({ appOrigins: '*' });
   });
 
   it('refuses a flag it does not know by its name only, and an argument that is not a flag by its position only', () => {
@@ -31,6 +36,9 @@ describe('socketchart inspect flags', () => {
     [['--exit-with-parent=no'], /--exit-with-parent takes no value/],
     [['--port-flag', '--inspect'], /--port-flag expects a flag given with =/],
     [['-h=1'], /-h takes no value/],
+    [['--app-origin', 'app.test:5173'], /--app-origin expects an origin such as https:\/\/app.test:5173, or '\*', got "app.test:5173"/],
+    [['--app-origin'], /--app-origin expects/],
+    [['--app-origin', 'https://app.test/chat'], /--app-origin expects/],
   ])('rejects %j with a usage error', (argv, message) => {
     expect(() => parseInspectArgs(argv)).toThrow(UsageError);
     expect(() => parseInspectArgs(argv)).toThrow(message);
