@@ -9,6 +9,10 @@ export interface InspectorProcess {
   close(): Promise<void>;
 }
 
+/** The Node flags a child inherits: the parent's, but a debugger's (a second one, or one waiting at `--inspect-brk=0`). */
+const inheritedFlags = (execArgv: readonly string[]) =>
+  execArgv.filter((arg, i) => !/^--(inspect|debug)(-brk|-wait|-port|-publish-uid)?(=|$)/.test(arg) && !/^--(inspect|debug)-port$/.test(execArgv[i - 1] ?? ''));
+
 /**
  * Starts `socketchart inspect --port <port>` in a child process (so that the page's server never takes
  * CPU from the app it inspects) and resolves with its URLs once it listens; rejects if it exits first, with
@@ -17,7 +21,7 @@ export interface InspectorProcess {
 export function startInspectorProcess(port: number, { portFlag, timeoutMs = 20_000 }: { portFlag?: string; timeoutMs?: number } = {}): Promise<InspectorProcess> {
   const main = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './main.ts' : './cli.js', import.meta.url));
   const fromSource = main.endsWith('.ts') && !process.execArgv.some((arg) => arg.includes('tsx'));
-  const child = spawn(process.execPath, [...process.execArgv, ...(fromSource ? ['--import', 'tsx'] : []), main, 'inspect', '--port', String(port), '--exit-with-parent', ...(portFlag ? [`--port-flag=${portFlag}`] : [])], { stdio: 'pipe' });
+  const child = spawn(process.execPath, [...inheritedFlags(process.execArgv), ...(fromSource ? ['--import', 'tsx'] : []), main, 'inspect', '--port', String(port), '--exit-with-parent', ...(portFlag ? [`--port-flag=${portFlag}`] : [])], { stdio: 'pipe' });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return new Promise((resolve, reject) => {
     let out = '';

@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildInspectorPage } from '../../../inspector/build.mjs';
 import { startInspectorProcess } from '../../../src/cli/inspector-process.js';
@@ -47,6 +49,26 @@ describe('socketchart inspect', () => {
     const waited = new Promise((resolve) => setTimeout(resolve, 10_000, 'still waiting'));
     expect(await Promise.race([closed, waited])).toBe('closed');
     await expect(fetch(inspector.url)).rejects.toThrow();
+  }, 30_000);
+
+  it('run as a child process of an app under a debugger (--inspect=0), opens no debugger of its own', async () => {
+    const script = join(mkdtempSync(join(tmpdir(), 'socketchart-app-')), 'app.mjs');
+    writeFileSync(
+      script,
+      `const { startInspectorProcess } = await import(${JSON.stringify(new URL('../../../src/cli/inspector-process.ts', import.meta.url).href)});
+      const inspector = await startInspectorProcess(0);
+      console.log('started');
+      await inspector.close();`,
+    );
+    const app = spawn(process.execPath, ['--inspect=0', '--import', 'tsx', script]);
+    let err = '';
+    let out = '';
+    app.stderr.on('data', (chunk: Buffer) => (err += String(chunk)));
+    app.stdout.on('data', (chunk: Buffer) => (out += String(chunk)));
+    const code = await new Promise<number | null>((resolve) => app.once('exit', resolve));
+    expect(out, err).toContain('started');
+    expect(code).toBe(0);
+    expect(err.match(/Debugger listening/g), err).toHaveLength(1);
   }, 30_000);
 
   it('exits 2 with the usage on a bad flag', async () => {
