@@ -204,10 +204,14 @@ export class Hub implements BackendListener {
     this.addSub(client, sub).catch((error: unknown) => this.options.logger.warn({ ch, err: errorText(error) }, 'implicit subscription failed'));
   }
 
+  /** Whether the client receives the channel without subscribing: its user channel and broadcast:all. */
+  private isImplicit(client: HubClient, ch: string): boolean {
+    return this.options.implicitChannels && (ch === BROADCAST_ALL_CHANNEL || ch === userChannel(client.identity.userId));
+  }
+
   /** Ends a subscription the client made; on its user channel or broadcast:all, the implicit one takes its place. */
   private endSub(client: HubClient, sub: Subscription): void {
-    const { userId } = client.identity;
-    if (this.options.implicitChannels && !sub.implicit && (sub.ch === BROADCAST_ALL_CHANNEL || sub.ch === userChannel(userId))) this.addImplicit(client, sub.ch);
+    if (!sub.implicit && this.isImplicit(client, sub.ch)) this.addImplicit(client, sub.ch);
     this.removeSub(client, sub);
   }
 
@@ -262,13 +266,13 @@ export class Hub implements BackendListener {
   }
 
   /**
-   * Subscribes an authorized client. A subscribe past `maxSubscriptions` is refused for good with
-   * AUTHORIZATION_FAILED (waiting does not help, as it would for a rate limit); each refusal names the channel and
-   * the action.
+   * Subscribes an authorized client. A subscribe past `maxSubscriptions` (not counting its user channel and
+   * broadcast:all, which it receives anyway) is refused for good with AUTHORIZATION_FAILED (waiting does not help,
+   * as it would for a rate limit); each refusal names the channel and the action.
    */
   async subscribe(client: HubClient, { ch, since }: Frame<'subscribe'>): Promise<void> {
     const existing = client.subscriptions.get(ch);
-    if (!existing && [...client.subscriptions.values()].filter((sub) => !sub.implicit).length >= this.options.maxSubscriptions) {
+    if (!existing && [...client.subscriptions.keys()].filter((held) => !this.isImplicit(client, held)).length >= this.options.maxSubscriptions) {
       client.sendError(ErrorCode.AUTHORIZATION_FAILED, 'too many subscriptions', { details: { ch, action: 'subscribe', limit: this.options.maxSubscriptions } });
       return;
     }

@@ -171,7 +171,7 @@ export interface ServerOptions {
   handshakeTimeoutMs?: number;
   /** Sockets of one user on this node; beyond, the new socket is closed with 1013. @default 10 */
   maxConnectionsPerUser?: number;
-  /** Subscriptions of one connection; a subscribe beyond is refused with AUTHORIZATION_FAILED. @default 100 */
+  /** Subscriptions of one connection (its user channel and broadcast:all, received anyway, not counted); a subscribe beyond is refused with AUTHORIZATION_FAILED. @default 100 */
   maxSubscriptionsPerConnection?: number;
   /** Messages kept per channel for resume. @default 1000 */
   historySize?: number;

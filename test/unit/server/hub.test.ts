@@ -140,6 +140,18 @@ describe('Hub: subscriptions', () => {
     expect(socket.ofType('error')).toEqual([]);
   });
 
+  it('counts no subscribe to the connection’s own user channel or broadcast:all toward maxSubscriptionsPerConnection, as it holds them already', async () => {
+    const { connect } = await node({ maxSubscriptionsPerConnection: 1 });
+    const { socket, connection } = connect('alice');
+    await subscribed(socket, 'user:alice');
+    await subscribed(socket, 'broadcast:all');
+    await subscribed(socket, 'chat:a');
+    socket.receive({ type: 'subscribe', ch: 'chat:b' });
+    await until(() => socket.ofType('error').length === 1);
+    expect(socket.ofType('error')).toEqual([expect.objectContaining({ message: 'too many subscriptions', details: { ch: 'chat:b', action: 'subscribe', limit: 1 } })]);
+    expect([...connection.subscriptions.keys()].sort()).toEqual(['broadcast:all', 'chat:a', 'user:alice']);
+  });
+
   it('answers an unsubscribe from a channel it never subscribed to', async () => {
     const { connect } = await node();
     const { socket, connection } = connect('reader');
