@@ -33,6 +33,9 @@ export function presencePages(ch: string, members: readonly PresenceMember[]): s
   const head = `{"type":"presence_state","ch":${JSON.stringify(ch)},"members":[`;
   const runs = runsOf(members, PRESENCE_PAGE_BYTES - Buffer.byteLength(head) - Buffer.byteLength(`]${MORE}`));
   if (runs.length === 0) runs.push('');
+  // the last page has no `more`: two runs may fit in one frame
+  const one = runs.length === 2 ? `${head}${runs.join(',')}]}` : undefined;
+  if (one !== undefined && Buffer.byteLength(one) <= PRESENCE_PAGE_BYTES) return [one];
   return runs.map((run, i) => `${head}${run}]${i < runs.length - 1 ? MORE : '}'}`);
 }
 

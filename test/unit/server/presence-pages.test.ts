@@ -49,3 +49,13 @@ it('keeps every page within 32 KiB and fills it, whatever the sizes of the membe
     expect(frames.flatMap((frame) => frame.members)).toEqual(members);
   }
 });
+
+it('answers with one frame a list whose frame fills 32 KiB exactly, without `more`', () => {
+  const head = Buffer.byteLength(JSON.stringify({ type: 'presence_state', ch: 'chat:a', members: [{ userId: 'a' }, { userId: 'b', meta: { s: '' } }] }));
+  const members = [{ userId: 'a' }, { userId: 'b', meta: { s: 'x'.repeat(PRESENCE_PAGE_BYTES - head) } }];
+  const whole = JSON.stringify({ type: 'presence_state', ch: 'chat:a', members });
+  expect(Buffer.byteLength(whole)).toBe(PRESENCE_PAGE_BYTES);
+  const pages = presencePages('chat:a', members);
+  expect(pages.length).toBe(1);
+  expect(pages[0] === whole).toBe(true);
+});
