@@ -112,6 +112,7 @@ describe('inspector server and the Origin of an app socket', () => {
     const server = await startTestInspector({ appOrigins: ['HTTPS://App.Test:5173'] });
     cleanups.push(() => server.close());
     expect(await appSocket(server.wsUrl, 'https://app.test:5173')).toBe('open');
+    expect(await appSocket(server.wsUrl, 'HTTPS://APP.TEST:5173')).toBe('open');
     expect(await appSocket(server.wsUrl, 'https://app.test:5174')).toBe('close 1008');
     expect(await appSocket(server.wsUrl, 'http://app.test:5173')).toBe('close 1008');
   });
