@@ -98,16 +98,23 @@ export class PoolRuntime {
   /** Follows the pool actor: a change of health is told to listeners. */
   next(snapshot: SnapshotFrom<PoolMachine>): void {
     const previous = this.context;
+    // told down and disposed: the changes still in the actor's mailbox are not told
+    if (!previous && this.isDisposed) return;
     const context = (this.context = snapshot.context);
     if (previous && previous.health !== context.health) this.events.emit('health', { health: context.health, previous: previous.health });
   }
 
-  /** The pool actor stopped (disposed, or stopped by the app that embeds it): its connections stop with it, and it is down (its last snapshot may not say so). */
+  /** The pool actor stopped (disposed, or stopped by the app that embeds it): its connections stop with it. */
   complete(): void {
+    this.down();
+    this.dispose();
+  }
+
+  /** Down for good (its last snapshot may not say so), and listeners told. */
+  private down(): void {
     const previous = this.health;
     this.context = undefined;
     if (previous !== 'down') this.events.emit('health', { health: 'down', previous });
-    this.dispose();
   }
 
   /** Starts the connections from `from` up to (not including) `to` in start order; a connection its user stopped stays stopped. */
@@ -131,7 +138,7 @@ export class PoolRuntime {
     this.isDisposed = true;
     // `disposed` once each connection's last changes are told (one disposed from its own listener tells them after)
     let untold = 1;
-    const told = () => --untold || this.events.emit('disposed', {});
+    const told = () => --untold || (this.down(), this.events.emit('disposed', {}));
     for (const connection of this.order) {
       if (connection.isDisposed) continue;
       untold++;

@@ -237,6 +237,20 @@ describe('pool.dispose()', () => {
     }
   });
 
+  it('disposed from a `state` listener as stop() closes the first connection: tells `health` down before `disposed`, and nothing after', async () => {
+    const h = poolHarness({ staggerMs: 0 });
+    const told: string[] = [];
+    h.pool.on('health', ({ health }) => told.push(`health ${health}`));
+    h.pool.on('disposed', () => told.push('disposed'));
+    h.pool.on('state', ({ status }) => status === 'closing' && h.pool.dispose());
+    h.pool.start();
+    await h.settle();
+    h.pool.stop();
+    await h.settle();
+    expect(told.slice(-2)).toEqual(['health down', 'disposed']);
+    expect(h.pool.status().health).toBe('down');
+  });
+
   it('tells `disposed` once, last, when the app disposed some of its connections before, or disposes them from a listener', async () => {
     const h = poolHarness({ staggerMs: 0 });
     const told: string[] = [];
