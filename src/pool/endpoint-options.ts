@@ -19,20 +19,24 @@ const sections = ['failover', 'auth', 'heartbeat', 'reconnect', 'circuit', 'queu
 const isPlain = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && (Object.getPrototypeOf(value) === Object.prototype || Object.getPrototypeOf(value) === null);
 
+/** `options` without those given as `undefined` (not given: what they would replace stands). */
+const defined = <T extends object>(options: T): T => Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as T;
+
 /**
  * The options endpoint `endpoint` runs with: the pool's `defaults`, its own (they win; within a section such
  * as `reconnect` or `auth`, option by option), and what the pool sets for all. Its close handshake is
  * bounded by the pool's `stopTimeoutMs`.
  */
 export function endpointConnectionOptions(endpoint: EndpointOptions, pool: ResolvedPoolOptions, shared: PoolShared): ConnectionOptions {
-  const { name, priority, group: _group, ...own } = endpoint;
+  const { name, priority, group: _group, ...rest } = endpoint;
+  const own = defined(rest);
   const given = own.closeTimeoutMs ?? pool.defaults.closeTimeoutMs;
   const closeTimeoutMs = given === undefined || typeof given === 'number' ? Math.min(given ?? connectionDefaults.closeTimeoutMs, pool.stopTimeoutMs) : given;
   const merged: Record<string, unknown> = {};
   for (const key of sections) {
     const inherited = (pool.defaults as Record<string, unknown>)[key];
     const mine = (own as Record<string, unknown>)[key];
-    if (isPlain(inherited) && isPlain(mine)) merged[key] = { ...inherited, ...mine };
+    if (isPlain(inherited) && isPlain(mine)) merged[key] = { ...inherited, ...defined(mine) };
   }
   return {
     ...pool.defaults,

@@ -29,6 +29,12 @@ describe('endpoint connection options', () => {
     expect(optionsOf({ [section]: own }, { defaults: { [section]: inherited } })[section]).toEqual(expected);
   });
 
+  it('an option an endpoint gives as undefined is one it does not give: that of defaults stands, in a section too', () => {
+    const own = { auth: undefined, heartbeat: undefined, reconnect: { baseMs: undefined, capMs: 1_000 } };
+    const options = optionsOf(own, { defaults: { auth: { token }, heartbeat: false, reconnect: { baseMs: 200, capMs: 5_000 } } });
+    expect([options.auth, options.heartbeat, options.reconnect]).toEqual([{ token }, false, { baseMs: 200, capMs: 1_000 }]);
+  });
+
   it('a section that is not an object replaces the whole section, either way', () => {
     expect(optionsOf({ heartbeat: false }, { defaults: { heartbeat: { intervalMs: 1_234 } } }).heartbeat).toBe(false);
     expect(optionsOf({ heartbeat: { intervalMs: 1_234 } }, { defaults: { heartbeat: false } }).heartbeat).toEqual({ intervalMs: 1_234 });
