@@ -3,6 +3,7 @@ import { isInspectOption, resolveClock, resolveEnvironment, type InspectOption }
 import type { Clock } from '../environment/clock.js';
 import type { EnvironmentSource } from '../environment/environment.js';
 import { InvalidOptionError } from '../protocol/errors.js';
+import { redactUrl } from '../protocol/redact.js';
 import { poolDefaults as P } from '../connection/defaults.js';
 import { dialBudgetSettings, type DialBudgetOptions } from '../policy/dial-budget.js';
 import type { BalancingStrategy, HealthPolicy } from './balancer.js';
@@ -70,6 +71,8 @@ export interface ResolvedPoolOptions {
 }
 
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+/** A string given where an object goes, as an error shows it: a url without the secrets of its query. */
+const shown = (value: unknown) => (typeof value === 'string' ? JSON.stringify(redactUrl(value)) : undefined);
 
 const poolKeys = ['endpoints', 'defaults', 'staggerMs', 'maxConnections', 'dialBudget', 'balancing', 'health', 'stopTimeoutMs', 'environment', 'clock', 'random', 'inspect'];
 const ownedKeys: readonly string[] = ['dialGate', 'priority', 'environment', 'clock', 'random', 'inspect'];
@@ -84,15 +87,15 @@ function count(path: string, value: unknown, fallback: number, min: number, max 
 
 /** Validates pool options at creation; connection options are validated when each connection is created. */
 export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
-  if (!isObject(input)) throw new InvalidOptionError('options', 'an object', input);
+  if (!isObject(input)) throw new InvalidOptionError('options', 'an object', input, shown(input));
   for (const key of Object.keys(input)) if (!poolKeys.includes(key)) throw new InvalidOptionError(key, `one of ${poolKeys.join(', ')}`, 'an unknown option');
   const o = input as Partial<PoolOptions>;
   const maxConnections = count('maxConnections', o.maxConnections, P.maxConnections, 1);
-  if (!Array.isArray(o.endpoints) || o.endpoints.length === 0) throw new InvalidOptionError('endpoints', 'a non-empty array of endpoints', o.endpoints);
+  if (!Array.isArray(o.endpoints) || o.endpoints.length === 0) throw new InvalidOptionError('endpoints', 'a non-empty array of endpoints', o.endpoints, shown(o.endpoints));
   if (o.endpoints.length > maxConnections) throw new InvalidOptionError('endpoints', `at most maxConnections (${maxConnections}) endpoints`, `${o.endpoints.length} endpoints`);
   const names = new Set<string>();
   o.endpoints.forEach((endpoint, index) => {
-    if (!isObject(endpoint)) throw new InvalidOptionError(`endpoints[${index}]`, 'an endpoint object', endpoint);
+    if (!isObject(endpoint)) throw new InvalidOptionError(`endpoints[${index}]`, 'an endpoint object', endpoint, shown(endpoint));
     const name = endpoint.name;
     if (typeof name !== 'string' || name === '') throw new InvalidOptionError(`endpoints[${index}].name`, 'a non-empty string', name);
     if (names.has(name)) throw new InvalidOptionError(`endpoints[${index}].name`, 'a name no other endpoint has', name);

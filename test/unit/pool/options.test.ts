@@ -96,6 +96,11 @@ describe('createPool options validation', () => {
     expect(error.message).toContain(`\`${option}\``);
   });
 
+  it('a url given where the options or an endpoint go is refused without the token its query carries', () => {
+    const url = 'ws://mock.test/?token=s3cr3t-t0k3n';
+    for (const options of [url, { ...base, endpoints: url }, endpoints(ok('a'), url)]) expect(rejected(options).message).not.toContain('s3cr3t');
+  });
+
   it('names a bad endpoint by its place in the list, not its place in the start order', () => {
     const error = rejected(endpoints({ ...ok('late'), priority: 9 }, { ...ok('early'), priority: 1, url: 'http://mock.test/early' }));
     expect(error.option).toBe('endpoints[1].url');
