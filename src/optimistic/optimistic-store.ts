@@ -282,8 +282,7 @@ export class OptimisticStore<Value, Change = Value> {
     if (this.locals.get(local.id) !== local || local.status === 'acked') return;
     this.ledgers.get(local.key)?.remove(local);
     this.forget(local);
-    this.refresh(local.key);
-    this.rollback(local, error);
+    this.refresh(local.key, undefined, local, error);
   }
 
   /** Stops tracking a rolled-back change, keeping it for a late ack: one comes only if the server stored it after all. */
@@ -435,11 +434,14 @@ export class OptimisticStore<Value, Change = Value> {
   /**
    * Recomputes a key's shown value. Local changes `merge` no longer accepts there (another client's message
    * changed the key under them) are rolled back with CONFLICT, or with `OptimisticConflictError` when they
-   * lost the conflict `lost`.
+   * lost the conflict `lost`, after `first` (refused with `error`): the change they were made on top of.
    */
-  private refresh(key: string, lost?: OptimisticConflict<Value, Change>): void {
+  private refresh(key: string, lost?: OptimisticConflict<Value, Change>, first?: LocalChange<Change>, error?: SocketchartError): void {
     const ledger = this.ledgers.get(key);
-    if (!ledger) return;
+    if (!ledger) {
+      if (first) this.rollback(first, error!);
+      return;
+    }
     const { moved, previous, refused } = ledger.recompute();
     for (const { local } of refused) this.forget(local);
     if (ledger.isEmpty) this.ledgers.delete(key);
@@ -447,6 +449,7 @@ export class OptimisticStore<Value, Change = Value> {
       this.cachedSnapshot = undefined;
       this.emit('change', { key, value: ledger.value, previous, pending: ledger.pending });
     }
+    if (first) this.rollback(first, error!);
     for (const { local, cause } of refused) {
       this.rollback(
         local,

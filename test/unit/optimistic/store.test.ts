@@ -1393,4 +1393,17 @@ describe('optimistic store: a local change merge no longer accepts (an edit raci
     expect(rethrown).toEqual([]);
     store.dispose();
   });
+
+  it('the refused create is rolled back before the edit made on top of it: rollback events and rejections come in the order the changes were made', async () => {
+    const { h, server, store } = await deletableTodoStore();
+    const order: string[] = [];
+    store.on('rollback', ({ change, error }) => order.push(`rollback ${change.set ? 'create' : 'edit'} ${error.code}`));
+    store.update('t9', { id: 't9', set: { id: 't9', title: 'new' } }).catch(() => order.push('create rejected'));
+    store.update('t9', { id: 't9', patch: { done: true } }).catch(() => order.push('edit rejected'));
+    await h.settle();
+    server.refuse(server.inbox[0]!);
+    await h.settle();
+    expect(order).toEqual([`rollback create ${ErrorCode.AUTHORIZATION_FAILED}`, `rollback edit ${ErrorCode.CONFLICT}`, 'create rejected', 'edit rejected']);
+    store.dispose();
+  });
 });
