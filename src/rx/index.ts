@@ -46,11 +46,16 @@ export function events$<K extends keyof ConnectionEvents>(connection: Connection
   return whileAlive(connection, (subscriber) => connection.on(event, (payload) => subscriber.next(payload)));
 }
 
+/** Errors `subscriber` with the server's refusal of the channel (AUTHORIZATION_FAILED: it is dropped, never subscribed again). */
+function erroredWhenRefused(connection: Connection, channel: string, subscriber: Subscriber<unknown>): () => void {
+  return connection.on('refused', ({ ch, error }) => ch === channel && subscriber.error(error));
+}
+
 /** The messages of one channel; subscribing subscribes to the channel, unsubscribing leaves it. Errors with the server's refusal of the channel (AUTHORIZATION_FAILED). */
 export function channel$<T = unknown>(connection: Connection, channel: string): Observable<InboundMessage<T>> {
   return whileAlive(connection, (subscriber) => {
     const unsubscribe = connection.subscribe<T>(channel, (_data, message) => subscriber.next(message));
-    const offRefused = connection.on('refused', ({ ch, error }) => ch === channel && subscriber.error(error));
+    const offRefused = erroredWhenRefused(connection, channel, subscriber);
     return () => {
       offRefused();
       unsubscribe();
@@ -97,7 +102,8 @@ export function errors$(connection: Connection): Observable<SocketchartError> {
 
 /**
  * Emits `now()` and then each `event` of the channel (a change made while the first value is handled
- * included); `hold()` (what sends frames) runs only when more than that first value is wanted.
+ * included); `hold()` (what sends frames) runs only when more than that first value is wanted. Errors with
+ * the server's refusal of the channel, as `channel$`.
  */
 function channelView<K extends 'presence' | 'typing', T>(
   connection: Connection,
@@ -111,28 +117,31 @@ function channelView<K extends 'presence' | 'typing', T>(
     const off = connection.on(event, (payload) => {
       if (payload.ch === channel) subscriber.next(pick(payload));
     });
+    const offRefused = erroredWhenRefused(connection, channel, subscriber);
     let release: (() => void) | undefined;
     try {
       subscriber.next(now());
       if (!subscriber.closed) release = hold();
     } catch (error) {
       off();
+      offRefused();
       throw error;
     }
     return () => {
       off();
+      offRefused();
       release?.();
     };
   });
 }
 
-/** The members present on a channel: watched while subscribed (the channel is subscribed and listed), emitted at once and on each change. */
+/** The members present on a channel: watched while subscribed (the channel is subscribed and listed), emitted at once and on each change. Errors with the server's refusal of the channel (AUTHORIZATION_FAILED). */
 export function presence$(connection: Connection, channel: string): Observable<PresenceMember[]> {
   const { presence } = connection;
   return channelView(connection, channel, 'presence', ({ members }) => members, () => presence.members(channel), () => presence.watch(channel));
 }
 
-/** Who else is typing on a channel: subscribed while subscribed, emitted at once and on each change. */
+/** Who else is typing on a channel: subscribed while subscribed, emitted at once and on each change. Errors with the server's refusal of the channel (AUTHORIZATION_FAILED). */
 export function typing$(connection: Connection, channel: string): Observable<string[]> {
   const { presence } = connection;
   return channelView(connection, channel, 'typing', ({ users }) => users, () => presence.typingUsers(channel), () => connection.subscribe(channel, () => {}));

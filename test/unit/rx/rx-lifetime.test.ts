@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { createActor } from 'xstate';
 import { connectionLogic, connectionOf, ErrorCode, statusOf } from '../../../src/index.js';
 import { SimulatedClock, createManualEnvironment, createMockServer } from '../../../src/testing/index.js';
-import { channel$, metrics$, state$, status$, typing$ } from '../../../src/rx/index.js';
+import { channel$, metrics$, presence$, state$, status$, typing$ } from '../../../src/rx/index.js';
 import { harness, settle } from '../../support/harness.js';
 
 /** socketchart/rx: changes made while a first value is handled, the end of a disposed connection's streams, metrics$'s first value. */
@@ -221,4 +221,20 @@ describe('channel$ of a channel the server refuses', () => {
     expect(other.value, 'another channel goes on').toBe(false);
     expect(h.server.last!.sentOfType('unsubscribe')).toEqual([]);
   });
+});
+
+it('presence$ and typing$ of a channel the server refuses error with AUTHORIZATION_FAILED, as channel$ does', async () => {
+  const h = harness();
+  await h.connect();
+  const errors: Array<[string, unknown]> = [];
+  presence$(h.connection, 'admin:p').subscribe({ error: (error) => errors.push(['presence$', error]) });
+  typing$(h.connection, 'admin:t').subscribe({ error: (error) => errors.push(['typing$', error]) });
+  const other = ended((o) => presence$(h.connection, 'chat:a').subscribe(o));
+  for (const ch of ['admin:p', 'admin:t']) h.server.last!.push({ type: 'error', code: 'AUTHORIZATION_FAILED', message: 'not allowed', details: { ch, action: 'subscribe' } });
+  expect(errors).toEqual([
+    ['presence$', expect.objectContaining({ code: ErrorCode.AUTHORIZATION_FAILED, details: { ch: 'admin:p', action: 'subscribe' } })],
+    ['typing$', expect.objectContaining({ code: ErrorCode.AUTHORIZATION_FAILED, details: { ch: 'admin:t', action: 'subscribe' } })],
+  ]);
+  expect(other.value, 'another channel goes on').toBe(false);
+  expect(h.server.last!.sentOfType('unsubscribe')).toEqual([]);
 });
