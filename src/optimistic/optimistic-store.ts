@@ -24,6 +24,12 @@ const MAX_AWAITING = 256;
 const MAX_ROLLED_BACK = 256;
 
 
+/** A conflict resolved as `'theirs'`, with the local changes it gives up: those it found unsettled, in the order they were made. */
+interface Lost<Value, Change> {
+  conflict: OptimisticConflict<Value, Change>;
+  givenUp: LocalChange<Change>[];
+}
+
 const isResolution = <Value>(value: unknown): value is ConflictResolution<Value> =>
   value === 'mine' || value === 'theirs' || (typeof value === 'object' && value !== null && 'merged' in value);
 
@@ -198,7 +204,7 @@ export class OptimisticStore<Value, Change = Value> {
     change: Change,
     kind: LocalChange<Change>['kind'],
     settlement: Settlement | undefined,
-    lost?: OptimisticConflict<Value, Change>,
+    lost?: Lost<Value, Change>,
   ): void {
     const id = this.options.createId();
     if (typeof id !== 'string' || id === '' || this.locals.has(id) || this.recent.has(id)) {
@@ -396,23 +402,18 @@ export class OptimisticStore<Value, Change = Value> {
       const answer: unknown = this.options.resolve(conflict);
       if (!isResolution<Value>(answer)) throw new InvalidOptionError('conflict', "a resolver returning 'mine', 'theirs' or { merged }", answer);
       resolution = answer;
-      if (resolution === 'theirs') this.publishResolution(key, conflict.theirs, conflict);
+      if (resolution === 'theirs') this.publishResolution(key, conflict.theirs, { conflict, givenUp: unsettled });
       else if (resolution !== 'mine') this.publishResolution(key, resolution.merged);
     } catch (error) {
       this.refresh(key);
       throw error;
     }
-    if (resolution === 'theirs') {
-      for (const local of unsettled) {
-        if (awaited(local)) this.rejectSettlement(local, new OptimisticConflictError(local.id, conflict));
-      }
-    }
     this.refresh(key);
     this.emit('conflict', { ...conflict, resolution, value: ledger.value as Value });
   }
 
-  /** `lost`: the conflict resolved as `'theirs'`, for local changes it leaves `merge` refusing. */
-  private publishResolution(key: string, value: Value, lost?: OptimisticConflict<Value, Change>): void {
+  /** `lost`: the conflict resolved as `'theirs'`, which gives up the local changes it found unsettled. */
+  private publishResolution(key: string, value: Value, lost?: Lost<Value, Change>): void {
     const change = this.options.fromValue(value, key);
     const owner = this.options.key(change);
     if (owner !== key) throw new InvalidOptionError('fromValue', `a change of key ${JSON.stringify(key)}`, owner);
@@ -435,13 +436,16 @@ export class OptimisticStore<Value, Change = Value> {
    * Recomputes a key's shown value. Local changes `merge` no longer accepts there (another client's message
    * changed the key under them) are rolled back with CONFLICT, or with `OptimisticConflictError` when they
    * lost the conflict `lost`, after `first` (refused with `error`): the change they were made on top of.
+   * The changes `lost` gives up that `merge` still accepts are rejected with `OptimisticConflictError`
+   * among them, in the order the changes were made.
    */
-  private refresh(key: string, lost?: OptimisticConflict<Value, Change>, first?: LocalChange<Change>, error?: SocketchartError): void {
+  private refresh(key: string, lost?: Lost<Value, Change>, first?: LocalChange<Change>, error?: SocketchartError): void {
     const ledger = this.ledgers.get(key);
     if (!ledger) {
       if (first) this.rollback(first, error!);
       return;
     }
+    const made = lost && [...ledger.changes];
     const { moved, previous, refused } = ledger.recompute();
     for (const { local } of refused) this.forget(local);
     if (ledger.isEmpty) this.ledgers.delete(key);
@@ -450,13 +454,17 @@ export class OptimisticStore<Value, Change = Value> {
       this.emit('change', { key, value: ledger.value, previous, pending: ledger.pending });
     }
     if (first) this.rollback(first, error!);
-    for (const { local, cause } of refused) {
-      this.rollback(
-        local,
-        lost
-          ? new OptimisticConflictError(local.id, lost, cause)
-          : new SocketchartError(ErrorCode.CONFLICT, { message: `The change to "${key}" no longer applies to its value`, recovery: 'fail', messageId: local.id, cause }),
-      );
+    for (const local of made ?? refused.map((refusal) => refusal.local)) {
+      const refusal = refused.find((r) => r.local === local);
+      if (refusal) {
+        const { cause } = refusal;
+        this.rollback(
+          local,
+          lost
+            ? new OptimisticConflictError(local.id, lost.conflict, cause)
+            : new SocketchartError(ErrorCode.CONFLICT, { message: `The change to "${key}" no longer applies to its value`, recovery: 'fail', messageId: local.id, cause }),
+        );
+      } else if (lost?.givenUp.includes(local) && awaited(local)) this.rejectSettlement(local, new OptimisticConflictError(local.id, lost.conflict));
     }
   }
 

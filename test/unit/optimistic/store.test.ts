@@ -1406,4 +1406,27 @@ describe('optimistic store: a local change merge no longer accepts (an edit raci
     expect(order).toEqual([`rollback create ${ErrorCode.AUTHORIZATION_FAILED}`, `rollback edit ${ErrorCode.CONFLICT}`, 'create rejected', 'edit rejected']);
     store.dispose();
   });
+
+  it("a conflict resolved as 'theirs' gives up the changes in flight in the order they were made: one merge refuses on top of theirs after the one it was made on", async () => {
+    // `-x` removes x, and throws when there is none
+    const merge: MergeChange<string[], ListChange> = (current, change) => {
+      if (change.set) return change.set;
+      const item = change.add ?? '';
+      if (!item.startsWith('-')) return [...(current ?? []), item];
+      if (!current?.includes(item.slice(1))) throw new RangeError(`no ${item.slice(1)} to remove`);
+      return current.filter((kept) => kept !== item.slice(1));
+    };
+    const { h, server, store } = await listStore({ a: ['base', 'x'] }, {}, 'server-wins', merge);
+    const order: string[] = [];
+    store.on('rollback', ({ change }) => order.push(`rollback ${change.add}`));
+    store.update('a', add('a', 'y')).catch((error: unknown) => order.push(`y rejected ${(error as Error).constructor.name}`));
+    store.update('a', add('a', '-x')).catch((error: unknown) => order.push(`-x rejected ${(error as Error).constructor.name}`));
+    await h.settle();
+    expect(store.get('a')).toEqual(['base', 'y']);
+    server.remote({ key: 'a', set: ['base'] }); // another client removed x
+    await h.settle();
+    expect(store.get('a')).toEqual(['base']);
+    expect(order).toEqual(['rollback -x', 'y rejected OptimisticConflictError', '-x rejected OptimisticConflictError']);
+    store.dispose();
+  });
 });
