@@ -82,8 +82,8 @@ const noResult = (id: string) =>
 export class Operations {
   private readonly live = new Map<string, Live>();
   private counter = 0;
-  /** The link is going down: what a sink starts meanwhile waits for the next socket. */
-  private dropping = false;
+  /** The link went down (the state may not say so yet): what starts before it is up again waits for the next socket. */
+  private down = false;
   /** Every operation is being ended with this error: one a sink starts meanwhile fails with it too. */
   private ending: SocketchartError | undefined;
 
@@ -196,6 +196,7 @@ export class Operations {
 
   /** The link is up on a new socket (the state may not say so yet): every live operation not yet written on it is written, once. */
   resume(): void {
+    this.down = false;
     for (const entry of this.live.values()) this.writeIfUp(entry, true);
   }
 
@@ -204,21 +205,17 @@ export class Operations {
    * end (NETWORK_ERROR, or CLOSED when `stopped` by the app: they are not started again on a later `start()`).
    */
   dropped(stopped = false): void {
-    this.dropping = true;
-    try {
-      for (const entry of [...this.live.values()]) {
-        if (entry.answered) this.live.delete(entry.id);
-        else if (!entry.restart && entry.socket !== null) {
-          this.end(
-            entry.id,
-            stopped
-              ? closedError('closed')
-              : new SocketchartError(ErrorCode.NETWORK_ERROR, { message: `The link dropped while operation ${entry.id} ran; it is not started again`, recovery: 'fail', messageId: entry.id }),
-          );
-        }
+    this.down = true;
+    for (const entry of [...this.live.values()]) {
+      if (entry.answered) this.live.delete(entry.id);
+      else if (!entry.restart && entry.socket !== null) {
+        this.end(
+          entry.id,
+          stopped
+            ? closedError('closed')
+            : new SocketchartError(ErrorCode.NETWORK_ERROR, { message: `The link dropped while operation ${entry.id} ran; it is not started again`, recovery: 'fail', messageId: entry.id }),
+        );
       }
-    } finally {
-      this.dropping = false;
     }
   }
 
@@ -267,7 +264,7 @@ export class Operations {
   private writeIfUp(entry: Live, up = this.host.link.connected): void {
     const { host } = this;
     const ws = host.ws;
-    if (!up || this.dropping || entry.socket === ws || entry.answered) return;
+    if (!up || this.down || entry.socket === ws || entry.answered) return;
     if (!host.writeData(entry.frame)) return;
     entry.socket = ws;
     this.settleWrite(entry);

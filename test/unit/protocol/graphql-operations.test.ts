@@ -803,3 +803,23 @@ describe('frames for an operation the client already stopped', () => {
     expect(h.connection.status).toBe('connected');
   });
 });
+
+it('a restart: false mutation started from on(error) as the heartbeat gives the link up is not written on the dying socket: once, on the next one', async () => {
+  const { h, gql } = graphql({ heartbeat: { intervalMs: 1_000, timeoutMs: 500 } });
+  await h.connect();
+  gql.pong = false;
+  let paid: Promise<unknown> | undefined;
+  h.connection.on('error', (error) => {
+    if (paid || error.code !== ErrorCode.NETWORK_ERROR) return;
+    paid = h.connection.execute({ query: 'mutation { pay }' }, { id: 'pay', restart: false });
+  });
+  await h.advance(1_000);
+  await h.advance(500);
+  expect(paid).toBeDefined();
+  gql.pong = true;
+  for (let i = 0; i < 10; i++) await h.advance(1_000);
+  expect(h.connection.status).toBe('connected');
+  expect(subscribesPerSocket(h, 'pay')).toEqual({ 2: 1 });
+  socketOf(h).push({ type: 'next', id: 'pay', payload: { data: { pay: true } } });
+  expect(await paid).toEqual({ data: { pay: true } });
+});
