@@ -26,10 +26,11 @@
  *    100 subscribers): socketchart/server (servers/socketchart-server.ts) vs socket.io with a room
  *    (servers/socketio-server.ts) vs a plain `ws` broadcast loop (servers/plain-server.ts); raw ws clients
  *    (servers/server-clients.ts, two processes per server) count frames from their headers; the servers
- *    run the same fan-out loop (servers/fanout-loop.ts); the plain loop corks each subscriber's TCP socket
- *    around a burst, as socketchart/server holds a socket's writes for the event-loop turn. Rounds
- *    interleaved over the three servers. Latency: LAT_ROUNDS rounds, interleaved; median p99 and range;
- *    every expected delivery ranked, a missing one as +∞ (lib/server-runs.ts).
+ *    run the same fan-out loop (servers/fanout-loop.ts); the plain loop encodes each message once and
+ *    corks each subscriber's TCP socket around a burst, as socketchart/server encodes a message once for
+ *    all subscribers and holds a socket's writes for the event-loop turn. Rounds interleaved over the three
+ *    servers. Latency: LAT_ROUNDS rounds, interleaved; median p99 and range; every expected delivery
+ *    ranked, a missing one as +∞ (lib/server-runs.ts).
  * 5. Browser bundle, min+gz (scripts/bundle-measure.mjs: esbuild, browser, minified, gzip 9) of an entry
  *    that exports just each library's client constructor; socketchart from the built dist/.
  *
@@ -120,19 +121,27 @@ const NAMES: Record<Peer, string> = {
 interface Reconnecting {
   readonly readyState: number;
   addEventListener(type: 'open' | 'message', listener: (event: { data?: unknown }) => void): void;
+  removeEventListener(type: 'open', listener: () => void): void;
   send(data: string): void;
   close(): void;
 }
 type ReconnectingCtor = new (url: string, protocols: undefined, options: { WebSocket: unknown }) => Reconnecting;
 
+/**
+ * Opens one and waits for its first `open`. The listener is removed once it has run (as openRaw, whenConnected
+ * and ioConnected let go of theirs), so that a connection held open keeps nothing of the harness: the heap
+ * per connection is the library's own.
+ */
 function openReconnecting(Ctor: ReconnectingCtor, url: string, timeoutMs = 10_000): Promise<Reconnecting> {
   const socket = new Ctor(url, undefined, { WebSocket });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${Ctor.name} did not open within ${timeoutMs} ms`)), timeoutMs);
-    socket.addEventListener('open', () => {
+    const opened = () => {
       clearTimeout(timer);
+      socket.removeEventListener('open', opened);
       resolve(socket);
-    });
+    };
+    socket.addEventListener('open', opened);
   });
 }
 
@@ -496,8 +505,8 @@ async function servers(): Promise<{ fanout: Row; latency: Partial<Record<Peer, L
       '\npingInterval 10 min so no engine.io ping lands in a run), a plain ws broadcast loop (servers/plain-server.ts); raw ws subscribers speaking each' +
       '\nserver\'s protocol in 2 client processes per server, counting frames from their headers. Fan-out: the same loop in every server' +
       '\n(servers/fanout-loop.ts: 16 messages per event-loop turn, drain waits above 256 KB unsent); deliveries/s = messages × subscribers / time.' +
-      '\nThe plain loop corks each subscriber\'s TCP socket around a burst, as socketchart/server does for the event-loop turn: one write per' +
-      '\nsocket per burst in both (socket.io writes every frame on its own, as it does).' +
+      '\nThe plain loop encodes each message to bytes once and corks each subscriber\'s TCP socket around a burst, as socketchart/server does' +
+      '\nfor the event-loop turn: one encoding per message and one write per socket per burst in both (socket.io writes every frame on its own).' +
       `\nLatency: 100 publishes/s → 100 subscribers, publisher and subscribers in one client process; ${LAT_WARMUP_MS / 1000} s warm-up, ${LAT_MS / 1000} s measured;` +
       `\n${LAT_ROUNDS} rounds, servers interleaved; median p99 and its range; every expected delivery ranked, a missing one as +∞.\n`,
   );
@@ -677,8 +686,9 @@ function peersTable(r: Omit<PeersResult, 'table'>): string {
 }
 
 const PEERS_NOTES =
-  '  × raw ws: median over interleaved rounds of (client ÷ raw ws in the same round). Server rows: the raw ws column is a plain ws\n' +
-  '  broadcast loop (servers/plain-server.ts) that corks each subscriber socket around a burst, as socketchart/server does.\n' +
+  '  × raw ws: median over interleaved rounds of (client ÷ raw ws in the same round). Server rows: the raw ws column is\n' +
+  '  servers/plain-server.ts, whose fan-out loop encodes a message once and corks each subscriber socket around a burst, as\n' +
+  '  socketchart/server does.\n' +
   '  Client CPU per message sent: from the first send until the server counted the last frame (a library\'s own write buffer included).\n' +
   '  socket.io-client throughput: transports [\'websocket\'] forced; heap and restart: its defaults (polling first, then the upgrade)\n' +
   '  with forceNew, one connection per client. Restart: each storm\'s clients in a fresh process; the same fixed downtime for every\n' +

@@ -27,7 +27,7 @@
  *    full GCs; (after − before) / MEM_CONNS. Then where the bytes go (two heap snapshots in the server,
  *    servers/snapshot-split.ts), and the heap after one sendToUser() to every connected user.
  *
- * Run alone: `node --expose-gc --import tsx test/bench/server.ts [--quick] [--memory]`.
+ * Run alone: `node --expose-gc --import tsx test/bench/server.ts [--quick] [--memory | --fanout]`.
  */
 import type { ChildProcess } from 'node:child_process';
 import os from 'node:os';
@@ -67,6 +67,8 @@ const MEM_CONNS = quick ? 1_000 : 10_000;
 const SPLIT = !process.argv.includes('--no-split');
 /** `--memory`: only the heap per connection (3.). */
 const MEMORY_ONLY = process.argv.includes('--memory');
+/** `--fanout`: only the fan-out (1.). */
+const FANOUT_ONLY = process.argv.includes('--fanout');
 
 const TARGET_DELIVERIES = 200_000;
 const TARGET_P99_MS = 10;
@@ -80,7 +82,7 @@ export interface ServerResult {
     runs: number[];
     /** Server process CPU per delivery (µs), median: 1e6 / this = what one fully busy core could deliver. */
     serverCpuUsPerDelivery: number;
-    /** Reference on the same sockets: the same frame text written with ws.send() per socket, each socket corked around the burst (as socketchart/server), no socketchart. */
+    /** Reference on the same sockets: the same frame, encoded once per message, written with ws.send() per socket, each socket corked around the burst (as socketchart/server), no socketchart. */
     rawDeliveriesPerSec: number;
     rawServerCpuUsPerDelivery: number;
     /** Experiment: server.broadcast() with the TCP sockets corked around each burst. */
@@ -141,7 +143,8 @@ async function fanout(server: ChildProcess, url: string, clients: ChildProcess[]
     `server.broadcast(ch, {v: 24 chars}) in the server process, ${BURST} calls per event-loop turn, then waiting for any socket over ${HIGH_WATER / 1024} KB unsent to drain;` +
       `\n${int(FANOUT_SUBS)} raw ws subscribers in ${clients.length} client processes, counting frames from their headers; message frame ${fanoutFrameBytes(ch)} bytes of JSON.` +
       '\ndeliveries/s = messages × subscribers / (last frame counted at any client − first broadcast). Variants interleaved per round, on the same sockets:' +
-      '\n  plain ws loop = the same frame text, built once per message, written with ws.send() to every server-side socket (no socketchart: the ws + kernel floor),' +
+      '\n  plain ws loop = the same frame text, built and encoded to bytes once per message as socketchart/server does, written with ws.send() to every' +
+      '\n    server-side socket (no socketchart: the ws + kernel floor),' +
       '\n    each TCP socket corked around the burst as socketchart/server holds a socket\'s writes for the event-loop turn: one write per socket per burst in both;' +
       '\n  corked = server.broadcast() with every TCP socket corked around each burst (what coalescing a tick\'s writes per socket would give).\n',
   );
@@ -368,17 +371,19 @@ async function main(): Promise<ServerResult | undefined> {
     const { server, url } = await startServer();
     await ready;
     fan = await fanout(server, url, clients);
-    await metricsCost(server);
-    lat = await latency(url, clients[0]!);
+    if (!FANOUT_ONLY) {
+      await metricsCost(server);
+      lat = await latency(url, clients[0]!);
+    }
     tell(server, { type: 'exit' });
     await stopChild(server);
   }
   await ready;
-  const mem = await memory(clients);
+  const mem = FANOUT_ONLY ? undefined : await memory(clients);
   for (const c of clients) tell(c, { type: 'exit' });
   await Promise.all(clients.map((c) => stopChild(c)));
   console.log(`\nserver bench: ${fixed((performance.now() - startedAt) / 1000, 1)} s; load average at end: ${load()}`);
-  return fan && lat ? { fanout: fan, latency: lat, memory: mem } : undefined;
+  return fan && lat && mem ? { fanout: fan, latency: lat, memory: mem } : undefined;
 }
 
 try {

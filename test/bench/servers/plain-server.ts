@@ -14,7 +14,7 @@
  *
  *   → { type: 'dials' }         ← { type: 'dials', at }     Date.now() of every upgrade request so far
  *   → { type: 'fanout', ch, messages, burst, highWater }    a plain ws broadcast loop (servers/fanout-loop.ts):
- *       per message one frame text, ws.send() to every subscriber of `ch`, each subscriber's TCP socket
+ *       per message one frame, encoded once, ws.send() to every subscriber of `ch`, each subscriber's TCP socket
  *       corked around the burst (one write per socket per burst, as socketchart/server)   ← { type: 'fanned', … }
  *
  * It is also the peers bench's plain `ws` broadcast server: `subscribe` adds the socket to the channel's set,
@@ -49,11 +49,16 @@ function subscribe(ws: WebSocket, ch: string): void {
   ws.once('close', () => set.delete(ws));
 }
 
+/** A Buffer sent as a text frame (ws sends a Buffer as binary unless told), as socketchart/server sends its frames. */
+const TEXT = { binary: false } as const;
+
 /**
- * The plain broadcast loop: per message one frame text, ws.send() to every subscriber. Each subscriber's TCP
- * socket is corked around the burst (ws's own cork/uncork nests inside), as socketchart/server holds each
- * socket's writes until the end of the event-loop turn (src/server/corked-writes.ts): a burst leaves in one
- * write per socket in both, so the × plain ws ratio compares the servers' work, not their write batching.
+ * The plain broadcast loop: per message one frame text, encoded to bytes once, ws.send() to every subscriber
+ * (socketchart/server encodes a message once for all its subscribers, src/server/hub.ts; a string handed to
+ * ws.send() would be encoded again for every socket). Each subscriber's TCP socket is corked around the burst
+ * (ws's own cork/uncork nests inside), as socketchart/server holds each socket's writes until the end of the
+ * event-loop turn (src/server/corked-writes.ts): a burst leaves in one write per socket in both, so the
+ * × plain ws ratio compares the servers' work, not their encoding or write batching.
  */
 function fanout(ch: string, spec: FanoutSpec) {
   const data = { v: 'x'.repeat(24) };
@@ -66,8 +71,8 @@ function fanout(ch: string, spec: FanoutSpec) {
     (n) => {
       for (const socket of tcp) socket.cork();
       for (let k = 0; k < n; k++) {
-        const text = JSON.stringify({ type: 'message', ch, seq: ++seq, data, ts: Date.now() });
-        for (const ws of targets) ws.send(text);
+        const bytes = Buffer.from(JSON.stringify({ type: 'message', ch, seq: ++seq, data, ts: Date.now() }));
+        for (const ws of targets) ws.send(bytes, TEXT);
       }
       for (const socket of tcp) socket.uncork();
     },

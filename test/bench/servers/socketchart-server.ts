@@ -83,13 +83,18 @@ function websocketOf(socket: Socket): WebSocket | undefined {
 /**
  * `socketchart`: server.broadcast(ch, data). `corked`: the same, with every TCP socket corked for the burst
  * (ws's own cork/uncork nests inside), so each socket gets one write per burst instead of one per message.
- * `raw`: no socketchart: the same frame text (built like the server builds it, once per message) passed to
- * ws.send() of every subscriber's server-side WebSocket, each TCP socket corked around the burst as
- * socketchart/server holds a socket's writes for the event-loop turn (src/server/corked-writes.ts): a plain
- * `ws` loop batched alike (servers/plain-server.ts), so the comparison is of the work per message, not of
+ * `raw`: no socketchart: the same frame text (built like the server builds it, once per message, and encoded
+ * to bytes once, as the server encodes it once for all subscribers: a string handed to ws.send() would be
+ * encoded again for every socket) passed to ws.send() of every subscriber's server-side WebSocket, each TCP
+ * socket corked around the burst as socketchart/server holds a socket's writes for the event-loop turn
+ * (src/server/corked-writes.ts): a plain `ws` loop encoded and batched alike (servers/plain-server.ts), so the
+ * comparison is of the work per message, not of one encoding per message against one per delivery, or of
  * one write per socket per burst against one per frame.
  */
 type FanoutMode = 'socketchart' | 'corked' | 'raw';
+
+/** A Buffer sent as a text frame (ws sends a Buffer as binary unless told), as socketchart/server sends its frames. */
+const TEXT = { binary: false } as const;
 
 function fanout(ch: string, messages: number, burst: number, highWater: number, mode: FanoutMode) {
   const data = { v: 'x'.repeat(24) };
@@ -102,8 +107,8 @@ function fanout(ch: string, messages: number, burst: number, highWater: number, 
     if (mode === 'raw') {
       for (const socket of tcp) socket.cork();
       for (let k = 0; k < n; k++) {
-        const text = JSON.stringify({ type: 'message', ch, seq: ++seq, data, ts: Date.now() });
-        for (const ws of targets) ws.send(text);
+        const bytes = Buffer.from(JSON.stringify({ type: 'message', ch, seq: ++seq, data, ts: Date.now() }));
+        for (const ws of targets) ws.send(bytes, TEXT);
       }
       for (const socket of tcp) socket.uncork();
     } else {
