@@ -1,5 +1,5 @@
 import type { FrameSink, IncomingFrame, OperationCodec, OutgoingFrame, ProtocolAdapter } from './adapter.js';
-import { ErrorCode, SocketchartError, finalFormatError } from './errors.js';
+import { ErrorCode, InvalidOptionError, SocketchartError, finalFormatError } from './errors.js';
 import type { CloseRule } from './close-codes.js';
 
 /** Subprotocol of the `graphql-transport-ws` protocol (the `graphql-ws` library, Apollo, Hasura, Yoga…). */
@@ -92,6 +92,7 @@ function operationError(id: string, payload: unknown): SocketchartError {
  */
 export function graphqlTransportWsProtocol(options: GraphqlTransportWsOptions = {}): ProtocolAdapter {
   const initPayload = options.initPayload ?? ((token: string | undefined) => (token === undefined ? {} : { token }));
+  if (typeof initPayload !== 'function') throw new InvalidOptionError('graphqlTransportWsProtocol.initPayload', 'a function (token) => payload', initPayload);
   return {
     name: GRAPHQL_TRANSPORT_WS,
     subprotocols: () => [GRAPHQL_TRANSPORT_WS],

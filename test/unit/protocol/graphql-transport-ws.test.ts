@@ -1,10 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { ErrorCode, GRAPHQL_TRANSPORT_WS, graphqlTransportWsProtocol, type FrameSink, type SocketchartError } from '../../../src/index.js';
+import { ErrorCode, GRAPHQL_TRANSPORT_WS, InvalidOptionError, graphqlTransportWsProtocol, type FrameSink, type SocketchartError } from '../../../src/index.js';
 import { tokenProvider } from '../../support/tokens.js';
 import { expectInvariants } from '../../support/invariants.js';
 import { graphql, reconnect, socketOf, subscribesPerSocket } from '../../support/graphql-mock.js';
 
 const provider = tokenProvider;
+
+it('refuses an initPayload that is not a function at creation, with InvalidOptionError naming it, never its contents', () => {
+  const create = () => graphqlTransportWsProtocol({ initPayload: { authorization: 'Bearer s3cr3t' } as never });
+  expect(create).toThrow(InvalidOptionError);
+  expect(create).toThrow(/`graphqlTransportWsProtocol\.initPayload`: expected a function/);
+  expect(create).not.toThrow(/s3cr3t/);
+});
 
 describe('graphql-transport-ws adapter: codec', () => {
   const adapter = graphqlTransportWsProtocol();
