@@ -6,7 +6,7 @@ import type { ConnectionStatus } from '../connection/types.js';
 import type { PresenceMember } from '../connection/presence.js';
 import type { ConnectionMetricsSnapshot } from '../metrics/connection-metrics.js';
 import type { InboundMessage } from '../protocol/adapter.js';
-import type { SocketchartError } from '../protocol/errors.js';
+import { ErrorCode, type SocketchartError } from '../protocol/errors.js';
 import type { Pool } from '../pool/pool.js';
 import type { PoolEvents, PoolHealth } from '../pool/runtime.js';
 import { MAX_TIMER_MS } from '../environment/clock.js';
@@ -46,9 +46,20 @@ export function events$<K extends keyof ConnectionEvents>(connection: Connection
   return whileAlive(connection, (subscriber) => connection.on(event, (payload) => subscriber.next(payload)));
 }
 
-/** Errors `subscriber` with the server's refusal of the channel (AUTHORIZATION_FAILED: it is dropped, never subscribed again). */
-function erroredWhenRefused(connection: Connection, channel: string, subscriber: Subscriber<unknown>): () => void {
-  return connection.on('refused', ({ ch, error }) => ch === channel && subscriber.error(error));
+/**
+ * Errors `subscriber` with the server's refusal of the channel (AUTHORIZATION_FAILED: it is dropped, never
+ * subscribed again), and with `presence`, of its presence (its list refused, or presence taken away).
+ */
+function erroredWhenRefused(connection: Connection, channel: string, subscriber: Subscriber<unknown>, presence = false): () => void {
+  const offRefused = connection.on('refused', ({ ch, error }) => ch === channel && subscriber.error(error));
+  const offError = connection.on('error', (error) => {
+    const { ch, action } = (error.details ?? {}) as { ch?: unknown; action?: unknown };
+    if (presence && error.code === ErrorCode.AUTHORIZATION_FAILED && ch === channel && (action === 'list' || action === 'presence')) subscriber.error(error);
+  });
+  return () => {
+    offRefused();
+    offError();
+  };
 }
 
 /** The messages of one channel; subscribing subscribes to the channel, unsubscribing leaves it. Errors with the server's refusal of the channel (AUTHORIZATION_FAILED). */
@@ -117,7 +128,7 @@ function channelView<K extends 'presence' | 'typing', T>(
     const off = connection.on(event, (payload) => {
       if (payload.ch === channel) subscriber.next(pick(payload));
     });
-    const offRefused = erroredWhenRefused(connection, channel, subscriber);
+    const offRefused = erroredWhenRefused(connection, channel, subscriber, event === 'presence');
     let release: (() => void) | undefined;
     try {
       subscriber.next(now());
@@ -135,7 +146,7 @@ function channelView<K extends 'presence' | 'typing', T>(
   });
 }
 
-/** The members present on a channel: watched while subscribed (the channel is subscribed and listed), emitted at once and on each change. Errors with the server's refusal of the channel (AUTHORIZATION_FAILED). */
+/** The members present on a channel: watched while subscribed (the channel is subscribed and listed), emitted at once and on each change. Errors with the server's refusal of the channel or of its presence (AUTHORIZATION_FAILED). */
 export function presence$(connection: Connection, channel: string): Observable<PresenceMember[]> {
   const { presence } = connection;
   return channelView(connection, channel, 'presence', ({ members }) => members, () => presence.members(channel), () => presence.watch(channel));

@@ -238,3 +238,20 @@ it('presence$ and typing$ of a channel the server refuses error with AUTHORIZATI
   expect(other.value, 'another channel goes on').toBe(false);
   expect(h.server.last!.sentOfType('unsubscribe')).toEqual([]);
 });
+
+it('presence$ of a channel whose presence the server refuses (its list refused, or presence taken away) errors with AUTHORIZATION_FAILED; a rate-limited list does not end it', async () => {
+  const h = harness();
+  await h.connect();
+  const errors: Array<[string, unknown]> = [];
+  for (const ch of ['room:1', 'room:2', 'room:3']) presence$(h.connection, ch).subscribe({ error: (error) => errors.push([ch, error]) });
+  await settle();
+  const socket = h.server.last!;
+  socket.push({ type: 'error', code: 'AUTHORIZATION_FAILED', message: 'no presence here', details: { ch: 'room:1', action: 'list' } });
+  socket.push({ type: 'error', code: 'AUTHORIZATION_FAILED', message: 'presence withdrawn', details: { ch: 'room:2', action: 'presence' } });
+  socket.push({ type: 'error', code: 'RATE_LIMIT_EXCEEDED', message: 'slow down', retry_after: 1, details: { ch: 'room:3', action: 'list', scope: 'control' } });
+  await settle();
+  expect(errors).toEqual([
+    ['room:1', expect.objectContaining({ code: ErrorCode.AUTHORIZATION_FAILED, details: { ch: 'room:1', action: 'list' } })],
+    ['room:2', expect.objectContaining({ code: ErrorCode.AUTHORIZATION_FAILED, details: { ch: 'room:2', action: 'presence' } })],
+  ]);
+});
