@@ -75,6 +75,10 @@ const trustedProxy = text(addressOrRange).refine((entry) => proxyRanges(entry) !
 const REDIS_URL = 'a redis:// or rediss:// URL whose database is a whole number (/0, ?db=2)';
 const redisUrl = text(REDIS_URL).regex(/^rediss?:\/\/\S*$/, expecting(REDIS_URL)).refine((raw) => URL.canParse(raw) && wholeRedisDatabase(new URL(raw)), expecting(REDIS_URL));
 
+/** ioredis selects NaN for a `db` that is not a number, and the reply it gets crashes the process (a check, not a type, so the error names `redis.options.db`). */
+const REDIS_DB = 'an integer >= 0 (a database index)';
+const redisDatabase = z.unknown().refine((db) => Number.isSafeInteger(db) && (db as number) >= 0, expecting(REDIS_DB));
+
 const schema = object({
   server: z.custom<HttpServer | HttpsServer>(isHttpServer, expecting('an http.Server or https.Server')).optional(),
   port: integer(0, 65535).optional(),
@@ -154,7 +158,7 @@ const schema = object({
         redisUrl,
         object({
           url: redisUrl.optional(),
-          options: z.record(z.string(), z.unknown(), expecting('an object of ioredis options')).optional(),
+          options: z.looseObject({ db: redisDatabase.optional() }, expecting('an object of ioredis options')).optional(),
           keyPrefix: nonEmpty.optional(),
           nodeHeartbeatMs: timerMs.optional(),
           nodeTimeoutMs: positiveInt.optional(),

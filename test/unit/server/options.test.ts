@@ -69,6 +69,12 @@ describe('server options: every refusal names the option, says what was expected
     expect(error.message).toMatch(/expected an integer in \[\d, 2147483647\]/);
   });
 
+  it.each(['two', -1, 1.5])('refuses a redis.options.db that is not a whole number (%j): ioredis would select NaN and crash the process on the reply', (db) => {
+    const error = refusal({ redis: { options: { db } } });
+    expect(error.option).toBe('redis.options.db');
+    expect(error.message).toMatch(/expected an integer >= 0/);
+  });
+
   it('takes channel patterns of two and three segments, of every allowed character', async () => {
     const { resolveOptions } = await import('../../../src/server/options.js');
     const channels = ['chat:*', 'user:{userId}:*', 'org:a_b.c@d=e+f~g|h-i:room-*'].map((pattern) => ({ pattern, subscribe: true }));
