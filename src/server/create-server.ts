@@ -89,7 +89,7 @@ async function start(options: ResolvedServerOptions): Promise<SocketchartServer>
   }
 
   const connections = new Set<ServerConnection>();
-  const startedAt = Date.now();
+  const startedAt = clock.now();
   let closing: Promise<void> | undefined;
   const ctx: ConnectionContext = {
     options,
@@ -135,7 +135,7 @@ async function start(options: ResolvedServerOptions): Promise<SocketchartServer>
       backend: backend.kind,
       backendUp,
       connections: connections.size,
-      uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
+      uptimeSeconds: Math.round((clock.now() - startedAt) / 1000),
     };
   };
   const upgraded = new WeakSet<Socket>();

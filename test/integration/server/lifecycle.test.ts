@@ -105,6 +105,17 @@ describe('lifecycle: options, graceful shutdown, health and metrics, attaching t
     await server.close();
   });
 
+  it('reports an uptime that a wall clock stepped back (NTP, a VM resumed) does not turn negative', async () => {
+    const server = await startServer();
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() - 3_600_000 });
+    try {
+      expect(server.health().uptimeSeconds).toBeGreaterThanOrEqual(0);
+    } finally {
+      vi.useRealTimers();
+    }
+    await server.close();
+  });
+
   it('serves Prometheus metrics at /metrics from a per-server registry', async () => {
     const server = await startServer();
     const other = await startServer();
