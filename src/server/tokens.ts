@@ -47,6 +47,9 @@ export async function createToken(options: CreateTokenOptions): Promise<string> 
     throw new InvalidOptionError('secret', SECRET_RULE, undefined, received);
   }
   if (!isUserId(userId)) throw new InvalidOptionError('userId', `a user id of ${USER_ID_RULE}`, userId);
+  for (const [name, list] of [['roles', roles], ['permissions', permissions]] as const) {
+    if (!Array.isArray(list) || !list.every((item) => typeof item === 'string')) throw new InvalidOptionError(name, 'an array of strings', list);
+  }
   if (!Number.isFinite(expiresInSec)) throw new InvalidOptionError('expiresInSec', 'a finite number of seconds', expiresInSec);
   dependencies.require('jose', 'createToken()');
   const { SignJWT } = await loadJose();

@@ -28,6 +28,16 @@ describe('createToken', () => {
     await expect(check()(await createToken({ secret, userId: 'bob', expiresInSec: -10 }))).rejects.toThrow('token expired');
   });
 
+  it.each([
+    ['roles', 'admin'],
+    ['roles', ['admin', 7]],
+    ['permissions', 'publish:orders'],
+  ])('refuses %s that are not an array of strings (%j) with InvalidOptionError, rather than minting the letters as roles', async (option, value) => {
+    const minted = createToken({ secret, userId: 'alice', [option]: value } as never);
+    await expect(minted).rejects.toBeInstanceOf(InvalidOptionError);
+    await expect(minted).rejects.toMatchObject({ option });
+  });
+
   it('carries issuer and audience when given, as a server configured with them requires', async () => {
     const strict = check({ jwtSecret: secret, clockToleranceSec: 0, issuer: 'https://id.example.com', audience: 'chat' });
     await expect(strict(await createToken({ secret, userId: 'carol' }))).rejects.toThrow();
