@@ -179,6 +179,10 @@ const schema = object({
   if (options.server !== undefined && options.port !== undefined) {
     ctx.addIssue({ code: 'custom', path: ['port'], message: 'no port when attaching to `server`' });
   }
+  const healthPath = options.healthPath ?? '/healthz';
+  if (healthPath !== false && healthPath === (options.metricsPath ?? '/metrics')) {
+    ctx.addIssue({ code: 'custom', path: ['metricsPath'], message: 'a path other than healthPath' });
+  }
   const redis = options.redis;
   if (typeof redis === 'object' && redis.nodeTimeoutMs !== undefined && redis.nodeTimeoutMs <= (redis.nodeHeartbeatMs ?? 5000)) {
     ctx.addIssue({ code: 'custom', path: ['redis', 'nodeTimeoutMs'], message: 'more than redis.nodeHeartbeatMs' });

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { InvalidOptionError } from '../../../src/protocol/errors.js';
 import { createServer, type ServerOptions } from '../../../src/server/index.js';
+import { resolveOptions } from '../../../src/server/options.js';
 
 const SECRET = 'a-secret-that-is-at-least-thirty-two-bytes-long';
 const base = (): ServerOptions => ({ port: 0, auth: { jwtSecret: SECRET } });
@@ -73,6 +74,20 @@ describe('server options: every refusal names the option, says what was expected
     const error = refusal({ redis: { options: { db } } });
     expect(error.option).toBe('redis.options.db');
     expect(error.message).toMatch(/expected an integer >= 0/);
+  });
+
+  it.each([
+    [{ metricsPath: '/healthz' }],
+    [{ healthPath: '/metrics' }],
+    [{ healthPath: '/status', metricsPath: '/status' }],
+  ])('refuses a metricsPath that is the healthPath (%j): one of the two would never be served', (patch) => {
+    const error = refusal(patch);
+    expect(error.option).toBe('metricsPath');
+    expect(error.message).toMatch(/expected a path other than healthPath/);
+  });
+
+  it('takes both endpoints turned off', () => {
+    expect(() => resolveOptions({ ...base(), healthPath: false, metricsPath: false } as ServerOptions)).not.toThrow();
   });
 
   it('takes channel patterns of two and three segments, of every allowed character', async () => {
