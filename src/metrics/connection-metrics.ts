@@ -14,7 +14,10 @@ export interface ConnectionMetricsSnapshot {
   connects: number;
   /** Entries into `connected` after the first. */
   reconnects: number;
-  /** Time to recover, in ms: from leaving `connected` to entering it again (one timed across a clock that stepped back is left out). */
+  /**
+   * Time to recover, in ms: from leaving `connected` to entering it again (one timed across a clock that stepped back is
+   * left out, and so is one across `closed`, where `stop()` leads: the app asked for it, it was no outage).
+   */
   timeToRecover: LatencySummary;
   /** Heartbeat round-trip times, in ms (one timed across a clock that stepped back is left out). */
   rtt: LatencySummary;
@@ -87,8 +90,6 @@ class RecentEvents {
   }
 }
 
-const noSamples: LatencySummary = /* @__PURE__ */ Object.freeze({ p50: null, p95: null, p99: null, last: null, count: 0 });
-
 /**
  * Plain per-connection metrics: counters the data path bumps directly, RTT and recovery samples, state
  * durations and history, health score and issues. Nothing here goes through a state machine.
@@ -123,7 +124,8 @@ export class ConnectionMetrics {
   private readonly options: ConnectionMetricsOptions;
   private recentErrors: RecentEvents | undefined;
   private recentReconnects: RecentEvents | undefined;
-  private leftConnectedAt: number | undefined;
+  /** When the link last left `connected`; NaN when no recovery is to be timed (a NaN one is not recorded). */
+  private leftConnectedAt = NaN;
   private linkRtt: number | null = null;
   private throttledTotal = 0;
   private throttledSince: number | undefined;
@@ -170,15 +172,13 @@ export class ConnectionMetrics {
     if (previous === CONNECTED) {
       this.leftConnectedAt = now;
       this.linkRtt = null;
-    } else if (state === CONNECTED) {
-      if (this.connects > 0) {
-        this.reconnects++;
-        (this.recentReconnects ??= new RecentEvents()).add(now);
-        if (this.leftConnectedAt !== undefined) this.recovery.record(now - this.leftConnectedAt);
-      }
-      this.connects++;
-      this.leftConnectedAt = undefined;
+    } else if (state === CONNECTED && this.connects++) {
+      this.reconnects++;
+      (this.recentReconnects ??= new RecentEvents()).add(now);
+      this.recovery.record(now - this.leftConnectedAt);
     }
+    // closed is where the app's stop() leads: no outage, nothing recovers across it
+    if (state === 'closed') this.leftConnectedAt = NaN;
   }
 
   /** The outbound queue starts (`true`) or stops waiting for a rate limit. */
@@ -203,7 +203,7 @@ export class ConnectionMetrics {
   snapshot(extra: { queueDepth: number; queueCapacity: number }): ConnectionMetricsSnapshot {
     const now = this.clock.now();
     const from = now - (this.options.recentWindowMs ?? 60_000);
-    const rtt = this.rttSamples?.summary() ?? { ...noSamples };
+    const rtt = this.rtt.summary();
     const state = this.history.current ?? null;
     const dropRate = this.drops > 0 ? this.drops / (this.drops + this.messagesOut) : 0;
     const score = healthScore({
@@ -220,7 +220,7 @@ export class ConnectionMetrics {
       timeInState: this.history.timeInState(now),
       connects: this.connects,
       reconnects: this.reconnects,
-      timeToRecover: this.recoverySamples?.summary() ?? { ...noSamples },
+      timeToRecover: this.recovery.summary(),
       rtt,
       messagesIn: this.messagesIn,
       messagesOut: this.messagesOut,

@@ -207,3 +207,23 @@ it('judges a large queue against queue.maxMessages: 2 of 10 waiting is no issue,
   expect(h.connection.metrics().issues).toContainEqual(expect.objectContaining({ issue: 'large_queue', value: 0.9 }));
   h.connection.dispose();
 });
+
+it('times no recovery across a stop() the app asked for: an hour closed and start() again is no hour-long outage', async () => {
+  const h = harness({ heartbeat: false, reconnect: { baseMs: 1_000, capMs: 1_000, jitter: 0 } });
+  await h.connect();
+  await h.advance(10_000);
+  h.server.last!.drop();
+  await h.settle();
+  await h.advance(1_000);
+  expect(h.connection.status).toBe('connected');
+  expect(h.connection.metrics().timeToRecover).toMatchObject({ last: 1_000, count: 1 });
+
+  h.connection.stop();
+  await h.settle();
+  expect(h.connection.status).toBe('closed');
+  await h.advance(3_600_000);
+  await h.connect();
+  expect(h.connection.status).toBe('connected');
+  const { timeToRecover } = h.connection.metrics();
+  expect(timeToRecover, 'only the drop was recovered from').toMatchObject({ p99: 1_000, last: 1_000, count: 1 });
+});
