@@ -244,6 +244,7 @@ it('presence$ of a channel whose presence the server refuses (its list refused, 
   await h.connect();
   const errors: Array<[string, unknown]> = [];
   for (const ch of ['room:1', 'room:2', 'room:3']) presence$(h.connection, ch).subscribe({ error: (error) => errors.push([ch, error]) });
+  const typing = ended((o) => typing$(h.connection, 'room:1').subscribe(o));
   await settle();
   const socket = h.server.last!;
   socket.push({ type: 'error', code: 'AUTHORIZATION_FAILED', message: 'no presence here', details: { ch: 'room:1', action: 'list' } });
@@ -254,4 +255,5 @@ it('presence$ of a channel whose presence the server refuses (its list refused, 
     ['room:1', expect.objectContaining({ code: ErrorCode.AUTHORIZATION_FAILED, details: { ch: 'room:1', action: 'list' } })],
     ['room:2', expect.objectContaining({ code: ErrorCode.AUTHORIZATION_FAILED, details: { ch: 'room:2', action: 'presence' } })],
   ]);
+  expect(typing.value, 'typing$ of the channel goes on').toBe(false);
 });
