@@ -174,10 +174,10 @@ export class Connection {
 
   /**
    * The next `event` (that `filter` accepts), as a promise; rejects with the signal's reason when it is
-   * aborted first. The listener is removed either way.
+   * aborted first, with CLOSED (as `ready()`) when the connection is disposed first or already. The listener is removed either way.
    */
   once<K extends keyof ConnectionEvents>(event: K, options?: OnceOptions<ConnectionEvents[K]>): Promise<ConnectionEvents[K]> {
-    return onceEvent((listener) => this.on(event, listener), options);
+    return onceEvent(this, event, options);
   }
 
   /**

@@ -126,11 +126,11 @@ export const connectionImplementations = {
     tokenFetch: /* @__PURE__ */ fromPromise<void>(({ self }) => runtimeOf(self).fetchRefreshToken()),
     permit: /* @__PURE__ */ fromCallback<ConnectionEvent>(({ self, sendBack }) => {
       const { dialGate, priority } = runtimeOf(self).options;
+      const grant = () => sendBack({ type: 'permit.granted' });
       if (!dialGate) {
-        sendBack({ type: 'permit.granted' });
+        grant();
         return undefined;
       }
-      const grant = () => sendBack({ type: 'permit.granted' });
       try {
         const withdraw = dialGate.request(priority, grant);
         return typeof withdraw === 'function' ? () => void attempt(withdraw) : undefined;

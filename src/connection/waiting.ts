@@ -1,5 +1,5 @@
 import { SocketchartError, checkSignal, closedError, failedError } from '../protocol/errors.js';
-import type { StateChange } from './events.js';
+import type { ConnectionEvents } from './events.js';
 import type { ConnectionStatus } from './types.js';
 
 export interface OnceOptions<T> {
@@ -9,56 +9,64 @@ export interface OnceOptions<T> {
   signal?: AbortSignal;
 }
 
-/** The next payload `listen` hands over that `filter` accepts (a filter that throws rejects with its error); the listener is removed once it settles. */
-export function onceEvent<T>(listen: (listener: (payload: T) => void) => () => void, { filter, signal }: OnceOptions<T> = {}): Promise<T> {
+/** What `once()` and `ready()` listen to: a connection. */
+export interface WaitSource {
+  readonly isDisposed: boolean;
+  on<K extends keyof ConnectionEvents>(event: K, listener: (payload: ConnectionEvents[K]) => void): () => void;
+}
+
+/**
+ * The next `event` of `source` that `filter` accepts (a filter that throws rejects with its error); rejects
+ * with CLOSED when `source` is disposed first or already. `now`: resolves with it at once (unless aborted).
+ * The listeners are removed once it settles.
+ */
+export function onceEvent<K extends keyof ConnectionEvents>(
+  source: WaitSource,
+  event: K,
+  { filter, signal }: OnceOptions<ConnectionEvents[K]> = {},
+  now?: Partial<ConnectionEvents[K]>,
+): Promise<ConnectionEvents[K]> {
   checkSignal(signal);
-  if (signal?.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => {
-      off();
-      reject(signal!.reason);
-    };
-    const off = listen((payload) => {
-      let accepted: boolean;
-      try {
-        accepted = !filter || filter(payload);
-      } catch (error) {
-        off();
-        signal?.removeEventListener('abort', onAbort);
-        reject(error);
-        return;
-      }
-      if (!accepted) return;
-      off();
+  return new Promise((resolve, reject) => {
+    const settle = (then: (value: never) => void, value: unknown) => {
+      offs.map((off) => off());
       signal?.removeEventListener('abort', onAbort);
-      resolve(payload);
-    });
-    signal?.addEventListener('abort', onAbort, { once: true });
+      then(value as never);
+    };
+    const fail = (error: unknown) => settle(reject, error);
+    const onAbort = () => fail(signal!.reason);
+    const close = () => fail(closedError('closed'));
+    const offs = [
+      source.on(event, (payload) => {
+        try {
+          if (!filter || filter(payload)) settle(resolve, payload);
+        } catch (error) {
+          fail(error);
+        }
+      }),
+      source.on('disposed', close),
+    ];
+    if (signal?.aborted) onAbort();
+    else if (now) settle(resolve, now);
+    else if (source.isDisposed) close();
+    else signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
 
 /** What `ready()` reads of a connection. */
-export interface ReadySource {
+export interface ReadySource extends WaitSource {
   readonly status: ConnectionStatus;
   readonly lastError: SocketchartError | null;
-  on(event: 'state', listener: (change: StateChange) => void): () => void;
 }
 
-const failure = (source: ReadySource) => source.lastError ?? failedError();
+/** `ready()` is over: connected, or closed or failed (a rejection). */
+const ends = ({ status }: { status: ConnectionStatus }) => status === 'connected' || status === 'closed' || status === 'failed';
 
 /** Resolves when `source` is connected; see `Connection.ready()`. */
 export function untilReady(source: ReadySource, signal: AbortSignal | undefined): Promise<void> {
-  checkSignal(signal);
-  if (signal?.aborted) return Promise.reject(signal.reason);
-  const status = source.status;
-  if (status === 'connected') return Promise.resolve();
-  if (status === 'failed') return Promise.reject(failure(source));
-  if (status === 'closed') return Promise.reject(closedError(status));
-  return onceEvent<StateChange>((listener) => source.on('state', listener), {
-    filter: ({ status: next }) => next === 'connected' || next === 'closed' || next === 'failed',
-    ...(signal ? { signal } : {}),
-  }).then(({ status: next }) => {
-    if (next === 'failed') throw failure(source);
-    if (next === 'closed') throw closedError(next);
+  // over already: at once (an aborted signal still rejects)
+  return onceEvent(source, 'state', { filter: ends, signal }, ends(source) ? source : undefined).then(({ status }) => {
+    if (status === 'failed') throw source.lastError ?? failedError();
+    if (status === 'closed') throw closedError(status);
   });
 }

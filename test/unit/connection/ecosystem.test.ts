@@ -94,6 +94,18 @@ describe('once(event)', () => {
     h.connection.dispose();
   });
 
+  it('once() rejects with CLOSED, as ready() does, on a connection disposed already or while it waits', async () => {
+    const h = harness({ heartbeat: false });
+    await h.connect();
+    const outcome = (promise: Promise<unknown>) => promise.then(() => 'resolved', (error: unknown) => error);
+    const waiting = [outcome(h.connection.once('message')), outcome(h.connection.once('state', { filter: ({ status }) => status === 'connected' }))];
+    h.connection.dispose();
+    waiting.push(outcome(h.connection.once('error')), outcome(h.connection.ready()));
+    const settled = await Promise.race([Promise.all(waiting), h.settle().then(() => 'pending')]);
+    const closed = expect.objectContaining({ code: ErrorCode.CLOSED, message: 'The connection is closed' });
+    expect(settled).toEqual([closed, closed, closed, closed]);
+  });
+
   it('once() and ready() throw InvalidOptionError for a signal that is not an AbortSignal', () => {
     const h = harness({ heartbeat: false }, { autoOpen: false });
     expect(() => h.connection.once('state', { signal: {} as AbortSignal })).toThrow('Invalid option `signal`');
