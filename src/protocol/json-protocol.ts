@@ -10,7 +10,7 @@ type Frame = Record<string, unknown> & { type?: unknown };
 
 const NO_CHANNEL = 'The socketchart protocol publishes data on a channel: send(data, { channel }); without one, only a string or binary frame is written, as it is';
 
-const NOT_JSON = 'Data on a channel is JSON: undefined, a function or a symbol is not (send null)';
+const NOT_JSON = 'Data on a channel is JSON: undefined, a function, a symbol or binary data is not (send null)';
 
 const isRecord = (value: unknown): value is Frame =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -56,14 +56,15 @@ export const jsonProtocol: ProtocolAdapter = {
   pingFrame: (ts) => `{"type":"ping","ts":${ts}}`,
   pongFrame: (ts) => (ts === undefined ? '{"type":"pong"}' : `{"type":"pong","ts":${ts}}`),
   encode(data, { channel, event, id }): OutgoingFrame {
+    // a copy, as a browser's send() makes: the app may reuse its buffer while the message waits
+    const binary = ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice() : data instanceof ArrayBuffer ? data.slice() : undefined;
     if (channel === undefined) {
       if (typeof data === 'string') return data;
-      // a copy, as a browser's send() makes: the app may reuse its buffer while the message waits
-      if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
-      if (data instanceof ArrayBuffer) return data.slice(0);
+      if (binary) return binary;
       throw finalFormatError(NO_CHANNEL);
     }
-    if (data === undefined || typeof data === 'function' || typeof data === 'symbol') throw finalFormatError(NOT_JSON);
+    // binary data would be written as the JSON of its object (`{}`): lost
+    if (binary || data === undefined || typeof data === 'function' || typeof data === 'symbol') throw finalFormatError(NOT_JSON);
     return JSON.stringify({ type: 'publish', ch: channel, id, event, data });
   },
   subscribeFrame: (ch, since) => JSON.stringify(since === undefined ? { type: 'subscribe', ch } : { type: 'subscribe', ch, since }),

@@ -115,6 +115,12 @@ describe('default JSON protocol: encoding', () => {
     });
   });
 
+  it('refuses binary data on a channel (INVALID_MESSAGE_FORMAT, final) rather than publish it as the JSON of its object', () => {
+    for (const data of [new ArrayBuffer(2), new Uint8Array([1, 2]), new DataView(new ArrayBuffer(2)), new Float64Array(1)]) {
+      expect(() => jsonProtocol.encode(data, { channel: 'room' })).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_MESSAGE_FORMAT, recovery: 'fail' }));
+    }
+  });
+
   it('throws on data JSON cannot encode (the connection turns it into INVALID_MESSAGE_FORMAT)', () => {
     const circular: Record<string, unknown> = {};
     circular.self = circular;
