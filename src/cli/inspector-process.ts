@@ -9,9 +9,13 @@ export interface InspectorProcess {
   close(): Promise<void>;
 }
 
-/** The Node flags a child inherits: the parent's, but a debugger's (a second one, or one waiting at `--inspect-brk=0`). */
-const inheritedFlags = (execArgv: readonly string[]) =>
-  execArgv.filter((arg, i) => !/^--(inspect|debug)(-brk|-wait|-port|-publish-uid)?(=|$)/.test(arg) && !/^--(inspect|debug)-port$/.test(execArgv[i - 1] ?? ''));
+/** Flags that would make the child run something else (`-e`, `--print`, `--test`, `--watch`) or wait for a debugger: not inherited. */
+const NOT_INHERITED = /^(-[ep]|--(eval|print|check|test|watch|inspect|debug)[a-z-]*)(=|$)/;
+const TAKES_VALUE = /^(-[ep]|--(eval|print|inspect-port|debug-port))$/;
+
+/** The Node flags a child inherits: the parent's, but those that would run something else or open a debugger of its own. */
+export const inheritedFlags = (execArgv: readonly string[]): string[] =>
+  execArgv.filter((arg, i) => !NOT_INHERITED.test(arg) && !TAKES_VALUE.test(execArgv[i - 1] ?? ''));
 
 /**
  * Starts `socketchart inspect --port <port>` in a child process (so that the page's server never takes

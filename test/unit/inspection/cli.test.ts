@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildInspectorPage } from '../../../inspector/build.mjs';
-import { startInspectorProcess } from '../../../src/cli/inspector-process.js';
+import { inheritedFlags, startInspectorProcess } from '../../../src/cli/inspector-process.js';
 import { until } from '../../support/until.js';
 
 /** `npx socketchart inspect`: prints where the page and the apps' socket are, serves the page, stops cleanly. */
@@ -70,6 +70,11 @@ describe('socketchart inspect', () => {
     expect(code).toBe(0);
     expect(err.match(/Debugger listening/g), err).toHaveLength(1);
   }, 30_000);
+
+  it('run as a child process, inherits no flag that would make it run the parent\'s code again (-e, --print, --test, --watch) or wait for a debugger', () => {
+    const parent = ['--inspect-brk=0', '--input-type=module', '-e', 'run()', '--import', 'tsx', '--eval=run()', '-p', '1', '--test', '--watch-path=src', '--inspect-port', '9230', '--max-old-space-size=512'];
+    expect(inheritedFlags(parent)).toEqual(['--input-type=module', '--import', 'tsx', '--max-old-space-size=512']);
+  });
 
   it('exits 2 with the usage on a bad flag', async () => {
     const cli = startCli(['--port', 'many']);
