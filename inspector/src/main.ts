@@ -22,6 +22,8 @@ const queue = new IngestQueue<Rec>();
 /** Entry seq of the time-travel moment; `null` while live. */
 let cursor: number | null = null;
 let selected: TreeNode | undefined;
+/** The actor that was selected when the server's records were replaced: selected again once the new ones hold it, unless the user picks another first. */
+let reselect: string | undefined;
 let lastShown: { actor: ActorInfo | undefined; seq: number } = { actor: undefined, seq: -1 };
 let flashNext = false;
 /** Redraw the detail even if the shown snapshot is the same (a chart was just drawn, a filter changed). */
@@ -86,7 +88,9 @@ const windows = listenToWindows((record) => enqueue([record]));
 function replaceServerRecords(): void {
   queue.drain((rec) => store.ingest(rec) !== undefined, () => performance.now(), Infinity);
   const posted = store.exportRecords().filter(postedByWindow) as Rec[];
+  const was = selected?.key;
   resetStore();
+  reselect = was;
   enqueue(posted);
 }
 
@@ -96,6 +100,7 @@ function resetStore(): void {
   queue.clear();
   cursor = null;
   selected = undefined;
+  reselect = undefined;
   lastShown = { actor: undefined, seq: -1 };
   tree.selected = undefined;
   log.reset();
@@ -122,7 +127,9 @@ function ingest(budgetMs: number): number {
   if (processed > 0) {
     dirty.tree = dirty.log = dirty.header = dirty.timeline = true;
     if (cursor === null) dirty.detail = true;
-    if (!selected) autoSelect();
+    const wanted = reselect === undefined ? undefined : store.node(reselect);
+    if (wanted) select(wanted, false);
+    else if (!selected) autoSelect();
   }
   return processed;
 }
@@ -176,6 +183,7 @@ function render(): void {
 // ─── Selection and detail ───────────────────────────────────────────────────────────────────────────
 
 function select(node: TreeNode, byUser = true): void {
+  if (byUser || node.key === reselect) reselect = undefined;
   selected = node;
   tree.selected = node;
   if (byUser) chart.follow();

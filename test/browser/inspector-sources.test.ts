@@ -122,6 +122,77 @@ describe('a hidden tab', () => {
   }, 60_000);
 });
 
+describe('a restart of the inspector server under a page the user is looking at', () => {
+  let inspector: InspectorServer;
+  let page: Page;
+  beforeAll(async () => {
+    inspector = await startInspectorServer({ port: 0 });
+    page = await browser.newPage({ viewport: { width: 1400, height: 800 } });
+  }, 30_000);
+  afterAll(async () => {
+    await page?.close();
+    await inspector?.close();
+  });
+  /** The row the tree shows for an actor (the list keeps rows it no longer shows, hidden). */
+  const shownRow = (key: string) => page.locator(`.tree-row[data-key="${key}"]:visible`);
+
+  it('keeps the actor the user selected once the new server sends it again', async () => {
+    let app = await rawApp(inspector.wsUrl);
+    app.send(JSON.stringify([created('x:0', 'front'), created('x:1', 'back')]));
+    await page.goto(inspector.url);
+    await shownRow('back').waitFor({ timeout: 10_000 });
+    await expect.poll(() => page.locator('#chart-title').textContent(), { timeout: 5_000 }).toBe('front');
+    await shownRow('back').locator('.name').click();
+    await expect.poll(() => page.locator('#chart-title').textContent(), { timeout: 5_000 }).toBe('back');
+
+    const port = inspector.port;
+    app.close();
+    await inspector.close();
+    await expect.poll(() => page.locator('#source').textContent(), { timeout: 10_000 }).toContain('server away');
+    inspector = await startInspectorServer({ port });
+    app = await rawApp(inspector.wsUrl);
+    try {
+      app.send(JSON.stringify([{ ...created('x:0', 'front'), announced: true }]));
+      // The page has replaced what the old server sent once the actor only the old one had is gone.
+      await shownRow('back').waitFor({ state: 'detached', timeout: 15_000 });
+      await shownRow('front').waitFor({ timeout: 5_000 });
+      // Not there yet: the first actor is shown meanwhile, and the one the user picked as soon as it comes.
+      await expect.poll(() => page.locator('#chart-title').textContent(), { timeout: 5_000 }).toBe('front');
+      app.send(JSON.stringify([{ ...created('x:1', 'back'), announced: true }]));
+      await expect.poll(() => page.locator('#chart-title').textContent(), { timeout: 5_000 }).toBe('back');
+      await expect.poll(() => page.locator('.tree-row.selected:visible').getAttribute('data-key'), { timeout: 5_000 }).toBe('back');
+      await screenshot(page, 'sources-selection-kept');
+    } finally {
+      app.close();
+    }
+  }, 60_000);
+
+  it('after a restart, an actor the user picks is kept: the earlier pick waits no more', async () => {
+    let app = await rawApp(inspector.wsUrl);
+    app.send(JSON.stringify([created('y:0', 'left'), created('y:1', 'right')]));
+    await shownRow('right').waitFor({ timeout: 10_000 });
+    await shownRow('right').locator('.name').click();
+    const port = inspector.port;
+    app.close();
+    await inspector.close();
+    await expect.poll(() => page.locator('#source').textContent(), { timeout: 10_000 }).toContain('server away');
+    inspector = await startInspectorServer({ port });
+    app = await rawApp(inspector.wsUrl);
+    try {
+      app.send(JSON.stringify([{ ...created('y:0', 'left'), announced: true }]));
+      await shownRow('right').waitFor({ state: 'detached', timeout: 15_000 });
+      await shownRow('left').waitFor({ timeout: 5_000 });
+      await shownRow('left').locator('.name').click();
+      app.send(JSON.stringify([{ ...created('y:1', 'right'), announced: true }]));
+      // The row is drawn in the frame that took the actor in: what is selected was decided by then.
+      await shownRow('right').waitFor({ timeout: 10_000 });
+      expect(await page.locator('#chart-title').textContent()).toBe('left');
+    } finally {
+      app.close();
+    }
+  }, 60_000);
+});
+
 describe('a restart of the inspector server, under an app that posts to the page', () => {
   let inspector: InspectorServer;
   let backend: SocketchartServer;
