@@ -18,19 +18,23 @@ import { heartbeatMachine } from './heartbeat.machine.js';
 
 type Of<T extends ConnectionEvent['type']> = Extract<ConnectionEvent, { type: T }>;
 
-/** Every dial from a state without a socket asks the environment first, then the dial gate (if any). */
-const dial = [
-  { guard: 'closesWhileHidden', target: '#connection.suspended' },
-  { guard: 'isOffline', target: '#connection.offline' },
-  { guard: 'dialsFreely', target: '#connection.link' },
-  { target: '#connection.queued' },
-] as const;
-
 /** A dial now, through the gate when there is one. */
 const redial = [{ guard: 'dialsFreely', target: '#connection.link' }, { target: '#connection.queued' }] as const;
 
-/** The page is back: dial, unless the network or the circuit says wait. */
-const wake = [{ guard: 'isOffline', target: '#connection.offline' }, { guard: 'circuitIsOpen', target: '#connection.circuitOpen' }, ...redial] as const;
+/** No dial while the page is hidden and the connection closes while hidden: it waits, suspended. */
+const suspendWhileHidden = { guard: 'closesWhileHidden', target: '#connection.suspended' } as const;
+
+/** Every dial from a state without a socket asks the environment first, then the dial gate (if any). */
+const dial = [suspendWhileHidden, { guard: 'isOffline', target: '#connection.offline' }, ...redial] as const;
+
+/** The server asked for a wait (1013, 4029, their `retry_after`): back online or visible, the rest of it is waited out. */
+const waitForServer = { guard: 'serverAskedToWait', target: '#connection.reconnecting' } as const;
+
+/** A dial after a pause (offline, suspended), unless the circuit or the server says wait. */
+const dialAfterPause = [{ guard: 'circuitIsOpen', target: '#connection.circuitOpen' }, waitForServer, ...redial] as const;
+
+/** The page is back: dial, unless the network, the circuit or the server says wait. */
+const wake = [{ guard: 'isOffline', target: '#connection.offline' }, ...dialAfterPause] as const;
 
 /** The same branches, each also taking `actions` (an environment fact noted as it is acted on, a reset). */
 const noting = <A extends string | readonly string[], T extends object>(actions: A, branches: readonly T[]): Array<T & { readonly actions: A }> =>
@@ -40,7 +44,7 @@ const noting = <A extends string | readonly string[], T extends object>(actions:
 const startAfresh = { target: '#connection.starting', actions: 'resetAttempts' } as const;
 
 /** `retry()` while waiting: dial now (unless the page is hidden and closes while hidden), with the attempts reset. */
-const retryNow = /* @__PURE__ */ noting('resetAttempts', [{ guard: 'closesWhileHidden', target: '#connection.suspended' }, ...redial] as const);
+const retryNow = /* @__PURE__ */ noting('resetAttempts', [suspendWhileHidden, ...redial] as const);
 
 const goOffline = { target: '#connection.offline', actions: 'noteOffline' } as const;
 const suspendWhenHidden = { guard: 'closesWhenHidden', target: '#connection.suspended', actions: 'notePageHidden' } as const;
@@ -49,7 +53,8 @@ const CIRCUIT_CLOSED: CircuitState = /* @__PURE__ */ Object.freeze({ failures: 0
 const FIRST_TOKEN: TokenState = /* @__PURE__ */ Object.freeze({ reason: 'connect', rejections: 0 });
 const ON_PRIMARY: FailoverState = /* @__PURE__ */ Object.freeze({ dialIndex: 0, urlFailures: 0, failedOverAt: 0 });
 
-const counts = (action: FailureAction | null) => action === 'reconnect' || action === 'reconnect-fast' || action === 'reconnect-slow';
+/** A failure that counts toward the circuit and url failover: one the connection reconnects after. */
+export const countsAsFailure = (action: FailureAction | null) => action === 'reconnect' || action === 'reconnect-fast' || action === 'reconnect-slow';
 
 function retryKindOf(action: FailureAction, stable: boolean): RetryKind {
   if (action === 'reconnect-fast') return 'restart';
@@ -74,7 +79,7 @@ function failure(context: ConnectionContext, action: FailureAction, error: Failu
     lastError: error,
     outcome,
     tokenRequest: rejections === 0 ? FIRST_TOKEN : { reason: noToken ? tokenRequest.reason : 'connect', rejections },
-    circuit: counts(outcome) ? { ...circuit, failures: circuit.failures + 1 } : circuit,
+    circuit: countsAsFailure(outcome) ? { ...circuit, failures: circuit.failures + 1 } : circuit,
     retryKind,
     attempt: retryKind === 'immediate' ? context.attempt : context.attempt + 1,
     stable: false,
@@ -198,8 +203,9 @@ function defineConnectionMachine() {
       isFatal: ({ context }) => context.outcome === 'fail',
       mustRefreshToken: ({ context }) => context.outcome === 'refresh-token',
       probeFailed: ({ context }) => context.circuit.probing,
-      circuitTripped: ({ context }) => context.settings.circuit !== false && counts(context.outcome) && context.circuit.failures >= context.settings.circuit.failureThreshold,
+      circuitTripped: ({ context }) => context.settings.circuit !== false && countsAsFailure(context.outcome) && context.circuit.failures >= context.settings.circuit.failureThreshold,
       circuitIsOpen: ({ context }) => context.circuit.open,
+      serverAskedToWait: ({ context }) => context.outcome === 'reconnect-slow',
     },
     delays: {
       connectTimeout: ({ context }) => context.settings.connectTimeoutMs,
@@ -237,6 +243,7 @@ function defineConnectionMachine() {
       outcome: null,
       retryKind: 'backoff',
       retryDelayMs: 0,
+      retryAt: 0,
       circuit: CIRCUIT_CLOSED,
       session: null,
       sessionAt: 0,
@@ -274,11 +281,7 @@ function defineConnectionMachine() {
         tags: ['socketless'],
         invoke: { id: 'permit', src: 'permit' },
         on: {
-          'permit.granted': [
-            { guard: 'closesWhileHidden', target: 'suspended' },
-            { guard: 'circuitIsOpen', target: 'link.halfOpen' },
-            { target: 'link' },
-          ],
+          'permit.granted': [suspendWhileHidden, { guard: 'circuitIsOpen', target: 'link.halfOpen' }, { target: 'link' }],
           'env.offline': goOffline,
           'page.hidden': suspendWhenHidden,
           'connection.stop': 'closed',
@@ -456,10 +459,10 @@ function defineConnectionMachine() {
 
       reconnecting: {
         tags: ['socketless'],
-        after: { reconnectDelay: [{ guard: 'closesWhileHidden', target: 'suspended' }, ...redial] },
+        after: { reconnectDelay: [suspendWhileHidden, ...redial] },
         on: {
           'env.offline': goOffline,
-          'env.online': noting('noteOnline', [{ guard: 'closesWhileHidden', target: '#connection.suspended' }, ...redial] as const),
+          'env.online': noting('noteOnline', [suspendWhileHidden, waitForServer, ...redial] as const),
           'page.hidden': suspendWhenHidden,
           'connection.retry': retryNow,
           'connection.stop': 'closed',
@@ -469,11 +472,7 @@ function defineConnectionMachine() {
       circuitOpen: {
         tags: ['socketless'],
         after: {
-          recoveryTimeout: [
-            { guard: 'closesWhileHidden', target: 'suspended' },
-            { guard: 'dialsFreely', target: 'link.halfOpen' },
-            { target: 'queued' },
-          ],
+          recoveryTimeout: [suspendWhileHidden, { guard: 'dialsFreely', target: 'link.halfOpen' }, { target: 'queued' }],
         },
         on: {
           'env.offline': goOffline,
@@ -486,11 +485,7 @@ function defineConnectionMachine() {
       offline: {
         tags: ['socketless'],
         on: {
-          'env.online': noting('noteOnline', [
-            { guard: 'closesWhileHidden', target: '#connection.suspended' },
-            { guard: 'circuitIsOpen', target: '#connection.circuitOpen' },
-            ...redial,
-          ] as const),
+          'env.online': noting('noteOnline', [suspendWhileHidden, ...dialAfterPause] as const),
           'connection.stop': 'closed',
         },
       },

@@ -146,6 +146,8 @@ export interface ConnectionContext {
   retryKind: RetryKind;
   /** Delay before the next dial, planned when the failure was recorded. */
   retryDelayMs: number;
+  /** Clock time the planned wait ends: a dial that waits out a server's wait (back online, visible again) waits only what is left of it. */
+  retryAt: number;
   circuit: CircuitState;
   session: SessionInfo | null;
   /** Clock time the session was accepted (the in-band refresh is timed from it). */

@@ -346,7 +346,7 @@ function spawnConnectionActor(runtime: ConnectionRuntime, parent: AnyActorRef | 
     input: connectionInput(options),
     clock: options.clock,
     id: options.name,
-    ...(snapshot ? { snapshot } : {}),
+    snapshot,
     ...(parent ? { parent } : { inspect: options.inspect }),
   });
   bindRuntime(actor, runtime);

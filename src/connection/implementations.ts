@@ -117,7 +117,8 @@ export const connectionImplementations = {
       runtimeOf(self).settle(new SocketchartError(ErrorCode.CLOSED, { message: `The connection failed${cause ? `: ${cause.message}` : ''}`, cause }));
     },
   },
-  delays: /* @__PURE__ */ withinTimerRange<{ context: ConnectionContext }>(connectionMachine, {
+  delays: /* @__PURE__ */ withinTimerRange<{ context: ConnectionContext; self: AnyActorRef }>(connectionMachine, {
+    reconnectDelay: ({ context, self }) => Math.max(0, context.retryAt - runtimeOf(self).options.clock.now()),
     recoveryTimeout: ({ context }) =>
       context.settings.circuit === false ? 0 : Math.max(recoveryDelay(context.circuit.trips, context.settings.circuit), context.retryKind === 'later' ? context.retryDelayMs : 0),
   }),

@@ -55,7 +55,11 @@ export interface ReconnectOptions {
   minUptimeMs?: number;
   /** After a 1012 (server restart) the retry is spread uniformly over this window. @default 2000 */
   restartWindowMs?: number;
-  /** After a 1013 (try again later) or a 4029 without `retry_after`, wait at least this long. @default 10000 */
+  /**
+   * After a 1013 (try again later) or a 4029 without `retry_after`, wait at least this long. A wait the
+   * server asked for is waited out even when the network or the page comes back in the meantime.
+   * @default 10000
+   */
   tryLaterMs?: number;
 }
 
@@ -226,6 +230,10 @@ export interface ResolvedOptions {
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
+/** An object with these methods (an environment, a clock, a store…). */
+const hasMethods = (value: unknown, ...methods: string[]): value is Record<string, unknown> =>
+  isObject(value) && methods.every((method) => typeof value[method] === 'function');
+
 const MAX_DELAY = MAX_TIMER_MS;
 const ANY = Number.MAX_SAFE_INTEGER;
 
@@ -242,6 +250,11 @@ function section(path: string, value: unknown): Record<string, unknown> {
   // a string is not shown: it may be a token given as `auth`
   if (!isObject(value)) throw new InvalidOptionError(path, 'an object', value, typeof value === 'string' ? 'a string' : undefined);
   return value;
+}
+
+/** An option that may be absent, else of this `typeof`. */
+function optional(path: string, value: unknown, type: 'function' | 'boolean', expected: string): void {
+  if (value !== undefined && typeof value !== type) throw new InvalidOptionError(path, expected, value);
 }
 
 function checkKeys(path: string, value: Record<string, unknown>, known: readonly string[]): void {
@@ -341,14 +354,14 @@ function intern<T extends object>(kind: string, value: T): T {
 export function resolveEnvironment(value: unknown): EnvironmentSource {
   if (value === false) return noEnvironment;
   const env = value ?? browserEnvironment() ?? noEnvironment;
-  if (!isObject(env) || typeof env.subscribe !== 'function') throw new InvalidOptionError('environment', 'an EnvironmentSource', env);
+  if (!hasMethods(env, 'subscribe')) throw new InvalidOptionError('environment', 'an EnvironmentSource', env);
   return env as unknown as EnvironmentSource;
 }
 
 /** The `clock` option: a Clock, or the host's timers. */
 export function resolveClock(value: unknown): Clock {
   const clock = value ?? systemClock;
-  if (!isObject(clock) || typeof clock.now !== 'function' || typeof clock.setTimeout !== 'function' || typeof clock.clearTimeout !== 'function') {
+  if (!hasMethods(clock, 'now', 'setTimeout', 'clearTimeout')) {
     throw new InvalidOptionError('clock', 'a Clock (now, setTimeout, clearTimeout)', value);
   }
   return clock as unknown as Clock;
@@ -388,14 +401,10 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   for (const method of adapterMethods) {
     if (typeof protocol[method] !== 'function') throw new InvalidOptionError(`protocol.${method}`, 'a function (see ProtocolAdapter)', protocol[method]);
   }
-  for (const method of ['closeRule', 'normalizeCloseCode', 'presenceFrame', 'typingFrame'] as const) {
-    if (protocol[method] !== undefined && typeof protocol[method] !== 'function') throw new InvalidOptionError(`protocol.${method}`, 'a function, or nothing', protocol[method]);
-  }
-  for (const flag of ['acknowledges', 'startsOperations'] as const) {
-    if (protocol[flag] !== undefined && typeof protocol[flag] !== 'boolean') throw new InvalidOptionError(`protocol.${flag}`, 'a boolean, or nothing', protocol[flag]);
-  }
+  for (const method of ['closeRule', 'normalizeCloseCode', 'presenceFrame', 'typingFrame'] as const) optional(`protocol.${method}`, protocol[method], 'function', 'a function, or nothing');
+  for (const flag of ['acknowledges', 'startsOperations'] as const) optional(`protocol.${flag}`, protocol[flag], 'boolean', 'a boolean, or nothing');
   const operations = protocol.operations;
-  if (operations !== undefined && (!isObject(operations) || typeof operations.start !== 'function' || typeof operations.stop !== 'function')) {
+  if (operations !== undefined && !hasMethods(operations, 'start', 'stop')) {
     throw new InvalidOptionError('protocol.operations', 'an OperationCodec (start, stop), or nothing', operations);
   }
 
@@ -430,19 +439,19 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   let store: MessageStore | undefined;
   if (o.persistence !== undefined) {
     const candidate = resolveSection('persistence', o.persistence).given.store as Partial<MessageStore> | undefined;
-    if (!isObject(candidate) || typeof candidate.load !== 'function' || typeof candidate.put !== 'function' || typeof candidate.delete !== 'function') {
+    if (!hasMethods(candidate, 'load', 'put', 'delete')) {
       throw new InvalidOptionError('persistence.store', 'a MessageStore (load, put, delete)', candidate);
     }
     store = candidate as MessageStore;
   }
   const environment = resolveEnvironment(o.environment);
   const clock = resolveClock(o.clock);
-  if (o.random !== undefined && typeof o.random !== 'function') throw new InvalidOptionError('random', 'a function returning [0, 1)', o.random);
+  optional('random', o.random, 'function', 'a function returning [0, 1)');
   if (o.logger !== undefined && !isObject(o.logger)) throw new InvalidOptionError('logger', 'a logger object', o.logger);
   if (o.inspect !== undefined && !isInspectOption(o.inspect)) throw new InvalidOptionError('inspect', 'an inspection observer or function', o.inspect);
-  if (o.closeWhenHidden !== undefined && typeof o.closeWhenHidden !== 'boolean') throw new InvalidOptionError('closeWhenHidden', 'a boolean', o.closeWhenHidden);
+  optional('closeWhenHidden', o.closeWhenHidden, 'boolean', 'a boolean');
   if (o.name !== undefined && (typeof o.name !== 'string' || o.name === '')) throw new InvalidOptionError('name', 'a non-empty string', o.name);
-  if (o.dialGate !== undefined && (!isObject(o.dialGate) || typeof o.dialGate.request !== 'function')) {
+  if (o.dialGate !== undefined && !hasMethods(o.dialGate, 'request')) {
     throw new InvalidOptionError('dialGate', 'a DialGate (request(priority, grant))', o.dialGate);
   }
 
@@ -498,12 +507,12 @@ function resolveRateLimit(value: unknown): ResolvedOptions['rateLimit'] {
       return [type, resolveLimit(`rateLimit.channels.${type}`, limit)];
     }),
   );
-  if (r.followServer !== undefined && typeof r.followServer !== 'boolean') throw new InvalidOptionError('rateLimit.followServer', 'a boolean', r.followServer);
+  optional('rateLimit.followServer', r.followServer, 'boolean', 'a boolean');
   const configured = connection !== undefined || Object.keys(channels).length > 0;
   return intern('rateLimit', {
     connection,
     channels: configured ? channels : D.rateLimit.channels,
-    followServer: r.followServer ?? D.rateLimit.followServer,
+    followServer: (r.followServer as boolean | undefined) ?? D.rateLimit.followServer,
     configured,
   });
 }

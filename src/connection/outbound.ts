@@ -75,6 +75,8 @@ const NO_SEND_OPTIONS: SendOptions = /* @__PURE__ */ Object.freeze({});
 const EMPTY: DrainResult = /* @__PURE__ */ Object.freeze({ outcome: 'empty' });
 const BLOCKED: DrainResult = /* @__PURE__ */ Object.freeze({ outcome: 'blocked' });
 
+const numberOrNothing = (value: unknown) => (typeof value === 'number' ? value : undefined);
+
 /** `bufferedAmount` is missing on some WebSocket stand-ins: count it as empty. */
 const belowHighWater = (ws: WebSocketLike, highWaterMark: number) => !(ws.bufferedAmount >= highWaterMark);
 
@@ -421,13 +423,14 @@ export class Outbound {
 
   /** The server's `rate_limit_status`: follow it at a share of its rate. */
   adoptServerLimit(frame: Readonly<Record<string, unknown>>): void {
-    if (typeof frame.limit !== 'number') return;
+    const { limit, scope, window_seconds: windowSeconds } = frame;
+    if (typeof limit !== 'number') return;
     this.rateLimiter().adopt({
-      limit: frame.limit,
-      ...(typeof frame.scope === 'string' ? { scope: frame.scope } : {}),
-      ...(typeof frame.burst === 'number' ? { burst: frame.burst } : {}),
-      ...(typeof frame.remaining === 'number' ? { remaining: frame.remaining } : {}),
-      ...(typeof frame.window_seconds === 'number' && frame.window_seconds > 0 ? { windowSeconds: frame.window_seconds } : {}),
+      limit,
+      scope: typeof scope === 'string' ? scope : undefined,
+      burst: numberOrNothing(frame.burst),
+      remaining: numberOrNothing(frame.remaining),
+      windowSeconds: typeof windowSeconds === 'number' && windowSeconds > 0 ? windowSeconds : undefined,
     });
   }
 

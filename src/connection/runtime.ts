@@ -43,7 +43,7 @@ export function errorOf(failure: Failure): SocketchartError {
   return new SocketchartError(failure.code as ErrorCode, {
     message: failure.message,
     recovery: failure.recovery as Recovery,
-    ...(failure.retryAfterMs === undefined ? {} : { retryAfterMs: failure.retryAfterMs }),
+    retryAfterMs: failure.retryAfterMs,
   });
 }
 
@@ -182,7 +182,7 @@ export class ConnectionRuntime implements SocketCallbacks {
     if (status === before.status) return;
     this.metrics.onState(status);
     this.log('debug', `${before.status} → ${status}`);
-    if (status === 'reconnecting') this.log('info', `reconnecting in ${context.retryDelayMs} ms`, { attempt: context.attempt, kind: context.retryKind });
+    if (status === 'reconnecting') this.log('info', `reconnecting in ${Math.max(0, context.retryAt - this.options.clock.now())} ms`, { attempt: context.attempt, kind: context.retryKind });
     if (status === 'circuitOpen') this.log('warn', 'circuit open', { trips: context.circuit.trips, failures: context.circuit.failures });
     if (this.events.has('state')) {
       const reason = failureStatuses.has(status) && context.lastError ? this.redact(context.lastError.message) : undefined;

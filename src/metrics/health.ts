@@ -109,19 +109,12 @@ const ACTIONS: Readonly<Record<IssueKind, string>> = {
 export function detectIssues(input: IssueInput, thresholds: Partial<IssueThresholds> = {}): Issue[] {
   const t = { ...defaultIssueThresholds, ...thresholds };
   const issues: Issue[] = [];
-  if (input.rttP95 !== null && input.rttP95 > t.latencyMs) {
-    issues.push({ issue: 'high_latency', value: input.rttP95, threshold: t.latencyMs, action: ACTIONS.high_latency });
-  }
-  if (input.healthScore < t.health) {
-    issues.push({ issue: 'poor_health', value: input.healthScore, threshold: t.health, action: ACTIONS.poor_health });
-  }
+  const report = (issue: IssueKind, value: number, threshold: number) => issues.push({ issue, value, threshold, action: ACTIONS[issue] });
+  if (input.rttP95 !== null && input.rttP95 > t.latencyMs) report('high_latency', input.rttP95, t.latencyMs);
+  if (input.healthScore < t.health) report('poor_health', input.healthScore, t.health);
   const fill = queueFill(input.queueDepth, input.queueCapacity);
-  if (fill > t.queueFill) {
-    issues.push({ issue: 'large_queue', value: fill, threshold: t.queueFill, action: ACTIONS.large_queue });
-  }
-  if (input.dropRate > t.dropRate) {
-    issues.push({ issue: 'drop_rate', value: input.dropRate, threshold: t.dropRate, action: ACTIONS.drop_rate });
-  }
+  if (fill > t.queueFill) report('large_queue', fill, t.queueFill);
+  if (input.dropRate > t.dropRate) report('drop_rate', input.dropRate, t.dropRate);
   return issues;
 }
 

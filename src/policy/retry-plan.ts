@@ -1,10 +1,9 @@
-import type { ConnectionContext, FailureAction } from '../../machines/connection.types.js';
+import type { ConnectionContext } from '../../machines/connection.types.js';
+import { countsAsFailure } from '../../machines/connection.machine.js';
 import { retryDelay } from './retry-delay.js';
 
 /** What `planRetry` decides: how long to wait, and which url to dial next. */
-export type RetryPlan = Pick<ConnectionContext, 'retryDelayMs' | 'urlIndex' | 'failover'>;
-
-const countsAsFailure = (outcome: FailureAction | null) => outcome === 'reconnect' || outcome === 'reconnect-fast' || outcome === 'reconnect-slow';
+export type RetryPlan = Pick<ConnectionContext, 'retryDelayMs' | 'retryAt' | 'urlIndex' | 'failover'>;
 
 /**
  * Url failover after a recorded failure: after `failover.after` consecutive failed dials the connection
@@ -12,7 +11,7 @@ const countsAsFailure = (outcome: FailureAction | null) => outcome === 'reconnec
  * backup and waits another `primaryRetryMs`; once `primaryRetryMs` has passed since the move, the next
  * dial tries the primary again.
  */
-export function failoverAfter(context: ConnectionContext, now: number): Omit<RetryPlan, 'retryDelayMs'> {
+export function failoverAfter(context: ConnectionContext, now: number): Pick<RetryPlan, 'urlIndex' | 'failover'> {
   const { settings, failover } = context;
   if (settings.urls < 2) return { urlIndex: context.urlIndex, failover };
   let { urlIndex } = context;
@@ -33,14 +32,11 @@ export function failoverAfter(context: ConnectionContext, now: number): Omit<Ret
 /**
  * The plan after a failure the machine has recorded (`attempt` already counts it): the delay of the
  * retry kind (backoff with jitter from `random`, an immediate retry, a restart window, a server's
- * `retry_after`) and the url of the next dial.
+ * `retry_after`), the clock time it ends, and the url of the next dial.
  */
 export function planRetry(context: ConnectionContext, now: number, random: () => number): RetryPlan {
-  const exponent = Math.max(0, context.attempt - 1);
-  return {
-    retryDelayMs: retryDelay(context.retryKind, exponent, context.lastError?.retryAfterMs, context.settings.reconnect, random),
-    ...failoverAfter(context, now),
-  };
+  const retryDelayMs = retryDelay(context.retryKind, Math.max(0, context.attempt - 1), context.lastError?.retryAfterMs, context.settings.reconnect, random);
+  return { retryDelayMs, retryAt: now + retryDelayMs, ...failoverAfter(context, now) };
 }
 
 /**

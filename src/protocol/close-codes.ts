@@ -49,14 +49,8 @@ export interface CloseClassification {
   error: SocketchartError;
 }
 
-const recoveryOf: Record<CloseAction, Recovery> = {
-  reconnect: 'retry',
-  'reconnect-fast': 'retry',
-  'reconnect-slow': 'retry',
-  'reconnect-normal': 'retry',
-  'refresh-token': 'refresh_token',
-  fail: 'fail',
-};
+/** The recovery of a close's action: every reconnect is a `retry`. */
+const recoveryOf = (action: CloseAction): Recovery => (action === 'fail' ? 'fail' : action === 'refresh-token' ? 'refresh_token' : 'retry');
 
 /** Reads a `retry_after` (seconds) the server may put in a close reason, as JSON or `retry_after=N`. */
 export function retryAfterFromReason(reason: string | undefined): number | undefined {
@@ -74,9 +68,9 @@ export function classifyClose({ code, reason }: ClosedBy, rule: CloseRule = clos
   const retryAfterMs = retryAfterFromReason(reason);
   const error = new SocketchartError(rule.error, {
     message: `Connection closed by the server: ${code} ${rule.description}${reason ? ` (${truncate(reason)})` : ''}`,
-    recovery: recoveryOf[rule.action],
+    recovery: recoveryOf(rule.action),
     closeCode: code,
-    ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+    retryAfterMs,
   });
   return { action: rule.action, error };
 }

@@ -35,8 +35,8 @@ function serverError(frame: Frame): SocketchartError {
   return new SocketchartError(code, {
     message: typeof body.message === 'string' ? body.message : typeof body.code === 'string' || typeof body.code === 'number' ? `Server error ${String(body.code).slice(0, 64)}` : 'Server error',
     details,
-    ...(typeof id === 'string' ? { messageId: id } : {}),
-    ...(retryAfter === undefined ? {} : { retryAfterMs: retryAfter }),
+    messageId: typeof id === 'string' ? id : undefined,
+    retryAfterMs: retryAfter,
   });
 }
 

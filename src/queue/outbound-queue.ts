@@ -391,7 +391,7 @@ export class OutboundQueue {
           new SocketchartError(ErrorCode.QUEUE_OVERFLOW, {
             message: entry.bytes > maxBytes ? 'Message larger than the outbound queue' : 'Outbound queue full',
             details: { reason: 'rejected', maxMessages, maxBytes },
-            ...(entry.id === undefined ? {} : { messageId: entry.id }),
+            messageId: entry.id,
           }),
         );
         return false;
@@ -437,7 +437,7 @@ export class OutboundQueue {
         new SocketchartError(ErrorCode.QUEUE_OVERFLOW, {
           message: 'Evicted from the outbound queue by a higher-priority message',
           details: { reason: 'evicted', priority: entry.priority },
-          ...(entry.id === undefined ? {} : { messageId: entry.id }),
+          messageId: entry.id,
         }),
       );
     }
@@ -548,13 +548,13 @@ function expiredError(entry: Entry): SocketchartError {
   return new SocketchartError(ErrorCode.MESSAGE_EXPIRED, {
     message: 'Message expired in the outbound queue',
     details: { priority: entry.priority, waitedMs: entry.expiresAt - entry.enqueuedAt },
-    ...(entry.id === undefined ? {} : { messageId: entry.id }),
+    messageId: entry.id,
   });
 }
 
 function closedError(id: string | undefined): SocketchartError {
   return new SocketchartError(ErrorCode.CLOSED, {
     message: 'Outbound queue disposed',
-    ...(id === undefined ? {} : { messageId: id }),
+    messageId: id,
   });
 }

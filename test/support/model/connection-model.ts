@@ -212,6 +212,7 @@ export function contextOf(snapshot: AnyMachineSnapshot) {
     probing: c.circuit.probing,
     tokenRejections: c.tokenRequest.rejections,
     stable: c.stable,
+    serverAskedToWait: c.outcome === 'reconnect-slow',
   };
 }
 
@@ -220,6 +221,7 @@ export function modelMachine(clock: { at: number }) {
   return connectionMachine.provide({
     actions: { planRetry: assign(({ context }) => planRetry(context, clock.at, () => drawFor(context))) },
     delays: {
+      reconnectDelay: ({ context }) => Math.max(0, context.retryAt - clock.at),
       recoveryTimeout: ({ context }) =>
         context.settings.circuit === false ? 0 : Math.max(recoveryDelay(context.circuit.trips, context.settings.circuit), context.retryKind === 'later' ? context.retryDelayMs : 0),
     },

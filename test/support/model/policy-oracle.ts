@@ -76,6 +76,8 @@ export class PolicyOracle {
   private probe = false;
   private online = true;
   private hidden = false;
+  /** Model time at which the wait the server asked for (1013, 4008, 4029) ends; undefined when the last failure asked for none. */
+  private serverWaitEnds: number | undefined;
 
   constructor(private readonly variant: Variant) {}
 
@@ -102,14 +104,23 @@ export class PolicyOracle {
     return { status: halfOpen || (this.variant.dialGate && this.open) ? 'halfOpen' : 'connecting', why };
   }
 
-  /** A failed dial or a lost link. */
-  private fail(decision: Decision, draw: number, why: string): Prediction {
+  /** Back online or visible again, with nothing else in the way: the rest of a server's wait, else a dial. */
+  private wake(now: number, why: string): Prediction {
+    if (this.serverWaitEnds === undefined || (this.variant.closeWhenHidden && this.hidden)) return this.dial(why);
+    return { status: 'reconnecting', retryMs: Math.max(0, this.serverWaitEnds - now), why: `${why}: the rest of the server's wait` };
+  }
+
+  /** A failed dial or a lost link, at model time `now`. */
+  private fail(decision: Decision, draw: number, now: number, why: string): Prediction {
+    this.serverWaitEnds = undefined;
     if (decision === 'token') {
       if (this.variant.tokenProvider && this.rejections === 0) this.rejections = 1;
       else decision = 'fail';
     }
     if (decision === 'fail') return { status: 'failed', why: `${why}: final` };
     const exponent = this.attempt;
+    const serverWait = decision === 'later' ? Math.max(this.backoff(exponent, draw), TIMING.reconnect.tryLaterMs) : undefined;
+    if (serverWait !== undefined) this.serverWaitEnds = now + serverWait;
     const immediate = this.stable && (decision === 'retry' || decision === 'normal' || decision === 'token');
     if (!immediate) this.attempt++;
     this.stable = false;
@@ -129,9 +140,7 @@ export class PolicyOracle {
       ? 0
       : decision === 'restart'
         ? Math.round(draw * TIMING.reconnect.restartWindowMs)
-        : decision === 'later'
-          ? Math.max(this.backoff(exponent, draw), TIMING.reconnect.tryLaterMs)
-          : this.backoff(exponent, draw);
+        : (serverWait ?? this.backoff(exponent, draw));
     return { status: 'reconnecting', retryMs, why: `${why}: ${immediate ? 'retried at once after a stable link' : `${decision}, attempt ${exponent}, draw ${draw}`}` };
   }
 
@@ -143,13 +152,17 @@ export class PolicyOracle {
   private reset(): void {
     this.attempt = this.failures = this.trips = this.rejections = 0;
     this.stable = this.open = this.probe = false;
+    this.serverWaitEnds = undefined;
   }
 
   /** The oracle's prediction for one step of a path (every timer it fires, in order), and what it learns from it. */
   step(event: EventObject, before: State, after: State): Prediction | undefined {
     let prediction: Prediction | undefined;
     for (const fired of after.fired.length > 0 ? after.fired.map((timer) => timer.event) : [event]) prediction = this.apply(fired, before, after) ?? prediction;
-    if (statusOf(after.snapshot) === 'connected' && statusOf(before.snapshot) !== 'connected') this.probe = this.open = false;
+    if (statusOf(after.snapshot) === 'connected' && statusOf(before.snapshot) !== 'connected') {
+      this.probe = this.open = false;
+      this.serverWaitEnds = undefined;
+    }
     if (statusOf(after.snapshot) === 'halfOpen' && statusOf(before.snapshot) !== 'halfOpen') this.probe = true;
     return prediction;
   }
@@ -177,7 +190,11 @@ export class PolicyOracle {
         break;
       case 'env.online':
         this.online = true;
-        if (status === 'offline') prediction = this.open && !(this.variant.closeWhenHidden && this.hidden) ? { status: 'circuitOpen', why: 'back online, the circuit still open' } : this.dial('back online');
+        if (status === 'offline') prediction = this.open && !(this.variant.closeWhenHidden && this.hidden) ? { status: 'circuitOpen', why: 'back online, the circuit still open' } : this.wake(after.now, 'back online');
+        else if (status === 'reconnecting') {
+          const hiddenAway = this.variant.closeWhenHidden && this.hidden;
+          prediction = this.serverWaitEnds === undefined || hiddenAway ? this.dial('online while reconnecting') : { status: 'reconnecting', why: "online while waiting out the server's wait" };
+        }
         break;
       case 'page.hidden':
       case 'page.freeze':
@@ -190,7 +207,7 @@ export class PolicyOracle {
       case 'page.resume': {
         const wasHidden = this.hidden;
         this.hidden = false;
-        if (status === 'suspended') prediction = !this.online ? { status: 'offline', why: 'visible, offline' } : this.open ? { status: 'circuitOpen', why: 'visible, circuit open' } : this.dial('visible again');
+        if (status === 'suspended') prediction = !this.online ? { status: 'offline', why: 'visible, offline' } : this.open ? { status: 'circuitOpen', why: 'visible, circuit open' } : this.wake(after.now, 'visible again');
         else if (status === 'connected' && this.variant.heartbeat && wasHidden) prediction = { status: 'connected', probing: true, why: 'awake: the link is verified at once' };
         break;
       }
@@ -198,16 +215,16 @@ export class PolicyOracle {
         if (status === 'queued') prediction = { status: this.granted(), why: 'permit granted' };
         break;
       case 'socket.close':
-        if (inLink && code !== undefined) prediction = this.fail(closeTable[code] ?? 'retry', draw, `close ${code} in ${status}`);
+        if (inLink && code !== undefined) prediction = this.fail(closeTable[code] ?? 'retry', draw, after.now, `close ${code} in ${status}`);
         break;
       case 'auth.error':
-        if (dialing) prediction = this.fail(tokenProviderTable[errorCode] ?? 'retry', draw, `token provider failed with ${errorCode}`);
+        if (dialing) prediction = this.fail(tokenProviderTable[errorCode] ?? 'retry', draw, after.now, `token provider failed with ${errorCode}`);
         break;
       case 'server.error':
-        if (status === 'authenticating') prediction = this.fail(authErrorTable[errorCode] ?? 'retry', draw, `${errorCode} answers the auth frame`);
+        if (status === 'authenticating') prediction = this.fail(authErrorTable[errorCode] ?? 'retry', draw, after.now, `${errorCode} answers the auth frame`);
         break;
       case PONG_DEADLINE:
-        if (before.world.probe === 'awaiting') prediction = this.fail('retry', draw, 'no pong before the deadline');
+        if (before.world.probe === 'awaiting') prediction = this.fail('retry', draw, after.now, 'no pong before the deadline');
         else prediction = { status: 'connected', probing: false, why: 'traffic since the ping proves the link' };
         break;
       case EVENT.heartbeatDone:
@@ -218,7 +235,7 @@ export class PolicyOracle {
           this.stable = true;
           this.attempt = this.failures = this.trips = this.rejections = 0;
         } else if ((timer === 'connectTimeout' && dialing) || (timer === 'authTimeout' && status === 'authenticating')) {
-          prediction = this.fail('retry', draw, `${timer} in ${status}`);
+          prediction = this.fail('retry', draw, after.now, `${timer} in ${status}`);
         } else if (timer === 'reconnectDelay') prediction = this.dial('the backoff is over');
         else if (timer === 'recoveryTimeout') prediction = this.dial('the recovery time is over: one probe', true);
         else if (timer === 'heartbeatInterval') {

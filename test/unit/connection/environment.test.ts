@@ -261,3 +261,99 @@ describe('page facts remembered while no socket is open', () => {
     });
   }
 });
+
+describe("a server's wait is kept across the network and the page", () => {
+  const reconnect = { baseMs: 1_000, capMs: 30_000, jitter: 0, tryLaterMs: 10_000 };
+
+  /** A connection the server closed with 4029 and `retry_after: 42` (seconds). */
+  async function rateLimited(options: object = {}) {
+    const h = harness({ reconnect, ...options });
+    await h.connect();
+    h.server.last!.closeFromServer(4029, '{"retry_after":42}');
+    await h.settle();
+    expect(h.connection.status).toBe('reconnecting');
+    return h;
+  }
+
+  it('offline and online again within a retry_after: no dial before it ends, one as it ends', async () => {
+    const h = await rateLimited();
+    await h.advance(10_000);
+    h.env.emit('offline');
+    await h.advance(10_000);
+    h.env.emit('online');
+    await h.settle();
+    expect(h.connection.status).toBe('reconnecting');
+    await h.advance(21_999);
+    expect(h.server.sockets).toHaveLength(1);
+    await h.advance(1);
+    expect(h.server.sockets).toHaveLength(2);
+    expect(h.connection.status).toBe('connected');
+  });
+
+  it('online again after the retry_after has passed: dials at once', async () => {
+    const h = await rateLimited();
+    h.env.emit('offline');
+    await h.advance(60_000);
+    h.env.emit('online');
+    await h.advance(0);
+    expect(h.server.sockets).toHaveLength(2);
+    expect(h.connection.status).toBe('connected');
+  });
+
+  it('an online event while waiting out a retry_after (the network changed) does not cut it short', async () => {
+    const h = await rateLimited();
+    await h.advance(5_000);
+    h.env.emit('online');
+    await h.advance(36_999);
+    expect(h.server.sockets).toHaveLength(1);
+    await h.advance(1);
+    expect(h.server.sockets).toHaveLength(2);
+  });
+
+  it('with closeWhenHidden, a page hidden and shown again within a retry_after dials as it ends, not on visible', async () => {
+    const h = await rateLimited({ closeWhenHidden: true });
+    h.env.emit('hidden');
+    await h.advance(20_000);
+    expect(h.connection.status).toBe('suspended');
+    h.env.emit('visible');
+    await h.advance(21_999);
+    expect(h.server.sockets).toHaveLength(1);
+    await h.advance(1);
+    expect(h.server.sockets).toHaveLength(2);
+  });
+
+  it('1013 without a retry_after: offline and online again wait out tryLaterMs', async () => {
+    const h = harness({ reconnect });
+    await h.connect();
+    h.server.last!.closeFromServer(1013);
+    await h.settle();
+    h.env.emit('offline');
+    await h.advance(4_000);
+    h.env.emit('online');
+    await h.advance(5_999);
+    expect(h.server.sockets).toHaveLength(1);
+    await h.advance(1);
+    expect(h.server.sockets).toHaveLength(2);
+  });
+
+  it('once connected again, a later offline and online dials at once: the old wait is over', async () => {
+    const h = await rateLimited();
+    await h.advance(42_000);
+    expect(h.connection.status).toBe('connected');
+    h.env.emit('offline');
+    await h.settle();
+    h.env.emit('online');
+    await h.settle();
+    expect(h.server.sockets).toHaveLength(3);
+    expect(h.connection.status).toBe('connected');
+  });
+
+  it('retry() still dials at once: the app asked for it', async () => {
+    const h = await rateLimited();
+    h.env.emit('offline');
+    h.env.emit('online');
+    h.connection.retry();
+    await h.settle();
+    expect(h.server.sockets).toHaveLength(2);
+  });
+});

@@ -38,6 +38,19 @@ it('logs a reconnect at info with its delay, attempt and kind', async () => {
   expect(reconnecting).toEqual([{ level: 'info', message: '[feed] reconnecting in 100 ms', details: { attempt: 1, kind: 'backoff' } }]);
 });
 
+it("logs what is left of a server's wait when the network comes back before it ends", async () => {
+  const { lines, options } = recording(['info']);
+  const h = harness(options);
+  await h.connect();
+  h.server.last!.closeFromServer(4029, '{"retry_after":42}');
+  await h.settle();
+  h.env.emit('offline');
+  await h.advance(30_000);
+  h.env.emit('online');
+  await h.settle();
+  expect(lines.map((line) => line.message)).toEqual(['[feed] reconnecting in 42000 ms', '[feed] reconnecting in 12000 ms']);
+});
+
 it('logs each reported error at warn with its message and code', async () => {
   const { lines, options } = recording();
   const h = harness(options);

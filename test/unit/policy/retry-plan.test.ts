@@ -33,6 +33,7 @@ function recorded({ outcome = 'reconnect', attempt = 1, retryKind = 'backoff', r
     outcome,
     retryKind,
     retryDelayMs: 0,
+    retryAt: 0,
     circuit: { failures: 1, trips: 0, open: false, probing: false },
     session: null,
     sessionAt: 0,
@@ -85,6 +86,11 @@ describe('the wait before the next dial', () => {
   it("waits the server's retry_after when it names one", () => {
     expect(planRetry(recorded({ retryKind: 'later', retryAfterMs: 3_000 }), T, draw(0.5)).retryDelayMs).toBe(3_000);
     expect(planRetry(recorded({ retryKind: 'later', retryAfterMs: 45_000 }), T, draw(0.5)).retryDelayMs).toBe(45_000);
+  });
+
+  it('the wait ends at the clock time of the plan plus its delay', () => {
+    expect(planRetry(recorded({ retryKind: 'later', retryAfterMs: 3_000 }), T, draw(0.5)).retryAt).toBe(T + 3_000);
+    expect(planRetry(recorded({ attempt: 3, jitter: 0 }), T, draw(0.5)).retryAt).toBe(T + 4_000);
   });
 
   it('never waits less than the backoff, even when the server asks for less', () => {
@@ -158,6 +164,7 @@ describe('url failover (failover.after = 3, failover.primaryRetryMs = 60000)', (
     const failover = { dialIndex: 0, urlFailures: 2, failedOverAt: 0 };
     expect(planRetry(recorded({ failover }), T, draw(0))).toEqual({
       retryDelayMs: 1_000,
+      retryAt: T + 1_000,
       urlIndex: 1,
       failover: { dialIndex: 1, urlFailures: 0, failedOverAt: T },
     });
