@@ -318,9 +318,11 @@ export class PresenceSession {
     const ch = frame.ch;
     if (typeof ch !== 'string') return;
     if (type === 'presence_state') {
+      const request = this.requests.get(ch)?.find((r) => r.written);
+      // the list of a channel neither asked for, joined nor watched is not kept, nor are its pages
+      if (!request && !this.joined.has(ch) && !this.watched.has(ch)) return void this.pages.delete(ch);
       const members = this.pages.get(ch) ?? [];
       members.push(...membersOf(frame.members));
-      const request = this.requests.get(ch)?.find((r) => r.written);
       if (frame.more === true) {
         if (request?.timer !== undefined) this.awaitAnswer(ch, request);
         return void this.pages.set(ch, members);

@@ -786,6 +786,18 @@ describe('presence: a list answered in pages (a large room)', () => {
     await expect(second).resolves.toEqual([{ userId: 'ann' }]);
   });
 
+  it('pages nobody asked for, of a channel neither joined nor watched, are not held: a later list of the channel gets only its own answer', async () => {
+    const h = harness({ heartbeat: false });
+    await h.connect();
+    const { presence } = h.connection;
+    for (let i = 0; i < 3; i++) h.server.last!.push({ type: 'presence_state', ch: 'chat:x', members: [{ userId: `ghost-${i}` }], more: true });
+    await h.settle();
+    const list = presence.list('chat:x');
+    await h.settle();
+    h.server.last!.push({ type: 'presence_state', ch: 'chat:x', members: [{ userId: 'ann' }] });
+    await expect(list).resolves.toEqual([{ userId: 'ann' }]);
+  });
+
   it('each page gives the list another acks.timeoutMs: a large list arriving slowly resolves; one stalled after a page times out', async () => {
     const h = harness({ acks: { timeoutMs: 2_000 }, heartbeat: false });
     await h.connect();
