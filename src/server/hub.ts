@@ -199,9 +199,12 @@ export class Hub implements BackendListener {
     for (const ch of [userChannel(userId), BROADCAST_ALL_CHANNEL]) this.addImplicit(client, ch);
   }
 
+  /** On a backend whose fan-out can lapse (Redis), the subscription reads the number it starts after, to catch up from after an outage. */
   private addImplicit(client: HubClient, ch: string): void {
     const sub = new Subscription(ch, client, this.read, this.options.retention.forChannel(ch).size, true, this.turnsOf(client));
-    this.addSub(client, sub).catch((error: unknown) => this.options.logger.warn({ ch, err: errorText(error) }, 'implicit subscription failed'));
+    const watching = this.addSub(client, sub);
+    const started = this.options.backend.kind === 'redis' ? watching.then(() => sub.startAtCurrent()) : watching;
+    started.catch((error: unknown) => this.options.logger.warn({ ch, err: errorText(error) }, 'implicit subscription failed'));
   }
 
   /** Whether the client receives the channel without subscribing: its user channel and broadcast:all. */

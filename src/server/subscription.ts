@@ -48,7 +48,7 @@ export class Subscription {
   private resyncAgain = false;
   /** The lowest number ever held, counting those dropped past `MAX_BUFFERED`: a start from now begins before it. */
   private lowestHeld = Infinity;
-  /** Last sequence number delivered; undefined until the first message of an implicit subscription. */
+  /** Last sequence number delivered; undefined while an implicit subscription has neither delivered a message nor read the number it starts after. */
   lastSeq: number | undefined;
 
   constructor(
@@ -56,7 +56,7 @@ export class Subscription {
     private readonly sink: SubscriberSink,
     private readonly reader: HistoryReader,
     private readonly historyLimit: number,
-    /** Implicit subscriptions start live, without `subscribed` and without a starting number. */
+    /** Implicit subscriptions start live, without `subscribed`, and without a starting number until `startAtCurrent()`. */
     readonly implicit = false,
     /** The connection's turns: every history read (and the replay written from it) waits for one. */
     private readonly turns: HistoryTurns = new HistoryTurns(),
@@ -85,6 +85,19 @@ export class Subscription {
       return true;
     });
     if (replayed) await this.drain();
+  }
+
+  /**
+   * Of an implicit subscription whose channel is watched: takes the channel's current number for the one it starts
+   * after (unless a message came first), so that a resync fetches from there what fan-out lost. Rejects if the
+   * history is unreachable.
+   */
+  async startAtCurrent(): Promise<void> {
+    await this.inTurn(async () => {
+      const read = await this.reader(this.ch, 0, 0);
+      this.lastSeq ??= read.current;
+      return true;
+    });
   }
 
   offer(message: StoredMessage, text?: Buffer): void {

@@ -4,6 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import type { RedisBackendOptions, SocketchartServer } from '../../../src/server/index.js';
 import { Redis } from 'ioredis';
 import { FaultProxy } from '../../support/fault-proxy.js';
+import { roleProxy } from '../../support/role-proxy.js';
 import { testNode, type SocketStandIn } from '../../support/server-connection.js';
 import { freePort } from '../../support/ports.js';
 import { startRedis, type RedisProcess } from '../../support/redis.js';
@@ -635,6 +636,34 @@ describe('scale-out over one real Redis', () => {
     writer.send({ type: 'publish', ch: 'chat:outage', id: 'after', data: 1 });
     expect(await reader.nextOfType('message', { ch: 'chat:outage' })).toMatchObject({ id: 'after', data: 1 });
     await Promise.all([reader.close(), writer.close()]);
+  });
+
+  it('delivers to a client on node A, once and in order once its subscriber link to Redis is back, what sendToUser and broadcastAll sent on node B while it was cut, though nothing had come on those channels before', async () => {
+    const prefix = `t${++prefixCounter}:`;
+    const proxy = roleProxy(redis.port);
+    try {
+      const a = await startNode(prefix, {}, `redis://127.0.0.1:${await proxy.listen()}`);
+      const b = await startNode(prefix);
+      const alice = await connectAs(a, 'alice');
+      await subscribe(alice, 'chat:probe');
+      proxy.block('sub');
+      await eventually(() => !a.health().backendUp, 3000, 'node A cut from Redis pub/sub');
+      await b.sendToUser('alice', 'during');
+      await b.broadcastAll('during');
+      await b.broadcast('chat:probe', 'during');
+      proxy.allow('sub');
+      await alice.nextOfType('message', { ch: 'chat:probe' }, 8000);
+      await b.sendToUser('alice', 'after');
+      await b.broadcastAll('after');
+      for (const ch of ['user:alice', 'broadcast:all']) await eventually(() => alice.ofType('message', ch).some((frame) => frame.data === 'after'), 3000, `the message after on ${ch}`);
+      for (const ch of ['user:alice', 'broadcast:all']) {
+        expect(alice.ofType('message', ch).map((frame) => frame.data), ch).toEqual(['during', 'after']);
+        expect(accountedFor(alice.frames, ch), ch).toMatchObject({ contiguous: true, gaps: [] });
+      }
+      await alice.close();
+    } finally {
+      proxy.close();
+    }
   });
 
   /** Alice joins `ch` on node A, which reaches Redis through a proxy (with `hiccups`); a watcher on node B sees her. */

@@ -9,7 +9,7 @@ type Sent = { type: string; seq?: number; from?: number; to?: number };
  * A subscription whose history reads wait until `answer(current)` or `fail()`; what it sends, as `frames()`.
  * Its socket is backlogged while `backlog(true)`; a waiting replay looks again on `wake()`.
  */
-function starting() {
+function starting(implicit = false) {
   const sent: Sent[] = [];
   const { sink, backlog, wake } = subscriberSink<Sent>((frame) => sent.push(frame));
   const socketClosed = () => ((sink as { open: boolean }).open = false);
@@ -19,7 +19,7 @@ function starting() {
     reads.push([ch, since, limit]);
     return new Promise<HistoryRead>((resolve, reject) => (settle = { resolve, reject }));
   };
-  const subscription = new Subscription('chat:x', sink, reader, 1000);
+  const subscription = new Subscription('chat:x', sink, reader, 1000, implicit);
   const frames = () => sent.map((frame) => (frame.type === 'message' ? frame.seq : frame.type === 'gap' ? `gap ${frame.from}-${frame.to}` : `${frame.type} ${frame.seq}`));
   return {
     subscription,
@@ -71,6 +71,37 @@ describe('a subscription without `since` (from now on)', () => {
     subscription.offer(message(8));
     subscription.offer(message(9));
     expect(frames()).toEqual(['subscribed 5', 6, 7, 8, 9]);
+  });
+});
+
+describe('an implicit subscription that read the number it starts after', () => {
+  it('catches up from that number on resync: what fan-out lost is delivered once, in order, without subscribed', async () => {
+    const { subscription, reads, answer, frames } = starting(true);
+    const started = subscription.startAtCurrent();
+    answer(4);
+    await started;
+    subscription.resync();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(reads).toEqual([
+      ['chat:x', 0, 0],
+      ['chat:x', 4, 1000],
+    ]);
+    answer(6, [5, 6]);
+    await new Promise((resolve) => setImmediate(resolve));
+    subscription.offer(message(6));
+    subscription.offer(message(7));
+    expect(frames()).toEqual([5, 6, 7]);
+  });
+
+  it('keeps the number of a message delivered before its read answered, not the older one the read counts', async () => {
+    const { subscription, answer, frames } = starting(true);
+    const started = subscription.startAtCurrent();
+    subscription.offer(message(5));
+    answer(4);
+    await started;
+    subscription.offer(message(5));
+    subscription.offer(message(6));
+    expect(frames()).toEqual([5, 6]);
   });
 });
 
