@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { build } from 'esbuild';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { startInspectorServer, type InspectorServer } from '../../src/inspection/server.js';
@@ -24,6 +24,19 @@ async function rawApp(wsUrl: string): Promise<WebSocket> {
   const app = new WebSocket(wsUrl);
   await new Promise((resolve, reject) => app.once('open', resolve).once('error', reject));
   return app;
+}
+
+/**
+ * Closes the app's socket and the inspector server, waits for the page to say the server is away, then starts a
+ * new server on the same port and dials it again with a new app socket.
+ */
+async function restartInspector(inspector: InspectorServer, app: WebSocket, source: Locator): Promise<{ inspector: InspectorServer; app: WebSocket }> {
+  const port = inspector.port;
+  app.close();
+  await inspector.close();
+  await expect.poll(() => source.textContent(), { timeout: 10_000 }).toContain('server away');
+  const restarted = await startInspectorServer({ port });
+  return { inspector: restarted, app: await rawApp(restarted.wsUrl) };
 }
 
 let browser: Browser;
@@ -145,12 +158,7 @@ describe('a restart of the inspector server under a page the user is looking at'
     await shownRow('back').locator('.name').click();
     await expect.poll(() => page.locator('#chart-title').textContent(), { timeout: 5_000 }).toBe('back');
 
-    const port = inspector.port;
-    app.close();
-    await inspector.close();
-    await expect.poll(() => page.locator('#source').textContent(), { timeout: 10_000 }).toContain('server away');
-    inspector = await startInspectorServer({ port });
-    app = await rawApp(inspector.wsUrl);
+    ({ inspector, app } = await restartInspector(inspector, app, page.locator('#source')));
     try {
       app.send(JSON.stringify([{ ...created('x:0', 'front'), announced: true }]));
       // The page has replaced what the old server sent once the actor only the old one had is gone.
@@ -172,12 +180,7 @@ describe('a restart of the inspector server under a page the user is looking at'
     app.send(JSON.stringify([created('y:0', 'left'), created('y:1', 'right')]));
     await shownRow('right').waitFor({ timeout: 10_000 });
     await shownRow('right').locator('.name').click();
-    const port = inspector.port;
-    app.close();
-    await inspector.close();
-    await expect.poll(() => page.locator('#source').textContent(), { timeout: 10_000 }).toContain('server away');
-    inspector = await startInspectorServer({ port });
-    app = await rawApp(inspector.wsUrl);
+    ({ inspector, app } = await restartInspector(inspector, app, page.locator('#source')));
     try {
       app.send(JSON.stringify([{ ...created('y:0', 'left'), announced: true }]));
       await shownRow('right').waitFor({ state: 'detached', timeout: 15_000 });
@@ -231,13 +234,8 @@ describe('a restart of the inspector server, under an app that posts to the page
     await row('node-feed').waitFor({ timeout: 10_000 });
     await row('old-only').waitFor({ timeout: 10_000 });
 
-    const port = inspector.port;
-    app.close();
-    await inspector.close();
-    await expect.poll(() => frame.locator('#source').textContent(), { timeout: 10_000 }).toContain('server away');
-    inspector = await startInspectorServer({ port });
     // The app dials again and announces what still lives.
-    app = await rawApp(inspector.wsUrl);
+    ({ inspector, app } = await restartInspector(inspector, app, frame.locator('#source')));
     try {
       app.send(JSON.stringify([{ ...created('x:0', 'node-feed'), announced: true }, created('x:2', 'after-restart')]));
       // Records from the new server arrive once the page has replaced the old server's.
