@@ -16,7 +16,8 @@ export interface ConnectionMetricsSnapshot {
   reconnects: number;
   /**
    * Time to recover, in ms: from leaving `connected` to entering it again (one timed across a clock that stepped back is
-   * left out, and so is one across `closed`, where `stop()` leads: the app asked for it, it was no outage).
+   * left out, and so is one across `closed`, where `stop()` leads, or `suspended`, where `closeWhenHidden` leads: the
+   * app asked for it, it was no outage; such a reconnect does not lower the health score either).
    */
   timeToRecover: LatencySummary;
   /** Heartbeat round-trip times, in ms (one timed across a clock that stepped back is left out). */
@@ -174,11 +175,13 @@ export class ConnectionMetrics {
       this.linkRtt = null;
     } else if (state === CONNECTED && this.connects++) {
       this.reconnects++;
-      (this.recentReconnects ??= new RecentEvents()).add(now);
-      this.recovery.record(now - this.leftConnectedAt);
+      if (!Number.isNaN(this.leftConnectedAt)) {
+        (this.recentReconnects ??= new RecentEvents()).add(now);
+        this.recovery.record(now - this.leftConnectedAt);
+      }
     }
-    // closed is where the app's stop() leads: no outage, nothing recovers across it
-    if (state === 'closed') this.leftConnectedAt = NaN;
+    // where the app's stop() and closeWhenHidden lead: no outage, nothing recovers across them
+    if (state === 'closed' || state === 'suspended') this.leftConnectedAt = NaN;
   }
 
   /** The outbound queue starts (`true`) or stops waiting for a rate limit. */

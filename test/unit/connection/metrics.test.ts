@@ -227,3 +227,39 @@ it('times no recovery across a stop() the app asked for: an hour closed and star
   const { timeToRecover } = h.connection.metrics();
   expect(timeToRecover, 'only the drop was recovered from').toMatchObject({ p99: 1_000, last: 1_000, count: 1 });
 });
+
+it('times no recovery across a page hidden with closeWhenHidden: an hour hidden and shown again is no hour-long outage', async () => {
+  const h = harness({ heartbeat: false, closeWhenHidden: true, reconnect: { baseMs: 1_000, capMs: 1_000, jitter: 0 } });
+  await h.connect();
+  await h.advance(10_000);
+  h.server.last!.drop();
+  await h.advance(1_000);
+  expect(h.connection.metrics().timeToRecover).toMatchObject({ last: 1_000, count: 1 });
+
+  h.env.emit('hidden');
+  await h.settle();
+  expect(h.connection.status).toBe('suspended');
+  await h.advance(3_600_000);
+  h.env.emit('visible');
+  await h.settle();
+  expect(h.connection.status).toBe('connected');
+  const { timeToRecover } = h.connection.metrics();
+  expect(timeToRecover, 'only the drop was recovered from').toMatchObject({ p99: 1_000, last: 1_000, count: 1 });
+});
+
+it('a page hidden and shown again with closeWhenHidden counts each reopen as a reconnect, and lowers the health score no more than a page that stayed', async () => {
+  const stayed = harness({ heartbeat: false, closeWhenHidden: true });
+  const switched = harness({ heartbeat: false, closeWhenHidden: true });
+  await Promise.all([stayed.connect(), switched.connect()]);
+  for (let i = 0; i < 5; i++) {
+    switched.env.emit('hidden');
+    await switched.advance(2_000);
+    switched.env.emit('visible');
+    await switched.settle();
+    await stayed.advance(2_000);
+  }
+  expect(switched.connection.status).toBe('connected');
+  expect(switched.connection.metrics().reconnects).toBe(5);
+  expect(switched.connection.metrics().healthScore).toBe(stayed.connection.metrics().healthScore);
+  expect(switched.connection.metrics().issues).toEqual(stayed.connection.metrics().issues);
+});
