@@ -225,7 +225,11 @@ export class ConnectionRuntime implements SocketCallbacks {
   watchEnvironment(): void {
     if (this.releaseEnvironment) return;
     const env = this.options.environment;
-    this.releaseEnvironment = env.subscribe((event) => this.toMachine({ type: envEventTypes[event] } as ConnectionEvent));
+    this.releaseEnvironment = env.subscribe((event) => {
+      // the answer to a ping in flight as the page freezes would time the freeze, not a round trip
+      if (event === 'freeze') this.pingAt = undefined;
+      this.toMachine({ type: envEventTypes[event] } as ConnectionEvent);
+    });
     const context = this.context;
     const online = env.isOnline?.() ?? true;
     const hidden = env.isHidden?.() ?? false;

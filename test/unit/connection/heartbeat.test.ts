@@ -158,6 +158,45 @@ describe('heartbeat', () => {
   });
 });
 
+describe('no round trip is timed across a frozen page', () => {
+  it('the answer to a ping sent before a freeze, handled on wake before anything else, is no RTT sample of the time frozen', async () => {
+    const h = harness({ heartbeat, reconnect }, { autoPong: false });
+    await h.connect();
+    await h.advance(10_000);
+    const socket = h.server.last!;
+    const ping = socket.sentOfType('ping')[0]!.ts as number;
+    h.env.emit('freeze');
+    // frozen: no timer runs for a minute; on wake the queued pong is handled first
+    h.clock.jump(60_000);
+    socket.push({ type: 'pong', ts: ping });
+    await h.settle();
+    h.env.emit('resume');
+    await h.settle();
+    expect(h.connection.metrics().rtt.count).toBe(0);
+    const check = socket.sentOfType('ping').at(-1)!.ts as number;
+    expect(check).toBeGreaterThan(ping);
+    await h.advance(40);
+    socket.push({ type: 'pong', ts: check });
+    await h.settle();
+    expect(h.connection.metrics().rtt).toMatchObject({ count: 1, last: 40 });
+  });
+
+  it('a ping answered before the page froze is timed as usual', async () => {
+    const h = harness({ heartbeat, reconnect }, { autoPong: false });
+    await h.connect();
+    await h.advance(10_000);
+    const socket = h.server.last!;
+    await h.advance(25);
+    socket.push({ type: 'pong', ts: socket.sentOfType('ping')[0]!.ts as number });
+    await h.settle();
+    h.env.emit('freeze');
+    h.clock.jump(60_000);
+    h.env.emit('resume');
+    await h.settle();
+    expect(h.connection.metrics().rtt).toMatchObject({ count: 1, last: 25 });
+  });
+});
+
 describe('a stale pong is not proof of life', () => {
   it('wake probe: the answer to the pre-freeze ping does not keep a zombie socket', async () => {
     const h = harness({ heartbeat, reconnect }, { autoPong: false });
