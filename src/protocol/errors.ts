@@ -64,10 +64,10 @@ export class SocketchartError extends Error {
     Object.defineProperty(this, BRAND, { value: true });
     this.code = code;
     this.recovery = init.recovery ?? defaultRecovery[code];
-    if (init.details !== undefined) this.details = init.details;
-    if (init.closeCode !== undefined) this.closeCode = init.closeCode;
-    if (init.retryAfterMs !== undefined) this.retryAfterMs = init.retryAfterMs;
-    if (init.messageId !== undefined) this.messageId = init.messageId;
+    this.details = init.details;
+    this.closeCode = init.closeCode;
+    this.retryAfterMs = init.retryAfterMs;
+    this.messageId = init.messageId;
   }
 
   /** A copy with some fields replaced (e.g. the recovery the engine actually takes). */
