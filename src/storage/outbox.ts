@@ -20,7 +20,7 @@ const MAX_OWN_KEYS = 10_000;
 export class Outbox {
   private readonly prefix = Math.random().toString(36).slice(2, 10);
   private keys = 0;
-  /** The latest `sentAt` given: a wall clock stepped back does not put a later message before an earlier one. */
+  /** The latest `sentAt` given or loaded: a wall clock stepped back (in this run, or since an earlier one) does not put a later message before an earlier one. */
   private sentAt = 0;
   /** Every key this run put before the store answered its load: what the store loads under them is not a previous run's. Null once there were too many to remember. */
   private own: Set<string> | null | undefined = new Set();
@@ -42,7 +42,10 @@ export class Outbox {
       const messages = await Promise.resolve().then(() => this.store.load());
       const own = this.own;
       if (!own) throw new Error('answered too late');
-      return messages.filter((message) => !own.has(message.key));
+      return messages.filter((message) => {
+        if (message.sentAt > this.sentAt) this.sentAt = message.sentAt;
+        return !own.has(message.key);
+      });
     } finally {
       this.own = undefined;
     }

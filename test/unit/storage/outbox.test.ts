@@ -86,3 +86,30 @@ it('a message sent after the wall clock stepped back is restored while its time 
   expect(restored).toEqual([{ messages: 2, expired: 0 }]);
   expect(publishes(second.server.last)).toEqual(['one', 'two']);
 });
+
+it('a message sent after a restart on a wall clock stepped back behind the previous run is restored after what that run left, not before it', async () => {
+  const store = memoryStore();
+  const first = harness({ heartbeat: false, persistence: { store } });
+  void first.connection.send('one', { channel: 'c' }).catch(() => {});
+  await first.settle();
+  const left = memoryStore();
+  for (const message of store.load()) left.put(message);
+  first.connection.dispose();
+
+  // the app starts again, offline, on a wall clock stepped back 5 s behind the first run's
+  const second = harness({ heartbeat: false, persistence: { store: left } });
+  const wall = second.clock.now.bind(second.clock);
+  second.clock.now = () => wall() - 5_000;
+  await second.settle();
+  void second.connection.send('two', { channel: 'c' }).catch(() => {});
+  await second.settle();
+  const leftAgain = memoryStore();
+  for (const message of left.load()) leftAgain.put(message);
+  second.connection.dispose();
+
+  const third = harness({ heartbeat: false, persistence: { store: leftAgain } });
+  await third.connect();
+  await third.settle();
+  await third.advance(100);
+  expect(publishes(third.server.last)).toEqual(['one', 'two']);
+});
