@@ -46,6 +46,13 @@ export function connectServer(handlers: { onBatch(records: Rec[]): void; onStatu
   };
 }
 
+/** A record from outside the server (a window, a file) with what looks like a credential removed, as the server does for what apps send; its definition too. */
+function redacted(rec: Rec): Rec {
+  redactRecord(rec);
+  if (rec.type === '@xstate.actor' && typeof rec.definition === 'string') rec.definition = redactJsonText(rec.definition);
+  return rec;
+}
+
 const isStatelyEvent = (data: unknown): data is Rec =>
   typeof data === 'object' && data !== null && typeof (data as Rec).type === 'string' && typeof (data as { _version?: unknown })._version === 'string';
 
@@ -63,8 +70,7 @@ export function listenToWindows(onRecord: (record: Rec) => void): { connected: b
   const state = { connected: false };
   window.addEventListener('message', (event) => {
     if (!isStatelyEvent(event.data)) return;
-    const rec = redactRecord({ ...event.data } as Rec);
-    if (rec.type === '@xstate.actor' && typeof rec.definition === 'string') rec.definition = redactJsonText(rec.definition);
+    const rec = redacted({ ...event.data } as Rec);
     for (const key of ['sessionId', 'parentId', 'sourceId', 'rootId'] as const) {
       const value = rec[key];
       if (typeof value === 'string' && value !== 'anonymous') rec[key] = WINDOW_PREFIX + value;
@@ -87,13 +93,16 @@ export function listenToWindows(onRecord: (record: Rec) => void): { connected: b
 const isRecording = (value: unknown): value is Rec =>
   isStatelyEvent(value) || (typeof value === 'object' && value !== null && (value as Rec).type === '@socketchart.definition');
 
-/** Reads a recording (JSON lines; a JSON array too, one cut short up to its last whole line); what is unreadable is left out. */
+/**
+ * Reads a recording (JSON lines; a JSON array too, one cut short up to its last whole line); what is unreadable is
+ * left out, and what looks like a credential removed (a file may come from anywhere).
+ */
 export function parseRecording(text: string): Rec[] {
   const trimmed = text.trim();
   if (trimmed.startsWith('[')) {
     try {
       const all = JSON.parse(trimmed) as unknown;
-      if (Array.isArray(all)) return all.filter(isRecording);
+      if (Array.isArray(all)) return all.filter(isRecording).map(redacted);
     } catch {
       // cut short: read it a line at a time
     }
@@ -104,7 +113,7 @@ export function parseRecording(text: string): Rec[] {
     if (!line) continue;
     try {
       const value = JSON.parse(line) as unknown;
-      if (isRecording(value)) out.push(value);
+      if (isRecording(value)) out.push(redacted(value));
     } catch {
       // a line that is not JSON is skipped
     }
