@@ -48,7 +48,8 @@ const figures = [
     name: 'client entry: createBaseConnection, no features (xstate included)',
     readme: '`createBaseConnection`, no features, xstate included',
     contents: "export { createBaseConnection } from './dist/index.js';",
-    budget: 41.9 * KB,
+    // 41.9 KB as shown; raised by 28 B for the redaction of a token replaced in band (a secret must not leak)
+    budget: 41.93 * KB,
     target: 25 * KB,
     excludes: { 'pool code': poolCode, ...Object.fromEntries(Object.entries(featureCode).map(([name, markers]) => [`${name} code`, markers])) },
   },

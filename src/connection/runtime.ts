@@ -259,9 +259,10 @@ export class ConnectionRuntime implements SocketCallbacks {
     try {
       token = typeof auth.token === 'string' ? auth.token : await auth.token({ reason });
     } catch (cause) {
-      // what the provider threw (its message may quote a token) is only the cause, which inspection never shows
+      // what the provider threw (its message may quote a token) is only the cause, which inspection never shows;
+      // a SocketchartError of its own is redacted
       throw isSocketchartError(cause)
-        ? cause
+        ? this.redactError(cause)
         : new SocketchartError(ErrorCode.AUTHENTICATION_FAILED, { message: 'The token provider failed', recovery: 'retry', cause });
     }
     if (typeof token !== 'string' || token === '') {
@@ -281,7 +282,7 @@ export class ConnectionRuntime implements SocketCallbacks {
     const token = this.#freshToken;
     this.#freshToken = undefined;
     if (token === undefined) return;
-    this.#currentToken = token;
+    this.useToken(token);
     this.write(attempt(() => this.options.protocol.refreshFrame(token)));
   }
 
@@ -309,7 +310,7 @@ export class ConnectionRuntime implements SocketCallbacks {
       url += `${url.includes('?') ? '&' : '?'}${encodeURIComponent(auth.queryParam)}=${encodeURIComponent(token)}`;
     }
     const protocols = [...options.protocols, ...(options.protocol.subprotocols({ mode, token }) ?? [])];
-    this.#currentToken = token;
+    this.useToken(token);
     this.dials++;
     this.log('debug', 'dial', { url: this.redact(url) });
     return protocols.length > 0 ? new options.WebSocket(url, protocols) : new options.WebSocket(url);
@@ -545,15 +546,23 @@ export class ConnectionRuntime implements SocketCallbacks {
     this.events.emit('error', error);
   }
 
-  /** The token's redactor, made again when the token changes; nothing else keeps a copy of it. */
-  #tokenRedactor: { token: string; redact: (text: string) => string } | undefined;
+  /**
+   * The token's redactor, made when the token changes, for it and the token it replaced (an error frame or a close
+   * reason after an in-band refresh may quote that one); nothing else keeps a copy of them.
+   */
+  #tokenRedactor: { token: string; own: (text: string) => string; redact: (text: string) => string } | undefined;
+
+  private useToken(token: string | undefined): void {
+    this.#currentToken = token;
+    const last = this.#tokenRedactor;
+    if (token === undefined || last?.token === token) return;
+    const own = secretRedactor(token);
+    this.#tokenRedactor = { token, own, redact: last ? (text) => own(last.own(text)) : own };
+  }
 
   readonly redact = (text: string): string => {
-    const token = this.#currentToken;
     text = redactUrl(text, this.options.auth?.queryParam);
-    if (!token) return text;
-    if (this.#tokenRedactor?.token !== token) this.#tokenRedactor = { token, redact: secretRedactor(token) };
-    return this.#tokenRedactor.redact(text);
+    return this.#tokenRedactor?.redact(text) ?? text;
   };
 
   log(level: 'debug' | 'info' | 'warn' | 'error', message: string, details?: Record<string, unknown>): void {

@@ -53,3 +53,38 @@ it('a token provider that fails an in-band refresh with a SocketchartError quoti
   expect(JSON.stringify(stately), "what @statelyai/inspect's inspector sends").not.toContain(token);
   h.connection.dispose();
 });
+
+it('after an in-band refresh, an error frame or a close reason quoting the token it replaced reaches no inspection event or error', async () => {
+  const tokens = ['tok-FIRST-a41c9e', 'tok-SECOND-7d02bb'];
+  let next = 0;
+  const events: InspectionEvent[] = [];
+  const h = harness({ auth: { token: () => tokens[next++]!, refreshLeadMs: 30_000 }, heartbeat: false, inspect: (event) => events.push(event) }, { sessionTtlMs: 60_000 });
+  await h.connect();
+  await h.advance(30_000);
+  expect(h.server.last!.sentOfType('auth').map((frame) => frame.token), 'the refresh went in band').toEqual(tokens);
+  h.server.last!.push({ type: 'error', code: 'SERVER_ERROR', message: `session of ${tokens[0]} replaced` });
+  await h.settle();
+  h.server.last!.closeFromServer(4001, `${tokens[0]} expired`);
+  await h.settle();
+  const seen = JSON.stringify([events.map((event) => (event as { event?: unknown }).event), h.errors]);
+  expect(seen).toContain('session of');
+  for (const token of tokens) expect(seen).not.toContain(token);
+  h.connection.dispose();
+});
+
+it('after two in-band refreshes, an error frame quoting the token the last one replaced reaches no inspection event or error', async () => {
+  const tokens = ['tok-FIRST-a41c9e', 'tok-SECOND-7d02bb', 'tok-THIRD-e5f1a0'];
+  let next = 0;
+  const events: InspectionEvent[] = [];
+  const h = harness({ auth: { token: () => tokens[next++]!, refreshLeadMs: 30_000 }, heartbeat: false, inspect: (event) => events.push(event) }, { sessionTtlMs: 60_000 });
+  await h.connect();
+  await h.advance(30_000);
+  await h.advance(30_000);
+  expect(h.server.last!.sentOfType('auth').map((frame) => frame.token), 'both refreshes went in band').toEqual(tokens);
+  h.server.last!.push({ type: 'error', code: 'SERVER_ERROR', message: `session of ${tokens[1]} replaced` });
+  await h.settle();
+  const seen = JSON.stringify([events.map((event) => (event as { event?: unknown }).event), h.errors]);
+  expect(seen).toContain('session of');
+  expect(seen).not.toContain(tokens[1]);
+  h.connection.dispose();
+});
