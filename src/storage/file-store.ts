@@ -6,8 +6,9 @@ import { errorListener, microtaskBatch, optionsObject, report, toStoredMessage, 
 
 export interface FileStoreOptions {
   /**
-   * Path of the log file; it and its directory are created when missing. Give each connection that
-   * persists its own file, used by one process at a time. `${path}.tmp` is used while compacting.
+   * Path of the log file; it and its directory are created when missing, readable by their owner only
+   * (0600, 0700). Give each connection that persists its own file, used by one process at a time.
+   * `${path}.tmp` is used while compacting.
    */
   path: string;
   /**
@@ -57,6 +58,10 @@ export function fileStore(options: FileStoreOptions): FileStore {
 
 const putLine = (message: StoredMessage): string => `${JSON.stringify({ put: message })}\n`;
 const deleteLine = (key: string): string => `${JSON.stringify({ delete: key })}\n`;
+
+/** The queued messages are the app's data: the log is its owner's alone, and so is a directory made for it. */
+const PRIVATE_FILE = 0o600;
+const PRIVATE_DIRECTORY = { recursive: true, mode: 0o700 } as const;
 
 class FileMessageStore implements FileStore {
   readonly #path: string;
@@ -116,9 +121,10 @@ class FileMessageStore implements FileStore {
     this.#fd = undefined;
     try {
       fsyncSync(fd);
-      closeSync(fd);
     } catch (error) {
       report(this.#onError, error, []);
+    } finally {
+      closeQuietly(fd);
     }
   }
 
@@ -202,8 +208,8 @@ class FileMessageStore implements FileStore {
 
   #open(): number {
     if (this.#fd !== undefined) return this.#fd;
-    mkdirSync(dirname(this.#path), { recursive: true });
-    const fd = openSync(this.#path, 'a+');
+    mkdirSync(dirname(this.#path), PRIVATE_DIRECTORY);
+    const fd = openSync(this.#path, 'a+', PRIVATE_FILE);
     try {
       if (this.#fsync) syncDirectory(this.#path);
       const stats = fstatSync(fd, { bigint: true });
@@ -239,8 +245,8 @@ class FileMessageStore implements FileStore {
     let text = '';
     for (const { message } of this.#live.values()) text += putLine(message);
     const temporary = `${this.#path}.tmp`;
-    mkdirSync(dirname(this.#path), { recursive: true });
-    const fd = openSync(temporary, 'w');
+    mkdirSync(dirname(this.#path), PRIVATE_DIRECTORY);
+    const fd = openSync(temporary, 'w', PRIVATE_FILE);
     let file: string | undefined;
     try {
       appendFileSync(fd, text);

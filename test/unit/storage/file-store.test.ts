@@ -4,8 +4,8 @@ import { afterEach, expect, it, vi } from 'vitest';
 import { fileStore, type FileStoreOptions } from '../../../src/storage/file-store.js';
 import { keysOf, message, temporaryDirectory, tick, invalidOption } from './support.js';
 
-/** The fsyncs (by the path the descriptor was opened on) and renames the store makes while `on`. */
-const disk = vi.hoisted(() => ({ on: false, log: [] as string[] }));
+/** The fsyncs (by the path the descriptor was opened on) and renames the store makes while `on`; the descriptors it holds open; fsyncs fail while `failFsync`. */
+const disk = vi.hoisted(() => ({ on: false, log: [] as string[], open: new Set<number>(), failFsync: false }));
 vi.mock('node:fs', async (importOriginal) => {
   const fs = await importOriginal<typeof import('node:fs')>();
   const opened = new Map<number, string>();
@@ -14,9 +14,15 @@ vi.mock('node:fs', async (importOriginal) => {
     openSync: ((...args: Parameters<typeof fs.openSync>) => {
       const fd = fs.openSync(...args);
       opened.set(fd, String(args[0]));
+      disk.open.add(fd);
       return fd;
     }) as typeof fs.openSync,
+    closeSync: (fd: number) => {
+      fs.closeSync(fd);
+      disk.open.delete(fd);
+    },
     fsyncSync: (fd: number) => {
+      if (disk.failFsync) throw Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' });
       if (disk.on) disk.log.push(`fsync ${opened.get(fd)}`);
       fs.fsyncSync(fd);
     },
@@ -52,6 +58,43 @@ it('validates its options at creation', () => {
   expect(invalidOption(() => fileStore({ path, fsync: 'yes' } as unknown as FileStoreOptions)).option).toBe('fsync');
   expect(invalidOption(() => fileStore({ path, onError: {} } as unknown as FileStoreOptions)).option).toBe('onError');
   expect(existsSync(path), 'creating a store touches no file').toBe(false);
+});
+
+it('creates its log readable and writable by its owner only, and keeps it so when it compacts it', async () => {
+  const path = join(logPath(), '..', 'private', 'outbox.jsonl');
+  const mode = () => statSync(path).mode & 0o777;
+  const store = fileStore({ path, compactAfterBytes: 0 });
+  store.put(message('a'));
+  await tick();
+  expect(mode()).toBe(0o600);
+  expect(statSync(dirname(path)).mode & 0o777, 'the directory it made').toBe(0o700);
+  expect(store.load()).toHaveLength(1);
+  store.put(message('b'));
+  store.delete('a');
+  await tick();
+  expect(lines(path), 'compacted').toEqual([JSON.stringify({ put: message('b') })]);
+  expect(mode()).toBe(0o600);
+  store.close();
+});
+
+it('closes its log on close() even when the last fsync fails, and reports the failure', async () => {
+  const path = logPath();
+  const errors: unknown[] = [];
+  const before = new Set(disk.open);
+  const store = fileStore({ path, onError: (error) => errors.push(error) });
+  store.load();
+  store.put(message('a'));
+  await tick();
+  const held = [...disk.open].filter((fd) => !before.has(fd));
+  expect(held.length, 'the log is open').toBeGreaterThan(0);
+  disk.failFsync = true;
+  try {
+    store.close();
+  } finally {
+    disk.failFsync = false;
+  }
+  expect(held.filter((fd) => disk.open.has(fd)), 'descriptors left open').toEqual([]);
+  expect(errors).toHaveLength(1);
 });
 
 it('creates the file and its directory on the first write', async () => {
