@@ -5,6 +5,20 @@ import { harness } from '../../support/harness.js';
 
 const publishes = (socket: MockSocket | undefined) => (socket?.sentOfType('publish') ?? []).map((frame) => frame.data);
 
+/** What a run left in its store as the app died: a copy taken before `dispose()` clears the store. */
+function leftBy(h: ReturnType<typeof harness>, store: ReturnType<typeof memoryStore>): ReturnType<typeof memoryStore> {
+  const left = memoryStore();
+  for (const message of store.load()) left.put(message);
+  h.connection.dispose();
+  return left;
+}
+
+/** Sets the run's wall clock back by `ms` (as NTP may), from now on. */
+function setBack(h: ReturnType<typeof harness>, ms: number): void {
+  const wall = h.clock.now.bind(h.clock);
+  h.clock.now = () => wall() - ms;
+}
+
 const unhandled: unknown[] = [];
 const onUnhandled = (reason: unknown) => void unhandled.push(reason);
 beforeEach(() => {
@@ -43,17 +57,14 @@ it('messages restored after a restart keep the order they were sent in, though t
   const store = memoryStore();
   const first = harness({ heartbeat: false, persistence: { store } });
   void first.connection.send('one', { channel: 'c', ttl: 60_000 }).catch(() => {});
-  const wall = first.clock.now.bind(first.clock);
-  first.clock.now = () => wall() - 5_000; // NTP steps the wall clock back 5 s
+  setBack(first, 5_000);
   void first.connection.send('two', { channel: 'c', ttl: 60_000 }).catch(() => {});
   await first.settle();
   // its time to live counts from its send time, which the step back did not move back
   const [one, two] = store.load();
   expect(two?.sentAt).toBe(one?.sentAt);
   expect(two?.expiresAt).toBe(two!.sentAt + 60_000);
-  const left = memoryStore();
-  for (const message of store.load()) left.put(message);
-  first.connection.dispose();
+  const left = leftBy(first, store);
 
   const second = harness({ heartbeat: false, persistence: { store: left } });
   await second.connect();
@@ -66,18 +77,14 @@ it('a message sent after the wall clock stepped back is restored while its time 
   const store = memoryStore();
   const first = harness({ heartbeat: false, persistence: { store } });
   void first.connection.send('one', { channel: 'c' }).catch(() => {});
-  const wall = first.clock.now.bind(first.clock);
-  first.clock.now = () => wall() - 5_000; // NTP steps the wall clock back 5 s
+  setBack(first, 5_000);
   void first.connection.send('two', { channel: 'c', ttl: 3_000 }).catch(() => {});
   await first.settle();
-  const left = memoryStore();
-  for (const message of store.load()) left.put(message);
-  first.connection.dispose();
+  const left = leftBy(first, store);
 
   // the app starts again 1 s after 'two' was sent, on the stepped-back clock
   const second = harness({ heartbeat: false, persistence: { store: left } });
-  const restart = second.clock.now.bind(second.clock);
-  second.clock.now = () => restart() - 4_000;
+  setBack(second, 4_000);
   const restored: unknown[] = [];
   second.connection.on('restored', (info) => restored.push(info));
   await second.connect();
@@ -92,20 +99,15 @@ it('a message sent after a restart on a wall clock stepped back behind the previ
   const first = harness({ heartbeat: false, persistence: { store } });
   void first.connection.send('one', { channel: 'c' }).catch(() => {});
   await first.settle();
-  const left = memoryStore();
-  for (const message of store.load()) left.put(message);
-  first.connection.dispose();
+  const left = leftBy(first, store);
 
   // the app starts again, offline, on a wall clock stepped back 5 s behind the first run's
   const second = harness({ heartbeat: false, persistence: { store: left } });
-  const wall = second.clock.now.bind(second.clock);
-  second.clock.now = () => wall() - 5_000;
+  setBack(second, 5_000);
   await second.settle();
   void second.connection.send('two', { channel: 'c' }).catch(() => {});
   await second.settle();
-  const leftAgain = memoryStore();
-  for (const message of left.load()) leftAgain.put(message);
-  second.connection.dispose();
+  const leftAgain = leftBy(second, left);
 
   const third = harness({ heartbeat: false, persistence: { store: leftAgain } });
   await third.connect();
