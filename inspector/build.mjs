@@ -26,7 +26,8 @@ function newestSource() {
   };
   walk(join(here, 'src'));
   for (const name of ['index.html', 'build.mjs']) newest = Math.max(newest, statSync(join(here, name)).mtimeMs);
-  for (const name of ['protocol.ts']) newest = Math.max(newest, statSync(join(here, '..', 'src', 'inspection', name)).mtimeMs);
+  // what the page imports from the library: the inspection protocol and redaction, and the redaction they build on
+  for (const name of ['inspection/protocol.ts', 'inspection/redact.ts', 'protocol/redact.ts']) newest = Math.max(newest, statSync(join(here, '..', 'src', name)).mtimeMs);
   return newest;
 }
 

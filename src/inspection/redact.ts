@@ -46,21 +46,21 @@ function redactedJson(text: string): string | undefined {
  * member name; values nested deeper than 32 levels are summarised. socketchart's machines hold no secret; this guards what other
  * apps' machines send.
  */
-export function redactInPlace(value: unknown, depth = 0, secret = false): unknown {
+export function redactInPlace(value: unknown, depth = 0, secret = false, maxDepth = MAX_DEPTH): unknown {
   if (secret && (typeof value === 'number' || (typeof value === 'string' && value !== ''))) return REDACTED;
   if (typeof value === 'string') return redactText(value);
   if (typeof value !== 'object' || value === null) return value;
-  if (depth > MAX_DEPTH) return Array.isArray(value) ? '[Array]' : '[Object]';
+  if (depth > maxDepth) return Array.isArray(value) ? '[Array]' : '[Object]';
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
       const named = i % 2 === 1 && typeof value[i - 1] === 'string' && isSecretName(value[i - 1] as string);
-      value[i] = redactInPlace(value[i], depth + 1, secret || named);
+      value[i] = redactInPlace(value[i], depth + 1, secret || named, maxDepth);
     }
     return value;
   }
   const object = value as Record<string, unknown>;
   for (const key of Object.keys(object)) {
-    const item = redactInPlace(object[key], depth + 1, secret || isSecretName(key));
+    const item = redactInPlace(object[key], depth + 1, secret || isSecretName(key), maxDepth);
     const name = redactText(key);
     if (name !== key) delete object[key];
     object[name] = item;
@@ -68,10 +68,16 @@ export function redactInPlace(value: unknown, depth = 0, secret = false): unknow
   return value;
 }
 
-/** A definition's JSON text with secrets removed (left as it is when it is not JSON). */
+/**
+ * Levels of a definition kept whole: each state nests two levels below its parent (`states`, then the state), and
+ * a page draws states 32 deep, noting that deeper ones were left out; it must see that there were some.
+ */
+const DEFINITION_DEPTH = 2 * 40;
+
+/** A definition's JSON text with secrets removed (left as it is when it is not JSON); summarised below `DEFINITION_DEPTH` levels. */
 export function redactJsonText(text: string): string {
   try {
-    return JSON.stringify(redactInPlace(JSON.parse(text)));
+    return JSON.stringify(redactInPlace(JSON.parse(text), 0, false, DEFINITION_DEPTH));
   } catch {
     return redactText(text);
   }

@@ -110,4 +110,21 @@ describe('redactJsonText', () => {
     expect(JSON.parse(redactJsonText(JSON.stringify({ password: 'hunter2', id: 7 })))).toEqual({ password: '[redacted]', id: 7 });
     expect(redactJsonText(`not json: ${jwt}`)).toBe('not json: [redacted]');
   });
+
+  it("keeps a definition's states deeper than a page draws them (32), so that it can tell some were left out; a secret down there is still redacted", () => {
+    const definition = (depth: number, leaf: object) => {
+      let state: object = leaf;
+      for (let i = 0; i < depth; i++) state = { initial: 'a', states: { a: state } };
+      return { id: 'deep', ...state };
+    };
+    const statesDeep = (value: unknown): number => {
+      let depth = 0;
+      for (let node = value as { states?: { a?: unknown } }; typeof node?.states?.a === 'object'; node = node.states.a as typeof node) depth++;
+      return depth;
+    };
+    const text = redactJsonText(JSON.stringify(definition(36, { meta: { password: 'hunter2' } })));
+    expect(statesDeep(JSON.parse(text))).toBe(36);
+    expect(text).not.toContain('hunter2');
+    expect(statesDeep(JSON.parse(redactJsonText(JSON.stringify(definition(100, {})))))).toBeGreaterThan(32);
+  });
 });
