@@ -57,7 +57,10 @@ local function ensure(meta, hist, ttl, run)
     local last = lastId(hist)
     if last >= tonumber(base) then base = string.format('%d', last) end
     local bytes = 0
-    for _, entry in ipairs(redis.call('XRANGE', hist, '-', '+')) do bytes = bytes + weight(entry[2]) end
+    -- a channel without a stream (a user's own channel read at connect) has nothing to weigh
+    if last > 0 then
+      for _, entry in ipairs(redis.call('XRANGE', hist, '-', '+')) do bytes = bytes + weight(entry[2]) end
+    end
     redis.call('HSET', meta, 'base', base, 'seq', base, 'bytes', bytes, 'run', run)
     redis.call('PEXPIRE', meta, ttl)
   else

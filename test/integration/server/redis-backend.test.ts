@@ -194,6 +194,16 @@ describe('RedisBackend: numbering and history', () => {
     expect(dataOf((await backend.read('chat:a', 0, 10)).entries)).toEqual(['"ok"']);
   });
 
+  it('reads the numbering of a channel that has no history (a user channel at connect) without scanning a stream', async () => {
+    const { backend } = await node();
+    const xranges = async () => Number(/cmdstat_xrange:calls=(\d+)/.exec(await inspector.info('commandstats'))?.[1] ?? 0);
+    const before = await xranges();
+    const read = await backend.read('user:new', 0, 0);
+    expect(read.entries).toEqual([]);
+    expect(read.current).toBe(read.base);
+    expect(await xranges()).toBe(before);
+  });
+
   it('keeps history again after Redis evicted the history of a channel whose numbering it kept', async () => {
     const { backend, prefix } = await node({ maxBytes: 100 });
     for (let i = 0; i < 5; i++) await stored(backend, 'chat:a', message(`"${'x'.repeat(28)}"`));
