@@ -117,8 +117,8 @@ function frame(): void {
   const processed = ingest(INGEST_BUDGET_MS);
   render();
   if (processed > 0) stats.record(performance.now() - started, processed);
-  if (!queue.isEmpty) schedule();
-  else if (dirty.log) schedule();
+  // a header held back (drawn less than 250 ms ago) is drawn by a later frame: the last change must not wait for another
+  if (!queue.isEmpty || dirty.log || dirty.header) schedule();
 }
 
 /** Takes queued records into the store for `budgetMs` (`Infinity`: all of them); returns how many made entries. */
