@@ -265,6 +265,14 @@ describe('page facts remembered while no socket is open', () => {
 describe("a server's wait is kept across the network and the page", () => {
   const reconnect = { baseMs: 1_000, capMs: 30_000, jitter: 0, tryLaterMs: 10_000 };
 
+  /** No dial until `ms` from now, and the second socket at `ms`. */
+  async function expectDialIn(h: ReturnType<typeof harness>, ms: number) {
+    await h.advance(ms - 1);
+    expect(h.server.sockets, `no dial before ${ms} ms`).toHaveLength(1);
+    await h.advance(1);
+    expect(h.server.sockets, `a dial at ${ms} ms`).toHaveLength(2);
+  }
+
   /** A connection the server closed with 4029 and `retry_after: 42` (seconds). */
   async function rateLimited(options: object = {}) {
     const h = harness({ reconnect, ...options });
@@ -283,10 +291,7 @@ describe("a server's wait is kept across the network and the page", () => {
     h.env.emit('online');
     await h.settle();
     expect(h.connection.status).toBe('reconnecting');
-    await h.advance(21_999);
-    expect(h.server.sockets).toHaveLength(1);
-    await h.advance(1);
-    expect(h.server.sockets).toHaveLength(2);
+    await expectDialIn(h, 22_000);
     expect(h.connection.status).toBe('connected');
   });
 
@@ -304,10 +309,7 @@ describe("a server's wait is kept across the network and the page", () => {
     const h = await rateLimited();
     await h.advance(5_000);
     h.env.emit('online');
-    await h.advance(36_999);
-    expect(h.server.sockets).toHaveLength(1);
-    await h.advance(1);
-    expect(h.server.sockets).toHaveLength(2);
+    await expectDialIn(h, 37_000);
   });
 
   it('with closeWhenHidden, a page hidden and shown again within a retry_after dials as it ends, not on visible', async () => {
@@ -316,10 +318,7 @@ describe("a server's wait is kept across the network and the page", () => {
     await h.advance(20_000);
     expect(h.connection.status).toBe('suspended');
     h.env.emit('visible');
-    await h.advance(21_999);
-    expect(h.server.sockets).toHaveLength(1);
-    await h.advance(1);
-    expect(h.server.sockets).toHaveLength(2);
+    await expectDialIn(h, 22_000);
   });
 
   it('1013 without a retry_after: offline and online again wait out tryLaterMs', async () => {
@@ -330,10 +329,7 @@ describe("a server's wait is kept across the network and the page", () => {
     h.env.emit('offline');
     await h.advance(4_000);
     h.env.emit('online');
-    await h.advance(5_999);
-    expect(h.server.sockets).toHaveLength(1);
-    await h.advance(1);
-    expect(h.server.sockets).toHaveLength(2);
+    await expectDialIn(h, 6_000);
   });
 
   it('once connected again, a later offline and online dials at once: the old wait is over', async () => {
