@@ -10,7 +10,7 @@ export interface StateChange {
   status: ConnectionStatus;
   previous: ConnectionStatus;
   /** Why, when a failure caused it (the failure's message, secrets removed). */
-  reason?: string;
+  reason?: string | undefined;
 }
 
 /** A change of a channel's members: who joined, who left, and everyone present now. */

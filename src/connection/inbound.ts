@@ -164,9 +164,9 @@ export class Inbound implements FrameSink {
     if (type === 'ack' && typeof frame.id === 'string') {
       host.outbound.acked({
         id: frame.id,
-        ...(isSeq(frame.seq) ? { seq: frame.seq } : {}),
-        ...(frame.duplicate === true ? { duplicate: true } : {}),
-        ...(frame.data !== undefined ? { data: frame.data } : {}),
+        seq: isSeq(frame.seq) ? frame.seq : undefined,
+        duplicate: frame.duplicate === true || undefined,
+        data: frame.data,
       });
     }
     if (host.events.has('control')) host.events.emit('control', { type, frame });

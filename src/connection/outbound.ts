@@ -103,7 +103,7 @@ export class Outbound {
     if (options.rateLimit.configured) this.limiter = new RateLimiter(options.clock, options.rateLimit);
     this.loading = options.store !== undefined;
     if (options.store) {
-      const outbox = (this.outbox = new Outbox(options.store, options.clock, (what, cause) => this.failed(`could not ${what} a message`, cause), (key) => this.acks?.has(key)));
+      const outbox = (this.outbox = new Outbox(options.store, options.clock, (what, cause) => this.failed(`could not ${what}`, cause), (key) => this.acks?.has(key)));
       this.awaitLoad();
       outbox.load().then(
         // answered after the timer: behind what this run queued

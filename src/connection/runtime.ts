@@ -186,7 +186,7 @@ export class ConnectionRuntime implements SocketCallbacks {
     if (status === 'circuitOpen') this.log('warn', 'circuit open', { trips: context.circuit.trips, failures: context.circuit.failures });
     if (this.events.has('state')) {
       const reason = failureStatuses.has(status) && context.lastError ? this.redact(context.lastError.message) : undefined;
-      this.events.emit('state', reason === undefined ? { status, previous: before.status } : { status, previous: before.status, reason });
+      this.events.emit('state', { status, previous: before.status, reason });
     }
     if (this.restingOwner && link.settled) {
       // once the listeners are done: a start() or retry() one of them made waits in the actor's mailbox

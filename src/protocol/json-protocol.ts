@@ -18,8 +18,8 @@ const isRecord = (value: unknown): value is Frame =>
 const invalid = (message: string, details?: unknown) =>
   new SocketchartError(ErrorCode.INVALID_MESSAGE_FORMAT, { message, recovery: 'none', details });
 
-const finite = (value: unknown) => (typeof value === 'number' && Number.isFinite(value) ? value : undefined);
-const seconds = (value: unknown) => (typeof value === 'number' && value >= 0 && Number.isFinite(value) ? retryAfterWait(value) : undefined);
+const finite = (value: unknown) => (Number.isFinite(value) ? (value as number) : undefined);
+const seconds = (value: unknown) => (Number.isFinite(value) && (value as number) >= 0 ? retryAfterWait(value as number) : undefined);
 
 /**
  * An error frame, flat (`{ type, code, message, details?, id?, retry_after? }`) or nested
@@ -67,9 +67,9 @@ export const jsonProtocol: ProtocolAdapter = {
     if (binary || data === undefined || typeof data === 'function' || typeof data === 'symbol') throw finalFormatError(NOT_JSON);
     return JSON.stringify({ type: 'publish', ch: channel, id, event, data });
   },
-  subscribeFrame: (ch, since) => JSON.stringify(since === undefined ? { type: 'subscribe', ch } : { type: 'subscribe', ch, since }),
+  subscribeFrame: (ch, since) => JSON.stringify({ type: 'subscribe', ch, since }),
   unsubscribeFrame: (ch) => JSON.stringify({ type: 'unsubscribe', ch }),
-  presenceFrame: (ch, action, meta) => JSON.stringify(meta === undefined ? { type: 'presence', ch, action } : { type: 'presence', ch, action, meta }),
+  presenceFrame: (ch, action, meta) => JSON.stringify({ type: 'presence', ch, action, meta }),
   typingFrame: (ch, typing) => JSON.stringify({ type: 'typing', ch, typing }),
   decode(raw: IncomingFrame, sink: FrameSink): void {
     if (typeof raw !== 'string') {
@@ -99,9 +99,9 @@ export const jsonProtocol: ProtocolAdapter = {
         return;
       case 'auth_ok':
         sink.authOk({
-          ...(typeof frame.userId === 'string' ? { userId: frame.userId } : {}),
-          ...(typeof frame.sessionId === 'string' ? { sessionId: frame.sessionId } : {}),
-          ...(Number.isFinite(frame.expiresAt) ? { expiresAt: frame.expiresAt as number } : {}),
+          userId: typeof frame.userId === 'string' ? frame.userId : undefined,
+          sessionId: typeof frame.sessionId === 'string' ? frame.sessionId : undefined,
+          expiresAt: Number.isFinite(frame.expiresAt) ? (frame.expiresAt as number) : undefined,
         });
         return;
       case 'error':

@@ -8,11 +8,11 @@ export interface StoredMessage {
   /** The encoded frame as written on the socket (text frames only are kept). */
   readonly frame: string;
   /** Channel the message is published on, when it has one (rate limits and acks use it). */
-  readonly channel?: string;
+  readonly channel?: string | undefined;
   /** Queue priority it was sent with. */
   readonly priority: 'critical' | 'high' | 'normal' | 'low';
   /** `sentAt` plus the time to live it was sent with: the time (epoch ms) after which it is dropped; absent for no limit. */
-  readonly expiresAt?: number;
+  readonly expiresAt?: number | undefined;
   /** Sent with `ack: true`: it is kept until the server acknowledges it. */
   readonly ack: boolean;
   /** Wall-clock time (epoch ms) at which the app sent it, never before an earlier message's (the clock may step back); restored messages keep their original order by it. */

@@ -26,13 +26,14 @@ export class Outbox {
   private own: Set<string> | null | undefined = new Set();
 
   /**
-   * `failed` hears of each put or delete the store threw on or whose promise rejected; the message itself goes on.
+   * `failed` hears of each put or delete the store threw on or whose promise rejected (the message itself goes on), and of
+   * loaded entries that are not messages (left in the store).
    * `inFlight`: whether a message is in flight under an ack id, which is then not forgotten when an earlier message of that id settles.
    */
   constructor(
     private readonly store: MessageStore,
     private readonly clock: Pick<Clock, 'now'>,
-    private readonly failed: (what: 'keep' | 'forget', cause: unknown) => void,
+    private readonly failed: (what: string, cause?: unknown) => void,
     private readonly inFlight: (key: string) => boolean | undefined,
   ) {}
 
@@ -42,10 +43,14 @@ export class Outbox {
       const messages = await Promise.resolve().then(() => this.store.load());
       const own = this.own;
       if (!own) throw new Error('answered too late');
-      return messages.filter((message) => {
+      let broken = 0;
+      const loaded = messages.filter((message) => {
+        if (typeof message?.frame != 'string' || typeof message.key != 'string') return !++broken;
         if (message.sentAt > this.sentAt) this.sentAt = message.sentAt;
         return !own.has(message.key);
       });
+      if (broken) this.failed(`load ${broken} entries: they are not messages`);
+      return loaded;
     } finally {
       this.own = undefined;
     }
@@ -63,10 +68,10 @@ export class Outbox {
       priority: options.priority,
       ack: options.ack,
       sentAt: this.sentAt,
-      ...(options.channel === undefined ? {} : { channel: options.channel }),
-      ...(options.ttlMs !== undefined && options.ttlMs > 0 ? { expiresAt: this.sentAt + options.ttlMs } : {}),
+      channel: options.channel,
+      expiresAt: options.ttlMs ? this.sentAt + options.ttlMs : undefined,
     };
-    if (this.write('keep', () => this.store.put(message))) this.forgetWhenSettled(key, settled);
+    if (this.write('keep a message', () => this.store.put(message))) this.forgetWhenSettled(key, settled);
   }
 
   forgetWhenSettled(key: string, settled: Promise<unknown>): void {
@@ -76,11 +81,11 @@ export class Outbox {
   }
 
   forget(key: string): void {
-    this.write('forget', () => this.store.delete(key));
+    this.write('forget a message', () => this.store.delete(key));
   }
 
   /** Runs a put or delete: false when it threw; a promise it returns that rejects goes to `failed` too. */
-  private write(what: 'keep' | 'forget', run: () => unknown): boolean {
+  private write(what: 'keep a message' | 'forget a message', run: () => unknown): boolean {
     try {
       Promise.resolve(run()).catch((cause) => this.failed(what, cause));
     } catch (cause) {

@@ -44,7 +44,7 @@ export function oldestFirst(entries: Iterable<Sequenced>): StoredMessage[] {
 }
 
 /** A put order read back from storage: any number ≥ 0 (one too large to count on from is numbered again, see `renumbered`). */
-export const isSeq = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value) && value >= 0;
+export const isSeq = (value: unknown): value is number => Number.isFinite(value) && (value as number) >= 0;
 
 /** Put orders from this on cannot be counted on exactly (2^53 is near): a store that loads one numbers its messages again. */
 const RENUMBER_AT = 2 ** 52;
