@@ -161,7 +161,12 @@ export interface ServerOptions {
   maxFrameDepth?: number;
   /** Most object keys and array elements in one inbound frame, counted over the whole frame; more are refused. @default 10000 */
   maxFrameItems?: number;
-  /** Open sockets on this node (with the server's own port, TCP connections still in their handshake count too); beyond, new sockets are closed with 1013. @default 10000 */
+  /**
+   * Open sockets on this node (with the server's own port, TCP connections still in their handshake count too); beyond, new sockets are closed with 1013.
+   * A socket refused with a close frame (1013, 1008, 4029) is kept open at most 2 s for its client's answer, and at most a tenth of
+   * `maxConnections` (at least 1) such sockets at once: one more terminates the oldest of them at once (its close frame already sent).
+   * @default 10000
+   */
   maxConnections?: number;
   /**
    * With the server's own port: a TCP connection that has not completed its WebSocket upgrade within this time

@@ -84,8 +84,15 @@ export function createUpgradeHandler(ctx: UpgradeContext): {
   const { options, logger } = ctx;
   /** Sockets whose handshake token is being verified, each with what gives up waiting for it: refused with 503 when the server closes. */
   const verifying = new Map<Duplex, () => void>();
-  /** Sockets refused with a close frame, until their close handshake ends (or they are terminated). */
+  /** Sockets refused with a close frame, oldest first, until their close handshake ends (or they are terminated). */
   const refused = new Set<WebSocket>();
+  /** Past it, a new refusal terminates the oldest refused socket at once. */
+  const refusedCap = Math.max(1, Math.ceil(options.maxConnections / 10));
+  const endOldestRefused = () => {
+    const [oldest] = refused;
+    refused.delete(oldest!);
+    oldest!.terminate();
+  };
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: options.maxPayload,
@@ -98,6 +105,7 @@ export function createUpgradeHandler(ctx: UpgradeContext): {
     wss.handleUpgrade(request, socket, head, (ws) => {
       ws.on('error', () => undefined);
       ws.close(code, reason);
+      if (refused.size >= refusedCap) endOldestRefused();
       const timer = setTimeout(() => ws.terminate(), REFUSED_GRACE_MS).unref();
       refused.add(ws);
       ws.once('close', () => {

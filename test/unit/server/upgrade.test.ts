@@ -239,6 +239,26 @@ it('ends a refused socket whose client never answers the close frame 2 s after s
   await client.closed;
 });
 
+it('keeps at most a tenth of maxConnections refused sockets waiting for their close handshake, ending the oldest at once for a newer one', async () => {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+  const { port } = await upgrades({ maxConnections: 20 }, { openConnections: () => 20 });
+  const clients = [];
+  for (let i = 0; i < 5; i++) {
+    const client = handshake(port);
+    cleanups.push(() => void client.socket.destroy());
+    expect(await client.closeFrame()).toEqual({ code: 1013, reason: 'server is at its connection limit' });
+    clients.push(client);
+  }
+  const ended = clients.map(() => false);
+  clients.forEach((client, i) => void client.closed.then(() => (ended[i] = true)));
+  for (let turn = 0; turn < 1000 && ended.filter(Boolean).length < 3; turn++) await new Promise((resolve) => setImmediate(resolve));
+  for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setImmediate(resolve));
+  expect(ended, 'only the two newest refused sockets are still open').toEqual([true, true, true, false, false]);
+  vi.advanceTimersByTime(2_000);
+  await Promise.all(clients.map((client) => client.closed));
+  expect(vi.getTimerCount()).toBe(0);
+});
+
 it('on close, ends a refused socket whose client never answers the close frame within shutdownTimeoutMs, and settles once it is gone', async () => {
   vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
   const { port, handler } = await upgrades({ allowedOrigins: ['https://app.example.com'], shutdownTimeoutMs: 100 });
