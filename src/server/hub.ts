@@ -100,6 +100,11 @@ export class Hub implements BackendListener {
   private readonly rejoins = new Map<string, Rejoin>();
   private rejoining = false;
   /**
+   * Implicit subscriptions whose start number could not be read (Redis unreachable as their connection came): read
+   * again with each heartbeat of the backend and once it has recovered, until a message or a read numbers them.
+   */
+  private readonly unnumbered = new Set<Subscription>();
+  /**
    * Presence diffs held for a connection, by `<ref> <ch>`, while its list of the channel is read: sent after the
    * list, which may not hold their changes (a diff the list holds already changes nothing once applied again).
    */
@@ -156,7 +161,7 @@ export class Hub implements BackendListener {
   sizes(): Record<string, number> {
     let subscriptions = 0;
     for (const entry of this.channels.values()) subscriptions += entry.subs.size;
-    return { users: this.users.size, hubChannels: this.channels.size, subscriptions, pendingLeaves: this.pendingLeaves.size, rejoins: this.rejoins.size, heldPresence: this.heldPresence.size, typingChecks: this.typingChecks.size, tokenChecks: this.tokenChecks.size };
+    return { users: this.users.size, hubChannels: this.channels.size, subscriptions, pendingLeaves: this.pendingLeaves.size, unnumbered: this.unnumbered.size, rejoins: this.rejoins.size, heldPresence: this.heldPresence.size, typingChecks: this.typingChecks.size, tokenChecks: this.tokenChecks.size };
   }
 
   /**
@@ -199,12 +204,32 @@ export class Hub implements BackendListener {
     for (const ch of [userChannel(userId), BROADCAST_ALL_CHANNEL]) this.addImplicit(client, ch);
   }
 
-  /** On a backend whose fan-out can lapse (Redis), the subscription reads the number it starts after, to catch up from after an outage. */
   private addImplicit(client: HubClient, ch: string): void {
     const sub = new Subscription(ch, client, this.read, this.options.retention.forChannel(ch).size, true, this.turnsOf(client));
-    const watching = this.addSub(client, sub);
+    this.number(sub, this.addSub(client, sub));
+  }
+
+  /**
+   * On a backend whose fan-out can lapse (Redis), an implicit subscription reads the number it starts after once its
+   * channel is watched, to catch up from there after an outage; one that failed is kept to read again.
+   */
+  private number(sub: Subscription, watching: Promise<void>): void {
     const started = this.options.backend.kind === 'redis' ? watching.then(() => sub.startAtCurrent()) : watching;
-    started.catch((error: unknown) => this.options.logger.warn({ ch, err: errorText(error) }, 'implicit subscription failed'));
+    started.catch((error: unknown) => {
+      if (!sub.closed && sub.lastSeq === undefined) this.unnumbered.add(sub);
+      this.options.logger.warn({ ch: sub.ch, err: errorText(error) }, 'implicit subscription failed');
+    });
+  }
+
+  /** Reads again the start numbers that failed, of the implicit subscriptions still open that no message numbered since; watches their channel again if the backend refused it. */
+  private numberAgain(): void {
+    for (const sub of [...this.unnumbered]) {
+      this.unnumbered.delete(sub);
+      const entry = this.channels.get(sub.ch);
+      if (sub.closed || sub.lastSeq !== undefined || !entry) continue;
+      if (!entry.watched) this.watch(sub.ch, entry);
+      this.number(sub, entry.ready);
+    }
   }
 
   /** Whether the client receives the channel without subscribing: its user channel and broadcast:all. */
@@ -255,6 +280,7 @@ export class Hub implements BackendListener {
 
   private removeSub(client: HubClient, sub: Subscription): void {
     sub.close();
+    this.unnumbered.delete(sub);
     if (client.subscriptions.get(sub.ch) === sub) client.subscriptions.delete(sub.ch);
     const entry = this.channels.get(sub.ch);
     if (entry?.subs.delete(sub) && entry.subs.size === 0) {
@@ -584,6 +610,7 @@ export class Hub implements BackendListener {
       if (!entry.watched) this.watch(ch, entry);
       for (const sub of entry.subs.keys()) sub.resync();
     }
+    this.numberAgain();
     this.retryLeaves(reaped);
     for (const set of this.users.values()) {
       for (const client of set) {
@@ -637,6 +664,7 @@ export class Hub implements BackendListener {
 
   beat(): void {
     this.retryLeaves();
+    if (this.unnumbered.size > 0) this.numberAgain();
     if (this.rejoins.size > 0) void this.rejoin();
   }
 

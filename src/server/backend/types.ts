@@ -57,7 +57,7 @@ export interface BackendListener {
    * `reaped`: this node was taken for dead meanwhile, and each of its presence entries removed and announced by its reaper.
    */
   recovered(reaped?: boolean): void;
-  /** The shared store answered a heartbeat: a chance to try again what failed meanwhile (presence leaves). */
+  /** The shared store answered a heartbeat: a chance to try again what failed meanwhile (presence leaves, start numbers). */
   beat?(): void;
   /** Reachability of the shared store changed. */
   status(up: boolean): void;

@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import type { RedisBackendOptions, SocketchartServer } from '../../../src/server/index.js';
 import { Redis } from 'ioredis';
 import { FaultProxy } from '../../support/fault-proxy.js';
-import { roleProxy } from '../../support/role-proxy.js';
+import { roleProxy, type Role } from '../../support/role-proxy.js';
 import { testNode, type SocketStandIn } from '../../support/server-connection.js';
 import { freePort } from '../../support/ports.js';
 import { startRedis, type RedisProcess } from '../../support/redis.js';
@@ -664,6 +664,65 @@ describe('scale-out over one real Redis', () => {
     } finally {
       proxy.close();
     }
+  });
+
+  type RoleProxy = ReturnType<typeof roleProxy>;
+
+  /**
+   * Alice connects to node A while `cut` keeps A from reading her user channel's and broadcast:all's numbers; `heal`
+   * ends it, and a few heartbeats later A's pub/sub link is cut while node B sends on both: she gets what B sent, once
+   * and in order, then what follows.
+   */
+  const implicitUnnumberedAtConnect = async (cut: (proxy: RoleProxy) => void, heal: (proxy: RoleProxy) => void, link: RedisBackendOptions = {}) => {
+    const prefix = `t${++prefixCounter}:`;
+    const logs = captureLogger();
+    const proxy = roleProxy(redis.port);
+    try {
+      const a = await startNode(prefix, { logger: logs.logger }, `redis://127.0.0.1:${await proxy.listen()}`, link);
+      const b = await startNode(prefix);
+      cut(proxy);
+      const alice = await connectAs(a, 'alice');
+      await eventually(() => logs.text().split('implicit subscription failed').length > 2, 3000, 'both implicit starts failed');
+      heal(proxy);
+      await eventually(() => a.health().backendUp, 8000, 'node A back');
+      await delay(3 * (link.nodeHeartbeatMs ?? HEARTBEAT_MS));
+      proxy.block('sub');
+      await eventually(() => !a.health().backendUp, 3000, 'node A cut from Redis pub/sub');
+      await b.sendToUser('alice', 'during');
+      await b.broadcastAll('during');
+      proxy.allow('sub');
+      await eventually(() => a.health().backendUp, 8000, 'pub/sub back');
+      await b.sendToUser('alice', 'after');
+      await b.broadcastAll('after');
+      for (const ch of ['user:alice', 'broadcast:all']) await eventually(() => alice.ofType('message', ch).some((frame) => frame.data === 'after'), 3000, `the message after on ${ch}`);
+      for (const ch of ['user:alice', 'broadcast:all']) {
+        expect(alice.ofType('message', ch).map((frame) => frame.data), ch).toEqual(['during', 'after']);
+        expect(accountedFor(alice.frames, ch), ch).toMatchObject({ contiguous: true, gaps: [] });
+      }
+      await alice.close();
+      return logs;
+    } finally {
+      proxy.close();
+    }
+  };
+
+  /** Cuts node A's connections of `roles` from Redis, refused until allowed again. */
+  const blocking = (roles: Role[]) => (proxy: RoleProxy) => roles.forEach((role) => proxy.block(role));
+  const allowing = (roles: Role[]) => (proxy: RoleProxy) => roles.forEach((role) => proxy.allow(role));
+
+  it('delivers to a client who connected while its node could not send commands to Redis, once and in order, what sendToUser and broadcastAll sent during a later cut of its pub/sub link', () =>
+    implicitUnnumberedAtConnect(blocking(['cmd']), allowing(['cmd'])));
+
+  it('delivers to a client who connected while its node was cut from Redis, once and in order, what sendToUser and broadcastAll sent during a later cut of its pub/sub link', () =>
+    implicitUnnumberedAtConnect(blocking(['cmd', 'sub']), allowing(['cmd', 'sub'])));
+
+  it('delivers to a client who connected while Redis answered its node too late for a moment, without a lost link, once and in order, what sendToUser and broadcastAll sent during a later cut of its pub/sub link', async () => {
+    const logs = await implicitUnnumberedAtConnect(
+      (proxy) => proxy.setLag('cmd', 300),
+      (proxy) => proxy.setLag('cmd', 0),
+      { commandTimeoutMs: 100, nodeHeartbeatMs: 400, nodeTimeoutMs: 5000 },
+    );
+    expect(logs.text()).not.toContain('redis not answering');
   });
 
   /** Alice joins `ch` on node A, which reaches Redis through a proxy (with `hiccups`); a watcher on node B sees her. */

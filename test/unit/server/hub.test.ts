@@ -269,7 +269,7 @@ describe('Hub: subscriptions', () => {
     connection.closeWith(1000, 'bye');
     await connection.closed;
     expect(parts.hub.userConnectionCount('alice')).toBe(0);
-    expect(parts.hub.sizes()).toEqual({ users: 0, hubChannels: 0, subscriptions: 0, pendingLeaves: 0, rejoins: 0, heldPresence: 0, typingChecks: 0, tokenChecks: 0 });
+    expect(parts.hub.sizes()).toEqual({ users: 0, hubChannels: 0, subscriptions: 0, pendingLeaves: 0, unnumbered: 0, rejoins: 0, heldPresence: 0, typingChecks: 0, tokenChecks: 0 });
     expect(parts.backend.sizes()).toMatchObject({ presenceMembers: 0 });
   });
 });
