@@ -46,6 +46,62 @@ describe('redactText', () => {
   it('leaves a text with nothing secret as it is', () => {
     for (const text of ['connected to the server', 'a=b and c=d', 'see https://example.test/docs']) expect(redactText(text)).toBe(text);
   });
+
+  it('removes a quoted value after a credential\'s name and "=", keeping the quotes', () => {
+    expect(redactText('token="abc123secret"')).toBe('token="[redacted]"');
+    expect(redactText("login with password='hunter2!!' failed")).toBe("login with password='[redacted]' failed");
+    expect(redactText('client_secret = "abc 123 secret"; retrying')).toBe('client_secret = "[redacted]"; retrying');
+  });
+
+  it('removes the value of a member named like a credential in an object as util.inspect writes it, keeping the other members', () => {
+    expect(redactText("request failed { token: 'abc123secret', user: 'ann' }")).toBe("request failed { token: '[redacted]', user: 'ann' }");
+    expect(redactText('{ password: "hunter2!!" }')).toBe('{ password: "[redacted]" }');
+    expect(redactText("{ 'x-api-key': `it's \"abc123secret\"`, apiKey: 12345, status: 'open' }")).toBe("{ 'x-api-key': `[redacted]`, apiKey: [redacted], status: 'open' }");
+    expect(redactText("Map(1) { 'refresh_token' => 'abc123secret' }")).toBe("Map(1) { 'refresh_token' => '[redacted]' }");
+  });
+
+  it('removes the rest of a quoted value cut short after a credential\'s name', () => {
+    expect(redactText("{ token: 'abc123secr")).toBe("{ token: '[redacted]");
+    expect(redactText('token="abc123secr')).toBe('token="[redacted]');
+  });
+
+  it('removes the value of a header line named like a credential, up to a space, a comma or a semicolon', () => {
+    expect(redactText('X-Api-Key: abc123secret')).toBe('X-Api-Key: [redacted]');
+    expect(redactText('sent x-auth-token: abc123secret, got 401')).toBe('sent x-auth-token: [redacted], got 401');
+  });
+
+  it('removes the credentials after the scheme of an Authorization header line, and a credential without a scheme', () => {
+    expect(redactText('Authorization: Token abc123secret')).toBe('Authorization: Token [redacted]');
+    expect(redactText('Proxy-Authorization: Digest abc123secret, realm=test')).toBe('Proxy-Authorization: Digest [redacted], realm=test');
+    expect(redactText('authorization: abc123secret')).toBe('authorization: [redacted]');
+  });
+
+  it('removes every cookie of a Cookie header line, and keeps the attributes of a Set-Cookie line that are not name=value', () => {
+    expect(redactText('Cookie: sid=abc123secret; csrf=def456secret')).toBe('Cookie: [redacted]');
+    expect(redactText('Set-Cookie: sid=abc123secret; HttpOnly')).toBe('Set-Cookie: [redacted]; HttpOnly');
+  });
+
+  it('keeps prose with colons, ordinary members, and empty or null values under a credential\'s name', () => {
+    for (const text of [
+      'error: connection refused',
+      "{ user: 'ann', status: 'open', retries: 3 }",
+      'sent {"token": "", "room": 7',
+      "{ token: '', password: null, secret: false }",
+      'token="" and password=\'\'',
+      'X-Request-Id: 42; room: lobby',
+    ])
+      expect(redactText(text)).toBe(text);
+  });
+
+  it('removes the password of a url quoted alone, in single or double quotes', () => {
+    expect(redactText("'ws://ann:p4ssw0rd@host'")).toBe("'ws://[redacted]@host'");
+    expect(redactText('"redis://:p4ss@host"')).toBe('"redis://[redacted]@host"');
+    expect(redactText("{ url: 'wss://ann:p4ssw0rd@feed.test/live' }")).toBe("{ url: 'wss://[redacted]@feed.test/live' }");
+  });
+
+  it('leaves a text it redacted as it is when redacting it again, as a page does with a recording the server redacted', () => {
+    for (const text of ['token="[redacted]"', "{ token: '[redacted]', apiKey: [redacted] }", 'Authorization: Token [redacted]', 'Authorization: Bearer [redacted]', 'authorization: [redacted]', 'Cookie: [redacted]']) expect(redactText(text)).toBe(text);
+  });
 });
 
 describe('redactInPlace', () => {
