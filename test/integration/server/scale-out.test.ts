@@ -638,6 +638,17 @@ describe('scale-out over one real Redis', () => {
     await Promise.all([reader.close(), writer.close()]);
   });
 
+  /** Node B sends `after` to alice and to all: on her user channel and broadcast:all she has then `during` and `after`, once each, in order, without a gap. */
+  const afterFollowsDuring = async (b: SocketchartServer, alice: TestClient) => {
+    await b.sendToUser('alice', 'after');
+    await b.broadcastAll('after');
+    for (const ch of ['user:alice', 'broadcast:all']) await eventually(() => alice.ofType('message', ch).some((frame) => frame.data === 'after'), 3000, `the message after on ${ch}`);
+    for (const ch of ['user:alice', 'broadcast:all']) {
+      expect(alice.ofType('message', ch).map((frame) => frame.data), ch).toEqual(['during', 'after']);
+      expect(accountedFor(alice.frames, ch), ch).toMatchObject({ contiguous: true, gaps: [] });
+    }
+  };
+
   it('delivers to a client on node A, once and in order once its subscriber link to Redis is back, what sendToUser and broadcastAll sent on node B while it was cut, though nothing had come on those channels before', async () => {
     const prefix = `t${++prefixCounter}:`;
     const proxy = roleProxy(redis.port);
@@ -653,13 +664,7 @@ describe('scale-out over one real Redis', () => {
       await b.broadcast('chat:probe', 'during');
       proxy.allow('sub');
       await alice.nextOfType('message', { ch: 'chat:probe' }, 8000);
-      await b.sendToUser('alice', 'after');
-      await b.broadcastAll('after');
-      for (const ch of ['user:alice', 'broadcast:all']) await eventually(() => alice.ofType('message', ch).some((frame) => frame.data === 'after'), 3000, `the message after on ${ch}`);
-      for (const ch of ['user:alice', 'broadcast:all']) {
-        expect(alice.ofType('message', ch).map((frame) => frame.data), ch).toEqual(['during', 'after']);
-        expect(accountedFor(alice.frames, ch), ch).toMatchObject({ contiguous: true, gaps: [] });
-      }
+      await afterFollowsDuring(b, alice);
       await alice.close();
     } finally {
       proxy.close();
@@ -692,13 +697,7 @@ describe('scale-out over one real Redis', () => {
       await b.broadcastAll('during');
       proxy.allow('sub');
       await eventually(() => a.health().backendUp, 8000, 'pub/sub back');
-      await b.sendToUser('alice', 'after');
-      await b.broadcastAll('after');
-      for (const ch of ['user:alice', 'broadcast:all']) await eventually(() => alice.ofType('message', ch).some((frame) => frame.data === 'after'), 3000, `the message after on ${ch}`);
-      for (const ch of ['user:alice', 'broadcast:all']) {
-        expect(alice.ofType('message', ch).map((frame) => frame.data), ch).toEqual(['during', 'after']);
-        expect(accountedFor(alice.frames, ch), ch).toMatchObject({ contiguous: true, gaps: [] });
-      }
+      await afterFollowsDuring(b, alice);
       await alice.close();
       return logs;
     } finally {
