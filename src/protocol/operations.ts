@@ -18,7 +18,12 @@ export interface OperationSink<T = unknown> {
 }
 
 export interface OperationOptions {
-  /** The operation's id on the wire, unique among the connection's live operations. @default a fresh id (`op-1`, `op-2`, …) */
+  /**
+   * The operation's id on the wire, unique among the connection's live operations. Given again at once after its
+   * operation stopped, an id may meet that operation's late `complete` from the server, which ends the new one while
+   * the server runs it (and a graphql-transport-ws server closes with 4409 a start under it again); fresh ids never
+   * do. @default a fresh id (`op-1`, `op-2`, …)
+   */
   id?: string;
   /**
    * Start the operation again on the next socket when the link drops while it is live. `false` ends it
