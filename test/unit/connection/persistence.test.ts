@@ -319,7 +319,7 @@ describe('persisted messages', () => {
   it('a custom store that loads entries that are not messages: the messages among them go out in their order, the rest is reported once and left alone', async () => {
     const left = await leftBehind('first', 'second');
     const [first, second] = left.load();
-    const broken = [first, null, { key: 'no-frame', priority: 'normal', ack: false, sentAt: 1 }, 'text', { ...second!, frame: 42 }, second];
+    const broken = [first, null, { key: 'no-frame', priority: 'normal', ack: false, sentAt: 1 }, 'text', { ...second!, frame: 42 }, { ...second!, key: undefined, frame: '"no key"' }, second];
     const deleted: string[] = [];
     const store: MessageStore = { load: () => broken as never, put: () => {}, delete: (key) => void deleted.push(key) };
     const h = harness({ heartbeat: false, persistence: { store } });
@@ -327,7 +327,7 @@ describe('persisted messages', () => {
     await h.advance(100);
     expect(publishes(h.server.last)).toEqual([[undefined, 'first'], [undefined, 'second']]);
     expect(deleted).toEqual([first!.key, second!.key]);
-    expect(h.errors.map((error) => [error.code, error.message])).toEqual([[ErrorCode.SERVER_ERROR, 'The persistence store could not load 4 entries: they are not messages']]);
+    expect(h.errors.map((error) => [error.code, error.message])).toEqual([[ErrorCode.SERVER_ERROR, 'The persistence store could not load 5 entries: they are not messages']]);
   });
 
   it('a custom store whose load answers with something other than a list is reported, and this run\'s messages go on', async () => {
