@@ -2,10 +2,12 @@ import type { EnvironmentEvent, EnvironmentSource } from '../environment/environ
 
 /**
  * One subscription to the real environment for a whole pool, forwarded to every connection: a pool of
- * 10,000 connections registers one `online` listener, not 10,000.
+ * 10,000 connections registers one `online` listener, not 10,000. Each event reaches them in rank order
+ * (the pool's start order): the first dial permits after `online` go to the first in priority.
  */
 export class EnvironmentFanout implements EnvironmentSource {
-  private readonly listeners = new Set<(event: EnvironmentEvent) => void>();
+  /** Each listener's rank. */
+  private readonly listeners = new Map<(event: EnvironmentEvent) => void, number>();
   private release: (() => void) | undefined;
   /** The pool runs (between `starting` and `stopped`). */
   private wanted = false;
@@ -20,14 +22,19 @@ export class EnvironmentFanout implements EnvironmentSource {
     return this.source.isHidden?.() ?? false;
   }
 
-  /** Forwards the environment to `listener`: a connection the app starts while the pool is stopped hears it too. */
-  subscribe(listener: (event: EnvironmentEvent) => void): () => void {
-    this.listeners.add(listener);
+  /** Forwards the environment to `listener`, after the listeners of a lower `rank`: a connection the app starts while the pool is stopped hears it too. */
+  subscribe(listener: (event: EnvironmentEvent) => void, rank = 0): () => void {
+    this.listeners.set(listener, rank);
     this.listen();
     return () => {
       this.listeners.delete(listener);
       if (!this.wanted && this.listeners.size === 0) this.close();
     };
+  }
+
+  /** The fan-out as the environment of the connection `rank` in the pool's start order. */
+  ranked(rank: number): EnvironmentSource {
+    return { subscribe: (listener) => this.subscribe(listener, rank), isOnline: () => this.isOnline(), isHidden: () => this.isHidden() };
   }
 
   /** The pool runs: the real environment is listened to until `unwatch()` (idempotent). */
@@ -52,7 +59,8 @@ export class EnvironmentFanout implements EnvironmentSource {
   private listen(): void {
     this.release ??= this.source.subscribe((event) => {
       // A connection that stops listening during the fan-out (disposed by an earlier one's listener) hears no more.
-      for (const listener of [...this.listeners]) if (this.listeners.has(listener)) listener(event);
+      const ranked = [...this.listeners].sort((a, b) => a[1] - b[1]);
+      for (const [listener] of ranked) if (this.listeners.has(listener)) listener(event);
     });
   }
 

@@ -74,7 +74,7 @@ export class PoolRuntime {
     for (const { endpoint, index } of this.startOrder()) {
       let connection: Connection;
       try {
-        const shared = { environment: this.fanout, ...(this.budget ? { dialGate: this.budget } : {}) };
+        const shared = { environment: this.fanout.ranked(this.order.length), ...(this.budget ? { dialGate: this.budget } : {}) };
         connection = createOwnedConnection(endpointConnectionOptions(endpoint, this.options, shared), actor, allFeatures);
       } catch (error) {
         throw error instanceof InvalidOptionError ? endpointOptionError(error, endpoint, this.options, index) : error;

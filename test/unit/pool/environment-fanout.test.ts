@@ -66,6 +66,18 @@ describe('EnvironmentFanout', () => {
     expect(env.listenerCount).toBe(0);
   });
 
+  it('forwards each event in rank order (a pool\'s start order), whenever each listener came, and in the order they came within a rank', () => {
+    const env = createManualEnvironment();
+    const fanout = new EnvironmentFanout(env);
+    const heard: string[] = [];
+    fanout.ranked(2).subscribe(() => heard.push('third'));
+    fanout.ranked(1).subscribe(() => heard.push('second'));
+    fanout.ranked(0).subscribe(() => heard.push('first'));
+    fanout.ranked(2).subscribe(() => heard.push('fourth'));
+    env.emit('online');
+    expect(heard).toEqual(['first', 'second', 'third', 'fourth']);
+  });
+
   it('reads online and hidden from the environment, and assumes online and visible when it cannot tell', () => {
     const env = createManualEnvironment({ online: false, hidden: true });
     const fanout = new EnvironmentFanout(env);

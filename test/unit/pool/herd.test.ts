@@ -217,6 +217,34 @@ describe('the pool-wide dial budget', () => {
     expect(h.pool.status().health).toBe('up');
   });
 
+  it('when the network is back, the burst of permits goes by priority, though a priority 1 connection the user stopped and started again was the last to listen', async () => {
+    const h = poolHarness({ staggerMs: 0, dialBudget: { ratePerSec: 10, burst: 2 }, defaults: { heartbeat: false } });
+    h.pool.start();
+    await h.advanceBy(1_000, 100);
+    h.connection('queue').stop();
+    await h.settle();
+    h.connection('queue').start();
+    await h.advanceBy(1_000, 100);
+    expect(h.pool.status().health).toBe('up');
+    h.env.emit('offline');
+    await h.advance(10_000);
+    const t = h.clock.now();
+    const before = h.dials.length;
+    h.env.emit('online');
+    await h.advanceBy(1_000, 100);
+    expect(h.dials.slice(before).map((dial) => [h.nameOf(dial), dial.at - t])).toEqual([
+      ['queue', 0],
+      ['adw-monitor', 0],
+      ['workflows', 100],
+      ['routes', 200],
+      ['workflow-history', 300],
+      ['planned-features', 400],
+      ['system-status', 500],
+      ['webhook-status', 600],
+    ]);
+    expectEveryDialQueued(h.states);
+  });
+
   it('withdraws the requests of connections that go offline while queued, grants them nothing, and queues them again online', async () => {
     const h = poolHarness({ staggerMs: 0, dialBudget: { ratePerSec: 10, burst: 2 }, defaults: { heartbeat: false } });
     h.pool.start();
