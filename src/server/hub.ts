@@ -48,7 +48,7 @@ export interface HubOptions {
 interface ChannelEntry {
   subs: Map<Subscription, HubClient>;
   ready: Promise<void>;
-  /** False once the backend refused to watch the channel: the next subscribe, or a recovery, watches it again. */
+  /** False once the backend refused to watch the channel: the next subscribe, a recovery, or a heartbeat while an implicit subscription of it has no start number, watches it again. */
   watched: boolean;
 }
 
@@ -211,13 +211,14 @@ export class Hub implements BackendListener {
 
   /**
    * On a backend whose fan-out can lapse (Redis), an implicit subscription reads the number it starts after once its
-   * channel is watched, to catch up from there after an outage; one that failed is kept to read again.
+   * channel is watched, to catch up from there after an outage; one that failed is kept to read again (`again`: logged
+   * the first time only, not at every heartbeat while the backend refuses).
    */
-  private number(sub: Subscription, watching: Promise<void>): void {
+  private number(sub: Subscription, watching: Promise<void>, again = false): void {
     const started = this.options.backend.kind === 'redis' ? watching.then(() => sub.startAtCurrent()) : watching;
     started.catch((error: unknown) => {
       if (!sub.closed && sub.lastSeq === undefined) this.unnumbered.add(sub);
-      this.options.logger.warn({ ch: sub.ch, err: errorText(error) }, 'implicit subscription failed');
+      if (!again) this.options.logger.warn({ ch: sub.ch, err: errorText(error) }, 'implicit subscription failed');
     });
   }
 
@@ -228,7 +229,7 @@ export class Hub implements BackendListener {
       const entry = this.channels.get(sub.ch);
       if (sub.closed || sub.lastSeq !== undefined || !entry) continue;
       if (!entry.watched) this.watch(sub.ch, entry);
-      this.number(sub, entry.ready);
+      this.number(sub, entry.ready, true);
     }
   }
 

@@ -675,22 +675,27 @@ describe('scale-out over one real Redis', () => {
 
   /**
    * Alice connects to node A while `cut` keeps A from reading her user channel's and broadcast:all's numbers; `heal`
-   * ends it, and a few heartbeats later A's pub/sub link is cut while node B sends on both: she gets what B sent, once
-   * and in order, then what follows.
+   * ends it, and `settleMs` later (a few heartbeats unless told) A's pub/sub link is cut while node B sends on both: she
+   * gets what B sent, once and in order, then what follows.
    */
-  const implicitUnnumberedAtConnect = async (cut: (proxy: RoleProxy) => void, heal: (proxy: RoleProxy) => void, link: RedisBackendOptions = {}) => {
+  const implicitUnnumberedAtConnect = async (
+    cut: (proxy: RoleProxy) => unknown,
+    heal: (proxy: RoleProxy) => unknown,
+    link: RedisBackendOptions = {},
+    settleMs = 3 * (link.nodeHeartbeatMs ?? HEARTBEAT_MS),
+  ) => {
     const prefix = `t${++prefixCounter}:`;
     const logs = captureLogger();
     const proxy = roleProxy(redis.port);
     try {
       const a = await startNode(prefix, { logger: logs.logger }, `redis://127.0.0.1:${await proxy.listen()}`, link);
       const b = await startNode(prefix);
-      cut(proxy);
+      await cut(proxy);
       const alice = await connectAs(a, 'alice');
       await eventually(() => logs.text().split('implicit subscription failed').length > 2, 3000, 'both implicit starts failed');
-      heal(proxy);
+      await heal(proxy);
       await eventually(() => a.health().backendUp, 8000, 'node A back');
-      await delay(3 * (link.nodeHeartbeatMs ?? HEARTBEAT_MS));
+      await delay(settleMs);
       proxy.block('sub');
       await eventually(() => !a.health().backendUp, 3000, 'node A cut from Redis pub/sub');
       await b.sendToUser('alice', 'during');
@@ -722,6 +727,29 @@ describe('scale-out over one real Redis', () => {
       { commandTimeoutMs: 100, nodeHeartbeatMs: 400, nodeTimeoutMs: 5000 },
     );
     expect(logs.text()).not.toContain('redis not answering');
+  });
+
+  it('delivers to a client who connected while its node could not send commands to Redis, once and in order, what sendToUser and broadcastAll sent during a cut of its pub/sub link soon after Redis came back, before its next heartbeat', () =>
+    implicitUnnumberedAtConnect(blocking(['cmd']), allowing(['cmd']), { nodeHeartbeatMs: 10_000, nodeTimeoutMs: 30_000 }, 300));
+
+  it('delivers to a client who connected while Redis refused her node the pub/sub channels of her user and of broadcast:all (ACL), once and in order, what sendToUser and broadcastAll sent during a later cut of its pub/sub link, once Redis allows them without a lost link; each refusal is logged once, not at every heartbeat', async () => {
+    const admin = new Redis(redis.url);
+    const username = `acl${++prefixCounter}`;
+    try {
+      await admin.acl('SETUSER', username, 'on', '>secret', '~*', '+@all', 'resetchannels', '&*:global:*');
+      const logs = await implicitUnnumberedAtConnect(
+        () => undefined,
+        async () => {
+          await delay(3 * HEARTBEAT_MS);
+          await admin.acl('SETUSER', username, 'allchannels');
+        },
+        { options: { username, password: 'secret' } },
+      );
+      expect(logs.text().split('implicit subscription failed').length - 1).toBe(2);
+    } finally {
+      await admin.acl('DELUSER', username);
+      admin.disconnect();
+    }
   });
 
   /** Alice joins `ch` on node A, which reaches Redis through a proxy (with `hiccups`); a watcher on node B sees her. */
