@@ -1,5 +1,5 @@
 import { proxyRanges } from '../server/client-address.js';
-import { wholeRedisDatabase } from '../server/redis-url.js';
+import { serverRedisOptionIn, wholeRedisDatabase } from '../server/redis-url.js';
 
 /** One command-line flag: its name, and its value (`--name=value`, else the next argument), read on demand. */
 export interface Flag {
@@ -47,7 +47,11 @@ export function* flags(argv: readonly string[]): Generator<Flag> {
 /** A command-line mistake: the command prints it with its usage and exits 2. */
 export class UsageError extends Error {}
 
-const shown = (raw: string | undefined) => (raw === undefined ? 'nothing' : JSON.stringify(raw));
+/**
+ * A value given on the command line, as an error repeats it: never one holding user info (`user:pw@`) or a
+ * parameter (`?password=`), such as a Redis URL given to the wrong flag.
+ */
+export const shown = (raw: string | undefined): string => (raw === undefined ? 'nothing' : /[@=]/.test(raw) ? 'a value that may hold a password (not repeated)' : JSON.stringify(raw));
 
 /** The whole number `raw` given to `flag`, from `min` to `max`. */
 export function wholeNumber(flag: string, raw: string | undefined, min: number, max: number): number {
@@ -66,7 +70,7 @@ export function choiceValue<T extends string>(flag: string, raw: string | undefi
 
 /** The interface address `raw` given to `flag`. */
 export function hostValue(flag: string, raw: string | undefined): string {
-  if (!raw || /[\s/]/.test(raw)) throw new UsageError(`${flag} expects an address such as 127.0.0.1, got ${shown(raw)}`);
+  if (!raw || /[\s/@=]/.test(raw)) throw new UsageError(`${flag} expects an address such as 127.0.0.1, got ${shown(raw)}`);
   return raw;
 }
 
@@ -90,6 +94,8 @@ export function redisUrl(flag: string, raw: string | undefined): string {
   if (!wholeRedisDatabase(url)) {
     throw new UsageError(`${flag} expects a Redis URL whose database is a whole number, such as redis://127.0.0.1:6379/0, got something else`);
   }
+  const option = serverRedisOptionIn(url);
+  if (option !== undefined) throw new UsageError(`${flag} expects a Redis URL whose query sets none of the options the server sets itself (${option}), got one that does`);
   return raw!;
 }
 

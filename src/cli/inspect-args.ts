@@ -1,6 +1,6 @@
 import { exactOrigin } from '../inspection/app-origins.js';
 import { DEFAULT_INSPECTOR_PORT } from '../inspection/protocol.js';
-import { flags, hostValue, UsageError, wholeNumber } from './flags.js';
+import { flags, hostValue, shown, UsageError, wholeNumber } from './flags.js';
 
 export interface InspectArgs {
   /** Port to listen on (`0`: any free port). */
@@ -50,7 +50,7 @@ export function parseInspectArgs(argv: readonly string[]): InspectArgs | 'help' 
       case '--app-origin': {
         const origin = value() ?? '';
         if (origin === '*') args.appOrigins = '*';
-        else if (exactOrigin(origin) === undefined) throw new UsageError(`--app-origin expects an origin such as https://app.test:5173, or '*', got ${JSON.stringify(origin)}`);
+        else if (exactOrigin(origin) === undefined) throw new UsageError(`--app-origin expects an origin such as https://app.test:5173, or '*', got ${shown(origin)}`);
         else if (args.appOrigins !== '*') args.appOrigins.push(origin);
         break;
       }

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { explained } from './explained.js';
-import { UsageError } from './flags.js';
+import { shown, UsageError } from './flags.js';
 import { inspectUsage, parseInspectArgs } from './inspect-args.js';
 import { startInspectorServer } from '../inspection/server.js';
 import { InspectorPageMissingError } from '../inspection/page-files.js';
@@ -91,7 +91,7 @@ async function main(argv: readonly string[]): Promise<number> {
       console.log(usage);
       return 0;
     default:
-      console.error(`unknown command ${JSON.stringify(command)}\n\n${usage}`);
+      console.error(`unknown command ${command.startsWith('-') ? JSON.stringify(command.split('=')[0]) : shown(command)}\n\n${usage}`);
       return 2;
   }
 }

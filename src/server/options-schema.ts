@@ -10,7 +10,7 @@ import type { Logger } from './logger.js';
 import { normalizeOrigin } from './origin.js';
 import { dependencies } from './dependencies.js';
 import { isSecret, SECRET_RULE } from './tokens.js';
-import { wholeRedisDatabase } from './redis-url.js';
+import { serverRedisOptionIn, wholeRedisDatabase } from './redis-url.js';
 
 const { z } = dependencies.core<typeof Zod>('zod');
 const { Registry } = dependencies.core<typeof PromClient>('prom-client');
@@ -72,8 +72,9 @@ const secret = z.custom<string | Uint8Array>(isSecret, expecting(SECRET_RULE));
 const addressOrRange = 'an IP address, a CIDR range (IPv4 or IPv6, like 10.0.0.0/8), loopback, linklocal or uniquelocal';
 const trustedProxy = text(addressOrRange).refine((entry) => proxyRanges(entry) !== undefined, expecting(addressOrRange));
 
-const REDIS_URL = 'a redis:// or rediss:// URL whose database is a whole number (/0, ?db=2)';
-const redisUrl = text(REDIS_URL).regex(/^rediss?:\/\/\S*$/, expecting(REDIS_URL)).refine((raw) => URL.canParse(raw) && wholeRedisDatabase(new URL(raw)), expecting(REDIS_URL));
+const REDIS_URL = 'a redis:// or rediss:// URL whose database is a whole number (/0, ?db=2) and whose query sets no option the server sets itself (connectTimeout, commandTimeout, …)';
+const usableRedisUrl = (url: URL) => wholeRedisDatabase(url) && serverRedisOptionIn(url) === undefined;
+const redisUrl = text(REDIS_URL).regex(/^rediss?:\/\/\S*$/, expecting(REDIS_URL)).refine((raw) => URL.canParse(raw) && usableRedisUrl(new URL(raw)), expecting(REDIS_URL));
 
 /** ioredis selects NaN for a `db` that is not a number, and the reply it gets crashes the process (a check, not a type, so the error names `redis.options.db`). */
 const REDIS_DB = 'an integer >= 0 (a database index)';

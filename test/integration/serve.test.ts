@@ -86,6 +86,16 @@ describe('socketchart serve', () => {
     }
   }, 30_000);
 
+  it('a Redis URL whose query sets a timeout the server sets itself (?connectTimeout=5000) ends the start with a message, not a crash', async () => {
+    const redis = await startRedis();
+    cleanups.push(() => redis.stop());
+    const server = startServe(['--port', '0'], { JWT_SECRET: SECRET, REDIS_URL: `redis://:hunter2pw@127.0.0.1:${redis.port}/?connectTimeout=5000` });
+    const exited = await Promise.race([server.exit, new Promise((resolve) => setTimeout(resolve, 15_000, 'still running'))]);
+    expect(exited, server.out()).toBe(2);
+    expect(server.out()).toMatch(/^REDIS_URL expects a Redis URL whose query sets none of the options the server sets itself \(connectTimeout\)/);
+    expect(server.out()).not.toMatch(/hunter2pw|\n\s+at /);
+  }, 30_000);
+
   it('scales out over --redis when REDIS_URL holds a URL it cannot read', async () => {
     const redis = await startRedis();
     cleanups.push(() => redis.stop());

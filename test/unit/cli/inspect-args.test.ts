@@ -27,6 +27,13 @@ describe('socketchart inspect flags', () => {
     expect(() => parseInspectArgs(['--port', '0', 'hunter2pw'])).toThrow(new UsageError('unexpected argument #3'));
   });
 
+  it('refuses an --app-origin or --host holding a password without repeating it (a page behind basic auth, a Redis URL)', () => {
+    for (const argv of [['--app-origin', 'https://preview:hunter2pw@staging.app.test'], ['--app-origin', 'https://app.test/?token=hunter2pw'], ['--host', 'redis://:hunter2pw@cache.example:6379']]) {
+      expect(() => parseInspectArgs(argv)).toThrow(UsageError);
+      expect(() => parseInspectArgs(argv)).toThrow(/, got a value that may hold a password \(not repeated\)$/);
+    }
+  });
+
   it.each([
     [['--port', '70000'], /--port expects a whole number from 0 to 65535/],
     [['--port', '--exit-with-parent'], /--port expects a whole number from 0 to 65535, got nothing/],

@@ -59,6 +59,21 @@ describe('socketchart serve flags', () => {
     expect(() => parseServeArgs(['--host', '--redis', redisWithPassword])).toThrow(new UsageError('--host expects an address such as 127.0.0.1, got nothing'));
   });
 
+  it('refuses a Redis URL given to a flag that takes no URL without repeating it (--host <url> where --redis <url> was meant)', () => {
+    const misplaced = [redisWithPassword, 'redis://cache.example:6379/?password=hunter2pw', 'default:hunter2pw@cache.example'];
+    for (const flag of ['--host', '--port', '--trusted-proxy', '--forwarded-header']) {
+      for (const value of misplaced) {
+        const run = () => parseServeArgs([flag, value]);
+        expect(run).toThrow(UsageError);
+        expect(run).toThrow(new RegExp(`^${flag} expects .*, got a value that may hold a password \\(not repeated\\)$`));
+      }
+    }
+  });
+
+  it('refuses a token lifetime holding a password without repeating it', () => {
+    expect(() => parseTokenArgs(['alice', '--ttl', redisWithPassword])).toThrow(new UsageError('--ttl expects a whole number from 1 to 31536000, got a value that may hold a password (not repeated)'));
+  });
+
   it('reads --redis before REDIS_URL, so a REDIS_URL it cannot read does not matter once --redis is given', () => {
     expect(parseServeArgs(['--redis', 'redis://127.0.0.1:6390'], { REDIS_URL: 'localhost:6379' })).toMatchObject({ redis: 'redis://127.0.0.1:6390' });
   });

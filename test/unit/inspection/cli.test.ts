@@ -118,6 +118,13 @@ describe('socketchart', () => {
     expect(await run(['--version'])).toEqual({ code: 0, out: `${version}\n` });
   }, 30_000);
 
+  it('refuses an unknown command by its name only, not the value given with = (a flag put before the command: --redis=<url>)', async () => {
+    const { code, out } = await run(['--redis=redis://default:hunter2pw@cache.example:6379', 'serve']);
+    expect(code).toBe(2);
+    expect(out).toContain('unknown command "--redis"');
+    expect(out).not.toContain('hunter2pw');
+  }, 30_000);
+
   it('without a command, prints the usage and exits 2', async () => {
     const { code, out } = await run([]);
     expect(code).toBe(2);
