@@ -32,24 +32,32 @@ function parsed<T>(parse: () => T | 'help', usage: string): T | number {
 export async function serve(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = process.env): Promise<number> {
   const args = parsed(() => parseServeArgs(argv, env), serveUsage);
   if (typeof args === 'number') return args;
-  let server;
-  try {
-    const { createServer } = await import('../server/index.js');
-    server = await createServer({ port: args.port, host: args.host, auth: { jwtSecret: env.JWT_SECRET }, channels: exampleChannels, redis: args.redis, trustedProxies: args.trustedProxies, forwardedHeader: args.forwardedHeader });
-  } catch (error) {
-    console.error(explained(error, args));
-    return 1;
-  }
-  console.log(`socketchart server: ws://${bracketed(args.host)}:${server.address()?.port}${args.redis ? ' (scaled out over Redis)' : ''}`);
-  console.log('tokens: socketchart token <userId> (signed with JWT_SECRET); Ctrl-C to stop');
-  // a signal while it closes (the SIGINT npm forwards after the terminal's) leaves the close to finish
+  // a signal while it starts (waiting for Redis) ends it at once; one while it closes (the SIGINT npm forwards after the terminal's) leaves the close to finish
   let stop!: () => void;
-  const stopped = new Promise<void>((resolve) => (stop = resolve));
+  const stopped = new Promise<void>((resolve) => (stop = () => resolve()));
   process.on('SIGINT', stop).on('SIGTERM', stop);
-  await stopped;
-  await server.close();
-  process.off('SIGINT', stop).off('SIGTERM', stop);
-  return 0;
+  try {
+    let server;
+    try {
+      const { createServer } = await import('../server/index.js');
+      const starting = createServer({ port: args.port, host: args.host, auth: { jwtSecret: env.JWT_SECRET }, channels: exampleChannels, redis: args.redis, trustedProxies: args.trustedProxies, forwardedHeader: args.forwardedHeader });
+      server = await Promise.race([starting, stopped]);
+      if (!server) {
+        starting.then((late) => late.close(), () => undefined);
+        return 0;
+      }
+    } catch (error) {
+      console.error(explained(error, args));
+      return 1;
+    }
+    console.log(`socketchart server: ws://${bracketed(args.host)}:${server.address()?.port}${args.redis ? ' (scaled out over Redis)' : ''}`);
+    console.log('tokens: socketchart token <userId> (signed with JWT_SECRET); Ctrl-C to stop');
+    await stopped;
+    await server.close();
+    return 0;
+  } finally {
+    process.off('SIGINT', stop).off('SIGTERM', stop);
+  }
 }
 
 /** `socketchart token <userId>`: prints a token signed with JWT_SECRET; resolves with the exit code. */

@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { createServer as listenOn, type Server } from 'node:net';
+import { createServer as listenOn, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { createConnection, type Connection } from '../../src/index.node.js';
@@ -108,6 +108,23 @@ describe('socketchart serve', () => {
     const server = startServe(['--help'], { REDIS_URL: 'localhost:6379' });
     expect(await server.exit).toBe(0);
     expect(server.out()).toContain('usage: socketchart serve');
+  }, 30_000);
+
+  it('on SIGTERM while it waits for Redis at start, exits 0 at once', async () => {
+    const accepted: Socket[] = [];
+    const silent: Server = listenOn((socket) => accepted.push(socket));
+    const reached = new Promise<void>((resolve) => silent.once('connection', () => resolve()));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => {
+      accepted.forEach((socket) => socket.destroy());
+      silent.close();
+    });
+    const port = (silent.address() as { port: number }).port;
+    const server = startServe(['--port', '0'], { JWT_SECRET: SECRET, REDIS_URL: `redis://127.0.0.1:${port}` });
+    await reached;
+    server.child.kill('SIGTERM');
+    const exited = await Promise.race([server.exit, new Promise((resolve) => setTimeout(resolve, 5_000, 'still running'))]);
+    expect(exited, server.out()).toBe(0);
   }, 30_000);
 
   it('on a port already taken, exits 1 with a clear message', async () => {
